@@ -1,0 +1,64 @@
+"""The lecture's four worked convolution examples (SEEDS section 1), verbatim.
+
+Each is a cross-correlation (no flip). ``expected`` is the deck's output, rounded as printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class WorkedExample:
+    """An input grid, a kernel, the padding used and the output the lecture prints."""
+
+    key: str
+    title: str
+    image: torch.Tensor  # (H, W)
+    kernel: torch.Tensor  # (kh, kw)
+    padding: int
+    expected: torch.Tensor  # (H', W') as printed
+    decimals: int  # how the deck rounds the output
+    note: str
+
+
+def _t(rows) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+EXAMPLES: dict[str, WorkedExample] = {
+    e.key: e
+    for e in (
+        WorkedExample(
+            "laplacian", "Laplacian, valid padding",
+            _t([[6, 2, 3, 1, 0], [9, 5, 1, 1, 3], [2, 6, 5, 8, 7], [3, 4, 4, 8, 3]]),
+            _t([[0, 1, 0], [1, -4, 1], [0, 1, 0]]), 0,
+            _t([[-2, 10, 9], [-8, -1, -11]]), 0,
+            "A 4x5 input and a 3x3 kernel give a 2x3 output, filled one cell at a time.",
+        ),
+        WorkedExample(
+            "box", "Box blur 1/9, valid padding",
+            _t([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]]),
+            torch.full((3, 3), 1 / 9, dtype=torch.float64), 0,
+            _t([[1.7, 1.7, 1.7], [1.0, 1.2, 1.8], [1.1, 0.8, 1.3]]), 1,
+            "Output size = input - kernel + 1: 5 - 3 + 1 = 3.",
+        ),
+        WorkedExample(
+            "x_kernel", 'The "X" kernel on a binary image',
+            _t([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]]),
+            _t([[1, 0, 1], [0, 1, 0], [1, 0, 1]]), 0,
+            _t([[4, 3, 4], [2, 4, 3], [2, 3, 4]]), 0,
+            "Each output counts the ones under the X: a match of the pattern scores high.",
+        ),
+        WorkedExample(
+            "zero_padding", "Zero padding keeps the size",
+            _t([[0, 1, 1, 1, 0], [0, 0, 1, 0, 0], [0, 1, 0, 1, 0], [0, 1, 1, 1, 0], [0, 1, 1, 1, 0]]),
+            _t([[0.2, 0.5, 1], [-1.5, 2, 0], [0, -1, -0.2]]), 1,
+            _t([[0, 1.8, -0.5, 0.5, -1.5], [0.8, 0.5, 3.5, -1.8, 0.2], [-0.2, 1.8, -2.2, 1.2, -1.5],
+                [0.8, 1.3, 0.5, 0, -1.3], [1, 3.5, 2.2, 1.2, -1.3]]), 1,
+            "One ring of zeros around a 5x5 image keeps a 5x5 output; cell (1, 2) = 3.5.",
+        ),
+    )
+}

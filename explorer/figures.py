@@ -1,0 +1,153 @@
+"""Plotly figures the pages draw: images, feature maps, numeric grids with a moving window.
+
+Pure functions from tensors to ``go.Figure``; no streamlit, so tests can inspect them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from explorer import images
+
+ScaleMode = Literal["own", "symmetric", "input"]
+SCALE_MODES: tuple[str, ...] = ("symmetric", "own", "input")
+SCALE_LABELS = {
+    "symmetric": "diverging, centred on 0",
+    "own": "the map's own min..max",
+    "input": "the input's 0..1 (clipped)",
+}
+
+
+def _square(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(constrain="domain")
+    return fig
+
+
+def image_figure(image: torch.Tensor, title: str = "Input", height: int = 380) -> go.Figure:
+    """A (C, H, W) [0, 1] image; hover shows pixel values (grey as a heatmap, RGB as an image)."""
+    if image.shape[0] == 1:
+        fig = go.Figure(go.Heatmap(z=image[0].numpy(), colorscale="gray", zmin=0, zmax=1, showscale=False,
+                                   hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+    else:
+        fig = go.Figure(go.Image(z=images.to_display(image)))
+    return _square(fig, title, height)
+
+
+def scale_range(values: torch.Tensor, mode: ScaleMode) -> tuple[float, float]:
+    """The colour range of a feature map for a scale mode."""
+    if mode == "input":
+        return 0.0, 1.0
+    if mode == "symmetric":
+        top = float(values.abs().max()) or 1.0
+        return -top, top
+    low, high = float(values.min()), float(values.max())
+    return (low, high) if high > low else (low - 1, high + 1)
+
+
+def feature_map_figure(fmap: torch.Tensor, mode: ScaleMode = "symmetric", title: str = "Feature map",
+                       height: int = 380) -> go.Figure:
+    """A (H, W) feature map as a heatmap with the chosen colour range."""
+    zmin, zmax = scale_range(fmap, mode)
+    colorscale = "RdBu_r" if mode == "symmetric" else ("gray" if mode == "input" else "Viridis")
+    fig = go.Figure(go.Heatmap(z=fmap.float().numpy(), zmin=zmin, zmax=zmax, colorscale=colorscale,
+                               hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+    return _square(fig, title, height)
+
+
+def surface_figure(image: torch.Tensor, max_side: int = 96, height: int = 420) -> go.Figure:
+    """The grey image as a 3-D surface: brightness as height (downscaled so it stays light)."""
+    grey = images.resize(images.to_grey(image), max_side)[0].numpy()
+    fig = go.Figure(go.Surface(z=grey, colorscale="gray", cmin=0, cmax=1, showscale=False))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0), title="Brightness as height",
+                      scene=dict(yaxis=dict(autorange="reversed"), zaxis=dict(range=[0, 1]),
+                                 aspectratio=dict(x=1, y=1, z=0.4)))
+    return fig
+
+
+def _fmt(value: float) -> str:
+    if np.isnan(value):
+        return ""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, int]] | None = None,
+                mask: torch.Tensor | None = None, colorscale: str = "Blues", zmid: float | None = None,
+                cell_px: int = 44, border: tuple[int, int, int, int] = (0, 0, 0, 0),
+                path: torch.Tensor | None = None) -> go.Figure:
+    """A small numeric grid with every value written in its cell.
+
+    ``highlight``: cells (row, col) outlined in orange (the window's taps). ``mask``: (H, W) bool,
+    cells not yet computed are left blank. ``border``: padding (left, right, top, bottom) drawn
+    dashed so the added ring is visible. ``path``: (L, 2) window centres, drawn as dots.
+    """
+    grid = values.double().clone().reshape(-1, values.shape[-1])
+    if mask is not None:
+        grid[~mask] = float("nan")
+    text = [[_fmt(v) for v in row] for row in grid.tolist()]
+    heat = go.Heatmap(z=grid.numpy(), text=text, texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
+                      showscale=False, xgap=2, ygap=2, hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>")
+    fig = go.Figure(heat)
+    rows, cols = grid.shape
+    _outline_padding(fig, rows, cols, border)
+    if path is not None:
+        fig.add_trace(go.Scatter(x=path[:, 1].numpy(), y=path[:, 0].numpy(), mode="markers+lines",
+                                 marker=dict(size=5, color="#ff7f0e", opacity=0.45),
+                                 line=dict(color="#ff7f0e", width=1, dash="dot"), opacity=0.5, hoverinfo="skip",
+                                 showlegend=False))
+    for r, c in highlight or []:
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                      line=dict(color="#ff7f0e", width=4))
+    fig.update_layout(title=title, width=max(cols * cell_px + 40, 160), height=max(rows * cell_px + 70, 140),
+                      margin=dict(l=20, r=20, t=45, b=20))
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, cols - 0.5])
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[rows - 0.5, -0.5])
+    return fig
+
+
+def _outline_padding(fig: go.Figure, rows: int, cols: int, border: tuple[int, int, int, int]) -> None:
+    """A dashed rectangle around the original input inside the padded grid."""
+    left, right, top, bottom = border
+    if any(border):
+        fig.add_shape(type="rect", x0=left - 0.5, x1=cols - right - 0.5, y0=top - 0.5, y1=rows - bottom - 0.5,
+                      line=dict(color="#444", width=2, dash="dash"))
+
+
+def conv_step_figures(trace, weights: torch.Tensor, step: int) -> list[go.Figure]:
+    """Input (padded, window and path), kernel as applied, products at ``step``, output so far."""
+    r, c = trace.cell(step)
+    taps = list(zip(trace.rows[step].tolist(), trace.cols[step].tolist()))
+    done = torch.arange(trace.output.numel()).reshape(trace.output.shape) <= step
+    from explorer.trace import window_centres
+
+    return [
+        grid_figure(trace.padded, "Input (padded)" if any(trace.padding) else "Input", highlight=taps,
+                    border=trace.padding, path=window_centres(trace)),
+        grid_figure(weights, "Kernel as applied", colorscale="RdBu_r", zmid=0),
+        grid_figure(trace.window_terms(step), "Products in the window", colorscale="RdBu_r", zmid=0),
+        grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)],
+                    colorscale="RdBu_r", zmid=0),
+    ]
+
+
+def pool_step_figures(trace, routing: torch.Tensor, step: int) -> list[go.Figure]:
+    """Input with the window, output so far, and where this output's gradient flows back."""
+    from explorer.trace import input_gradient, window_centres
+
+    r, c = trace.cell(step)
+    taps = list(zip(trace.rows[step].tolist(), trace.cols[step].tolist()))
+    done = torch.arange(trace.output.numel()).reshape(trace.output.shape) <= step
+    upstream = torch.zeros(trace.output.numel(), dtype=torch.float64)
+    upstream[step] = 1.0
+    return [
+        grid_figure(trace.padded, "Input", highlight=taps, path=window_centres(trace)),
+        grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)]),
+        grid_figure(input_gradient(trace, routing, upstream), "Backward: gradient of this output",
+                    highlight=taps, colorscale="Oranges"),
+    ]

@@ -1,0 +1,129 @@
+"""The Kernel Lab's compute path: one kernel over an image, then optional ReLU and pooling.
+
+Kept apart from the page so the whole path is tested and benchmarked without a browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from explorer import conv, images
+
+Border = Literal["valid", "zeros", "reflect", "replicate", "circular"]
+ColourMode = Literal["grey", "sum", "per-channel"]
+BORDERS: tuple[str, ...] = ("valid", "zeros", "reflect", "replicate", "circular")
+COLOUR_MODES: tuple[str, ...] = ("grey", "sum", "per-channel")
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    """How the kernel is applied. ``border`` "valid" means no padding; the others pad "same"."""
+
+    border: Border = "zeros"
+    stride: int = 1
+    dilation: int = 1
+    colour: ColourMode = "grey"
+    flip: bool = False
+    relu: bool = False
+    pool: str = "none"  # "none" or a kind of explorer.conv.POOL_KINDS
+    pool_size: int = 2
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    """Feature maps after each stage and the arithmetic a page shows beside them."""
+
+    input: torch.Tensor  # (C, H, W) what the kernel saw (grey when colour == "grey")
+    conv: torch.Tensor  # (M, H', W'), M = 1 or C for per-channel
+    output: torch.Tensor  # (M, H'', W'') after ReLU and pooling
+    sizes: tuple[conv.SizeReport, conv.SizeReport]  # rows, columns
+    padding: tuple[int, int, int, int]
+    params: int  # of the equivalent nn.Conv2d(C, M, kernel) with bias
+
+
+def apply_filter(image: torch.Tensor, kernel: torch.Tensor, settings: FilterSettings) -> FilterResult:
+    """Run kernel -> (ReLU) -> (pool) on a (C, H, W) image in [0, 1]."""
+    x = images.to_grey(image) if settings.colour == "grey" else image
+    padding = "valid" if settings.border == "valid" else "same"
+    mode = "zeros" if settings.border == "valid" else settings.border
+    options = dict(padding=padding, padding_mode=mode, stride=settings.stride,
+                   dilation=settings.dilation, flip=settings.flip)
+    if settings.colour == "per-channel":
+        maps = conv.conv2d_per_channel(x, kernel, **options)  # (C, H', W')
+        params = conv.param_count(1, 1, tuple(kernel.shape)) * x.shape[0]
+    else:
+        maps = conv.conv2d(x, kernel, **options)[None]  # (1, H', W')
+        params = conv.param_count(x.shape[0], 1, tuple(kernel.shape))
+    out = maps.clamp_min(0) if settings.relu else maps
+    if settings.pool != "none":
+        out = conv.pool2d(out, settings.pool, settings.pool_size)
+    pads = conv.resolve_padding(padding, tuple(kernel.shape), settings.dilation)
+    sizes = tuple(
+        conv.size_report(n, k, p, settings.stride, settings.dilation)
+        # an even kernel pads one side more: P is the mean of the two sides
+        for n, k, p in zip(x.shape[-2:], kernel.shape, ((pads[2] + pads[3]) / 2, (pads[0] + pads[1]) / 2))
+    )
+    return FilterResult(x, maps, out, sizes, pads, params)
+
+
+def region_frame(region: torch.Tensor, top: int, left: int) -> "pd.DataFrame":
+    """A (h, w) block of pixel values as a table labelled with image row/column numbers."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        region.numpy().round(3),
+        index=[str(top + r) for r in range(region.shape[0])],
+        columns=[str(left + c) for c in range(region.shape[1])],
+    )
+
+
+def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: FilterSettings) -> str:
+    p = (report.formula - 1) * settings.stride + settings.dilation * (k - 1) + 1 - n  # 2P, recovered
+    two_p = f"{p:g}"
+    line = (
+        f"**{axis}:** $\\frac{{{n} + {two_p} - {settings.dilation}\\cdot({k}-1) - 1}}{{{settings.stride}}} + 1"
+        f" = {report.formula:g}$"
+    )
+    if report.exact:
+        return line
+    return (
+        f"{line} — not an integer: PyTorch takes the floor, **{report.actual}**, and the last "
+        f"{report.dropped} {axis.lower()} of the padded input are never covered by a window."
+    )
+
+
+def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings) -> list[str]:
+    """The lecture's formulas with this view's numbers (Markdown with inline LaTeX)."""
+    (h, w), (kh, kw) = result.input.shape[-2:], kernel.shape
+    c_in = result.input.shape[0]
+    lines = [
+        "Output size $= \\frac{W + 2P - D(F-1) - 1}{S} + 1$ (with $D = 1$: $\\frac{W - F + 2P}{S} + 1$):",
+        "- " + _size_line("Rows", h, kh, result.sizes[0], settings),
+        "- " + _size_line("Columns", w, kw, result.sizes[1], settings),
+    ]
+    if settings.pool != "none":
+        lines.append(
+            f"- after {settings.pool} pooling {settings.pool_size}x{settings.pool_size} (stride {settings.pool_size}): "
+            f"{tuple(result.conv.shape[-2:])} → {tuple(result.output.shape[-2:])}"
+        )
+    if settings.colour == "per-channel":
+        lines.append(
+            f"Parameters: one {kh}x{kw} kernel + 1 bias per channel: $({kh}\\cdot{kw} + 1)\\cdot{c_in} = {result.params}$"
+            " (a depthwise convolution)."
+        )
+    else:
+        lines.append(
+            f"Parameters of this conv layer: $(F_h F_w C_{{in}} + 1)\\,C_{{out}} = ({kh}\\cdot{kw}\\cdot{c_in} + 1)"
+            f"\\cdot 1 = {result.params}$ — one bias per output map, not per pixel."
+        )
+    out_h, out_w = result.conv.shape[-2:]
+    unshared = conv.locally_connected_param_count((out_h, out_w), c_in, 1, (kh, kw))
+    lines.append(
+        f"Without weight sharing (a locally connected layer) every one of the {out_h}x{out_w} positions would "
+        f"need its own kernel: ${out_h}\\cdot{out_w}\\cdot{kh}\\cdot{kw}\\cdot{c_in} = {unshared:,}$ weights."
+    )
+    lines.append(f"Feature map values range from {float(result.output.min()):.3f} to {float(result.output.max()):.3f}.")
+    return lines

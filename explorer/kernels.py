@@ -1,0 +1,140 @@
+"""Hand-set kernels from the lecture (SEEDS section 2) and parsing of a user's own kernel.
+
+``PRESETS`` holds fixed 2-D kernels by name; :func:`gaussian`, :func:`box` and :func:`gabor`
+build the parametrised ones. A user's kernel is validated cell by cell by :func:`parse_grid`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+MIN_SIZE, MAX_SIZE = 1, 15
+
+
+def _t(rows: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def box(size: int = 3) -> torch.Tensor:
+    """Mean blur: every weight ``1 / size^2``."""
+    return torch.full((size, size), 1.0 / size**2)
+
+
+def gaussian(size: int = 5, sigma: float = 1.0) -> torch.Tensor:
+    """Gaussian blur ``exp(-(x^2 + y^2) / (2 sigma^2))``, normalised to sum 1 (a low-pass filter)."""
+    if sigma <= 0:
+        raise ValueError("sigma must be positive")
+    axis = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(axis**2) / (2 * sigma**2))
+    k = torch.outer(g, g)
+    return (k / k.sum()).float()
+
+
+def gabor(
+    size: int = 7, theta_deg: float = 0.0, sigma: float = 2.0, wavelength: float = 4.0, gamma: float = 0.5
+) -> torch.Tensor:
+    """Real Gabor filter: a cosine grating of ``wavelength`` at angle ``theta`` under a Gaussian.
+
+    ``g(x, y) = exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) cos(2 pi x' / wavelength)`` with
+    ``(x', y')`` rotated by ``theta``; the mean is removed so flat regions give 0.
+    """
+    theta = math.radians(theta_deg)
+    axis = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+    xr = x * math.cos(theta) + y * math.sin(theta)
+    yr = -x * math.sin(theta) + y * math.cos(theta)
+    k = torch.exp(-(xr**2 + gamma**2 * yr**2) / (2 * sigma**2)) * torch.cos(2 * math.pi * xr / wavelength)
+    return (k - k.mean()).float()
+
+
+SOBEL_HORIZONTAL_EDGE = _t([[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
+LAPLACIAN = _t([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
+
+PRESETS: dict[str, torch.Tensor] = {
+    "identity": _t([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+    "derivative [-1, 1]": _t([[-1, 1]]),
+    "derivative [-1, 0, 1] (horizontal)": _t([[-1, 0, 1]]),
+    "derivative [-1, 0, 1] (vertical)": _t([[-1], [0], [1]]),
+    "laplacian": LAPLACIAN,
+    "laplacian (negative)": -LAPLACIAN,
+    "sobel (horizontal edges)": SOBEL_HORIZONTAL_EDGE,
+    "sobel (vertical edges)": SOBEL_HORIZONTAL_EDGE.T.contiguous(),
+    "box blur 3x3": box(3),
+    "gaussian 5x5 (sigma 1)": gaussian(5, 1.0),
+    "sharpen": _t([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
+    "emboss": _t([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
+    "gabor 7x7 (0 deg)": gabor(7, 0.0),
+    "gabor 7x7 (45 deg)": gabor(7, 45.0),
+    "X pattern": _t([[1, 0, 1], [0, 1, 0], [1, 0, 1]]),
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "identity": "Copies the input: a baseline to compare with.",
+    "derivative [-1, 1]": "Finite difference: positive where dark turns bright left to right.",
+    "derivative [-1, 0, 1] (horizontal)": "Central difference along rows: responds to vertical edges.",
+    "derivative [-1, 0, 1] (vertical)": "Central difference down columns: responds to horizontal edges.",
+    "laplacian": "Second derivative in both directions: lights up blobs and thin lines, zero on ramps.",
+    "laplacian (negative)": "The Laplacian with the sign flipped: bright spots become positive peaks.",
+    "sobel (horizontal edges)": "Smoothed vertical derivative: finds horizontal edges.",
+    "sobel (vertical edges)": "Smoothed horizontal derivative: finds vertical edges.",
+    "box blur 3x3": "Mean of the 3x3 neighbourhood: a simple low-pass filter.",
+    "gaussian 5x5 (sigma 1)": "Weighted mean, heavier at the centre: a smooth low-pass filter.",
+    "sharpen": "Identity plus a negative Laplacian: boosts edges.",
+    "emboss": "Directional difference that makes the image look raised.",
+    "gabor 7x7 (0 deg)": "A striped, Gaussian-windowed wave: responds to vertical stripes of one frequency.",
+    "gabor 7x7 (45 deg)": "The same Gabor wave turned by 45 degrees.",
+    "X pattern": "The lecture's X-shaped kernel: counts ones on both diagonals.",
+}
+
+
+class KernelError(ValueError):
+    """A user's kernel cannot be used; the message names the offending cell."""
+
+
+def parse_grid(cells: Sequence[Sequence[object]]) -> torch.Tensor:
+    """Validate a grid of cells (numbers or text) into a (kh, kw) float tensor.
+
+    Sizes 1x1 to 15x15; every cell a finite number. Errors name the cell as "row r, column c"
+    (1-based) so the user can find it. Blank cells count as errors, not zeros.
+    """
+    rows = [list(row) for row in cells]
+    if not rows or not rows[0]:
+        raise KernelError("the kernel is empty: give it at least one cell")
+    width = len(rows[0])
+    if any(len(row) != width for row in rows):
+        raise KernelError("every row of the kernel needs the same number of cells")
+    if not (MIN_SIZE <= len(rows) <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
+        raise KernelError(f"kernels go from 1x1 to 15x15; this one is {len(rows)}x{width}")
+    values = [[_parse_cell(cell, r, c) for c, cell in enumerate(row)] for r, row in enumerate(rows)]
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def _parse_cell(cell: object, row: int, col: int) -> float:
+    where = f"row {row + 1}, column {col + 1}"
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        raise KernelError(f"kernel cell at {where} is empty: type a number")
+    if isinstance(cell, bool):
+        raise KernelError(f"kernel cell at {where} holds {cell!r}, not a number")
+    try:
+        value = float(cell.strip()) if isinstance(cell, str) else float(cell)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise KernelError(f"kernel cell at {where} holds {str(cell)[:20]!r}, which is not a number") from None
+    if not math.isfinite(value):
+        raise KernelError(f"kernel cell at {where} is {value}: only finite numbers make a kernel")
+    if abs(value) > 1e6:
+        raise KernelError(f"kernel cell at {where} is {value:g}: keep weights within +/-1e6")
+    return value
+
+
+def parse_text(text: str) -> torch.Tensor:
+    """A kernel written as text: rows separated by ";" or new lines, cells by "," or spaces."""
+    lines = [line for line in text.replace(";", "\n").splitlines() if line.strip()]
+    return parse_grid([line.replace(",", " ").split() for line in lines])
+
+
+def to_text(kernel: torch.Tensor) -> str:
+    """Inverse of :func:`parse_text`, compact: ``"0,1,0;1,-4,1;0,1,0"`` (used in URLs)."""
+    return ";".join(",".join(f"{float(v):.6g}" for v in row) for row in kernel.reshape(kernel.shape[-2:]))

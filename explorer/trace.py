@@ -1,0 +1,181 @@
+"""Step-by-step traces of convolution and pooling, one record per output cell.
+
+Built with ``F.unfold`` (no Python loop over pixels): for every output cell, the input
+positions under the window, the values there, the element-wise products and their sum.
+The sums equal :func:`explorer.conv.conv2d`; tests check that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from explorer import conv
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Windows of a 2-D operation over a padded grid.
+
+    ``rows``/``cols``: (L, K) positions of each window's K taps in ``padded`` (L output cells,
+    row-major). ``values``: (L, K) the input under the taps. ``weights``: (K,) the kernel as
+    applied (flipped for true convolution), or the pooling routing for pooling traces.
+    ``output``: (H', W').
+    """
+
+    padded: torch.Tensor  # (Hp, Wp)
+    window_hw: tuple[int, int]
+    rows: torch.Tensor  # (L, K)
+    cols: torch.Tensor  # (L, K)
+    values: torch.Tensor  # (L, K)
+    terms: torch.Tensor  # (L, K) products for convolution, values for pooling
+    output: torch.Tensor  # (H', W')
+    padding: tuple[int, int, int, int]  # (left, right, top, bottom)
+
+    @property
+    def steps(self) -> int:
+        return self.rows.shape[0]
+
+    def cell(self, step: int) -> tuple[int, int]:
+        """Output (row, col) filled at ``step``."""
+        return divmod(step, self.output.shape[1])
+
+    def window(self, step: int) -> torch.Tensor:
+        """(kh, kw) the padded input under the window at ``step``."""
+        return self.values[step].reshape(self.window_hw)
+
+    def window_terms(self, step: int) -> torch.Tensor:
+        """(kh, kw) what is summed (or pooled) at ``step``: the products written into each cell."""
+        return self.terms[step].reshape(self.window_hw)
+
+
+def _windows(padded: torch.Tensor, window_hw, stride: int, dilation: int):
+    """(values, rows, cols), each (L, K), of every window position over a (Hp, Wp) grid."""
+    height, width = padded.shape
+    grid = padded.reshape(1, 1, height, width)
+    index = torch.arange(height * width, dtype=torch.float64).reshape(1, 1, height, width)
+    values = F.unfold(grid, window_hw, dilation=dilation, stride=stride)[0].T  # (L, K)
+    flat = F.unfold(index, window_hw, dilation=dilation, stride=stride)[0].T.long()
+    return values, flat // width, flat % width
+
+
+def conv_trace(
+    image: torch.Tensor,
+    kernel: torch.Tensor,
+    *,
+    padding: str | int = "valid",
+    padding_mode: conv.PaddingMode = "zeros",
+    stride: int = 1,
+    dilation: int = 1,
+    flip: bool = False,
+) -> Trace:
+    """Trace of :func:`explorer.conv.conv2d` on a single-channel (H, W) grid.
+
+    Each output cell is ``sum_k values[l, k] * w[k]`` with ``w`` the kernel, flipped when
+    ``flip`` (true convolution).
+    """
+    kernel = kernel.double()
+    applied = kernel.flip(-1, -2) if flip else kernel
+    pads = conv.resolve_padding(padding, tuple(kernel.shape), dilation)
+    padded = conv.pad(image.double().unsqueeze(0), pads, padding_mode)[0]
+    conv._check_fits(padded.shape, kernel.shape, dilation)
+    values, rows, cols = _windows(padded, tuple(kernel.shape), stride, dilation)
+    terms = values * applied.flatten()  # (L, K)
+    out_hw = _out_hw(padded.shape, kernel.shape, stride, dilation)
+    return Trace(padded, tuple(kernel.shape), rows, cols, values, terms, terms.sum(1).reshape(out_hw), pads)
+
+
+def _out_hw(padded_hw, window_hw, stride: int, dilation: int) -> tuple[int, int]:
+    return tuple(int(conv.output_size(n, k, 0, stride, dilation)) for n, k in zip(padded_hw, window_hw))
+
+
+def pool_trace(image: torch.Tensor, kind: conv.PoolKind, size: int, stride: int | None = None) -> Trace:
+    """Trace of :func:`explorer.conv.pool2d` on a (H, W) grid; ``terms`` are the window values."""
+    stride = stride or size
+    grid = image.double()
+    if size > min(grid.shape):
+        raise ValueError(f"a {size}x{size} pooling window does not fit a {grid.shape[0]}x{grid.shape[1]} map")
+    values, rows, cols = _windows(grid, (size, size), stride, 1)
+    out = _reduce(values, kind).reshape(_out_hw(grid.shape, (size, size), stride, 1))
+    return Trace(grid, (size, size), rows, cols, values, values, out, (0, 0, 0, 0))
+
+
+def _reduce(values: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "max":
+        return values.max(1).values
+    if kind == "avg":
+        return values.mean(1)
+    if kind == "sum":
+        return values.sum(1)
+    if kind == "l2":
+        return values.pow(2).sum(1).sqrt()
+    raise ValueError(f"pooling kind must be one of {conv.POOL_KINDS}, not {kind!r}")
+
+
+def pool_routing(trace: Trace, kind: conv.PoolKind) -> torch.Tensor:
+    """(L, K) d output / d input for each window: where each output's gradient goes.
+
+    Max sends it all to the (first) maximum; average ``1/(r c)`` to each input; sum 1 to each;
+    L2 ``x / ||x||`` (0 for an all-zero window).
+    """
+    values = trace.values
+    if kind == "max":
+        return F.one_hot(values.argmax(1), values.shape[1]).to(values.dtype)
+    if kind == "avg":
+        return torch.full_like(values, 1.0 / values.shape[1])
+    if kind == "sum":
+        return torch.ones_like(values)
+    if kind == "l2":
+        norm = values.pow(2).sum(1, keepdim=True).sqrt()
+        return torch.where(norm > 0, values / norm.clamp_min(1e-300), torch.zeros_like(values))
+    raise ValueError(f"pooling kind must be one of {conv.POOL_KINDS}, not {kind!r}")
+
+
+def input_gradient(trace: Trace, routing: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+    """(Hp, Wp) gradient on the (padded) input: each output's ``upstream`` routed and summed.
+
+    ``routing`` (L, K) is d out / d tap (the kernel for convolution, :func:`pool_routing` for
+    pooling); overlapping windows add up, as shared weights' gradients do.
+    """
+    contributions = routing * upstream.reshape(-1, 1).to(routing.dtype)  # (L, K)
+    grad = torch.zeros_like(trace.padded).flatten()
+    flat = trace.rows * trace.padded.shape[1] + trace.cols
+    return grad.index_add_(0, flat.flatten(), contributions.flatten()).reshape(trace.padded.shape)
+
+
+def conv1d_trace(
+    signal: torch.Tensor,
+    kernel: torch.Tensor,
+    *,
+    padding: int = 0,
+    padding_mode: conv.PaddingMode = "zeros",
+    stride: int = 1,
+    dilation: int = 1,
+    flip: bool = False,
+) -> Trace:
+    """Trace of :func:`explorer.conv.conv1d` on a signal (N,): a one-row 2-D trace, padded left and right."""
+    row = signal.double().reshape(1, 1, -1)
+    padded = conv.pad(row, (padding, padding, 0, 0), padding_mode)[0]  # (1, N + 2P)
+    traced = conv_trace(padded, kernel.double().reshape(1, -1), stride=stride, dilation=dilation, flip=flip)
+    return dataclasses.replace(traced, padding=(padding, padding, 0, 0))
+
+
+def equation(trace: Trace, step: int, weights: torch.Tensor, decimals: int = 2) -> str:
+    """The sum at ``step`` written out: ``x1·w1 + x2·w2 + ... = y`` (weights as applied)."""
+
+    def fmt(v: float) -> str:
+        text = f"{v:.{decimals}f}".rstrip("0").rstrip(".")
+        text = "0" if text in ("-0", "") else text
+        return f"({text})" if v < 0 and text != "0" else text
+
+    pairs = [f"{fmt(x)}·{fmt(w)}" for x, w in zip(trace.values[step].tolist(), weights.flatten().tolist())]
+    r, c = trace.cell(step)
+    return " + ".join(pairs) + f" = {fmt(float(trace.output[r, c]))}"
+
+
+def window_centres(trace: Trace) -> torch.Tensor:
+    """(L, 2) the (row, col) centre of every window position: the path the window takes."""
+    return torch.stack([trace.rows.double().mean(1), trace.cols.double().mean(1)], dim=1)

@@ -1,0 +1,102 @@
+"""The image picker every page shares: sample gallery, drawing canvas, upload or camera.
+
+The chosen image becomes the session's *current image*, so the next page starts from it.
+Only a sample can be named in a link; a drawing or an upload stays in this browser session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+import torch
+
+from explorer import images
+from explorer.ui import state
+
+SOURCES = ("sample", "draw", "upload", "camera")
+SOURCE_LABELS = {"sample": "Sample", "draw": "Draw", "upload": "Upload", "camera": "Camera"}
+CURRENT = "current_image"  # session key: (label, (C, H, W) tensor)
+
+
+def settings() -> list[state.Setting]:
+    """The picker's URL-bound settings: the source and the sample's name."""
+    keys = [s.key for s in images.samples()]
+    return [
+        state.Setting("img_source", "src", "sample", state.choice(SOURCES)),
+        state.Setting("img_sample", "img", keys[0], state.choice(keys)),
+    ]
+
+
+def pick_image() -> tuple[str, torch.Tensor] | None:
+    """Draw the picker; returns (label, (C, H, W) image) or None while nothing is chosen."""
+    source = st.segmented_control(
+        "Image source", SOURCES, format_func=SOURCE_LABELS.get, key="img_source", required=True
+    )
+    with st.container(border=True):
+        picked = {"sample": _sample, "draw": _drawing, "upload": _upload, "camera": _camera}[source]()
+    if picked is not None:
+        st.session_state[CURRENT] = picked
+    elif source != "sample":
+        st.caption("A link to this page opens with a sample image: drawings and uploads stay in this session.")
+    return picked
+
+
+def _sample() -> tuple[str, torch.Tensor]:
+    by_key = {s.key: s for s in images.samples()}
+    key = st.selectbox("Sample image", list(by_key), format_func=lambda k: by_key[k].title, key="img_sample")
+    st.caption(by_key[key].description)
+    return f"sample: {by_key[key].title}", _cached_sample(key)
+
+
+@st.cache_data(show_spinner=False)
+def _cached_sample(key: str) -> torch.Tensor:
+    return images.load_sample(key)
+
+
+def _drawing() -> tuple[str, torch.Tensor] | None:
+    from streamlit_drawable_canvas import st_canvas  # needs the Streamlit runtime
+
+    width = st.slider("Pen width", 2, 40, 14, key="img_pen")
+    result = st_canvas(
+        stroke_width=width, stroke_color="#000000", background_color="#FFFFFF",
+        height=280, width=280, drawing_mode="freedraw", return_image_data=True, key="img_canvas",
+    )
+    data = result.image_bytes
+    if not data:
+        st.info("Draw with the mouse (or a finger): dark ink on white.")
+        return None
+    return _decode(data, "your drawing", blank_is_none=True)
+
+
+def _upload() -> tuple[str, torch.Tensor] | None:
+    file = st.file_uploader(
+        "Upload an image (PNG, JPEG, WebP, BMP or GIF; at most 20 MB and 16 megapixels)",
+        type=["png", "jpg", "jpeg", "webp", "bmp", "gif"], key="img_upload",
+    )
+    return None if file is None else _decode(file.getvalue(), file.name)
+
+
+def _camera() -> tuple[str, torch.Tensor] | None:
+    photo = st.camera_input("Take a photo", key="img_camera")
+    return None if photo is None else _decode(photo.getvalue(), "camera photo")
+
+
+def _decode(data: bytes, name: str, blank_is_none: bool = False) -> tuple[str, torch.Tensor] | None:
+    """Decode with the safe loader (cached by content); a refused file gets a message, not a traceback."""
+    try:
+        loaded = _cached_load(hashlib.sha256(data).hexdigest(), data, name)
+    except images.ImageError as exc:
+        st.error(f"This image cannot be used: {exc}.")
+        return None
+    for note in loaded.notes:
+        st.info(f"Note: {note}.")
+    if blank_is_none and bool((loaded.tensor >= 0.999).all()):
+        st.info("The canvas is empty: draw something.")
+        return None
+    return name, loaded.tensor
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_load(digest: str, _data: bytes, name: str) -> images.LoadedImage:
+    return images.load_bytes(_data, name)  # _data is not hashed: the digest stands for it

@@ -1,0 +1,96 @@
+"""Kernel chooser: a named preset, a parametrised family, or the user's own grid.
+
+A custom kernel lives in the URL as text (``kv=0,1,0;1,-4,1;0,1,0``); bad cells are named in
+an error and the typed grid is kept so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from explorer import kernels
+from explorer.ui import state
+
+FAMILIES = ("gaussian (choose sigma)", "gabor (choose angle)", "box (choose size)")
+CUSTOM = "custom (edit the grid)"
+CHOICES = (*kernels.PRESETS, *FAMILIES, CUSTOM)
+DEFAULT = "sobel (vertical edges)"
+_BASE = "kl_grid_base"  # the text the grid editor starts from; replaced only on purpose
+
+
+def settings() -> list[state.Setting]:
+    """URL-bound kernel settings."""
+    return [
+        state.Setting("kl_kernel", "k", DEFAULT, state.choice(CHOICES)),
+        state.Setting("kl_ksize", "ksize", 5, state.int_between(1, 15)),
+        state.Setting("kl_sigma", "sigma", 1.0, state.float_between(0.1, 5.0)),
+        state.Setting("kl_theta", "theta", 0, state.int_between(0, 180)),
+    ]
+
+
+def pick_kernel() -> torch.Tensor | None:
+    """Draw the chooser; returns the (kh, kw) kernel, or None (with an error shown) if invalid."""
+    choice = st.selectbox("Kernel", CHOICES, key="kl_kernel", on_change=_start_grid_from_last)
+    if choice == CUSTOM:
+        return _custom_grid()
+    kernel = _family(choice) if choice in FAMILIES else kernels.PRESETS[choice]
+    st.caption(kernels.DESCRIPTIONS.get(choice, "A parametrised filter: move the sliders."))
+    state.keep("kl_last_kernel", kernels.to_text(kernel))
+    return kernel
+
+
+def _family(choice: str) -> torch.Tensor:
+    size = st.slider("Kernel size", 1, 15, key="kl_ksize", step=2 if choice != FAMILIES[2] else 1)
+    if choice == FAMILIES[0]:
+        return kernels.gaussian(size, st.slider("Sigma", 0.1, 5.0, key="kl_sigma", step=0.1))
+    if choice == FAMILIES[1]:
+        return kernels.gabor(size, st.slider("Angle (degrees)", 0, 180, key="kl_theta", step=15))
+    return kernels.box(size)
+
+
+def _start_grid_from_last() -> None:
+    """Switching to the editor starts from the kernel shown just before."""
+    if st.session_state.get("kl_kernel") == CUSTOM:
+        st.session_state[_BASE] = state.kept("kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT]))
+
+
+def url_extra() -> dict[str, str]:
+    """The custom grid's text for the URL (only while the custom kernel is chosen)."""
+    text = state.kept("kl_custom")
+    return {"kv": text} if st.session_state.get("kl_kernel") == CUSTOM and text else {}
+
+
+def _custom_grid() -> torch.Tensor | None:
+    if _BASE not in st.session_state:
+        st.session_state[_BASE] = st.query_params.get("kv") or state.kept("kl_custom") or state.kept(
+            "kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT]))
+    base = _cells(st.session_state[_BASE])
+    rows, cols = st.columns(2)
+    n_rows = rows.number_input("Rows", 1, kernels.MAX_SIZE, len(base), key="kl_rows")
+    n_cols = cols.number_input("Columns", 1, kernels.MAX_SIZE, max(len(r) for r in base), key="kl_cols")
+    if (n_rows, n_cols) != (len(base), len(base[0])):
+        st.session_state[_BASE] = _resized(base, int(n_rows), int(n_cols))
+        base = _cells(st.session_state[_BASE])
+    frame = pd.DataFrame(base, columns=[str(c + 1) for c in range(len(base[0]))], dtype="string")
+    edited = st.data_editor(frame, key="kl_grid", hide_index=True, num_rows="fixed", width="content")
+    cells = [["" if pd.isna(v) else str(v) for v in row] for row in edited.itertuples(index=False)]
+    state.keep("kl_custom", ";".join(",".join(c.replace(",", " ").replace(";", " ") for c in r) for r in cells))
+    try:
+        return kernels.parse_grid(cells)
+    except kernels.KernelError as exc:
+        st.error(f"This kernel cannot be used: {exc}.")
+        return None
+
+
+def _cells(text: str) -> list[list[str]]:
+    rows = [r.split(",") for r in text.split(";") if r != ""] or [["0"]]
+    width = max(len(r) for r in rows)
+    return [[c.strip() for c in r] + ["0"] * (width - len(r)) for r in rows][: kernels.MAX_SIZE]
+
+
+def _resized(cells: list[list[str]], n_rows: int, n_cols: int) -> str:
+    """Crop or pad the grid with zeros to the new size, keeping what was typed."""
+    grown = [(row + ["0"] * n_cols)[:n_cols] for row in cells] + [["0"] * n_cols] * n_rows
+    return ";".join(",".join(row) for row in grown[:n_rows])

@@ -1,0 +1,77 @@
+"""Page scaffolding: the page list, the shared sidebar and the guard that keeps tracebacks off pages.
+
+Pages live in ``pages/`` and Streamlit serves each at ``/<file stem>`` (``/kernel_lab``).
+Every page (and the home page, ``streamlit_app.py``) calls :func:`page_setup` first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+log = logging.getLogger("explorer")
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """A page of the app: its script, sidebar label, icon and one-line pitch."""
+
+    script: str
+    label: str
+    icon: str
+    blurb: str
+
+    @property
+    def url_path(self) -> str:
+        return self.script.removeprefix("pages/").removesuffix(".py")
+
+
+HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo(
+        "pages/kernel_lab.py", "Kernel Lab", ":material/blur_on:",
+        "Draw or upload an image, apply Sobel, Laplacian, Gaussian, Gabor or your own kernel, "
+        "and see the feature map with padding, stride, dilation, ReLU and pooling.",
+    ),
+    PageInfo(
+        "pages/step_by_step.py", "Convolution step by step", ":material/grid_on:",
+        "The lecture's worked examples, one output cell at a time: window, products, sum; "
+        "flip, padding, stride, dilation, pooling and 1-D signals.",
+    ),
+)
+
+
+def device_summary() -> str:
+    """Which compute device this server has, in words."""
+    if torch.cuda.is_available():
+        return f"CUDA GPU: {torch.cuda.get_device_name(0)}"
+    return f"CPU only ({torch.get_num_threads()} threads): fine for everything on these pages"
+
+
+def page_setup(page: PageInfo) -> None:
+    """Page config and the shared sidebar: navigation and the device in use."""
+    st.set_page_config(page_title=f"{page.label} · CNN Explorer", page_icon=":material/blur_on:", layout="wide")
+    with st.sidebar:
+        st.markdown("### CNN Explorer")
+        for p in (HOME, *PAGES):
+            st.page_link(p.script, label=p.label, icon=p.icon)
+        st.divider()
+        st.caption(f"Device: {device_summary()}")
+
+
+@contextlib.contextmanager
+def guard(what: str) -> Iterator[None]:
+    """Turn an unexpected error inside ``what`` into a clear message; the rest of the page goes on.
+
+    Streamlit's own control flow (``st.stop``, ``st.rerun``) derives from BaseException and passes.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - the point is that nothing reaches the page raw
+        log.exception("error while %s", what)
+        st.error(f"Something went wrong while {what}: {exc}. Change a setting and try again.")

@@ -1,0 +1,134 @@
+"""Settings that live in the URL and survive page switches.
+
+A widget's value is restored, in order, from the URL query (a shared link), from what this
+session last chose on the page (a page switch drops widget state), or from its default.
+After the widgets ran, :func:`publish` writes the values back to the URL, so copying the
+address reproduces the view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+_KEPT = "_kept_settings"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A widget key bound to a URL parameter with its default and text conversions."""
+
+    key: str  # widget key, unique across pages
+    param: str  # short name in the URL
+    default: Any
+    parse: Callable[[str], Any] = str
+    dump: Callable[[Any], str] = str
+
+
+def choice(options: Sequence[str]) -> Callable[[str], str]:
+    """Parser that accepts only one of ``options``."""
+
+    def parse(text: str) -> str:
+        if text not in options:
+            raise ValueError(f"{text!r} is not one of {', '.join(options)}")
+        return text
+
+    return parse
+
+
+def int_choice(options: Sequence[int]) -> Callable[[str], int]:
+    """Parser that accepts only one of the integer ``options``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value not in options:
+            raise ValueError(f"{value} is not one of {', '.join(map(str, options))}")
+        return value
+
+    return parse
+
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """Parser for an integer in ``[low, high]``."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def float_between(low: float, high: float) -> Callable[[str], float]:
+    """Parser for a float in ``[low, high]``."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def boolean(text: str) -> bool:
+    """Parser for "1"/"0" (also true/false)."""
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(f"{text!r} is not 1 or 0")
+
+
+def dump_bool(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def restore(settings: Sequence[Setting]) -> None:
+    """Before the widgets: give every widget key its value (URL > kept > default).
+
+    A URL value that does not parse is dropped with a warning naming the parameter.
+    """
+    kept = st.session_state.setdefault(_KEPT, {})
+    for s in settings:
+        if s.key in st.session_state:
+            continue
+        value = kept.get(s.key, s.default)
+        raw = st.query_params.get(s.param)
+        if raw is not None:
+            try:
+                value = s.parse(raw)
+            except (TypeError, ValueError) as exc:
+                st.warning(f"The link's `{s.param}={raw[:40]}` was ignored: {exc}.")
+        st.session_state[s.key] = value
+
+
+def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) -> None:
+    """After the widgets: keep the values for this session and write them to the URL.
+
+    Only values that differ from their default go into the URL, so links stay short.
+    """
+    kept = st.session_state.setdefault(_KEPT, {})
+    params = {}
+    for s in settings:
+        value = st.session_state.get(s.key, s.default)
+        kept[s.key] = value
+        if s.dump(value) != s.dump(s.default):
+            params[s.param] = s.dump(value)
+    params.update(extra or {})
+    if dict(st.query_params) != params:
+        st.query_params.from_dict(params)
+
+
+def keep(key: str, value: Any) -> None:
+    """Remember a non-widget value (e.g. an edited grid) for this session."""
+    st.session_state.setdefault(_KEPT, {})[key] = value
+
+
+def kept(key: str, default: Any = None) -> Any:
+    """A value stored with :func:`keep`, or ``default``."""
+    return st.session_state.setdefault(_KEPT, {}).get(key, default)

@@ -1,0 +1,104 @@
+"""Kernel Lab: one kernel over an image, and every number behind the feature map."""
+
+import streamlit as st
+
+from explorer import conv, figures, filtering, images
+from explorer.ui import image_input, kernel_input, layout, state
+
+layout.page_setup(layout.PAGES[0])
+st.title("Kernel Lab")
+st.markdown(
+    "A kernel slides over the image; at each position it multiplies the pixels under it by its weights "
+    "and adds them up. That sum is one pixel of the **feature map**. Pick an image and a kernel, "
+    "then change the border, stride and dilation and watch the map and its size change."
+)
+
+SIZES = (32, 64, 128, 256, 512)
+POOLS = ("none", *conv.POOL_KINDS)
+SETTINGS = [
+    *image_input.settings(),
+    *kernel_input.settings(),
+    state.Setting("kl_size", "size", 256, state.int_choice(SIZES)),
+    state.Setting("kl_border", "border", "zeros", state.choice(filtering.BORDERS)),
+    state.Setting("kl_stride", "stride", 1, state.int_between(1, 8)),
+    state.Setting("kl_dilation", "dil", 1, state.int_between(1, 8)),
+    state.Setting("kl_colour", "colour", "grey", state.choice(filtering.COLOUR_MODES)),
+    state.Setting("kl_flip", "flip", False, state.boolean, state.dump_bool),
+    state.Setting("kl_relu", "relu", False, state.boolean, state.dump_bool),
+    state.Setting("kl_pool", "pool", "none", state.choice(POOLS)),
+    state.Setting("kl_pool_size", "psize", 2, state.int_between(2, 8)),
+    state.Setting("kl_scale", "scale", "symmetric", state.choice(figures.SCALE_MODES)),
+]
+state.restore(SETTINGS)
+
+
+def filter_controls() -> filtering.FilterSettings:
+    """Border, stride, dilation, colour handling, ReLU and pooling, as plain values."""
+    st.selectbox("Border (padding)", filtering.BORDERS, key="kl_border",
+                 help="valid: no padding, the map shrinks. The others pad so the map keeps its size.")
+    a, b = st.columns(2)
+    a.number_input("Stride", 1, 8, key="kl_stride")
+    b.number_input("Dilation", 1, 8, key="kl_dilation")
+    st.radio("Colour", filtering.COLOUR_MODES, key="kl_colour", horizontal=True,
+             format_func={"grey": "grey", "sum": "RGB, summed", "per-channel": "per RGB channel"}.get)
+    st.toggle("True convolution (flip the kernel)", key="kl_flip")
+    a, b = st.columns(2)
+    a.toggle("ReLU after", key="kl_relu")
+    b.selectbox("Pooling after", POOLS, key="kl_pool")
+    if st.session_state.kl_pool != "none":
+        st.slider("Pooling window (= stride)", 2, 8, key="kl_pool_size")
+    return filtering.FilterSettings(
+        border=st.session_state.kl_border, stride=int(st.session_state.kl_stride),
+        dilation=int(st.session_state.kl_dilation), colour=st.session_state.kl_colour,
+        flip=st.session_state.kl_flip, relu=st.session_state.kl_relu,
+        pool=st.session_state.kl_pool, pool_size=st.session_state.kl_pool_size)
+
+
+controls, view = st.columns([1, 2], gap="large")
+with controls:
+    picked = image_input.pick_image()
+    st.selectbox("Working size (longer side, px)", SIZES, key="kl_size")
+    kernel = kernel_input.pick_kernel()
+    settings = filter_controls()
+state.publish(SETTINGS, kernel_input.url_extra())
+
+if picked is None or kernel is None:
+    view.info("Choose an image and a valid kernel to see the feature map.")
+    st.stop()
+
+label, image = picked[0], images.resize(picked[1], st.session_state.kl_size)
+with view, layout.guard("applying the kernel"):
+    try:
+        result = filtering.apply_filter(image, kernel, settings)
+    except ValueError as exc:
+        st.error(f"These settings do not work on this image: {exc}.")
+        st.stop()
+    scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
+                                 format_func=figures.SCALE_LABELS.get, required=True)
+    tab_map, tab_numbers, tab_surface = st.tabs(["Feature map", "Image as numbers", "3-D surface"])
+    with tab_map:
+        left, right = st.columns(2)
+        left.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
+        names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]
+        for name, fmap in zip(names, result.output):
+            title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")
+            right.plotly_chart(figures.feature_map_figure(fmap, scale, title), key=f"kl_fig_map{name}")
+        st.plotly_chart(figures.grid_figure(kernel, "Kernel (as applied)" if not settings.flip
+                                            else "Kernel before the flip", colorscale="RdBu_r", zmid=0),
+                        key="kl_fig_kernel")
+    with tab_numbers:
+        channel = st.selectbox("Channel", range(result.input.shape[0]), key="kl_channel",
+                               format_func=lambda c: "grey" if result.input.shape[0] == 1 else "RGB"[c])
+        h, w = result.input.shape[-2:]
+        a, b = st.columns(2)
+        top = a.number_input("Top row", 0, max(h - 1, 0), min(h // 2, h - 1), key="kl_top")
+        left_col = b.number_input("Left column", 0, max(w - 1, 0), min(w // 2, w - 1), key="kl_left")
+        region = result.input[channel, top:top + 12, left_col:left_col + 12]
+        st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
+                   f"columns {left_col}..{left_col + region.shape[1] - 1}.")
+        st.dataframe(filtering.region_frame(region, top, left_col), key="kl_region")
+    with tab_surface:
+        st.plotly_chart(figures.surface_figure(result.input), key="kl_fig_surface")
+    st.subheader("The numbers, filled in")
+    for line in filtering.explain(result, kernel, settings):
+        st.markdown(line)

@@ -1,0 +1,152 @@
+"""Convolution step by step: the lecture's worked examples, one output cell at a time."""
+
+import streamlit as st
+import torch
+
+from explorer import conv, examples, export, figures, kernels, trace
+from explorer.ui import layout, state
+
+layout.page_setup(layout.PAGES[1])
+st.title("Convolution step by step")
+st.markdown(
+    "The window (orange) visits one output cell per step: each input value under it is multiplied by "
+    "the kernel weight on top of it, and the products are added up. Padding adds a ring (dashed "
+    "outline), stride skips positions, dilation spreads the kernel's taps apart: watch the dotted path."
+)
+
+MODES = ("convolution", "pooling", "1-D signal")
+EXAMPLE_KEYS = (*examples.EXAMPLES, "custom")
+SETTINGS = [
+    state.Setting("sb_mode", "mode", "convolution", state.choice(MODES)),
+    state.Setting("sb_example", "ex", "laplacian", state.choice(EXAMPLE_KEYS)),
+    state.Setting("sb_input", "in", "1 2 3 0\n0 1 2 3\n3 0 1 2\n2 3 0 1", str),
+    state.Setting("sb_kernel", "kv", "1 0\n0 -1", str),
+    state.Setting("sb_flip", "flip", False, state.boolean, state.dump_bool),
+    state.Setting("sb_pad", "pad", 0, state.int_between(0, 3)),
+    state.Setting("sb_pmode", "pmode", "zeros", state.choice(conv.PADDING_MODES)),
+    state.Setting("sb_stride", "stride", 1, state.int_between(1, 3)),
+    state.Setting("sb_dilation", "dil", 1, state.int_between(1, 3)),
+    state.Setting("sb_pool", "pool", "max", state.choice(conv.POOL_KINDS)),
+    state.Setting("sb_psize", "psize", 2, state.int_between(1, 4)),
+    state.Setting("sb_signal", "sig", "0 0 1 3 4 4 2 0 0 1", str),
+    state.Setting("sb_kernel_1d", "k1", "-1 0 1", str),
+    state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
+]
+state.restore(SETTINGS)
+
+
+def grids() -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The input and kernel of the chosen example, or the user's own (validated)."""
+    key = st.selectbox("Example", EXAMPLE_KEYS, key="sb_example", on_change=_example_changed,
+                       format_func=lambda k: examples.EXAMPLES[k].title if k in examples.EXAMPLES else "Your own grids")
+    if key in examples.EXAMPLES:
+        st.caption(examples.EXAMPLES[key].note)
+        return examples.EXAMPLES[key].image, examples.EXAMPLES[key].kernel
+    a, b = st.columns(2)
+    text_in = a.text_area("Input (rows on lines, numbers split by spaces)", key="sb_input", height=150)
+    text_k = b.text_area("Kernel", key="sb_kernel", height=150)
+    try:
+        return _grid(text_in, "input", 12).double(), kernels.parse_text(text_k).double()
+    except kernels.KernelError as exc:
+        st.error(f"{exc}.")
+        return None
+
+
+def _grid(text: str, what: str, limit: int) -> torch.Tensor:
+    grid = kernels.parse_text(text) if text.strip() else None
+    if grid is None or max(grid.shape) > limit:
+        raise kernels.KernelError(f"the {what} needs 1 to {limit} rows and columns of numbers")
+    return grid
+
+
+def _example_changed() -> None:
+    example = examples.EXAMPLES.get(st.session_state.sb_example)
+    st.session_state.sb_step = 1
+    if example is not None:
+        st.session_state.sb_pad = example.padding
+
+
+def step_controls(steps: int) -> int:
+    """Previous / next / play and a slider over steps 1..L; returns the 0-based output cell index."""
+    st.session_state.sb_step = min(st.session_state.sb_step, steps)
+    if st.session_state.get("sb_play") and st.session_state.sb_step < steps:
+        st.session_state.sb_step += 1
+    a, b, c = st.columns([1, 1, 4])
+    a.button("◀ Previous", key="sb_prev", on_click=_move, args=(-1, steps), disabled=st.session_state.sb_step <= 1)
+    b.button("Next ▶", key="sb_next", on_click=_move, args=(1, steps), disabled=st.session_state.sb_step >= steps)
+    if steps > 1:
+        c.slider("Step", 1, steps, key="sb_step")
+    return st.session_state.sb_step - 1
+
+
+def _move(delta: int, steps: int) -> None:
+    st.session_state.sb_step = max(1, min(steps, st.session_state.sb_step + delta))
+
+
+def show_step(traced: trace.Trace, weights: torch.Tensor | None, kind: str) -> None:
+    step = step_controls(traced.steps)
+    st.markdown(f"**Step {step + 1} of {traced.steps}**")
+    if weights is not None:
+        st.code(trace.equation(traced, step, weights), language=None, wrap_lines=True)
+        figs = figures.conv_step_figures(traced, weights, step)
+    else:
+        r, c = traced.cell(step)
+        st.code(f"{kind}({', '.join(f'{v:g}' for v in traced.values[step].tolist())}) = {float(traced.output[r, c]):.3g}",
+                language=None, wrap_lines=True)
+        figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
+    widths = [fig.layout.width for fig in figs]
+    for i, (column, fig) in enumerate(zip(st.columns(widths, gap="small"), figs)):
+        column.plotly_chart(fig, key=f"sb_fig_{i}", width="content")
+
+
+mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)
+with layout.guard("building the example"):
+    kernel = weights = None
+    if mode == "1-D signal":
+        a, b = st.columns(2)
+        signal = a.text_input("Signal", key="sb_signal")
+        kernel_text = b.text_input("Kernel", key="sb_kernel_1d")
+    else:
+        problem = grids()
+    cols = st.columns(5)
+    if mode == "pooling":
+        kind = cols[0].selectbox("Pooling", conv.POOL_KINDS, key="sb_pool")
+        size = cols[1].number_input("Window", 1, 4, key="sb_psize")
+        stride = cols[2].number_input("Stride", 1, 3, key="sb_stride")
+    else:
+        flip = cols[0].toggle("True convolution (flip)", key="sb_flip")
+        pad = cols[1].number_input("Padding", 0, 3, key="sb_pad")
+        pmode = cols[2].selectbox("Padding mode", conv.PADDING_MODES, key="sb_pmode")
+        stride = cols[3].number_input("Stride", 1, 3, key="sb_stride")
+        dilation = cols[4].number_input("Dilation", 1, 3, key="sb_dilation")
+    state.publish(SETTINGS)
+    try:
+        if mode == "1-D signal":
+            sig, kernel = kernels.parse_text(signal.replace(",", " ")), kernels.parse_text(kernel_text.replace(",", " "))
+            traced = trace.conv1d_trace(sig.flatten(), kernel.flatten(), padding=pad, padding_mode=pmode,
+                                        stride=stride, dilation=dilation, flip=flip)
+            weights = kernel.double().reshape(1, -1).flip(-1) if flip else kernel.double().reshape(1, -1)
+        elif problem is None:
+            st.stop()
+        elif mode == "pooling":
+            traced = trace.pool_trace(problem[0], kind, size, stride)
+        else:
+            kernel = problem[1]
+            traced = trace.conv_trace(problem[0], kernel, padding=pad, padding_mode=pmode, stride=stride,
+                                      dilation=dilation, flip=flip)
+            weights = kernel.flip(-1, -2) if flip else kernel
+    except ValueError as exc:
+        st.error(f"These settings do not work here: {exc}.")
+        st.stop()
+    if flip and weights is not None:
+        st.info("True convolution: the kernel is rotated by 180 degrees before it slides (shown as applied).")
+    st.toggle("Play", key="sb_play", help="Advance one step per second.")
+    st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
+        traced, weights, kind if mode == "pooling" else "")
+    with st.expander("Export this example (Markdown / LaTeX)"):
+        named = {"input": traced.padded, "kernel": weights, "output": traced.output} if weights is not None \
+            else {"input": traced.padded, "output": traced.output}
+        st.code(export.example_markdown(named), language="markdown")
+        st.code(export.example_latex(named), language="latex")
+        st.download_button("Download Markdown", export.example_markdown(named), "example.md", key="sb_dl_md")
+        st.download_button("Download LaTeX", export.example_latex(named), "example.tex", key="sb_dl_tex")

@@ -1,0 +1,27 @@
+"""CNN Explorer's home page and entry point: ``streamlit run streamlit_app.py``.
+
+Pages live in ``pages/`` and Streamlit serves each at its own path (``/kernel_lab``), so a
+link opens that page directly; the shared sidebar comes from ``explorer.ui.layout``.
+"""
+
+import streamlit as st
+
+from explorer.ui import layout
+
+layout.page_setup(layout.HOME)
+st.title("CNN Explorer")
+st.markdown(
+    "See convolutional neural networks at work. Draw or upload an image, apply hand-set kernels "
+    "(Sobel, Laplacian, finite differences, Gaussian, Gabor...) or your own, and step through a "
+    "convolution one output cell at a time, exactly as the lecture does it. Every setting lives in "
+    "the page's address: copy it to share the view."
+)
+st.info(f"**Compute device:** {layout.device_summary()}")
+
+columns = st.columns(len(layout.PAGES))
+for column, page in zip(columns, layout.PAGES):
+    with column.container(border=True):
+        st.subheader(page.label)
+        st.write(page.blurb)
+        st.page_link(page.script, label=f"Open {page.label}", icon=page.icon)
+        st.caption(f"Link: `/{page.url_path}`")
