@@ -166,14 +166,14 @@ def conv1d_trace(
 def equation(trace: Trace, step: int, weights: torch.Tensor, decimals: int = 2) -> str:
     """The sum at ``step`` written out: ``x1·w1 + x2·w2 + ... = y`` (weights as applied)."""
 
-    def fmt(v: float) -> str:
+    def fmt(v: float, bracket: bool = True) -> str:
         text = f"{v:.{decimals}f}".rstrip("0").rstrip(".")
         text = "0" if text in ("-0", "") else text
-        return f"({text})" if v < 0 and text != "0" else text
+        return f"({text})" if bracket and text.startswith("-") else text
 
     pairs = [f"{fmt(x)}·{fmt(w)}" for x, w in zip(trace.values[step].tolist(), weights.flatten().tolist())]
     r, c = trace.cell(step)
-    return " + ".join(pairs) + f" = {fmt(float(trace.output[r, c]))}"
+    return " + ".join(pairs) + f" = {fmt(float(trace.output[r, c]), bracket=False)}"
 
 
 def window_centres(trace: Trace) -> torch.Tensor:

@@ -102,6 +102,7 @@ def show_step(traced: trace.Trace, weights: torch.Tensor | None, kind: str) -> N
 mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)
 with layout.guard("building the example"):
     kernel = weights = None
+    flip = False
     if mode == "1-D signal":
         a, b = st.columns(2)
         signal = a.text_input("Signal", key="sb_signal")

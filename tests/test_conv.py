@@ -1,0 +1,151 @@
+"""explorer.conv against PyTorch itself and the lecture's worked examples."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from explorer import conv, examples
+
+
+@pytest.mark.parametrize("key", list(examples.EXAMPLES))
+def test_worked_examples_exactly(key):
+    e = examples.EXAMPLES[key]
+    out = conv.conv2d(e.image, e.kernel, padding=e.padding).double()
+    assert out.shape == e.expected.shape
+    assert torch.allclose(out.round(decimals=e.decimals), e.expected, atol=1e-9)
+
+
+def test_zero_padding_example_cell_1_2_is_3_5():
+    e = examples.EXAMPLES["zero_padding"]
+    assert conv.conv2d(e.image, e.kernel, padding=1)[1, 2].item() == pytest.approx(3.5)
+
+
+def _reference(image, kernel, padding, mode, stride, dilation, flip):
+    """conv2d composed from F.pad and F.conv2d the way a reader would write it."""
+    x = image if image.dim() == 3 else image[None]
+    w = kernel if kernel.dim() == 3 else kernel.expand(x.shape[0], *kernel.shape)
+    w = w.flip(-1, -2) if flip else w
+    if padding == "same":
+        total_h, total_w = (dilation * (k - 1) for k in w.shape[-2:])
+        pads = (total_w // 2, total_w - total_w // 2, total_h // 2, total_h - total_h // 2)
+    else:
+        pads = (0 if padding == "valid" else padding,) * 4
+    x = F.pad(x[None], pads, mode="constant" if mode == "zeros" else mode)
+    return F.conv2d(x, w[None], stride=stride, dilation=dilation)[0, 0]
+
+
+GRID = list(itertools.product(
+    [(7, 9), (12, 10)],  # H, W
+    [(3, 3), (2, 3), (5, 1)],  # kernel
+    ["valid", "same", 1, 2],  # padding
+    conv.PADDING_MODES,
+    [1, 2, 3],  # stride
+    [1, 2],  # dilation
+    [1, 3],  # channels
+))
+
+
+@pytest.mark.parametrize("hw,khw,padding,mode,stride,dilation,channels", GRID)
+def test_conv2d_matches_torch_over_grid(hw, khw, padding, mode, stride, dilation, channels):
+    image = torch.rand(channels, *hw)
+    for kernel in (torch.randn(*khw), torch.randn(channels, *khw)):
+        for flip in (False, True):
+            options = dict(padding=padding, padding_mode=mode, stride=stride, dilation=dilation, flip=flip)
+            try:
+                ref = _reference(image, kernel, padding, mode, stride, dilation, flip)
+            except RuntimeError:  # PyTorch refuses: so must we, in words
+                with pytest.raises(ValueError):
+                    conv.conv2d(image, kernel, **options)
+                continue
+            assert torch.allclose(conv.conv2d(image, kernel, **options), ref, atol=1e-5)
+
+
+def test_same_padding_matches_torch_same():
+    image, kernel = torch.rand(1, 9, 11), torch.randn(4, 4)
+    ref = F.conv2d(image[None], kernel[None, None], padding="same", dilation=2)[0, 0]
+    assert torch.allclose(conv.conv2d(image, kernel, padding="same", dilation=2), ref, atol=1e-5)
+
+
+def test_flip_is_true_convolution():
+    """True convolution of an impulse reproduces the kernel; correlation gives it rotated."""
+    impulse = torch.zeros(5, 5)
+    impulse[2, 2] = 1
+    kernel = torch.arange(9.0).reshape(3, 3)
+    assert torch.equal(conv.conv2d(impulse, kernel, padding=1, flip=True)[1:4, 1:4], kernel)
+    assert torch.equal(conv.conv2d(impulse, kernel, padding=1)[1:4, 1:4], kernel.flip(0, 1))
+
+
+def test_per_channel_matches_grouped_conv():
+    image, kernel = torch.rand(3, 8, 8), torch.randn(3, 3)
+    ours = conv.conv2d_per_channel(image, kernel, padding="same", padding_mode="reflect")
+    ref = F.conv2d(F.pad(image[None], (1, 1, 1, 1), mode="reflect"), kernel.expand(3, 1, 3, 3), groups=3)[0]
+    assert torch.allclose(ours, ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(padding="full"), dict(padding=-1), dict(padding_mode="mirror", padding=1),
+])
+def test_bad_settings_are_refused_in_words(bad):
+    with pytest.raises(ValueError):
+        conv.conv2d(torch.rand(5, 5), torch.ones(3, 3), **bad)
+
+
+def test_kernel_larger_than_input_is_explained():
+    with pytest.raises(ValueError, match="spans 9x9"):
+        conv.conv2d(torch.rand(6, 6), torch.ones(3, 3), dilation=4)
+    with pytest.raises(ValueError, match="reflect padding"):
+        conv.conv2d(torch.rand(3, 3), torch.ones(7, 7), padding="same", padding_mode="reflect")
+
+
+@pytest.mark.parametrize("n,k,p,s,d", [(10, 3, 0, 1, 1), (11, 4, 1, 2, 1), (9, 3, 2, 3, 2), (16, 5, 0, 1, 3)])
+def test_conv1d_matches_torch(n, k, p, s, d):
+    signal, kernel = torch.randn(n), torch.randn(k)
+    ref = F.conv1d(F.pad(signal[None, None], (p, p)), kernel[None, None], stride=s, dilation=d)[0, 0]
+    assert torch.allclose(conv.conv1d(signal, kernel, padding=p, stride=s, dilation=d), ref, atol=1e-5)
+    flipped = F.conv1d(F.pad(signal[None, None], (p, p)), kernel.flip(0)[None, None], stride=s, dilation=d)[0, 0]
+    assert torch.allclose(conv.conv1d(signal, kernel, padding=p, stride=s, dilation=d, flip=True), flipped, atol=1e-5)
+
+
+@pytest.mark.parametrize("size,stride", [(2, None), (3, 1), (2, 3), (3, 2)])
+def test_pooling_matches_torch(size, stride):
+    x = torch.rand(2, 9, 10)
+    s = stride or size
+    assert torch.allclose(conv.pool2d(x, "max", size, stride), F.max_pool2d(x[None], size, s)[0])
+    assert torch.allclose(conv.pool2d(x, "avg", size, stride), F.avg_pool2d(x[None], size, s)[0])
+    assert torch.allclose(conv.pool2d(x, "sum", size, stride), F.avg_pool2d(x[None], size, s)[0] * size**2, atol=1e-5)
+    assert torch.allclose(conv.pool2d(x, "l2", size, stride), F.lp_pool2d(x[None], 2, size, s)[0], atol=1e-5)
+
+
+def test_output_size_non_integer_case_of_the_deck():
+    assert conv.output_size(6, 3, padding=0, stride=2) == 2.5
+    report = conv.size_report(6, 3, 0, 2)
+    assert (report.actual, report.exact, report.dropped) == (2, False, 1)
+    assert conv.conv2d(torch.rand(6, 6), torch.ones(3, 3), stride=2).shape == (2, 2)
+
+
+@pytest.mark.parametrize("n,k,p,s,d", itertools.product([5, 8, 13], [1, 3, 4], [0, 1, 2], [1, 2, 3], [1, 2]))
+def test_size_formula_floor_is_what_nn_conv2d_returns(n, k, p, s, d):
+    formula = conv.output_size(n, k, p, s, d)
+    if formula < 1:
+        return
+    layer = nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)
+    assert layer(torch.zeros(1, 1, n, n)).shape[-1] == conv.size_report(n, k, p, s, d).actual == int(formula // 1)
+
+
+@pytest.mark.parametrize("c_in,c_out,k,bias", [(3, 32, 5, True), (1, 6, 5, True), (16, 8, (3, 1), False)])
+def test_param_count_equals_nn_conv2d(c_in, c_out, k, bias):
+    layer = nn.Conv2d(c_in, c_out, k, bias=bias)
+    assert conv.param_count(c_in, c_out, k, bias) == sum(p.numel() for p in layer.parameters())
+
+
+def test_lecture_parameter_counts():
+    assert conv.param_count(3, 32, 5) == 2432
+    assert conv.locally_connected_param_count((24, 24), 3, 5, 7) == 423_360
+    assert conv.param_count(3, 5, 7) == 740
+    assert conv.dense_param_count(256 * 256 * 3, 1000) == 196_608_000
+    assert 1920 * 1080 * 3 == 6_220_800
+    # two stacked 3x3 convs see 5x5 with fewer weights than one 5x5
+    assert 2 * conv.param_count(1, 1, 3, bias=False) < conv.param_count(1, 1, 5, bias=False)

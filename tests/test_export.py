@@ -1,0 +1,22 @@
+"""Markdown and LaTeX export of a worked example."""
+
+import torch
+
+from explorer import examples, export
+
+
+def test_markdown_table():
+    table = export.markdown_table(torch.tensor([[1.0, -2.5], [0.0, 3.25]]))
+    assert table.splitlines() == ["| 0 | 1 |", "|---|---|", "| 1 | -2.5 |", "| 0 | 3.25 |"]
+
+
+def test_latex_matrix_of_the_laplacian_example():
+    e = examples.EXAMPLES["laplacian"]
+    latex = export.latex_matrix(e.expected)
+    assert latex == "\\begin{bmatrix}\n  -2 & 10 & 9 \\\\\n  -8 & -1 & -11\n\\end{bmatrix}"
+
+
+def test_example_documents_name_every_matrix():
+    named = {"input": torch.eye(2), "output": torch.ones(1, 1)}
+    assert "**input**" in export.example_markdown(named) and "**output**" in export.example_markdown(named)
+    assert export.example_latex(named).count("\\begin{bmatrix}") == 2

@@ -1,0 +1,28 @@
+"""Figures carry the right numbers and ranges."""
+
+import torch
+
+from explorer import examples, figures, trace
+
+
+def test_scale_ranges():
+    fmap = torch.tensor([[-1.0, 3.0]])
+    assert figures.scale_range(fmap, "symmetric") == (-3.0, 3.0)
+    assert figures.scale_range(fmap, "own") == (-1.0, 3.0)
+    assert figures.scale_range(fmap, "input") == (0.0, 1.0)
+    assert figures.scale_range(torch.zeros(2, 2), "own") == (-1.0, 1.0)
+
+
+def test_grid_figure_writes_values_and_blanks_future_cells():
+    mask = torch.tensor([[True, False]])
+    fig = figures.grid_figure(torch.tensor([[1.5, 2.0]]), "t", mask=mask, highlight=[(0, 0)])
+    assert fig.data[0].text == (("1.5", ""),) or list(map(list, fig.data[0].text)) == [["1.5", ""]]
+    assert len(fig.layout.shapes) == 1
+
+
+def test_conv_step_figures_show_the_products_of_the_step():
+    e = examples.EXAMPLES["laplacian"]
+    traced = trace.conv_trace(e.image, e.kernel)
+    figs = figures.conv_step_figures(traced, e.kernel, 0)
+    products = figs[2].data[0].z
+    assert [list(row) for row in products] == (e.image[:3, :3] * e.kernel).tolist()

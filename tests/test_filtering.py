@@ -1,0 +1,64 @@
+"""The Kernel Lab's compute path end to end."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from explorer import filtering, kernels
+from explorer.filtering import FilterSettings
+
+
+def test_grey_path_equals_nn_conv2d_with_same_padding():
+    image = torch.rand(3, 20, 24)
+    kernel = kernels.PRESETS["sobel (vertical edges)"]
+    result = filtering.apply_filter(image, kernel, FilterSettings(border="zeros"))
+    grey = (image * torch.tensor([0.299, 0.587, 0.114]).reshape(3, 1, 1)).sum(0, keepdim=True)
+    ref = F.conv2d(grey[None], kernel[None, None], padding=1)[0]
+    assert torch.allclose(result.output, ref, atol=1e-5)
+    assert result.params == 10
+
+
+def test_sum_mode_is_one_rgb_kernel_and_counts_like_nn_conv2d():
+    image, kernel = torch.rand(3, 16, 16), torch.randn(5, 5)
+    result = filtering.apply_filter(image, kernel, FilterSettings(border="valid", colour="sum", stride=2))
+    layer = nn.Conv2d(3, 1, 5, stride=2)
+    with torch.no_grad():
+        layer.weight.copy_(kernel.expand(1, 3, 5, 5))
+        layer.bias.zero_()
+        assert torch.allclose(result.output, layer(image[None])[0], atol=1e-5)
+    assert result.params == sum(p.numel() for p in layer.parameters()) == 76
+    assert result.sizes[0].formula == 6.5 and not result.sizes[0].exact
+
+
+def test_relu_and_pooling_after():
+    image, kernel = torch.rand(1, 12, 12), torch.randn(3, 3)
+    s = FilterSettings(border="reflect", relu=True, pool="max", pool_size=2)
+    result = filtering.apply_filter(image, kernel, s)
+    assert torch.allclose(result.output, F.max_pool2d(result.conv.clamp_min(0)[None], 2)[0])
+    assert result.output.shape == (1, 6, 6) and result.output.min() >= 0
+
+
+def test_per_channel_gives_one_map_per_colour():
+    result = filtering.apply_filter(torch.rand(3, 9, 9), torch.ones(3, 3), FilterSettings(colour="per-channel"))
+    assert result.output.shape == (3, 9, 9) and result.params == 30
+
+
+def test_even_kernel_same_padding_keeps_the_size_and_formula_agrees():
+    result = filtering.apply_filter(torch.rand(1, 10, 11), kernels.PRESETS["derivative [-1, 1]"], FilterSettings())
+    assert result.output.shape == (1, 10, 11)
+    assert [r.formula for r in result.sizes] == [10, 11]
+
+
+def test_explanation_fills_the_formulas_with_this_views_numbers():
+    result = filtering.apply_filter(torch.rand(1, 6, 6), torch.ones(3, 3), FilterSettings(border="valid", stride=2))
+    text = "\n".join(filtering.explain(result, torch.ones(3, 3), FilterSettings(border="valid", stride=2)))
+    assert "= 2.5" in text and "PyTorch takes the floor, **2**" in text
+    assert "(3\\cdot3\\cdot1 + 1)\\cdot 1 = 10" in text
+
+
+def test_impossible_settings_raise_value_error():
+    with pytest.raises(ValueError):
+        filtering.apply_filter(torch.rand(1, 5, 5), torch.ones(7, 7), FilterSettings(border="valid"))
+    with pytest.raises(ValueError):
+        filtering.apply_filter(torch.rand(1, 4, 4), torch.ones(3, 3), FilterSettings(pool="max", pool_size=8))

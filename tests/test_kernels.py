@@ -1,0 +1,85 @@
+"""Presets of the lecture and validation of a user's kernel."""
+
+import math
+
+import pytest
+import torch
+
+from explorer import conv, kernels
+
+
+def test_presets_hold_every_kernel_of_the_lecture():
+    p = kernels.PRESETS
+    assert torch.equal(p["derivative [-1, 1]"], torch.tensor([[-1.0, 1.0]]))
+    assert torch.equal(p["derivative [-1, 0, 1] (horizontal)"], torch.tensor([[-1.0, 0, 1]]))
+    assert torch.equal(p["derivative [-1, 0, 1] (vertical)"], torch.tensor([[-1.0], [0], [1]]))
+    assert torch.equal(p["laplacian"], torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]))
+    assert torch.equal(p["laplacian (negative)"], torch.tensor([[0.0, -1, 0], [-1, 4, -1], [0, -1, 0]]))
+    assert torch.equal(p["sobel (horizontal edges)"], torch.tensor([[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]]))
+    assert torch.equal(p["sobel (vertical edges)"], p["sobel (horizontal edges)"].T)
+    assert torch.allclose(p["box blur 3x3"], torch.full((3, 3), 1 / 9))
+    assert set(kernels.DESCRIPTIONS) == set(p)
+
+
+def test_derivative_responses_pattern_found_none_and_opposite():
+    """The deck's three cases: dark-to-bright (+), flat (0), bright-to-dark (-)."""
+    row = torch.tensor([[0.0, 0, 1, 1, 1, 0, 0]])
+    response = conv.conv2d(row, kernels.PRESETS["derivative [-1, 1]"])
+    assert response.tolist() == [[0.0, 1.0, 0.0, 0.0, -1.0, 0.0]]
+
+
+def test_sobel_finds_edges_of_its_orientation():
+    image = torch.zeros(8, 8)
+    image[:, 4:] = 1  # a vertical edge
+    assert conv.conv2d(image, kernels.PRESETS["sobel (vertical edges)"]).abs().max() == 4
+    assert conv.conv2d(image, kernels.PRESETS["sobel (horizontal edges)"]).abs().max() == 0
+
+
+@pytest.mark.parametrize("size,sigma", [(3, 0.5), (5, 1.0), (9, 2.5)])
+def test_gaussian_is_normalised_symmetric_and_peaked(size, sigma):
+    g = kernels.gaussian(size, sigma)
+    assert g.sum().item() == pytest.approx(1.0, abs=1e-6)
+    assert torch.allclose(g, g.T) and torch.allclose(g, g.flip(0))
+    assert g[size // 2, size // 2] == g.max()
+    ratio = (g[size // 2, size // 2 + 1] / g[size // 2, size // 2]).item()
+    assert ratio == pytest.approx(math.exp(-1 / (2 * sigma**2)), rel=1e-5)
+
+
+def test_gabor_orientation_rotates_the_filter():
+    assert torch.allclose(kernels.gabor(7, 90), kernels.gabor(7, 0).T, atol=1e-6)
+    assert kernels.gabor(7, 0).sum().abs() < 1e-5
+
+
+def test_parse_grid_accepts_numbers_and_text_numbers():
+    assert torch.equal(kernels.parse_grid([[1, "2"], [" -3.5 ", 4.0]]), torch.tensor([[1.0, 2], [-3.5, 4]]))
+    assert torch.equal(kernels.parse_text("0,1,0; 1 -4 1\n0 1 0"), kernels.PRESETS["laplacian"])
+    k = kernels.PRESETS["gabor 7x7 (45 deg)"]
+    assert torch.allclose(kernels.parse_text(kernels.to_text(k)), k, atol=1e-5)
+
+
+@pytest.mark.parametrize("cells,where", [
+    ([["1", "abc"]], "row 1, column 2"),
+    ([["1"], ["nan"]], "row 2, column 1"),
+    ([["inf", "1"]], "row 1, column 1"),
+    ([[1, float("-inf")]], "row 1, column 2"),
+    ([["1", ""]], "row 1, column 2"),
+    ([[None]], "row 1, column 1"),
+    ([[True]], "row 1, column 1"),
+    ([["1e9"]], "row 1, column 1"),
+])
+def test_parse_grid_names_the_bad_cell(cells, where):
+    with pytest.raises(kernels.KernelError, match=where):
+        kernels.parse_grid(cells)
+
+
+@pytest.mark.parametrize("cells,match", [
+    ([], "empty"), ([[1, 2], [3]], "same number"), ([[0] * 16], "1x1 to 15x15"), ([[0]] * 16, "1x1 to 15x15"),
+])
+def test_parse_grid_refuses_bad_shapes(cells, match):
+    with pytest.raises(kernels.KernelError, match=match):
+        kernels.parse_grid(cells)
+
+
+def test_sizes_1_and_15_are_accepted():
+    assert kernels.parse_grid([[2]]).shape == (1, 1)
+    assert kernels.parse_grid([[0] * 15] * 15).shape == (15, 15)

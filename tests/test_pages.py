@@ -1,0 +1,191 @@
+"""Every page run through the entry point with AppTest: defaults, links, bad input."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+TIMEOUT = 60
+
+
+def _app(page: str | None = None, **params: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code]
+    return "\n".join(parts)
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _no_crash(at: AppTest) -> None:
+    assert not at.exception, at.exception
+    assert not any("Something went wrong" in e for e in _errors(at)), _errors(at)
+
+
+def test_home_lists_every_page_and_the_device():
+    at = _app()
+    _no_crash(at)
+    assert at.title[0].value == "CNN Explorer"
+    assert "Compute device" in at.info[0].value
+    links = {link.proto.page for link in at.get("page_link")}
+    assert {"", "kernel_lab", "step_by_step"} <= links  # the URL paths of the deep links
+
+
+def test_kernel_lab_defaults_show_a_feature_map():
+    at = _app("pages/kernel_lab.py")
+    _no_crash(at)
+    assert not _errors(at)
+    titles = [f["layout"]["title"]["text"] for f in _figures(at)]
+    assert any(t.startswith("Feature map") and "(256, 256)" in t for t in titles), titles
+    assert "= 10" in _text(at)  # (3*3*1 + 1) * 1 parameters of the default Sobel on grey
+
+
+def test_kernel_lab_link_reproduces_the_view():
+    at = _app("pages/kernel_lab.py", k="laplacian", border="valid", stride="2", img="checkerboard", size="64")
+    _no_crash(at)
+    assert at.selectbox(key="kl_kernel").value == "laplacian"
+    assert at.number_input(key="kl_stride").value == 2
+    assert at.selectbox(key="img_sample").value == "checkerboard"
+    assert "= 31.5" in _text(at) and "PyTorch takes the floor, **31**" in _text(at)
+    assert at.query_params["k"] in ("laplacian", ["laplacian"])  # written back for the next link
+
+
+def test_kernel_lab_settings_survive_a_page_switch():
+    at = _app("pages/kernel_lab.py")
+    at.number_input(key="kl_stride").set_value(3).run()
+    at.switch_page("streamlit_app.py").run()
+    at.switch_page("pages/kernel_lab.py").run()
+    _no_crash(at)
+    assert at.number_input(key="kl_stride").value == 3
+
+
+def test_kernel_lab_custom_kernel_from_the_link():
+    at = _app("pages/kernel_lab.py", k="custom (edit the grid)", kv="0,1,0;1,-4,1;0,1,0")
+    _no_crash(at)
+    assert not _errors(at)
+    assert any(f["layout"]["title"]["text"].startswith("Feature map") for f in _figures(at))
+
+
+@pytest.mark.parametrize("kv,where", [("1,abc", "row 1, column 2"), ("1;nan", "row 2, column 1"), ("inf", "row 1, column 1")])
+def test_kernel_lab_bad_kernel_cells_are_named(kv, where):
+    at = _app("pages/kernel_lab.py", k="custom (edit the grid)", kv=kv)
+    _no_crash(at)
+    assert any(where in e for e in _errors(at)), _errors(at)
+
+
+def test_kernel_lab_impossible_settings_get_a_message():
+    at = _app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit")
+    _no_crash(at)
+    assert any("do not work" in e for e in _errors(at)), _errors(at)
+
+
+def test_kernel_lab_bad_link_values_are_ignored_with_a_warning():
+    at = _app("pages/kernel_lab.py", stride="zero", k="nope")
+    _no_crash(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "stride=zero" in warnings and "k=nope" in warnings
+    assert at.number_input(key="kl_stride").value == 1
+
+
+def _canvas_value(array: np.ndarray) -> dict:
+    buffer = io.BytesIO()
+    Image.fromarray(array, "RGBA").save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def test_kernel_lab_drawing_becomes_the_image():
+    rgba = np.full((280, 280, 4), 255, dtype=np.uint8)
+    rgba[100:180, 130:150, :3] = 0  # a vertical stroke
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/kernel_lab.py")
+    at.session_state["img_source"] = "draw"
+    at.session_state["img_canvas"] = _canvas_value(rgba)
+    at.run()
+    _no_crash(at)
+    assert at.session_state["current_image"][0] == "your drawing"
+    fmap = next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith("Feature map"))
+    assert "Input (your drawing)" in [f["layout"]["title"]["text"] for f in _figures(at)]
+    assert fmap["data"][0]["z"]  # the map of the stroke is drawn
+
+
+def test_kernel_lab_empty_canvas_asks_for_a_drawing():
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/kernel_lab.py")
+    at.session_state["img_source"] = "draw"
+    at.session_state["img_canvas"] = _canvas_value(np.full((280, 280, 4), 255, dtype=np.uint8))
+    at.run()
+    _no_crash(at)
+    assert any("canvas is empty" in i.value for i in at.info)
+
+
+def test_kernel_lab_every_preset_and_option_runs():
+    at = _app("pages/kernel_lab.py", size="32")
+    for choice in at.selectbox(key="kl_kernel").options:
+        at.selectbox(key="kl_kernel").set_value(choice).run()
+        _no_crash(at)
+    for colour in ("sum", "per-channel"):
+        at.radio(key="kl_colour").set_value(colour).run()
+        _no_crash(at)
+    at.selectbox(key="kl_pool").set_value("l2").run()
+    at.toggle(key="kl_relu").set_value(True).run()
+    at.toggle(key="kl_flip").set_value(True).run()
+    _no_crash(at)
+    assert not _errors(at)
+
+
+def test_step_page_defaults_and_next():
+    at = _app("pages/step_by_step.py")
+    _no_crash(at)
+    assert "Step 1 of 6" in _text(at)
+    assert at.code[0].value.endswith("= -2")
+    at.button(key="sb_next").click().run()
+    assert "Step 2 of 6" in _text(at) and at.code[0].value.endswith("= 10")
+
+
+def test_step_page_link_to_a_step_of_the_padding_example():
+    at = _app("pages/step_by_step.py", ex="zero_padding", pad="1", step="8")
+    _no_crash(at)
+    assert "Step 8 of 25" in _text(at)
+    assert at.code[0].value.endswith("= 3.5")
+    assert "\\begin{bmatrix}" in _text(at)
+
+
+def test_step_page_pooling_and_1d():
+    at = _app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", stride="1")
+    _no_crash(at)
+    assert "Step 1 of 16" in _text(at)
+    at = _app("pages/step_by_step.py", mode="1-D signal", sig="0 0 1 3 4", k1="-1 0 1")
+    _no_crash(at)
+    assert at.code[0].value == "0·(-1) + 0·0 + 1·1 = 1"
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(ex="custom", kv="1 x"), "row 1, column 2"),
+    (dict(ex="custom", **{"in": "1 2\n3"}), "same number"),
+    (dict(ex="laplacian", dil="3"), "do not work"),
+    (dict(mode="1-D signal", sig="1 2 nan"), "row 1, column 3"),
+])
+def test_step_page_bad_input_gets_a_message(params, message):
+    at = _app("pages/step_by_step.py", **params)
+    _no_crash(at)
+    assert any(message in e for e in _errors(at)), _errors(at)

@@ -1,0 +1,104 @@
+"""Step-by-step traces: sums equal the real operation, routing equals autograd."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explorer import conv, examples, trace
+
+
+@pytest.mark.parametrize("key", list(examples.EXAMPLES))
+def test_trace_fills_the_worked_examples_cell_by_cell(key):
+    e = examples.EXAMPLES[key]
+    traced = trace.conv_trace(e.image, e.kernel, padding=e.padding)
+    assert traced.steps == e.expected.numel()
+    for step in range(traced.steps):
+        r, c = traced.cell(step)
+        assert round(float(traced.terms[step].sum()), e.decimals) == pytest.approx(float(e.expected[r, c]))
+
+
+def test_zero_padding_products_of_cell_1_2():
+    """The deck writes the products into the window: their sum at cell (1, 2) is 3.5."""
+    e = examples.EXAMPLES["zero_padding"]
+    traced = trace.conv_trace(e.image, e.kernel, padding=1)
+    step = 1 * 5 + 2
+    assert traced.cell(step) == (1, 2)
+    assert torch.allclose(traced.window(step), F.pad(e.image, (1, 1, 1, 1))[1:4, 2:5])
+    assert torch.allclose(traced.window_terms(step), traced.window(step) * e.kernel)
+    assert trace.equation(traced, step, e.kernel).endswith("= 3.5")
+
+
+@pytest.mark.parametrize("padding,mode,stride,dilation,flip", itertools.product(
+    [0, 1, 2, "same"], conv.PADDING_MODES, [1, 2, 3], [1, 2], [False, True]))
+def test_trace_equals_conv2d(padding, mode, stride, dilation, flip):
+    image, kernel = torch.rand(8, 9), torch.randn(3, 2)
+    traced = trace.conv_trace(image, kernel, padding=padding, padding_mode=mode, stride=stride,
+                              dilation=dilation, flip=flip)
+    ref = conv.conv2d(image, kernel, padding=padding, padding_mode=mode, stride=stride, dilation=dilation, flip=flip)
+    assert torch.allclose(traced.output.float(), ref, atol=1e-5)
+    # positions really are where the values come from
+    assert torch.equal(traced.padded[traced.rows, traced.cols], traced.values)
+
+
+def test_dilation_spreads_the_taps():
+    traced = trace.conv_trace(torch.rand(7, 7), torch.ones(3, 3), dilation=2)
+    assert traced.rows[0].unique().tolist() == [0, 2, 4]
+    assert traced.cols[0].unique().tolist() == [0, 2, 4]
+
+
+def test_stride_moves_the_window_by_s():
+    traced = trace.conv_trace(torch.rand(7, 7), torch.ones(3, 3), stride=2)
+    centres = trace.window_centres(traced)
+    assert centres[:3, 1].tolist() == [1.0, 3.0, 5.0]
+
+
+@pytest.mark.parametrize("n,p,s,d,flip", [(9, 0, 1, 1, False), (10, 2, 2, 1, True), (12, 1, 1, 3, False)])
+def test_conv1d_trace_equals_conv1d(n, p, s, d, flip):
+    signal, kernel = torch.randn(n), torch.randn(3)
+    traced = trace.conv1d_trace(signal, kernel, padding=p, stride=s, dilation=d, flip=flip)
+    ref = conv.conv1d(signal, kernel, padding=p, stride=s, dilation=d, flip=flip)
+    assert torch.allclose(traced.output[0].float(), ref, atol=1e-5)
+    assert traced.padding == (p, p, 0, 0)
+
+
+@pytest.mark.parametrize("kind,size,stride", itertools.product(conv.POOL_KINDS, [2, 3], [None, 1, 2]))
+def test_pool_trace_equals_pool2d(kind, size, stride):
+    image = torch.rand(7, 8)
+    traced = trace.pool_trace(image, kind, size, stride)
+    assert torch.allclose(traced.output.float(), conv.pool2d(image, kind, size, stride), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,size,stride", itertools.product(conv.POOL_KINDS, [2, 3], [None, 1]))
+def test_pool_routing_equals_autograd(kind, size, stride):
+    """Max routes to the max only, average 1/(rc) to each input, sum 1, L2 x/||x||; overlaps add."""
+    image = torch.rand(6, 7, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn_like(trace.pool_trace(image.detach(), kind, size, stride).output)
+    out = {"max": lambda x: F.max_pool2d(x, size, stride or size),
+           "avg": lambda x: F.avg_pool2d(x, size, stride or size),
+           "sum": lambda x: F.avg_pool2d(x, size, stride or size, divisor_override=1),
+           "l2": lambda x: F.lp_pool2d(x, 2, size, stride or size)}[kind](image[None, None])[0, 0]
+    (expected,) = torch.autograd.grad(out, image, upstream)
+    traced = trace.pool_trace(image.detach(), kind, size, stride)
+    ours = trace.input_gradient(traced, trace.pool_routing(traced, kind), upstream)
+    assert torch.allclose(ours, expected, atol=1e-9)
+
+
+def test_conv_routing_is_the_transposed_conv():
+    """dx = dy * flip(w): routing each output's gradient through the kernel equals autograd."""
+    image = torch.rand(6, 6, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(3, 3, dtype=torch.float64)
+    out = F.conv2d(image[None, None], kernel[None, None], stride=2)[0, 0]
+    upstream = torch.randn_like(out)
+    (expected,) = torch.autograd.grad(out, image, upstream)
+    traced = trace.conv_trace(image.detach(), kernel, stride=2)
+    routing = kernel.flatten().expand(traced.steps, -1)
+    assert torch.allclose(trace.input_gradient(traced, routing, upstream), expected)
+
+
+def test_bad_pool_kind_and_oversized_window():
+    with pytest.raises(ValueError):
+        trace.pool_trace(torch.rand(4, 4), "median", 2)
+    with pytest.raises(ValueError, match="does not fit"):
+        trace.pool_trace(torch.rand(2, 4), "max", 3)
