@@ -28,6 +28,7 @@ SETTINGS = [
     state.Setting("sb_dilation", "dil", 1, state.int_between(1, 3)),
     state.Setting("sb_pool", "pool", "max", state.choice(conv.POOL_KINDS)),
     state.Setting("sb_psize", "psize", 2, state.int_between(1, 4)),
+    state.Setting("sb_pstride", "pstride", 2, state.int_between(1, 4)),
     state.Setting("sb_signal", "sig", "0 0 1 3 4 4 2 0 0 1", str),
     state.Setting("sb_kernel_1d", "k1", "-1 0 1", str),
     state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
@@ -113,7 +114,7 @@ with layout.guard("building the example"):
     if mode == "pooling":
         kind = cols[0].selectbox("Pooling", conv.POOL_KINDS, key="sb_pool")
         size = cols[1].number_input("Window", 1, 4, key="sb_psize")
-        stride = cols[2].number_input("Stride", 1, 3, key="sb_stride")
+        stride = cols[2].number_input("Stride", 1, 4, key="sb_pstride")
     else:
         flip = cols[0].toggle("True convolution (flip)", key="sb_flip")
         pad = cols[1].number_input("Padding", 0, 3, key="sb_pad")

@@ -171,7 +171,7 @@ def test_step_page_link_to_a_step_of_the_padding_example():
 
 
 def test_step_page_pooling_and_1d():
-    at = _app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", stride="1")
+    at = _app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", pstride="1")
     _no_crash(at)
     assert "Step 1 of 16" in _text(at)
     at = _app("pages/step_by_step.py", mode="1-D signal", sig="0 0 1 3 4", k1="-1 0 1")
