@@ -132,20 +132,6 @@ def to_grey(image: torch.Tensor) -> torch.Tensor:
     return (image * weights).sum(0, keepdim=True)
 
 
-def from_canvas(rgba: np.ndarray, background: float = 1.0) -> torch.Tensor | None:
-    """A drawing canvas's RGBA array (H, W, 4) uint8 to a grey (1, H, W) image, ink dark on white.
-
-    Transparent pixels take ``background``. Returns None when nothing was drawn.
-    """
-    if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4:
-        return None
-    array = rgba.astype(np.float32) / 255.0
-    alpha = array[..., 3:4]
-    rgb = array[..., :3] * alpha + background * (1 - alpha)
-    grey = torch.from_numpy(np.ascontiguousarray(rgb.mean(-1)))[None]
-    return None if torch.allclose(grey, torch.full_like(grey, background), atol=1e-3) else grey
-
-
 def resize(image: torch.Tensor, max_side: int) -> torch.Tensor:
     """Downscale (C, H, W) so its longer side is at most ``max_side`` (area averaging)."""
     height, width = image.shape[-2:]

@@ -116,13 +116,13 @@ def test_oversized_files_are_refused_before_decoding():
         images.load_bytes(b"\x00" * (images.MAX_BYTES + 1), "huge.png")
 
 
-def test_canvas_rgba_to_grey_image():
-    rgba = np.full((10, 12, 4), 255, dtype=np.uint8)
-    assert images.from_canvas(rgba) is None  # nothing drawn
-    rgba[4:6, 2:9, :3] = 0  # a black stroke
-    grey = images.from_canvas(rgba)
-    assert grey.shape == (1, 10, 12)
-    assert grey[0, 5, 5] == 0 and grey[0, 0, 0] == 1
+def test_canvas_rgba_png_becomes_a_grey_image_with_dark_ink():
+    """The drawing canvas sends an RGBA PNG: it goes through the same safe decoder."""
+    rgba = np.zeros((10, 12, 4), dtype=np.uint8)  # transparent everywhere...
+    rgba[4:6, 2:9] = (0, 0, 0, 255)  # ...but a black stroke
+    tensor = images.load_bytes(_encode(Image.fromarray(rgba, "RGBA")), "your drawing").tensor
+    assert tensor.shape == (1, 10, 12)
+    assert tensor[0, 5, 5] == 0 and tensor[0, 0, 0] == 1
 
 
 def test_grey_conversion_uses_luma_weights():
