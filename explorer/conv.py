@@ -110,10 +110,16 @@ def conv2d(
     Returns (H', W') with ``H' = floor((H + 2P - D(kh-1) - 1) / S) + 1``.
     """
     x = _as_chw(image.float())
-    weight = _weight_for(kernel.float(), x.shape[0], flip)
-    x = pad(x, resolve_padding(padding, tuple(weight.shape[-2:]), dilation), padding_mode)
-    _check_fits(x.shape[-2:], weight.shape[-2:], dilation)
+    weight = _weight_for(kernel.float(), x.shape[0], flip)  # (1, C, kh, kw)
+    x = _padded(x, weight.shape[-2:], padding, padding_mode, dilation)
     return F.conv2d(x.unsqueeze(0), weight, stride=stride, dilation=dilation)[0, 0]  # (H', W')
+
+
+def _padded(x: torch.Tensor, kernel_hw, padding: str | int, mode: PaddingMode, dilation: int) -> torch.Tensor:
+    """(C, H, W) padded for the kernel, refused in words if the dilated kernel does not fit."""
+    x = pad(x, resolve_padding(padding, tuple(kernel_hw), dilation), mode)
+    check_fits(x.shape[-2:], kernel_hw, dilation)
+    return x
 
 
 def conv2d_per_channel(
@@ -130,13 +136,13 @@ def conv2d_per_channel(
     x = _as_chw(image.float())
     channels = x.shape[0]
     weight = kernel.float().flip(-1, -2) if flip else kernel.float()
-    weight = weight.expand(channels, 1, *weight.shape[-2:])
-    x = pad(x, resolve_padding(padding, tuple(weight.shape[-2:]), dilation), padding_mode)
-    _check_fits(x.shape[-2:], weight.shape[-2:], dilation)
+    weight = weight.expand(channels, 1, *weight.shape[-2:])  # (C, 1, kh, kw)
+    x = _padded(x, weight.shape[-2:], padding, padding_mode, dilation)
     return F.conv2d(x.unsqueeze(0), weight, stride=stride, dilation=dilation, groups=channels)[0]
 
 
-def _check_fits(size_hw, kernel_hw, dilation: int) -> None:
+def check_fits(size_hw, kernel_hw, dilation: int) -> None:
+    """Refuse, in words, a dilated kernel wider or taller than the (padded) input."""
     span_h, span_w = (dilation * (k - 1) + 1 for k in kernel_hw)
     if span_h > size_hw[0] or span_w > size_hw[1]:
         raise ValueError(
@@ -161,7 +167,7 @@ def conv1d(
     left, right, _, _ = resolve_padding(padding, (1, w.shape[-1]), dilation)
     if left or right:
         x = pad(x, (left, right, 0, 0), padding_mode)
-    _check_fits(x.shape[-2:], w.shape, dilation)
+    check_fits(x.shape[-2:], w.shape, dilation)
     w = w.flip(-1) if flip else w
     return F.conv1d(x, w.unsqueeze(0), stride=stride, dilation=dilation)[0, 0]  # (N',)
 

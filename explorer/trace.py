@@ -81,7 +81,7 @@ def conv_trace(
     applied = kernel.flip(-1, -2) if flip else kernel
     pads = conv.resolve_padding(padding, tuple(kernel.shape), dilation)
     padded = conv.pad(image.double().unsqueeze(0), pads, padding_mode)[0]
-    conv._check_fits(padded.shape, kernel.shape, dilation)
+    conv.check_fits(padded.shape, kernel.shape, dilation)
     values, rows, cols = _windows(padded, tuple(kernel.shape), stride, dilation)
     terms = values * applied.flatten()  # (L, K)
     out_hw = _out_hw(padded.shape, kernel.shape, stride, dilation)
