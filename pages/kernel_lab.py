@@ -54,7 +54,7 @@ def filter_controls() -> filtering.FilterSettings:
         pool=st.session_state.kl_pool, pool_size=st.session_state.kl_pool_size)
 
 
-controls, view = st.columns([1, 2], gap="large")
+controls, view = st.columns([5, 8], gap="large")
 with controls:
     picked = image_input.pick_image()
     st.selectbox("Working size (longer side, px)", SIZES, key="kl_size")
