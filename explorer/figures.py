@@ -56,7 +56,7 @@ def feature_map_figure(fmap: torch.Tensor, mode: ScaleMode = "symmetric", title:
     zmin, zmax = scale_range(fmap, mode)
     colorscale = "RdBu_r" if mode == "symmetric" else ("gray" if mode == "input" else "Viridis")
     fig = go.Figure(go.Heatmap(z=fmap.float().numpy(), zmin=zmin, zmax=zmax, colorscale=colorscale,
-                               hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+                               colorbar=dict(thickness=10, len=0.8), hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
     return _square(fig, title, height)
 
 
@@ -98,16 +98,16 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     _outline_padding(fig, rows, cols, border)
     if path is not None:
         fig.add_trace(go.Scatter(x=path[:, 1].numpy(), y=path[:, 0].numpy(), mode="markers+lines",
-                                 marker=dict(size=5, color="#ff7f0e", opacity=0.45),
-                                 line=dict(color="#ff7f0e", width=1, dash="dot"), opacity=0.5, hoverinfo="skip",
+                                 marker=dict(size=4, color="#ff7f0e"),
+                                 line=dict(color="#ff7f0e", width=1, dash="dot"), opacity=0.35, hoverinfo="skip",
                                  showlegend=False))
     for r, c in highlight or []:
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                       line=dict(color="#ff7f0e", width=4))
-    fig.update_layout(title=title, width=max(cols * cell_px + 40, 160), height=max(rows * cell_px + 70, 140),
+    fig.update_layout(title=title, width=max(cols * cell_px + 40, 200), height=max(rows * cell_px + 70, 140),
                       margin=dict(l=20, r=20, t=45, b=20))
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[-0.5, cols - 0.5])
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[rows - 0.5, -0.5])
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[-0.5, cols - 0.5])
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[rows - 0.5, -0.5])
     return fig
 
 
@@ -130,7 +130,7 @@ def conv_step_figures(trace, weights: torch.Tensor, step: int) -> list[go.Figure
         grid_figure(trace.padded, "Input (padded)" if any(trace.padding) else "Input", highlight=taps,
                     border=trace.padding, path=window_centres(trace)),
         grid_figure(weights, "Kernel as applied", colorscale="RdBu_r", zmid=0),
-        grid_figure(trace.window_terms(step), "Products in the window", colorscale="RdBu_r", zmid=0),
+        grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0),
         grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)],
                     colorscale="RdBu_r", zmid=0),
     ]

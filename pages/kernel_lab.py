@@ -19,7 +19,7 @@ SETTINGS = [
     *image_input.settings(),
     *kernel_input.settings(),
     state.Setting("kl_size", "size", 256, state.int_choice(SIZES)),
-    state.Setting("kl_border", "border", "zeros", state.choice(filtering.BORDERS)),
+    state.Setting("kl_border", "border", "replicate", state.choice(filtering.BORDERS)),
     state.Setting("kl_stride", "stride", 1, state.int_between(1, 8)),
     state.Setting("kl_dilation", "dil", 1, state.int_between(1, 8)),
     state.Setting("kl_colour", "colour", "grey", state.choice(filtering.COLOUR_MODES)),
@@ -35,7 +35,8 @@ state.restore(SETTINGS)
 def filter_controls() -> filtering.FilterSettings:
     """Border, stride, dilation, colour handling, ReLU and pooling, as plain values."""
     st.selectbox("Border (padding)", filtering.BORDERS, key="kl_border",
-                 help="valid: no padding, the map shrinks. The others pad so the map keeps its size.")
+                 help="valid: no padding, the map shrinks. The others pad so the map keeps its size: zeros adds a "
+                      "dark frame (edges at the border), replicate repeats the edge pixels, reflect mirrors them.")
     a, b = st.columns(2)
     a.number_input("Stride", 1, 8, key="kl_stride")
     b.number_input("Dilation", 1, 8, key="kl_dilation")

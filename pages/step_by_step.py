@@ -86,6 +86,7 @@ def _move(delta: int, steps: int) -> None:
 
 def show_step(traced: trace.Trace, weights: torch.Tensor | None, kind: str) -> None:
     step = step_controls(traced.steps)
+    state.publish(SETTINGS)  # the step changes inside this fragment: keep the link in step
     st.markdown(f"**Step {step + 1} of {traced.steps}**")
     if weights is not None:
         st.code(trace.equation(traced, step, weights), language=None, wrap_lines=True)

@@ -1,0 +1,168 @@
+"""Real-browser checks of CNN Explorer: deep links, the drawing canvas, kernels, bad input, steps.
+
+Run with ``python -m pytest tests/browser`` (marked ``browser``; ``-m "not browser"`` skips them).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright", reason="playwright is not installed")
+pytest.importorskip("pytest_playwright", reason="pytest-playwright is not installed")
+if not Path("/usr/bin/chromium").exists():
+    pytest.skip("/usr/bin/chromium is missing (make chromium installs it)", allow_module_level=True)
+
+import numpy as np  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
+
+from .conftest import figure, open_page, screenshot, wait_for_app, wait_for_figure_change  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+EXCEPTION = '[data-testid="stException"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+
+
+def assert_no_exception(page: Page) -> None:
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
+def select_option(page: Page, label: str, option: str) -> None:
+    """Open the selectbox labelled ``label`` and pick ``option``."""
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def expect_selected(page: Page, label: str, value: str) -> None:
+    """The selectbox labelled ``label`` shows ``value``."""
+    expect(page.get_by_role("combobox", name=label, exact=True)).to_have_value(value)
+
+
+# --- deep links -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("path", "title", "tab_title"),
+    [
+        ("/", "CNN Explorer", "Home · CNN Explorer"),
+        ("/kernel_lab", "Kernel Lab", "Kernel Lab · CNN Explorer"),
+        ("/step_by_step", "Convolution step by step", "Convolution step by step · CNN Explorer"),
+    ],
+    ids=["home", "kernel_lab", "step_by_step"],
+)
+def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, title: str,
+                                tab_title: str, request: pytest.FixtureRequest) -> None:
+    """The deep link is the first page request to a new server, in a new browser context."""
+    page = new_context().new_page()
+    open_page(page, fresh_app_url + path, title)
+    expect(page.locator("h1").first).to_have_text(title)
+    expect(page).to_have_title(tab_title)
+    assert page.url.startswith(fresh_app_url + path), page.url
+    sidebar = page.locator(SIDEBAR)
+    expect(sidebar.locator('[data-testid="stPageLink"]').get_by_text("Kernel Lab", exact=True)).to_be_visible()
+    expect(sidebar.locator('[data-testid="stPageLink"]')).to_have_count(3)
+    expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)  # the default nav stays hidden
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+def test_kernel_lab_link_restores_settings(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/kernel_lab?k=laplacian&border=valid", "Kernel Lab")
+    title, z = figure(page, "Feature map")
+    wait_for_app(page)
+    expect_selected(page, "Kernel", "laplacian")
+    expect_selected(page, "Border (padding)", "valid")
+    expect_selected(page, "Sample image", "Edges")
+    assert title == "Feature map (254, 254)"
+    assert z.shape == (254, 254)
+    expect(page.get_by_text("Feature map (254, 254)")).to_be_visible()
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+def test_step_link_restores_settings(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/step_by_step?ex=zero_padding&pad=1&step=8", "Step 8 of 25")
+    expect_selected(page, "Example", "Zero padding keeps the size")
+    equation = page.locator('[data-testid="stCode"]').first
+    expect(equation).to_have_text(re.compile(r"= 3\.5\s*$"))
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+# --- Kernel Lab: drawing and kernels --------------------------------------------------------
+
+def test_kernel_lab_draw_then_switch_kernel(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/kernel_lab", "Kernel Lab")
+    _, sample_map = figure(page, "Feature map")
+
+    page.get_by_role("radio", name="Draw").click()
+    wait_for_app(page, "Draw with the mouse")
+    # The canvas is a bidirectional component in a shadow root (no iframe); CSS locators pierce it.
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 100
+    x0, y0 = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 13):  # a diagonal stroke, then across
+        page.mouse.move(x0 + i * box["width"] * 0.04, y0 + i * box["height"] * 0.05, steps=2)
+    page.mouse.move(x0, y0 + box["height"] * 0.6, steps=10)
+    page.mouse.up()
+
+    title, drawn_map = wait_for_figure_change(page, "Feature map", sample_map)
+    input_title, drawn_input = figure(page, "Input")
+    assert input_title == "Input (your drawing)"
+    assert drawn_input.min() < 0.5 < drawn_input.max(), "the drawing should hold ink and paper"
+    assert np.abs(drawn_map).max() > 0, "the feature map of a drawing should not be all zeros"
+    screenshot(page, f"{request.node.name}-drawn")
+
+    select_option(page, "Kernel", "laplacian")
+    _, laplacian_map = wait_for_figure_change(page, "Feature map", drawn_map)
+    expect_selected(page, "Kernel", "laplacian")
+    assert np.abs(laplacian_map).max() > 0
+    assert figure(page, "Input")[0] == "Input (your drawing)", "switching the kernel keeps the drawing"
+    assert_no_exception(page)
+    screenshot(page, f"{request.node.name}-laplacian")
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+def test_step_custom_kernel_names_bad_cell(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/step_by_step?ex=custom&kv=1%20x", "row 1, column 2")
+    error = page.locator('[data-testid="stAlertContentError"]')
+    expect(error).to_have_count(1)
+    expect(error).to_contain_text("row 1, column 2")
+    expect(error).to_contain_text("'x'")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+def test_kernel_lab_upload_of_non_image(app_url: str, page: Page, tmp_path: Path,
+                                        request: pytest.FixtureRequest) -> None:
+    fake = tmp_path / "notes.png"
+    fake.write_text("just some text, not a picture\n")
+    open_page(page, app_url + "/kernel_lab?src=upload", "Upload an image")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(fake)
+    wait_for_app(page, "cannot be used")
+    error = page.locator('[data-testid="stAlertContentError"]')
+    expect(error).to_contain_text("cannot be used")
+    expect(error).to_contain_text("notes.png")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+# --- step by step ---------------------------------------------------------------------------
+
+def test_step_next_button_advances(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/step_by_step", "Step 1 of 6")
+    expect_selected(page, "Example", "Laplacian, valid padding")
+    page.get_by_role("button", name="Next ▶").click()
+    wait_for_app(page, "Step 2 of 6")
+    expect(page.get_by_text("Step 1 of 6")).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"step=2"))  # the link follows the step
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
