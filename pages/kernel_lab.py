@@ -86,7 +86,7 @@ with view, layout.guard("applying the kernel"):
             right.plotly_chart(figures.feature_map_figure(fmap, scale, title), key=f"kl_fig_map{name}")
         st.plotly_chart(figures.grid_figure(kernel, "Kernel (as applied)" if not settings.flip
                                             else "Kernel before the flip", colorscale="RdBu_r", zmid=0),
-                        key="kl_fig_kernel")
+                        key="kl_fig_kernel", width="content")
     with tab_numbers:
         channel = st.selectbox("Channel", range(result.input.shape[0]), key="kl_channel",
                                format_func=lambda c: "grey" if result.input.shape[0] == 1 else "RGB"[c])
