@@ -5,14 +5,15 @@ from __future__ import annotations
 import torch
 
 
-def _fmt(value: float, decimals: int) -> str:
+def number(value: float, decimals: int = 2) -> str:
+    """A value as a short decimal: trailing zeros dropped, never "-0"."""
     text = f"{value:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{value:.0f}"
     return "0" if text in ("-0", "") else text
 
 
 def _rows(matrix: torch.Tensor, decimals: int) -> list[list[str]]:
     grid = matrix.reshape(-1, matrix.shape[-1]) if matrix.dim() > 1 else matrix.reshape(1, -1)
-    return [[_fmt(float(v), decimals) for v in row] for row in grid]
+    return [[number(float(v), decimals) for v in row] for row in grid]
 
 
 def markdown_table(matrix: torch.Tensor, decimals: int = 2) -> str:

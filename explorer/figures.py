@@ -11,7 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from explorer import images
+from explorer import export, images
+from explorer.trace import Trace, input_gradient, window_centres
 
 ScaleMode = Literal["own", "symmetric", "input"]
 SCALE_MODES: tuple[str, ...] = ("symmetric", "own", "input")
@@ -71,10 +72,7 @@ def surface_figure(image: torch.Tensor, max_side: int = 96, height: int = 420) -
 
 
 def _fmt(value: float) -> str:
-    if np.isnan(value):
-        return ""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return "" if np.isnan(value) else export.number(value)
 
 
 def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, int]] | None = None,
@@ -119,30 +117,29 @@ def _outline_padding(fig: go.Figure, rows: int, cols: int, border: tuple[int, in
                       line=dict(color="#444", width=2, dash="dash"))
 
 
-def conv_step_figures(trace, weights: torch.Tensor, step: int) -> list[go.Figure]:
-    """Input (padded, window and path), kernel as applied, products at ``step``, output so far."""
-    r, c = trace.cell(step)
+def _step_marks(trace: Trace, step: int):
+    """The output cell of ``step``, its window's taps, and which output cells are filled so far."""
     taps = list(zip(trace.rows[step].tolist(), trace.cols[step].tolist()))
     done = torch.arange(trace.output.numel()).reshape(trace.output.shape) <= step
-    from explorer.trace import window_centres
+    return trace.cell(step), taps, done
 
+
+def conv_step_figures(trace: Trace, step: int) -> list[go.Figure]:
+    """Input (padded, window and path), kernel as applied, products at ``step``, output so far."""
+    (r, c), taps, done = _step_marks(trace, step)
     return [
         grid_figure(trace.padded, "Input (padded)" if any(trace.padding) else "Input", highlight=taps,
                     border=trace.padding, path=window_centres(trace)),
-        grid_figure(weights, "Kernel as applied", colorscale="RdBu_r", zmid=0),
+        grid_figure(trace.weights, "Kernel as applied", colorscale="RdBu_r", zmid=0),
         grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0),
         grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)],
                     colorscale="RdBu_r", zmid=0),
     ]
 
 
-def pool_step_figures(trace, routing: torch.Tensor, step: int) -> list[go.Figure]:
+def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go.Figure]:
     """Input with the window, output so far, and where this output's gradient flows back."""
-    from explorer.trace import input_gradient, window_centres
-
-    r, c = trace.cell(step)
-    taps = list(zip(trace.rows[step].tolist(), trace.cols[step].tolist()))
-    done = torch.arange(trace.output.numel()).reshape(trace.output.shape) <= step
+    (r, c), taps, done = _step_marks(trace, step)
     upstream = torch.zeros(trace.output.numel(), dtype=torch.float64)
     upstream[step] = 1.0
     return [

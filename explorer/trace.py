@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from explorer import conv
+from explorer import conv, export
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Trace:
     terms: torch.Tensor  # (L, K) products for convolution, values for pooling
     output: torch.Tensor  # (H', W')
     padding: tuple[int, int, int, int]  # (left, right, top, bottom)
+    weights: torch.Tensor | None = None  # (kh, kw) kernel as applied (flipped for convolution); None for pooling
 
     @property
     def steps(self) -> int:
@@ -85,7 +86,7 @@ def conv_trace(
     values, rows, cols = _windows(padded, tuple(kernel.shape), stride, dilation)
     terms = values * applied.flatten()  # (L, K)
     out_hw = _out_hw(padded.shape, kernel.shape, stride, dilation)
-    return Trace(padded, tuple(kernel.shape), rows, cols, values, terms, terms.sum(1).reshape(out_hw), pads)
+    return Trace(padded, tuple(kernel.shape), rows, cols, values, terms, terms.sum(1).reshape(out_hw), pads, applied)
 
 
 def _out_hw(padded_hw, window_hw, stride: int, dilation: int) -> tuple[int, int]:
@@ -163,17 +164,17 @@ def conv1d_trace(
     return dataclasses.replace(traced, padding=(padding, padding, 0, 0))
 
 
-def equation(trace: Trace, step: int, weights: torch.Tensor, decimals: int = 2) -> str:
-    """The sum at ``step`` written out: ``x1·w1 + x2·w2 + ... = y`` (weights as applied)."""
+def equation(trace: Trace, step: int, decimals: int = 2) -> str:
+    """The sum at ``step`` of a convolution trace written out: ``x1·w1 + x2·w2 + ... = y``."""
+    weights = trace.weights
 
-    def fmt(v: float, bracket: bool = True) -> str:
-        text = f"{v:.{decimals}f}".rstrip("0").rstrip(".")
-        text = "0" if text in ("-0", "") else text
-        return f"({text})" if bracket and text.startswith("-") else text
+    def term(v: float) -> str:
+        text = export.number(v, decimals)
+        return f"({text})" if text.startswith("-") else text
 
-    pairs = [f"{fmt(x)}·{fmt(w)}" for x, w in zip(trace.values[step].tolist(), weights.flatten().tolist())]
+    pairs = [f"{term(x)}·{term(w)}" for x, w in zip(trace.values[step].tolist(), weights.flatten().tolist())]
     r, c = trace.cell(step)
-    return " + ".join(pairs) + f" = {fmt(float(trace.output[r, c]), bracket=False)}"
+    return " + ".join(pairs) + f" = {export.number(float(trace.output[r, c]), decimals)}"
 
 
 def window_centres(trace: Trace) -> torch.Tensor:

@@ -84,13 +84,13 @@ def _move(delta: int, steps: int) -> None:
     st.session_state.sb_step = max(1, min(steps, st.session_state.sb_step + delta))
 
 
-def show_step(traced: trace.Trace, weights: torch.Tensor | None, kind: str) -> None:
+def show_step(traced: trace.Trace, kind: str) -> None:
     step = step_controls(traced.steps)
     state.publish(SETTINGS)  # the step changes inside this fragment: keep the link in step
     st.markdown(f"**Step {step + 1} of {traced.steps}**")
-    if weights is not None:
-        st.code(trace.equation(traced, step, weights), language=None, wrap_lines=True)
-        figs = figures.conv_step_figures(traced, weights, step)
+    if traced.weights is not None:
+        st.code(trace.equation(traced, step), language=None, wrap_lines=True)
+        figs = figures.conv_step_figures(traced, step)
     else:
         r, c = traced.cell(step)
         st.code(f"{kind}({', '.join(f'{v:g}' for v in traced.values[step].tolist())}) = {float(traced.output[r, c]):.3g}",
@@ -103,7 +103,6 @@ def show_step(traced: trace.Trace, weights: torch.Tensor | None, kind: str) -> N
 
 mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)
 with layout.guard("building the example"):
-    kernel = weights = None
     flip = False
     if mode == "1-D signal":
         a, b = st.columns(2)
@@ -128,27 +127,24 @@ with layout.guard("building the example"):
             sig, kernel = kernels.parse_text(signal.replace(",", " ")), kernels.parse_text(kernel_text.replace(",", " "))
             traced = trace.conv1d_trace(sig.flatten(), kernel.flatten(), padding=pad, padding_mode=pmode,
                                         stride=stride, dilation=dilation, flip=flip)
-            weights = kernel.double().reshape(1, -1).flip(-1) if flip else kernel.double().reshape(1, -1)
         elif problem is None:
             st.stop()
         elif mode == "pooling":
             traced = trace.pool_trace(problem[0], kind, size, stride)
         else:
-            kernel = problem[1]
-            traced = trace.conv_trace(problem[0], kernel, padding=pad, padding_mode=pmode, stride=stride,
+            traced = trace.conv_trace(problem[0], problem[1], padding=pad, padding_mode=pmode, stride=stride,
                                       dilation=dilation, flip=flip)
-            weights = kernel.flip(-1, -2) if flip else kernel
     except ValueError as exc:
         st.error(f"These settings do not work here: {exc}.")
         st.stop()
-    if flip and weights is not None:
+    if flip and traced.weights is not None:
         st.info("True convolution: the kernel is rotated by 180 degrees before it slides (shown as applied).")
     st.toggle("Play", key="sb_play", help="Advance one step per second.")
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
-        traced, weights, kind if mode == "pooling" else "")
+        traced, kind if mode == "pooling" else "")
     with st.expander("Export this example (Markdown / LaTeX)"):
-        named = {"input": traced.padded, "kernel": weights, "output": traced.output} if weights is not None \
-            else {"input": traced.padded, "output": traced.output}
+        named = {"input": traced.padded, "kernel": traced.weights, "output": traced.output}
+        named = {name: m for name, m in named.items() if m is not None}  # pooling has no kernel
         st.code(export.example_markdown(named), language="markdown")
         st.code(export.example_latex(named), language="latex")
         st.download_button("Download Markdown", export.example_markdown(named), "example.md", key="sb_dl_md")

@@ -23,6 +23,6 @@ def test_grid_figure_writes_values_and_blanks_future_cells():
 def test_conv_step_figures_show_the_products_of_the_step():
     e = examples.EXAMPLES["laplacian"]
     traced = trace.conv_trace(e.image, e.kernel)
-    figs = figures.conv_step_figures(traced, e.kernel, 0)
+    figs = figures.conv_step_figures(traced, 0)
     products = figs[2].data[0].z
     assert [list(row) for row in products] == (e.image[:3, :3] * e.kernel).tolist()
