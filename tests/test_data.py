@@ -1,0 +1,276 @@
+"""Data sets: the procedural shapes, and torchvision's real download code against local servers."""
+
+import http.server
+import io
+import socket
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+
+from explorer import data
+
+LINES = [data.SHAPE_CLASSES.index(name) for name in ("line —", "line |", "line /", "line \\")]
+CLOSED = [data.SHAPE_CLASSES.index(name) for name in ("circle", "square", "triangle")]
+CROSS = data.SHAPE_CLASSES.index("cross")
+
+
+@pytest.fixture(scope="module")
+def grey() -> data.DataSet:
+    return data.shapes(1600, size=28, channels=1, seed=0)
+
+
+def _ink(images: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) uint8 -> (N, H, W) bool: pixels clearly brighter than paper plus noise."""
+    return images[:, 0] > 128
+
+
+def _moments(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ink centroid (x, y) and second central moments (var x, var y, cov xy) per image: (N,) each."""
+    ys, xs = torch.meshgrid(torch.arange(ink.shape[1]), torch.arange(ink.shape[2]), indexing="ij")
+    w = ink.float() / ink.float().sum((1, 2), keepdim=True)
+    mx, my = (w * xs).sum((1, 2)), (w * ys).sum((1, 2))
+    dx, dy = xs - mx.view(-1, 1, 1), ys - my.view(-1, 1, 1)
+    return mx, my, (w * dx * dx).sum((1, 2)), (w * dy * dy).sum((1, 2)), (w * dx * dy).sum((1, 2))
+
+
+# ----------------------------------------------------------------------------------- shapes
+
+
+def test_shapes_tensors_and_classes(grey):
+    assert grey.images.shape == (1600, 1, 28, 28) and grey.images.dtype == torch.uint8
+    assert grey.labels.shape == (1600,) and grey.labels.dtype == torch.int64
+    assert len(grey) == 1600 and grey.classes == data.SHAPE_CLASSES and len(data.SHAPE_CLASSES) == 8
+    assert grey.images.max() > 200 and grey.images.min() < 20  # uses the range: light ink, dark paper
+    assert torch.bincount(grey.labels, minlength=8).tolist() == [200] * 8
+    part = grey.subset(10)
+    assert len(part) == 10 and torch.equal(part.images, grey.images[:10]) and part.classes == grey.classes
+
+
+def test_shapes_are_deterministic_per_seed():
+    first, again, other = data.shapes(64, seed=3), data.shapes(64, seed=3), data.shapes(64, seed=4)
+    assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
+    assert not torch.equal(first.images, other.images)
+    assert not torch.equal(first.labels[:16], data.shapes(16, seed=0).labels)  # labels are shuffled per seed
+
+
+def test_shapes_stay_inside_the_frame(grey):
+    ink = _ink(grey.images)
+    border = torch.cat([ink[:, 0], ink[:, -1], ink[:, :, 0], ink[:, :, -1]], dim=1)
+    assert border.float().mean() < 1e-3
+    assert ink[:, 1:-1, 1:-1].any((1, 2)).all()  # and every image has a shape in it
+
+
+def test_lines_carry_less_ink_than_closed_outlines(grey):
+    amount = _ink(grey.images).sum((1, 2)).float()
+    per_class = torch.stack([amount[grey.labels == k].mean() for k in range(8)])
+    # perimeters for circumradius R: circle 6.3R, square 5.7R, triangle 5.2R, cross 4R, line 2R
+    assert per_class[LINES].max() < 0.6 * per_class[CLOSED].min()
+    assert per_class[LINES].mean() * 1.4 < per_class[CROSS] < per_class[CLOSED].min()
+
+
+def test_closed_shapes_are_outlines_and_crosses_cross_at_the_centre(grey):
+    ink = _ink(grey.images)
+    mx, my = _moments(ink)[:2]
+    at_centroid = ink[torch.arange(len(ink)), my.round().long(), mx.round().long()]  # (N,)
+    for k in CLOSED:
+        assert at_centroid[grey.labels == k].float().mean() < 0.05, data.SHAPE_CLASSES[k]  # hollow
+    assert at_centroid[grey.labels == CROSS].float().mean() > 0.95
+
+
+def test_line_orientation_is_the_class(grey):
+    _, _, var_x, var_y, cov = _moments(_ink(grey.images))
+    corr = cov / (var_x * var_y).sqrt()
+    horizontal, vertical, slash, backslash = (grey.labels == k for k in LINES)
+    assert (var_x[horizontal] > 5 * var_y[horizontal]).all()
+    assert (var_y[vertical] > 5 * var_x[vertical]).all()
+    assert (corr[slash] < -0.8).all()  # y points down: "/" rises to the right
+    assert (corr[backslash] > 0.8).all()
+
+
+def test_rgb_shapes_have_contrasting_ink_and_paper():
+    rgb = data.shapes(64, size=64, channels=3, seed=5)
+    assert rgb.images.shape == (64, 3, 64, 64) and rgb.images.dtype == torch.uint8
+    pixels = rgb.images.int()
+    paper = pixels[:, :, 0, :].median(dim=2).values.view(64, 3, 1, 1)  # the top row is all paper
+    contrast = (pixels - paper).abs().amin(dim=1).flatten(1).amax(dim=1)  # weakest channel, best pixel
+    assert (contrast > 60).all()  # every channel of ink and paper differ by >= 0.3 * 255 before noise
+    assert paper.flatten(1).float().std(0).min() > 20  # paper colours vary between images
+
+
+def test_shapes_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        data.shapes(8, channels=2)
+    with pytest.raises(ValueError):
+        data.shapes(8, size=8)
+
+
+# ----------------------------------------------------------------------------------- load
+
+
+def test_load_shapes_needs_no_files(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.ROOT_ENV, str(tmp_path / "nowhere"))
+    train, test = data.load("shapes"), data.load("shapes", train=False)
+    assert train.images.shape == (12000, 1, 28, 28) and test.images.shape == (2000, 1, 28, 28)
+    assert not torch.equal(train.images[:2000], test.images)  # different seeds
+    assert data.load("shapes") is train
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_unknown_name_lists_the_names():
+    with pytest.raises(ValueError, match="mnist, fashion-mnist, cifar10, shapes"):
+        data.load("imagenet")
+
+
+def test_no_download_and_no_files_is_unavailable(tmp_path):
+    with pytest.raises(data.DataUnavailable, match="shapes") as info:
+        data.load("mnist", root=tmp_path, download=False)
+    assert str(tmp_path) in str(info.value) and "downloading is switched off" in str(info.value)
+
+
+@contextmanager
+def _serve(folder: Path) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server for folder's files: (base URL, list of requested paths)."""
+    requested: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def do_GET(self):
+            requested.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            pass  # torchvision's redirect probe hangs up before reading the body
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def mirror(monkeypatch):
+    """Point downloads at a base URL, never through a proxy."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    return lambda url: monkeypatch.setenv(data.MIRROR_ENV, url)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_mnist_downloads_from_a_mirror_with_torchvisions_code(tmp_path, mirror):
+    shared = data.shared_root()
+    if shared is None:
+        pytest.skip("no shared/data on this machine")
+    with _serve(shared / "mnist" / "MNIST" / "raw") as (url, requested):
+        mirror(url)
+        test = data.load("mnist", train=False, root=tmp_path)  # an explicit root: nothing is staged
+    assert test.images.shape == (10000, 1, 28, 28) and test.images.dtype == torch.uint8
+    assert "/t10k-images-idx3-ubyte.gz" in requested and "/t10k-labels-idx1-ubyte.gz" in requested
+    assert (tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()
+
+
+def test_cifar10_with_a_bad_checksum_is_unavailable(tmp_path, mirror):
+    served = tmp_path / "served"
+    served.mkdir()
+    with tarfile.open(served / "cifar-10-python.tar.gz", "w:gz") as archive:
+        info = tarfile.TarInfo("cifar-10-batches-py/readme.html")
+        info.size = 5
+        archive.addfile(info, io.BytesIO(b"bogus"))
+    with _serve(served) as (url, requested):
+        mirror(url)
+        with pytest.raises(data.DataUnavailable) as failure:
+            data.load("cifar10", root=tmp_path / "root")
+    message = str(failure.value)
+    assert "/cifar-10-python.tar.gz" in requested
+    assert "checksum" in message and "corrupted" in message and "'shapes'" in message
+    assert "cifar10" in message and str(tmp_path / "root") in message
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_unreachable_mirror_fails_fast(tmp_path, mirror, name):
+    mirror(f"http://127.0.0.1:{_closed_port()}")
+    start = time.perf_counter()
+    with pytest.raises(data.DataUnavailable, match="could not be reached") as failure:
+        data.load(name, root=tmp_path)  # for mnist the shared files exist, but this root is not staged
+    assert time.perf_counter() - start < 5
+    assert data.MIRROR_ENV in str(failure.value) and "'shapes'" in str(failure.value)
+
+
+def test_a_stalled_mirror_times_out(tmp_path, mirror, monkeypatch):
+    monkeypatch.setattr(data, "TIMEOUT_S", 0.5)
+    with socket.socket() as silent:  # the kernel accepts connections; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        mirror(f"http://127.0.0.1:{silent.getsockname()[1]}/")
+        start = time.perf_counter()
+        with pytest.raises(data.DataUnavailable, match="could not be reached"):
+            data.load("cifar10", root=tmp_path)
+    assert time.perf_counter() - start < 5
+    assert socket.getdefaulttimeout() is None  # the process-wide default is restored
+
+
+# ----------------------------------------------------------------------------------- shared files
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory) -> Path:
+    """A root holding copies of the shared .gz files, as on a dev machine (never the repo's .data)."""
+    if data.shared_root() is None:
+        pytest.skip("no shared/data on this machine")
+    root = tmp_path_factory.mktemp("data")
+    assert data.stage_shared(root) == ["mnist", "fashion-mnist"]
+    return root
+
+
+@pytest.mark.parametrize(
+    "name,first_labels",
+    [("mnist", [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]), ("fashion-mnist", [9, 0, 0, 3, 0, 2, 7, 2, 5, 5])],
+)
+def test_shared_files_load_offline_and_are_cached(staged, name, first_labels):
+    train, test = data.load(name, root=staged), data.load(name, train=False, root=staged)
+    assert train.images.shape == (60000, 1, 28, 28) and test.images.shape == (10000, 1, 28, 28)
+    assert train.labels.tolist()[:10] == first_labels
+    assert len(train.classes) == 10 and int(train.labels.min()) == 0 and int(train.labels.max()) == 9
+    start = time.perf_counter()
+    assert data.load(name, root=staged) is train
+    assert time.perf_counter() - start < 0.01
+
+
+def test_staging_copies_once_and_never_into_shared(staged):
+    assert data.stage_shared(staged) == []
+    assert (staged / "FashionMNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file()
+    with pytest.raises(ValueError, match="read-only"):
+        data.stage_shared(data.shared_root() / "mnist")
+
+
+def test_default_root_is_staged_so_no_network_is_needed(tmp_path, monkeypatch, mirror):
+    if data.shared_root() is None:
+        pytest.skip("no shared/data on this machine")
+    monkeypatch.setenv(data.ROOT_ENV, str(tmp_path))
+    mirror(f"http://127.0.0.1:{_closed_port()}")  # any download attempt would fail
+    assert data.default_root() == tmp_path
+    assert len(data.load("mnist", train=False)) == 10000
+    assert (tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").is_file()
