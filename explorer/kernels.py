@@ -138,3 +138,26 @@ def parse_text(text: str) -> torch.Tensor:
 def to_text(kernel: torch.Tensor) -> str:
     """Inverse of :func:`parse_text`, compact: ``"0,1,0;1,-4,1;0,1,0"`` (used in URLs)."""
     return ";".join(",".join(f"{float(v):.6g}" for v in row) for row in kernel.reshape(kernel.shape[-2:]))
+
+
+def similarity(kernel: torch.Tensor, reference: torch.Tensor) -> float:
+    """Cosine similarity ``<k, r> / (|k| |r|)`` of two 2-D kernels, in [-1, 1].
+
+    ``reference`` is first resampled (bilinear, corners aligned) to ``kernel``'s size, so a 3x3
+    Sobel can be compared with an 11x11 learned filter. -1 means the same pattern, sign flipped.
+    """
+    if reference.shape != kernel.shape:
+        reference = torch.nn.functional.interpolate(
+            reference[None, None].float(), size=tuple(kernel.shape), mode="bilinear", align_corners=True)[0, 0]
+    return torch.nn.functional.cosine_similarity(kernel.flatten().float(), reference.flatten(), dim=0).item()
+
+
+def closest_presets(kernel: torch.Tensor, top: int = 3) -> list[tuple[str, float]]:
+    """The ``top`` presets most like ``kernel`` (by |cosine|), with their signed cosine similarity.
+
+    Compared: the 2-D presets (3x3 and larger), except the identity (resampled it becomes a blur)
+    and the negative Laplacian (the Laplacian with the sign flipped already covers it).
+    """
+    scores = [(name, similarity(kernel, preset)) for name, preset in PRESETS.items()
+              if min(preset.shape) >= 3 and name not in ("identity", "laplacian (negative)")]
+    return sorted(scores, key=lambda item: -abs(item[1]))[:top]

@@ -83,3 +83,21 @@ def test_parse_grid_refuses_bad_shapes(cells, match):
 def test_sizes_1_and_15_are_accepted():
     assert kernels.parse_grid([[2]]).shape == (1, 1)
     assert kernels.parse_grid([[0] * 15] * 15).shape == (15, 15)
+
+
+def test_similarity_is_cosine_with_the_sign():
+    sobel = kernels.PRESETS["sobel (vertical edges)"]
+    assert kernels.similarity(sobel, sobel) == pytest.approx(1.0)
+    assert kernels.similarity(-sobel, sobel) == pytest.approx(-1.0)
+    assert kernels.similarity(sobel, kernels.PRESETS["sobel (horizontal edges)"]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_similarity_resamples_a_small_preset_to_a_large_kernel():
+    big = torch.nn.functional.interpolate(kernels.LAPLACIAN[None, None], size=(11, 11), mode="bilinear",
+                                          align_corners=True)[0, 0]
+    assert kernels.similarity(big, kernels.LAPLACIAN) == pytest.approx(1.0)
+
+
+def test_closest_presets_finds_an_edge_filter_with_its_polarity():
+    name, score = kernels.closest_presets(-kernels.PRESETS["sobel (horizontal edges)"] + 0.01 * torch.randn(3, 3))[0]
+    assert name == "sobel (horizontal edges)" and score < -0.95

@@ -1,0 +1,97 @@
+"""Turn any image into what a model expects, and say what was changed.
+
+A model in the registry takes (C, H, W) floats in [0, 1] at its own size and channel count
+(it normalises inside itself). Digit models get MNIST's own recipe: light ink on a dark
+background, the drawing cropped, scaled to fit 20x20 and centred by its centre of mass in 28x28
+(LeCun et al.'s description of how MNIST was made). Other models get torchvision's recipe:
+resize the shorter side, then crop the centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from explorer import images
+from explorer.models import ModelSpec
+
+DIGIT_BOX = 20  # MNIST digits fit a 20x20 box inside the 28x28 frame
+INK = 0.1  # a pixel with at least this much ink belongs to the drawing
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The model's input (C, H, W) in [0, 1] and the conversions made, in words."""
+
+    tensor: torch.Tensor
+    notes: tuple[str, ...]
+
+
+def prepare(spec: ModelSpec, image: torch.Tensor) -> Prepared:
+    """``image`` (C, H, W) in [0, 1] as ``spec``'s model input; every change is listed in ``notes``."""
+    notes: list[str] = []
+    image = _match_channels(image, spec.channels, notes)
+    if spec.digit_like:
+        image = _as_digit(image, spec.input_size, notes)
+    else:
+        image = _resize_crop(image, spec.resize or spec.input_size, spec.input_size, notes)
+    return Prepared(image.clamp(0, 1).contiguous(), tuple(notes))
+
+
+def _match_channels(image: torch.Tensor, channels: int, notes: list[str]) -> torch.Tensor:
+    if image.shape[0] == channels:
+        return image
+    if channels == 1:
+        notes.append("colour to grey (luma 0.299 R + 0.587 G + 0.114 B)")
+        return images.to_grey(image)
+    notes.append("grey to colour (the grey value copied to R, G and B)")
+    return image.expand(channels, -1, -1)
+
+
+def _resize_crop(image: torch.Tensor, shorter: int, crop: int, notes: list[str]) -> torch.Tensor:
+    """Resize so the shorter side is ``shorter``, then take the central ``crop`` x ``crop``."""
+    h, w = image.shape[-2:]
+    if (h, w) == (crop, crop):
+        return image
+    scale = shorter / min(h, w)
+    size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
+    resized = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
+    notes.append(f"resized from {h}x{w} to {size[0]}x{size[1]} and the centre {crop}x{crop} cropped")
+    return resized[:, top:top + crop, left:left + crop]
+
+
+def _as_digit(image: torch.Tensor, size: int, notes: list[str]) -> torch.Tensor:
+    """MNIST's recipe on a grey image (1, H, W): light ink, cropped, fit in 20x20, centred by mass."""
+    if image.mean() > 0.5:  # dark ink on light paper (a drawing, a scan): MNIST is light on dark
+        image = 1 - image
+        notes.append("inverted to light ink on a dark background, as in MNIST")
+    ink = image[0] >= INK
+    if not ink.any():
+        return _resize_crop(image, size, size, notes)
+    rows, cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
+    crop = image[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape[-2:]
+    scale = DIGIT_BOX / max(h, w)
+    fitted = F.interpolate(crop[None], size=(max(1, round(h * scale)), max(1, round(w * scale))),
+                           mode="bilinear", antialias=True, align_corners=False)[0]
+    canvas = _centre_by_mass(fitted, size)
+    notes.append(f"the {h}x{w} drawing scaled to fit {DIGIT_BOX}x{DIGIT_BOX} and centred by its centre of "
+                 f"mass in {size}x{size}, as MNIST's digits were")
+    return canvas
+
+
+def _centre_by_mass(patch: torch.Tensor, size: int) -> torch.Tensor:
+    """Paste ``patch`` (1, h, w) into a (1, size, size) frame so its centre of mass is the frame's centre."""
+    h, w = patch.shape[-2:]
+    mass = patch[0].sum().clamp_min(1e-8)
+    cy = (patch[0].sum(1) * torch.arange(h)).sum() / mass
+    cx = (patch[0].sum(0) * torch.arange(w)).sum() / mass
+    top = int(round(size / 2 - 0.5 - cy.item()))
+    left = int(round(size / 2 - 0.5 - cx.item()))
+    top, left = min(max(top, 0), size - h), min(max(left, 0), size - w)  # keep the whole drawing in frame
+    canvas = torch.zeros(1, size, size, dtype=patch.dtype)
+    canvas[:, top:top + h, left:left + w] = patch
+    return canvas

@@ -1,0 +1,444 @@
+"""The model zoo: a registry of named builders with their metadata.
+
+Every model the registry builds is one ``nn.Sequential`` whose children have readable names
+(``normalize``, ``conv1``, ``relu1``, ``pool1`` ...), takes images in the project's convention
+(float in [0, 1], NCHW) and normalises inside itself in a first layer named ``normalize``.
+So no page normalises by hand and every layer name is a UI label.
+
+Weights: the project ships safetensors files in ``assets/models`` (made by
+``scripts/train_default_models.py``); torchvision's ImageNet weights are downloaded on demand
+through torchvision's weights API and loaded with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torchvision.models import get_model_weights
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+TORCHVISION_BASE = "https://download.pytorch.org/models/"
+_HASH = re.compile(r"-([a-f0-9]{6,})\.")  # torch.hub's convention: the file name carries a sha256 prefix
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all; 0 when unknown)
+
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)  # the MNIST training set's pixel statistics
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+SHAPES_MEAN, SHAPES_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)  # the built-in set: any colour on any colour
+DIGITS = tuple(str(d) for d in range(10))
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights cannot be had (offline, a bad file, none exist); the message says what to do."""
+
+
+class Normalize(nn.Module):
+    """``(x - mean) / std`` per channel: the model's own first layer, so inputs stay in [0, 1]."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        # not persistent: the statistics belong to the registry entry, not to a weights file
+        self.register_buffer("mean", torch.tensor(mean).view(-1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(-1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W)
+        return (x - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        def text(t: torch.Tensor) -> str:
+            return "(" + ", ".join(f"{v:.4g}" for v in t.flatten().tolist()) + ")"
+
+        return f"mean={text(self.mean)}, std={text(self.std)}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry: how to build a model and what it expects and predicts."""
+
+    name: str
+    title: str
+    input_size: int  # square input side in pixels
+    channels: int  # 1 = grey, 3 = RGB
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    weights: str  # "shipped" (assets/models), "torchvision" (downloaded) or "none"
+    about: str
+    digit_like: bool = False  # inputs are prepared like MNIST digits (light ink, cropped, centred)
+    resize: int = 0  # shorter side before the centre crop (torchvision's recipe); 0 = the input size
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.input_size, self.input_size)
+
+
+# --- the project's own networks --------------------------------------------------------------
+
+def lenet5(spec: ModelSpec) -> nn.Sequential:
+    """LeNet-5 (LeCun et al. 1998) with ReLU and max-pooling: conv-pool-conv-pool-fc-fc-fc, 61,706 parameters.
+
+    (1, 28, 28) -> conv1 5x5 pad 2 -> (6, 28, 28) -> pool -> (6, 14, 14) -> conv2 5x5 -> (16, 10, 10)
+    -> pool -> (16, 5, 5) -> 400 -> 120 -> 84 -> 10.
+    """
+    return nn.Sequential(OrderedDict(
+        normalize=Normalize(spec.mean, spec.std),
+        conv1=nn.Conv2d(1, 6, 5, padding=2), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+        conv2=nn.Conv2d(6, 16, 5), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2),
+        flatten=nn.Flatten(),
+        fc3=nn.Linear(16 * 5 * 5, 120), relu3=nn.ReLU(),
+        fc4=nn.Linear(120, 84), relu4=nn.ReLU(),
+        fc5=nn.Linear(84, len(spec.classes)),
+    ))
+
+
+def tinyvgg(spec: ModelSpec) -> nn.Sequential:
+    """TinyVGG, the CNN Explainer network: two blocks of conv-relu-conv-relu-maxpool, 10 filters of 3x3.
+
+    (No names like ``conv1_1``: feature extraction reads a trailing ``_1`` as a repeated call.)
+
+    (3, 64, 64) -> 62 -> 60 -> pool 30 -> 28 -> 26 -> pool 13 -> 10 * 13 * 13 = 1690 -> classes.
+    """
+    return nn.Sequential(OrderedDict(
+        normalize=Normalize(spec.mean, spec.std),
+        conv1a=nn.Conv2d(spec.channels, 10, 3), relu1a=nn.ReLU(),
+        conv1b=nn.Conv2d(10, 10, 3), relu1b=nn.ReLU(), pool1=nn.MaxPool2d(2),
+        conv2a=nn.Conv2d(10, 10, 3), relu2a=nn.ReLU(),
+        conv2b=nn.Conv2d(10, 10, 3), relu2b=nn.ReLU(), pool2=nn.MaxPool2d(2),
+        flatten=nn.Flatten(),
+        fc=nn.Linear(10 * 13 * 13, len(spec.classes)),
+    ))
+
+
+class BasicBlock(nn.Module):
+    """A residual block: ``relu(bn(conv(relu(bn(conv(x))))) + shortcut(x))`` (He et al. 2016)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Identity() if stride == 1 and c_in == c_out else nn.Sequential(OrderedDict(
+            conv=nn.Conv2d(c_in, c_out, 1, stride, bias=False), bn=nn.BatchNorm2d(c_out)))
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(out + self.shortcut(x))  # the skip connection
+
+
+def resnet_small(spec: ModelSpec) -> nn.Sequential:
+    """A ResNet for 32x32 images (ResNet-8 shape): a 3x3 stem and three stages of one block each.
+
+    (3, 32, 32) -> 16 x 32 x 32 -> 32 x 16 x 16 -> 64 x 8 x 8 -> global average -> classes.
+    """
+    return nn.Sequential(OrderedDict(
+        normalize=Normalize(spec.mean, spec.std),
+        conv1=nn.Conv2d(spec.channels, 16, 3, padding=1, bias=False), bn1=nn.BatchNorm2d(16), relu1=nn.ReLU(),
+        stage1=BasicBlock(16, 16), stage2=BasicBlock(16, 32, stride=2), stage3=BasicBlock(32, 64, stride=2),
+        avgpool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(),
+        fc=nn.Linear(64, len(spec.classes)),
+    ))
+
+
+# --- torchvision's networks, flattened to one named Sequential --------------------------------
+
+def _numbered(layers: list[nn.Module]) -> OrderedDict[str, nn.Module]:
+    """Names in the papers' style: weight layers count up (conv1..conv5, fc6..fc8, as AlexNet's paper).
+
+    A ReLU or a pooling layer takes its weight layer's number; dropout takes the next one's.
+    """
+    named: OrderedDict[str, nn.Module] = OrderedDict()
+    n = 0
+    for layer in layers:
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            n += 1
+            name = f"{'conv' if isinstance(layer, nn.Conv2d) else 'fc'}{n}"
+        elif isinstance(layer, nn.Dropout):
+            name = f"drop{n + 1}"
+        elif isinstance(layer, nn.MaxPool2d):
+            name = f"pool{n}"
+        elif isinstance(layer, (nn.AdaptiveAvgPool2d, nn.Flatten)):
+            name = "avgpool" if isinstance(layer, nn.AdaptiveAvgPool2d) else "flatten"
+        else:
+            name = f"{type(layer).__name__.lower()}{n}"
+        named[name] = layer
+    return named
+
+
+def _flatten_torchvision(name: str, model: nn.Module, normalize: Normalize) -> nn.Sequential:
+    """The torchvision model as one Sequential with ``normalize`` first and an explicit ``flatten``.
+
+    The children are the very modules of ``model`` (weights included), in forward order.
+    """
+    if name in ("alexnet", "vgg16"):
+        children = _numbered([*model.features, model.avgpool, nn.Flatten(), *model.classifier])
+    else:  # resnet18, googlenet: children in forward order; aux heads are not on the inference path
+        children = OrderedDict()
+        for child_name, child in model.named_children():
+            if child_name.startswith("aux") or child is None:
+                continue
+            children[child_name] = child
+            if child_name == "avgpool":
+                children["flatten"] = nn.Flatten()
+    return nn.Sequential(OrderedDict(normalize=normalize, **children))
+
+
+def _torchvision_model(spec: ModelSpec, pretrained: bool) -> nn.Module:
+    """torchvision's architecture; with ``pretrained``, its DEFAULT ImageNet weights from the cache."""
+    kwargs: dict = {}
+    if spec.name == "googlenet":
+        # the pretrained weights expect transform_input: folded into our Normalize layer instead
+        kwargs = {"aux_logits": pretrained, "init_weights": not pretrained, "transform_input": False}
+    model = torchvision.models.get_model(spec.name, weights=None, **kwargs)
+    if pretrained:
+        path = weights_file(spec.name)
+        if not path.exists():
+            download_weights(spec.name)
+        try:  # weights_only: a file that smuggles code in a pickle is refused, not run
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError) as exc:
+            raise WeightsUnavailable(f"{path} is not a usable {spec.name} weights file ({exc}); "
+                                     "delete it and download again") from exc
+    return _flatten_torchvision(spec.name, model, Normalize(*_torchvision_stats(spec.name, pretrained)))
+
+
+def _torchvision_stats(name: str, pretrained: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation the weights were trained with, from the weights' own ``transforms()``."""
+    if name == "googlenet" and pretrained:
+        # GoogLeNet's transform_input maps ImageNet-normalised input to (x - 0.5) / 0.5
+        return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    preset = get_model_weights(name).DEFAULT.transforms()
+    return tuple(preset.mean), tuple(preset.std)
+
+
+def _torchvision_spec(name: str, title: str, about: str) -> ModelSpec:
+    weights = get_model_weights(name).DEFAULT
+    preset = weights.transforms()
+    return ModelSpec(
+        name=name, title=title, input_size=preset.crop_size[0], channels=3,
+        classes=tuple(weights.meta["categories"]), mean=tuple(preset.mean), std=tuple(preset.std),
+        weights="torchvision", about=about, resize=preset.resize_size[0],
+    )
+
+
+_SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("lenet5", "LeNet-5 (MNIST digits)", 28, 1, DIGITS, MNIST_MEAN, MNIST_STD, "shipped",
+              "LeCun's digit reader: two conv-pool stages and three fully connected layers, "
+              "trained by this project on MNIST.", digit_like=True),
+    ModelSpec("tinyvgg", "TinyVGG (shapes)", 64, 3, (), SHAPES_MEAN, SHAPES_STD, "shipped",
+              "CNN Explainer's network: two conv-conv-pool blocks of 10 filters, trained by this project "
+              "on its built-in shapes set (circles, squares, triangles, crosses, lines)."),
+    ModelSpec("resnet_small", "Small ResNet (CIFAR-10 size)", 32, 3, CIFAR_CLASSES, CIFAR_MEAN, CIFAR_STD, "none",
+              "Three residual blocks for 32x32 colour images: see the skip connections add up. "
+              "Random weights until you train it."),
+)
+_TORCHVISION = (
+    ("alexnet", "AlexNet (ImageNet)", "Krizhevsky et al. 2012: 5 conv and 3 fully connected layers, 61M parameters."),
+    ("vgg16", "VGG16 (ImageNet)", "Simonyan & Zisserman 2014: 13 convs of 3x3 in 5 blocks, 3 fully connected, 138M."),
+    ("googlenet", "GoogLeNet (ImageNet)", "Szegedy et al. 2014: 22 layers of Inception modules, 1x1 bottlenecks."),
+    ("resnet18", "ResNet18 (ImageNet)", "He et al. 2015: 8 residual blocks; each adds its input back (skip)."),
+)
+_BUILDERS: dict[str, Callable[[ModelSpec], nn.Module]] = {
+    "lenet5": lenet5, "tinyvgg": tinyvgg, "resnet_small": resnet_small,
+}
+
+
+def _registry() -> OrderedDict[str, ModelSpec]:
+    from explorer import data  # the shapes set's class names
+
+    specs = [s if s.name != "tinyvgg" else _with_classes(s, data.SHAPE_CLASSES) for s in _SPECS]
+    specs += [_torchvision_spec(*entry) for entry in _TORCHVISION]
+    return OrderedDict((s.name, s) for s in specs)
+
+
+def _with_classes(spec: ModelSpec, classes: tuple[str, ...]) -> ModelSpec:
+    return ModelSpec(**{**spec.__dict__, "classes": tuple(classes)})
+
+
+REGISTRY = _registry()
+
+
+def names() -> list[str]:
+    """Every model the registry can build, in menu order."""
+    return list(REGISTRY)
+
+
+def spec(name: str) -> ModelSpec:
+    """The registry entry for ``name`` (ValueError naming the choices otherwise)."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def build(name: str, pretrained: bool = False) -> nn.Module:
+    """A fresh model in eval mode. ``pretrained``: shipped weights, or torchvision's (downloaded once).
+
+    Raises WeightsUnavailable when the weights cannot be had (offline, none shipped).
+    """
+    entry = spec(name)
+    if entry.weights == "torchvision":
+        model = _torchvision_model(entry, pretrained)
+    else:
+        model = _BUILDERS[name](entry)
+        if pretrained:
+            model.load_state_dict(load_file(shipped_weights(name)))
+    return model.eval()
+
+
+def has_pretrained(name: str) -> bool:
+    """Whether ``build(name, pretrained=True)`` can work at all (shipped or downloadable)."""
+    entry = spec(name)
+    return entry.weights == "torchvision" or (entry.weights == "shipped" and shipped_weights(name).exists())
+
+
+# --- shipped weights (safetensors + a JSON sidecar) ------------------------------------------
+
+def shipped_weights(name: str) -> Path:
+    return MODELS_DIR / f"{name}.safetensors"
+
+
+def save_shipped(name: str, model: nn.Module, sidecar: dict, directory: Path = MODELS_DIR) -> Path:
+    """Write ``<name>.safetensors`` and ``<name>.json`` (what the weights are and how they were made)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path = directory / f"{name}.safetensors"
+    save_file(state, path)
+    (directory / f"{name}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    return path
+
+
+def shipped_card(name: str) -> dict | None:
+    """The JSON sidecar of a shipped model (data set, test accuracy, seed, command, date), if any."""
+    path = MODELS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+# --- torchvision weights: download with progress, hash check, cache ---------------------------
+
+def weights_dir() -> Path:
+    """Where downloaded weights live: ``EXPLORER_WEIGHTS_DIR`` or torch.hub's checkpoint folder."""
+    override = os.environ.get("EXPLORER_WEIGHTS_DIR")
+    return Path(override) if override else Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def weights_url(name: str) -> str:
+    """torchvision's URL for the DEFAULT weights, or the same file on ``EXPLORER_WEIGHTS_MIRROR``."""
+    url = get_model_weights(name).DEFAULT.url
+    mirror = os.environ.get("EXPLORER_WEIGHTS_MIRROR")
+    return mirror.rstrip("/") + "/" + url.rsplit("/", 1)[1] if mirror else url
+
+
+def weights_file(name: str) -> Path:
+    return weights_dir() / weights_url(name).rsplit("/", 1)[1]
+
+
+def download_size_mb(name: str) -> float:
+    """The size of torchvision's weights file, from the weights' metadata."""
+    return float(get_model_weights(name).DEFAULT.meta.get("_file_size", 0.0))
+
+
+def is_downloaded(name: str) -> bool:
+    return spec(name).weights == "torchvision" and weights_file(name).exists()
+
+
+def download_weights(name: str, progress: Progress | None = None) -> Path:
+    """Fetch the DEFAULT weights of torchvision model ``name`` into :func:`weights_dir`."""
+    url = weights_url(name)
+    try:
+        return download(url, weights_dir(), progress)
+    except WeightsUnavailable as exc:
+        raise WeightsUnavailable(
+            f"the pretrained {name} weights could not be downloaded ({exc}). This server may be offline: "
+            "use random weights instead, or put the file in "
+            f"{weights_dir()} (or set EXPLORER_WEIGHTS_MIRROR)") from exc
+
+
+def download(url: str, directory: Path, progress: Progress | None = None, chunk: int = 1 << 20,
+             timeout: float = 20.0) -> Path:
+    """Stream ``url`` into ``directory``; check the sha256 prefix its file name carries (torch.hub's rule).
+
+    The file appears under its final name only when complete and verified.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / url.rsplit("/", 1)[1]
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
+            total, done = int(response.headers.get("Content-Length") or 0), 0
+            while block := response.read(chunk):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        partial.unlink(missing_ok=True)
+        raise WeightsUnavailable(f"{url}: {getattr(exc, 'reason', exc)}") from exc
+    expected = _HASH.search(target.name)
+    if expected and not digest.hexdigest().startswith(expected.group(1)):
+        partial.unlink(missing_ok=True)
+        raise WeightsUnavailable(f"{target.name} arrived corrupted (its sha256 does not match)")
+    partial.replace(target)
+    return target
+
+
+# --- the lecture's table of famous networks ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Famous:
+    """A row of the lecture's table (SEEDS section 3): the deck's figures for a network."""
+
+    model: str  # registry name of the network measured here
+    network: str
+    deck_layers: str
+    deck_params: str
+    deck_params_value: float
+    note: str
+
+
+FAMOUS: tuple[Famous, ...] = (
+    Famous("lenet5", "LeNet", "-", "~60k", 60e3, "28x28 digits."),
+    Famous("alexnet", "AlexNet", "8", "60M", 60e6,
+           "Ablations in the deck: removing layers 3-4 and 6-7 drops accuracy by 33.5 points."),
+    Famous("googlenet", "GoogLeNet", "22", "2M", 2e6,
+           "The deck says 2M; measured here 6.6M, of which the 1000-way classifier alone is 1.0M "
+           "(the paper claims 12x fewer parameters than AlexNet, about 5M)."),
+    Famous("vgg16", "VGG16", "16", "138M", 138e6, "13 convs of 3x3 and 3 fully connected layers."),
+    Famous("resnet18", "ResNet", "-", "-", 0.0, "Skip connections: each block adds its input to its output."),
+)
+
+
+def famous_table() -> list[dict]:
+    """The deck's figures beside this app's own count of every network (built on the meta device)."""
+    from explorer import inspect  # inspect imports this module
+
+    rows = []
+    for row in FAMOUS:
+        with torch.device("meta"):  # shapes and parameter counts without allocating 500 MB
+            model = build(row.model)
+        params = sum(p.numel() for p in model.parameters())
+        rows.append({
+            "network": row.network, "deck: layers": row.deck_layers,
+            "measured: weight layers deep": inspect.depth(model),
+            "deck: parameters": row.deck_params, "measured: parameters": f"{params:,}",
+            "measured / deck": f"{params / row.deck_params_value:.2f}x" if row.deck_params_value else "-",
+            "note": row.note,
+        })
+    return rows

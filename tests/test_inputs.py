@@ -1,0 +1,80 @@
+"""What a model receives: channel and size conversion, and MNIST's recipe for drawn digits."""
+
+import io
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from explorer import data, images, inputs, models
+
+
+def _stroke_drawing(size: int = 280) -> torch.Tensor:
+    """A dark '1'-like stroke with a flag, off centre, on a white page (as the canvas draws)."""
+    page = torch.ones(3, size, size)
+    page[:, 40:200, 150:172] = 0.0  # the vertical bar, upper right of centre
+    page[:, 40:62, 120:172] = 0.0  # the flag
+    return page
+
+
+def _canvas_png(image: torch.Tensor) -> bytes:
+    """The RGBA PNG the drawing canvas sends."""
+    rgb = (image.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).convert("RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_drawing_is_prepared_like_an_mnist_digit():
+    prepared = inputs.prepare(models.spec("lenet5"), _stroke_drawing())
+    x = prepared.tensor
+    assert x.shape == (1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    assert x[0, 0].max() < 0.05 and x[0, :, 0].max() < 0.05  # dark background, light ink
+    ys, xs = torch.nonzero(x[0] >= inputs.INK, as_tuple=True)
+    assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 in (20, 21)  # fits MNIST's 20x20 box
+    mass = x[0].sum()
+    cy = (x[0].sum(1) * torch.arange(28)).sum() / mass
+    cx = (x[0].sum(0) * torch.arange(28)).sum() / mass
+    assert abs(cy - 13.5) <= 1 and abs(cx - 13.5) <= 1  # centred by mass
+    assert any("inverted" in n for n in prepared.notes) and any("grey" in n for n in prepared.notes)
+
+
+def test_the_canvas_path_gives_the_same_input_as_the_tensor():
+    drawing = _stroke_drawing()
+    loaded = images.load_bytes(_canvas_png(drawing), "drawing.png").tensor
+    spec = models.spec("lenet5")
+    assert torch.allclose(inputs.prepare(spec, loaded).tensor, inputs.prepare(spec, drawing).tensor, atol=1e-2)
+
+
+def test_a_blank_drawing_is_just_resized():
+    prepared = inputs.prepare(models.spec("lenet5"), torch.ones(1, 280, 280))
+    assert prepared.tensor.shape == (1, 28, 28) and prepared.tensor.max() == 0
+
+
+def test_imagenet_models_get_resize_and_centre_crop():
+    prepared = inputs.prepare(models.spec("resnet18"), torch.rand(1, 300, 400))
+    assert prepared.tensor.shape == (3, 224, 224)
+    assert any("grey to colour" in n for n in prepared.notes)
+    assert any("256x341" in n and "224x224" in n for n in prepared.notes)
+
+
+def test_an_input_of_the_right_size_is_left_alone():
+    image = torch.rand(3, 64, 64)
+    prepared = inputs.prepare(models.spec("tinyvgg"), image)
+    assert torch.equal(prepared.tensor, image) and prepared.notes == ()
+
+
+@pytest.mark.skipif(data.shared_root() is None, reason="needs ../shared/data (real MNIST)")
+def test_mnist_digits_drawn_big_on_white_are_still_read_right(tmp_path):
+    """Real test digits, inverted and enlarged 10x like a canvas drawing, through the whole upload path."""
+    data.stage_shared(tmp_path)
+    test = data.load("mnist", train=False, root=tmp_path).subset(200)
+    model = models.build("lenet5", pretrained=True)
+    spec = models.spec("lenet5")
+    drawn = 1 - F.interpolate(test.images.float() / 255, scale_factor=10, mode="bilinear")
+    batch = torch.stack([inputs.prepare(spec, images.load_bytes(_canvas_png(d.expand(3, -1, -1)), "d.png").tensor).tensor
+                         for d in drawn])
+    with torch.no_grad():
+        accuracy = (model(batch).argmax(1) == test.labels).float().mean().item()
+    assert accuracy >= 0.97

@@ -1,0 +1,127 @@
+"""Layer tables and activations against real forward passes, numel() and torchvision's own figures."""
+
+import pytest
+import torch
+from torch import nn
+from torchvision.models import get_model_weights
+
+from explorer import inspect, models
+
+ALL = models.names()
+
+
+def _leaf_shapes(model: nn.Module, x: torch.Tensor) -> dict[str, list[tuple[int, ...]]]:
+    """Output shapes of every leaf module, recorded by hooks that this test removes again."""
+    shapes: dict[str, list[tuple[int, ...]]] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if not list(module.children()):
+            handles.append(module.register_forward_hook(
+                lambda m, i, o, name=name: shapes.setdefault(name, []).append(tuple(o.shape[1:]))))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shapes
+
+
+@pytest.fixture(scope="module")
+def built():
+    torch.manual_seed(0)
+    return {name: models.build(name) for name in ALL}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_layer_table_equals_a_real_forward_pass_and_numel(name, built):
+    model, spec = built[name], models.spec(name)
+    x = torch.rand(1, *spec.input_shape)
+    rows = inspect.layer_table(model, spec.input_shape)
+    assert all({"name", "type", "out_shape", "params"} <= set(r) for r in rows)
+    hooked = _leaf_shapes(model, x)
+    modules = dict(model.named_modules())
+    for row in rows:
+        base = row["name"].rsplit("_", 1)[0] if row["name"] not in modules else row["name"]
+        if base in hooked:  # a module call: the same shape PyTorch's own forward produced
+            assert row["out_shape"] in hooked[base], row
+            assert row["params"] in (0, sum(p.numel() for p in modules[base].parameters())), row
+    assert sum(r["params"] for r in rows) == sum(p.numel() for p in model.parameters())
+    assert rows[-1]["out_shape"] == tuple(model(x).shape[1:]) == (len(spec.classes),)
+    assert rows[0]["name"] == "normalize"
+
+
+@pytest.mark.parametrize("name", ["alexnet", "vgg16", "googlenet", "resnet18"])
+def test_multiply_adds_equal_torchvisions_published_ops(name, built):
+    rows = inspect.layer_table(built[name], models.spec(name).input_shape)
+    giga = sum(r["mult_adds"] for r in rows) / 1e9
+    assert giga == pytest.approx(get_model_weights(name).DEFAULT.meta["_ops"], abs=0.001)
+
+
+def test_lenet5_layers_match_the_hand_arithmetic(built):
+    rows = {r["name"]: r for r in inspect.layer_table(built["lenet5"], (1, 28, 28))}
+    assert (rows["conv1"]["out_shape"], rows["conv1"]["params"]) == ((6, 28, 28), (5 * 5 * 1 + 1) * 6)
+    assert (rows["pool1"]["out_shape"], rows["conv2"]["out_shape"]) == ((6, 14, 14), (16, 10, 10))
+    assert (rows["conv2"]["params"], rows["flatten"]["out_shape"]) == ((5 * 5 * 6 + 1) * 16, (400,))
+    assert [rows[n]["params"] for n in ("fc3", "fc4", "fc5")] == [401 * 120, 121 * 84, 85 * 10]
+    assert rows["conv1"]["mult_adds"] == 6 * 28 * 28 * 25
+
+
+def test_resnet_rows_show_the_skip_connections(built):
+    rows = inspect.layer_table(built["resnet18"], (3, 224, 224))
+    adds = [r for r in rows if r["type"] == "add"]
+    assert len(adds) == 8 and adds[0]["name"] == "layer1.0.add" and adds[0]["out_shape"] == (64, 56, 56)
+
+
+@pytest.mark.parametrize("name", ["lenet5", "resnet_small", "googlenet"])
+def test_formulas_state_the_true_shapes_and_counts(name, built):
+    spec = models.spec(name)
+    for layer in inspect.layers(built[name], spec.input_shape):
+        text = " ".join(inspect.formula(layer))
+        assert text
+        if isinstance(layer.module, (nn.Conv2d, nn.MaxPool2d)):
+            assert f"= {layer.out_shape[1]}$" in text and f"= {layer.out_shape[2]}$" in text
+        if isinstance(layer.module, (nn.Conv2d, nn.Linear)):
+            assert f"= {layer.params:,}$" in text
+
+
+def test_conv_formula_shows_the_floor_of_a_non_integer_size():
+    layer = inspect.layers(nn.Sequential(nn.Conv2d(1, 2, 3, stride=2)), (1, 6, 6))[0]
+    text = " ".join(inspect.formula(layer))
+    assert "\\lfloor 2.5 \\rfloor = 2" in text  # the deck's 6x6, 3x3, stride 2 example
+
+
+def test_depth_counts_weight_layers_on_the_longest_path():
+    depths = {}
+    for name in ("lenet5", "alexnet", "vgg16", "googlenet", "resnet18"):
+        with torch.device("meta"):
+            depths[name] = inspect.depth(models.build(name))
+    assert depths == {"lenet5": 5, "alexnet": 8, "vgg16": 16, "googlenet": 22, "resnet18": 18}
+
+
+def test_activations_are_the_models_own_outputs_and_leave_no_hooks(built):
+    model = built["resnet18"]
+    before = (len(torch.nn.modules.module._global_forward_hooks), len(torch.nn.modules.module._global_forward_pre_hooks))
+    graph = inspect.extractor(model)
+    image = torch.rand(3, 224, 224)
+    outputs = inspect.activations(graph, image)
+    assert list(outputs) == inspect.node_names(model)
+    with torch.no_grad():
+        assert torch.allclose(outputs["fc"], model(image[None])[0], atol=1e-5)
+        assert torch.allclose(outputs["conv1"], model[1](model[0](image[None]))[0], atol=1e-5)
+    assert inspect.hooks_on(model) == 0
+    assert before == (len(torch.nn.modules.module._global_forward_hooks),
+                      len(torch.nn.modules.module._global_forward_pre_hooks))
+
+
+def test_layers_work_on_the_meta_device_without_memory():
+    with torch.device("meta"):
+        model = models.build("vgg16")
+    rows = inspect.layer_table(model, (3, 224, 224))
+    assert rows[-1]["out_shape"] == (1000,) and sum(r["params"] for r in rows) == 138_357_544
+
+
+def test_rows_for_display_are_text():
+    rows = inspect.rows_for_display(inspect.layers(models.build("lenet5"), (1, 28, 28)))
+    assert rows[1] == {"#": 2, "name": "conv1", "type": "Conv2d", "output shape": "6 x 28 x 28",
+                       "parameters": "156", "multiply-adds": "117,600"}
