@@ -1,0 +1,167 @@
+"""The training core: a loop written as a generator of small progress records.
+
+The whole data set sits on the device as one uint8 tensor; batches are sliced from a shuffled
+index, converted to float and augmented with batched tensor ops (no DataLoader). On CUDA the
+loop runs in bf16 autocast with channels_last. Seeded runs on the CPU are reproducible.
+The loop knows nothing about display: a page, a script or a test consumes the records.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:
+    from explorer.data import DataSet
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one run (one-cycle AdamW, cross-entropy)."""
+
+    epochs: int = 5
+    batch_size: int = 128
+    lr: float = 3e-3  # the peak of the one-cycle schedule
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    shift: float = 0.1  # random translation, as a fraction of the image side (0 = none)
+    degrees: float = 10.0  # random rotation, at most this many degrees either way
+    scale: float = 0.1  # random zoom, 1 +- this
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50  # steps between training records
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One record of a run. ``phase``: "train", "eval" (an epoch ended), "done" or "diverged"."""
+
+    phase: str
+    step: int
+    steps: int
+    epoch: float
+    loss: float
+    accuracy: float  # on the training batches since the last record
+    elapsed: float  # seconds
+    images_per_s: float
+    test_accuracy: float | None = None
+    lr: float = 0.0
+    device: str = field(default="cpu")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def augment(x: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """Random affine (shift, rotation, zoom) of a float batch (N, C, H, W), one draw per image."""
+    if not (config.shift or config.degrees or config.scale):
+        return x
+    n = x.shape[0]
+
+    def uniform(size: int = n) -> torch.Tensor:  # in [-1, 1]
+        return torch.rand(size, generator=generator, device=x.device) * 2 - 1
+
+    angle = uniform() * math.radians(config.degrees)
+    zoom = 1 + uniform() * config.scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    shift = uniform(2 * n).view(n, 2) * 2 * config.shift  # grid units: the image spans [-1, 1]
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (N, H, W, 2)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _as_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float in [0, 1], the project's image convention."""
+    return images.float().div_(255)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted class of every image (N,) for uint8 images (N, C, H, W) already on the model's device."""
+    was_training = model.training
+    model.eval()
+    out = [_forward(model, _as_float(images[i:i + batch_size])).argmax(1) for i in range(0, len(images), batch_size)]
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def evaluate(model: nn.Module, data: DataSet, device: str | torch.device = "auto") -> float:
+    """Accuracy of ``model`` on ``data`` (moves model and data to ``device``)."""
+    dev = resolve_device(str(device)) if isinstance(device, str) else device
+    model.to(dev)
+    predicted = predict(model, data.images.to(dev))
+    return (predicted == data.labels.to(dev)).float().mean().item()
+
+
+def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if x.is_cuda:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return model(x.contiguous(memory_format=torch.channels_last)).float()
+    return model(x)
+
+
+def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
+          config: TrainConfig = TrainConfig()) -> Iterator[Progress]:
+    """Train ``model`` in place; yields a record every ``log_every`` steps, at each epoch end and at the end.
+
+    Stops early with a "diverged" record when the loss stops being finite.
+    """
+    device = resolve_device(config.device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    model.to(device).train()
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    images, labels = train_set.images.to(device), train_set.labels.to(device)
+    per_epoch = len(images) // config.batch_size  # the last partial batch is dropped
+    steps = per_epoch * config.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=max(steps, 1))
+    start, step, seen = time.perf_counter(), 0, 0
+    window_loss, window_right, window_n = 0.0, 0, 0
+    last = (float("nan"), 0.0)  # the latest training loss and accuracy, repeated by eval records
+
+    def record(phase: str, test_accuracy: float | None = None) -> Progress:
+        elapsed = time.perf_counter() - start
+        return Progress(phase, step, steps, step / max(per_epoch, 1), *last, elapsed, seen / max(elapsed, 1e-9),
+                        test_accuracy, schedule.get_last_lr()[0], device.type)
+
+    test_accuracy = None
+    for _epoch in range(config.epochs):
+        order = torch.randperm(len(images), generator=generator, device=device)
+        for b in range(per_epoch):
+            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+            x = augment(_as_float(images[idx]), config, generator)
+            y = labels[idx]
+            logits = _forward(model, x)
+            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step, seen = step + 1, seen + len(idx)
+            value = loss.item() if step % config.log_every == 0 or b == per_epoch - 1 else None
+            window_loss += loss.detach() * len(idx)
+            window_right += (logits.argmax(1) == y).sum()
+            window_n += len(idx)
+            if value is not None:
+                last = (float(window_loss) / window_n, int(window_right) / window_n)
+                if not math.isfinite(value):
+                    yield record("diverged")
+                    return
+                yield record("train")
+                window_loss, window_right, window_n = 0.0, 0, 0
+        test_accuracy = evaluate(model, test_set, device) if test_set is not None else None
+        model.train()
+        yield record("eval", test_accuracy)
+    yield record("done", test_accuracy)

@@ -1,0 +1,74 @@
+"""The training core: progress records, reproducibility, augmentation, divergence."""
+
+import torch
+from torch import nn
+
+from explorer import data, models, training
+
+FAST = training.TrainConfig(epochs=2, batch_size=64, lr=3e-3, shift=0.05, degrees=5, scale=0.05, log_every=5)
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return models.lenet5(models.ModelSpec("t", "t", 28, 1, tuple(data.SHAPE_CLASSES), (0.5,), (0.5,), "none", ""))
+
+
+def test_a_short_run_learns_and_reports_progress():
+    train_set, test_set = data.shapes(1280, seed=0), data.shapes(320, seed=1)
+    records = list(training.train(_model(), train_set, test_set, FAST))
+    phases = [r.phase for r in records]
+    assert phases[-1] == "done" and phases.count("eval") == 2 and "train" in phases
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and records[-1].step == records[-1].steps == 2 * (1280 // 64)
+    assert records[-1].test_accuracy > 0.5  # 8 classes: chance is 0.125
+    assert records[0].loss > records[-1].loss and records[-1].images_per_s > 0 and records[-1].device == "cpu"
+
+
+def test_seeded_cpu_runs_are_reproducible():
+    train_set = data.shapes(256, seed=0)
+    config = training.TrainConfig(epochs=1, batch_size=32, log_every=4)
+    first, second = _model(), _model()
+    list(training.train(first, train_set, None, config))
+    list(training.train(second, train_set, None, config))
+    for a, b in zip(first.parameters(), second.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_diverging_run_stops_with_a_record():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 8))
+    nn.init.constant_(model[1].weight, float("nan"))
+    records = list(training.train(model, data.shapes(256), None, training.TrainConfig(epochs=3, batch_size=32, log_every=1)))
+    assert records[-1].phase == "diverged" and records[-1].step == 1
+
+
+def test_augment_keeps_shapes_and_is_the_identity_when_off():
+    x = torch.rand(8, 1, 28, 28)
+    generator = torch.Generator().manual_seed(0)
+    off = training.TrainConfig(shift=0, degrees=0, scale=0)
+    assert torch.equal(training.augment(x, off, generator), x)
+    moved = training.augment(x, training.TrainConfig(shift=0.2, degrees=0, scale=0), generator)
+    assert moved.shape == x.shape and not torch.allclose(moved, x)
+
+
+def test_augment_shift_moves_the_content():
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 10:18, 10:18] = 1
+    moved = training.augment(x, training.TrainConfig(shift=0.3, degrees=0, scale=0), torch.Generator().manual_seed(3))
+    assert abs(moved.sum() - x.sum()) < 0.5  # the square moved (bilinear), it did not vanish
+    ys, xs = torch.nonzero(moved[0, 0] > 0.5, as_tuple=True)
+    assert (ys.float().mean() - 13.5).abs() + (xs.float().mean() - 13.5).abs() > 1
+
+
+def test_device_auto_is_the_cpu_here_or_cuda_when_present():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert training.resolve_device("auto").type == expected
+    assert training.resolve_device("cpu").type == "cpu"
+
+
+def test_evaluate_counts_right_answers():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2, bias=False))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0]]))
+    images = torch.tensor([[[[255, 0], [0, 0]]], [[[0, 255], [0, 0]]], [[[255, 0], [0, 0]]]], dtype=torch.uint8)
+    labels = torch.tensor([0, 1, 1])
+    assert abs(training.evaluate(model, data.DataSet("t", images, labels, ("a", "b")), "cpu") - 2 / 3) < 1e-6
