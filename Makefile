@@ -32,6 +32,7 @@ test-fast: $(VENV)/.installed-dev  ## everything but the real-browser tests
 
 bench: $(VENV)/.installed
 	$(PY) bench/kernel_lab.py
+	$(PY) bench/layer_by_layer.py
 
 samples: $(VENV)/.installed  ## regenerate the test-pattern images in assets/samples
 	$(PY) scripts/make_samples.py

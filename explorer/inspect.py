@@ -229,3 +229,12 @@ def rows_for_display(layers_: list[Layer]) -> list[dict]:
     """The layer table as the page shows it: shapes as text, numbers with thousands separators."""
     return [{"#": i + 1, "name": l.name, "type": l.type, "output shape": " x ".join(map(str, l.out_shape)),
              "parameters": f"{l.params:,}", "multiply-adds": f"{l.mult_adds:,}"} for i, l in enumerate(layers_)]
+
+
+def summary_table(layer: Layer) -> str:
+    """A one-row markdown table: input and output shape, parameters, multiply-adds."""
+    def shape(dims: tuple[int, ...]) -> str:
+        return " × ".join(map(str, dims)) or "-"
+
+    return ("| Input shape | Output shape | Parameters | Multiply-adds |\n|---|---|---|---|\n"
+            f"| {shape(layer.in_shape)} | {shape(layer.out_shape)} | {layer.params:,} | {layer.mult_adds:,} |")

@@ -125,3 +125,8 @@ def test_rows_for_display_are_text():
     rows = inspect.rows_for_display(inspect.layers(models.build("lenet5"), (1, 28, 28)))
     assert rows[1] == {"#": 2, "name": "conv1", "type": "Conv2d", "output shape": "6 x 28 x 28",
                        "parameters": "156", "multiply-adds": "117,600"}
+
+
+def test_summary_table_is_one_markdown_row():
+    layer = inspect.layers(models.build("lenet5"), (1, 28, 28))[1]
+    assert inspect.summary_table(layer).splitlines()[-1] == "| 1 × 28 × 28 | 6 × 28 × 28 | 156 | 117,600 |"

@@ -3,9 +3,11 @@
 import base64
 import io
 import json
+import socket
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -47,7 +49,7 @@ def test_home_lists_every_page_and_the_device():
     assert at.title[0].value == "CNN Explorer"
     assert "Compute device" in at.info[0].value
     links = {link.proto.page for link in at.get("page_link")}
-    assert {"", "kernel_lab", "step_by_step"} <= links  # the URL paths of the deep links
+    assert {"", "kernel_lab", "step_by_step", "layer_by_layer"} <= links  # the URL paths of the deep links
 
 
 def test_kernel_lab_defaults_show_a_feature_map():
@@ -189,3 +191,117 @@ def test_step_page_bad_input_gets_a_message(params, message):
     at = _app("pages/step_by_step.py", **params)
     _no_crash(at)
     assert any(message in e for e in _errors(at)), _errors(at)
+
+
+# --- Layer by layer ------------------------------------------------------------------------------
+
+def _walk_every_layer(at: AppTest) -> list[str]:
+    """Press Next until the last layer; returns the subheaders seen."""
+    names = at.select_slider(key="lbl_layer").options
+    seen = [at.subheader[0].value]
+    for _ in range(len(names) - 1):
+        at.button(key="lbl_next").click().run()
+        _no_crash(at)
+        seen.append(at.subheader[0].value)
+    return seen
+
+
+def test_layer_page_reads_the_sample_digit_with_the_shipped_lenet5():
+    at = _app("pages/layer_by_layer.py")
+    _no_crash(at)
+    assert not _errors(at)
+    assert at.selectbox(key="net_model").value == "lenet5" and at.toggle(key="net_pretrained").value
+    assert any(m.value.startswith("**Prediction:** 3 (") for m in at.markdown), [m.value for m in at.markdown]
+    assert "61,706 parameters" in _text(at)
+
+
+def test_layer_page_steps_through_every_layer_of_lenet5():
+    at = _app("pages/layer_by_layer.py")
+    seen = _walk_every_layer(at)
+    assert len(seen) == 13 and seen[1] == "2 of 13: `conv1` (Conv2d)" and seen[-1] == "13 of 13: `fc5` (Linear)"
+    titles = [f["layout"]["title"]["text"] for f in _figures(at)]
+    assert "Prediction (softmax of the last layer)" in titles
+    assert "| 84 | 10 | 850 | 840 |" in _text(at)
+    assert at.query_params["layer"] in ("fc5", ["fc5"])  # the step is in the link
+    at.button(key="lbl_prev").click().run()
+    assert at.subheader[0].value.startswith("12 of 13: `relu4`")
+
+
+def test_layer_page_steps_through_every_layer_of_resnet18():
+    at = _app("pages/layer_by_layer.py", model="resnet18", weights="0")
+    seen = _walk_every_layer(at)
+    assert len(seen) == 70 and any("`layer1.0.add` (add)" in s for s in seen)
+    assert any("Skip connection" in m.value for m in at.markdown) is False  # the last layer is fc
+    assert "11,689,512 parameters" in _text(at)
+
+
+def test_layer_page_link_opens_a_layer_with_its_arithmetic():
+    at = _app("pages/layer_by_layer.py", layer="conv2")
+    _no_crash(at)
+    assert at.subheader[0].value == "5 of 13: `conv2` (Conv2d)"
+    text = _text(at)
+    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2,416" in text and "\\lfloor 10 \\rfloor = 10" in text
+    assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in text
+
+
+def test_layer_page_bad_layer_in_the_link_starts_at_the_first():
+    at = _app("pages/layer_by_layer.py", layer="conv99", model="nope")
+    _no_crash(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "model=nope" in warnings and "conv99" in warnings
+    assert at.select_slider(key="lbl_layer").value == "normalize"
+
+
+def test_layer_page_converts_a_colour_photo_for_lenet5():
+    at = _app("pages/layer_by_layer.py", img="astronaut")
+    _no_crash(at)
+    notes = [c.value for c in at.caption if c.value.startswith("Converted:")]
+    assert any("colour to grey" in n for n in notes) and any("inverted" in n or "centred" in n for n in notes)
+
+
+def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(tmp_path))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", f"http://127.0.0.1:{port}/")
+    at = _app("pages/layer_by_layer.py", model="googlenet")
+    _no_crash(at)
+    assert any("not on this server yet" in i.value for i in at.info)
+    at.button(key="net_download").click().run()
+    _no_crash(at)
+    assert any("could not be downloaded" in e and "random weights" in e for e in _errors(at)), _errors(at)
+    at.toggle(key="net_pretrained").set_value(False).run()
+    _no_crash(at)
+    assert not _errors(at) and at.subheader[0].value.startswith("1 of 198")
+
+
+def test_layer_page_kernels_and_their_closest_presets():
+    at = _app("pages/layer_by_layer.py", layer="conv1")
+    _no_crash(at)
+    frames = [d.value for d in at.dataframe]
+    similarity = next(f for f in frames if "closest preset" in f.columns)
+    assert len(similarity) == 6 and similarity["cosine"].abs().max() <= 1
+
+
+def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
+    at = _app("pages/layer_by_layer.py", layer="conv1")
+    at.number_input(key="lbl_send_index").set_value(2)
+    at.button(key="lbl_send").click().run()
+    _no_crash(at)
+    assert at.selectbox(key="kl_kernel").value == "custom (edit the grid)"
+    from explorer import kernels, models
+
+    learned = models.build("lenet5", pretrained=True).conv1.weight[2, 0]
+    sent = kernels.parse_text(at.session_state["kl_grid_base"])
+    assert torch.allclose(sent, learned, atol=1e-5)
+    assert any(t.startswith("Feature map") for t in (f["layout"]["title"]["text"] for f in _figures(at)))
+
+
+def test_layer_page_whole_network_tables():
+    at = _app("pages/layer_by_layer.py")
+    frames = [d.value for d in at.dataframe]
+    table = next(f for f in frames if "multiply-adds" in f.columns)
+    assert list(table["name"])[:3] == ["normalize", "conv1", "relu1"] and len(table) == 13
+    famous = next(f for f in frames if "deck: parameters" in f.columns)
+    assert set(famous["network"]) == {"LeNet", "AlexNet", "GoogLeNet", "VGG16", "ResNet"}

@@ -19,12 +19,12 @@ SOURCE_LABELS = {"sample": "Sample", "draw": "Draw", "upload": "Upload", "camera
 CURRENT = "current_image"  # session key: (label, (C, H, W) tensor)
 
 
-def settings() -> list[state.Setting]:
-    """The picker's URL-bound settings: the source and the sample's name."""
+def settings(default_sample: str | None = None) -> list[state.Setting]:
+    """The picker's URL-bound settings: the source and the sample's name (default: the first sample)."""
     keys = [s.key for s in images.samples()]
     return [
         state.Setting("img_source", "src", "sample", state.choice(SOURCES)),
-        state.Setting("img_sample", "img", keys[0], state.choice(keys)),
+        state.Setting("img_sample", "img", default_sample or keys[0], state.choice(keys)),
     ]
 
 
@@ -37,9 +37,12 @@ def pick_image() -> tuple[str, torch.Tensor] | None:
         picked = {"sample": _sample, "draw": _drawing, "upload": _upload, "camera": _camera}[source]()
     if picked is not None:
         st.session_state[CURRENT] = picked
-    elif source != "sample":
-        st.caption("A link to this page opens with a sample image: drawings and uploads stay in this session.")
-    return picked
+        return picked
+    st.caption("A link to this page opens with a sample image: drawings and uploads stay in this session.")
+    if CURRENT in st.session_state:  # e.g. a drawing made on another page: the canvas starts empty here
+        st.caption(f"Meanwhile this shows your last image ({st.session_state[CURRENT][0]}).")
+        return st.session_state[CURRENT]
+    return None
 
 
 def _sample() -> tuple[str, torch.Tensor]:

@@ -94,3 +94,12 @@ def _resized(cells: list[list[str]], n_rows: int, n_cols: int) -> str:
     """Crop or pad the grid with zeros to the new size, keeping what was typed."""
     grown = [(row + ["0"] * n_cols)[:n_cols] for row in cells] + [["0"] * n_cols] * n_rows
     return ";".join(",".join(row) for row in grown[:n_rows])
+
+
+def send_to_lab(kernel: torch.Tensor) -> str:
+    """Make ``kernel`` the Kernel Lab's custom kernel (for a page that switches there); returns its text."""
+    text = kernels.to_text(kernel)
+    st.session_state[_BASE] = text
+    state.keep("kl_custom", text)
+    state.keep("kl_kernel", CUSTOM)
+    return text

@@ -43,6 +43,11 @@ PAGES: tuple[PageInfo, ...] = (
         "The lecture's worked examples, one output cell at a time: window, products, sum; "
         "flip, padding, stride, dilation, pooling and 1-D signals.",
     ),
+    PageInfo(
+        "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",
+        "Draw a digit and watch a trained LeNet-5 read it, one layer at a time: feature maps, kernels, "
+        "shapes, parameters and the prediction. Also AlexNet, VGG16, GoogLeNet and ResNet18.",
+    ),
 )
 
 

@@ -49,8 +49,9 @@ def expect_selected(page: Page, label: str, value: str) -> None:
         ("/", "CNN Explorer", "Home · CNN Explorer"),
         ("/kernel_lab", "Kernel Lab", "Kernel Lab · CNN Explorer"),
         ("/step_by_step", "Convolution step by step", "Convolution step by step · CNN Explorer"),
+        ("/layer_by_layer?layer=conv2", "Layer by layer", "Layer by layer · CNN Explorer"),
     ],
-    ids=["home", "kernel_lab", "step_by_step"],
+    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer"],
 )
 def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, title: str,
                                 tab_title: str, request: pytest.FixtureRequest) -> None:
@@ -59,10 +60,10 @@ def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, titl
     open_page(page, fresh_app_url + path, title)
     expect(page.locator("h1").first).to_have_text(title)
     expect(page).to_have_title(tab_title)
-    assert page.url.startswith(fresh_app_url + path), page.url
+    assert page.url.startswith(fresh_app_url + path.split("?")[0]), page.url
     sidebar = page.locator(SIDEBAR)
     expect(sidebar.locator('[data-testid="stPageLink"]').get_by_text("Kernel Lab", exact=True)).to_be_visible()
-    expect(sidebar.locator('[data-testid="stPageLink"]')).to_have_count(3)
+    expect(sidebar.locator('[data-testid="stPageLink"]')).to_have_count(4)
     expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)  # the default nav stays hidden
     expect(page.get_by_text("Page not found")).to_have_count(0)
     assert_no_exception(page)
@@ -164,5 +165,41 @@ def test_step_next_button_advances(app_url: str, page: Page, request: pytest.Fix
     wait_for_app(page, "Step 2 of 6")
     expect(page.get_by_text("Step 1 of 6")).to_have_count(0)
     expect(page).to_have_url(re.compile(r"step=2"))  # the link follows the step
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+# --- Layer by layer -------------------------------------------------------------------------
+
+def draw_strokes(page: Page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw polylines on the canvas; points are fractions of its width and height."""
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None and box["width"] > 100
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0] * box["width"], box["y"] + stroke[0][1] * box["height"])
+        page.mouse.down()
+        for fx, fy in stroke[1:]:
+            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=12)
+        page.mouse.up()
+
+
+def test_layer_page_reads_a_drawn_digit(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    """Draw a 7, step with Next to the last layer, read the prediction."""
+    open_page(page, app_url + "/layer_by_layer?src=draw", "Draw with the mouse")
+    draw_strokes(page, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])
+    wait_for_app(page, "inverted to light ink")  # a drawing is dark on white: MNIST is the other way
+    heading = page.locator("h3").filter(has_text=re.compile(r"^\d+ of 13"))
+    expect(heading).to_contain_text("1 of 13: normalize")
+    for n in range(2, 14):
+        page.get_by_role("button", name="Next").click()
+        expect(heading).to_contain_text(f"{n} of 13")
+    wait_for_app(page)
+    expect(heading).to_contain_text("13 of 13: fc5")
+    expect(page.get_by_text("Prediction: 7", exact=False)).to_be_visible()
+    title, _ = figure(page, "Prediction")
+    assert title == "Prediction (softmax of the last layer)"
+    assert "layer=fc5" in page.url and "src=draw" in page.url
     assert_no_exception(page)
     screenshot(page, request.node.name)

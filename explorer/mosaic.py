@@ -1,0 +1,151 @@
+"""Many small images in one figure: a layer's feature maps, its kernels, a vector, the prediction.
+
+A mosaic is drawn as one PNG (``go.Image``) rather than a heatmap per map: a ResNet layer's 16
+maps of 112x112 would otherwise send 200,000 numbers to the browser on every rerun.
+Values become colours through a look-up table sampled from a plotly colour scale.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+from plotly.colors import sample_colorscale, unlabel_rgb
+
+GAP = (255, 255, 255)  # the white line between tiles
+MIN_TILE_PX = 28  # small maps and kernels are enlarged (nearest neighbour) to at least this
+
+
+def _lut(colorscale: str) -> np.ndarray:
+    """256 RGB colours (256, 3) uint8 sampled from a plotly colour scale."""
+    colours = sample_colorscale(colorscale, np.linspace(0, 1, 256))
+    return np.array([unlabel_rgb(c) for c in colours], dtype=np.uint8)
+
+
+_LUTS = {name: _lut(name) for name in ("RdBu_r", "Viridis", "gray")}
+
+
+def scaled(maps: torch.Tensor, per_map: bool) -> tuple[torch.Tensor, str, tuple[float, float]]:
+    """Map values (N, H, W) to [0, 1] for colouring: a diverging scale centred on 0 when there are
+    negative values, else 0..max. ``per_map``: each map stretched to its own range (shapes, not sizes).
+
+    Returns the scaled maps, the colour scale's name and the value range of the shared scale.
+    """
+    maps = maps.float()
+    signed = bool((maps < 0).any())
+    dims = (1, 2) if per_map else (0, 1, 2)
+    if signed:
+        top = maps.abs().amax(dim=dims, keepdim=True).clamp_min(1e-12)
+        return (maps / top + 1) / 2, "RdBu_r", (-float(top.max()), float(top.max()))
+    top = maps.amax(dim=dims, keepdim=True).clamp_min(1e-12)
+    return maps / top, "Viridis", (0.0, float(top.max()))
+
+
+def tile(tiles: np.ndarray, cols: int) -> np.ndarray:
+    """(N, h, w, 3) uint8 tiles -> one (rows * (h + g) - g, cols * (w + g) - g, 3) image with gaps."""
+    n, h, w, _ = tiles.shape
+    rows = math.ceil(n / cols)
+    gap = max(1, min(h, w) // 16)
+    out = np.empty((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), dtype=np.uint8)
+    out[:] = GAP
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = t
+    return out
+
+
+def _enlarged(tiles: np.ndarray) -> np.ndarray:
+    h = tiles.shape[1]
+    factor = max(1, math.ceil(MIN_TILE_PX / h))
+    return tiles.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else tiles
+
+
+def _png(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _figure(image: np.ndarray, title: str, height: int) -> go.Figure:
+    fig = go.Figure(go.Image(source=_png(image), hoverinfo="skip"))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
+    return fig
+
+
+def columns_for(n: int) -> int:
+    """A near-square grid, a little wider than tall."""
+    return max(1, math.ceil(math.sqrt(n * 1.5)))
+
+
+def maps_figure(maps: torch.Tensor, first: int, title: str, per_map: bool = True, height: int = 520) -> go.Figure:
+    """Feature maps (N, H, W) as a grid of heatmap tiles; tile i is map ``first + i``."""
+    values, scale, (low, high) = scaled(maps, per_map)
+    codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    tiles = _enlarged(_LUTS[scale][codes])
+    fig = _figure(tile(tiles, columns_for(len(maps))), title, height)
+    note = "each map on its own scale" if per_map else f"one scale for all: {low:.3g} to {high:.3g}"
+    colours = "blue < 0 < red" if scale == "RdBu_r" else "dark = 0, yellow = high"
+    fig.add_annotation(text=f"maps {first}..{first + len(maps) - 1}, row by row; {colours}; {note}",
+                       xref="paper", yref="paper", x=0, y=-0.02, showarrow=False, yanchor="top",
+                       font=dict(size=11))
+    fig.update_layout(margin=dict(b=30))
+    return fig
+
+
+def vector_figure(vector: torch.Tensor, title: str, height: int = 260) -> go.Figure:
+    """A 1-D output: bars when short, else the values laid out row by row as a heat strip."""
+    values = vector.float().flatten()
+    if len(values) <= 128:
+        fig = go.Figure(go.Bar(y=values.numpy(), marker_color=np.where(values.numpy() < 0, "#4575b4", "#d73027")))
+        fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                          xaxis_title="unit", yaxis_title="value")
+        return fig
+    cols = math.ceil(math.sqrt(len(values)))
+    padded = torch.full((cols * math.ceil(len(values) / cols),), float("nan"))
+    padded[:len(values)] = values
+    grid = padded.view(-1, cols)
+    fig = go.Figure(go.Heatmap(z=grid.numpy(), colorscale="RdBu_r", zmid=0, colorbar=dict(thickness=10),
+                               hovertemplate="unit %{customdata}: %{z:.3f}<extra></extra>",
+                               customdata=np.arange(grid.numel()).reshape(grid.shape)))
+    fig.update_layout(title=f"{title} (laid out row by row)", height=max(height, 420),
+                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", visible=False)
+    fig.update_xaxes(visible=False)
+    return fig
+
+
+def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: int = 16,
+                   height: int = 420) -> go.Figure:
+    """Conv weights (O, I, kh, kw) as small images: one RGB tile per filter when I == 3,
+    else a grid with a column per output map and a row per input map (diverging colours)."""
+    w = weight.detach().float().cpu()[:max_out]
+    if w.shape[1] == 3:
+        top = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+        rgb = ((w / top + 1) / 2 * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (O, kh, kw, 3)
+        return _figure(tile(_enlarged(rgb), columns_for(len(rgb))), title, height)
+    w = w[:, :max_in]
+    out_n, in_n = w.shape[:2]
+    by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
+    values, scale, _ = scaled(by_input, per_map=False)
+    codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return _figure(tile(_enlarged(_LUTS[scale][codes]), out_n), title, height)
+
+
+def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,
+                      height: int = 320) -> go.Figure:
+    """The ``top`` most likely classes as horizontal bars, the most likely on top."""
+    p, idx = probabilities.float().topk(min(top, len(probabilities)))
+    labels = [classes[i] if i < len(classes) else str(i) for i in idx.tolist()]
+    fig = go.Figure(go.Bar(x=p.numpy()[::-1], y=labels[::-1], orientation="h",
+                           text=[f"{v:.1%}" for v in p.tolist()][::-1], textposition="auto"))
+    fig.update_layout(title="Prediction (softmax of the last layer)", height=height,
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(range=[0, 1], tickformat=".0%"),
+                      yaxis=dict(type="category"))  # digit names are labels, not numbers
+    return fig

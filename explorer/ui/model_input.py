@@ -1,0 +1,112 @@
+"""The model chooser every network page shares: a registry model, with shipped, downloaded or random weights.
+
+Models are built once per server (``st.cache_resource``), in eval mode with gradients off, and
+never changed afterwards. torchvision weights are downloaded only on request, with a progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+from torch import fx, nn
+
+from explorer import inspect, models
+from explorer.ui import state
+
+DEFAULT = "lenet5"
+
+
+@dataclass(frozen=True)
+class Network:
+    """A built model with its registry entry, its traced graph and its layers."""
+
+    spec: models.ModelSpec
+    pretrained: bool
+    model: nn.Module
+    graph: fx.GraphModule
+    layers: tuple[inspect.Layer, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.spec.name}:{'pretrained' if self.pretrained else 'random'}"
+
+
+def settings() -> list[state.Setting]:
+    return [
+        state.Setting("net_model", "model", DEFAULT, state.choice(models.names())),
+        state.Setting("net_pretrained", "weights", True, state.boolean, state.dump_bool),
+    ]
+
+
+def pick_model() -> Network | None:
+    """Draw the chooser; returns the network, or None (with a message) while its weights are missing."""
+    name = st.selectbox("Model", models.names(), key="net_model", format_func=lambda n: models.spec(n).title)
+    spec = models.spec(name)
+    available = models.has_pretrained(name)
+    st.toggle("Trained weights", key="net_pretrained", disabled=not available,
+              help="Off: the same architecture with random weights, to compare what training changed.")
+    st.caption(spec.about if available else f"{spec.about} (No trained weights ship with this model.)")
+    pretrained = bool(st.session_state.net_pretrained) and available
+    if pretrained and spec.weights == "torchvision" and not models.is_downloaded(name) and not _download(name):
+        return None
+    try:
+        return _network(name, pretrained)
+    except models.WeightsUnavailable as exc:
+        st.error(f"{exc}.")
+        return None
+
+
+def _download(name: str) -> bool:
+    """Offer the download of torchvision's weights; True once they are here."""
+    size = models.download_size_mb(name)
+    st.info(f"The ImageNet weights of {models.spec(name).title} ({size:.0f} MB) are not on this server yet. "
+            "Download them, or switch off *Trained weights* to look at the architecture with random weights.")
+    if not st.button(f"Download the weights ({size:.0f} MB)", key="net_download", type="primary"):
+        return False
+    bar = st.progress(0.0, text="Connecting...")
+
+    def report(done: int, total: int) -> None:
+        fraction = done / total if total else 0.0
+        bar.progress(min(fraction, 1.0), text=f"Downloading: {done / 2**20:.0f} of {total / 2**20:.0f} MB")
+
+    try:
+        models.download_weights(name, report)
+    except models.WeightsUnavailable as exc:
+        bar.empty()
+        st.error(f"{exc}.")
+        return False
+    bar.empty()
+    return True
+
+
+@st.cache_resource(show_spinner="Building the model...", max_entries=6)
+def _network(name: str, pretrained: bool) -> Network:
+    model = models.build(name, pretrained=pretrained).requires_grad_(False)
+    spec = models.spec(name)
+    graph = inspect.extractor(model)
+    return Network(spec, pretrained, model, graph, tuple(inspect.layers(model, spec.input_shape, graph)))
+
+
+def image_key(image: torch.Tensor) -> str:
+    """A short digest of an image's values: the cache key for everything computed from it."""
+    return hashlib.sha1(image.float().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _activations(network_key: str, digest: str, _network: Network, _image: torch.Tensor) -> dict[str, torch.Tensor]:
+    # cache_resource, not cache_data: a big network's activations run to hundreds of MB and are only read
+    return inspect.activations(_network.graph, _image)
+
+
+def activations(network: Network, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every layer's output for ``image`` (the model's input), computed once per network and image."""
+    return _activations(network.key, image_key(image), network, image)
+
+
+@st.cache_data(show_spinner="Measuring the famous networks...")
+def famous_table() -> list[dict]:
+    """The lecture's table of famous networks with this app's own counts (computed once per server)."""
+    return models.famous_table()

@@ -1,0 +1,127 @@
+"""Layer by layer: one image through a network, every layer's output, kernels and arithmetic."""
+
+import streamlit as st
+import torch
+
+from explorer import figures, inputs, inspect, kernels, mosaic
+from explorer.ui import image_input, kernel_input, layout, model_input, state
+
+layout.page_setup(layout.PAGES[2])
+st.title("Layer by layer")
+st.markdown(
+    "A network is a stack of simple steps. Give it an image and walk through them: each layer's output "
+    "shape, its parameter count and the formula behind both, its feature maps and its kernels, and at "
+    "the end what the network thinks it sees. Draw a digit for the trained LeNet-5."
+)
+
+MAPS_PER_PAGE = 16
+SETTINGS = [
+    *image_input.settings(default_sample="digit"),
+    *model_input.settings(),
+    state.Setting("lbl_layer", "layer", ""),
+    state.Setting("lbl_maps", "maps", 0, state.int_between(0, 4096)),
+    state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
+]
+state.restore(SETTINGS)
+
+
+def step(delta: int, names: list[str]) -> None:
+    """Previous / next layer (a button callback, so it runs before the slider is drawn)."""
+    here = names.index(st.session_state.lbl_layer)
+    st.session_state.lbl_layer = names[min(max(here + delta, 0), len(names) - 1)]
+    st.session_state.lbl_maps = 0
+
+
+controls, view = st.columns([4, 9], gap="large")
+with controls:
+    network = model_input.pick_model()
+    picked = image_input.pick_image()
+if network is None or picked is None:
+    state.publish(SETTINGS)
+    view.info("Choose a model and an image to start.")
+    st.stop()
+
+layers = list(network.layers)
+names = [layer.name for layer in layers]
+if st.session_state.lbl_layer not in names:
+    if st.session_state.lbl_layer:
+        st.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
+    st.session_state.lbl_layer, st.session_state.lbl_maps = names[0], 0
+
+with view, layout.guard("running the network"):
+    prepared = inputs.prepare(network.spec, picked[1])
+    outputs = model_input.activations(network, prepared.tensor)
+    probabilities = torch.softmax(outputs[names[-1]].float(), 0)
+    best = int(probabilities.argmax())
+    st.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=0))
+    a, b, _ = st.columns([1, 1, 3])
+    a.button("Previous", key="lbl_prev", on_click=step, args=(-1, names), icon=":material/arrow_back:", width="stretch")
+    b.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:", width="stretch")
+    index = names.index(st.session_state.lbl_layer)
+    layer, out = layers[index], outputs[st.session_state.lbl_layer]
+    st.subheader(f"{index + 1} of {len(layers)}: `{layer.name}` ({layer.type})")
+    st.markdown(inspect.summary_table(layer))
+    for line in inspect.formula(layer):
+        st.markdown(line)
+    if isinstance(layer.module, torch.nn.ReLU) or layer.type == "relu":
+        st.caption(f"{(out == 0).float().mean():.0%} of this layer's outputs are exactly 0.")
+    tab_maps, tab_kernels, tab_net = st.tabs(["Output", "Kernels", "Whole network"])
+
+with tab_maps, layout.guard("drawing the layer's output"):
+    left, right = st.columns([2, 5])
+    with left:
+        st.plotly_chart(figures.image_figure(prepared.tensor, "What the model sees", height=280),
+                        key="lbl_fig_input")
+        for note in prepared.notes:
+            st.caption(f"Converted: {note}.")
+        st.markdown(f"**Prediction:** {network.spec.classes[best] if network.spec.classes else best} "
+                    f"({probabilities[best]:.1%})" + ("" if network.pretrained else " (random weights)"))
+    with right:
+        if out.dim() == 3:
+            pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
+            first = min(st.session_state.lbl_maps, pages - 1) * MAPS_PER_PAGE
+            st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, f"{out.shape[0]} feature maps "
+                                               f"of {out.shape[1]} x {out.shape[2]}", st.session_state.lbl_own_scale),
+                            key="lbl_fig_maps")
+            p, q = st.columns(2)
+            if pages > 1:
+                p.number_input(f"Maps page (of {pages})", 0, pages - 1, key="lbl_maps")
+            q.toggle("Each map on its own colour scale", key="lbl_own_scale")
+        elif index == len(layers) - 1:
+            st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
+        else:
+            st.plotly_chart(mosaic.vector_figure(out, f"{out.numel():,} values"), key="lbl_fig_vector")
+
+with tab_kernels, layout.guard("drawing the kernels"):
+    if not isinstance(layer.module, torch.nn.Conv2d):
+        st.info("This layer has no kernels: pick a convolution (`conv...`) layer to see what it learned.")
+    else:
+        weight = layer.module.weight.detach()
+        shown = f"first {min(16, weight.shape[0])} filters" if weight.shape[0] > 16 else f"{weight.shape[0]} filters"
+        st.plotly_chart(mosaic.kernels_figure(weight, f"{shown}" + (" in colour (R, G, B weights)" if weight.shape[1] == 3
+                                              else ": a column per output map, a row per input map")),
+                        key="lbl_fig_kernels")
+        first_conv = next(l for l in layers if isinstance(l.module, torch.nn.Conv2d))
+        if layer is first_conv:
+            flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)
+            st.markdown("**Which hand-set kernel does each learned filter resemble?** (cosine similarity; "
+                        "a negative value is the same pattern with the sign flipped"
+                        + ("; a colour filter is compared by the sum of its R, G and B weights, which is what it "
+                           "does to a grey image)" if weight.shape[1] > 1 else ")"))
+            st.dataframe([{"filter": i, "closest preset": m[0][0], "cosine": round(m[0][1], 2),
+                           "runner-up": f"{m[1][0]} ({m[1][1]:.2f})"}
+                          for i, m in enumerate(kernels.closest_presets(k, top=2) for k in flat[:32])],
+                         key="lbl_similarity", hide_index=True)
+            chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, 0, key="lbl_send_index")
+            if st.button("Use this kernel in the Kernel Lab", key="lbl_send", icon=":material/send:"):
+                text = kernel_input.send_to_lab(flat[int(chosen)])
+                st.switch_page("pages/kernel_lab.py", query_params={"k": kernel_input.CUSTOM, "kv": text})
+
+with tab_net, layout.guard("listing the layers"):
+    st.dataframe(inspect.rows_for_display(layers), key="lbl_table", hide_index=True)
+    st.caption(f"{len(layers)} operations, {sum(l.params for l in layers):,} parameters, "
+               f"{sum(l.mult_adds for l in layers):,} multiply-adds per image.")
+    st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures)")
+    st.dataframe(model_input.famous_table(), key="lbl_famous", hide_index=True)
+
+state.publish(SETTINGS)

@@ -1,0 +1,73 @@
+"""Mosaic figures: tiles, colour scales, kernels, vectors and the prediction."""
+
+import base64
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from explorer import mosaic
+
+
+def _image(fig) -> np.ndarray:
+    source = fig.data[0].source
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))))
+
+
+def test_tile_places_maps_row_by_row_with_gaps():
+    tiles = np.zeros((5, 2, 3, 3), dtype=np.uint8)
+    for i in range(5):
+        tiles[i] = i * 40
+    out = mosaic.tile(tiles, cols=3)
+    assert out.shape == (2 * 2 + 1, 3 * 3 + 2, 3)
+    assert (out[0, 4] == 40).all() and (out[3, 0] == 120).all() and (out[0, 3] == mosaic.GAP).all()
+
+
+def test_scaled_is_diverging_for_signed_maps_and_per_map_when_asked():
+    maps = torch.tensor([[[-2.0, 0.0]], [[1.0, 0.5]]])
+    shared, scale, (low, high) = mosaic.scaled(maps, per_map=False)
+    assert scale == "RdBu_r" and (low, high) == (-2.0, 2.0) and shared[0, 0, 1] == 0.5
+    own, _, _ = mosaic.scaled(maps, per_map=True)
+    assert own[1, 0, 0] == 1.0 and own[0, 0, 0] == 0.0
+    positive, scale, _ = mosaic.scaled(maps.abs(), per_map=False)
+    assert scale == "Viridis" and positive.max() == 1.0
+
+
+def test_maps_figure_is_one_png_with_every_map():
+    fig = mosaic.maps_figure(torch.randn(16, 10, 10), 16, "maps")
+    image = _image(fig)
+    tile = 10 * 3  # 10 px maps are enlarged to at least MIN_TILE_PX
+    cols = mosaic.columns_for(16)
+    assert image.shape[1] == cols * tile + (cols - 1) * max(1, tile // 16)
+    assert "maps 16..31" in fig.layout.annotations[0].text
+
+
+def test_kernels_figure_shows_rgb_filters_as_colour_tiles_and_others_as_a_grid():
+    rgb = mosaic.kernels_figure(torch.randn(4, 3, 5, 5), "rgb")
+    assert _image(rgb).shape[2] == 3
+    grid = _image(mosaic.kernels_figure(torch.randn(16, 6, 5, 5), "grid"))
+    tile = 5 * 6  # enlarged 6x to reach 28 px
+    assert grid.shape[1] == 16 * tile + 15 * max(1, tile // 16) and grid.shape[0] == 6 * tile + 5 * max(1, tile // 16)
+
+
+def test_prediction_figure_puts_the_most_likely_class_on_top():
+    fig = mosaic.prediction_figure(torch.tensor([0.1, 0.7, 0.2]), ("a", "b", "c"))
+    assert list(fig.data[0].y) == ["a", "c", "b"] and fig.data[0].text[-1] == "70.0%"
+
+
+def test_vector_figure_bars_short_vectors_and_tiles_long_ones():
+    assert mosaic.vector_figure(torch.randn(84), "v").data[0].type == "bar"
+    long = mosaic.vector_figure(torch.randn(4096), "v")
+    assert long.data[0].type == "heatmap" and np.array(long.data[0].z).shape == (64, 64)
+
+
+def test_kernel_grid_puts_output_maps_in_columns_and_input_maps_in_rows():
+    weight = torch.zeros(4, 2, 3, 3)
+    weight[3, 1] = 1.0  # output map 3, input map 1
+    image = _image(mosaic.kernels_figure(weight, "grid"))
+    tile = 3 * 10  # 3 px kernels are enlarged 10x
+    gap = max(1, tile // 16)
+    hot = image[1 * (tile + gap) + tile // 2, 3 * (tile + gap) + tile // 2]
+    cold = image[tile // 2, 3 * (tile + gap) + tile // 2]
+    assert hot[0] > 150 > hot[2] and abs(int(cold[0]) - int(cold[2])) < 30  # red where the weight is, neutral elsewhere
