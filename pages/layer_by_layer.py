@@ -19,7 +19,7 @@ SETTINGS = [
     *image_input.settings(default_sample="digit"),
     *model_input.settings(),
     state.Setting("lbl_layer", "layer", ""),
-    state.Setting("lbl_maps", "maps", 0, state.int_between(0, 4096)),
+    state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),
     state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
 ]
 state.restore(SETTINGS)
@@ -29,7 +29,7 @@ def step(delta: int, names: list[str]) -> None:
     """Previous / next layer (a button callback, so it runs before the slider is drawn)."""
     here = names.index(st.session_state.lbl_layer)
     st.session_state.lbl_layer = names[min(max(here + delta, 0), len(names) - 1)]
-    st.session_state.lbl_maps = 0
+    st.session_state.lbl_maps = 1
 
 
 controls, view = st.columns([4, 9], gap="large")
@@ -46,14 +46,14 @@ names = [layer.name for layer in layers]
 if st.session_state.lbl_layer not in names:
     if st.session_state.lbl_layer:
         st.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
-    st.session_state.lbl_layer, st.session_state.lbl_maps = names[0], 0
+    st.session_state.lbl_layer, st.session_state.lbl_maps = names[0], 1
 
 with view, layout.guard("running the network"):
     prepared = inputs.prepare(network.spec, picked[1])
     outputs = model_input.activations(network, prepared.tensor)
     probabilities = torch.softmax(outputs[names[-1]].float(), 0)
     best = int(probabilities.argmax())
-    st.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=0))
+    st.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1))
     a, b, _ = st.columns([1, 1, 3])
     a.button("Previous", key="lbl_prev", on_click=step, args=(-1, names), icon=":material/arrow_back:", width="stretch")
     b.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:", width="stretch")
@@ -79,14 +79,21 @@ with tab_maps, layout.guard("drawing the layer's output"):
     with right:
         if out.dim() == 3:
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
-            first = min(st.session_state.lbl_maps, pages - 1) * MAPS_PER_PAGE
+            st.session_state.lbl_maps = min(st.session_state.lbl_maps, pages)
+            first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
             st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, f"{out.shape[0]} feature maps "
                                                f"of {out.shape[1]} x {out.shape[2]}", st.session_state.lbl_own_scale),
                             key="lbl_fig_maps")
             p, q = st.columns(2)
             if pages > 1:
-                p.number_input(f"Maps page (of {pages})", 0, pages - 1, key="lbl_maps")
+                p.number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
             q.toggle("Each map on its own colour scale", key="lbl_own_scale")
+            with st.expander("Look closer at one map (hover for its values)"):
+                if st.session_state.get("lbl_closer", 0) >= out.shape[0]:
+                    st.session_state.lbl_closer = 0
+                closer = st.number_input("Map", 0, out.shape[0] - 1, key="lbl_closer")
+                st.plotly_chart(figures.feature_map_figure(out[closer], "symmetric" if (out < 0).any() else "own",
+                                                           f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
         else:

@@ -305,3 +305,18 @@ def test_layer_page_whole_network_tables():
     assert list(table["name"])[:3] == ["normalize", "conv1", "relu1"] and len(table) == 13
     famous = next(f for f in frames if "deck: parameters" in f.columns)
     assert set(famous["network"]) == {"LeNet", "AlexNet", "GoogLeNet", "VGG16", "ResNet"}
+
+
+def test_layer_page_pages_through_wide_layers_and_looks_closer():
+    at = _app("pages/layer_by_layer.py", model="resnet18", weights="0", layer="conv1", maps="3")
+    _no_crash(at)
+    maps = next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith("64 feature maps"))
+    assert "maps 32..47" in maps["layout"]["annotations"][0]["text"]
+    at.number_input(key="lbl_closer").set_value(63).run()
+    closer = next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith("Map 63 of conv1"))
+    assert closer["data"][0]["z"]["shape"] == "112, 112"
+    at.button(key="lbl_next").click().run()  # bn1: the page and the map go back to the start when needed
+    _no_crash(at)
+    assert at.number_input(key="lbl_maps").value == 1
+    at.select_slider(key="lbl_layer").set_value("fc").run()
+    _no_crash(at)
