@@ -49,9 +49,24 @@ def node_names(model: nn.Module) -> list[str]:
 
 
 def extractor(model: nn.Module, nodes: list[str] | None = None) -> fx.GraphModule:
-    """A module returning ``{node name: output}`` for ``nodes`` (default: all). The model is not changed."""
-    return create_feature_extractor(model.eval(), return_nodes=nodes or node_names(model),
-                                    tracer_kwargs=_tracer_kwargs())
+    """A module returning ``{node name: output}`` for ``nodes`` (default: all). The model is not changed.
+
+    In-place operations are made out-of-place in the traced graph: an in-place ReLU would
+    otherwise overwrite the output of the conv or batch norm before it (torchvision's models
+    use ``F.relu(x, inplace=True)`` and ``nn.ReLU(inplace=True)``), and the page would show
+    rectified maps as the conv's.
+    """
+    graph_module = create_feature_extractor(model.eval(), return_nodes=nodes or node_names(model),
+                                            tracer_kwargs=_tracer_kwargs())
+    for node in graph_module.graph.nodes:
+        if node.kwargs.get("inplace"):
+            node.kwargs = {**node.kwargs, "inplace": False}
+        if node.op == "call_method" and node.target.endswith("_") and hasattr(torch.Tensor, node.target[:-1]):
+            node.target = node.target[:-1]  # x.relu_() -> x.relu()
+        if node.op == "call_module" and getattr(graph_module.get_submodule(node.target), "inplace", False):
+            raise ValueError(f"{node.target} works in place; build models with models.build (it turns that off)")
+    graph_module.recompile()
+    return graph_module
 
 
 def layers(model: nn.Module, input_shape: tuple[int, ...], graph_module: fx.GraphModule | None = None) -> list[Layer]:

@@ -298,7 +298,15 @@ def build(name: str, pretrained: bool = False) -> nn.Module:
         model = _BUILDERS[name](entry)
         if pretrained:
             model.load_state_dict(load_file(shipped_weights(name)))
-    return model.eval()
+    return _out_of_place(model).eval()
+
+
+def _out_of_place(model: nn.Module) -> nn.Module:
+    """Turn off ``inplace`` (torchvision's ReLUs): every layer's output must survive for inspection."""
+    for module in model.modules():
+        if getattr(module, "inplace", False):
+            module.inplace = False
+    return model
 
 
 def has_pretrained(name: str) -> bool:

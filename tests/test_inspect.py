@@ -130,3 +130,19 @@ def test_rows_for_display_are_text():
 def test_summary_table_is_one_markdown_row():
     layer = inspect.layers(models.build("lenet5"), (1, 28, 28))[1]
     assert inspect.summary_table(layer).splitlines()[-1] == "| 1 × 28 × 28 | 6 × 28 × 28 | 156 | 117,600 |"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_pre_activation_outputs_are_not_overwritten_by_an_inplace_relu(name, built):
+    """Conv and batch-norm outputs keep their negative values (torchvision's ReLUs work in place)."""
+    spec = models.spec(name)
+    layers = inspect.layers(built[name], spec.input_shape)
+    outputs = inspect.activations(inspect.extractor(built[name]), torch.rand(*spec.input_shape))
+    for layer in layers:
+        if isinstance(layer.module, (nn.Conv2d, nn.BatchNorm2d)):
+            assert outputs[layer.name].min() < 0, layer.name
+
+
+def test_an_inplace_module_outside_the_registry_is_refused():
+    with pytest.raises(ValueError, match="in place"):
+        inspect.extractor(nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(inplace=True)))
