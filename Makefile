@@ -33,6 +33,7 @@ test-fast: $(VENV)/.installed-dev  ## everything but the real-browser tests
 bench: $(VENV)/.installed
 	$(PY) bench/kernel_lab.py
 	$(PY) bench/layer_by_layer.py
+	$(PY) bench/receptive_field.py
 
 samples: $(VENV)/.installed  ## regenerate the test-pattern images in assets/samples
 	$(PY) scripts/make_samples.py

@@ -1,0 +1,256 @@
+"""Receptive fields against autograd: the exact box is where the gradient is non-zero."""
+
+import copy
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer import inspect, models
+from explorer import receptive_field as rf
+
+
+class _WindowSum(nn.Module):
+    """A max-pool's windows summed instead: the same dependencies, but every input gets gradient.
+
+    Built for one input size (padding is worked out here, so the module traces with torch.fx).
+    """
+
+    def __init__(self, pool: nn.MaxPool2d, in_shape: tuple[int, int, int]):
+        super().__init__()
+        channels, *in_hw = in_shape
+        k, s, p, d = (rf._pair(getattr(pool, a)) for a in ("kernel_size", "stride", "padding", "dilation"))
+        out_hw = pool(torch.zeros(1, 1, *in_hw)).shape[-2:]
+        need = [(o - 1) * st + dd * (kk - 1) + 1 for o, st, dd, kk in zip(out_hw, s, d, k)]
+        # pad like the pool; the right/bottom pad may be longer (ceil mode) or the input cut (floor)
+        self.pads = (p[1], max(need[1] - in_hw[1] - p[1], 0), p[0], max(need[0] - in_hw[0] - p[0], 0))
+        self.need, self.s, self.d = need, s, d
+        self.register_buffer("ones", torch.ones(channels, 1, *k))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, self.pads)[..., :self.need[0], :self.need[1]]
+        return F.conv2d(x, self.ones, stride=self.s, dilation=self.d, groups=self.ones.shape[0])
+
+
+def _pool_inputs(model: nn.Module, shape: tuple[int, ...]) -> dict[str, tuple[int, int, int]]:
+    """The input size of every max-pool, from one forward pass (hooks removed again)."""
+    sizes, handles = {}, []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.MaxPool2d):
+            handles.append(module.register_forward_pre_hook(
+                lambda m, args, name=name: sizes.setdefault(name, tuple(args[0].shape[-3:])) and None))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sizes
+
+
+def _all_positive(model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
+    """A copy where every unit averages its inputs with positive weights: nothing cancels or is rectified."""
+    model = copy.deepcopy(model).eval()
+    pool_inputs = _pool_inputs(model, shape)
+    for name, module in list(model.named_modules()):
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            with torch.no_grad():
+                module.weight.fill_(1.0 / module.weight[0].numel())
+                if module.bias is not None:
+                    module.bias.fill_(0.01)
+        elif isinstance(module, nn.BatchNorm2d):
+            with torch.no_grad():
+                module.weight.fill_(1.0), module.bias.fill_(0.01)
+                module.running_mean.zero_(), module.running_var.fill_(1.0)
+        elif isinstance(module, nn.MaxPool2d):
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, child,
+                    _WindowSum(module, pool_inputs[name]))
+    return model
+
+
+class _Gradients:
+    """Input gradients of single units of an all-positive copy, from one forward pass."""
+
+    def __init__(self, model: nn.Module, shape: tuple[int, ...]):
+        self.x = torch.ones(1, *shape, requires_grad=True)
+        self.outputs = inspect.extractor(_all_positive(model, shape))(self.x)
+
+    def box(self, layer: str, unit: tuple[int, int]) -> tuple | None:
+        """Bounding box of the input pixels with a non-zero gradient of unit (y, x), channels summed."""
+        # a replaced max-pool is traced inside: its output is its last node ("pool1.conv2d")
+        key = layer if layer in self.outputs else [k for k in self.outputs if k.startswith(layer + ".")][-1]
+        (grad,) = torch.autograd.grad(self.outputs[key][0, :, unit[0], unit[1]].sum(), self.x, retain_graph=True)
+        rows, cols = torch.nonzero(grad[0].abs().sum(0) > 0, as_tuple=True)
+        if len(rows) == 0:
+            return None  # the unit sees only padding
+        return (rows.min().item(), cols.min().item(), rows.max().item() + 1, cols.max().item() + 1)
+
+
+def _box_or_none(model: nn.Module, layer: str, unit: tuple[int, int], size: tuple[int, int]) -> tuple | None:
+    try:
+        return rf.rf_box(model, layer, unit, size)
+    except ValueError as exc:
+        assert "only padding" in str(exc)
+        return None
+
+
+def _units(size: tuple[int, int]) -> list[tuple[int, int]]:
+    h, w = size
+    return sorted({(h // 2, w // 2), (0, 0), (h - 1, w - 1), (0, w // 2), (h // 2, w - 1)})
+
+
+def _check(model: nn.Module, shape: tuple[int, ...], layers: list[str] | None = None) -> int:
+    """Compare rf_box with the gradient box for chosen (or all spatial) layers; returns the checks made."""
+    gradients = _Gradients(model, shape)
+    checked = 0
+    for field in rf.fields(model, shape[1:]):
+        if field.size is None or (layers is not None and field.name not in layers):
+            continue
+        for unit in _units(field.size):
+            assert _box_or_none(model, field.name, unit, shape[1:]) == gradients.box(field.name, unit), \
+                (field.name, unit)
+            checked += 1
+    return checked
+
+
+SPOT_CHECKS = {  # layers of the big networks: early, strided, after a skip or a concatenation, last map
+    "lenet5": None,
+    "tinyvgg": None,
+    "resnet_small": None,
+    "alexnet": ["conv1", "pool1", "conv3", "pool5", "avgpool"],
+    "vgg16": ["conv2", "pool2", "conv7", "pool13"],
+    "googlenet": ["conv1.conv", "maxpool1", "inception3a.cat", "inception4a.branch3.1.conv", "maxpool4"],
+    "resnet18": ["conv1", "maxpool", "layer1.0.add", "layer2.0.downsample.0", "layer3.1.relu_1", "layer4.1.add"],
+}
+
+
+@pytest.mark.parametrize("name", list(SPOT_CHECKS))
+def test_rf_box_is_the_gradient_box_on_every_registry_model(name):
+    spec = models.spec(name)
+    shape = spec.input_shape if spec.input_size <= 64 else (3, 96, 96)
+    torch.manual_seed(0)
+    assert _check(models.build(name), shape, SPOT_CHECKS[name]) >= 3
+
+
+def _random_net(rng: random.Random, size: int) -> tuple[nn.Module, int]:
+    """A chain of convs and pools with random kernel, stride, padding, dilation and ceil mode,
+    with a residual branch now and then; returns the net and its input size."""
+    layers, channels, n = [], 1, size
+    for _ in range(rng.randint(2, 5)):
+        k, d = rng.randint(1, 4), rng.randint(1, 3)
+        k_eff = d * (k - 1) + 1
+        if rng.random() < 0.3:
+            s = rng.randint(1, 3)
+            p = rng.randint(0, k // 2)
+            ceil = rng.random() < 0.5
+            layer = (nn.MaxPool2d(k, s, p, d, ceil_mode=ceil) if rng.random() < 0.5
+                     else nn.AvgPool2d(k, s, p, ceil_mode=ceil))
+        elif rng.random() < 0.25 and k % 2 == 1:
+            layer = _Residual(channels, k, d)  # sizes keep
+        else:
+            s, p = rng.randint(1, 3), rng.randint(0, (k_eff - 1) // 2)
+            layer = nn.Conv2d(channels, 2, k, s, p, d)
+            channels = 2
+        probe = nn.Sequential(*layers, layer)
+        try:
+            out = probe(torch.zeros(1, 1, size, size))
+        except RuntimeError:
+            break
+        if min(out.shape[-2:]) < 1:
+            break
+        layers.append(layer)
+        n = out.shape[-1]
+    return nn.Sequential(*(layers or [nn.Conv2d(1, 1, 3)])), size
+
+
+class _Residual(nn.Module):
+    """x + conv(x) with 'same' padding: a branch that meets the main path again."""
+
+    def __init__(self, channels: int, k: int, d: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, k, 1, d * (k - 1) // 2, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rf_box_is_the_gradient_box_on_random_nets(seed):
+    rng = random.Random(seed)
+    size = rng.randint(12, 40)
+    net, size = _random_net(rng, size)
+    assert _check(net, (1, size, size)) >= 1
+
+
+def test_textbook_numbers_of_the_lecture_networks():
+    lenet = {f.name: f for f in rf.fields(models.build("lenet5"), (28, 28))}
+    assert (lenet["conv1"].r, lenet["pool1"].r, lenet["conv2"].r, lenet["pool2"].r) == ((5, 5), (6, 6), (14, 14), (16, 16))
+    assert lenet["pool2"].j == (4, 4) and lenet["fc5"].size is None
+    resnet = {f.name: f for f in rf.fields(models.build("resnet18"), (224, 224))}
+    assert resnet["layer4.1.relu_1"].r == (435, 435) and resnet["layer4.1.relu_1"].j == (32, 32)
+    vgg = {f.name: f for f in rf.fields(models.build("vgg16"), (224, 224))}
+    assert vgg["conv2"].r == (5, 5) and vgg["pool13"].r == (212, 212)  # stacked 3x3s: 5x5 after two
+    alexnet = {f.name: f for f in rf.fields(models.build("alexnet"), (224, 224))}
+    assert alexnet["conv1"].r == (11, 11) and alexnet["pool5"].r == (195, 195)
+
+
+def test_two_stacked_3x3_see_5x5_with_fewer_parameters():
+    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3))
+    assert rf.fields(net, (9, 9))[-1].r == (5, 5)
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in nn.Conv2d(1, 1, 5).parameters())
+
+
+def test_sizes_match_the_real_forward_pass():
+    for name in ("googlenet", "resnet18", "alexnet"):
+        model = models.build(name)
+        real = {layer.name: layer.out_shape[1:] for layer in inspect.layers(model, (3, 224, 224))}
+        for field in rf.fields(model, (224, 224)):
+            if field.size is not None:
+                assert field.size == real[field.name], (name, field.name)
+
+
+def test_textbook_box_is_larger_than_the_exact_one_at_the_border():
+    model = models.build("lenet5")
+    field = {f.name: f for f in rf.fields(model, (28, 28))}["conv2"]
+    top, left, bottom, right = rf.textbook_box(field, (0, 0))
+    assert (top, left, bottom, right) == (-2.0, -2.0, 12.0, 12.0)
+    assert rf.rf_box(model, "conv2", (0, 0), (28, 28)) == (0, 0, 12, 12)
+    assert rf.rf_box(model, "conv2", (5, 5), (28, 28)) == (8, 8, 22, 22)  # inside: both agree
+
+
+def test_bad_requests_get_clear_errors():
+    model = models.build("lenet5")
+    with pytest.raises(ValueError, match="no feature map"):
+        rf.rf_box(model, "fc3", (0, 0), (28, 28))
+    with pytest.raises(ValueError, match="outside"):
+        rf.rf_box(model, "conv2", (10, 0), (28, 28))
+    with pytest.raises(ValueError, match="no layer"):
+        rf.rf_box(model, "conv9", (0, 0), (28, 28))
+    with pytest.raises(ValueError, match="only padding"):
+        rf.rf_box(nn.Sequential(nn.Conv2d(1, 1, 1, padding=2)), "0", (0, 0), (4, 4))
+
+
+def test_boxes_for_many_units_equal_one_at_a_time():
+    model = models.build("resnet18")
+    units = torch.tensor([[0, 0], [3, 4], [6, 6]])
+    many = rf.boxes(model, "layer3.0.add", units, (112, 112))
+    assert [tuple(b) for b in many.tolist()] == [rf.rf_box(model, "layer3.0.add", tuple(u), (112, 112))
+                                                 for u in units.tolist()]
+
+
+def test_effective_field_is_inside_the_exact_box_and_peaks_near_the_centre():
+    torch.manual_seed(0)
+    model = models.build("lenet5")
+    image = torch.rand(16, 1, 28, 28)
+    grad = rf.effective(model, "conv2", image, (5, 5))
+    top, left, bottom, right = rf.rf_box(model, "conv2", (5, 5), (28, 28))
+    inside = torch.zeros_like(grad, dtype=torch.bool)
+    inside[top:bottom, left:right] = True
+    assert grad[~inside].abs().max() == 0 and grad[inside].sum() > 0
+    centre = grad[top + 4:bottom - 4, left + 4:right - 4].mean()
+    assert centre > grad[inside].mean()  # Luo et al.: the gradient gathers in the middle of the box
+    with pytest.raises(ValueError, match="no feature map"):
+        rf.effective(model, "fc3", image, (0, 0))
