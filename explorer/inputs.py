@@ -95,3 +95,25 @@ def _centre_by_mass(patch: torch.Tensor, size: int) -> torch.Tensor:
     canvas = torch.zeros(1, size, size, dtype=patch.dtype)
     canvas[:, top:top + h, left:left + w] = patch
     return canvas
+
+
+def reference_batch(spec: ModelSpec, n: int = 16, seed: int = 0) -> tuple[torch.Tensor, str]:
+    """``n`` typical inputs of a model (N, C, H, W) in [0, 1] and where they come from.
+
+    Digit models get MNIST test digits when the files are here, else the built-in shapes drawn
+    like digits; ImageNet models get the sample photos; the others the built-in shapes at their size.
+    """
+    from explorer import data  # only loaded when a page asks
+
+    if spec.digit_like:
+        try:
+            digits = data.load("mnist", train=False, download=False)
+            return digits.images[:n].float() / 255, f"{n} MNIST test digits"
+        except data.DataUnavailable:
+            pass
+    if spec.weights == "torchvision":
+        photos = [s.key for s in images.samples() if s.kind == "photo"][:n]
+        batch = torch.stack([prepare(spec, images.load_sample(key)).tensor for key in photos])
+        return batch, f"the {len(photos)} sample photos"
+    shapes = data.shapes(n, size=spec.input_size, channels=spec.channels, seed=seed)
+    return shapes.images.float() / 255, f"{n} images of the built-in shapes set"

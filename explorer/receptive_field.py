@@ -62,6 +62,9 @@ class Field:
     r: tuple[int, int]
     j: tuple[int, int]
     start: tuple[float, float]
+    how: str = ""  # the recurrence filled with this layer's numbers (rows)
+    inputs: tuple[str, ...] = ()  # the named layers feeding this one
+    window: tuple[int, int, int, int, bool] | None = None  # conv/pool rows: kernel, stride, pad, dilation, ceil
 
 
 def _pair(value) -> tuple[int, int]:
@@ -192,12 +195,30 @@ def fields(model: nn.Module, input_size: tuple[int, int]) -> list[Field]:
     result = []
     for node in order:
         op = ops[node]
-        state[node] = _textbook(op, [state[n] for n in node.all_input_nodes if n in state],
-                                [sizes[n] for n in node.all_input_nodes if n in sizes], input_size)
+        before = [state[n] for n in node.all_input_nodes if n in state]
+        state[node] = _textbook(op, before, [sizes[n] for n in node.all_input_nodes if n in sizes], input_size)
         if node in names and op.kind != "input":
             r, j, start = state[node]
-            result.append(Field(names[node], _describe(op), sizes.get(node), r, j, start))
+            result.append(Field(names[node], _describe(op), sizes.get(node), r, j, start,
+                                _how(op, before, state[node]), tuple(names[n] for n in node.all_input_nodes
+                                                                     if n in names),
+                                (op.kernel[0], op.stride[0], op.padding[0], op.dilation[0], op.ceil_mode)
+                                if op.kind == "window" else None))
     return result
+
+
+def _how(op: _Op, before: list[tuple], after: tuple) -> str:
+    """The recurrence for the rows, with numbers: ``r = 5 + (5 - 1) * 2 = 13``."""
+    r, j, start = after
+    if op.kind == "global" or not before:
+        return "every unit sees the whole input"
+    if op.kind == "same":
+        return "unchanged: position by position" if len(before) == 1 else \
+            f"the branches meet: the union of what they see, r = {r[0]}"
+    r0, j0, s0 = (v[0] for v in before[0])
+    k_eff = int(round((r[0] - r0) / j0)) + 1 if j0 else 1
+    return (f"r = {r0} + ({k_eff} - 1) x {j0} = {r[0]};  j = {j0} x {j[0] // j0 if j0 else 0} = {j[0]};  "
+            f"start = {s0:g} + ({k_eff - 1}/2 - {op.padding[0]}) x {j0} = {start[0]:g}")
 
 
 def _textbook(op: _Op, before: list[tuple], before_sizes: list, input_size: tuple[int, int]) -> tuple:

@@ -48,6 +48,11 @@ PAGES: tuple[PageInfo, ...] = (
         "Draw a digit and watch a trained LeNet-5 read it, one layer at a time: feature maps, kernels, "
         "shapes, parameters and the prediction. Also AlexNet, VGG16, GoogLeNet and ResNet18.",
     ),
+    PageInfo(
+        "pages/receptive_fields.py", "Receptive fields", ":material/center_focus_strong:",
+        "Click a unit on any layer's feature map and see exactly which input pixels it can see, where its "
+        "gradient gathers, how the field grows layer by layer; then predict it yourself.",
+    ),
 )
 
 

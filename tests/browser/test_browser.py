@@ -18,6 +18,8 @@ if not Path("/usr/bin/chromium").exists():
 import numpy as np  # noqa: E402
 from playwright.sync_api import Page, expect  # noqa: E402
 
+from explorer.ui.layout import PAGES  # noqa: E402
+
 from .conftest import figure, open_page, screenshot, wait_for_app, wait_for_figure_change  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -50,8 +52,9 @@ def expect_selected(page: Page, label: str, value: str) -> None:
         ("/kernel_lab", "Kernel Lab", "Kernel Lab · CNN Explorer"),
         ("/step_by_step", "Convolution step by step", "Convolution step by step · CNN Explorer"),
         ("/layer_by_layer?layer=conv2", "Layer by layer", "Layer by layer · CNN Explorer"),
+        ("/receptive_fields?layer=pool1&unit=0,0", "Receptive fields", "Receptive fields · CNN Explorer"),
     ],
-    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer"],
+    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields"],
 )
 def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, title: str,
                                 tab_title: str, request: pytest.FixtureRequest) -> None:
@@ -63,7 +66,7 @@ def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, titl
     assert page.url.startswith(fresh_app_url + path.split("?")[0]), page.url
     sidebar = page.locator(SIDEBAR)
     expect(sidebar.locator('[data-testid="stPageLink"]').get_by_text("Kernel Lab", exact=True)).to_be_visible()
-    expect(sidebar.locator('[data-testid="stPageLink"]')).to_have_count(4)
+    expect(sidebar.locator('[data-testid="stPageLink"]')).to_have_count(len(PAGES) + 1)
     expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)  # the default nav stays hidden
     expect(page.get_by_text("Page not found")).to_have_count(0)
     assert_no_exception(page)
@@ -201,5 +204,33 @@ def test_layer_page_reads_a_drawn_digit(app_url: str, page: Page, request: pytes
     title, _ = figure(page, "Prediction")
     assert title == "Prediction (softmax of the last layer)"
     assert "layer=fc5" in page.url and "src=draw" in page.url
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+# --- Receptive fields -----------------------------------------------------------------------
+
+CELL_JS = """([prefix, row, col]) => {
+    for (const el of document.querySelectorAll('.js-plotly-plot')) {
+        const title = (el.layout && el.layout.title && (el.layout.title.text || el.layout.title)) || '';
+        if (!String(title).replace(/<[^>]*>/g, '').trim().startsWith(prefix)) continue;
+        const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
+        return [box.x + xa._offset + xa.l2p(col), box.y + ya._offset + ya.l2p(row)];
+    }
+    return null;
+}"""
+
+
+def test_rf_page_click_on_a_unit_moves_its_box(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    """A real click on a cell of the feature map picks that unit; the box on the input follows."""
+    open_page(page, app_url + "/receptive_fields", "What the unit can see")
+    expect(page.get_by_text("Unit (5, 5) of conv2")).to_be_visible()
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    wait_for_app(page)
+    x, y = page.wait_for_function(CELL_JS, arg=["conv2:", 1, 8], timeout=30_000, polling=200).json_value()
+    page.mouse.click(x, y)
+    expect(page.get_by_text("Unit (1, 8) of conv2")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("sees rows 0..13 and columns 14..27", exact=False)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"unit=1(%2C|,)8"))
     assert_no_exception(page)
     screenshot(page, request.node.name)

@@ -1,0 +1,94 @@
+"""Figures of the receptive-field page: a clickable feature map, boxes on the input, the growth chart."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from explorer import figures
+from explorer.receptive_field import Field
+
+EXACT, TEXTBOOK = "#ff7f0e", "#1f77b4"
+
+
+def clickable_map_figure(fmap: torch.Tensor, title: str, unit: tuple[int, int], height: int = 420) -> go.Figure:
+    """A (H, W) map whose cells report clicks, with the chosen unit outlined.
+
+    A plotly heatmap returns no points on click, so an invisible marker sits on every cell
+    (``opacity`` 0.01 and ``hoverinfo="none"``: a "skip" marker would not be selectable).
+    """
+    h, w = fmap.shape
+    fig = figures.feature_map_figure(fmap, "symmetric" if bool((fmap < 0).any()) else "own", title, height)
+    ys, xs = np.mgrid[0:h, 0:w]
+    fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", opacity=0.01, hoverinfo="none",
+                             marker=dict(size=max(4, min(40, 360 // max(h, w))), symbol="square"),
+                             showlegend=False))
+    y, x = unit
+    fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5, line=dict(color=EXACT, width=3))
+    fig.update_xaxes(range=[-0.5, w - 0.5])
+    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig
+
+
+def unit_from_click(event, size: tuple[int, int]) -> tuple[int, int] | None:
+    """The (y, x) cell a plotly selection event points at, or None (no click, or off the map)."""
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        getattr(getattr(event, "selection", None), "points", []) or []
+    if not points:
+        return None
+    x, y = points[0].get("x"), points[0].get("y")
+    if x is None or y is None:
+        return None
+    y, x = int(round(float(y))), int(round(float(x)))
+    return (y, x) if 0 <= y < size[0] and 0 <= x < size[1] else None
+
+
+def boxes_figure(image: torch.Tensor, exact: tuple[int, int, int, int],
+                 textbook: tuple[float, float, float, float], title: str, height: int = 420) -> go.Figure:
+    """The input with the unit's exact box (solid) and the textbook box (dashed, may leave the image)."""
+    fig = figures.image_figure(image, title, height)
+    top, left, bottom, right = exact
+    fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5,
+                  line=dict(color=EXACT, width=3), name="exact")
+    t, l, b, r = textbook
+    fig.add_shape(type="rect", x0=l - 0.5, x1=r - 0.5, y0=t - 0.5, y1=b - 0.5,
+                  line=dict(color=TEXTBOOK, width=2, dash="dash"), name="textbook")
+    h, w = image.shape[-2:]
+    fig.update_xaxes(range=[min(l, 0) - 1, max(r, w) + 0.5])
+    fig.update_yaxes(range=[max(b, h) + 0.5, min(t, 0) - 1], autorange=False)
+    return fig
+
+
+def heat_figure(values: torch.Tensor, title: str, box: tuple[int, int, int, int], height: int = 420) -> go.Figure:
+    """The effective receptive field (H, W) as a heatmap, with the exact box for scale.
+
+    (Viridis, not Inferno or Magma: the plotly.js in Streamlit draws their first colour, #000004, pink.)
+    """
+    fig = go.Figure(go.Heatmap(z=values.numpy(), colorscale="Viridis", showscale=False,
+                               hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
+    top, left, bottom, right = box
+    fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5,
+                  line=dict(color=EXACT, width=2))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(constrain="domain")
+    return fig
+
+
+def growth_figure(fields: list[Field], chosen: str, input_size: int, height: int = 380) -> go.Figure:
+    """Receptive field size (rows) and jump across the layers with a feature map."""
+    spatial = [f for f in fields if f.size is not None]
+    names = [f.name for f in spatial]
+    fig = go.Figure([
+        go.Scatter(x=names, y=[f.r[0] for f in spatial], mode="lines+markers", name="receptive field r"),
+        go.Bar(x=names, y=[f.j[0] for f in spatial], name="jump j (input px per unit)", opacity=0.45),
+    ])
+    fig.add_hline(y=input_size, line=dict(color="#888", dash="dot"), annotation_text=f"input {input_size} px")
+    if chosen in names:
+        fig.add_vline(x=names.index(chosen), line=dict(color=EXACT, width=2))
+    fig.update_layout(title="How far each layer sees (rows)", height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(type="category", tickangle=-45), yaxis_title="input pixels",
+                      legend=dict(orientation="h", y=1.08))
+    return fig

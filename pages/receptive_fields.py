@@ -1,0 +1,121 @@
+"""Receptive fields: which input pixels a unit sees, where its gradient gathers, how the field grows."""
+
+import streamlit as st
+import torch
+
+from explorer import field_figures, inputs, receptive_field
+from explorer.ui import image_input, layout, model_input, state
+
+layout.page_setup(layout.PAGES[3])
+st.title("Receptive fields")
+st.markdown(
+    "A unit of a feature map is computed from a patch of the input, its **receptive field**: nothing "
+    "outside it can change the unit. Stacked convolutions grow it a little, pooling and strides grow it "
+    "fast. Click a unit on the map to see its field on the image: the exact box (solid), the textbook "
+    "box (dashed, it ignores the border) and the **effective** field, where the unit's gradient gathers."
+)
+
+SETTINGS = [
+    *image_input.settings(default_sample="digit"),
+    *model_input.settings(),
+    state.Setting("rf_layer", "layer", ""),
+    state.Setting("rf_unit", "unit", "", dump=str),
+]
+state.restore(SETTINGS)
+
+
+@st.cache_data(show_spinner="Following the gradient back to the input...", max_entries=64)
+def effective_fields(key: str, layer: str, unit: tuple[int, int], digest: str,
+                     _network: model_input.Network, _image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The effective field on this image and averaged over typical inputs of the model."""
+    batch, about = inputs.reference_batch(_network.spec, 16 if _network.spec.input_size <= 64 else 4)
+    return (receptive_field.effective(_network.model, layer, _image, unit),
+            receptive_field.effective(_network.model, layer, batch, unit), about)
+
+
+def parse_unit(text: str, size: tuple[int, int]) -> tuple[int, int]:
+    """"y,x" from the link, or the map's centre."""
+    try:
+        y, x = (int(v) for v in text.split(","))
+        if 0 <= y < size[0] and 0 <= x < size[1]:
+            return y, x
+    except ValueError:
+        pass
+    return size[0] // 2, size[1] // 2
+
+
+def default_layer(spatial: list[receptive_field.Field]) -> str:
+    """The middle convolution: deep enough to see a patch, shallow enough to see a box."""
+    convs = [f.name for f in spatial if f.op[0].isdigit() and "x" in f.op and "stride" in f.op]
+    return convs[len(convs) // 2] if convs else spatial[len(spatial) // 2].name
+
+
+controls, view = st.columns([4, 9], gap="large")
+with controls:
+    network = model_input.pick_model()
+    picked = image_input.pick_image()
+if network is None or picked is None:
+    state.publish(SETTINGS)
+    view.info("Choose a model and an image to start.")
+    st.stop()
+
+with view, layout.guard("tracing the receptive fields"):
+    size = network.spec.input_size
+    fields = receptive_field.fields(network.graph, (size, size))
+    spatial = [f for f in fields if f.size is not None]
+    by_name = {f.name: f for f in spatial}
+    if st.session_state.rf_layer not in by_name:
+        if st.session_state.rf_layer:
+            st.warning(f"`{st.session_state.rf_layer[:40]}` is not a layer with a feature map here: "
+                       "fully connected layers see the whole image.")
+        st.session_state.rf_layer = default_layer(spatial)
+    st.selectbox("Layer (those with a feature map)", list(by_name), key="rf_layer")
+    field = by_name[st.session_state.rf_layer]
+    unit = parse_unit(st.session_state.rf_unit, field.size)
+    clicked = field_figures.unit_from_click(st.session_state.get("rf_map"), field.size)
+    if clicked is not None and clicked != state.kept("rf_last_click"):
+        unit = clicked  # a new click on the map
+    state.keep("rf_last_click", clicked)
+    st.session_state.rf_unit = f"{unit[0]},{unit[1]}"
+    prepared = inputs.prepare(network.spec, picked[1])
+    fmap = model_input.activations(network, prepared.tensor)[field.name]
+    exact = receptive_field.rf_box(network.model, field.name, unit, (size, size))
+    textbook = receptive_field.textbook_box(field, unit)
+    tab_unit, tab_layers, tab_drill = st.tabs(["One unit", "All layers", "Predict, then check"])
+
+with tab_unit, layout.guard("drawing the unit's field"):
+    left, right = st.columns(2)
+    left.plotly_chart(field_figures.clickable_map_figure(
+        fmap.mean(0), f"{field.name}: {field.size[0]} x {field.size[1]} map (mean of {fmap.shape[0]} channels), "
+        f"unit {unit}", unit), key="rf_map", on_select="rerun", selection_mode="points")
+    right.plotly_chart(field_figures.boxes_figure(prepared.tensor, exact, textbook, "What the unit can see"),
+                       key="rf_fig_boxes")
+    top, lft, bottom, rgt = exact
+    st.markdown(f"Unit **{unit}** of `{field.name}` sees rows **{top}..{bottom - 1}** and columns "
+                f"**{lft}..{rgt - 1}** of the {size} x {size} input: a **{bottom - top} x {rgt - lft}** box. "
+                f"The textbook field is **{field.r[0]} x {field.r[1]}**, centred on "
+                f"({textbook[0] + (field.r[0] - 1) / 2:g}, {textbook[1] + (field.r[1] - 1) / 2:g})"
+                + ("; at the border part of it is padding, so the exact box is smaller." if
+                   (bottom - top, rgt - lft) != tuple(field.r) else "."))
+    on_image, averaged, about = effective_fields(network.key, field.name, unit, model_input.image_key(prepared.tensor),
+                                                 network, prepared.tensor)
+    a, b = st.columns(2)
+    a.plotly_chart(field_figures.heat_figure(on_image, "Effective field on this image", exact), key="rf_fig_erf")
+    b.plotly_chart(field_figures.heat_figure(averaged, f"Averaged over {about}", exact), key="rf_fig_erf_mean")
+    st.caption("Effective field (Luo et al. 2016): |d unit / d pixel|, summed over channels. It fills only the "
+               "middle of the theoretical box and falls off towards its edges.")
+
+with tab_layers, layout.guard("tabulating the layers"):
+    st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
+    st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
+                "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$.")
+    st.dataframe([{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
+                   "r": f.r[0], "j": f.j[0], "start": f.start[0], "how": f.how} for f in fields],
+                 key="rf_table", hide_index=True)
+
+with tab_drill, layout.guard("asking a question"):
+    from explorer.ui import drill
+
+    drill.receptive_field_quiz(spatial, size)
+
+state.publish(SETTINGS)
