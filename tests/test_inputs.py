@@ -78,3 +78,11 @@ def test_mnist_digits_drawn_big_on_white_are_still_read_right(tmp_path):
     with torch.no_grad():
         accuracy = (model(batch).argmax(1) == test.labels).float().mean().item()
     assert accuracy >= 0.97
+
+
+def test_reference_batches_fit_their_models():
+    for name in ("lenet5", "tinyvgg", "resnet_small", "resnet18"):
+        spec = models.spec(name)
+        batch, about = inputs.reference_batch(spec, 4)
+        assert batch.shape[1:] == spec.input_shape and 0 <= batch.min() and batch.max() <= 1 and about
+    assert inputs.reference_batch(models.spec("resnet18"), 4)[1] == "the 4 sample photos"

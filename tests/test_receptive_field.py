@@ -254,3 +254,13 @@ def test_effective_field_is_inside_the_exact_box_and_peaks_near_the_centre():
     assert centre > grad[inside].mean()  # Luo et al.: the gradient gathers in the middle of the box
     with pytest.raises(ValueError, match="no feature map"):
         rf.effective(model, "fc3", image, (0, 0))
+
+
+def test_fields_say_how_they_were_computed_and_what_feeds_them():
+    fields = {f.name: f for f in rf.fields(models.build("lenet5"), (28, 28))}
+    assert fields["conv2"].how == "r = 6 + (5 - 1) x 2 = 14;  j = 2 x 1 = 2;  start = 0.5 + (4/2 - 0) x 2 = 4.5"
+    assert fields["conv2"].inputs == ("pool1",) and fields["conv2"].window == (5, 1, 0, 1, False)
+    resnet = {f.name: f for f in rf.fields(models.build("resnet18"), (224, 224))}
+    assert resnet["layer2.0.add"].inputs == ("layer2.0.bn2", "layer2.0.downsample.1")
+    assert resnet["layer2.0.add"].how.startswith("the branches meet")
+    assert resnet["maxpool"].window == (3, 2, 1, 1, False)
