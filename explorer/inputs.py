@@ -117,3 +117,21 @@ def reference_batch(spec: ModelSpec, n: int = 16, seed: int = 0) -> tuple[torch.
         return batch, f"the {len(photos)} sample photos"
     shapes = data.shapes(n, size=spec.input_size, channels=spec.channels, seed=seed)
     return shapes.images.float() / 255, f"{n} images of the built-in shapes set"
+
+
+def fit_batch(images_u8: torch.Tensor, spec: ModelSpec, batch: int = 1000) -> torch.Tensor:
+    """A data set's uint8 images (N, C, H, W) converted to ``spec``'s channels and square size.
+
+    Channels as :func:`prepare` does them; the size by resizing the shorter side and cropping the
+    centre (no digit re-centring: data-set digits already are). Done in slices to bound memory.
+    """
+    out = []
+    for start in range(0, len(images_u8), batch):
+        x = images_u8[start:start + batch].float() / 255
+        if x.shape[1] != spec.channels:
+            x = x.expand(-1, spec.channels, -1, -1) if spec.channels == 3 else \
+                (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        if x.shape[-2:] != (spec.input_size, spec.input_size):
+            x = torch.stack([_resize_crop(img, spec.resize or spec.input_size, spec.input_size, []) for img in x])
+        out.append((x.clamp(0, 1) * 255).round().to(torch.uint8))
+    return torch.cat(out)

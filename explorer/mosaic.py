@@ -149,3 +149,62 @@ def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top
                       margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(range=[0, 1], tickformat=".0%"),
                       yaxis=dict(type="category"))  # digit names are labels, not numbers
     return fig
+
+
+def _as_rgb_tile(image: torch.Tensor, side: int) -> np.ndarray:
+    """A (C, h, w) [0, 1] image as a (side, side, 3) uint8 tile, aspect kept, centred on white."""
+    c, h, w = image.shape
+    scale = side / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    mode = "nearest" if scale >= 1 else "area"
+    resized = torch.nn.functional.interpolate(image[None].float(), size=size, mode=mode)[0].clamp(0, 1)
+    rgb = (resized.expand(3, -1, -1) if c == 1 else resized[:3]).permute(1, 2, 0)
+    out = np.full((side, side, 3), 255, dtype=np.uint8)
+    top, left = (side - size[0]) // 2, (side - size[1]) // 2
+    out[top:top + size[0], left:left + size[1]] = (rgb * 255).round().to(torch.uint8).numpy()
+    return out
+
+
+def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
+                  side: int = 64, clickable: bool = False, height: int | None = None) -> go.Figure:
+    """Images of any sizes as one grid of ``side`` px tiles with a label under each.
+
+    ``clickable``: an invisible marker on every tile reports a click; its ``customdata`` is the tile index.
+    """
+    cols = cols or columns_for(len(images))
+    rows = math.ceil(len(images) / cols)
+    gap = max(1, side // 16)
+    label_px = 16
+    canvas = np.full((rows * (side + gap + label_px), cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
+    fig = go.Figure()
+    centres = []
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        top, left = r * (side + gap + label_px), c * (side + gap)
+        canvas[top:top + side, left:left + side] = _as_rgb_tile(image, side)
+        centres.append((left + side / 2, top + side / 2))
+        fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text=labels[i], showarrow=False,
+                           font=dict(size=10), xref="x", yref="y")
+    fig.add_trace(go.Image(source=_png(canvas), hoverinfo="skip"))
+    if clickable:
+        fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",
+                                 opacity=0.01, hoverinfo="none", customdata=list(range(len(images))),
+                                 marker=dict(size=side * 0.8, symbol="square"), showlegend=False))
+    fig.update_layout(title=title, height=height or min(900, 60 + rows * (side + gap + label_px) * 2),
+                      margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select", dragmode=False)
+    fig.update_xaxes(visible=False, range=[-0.5, canvas.shape[1] - 0.5], constrain="domain")
+    fig.update_yaxes(visible=False, range=[canvas.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    return fig
+
+
+def clicked_tile(event) -> int | None:
+    """The tile index a click on a clickable :func:`images_figure` reports, or None."""
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        getattr(getattr(event, "selection", None), "points", []) or []
+    for point in points:
+        index = point.get("customdata")
+        if isinstance(index, list):
+            index = index[0] if index else None
+        if index is not None:
+            return int(index)
+    return None

@@ -86,3 +86,16 @@ def test_reference_batches_fit_their_models():
         batch, about = inputs.reference_batch(spec, 4)
         assert batch.shape[1:] == spec.input_shape and 0 <= batch.min() and batch.max() <= 1 and about
     assert inputs.reference_batch(models.spec("resnet18"), 4)[1] == "the 4 sample photos"
+
+
+def test_fit_batch_converts_a_data_set_to_the_models_input():
+    digits = (torch.rand(5, 1, 28, 28) * 255).to(torch.uint8)
+    fitted = inputs.fit_batch(digits, models.spec("tinyvgg"))
+    assert fitted.shape == (5, 3, 64, 64) and fitted.dtype == torch.uint8
+    assert torch.equal(fitted[:, 0], fitted[:, 2])  # grey copied to R, G and B
+    same = inputs.fit_batch(digits, models.spec("lenet5"))
+    assert torch.equal(same, digits)
+    colour = (torch.rand(3, 3, 32, 32) * 255).to(torch.uint8)
+    grey = inputs.fit_batch(colour, models.spec("lenet5"))
+    expected = images.to_grey(colour[0].float() / 255)
+    assert grey.shape == (3, 1, 28, 28) and grey[0].float().mean() == pytest.approx(expected.mean() * 255, abs=2)
