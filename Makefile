@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/kernel_lab.py
 	$(PY) bench/layer_by_layer.py
 	$(PY) bench/receptive_field.py
+	$(PY) bench/top_activations.py
 
 samples: $(VENV)/.installed  ## regenerate the test-pattern images in assets/samples
 	$(PY) scripts/make_samples.py
