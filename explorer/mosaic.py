@@ -135,7 +135,7 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
     values, scale, _ = scaled(by_input, per_map=False)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    return _figure(tile(_enlarged(_LUTS[scale][codes]), out_n), title, height)
+    return _figure(tile(_enlarged(_LUTS[scale][codes]), out_n if out_n > 1 else in_n), title, height)  # one filter: a row
 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,
@@ -166,10 +166,11 @@ def _as_rgb_tile(image: torch.Tensor, side: int) -> np.ndarray:
 
 
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
-                  side: int = 64, clickable: bool = False, height: int | None = None) -> go.Figure:
+                  side: int = 64, clickable: bool = False, width_px: int = 700) -> go.Figure:
     """Images of any sizes as one grid of ``side`` px tiles with a label under each.
 
     ``clickable``: an invisible marker on every tile reports a click; its ``customdata`` is the tile index.
+    ``width_px``: about how wide the figure will be drawn, to size its height to the grid.
     """
     cols = cols or columns_for(len(images))
     rows = math.ceil(len(images) / cols)
@@ -190,7 +191,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",
                                  opacity=0.01, hoverinfo="none", customdata=list(range(len(images))),
                                  marker=dict(size=side * 0.8, symbol="square"), showlegend=False))
-    fig.update_layout(title=title, height=height or min(900, 60 + rows * (side + gap + label_px) * 2),
+    fig.update_layout(title=title, height=int(60 + min(width_px, canvas.shape[1] * 3) * canvas.shape[0] / canvas.shape[1]),
                       margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select", dragmode=False)
     fig.update_xaxes(visible=False, range=[-0.5, canvas.shape[1] - 0.5], constrain="domain")
     fig.update_yaxes(visible=False, range=[canvas.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain")

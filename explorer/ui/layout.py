@@ -53,6 +53,11 @@ PAGES: tuple[PageInfo, ...] = (
         "Click a unit on any layer's feature map and see exactly which input pixels it can see, where its "
         "gradient gathers, how the field grows layer by layer; then predict it yourself.",
     ),
+    PageInfo(
+        "pages/top_activations.py", "Top activations", ":material/local_fire_department:",
+        "For every channel of a layer, the 9 images of a data set that excite it most and the patches they "
+        "show it: what each channel looks for, found in seconds.",
+    ),
 )
 
 

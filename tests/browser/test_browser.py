@@ -53,8 +53,9 @@ def expect_selected(page: Page, label: str, value: str) -> None:
         ("/step_by_step", "Convolution step by step", "Convolution step by step · CNN Explorer"),
         ("/layer_by_layer?layer=conv2", "Layer by layer", "Layer by layer · CNN Explorer"),
         ("/receptive_fields?layer=pool1&unit=0,0", "Receptive fields", "Receptive fields · CNN Explorer"),
+        ("/top_activations?channel=3", "Top activations", "Top activations · CNN Explorer"),
     ],
-    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields"],
+    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields", "top_activations"],
 )
 def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, title: str,
                                 tab_title: str, request: pytest.FixtureRequest) -> None:
@@ -232,5 +233,37 @@ def test_rf_page_click_on_a_unit_moves_its_box(app_url: str, page: Page, request
     expect(page.get_by_text("Unit (1, 8) of conv2")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("sees rows 0..13 and columns 14..27", exact=False)).to_be_visible()
     expect(page).to_have_url(re.compile(r"unit=1(%2C|,)8"))
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+# --- Top activations ------------------------------------------------------------------------
+
+def _zip_of_images(path: Path) -> Path:
+    """Six drawn squares of different sizes, and a text file that is not an image."""
+    import io
+    import zipfile
+
+    from PIL import Image, ImageDraw
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(6):
+            image = Image.new("L", (40, 40), 0)
+            ImageDraw.Draw(image).rectangle([5 + i, 5 + i, 30 - i, 30 - i], outline=255, width=2)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            archive.writestr(f"square{i}.png", buffer.getvalue())
+        archive.writestr("notes.txt", "not an image")
+    return path
+
+
+def test_top_page_searches_an_uploaded_zip(app_url: str, page: Page, tmp_path: Path,
+                                            request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/top_activations?data=zip", "Upload a zip of your own images")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(_zip_of_images(tmp_path / "mine.zip")))
+    expect(page.get_by_text("Channel 0: its top 6 of 6 images of mine.zip")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("skipped notes.txt", exact=False)).to_be_visible()
+    page.wait_for_function(CELL_JS, arg=["The patches they show it", 0, 0], timeout=30_000, polling=200)
+    wait_for_app(page)
     assert_no_exception(page)
     screenshot(page, request.node.name)

@@ -1,0 +1,127 @@
+"""The image-set chooser of the top-activations page: a test set, the built-in shapes, or the user's zip.
+
+Every set is fitted to the model's input (channels and size) and cached per server; results of
+the top-9 search are kept in memory here and on disk by :mod:`explorer.top_activations`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from explorer import data, inputs, models, top_activations
+from explorer.ui import state
+
+SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip")
+LABELS = {"shapes": "Built-in shapes (works offline)", "mnist": "MNIST test set",
+          "fashion-mnist": "Fashion-MNIST test set", "cifar10": "CIFAR-10 test set", "zip": "Your images (a zip)"}
+COUNTS = ("auto", "100", "500", "2000", "10000")
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images fitted to a model: (N, C, S, S) uint8, what they are, and a cache id."""
+
+    images: torch.Tensor
+    about: str
+    data_id: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.images.shape[-2:])
+
+
+def settings() -> list[state.Setting]:
+    return [
+        state.Setting("ta_data", "data", "shapes", state.choice(SOURCES)),
+        state.Setting("ta_count", "n", "auto", state.choice(COUNTS)),
+    ]
+
+
+def _count(spec: models.ModelSpec) -> int:
+    """How many images to search: "auto" is 10,000 for small inputs and 200 for ImageNet-size ones."""
+    chosen = st.session_state.ta_count
+    return int(chosen) if chosen != "auto" else (10_000 if spec.input_size <= 64 else 200)
+
+
+def pick_images(spec: models.ModelSpec) -> ImageSet | None:
+    """Draw the chooser; returns the fitted set, or None with a message (missing data, a bad zip)."""
+    source = st.selectbox("Images to search", SOURCES, key="ta_data", format_func=LABELS.get)
+    st.selectbox("How many", COUNTS, key="ta_count",
+                 help="auto: 10,000 for small models, 200 for ImageNet-size ones (each image is a forward pass).")
+    count = _count(spec)
+    if source == "zip":
+        return _from_zip(spec, count)
+    try:
+        return _load(source, count, spec.name)
+    except data.DataUnavailable as exc:
+        st.warning(f"{exc}")
+        if source != "shapes" and st.button(f"Download {LABELS[source]}", key="ta_download"):
+            with st.status(f"Downloading {LABELS[source]}...") as status:
+                try:
+                    data.load(source, train=False, download=True)
+                except data.DataUnavailable as again:
+                    status.update(label="The download failed", state="error")
+                    st.error(f"{again}")
+                    return None
+            st.rerun()
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the images...", max_entries=3)
+def _load(source: str, count: int, model: str) -> ImageSet:
+    spec = models.spec(model)
+    if source == "shapes":
+        shapes = data.shapes(count, size=spec.input_size, channels=spec.channels, seed=1)
+        return ImageSet(shapes.images, f"{count:,} built-in shapes", f"shapes:{count}:{spec.input_shape}")
+    split = data.load(source, train=False, download=False).subset(count)
+    return ImageSet(inputs.fit_batch(split.images, spec), f"{len(split):,} {LABELS[source]} images",
+                    f"{source}:test:{len(split)}:{spec.input_shape}")
+
+
+def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
+    file = st.file_uploader("A zip of PNG or JPEG images (at most 20 MB here)", type=["zip"], key="ta_zip")
+    if file is None:
+        st.info("Upload a zip of your own images: the search finds which of them each channel likes best.")
+        return None
+    raw = file.getvalue()
+    try:
+        images_set, notes = _unzip(hashlib.sha256(raw).hexdigest(), raw, file.name, spec.name, count)
+    except data.DataUnavailable as exc:
+        st.error(f"This zip cannot be used: {exc}.")
+        return None
+    for note in notes[:5]:
+        st.caption(note)
+    return images_set
+
+
+@st.cache_data(show_spinner="Reading your images...", max_entries=4)
+def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int) -> tuple[ImageSet, list[str]]:
+    spec = models.spec(model)
+    found, notes = data.from_archive(_raw, name, spec.input_size, spec.channels, max_images=count)
+    return ImageSet(found.images, f"{len(found):,} images of {name}", f"zip:{digest}:{spec.input_shape}"), notes
+
+
+@st.cache_resource
+def _results() -> dict:
+    """Top-9 results of this server, by network, layer and image set (a few KB each)."""
+    return {}
+
+
+def top9(network, layer: str, images_set: ImageSet) -> top_activations.TopActivations:
+    """Every channel's top 9 of the set, computed once (with a progress bar) and then remembered."""
+    key = (network.key, layer, images_set.data_id)
+    store = _results()
+    if key not in store:
+        bar = st.progress(0.0, text="Running the images through the network...")
+
+        def report(done: int, total: int) -> None:
+            bar.progress(done / total, text=f"{done:,} of {total:,} images through `{layer}`")
+
+        store[key] = top_activations.cached_compute(network.model, layer, images_set.images, images_set.data_id,
+                                                    progress=report)
+        bar.empty()
+    return store[key]

@@ -1,0 +1,96 @@
+"""Top activations: for every channel of a layer, the images of a data set that excite it most."""
+
+import streamlit as st
+import torch
+
+from explorer import inputs, mosaic, top_activations
+from explorer.ui import image_input, image_sets, layout, model_input, state
+
+layout.page_setup(layout.PAGES[4])
+st.title("Top activations")
+st.markdown(
+    "What does a channel look for? Run a whole data set through the network and keep, for every channel, "
+    "the 9 images that excite it most (Zeiler & Fergus 2014), and the **patch** each of them shows the "
+    "channel: the receptive field of its strongest unit. Early channels want edges and blobs; deeper ones, "
+    "larger patterns."
+)
+
+PER_PAGE = 32
+SETTINGS = [
+    *image_input.settings(default_sample="digit"),
+    *model_input.settings(),
+    *image_sets.settings(),
+    state.Setting("ta_layer", "layer", ""),
+    state.Setting("ta_channel", "channel", 0, state.int_between(0, 4095)),
+]
+state.restore(SETTINGS)
+
+controls, view = st.columns([4, 9], gap="large")
+with controls:
+    network = model_input.pick_model()
+    picked = image_input.pick_image()
+if network is None:
+    state.publish(SETTINGS)
+    view.info("Choose a model to start.")
+    st.stop()
+
+with view, layout.guard("finding the top activations"):
+    spatial = [layer for layer in network.layers if len(layer.out_shape) == 3 and layer.type != "Normalize"]
+    names = [layer.name for layer in spatial]
+    if st.session_state.ta_layer not in names:
+        if st.session_state.ta_layer:
+            st.warning(f"`{st.session_state.ta_layer[:40]}` has no feature maps here: pick a conv or pooling layer.")
+        convs = [layer.name for layer in spatial if layer.type == "Conv2d"]
+        st.session_state.ta_layer = convs[len(convs) // 2] if convs else names[0]
+    a, b = st.columns([3, 4])
+    a.selectbox("Layer", names, key="ta_layer")
+    layer = next(l for l in spatial if l.name == st.session_state.ta_layer)
+    with b:
+        images_set = image_sets.pick_images(network.spec)
+    if images_set is None:
+        st.stop()
+    result = image_sets.top9(network, layer.name, images_set)
+    channels = layer.out_shape[0]
+    st.session_state.ta_channel = min(st.session_state.ta_channel, channels - 1)
+
+    st.subheader(f"The {channels} channels of `{layer.name}`: each one's strongest patch")
+    page = st.number_input(f"Channels page (of {-(-channels // PER_PAGE)})", 1, -(-channels // PER_PAGE),
+                           st.session_state.ta_channel // PER_PAGE + 1, key="ta_page") if channels > PER_PAGE else 1
+    first = (page - 1) * PER_PAGE
+    shown = range(first, min(first + PER_PAGE, channels))
+    best = [top_activations.patches(result, images_set.images, network.model, images_set.size, c)[0] for c in shown]
+    st.plotly_chart(mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56),
+                    key="ta_grid", on_select="rerun", selection_mode="points")
+    clicked = mosaic.clicked_tile(st.session_state.get("ta_grid"))
+    if clicked is not None and first + clicked != state.kept("ta_last_click"):
+        state.keep("ta_last_click", first + clicked)
+        st.session_state.ta_channel = first + clicked
+        st.rerun()
+    st.number_input("Channel", 0, channels - 1, key="ta_channel")
+
+with view, layout.guard("showing the channel"):
+    channel = int(st.session_state.ta_channel)
+    values = result.values[channel]
+    st.subheader(f"Channel {channel}: its top {result.k} of {images_set.about}")
+    left, right = st.columns(2)
+    chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
+    left.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in values.tolist()], "Whole images",
+                                           cols=3, side=96, width_px=380), key="ta_top9")
+    crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
+    right.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops],
+                                            "The patches they show it (receptive fields)", cols=3, side=96,
+                                            width_px=380),
+                       key="ta_patches")
+    if isinstance(layer.module, torch.nn.Conv2d):
+        st.plotly_chart(mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
+                                              f"Its kernel ({layer.module.in_channels} input maps)", height=200),
+                        key="ta_kernel")
+    if picked is not None:
+        prepared = inputs.prepare(network.spec, picked[1])
+        own = model_input.activations(network, prepared.tensor)[layer.name][channel].max().item()
+        rank = int((values > own).sum()) + 1
+        st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**: "
+                    + (f"it would rank **{rank}** among the top {result.k}." if rank <= result.k else
+                       f"below the {result.k}th best ({values[-1]:.3g}) of the data set."))
+
+state.publish(SETTINGS)
