@@ -457,6 +457,19 @@ def from_folder(path: Path, size: int, channels: int, max_images: int = 2000) ->
     return _user_set(folder.name, files, size, channels, max_images)
 
 
+def from_files(files: list[tuple[str, bytes]], name: str, size: int, channels: int,
+               max_images: int = 2000) -> tuple[DataSet, list[str]]:
+    """Uploaded files (file name, bytes), e.g. a folder picked in the browser, as :func:`from_archive` does."""
+    files = sorted((f for f in files if not _hidden(f[0])), key=lambda f: f[0])
+    return _user_set(name, [(n, lambda b=b: _bounded(b, n)) for n, b in files], size, channels, max_images)
+
+
+def _bounded(data: bytes, name: str) -> bytes:
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(_too_big(len(data)))
+    return data
+
+
 def _hidden(relative: str) -> bool:
     """Dot files and folders, and the resource forks macOS adds to zips (``__MACOSX/._photo.jpg``)."""
     return any(part.startswith(".") or part == "__MACOSX" for part in relative.split("/"))

@@ -364,3 +364,21 @@ def test_a_folder_becomes_a_data_set(tmp_path):
         data.from_folder(tmp_path / "empty", 28, 1)
     with pytest.raises(data.DataUnavailable, match="not a folder"):
         data.from_folder(tmp_path / "missing", 28, 1)
+
+
+def test_from_files_reads_an_uploaded_folder():
+    import io as _io
+
+    from PIL import Image as _Image
+
+    def png(value: int) -> bytes:
+        buffer = _io.BytesIO()
+        _Image.new("L", (10, 12), value).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    found, notes = data.from_files([("b.png", png(200)), ("a.png", png(100)), ("read me.txt", b"hello"),
+                                    (".hidden.png", png(5))], "my folder", 8, 1)
+    assert found.images.shape == (2, 1, 8, 8) and found.images[0].float().mean() == pytest.approx(100, abs=1)
+    assert notes == [n for n in notes if n.startswith("skipped read me.txt")] and len(notes) == 1
+    with pytest.raises(data.DataUnavailable, match="no usable image"):
+        data.from_files([("x.txt", b"text")], "empty", 8, 1)

@@ -15,9 +15,10 @@ import torch
 from explorer import data, inputs, models, top_activations
 from explorer.ui import state
 
-SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip")
+SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
 LABELS = {"shapes": "Built-in shapes (works offline)", "mnist": "MNIST test set",
-          "fashion-mnist": "Fashion-MNIST test set", "cifar10": "CIFAR-10 test set", "zip": "Your images (a zip)"}
+          "fashion-mnist": "Fashion-MNIST test set", "cifar10": "CIFAR-10 test set", "zip": "Your images (a zip)",
+          "folder": "Your images (a folder)"}
 COUNTS = ("auto", "100", "500", "2000", "10000")
 
 
@@ -55,6 +56,8 @@ def pick_images(spec: models.ModelSpec) -> ImageSet | None:
     count = _count(spec)
     if source == "zip":
         return _from_zip(spec, count)
+    if source == "folder":
+        return _from_folder(spec, count)
     try:
         return _load(source, count, spec.name)
     except data.DataUnavailable as exc:
@@ -96,6 +99,23 @@ def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
     for note in notes[:5]:
         st.caption(note)
     return images_set
+
+
+def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
+    files = st.file_uploader("A folder of PNG or JPEG images", accept_multiple_files="directory", key="ta_folder")
+    if not files:
+        st.info("Pick a folder of your own images: the search finds which of them each channel likes best.")
+        return None
+    pairs = [(f.name, f.getvalue()) for f in files]
+    digest = hashlib.sha256(b"".join(hashlib.sha256(b).digest() for _, b in pairs)).hexdigest()
+    try:
+        found, notes = data.from_files(pairs, "your folder", spec.input_size, spec.channels, max_images=count)
+    except data.DataUnavailable as exc:
+        st.error(f"This folder cannot be used: {exc}.")
+        return None
+    for note in notes[:5]:
+        st.caption(note)
+    return ImageSet(found.images, f"{len(found):,} images of your folder", f"folder:{digest}:{spec.input_shape}")
 
 
 @st.cache_data(show_spinner="Reading your images...", max_entries=4)

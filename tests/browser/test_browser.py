@@ -267,3 +267,17 @@ def test_top_page_searches_an_uploaded_zip(app_url: str, page: Page, tmp_path: P
     wait_for_app(page)
     assert_no_exception(page)
     screenshot(page, request.node.name)
+
+
+def test_top_page_searches_an_uploaded_folder(app_url: str, page: Page, tmp_path: Path,
+                                               request: pytest.FixtureRequest) -> None:
+    import zipfile
+
+    folder = tmp_path / "my pictures"
+    with zipfile.ZipFile(_zip_of_images(tmp_path / "mine.zip")) as archive:
+        archive.extractall(folder)
+    open_page(page, app_url + "/top_activations?data=folder", "Pick a folder of your own images")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(folder))
+    expect(page.get_by_text("Channel 0: its top 6 of 6 images of your folder")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("notes.txt: the file is not an image", exact=False)).to_be_visible()
+    assert_no_exception(page)
