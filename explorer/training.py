@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of one run (one-cycle AdamW, cross-entropy)."""
+    """Hyperparameters of one run (one-cycle AdamW or SGD, cross-entropy)."""
 
     epochs: int = 5
     batch_size: int = 128
@@ -37,6 +38,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     log_every: int = 50  # steps between training records
+    optimizer: str = "adamw"  # "adamw", or "sgd" (momentum 0.9, Nesterov)
+    log_seconds: float = 0.0  # also a training record once this many seconds passed since the last (0 = off)
 
 
 @dataclass(frozen=True)
@@ -111,56 +114,115 @@ def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model(x)
 
 
+def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = None) -> torch.optim.Optimizer:
+    """AdamW (decoupled weight decay), or SGD with Nesterov momentum 0.9 (L2 weight decay).
+
+    ``state``: an optimizer state dict to continue from. Move the model to its device first:
+    ``load_state_dict`` puts the state beside the parameters.
+    """
+    if config.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    elif config.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
+                                    weight_decay=config.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adamw or sgd")
+    if state is not None:
+        optimizer.load_state_dict(state)
+    return optimizer
+
+
+def _one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int,
+               start_step: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The one-cycle schedule (Smith 2018) over ``steps``, advanced to ``start_step`` (a resumed run)."""
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=max(steps, 1))
+    with warnings.catch_warnings():  # stepping the schedule without the optimizer is the point here
+        warnings.simplefilter("ignore")
+        for _ in range(start_step):
+            schedule.step()
+    return schedule
+
+
+class _Window:
+    """Training loss and accuracy summed since the last record (on the device: no sync per step)."""
+
+    def __init__(self) -> None:
+        self.loss, self.right, self.n = 0.0, 0, 0
+        self.last = (float("nan"), 0.0)  # the latest (loss, accuracy), repeated by eval records
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+        self.loss += loss.detach() * len(y)
+        self.right += (logits.argmax(1) == y).sum()
+        self.n += len(y)
+
+    def close(self) -> None:
+        self.last = (float(self.loss) / self.n, int(self.right) / self.n)
+        self.loss, self.right, self.n = 0.0, 0, 0
+
+
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+          config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on a batch x (N, C, H, W), y (N,); returns (loss, logits (N, K))."""
+    logits = _forward(model, x)
+    loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
 def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
-          config: TrainConfig = TrainConfig()) -> Iterator[Progress]:
-    """Train ``model`` in place; yields a record every ``log_every`` steps, at each epoch end and at the end.
+          config: TrainConfig = TrainConfig(), *, optimizer: torch.optim.Optimizer | None = None,
+          start_step: int = 0) -> Iterator[Progress]:
+    """Train ``model`` in place; yields a record every ``log_every`` steps (and ``log_seconds``), at each
+    epoch end and at the end.
 
     Stops early with a "diverged" record when the loss stops being finite.
+    ``optimizer``: one made by :func:`make_optimizer` (the caller keeps it, to save its state).
+    Resuming: pass the checkpoint's optimizer and ``start_step``; the schedule continues from there.
+    The batches after a resume come from a generator seeded with ``seed + start_step``:
+    reproducible, but not the very batches an unbroken run would have drawn.
     """
     device = resolve_device(config.device)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed + start_step)
     model.to(device).train()
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     images, labels = train_set.images.to(device), train_set.labels.to(device)
     per_epoch = len(images) // config.batch_size  # the last partial batch is dropped
     steps = per_epoch * config.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=max(steps, 1))
-    start, step, seen = time.perf_counter(), 0, 0
-    window_loss, window_right, window_n = 0.0, 0, 0
-    last = (float("nan"), 0.0)  # the latest training loss and accuracy, repeated by eval records
+    step = min(start_step, steps)
+    optimizer = make_optimizer(model, config) if optimizer is None else optimizer
+    schedule = _one_cycle(optimizer, config.lr, steps, step)
+    start = last_record = time.perf_counter()
+    seen, window = 0, _Window()
 
     def record(phase: str, test_accuracy: float | None = None) -> Progress:
-        elapsed = time.perf_counter() - start
-        return Progress(phase, step, steps, step / max(per_epoch, 1), *last, elapsed, seen / max(elapsed, 1e-9),
-                        test_accuracy, schedule.get_last_lr()[0], device.type)
+        nonlocal last_record
+        last_record = time.perf_counter()
+        elapsed = last_record - start
+        return Progress(phase, step, steps, step / max(per_epoch, 1), *window.last, elapsed,
+                        seen / max(elapsed, 1e-9), test_accuracy, schedule.get_last_lr()[0], device.type)
 
     test_accuracy = None
-    for _epoch in range(config.epochs):
+    first_epoch, first_batch = divmod(step, max(per_epoch, 1))
+    for epoch in range(first_epoch, config.epochs):
         order = torch.randperm(len(images), generator=generator, device=device)
-        for b in range(per_epoch):
+        for b in range(first_batch if epoch == first_epoch else 0, per_epoch):
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            x = augment(_as_float(images[idx]), config, generator)
             y = labels[idx]
-            logits = _forward(model, x)
-            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, logits = _step(model, optimizer, augment(_as_float(images[idx]), config, generator), y, config)
             schedule.step()
             step, seen = step + 1, seen + len(idx)
-            value = loss.item() if step % config.log_every == 0 or b == per_epoch - 1 else None
-            window_loss += loss.detach() * len(idx)
-            window_right += (logits.argmax(1) == y).sum()
-            window_n += len(idx)
-            if value is not None:
-                last = (float(window_loss) / window_n, int(window_right) / window_n)
-                if not math.isfinite(value):
+            window.add(loss, logits, y)
+            due = step % config.log_every == 0 or b == per_epoch - 1 or \
+                bool(config.log_seconds and time.perf_counter() - last_record >= config.log_seconds)
+            if due:
+                window.close()
+                if not math.isfinite(loss.item()):
                     yield record("diverged")
                     return
                 yield record("train")
-                window_loss, window_right, window_n = 0.0, 0, 0
         test_accuracy = evaluate(model, test_set, device) if test_set is not None else None
         model.train()
         yield record("eval", test_accuracy)

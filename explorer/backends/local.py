@@ -1,0 +1,236 @@
+"""Training runs as worker processes on this machine, a few at a time.
+
+Each run is ``python -m explorer.worker <run folder>`` in a session of its own (its own process
+group), its output in the run's ``worker.log``: a crash, a CUDA error or the kernel's OOM killer
+ends that run, never the app. A daemon thread ticks every ``poll_s`` seconds: it starts queued
+runs while fewer than ``slots`` run (one GPU each when there are GPUs), notices workers that died
+without a final status ("failed", with the exit code or signal and the log's last lines) and kills
+workers that ignore a cancel for ``cancel_grace_s`` seconds. It never touches Streamlit and binds
+nothing to the network. Everything it knows is in the run store, so a restarted app finds its
+runs again: ``runs.recover`` marks those whose worker died meanwhile "interrupted", and workers
+still alive are adopted.
+
+One backend per run store: two schedulers on one store would each fill their own slots.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from explorer import runs
+from explorer.runs import Run
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass
+class _Worker:
+    """A worker process this backend watches; ``process`` is None for one adopted from an earlier app."""
+
+    run_id: str
+    pid: int
+    process: subprocess.Popen | None
+    gpu: int | None
+    cancel_at: float | None = None  # time.monotonic() of the cancel request
+
+    def exit_code(self) -> int | None:
+        """None while it runs; its exit code after (-N: killed by signal N; 0 for an adopted one)."""
+        if self.process is not None:
+            return self.process.poll()
+        return None if runs.alive(self.pid) else 0
+
+
+class LocalBackend:
+    """Runs on this machine, each in a worker process; at most ``slots`` at once (default: one per GPU, else 1)."""
+
+    def __init__(self, root: Path | None = None, slots: int | None = None, poll_s: float = 0.5,
+                 cancel_grace_s: float = 5.0):
+        self.root = Path(root) if root is not None else runs.root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.gpus = torch.cuda.device_count()  # counts devices without starting CUDA in the app
+        self.slots = slots or max(1, self.gpus)
+        self.poll_s, self.cancel_grace_s = poll_s, cancel_grace_s
+        self._workers: dict[str, _Worker] = {}
+        self._lock = threading.RLock()  # the page's threads and the scheduler share _workers
+        self._stop = threading.Event()
+        runs.recover(self.root)
+        self._adopt()
+        self._thread = threading.Thread(target=self._loop, name="explorer-scheduler", daemon=True)
+        self._thread.start()
+
+    # --- the Backend interface -------------------------------------------------------------
+
+    def submit(self, config: dict, request_id: str | None = None) -> str:
+        run = runs.create(config, request_id, self.root)
+        self.tick()
+        return run.id
+
+    def status(self, run_id: str) -> Run:
+        return runs.get(run_id, self.root)
+
+    def progress(self, run_id: str) -> list[dict]:
+        return runs.metrics(run_id, self.root)
+
+    def cancel(self, run_id: str) -> None:
+        """A queued run is cancelled at once; a running one gets the flag, and is killed if it ignores it."""
+        with self._lock:
+            run = runs.get(run_id, self.root)
+            if run.final:
+                return
+            worker = self._workers.get(run_id)
+            if worker is None and (run.pid is None or not runs.alive(run.pid)):  # nobody is running it
+                runs.set_status(run_id, "cancelled", "cancelled before it started", self.root, only_from=runs.ACTIVE)
+                return
+            runs.request_cancel(run_id, self.root)
+            if worker is not None and worker.cancel_at is None:
+                worker.cancel_at = time.monotonic()
+
+    def queue(self) -> list[Run]:
+        active = [run for run in runs.list_runs(self.root) if run.active]
+        running = sorted((r for r in active if r.status == "running"), key=lambda r: r.queued)
+        waiting = sorted((r for r in active if r.status == "queued"), key=lambda r: (r.queued, r.created))
+        return running + waiting
+
+    def result(self, run_id: str, wait_s: float = 0.0) -> Run:
+        deadline = time.monotonic() + wait_s
+        run = runs.get(run_id, self.root)
+        while not run.final and time.monotonic() < deadline:
+            time.sleep(min(0.1, self.poll_s))
+            run = runs.get(run_id, self.root)
+        return run
+
+    def resume(self, run_id: str) -> str:
+        """Queue an interrupted, failed or cancelled run again; its worker continues from the checkpoint."""
+        with self._lock:
+            run = runs.get(run_id, self.root)
+            if run.status not in runs.RESUMABLE:
+                raise ValueError(f"run {run_id} is {run.status}; only {', '.join(runs.RESUMABLE)} runs can resume")
+            step = runs.load_checkpoint(run_id, self.root)[2]["step"] if runs.has_checkpoint(run_id, self.root) else 0
+            runs.requeue(run_id, f"resuming from step {step}" if step else "starting again", self.root)
+        self.tick()
+        return run_id
+
+    # --- scheduling ------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """One round: settle dead workers, enforce cancels, start queued runs in free slots."""
+        with self._lock:
+            for worker in list(self._workers.values()):
+                code = worker.exit_code()
+                if code is not None:
+                    self._settle(worker, code)
+                elif worker.cancel_at is not None and time.monotonic() - worker.cancel_at > self.cancel_grace_s:
+                    self._kill(worker)
+            free = self.slots - len(self._workers)
+            if free > 0:
+                for run in self.queue():
+                    if free and run.status == "queued" and run.pid is None:
+                        free -= self._claim(run.id)
+
+    def _claim(self, run_id: str) -> bool:
+        try:
+            return runs.claim(run_id, lambda: self._spawn(run_id), self.root)
+        except runs.RunNotFound:  # deleted while queued
+            return False
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - one unreadable run folder must not stop the scheduler
+                traceback.print_exc()
+
+    def _spawn(self, run_id: str) -> dict:
+        """Start the worker in its own session (process group), output to the run's ``worker.log``;
+        returns the status fields ``pid`` and ``gpu`` (the GPU it may use, None without GPUs)."""
+        folder = runs.path(run_id, self.root)
+        gpu = self._free_gpu()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
+        with open(folder / "worker.log", "ab") as log:
+            process = subprocess.Popen([sys.executable, "-m", "explorer.worker", str(folder)], cwd=REPO, env=env,
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        self._workers[run_id] = _Worker(run_id, process.pid, process, gpu)
+        return {"pid": process.pid, "gpu": gpu}
+
+    def _free_gpu(self) -> int | None:
+        used = {w.gpu for w in self._workers.values()}
+        return next((g for g in range(self.gpus) if g not in used), None)
+
+    def _settle(self, worker: _Worker, code: int) -> None:
+        """A worker ended: if it left its run active, say why ("cancelled" if a cancel was asked)."""
+        del self._workers[worker.run_id]
+        try:
+            run = runs.get(worker.run_id, self.root)
+        except runs.RunNotFound:
+            return
+        if not run.active or run.pid != worker.pid:  # ended as it should, or queued again since
+            return
+        if runs.cancel_requested(worker.run_id, self.root):
+            status, reason = "cancelled", "cancelled (the worker was stopped)"
+        else:
+            status, reason = "failed", _death(worker, code) + _tail(worker.run_id, self.root)
+        runs.set_status(worker.run_id, status, reason, self.root, only_from=runs.ACTIVE)
+
+    def _kill(self, worker: _Worker) -> None:
+        """SIGKILL the worker's whole process group and settle its run."""
+        _kill_group(worker)
+        self._settle(worker, -signal.SIGKILL)
+
+    def _adopt(self) -> None:
+        """Watch the live workers of runs an earlier app started (they outlive it: own sessions)."""
+        for run in runs.list_runs(self.root):
+            if run.active and run.pid is not None and runs.alive(run.pid):
+                gpu = runs.status_fields(run.id, self.root).get("gpu")
+                self._workers[run.id] = _Worker(run.id, run.pid, None, gpu)
+
+    def close(self, kill_workers: bool = False) -> None:
+        """Stop the scheduler; with ``kill_workers``, also kill every worker it watches (their runs
+        become "interrupted", resumable). Workers left alone keep running and are adopted later."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if not kill_workers:
+            return
+        with self._lock:
+            for worker in list(self._workers.values()):
+                _kill_group(worker)
+                del self._workers[worker.run_id]
+                if runs.get(worker.run_id, self.root).pid == worker.pid:
+                    runs.set_status(worker.run_id, "interrupted", "the app stopped its worker; resume to continue",
+                                    self.root, only_from=runs.ACTIVE)
+
+
+def _kill_group(worker: _Worker) -> None:
+    """SIGKILL the worker and anything it started (its session's process group), and reap it."""
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if worker.process is not None:
+        worker.process.wait(timeout=10)
+
+
+def _death(worker: _Worker, code: int) -> str:
+    if worker.process is None:
+        return f"the worker (pid {worker.pid}) stopped without a final status"
+    if code < 0:
+        return f"the worker was killed by {signal.Signals(-code).name}" + (
+            " (often the system running out of memory)" if code == -signal.SIGKILL else "")
+    return f"the worker exited with code {code} without a final status"
+
+
+def _tail(run_id: str, root: Path) -> str:
+    tail = runs.log_tail(run_id, 6, root)
+    return f". Last lines of its log:\n{tail}" if tail.strip() else ""

@@ -1,0 +1,529 @@
+"""The run store: every training run as a folder on disk, written so that nothing is ever lost.
+
+One folder per run, ``<root>/<run id>/``::
+
+    config.json              the config as submitted (never changed)
+    status.json              {"status", "reason", "created", "updated", "name", "pid", "device", "request_id", ...}
+    metrics.jsonl            one progress record per line, appended
+    snapshots/<step>.safetensors   first-layer filters and a probe batch's feature maps at that step
+    checkpoint.safetensors   the model's weights (its metadata carries step and epoch)
+    optimizer.pt             {"step", "optimizer": state dict}, read with torch.load(weights_only=True)
+    checkpoint.json          step, epoch and what the network takes and predicts (input shape, classes, mean, std)
+    result.safetensors       the finished run's confusion matrix and misclassified test images
+    cancel                   a flag file: the worker stops at its next record
+    worker.log               the worker's stdout and stderr
+
+Every file is replaced atomically (a temporary file in the same folder, fsync, ``os.replace``), so a
+process killed mid-write leaves the previous version readable. ``metrics.jsonl`` grows by single
+``write`` calls of whole lines; the reader skips a line cut off by a crash. Read-modify-write of
+``status.json`` holds an ``flock`` on the run's ``.lock`` file, so the worker and the app's
+scheduler never overwrite each other's fields.
+
+Statuses: queued, running, finished, failed, cancelled, diverged, interrupted (with a reason).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from explorer import architecture, models
+
+ROOT_ENV = "EXPLORER_RUNS"
+STATUSES = ("queued", "running", "finished", "failed", "cancelled", "diverged", "interrupted")
+ACTIVE = ("queued", "running")  # a worker may still write to the run
+FINAL = ("finished", "failed", "cancelled", "diverged", "interrupted")
+RESUMABLE = ("interrupted", "failed", "cancelled")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # an id is one path component, never "..": safe to join
+
+
+class RunNotFound(KeyError):
+    """No run of that id in the store."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the store knows about a run; ``created``/``updated`` are Unix times in seconds."""
+
+    id: str
+    path: Path
+    config: dict
+    status: str
+    reason: str
+    name: str
+    created: float
+    updated: float
+    device: str
+    pid: int | None
+    request_id: str | None = None
+    queued: float = 0.0  # when it last joined the queue (submitted or resumed): the queue's order
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+# --- where runs live -------------------------------------------------------------------------
+
+def root() -> Path:
+    """The store: ``$EXPLORER_RUNS`` if set, else ``<repo>/runs`` (git-ignored)."""
+    configured = os.environ.get(ROOT_ENV)
+    return Path(configured).expanduser() if configured else Path(__file__).resolve().parent.parent / "runs"
+
+
+def _root(base: Path | None) -> Path:
+    return Path(base) if base is not None else root()
+
+
+def path(run_id: str, root: Path | None = None) -> Path:
+    """The run's folder (ValueError for an id that is not a plain name, e.g. one holding ``/``)."""
+    if not _ID.match(run_id) or ".." in run_id:
+        raise ValueError(f"{run_id!r} is not a run id")
+    return _root(root) / run_id
+
+
+# --- atomic files ----------------------------------------------------------------------------
+
+def _atomic(target: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary path)`` in ``target``'s folder, fsync, then rename over ``target``."""
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:  # on disk before the rename, so a power cut cannot leave it empty
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(target: Path, value: dict) -> None:
+    _atomic(target, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
+
+
+def _read_json(source: Path) -> dict:
+    return json.loads(source.read_text())
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder/.lock`` (released by the kernel if the holder dies)."""
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+def create(config: dict, request_id: str | None = None, root: Path | None = None, name: str = "") -> Run:
+    """A new queued run for ``config``; with a ``request_id`` already seen, that request's run instead.
+
+    The request id makes submitting idempotent: a double-clicked button or a rerun after a
+    reconnect finds the first run. The folder is built under a hidden name and renamed into
+    place, so no reader ever sees half a run.
+    """
+    base = _root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    with _locked(base):
+        existing = _by_request(base, request_id)
+        if existing is not None:
+            return existing
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+        building = base / f".new-{run_id}"
+        building.mkdir()
+        now = time.time()
+        _write_json(building / "config.json", config)
+        _write_json(building / "status.json", {
+            "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
+            "name": name or _default_name(config), "pid": None, "device": "", "request_id": request_id})
+        os.replace(building, base / run_id)
+        if request_id is not None:
+            (base / "requests").mkdir(exist_ok=True)
+            _write_json(_request_file(base, request_id), {"run": run_id})
+    return get(run_id, base)
+
+
+def _request_file(base: Path, request_id: str) -> Path:
+    return base / "requests" / (hashlib.sha256(request_id.encode()).hexdigest()[:32] + ".json")
+
+
+def _by_request(base: Path, request_id: str | None) -> Run | None:
+    if request_id is None or not _request_file(base, request_id).exists():
+        return None
+    try:
+        return get(_read_json(_request_file(base, request_id))["run"], base)
+    except RunNotFound:  # deleted since: the request may make a new run
+        return None
+
+
+def _default_name(config: dict) -> str:
+    return f"{config.get('model', 'model')} on {config.get('data', 'data')}"
+
+
+def get(run_id: str, root: Path | None = None) -> Run:
+    """The run's config and status (RunNotFound if there is no such run)."""
+    folder = path(run_id, root)
+    try:
+        config, status = _read_json(folder / "config.json"), _read_json(folder / "status.json")
+    except FileNotFoundError:
+        raise RunNotFound(run_id) from None
+    return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),
+               status["created"], status["updated"], status.get("device", ""), status.get("pid"),
+               status.get("request_id"), status.get("queued", status["created"]))
+
+
+def status_fields(run_id: str, root: Path | None = None) -> dict:
+    """Everything in ``status.json``, the extra fields a worker set included (e.g. ``test_accuracy``)."""
+    return _read_json(path(run_id, root) / "status.json")
+
+
+def list_runs(root: Path | None = None) -> list[Run]:
+    """Every run, newest first."""
+    base = _root(root)
+    if not base.is_dir():
+        return []
+    found = []
+    for folder in base.iterdir():
+        if folder.is_dir() and not folder.name.startswith(".") and (folder / "status.json").exists():
+            try:
+                found.append(get(folder.name, base))
+            except (RunNotFound, ValueError):  # deleted meanwhile, or not a run folder
+                continue
+    return sorted(found, key=lambda run: (run.created, run.id), reverse=True)
+
+
+def set_status(run_id: str, status: str, reason: str = "", root: Path | None = None, *,
+               only_from: Iterable[str] | None = None, **fields) -> Run:
+    """Set the run's status and reason (plus any extra ``fields``), stamping ``updated``.
+
+    ``only_from``: change nothing unless the current status is one of these, so a scheduler that
+    finds a dead worker cannot overwrite the final status the worker wrote just before dying.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+
+    def change(current: dict) -> dict | None:
+        if only_from is not None and current["status"] not in tuple(only_from):
+            return None
+        return {**current, **fields, "status": status, "reason": reason}
+
+    return _update(run_id, root, change)
+
+
+def _update(run_id: str, root: Path | None, change: Callable[[dict], dict | None]) -> Run:
+    """Read-modify-write ``status.json`` under the run's lock; ``change`` returns None to leave it."""
+    folder = path(run_id, root)
+    try:
+        with _locked(folder):
+            new = change(_read_json(folder / "status.json"))
+            if new is not None:
+                _write_json(folder / "status.json", {**new, "updated": time.time()})
+    except FileNotFoundError:  # no such run, or deleted meanwhile
+        raise RunNotFound(run_id) from None
+    return get(run_id, root)
+
+
+def claim(run_id: str, launch: Callable[[], dict], root: Path | None = None) -> bool:
+    """Start a queued run's worker once: ``launch()`` starts it and returns fields for the status
+    (``pid`` at least). Under the run's lock, so two schedulers never both launch it.
+
+    False (and no launch) when the run is not queued or a worker has been launched for it already.
+    """
+    launched = False
+
+    def change(current: dict) -> dict | None:
+        nonlocal launched
+        if current["status"] != "queued" or current.get("pid") is not None:
+            return None
+        launched = True
+        return {**current, **launch(), "claimed": time.time()}
+
+    _update(run_id, root, change)
+    return launched
+
+
+def mark_running(run_id: str, pid: int, device: str, root: Path | None = None) -> bool:
+    """A worker takes the run: "running" with its pid and device, unless another live worker has it
+    or it has ended (cancelled before the worker got going, finished). False when refused."""
+    taken = False
+
+    def change(current: dict) -> dict | None:
+        nonlocal taken
+        other = current.get("pid")
+        free = other in (None, pid) or not alive(other)
+        if current["status"] not in ("queued", "running", "interrupted") or not free:
+            return None
+        taken = True
+        return {**current, "status": "running", "reason": "", "pid": pid, "device": device, "started": time.time()}
+
+    _update(run_id, root, change)
+    return taken
+
+
+def requeue(run_id: str, reason: str = "", root: Path | None = None) -> Run:
+    """Put a stopped run back in the queue (to resume it): no pid, no cancel flag."""
+    (path(run_id, root) / "cancel").unlink(missing_ok=True)
+    return _update(run_id, root, lambda current: {
+        **current, "status": "queued", "reason": reason, "pid": None, "queued": time.time()})
+
+
+def rename(run_id: str, name: str, root: Path | None = None) -> Run:
+    """Give the run a display name."""
+    return _update(run_id, root, lambda current: {**current, "name": name.strip() or current["name"]})
+
+
+def delete(run_id: str, root: Path | None = None) -> None:
+    """Remove the run's folder; refuses (RuntimeError) while its worker is alive: cancel it first."""
+    run = get(run_id, root)
+    if run.active and run.pid is not None and alive(run.pid):
+        raise RuntimeError(f"run {run_id} is still {run.status}: cancel it before deleting it")
+    trash = run.path.with_name(f".deleted-{run_id}-{secrets.token_hex(2)}")
+    os.replace(run.path, trash)  # gone for readers at once, even if the removal below is cut short
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) worker process (a reused pid of another program is not)."""
+    if not Path("/proc").is_dir():  # macOS: no command line to check, only whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X") and b"explorer.worker" in cmdline
+
+
+def recover(root: Path | None = None) -> list[str]:
+    """Mark runs whose worker died while nobody watched (the app was down) "interrupted".
+
+    These are runs left "running", or "queued" with a worker launched for them, whose pid is
+    gone. Call it when a backend starts. Returns their ids.
+    """
+    recovered = []
+    for run in list_runs(root):
+        if run.active and run.pid is not None and not alive(run.pid):
+            reason = f"the worker (pid {run.pid}) stopped while the app was not watching; resume to continue"
+            if set_status(run.id, "interrupted", reason, root, only_from=ACTIVE).status == "interrupted":
+                recovered.append(run.id)
+    return recovered
+
+
+# --- cancelling ------------------------------------------------------------------------------
+
+def request_cancel(run_id: str, root: Path | None = None) -> None:
+    """Ask the run's worker to stop at its next progress record."""
+    _atomic(path(run_id, root) / "cancel", lambda tmp: tmp.write_text(str(time.time())))
+
+
+def cancel_requested(run_id: str, root: Path | None = None) -> bool:
+    return (path(run_id, root) / "cancel").exists()
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+def append_metrics(run_id: str, records: Iterable[dict], root: Path | None = None) -> None:
+    """Append records as JSON lines in one ``write``; a line cut off earlier by a crash is closed first.
+
+    Non-finite floats (a diverged loss) are written as null: JSON has no NaN.
+    """
+    text = "".join(json.dumps(_finite(record)) + "\n" for record in records)
+    target = path(run_id, root) / "metrics.jsonl"
+    fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            text = "\n" + text  # the cut-off line stays unreadable, the new ones stay whole
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _finite(record: dict) -> dict:
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+
+
+def metrics(run_id: str, root: Path | None = None) -> list[dict]:
+    """Every readable record in order; records undone by a resume are dropped.
+
+    A ``{"phase": "resume", "step": s}`` record (written when a worker continues from a
+    checkpoint at step ``s``) supersedes the records after step ``s`` written before it.
+    """
+    try:
+        lines = (path(run_id, root) / "metrics.jsonl").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    records: list[dict] = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # cut off mid-write by a crash
+            continue
+        if not isinstance(record, dict):
+            continue
+        if record.get("phase") == "resume":
+            records = [r for r in records if r.get("step", 0) <= record["step"]]
+        records.append(record)
+    return records
+
+
+# --- snapshots, checkpoint, result -----------------------------------------------------------
+
+def _save_tensors(target: Path, arrays: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in arrays.items()}
+    _atomic(target, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def save_snapshot(run_id: str, step: int, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
+    """Store small arrays (filters, feature maps) under ``snapshots/<step>.safetensors``."""
+    folder = path(run_id, root) / "snapshots"
+    folder.mkdir(exist_ok=True)
+    _save_tensors(folder / f"{step}.safetensors", arrays)
+
+
+def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:
+    """The steps with a snapshot, ascending."""
+    folder = path(run_id, root) / "snapshots"
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem) for p in folder.glob("*.safetensors") if p.stem.isdigit())
+
+
+def load_snapshot(run_id: str, step: int, root: Path | None = None) -> dict[str, torch.Tensor]:
+    return load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
+
+
+def drop_snapshots_after(run_id: str, step: int, root: Path | None = None) -> None:
+    """Remove snapshots later than ``step`` (a resumed run redoes those steps)."""
+    for later in [s for s in snapshot_steps(run_id, root) if s > step]:
+        (path(run_id, root) / "snapshots" / f"{later}.safetensors").unlink(missing_ok=True)
+
+
+def save_checkpoint(run_id: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, step: int,
+                    epoch: float, root: Path | None = None, **meta) -> None:
+    """Weights, then optimizer state, then ``checkpoint.json`` (step, epoch and ``meta``), each atomic.
+
+    Weights and optimizer file both carry the step: if a crash falls between their two renames,
+    :func:`load_checkpoint` sees they disagree and returns the weights without the optimizer state.
+    """
+    folder = path(run_id, root)
+    stamp = {"step": int(step), "epoch": float(epoch)}
+    _save_tensors(folder / "checkpoint.safetensors", model.state_dict(), {k: str(v) for k, v in stamp.items()})
+    if optimizer is not None:
+        state = {"step": int(step), "optimizer": optimizer.state_dict()}
+        _atomic(folder / "optimizer.pt", lambda tmp: torch.save(state, tmp))
+    _write_json(folder / "checkpoint.json", {**stamp, **meta})
+
+
+def has_checkpoint(run_id: str, root: Path | None = None) -> bool:
+    return (path(run_id, root) / "checkpoint.safetensors").exists()
+
+
+def load_checkpoint(run_id: str, root: Path | None = None) -> tuple[dict[str, torch.Tensor], dict | None, dict]:
+    """(model state dict, optimizer state dict or None, meta with ``step`` and ``epoch``), on the CPU."""
+    folder = path(run_id, root)
+    weights = folder / "checkpoint.safetensors"
+    if not weights.exists():
+        raise FileNotFoundError(f"run {run_id} has no checkpoint yet")
+    with safe_open(weights, "pt") as handle:
+        stamp = handle.metadata() or {}
+    meta = _read_json(folder / "checkpoint.json") if (folder / "checkpoint.json").exists() else {}
+    meta = {**meta, "step": int(stamp.get("step", meta.get("step", 0))),
+            "epoch": float(stamp.get("epoch", meta.get("epoch", 0.0)))}
+    optimizer = None
+    if (folder / "optimizer.pt").exists():
+        saved = torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True)
+        optimizer = saved["optimizer"] if saved.get("step") == meta["step"] else None
+    return load_file(weights), optimizer, meta
+
+
+def save_result(run_id: str, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
+    _save_tensors(path(run_id, root) / "result.safetensors", arrays)
+
+
+def load_result(run_id: str, root: Path | None = None) -> dict[str, torch.Tensor] | None:
+    """A finished run's ``confusion`` (K, K), ``misclassified`` (M,) and ``misclassified_predicted`` (M,)."""
+    target = path(run_id, root) / "result.safetensors"
+    return load_file(target) if target.exists() else None
+
+
+def log_tail(run_id: str, lines: int = 12, root: Path | None = None) -> str:
+    """The last lines of the worker's log (what a crash printed)."""
+    target = path(run_id, root) / "worker.log"
+    if not target.exists():
+        return ""
+    with open(target, "rb") as handle:
+        handle.seek(max(0, target.stat().st_size - 8192))
+        return "\n".join(handle.read().decode(errors="replace").splitlines()[-lines:])
+
+
+# --- a finished run as a model ---------------------------------------------------------------
+
+def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
+    """The run's network as a registry-style entry: ``run:<id>``, its input shape, classes and statistics."""
+    run = get(run_id, root)
+    target = run.path / "checkpoint.json"
+    if not target.exists():
+        raise FileNotFoundError(f"run {run_id} has no trained weights yet")
+    meta = _read_json(target)
+    channels, size, _ = meta["input_shape"]
+    return models.ModelSpec(
+        name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
+        mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
+        about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
+        digit_like=run.config.get("data") == "mnist")
+
+
+def build_model(run_id: str, root: Path | None = None) -> nn.Module:
+    """The run's network with its last checkpoint's weights, on the CPU, in eval mode."""
+    spec = model_spec(run_id, root)
+    model = architecture.build(get(run_id, root).config, spec.input_shape, len(spec.classes))
+    weights, _, _ = load_checkpoint(run_id, root)
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def export(run_id: str, root: Path | None = None) -> bytes:
+    """A zip of the run: ``model.safetensors`` (weights), ``config.json``, ``metrics.jsonl`` and the rest
+    that describes it (status, checkpoint card, result)."""
+    folder = path(run_id, root)
+    get(run_id, root)  # RunNotFound early
+    members = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
+               "metrics.jsonl": "metrics.jsonl", "status.json": "status.json",
+               "checkpoint.json": "checkpoint.json", "result.safetensors": "result.safetensors"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for arcname, name in members.items():
+            if (folder / name).exists():
+                archive.write(folder / name, f"{run_id}/{arcname}")
+    return buffer.getvalue()
