@@ -1,5 +1,7 @@
-"""Shared test settings: deterministic torch, paths."""
+"""Shared test settings: deterministic torch, paths, and stores kept out of the repository."""
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,25 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Training runs and cached results that pages (and the app servers of the browser tests, which
+# inherit the environment) write go to a temporary folder, never into the checkout.
+_STORES = Path(tempfile.mkdtemp(prefix="explorer-tests-"))
+os.environ.setdefault("EXPLORER_RUNS", str(_STORES / "runs"))
+os.environ.setdefault("EXPLORER_CACHE", str(_STORES / "cache"))
+
 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_training_workers():
+    """Stop the workers a page's backend started in this process once the session ends."""
+    yield
+    from explorer.ui import lab
+
+    try:
+        lab.backend().close(kill_workers=True)
+    except Exception:  # noqa: BLE001 - best effort at teardown
+        pass

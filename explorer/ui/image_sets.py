@@ -59,7 +59,7 @@ def pick_images(spec: models.ModelSpec) -> ImageSet | None:
     if source == "folder":
         return _from_folder(spec, count)
     try:
-        return _load(source, count, spec.name)
+        return _load(source, count, spec.name, spec)
     except data.DataUnavailable as exc:
         st.warning(f"{exc}")
         if source != "shapes" and st.button(f"Download {LABELS[source]}", key="ta_download"):
@@ -75,8 +75,8 @@ def pick_images(spec: models.ModelSpec) -> ImageSet | None:
 
 
 @st.cache_resource(show_spinner="Loading the images...", max_entries=3)
-def _load(source: str, count: int, model: str) -> ImageSet:
-    spec = models.spec(model)
+def _load(source: str, count: int, model: str, _spec: models.ModelSpec) -> ImageSet:
+    spec = _spec  # ``model`` (its name) is the cache key
     if source == "shapes":
         shapes = data.shapes(count, size=spec.input_size, channels=spec.channels, seed=1)
         return ImageSet(shapes.images, f"{count:,} built-in shapes", f"shapes:{count}:{spec.input_shape}")
@@ -92,7 +92,7 @@ def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
         return None
     raw = file.getvalue()
     try:
-        images_set, notes = _unzip(hashlib.sha256(raw).hexdigest(), raw, file.name, spec.name, count)
+        images_set, notes = _unzip(hashlib.sha256(raw).hexdigest(), raw, file.name, spec.name, count, spec)
     except data.DataUnavailable as exc:
         st.error(f"This zip cannot be used: {exc}.")
         return None
@@ -119,8 +119,9 @@ def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
 
 
 @st.cache_data(show_spinner="Reading your images...", max_entries=4)
-def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int) -> tuple[ImageSet, list[str]]:
-    spec = models.spec(model)
+def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
+           _spec: models.ModelSpec) -> tuple[ImageSet, list[str]]:
+    spec = _spec
     found, notes = data.from_archive(_raw, name, spec.input_size, spec.channels, max_images=count)
     return ImageSet(found.images, f"{len(found):,} images of {name}", f"zip:{digest}:{spec.input_shape}"), notes
 

@@ -58,6 +58,11 @@ PAGES: tuple[PageInfo, ...] = (
         "For every channel of a layer, the 9 images of a data set that excite it most and the patches they "
         "show it: what each channel looks for, found in seconds.",
     ),
+    PageInfo(
+        "pages/train.py", "Train", ":material/model_training:",
+        "Train LeNet-5, TinyVGG, a small ResNet or your own layers on shapes, MNIST or CIFAR-10 and watch the "
+        "filters learn; finished runs become models on every page.",
+    ),
 )
 
 

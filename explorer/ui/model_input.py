@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 from torch import fx, nn
 
-from explorer import inspect, models
+from explorer import inspect, models, runs
 from explorer.ui import state
 
 DEFAULT = "lenet5"
@@ -36,15 +36,39 @@ class Network:
 
 def settings() -> list[state.Setting]:
     return [
-        state.Setting("net_model", "model", DEFAULT, state.choice(models.names())),
+        state.Setting("net_model", "model", DEFAULT, _model_name),
         state.Setting("net_pretrained", "weights", True, state.boolean, state.dump_bool),
     ]
 
 
+def _trained_runs() -> list[str]:
+    """Finished runs of the training lab, as model names ``run:<id>`` (newest first)."""
+    return [f"run:{r.id}" for r in runs.list_runs() if r.status == "finished" and runs.has_checkpoint(r.id)]
+
+
+def _model_name(text: str) -> str:
+    """Parser for the link's model: a registry name or a finished run."""
+    if text in models.names() or text in _trained_runs():
+        return text
+    raise ValueError(f"{text!r} is neither a model of the zoo nor a finished training run")
+
+
+def spec_of(name: str) -> models.ModelSpec:
+    """The registry entry, or a finished run's."""
+    return runs.model_spec(name.removeprefix("run:")) if name.startswith("run:") else models.spec(name)
+
+
 def pick_model() -> Network | None:
     """Draw the chooser; returns the network, or None (with a message) while its weights are missing."""
-    name = st.selectbox("Model", models.names(), key="net_model", format_func=lambda n: models.spec(n).title)
-    spec = models.spec(name)
+    choices = [*models.names(), *_trained_runs()]
+    if st.session_state.get("net_model") not in choices:
+        st.session_state.net_model = DEFAULT  # e.g. a run deleted meanwhile
+    name = st.selectbox("Model", choices, key="net_model",
+                        format_func=lambda n: f"Your run: {spec_of(n).title}" if n.startswith("run:") else spec_of(n).title)
+    spec = spec_of(name)
+    if name.startswith("run:"):
+        st.caption(spec.about)
+        return _network(name, True)
     available = models.has_pretrained(name)
     st.toggle("Trained weights", key="net_pretrained", disabled=not available,
               help="Off: the same architecture with random weights, to compare what training changed.")
@@ -84,8 +108,11 @@ def _download(name: str) -> bool:
 
 @st.cache_resource(show_spinner="Building the model...", max_entries=6)
 def _network(name: str, pretrained: bool) -> Network:
-    model = models.build(name, pretrained=pretrained).requires_grad_(False)
-    spec = models.spec(name)
+    if name.startswith("run:"):
+        model = runs.build_model(name.removeprefix("run:")).requires_grad_(False)
+    else:
+        model = models.build(name, pretrained=pretrained).requires_grad_(False)
+    spec = spec_of(name)
     graph = inspect.extractor(model)
     return Network(spec, pretrained, model, graph, tuple(inspect.layers(model, spec.input_shape, graph)))
 

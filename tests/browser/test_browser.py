@@ -54,8 +54,9 @@ def expect_selected(page: Page, label: str, value: str) -> None:
         ("/layer_by_layer?layer=conv2", "Layer by layer", "Layer by layer · CNN Explorer"),
         ("/receptive_fields?layer=pool1&unit=0,0", "Receptive fields", "Receptive fields · CNN Explorer"),
         ("/top_activations?channel=3", "Top activations", "Top activations · CNN Explorer"),
+        ("/train?epochs=3", "Train", "Train · CNN Explorer"),
     ],
-    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields", "top_activations"],
+    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields", "top_activations", "train"],
 )
 def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, title: str,
                                 tab_title: str, request: pytest.FixtureRequest) -> None:
@@ -281,3 +282,21 @@ def test_top_page_searches_an_uploaded_folder(app_url: str, page: Page, tmp_path
     expect(page.get_by_text("Channel 0: its top 6 of 6 images of your folder")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("notes.txt: the file is not an image", exact=False)).to_be_visible()
     assert_no_exception(page)
+
+
+# --- Train ----------------------------------------------------------------------------------
+
+def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, page: Page,
+                                                                 request: pytest.FixtureRequest) -> None:
+    """Press Train, watch the live curves, and find the finished run among Layer by layer's models."""
+    open_page(page, app_url + "/train?train=1000&epochs=1&seed=11", "Settings on the left")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("Learning curves").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Confusion matrix (test set)").first).to_be_visible(timeout=120_000)
+    wait_for_app(page)
+    screenshot(page, f"{request.node.name}-finished")
+    run_id = re.search(r"run=([0-9a-z-]+)", page.url).group(1)
+    open_page(page, app_url + f"/layer_by_layer?model=run:{run_id}", "Prediction:")
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile("Your run"))
+    assert_no_exception(page)
+    screenshot(page, f"{request.node.name}-layer-by-layer")

@@ -1,0 +1,41 @@
+"""Figures of the training page: loss and accuracy curves, the confusion matrix."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+
+def curves_figure(records: list[dict], height: int = 360) -> go.Figure:
+    """Training loss and accuracy per logged step; test accuracy at each epoch's end.
+
+    ``records`` are a run's metrics: dicts with ``phase``, ``epoch``, ``loss``, ``accuracy`` and,
+    for "eval" records, ``test_accuracy``.
+    """
+    train = [r for r in records if r.get("phase") == "train"]
+    tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
+    fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
+                             mode="lines"), 1, 1)
+    fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=[r["accuracy"] for r in train], name="train accuracy",
+                             mode="lines"), 1, 2)
+    fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
+                             name="test accuracy", mode="lines+markers"), 1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
+    fig.update_layout(title="Learning curves", height=height, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def confusion_figure(matrix: torch.Tensor, classes: tuple[str, ...], height: int = 420) -> go.Figure:
+    """Counts (true class x predicted class) with the diagonal (right answers) in view."""
+    labels = [str(c) for c in classes] if len(classes) == matrix.shape[0] else [str(i) for i in range(matrix.shape[0])]
+    fig = go.Figure(go.Heatmap(z=matrix.numpy(), x=labels, y=labels, colorscale="Blues", text=matrix.numpy(),
+                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+                               showscale=False))
+    fig.update_layout(title="Confusion matrix (test set)", height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(title="predicted", type="category"),
+                      yaxis=dict(title="true", type="category", autorange="reversed"))
+    return fig

@@ -1,0 +1,161 @@
+"""The training lab's shared pieces: the backend of this server, the layer editor, the run view.
+
+Runs execute in worker processes of the backend; pages only read the run store, so a page that
+reruns, a second tab or a reconnecting browser never starts or loses a run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from explorer import architecture, backends, mosaic, runs, train_figures, worker
+from explorer.ui import state
+
+COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
+
+
+@st.cache_resource
+def backend() -> backends.Backend:
+    """One backend per server process (it schedules the shared queue)."""
+    return backends.create("local")
+
+
+def layer_editor(key: str) -> list[dict]:
+    """An editable table of layers (one row each); returns them as dicts without blank cells."""
+    rows = state.kept(key) or architecture.default_layers()
+    frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=list(COLUMNS))
+    edited = st.data_editor(
+        frame, key=f"{key}_editor", num_rows="dynamic", hide_index=True, width="stretch",
+        column_config={
+            "type": st.column_config.SelectboxColumn("type", options=list(architecture.LAYER_TYPES), required=True),
+            "kind": st.column_config.SelectboxColumn("kind", options=["max", "avg"]),
+        })
+    layers = [{k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and pd.isna(v))}
+              for row in edited.to_dict("records")]
+    state.keep(key, layers)
+    return layers
+
+
+def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: int) -> str | None:
+    """The live output shape and parameter count per layer; returns the first error, if any."""
+    rows = architecture.plan(layers, input_shape, classes)
+    st.dataframe([{"layer": r["name"], "type": r["type"],
+                   "output": " x ".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
+                   "parameters": f"{r['params']:,}" if r["params"] is not None else "-",
+                   "problem": r["error"] or ""} for r in rows], hide_index=True, key="tr_plan")
+    return next((r["error"] for r in rows if r["error"]), None)
+
+
+def status_line(run: runs.Run, records: list[dict]) -> None:
+    """Where the run stands: status, progress bar, throughput and time left."""
+    last = next((r for r in reversed(records) if "steps" in r), None)
+    if run.status == "queued":
+        ahead = [r.id for r in backend().queue()].index(run.id) if run.id in [r.id for r in backend().queue()] else 0
+        st.info(f"Queued: {ahead} run(s) ahead of it on this server.")
+        return
+    if last is None:
+        st.info(f"{run.status.capitalize()}: starting up ({run.device or 'device not chosen yet'}).")
+        return
+    fraction = last["step"] / max(last["steps"], 1)
+    left = last["elapsed"] / max(last["step"], 1) * (last["steps"] - last["step"])
+    st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
+                f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
+                + (f", about {left:.0f} s left" if run.active else ""))
+    if run.status in ("failed", "diverged", "interrupted", "cancelled"):
+        (st.error if run.status in ("failed", "diverged") else st.warning)(
+            f"This run {run.status}: {run.reason or 'no reason recorded'}.")
+
+
+def run_view(run_id: str) -> None:
+    """Curves, the first layer's filters and a probe image's feature maps, live while the run lasts."""
+    try:
+        run = runs.get(run_id)
+    except runs.RunNotFound:
+        st.warning("That run no longer exists on this server.")
+        return
+    records = runs.metrics(run_id)
+    st.markdown(f"### {run.name}")
+    status_line(run, records)
+    if run.active and st.button("Cancel this run", key=f"tr_cancel_{run_id}"):
+        backend().cancel(run_id)
+    if run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
+        backend().resume(run_id)
+    if records:
+        st.plotly_chart(train_figures.curves_figure(records), key=f"tr_curves_{run_id}_{len(records)}")
+    steps = runs.snapshot_steps(run_id)
+    if steps:
+        step = steps[-1] if run.active else st.select_slider(
+            "Snapshot (feature evolution over training)", steps, value=steps[-1], key=f"tr_scrub_{run_id}",
+            format_func=lambda s: f"step {s:,}")
+        snap = runs.load_snapshot(run_id, step)
+        left, right = st.columns(2)
+        left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}"),
+                          key=f"tr_filters_{run_id}_{step}")
+        right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
+                                              height=420), key=f"tr_maps_{run_id}_{step}")
+    if run.status == "finished":
+        _results(run)
+
+
+def _results(run: runs.Run) -> None:
+    result = runs.load_result(run.id)
+    if result is None:
+        return
+    classes = runs.model_spec(run.id).classes
+    st.plotly_chart(train_figures.confusion_figure(result["confusion"], classes), key=f"tr_confusion_{run.id}")
+    wrong = result["misclassified"].tolist()
+    if wrong:
+        test = _test_split(json.dumps(run.config, sort_keys=True))
+        pictures = [test.images[i].float() / 255 for i in wrong]
+        labels = [f"{classes[int(test.labels[i])]} -> {classes[int(p)]}"
+                  for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
+        st.plotly_chart(mosaic.images_figure(pictures, labels, "Example mistakes (true -> predicted)", side=56),
+                        key=f"tr_mistakes_{run.id}")
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _test_split(config_json: str):
+    """The test images exactly as the run saw them (the result's indices point into them)."""
+    return worker.splits(json.loads(config_json))[1]
+
+
+def _accuracy(run: runs.Run) -> str:
+    tests = [r["test_accuracy"] for r in runs.metrics(run.id) if r.get("test_accuracy") is not None]
+    return f"{tests[-1]:.1%}" if tests else "-"
+
+
+def runs_section(mine: list[str]) -> None:
+    """Every run on this server (yours marked), the shared queue, and rename / delete / download."""
+    st.subheader("Runs on this server")
+    queue = backend().queue()
+    st.caption("Queue: " + (", ".join(f"{r.name} ({r.status})" for r in queue) if queue else "empty") +
+               ". Everyone using this server shares it.")
+    every = runs.list_runs()
+    if not every:
+        st.caption("No runs yet.")
+        return
+    st.dataframe([{"run": r.name, "status": r.status, "data": r.config.get("data"), "network": r.config.get("model"),
+                   "test accuracy": _accuracy(r), "yours": "yes" if r.id in mine else "", "id": r.id}
+                  for r in every], hide_index=True, key="tr_runs")
+    by_id = {r.id: r for r in every}
+    chosen = st.selectbox("Run", list(by_id), key="tr_pick", format_func=lambda i: f"{by_id[i].name} ({i})")
+    run = by_id[chosen]
+    a, b, c, d = st.columns(4, vertical_alignment="bottom")
+    if a.button("Show it above", key="tr_show"):
+        st.session_state.tr_run = chosen
+        st.rerun()
+    new_name = b.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
+    if b.button("Rename", key="tr_rename") and new_name.strip():
+        runs.rename(chosen, new_name.strip())
+        st.rerun()
+    if runs.has_checkpoint(chosen):
+        c.download_button("Download (safetensors + config)", runs.export(chosen), file_name=f"{chosen}.zip",
+                          mime="application/zip", key="tr_download")
+    if d.button("Delete", key="tr_delete", disabled=run.active, help="Cancel a running run first."):
+        runs.delete(chosen)
+        if st.session_state.get("tr_run") == chosen:
+            st.session_state.tr_run = ""
+        st.rerun()

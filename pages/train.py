@@ -1,0 +1,117 @@
+"""Train: launch a short training run on this server's backend and watch the network learn."""
+
+import hashlib
+import json
+import uuid
+
+import streamlit as st
+
+from explorer import architecture, runs
+from explorer.ui import lab, layout, state
+
+layout.page_setup(layout.PAGES[5])
+st.title("Train")
+st.markdown(
+    "Pick a data set and a network, press **Train**, and watch the loss fall, the accuracy rise and the "
+    "first layer's filters turn from noise into edge and blob detectors. Runs execute on the server's "
+    "backend (its GPU when it has one), survive a closed tab, and a finished run appears as a model on "
+    "the other pages."
+)
+
+DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
+ARCHS = ("lenet5", "tinyvgg", "resnet_small", "custom")
+ARCH_LABELS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
+SETTINGS = [
+    state.Setting("tr_data", "data", "shapes", state.choice(DATA)),
+    state.Setting("tr_arch", "arch", "lenet5", state.choice(ARCHS)),
+    state.Setting("tr_opt", "opt", "adamw", state.choice(("adamw", "sgd"))),
+    state.Setting("tr_lr", "lr", 0.003, state.float_between(1e-6, 1e6)),
+    state.Setting("tr_batch", "batch", 128, state.int_choice((16, 32, 64, 128, 256, 512, 1024))),
+    state.Setting("tr_epochs", "epochs", 2, state.int_between(1, 50)),
+    state.Setting("tr_seed", "seed", 0, state.int_between(0, 1_000_000)),
+    state.Setting("tr_augment", "aug", True, state.boolean, state.dump_bool),
+    state.Setting("tr_images", "train", "all", state.choice(("1000", "5000", "20000", "all"))),
+    state.Setting("tr_hand", "hand", False, state.boolean, state.dump_bool),
+    state.Setting("tr_frozen", "frozen", False, state.boolean, state.dump_bool),
+    state.Setting("tr_run", "run", ""),
+]
+state.restore(SETTINGS)
+
+
+def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
+    """Extra config keys, the network's input shape and the class count for a data set and a network."""
+    if data == "shapes":
+        size, channels = {"tinyvgg": (64, 3), "resnet_small": (32, 3)}.get(arch, (28, 1))
+        return {"shapes_size": size, "shapes_channels": channels}, (channels, size, size), 8
+    return {}, ((3, 32, 32) if data == "cifar10" else (1, 28, 28)), 10
+
+
+controls, view = st.columns([5, 7], gap="large")
+with controls, layout.guard("preparing the run"):
+    a, b = st.columns(2)
+    data = a.selectbox("Data set", DATA, key="tr_data", format_func={"shapes": "Built-in shapes (offline)",
+                       "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}.get)
+    arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=ARCH_LABELS.get)
+    extra, shape, classes = input_of(data, arch)
+    config = {"data": data, "model": arch, **extra}
+    if arch == "custom":
+        st.caption("One row per layer; the classifier to the classes is added at the end.")
+        config["layers"] = lab.layer_editor("tr_layers")
+        problem = lab.plan_table(config["layers"], shape, classes)
+    else:
+        problem = None
+    if st.toggle("Start from hand-set kernels", key="tr_hand",
+                 help="The first conv's filters begin as Sobel, Laplacian and Gaussian instead of random."):
+        kernels = st.multiselect("Kernels", architecture.HAND_SET, default=list(architecture.HAND_SET[:4]),
+                                 key="tr_kernels")
+        config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
+    a, b, c = st.columns(3)
+    config["optimizer"] = a.selectbox("Optimizer", ("adamw", "sgd"), key="tr_opt")
+    config["lr"] = b.number_input("Learning rate", 1e-6, 1e6, key="tr_lr", format="%g")
+    config["batch_size"] = c.selectbox("Batch", (16, 32, 64, 128, 256, 512, 1024), key="tr_batch")
+    a, b = st.columns(2)
+    config["epochs"] = a.number_input("Epochs", 1, 50, key="tr_epochs")
+    config["seed"] = b.number_input("Seed", 0, 1_000_000, key="tr_seed")
+    config["augment"] = st.toggle("Augment the training images", key="tr_augment",
+                                  help="Random shifts, rotations and zooms of every batch.")
+    images = st.segmented_control("Training images", ("1000", "5000", "20000", "all"), key="tr_images",
+                                  required=True, help="Fewer images: a faster run for a class demo.")
+    if images != "all":
+        config["train_images"] = int(images)
+    if problem is None:
+        try:
+            architecture.build(config, shape, classes)
+        except architecture.ArchitectureError as exc:
+            problem = str(exc)
+    if problem:
+        st.error(f"This network cannot be built: {problem}.")
+    session = st.session_state.setdefault("tr_session", uuid.uuid4().hex)
+    # the same settings in the same session make the same request: a double click starts one run
+    request = hashlib.sha256(f"{session}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
+    if st.button("Train", key="tr_start", type="primary", disabled=bool(problem), icon=":material/play_arrow:"):
+        st.session_state.tr_run = lab.backend().submit(config, request_id=request)
+        st.session_state.setdefault("tr_mine", []).append(st.session_state.tr_run)
+
+with view:
+    run_id = st.session_state.tr_run
+    if not run_id:
+        st.info("Settings on the left, then **Train**. Your runs and the server's queue are listed below.")
+    else:
+        try:
+            active = runs.get(run_id).active
+        except runs.RunNotFound:
+            active = False
+
+        @st.fragment(run_every=1.0 if active else None)
+        def live() -> None:
+            with layout.guard("showing the run"):
+                lab.run_view(run_id)
+                if active and not runs.get(run_id).active:
+                    st.rerun()  # it ended: draw the final view (scrubber, confusion matrix) once
+
+        live()
+
+with layout.guard("listing the runs"):
+    lab.runs_section(st.session_state.get("tr_mine", []))
+
+state.publish(SETTINGS)
