@@ -38,6 +38,13 @@ SETTINGS = [
 state.restore(SETTINGS)
 
 
+def _ended(run_id: str) -> bool:
+    try:
+        return runs.get(run_id).final
+    except runs.RunNotFound:
+        return True
+
+
 def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
     """Extra config keys, the network's input shape and the class count for a data set and a network."""
     if data == "shapes":
@@ -86,11 +93,14 @@ with controls, layout.guard("preparing the run"):
     if problem:
         st.error(f"This network cannot be built: {problem}.")
     session = st.session_state.setdefault("tr_session", uuid.uuid4().hex)
-    # the same settings in the same session make the same request: a double click starts one run
-    request = hashlib.sha256(f"{session}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
+    # the same settings in the same session make the same request while the last run lasts: a double
+    # click or a reconnect starts one run; once that run has ended, Train starts a new one
+    ended = sum(1 for r in st.session_state.get("tr_mine", []) if _ended(r))
+    request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
     if st.button("Train", key="tr_start", type="primary", disabled=bool(problem), icon=":material/play_arrow:"):
         st.session_state.tr_run = lab.backend().submit(config, request_id=request)
-        st.session_state.setdefault("tr_mine", []).append(st.session_state.tr_run)
+        if st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
+            st.session_state.tr_mine.append(st.session_state.tr_run)
 
 with view:
     run_id = st.session_state.tr_run

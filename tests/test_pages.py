@@ -480,6 +480,12 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     at.button(key="tr_start").click().run()  # a second click with the same settings: the same run
     assert at.session_state["tr_run"] == run_id
     assert _poll_until_final(at, run_id) == "finished"
+    at.button(key="tr_start").click().run()  # the run has ended: Train starts a new one
+    again = at.session_state["tr_run"]
+    assert again != run_id and at.session_state["tr_mine"] == [run_id, again]
+    at.button(key=f"tr_cancel_{again}").click().run()  # (a queued run can be cancelled too)
+    at.session_state["tr_run"] = run_id
+    at.run()
     titles = [f["layout"]["title"]["text"] for f in _figures(at)]
     assert "Learning curves" in titles and "Confusion matrix (test set)" in titles
     assert any(t.startswith("First-layer filters at step") for t in titles)
