@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from explorer import figures
+from explorer import figures, mosaic
 from explorer.receptive_field import Field
 
 EXACT, TEXTBOOK = "#ff7f0e", "#1f77b4"
@@ -34,8 +34,7 @@ def clickable_map_figure(fmap: torch.Tensor, title: str, unit: tuple[int, int], 
 
 def unit_from_click(event, size: tuple[int, int]) -> tuple[int, int] | None:
     """The (y, x) cell a plotly selection event points at, or None (no click, or off the map)."""
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
-        getattr(getattr(event, "selection", None), "points", []) or []
+    points = mosaic.selected_points(event)
     if not points:
         return None
     x, y = points[0].get("x"), points[0].get("y")

@@ -198,11 +198,16 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     return fig
 
 
+def selected_points(event) -> list[dict]:
+    """The points of a plotly selection event as Streamlit reports it (a dict or an attribute object)."""
+    if isinstance(event, dict):
+        return event.get("selection", {}).get("points", []) or []
+    return getattr(getattr(event, "selection", None), "points", []) or []
+
+
 def clicked_tile(event) -> int | None:
     """The tile index a click on a clickable :func:`images_figure` reports, or None."""
-    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
-        getattr(getattr(event, "selection", None), "points", []) or []
-    for point in points:
+    for point in selected_points(event):
         index = point.get("customdata")
         if isinstance(index, list):
             index = index[0] if index else None
