@@ -81,7 +81,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
             st.session_state.lbl_maps = min(st.session_state.lbl_maps, pages)
             first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
-            st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, f"{out.shape[0]} feature maps "
+            st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, f"{out.shape[0]} feature map{'s' if out.shape[0] != 1 else ''} "
                                                f"of {out.shape[1]} x {out.shape[2]}", st.session_state.lbl_own_scale),
                             key="lbl_fig_maps")
             p, q = st.columns(2)
