@@ -9,7 +9,6 @@ on the 512 px astronaut photo, RGB summed.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -20,6 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import report  # noqa: E402
 from explorer import filtering, images, kernels  # noqa: E402
 
 
@@ -67,11 +67,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     result = {"compute_ms": compute_figures(), "rerun_ms_7x7": rerun_ms(),
               "threads": torch.get_num_threads(), "image": "512x512 RGB (astronaut sample)"}
-    line = json.dumps(result)
-    print(line)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "kernel_lab.json").write_text(line + "\n")
+    report("kernel_lab", result)
 
 
 if __name__ == "__main__":

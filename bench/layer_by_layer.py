@@ -11,7 +11,6 @@ is reported apart, as ``*_first_run_ms``; the LeNet-5 one also measures the famo
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -21,6 +20,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._common import report  # noqa: E402
 
 
 def stepping_ms(steps: int, **params: str) -> tuple[float, float]:
@@ -53,11 +54,7 @@ def main() -> None:
         "lenet5_first_run_ms": lenet_first, "resnet18_first_run_ms": resnet_first,
         "threads": torch.get_num_threads(), "device": "cpu",
     }
-    line = json.dumps(result)
-    print(line)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "layer_by_layer.json").write_text(line + "\n")
+    report("layer_by_layer", result)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ model (the app traces a model once and keeps it). ``*_trace_ms``: that one-off t
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -20,6 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import report  # noqa: E402
 from explorer import models  # noqa: E402
 from explorer import receptive_field as rf  # noqa: E402
 
@@ -48,11 +48,7 @@ def main() -> None:
     result = {"resnet18_ms": resnet, "googlenet_ms": googlenet,
               "resnet18_trace_ms": resnet_trace, "googlenet_trace_ms": googlenet_trace,
               "input": "224x224", "threads": torch.get_num_threads()}
-    line = json.dumps(result)
-    print(line)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "receptive_field.json").write_text(line + "\n")
+    report("receptive_field", result)
 
 
 if __name__ == "__main__":

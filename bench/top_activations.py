@@ -10,7 +10,6 @@ Imports only explorer modules free of streamlit, so it runs wherever torch does.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import report  # noqa: E402
 from explorer import data, models, top_activations  # noqa: E402  (after the path is set)
 
 LAYER = "conv2"
@@ -63,11 +63,7 @@ def main() -> None:
         "threads": torch.get_num_threads(), "gpu": torch.cuda.get_device_name() if cuda else None,
         "torch": torch.__version__,
     }
-    line = json.dumps(result)
-    print(line)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "top_activations.json").write_text(line + "\n")
+    report("top_activations", result)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import report  # noqa: E402
 from explorer import data, training  # noqa: E402  (after the path is set)
 from explorer.models import MNIST_MEAN, MNIST_STD, Normalize  # noqa: E402
 
@@ -423,11 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         result = to_target_bench(train_set, test_set, loaders, args.seeds, device)
     else:
         result = budget_bench(train_set, test_set, loaders, args.seconds, device)
-    line = json.dumps(result)
-    print(line)
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_speed.json").write_text(line + "\n")
+    report("train_speed", result)
     return 0
 
 
