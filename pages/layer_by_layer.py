@@ -32,14 +32,7 @@ def step(delta: int, names: list[str]) -> None:
     st.session_state.lbl_maps = 1
 
 
-controls, view = st.columns([4, 9], gap="large")
-with controls:
-    network = model_input.pick_model()
-    picked = image_input.pick_image()
-if network is None or picked is None:
-    state.publish(SETTINGS)
-    view.info("Choose a model and an image to start.")
-    st.stop()
+view, network, picked = model_input.controls(SETTINGS)
 
 layers = list(network.layers)
 names = [layer.name for layer in layers]

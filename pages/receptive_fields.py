@@ -50,14 +50,7 @@ def default_layer(spatial: list[receptive_field.Field]) -> str:
     return convs[len(convs) // 2] if convs else spatial[len(spatial) // 2].name
 
 
-controls, view = st.columns([4, 9], gap="large")
-with controls:
-    network = model_input.pick_model()
-    picked = image_input.pick_image()
-if network is None or picked is None:
-    state.publish(SETTINGS)
-    view.info("Choose a model and an image to start.")
-    st.stop()
+view, network, picked = model_input.controls(SETTINGS)
 
 with view, layout.guard("tracing the receptive fields"):
     size = network.spec.input_size

@@ -25,14 +25,7 @@ SETTINGS = [
 ]
 state.restore(SETTINGS)
 
-controls, view = st.columns([4, 9], gap="large")
-with controls:
-    network = model_input.pick_model()
-    picked = image_input.pick_image()
-if network is None:
-    state.publish(SETTINGS)
-    view.info("Choose a model to start.")
-    st.stop()
+view, network, picked = model_input.controls(SETTINGS, need_image=False)
 
 with view, layout.guard("finding the top activations"):
     spatial = [layer for layer in network.layers if len(layer.out_shape) == 3 and layer.type != "Normalize"]

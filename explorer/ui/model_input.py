@@ -14,7 +14,7 @@ import torch
 from torch import fx, nn
 
 from explorer import inspect, models, runs
-from explorer.ui import state
+from explorer.ui import image_input, state
 
 DEFAULT = "lenet5"
 
@@ -137,3 +137,17 @@ def activations(network: Network, image: torch.Tensor) -> dict[str, torch.Tensor
 def famous_table() -> list[dict]:
     """The lecture's table of famous networks with this app's own counts (computed once per server)."""
     return models.famous_table()
+
+
+def controls(settings: list[state.Setting], need_image: bool = True):
+    """The pages' left column: the model and image pickers. Returns (view column, network, picked image);
+    while the model (or a needed image) is missing, the page stops with a hint and keeps its link."""
+    left, view = st.columns([4, 9], gap="large")
+    with left:
+        network = pick_model()
+        picked = image_input.pick_image()
+    if network is None or (need_image and picked is None):
+        state.publish(settings)
+        view.info("Choose a model and an image to start." if need_image else "Choose a model to start.")
+        st.stop()
+    return view, network, picked
