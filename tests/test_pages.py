@@ -2,7 +2,6 @@
 
 import base64
 import io
-import json
 import socket
 
 import numpy as np
@@ -11,41 +10,13 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text
 from tests.conftest import ROOT
-
-TIMEOUT = 60
-
-
-def _app(page: str | None = None, **params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    if page:
-        at.switch_page(page)
-    return at.run()
-
-
-def _text(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code]
-    return "\n".join(parts)
-
-
-def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
-
-
-def _figures(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def _no_crash(at: AppTest) -> None:
-    assert not at.exception, at.exception
-    assert not any("Something went wrong" in e for e in _errors(at)), _errors(at)
 
 
 def test_home_lists_every_page_and_the_device():
-    at = _app()
-    _no_crash(at)
+    at = app()
+    no_crash(at)
     assert at.title[0].value == "CNN Explorer"
     assert "Compute device" in at.info[0].value
     links = {link.proto.page for link in at.get("page_link")}
@@ -54,56 +25,56 @@ def test_home_lists_every_page_and_the_device():
 
 
 def test_kernel_lab_defaults_show_a_feature_map():
-    at = _app("pages/kernel_lab.py")
-    _no_crash(at)
-    assert not _errors(at)
-    titles = [f["layout"]["title"]["text"] for f in _figures(at)]
+    at = app("pages/kernel_lab.py")
+    no_crash(at)
+    assert not errors(at)
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert any(t.startswith("Feature map") and "(256, 256)" in t for t in titles), titles
-    assert "= 10" in _text(at)  # (3*3*1 + 1) * 1 parameters of the default Sobel on grey
+    assert "= 10" in text(at)  # (3*3*1 + 1) * 1 parameters of the default Sobel on grey
 
 
 def test_kernel_lab_link_reproduces_the_view():
-    at = _app("pages/kernel_lab.py", k="laplacian", border="valid", stride="2", img="checkerboard", size="64")
-    _no_crash(at)
+    at = app("pages/kernel_lab.py", k="laplacian", border="valid", stride="2", img="checkerboard", size="64")
+    no_crash(at)
     assert at.selectbox(key="kl_kernel").value == "laplacian"
     assert at.number_input(key="kl_stride").value == 2
     assert at.selectbox(key="img_sample").value == "checkerboard"
-    assert "= 31.5" in _text(at) and "PyTorch takes the floor, **31**" in _text(at)
+    assert "= 31.5" in text(at) and "PyTorch takes the floor, **31**" in text(at)
     assert at.query_params["k"] in ("laplacian", ["laplacian"])  # written back for the next link
 
 
 def test_kernel_lab_settings_survive_a_page_switch():
-    at = _app("pages/kernel_lab.py")
+    at = app("pages/kernel_lab.py")
     at.number_input(key="kl_stride").set_value(3).run()
     at.switch_page("streamlit_app.py").run()
     at.switch_page("pages/kernel_lab.py").run()
-    _no_crash(at)
+    no_crash(at)
     assert at.number_input(key="kl_stride").value == 3
 
 
 def test_kernel_lab_custom_kernel_from_the_link():
-    at = _app("pages/kernel_lab.py", k="custom (edit the grid)", kv="0,1,0;1,-4,1;0,1,0")
-    _no_crash(at)
-    assert not _errors(at)
-    assert any(f["layout"]["title"]["text"].startswith("Feature map") for f in _figures(at))
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="0,1,0;1,-4,1;0,1,0")
+    no_crash(at)
+    assert not errors(at)
+    assert any(f["layout"]["title"]["text"].startswith("Feature map") for f in figures(at))
 
 
 @pytest.mark.parametrize("kv,where", [("1,abc", "row 1, column 2"), ("1;nan", "row 2, column 1"), ("inf", "row 1, column 1")])
 def test_kernel_lab_bad_kernel_cells_are_named(kv, where):
-    at = _app("pages/kernel_lab.py", k="custom (edit the grid)", kv=kv)
-    _no_crash(at)
-    assert any(where in e for e in _errors(at)), _errors(at)
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv=kv)
+    no_crash(at)
+    assert any(where in e for e in errors(at)), errors(at)
 
 
 def test_kernel_lab_impossible_settings_get_a_message():
-    at = _app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit")
-    _no_crash(at)
-    assert any("do not work" in e for e in _errors(at)), _errors(at)
+    at = app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit")
+    no_crash(at)
+    assert any("do not work" in e for e in errors(at)), errors(at)
 
 
 def test_kernel_lab_bad_link_values_are_ignored_with_a_warning():
-    at = _app("pages/kernel_lab.py", stride="zero", k="nope")
-    _no_crash(at)
+    at = app("pages/kernel_lab.py", stride="zero", k="nope")
+    no_crash(at)
     warnings = " ".join(w.value for w in at.warning)
     assert "stride=zero" in warnings and "k=nope" in warnings
     assert at.number_input(key="kl_stride").value == 1
@@ -124,10 +95,10 @@ def test_kernel_lab_drawing_becomes_the_image():
     at.session_state["img_source"] = "draw"
     at.session_state["img_canvas"] = _canvas_value(rgba)
     at.run()
-    _no_crash(at)
+    no_crash(at)
     assert at.session_state["current_image"][0] == "your drawing"
-    fmap = next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith("Feature map"))
-    assert "Input (your drawing)" in [f["layout"]["title"]["text"] for f in _figures(at)]
+    fmap = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Feature map"))
+    assert "Input (your drawing)" in [f["layout"]["title"]["text"] for f in figures(at)]
     assert fmap["data"][0]["z"]  # the map of the stroke is drawn
 
 
@@ -137,48 +108,48 @@ def test_kernel_lab_empty_canvas_asks_for_a_drawing():
     at.session_state["img_source"] = "draw"
     at.session_state["img_canvas"] = _canvas_value(np.full((280, 280, 4), 255, dtype=np.uint8))
     at.run()
-    _no_crash(at)
+    no_crash(at)
     assert any("canvas is empty" in i.value for i in at.info)
 
 
 def test_kernel_lab_every_preset_and_option_runs():
-    at = _app("pages/kernel_lab.py", size="32")
+    at = app("pages/kernel_lab.py", size="32")
     for choice in at.selectbox(key="kl_kernel").options:
         at.selectbox(key="kl_kernel").set_value(choice).run()
-        _no_crash(at)
+        no_crash(at)
     for colour in ("sum", "per-channel"):
         at.radio(key="kl_colour").set_value(colour).run()
-        _no_crash(at)
+        no_crash(at)
     at.selectbox(key="kl_pool").set_value("l2").run()
     at.toggle(key="kl_relu").set_value(True).run()
     at.toggle(key="kl_flip").set_value(True).run()
-    _no_crash(at)
-    assert not _errors(at)
+    no_crash(at)
+    assert not errors(at)
 
 
 def test_step_page_defaults_and_next():
-    at = _app("pages/step_by_step.py")
-    _no_crash(at)
-    assert "Step 1 of 6" in _text(at)
+    at = app("pages/step_by_step.py")
+    no_crash(at)
+    assert "Step 1 of 6" in text(at)
     assert at.code[0].value.endswith("= -2")
     at.button(key="sb_next").click().run()
-    assert "Step 2 of 6" in _text(at) and at.code[0].value.endswith("= 10")
+    assert "Step 2 of 6" in text(at) and at.code[0].value.endswith("= 10")
 
 
 def test_step_page_link_to_a_step_of_the_padding_example():
-    at = _app("pages/step_by_step.py", ex="zero_padding", pad="1", step="8")
-    _no_crash(at)
-    assert "Step 8 of 25" in _text(at)
+    at = app("pages/step_by_step.py", ex="zero_padding", pad="1", step="8")
+    no_crash(at)
+    assert "Step 8 of 25" in text(at)
     assert at.code[0].value.endswith("= 3.5")
-    assert "\\begin{bmatrix}" in _text(at)
+    assert "\\begin{bmatrix}" in text(at)
 
 
 def test_step_page_pooling_and_1d():
-    at = _app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", pstride="1")
-    _no_crash(at)
-    assert "Step 1 of 16" in _text(at)
-    at = _app("pages/step_by_step.py", mode="1-D signal", sig="0 0 1 3 4", k1="-1 0 1")
-    _no_crash(at)
+    at = app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", pstride="1")
+    no_crash(at)
+    assert "Step 1 of 16" in text(at)
+    at = app("pages/step_by_step.py", mode="1-D signal", sig="0 0 1 3 4", k1="-1 0 1")
+    no_crash(at)
     assert at.code[0].value == "0·(-1) + 0·0 + 1·1 = 1"
 
 
@@ -189,9 +160,9 @@ def test_step_page_pooling_and_1d():
     (dict(mode="1-D signal", sig="1 2 nan"), "row 1, column 3"),
 ])
 def test_step_page_bad_input_gets_a_message(params, message):
-    at = _app("pages/step_by_step.py", **params)
-    _no_crash(at)
-    assert any(message in e for e in _errors(at)), _errors(at)
+    at = app("pages/step_by_step.py", **params)
+    no_crash(at)
+    assert any(message in e for e in errors(at)), errors(at)
 
 
 # --- Layer by layer ------------------------------------------------------------------------------
@@ -202,60 +173,60 @@ def _walk_every_layer(at: AppTest) -> list[str]:
     seen = [at.subheader[0].value]
     for _ in range(len(names) - 1):
         at.button(key="lbl_next").click().run()
-        _no_crash(at)
+        no_crash(at)
         seen.append(at.subheader[0].value)
     return seen
 
 
 def test_layer_page_reads_the_sample_digit_with_the_shipped_lenet5():
-    at = _app("pages/layer_by_layer.py")
-    _no_crash(at)
-    assert not _errors(at)
+    at = app("pages/layer_by_layer.py")
+    no_crash(at)
+    assert not errors(at)
     assert at.selectbox(key="net_model").value == "lenet5" and at.toggle(key="net_pretrained").value
     assert any(m.value.startswith("**Prediction:** 3 (") for m in at.markdown), [m.value for m in at.markdown]
-    assert "61,706 parameters" in _text(at)
+    assert "61,706 parameters" in text(at)
 
 
 def test_layer_page_steps_through_every_layer_of_lenet5():
-    at = _app("pages/layer_by_layer.py")
+    at = app("pages/layer_by_layer.py")
     seen = _walk_every_layer(at)
     assert len(seen) == 13 and seen[1] == "2 of 13: `conv1` (Conv2d)" and seen[-1] == "13 of 13: `fc5` (Linear)"
-    titles = [f["layout"]["title"]["text"] for f in _figures(at)]
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert "Prediction (softmax of the last layer)" in titles
-    assert "| 84 | 10 | 850 | 840 |" in _text(at)
+    assert "| 84 | 10 | 850 | 840 |" in text(at)
     assert at.query_params["layer"] in ("fc5", ["fc5"])  # the step is in the link
     at.button(key="lbl_prev").click().run()
     assert at.subheader[0].value.startswith("12 of 13: `relu4`")
 
 
 def test_layer_page_steps_through_every_layer_of_resnet18():
-    at = _app("pages/layer_by_layer.py", model="resnet18", weights="0")
+    at = app("pages/layer_by_layer.py", model="resnet18", weights="0")
     seen = _walk_every_layer(at)
     assert len(seen) == 70 and any("`layer1.0.add` (add)" in s for s in seen)
     assert any("Skip connection" in m.value for m in at.markdown) is False  # the last layer is fc
-    assert "11,689,512 parameters" in _text(at)
+    assert "11,689,512 parameters" in text(at)
 
 
 def test_layer_page_link_opens_a_layer_with_its_arithmetic():
-    at = _app("pages/layer_by_layer.py", layer="conv2")
-    _no_crash(at)
+    at = app("pages/layer_by_layer.py", layer="conv2")
+    no_crash(at)
     assert at.subheader[0].value == "5 of 13: `conv2` (Conv2d)"
-    text = _text(at)
-    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2,416" in text and "\\lfloor 10 \\rfloor = 10" in text
-    assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in text
+    shown = text(at)
+    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2,416" in shown and "\\lfloor 10 \\rfloor = 10" in shown
+    assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in shown
 
 
 def test_layer_page_bad_layer_in_the_link_starts_at_the_first():
-    at = _app("pages/layer_by_layer.py", layer="conv99", model="nope")
-    _no_crash(at)
+    at = app("pages/layer_by_layer.py", layer="conv99", model="nope")
+    no_crash(at)
     warnings = " ".join(w.value for w in at.warning)
     assert "model=nope" in warnings and "conv99" in warnings
     assert at.select_slider(key="lbl_layer").value == "normalize"
 
 
 def test_layer_page_converts_a_colour_photo_for_lenet5():
-    at = _app("pages/layer_by_layer.py", img="astronaut")
-    _no_crash(at)
+    at = app("pages/layer_by_layer.py", img="astronaut")
+    no_crash(at)
     notes = [c.value for c in at.caption if c.value.startswith("Converted:")]
     assert any("colour to grey" in n for n in notes) and any("inverted" in n or "centred" in n for n in notes)
 
@@ -266,41 +237,41 @@ def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkey
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", f"http://127.0.0.1:{port}/")
-    at = _app("pages/layer_by_layer.py", model="googlenet")
-    _no_crash(at)
+    at = app("pages/layer_by_layer.py", model="googlenet")
+    no_crash(at)
     assert any("not on this server yet" in i.value for i in at.info)
     at.button(key="net_download").click().run()
-    _no_crash(at)
-    assert any("could not be downloaded" in e and "random weights" in e for e in _errors(at)), _errors(at)
+    no_crash(at)
+    assert any("could not be downloaded" in e and "random weights" in e for e in errors(at)), errors(at)
     at.toggle(key="net_pretrained").set_value(False).run()
-    _no_crash(at)
-    assert not _errors(at) and at.subheader[0].value.startswith("1 of 198")
+    no_crash(at)
+    assert not errors(at) and at.subheader[0].value.startswith("1 of 198")
 
 
 def test_layer_page_kernels_and_their_closest_presets():
-    at = _app("pages/layer_by_layer.py", layer="conv1")
-    _no_crash(at)
+    at = app("pages/layer_by_layer.py", layer="conv1")
+    no_crash(at)
     frames = [d.value for d in at.dataframe]
     similarity = next(f for f in frames if "closest preset" in f.columns)
     assert len(similarity) == 6 and similarity["cosine"].abs().max() <= 1
 
 
 def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
-    at = _app("pages/layer_by_layer.py", layer="conv1")
+    at = app("pages/layer_by_layer.py", layer="conv1")
     at.number_input(key="lbl_send_index").set_value(2)
     at.button(key="lbl_send").click().run()
-    _no_crash(at)
+    no_crash(at)
     assert at.selectbox(key="kl_kernel").value == "custom (edit the grid)"
     from explorer import kernels, models
 
     learned = models.build("lenet5", pretrained=True).conv1.weight[2, 0]
     sent = kernels.parse_text(at.session_state["kl_grid_base"])
     assert torch.allclose(sent, learned, atol=1e-5)
-    assert any(t.startswith("Feature map") for t in (f["layout"]["title"]["text"] for f in _figures(at)))
+    assert any(t.startswith("Feature map") for t in (f["layout"]["title"]["text"] for f in figures(at)))
 
 
 def test_layer_page_whole_network_tables():
-    at = _app("pages/layer_by_layer.py")
+    at = app("pages/layer_by_layer.py")
     frames = [d.value for d in at.dataframe]
     table = next(f for f in frames if "multiply-adds" in f.columns)
     assert list(table["name"])[:3] == ["normalize", "conv1", "relu1"] and len(table) == 13
@@ -309,18 +280,18 @@ def test_layer_page_whole_network_tables():
 
 
 def test_layer_page_pages_through_wide_layers_and_looks_closer():
-    at = _app("pages/layer_by_layer.py", model="resnet18", weights="0", layer="conv1", maps="3")
-    _no_crash(at)
-    maps = next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith("64 feature maps"))
+    at = app("pages/layer_by_layer.py", model="resnet18", weights="0", layer="conv1", maps="3")
+    no_crash(at)
+    maps = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("64 feature maps"))
     assert "maps 32..47" in maps["layout"]["annotations"][0]["text"]
     at.number_input(key="lbl_closer").set_value(63).run()
-    closer = next(f for f in _figures(at) if f["layout"]["title"]["text"].startswith("Map 63 of conv1"))
+    closer = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Map 63 of conv1"))
     assert closer["data"][0]["z"]["shape"] == "112, 112"
     at.button(key="lbl_next").click().run()  # bn1: the page and the map go back to the start when needed
-    _no_crash(at)
+    no_crash(at)
     assert at.number_input(key="lbl_maps").value == 1
     at.select_slider(key="lbl_layer").set_value("fc").run()
-    _no_crash(at)
+    no_crash(at)
 
 
 # --- Receptive fields ----------------------------------------------------------------------------
@@ -331,13 +302,13 @@ def _click(x: int, y: int) -> dict:
 
 
 def test_rf_page_defaults_show_a_unit_and_its_boxes():
-    at = _app("pages/receptive_fields.py")
-    _no_crash(at)
-    assert not _errors(at)
+    at = app("pages/receptive_fields.py")
+    no_crash(at)
+    assert not errors(at)
     assert at.selectbox(key="rf_layer").value == "conv2"
-    text = _text(at)
-    assert "Unit **(5, 5)** of `conv2` sees rows **8..21**" in text and "**14 x 14** box" in text
-    titles = [f["layout"]["title"]["text"] for f in _figures(at)]
+    shown = text(at)
+    assert "Unit **(5, 5)** of `conv2` sees rows **8..21**" in shown and "**14 x 14** box" in shown
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert "What the unit can see" in titles and "Effective field on this image" in titles
     assert any(t.startswith("Averaged over 16") for t in titles)
     assert at.query_params["unit"] in ("5,5", ["5,5"])
@@ -348,38 +319,38 @@ def test_rf_page_a_click_on_the_map_picks_the_unit():
     at.switch_page("pages/receptive_fields.py")
     at.session_state["rf_map"] = _click(0, 0)
     at.run()
-    _no_crash(at)
-    text = _text(at)
-    assert "Unit **(0, 0)** of `conv2` sees rows **0..11**" in text and "part of it is padding" in text
-    boxes = next(f for f in _figures(at) if f["layout"]["title"]["text"] == "What the unit can see")
+    no_crash(at)
+    shown = text(at)
+    assert "Unit **(0, 0)** of `conv2` sees rows **0..11**" in shown and "part of it is padding" in shown
+    boxes = next(f for f in figures(at) if f["layout"]["title"]["text"] == "What the unit can see")
     exact = boxes["layout"]["shapes"][0]
     assert (exact["x0"], exact["x1"]) == (-0.5, 11.5)
     assert at.query_params["unit"] in ("0,0", ["0,0"])
 
 
 def test_rf_page_link_to_a_resnet_layer_and_unit():
-    at = _app("pages/receptive_fields.py", model="resnet18", weights="0", layer="layer4.1.add", unit="0,6",
+    at = app("pages/receptive_fields.py", model="resnet18", weights="0", layer="layer4.1.add", unit="0,6",
               img="chelsea")
-    _no_crash(at)
-    assert "Unit **(0, 6)** of `layer4.1.add`" in _text(at)
+    no_crash(at)
+    assert "Unit **(0, 6)** of `layer4.1.add`" in text(at)
     table = next(d.value for d in at.dataframe if "how" in d.value.columns)
     row = table[table["layer"] == "layer4.1.relu_1"].iloc[0]
     assert row["r"] == 435 and row["j"] == 32
 
 
 def test_rf_page_refuses_fully_connected_layers_and_bad_units():
-    at = _app("pages/receptive_fields.py", layer="fc3", unit="99,x")
-    _no_crash(at)
+    at = app("pages/receptive_fields.py", layer="fc3", unit="99,x")
+    no_crash(at)
     assert any("fully connected layers see the whole image" in w.value for w in at.warning)
-    assert at.selectbox(key="rf_layer").value == "conv2" and "Unit **(5, 5)**" in _text(at)
+    assert at.selectbox(key="rf_layer").value == "conv2" and "Unit **(5, 5)**" in text(at)
     at.session_state["rf_map"] = _click(50, 50)  # outside the 10 x 10 map: ignored
     at.run()
-    _no_crash(at)
-    assert "Unit **(5, 5)**" in _text(at)
+    no_crash(at)
+    assert "Unit **(5, 5)**" in text(at)
 
 
 def test_rf_page_predict_then_check():
-    at = _app("pages/receptive_fields.py")
+    at = app("pages/receptive_fields.py")
     question = next(m.value for m in at.markdown if m.value.startswith("**Layer `"))
     name = question.split("`")[1]
     from explorer import models
@@ -390,7 +361,7 @@ def test_rf_page_predict_then_check():
     at.number_input(key=f"rf_quiz_r_{seed}").set_value(truth.r[0])
     at.number_input(key=f"rf_quiz_n_{seed}").set_value(truth.size[0] + 1)
     at.button(key=f"rf_quiz_check_{seed}").click().run()
-    _no_crash(at)
+    no_crash(at)
     assert any("Right!" in s.value for s in at.success) and any("it is **" in e.value for e in at.error)
     at.button(key="rf_quiz_next").click().run()
     assert at.session_state["rf_quiz_seed"] == seed + 1
@@ -399,13 +370,13 @@ def test_rf_page_predict_then_check():
 # --- Top activations -----------------------------------------------------------------------------
 
 def test_top_page_defaults_find_the_top9_of_every_channel():
-    at = _app("pages/top_activations.py")
-    _no_crash(at)
-    assert not _errors(at)
+    at = app("pages/top_activations.py")
+    no_crash(at)
+    assert not errors(at)
     heads = [s.value for s in at.subheader]
     assert heads == ["The 16 channels of `conv2`: each one's strongest patch",
                      "Channel 0: its top 9 of 10,000 built-in shapes"]
-    titles = [f["layout"]["title"]["text"] for f in _figures(at)]
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert titles[:3] == ["Click a channel", "Whole images", "The patches they show it (receptive fields)"]
     assert "Its kernel (6 input maps)" in titles
     assert any(m.value.startswith("**Your image** (sample: Digit 3") for m in at.markdown)
@@ -417,16 +388,16 @@ def test_top_page_a_click_on_a_channel_opens_it():
     at.session_state["ta_grid"] = {"selection": {"points": [{"x": 10, "y": 10, "customdata": 7, "curve_number": 1}],
                                                  "point_indices": [7], "box": [], "lasso": []}}
     at.run()
-    _no_crash(at)
+    no_crash(at)
     assert at.subheader[1].value.startswith("Channel 7:")
     assert at.query_params["channel"] in ("7", ["7"])
 
 
 def test_top_page_link_and_the_numbers_behind_it():
-    at = _app("pages/top_activations.py", layer="conv1", channel="4", n="500", model="tinyvgg", img="circles")
-    _no_crash(at)
+    at = app("pages/top_activations.py", layer="conv1", channel="4", n="500", model="tinyvgg", img="circles")
+    no_crash(at)
     assert at.subheader[1].value == "Channel 4: its top 9 of 500 built-in shapes"
-    top = next(f for f in _figures(at) if f["layout"]["title"]["text"] == "Whole images")
+    top = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Whole images")
     values = [float(a["text"]) for a in top["layout"]["annotations"]]
     assert values == sorted(values, reverse=True) and len(values) == 9
 
@@ -436,18 +407,18 @@ def test_top_page_refuses_layers_without_maps_and_missing_data(monkeypatch):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("EXPLORER_DATA_MIRROR", f"http://127.0.0.1:{port}/")
-    at = _app("pages/top_activations.py", layer="fc3", data="cifar10")
-    _no_crash(at)
+    at = app("pages/top_activations.py", layer="fc3", data="cifar10")
+    no_crash(at)
     warnings = " ".join(w.value for w in at.warning)
     assert "has no feature maps here" in warnings and "cifar10" in warnings.lower()
     at.button(key="ta_download").click().run()
-    _no_crash(at)
-    assert any("cifar" in e.lower() for e in _errors(at)), _errors(at)
+    no_crash(at)
+    assert any("cifar" in e.lower() for e in errors(at)), errors(at)
 
 
 def test_top_page_on_a_branching_network():
-    at = _app("pages/top_activations.py", model="resnet_small", weights="0", layer="stage2.add", n="500")
-    _no_crash(at)
+    at = app("pages/top_activations.py", model="resnet_small", weights="0", layer="stage2.add", n="500")
+    no_crash(at)
     assert at.subheader[0].value == "The 32 channels of `stage2.add`: each one's strongest patch"
 
 
@@ -462,7 +433,7 @@ def _poll_until_final(at: AppTest, run_id: str, timeout: float = 150) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         at.run()
-        _no_crash(at)
+        no_crash(at)
         if runs.get(run_id).final:
             at.run()
             return runs.get(run_id).status
@@ -471,9 +442,9 @@ def _poll_until_final(at: AppTest, run_id: str, timeout: float = 150) -> str:
 
 
 def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
-    at = _app("pages/train.py", train="1000", epochs="1", seed="3")
-    _no_crash(at)
-    assert not _errors(at)
+    at = app("pages/train.py", train="1000", epochs="1", seed="3")
+    no_crash(at)
+    assert not errors(at)
     at.button(key="tr_start").click().run()
     run_id = at.session_state["tr_run"]
     assert run_id and at.query_params["run"] in (run_id, [run_id])
@@ -486,7 +457,7 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     at.button(key=f"tr_cancel_{again}").click().run()  # (a queued run can be cancelled too)
     at.session_state["tr_run"] = run_id
     at.run()
-    titles = [f["layout"]["title"]["text"] for f in _figures(at)]
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert "Learning curves" in titles and "Confusion matrix (test set)" in titles
     assert any(t.startswith("First-layer filters at step") for t in titles)
     assert at.select_slider(key=f"tr_scrub_{run_id}").options  # the snapshots over training
@@ -495,7 +466,7 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
 
     at.switch_page("pages/layer_by_layer.py").run()
     at.selectbox(key="net_model").set_value(f"run:{run_id}").run()
-    _no_crash(at)
+    no_crash(at)
     assert any(m.value.startswith("**Prediction:**") for m in at.markdown)
 
 
@@ -506,8 +477,8 @@ def test_train_page_checks_a_custom_network_before_launch():
                                                         {"type": "pool", "size": 2},
                                                         {"type": "conv", "out": 4, "kernel": 29}]}
     at.switch_page("pages/train.py").run()
-    _no_crash(at)
-    assert any("cannot be built" in e and "layer 3" in e for e in _errors(at)), _errors(at)
+    no_crash(at)
+    assert any("cannot be built" in e and "layer 3" in e for e in errors(at)), errors(at)
     assert at.button(key="tr_start").disabled
     plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
     assert plan["output"].iloc[0] == "4 x 26 x 26"
@@ -518,7 +489,7 @@ def test_train_page_cancel_stops_a_run():
 
     from explorer import runs
 
-    at = _app("pages/train.py", epochs="20", seed="4")
+    at = app("pages/train.py", epochs="20", seed="4")
     at.button(key="tr_start").click().run()
     run_id = at.session_state["tr_run"]
     deadline = time.monotonic() + 60
