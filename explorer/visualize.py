@@ -1,0 +1,285 @@
+"""What a unit, a channel or a class wants to see: images made by gradient ascent on the input.
+
+Activation maximisation (Erhan et al. 2009, the lecture's algorithm): start from noise
+``x0 ~ N(0, 1)``, forward to the target's activation ``a(x)``, backward to ``da/dx``, take a small
+step along it, repeat; optionally keep ``||x|| = rho``. The raw result is high-frequency noise the
+unit happens to like; the regularisers of Yosinski et al. (2015) and Olah et al. (2017) make it
+readable: an L2 penalty, total variation, random jitter and a blur every few steps.
+
+- :func:`ascend`: a channel (its mean over positions), one unit of its map, or one output of a
+  fully connected layer, from noise or from the user's image.
+- :func:`class_model`: Simonyan et al. (2014), ``argmax_x f_c(x) - lambda ||x||^2`` on the class
+  score before the softmax.
+- :func:`invert`: Mahendran & Vedaldi (2015), ``argmin_x ||f(x) - f0||^2 / ||f0||^2 + lambda ||x||^2
+  + mu TV(x)``: an image whose representation at a layer matches the user's image's.
+
+Conventions. The image is the project's: (C, H, W) in [0, 1], projected back onto [0, 1] after every
+step. "Noise N(0, 1)" and the penalties live where the network computes, after its ``Normalize``
+layer: ``z = (x - mean) / std``, so ``x0 = mean + std * eps``. Deviation from the plain step
+``x + eta * da/dx``: the gradient is divided by its root mean square, so the step size ``eta`` is in
+pixel units whatever the scale of the layer's activations (one setting fits every layer).
+
+Every function is a generator of :class:`Frame` records, one per step, so a page can show progress,
+animate the recorded images and stop at any time; :func:`run` collects them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
+
+import torch
+from torch import nn
+from torchvision.transforms.v2 import functional as TF
+
+from explorer import inspect, models
+
+Gain = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # x (1, C, H, W) -> (to maximise, shown value)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to excite in ``layer``: a channel's mean over its map, one unit ``(y, x)`` of it, or one output.
+
+    For a layer without feature maps (fully connected, the class scores) ``channel`` is the output's index.
+    """
+
+    layer: str
+    channel: int
+    unit: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class AscentConfig:
+    """The optimisation and its regularisers; every weight 0 gives the lecture's plain ascent."""
+
+    steps: int = 128
+    step_size: float = 0.05  # eta: pixel change per step, of the RMS-normalised gradient
+    l2: float = 0.0  # lambda: weight of mean(z^2), the image's energy in the network's units
+    tv: float = 0.0  # mu: weight of total variation, mean squared difference of neighbouring pixels
+    jitter: int = 0  # shift the image by up to this many pixels (random) before every forward pass
+    blur_every: int = 0  # blur the image every k steps (0: never)
+    blur_sigma: float = 0.5  # the blur's Gaussian sigma in pixels
+    norm: float = 0.0  # rho: keep the RMS of z at rho after every step (0: no constraint)
+    record_every: int = 8  # keep the image every k steps (and the first and the last)
+    seed: int = 0  # the noise, the jitter
+
+    def checked(self) -> AscentConfig:
+        """The config itself, or ValueError naming the first setting out of range."""
+        limits = {"steps": (1, 10_000), "step_size": (1e-6, 1.0), "l2": (0.0, 1e3), "tv": (0.0, 1e4),
+                  "jitter": (0, 64), "blur_every": (0, 10_000), "blur_sigma": (0.1, 10.0), "norm": (0.0, 100.0),
+                  "record_every": (1, 10_000)}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in limits and not (math.isfinite(value) and limits[f.name][0] <= value <= limits[f.name][1]):
+                low, high = limits[f.name]
+                raise ValueError(f"{f.name} must be between {low:g} and {high:g}, got {value!r}")
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """One step of an optimisation: the value shown for it and, every few steps, the image."""
+
+    step: int  # 0 is the start, before any update
+    value: float  # the target's activation (for an inversion: the relative representation error)
+    objective: float  # what is maximised: the activation minus the penalties
+    image: torch.Tensor | None  # (C, H, W) in [0, 1] on the CPU; None between recorded steps
+
+
+def input_stats(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean, std)``, each (C, 1, 1), of the model's ``Normalize`` layer: the units of "N(0, 1)"."""
+    layer = next((m for m in model.modules() if isinstance(m, models.Normalize)), None)
+    if layer is None:
+        raise ValueError("the model has no Normalize layer: build it with models.build or architecture.build")
+    return layer.mean, layer.std
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of vertically and horizontally neighbouring pixels of (..., H, W)."""
+    return (x.diff(dim=-2).pow(2).mean() + x.diff(dim=-1).pow(2).mean()) if x.shape[-1] > 1 else x.new_zeros(())
+
+
+def noise(model: nn.Module, shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
+    """``x0 = mean + std * eps``, eps ~ N(0, 1), clipped to [0, 1]: the lecture's start, (C, H, W)."""
+    mean, std = input_stats(model)
+    eps = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).to(mean.device)
+    return (mean + std * eps).clamp(0, 1)
+
+
+def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: tuple[int, int, int],
+           start: torch.Tensor | None = None) -> Iterator[Frame]:
+    """Gradient ascent on ``target``'s activation, from noise or from ``start`` (C, H, W) in [0, 1].
+
+    ValueError for a layer the model lacks, a channel or unit off the layer, bad settings.
+    """
+    graph = _extractor(model, target.layer)
+    with torch.no_grad():
+        probe = graph(torch.zeros(1, *input_shape, device=_device(model)))[target.layer]
+    _check_target(probe, target)
+
+    def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        value = _target_value(graph(x)[target.layer], target)
+        return value, value
+
+    yield from _optimise(model, gain, _start(model, input_shape, start, config.seed), config)
+
+
+def class_model(model: nn.Module, cls: int, config: AscentConfig, input_shape: tuple[int, int, int]) -> Iterator[Frame]:
+    """Simonyan et al.'s class model: ascent on the score of class ``cls`` before the softmax, from noise.
+
+    The L2 term ``lambda ||x||^2`` is ``config.l2`` (Simonyan's images need it; 0 gives pure ascent).
+    """
+    return ascend(model, Target(output_layer(model), cls), config, input_shape)
+
+
+def invert(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConfig) -> Iterator[Frame]:
+    """Mahendran & Vedaldi's inversion of ``image``'s representation at ``layer``, from noise.
+
+    Minimises ``||f(x) - f0||^2 / ||f0||^2`` (plus ``config``'s penalties); each Frame's ``value``
+    is that relative error, 0 for a perfect match.
+    """
+    graph = _extractor(model, layer)
+    with torch.no_grad():
+        reference = graph(image[None].to(_device(model)))[layer]
+    energy = reference.pow(2).sum().clamp_min(1e-12)
+
+    def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        error = (graph(x)[layer] - reference).pow(2).sum() / energy
+        return -error, error
+
+    yield from _optimise(model, gain, _start(model, tuple(image.shape), None, config.seed), config)
+
+
+MODES = ("channel", "unit", "class", "invert")
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One of the page's optimisations, as plain values (hashable: it is part of a result's cache key).
+
+    ``mode``: "channel" or "unit" (:func:`ascend` on ``layer``), "class" (:func:`class_model` of class
+    ``index``), "invert" (:func:`invert` of the image's representation at ``layer``).
+    """
+
+    mode: str
+    layer: str
+    index: int = 0  # the channel, the output or the class
+    unit: tuple[int, int] | None = None  # mode "unit" only
+    from_image: bool = False  # start the ascent from the image instead of noise
+
+    @property
+    def needs_image(self) -> bool:
+        return self.mode == "invert" or (self.from_image and self.mode != "class")
+
+    def frames(self, model: nn.Module, config: AscentConfig, image: torch.Tensor) -> Iterator[Frame]:
+        """The optimisation's frames; ``image`` (C, H, W) is the model's input (start or inversion)."""
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        shape = tuple(image.shape)
+        if self.mode == "class":
+            return class_model(model, self.index, config, shape)
+        if self.mode == "invert":
+            return invert(model, self.layer, image, config)
+        target = Target(self.layer, self.index, self.unit if self.mode == "unit" else None)
+        return ascend(model, target, config, shape, image if self.from_image else None)
+
+
+def run(frames: Iterable[Frame]) -> list[Frame]:
+    """Every frame of an optimisation (the generator run to its end)."""
+    return list(frames)
+
+
+def recorded(frames: Iterable[Frame]) -> list[Frame]:
+    """The frames that carry an image: the animation."""
+    return [f for f in frames if f.image is not None]
+
+
+def output_layer(model: nn.Module) -> str:
+    """The node name of the model's output: the class scores."""
+    return inspect.node_names(model)[-1]
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+def _optimise(model: nn.Module, gain: Gain, x: torch.Tensor, config: AscentConfig) -> Iterator[Frame]:
+    """``x <- P(x + eta * g / rms(g))`` with g the gradient of gain - penalties; P projects onto the constraints."""
+    config = config.checked()
+    mean, std = input_stats(model)
+    generator = torch.Generator().manual_seed(config.seed + 1)  # the jitter; the noise used ``seed``
+    for step in range(config.steps + 1):
+        x = x.detach().requires_grad_(True)
+        maximised, shown = gain(_jittered(x, config.jitter, generator)[None])
+        objective = maximised - config.l2 * ((x - mean) / std).pow(2).mean() - config.tv * total_variation(x)
+        keep = step % config.record_every == 0 or step == config.steps
+        yield Frame(step, float(shown.detach()), float(objective.detach()), x.detach().cpu().clone() if keep else None)
+        if step == config.steps:
+            return
+        (grad,) = torch.autograd.grad(objective, x)
+        with torch.no_grad():
+            x = x + config.step_size * grad / grad.pow(2).mean().sqrt().clamp_min(1e-12)
+            if config.blur_every and (step + 1) % config.blur_every == 0:
+                x = _blur(x, config.blur_sigma)
+            if config.norm:
+                z = (x - mean) / std
+                x = mean + std * z * (config.norm / z.pow(2).mean().sqrt().clamp_min(1e-12))
+            x = x.clamp(0, 1)
+
+
+def _start(model: nn.Module, shape: tuple[int, int, int], start: torch.Tensor | None, seed: int) -> torch.Tensor:
+    if start is None:
+        return noise(model, shape, seed)
+    if tuple(start.shape) != tuple(shape):
+        raise ValueError(f"the start image is {tuple(start.shape)}, the model takes {tuple(shape)}")
+    return start.detach().clamp(0, 1).to(_device(model), torch.float32)
+
+
+def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+    """``x`` rolled by a random (dy, dx) in [-pixels, pixels]: the unit must like the image wherever it sits."""
+    if not pixels:
+        return x
+    dy, dx = torch.randint(-pixels, pixels + 1, (2,), generator=generator).tolist()
+    return x.roll((dy, dx), dims=(-2, -1))
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A Gaussian blur of (C, H, W) over about +-2 sigma (odd kernel), no larger than the image."""
+    side = min(2 * math.ceil(2 * sigma) + 1, (min(x.shape[-2:]) - 1) // 2 * 2 + 1)
+    return TF.gaussian_blur(x, [side, side], [sigma, sigma]) if side > 1 else x
+
+
+def _extractor(model: nn.Module, layer: str):
+    names = inspect.node_names(model)
+    if layer not in names:
+        raise ValueError(f"the model has no layer {layer!r}")
+    return inspect.extractor(model, [layer])
+
+
+def _device(model: nn.Module) -> torch.device:
+    parameter = next(iter(model.parameters()), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _check_target(out: torch.Tensor, target: Target) -> None:
+    """ValueError when the channel or the unit is not on the layer's output (1, C[, H, W])."""
+    channels = out.shape[1]
+    if not 0 <= target.channel < channels:
+        raise ValueError(f"{target.layer} has {channels} {'channels' if out.dim() == 4 else 'outputs'} "
+                         f"(0..{channels - 1}); there is no {target.channel}")
+    if target.unit is None:
+        return
+    if out.dim() != 4:
+        raise ValueError(f"{target.layer} has no feature map, so no unit (y, x): pick an output by its index")
+    y, x = target.unit
+    if not (0 <= y < out.shape[2] and 0 <= x < out.shape[3]):
+        raise ValueError(f"unit {target.unit} is off the {out.shape[2]} x {out.shape[3]} map of {target.layer}")
+
+
+def _target_value(out: torch.Tensor, target: Target) -> torch.Tensor:
+    """The scalar activation: ``out[0, c, y, x]``, the channel's mean ``out[0, c].mean()``, or ``out[0, c]``."""
+    if out.dim() == 2:
+        return out[0, target.channel]
+    if target.unit is not None:
+        return out[0, target.channel, target.unit[0], target.unit[1]]
+    return out[0, target.channel].mean()

@@ -1,0 +1,178 @@
+"""Gradient ascent, class models and inversion on the shipped LeNet-5 (and a residual net)."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from explorer import inspect, models
+from explorer import visualize as V
+
+SHAPE = (1, 28, 28)
+PLAIN = V.AscentConfig(steps=64)
+
+
+@pytest.fixture(scope="module")
+def lenet() -> torch.nn.Module:
+    return models.build("lenet5", pretrained=True).requires_grad_(False)
+
+
+def _activation(model: torch.nn.Module, target: V.Target, image: torch.Tensor) -> float:
+    """The target's value for one image, straight from a feature extractor (no jitter)."""
+    with torch.no_grad():
+        out = inspect.extractor(model, [target.layer])(image[None])[target.layer]
+    if out.dim() == 2:
+        return float(out[0, target.channel])
+    if target.unit is not None:
+        return float(out[0, target.channel, target.unit[0], target.unit[1]])
+    return float(out[0, target.channel].mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("target", [V.Target("conv1", 3), V.Target("conv2", 0), V.Target("conv2", 11),
+                                    V.Target("conv2", 5, (4, 6)), V.Target("fc4", 17)])
+def test_ascent_raises_the_target_activation(lenet, target, seed):
+    frames = V.run(V.ascend(lenet, target, dataclasses.replace(PLAIN, seed=seed), SHAPE))
+    start, end = _activation(lenet, target, frames[0].image), _activation(lenet, target, frames[-1].image)
+    assert end - start > max(0.25, abs(start) / 2), (start, end)
+    values = torch.tensor([f.value for f in frames[:64]]).view(4, 16).mean(1)  # rises window by window
+    assert bool((values.diff() > 0).all()), values
+
+
+def test_ascent_with_every_regulariser_still_rises(lenet):
+    config = V.AscentConfig(steps=64, l2=0.05, tv=2.0, jitter=2, blur_every=4, norm=1.0)
+    frames = V.run(V.ascend(lenet, V.Target("conv2", 5), config, SHAPE))
+    assert _activation(lenet, V.Target("conv2", 5), frames[-1].image) > \
+        _activation(lenet, V.Target("conv2", 5), frames[0].image) + 1.0
+
+
+@pytest.mark.parametrize("config", [PLAIN, V.AscentConfig(steps=32, step_size=0.5), V.AscentConfig(steps=32, norm=3.0),
+                                    V.AscentConfig(steps=32, tv=5, l2=0.5, jitter=4, blur_every=2, blur_sigma=2.0)])
+def test_every_image_stays_in_0_1(lenet, config):
+    for frame in V.recorded(V.ascend(lenet, V.Target("conv2", 2), config, SHAPE)):
+        assert frame.image.shape == SHAPE
+        assert 0 <= float(frame.image.min()) and float(frame.image.max()) <= 1
+
+
+@pytest.mark.parametrize("change", [dict(l2=0.5), dict(tv=5.0), dict(jitter=2), dict(blur_every=4), dict(norm=0.5)])
+def test_each_regulariser_changes_the_result(lenet, change):
+    target = V.Target("conv2", 5)
+    plain = V.run(V.ascend(lenet, target, PLAIN, SHAPE))[-1].image
+    changed = V.run(V.ascend(lenet, target, dataclasses.replace(PLAIN, **change), SHAPE))[-1].image
+    assert (plain - changed).abs().max() > 0.05
+
+
+def test_total_variation_and_l2_do_what_they_say(lenet):
+    target = V.Target("conv2", 5)
+    plain = V.run(V.ascend(lenet, target, PLAIN, SHAPE))[-1].image
+    smooth = V.run(V.ascend(lenet, target, dataclasses.replace(PLAIN, tv=5.0), SHAPE))[-1].image
+    quiet = V.run(V.ascend(lenet, target, dataclasses.replace(PLAIN, l2=1.0), SHAPE))[-1].image
+    mean, std = (t.cpu() for t in V.input_stats(lenet))
+    assert V.total_variation(smooth) < 0.7 * V.total_variation(plain)
+    assert ((quiet - mean) / std).pow(2).mean() < ((plain - mean) / std).pow(2).mean()
+
+
+def test_noise_is_the_lectures_n01_in_the_networks_units(lenet):
+    x = V.noise(lenet, (1, 256, 256), seed=3)
+    mean, std = V.input_stats(lenet)
+    z = (x - mean) / std
+    assert abs(float(z.median())) < 0.02  # N(0, 1): clipping to [0, 1] leaves the median alone
+    black = float(torch.distributions.Normal(0, 1).cdf(-mean / std))  # P(z < -mean / std): clipped to 0
+    assert abs(float((x == 0).float().mean()) - black) < 0.01
+    assert torch.equal(x, V.noise(lenet, (1, 256, 256), seed=3))
+    assert not torch.equal(x, V.noise(lenet, (1, 256, 256), seed=4))
+
+
+def test_the_norm_constraint_keeps_rho(lenet):
+    frames = V.recorded(V.ascend(lenet, V.Target("conv2", 5), V.AscentConfig(steps=16, norm=0.8), SHAPE))
+    mean, std = V.input_stats(lenet)
+    for frame in frames[1:]:
+        z = (frame.image - mean) / std
+        assert float(z.pow(2).mean().sqrt()) <= 0.8 + 1e-4  # rho, or less where the pixel range clipped
+
+
+def test_frames_are_recorded_every_k_steps_and_at_the_end(lenet):
+    frames = V.run(V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(steps=20, record_every=8), SHAPE))
+    assert [f.step for f in frames] == list(range(21))
+    assert [f.step for f in V.recorded(frames)] == [0, 8, 16, 20]
+
+
+def test_same_seed_same_images_other_seed_other_images(lenet):
+    def final(seed: int) -> torch.Tensor:
+        config = V.AscentConfig(steps=16, jitter=2, seed=seed)
+        return V.run(V.ascend(lenet, V.Target("conv2", 1), config, SHAPE))[-1].image
+
+    assert torch.equal(final(0), final(0))
+    assert not torch.equal(final(0), final(1))
+
+
+def test_ascent_from_an_image_starts_there(lenet):
+    image = torch.zeros(SHAPE)
+    image[0, 6:22, 12:16] = 1
+    frames = V.run(V.ascend(lenet, V.Target("conv2", 5), V.AscentConfig(steps=8), SHAPE, start=image))
+    assert torch.equal(frames[0].image, image)
+    with pytest.raises(ValueError, match="start image"):
+        next(V.ascend(lenet, V.Target("conv2", 5), PLAIN, SHAPE, start=torch.zeros(3, 28, 28)))
+
+
+def test_class_models_are_read_as_their_class(lenet):
+    config = V.AscentConfig(steps=96, l2=0.05, tv=2.0, jitter=2, blur_every=4)
+    for digit in range(10):
+        frames = V.run(V.class_model(lenet, digit, config, SHAPE))
+        assert frames[-1].value > frames[0].value + 5
+        with torch.no_grad():
+            assert int(lenet(frames[-1].image[None]).argmax()) == digit
+
+
+def test_inversion_finds_an_image_with_the_same_representation(lenet):
+    image = torch.zeros(SHAPE)
+    image[0, 5:23, 12:16] = 1  # a "1"
+    frames = V.run(V.invert(lenet, "conv2", image, V.AscentConfig(steps=128, tv=0.1)))
+    assert frames[0].value > 0.5 and frames[-1].value < 0.05
+    assert 0 <= float(frames[-1].image.min()) and float(frames[-1].image.max()) <= 1
+    inside = frames[-1].image[0, 5:23, 12:16].mean()
+    assert inside > frames[-1].image[0].mean() + 0.2  # the stroke is where it was
+
+
+@pytest.mark.parametrize("target,message", [
+    (V.Target("nope", 0), "no layer"), (V.Target("conv2", 16), "16 channels"), (V.Target("fc5", 10), "10 outputs"),
+    (V.Target("conv2", 0, (10, 0)), "off the 10 x 10 map"), (V.Target("fc4", 0, (0, 0)), "no feature map"),
+])
+def test_impossible_targets_are_named(lenet, target, message):
+    with pytest.raises(ValueError, match=message):
+        next(V.ascend(lenet, target, PLAIN, SHAPE))
+
+
+@pytest.mark.parametrize("change,name", [(dict(steps=0), "steps"), (dict(step_size=float("nan")), "step_size"),
+                                         (dict(jitter=-1), "jitter"), (dict(blur_sigma=0.0), "blur_sigma")])
+def test_bad_settings_are_named(lenet, change, name):
+    with pytest.raises(ValueError, match=name):
+        next(V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(**change), SHAPE))
+
+
+@pytest.mark.parametrize("goal", [V.Goal("channel", "conv2", 3), V.Goal("unit", "conv2", 3, (5, 5)),
+                                  V.Goal("channel", "conv1", 1, from_image=True), V.Goal("class", "fc5", 4),
+                                  V.Goal("invert", "pool1")])
+def test_goals_dispatch_to_their_optimisation(lenet, goal):
+    image = torch.rand(SHAPE)
+    frames = V.run(goal.frames(lenet, V.AscentConfig(steps=4), image))
+    assert len(frames) == 5
+    assert goal.needs_image == (goal.mode == "invert" or goal.from_image)
+    if goal.from_image:
+        assert torch.equal(frames[0].image, image)
+    with pytest.raises(ValueError, match="unknown mode"):
+        V.Goal("dream", "conv1").frames(lenet, PLAIN, image)
+
+
+def test_a_residual_network_with_batch_norm_stays_in_eval_mode():
+    model = models.build("resnet_small").requires_grad_(False)
+    target = V.Target("stage2.relu2", 4)
+    frames = V.run(V.ascend(model, target, V.AscentConfig(steps=24), (3, 32, 32)))
+    assert frames[-1].value > frames[0].value
+    assert not model.training and inspect.hooks_on(model) == 0
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_model_without_normalize_is_refused():
+    with pytest.raises(ValueError, match="Normalize"):
+        V.input_stats(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)))
