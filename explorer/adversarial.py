@@ -1,0 +1,133 @@
+"""Adversarial examples: a change too small to see that flips the prediction.
+
+- FGSM (Goodfellow et al. 2015): ``x_adv = clip(x + eps * sign(grad_x L(theta, x, y)), 0, 1)``, one
+  step up the loss ``L`` (cross-entropy) of class ``y``.
+- Iterated FGSM (Kurakin et al. 2017, "basic iterative method"): steps of ``alpha * sign(grad)``,
+  each projected back into ``||x_adv - x||_inf <= eps`` and onto [0, 1].
+
+``y`` is the class being attacked: the true label when it is known, else the model's own prediction
+(a user's drawing has no label). Images are the project's (C, H, W) in [0, 1]; eps is in pixel units
+(0.3 is the usual MNIST budget, 8/255 the usual ImageNet one).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MAX_EPS = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class Attack:
+    """An adversarial image and what it does to the prediction."""
+
+    image: torch.Tensor  # (C, H, W) in [0, 1]
+    perturbation: torch.Tensor  # image - original, each value in [-eps, eps]
+    label: int  # the class attacked
+    eps: float
+    before: int  # the prediction on the original
+    before_confidence: float
+    after: int  # the prediction on the adversarial image
+    after_confidence: float
+    label_confidence: float  # the attacked class's probability afterwards
+
+    @property
+    def flipped(self) -> bool:
+        """Whether the adversarial image is no longer read as the attacked class."""
+        return self.after != self.label
+
+
+def check_eps(eps: float) -> float:
+    """``eps`` itself, or ValueError when it is not a number in [0, 1]."""
+    if not (isinstance(eps, (int, float)) and math.isfinite(eps) and 0 <= eps <= MAX_EPS):
+        raise ValueError(f"eps must be a number between 0 and {MAX_EPS:g} (pixel units), got {eps!r}")
+    return float(eps)
+
+
+def loss_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``grad_x L(theta, x, y)`` for a batch (N, C, H, W) and labels (N,): the cross-entropy's slope per pixel."""
+    x = images.detach().clone().requires_grad_(True)
+    loss = F.cross_entropy(model(x), labels, reduction="sum")  # sum: each image's gradient is its own
+    (grad,) = torch.autograd.grad(loss, x)
+    return grad
+
+
+def fgsm(model: nn.Module, image: torch.Tensor, eps: float, label: int | None = None) -> Attack:
+    """One fast-gradient-sign step of size ``eps`` against ``label`` (default: the prediction)."""
+    eps = check_eps(eps)
+    x, y = _prepare(model, image, label)
+    adversarial = (x + eps * loss_gradient(model, x, y).sign()).clamp(0, 1)
+    return _attack(model, x, adversarial, int(y), eps)
+
+
+def iterative_fgsm(model: nn.Module, image: torch.Tensor, eps: float, steps: int = 10,
+                   alpha: float | None = None, label: int | None = None) -> Attack:
+    """Kurakin's iterated FGSM: ``steps`` sign steps of ``alpha`` (default ``2.5 eps / steps``) inside the eps-ball."""
+    eps = check_eps(eps)
+    if not 1 <= steps <= 1000:
+        raise ValueError(f"steps must be between 1 and 1000, got {steps}")
+    alpha = 2.5 * eps / steps if alpha is None else alpha
+    x, y = _prepare(model, image, label)
+    adversarial = x.clone()
+    for _ in range(steps):
+        adversarial = adversarial + alpha * loss_gradient(model, adversarial, y).sign()
+        adversarial = torch.min(torch.max(adversarial, x - eps), x + eps).clamp(0, 1)
+    return _attack(model, x, adversarial, int(y), eps)
+
+
+def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor,
+               label: int | None = None) -> torch.Tensor:
+    """The softmax (E, K) of FGSM images for every eps in ``epsilons`` (E,), in one batch.
+
+    The sign of the gradient at the original is the same for every eps, so one backward pass serves all.
+    """
+    for eps in epsilons.tolist():
+        check_eps(eps)
+    x, y = _prepare(model, image, label)
+    sign = loss_gradient(model, x, y).sign()
+    batch = (x + epsilons.to(x.device).view(-1, 1, 1, 1) * sign).clamp(0, 1)
+    with torch.no_grad():
+        return torch.softmax(model(batch).float(), 1).cpu()
+
+
+def flipping_eps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilons: torch.Tensor) -> torch.Tensor:
+    """For each image (N, C, H, W) the smallest eps of ``epsilons`` (ascending) at which FGSM changes the
+    prediction away from its label; NaN where none does. Images already misread get 0.
+    """
+    device = next(iter(model.parameters())).device
+    images, labels = images.to(device), labels.to(device)
+    sign = loss_gradient(model, images, labels).sign()
+    found = torch.full((len(images),), math.nan)
+    with torch.no_grad():
+        for eps in [0.0, *epsilons.tolist()]:
+            wrong = (model((images + eps * sign).clamp(0, 1)).argmax(1) != labels).cpu()
+            found = torch.where(wrong & found.isnan(), torch.tensor(eps), found)
+    return found
+
+
+def _prepare(model: nn.Module, image: torch.Tensor, label: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image as a batch of one on the model's device and the label to attack (the prediction by default)."""
+    device = next(iter(model.parameters())).device
+    x = image[None].detach().to(device, torch.float32)
+    with torch.no_grad():
+        logits = model(x)
+    classes = logits.shape[1]
+    if label is None:
+        label = int(logits.argmax())
+    elif not 0 <= label < classes:
+        raise ValueError(f"the model has {classes} classes (0..{classes - 1}); there is no class {label}")
+    return x, torch.tensor([label], device=device)
+
+
+def _attack(model: nn.Module, x: torch.Tensor, adversarial: torch.Tensor, label: int, eps: float) -> Attack:
+    with torch.no_grad():
+        probabilities = torch.softmax(model(torch.cat([x, adversarial])).float(), 1).cpu()  # (2, K)
+    before, after = int(probabilities[0].argmax()), int(probabilities[1].argmax())
+    return Attack(adversarial[0].cpu(), (adversarial - x)[0].cpu(), label, eps, before,
+                  float(probabilities[0, before]), after, float(probabilities[1, after]),
+                  float(probabilities[1, label]))

@@ -1,0 +1,105 @@
+"""FGSM and its iterated form: the formula, the constraints, and the shipped LeNet-5 fooled on MNIST."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explorer import adversarial, data, models
+
+
+@pytest.fixture(scope="module")
+def lenet() -> torch.nn.Module:
+    return models.build("lenet5", pretrained=True).requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def digit() -> torch.Tensor:
+    image = torch.zeros(1, 28, 28)
+    image[0, 4:24, 12:16] = 1  # a "1"
+    return image
+
+
+def test_fgsm_is_goodfellows_formula(lenet, digit):
+    x = digit[None].clone().requires_grad_(True)
+    loss = F.cross_entropy(lenet(x), torch.tensor([1]))
+    (grad,) = torch.autograd.grad(loss, x)
+    expected = (digit + 0.1 * grad[0].sign()).clamp(0, 1)
+    attack = adversarial.fgsm(lenet, digit, 0.1, label=1)
+    torch.testing.assert_close(attack.image, expected)
+    torch.testing.assert_close(attack.perturbation, expected - digit)
+    assert attack.label == 1 and attack.eps == 0.1
+
+
+def test_fgsm_attacks_the_prediction_by_default_and_reports_it(lenet, digit):
+    attack = adversarial.fgsm(lenet, digit, 0.3)
+    with torch.no_grad():
+        before, after = torch.softmax(lenet(torch.stack([digit, attack.image])), 1)
+    assert attack.label == attack.before == int(before.argmax()) == 1
+    assert attack.after == int(after.argmax()) and attack.flipped == (attack.after != 1)
+    assert math.isclose(attack.before_confidence, float(before.max()), rel_tol=1e-5)
+    assert math.isclose(attack.after_confidence, float(after.max()), rel_tol=1e-5)
+    assert math.isclose(attack.label_confidence, float(after[1]), rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("method", [adversarial.fgsm, adversarial.iterative_fgsm])
+@pytest.mark.parametrize("eps", [0.0, 0.02, 0.3])
+def test_attacks_stay_within_eps_and_the_pixel_range(lenet, digit, method, eps):
+    attack = method(lenet, digit, eps)
+    assert float(attack.perturbation.abs().max()) <= eps + 1e-6
+    assert 0 <= float(attack.image.min()) and float(attack.image.max()) <= 1
+    if eps == 0:
+        assert torch.equal(attack.image, digit) and not attack.flipped
+
+
+def test_the_iterated_attack_raises_the_loss_at_least_as_much(lenet):
+    images = data.shapes(8, size=28, channels=1, seed=2).images.float() / 255
+    for image in images:
+        one, many = adversarial.fgsm(lenet, image, 0.05), adversarial.iterative_fgsm(lenet, image, 0.05)
+        assert many.label_confidence <= one.label_confidence + 1e-3
+
+
+def test_the_sweep_matches_single_attacks(lenet, digit):
+    epsilons = torch.tensor([0.0, 0.05, 0.2])
+    probabilities = adversarial.fgsm_sweep(lenet, digit, epsilons)
+    assert probabilities.shape == (3, 10)
+    for eps, row in zip(epsilons.tolist(), probabilities):
+        attack = adversarial.fgsm(lenet, digit, eps)
+        assert int(row.argmax()) == attack.after and math.isclose(float(row.max()), attack.after_confidence, rel_tol=1e-4)
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.5, float("nan"), float("inf"), "0.1"])
+def test_eps_out_of_range_is_refused(lenet, digit, eps):
+    with pytest.raises(ValueError, match="eps must be a number between 0 and 1"):
+        adversarial.fgsm(lenet, digit, eps)
+
+
+def test_impossible_labels_and_steps_are_refused(lenet, digit):
+    with pytest.raises(ValueError, match="10 classes"):
+        adversarial.fgsm(lenet, digit, 0.1, label=12)
+    with pytest.raises(ValueError, match="steps"):
+        adversarial.iterative_fgsm(lenet, digit, 0.1, steps=0)
+
+
+def test_flipping_eps_is_the_first_eps_that_flips(lenet, digit):
+    epsilons = torch.linspace(0.01, 0.3, 30)
+    found = adversarial.flipping_eps(lenet, digit[None], torch.tensor([1]), epsilons)
+    sweep = adversarial.fgsm_sweep(lenet, digit, epsilons)
+    flips = (sweep.argmax(1) != 1).nonzero().flatten()
+    assert (math.isnan(found[0]) and len(flips) == 0) or math.isclose(float(found[0]), float(epsilons[flips[0]]))
+
+
+@pytest.mark.skipif(data.shared_root() is None, reason="needs ../shared/data (real MNIST)")
+def test_fgsm_flips_the_shipped_lenet5_on_90_percent_of_100_mnist_digits(lenet, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    data.stage_shared(root)
+    test = data.load("mnist", False, root)
+    images = test.images[:100].float() / 255
+    with torch.no_grad():
+        predicted = lenet(images).argmax(1)  # the prediction that must flip
+    epsilons = torch.arange(1, 61) * 0.005  # 0.005 .. 0.3
+    found = adversarial.flipping_eps(lenet, images, predicted, epsilons)
+    flipped = ~found.isnan()
+    assert flipped.float().mean() >= 0.9, f"only {int(flipped.sum())} of 100 flipped at eps <= 0.3"
+    print(f"median flipping eps: {float(found[flipped].median()):.3f}; flipped {int(flipped.sum())} of 100")
