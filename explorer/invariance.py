@@ -1,0 +1,109 @@
+"""Is the network translation, rotation or scale invariant? Transform the input and watch.
+
+The lecture asks it of AlexNet (Zeiler & Fergus 2014, figure 5): shift, rotate or scale an image
+over a range and follow (a) the probability of the class the network gave the original and (b) how
+much each layer's representation still resembles the original's. Here (b) is the Pearson correlation
+of a layer's whole output for the transformed image with its output for the original, position by
+position: a convolution's maps move with a shifted image (equivariance), so early layers decorrelate
+fast, while deeper, pooled layers change less; the prediction is invariant only as far as it stays.
+
+Transforms are torchvision's ``affine`` (bilinear), about the image centre, with the uncovered
+border filled with the colour of the image's own border (so a digit's background stays black and a
+photo gets no black frame by surprise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from explorer import inspect
+
+KINDS = ("shift_x", "shift_y", "rotate", "scale")
+LABELS = {"shift_x": "shift right (pixels)", "shift_y": "shift down (pixels)", "rotate": "rotate (degrees, clockwise)",
+          "scale": "scale (factor)"}
+IDENTITY = {"shift_x": 0.0, "shift_y": 0.0, "rotate": 0.0, "scale": 1.0}
+_SHOWN = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "add", "cat"}
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """A transformation swept over ``values``: the images, the prediction, each layer's correlation."""
+
+    kind: str
+    values: torch.Tensor  # (V,)
+    images: torch.Tensor  # (V, C, H, W) the transformed inputs
+    probabilities: torch.Tensor  # (V, K) the softmax for each
+    reference_class: int  # the prediction for the untransformed image
+    layers: tuple[str, ...]
+    correlation: torch.Tensor  # (L, V): layer l's output vs the original's, Pearson's r
+
+    @property
+    def confidence(self) -> torch.Tensor:
+        """(V,) the probability of the original's predicted class."""
+        return self.probabilities[:, self.reference_class]
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        """(V,) the predicted class of each transformed image."""
+        return self.probabilities.argmax(1)
+
+
+def transform(image: torch.Tensor, kind: str, value: float) -> torch.Tensor:
+    """``image`` (C, H, W) shifted (pixels), rotated (degrees, clockwise) or scaled (factor) about its centre."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown transformation {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind == "scale" and not value > 0:
+        raise ValueError(f"a scale factor must be positive, got {value}")
+    translate = [round(value), 0] if kind == "shift_x" else [0, round(value)] if kind == "shift_y" else [0, 0]
+    return TF.affine(image, angle=value if kind == "rotate" else 0.0, translate=translate,
+                     scale=value if kind == "scale" else 1.0, shear=[0.0, 0.0],
+                     interpolation=InterpolationMode.BILINEAR, fill=border_colour(image)).clamp(0, 1)
+
+
+def border_colour(image: torch.Tensor) -> list[float]:
+    """The mean colour of the outermost ring of pixels, per channel."""
+    ring = torch.cat([image[:, 0], image[:, -1], image[:, 1:-1, 0], image[:, 1:-1, -1]], dim=1)
+    return ring.float().mean(1).tolist()
+
+
+def compared_layers(layers: list[inspect.Layer]) -> list[str]:
+    """The layers worth a row in the comparison: weight layers, pools, additions and concatenations."""
+    return [l.name for l in layers if l.type in _SHOWN]
+
+
+def sweep(model: nn.Module, image: torch.Tensor, kind: str, values: torch.Tensor,
+          layers: list[str]) -> Sweep:
+    """Every value of the transformation through the network in one batch, compared with the original.
+
+    ``image`` is the model's input (C, H, W) in [0, 1]; ``layers`` are node names (the last one
+    should be the output, for the probabilities).
+    """
+    output = inspect.node_names(model)[-1]
+    names = list(dict.fromkeys([*layers, output]))
+    unknown = set(names) - set(inspect.node_names(model))
+    if unknown:
+        raise ValueError(f"the model has no layer {', '.join(sorted(unknown))}")
+    batch = torch.stack([image, *(transform(image, kind, float(v)) for v in values.tolist())])
+    graph = inspect.extractor(model, names)
+    device = next(iter(model.parameters())).device
+    with torch.no_grad():
+        out = graph(batch.to(device))
+    probabilities = torch.softmax(out[output].float(), 1).cpu()
+    correlation = torch.stack([_pearson(out[name].flatten(1).float()) for name in layers]) if layers else \
+        torch.empty(0, len(values))
+    return Sweep(kind, values.float(), batch[1:], probabilities[1:], int(probabilities[0].argmax()),
+                 tuple(layers), correlation.cpu())
+
+
+def _pearson(rows: torch.Tensor) -> torch.Tensor:
+    """Pearson's r of rows[1:] with rows[0]; a constant row (all zeros after a ReLU) gives 0, or 1 if both are."""
+    centred = rows - rows.mean(1, keepdim=True)
+    norms = centred.norm(dim=1)
+    r = (centred[1:] @ centred[0]) / (norms[1:] * norms[0]).clamp_min(1e-12)
+    both_flat = (norms[1:] < 1e-12) & (norms[0] < 1e-12)
+    return torch.where(both_flat, torch.ones_like(r), r)

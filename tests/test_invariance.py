@@ -1,0 +1,87 @@
+"""Shift, rotate and scale sweeps: the transforms, the probabilities and each layer's correlation."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import inspect, invariance, models
+
+
+@pytest.fixture(scope="module")
+def lenet() -> torch.nn.Module:
+    return models.build("lenet5", pretrained=True).requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def seven() -> torch.Tensor:
+    image = torch.zeros(1, 28, 28)
+    image[0, 6:9, 7:21] = 1  # the bar of a 7
+    for row in range(9, 23):
+        image[0, row, 19 - (row - 9) // 2:22 - (row - 9) // 2] = 1  # its stem
+    return image
+
+
+def test_the_identity_changes_nothing():
+    image = torch.rand(3, 12, 12)
+    for kind, value in invariance.IDENTITY.items():
+        torch.testing.assert_close(invariance.transform(image, kind, value), image, atol=1e-6, rtol=0)
+
+
+def test_a_shift_moves_whole_pixels_and_fills_with_the_border_colour():
+    image = torch.rand(1, 9, 9)
+    right = invariance.transform(image, "shift_x", 3)
+    torch.testing.assert_close(right[:, :, 3:], image[:, :, :-3])
+    torch.testing.assert_close(right[:, :, :3], torch.full((1, 9, 3), invariance.border_colour(image)[0]))
+    down = invariance.transform(image, "shift_y", -2)
+    torch.testing.assert_close(down[:, :-2], image[:, 2:])
+
+
+def test_a_quarter_turn_is_rot90_clockwise_and_scaling_keeps_the_centre():
+    image = torch.rand(2, 9, 9)
+    torch.testing.assert_close(invariance.transform(image, "rotate", 90), torch.rot90(image, -1, (1, 2)), atol=1e-5, rtol=0)
+    torch.testing.assert_close(invariance.transform(image, "scale", 2.0)[:, 4, 4], image[:, 4, 4], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kind,value,message", [("flip", 1, "unknown transformation"), ("scale", 0, "positive")])
+def test_bad_transformations_are_refused(kind, value, message):
+    with pytest.raises(ValueError, match=message):
+        invariance.transform(torch.rand(1, 8, 8), kind, value)
+
+
+def test_the_sweep_runs_every_version_and_compares_it_with_the_original(lenet, seven):
+    layers = invariance.compared_layers(inspect.layers(lenet, (1, 28, 28)))
+    assert layers == ["conv1", "pool1", "conv2", "pool2", "fc3", "fc4", "fc5"]
+    values = torch.tensor([-4.0, 0.0, 4.0])
+    sweep = invariance.sweep(lenet, seven, "shift_x", values, layers)
+    assert sweep.images.shape == (3, 1, 28, 28) and sweep.correlation.shape == (7, 3)
+    with torch.no_grad():
+        expected = torch.softmax(lenet(sweep.images), 1)
+        reference = int(lenet(seven[None]).argmax())
+    torch.testing.assert_close(sweep.probabilities, expected)
+    assert sweep.reference_class == reference == 7
+    torch.testing.assert_close(sweep.confidence, expected[:, 7])
+    torch.testing.assert_close(sweep.correlation[:, 1], torch.ones(7))  # the unshifted version is the original
+    graph = inspect.extractor(lenet, ["conv2"])
+    with torch.no_grad():
+        a, b = (graph(x[None])["conv2"].flatten().numpy() for x in (seven, sweep.images[0]))
+    assert np.isclose(float(sweep.correlation[2, 0]), np.corrcoef(a, b)[0, 1], atol=1e-5)
+
+
+def test_early_layers_decorrelate_under_shifts_faster_than_the_last(lenet, seven):
+    """The page's claim: convolutions move their maps with the image; the class scores hold on longer."""
+    layers = ["conv1", "conv2", "fc5"]
+    sweep = invariance.sweep(lenet, seven, "shift_x", torch.tensor([-3.0, -2.0, 2.0, 3.0]), layers)
+    mean = sweep.correlation.mean(1)
+    assert mean[0] < mean[2] - 0.3 and mean[1] < mean[2], mean
+
+
+def test_unknown_layers_are_named(lenet, seven):
+    with pytest.raises(ValueError, match="no layer nope"):
+        invariance.sweep(lenet, seven, "rotate", torch.tensor([10.0]), ["nope"])
+
+
+def test_a_constant_output_correlates_as_zero_or_one():
+    rows = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [3.0, 2.0, 1.0]])
+    r = invariance._pearson(rows)
+    torch.testing.assert_close(r, torch.tensor([0.0, -1.0]))
+    torch.testing.assert_close(invariance._pearson(torch.zeros(2, 4)), torch.tensor([1.0]))
