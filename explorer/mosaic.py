@@ -65,14 +65,15 @@ def _enlarged(tiles: np.ndarray) -> np.ndarray:
     return tiles.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else tiles
 
 
-def _png(image: np.ndarray) -> str:
+def png_source(image: np.ndarray) -> str:
+    """A uint8 (H, W, 3) array as a PNG data URL, for ``go.Image(source=...)``."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _figure(image: np.ndarray, title: str, height: int) -> go.Figure:
-    fig = go.Figure(go.Image(source=_png(image), hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
@@ -186,7 +187,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         centres.append((left + side / 2, top + side / 2))
         fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text=labels[i], showarrow=False,
                            font=dict(size=10), xref="x", yref="y")
-    fig.add_trace(go.Image(source=_png(canvas), hoverinfo="skip"))
+    fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))
     if clickable:
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",
                                  opacity=0.01, hoverinfo="none", customdata=list(range(len(images))),

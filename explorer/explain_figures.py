@@ -1,0 +1,119 @@
+"""Figures of the pages that ask why a network decides: gradient ascent, attribution, attacks, invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from explorer import images, mosaic
+from explorer.invariance import LABELS as SWEEP_LABELS
+from explorer.invariance import Sweep
+
+_MARGIN = dict(l=10, r=10, t=40, b=10)
+
+
+def _image_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=_MARGIN)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
+    return fig
+
+
+def _source(image: torch.Tensor, side: int) -> str:
+    """A (C, H, W) [0, 1] image as a PNG data URL, enlarged (nearest) to about ``side`` pixels."""
+    pixels = images.to_display(image)
+    factor = max(1, side // max(pixels.shape[:2]))
+    if pixels.ndim == 2:
+        pixels = np.stack([pixels] * 3, -1)
+    return mosaic.png_source(pixels.repeat(factor, 0).repeat(factor, 1))
+
+
+def picture_figure(image: torch.Tensor, title: str, height: int = 300) -> go.Figure:
+    """One (C, H, W) image in [0, 1], small images enlarged without blurring."""
+    return _image_layout(go.Figure(go.Image(source=_source(image, 280), hoverinfo="skip")), title, height)
+
+
+def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, height: int = 380) -> go.Figure:
+    """The recorded images of an optimisation as a plotly animation: a play button and a step slider."""
+    sources = [_source(f, 280) for f in frames]
+    fig = go.Figure(go.Image(source=sources[-1], hoverinfo="skip"),
+                    frames=[go.Frame(data=[go.Image(source=s)], name=str(step)) for s, step in zip(sources, steps)])
+    play = dict(label="Play", method="animate",
+                args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=False, transition=dict(duration=0))])
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", buttons=[play], x=0, y=-0.1, xanchor="left", yanchor="top", showactive=False)],
+        sliders=[dict(active=len(steps) - 1, x=0.15, len=0.85, y=-0.02, currentvalue=dict(prefix="step ", xanchor="right"),
+                      steps=[dict(label=str(step), method="animate",
+                                  args=[[str(step)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
+                             for step in steps])])
+    _image_layout(fig, title, height)
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=70))
+    return fig
+
+
+def value_figure(steps: list[int], values: list[float], title: str, y_title: str, height: int = 260) -> go.Figure:
+    """A value (the target's activation, an error) step by step."""
+    fig = go.Figure(go.Scatter(x=steps, y=values, mode="lines", hovertemplate="step %{x}: %{y:.4g}<extra></extra>"))
+    fig.update_layout(title=title, height=height, margin=_MARGIN, xaxis_title="step", yaxis_title=y_title)
+    return fig
+
+
+def perturbation_image(perturbation: torch.Tensor, eps: float) -> torch.Tensor:
+    """A perturbation in [-eps, eps] stretched to [0, 1] for display: grey is no change."""
+    return (perturbation / (2 * eps) + 0.5).clamp(0, 1) if eps > 0 else torch.full_like(perturbation, 0.5)
+
+
+def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, classes: tuple[str, ...],
+               chosen: float, height: int = 320) -> go.Figure:
+    """The attacked class's probability and the strongest other class's, against FGSM's eps."""
+    others = probabilities.clone()
+    others[:, label] = -1
+    rival = others.argmax(1)
+    name = class_name(label, classes)
+    fig = go.Figure([
+        go.Scatter(x=epsilons.tolist(), y=probabilities[:, label].tolist(), mode="lines+markers", name=f"{name} (attacked)"),
+        go.Scatter(x=epsilons.tolist(), y=others.gather(1, rival[:, None])[:, 0].tolist(), mode="lines+markers",
+                   name="strongest other class", text=[class_name(int(r), classes) for r in rival],
+                   hovertemplate="eps %{x:.3f}: %{text} %{y:.1%}<extra></extra>"),
+    ])
+    flips = (probabilities.argmax(1) != label).nonzero().flatten()
+    if len(flips):
+        first = float(epsilons[flips[0]])
+        fig.add_vline(x=first, line=dict(color="#d62728", dash="dot"), annotation_text=f"flips at {first:.3g}")
+    fig.add_vline(x=chosen, line=dict(color="#444", width=1))
+    fig.update_layout(title="FGSM: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
+                      yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def confidence_figure(sweep: Sweep, classes: tuple[str, ...], height: int = 320) -> go.Figure:
+    """The probability of the original's class as the image is transformed, with each step's prediction."""
+    predicted = [class_name(int(c), classes) for c in sweep.predictions]
+    fig = go.Figure(go.Scatter(
+        x=sweep.values.tolist(), y=sweep.confidence.tolist(), mode="lines+markers", text=predicted,
+        marker=dict(color=["#2ca02c" if int(c) == sweep.reference_class else "#d62728" for c in sweep.predictions]),
+        hovertemplate="%{x:.3g}: %{y:.1%}; predicted %{text}<extra></extra>"))
+    fig.update_layout(title=f"Probability of '{class_name(sweep.reference_class, classes)}' "
+                            "(green: still predicted, red: something else)",
+                      height=height, margin=_MARGIN, xaxis_title=SWEEP_LABELS[sweep.kind],
+                      yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]))
+    return fig
+
+
+def correlation_figure(sweep: Sweep, height: int = 420) -> go.Figure:
+    """Each layer's correlation with the original's output (rows: layers in forward order) against the value."""
+    fig = go.Figure(go.Heatmap(
+        z=sweep.correlation.numpy(), x=[f"{v:.3g}" for v in sweep.values.tolist()], y=list(sweep.layers),
+        zmin=-1, zmax=1, colorscale="RdBu_r", colorbar=dict(title="r", thickness=10),
+        hovertemplate="%{y} at %{x}: r = %{z:.3f}<extra></extra>"))
+    fig.update_layout(title="How much each layer's output still matches the original's (Pearson r)",
+                      height=max(height, 24 * len(sweep.layers) + 80), margin=_MARGIN,
+                      xaxis=dict(title=SWEEP_LABELS[sweep.kind], type="category"),
+                      yaxis=dict(autorange="reversed", type="category"))
+    return fig
+
+
+def class_name(index: int, classes: tuple[str, ...]) -> str:
+    return str(classes[index]) if index < len(classes) else f"class {index}"

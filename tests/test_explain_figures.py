@@ -1,0 +1,42 @@
+"""Figures of the ascent, attribution, attack and invariance pages."""
+
+import pytest
+import torch
+
+from explorer import explain_figures, invariance
+
+
+def test_the_animation_has_a_frame_and_a_slider_step_per_recorded_image():
+    frames = [torch.full((1, 28, 28), v) for v in (0.0, 0.5, 1.0)]
+    fig = explain_figures.animation_figure(frames, [0, 8, 16], "ascent")
+    assert [f.name for f in fig.frames] == ["0", "8", "16"]
+    assert [s.label for s in fig.layout.sliders[0].steps] == ["0", "8", "16"]
+    assert fig.layout.sliders[0].active == 2 and fig.data[0].source.startswith("data:image/png;base64,")
+
+
+def test_the_perturbation_is_shown_with_grey_as_zero():
+    delta = torch.tensor([[[-0.1, 0.0, 0.1]]])
+    torch.testing.assert_close(explain_figures.perturbation_image(delta, 0.1), torch.tensor([[[0.0, 0.5, 1.0]]]))
+    torch.testing.assert_close(explain_figures.perturbation_image(delta, 0.0), torch.full((1, 1, 3), 0.5))
+
+
+def test_the_eps_figure_marks_the_first_flip():
+    epsilons = torch.tensor([0.0, 0.1, 0.2])
+    probabilities = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7]])
+    fig = explain_figures.eps_figure(epsilons, probabilities, 0, ("cat", "dog"), chosen=0.1)
+    assert list(fig.data[0].y) == pytest.approx([0.9, 0.6, 0.3]) and list(fig.data[1].y) == pytest.approx([0.1, 0.4, 0.7])
+    lines = [shape.x0 for shape in fig.layout.shapes]
+    assert lines == pytest.approx([0.2, 0.1])  # the first flip, then the chosen eps
+    assert fig.data[0].name == "cat (attacked)"
+
+
+def test_sweep_figures_show_every_value_and_layer():
+    sweep = invariance.Sweep("rotate", torch.tensor([-10.0, 0.0, 10.0]), torch.zeros(3, 1, 4, 4),
+                             torch.tensor([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]]), 0, ("a", "b"),
+                             torch.tensor([[0.5, 1.0, 0.4], [0.9, 1.0, 0.8]]))
+    confidence = explain_figures.confidence_figure(sweep, ("yes", "no"))
+    assert list(confidence.data[0].y) == pytest.approx([0.2, 0.9, 0.6])
+    assert list(confidence.data[0].text) == ["no", "yes", "yes"]
+    layers = explain_figures.correlation_figure(sweep)
+    assert list(layers.data[0].y) == ["a", "b"] and list(layers.data[0].x) == ["-10", "0", "10"]
+    assert explain_figures.class_name(3, ("a",)) == "class 3"
