@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer import inspect
+
 MAX_EPS = 1.0
 
 
@@ -99,7 +101,7 @@ def flipping_eps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, e
     """For each image (N, C, H, W) the smallest eps of ``epsilons`` (ascending) at which FGSM changes the
     prediction away from its label; NaN where none does. Images already misread get 0.
     """
-    device = next(iter(model.parameters())).device
+    device = inspect.device_of(model)
     images, labels = images.to(device), labels.to(device)
     sign = loss_gradient(model, images, labels).sign()
     found = torch.full((len(images),), math.nan)
@@ -112,7 +114,7 @@ def flipping_eps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, e
 
 def _prepare(model: nn.Module, image: torch.Tensor, label: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The image as a batch of one on the model's device and the label to attack (the prediction by default)."""
-    device = next(iter(model.parameters())).device
+    device = inspect.device_of(model)
     x = image[None].detach().to(device, torch.float32)
     with torch.no_grad():
         logits = model(x)

@@ -38,7 +38,7 @@ class Attribution:
 
 def saliency(model: nn.Module, image: torch.Tensor, target: int | None = None) -> Attribution:
     """Simonyan's saliency for class ``target`` (default: the predicted class) of ``image`` (C, H, W) in [0, 1]."""
-    x = image[None].detach().clone().to(_device(model)).requires_grad_(True)
+    x = image[None].detach().clone().to(inspect.device_of(model)).requires_grad_(True)
     logits = model(x)
     target = _target(logits, target)
     (grad,) = torch.autograd.grad(logits[0, target], x)
@@ -53,7 +53,7 @@ def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | No
     if layer not in inspect.node_names(model) or layer == output:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
     graph = inspect.extractor(model, [layer, output])
-    x = image[None].detach().to(_device(model)).requires_grad_(True)  # the maps' gradients need a graph
+    x = image[None].detach().to(inspect.device_of(model)).requires_grad_(True)  # the maps' gradients need a graph
     with torch.enable_grad():
         out = graph(x)
         maps, logits = out[layer], out[output]
@@ -110,8 +110,3 @@ def _target(logits: torch.Tensor, target: int | None) -> int:
 def _unit_scaled(values: torch.Tensor) -> torch.Tensor:
     top = values.max()
     return values / top if top > 0 else torch.zeros_like(values)
-
-
-def _device(model: nn.Module) -> torch.device:
-    parameter = next(iter(model.parameters()), None)
-    return parameter.device if parameter is not None else torch.device("cpu")

@@ -219,6 +219,12 @@ def _conv_formula(module: nn.Conv2d, layer: Layer) -> list[str]:
             f"Multiply-adds $= {_product(layer.out_shape)} \\cdot {per} = {layer.mult_adds:,}$"]
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (the CPU for a model without any): where its inputs must go."""
+    parameter = next(iter(model.parameters()), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
 def hooks_on(model: nn.Module) -> int:
     """How many forward/backward hooks sit on ``model``'s modules (0 unless something leaked)."""
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)

@@ -90,7 +90,7 @@ def sweep(model: nn.Module, image: torch.Tensor, kind: str, values: torch.Tensor
         raise ValueError(f"the model has no layer {', '.join(sorted(unknown))}")
     batch = torch.stack([image, *(transform(image, kind, float(v)) for v in values.tolist())])
     graph = inspect.extractor(model, names)
-    device = next(iter(model.parameters())).device
+    device = inspect.device_of(model)
     with torch.no_grad():
         out = graph(batch.to(device))
     probabilities = torch.softmax(out[output].float(), 1).cpu()

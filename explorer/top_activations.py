@@ -98,16 +98,11 @@ def _extractor_on(model: nn.Module, layer: str, device: torch.device) -> fx.Grap
     modules up to ``layer`` is moved instead.
     """
     graph = inspect.extractor(model, [layer])
-    here = _device_of(model)
+    here = inspect.device_of(model)
     if here.type == device.type and device.index in (None, here.index):  # "cuda" is the model's "cuda:0"
         return graph
     graph = copy.deepcopy(graph).to(device)
     return graph.to(memory_format=torch.channels_last) if device.type == "cuda" else graph
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(iter(model.parameters()), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _as_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -165,7 +160,7 @@ def own_activation(model: nn.Module, layer: str, image: torch.Tensor) -> torch.T
     """
     graph = inspect.extractor(model, [layer])
     with torch.inference_mode():
-        maps = _feature_maps(graph, layer, image.unsqueeze(0).to(_device_of(model)))  # (1, C, H', W')
+        maps = _feature_maps(graph, layer, image.unsqueeze(0).to(inspect.device_of(model)))  # (1, C, H', W')
     return maps[0].flatten(1).amax(1).float().cpu()
 
 
