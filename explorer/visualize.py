@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import nn
@@ -78,14 +78,24 @@ class AscentConfig:
         return self
 
 
+READABLE = AscentConfig(steps=128, step_size=0.05, l2=0.05, tv=2.0, jitter=2, blur_every=4, blur_sigma=0.5)
+"""The regularisers that make LeNet-5's and TinyVGG's channels and classes readable (the page's default)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """One step of an optimisation: the value shown for it and, every few steps, the image."""
+    """One step of an optimisation: the value shown for it and the image.
+
+    Every frame leaves the optimisation with its image; :func:`keep` drops it from frames that are
+    not ``recorded`` once a newer frame arrives, so a collection holds the animation's images and
+    the latest one (a stopped optimisation still shows where it got to).
+    """
 
     step: int  # 0 is the start, before any update
     value: float  # the target's activation (for an inversion: the relative representation error)
     objective: float  # what is maximised: the activation minus the penalties
-    image: torch.Tensor | None  # (C, H, W) in [0, 1] on the CPU; None between recorded steps
+    image: torch.Tensor | None  # (C, H, W) in [0, 1]; on the CPU when recorded, else on the model's device
+    recorded: bool = True  # one of the animation's frames: every ``record_every`` steps, the first and the last
 
 
 def input_stats(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,7 +126,7 @@ def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: 
     """
     graph = _extractor(model, target.layer)
     with torch.no_grad():
-        probe = graph(torch.zeros(1, *input_shape, device=_device(model)))[target.layer]
+        probe = graph(torch.zeros(1, *input_shape, device=inspect.device_of(model)))[target.layer]
     _check_target(probe, target)
 
     def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,7 +152,7 @@ def invert(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConf
     """
     graph = _extractor(model, layer)
     with torch.no_grad():
-        reference = graph(image[None].to(_device(model)))[layer]
+        reference = graph(image[None].to(inspect.device_of(model)))[layer]
     energy = reference.pow(2).sum().clamp_min(1e-12)
 
     def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,13 +196,23 @@ class Goal:
         return ascend(model, target, config, shape, image if self.from_image else None)
 
 
+def keep(kept: list[Frame], frame: Frame) -> None:
+    """Append ``frame`` to ``kept``; the frame before it lets go of its image unless it is a recorded one."""
+    if kept and not kept[-1].recorded and kept[-1].image is not None:
+        kept[-1] = replace(kept[-1], image=None)
+    kept.append(frame)
+
+
 def run(frames: Iterable[Frame]) -> list[Frame]:
-    """Every frame of an optimisation (the generator run to its end)."""
-    return list(frames)
+    """Every frame of an optimisation (the generator run to its end), images kept as :func:`keep` keeps them."""
+    kept: list[Frame] = []
+    for frame in frames:
+        keep(kept, frame)
+    return kept
 
 
 def recorded(frames: Iterable[Frame]) -> list[Frame]:
-    """The frames that carry an image: the animation."""
+    """The frames that carry an image: the animation (and, when stopped early, the latest image)."""
     return [f for f in frames if f.image is not None]
 
 
@@ -212,8 +232,9 @@ def _optimise(model: nn.Module, gain: Gain, x: torch.Tensor, config: AscentConfi
         x = x.detach().requires_grad_(True)
         maximised, shown = gain(_jittered(x, config.jitter, generator)[None])
         objective = maximised - config.l2 * ((x - mean) / std).pow(2).mean() - config.tv * total_variation(x)
-        keep = step % config.record_every == 0 or step == config.steps
-        yield Frame(step, float(shown.detach()), float(objective.detach()), x.detach().cpu().clone() if keep else None)
+        recorded = step % config.record_every == 0 or step == config.steps
+        image = x.detach().cpu().clone() if recorded else x.detach()  # x is replaced, never changed in place
+        yield Frame(step, float(shown.detach()), float(objective.detach()), image, recorded)
         if step == config.steps:
             return
         (grad,) = torch.autograd.grad(objective, x)
@@ -232,7 +253,7 @@ def _start(model: nn.Module, shape: tuple[int, int, int], start: torch.Tensor | 
         return noise(model, shape, seed)
     if tuple(start.shape) != tuple(shape):
         raise ValueError(f"the start image is {tuple(start.shape)}, the model takes {tuple(shape)}")
-    return start.detach().clamp(0, 1).to(_device(model), torch.float32)
+    return start.detach().clamp(0, 1).to(inspect.device_of(model), torch.float32)
 
 
 def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
@@ -254,11 +275,6 @@ def _extractor(model: nn.Module, layer: str):
     if layer not in names:
         raise ValueError(f"the model has no layer {layer!r}")
     return inspect.extractor(model, [layer])
-
-
-def _device(model: nn.Module) -> torch.device:
-    parameter = next(iter(model.parameters()), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _check_target(out: torch.Tensor, target: Target) -> None:

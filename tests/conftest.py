@@ -16,6 +16,14 @@ os.environ.setdefault("EXPLORER_RUNS", str(_STORES / "runs"))
 os.environ.setdefault("EXPLORER_CACHE", str(_STORES / "cache"))
 
 
+@pytest.fixture(scope="session")
+def lenet() -> torch.nn.Module:
+    """The shipped LeNet-5 as the pages hold it: eval mode, parameters frozen. Never change it in a test."""
+    from explorer import models
+
+    return models.build("lenet5", pretrained=True).requires_grad_(False)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -6,12 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import adversarial, data, models
-
-
-@pytest.fixture(scope="module")
-def lenet() -> torch.nn.Module:
-    return models.build("lenet5", pretrained=True).requires_grad_(False)
+from explorer import adversarial, data
 
 
 @pytest.fixture(scope="module")

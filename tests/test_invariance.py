@@ -4,12 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import inspect, invariance, models
-
-
-@pytest.fixture(scope="module")
-def lenet() -> torch.nn.Module:
-    return models.build("lenet5", pretrained=True).requires_grad_(False)
+from explorer import inspect, invariance
 
 
 @pytest.fixture(scope="module")

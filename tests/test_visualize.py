@@ -12,11 +12,6 @@ SHAPE = (1, 28, 28)
 PLAIN = V.AscentConfig(steps=64)
 
 
-@pytest.fixture(scope="module")
-def lenet() -> torch.nn.Module:
-    return models.build("lenet5", pretrained=True).requires_grad_(False)
-
-
 def _activation(model: torch.nn.Module, target: V.Target, image: torch.Tensor) -> float:
     """The target's value for one image, straight from a feature extractor (no jitter)."""
     with torch.no_grad():
@@ -95,6 +90,16 @@ def test_frames_are_recorded_every_k_steps_and_at_the_end(lenet):
     frames = V.run(V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(steps=20, record_every=8), SHAPE))
     assert [f.step for f in frames] == list(range(21))
     assert [f.step for f in V.recorded(frames)] == [0, 8, 16, 20]
+
+
+def test_a_collection_stopped_early_keeps_its_latest_image(lenet):
+    kept: list[V.Frame] = []
+    for frame in V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(steps=20, record_every=8), SHAPE):
+        V.keep(kept, frame)
+        if frame.step == 11:
+            break  # as a Stop does
+    assert [f.step for f in V.recorded(kept)] == [0, 8, 11]
+    assert kept[-1].image is not None and not kept[-1].recorded
 
 
 def test_same_seed_same_images_other_seed_other_images(lenet):
