@@ -18,10 +18,11 @@ st.markdown(
 )
 st.info(f"**Compute device:** {layout.device_summary()}")
 
-columns = st.columns(len(layout.PAGES))
-for column, page in zip(columns, layout.PAGES):
-    with column.container(border=True):
-        st.subheader(page.label)
-        st.write(page.blurb)
-        st.page_link(page.script, label=f"Open {page.label}", icon=page.icon)
-        st.caption(f"Link: `/{page.url_path}`")
+PER_ROW = 3
+for first in range(0, len(layout.PAGES), PER_ROW):
+    for column, page in zip(st.columns(PER_ROW), layout.PAGES[first:first + PER_ROW]):
+        with column.container(border=True):
+            st.subheader(page.label)
+            st.write(page.blurb)
+            st.page_link(page.script, label=f"Open {page.label}", icon=page.icon)
+            st.caption(f"Link: `/{page.url_path}`")

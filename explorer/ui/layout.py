@@ -63,6 +63,21 @@ PAGES: tuple[PageInfo, ...] = (
         "Train LeNet-5, TinyVGG, a small ResNet or your own layers on shapes, MNIST or CIFAR-10 and watch the "
         "filters learn; finished runs become models on every page.",
     ),
+    PageInfo(
+        "pages/what_excites.py", "What excites a unit", ":material/auto_awesome:",
+        "Gradient ascent from noise: the image a channel, a unit or a class wants to see, forming step by step, "
+        "beside the real images that excite it most; invert a layer to see what it kept of yours.",
+    ),
+    PageInfo(
+        "pages/why_prediction.py", "Why this prediction", ":material/psychology:",
+        "Saliency and Grad-CAM show which pixels the prediction rests on; a fast-gradient-sign attack flips it "
+        "with a change you can hardly see.",
+    ),
+    PageInfo(
+        "pages/invariance.py", "Invariance", ":material/open_with:",
+        "Shift, rotate or scale the image and watch the prediction and every layer's maps: is the network "
+        "translation, rotation or scale invariant?",
+    ),
 )
 
 

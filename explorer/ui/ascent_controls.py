@@ -1,0 +1,152 @@
+"""The controls of the "What excites a unit" page: what to optimise, and the step and regularisers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from explorer import visualize
+from explorer.ui import state
+from explorer.ui.model_input import Network
+
+MODE_LABELS = {"channel": "A channel", "unit": "One unit", "class": "A class", "invert": "Invert my image"}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The goal with the words the page shows for it."""
+
+    goal: visualize.Goal
+    verb: str  # what the progress bar says
+    title: str  # the animation's title
+    value_axis: str  # what the value curve shows
+
+    def channel_of_maps(self, network: Network) -> int | None:
+        """The channel whose data-set top 9 belong beside the result (channel and unit goals on feature maps)."""
+        layer = next((l for l in network.layers if l.name == self.goal.layer), None)
+        spatial = layer is not None and len(layer.out_shape) == 3
+        return self.goal.index if self.goal.mode in ("channel", "unit") and spatial else None
+
+
+def settings() -> list[state.Setting]:
+    d = visualize.READABLE
+    return [
+        state.Setting("wx_mode", "mode", "channel", state.choice(visualize.MODES)),
+        state.Setting("wx_layer", "layer", ""),
+        state.Setting("wx_channel", "channel", 0, state.int_between(0, 100_000)),
+        state.Setting("wx_row", "row", -1, state.int_between(-1, 4096)),
+        state.Setting("wx_col", "col", -1, state.int_between(-1, 4096)),
+        state.Setting("wx_from_image", "start", False, state.boolean, state.dump_bool),
+        state.Setting("wx_plain", "plain", False, state.boolean, state.dump_bool),
+        state.Setting("wx_steps", "steps", d.steps, state.int_between(1, 1024)),
+        state.Setting("wx_step_size", "eta", d.step_size, state.float_between(0.001, 0.5)),
+        state.Setting("wx_l2", "l2", d.l2, state.float_between(0.0, 1.0)),
+        state.Setting("wx_tv", "tv", d.tv, state.float_between(0.0, 20.0)),
+        state.Setting("wx_jitter", "jitter", d.jitter, state.int_between(0, 16)),
+        state.Setting("wx_blur", "blur", d.blur_every, state.int_between(0, 64)),
+        state.Setting("wx_norm", "rho", 0.0, state.float_between(0.0, 5.0)),
+        state.Setting("wx_seed", "seed", 0, state.int_between(0, 9999)),
+    ]
+
+
+def _layer_names(network: Network, mode: str) -> list[str]:
+    """Layers a goal can use: feature maps for a unit, any output but the input's for the rest."""
+    usable = [l for l in network.layers if l.type not in ("Normalize", "Flatten", "flatten")]
+    return [l.name for l in usable if mode != "unit" or len(l.out_shape) == 3]
+
+
+def _default_layer(network: Network, names: list[str]) -> str:
+    convs = [l.name for l in network.layers if l.type == "Conv2d" and l.name in names]
+    return convs[len(convs) // 2] if convs else names[len(names) // 2]
+
+
+def pick_goal(network: Network) -> Choice:
+    """Draw the goal's controls; the layer, channel and unit are kept within the network's."""
+    mode = st.segmented_control("Optimise", visualize.MODES, key="wx_mode", format_func=MODE_LABELS.get, required=True)
+    if mode == "class":
+        return _pick_class(network)
+    names = _layer_names(network, mode)
+    if st.session_state.wx_layer not in names:
+        if st.session_state.wx_layer:
+            st.warning(f"`{st.session_state.wx_layer[:40]}` is not a layer to {MODE_LABELS[mode].lower()} here"
+                       + (": a unit needs a layer with feature maps." if mode == "unit" else "."))
+        st.session_state.wx_layer = _default_layer(network, names)
+    a, b, c = st.columns(3)
+    a.selectbox("Layer", names, key="wx_layer")
+    layer = next(l for l in network.layers if l.name == st.session_state.wx_layer)
+    if mode == "invert":
+        return Choice(visualize.Goal("invert", layer.name), "Inverting", f"An image that {layer.name} sees as yours",
+                      "relative error ||f(x) - f0||² / ||f0||²")
+    count = layer.out_shape[0]
+    st.session_state.wx_channel = min(st.session_state.wx_channel, count - 1)
+    b.number_input(f"{'Channel' if len(layer.out_shape) == 3 else 'Output'} (0..{count - 1})", 0, count - 1,
+                   key="wx_channel")
+    c.toggle("Start from my image", key="wx_from_image", help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
+    unit = _pick_unit(layer.out_shape[1:]) if mode == "unit" else None
+    what = f"unit {unit} of channel {st.session_state.wx_channel}" if unit else f"channel {st.session_state.wx_channel}"
+    goal = visualize.Goal(mode, layer.name, int(st.session_state.wx_channel), unit, bool(st.session_state.wx_from_image))
+    return Choice(goal, "Gradient ascent", f"What excites {what} of {layer.name}", "activation")
+
+
+def _pick_unit(size: tuple[int, int]) -> tuple[int, int]:
+    for key, n in (("wx_row", size[0]), ("wx_col", size[1])):
+        if not 0 <= st.session_state[key] < n:
+            st.session_state[key] = n // 2
+    a, b = st.columns(2)
+    a.number_input(f"Row (0..{size[0] - 1})", 0, size[0] - 1, key="wx_row")
+    b.number_input(f"Column (0..{size[1] - 1})", 0, size[1] - 1, key="wx_col")
+    return int(st.session_state.wx_row), int(st.session_state.wx_col)
+
+
+def _pick_class(network: Network) -> Choice:
+    classes = network.spec.classes
+    output = network.layers[-1]
+    count = output.out_shape[0]
+    st.session_state.wx_channel = min(st.session_state.wx_channel, count - 1)
+    if len(classes) == count:
+        st.selectbox("Class", range(count), key="wx_channel", format_func=lambda i: str(classes[i]))
+        name = classes[st.session_state.wx_channel]
+    else:
+        st.info("This model has no class names: pick a class by its number.")
+        st.number_input(f"Class (0..{count - 1})", 0, count - 1, key="wx_channel")
+        name = f"class {st.session_state.wx_channel}"
+    goal = visualize.Goal("class", output.name, int(st.session_state.wx_channel))
+    return Choice(goal, "Class model", f"The network's idea of '{name}'", "class score (before the softmax)")
+
+
+def pick_config() -> visualize.AscentConfig:
+    """Steps, step size and regularisers; "plain" is the lecture's ascent with every regulariser off."""
+    with st.expander("Steps and regularisers", expanded=False):
+        a, b, c = st.columns(3)
+        a.slider("Steps", 1, 1024, key="wx_steps")
+        b.slider("Step size (pixels)", 0.001, 0.5, key="wx_step_size", step=0.001, format="%.3f")
+        c.number_input("Seed (noise, jitter)", 0, 9999, key="wx_seed")
+        plain = st.toggle("Plain ascent: no regularisers (the lecture's algorithm)", key="wx_plain")
+        d, e, f, g, h = st.columns(5)
+        d.slider("L2 (lambda)", 0.0, 1.0, key="wx_l2", step=0.01, disabled=plain)
+        e.slider("Total variation (mu)", 0.0, 20.0, key="wx_tv", step=0.1, disabled=plain)
+        f.slider("Jitter (pixels)", 0, 16, key="wx_jitter", disabled=plain)
+        g.slider("Blur every k steps", 0, 64, key="wx_blur", disabled=plain, help="0: never")
+        h.slider("Keep ||z|| at rho", 0.0, 5.0, key="wx_norm", step=0.1, help="RMS in the network's units; 0: free")
+    s = st.session_state
+    if plain:
+        return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, norm=s.wx_norm, seed=s.wx_seed,
+                                      record_every=_record_every(s.wx_steps)).checked()
+    return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, l2=s.wx_l2, tv=s.wx_tv,
+                                  jitter=s.wx_jitter, blur_every=s.wx_blur, norm=s.wx_norm, seed=s.wx_seed,
+                                  record_every=_record_every(s.wx_steps)).checked()
+
+
+def _record_every(steps: int) -> int:
+    """About 32 frames whatever the number of steps: enough to animate, light to send."""
+    return max(1, steps // 32)
+
+
+def remark(choice: Choice, frames: list[visualize.Frame]) -> str:
+    """A sentence on a result that needs one (a dead unit)."""
+    values = [f.value for f in frames]
+    if choice.goal.mode in ("channel", "unit") and max(values) == 0:
+        return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
+                "start. Try another seed, start from your image, or pick the layer before the ReLU.")
+    return ""

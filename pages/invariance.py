@@ -1,0 +1,83 @@
+"""Invariance: shift, rotate or scale the image and watch the prediction and every layer's output."""
+
+import streamlit as st
+import torch
+
+from explorer import explain_figures, inputs, invariance, mosaic
+from explorer.ui import image_input, layout, model_input, state
+
+layout.page_setup(layout.PAGES[8])
+st.title("Invariance")
+st.markdown(
+    "Is the network translation, rotation or scale invariant? Move the image step by step and follow two "
+    "things, as Zeiler & Fergus (2014) did for AlexNet: the probability of the class it saw in the original, "
+    "and how much each layer's output still matches the original's. Convolutions move their maps *with* a "
+    "shifted image (equivariance), so early layers stop matching at once; pooling and depth buy some "
+    "tolerance, and the prediction is invariant only as far as it holds."
+)
+
+RANGES = {"shift_x": (-50.0, 50.0, 5.0), "shift_y": (-50.0, 50.0, 5.0), "rotate": (-180.0, 180.0, 5.0),
+          "scale": (0.25, 3.0, 0.05)}  # slider bounds and step per kind
+DEFAULTS = {"shift_x": (-30.0, 30.0), "shift_y": (-30.0, 30.0), "rotate": (-90.0, 90.0), "scale": (0.5, 1.5)}
+UNITS = {"shift_x": "% of the width", "shift_y": "% of the height", "rotate": "degrees", "scale": "times"}
+
+
+def span(kind: str):
+    """Parser of a "low,high" range inside the kind's slider bounds."""
+    def parse(text: str) -> tuple[float, float]:
+        low, high = (float(v) for v in text.split(","))
+        if not RANGES[kind][0] <= low < high <= RANGES[kind][1]:
+            raise ValueError(f"{text} is not a range inside {RANGES[kind][0]:g}..{RANGES[kind][1]:g}")
+        return low, high
+    return parse
+
+
+SETTINGS = [
+    *image_input.settings(default_sample="digit"),
+    *model_input.settings(),
+    state.Setting("inv_kind", "kind", "shift_x", state.choice(invariance.KINDS)),
+    *(state.Setting(f"inv_{k}", k, DEFAULTS[k], span(k), lambda v: f"{v[0]:g},{v[1]:g}") for k in invariance.KINDS),
+    state.Setting("inv_count", "n", 21, state.int_between(3, 61)),
+]
+state.restore(SETTINGS)
+
+
+@st.cache_data(show_spinner="Transforming the image and running every version through the network...", max_entries=32)
+def sweep(key: str, digest: str, kind: str, values: tuple[float, ...], _network: model_input.Network,
+          _image: torch.Tensor) -> invariance.Sweep:
+    layers = invariance.compared_layers(list(_network.layers))
+    return invariance.sweep(_network.model, _image, kind, torch.tensor(values), layers)
+
+
+view, network, picked = model_input.controls(SETTINGS)
+
+with view, layout.guard("sweeping the transformation"):
+    prepared = inputs.prepare(network.spec, picked[1])
+    a, b, c = st.columns([2, 3, 2])
+    kind = a.selectbox("Transformation", invariance.KINDS, key="inv_kind", format_func=invariance.LABELS.get)
+    low, high, step = RANGES[kind]
+    b.slider(f"Range ({UNITS[kind]})", low, high, key=f"inv_{kind}", step=step)
+    c.slider("Versions", 3, 61, key="inv_count", step=2)
+    first, last = st.session_state[f"inv_{kind}"]
+    values = torch.linspace(first, last, st.session_state.inv_count)
+    if kind.startswith("shift"):
+        values = (values / 100 * network.spec.input_size).round().unique()  # percent to whole pixels, each once
+    result = sweep(network.key, model_input.image_key(prepared.tensor), kind, tuple(values.tolist()), network,
+                   prepared.tensor)
+    classes = network.spec.classes if len(network.spec.classes) == result.probabilities.shape[1] else ()
+    if not classes:
+        st.info("This model has no class names: classes are shown by their number.")
+    shown = torch.linspace(0, len(values) - 1, min(9, len(values))).round().long().tolist()
+    st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
+                                         [f"{values[i]:g}: {explain_figures.class_name(int(result.predictions[i]), classes)}"
+                                          for i in shown], f"Some of the {len(values)} versions and what the network "
+                                         "reads in each", cols=len(shown), side=96), key="inv_fig_images")
+    kept = result.predictions == result.reference_class
+    st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "
+                f"**{int(kept.sum())} of {len(values)}** versions keep that reading.")
+    st.plotly_chart(explain_figures.confidence_figure(result, classes), key="inv_fig_confidence")
+    st.plotly_chart(explain_figures.correlation_figure(result), key="inv_fig_layers")
+    st.caption("Pearson's r of each layer's whole output with the original's, position by position: 1 is the same "
+               "output, 0 unrelated. Rows are the convolutions, poolings and fully connected layers in forward order.")
+
+state.publish(SETTINGS)

@@ -1,0 +1,76 @@
+"""What excites a unit: the image a channel, a unit or a class wants to see, made by gradient ascent."""
+
+import streamlit as st
+
+from explorer import explain_figures, inputs, mosaic, top_activations, visualize
+from explorer.ui import ascent_controls, image_input, image_sets, layout, model_input, optimisation, state
+
+layout.page_setup(layout.PAGES[6])
+st.title("What excites a unit")
+st.markdown(
+    "Start from noise, ask the network how a unit's activation changes with each pixel (the gradient), "
+    "nudge the pixels that way, repeat: the image that forms is what the unit looks for (Erhan et al. 2009). "
+    "The same ascent on a class score draws the network's idea of a class (Simonyan et al. 2014), and run "
+    "backwards from a layer it shows what that layer kept of your image (Mahendran & Vedaldi 2015). "
+    "Beside it, the data set's images that excite the same channel most."
+)
+
+SETTINGS = [
+    *image_input.settings(default_sample="digit"),
+    *model_input.settings(),
+    *image_sets.settings(),
+    *ascent_controls.settings(),
+]
+state.restore(SETTINGS)
+view, network, picked = model_input.controls(SETTINGS)
+
+with view, layout.guard("setting up the optimisation"):
+    prepared = inputs.prepare(network.spec, picked[1])
+    choice = ascent_controls.pick_goal(network)
+    goal = choice.goal
+    config = ascent_controls.pick_config()
+    key = (network.key, goal, config, model_input.image_key(prepared.tensor) if goal.needs_image else "")
+    frames = goal.frames(network.model, config, prepared.tensor)
+
+with view, layout.guard("optimising the image"):
+    left, middle = st.columns(2)
+    with left:
+        outcome = optimisation.run(key, frames, config.steps, choice.verb)
+    if outcome.stopped:
+        st.warning(f"Stopped at step {outcome.last_step} of {config.steps}: this is what was made so far.")
+    shown = visualize.recorded(outcome.frames)
+    if shown:
+        left.plotly_chart(explain_figures.animation_figure([f.image for f in shown], [f.step for f in shown],
+                                                           choice.title), key="wx_fig_animation")
+        middle.plotly_chart(explain_figures.value_figure([f.step for f in outcome.frames],
+                                                         [f.value for f in outcome.frames],
+                                                         "Step by step", choice.value_axis), key="wx_fig_value")
+        start, end = outcome.frames[0].value, outcome.frames[-1].value
+        middle.markdown(f"{choice.value_axis.capitalize()}: **{start:.4g}** at the start, **{end:.4g}** at step "
+                        f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames))
+        if goal.needs_image:
+            middle.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Your image (what is inverted)",
+                                                               height=260), key="wx_fig_original")
+
+with view, layout.guard("finding the data set's top 9"):
+    if choice.channel_of_maps(network) is not None:
+        st.subheader(f"What excites channel {goal.index} of `{goal.layer}` in real images")
+        with st.columns([2, 1])[0]:
+            images_set = image_sets.pick_images(network.spec)
+        top_column, patch_column = st.columns(2)
+        if images_set is not None:
+            result = image_sets.top9(network, goal.layer, images_set)
+            values = result.values[goal.index]
+            chosen = [images_set.images[i].float() / 255 for i in result.indices[goal.index].tolist()]
+            top_column.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in values.tolist()],
+                                                         f"Its top {result.k}", cols=3, side=96,
+                                                         width_px=380), key="wx_fig_top9")
+            crops = top_activations.patches(result, images_set.images, network.model, images_set.size, goal.index)
+            patch_column.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops],
+                                                           "The patches they show it", cols=3, side=96, width_px=380),
+                                      key="wx_fig_patches")
+            st.caption(f"Searched: {images_set.about}. Above, what the channel was optimised to see; here, what "
+                       "excites it in real data. The optimised image shows the pattern everywhere at once, the patches "
+                       "show it once each.")
+
+state.publish(SETTINGS)

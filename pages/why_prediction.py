@@ -1,0 +1,125 @@
+"""Why this prediction: saliency and Grad-CAM on your image, and an adversarial image that flips it."""
+
+import streamlit as st
+import torch
+
+from explorer import adversarial, attribution, explain_figures, inputs
+from explorer.ui import image_input, layout, model_input, state
+
+layout.page_setup(layout.PAGES[7])
+st.title("Why this prediction")
+st.markdown(
+    "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to "
+    "each pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a "
+    "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
+    "resolution, the evidence lies (Selvaraju et al. 2017). Then fool the network: move every pixel by ±eps "
+    "in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the prediction flip."
+)
+
+PREDICTED = -1
+EPSILONS = torch.linspace(0, 0.3, 61)
+SETTINGS = [
+    *image_input.settings(default_sample="digit"),
+    *model_input.settings(),
+    state.Setting("why_class", "class", PREDICTED, state.int_between(PREDICTED, 100_000)),
+    state.Setting("why_layer", "layer", ""),
+    state.Setting("why_eps", "eps", 0.1, state.float_between(0.0, 0.3)),
+    state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
+]
+state.restore(SETTINGS)
+
+
+@st.cache_data(show_spinner="Following the gradients back to the pixels...", max_entries=32)
+def explain(key: str, digest: str, target: int | None, layer: str, _network: model_input.Network,
+            _image: torch.Tensor) -> tuple[attribution.Attribution, attribution.Attribution]:
+    return (attribution.saliency(_network.model, _image, target),
+            attribution.grad_cam(_network.model, _image, layer, target))
+
+
+@st.cache_data(show_spinner="Attacking...", max_entries=32)
+def attack(key: str, digest: str, eps: float, iterated: bool, _network: model_input.Network,
+           _image: torch.Tensor) -> tuple[adversarial.Attack, torch.Tensor]:
+    method = adversarial.iterative_fgsm if iterated else adversarial.fgsm
+    return method(_network.model, _image, eps), adversarial.fgsm_sweep(_network.model, _image, EPSILONS)
+
+
+def class_name(index: int) -> str:
+    return explain_figures.class_name(index, classes)
+
+
+def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, who: str, columns,
+             height: int = 300) -> None:
+    """Saliency and Grad-CAM of one image, in two columns; ``who`` starts the titles ("Before: ")."""
+    for column, method, result in zip(columns, ("saliency", "Grad-CAM"), pair):
+        title = f"{who}{method}, {class_name(result.target)}"
+        column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat),
+                                                           title[0].upper() + title[1:], height),
+                            key=f"why_fig_{method[:3].lower()}_{key}")
+
+
+view, network, picked = model_input.controls(SETTINGS)
+
+with view, layout.guard("explaining the prediction"):
+    prepared = inputs.prepare(network.spec, picked[1])
+    count = network.layers[-1].out_shape[0]
+    classes = network.spec.classes if len(network.spec.classes) == count else ()
+    if not classes:
+        st.info("This model has no class names: classes are shown by their number.")
+    if st.session_state.why_class >= count:
+        st.warning(f"The link's class {st.session_state.why_class} is not one of this model's {count}: "
+                   "explaining the predicted class.")
+        st.session_state.why_class = PREDICTED
+    cam_layers = attribution.cam_layers(list(network.layers))
+    suggested = attribution.suggested_cam_layer(list(network.layers))
+    if st.session_state.why_layer not in cam_layers:
+        if st.session_state.why_layer:
+            st.warning(f"`{st.session_state.why_layer[:40]}` has no feature maps here, and Grad-CAM needs them: "
+                       f"showing `{suggested}`, the last convolution.")
+        st.session_state.why_layer = suggested
+    a, b = st.columns(2)
+    a.selectbox("Explain the class", [PREDICTED, *range(count)], key="why_class",
+                format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
+    b.selectbox("Grad-CAM layer", cam_layers, key="why_layer", help=f"Suggested: {suggested}, the last convolution.")
+    target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
+    digest = model_input.image_key(prepared.tensor)
+    before = explain(network.key, digest, target, st.session_state.why_layer, network, prepared.tensor)
+    probabilities = before[0].probabilities
+    best = int(probabilities.argmax())
+    st.markdown(f"**Prediction:** {class_name(best)} ({probabilities[best]:.1%})"
+                + ("" if network.pretrained else " (random weights)")
+                + (f"; explaining {class_name(target)} ({probabilities[target]:.1%})." if target is not None else "."))
+    columns = st.columns(3)
+    columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, "What the model sees"), key="why_fig_input")
+    overlays(prepared.tensor, before, "before", "", columns[1:])
+    st.caption(f"Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum). "
+               f"Grad-CAM at `{st.session_state.why_layer}`, whose maps are "
+               f"{' x '.join(map(str, next(l for l in network.layers if l.name == st.session_state.why_layer).out_shape[1:]))}"
+               ": it cannot be finer than that.")
+
+with view, layout.guard("attacking the prediction"):
+    st.subheader("Fool it: an adversarial image")
+    a, b = st.columns([3, 2])
+    a.slider("eps: how far each pixel may move", 0.0, 0.3, key="why_eps", step=0.005, format="%.3f")
+    b.toggle("Iterated (10 smaller steps)", key="why_iterated", help="Kurakin's iterated FGSM: stronger for the same eps.")
+    eps = float(st.session_state.why_eps)
+    result, sweep = attack(network.key, digest, eps, bool(st.session_state.why_iterated), network, prepared.tensor)
+    verdict = "flips" if result.flipped else "holds"
+    st.markdown(f"The prediction **{verdict}**: {class_name(result.before)} ({result.before_confidence:.1%}) "
+                f"becomes **{class_name(result.after)} ({result.after_confidence:.1%})**; "
+                f"{class_name(result.label)} keeps {result.label_confidence:.1%}. No pixel moved more than {eps:.3f}.")
+    p, q, r = st.columns(3)
+    p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original"), key="why_fig_original")
+    q.plotly_chart(explain_figures.picture_figure(explain_figures.perturbation_image(result.perturbation, eps),
+                                                  "Perturbation (grey = 0)"), key="why_fig_delta")
+    r.plotly_chart(explain_figures.picture_figure(result.image, f"Adversarial: {class_name(result.after)}"),
+                   key="why_fig_adversarial")
+    after = explain(network.key, model_input.image_key(result.image), None, st.session_state.why_layer, network,
+                    result.image)
+    st.markdown("**Each image's own prediction explained**, before and after the attack:")
+    columns = st.columns(4)
+    overlays(prepared.tensor, explain(network.key, digest, None, st.session_state.why_layer, network,
+                                      prepared.tensor), "own", "Before: ", columns[:2], 220)
+    overlays(result.image, after, "after", "After: ", columns[2:], 220)
+    st.plotly_chart(explain_figures.eps_figure(EPSILONS, sweep, result.label, classes, eps), key="why_fig_eps")
+
+state.publish(SETTINGS)

@@ -1,0 +1,54 @@
+"""The "Invariance" page through the entry point: each transformation, links and bad input."""
+
+import pytest
+
+from tests.apptest import app, figures, no_crash, text, titles, warnings
+
+PAGE = "pages/invariance.py"
+
+
+def _confidence(at) -> dict:
+    return next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Probability of"))
+
+
+def test_defaults_shift_the_digit_sideways():
+    at = app(PAGE)
+    no_crash(at)
+    assert "The original is read as **3**" in text(at)
+    curve = _confidence(at)
+    assert curve["data"][0]["x"] == list(range(-8, 9))  # +-30% of 28 px, whole pixels, each once
+    assert curve["data"][0]["y"][8] > 0.99  # unshifted: the original's own confidence
+    layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
+    assert layers["data"][0]["y"] == ["conv1", "pool1", "conv2", "pool2", "fc3", "fc4", "fc5"]
+    assert any(t.startswith("Some of the 17 versions") for t in titles(at))
+
+
+@pytest.mark.parametrize("params,axis,values", [
+    (dict(kind="rotate", rotate="-45,45", n="7"), "rotate (degrees, clockwise)", [-45, -30, -15, 0, 15, 30, 45]),
+    (dict(kind="scale", scale="0.5,1.5", n="5"), "scale (factor)", [0.5, 0.75, 1.0, 1.25, 1.5]),
+    (dict(kind="shift_y", shift_y="-10,10", n="3"), "shift down (pixels)", [-3, 0, 3]),
+])
+def test_links_reproduce_each_transformation(params, axis, values):
+    at = app(PAGE, **params)
+    no_crash(at)
+    curve = _confidence(at)
+    assert curve["layout"]["xaxis"]["title"]["text"] == axis
+    assert curve["data"][0]["x"] == pytest.approx(values)
+    assert f"of {len(values)}** versions keep that reading" in text(at)
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(kind="rotate", rotate="500,3"), "rotate=500,3"), (dict(kind="flip"), "kind=flip"), (dict(n="1000"), "n=1000"),
+])
+def test_bad_links_get_a_warning_and_the_defaults(params, message):
+    at = app(PAGE, **params)
+    no_crash(at)
+    assert message in warnings(at)
+    assert any(t.startswith("Probability of") for t in titles(at))
+
+
+def test_an_imagenet_network_on_a_photo():
+    at = app(PAGE, model="resnet18", weights="0", img="coffee", kind="rotate", n="5")
+    no_crash(at)
+    layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
+    assert "layer4.1.add" in layers["data"][0]["y"] and "fc" in layers["data"][0]["y"]

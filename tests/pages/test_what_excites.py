@@ -1,0 +1,119 @@
+"""The "What excites a unit" page through the entry point: each goal, links, bad input, Stop."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import TIMEOUT, app, figures, no_crash, text, titles, warnings
+
+PAGE = "pages/what_excites.py"
+
+
+def _values(at) -> list[float]:
+    curve = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Step by step")
+    return curve["data"][0]["y"]
+
+
+def test_defaults_ascend_a_channel_of_lenet5_beside_its_top9():
+    at = app(PAGE, steps="32")
+    no_crash(at)
+    assert at.selectbox(key="wx_layer").value == "conv2"
+    shown = titles(at)
+    assert "What excites channel 0 of conv2" in shown and "Its top 9" in shown and "The patches they show it" in shown
+    animation = next(f for f in figures(at) if f["layout"]["title"]["text"] == "What excites channel 0 of conv2")
+    assert [frame["name"] for frame in animation["frames"]][:3] == ["0", "1", "2"]  # 32 steps: every step kept
+    values = _values(at)
+    assert len(values) == 33 and values[-1] > values[0]
+    assert "at the start" in text(at)
+    assert at.query_params["steps"] in ("32", ["32"])
+
+
+def test_a_unit_link_reproduces_the_view():
+    at = app(PAGE, mode="unit", layer="conv1", channel="4", row="3", col="20", steps="16", plain="1")
+    no_crash(at)
+    assert at.number_input(key="wx_row").value == 3 and at.number_input(key="wx_col").value == 20
+    assert "What excites unit (3, 20) of channel 4 of conv1" in titles(at)
+    assert at.toggle(key="wx_plain").value
+
+
+def test_a_class_model_of_a_digit():
+    at = app(PAGE, mode="class", channel="7", steps="48")
+    no_crash(at)
+    assert "The network's idea of '7'" in titles(at)
+    assert "Its top 9" not in titles(at)  # the class scores have no feature maps to search with
+    values = _values(at)
+    assert values[-1] > values[0] + 5
+
+
+def test_inverting_the_image_at_a_layer():
+    at = app(PAGE, mode="invert", layer="pool1", steps="48")
+    no_crash(at)
+    assert "An image that pool1 sees as yours" in titles(at) and "Your image (what is inverted)" in titles(at)
+    values = _values(at)
+    assert values[-1] < values[0] / 2
+
+
+def test_a_channel_of_a_fully_connected_layer_from_the_image():
+    at = app(PAGE, layer="fc4", channel="9", start="1", steps="8")
+    no_crash(at)
+    assert at.number_input(key="wx_channel").value == 9
+    assert "What excites channel 9 of fc4" in titles(at)
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(mode="unit", layer="fc3"), "a unit needs a layer with feature maps"),
+    (dict(layer="nope"), "`nope` is not a layer"),
+    (dict(mode="dream"), "mode=dream"),
+    (dict(steps="5000"), "steps=5000"),
+])
+def test_bad_links_get_a_warning_and_a_working_page(params, message):
+    at = app(PAGE, **{"steps": "8", **params})
+    no_crash(at)
+    assert message in warnings(at)
+    assert any(t.startswith("What excites") for t in titles(at))
+
+
+def test_a_channel_beyond_the_layer_is_kept_within_it():
+    at = app(PAGE, layer="conv1", channel="50", steps="8")
+    no_crash(at)
+    assert at.number_input(key="wx_channel").value == 5
+
+
+@pytest.mark.usefixtures("nameless_resnet_small")
+def test_a_model_without_class_names_asks_for_a_number():
+    at = app(PAGE, model="resnet_small", mode="class", channel="3", steps="8")
+    no_crash(at)
+    assert "no class names" in " ".join(i.value for i in at.info)
+    assert "The network's idea of 'class 3'" in titles(at)
+
+
+def _script():
+    """A page of one optimisation: 6 frames, or a stopped partial result."""
+    import torch
+    import streamlit as st
+
+    from explorer import visualize
+    from explorer.ui import optimisation
+
+    def frames():
+        st.session_state["started"] = st.session_state.get("started", 0) + 1
+        for step in range(6):
+            yield visualize.Frame(step, float(step), float(step), torch.full((1, 4, 4), step / 5))
+
+    outcome = optimisation.run(("test", st.session_state.get("round", 0)), frames(), 5, "Testing")
+    st.markdown(f"frames {len(outcome.frames)} stopped {outcome.stopped}")
+
+
+def test_stop_keeps_what_was_made_and_run_to_the_end_finishes_it():
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
+    at.session_state["round"] = 1
+    key = ("test", 1)
+    partial = [__import__("explorer.visualize", fromlist=["Frame"]).Frame(0, 0.0, 0.0, None)]
+    at.session_state["opt_partial"] = {"key": key, "frames": partial}  # a run under way when Stop was pressed
+    at.session_state["opt_stop"] = True
+    at.run()
+    assert not at.exception
+    assert at.markdown[0].value == "frames 1 stopped True" and "started" not in at.session_state
+    at.button(key="opt_resume").click().run()
+    assert at.markdown[0].value == "frames 6 stopped False" and at.session_state["started"] == 1
+    at.run()  # kept on the server: not computed again
+    assert at.markdown[0].value == "frames 6 stopped False" and at.session_state["started"] == 1

@@ -1,0 +1,67 @@
+"""The "Why this prediction" page through the entry point: maps, the attack, links and bad input."""
+
+import pytest
+
+from tests.apptest import app, no_crash, text, titles, warnings
+
+PAGE = "pages/why_prediction.py"
+
+
+def test_defaults_explain_the_digit_and_flip_it():
+    at = app(PAGE)
+    no_crash(at)
+    shown = text(at)
+    assert "**Prediction:** 3 (100.0%)." in shown
+    assert at.selectbox(key="why_layer").value == "relu2"  # the suggested layer: the last convolution's output
+    names = titles(at)
+    assert {"What the model sees", "Saliency, 3", "Grad-CAM, 3", "Original", "Perturbation (grey = 0)",
+            "FGSM: confidence against eps"} <= set(names)
+    assert "The prediction **flips**: 3 (100.0%) becomes **9" in shown  # eps 0.1 is enough for this digit
+    assert any(t.startswith("After: saliency, 9") for t in names)
+    assert "whose maps are 10 x 10" in shown
+
+
+def test_a_small_eps_holds_and_the_iterated_attack_is_stronger():
+    small = app(PAGE, eps="0.08")
+    no_crash(small)
+    assert "The prediction **holds**" in text(small)
+    iterated = app(PAGE, eps="0.08", iterated="1")
+    no_crash(iterated)
+    assert "The prediction **flips**" in text(iterated)
+    assert iterated.toggle(key="why_iterated").value
+
+
+def test_a_chosen_class_and_layer_from_the_link():
+    at = app(PAGE, **{"class": "8", "layer": "conv1"})
+    no_crash(at)
+    assert "explaining 8 (" in text(at)
+    assert "Saliency, 8" in titles(at) and "Grad-CAM, 8" in titles(at)
+    assert at.selectbox(key="why_layer").value == "conv1"
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(layer="fc3"), "`fc3` has no feature maps here, and Grad-CAM needs them"),
+    (dict(eps="0.9"), "eps=0.9"),
+    (dict(eps="nan"), "eps=nan"),
+    (dict(**{"class": "12"}), "class 12 is not one of this model's 10"),
+])
+def test_bad_links_get_a_message_and_a_working_page(params, message):
+    at = app(PAGE, **params)
+    no_crash(at)
+    assert message in warnings(at)
+    assert "**Prediction:**" in text(at) and "FGSM: confidence against eps" in titles(at)
+
+
+@pytest.mark.parametrize("params", [dict(model="tinyvgg", img="circles"), dict(model="resnet18", weights="0", img="coffee")])
+def test_other_models(params):
+    at = app(PAGE, **params)
+    no_crash(at)
+    assert "**Prediction:**" in text(at) and "FGSM: confidence against eps" in titles(at)
+
+
+@pytest.mark.usefixtures("nameless_resnet_small")
+def test_a_model_without_class_names_shows_numbers():
+    at = app(PAGE, model="resnet_small", img="coffee")
+    no_crash(at)
+    assert "no class names" in " ".join(i.value for i in at.info)
+    assert "**Prediction:** class " in text(at)
