@@ -55,8 +55,12 @@ def expect_selected(page: Page, label: str, value: str) -> None:
         ("/receptive_fields?layer=pool1&unit=0,0", "Receptive fields", "Receptive fields · CNN Explorer"),
         ("/top_activations?channel=3", "Top activations", "Top activations · CNN Explorer"),
         ("/train?epochs=3", "Train", "Train · CNN Explorer"),
+        ("/what_excites?mode=class&steps=16", "What excites a unit", "What excites a unit · CNN Explorer"),
+        ("/why_prediction?eps=0.05", "Why this prediction", "Why this prediction · CNN Explorer"),
+        ("/invariance?kind=rotate", "Invariance", "Invariance · CNN Explorer"),
     ],
-    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields", "top_activations", "train"],
+    ids=["home", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields", "top_activations", "train",
+         "what_excites", "why_prediction", "invariance"],
 )
 def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, title: str,
                                 tab_title: str, request: pytest.FixtureRequest) -> None:

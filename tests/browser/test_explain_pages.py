@@ -1,0 +1,77 @@
+"""Real-browser checks of the pages that ask why a network decides: ascent with Stop, attacks, invariance."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright", reason="playwright is not installed")
+pytest.importorskip("pytest_playwright", reason="pytest-playwright is not installed")
+if not Path("/usr/bin/chromium").exists():
+    pytest.skip("/usr/bin/chromium is missing (make chromium installs it)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect  # noqa: E402
+
+from .conftest import figure, open_page, screenshot, wait_for_app  # noqa: E402
+from .test_browser import assert_no_exception, draw_strokes, select_option  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+
+def test_ascent_forms_an_image_and_plays_it_back(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/what_excites?steps=48&channel=5", "Its top 9")
+    title, _ = figure(page, "What excites channel 5 of conv2")
+    assert title == "What excites channel 5 of conv2"
+    expect(page.get_by_text("at the start", exact=False)).to_be_visible()
+    page.get_by_text("Play", exact=True).click()  # plotly's animation, in the browser alone
+    page.wait_for_timeout(500)
+    assert "channel=5" in page.url and "steps=48" in page.url
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+def test_stop_interrupts_a_long_ascent_and_keeps_its_image(app_url: str, page: Page,
+                                                             request: pytest.FixtureRequest) -> None:
+    """A thousand steps on ResNet18 take minutes on a CPU: Stop ends it and shows what was made so far."""
+    page.goto(app_url + "/what_excites?model=resnet18&weights=0&steps=1024&img=coffee", wait_until="domcontentloaded")
+    expect(page.get_by_text(re.compile(r"Gradient ascent: step [1-9]\d* of 1024"))).to_be_visible(timeout=90_000)
+    page.get_by_role("button", name="Stop").click()
+    stopped = page.get_by_text(re.compile(r"Stopped at step \d+ of 1024"))
+    expect(stopped).to_be_visible(timeout=30_000)
+    step = int(re.search(r"step (\d+)", stopped.inner_text()).group(1))
+    assert 0 < step < 1024
+    expect(page.get_by_role("button", name="Run it to the end")).to_be_visible()
+    figure(page, "What excites channel")  # the image made so far is drawn
+    wait_for_app(page, timeout=60_000)
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+def test_a_drawn_digit_is_explained_and_fooled(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/why_prediction?src=draw&eps=0.25", "Draw with the mouse")
+    draw_strokes(page, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])  # a 7
+    expect(page.get_by_text("Prediction: 7", exact=False)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("The prediction flips", exact=False)).to_be_visible(timeout=30_000)
+    for title in ("Saliency, 7", "Grad-CAM, 7", "Perturbation (grey = 0)", "Adversarial:", "FGSM: confidence"):
+        figure(page, title)
+    wait_for_app(page)
+    assert "src=draw" in page.url and "eps=0.25" in page.url
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+def test_invariance_switches_transformation(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/invariance?kind=rotate&n=9", "versions keep that reading")
+    figure(page, "Probability of")
+    select_option(page, "Transformation", "scale (factor)")
+    expect(page).to_have_url(re.compile(r"kind=scale"), timeout=30_000)
+    wait_for_app(page)
+    expect(page.get_by_text(re.compile(r"of 9 versions keep that reading"))).to_be_visible()
+    axis = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .map(el => el.layout.xaxis && el.layout.xaxis.title && el.layout.xaxis.title.text).filter(Boolean)""")
+    assert "scale (factor)" in axis and "rotate (degrees, clockwise)" not in axis
+    figure(page, "How much each layer")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
