@@ -1,0 +1,115 @@
+"""The Kernel Lab through the entry point: presets, links, drawings, bad kernels."""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text
+from tests.conftest import ROOT
+
+
+def test_kernel_lab_defaults_show_a_feature_map():
+    at = app("pages/kernel_lab.py")
+    no_crash(at)
+    assert not errors(at)
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert any(t.startswith("Feature map") and "(256, 256)" in t for t in titles), titles
+    assert "= 10" in text(at)  # (3*3*1 + 1) * 1 parameters of the default Sobel on grey
+
+
+def test_kernel_lab_link_reproduces_the_view():
+    at = app("pages/kernel_lab.py", k="laplacian", border="valid", stride="2", img="checkerboard", size="64")
+    no_crash(at)
+    assert at.selectbox(key="kl_kernel").value == "laplacian"
+    assert at.number_input(key="kl_stride").value == 2
+    assert at.selectbox(key="img_sample").value == "checkerboard"
+    assert "= 31.5" in text(at) and "PyTorch takes the floor, **31**" in text(at)
+    assert at.query_params["k"] in ("laplacian", ["laplacian"])  # written back for the next link
+
+
+def test_kernel_lab_settings_survive_a_page_switch():
+    at = app("pages/kernel_lab.py")
+    at.number_input(key="kl_stride").set_value(3).run()
+    at.switch_page("streamlit_app.py").run()
+    at.switch_page("pages/kernel_lab.py").run()
+    no_crash(at)
+    assert at.number_input(key="kl_stride").value == 3
+
+
+def test_kernel_lab_custom_kernel_from_the_link():
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="0,1,0;1,-4,1;0,1,0")
+    no_crash(at)
+    assert not errors(at)
+    assert any(f["layout"]["title"]["text"].startswith("Feature map") for f in figures(at))
+
+
+@pytest.mark.parametrize("kv,where", [("1,abc", "row 1, column 2"), ("1;nan", "row 2, column 1"), ("inf", "row 1, column 1")])
+def test_kernel_lab_bad_kernel_cells_are_named(kv, where):
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv=kv)
+    no_crash(at)
+    assert any(where in e for e in errors(at)), errors(at)
+
+
+def test_kernel_lab_impossible_settings_get_a_message():
+    at = app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit")
+    no_crash(at)
+    assert any("do not work" in e for e in errors(at)), errors(at)
+
+
+def test_kernel_lab_bad_link_values_are_ignored_with_a_warning():
+    at = app("pages/kernel_lab.py", stride="zero", k="nope")
+    no_crash(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "stride=zero" in warnings and "k=nope" in warnings
+    assert at.number_input(key="kl_stride").value == 1
+
+
+def _canvas_value(array: np.ndarray) -> dict:
+    buffer = io.BytesIO()
+    Image.fromarray(array, "RGBA").save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def test_kernel_lab_drawing_becomes_the_image():
+    rgba = np.full((280, 280, 4), 255, dtype=np.uint8)
+    rgba[100:180, 130:150, :3] = 0  # a vertical stroke
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/kernel_lab.py")
+    at.session_state["img_source"] = "draw"
+    at.session_state["img_canvas"] = _canvas_value(rgba)
+    at.run()
+    no_crash(at)
+    assert at.session_state["current_image"][0] == "your drawing"
+    fmap = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Feature map"))
+    assert "Input (your drawing)" in [f["layout"]["title"]["text"] for f in figures(at)]
+    assert fmap["data"][0]["z"]  # the map of the stroke is drawn
+
+
+def test_kernel_lab_empty_canvas_asks_for_a_drawing():
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/kernel_lab.py")
+    at.session_state["img_source"] = "draw"
+    at.session_state["img_canvas"] = _canvas_value(np.full((280, 280, 4), 255, dtype=np.uint8))
+    at.run()
+    no_crash(at)
+    assert any("canvas is empty" in i.value for i in at.info)
+
+
+def test_kernel_lab_every_preset_and_option_runs():
+    at = app("pages/kernel_lab.py", size="32")
+    for choice in at.selectbox(key="kl_kernel").options:
+        at.selectbox(key="kl_kernel").set_value(choice).run()
+        no_crash(at)
+    for colour in ("sum", "per-channel"):
+        at.radio(key="kl_colour").set_value(colour).run()
+        no_crash(at)
+    at.selectbox(key="kl_pool").set_value("l2").run()
+    at.toggle(key="kl_relu").set_value(True).run()
+    at.toggle(key="kl_flip").set_value(True).run()
+    no_crash(at)
+    assert not errors(at)

@@ -1,0 +1,138 @@
+"""Layer by layer through the entry point: every layer, links, downloads, kernels."""
+
+import socket
+
+import torch
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import app, errors, figures, no_crash, text
+
+
+def _walk_every_layer(at: AppTest) -> list[str]:
+    """Press Next until the last layer; returns the subheaders seen."""
+    names = at.select_slider(key="lbl_layer").options
+    seen = [at.subheader[0].value]
+    for _ in range(len(names) - 1):
+        at.button(key="lbl_next").click().run()
+        no_crash(at)
+        seen.append(at.subheader[0].value)
+    return seen
+
+
+def test_layer_page_reads_the_sample_digit_with_the_shipped_lenet5():
+    at = app("pages/layer_by_layer.py")
+    no_crash(at)
+    assert not errors(at)
+    assert at.selectbox(key="net_model").value == "lenet5" and at.toggle(key="net_pretrained").value
+    assert any(m.value.startswith("**Prediction:** 3 (") for m in at.markdown), [m.value for m in at.markdown]
+    assert "61,706 parameters" in text(at)
+
+
+def test_layer_page_steps_through_every_layer_of_lenet5():
+    at = app("pages/layer_by_layer.py")
+    seen = _walk_every_layer(at)
+    assert len(seen) == 13 and seen[1] == "2 of 13: `conv1` (Conv2d)" and seen[-1] == "13 of 13: `fc5` (Linear)"
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert "Prediction (softmax of the last layer)" in titles
+    assert "| 84 | 10 | 850 | 840 |" in text(at)
+    assert at.query_params["layer"] in ("fc5", ["fc5"])  # the step is in the link
+    at.button(key="lbl_prev").click().run()
+    assert at.subheader[0].value.startswith("12 of 13: `relu4`")
+
+
+def test_layer_page_steps_through_every_layer_of_resnet18():
+    at = app("pages/layer_by_layer.py", model="resnet18", weights="0")
+    seen = _walk_every_layer(at)
+    assert len(seen) == 70 and any("`layer1.0.add` (add)" in s for s in seen)
+    assert any("Skip connection" in m.value for m in at.markdown) is False  # the last layer is fc
+    assert "11,689,512 parameters" in text(at)
+
+
+def test_layer_page_link_opens_a_layer_with_its_arithmetic():
+    at = app("pages/layer_by_layer.py", layer="conv2")
+    no_crash(at)
+    assert at.subheader[0].value == "5 of 13: `conv2` (Conv2d)"
+    shown = text(at)
+    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2,416" in shown and "\\lfloor 10 \\rfloor = 10" in shown
+    assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in shown
+
+
+def test_layer_page_bad_layer_in_the_link_starts_at_the_first():
+    at = app("pages/layer_by_layer.py", layer="conv99", model="nope")
+    no_crash(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "model=nope" in warnings and "conv99" in warnings
+    assert at.select_slider(key="lbl_layer").value == "normalize"
+
+
+def test_layer_page_converts_a_colour_photo_for_lenet5():
+    at = app("pages/layer_by_layer.py", img="astronaut")
+    no_crash(at)
+    notes = [c.value for c in at.caption if c.value.startswith("Converted:")]
+    assert any("colour to grey" in n for n in notes) and any("inverted" in n or "centred" in n for n in notes)
+
+
+def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(tmp_path))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", f"http://127.0.0.1:{port}/")
+    at = app("pages/layer_by_layer.py", model="googlenet")
+    no_crash(at)
+    assert any("not on this server yet" in i.value for i in at.info)
+    at.button(key="net_download").click().run()
+    no_crash(at)
+    assert any("could not be downloaded" in e and "random weights" in e for e in errors(at)), errors(at)
+    at.toggle(key="net_pretrained").set_value(False).run()
+    no_crash(at)
+    assert not errors(at) and at.subheader[0].value.startswith("1 of 198")
+
+
+def test_layer_page_kernels_and_their_closest_presets():
+    at = app("pages/layer_by_layer.py", layer="conv1")
+    no_crash(at)
+    frames = [d.value for d in at.dataframe]
+    similarity = next(f for f in frames if "closest preset" in f.columns)
+    assert len(similarity) == 6 and similarity["cosine"].abs().max() <= 1
+
+
+def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
+    at = app("pages/layer_by_layer.py", layer="conv1")
+    at.number_input(key="lbl_send_index").set_value(2)
+    at.button(key="lbl_send").click().run()
+    no_crash(at)
+    assert at.selectbox(key="kl_kernel").value == "custom (edit the grid)"
+    from explorer import kernels, models
+
+    learned = models.build("lenet5", pretrained=True).conv1.weight[2, 0]
+    sent = kernels.parse_text(at.session_state["kl_grid_base"])
+    assert torch.allclose(sent, learned, atol=1e-5)
+    assert any(t.startswith("Feature map") for t in (f["layout"]["title"]["text"] for f in figures(at)))
+
+
+def test_layer_page_whole_network_tables():
+    at = app("pages/layer_by_layer.py")
+    frames = [d.value for d in at.dataframe]
+    table = next(f for f in frames if "multiply-adds" in f.columns)
+    assert list(table["name"])[:3] == ["normalize", "conv1", "relu1"] and len(table) == 13
+    famous = next(f for f in frames if "deck: parameters" in f.columns)
+    assert set(famous["network"]) == {"LeNet", "AlexNet", "GoogLeNet", "VGG16", "ResNet"}
+
+
+def test_layer_page_pages_through_wide_layers_and_looks_closer():
+    at = app("pages/layer_by_layer.py", model="resnet18", weights="0", layer="conv1", maps="3")
+    no_crash(at)
+    maps = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("64 feature maps"))
+    assert "maps 32..47" in maps["layout"]["annotations"][0]["text"]
+    at.number_input(key="lbl_closer").set_value(63).run()
+    closer = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Map 63 of conv1"))
+    assert closer["data"][0]["z"]["shape"] == "112, 112"
+    at.button(key="lbl_next").click().run()  # bn1: the page and the map go back to the start when needed
+    no_crash(at)
+    assert at.number_input(key="lbl_maps").value == 1
+    at.select_slider(key="lbl_layer").set_value("fc").run()
+    no_crash(at)
+
+
+# --- Receptive fields ----------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""Receptive fields through the entry point: units, clicks, links, the drill."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text
+from tests.conftest import ROOT
+
+
+def _click(x: int, y: int) -> dict:
+    """What a click on the map's cell (x, y) sends (the invisible marker's point)."""
+    return {"selection": {"points": [{"x": x, "y": y, "curve_number": 1}], "point_indices": [0], "box": [], "lasso": []}}
+
+
+def test_rf_page_defaults_show_a_unit_and_its_boxes():
+    at = app("pages/receptive_fields.py")
+    no_crash(at)
+    assert not errors(at)
+    assert at.selectbox(key="rf_layer").value == "conv2"
+    shown = text(at)
+    assert "Unit **(5, 5)** of `conv2` sees rows **8..21**" in shown and "**14 x 14** box" in shown
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert "What the unit can see" in titles and "Effective field on this image" in titles
+    assert any(t.startswith("Averaged over 16") for t in titles)
+    assert at.query_params["unit"] in ("5,5", ["5,5"])
+
+
+def test_rf_page_a_click_on_the_map_picks_the_unit():
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/receptive_fields.py")
+    at.session_state["rf_map"] = _click(0, 0)
+    at.run()
+    no_crash(at)
+    shown = text(at)
+    assert "Unit **(0, 0)** of `conv2` sees rows **0..11**" in shown and "part of it is padding" in shown
+    boxes = next(f for f in figures(at) if f["layout"]["title"]["text"] == "What the unit can see")
+    exact = boxes["layout"]["shapes"][0]
+    assert (exact["x0"], exact["x1"]) == (-0.5, 11.5)
+    assert at.query_params["unit"] in ("0,0", ["0,0"])
+
+
+def test_rf_page_link_to_a_resnet_layer_and_unit():
+    at = app("pages/receptive_fields.py", model="resnet18", weights="0", layer="layer4.1.add", unit="0,6",
+              img="chelsea")
+    no_crash(at)
+    assert "Unit **(0, 6)** of `layer4.1.add`" in text(at)
+    table = next(d.value for d in at.dataframe if "how" in d.value.columns)
+    row = table[table["layer"] == "layer4.1.relu_1"].iloc[0]
+    assert row["r"] == 435 and row["j"] == 32
+
+
+def test_rf_page_refuses_fully_connected_layers_and_bad_units():
+    at = app("pages/receptive_fields.py", layer="fc3", unit="99,x")
+    no_crash(at)
+    assert any("fully connected layers see the whole image" in w.value for w in at.warning)
+    assert at.selectbox(key="rf_layer").value == "conv2" and "Unit **(5, 5)**" in text(at)
+    at.session_state["rf_map"] = _click(50, 50)  # outside the 10 x 10 map: ignored
+    at.run()
+    no_crash(at)
+    assert "Unit **(5, 5)**" in text(at)
+
+
+def test_rf_page_predict_then_check():
+    at = app("pages/receptive_fields.py")
+    question = next(m.value for m in at.markdown if m.value.startswith("**Layer `"))
+    name = question.split("`")[1]
+    from explorer import models
+    from explorer import receptive_field as rf
+
+    truth = {f.name: f for f in rf.fields(models.build("lenet5"), (28, 28))}[name]
+    seed = at.session_state["rf_quiz_seed"]
+    at.number_input(key=f"rf_quiz_r_{seed}").set_value(truth.r[0])
+    at.number_input(key=f"rf_quiz_n_{seed}").set_value(truth.size[0] + 1)
+    at.button(key=f"rf_quiz_check_{seed}").click().run()
+    no_crash(at)
+    assert any("Right!" in s.value for s in at.success) and any("it is **" in e.value for e in at.error)
+    at.button(key="rf_quiz_next").click().run()
+    assert at.session_state["rf_quiz_seed"] == seed + 1
+
+
+# --- Top activations -----------------------------------------------------------------------------

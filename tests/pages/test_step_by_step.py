@@ -1,0 +1,46 @@
+"""Convolution step by step through the entry point: steps, pooling, 1-D, bad input."""
+
+import pytest
+
+from tests.apptest import app, errors, no_crash, text
+
+
+def test_step_page_defaults_and_next():
+    at = app("pages/step_by_step.py")
+    no_crash(at)
+    assert "Step 1 of 6" in text(at)
+    assert at.code[0].value.endswith("= -2")
+    at.button(key="sb_next").click().run()
+    assert "Step 2 of 6" in text(at) and at.code[0].value.endswith("= 10")
+
+
+def test_step_page_link_to_a_step_of_the_padding_example():
+    at = app("pages/step_by_step.py", ex="zero_padding", pad="1", step="8")
+    no_crash(at)
+    assert "Step 8 of 25" in text(at)
+    assert at.code[0].value.endswith("= 3.5")
+    assert "\\begin{bmatrix}" in text(at)
+
+
+def test_step_page_pooling_and_1d():
+    at = app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", pstride="1")
+    no_crash(at)
+    assert "Step 1 of 16" in text(at)
+    at = app("pages/step_by_step.py", mode="1-D signal", sig="0 0 1 3 4", k1="-1 0 1")
+    no_crash(at)
+    assert at.code[0].value == "0·(-1) + 0·0 + 1·1 = 1"
+
+
+@pytest.mark.parametrize("params,message", [
+    (dict(ex="custom", kv="1 x"), "row 1, column 2"),
+    (dict(ex="custom", **{"in": "1 2\n3"}), "same number"),
+    (dict(ex="laplacian", dil="3"), "do not work"),
+    (dict(mode="1-D signal", sig="1 2 nan"), "row 1, column 3"),
+])
+def test_step_page_bad_input_gets_a_message(params, message):
+    at = app("pages/step_by_step.py", **params)
+    no_crash(at)
+    assert any(message in e for e in errors(at)), errors(at)
+
+
+# --- Layer by layer ------------------------------------------------------------------------------

@@ -1,0 +1,64 @@
+"""Top activations through the entry point: the grid, clicks, links, missing data."""
+
+import socket
+
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash
+from tests.conftest import ROOT
+
+
+def test_top_page_defaults_find_the_top9_of_every_channel():
+    at = app("pages/top_activations.py")
+    no_crash(at)
+    assert not errors(at)
+    heads = [s.value for s in at.subheader]
+    assert heads == ["The 16 channels of `conv2`: each one's strongest patch",
+                     "Channel 0: its top 9 of 10,000 built-in shapes"]
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert titles[:3] == ["Click a channel", "Whole images", "The patches they show it (receptive fields)"]
+    assert "Its kernel (6 input maps)" in titles
+    assert any(m.value.startswith("**Your image** (sample: Digit 3") for m in at.markdown)
+
+
+def test_top_page_a_click_on_a_channel_opens_it():
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/top_activations.py")
+    at.session_state["ta_grid"] = {"selection": {"points": [{"x": 10, "y": 10, "customdata": 7, "curve_number": 1}],
+                                                 "point_indices": [7], "box": [], "lasso": []}}
+    at.run()
+    no_crash(at)
+    assert at.subheader[1].value.startswith("Channel 7:")
+    assert at.query_params["channel"] in ("7", ["7"])
+
+
+def test_top_page_link_and_the_numbers_behind_it():
+    at = app("pages/top_activations.py", layer="conv1", channel="4", n="500", model="tinyvgg", img="circles")
+    no_crash(at)
+    assert at.subheader[1].value == "Channel 4: its top 9 of 500 built-in shapes"
+    top = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Whole images")
+    values = [float(a["text"]) for a in top["layout"]["annotations"]]
+    assert values == sorted(values, reverse=True) and len(values) == 9
+
+
+def test_top_page_refuses_layers_without_maps_and_missing_data(monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("EXPLORER_DATA_MIRROR", f"http://127.0.0.1:{port}/")
+    at = app("pages/top_activations.py", layer="fc3", data="cifar10")
+    no_crash(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "has no feature maps here" in warnings and "cifar10" in warnings.lower()
+    at.button(key="ta_download").click().run()
+    no_crash(at)
+    assert any("cifar" in e.lower() for e in errors(at)), errors(at)
+
+
+def test_top_page_on_a_branching_network():
+    at = app("pages/top_activations.py", model="resnet_small", weights="0", layer="stage2.add", n="500")
+    no_crash(at)
+    assert at.subheader[0].value == "The 32 channels of `stage2.add`: each one's strongest patch"
+
+
+# --- Train -------------------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""The Train page through the entry point: a short run, a custom network, cancel."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash
+from tests.conftest import ROOT
+
+
+def _poll_until_final(at: AppTest, run_id: str, timeout: float = 150) -> str:
+    """Rerun the page (AppTest does not tick fragments) until the run ends; returns its status."""
+    import time
+
+    from explorer import runs
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        no_crash(at)
+        if runs.get(run_id).final:
+            at.run()
+            return runs.get(run_id).status
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not end within {timeout} s")
+
+
+def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
+    at = app("pages/train.py", train="1000", epochs="1", seed="3")
+    no_crash(at)
+    assert not errors(at)
+    at.button(key="tr_start").click().run()
+    run_id = at.session_state["tr_run"]
+    assert run_id and at.query_params["run"] in (run_id, [run_id])
+    at.button(key="tr_start").click().run()  # a second click with the same settings: the same run
+    assert at.session_state["tr_run"] == run_id
+    assert _poll_until_final(at, run_id) == "finished"
+    at.button(key="tr_start").click().run()  # the run has ended: Train starts a new one
+    again = at.session_state["tr_run"]
+    assert again != run_id and at.session_state["tr_mine"] == [run_id, again]
+    at.button(key=f"tr_cancel_{again}").click().run()  # (a queued run can be cancelled too)
+    at.session_state["tr_run"] = run_id
+    at.run()
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert "Learning curves" in titles and "Confusion matrix (test set)" in titles
+    assert any(t.startswith("First-layer filters at step") for t in titles)
+    assert at.select_slider(key=f"tr_scrub_{run_id}").options  # the snapshots over training
+    runs_table = next(d.value for d in at.dataframe if "yours" in d.value.columns)
+    assert runs_table[runs_table["id"] == run_id]["yours"].iloc[0] == "yes"
+
+    at.switch_page("pages/layer_by_layer.py").run()
+    at.selectbox(key="net_model").set_value(f"run:{run_id}").run()
+    no_crash(at)
+    assert any(m.value.startswith("**Prediction:**") for m in at.markdown)
+
+
+def test_train_page_checks_a_custom_network_before_launch():
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params["arch"] = "custom"
+    at.session_state["_kept_settings"] = {"tr_layers": [{"type": "conv", "out": 4, "kernel": 3},
+                                                        {"type": "pool", "size": 2},
+                                                        {"type": "conv", "out": 4, "kernel": 29}]}
+    at.switch_page("pages/train.py").run()
+    no_crash(at)
+    assert any("cannot be built" in e and "layer 3" in e for e in errors(at)), errors(at)
+    assert at.button(key="tr_start").disabled
+    plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert plan["output"].iloc[0] == "4 x 26 x 26"
+
+
+def test_train_page_cancel_stops_a_run():
+    import time
+
+    from explorer import runs
+
+    at = app("pages/train.py", epochs="20", seed="4")
+    at.button(key="tr_start").click().run()
+    run_id = at.session_state["tr_run"]
+    deadline = time.monotonic() + 60
+    while runs.get(run_id).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    at.run()
+    at.button(key=f"tr_cancel_{run_id}").click().run()
+    assert _poll_until_final(at, run_id, timeout=30) == "cancelled"
