@@ -231,6 +231,9 @@ def _optimise(model: nn.Module, gain: Gain, x: torch.Tensor, config: AscentConfi
     for step in range(config.steps + 1):
         x = x.detach().requires_grad_(True)
         maximised, shown = gain(_jittered(x, config.jitter, generator)[None])
+        if config.jitter:  # the value shown is the image's own, not its shifted copy's: a curve without noise
+            with torch.no_grad():
+                shown = gain(x[None])[1]
         objective = maximised - config.l2 * ((x - mean) / std).pow(2).mean() - config.tv * total_variation(x)
         recorded = step % config.record_every == 0 or step == config.steps
         image = x.detach().cpu().clone() if recorded else x.detach()  # x is replaced, never changed in place
