@@ -47,13 +47,12 @@ def class_name(index: int) -> str:
     return explain_figures.class_name(index, classes)
 
 
-def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, who: str, columns,
-             height: int = 300) -> None:
-    """Saliency and Grad-CAM of one image, in two columns; ``who`` starts the titles ("Before: ")."""
-    for column, method, result in zip(columns, ("saliency", "Grad-CAM"), pair):
-        title = f"{who}{method}, {class_name(result.target)}"
-        column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat),
-                                                           title[0].upper() + title[1:], height),
+def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
+             named: bool = True, height: int = 300) -> None:
+    """Saliency and Grad-CAM of one image, in two columns (``named``: the class in the titles)."""
+    for column, method, result in zip(columns, ("Saliency", "Grad-CAM"), pair):
+        title = f"{method}, {class_name(result.target)}" if named else method
+        column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height),
                             key=f"why_fig_{method[:3].lower()}_{key}")
 
 
@@ -90,7 +89,7 @@ with view, layout.guard("explaining the prediction"):
                 + (f"; explaining {class_name(target)} ({probabilities[target]:.1%})." if target is not None else "."))
     columns = st.columns(3)
     columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, "What the model sees"), key="why_fig_input")
-    overlays(prepared.tensor, before, "before", "", columns[1:])
+    overlays(prepared.tensor, before, "before", columns[1:])
     st.caption(f"Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum). "
                f"Grad-CAM at `{st.session_state.why_layer}`, whose maps are "
                f"{' x '.join(map(str, next(l for l in network.layers if l.name == st.session_state.why_layer).out_shape[1:]))}"
@@ -99,7 +98,7 @@ with view, layout.guard("explaining the prediction"):
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
     a, b = st.columns([3, 2])
-    a.slider("eps: how far each pixel may move", 0.0, 0.3, key="why_eps", step=0.005, format="%.3f")
+    a.slider("eps: how far each pixel may move", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
     b.toggle("Iterated (10 smaller steps)", key="why_iterated", help="Kurakin's iterated FGSM: stronger for the same eps.")
     eps = float(st.session_state.why_eps)
     result, sweep = attack(network.key, digest, eps, bool(st.session_state.why_iterated), network, prepared.tensor)
@@ -116,10 +115,11 @@ with view, layout.guard("attacking the prediction"):
     after = explain(network.key, model_input.image_key(result.image), None, st.session_state.why_layer, network,
                     result.image)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    columns = st.columns(4)
-    overlays(prepared.tensor, explain(network.key, digest, None, st.session_state.why_layer, network,
-                                      prepared.tensor), "own", "Before: ", columns[:2], 220)
-    overlays(result.image, after, "after", "After: ", columns[2:], 220)
+    own = explain(network.key, digest, None, st.session_state.why_layer, network, prepared.tensor)
+    for column, (when, image, pair) in zip(st.columns(2), (("Before", prepared.tensor, own),
+                                                          ("After", result.image, after))):
+        column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
+        overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220)
     st.plotly_chart(explain_figures.eps_figure(EPSILONS, sweep, result.label, classes, eps), key="why_fig_eps")
 
 state.publish(SETTINGS)
