@@ -7,6 +7,7 @@ No hooks are registered on the model, so nothing can leak into a cached model.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -42,21 +43,33 @@ def _tracer_kwargs() -> dict:
     return {"leaf_modules": [Normalize]}
 
 
+def _twin(model: nn.Module) -> nn.Module:
+    """A copy of the module tree that shares every parameter and buffer with ``model``.
+
+    Tracing switches the modules it traces to training mode and back; traced on ``model`` itself,
+    a model that other sessions are running meanwhile (a cached one) would run, for that moment,
+    with batch norm updating its statistics and dropout on. The twin is switched instead.
+    """
+    shared = {id(t): t for t in (*model.parameters(), *model.buffers())}
+    return copy.deepcopy(model, shared).eval()
+
+
 def node_names(model: nn.Module) -> list[str]:
     """Every operation's node name in forward order (eval mode), the input excluded."""
-    _, eval_nodes = get_graph_node_names(model, tracer_kwargs=_tracer_kwargs())
+    _, eval_nodes = get_graph_node_names(_twin(model), tracer_kwargs=_tracer_kwargs())
     return eval_nodes[1:]  # the first node is the input placeholder
 
 
 def extractor(model: nn.Module, nodes: list[str] | None = None) -> fx.GraphModule:
-    """A module returning ``{node name: output}`` for ``nodes`` (default: all). The model is not changed.
+    """A module returning ``{node name: output}`` for ``nodes`` (default: all). The model is not changed:
+    the extractor runs the model's own parameters and buffers in a :func:`_twin` of its modules.
 
     In-place operations are made out-of-place in the traced graph: an in-place ReLU would
     otherwise overwrite the output of the conv or batch norm before it (torchvision's models
     use ``F.relu(x, inplace=True)`` and ``nn.ReLU(inplace=True)``), and the page would show
     rectified maps as the conv's.
     """
-    graph_module = create_feature_extractor(model.eval(), return_nodes=nodes or node_names(model),
+    graph_module = create_feature_extractor(_twin(model), return_nodes=nodes or node_names(model),
                                             tracer_kwargs=_tracer_kwargs())
     for node in graph_module.graph.nodes:
         if node.kwargs.get("inplace"):

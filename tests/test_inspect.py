@@ -146,3 +146,27 @@ def test_pre_activation_outputs_are_not_overwritten_by_an_inplace_relu(name, bui
 def test_an_inplace_module_outside_the_registry_is_refused():
     with pytest.raises(ValueError, match="in place"):
         inspect.extractor(nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(inplace=True)))
+
+
+class _Spy(torch.nn.Dropout):
+    """A dropout that notes every switch of its mode (in training mode it would zero half the values)."""
+
+    switched: list = []
+
+    def train(self, mode: bool = True):
+        _Spy.switched.append((id(self), mode))
+        return super().train(mode)
+
+
+def test_tracing_never_switches_the_model_itself_to_training_mode():
+    """A cached model runs in other sessions meanwhile: only a twin sharing its weights is traced."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), _Spy(0.5), torch.nn.ReLU()).eval()
+    spy = model[1]
+    _Spy.switched.clear()
+    graph = inspect.extractor(model)
+    names = inspect.node_names(model)
+    assert names[-1] in graph(torch.rand(2, 1, 8, 8)) and _Spy.switched  # the twin was traced in both modes
+    assert all(who != id(spy) for who, _ in _Spy.switched) and not model.training
+    x = torch.rand(2, 1, 8, 8)
+    torch.testing.assert_close(graph(x)[names[-1]], model(x))  # the same weights and statistics
+    assert graph.get_submodule(names[0]).weight is model[0].weight
