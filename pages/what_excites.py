@@ -30,12 +30,12 @@ with view, layout.guard("setting up the optimisation"):
     goal = choice.goal
     config = ascent_controls.pick_config()
     key = (network.key, goal, config, model_input.image_key(prepared.tensor) if goal.needs_image else "")
-    frames = goal.frames(network.model, config, prepared.tensor)
 
 with view, layout.guard("optimising the image"):
     left, middle = st.columns(2)
     with left:
-        outcome = optimisation.run(key, frames, config.steps, choice.verb)
+        outcome = optimisation.run(key, lambda: goal.frames(network.model, config, prepared.tensor), config.steps,
+                                   choice.verb)
     if outcome.stopped:
         st.warning(f"Stopped at step {outcome.last_step} of {config.steps}: this is what was made so far.")
     shown = visualize.recorded(outcome.frames)

@@ -67,11 +67,17 @@ def pick_goal(network: Network) -> Choice:
     if mode == "class":
         return _pick_class(network)
     names = _layer_names(network, mode)
-    if st.session_state.wx_layer not in names:
-        if st.session_state.wx_layer:
-            st.warning(f"`{st.session_state.wx_layer[:40]}` is not a layer to {MODE_LABELS[mode].lower()} here"
-                       + (": a unit needs a layer with feature maps." if mode == "unit" else "."))
+    if not names:
+        st.warning("This model has no layer with feature maps, so no units: optimise a channel or a class instead.")
+        st.stop()
+    chosen = st.session_state.wx_layer
+    if chosen not in names:
         st.session_state.wx_layer = _default_layer(network, names)
+        if chosen in {l.name for l in network.layers}:  # e.g. a fully connected layer, then "One unit"
+            st.info(f"`{chosen}` has no feature maps, so no units: showing `{st.session_state.wx_layer}`.")
+        elif chosen:
+            st.warning(f"This model has no layer `{chosen[:40]}` to {MODE_LABELS[mode].lower()}: "
+                       f"showing `{st.session_state.wx_layer}`.")
     a, b, c = st.columns(3)
     a.selectbox("Layer", names, key="wx_layer")
     layer = next(l for l in network.layers if l.name == st.session_state.wx_layer)
@@ -128,7 +134,9 @@ def pick_config() -> visualize.AscentConfig:
         e.slider("Total variation (mu)", 0.0, 20.0, key="wx_tv", step=0.1, disabled=plain)
         f.slider("Jitter (pixels)", 0, 16, key="wx_jitter", disabled=plain)
         g.slider("Blur every k steps", 0, 64, key="wx_blur", disabled=plain, help="0: never")
-        h.slider("Keep ||z|| at rho", 0.0, 5.0, key="wx_norm", step=0.1, help="RMS in the network's units; 0: free")
+        h.slider("Keep ||z|| at rho", 0.0, 5.0, key="wx_norm", step=0.1,
+                 help="Rescale z (the image in the network's units) to this RMS after each step, before the clip "
+                      "to 0..1, which may leave it lower; 0: free")
     s = st.session_state
     if plain:
         return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, norm=s.wx_norm, seed=s.wx_seed,

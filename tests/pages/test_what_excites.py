@@ -60,8 +60,7 @@ def test_a_channel_of_a_fully_connected_layer_from_the_image():
 
 
 @pytest.mark.parametrize("params,message", [
-    (dict(mode="unit", layer="fc3"), "a unit needs a layer with feature maps"),
-    (dict(layer="nope"), "`nope` is not a layer"),
+    (dict(layer="nope"), "no layer `nope`"),
     (dict(mode="dream"), "mode=dream"),
     (dict(steps="5000"), "steps=5000"),
 ])
@@ -70,6 +69,13 @@ def test_bad_links_get_a_warning_and_a_working_page(params, message):
     no_crash(at)
     assert message in warnings(at)
     assert any(t.startswith("What excites") for t in titles(at))
+
+
+def test_a_unit_of_a_fully_connected_layer_falls_back_to_feature_maps():
+    at = app(PAGE, mode="unit", layer="fc3", steps="8")
+    no_crash(at)
+    assert "`fc3` has no feature maps, so no units: showing `conv2`." in " ".join(i.value for i in at.info)
+    assert at.selectbox(key="wx_layer").value == "conv2"
 
 
 def test_a_channel_beyond_the_layer_is_kept_within_it():
@@ -87,33 +93,62 @@ def test_a_model_without_class_names_asks_for_a_number():
 
 
 def _script():
-    """A page of one optimisation: 6 frames, or a stopped partial result."""
+    """A page of one optimisation of 6 frames (steps 0..5); the test may plant one under way."""
     import torch
     import streamlit as st
 
     from explorer import visualize
     from explorer.ui import optimisation
 
-    def frames():
-        st.session_state["started"] = st.session_state.get("started", 0) + 1
-        for step in range(6):
+    def frames(first: int = 0):
+        for step in range(first, 6):
             yield visualize.Frame(step, float(step), float(step), torch.full((1, 4, 4), step / 5))
 
-    outcome = optimisation.run(("test", st.session_state.get("round", 0)), frames(), 5, "Testing")
-    st.markdown(f"frames {len(outcome.frames)} stopped {outcome.stopped}")
+    if "plant" in st.session_state:  # an optimisation interrupted after step 1, as a rerun leaves it
+        made = []
+        for frame in frames():
+            visualize.keep(made, frame)
+            if frame.step == 1:
+                break
+        st.session_state["opt_partial"] = {"key": ("test", 1), "frames": made, "source": frames(2),
+                                           "stopped": False}
+        del st.session_state["plant"]
+
+    def start():
+        st.session_state["started"] = st.session_state.get("started", 0) + 1
+        return frames()
+
+    outcome = optimisation.run(("test", st.session_state.get("round", 0)), start, 5, "Testing")
+    st.markdown(f"frames {[f.step for f in outcome.frames]} stopped {outcome.stopped}")
 
 
-def test_stop_keeps_what_was_made_and_run_to_the_end_finishes_it():
+def _planted(stop: bool) -> AppTest:
     at = AppTest.from_function(_script, default_timeout=TIMEOUT)
-    at.session_state["round"] = 1
-    key = ("test", 1)
-    partial = [__import__("explorer.visualize", fromlist=["Frame"]).Frame(0, 0.0, 0.0, None)]
-    at.session_state["opt_partial"] = {"key": key, "frames": partial}  # a run under way when Stop was pressed
-    at.session_state["opt_stop"] = True
-    at.run()
+    at.session_state["round"], at.session_state["plant"] = 1, True
+    if stop:
+        at.session_state["opt_stop"] = True  # the Stop click whose rerun interrupted the loop
+    return at.run()
+
+
+def test_stop_keeps_what_was_made_and_run_to_the_end_continues_from_there():
+    at = _planted(stop=True)
     assert not at.exception
-    assert at.markdown[0].value == "frames 1 stopped True" and "started" not in at.session_state
+    assert at.markdown[0].value == "frames [0, 1] stopped True" and "started" not in at.session_state
     at.button(key="opt_resume").click().run()
-    assert at.markdown[0].value == "frames 6 stopped False" and at.session_state["started"] == 1
+    assert at.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False"
+    assert "started" not in at.session_state  # continued, not started again
     at.run()  # kept on the server: not computed again
-    assert at.markdown[0].value == "frames 6 stopped False" and at.session_state["started"] == 1
+    assert at.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False" and "started" not in at.session_state
+
+
+def test_any_other_rerun_continues_an_interrupted_optimisation():
+    at = _planted(stop=False)
+    assert not at.exception
+    assert at.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False" and "started" not in at.session_state
+
+
+def test_other_settings_start_a_new_optimisation():
+    at = _planted(stop=False)
+    at.session_state["round"] = 2
+    at.run()
+    assert at.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False" and at.session_state["started"] == 1
