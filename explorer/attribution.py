@@ -49,9 +49,10 @@ def saliency(model: nn.Module, image: torch.Tensor, target: int | None = None) -
 
 def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None) -> Attribution:
     """Grad-CAM of class ``target`` (default: the predicted class) at ``layer``, which must have feature maps."""
-    output = inspect.node_names(model)[-1]
-    if layer not in inspect.node_names(model) or layer == output:
+    names = inspect.node_names(model)
+    if layer not in names or layer == names[-1]:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
+    output = names[-1]
     graph = inspect.extractor(model, [layer, output])
     x = image[None].detach().to(inspect.device_of(model)).requires_grad_(True)  # the maps' gradients need a graph
     with torch.enable_grad():
@@ -80,7 +81,10 @@ def suggested_cam_layer(layers: list[inspect.Layer]) -> str:
     """
     convs = [i for i, l in enumerate(layers) if l.type == "Conv2d"]
     if not convs:
-        return cam_layers(layers)[-1]
+        spatial = cam_layers(layers)
+        if not spatial:
+            raise ValueError("the model has no layer with feature maps (a network of fully connected layers only)")
+        return spatial[-1]
     here = convs[-1]
     size = layers[here].out_shape[1:]
     while here + 1 < len(layers) and layers[here + 1].type in _ELEMENTWISE and layers[here + 1].out_shape[1:] == size:

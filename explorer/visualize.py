@@ -14,8 +14,10 @@ readable: an L2 penalty, total variation, random jitter and a blur every few ste
   + mu TV(x)``: an image whose representation at a layer matches the user's image's.
 
 Conventions. The image is the project's: (C, H, W) in [0, 1], projected back onto [0, 1] after every
-step. "Noise N(0, 1)" and the penalties live where the network computes, after its ``Normalize``
-layer: ``z = (x - mean) / std``, so ``x0 = mean + std * eps``. Deviation from the plain step
+step. "Noise N(0, 1)", the L2 penalty and the norm constraint live where the network computes, after
+its ``Normalize`` layer: ``z = (x - mean) / std``, so ``x0 = mean + std * eps``; total variation is
+taken on the pixels. The norm constraint rescales z to RMS ``rho`` before the projection onto [0, 1],
+which may leave it lower (a digit's z cannot leave [-0.42, 2.82]). Deviation from the plain step
 ``x + eta * da/dx``: the gradient is divided by its root mean square, so the step size ``eta`` is in
 pixel units whatever the scale of the layer's activations (one setting fits every layer).
 
@@ -61,7 +63,7 @@ class AscentConfig:
     jitter: int = 0  # shift the image by up to this many pixels (random) before every forward pass
     blur_every: int = 0  # blur the image every k steps (0: never)
     blur_sigma: float = 0.5  # the blur's Gaussian sigma in pixels
-    norm: float = 0.0  # rho: keep the RMS of z at rho after every step (0: no constraint)
+    norm: float = 0.0  # rho: rescale z to RMS rho after every step, before the clip to [0, 1] (0: no constraint)
     record_every: int = 8  # keep the image every k steps (and the first and the last)
     seed: int = 0  # the noise, the jitter
 
@@ -107,8 +109,8 @@ def input_stats(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of vertically and horizontally neighbouring pixels of (..., H, W)."""
-    return (x.diff(dim=-2).pow(2).mean() + x.diff(dim=-1).pow(2).mean()) if x.shape[-1] > 1 else x.new_zeros(())
+    """Mean squared difference of vertically plus of horizontally neighbouring pixels of (..., H, W)."""
+    return sum((x.diff(dim=d).pow(2).mean() for d in (-2, -1) if x.shape[d] > 1), x.new_zeros(()))
 
 
 def noise(model: nn.Module, shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:

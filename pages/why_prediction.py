@@ -31,9 +31,9 @@ state.restore(SETTINGS)
 
 @st.cache_data(show_spinner="Following the gradients back to the pixels...", max_entries=32)
 def explain(key: str, digest: str, target: int | None, layer: str, _network: model_input.Network,
-            _image: torch.Tensor) -> tuple[attribution.Attribution, attribution.Attribution]:
+            _image: torch.Tensor) -> tuple[attribution.Attribution, attribution.Attribution | None]:
     return (attribution.saliency(_network.model, _image, target),
-            attribution.grad_cam(_network.model, _image, layer, target))
+            attribution.grad_cam(_network.model, _image, layer, target) if layer else None)
 
 
 @st.cache_data(show_spinner="Attacking...", max_entries=32)
@@ -47,10 +47,28 @@ def class_name(index: int) -> str:
     return explain_figures.class_name(index, classes)
 
 
+def pick_cam_layer(layers: list) -> str:
+    """The Grad-CAM layer, among those with feature maps ("" when the model has none)."""
+    cam_layers = attribution.cam_layers(layers)
+    if not cam_layers:
+        st.info("This model has no layer with feature maps, so no Grad-CAM: saliency and the attack still work.")
+        return ""
+    suggested = attribution.suggested_cam_layer(layers)
+    if st.session_state.why_layer not in cam_layers:
+        if st.session_state.why_layer:
+            st.warning(f"`{st.session_state.why_layer[:40]}` has no feature maps here, and Grad-CAM needs them: "
+                       f"showing `{suggested}`, the last convolution.")
+        st.session_state.why_layer = suggested
+    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer", help=f"Suggested: {suggested}, the last convolution.")
+
+
 def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
              named: bool = True, height: int = 300) -> None:
     """Saliency and Grad-CAM of one image, in two columns (``named``: the class in the titles)."""
     for column, method, result in zip(columns, ("Saliency", "Grad-CAM"), pair):
+        if result is None:
+            column.caption("No Grad-CAM: this model has no layer with feature maps.")
+            continue
         title = f"{method}, {class_name(result.target)}" if named else method
         column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height),
                             key=f"why_fig_{method[:3].lower()}_{key}")
@@ -60,6 +78,7 @@ view, network, picked = model_input.controls(SETTINGS)
 
 with view, layout.guard("explaining the prediction"):
     prepared = inputs.prepare(network.spec, picked[1])
+    digest = model_input.image_key(prepared.tensor)
     count = network.layers[-1].out_shape[0]
     classes = network.spec.classes if len(network.spec.classes) == count else ()
     if not classes:
@@ -68,20 +87,13 @@ with view, layout.guard("explaining the prediction"):
         st.warning(f"The link's class {st.session_state.why_class} is not one of this model's {count}: "
                    "explaining the predicted class.")
         st.session_state.why_class = PREDICTED
-    cam_layers = attribution.cam_layers(list(network.layers))
-    suggested = attribution.suggested_cam_layer(list(network.layers))
-    if st.session_state.why_layer not in cam_layers:
-        if st.session_state.why_layer:
-            st.warning(f"`{st.session_state.why_layer[:40]}` has no feature maps here, and Grad-CAM needs them: "
-                       f"showing `{suggested}`, the last convolution.")
-        st.session_state.why_layer = suggested
     a, b = st.columns(2)
     a.selectbox("Explain the class", [PREDICTED, *range(count)], key="why_class",
                 format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
-    b.selectbox("Grad-CAM layer", cam_layers, key="why_layer", help=f"Suggested: {suggested}, the last convolution.")
+    with b:
+        cam_layer = pick_cam_layer(list(network.layers))
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
-    digest = model_input.image_key(prepared.tensor)
-    before = explain(network.key, digest, target, st.session_state.why_layer, network, prepared.tensor)
+    before = explain(network.key, digest, target, cam_layer, network, prepared.tensor)
     probabilities = before[0].probabilities
     best = int(probabilities.argmax())
     st.markdown(f"**Prediction:** {class_name(best)} ({probabilities[best]:.1%})"
@@ -90,10 +102,10 @@ with view, layout.guard("explaining the prediction"):
     columns = st.columns(3)
     columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, "What the model sees"), key="why_fig_input")
     overlays(prepared.tensor, before, "before", columns[1:])
-    st.caption(f"Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum). "
-               f"Grad-CAM at `{st.session_state.why_layer}`, whose maps are "
-               f"{' x '.join(map(str, next(l for l in network.layers if l.name == st.session_state.why_layer).out_shape[1:]))}"
-               ": it cannot be finer than that.")
+    st.caption("Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum)."
+               + (f" Grad-CAM at `{cam_layer}`, whose maps are "
+                  f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
+                  ": it cannot be finer than that." if cam_layer else ""))
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
@@ -112,10 +124,9 @@ with view, layout.guard("attacking the prediction"):
                                                   "Perturbation (grey = 0)"), key="why_fig_delta")
     r.plotly_chart(explain_figures.picture_figure(result.image, f"Adversarial: {class_name(result.after)}"),
                    key="why_fig_adversarial")
-    after = explain(network.key, model_input.image_key(result.image), None, st.session_state.why_layer, network,
-                    result.image)
+    after = explain(network.key, model_input.image_key(result.image), None, cam_layer, network, result.image)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    own = explain(network.key, digest, None, st.session_state.why_layer, network, prepared.tensor)
+    own = explain(network.key, digest, None, cam_layer, network, prepared.tensor)
     for column, (when, image, pair) in zip(st.columns(2), (("Before", prepared.tensor, own),
                                                           ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
