@@ -27,6 +27,7 @@ KINDS = ("shift_x", "shift_y", "rotate", "scale")
 LABELS = {"shift_x": "shift right (pixels)", "shift_y": "shift down (pixels)", "rotate": "rotate (degrees, clockwise)",
           "scale": "scale (factor)"}
 IDENTITY = {"shift_x": 0.0, "shift_y": 0.0, "rotate": 0.0, "scale": 1.0}
+CHUNK_VALUES = 2**20  # input values per forward pass: 6 ImageNet-size versions, 1,300 digits
 _SHOWN = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "add", "cat"}
 
 
@@ -78,26 +79,37 @@ def compared_layers(layers: list[inspect.Layer]) -> list[str]:
 
 def sweep(model: nn.Module, image: torch.Tensor, kind: str, values: torch.Tensor,
           layers: list[str]) -> Sweep:
-    """Every value of the transformation through the network in one batch, compared with the original.
+    """Every value of the transformation through the network, compared with the original.
 
-    ``image`` is the model's input (C, H, W) in [0, 1]; ``layers`` are node names (the last one
-    should be the output, for the probabilities).
+    ``image`` is the model's input (C, H, W) in [0, 1]; ``layers`` are node names. The versions go
+    through in chunks of about ``CHUNK_VALUES`` input values, and only the original's outputs are
+    kept whole: VGG16's layers hold about 60 MB per 224x224 image.
     """
-    output = inspect.node_names(model)[-1]
-    names = list(dict.fromkeys([*layers, output]))
-    unknown = set(names) - set(inspect.node_names(model))
+    names = inspect.node_names(model)
+    unknown = set(layers) - set(names)
     if unknown:
         raise ValueError(f"the model has no layer {', '.join(sorted(unknown))}")
-    batch = torch.stack([image, *(transform(image, kind, float(v)) for v in values.tolist())])
-    graph = inspect.extractor(model, names)
+    output = names[-1]
+    graph = inspect.extractor(model, list(dict.fromkeys([*layers, output])))
     device = inspect.device_of(model)
+    versions = torch.stack([transform(image, kind, float(v)) for v in values.tolist()])
+    chunk = max(1, CHUNK_VALUES // image.numel())
     with torch.no_grad():
-        out = graph(batch.to(device))
+        reference = graph(image[None].to(device))
+        results = [_compare(graph(part.to(device)), reference, layers, output) for part in versions.split(chunk)]
+    probabilities = torch.cat([p for p, _ in results])
+    correlation = torch.cat([r for _, r in results], 1) if layers else torch.empty(0, len(values))
+    return Sweep(kind, values.float(), versions, probabilities, int(reference[output].argmax()), tuple(layers),
+                 correlation)
+
+
+def _compare(out: dict, reference: dict, layers: list[str], output: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One chunk's softmax (B, K) and each layer's Pearson r with the original's output (L, B), on the CPU."""
     probabilities = torch.softmax(out[output].float(), 1).cpu()
-    correlation = torch.stack([_pearson(out[name].flatten(1).float()) for name in layers]) if layers else \
-        torch.empty(0, len(values))
-    return Sweep(kind, values.float(), batch[1:], probabilities[1:], int(probabilities[0].argmax()),
-                 tuple(layers), correlation.cpu())
+    if not layers:
+        return probabilities, torch.empty(0, len(probabilities))
+    rows = [_pearson(torch.cat([reference[n], out[n]]).flatten(1).float()) for n in layers]
+    return probabilities, torch.stack(rows).cpu()
 
 
 def _pearson(rows: torch.Tensor) -> torch.Tensor:

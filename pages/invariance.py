@@ -42,7 +42,7 @@ SETTINGS = [
 state.restore(SETTINGS)
 
 
-@st.cache_data(show_spinner="Transforming the image and running every version through the network...", max_entries=32)
+@st.cache_data(show_spinner="Transforming the image and running every version through the network...", max_entries=8)
 def sweep(key: str, digest: str, kind: str, values: tuple[float, ...], _network: model_input.Network,
           _image: torch.Tensor) -> invariance.Sweep:
     layers = invariance.compared_layers(list(_network.layers))

@@ -80,3 +80,14 @@ def test_a_constant_output_correlates_as_zero_or_one():
     r = invariance._pearson(rows)
     torch.testing.assert_close(r, torch.tensor([0.0, -1.0]))
     torch.testing.assert_close(invariance._pearson(torch.zeros(2, 4)), torch.tensor([1.0]))
+
+
+def test_chunks_give_the_same_sweep_as_one_batch(lenet, seven, monkeypatch):
+    values = torch.tensor([-20.0, -5.0, 0.0, 5.0, 20.0])
+    layers = ["conv1", "pool2", "fc5"]
+    whole = invariance.sweep(lenet, seven, "rotate", values, layers)
+    monkeypatch.setattr(invariance, "CHUNK_VALUES", 2 * 28 * 28)  # two versions at a time
+    chunked = invariance.sweep(lenet, seven, "rotate", values, layers)
+    torch.testing.assert_close(chunked.probabilities, whole.probabilities)
+    torch.testing.assert_close(chunked.correlation, whole.correlation)
+    assert chunked.reference_class == whole.reference_class
