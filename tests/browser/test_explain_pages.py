@@ -42,11 +42,17 @@ def test_stop_interrupts_a_long_ascent_and_keeps_its_image(app_url: str, page: P
     expect(stopped).to_be_visible(timeout=30_000)
     step = int(re.search(r"step (\d+)", stopped.inner_text()).group(1))
     assert 0 < step < 1024
-    expect(page.get_by_role("button", name="Run it to the end")).to_be_visible()
     figure(page, "What excites channel")  # the image made so far is drawn
     wait_for_app(page, timeout=60_000)
-    assert_no_exception(page)
     screenshot(page, request.node.name)
+    page.get_by_role("button", name="Run it to the end").click()  # continues from there, not from noise
+    expect(page.get_by_text(re.compile(r"Gradient ascent: step \d+ of 1024"))).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Stop").click()
+    again = page.get_by_text(re.compile(rf"Stopped at step (?!{step} )\d+ of 1024"))  # not the first stop's
+    expect(again).to_be_visible(timeout=30_000)
+    assert int(re.search(r"step (\d+)", again.inner_text()).group(1)) > step
+    wait_for_app(page, timeout=60_000)
+    assert_no_exception(page)
 
 
 def test_a_drawn_digit_is_explained_and_fooled(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
