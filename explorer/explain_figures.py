@@ -13,32 +13,25 @@ from explorer.invariance import Sweep
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
-def _image_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=_MARGIN)
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
-    return fig
-
-
-def _source(image: torch.Tensor, side: int) -> str:
-    """A (C, H, W) [0, 1] image as a PNG data URL, enlarged (nearest) to about ``side`` pixels."""
+def _pixels(image: torch.Tensor, side: int = 280) -> np.ndarray:
+    """A (C, H, W) [0, 1] image as (H', W', 3) uint8, enlarged (nearest) to about ``side`` pixels."""
     pixels = images.to_display(image)
     factor = max(1, side // max(pixels.shape[:2]))
     if pixels.ndim == 2:
         pixels = np.stack([pixels] * 3, -1)
-    return mosaic.png_source(pixels.repeat(factor, 0).repeat(factor, 1))
+    return pixels.repeat(factor, 0).repeat(factor, 1)
 
 
 def picture_figure(image: torch.Tensor, title: str, height: int = 300) -> go.Figure:
     """One (C, H, W) image in [0, 1], small images enlarged without blurring."""
-    return _image_layout(go.Figure(go.Image(source=_source(image, 280), hoverinfo="skip")), title, height)
+    return mosaic.png_figure(_pixels(image), title, height)
 
 
 def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, height: int = 380) -> go.Figure:
     """The recorded images of an optimisation as a plotly animation: a play button and a step slider."""
-    sources = [_source(f, 280) for f in frames]
-    fig = go.Figure(go.Image(source=sources[-1], hoverinfo="skip"),
-                    frames=[go.Frame(data=[go.Image(source=s)], name=str(step)) for s, step in zip(sources, steps)])
+    sources = [mosaic.png_source(_pixels(f)) for f in frames]
+    fig = mosaic.png_figure(_pixels(frames[-1]), title, height)
+    fig.frames = [go.Frame(data=[go.Image(source=s)], name=str(step)) for s, step in zip(sources, steps)]
     play = dict(label="Play", method="animate",
                 args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=False, transition=dict(duration=0))])
     fig.update_layout(
@@ -47,7 +40,6 @@ def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, h
                       steps=[dict(label=str(step), method="animate",
                                   args=[[str(step)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
                              for step in steps])])
-    _image_layout(fig, title, height)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=70))
     return fig
 

@@ -8,6 +8,7 @@ No hooks are registered on the model, so nothing can leak into a cached model.
 from __future__ import annotations
 
 import copy
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -54,10 +55,18 @@ def _twin(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model, shared).eval()
 
 
+_NAMES: weakref.WeakKeyDictionary[nn.Module, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
 def node_names(model: nn.Module) -> list[str]:
-    """Every operation's node name in forward order (eval mode), the input excluded."""
-    _, eval_nodes = get_graph_node_names(_twin(model), tracer_kwargs=_tracer_kwargs())
-    return eval_nodes[1:]  # the first node is the input placeholder
+    """Every operation's node name in forward order (eval mode), the input excluded.
+
+    Traced once per model (the structure of a built model does not change); later calls read the trace.
+    """
+    if model not in _NAMES:
+        _, eval_nodes = get_graph_node_names(_twin(model), tracer_kwargs=_tracer_kwargs())
+        _NAMES[model] = tuple(eval_nodes[1:])  # the first node is the input placeholder
+    return list(_NAMES[model])
 
 
 def extractor(model: nn.Module, nodes: list[str] | None = None) -> fx.GraphModule:

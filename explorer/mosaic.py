@@ -72,7 +72,8 @@ def png_source(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _figure(image: np.ndarray, title: str, height: int) -> go.Figure:
+def png_figure(image: np.ndarray, title: str, height: int) -> go.Figure:
+    """A uint8 (H, W, 3) array as one PNG image with a title, no axes."""
     fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(visible=False, constrain="domain")
@@ -90,7 +91,7 @@ def maps_figure(maps: torch.Tensor, first: int, title: str, per_map: bool = True
     values, scale, (low, high) = scaled(maps, per_map)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     tiles = _enlarged(_LUTS[scale][codes])
-    fig = _figure(tile(tiles, columns_for(len(maps))), title, height)
+    fig = png_figure(tile(tiles, columns_for(len(maps))), title, height)
     note = "each map on its own scale" if per_map else f"one scale for all: {low:.3g} to {high:.3g}"
     colours = "blue < 0 < red" if scale == "RdBu_r" else "dark = 0, yellow = high"
     fig.add_annotation(text=f"maps {first}..{first + len(maps) - 1}, row by row; {colours}; {note}",
@@ -130,13 +131,13 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     if w.shape[1] == 3:
         top = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
         rgb = ((w / top + 1) / 2 * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (O, kh, kw, 3)
-        return _figure(tile(_enlarged(rgb), columns_for(len(rgb))), title, height)
+        return png_figure(tile(_enlarged(rgb), columns_for(len(rgb))), title, height)
     w = w[:, :max_in]
     out_n, in_n = w.shape[:2]
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
     values, scale, _ = scaled(by_input, per_map=False)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    return _figure(tile(_enlarged(_LUTS[scale][codes]), out_n if out_n > 1 else in_n), title, height)  # one filter: a row
+    return png_figure(tile(_enlarged(_LUTS[scale][codes]), out_n if out_n > 1 else in_n), title, height)  # one filter: a row
 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,

@@ -65,15 +65,8 @@ with view, layout.guard("showing the channel"):
     channel = int(st.session_state.ta_channel)
     values = result.values[channel]
     st.subheader(f"Channel {channel}: its top {result.k} of {images_set.about}")
-    left, right = st.columns(2)
-    chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
-    left.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in values.tolist()], "Whole images",
-                                           cols=3, side=96, width_px=380), key="ta_top9")
-    crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
-    right.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops],
-                                            "The patches they show it (receptive fields)", cols=3, side=96,
-                                            width_px=380),
-                       key="ta_patches")
+    image_sets.draw_top9(network, result, images_set, channel,
+                         ("Whole images", "The patches they show it (receptive fields)"), "ta")
     if isinstance(layer.module, torch.nn.Conv2d):
         st.plotly_chart(mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
                                               f"Its kernel ({layer.module.in_channels} input maps)", height=200),

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import explain_figures, inputs, mosaic, top_activations, visualize
+from explorer import explain_figures, inputs, visualize
 from explorer.ui import ascent_controls, image_input, image_sets, layout, model_input, optimisation, state
 
 layout.page_setup(layout.PAGES[6])
@@ -57,18 +57,10 @@ with view, layout.guard("finding the data set's top 9"):
         st.subheader(f"What excites channel {goal.index} of `{goal.layer}` in real images")
         with st.columns([2, 1])[0]:
             images_set = image_sets.pick_images(network.spec)
-        top_column, patch_column = st.columns(2)
         if images_set is not None:
             result = image_sets.top9(network, goal.layer, images_set)
-            values = result.values[goal.index]
-            chosen = [images_set.images[i].float() / 255 for i in result.indices[goal.index].tolist()]
-            top_column.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in values.tolist()],
-                                                         f"Its top {result.k}", cols=3, side=96,
-                                                         width_px=380), key="wx_fig_top9")
-            crops = top_activations.patches(result, images_set.images, network.model, images_set.size, goal.index)
-            patch_column.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops],
-                                                           "The patches they show it", cols=3, side=96, width_px=380),
-                                      key="wx_fig_patches")
+            image_sets.draw_top9(network, result, images_set, goal.index,
+                                 (f"Its top {result.k}", "The patches they show it"), "wx_fig")
             st.caption(f"Searched: {images_set.about}. Above, what the channel was optimised to see; here, what "
                        "excites it in real data. The optimised image shows the pattern everywhere at once, the patches "
                        "show it once each.")

@@ -38,9 +38,14 @@ def explain(key: str, digest: str, target: int | None, layer: str, _network: mod
 
 @st.cache_data(show_spinner="Attacking...", max_entries=32)
 def attack(key: str, digest: str, eps: float, iterated: bool, _network: model_input.Network,
-           _image: torch.Tensor) -> tuple[adversarial.Attack, torch.Tensor]:
+           _image: torch.Tensor) -> adversarial.Attack:
     method = adversarial.iterative_fgsm if iterated else adversarial.fgsm
-    return method(_network.model, _image, eps), adversarial.fgsm_sweep(_network.model, _image, EPSILONS)
+    return method(_network.model, _image, eps)
+
+
+@st.cache_data(show_spinner="Trying every eps...", max_entries=32)
+def eps_sweep(key: str, digest: str, _network: model_input.Network, _image: torch.Tensor) -> torch.Tensor:
+    return adversarial.fgsm_sweep(_network.model, _image, EPSILONS)
 
 
 def class_name(index: int) -> str:
@@ -113,7 +118,7 @@ with view, layout.guard("attacking the prediction"):
     a.slider("eps: how far each pixel may move", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
     b.toggle("Iterated (10 smaller steps)", key="why_iterated", help="Kurakin's iterated FGSM: stronger for the same eps.")
     eps = float(st.session_state.why_eps)
-    result, sweep = attack(network.key, digest, eps, bool(st.session_state.why_iterated), network, prepared.tensor)
+    result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), network, prepared.tensor)
     verdict = "flips" if result.flipped else "holds"
     st.markdown(f"The prediction **{verdict}**: {class_name(result.before)} ({result.before_confidence:.1%}) "
                 f"becomes **{class_name(result.after)} ({result.after_confidence:.1%})**; "
@@ -131,6 +136,7 @@ with view, layout.guard("attacking the prediction"):
                                                           ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
         overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220)
-    st.plotly_chart(explain_figures.eps_figure(EPSILONS, sweep, result.label, classes, eps), key="why_fig_eps")
+    st.plotly_chart(explain_figures.eps_figure(EPSILONS, eps_sweep(network.key, digest, network, prepared.tensor),
+                                               result.label, classes, eps), key="why_fig_eps")
 
 state.publish(SETTINGS)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import data, inputs, models, top_activations
+from explorer import data, inputs, models, mosaic, top_activations
 from explorer.ui import state
 
 SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
@@ -130,6 +130,19 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
 def _results() -> dict:
     """Top-9 results of this server, by network, layer and image set (a few KB each)."""
     return {}
+
+
+def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
+              titles: tuple[str, str], key: str) -> None:
+    """A channel's top images, whole (with their activations) and as the receptive-field patches they show it,
+    in two columns; charts keyed ``<key>_top9`` and ``<key>_patches``."""
+    whole, patched = st.columns(2)
+    chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
+    whole.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in result.values[channel].tolist()], titles[0],
+                                            cols=3, side=96, width_px=380), key=f"{key}_top9")
+    crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
+    patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
+                                              cols=3, side=96, width_px=380), key=f"{key}_patches")
 
 
 def top9(network, layer: str, images_set: ImageSet) -> top_activations.TopActivations:
