@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import data, inputs, models, mosaic, top_activations
+from explorer import data, inputs, models, mosaic, top_activations, user_images
 from explorer.ui import state
 
 SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
@@ -109,7 +109,7 @@ def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
     pairs = [(f.name, f.getvalue()) for f in files]
     digest = hashlib.sha256(b"".join(hashlib.sha256(b).digest() for _, b in pairs)).hexdigest()
     try:
-        found, notes = data.from_files(pairs, "your folder", spec.input_size, spec.channels, max_images=count)
+        found, notes = user_images.from_files(pairs, "your folder", spec.input_size, spec.channels, max_images=count)
     except data.DataUnavailable as exc:
         st.error(f"This folder cannot be used: {exc}.")
         return None
@@ -122,7 +122,7 @@ def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
 def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
            _spec: models.ModelSpec) -> tuple[ImageSet, list[str]]:
     spec = _spec
-    found, notes = data.from_archive(_raw, name, spec.input_size, spec.channels, max_images=count)
+    found, notes = user_images.from_archive(_raw, name, spec.input_size, spec.channels, max_images=count)
     return ImageSet(found.images, f"{len(found):,} images of {name}", f"zip:{digest}:{spec.input_shape}"), notes
 
 
