@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from explorer import architecture, backends, mosaic, runs, train_figures, worker
+from explorer import backends, layer_table, mosaic, runs, train_figures, worker
 from explorer.ui import state
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
@@ -25,12 +25,12 @@ def backend() -> backends.Backend:
 
 def layer_editor(key: str) -> list[dict]:
     """An editable table of layers (one row each); returns them as dicts without blank cells."""
-    rows = state.kept(key) or architecture.default_layers()
+    rows = state.kept(key) or layer_table.default_layers()
     frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=list(COLUMNS))
     edited = st.data_editor(
         frame, key=f"{key}_editor", num_rows="dynamic", hide_index=True, width="stretch",
         column_config={
-            "type": st.column_config.SelectboxColumn("type", options=list(architecture.LAYER_TYPES), required=True),
+            "type": st.column_config.SelectboxColumn("type", options=list(layer_table.LAYER_TYPES), required=True),
             "kind": st.column_config.SelectboxColumn("kind", options=["max", "avg"]),
         })
     layers = [{k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and pd.isna(v))}
@@ -41,7 +41,7 @@ def layer_editor(key: str) -> list[dict]:
 
 def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: int) -> str | None:
     """The live output shape and parameter count per layer; returns the first error, if any."""
-    rows = architecture.plan(layers, input_shape, classes)
+    rows = layer_table.plan(layers, input_shape, classes)
     st.dataframe([{"layer": r["name"], "type": r["type"],
                    "output": " x ".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
                    "parameters": f"{r['params']:,}" if r["params"] is not None else "-",
