@@ -19,6 +19,9 @@ process killed mid-write leaves the previous version readable. ``metrics.jsonl``
 ``status.json`` holds an ``flock`` on the run's ``.lock`` file, so the worker and the app's
 scheduler never overwrite each other's fields.
 
+The tensors in a run's folder (snapshots, checkpoint, result) are read and written by
+:mod:`explorer.run_files`.
+
 Statuses: queued, running, finished, failed, cancelled, diverged, interrupted (with a reason).
 """
 
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import io
 import json
 import math
 import os
@@ -34,18 +36,11 @@ import re
 import secrets
 import shutil
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-from torch import nn
-
-from explorer import architecture, models
 
 ROOT_ENV = "EXPLORER_RUNS"
 STATUSES = ("queued", "running", "finished", "failed", "cancelled", "diverged", "interrupted")
@@ -106,7 +101,7 @@ def path(run_id: str, root: Path | None = None) -> Path:
 
 # --- atomic files ----------------------------------------------------------------------------
 
-def _atomic(target: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(temporary path)`` in ``target``'s folder, fsync, then rename over ``target``."""
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -118,11 +113,11 @@ def _atomic(target: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_json(target: Path, value: dict) -> None:
-    _atomic(target, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
+def write_json(target: Path, value: dict) -> None:
+    atomic_write(target, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
 
 
-def _read_json(source: Path) -> dict:
+def read_json(source: Path) -> dict:
     return json.loads(source.read_text())
 
 
@@ -156,14 +151,14 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
         building = base / f".new-{run_id}"
         building.mkdir()
         now = time.time()
-        _write_json(building / "config.json", config)
-        _write_json(building / "status.json", {
+        write_json(building / "config.json", config)
+        write_json(building / "status.json", {
             "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
             "name": name or _default_name(config), "pid": None, "device": "", "request_id": request_id})
         os.replace(building, base / run_id)
         if request_id is not None:
             (base / "requests").mkdir(exist_ok=True)
-            _write_json(_request_file(base, request_id), {"run": run_id})
+            write_json(_request_file(base, request_id), {"run": run_id})
     return get(run_id, base)
 
 
@@ -175,7 +170,7 @@ def _by_request(base: Path, request_id: str | None) -> Run | None:
     if request_id is None or not _request_file(base, request_id).exists():
         return None
     try:
-        return get(_read_json(_request_file(base, request_id))["run"], base)
+        return get(read_json(_request_file(base, request_id))["run"], base)
     except RunNotFound:  # deleted since: the request may make a new run
         return None
 
@@ -188,7 +183,7 @@ def get(run_id: str, root: Path | None = None) -> Run:
     """The run's config and status (RunNotFound if there is no such run)."""
     folder = path(run_id, root)
     try:
-        config, status = _read_json(folder / "config.json"), _read_json(folder / "status.json")
+        config, status = read_json(folder / "config.json"), read_json(folder / "status.json")
     except FileNotFoundError:
         raise RunNotFound(run_id) from None
     return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),
@@ -198,7 +193,7 @@ def get(run_id: str, root: Path | None = None) -> Run:
 
 def status_fields(run_id: str, root: Path | None = None) -> dict:
     """Everything in ``status.json``, the extra fields a worker set included (e.g. ``test_accuracy``)."""
-    return _read_json(path(run_id, root) / "status.json")
+    return read_json(path(run_id, root) / "status.json")
 
 
 def list_runs(root: Path | None = None) -> list[Run]:
@@ -239,9 +234,9 @@ def _update(run_id: str, root: Path | None, change: Callable[[dict], dict | None
     folder = path(run_id, root)
     try:
         with _locked(folder):
-            new = change(_read_json(folder / "status.json"))
+            new = change(read_json(folder / "status.json"))
             if new is not None:
-                _write_json(folder / "status.json", {**new, "updated": time.time()})
+                write_json(folder / "status.json", {**new, "updated": time.time()})
     except FileNotFoundError:  # no such run, or deleted meanwhile
         raise RunNotFound(run_id) from None
     return get(run_id, root)
@@ -343,7 +338,7 @@ def recover(root: Path | None = None) -> list[str]:
 
 def request_cancel(run_id: str, root: Path | None = None) -> None:
     """Ask the run's worker to stop at its next progress record."""
-    _atomic(path(run_id, root) / "cancel", lambda tmp: tmp.write_text(str(time.time())))
+    atomic_write(path(run_id, root) / "cancel", lambda tmp: tmp.write_text(str(time.time())))
 
 
 def cancel_requested(run_id: str, root: Path | None = None) -> bool:
@@ -395,135 +390,3 @@ def metrics(run_id: str, root: Path | None = None) -> list[dict]:
             records = [r for r in records if r.get("step", 0) <= record["step"]]
         records.append(record)
     return records
-
-
-# --- snapshots, checkpoint, result -----------------------------------------------------------
-
-def _save_tensors(target: Path, arrays: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
-    tensors = {k: v.detach().cpu().contiguous() for k, v in arrays.items()}
-    _atomic(target, lambda tmp: save_file(tensors, tmp, metadata=metadata))
-
-
-def save_snapshot(run_id: str, step: int, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
-    """Store small arrays (filters, feature maps) under ``snapshots/<step>.safetensors``."""
-    folder = path(run_id, root) / "snapshots"
-    folder.mkdir(exist_ok=True)
-    _save_tensors(folder / f"{step}.safetensors", arrays)
-
-
-def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:
-    """The steps with a snapshot, ascending."""
-    folder = path(run_id, root) / "snapshots"
-    if not folder.is_dir():
-        return []
-    return sorted(int(p.stem) for p in folder.glob("*.safetensors") if p.stem.isdigit())
-
-
-def load_snapshot(run_id: str, step: int, root: Path | None = None) -> dict[str, torch.Tensor]:
-    return load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
-
-
-def drop_snapshots_after(run_id: str, step: int, root: Path | None = None) -> None:
-    """Remove snapshots later than ``step`` (a resumed run redoes those steps)."""
-    for later in [s for s in snapshot_steps(run_id, root) if s > step]:
-        (path(run_id, root) / "snapshots" / f"{later}.safetensors").unlink(missing_ok=True)
-
-
-def save_checkpoint(run_id: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, step: int,
-                    epoch: float, root: Path | None = None, **meta) -> None:
-    """Weights, then optimizer state, then ``checkpoint.json`` (step, epoch and ``meta``), each atomic.
-
-    Weights and optimizer file both carry the step: if a crash falls between their two renames,
-    :func:`load_checkpoint` sees they disagree and returns the weights without the optimizer state.
-    """
-    folder = path(run_id, root)
-    stamp = {"step": int(step), "epoch": float(epoch)}
-    _save_tensors(folder / "checkpoint.safetensors", model.state_dict(), {k: str(v) for k, v in stamp.items()})
-    if optimizer is not None:
-        state = {"step": int(step), "optimizer": optimizer.state_dict()}
-        _atomic(folder / "optimizer.pt", lambda tmp: torch.save(state, tmp))
-    _write_json(folder / "checkpoint.json", {**stamp, **meta})
-
-
-def has_checkpoint(run_id: str, root: Path | None = None) -> bool:
-    return (path(run_id, root) / "checkpoint.safetensors").exists()
-
-
-def load_checkpoint(run_id: str, root: Path | None = None) -> tuple[dict[str, torch.Tensor], dict | None, dict]:
-    """(model state dict, optimizer state dict or None, meta with ``step`` and ``epoch``), on the CPU."""
-    folder = path(run_id, root)
-    weights = folder / "checkpoint.safetensors"
-    if not weights.exists():
-        raise FileNotFoundError(f"run {run_id} has no checkpoint yet")
-    with safe_open(weights, "pt") as handle:
-        stamp = handle.metadata() or {}
-    meta = _read_json(folder / "checkpoint.json") if (folder / "checkpoint.json").exists() else {}
-    meta = {**meta, "step": int(stamp.get("step", meta.get("step", 0))),
-            "epoch": float(stamp.get("epoch", meta.get("epoch", 0.0)))}
-    optimizer = None
-    if (folder / "optimizer.pt").exists():
-        saved = torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True)
-        optimizer = saved["optimizer"] if saved.get("step") == meta["step"] else None
-    return load_file(weights), optimizer, meta
-
-
-def save_result(run_id: str, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
-    _save_tensors(path(run_id, root) / "result.safetensors", arrays)
-
-
-def load_result(run_id: str, root: Path | None = None) -> dict[str, torch.Tensor] | None:
-    """A finished run's ``confusion`` (K, K), ``misclassified`` (M,) and ``misclassified_predicted`` (M,)."""
-    target = path(run_id, root) / "result.safetensors"
-    return load_file(target) if target.exists() else None
-
-
-def log_tail(run_id: str, lines: int = 12, root: Path | None = None) -> str:
-    """The last lines of the worker's log (what a crash printed)."""
-    target = path(run_id, root) / "worker.log"
-    if not target.exists():
-        return ""
-    with open(target, "rb") as handle:
-        handle.seek(max(0, target.stat().st_size - 8192))
-        return "\n".join(handle.read().decode(errors="replace").splitlines()[-lines:])
-
-
-# --- a finished run as a model ---------------------------------------------------------------
-
-def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
-    """The run's network as a registry-style entry: ``run:<id>``, its input shape, classes and statistics."""
-    run = get(run_id, root)
-    target = run.path / "checkpoint.json"
-    if not target.exists():
-        raise FileNotFoundError(f"run {run_id} has no trained weights yet")
-    meta = _read_json(target)
-    channels, size, _ = meta["input_shape"]
-    return models.ModelSpec(
-        name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
-        mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
-        about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
-        digit_like=run.config.get("data") == "mnist")
-
-
-def build_model(run_id: str, root: Path | None = None) -> nn.Module:
-    """The run's network with its last checkpoint's weights, on the CPU, in eval mode."""
-    spec = model_spec(run_id, root)
-    model = architecture.build(get(run_id, root).config, spec.input_shape, len(spec.classes))
-    weights, _, _ = load_checkpoint(run_id, root)
-    model.load_state_dict(weights)
-    return model.eval()
-
-
-def export(run_id: str, root: Path | None = None) -> bytes:
-    """A zip of the run: ``model.safetensors`` (weights), ``config.json``, ``metrics.jsonl`` and the rest
-    that describes it (status, checkpoint card, result)."""
-    folder = path(run_id, root)
-    get(run_id, root)  # RunNotFound early
-    members = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
-               "metrics.jsonl": "metrics.jsonl", "status.json": "status.json",
-               "checkpoint.json": "checkpoint.json", "result.safetensors": "result.safetensors"}
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for arcname, name in members.items():
-            if (folder / name).exists():
-                archive.write(folder / name, f"{run_id}/{arcname}")
-    return buffer.getvalue()

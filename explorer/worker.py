@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from explorer import architecture, data, inputs, inspect, models, runs, training
+from explorer import architecture, data, inputs, inspect, models, run_files, runs, training
 
 PROBE = 4  # test images whose feature maps every snapshot keeps
 MISTAKES = 16  # misclassified test images kept in the result
@@ -58,7 +58,7 @@ class Job:
     test_set: data.DataSet
     config: training.TrainConfig
     snapshot_every: int
-    meta: dict  # input_shape, classes, mean, std: what runs.model_spec needs
+    meta: dict  # input_shape, classes, mean, std: what run_files.model_spec needs
 
 
 # --- from config to job ----------------------------------------------------------------------
@@ -171,21 +171,21 @@ def _start_point(run_id: str, root: Path, job: Job, device: torch.device) -> tup
     Records and snapshots past the start point (from an attempt that died) are superseded.
     """
     state, start = None, 0
-    if runs.get(run_id, root).config.get("resume", True) is not False and runs.has_checkpoint(run_id, root):
-        weights, state, meta = runs.load_checkpoint(run_id, root)
+    if runs.get(run_id, root).config.get("resume", True) is not False and run_files.has_checkpoint(run_id, root):
+        weights, state, meta = run_files.load_checkpoint(run_id, root)
         job.model.load_state_dict(weights)
         start = meta["step"]
     job.model.to(device)  # before the optimizer: its state is loaded beside the parameters
     optimizer = training.make_optimizer(job.model, job.config, state)
     if runs.metrics(run_id, root) or start:
         runs.append_metrics(run_id, [{"phase": "resume", "step": start, "time": time.time()}], root)
-        runs.drop_snapshots_after(run_id, start, root)
+        run_files.drop_snapshots_after(run_id, start, root)
     return optimizer, start
 
 
 def _checkpoint(run_id: str, root: Path, job: Job, optimizer: torch.optim.Optimizer,
                 record: training.Progress) -> None:
-    runs.save_checkpoint(run_id, job.model, optimizer, record.step, record.epoch, root, **job.meta)
+    run_files.save_checkpoint(run_id, job.model, optimizer, record.step, record.epoch, root, **job.meta)
 
 
 def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[str, str, dict]:
@@ -195,7 +195,7 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
     probe_arrays = {"probe_images": probe, "probe_labels": job.test_set.labels[:PROBE]}
     last_snapshot = start
     if start == 0:  # the initial filters
-        runs.save_snapshot(run_id, 0, {**snapshot(job.model, probe), **probe_arrays}, root)
+        run_files.save_snapshot(run_id, 0, {**snapshot(job.model, probe), **probe_arrays}, root)
     for record in training.train(job.model, job.train_set, job.test_set, job.config,
                                  optimizer=optimizer, start_step=start):
         runs.append_metrics(run_id, [{**dataclasses.asdict(record), "time": time.time()}], root)
@@ -206,12 +206,12 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
             _checkpoint(run_id, root, job, optimizer, record)
         due = record.step // job.snapshot_every > last_snapshot // job.snapshot_every or record.phase == "done"
         if due and record.step != last_snapshot:
-            runs.save_snapshot(run_id, record.step, {**snapshot(job.model, probe), **probe_arrays}, root)
+            run_files.save_snapshot(run_id, record.step, {**snapshot(job.model, probe), **probe_arrays}, root)
             last_snapshot = record.step
         if record.phase == "done":
             if record.step == start:  # nothing left to train: the checkpoint is already the end
                 _checkpoint(run_id, root, job, optimizer, record)
-            runs.save_result(run_id, result(job.model, job.test_set), root)
+            run_files.save_result(run_id, result(job.model, job.test_set), root)
             accuracy = record.test_accuracy
             return "finished", f"test accuracy {accuracy:.1%}" if accuracy is not None else "", \
                 {"test_accuracy": accuracy, "step": record.step}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from explorer import backends, runs
+from explorer import backends, run_files, runs
 from explorer.backends import Backend, LocalBackend
 
 SMALL = {"model": "lenet5", "data": "shapes", "train_images": 2000, "test_images": 500, "epochs": 2,
@@ -73,7 +73,7 @@ def test_a_small_run_learns_end_to_end(backend, two_runs):
     assert run.status == "finished" and run.device == "cpu", run.reason
     final = backend.progress(learning)[-1]
     assert final["phase"] == "done" and final["test_accuracy"] > 0.7  # measured 0.81-0.90 over seeds; chance 0.125
-    assert runs.snapshot_steps(learning, backend.root)[-1] == final["step"]
+    assert run_files.snapshot_steps(learning, backend.root)[-1] == final["step"]
 
 
 def test_a_double_submit_makes_one_run(backend, two_runs):
@@ -110,11 +110,11 @@ def test_cancel_stops_a_running_run_within_seconds_and_a_queued_one_at_once(back
 
 def test_a_killed_worker_fails_with_a_reason_then_resumes_from_its_checkpoint(backend):
     run_id = backend.submit(LONG)
-    _until(lambda: _training(backend, run_id) and runs.has_checkpoint(run_id, backend.root))
+    _until(lambda: _training(backend, run_id) and run_files.has_checkpoint(run_id, backend.root))
     os.kill(backend.status(run_id).pid, signal.SIGKILL)
     run = backend.result(run_id, 10)
     assert run.status == "failed" and "SIGKILL" in run.reason
-    step = runs.load_checkpoint(run_id, backend.root)[2]["step"]
+    step = run_files.load_checkpoint(run_id, backend.root)[2]["step"]
     assert backend.resume(run_id) == run_id  # the backend keeps serving: a new worker takes it
     _until(lambda: any(r["phase"] == "train" and r["step"] > step for r in backend.progress(run_id)))
     records = backend.progress(run_id)

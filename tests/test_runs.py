@@ -1,20 +1,15 @@
 """The run store: folders, atomic writes that survive a SIGKILL, dedup, recovery, checkpoints."""
 
-import io
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 
 import pytest
-import torch
-from torch import nn
 
-from explorer import runs
+from explorer import run_files, runs
 from tests.conftest import ROOT
 
 CONFIG = {"model": "lenet5", "data": "shapes", "epochs": 1}
@@ -91,48 +86,6 @@ def test_a_resume_record_supersedes_the_records_after_its_step(tmp_path):
         ("train", 10), ("train", 20), ("resume", 20), ("train", 30)]
 
 
-def test_snapshots_checkpoint_and_result_round_trip(tmp_path):
-    run = runs.create(CONFIG, root=tmp_path)
-    runs.save_snapshot(run.id, 20, {"filters": torch.ones(2, 1, 3, 3)}, tmp_path)
-    runs.save_snapshot(run.id, 5, {"filters": torch.zeros(2, 1, 3, 3)}, tmp_path)
-    assert runs.snapshot_steps(run.id, tmp_path) == [5, 20]
-    assert torch.equal(runs.load_snapshot(run.id, 20, tmp_path)["filters"], torch.ones(2, 1, 3, 3))
-    runs.drop_snapshots_after(run.id, 5, tmp_path)
-    assert runs.snapshot_steps(run.id, tmp_path) == [5]
-    model = nn.Linear(3, 2)
-    optimizer = torch.optim.AdamW(model.parameters())
-    model(torch.ones(1, 3)).sum().backward()
-    optimizer.step()
-    runs.save_checkpoint(run.id, model, optimizer, 7, 1.0, tmp_path, classes=["a", "b"])
-    weights, state, meta = runs.load_checkpoint(run.id, tmp_path)
-    assert torch.equal(weights["weight"], model.weight) and meta["step"] == 7 and meta["classes"] == ["a", "b"]
-    assert torch.equal(state["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
-    runs.save_result(run.id, {"confusion": torch.eye(2, dtype=torch.int64)}, tmp_path)
-    assert runs.load_result(run.id, tmp_path)["confusion"].dtype == torch.int64
-
-
-def test_an_optimizer_file_from_another_step_is_not_used(tmp_path):
-    """A crash between the weights' rename and the optimizer's: the weights stand alone."""
-    run = runs.create(CONFIG, root=tmp_path)
-    model = nn.Linear(3, 2)
-    runs.save_checkpoint(run.id, model, torch.optim.SGD(model.parameters(), lr=0.1), 5, 1.0, tmp_path)
-    optimizer_file = (run.path / "optimizer.pt").read_bytes()
-    runs.save_checkpoint(run.id, model, torch.optim.SGD(model.parameters(), lr=0.1), 10, 2.0, tmp_path)
-    (run.path / "optimizer.pt").write_bytes(optimizer_file)  # step 5's optimizer beside step 10's weights
-    _, state, meta = runs.load_checkpoint(run.id, tmp_path)
-    assert meta["step"] == 10 and state is None
-
-
-def test_export_zips_weights_config_and_metrics(tmp_path):
-    run = runs.create(CONFIG, root=tmp_path)
-    runs.append_metrics(run.id, [{"phase": "done", "step": 1}], tmp_path)
-    runs.save_checkpoint(run.id, nn.Linear(2, 2), None, 1, 1.0, tmp_path)
-    with zipfile.ZipFile(io.BytesIO(runs.export(run.id, tmp_path))) as archive:
-        names = set(archive.namelist())
-        assert {f"{run.id}/model.safetensors", f"{run.id}/config.json", f"{run.id}/metrics.jsonl"} <= names
-        assert json.loads(archive.read(f"{run.id}/config.json")) == CONFIG
-
-
 def _fake_worker(seconds: float) -> subprocess.Popen:
     """A process whose command line names explorer.worker, as a real worker's does."""
     return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})", "explorer.worker"])
@@ -160,7 +113,7 @@ _WRITER = """
 import sys, torch
 from pathlib import Path
 from torch import nn
-from explorer import runs
+from explorer import run_files, runs
 root, run_id = Path(sys.argv[1]), sys.argv[2]
 model = nn.Linear(64, 64)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -168,10 +121,10 @@ i = 0
 while True:
     runs.set_status(run_id, "running", f"step {i}", root, step=i)
     runs.append_metrics(run_id, [{"phase": "train", "step": i, "pad": "x" * 20000}], root)
-    runs.save_snapshot(run_id, i % 3, {"filters": torch.full((128, 128), float(i))}, root)
+    run_files.save_snapshot(run_id, i % 3, {"filters": torch.full((128, 128), float(i))}, root)
     with torch.no_grad():
         model.weight.fill_(i)
-    runs.save_checkpoint(run_id, model, optimizer, i, i / 10, root)
+    run_files.save_checkpoint(run_id, model, optimizer, i, i / 10, root)
     i += 1
 """
 
@@ -192,9 +145,9 @@ def test_a_writer_killed_mid_write_leaves_the_run_readable(tmp_path):
     steps = [r["step"] for r in runs.metrics(run.id, tmp_path)]
     assert len(steps) >= 60 and steps == list(range(len(steps)))  # whole lines, in order, none lost
     assert status["status"] == "running" and status["step"] in (steps[-1], steps[-1] + 1)  # status is written first
-    for step in runs.snapshot_steps(run.id, tmp_path):  # each file whole: one value throughout
-        filters = runs.load_snapshot(run.id, step, tmp_path)["filters"]
+    for step in run_files.snapshot_steps(run.id, tmp_path):  # each file whole: one value throughout
+        filters = run_files.load_snapshot(run.id, step, tmp_path)["filters"]
         assert filters.shape == (128, 128) and (filters == filters[0, 0]).all()
-    weights, state, meta = runs.load_checkpoint(run.id, tmp_path)
+    weights, state, meta = run_files.load_checkpoint(run.id, tmp_path)
     assert (weights["weight"] == meta["step"]).all()  # the weights and their step agree
     assert state is None or state["param_groups"][0]["lr"] == 0.1

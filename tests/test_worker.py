@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from explorer import architecture, data, models, runs, training, worker
+from explorer import architecture, data, models, run_files, runs, training, worker
 
 TINY = {"model": "lenet5", "data": "shapes", "train_images": 512, "test_images": 128, "epochs": 2,
         "batch_size": 64, "snapshot_every": 4, "seed": 0}
@@ -24,29 +24,29 @@ def test_a_finished_run_leaves_metrics_snapshots_checkpoint_and_result(tmp_path)
     assert records[-1]["phase"] == "done" and records[-1]["step"] == 16
     assert [r["step"] for r in records if r["phase"] == "eval"] == [8, 16]
     assert all(r["test_accuracy"] is not None for r in records if r["phase"] == "eval")
-    assert runs.snapshot_steps(run.id, tmp_path) == [0, 4, 8, 12, 16]
-    snap = runs.load_snapshot(run.id, 4, tmp_path)
+    assert run_files.snapshot_steps(run.id, tmp_path) == [0, 4, 8, 12, 16]
+    snap = run_files.load_snapshot(run.id, 4, tmp_path)
     assert snap["filters"].shape == (6, 1, 5, 5) and snap["probe_maps"].shape == (4, 6, 28, 28)
     assert snap["probe_images"].shape == (4, 1, 28, 28) and snap["probe_labels"].shape == (4,)
-    assert not torch.equal(snap["filters"], runs.load_snapshot(run.id, 0, tmp_path)["filters"])  # it learned
-    result = runs.load_result(run.id, tmp_path)
+    assert not torch.equal(snap["filters"], run_files.load_snapshot(run.id, 0, tmp_path)["filters"])  # it learned
+    result = run_files.load_result(run.id, tmp_path)
     assert result["confusion"].shape == (8, 8) and result["confusion"].sum() == 128
     assert len(result["misclassified"]) == min(16, 128 - int(result["confusion"].trace()))
-    assert runs.load_checkpoint(run.id, tmp_path)[2]["step"] == 16
+    assert run_files.load_checkpoint(run.id, tmp_path)[2]["step"] == 16
 
 
 def test_a_finished_run_is_a_model_with_its_spec(tmp_path):
     run = _run(tmp_path, TINY)
-    spec = runs.model_spec(run.id, tmp_path)
+    spec = run_files.model_spec(run.id, tmp_path)
     assert spec.name == f"run:{run.id}" and spec.title == run.name and spec.weights == "run"
     assert spec.input_shape == (1, 28, 28) and spec.classes == data.SHAPE_CLASSES
     assert (spec.mean, spec.std) == architecture.normalization("shapes", 1)
-    model = runs.build_model(run.id, tmp_path)
+    model = run_files.build_model(run.id, tmp_path)
     assert not model.training
     test_set = worker.splits(TINY)[1]
     accuracy = training.evaluate(model, test_set, "cpu")
     assert accuracy == pytest.approx(runs.status_fields(run.id, tmp_path)["test_accuracy"], abs=1e-6)
-    result = runs.load_result(run.id, tmp_path)  # its indices point into the same test split
+    result = run_files.load_result(run.id, tmp_path)  # its indices point into the same test split
     predicted = training.predict(model, test_set.images[result["misclassified"]])
     assert torch.equal(predicted, result["misclassified_predicted"])
     assert (predicted != test_set.labels[result["misclassified"]]).all()
@@ -57,7 +57,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     # stop right after the first epoch's checkpoint, as a crash there would
     monkeypatch.setattr(runs, "cancel_requested", lambda run_id, root=None: (run.path / "checkpoint.json").exists())
     worker.run(run.path)
-    assert runs.load_checkpoint(run.id, tmp_path)[2]["step"] == 8
+    assert run_files.load_checkpoint(run.id, tmp_path)[2]["step"] == 8
     monkeypatch.undo()
     runs.set_status(run.id, "interrupted", "the machine rebooted", tmp_path)
     assert worker.run(run.path) == "finished"
@@ -102,8 +102,8 @@ def test_the_config_maps_to_train_config():
 def test_shapes_at_another_size_and_colour(tmp_path):
     run = _run(tmp_path, {**TINY, "model": "custom", "shapes_size": 32, "shapes_channels": 3, "epochs": 1})
     assert run.status == "finished"
-    assert runs.model_spec(run.id, tmp_path).input_shape == (3, 32, 32)
-    assert runs.load_snapshot(run.id, 0, tmp_path)["probe_maps"].shape == (4, 8, 32, 32)
+    assert run_files.model_spec(run.id, tmp_path).input_shape == (3, 32, 32)
+    assert run_files.load_snapshot(run.id, 0, tmp_path)["probe_maps"].shape == (4, 8, 32, 32)
 
 
 @pytest.mark.parametrize("change, words", [
@@ -147,5 +147,5 @@ def test_asking_for_a_gpu_without_one_fails_with_a_reason(tmp_path):
 def test_a_run_on_the_gpu(tmp_path):
     run = _run(tmp_path, {**TINY, "device": "cuda"})
     assert run.status == "finished" and run.device.startswith("cuda:0 (")
-    assert runs.load_snapshot(run.id, 16, tmp_path)["filters"].device.type == "cpu"
+    assert run_files.load_snapshot(run.id, 16, tmp_path)["filters"].device.type == "cpu"
     assert runs.status_fields(run.id, tmp_path)["test_accuracy"] > 0.3

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from explorer import runs
+from explorer import run_files, runs
 from explorer.runs import Run
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -115,7 +115,7 @@ class LocalBackend:
             run = runs.get(run_id, self.root)
             if run.status not in runs.RESUMABLE:
                 raise ValueError(f"run {run_id} is {run.status}; only {', '.join(runs.RESUMABLE)} runs can resume")
-            step = runs.load_checkpoint(run_id, self.root)[2]["step"] if runs.has_checkpoint(run_id, self.root) else 0
+            step = run_files.load_checkpoint(run_id, self.root)[2]["step"] if run_files.has_checkpoint(run_id, self.root) else 0
             runs.requeue(run_id, f"resuming from step {step}" if step else "starting again", self.root)
         self.tick()
         return run_id
@@ -232,5 +232,5 @@ def _death(worker: _Worker, code: int) -> str:
 
 
 def _tail(run_id: str, root: Path) -> str:
-    tail = runs.log_tail(run_id, 6, root)
+    tail = run_files.log_tail(run_id, 6, root)
     return f". Last lines of its log:\n{tail}" if tail.strip() else ""

@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from explorer import backends, layer_table, mosaic, runs, train_figures, worker
+from explorer import backends, layer_table, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import state
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
@@ -85,12 +85,12 @@ def run_view(run_id: str) -> None:
         backend().resume(run_id)
     if records:
         st.plotly_chart(train_figures.curves_figure(records), key=f"tr_curves_{run_id}_{len(records)}")
-    steps = runs.snapshot_steps(run_id)
+    steps = run_files.snapshot_steps(run_id)
     if steps:
         step = steps[-1] if run.active else st.select_slider(
             "Snapshot (feature evolution over training)", steps, value=steps[-1], key=f"tr_scrub_{run_id}",
             format_func=lambda s: f"step {s:,}")
-        snap = runs.load_snapshot(run_id, step)
+        snap = run_files.load_snapshot(run_id, step)
         left, right = st.columns(2)
         left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}"),
                           key=f"tr_filters_{run_id}_{step}")
@@ -101,10 +101,10 @@ def run_view(run_id: str) -> None:
 
 
 def _results(run: runs.Run) -> None:
-    result = runs.load_result(run.id)
+    result = run_files.load_result(run.id)
     if result is None:
         return
-    classes = runs.model_spec(run.id).classes
+    classes = run_files.model_spec(run.id).classes
     st.plotly_chart(train_figures.confusion_figure(result["confusion"], classes), key=f"tr_confusion_{run.id}")
     wrong = result["misclassified"].tolist()
     if wrong:
@@ -151,8 +151,8 @@ def runs_section(mine: list[str]) -> None:
     if b.button("Rename", key="tr_rename") and new_name.strip():
         runs.rename(chosen, new_name.strip())
         st.rerun()
-    if runs.has_checkpoint(chosen):
-        c.download_button("Download (safetensors + config)", runs.export(chosen), file_name=f"{chosen}.zip",
+    if run_files.has_checkpoint(chosen):
+        c.download_button("Download (safetensors + config)", run_files.export(chosen), file_name=f"{chosen}.zip",
                           mime="application/zip", key="tr_download")
     if d.button("Delete", key="tr_delete", disabled=run.active, help="Cancel a running run first."):
         runs.delete(chosen)

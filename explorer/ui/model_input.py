@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 from torch import fx, nn
 
-from explorer import inspect, models, runs
+from explorer import inspect, models, run_files, runs
 from explorer.ui import image_input, state
 
 DEFAULT = "lenet5"
@@ -43,7 +43,7 @@ def settings() -> list[state.Setting]:
 
 def _trained_runs() -> list[str]:
     """Finished runs of the training lab, as model names ``run:<id>`` (newest first)."""
-    return [f"run:{r.id}" for r in runs.list_runs() if r.status == "finished" and runs.has_checkpoint(r.id)]
+    return [f"run:{r.id}" for r in runs.list_runs() if r.status == "finished" and run_files.has_checkpoint(r.id)]
 
 
 def _model_name(text: str) -> str:
@@ -55,7 +55,7 @@ def _model_name(text: str) -> str:
 
 def spec_of(name: str) -> models.ModelSpec:
     """The registry entry, or a finished run's."""
-    return runs.model_spec(name.removeprefix("run:")) if name.startswith("run:") else models.spec(name)
+    return run_files.model_spec(name.removeprefix("run:")) if name.startswith("run:") else models.spec(name)
 
 
 def pick_model() -> Network | None:
@@ -109,7 +109,7 @@ def _download(name: str) -> bool:
 @st.cache_resource(show_spinner="Building the model...", max_entries=6)
 def _network(name: str, pretrained: bool) -> Network:
     if name.startswith("run:"):
-        model = runs.build_model(name.removeprefix("run:")).requires_grad_(False)
+        model = run_files.build_model(name.removeprefix("run:")).requires_grad_(False)
     else:
         with torch.random.fork_rng(devices=[]):  # random weights are the same ones at every build: a
             torch.manual_seed(0)                 # rebuilt model still matches what was computed from it

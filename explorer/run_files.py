@@ -1,0 +1,151 @@
+"""What a run leaves in its folder: snapshots, the checkpoint, the result, and the run as a model or a zip.
+
+Tensors are safetensors files, written atomically like every file of the run store
+(:mod:`explorer.runs`); the optimizer state is the one file read with ``torch.load``, always with
+``weights_only=True``. A finished (or interrupted) run becomes a model of the app here: ``run:<id>``.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from explorer import architecture, models
+from explorer.runs import atomic_write, get, path, read_json, write_json
+
+# --- snapshots, checkpoint, result -----------------------------------------------------------
+
+def _save_tensors(target: Path, arrays: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in arrays.items()}
+    atomic_write(target, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def save_snapshot(run_id: str, step: int, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
+    """Store small arrays (filters, feature maps) under ``snapshots/<step>.safetensors``."""
+    folder = path(run_id, root) / "snapshots"
+    folder.mkdir(exist_ok=True)
+    _save_tensors(folder / f"{step}.safetensors", arrays)
+
+
+def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:
+    """The steps with a snapshot, ascending."""
+    folder = path(run_id, root) / "snapshots"
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem) for p in folder.glob("*.safetensors") if p.stem.isdigit())
+
+
+def load_snapshot(run_id: str, step: int, root: Path | None = None) -> dict[str, torch.Tensor]:
+    return load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
+
+
+def drop_snapshots_after(run_id: str, step: int, root: Path | None = None) -> None:
+    """Remove snapshots later than ``step`` (a resumed run redoes those steps)."""
+    for later in [s for s in snapshot_steps(run_id, root) if s > step]:
+        (path(run_id, root) / "snapshots" / f"{later}.safetensors").unlink(missing_ok=True)
+
+
+def save_checkpoint(run_id: str, model: nn.Module, optimizer: torch.optim.Optimizer | None, step: int,
+                    epoch: float, root: Path | None = None, **meta) -> None:
+    """Weights, then optimizer state, then ``checkpoint.json`` (step, epoch and ``meta``), each atomic.
+
+    Weights and optimizer file both carry the step: if a crash falls between their two renames,
+    :func:`load_checkpoint` sees they disagree and returns the weights without the optimizer state.
+    """
+    folder = path(run_id, root)
+    stamp = {"step": int(step), "epoch": float(epoch)}
+    _save_tensors(folder / "checkpoint.safetensors", model.state_dict(), {k: str(v) for k, v in stamp.items()})
+    if optimizer is not None:
+        state = {"step": int(step), "optimizer": optimizer.state_dict()}
+        atomic_write(folder / "optimizer.pt", lambda tmp: torch.save(state, tmp))
+    write_json(folder / "checkpoint.json", {**stamp, **meta})
+
+
+def has_checkpoint(run_id: str, root: Path | None = None) -> bool:
+    return (path(run_id, root) / "checkpoint.safetensors").exists()
+
+
+def load_checkpoint(run_id: str, root: Path | None = None) -> tuple[dict[str, torch.Tensor], dict | None, dict]:
+    """(model state dict, optimizer state dict or None, meta with ``step`` and ``epoch``), on the CPU."""
+    folder = path(run_id, root)
+    weights = folder / "checkpoint.safetensors"
+    if not weights.exists():
+        raise FileNotFoundError(f"run {run_id} has no checkpoint yet")
+    with safe_open(weights, "pt") as handle:
+        stamp = handle.metadata() or {}
+    meta = read_json(folder / "checkpoint.json") if (folder / "checkpoint.json").exists() else {}
+    meta = {**meta, "step": int(stamp.get("step", meta.get("step", 0))),
+            "epoch": float(stamp.get("epoch", meta.get("epoch", 0.0)))}
+    optimizer = None
+    if (folder / "optimizer.pt").exists():
+        saved = torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True)
+        optimizer = saved["optimizer"] if saved.get("step") == meta["step"] else None
+    return load_file(weights), optimizer, meta
+
+
+def save_result(run_id: str, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
+    _save_tensors(path(run_id, root) / "result.safetensors", arrays)
+
+
+def load_result(run_id: str, root: Path | None = None) -> dict[str, torch.Tensor] | None:
+    """A finished run's ``confusion`` (K, K), ``misclassified`` (M,) and ``misclassified_predicted`` (M,)."""
+    target = path(run_id, root) / "result.safetensors"
+    return load_file(target) if target.exists() else None
+
+
+def log_tail(run_id: str, lines: int = 12, root: Path | None = None) -> str:
+    """The last lines of the worker's log (what a crash printed)."""
+    target = path(run_id, root) / "worker.log"
+    if not target.exists():
+        return ""
+    with open(target, "rb") as handle:
+        handle.seek(max(0, target.stat().st_size - 8192))
+        return "\n".join(handle.read().decode(errors="replace").splitlines()[-lines:])
+
+
+# --- a finished run as a model ---------------------------------------------------------------
+
+def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
+    """The run's network as a registry-style entry: ``run:<id>``, its input shape, classes and statistics."""
+    run = get(run_id, root)
+    target = run.path / "checkpoint.json"
+    if not target.exists():
+        raise FileNotFoundError(f"run {run_id} has no trained weights yet")
+    meta = read_json(target)
+    channels, size, _ = meta["input_shape"]
+    return models.ModelSpec(
+        name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
+        mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
+        about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
+        digit_like=run.config.get("data") == "mnist")
+
+
+def build_model(run_id: str, root: Path | None = None) -> nn.Module:
+    """The run's network with its last checkpoint's weights, on the CPU, in eval mode."""
+    spec = model_spec(run_id, root)
+    model = architecture.build(get(run_id, root).config, spec.input_shape, len(spec.classes))
+    weights, _, _ = load_checkpoint(run_id, root)
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def export(run_id: str, root: Path | None = None) -> bytes:
+    """A zip of the run: ``model.safetensors`` (weights), ``config.json``, ``metrics.jsonl`` and the rest
+    that describes it (status, checkpoint card, result)."""
+    folder = path(run_id, root)
+    get(run_id, root)  # RunNotFound early
+    members = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
+               "metrics.jsonl": "metrics.jsonl", "status.json": "status.json",
+               "checkpoint.json": "checkpoint.json", "result.safetensors": "result.safetensors"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for arcname, name in members.items():
+            if (folder / name).exists():
+                archive.write(folder / name, f"{run_id}/{arcname}")
+    return buffer.getvalue()

@@ -1,0 +1,54 @@
+"""A run's files: snapshots, checkpoints with their optimizer state, the result, the exported zip."""
+
+import io
+import json
+import zipfile
+
+import torch
+from torch import nn
+
+from explorer import run_files, runs
+
+CONFIG = {"model": "lenet5", "data": "shapes", "epochs": 1}
+
+
+def test_snapshots_checkpoint_and_result_round_trip(tmp_path):
+    run = runs.create(CONFIG, root=tmp_path)
+    run_files.save_snapshot(run.id, 20, {"filters": torch.ones(2, 1, 3, 3)}, tmp_path)
+    run_files.save_snapshot(run.id, 5, {"filters": torch.zeros(2, 1, 3, 3)}, tmp_path)
+    assert run_files.snapshot_steps(run.id, tmp_path) == [5, 20]
+    assert torch.equal(run_files.load_snapshot(run.id, 20, tmp_path)["filters"], torch.ones(2, 1, 3, 3))
+    run_files.drop_snapshots_after(run.id, 5, tmp_path)
+    assert run_files.snapshot_steps(run.id, tmp_path) == [5]
+    model = nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    run_files.save_checkpoint(run.id, model, optimizer, 7, 1.0, tmp_path, classes=["a", "b"])
+    weights, state, meta = run_files.load_checkpoint(run.id, tmp_path)
+    assert torch.equal(weights["weight"], model.weight) and meta["step"] == 7 and meta["classes"] == ["a", "b"]
+    assert torch.equal(state["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
+    run_files.save_result(run.id, {"confusion": torch.eye(2, dtype=torch.int64)}, tmp_path)
+    assert run_files.load_result(run.id, tmp_path)["confusion"].dtype == torch.int64
+
+
+def test_an_optimizer_file_from_another_step_is_not_used(tmp_path):
+    """A crash between the weights' rename and the optimizer's: the weights stand alone."""
+    run = runs.create(CONFIG, root=tmp_path)
+    model = nn.Linear(3, 2)
+    run_files.save_checkpoint(run.id, model, torch.optim.SGD(model.parameters(), lr=0.1), 5, 1.0, tmp_path)
+    optimizer_file = (run.path / "optimizer.pt").read_bytes()
+    run_files.save_checkpoint(run.id, model, torch.optim.SGD(model.parameters(), lr=0.1), 10, 2.0, tmp_path)
+    (run.path / "optimizer.pt").write_bytes(optimizer_file)  # step 5's optimizer beside step 10's weights
+    _, state, meta = run_files.load_checkpoint(run.id, tmp_path)
+    assert meta["step"] == 10 and state is None
+
+
+def test_export_zips_weights_config_and_metrics(tmp_path):
+    run = runs.create(CONFIG, root=tmp_path)
+    runs.append_metrics(run.id, [{"phase": "done", "step": 1}], tmp_path)
+    run_files.save_checkpoint(run.id, nn.Linear(2, 2), None, 1, 1.0, tmp_path)
+    with zipfile.ZipFile(io.BytesIO(run_files.export(run.id, tmp_path))) as archive:
+        names = set(archive.namelist())
+        assert {f"{run.id}/model.safetensors", f"{run.id}/config.json", f"{run.id}/metrics.jsonl"} <= names
+        assert json.loads(archive.read(f"{run.id}/config.json")) == CONFIG
