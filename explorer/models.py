@@ -12,13 +12,9 @@ through torchvision's weights API and loaded with ``torch.load(weights_only=True
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
-import re
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,10 +26,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision.models import get_model_weights
 
+from explorer import downloads
+
 MODELS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 TORCHVISION_BASE = "https://download.pytorch.org/models/"
-_HASH = re.compile(r"-([a-f0-9]{6,})\.")  # torch.hub's convention: the file name carries a sha256 prefix
-Progress = Callable[[int, int], None]  # (bytes done, bytes in all; 0 when unknown)
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)  # the MNIST training set's pixel statistics
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -365,88 +361,13 @@ def is_downloaded(name: str) -> bool:
     return spec(name).weights == "torchvision" and weights_file(name).exists()
 
 
-def download_weights(name: str, progress: Progress | None = None) -> Path:
+def download_weights(name: str, progress: downloads.Progress | None = None) -> Path:
     """Fetch the DEFAULT weights of torchvision model ``name`` into :func:`weights_dir`."""
     url = weights_url(name)
     try:
-        return download(url, weights_dir(), progress)
-    except WeightsUnavailable as exc:
+        return downloads.download(url, weights_dir(), progress)
+    except downloads.DownloadError as exc:
         raise WeightsUnavailable(
             f"the pretrained {name} weights could not be downloaded ({exc}). This server may be offline: "
             "use random weights instead, or put the file in "
             f"{weights_dir()} (or set EXPLORER_WEIGHTS_MIRROR)") from exc
-
-
-def download(url: str, directory: Path, progress: Progress | None = None, chunk: int = 1 << 20,
-             timeout: float = 20.0) -> Path:
-    """Stream ``url`` into ``directory``; check the sha256 prefix its file name carries (torch.hub's rule).
-
-    The file appears under its final name only when complete and verified.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / url.rsplit("/", 1)[1]
-    partial = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
-            total, done = int(response.headers.get("Content-Length") or 0), 0
-            while block := response.read(chunk):
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress:
-                    progress(done, total)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        partial.unlink(missing_ok=True)
-        raise WeightsUnavailable(f"{url}: {getattr(exc, 'reason', exc)}") from exc
-    expected = _HASH.search(target.name)
-    if expected and not digest.hexdigest().startswith(expected.group(1)):
-        partial.unlink(missing_ok=True)
-        raise WeightsUnavailable(f"{target.name} arrived corrupted (its sha256 does not match)")
-    partial.replace(target)
-    return target
-
-
-# --- the lecture's table of famous networks ----------------------------------------------------
-
-@dataclass(frozen=True)
-class Famous:
-    """A row of the lecture's table (SEEDS section 3): the deck's figures for a network."""
-
-    model: str  # registry name of the network measured here
-    network: str
-    deck_layers: str
-    deck_params: str
-    deck_params_value: float
-    note: str
-
-
-FAMOUS: tuple[Famous, ...] = (
-    Famous("lenet5", "LeNet", "-", "~60k", 60e3, "28x28 digits."),
-    Famous("alexnet", "AlexNet", "8", "60M", 60e6,
-           "Ablations in the deck: removing layers 3-4 and 6-7 drops accuracy by 33.5 points."),
-    Famous("googlenet", "GoogLeNet", "22", "2M", 2e6,
-           "The deck says 2M; measured here 6.6M, of which the 1000-way classifier alone is 1.0M "
-           "(the paper claims 12x fewer parameters than AlexNet, about 5M)."),
-    Famous("vgg16", "VGG16", "16", "138M", 138e6, "13 convs of 3x3 and 3 fully connected layers."),
-    Famous("resnet18", "ResNet", "-", "-", 0.0, "Skip connections: each block adds its input to its output."),
-)
-
-
-def famous_table() -> list[dict]:
-    """The deck's figures beside this app's own count of every network (built on the meta device)."""
-    from explorer import inspect  # inspect imports this module
-
-    rows = []
-    for row in FAMOUS:
-        with torch.device("meta"):  # shapes and parameter counts without allocating 500 MB
-            model = build(row.model)
-        params = sum(p.numel() for p in model.parameters())
-        rows.append({
-            "network": row.network, "deck: layers": row.deck_layers,
-            "measured: weight layers deep": inspect.depth(model),
-            "deck: parameters": row.deck_params, "measured: parameters": f"{params:,}",
-            "measured / deck": f"{params / row.deck_params_value:.2f}x" if row.deck_params_value else "-",
-            "note": row.note,
-        })
-    return rows

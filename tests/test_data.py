@@ -1,19 +1,17 @@
 """Data sets: loading, and torchvision's real download code against local servers."""
 
-import http.server
 import io
 import socket
 import tarfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 
 from explorer import data
+from tests.local_server import closed_port, serve
+
 
 def test_load_shapes_needs_no_files(tmp_path, monkeypatch):
     monkeypatch.setenv(data.ROOT_ENV, str(tmp_path / "nowhere"))
@@ -35,39 +33,6 @@ def test_no_download_and_no_files_is_unavailable(tmp_path):
     assert str(tmp_path) in str(info.value) and "downloading is switched off" in str(info.value)
 
 
-@contextmanager
-def _serve(folder: Path) -> Iterator[tuple[str, list[str]]]:
-    """A local HTTP server for folder's files: (base URL, list of requested paths)."""
-    requested: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(folder), **kwargs)
-
-        def do_GET(self):
-            requested.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    class Server(http.server.ThreadingHTTPServer):
-        daemon_threads = True
-
-        def handle_error(self, request, client_address):
-            pass  # torchvision's redirect probe hangs up before reading the body
-
-    server = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", requested
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 @pytest.fixture
 def mirror(monkeypatch):
     """Point downloads at a base URL, never through a proxy."""
@@ -76,17 +41,11 @@ def mirror(monkeypatch):
     return lambda url: monkeypatch.setenv(data.MIRROR_ENV, url)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_mnist_downloads_from_a_mirror_with_torchvisions_code(tmp_path, mirror):
     shared = data.shared_root()
     if shared is None:
         pytest.skip("no shared/data on this machine")
-    with _serve(shared / "mnist" / "MNIST" / "raw") as (url, requested):
+    with serve(shared / "mnist" / "MNIST" / "raw") as (url, requested):
         mirror(url)
         test = data.load("mnist", train=False, root=tmp_path)  # an explicit root: nothing is staged
     assert test.images.shape == (10000, 1, 28, 28) and test.images.dtype == torch.uint8
@@ -101,7 +60,7 @@ def test_cifar10_with_a_bad_checksum_is_unavailable(tmp_path, mirror):
         info = tarfile.TarInfo("cifar-10-batches-py/readme.html")
         info.size = 5
         archive.addfile(info, io.BytesIO(b"bogus"))
-    with _serve(served) as (url, requested):
+    with serve(served) as (url, requested):
         mirror(url)
         with pytest.raises(data.DataUnavailable) as failure:
             data.load("cifar10", root=tmp_path / "root")
@@ -113,7 +72,7 @@ def test_cifar10_with_a_bad_checksum_is_unavailable(tmp_path, mirror):
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])
 def test_unreachable_mirror_fails_fast(tmp_path, mirror, name):
-    mirror(f"http://127.0.0.1:{_closed_port()}")
+    mirror(f"http://127.0.0.1:{closed_port()}")
     start = time.perf_counter()
     with pytest.raises(data.DataUnavailable, match="could not be reached") as failure:
         data.load(name, root=tmp_path)  # for mnist the shared files exist, but this root is not staged
@@ -172,7 +131,7 @@ def test_default_root_is_staged_so_no_network_is_needed(tmp_path, monkeypatch, m
     if data.shared_root() is None:
         pytest.skip("no shared/data on this machine")
     monkeypatch.setenv(data.ROOT_ENV, str(tmp_path))
-    mirror(f"http://127.0.0.1:{_closed_port()}")  # any download attempt would fail
+    mirror(f"http://127.0.0.1:{closed_port()}")  # any download attempt would fail
     assert data.default_root() == tmp_path
     assert len(data.load("mnist", train=False)) == 10000
     assert (tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").is_file()

@@ -1,12 +1,7 @@
 """The model zoo against torchvision: architectures, names, normalisation, weights and their download."""
 
-import contextlib
-import functools
 import hashlib
-import http.server
 import pickle
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,7 +10,8 @@ import torchvision
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer import data, models, training
+from explorer import data, downloads, models, training
+from tests.local_server import closed_port, serve
 
 TORCHVISION = ("alexnet", "vgg16", "googlenet", "resnet18")
 
@@ -129,31 +125,6 @@ def test_models_without_weights_say_so():
 
 # --- downloads from a local server ------------------------------------------------------------
 
-@contextlib.contextmanager
-def _serve(directory: Path):
-    """An HTTP server on 127.0.0.1 serving ``directory``; yields its base URL and the request log."""
-    requests: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            requests.append(self.path)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", requests
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _weights_file(directory: Path, state: dict) -> tuple[Path, str]:
     """Save ``state`` under a torch.hub-style name carrying its own sha256 prefix."""
     scratch = directory / "scratch.pth"
@@ -164,21 +135,6 @@ def _weights_file(directory: Path, state: dict) -> tuple[Path, str]:
     return path, digest
 
 
-def test_download_streams_checks_and_reports_progress(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-    torch.manual_seed(1)
-    state = torchvision.models.resnet18().state_dict()
-    path, _ = _weights_file(served, state)
-    seen: list[tuple[int, int]] = []
-    with _serve(served) as (base, requests):
-        got = models.download(base + path.name, tmp_path / "cache", lambda d, t: seen.append((d, t)), chunk=1 << 16)
-    assert requests == ["/" + path.name]
-    assert got.read_bytes() == path.read_bytes()
-    assert seen[-1] == (path.stat().st_size, path.stat().st_size) and len(seen) > 10
-    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
-
-
 def test_pretrained_torchvision_model_loads_downloaded_weights(tmp_path, monkeypatch):
     """The whole path: download from a mirror into the cache, then build() loads it (weights_only)."""
     monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(tmp_path / "cache"))
@@ -187,8 +143,8 @@ def test_pretrained_torchvision_model_loads_downloaded_weights(tmp_path, monkeyp
     torch.manual_seed(2)
     state = torchvision.models.resnet18().state_dict()
     path, _ = _weights_file(served, state)
-    with _serve(served) as (base, _):
-        models.download(base + path.name, tmp_path / "cache")
+    with serve(served) as (base, _):
+        downloads.download(base + path.name, tmp_path / "cache")
     # the registry expects torchvision's file name: put the verified file there
     (tmp_path / "cache" / path.name).rename(models.weights_file("resnet18"))
     model = models.build("resnet18", pretrained=True)
@@ -202,7 +158,7 @@ def test_a_corrupted_download_is_refused_and_removed(tmp_path, monkeypatch):
     real_name = get_model_weights("resnet18").DEFAULT.url.rsplit("/", 1)[1]
     (served / real_name).write_bytes(b"not the weights" * 1000)
     monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(tmp_path / "cache"))
-    with _serve(served) as (base, requests):
+    with serve(served) as (base, requests):
         monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", base)
         with pytest.raises(models.WeightsUnavailable, match="corrupted"):
             models.build("resnet18", pretrained=True)
@@ -212,7 +168,7 @@ def test_a_corrupted_download_is_refused_and_removed(tmp_path, monkeypatch):
 
 def test_offline_download_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(tmp_path))
-    monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", f"http://127.0.0.1:{_closed_port()}/")
+    monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", f"http://127.0.0.1:{closed_port()}/")
     with pytest.raises(models.WeightsUnavailable, match="random weights"):
         models.download_weights("alexnet")
 
@@ -228,11 +184,3 @@ def test_a_pickle_with_code_is_refused(tmp_path, monkeypatch):
     with pytest.raises(models.WeightsUnavailable, match="not a usable"):
         models.build("resnet18", pretrained=True)
     assert not (tmp_path / "pwned").exists()
-
-
-def test_famous_table_measures_the_decks_networks():
-    rows = {r["network"]: r for r in models.famous_table()}
-    assert rows["VGG16"]["measured: parameters"] == "138,357,544"
-    assert rows["GoogLeNet"]["measured: weight layers deep"] == 22 and rows["GoogLeNet"]["deck: parameters"] == "2M"
-    assert rows["AlexNet"]["measured: weight layers deep"] == 8
-    assert rows["LeNet"]["measured: parameters"] == "61,706"

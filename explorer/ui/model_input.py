@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 from torch import fx, nn
 
-from explorer import inspect, models, run_files, runs
+from explorer import famous, inspect, models, run_files, runs
 from explorer.ui import image_input, state
 
 DEFAULT = "lenet5"
@@ -138,7 +138,7 @@ def activations(network: Network, image: torch.Tensor) -> dict[str, torch.Tensor
 @st.cache_data(show_spinner="Measuring the famous networks...")
 def famous_table() -> list[dict]:
     """The lecture's table of famous networks with this app's own counts (computed once per server)."""
-    return models.famous_table()
+    return famous.table()
 
 
 def controls(settings: list[state.Setting], need_image: bool = True):

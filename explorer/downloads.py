@@ -1,0 +1,47 @@
+"""Downloading one file with progress, checked against the sha256 prefix its name carries (torch.hub's rule)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+_HASH = re.compile(r"-([a-f0-9]{6,})\.")  # torch.hub's convention: the file name carries a sha256 prefix
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all; 0 when unknown)
+
+
+class DownloadError(RuntimeError):
+    """The file could not be fetched (offline, refused, cut off) or arrived corrupted."""
+
+
+def download(url: str, directory: Path, progress: Progress | None = None, chunk: int = 1 << 20,
+             timeout: float = 20.0) -> Path:
+    """Stream ``url`` into ``directory``; check the sha256 prefix its file name carries (torch.hub's rule).
+
+    The file appears under its final name only when complete and verified.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / url.rsplit("/", 1)[1]
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
+            total, done = int(response.headers.get("Content-Length") or 0), 0
+            while block := response.read(chunk):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
+    expected = _HASH.search(target.name)
+    if expected and not digest.hexdigest().startswith(expected.group(1)):
+        partial.unlink(missing_ok=True)
+        raise DownloadError(f"{target.name} arrived corrupted (its sha256 does not match)")
+    partial.replace(target)
+    return target
