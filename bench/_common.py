@@ -1,9 +1,12 @@
-"""What every bench does with its figures: print one JSON line and keep it in bench/results/."""
+"""What the benches share: one JSON line per result (kept in bench/results/), and a device-aware clock."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+
+import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -14,3 +17,28 @@ def report(name: str, result: dict) -> None:
     print(line)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(line + "\n")
+
+
+class Clock:
+    """Accumulated seconds while running; waits for the device before every reading."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.seconds, self._since = device, 0.0, None
+
+    def _now(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def start(self) -> None:
+        self._since = self._now()
+
+    def stop(self) -> float:
+        if self._since is not None:
+            self.seconds += self._now() - self._since
+            self._since = None
+        return self.seconds
+
+    def read(self) -> float:
+        """The total so far, running or not (without a device sync: for budget checks on the CPU)."""
+        return self.seconds + (time.perf_counter() - self._since if self._since is not None else 0.0)

@@ -4,14 +4,8 @@ Prints one JSON line (and writes bench/results/train_speed.json). Both sides tra
 MNIST files (``--data ROOT``, torchvision layout ROOT/MNIST/raw/..., never downloaded) on the
 same device, in one process.
 
-**Reference**: what a user copies from pytorch/examples ``mnist/main.py``: torchvision's
-``datasets.MNIST`` with ``Compose([ToTensor(), Normalize((0.1307,), (0.3081,))])`` per image, a
-``DataLoader`` (batch 64, shuffle, num_workers=1, pinned memory on CUDA; test batch 1000), its
-two-conv dropout net (conv 1->32 3x3, conv 32->64 3x3, max-pool 2, dropout 0.25, fc 9216->128,
-dropout 0.5, fc 128->10, log-softmax, NLL loss), fp32, Adadelta lr 1.0, StepLR(step 1, gamma
-0.7), ``loss.item()`` every 10 batches (the example's logging, which waits for the device), a
-test after every epoch, torch.manual_seed(1). (The example adds shuffle and the worker only with
-CUDA; here the loader is the same on both devices.)
+**Reference**: what a user copies from pytorch/examples ``mnist/main.py``, described and written out in
+``bench/mnist_reference.py``.
 
 **Ours**: ``training.train`` as a page would call it: the split resident on the device as one
 uint8 tensor, one-cycle AdamW, label smoothing; bf16 autocast and channels_last on CUDA. The
@@ -54,7 +48,6 @@ import statistics
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -65,13 +58,13 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import report  # noqa: E402
+from bench import mnist_reference as reference  # noqa: E402
+from bench._common import Clock, report  # noqa: E402
 from explorer import data, training  # noqa: E402  (after the path is set)
 from explorer.models import MNIST_MEAN, MNIST_STD, Normalize  # noqa: E402
 
 TARGET = 0.99  # MNIST test accuracy to reach
 GPU_BUDGETS = (1, 2, 3)  # epochs of one one-cycle run, tried in turn until one reaches TARGET
-REFERENCE_EPOCHS = 14  # the example's default --epochs
 CPU_PLAN_SHARE = 0.9  # of the budget that our one-cycle schedule is laid out over
 
 
@@ -110,50 +103,6 @@ def bn_net(widths: tuple[int, ...] = (32, 64, 128), classes: int = 10) -> nn.Seq
     layers["flatten"] = nn.Flatten()
     layers["fc"] = nn.Linear(c_in * side * side, classes)
     return nn.Sequential(layers)
-
-
-class Net(nn.Module):
-    """The network of pytorch/examples ``mnist/main.py``: its layers, in its order."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = nn.Dropout(0.25)
-        self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(9216, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, 1, 28, 28) normalised -> (N, 10) log-probabilities
-        x = F.relu(self.conv2(F.relu(self.conv1(x))))  # (N, 64, 24, 24)
-        x = self.dropout1(F.max_pool2d(x, 2))  # (N, 64, 12, 12)
-        x = self.dropout2(F.relu(self.fc1(torch.flatten(x, 1))))  # (N, 128)
-        return F.log_softmax(self.fc2(x), dim=1)
-
-
-class Clock:
-    """Accumulated seconds while running; waits for the device before every reading."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.seconds, self._since = device, 0.0, None
-
-    def _now(self) -> float:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        return time.perf_counter()
-
-    def start(self) -> None:
-        self._since = self._now()
-
-    def stop(self) -> float:
-        if self._since is not None:
-            self.seconds += self._now() - self._since
-            self._since = None
-        return self.seconds
-
-    def read(self) -> float:
-        """The total so far, running or not (without a device sync: for budget checks on the CPU)."""
-        return self.seconds + (time.perf_counter() - self._since if self._since is not None else 0.0)
 
 
 # ----------------------------------------------------------------------------------- ours
@@ -252,93 +201,6 @@ def ours_for_seconds(recipe: Recipe, train_set: data.DataSet, test_set: data.Dat
             "calibration_images_per_s": round(rate), "calibration_s": round(calibration, 2)}
 
 
-# ----------------------------------------------------------------------------------- the reference
-
-
-def reference_loaders(root: Path, device: torch.device, train_images: int | None = None,
-                      test_images: int | None = None) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
-    """The example's (train, test) loaders; ``*_images`` keep only the first n (for tests)."""
-    from torch.utils.data import DataLoader, Subset
-    from torchvision import datasets, transforms
-
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    kwargs = {"num_workers": 1, "pin_memory": device.type == "cuda"}
-
-    def split(train: bool, n: int | None) -> torch.utils.data.Dataset:
-        full = datasets.MNIST(str(root), train=train, download=False, transform=transform)
-        return full if n is None else Subset(full, range(min(n, len(full))))
-
-    return (DataLoader(split(True, train_images), batch_size=64, shuffle=True, **kwargs),
-            DataLoader(split(False, test_images), batch_size=1000, **kwargs))
-
-
-def _reference_batches(model: Net, loader, optimizer, device: torch.device) -> Iterator[None]:
-    """The example's ``train()``: yields after every batch."""
-    model.train()
-    for batch_idx, (x, y) in enumerate(loader):
-        x, y = x.to(device), y.to(device)
-        optimizer.zero_grad()
-        loss = F.nll_loss(model(x), y)
-        loss.backward()
-        optimizer.step()
-        if batch_idx % 10 == 0:  # the example's log line reads the loss here
-            loss.item()
-        yield
-
-
-@torch.no_grad()
-def reference_accuracy(model: Net, loader, device: torch.device) -> float:
-    """The example's ``test()``: the share of test images classified right."""
-    model.eval()
-    correct = sum((model(x.to(device)).argmax(1) == y.to(device)).sum().item() for x, y in loader)
-    return correct / len(loader.dataset)
-
-
-def _reference_model(device: torch.device) -> tuple[Net, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
-    torch.manual_seed(1)  # the example's --seed
-    model = Net().to(device)
-    optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
-    return model, optimizer, torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-
-
-def reference_to_target(loaders, device: torch.device, target: float = TARGET,
-                        max_epochs: int = REFERENCE_EPOCHS) -> dict:
-    """Epochs of the example until a test reaches ``target`` (tests outside the clock)."""
-    (train_loader, test_loader), clock = loaders, Clock(device)
-    model, optimizer, scheduler = _reference_model(device)
-    accuracy, epochs = 0.0, 0
-    for epochs in range(1, max_epochs + 1):
-        clock.start()
-        for _ in _reference_batches(model, train_loader, optimizer, device):
-            pass
-        scheduler.step()
-        clock.stop()
-        accuracy = reference_accuracy(model, test_loader, device)
-        if accuracy >= target:
-            break
-    return {"seconds": round(clock.seconds, 3), "epochs": epochs, "accuracy": round(accuracy, 4),
-            "reached": accuracy >= target, "images_per_s": round(epochs * len(train_loader.dataset) / clock.seconds)}
-
-
-def reference_for_seconds(loaders, seconds: float, device: torch.device) -> dict:
-    """Test accuracy of the example after ``seconds`` of training, cut after the batch that crosses it."""
-    (train_loader, test_loader), clock = loaders, Clock(device)
-    model, optimizer, scheduler = _reference_model(device)
-    batches, epochs = 0, 0
-    clock.start()
-    while clock.read() < seconds:
-        for _ in _reference_batches(model, train_loader, optimizer, device):
-            batches += 1
-            if clock.read() >= seconds:
-                break
-        else:
-            scheduler.step()
-            epochs += 1
-    clock.stop()
-    return {"accuracy": round(reference_accuracy(model, test_loader, device), 4), "seconds": round(clock.seconds, 2),
-            "images_seen": batches * train_loader.batch_size, "epochs_completed": epochs}
-
-
 # ----------------------------------------------------------------------------------- the two benches
 
 
@@ -348,7 +210,7 @@ def warm_up(recipe: Recipe, train_set: data.DataSet, test_set: data.DataSet, dev
     for _ in training.train(model, train_set.subset(4 * config.batch_size), None, config):
         pass
     training.evaluate(model, test_set, device)
-    net, optimizer, _ = _reference_model(device)
+    net, optimizer, _ = reference.fresh_model(device)
     for n in (64, 60000 % 64, 1000):  # a full batch, the last partial one, a test batch
         x = torch.randn(n, 1, 28, 28, device=device)
         loss = F.nll_loss(net(x), torch.zeros(n, dtype=torch.int64, device=device))
@@ -370,19 +232,19 @@ def to_target_bench(train_set: data.DataSet, test_set: data.DataSet, loaders, se
     train_set, test_set = on_device(train_set, device), on_device(test_set, device)
     warm_up(recipe, train_set, test_set, device)
     runs = [ours_to_target(recipe, train_set, test_set, seed, device, target) for seed in range(seeds)]
-    reference = reference_to_target(loaders, device, target)
+    theirs = reference.to_target(loaders, device, target)
     ours_s = statistics.mean(r["seconds"] for r in runs)
     return {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
         "target": target,
         "ours_s_to_99": round(ours_s, 4),
-        "reference_s_to_99": reference["seconds"],
-        "speedup": round(reference["seconds"] / ours_s, 1),
+        "reference_s_to_99": theirs["seconds"],
+        "speedup": round(theirs["seconds"] / ours_s, 1),
         "ours_max_s_to_99": max(r["seconds"] for r in runs),
         "ours_s_to_99_with_retries": round(statistics.mean(r["seconds_with_retries"] for r in runs), 4),
         "ours_all_reached": all(r["reached"] for r in runs),
         "ours_runs": runs,
-        "reference_run": reference,
+        "reference_run": theirs,
         "ours_recipe": _describe(recipe),
         "torch": torch.__version__,
     }
@@ -392,15 +254,15 @@ def budget_bench(train_set: data.DataSet, test_set: data.DataSet, loaders, secon
                  device: torch.device, recipe: Recipe = CPU_RECIPE) -> dict:
     """The CPU bench: test accuracy of each side after ``seconds`` of training."""
     ours = ours_for_seconds(recipe, train_set, test_set, seconds, device)
-    reference = reference_for_seconds(loaders, seconds, device)
+    theirs = reference.for_seconds(loaders, seconds, device)
     return {
         "device": device.type,
         "budget_s": seconds,
         "cpu_acc_60s": ours["accuracy"],
-        "reference_cpu_acc_60s": reference["accuracy"],
+        "reference_cpu_acc_60s": theirs["accuracy"],
         "threads": torch.get_num_threads(),
         "ours": ours,
-        "reference": reference,
+        "reference": theirs,
         "ours_recipe": _describe(recipe),
         "torch": torch.__version__,
     }
@@ -419,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"error": f"MNIST cannot be loaded from {args.data}: {exc}"}))
         return 1
     device = training.resolve_device("auto")
-    loaders = reference_loaders(args.data, device)
+    loaders = reference.loaders(args.data, device)
     if device.type == "cuda":
         result = to_target_bench(train_set, test_set, loaders, args.seeds, device)
     else:

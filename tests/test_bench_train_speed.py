@@ -34,7 +34,7 @@ def test_bn_net_shapes(bench):
     model = bench.bn_net((8, 16, 32))
     assert next(iter(model.children())).__class__.__name__ == "Normalize"
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
-    assert bench.Net()(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+    assert bench.reference.Net()(torch.rand(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_plan_fits_the_budget(bench):
@@ -45,7 +45,7 @@ def test_plan_fits_the_budget(bench):
 
 def test_budget_bench_keys_and_ranges(bench, mnist):
     device = torch.device("cpu")
-    loaders = bench.reference_loaders(data.default_root(), device, train_images=2000, test_images=500)
+    loaders = bench.reference.loaders(data.default_root(), device, train_images=2000, test_images=500)
     result = bench.budget_bench(*mnist, loaders, seconds=1.5, device=device)
     assert {"device", "budget_s", "cpu_acc_60s", "reference_cpu_acc_60s", "ours", "reference"} <= result.keys()
     assert result["device"] == "cpu"
@@ -57,7 +57,7 @@ def test_budget_bench_keys_and_ranges(bench, mnist):
 
 def test_to_target_bench_keys_and_ranges(bench, mnist):
     device = torch.device("cpu")
-    loaders = bench.reference_loaders(data.default_root(), device, train_images=640, test_images=500)
+    loaders = bench.reference.loaders(data.default_root(), device, train_images=640, test_images=500)
     small = bench.Recipe((4, 8, 8), bench.GPU_RECIPE.config)
     result = bench.to_target_bench(*mnist, loaders, seeds=2, device=device, target=0.0, recipe=small)
     assert {"device", "ours_s_to_99", "reference_s_to_99", "speedup", "ours_runs", "reference_run"} <= result.keys()
