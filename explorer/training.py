@@ -117,11 +117,15 @@ def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = None) -> torch.optim.Optimizer:
     """AdamW (decoupled weight decay), or SGD with Nesterov momentum 0.9 (L2 weight decay).
 
+    On CUDA, AdamW is the fused kernel: one launch updates every parameter, where the default
+    launches several per step, and a short run on a small network is bound by launches.
+
     ``state``: an optimizer state dict to continue from. Move the model to its device first:
     ``load_state_dict`` puts the state beside the parameters.
     """
     if config.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                      fused=_on_cuda(model) or None)
     elif config.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
                                     weight_decay=config.weight_decay)
@@ -130,6 +134,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     if state is not None:
         optimizer.load_state_dict(state)
     return optimizer
+
+
+def _on_cuda(model: nn.Module) -> bool:
+    parameters = list(model.parameters())
+    return bool(parameters) and all(p.is_cuda for p in parameters)
 
 
 def _one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int,

@@ -1,5 +1,8 @@
 """The training core: progress records, reproducibility, augmentation, divergence."""
 
+import io
+
+import pytest
 import torch
 from torch import nn
 
@@ -72,3 +75,31 @@ def test_evaluate_counts_right_answers():
     images = torch.tensor([[[[255, 0], [0, 0]]], [[[0, 255], [0, 0]]], [[[255, 0], [0, 0]]]], dtype=torch.uint8)
     labels = torch.tensor([0, 1, 1])
     assert abs(training.evaluate(model, data.DataSet("t", images, labels, ("a", "b")), "cpu") - 2 / 3) < 1e-6
+
+
+def test_the_optimizers_and_their_state_round_trip():
+    model = _model()
+    adamw = training.make_optimizer(model, training.TrainConfig())
+    assert isinstance(adamw, torch.optim.AdamW) and not adamw.defaults["fused"]  # the CPU keeps the default
+    sgd = training.make_optimizer(model, training.TrainConfig(optimizer="sgd", lr=0.1))
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["nesterov"] and sgd.defaults["momentum"] == 0.9
+    list(training.train(model, data.shapes(64), None, training.TrainConfig(epochs=1, batch_size=32), optimizer=adamw))
+    again = training.make_optimizer(model, training.TrainConfig(), adamw.state_dict())
+    assert torch.equal(again.state_dict()["state"][0]["exp_avg"], adamw.state_dict()["state"][0]["exp_avg"])
+    with pytest.raises(ValueError, match="adamw or sgd"):
+        training.make_optimizer(model, training.TrainConfig(optimizer="lion"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_adamw_is_fused_and_a_run_learns_and_resumes():
+    train_set, test_set = data.shapes(1280, seed=0), data.shapes(320, seed=1)
+    model, config = _model(), training.TrainConfig(epochs=2, batch_size=64, device="cuda", log_every=5)
+    optimizer = training.make_optimizer(model.cuda(), config)
+    assert optimizer.defaults["fused"]
+    records = list(training.train(model, train_set, test_set, config, optimizer=optimizer))
+    assert records[-1].phase == "done" and records[-1].device == "cuda" and records[-1].test_accuracy > 0.5
+    saved = io.BytesIO()
+    torch.save(optimizer.state_dict(), saved)  # as a checkpoint keeps it: loaded on the CPU, moved beside the parameters
+    state = torch.load(io.BytesIO(saved.getvalue()), map_location="cpu", weights_only=True)
+    resumed = training.make_optimizer(model, config, state)
+    assert resumed.defaults["fused"] and all(s["exp_avg"].is_cuda for s in resumed.state.values())
