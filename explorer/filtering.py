@@ -6,11 +6,14 @@ Kept apart from the page so the whole path is tested and benchmarked without a b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
 from explorer import conv, images
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Border = Literal["valid", "zeros", "reflect", "replicate", "circular"]
 ColourMode = Literal["grey", "sum", "per-channel"]
@@ -69,9 +72,9 @@ def apply_filter(image: torch.Tensor, kernel: torch.Tensor, settings: FilterSett
     return FilterResult(x, maps, out, sizes, pads, params)
 
 
-def region_frame(region: torch.Tensor, top: int, left: int) -> "pd.DataFrame":
+def region_frame(region: torch.Tensor, top: int, left: int) -> pd.DataFrame:
     """A (h, w) block of pixel values as a table labelled with image row/column numbers."""
-    import pandas as pd
+    import pandas as pd  # here, not at the top: pandas takes a while to import and only this needs it
 
     return pd.DataFrame(
         region.numpy().round(3),

@@ -16,6 +16,15 @@ os.environ.setdefault("EXPLORER_RUNS", str(_STORES / "runs"))
 os.environ.setdefault("EXPLORER_CACHE", str(_STORES / "cache"))
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked ``gpu`` skip without CUDA; on the GPU machine ``pytest -m gpu`` runs them."""
+    if torch.cuda.is_available():
+        return
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
+
 @pytest.fixture(scope="session")
 def lenet() -> torch.nn.Module:
     """The shipped LeNet-5 as the pages hold it: eval mode, parameters frozen. Never change it in a test."""

@@ -136,7 +136,7 @@ def test_a_new_backend_marks_runs_of_dead_workers_interrupted(tmp_path):
         local.close()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_a_run_through_the_backend_uses_the_gpu(tmp_path):
     local = LocalBackend(tmp_path, poll_s=0.1)
     try:

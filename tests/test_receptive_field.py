@@ -138,7 +138,7 @@ def test_rf_box_is_the_gradient_box_on_every_registry_model(name):
 def _random_net(rng: random.Random, size: int) -> tuple[nn.Module, int]:
     """A chain of convs and pools with random kernel, stride, padding, dilation and ceil mode,
     with a residual branch now and then; returns the net and its input size."""
-    layers, channels, n = [], 1, size
+    layers, channels = [], 1
     for _ in range(rng.randint(2, 5)):
         k, d = rng.randint(1, 4), rng.randint(1, 3)
         k_eff = d * (k - 1) + 1
@@ -162,7 +162,6 @@ def _random_net(rng: random.Random, size: int) -> tuple[nn.Module, int]:
         if min(out.shape[-2:]) < 1:
             break
         layers.append(layer)
-        n = out.shape[-1]
     return nn.Sequential(*(layers or [nn.Conv2d(1, 1, 3)])), size
 
 

@@ -90,7 +90,7 @@ def test_the_optimizers_and_their_state_round_trip():
         training.make_optimizer(model, training.TrainConfig(optimizer="lion"))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_on_cuda_adamw_is_fused_and_a_run_learns_and_resumes():
     train_set, test_set = data.shapes(1280, seed=0), data.shapes(320, seed=1)
     model, config = _model(), training.TrainConfig(epochs=2, batch_size=64, device="cuda", log_every=5)

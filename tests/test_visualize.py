@@ -183,7 +183,7 @@ def test_a_model_without_normalize_is_refused():
         V.input_stats(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3)))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_the_ascent_and_the_maps_run_on_a_cuda_model_as_on_the_cpu(lenet):
     """Every optimisation and map follows the model to its device; the numbers agree with the CPU's."""
     from explorer import adversarial, attribution, invariance

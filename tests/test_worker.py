@@ -143,7 +143,7 @@ def test_asking_for_a_gpu_without_one_fails_with_a_reason(tmp_path):
     assert run.status == "failed" and "'cuda' cannot be used here" in run.reason
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.gpu
 def test_a_run_on_the_gpu(tmp_path):
     run = _run(tmp_path, {**TINY, "device": "cuda"})
     assert run.status == "finished" and run.device.startswith("cuda:0 (")
