@@ -14,6 +14,7 @@ photo gets no black frame by surprise).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -78,12 +79,13 @@ def compared_layers(layers: list[inspect.Layer]) -> list[str]:
 
 
 def sweep(model: nn.Module, image: torch.Tensor, kind: str, values: torch.Tensor,
-          layers: list[str]) -> Sweep:
+          layers: list[str], progress: Callable[[int, int], None] | None = None) -> Sweep:
     """Every value of the transformation through the network, compared with the original.
 
     ``image`` is the model's input (C, H, W) in [0, 1]; ``layers`` are node names. The versions go
     through in chunks of about ``CHUNK_VALUES`` input values, and only the original's outputs are
-    kept whole: VGG16's layers hold about 60 MB per 224x224 image.
+    kept whole: VGG16's layers hold about 60 MB per 224x224 image. ``progress(done, total)`` is
+    called after each chunk with the versions done so far.
     """
     names = inspect.node_names(model)
     unknown = set(layers) - set(names)
@@ -96,7 +98,11 @@ def sweep(model: nn.Module, image: torch.Tensor, kind: str, values: torch.Tensor
     chunk = max(1, CHUNK_VALUES // image.numel())
     with torch.no_grad():
         reference = graph(image[None].to(device))
-        results = [_compare(graph(part.to(device)), reference, layers, output) for part in versions.split(chunk)]
+        results = []
+        for part in versions.split(chunk):
+            results.append(_compare(graph(part.to(device)), reference, layers, output))
+            if progress is not None:
+                progress(sum(len(p) for p, _ in results), len(versions))
     probabilities = torch.cat([p for p, _ in results])
     correlation = torch.cat([r for _, r in results], 1) if layers else torch.empty(0, len(values))
     return Sweep(kind, values.float(), versions, probabilities, int(reference[output].argmax()), tuple(layers),

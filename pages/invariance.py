@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, inputs, invariance, mosaic
-from explorer.ui import image_input, layout, model_input, state
+from explorer.ui import image_input, layout, memo, model_input, state
 
 layout.page_setup(layout.PAGES[8])
 st.title("Invariance")
@@ -42,11 +42,13 @@ SETTINGS = [
 state.restore(SETTINGS)
 
 
-@st.cache_data(show_spinner="Transforming the image and running every version through the network...", max_entries=8)
-def sweep(key: str, digest: str, kind: str, values: tuple[float, ...], _network: model_input.Network,
-          _image: torch.Tensor) -> invariance.Sweep:
-    layers = invariance.compared_layers(list(_network.layers))
-    return invariance.sweep(_network.model, _image, kind, torch.tensor(values), layers)
+def sweep(network: model_input.Network, image: torch.Tensor, kind: str, values: tuple[float, ...]) -> invariance.Sweep:
+    """The sweep, computed once per server under a progress bar."""
+    layers = invariance.compared_layers(list(network.layers))
+    return memo.computed(
+        "invariance", (network.key, model_input.image_key(image), kind, values),
+        lambda report: invariance.sweep(network.model, image, kind, torch.tensor(values), layers, report),
+        lambda done, total: f"Running the {len(values)} versions through the network: {done} done")
 
 
 view, network, picked = model_input.controls(SETTINGS)
@@ -62,8 +64,7 @@ with view, layout.guard("sweeping the transformation"):
     values = torch.linspace(first, last, st.session_state.inv_count)
     if kind.startswith("shift"):
         values = (values / 100 * network.spec.input_size).round().unique()  # percent to whole pixels, each once
-    result = sweep(network.key, model_input.image_key(prepared.tensor), kind, tuple(values.tolist()), network,
-                   prepared.tensor)
+    result = sweep(network, prepared.tensor, kind, tuple(values.tolist()))
     classes = network.spec.classes if len(network.spec.classes) == result.probabilities.shape[1] else ()
     if not classes:
         st.info("This model has no class names: classes are shown by their number.")

@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from explorer import data, inputs, models, mosaic, top_activations, user_images
-from explorer.ui import state
+from explorer.ui import memo, state
 
 SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
 LABELS = {"shapes": "Built-in shapes (works offline)", "mnist": "MNIST test set",
@@ -126,12 +126,6 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
     return ImageSet(found.images, f"{len(found):,} images of {name}", f"zip:{digest}:{spec.input_shape}"), notes
 
 
-@st.cache_resource
-def _results() -> dict:
-    """Top-9 results of this server, by network, layer and image set (a few KB each)."""
-    return {}
-
-
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
               titles: tuple[str, str], key: str) -> None:
     """A channel's top images, whole (with their activations) and as the receptive-field patches they show it,
@@ -146,16 +140,10 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
 
 
 def top9(network, layer: str, images_set: ImageSet) -> top_activations.TopActivations:
-    """Every channel's top 9 of the set, computed once (with a progress bar) and then remembered."""
-    key = (network.key, layer, images_set.data_id)
-    store = _results()
-    if key not in store:
-        bar = st.progress(0.0, text="Running the images through the network...")
-
-        def report(done: int, total: int) -> None:
-            bar.progress(done / total, text=f"{done:,} of {total:,} images through `{layer}`")
-
-        store[key] = top_activations.cached_compute(network.model, layer, images_set.images, images_set.data_id,
-                                                    progress=report)
-        bar.empty()
-    return store[key]
+    """Every channel's top 9 of the set, computed once (with a progress bar) and then remembered (a few KB each)."""
+    return memo.computed(
+        "top9", (network.key, layer, images_set.data_id),
+        lambda report: top_activations.cached_compute(network.model, layer, images_set.images, images_set.data_id,
+                                                      progress=report),
+        lambda done, total: f"{done:,} of {total:,} images through `{layer}`" if total
+        else "Running the images through the network...", keep=64)
