@@ -125,8 +125,9 @@ def vector_figure(vector: torch.Tensor, title: str, height: int = 260) -> go.Fig
 
 def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: int = 16,
                    height: int = 420) -> go.Figure:
-    """Conv weights (O, I, kh, kw) as small images: one RGB tile per filter when I == 3,
-    else a grid with a column per output map and a row per input map (diverging colours)."""
+    """Conv weights (O, I, kh, kw) as small images: one RGB tile per filter when I == 3, else a grid
+    with a column per output map and a row per input map (diverging colours). Filters of one input
+    map (a first layer on grey images) wrap into a near-square grid instead of one long row."""
     w = weight.detach().float().cpu()[:max_out]
     if w.shape[1] == 3:
         top = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
@@ -137,7 +138,8 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
     values, scale, _ = scaled(by_input, per_map=False)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    return png_figure(tile(_enlarged(_LUTS[scale][codes]), out_n if out_n > 1 else in_n), title, height)  # one filter: a row
+    cols = columns_for(out_n) if in_n == 1 else out_n if out_n > 1 else in_n  # one filter: its input maps in a row
+    return png_figure(tile(_enlarged(_LUTS[scale][codes]), cols), title, height)
 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,

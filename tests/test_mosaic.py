@@ -49,6 +49,10 @@ def test_kernels_figure_shows_rgb_filters_as_colour_tiles_and_others_as_a_grid()
     grid = _image(mosaic.kernels_figure(torch.randn(16, 6, 5, 5), "grid"))
     tile = 5 * 6  # enlarged 6x to reach 28 px
     assert grid.shape[1] == 16 * tile + 15 * max(1, tile // 16) and grid.shape[0] == 6 * tile + 5 * max(1, tile // 16)
+    grey = _image(mosaic.kernels_figure(torch.randn(6, 1, 5, 5), "first layer on grey"))  # wraps: 3 columns, 2 rows
+    assert mosaic.columns_for(6) == 3 and grey.shape[:2] == (2 * tile + 1, 3 * tile + 2)
+    single = _image(mosaic.kernels_figure(torch.randn(1, 4, 5, 5), "one filter"))  # its 4 input maps in a row
+    assert single.shape[:2] == (tile, 4 * tile + 3)
 
 
 def test_prediction_figure_puts_the_most_likely_class_on_top():
