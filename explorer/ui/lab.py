@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import backends, layer_table, mosaic, run_files, runs, train_figures, worker
-from explorer.ui import state
+from explorer.ui import layout, state
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
 
@@ -101,6 +101,7 @@ def run_view(run_id: str) -> None:
 
 
 def _results(run: runs.Run) -> None:
+    _look_inside(run.id)
     result = run_files.load_result(run.id)
     if result is None:
         return
@@ -114,6 +115,15 @@ def _results(run: runs.Run) -> None:
                   for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
         st.plotly_chart(mosaic.images_figure(pictures, labels, "Example mistakes (true -> predicted)", side=56),
                         key=f"tr_mistakes_{run.id}")
+
+
+def _look_inside(run_id: str) -> None:
+    """Links that open the trained network on every page that takes a model."""
+    st.markdown("**Look inside the trained network**")
+    pages = [page for page in layout.PAGES if page.takes_model]
+    columns = st.columns(3)
+    for i, page in enumerate(pages):
+        columns[i % 3].page_link(page.script, label=page.label, icon=page.icon, query_params={"model": f"run:{run_id}"})
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

@@ -25,6 +25,7 @@ class PageInfo:
     label: str
     icon: str
     blurb: str
+    takes_model: bool = False  # the page looks at a network of the zoo or a finished training run
 
     @property
     def url_path(self) -> str:
@@ -47,16 +48,19 @@ PAGES: tuple[PageInfo, ...] = (
         "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",
         "Draw a digit and watch a trained LeNet-5 read it, one layer at a time: feature maps, kernels, "
         "shapes, parameters and the prediction. Also AlexNet, VGG16, GoogLeNet and ResNet18.",
+        takes_model=True,
     ),
     PageInfo(
         "pages/receptive_fields.py", "Receptive fields", ":material/center_focus_strong:",
         "Click a unit on any layer's feature map and see exactly which input pixels it can see, where its "
         "gradient gathers, how the field grows layer by layer; then predict it yourself.",
+        takes_model=True,
     ),
     PageInfo(
         "pages/top_activations.py", "Top activations", ":material/local_fire_department:",
         "For every channel of a layer, the 9 images of a data set that excite it most and the patches they "
         "show it: what each channel looks for, found in seconds.",
+        takes_model=True,
     ),
     PageInfo(
         "pages/train.py", "Train", ":material/model_training:",
@@ -67,16 +71,19 @@ PAGES: tuple[PageInfo, ...] = (
         "pages/what_excites.py", "What excites a unit", ":material/auto_awesome:",
         "Gradient ascent from noise: the image a channel, a unit or a class wants to see, forming step by step, "
         "beside the real images that excite it most; invert a layer to see what it kept of yours.",
+        takes_model=True,
     ),
     PageInfo(
         "pages/why_prediction.py", "Why this prediction", ":material/psychology:",
         "Saliency and Grad-CAM show which pixels the prediction rests on; a fast-gradient-sign attack flips it "
         "with a change you can hardly see.",
+        takes_model=True,
     ),
     PageInfo(
         "pages/invariance.py", "Invariance", ":material/open_with:",
         "Shift, rotate or scale the image and watch the prediction and every layer's maps: is the network "
         "translation, rotation or scale invariant?",
+        takes_model=True,
     ),
 )
 
