@@ -46,7 +46,11 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
                    "output": " x ".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
                    "parameters": f"{r['params']:,}" if r["params"] is not None else "-",
                    "problem": r["error"] or ""} for r in rows], hide_index=True, key="tr_plan")
-    return next((r["error"] for r in rows if r["error"]), None)
+    error = next((r["error"] for r in rows if r["error"]), None)
+    if error is None:
+        shape = " x ".join(map(str, input_shape))
+        st.caption(f"{shape} in, {classes} classes out: {sum(r['params'] for r in rows):,} parameters in all.")
+    return error
 
 
 def status_line(run: runs.Run, records: list[dict]) -> None:

@@ -70,6 +70,16 @@ def test_train_page_checks_a_custom_network_before_launch():
     assert plan["output"].iloc[0] == "4 x 26 x 26"
 
 
+def test_the_plan_of_a_custom_network_totals_what_pytorch_counts():
+    from explorer import architecture, layer_table
+
+    at = app("pages/train.py", arch="custom")
+    no_crash(at)
+    model = architecture.build({"layers": layer_table.default_layers(), "data": "shapes"}, (1, 28, 28), 8)
+    total = sum(p.numel() for p in model.parameters())
+    assert f"1 x 28 x 28 in, 8 classes out: {total:,} parameters in all." in [c.value for c in at.caption]
+
+
 def test_train_page_cancel_stops_a_run():
     import time
 
