@@ -74,6 +74,7 @@ def test_ours_tries_every_budget_when_the_target_is_out_of_reach(bench, mnist):
     assert not run["reached"] and run["budget"] == bench.GPU_BUDGETS[-1] == run["epochs"]
     assert [f["budget"] for f in run["failed_budgets"]] == list(bench.GPU_BUDGETS[:-1])
     assert run["seconds_with_retries"] >= run["seconds"] > 0
+    assert run["steps"] == bench.GPU_BUDGETS[-1] * (4096 // small.config.batch_size) and run["ms_per_step"] > 0
 
 
 def test_missing_data_is_a_clear_json_error(bench, tmp_path, capsys):
