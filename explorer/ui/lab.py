@@ -165,11 +165,14 @@ def runs_section(mine: list[str]) -> None:
     if b.button("Rename", key="tr_rename") and new_name.strip():
         runs.rename(chosen, new_name.strip())
         st.rerun()
-    if run_files.has_checkpoint(chosen):
-        c.download_button("Download (safetensors + config)", run_files.export(chosen), file_name=f"{chosen}.zip",
-                          mime="application/zip", key="tr_download")
-    if d.button("Delete", key="tr_delete", disabled=run.active, help="Cancel a running run first."):
-        runs.delete(chosen)
-        if st.session_state.get("tr_run") == chosen:
-            st.session_state.tr_run = ""
-        st.rerun()
+    if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
+        c.download_button("Download (safetensors + config)", lambda: run_files.export(chosen),
+                          file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
+    with d.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None):
+        st.markdown(f"Delete **{run.name}** with its checkpoint, snapshots and curves? It cannot be undone, "
+                    "and it is gone for everyone on this server.")
+        if st.button("Delete it", key="tr_delete", type="primary"):
+            runs.delete(chosen)
+            if st.session_state.get("tr_run") == chosen:
+                st.session_state.tr_run = ""
+            st.rerun()

@@ -24,6 +24,8 @@ def _poll_until_final(at: AppTest, run_id: str, timeout: float = 150) -> str:
 
 
 def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
+    from explorer import runs
+
     at = app("pages/train.py", train="1000", epochs="1", seed="3")
     no_crash(at)
     assert not errors(at)
@@ -54,6 +56,12 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     at.selectbox(key="net_model").set_value(f"run:{run_id}").run()
     no_crash(at)
     assert any(m.value.startswith("**Prediction:**") for m in at.markdown)
+
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="tr_pick").set_value(run_id).run()
+    at.button(key="tr_delete").click().run()  # inside the Delete popover: the confirmation
+    no_crash(at)
+    assert run_id not in [r.id for r in runs.list_runs()] and at.session_state["tr_run"] == ""
 
 
 def test_train_page_checks_a_custom_network_before_launch():
