@@ -300,7 +300,11 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     wait_for_app(page)
     screenshot(page, f"{request.node.name}-finished")
     run_id = re.search(r"run=([0-9a-z-]+)", page.url).group(1)
-    open_page(page, app_url + f"/layer_by_layer?model=run:{run_id}", "Prediction:")
+    with page.expect_download(timeout=30_000) as download:  # the zip is made on the click
+        page.get_by_role("button", name="Download (safetensors + config)").click()
+    assert re.fullmatch(r"[0-9a-z-]+\.zip", download.value.suggested_filename)
+    page.locator(f"a[href*='layer_by_layer?model=run%3A{run_id}']").click()  # "Look inside the trained network"
+    expect(page.get_by_text("Prediction:").first).to_be_visible(timeout=60_000)
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile("Your run"))
     assert_no_exception(page)
     screenshot(page, f"{request.node.name}-layer-by-layer")
