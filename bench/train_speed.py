@@ -159,13 +159,18 @@ def ours_to_target(recipe: Recipe, train_set: data.DataSet, test_set: data.DataS
 
 
 def _images_per_s(recipe: Recipe, train_set: data.DataSet, device: torch.device, steps: int = 30) -> float:
-    """Our training speed, from the steps after the first few of a throwaway run."""
+    """Our training speed from the median step of a throwaway run, after the first few (warm-up).
+
+    The median, not the mean: a few steps slowed by other work on the machine should not shrink
+    the whole schedule.
+    """
     model, config = _ours(recipe, 0, device, epochs=1, log_every=1)
     subset = train_set.subset(min(len(train_set), steps * config.batch_size))
-    times = [record.elapsed for record in training.train(model, subset, None, config) if record.phase == "train"]
-    if len(times) > 3:  # the first steps warm up: timed from the end of the third
-        return (len(times) - 3) * config.batch_size / max(times[-1] - times[2], 1e-9)
-    return len(times) * config.batch_size / max(times[-1], 1e-9) if times else 1.0
+    times = [0.0] + [record.elapsed for record in training.train(model, subset, None, config) if record.phase == "train"]
+    step_seconds = [later - earlier for earlier, later in zip(times, times[1:])]
+    if not step_seconds:
+        return 1.0
+    return config.batch_size / max(statistics.median(step_seconds[3:] or step_seconds), 1e-9)
 
 
 def _plan(rate: float, seconds: float, n: int) -> tuple[int, int]:
