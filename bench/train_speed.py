@@ -166,7 +166,8 @@ def _images_per_s(recipe: Recipe, train_set: data.DataSet, device: torch.device,
     """
     model, config = _ours(recipe, 0, device, epochs=1, log_every=1)
     subset = train_set.subset(min(len(train_set), steps * config.batch_size))
-    times = [0.0] + [record.elapsed for record in training.train(model, subset, None, config) if record.phase == "train"]
+    records = training.train(model, subset, None, config)
+    times = [0.0] + [record.elapsed for record in records if record.phase == "train"]
     step_seconds = [later - earlier for earlier, later in zip(times, times[1:])]
     if not step_seconds:
         return 1.0

@@ -99,7 +99,7 @@ def test_on_cuda_adamw_is_fused_and_a_run_learns_and_resumes():
     records = list(training.train(model, train_set, test_set, config, optimizer=optimizer))
     assert records[-1].phase == "done" and records[-1].device == "cuda" and records[-1].test_accuracy > 0.5
     saved = io.BytesIO()
-    torch.save(optimizer.state_dict(), saved)  # as a checkpoint keeps it: loaded on the CPU, moved beside the parameters
+    torch.save(optimizer.state_dict(), saved)  # as a checkpoint keeps it: loaded on the CPU, then moved to the parameters
     state = torch.load(io.BytesIO(saved.getvalue()), map_location="cpu", weights_only=True)
     resumed = training.make_optimizer(model, config, state)
     assert resumed.defaults["fused"] and all(s["exp_avg"].is_cuda for s in resumed.state.values())

@@ -115,7 +115,8 @@ class LocalBackend:
             run = runs.get(run_id, self.root)
             if run.status not in runs.RESUMABLE:
                 raise ValueError(f"run {run_id} is {run.status}; only {', '.join(runs.RESUMABLE)} runs can resume")
-            step = run_files.load_checkpoint(run_id, self.root)[2]["step"] if run_files.has_checkpoint(run_id, self.root) else 0
+            saved = run_files.has_checkpoint(run_id, self.root)
+            step = run_files.load_checkpoint(run_id, self.root)[2]["step"] if saved else 0
             runs.requeue(run_id, f"resuming from step {step}" if step else "starting again", self.root)
         self.tick()
         return run_id

@@ -127,7 +127,8 @@ def _look_inside(run_id: str) -> None:
     pages = [page for page in layout.PAGES if page.takes_model]
     columns = st.columns(3)
     for i, page in enumerate(pages):
-        columns[i % 3].page_link(page.script, label=page.label, icon=page.icon, query_params={"model": f"run:{run_id}"})
+        columns[i % 3].page_link(page.script, label=page.label, icon=page.icon,
+                                 query_params={"model": f"run:{run_id}"})
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
