@@ -1,8 +1,9 @@
-"""Figures of the training page: loss and accuracy curves, the confusion matrix."""
+"""Figures of the training page: loss and accuracy curves, runs side by side, the confusion matrix."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 import torch
 from plotly.subplots import make_subplots
 
@@ -25,6 +26,29 @@ def curves_figure(records: list[dict], height: int = 360) -> go.Figure:
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Learning curves", height=height, margin=dict(l=10, r=10, t=60, b=10),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) -> go.Figure:
+    """Several runs' training loss and test accuracy against the epoch, one colour per run.
+
+    ``named``: (run name, its metrics records) pairs, as :func:`curves_figure` reads them.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Test accuracy"))
+    palette = qualitative.Plotly
+    for i, (name, records) in enumerate(named):
+        colour = palette[i % len(palette)]
+        train = [r for r in records if r.get("phase") == "train"]
+        tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name=name,
+                                 legendgroup=name, mode="lines", line=dict(color=colour)), 1, 1)
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests], name=name,
+                                 legendgroup=name, showlegend=False, mode="lines+markers", line=dict(color=colour)),
+                      1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_layout(title="Runs compared", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 

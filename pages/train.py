@@ -34,6 +34,7 @@ SETTINGS = [
     state.Setting("tr_hand", "hand", False, state.boolean, state.dump_bool),
     state.Setting("tr_frozen", "frozen", False, state.boolean, state.dump_bool),
     state.Setting("tr_run", "run", ""),
+    state.Setting("tr_compare", "compare", [], lambda text: [i for i in text.split(",") if i], ",".join),
 ]
 state.restore(SETTINGS)
 
@@ -123,5 +124,6 @@ with view:
 
 with layout.guard("listing the runs"):
     lab.runs_section(st.session_state.get("tr_mine", []))
+    lab.compare_runs()
 
 state.publish(SETTINGS)

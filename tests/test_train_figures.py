@@ -1,4 +1,4 @@
-"""Training figures: curves from metrics records, the confusion matrix."""
+"""Training figures: curves from metrics records, runs compared, the confusion matrix."""
 
 import torch
 
@@ -14,6 +14,18 @@ def test_curves_split_training_records_from_test_accuracy():
     by_name = {t.name: t for t in fig.data}
     assert list(by_name["train loss"].y) == [1.0, 0.5]
     assert list(by_name["test accuracy"].y) == [0.75, 0.75]
+
+
+def test_runs_compared_share_one_colour_per_run_across_both_panels():
+    first = [{"phase": "train", "epoch": 0.5, "loss": 2.0}, {"phase": "eval", "epoch": 1.0, "test_accuracy": 0.6}]
+    second = [{"phase": "train", "epoch": 0.5, "loss": 1.0}, {"phase": "train", "epoch": 1.0, "loss": 0.5},
+              {"phase": "eval", "epoch": 1.0, "test_accuracy": 0.9}, {"phase": "done", "epoch": 1.0, "test_accuracy": 0.9}]
+    fig = train_figures.comparison_figure([("learned", first), ("hand-set", second)])
+    assert [t.name for t in fig.data] == ["learned", "learned", "hand-set", "hand-set"]
+    assert [t.showlegend for t in fig.data] == [None, False, None, False]  # one legend entry per run
+    assert fig.data[0].line.color == fig.data[1].line.color != fig.data[2].line.color == fig.data[3].line.color
+    assert list(fig.data[2].y) == [1.0, 0.5] and list(fig.data[3].y) == [0.9, 0.9]
+    assert fig.data[1].xaxis == "x2"  # test accuracy in the right-hand panel
 
 
 def test_confusion_matrix_labels_and_counts():

@@ -177,3 +177,33 @@ def runs_section(mine: list[str]) -> None:
             if st.session_state.get("tr_run") == chosen:
                 st.session_state.tr_run = ""
             st.rerun()
+
+
+def _label(run: runs.Run) -> str:
+    """The run's name, and how its first layer started when that was by hand."""
+    init = run.config.get("init") or {}
+    if not init.get("kernels"):
+        return run.name
+    return f"{run.name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
+
+
+def compare_runs() -> None:
+    """Chosen runs' curves in one figure and their first-layer filters side by side (last snapshots)."""
+    every = {r.id: r for r in runs.list_runs()}
+    st.session_state.tr_compare = [i for i in st.session_state.get("tr_compare", []) if i in every]  # deleted runs
+    if len(every) < 2:
+        return
+    chosen = st.multiselect("Compare runs", list(every), key="tr_compare", max_selections=6,
+                            format_func=lambda i: f"{_label(every[i])} ({i})",
+                            help="Hand-set against learned first filters, one optimizer against another...")
+    if not chosen:
+        return
+    picked = [every[i] for i in chosen]
+    st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked]),
+                    key="tr_compare_fig")
+    columns = st.columns(3)
+    for i, run in enumerate(r for r in picked if run_files.snapshot_steps(r.id)):
+        step = run_files.snapshot_steps(run.id)[-1]
+        filters = run_files.load_snapshot(run.id, step)["filters"]
+        columns[i % 3].plotly_chart(mosaic.kernels_figure(filters, f"{run.name}: step {step:,}", height=300),
+                                    key=f"tr_compare_filters_{run.id}_{step}")

@@ -88,6 +88,30 @@ def test_the_plan_of_a_custom_network_totals_what_pytorch_counts():
     assert f"1 x 28 x 28 in, 8 classes out: {total:,} parameters in all." in [c.value for c in at.caption]
 
 
+def test_runs_compared_from_a_link(tmp_path, monkeypatch):
+    import torch
+
+    from explorer import run_files, runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    made = []
+    for name, init, accuracy in [("learned", None, 0.8), ("sobel", {"kernels": ["laplacian"], "frozen": True}, 0.7)]:
+        run = runs.create({"model": "lenet5", "data": "shapes", "init": init}, root=tmp_path, name=name)
+        runs.append_metrics(run.id, [{"phase": "train", "step": 5, "epoch": 0.5, "loss": 1.5, "accuracy": 0.5},
+                                     {"phase": "eval", "step": 10, "epoch": 1.0, "loss": 1.0, "accuracy": 0.7,
+                                      "test_accuracy": accuracy}], tmp_path)
+        run_files.save_snapshot(run.id, 10, {"filters": torch.randn(6, 1, 5, 5)}, tmp_path)
+        made.append(run.id)
+    at = app("pages/train.py", compare=",".join([*made, "20991231-000000-gone"]))  # a deleted run is dropped
+    no_crash(at)
+    assert at.multiselect(key="tr_compare").value == made
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert "Runs compared" in titles and "learned: step 10" in titles and "sobel: step 10" in titles
+    compared = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Runs compared")
+    assert [t["name"] for t in compared["data"]][::2] == ["learned", "sobel (hand-set first filters, frozen)"]
+    assert at.query_params["compare"] in (",".join(made), [",".join(made)])
+
+
 def test_train_page_cancel_stops_a_run():
     import time
 
