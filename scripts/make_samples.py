@@ -1,11 +1,13 @@
 """Generate the deterministic test-pattern images in assets/samples/."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-OUT_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / "assets" / "samples"
 SIZE = 256
 SUPERSAMPLE = 4
 
@@ -83,11 +85,22 @@ def make_digit() -> Image.Image:
     return big.resize((28, 28), Image.LANCZOS)
 
 
+def make_triangle() -> Image.Image:
+    """28x28 triangle outline from the app's built-in shapes set (explorer.shapes, seeded)."""
+    sys.path.insert(0, str(ROOT))
+    from explorer import shapes
+
+    images, labels = shapes.draw(64, size=28, channels=1, seed=7)
+    first = int((labels == shapes.CLASSES.index("triangle")).nonzero()[0])
+    return Image.fromarray(images[first, 0].numpy(), mode="L")
+
+
 def main() -> None:
     """Write every pattern into assets/samples/."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     makers = {"edges.png": make_edges, "checkerboard.png": make_checkerboard,
-              "circles.png": make_circles, "text.png": make_text, "digit.png": make_digit}
+              "circles.png": make_circles, "text.png": make_text, "digit.png": make_digit,
+              "triangle.png": make_triangle}
     for name, make in makers.items():
         make().save(OUT_DIR / name, optimize=True)
         print(f"wrote {OUT_DIR / name}")

@@ -132,7 +132,7 @@ def test_grey_conversion_uses_luma_weights():
 
 def test_every_sample_loads():
     samples = images.samples()
-    assert {"edges", "checkerboard", "circles", "text", "digit"} <= {s.key for s in samples}
+    assert {"edges", "checkerboard", "circles", "text", "digit", "triangle"} <= {s.key for s in samples}
     assert any(s.kind == "photo" for s in samples)
     for sample in samples:
         tensor = images.load_sample(sample.key)

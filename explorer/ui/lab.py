@@ -15,6 +15,7 @@ from explorer import backends, layer_table, mosaic, run_files, runs, train_figur
 from explorer.ui import layout, state
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
+_SAMPLE_FOR = {"shapes": "triangle"}  # a sample image like the data set a run trained on
 
 
 @st.cache_resource
@@ -105,7 +106,7 @@ def run_view(run_id: str) -> None:
 
 
 def _results(run: runs.Run) -> None:
-    _look_inside(run.id)
+    _look_inside(run)
     result = run_files.load_result(run.id)
     if result is None:
         return
@@ -121,14 +122,16 @@ def _results(run: runs.Run) -> None:
                         key=f"tr_mistakes_{run.id}")
 
 
-def _look_inside(run_id: str) -> None:
-    """Links that open the trained network on every page that takes a model."""
+def _look_inside(run: runs.Run) -> None:
+    """Links that open the trained network on every page that takes a model (with a sample like its data)."""
     st.markdown("**Look inside the trained network**")
+    params = {"model": f"run:{run.id}"}
+    if run.config.get("data") in _SAMPLE_FOR:  # the pages' default sample is a digit
+        params.update(img=_SAMPLE_FOR[run.config["data"]], src="sample")
     pages = [page for page in layout.PAGES if page.takes_model]
     columns = st.columns(3)
     for i, page in enumerate(pages):
-        columns[i % 3].page_link(page.script, label=page.label, icon=page.icon,
-                                 query_params={"model": f"run:{run_id}"})
+        columns[i % 3].page_link(page.script, label=page.label, icon=page.icon, query_params=params)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
