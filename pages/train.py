@@ -123,7 +123,8 @@ with view:
         live()
 
 with layout.guard("listing the runs"):
-    lab.runs_section(st.session_state.get("tr_mine", []))
-    lab.compare_runs()
+    listed = runs.list_runs()  # read once for the table and the comparison
+    lab.runs_section(listed, st.session_state.get("tr_mine", []))
+    lab.compare_runs(listed)
 
 state.publish(SETTINGS)

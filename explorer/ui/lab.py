@@ -58,7 +58,8 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
     """Where the run stands: status, progress bar, throughput and time left."""
     last = next((r for r in reversed(records) if "steps" in r), None)
     if run.status == "queued":
-        ahead = [r.id for r in backend().queue()].index(run.id) if run.id in [r.id for r in backend().queue()] else 0
+        queued = [r.id for r in backend().queue()]
+        ahead = queued.index(run.id) if run.id in queued else 0
         st.info(f"Queued: {ahead} run(s) ahead of it on this server.")
         return
     if last is None:
@@ -145,13 +146,12 @@ def _accuracy(run: runs.Run) -> str:
     return f"{tests[-1]:.1%}" if tests else "-"
 
 
-def runs_section(mine: list[str]) -> None:
+def runs_section(every: list[runs.Run], mine: list[str]) -> None:
     """Every run on this server (yours marked), the shared queue, and rename / delete / download."""
     st.subheader("Runs on this server")
     queue = backend().queue()
     st.caption("Queue: " + (", ".join(f"{r.name} ({r.status})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")
-    every = runs.list_runs()
     if not every:
         st.caption("No runs yet.")
         return
@@ -190,9 +190,9 @@ def _label(run: runs.Run) -> str:
     return f"{run.name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
 
 
-def compare_runs() -> None:
+def compare_runs(listed: list[runs.Run]) -> None:
     """Chosen runs' curves in one figure and their first-layer filters side by side (last snapshots)."""
-    every = {r.id: r for r in runs.list_runs()}
+    every = {r.id: r for r in listed}
     st.session_state.tr_compare = [i for i in st.session_state.get("tr_compare", []) if i in every]  # deleted runs
     if len(every) < 2:
         return
@@ -205,8 +205,8 @@ def compare_runs() -> None:
     st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked]),
                     key="tr_compare_fig")
     columns = st.columns(3)
-    for i, run in enumerate(r for r in picked if run_files.snapshot_steps(r.id)):
-        step = run_files.snapshot_steps(run.id)[-1]
+    last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
+    for i, (run, step) in enumerate(last):
         filters = run_files.load_snapshot(run.id, step)["filters"]
         columns[i % 3].plotly_chart(mosaic.kernels_figure(filters, f"{run.name}: step {step:,}", height=300),
                                     key=f"tr_compare_filters_{run.id}_{step}")
