@@ -159,6 +159,9 @@ def runs_section(every: list[runs.Run], mine: list[str]) -> None:
                    "test accuracy": _accuracy(r), "yours": "yes" if r.id in mine else "", "id": r.id}
                   for r in every], hide_index=True, key="tr_runs")
     by_id = {r.id: r for r in every}
+    shown = st.session_state.get("tr_run")
+    if shown in by_id and st.session_state.get("tr_pick_follows") != shown:  # a new run shown above: pick it here
+        st.session_state.tr_pick = st.session_state.tr_pick_follows = shown
     chosen = st.selectbox("Run", list(by_id), key="tr_pick", format_func=lambda i: f"{by_id[i].name} ({i})")
     run = by_id[chosen]
     a, b, c, d = st.columns(4, vertical_alignment="bottom")
