@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer import step_graph
+
 if TYPE_CHECKING:
     from explorer.data import DataSet
 
@@ -40,6 +42,18 @@ class TrainConfig:
     log_every: int = 50  # steps between training records
     optimizer: str = "adamw"  # "adamw", or "sgd" (momentum 0.9, Nesterov)
     log_seconds: float = 0.0  # also a training record once this many seconds passed since the last (0 = off)
+    cycle_momentum: bool = True  # the one-cycle schedule also cycles momentum (Adam's beta1) 0.95 -> 0.85 -> 0.95
+    graphs: bool = False  # replay each step from one captured CUDA graph (AdamW, no augmentation, fixed momentum)
+
+    def checked(self) -> TrainConfig:
+        """Itself, or ValueError naming what a captured step cannot do."""
+        if self.graphs and self.optimizer != "adamw":
+            raise ValueError("graphs: only AdamW is captured")
+        if self.graphs and (self.shift or self.degrees or self.scale):
+            raise ValueError("graphs: no augmentation (its random draws would be replayed unchanged)")
+        if self.graphs and self.cycle_momentum:
+            raise ValueError("graphs: set cycle_momentum=False (a captured AdamW step keeps its betas)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -108,8 +122,8 @@ def evaluate(model: nn.Module, data: DataSet, device: str | torch.device = "auto
 
 
 def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    if x.is_cuda:
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+    if x.is_cuda:  # no cast cache: each weight is cast once per forward anyway, and a graph capture forbids it
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
             return model(x.contiguous(memory_format=torch.channels_last)).float()
     return model(x)
 
@@ -118,14 +132,16 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     """AdamW (decoupled weight decay), or SGD with Nesterov momentum 0.9 (L2 weight decay).
 
     On CUDA, AdamW is the fused kernel: one launch updates every parameter, where the default
-    launches several per step, and a short run on a small network is bound by launches.
+    launches several per step, and a short run on a small network is bound by launches. With
+    ``config.graphs`` it is also capturable (its step count lives on the device).
 
     ``state``: an optimizer state dict to continue from. Move the model to its device first:
     ``load_state_dict`` puts the state beside the parameters.
     """
+    on_cuda = _on_cuda(model)
     if config.optimizer == "adamw":
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                      fused=_on_cuda(model) or None)
+                                      fused=on_cuda or None, capturable=on_cuda and config.graphs)
     elif config.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
                                     weight_decay=config.weight_decay)
@@ -133,6 +149,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
         raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adamw or sgd")
     if state is not None:
         optimizer.load_state_dict(state)
+        for group in optimizer.param_groups:  # the saved groups bring their own flag
+            group["capturable"] = on_cuda and config.graphs and config.optimizer == "adamw"
     return optimizer
 
 
@@ -141,10 +159,11 @@ def _on_cuda(model: nn.Module) -> bool:
     return bool(parameters) and all(p.is_cuda for p in parameters)
 
 
-def _one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int,
+def _one_cycle(optimizer: torch.optim.Optimizer, config: TrainConfig, steps: int,
                start_step: int) -> torch.optim.lr_scheduler.LRScheduler:
     """The one-cycle schedule (Smith 2018) over ``steps``, advanced to ``start_step`` (a resumed run)."""
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=max(steps, 1))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=max(steps, 1),
+                                                   cycle_momentum=config.cycle_momentum)
     with warnings.catch_warnings():  # stepping the schedule without the optimizer is the point here
         warnings.simplefilter("ignore")
         for _ in range(start_step):
@@ -153,31 +172,39 @@ def _one_cycle(optimizer: torch.optim.Optimizer, lr: float, steps: int,
 
 
 class _Window:
-    """Training loss and accuracy summed since the last record (on the device: no sync per step)."""
+    """Training loss and accuracy summed since the last record.
 
-    def __init__(self) -> None:
-        self.loss, self.right, self.n = 0.0, 0, 0
+    The sums are device tensors updated in place: no sync per step, and a captured step adds to
+    them on every replay. ``n`` is counted by the caller, outside any capture.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss = torch.zeros((), device=device)
+        self.right = torch.zeros((), dtype=torch.int64, device=device)
+        self.n = 0
         self.last = (float("nan"), 0.0)  # the latest (loss, accuracy), repeated by eval records
 
     def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        self.loss += loss.detach() * len(y)
-        self.right += (logits.argmax(1) == y).sum()
-        self.n += len(y)
+        self.loss.add_(loss.detach() * len(y))
+        self.right.add_((logits.argmax(1) == y).sum())
 
     def close(self) -> None:
-        self.last = (float(self.loss) / self.n, int(self.right) / self.n)
-        self.loss, self.right, self.n = 0.0, 0, 0
+        self.last = (self.loss.item() / self.n, self.right.item() / self.n)
+        self.loss.zero_()
+        self.right.zero_()
+        self.n = 0
 
 
 def _step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-          config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimiser step on a batch x (N, C, H, W), y (N,); returns (loss, logits (N, K))."""
+          config: TrainConfig, window: _Window) -> torch.Tensor:
+    """One optimiser step on a float batch x (N, C, H, W), y (N,), counted in ``window``; returns the loss."""
     logits = _forward(model, x)
     loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return loss, logits
+    window.add(loss, logits, y)
+    return loss
 
 
 def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
@@ -192,6 +219,7 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
     The batches after a resume come from a generator seeded with ``seed + start_step``:
     reproducible, but not the very batches an unbroken run would have drawn.
     """
+    config.checked()
     device = resolve_device(config.device)
     generator = torch.Generator(device=device).manual_seed(config.seed + start_step)
     model.to(device).train()
@@ -202,9 +230,16 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
     steps = per_epoch * config.epochs
     step = min(start_step, steps)
     optimizer = make_optimizer(model, config) if optimizer is None else optimizer
-    schedule = _one_cycle(optimizer, config.lr, steps, step)
+    schedule = _one_cycle(optimizer, config, steps, step)
     start = last_record = time.perf_counter()
-    seen, window = 0, _Window()
+    seen, window = 0, _Window(device)
+
+    def eager(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return _step(model, optimizer, augment(_as_float(x), config, generator), y, config, window)
+
+    one_step = eager
+    if config.graphs:
+        one_step = step_graph.GraphedStep(eager, optimizer, (config.batch_size, *images.shape[1:]), device)
 
     def record(phase: str, test_accuracy: float | None = None) -> Progress:
         nonlocal last_record
@@ -219,11 +254,10 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
         order = torch.randperm(len(images), generator=generator, device=device)
         for b in range(first_batch if epoch == first_epoch else 0, per_epoch):
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            y = labels[idx]
-            loss, logits = _step(model, optimizer, augment(_as_float(images[idx]), config, generator), y, config)
+            loss = one_step(images[idx], labels[idx])
             schedule.step()
             step, seen = step + 1, seen + len(idx)
-            window.add(loss, logits, y)
+            window.n += len(idx)
             due = step % config.log_every == 0 or b == per_epoch - 1 or \
                 bool(config.log_seconds and time.perf_counter() - last_record >= config.log_seconds)
             if due:

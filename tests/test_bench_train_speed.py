@@ -59,13 +59,21 @@ def test_to_target_bench_keys_and_ranges(bench, mnist):
     device = torch.device("cpu")
     loaders = bench.reference.loaders(data.default_root(), device, train_images=640, test_images=500)
     small = bench.Recipe((4, 8, 8), bench.GPU_RECIPE.config)
-    result = bench.to_target_bench(*mnist, loaders, seeds=2, device=device, target=0.0, recipe=small)
-    assert {"device", "ours_s_to_99", "reference_s_to_99", "speedup", "ours_runs", "reference_run"} <= result.keys()
-    assert len(result["ours_runs"]) == 2
-    for run in [*result["ours_runs"], result["reference_run"]]:
+    graphed = bench.Recipe((4, 8, 8), bench.GRAPHED_RECIPE.config)  # on the CPU: the same body, run eagerly
+    result = bench.to_target_bench(*mnist, loaders, seeds=2, device=device, target=0.0, recipe=small, graphed=graphed)
+    assert {"device", "ours_s_to_99", "reference_s_to_99", "speedup", "ours_runs", "reference_run",
+            "graphed_s_to_99", "graphed_max_s_to_99", "graphed_speedup", "graphed_all_reached"} <= result.keys()
+    assert len(result["ours_runs"]) == len(result["graphed_runs"]) == 2 and result["graphed_all_reached"]
+    for run in [*result["ours_runs"], *result["graphed_runs"], result["reference_run"]]:
         assert 0.0 <= run["accuracy"] <= 1.0
         assert run["reached"] and run["epochs"] == 1  # any accuracy reaches a target of 0
         assert run["seconds"] > 0
+
+
+def test_a_failing_graphed_experiment_is_reported_beside_the_figures(bench, mnist):
+    broken = bench.Recipe((4, 8, 8), bench.replace(bench.GRAPHED_RECIPE.config, cycle_momentum=True))
+    result = bench.graphed_bench(broken, *mnist, seeds=1, device=torch.device("cpu"), target=0.0, reference_s=1.0)
+    assert result == {"graphed_error": "ValueError: graphs: set cycle_momentum=False (a captured AdamW step keeps its betas)"}
 
 
 def test_ours_tries_every_budget_when_the_target_is_out_of_reach(bench, mnist):
