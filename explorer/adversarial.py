@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,7 @@ from torch import nn
 from explorer import inspect
 
 MAX_EPS = 1.0
+SWEEP_VALUES = 2**20  # input values per forward pass of a sweep
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,19 +84,25 @@ def iterative_fgsm(model: nn.Module, image: torch.Tensor, eps: float, steps: int
     return _attack(model, x, adversarial, int(y), eps)
 
 
-def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor,
-               label: int | None = None) -> torch.Tensor:
-    """The softmax (E, K) of FGSM images for every eps in ``epsilons`` (E,), in one batch.
+def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, label: int | None = None,
+               progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """The softmax (E, K) of FGSM images for every eps in ``epsilons`` (E,).
 
     The sign of the gradient at the original is the same for every eps, so one backward pass serves all.
+    The images go through in batches of about ``SWEEP_VALUES`` input values (all of a digit's
+    sweep at once, six ImageNet images at a time); ``progress(done, total)`` follows each batch.
     """
     for eps in epsilons.tolist():
         check_eps(eps)
     x, y = _prepare(model, image, label)
     sign = loss_gradient(model, x, y).sign()
-    batch = (x + epsilons.to(x.device).view(-1, 1, 1, 1) * sign).clamp(0, 1)
+    parts = []
     with torch.no_grad():
-        return torch.softmax(model(batch).float(), 1).cpu()
+        for part in epsilons.to(x.device).split(max(1, SWEEP_VALUES // x.numel())):
+            parts.append(torch.softmax(model((x + part.view(-1, 1, 1, 1) * sign).clamp(0, 1)).float(), 1).cpu())
+            if progress is not None:
+                progress(sum(len(p) for p in parts), len(epsilons))
+    return torch.cat(parts)
 
 
 def flipping_eps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilons: torch.Tensor) -> torch.Tensor:

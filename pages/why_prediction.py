@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import adversarial, attribution, explain_figures, inputs
-from explorer.ui import image_input, layout, model_input, state
+from explorer.ui import image_input, layout, memo, model_input, state
 
 layout.page_setup(layout.PAGES[7])
 st.title("Why this prediction")
@@ -43,9 +43,11 @@ def attack(key: str, digest: str, eps: float, iterated: bool, _network: model_in
     return method(_network.model, _image, eps)
 
 
-@st.cache_data(show_spinner="Trying every eps...", max_entries=32)
-def eps_sweep(key: str, digest: str, _network: model_input.Network, _image: torch.Tensor) -> torch.Tensor:
-    return adversarial.fgsm_sweep(_network.model, _image, EPSILONS)
+def eps_sweep(network: model_input.Network, digest: str, image: torch.Tensor) -> torch.Tensor:
+    """The attack at every eps, computed once per server under a progress bar."""
+    return memo.computed("why_eps", (network.key, digest),
+                         lambda report: adversarial.fgsm_sweep(network.model, image, EPSILONS, progress=report),
+                         lambda done, total: f"Trying every eps: {done} of {len(EPSILONS)} attacked images done")
 
 
 def class_name(index: int) -> str:
@@ -136,7 +138,7 @@ with view, layout.guard("attacking the prediction"):
                                                           ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
         overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220)
-    st.plotly_chart(explain_figures.eps_figure(EPSILONS, eps_sweep(network.key, digest, network, prepared.tensor),
+    st.plotly_chart(explain_figures.eps_figure(EPSILONS, eps_sweep(network, digest, prepared.tensor),
                                                result.label, classes, eps), key="why_fig_eps")
 
 state.publish(SETTINGS)

@@ -64,6 +64,16 @@ def test_the_sweep_matches_single_attacks(lenet, digit):
         assert int(row.argmax()) == attack.after and math.isclose(float(row.max()), attack.after_confidence, rel_tol=1e-4)
 
 
+def test_the_sweep_in_batches_reports_progress_and_matches_one_batch(lenet, digit, monkeypatch):
+    epsilons = torch.linspace(0, 0.3, 7)
+    whole = adversarial.fgsm_sweep(lenet, digit, epsilons)
+    monkeypatch.setattr(adversarial, "SWEEP_VALUES", 3 * 28 * 28)  # three images a batch
+    reports: list[tuple[int, int]] = []
+    batched = adversarial.fgsm_sweep(lenet, digit, epsilons, progress=lambda done, total: reports.append((done, total)))
+    torch.testing.assert_close(batched, whole)
+    assert reports == [(3, 7), (6, 7), (7, 7)]
+
+
 @pytest.mark.parametrize("eps", [-0.1, 1.5, float("nan"), float("inf"), "0.1"])
 def test_eps_out_of_range_is_refused(lenet, digit, eps):
     with pytest.raises(ValueError, match="eps must be a number between 0 and 1"):
