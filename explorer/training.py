@@ -2,7 +2,8 @@
 
 The whole data set sits on the device as one uint8 tensor; batches are sliced from a shuffled
 index, converted to float and augmented with batched tensor ops (no DataLoader). On CUDA the
-loop runs in bf16 autocast with channels_last. Seeded runs on the CPU are reproducible.
+loop runs in bf16 autocast with channels_last; with ``TrainConfig.graphs`` every step is replayed
+from one captured CUDA graph (:mod:`explorer.step_graph`). Seeded runs on the CPU are reproducible.
 The loop knows nothing about display: a page, a script or a test consumes the records.
 """
 
