@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
 
-GAP = (255, 255, 255)  # the white line between tiles
+GAP = (150, 150, 150)  # grey lines between tiles: they show against white patches and zero weights
 MIN_TILE_PX = 28  # small maps and kernels are enlarged (nearest neighbour) to at least this
 
 
@@ -47,16 +47,21 @@ def scaled(maps: torch.Tensor, per_map: bool) -> tuple[torch.Tensor, str, tuple[
 
 
 def tile(tiles: np.ndarray, cols: int) -> np.ndarray:
-    """(N, h, w, 3) uint8 tiles -> one (rows * (h + g) - g, cols * (w + g) - g, 3) image with gaps."""
+    """(N, h, w, 3) uint8 tiles -> one (rows * (h + g) - g, cols * (w + g) - g, 3) image with gaps g."""
     n, h, w, _ = tiles.shape
     rows = math.ceil(n / cols)
-    gap = max(1, min(h, w) // 16)
+    gap = gap_for(h, w)
     out = np.empty((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), dtype=np.uint8)
     out[:] = GAP
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
         out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = t
     return out
+
+
+def gap_for(h: int, w: int) -> int:
+    """Pixels between tiles of h x w: two, or more for large tiles."""
+    return max(2, min(h, w) // 16)
 
 
 def _enlarged(tiles: np.ndarray) -> np.ndarray:
@@ -93,11 +98,18 @@ def maps_figure(maps: torch.Tensor, first: int, title: str, per_map: bool = True
     tiles = _enlarged(_LUTS[scale][codes])
     fig = png_figure(tile(tiles, columns_for(len(maps))), title, height)
     note = "each map on its own scale" if per_map else f"one scale for all: {low:.3g} to {high:.3g}"
-    colours = "blue < 0 < red" if scale == "RdBu_r" else "dark = 0, yellow = high"
-    fig.add_annotation(text=f"maps {first}..{first + len(maps) - 1}, row by row; {colours}; {note}",
-                       xref="paper", yref="paper", x=0, y=-0.02, showarrow=False, yanchor="top",
-                       font=dict(size=11))
-    fig.update_layout(margin=dict(b=30))
+    return _legend(fig, f"maps {first}..{first + len(maps) - 1}, row by row", _colours(scale), note)
+
+
+def _colours(scale: str) -> str:
+    return "blue < 0 < red" if scale == "RdBu_r" else "dark = 0, yellow = high"
+
+
+def _legend(fig: go.Figure, *lines: str) -> go.Figure:
+    """Short lines under the picture (one per line: a narrow column must not cut them off)."""
+    fig.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=0, y=-0.02, showarrow=False,
+                       yanchor="top", xanchor="left", align="left", font=dict(size=11))
+    fig.update_layout(margin=dict(b=16 * len(lines) + 10))
     return fig
 
 
@@ -136,10 +148,11 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     w = w[:, :max_in]
     out_n, in_n = w.shape[:2]
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
-    values, scale, _ = scaled(by_input, per_map=False)
+    values, scale, (low, high) = scaled(by_input, per_map=False)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     cols = columns_for(out_n) if in_n == 1 else out_n if out_n > 1 else in_n  # one filter: its input maps in a row
-    return png_figure(tile(_enlarged(_LUTS[scale][codes]), cols), title, height)
+    fig = png_figure(tile(_enlarged(_LUTS[scale][codes]), cols), title, height)
+    return _legend(fig, f"weights: {_colours(scale)}", f"one scale for all: {low:.3g} to {high:.3g}")
 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,

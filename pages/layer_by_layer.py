@@ -98,9 +98,9 @@ with tab_kernels, layout.guard("drawing the kernels"):
     else:
         weight = layer.module.weight.detach()
         shown = f"first {min(16, weight.shape[0])} filters" if weight.shape[0] > 16 else f"{weight.shape[0]} filters"
-        st.plotly_chart(mosaic.kernels_figure(weight, f"{shown}" + (" in colour (R, G, B weights)" if weight.shape[1] == 3
-                                              else ": a column per output map, a row per input map")),
-                        key="lbl_fig_kernels")
+        layout_words = {3: " in colour (R, G, B weights)", 1: ", one tile each, row by row"}
+        st.plotly_chart(mosaic.kernels_figure(weight, shown + layout_words.get(
+            weight.shape[1], ": a column per output map, a row per input map")), key="lbl_fig_kernels")
         first_conv = next(l for l in layers if isinstance(l.module, torch.nn.Conv2d))
         if layer is first_conv:
             flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)

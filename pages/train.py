@@ -122,9 +122,18 @@ with view:
 
         live()
 
-with layout.guard("listing the runs"):
-    listed = runs.list_runs()  # read once for the table and the comparison
-    lab.runs_section(listed, st.session_state.get("tr_mine", []))
+listed = runs.list_runs()
+
+
+# while any run on the server is queued or running, the list and the shared queue redraw on their own
+@st.fragment(run_every=2.0 if any(r.active for r in listed) else None)
+def run_list() -> None:
+    with layout.guard("listing the runs"):
+        lab.runs_section(runs.list_runs(), st.session_state.get("tr_mine", []))
+
+
+run_list()
+with layout.guard("comparing runs"):  # outside the fragment: its choice goes into the link on each rerun
     lab.compare_runs(listed)
 
 state.publish(SETTINGS)

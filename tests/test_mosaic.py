@@ -20,8 +20,10 @@ def test_tile_places_maps_row_by_row_with_gaps():
     for i in range(5):
         tiles[i] = i * 40
     out = mosaic.tile(tiles, cols=3)
-    assert out.shape == (2 * 2 + 1, 3 * 3 + 2, 3)
-    assert (out[0, 4] == 40).all() and (out[3, 0] == 120).all() and (out[0, 3] == mosaic.GAP).all()
+    gap = mosaic.gap_for(2, 3)
+    assert gap == 2 and out.shape == (2 * 2 + gap, 3 * 3 + 2 * gap, 3)
+    assert (out[0, 3 + gap] == 40).all() and (out[2 + gap, 0] == 120).all()
+    assert (out[0, 3] == mosaic.GAP).all() and (out[2, 0] == mosaic.GAP).all()
 
 
 def test_scaled_is_diverging_for_signed_maps_and_per_map_when_asked():
@@ -39,7 +41,7 @@ def test_maps_figure_is_one_png_with_every_map():
     image = _image(fig)
     tile = 10 * 3  # 10 px maps are enlarged to at least MIN_TILE_PX
     cols = mosaic.columns_for(16)
-    assert image.shape[1] == cols * tile + (cols - 1) * max(1, tile // 16)
+    assert image.shape[1] == cols * tile + (cols - 1) * mosaic.gap_for(tile, tile)
     assert "maps 16..31" in fig.layout.annotations[0].text
 
 
@@ -48,11 +50,14 @@ def test_kernels_figure_shows_rgb_filters_as_colour_tiles_and_others_as_a_grid()
     assert _image(rgb).shape[2] == 3
     grid = _image(mosaic.kernels_figure(torch.randn(16, 6, 5, 5), "grid"))
     tile = 5 * 6  # enlarged 6x to reach 28 px
-    assert grid.shape[1] == 16 * tile + 15 * max(1, tile // 16) and grid.shape[0] == 6 * tile + 5 * max(1, tile // 16)
+    gap = mosaic.gap_for(tile, tile)
+    assert grid.shape[1] == 16 * tile + 15 * gap and grid.shape[0] == 6 * tile + 5 * gap
+    legend = mosaic.kernels_figure(torch.tensor([[[[-2.0, 1.0]]]]), "signed").layout.annotations[0].text
+    assert legend == "weights: blue < 0 < red<br>one scale for all: -2 to 2"
     grey = _image(mosaic.kernels_figure(torch.randn(6, 1, 5, 5), "first layer on grey"))  # wraps: 3 columns, 2 rows
-    assert mosaic.columns_for(6) == 3 and grey.shape[:2] == (2 * tile + 1, 3 * tile + 2)
+    assert mosaic.columns_for(6) == 3 and grey.shape[:2] == (2 * tile + gap, 3 * tile + 2 * gap)
     single = _image(mosaic.kernels_figure(torch.randn(1, 4, 5, 5), "one filter"))  # its 4 input maps in a row
-    assert single.shape[:2] == (tile, 4 * tile + 3)
+    assert single.shape[:2] == (tile, 4 * tile + 3 * gap)
 
 
 def test_prediction_figure_puts_the_most_likely_class_on_top():
@@ -71,7 +76,7 @@ def test_kernel_grid_puts_output_maps_in_columns_and_input_maps_in_rows():
     weight[3, 1] = 1.0  # output map 3, input map 1
     image = _image(mosaic.kernels_figure(weight, "grid"))
     tile = 3 * 10  # 3 px kernels are enlarged 10x
-    gap = max(1, tile // 16)
+    gap = mosaic.gap_for(tile, tile)
     hot = image[1 * (tile + gap) + tile // 2, 3 * (tile + gap) + tile // 2]
     cold = image[tile // 2, 3 * (tile + gap) + tile // 2]
     assert hot[0] > 150 > hot[2] and abs(int(cold[0]) - int(cold[2])) < 30  # red where the weight is, neutral elsewhere
