@@ -55,6 +55,18 @@ class Sweep:
         return self.probabilities.argmax(1)
 
 
+def swept_values(kind: str, first: float, last: float, count: int, side: int) -> torch.Tensor:
+    """``count`` values evenly spaced from ``first`` to ``last``.
+
+    Shifts come in percent of the image side (``side`` pixels) and become whole pixels, each kept
+    once: a range that spans fewer pixels than ``count`` gives fewer versions.
+    """
+    values = torch.linspace(first, last, count)
+    if kind.startswith("shift"):
+        values = (values / 100 * side).round().unique()
+    return values
+
+
 def transform(image: torch.Tensor, kind: str, value: float) -> torch.Tensor:
     """``image`` (C, H, W) shifted (pixels), rotated (degrees, clockwise) or scaled (factor) about its centre."""
     if kind not in KINDS:

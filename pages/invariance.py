@@ -61,9 +61,10 @@ with view, layout.guard("sweeping the transformation"):
     b.slider(f"Range ({UNITS[kind]})", low, high, key=f"inv_{kind}", step=step)
     c.slider("Versions", 3, 61, key="inv_count", step=2)
     first, last = st.session_state[f"inv_{kind}"]
-    values = torch.linspace(first, last, st.session_state.inv_count)
-    if kind.startswith("shift"):
-        values = (values / 100 * network.spec.input_size).round().unique()  # percent to whole pixels, each once
+    values = invariance.swept_values(kind, first, last, st.session_state.inv_count, network.spec.input_size)
+    if len(values) < st.session_state.inv_count:
+        st.caption(f"Shifts move whole pixels: this range holds {len(values)} different shifts "
+                   f"({values[0]:g} to {values[-1]:g} px), so {len(values)} versions, not {st.session_state.inv_count}.")
     result = sweep(network, prepared.tensor, kind, tuple(values.tolist()))
     classes = network.spec.classes if len(network.spec.classes) == result.probabilities.shape[1] else ()
     if not classes:

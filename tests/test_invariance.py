@@ -91,3 +91,10 @@ def test_chunks_give_the_same_sweep_as_one_batch(lenet, seven, monkeypatch):
     torch.testing.assert_close(chunked.probabilities, whole.probabilities)
     torch.testing.assert_close(chunked.correlation, whole.correlation)
     assert chunked.reference_class == whole.reference_class
+
+
+def test_swept_shifts_are_whole_pixels_each_once_and_other_kinds_keep_the_count():
+    shifts = invariance.swept_values("shift_x", -30, 30, 21, side=28)  # +-8.4 px: 17 whole shifts
+    assert shifts.tolist() == [float(v) for v in range(-8, 9)]
+    angles = invariance.swept_values("rotate", -45, 45, 21, side=28)
+    assert len(angles) == 21 and angles[0] == -45 and angles[-1] == 45

@@ -21,6 +21,7 @@ def test_defaults_shift_the_digit_sideways():
     layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
     assert layers["data"][0]["y"] == ["conv1", "pool1", "conv2", "pool2", "fc3", "fc4", "fc5"]
     assert any(t.startswith("Some of the 17 versions") for t in titles(at))
+    assert "this range holds 17 different shifts (-8 to 8 px), so 17 versions, not 21" in text(at)
 
 
 @pytest.mark.parametrize("params,axis,values", [
