@@ -63,6 +63,7 @@ with view, layout.guard("finding the data set's top 9"):
                                  (f"Its top {result.k}", "The patches they show it"), "wx_fig")
             st.caption(f"Searched: {images_set.about}. Above, what the channel was optimised to see; here, what "
                        "excites it in real data. The optimised image shows the pattern everywhere at once, the patches "
-                       "show it once each.")
+                       "show it once each." + (" The numbers differ too: above, the channel's mean over its whole map; "
+                                               "here, its strongest response at one position." if goal.mode == "channel" else ""))
 
 state.publish(SETTINGS)

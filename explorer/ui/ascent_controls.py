@@ -92,7 +92,8 @@ def pick_goal(network: Network) -> Choice:
     unit = _pick_unit(layer.out_shape[1:]) if mode == "unit" else None
     what = f"unit {unit} of channel {st.session_state.wx_channel}" if unit else f"channel {st.session_state.wx_channel}"
     goal = visualize.Goal(mode, layer.name, int(st.session_state.wx_channel), unit, bool(st.session_state.wx_from_image))
-    return Choice(goal, "Gradient ascent", f"What excites {what} of {layer.name}", "activation")
+    value = "the unit's activation" if unit else "mean activation of the channel"  # the objective, see visualize
+    return Choice(goal, "Gradient ascent", f"What excites {what} of {layer.name}", value)
 
 
 def _pick_unit(size: tuple[int, int]) -> tuple[int, int]:

@@ -137,6 +137,8 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
                                               cols=3, side=96, width_px=380), key=f"{key}_patches")
+    whole.caption("Under each image: the channel's strongest response in it (its maximum over positions).")
+    patched.caption("Under each patch: its size in pixels, the part of the image that strongest unit sees.")
 
 
 def top9(network, layer: str, images_set: ImageSet) -> top_activations.TopActivations:
