@@ -36,18 +36,21 @@ SETTINGS = [
 state.restore(SETTINGS)
 
 
-def grids() -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The input and kernel of the chosen example, or the user's own (validated)."""
-    key = st.selectbox("Example", EXAMPLE_KEYS, key="sb_example", on_change=_example_changed,
+def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The input and kernel of the chosen example, or the user's own (validated). Pooling takes the input only."""
+    key = st.selectbox("Input of the example" if pooling else "Example", EXAMPLE_KEYS, key="sb_example",
+                       on_change=_example_changed,
                        format_func=lambda k: examples.EXAMPLES[k].title if k in examples.EXAMPLES else "Your own grids")
     if key in examples.EXAMPLES:
-        st.caption(examples.EXAMPLES[key].note)
+        st.caption("Pooling slides a window over this example's input; it has no kernel." if pooling
+                   else examples.EXAMPLES[key].note)
         return examples.EXAMPLES[key].image, examples.EXAMPLES[key].kernel
     a, b = st.columns(2)
     text_in = a.text_area("Input (rows on lines, numbers split by spaces)", key="sb_input", height=150)
-    text_k = b.text_area("Kernel", key="sb_kernel", height=150)
+    text_k = "" if pooling else b.text_area("Kernel", key="sb_kernel", height=150)
     try:
-        return _grid(text_in, "input", 12).double(), kernels.parse_text(text_k).double()
+        grid = _grid(text_in, "input", 12).double()
+        return grid, None if pooling else kernels.parse_text(text_k).double()
     except kernels.KernelError as exc:
         st.error(f"{exc}.")
         return None
@@ -109,7 +112,7 @@ with layout.guard("building the example"):
         signal = a.text_input("Signal", key="sb_signal")
         kernel_text = b.text_input("Kernel", key="sb_kernel_1d")
     else:
-        problem = grids()
+        problem = grids(mode == "pooling")
     cols = st.columns(5)
     if mode == "pooling":
         kind = cols[0].selectbox("Pooling", conv.POOL_KINDS, key="sb_pool")

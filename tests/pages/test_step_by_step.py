@@ -26,6 +26,10 @@ def test_step_page_pooling_and_1d():
     at = app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", pstride="1")
     no_crash(at)
     assert "Step 1 of 16" in text(at)
+    assert "it has no kernel" in text(at) and at.selectbox(key="sb_example").label == "Input of the example"
+    own = app("pages/step_by_step.py", mode="pooling", ex="custom", kv="1 x")  # the kernel is not read, so no error
+    no_crash(own)
+    assert [t.label for t in own.text_area] == ["Input (rows on lines, numbers split by spaces)"] and not errors(own)
     at = app("pages/step_by_step.py", mode="1-D signal", sig="0 0 1 3 4", k1="-1 0 1")
     no_crash(at)
     assert at.code[0].value == "0·(-1) + 0·0 + 1·1 = 1"
