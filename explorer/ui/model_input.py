@@ -86,7 +86,7 @@ def pick_model() -> Network | None:
 def _download(name: str) -> bool:
     """Offer the download of torchvision's weights; True once they are here."""
     size = models.download_size_mb(name)
-    st.info(f"The ImageNet weights of {models.spec(name).title} ({size:.0f} MB) are not on this server yet. "
+    st.info(f"The trained weights of {models.spec(name).title}, {size:.0f} MB, are not on this server yet. "
             "Download them, or switch off *Trained weights* to look at the architecture with random weights.")
     if not st.button(f"Download the weights ({size:.0f} MB)", key="net_download", type="primary"):
         return False
@@ -150,6 +150,8 @@ def controls(settings: list[state.Setting], need_image: bool = True):
         picked = image_input.pick_image()
     if network is None or (need_image and picked is None):
         state.publish(settings)
-        view.info("Choose a model and an image to start." if need_image else "Choose a model to start.")
+        view.info("Choose an image to start." if network is not None else
+                  "This model has no trained weights here yet (see the left): download them, or switch off "
+                  "*Trained weights* to explore the same network with random weights.")
         st.stop()
     return view, network, picked

@@ -80,7 +80,9 @@ def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkey
     monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", f"http://127.0.0.1:{port}/")
     at = app("pages/layer_by_layer.py", model="googlenet")
     no_crash(at)
-    assert any("not on this server yet" in i.value for i in at.info)
+    notes = [i.value for i in at.info]
+    assert any(n.startswith("The trained weights of GoogLeNet") and "not on this server yet" in n for n in notes)
+    assert any("no trained weights here yet (see the left)" in n for n in notes), notes  # the main panel says why
     at.button(key="net_download").click().run()
     no_crash(at)
     assert any("could not be downloaded" in e and "random weights" in e for e in errors(at)), errors(at)
