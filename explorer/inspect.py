@@ -100,7 +100,7 @@ def layers(model: nn.Module, input_shape: tuple[int, ...], graph_module: fx.Grap
     """
     graph_module = graph_module or extractor(model)
     wanted = _output_names(graph_module)
-    device = next(model.parameters()).device
+    device = device_of(model)
     with torch.no_grad():
         outputs = graph_module(torch.zeros(1, *input_shape, device=device))
     shapes = _node_shapes(graph_module, wanted, outputs, tuple(input_shape))
@@ -179,7 +179,7 @@ def formula(layer: Layer) -> list[str]:
         return _conv_formula(module, layer)
     if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
         return [*_size_lines(layer, _pair(module.kernel_size), _pair(module.stride), _pair(module.padding),
-                             _pair(getattr(module, "dilation", 1))),
+                             _pair(getattr(module, "dilation", 1)), module.ceil_mode),
                 f"{'Max' if isinstance(module, nn.MaxPool2d) else 'Average'}-pooling: no parameters; "
                 f"each of the {out[0]} maps is pooled on its own."]
     if isinstance(module, nn.Linear):
@@ -219,14 +219,16 @@ def _pair(value) -> tuple[int, int]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-def _size_lines(layer: Layer, kernel, stride, padding, dilation) -> list[str]:
+def _size_lines(layer: Layer, kernel, stride, padding, dilation, ceil: bool = False) -> list[str]:
+    """The output-size formula per axis; a pooling in ceil mode rounds up (GoogLeNet's do)."""
     lines = []
+    low, high = ("\\lceil", "\\rceil") if ceil else ("\\lfloor", "\\rfloor")
     for axis, n_in, n_out, f, s, p, d in zip(("H", "W"), layer.in_shape[1:], layer.out_shape[1:],
                                             kernel, stride, padding, dilation):
         value = conv.output_size(n_in, f, p, s, d)
         dil = f"{d} \\cdot ({f} - 1)" if d != 1 else f"({f} - 1)"
-        lines.append(f"${axis}_{{out}} = \\lfloor ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} \\rfloor + 1 = "
-                     f"\\lfloor {value:g} \\rfloor = {n_out}$")
+        lines.append(f"${axis}_{{out}} = {low} ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} {high} + 1 = "
+                     f"{low} {value - 1:g} {high} + 1 = {n_out}$" + (" (ceil mode: rounded up)" if ceil else ""))
     return lines
 
 

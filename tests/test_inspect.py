@@ -88,7 +88,13 @@ def test_formulas_state_the_true_shapes_and_counts(name, built):
 def test_conv_formula_shows_the_floor_of_a_non_integer_size():
     layer = inspect.layers(nn.Sequential(nn.Conv2d(1, 2, 3, stride=2)), (1, 6, 6))[0]
     text = " ".join(inspect.formula(layer))
-    assert "\\lfloor 2.5 \\rfloor = 2" in text  # the deck's 6x6, 3x3, stride 2 example
+    assert "\\lfloor 1.5 \\rfloor + 1 = 2" in text  # the deck's 6x6, 3x3, stride 2 example
+
+
+def test_pool_formula_rounds_up_in_ceil_mode_as_torch_does():
+    layer = inspect.layers(nn.Sequential(nn.MaxPool2d(3, 2, ceil_mode=True)), (1, 112, 112))[0]  # no parameters
+    assert layer.out_shape == (1, 56, 56)  # GoogLeNet's first pooling
+    assert "\\lceil 54.5 \\rceil + 1 = 56$ (ceil mode: rounded up)" in " ".join(inspect.formula(layer))
 
 
 def test_depth_counts_weight_layers_on_the_longest_path():

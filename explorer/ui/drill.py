@@ -32,6 +32,7 @@ def receptive_field_quiz(spatial: list[Field], input_size: int) -> None:
     field, before = picked
     r_in, j_in, n_in = (before.r[0], before.j[0], before.size[0]) if before else (1, 1, input_size)
     source = f"`{before.name}`" if before else "the input"
+    st.caption("A layer drawn at random from this model (not the one picked above); *Another layer* draws again.")
     st.markdown(f"**Layer `{field.name}`** ({field.op}) reads {source}: a map of **{n_in}** rows whose units "
                 f"see **r = {r_in}** input rows each, **j = {j_in}** rows apart.")
     a, b = st.columns(2)

@@ -53,7 +53,7 @@ def test_layer_page_link_opens_a_layer_with_its_arithmetic():
     no_crash(at)
     assert at.subheader[0].value == "5 of 13: `conv2` (Conv2d)"
     shown = text(at)
-    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2,416" in shown and "\\lfloor 10 \\rfloor = 10" in shown
+    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2,416" in shown and "\\lfloor 9 \\rfloor + 1 = 10" in shown
     assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in shown
 
 
