@@ -130,7 +130,7 @@ def conv_step_figures(trace: Trace, step: int) -> list[go.Figure]:
     return [
         grid_figure(trace.padded, "Input (padded)" if any(trace.padding) else "Input", highlight=taps,
                     border=trace.padding, path=window_centres(trace)),
-        grid_figure(trace.weights, "Kernel as applied", colorscale="RdBu_r", zmid=0),
+        grid_figure(trace.weights, "Kernel", colorscale="RdBu_r", zmid=0),
         grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0),
         grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)],
                     colorscale="RdBu_r", zmid=0),

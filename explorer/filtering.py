@@ -92,10 +92,9 @@ def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: Fil
     )
     if report.exact:
         return line
-    return (
-        f"{line} — not an integer: PyTorch takes the floor, **{report.actual}**, and the last "
-        f"{report.dropped} {axis.lower()} of the padded input are never covered by a window."
-    )
+    left = (f"the last {axis.lower().removesuffix('s')} of the padded input is" if report.dropped == 1
+            else f"the last {report.dropped} {axis.lower()} of the padded input are")
+    return f"{line} — not an integer: PyTorch takes the floor, **{report.actual}**, and {left} never covered by a window."
 
 
 def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings) -> list[str]:

@@ -55,7 +55,7 @@ view, network, picked = model_input.controls(SETTINGS)
 
 with view, layout.guard("sweeping the transformation"):
     prepared = inputs.prepare(network.spec, picked[1])
-    a, b, c = st.columns([2, 3, 2])
+    a, b, c = st.columns([3, 3, 2])
     kind = a.selectbox("Transformation", invariance.KINDS, key="inv_kind", format_func=invariance.LABELS.get)
     low, high, step = RANGES[kind]
     b.slider(f"Range ({UNITS[kind]})", low, high, key=f"inv_{kind}", step=step)

@@ -80,7 +80,8 @@ with tab_maps, layout.guard("drawing the layer's output"):
             p, q = st.columns(2)
             if pages > 1:
                 p.number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
-            q.toggle("Each map on its own colour scale", key="lbl_own_scale")
+            q.toggle("Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale (its shape shows); "
+                     "off: one scale for all (their strengths compare).")
             with st.expander("Look closer at one map (hover for its values)"):
                 if st.session_state.get("lbl_closer", 0) >= out.shape[0]:
                     st.session_state.lbl_closer = 0

@@ -69,7 +69,7 @@ with view, layout.guard("showing the channel"):
                          ("Whole images", "The patches they show it (receptive fields)"), "ta")
     if isinstance(layer.module, torch.nn.Conv2d):
         st.plotly_chart(mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
-                                              f"Its kernel ({layer.module.in_channels} input maps)", height=200),
+                                              f"Its kernel ({layer.module.in_channels} input map{'s' if layer.module.in_channels != 1 else ''})", height=200),
                         key="ta_kernel")
     if picked is not None:
         prepared = inputs.prepare(network.spec, picked[1])

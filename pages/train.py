@@ -57,7 +57,8 @@ def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
 controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
     a, b = st.columns(2)
-    data = a.selectbox("Data set", DATA, key="tr_data", format_func={"shapes": "Built-in shapes (offline)",
+    data = a.selectbox("Data set", DATA, key="tr_data", help="Built-in shapes are drawn here: no download.",
+                       format_func={"shapes": "Built-in shapes",
                        "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}.get)
     arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=ARCH_LABELS.get)
     extra, shape, classes = input_of(data, arch)

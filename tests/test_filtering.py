@@ -54,6 +54,10 @@ def test_explanation_fills_the_formulas_with_this_views_numbers():
     result = filtering.apply_filter(torch.rand(1, 6, 6), torch.ones(3, 3), FilterSettings(border="valid", stride=2))
     text = "\n".join(filtering.explain(result, torch.ones(3, 3), FilterSettings(border="valid", stride=2)))
     assert "= 2.5" in text and "PyTorch takes the floor, **2**" in text
+    assert "the last row of the padded input is never covered" in text  # 6 rows, 3x3 windows 2 apart
+    wide = filtering.apply_filter(torch.rand(1, 8, 8), torch.ones(3, 3), FilterSettings(border="valid", stride=3))
+    words = "\n".join(filtering.explain(wide, torch.ones(3, 3), FilterSettings(border="valid", stride=3)))
+    assert "the last 2 columns of the padded input are never covered" in words
     assert "(3\\cdot3\\cdot1 + 1)\\cdot 1 = 10" in text
 
 

@@ -30,9 +30,8 @@ def settings(default_sample: str | None = None) -> list[state.Setting]:
 
 def pick_image() -> tuple[str, torch.Tensor] | None:
     """Draw the picker; returns (label, (C, H, W) image) or None while nothing is chosen."""
-    source = st.segmented_control(
-        "Image source", SOURCES, format_func=SOURCE_LABELS.get, key="img_source", required=True
-    )
+    # a radio, not a segmented control: its options wrap in the pages' narrow left column
+    source = st.radio("Image source", SOURCES, format_func=SOURCE_LABELS.get, key="img_source", horizontal=True)
     with st.container(border=True):
         picked = {"sample": _sample, "draw": _drawing, "upload": _upload, "camera": _camera}[source]()
     if picked is not None:
