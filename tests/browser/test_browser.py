@@ -108,7 +108,7 @@ def test_kernel_lab_draw_then_switch_kernel(app_url: str, page: Page, request: p
     open_page(page, app_url + "/kernel_lab", "Kernel Lab")
     _, sample_map = figure(page, "Feature map")
 
-    page.get_by_role("radio", name="Draw").click()
+    page.locator("[data-testid=\"stRadio\"] label").filter(has_text="Draw").click()  # the label: the input is hidden
     wait_for_app(page, "Draw with the mouse")
     # The canvas is a bidirectional component in a shadow root (no iframe); CSS locators pierce it.
     canvas = page.locator("canvas.upper-canvas")
