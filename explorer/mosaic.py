@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
 
-GAP = (150, 150, 150)  # grey lines between tiles: they show against white patches and zero weights
+GAP = (185, 185, 185)  # grey lines between tiles: they show against white patches and zero weights
 MIN_TILE_PX = 28  # small maps and kernels are enlarged (nearest neighbour) to at least this
 
 
@@ -60,8 +60,8 @@ def tile(tiles: np.ndarray, cols: int) -> np.ndarray:
 
 
 def gap_for(h: int, w: int) -> int:
-    """Pixels between tiles of h x w: two, or more for large tiles."""
-    return max(2, min(h, w) // 16)
+    """Pixels between tiles of h x w: one, or more for large tiles."""
+    return max(1, min(h, w) // 16)
 
 
 def _enlarged(tiles: np.ndarray) -> np.ndarray:
@@ -182,6 +182,11 @@ def _as_rgb_tile(image: torch.Tensor, side: int) -> np.ndarray:
     return out
 
 
+def _frame(tile: np.ndarray) -> None:
+    """A one-pixel grey border, in place: a white patch on the white page keeps its edges."""
+    tile[0], tile[-1], tile[:, 0], tile[:, -1] = GAP, GAP, GAP, GAP
+
+
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
                   side: int = 64, clickable: bool = False, width_px: int = 700) -> go.Figure:
     """Images of any sizes as one grid of ``side`` px tiles with a label under each.
@@ -200,9 +205,10 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         r, c = divmod(i, cols)
         top, left = r * (side + gap + label_px), c * (side + gap)
         canvas[top:top + side, left:left + side] = _as_rgb_tile(image, side)
+        _frame(canvas[top:top + side, left:left + side])
         centres.append((left + side / 2, top + side / 2))
         fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text=labels[i], showarrow=False,
-                           font=dict(size=10), xref="x", yref="y")
+                           font=dict(size=11), xref="x", yref="y")
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))
     if clickable:
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",

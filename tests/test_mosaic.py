@@ -21,7 +21,7 @@ def test_tile_places_maps_row_by_row_with_gaps():
         tiles[i] = i * 40
     out = mosaic.tile(tiles, cols=3)
     gap = mosaic.gap_for(2, 3)
-    assert gap == 2 and out.shape == (2 * 2 + gap, 3 * 3 + 2 * gap, 3)
+    assert gap == 1 and out.shape == (2 * 2 + gap, 3 * 3 + 2 * gap, 3)
     assert (out[0, 3 + gap] == 40).all() and (out[2 + gap, 0] == 120).all()
     assert (out[0, 3] == mosaic.GAP).all() and (out[2, 0] == mosaic.GAP).all()
 
@@ -94,3 +94,9 @@ def test_click_events_are_read_from_dicts_and_objects():
         assert field_figures.unit_from_click(event, (3, 3)) == (1, 2)
     assert mosaic.clicked_tile(None) is None and field_figures.unit_from_click({}, (3, 3)) is None
     assert field_figures.unit_from_click(as_dict, (1, 1)) is None  # off a 1 x 1 map
+
+
+def test_image_tiles_are_framed_so_white_patches_keep_their_edges():
+    image = _image(mosaic.images_figure([torch.ones(3, 8, 8)], ["white"], "framed", side=32))
+    assert (image[0, 0] == mosaic.GAP).all() and (image[31, 16] == mosaic.GAP).all()
+    assert (image[16, 16] == 255).all()  # inside: the image itself
