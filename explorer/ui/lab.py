@@ -98,10 +98,11 @@ def run_view(run_id: str) -> None:
             format_func=lambda s: f"step {s:,}")
         snap = run_files.load_snapshot(run_id, step)
         left, right = st.columns(2)
-        left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}"),
+        # half a column each: near-square grids need about this height, no more
+        left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}", height=330),
                           key=f"tr_filters_{run_id}_{step}")
         right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
-                                              height=420), key=f"tr_maps_{run_id}_{step}")
+                                              height=330), key=f"tr_maps_{run_id}_{step}")
     if run.status == "finished":
         _results(run)
 
