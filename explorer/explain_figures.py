@@ -72,8 +72,11 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
     flips = (probabilities.argmax(1) != label).nonzero().flatten()
     if len(flips):
         first = float(epsilons[flips[0]])
-        fig.add_vline(x=first, line=dict(color="#d62728", dash="dot"), annotation_text=f"flips at {first:.3g}")
-    fig.add_vline(x=chosen, line=dict(color="#444", width=1))
+        fig.add_vline(x=first, line=dict(color="#d62728", dash="dot"), annotation_text=f"flips at {first:.3g}",
+                      annotation_position="top right" if first >= chosen else "top left")
+    # the slider's eps, labelled on the side away from the flip so the two labels never overlap
+    fig.add_vline(x=chosen, line=dict(color="#444", width=1), annotation_text=f"your eps {chosen:.3g}",
+                  annotation_position="bottom left" if len(flips) and first >= chosen else "bottom right")
     fig.update_layout(title="FGSM: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]),
                       legend=dict(orientation="h", y=-0.3))

@@ -27,6 +27,9 @@ def test_the_eps_figure_marks_the_first_flip():
     assert list(fig.data[0].y) == pytest.approx([0.9, 0.6, 0.3]) and list(fig.data[1].y) == pytest.approx([0.1, 0.4, 0.7])
     lines = [shape.x0 for shape in fig.layout.shapes]
     assert lines == pytest.approx([0.2, 0.1])  # the first flip, then the chosen eps
+    labels = {a.text: a for a in fig.layout.annotations}
+    assert set(labels) == {"flips at 0.2", "your eps 0.1"}
+    assert labels["flips at 0.2"].xanchor == "left" and labels["your eps 0.1"].xanchor == "right"  # apart, not on top
     assert fig.data[0].name == "cat (attacked)"
 
 
