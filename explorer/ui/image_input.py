@@ -16,6 +16,7 @@ from explorer.ui import state
 
 SOURCES = ("sample", "draw", "upload", "camera")
 SOURCE_LABELS = {"sample": "Sample", "draw": "Draw", "upload": "Upload", "camera": "Camera"}
+CANVAS_PX = 224  # 8 x 28, and it fits the pages' narrow left column
 CURRENT = "current_image"  # session key: (label, (C, H, W) tensor)
 
 
@@ -59,10 +60,10 @@ def _cached_sample(key: str) -> torch.Tensor:
 def _drawing() -> tuple[str, torch.Tensor] | None:
     from streamlit_drawable_canvas import st_canvas  # needs the Streamlit runtime
 
-    width = st.slider("Pen width", 2, 40, 14, key="img_pen")
+    width = st.slider("Pen width", 2, 32, 11, key="img_pen")  # 11 of 224 px: an MNIST digit's stroke
     result = st_canvas(
         stroke_width=width, stroke_color="#000000", background_color="#FFFFFF",
-        height=280, width=280, drawing_mode="freedraw", return_image_data=True, key="img_canvas",
+        height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True, key="img_canvas",
     )
     data = result.image_bytes
     if not data:

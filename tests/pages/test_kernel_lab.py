@@ -76,7 +76,7 @@ def _canvas_value(array: np.ndarray) -> dict:
 
 
 def test_kernel_lab_drawing_becomes_the_image():
-    rgba = np.full((280, 280, 4), 255, dtype=np.uint8)
+    rgba = np.full((224, 224, 4), 255, dtype=np.uint8)
     rgba[100:180, 130:150, :3] = 0  # a vertical stroke
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/kernel_lab.py")
@@ -94,7 +94,7 @@ def test_kernel_lab_empty_canvas_asks_for_a_drawing():
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/kernel_lab.py")
     at.session_state["img_source"] = "draw"
-    at.session_state["img_canvas"] = _canvas_value(np.full((280, 280, 4), 255, dtype=np.uint8))
+    at.session_state["img_canvas"] = _canvas_value(np.full((224, 224, 4), 255, dtype=np.uint8))
     at.run()
     no_crash(at)
     assert any("canvas is empty" in i.value for i in at.info)
