@@ -57,8 +57,12 @@ def feature_map_figure(fmap: torch.Tensor, mode: ScaleMode = "symmetric", title:
     zmin, zmax = scale_range(fmap, mode)
     colorscale = "RdBu_r" if mode == "symmetric" else ("gray" if mode == "input" else "Viridis")
     fig = go.Figure(go.Heatmap(z=fmap.float().numpy(), zmin=zmin, zmax=zmax, colorscale=colorscale,
-                               colorbar=dict(thickness=10, len=0.8), hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
-    return _square(fig, title, height)
+                               # below the map, not beside it: the map keeps the input's size for comparison
+                               colorbar=dict(orientation="h", thickness=10, len=0.8, y=-0.04, yanchor="top"),
+                               hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+    fig = _square(fig, title, height + 40)
+    fig.update_layout(margin=dict(b=50))
+    return fig
 
 
 def surface_figure(image: torch.Tensor, max_side: int = 96, height: int = 420) -> go.Figure:

@@ -26,3 +26,11 @@ def test_conv_step_figures_show_the_products_of_the_step():
     figs = figures.conv_step_figures(traced, 0)
     products = figs[2].data[0].z
     assert [list(row) for row in products] == (e.image[:3, :3] * e.kernel).tolist()
+
+
+def test_a_feature_map_keeps_the_inputs_size_with_its_colour_bar_below():
+    fmap = torch.tensor([[-2.0, 0.0], [1.0, 0.5]])
+    fig = figures.feature_map_figure(fmap, "symmetric", "map")
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (-2.0, 2.0)  # symmetric about 0
+    assert fig.data[0].colorbar.orientation == "h"  # beside the map it would shrink it next to the input
+    assert fig.layout.height > figures.image_figure(torch.rand(1, 2, 2)).layout.height  # the bar's own room
