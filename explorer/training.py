@@ -140,9 +140,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     ``load_state_dict`` puts the state beside the parameters.
     """
     on_cuda = _on_cuda(model)
+    capturable = on_cuda and config.graphs and config.optimizer == "adamw"
     if config.optimizer == "adamw":
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                      fused=on_cuda or None, capturable=on_cuda and config.graphs)
+                                      fused=on_cuda or None, capturable=capturable)
     elif config.optimizer == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
                                     weight_decay=config.weight_decay)
@@ -151,7 +152,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     if state is not None:
         optimizer.load_state_dict(state)
         for group in optimizer.param_groups:  # the saved groups bring their own flag
-            group["capturable"] = on_cuda and config.graphs and config.optimizer == "adamw"
+            group["capturable"] = capturable
     return optimizer
 
 
