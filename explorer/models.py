@@ -76,6 +76,7 @@ class ModelSpec:
     about: str
     digit_like: bool = False  # inputs are prepared like MNIST digits (light ink, cropped, centred)
     resize: int = 0  # shorter side before the centre crop (torchvision's recipe); 0 = the input size
+    sample: str = "chelsea"  # the sample image (assets/samples) most like its training data
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -236,10 +237,10 @@ def _torchvision_spec(name: str, title: str, about: str) -> ModelSpec:
 _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("lenet5", "LeNet-5 (MNIST digits)", 28, 1, DIGITS, MNIST_MEAN, MNIST_STD, "shipped",
               "LeCun's digit reader: two conv-pool stages and three fully connected layers, "
-              "trained by this project on MNIST.", digit_like=True),
+              "trained by this project on MNIST.", digit_like=True, sample="digit"),
     ModelSpec("tinyvgg", "TinyVGG (shapes)", 64, 3, (), SHAPES_MEAN, SHAPES_STD, "shipped",
               "CNN Explainer's network: two conv-conv-pool blocks of 10 filters, trained by this project "
-              "on its built-in shapes set (circles, squares, triangles, crosses, lines)."),
+              "on its built-in shapes set (circles, squares, triangles, crosses, lines).", sample="triangle"),
     ModelSpec("resnet_small", "Small ResNet (CIFAR-10 size)", 32, 3, CIFAR_CLASSES, CIFAR_MEAN, CIFAR_STD, "none",
               "Three residual blocks for 32x32 colour images: see the skip connections add up. "
               "Random weights until you train it."),

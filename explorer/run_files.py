@@ -19,6 +19,9 @@ from torch import nn
 from explorer import architecture, models
 from explorer.runs import atomic_write, get, path, read_json, write_json
 
+# the sample image most like each data set's images (Fashion-MNIST: the digit has its format)
+SAMPLES = {"mnist": "digit", "fashion-mnist": "digit", "shapes": "triangle", "cifar10": "chelsea"}
+
 # --- snapshots, checkpoint, result -----------------------------------------------------------
 
 def _save_tensors(target: Path, arrays: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
@@ -123,7 +126,7 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
         name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
         mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
         about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
-        digit_like=run.config.get("data") == "mnist")
+        digit_like=run.config.get("data") == "mnist", sample=SAMPLES.get(run.config.get("data"), "chelsea"))
 
 
 def build_model(run_id: str, root: Path | None = None) -> nn.Module:

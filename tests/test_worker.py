@@ -40,6 +40,7 @@ def test_a_finished_run_is_a_model_with_its_spec(tmp_path):
     spec = run_files.model_spec(run.id, tmp_path)
     assert spec.name == f"run:{run.id}" and spec.title == run.name and spec.weights == "run"
     assert spec.input_shape == (1, 28, 28) and spec.classes == data.SHAPE_CLASSES
+    assert spec.sample == "triangle"  # the pages' sample picker offers a shape for it
     assert (spec.mean, spec.std) == architecture.normalization("shapes", 1)
     model = run_files.build_model(run.id, tmp_path)
     assert not model.training

@@ -29,6 +29,18 @@ def settings(default_sample: str | None = None) -> list[state.Setting]:
     ]
 
 
+def follow_model(before: str, after: str) -> None:
+    """A new model was chosen: if the picker showed the sample suited to the model before (its
+    ``ModelSpec.sample``), show the one suited to the new model, so a shapes network is not handed
+    a digit. A sample the user chose on purpose stays."""
+    if st.session_state.get("img_source", "sample") != "sample" or before == after:
+        return
+    if st.session_state.get("img_sample") == before:
+        st.session_state.img_sample = after
+        title = {s.key: s.title for s in images.samples()}.get(after, after)
+        st.toast(f"Sample image: {title}, the kind of image this model was trained on.")
+
+
 def pick_image() -> tuple[str, torch.Tensor] | None:
     """Draw the picker; returns (label, (C, H, W) image) or None while nothing is chosen."""
     # a radio, not a segmented control: its options wrap in the pages' narrow left column

@@ -63,9 +63,10 @@ def pick_model() -> Network | None:
     choices = [*models.names(), *_trained_runs()]
     if st.session_state.get("net_model") not in choices:
         st.session_state.net_model = DEFAULT  # e.g. a run deleted meanwhile
-    name = st.selectbox("Model", choices, key="net_model",
+    name = st.selectbox("Model", choices, key="net_model", on_change=_follow_sample,
                         format_func=lambda n: f"Your run: {spec_of(n).title}" if n.startswith("run:") else spec_of(n).title)
     spec = spec_of(name)
+    st.session_state.net_model_shown = name
     if name.startswith("run:"):
         st.caption(spec.about)
         return _network(name, True)
@@ -81,6 +82,18 @@ def pick_model() -> Network | None:
     except models.WeightsUnavailable as exc:
         st.error(f"{exc}.")
         return None
+
+
+def _follow_sample() -> None:
+    """The model changed (a callback, so before the image picker is drawn): its sample may follow."""
+    shown = st.session_state.get("net_model_shown")
+    if shown is None:
+        return
+    try:
+        before, after = spec_of(shown), spec_of(st.session_state.net_model)
+    except (ValueError, FileNotFoundError, runs.RunNotFound):  # e.g. a run deleted meanwhile
+        return
+    image_input.follow_model(before.sample, after.sample)
 
 
 def _download(name: str) -> bool:

@@ -138,3 +138,16 @@ def test_layer_page_pages_through_wide_layers_and_looks_closer():
 
 
 # --- Receptive fields ----------------------------------------------------------------------------
+
+
+def test_layer_page_sample_follows_the_model_unless_chosen():
+    at = app("pages/layer_by_layer.py")
+    at.selectbox(key="net_model").set_value("tinyvgg").run()
+    no_crash(at)
+    assert at.selectbox(key="img_sample").value == "triangle"  # the shapes net is not handed a digit
+    assert any(m.value.startswith("**Prediction:** triangle (") for m in at.markdown), [m.value for m in at.markdown]
+    assert at.query_params["img"] in ("triangle", ["triangle"])
+    at.selectbox(key="img_sample").set_value("coffee").run()  # chosen on purpose: it stays
+    at.selectbox(key="net_model").set_value("lenet5").run()
+    no_crash(at)
+    assert at.selectbox(key="img_sample").value == "coffee"
