@@ -1,6 +1,7 @@
 """Shared test settings: deterministic torch, paths, and stores kept out of the repository."""
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,8 +43,9 @@ def _seed():
 def _stop_training_workers():
     """Stop the workers a page's backend started in this process once the session ends."""
     yield
-    from explorer.ui import lab
-
+    lab = sys.modules.get("explorer.ui.lab")  # never imported: no page ran, no worker (and no streamlit
+    if lab is None:                            # needed, as on the GPU machine)
+        return
     try:
         lab.backend().close(kill_workers=True)
     except Exception:  # noqa: BLE001 - best effort at teardown

@@ -23,6 +23,7 @@ from explorer.ui.layout import PAGES  # noqa: E402
 from .conftest import figure, open_page, screenshot, wait_for_app, wait_for_figure_change  # noqa: E402
 
 pytestmark = pytest.mark.browser
+expect.set_options(timeout=15_000)  # 5 s by default: too short on a loaded 2-core machine
 
 EXCEPTION = '[data-testid="stException"]'
 SIDEBAR = '[data-testid="stSidebar"]'
