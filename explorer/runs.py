@@ -154,7 +154,7 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
         write_json(building / "config.json", config)
         write_json(building / "status.json", {
             "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
-            "name": name or _default_name(config), "pid": None, "device": "", "request_id": request_id})
+            "name": name or _default_name(config, base), "pid": None, "device": "", "request_id": request_id})
         os.replace(building, base / run_id)
         if request_id is not None:
             (base / "requests").mkdir(exist_ok=True)
@@ -175,8 +175,12 @@ def _by_request(base: Path, request_id: str | None) -> Run | None:
         return None
 
 
-def _default_name(config: dict) -> str:
-    return f"{config.get('model', 'model')} on {config.get('data', 'data')}"
+def _default_name(config: dict, base: Path) -> str:
+    """"lenet5 on shapes #3": numbered after the highest such name, so a class's runs tell apart."""
+    stem = f"{config.get('model', 'model')} on {config.get('data', 'data')}"
+    numbered = re.compile(re.escape(stem) + r" #(\d+)")
+    taken = [int(m[1]) for run in list_runs(base) if (m := numbered.fullmatch(run.name))]
+    return f"{stem} #{max(taken, default=0) + 1}"
 
 
 def get(run_id: str, root: Path | None = None) -> Run:

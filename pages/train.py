@@ -34,6 +34,7 @@ SETTINGS = [
     state.Setting("tr_hand", "hand", False, state.boolean, state.dump_bool),
     state.Setting("tr_frozen", "frozen", False, state.boolean, state.dump_bool),
     state.Setting("tr_run", "run", ""),
+    state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     state.Setting("tr_compare", "compare", [], lambda text: [i for i in text.split(",") if i], ",".join),
 ]
 state.restore(SETTINGS)
@@ -124,13 +125,15 @@ with view:
         live()
 
 listed = runs.list_runs()
+st.subheader("Runs on this server")
+only_mine = st.toggle("Only your runs", key="tr_only_mine", help="The runs started in this browser session.")
 
 
 # while any run on the server is queued or running, the list and the shared queue redraw on their own
 @st.fragment(run_every=2.0 if any(r.active for r in listed) else None)
 def run_list() -> None:
     with layout.guard("listing the runs"):
-        lab.runs_section(runs.list_runs(), st.session_state.get("tr_mine", []))
+        lab.runs_section(runs.list_runs(), st.session_state.get("tr_mine", []), only_mine)
 
 
 run_list()

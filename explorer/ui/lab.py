@@ -15,7 +15,6 @@ from explorer import backends, layer_table, mosaic, run_files, runs, train_figur
 from explorer.ui import layout, state
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
-_SAMPLE_FOR = {"shapes": "triangle"}  # a sample image like the data set a run trained on
 
 
 @st.cache_resource
@@ -127,9 +126,7 @@ def _results(run: runs.Run) -> None:
 def _look_inside(run: runs.Run) -> None:
     """Links that open the trained network on every page that takes a model (with a sample like its data)."""
     st.markdown("**Look inside the trained network**")
-    params = {"model": f"run:{run.id}"}
-    if run.config.get("data") in _SAMPLE_FOR:  # the pages' default sample is a digit
-        params.update(img=_SAMPLE_FOR[run.config["data"]], src="sample")
+    params = {"model": f"run:{run.id}", "img": run_files.sample_for(run.config.get("data")), "src": "sample"}
     pages = [page for page in layout.PAGES if page.takes_model]
     columns = st.columns(3)
     for i, page in enumerate(pages):
@@ -147,15 +144,19 @@ def _accuracy(run: runs.Run) -> str:
     return f"{tests[-1]:.1%}" if tests else "-"
 
 
-def runs_section(every: list[runs.Run], mine: list[str]) -> None:
-    """Every run on this server (yours marked), the shared queue, and rename / delete / download."""
-    st.subheader("Runs on this server")
+def runs_section(every: list[runs.Run], mine: list[str], only_mine: bool) -> None:
+    """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
     queue = backend().queue()
     st.caption("Queue: " + (", ".join(f"{r.name} ({r.status})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")
     if not every:
         st.caption("No runs yet.")
         return
+    if only_mine:
+        every = [r for r in every if r.id in mine]
+        if not every:
+            st.caption("You have not started a run in this browser session.")
+            return
     st.dataframe([{"run": r.name, "status": r.status, "data": r.config.get("data"), "network": r.config.get("model"),
                    "test accuracy": _accuracy(r), "yours": "yes" if r.id in mine else "", "id": r.id}
                   for r in every], hide_index=True, key="tr_runs")

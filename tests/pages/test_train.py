@@ -113,6 +113,15 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     assert [t["name"] for t in compared["data"]][::2] == ["learned", "sobel (hand-set first filters, frozen)"]
     assert at.query_params["compare"] in (",".join(made), [",".join(made)])
 
+    at.session_state["tr_mine"] = made[:1]  # as if this session had started the first one
+    at.toggle(key="tr_only_mine").set_value(True).run()
+    no_crash(at)
+    listed = next(d.value for d in at.dataframe if "yours" in d.value.columns)
+    assert list(listed["id"]) == made[:1] and at.query_params["mine"] in ("1", ["1"])
+    at.session_state["tr_mine"] = []
+    at.run()
+    assert any("not started a run" in c.value for c in at.caption)
+
 
 def test_train_page_cancel_stops_a_run():
     import time
