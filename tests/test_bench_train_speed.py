@@ -52,7 +52,12 @@ def test_budget_bench_keys_and_ranges(bench, mnist):
     for accuracy in (result["cpu_acc_60s"], result["reference_cpu_acc_60s"]):
         assert 0.0 <= accuracy <= 1.0
     assert result["ours"]["images_seen"] > 0 and result["reference"]["images_seen"] > 0
-    assert result["ours"]["seconds"] < 1.5 + 2.0  # cut at the budget, give or take a few steps
+    ours = result["ours"]
+    # cut at the first budget check past 1.5 s: checks come every log_every steps, whose time is
+    # read off the run's own pace (a loaded machine slows both alike)
+    config = bench.CPU_RECIPE.config
+    between_checks = config.log_every * config.batch_size / (ours["images_seen"] / ours["seconds"])
+    assert ours["seconds"] < 1.5 + 2 * between_checks + 0.5, ours
 
 
 def test_to_target_bench_keys_and_ranges(bench, mnist):
