@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, inputs, invariance, mosaic
-from explorer.ui import image_input, layout, memo, model_input, state
+from explorer.ui import layout, memo, model_input, state
 
 layout.page_setup(layout.PAGES[8])
 st.title("Invariance")
@@ -33,7 +33,6 @@ def span(kind: str):
 
 
 SETTINGS = [
-    *image_input.settings(default_sample="digit"),
     *model_input.settings(),
     state.Setting("inv_kind", "kind", "shift_x", state.choice(invariance.KINDS)),
     *(state.Setting(f"inv_{k}", k, DEFAULTS[k], span(k), lambda v: f"{v[0]:g},{v[1]:g}") for k in invariance.KINDS),

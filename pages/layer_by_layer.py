@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import figures, inputs, inspect, kernels, mosaic
-from explorer.ui import image_input, kernel_input, layout, model_input, state
+from explorer.ui import kernel_input, layout, model_input, state
 
 layout.page_setup(layout.PAGES[2])
 st.title("Layer by layer")
@@ -16,7 +16,6 @@ st.markdown(
 
 MAPS_PER_PAGE = 16
 SETTINGS = [
-    *image_input.settings(default_sample="digit"),
     *model_input.settings(),
     state.Setting("lbl_layer", "layer", ""),
     state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import field_figures, inputs, receptive_field
-from explorer.ui import image_input, layout, model_input, state
+from explorer.ui import layout, model_input, state
 
 layout.page_setup(layout.PAGES[3])
 st.title("Receptive fields")
@@ -16,7 +16,6 @@ st.markdown(
 )
 
 SETTINGS = [
-    *image_input.settings(default_sample="digit"),
     *model_input.settings(),
     state.Setting("rf_layer", "layer", ""),
     state.Setting("rf_unit", "unit", "", dump=str),

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import inputs, mosaic, top_activations
-from explorer.ui import image_input, image_sets, layout, model_input, state
+from explorer.ui import image_sets, layout, model_input, state
 
 layout.page_setup(layout.PAGES[4])
 st.title("Top activations")
@@ -17,7 +17,6 @@ st.markdown(
 
 PER_PAGE = 32
 SETTINGS = [
-    *image_input.settings(default_sample="digit"),
     *model_input.settings(),
     *image_sets.settings(),
     state.Setting("ta_layer", "layer", ""),

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import explain_figures, inputs, visualize
-from explorer.ui import ascent_controls, image_input, image_sets, layout, model_input, optimisation, state
+from explorer.ui import ascent_controls, image_sets, layout, model_input, optimisation, state
 
 layout.page_setup(layout.PAGES[6])
 st.title("What excites a unit")
@@ -16,7 +16,6 @@ st.markdown(
 )
 
 SETTINGS = [
-    *image_input.settings(default_sample="digit"),
     *model_input.settings(),
     *image_sets.settings(),
     *ascent_controls.settings(),

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import adversarial, attribution, explain_figures, inputs
-from explorer.ui import image_input, layout, memo, model_input, state
+from explorer.ui import layout, memo, model_input, state
 
 layout.page_setup(layout.PAGES[7])
 st.title("Why this prediction")
@@ -19,7 +19,6 @@ st.markdown(
 PREDICTED = -1
 EPSILONS = torch.linspace(0, 0.3, 61)
 SETTINGS = [
-    *image_input.settings(default_sample="digit"),
     *model_input.settings(),
     state.Setting("why_class", "class", PREDICTED, state.int_between(PREDICTED, 100_000)),
     state.Setting("why_layer", "layer", ""),

@@ -35,7 +35,10 @@ class Network:
 
 
 def settings() -> list[state.Setting]:
+    """The URL-bound settings of both pickers. The sample's default suits the linked model, so
+    ``?model=tinyvgg`` opens on a shape and ``?model=lenet5`` (or none) on a digit."""
     return [
+        *image_input.settings(default_sample=_linked_sample()),
         state.Setting("net_model", "model", DEFAULT, _model_name),
         state.Setting("net_pretrained", "weights", True, state.boolean, state.dump_bool),
     ]
@@ -44,6 +47,14 @@ def settings() -> list[state.Setting]:
 def _trained_runs() -> list[str]:
     """Finished runs of the training lab, as model names ``run:<id>`` (newest first)."""
     return [f"run:{r.id}" for r in runs.list_runs() if r.status == "finished" and run_files.has_checkpoint(r.id)]
+
+
+def _linked_sample() -> str:
+    """The sample like the training data of the model the address names (the default model's if none)."""
+    try:
+        return spec_of(_model_name(st.query_params.get("model", DEFAULT))).sample
+    except (ValueError, FileNotFoundError, runs.RunNotFound):  # a bad link: restore() says so
+        return spec_of(DEFAULT).sample
 
 
 def _model_name(text: str) -> str:

@@ -151,3 +151,11 @@ def test_layer_page_sample_follows_the_model_unless_chosen():
     at.selectbox(key="net_model").set_value("lenet5").run()
     no_crash(at)
     assert at.selectbox(key="img_sample").value == "coffee"
+
+
+def test_a_link_to_a_model_opens_on_a_sample_like_its_data():
+    at = app("pages/layer_by_layer.py", model="tinyvgg")
+    no_crash(at)
+    assert at.selectbox(key="img_sample").value == "triangle" and "img" not in at.query_params
+    at.selectbox(key="img_sample").set_value("digit").run()  # another sample: now the link names it
+    assert at.query_params["img"] in ("digit", ["digit"])
