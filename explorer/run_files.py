@@ -27,6 +27,7 @@ def sample_for(data: str | None) -> str:
     """The sample image (assets/samples) to show a network trained on ``data``: a photo by default."""
     return SAMPLES.get(data or "", "chelsea")
 
+
 # --- snapshots, checkpoint, result -----------------------------------------------------------
 
 def _save_tensors(target: Path, arrays: dict[str, torch.Tensor], metadata: dict | None = None) -> None:

@@ -176,7 +176,7 @@ def _by_request(base: Path, request_id: str | None) -> Run | None:
 
 
 def _default_name(config: dict, base: Path) -> str:
-    """"lenet5 on shapes #3": numbered after the highest such name, so a class's runs tell apart."""
+    """A name like "lenet5 on shapes #3", numbered after the highest such name: a class's runs stay apart."""
     stem = f"{config.get('model', 'model')} on {config.get('data', 'data')}"
     numbered = re.compile(re.escape(stem) + r" #(\d+)")
     taken = [int(m[1]) for run in list_runs(base) if (m := numbered.fullmatch(run.name))]
