@@ -20,7 +20,6 @@ st.markdown(
 
 DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
 ARCHS = ("lenet5", "tinyvgg", "resnet_small", "custom")
-ARCH_LABELS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
 SETTINGS = [
     state.Setting("tr_data", "data", "shapes", state.choice(DATA)),
     state.Setting("tr_arch", "arch", "lenet5", state.choice(ARCHS)),
@@ -59,9 +58,8 @@ controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
     a, b = st.columns(2)
     data = a.selectbox("Data set", DATA, key="tr_data", help="Built-in shapes are drawn here: no download.",
-                       format_func={"shapes": "Built-in shapes",
-                       "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}.get)
-    arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=ARCH_LABELS.get)
+                       format_func=lab.DATA_LABELS.get)
+    arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=lab.ARCH_LABELS.get)
     extra, shape, classes = input_of(data, arch)
     config = {"data": data, "model": arch, **extra}
     if arch == "custom":

@@ -15,6 +15,8 @@ from explorer import backends, layer_table, mosaic, run_files, runs, train_figur
 from explorer.ui import layout, state
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
+DATA_LABELS = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+ARCH_LABELS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
 
 
 @st.cache_resource
@@ -144,6 +146,14 @@ def _accuracy(run: runs.Run) -> str:
     return f"{tests[-1]:.1%}" if tests else "-"
 
 
+def _row(run: runs.Run, yours: bool) -> dict:
+    """A run's line in the table of runs."""
+    data, model = run.config.get("data"), run.config.get("model")
+    return {"run": run.name, "status": run.status, "data": DATA_LABELS.get(data, data),
+            "network": ARCH_LABELS.get(model, model), "test accuracy": _accuracy(run),
+            "yours": "yes" if yours else "", "id": run.id}
+
+
 def runs_section(every: list[runs.Run], mine: list[str], only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
     queue = backend().queue()
@@ -157,9 +167,7 @@ def runs_section(every: list[runs.Run], mine: list[str], only_mine: bool) -> Non
         if not every:
             st.caption("You have not started a run in this browser session.")
             return
-    st.dataframe([{"run": r.name, "status": r.status, "data": r.config.get("data"), "network": r.config.get("model"),
-                   "test accuracy": _accuracy(r), "yours": "yes" if r.id in mine else "", "id": r.id}
-                  for r in every], hide_index=True, key="tr_runs")
+    st.dataframe([_row(r, r.id in mine) for r in every], hide_index=True, key="tr_runs")
     by_id = {r.id: r for r in every}
     shown = st.session_state.get("tr_run")
     if shown in by_id and st.session_state.get("tr_pick_follows") != shown:  # a new run shown above: pick it here

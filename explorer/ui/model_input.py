@@ -74,8 +74,7 @@ def pick_model() -> Network | None:
     choices = [*models.names(), *_trained_runs()]
     if st.session_state.get("net_model") not in choices:
         st.session_state.net_model = DEFAULT  # e.g. a run deleted meanwhile
-    name = st.selectbox("Model", choices, key="net_model", on_change=_follow_sample,
-                        format_func=lambda n: f"Your run: {spec_of(n).title}" if n.startswith("run:") else spec_of(n).title)
+    name = st.selectbox("Model", choices, key="net_model", on_change=_follow_sample, format_func=_title)
     spec = spec_of(name)
     st.session_state.net_model_shown = name
     if name.startswith("run:"):
@@ -93,6 +92,10 @@ def pick_model() -> Network | None:
     except models.WeightsUnavailable as exc:
         st.error(f"{exc}.")
         return None
+
+
+def _title(name: str) -> str:
+    return f"Your run: {spec_of(name).title}" if name.startswith("run:") else spec_of(name).title
 
 
 def _follow_sample() -> None:
