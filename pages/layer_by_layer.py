@@ -31,7 +31,7 @@ def step(delta: int, names: list[str]) -> None:
     st.session_state.lbl_maps = 1
 
 
-view, network, picked = model_input.controls(SETTINGS)
+view, network, picked = model_input.controls(SETTINGS, model_bound=("lbl_layer", "lbl_maps"))
 
 layers = list(network.layers)
 names = [layer.name for layer in layers]

@@ -49,7 +49,7 @@ def default_layer(spatial: list[receptive_field.Field]) -> str:
     return convs[len(convs) // 2] if convs else spatial[len(spatial) // 2].name
 
 
-view, network, picked = model_input.controls(SETTINGS)
+view, network, picked = model_input.controls(SETTINGS, model_bound=("rf_layer", "rf_unit"))
 
 with view, layout.guard("tracing the receptive fields"):
     size = network.spec.input_size
@@ -57,10 +57,10 @@ with view, layout.guard("tracing the receptive fields"):
     spatial = [f for f in fields if f.size is not None]
     by_name = {f.name: f for f in spatial}
     if st.session_state.rf_layer not in by_name:
-        if st.session_state.rf_layer:
-            st.warning(f"`{st.session_state.rf_layer[:40]}` is not a layer with a feature map here: "
-                       "fully connected layers see the whole image.")
-        st.session_state.rf_layer = default_layer(spatial)
+        asked, st.session_state.rf_layer = st.session_state.rf_layer, default_layer(spatial)
+        if asked:  # from a link
+            st.warning(f"This model has no layer `{asked[:40]}` with a feature map (a fully connected layer sees "
+                       f"the whole image): showing `{st.session_state.rf_layer}`.")
     st.selectbox("Layer (those with a feature map)", list(by_name), key="rf_layer")
     field = by_name[st.session_state.rf_layer]
     unit = parse_unit(st.session_state.rf_unit, field.size)

@@ -24,7 +24,7 @@ SETTINGS = [
 ]
 state.restore(SETTINGS)
 
-view, network, picked = model_input.controls(SETTINGS, need_image=False)
+view, network, picked = model_input.controls(SETTINGS, need_image=False, model_bound=("ta_layer", "ta_channel"))
 
 with view, layout.guard("finding the top activations"):
     spatial = [layer for layer in network.layers if len(layer.out_shape) == 3 and layer.type != "Normalize"]

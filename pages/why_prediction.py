@@ -63,9 +63,9 @@ def pick_cam_layer(layers: list) -> str:
     if st.session_state.why_layer not in cam_layers:
         if st.session_state.why_layer:
             st.warning(f"`{st.session_state.why_layer[:40]}` has no feature maps here, and Grad-CAM needs them: "
-                       f"showing `{suggested}`, the last convolution.")
+                       f"showing `{suggested}`, the last convolution's output.")
         st.session_state.why_layer = suggested
-    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer", help=f"Suggested: {suggested}, the last convolution.")
+    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer", help=f"Suggested: {suggested}, the last convolution's output.")
 
 
 def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
@@ -80,7 +80,7 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
                             key=f"why_fig_{method[:3].lower()}_{key}")
 
 
-view, network, picked = model_input.controls(SETTINGS)
+view, network, picked = model_input.controls(SETTINGS, model_bound=("why_layer", "why_class"))
 
 with view, layout.guard("explaining the prediction"):
     prepared = inputs.prepare(network.spec, picked[1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 import torch
@@ -69,12 +70,14 @@ def spec_of(name: str) -> models.ModelSpec:
     return run_files.model_spec(name.removeprefix("run:")) if name.startswith("run:") else models.spec(name)
 
 
-def pick_model() -> Network | None:
-    """Draw the chooser; returns the network, or None (with a message) while its weights are missing."""
+def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
+    """Draw the chooser; returns the network, or None (with a message) while its weights are missing.
+    ``resets``: widget keys set to these values when the user picks another model (see :func:`controls`)."""
     choices = [*models.names(), *_trained_runs()]
     if st.session_state.get("net_model") not in choices:
         st.session_state.net_model = DEFAULT  # e.g. a run deleted meanwhile
-    name = st.selectbox("Model", choices, key="net_model", on_change=_follow_sample, format_func=_title)
+    name = st.selectbox("Model", choices, key="net_model", on_change=_switched, args=(resets or {},),
+                        format_func=_title)
     spec = spec_of(name)
     st.session_state.net_model_shown = name
     if name.startswith("run:"):
@@ -98,8 +101,11 @@ def _title(name: str) -> str:
     return f"Your run: {spec_of(name).title}" if name.startswith("run:") else spec_of(name).title
 
 
-def _follow_sample() -> None:
-    """The model changed (a callback, so before the image picker is drawn): its sample may follow."""
+def _switched(resets: dict[str, Any]) -> None:
+    """The user picked another model (a callback, so before the page's widgets are drawn): the page's
+    choices that belong to the old model (a layer, a unit, a class) go back to their defaults, which the
+    page then fills for the new one without a warning, and the sample may follow the model."""
+    st.session_state.update(resets)
     shown = st.session_state.get("net_model_shown")
     if shown is None:
         return
@@ -168,12 +174,13 @@ def famous_table() -> list[dict]:
     return famous.table()
 
 
-def controls(settings: list[state.Setting], need_image: bool = True):
+def controls(settings: list[state.Setting], need_image: bool = True, model_bound: tuple[str, ...] = ()):
     """The pages' left column: the model and image pickers. Returns (view column, network, picked image);
-    while the model (or a needed image) is missing, the page stops with a hint and keeps its link."""
+    while the model (or a needed image) is missing, the page stops with a hint and keeps its link.
+    ``model_bound``: keys of ``settings`` that name a part of the model (a layer...), reset on a switch."""
     left, view = st.columns([4, 9], gap="large")
     with left:
-        network = pick_model()
+        network = pick_model({s.key: s.default for s in settings if s.key in model_bound})
         picked = image_input.pick_image()
     if network is None or (need_image and picked is None):
         state.publish(settings)

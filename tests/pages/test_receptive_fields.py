@@ -51,7 +51,7 @@ def test_rf_page_link_to_a_resnet_layer_and_unit():
 def test_rf_page_refuses_fully_connected_layers_and_bad_units():
     at = app("pages/receptive_fields.py", layer="fc3", unit="99,x")
     no_crash(at)
-    assert any("fully connected layers see the whole image" in w.value for w in at.warning)
+    assert any("(a fully connected layer sees the whole image): showing `conv2`" in w.value for w in at.warning)
     assert at.selectbox(key="rf_layer").value == "conv2" and "Unit **(5, 5)**" in text(at)
     at.session_state["rf_map"] = _click(50, 50)  # outside the 10 x 10 map: ignored
     at.run()
@@ -78,3 +78,13 @@ def test_rf_page_predict_then_check():
 
 
 # --- Top activations -----------------------------------------------------------------------------
+
+
+def test_rf_page_switching_model_starts_on_the_new_models_own_layer_and_unit_without_a_warning():
+    at = app("pages/receptive_fields.py", layer="conv2", unit="1,1")
+    at.selectbox(key="net_model").set_value("tinyvgg").run()
+    no_crash(at)
+    assert not at.warning, [w.value for w in at.warning]
+    fresh = app("pages/receptive_fields.py", model="tinyvgg")  # what a link to the model opens
+    assert at.selectbox(key="rf_layer").value == fresh.selectbox(key="rf_layer").value
+    assert at.session_state["rf_unit"] == fresh.session_state["rf_unit"]

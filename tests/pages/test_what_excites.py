@@ -152,3 +152,11 @@ def test_other_settings_start_a_new_optimisation():
     at.session_state["round"] = 2
     at.run()
     assert at.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False" and at.session_state["started"] == 1
+
+
+def test_switching_model_picks_the_new_models_layer_without_a_warning():
+    at = app(PAGE, layer="conv2", channel="5", steps="8")
+    at.selectbox(key="net_model").set_value("tinyvgg").run()
+    no_crash(at)
+    assert not warnings(at) and at.selectbox(key="wx_layer").value in at.selectbox(key="wx_layer").options
+    assert at.number_input(key="wx_channel").value == 0
