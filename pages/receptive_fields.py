@@ -108,6 +108,6 @@ with tab_layers, layout.guard("tabulating the layers"):
 with tab_drill, layout.guard("asking a question"):
     from explorer.ui import drill
 
-    drill.receptive_field_quiz(spatial, size)
+    drill.receptive_field_quiz(spatial, size, field.name)
 
 state.publish(SETTINGS)

@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import random
+import secrets
 
 import streamlit as st
 
 from explorer import conv
 from explorer.receptive_field import Field
 
-_SEED = "rf_quiz_seed"
+_SEED = "rf_quiz_seed"  # the question's number in this session
+_ORDER = "rf_quiz_order"  # this session's order of the layers
 
 
-def _question(spatial: list[Field], seed: int) -> tuple[Field, Field | tuple[int, int]] | None:
-    """A conv or pooling layer and what feeds it (a layer, or the input's size)."""
+def _question(spatial: list[Field], seed: int, count: int, shown: str) -> tuple[Field, Field | None] | None:
+    """The ``count``-th question of a session: a conv or pooling layer other than the ``shown`` one (when
+    there is another) and what feeds it (a layer, or None for the input). The session's ``seed`` orders
+    the layers, so that questions only repeat once every layer was asked."""
     by_name = {f.name: f for f in spatial}
     candidates = [f for f in spatial if f.window is not None and len(f.inputs) == 1]
+    candidates = [f for f in candidates if f.name != shown] or candidates
     if not candidates:
         return None
-    field = random.Random(seed).choice(candidates)
+    random.Random(seed).shuffle(candidates)
+    field = candidates[count % len(candidates)]
     return field, by_name.get(field.inputs[0])
 
 
-def receptive_field_quiz(spatial: list[Field], input_size: int) -> None:
-    """Ask for one layer's receptive field and output size from what feeds it; check the answers."""
+def receptive_field_quiz(spatial: list[Field], input_size: int, shown: str) -> None:
+    """Ask for one layer's receptive field and output size from what feeds it; check the answers.
+    ``shown``: the layer the page shows, whose answers are on screen: not asked while there is another."""
+    order = st.session_state.setdefault(_ORDER, secrets.randbelow(2**31))  # each student their own order
     seed = st.session_state.setdefault(_SEED, 0)
-    picked = _question(spatial, seed)
+    picked = _question(spatial, order, seed, shown)
     if picked is None:
         st.info("This model has no convolution or pooling layer to ask about.")
         return

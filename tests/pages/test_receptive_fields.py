@@ -73,8 +73,23 @@ def test_rf_page_predict_then_check():
     at.button(key=f"rf_quiz_check_{seed}").click().run()
     no_crash(at)
     assert any("Right!" in s.value for s in at.success) and any("it is **" in e.value for e in at.error)
-    at.button(key="rf_quiz_next").click().run()
-    assert at.session_state["rf_quiz_seed"] == seed + 1
+    assert name != at.selectbox(key="rf_layer").value  # not the layer whose answers the page shows
+    asked = [name]
+    for _ in range(2):
+        at.button(key="rf_quiz_next").click().run()
+        asked.append(next(m.value for m in at.markdown if m.value.startswith("**Layer `")).split("`")[1])
+    assert at.session_state["rf_quiz_seed"] == seed + 2
+    assert sorted(asked) == ["conv1", "pool1", "pool2"]  # LeNet's other three, each once
+
+
+def test_the_drills_order_differs_between_sessions():
+    from explorer import models
+    from explorer import receptive_field as rf
+    from explorer.ui import drill
+
+    spatial = [f for f in rf.fields(models.build("lenet5"), (28, 28)) if f.size is not None]
+    orders = {tuple(drill._question(spatial, order, i, "conv2")[0].name for i in range(3)) for order in range(20)}
+    assert len(orders) > 1 and all(sorted(o) == ["conv1", "pool1", "pool2"] for o in orders)
 
 
 # --- Top activations -----------------------------------------------------------------------------
