@@ -23,8 +23,18 @@ SCALE_LABELS = {
 }
 
 
+def subtitled(title: str, note: str) -> str:
+    """A title with a smaller second line, for what would be cut off in a narrow column."""
+    return f"{title}<br><span style='font-size:12px'>{note}</span>"
+
+
+def top_margin(title: str) -> int:
+    """Room above the plot for the title's lines."""
+    return 40 + 18 * title.count("<br>")
+
+
 def _square(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=top_margin(title), b=10))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_xaxes(constrain="domain")
     return fig

@@ -221,6 +221,15 @@ def _how(op: _Op, before: list[tuple], after: tuple) -> str:
             f"start = {s0:g} + ({k_eff - 1}/2 - {op.padding[0]}) x {j0} = {start[0]:g}")
 
 
+def how_columns(how: str) -> dict[str, str]:
+    """The recurrence in three short columns ("r from": "5 + (3 - 1) x 1"...), so no cell is cut off."""
+    parts = how.split(";  ")
+    if len(parts) != 3:  # "unchanged...", "the branches meet...", "every unit sees the whole input"
+        return {"r from": how, "j from": "", "start from": ""}
+    # "r = 5 + (3 - 1) x 1 = 7" -> "5 + (3 - 1) x 1": the table's r column holds the result
+    return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}
+
+
 def _textbook(op: _Op, before: list[tuple], before_sizes: list, input_size: tuple[int, int]) -> tuple:
     """(r, j, start) per axis after ``op``, from the states of its inputs."""
     if op.kind == "input":

@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import field_figures, inputs, receptive_field
+from explorer import field_figures, figures, inputs, receptive_field
 from explorer.ui import layout, model_input, state
 
 layout.page_setup(layout.PAGES[3])
@@ -77,9 +77,10 @@ with view, layout.guard("tracing the receptive fields"):
 
 with tab_unit, layout.guard("drawing the unit's field"):
     left, right = st.columns(2)
-    left.plotly_chart(field_figures.clickable_map_figure(
-        fmap.mean(0), f"{field.name}: {field.size[0]} x {field.size[1]} map (mean of {fmap.shape[0]} channels), "
-        f"unit {unit}", unit), key="rf_map", on_select="rerun", selection_mode="points")
+    title = figures.subtitled(f"{field.name}, unit {unit}",
+                              f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} channels")
+    left.plotly_chart(field_figures.clickable_map_figure(fmap.mean(0), title, unit), key="rf_map", on_select="rerun",
+                      selection_mode="points")
     right.plotly_chart(field_figures.boxes_figure(prepared.tensor, exact, textbook, "What the unit can see"),
                        key="rf_fig_boxes")
     top, lft, bottom, rgt = exact
@@ -93,7 +94,8 @@ with tab_unit, layout.guard("drawing the unit's field"):
                                                  network, prepared.tensor)
     a, b = st.columns(2)
     a.plotly_chart(field_figures.heat_figure(on_image, "Effective field on this image", exact), key="rf_fig_erf")
-    b.plotly_chart(field_figures.heat_figure(averaged, f"Averaged over {about}", exact), key="rf_fig_erf_mean")
+    b.plotly_chart(field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
+                                             exact), key="rf_fig_erf_mean")
     st.caption("Effective field (Luo et al. 2016): |d unit / d pixel|, summed over channels. It fills only the "
                "middle of the theoretical box and falls off towards its edges.")
 
@@ -102,7 +104,7 @@ with tab_layers, layout.guard("tabulating the layers"):
     st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
                 "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$.")
     st.dataframe([{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
-                   "r": f.r[0], "j": f.j[0], "start": f.start[0], "how": f.how} for f in fields],
+                   "r": f.r[0], "j": f.j[0], "start": f.start[0], **receptive_field.how_columns(f.how)} for f in fields],
                  key="rf_table", hide_index=True)
 
 with tab_drill, layout.guard("asking a question"):

@@ -20,7 +20,8 @@ def test_rf_page_defaults_show_a_unit_and_its_boxes():
     assert "Unit **(5, 5)** of `conv2` sees rows **8..21**" in shown and "**14 x 14** box" in shown
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert "What the unit can see" in titles and "Effective field on this image" in titles
-    assert any(t.startswith("Averaged over 16") for t in titles)
+    assert any(t.startswith("Averaged effective field") and "over 16 " in t for t in titles)
+    assert any(t.startswith("conv2, unit (5, 5)<br>") and "10 x 10 map, the mean of its 16 channels" in t for t in titles)
     assert at.query_params["unit"] in ("5,5", ["5,5"])
 
 
@@ -43,9 +44,11 @@ def test_rf_page_link_to_a_resnet_layer_and_unit():
               img="chelsea")
     no_crash(at)
     assert "Unit **(0, 6)** of `layer4.1.add`" in text(at)
-    table = next(d.value for d in at.dataframe if "how" in d.value.columns)
+    table = next(d.value for d in at.dataframe if "r from" in d.value.columns)
     row = table[table["layer"] == "layer4.1.relu_1"].iloc[0]
     assert row["r"] == 435 and row["j"] == 32
+    conv1 = table[table["layer"] == "conv1"].iloc[0]  # 7x7 stride 2 pad 3 on the input
+    assert (conv1["r from"], conv1["j from"], conv1["start from"]) == ("1 + (7 - 1) x 1", "1 x 2", "0 + (6/2 - 3) x 1")
 
 
 def test_rf_page_refuses_fully_connected_layers_and_bad_units():
