@@ -59,7 +59,8 @@ def _resize_crop(image: torch.Tensor, shorter: int, crop: int, notes: list[str])
     size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
     resized = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
     top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
-    notes.append(f"resized from {h}x{w} to {size[0]}x{size[1]} and the centre {crop}x{crop} cropped")
+    cropped = f" and the centre {crop}x{crop} cropped" if size != (crop, crop) else ""
+    notes.append(f"resized from {h}x{w} to {size[0]}x{size[1]}{cropped}")
     return resized[:, top:top + crop, left:left + crop]
 
 
@@ -78,7 +79,7 @@ def _as_digit(image: torch.Tensor, size: int, notes: list[str]) -> torch.Tensor:
     fitted = F.interpolate(crop[None], size=(max(1, round(h * scale)), max(1, round(w * scale))),
                            mode="bilinear", antialias=True, align_corners=False)[0]
     canvas = _centre_by_mass(fitted, size)
-    notes.append(f"the {h}x{w} drawing scaled to fit {DIGIT_BOX}x{DIGIT_BOX} and centred by its centre of "
+    notes.append(f"the {h}x{w} box around the ink scaled to fit {DIGIT_BOX}x{DIGIT_BOX} and centred by its centre of "
                  f"mass in {size}x{size}, as MNIST's digits were")
     return canvas
 

@@ -18,6 +18,7 @@ from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
 
 GAP = (185, 185, 185)  # grey lines between tiles: they show against white patches and zero weights
+BACKGROUND = (255, 255, 255)  # empty slots of a grid: the page itself
 MIN_TILE_PX = 28  # small maps and kernels are enlarged (nearest neighbour) to at least this
 
 
@@ -56,6 +57,9 @@ def tile(tiles: np.ndarray, cols: int) -> np.ndarray:
     for i, t in enumerate(tiles):
         r, c = divmod(i, cols)
         out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = t
+    for i in range(n, rows * cols):  # the last row's empty slots take the page's colour, not a tile's look
+        r, c = divmod(i, cols)
+        out[max(r * (h + gap) - gap, 0):, max(c * (w + gap) - gap, 0):c * (w + gap) + w] = BACKGROUND
     return out
 
 
@@ -87,8 +91,12 @@ def png_figure(image: np.ndarray, title: str, height: int) -> go.Figure:
 
 
 def columns_for(n: int) -> int:
-    """A near-square grid, a little wider than tall."""
-    return max(1, math.ceil(math.sqrt(n * 1.5)))
+    """A near-square grid, a little wider than tall, with as few empty slots in its last row as can be
+    (10 maps: 5 x 2, not 4 + 4 + 2)."""
+    if n <= 3:
+        return max(n, 1)
+    options = range(math.ceil(math.sqrt(n)), math.ceil(math.sqrt(2 * n)) + 1)
+    return min(options, key=lambda c: (c * math.ceil(n / c) - n, abs(c - math.sqrt(1.5 * n))))
 
 
 def maps_figure(maps: torch.Tensor, first: int, title: str, per_map: bool = True, height: int = 520) -> go.Figure:

@@ -59,6 +59,11 @@ def test_imagenet_models_get_resize_and_centre_crop():
     assert any("256x341" in n and "224x224" in n for n in prepared.notes)
 
 
+def test_a_square_image_is_only_resized_and_the_note_says_so():
+    prepared = inputs.prepare(models.spec("tinyvgg"), torch.rand(3, 28, 28))
+    assert prepared.tensor.shape == (3, 64, 64) and prepared.notes == ("resized from 28x28 to 64x64",)
+
+
 def test_an_input_of_the_right_size_is_left_alone():
     image = torch.rand(3, 64, 64)
     prepared = inputs.prepare(models.spec("tinyvgg"), image)

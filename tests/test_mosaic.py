@@ -2,6 +2,7 @@
 
 import base64
 import io
+import math
 
 import numpy as np
 import torch
@@ -24,6 +25,14 @@ def test_tile_places_maps_row_by_row_with_gaps():
     assert gap == 1 and out.shape == (2 * 2 + gap, 3 * 3 + 2 * gap, 3)
     assert (out[0, 3 + gap] == 40).all() and (out[2 + gap, 0] == 120).all()
     assert (out[0, 3] == mosaic.GAP).all() and (out[2, 0] == mosaic.GAP).all()
+    assert (out[2 + gap:, 2 * (3 + gap) - gap:] == 255).all()  # the empty sixth slot and its gaps: background
+
+
+def test_grids_leave_as_few_empty_slots_as_they_can():
+    assert [mosaic.columns_for(n) for n in (1, 2, 3, 6, 10, 16, 64)] == [1, 2, 3, 3, 5, 4, 8]
+    for n in range(1, 300):  # never taller than wide, never a strip
+        cols = mosaic.columns_for(n)
+        assert math.ceil(n / cols) <= cols <= 3 * math.ceil(n / cols), n
 
 
 def test_scaled_is_diverging_for_signed_maps_and_per_map_when_asked():
