@@ -98,7 +98,7 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
 
 
 def _title(name: str) -> str:
-    return f"Your run: {spec_of(name).title}" if name.startswith("run:") else spec_of(name).title
+    return f"Trained here: {spec_of(name).title}" if name.startswith("run:") else spec_of(name).title
 
 
 def _switched(resets: dict[str, Any]) -> None:

@@ -306,6 +306,6 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     assert re.fullmatch(r"[0-9a-z-]+\.zip", download.value.suggested_filename)
     page.locator(f"a[href*='layer_by_layer?model=run%3A{run_id}']").click()  # "Look inside the trained network"
     expect(page.get_by_text("Prediction:").first).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile("Your run"))
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile("Trained here"))
     assert_no_exception(page)
     screenshot(page, f"{request.node.name}-layer-by-layer")
