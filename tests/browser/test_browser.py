@@ -234,7 +234,7 @@ def test_rf_page_click_on_a_unit_moves_its_box(app_url: str, page: Page, request
     expect(page.get_by_text("Unit (5, 5) of conv2")).to_be_visible()
     page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     wait_for_app(page)
-    x, y = page.wait_for_function(CELL_JS, arg=["conv2:", 1, 8], timeout=30_000, polling=200).json_value()
+    x, y = page.wait_for_function(CELL_JS, arg=["conv2, unit", 1, 8], timeout=30_000, polling=200).json_value()
     page.mouse.click(x, y)
     expect(page.get_by_text("Unit (1, 8) of conv2")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("sees rows 0..13 and columns 14..27", exact=False)).to_be_visible()
