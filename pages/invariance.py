@@ -12,7 +12,8 @@ st.markdown(
     "Is the network translation, rotation or scale invariant? Move the image step by step and follow two "
     "things, as Zeiler & Fergus (2014) did for AlexNet: the probability of the class it saw in the original, "
     "and how much each layer's output still matches the original's. Convolutions move their maps *with* a "
-    "shifted image (equivariance), so early layers stop matching at once; pooling and depth buy some "
+    "shifted image (equivariance), so an early layer matches the original's less as soon as the image moves "
+    "(quickly for thin strokes and fine texture, slowly for large smooth shapes); pooling and depth buy some "
     "tolerance, and the prediction is invariant only as far as it holds."
 )
 
