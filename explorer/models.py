@@ -83,6 +83,15 @@ class ModelSpec:
         return (self.channels, self.input_size, self.input_size)
 
 
+# the sample image (assets/samples) most like each data set's images (Fashion-MNIST: the digit has its format)
+SAMPLES = {"mnist": "digit", "fashion-mnist": "digit", "shapes": "triangle", "cifar10": "chelsea"}
+
+
+def sample_for(data: str | None) -> str:
+    """The sample image to show a network trained on ``data``: a photo when the data set is unknown."""
+    return SAMPLES.get(data or "", "chelsea")
+
+
 # --- the project's own networks --------------------------------------------------------------
 
 def lenet5(spec: ModelSpec) -> nn.Sequential:
@@ -237,10 +246,11 @@ def _torchvision_spec(name: str, title: str, about: str) -> ModelSpec:
 _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("lenet5", "LeNet-5 (MNIST digits)", 28, 1, DIGITS, MNIST_MEAN, MNIST_STD, "shipped",
               "LeCun's digit reader: two conv-pool stages and three fully connected layers, "
-              "trained by this project on MNIST.", digit_like=True, sample="digit"),
+              "trained by this project on MNIST.", digit_like=True, sample=sample_for("mnist")),
     ModelSpec("tinyvgg", "TinyVGG (shapes)", 64, 3, (), SHAPES_MEAN, SHAPES_STD, "shipped",
               "CNN Explainer's network: two conv-conv-pool blocks of 10 filters, trained by this project "
-              "on its built-in shapes set (circles, squares, triangles, crosses, lines).", sample="triangle"),
+              "on its built-in shapes set (circles, squares, triangles, crosses, lines).",
+              sample=sample_for("shapes")),
     ModelSpec("resnet_small", "Small ResNet (CIFAR-10 size)", 32, 3, CIFAR_CLASSES, CIFAR_MEAN, CIFAR_STD, "none",
               "Three residual blocks for 32x32 colour images: see the skip connections add up. "
               "Random weights until you train it."),

@@ -19,15 +19,6 @@ from torch import nn
 from explorer import architecture, models
 from explorer.runs import atomic_write, get, path, read_json, write_json
 
-# the sample image most like each data set's images (Fashion-MNIST: the digit has its format)
-SAMPLES = {"mnist": "digit", "fashion-mnist": "digit", "shapes": "triangle", "cifar10": "chelsea"}
-
-
-def sample_for(data: str | None) -> str:
-    """The sample image (assets/samples) to show a network trained on ``data``: a photo by default."""
-    return SAMPLES.get(data or "", "chelsea")
-
-
 # --- snapshots, checkpoint, result -----------------------------------------------------------
 
 def _save_tensors(target: Path, arrays: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
@@ -132,7 +123,7 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
         name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
         mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
         about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
-        digit_like=run.config.get("data") == "mnist", sample=sample_for(run.config.get("data")))
+        digit_like=run.config.get("data") == "mnist", sample=models.sample_for(run.config.get("data")))
 
 
 def build_model(run_id: str, root: Path | None = None) -> nn.Module:

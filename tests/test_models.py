@@ -10,7 +10,7 @@ import torchvision
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer import data, downloads, images, models, run_files, training
+from explorer import data, downloads, images, models, training
 from tests.local_server import closed_port, serve
 
 TORCHVISION = ("alexnet", "vgg16", "googlenet", "resnet18")
@@ -189,5 +189,5 @@ def test_a_pickle_with_code_is_refused(tmp_path, monkeypatch):
 def test_every_model_suggests_a_sample_like_its_training_data():
     keys = {s.key for s in images.samples()}
     assert {models.spec(n).sample for n in models.names()} <= keys
-    assert set(run_files.SAMPLES.values()) <= keys
+    assert set(models.SAMPLES.values()) <= keys
     assert (models.spec("lenet5").sample, models.spec("tinyvgg").sample) == ("digit", "triangle")

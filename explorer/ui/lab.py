@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from explorer import backends, layer_table, mosaic, run_files, runs, train_figures, worker
+from explorer import backends, layer_table, models, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import layout, state
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
@@ -128,7 +128,7 @@ def _results(run: runs.Run) -> None:
 def _look_inside(run: runs.Run) -> None:
     """Links that open the trained network on every page that takes a model (with a sample like its data)."""
     st.markdown("**Look inside the trained network**")
-    params = {"model": f"run:{run.id}", "img": run_files.sample_for(run.config.get("data")), "src": "sample"}
+    params = {"model": f"run:{run.id}", "img": models.sample_for(run.config.get("data")), "src": "sample"}
     pages = [page for page in layout.PAGES if page.takes_model]
     columns = st.columns(3)
     for i, page in enumerate(pages):
