@@ -3,7 +3,7 @@
 One folder per run, ``<root>/<run id>/``::
 
     config.json              the config as submitted (never changed)
-    status.json              {"status", "reason", "created", "updated", "name", "pid", "device", "request_id", ...}
+    status.json              {"status", "reason", "created", "updated", "name", "owner", "pid", "device", ...}
     metrics.jsonl            one progress record per line, appended
     snapshots/<step>.safetensors   first-layer filters and a probe batch's feature maps at that step
     checkpoint.safetensors   the model's weights (its metadata carries step and epoch)
@@ -70,6 +70,7 @@ class Run:
     pid: int | None
     request_id: str | None = None
     queued: float = 0.0  # when it last joined the queue (submitted or resumed): the queue's order
+    owner: str = ""  # who started it (the browser's id on the Train page); "" when nobody said
 
     @property
     def active(self) -> bool:
@@ -134,7 +135,8 @@ def _locked(folder: Path) -> Iterator[None]:
 
 # --- runs ------------------------------------------------------------------------------------
 
-def create(config: dict, request_id: str | None = None, root: Path | None = None, name: str = "") -> Run:
+def create(config: dict, request_id: str | None = None, root: Path | None = None, name: str = "",
+           owner: str = "") -> Run:
     """A new queued run for ``config``; with a ``request_id`` already seen, that request's run instead.
 
     The request id makes submitting idempotent: a double-clicked button or a rerun after a
@@ -154,7 +156,8 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
         write_json(building / "config.json", config)
         write_json(building / "status.json", {
             "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
-            "name": name or _default_name(config, base), "pid": None, "device": "", "request_id": request_id})
+            "name": name or _default_name(config, base), "owner": owner, "pid": None, "device": "",
+            "request_id": request_id})
         os.replace(building, base / run_id)
         if request_id is not None:
             (base / "requests").mkdir(exist_ok=True)
@@ -192,7 +195,7 @@ def get(run_id: str, root: Path | None = None) -> Run:
         raise RunNotFound(run_id) from None
     return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),
                status["created"], status["updated"], status.get("device", ""), status.get("pid"),
-               status.get("request_id"), status.get("queued", status["created"]))
+               status.get("request_id"), status.get("queued", status["created"]), status.get("owner", ""))
 
 
 def status_fields(run_id: str, root: Path | None = None) -> dict:

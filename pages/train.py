@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from explorer import architecture, runs
-from explorer.ui import lab, layout, state
+from explorer.ui import lab, layout, state, visitor
 
 layout.page_setup(layout.PAGES[5])
 st.title("Train")
@@ -99,7 +99,7 @@ with controls, layout.guard("preparing the run"):
     ended = sum(1 for r in st.session_state.get("tr_mine", []) if _ended(r))
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
     if st.button("Train", key="tr_start", type="primary", disabled=bool(problem), icon=":material/play_arrow:"):
-        st.session_state.tr_run = lab.backend().submit(config, request_id=request)
+        st.session_state.tr_run = lab.backend().submit(config, request_id=request, owner=visitor.visitor_id())
         if st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
             st.session_state.tr_mine.append(st.session_state.tr_run)
 
@@ -124,18 +124,19 @@ with view:
 
 listed = runs.list_runs()
 st.subheader("Runs on this server")
-only_mine = st.toggle("Only your runs", key="tr_only_mine", help="The runs started in this browser session.")
+only_mine = st.toggle("Only your runs", key="tr_only_mine", help="The runs started in this browser.")
 
 
 # while any run on the server is queued or running, the list and the shared queue redraw on their own
 @st.fragment(run_every=2.0 if any(r.active for r in listed) else None)
 def run_list() -> None:
     with layout.guard("listing the runs"):
-        lab.runs_section(runs.list_runs(), st.session_state.get("tr_mine", []), only_mine)
+        lab.runs_section(runs.list_runs(), visitor.visitor_id(), only_mine)
 
 
 run_list()
 with layout.guard("comparing runs"):  # outside the fragment: its choice goes into the link on each rerun
     lab.compare_runs(listed)
 
+visitor.remember()  # so that "yours" survives a reload
 state.publish(SETTINGS)

@@ -49,7 +49,7 @@ def backend(tmp_path_factory):
 @pytest.fixture(scope="module")
 def two_runs(backend):
     """A learning run and a diverging one, submitted together to one slot (plus a double submit)."""
-    learning = backend.submit(SMALL, request_id="click-1")
+    learning = backend.submit(SMALL, request_id="click-1", owner="browser-a")
     again = backend.submit(SMALL, request_id="click-1")
     diverging = backend.submit(DIVERGING)
     backend.result(learning, WAIT_S)
@@ -80,6 +80,7 @@ def test_a_double_submit_makes_one_run(backend, two_runs):
     learning, again, _ = two_runs
     assert again == learning
     assert [r.request_id for r in runs.list_runs(backend.root)].count("click-1") == 1
+    assert backend.status(learning).owner == "browser-a" and backend.status(two_runs[2]).owner == ""
 
 
 def test_one_slot_runs_the_jobs_one_after_the_other(backend, two_runs):

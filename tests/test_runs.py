@@ -27,8 +27,9 @@ def test_default_names_are_numbered_after_the_highest(tmp_path):
 
 def test_create_get_list_rename_delete(tmp_path):
     first = runs.create(CONFIG, root=tmp_path)
-    second = runs.create({**CONFIG, "epochs": 2}, root=tmp_path, name="mine")
+    second = runs.create({**CONFIG, "epochs": 2}, root=tmp_path, name="mine", owner="browser-a")
     assert first.status == "queued" and first.config == CONFIG and first.name == "lenet5 on shapes #1"
+    assert first.owner == "" and runs.get(second.id, tmp_path).owner == "browser-a"
     assert (first.path / "config.json").exists() and first.path.parent == tmp_path
     assert [r.id for r in runs.list_runs(tmp_path)] == [second.id, first.id]  # newest first
     assert runs.rename(first.id, "renamed", tmp_path).name == "renamed"

@@ -70,8 +70,8 @@ class LocalBackend:
 
     # --- the Backend interface -------------------------------------------------------------
 
-    def submit(self, config: dict, request_id: str | None = None) -> str:
-        run = runs.create(config, request_id, self.root)
+    def submit(self, config: dict, request_id: str | None = None, owner: str = "") -> str:
+        run = runs.create(config, request_id, self.root, owner=owner)
         self.tick()
         return run.id
 

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import backends, layer_table, models, mosaic, run_files, runs, train_figures, worker
-from explorer.ui import layout, state
+from explorer.ui import layout, state, visitor
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
 DATA_LABELS = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
@@ -86,9 +86,11 @@ def run_view(run_id: str) -> None:
     records = runs.metrics(run_id)
     st.markdown(f"### {run.name}")
     status_line(run, records)
-    if run.active and st.button("Cancel this run", key=f"tr_cancel_{run_id}"):
+    if not visitor.may_change(run.owner):
+        st.caption("Started in another browser: you can watch it here; only its owner can stop or resume it.")
+    elif run.active and st.button("Cancel this run", key=f"tr_cancel_{run_id}"):
         backend().cancel(run_id)
-    if run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
+    elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
         backend().resume(run_id)
     if records:
         st.plotly_chart(train_figures.curves_figure(records), key=f"tr_curves_{run_id}_{len(records)}")
@@ -154,7 +156,7 @@ def _row(run: runs.Run, yours: bool) -> dict:
             "yours": "yes" if yours else "", "id": run.id}
 
 
-def runs_section(every: list[runs.Run], mine: list[str], only_mine: bool) -> None:
+def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
     queue = backend().queue()
     st.caption("Queue: " + (", ".join(f"{r.name} ({r.status})" for r in queue) if queue else "empty") +
@@ -163,11 +165,11 @@ def runs_section(every: list[runs.Run], mine: list[str], only_mine: bool) -> Non
         st.caption("No runs yet.")
         return
     if only_mine:
-        every = [r for r in every if r.id in mine]
+        every = [r for r in every if r.owner == me]
         if not every:
-            st.caption("You have not started a run in this browser session.")
+            st.caption("You have not started a run in this browser.")
             return
-    st.dataframe([_row(r, r.id in mine) for r in every], hide_index=True, key="tr_runs")
+    st.dataframe([_row(r, r.owner == me) for r in every], hide_index=True, key="tr_runs")
     by_id = {r.id: r for r in every}
     shown = st.session_state.get("tr_run")
     if shown in by_id and st.session_state.get("tr_pick_follows") != shown:  # a new run shown above: pick it here
@@ -178,13 +180,16 @@ def runs_section(every: list[runs.Run], mine: list[str], only_mine: bool) -> Non
     if a.button("Show it above", key="tr_show"):
         st.session_state.tr_run = chosen
         st.rerun()
+    if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
+        c.download_button("Download (safetensors + config)", lambda: run_files.export(chosen),
+                          file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
+    if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
+        b.caption("Started in another browser: only it can rename or delete this run.")
+        return
     new_name = b.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
     if b.button("Rename", key="tr_rename") and new_name.strip():
         runs.rename(chosen, new_name.strip())
         st.rerun()
-    if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
-        c.download_button("Download (safetensors + config)", lambda: run_files.export(chosen),
-                          file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
     with d.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None):
         st.markdown(f"Delete **{run.name}** with its checkpoint, snapshots and curves? It cannot be undone, "
                     "and it is gone for everyone on this server.")

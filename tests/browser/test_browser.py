@@ -293,7 +293,10 @@ def test_top_page_searches_an_uploaded_folder(app_url: str, page: Page, tmp_path
 
 def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, page: Page,
                                                                  request: pytest.FixtureRequest) -> None:
-    """Press Train, watch the live curves, and find the finished run among Layer by layer's models."""
+    """Press Train, watch the live curves, and find the finished run among Layer by layer's models.
+
+    A reload is a new session: the run is still "yours", by the cookie the page wrote.
+    """
     open_page(page, app_url + "/train?train=1000&epochs=1&seed=11", "Settings on the left")
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("Learning curves").first).to_be_visible(timeout=60_000)
@@ -304,6 +307,10 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     with page.expect_download(timeout=30_000) as download:  # the zip is made on the click
         page.get_by_role("button", name="Download (safetensors + config)").click()
     assert re.fullmatch(r"[0-9a-z-]+\.zip", download.value.suggested_filename)
+    open_page(page, app_url + "/train?mine=1", "Runs on this server")
+    expect(page.get_by_text(f"({run_id})").first).to_be_visible(timeout=30_000)  # the run picker, only yours
+    expect(page.get_by_role("button", name="Rename")).to_be_visible()
+    open_page(page, app_url + f"/train?run={run_id}", "Confusion matrix (test set)")  # back, for its links
     page.locator(f"a[href*='layer_by_layer?model=run%3A{run_id}']").click()  # "Look inside the trained network"
     expect(page.get_by_text("Prediction:").first).to_be_visible(timeout=60_000)
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile("Trained here"))

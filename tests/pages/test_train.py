@@ -96,8 +96,9 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     made = []
-    for name, init, accuracy in [("learned", None, 0.8), ("sobel", {"kernels": ["laplacian"], "frozen": True}, 0.7)]:
-        run = runs.create({"model": "lenet5", "data": "shapes", "init": init}, root=tmp_path, name=name)
+    for name, init, accuracy, owner in [("learned", None, 0.8, "browser-aaaaaaaaaaaa"),
+                                        ("sobel", {"kernels": ["laplacian"], "frozen": True}, 0.7, "browser-bbbbbbbbbbbb")]:
+        run = runs.create({"model": "lenet5", "data": "shapes", "init": init}, root=tmp_path, name=name, owner=owner)
         runs.append_metrics(run.id, [{"phase": "train", "step": 5, "epoch": 0.5, "loss": 1.5, "accuracy": 0.5},
                                      {"phase": "eval", "step": 10, "epoch": 1.0, "loss": 1.0, "accuracy": 0.7,
                                       "test_accuracy": accuracy}], tmp_path)
@@ -113,14 +114,29 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     assert [t["name"] for t in compared["data"]][::2] == ["learned", "sobel (hand-set first filters, frozen)"]
     assert at.query_params["compare"] in (",".join(made), [",".join(made)])
 
-    at.session_state["tr_mine"] = made[:1]  # as if this session had started the first one
+    at.session_state["visitor_id"] = "browser-aaaaaaaaaaaa"  # as if this browser had started the first one
     at.toggle(key="tr_only_mine").set_value(True).run()
     no_crash(at)
     listed = next(d.value for d in at.dataframe if "yours" in d.value.columns)
     assert list(listed["id"]) == made[:1] and at.query_params["mine"] in ("1", ["1"])
-    at.session_state["tr_mine"] = []
+    at.session_state["visitor_id"] = "browser-cccccccccccc"
     at.run()
     assert any("not started a run" in c.value for c in at.caption)
+
+
+def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monkeypatch):
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    theirs = runs.create({"model": "lenet5", "data": "shapes"}, root=tmp_path, owner="browser-bbbbbbbbbbbb").id
+    at = app("pages/train.py", run=theirs)  # queued, never picked up: no backend runs in this folder
+    no_crash(at)
+    assert not [b for b in at.button if b.key in (f"tr_cancel_{theirs}", "tr_rename", "tr_delete")]
+    assert any("only its owner can stop" in c.value for c in at.caption)
+    assert any("only it can rename or delete" in c.value for c in at.caption)
+    at.session_state["visitor_id"] = "browser-bbbbbbbbbbbb"  # the owner's browser
+    at.run()
+    assert {f"tr_cancel_{theirs}", "tr_rename", "tr_delete"} <= {b.key for b in at.button}
 
 
 def test_train_page_cancel_stops_a_run():
