@@ -15,6 +15,7 @@ st.markdown(
 
 SIZES = (32, 64, 128, 256, 512)
 POOLS = ("none", *conv.POOL_KINDS)
+TABS = ("Feature map", "Image as numbers", "3-D surface")
 SETTINGS = [
     *image_input.settings(),
     *kernel_input.settings(),
@@ -28,6 +29,7 @@ SETTINGS = [
     state.Setting("kl_pool", "pool", "none", state.choice(POOLS)),
     state.Setting("kl_pool_size", "psize", 2, state.int_between(2, 8)),
     state.Setting("kl_scale", "scale", "symmetric", state.choice(figures.SCALE_MODES)),
+    state.tab_setting("kl_tab", TABS),
 ]
 state.restore(SETTINGS)
 
@@ -76,7 +78,7 @@ with view, layout.guard("applying the kernel"):
         st.stop()
     scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
                                  format_func=figures.SCALE_LABELS.get, required=True)
-    tab_map, tab_numbers, tab_surface = st.tabs(["Feature map", "Image as numbers", "3-D surface"])
+    tab_map, tab_numbers, tab_surface = state.tabs("kl_tab", TABS)
     with tab_map:
         left, right = st.columns(2)
         left.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")

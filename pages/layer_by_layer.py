@@ -15,11 +15,13 @@ st.markdown(
 )
 
 MAPS_PER_PAGE = 16
+TABS = ("Output", "Kernels", "Whole network")
 SETTINGS = [
     *model_input.settings(),
     state.Setting("lbl_layer", "layer", ""),
     state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),
     state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
+    state.tab_setting("lbl_tab", TABS),
 ]
 state.restore(SETTINGS)
 
@@ -57,7 +59,7 @@ with view, layout.guard("running the network"):
         st.markdown(line)
     if isinstance(layer.module, torch.nn.ReLU) or layer.type == "relu":
         st.caption(f"{(out == 0).float().mean():.0%} of this layer's outputs are exactly 0.")
-    tab_maps, tab_kernels, tab_net = st.tabs(["Output", "Kernels", "Whole network"])
+    tab_maps, tab_kernels, tab_net = state.tabs("lbl_tab", TABS)
 
 with tab_maps, layout.guard("drawing the layer's output"):
     left, right = st.columns([2, 5])

@@ -15,10 +15,12 @@ st.markdown(
     "box (dashed, it ignores the border) and the **effective** field, where the unit's gradient gathers."
 )
 
+TABS = ("One unit", "All layers", "Predict, then check")
 SETTINGS = [
     *model_input.settings(),
     state.Setting("rf_layer", "layer", ""),
     state.Setting("rf_unit", "unit", "", dump=str),
+    state.tab_setting("rf_tab", TABS),
 ]
 state.restore(SETTINGS)
 
@@ -73,7 +75,7 @@ with view, layout.guard("tracing the receptive fields"):
     fmap = model_input.activations(network, prepared.tensor)[field.name]
     exact = receptive_field.rf_box(network.model, field.name, unit, (size, size))
     textbook = receptive_field.textbook_box(field, unit)
-    tab_unit, tab_layers, tab_drill = st.tabs(["One unit", "All layers", "Predict, then check"])
+    tab_unit, tab_layers, tab_drill = state.tabs("rf_tab", TABS)
 
 with tab_unit, layout.guard("drawing the unit's field"):
     left, right = st.columns(2)

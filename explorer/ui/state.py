@@ -124,6 +124,19 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
         st.query_params.from_dict(params)
 
 
+def tab_setting(key: str, labels: Sequence[str]) -> Setting:
+    """The page's open tab as a setting: ``tab=<label>`` in the URL, the first tab by default."""
+    return Setting(key, "tab", labels[0], choice(labels))
+
+
+def tabs(key: str, labels: Sequence[str]) -> Sequence[Any]:
+    """Tabs whose open one is the widget ``key`` (see :func:`tab_setting`), so a link opens on it.
+
+    Switching tabs reruns the page to write the URL; every tab's content still runs.
+    """
+    return st.tabs(list(labels), key=key, on_change="rerun")
+
+
 def keep(key: str, value: Any) -> None:
     """Remember a non-widget value (e.g. an edited grid) for this session."""
     st.session_state.setdefault(_KEPT, {})[key] = value

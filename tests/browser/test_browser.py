@@ -94,6 +94,19 @@ def test_kernel_lab_link_restores_settings(app_url: str, page: Page, request: py
     screenshot(page, request.node.name)
 
 
+def test_a_link_opens_on_its_tab_and_a_click_on_a_tab_goes_into_the_link(app_url: str, page: Page,
+                                                                          request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/layer_by_layer?layer=conv1&tab=Kernels", "Layer by layer")
+    expect(page.get_by_role("tab", name="Kernels")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("Which hand-set kernel does each learned filter resemble?")).to_be_visible()
+    page.get_by_role("tab", name="Whole network").click()
+    expect(page).to_have_url(re.compile(r"tab=Whole\+network"))
+    page.get_by_role("tab", name="Output").click()  # the first tab: the link stays short
+    expect(page).not_to_have_url(re.compile("tab="))
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
 def test_step_link_restores_settings(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
     open_page(page, app_url + "/step_by_step?ex=zero_padding&pad=1&step=8", "Step 8 of 25")
     expect_selected(page, "Example", "Zero padding keeps the size")
