@@ -15,7 +15,7 @@ import torch
 from torch import fx, nn
 
 from explorer import famous, inspect, models, run_files, runs
-from explorer.ui import image_input, state
+from explorer.ui import image_input, state, visitor
 
 DEFAULT = "lenet5"
 
@@ -45,9 +45,14 @@ def settings() -> list[state.Setting]:
     ]
 
 
+def _finished_runs() -> list[runs.Run]:
+    """Finished runs of the training lab with a checkpoint (newest first)."""
+    return [r for r in runs.list_runs() if r.status == "finished" and run_files.has_checkpoint(r.id)]
+
+
 def _trained_runs() -> list[str]:
     """Finished runs of the training lab, as model names ``run:<id>`` (newest first)."""
-    return [f"run:{r.id}" for r in runs.list_runs() if r.status == "finished" and run_files.has_checkpoint(r.id)]
+    return [f"run:{r.id}" for r in _finished_runs()]
 
 
 def _linked_sample() -> str:
@@ -73,11 +78,11 @@ def spec_of(name: str) -> models.ModelSpec:
 def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
     """Draw the chooser; returns the network, or None (with a message) while its weights are missing.
     ``resets``: widget keys set to these values when the user picks another model (see :func:`controls`)."""
-    choices = [*models.names(), *_trained_runs()]
-    if st.session_state.get("net_model") not in choices:
+    labels = _labels(_finished_runs())
+    if st.session_state.get("net_model") not in labels:
         st.session_state.net_model = DEFAULT  # e.g. a run deleted meanwhile
-    name = st.selectbox("Model", choices, key="net_model", on_change=_switched, args=(resets or {},),
-                        format_func=_title)
+    name = st.selectbox("Model", list(labels), key="net_model", on_change=_switched, args=(resets or {},),
+                        format_func=labels.get)
     spec = spec_of(name)
     st.session_state.net_model_shown = name
     if name.startswith("run:"):
@@ -97,8 +102,11 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
         return None
 
 
-def _title(name: str) -> str:
-    return f"Trained here: {spec_of(name).title}" if name.startswith("run:") else spec_of(name).title
+def _labels(finished: list[runs.Run]) -> dict[str, str]:
+    """The picker's choices and their labels: the zoo, then the finished runs, each saying whose it is."""
+    me = visitor.visitor_id()
+    return {**{name: models.spec(name).title for name in models.names()},
+            **{f"run:{r.id}": f"{'Your run' if r.owner == me else 'Trained here'}: {r.name}" for r in finished}}
 
 
 def _switched(resets: dict[str, Any]) -> None:
