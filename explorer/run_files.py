@@ -16,8 +16,29 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from explorer import architecture, models
+from explorer import architecture, models, training
 from explorer.runs import atomic_write, get, path, read_json, write_json
+
+DATA_LABELS = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+ARCH_LABELS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
+
+
+def describe(config: dict) -> str:
+    """A run's settings in one line, with the trainer's defaults for what the config leaves out."""
+    defaults = training.TrainConfig()
+    data, model = config.get("data", "shapes"), config.get("model", "lenet5")
+    parts = [f"{ARCH_LABELS.get(model, model)} on {DATA_LABELS.get(data, data)}"
+             + (f" ({config['train_images']:,} training images)" if config.get("train_images") else ""),
+             f"{config.get('optimizer', defaults.optimizer)}, learning rate {config.get('lr', defaults.lr):g}",
+             f"batch {config.get('batch_size', defaults.batch_size)}",
+             f"{config.get('epochs', defaults.epochs)} epochs", f"seed {config.get('seed', defaults.seed)}",
+             "augmented" if config.get("augment", True) else "no augmentation"]
+    if model == "custom":
+        parts.append(f"{len(config.get('layers') or [])} layers of your own")
+    init = config.get("init") or {}
+    if init.get("kernels"):
+        parts.append(f"first filters {', '.join(init['kernels'])}" + (", frozen" if init.get("frozen") else ""))
+    return " · ".join(parts)
 
 # --- snapshots, checkpoint, result -----------------------------------------------------------
 

@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from explorer import architecture, runs
+from explorer import architecture, run_files, runs
 from explorer.ui import lab, layout, state, visitor
 
 layout.page_setup(layout.PAGES[5])
@@ -58,8 +58,8 @@ controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
     a, b = st.columns(2)
     data = a.selectbox("Data set", DATA, key="tr_data", help="Built-in shapes are drawn here: no download.",
-                       format_func=lab.DATA_LABELS.get)
-    arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=lab.ARCH_LABELS.get)
+                       format_func=run_files.DATA_LABELS.get)
+    arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=run_files.ARCH_LABELS.get)
     extra, shape, classes = input_of(data, arch)
     config = {"data": data, "model": arch, **extra}
     if arch == "custom":
@@ -70,8 +70,8 @@ with controls, layout.guard("preparing the run"):
         problem = None
     if st.toggle("Start from hand-set kernels", key="tr_hand",
                  help="The first conv's filters begin as Sobel, Laplacian and Gaussian instead of random."):
-        kernels = st.multiselect("Kernels", architecture.HAND_SET, default=list(architecture.HAND_SET[:4]),
-                                 key="tr_kernels")
+        st.session_state.setdefault("tr_kernels", list(architecture.HAND_SET[:4]))
+        kernels = st.multiselect("Kernels", architecture.HAND_SET, key="tr_kernels")
         config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
     a, b, c = st.columns(3)
     config["optimizer"] = a.selectbox("Optimizer", ("adamw", "sgd"), key="tr_opt")
@@ -116,7 +116,7 @@ with view:
         @st.fragment(run_every=1.0 if active else None)
         def live() -> None:
             with layout.guard("showing the run"):
-                lab.run_view(run_id)
+                lab.run_view(run_id, SETTINGS)
                 if active and not runs.get(run_id).active:
                     st.rerun()  # it ended: draw the final view (scrubber, confusion matrix) once
 

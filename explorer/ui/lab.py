@@ -7,16 +7,16 @@ reruns, a second tab or a reconnecting browser never starts or loses a run.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from explorer import backends, layer_table, models, mosaic, run_files, runs, train_figures, worker
+from explorer import architecture, backends, layer_table, models, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import layout, state, visitor
 
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
-DATA_LABELS = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-ARCH_LABELS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
 
 
 @st.cache_resource
@@ -76,8 +76,43 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
             f"This run {run.status}: {run.reason or 'no reason recorded'}.")
 
 
-def run_view(run_id: str) -> None:
-    """Curves, the first layer's filters and a probe image's feature maps, live while the run lasts."""
+def settings_of(config: dict) -> dict[str, Any]:
+    """The Train page's widget values that make ``config`` again (its own layers are kept apart)."""
+    values = {"tr_data": config.get("data"), "tr_arch": config.get("model"), "tr_opt": config.get("optimizer"),
+              "tr_lr": config.get("lr"), "tr_batch": config.get("batch_size"), "tr_epochs": config.get("epochs"),
+              "tr_seed": config.get("seed"), "tr_augment": config.get("augment", True),
+              "tr_images": str(config.get("train_images") or "all")}
+    init = config.get("init") or {}
+    values.update(tr_hand=bool(init.get("kernels")), tr_frozen=bool(init.get("frozen")))
+    if init.get("kernels"):
+        values["tr_kernels"] = list(init["kernels"])
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _reuse(config: dict, settings: Sequence[state.Setting]) -> None:
+    """Fill the page's settings with a run's (a callback: before the widgets are drawn)."""
+    values = settings_of(config)
+    for setting in settings:
+        if setting.key in values:
+            try:
+                st.session_state[setting.key] = setting.parse(setting.dump(values[setting.key]))
+            except (TypeError, ValueError):  # e.g. a batch of 100 from a script: the page's choice stays
+                pass
+    if "tr_kernels" in values:
+        st.session_state.tr_kernels = [k for k in values["tr_kernels"] if k in architecture.HAND_SET]
+    if config.get("layers"):
+        state.keep("tr_layers", config["layers"])
+        st.session_state.pop("tr_layers_editor", None)  # the editor starts again from these rows
+    st.session_state.tr_reused = True
+
+
+def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
+    """Curves, the first layer's filters and a probe image's feature maps, live while the run lasts.
+
+    With the page's ``settings``, a button fills them with this run's, to train it again or change one thing.
+    """
+    if st.session_state.pop("tr_reused", False):
+        st.rerun()  # the settings changed in a fragment's callback: redraw the whole page
     try:
         run = runs.get(run_id)
     except runs.RunNotFound:
@@ -85,6 +120,11 @@ def run_view(run_id: str) -> None:
         return
     records = runs.metrics(run_id)
     st.markdown(f"### {run.name}")
+    st.caption(run_files.describe(run.config))
+    if settings:
+        st.button("Use these settings", key=f"tr_reuse_{run_id}", on_click=_reuse, args=(run.config, settings),
+                  icon=":material/tune:", help="Fill the settings on the left with this run's: train it again, "
+                  "or change one thing and compare.")
     status_line(run, records)
     if not visitor.may_change(run.owner):
         st.caption("Started in another browser: you can watch it here; only its owner can stop or resume it.")
@@ -151,8 +191,8 @@ def _accuracy(run: runs.Run) -> str:
 def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs."""
     data, model = run.config.get("data"), run.config.get("model")
-    return {"run": run.name, "status": run.status, "data": DATA_LABELS.get(data, data),
-            "network": ARCH_LABELS.get(model, model), "test accuracy": _accuracy(run),
+    return {"run": run.name, "status": run.status, "data": run_files.DATA_LABELS.get(data, data),
+            "network": run_files.ARCH_LABELS.get(model, model), "test accuracy": _accuracy(run),
             "yours": "yes" if yours else "", "id": run.id}
 
 

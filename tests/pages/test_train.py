@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, warnings
 from tests.conftest import ROOT
 
 
@@ -155,3 +155,29 @@ def test_train_page_cancel_stops_a_run():
     at.run()
     at.button(key=f"tr_cancel_{run_id}").click().run()
     assert _poll_until_final(at, run_id, timeout=30) == "cancelled"
+
+
+def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypatch):
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    config = {"data": "mnist", "model": "tinyvgg", "optimizer": "sgd", "lr": 0.05, "batch_size": 256, "epochs": 7,
+              "seed": 42, "augment": False, "train_images": 5000,
+              "init": {"kernels": ["laplacian", "gaussian 5x5 (sigma 1)", "retired kernel"], "frozen": True}}
+    run = runs.create(config, root=tmp_path, owner="browser-bbbbbbbbbbbb")
+    runs.set_status(run.id, "finished", "", tmp_path)
+    at = app("pages/train.py", run=run.id)
+    no_crash(at)
+    assert ("TinyVGG on MNIST (5,000 training images) · sgd, learning rate 0.05 · batch 256 · 7 epochs · seed 42 · "
+            "no augmentation · first filters laplacian, gaussian 5x5 (sigma 1), retired kernel, frozen") in [c.value for c in at.caption]
+    at.button(key=f"tr_reuse_{run.id}").click().run()
+    no_crash(at)
+    assert not warnings(at)
+    assert {key: at.session_state[key] for key in ("tr_data", "tr_arch", "tr_opt", "tr_lr", "tr_batch", "tr_epochs",
+                                                   "tr_seed", "tr_augment", "tr_images", "tr_hand", "tr_frozen",
+                                                   "tr_kernels")} == {
+        "tr_data": "mnist", "tr_arch": "tinyvgg", "tr_opt": "sgd", "tr_lr": 0.05, "tr_batch": 256, "tr_epochs": 7,
+        "tr_seed": 42, "tr_augment": False, "tr_images": "5000", "tr_hand": True, "tr_frozen": True,
+        "tr_kernels": ["laplacian", "gaussian 5x5 (sigma 1)"]}  # a name the page does not know is left out
+    assert at.multiselect(key="tr_kernels").value == ["laplacian", "gaussian 5x5 (sigma 1)"]
+    assert at.query_params["epochs"] in ("7", ["7"]) and at.query_params["arch"] in ("tinyvgg", ["tinyvgg"])
