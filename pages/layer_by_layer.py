@@ -75,14 +75,14 @@ with tab_maps, layout.guard("drawing the layer's output"):
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
             st.session_state.lbl_maps = min(st.session_state.lbl_maps, pages)
             first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
-            st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, f"{out.shape[0]} feature map{'s' if out.shape[0] != 1 else ''} "
-                                               f"of {out.shape[1]} x {out.shape[2]}", st.session_state.lbl_own_scale),
-                            key="lbl_fig_maps")
+            title = f"{out.shape[0]} feature map{'s' if out.shape[0] != 1 else ''} of {out.shape[1]} x {out.shape[2]}"
+            st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, title,
+                                               st.session_state.lbl_own_scale), key="lbl_fig_maps")
             p, q = st.columns(2)
             if pages > 1:
                 p.number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
-            q.toggle("Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale (its shape shows); "
-                     "off: one scale for all (their strengths compare).")
+            q.toggle("Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale (its shape "
+                     "shows); off: one scale for all (their strengths compare).")
             with st.expander("Look closer at one map (hover for its values)"):
                 if st.session_state.get("lbl_closer", 0) >= out.shape[0]:
                     st.session_state.lbl_closer = 0

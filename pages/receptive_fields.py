@@ -106,7 +106,8 @@ with tab_layers, layout.guard("tabulating the layers"):
     st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
                 "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$.")
     st.dataframe([{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
-                   "r": f.r[0], "j": f.j[0], "start": f.start[0], **receptive_field.how_columns(f.how)} for f in fields],
+                   "r": f.r[0], "j": f.j[0], "start": f.start[0], **receptive_field.how_columns(f.how)}
+                  for f in fields],
                  key="rf_table", hide_index=True)
 
 with tab_drill, layout.guard("asking a question"):

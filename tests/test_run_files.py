@@ -57,10 +57,9 @@ def test_export_zips_weights_config_and_metrics(tmp_path):
 def test_a_run_is_described_by_its_settings_with_the_trainers_defaults_for_the_rest():
     from explorer import training
 
-    defaults = training.TrainConfig()
-    assert run_files.describe({}) == (f"LeNet-5 on Built-in shapes · {defaults.optimizer}, learning rate {defaults.lr:g} · "
-                                      f"batch {defaults.batch_size} · {defaults.epochs} epochs · seed {defaults.seed} · "
-                                      "augmented")
+    d = training.TrainConfig()
+    assert run_files.describe({}) == (f"LeNet-5 on Built-in shapes · {d.optimizer}, learning rate {d.lr:g} · "
+                                      f"batch {d.batch_size} · {d.epochs} epochs · seed {d.seed} · augmented")
     custom = {"data": "cifar10", "model": "custom", "layers": [{"type": "conv"}, {"type": "relu"}], "augment": False}
     assert run_files.describe(custom).startswith("Your own layers on CIFAR-10 · ")
     assert run_files.describe(custom).endswith("no augmentation · 2 layers of your own")

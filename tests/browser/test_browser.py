@@ -279,7 +279,8 @@ def _zip_of_images(path: Path) -> Path:
 def test_top_page_searches_an_uploaded_zip(app_url: str, page: Page, tmp_path: Path,
                                             request: pytest.FixtureRequest) -> None:
     open_page(page, app_url + "/top_activations?data=zip", "Upload a zip of your own images")
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(_zip_of_images(tmp_path / "mine.zip")))
+    upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    upload.set_input_files(str(_zip_of_images(tmp_path / "mine.zip")))
     expect(page.get_by_text("Channel 0: its top 6 of 6 images of mine.zip")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("skipped notes.txt", exact=False)).to_be_visible()
     page.wait_for_function(CELL_JS, arg=["The patches they show it", 0, 0], timeout=30_000, polling=200)

@@ -98,8 +98,9 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     made = []
+    sobel = {"kernels": ["laplacian"], "frozen": True}
     for name, init, accuracy, owner in [("learned", None, 0.8, "browser-aaaaaaaaaaaa"),
-                                        ("sobel", {"kernels": ["laplacian"], "frozen": True}, 0.7, "browser-bbbbbbbbbbbb")]:
+                                        ("sobel", sobel, 0.7, "browser-bbbbbbbbbbbb")]:
         run = runs.create({"model": "lenet5", "data": "shapes", "init": init}, root=tmp_path, name=name, owner=owner)
         runs.append_metrics(run.id, [{"phase": "train", "step": 5, "epoch": 0.5, "loss": 1.5, "accuracy": 0.5},
                                      {"phase": "eval", "step": 10, "epoch": 1.0, "loss": 1.0, "accuracy": 0.7,
@@ -169,7 +170,8 @@ def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypat
     at = app("pages/train.py", run=run.id)
     no_crash(at)
     assert ("TinyVGG on MNIST (5,000 training images) · sgd, learning rate 0.05 · batch 256 · 7 epochs · seed 42 · "
-            "no augmentation · first filters laplacian, gaussian 5x5 (sigma 1), retired kernel, frozen") in [c.value for c in at.caption]
+            "no augmentation · first filters laplacian, gaussian 5x5 (sigma 1), retired kernel, frozen"
+            ) in [c.value for c in at.caption]
     at.button(key=f"tr_reuse_{run.id}").click().run()
     no_crash(at)
     assert not warnings(at)
