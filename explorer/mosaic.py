@@ -86,7 +86,8 @@ def png_figure(image: np.ndarray, title: str, height: int) -> go.Figure:
     fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain")
+    # a figure wider or taller than the image leaves the spare room below it, not between title and image
+    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain", constraintoward="top")
     return fig
 
 
@@ -106,7 +107,8 @@ def maps_figure(maps: torch.Tensor, first: int, title: str, per_map: bool = True
     tiles = _enlarged(_LUTS[scale][codes])
     fig = png_figure(tile(tiles, columns_for(len(maps))), title, height)
     note = "each map on its own scale" if per_map else f"one scale for all: {low:.3g} to {high:.3g}"
-    return _legend(fig, f"maps {first}..{first + len(maps) - 1}, row by row", _colours(scale), note)
+    shown = f"map {first}" if len(maps) == 1 else f"maps {first}..{first + len(maps) - 1}, row by row"
+    return _legend(fig, shown, _colours(scale), note)
 
 
 def _colours(scale: str) -> str:
@@ -222,10 +224,12 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",
                                  opacity=0.01, hoverinfo="none", customdata=list(range(len(images))),
                                  marker=dict(size=side * 0.8, symbol="square"), showlegend=False))
-    fig.update_layout(title=title, height=int(60 + min(width_px, canvas.shape[1] * 3) * canvas.shape[0] / canvas.shape[1]),
+    height = 60 + min(width_px, canvas.shape[1] * 3) * canvas.shape[0] / canvas.shape[1]
+    fig.update_layout(title=title, height=int(height),
                       margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select", dragmode=False)
     fig.update_xaxes(visible=False, range=[-0.5, canvas.shape[1] - 0.5], constrain="domain")
-    fig.update_yaxes(visible=False, range=[canvas.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    fig.update_yaxes(visible=False, range=[canvas.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain",
+                     constraintoward="top")
     return fig
 
 

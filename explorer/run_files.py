@@ -23,6 +23,10 @@ DATA_LABELS = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "
 ARCH_LABELS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def describe(config: dict) -> str:
     """A run's settings in one line, with the trainer's defaults for what the config leaves out."""
     defaults = training.TrainConfig()
@@ -31,10 +35,10 @@ def describe(config: dict) -> str:
              + (f" ({config['train_images']:,} training images)" if config.get("train_images") else ""),
              f"{config.get('optimizer', defaults.optimizer)}, learning rate {config.get('lr', defaults.lr):g}",
              f"batch {config.get('batch_size', defaults.batch_size)}",
-             f"{config.get('epochs', defaults.epochs)} epochs", f"seed {config.get('seed', defaults.seed)}",
+             _count(config.get("epochs", defaults.epochs), "epoch"), f"seed {config.get('seed', defaults.seed)}",
              "augmented" if config.get("augment", True) else "no augmentation"]
     if model == "custom":
-        parts.append(f"{len(config.get('layers') or [])} layers of your own")
+        parts.append(_count(len(config.get("layers") or []), "layer") + " of your own")
     init = config.get("init") or {}
     if init.get("kernels"):
         parts.append(f"first filters {', '.join(init['kernels'])}" + (", frozen" if init.get("frozen") else ""))

@@ -36,18 +36,19 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) ->
     ``named``: (run name, its metrics records) pairs, as :func:`curves_figure` reads them.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Test accuracy"))
-    palette = qualitative.Plotly
+    palette, dashes = qualitative.Plotly, ("solid", "dash", "dot", "dashdot")
     for i, (name, records) in enumerate(named):
-        colour = palette[i % len(palette)]
+        # a dash of its own too: two runs with the same curves still both show
+        line = dict(color=palette[i % len(palette)], dash=dashes[i % len(dashes)])
         train = [r for r in records if r.get("phase") == "train"]
         tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
         fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name=name,
-                                 legendgroup=name, mode="lines", line=dict(color=colour)), 1, 1)
+                                 legendgroup=name, mode="lines", line=line), 1, 1)
         fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests], name=name,
-                                 legendgroup=name, showlegend=False, mode="lines+markers", line=dict(color=colour)),
+                                 legendgroup=name, showlegend=False, mode="lines+markers", line=line),
                       1, 2)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Runs compared", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))
     return fig

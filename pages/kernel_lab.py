@@ -30,6 +30,9 @@ SETTINGS = [
     state.Setting("kl_pool_size", "psize", 2, state.int_between(2, 8)),
     state.Setting("kl_scale", "scale", "symmetric", state.choice(figures.SCALE_MODES)),
     state.tab_setting("kl_tab", TABS),
+    state.Setting("kl_channel", "ch", 0, state.int_between(0, 2)),
+    state.Setting("kl_top", "top", -1, state.int_between(-1, 8191)),  # -1: the image's middle row
+    state.Setting("kl_left", "left", -1, state.int_between(-1, 8191)),
 ]
 state.restore(SETTINGS)
 
@@ -55,6 +58,19 @@ def filter_controls() -> filtering.FilterSettings:
         dilation=int(st.session_state.kl_dilation), colour=st.session_state.kl_colour,
         flip=st.session_state.kl_flip, relu=st.session_state.kl_relu,
         pool=st.session_state.kl_pool, pool_size=st.session_state.kl_pool_size)
+
+
+def _kept_in_link(key: str, size: int) -> None:
+    """The row or column box changed: the link keeps it, or -1 for the middle (the default)."""
+    value = st.session_state[f"{key}_{size}"]
+    st.session_state[key] = -1 if value == size // 2 else value
+
+
+def region_input(column, label: str, key: str, size: int) -> int:
+    """A row or column of the numbers' window: the link's, else the middle of the image's ``size``."""
+    start = st.session_state[key] if 0 <= st.session_state[key] < size else size // 2
+    return column.number_input(label, 0, size - 1, start, key=f"{key}_{size}", on_change=_kept_in_link,
+                               args=(key, size))
 
 
 controls, view = st.columns([5, 8], gap="large")
@@ -90,12 +106,14 @@ with view, layout.guard("applying the kernel"):
                                             else "Kernel before the flip", colorscale="RdBu_r", zmid=0),
                         key="kl_fig_kernel", width="content")
     with tab_numbers:
+        if st.session_state.kl_channel >= result.input.shape[0]:
+            st.session_state.kl_channel = 0
         channel = st.selectbox("Channel", range(result.input.shape[0]), key="kl_channel",
                                format_func=lambda c: "grey" if result.input.shape[0] == 1 else "RGB"[c])
         h, w = result.input.shape[-2:]
         a, b = st.columns(2)
-        top = a.number_input("Top row", 0, max(h - 1, 0), min(h // 2, h - 1), key="kl_top")
-        left_col = b.number_input("Left column", 0, max(w - 1, 0), min(w // 2, w - 1), key="kl_left")
+        top = region_input(a, "Top row", "kl_top", h)
+        left_col = region_input(b, "Left column", "kl_left", w)
         region = result.input[channel, top:top + 12, left_col:left_col + 12]
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                    f"columns {left_col}..{left_col + region.shape[1] - 1}.")

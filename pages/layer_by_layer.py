@@ -11,7 +11,8 @@ st.title("Layer by layer")
 st.markdown(
     "A network is a stack of simple steps. Give it an image and walk through them: each layer's output "
     "shape, its parameter count and the formula behind both, its feature maps and its kernels, and at "
-    "the end what the network thinks it sees. Draw a digit for the trained LeNet-5."
+    "the end what the network thinks it sees. Give each network the kind of image it was trained on: "
+    "a digit for LeNet-5, a shape for TinyVGG, a photo for the ImageNet networks."
 )
 
 MAPS_PER_PAGE = 16

@@ -51,7 +51,8 @@ with view, layout.guard("finding the top activations"):
     first = (page - 1) * PER_PAGE
     shown = range(first, min(first + PER_PAGE, channels))
     best = [top_activations.patches(result, images_set.images, network.model, images_set.size, c)[0] for c in shown]
-    st.plotly_chart(mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56),
+    st.plotly_chart(mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
+                                         width_px=600),
                     key="ta_grid", on_select="rerun", selection_mode="points")
     clicked = mosaic.clicked_tile(st.session_state.get("ta_grid"))
     if clicked is not None and first + clicked != state.kept("ta_last_click"):

@@ -26,6 +26,8 @@ def test_runs_compared_share_one_colour_per_run_across_both_panels():
     assert fig.data[0].line.color == fig.data[1].line.color != fig.data[2].line.color == fig.data[3].line.color
     assert list(fig.data[2].y) == [1.0, 0.5] and list(fig.data[3].y) == [0.9, 0.9]
     assert fig.data[1].xaxis == "x2"  # test accuracy in the right-hand panel
+    assert fig.data[0].line.dash == fig.data[1].line.dash != fig.data[2].line.dash  # equal curves still both show
+    assert list(fig.layout.yaxis2.range) == [0, 1.01]  # accuracy on its whole scale, even for one point
 
 
 def test_confusion_matrix_labels_and_counts():

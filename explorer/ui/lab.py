@@ -6,6 +6,7 @@ reruns, a second tab or a reconnecting browser never starts or loses a run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ import streamlit as st
 from explorer import architecture, backends, layer_table, models, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import layout, state, visitor
 
+FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
 
 
@@ -61,7 +63,8 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
     if run.status == "queued":
         queued = [r.id for r in backend().queue()]
         ahead = queued.index(run.id) if run.id in queued else 0
-        st.info(f"Queued: {ahead} run(s) ahead of it on this server.")
+        st.info("Queued: next in line on this server." if ahead == 0 else
+                f"Queued: {ahead} run{'s' if ahead > 1 else ''} ahead of it on this server.")
         return
     if last is None:
         st.info(f"{run.status.capitalize()}: starting up ({run.device or 'device not chosen yet'}).")
@@ -70,7 +73,7 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
     left = last["elapsed"] / max(last["step"], 1) * (last["steps"] - last["step"])
     st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
                 f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
-                + (f", about {left:.0f} s left" if run.active else ""))
+                + ((f", about {left:.0f} s left" if left >= 1 else ", under a second left") if run.active else ""))
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
         (st.error if run.status in ("failed", "diverged") else st.warning)(
             f"This run {run.status}: {run.reason or 'no reason recorded'}.")
@@ -163,7 +166,8 @@ def _results(run: runs.Run) -> None:
         pictures = [test.images[i].float() / 255 for i in wrong]
         labels = [f"{classes[int(test.labels[i])]} -> {classes[int(p)]}"
                   for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
-        st.plotly_chart(mosaic.images_figure(pictures, labels, "Example mistakes (true -> predicted)", side=56),
+        st.plotly_chart(mosaic.images_figure(pictures, labels, "Example mistakes (true -> predicted)", side=56,
+                                             width_px=520),
                         key=f"tr_mistakes_{run.id}")
 
 
@@ -196,6 +200,30 @@ def _row(run: runs.Run, yours: bool) -> dict:
             "yours": "yes" if yours else "", "id": run.id}
 
 
+def _rename(run_id: str) -> None:
+    """Rename the picked run (a callback: the picker is drawn after it, with the new name)."""
+    name = st.session_state.get(f"tr_name_{run_id}", "").strip()
+    if name:
+        runs.rename(run_id, name)
+
+
+def _picked(widget: str) -> None:
+    st.session_state.tr_pick = st.session_state[widget]
+
+
+def _run_picker(labels: dict[str, str]) -> str:
+    """The "Run" selectbox; the choice is ``st.session_state.tr_pick``.
+
+    Streamlit 1.67's browser side keeps showing the old label of the chosen option after a rename,
+    so the widget's key carries a digest of the labels: new labels, a new widget.
+    """
+    widget = "tr_pick_" + hashlib.sha256("\n".join(labels.values()).encode()).hexdigest()[:12]
+    if st.session_state.get("tr_pick") not in labels:
+        st.session_state.tr_pick = next(iter(labels))
+    st.session_state[widget] = st.session_state.tr_pick
+    return st.selectbox("Run", list(labels), key=widget, format_func=labels.get, on_change=_picked, args=(widget,))
+
+
 def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
     queue = backend().queue()
@@ -207,14 +235,14 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     if only_mine:
         every = [r for r in every if r.owner == me]
         if not every:
-            st.caption("You have not started a run in this browser.")
+            st.caption("None of the runs on this server was started in this browser.")
             return
     st.dataframe([_row(r, r.owner == me) for r in every], hide_index=True, key="tr_runs")
     by_id = {r.id: r for r in every}
     shown = st.session_state.get("tr_run")
     if shown in by_id and st.session_state.get("tr_pick_follows") != shown:  # a new run shown above: pick it here
         st.session_state.tr_pick = st.session_state.tr_pick_follows = shown
-    chosen = st.selectbox("Run", list(by_id), key="tr_pick", format_func=lambda i: f"{by_id[i].name} ({i})")
+    chosen = _run_picker({i: f"{r.name} ({i})" for i, r in by_id.items()})
     run = by_id[chosen]
     a, b, c, d = st.columns(4, vertical_alignment="bottom")
     if a.button("Show it above", key="tr_show"):
@@ -224,12 +252,10 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
         c.download_button("Download (safetensors + config)", lambda: run_files.export(chosen),
                           file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
     if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
-        b.caption("Started in another browser: only it can rename or delete this run.")
+        b.caption("Started in another browser: only that browser can rename or delete this run.")
         return
-    new_name = b.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
-    if b.button("Rename", key="tr_rename") and new_name.strip():
-        runs.rename(chosen, new_name.strip())
-        st.rerun()
+    b.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
+    b.button("Rename", key="tr_rename", on_click=_rename, args=(chosen,))
     with d.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None):
         st.markdown(f"Delete **{run.name}** with its checkpoint, snapshots and curves? It cannot be undone, "
                     "and it is gone for everyone on this server.")

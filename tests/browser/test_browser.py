@@ -323,7 +323,9 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     assert re.fullmatch(r"[0-9a-z-]+\.zip", download.value.suggested_filename)
     open_page(page, app_url + "/train?mine=1", "Runs on this server")
     expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(re.compile(re.escape(run_id)))
-    expect(page.get_by_role("button", name="Rename")).to_be_visible()
+    page.get_by_role("textbox", name="New name").fill("Class demo")
+    page.get_by_role("button", name="Rename").click()  # the picker shows the new name at once
+    expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(f"Class demo ({run_id})")
     open_page(page, app_url + f"/train?run={run_id}", "Confusion matrix (test set)")  # back, for its links
     page.locator(f"a[href*='layer_by_layer?model=run%3A{run_id}']").click()  # "Look inside the trained network"
     expect(page.get_by_text("Prediction:").first).to_be_visible(timeout=60_000)

@@ -21,6 +21,22 @@ def test_kernel_lab_defaults_show_a_feature_map():
     assert "= 10" in text(at)  # (3*3*1 + 1) * 1 parameters of the default Sobel on grey
 
 
+def test_the_window_of_numbers_is_in_the_link_and_the_middle_by_default():
+    at = app("pages/kernel_lab.py", img="checkerboard", size="64")
+    no_crash(at)
+    assert "Pixel values in [0, 1] of rows 32..43, columns 32..43." in text(at)
+    assert "top" not in at.query_params and "left" not in at.query_params
+    at.number_input(key="kl_top_64").set_value(5).run()
+    assert at.query_params["top"] in ("5", ["5"]) and "left" not in at.query_params
+    linked = app("pages/kernel_lab.py", img="checkerboard", size="64", top="5", left="60", tab="Image as numbers")
+    no_crash(linked)
+    assert "Pixel values in [0, 1] of rows 5..16, columns 60..63." in text(linked)
+    assert linked.session_state["kl_tab"] == "Image as numbers"
+    smaller = app("pages/kernel_lab.py", img="checkerboard", size="32", top="50")  # past the edge: the middle
+    no_crash(smaller)
+    assert "Pixel values in [0, 1] of rows 16..27, columns 16..27." in text(smaller)
+
+
 def test_kernel_lab_link_reproduces_the_view():
     at = app("pages/kernel_lab.py", k="laplacian", border="valid", stride="2", img="checkerboard", size="64")
     no_crash(at)

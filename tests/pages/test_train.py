@@ -61,7 +61,8 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     assert any(m.value.startswith("**Prediction:**") for m in at.markdown)
 
     at.switch_page("pages/train.py").run()
-    at.selectbox(key="tr_pick").set_value(run_id).run()
+    next(box for box in at.selectbox if box.label == "Run").set_value(run_id).run()
+    assert at.session_state["tr_pick"] == run_id
     at.button(key="tr_delete").click().run()  # inside the Delete popover: the confirmation
     no_crash(at)
     assert run_id not in [r.id for r in runs.list_runs()] and at.session_state["tr_run"] == ""
@@ -124,7 +125,7 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     assert list(listed["id"]) == made[:1] and at.query_params["mine"] in ("1", ["1"])
     at.session_state["visitor_id"] = "browser-cccccccccccc"
     at.run()
-    assert any("not started a run" in c.value for c in at.caption)
+    assert any("None of the runs on this server was started" in c.value for c in at.caption)
 
 
 def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monkeypatch):
@@ -136,7 +137,7 @@ def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monke
     no_crash(at)
     assert not [b for b in at.button if b.key in (f"tr_cancel_{theirs}", "tr_rename", "tr_delete")]
     assert any("only its owner can stop" in c.value for c in at.caption)
-    assert any("only it can rename or delete" in c.value for c in at.caption)
+    assert any("only that browser can rename or delete" in c.value for c in at.caption)
     at.session_state["visitor_id"] = "browser-bbbbbbbbbbbb"  # the owner's browser
     at.run()
     assert {f"tr_cancel_{theirs}", "tr_rename", "tr_delete"} <= {b.key for b in at.button}
@@ -183,3 +184,11 @@ def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypat
         "tr_kernels": ["laplacian", "gaussian 5x5 (sigma 1)"]}  # a name the page does not know is left out
     assert at.multiselect(key="tr_kernels").value == ["laplacian", "gaussian 5x5 (sigma 1)"]
     assert at.query_params["epochs"] in ("7", ["7"]) and at.query_params["arch"] in ("tinyvgg", ["tinyvgg"])
+
+
+def test_a_run_too_short_to_learn_is_flagged_before_launch():
+    at = app("pages/train.py", train="1000", epochs="1")
+    no_crash(at)
+    assert any("Only 7 training steps (1,000 images in batches of 128, 1 epoch)" in w.value for w in at.warning)
+    at.selectbox(key="tr_batch").set_value(32).run()
+    assert not at.warning and not at.button(key="tr_start").disabled
