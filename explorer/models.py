@@ -76,7 +76,12 @@ class ModelSpec:
     about: str
     digit_like: bool = False  # inputs are prepared like MNIST digits (light ink, cropped, centred)
     resize: int = 0  # shorter side before the centre crop (torchvision's recipe); 0 = the input size
-    sample: str = "chelsea"  # the sample image (assets/samples) most like its training data
+    data: str = ""  # the data set it was trained on (explorer.data's name), "" for one not of this app
+
+    @property
+    def sample(self) -> str:
+        """The sample image (assets/samples) most like its training data."""
+        return sample_for(self.data)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -246,11 +251,11 @@ def _torchvision_spec(name: str, title: str, about: str) -> ModelSpec:
 _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("lenet5", "LeNet-5 (MNIST digits)", 28, 1, DIGITS, MNIST_MEAN, MNIST_STD, "shipped",
               "LeCun's digit reader: two conv-pool stages and three fully connected layers, "
-              "trained by this project on MNIST.", digit_like=True, sample=sample_for("mnist")),
+              "trained by this project on MNIST.", digit_like=True, data="mnist"),
     ModelSpec("tinyvgg", "TinyVGG (shapes)", 64, 3, (), SHAPES_MEAN, SHAPES_STD, "shipped",
               "CNN Explainer's network: two conv-conv-pool blocks of 10 filters, trained by this project "
               "on its built-in shapes set (circles, squares, triangles, crosses, lines).",
-              sample=sample_for("shapes")),
+              data="shapes"),
     ModelSpec("resnet_small", "Small ResNet (CIFAR-10 size)", 32, 3, CIFAR_CLASSES, CIFAR_MEAN, CIFAR_STD, "none",
               "Three residual blocks for 32x32 colour images: see the skip connections add up. "
               "Random weights until you train it."),

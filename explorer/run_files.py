@@ -148,7 +148,7 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
         name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
         mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
         about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
-        digit_like=run.config.get("data") == "mnist", sample=models.sample_for(run.config.get("data")))
+        digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
 
 
 def build_model(run_id: str, root: Path | None = None) -> nn.Module:

@@ -18,7 +18,7 @@ st.markdown(
 PER_PAGE = 32
 SETTINGS = [
     *model_input.settings(),
-    *image_sets.settings(),
+    *image_sets.settings(image_sets.default_source(model_input.linked_spec())),
     state.Setting("ta_layer", "layer", ""),
     state.Setting("ta_channel", "channel", 0, state.int_between(0, 4095)),
 ]

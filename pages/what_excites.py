@@ -17,7 +17,7 @@ st.markdown(
 
 SETTINGS = [
     *model_input.settings(),
-    *image_sets.settings(),
+    *image_sets.settings(image_sets.default_source(model_input.linked_spec())),
     *ascent_controls.settings(),
 ]
 state.restore(SETTINGS)

@@ -35,9 +35,20 @@ class ImageSet:
         return tuple(self.images.shape[-2:])
 
 
-def settings() -> list[state.Setting]:
+def default_source(spec: models.ModelSpec) -> str:
+    """The test set of the model's own data set when it is on this server, else the built-in shapes."""
+    if spec.data in SOURCES and spec.data != "shapes":
+        try:
+            data.load(spec.data, train=False, download=False)
+            return spec.data
+        except data.DataUnavailable:
+            pass
+    return "shapes"
+
+
+def settings(default_data: str = "shapes") -> list[state.Setting]:
     return [
-        state.Setting("ta_data", "data", "shapes", state.choice(SOURCES)),
+        state.Setting("ta_data", "data", default_data, state.choice(SOURCES)),
         state.Setting("ta_count", "n", "auto", state.choice(COUNTS)),
     ]
 
@@ -133,10 +144,10 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     whole, patched = st.columns(2)
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
     whole.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in result.values[channel].tolist()], titles[0],
-                                            cols=3, side=96, width_px=380), key=f"{key}_top9")
+                                            cols=3, side=96, width_px=320), key=f"{key}_top9")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
-                                              cols=3, side=96, width_px=380), key=f"{key}_patches")
+                                              cols=3, side=96, width_px=320), key=f"{key}_patches")
     whole.caption("Under each image: the channel's strongest response in it (its maximum over positions).")
     patched.caption("Under each patch: its size in pixels, the part of the image that strongest unit sees.")
 

@@ -39,7 +39,7 @@ def settings() -> list[state.Setting]:
     """The URL-bound settings of both pickers. The sample's default suits the linked model, so
     ``?model=tinyvgg`` opens on a shape and ``?model=lenet5`` (or none) on a digit."""
     return [
-        *image_input.settings(default_sample=_linked_sample()),
+        *image_input.settings(default_sample=linked_spec().sample),
         state.Setting("net_model", "model", DEFAULT, _model_name),
         state.Setting("net_pretrained", "weights", True, state.boolean, state.dump_bool),
     ]
@@ -55,12 +55,13 @@ def _trained_runs() -> list[str]:
     return [f"run:{r.id}" for r in _finished_runs()]
 
 
-def _linked_sample() -> str:
-    """The sample like the training data of the model the address names (the default model's if none)."""
+def linked_spec() -> models.ModelSpec:
+    """The entry of the model the address names (the default model's if none): what the page's defaults
+    follow, such as the sample like its training data."""
     try:
-        return spec_of(_model_name(st.query_params.get("model", DEFAULT))).sample
+        return spec_of(_model_name(st.query_params.get("model", DEFAULT)))
     except (ValueError, FileNotFoundError, runs.RunNotFound):  # a bad link: restore() says so
-        return spec_of(DEFAULT).sample
+        return spec_of(DEFAULT)
 
 
 def _model_name(text: str) -> str:

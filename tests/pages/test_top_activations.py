@@ -2,13 +2,18 @@
 
 import socket
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from explorer import data, models
+from explorer.ui import image_sets
 
 from tests.apptest import TIMEOUT, app, errors, figures, no_crash
 from tests.conftest import ROOT
 
 
-def test_top_page_defaults_find_the_top9_of_every_channel():
+def test_top_page_defaults_find_the_top9_of_every_channel(monkeypatch):
+    monkeypatch.setattr(image_sets, "default_source", lambda spec: "shapes")  # a server without MNIST
     at = app("pages/top_activations.py")
     no_crash(at)
     assert not errors(at)
@@ -19,6 +24,31 @@ def test_top_page_defaults_find_the_top9_of_every_channel():
     assert titles[:3] == ["Click a channel", "Whole images", "The patches they show it (receptive fields)"]
     assert "Its kernel (6 input maps)" in titles
     assert any(m.value.startswith("**Your image** (sample: Digit 3") for m in at.markdown)
+
+
+def test_the_images_searched_by_default_are_the_models_own_test_set_when_the_server_has_it(monkeypatch):
+    monkeypatch.setattr(data, "load", lambda name, train=True, download=True: None)  # every set on disk
+    assert [image_sets.default_source(models.spec(n)) for n in ("lenet5", "tinyvgg", "resnet18")] == [
+        "mnist", "shapes", "shapes"]  # ResNet18's ImageNet is none of the app's sets
+
+    def missing(name, train=True, download=True):
+        raise data.DataUnavailable(f"{name} is not here")
+
+    monkeypatch.setattr(data, "load", missing)
+    assert image_sets.default_source(models.spec("lenet5")) == "shapes"
+
+
+def test_a_digit_network_searches_digits_and_a_shapes_network_shapes():
+    try:
+        data.load("mnist", train=False, download=False)
+    except data.DataUnavailable:
+        pytest.skip("the MNIST files are not on this machine (../shared/data)")
+    at = app("pages/top_activations.py", n="500")
+    no_crash(at)
+    assert at.session_state["ta_data"] == "mnist" and "data" not in at.query_params  # the default: a short link
+    assert at.subheader[1].value == "Channel 0: its top 9 of 500 MNIST test set images"
+    at = app("pages/top_activations.py", n="500", model="tinyvgg")
+    assert at.session_state["ta_data"] == "shapes"
 
 
 def test_top_page_a_click_on_a_channel_opens_it():
