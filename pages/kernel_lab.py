@@ -76,7 +76,8 @@ def region_input(column, label: str, key: str, size: int) -> int:
 controls, view = st.columns([5, 8], gap="large")
 with controls:
     picked = image_input.pick_image()
-    st.selectbox("Working size (longer side, px)", SIZES, key="kl_size")
+    st.selectbox("Largest working size (longer side, px)", SIZES, key="kl_size",
+                 help="A larger image is scaled down to this; a smaller one is used as it is.")
     kernel = kernel_input.pick_kernel()
     settings = filter_controls()
 state.publish(SETTINGS, kernel_input.url_extra())
