@@ -192,3 +192,18 @@ def test_a_run_too_short_to_learn_is_flagged_before_launch():
     assert any("Only 7 training steps (1,000 images in batches of 128, 1 epoch)" in w.value for w in at.warning)
     at.selectbox(key="tr_batch").set_value(32).run()
     assert not at.warning and not at.button(key="tr_start").disabled
+
+
+def test_a_custom_networks_layers_come_back_with_its_settings(tmp_path, monkeypatch):
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    layers = [{"type": "conv", "out": 3, "kernel": 5}, {"type": "relu"}, {"type": "pool", "size": 2, "kind": "max"}]
+    run = runs.create({"data": "shapes", "model": "custom", "layers": layers, "epochs": 3}, root=tmp_path)
+    runs.set_status(run.id, "finished", "", tmp_path)
+    at = app("pages/train.py", run=run.id)
+    at.button(key=f"tr_reuse_{run.id}").click().run()
+    no_crash(at)
+    plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert at.session_state["tr_arch"] == "custom" and plan["output"].iloc[0] == "3 x 24 x 24"
+    assert list(plan["type"]) == ["conv", "relu", "pool", "flatten", "linear"]  # and the classifier the page adds
