@@ -18,7 +18,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.installed  ## install and start the app on http://127.0.0.1:8501 (works offline)
-	$(PY) -m streamlit run streamlit_app.py --server.address $(ADDRESS) --server.port $(PORT)
+	$(PY) -m explorer.ui.serve --server.address $(ADDRESS) --server.port $(PORT)
 
 chromium:  # Debian's browser for the browser tests (Playwright's own download does not work here)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \

@@ -85,12 +85,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def running_app(name: str = "session") -> Iterator[str]:
-    """Start ``streamlit run streamlit_app.py`` on a free port; yield its base URL; stop it."""
+    """Start the app as ``make run`` does (``explorer.ui.serve``) on a free port; yield its base URL; stop it."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     log = ARTIFACTS / f"streamlit-{_slug(name)}.log"
     command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+        sys.executable, "-m", "explorer.ui.serve",
         "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]
