@@ -74,6 +74,8 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
     st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
                 f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
                 + ((f", about {left:.0f} s left" if left >= 1 else ", under a second left") if run.active else ""))
+    if run.status == "finished":
+        st.success(f"Finished after {last['elapsed']:.0f} s of training" + (f": {run.reason}." if run.reason else "."))
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
         (st.error if run.status in ("failed", "diverged") else st.warning)(
             f"This run {run.status}: {run.reason or 'no reason recorded'}.")

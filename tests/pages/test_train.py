@@ -35,6 +35,7 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     at.button(key="tr_start").click().run()  # a second click with the same settings: the same run
     assert at.session_state["tr_run"] == run_id
     assert _poll_until_final(at, run_id) == "finished"
+    assert any(m.value.startswith("Finished after ") and ": test accuracy " in m.value for m in at.success)
     at.button(key="tr_start").click().run()  # the run has ended: Train starts a new one
     again = at.session_state["tr_run"]
     assert again != run_id and at.session_state["tr_mine"] == [run_id, again]
