@@ -132,7 +132,8 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
                   "or change one thing and compare.")
     status_line(run, records)
     if not visitor.may_change(run.owner):
-        st.caption("Started in another browser: you can watch it here; only its owner can stop or resume it.")
+        if run.active or run.status == "interrupted":
+            st.caption("Started in another browser: you can watch it here; only its owner can stop or resume it.")
     elif run.active and st.button("Cancel this run", key=f"tr_cancel_{run_id}"):
         backend().cancel(run_id)
     elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
