@@ -16,11 +16,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from explorer import architecture, models, training
+from explorer import architecture, labels, models, training
 from explorer.runs import atomic_write, get, path, read_json, write_json
-
-DATA_LABELS = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-ARCH_LABELS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
 
 
 def _count(n: int, thing: str) -> str:
@@ -30,14 +27,13 @@ def _count(n: int, thing: str) -> str:
 def describe(config: dict) -> str:
     """A run's settings in one line, with the trainer's defaults for what the config leaves out."""
     defaults = training.TrainConfig()
-    data, model = config.get("data", "shapes"), config.get("model", "lenet5")
-    parts = [f"{ARCH_LABELS.get(model, model)} on {DATA_LABELS.get(data, data)}"
+    parts = [labels.run_stem(config)
              + (f" ({config['train_images']:,} training images)" if config.get("train_images") else ""),
              f"{config.get('optimizer', defaults.optimizer)}, learning rate {config.get('lr', defaults.lr):g}",
              f"batch {config.get('batch_size', defaults.batch_size)}",
              _count(config.get("epochs", defaults.epochs), "epoch"), f"seed {config.get('seed', defaults.seed)}",
              "augmented" if config.get("augment", True) else "no augmentation"]
-    if model == "custom":
+    if config.get("model") == "custom":
         parts.append(_count(len(config.get("layers") or []), "layer") + " of your own")
     init = config.get("init") or {}
     if init.get("kernels"):

@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from explorer import labels
 
 ROOT_ENV = "EXPLORER_RUNS"
 STATUSES = ("queued", "running", "finished", "failed", "cancelled", "diverged", "interrupted")
@@ -179,8 +180,8 @@ def _by_request(base: Path, request_id: str | None) -> Run | None:
 
 
 def _default_name(config: dict, base: Path) -> str:
-    """A name like "lenet5 on shapes #3", numbered after the highest such name: a class's runs stay apart."""
-    stem = f"{config.get('model', 'model')} on {config.get('data', 'data')}"
+    """A name like "LeNet-5 on Built-in shapes #3", numbered after the highest such: a class's runs stay apart."""
+    stem = labels.run_stem(config)
     numbered = re.compile(re.escape(stem) + r" #(\d+)")
     taken = [int(m[1]) for run in list_runs(base) if (m := numbered.fullmatch(run.name))]
     return f"{stem} #{max(taken, default=0) + 1}"

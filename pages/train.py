@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from explorer import architecture, run_files, runs
+from explorer import architecture, labels, runs
 from explorer.ui import lab, layout, state, visitor
 
 layout.page_setup(layout.PAGES[5])
@@ -58,8 +58,8 @@ controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
     a, b = st.columns(2)
     data = a.selectbox("Data set", DATA, key="tr_data", help="Built-in shapes are drawn here: no download.",
-                       format_func=run_files.DATA_LABELS.get)
-    arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=run_files.ARCH_LABELS.get)
+                       format_func=labels.data)
+    arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=labels.network)
     extra, shape, classes = input_of(data, arch)
     config = {"data": data, "model": arch, **extra}
     if arch == "custom":

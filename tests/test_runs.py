@@ -17,18 +17,18 @@ CONFIG = {"model": "lenet5", "data": "shapes", "epochs": 1}
 
 def test_default_names_are_numbered_after_the_highest(tmp_path):
     names = [runs.create(CONFIG, root=tmp_path).name for _ in range(3)]
-    assert names == ["lenet5 on shapes #1", "lenet5 on shapes #2", "lenet5 on shapes #3"]
-    assert runs.create({**CONFIG, "data": "mnist"}, root=tmp_path).name == "lenet5 on mnist #1"
+    assert names == ["LeNet-5 on Built-in shapes #1", "LeNet-5 on Built-in shapes #2", "LeNet-5 on Built-in shapes #3"]
+    assert runs.create({**CONFIG, "data": "mnist"}, root=tmp_path).name == "LeNet-5 on MNIST #1"
     second = runs.list_runs(tmp_path)[2]
-    runs.rename(second.id, "lenet5 on shapes #7", tmp_path)
+    runs.rename(second.id, "LeNet-5 on Built-in shapes #7", tmp_path)
     runs.delete(runs.list_runs(tmp_path)[1].id, tmp_path)  # the next follows the highest, #7
-    assert runs.create(CONFIG, root=tmp_path).name == "lenet5 on shapes #8"
+    assert runs.create(CONFIG, root=tmp_path).name == "LeNet-5 on Built-in shapes #8"
 
 
 def test_create_get_list_rename_delete(tmp_path):
     first = runs.create(CONFIG, root=tmp_path)
     second = runs.create({**CONFIG, "epochs": 2}, root=tmp_path, name="mine", owner="browser-a")
-    assert first.status == "queued" and first.config == CONFIG and first.name == "lenet5 on shapes #1"
+    assert first.status == "queued" and first.config == CONFIG and first.name == "LeNet-5 on Built-in shapes #1"
     assert first.owner == "" and runs.get(second.id, tmp_path).owner == "browser-a"
     assert (first.path / "config.json").exists() and first.path.parent == tmp_path
     assert [r.id for r in runs.list_runs(tmp_path)] == [second.id, first.id]  # newest first

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from explorer import architecture, backends, layer_table, models, mosaic, run_files, runs, train_figures, worker
+from explorer import architecture, backends, labels, layer_table, models, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import layout, state, visitor
 
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
@@ -197,9 +197,8 @@ def _accuracy(run: runs.Run) -> str:
 
 def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs."""
-    data, model = run.config.get("data"), run.config.get("model")
-    return {"run": run.name, "status": run.status, "data": run_files.DATA_LABELS.get(data, data),
-            "network": run_files.ARCH_LABELS.get(model, model), "test accuracy": _accuracy(run),
+    return {"run": run.name, "status": run.status, "data": labels.data(run.config.get("data")),
+            "network": labels.network(run.config.get("model")), "test accuracy": _accuracy(run),
             "yours": "yes" if yours else "", "id": run.id}
 
 

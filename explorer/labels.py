@@ -1,0 +1,21 @@
+"""How the app names its data sets and networks to people: in tables, pickers and run names."""
+
+from __future__ import annotations
+
+DATA = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+ARCHS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
+
+
+def data(name: str | None) -> str:
+    """A data set's name as people read it (an unknown one as it is)."""
+    return DATA.get(name or "", name or "?")
+
+
+def network(name: str | None) -> str:
+    """A network's name as people read it (an unknown one as it is)."""
+    return ARCHS.get(name or "", name or "?")
+
+
+def run_stem(config: dict) -> str:
+    """What a run trains, for its default name: "LeNet-5 on Built-in shapes"."""
+    return f"{network(config.get('model', 'lenet5'))} on {data(config.get('data', 'shapes'))}"
