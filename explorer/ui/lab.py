@@ -207,6 +207,7 @@ def _rename(run_id: str) -> None:
     name = st.session_state.get(f"tr_name_{run_id}", "").strip()
     if name:
         runs.rename(run_id, name)
+        st.session_state.tr_renamed = True  # the run view and the comparison outside this fragment show it too
 
 
 def _picked(widget: str) -> None:
@@ -228,6 +229,8 @@ def _run_picker(labels: dict[str, str]) -> str:
 
 def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
+    if st.session_state.pop("tr_renamed", False):
+        st.rerun()  # the whole page, not only this fragment
     queue = backend().queue()
     st.caption("Queue: " + (", ".join(f"{r.name} ({r.status})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")

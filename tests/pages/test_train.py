@@ -142,6 +142,11 @@ def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monke
     at.session_state["visitor_id"] = "browser-bbbbbbbbbbbb"  # the owner's browser
     at.run()
     assert {f"tr_cancel_{theirs}", "tr_rename", "tr_delete"} <= {b.key for b in at.button}
+    at.text_input(key=f"tr_name_{theirs}").set_value("Class demo")
+    at.button(key="tr_rename").click().run()
+    no_crash(at)
+    assert runs.get(theirs).name == "Class demo" and "### Class demo" in [m.value for m in at.markdown]
+    assert f"Class demo ({theirs})" in next(box for box in at.selectbox if box.label == "Run").options
 
 
 def test_train_page_cancel_stops_a_run():
