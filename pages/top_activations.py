@@ -16,9 +16,10 @@ st.markdown(
 )
 
 PER_PAGE = 32
+LINKED = model_input.linked_spec()  # the defaults follow the model the link names
 SETTINGS = [
-    *model_input.settings(),
-    *image_sets.settings(image_sets.default_source(model_input.linked_spec())),
+    *model_input.settings(LINKED),
+    *image_sets.settings(image_sets.default_source(LINKED)),
     state.Setting("ta_layer", "layer", ""),
     state.Setting("ta_channel", "channel", 0, state.int_between(0, 4095)),
 ]

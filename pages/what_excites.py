@@ -15,9 +15,10 @@ st.markdown(
     "Beside it, the data set's images that excite the same channel most."
 )
 
+LINKED = model_input.linked_spec()  # the defaults follow the model the link names
 SETTINGS = [
-    *model_input.settings(),
-    *image_sets.settings(image_sets.default_source(model_input.linked_spec())),
+    *model_input.settings(LINKED),
+    *image_sets.settings(image_sets.default_source(LINKED)),
     *ascent_controls.settings(),
 ]
 state.restore(SETTINGS)

@@ -81,6 +81,15 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
             f"This run {run.status}: {run.reason or 'no reason recorded'}.")
 
 
+_WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
+
+
+def _whole_page_if_asked() -> None:
+    """In a fragment: rerun the whole page when a callback asked for it (``st.rerun`` is a no-op in callbacks)."""
+    if st.session_state.pop(_WHOLE_PAGE, False):
+        st.rerun()
+
+
 def settings_of(config: dict) -> dict[str, Any]:
     """The Train page's widget values that make ``config`` again (its own layers are kept apart)."""
     values = {"tr_data": config.get("data"), "tr_arch": config.get("model"), "tr_opt": config.get("optimizer"),
@@ -108,7 +117,7 @@ def _reuse(config: dict, settings: Sequence[state.Setting]) -> None:
     if config.get("layers"):
         state.keep("tr_layers", config["layers"])
         st.session_state.pop("tr_layers_editor", None)  # the editor starts again from these rows
-    st.session_state.tr_reused = True
+    st.session_state[_WHOLE_PAGE] = True  # the settings sit outside the fragment that ran this
 
 
 def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
@@ -116,8 +125,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
 
     With the page's ``settings``, a button fills them with this run's, to train it again or change one thing.
     """
-    if st.session_state.pop("tr_reused", False):
-        st.rerun()  # the settings changed in a fragment's callback: redraw the whole page
+    _whole_page_if_asked()
     try:
         run = runs.get(run_id)
     except runs.RunNotFound:
@@ -207,7 +215,7 @@ def _rename(run_id: str) -> None:
     name = st.session_state.get(f"tr_name_{run_id}", "").strip()
     if name:
         runs.rename(run_id, name)
-        st.session_state.tr_renamed = True  # the run view and the comparison outside this fragment show it too
+        st.session_state[_WHOLE_PAGE] = True  # the run view and the comparison outside this fragment show it too
 
 
 def _picked(widget: str) -> None:
@@ -229,8 +237,7 @@ def _run_picker(labels: dict[str, str]) -> str:
 
 def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
-    if st.session_state.pop("tr_renamed", False):
-        st.rerun()  # the whole page, not only this fragment
+    _whole_page_if_asked()
     queue = backend().queue()
     st.caption("Queue: " + (", ".join(f"{r.name} ({r.status})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")

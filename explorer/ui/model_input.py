@@ -35,11 +35,12 @@ class Network:
         return f"{self.spec.name}:{'pretrained' if self.pretrained else 'random'}"
 
 
-def settings() -> list[state.Setting]:
+def settings(linked: models.ModelSpec | None = None) -> list[state.Setting]:
     """The URL-bound settings of both pickers. The sample's default suits the linked model, so
-    ``?model=tinyvgg`` opens on a shape and ``?model=lenet5`` (or none) on a digit."""
+    ``?model=tinyvgg`` opens on a shape and ``?model=lenet5`` (or none) on a digit.
+    ``linked``: :func:`linked_spec`, when the page already has it for defaults of its own."""
     return [
-        *image_input.settings(default_sample=linked_spec().sample),
+        *image_input.settings(default_sample=(linked or linked_spec()).sample),
         state.Setting("net_model", "model", DEFAULT, _model_name),
         state.Setting("net_pretrained", "weights", True, state.boolean, state.dump_bool),
     ]
