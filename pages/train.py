@@ -143,5 +143,6 @@ run_list()
 with layout.guard("comparing runs"):  # outside the fragment: its choice goes into the link on each rerun
     lab.compare_runs(listed)
 
+visitor.admin_form()
 visitor.remember()  # so that "yours" survives a reload
 state.publish(SETTINGS)

@@ -4,17 +4,25 @@ The Train page marks the runs a browser started as "yours". A browser session en
 the id lives in a first-party cookie: a small script writes it, and Streamlit hands the cookies of
 the next connection to ``st.context.cookies``. The id is a label, not a credential: it only sorts
 runs into yours and the others', and only its owner's page offers to rename or delete a run.
+
+A server that sets ``EXPLORER_ADMIN_KEY`` lets whoever types that key (the teacher) manage every
+run for the rest of the session: runs whose browser is gone can still be stopped and cleaned up.
 """
 
 from __future__ import annotations
 
+import hmac
+import os
 import re
 import secrets
+import time
 
 import streamlit as st
 
 COOKIE = "cnn_explorer_visitor"
 MAX_AGE_S = 365 * 24 * 3600
+ADMIN_ENV = "EXPLORER_ADMIN_KEY"
+_ADMIN = "visitor_admin"
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # what new_id makes; anything else in the cookie is ignored
 
 
@@ -42,7 +50,39 @@ def visitor_id() -> str:
 
 def may_change(owner: str) -> bool:
     """Whether this browser may cancel, resume, rename or delete a run of ``owner`` ("" is nobody's)."""
-    return owner in ("", visitor_id())
+    return owner in ("", visitor_id()) or is_admin()
+
+
+def _admin_key() -> str:
+    return os.environ.get(ADMIN_ENV, "")
+
+
+def is_admin() -> bool:
+    """Whether this session typed the server's admin key (and the server still has one)."""
+    return bool(_admin_key()) and st.session_state.get(_ADMIN) == _admin_key()
+
+
+def admin_form() -> None:
+    """Where the server has an admin key: a box to type it, after which this session may manage every run."""
+    if not _admin_key():
+        return
+    with st.expander("Teacher: manage every run", icon=":material/admin_panel_settings:"):
+        if is_admin():
+            st.caption("This session may cancel, resume, rename and delete every run, until the page is reloaded.")
+            if st.button("Stop managing every run", key="visitor_admin_off"):
+                st.session_state.pop(_ADMIN, None)
+                st.rerun()
+            return
+        with st.form("visitor_admin_form", border=False):
+            typed = st.text_input("Admin key (set on the server as EXPLORER_ADMIN_KEY)", type="password",
+                                  key="visitor_admin_key")
+            if not st.form_submit_button("Manage every run"):
+                return
+        if hmac.compare_digest(typed.encode(), _admin_key().encode()):
+            st.session_state[_ADMIN] = typed
+            st.rerun()
+        time.sleep(1.0)  # a wrong key costs a second: guessing one stays slow
+        st.error("That is not this server's admin key.")
 
 
 def remember() -> None:

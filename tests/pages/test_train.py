@@ -213,3 +213,24 @@ def test_a_custom_networks_layers_come_back_with_its_settings(tmp_path, monkeypa
     plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
     assert at.session_state["tr_arch"] == "custom" and plan["output"].iloc[0] == "3 x 24 x 24"
     assert list(plan["type"]) == ["conv", "relu", "pool", "flatten", "linear"]  # and the classifier the page adds
+
+
+def test_the_admin_key_lets_a_session_manage_every_run(tmp_path, monkeypatch):
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    theirs = runs.create({"model": "lenet5", "data": "shapes"}, root=tmp_path, owner="browser-bbbbbbbbbbbb").id
+    assert not [e for e in app("pages/train.py").expander if "Teacher" in e.label]  # no key: no box
+    monkeypatch.setenv("EXPLORER_ADMIN_KEY", "k" * 32)
+    at = app("pages/train.py", run=theirs)
+    at.text_input(key="visitor_admin_key").set_value("wrong")
+    submit = next(b for b in at.button if "Manage every run" in b.label)
+    submit.click().run()
+    assert "not this server's admin key" in " ".join(e.value for e in at.error)
+    assert "tr_delete" not in {b.key for b in at.button}
+    at.text_input(key="visitor_admin_key").set_value("k" * 32)
+    next(b for b in at.button if "Manage every run" in b.label).click().run()
+    no_crash(at)
+    assert {f"tr_cancel_{theirs}", "tr_rename", "tr_delete"} <= {b.key for b in at.button}
+    at.button(key="visitor_admin_off").click().run()
+    assert "tr_delete" not in {b.key for b in at.button}
