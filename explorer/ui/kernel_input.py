@@ -6,6 +6,8 @@ an error and the typed grid is kept so nothing is lost.
 
 from __future__ import annotations
 
+import zlib
+
 import pandas as pd
 import streamlit as st
 import torch
@@ -68,13 +70,12 @@ def _custom_grid() -> torch.Tensor | None:
             "kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT]))
     base = _cells(st.session_state[_BASE])
     rows, cols = st.columns(2)
-    n_rows = rows.number_input("Rows", 1, kernels.MAX_SIZE, len(base), key="kl_rows")
-    n_cols = cols.number_input("Columns", 1, kernels.MAX_SIZE, max(len(r) for r in base), key="kl_cols")
-    if (n_rows, n_cols) != (len(base), len(base[0])):
-        st.session_state[_BASE] = _resized(base, int(n_rows), int(n_cols))
-        base = _cells(st.session_state[_BASE])
+    rows.number_input("Rows", 1, kernels.MAX_SIZE, len(base), key="kl_rows", on_change=_resize)
+    cols.number_input("Columns", 1, kernels.MAX_SIZE, len(base[0]), key="kl_cols", on_change=_resize)
     frame = pd.DataFrame(base, columns=[str(c + 1) for c in range(len(base[0]))], dtype="string")
-    edited = st.data_editor(frame, key="kl_grid", hide_index=True, num_rows="fixed", width="content")
+    # a new starting grid gets a new editor: the old one's edits belong to the old grid
+    digest = zlib.crc32(st.session_state[_BASE].encode())
+    edited = st.data_editor(frame, key=f"kl_grid_{digest}", hide_index=True, num_rows="fixed", width="content")
     cells = [["" if pd.isna(v) else str(v) for v in row] for row in edited.itertuples(index=False)]
     state.keep("kl_custom", ";".join(",".join(c.replace(",", " ").replace(";", " ") for c in r) for r in cells))
     try:
@@ -82,6 +83,12 @@ def _custom_grid() -> torch.Tensor | None:
     except kernels.KernelError as exc:
         st.error(f"This kernel cannot be used: {exc}.")
         return None
+
+
+def _resize() -> None:
+    """Rows or Columns changed: the grid as typed so far, cropped or padded with zeros."""
+    typed = _cells(state.kept("kl_custom") or st.session_state[_BASE])
+    st.session_state[_BASE] = _resized(typed, int(st.session_state.kl_rows), int(st.session_state.kl_cols))
 
 
 def _cells(text: str) -> list[list[str]]:

@@ -95,7 +95,8 @@ def restore(settings: Sequence[Setting]) -> None:
     """
     kept = st.session_state.setdefault(_KEPT, {})
     for s in settings:
-        if s.key in st.session_state:
+        # a segmented control drawn again after a run that skipped it comes back empty: that is not a choice
+        if st.session_state.get(s.key) is not None or (s.key in st.session_state and s.default is None):
             continue
         value = kept.get(s.key, s.default)
         raw = st.query_params.get(s.param)

@@ -153,6 +153,44 @@ def test_kernel_lab_draw_then_switch_kernel(app_url: str, page: Page, request: p
     screenshot(page, f"{request.node.name}-laplacian")
 
 
+def test_kernel_lab_grid_keeps_typed_cells_through_a_bad_cell_and_a_resize(app_url: str, page: Page,
+                                                                           request: pytest.FixtureRequest) -> None:
+    open_page(page, app_url + "/kernel_lab?scale=own&k=custom+%28edit+the+grid%29&kv=-1,0,1;-2,0,2;-1,0,1",
+              "Kernel Lab")
+    figure(page, "Feature map")  # the page has settled: the grid stays where it is
+
+    def type_into(row: int, col: int, text: str, columns: int = 3) -> None:
+        # the editor draws on a canvas: a click selects a cell (header and rows are 35 px), typing edits it
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + (col + 0.5) * box["width"] / columns, box["y"] + 35 * (row + 1.5))
+        page.wait_for_timeout(300)
+        page.keyboard.type(text)
+        page.wait_for_timeout(300)  # the cell's editor opens on the first key
+        page.keyboard.press("Enter")
+        wait_for_app(page)
+
+    def kv(text: str) -> re.Pattern:  # the grid's text in the URL, whether or not "," and ";" are escaped
+        return re.compile("kv=" + re.escape(text).replace(",", "(?:,|%2C)").replace(";", "(?:;|%3B)"))
+
+    type_into(0, 1, "5")
+    expect(page).to_have_url(kv("-1,5,1;"))
+    type_into(1, 1, "abc")
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_contain_text("'abc'")
+    type_into(1, 1, "7")
+    expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"scale=own"))  # the map's controls came back as they were
+    rows = page.get_by_label("Rows", exact=True)
+    rows.fill("4")
+    rows.press("Enter")
+    expect(page).to_have_url(kv("-1,5,1;-2,7,2;-1,0,1;0,0,0"))
+    expect(page).to_have_url(re.compile(r"scale=own"))
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 def test_step_custom_kernel_names_bad_cell(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
