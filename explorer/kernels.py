@@ -94,45 +94,46 @@ class KernelError(ValueError):
     """A user's kernel cannot be used; the message names the offending cell."""
 
 
-def parse_grid(cells: Sequence[Sequence[object]]) -> torch.Tensor:
+def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel") -> torch.Tensor:
     """Validate a grid of cells (numbers or text) into a (kh, kw) float tensor.
 
-    Sizes 1x1 to 15x15; every cell a finite number. Errors name the cell as "row r, column c"
-    (1-based) so the user can find it. Blank cells count as errors, not zeros.
+    Sizes 1x1 to 15x15; every cell a finite number. Errors name the grid (``what``: "kernel",
+    "input", "signal") and the cell as "row r, column c" (1-based) so the user can find it.
+    Blank cells count as errors, not zeros.
     """
     rows = [list(row) for row in cells]
     if not rows or not rows[0]:
-        raise KernelError("the kernel is empty: give it at least one cell")
+        raise KernelError(f"the {what} is empty: give it at least one cell")
     width = len(rows[0])
     if any(len(row) != width for row in rows):
-        raise KernelError("every row of the kernel needs the same number of cells")
+        raise KernelError(f"every row of the {what} needs the same number of cells")
     if not (MIN_SIZE <= len(rows) <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
-        raise KernelError(f"kernels go from 1x1 to 15x15; this one is {len(rows)}x{width}")
-    values = [[_parse_cell(cell, r, c) for c, cell in enumerate(row)] for r, row in enumerate(rows)]
+        raise KernelError(f"a {what} goes from 1x1 to 15x15; this one is {len(rows)}x{width}")
+    values = [[_parse_cell(cell, f"{what} cell at row {r + 1}, column {c + 1}") for c, cell in enumerate(row)]
+              for r, row in enumerate(rows)]
     return torch.tensor(values, dtype=torch.float32)
 
 
-def _parse_cell(cell: object, row: int, col: int) -> float:
-    where = f"row {row + 1}, column {col + 1}"
+def _parse_cell(cell: object, where: str) -> float:
     if cell is None or (isinstance(cell, str) and not cell.strip()):
-        raise KernelError(f"kernel cell at {where} is empty: type a number")
+        raise KernelError(f"{where} is empty: type a number")
     if isinstance(cell, bool):
-        raise KernelError(f"kernel cell at {where} holds {cell!r}, not a number")
+        raise KernelError(f"{where} holds {cell!r}, not a number")
     try:
         value = float(cell.strip()) if isinstance(cell, str) else float(cell)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise KernelError(f"kernel cell at {where} holds {str(cell)[:20]!r}, which is not a number") from None
+        raise KernelError(f"{where} holds {str(cell)[:20]!r}, which is not a number") from None
     if not math.isfinite(value):
-        raise KernelError(f"kernel cell at {where} is {value}: only finite numbers make a kernel")
+        raise KernelError(f"{where} is {value}: only finite numbers work here")
     if abs(value) > 1e6:
-        raise KernelError(f"kernel cell at {where} is {value:g}: keep weights within +/-1e6")
+        raise KernelError(f"{where} is {value:g}: keep values within +/-1e6")
     return value
 
 
-def parse_text(text: str) -> torch.Tensor:
-    """A kernel written as text: rows separated by ";" or new lines, cells by "," or spaces."""
+def parse_text(text: str, what: str = "kernel") -> torch.Tensor:
+    """A grid written as text: rows separated by ";" or new lines, cells by "," or spaces."""
     lines = [line for line in text.replace(";", "\n").splitlines() if line.strip()]
-    return parse_grid([line.replace(",", " ").split() for line in lines])
+    return parse_grid([line.replace(",", " ").split() for line in lines], what)
 
 
 def to_text(kernel: torch.Tensor) -> str:

@@ -50,14 +50,14 @@ def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
     text_k = "" if pooling else b.text_area("Kernel", key="sb_kernel", height=150)
     try:
         grid = _grid(text_in, "input", 12).double()
-        return grid, None if pooling else kernels.parse_text(text_k).double()
+        return grid, None if pooling else kernels.parse_text(text_k, "kernel").double()
     except kernels.KernelError as exc:
-        st.error(f"{exc}.")
+        st.error(f"These grids cannot be used: {exc}.")
         return None
 
 
 def _grid(text: str, what: str, limit: int) -> torch.Tensor:
-    grid = kernels.parse_text(text) if text.strip() else None
+    grid = kernels.parse_text(text, what) if text.strip() else None
     if grid is None or max(grid.shape) > limit:
         raise kernels.KernelError(f"the {what} needs 1 to {limit} rows and columns of numbers")
     return grid
@@ -127,7 +127,8 @@ with layout.guard("building the example"):
     state.publish(SETTINGS)
     try:
         if mode == "1-D signal":
-            sig, kernel = kernels.parse_text(signal.replace(",", " ")), kernels.parse_text(kernel_text.replace(",", " "))
+            sig = kernels.parse_text(signal.replace(",", " "), "signal")
+            kernel = kernels.parse_text(kernel_text.replace(",", " "), "kernel")
             traced = trace.conv1d_trace(sig.flatten(), kernel.flatten(), padding=pad, padding_mode=pmode,
                                         stride=stride, dilation=dilation, flip=flip)
         elif problem is None:

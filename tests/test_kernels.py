@@ -80,6 +80,13 @@ def test_parse_grid_refuses_bad_shapes(cells, match):
         kernels.parse_grid(cells)
 
 
+def test_a_grid_that_is_not_a_kernel_is_named_in_its_errors():
+    with pytest.raises(kernels.KernelError, match="^input cell at row 2, column 1 holds 'x'"):
+        kernels.parse_text("1 2\nx 3", "input")
+    with pytest.raises(kernels.KernelError, match="^every row of the signal"):
+        kernels.parse_text("1 2\n3", "signal")
+
+
 def test_sizes_1_and_15_are_accepted():
     assert kernels.parse_grid([[2]]).shape == (1, 1)
     assert kernels.parse_grid([[0] * 15] * 15).shape == (15, 15)

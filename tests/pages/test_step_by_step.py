@@ -36,10 +36,12 @@ def test_step_page_pooling_and_1d():
 
 
 @pytest.mark.parametrize("params,message", [
-    (dict(ex="custom", kv="1 x"), "row 1, column 2"),
-    (dict(ex="custom", **{"in": "1 2\n3"}), "same number"),
+    (dict(ex="custom", kv="1 x"), "kernel cell at row 1, column 2"),
+    (dict(ex="custom", **{"in": "1 2\n3"}), "every row of the input needs the same number"),
+    (dict(ex="custom", **{"in": "a b\nc d"}, kv="1"), "input cell at row 1, column 1 holds 'a'"),
     (dict(ex="laplacian", dil="3"), "do not work"),
-    (dict(mode="1-D signal", sig="1 2 nan"), "row 1, column 3"),
+    (dict(mode="1-D signal", sig="1 2 nan"), "signal cell at row 1, column 3"),
+    (dict(mode="1-D signal", sig="1 2", k1="1 x"), "kernel cell at row 1, column 2"),
 ])
 def test_step_page_bad_input_gets_a_message(params, message):
     at = app("pages/step_by_step.py", **params)
