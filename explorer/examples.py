@@ -62,3 +62,31 @@ EXAMPLES: dict[str, WorkedExample] = {
         ),
     )
 }
+
+
+def departures(example: WorkedExample, *, padding: int, padding_mode: str = "zeros", stride: int = 1,
+               dilation: int = 1, flip: bool = False) -> list[str]:
+    """What the chosen settings change from the lecture's example, in words (empty: the lecture's own)."""
+    changed = []
+    if padding != example.padding:
+        changed.append(f"padding {padding} instead of {example.padding}")
+    if padding and padding_mode != "zeros":
+        changed.append(f"{padding_mode} padding instead of zeros")
+    if stride != 1:
+        changed.append(f"stride {stride} instead of 1")
+    if dilation != 1:
+        changed.append(f"dilation {dilation} instead of 1")
+    if flip:
+        changed.append("the kernel flipped (true convolution) instead of slid as it is")
+    return changed
+
+
+def departure_note(example: WorkedExample, output_shape: tuple[int, ...], **settings) -> str:
+    """A line for the page when the settings (see :func:`departures`) leave the lecture's example ("" if not)."""
+    changed = departures(example, **settings)
+    if not changed:
+        return ""
+    shape, lecture = "x".join(map(str, output_shape)), "x".join(map(str, example.expected.shape))
+    result = f"the output here is {shape}, not the lecture's {lecture}" if shape != lecture else \
+        "the values differ from the lecture's"
+    return f"Changed from the lecture's example: {'; '.join(changed)}. So {result}."

@@ -38,9 +38,11 @@ state.restore(SETTINGS)
 
 def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
     """The input and kernel of the chosen example, or the user's own (validated). Pooling takes the input only."""
-    key = st.selectbox("Input of the example" if pooling else "Example", EXAMPLE_KEYS, key="sb_example",
+    key = st.selectbox("Input grid" if pooling else "Example", EXAMPLE_KEYS, key="sb_example",
                        on_change=_example_changed,
-                       format_func=lambda k: examples.EXAMPLES[k].title if k in examples.EXAMPLES else "Your own grids")
+                       format_func=lambda k: (f"the input of the example “{examples.EXAMPLES[k].title}”" if pooling
+                                              else examples.EXAMPLES[k].title) if k in examples.EXAMPLES
+                       else "Your own grids")
     if key in examples.EXAMPLES:
         st.caption("Pooling slides a window over this example's input; it has no kernel." if pooling
                    else examples.EXAMPLES[key].note)
@@ -143,6 +145,11 @@ with layout.guard("building the example"):
         st.stop()
     if flip and traced.weights is not None:
         st.info("True convolution: the kernel is rotated by 180 degrees before it slides (shown as applied).")
+    example = examples.EXAMPLES.get(st.session_state.sb_example)
+    if mode == "convolution" and example is not None and (note := examples.departure_note(
+            example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
+            flip=flip)):
+        st.caption(note)
     st.toggle("Play", key="sb_play", help="Advance one step per second.")
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
         traced, kind if mode == "pooling" else "")

@@ -1,5 +1,6 @@
 """Figures carry the right numbers and ranges."""
 
+import numpy as np
 import torch
 
 from explorer import examples, figures, trace
@@ -16,8 +17,11 @@ def test_scale_ranges():
 def test_grid_figure_writes_values_and_blanks_future_cells():
     mask = torch.tensor([[True, False]])
     fig = figures.grid_figure(torch.tensor([[1.5, 2.0]]), "t", mask=mask, highlight=[(0, 0)])
-    assert fig.data[0].text == (("1.5", ""),) or list(map(list, fig.data[0].text)) == [["1.5", ""]]
+    background, values = fig.data  # drawn in this order: the pale cells under the values
+    assert list(map(list, values.text)) == [["1.5", ""]]
+    assert background.hoverinfo == "skip" and np.shape(background.z) == (1, 2)  # the whole output's shape
     assert len(fig.layout.shapes) == 1
+    assert len(figures.grid_figure(torch.tensor([[1.5, 2.0]]), "t").data) == 1  # nothing to come: no background
 
 
 def test_conv_step_figures_show_the_products_of_the_step():

@@ -26,7 +26,7 @@ def test_step_page_pooling_and_1d():
     at = app("pages/step_by_step.py", mode="pooling", ex="x_kernel", pool="avg", psize="2", pstride="1")
     no_crash(at)
     assert "Step 1 of 16" in text(at)
-    assert "it has no kernel" in text(at) and at.selectbox(key="sb_example").label == "Input of the example"
+    assert "it has no kernel" in text(at) and at.selectbox(key="sb_example").label == "Input grid"
     own = app("pages/step_by_step.py", mode="pooling", ex="custom", kv="1 x")  # the kernel is not read, so no error
     no_crash(own)
     assert [t.label for t in own.text_area] == ["Input (rows on lines, numbers split by spaces)"] and not errors(own)
@@ -50,3 +50,10 @@ def test_step_page_bad_input_gets_a_message(params, message):
 
 
 # --- Layer by layer ------------------------------------------------------------------------------
+
+
+def test_a_change_to_the_lectures_example_is_said_next_to_it():
+    at = app("pages/step_by_step.py", pad="1", step="4")
+    no_crash(at)
+    assert "padding 1 instead of 0. So the output here is 4x5, not the lecture's 2x3." in text(at)
+    assert "Changed from the lecture's example" not in text(app("pages/step_by_step.py"))
