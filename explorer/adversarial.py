@@ -105,6 +105,35 @@ def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, la
     return torch.cat(parts)
 
 
+def iterative_fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, steps: int = 10,
+                         label: int | None = None,
+                         progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """The softmax (E, K) of :func:`iterative_fgsm` images for every eps in ``epsilons`` (E,).
+
+    Each eps walks its own ``steps`` steps (the gradient's sign changes along the way), so the images of a
+    batch (as in :func:`fgsm_sweep`) step together; ``progress(done, total)`` counts images times steps.
+    """
+    for eps in epsilons.tolist():
+        check_eps(eps)
+    if not 1 <= steps <= 1000:
+        raise ValueError(f"steps must be between 1 and 1000, got {steps}")
+    x, y = _prepare(model, image, label)
+    parts, done = [], 0
+    for part in epsilons.to(x.device, x.dtype).split(max(1, SWEEP_VALUES // x.numel())):
+        eps = part.view(-1, 1, 1, 1)
+        original, labels = x.expand(len(part), -1, -1, -1), y.expand(len(part))
+        adversarial = original.clone()
+        for step in range(steps):
+            adversarial = adversarial + 2.5 * eps / steps * loss_gradient(model, adversarial, labels).sign()
+            adversarial = torch.min(torch.max(adversarial, original - eps), original + eps).clamp(0, 1)
+            if progress is not None:
+                progress(done + len(part) * (step + 1), len(epsilons) * steps)
+        done += len(part) * steps
+        with torch.no_grad():
+            parts.append(torch.softmax(model(adversarial).float(), 1).cpu())
+    return torch.cat(parts)
+
+
 def flipping_eps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, epsilons: torch.Tensor) -> torch.Tensor:
     """For each image (N, C, H, W) the smallest eps of ``epsilons`` (ascending) at which FGSM changes the
     prediction away from its label; NaN where none does. Images already misread get 0.

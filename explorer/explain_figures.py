@@ -56,9 +56,12 @@ def perturbation_image(perturbation: torch.Tensor, eps: float) -> torch.Tensor:
     return (perturbation / (2 * eps) + 0.5).clamp(0, 1) if eps > 0 else torch.full_like(perturbation, 0.5)
 
 
+_LABEL_BG = "rgba(255, 255, 255, 0.85)"  # a line's label stays readable over the curves
+
+
 def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, classes: tuple[str, ...],
-               chosen: float, height: int = 320) -> go.Figure:
-    """The attacked class's probability and the strongest other class's, against FGSM's eps."""
+               chosen: float, height: int = 320, method: str = "FGSM") -> go.Figure:
+    """The attacked class's probability and the strongest other class's, against the attack's eps."""
     others = probabilities.clone()
     others[:, label] = -1
     rival = others.argmax(1)
@@ -73,11 +76,12 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
     if len(flips):
         first = float(epsilons[flips[0]])
         fig.add_vline(x=first, line=dict(color="#d62728", dash="dot"), annotation_text=f"flips at {first:.3g}",
-                      annotation_position="top right" if first >= chosen else "top left")
+                      annotation_position="top right" if first >= chosen else "top left", annotation_bgcolor=_LABEL_BG)
     # the slider's eps, labelled on the side away from the flip so the two labels never overlap
     fig.add_vline(x=chosen, line=dict(color="#444", width=1), annotation_text=f"your eps {chosen:.3g}",
-                  annotation_position="bottom left" if len(flips) and first >= chosen else "bottom right")
-    fig.update_layout(title="FGSM: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
+                  annotation_position="bottom left" if len(flips) and first >= chosen else "bottom right",
+                  annotation_bgcolor=_LABEL_BG)
+    fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]),
                       legend=dict(orientation="h", y=-0.3))
     return fig

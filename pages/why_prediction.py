@@ -42,11 +42,19 @@ def attack(key: str, digest: str, eps: float, iterated: bool, _network: model_in
     return method(_network.model, _image, eps)
 
 
-def eps_sweep(network: model_input.Network, digest: str, image: torch.Tensor) -> torch.Tensor:
-    """The attack at every eps, computed once per server under a progress bar."""
-    return memo.computed("why_eps", (network.key, digest),
-                         lambda report: adversarial.fgsm_sweep(network.model, image, EPSILONS, progress=report),
-                         lambda done, total: f"Trying every eps: {done} of {len(EPSILONS)} attacked images done")
+def eps_sweep(network: model_input.Network, digest: str, image: torch.Tensor,
+              iterated: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attack at every eps (every fourth one when iterated: ten steps each), once per server, with progress."""
+    if not iterated:
+        return EPSILONS, memo.computed(
+            "why_eps", (network.key, digest),
+            lambda report: adversarial.fgsm_sweep(network.model, image, EPSILONS, progress=report),
+            lambda done, total: f"Trying every eps: {done} of {len(EPSILONS)} attacked images done")
+    epsilons = EPSILONS[::4]
+    return epsilons, memo.computed(
+        "why_eps_iterated", (network.key, digest),
+        lambda report: adversarial.iterative_fgsm_sweep(network.model, image, epsilons, progress=report),
+        lambda done, total: f"Trying {len(epsilons)} eps, ten steps each: {done} of {total} steps done")
 
 
 def class_name(index: int) -> str:
@@ -137,7 +145,9 @@ with view, layout.guard("attacking the prediction"):
                                                           ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
         overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220)
-    st.plotly_chart(explain_figures.eps_figure(EPSILONS, eps_sweep(network, digest, prepared.tensor),
-                                               result.label, classes, eps), key="why_fig_eps")
+    iterated = bool(st.session_state.why_iterated)
+    st.plotly_chart(explain_figures.eps_figure(*eps_sweep(network, digest, prepared.tensor, iterated), result.label,
+                                               classes, eps, method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
+                    key="why_fig_eps")
 
 state.publish(SETTINGS)

@@ -108,3 +108,22 @@ def test_fgsm_flips_the_shipped_lenet5_on_90_percent_of_100_mnist_digits(lenet, 
     flipped = ~found.isnan()
     assert flipped.float().mean() >= 0.9, f"only {int(flipped.sum())} of 100 flipped at eps <= 0.3"
     print(f"median flipping eps: {float(found[flipped].median()):.3f}; flipped {int(flipped.sum())} of 100")
+
+
+def test_the_iterated_sweep_matches_single_iterated_attacks_in_batches(lenet, digit, monkeypatch):
+    epsilons = torch.tensor([0.0, 0.05, 0.1, 0.2])
+    whole = adversarial.iterative_fgsm_sweep(lenet, digit, epsilons, steps=4)
+    assert whole.shape == (4, 10)
+    for eps, row in zip(epsilons.tolist(), whole):
+        attack = adversarial.iterative_fgsm(lenet, digit, eps, steps=4)
+        assert int(row.argmax()) == attack.after and math.isclose(float(row.max()), attack.after_confidence, rel_tol=1e-4)
+    monkeypatch.setattr(adversarial, "SWEEP_VALUES", 3 * 28 * 28)  # three images a batch
+    reports: list[tuple[int, int]] = []
+    batched = adversarial.iterative_fgsm_sweep(lenet, digit, epsilons, steps=4,
+                                               progress=lambda done, total: reports.append((done, total)))
+    torch.testing.assert_close(batched, whole)
+    assert reports[-1] == (16, 16) and reports[:2] == [(3, 16), (6, 16)]
+    # for the same eps the iterated attack leaves the attacked class no more likely than one step does
+    one_step = adversarial.fgsm_sweep(lenet, digit, epsilons)
+    label = int(one_step[0].argmax())
+    assert (whole[1:, label] <= one_step[1:, label] + 0.05).all()

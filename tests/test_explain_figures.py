@@ -30,7 +30,8 @@ def test_the_eps_figure_marks_the_first_flip():
     labels = {a.text: a for a in fig.layout.annotations}
     assert set(labels) == {"flips at 0.2", "your eps 0.1"}
     assert labels["flips at 0.2"].xanchor == "left" and labels["your eps 0.1"].xanchor == "right"  # apart, not on top
-    assert fig.data[0].name == "cat (attacked)"
+    assert fig.data[0].name == "cat (attacked)" and fig.layout.title.text == "FGSM: confidence against eps"
+    assert all(a.bgcolor for a in fig.layout.annotations)  # readable where they cross a curve
 
 
 def test_sweep_figures_show_every_value_and_layer():

@@ -29,6 +29,8 @@ def test_a_small_eps_holds_and_the_iterated_attack_is_stronger():
     no_crash(iterated)
     assert "The prediction **flips**" in text(iterated)
     assert iterated.toggle(key="why_iterated").value
+    assert "Iterated FGSM (10 steps): confidence against eps" in titles(iterated)  # the chart is the same attack
+    assert "FGSM: confidence against eps" in titles(small)
 
 
 def test_a_chosen_class_and_layer_from_the_link():
