@@ -26,7 +26,10 @@ UNITS = {"shift_x": "% of the width", "shift_y": "% of the height", "rotate": "d
 def span(kind: str):
     """Parser of a "low,high" range inside the kind's slider bounds."""
     def parse(text: str) -> tuple[float, float]:
-        low, high = (float(v) for v in text.split(","))
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise ValueError(f"{text[:20]!r} is not two numbers, low,high")
+        low, high = (state.number(v) for v in parts)
         if not RANGES[kind][0] <= low < high <= RANGES[kind][1]:
             raise ValueError(f"{text} is not a range inside {RANGES[kind][0]:g}..{RANGES[kind][1]:g}")
         return low, high

@@ -32,7 +32,7 @@ with view, layout.guard("finding the top activations"):
     names = [layer.name for layer in spatial]
     if st.session_state.ta_layer not in names:
         if st.session_state.ta_layer:
-            st.warning(f"`{st.session_state.ta_layer[:40]}` has no feature maps here: pick a conv or pooling layer.")
+            st.warning(model_input.not_a_map_layer(network.layers, st.session_state.ta_layer, "pick a conv or pooling layer"))
         convs = [layer.name for layer in spatial if layer.type == "Conv2d"]
         st.session_state.ta_layer = convs[len(convs) // 2] if convs else names[0]
     a, b = st.columns([3, 4])
@@ -44,7 +44,7 @@ with view, layout.guard("finding the top activations"):
         st.stop()
     result = image_sets.top9(network, layer.name, images_set)
     channels = layer.out_shape[0]
-    st.session_state.ta_channel = min(st.session_state.ta_channel, channels - 1)
+    state.at_most("ta_channel", "channel", channels - 1, f"`{layer.name}` has channels 0..{channels - 1}")
 
     st.subheader(f"The {channels} channels of `{layer.name}`: each one's strongest patch")
     page = st.number_input(f"Channels page (of {-(-channels // PER_PAGE)})", 1, -(-channels // PER_PAGE),

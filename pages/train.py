@@ -109,14 +109,16 @@ with controls, layout.guard("preparing the run"):
             st.session_state.tr_mine.append(st.session_state.tr_run)
 
 with view:
+    try:
+        active = bool(st.session_state.tr_run) and runs.get(st.session_state.tr_run).active
+    except runs.RunNotFound:  # deleted, or a link from another server: say so, and leave it out of the link
+        st.warning(f"There is no run `{st.session_state.tr_run[:40]}` on this server: it was deleted, or the link "
+                   "comes from another server.")
+        st.session_state.tr_run, active = "", False
     run_id = st.session_state.tr_run
     if not run_id:
         st.info("Settings on the left, then **Train**. Your runs and the server's queue are listed below.")
     else:
-        try:
-            active = runs.get(run_id).active
-        except runs.RunNotFound:
-            active = False
 
         @st.fragment(run_every=1.0 if active else None)
         def live() -> None:

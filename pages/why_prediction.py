@@ -70,8 +70,9 @@ def pick_cam_layer(layers: list) -> str:
     suggested = attribution.suggested_cam_layer(layers)
     if st.session_state.why_layer not in cam_layers:
         if st.session_state.why_layer:
-            st.warning(f"`{st.session_state.why_layer[:40]}` has no feature maps here, and Grad-CAM needs them: "
-                       f"showing `{suggested}`, the last convolution's output.")
+            st.warning(model_input.not_a_map_layer(layers, st.session_state.why_layer,
+                                                   f"Grad-CAM needs one; showing `{suggested}`, the last "
+                                                   "convolution's output"))
         st.session_state.why_layer = suggested
     return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer", help=f"Suggested: {suggested}, the last convolution's output.")
 

@@ -84,7 +84,8 @@ def pick_goal(network: Network) -> Choice:
         return Choice(visualize.Goal("invert", layer.name), "Inverting", f"An image that {layer.name} sees as yours",
                       "relative error ||f(x) - f0||² / ||f0||²")
     count = layer.out_shape[0]
-    st.session_state.wx_channel = min(st.session_state.wx_channel, count - 1)
+    kind = "channels" if len(layer.out_shape) == 3 else "outputs"
+    state.at_most("wx_channel", "channel", count - 1, f"`{layer.name}` has {kind} 0..{count - 1}")
     b.number_input(f"{'Channel' if len(layer.out_shape) == 3 else 'Output'} (0..{count - 1})", 0, count - 1,
                    key="wx_channel")
     c.toggle("Start from my image", key="wx_from_image", help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
@@ -109,7 +110,7 @@ def _pick_class(network: Network) -> Choice:
     classes = network.spec.classes
     output = network.layers[-1]
     count = output.out_shape[0]
-    st.session_state.wx_channel = min(st.session_state.wx_channel, count - 1)
+    state.at_most("wx_channel", "channel", count - 1, f"this model has classes 0..{count - 1}")
     if len(classes) == count:
         st.selectbox("Class", range(count), key="wx_channel", format_func=lambda i: str(classes[i]))
         name = classes[st.session_state.wx_channel]

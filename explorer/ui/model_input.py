@@ -7,6 +7,7 @@ never changed afterwards. torchvision weights are downloaded only on request, wi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,3 +200,10 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
                   "*Trained weights* to explore the same network with random weights.")
         st.stop()
     return view, network, picked
+
+
+def not_a_map_layer(layers: Sequence[Any], name: str, then: str) -> str:
+    """Why the link's layer ``name`` cannot be used where feature maps are needed, and ``then`` what happens."""
+    if name in {layer.name for layer in layers}:
+        return f"`{name[:40]}` has no feature maps (a fully connected layer sees the whole image): {then}."
+    return f"This model has no layer `{name[:40]}`: {then}."

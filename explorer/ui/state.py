@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 _KEPT = "_kept_settings"
+_FROM_LINK = "_settings_from_link"
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,30 @@ def choice(options: Sequence[str]) -> Callable[[str], str]:
     return parse
 
 
+def whole(text: str) -> int:
+    """An integer from the link, or a ValueError that says so in words."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text[:20]!r} is not a whole number") from None
+
+
+def number(text: str) -> float:
+    """A number from the link (not NaN), or a ValueError that says so in words."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text[:20]!r} is not a number") from None
+    if value != value:  # NaN passes float() and fails every range check silently
+        raise ValueError("nan is not a number")
+    return value
+
+
 def int_choice(options: Sequence[int]) -> Callable[[str], int]:
     """Parser that accepts only one of the integer ``options``."""
 
     def parse(text: str) -> int:
-        value = int(text)
+        value = whole(text)
         if value not in options:
             raise ValueError(f"{value} is not one of {', '.join(map(str, options))}")
         return value
@@ -55,7 +75,7 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
     """Parser for an integer in ``[low, high]``."""
 
     def parse(text: str) -> int:
-        value = int(text)
+        value = whole(text)
         if not low <= value <= high:
             raise ValueError(f"{value} is outside {low}..{high}")
         return value
@@ -67,7 +87,7 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
     """Parser for a float in ``[low, high]``."""
 
     def parse(text: str) -> float:
-        value = float(text)
+        value = number(text)
         if not low <= value <= high:
             raise ValueError(f"{value} is outside {low}..{high}")
         return value
@@ -94,6 +114,7 @@ def restore(settings: Sequence[Setting]) -> None:
     A URL value that does not parse is dropped with a warning naming the parameter.
     """
     kept = st.session_state.setdefault(_KEPT, {})
+    st.session_state[_FROM_LINK] = set()
     for s in settings:
         # a segmented control drawn again after a run that skipped it comes back empty: that is not a choice
         if st.session_state.get(s.key) is not None or (s.key in st.session_state and s.default is None):
@@ -103,9 +124,31 @@ def restore(settings: Sequence[Setting]) -> None:
         if raw is not None:
             try:
                 value = s.parse(raw)
+                st.session_state[_FROM_LINK].add(s.key)
             except (TypeError, ValueError) as exc:
-                st.warning(f"The link's `{s.param}={raw[:40]}` was ignored: {exc}.")
+                out_of_range(s.param, raw, str(exc))
         st.session_state[s.key] = value
+
+
+def from_link(key: str) -> bool:
+    """Whether this run took ``key``'s value from the link (so a value the page cannot use deserves a word)."""
+    return key in st.session_state.get(_FROM_LINK, ())
+
+
+def out_of_range(param: str, raw: object, why: str) -> None:
+    """Say that the link's ``param=raw`` could not be used here, in the words :func:`restore` uses."""
+    st.warning(f"The link's `{param}={str(raw)[:40]}` was ignored: {why}.")
+
+
+def at_most(key: str, param: str, high: int, what: str) -> None:
+    """Keep the index setting ``key`` within ``0..high``; a link's larger value is named in a warning.
+
+    ``what`` names the range, e.g. "`conv1` has channels 0..15".
+    """
+    if st.session_state[key] > high:
+        if from_link(key):
+            out_of_range(param, st.session_state[key], f"{what}, so {high} is shown")
+        st.session_state[key] = high
 
 
 def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) -> None:

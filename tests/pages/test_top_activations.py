@@ -79,7 +79,7 @@ def test_top_page_refuses_layers_without_maps_and_missing_data(monkeypatch):
     at = app("pages/top_activations.py", layer="fc3", data="cifar10")
     no_crash(at)
     warnings = " ".join(w.value for w in at.warning)
-    assert "has no feature maps here" in warnings and "cifar10" in warnings.lower()
+    assert "has no feature maps" in warnings and "cifar10" in warnings.lower()
     at.button(key="ta_download").click().run()
     no_crash(at)
     assert any("cifar" in e.lower() for e in errors(at)), errors(at)

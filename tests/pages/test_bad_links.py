@@ -1,0 +1,28 @@
+"""A link with a value the page cannot use: the page says which and shows what it can, never silently."""
+
+import pytest
+
+from tests.apptest import app, no_crash, warnings
+
+
+@pytest.mark.parametrize(("page", "params", "said"), [
+    ("pages/kernel_lab.py", {"dil": "abc"}, "`dil=abc` was ignored: 'abc' is not a whole number"),
+    ("pages/train.py", {"lr": "abc"}, "`lr=abc` was ignored: 'abc' is not a number"),
+    ("pages/invariance.py", {"shift_x": "1,2,3"}, "`shift_x=1,2,3` was ignored: '1,2,3' is not two numbers"),
+    ("pages/receptive_fields.py", {"layer": "conv2", "unit": "999,999"},
+     "`unit=999,999` was ignored: `conv2` has units 0..9, 0..9 (row,column), so its centre is shown"),
+    ("pages/top_activations.py", {"channel": "4000"}, "`channel=4000` was ignored: `conv2` has channels 0..15, so 15"),
+    ("pages/top_activations.py", {"layer": "zzz"}, "This model has no layer `zzz`: pick a conv or pooling layer."),
+    ("pages/top_activations.py", {"layer": "fc3"}, "`fc3` has no feature maps"),
+    ("pages/why_prediction.py", {"layer": "zzz"}, "This model has no layer `zzz`: Grad-CAM needs one"),
+    ("pages/what_excites.py", {"mode": "class", "channel": "99999", "steps": "8"},
+     "`channel=99999` was ignored: this model has classes 0..9, so 9 is shown"),
+    ("pages/train.py", {"run": "zzz"}, "There is no run `zzz` on this server"),
+])
+def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, said):
+    at = app(page, **params)
+    no_crash(at)
+    assert said in warnings(at), warnings(at)
+    bad = {k: v for k, v in params.items() if k not in ("mode", "steps") and not (k, v) == ("layer", "conv2")}
+    for param, value in bad.items():  # the link now says what is shown
+        assert at.query_params.get(param) not in (value, [value]), (param, at.query_params.get(param))
