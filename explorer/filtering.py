@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from explorer import conv, images
+from explorer import conv, images, labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,6 +90,8 @@ def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: Fil
         f"**{axis}:** $\\frac{{{n} + {two_p} - {settings.dilation}\\cdot({k}-1) - 1}}{{{settings.stride}}} + 1"
         f" = {report.formula:g}$"
     )
+    if p % 2:  # "same" padding around an even kernel: one side gets one more
+        line += f" (2P is both sides' padding together: {p // 2:g} + {p - p // 2:g}, as an even kernel has no centre)"
     if report.exact:
         return line
     left = (f"the last {axis.lower().removesuffix('s')} of the padded input is" if report.dropped == 1
@@ -125,7 +127,8 @@ def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings
     unshared = conv.locally_connected_param_count((out_h, out_w), c_in, 1, (kh, kw))
     lines.append(
         f"Without weight sharing (a locally connected layer) every one of the {out_h}x{out_w} positions would "
-        f"need its own kernel: ${out_h}\\cdot{out_w}\\cdot{kh}\\cdot{kw}\\cdot{c_in} = {unshared:,}$ weights."
+        f"need its own kernel: ${out_h}\\cdot{out_w}\\cdot{kh}\\cdot{kw}\\cdot{c_in} = "
+        f"{labels.tex_int(unshared)}$ weights."
     )
     lines.append(f"Feature map values range from {float(result.output.min()):.3f} to {float(result.output.max()):.3f}.")
     return lines

@@ -15,7 +15,7 @@ import torch
 from torch import fx, nn
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-from explorer import conv
+from explorer import conv, labels
 
 _SKIP_FUNCTIONS = {"size", "getattr", "dim"}  # graph nodes that are not tensors of the data path
 
@@ -185,8 +185,9 @@ def formula(layer: Layer) -> list[str]:
     if isinstance(module, nn.Linear):
         bias = int(module.bias is not None)
         return [f"Parameters $= (n_{{in}} + 1) \\cdot n_{{out}} = ({module.in_features} + {bias}) \\cdot "
-                f"{module.out_features} = {layer.params:,}$: every input meets every output.",
-                f"Multiply-adds $= {module.in_features} \\cdot {module.out_features} = {layer.mult_adds:,}$."]
+                f"{module.out_features} = {labels.tex_int(layer.params)}$: every input meets every output.",
+                f"Multiply-adds $= {module.in_features} \\cdot {module.out_features} = "
+                f"{labels.tex_int(layer.mult_adds)}$."]
     if isinstance(module, nn.BatchNorm2d):
         return [f"Batch norm: $y = \\gamma (x - \\mu) / \\sqrt{{\\sigma^2 + \\epsilon}} + \\beta$ per channel; "
                 f"parameters $= 2 \\cdot C = 2 \\cdot {module.num_features} = {layer.params}$ "
@@ -194,7 +195,7 @@ def formula(layer: Layer) -> list[str]:
     if isinstance(module, nn.ReLU) or layer.type == "relu":
         return ["ReLU: $\\max(0, x)$ elementwise; no parameters, the shape is kept."]
     if isinstance(module, nn.Flatten) or layer.type == "flatten":
-        return [f"Flatten: ${_product(layer.in_shape)} = {out[0]:,}$ values in one vector."]
+        return [f"Flatten: ${_product(layer.in_shape)} = {labels.tex_int(out[0])}$ values in one vector."]
     if isinstance(module, nn.AdaptiveAvgPool2d):
         return [f"Adaptive average pooling: each of the {c_in} maps of "
                 f"{' x '.join(map(str, hw_in))} is averaged down to {' x '.join(map(str, out[1:]))}."]
@@ -239,8 +240,9 @@ def _conv_formula(module: nn.Conv2d, layer: Layer) -> list[str]:
     plus = " + 1" if bias else ""
     return [*_size_lines(layer, module.kernel_size, module.stride, module.padding, module.dilation),
             f"Parameters $= (F_h F_w C_{{in}}{plus}) \\cdot C_{{out}} = ({per}{plus}) \\cdot "
-            f"{module.out_channels} = {layer.params:,}$" + ("" if bias else " (no bias: a batch norm follows)"),
-            f"Multiply-adds $= {_product(layer.out_shape)} \\cdot {per} = {layer.mult_adds:,}$"]
+            f"{module.out_channels} = {labels.tex_int(layer.params)}$"
+            + ("" if bias else " (no bias: a batch norm follows)"),
+            f"Multiply-adds $= {_product(layer.out_shape)} \\cdot {per} = {labels.tex_int(layer.mult_adds)}$"]
 
 
 def device_of(model: nn.Module) -> torch.device:

@@ -1,4 +1,4 @@
-"""How the app names its data sets and networks to people: in tables, pickers and run names."""
+"""How the app names its data sets and networks to people (in tables, pickers and run names), and writes counts in formulas."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ def network(name: str | None) -> str:
 def run_stem(config: dict) -> str:
     """What a run trains, for its default name: "LeNet-5 on Built-in shapes"."""
     return f"{network(config.get('model', 'lenet5'))} on {data(config.get('data', 'shapes'))}"
+
+
+def tex_int(n: int) -> str:
+    """``n`` with thousands separators for a LaTeX formula: ``589{,}824`` (a bare comma there adds a space)."""
+    return f"{n:,}".replace(",", "{,}")

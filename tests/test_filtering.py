@@ -66,3 +66,13 @@ def test_impossible_settings_raise_value_error():
         filtering.apply_filter(torch.rand(1, 5, 5), torch.ones(7, 7), FilterSettings(border="valid"))
     with pytest.raises(ValueError):
         filtering.apply_filter(torch.rand(1, 4, 4), torch.ones(3, 3), FilterSettings(pool="max", pool_size=8))
+
+
+def test_an_even_kernels_odd_total_padding_is_explained():
+    settings = filtering.FilterSettings(border="zeros", stride=1, dilation=1, colour="grey", flip=False, relu=False,
+                                        pool="none", pool_size=2)
+    result = filtering.apply_filter(torch.rand(32, 32), torch.ones(4, 4), settings)
+    text = "\n".join(filtering.explain(result, torch.ones(4, 4), settings))
+    assert "$\\frac{32 + 3 - 1\\cdot(4-1) - 1}{1} + 1 = 32$ (2P is both sides' padding together: 1 + 2" in text
+    assert result.output.shape[-2:] == (32, 32)
+    assert "= 16{,}384$ weights" in text  # a bare comma in a formula would print as "16, 384"

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer import inspect, models
+from explorer import inspect, labels, models
 
 ALL = models.names()
 
@@ -82,7 +82,7 @@ def test_formulas_state_the_true_shapes_and_counts(name, built):
         if isinstance(layer.module, (nn.Conv2d, nn.MaxPool2d)):
             assert f"= {layer.out_shape[1]}$" in text and f"= {layer.out_shape[2]}$" in text
         if isinstance(layer.module, (nn.Conv2d, nn.Linear)):
-            assert f"= {layer.params:,}$" in text
+            assert f"= {labels.tex_int(layer.params)}$" in text
 
 
 def test_conv_formula_shows_the_floor_of_a_non_integer_size():
