@@ -55,8 +55,9 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
     def extra_repr(self) -> str:
-        def text(t: torch.Tensor) -> str:
-            return "(" + ", ".join(f"{v:.4g}" for v in t.flatten().tolist()) + ")"
+        def text(t: torch.Tensor) -> str:  # one value bare, one per channel in brackets: "0.1307", "[0.485, ...]"
+            values = [f"{v:.4g}" for v in t.flatten().tolist()]
+            return values[0] if len(values) == 1 else "[" + ", ".join(values) + "]"
 
         return f"mean={text(self.mean)}, std={text(self.std)}"
 

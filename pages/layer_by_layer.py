@@ -127,4 +127,4 @@ with tab_net, layout.guard("listing the layers"):
     st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures)")
     st.dataframe(model_input.famous_table(), key="lbl_famous", hide_index=True)
 
-state.publish(SETTINGS)
+state.publish(SETTINGS, chosen={"lbl_layer": names[0]})  # the first layer: the link needs no layer=

@@ -151,17 +151,21 @@ def at_most(key: str, param: str, high: int, what: str) -> None:
         st.session_state[key] = high
 
 
-def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) -> None:
+def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None,
+            chosen: dict[str, Any] | None = None) -> None:
     """After the widgets: keep the values for this session and write them to the URL.
 
-    Only values that differ from their default go into the URL, so links stay short.
+    Only values that differ from their default go into the URL, so links stay short. ``chosen``:
+    what the page picked for a setting whose default means "the page picks" (the first layer...),
+    which a link leaves out just as well.
     """
     kept = st.session_state.setdefault(_KEPT, {})
     params = {}
     for s in settings:
         value = st.session_state.get(s.key, s.default)
         kept[s.key] = value
-        if s.dump(value) != s.dump(s.default):
+        left_out = {s.dump(s.default)} | ({s.dump(chosen[s.key])} if chosen and s.key in chosen else set())
+        if s.dump(value) not in left_out:
             params[s.param] = s.dump(value)
     params.update(extra or {})
     if dict(st.query_params) != params:

@@ -53,7 +53,7 @@ def test_layer_page_link_opens_a_layer_with_its_arithmetic():
     no_crash(at)
     assert at.subheader[0].value == "5 of 13: `conv2` (Conv2d)"
     shown = text(at)
-    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2,416" in shown and "\\lfloor 9 \\rfloor + 1 = 10" in shown
+    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2{,}416" in shown and "\\lfloor 9 \\rfloor + 1 = 10" in shown
     assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in shown
 
 
@@ -63,6 +63,9 @@ def test_layer_page_bad_layer_in_the_link_starts_at_the_first():
     warnings = " ".join(w.value for w in at.warning)
     assert "model=nope" in warnings and "conv99" in warnings
     assert at.select_slider(key="lbl_layer").value == "normalize"
+    assert "layer" not in at.query_params  # the first layer is what a link without one shows
+    at.select_slider(key="lbl_layer").set_value("conv1").run()
+    assert at.query_params["layer"] in ("conv1", ["conv1"])
 
 
 def test_layer_page_converts_a_colour_photo_for_lenet5():
