@@ -41,9 +41,8 @@ def table() -> list[dict]:
             model = models.build(row.model)
         params = sum(p.numel() for p in model.parameters())
         rows.append({
-            "network": row.network, "deck: layers": row.deck_layers,
-            "measured: weight layers deep": inspect.depth(model),
-            "deck: parameters": row.deck_params, "measured: parameters": f"{params:,}",
+            "network": row.network, "deck: layers": row.deck_layers, "measured: depth": inspect.depth(model),
+            "deck: params": row.deck_params, "measured: params": f"{params:,}",
             "measured / deck": f"{params / row.deck_params_value:.2f}x" if row.deck_params_value else "-",
             "note": row.note,
         })

@@ -211,9 +211,9 @@ def _how(op: _Op, before: list[tuple], after: tuple) -> str:
     """The recurrence for the rows, with numbers: ``r = 5 + (5 - 1) * 2 = 13``."""
     r, j, start = after
     if op.kind == "global" or not before:
-        return "every unit sees the whole input"
+        return "the whole input"
     if op.kind == "same":
-        return "unchanged: position by position" if len(before) == 1 else \
+        return "unchanged" if len(before) == 1 else \
             f"the branches meet: the union of what they see, r = {r[0]}"
     r0, j0, s0 = (v[0] for v in before[0])
     k_eff = int(round((r[0] - r0) / j0)) + 1 if j0 else 1
@@ -224,7 +224,7 @@ def _how(op: _Op, before: list[tuple], after: tuple) -> str:
 def how_columns(how: str) -> dict[str, str]:
     """The recurrence in three short columns ("r from": "5 + (3 - 1) x 1"...), so no cell is cut off."""
     parts = how.split(";  ")
-    if len(parts) != 3:  # "unchanged...", "the branches meet...", "every unit sees the whole input"
+    if len(parts) != 3:  # "unchanged", "the branches meet...", "the whole input"
         return {"r from": how, "j from": "", "start from": ""}
     # "r = 5 + (3 - 1) x 1 = 7" -> "5 + (3 - 1) x 1": the table's r column holds the result
     return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}

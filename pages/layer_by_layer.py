@@ -125,6 +125,10 @@ with tab_net, layout.guard("listing the layers"):
     st.caption(f"{len(layers)} operations, {sum(l.params for l in layers):,} parameters, "
                f"{sum(l.mult_adds for l in layers):,} multiply-adds per image.")
     st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures)")
-    st.dataframe(model_input.famous_table(), key="lbl_famous", hide_index=True)
+    rows = model_input.famous_table()
+    st.dataframe([{k: v for k, v in row.items() if k != "note"} for row in rows], key="lbl_famous", hide_index=True)
+    st.markdown("\n".join(f"- **{row['network']}:** {row['note']}" for row in rows))
+    st.caption("A dash: the lecture gives no figure. Depth counts the layers with weights (convolutions and fully "
+               "connected layers), as the lecture does.")
 
 state.publish(SETTINGS, chosen={"lbl_layer": names[0]})  # the first layer: the link needs no layer=

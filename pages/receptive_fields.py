@@ -15,6 +15,8 @@ st.markdown(
     "box (dashed, it ignores the border) and the **effective** field, where the unit's gradient gathers."
 )
 
+RF_TABLE_WIDTHS = {"layer": 70, "operation": 124, "map": 46, "r": 30, "j": 30, "start": 40, "r from": 96,
+                   "j from": 46, "start from": 112}
 TABS = ("One unit", "All layers", "Predict, then check")
 SETTINGS = [
     *model_input.settings(),
@@ -111,7 +113,8 @@ with tab_layers, layout.guard("tabulating the layers"):
     st.dataframe([{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
                    "r": f.r[0], "j": f.j[0], "start": f.start[0], **receptive_field.how_columns(f.how)}
                   for f in fields],
-                 key="rf_table", hide_index=True)
+                 key="rf_table", hide_index=True, column_config={  # widths that let every column fit the page
+                     name: st.column_config.Column(width=width) for name, width in RF_TABLE_WIDTHS.items()})
 
 with tab_drill, layout.guard("asking a question"):
     from explorer.ui import drill

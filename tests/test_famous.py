@@ -5,7 +5,7 @@ from explorer import famous
 
 def test_famous_table_measures_the_decks_networks():
     rows = {r["network"]: r for r in famous.table()}
-    assert rows["VGG16"]["measured: parameters"] == "138,357,544"
-    assert rows["GoogLeNet"]["measured: weight layers deep"] == 22 and rows["GoogLeNet"]["deck: parameters"] == "2M"
-    assert rows["AlexNet"]["measured: weight layers deep"] == 8
-    assert rows["LeNet"]["measured: parameters"] == "61,706"
+    assert rows["VGG16"]["measured: params"] == "138,357,544"
+    assert rows["GoogLeNet"]["measured: depth"] == 22 and rows["GoogLeNet"]["deck: params"] == "2M"
+    assert rows["AlexNet"]["measured: depth"] == 8
+    assert rows["LeNet"]["measured: params"] == "61,706"
