@@ -47,11 +47,12 @@ def scaled(maps: torch.Tensor, per_map: bool) -> tuple[torch.Tensor, str, tuple[
     return maps / top, "Viridis", (0.0, float(top.max()))
 
 
-def tile(tiles: np.ndarray, cols: int) -> np.ndarray:
-    """(N, h, w, 3) uint8 tiles -> one (rows * (h + g) - g, cols * (w + g) - g, 3) image with gaps g."""
+def tile(tiles: np.ndarray, cols: int, gap: int | None = None) -> np.ndarray:
+    """(N, h, w, 3) uint8 tiles -> one (rows * (h + g) - g, cols * (w + g) - g, 3) image with gaps g
+    (by default :func:`gap_for` the tile size)."""
     n, h, w, _ = tiles.shape
     rows = math.ceil(n / cols)
-    gap = gap_for(h, w)
+    gap = gap_for(h, w) if gap is None else gap
     out = np.empty((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), dtype=np.uint8)
     out[:] = GAP
     for i, t in enumerate(tiles):
@@ -74,6 +75,12 @@ def _enlarged(tiles: np.ndarray) -> np.ndarray:
     return tiles.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else tiles
 
 
+def _kernel_grid(tiles: np.ndarray, cols: int) -> np.ndarray:
+    """Kernels enlarged and tiled with a gap of half a weight's block: filters stand apart from their own cells."""
+    big = _enlarged(tiles)
+    return tile(big, cols, max(2, big.shape[1] // tiles.shape[1] // 2))
+
+
 def png_source(image: np.ndarray) -> str:
     """A uint8 (H, W, 3) array as a PNG data URL, for ``go.Image(source=...)``."""
     buffer = io.BytesIO()
@@ -81,8 +88,14 @@ def png_source(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def png_figure(image: np.ndarray, title: str, height: int) -> go.Figure:
-    """A uint8 (H, W, 3) array as one PNG image with a title, no axes."""
+def png_figure(image: np.ndarray, title: str, height: int, width_px: int | None = None) -> go.Figure:
+    """A uint8 (H, W, 3) array as one PNG image with a title, no axes.
+
+    ``width_px``: about how wide the page draws the figure. The height then shrinks to what the image
+    needs at that width (at most ``height``), so no empty band is left under a wide, flat image.
+    """
+    if width_px:
+        height = min(height, 50 + round((width_px - 20) * image.shape[0] / image.shape[1]))
     fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(visible=False, constrain="domain")
@@ -100,12 +113,13 @@ def columns_for(n: int) -> int:
     return min(options, key=lambda c: (c * math.ceil(n / c) - n, abs(c - math.sqrt(1.5 * n))))
 
 
-def maps_figure(maps: torch.Tensor, first: int, title: str, per_map: bool = True, height: int = 520) -> go.Figure:
+def maps_figure(maps: torch.Tensor, first: int, title: str, per_map: bool = True, height: int = 520,
+                width_px: int | None = None) -> go.Figure:
     """Feature maps (N, H, W) as a grid of heatmap tiles; tile i is map ``first + i``."""
     values, scale, (low, high) = scaled(maps, per_map)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     tiles = _enlarged(_LUTS[scale][codes])
-    fig = png_figure(tile(tiles, columns_for(len(maps))), title, height)
+    fig = png_figure(tile(tiles, columns_for(len(maps))), title, height, width_px)
     note = "each map on its own scale" if per_map else f"one scale for all: {low:.3g} to {high:.3g}"
     shown = f"map {first}" if len(maps) == 1 else f"maps {first}..{first + len(maps) - 1}, row by row"
     return _legend(fig, shown, _colours(scale), note)
@@ -119,7 +133,8 @@ def _legend(fig: go.Figure, *lines: str) -> go.Figure:
     """Short lines under the picture (one per line: a narrow column must not cut them off)."""
     fig.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=0, y=-0.02, showarrow=False,
                        yanchor="top", xanchor="left", align="left", font=dict(size=11))
-    fig.update_layout(margin=dict(b=16 * len(lines) + 10))
+    room = 16 * len(lines)  # added to the height: the picture keeps its size
+    fig.update_layout(margin=dict(b=room + 10), height=fig.layout.height + room)
     return fig
 
 
@@ -146,7 +161,7 @@ def vector_figure(vector: torch.Tensor, title: str, height: int = 260) -> go.Fig
 
 
 def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: int = 16,
-                   height: int = 420) -> go.Figure:
+                   height: int = 420, width_px: int | None = None) -> go.Figure:
     """Conv weights (O, I, kh, kw) as small images: one RGB tile per filter when I == 3, else a grid
     with a column per output map and a row per input map (diverging colours). Filters of one input
     map (a first layer on grey images) wrap into a near-square grid instead of one long row."""
@@ -154,14 +169,15 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     if w.shape[1] == 3:
         top = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
         rgb = ((w / top + 1) / 2 * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (O, kh, kw, 3)
-        return png_figure(tile(_enlarged(rgb), columns_for(len(rgb))), title, height)
+        fig = png_figure(_kernel_grid(rgb, columns_for(len(rgb))), title, height, width_px)
+        return _legend(fig, "colours: each weight's R, G, B parts", "grey = 0, each filter on its own scale")
     w = w[:, :max_in]
     out_n, in_n = w.shape[:2]
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
     values, scale, (low, high) = scaled(by_input, per_map=False)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     cols = columns_for(out_n) if in_n == 1 else out_n if out_n > 1 else in_n  # one filter: its input maps in a row
-    fig = png_figure(tile(_enlarged(_LUTS[scale][codes]), cols), title, height)
+    fig = png_figure(_kernel_grid(_LUTS[scale][codes], cols), title, height, width_px)
     return _legend(fig, f"weights: {_colours(scale)}", f"one scale for all: {low:.3g} to {high:.3g}")
 
 

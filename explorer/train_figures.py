@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 import torch
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 
@@ -24,10 +26,22 @@ def curves_figure(records: list[dict], height: int = 360) -> go.Figure:
     fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
                              name="test accuracy", mode="lines+markers"), 1, 2)
     fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), row=1, col=1)
     fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Learning curves", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def _padded_range(values: list[float], pad: float = 0.06) -> list[float] | None:
+    """The finite values' span with a margin, so the first and last points sit inside the plot, not on its
+    edge (None, plotly's own range, when there is nothing finite to span)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    margin = (high - low) * pad or abs(high) * pad or 1.0
+    return [low - margin, high + margin]
 
 
 def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) -> go.Figure:
@@ -48,6 +62,8 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) ->
                                  legendgroup=name, showlegend=False, mode="lines+markers", line=line),
                       1, 2)
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    losses = [r["loss"] for _, records in named for r in records if r.get("phase") == "train"]
+    fig.update_yaxes(range=_padded_range(losses), row=1, col=1)
     fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Runs compared", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))

@@ -78,7 +78,8 @@ with tab_maps, layout.guard("drawing the layer's output"):
             first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
             title = f"{out.shape[0]} feature map{'s' if out.shape[0] != 1 else ''} of {out.shape[1]} x {out.shape[2]}"
             st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, title,
-                                               st.session_state.lbl_own_scale), key="lbl_fig_maps")
+                                               st.session_state.lbl_own_scale, width_px=layout.VIEW_PX * 5 // 7),
+                            key="lbl_fig_maps")
             p, q = st.columns(2)
             if pages > 1:
                 p.number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
@@ -103,7 +104,8 @@ with tab_kernels, layout.guard("drawing the kernels"):
         shown = f"first {min(16, weight.shape[0])} filters" if weight.shape[0] > 16 else f"{weight.shape[0]} filters"
         layout_words = {3: " in colour (R, G, B weights)", 1: ", one tile each, row by row"}
         st.plotly_chart(mosaic.kernels_figure(weight, shown + layout_words.get(
-            weight.shape[1], ": a column per output map, a row per input map")), key="lbl_fig_kernels")
+            weight.shape[1], ": a column per output map, a row per input map"), width_px=layout.VIEW_PX),
+            key="lbl_fig_kernels")
         first_conv = next(l for l in layers if isinstance(l.module, torch.nn.Conv2d))
         if layer is first_conv:
             flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)

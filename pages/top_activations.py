@@ -70,7 +70,9 @@ with view, layout.guard("showing the channel"):
                          ("Whole images", "The patches they show it (receptive fields)"), "ta")
     if isinstance(layer.module, torch.nn.Conv2d):
         st.plotly_chart(mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
-                                              f"Its kernel ({layer.module.in_channels} input map{'s' if layer.module.in_channels != 1 else ''})", height=200),
+                                              f"Its kernel ({layer.module.in_channels} input map"
+                                              f"{'s' if layer.module.in_channels != 1 else ''})", height=200,
+                                              width_px=layout.VIEW_PX),
                         key="ta_kernel")
     if picked is not None:
         prepared = inputs.prepare(network.spec, picked[1])

@@ -56,10 +56,10 @@ def test_maps_figure_is_one_png_with_every_map():
 
 def test_kernels_figure_shows_rgb_filters_as_colour_tiles_and_others_as_a_grid():
     rgb = mosaic.kernels_figure(torch.randn(4, 3, 5, 5), "rgb")
-    assert _image(rgb).shape[2] == 3
+    assert _image(rgb).shape[2] == 3 and "grey = 0" in rgb.layout.annotations[0].text
     grid = _image(mosaic.kernels_figure(torch.randn(16, 6, 5, 5), "grid"))
     tile = 5 * 6  # enlarged 6x to reach 28 px
-    gap = mosaic.gap_for(tile, tile)
+    gap = 3  # half a weight's 6 px block: filters stand apart from their own cells
     assert grid.shape[1] == 16 * tile + 15 * gap and grid.shape[0] == 6 * tile + 5 * gap
     legend = mosaic.kernels_figure(torch.tensor([[[[-2.0, 1.0]]]]), "signed").layout.annotations[0].text
     assert legend == "weights: blue < 0 < red<br>one scale for all: -2 to 2"
@@ -109,3 +109,14 @@ def test_image_tiles_are_framed_so_white_patches_keep_their_edges():
     image = _image(mosaic.images_figure([torch.ones(3, 8, 8)], ["white"], "framed", side=32))
     assert (image[0, 0] == mosaic.GAP).all() and (image[31, 16] == mosaic.GAP).all()
     assert (image[16, 16] == 255).all()  # inside: the image itself
+
+
+def test_a_picture_figure_is_as_tall_as_its_image_at_the_width_it_is_drawn():
+    flat = np.zeros((50, 500, 3), dtype=np.uint8)
+    assert mosaic.png_figure(flat, "t", 400, width_px=520).layout.height == 50 + 50  # title and margins + image
+    assert mosaic.png_figure(flat, "t", 400).layout.height == 400  # no width: the height asked for
+    tall = np.zeros((1000, 100, 3), dtype=np.uint8)
+    assert mosaic.png_figure(tall, "t", 400, width_px=520).layout.height == 400  # never more than asked
+    maps = mosaic.maps_figure(torch.rand(2, 8, 8), 0, "t", width_px=300)  # its three legend lines add their room
+    h, w, _ = _image(maps).shape
+    assert maps.layout.height == 50 + round(280 * h / w) + 48 and maps.layout.margin.b == 58

@@ -14,6 +14,15 @@ def test_curves_split_training_records_from_test_accuracy():
     by_name = {t.name: t for t in fig.data}
     assert list(by_name["train loss"].y) == [1.0, 0.5]
     assert list(by_name["test accuracy"].y) == [0.75, 0.75]
+    low, high = fig.layout.yaxis.range  # the loss panel: its first and last points inside, not on the edge
+    assert low < 0.5 and high > 1.0 and high - low < 0.7
+
+
+def test_a_diverged_losses_range_is_spanned_by_its_finite_values_only():
+    records = [{"phase": "train", "epoch": e, "loss": loss, "accuracy": 0.1}
+               for e, loss in [(0.1, 2.0), (0.2, 3.0), (0.3, float("inf")), (0.4, float("nan"))]]
+    assert train_figures.curves_figure(records).layout.yaxis.range == (1.94, 3.06)
+    assert train_figures.curves_figure([]).layout.yaxis.range is None
 
 
 def test_runs_compared_share_one_colour_per_run_across_both_panels():

@@ -18,6 +18,7 @@ from explorer import architecture, backends, labels, layer_table, models, mosaic
 from explorer.ui import layout, state, visitor
 
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
+RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
 
 
@@ -57,6 +58,12 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
     return error
 
 
+def _time_left(seconds: float, trained: bool) -> str:
+    if trained:  # the last step is done: the worker tests the model and saves it (seconds on a big test set)
+        return ", training done: testing on the test set and saving"
+    return f", about {seconds:.0f} s left" if seconds >= 1 else ", under a second left"
+
+
 def status_line(run: runs.Run, records: list[dict]) -> None:
     """Where the run stands: status, progress bar, throughput and time left."""
     last = next((r for r in reversed(records) if "steps" in r), None)
@@ -73,7 +80,7 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
     left = last["elapsed"] / max(last["step"], 1) * (last["steps"] - last["step"])
     st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
                 f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
-                + ((f", about {left:.0f} s left" if left >= 1 else ", under a second left") if run.active else ""))
+                + (_time_left(left, last["step"] >= last["steps"]) if run.active else ""))
     if run.status == "finished":
         st.success(f"Finished after {last['elapsed']:.0f} s of training" + (f": {run.reason}." if run.reason else "."))
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
@@ -155,11 +162,11 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
             format_func=lambda s: f"step {s:,}")
         snap = run_files.load_snapshot(run_id, step)
         left, right = st.columns(2)
-        # half a column each: near-square grids need about this height, no more
-        left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}", height=330),
-                          key=f"tr_filters_{run_id}_{step}")
+        # half the view each: the figures take the height their grids need there
+        left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}", height=330,
+                                                width_px=RUN_VIEW_PX // 2), key=f"tr_filters_{run_id}_{step}")
         right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
-                                              height=330), key=f"tr_maps_{run_id}_{step}")
+                                              height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run_id}_{step}")
     if run.status == "finished":
         _results(run)
 
@@ -304,5 +311,6 @@ def compare_runs(listed: list[runs.Run]) -> None:
     last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
     for i, (run, step) in enumerate(last):
         filters = run_files.load_snapshot(run.id, step)["filters"]
-        columns[i % 3].plotly_chart(mosaic.kernels_figure(filters, f"{run.name}: step {step:,}", height=300),
+        columns[i % 3].plotly_chart(mosaic.kernels_figure(filters, f"{run.name}: step {step:,}", height=300,
+                                                          width_px=layout.MAIN_PX // 3),
                                     key=f"tr_compare_filters_{run.id}_{step}")

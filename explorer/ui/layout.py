@@ -32,6 +32,12 @@ class PageInfo:
         return self.script.removeprefix("pages/").removesuffix(".py")
 
 
+# About how wide a page's view column (the right 9 of 13 parts) and the whole main area are drawn in a
+# 1400 px window, as measured in Chromium. A figure that is one picture sizes its height from its share
+# of these (mosaic.png_figure), so no empty band is left under it.
+VIEW_PX = 620
+MAIN_PX = 1050
+
 HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
 PAGES: tuple[PageInfo, ...] = (
     PageInfo(
