@@ -27,6 +27,7 @@ from explorer import inspect
 KINDS = ("shift_x", "shift_y", "rotate", "scale")
 LABELS = {"shift_x": "shift right (pixels)", "shift_y": "shift down (pixels)", "rotate": "rotate (degrees, clockwise)",
           "scale": "scale (factor)"}
+SUFFIX = {"shift_x": " px", "shift_y": " px", "rotate": "°", "scale": "x"}  # after a value in a thumbnail's label
 IDENTITY = {"shift_x": 0.0, "shift_y": 0.0, "rotate": 0.0, "scale": 1.0}
 CHUNK_VALUES = 2**20  # input values per forward pass: 6 ImageNet-size versions, 1,300 digits
 _SHOWN = {"Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "add", "cat"}

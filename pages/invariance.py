@@ -61,22 +61,26 @@ with view, layout.guard("sweeping the transformation"):
     a, b, c = st.columns([3, 3, 2])
     kind = a.selectbox("Transformation", invariance.KINDS, key="inv_kind", format_func=invariance.LABELS.get)
     low, high, step = RANGES[kind]
-    b.slider(f"Range ({UNITS[kind]})", low, high, key=f"inv_{kind}", step=step)
+    side = network.spec.input_size
+    b.slider(f"Range ({UNITS[kind]}{f' of {side} px' if kind.startswith('shift') else ''})", low, high,
+             key=f"inv_{kind}", step=step, format="%g")
     c.slider("Versions", 3, 61, key="inv_count", step=2)
     first, last = st.session_state[f"inv_{kind}"]
-    values = invariance.swept_values(kind, first, last, st.session_state.inv_count, network.spec.input_size)
+    values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)
     if len(values) < st.session_state.inv_count:
-        st.caption(f"Shifts move whole pixels: this range holds {len(values)} different shifts "
-                   f"({values[0]:g} to {values[-1]:g} px), so {len(values)} versions, not {st.session_state.inv_count}.")
+        st.caption(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px is {values[0]:g} to "
+                   f"{values[-1]:g} px, which holds {len(values)} different shifts, so {len(values)} versions.")
     result = sweep(network, prepared.tensor, kind, tuple(values.tolist()))
     classes = network.spec.classes if len(network.spec.classes) == result.probabilities.shape[1] else ()
     if not classes:
         st.info("This model has no class names: classes are shown by their number.")
     shown = torch.linspace(0, len(values) - 1, min(9, len(values))).round().long().tolist()
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
-                                         [f"{values[i]:g}: {explain_figures.class_name(int(result.predictions[i]), classes)}"
+                                         [f"{values[i]:g}{invariance.SUFFIX[kind]} → "
+                                          f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
                                           for i in shown], f"Some of the {len(values)} versions and what the network "
-                                         "reads in each", cols=len(shown), side=96), key="inv_fig_images")
+                                         "reads in each (under each: the change → the class read)", cols=len(shown),
+                                         side=96, width_px=layout.VIEW_PX), key="inv_fig_images")
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "
                 f"**{int(kept.sum())} of {len(values)}** versions keep that reading.")

@@ -21,7 +21,10 @@ def test_defaults_shift_the_digit_sideways():
     layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
     assert layers["data"][0]["y"] == ["conv1", "pool1", "conv2", "pool2", "fc3", "fc4", "fc5"]
     assert any(t.startswith("Some of the 17 versions") for t in titles(at))
-    assert "this range holds 17 different shifts (-8 to 8 px), so 17 versions, not 21" in text(at)
+    assert "-30% to 30% of 28 px is -8 to 8 px, which holds 17 different shifts, so 17 versions" in text(at)
+    assert at.slider(key="inv_shift_x").label == "Range (% of the width of 28 px)"
+    thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Some of the 17"))
+    assert [a["text"] for a in thumbnails["layout"]["annotations"]][:2] == ["-8 px → 3", "-6 px → 3"]
 
 
 @pytest.mark.parametrize("params,axis,values", [
