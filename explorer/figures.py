@@ -72,16 +72,23 @@ def feature_map_figure(fmap: torch.Tensor, mode: ScaleMode = "symmetric", title:
                                hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
     fig = _square(fig, title, height + 40)
     fig.update_layout(margin=dict(b=50))
+    if max(fmap.shape[-2:]) <= 12:  # a tiny map: a tick per row and column, not at half pixels
+        fig.update_xaxes(dtick=1)
+        fig.update_yaxes(dtick=1)
     return fig
 
 
 def surface_figure(image: torch.Tensor, max_side: int = 96, height: int = 420) -> go.Figure:
     """The grey image as a 3-D surface: brightness as height (downscaled so it stays light)."""
     grey = images.resize(images.to_grey(image), max_side)[0].numpy()
-    fig = go.Figure(go.Surface(z=grey, colorscale="gray", cmin=0, cmax=1, showscale=False))
+    (h, w), (sh, sw) = image.shape[-2:], grey.shape
+    # the axes count the image's own pixels, though fewer points are drawn
+    fig = go.Figure(go.Surface(z=grey, x=np.arange(sw) * (w / sw), y=np.arange(sh) * (h / sh), colorscale="gray",
+                               cmin=0, cmax=1, showscale=False,
+                               hovertemplate="row %{y:.0f}, column %{x:.0f}: %{z:.2f}<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0), title="Brightness as height",
-                      scene=dict(yaxis=dict(autorange="reversed"), zaxis=dict(range=[0, 1]),
-                                 aspectratio=dict(x=1, y=1, z=0.4)))
+                      scene=dict(xaxis_title="column", yaxis=dict(autorange="reversed", title="row"),
+                                 zaxis=dict(range=[0, 1], title="brightness"), aspectratio=dict(x=1, y=1, z=0.4)))
     return fig
 
 

@@ -93,10 +93,10 @@ with view, layout.guard("applying the kernel"):
     except ValueError as exc:
         st.error(f"These settings do not work on this image: {exc}.")
         st.stop()
-    scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
-                                 format_func=figures.SCALE_LABELS.get, required=True)
     tab_map, tab_numbers, tab_surface = state.tabs("kl_tab", TABS)
     with tab_map:
+        scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
+                                     format_func=figures.SCALE_LABELS.get, required=True)
         left, right = st.columns(2)
         left.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
         names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]

@@ -38,3 +38,12 @@ def test_a_feature_map_keeps_the_inputs_size_with_its_colour_bar_below():
     assert (fig.data[0].zmin, fig.data[0].zmax) == (-2.0, 2.0)  # symmetric about 0
     assert fig.data[0].colorbar.orientation == "h"  # beside the map it would shrink it next to the input
     assert fig.layout.height > figures.image_figure(torch.rand(1, 2, 2)).layout.height  # the bar's own room
+
+
+def test_the_surface_counts_the_images_own_pixels_and_tiny_maps_tick_whole_cells():
+    fig = figures.surface_figure(torch.rand(1, 256, 128), max_side=64)
+    surface = fig.data[0]
+    assert np.shape(surface.z) == (64, 32)
+    assert surface.x[-1] == 124 and surface.y[-1] == 252  # the last drawn point's column and row in the image
+    assert figures.feature_map_figure(torch.rand(2, 2)).layout.xaxis.dtick == 1
+    assert figures.feature_map_figure(torch.rand(64, 64)).layout.xaxis.dtick is None
