@@ -144,7 +144,10 @@ def _download(name: str) -> bool:
         models.download_weights(name, report)
     except models.WeightsUnavailable as exc:
         bar.empty()
-        st.error(f"{exc}.")
+        st.error("The weights could not be downloaded: this server may be offline. Switch off *Trained weights* "
+                 "to explore the same network with random weights.")
+        with st.expander("Details for whoever runs this server"):  # paths and settings: not for a classroom
+            st.code(f"{exc}.", language=None, wrap_lines=True)
         return False
     bar.empty()
     return True

@@ -88,7 +88,8 @@ def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkey
     assert any("no trained weights here yet (see the left)" in n for n in notes), notes  # the main panel says why
     at.button(key="net_download").click().run()
     no_crash(at)
-    assert any("could not be downloaded" in e and "random weights" in e for e in errors(at)), errors(at)
+    assert any(e.startswith("The weights could not be downloaded") and "random weights" in e for e in errors(at))
+    assert f"127.0.0.1:{port}" in at.code[-1].value  # the details, for the server's keeper, in an expander
     at.toggle(key="net_pretrained").set_value(False).run()
     no_crash(at)
     assert not errors(at) and at.subheader[0].value.startswith("1 of 198")
