@@ -1,4 +1,4 @@
-"""How the app names its data sets and networks to people (in tables, pickers and run names), and writes counts in formulas."""
+"""How the app names its data sets and networks to people (tables, pickers, run names) and writes counts in formulas."""
 
 from __future__ import annotations
 

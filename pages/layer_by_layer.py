@@ -40,7 +40,7 @@ layers = list(network.layers)
 names = [layer.name for layer in layers]
 if st.session_state.lbl_layer not in names:
     if st.session_state.lbl_layer:
-        st.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
+        view.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
     st.session_state.lbl_layer, st.session_state.lbl_maps = names[0], 1
 
 with view, layout.guard("running the network"):

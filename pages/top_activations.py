@@ -32,7 +32,8 @@ with view, layout.guard("finding the top activations"):
     names = [layer.name for layer in spatial]
     if st.session_state.ta_layer not in names:
         if st.session_state.ta_layer:
-            st.warning(model_input.not_a_map_layer(network.layers, st.session_state.ta_layer, "pick a conv or pooling layer"))
+            st.warning(model_input.not_a_map_layer(network.layers, st.session_state.ta_layer,
+                                                   "pick a conv or pooling layer"))
         convs = [layer.name for layer in spatial if layer.type == "Conv2d"]
         st.session_state.ta_layer = convs[len(convs) // 2] if convs else names[0]
     a, b = st.columns([3, 4])

@@ -116,7 +116,8 @@ def test_the_iterated_sweep_matches_single_iterated_attacks_in_batches(lenet, di
     assert whole.shape == (4, 10)
     for eps, row in zip(epsilons.tolist(), whole):
         attack = adversarial.iterative_fgsm(lenet, digit, eps, steps=4)
-        assert int(row.argmax()) == attack.after and math.isclose(float(row.max()), attack.after_confidence, rel_tol=1e-4)
+        assert int(row.argmax()) == attack.after
+        assert math.isclose(float(row.max()), attack.after_confidence, rel_tol=1e-4)
     monkeypatch.setattr(adversarial, "SWEEP_VALUES", 3 * 28 * 28)  # three images a batch
     reports: list[tuple[int, int]] = []
     batched = adversarial.iterative_fgsm_sweep(lenet, digit, epsilons, steps=4,
