@@ -119,8 +119,9 @@ with view, layout.guard("applying the kernel"):
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                    f"columns {left_col}..{left_col + region.shape[1] - 1}.")
         st.dataframe(filtering.region_frame(region, top, left_col), key="kl_region")
-    with tab_surface:
-        st.plotly_chart(figures.surface_figure(result.input), key="kl_fig_surface")
+    if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
+        with tab_surface:
+            st.plotly_chart(figures.surface_figure(result.input), key="kl_fig_surface")
     st.subheader("The numbers, filled in")
     for line in filtering.explain(result, kernel, settings):
         st.markdown(line)

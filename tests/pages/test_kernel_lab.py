@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text, titles
 from tests.conftest import ROOT
 
 
@@ -129,3 +129,10 @@ def test_kernel_lab_every_preset_and_option_runs():
     at.toggle(key="kl_flip").set_value(True).run()
     no_crash(at)
     assert not errors(at)
+
+
+def test_the_3d_surface_is_drawn_only_when_its_tab_is_open():
+    assert "Brightness as height" not in titles(app("pages/kernel_lab.py"))
+    opened = app("pages/kernel_lab.py", tab="3-D surface")
+    no_crash(opened)
+    assert "Brightness as height" in titles(opened)
