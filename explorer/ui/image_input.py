@@ -73,6 +73,7 @@ def _drawing() -> tuple[str, torch.Tensor] | None:
     from streamlit_drawable_canvas import st_canvas  # needs the Streamlit runtime
 
     width = st.slider("Pen width", 2, 32, 11, key="img_pen")  # 11 of 224 px: an MNIST digit's stroke
+    st.space("small")  # the canvas's toolbar floats above its top edge: it would cover the slider
     result = st_canvas(
         stroke_width=width, stroke_color="#000000", background_color="#FFFFFF",
         height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True, key="img_canvas",
