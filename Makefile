@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/receptive_field.py
 	$(PY) bench/top_activations.py
 	$(PY) bench/visualize.py
+	$(PY) bench/attacks.py
 	$(PY) bench/train_speed.py
 
 samples: $(VENV)/.installed  ## regenerate the test-pattern images in assets/samples

@@ -1,0 +1,69 @@
+"""The "Why this prediction" eps chart: seconds to sweep the attack over every eps, on the CPU (and CUDA).
+
+Prints one JSON line (and writes bench/results/attacks.json):
+``{"lenet5_fgsm_cpu_s": .., "lenet5_iterated_cpu_s": .., "resnet18_fgsm_cpu_s": .., "resnet18_iterated_cpu_s": ..,
+"..._cuda_s": .. or null, ...}``
+As on the page: FGSM at the 61 eps of 0..0.3 (one backward pass serves all), the iterated attack at
+every fourth of them (16 eps, ten steps each). LeNet-5 with its shipped weights on the sample digit;
+ResNet18 with random weights on a 224x224 random image (offline). One run after a warm-up.
+Imports only explorer modules free of streamlit, so it runs wherever torch does.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import report  # noqa: E402
+from explorer import adversarial, images, inputs, models  # noqa: E402  (after the path is set)
+
+EPSILONS = torch.linspace(0, 0.3, 61)  # the page's
+
+
+def _image(name: str) -> torch.Tensor:
+    if name == "lenet5":
+        return inputs.prepare(models.spec(name), images.load_sample("digit")).tensor
+    return torch.rand(3, 224, 224, generator=torch.Generator().manual_seed(0))
+
+
+def seconds(name: str, device: str) -> dict[str, float]:
+    """Wall time of the page's two sweeps for ``name`` on ``device``."""
+    model = models.build(name, pretrained=name == "lenet5").requires_grad_(False).to(device)
+    image = _image(name)
+    sweeps = {"fgsm": lambda: adversarial.fgsm_sweep(model, image, EPSILONS),
+              "iterated": lambda: adversarial.iterative_fgsm_sweep(model, image, EPSILONS[::4])}
+    result = {}
+    for kind, sweep in sweeps.items():
+        adversarial.fgsm_sweep(model, image, EPSILONS[:2])  # warm-up: kernels, allocator, oneDNN plans
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        sweep()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        result[f"{name}_{kind}_{device}_s"] = round(time.perf_counter() - start, 3)
+    return result
+
+
+def main() -> None:
+    cuda = torch.cuda.is_available()
+    result: dict = {}
+    for device in ("cpu", "cuda"):
+        for name in ("lenet5", "resnet18"):
+            if device == "cpu" or cuda:
+                result.update(seconds(name, device))
+            else:
+                result.update({f"{name}_{kind}_cuda_s": None for kind in ("fgsm", "iterated")})
+    result.update(threads=torch.get_num_threads(), gpu=torch.cuda.get_device_name() if cuda else None,
+                  torch=torch.__version__)
+    report("attacks", result)
+
+
+if __name__ == "__main__":
+    main()
