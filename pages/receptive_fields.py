@@ -69,7 +69,7 @@ with view, layout.guard("tracing the receptive fields"):
     field = by_name[st.session_state.rf_layer]
     unit = parse_unit(st.session_state.rf_unit, field.size)
     if state.from_link("rf_unit") and st.session_state.rf_unit not in ("", f"{unit[0]},{unit[1]}"):
-        state.out_of_range("unit", st.session_state.rf_unit, f"`{field.name}` has units 0..{field.size[0] - 1}, "
+        state.link_ignored("unit", st.session_state.rf_unit, f"`{field.name}` has units 0..{field.size[0] - 1}, "
                            f"0..{field.size[1] - 1} (row,column), so its centre is shown")
     clicked = field_figures.unit_from_click(st.session_state.get("rf_map"), field.size)
     if clicked is not None and clicked != state.kept("rf_last_click"):

@@ -126,7 +126,7 @@ def restore(settings: Sequence[Setting]) -> None:
                 value = s.parse(raw)
                 st.session_state[_FROM_LINK].add(s.key)
             except (TypeError, ValueError) as exc:
-                out_of_range(s.param, raw, str(exc))
+                link_ignored(s.param, raw, str(exc))
         st.session_state[s.key] = value
 
 
@@ -135,7 +135,7 @@ def from_link(key: str) -> bool:
     return key in st.session_state.get(_FROM_LINK, ())
 
 
-def out_of_range(param: str, raw: object, why: str) -> None:
+def link_ignored(param: str, raw: object, why: str) -> None:
     """Say that the link's ``param=raw`` could not be used here, in the words :func:`restore` uses."""
     st.warning(f"The link's `{param}={str(raw)[:40]}` was ignored: {why}.")
 
@@ -147,7 +147,7 @@ def at_most(key: str, param: str, high: int, what: str) -> None:
     """
     if st.session_state[key] > high:
         if from_link(key):
-            out_of_range(param, st.session_state[key], f"{what}, so {high} is shown")
+            link_ignored(param, st.session_state[key], f"{what}, so {high} is shown")
         st.session_state[key] = high
 
 
