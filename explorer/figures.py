@@ -112,12 +112,11 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     text = [[_fmt(v) for v in row] for row in grid.tolist()]
     heat = go.Heatmap(z=grid.numpy(), text=text, texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
                       showscale=False, xgap=2, ygap=2, hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>")
-    fig = go.Figure(heat)
     rows, cols = grid.shape
-    if mask is not None:  # the cells still to come, in pale grey under the values: the whole shape shows
-        fig.add_trace(go.Heatmap(z=[[0.0] * cols] * rows, colorscale=[[0, "#eceff4"], [1, "#eceff4"]],
-                                 showscale=False, xgap=2, ygap=2, hoverinfo="skip"))
-        fig.data = fig.data[::-1]
+    # the cells still to come, in pale grey under the values: the whole shape shows
+    pending = [go.Heatmap(z=[[0.0] * cols] * rows, colorscale=[[0, "#eceff4"], [1, "#eceff4"]], showscale=False,
+                          xgap=2, ygap=2, hoverinfo="skip")] if mask is not None else []
+    fig = go.Figure([*pending, heat])
     _outline_padding(fig, rows, cols, border)
     if path is not None:
         fig.add_trace(go.Scatter(x=path[:, 1].numpy(), y=path[:, 0].numpy(), mode="markers+lines",

@@ -21,6 +21,11 @@ def run_stem(config: dict) -> str:
     return f"{network(config.get('model', 'lenet5'))} on {data(config.get('data', 'shapes'))}"
 
 
+def plural(n: int, word: str) -> str:
+    """``word`` as it goes with ``n``: "1 row", "2 rows" (regular plurals only)."""
+    return word if n == 1 else word + "s"
+
+
 def tex_int(n: int) -> str:
     """``n`` with thousands separators for a LaTeX formula: ``589{,}824`` (a bare comma there adds a space)."""
     return f"{n:,}".replace(",", "{,}")

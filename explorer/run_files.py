@@ -21,7 +21,7 @@ from explorer.runs import atomic_write, get, path, read_json, write_json
 
 
 def _count(n: int, thing: str) -> str:
-    return f"{n} {thing}{'' if n == 1 else 's'}"
+    return f"{n} {labels.plural(n, thing)}"
 
 
 def describe(config: dict) -> str:

@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import figures, inputs, inspect, kernels, mosaic
+from explorer import figures, inputs, inspect, kernels, labels, mosaic
 from explorer.ui import kernel_input, layout, model_input, state
 
 layout.page_setup(layout.PAGES[2])
@@ -76,7 +76,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
             st.session_state.lbl_maps = min(st.session_state.lbl_maps, pages)
             first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
-            title = f"{out.shape[0]} feature map{'s' if out.shape[0] != 1 else ''} of {out.shape[1]} x {out.shape[2]}"
+            title = f"{out.shape[0]} feature {labels.plural(out.shape[0], 'map')} of {out.shape[1]} x {out.shape[2]}"
             st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, title,
                                                st.session_state.lbl_own_scale, width_px=layout.VIEW_PX * 5 // 7),
                             key="lbl_fig_maps")

@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import inputs, mosaic, top_activations
+from explorer import inputs, labels, mosaic, top_activations
 from explorer.ui import image_sets, layout, model_input, state
 
 layout.page_setup(layout.PAGES[4])
@@ -71,8 +71,8 @@ with view, layout.guard("showing the channel"):
                          ("Whole images", "The patches they show it (receptive fields)"), "ta")
     if isinstance(layer.module, torch.nn.Conv2d):
         st.plotly_chart(mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
-                                              f"Its kernel ({layer.module.in_channels} input map"
-                                              f"{'s' if layer.module.in_channels != 1 else ''})", height=200,
+                                              f"Its kernel ({layer.module.in_channels} input "
+                                              f"{labels.plural(layer.module.in_channels, 'map')})", height=200,
                                               width_px=layout.VIEW_PX),
                         key="ta_kernel")
     if picked is not None:

@@ -89,7 +89,7 @@ with controls, layout.guard("preparing the run"):
         steps = int(images) // config["batch_size"] * config["epochs"]
         if steps < lab.FEW_STEPS:
             st.warning(f"Only {steps} training steps ({int(images):,} images in batches of {config['batch_size']}, "
-                       f"{config['epochs']} epoch{'s' if config['epochs'] > 1 else ''}): too few for the network "
+                       f"{config['epochs']} {labels.plural(config['epochs'], 'epoch')}): too few for the network "
                        "to learn much. A smaller batch or more epochs gives it more steps.")
     if problem is None:
         try:

@@ -7,7 +7,7 @@ import secrets
 
 import streamlit as st
 
-from explorer import conv
+from explorer import conv, labels
 from explorer.receptive_field import Field
 
 _SEED = "rf_quiz_seed"  # the question's number in this session
@@ -42,8 +42,8 @@ def receptive_field_quiz(spatial: list[Field], input_size: int, shown: str) -> N
     source = f"`{before.name}`" if before else "the input"
     st.caption("A layer drawn at random from this model (not the one picked above); *Another layer* draws again.")
     st.markdown(f"**Layer `{field.name}`** ({field.op}) reads {source}: a map of **{n_in}** rows whose units "
-                f"see **r = {r_in}** input {'row' if r_in == 1 else 'rows'} each, **j = {j_in}** "
-                f"{'row' if j_in == 1 else 'rows'} apart.")
+                f"see **r = {r_in}** input {labels.plural(r_in, 'row')} each, **j = {j_in}** "
+                f"{labels.plural(j_in, 'row')} apart.")
     a, b = st.columns(2)
     guess_r = a.number_input("Its receptive field r (rows)", 0, 10_000, None, key=f"rf_quiz_r_{seed}")
     guess_n = b.number_input("Its output size (rows)", 0, 10_000, None, key=f"rf_quiz_n_{seed}")

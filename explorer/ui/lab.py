@@ -71,7 +71,7 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
         queued = [r.id for r in backend().queue()]
         ahead = queued.index(run.id) if run.id in queued else 0
         st.info("Queued: next in line on this server." if ahead == 0 else
-                f"Queued: {ahead} run{'s' if ahead > 1 else ''} ahead of it on this server.")
+                f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server.")
         return
     if last is None:
         st.info(f"{run.status.capitalize()}: starting up ({run.device or 'device not chosen yet'}).")
@@ -182,10 +182,10 @@ def _results(run: runs.Run) -> None:
     if wrong:
         test = _test_split(json.dumps(run.config, sort_keys=True))
         pictures = [test.images[i].float() / 255 for i in wrong]
-        labels = [f"{classes[int(test.labels[i])]} -> {classes[int(p)]}"
-                  for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
-        st.plotly_chart(mosaic.images_figure(pictures, labels, "Example mistakes (true -> predicted)", side=56,
-                                             width_px=520),
+        captions = [f"{classes[int(test.labels[i])]} -> {classes[int(p)]}"
+                    for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
+        st.plotly_chart(mosaic.images_figure(pictures, captions, "Example mistakes (true -> predicted)", side=56,
+                                             width_px=RUN_VIEW_PX),
                         key=f"tr_mistakes_{run.id}")
 
 
