@@ -38,11 +38,8 @@ def test_the_images_searched_by_default_are_the_models_own_test_set_when_the_ser
     assert image_sets.default_source(models.spec("lenet5")) == "shapes"
 
 
+@pytest.mark.skipif(data.shared_root() is None, reason="needs ../shared/data (real MNIST)")
 def test_a_digit_network_searches_digits_and_a_shapes_network_shapes():
-    try:
-        data.load("mnist", train=False, download=False)
-    except data.DataUnavailable:
-        pytest.skip("the MNIST files are not on this machine (../shared/data)")
     at = app("pages/top_activations.py", n="500")
     no_crash(at)
     assert at.session_state["ta_data"] == "mnist" and "data" not in at.query_params  # the default: a short link
