@@ -38,6 +38,7 @@ view, network, picked = model_input.controls(SETTINGS, model_bound=("lbl_layer",
 
 layers = list(network.layers)
 names = [layer.name for layer in layers]
+state.page_default("lbl_layer", names[0])
 if st.session_state.lbl_layer not in names:
     if st.session_state.lbl_layer:
         view.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
@@ -133,4 +134,4 @@ with tab_net, layout.guard("listing the layers"):
     st.caption("A dash: the lecture gives no figure. Depth counts the layers with weights (convolutions and fully "
                "connected layers), as the lecture does.")
 
-state.publish(SETTINGS, chosen={"lbl_layer": names[0]})  # the first layer: the link needs no layer=
+state.publish(SETTINGS)

@@ -60,13 +60,15 @@ with view, layout.guard("tracing the receptive fields"):
     fields = receptive_field.fields(network.graph, (size, size))
     spatial = [f for f in fields if f.size is not None]
     by_name = {f.name: f for f in spatial}
+    default = state.page_default("rf_layer", default_layer(spatial))
     if st.session_state.rf_layer not in by_name:
-        asked, st.session_state.rf_layer = st.session_state.rf_layer, default_layer(spatial)
+        asked, st.session_state.rf_layer = st.session_state.rf_layer, default
         if asked:  # from a link
             st.warning(f"This model has no layer `{asked[:40]}` with a feature map (a fully connected layer sees "
                        f"the whole image): showing `{st.session_state.rf_layer}`.")
     st.selectbox("Layer (those with a feature map)", list(by_name), key="rf_layer")
     field = by_name[st.session_state.rf_layer]
+    state.page_default("rf_unit", "{},{}".format(*parse_unit("", field.size)))  # the centre
     unit = parse_unit(st.session_state.rf_unit, field.size)
     if state.from_link("rf_unit") and st.session_state.rf_unit not in ("", f"{unit[0]},{unit[1]}"):
         state.link_ignored("unit", st.session_state.rf_unit, f"`{field.name}` has units 0..{field.size[0] - 1}, "

@@ -30,12 +30,13 @@ view, network, picked = model_input.controls(SETTINGS, need_image=False, model_b
 with view, layout.guard("finding the top activations"):
     spatial = [layer for layer in network.layers if len(layer.out_shape) == 3 and layer.type != "Normalize"]
     names = [layer.name for layer in spatial]
+    convs = [layer.name for layer in spatial if layer.type == "Conv2d"]
+    default = state.page_default("ta_layer", convs[len(convs) // 2] if convs else names[0])
     if st.session_state.ta_layer not in names:
         if st.session_state.ta_layer:
             st.warning(model_input.not_a_map_layer(network.layers, st.session_state.ta_layer,
                                                    "pick a conv or pooling layer"))
-        convs = [layer.name for layer in spatial if layer.type == "Conv2d"]
-        st.session_state.ta_layer = convs[len(convs) // 2] if convs else names[0]
+        st.session_state.ta_layer = default
     a, b = st.columns([3, 4])
     a.selectbox("Layer", names, key="ta_layer")
     layer = next(l for l in spatial if l.name == st.session_state.ta_layer)

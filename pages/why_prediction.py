@@ -66,7 +66,7 @@ def pick_cam_layer(layers: list) -> str:
     if not cam_layers:
         st.info("This model has no layer with feature maps, so no Grad-CAM: saliency and the attack still work.")
         return ""
-    suggested = attribution.suggested_cam_layer(layers)
+    suggested = state.page_default("why_layer", attribution.suggested_cam_layer(layers))
     if st.session_state.why_layer not in cam_layers:
         if st.session_state.why_layer:
             st.warning(model_input.not_a_map_layer(layers, st.session_state.why_layer,

@@ -71,8 +71,9 @@ def pick_goal(network: Network) -> Choice:
         st.warning("This model has no layer with feature maps, so no units: optimise a channel or a class instead.")
         st.stop()
     chosen = st.session_state.wx_layer
+    default = state.page_default("wx_layer", _default_layer(network, names))
     if chosen not in names:
-        st.session_state.wx_layer = _default_layer(network, names)
+        st.session_state.wx_layer = default
         if chosen in {l.name for l in network.layers}:  # e.g. a fully connected layer, then "One unit"
             st.info(f"`{chosen}` has no feature maps, so no units: showing `{st.session_state.wx_layer}`.")
         elif chosen:

@@ -16,6 +16,7 @@ import streamlit as st
 
 _KEPT = "_kept_settings"
 _FROM_LINK = "_settings_from_link"
+_PICKED = "_settings_page_defaults"
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def restore(settings: Sequence[Setting]) -> None:
     """
     kept = st.session_state.setdefault(_KEPT, {})
     st.session_state[_FROM_LINK] = set()
+    st.session_state[_PICKED] = {}
     for s in settings:
         # a segmented control drawn again after a run that skipped it comes back empty: that is not a choice
         if st.session_state.get(s.key) is not None or (s.key in st.session_state and s.default is None):
@@ -151,20 +153,29 @@ def at_most(key: str, param: str, high: int, what: str) -> None:
         st.session_state[key] = high
 
 
-def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None,
-            chosen: dict[str, Any] | None = None) -> None:
+def page_default(key: str, value: Any) -> Any:
+    """Declare (every run) what the page shows for ``key`` when the link leaves it out: the first layer...
+
+    Such a setting's default is a blank that means "the page picks"; :func:`publish` leaves the page's
+    pick out of the link just as it leaves a default out. Returns ``value``.
+    """
+    st.session_state.setdefault(_PICKED, {})[key] = value
+    return value
+
+
+def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) -> None:
     """After the widgets: keep the values for this session and write them to the URL.
 
-    Only values that differ from their default go into the URL, so links stay short. ``chosen``:
-    what the page picked for a setting whose default means "the page picks" (the first layer...),
-    which a link leaves out just as well.
+    Only values that differ from their default (or from this run's :func:`page_default`) go into the
+    URL, so links stay short.
     """
     kept = st.session_state.setdefault(_KEPT, {})
+    picked = st.session_state.get(_PICKED, {})
     params = {}
     for s in settings:
         value = st.session_state.get(s.key, s.default)
         kept[s.key] = value
-        left_out = {s.dump(s.default)} | ({s.dump(chosen[s.key])} if chosen and s.key in chosen else set())
+        left_out = {s.dump(s.default)} | ({s.dump(picked[s.key])} if s.key in picked else set())
         if s.dump(value) not in left_out:
             params[s.param] = s.dump(value)
     params.update(extra or {})
