@@ -90,7 +90,7 @@ class ModelSpec:
 
 
 # the sample image (assets/samples) most like each data set's images (Fashion-MNIST: the digit has its format)
-SAMPLES = {"mnist": "digit", "fashion-mnist": "digit", "shapes": "triangle", "cifar10": "chelsea"}
+SAMPLES = {"mnist": "digit", "fashion-mnist": "tshirt", "shapes": "triangle", "cifar10": "chelsea"}
 
 
 def sample_for(data: str | None) -> str:

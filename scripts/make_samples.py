@@ -85,6 +85,19 @@ def make_digit() -> Image.Image:
     return big.resize((28, 28), Image.LANCZOS)
 
 
+def make_tshirt() -> Image.Image:
+    """28x28 Fashion-MNIST-style T-shirt: a light, softly shaded garment facing the camera, on black."""
+    scale = 10
+    big = Image.new("L", (28 * scale, 28 * scale), 0)
+    draw = ImageDraw.Draw(big)
+    outline = [(9.5, 3), (11.5, 3), (12.5, 5), (15.5, 5), (16.5, 3), (18.5, 3),  # shoulders and neckline
+               (25, 7), (23, 12.5), (20, 10.5), (20, 25.5), (8, 25.5), (8, 10.5), (5, 12.5), (3, 7)]
+    draw.polygon([(x * scale, y * scale) for x, y in outline], fill=205)
+    shirt = np.asarray(big.resize((28, 28), Image.LANCZOS), dtype=np.float32)
+    shade = np.linspace(1.05, 0.85, 28)[None, :]  # light from the left, as photographed garments are
+    return Image.fromarray(np.clip(shirt * shade, 0, 255).astype(np.uint8), mode="L")
+
+
 def make_triangle() -> Image.Image:
     """28x28 triangle outline from the app's built-in shapes set (explorer.shapes, seeded)."""
     sys.path.insert(0, str(ROOT))
@@ -100,7 +113,7 @@ def main() -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     makers = {"edges.png": make_edges, "checkerboard.png": make_checkerboard,
               "circles.png": make_circles, "text.png": make_text, "digit.png": make_digit,
-              "triangle.png": make_triangle}
+              "tshirt.png": make_tshirt, "triangle.png": make_triangle}
     for name, make in makers.items():
         make().save(OUT_DIR / name, optimize=True)
         print(f"wrote {OUT_DIR / name}")

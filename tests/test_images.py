@@ -132,7 +132,7 @@ def test_grey_conversion_uses_luma_weights():
 
 def test_every_sample_loads():
     samples = images.samples()
-    assert {"edges", "checkerboard", "circles", "text", "digit", "triangle"} <= {s.key for s in samples}
+    assert {"edges", "checkerboard", "circles", "text", "digit", "tshirt", "triangle"} <= {s.key for s in samples}
     assert any(s.kind == "photo" for s in samples)
     for sample in samples:
         tensor = images.load_sample(sample.key)
@@ -145,3 +145,22 @@ def test_resize_keeps_aspect_and_never_upscales():
     image = torch.rand(3, 100, 50)
     assert images.resize(image, 40).shape == (3, 40, 20)
     assert images.resize(image, 400) is image
+
+
+@pytest.mark.parametrize("name", ["edges", "checkerboard", "circles", "digit", "tshirt", "triangle"])
+def test_the_generated_samples_are_what_their_script_makes(name):
+    """assets/samples holds the script's output, pixel for pixel (the text sample depends on the font build)."""
+    made = _make_samples().__dict__[f"make_{name}"]()
+    with Image.open(images.SAMPLES_DIR / f"{name}.png") as stored:
+        assert np.array_equal(np.asarray(made), np.asarray(stored))
+
+
+def _make_samples():
+    """scripts/make_samples.py as a module."""
+    import importlib.util
+
+    path = images.SAMPLES_DIR.parent.parent / "scripts" / "make_samples.py"
+    spec = importlib.util.spec_from_file_location("make_samples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

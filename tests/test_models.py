@@ -191,3 +191,4 @@ def test_every_model_suggests_a_sample_like_its_training_data():
     assert {models.spec(n).sample for n in models.names()} <= keys
     assert set(models.SAMPLES.values()) <= keys
     assert (models.spec("lenet5").sample, models.spec("tinyvgg").sample) == ("digit", "triangle")
+    assert (models.sample_for("fashion-mnist"), models.sample_for("cifar10")) == ("tshirt", "chelsea")
