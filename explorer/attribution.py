@@ -1,4 +1,4 @@
-"""Which pixels a prediction rests on: saliency maps and Grad-CAM.
+"""Which pixels a prediction rests on: saliency, Grad-CAM, occlusion and integrated gradients.
 
 - Saliency (Simonyan et al. 2014): ``M(i, j) = max_c |d S_k / d x[c, i, j]|``, the gradient of the
   class score ``S_k`` (before the softmax) with respect to each pixel, its largest magnitude over
@@ -7,13 +7,23 @@
   ``alpha_m = mean_{i,j} d S_k / d A^m_ij`` and ``L = ReLU(sum_m alpha_m A^m)`` (h, w), upsampled
   bilinearly to the input size. Where, at that layer's resolution, the evidence for class k lies.
 
-Both go through ``torchvision``'s feature extraction and ``torch.autograd.grad`` (no hooks on the
-model). The raw values equal Captum's ``Saliency(abs=True)`` and ``LayerGradCam`` (the tests check);
-the ``heat`` map shown on the page is scaled to [0, 1] by its maximum.
+- Occlusion (Zeiler & Fergus 2014): cover a square of the image with a plain colour, slide it by a
+  stride, and record how much the class score drops at each position; each pixel gets the mean drop
+  of the squares that covered it. Asks the network directly, with no gradient.
+- Integrated gradients (Sundararajan et al. 2017): ``IG_i = (x_i - x'_i) * mean_k dS/dx_i`` at the
+  points ``x' + k/m (x - x')``, k = 1..m, from a baseline ``x'`` (black). Its values add up to
+  ``S(x) - S(x')`` ("completeness"), which the page checks.
+
+All go through ``torchvision``'s feature extraction, plain forward passes and ``torch.autograd.grad``
+(no hooks on the model). The raw values equal Captum's ``Saliency(abs=True)``, ``LayerGradCam``,
+``Occlusion`` and ``IntegratedGradients(method="riemann_right")`` (the tests check); the ``heat`` map
+shown on the page is scaled to [0, 1] by its maximum.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -68,6 +78,90 @@ def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | No
     heat = F.interpolate(cam, size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
     return Attribution(_unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, float(logits[0, target].detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu())
+
+
+@dataclass(frozen=True, eq=False)
+class Occlusion(Attribution):
+    """Occlusion's map (``raw``: the mean score drop per pixel, (H, W)) and the square that hurt most."""
+
+    worst: tuple[int, int]  # (top, left) of the square whose covering lowers the class's probability most
+    window: int  # the square's side in pixels
+    stride: int  # how far it moves at a time
+    worst_probability: float  # the class's probability with that square covered
+
+
+@dataclass(frozen=True, eq=False)
+class IntegratedGradients(Attribution):
+    """Integrated gradients (``raw``: (C, H, W)) and the baseline's score, for the completeness check."""
+
+    baseline_score: float  # S(x'): the attributions should add up to ``score - baseline_score``
+    steps: int
+
+
+def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, window: int = 7, stride: int = 3,
+              fill: float | Sequence[float] = 0.0, batch: int = 64,
+              progress: Callable[[int, int], None] | None = None) -> Occlusion:
+    """Slide a ``window`` x ``window`` square of colour ``fill`` (one value per channel, or one for all) over
+    ``image`` (C, H, W) in [0, 1] by ``stride``; squares at the right and bottom edges are cut by the border.
+    ``progress(done, total)`` follows the covered images, ``batch`` at a time.
+    """
+    if not 1 <= window <= min(image.shape[-2:]) or stride < 1:
+        raise ValueError(f"the square must be 1..{min(image.shape[-2:])} px and the stride at least 1")
+    x = image.detach().to(inspect.device_of(model))
+    height, width = x.shape[-2:]
+    cover = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1, 1, 1).expand_as(x)
+    squares = [(top, left) for top in _starts(height, window, stride) for left in _starts(width, window, stride)]
+    with torch.no_grad():
+        logits = model(x[None])
+        target = _target(logits, target)
+        drops, probabilities = [], []
+        for first in range(0, len(squares), batch):
+            chunk = squares[first:first + batch]
+            covered = x.repeat(len(chunk), 1, 1, 1)
+            for i, (top, left) in enumerate(chunk):
+                covered[i, :, top:top + window, left:left + window] = cover[:, top:top + window, left:left + window]
+            out = model(covered).float()
+            drops.append(logits[0, target].float() - out[:, target])
+            probabilities.append(torch.softmax(out, 1)[:, target])
+            if progress is not None:
+                progress(first + len(chunk), len(squares))
+    drops, probabilities = torch.cat(drops).cpu(), torch.cat(probabilities).cpu()
+    total, count = torch.zeros(height, width), torch.zeros(height, width)
+    for (top, left), drop in zip(squares, drops):
+        total[top:top + window, left:left + window] += drop
+        count[top:top + window, left:left + window] += 1
+    raw = total / count
+    worst = int(probabilities.argmin())
+    return Occlusion(_unit_scaled(raw.clamp(min=0)), raw, target, float(logits[0, target]),
+                     torch.softmax(logits[0].float(), 0).cpu(), squares[worst], window, stride,
+                     float(probabilities[worst]))
+
+
+def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | None = None, steps: int = 32,
+                         batch: int = 16, progress: Callable[[int, int], None] | None = None) -> IntegratedGradients:
+    """Integrated gradients of class ``target`` from a black baseline, ``steps`` points on the straight path;
+    ``progress(done, total)`` counts the points, ``batch`` at a time."""
+    x = image[None].detach().to(inspect.device_of(model))
+    baseline = torch.zeros_like(x)
+    with torch.no_grad():
+        logits, baseline_logits = model(torch.cat([x, baseline])).float()
+    target = _target(logits[None], target)
+    total = torch.zeros_like(x)
+    alphas = torch.arange(1, steps + 1, dtype=x.dtype, device=x.device) / steps
+    for chunk in alphas.split(batch):
+        path = (baseline + chunk.view(-1, 1, 1, 1) * (x - baseline)).requires_grad_(True)
+        (grad,) = torch.autograd.grad(model(path)[:, target].sum(), path)
+        total += grad.sum(0, keepdim=True)
+        if progress is not None:
+            progress(int(chunk[-1] * steps + 0.5), steps)
+    raw = ((x - baseline) * total / steps)[0].detach()
+    return IntegratedGradients(_unit_scaled(raw.abs().sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
+                               torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps)
+
+
+def _starts(size: int, window: int, stride: int) -> range:
+    """Where the squares start along one side: every ``stride`` until one reaches the border (as Captum)."""
+    return range(0, stride * math.ceil((size - window) / stride) + 1, stride)
 
 
 def cam_layers(layers: list[inspect.Layer]) -> list[str]:

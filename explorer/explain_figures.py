@@ -24,7 +24,33 @@ def _pixels(image: torch.Tensor, side: int = 280) -> np.ndarray:
 
 def picture_figure(image: torch.Tensor, title: str, height: int = 300) -> go.Figure:
     """One (C, H, W) image in [0, 1], small images enlarged without blurring."""
-    return mosaic.png_figure(_pixels(image), title, height)
+    return _two_line_room(mosaic.png_figure(_pixels(image), title, height))
+
+
+def named_title(what: str, name: str, room: int = 24, joiner: str = ", ") -> str:
+    """"what, name" when it fits in ``room`` characters (a third of the page), else on two lines: a plot's
+    title is cut, not wrapped, and ImageNet's class names are long."""
+    return f"{what}{joiner}{name}" if len(what) + len(name) + len(joiner) <= room else f"{what}:<br>{name}"
+
+
+def _two_line_room(fig: go.Figure) -> go.Figure:
+    if "<br>" in (fig.layout.title.text or ""):
+        fig.update_layout(margin=dict(_MARGIN, t=62))
+    return fig
+
+
+def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], height: int = 300) -> go.Figure:
+    """:func:`picture_figure` with the square ``box`` = (top, left, side), in the image's pixels, outlined
+    (cut by the border as the image cuts it)."""
+    pixels = _pixels(image)
+    factor = pixels.shape[0] // image.shape[-2]
+    top, left, side = box
+    bottom, right = min(top + side, image.shape[-2]), min(left + side, image.shape[-1])
+    fig = mosaic.png_figure(pixels, title, height)
+    _two_line_room(fig)
+    fig.add_shape(type="rect", x0=left * factor - 0.5, x1=right * factor - 0.5, y0=top * factor - 0.5,
+                  y1=bottom * factor - 0.5, line=dict(color="white", width=3))
+    return fig
 
 
 def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, height: int = 380) -> go.Figure:

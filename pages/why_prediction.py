@@ -1,10 +1,11 @@
-"""Why this prediction: saliency and Grad-CAM on your image, and an adversarial image that flips it."""
+"""Why this prediction: saliency, Grad-CAM, occlusion and integrated gradients on your image, and an
+adversarial image that flips it."""
 
 import streamlit as st
 import torch
 
 from explorer import adversarial, attribution, explain_figures, inputs
-from explorer.ui import layout, memo, model_input, state
+from explorer.ui import explanations, layout, model_input, state
 
 layout.page_setup(layout.PAGES[7])
 st.title("Why this prediction")
@@ -12,19 +13,23 @@ st.markdown(
     "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to "
     "each pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a "
     "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
-    "resolution, the evidence lies (Selvaraju et al. 2017). Then fool the network: move every pixel by ±eps "
+    "resolution, the evidence lies (Selvaraju et al. 2017). **Occlusion** hides one square at a time and "
+    "watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up the gradients on the way "
+    "from a black image to yours (Sundararajan et al. 2017). Then fool the network: move every pixel by ±eps "
     "in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the prediction flip."
 )
 
 PREDICTED = -1
-EPSILONS = torch.linspace(0, 0.3, 61)
-ITERATED_EPSILONS = EPSILONS[::6]  # 0, 0.03, ... 0.3
+OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
+IG_STEPS = (8, 16, 32, 64, 128)
 SETTINGS = [
     *model_input.settings(),
     state.Setting("why_class", "class", PREDICTED, state.int_between(PREDICTED, 100_000)),
     state.Setting("why_layer", "layer", ""),
     state.Setting("why_eps", "eps", 0.1, state.float_between(0.0, 0.3)),
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
+    state.Setting("why_occ", "occ", 4, state.int_choice(OCCLUDERS)),
+    state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
 ]
 state.restore(SETTINGS)
 
@@ -41,19 +46,6 @@ def attack(key: str, digest: str, eps: float, iterated: bool, _network: model_in
            _image: torch.Tensor) -> adversarial.Attack:
     method = adversarial.iterative_fgsm if iterated else adversarial.fgsm
     return method(_network.model, _image, eps)
-
-
-def eps_sweep(network: model_input.Network, digest: str, image: torch.Tensor,
-              iterated: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The attack at every eps (every 0.03 when iterated: ten steps each), once per server, with progress."""
-    # iterated: a ResNet's sweep of 11 eps takes some 15 s on two CPU cores
-    epsilons, sweep = ((ITERATED_EPSILONS, adversarial.iterative_fgsm_sweep) if iterated
-                       else (EPSILONS, adversarial.fgsm_sweep))
-    return epsilons, memo.computed(
-        "why_eps", (network.key, digest, iterated),
-        lambda report: sweep(network.model, image, epsilons, progress=report),
-        lambda done, total: f"Trying {len(epsilons)} eps{', ten steps each' if iterated else ''}: "
-                            f"{done} of {total} {'steps' if iterated else 'attacked images'} done")
 
 
 def class_name(index: int) -> str:
@@ -83,7 +75,7 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
         if result is None:
             column.caption("No Grad-CAM: this model has no layer with feature maps.")
             continue
-        title = f"{method}, {class_name(result.target)}" if named else method
+        title = explain_figures.named_title(method, class_name(result.target)) if named else method
         column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height),
                             key=f"why_fig_{method[:3].lower()}_{key}")
 
@@ -121,6 +113,33 @@ with view, layout.guard("explaining the prediction"):
                   f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
                   ": it cannot be finer than that." if cam_layer else ""))
 
+with view, layout.guard("asking in two more ways"):
+    st.subheader("Two more ways to ask")
+    side = min(prepared.tensor.shape[-2:])
+    left, right = st.columns(2)
+    left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
+                       format_func=lambda d: f"{side // d} px (1/{d} of the side)")
+    window = side // int(st.session_state.why_occ)
+    occ = explanations.occluded(network, digest, prepared.tensor, target, window)
+    left.plotly_chart(explain_figures.boxed_figure(attribution.overlay(prepared.tensor, occ.heat),
+                                                   explain_figures.named_title("Occlusion", class_name(occ.target), 36), (*occ.worst, window)),
+                      key="why_fig_occlusion")
+    left.caption(f"Zeiler & Fergus: cover a {window} x {window} square with the training images' mean colour, "
+                 f"slide it by {occ.stride} px and read the network again. Red: covering it costs the "
+                 f"score most. Covering the outlined square drops {class_name(occ.target)} from "
+                 f"{occ.probabilities[occ.target]:.1%} to **{occ.worst_probability:.1%}**.")
+    right.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
+    ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))
+    right.plotly_chart(explain_figures.picture_figure(attribution.overlay(prepared.tensor, ig.heat),
+                                                      explain_figures.named_title("Integrated gradients", class_name(ig.target), 36)),
+                       key="why_fig_ig")
+    gap = float(ig.raw.sum()) - (ig.score - ig.baseline_score)
+    right.caption(f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from black to "
+                  f"yours, times the pixel's change. The attributions add up to **{float(ig.raw.sum()):.3f}**; "
+                  f"the score moved {ig.score - ig.baseline_score:.3f} from black to your image (off by "
+                  f"{abs(gap):.3f}: more steps close the gap). A pixel equal to the baseline (black) gets nothing, "
+                  "however much it matters.")
+
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
     a, b = st.columns([3, 2])
@@ -136,7 +155,7 @@ with view, layout.guard("attacking the prediction"):
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original"), key="why_fig_original")
     q.plotly_chart(explain_figures.picture_figure(explain_figures.perturbation_image(result.perturbation, eps),
                                                   "Perturbation (grey = 0)"), key="why_fig_delta")
-    r.plotly_chart(explain_figures.picture_figure(result.image, f"Adversarial: {class_name(result.after)}"),
+    r.plotly_chart(explain_figures.picture_figure(result.image, explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")),
                    key="why_fig_adversarial")
     after = explain(network.key, model_input.image_key(result.image), None, cam_layer, network, result.image)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
@@ -146,7 +165,7 @@ with view, layout.guard("attacking the prediction"):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
         overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220)
     iterated = bool(st.session_state.why_iterated)
-    st.plotly_chart(explain_figures.eps_figure(*eps_sweep(network, digest, prepared.tensor, iterated), result.label,
+    st.plotly_chart(explain_figures.eps_figure(*explanations.eps_sweep(network, digest, prepared.tensor, iterated), result.label,
                                                classes, eps, method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
                     key="why_fig_eps")
 

@@ -1,8 +1,9 @@
-"""Saliency and Grad-CAM against Captum (a test-only dependency) on zoo models, and the default layer."""
+"""Saliency, Grad-CAM, occlusion and integrated gradients against Captum (a test-only dependency) on zoo models,
+and the default layer."""
 
 import pytest
 import torch
-from captum.attr import LayerAttribution, LayerGradCam, Saliency
+from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
 from explorer import attribution, inspect, models
 
@@ -48,6 +49,54 @@ def test_grad_cam_equals_captums(case):
                 upsampled = LayerAttribution.interpolate(theirs, tuple(image.shape[-2:]), "bilinear")[0, 0].detach()
                 top = upsampled.max()
                 torch.testing.assert_close(ours.heat, upsampled / top if top > 0 else upsampled, rtol=1e-4, atol=1e-5)
+
+
+def test_occlusion_equals_captums(case):
+    model, images, _ = case
+    image = images[0]
+    channels, size = image.shape[0], image.shape[-1]
+    for window, stride, fill in ((size // 4, size // 8, 0.0), (size // 2, size // 3, 0.5)):  # 32 // 3: cut squares
+        reports = []
+        ours = attribution.occlusion(model, image, None, window, stride, fill, batch=5,
+                                     progress=lambda done, total: reports.append((done, total)))
+        assert reports[-1][0] == reports[-1][1] and len(reports) == -(-reports[-1][1] // 5)  # every 5 covered images
+        theirs = Occlusion(model).attribute(image[None], sliding_window_shapes=(channels, window, window),
+                                            strides=(channels, stride, stride), baselines=fill, target=ours.target)
+        for channel in theirs[0]:  # the square covers every channel: one map, repeated
+            torch.testing.assert_close(ours.raw, channel, rtol=1e-4, atol=1e-5)
+
+
+def test_occlusion_finds_the_square_that_hurts_most():
+    image = torch.zeros(1, 28, 28)
+    image[0, 4:24, 12:16] = 1  # a "1"
+    model = models.build("lenet5", pretrained=True)
+    result = attribution.occlusion(model, image, window=7, stride=3)
+    top, left = result.worst
+    covered = image.clone()
+    covered[:, top:top + 7, left:left + 7] = 0
+    with torch.no_grad():
+        probability = torch.softmax(model(covered[None]), 1)[0, result.target]
+    assert result.worst_probability == pytest.approx(float(probability), abs=1e-5)
+    assert result.worst_probability < result.probabilities[result.target]
+    assert left <= 15 and left + 7 >= 12  # the worst square lies on the stroke
+    with pytest.raises(ValueError, match="1..28 px"):
+        attribution.occlusion(model, image, window=40)
+
+
+def test_integrated_gradients_equal_captums_and_add_up_to_the_score_change(case):
+    model, images, _ = case
+    image = images[1]
+    for target, steps in ((None, 8), (2, 20)):
+        reports = []
+        ours = attribution.integrated_gradients(model, image, target, steps=steps, batch=6,
+                                                progress=lambda done, total: reports.append((done, total)))
+        assert reports == [(min(done, steps), steps) for done in range(6, steps + 6, 6)]
+        theirs = IntegratedGradients(model).attribute(image[None], baselines=0.0, target=ours.target, n_steps=steps,
+                                                      method="riemann_right")[0]
+        torch.testing.assert_close(ours.raw, theirs, rtol=1e-3, atol=1e-5)
+    many = attribution.integrated_gradients(model, image, 0, steps=256)  # completeness, closer with more steps
+    change = many.score - many.baseline_score
+    assert float(many.raw.sum()) == pytest.approx(change, abs=0.01 + 0.05 * abs(change))
 
 
 def test_a_frozen_cached_model_gives_the_same_maps_and_keeps_no_hooks():

@@ -14,6 +14,20 @@ def test_the_animation_has_a_frame_and_a_slider_step_per_recorded_image():
     assert fig.layout.sliders[0].active == 2 and fig.data[0].source.startswith("data:image/png;base64,")
 
 
+def test_the_boxed_picture_outlines_the_square_on_the_enlarged_pixels_and_cuts_it_at_the_border():
+    fig = explain_figures.boxed_figure(torch.zeros(1, 28, 28), "occluded", (21, 3, 10))  # drawn 10x: 280 px
+    box = fig.layout.shapes[0]
+    assert (box.x0, box.x1, box.y0, box.y1) == (29.5, 129.5, 209.5, 279.5)
+
+
+def test_a_long_class_name_goes_under_the_method_with_room_for_two_lines():
+    assert explain_figures.named_title("Saliency", "3") == "Saliency, 3"
+    long = explain_figures.named_title("Grad-CAM", "Greater Swiss Mountain dog")
+    assert long == "Grad-CAM:<br>Greater Swiss Mountain dog"
+    assert explain_figures.picture_figure(torch.zeros(3, 8, 8), long).layout.margin.t == 62
+    assert explain_figures.picture_figure(torch.zeros(3, 8, 8), "Saliency, 3").layout.margin.t == 40
+
+
 def test_the_perturbation_is_shown_with_grey_as_zero():
     delta = torch.tensor([[[-0.1, 0.0, 0.1]]])
     torch.testing.assert_close(explain_figures.perturbation_image(delta, 0.1), torch.tensor([[[0.0, 0.5, 1.0]]]))

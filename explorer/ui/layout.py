@@ -81,7 +81,8 @@ PAGES: tuple[PageInfo, ...] = (
     ),
     PageInfo(
         "pages/why_prediction.py", "Why this prediction", ":material/psychology:",
-        "Saliency and Grad-CAM show which pixels the prediction rests on; a fast-gradient-sign attack flips it "
+        "Saliency, Grad-CAM, occlusion and integrated gradients show which pixels the prediction rests on; "
+        "a fast-gradient-sign attack flips it "
         "with a change you can hardly see.",
         takes_model=True,
     ),

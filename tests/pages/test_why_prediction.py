@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.apptest import app, no_crash, text, titles, warnings
+from tests.apptest import app, figures, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
 
@@ -19,6 +19,33 @@ def test_defaults_explain_the_digit_and_flip_it():
     assert "The prediction **flips**: 3 (100.0%) becomes **9" in shown  # eps 0.1 is enough for this digit
     assert "*After:* read as **9**" in shown and names.count("Saliency") == 2 and names.count("Grad-CAM") == 2
     assert "whose maps are 10 x 10" in shown
+
+
+def test_occlusion_and_integrated_gradients_follow_the_link():
+    at = app(PAGE)
+    no_crash(at)
+    assert {"Occlusion, 3", "Integrated gradients, 3"} <= set(titles(at))
+    shown = text(at)
+    assert "cover a 7 x 7 square" in shown and "slide it by 3 px" in shown  # a quarter of 28 px
+    occlusion = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Occlusion, 3")
+    assert len(occlusion["layout"]["shapes"]) == 1  # the square that hurts most
+    assert "averaged over 32 images on the way from black" in shown
+    fine = app(PAGE, occ="8", steps="128", **{"class": "5"})
+    no_crash(fine)
+    shown = text(fine)
+    assert "cover a 3 x 3 square" in shown and "averaged over 128 images" in shown
+    assert {"Occlusion, 5", "Integrated gradients, 5"} <= set(titles(fine))
+    assert dict(fine.query_params) in ({"occ": "8", "steps": "128", "class": "5"},
+                                       {"occ": ["8"], "steps": ["128"], "class": ["5"]})
+
+
+def test_integrated_gradients_add_up_to_the_score_change_on_the_page():
+    import re
+
+    at = app(PAGE, steps="128")
+    added, moved, off = map(float, re.search(r"add up to \*\*(-?[\d.]+)\*\*; the score moved (-?[\d.]+) from black "
+                                             r"to your image \(off by ([\d.]+)", text(at)).groups())
+    assert added == pytest.approx(moved, rel=0.02) and off == pytest.approx(abs(added - moved), abs=0.002)
 
 
 def test_a_small_eps_holds_and_the_iterated_attack_is_stronger():
