@@ -22,9 +22,9 @@ def _pixels(image: torch.Tensor, side: int = 280) -> np.ndarray:
     return pixels.repeat(factor, 0).repeat(factor, 1)
 
 
-def picture_figure(image: torch.Tensor, title: str, height: int = 300) -> go.Figure:
-    """One (C, H, W) image in [0, 1], small images enlarged without blurring."""
-    return _two_line_room(mosaic.png_figure(_pixels(image), title, height))
+def picture_figure(image: torch.Tensor, title: str, height: int = 300, width_px: int | None = None) -> go.Figure:
+    """One (C, H, W) image in [0, 1], small images enlarged without blurring (``width_px``: see ``png_figure``)."""
+    return _two_line_room(mosaic.png_figure(_pixels(image), title, height, width_px))
 
 
 def named_title(what: str, name: str, room: int = 24, joiner: str = ", ") -> str:
@@ -34,19 +34,21 @@ def named_title(what: str, name: str, room: int = 24, joiner: str = ", ") -> str
 
 
 def _two_line_room(fig: go.Figure) -> go.Figure:
+    """Room above the plot for a title on two lines (the figure grows by the second line)."""
     if "<br>" in (fig.layout.title.text or ""):
-        fig.update_layout(margin=dict(_MARGIN, t=62))
+        fig.update_layout(margin=dict(_MARGIN, t=62), height=fig.layout.height + 22)
     return fig
 
 
-def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], height: int = 300) -> go.Figure:
+def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], height: int = 300,
+                 width_px: int | None = None) -> go.Figure:
     """:func:`picture_figure` with the square ``box`` = (top, left, side), in the image's pixels, outlined
     (cut by the border as the image cuts it)."""
     pixels = _pixels(image)
     factor = pixels.shape[0] // image.shape[-2]
     top, left, side = box
     bottom, right = min(top + side, image.shape[-2]), min(left + side, image.shape[-1])
-    fig = mosaic.png_figure(pixels, title, height)
+    fig = mosaic.png_figure(pixels, title, height, width_px)
     _two_line_room(fig)
     fig.add_shape(type="rect", x0=left * factor - 0.5, x1=right * factor - 0.5, y0=top * factor - 0.5,
                   y1=bottom * factor - 0.5, line=dict(color="white", width=3))

@@ -65,18 +65,20 @@ def pick_cam_layer(layers: list) -> str:
                                                    f"Grad-CAM needs one; showing `{suggested}`, the last "
                                                    "convolution's output"))
         st.session_state.why_layer = suggested
-    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer", help=f"Suggested: {suggested}, the last convolution's output.")
+    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer",
+                        help=f"Suggested: {suggested}, the last convolution's output.")
 
 
 def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
-             named: bool = True, height: int = 300) -> None:
-    """Saliency and Grad-CAM of one image, in two columns (``named``: the class in the titles)."""
+             named: bool = True, height: int = 300, width_px: int = layout.VIEW_PX // 3) -> None:
+    """Saliency and Grad-CAM of one image, in two columns ``width_px`` wide (``named``: the class in the titles)."""
     for column, method, result in zip(columns, ("Saliency", "Grad-CAM"), pair):
         if result is None:
             column.caption("No Grad-CAM: this model has no layer with feature maps.")
             continue
         title = explain_figures.named_title(method, class_name(result.target)) if named else method
-        column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height),
+        column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height,
+                                                           width_px),
                             key=f"why_fig_{method[:3].lower()}_{key}")
 
 
@@ -106,7 +108,11 @@ with view, layout.guard("explaining the prediction"):
                 + ("" if network.pretrained else " (random weights)")
                 + (f"; explaining {class_name(target)} ({probabilities[target]:.1%})." if target is not None else "."))
     columns = st.columns(3)
-    columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, "What the model sees"), key="why_fig_input")
+    seen = "What the model sees"
+    if "<br>" in explain_figures.named_title("Saliency", class_name(before[0].target)):  # level with the maps' titles
+        seen += ":<br>{} x {} pixels".format(*prepared.tensor.shape[-2:])
+    columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.VIEW_PX // 3),
+                            key="why_fig_input")
     overlays(prepared.tensor, before, "before", columns[1:])
     st.caption("Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum)."
                + (f" Grad-CAM at `{cam_layer}`, whose maps are "
@@ -121,18 +127,19 @@ with view, layout.guard("asking in two more ways"):
                        format_func=lambda d: f"{side // d} px (1/{d} of the side)")
     window = side // int(st.session_state.why_occ)
     occ = explanations.occluded(network, digest, prepared.tensor, target, window)
-    left.plotly_chart(explain_figures.boxed_figure(attribution.overlay(prepared.tensor, occ.heat),
-                                                   explain_figures.named_title("Occlusion", class_name(occ.target), 36), (*occ.worst, window)),
-                      key="why_fig_occlusion")
+    half = layout.VIEW_PX // 2
+    title = explain_figures.named_title("Occlusion", class_name(occ.target), 36)
+    left.plotly_chart(explain_figures.boxed_figure(attribution.overlay(prepared.tensor, occ.heat), title,
+                                                   (*occ.worst, window), width_px=half), key="why_fig_occlusion")
     left.caption(f"Zeiler & Fergus: cover a {window} x {window} square with the training images' mean colour, "
                  f"slide it by {occ.stride} px and read the network again. Red: covering it costs the "
                  f"score most. Covering the outlined square drops {class_name(occ.target)} from "
                  f"{occ.probabilities[occ.target]:.1%} to **{occ.worst_probability:.1%}**.")
     right.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
     ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))
-    right.plotly_chart(explain_figures.picture_figure(attribution.overlay(prepared.tensor, ig.heat),
-                                                      explain_figures.named_title("Integrated gradients", class_name(ig.target), 36)),
-                       key="why_fig_ig")
+    title = explain_figures.named_title("Integrated gradients", class_name(ig.target), 36)
+    right.plotly_chart(explain_figures.picture_figure(attribution.overlay(prepared.tensor, ig.heat), title,
+                                                      width_px=half), key="why_fig_ig")
     gap = float(ig.raw.sum()) - (ig.score - ig.baseline_score)
     right.caption(f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from black to "
                   f"yours, times the pixel's change. The attributions add up to **{float(ig.raw.sum()):.3f}**; "
@@ -144,29 +151,33 @@ with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
     a, b = st.columns([3, 2])
     a.slider("eps: how far each pixel may move", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
-    b.toggle("Iterated (10 smaller steps)", key="why_iterated", help="Kurakin's iterated FGSM: stronger for the same eps.")
+    b.toggle("Iterated (10 smaller steps)", key="why_iterated",
+             help="Kurakin's iterated FGSM: stronger for the same eps.")
     eps = float(st.session_state.why_eps)
     result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), network, prepared.tensor)
     verdict = "flips" if result.flipped else "holds"
     st.markdown(f"The prediction **{verdict}**: {class_name(result.before)} ({result.before_confidence:.1%}) "
                 f"becomes **{class_name(result.after)} ({result.after_confidence:.1%})**; "
                 f"{class_name(result.label)} keeps {result.label_confidence:.1%}. No pixel moved more than {eps:.3f}.")
+    third = layout.VIEW_PX // 3
     p, q, r = st.columns(3)
-    p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original"), key="why_fig_original")
+    p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")
     q.plotly_chart(explain_figures.picture_figure(explain_figures.perturbation_image(result.perturbation, eps),
-                                                  "Perturbation (grey = 0)"), key="why_fig_delta")
-    r.plotly_chart(explain_figures.picture_figure(result.image, explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")),
-                   key="why_fig_adversarial")
+                                                  "Perturbation (grey = 0)", width_px=third), key="why_fig_delta")
+    fooled = explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")
+    r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
     after = explain(network.key, model_input.image_key(result.image), None, cam_layer, network, result.image)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
     own = explain(network.key, digest, None, cam_layer, network, prepared.tensor)
     for column, (when, image, pair) in zip(st.columns(2), (("Before", prepared.tensor, own),
                                                           ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
-        overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220)
+        overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220,
+                 width_px=layout.VIEW_PX // 4)
     iterated = bool(st.session_state.why_iterated)
-    st.plotly_chart(explain_figures.eps_figure(*explanations.eps_sweep(network, digest, prepared.tensor, iterated), result.label,
-                                               classes, eps, method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
+    sweep = explanations.eps_sweep(network, digest, prepared.tensor, iterated)
+    st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps,
+                                               method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
                     key="why_fig_eps")
 
 state.publish(SETTINGS)
