@@ -3,6 +3,7 @@
 - Saliency (Simonyan et al. 2014): ``M(i, j) = max_c |d S_k / d x[c, i, j]|``, the gradient of the
   class score ``S_k`` (before the softmax) with respect to each pixel, its largest magnitude over
   the colour channels. Pixels where a small change moves the score most.
+- SmoothGrad (Smilkov et al. 2017): the same map averaged over noisy copies of the image.
 - Grad-CAM (Selvaraju et al. 2017) at a layer with feature maps ``A^m`` (M, h, w):
   ``alpha_m = mean_{i,j} d S_k / d A^m_ij`` and ``L = ReLU(sum_m alpha_m A^m)`` (h, w), upsampled
   bilinearly to the input size. Where, at that layer's resolution, the evidence for class k lies.
@@ -55,6 +56,26 @@ def saliency(model: nn.Module, image: torch.Tensor, target: int | None = None) -
     heat = grad[0].abs().amax(0)
     return Attribution(_unit_scaled(heat).cpu(), grad[0].cpu(), target, float(logits[0, target].detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu())
+
+
+def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None, samples: int = 25,
+                sigma: float = 0.15, seed: int = 0) -> Attribution:
+    """SmoothGrad (Smilkov et al. 2017): the saliency's ``|gradient|`` averaged over ``samples`` copies of
+    ``image`` with Gaussian noise of standard deviation ``sigma`` (in [0, 1] pixel units) added. The noise
+    that dominates a plain saliency map averages out; what is left is what the class rests on.
+    ``target`` None: the class predicted for the image itself. ``raw``: the averaged |gradient| (C, H, W).
+    """
+    x = image[None].detach().to(inspect.device_of(model))
+    with torch.no_grad():
+        logits = model(x)
+    target = _target(logits, target)
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn((samples, *image.shape), generator=generator).to(x) * sigma
+    noisy = (x + noise).requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(noisy)[:, target].sum(), noisy)  # each copy's own gradient
+    raw = grad.abs().mean(0).detach()
+    return Attribution(_unit_scaled(raw.amax(0)).cpu(), raw.cpu(), target, float(logits[0, target]),
+                       torch.softmax(logits[0].float(), 0).cpu())
 
 
 def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None) -> Attribution:

@@ -22,12 +22,14 @@ st.markdown(
 PREDICTED = -1
 OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
 IG_STEPS = (8, 16, 32, 64, 128)
+SALIENCY = {False: "Saliency", True: "SmoothGrad"}  # the gradient map's title
 SETTINGS = [
     *model_input.settings(),
     state.Setting("why_class", "class", PREDICTED, state.int_between(PREDICTED, 100_000)),
     state.Setting("why_layer", "layer", ""),
     state.Setting("why_eps", "eps", 0.1, state.float_between(0.0, 0.3)),
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
+    state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
     state.Setting("why_occ", "occ", 4, state.int_choice(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
 ]
@@ -35,9 +37,10 @@ state.restore(SETTINGS)
 
 
 @st.cache_data(show_spinner="Following the gradients back to the pixels...", max_entries=32)
-def explain(key: str, digest: str, target: int | None, layer: str, _network: model_input.Network,
+def explain(key: str, digest: str, target: int | None, layer: str, smooth: bool, _network: model_input.Network,
             _image: torch.Tensor) -> tuple[attribution.Attribution, attribution.Attribution | None]:
-    return (attribution.saliency(_network.model, _image, target),
+    gradient = attribution.smooth_grad if smooth else attribution.saliency
+    return (gradient(_network.model, _image, target),
             attribution.grad_cam(_network.model, _image, layer, target) if layer else None)
 
 
@@ -72,7 +75,7 @@ def pick_cam_layer(layers: list) -> str:
 def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
              named: bool = True, height: int = 300, width_px: int = layout.VIEW_PX // 3) -> None:
     """Saliency and Grad-CAM of one image, in two columns ``width_px`` wide (``named``: the class in the titles)."""
-    for column, method, result in zip(columns, ("Saliency", "Grad-CAM"), pair):
+    for column, method, result in zip(columns, (SALIENCY[bool(st.session_state.why_smooth)], "Grad-CAM"), pair):
         if result is None:
             column.caption("No Grad-CAM: this model has no layer with feature maps.")
             continue
@@ -95,13 +98,16 @@ with view, layout.guard("explaining the prediction"):
         st.warning(f"The link's class {st.session_state.why_class} is not one of this model's {count}: "
                    "explaining the predicted class.")
         st.session_state.why_class = PREDICTED
-    a, b = st.columns(2)
+    a, b, c = st.columns([4, 4, 3], vertical_alignment="bottom")
     a.selectbox("Explain the class", [PREDICTED, *range(count)], key="why_class",
                 format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
     with b:
         cam_layer = pick_cam_layer(list(network.layers))
+    c.toggle("SmoothGrad", key="why_smooth", help="Smilkov et al. 2017: average the saliency of 25 copies of the "
+             "image with noise added (sd 0.15). The speckle of a plain saliency map averages out.")
+    smooth = bool(st.session_state.why_smooth)
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
-    before = explain(network.key, digest, target, cam_layer, network, prepared.tensor)
+    before = explain(network.key, digest, target, cam_layer, smooth, network, prepared.tensor)
     probabilities = before[0].probabilities
     best = int(probabilities.argmax())
     st.markdown(f"**Prediction:** {class_name(best)} ({probabilities[best]:.1%})"
@@ -109,7 +115,7 @@ with view, layout.guard("explaining the prediction"):
                 + (f"; explaining {class_name(target)} ({probabilities[target]:.1%})." if target is not None else "."))
     columns = st.columns(3)
     seen = "What the model sees"
-    if "<br>" in explain_figures.named_title("Saliency", class_name(before[0].target)):  # level with the maps' titles
+    if "<br>" in explain_figures.named_title(SALIENCY[smooth], class_name(before[0].target)):  # level with the maps' titles
         seen += ":<br>{} x {} pixels".format(*prepared.tensor.shape[-2:])
     columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.VIEW_PX // 3),
                             key="why_fig_input")
@@ -166,9 +172,9 @@ with view, layout.guard("attacking the prediction"):
                                                   "Perturbation (grey = 0)", width_px=third), key="why_fig_delta")
     fooled = explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
-    after = explain(network.key, model_input.image_key(result.image), None, cam_layer, network, result.image)
+    after = explain(network.key, model_input.image_key(result.image), None, cam_layer, smooth, network, result.image)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    own = explain(network.key, digest, None, cam_layer, network, prepared.tensor)
+    own = explain(network.key, digest, None, cam_layer, smooth, network, prepared.tensor)
     for column, (when, image, pair) in zip(st.columns(2), (("Before", prepared.tensor, own),
                                                           ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")

@@ -37,6 +37,33 @@ def test_saliency_equals_captums(case):
             torch.testing.assert_close(ours.heat, heat / heat.max(), rtol=1e-4, atol=1e-6)
 
 
+def test_smooth_grad_averages_the_saliency_of_noisy_copies(case):
+    model, images, _ = case
+    image = images[0]
+    ours = attribution.smooth_grad(model, image, None, samples=4, sigma=0.2, seed=5)
+    noise = torch.randn((4, *image.shape), generator=torch.Generator().manual_seed(5)) * 0.2
+    expected = int(model(image[None]).argmax())  # the image's own class, not the noisy copies'
+    maps = [attribution.saliency(model, image + n, expected).raw.abs() for n in noise]
+    assert ours.target == expected
+    torch.testing.assert_close(ours.raw, torch.stack(maps).mean(0), rtol=1e-4, atol=1e-6)
+    plain = attribution.saliency(model, image)
+    torch.testing.assert_close(attribution.smooth_grad(model, image, samples=2, sigma=0.0).heat, plain.heat)
+
+
+def test_smooth_grad_is_smoother_than_saliency_on_the_trained_digit_reader():
+    """Neighbouring pixels differ less (relative to the map's mean) once the noise is averaged out."""
+    image = torch.zeros(1, 28, 28)
+    image[0, 4:24, 12:16] = 1
+    model = models.build("lenet5", pretrained=True)
+
+    def roughness(heat: torch.Tensor) -> float:
+        steps = (heat[1:] - heat[:-1]).abs().mean() + (heat[:, 1:] - heat[:, :-1]).abs().mean()
+        return float(steps / heat.mean())
+
+    plain, smooth = attribution.saliency(model, image), attribution.smooth_grad(model, image)
+    assert roughness(smooth.heat) < 0.8 * roughness(plain.heat)
+
+
 def test_grad_cam_equals_captums(case):
     model, images, layers = case
     for layer in layers:

@@ -21,6 +21,15 @@ def test_defaults_explain_the_digit_and_flip_it():
     assert "whose maps are 10 x 10" in shown
 
 
+def test_smooth_grad_replaces_the_saliency_everywhere_and_goes_into_the_link():
+    at = app(PAGE)
+    at.toggle(key="why_smooth").set_value(True).run()
+    no_crash(at)
+    names = titles(at)
+    assert "SmoothGrad, 3" in names and names.count("SmoothGrad") == 2 and "Saliency, 3" not in names
+    assert at.query_params["smooth"] in ("1", ["1"])
+
+
 def test_occlusion_and_integrated_gradients_follow_the_link():
     at = app(PAGE)
     no_crash(at)
