@@ -37,6 +37,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/top_activations.py
 	$(PY) bench/visualize.py
 	$(PY) bench/attacks.py
+	$(PY) bench/attributions.py
 	$(PY) bench/train_speed.py
 
 samples: $(VENV)/.installed  ## regenerate the test-pattern images in assets/samples

@@ -18,5 +18,7 @@ python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_training.py tests/tes
 python3 bench/train_speed.py --data "$EXPLORER_DATA" || status=1
 python3 bench/top_activations.py || status=1
 python3 bench/visualize.py || status=1
+python3 bench/attacks.py || status=1
+python3 bench/attributions.py || status=1
 cp bench/results/*.json "$out/" 2>/dev/null
 exit $status

@@ -119,17 +119,20 @@ class IntegratedGradients(Attribution):
     steps: int
 
 
-def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, window: int = 7, stride: int = 3,
-              fill: float | Sequence[float] = 0.0, batch: int = 64,
+def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, window: int = 7,
+              stride: int | None = None, fill: float | Sequence[float] = 0.0, batch: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> Occlusion:
     """Slide a ``window`` x ``window`` square of colour ``fill`` (one value per channel, or one for all) over
-    ``image`` (C, H, W) in [0, 1] by ``stride``; squares at the right and bottom edges are cut by the border.
-    ``progress(done, total)`` follows the covered images, ``batch`` at a time.
+    ``image`` (C, H, W) in [0, 1] by ``stride`` (default: half a square); squares at the right and bottom
+    edges are cut by the border.
+    ``progress(done, total)`` follows the covered images, ``batch`` at a time (default: by the image's size).
     """
+    stride = max(1, window // 2) if stride is None else stride
     if not 1 <= window <= min(image.shape[-2:]) or stride < 1:
         raise ValueError(f"the square must be 1..{min(image.shape[-2:])} px and the stride at least 1")
     x = image.detach().to(inspect.device_of(model))
     height, width = x.shape[-2:]
+    batch = batch or _batch(x, 64)
     cover = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1, 1, 1).expand_as(x)
     squares = [(top, left) for top in _starts(height, window, stride) for left in _starts(width, window, stride)]
     with torch.no_grad():
@@ -159,7 +162,8 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
 
 
 def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | None = None, steps: int = 32,
-                         batch: int = 16, progress: Callable[[int, int], None] | None = None) -> IntegratedGradients:
+                         batch: int | None = None,
+                         progress: Callable[[int, int], None] | None = None) -> IntegratedGradients:
     """Integrated gradients of class ``target`` from a black baseline, ``steps`` points on the straight path;
     ``progress(done, total)`` counts the points, ``batch`` at a time."""
     x = image[None].detach().to(inspect.device_of(model))
@@ -169,7 +173,7 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
     target = _target(logits[None], target)
     total = torch.zeros_like(x)
     alphas = torch.arange(1, steps + 1, dtype=x.dtype, device=x.device) / steps
-    for chunk in alphas.split(batch):
+    for chunk in alphas.split(batch or _batch(x, 16)):
         path = (baseline + chunk.view(-1, 1, 1, 1) * (x - baseline)).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(path)[:, target].sum(), path)
         total += grad.sum(0, keepdim=True)
@@ -178,6 +182,12 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
     raw = ((x - baseline) * total / steps)[0].detach()
     return IntegratedGradients(_unit_scaled(raw.abs().sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
                                torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps)
+
+
+def _batch(image: torch.Tensor, small: int) -> int:
+    """Images per pass: ``small`` for a small image, an eighth as many (at least 1) for a photo-sized one,
+    so the progress bar moves and a CPU's memory holds the pass."""
+    return small if image.shape[-1] <= 64 else max(1, small // 8)
 
 
 def _starts(size: int, window: int, stride: int) -> range:

@@ -31,8 +31,7 @@ def occluded(network: Network, digest: str, image: torch.Tensor, target: int | N
     """Occlusion by a square of the training data's mean colour, half a square apart, with progress."""
     return memo.computed(
         "why_occ", (network.key, digest, target, window),
-        lambda report: attribution.occlusion(network.model, image, target, window, max(1, window // 2),
-                                             network.spec.mean, batch=64 if image.shape[-1] <= 64 else 8,
+        lambda report: attribution.occlusion(network.model, image, target, window, fill=network.spec.mean,
                                              progress=report),
         lambda done, total: f"Covering the image square by square: {done} of {total} covered images read")
 
@@ -42,6 +41,5 @@ def integrated(network: Network, digest: str, image: torch.Tensor, target: int |
     """Integrated gradients from a black image in ``steps`` steps, with progress."""
     return memo.computed(
         "why_ig", (network.key, digest, target, steps),
-        lambda report: attribution.integrated_gradients(network.model, image, target, steps,
-                                                        batch=16 if image.shape[-1] <= 64 else 4, progress=report),
+        lambda report: attribution.integrated_gradients(network.model, image, target, steps, progress=report),
         lambda done, total: f"Integrating the gradients from black to the image: {done} of {total} steps")

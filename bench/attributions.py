@@ -1,0 +1,72 @@
+"""The "Why this prediction" maps: seconds for each attribution method on the CPU (and CUDA).
+
+Prints one JSON line (and writes bench/results/attributions.json):
+``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..},
+"resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
+SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
+moved half a square at a time, integrated gradients in 32 steps. LeNet-5 with its shipped weights on the sample
+digit; ResNet18 with random weights on a 224x224 random image (offline). The median of 3 runs after a warm-up.
+Imports only explorer modules free of streamlit, so it runs wherever torch does.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import report  # noqa: E402
+from explorer import attribution, images, inputs, inspect, models  # noqa: E402  (after the path is set)
+
+
+def _image(name: str) -> torch.Tensor:
+    if name == "lenet5":
+        return inputs.prepare(models.spec(name), images.load_sample("digit")).tensor
+    return torch.rand(3, 224, 224, generator=torch.Generator().manual_seed(0))
+
+
+def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
+    """Median wall time of each method for ``name`` on ``device``."""
+    model = models.build(name, pretrained=name == "lenet5").requires_grad_(False).to(device)
+    image, spec = _image(name), models.spec(name)
+    layer = attribution.suggested_cam_layer(list(inspect.layers(model, (spec.channels, *image.shape[-2:]))))
+    methods = {
+        "saliency": lambda: attribution.saliency(model, image),
+        "smooth_grad": lambda: attribution.smooth_grad(model, image),
+        "grad_cam": lambda: attribution.grad_cam(model, image, layer),
+        "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
+        "integrated_gradients": lambda: attribution.integrated_gradients(model, image),
+    }
+    result = {}
+    for method, compute in methods.items():
+        compute()  # warm-up: kernels, allocator, oneDNN plans
+        times = []
+        for _ in range(runs):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            compute()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        result[method] = round(statistics.median(times), 4)
+    return result
+
+
+def main() -> None:
+    cuda = torch.cuda.is_available()
+    result: dict = {name: seconds(name, "cpu") for name in ("lenet5", "resnet18")}
+    result["cuda"] = {name: seconds(name, "cuda") for name in ("lenet5", "resnet18")} if cuda else None
+    result.update(threads=torch.get_num_threads(), gpu=torch.cuda.get_device_name() if cuda else None,
+                  torch=torch.__version__)
+    report("attributions", result)
+
+
+if __name__ == "__main__":
+    main()
