@@ -12,7 +12,6 @@ Imports only explorer modules free of streamlit, so it runs wherever torch does.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -20,7 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import report  # noqa: E402
+from bench._common import Clock, report  # noqa: E402
 from explorer import adversarial, images, inputs, models  # noqa: E402  (after the path is set)
 
 EPSILONS = torch.linspace(0, 0.3, 61)  # the page's
@@ -41,13 +40,10 @@ def seconds(name: str, device: str) -> dict[str, float]:
     result = {}
     for kind, sweep in sweeps.items():
         adversarial.fgsm_sweep(model, image, EPSILONS[:2])  # warm-up: kernels, allocator, oneDNN plans
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+        clock = Clock(torch.device(device))
+        clock.start()
         sweep()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        result[f"{name}_{kind}_{device}_s"] = round(time.perf_counter() - start, 3)
+        result[f"{name}_{kind}_{device}_s"] = round(clock.stop(), 3)
     return result
 
 

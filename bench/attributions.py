@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -21,7 +20,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import report  # noqa: E402
+from bench._common import Clock, report  # noqa: E402
 from explorer import attribution, images, inputs, inspect, models  # noqa: E402  (after the path is set)
 
 
@@ -48,13 +47,10 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         compute()  # warm-up: kernels, allocator, oneDNN plans
         times = []
         for _ in range(runs):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
+            clock = Clock(torch.device(device))
+            clock.start()
             compute()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
+            times.append(clock.stop())
         result[method] = round(statistics.median(times), 4)
     return result
 
