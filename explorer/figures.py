@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import torch
 
 from explorer import export, images
+from explorer.probes import Probe
 from explorer.trace import Trace, input_gradient, window_centres
 
 ScaleMode = Literal["own", "symmetric", "input"]
@@ -172,3 +173,25 @@ def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go
         grid_figure(input_gradient(trace, routing, upstream), "Backward: gradient of this output",
                     highlight=taps, colorscale="Oranges"),
     ]
+
+
+def probe_figure(probes: list[Probe], classes: int, height: int = 380) -> go.Figure:
+    """Each probed layer's linear-probe accuracy, in forward order: test (solid) and training (dotted), with
+    chance marked."""
+    names = [p.layer for p in probes]
+    hover = [f"{p.features:,} features" for p in probes]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=names, y=[100 * p.test_accuracy for p in probes], name="test images",
+                             mode="lines+markers", text=hover, hovertemplate="%{x}: %{y:.1f}% (%{text})<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=[100 * p.train_accuracy for p in probes], name="training images",
+                             mode="lines+markers", line=dict(dash="dot"), text=hover,
+                             hovertemplate="%{x}: %{y:.1f}% (%{text})<extra></extra>"))
+    fig.add_hline(y=100 / classes, line=dict(dash="dash", color="grey"), annotation_text="chance",
+                  annotation_position="bottom right")
+    title = subtitled("What a linear classifier reads off each layer", "accuracy of a softmax classifier "
+                      "trained on the layer's output alone")
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=top_margin(title), b=10),
+                      yaxis=dict(title="accuracy (%)", range=[0, 101]),
+                      xaxis=dict(title=f"layer ({names[0]}: the pixels)" if names else "layer"),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import figures, inputs, inspect, kernels, labels, mosaic
-from explorer.ui import kernel_input, layout, model_input, state
+from explorer.ui import kernel_input, layout, model_input, probing, state
 
 layout.page_setup(layout.PAGES[2])
 st.title("Layer by layer")
@@ -16,7 +16,7 @@ st.markdown(
 )
 
 MAPS_PER_PAGE = 16
-TABS = ("Output", "Kernels", "Whole network")
+TABS = ("Output", "Kernels", "Whole network", "Probe each layer")
 SETTINGS = [
     *model_input.settings(),
     state.Setting("lbl_layer", "layer", ""),
@@ -61,7 +61,7 @@ with view, layout.guard("running the network"):
         st.markdown(line)
     if isinstance(layer.module, torch.nn.ReLU) or layer.type == "relu":
         st.caption(f"{(out == 0).float().mean():.0%} of this layer's outputs are exactly 0.")
-    tab_maps, tab_kernels, tab_net = state.tabs("lbl_tab", TABS)
+    tab_maps, tab_kernels, tab_net, tab_probes = state.tabs("lbl_tab", TABS)
 
 with tab_maps, layout.guard("drawing the layer's output"):
     left, right = st.columns([2, 5])
@@ -133,5 +133,11 @@ with tab_net, layout.guard("listing the layers"):
     st.markdown("\n".join(f"- **{row['network']}:** {row['note']}" for row in rows))
     st.caption("A dash: the lecture gives no figure. Depth counts the layers with weights (convolutions and fully "
                "connected layers), as the lecture does.")
+
+with tab_probes, layout.guard("probing the layers"):
+    st.markdown("**How much does each layer know about the class?** Train a linear classifier on each layer's "
+                "output alone and test it (Zeiler & Fergus's experiment, in the lecture).")
+    if tab_probes.open:  # some seconds of work: only when asked for
+        probing.draw(network)
 
 state.publish(SETTINGS)

@@ -1,6 +1,7 @@
 """Figures carry the right numbers and ranges."""
 
 import numpy as np
+import pytest
 import torch
 
 from explorer import examples, figures, trace
@@ -47,3 +48,13 @@ def test_the_surface_counts_the_images_own_pixels_and_tiny_maps_tick_whole_cells
     assert surface.x[-1] == 124 and surface.y[-1] == 252  # the last drawn point's column and row in the image
     assert figures.feature_map_figure(torch.rand(2, 2)).layout.xaxis.dtick == 1
     assert figures.feature_map_figure(torch.rand(64, 64)).layout.xaxis.dtick is None
+
+
+def test_the_probe_figure_plots_test_and_training_accuracy_per_layer_with_chance():
+    from explorer.probes import Probe
+
+    fig = figures.probe_figure([Probe("normalize", 784, 0.99, 0.87), Probe("fc5", 10, 0.99, 0.98)], classes=10)
+    tested, trained = fig.data
+    assert list(tested.x) == ["normalize", "fc5"] and list(tested.y) == pytest.approx([87, 98])
+    assert list(trained.y) == pytest.approx([99, 99]) and trained.line.dash == "dot"
+    assert fig.layout.shapes[0].y0 == 10  # chance: one class in ten

@@ -53,7 +53,8 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo(
         "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",
         "Draw a digit and watch a trained LeNet-5 read it, one layer at a time: feature maps, kernels, "
-        "shapes, parameters and the prediction. Also AlexNet, VGG16, GoogLeNet and ResNet18.",
+        "shapes, parameters, the prediction, and a linear probe of every layer. Also AlexNet, VGG16, GoogLeNet "
+        "and ResNet18.",
         takes_model=True,
     ),
     PageInfo(

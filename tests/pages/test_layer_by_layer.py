@@ -5,7 +5,7 @@ import socket
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import app, errors, figures, no_crash, text
+from tests.apptest import app, errors, figures, no_crash, text, titles
 
 
 def _walk_every_layer(at: AppTest) -> list[str]:
@@ -164,3 +164,26 @@ def test_a_link_to_a_model_opens_on_a_sample_like_its_data():
     assert at.selectbox(key="img_sample").value == "triangle" and "img" not in at.query_params
     at.selectbox(key="img_sample").set_value("digit").run()  # another sample: now the link names it
     assert at.query_params["img"] in ("digit", ["digit"])
+
+
+PROBES = "Probe each layer"
+
+
+def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
+    closed = app("pages/layer_by_layer.py", model="tinyvgg")
+    assert not any(t.startswith("What a linear classifier reads") for t in titles(closed))
+    at = app("pages/layer_by_layer.py", model="tinyvgg", tab=PROBES)
+    no_crash(at)
+    probe = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("What a linear classifier"))
+    tested = probe["data"][0]
+    assert tested["x"] == ["normalize", "relu1a", "relu1b", "pool1", "relu2a", "relu2b", "pool2", "fc"]
+    assert tested["y"][-1] > tested["y"][0] + 8  # the trained features beat the pixels
+    shown = text(at)
+    assert "trained on 3,000 Built-in shapes images" in shown and "the deeper, the better" in shown
+    assert "layer 1 44.8%" in shown and "layer 7 85.5%" in shown  # the lecture's figures beside ours
+
+
+def test_the_probe_tab_says_why_an_imagenet_network_has_no_probes():
+    at = app("pages/layer_by_layer.py", model="alexnet", weights="0", tab=PROBES)
+    no_crash(at)
+    assert any("ImageNet is not on this server" in i.value for i in at.info)
