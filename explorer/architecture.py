@@ -175,6 +175,43 @@ def _flat_size(features: nn.Module, input_shape: tuple[int, int, int]) -> int | 
         return None
 
 
+# --- transfer learning -------------------------------------------------------------------------
+
+PRETRAINED_SCALE = 0.1  # fine-tuning: transferred layers learn at a tenth of the rate (the lecture: 0.001 vs 0.01)
+TRANSFER_MODES = ("head", "all")  # train only a new classifier on fixed features, or fine-tune everything
+
+
+def transfer(model: nn.Module, weights: dict[str, torch.Tensor], train: str = "head") -> list[str]:
+    """Start ``model`` from a trained network's ``weights`` (its state dict: the same architecture).
+
+    Everything but the classifier is copied; the classifier (the last ``nn.Linear``) stays new, for the
+    new task's classes. ``train``: "head" freezes what was copied, so the trained layers are a fixed
+    feature extractor; "all" fine-tunes them at ``PRETRAINED_SCALE`` of the learning rate (an ``lr_scale``
+    on each parameter, which :func:`explorer.training.make_optimizer` reads). Returns the names copied.
+    Raises ArchitectureError when a tensor is missing or has another shape (another network or input).
+    """
+    if train not in TRANSFER_MODES:
+        raise ArchitectureError(f"train must be one of {', '.join(TRANSFER_MODES)}, not {train!r}")
+    head = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)][-1]
+    state = model.state_dict()
+    copied = [key for key in state if not key.startswith(f"{head}.")]
+    for key in copied:
+        if key not in weights or weights[key].shape != state[key].shape:
+            found = "missing" if key not in weights else f"of shape {tuple(weights[key].shape)}"
+            raise ArchitectureError(f"the trained network does not fit this one: its {key} is {found}, this one's "
+                                    f"is {tuple(state[key].shape)} (start from the same network on images of the "
+                                    "same size and channels)")
+        state[key] = weights[key]
+    model.load_state_dict(state)
+    for name, parameter in model.named_parameters():
+        if not name.startswith(f"{head}."):
+            if train == "head":
+                parameter.requires_grad_(False)
+            else:
+                parameter.lr_scale = PRETRAINED_SCALE
+    return copied
+
+
 # --- hand-set first filters --------------------------------------------------------------------
 
 def set_filters(model: nn.Module, names: list[str], frozen: bool = False) -> nn.Conv2d:

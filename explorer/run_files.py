@@ -35,6 +35,10 @@ def describe(config: dict) -> str:
              "augmented" if config.get("augment", True) else "no augmentation"]
     if config.get("model") == "custom":
         parts.append(_count(len(config.get("layers") or []), "layer") + " of your own")
+    source = config.get("transfer") or {}
+    if source.get("from"):
+        parts.append(f"from {source['from']}, " + ("only a new classifier trained" if source.get("train", "head") == "head"
+                                                    else "fine-tuned (trained layers at a tenth of the rate)"))
     init = config.get("init") or {}
     if init.get("kernels"):
         parts.append(f"first filters {', '.join(init['kernels'])}" + (", frozen" if init.get("frozen") else ""))

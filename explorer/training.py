@@ -141,11 +141,12 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     """
     on_cuda = _on_cuda(model)
     capturable = on_cuda and config.graphs and config.optimizer == "adamw"
+    groups = _groups(model, config.lr)
     if config.optimizer == "adamw":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+        optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay,
                                       fused=on_cuda or None, capturable=capturable)
     elif config.optimizer == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
+        optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True,
                                     weight_decay=config.weight_decay)
     else:
         raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adamw or sgd")
@@ -156,6 +157,15 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     return optimizer
 
 
+def _groups(model: nn.Module, lr: float) -> list[dict]:
+    """One parameter group per learning-rate scale (a parameter's ``lr_scale``, set when fine-tuning transferred
+    layers; 1 otherwise), the group's ``lr_scale`` kept for the schedule."""
+    scales: dict[float, list[nn.Parameter]] = {}
+    for parameter in model.parameters():
+        scales.setdefault(getattr(parameter, "lr_scale", 1.0), []).append(parameter)
+    return [{"params": params, "lr": lr * scale, "lr_scale": scale} for scale, params in scales.items()]
+
+
 def _on_cuda(model: nn.Module) -> bool:
     parameters = list(model.parameters())
     return bool(parameters) and all(p.is_cuda for p in parameters)
@@ -164,7 +174,8 @@ def _on_cuda(model: nn.Module) -> bool:
 def _one_cycle(optimizer: torch.optim.Optimizer, config: TrainConfig, steps: int,
                start_step: int) -> torch.optim.lr_scheduler.LRScheduler:
     """The one-cycle schedule (Smith 2018) over ``steps``, advanced to ``start_step`` (a resumed run)."""
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=max(steps, 1),
+    peaks = [config.lr * group.get("lr_scale", 1.0) for group in optimizer.param_groups]
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, peaks, total_steps=max(steps, 1),
                                                    cycle_momentum=config.cycle_momentum)
     with warnings.catch_warnings():  # stepping the schedule without the optimizer is the point here
         warnings.simplefilter("ignore")

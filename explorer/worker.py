@@ -15,6 +15,8 @@ only, never the app. Config keys (all optional but ``model``):
     shapes_size, shapes_channels   the shapes set's image side (28) and channels (1)
     input_size, input_channels     fit the images to another input (default: the data's own)
     model, layers, init         the network, as explorer.architecture.build reads them
+    transfer        {"from": "lenet5" | "tinyvgg" | "run:<id>", "train": "head" | "all"}: start from that
+                    trained network (see architecture.transfer)
     epochs, batch_size, lr, optimizer ("adamw"|"sgd"), weight_decay, seed, label_smoothing,
     device ("auto"), log_every  as in training.TrainConfig
     augment         True: TrainConfig's default shift/rotation/zoom; False: none
@@ -119,16 +121,32 @@ def splits(config: dict) -> tuple[data.DataSet, data.DataSet]:
     return fit(train_set, shape), fit(test_set, shape)
 
 
-def make_job(config: dict) -> Job:
-    """Data, network (``architecture.build``, seeded) and settings for a run's config."""
+def make_job(config: dict, root: Path | None = None) -> Job:
+    """Data, network (``architecture.build``, seeded; a transfer's weights from ``root``'s run store) and
+    settings for a run's config."""
     train_set, test_set = splits(config)
     shape = tuple(train_set.images.shape[1:])
     settings, every = train_config(config, len(train_set))
     torch.manual_seed(settings.seed)  # the same seed, the same initial weights
     model = architecture.build(config, shape, len(train_set.classes))
+    source = config.get("transfer") or {}
+    if source.get("from"):
+        architecture.transfer(model, trained_weights(source["from"], root), source.get("train", "head"))
     mean, std = architecture.normalization(config.get("data", "shapes"), shape[0])
     meta = {"input_shape": list(shape), "classes": list(train_set.classes), "mean": list(mean), "std": list(std)}
     return Job(model, train_set, test_set, settings, every, meta)
+
+
+def trained_weights(name: str, root: Path | None = None) -> dict[str, torch.Tensor]:
+    """The weights a transfer starts from: a shipped model's ("lenet5") or a run's last checkpoint ("run:<id>")."""
+    if name.startswith("run:"):
+        try:
+            return run_files.load_checkpoint(name[4:], root)[0]
+        except (FileNotFoundError, runs.RunNotFound):
+            raise architecture.ArchitectureError(f"the run {name[4:]} to start from is gone or has no weights") from None
+    if name in architecture.REGISTRY_MODELS and models.has_pretrained(name):
+        return models.load_file(models.shipped_weights(name))
+    raise architecture.ArchitectureError(f"there are no trained weights of {name!r} to start from")
 
 
 # --- what a run keeps --------------------------------------------------------------------------
@@ -254,7 +272,7 @@ def _outcome(run_id: str, root: Path, config: dict, device: torch.device) -> tup
     try:
         if runs.cancel_requested(run_id, root):
             return "cancelled", "cancelled before training began", {}
-        return train_run(run_id, root, make_job(config), device)
+        return train_run(run_id, root, make_job(config, root), device)
     except Stopped:
         if runs.cancel_requested(run_id, root):
             return "cancelled", "cancelled (the worker was stopped)", {}

@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from explorer import architecture, labels, runs
+from explorer import architecture, labels, runs, worker
 from explorer.ui import lab, layout, state, visitor
 
 layout.page_setup(layout.PAGES[5])
@@ -32,6 +32,8 @@ SETTINGS = [
     state.Setting("tr_images", "train", "all", state.choice(("1000", "5000", "20000", "all"))),
     state.Setting("tr_hand", "hand", False, state.boolean, state.dump_bool),
     state.Setting("tr_frozen", "frozen", False, state.boolean, state.dump_bool),
+    state.Setting("tr_from", "from", ""),
+    state.Setting("tr_transfer", "transfer", "head", state.choice(architecture.TRANSFER_MODES)),
     state.Setting("tr_run", "run", ""),
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     state.Setting("tr_compare", "compare", [], lambda text: [i for i in text.split(",") if i], ",".join),
@@ -68,8 +70,11 @@ with controls, layout.guard("preparing the run"):
         problem = lab.plan_table(config["layers"], shape, classes)
     else:
         problem = None
-    if st.toggle("Start from hand-set kernels", key="tr_hand",
-                 help="The first conv's filters begin as Sobel, Laplacian and Gaussian instead of random."):
+    transfer = lab.transfer_picker(config)
+    if transfer:
+        config["transfer"] = transfer
+    elif st.toggle("Start from hand-set kernels", key="tr_hand",
+                   help="The first conv's filters begin as Sobel, Laplacian and Gaussian instead of random."):
         st.session_state.setdefault("tr_kernels", list(architecture.HAND_SET[:4]))
         kernels = st.multiselect("Kernels", architecture.HAND_SET, key="tr_kernels")
         config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
@@ -93,7 +98,9 @@ with controls, layout.guard("preparing the run"):
                        "to learn much. A smaller batch or more epochs gives it more steps.")
     if problem is None:
         try:
-            architecture.build(config, shape, classes)
+            model = architecture.build(config, shape, classes)
+            if transfer:
+                architecture.transfer(model, worker.trained_weights(transfer["from"]), transfer["train"])
         except architecture.ArchitectureError as exc:
             problem = str(exc)
     if problem:

@@ -167,3 +167,40 @@ def test_normalization_values():
 def test_build_without_a_data_set_normalises_neutrally():
     model = architecture.build({}, CIFAR, 10)
     assert model.normalize.mean.flatten().tolist() == [0.5] * 3 and model.normalize.std.flatten().tolist() == [0.25] * 3
+
+
+# --- transfer learning ---------------------------------------------------------------------------
+
+def _lenet(classes: int = 8) -> nn.Module:
+    torch.manual_seed(1)
+    return architecture.build({"model": "lenet5", "data": "shapes"}, (1, 28, 28), classes)
+
+
+def test_transfer_copies_all_but_the_classifier_and_freezes_it_for_a_new_head():
+    trained = models.build("lenet5", pretrained=True).state_dict()
+    model = _lenet()
+    fresh_head = model.fc5.weight.detach().clone()
+    copied = architecture.transfer(model, trained, "head")
+    assert "conv1.weight" in copied and "fc4.bias" in copied and not any(k.startswith("fc5.") for k in copied)
+    assert torch.equal(model.conv1.weight, trained["conv1.weight"]) and torch.equal(model.fc5.weight, fresh_head)
+    learning = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert learning == ["fc5.weight", "fc5.bias"]  # a fixed feature extractor and a new classifier
+
+
+def test_fine_tuning_gives_the_transferred_layers_a_tenth_of_the_rate():
+    model = _lenet()
+    architecture.transfer(model, models.build("lenet5", pretrained=True).state_dict(), "all")
+    assert all(p.requires_grad for p in model.parameters())
+    scales = {name: getattr(p, "lr_scale", 1.0) for name, p in model.named_parameters()}
+    assert scales["conv1.weight"] == architecture.PRETRAINED_SCALE == 0.1 and scales["fc5.weight"] == 1.0
+
+
+def test_transfer_refuses_another_network_or_mode():
+    tinyvgg = models.build("tinyvgg", pretrained=True).state_dict()
+    with pytest.raises(architecture.ArchitectureError, match="its conv1.weight is missing"):
+        architecture.transfer(_lenet(), tinyvgg)
+    rgb = architecture.build({"model": "lenet5", "data": "shapes"}, (3, 28, 28), 8)
+    with pytest.raises(architecture.ArchitectureError, match=r"of shape \(6, 1, 5, 5\), this one's is \(6, 3, 5, 5\)"):
+        architecture.transfer(rgb, models.build("lenet5", pretrained=True).state_dict())
+    with pytest.raises(architecture.ArchitectureError, match="train must be one of head, all"):
+        architecture.transfer(_lenet(), {}, "some")

@@ -103,3 +103,16 @@ def test_on_cuda_adamw_is_fused_and_a_run_learns_and_resumes():
     state = torch.load(io.BytesIO(saved.getvalue()), map_location="cpu", weights_only=True)
     resumed = training.make_optimizer(model, config, state)
     assert resumed.defaults["fused"] and all(s["exp_avg"].is_cuda for s in resumed.state.values())
+
+
+def test_fine_tuned_layers_get_their_own_group_and_a_scaled_one_cycle_peak():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    for p in model[0].parameters():
+        p.lr_scale = 0.1
+    config = training.TrainConfig(lr=0.01)
+    optimizer = training.make_optimizer(model, config)
+    assert [(g["lr_scale"], len(g["params"])) for g in optimizer.param_groups] == [(0.1, 2), (1.0, 2)]
+    schedule = training._one_cycle(optimizer, config, steps=10, start_step=0)
+    assert [g["max_lr"] for g in optimizer.param_groups] == pytest.approx([0.001, 0.01])
+    lrs = [g["lr"] for g in optimizer.param_groups]
+    assert lrs[0] == pytest.approx(lrs[1] / 10)  # the ratio holds all along the cycle

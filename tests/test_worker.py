@@ -150,3 +150,22 @@ def test_a_run_on_the_gpu(tmp_path):
     assert run.status == "finished" and run.device.startswith("cuda:0 (")
     assert run_files.load_snapshot(run.id, 16, tmp_path)["filters"].device.type == "cpu"
     assert runs.status_fields(run.id, tmp_path)["test_accuracy"] > 0.3
+
+
+def test_a_run_can_start_from_the_shipped_network_and_train_only_a_new_classifier(tmp_path):
+    shipped = models.build("lenet5", pretrained=True).state_dict()
+    run = _run(tmp_path, {**TINY, "transfer": {"from": "lenet5", "train": "head"}})
+    assert run.status == "finished", run.reason
+    weights = run_files.load_checkpoint(run.id, tmp_path)[0]
+    assert torch.equal(weights["conv1.weight"], shipped["conv1.weight"])  # frozen: exactly as shipped
+    assert torch.equal(weights["fc4.weight"], shipped["fc4.weight"]) and weights["fc5.weight"].shape == (8, 84)
+    assert "from lenet5, only a new classifier trained" in run_files.describe(run.config)
+    again = _run(tmp_path, {**TINY, "transfer": {"from": f"run:{run.id}", "train": "all"}})
+    assert again.status == "finished", again.reason
+    tuned = run_files.load_checkpoint(again.id, tmp_path)[0]
+    assert not torch.equal(tuned["conv1.weight"], weights["conv1.weight"])  # fine-tuned: it moved
+
+
+def test_a_transfer_from_a_run_that_is_gone_fails_with_a_reason(tmp_path):
+    run = _run(tmp_path, {**TINY, "transfer": {"from": "run:nope"}})
+    assert run.status == "failed" and run.reason == "the run nope to start from is gone or has no weights"

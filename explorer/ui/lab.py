@@ -58,6 +58,29 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
     return error
 
 
+def transfer_picker(config: dict) -> dict | None:
+    """"Start from a trained network" (the lecture's transfer learning): a shipped model or a finished run of the
+    same network; returns the config's ``transfer`` entry, or None to start from random weights."""
+    arch = config["model"]
+    sources = {"": "random weights (from scratch)"}
+    if arch in architecture.REGISTRY_MODELS and models.has_pretrained(arch):
+        sources[arch] = f"{labels.network(arch)} trained on {labels.data(models.spec(arch).data)} (shipped)"
+    sources.update((f"run:{r.id}", f"run: {r.name}") for r in runs.list_runs()
+                   if r.status == "finished" and r.config.get("model") == arch
+                   and r.config.get("layers") == config.get("layers"))
+    if st.session_state.get("tr_from") not in sources:
+        st.session_state.tr_from = ""  # another network now, or a run deleted meanwhile
+    source = st.selectbox("Start from", list(sources), key="tr_from", format_func=sources.get,
+                          help="Transfer learning: keep what a trained network learned and give it a new "
+                               "classifier for this data set's classes.")
+    if not source:
+        return None
+    train = st.radio("Train", architecture.TRANSFER_MODES, key="tr_transfer", horizontal=True,
+                     format_func={"head": "only the new classifier (fixed features)",
+                                  "all": "everything (trained layers at 1/10 of the rate)"}.get)
+    return {"from": source, "train": train}
+
+
 def _time_left(seconds: float, trained: bool) -> str:
     if trained:  # the last step is done: the worker tests the model and saves it (seconds on a big test set)
         return ", training done: testing on the test set and saving"
@@ -103,8 +126,9 @@ def settings_of(config: dict) -> dict[str, Any]:
               "tr_lr": config.get("lr"), "tr_batch": config.get("batch_size"), "tr_epochs": config.get("epochs"),
               "tr_seed": config.get("seed"), "tr_augment": config.get("augment", True),
               "tr_images": str(config.get("train_images") or "all")}
-    init = config.get("init") or {}
-    values.update(tr_hand=bool(init.get("kernels")), tr_frozen=bool(init.get("frozen")))
+    init, source = config.get("init") or {}, config.get("transfer") or {}
+    values.update(tr_hand=bool(init.get("kernels")), tr_frozen=bool(init.get("frozen")),
+                  tr_from=source.get("from", ""), tr_transfer=source.get("train", "head"))
     if init.get("kernels"):
         values["tr_kernels"] = list(init["kernels"])
     return {key: value for key, value in values.items() if value is not None}

@@ -234,3 +234,27 @@ def test_the_admin_key_lets_a_session_manage_every_run(tmp_path, monkeypatch):
     assert {f"tr_cancel_{theirs}", "tr_rename", "tr_delete"} <= {b.key for b in at.button}
     at.button(key="visitor_admin_off").click().run()
     assert "tr_delete" not in {b.key for b in at.button}
+
+
+def test_a_run_can_start_from_a_trained_network_and_the_link_keeps_it():
+    from explorer import run_files, runs
+
+    at = app("pages/train.py", train="1000", epochs="1", batch="32", **{"from": "lenet5"})
+    no_crash(at)
+    assert at.selectbox(key="tr_from").value == "lenet5" and at.radio(key="tr_transfer").value == "head"
+    assert "LeNet-5 trained on MNIST (shipped)" in at.selectbox(key="tr_from").options
+    at.radio(key="tr_transfer").set_value("all").run()
+    assert at.query_params["from"] in ("lenet5", ["lenet5"]) and at.query_params["transfer"] in ("all", ["all"])
+    at.button(key="tr_start").click().run()
+    run_id = at.session_state["tr_run"]
+    assert runs.get(run_id).config["transfer"] == {"from": "lenet5", "train": "all"}
+    assert _poll_until_final(at, run_id) == "finished"
+    assert "from lenet5, fine-tuned" in run_files.describe(runs.get(run_id).config)
+    assert f"run: {runs.get(run_id).name}" in at.selectbox(key="tr_from").options  # a finished run is a start too
+
+
+def test_a_trained_network_that_does_not_fit_the_data_is_refused_before_launch():
+    at = app("pages/train.py", data="mnist", arch="tinyvgg", **{"from": "tinyvgg"})
+    no_crash(at)
+    assert any("cannot be built: the trained network does not fit this one: its conv1a.weight is of shape "
+               "(10, 3, 3, 3)" in e for e in errors(at))
