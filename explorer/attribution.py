@@ -105,10 +105,11 @@ def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | No
 class Occlusion(Attribution):
     """Occlusion's map (``raw``: the mean score drop per pixel, (H, W)) and the square that hurt most."""
 
-    worst: tuple[int, int]  # (top, left) of the square whose covering lowers the class's probability most
+    worst: tuple[int, int]  # (top, left) of the square whose covering lowers the class score most
     window: int  # the square's side in pixels
     stride: int  # how far it moves at a time
     worst_probability: float  # the class's probability with that square covered
+    worst_reading: int  # the class the network reads with that square covered
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,11 +121,11 @@ class IntegratedGradients(Attribution):
 
 
 def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, window: int = 7,
-              stride: int | None = None, fill: float | Sequence[float] = 0.0, batch: int | None = None,
+              stride: int | None = None, fill: float | Sequence[float] | None = None, batch: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> Occlusion:
-    """Slide a ``window`` x ``window`` square of colour ``fill`` (one value per channel, or one for all) over
-    ``image`` (C, H, W) in [0, 1] by ``stride`` (default: half a square); squares at the right and bottom
-    edges are cut by the border.
+    """Slide a ``window`` x ``window`` square of colour ``fill`` (one value per channel, or one for all; default:
+    the image's own mean colour, which adds no pattern of its own) over ``image`` (C, H, W) in [0, 1] by
+    ``stride`` (default: half a square); squares at the right and bottom edges are cut by the border.
     ``progress(done, total)`` follows the covered images, ``batch`` at a time (default: by the image's size).
     """
     stride = max(1, window // 2) if stride is None else stride
@@ -133,12 +134,13 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
     x = image.detach().to(inspect.device_of(model))
     height, width = x.shape[-2:]
     batch = batch or _batch(x, 64)
-    cover = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1, 1, 1).expand_as(x)
+    fill = x.mean((1, 2)) if fill is None else torch.as_tensor(fill, dtype=x.dtype, device=x.device)
+    cover = fill.reshape(-1, 1, 1).expand_as(x)
     squares = [(top, left) for top in _starts(height, window, stride) for left in _starts(width, window, stride)]
     with torch.no_grad():
         logits = model(x[None])
         target = _target(logits, target)
-        drops, probabilities = [], []
+        drops, probabilities, readings = [], [], []
         for first in range(0, len(squares), batch):
             chunk = squares[first:first + batch]
             covered = x.repeat(len(chunk), 1, 1, 1)
@@ -147,6 +149,7 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
             out = model(covered).float()
             drops.append(logits[0, target].float() - out[:, target])
             probabilities.append(torch.softmax(out, 1)[:, target])
+            readings.append(out.argmax(1))
             if progress is not None:
                 progress(first + len(chunk), len(squares))
     drops, probabilities = torch.cat(drops).cpu(), torch.cat(probabilities).cpu()
@@ -155,10 +158,10 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
         total[top:top + window, left:left + window] += drop
         count[top:top + window, left:left + window] += 1
     raw = total / count
-    worst = int(probabilities.argmin())
+    worst = int(drops.argmax())  # the square the map's red is made of
     return Occlusion(_unit_scaled(raw.clamp(min=0)), raw, target, float(logits[0, target]),
                      torch.softmax(logits[0].float(), 0).cpu(), squares[worst], window, stride,
-                     float(probabilities[worst]))
+                     float(probabilities[worst]), int(torch.cat(readings)[worst]))
 
 
 def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | None = None, steps: int = 32,

@@ -30,7 +30,9 @@ def picture_figure(image: torch.Tensor, title: str, height: int = 300, width_px:
 def named_title(what: str, name: str, room: int = 24, joiner: str = ", ") -> str:
     """"what, name" when it fits in ``room`` characters (a third of the page), else on two lines: a plot's
     title is cut, not wrapped, and ImageNet's class names are long."""
-    return f"{what}{joiner}{name}" if len(what) + len(name) + len(joiner) <= room else f"{what}:<br>{name}"
+    if len(what) + len(name) + len(joiner) <= room:
+        return f"{what}{joiner}{name}"
+    return f"{what}:<br><span style='font-size:14px'>{name}</span>"  # smaller: ImageNet's names fill a third
 
 
 def _two_line_room(fig: go.Figure) -> go.Figure:

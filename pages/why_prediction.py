@@ -30,7 +30,7 @@ SETTINGS = [
     state.Setting("why_eps", "eps", 0.1, state.float_between(0.0, 0.3)),
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
     state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
-    state.Setting("why_occ", "occ", 4, state.int_choice(OCCLUDERS)),
+    state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
 ]
 state.restore(SETTINGS)
@@ -95,7 +95,7 @@ with view, layout.guard("explaining the prediction"):
     if not classes:
         st.info("This model has no class names: classes are shown by their number.")
     if st.session_state.why_class >= count:
-        st.warning(f"The link's class {st.session_state.why_class} is not one of this model's {count}: "
+        st.warning(f"The link's class {st.session_state.why_class} is not one of this model's (0..{count - 1}): "
                    "explaining the predicted class.")
         st.session_state.why_class = PREDICTED
     a, b, c = st.columns([4, 4, 3], vertical_alignment="bottom")
@@ -131,27 +131,20 @@ with view, layout.guard("asking in two more ways"):
     left, right = st.columns(2)
     left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
                        format_func=lambda d: f"{side // d} px (1/{d} of the side)")
-    window = side // int(st.session_state.why_occ)
-    occ = explanations.occluded(network, digest, prepared.tensor, target, window)
-    half = layout.VIEW_PX // 2
-    title = explain_figures.named_title("Occlusion", class_name(occ.target), 36)
-    left.plotly_chart(explain_figures.boxed_figure(attribution.overlay(prepared.tensor, occ.heat), title,
-                                                   (*occ.worst, window), width_px=half), key="why_fig_occlusion")
-    left.caption(f"Zeiler & Fergus: cover a {window} x {window} square with the training images' mean colour, "
-                 f"slide it by {occ.stride} px and read the network again. Red: covering it costs the "
-                 f"score most. Covering the outlined square drops {class_name(occ.target)} from "
-                 f"{occ.probabilities[occ.target]:.1%} to **{occ.worst_probability:.1%}**.")
     right.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
-    ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))
-    title = explain_figures.named_title("Integrated gradients", class_name(ig.target), 36)
-    right.plotly_chart(explain_figures.picture_figure(attribution.overlay(prepared.tensor, ig.heat), title,
-                                                      width_px=half), key="why_fig_ig")
-    gap = float(ig.raw.sum()) - (ig.score - ig.baseline_score)
-    right.caption(f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from black to "
-                  f"yours, times the pixel's change. The attributions add up to **{float(ig.raw.sum()):.3f}**; "
-                  f"the score moved {ig.score - ig.baseline_score:.3f} from black to your image (off by "
-                  f"{abs(gap):.3f}: more steps close the gap). A pixel equal to the baseline (black) gets nothing, "
-                  "however much it matters.")
+    window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
+    with left:  # each progress bar in its own column
+        occ = explanations.occluded(network, digest, prepared.tensor, target, window)
+        title = explain_figures.named_title("Occlusion", class_name(occ.target), 36)
+        st.plotly_chart(explain_figures.boxed_figure(attribution.overlay(prepared.tensor, occ.heat), title,
+                                                     (*occ.worst, window), width_px=half), key="why_fig_occlusion")
+        st.caption(explanations.occlusion_note(occ, class_name))
+    with right:
+        ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))
+        title = explain_figures.named_title("Integrated gradients", class_name(ig.target), 36)
+        st.plotly_chart(explain_figures.picture_figure(attribution.overlay(prepared.tensor, ig.heat), title,
+                                                       width_px=half), key="why_fig_ig")
+        st.caption(explanations.integrated_note(ig))
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
@@ -161,10 +154,14 @@ with view, layout.guard("attacking the prediction"):
              help="Kurakin's iterated FGSM: stronger for the same eps.")
     eps = float(st.session_state.why_eps)
     result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), network, prepared.tensor)
-    verdict = "flips" if result.flipped else "holds"
-    st.markdown(f"The prediction **{verdict}**: {class_name(result.before)} ({result.before_confidence:.1%}) "
-                f"becomes **{class_name(result.after)} ({result.after_confidence:.1%})**; "
-                f"{class_name(result.label)} keeps {result.label_confidence:.1%}. No pixel moved more than {eps:.3f}.")
+    if result.flipped:
+        said = (f"The prediction **flips**: {class_name(result.before)} ({result.before_confidence:.1%}) becomes "
+                f"**{class_name(result.after)} ({result.after_confidence:.1%})**; {class_name(result.label)} keeps "
+                f"{result.label_confidence:.1%}.")
+    else:
+        said = (f"The prediction **holds**: {class_name(result.before)} goes from {result.before_confidence:.1%} to "
+                f"**{result.after_confidence:.1%}**.")
+    st.markdown(f"{said} No pixel moved more than {eps:.3f}.")
     third = layout.VIEW_PX // 3
     p, q, r = st.columns(3)
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")

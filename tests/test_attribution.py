@@ -97,14 +97,20 @@ def test_occlusion_finds_the_square_that_hurts_most():
     image = torch.zeros(1, 28, 28)
     image[0, 4:24, 12:16] = 1  # a "1"
     model = models.build("lenet5", pretrained=True)
-    result = attribution.occlusion(model, image, window=7, stride=3)
+    result = attribution.occlusion(model, image, window=7, stride=3)  # covered with the image's mean colour
     top, left = result.worst
     covered = image.clone()
-    covered[:, top:top + 7, left:left + 7] = 0
+    covered[:, top:top + 7, left:left + 7] = image.mean()
     with torch.no_grad():
-        probability = torch.softmax(model(covered[None]), 1)[0, result.target]
-    assert result.worst_probability == pytest.approx(float(probability), abs=1e-5)
+        probabilities = torch.softmax(model(covered[None]), 1)[0]
+    assert result.worst_probability == pytest.approx(float(probabilities[result.target]), abs=1e-5)
+    assert result.worst_reading == int(probabilities.argmax())
     assert result.worst_probability < result.probabilities[result.target]
+    corner = image.clone()
+    corner[:, :7, :7] = image.mean()
+    with torch.no_grad():
+        drops = [result.score - float(model(x[None])[0, result.target]) for x in (covered, corner)]
+    assert drops[0] > 0 and drops[0] >= drops[1]  # the outlined square lowers the score most
     assert left <= 15 and left + 7 >= 12  # the worst square lies on the stroke
     with pytest.raises(ValueError, match="1..28 px"):
         attribution.occlusion(model, image, window=40)

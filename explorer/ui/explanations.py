@@ -3,10 +3,12 @@ sweeps of the attack, occlusion and integrated gradients (see :mod:`explorer.att
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from explorer import adversarial, attribution
-from explorer.ui import memo
+from explorer.ui import memo, state
 from explorer.ui.model_input import Network
 
 EPSILONS = torch.linspace(0, 0.3, 61)
@@ -28,11 +30,10 @@ def eps_sweep(network: Network, digest: str, image: torch.Tensor,
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,
              window: int) -> attribution.Occlusion:
-    """Occlusion by a square of the training data's mean colour, half a square apart, with progress."""
+    """Occlusion by a square of the image's mean colour, half a square apart, with progress."""
     return memo.computed(
         "why_occ", (network.key, digest, target, window),
-        lambda report: attribution.occlusion(network.model, image, target, window, fill=network.spec.mean,
-                                             progress=report),
+        lambda report: attribution.occlusion(network.model, image, target, window, progress=report),
         lambda done, total: f"Covering the image square by square: {done} of {total} covered images read")
 
 
@@ -43,3 +44,38 @@ def integrated(network: Network, digest: str, image: torch.Tensor, target: int |
         "why_ig", (network.key, digest, target, steps),
         lambda report: attribution.integrated_gradients(network.model, image, target, steps, progress=report),
         lambda done, total: f"Integrating the gradients from black to the image: {done} of {total} steps")
+
+
+def occluder(fractions: tuple[int, ...]) -> Callable[[str], int]:
+    """The link's ``occ``: the square's side as a fraction of the image's side, ``4`` or ``1/4``."""
+
+    def parse(text: str) -> int:
+        value = state.whole(text.removeprefix("1/"))
+        if value not in fractions:
+            raise ValueError("the square's side is " + ", ".join(f"1/{d}" for d in fractions)
+                             + " of the image's side: occ=" + ", ".join(map(str, fractions)))
+        return value
+
+    return parse
+
+
+def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> str:
+    """What the occlusion map shows, and what covering its worst square does (``name``: a class's name)."""
+    what, before, after = name(occ.target), occ.probabilities[occ.target], occ.worst_probability
+    note = (f"Zeiler & Fergus: cover a {occ.window} x {occ.window} square with the image's own mean colour, slide it "
+            f"by {occ.stride} px and read the network again. Red: covering it lowers the class score (the network's "
+            "output before the softmax) most. ")
+    if before < 0.005:
+        return note + f"The network gives {what} only {before:.2%} here, so the map shows where its score falls most."
+    reading = name(occ.worst_reading)
+    return note + (f"The outlined square lowers it most: covered, it takes {what} from {before:.1%} to **{after:.1%}**"
+                   + (f": the network then reads **{reading}**." if reading != what else "."))
+
+
+def integrated_note(ig: attribution.IntegratedGradients) -> str:
+    """The integrated gradients' recipe and its completeness check, in numbers."""
+    added, moved = float(ig.raw.sum()), ig.score - ig.baseline_score
+    return (f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from black to yours, "
+            f"times the pixel's change. The attributions add up to **{added:.3f}**; the class score (the network's "
+            f"output before the softmax) moved {moved:.3f} from black to your image (off by {abs(added - moved):.3f}: "
+            "more steps close the gap). A pixel equal to the baseline (black) gets nothing, however much it matters.")

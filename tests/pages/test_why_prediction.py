@@ -52,7 +52,8 @@ def test_integrated_gradients_add_up_to_the_score_change_on_the_page():
     import re
 
     at = app(PAGE, steps="128")
-    added, moved, off = map(float, re.search(r"add up to \*\*(-?[\d.]+)\*\*; the score moved (-?[\d.]+) from black "
+    added, moved, off = map(float, re.search(r"add up to \*\*(-?[\d.]+)\*\*; the class score \(the network's output "
+                                             r"before the softmax\) moved (-?[\d.]+) from black "
                                              r"to your image \(off by ([\d.]+)", text(at)).groups())
     assert added == pytest.approx(moved, rel=0.02) and off == pytest.approx(abs(added - moved), abs=0.002)
 
@@ -81,7 +82,8 @@ def test_a_chosen_class_and_layer_from_the_link():
     (dict(layer="fc3"), "`fc3` has no feature maps (a fully connected layer sees the whole image): Grad-CAM needs one"),
     (dict(eps="0.9"), "eps=0.9"),
     (dict(eps="nan"), "eps=nan"),
-    (dict(**{"class": "12"}), "class 12 is not one of this model's 10"),
+    (dict(**{"class": "12"}), "class 12 is not one of this model's (0..9)"),
+    (dict(occ="3"), "`occ=3` was ignored: the square's side is 1/8, 1/4, 1/2 of the image's side: occ=8, 4, 2"),
 ])
 def test_bad_links_get_a_message_and_a_working_page(params, message):
     at = app(PAGE, **params)
