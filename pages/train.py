@@ -15,7 +15,8 @@ st.markdown(
     "Pick a data set and a network, press **Train**, and watch the loss fall, the accuracy rise and the "
     "first layer's filters turn from noise into edge and blob detectors. Runs execute on the server's "
     "backend (its GPU when it has one), survive a closed tab, and a finished run appears as a model on "
-    "the other pages."
+    "the other pages. **Start from** a trained network to try transfer learning: MNIST's digit features "
+    "on Fashion-MNIST's clothes, with only a new classifier trained or everything fine-tuned."
 )
 
 DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
