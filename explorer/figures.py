@@ -186,7 +186,7 @@ def probe_figure(probes: list[Probe], classes: int, height: int = 380) -> go.Fig
     fig.add_trace(go.Scatter(x=names, y=[100 * p.train_accuracy for p in probes], name="training images",
                              mode="lines+markers", line=dict(dash="dot"), text=hover,
                              hovertemplate="%{x}: %{y:.1f}% (%{text})<extra></extra>"))
-    fig.add_hline(y=100 / classes, line=dict(dash="dash", color="grey"), annotation_text="chance",
+    fig.add_hline(y=100 / classes, line=dict(dash="dash", color="grey"), annotation_text=f"chance ({100 / classes:.0f}%)",
                   annotation_position="bottom right")
     title = subtitled("What a linear classifier reads off each layer", "accuracy of a softmax classifier "
                       "trained on the layer's output alone")

@@ -51,5 +51,5 @@ def draw(network: Network) -> None:
            "These are random weights: switch *Trained weights* on to see what training adds."))
     st.caption("Zeiler & Fergus 2014, the lecture's table (their ImageNet network's features, Caltech-101, 30 "
                "images per class): " + ", ".join(f"{k} {v}%" for k, v in probes.ZEILER_FERGUS_CALTECH101.items())
-               + ". Maps larger than " + f"{probes.MAX_FEATURES:,} values are average-pooled first.")
+               + f". (Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.)")
 
