@@ -185,23 +185,26 @@ def transfer(model: nn.Module, weights: dict[str, torch.Tensor], train: str = "h
     """Start ``model`` from a trained network's ``weights`` (its state dict: the same architecture).
 
     Everything but the classifier is copied; the classifier (the last ``nn.Linear``) stays new, for the
-    new task's classes. ``train``: "head" freezes what was copied, so the trained layers are a fixed
+    new task's classes. A network trained on colour images starts a grey one with its first filters
+    summed over R, G and B, and a grey one starts a colour one with each filter split evenly over them
+    (:func:`fit_channels`). ``train``: "head" freezes what was copied, so the trained layers are a fixed
     feature extractor; "all" fine-tunes them at ``PRETRAINED_SCALE`` of the learning rate (an ``lr_scale``
     on each parameter, which :func:`explorer.training.make_optimizer` reads). Returns the names copied.
-    Raises ArchitectureError when a tensor is missing or has another shape (another network or input).
+    Raises ArchitectureError, in words a student can act on, when the trained network does not fit.
     """
     if train not in TRANSFER_MODES:
         raise ArchitectureError(f"train must be one of {', '.join(TRANSFER_MODES)}, not {train!r}")
     head = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)][-1]
+    first = f"{_first_conv(model)[0]}.weight"
     state = model.state_dict()
     copied = [key for key in state if not key.startswith(f"{head}.")]
     for key in copied:
-        if key not in weights or weights[key].shape != state[key].shape:
-            found = "missing" if key not in weights else f"of shape {tuple(weights[key].shape)}"
-            raise ArchitectureError(f"the trained network does not fit this one: its {key} is {found}, this one's "
-                                    f"is {tuple(state[key].shape)} (start from the same network on images of the "
-                                    "same size and channels)")
-        state[key] = weights[key]
+        if key not in weights:
+            raise ArchitectureError(f"the trained network is another architecture: it has no {key}")
+        source = fit_channels(weights[key], state[key].shape[1]) if key == first else weights[key]
+        if source.shape != state[key].shape:
+            raise ArchitectureError(_misfit(model, key, tuple(weights[key].shape), tuple(state[key].shape)))
+        state[key] = source
     model.load_state_dict(state)
     for name, parameter in model.named_parameters():
         if not name.startswith(f"{head}."):
@@ -210,6 +213,39 @@ def transfer(model: nn.Module, weights: dict[str, torch.Tensor], train: str = "h
             else:
                 parameter.lr_scale = PRETRAINED_SCALE
     return copied
+
+
+def fit_channels(filters: torch.Tensor, channels: int) -> torch.Tensor:
+    """First-layer ``filters`` (O, C, k, k) for images of ``channels`` channels, answering the same to grey.
+
+    RGB to grey sums the colour filters, so a grey image gives what the same image repeated over R, G
+    and B gave before; grey to RGB splits each filter evenly, so R = G = B gives the grey answer. Other
+    pairs come back as they are, for the caller to refuse.
+    """
+    if filters.dim() != 4 or filters.shape[1] == channels:
+        return filters
+    if channels == 1:
+        return filters.sum(dim=1, keepdim=True)
+    if filters.shape[1] == 1:
+        return filters.repeat(1, channels, 1, 1) / channels
+    return filters
+
+
+def source_channels(weights: dict[str, torch.Tensor]) -> int | None:
+    """The image channels a trained network read: its first 4-D weight's input channels (state dicts
+    keep forward order here)."""
+    return next((int(w.shape[1]) for w in weights.values() if w.dim() == 4), None)
+
+
+def _misfit(model: nn.Module, key: str, theirs: tuple[int, ...], ours: tuple[int, ...]) -> str:
+    """Why a trained tensor does not fit, in the terms of the images rather than of the tensors."""
+    module = model.get_submodule(key.rsplit(".", 1)[0])
+    if isinstance(module, nn.Linear) and len(theirs) == 2 and theirs[0] == ours[0]:
+        return (f"the trained network saw images of another size: its {key.rsplit('.', 1)[0]} takes "
+                f"{theirs[1]:,} values, this one's {ours[1]:,} (start from one trained on "
+                "images of this data set's size)")
+    return (f"the trained network has another shape: its {key} is {theirs}, this one's is {ours} "
+            "(start from the same network)")
 
 
 # --- hand-set first filters --------------------------------------------------------------------

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from explorer import architecture, labels, models, training
-from explorer.runs import atomic_write, get, path, read_json, write_json
+from explorer.runs import RunNotFound, atomic_write, get, path, read_json, write_json
 
 
 def _count(n: int, thing: str) -> str:
@@ -37,12 +37,27 @@ def describe(config: dict) -> str:
         parts.append(_count(len(config.get("layers") or []), "layer") + " of your own")
     source = config.get("transfer") or {}
     if source.get("from"):
-        parts.append(f"from {source['from']}, " + ("only a new classifier trained" if source.get("train", "head") == "head"
-                                                    else "fine-tuned (trained layers at a tenth of the rate)"))
+        parts.append(f"from {transfer_source(source['from'])}, "
+                     + ("only a new classifier trained" if source.get("train", "head") == "head"
+                        else "fine-tuned (trained layers at a tenth of the rate)"))
     init = config.get("init") or {}
     if init.get("kernels"):
         parts.append(f"first filters {', '.join(init['kernels'])}" + (", frozen" if init.get("frozen") else ""))
     return " · ".join(parts)
+
+
+def transfer_source(name: str, root: Path | None = None) -> str:
+    """The network a transfer starts from, as people read it: "LeNet-5 trained on MNIST (shipped)",
+    "the run 'LeNet-5 on MNIST 2'" (a deleted run by its id)."""
+    if name.startswith("run:"):
+        try:
+            return f"the run '{get(name[4:], root).name}'"
+        except RunNotFound:
+            return f"the run {name[4:]} (deleted)"
+    if name in architecture.REGISTRY_MODELS:
+        return f"{labels.network(name)} trained on {labels.data(models.spec(name).data)} (shipped)"
+    return name
+
 
 # --- snapshots, checkpoint, result -----------------------------------------------------------
 

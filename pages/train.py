@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from explorer import architecture, labels, runs, worker
+from explorer import architecture, labels, runs
 from explorer.ui import lab, layout, state, visitor
 
 layout.page_setup(layout.PAGES[5])
@@ -15,8 +15,8 @@ st.markdown(
     "Pick a data set and a network, press **Train**, and watch the loss fall, the accuracy rise and the "
     "first layer's filters turn from noise into edge and blob detectors. Runs execute on the server's "
     "backend (its GPU when it has one), survive a closed tab, and a finished run appears as a model on "
-    "the other pages. **Start from** a trained network to try transfer learning: MNIST's digit features "
-    "on Fashion-MNIST's clothes, with only a new classifier trained or everything fine-tuned."
+    "the other pages. Set **Initial weights** to a trained network to try transfer learning: MNIST's "
+    "digit features on Fashion-MNIST's clothes, with only a new classifier trained or everything fine-tuned."
 )
 
 DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
@@ -57,6 +57,7 @@ def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
     return {}, ((3, 32, 32) if data == "cifar10" else (1, 28, 28)), 10
 
 
+listed = runs.list_runs()
 controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
     a, b = st.columns(2)
@@ -71,7 +72,7 @@ with controls, layout.guard("preparing the run"):
         problem = lab.plan_table(config["layers"], shape, classes)
     else:
         problem = None
-    transfer = lab.transfer_picker(config)
+    transfer = lab.transfer_picker(config, listed)
     if transfer:
         config["transfer"] = transfer
     elif st.toggle("Start from hand-set kernels", key="tr_hand",
@@ -101,7 +102,7 @@ with controls, layout.guard("preparing the run"):
         try:
             model = architecture.build(config, shape, classes)
             if transfer:
-                architecture.transfer(model, worker.trained_weights(transfer["from"]), transfer["train"])
+                lab.check_transfer(model, transfer)
         except architecture.ArchitectureError as exc:
             problem = str(exc)
     if problem:
@@ -137,7 +138,6 @@ with view:
 
         live()
 
-listed = runs.list_runs()
 st.subheader("Runs on this server")
 only_mine = st.toggle("Only your runs", key="tr_only_mine", help="The runs started in this browser.")
 

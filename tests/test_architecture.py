@@ -195,12 +195,37 @@ def test_fine_tuning_gives_the_transferred_layers_a_tenth_of_the_rate():
     assert scales["conv1.weight"] == architecture.PRETRAINED_SCALE == 0.1 and scales["fc5.weight"] == 1.0
 
 
-def test_transfer_refuses_another_network_or_mode():
+def test_transfer_refuses_another_network_or_size_in_plain_words():
     tinyvgg = models.build("tinyvgg", pretrained=True).state_dict()
-    with pytest.raises(architecture.ArchitectureError, match="its conv1.weight is missing"):
+    with pytest.raises(architecture.ArchitectureError, match="another architecture: it has no conv1.weight"):
         architecture.transfer(_lenet(), tinyvgg)
-    rgb = architecture.build({"model": "lenet5", "data": "shapes"}, (3, 28, 28), 8)
-    with pytest.raises(architecture.ArchitectureError, match=r"of shape \(6, 1, 5, 5\), this one's is \(6, 3, 5, 5\)"):
-        architecture.transfer(rgb, models.build("lenet5", pretrained=True).state_dict())
+    cifar = architecture.build({"model": "lenet5", "data": "cifar10"}, (3, 32, 32), 10).state_dict()
+    with pytest.raises(architecture.ArchitectureError, match="images of another size: its fc3 takes 576 values, "
+                                                             "this one's 400"):
+        architecture.transfer(_lenet(), cifar)
     with pytest.raises(architecture.ArchitectureError, match="train must be one of head, all"):
         architecture.transfer(_lenet(), {}, "some")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_transfer_across_colour_and_grey_answers_grey_images_as_before(channels):
+    """TinyVGG's shipped RGB filters start a grey TinyVGG, and LeNet-5's grey ones an RGB LeNet-5."""
+    name, source_channels = ("tinyvgg", 3) if channels == 1 else ("lenet5", 1)
+    trained = models.build(name, pretrained=True)
+    torch.manual_seed(0)
+    model = architecture.build({"model": name, "data": "shapes"}, (channels, 28, 28) if name == "lenet5"
+                               else (channels, 64, 64), 10)
+    architecture.transfer(model, trained.state_dict())
+    assert architecture.source_channels(trained.state_dict()) == source_channels
+    conv_name = next(n for n, m in model.named_modules() if isinstance(m, nn.Conv2d))
+    grey = torch.rand(2, 1, 12, 12)
+    theirs = trained.get_submodule(conv_name)(grey.expand(-1, source_channels, -1, -1))
+    ours = model.get_submodule(conv_name)(grey.expand(-1, channels, -1, -1))
+    torch.testing.assert_close(ours, theirs)  # a grey image means the same to both
+
+
+def test_fit_channels_leaves_other_pairs_for_the_caller():
+    filters = torch.randn(4, 2, 3, 3)
+    assert architecture.fit_channels(filters, 3) is filters and architecture.fit_channels(filters, 2) is filters
+    assert architecture.fit_channels(filters, 1).shape == (4, 1, 3, 3)
+    assert architecture.source_channels({"fc.weight": torch.zeros(2, 3)}) is None

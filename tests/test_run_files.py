@@ -63,3 +63,10 @@ def test_a_run_is_described_by_its_settings_with_the_trainers_defaults_for_the_r
     custom = {"data": "cifar10", "model": "custom", "layers": [{"type": "conv"}, {"type": "relu"}], "augment": False}
     assert run_files.describe(custom).startswith("Your own layers on CIFAR-10 · ")
     assert run_files.describe(custom).endswith("no augmentation · 2 layers of your own")
+
+
+def test_a_transfers_source_is_named_as_people_read_it(tmp_path):
+    run = runs.create(CONFIG, root=tmp_path, name="digits, long run")
+    assert run_files.transfer_source("tinyvgg") == "TinyVGG trained on Built-in shapes (shipped)"
+    assert run_files.transfer_source(f"run:{run.id}", tmp_path) == "the run 'digits, long run'"
+    assert run_files.transfer_source("run:gone", tmp_path) == "the run gone (deleted)"

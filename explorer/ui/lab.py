@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+import torch
 
 from explorer import architecture, backends, labels, layer_table, models, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import layout, state, visitor
@@ -58,19 +59,19 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
     return error
 
 
-def transfer_picker(config: dict) -> dict | None:
-    """"Start from a trained network" (the lecture's transfer learning): a shipped model or a finished run of the
-    same network; returns the config's ``transfer`` entry, or None to start from random weights."""
+def transfer_picker(config: dict, listed: Sequence[runs.Run]) -> dict | None:
+    """"Initial weights" (the lecture's transfer learning): a shipped model or a finished run (of ``listed``) of
+    the same network; returns the config's ``transfer`` entry, or None to start from random weights."""
     arch = config["model"]
-    sources = {"": "random weights (from scratch)"}
+    sources = {"": "random (train from scratch)"}
     if arch in architecture.REGISTRY_MODELS and models.has_pretrained(arch):
-        sources[arch] = f"{labels.network(arch)} trained on {labels.data(models.spec(arch).data)} (shipped)"
-    sources.update((f"run:{r.id}", f"run: {r.name}") for r in runs.list_runs()
+        sources[arch] = run_files.transfer_source(arch)
+    sources.update((f"run:{r.id}", f"run: {r.name}") for r in listed
                    if r.status == "finished" and r.config.get("model") == arch
                    and r.config.get("layers") == config.get("layers"))
     if st.session_state.get("tr_from") not in sources:
         st.session_state.tr_from = ""  # another network now, or a run deleted meanwhile
-    source = st.selectbox("Start from", list(sources), key="tr_from", format_func=sources.get,
+    source = st.selectbox("Initial weights", list(sources), key="tr_from", format_func=sources.get,
                           help="Transfer learning: keep what a trained network learned and give it a new "
                                "classifier for this data set's classes.")
     if not source:
@@ -79,6 +80,18 @@ def transfer_picker(config: dict) -> dict | None:
                      format_func={"head": "only the new classifier (fixed features)",
                                   "all": "everything (trained layers at 1/10 of the rate)"}.get)
     return {"from": source, "train": train}
+
+
+def check_transfer(model: torch.nn.Module, transfer: dict) -> None:
+    """Start ``model`` from the transfer's weights as the worker will, so a misfit is refused before launch;
+    says so when colour filters are made to read grey images (or the other way round)."""
+    weights = worker.trained_weights(transfer["from"])
+    architecture.transfer(model, weights, transfer["train"])
+    theirs, ours = architecture.source_channels(weights), architecture.source_channels(model.state_dict())
+    if theirs != ours and 1 in (theirs, ours):
+        st.caption("The trained network saw colour images and these are grey: each of its first filters is summed "
+                   "over red, green and blue." if ours == 1 else "The trained network saw grey images and these "
+                   "are in colour: each of its first filters is split evenly over red, green and blue.")
 
 
 def _time_left(seconds: float, trained: bool) -> str:

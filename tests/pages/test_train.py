@@ -249,12 +249,29 @@ def test_a_run_can_start_from_a_trained_network_and_the_link_keeps_it():
     run_id = at.session_state["tr_run"]
     assert runs.get(run_id).config["transfer"] == {"from": "lenet5", "train": "all"}
     assert _poll_until_final(at, run_id) == "finished"
-    assert "from lenet5, fine-tuned" in run_files.describe(runs.get(run_id).config)
+    assert "from LeNet-5 trained on MNIST (shipped), fine-tuned" in run_files.describe(runs.get(run_id).config)
     assert f"run: {runs.get(run_id).name}" in at.selectbox(key="tr_from").options  # a finished run is a start too
 
 
-def test_a_trained_network_that_does_not_fit_the_data_is_refused_before_launch():
+def test_a_colour_network_starts_a_grey_one_and_the_page_says_how():
     at = app("pages/train.py", data="mnist", arch="tinyvgg", **{"from": "tinyvgg"})
     no_crash(at)
-    assert any("cannot be built: the trained network does not fit this one: its conv1a.weight is of shape "
-               "(10, 3, 3, 3)" in e for e in errors(at))
+    assert not errors(at) and not at.button(key="tr_start").disabled
+    assert any("saw colour images and these are grey: each of its first filters is summed over red, green and "
+               "blue" in c.value for c in at.caption)
+
+
+def test_a_trained_network_of_another_image_size_is_refused_before_launch(tmp_path, monkeypatch):
+    from explorer import architecture, run_files, runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    config = {"data": "cifar10", "model": "lenet5"}
+    run = runs.create(config, root=tmp_path)
+    run_files.save_checkpoint(run.id, architecture.build(config, (3, 32, 32), 10), None, 1, 1.0, tmp_path)
+    runs.set_status(run.id, "finished", "", tmp_path)
+    at = app("pages/train.py", data="mnist", **{"from": f"run:{run.id}"})
+    no_crash(at)
+    assert at.selectbox(key="tr_from").value == f"run:{run.id}"
+    assert any("cannot be built: the trained network saw images of another size: its fc3 takes 576 values, this "
+               "one's 400" in e for e in errors(at))
+    assert at.button(key="tr_start").disabled
