@@ -5,6 +5,7 @@ Pure functions from tensors to ``go.Figure``; no streamlit, so tests can inspect
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -175,6 +176,9 @@ def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go
     ]
 
 
+PROBE_CHANCE_GAP = 25  # percentage points: a lowest probe this far above chance gets an axis that starts near it
+
+
 def probe_figure(probes: list[Probe], classes: int, height: int = 380) -> go.Figure:
     """Each probed layer's linear-probe accuracy, in forward order: test (solid) and training (dotted), with
     chance marked."""
@@ -186,12 +190,18 @@ def probe_figure(probes: list[Probe], classes: int, height: int = 380) -> go.Fig
     fig.add_trace(go.Scatter(x=names, y=[100 * p.train_accuracy for p in probes], name="training images",
                              mode="lines+markers", line=dict(dash="dot"), text=hover,
                              hovertemplate="%{x}: %{y:.1f}% (%{text})<extra></extra>"))
-    fig.add_hline(y=100 / classes, line=dict(dash="dash", color="grey"), annotation_text=f"chance ({100 / classes:.0f}%)",
-                  annotation_position="bottom right")
+    chance = 100 / classes
+    low = min([100 * p.test_accuracy for p in probes] + [100 * p.train_accuracy for p in probes], default=chance)
+    # the axis starts near the lowest point, so 87% against 99.6% reads as a climb; chance is drawn when it is close
+    bottom = 0.0 if low - chance < PROBE_CHANCE_GAP else 5 * math.floor((low - 5) / 5)
+    if bottom < chance:
+        fig.add_hline(y=chance, line=dict(dash="dash", color="grey"), annotation_text=f"chance ({chance:.0f}%)",
+                      annotation_position="bottom right")
     title = subtitled("What a linear classifier reads off each layer", "accuracy of a softmax classifier "
                       "trained on the layer's output alone")
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=top_margin(title), b=10),
-                      yaxis=dict(title="accuracy (%)", range=[0, 101]),
+                      yaxis=dict(title="accuracy (%)" if bottom < chance else f"accuracy (%; chance {chance:.0f}%)",
+                                 range=[bottom, 101]),
                       xaxis=dict(title=f"layer ({names[0]}: the pixels)" if names else "layer"),
                       legend=dict(orientation="h", y=-0.3))
     return fig

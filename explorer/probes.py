@@ -102,16 +102,17 @@ def probe(model: nn.Module, layers: list[str], train: tuple[torch.Tensor, torch.
           test: tuple[torch.Tensor, torch.Tensor], classes: int,
           progress: Callable[[int, int], None] | None = None) -> list[Probe]:
     """A linear probe on each of ``layers`` (node names), from ``train`` and ``test`` = (images uint8 at the
-    model's input size, labels). ``progress(done, total)`` counts images read, then probes fitted."""
+    model's input size, labels). ``progress(done, total)`` counts stages of about equal time: reading every
+    image through the network is the first (done 0 while it lasts), each layer's fit one more."""
     images = torch.cat([train[0], test[0]])
-    total = len(images) + len(layers)
-    outputs = features(model, layers, images, progress=(lambda done, _: progress(done, total)) if progress else None)
+    total = 1 + len(layers)
+    outputs = features(model, layers, images)
     n = len(train[0])
     result = []
     for i, name in enumerate(layers):
+        if progress is not None:
+            progress(1 + i, total)
         values = outputs[name]
         train_accuracy, test_accuracy = fit(values[:n], train[1], values[n:], test[1], classes)
         result.append(Probe(name, values.shape[1], train_accuracy, test_accuracy))
-        if progress is not None:
-            progress(len(images) + i + 1, total)
     return result

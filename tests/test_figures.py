@@ -57,4 +57,7 @@ def test_the_probe_figure_plots_test_and_training_accuracy_per_layer_with_chance
     tested, trained = fig.data
     assert list(tested.x) == ["normalize", "fc5"] and list(tested.y) == pytest.approx([87, 98])
     assert list(trained.y) == pytest.approx([99, 99]) and trained.line.dash == "dot"
-    assert fig.layout.shapes[0].y0 == 10  # chance: one class in ten
+    assert fig.layout.yaxis.range == (80, 101) and not fig.layout.shapes  # 87% to 98% is not squashed flat
+    assert fig.layout.yaxis.title.text == "accuracy (%; chance 10%)"
+    near = figures.probe_figure([Probe("normalize", 784, 0.6, 0.3), Probe("fc5", 10, 0.9, 0.5)], classes=10)
+    assert near.layout.yaxis.range == (0, 101) and near.layout.shapes[0].y0 == 10  # chance drawn when close

@@ -37,8 +37,8 @@ def draw(network: Network) -> None:
     result = memo.computed(
         "lbl_probes", (network.key, name),
         lambda report: probes.probe(network.model, layers, train, test, classes, progress=report),
-        lambda done, total: f"Reading {TRAIN_IMAGES + TEST_IMAGES:,} images through the network, then training "
-                            f"{len(layers)} classifiers: {done} of {total} steps")
+        lambda done, total: f"Training the classifier of layer {done} of {total - 1}" if done else
+        f"Reading {TRAIN_IMAGES + TEST_IMAGES:,} images through the network, then one classifier per layer")
     st.plotly_chart(figures.probe_figure(result, classes), key="lbl_fig_probes")
     best = max(result, key=lambda p: p.test_accuracy)
     st.markdown(
@@ -46,10 +46,23 @@ def draw(network: Network) -> None:
         f"{labels.DATA.get(name, name)} images, seeing only that layer's output, and tested on "
         f"{TEST_IMAGES:,} others. From the pixels it reaches **{100 * result[0].test_accuracy:.1f}%**; the best "
         f"layer, `{best.layer}`, **{100 * best.test_accuracy:.1f}%**. "
-        + ("A trained network turns the pixels into features a straight line can separate: the deeper, the "
-           "better, as Zeiler & Fergus found." if network.pretrained else
-           "These are random weights: switch *Trained weights* on to see what training adds."))
+        + (_trained_reading() if network.pretrained else _random_reading(best, result[-1])))
     st.caption("Zeiler & Fergus 2014, the lecture's table (their ImageNet network's features, Caltech-101, 30 "
                "images per class): " + ", ".join(f"{k} {v}%" for k, v in probes.ZEILER_FERGUS_CALTECH101.items())
                + f". (Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.)")
 
+
+
+def _trained_reading() -> str:
+    return ("A trained network turns the pixels into features a straight line can separate: the deeper, the "
+            "better, as Zeiler & Fergus found.")
+
+
+def _random_reading(best: probes.Probe, last: probes.Probe) -> str:
+    """Why random layers help a little and then lose the class, with this network's own figures."""
+    fading = (f" Deeper, each random layer mixes and drops a little more of what the pixels held, so the "
+              f"classes fade: **{100 * last.test_accuracy:.1f}%** at `{last.layer}`."
+              if last.test_accuracy < best.test_accuracy - 0.05 else "")
+    return ("These are random weights. A first random layer with ReLU spreads the pixels over more values, "
+            "which a straight line can use, so it can beat the pixels themselves." + fading
+            + " Switch *Trained weights* on to see what training adds.")

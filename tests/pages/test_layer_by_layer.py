@@ -183,6 +183,14 @@ def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
     assert "layer 1 44.8%" in shown and "layer 7 85.5%" in shown  # the lecture's figures beside ours
 
 
+def test_the_probe_tab_explains_what_random_layers_keep_and_lose():
+    at = app("pages/layer_by_layer.py", model="lenet5", weights="0", tab=PROBES)
+    no_crash(at)
+    shown = text(at)
+    assert "These are random weights. A first random layer with ReLU spreads the pixels" in shown
+    assert "Switch *Trained weights* on" in shown and "the deeper, the better" not in shown
+
+
 def test_the_probe_tab_says_why_an_imagenet_network_has_no_probes():
     at = app("pages/layer_by_layer.py", model="alexnet", weights="0", tab=PROBES)
     no_crash(at)
