@@ -91,7 +91,10 @@ _LABEL_BG = "rgba(255, 255, 255, 0.85)"  # a line's label stays readable over th
 
 def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, classes: tuple[str, ...],
                chosen: float, height: int = 320, method: str = "FGSM") -> go.Figure:
-    """The attacked class's probability and the strongest other class's, against the attack's eps."""
+    """The attacked class's probability and the strongest other class's (named), against the attack's eps.
+
+    The lines' labels sit in a band above 100%, where no curve goes.
+    """
     others = probabilities.clone()
     others[:, label] = -1
     rival = others.argmax(1)
@@ -99,7 +102,7 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
     fig = go.Figure([
         go.Scatter(x=epsilons.tolist(), y=probabilities[:, label].tolist(), mode="lines+markers", name=f"{name} (attacked)"),
         go.Scatter(x=epsilons.tolist(), y=others.gather(1, rival[:, None])[:, 0].tolist(), mode="lines+markers",
-                   name="strongest other class", text=[class_name(int(r), classes) for r in rival],
+                   name=_rivals(rival, classes), text=[class_name(int(r), classes) for r in rival],
                    hovertemplate="eps %{x:.3f}: %{text} %{y:.1%}<extra></extra>"),
     ])
     flips = (probabilities.argmax(1) != label).nonzero().flatten()
@@ -109,12 +112,20 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
                       annotation_position="top right" if first >= chosen else "top left", annotation_bgcolor=_LABEL_BG)
     # the slider's eps, labelled on the side away from the flip so the two labels never overlap
     fig.add_vline(x=chosen, line=dict(color="#444", width=1), annotation_text=f"your eps {chosen:.3g}",
-                  annotation_position="bottom left" if len(flips) and first >= chosen else "bottom right",
+                  annotation_position="top left" if len(flips) and first >= chosen else "top right",
                   annotation_bgcolor=_LABEL_BG)
     fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
-                      yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]),
+                      yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1]),
                       legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+def _rivals(rival: torch.Tensor, classes: tuple[str, ...], most: int = 3) -> str:
+    """The legend's name for the strongest other class: "strongest other: 5", or "... 5, then 8" as eps grows."""
+    order = [int(r) for i, r in enumerate(rival) if i == 0 or r != rival[i - 1]]
+    named = [class_name(r, classes) for r in dict.fromkeys(order)]
+    shown = ", then ".join(named[:most]) + (", ..." if len(named) > most else "")
+    return f"strongest other: {shown}"
 
 
 def confidence_figure(sweep: Sweep, classes: tuple[str, ...], height: int = 320) -> go.Figure:

@@ -166,7 +166,8 @@ with view, layout.guard("attacking the prediction"):
     p, q, r = st.columns(3)
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")
     q.plotly_chart(explain_figures.picture_figure(explain_figures.perturbation_image(result.perturbation, eps),
-                                                  "Perturbation (grey = 0)", width_px=third), key="why_fig_delta")
+                                                  explain_figures.named_title("Perturbation", "+eps white, 0 grey, -eps black"),
+                                                  width_px=third), key="why_fig_delta")
     fooled = explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
     after = explain(network.key, model_input.image_key(result.image), None, cam_layer, smooth, network, result.image)

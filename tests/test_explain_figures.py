@@ -46,6 +46,17 @@ def test_the_eps_figure_marks_the_first_flip():
     assert labels["flips at 0.2"].xanchor == "left" and labels["your eps 0.1"].xanchor == "right"  # apart, not on top
     assert fig.data[0].name == "cat (attacked)" and fig.layout.title.text == "FGSM: confidence against eps"
     assert all(a.bgcolor for a in fig.layout.annotations)  # readable where they cross a curve
+    assert all(a.yanchor == "top" and a.y == 1 for a in fig.layout.annotations)  # in the band above 100%
+    assert fig.layout.yaxis.range == (0, 1.18) and fig.data[1].name == "strongest other: dog"
+
+
+def test_the_eps_figure_names_each_strongest_other_class_in_turn():
+    classes = tuple("abcdef")
+    rivals = torch.tensor([1, 1, 2, 1, 3, 4])
+    probabilities = torch.full((6, 6), 0.01).scatter(1, rivals[:, None], 0.2)
+    probabilities[:, 0] = 0.5
+    fig = explain_figures.eps_figure(torch.linspace(0, 0.5, 6), probabilities, 0, classes, chosen=0.1)
+    assert fig.data[1].name == "strongest other: b, then c, then d, ..."
 
 
 def test_sweep_figures_show_every_value_and_layer():

@@ -14,8 +14,8 @@ def test_defaults_explain_the_digit_and_flip_it():
     assert "**Prediction:** 3 (100.0%)." in shown
     assert at.selectbox(key="why_layer").value == "relu2"  # the suggested layer: the last convolution's output
     names = titles(at)
-    assert {"What the model sees", "Saliency, 3", "Grad-CAM, 3", "Original", "Perturbation (grey = 0)",
-            "FGSM: confidence against eps"} <= set(names)
+    assert {"What the model sees", "Saliency, 3", "Grad-CAM, 3", "Original", "FGSM: confidence against eps"} <= set(names)
+    assert any(t.startswith("Perturbation:") and "+eps white, 0 grey, -eps black" in t for t in names)
     assert "The prediction **flips**: 3 (100.0%) becomes **9" in shown  # eps 0.1 is enough for this digit
     assert "*After:* read as **9**" in shown and names.count("Saliency") == 2 and names.count("Grad-CAM") == 2
     assert "whose maps are 10 x 10" in shown
