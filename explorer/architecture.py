@@ -178,26 +178,33 @@ def _flat_size(features: nn.Module, input_shape: tuple[int, int, int]) -> int | 
 # --- transfer learning -------------------------------------------------------------------------
 
 PRETRAINED_SCALE = 0.1  # fine-tuning: transferred layers learn at a tenth of the rate (the lecture: 0.001 vs 0.01)
-TRANSFER_MODES = ("head", "all")  # train only a new classifier on fixed features, or fine-tune everything
+# train a new classifier on fixed features, new fully connected layers on fixed convolutions, or everything
+TRANSFER_MODES = ("head", "convs", "all")
 
 
 def transfer(model: nn.Module, weights: dict[str, torch.Tensor], train: str = "head") -> list[str]:
     """Start ``model`` from a trained network's ``weights`` (its state dict: the same architecture).
 
-    Everything but the classifier is copied; the classifier (the last ``nn.Linear``) stays new, for the
-    new task's classes. A network trained on colour images starts a grey one with its first filters
-    summed over R, G and B, and a grey one starts a colour one with each filter split evenly over them
-    (:func:`fit_channels`). ``train``: "head" freezes what was copied, so the trained layers are a fixed
-    feature extractor; "all" fine-tunes them at ``PRETRAINED_SCALE`` of the learning rate (an ``lr_scale``
-    on each parameter, which :func:`explorer.training.make_optimizer` reads). Returns the names copied.
-    Raises ArchitectureError, in words a student can act on, when the trained network does not fit.
+    ``train``:
+
+    - "head": copy everything but the classifier (the last ``nn.Linear``, new for the new classes) and
+      fix what was copied, a feature extractor;
+    - "convs": copy and fix what comes before the fully connected layers, which are all new: for a task
+      unlike the source, the first layers' general edges and blobs help more than the last layers'
+      answers to the old question (and the source may have seen images of another size);
+    - "all": copy as "head" but fine-tune the copies at ``PRETRAINED_SCALE`` of the learning rate (an
+      ``lr_scale`` on each parameter, which :func:`explorer.training.make_optimizer` reads).
+
+    A network trained on colour images starts a grey one, and back (:func:`fit_channels`). Returns the
+    names copied. Raises ArchitectureError, in words a student can act on, when the network does not fit.
     """
     if train not in TRANSFER_MODES:
         raise ArchitectureError(f"train must be one of {', '.join(TRANSFER_MODES)}, not {train!r}")
-    head = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)][-1]
+    linear = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    new = tuple(f"{name}." for name in (linear if train == "convs" else linear[-1:]))
     first = f"{_first_conv(model)[0]}.weight"
     state = model.state_dict()
-    copied = [key for key in state if not key.startswith(f"{head}.")]
+    copied = [key for key in state if not key.startswith(new)]
     for key in copied:
         if key not in weights:
             raise ArchitectureError(f"the trained network is another architecture: it has no {key}")
@@ -207,12 +214,22 @@ def transfer(model: nn.Module, weights: dict[str, torch.Tensor], train: str = "h
         state[key] = source
     model.load_state_dict(state)
     for name, parameter in model.named_parameters():
-        if not name.startswith(f"{head}."):
-            if train == "head":
+        if not name.startswith(new):
+            if train in ("head", "convs"):
                 parameter.requires_grad_(False)
             else:
                 parameter.lr_scale = PRETRAINED_SCALE
     return copied
+
+
+def linear_layers(config: dict) -> int:
+    """How many fully connected layers the config's network has, its classifier included."""
+    name = config.get("model") or "custom"
+    if name in REGISTRY_MODELS:
+        return sum(isinstance(m, nn.Linear) for m in _BUILDERS[name](models.spec(name)).modules())
+    layers = config.get("layers")
+    return 1 + sum(isinstance(layer, dict) and layer.get("type") == "linear"
+                   for layer in (default_layers() if layers is None else layers))
 
 
 def fit_channels(filters: torch.Tensor, channels: int) -> torch.Tensor:
@@ -242,8 +259,8 @@ def _misfit(model: nn.Module, key: str, theirs: tuple[int, ...], ours: tuple[int
     module = model.get_submodule(key.rsplit(".", 1)[0])
     if isinstance(module, nn.Linear) and len(theirs) == 2 and theirs[0] == ours[0]:
         return (f"the trained network saw images of another size: its {key.rsplit('.', 1)[0]} takes "
-                f"{theirs[1]:,} values, this one's {ours[1]:,} (start from one trained on "
-                "images of this data set's size)")
+                f"{theirs[1]:,} values, this one's {ours[1]:,} (train new fully connected layers, or start from "
+                "one trained on images of this data set's size)")
     return (f"the trained network has another shape: its {key} is {theirs}, this one's is {ours} "
             "(start from the same network)")
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 DATA = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 ARCHS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
+TRANSFER = {  # what a transfer trains (architecture.TRANSFER_MODES), as the Train page and a run's settings say it
+    "head": "only a new classifier (the trained layers fixed)",
+    "convs": "new fully connected layers (the trained convolutions fixed)",
+    "all": "everything (the trained layers at 1/10 of the rate)",
+}
 
 
 def data(name: str | None) -> str:

@@ -37,9 +37,8 @@ def describe(config: dict) -> str:
         parts.append(_count(len(config.get("layers") or []), "layer") + " of your own")
     source = config.get("transfer") or {}
     if source.get("from"):
-        parts.append(f"from {transfer_source(source['from'])}, "
-                     + ("only a new classifier trained" if source.get("train", "head") == "head"
-                        else "fine-tuned (trained layers at a tenth of the rate)"))
+        parts.append(f"from {transfer_source(source['from'])}, training "
+                     + labels.TRANSFER.get(source.get("train", "head"), "?"))
     init = config.get("init") or {}
     if init.get("kernels"):
         parts.append(f"first filters {', '.join(init['kernels'])}" + (", frozen" if init.get("frozen") else ""))

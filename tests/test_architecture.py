@@ -187,6 +187,21 @@ def test_transfer_copies_all_but_the_classifier_and_freezes_it_for_a_new_head():
     assert learning == ["fc5.weight", "fc5.bias"]  # a fixed feature extractor and a new classifier
 
 
+def test_transfer_of_the_convolutions_gives_new_fully_connected_layers_even_for_another_image_size():
+    config = {"model": "lenet5", "data": "cifar10"}
+    cifar = architecture.build(config, (3, 32, 32), 10).state_dict()
+    model = _lenet()
+    fresh = {name: p.detach().clone() for name, p in model.named_parameters() if name.startswith("fc")}
+    copied = architecture.transfer(model, cifar, "convs")
+    assert copied == ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"]
+    torch.testing.assert_close(model.conv1.weight, cifar["conv1.weight"].sum(1, keepdim=True))  # colour to grey
+    assert all(torch.equal(p, fresh[name]) for name, p in model.named_parameters() if name.startswith("fc"))
+    assert [name for name, p in model.named_parameters() if p.requires_grad] == [
+        "fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias", "fc5.weight", "fc5.bias"]
+    assert [architecture.linear_layers({"model": m}) for m in architecture.REGISTRY_MODELS] == [3, 1, 1]
+    assert architecture.linear_layers({"model": "custom", "layers": [{"type": "linear"}, {"type": "relu"}]}) == 2
+
+
 def test_fine_tuning_gives_the_transferred_layers_a_tenth_of_the_rate():
     model = _lenet()
     architecture.transfer(model, models.build("lenet5", pretrained=True).state_dict(), "all")
@@ -201,9 +216,9 @@ def test_transfer_refuses_another_network_or_size_in_plain_words():
         architecture.transfer(_lenet(), tinyvgg)
     cifar = architecture.build({"model": "lenet5", "data": "cifar10"}, (3, 32, 32), 10).state_dict()
     with pytest.raises(architecture.ArchitectureError, match="images of another size: its fc3 takes 576 values, "
-                                                             "this one's 400"):
+                                                             "this one's 400 .train new fully connected layers"):
         architecture.transfer(_lenet(), cifar)
-    with pytest.raises(architecture.ArchitectureError, match="train must be one of head, all"):
+    with pytest.raises(architecture.ArchitectureError, match="train must be one of head, convs, all"):
         architecture.transfer(_lenet(), {}, "some")
 
 

@@ -159,7 +159,7 @@ def test_a_run_can_start_from_the_shipped_network_and_train_only_a_new_classifie
     weights = run_files.load_checkpoint(run.id, tmp_path)[0]
     assert torch.equal(weights["conv1.weight"], shipped["conv1.weight"])  # frozen: exactly as shipped
     assert torch.equal(weights["fc4.weight"], shipped["fc4.weight"]) and weights["fc5.weight"].shape == (8, 84)
-    assert "from LeNet-5 trained on MNIST (shipped), only a new classifier trained" in run_files.describe(run.config)
+    assert "from LeNet-5 trained on MNIST (shipped), training only a new classifier" in run_files.describe(run.config)
     again = _run(tmp_path, {**TINY, "transfer": {"from": f"run:{run.id}", "train": "all"}})
     assert again.status == "finished", again.reason
     tuned = run_files.load_checkpoint(again.id, tmp_path)[0]

@@ -76,9 +76,11 @@ def transfer_picker(config: dict, listed: Sequence[runs.Run]) -> dict | None:
                                "classifier for this data set's classes.")
     if not source:
         return None
-    train = st.radio("Train", architecture.TRANSFER_MODES, key="tr_transfer", horizontal=True,
-                     format_func={"head": "only the new classifier (fixed features)",
-                                  "all": "everything (trained layers at 1/10 of the rate)"}.get)
+    # with one fully connected layer (TinyVGG, the small ResNet) "convs" would be "head" again
+    modes = [m for m in architecture.TRANSFER_MODES if m != "convs" or architecture.linear_layers(config) > 1]
+    if st.session_state.get("tr_transfer") not in modes:
+        st.session_state.tr_transfer = "head"
+    train = st.radio("Train", modes, key="tr_transfer", format_func=labels.TRANSFER.get)
     return {"from": source, "train": train}
 
 

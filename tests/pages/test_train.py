@@ -2,6 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
+from explorer import labels
 from tests.apptest import TIMEOUT, app, errors, figures, no_crash, warnings
 from tests.conftest import ROOT
 
@@ -249,7 +250,7 @@ def test_a_run_can_start_from_a_trained_network_and_the_link_keeps_it():
     run_id = at.session_state["tr_run"]
     assert runs.get(run_id).config["transfer"] == {"from": "lenet5", "train": "all"}
     assert _poll_until_final(at, run_id) == "finished"
-    assert "from LeNet-5 trained on MNIST (shipped), fine-tuned" in run_files.describe(runs.get(run_id).config)
+    assert "from LeNet-5 trained on MNIST (shipped), training everything" in run_files.describe(runs.get(run_id).config)
     assert f"run: {runs.get(run_id).name}" in at.selectbox(key="tr_from").options  # a finished run is a start too
 
 
@@ -259,6 +260,17 @@ def test_a_colour_network_starts_a_grey_one_and_the_page_says_how():
     assert not errors(at) and not at.button(key="tr_start").disabled
     assert any("saw colour images and these are grey: each of its first filters is summed over red, green and "
                "blue" in c.value for c in at.caption)
+
+
+def test_new_fully_connected_layers_are_offered_only_where_there_are_several():
+    at = app("pages/train.py", data="fashion-mnist", **{"from": "lenet5", "transfer": "convs"})
+    no_crash(at)
+    assert at.radio(key="tr_transfer").options == [labels.TRANSFER[m] for m in ("head", "convs", "all")]
+    assert at.radio(key="tr_transfer").value == "convs" and at.query_params["transfer"] in ("convs", ["convs"])
+    at.selectbox(key="tr_arch").set_value("tinyvgg").run()
+    at.selectbox(key="tr_from").set_value("tinyvgg").run()
+    no_crash(at)
+    assert len(at.radio(key="tr_transfer").options) == 2 and at.radio(key="tr_transfer").value == "head"
 
 
 def test_a_trained_network_of_another_image_size_is_refused_before_launch(tmp_path, monkeypatch):
