@@ -72,7 +72,7 @@ with controls, layout.guard("preparing the run"):
         problem = lab.plan_table(config["layers"], shape, classes)
     else:
         problem = None
-    transfer = lab.transfer_picker(config, listed)
+    transfer = lab.transfer_picker(config, listed, SETTINGS)
     if transfer:
         config["transfer"] = transfer
     elif st.toggle("Start from hand-set kernels", key="tr_hand",

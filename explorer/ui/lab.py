@@ -59,9 +59,20 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
     return error
 
 
-def transfer_picker(config: dict, listed: Sequence[runs.Run]) -> dict | None:
+# A transfer that helps, measured with ``training.train`` on 2 CPU threads (seeds 0, 1, 2): from scratch 73.9%,
+# 75.7%, 75.2%; new fully connected layers on the shipped MNIST LeNet-5's convolutions 78.5%, 78.7%, 77.7%
+# (a new classifier alone: 64.3% at seed 0, too digit-minded; everything fine-tuned: 69.3%)
+TRANSFER_EXAMPLE = {"data": "fashion-mnist", "model": "lenet5", "optimizer": "adamw", "lr": 0.003, "batch_size": 32,
+                    "epochs": 5, "seed": 0, "augment": False, "train_images": 1000,
+                    "transfer": {"from": "lenet5", "train": "convs"}}
+
+
+def transfer_picker(config: dict, listed: Sequence[runs.Run], settings: Sequence[state.Setting]) -> dict | None:
     """"Initial weights" (the lecture's transfer learning): a shipped model or a finished run (of ``listed``) of
-    the same network; returns the config's ``transfer`` entry, or None to start from random weights."""
+    the same network; returns the config's ``transfer`` entry, or None to start from random weights.
+
+    A button fills the page's ``settings`` with :data:`TRANSFER_EXAMPLE`, a transfer that beats training from scratch.
+    """
     arch = config["model"]
     sources = {"": "random (train from scratch)"}
     if arch in architecture.REGISTRY_MODELS and models.has_pretrained(arch):
@@ -74,14 +85,24 @@ def transfer_picker(config: dict, listed: Sequence[runs.Run]) -> dict | None:
     source = st.selectbox("Initial weights", list(sources), key="tr_from", format_func=sources.get,
                           help="Transfer learning: keep what a trained network learned and give it a new "
                                "classifier for this data set's classes.")
-    if not source:
-        return None
-    # with one fully connected layer (TinyVGG, the small ResNet) "convs" would be "head" again
-    modes = [m for m in architecture.TRANSFER_MODES if m != "convs" or architecture.linear_layers(config) > 1]
-    if st.session_state.get("tr_transfer") not in modes:
-        st.session_state.tr_transfer = "head"
-    train = st.radio("Train", modes, key="tr_transfer", format_func=labels.TRANSFER.get)
-    return {"from": source, "train": train}
+    train = None
+    if source:
+        # with one fully connected layer (TinyVGG, the small ResNet) "convs" would be "head" again
+        modes = [m for m in architecture.TRANSFER_MODES if m != "convs" or architecture.linear_layers(config) > 1]
+        if st.session_state.get("tr_transfer") not in modes:
+            st.session_state.tr_transfer = "head"
+        train = st.radio("Train", modes, key="tr_transfer", format_func=labels.TRANSFER.get)
+    st.button("Example: MNIST's convolutions learn clothes from 1,000 images", key="tr_example", type="tertiary",
+              icon=":material/school:", on_click=_example, args=(settings,),
+              help="LeNet-5 on 1,000 Fashion-MNIST images, batch 32, 5 epochs: about 78% test accuracy with new "
+                   "fully connected layers on the convolutions it learned on MNIST, about 75% from scratch. "
+                   "Train it, then set Initial weights to random and train again to compare.")
+    return {"from": source, "train": train} if source else None
+
+
+def _example(settings: Sequence[state.Setting]) -> None:
+    _reuse(TRANSFER_EXAMPLE, settings)
+    st.session_state.pop(_WHOLE_PAGE, None)  # this callback runs before the whole page: nothing to redraw
 
 
 def check_transfer(model: torch.nn.Module, transfer: dict) -> None:

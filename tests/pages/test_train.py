@@ -273,6 +273,18 @@ def test_new_fully_connected_layers_are_offered_only_where_there_are_several():
     assert len(at.radio(key="tr_transfer").options) == 2 and at.radio(key="tr_transfer").value == "head"
 
 
+def test_the_transfer_example_fills_in_the_settings_that_show_it_helping():
+    at = app("pages/train.py")
+    at.button(key="tr_example").click().run()
+    no_crash(at)
+    assert {key: at.session_state[key] for key in ("tr_data", "tr_arch", "tr_batch", "tr_epochs", "tr_augment",
+                                                   "tr_images", "tr_from", "tr_transfer")} == {
+        "tr_data": "fashion-mnist", "tr_arch": "lenet5", "tr_batch": 32, "tr_epochs": 5, "tr_augment": False,
+        "tr_images": "1000", "tr_from": "lenet5", "tr_transfer": "convs"}
+    assert at.query_params["transfer"] in ("convs", ["convs"]) and at.query_params["train"] in ("1000", ["1000"])
+    assert not at.warning and not errors(at) and not at.button(key="tr_start").disabled
+
+
 def test_a_trained_network_of_another_image_size_is_refused_before_launch(tmp_path, monkeypatch):
     from explorer import architecture, run_files, runs
 
