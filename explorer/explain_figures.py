@@ -86,6 +86,18 @@ def perturbation_image(perturbation: torch.Tensor, eps: float) -> torch.Tensor:
     return (perturbation / (2 * eps) + 0.5).clamp(0, 1) if eps > 0 else torch.full_like(perturbation, 0.5)
 
 
+PERTURBATION_KEY = "Perturbation: white is +eps, grey no change, black -eps (per colour channel)"
+
+
+def perturbation_figure(perturbation: torch.Tensor, eps: float, height: int = 300,
+                        width_px: int | None = None) -> go.Figure:
+    """:func:`perturbation_image` as a picture with a thin frame: its white pixels would run into the page."""
+    fig = picture_figure(perturbation_image(perturbation, eps), "Perturbation (±eps)", height, width_px)
+    fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, y0=0, x1=1, y1=1,
+                  line=dict(color="#999", width=1))
+    return fig
+
+
 _LABEL_BG = "rgba(255, 255, 255, 0.85)"  # a line's label stays readable over the curves
 
 

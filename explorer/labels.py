@@ -34,3 +34,13 @@ def plural(n: int, word: str) -> str:
 def tex_int(n: int) -> str:
     """``n`` with thousands separators for a LaTeX formula: ``589{,}824`` (a bare comma there adds a space)."""
     return f"{n:,}".replace(",", "{,}")
+
+
+def percent_pair(before: float, after: float, most: int = 4) -> tuple[str, str]:
+    """Two probabilities as percentages with the fewest decimals (1 to ``most``) that tell them apart:
+    ("100.0%", "99.2%"), ("100.00%", "99.96%"); equal ones with one decimal."""
+    for decimals in range(1, most + 1):
+        pair = (f"{before:.{decimals}%}", f"{after:.{decimals}%}")
+        if pair[0] != pair[1]:
+            return pair
+    return f"{before:.1%}", f"{after:.1%}"

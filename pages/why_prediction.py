@@ -4,7 +4,7 @@ adversarial image that flips it."""
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, explain_figures, inputs
+from explorer import adversarial, attribution, explain_figures, inputs, labels
 from explorer.ui import explanations, layout, model_input, state
 
 layout.page_setup(layout.PAGES[7])
@@ -159,15 +159,14 @@ with view, layout.guard("attacking the prediction"):
                 f"**{class_name(result.after)} ({result.after_confidence:.1%})**; {class_name(result.label)} keeps "
                 f"{result.label_confidence:.1%}.")
     else:
-        said = (f"The prediction **holds**: {class_name(result.before)} goes from {result.before_confidence:.1%} to "
-                f"**{result.after_confidence:.1%}**.")
+        before, after = labels.percent_pair(result.before_confidence, result.after_confidence)
+        said = f"The prediction **holds**: {class_name(result.before)} goes from {before} to **{after}**."
     st.markdown(f"{said} No pixel moved more than {eps:.3f}.")
     third = layout.VIEW_PX // 3
     p, q, r = st.columns(3)
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")
-    q.plotly_chart(explain_figures.picture_figure(explain_figures.perturbation_image(result.perturbation, eps),
-                                                  explain_figures.named_title("Perturbation", "+eps white, 0 grey, -eps black"),
-                                                  width_px=third), key="why_fig_delta")
+    q.plotly_chart(explain_figures.perturbation_figure(result.perturbation, eps, width_px=third), key="why_fig_delta")
+    q.caption(explain_figures.PERTURBATION_KEY)
     fooled = explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
     after = explain(network.key, model_input.image_key(result.image), None, cam_layer, smooth, network, result.image)

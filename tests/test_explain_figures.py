@@ -32,6 +32,8 @@ def test_the_perturbation_is_shown_with_grey_as_zero():
     delta = torch.tensor([[[-0.1, 0.0, 0.1]]])
     torch.testing.assert_close(explain_figures.perturbation_image(delta, 0.1), torch.tensor([[[0.0, 0.5, 1.0]]]))
     torch.testing.assert_close(explain_figures.perturbation_image(delta, 0.0), torch.full((1, 1, 3), 0.5))
+    framed = explain_figures.perturbation_figure(delta, 0.1)
+    assert framed.layout.title.text == "Perturbation (±eps)" and framed.layout.shapes[0].xref == "x domain"
 
 
 def test_the_eps_figure_marks_the_first_flip():

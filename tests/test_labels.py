@@ -11,3 +11,10 @@ def test_known_names_read_as_the_pickers_show_them_and_unknown_ones_as_they_are(
 
 def test_counts_in_formulas_keep_their_separators_tight():
     assert labels.tex_int(589824) == "589{,}824" and labels.tex_int(12) == "12"
+
+
+def test_a_pair_of_percentages_gets_the_decimals_that_tell_them_apart():
+    assert labels.percent_pair(1.0, 0.992) == ("100.0%", "99.2%")
+    assert labels.percent_pair(0.999981, 0.999614) == ("100.00%", "99.96%")
+    assert labels.percent_pair(0.9999981, 0.9999614) == ("100.000%", "99.996%")
+    assert labels.percent_pair(0.5, 0.5) == ("50.0%", "50.0%")

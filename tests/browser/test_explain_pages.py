@@ -60,7 +60,7 @@ def test_a_drawn_digit_is_explained_and_fooled(app_url: str, page: Page, request
     draw_strokes(page, [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]])  # a 7
     expect(page.get_by_text("Prediction: 7", exact=False)).to_be_visible(timeout=30_000)
     expect(page.get_by_text("The prediction flips", exact=False)).to_be_visible(timeout=30_000)
-    for title in ("Saliency, 7", "Grad-CAM, 7", "Perturbation:", "Adversarial:", "FGSM: confidence"):
+    for title in ("Saliency, 7", "Grad-CAM, 7", "Perturbation (±eps)", "Adversarial:", "FGSM: confidence"):
         figure(page, title)
     wait_for_app(page)
     assert "src=draw" in page.url and "eps=0.25" in page.url

@@ -1,7 +1,10 @@
 """The "Why this prediction" page through the entry point: maps, the attack, links and bad input."""
 
+import re
+
 import pytest
 
+from explorer import explain_figures
 from tests.apptest import app, figures, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
@@ -15,7 +18,7 @@ def test_defaults_explain_the_digit_and_flip_it():
     assert at.selectbox(key="why_layer").value == "relu2"  # the suggested layer: the last convolution's output
     names = titles(at)
     assert {"What the model sees", "Saliency, 3", "Grad-CAM, 3", "Original", "FGSM: confidence against eps"} <= set(names)
-    assert any(t.startswith("Perturbation:") and "+eps white, 0 grey, -eps black" in t for t in names)
+    assert "Perturbation (±eps)" in names and explain_figures.PERTURBATION_KEY in [c.value for c in at.caption]
     assert "The prediction **flips**: 3 (100.0%) becomes **9" in shown  # eps 0.1 is enough for this digit
     assert "*After:* read as **9**" in shown and names.count("Saliency") == 2 and names.count("Grad-CAM") == 2
     assert "whose maps are 10 x 10" in shown
@@ -67,6 +70,10 @@ def test_a_small_eps_holds_and_the_iterated_attack_is_stronger():
     assert "The prediction **flips**" in text(iterated)
     assert iterated.toggle(key="why_iterated").value
     assert "Iterated FGSM (10 steps): confidence against eps" in titles(iterated)  # the chart is the same attack
+    chart = next(f for f in figures(iterated) if f["layout"]["title"]["text"].startswith("Iterated FGSM"))
+    assert len(chart["data"][0]["x"]) == 31  # every 0.01 for a small network
+    slight = re.search(r"goes from ([\d.]+%) to \*\*([\d.]+%)\*\*", text(app(PAGE, eps="0.01")))
+    assert slight and slight[1] != slight[2]  # as many decimals as it takes to show the change
     assert "FGSM: confidence against eps" in titles(small)
 
 
