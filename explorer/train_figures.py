@@ -25,12 +25,20 @@ def curves_figure(records: list[dict], height: int = 360) -> go.Figure:
                              mode="lines"), 1, 2)
     fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
                              name="test accuracy", mode="lines+markers"), 1, 2)
-    fig.update_xaxes(title_text="epoch")
+    _epoch_axes(fig, [r["epoch"] for r in records if r.get("epoch") is not None])
     fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), row=1, col=1)
-    fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Learning curves", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+ACCURACY_RANGE = [0, 1.04]  # a curve at 100% is drawn whole, not cut by the plot's edge
+
+
+def _epoch_axes(fig: go.Figure, epochs: list[float]) -> None:
+    """Both panels' x axes in epochs, a tick at every epoch when there are at most ten (plotly would skip some)."""
+    fig.update_xaxes(title_text="epoch", dtick=1 if epochs and max(epochs) <= 10 else None)
 
 
 def _padded_range(values: list[float], pad: float = 0.06) -> list[float] | None:
@@ -61,10 +69,11 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) ->
         fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests], name=name,
                                  legendgroup=name, showlegend=False, mode="lines+markers", line=line),
                       1, 2)
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    _epoch_axes(fig, [r["epoch"] for _, records in named for r in records if r.get("epoch") is not None])
+    fig.update_xaxes(rangemode="tozero")
     losses = [r["loss"] for _, records in named for r in records if r.get("phase") == "train"]
     fig.update_yaxes(range=_padded_range(losses), row=1, col=1)
-    fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
+    fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Runs compared", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))
     return fig

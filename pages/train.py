@@ -8,6 +8,7 @@ import streamlit as st
 
 from explorer import architecture, labels, runs
 from explorer.ui import lab, layout, state, visitor
+from explorer.ui import transfer as transfer_ui
 
 layout.page_setup(layout.PAGES[5])
 st.title("Train")
@@ -15,8 +16,9 @@ st.markdown(
     "Pick a data set and a network, press **Train**, and watch the loss fall, the accuracy rise and the "
     "first layer's filters turn from noise into edge and blob detectors. Runs execute on the server's "
     "backend (its GPU when it has one), survive a closed tab, and a finished run appears as a model on "
-    "the other pages. Set **Initial weights** to a trained network to try transfer learning: MNIST's "
-    "digit features on Fashion-MNIST's clothes, with only a new classifier trained or everything fine-tuned."
+    "the other pages. Set **Initial weights** to a trained network to try transfer learning, as with "
+    "MNIST's digit filters on Fashion-MNIST's clothes: train a new classifier, new fully connected layers, or "
+    "everything."
 )
 
 DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
@@ -72,7 +74,7 @@ with controls, layout.guard("preparing the run"):
         problem = lab.plan_table(config["layers"], shape, classes)
     else:
         problem = None
-    transfer = lab.transfer_picker(config, listed, SETTINGS)
+    transfer = transfer_ui.picker(config, shape[0], listed, SETTINGS)
     if transfer:
         config["transfer"] = transfer
     elif st.toggle("Start from hand-set kernels", key="tr_hand",
@@ -102,7 +104,7 @@ with controls, layout.guard("preparing the run"):
         try:
             model = architecture.build(config, shape, classes)
             if transfer:
-                lab.check_transfer(model, transfer)
+                transfer_ui.check(model, transfer)
         except architecture.ArchitectureError as exc:
             problem = str(exc)
     if problem:

@@ -16,6 +16,9 @@ def test_curves_split_training_records_from_test_accuracy():
     assert list(by_name["test accuracy"].y) == [0.75, 0.75]
     low, high = fig.layout.yaxis.range  # the loss panel: its first and last points inside, not on the edge
     assert low < 0.5 and high > 1.0 and high - low < 0.7
+    assert fig.layout.xaxis.dtick == fig.layout.xaxis2.dtick == 1  # every epoch ticked, in both panels
+    many = [{"phase": "train", "epoch": e, "loss": 1.0, "accuracy": 0.5} for e in (1, 20)]
+    assert train_figures.curves_figure(many).layout.xaxis.dtick is None  # plotly's own ticks past ten epochs
 
 
 def test_a_diverged_losses_range_is_spanned_by_its_finite_values_only():
@@ -36,7 +39,7 @@ def test_runs_compared_share_one_colour_per_run_across_both_panels():
     assert list(fig.data[2].y) == [1.0, 0.5] and list(fig.data[3].y) == [0.9, 0.9]
     assert fig.data[1].xaxis == "x2"  # test accuracy in the right-hand panel
     assert fig.data[0].line.dash == fig.data[1].line.dash != fig.data[2].line.dash  # equal curves still both show
-    assert list(fig.layout.yaxis2.range) == [0, 1.01]  # accuracy on its whole scale, even for one point
+    assert list(fig.layout.yaxis2.range) == [0, 1.04]  # accuracy on its whole scale, a line at 100% drawn whole
 
 
 def test_confusion_matrix_labels_and_counts():

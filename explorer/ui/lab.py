@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from explorer import architecture, backends, labels, layer_table, models, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import layout, state, visitor
@@ -57,64 +56,6 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
         shape = " x ".join(map(str, input_shape))
         st.caption(f"{shape} in, {classes} classes out: {sum(r['params'] for r in rows):,} parameters in all.")
     return error
-
-
-# A transfer that helps, measured with ``training.train`` on 2 CPU threads (seeds 0, 1, 2): from scratch 73.9%,
-# 75.7%, 75.2%; new fully connected layers on the shipped MNIST LeNet-5's convolutions 78.5%, 78.7%, 77.7%
-# (a new classifier alone: 64.3% at seed 0, too digit-minded; everything fine-tuned: 69.3%)
-TRANSFER_EXAMPLE = {"data": "fashion-mnist", "model": "lenet5", "optimizer": "adamw", "lr": 0.003, "batch_size": 32,
-                    "epochs": 5, "seed": 0, "augment": False, "train_images": 1000,
-                    "transfer": {"from": "lenet5", "train": "convs"}}
-
-
-def transfer_picker(config: dict, listed: Sequence[runs.Run], settings: Sequence[state.Setting]) -> dict | None:
-    """"Initial weights" (the lecture's transfer learning): a shipped model or a finished run (of ``listed``) of
-    the same network; returns the config's ``transfer`` entry, or None to start from random weights.
-
-    A button fills the page's ``settings`` with :data:`TRANSFER_EXAMPLE`, a transfer that beats training from scratch.
-    """
-    arch = config["model"]
-    sources = {"": "random (train from scratch)"}
-    if arch in architecture.REGISTRY_MODELS and models.has_pretrained(arch):
-        sources[arch] = run_files.transfer_source(arch)
-    sources.update((f"run:{r.id}", f"run: {r.name}") for r in listed
-                   if r.status == "finished" and r.config.get("model") == arch
-                   and r.config.get("layers") == config.get("layers"))
-    if st.session_state.get("tr_from") not in sources:
-        st.session_state.tr_from = ""  # another network now, or a run deleted meanwhile
-    source = st.selectbox("Initial weights", list(sources), key="tr_from", format_func=sources.get,
-                          help="Transfer learning: keep what a trained network learned and give it a new "
-                               "classifier for this data set's classes.")
-    train = None
-    if source:
-        # with one fully connected layer (TinyVGG, the small ResNet) "convs" would be "head" again
-        modes = [m for m in architecture.TRANSFER_MODES if m != "convs" or architecture.linear_layers(config) > 1]
-        if st.session_state.get("tr_transfer") not in modes:
-            st.session_state.tr_transfer = "head"
-        train = st.radio("Train", modes, key="tr_transfer", format_func=labels.TRANSFER.get)
-    st.button("Example: MNIST's convolutions learn clothes from 1,000 images", key="tr_example", type="tertiary",
-              icon=":material/school:", on_click=_example, args=(settings,),
-              help="LeNet-5 on 1,000 Fashion-MNIST images, batch 32, 5 epochs: about 78% test accuracy with new "
-                   "fully connected layers on the convolutions it learned on MNIST, about 75% from scratch. "
-                   "Train it, then set Initial weights to random and train again to compare.")
-    return {"from": source, "train": train} if source else None
-
-
-def _example(settings: Sequence[state.Setting]) -> None:
-    _reuse(TRANSFER_EXAMPLE, settings)
-    st.session_state.pop(_WHOLE_PAGE, None)  # this callback runs before the whole page: nothing to redraw
-
-
-def check_transfer(model: torch.nn.Module, transfer: dict) -> None:
-    """Start ``model`` from the transfer's weights as the worker will, so a misfit is refused before launch;
-    says so when colour filters are made to read grey images (or the other way round)."""
-    weights = worker.trained_weights(transfer["from"])
-    architecture.transfer(model, weights, transfer["train"])
-    theirs, ours = architecture.source_channels(weights), architecture.source_channels(model.state_dict())
-    if theirs != ours and 1 in (theirs, ours):
-        st.caption("The trained network saw colour images and these are grey: each of its first filters is summed "
-                   "over red, green and blue." if ours == 1 else "The trained network saw grey images and these "
-                   "are in colour: each of its first filters is split evenly over red, green and blue.")
 
 
 def _time_left(seconds: float, trained: bool) -> str:
@@ -170,8 +111,11 @@ def settings_of(config: dict) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _reuse(config: dict, settings: Sequence[state.Setting]) -> None:
-    """Fill the page's settings with a run's (a callback: before the widgets are drawn)."""
+def reuse(config: dict, settings: Sequence[state.Setting], from_fragment: bool = True) -> None:
+    """Fill the page's settings with a run's config (a callback: before the widgets are drawn).
+
+    ``from_fragment``: the button sits in a fragment, so the whole page must be redrawn after it.
+    """
     values = settings_of(config)
     for setting in settings:
         if setting.key in values:
@@ -184,7 +128,8 @@ def _reuse(config: dict, settings: Sequence[state.Setting]) -> None:
     if config.get("layers"):
         state.keep("tr_layers", config["layers"])
         st.session_state.pop("tr_layers_editor", None)  # the editor starts again from these rows
-    st.session_state[_WHOLE_PAGE] = True  # the settings sit outside the fragment that ran this
+    if from_fragment:
+        st.session_state[_WHOLE_PAGE] = True  # the settings sit outside the fragment that ran this
 
 
 def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
@@ -202,7 +147,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     st.markdown(f"### {run.name}")
     st.caption(run_files.describe(run.config))
     if settings:
-        st.button("Use these settings", key=f"tr_reuse_{run_id}", on_click=_reuse, args=(run.config, settings),
+        st.button("Use these settings", key=f"tr_reuse_{run_id}", on_click=reuse, args=(run.config, settings),
                   icon=":material/tune:", help="Fill the settings on the left with this run's: train it again, "
                   "or change one thing and compare.")
     status_line(run, records)

@@ -37,15 +37,15 @@ def draw(network: Network) -> None:
     result = memo.computed(
         "lbl_probes", (network.key, name),
         lambda report: probes.probe(network.model, layers, train, test, classes, progress=report),
-        lambda done, total: f"Training the classifier of layer {done} of {total - 1}" if done else
-        f"Reading {TRAIN_IMAGES + TEST_IMAGES:,} images through the network, then one classifier per layer")
+        lambda done, total: f"Training the classifier on {layers[done - 1]} (layer {done} of {total - 1})" if done
+        else f"Reading {TRAIN_IMAGES + TEST_IMAGES:,} images through the network, then one classifier per layer")
     st.plotly_chart(figures.probe_figure(result, classes), key="lbl_fig_probes")
     best = max(result, key=lambda p: p.test_accuracy)
     st.markdown(
         f"Each point is a separate **linear classifier** (softmax regression) trained on {TRAIN_IMAGES:,} "
         f"{labels.DATA.get(name, name)} images, seeing only that layer's output, and tested on "
         f"{TEST_IMAGES:,} others. From the pixels it reaches **{100 * result[0].test_accuracy:.1f}%**; the best "
-        f"layer, `{best.layer}`, **{100 * best.test_accuracy:.1f}%**. "
+        f"layer, {best.layer}, **{100 * best.test_accuracy:.1f}%**. "
         + (_trained_reading() if network.pretrained else _random_reading(best, result[-1])))
     st.caption("Zeiler & Fergus 2014, the lecture's table (their ImageNet network's features, Caltech-101, 30 "
                "images per class): " + ", ".join(f"{k} {v}%" for k, v in probes.ZEILER_FERGUS_CALTECH101.items())
@@ -60,8 +60,8 @@ def _trained_reading() -> str:
 
 def _random_reading(best: probes.Probe, last: probes.Probe) -> str:
     """Why random layers help a little and then lose the class, with this network's own figures."""
-    fading = (f" Deeper, each random layer mixes and drops a little more of what the pixels held, so the "
-              f"classes fade: **{100 * last.test_accuracy:.1f}%** at `{last.layer}`."
+    fading = (f" Past {best.layer} the class fades, down to **{100 * last.test_accuracy:.1f}%** at {last.layer}: "
+              "a random map to fewer values drops differences between the classes that nothing taught it to keep."
               if last.test_accuracy < best.test_accuracy - 0.05 else "")
     return ("These are random weights. A first random layer with ReLU spreads the pixels over more values, "
             "which a straight line can use, so it can beat the pixels themselves." + fading

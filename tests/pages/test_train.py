@@ -258,8 +258,12 @@ def test_a_colour_network_starts_a_grey_one_and_the_page_says_how():
     at = app("pages/train.py", data="mnist", arch="tinyvgg", **{"from": "tinyvgg"})
     no_crash(at)
     assert not errors(at) and not at.button(key="tr_start").disabled
-    assert any("saw colour images and these are grey: each of its first filters is summed over red, green and "
-               "blue" in c.value for c in at.caption)
+    note = next(c.value for c in at.caption if "saw colour images" in c.value)
+    assert note == ("The trained layers stay fixed, so the first layer's filters will not change while it trains. "
+                    "The trained network saw colour images and these are grey, so each of its first filters has its "
+                    "red, green and blue weights summed.")
+    at.radio(key="tr_transfer").set_value("all").run()
+    assert not any("stay fixed" in c.value for c in at.caption)  # fine-tuned: the filters move
 
 
 def test_new_fully_connected_layers_are_offered_only_where_there_are_several():
