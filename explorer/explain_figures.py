@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 
 from explorer import images, mosaic
 from explorer.invariance import LABELS as SWEEP_LABELS
 from explorer.invariance import Sweep
+from explorer.universal import Universal
 
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 
@@ -89,10 +91,10 @@ def perturbation_image(perturbation: torch.Tensor, eps: float) -> torch.Tensor:
 PERTURBATION_KEY = "Perturbation: white is +eps, grey no change, black -eps (per colour channel)"
 
 
-def perturbation_figure(perturbation: torch.Tensor, eps: float, height: int = 300,
-                        width_px: int | None = None) -> go.Figure:
+def perturbation_figure(perturbation: torch.Tensor, eps: float, height: int = 300, width_px: int | None = None,
+                        title: str = "Perturbation (±eps)") -> go.Figure:
     """:func:`perturbation_image` as a picture with a thin frame: its white pixels would run into the page."""
-    fig = picture_figure(perturbation_image(perturbation, eps), "Perturbation (±eps)", height, width_px)
+    fig = picture_figure(perturbation_image(perturbation, eps), title, height, width_px)
     fig.add_shape(type="rect", xref="x domain", yref="y domain", x0=0, y0=0, x1=1, y1=1,
                   line=dict(color="#999", width=1))
     return fig
@@ -164,6 +166,26 @@ def correlation_figure(sweep: Sweep, height: int = 420) -> go.Figure:
                       height=max(height, 24 * len(sweep.layers) + 80), margin=_MARGIN,
                       xaxis=dict(title=SWEEP_LABELS[sweep.kind], type="category"),
                       yaxis=dict(autorange="reversed", type="category"))
+    return fig
+
+
+def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 300) -> go.Figure:
+    """Left: the share of predictions changed by the universal perturbation and by random noise of the same
+    size. Right: what the changed images are read as, per class (one class usually dominates)."""
+    fooled = result.after[result.after != result.before]
+    counts = torch.bincount(fooled, minlength=len(classes)).tolist()
+    names = [class_name(k, classes) for k in range(len(counts))]
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.12,
+                        subplot_titles=("Predictions changed", f"Now read as ({len(fooled):,} changed)"))
+    rates = [result.fooling_rate, result.noise_fooling_rate]
+    fig.add_trace(go.Bar(x=["this pattern", "random noise"], y=rates, marker_color=["#d62728", "#7f7f7f"],
+                         text=[f"{r:.0%}" for r in rates], textposition="outside", cliponaxis=False,
+                         hovertemplate="%{x}: %{y:.1%} of the images<extra></extra>"), 1, 1)
+    fig.add_trace(go.Bar(x=names, y=counts, marker_color="#d62728",
+                         hovertemplate="read as %{x}: %{y} images<extra></extra>"), 1, 2)
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", row=1, col=1)
+    fig.update_xaxes(type="category", row=1, col=2)
+    fig.update_layout(height=height, margin=dict(_MARGIN, t=40), showlegend=False)
     return fig
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from explorer import adversarial, attribution, explain_figures, inputs, labels
-from explorer.ui import explanations, layout, model_input, state
+from explorer.ui import explanations, fool_all, layout, model_input, state
 
 layout.page_setup(layout.PAGES[7])
 st.title("Why this prediction")
@@ -16,7 +16,8 @@ st.markdown(
     "resolution, the evidence lies (Selvaraju et al. 2017). **Occlusion** hides one square at a time and "
     "watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up the gradients on the way "
     "from a black image to yours (Sundararajan et al. 2017). Then fool the network: move every pixel by ±eps "
-    "in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the prediction flip."
+    "in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the prediction flip, "
+    "then find one pattern that fools it on most images at once."
 )
 
 PREDICTED = -1
@@ -32,6 +33,8 @@ SETTINGS = [
     state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
     state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
+    state.Setting("why_universal", "uni", False, state.boolean, state.dump_bool),
+    state.Setting("why_uni_eps", "ueps", 0.2, state.float_between(0.01, 0.3)),
 ]
 state.restore(SETTINGS)
 
@@ -182,5 +185,12 @@ with view, layout.guard("attacking the prediction"):
     st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps,
                                                method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
                     key="why_fig_eps")
+
+with view, layout.guard("searching one pattern for every image"):
+    st.subheader("One pattern that fools it on most images")
+    a, b = st.columns([3, 2], vertical_alignment="bottom")
+    a.slider("eps of the pattern", 0.01, 0.3, key="why_uni_eps", step=0.01, format="%.2f")
+    if b.toggle("Search for it", key="why_universal", help=fool_all.HELP):
+        fool_all.draw(network, float(st.session_state.why_uni_eps))
 
 state.publish(SETTINGS)

@@ -71,3 +71,15 @@ def test_sweep_figures_show_every_value_and_layer():
     layers = explain_figures.correlation_figure(sweep)
     assert list(layers.data[0].y) == ["a", "b"] and list(layers.data[0].x) == ["-10", "0", "10"]
     assert explain_figures.class_name(3, ("a",)) == "class 3"
+
+
+def test_the_fooling_figure_sets_the_pattern_beside_noise_and_counts_the_new_readings():
+    from explorer.universal import Universal
+
+    result = Universal(torch.zeros(1, 2, 2), 0.1, before=torch.tensor([0, 0, 1, 2]), after=torch.tensor([2, 0, 2, 2]),
+                       noise_after=torch.tensor([0, 0, 1, 1]))
+    fig = explain_figures.fooling_figure(result, ("a", "b", "c"))
+    rates, readings = fig.data
+    assert list(rates.y) == pytest.approx([0.5, 0.25]) and list(rates.text) == ["50%", "25%"]
+    assert list(readings.x) == ["a", "b", "c"] and list(readings.y) == [0, 0, 2]  # both changed now read as c
+    assert fig.layout.annotations[1].text == "Now read as (2 changed)"

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import data, figures, inputs, labels, probes
-from explorer.ui import memo
+from explorer import figures, labels, probes
+from explorer.ui import labelled, memo
+from explorer.ui.labelled import TEST_IMAGES, TRAIN_IMAGES
 from explorer.ui.model_input import Network
-
-TRAIN_IMAGES, TEST_IMAGES = 3000, 1000
-
-
-@st.cache_resource(show_spinner="Loading the images...", max_entries=2)
-def _splits(data_name: str, input_shape: tuple[int, int, int], _network: Network) -> tuple[tuple, tuple, int]:
-    """(train images, labels), (test images, labels) fitted to the model's input, and the number of classes."""
-    train = data.load(data_name).subset(TRAIN_IMAGES)
-    test = data.load(data_name, train=False).subset(TEST_IMAGES)
-    fitted = [(inputs.fit_batch(split.images, _network.spec), split.labels) for split in (train, test)]
-    return fitted[0], fitted[1], len(train.classes)
 
 
 def draw(network: Network) -> None:
     """The probes' chart and what it says, or why there are none (no labelled data set for this model here)."""
     name = network.spec.data
-    if name not in data.NAMES:
-        st.info("Probing needs labelled images of the data set the model was trained on, and this one has none "
-                "here (ImageNet is not on this server; the small ResNet has no trained weights until you train it): "
-                "pick LeNet-5, TinyVGG or a run trained on the Train page.")
-        return
     try:
-        train, test, classes = _splits(name, network.spec.input_shape, network)
-    except data.DataUnavailable as exc:
+        train, test, classes = labelled.splits(network)
+    except labelled.Unavailable as exc:
         st.info(f"No probes: {exc}")
         return
     layers = probes.probe_layers(list(network.layers))
@@ -50,7 +35,6 @@ def draw(network: Network) -> None:
     st.caption("Zeiler & Fergus 2014, the lecture's table (their ImageNet network's features, Caltech-101, 30 "
                "images per class): " + ", ".join(f"{k} {v}%" for k, v in probes.ZEILER_FERGUS_CALTECH101.items())
                + f". (Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.)")
-
 
 
 def _trained_reading() -> str:

@@ -112,3 +112,23 @@ def test_a_model_without_class_names_shows_numbers():
     no_crash(at)
     assert "no class names" in " ".join(i.value for i in at.info)
     assert "**Prediction:** class " in text(at)
+
+def test_one_pattern_for_every_image_is_searched_only_when_asked_and_kept_in_the_link():
+    at = app(PAGE, model="tinyvgg")
+    no_crash(at)
+    assert "One pattern (±eps)" not in titles(at)
+    at.slider(key="why_uni_eps").set_value(0.1)
+    at.toggle(key="why_universal").set_value(True).run()
+    no_crash(at)
+    shown = text(at)
+    found = re.search(r"changes \*\*(\d+)%\*\* of the predictions; random noise of the same size \(±0.1 on every "
+                      r"pixel\) changes (\d+)%", shown)
+    assert found and int(found[1]) > 40 and int(found[2]) < 5  # measured: 72% against 0%
+    assert "One pattern (±eps)" in titles(at) and "→" in " ".join(titles(at))  # changed examples, titled "a → b"
+    assert at.query_params["uni"] in ("1", ["1"]) and at.query_params["ueps"] in ("0.1", ["0.1"])
+
+
+def test_an_imagenet_network_says_why_it_has_no_universal_pattern_here():
+    at = app(PAGE, model="alexnet", weights="0", uni="1")
+    no_crash(at)
+    assert any(i.value.startswith("No universal perturbation: it needs labelled images") for i in at.info)
