@@ -128,6 +128,29 @@ def load_checkpoint(run_id: str, root: Path | None = None) -> tuple[dict[str, to
     return load_file(weights), optimizer, meta
 
 
+# the lecture's epochs for top activations over training (Zeiler & Fergus: 1, 2, 5, 10, 20, 30, 40, 64), within
+# this app's 50, and 0: the weights before any training. A run also keeps its last epoch.
+KEPT_EPOCHS = (0, 1, 2, 5, 10, 20, 30, 40, 50)
+
+
+def keeps_epoch(epoch: int, last: int) -> bool:
+    """Whether a run of ``last`` epochs keeps its weights at the end of ``epoch``."""
+    return epoch in KEPT_EPOCHS or epoch == last
+
+
+def save_epoch(run_id: str, epoch: int, model: nn.Module, root: Path | None = None) -> None:
+    """The weights at the end of ``epoch`` (0: before training), under ``epochs/<epoch>.safetensors``."""
+    folder = path(run_id, root) / "epochs"
+    folder.mkdir(exist_ok=True)
+    _save_tensors(folder / f"{int(epoch)}.safetensors", model.state_dict())
+
+
+def saved_epochs(run_id: str, root: Path | None = None) -> list[int]:
+    """The epochs whose weights the run kept, ascending (none for runs trained before epochs were kept)."""
+    folder = path(run_id, root) / "epochs"
+    return sorted(int(f.stem) for f in folder.glob("*.safetensors") if f.stem.isdigit()) if folder.is_dir() else []
+
+
 def save_result(run_id: str, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
     _save_tensors(path(run_id, root) / "result.safetensors", arrays)
 
@@ -165,11 +188,17 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
         digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
 
 
-def build_model(run_id: str, root: Path | None = None) -> nn.Module:
-    """The run's network with its last checkpoint's weights, on the CPU, in eval mode."""
+def build_model(run_id: str, root: Path | None = None, epoch: int | None = None) -> nn.Module:
+    """The run's network with its last checkpoint's weights (or those kept at ``epoch``), on the CPU, in eval mode."""
     spec = model_spec(run_id, root)
     model = architecture.build(get(run_id, root).config, spec.input_shape, len(spec.classes))
-    weights, _, _ = load_checkpoint(run_id, root)
+    if epoch is None:
+        weights, _, _ = load_checkpoint(run_id, root)
+    else:
+        kept = path(run_id, root) / "epochs" / f"{int(epoch)}.safetensors"
+        if not kept.exists():
+            raise FileNotFoundError(f"run {run_id} kept no weights at epoch {epoch}")
+        weights = load_file(kept)
     model.load_state_dict(weights)
     return model.eval()
 

@@ -212,8 +212,9 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
     probe = job.test_set.images[:PROBE].float() / 255  # (P, C, H, W) in [0, 1]
     probe_arrays = {"probe_images": probe, "probe_labels": job.test_set.labels[:PROBE]}
     last_snapshot = start
-    if start == 0:  # the initial filters
+    if start == 0:  # the initial filters and weights
         run_files.save_snapshot(run_id, 0, {**snapshot(job.model, probe), **probe_arrays}, root)
+        run_files.save_epoch(run_id, 0, job.model, root)
     for record in training.train(job.model, job.train_set, job.test_set, job.config,
                                  optimizer=optimizer, start_step=start):
         runs.append_metrics(run_id, [{**dataclasses.asdict(record), "time": time.time()}], root)
@@ -222,6 +223,8 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
                                 f"try a smaller learning rate (now {job.config.lr:g})"), {}
         if record.phase == "eval":
             _checkpoint(run_id, root, job, optimizer, record)
+            if run_files.keeps_epoch(round(record.epoch), job.config.epochs):
+                run_files.save_epoch(run_id, round(record.epoch), job.model, root)
         due = record.step // job.snapshot_every > last_snapshot // job.snapshot_every or record.phase == "done"
         if due and record.step != last_snapshot:
             run_files.save_snapshot(run_id, record.step, {**snapshot(job.model, probe), **probe_arrays}, root)

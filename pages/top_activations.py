@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import inputs, labels, mosaic, top_activations
-from explorer.ui import image_sets, layout, model_input, state
+from explorer.ui import evolution, image_sets, layout, model_input, state
 
 layout.page_setup(layout.PAGES[4])
 st.title("Top activations")
@@ -12,7 +12,7 @@ st.markdown(
     "What does a channel look for? Run a whole data set through the network and keep, for every channel, "
     "the 9 images that excite it most (Zeiler & Fergus 2014), and the **patch** each of them shows the "
     "channel: the receptive field of its strongest unit. Early channels want edges and blobs; deeper ones, "
-    "larger patterns."
+    "larger patterns. For a network trained on the Train page, see a channel form over the epochs."
 )
 
 PER_PAGE = 32
@@ -83,5 +83,9 @@ with view, layout.guard("showing the channel"):
         st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**: "
                     + (f"it would rank **{rank}** among the top {result.k}." if rank <= result.k else
                        f"below the {result.k}th best ({values[-1]:.3g}) of the data set."))
+
+if network.spec.name.startswith("run:"):  # a run keeps its weights at the lecture's epochs
+    with view, layout.guard("following the channel over training"):
+        evolution.draw(network, layer.name, int(st.session_state.ta_channel), images_set)
 
 state.publish(SETTINGS)

@@ -70,3 +70,13 @@ def test_a_transfers_source_is_named_as_people_read_it(tmp_path):
     assert run_files.transfer_source("tinyvgg") == "TinyVGG trained on Built-in shapes (shipped)"
     assert run_files.transfer_source(f"run:{run.id}", tmp_path) == "the run 'digits, long run'"
     assert run_files.transfer_source("run:gone", tmp_path) == "the run gone (deleted)"
+
+
+def test_a_run_keeps_the_lectures_epochs_and_its_last(tmp_path):
+    kept = [e for e in range(0, 51) if run_files.keeps_epoch(e, 13)]
+    assert kept == [0, 1, 2, 5, 10, 13, 20, 30, 40, 50]  # the worker never reaches past the run's own 13
+    run = runs.create(CONFIG, root=tmp_path)
+    assert run_files.saved_epochs(run.id, tmp_path) == []  # a run from before epochs were kept
+    for epoch in (10, 2, 0):
+        run_files.save_epoch(run.id, epoch, nn.Linear(2, 2), tmp_path)
+    assert run_files.saved_epochs(run.id, tmp_path) == [0, 2, 10]  # in order of epochs, not of names

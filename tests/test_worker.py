@@ -51,6 +51,15 @@ def test_a_finished_run_is_a_model_with_its_spec(tmp_path):
     predicted = training.predict(model, test_set.images[result["misclassified"]])
     assert torch.equal(predicted, result["misclassified_predicted"])
     assert (predicted != test_set.labels[result["misclassified"]]).all()
+    assert run_files.saved_epochs(run.id, tmp_path) == [0, 1, 2]  # before training, and each epoch's end
+    last = run_files.build_model(run.id, tmp_path, epoch=2).state_dict()
+    assert all(torch.equal(last[k], v) for k, v in model.state_dict().items())  # epoch 2 is the end
+    start = run_files.build_model(run.id, tmp_path, epoch=0).state_dict()
+    torch.manual_seed(TINY["seed"])
+    fresh = architecture.build(TINY, (1, 28, 28), 8).state_dict()
+    assert all(torch.equal(start[k], v) for k, v in fresh.items())  # epoch 0: the seeded initial weights
+    with pytest.raises(FileNotFoundError, match="kept no weights at epoch 7"):
+        run_files.build_model(run.id, tmp_path, epoch=7)
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):

@@ -89,3 +89,25 @@ def test_top_page_on_a_branching_network():
 
 
 # --- Train -------------------------------------------------------------------------------------
+
+
+def test_a_runs_channel_is_followed_over_the_epochs_it_kept(tmp_path, monkeypatch):
+    from explorer import run_files, runs, worker
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    config = {"model": "lenet5", "data": "shapes", "train_images": 512, "test_images": 128, "epochs": 2,
+              "batch_size": 64, "seed": 0}
+    run = runs.create(config, root=tmp_path)
+    worker.run(run.path)
+    at = app("pages/top_activations.py", model=f"run:{run.id}", n="500", layer="conv1", channel="2")
+    no_crash(at)
+    assert [s.value for s in at.subheader][-1] == "Channel 2 over training"
+    grid = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Its top 9 patches at the end"))
+    rows = [a["text"] for a in grid["layout"]["annotations"] if a["text"]]
+    assert rows == ["epoch 0", "epoch 1", "epoch 2"] and len(grid["layout"]["annotations"]) == 27
+    for epoch in (0, 1, 2):  # as a run from before epochs were kept
+        (tmp_path / run.id / "epochs" / f"{epoch}.safetensors").unlink()
+    assert run_files.saved_epochs(run.id, tmp_path) == []
+    again = app("pages/top_activations.py", model=f"run:{run.id}", n="500")
+    no_crash(again)
+    assert any("kept no weights along the way" in c.value for c in again.caption)

@@ -1,0 +1,54 @@
+"""Top activations over training: a run's channel, its top patches at each epoch the run kept (the lecture's
+Zeiler & Fergus figure of feature evolution)."""
+
+from __future__ import annotations
+
+import streamlit as st
+from torch import nn
+
+from explorer import mosaic, run_files, top_activations
+from explorer.ui import layout, memo
+from explorer.ui.image_sets import ImageSet
+from explorer.ui.model_input import Network
+
+
+@st.cache_resource(show_spinner=False, max_entries=12)
+def _model_at(run_id: str, epoch: int) -> nn.Module:
+    return run_files.build_model(run_id, epoch=epoch).requires_grad_(False)
+
+
+def draw(network: Network, layer: str, channel: int, images_set: ImageSet) -> None:
+    """The channel's top patches at every kept epoch, one row each; a note for runs that kept none."""
+    run_id = network.spec.name.removeprefix("run:")
+    epochs = run_files.saved_epochs(run_id)
+    st.subheader(f"Channel {channel} over training")
+    if len(epochs) < 2:
+        st.caption("This run kept no weights along the way (runs trained before this view existed): train it "
+                   "again to see its channels form.")
+        return
+    results = memo.computed(
+        "ta_epochs", (run_id, layer, images_set.data_id),
+        lambda report: _every_epoch(run_id, epochs, layer, images_set, report),
+        lambda done, total: f"Finding the top 9 at each of {len(epochs)} epochs: {done:,} of {total:,} images",
+        keep=16)
+    tiles, labels = [], []
+    for epoch, result in zip(epochs, results):
+        crops = top_activations.patches(result, images_set.images, _model_at(run_id, epoch), images_set.size, channel)
+        tiles += crops
+        labels += [f"epoch {epoch}"] + [""] * (len(crops) - 1)
+    st.plotly_chart(mosaic.images_figure(tiles, labels, "Its top 9 patches at the end of each kept epoch", cols=9,
+                                         side=48, width_px=layout.VIEW_PX), key="ta_epochs")
+    st.caption("Epoch 0 is the network before training: random filters have favourites too. Zeiler & Fergus "
+               "saw the lower layers' channels settle within a few epochs and the upper ones only after many; "
+               "the same channel index is the same filter at every epoch.")
+
+
+def _every_epoch(run_id: str, epochs: list[int], layer: str, images_set: ImageSet,
+                 report: memo.Report) -> list[top_activations.TopActivations]:
+    count = len(images_set.images)
+    results = []
+    for i, epoch in enumerate(epochs):
+        results.append(top_activations.cached_compute(
+            _model_at(run_id, epoch), layer, images_set.images, images_set.data_id,
+            progress=lambda done, _, i=i: report(i * count + done, len(epochs) * count)))
+    return results
