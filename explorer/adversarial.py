@@ -6,7 +6,9 @@
   each projected back into ``||x_adv - x||_inf <= eps`` and onto [0, 1].
 
 ``y`` is the class being attacked: the true label when it is known, else the model's own prediction
-(a user's drawing has no label). Images are the project's (C, H, W) in [0, 1]; eps is in pixel units
+(a user's drawing has no label). A *targeted* attack (Szegedy et al. 2014 asked for the smallest change
+that makes the network read a chosen class) steps *down* the loss of the ``target`` class instead:
+``x_adv = clip(x - eps * sign(grad_x L(theta, x, target)), 0, 1)``. Images are the project's (C, H, W) in [0, 1]; eps is in pixel units
 (0.3 is the usual MNIST budget, 8/255 the usual ImageNet one).
 """
 
@@ -39,11 +41,13 @@ class Attack:
     after: int  # the prediction on the adversarial image
     after_confidence: float
     label_confidence: float  # the attacked class's probability afterwards
+    target: int | None = None  # the class a targeted attack pushes towards
+    target_confidence: float = 0.0  # its probability afterwards
 
     @property
     def flipped(self) -> bool:
-        """Whether the adversarial image is no longer read as the attacked class."""
-        return self.after != self.label
+        """Whether the attack did what it set out to: read as the target, or (untargeted) no longer as the label."""
+        return self.after == self.target if self.target is not None else self.after != self.label
 
 
 def check_eps(eps: float) -> float:
@@ -61,31 +65,35 @@ def loss_gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) 
     return grad
 
 
-def fgsm(model: nn.Module, image: torch.Tensor, eps: float, label: int | None = None) -> Attack:
-    """One fast-gradient-sign step of size ``eps`` against ``label`` (default: the prediction)."""
+def fgsm(model: nn.Module, image: torch.Tensor, eps: float, label: int | None = None,
+         target: int | None = None) -> Attack:
+    """One fast-gradient-sign step of size ``eps`` against ``label`` (default: the prediction), or towards ``target``."""
     eps = check_eps(eps)
     x, y = _prepare(model, image, label)
-    adversarial = (x + eps * loss_gradient(model, x, y).sign()).clamp(0, 1)
-    return _attack(model, x, adversarial, int(y), eps)
+    goal, way = _goal(y, target, model, x)
+    adversarial = (x + way * eps * loss_gradient(model, x, goal).sign()).clamp(0, 1)
+    return _attack(model, x, adversarial, int(y), eps, target)
 
 
 def iterative_fgsm(model: nn.Module, image: torch.Tensor, eps: float, steps: int = 10,
-                   alpha: float | None = None, label: int | None = None) -> Attack:
-    """Kurakin's iterated FGSM: ``steps`` sign steps of ``alpha`` (default ``2.5 eps / steps``) inside the eps-ball."""
+                   alpha: float | None = None, label: int | None = None, target: int | None = None) -> Attack:
+    """Kurakin's iterated FGSM: ``steps`` sign steps of ``alpha`` (default ``2.5 eps / steps``) inside the eps-ball,
+    away from ``label`` or towards ``target``."""
     eps = check_eps(eps)
     if not 1 <= steps <= 1000:
         raise ValueError(f"steps must be between 1 and 1000, got {steps}")
     alpha = 2.5 * eps / steps if alpha is None else alpha
     x, y = _prepare(model, image, label)
+    goal, way = _goal(y, target, model, x)
     adversarial = x.clone()
     for _ in range(steps):
-        adversarial = adversarial + alpha * loss_gradient(model, adversarial, y).sign()
+        adversarial = adversarial + way * alpha * loss_gradient(model, adversarial, goal).sign()
         adversarial = torch.min(torch.max(adversarial, x - eps), x + eps).clamp(0, 1)
-    return _attack(model, x, adversarial, int(y), eps)
+    return _attack(model, x, adversarial, int(y), eps, target)
 
 
 def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, label: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+               progress: Callable[[int, int], None] | None = None, target: int | None = None) -> torch.Tensor:
     """The softmax (E, K) of FGSM images for every eps in ``epsilons`` (E,).
 
     The sign of the gradient at the original is the same for every eps, so one backward pass serves all.
@@ -95,7 +103,8 @@ def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, la
     for eps in epsilons.tolist():
         check_eps(eps)
     x, y = _prepare(model, image, label)
-    sign = loss_gradient(model, x, y).sign()
+    goal, way = _goal(y, target, model, x)
+    sign = way * loss_gradient(model, x, goal).sign()
     parts = []
     with torch.no_grad():
         for part in epsilons.to(x.device).split(max(1, SWEEP_VALUES // x.numel())):
@@ -106,8 +115,8 @@ def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, la
 
 
 def iterative_fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, steps: int = 10,
-                         label: int | None = None,
-                         progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+                         label: int | None = None, progress: Callable[[int, int], None] | None = None,
+                         target: int | None = None) -> torch.Tensor:
     """The softmax (E, K) of :func:`iterative_fgsm` images for every eps in ``epsilons`` (E,).
 
     Each eps walks its own ``steps`` steps (the gradient's sign changes along the way), so the images of a
@@ -118,13 +127,14 @@ def iterative_fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.
     if not 1 <= steps <= 1000:
         raise ValueError(f"steps must be between 1 and 1000, got {steps}")
     x, y = _prepare(model, image, label)
+    goal, way = _goal(y, target, model, x)
     parts, done = [], 0
     for part in epsilons.to(x.device, x.dtype).split(max(1, SWEEP_VALUES // x.numel())):
         eps = part.view(-1, 1, 1, 1)
-        original, labels = x.expand(len(part), -1, -1, -1), y.expand(len(part))
+        original, goals = x.expand(len(part), -1, -1, -1), goal.expand(len(part))
         adversarial = original.clone()
         for step in range(steps):
-            adversarial = adversarial + 2.5 * eps / steps * loss_gradient(model, adversarial, labels).sign()
+            adversarial = adversarial + way * 2.5 * eps / steps * loss_gradient(model, adversarial, goals).sign()
             adversarial = torch.min(torch.max(adversarial, original - eps), original + eps).clamp(0, 1)
             if progress is not None:
                 progress(done + len(part) * (step + 1), len(epsilons) * steps)
@@ -163,10 +173,21 @@ def _prepare(model: nn.Module, image: torch.Tensor, label: int | None) -> tuple[
     return x, torch.tensor([label], device=device)
 
 
-def _attack(model: nn.Module, x: torch.Tensor, adversarial: torch.Tensor, label: int, eps: float) -> Attack:
+def _goal(label: torch.Tensor, target: int | None, model: nn.Module,
+          x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The class whose loss the steps follow and their direction: up the label's, or down the target's."""
+    if target is None:
+        return label, 1
+    _prepare(model, x[0], target)  # ValueError for a class the model does not have
+    return torch.tensor([target], device=label.device), -1
+
+
+def _attack(model: nn.Module, x: torch.Tensor, adversarial: torch.Tensor, label: int, eps: float,
+            target: int | None = None) -> Attack:
     with torch.no_grad():
         probabilities = torch.softmax(model(torch.cat([x, adversarial])).float(), 1).cpu()  # (2, K)
     before, after = int(probabilities[0].argmax()), int(probabilities[1].argmax())
     return Attack(adversarial[0].cpu(), (adversarial - x)[0].cpu(), label, eps, before,
                   float(probabilities[0, before]), after, float(probabilities[1, after]),
-                  float(probabilities[1, label]))
+                  float(probabilities[1, label]), target,
+                  float(probabilities[1, target]) if target is not None else 0.0)

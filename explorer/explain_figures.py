@@ -104,25 +104,31 @@ _LABEL_BG = "rgba(255, 255, 255, 0.85)"  # a line's label stays readable over th
 
 
 def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, classes: tuple[str, ...],
-               chosen: float, height: int = 320, method: str = "FGSM") -> go.Figure:
-    """The attacked class's probability and the strongest other class's (named), against the attack's eps.
-
-    The lines' labels sit in a band above 100%, where no curve goes.
+               chosen: float, height: int = 320, method: str = "FGSM", target: int | None = None) -> go.Figure:
+    """The attacked class's probability against the attack's eps, beside the strongest other class's (named)
+    or, for a targeted attack, the target's. The lines' labels sit in a band above 100%, where no curve goes.
     """
-    others = probabilities.clone()
-    others[:, label] = -1
-    rival = others.argmax(1)
     name = class_name(label, classes)
-    fig = go.Figure([
-        go.Scatter(x=epsilons.tolist(), y=probabilities[:, label].tolist(), mode="lines+markers", name=f"{name} (attacked)"),
-        go.Scatter(x=epsilons.tolist(), y=others.gather(1, rival[:, None])[:, 0].tolist(), mode="lines+markers",
-                   name=_rivals(rival, classes), text=[class_name(int(r), classes) for r in rival],
-                   hovertemplate="eps %{x:.3f}: %{text} %{y:.1%}<extra></extra>"),
-    ])
-    flips = (probabilities.argmax(1) != label).nonzero().flatten()
+    curves = [go.Scatter(x=epsilons.tolist(), y=probabilities[:, label].tolist(), mode="lines+markers",
+                         name=f"{name} (attacked)")]
+    if target is None:
+        others = probabilities.clone()
+        others[:, label] = -1
+        rival = others.argmax(1)
+        curves.append(go.Scatter(x=epsilons.tolist(), y=others.gather(1, rival[:, None])[:, 0].tolist(),
+                                 mode="lines+markers", name=_rivals(rival, classes),
+                                 text=[class_name(int(r), classes) for r in rival],
+                                 hovertemplate="eps %{x:.3f}: %{text} %{y:.1%}<extra></extra>"))
+        done, verb = probabilities.argmax(1) != label, "flips"
+    else:
+        curves.append(go.Scatter(x=epsilons.tolist(), y=probabilities[:, target].tolist(), mode="lines+markers",
+                                 name=f"{class_name(target, classes)} (target)"))
+        done, verb = probabilities.argmax(1) == target, f"reads {class_name(target, classes)}"
+    fig = go.Figure(curves)
+    flips = done.nonzero().flatten()
     if len(flips):
         first = float(epsilons[flips[0]])
-        fig.add_vline(x=first, line=dict(color="#d62728", dash="dot"), annotation_text=f"flips at {first:.3g}",
+        fig.add_vline(x=first, line=dict(color="#d62728", dash="dot"), annotation_text=f"{verb} at {first:.3g}",
                       annotation_position="top right" if first >= chosen else "top left", annotation_bgcolor=_LABEL_BG)
     # the slider's eps, labelled on the side away from the flip so the two labels never overlap
     fig.add_vline(x=chosen, line=dict(color="#444", width=1), annotation_text=f"your eps {chosen:.3g}",

@@ -4,7 +4,7 @@ adversarial image that flips it."""
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, explain_figures, inputs, labels
+from explorer import adversarial, attribution, explain_figures, inputs
 from explorer.ui import explanations, fool_all, layout, model_input, state
 
 layout.page_setup(layout.PAGES[7])
@@ -20,7 +20,7 @@ st.markdown(
     "then find one pattern that fools it on most images at once."
 )
 
-PREDICTED = -1
+PREDICTED = ANY = -1  # the class to explain, the class to make it read: -1 for the predicted one, any other one
 OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
 IG_STEPS = (8, 16, 32, 64, 128)
 SALIENCY = {False: "Saliency", True: "SmoothGrad"}  # the gradient map's title
@@ -30,6 +30,7 @@ SETTINGS = [
     state.Setting("why_layer", "layer", ""),
     state.Setting("why_eps", "eps", 0.1, state.float_between(0.0, 0.3)),
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
+    state.Setting("why_target", "target", ANY, state.int_between(ANY, 100_000)),
     state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
     state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
@@ -48,10 +49,10 @@ def explain(key: str, digest: str, target: int | None, layer: str, smooth: bool,
 
 
 @st.cache_data(show_spinner="Attacking...", max_entries=32)
-def attack(key: str, digest: str, eps: float, iterated: bool, _network: model_input.Network,
+def attack(key: str, digest: str, eps: float, iterated: bool, target: int | None, _network: model_input.Network,
            _image: torch.Tensor) -> adversarial.Attack:
     method = adversarial.iterative_fgsm if iterated else adversarial.fgsm
-    return method(_network.model, _image, eps)
+    return method(_network.model, _image, eps, target=target)
 
 
 def class_name(index: int) -> str:
@@ -88,7 +89,7 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
                             key=f"why_fig_{method[:3].lower()}_{key}")
 
 
-view, network, picked = model_input.controls(SETTINGS, model_bound=("why_layer", "why_class"))
+view, network, picked = model_input.controls(SETTINGS, model_bound=("why_layer", "why_class", "why_target"))
 
 with view, layout.guard("explaining the prediction"):
     prepared = inputs.prepare(network.spec, picked[1])
@@ -151,20 +152,22 @@ with view, layout.guard("asking in two more ways"):
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
-    a, b = st.columns([3, 2])
+    a, b, c = st.columns([5, 4, 3], vertical_alignment="bottom")
     a.slider("eps: how far each pixel may move", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
-    b.toggle("Iterated (10 smaller steps)", key="why_iterated",
-             help="Kurakin's iterated FGSM: stronger for the same eps.")
-    eps = float(st.session_state.why_eps)
-    result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), network, prepared.tensor)
-    if result.flipped:
-        said = (f"The prediction **flips**: {class_name(result.before)} ({result.before_confidence:.1%}) becomes "
-                f"**{class_name(result.after)} ({result.after_confidence:.1%})**; {class_name(result.label)} keeps "
-                f"{result.label_confidence:.1%}.")
-    else:
-        before, after = labels.percent_pair(result.before_confidence, result.after_confidence)
-        said = f"The prediction **holds**: {class_name(result.before)} goes from {before} to **{after}**."
-    st.markdown(f"{said} No pixel moved more than {eps:.3f}.")
+    targets = [ANY, *(k for k in range(count) if k != best)]
+    if st.session_state.why_target not in targets:  # the link's class is not the model's, or already the prediction
+        if st.session_state.why_target >= count:
+            st.warning(f"The link's target {st.session_state.why_target} is not one of this model's classes "
+                       f"(0..{count - 1}): attacking without one.")
+        st.session_state.why_target = ANY
+    b.selectbox("Make it read as", targets, key="why_target",
+                format_func=lambda k: "any other class" if k == ANY else class_name(k),
+                help="Szegedy et al. asked for the smallest change that makes the network read a chosen class: "
+                     "the steps go down that class's loss.")
+    c.toggle("Iterated (10 steps)", key="why_iterated", help="Kurakin's iterated FGSM: stronger for the same eps.")
+    eps, goal = float(st.session_state.why_eps), None if st.session_state.why_target == ANY else st.session_state.why_target
+    result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), goal, network, prepared.tensor)
+    st.markdown(f"{explanations.attack_reading(result, class_name)} No pixel moved more than {eps:.3f}.")
     third = layout.VIEW_PX // 3
     p, q, r = st.columns(3)
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")
@@ -181,8 +184,8 @@ with view, layout.guard("attacking the prediction"):
         overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220,
                  width_px=layout.VIEW_PX // 4)
     iterated = bool(st.session_state.why_iterated)
-    sweep = explanations.eps_sweep(network, digest, prepared.tensor, iterated)
-    st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps,
+    sweep = explanations.eps_sweep(network, digest, prepared.tensor, iterated, goal)
+    st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps, target=goal,
                                                method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
                     key="why_fig_eps")
 

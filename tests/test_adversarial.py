@@ -128,3 +128,34 @@ def test_the_iterated_sweep_matches_single_iterated_attacks_in_batches(lenet, di
     one_step = adversarial.fgsm_sweep(lenet, digit, epsilons)
     label = int(one_step[0].argmax())
     assert (whole[1:, label] <= one_step[1:, label] + 0.05).all()
+
+
+def test_a_targeted_step_goes_down_the_targets_loss(lenet, digit):
+    x = digit[None].clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(lenet(x), torch.tensor([7])), x)
+    attack = adversarial.fgsm(lenet, digit, 0.1, target=7)
+    torch.testing.assert_close(attack.image, (digit - 0.1 * grad[0].sign()).clamp(0, 1))
+    assert attack.label == attack.before == 1 and attack.target == 7  # it still attacks the "1" it read
+    with torch.no_grad():
+        after = torch.softmax(lenet(attack.image[None]), 1)[0]
+    assert math.isclose(attack.target_confidence, float(after[7]), rel_tol=1e-5)
+    assert attack.flipped == (attack.after == 7)  # success means reading the target, not just another class
+
+
+def test_the_iterated_attack_makes_the_one_read_as_chosen_classes(lenet, digit):
+    for target in (4, 7):
+        attack = adversarial.iterative_fgsm(lenet, digit, 0.3, target=target)
+        assert attack.after == target and attack.flipped and attack.target_confidence > 0.5
+    with pytest.raises(ValueError, match="there is no class 10"):
+        adversarial.fgsm(lenet, digit, 0.1, target=10)
+
+
+def test_targeted_sweeps_match_single_targeted_attacks(lenet, digit):
+    epsilons = torch.tensor([0.0, 0.1, 0.3])
+    sweep = adversarial.fgsm_sweep(lenet, digit, epsilons, target=7)
+    iterated = adversarial.iterative_fgsm_sweep(lenet, digit, epsilons, target=7)
+    for i, eps in enumerate(epsilons.tolist()):
+        for probabilities, method in ((sweep, adversarial.fgsm), (iterated, adversarial.iterative_fgsm)):
+            attack = method(lenet, digit, eps, target=7)
+            assert math.isclose(float(probabilities[i, 7]), attack.target_confidence, rel_tol=1e-4, abs_tol=1e-6)
+    assert iterated[-1, 7] > iterated[0, 7]  # the target gains as eps grows

@@ -83,3 +83,11 @@ def test_the_fooling_figure_sets_the_pattern_beside_noise_and_counts_the_new_rea
     assert list(rates.y) == pytest.approx([0.5, 0.25]) and list(rates.text) == ["50%", "25%"]
     assert list(readings.x) == ["a", "b", "c"] and list(readings.y) == [0, 0, 2]  # both changed now read as c
     assert fig.layout.annotations[1].text == "Now read as (2 changed)"
+
+
+def test_a_targeted_eps_figure_follows_the_target_and_marks_where_it_wins():
+    probabilities = torch.tensor([[0.8, 0.15, 0.05], [0.5, 0.45, 0.05], [0.2, 0.3, 0.5]])
+    fig = explain_figures.eps_figure(torch.tensor([0.0, 0.1, 0.2]), probabilities, 0, ("a", "b", "c"), chosen=0.1,
+                                     target=2)
+    assert fig.data[1].name == "c (target)" and list(fig.data[1].y) == pytest.approx([0.05, 0.05, 0.5])
+    assert {a.text for a in fig.layout.annotations} == {"reads c at 0.2", "your eps 0.1"}  # not where b leads

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from explorer import adversarial, attribution
+from explorer import adversarial, attribution, labels
 from explorer.ui import memo, state
 from explorer.ui.model_input import Network
 
@@ -17,20 +17,36 @@ SMALL_ITERATED_EPSILONS = EPSILONS[::2]  # 0, 0.01, ... 0.3: LeNet-5's iterated 
 SMALL_IMAGE = 3 * 64 * 64  # values: LeNet-5, TinyVGG and the trained runs
 
 
-def eps_sweep(network: Network, digest: str, image: torch.Tensor,
-              iterated: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The attack at every eps, once per server, with progress: every 0.005; the iterated attack (ten steps
-    each) every 0.01, or every 0.03 on an ImageNet network (times on two CPU cores)."""
+def eps_sweep(network: Network, digest: str, image: torch.Tensor, iterated: bool,
+              target: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attack (towards ``target`` if given) at every eps, once per server, with progress: every 0.005; the
+    iterated attack (ten steps each) every 0.01, or every 0.03 on an ImageNet network (times on two CPU cores)."""
     if iterated:
         epsilons = SMALL_ITERATED_EPSILONS if image.numel() <= SMALL_IMAGE else ITERATED_EPSILONS
     else:
         epsilons = EPSILONS
     sweep = adversarial.iterative_fgsm_sweep if iterated else adversarial.fgsm_sweep
     return epsilons, memo.computed(
-        "why_eps", (network.key, digest, iterated),
-        lambda report: sweep(network.model, image, epsilons, progress=report),
+        "why_eps", (network.key, digest, iterated, target),
+        lambda report: sweep(network.model, image, epsilons, progress=report, target=target),
         lambda done, total: f"Trying {len(epsilons)} eps{', ten steps each' if iterated else ''}: "
                             f"{done} of {total} {'steps' if iterated else 'attacked images'} done")
+
+
+def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> str:
+    """What the attack did to the prediction, in one sentence, with the fewest decimals that show the change."""
+    if result.target is not None:
+        if result.flipped:
+            return (f"It now reads **{name(result.target)} ({result.target_confidence:.1%})**; "
+                    f"{name(result.label)} keeps {result.label_confidence:.1%}.")
+        return (f"Not yet: {name(result.target)} gets {result.target_confidence:.1%}, and the network reads "
+                f"**{name(result.after)} ({result.after_confidence:.1%})**. A larger eps, or the iterated attack?")
+    if result.flipped:
+        return (f"The prediction **flips**: {name(result.before)} ({result.before_confidence:.1%}) becomes "
+                f"**{name(result.after)} ({result.after_confidence:.1%})**; {name(result.label)} keeps "
+                f"{result.label_confidence:.1%}.")
+    before, after = labels.percent_pair(result.before_confidence, result.after_confidence)
+    return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,

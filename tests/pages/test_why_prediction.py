@@ -132,3 +132,21 @@ def test_an_imagenet_network_says_why_it_has_no_universal_pattern_here():
     at = app(PAGE, model="alexnet", weights="0", uni="1")
     no_crash(at)
     assert any(i.value.startswith("No universal perturbation: it needs labelled images") for i in at.info)
+
+
+def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
+    at = app(PAGE, eps="0.2", iterated="1", target="8")
+    no_crash(at)
+    assert at.selectbox(key="why_target").value == 8 and "3" not in at.selectbox(key="why_target").options
+    shown = text(at)
+    assert "It now reads **8 (" in shown and "3 keeps" in shown  # the sample 3, made to read 8
+    chart = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Iterated FGSM"))
+    assert chart["data"][1]["name"] == "8 (target)"
+    assert any(a["text"].startswith("reads 8 at ") for a in chart["layout"]["annotations"])
+    small = app(PAGE, eps="0.01", target="8")
+    assert "Not yet: 8 gets" in text(small)
+    for bad in ("12", "3"):  # not a class of LeNet-5's; the class it already reads
+        other = app(PAGE, target=bad)
+        no_crash(other)
+        assert other.selectbox(key="why_target").value == -1 and "target" not in other.query_params
+        assert ("The link's target 12 is not one of this model's classes" in warnings(other)) == (bad == "12")
