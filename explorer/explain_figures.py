@@ -88,7 +88,10 @@ def perturbation_image(perturbation: torch.Tensor, eps: float) -> torch.Tensor:
     return (perturbation / (2 * eps) + 0.5).clamp(0, 1) if eps > 0 else torch.full_like(perturbation, 0.5)
 
 
-PERTURBATION_KEY = "Perturbation: white is +eps, grey no change, black -eps (per colour channel)"
+def perturbation_key(channels: int) -> str:
+    """How to read :func:`perturbation_figure`, for a grey or a colour image."""
+    return "Perturbation: white is +eps, grey no change, black -eps" + (" (in each of R, G and B)." if channels == 3
+                                                                          else ".")
 
 
 def perturbation_figure(perturbation: torch.Tensor, eps: float, height: int = 300, width_px: int | None = None,
@@ -181,7 +184,7 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
     fooled = result.after[result.after != result.before]
     counts = torch.bincount(fooled, minlength=len(classes)).tolist()
     names = [class_name(k, classes) for k in range(len(counts))]
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.12,
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.18,
                         subplot_titles=("Predictions changed", f"Now read as ({len(fooled):,} changed)"))
     rates = [result.fooling_rate, result.noise_fooling_rate]
     fig.add_trace(go.Bar(x=["this pattern", "random noise"], y=rates, marker_color=["#d62728", "#7f7f7f"],
@@ -191,6 +194,7 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
                          hovertemplate="read as %{x}: %{y} images<extra></extra>"), 1, 2)
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(type="category", row=1, col=2)
+    fig.update_yaxes(title_text="images", row=1, col=2)
     fig.update_layout(height=height, margin=dict(_MARGIN, t=40), showlegend=False)
     return fig
 

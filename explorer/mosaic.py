@@ -249,6 +249,29 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     return fig
 
 
+def rows_figure(rows: list[list[torch.Tensor]], row_labels: list[str], title: str, side: int = 48,
+                width_px: int = 700) -> go.Figure:
+    """Rows of images of any sizes as ``side`` px tiles, each row named on its left (an axis label, not a
+    caption under one tile)."""
+    cols = max((len(row) for row in rows), default=1)
+    gap = max(1, side // 12)
+    canvas = np.full((len(rows) * (side + gap) - gap, cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            tile = canvas[r * (side + gap):r * (side + gap) + side, c * (side + gap):c * (side + gap) + side]
+            tile[:] = _as_rgb_tile(image, side)
+            _frame(tile)
+    fig = go.Figure(go.Image(source=png_source(canvas), hoverinfo="skip"))
+    label_px = 80
+    height = 60 + (width_px - label_px) * canvas.shape[0] / canvas.shape[1]
+    fig.update_layout(title=title, height=int(height), margin=dict(l=label_px, r=10, t=40, b=10), dragmode=False)
+    fig.update_xaxes(visible=False, range=[-0.5, canvas.shape[1] - 0.5], constrain="domain")
+    fig.update_yaxes(range=[canvas.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain", constraintoward="top",
+                     tickvals=[r * (side + gap) + side / 2 for r in range(len(rows))], ticktext=row_labels,
+                     showgrid=False, zeroline=False, ticks="", tickfont=dict(size=13))
+    return fig
+
+
 def selected_points(event) -> list[dict]:
     """The points of a plotly selection event as Streamlit reports it (a dict or an attribute object)."""
     if isinstance(event, dict):

@@ -63,8 +63,9 @@ listed = runs.list_runs()
 controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
     a, b = st.columns(2)
-    data = a.selectbox("Data set", DATA, key="tr_data", help="Built-in shapes are drawn here: no download.",
-                       format_func=labels.data)
+    data = a.selectbox("Data set", DATA, key="tr_data", format_func=labels.data,
+                       help="Built-in shapes are drawn here, with no download; MNIST, Fashion-MNIST and CIFAR-10 "
+                            "are downloaded once, the first time a run needs them, unless the server has them.")
     arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=labels.network)
     extra, shape, classes = input_of(data, arch)
     config = {"data": data, "model": arch, **extra}

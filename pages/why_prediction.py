@@ -164,7 +164,7 @@ with view, layout.guard("attacking the prediction"):
                 format_func=lambda k: "any other class" if k == ANY else class_name(k),
                 help="Szegedy et al. asked for the smallest change that makes the network read a chosen class: "
                      "the steps go down that class's loss.")
-    c.toggle("Iterated (10 steps)", key="why_iterated", help="Kurakin's iterated FGSM: stronger for the same eps.")
+    c.toggle("Iterated", key="why_iterated", help="Kurakin's iterated FGSM: 10 smaller steps, stronger for the same eps.")
     eps, goal = float(st.session_state.why_eps), None if st.session_state.why_target == ANY else st.session_state.why_target
     result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), goal, network, prepared.tensor)
     st.markdown(f"{explanations.attack_reading(result, class_name)} No pixel moved more than {eps:.3f}.")
@@ -172,7 +172,7 @@ with view, layout.guard("attacking the prediction"):
     p, q, r = st.columns(3)
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")
     q.plotly_chart(explain_figures.perturbation_figure(result.perturbation, eps, width_px=third), key="why_fig_delta")
-    q.caption(explain_figures.PERTURBATION_KEY)
+    q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
     fooled = explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
     after = explain(network.key, model_input.image_key(result.image), None, cam_layer, smooth, network, result.image)

@@ -120,3 +120,11 @@ def test_a_picture_figure_is_as_tall_as_its_image_at_the_width_it_is_drawn():
     maps = mosaic.maps_figure(torch.rand(2, 8, 8), 0, "t", width_px=300)  # its three legend lines add their room
     h, w, _ = _image(maps).shape
     assert maps.layout.height == 50 + round(280 * h / w) + 48 and maps.layout.margin.b == 58
+
+
+def test_rows_of_images_are_named_on_the_left_one_tick_per_row():
+    rows = [[torch.rand(1, 5, 5)] * 9, [torch.rand(3, 4, 6)] * 9]
+    fig = mosaic.rows_figure(rows, ["untrained", "epoch 1"], "t", side=48)
+    assert list(fig.layout.yaxis.ticktext) == ["untrained", "epoch 1"]
+    assert list(fig.layout.yaxis.tickvals) == [24, 24 + 48 + 4]  # each row's middle: tiles of 48 px, gaps of 4
+    assert fig.layout.margin.l == 80 and fig.layout.xaxis.visible is False

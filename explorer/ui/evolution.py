@@ -31,14 +31,12 @@ def draw(network: Network, layer: str, channel: int, images_set: ImageSet) -> No
         lambda report: _every_epoch(run_id, epochs, layer, images_set, report),
         lambda done, total: f"Finding the top 9 at each of {len(epochs)} epochs: {done:,} of {total:,} images",
         keep=16)
-    tiles, labels = [], []
-    for epoch, result in zip(epochs, results):
-        crops = top_activations.patches(result, images_set.images, _model_at(run_id, epoch), images_set.size, channel)
-        tiles += crops
-        labels += [f"epoch {epoch}"] + [""] * (len(crops) - 1)
-    st.plotly_chart(mosaic.images_figure(tiles, labels, "Its top 9 patches at the end of each kept epoch", cols=9,
-                                         side=48, width_px=layout.VIEW_PX), key="ta_epochs")
-    st.caption("Epoch 0 is the network before training: random filters have favourites too. Zeiler & Fergus "
+    rows = [top_activations.patches(result, images_set.images, _model_at(run_id, epoch), images_set.size, channel)
+            for epoch, result in zip(epochs, results)]
+    st.plotly_chart(mosaic.rows_figure(rows, [f"epoch {e}" if e else "untrained" for e in epochs],
+                                       "Its top 9 patches before training and at the end of each kept epoch",
+                                       width_px=layout.VIEW_PX), key="ta_epochs")
+    st.caption("Random filters, before training, have favourites too. Zeiler & Fergus "
                "saw the lower layers' channels settle within a few epochs and the upper ones only after many; "
                "the same channel index is the same filter at every epoch.")
 

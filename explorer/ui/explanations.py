@@ -40,7 +40,7 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> st
             return (f"It now reads **{name(result.target)} ({result.target_confidence:.1%})**; "
                     f"{name(result.label)} keeps {result.label_confidence:.1%}.")
         return (f"Not yet: {name(result.target)} gets {result.target_confidence:.1%}, and the network reads "
-                f"**{name(result.after)} ({result.after_confidence:.1%})**. A larger eps, or the iterated attack?")
+                f"**{name(result.after)} ({result.after_confidence:.1%})**. Try a larger eps or the iterated attack.")
     if result.flipped:
         return (f"The prediction **flips**: {name(result.before)} ({result.before_confidence:.1%}) becomes "
                 f"**{name(result.after)} ({result.after_confidence:.1%})**; {name(result.label)} keeps "

@@ -9,9 +9,7 @@ from explorer import data, inputs
 from explorer.ui.model_input import Network
 
 TRAIN_IMAGES, TEST_IMAGES = 3000, 1000
-NONE_HERE = ("it needs labelled images of the data set the model was trained on, and this one has none here "
-             "(ImageNet is not on this server; the small ResNet has no trained weights until you train it): "
-             "pick LeNet-5, TinyVGG or a run trained on the Train page.")
+PICK = "pick LeNet-5, TinyVGG or a run trained on the Train page"
 
 
 class Unavailable(Exception):
@@ -31,7 +29,10 @@ def splits(network: Network) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[t
     class count: ``TRAIN_IMAGES`` and ``TEST_IMAGES`` of them, cached per server. Unavailable when there are none."""
     name = network.spec.data
     if name not in data.NAMES:
-        raise Unavailable(NONE_HERE)
+        raise Unavailable(f"it needs labelled images of ImageNet, which this network was trained on and which is "
+                          f"not on this server: {PICK}." if network.spec.weights == "torchvision" else
+                          f"it needs labelled images of the data set the model learns from, and this one has none "
+                          f"until you train it: {PICK}.")
     try:
         return _splits(name, network.spec.input_shape, network)
     except data.DataUnavailable as exc:

@@ -38,8 +38,12 @@ def draw(network: Network) -> None:
 
 
 def _trained_reading() -> str:
-    return ("A trained network turns the pixels into features a straight line can separate: the deeper, the "
-            "better, as Zeiler & Fergus found.")
+    return ("A trained network turns the pixels into features a straight line can separate, better and better "
+            "with depth on the whole, as Zeiler & Fergus found. " + _TRAINING_LINE)
+
+
+_TRAINING_LINE = ("The dotted line is each classifier's accuracy on its own training images: the gap down to the "
+                  "test line is what it memorised rather than learned.")
 
 
 def _random_reading(best: probes.Probe, last: probes.Probe) -> str:
@@ -49,4 +53,4 @@ def _random_reading(best: probes.Probe, last: probes.Probe) -> str:
               if last.test_accuracy < best.test_accuracy - 0.05 else "")
     return ("These are random weights. A first random layer with ReLU spreads the pixels over more values, "
             "which a straight line can use, so it can beat the pixels themselves." + fading
-            + " Switch *Trained weights* on to see what training adds.")
+            + " Switch *Trained weights* on to see what training adds. " + _TRAINING_LINE)

@@ -58,8 +58,9 @@ def picker(config: dict, channels: int, listed: Sequence[runs.Run],
 def _transfer_notes(source: str, train: str, channels: int) -> None:
     """What the student will see differently: fixed filters, colour filters made to read grey (or back)."""
     notes = []
-    if train != "all":
-        notes.append("The trained layers stay fixed, so the first layer's filters will not change while it trains.")
+    notes.append("The trained layers stay fixed, so the first layer's filters will not change while it trains."
+                 if train != "all" else "The trained layers learn at a tenth of the rate: the first layer's filters "
+                 "change slowly.")
     try:
         theirs = architecture.source_channels(source_weights(source))
     except architecture.ArchitectureError:

@@ -179,7 +179,8 @@ def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
     assert tested["x"] == ["normalize", "relu1a", "relu1b", "pool1", "relu2a", "relu2b", "pool2", "fc"]
     assert tested["y"][-1] > tested["y"][0] + 8  # the trained features beat the pixels
     shown = text(at)
-    assert "trained on 3,000 Built-in shapes images" in shown and "the deeper, the better" in shown
+    assert "trained on 3,000 Built-in shapes images" in shown and "better and better with depth" in shown
+    assert "The dotted line is each classifier's accuracy on its own training images" in shown
     assert "layer 1 44.8%" in shown and "layer 7 85.5%" in shown  # the lecture's figures beside ours
 
 
@@ -188,10 +189,11 @@ def test_the_probe_tab_explains_what_random_layers_keep_and_lose():
     no_crash(at)
     shown = text(at)
     assert "These are random weights. A first random layer with ReLU spreads the pixels" in shown
-    assert "Switch *Trained weights* on" in shown and "the deeper, the better" not in shown
+    assert "Switch *Trained weights* on" in shown and "better and better with depth" not in shown
 
 
 def test_the_probe_tab_says_why_an_imagenet_network_has_no_probes():
     at = app("pages/layer_by_layer.py", model="alexnet", weights="0", tab=PROBES)
     no_crash(at)
-    assert any("ImageNet is not on this server" in i.value for i in at.info)
+    assert any("labelled images of ImageNet, which this network was trained on and which is not on this server"
+               in i.value for i in at.info)

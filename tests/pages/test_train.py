@@ -264,6 +264,7 @@ def test_a_colour_network_starts_a_grey_one_and_the_page_says_how():
                     "red, green and blue weights summed.")
     at.radio(key="tr_transfer").set_value("all").run()
     assert not any("stay fixed" in c.value for c in at.caption)  # fine-tuned: the filters move
+    assert any(c.value.startswith("The trained layers learn at a tenth of the rate") for c in at.caption)
 
 
 def test_new_fully_connected_layers_are_offered_only_where_there_are_several():

@@ -18,7 +18,7 @@ def test_defaults_explain_the_digit_and_flip_it():
     assert at.selectbox(key="why_layer").value == "relu2"  # the suggested layer: the last convolution's output
     names = titles(at)
     assert {"What the model sees", "Saliency, 3", "Grad-CAM, 3", "Original", "FGSM: confidence against eps"} <= set(names)
-    assert "Perturbation (±eps)" in names and explain_figures.PERTURBATION_KEY in [c.value for c in at.caption]
+    assert "Perturbation (±eps)" in names and explain_figures.perturbation_key(1) in [c.value for c in at.caption]
     assert "The prediction **flips**: 3 (100.0%) becomes **9" in shown  # eps 0.1 is enough for this digit
     assert "*After:* read as **9**" in shown and names.count("Saliency") == 2 and names.count("Grad-CAM") == 2
     assert "whose maps are 10 x 10" in shown
@@ -131,7 +131,7 @@ def test_one_pattern_for_every_image_is_searched_only_when_asked_and_kept_in_the
 def test_an_imagenet_network_says_why_it_has_no_universal_pattern_here():
     at = app(PAGE, model="alexnet", weights="0", uni="1")
     no_crash(at)
-    assert any(i.value.startswith("No universal perturbation: it needs labelled images") for i in at.info)
+    assert any(i.value.startswith("No universal perturbation: it needs labelled images of ImageNet") for i in at.info)
 
 
 def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
