@@ -22,17 +22,19 @@ def draw(network: Network, eps: float) -> None:
     """Find the perturbation on the training images (once per server and eps), then show what it does to the
     test images beside random noise of the same size."""
     try:
-        train, test, classes = labelled.splits(network)
+        train, test, _ = labelled.splits(network)
     except labelled.Unavailable as exc:
         st.info(f"No universal perturbation: {exc}")
         return
-    delta = memo.computed(
-        "why_universal", (network.key, eps),
-        lambda report: universal.perturbation(network.model, train[0].float() / 255, eps, STEPS, BATCH,
-                                              progress=report),
+
+    def search(report: memo.Report) -> universal.Universal:
+        delta = universal.perturbation(network.model, train[0].float() / 255, eps, STEPS, BATCH, progress=report)
+        return universal.evaluate(network.model, delta, test[0].float() / 255, eps)
+
+    result = memo.computed(
+        "why_universal", (network.key, eps), search,
         lambda done, total: f"Searching one pattern on {TRAIN_IMAGES:,} training images: step {done} of {total}")
-    result = universal.evaluate(network.model, delta, test[0].float() / 255, eps)
-    names = network.spec.classes
+    delta, names = result.perturbation, network.spec.classes
     picture, chart = st.columns([1, 2])
     picture.plotly_chart(explain_figures.perturbation_figure(delta, eps, height=280, title="One pattern (±eps)"),
                          key="why_fig_universal")

@@ -57,10 +57,9 @@ def picker(config: dict, channels: int, listed: Sequence[runs.Run],
 
 def _transfer_notes(source: str, train: str, channels: int) -> None:
     """What the student will see differently: fixed filters, colour filters made to read grey (or back)."""
-    notes = []
-    notes.append("The trained layers stay fixed, so the first layer's filters will not change while it trains."
-                 if train != "all" else "The trained layers learn at a tenth of the rate: the first layer's filters "
-                 "change slowly.")
+    notes = ["The trained layers stay fixed, so the first layer's filters will not change while it trains."
+             if train != "all" else "The trained layers learn at a tenth of the rate: the first layer's filters "
+             "change slowly."]
     try:
         theirs = architecture.source_channels(source_weights(source))
     except architecture.ArchitectureError:
@@ -70,8 +69,7 @@ def _transfer_notes(source: str, train: str, channels: int) -> None:
                      "its red, green and blue weights summed." if channels == 1 else "The trained network saw grey "
                      "images and these are in colour, so each of its first filters is split evenly over red, green "
                      "and blue.")
-    if notes:
-        st.caption(" ".join(notes))
+    st.caption(" ".join(notes))
 
 
 def _example(settings: Sequence[state.Setting]) -> None:
