@@ -27,7 +27,7 @@ def draw(network: Network, layer: str, channel: int, images_set: ImageSet) -> No
                    "again to see its channels form.")
         return
     results = memo.computed(
-        "ta_epochs", (run_id, layer, images_set.data_id),
+        "ta_epochs", (run_id, layer, images_set.data_id, tuple(epochs)),
         lambda report: _every_epoch(run_id, epochs, layer, images_set, report),
         lambda done, total: f"Finding the top 9 at each of {len(epochs)} epochs: {done:,} of {total:,} images",
         keep=16)
