@@ -69,8 +69,8 @@ def fgsm(model: nn.Module, image: torch.Tensor, eps: float, label: int | None = 
          target: int | None = None) -> Attack:
     """One fast-gradient-sign step of size ``eps`` against ``label`` (default: the prediction), or towards ``target``."""
     eps = check_eps(eps)
-    x, y = _prepare(model, image, label)
-    goal, way = _goal(y, target, model, x)
+    x, y = _prepare(model, image, label, target)
+    goal, way = _goal(y, target)
     adversarial = (x + way * eps * loss_gradient(model, x, goal).sign()).clamp(0, 1)
     return _attack(model, x, adversarial, int(y), eps, target)
 
@@ -83,8 +83,8 @@ def iterative_fgsm(model: nn.Module, image: torch.Tensor, eps: float, steps: int
     if not 1 <= steps <= 1000:
         raise ValueError(f"steps must be between 1 and 1000, got {steps}")
     alpha = 2.5 * eps / steps if alpha is None else alpha
-    x, y = _prepare(model, image, label)
-    goal, way = _goal(y, target, model, x)
+    x, y = _prepare(model, image, label, target)
+    goal, way = _goal(y, target)
     adversarial = x.clone()
     for _ in range(steps):
         adversarial = adversarial + way * alpha * loss_gradient(model, adversarial, goal).sign()
@@ -102,8 +102,8 @@ def fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.Tensor, la
     """
     for eps in epsilons.tolist():
         check_eps(eps)
-    x, y = _prepare(model, image, label)
-    goal, way = _goal(y, target, model, x)
+    x, y = _prepare(model, image, label, target)
+    goal, way = _goal(y, target)
     sign = way * loss_gradient(model, x, goal).sign()
     parts = []
     with torch.no_grad():
@@ -126,8 +126,8 @@ def iterative_fgsm_sweep(model: nn.Module, image: torch.Tensor, epsilons: torch.
         check_eps(eps)
     if not 1 <= steps <= 1000:
         raise ValueError(f"steps must be between 1 and 1000, got {steps}")
-    x, y = _prepare(model, image, label)
-    goal, way = _goal(y, target, model, x)
+    x, y = _prepare(model, image, label, target)
+    goal, way = _goal(y, target)
     parts, done = [], 0
     for part in epsilons.to(x.device, x.dtype).split(max(1, SWEEP_VALUES // x.numel())):
         eps = part.view(-1, 1, 1, 1)
@@ -159,26 +159,25 @@ def flipping_eps(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, e
     return found
 
 
-def _prepare(model: nn.Module, image: torch.Tensor, label: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The image as a batch of one on the model's device and the label to attack (the prediction by default)."""
+def _prepare(model: nn.Module, image: torch.Tensor, label: int | None,
+             target: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image as a batch of one on the model's device and the label to attack (the prediction by default);
+    ValueError for a label or target the model does not have."""
     device = inspect.device_of(model)
     x = image[None].detach().to(device, torch.float32)
     with torch.no_grad():
         logits = model(x)
     classes = logits.shape[1]
-    if label is None:
-        label = int(logits.argmax())
-    elif not 0 <= label < classes:
-        raise ValueError(f"the model has {classes} classes (0..{classes - 1}); there is no class {label}")
-    return x, torch.tensor([label], device=device)
+    for asked in (label, target):
+        if asked is not None and not 0 <= asked < classes:
+            raise ValueError(f"the model has {classes} classes (0..{classes - 1}); there is no class {asked}")
+    return x, torch.tensor([int(logits.argmax()) if label is None else label], device=device)
 
 
-def _goal(label: torch.Tensor, target: int | None, model: nn.Module,
-          x: torch.Tensor) -> tuple[torch.Tensor, int]:
+def _goal(label: torch.Tensor, target: int | None) -> tuple[torch.Tensor, int]:
     """The class whose loss the steps follow and their direction: up the label's, or down the target's."""
     if target is None:
         return label, 1
-    _prepare(model, x[0], target)  # ValueError for a class the model does not have
     return torch.tensor([target], device=label.device), -1
 
 

@@ -138,11 +138,15 @@ def keeps_epoch(epoch: int, last: int) -> bool:
     return epoch in KEPT_EPOCHS or epoch == last
 
 
+def _epoch_file(run_id: str, epoch: int, root: Path | None = None) -> Path:
+    return path(run_id, root) / "epochs" / f"{int(epoch)}.safetensors"
+
+
 def save_epoch(run_id: str, epoch: int, model: nn.Module, root: Path | None = None) -> None:
     """The weights at the end of ``epoch`` (0: before training), under ``epochs/<epoch>.safetensors``."""
-    folder = path(run_id, root) / "epochs"
-    folder.mkdir(exist_ok=True)
-    _save_tensors(folder / f"{int(epoch)}.safetensors", model.state_dict())
+    target = _epoch_file(run_id, epoch, root)
+    target.parent.mkdir(exist_ok=True)
+    _save_tensors(target, model.state_dict())
 
 
 def saved_epochs(run_id: str, root: Path | None = None) -> list[int]:
@@ -195,7 +199,7 @@ def build_model(run_id: str, root: Path | None = None, epoch: int | None = None)
     if epoch is None:
         weights, _, _ = load_checkpoint(run_id, root)
     else:
-        kept = path(run_id, root) / "epochs" / f"{int(epoch)}.safetensors"
+        kept = _epoch_file(run_id, epoch, root)
         if not kept.exists():
             raise FileNotFoundError(f"run {run_id} kept no weights at epoch {epoch}")
         weights = load_file(kept)
