@@ -278,6 +278,13 @@ def test_new_fully_connected_layers_are_offered_only_where_there_are_several():
     assert len(at.radio(key="tr_transfer").options) == 2 and at.radio(key="tr_transfer").value == "head"
 
 
+def test_a_link_to_a_run_that_is_not_here_starts_from_random_weights_and_says_so():
+    at = app("pages/train.py", **{"from": "run:nope"})
+    no_crash(at)
+    assert at.selectbox(key="tr_from").value == "" and "from" not in at.query_params
+    assert "The link's `from=run:nope` was ignored: there is no finished LeNet-5 of that name" in warnings(at)
+
+
 def test_the_transfer_example_fills_in_the_settings_that_show_it_helping():
     at = app("pages/train.py")
     at.button(key="tr_example").click().run()
