@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from explorer import images, mosaic
 from explorer.invariance import LABELS as SWEEP_LABELS
 from explorer.invariance import Sweep
+from explorer.minimal import Smallest
 from explorer.universal import Universal
 
 _MARGIN = dict(l=10, r=10, t=40, b=10)
@@ -196,6 +197,23 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
     fig.update_xaxes(type="category", row=1, col=2)
     fig.update_yaxes(title_text="images", row=1, col=2)
     fig.update_layout(height=height, margin=dict(_MARGIN, t=40), showlegend=False)
+    return fig
+
+
+def distance_figure(result: Smallest, classes: tuple[str, ...], height: int = 300) -> go.Figure:
+    """The smallest change found towards each target class, as its root mean square per pixel value; the nearest
+    class in red, a class not reached marked so."""
+    names = [class_name(int(t), classes) for t in result.targets]
+    rms, nearest = result.rms.nan_to_num(0).tolist(), result.nearest
+    fig = go.Figure(go.Bar(
+        x=names, y=rms, marker_color=["#d62728" if i == nearest else "#7f7f7f" for i in range(len(names))],
+        text=[f"{r:.3f}" if found else "not reached" for r, found in zip(rms, result.found.tolist())],
+        textposition="outside", cliponaxis=False, customdata=result.norms.nan_to_num(0).tolist(),
+        hovertemplate="to read %{x}: RMS %{y:.4f} (L2 norm %{customdata:.3f})<extra></extra>"))
+    fig.update_layout(title="The smallest change that makes it read each class", height=height, margin=_MARGIN,
+                      xaxis=dict(title="read as", type="category"),
+                      yaxis=dict(title=f"RMS change per {'pixel' if result.original.shape[0] == 1 else 'value'}",
+                                 range=[0, 1.2 * max(rms)]))
     return fig
 
 

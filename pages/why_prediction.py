@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from explorer import adversarial, attribution, explain_figures, inputs
-from explorer.ui import explanations, fool_all, layout, model_input, state
+from explorer.ui import explanations, fool_all, layout, model_input, smallest, state
 
 layout.page_setup(layout.PAGES[7])
 st.title("Why this prediction")
@@ -17,7 +17,8 @@ st.markdown(
     "watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up the gradients on the way "
     "from a black image to yours (Sundararajan et al. 2017). Then fool the network: move every pixel by ±eps "
     "in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the prediction flip, "
-    "then find one pattern that fools it on most images at once."
+    "then ask for the smallest change that does it (Szegedy et al. 2014) and for one pattern that fools it on "
+    "most images at once."
 )
 
 PREDICTED = ANY = -1  # the class to explain, the class to make it read: -1 for the predicted one, any other one
@@ -34,6 +35,7 @@ SETTINGS = [
     state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
     state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
+    state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
     state.Setting("why_universal", "uni", False, state.boolean, state.dump_bool),
     state.Setting("why_uni_eps", "ueps", 0.2, state.float_between(0.01, 0.3)),
 ]
@@ -57,23 +59,6 @@ def attack(key: str, digest: str, eps: float, iterated: bool, target: int | None
 
 def class_name(index: int) -> str:
     return explain_figures.class_name(index, classes)
-
-
-def pick_cam_layer(layers: list) -> str:
-    """The Grad-CAM layer, among those with feature maps ("" when the model has none)."""
-    cam_layers = attribution.cam_layers(layers)
-    if not cam_layers:
-        st.info("This model has no layer with feature maps, so no Grad-CAM: saliency and the attack still work.")
-        return ""
-    suggested = state.page_default("why_layer", attribution.suggested_cam_layer(layers))
-    if st.session_state.why_layer not in cam_layers:
-        if st.session_state.why_layer:
-            st.warning(model_input.not_a_map_layer(layers, st.session_state.why_layer,
-                                                   f"Grad-CAM needs one; showing `{suggested}`, the last "
-                                                   "convolution's output"))
-        st.session_state.why_layer = suggested
-    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer",
-                        help=f"Suggested: {suggested}, the last convolution's output.")
 
 
 def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
@@ -106,7 +91,7 @@ with view, layout.guard("explaining the prediction"):
     a.selectbox("Explain the class", [PREDICTED, *range(count)], key="why_class",
                 format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
     with b:
-        cam_layer = pick_cam_layer(list(network.layers))
+        cam_layer = explanations.pick_cam_layer(list(network.layers))
     c.toggle("SmoothGrad", key="why_smooth", help="Smilkov et al. 2017: average the saliency of 25 copies of the "
              "image with noise added (sd 0.15). The speckle of a plain saliency map averages out.")
     smooth = bool(st.session_state.why_smooth)
@@ -188,6 +173,11 @@ with view, layout.guard("attacking the prediction"):
     st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps, target=goal,
                                                method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
                     key="why_fig_eps")
+
+with view, layout.guard("searching the smallest change"):
+    if smallest.asked():
+        flip = smallest.fgsm_equivalent(network, prepared.tensor, sweep, result.label, goal, iterated)
+        smallest.draw(network, digest, prepared.tensor, goal, probabilities, class_name, flip)
 
 with view, layout.guard("searching one pattern for every image"):
     st.subheader("One pattern that fools it on most images")

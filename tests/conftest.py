@@ -1,6 +1,7 @@
 """Shared test settings: deterministic torch, paths, and stores kept out of the repository."""
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -15,6 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 _STORES = Path(tempfile.mkdtemp(prefix="explorer-tests-"))
 os.environ.setdefault("EXPLORER_RUNS", str(_STORES / "runs"))
 os.environ.setdefault("EXPLORER_CACHE", str(_STORES / "cache"))
+
+
+def pytest_unconfigure(config):
+    """Remove the stores when the run ends: the app servers and training workers that wrote there are stopped by then."""
+    shutil.rmtree(_STORES, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items):

@@ -1,14 +1,16 @@
-"""The slow explanations of "Why this prediction", computed once per server with a progress bar: the eps
-sweeps of the attack, occlusion and integrated gradients (see :mod:`explorer.attribution`)."""
+"""The explanations of "Why this prediction" that the page itself does not draw: the slow ones, computed once per
+server with a progress bar (the eps sweeps of the attack, occlusion and integrated gradients; see
+:mod:`explorer.attribution`), their notes, and the Grad-CAM layer's picker."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import streamlit as st
 import torch
 
 from explorer import adversarial, attribution, labels
-from explorer.ui import memo, state
+from explorer.ui import memo, model_input, state
 from explorer.ui.model_input import Network
 
 EPSILONS = torch.linspace(0, 0.3, 61)
@@ -100,3 +102,20 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
             f"times the pixel's change. The attributions add up to **{added:.3f}**; the class score (the network's "
             f"output before the softmax) moved {moved:.3f} from black to your image (off by {abs(added - moved):.3f}: "
             "more steps close the gap). A pixel equal to the baseline (black) gets nothing, however much it matters.")
+
+
+def pick_cam_layer(layers: list) -> str:
+    """The Grad-CAM layer, among those with feature maps ("" when the model has none)."""
+    cam_layers = attribution.cam_layers(layers)
+    if not cam_layers:
+        st.info("This model has no layer with feature maps, so no Grad-CAM: saliency and the attack still work.")
+        return ""
+    suggested = state.page_default("why_layer", attribution.suggested_cam_layer(layers))
+    if st.session_state.why_layer not in cam_layers:
+        if st.session_state.why_layer:
+            st.warning(model_input.not_a_map_layer(layers, st.session_state.why_layer,
+                                                   f"Grad-CAM needs one; showing `{suggested}`, the last "
+                                                   "convolution's output"))
+        st.session_state.why_layer = suggested
+    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer",
+                        help=f"Suggested: {suggested}, the last convolution's output.")

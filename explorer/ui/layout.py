@@ -84,7 +84,7 @@ PAGES: tuple[PageInfo, ...] = (
         "pages/why_prediction.py", "Why this prediction", ":material/psychology:",
         "Saliency, Grad-CAM, occlusion and integrated gradients show which pixels the prediction rests on; "
         "a fast-gradient-sign attack flips it "
-        "with a change you can hardly see.",
+        "with a change you can hardly see, and L-BFGS finds the smallest change that does.",
         takes_model=True,
     ),
     PageInfo(

@@ -134,6 +134,37 @@ def test_an_imagenet_network_says_why_it_has_no_universal_pattern_here():
     assert any(i.value.startswith("No universal perturbation: it needs labelled images of ImageNet") for i in at.info)
 
 
+def test_the_smallest_change_is_searched_only_when_asked_and_compared_with_fgsm():
+    at = app(PAGE)
+    no_crash(at)
+    assert "Change (±" not in " ".join(titles(at))
+    at.toggle(key="why_smallest").set_value(True).run()
+    no_crash(at)
+    shown, names = text(at), titles(at)
+    assert "The smallest change that makes it read each class" in names  # every other digit searched
+    found = re.search(r"The nearest other class is \*\*(\w+)\*\*: a change of L2 norm \*\*([\d.]+)\*\* is enough, "
+                      r"([\d.]+) per pixel .*FGSM first changes the prediction at eps ([\d.]+) .* an L2 norm of "
+                      r"([\d.]+), \*\*([\d.]+) times\*\* as large", shown)
+    assert found, shown
+    norm, rms, fgsm_norm = float(found[2]), float(found[3]), float(found[5])
+    assert abs(rms - norm / 28) < 0.001 and fgsm_norm > 1.5 * norm  # measured: 1.05 against 2.07
+    assert f"Reads: {found[1]} (" in " ".join(names) and any(t.startswith("Change (±") for t in names)
+    assert at.query_params["small"] in ("1", ["1"])
+
+
+def test_the_smallest_change_follows_the_target_and_the_network():
+    at = app(PAGE, small="1", target="8")
+    no_crash(at)
+    assert "To read as **8**, a change of L2 norm" in text(at) and "FGSM first makes it read 8 at eps" in text(at)
+    assert "The smallest change that makes it read each class" not in titles(at)  # one class asked for
+    shapes = app(PAGE, small="1", model="tinyvgg")
+    no_crash(shapes)
+    assert "For the strongest other class, **" in text(shapes) and "per pixel value" in text(shapes)
+    imagenet = app(PAGE, small="1", model="alexnet", weights="0")
+    no_crash(imagenet)
+    assert any(i.value.startswith("No search here: L-BFGS takes hundreds") for i in imagenet.info)
+
+
 def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
     at = app(PAGE, eps="0.2", iterated="1", target="8")
     no_crash(at)
