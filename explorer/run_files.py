@@ -209,7 +209,8 @@ def build_model(run_id: str, root: Path | None = None, epoch: int | None = None)
 
 def export(run_id: str, root: Path | None = None) -> bytes:
     """A zip of the run: ``model.safetensors`` (weights), ``config.json``, ``metrics.jsonl`` and the rest
-    that describes it (status, checkpoint card, result)."""
+    that describes it (status, checkpoint card, result), with the weights kept along the way under
+    ``epochs/<epoch>.safetensors`` (0: before training)."""
     folder = path(run_id, root)
     get(run_id, root)  # RunNotFound early
     members = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
@@ -220,4 +221,6 @@ def export(run_id: str, root: Path | None = None) -> bytes:
         for arcname, name in members.items():
             if (folder / name).exists():
                 archive.write(folder / name, f"{run_id}/{arcname}")
+        for epoch in saved_epochs(run_id, root):
+            archive.write(_epoch_file(run_id, epoch, root), f"{run_id}/epochs/{epoch}.safetensors")
     return buffer.getvalue()

@@ -274,6 +274,8 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
         st.rerun()
     if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
         c.download_button("Download (safetensors + config)", lambda: run_files.export(chosen),
+                          help="A zip: the final weights, the settings, the metrics, and the weights kept at "
+                               "epochs 0 (untrained), 1, 2, 5, 10, ... as safetensors.",
                           file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
     if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
         b.caption("Started in another browser: only that browser can rename or delete this run.")
