@@ -51,6 +51,20 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> st
     return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
 
+def undecided(probabilities: torch.Tensor, pretrained: bool) -> bool:
+    """Whether the network has no decision to explain or fool: random weights and no class above twice chance."""
+    return not pretrained and float(probabilities.max()) < 2 / len(probabilities)
+
+
+def undecided_note(probabilities: torch.Tensor) -> str:
+    """Why the maps and the attack of an :func:`undecided` network teach little, with its figures."""
+    digits = 2 if len(probabilities) > 100 else 1  # ImageNet's chance is 0.10%
+    return (f"With random weights the network has not decided anything: its top class gets "
+            f"{float(probabilities.max()):.{digits}%}, chance is {1 / len(probabilities):.{digits}%}. The maps below show where its "
+            "gradients happen to flow and the attack flips one near-tie into another. Switch on **Trained weights** "
+            "to see a real decision explained and fooled.")
+
+
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,
              window: int) -> attribution.Occlusion:
     """Occlusion by a square of the image's mean colour, half a square apart, with progress."""

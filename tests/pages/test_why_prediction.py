@@ -15,6 +15,7 @@ def test_defaults_explain_the_digit_and_flip_it():
     no_crash(at)
     shown = text(at)
     assert "**Prediction:** 3 (100.0%)." in shown
+    assert not any("has not decided" in i.value for i in at.info)
     assert at.selectbox(key="why_layer").value == "relu2"  # the suggested layer: the last convolution's output
     names = titles(at)
     assert {"What the model sees", "Saliency, 3", "Grad-CAM, 3", "Original", "FGSM: confidence against eps"} <= set(names)
@@ -128,10 +129,12 @@ def test_one_pattern_for_every_image_is_searched_only_when_asked_and_kept_in_the
     assert at.query_params["uni"] in ("1", ["1"]) and at.query_params["ueps"] in ("0.1", ["0.1"])
 
 
-def test_an_imagenet_network_says_why_it_has_no_universal_pattern_here():
+def test_an_imagenet_network_with_random_weights_says_why_it_has_no_universal_pattern_and_no_decision():
     at = app(PAGE, model="alexnet", weights="0", uni="1")
     no_crash(at)
     assert any(i.value.startswith("No universal perturbation: it needs labelled images of ImageNet") for i in at.info)
+    assert any(i.value.startswith("With random weights the network has not decided anything: its top class gets 0.1")
+               and "chance is 0.10%" in i.value for i in at.info)  # a near-tie: nothing to explain or fool
 
 
 def test_the_smallest_change_is_searched_only_when_asked_and_compared_with_fgsm():
