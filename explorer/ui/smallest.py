@@ -68,7 +68,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
     p.plotly_chart(explain_figures.picture_figure(image, "Original", width_px=third), key="why_fig_small_original")
     q.plotly_chart(explain_figures.perturbation_figure(change, largest, width_px=third,
                                                        title=f"Change (±{largest:.2f})"), key="why_fig_small_change")
-    q.caption("White: the largest increase, black the largest decrease, grey no change.")
+    q.caption("White: the largest increase, black the largest decrease, grey no change"
+              + (" (in each of R, G and B)." if image.shape[0] == 3 else "."))
     title = explain_figures.named_title("Reads", f"{name(target)} ({float(result.probabilities[at, target]):.0%})",
                                         joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.images[at], title, width_px=third), key="why_fig_small_image")
