@@ -200,20 +200,20 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
     return fig
 
 
-def distance_figure(result: Smallest, classes: tuple[str, ...], height: int = 300) -> go.Figure:
-    """The smallest change found towards each target class, as its root mean square per pixel value; the nearest
-    class in red, a class not reached marked so."""
+def distance_figure(result: Smallest, classes: tuple[str, ...], reading: str, height: int = 300) -> go.Figure:
+    """The L2 norm of the smallest change found towards each target class, the nearest in red, a class not reached
+    marked so; ``reading`` (the class the image is read as now) is named under the axis, since it has no bar."""
     names = [class_name(int(t), classes) for t in result.targets]
-    rms, nearest = result.rms.nan_to_num(0).tolist(), result.nearest
+    norms, nearest = result.norms.nan_to_num(0).tolist(), result.nearest
+    unit = "pixel" if result.original.shape[0] == 1 else "pixel value"
     fig = go.Figure(go.Bar(
-        x=names, y=rms, marker_color=["#d62728" if i == nearest else "#7f7f7f" for i in range(len(names))],
-        text=[f"{r:.3f}" if found else "not reached" for r, found in zip(rms, result.found.tolist())],
-        textposition="outside", cliponaxis=False, customdata=result.norms.nan_to_num(0).tolist(),
-        hovertemplate="to read %{x}: RMS %{y:.4f} (L2 norm %{customdata:.3f})<extra></extra>"))
+        x=names, y=norms, marker_color=["#d62728" if i == nearest else "#7f7f7f" for i in range(len(names))],
+        text=[f"{n:.2f}" if found else "not reached" for n, found in zip(norms, result.found.tolist())],
+        textposition="outside", cliponaxis=False, customdata=result.rms.nan_to_num(0).tolist(),
+        hovertemplate=f"to read %{{x}}: L2 norm %{{y:.3f}}, RMS %{{customdata:.3g}} per {unit}<extra></extra>"))
     fig.update_layout(title="The smallest change that makes it read each class", height=height, margin=_MARGIN,
-                      xaxis=dict(title="read as", type="category"),
-                      yaxis=dict(title=f"RMS change per {'pixel' if result.original.shape[0] == 1 else 'value'}",
-                                 range=[0, 1.2 * max(rms)]))
+                      xaxis=dict(title=f"read as ({reading}, its reading now, has no bar)", type="category"),
+                      yaxis=dict(title="L2 norm of the change", range=[0, 1.2 * max(norms)]))
     return fig
 
 

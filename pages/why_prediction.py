@@ -146,6 +146,8 @@ with view, layout.guard("attacking the prediction"):
         if st.session_state.why_target >= count:
             st.warning(f"The link's target {st.session_state.why_target} is not one of this model's classes "
                        f"(0..{count - 1}): attacking without one.")
+        else:
+            st.warning(f"The network already reads {class_name(best)}: attacking towards any other class.")
         st.session_state.why_target = ANY
     b.selectbox("Make it read as", targets, key="why_target",
                 format_func=lambda k: "any other class" if k == ANY else class_name(k),
@@ -178,7 +180,7 @@ with view, layout.guard("attacking the prediction"):
 
 with view, layout.guard("searching the smallest change"):
     if smallest.asked():
-        flip = smallest.fgsm_equivalent(network, prepared.tensor, sweep, result.label, goal, iterated)
+        flip = smallest.fgsm_match(network, prepared.tensor, sweep, result.label, goal, iterated)
         smallest.draw(network, digest, prepared.tensor, goal, probabilities, class_name, flip)
 
 with view, layout.guard("searching one pattern for every image"):

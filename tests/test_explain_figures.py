@@ -99,9 +99,10 @@ def test_the_distance_figure_marks_the_nearest_class_and_those_not_reached():
     original = torch.zeros(1, 2, 2)
     images = torch.stack([original + 0.2, original + 0.1, original])  # L2 norms 0.4, 0.2; the last not reached
     result = Smallest(original, torch.tensor([1, 2, 3]), images, torch.tensor([True, True, False]), torch.zeros(3, 4))
-    fig = explain_figures.distance_figure(result, ("a", "b", "c", "d"))
+    fig = explain_figures.distance_figure(result, ("a", "b", "c", "d"), "a")
     bars = fig.data[0]
-    assert list(bars.x) == ["b", "c", "d"] and list(bars.y) == pytest.approx([0.2, 0.1, 0.0])  # RMS: norm / 2
-    assert list(bars.text) == ["0.200", "0.100", "not reached"]
+    assert list(bars.x) == ["b", "c", "d"] and list(bars.y) == pytest.approx([0.4, 0.2, 0.0])
+    assert list(bars.text) == ["0.40", "0.20", "not reached"]
     assert list(bars.marker.color) == ["#7f7f7f", "#d62728", "#7f7f7f"]  # c is the nearest
-    assert list(bars.customdata) == pytest.approx([0.4, 0.2, 0.0])
+    assert list(bars.customdata) == pytest.approx([0.2, 0.1, 0.0])  # RMS: the norm over 2 (4 values)
+    assert fig.layout.xaxis.title.text == "read as (a, its reading now, has no bar)"

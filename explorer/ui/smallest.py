@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import streamlit as st
 import torch
@@ -13,7 +14,7 @@ from explorer.ui.explanations import SMALL_IMAGE
 from explorer.ui.model_input import Network
 
 EVERY_CLASS_VALUES = 30_000  # image values times classes searched at once: a digit's 9 (7,056) or a CIFAR-10
-                             # image's (27,648), about 3 to 6 s on two CPU cores; TinyVGG's 7 classes take 19 s
+                             # image's (27,648), about 3 to 6 s on two CPU cores; TinyVGG's 7 classes take 25 s
 HELP = ("Szegedy et al. (2014): minimise c · loss + ||change||² by box-constrained L-BFGS (scipy's L-BFGS-B, the "
         f"image kept in [0, 1]), {minimal.ROUNDS} times, halving the search for the smallest c that still makes the "
         "network read the class. Small networks only: a 224 px network would take minutes here.")
@@ -24,7 +25,7 @@ def asked() -> bool:
     st.subheader("The smallest change that fools it")
     st.markdown("FGSM moves every pixel by up to eps. Szegedy et al. (2014), who found adversarial examples, asked "
                 "instead for the smallest change overall, its L2 norm (the square root of the sum of squared pixel "
-                "changes), that makes the network read another class.")
+                "changes), that makes the network read another class, or the one chosen under \"Make it read as\".")
     return st.toggle("Search for it", key="why_smallest", help=HELP)
 
 
@@ -41,43 +42,56 @@ def targets(probabilities: torch.Tensor, chosen: int | None, values: int) -> lis
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None, probabilities: torch.Tensor,
-         name: Callable[[int], str], fgsm: tuple[float, torch.Tensor] | None) -> None:
+         name: Callable[[int], str], fgsm: FgsmMatch) -> None:
     """Search the smallest change towards ``chosen`` (or the classes :func:`targets` picks), once per server, and
-    show it beside the FGSM change ``fgsm`` = (eps, perturbation) that first did the same, if any."""
+    show it beside what the page's FGSM needs for the same (:func:`fgsm_match`)."""
     if image.numel() > SMALL_IMAGE:
         st.info("No search here: L-BFGS takes hundreds of forward and backward passes, minutes for a 224 px "
                 "network on this server's CPU. Try LeNet-5, TinyVGG or a network you trained.")
         return
-    asked = targets(probabilities, chosen, image.numel())
+    wanted = targets(probabilities, chosen, image.numel())
     result = memo.computed(
-        "why_smallest", (network.key, digest, tuple(asked)),
-        lambda report: minimal.smallest_change(network.model, image, asked, progress=report),
-        lambda done, total: f"L-BFGS towards {_classes(asked, name)}: step {done} of {total}")
+        "why_smallest", (network.key, digest, tuple(wanted)),
+        lambda report: minimal.smallest_change(network.model, image, wanted, progress=report),
+        lambda done, total: f"L-BFGS towards {_classes(wanted, name)}: step {done} of {total}")
     if not bool(result.found.any()):
-        st.warning(f"No change found that makes the network read {_classes(asked, name)} in "
+        st.warning(f"No change found that makes the network read {_classes(wanted, name)} in "
                    f"{minimal.ROUNDS} rounds of {minimal.ITERATIONS} L-BFGS steps.")
         return
-    if len(asked) > 1:
-        st.plotly_chart(explain_figures.distance_figure(result, tuple(name(k) for k in range(len(probabilities)))),
+    if len(wanted) > 1:
+        names = tuple(name(k) for k in range(len(probabilities)))
+        st.plotly_chart(explain_figures.distance_figure(result, names, names[int(probabilities.argmax())]),
                         key="why_fig_distances")
     at = result.nearest
     change, target = result.changes[at], int(result.targets[at])
     largest = float(change.abs().max())
     third = layout.VIEW_PX // 3
     p, q, r = st.columns(3)
-    p.plotly_chart(explain_figures.picture_figure(image, "Original", width_px=third), key="why_fig_small_original")
+    before = int(probabilities.argmax())
+    title = explain_figures.named_title("Original", f"{name(before)} ({float(probabilities[before]):.0%})", joiner=": ")
+    p.plotly_chart(explain_figures.picture_figure(image, title, width_px=third), key="why_fig_small_original")
     q.plotly_chart(explain_figures.perturbation_figure(change, largest, width_px=third,
                                                        title=f"Change (±{largest:.2f})"), key="why_fig_small_change")
     q.caption("White: the largest increase, black the largest decrease, grey no change"
-              + (" (in each of R, G and B)." if image.shape[0] == 3 else "."))
+              + (" (in each of R, G and B)" if image.shape[0] == 3 else "")
+              + f"; scaled to ±{largest:.2f}, not to eps like the FGSM picture above.")
     title = explain_figures.named_title("Reads", f"{name(target)} ({float(result.probabilities[at, target]):.0%})",
                                         joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.images[at], title, width_px=third), key="why_fig_small_image")
     st.markdown(reading(result, name, chosen, fgsm))
 
 
-def reading(result: minimal.Smallest, name: Callable[[int], str], chosen: int | None,
-            fgsm: tuple[float, torch.Tensor] | None) -> str:
+@dataclass(frozen=True)
+class FgsmMatch:
+    """What the attack of the page's sweep needs to do what the search did."""
+
+    method: str  # "FGSM" or "Iterated FGSM (10 steps)"
+    eps: float | None  # the sweep's first eps that does it; None when none does
+    norm: float  # the L2 norm of the attack's change at that eps (at the sweep's last eps when none does)
+    below: tuple[float, float] | None  # the sweep's eps before, which did not, and its L2 norm: the need lies between
+
+
+def reading(result: minimal.Smallest, name: Callable[[int], str], chosen: int | None, fgsm: FgsmMatch) -> str:
     """The nearest class, the size of the change in both measures, and how it compares with FGSM's."""
     at = result.nearest
     target, norm, change = int(result.targets[at]), float(result.norms[at]), result.changes[at]
@@ -88,34 +102,44 @@ def reading(result: minimal.Smallest, name: Callable[[int], str], chosen: int | 
         lead = f"For the strongest other class, **{name(target)}**,"
     else:
         lead = f"The nearest other class is **{name(target)}**:"
-    text = (f"{lead} a change of L2 norm **{norm:.2f}** is enough, {float(result.rms[at]):.3f} per {unit} (root mean "
+    text = (f"{lead} a change of L2 norm **{norm:.2f}** is enough, {float(result.rms[at]):.3g} per {unit} (root mean "
             f"square), though one {unit} moves {float(change.abs().max()):.2f}. It stops just across the line, so "
             f"{name(target)} wins narrowly ({float(result.probabilities[at, target]):.0%}). ")
     if len(result.targets) == 1 and chosen is None:
-        text += ("(Searching every class of an image this large would take half a minute: pick one under "
-                 "\"Make it read as\".) ")
-    if fgsm is None:
-        return text + "FGSM does not do as much with any eps up to 0.3 (the chart above)."
-    eps, perturbation = fgsm
-    fgsm_norm = float(perturbation.norm())
+        text += ("Only this class was searched: every class of an image this large would take half a minute. "
+                 "To search another, pick it under \"Make it read as\". ")
     does = f"makes it read {name(chosen)}" if chosen is not None else "changes the prediction"
-    return text + (f"FGSM first {does} at eps {eps:.3g} (the chart above): it moves every {unit} by up to {eps:.3g}, "
-                   f"an L2 norm of {fgsm_norm:.2f}, **{fgsm_norm / norm:.1f} times** as large. Two ways to measure "
+    if fgsm.eps is None:
+        return text + (f"{fgsm.method} never {does} on the chart above, not even at eps 0.3, whose change has an "
+                       f"L2 norm of {fgsm.norm:.2f}: **{fgsm.norm / norm:.1f} times** this one, and still not enough.")
+    times, steps = f"**{fgsm.norm / norm:.1f} times**", ""
+    if fgsm.below is not None and fgsm.norm > 1.1 * fgsm.below[1]:  # the chart's eps steps are coarse here
+        times = f"**{fgsm.below[1] / norm:.1f} to {fgsm.norm / norm:.1f} times**"
+        steps = f" (the chart tries eps in steps: the exact eps lies between {fgsm.below[0]:.3g} and {fgsm.eps:.3g})"
+    return text + (f"{fgsm.method} first {does} at eps {fgsm.eps:.3g} (the chart above): it moves every {unit} by up "
+                   f"to {fgsm.eps:.3g}, an L2 norm of {fgsm.norm:.2f}, {times} as large{steps}. Two ways to measure "
                    "\"small\": the whole change (L2, Szegedy) or the largest single change (L∞, FGSM's eps).")
 
 
-def fgsm_equivalent(network: Network, image: torch.Tensor, sweep: tuple[torch.Tensor, torch.Tensor], label: int,
-                    target: int | None, iterated: bool) -> tuple[float, torch.Tensor] | None:
-    """The first eps of the page's sweep at which the attack does what the search does (reads ``target``, or any
-    class but ``label``), and that attack's change; None when no eps does."""
+def fgsm_match(network: Network, image: torch.Tensor, sweep: tuple[torch.Tensor, torch.Tensor], label: int,
+               target: int | None, iterated: bool) -> FgsmMatch:
+    """Where the page's sweep first does what the search does (reads ``target``, or any class but ``label``), and
+    the size of its change there and one eps before."""
     epsilons, probabilities = sweep
     done = probabilities.argmax(1) == target if target is not None else probabilities.argmax(1) != label
-    if not bool(done.any()):
-        return None
-    eps = float(epsilons[done.nonzero()[0, 0]])
     attack = adversarial.iterative_fgsm if iterated else adversarial.fgsm
-    return eps, attack(network.model, image, eps, target=target).perturbation
+    method = "Iterated FGSM (10 steps)" if iterated else "FGSM"
+
+    def norm(eps: float) -> float:
+        return float(attack(network.model, image, eps, target=target).perturbation.norm())
+
+    if not bool(done.any()):
+        return FgsmMatch(method, None, norm(float(epsilons[-1])), None)
+    first = int(done.nonzero()[0, 0])
+    eps = float(epsilons[first])
+    below = (float(epsilons[first - 1]), norm(float(epsilons[first - 1]))) if first > 0 else None
+    return FgsmMatch(method, eps, norm(eps), below)
 
 
-def _classes(asked: list[int], name: Callable[[int], str]) -> str:
-    return name(asked[0]) if len(asked) == 1 else f"each of {len(asked)} classes"
+def _classes(wanted: list[int], name: Callable[[int], str]) -> str:
+    return name(wanted[0]) if len(wanted) == 1 else f"each of {len(wanted)} classes"

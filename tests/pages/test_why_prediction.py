@@ -147,12 +147,16 @@ def test_the_smallest_change_is_searched_only_when_asked_and_compared_with_fgsm(
     assert "The smallest change that makes it read each class" in names  # every other digit searched
     found = re.search(r"The nearest other class is \*\*(\w+)\*\*: a change of L2 norm \*\*([\d.]+)\*\* is enough, "
                       r"([\d.]+) per pixel .*FGSM first changes the prediction at eps ([\d.]+) .* an L2 norm of "
-                      r"([\d.]+), \*\*([\d.]+) times\*\* as large", shown)
+                      r"([\d.]+), \*\*([\d. to]+) times\*\*", shown)
     assert found, shown
     norm, rms, fgsm_norm = float(found[2]), float(found[3]), float(found[5])
     assert abs(rms - norm / 28) < 0.001 and fgsm_norm > 1.5 * norm  # measured: 1.05 against 2.07
     assert f"Reads: {found[1]} (" in " ".join(names) and any(t.startswith("Change (±") for t in names)
+    assert "Original: 3 (100%)" in names
     assert at.query_params["small"] in ("1", ["1"])
+    at.toggle(key="why_iterated").set_value(True).run()
+    no_crash(at)
+    assert "Iterated FGSM (10 steps) first changes the prediction at eps" in text(at)
 
 
 def test_the_smallest_change_follows_the_target_and_the_network():
@@ -162,10 +166,22 @@ def test_the_smallest_change_follows_the_target_and_the_network():
     assert "The smallest change that makes it read each class" not in titles(at)  # one class asked for
     shapes = app(PAGE, small="1", model="tinyvgg")
     no_crash(shapes)
-    assert "For the strongest other class, **" in text(shapes) and "per pixel value" in text(shapes)
+    shown = text(shapes)
+    assert "For the strongest other class, **" in shown and "per pixel value" in shown
+    assert "Only this class was searched" in shown
+    assert re.search(r"\*\*[\d.]+ to [\d.]+ times\*\* as large \(the chart tries eps in steps: the exact eps lies "
+                     r"between [\d.]+ and [\d.]+\)", shown)  # the flip at 0.015, beyond 0.01: 2.0 to 3.0 times
     imagenet = app(PAGE, small="1", model="alexnet", weights="0")
     no_crash(imagenet)
     assert any(i.value.startswith("No search here: L-BFGS takes hundreds") for i in imagenet.info)
+
+
+def test_where_fgsm_never_succeeds_the_smallest_change_says_so_with_fgsms_largest_change():
+    at = app(PAGE, small="1", img="tshirt")  # LeNet-5 reads the T-shirt as 8 whatever FGSM's eps up to 0.3
+    no_crash(at)
+    found = re.search(r"FGSM never changes the prediction on the chart above, not even at eps 0.3, whose change has "
+                      r"an L2 norm of ([\d.]+): \*\*([\d.]+) times\*\* this one", text(at))
+    assert found and float(found[2]) > 2
 
 
 def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
@@ -184,3 +200,4 @@ def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
         no_crash(other)
         assert other.selectbox(key="why_target").value == -1 and "target" not in other.query_params
         assert ("The link's target 12 is not one of this model's classes" in warnings(other)) == (bad == "12")
+        assert ("The network already reads 3: attacking towards any other class." in warnings(other)) == (bad == "3")
