@@ -5,7 +5,7 @@ For an image ``x`` and a target class ``t`` they ask for ``min ||r||_2`` such th
 penalty: minimise ``c * loss(x + r, t) + ||r||^2`` by box-constrained L-BFGS (here scipy's L-BFGS-B)
 and search for the smallest ``c`` whose minimiser is read as ``t``: a smaller ``c`` weighs the change
 more, so the last ``c`` that still succeeds gives the smallest ``r``. Networks are not convex, so this
-is an upper bound on the true distance, but a tight one in practice.
+is an upper bound on the true distance; on a linear model it is the distance to the class boundary.
 
 Several targets are solved at once: the objective is a sum of independent terms, one image and one
 ``c`` per target, so one L-BFGS-B run serves all of them (one forward pass of T images per step).
