@@ -180,8 +180,8 @@ with view, layout.guard("attacking the prediction"):
 
 with view, layout.guard("searching the smallest change"):
     if smallest.asked():
-        flip = smallest.fgsm_match(network, prepared.tensor, sweep, result.label, goal, iterated)
-        smallest.draw(network, digest, prepared.tensor, goal, probabilities, class_name, flip)
+        smallest.draw(network, digest, prepared.tensor, goal, probabilities, class_name,
+                      lambda: smallest.fgsm_match(network, prepared.tensor, sweep, result.label, goal, iterated))
 
 with view, layout.guard("searching one pattern for every image"):
     st.subheader("One pattern that fools it on most images")

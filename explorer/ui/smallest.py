@@ -42,9 +42,9 @@ def targets(probabilities: torch.Tensor, chosen: int | None, values: int) -> lis
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None, probabilities: torch.Tensor,
-         name: Callable[[int], str], fgsm: FgsmMatch) -> None:
+         name: Callable[[int], str], fgsm: Callable[[], FgsmMatch]) -> None:
     """Search the smallest change towards ``chosen`` (or the classes :func:`targets` picks), once per server, and
-    show it beside what the page's FGSM needs for the same (:func:`fgsm_match`)."""
+    show it beside what the page's FGSM needs for the same (``fgsm()``, a :func:`fgsm_match`, asked only then)."""
     if image.numel() > SMALL_IMAGE:
         st.info("No search here: L-BFGS takes hundreds of forward and backward passes, minutes for a 224 px "
                 "network on this server's CPU. Try LeNet-5, TinyVGG or a network you trained.")
@@ -78,7 +78,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
     title = explain_figures.named_title("Reads", f"{name(target)} ({float(result.probabilities[at, target]):.0%})",
                                         joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.images[at], title, width_px=third), key="why_fig_small_image")
-    st.markdown(reading(result, name, chosen, fgsm))
+    st.markdown(reading(result, name, chosen, fgsm()))
 
 
 @dataclass(frozen=True)
