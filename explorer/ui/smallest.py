@@ -88,6 +88,7 @@ class FgsmMatch:
     method: str  # "FGSM" or "Iterated FGSM (10 steps)"
     eps: float | None  # the sweep's first eps that does it; None when none does
     norm: float  # the L2 norm of the attack's change at that eps (at the sweep's last eps when none does)
+    last: float  # the sweep's last eps
     below: tuple[float, float] | None  # the sweep's eps before, which did not, and its L2 norm: the need lies between
 
 
@@ -110,8 +111,9 @@ def reading(result: minimal.Smallest, name: Callable[[int], str], chosen: int | 
                  "To search another, pick it under \"Make it read as\". ")
     does = f"makes it read {name(chosen)}" if chosen is not None else "changes the prediction"
     if fgsm.eps is None:
-        return text + (f"{fgsm.method} never {does} on the chart above, not even at eps 0.3, whose change has an "
-                       f"L2 norm of {fgsm.norm:.2f}: **{fgsm.norm / norm:.1f} times** this one, and still not enough.")
+        return text + (f"{fgsm.method} never {does} on the chart above, not even at eps {fgsm.last:.3g}, whose change "
+                       f"has an L2 norm of {fgsm.norm:.2f}: **{fgsm.norm / norm:.1f} times** this one, and still not "
+                       "enough.")
     times, steps = f"**{fgsm.norm / norm:.1f} times**", ""
     if fgsm.below is not None and fgsm.norm > 1.1 * fgsm.below[1]:  # the chart's eps steps are coarse here
         times = f"**{fgsm.below[1] / norm:.1f} to {fgsm.norm / norm:.1f} times**"
@@ -133,12 +135,13 @@ def fgsm_match(network: Network, image: torch.Tensor, sweep: tuple[torch.Tensor,
     def norm(eps: float) -> float:
         return float(attack(network.model, image, eps, target=target).perturbation.norm())
 
+    last = float(epsilons[-1])
     if not bool(done.any()):
-        return FgsmMatch(method, None, norm(float(epsilons[-1])), None)
+        return FgsmMatch(method, None, norm(last), last, None)
     first = int(done.nonzero()[0, 0])
     eps = float(epsilons[first])
     below = (float(epsilons[first - 1]), norm(float(epsilons[first - 1]))) if first > 0 else None
-    return FgsmMatch(method, eps, norm(eps), below)
+    return FgsmMatch(method, eps, norm(eps), last, below)
 
 
 def _classes(wanted: list[int], name: Callable[[int], str]) -> str:
