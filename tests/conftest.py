@@ -19,7 +19,7 @@ os.environ.setdefault("EXPLORER_CACHE", str(_STORES / "cache"))
 
 
 def pytest_unconfigure(config):
-    """Remove the stores when the run ends: the app servers and training workers that wrote there are stopped by then."""
+    """Remove the stores when the run ends: the app servers and training workers that wrote there have stopped."""
     shutil.rmtree(_STORES, ignore_errors=True)
 
 

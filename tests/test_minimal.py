@@ -61,7 +61,8 @@ def test_lenet_reads_every_other_class_after_a_change_smaller_than_fgsms(lenet, 
 
 def test_the_search_reports_its_progress_to_the_end(lenet, digit):
     seen = []
-    minimal.smallest_change(lenet, digit, [7], rounds=3, iterations=5, progress=lambda done, total: seen.append((done, total)))
+    minimal.smallest_change(lenet, digit, [7], rounds=3, iterations=5,
+                            progress=lambda done, total: seen.append((done, total)))
     assert seen and all(total == 15 for _, total in seen)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen) and seen[-1][0] <= 15
 

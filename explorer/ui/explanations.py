@@ -59,10 +59,11 @@ def undecided(probabilities: torch.Tensor, pretrained: bool) -> bool:
 def undecided_note(probabilities: torch.Tensor) -> str:
     """Why the maps and the attack of an :func:`undecided` network teach little, with its figures."""
     digits = 2 if len(probabilities) > 100 else 1  # ImageNet's chance is 0.10%
-    return (f"With random weights the network has not decided anything: its top class gets "
-            f"{float(probabilities.max()):.{digits}%}, chance is {1 / len(probabilities):.{digits}%}. The maps below show where its "
-            "gradients happen to flow and the attack flips one near-tie into another. Switch on **Trained weights** "
-            "to see a real decision explained and fooled.")
+    top, chance = float(probabilities.max()), 1 / len(probabilities)
+    return (f"With random weights the network has not decided anything: its top class gets {top:.{digits}%}, "
+            f"chance is {chance:.{digits}%}. The maps below show where its gradients happen to flow and the attack "
+            "flips one near-tie into another. Switch on **Trained weights** to see a real decision explained and "
+            "fooled.")
 
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,

@@ -49,7 +49,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
         st.info("No search here: L-BFGS takes hundreds of forward and backward passes, minutes for a 224 px "
                 "network on this server's CPU. Try LeNet-5, TinyVGG or a network you trained.")
         return
-    wanted = targets(probabilities, chosen, image.numel())
+    before, wanted = int(probabilities.argmax()), targets(probabilities, chosen, image.numel())
     result = memo.computed(
         "why_smallest", (network.key, digest, tuple(wanted)),
         lambda report: minimal.smallest_change(network.model, image, wanted, progress=report),
@@ -60,14 +60,13 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
         return
     if len(wanted) > 1:
         names = tuple(name(k) for k in range(len(probabilities)))
-        st.plotly_chart(explain_figures.distance_figure(result, names, names[int(probabilities.argmax())]),
+        st.plotly_chart(explain_figures.distance_figure(result, names, names[before]),
                         key="why_fig_distances")
     at = result.nearest
     change, target = result.changes[at], int(result.targets[at])
     largest = float(change.abs().max())
     third = layout.VIEW_PX // 3
     p, q, r = st.columns(3)
-    before = int(probabilities.argmax())
     title = explain_figures.named_title("Original", f"{name(before)} ({float(probabilities[before]):.0%})", joiner=": ")
     p.plotly_chart(explain_figures.picture_figure(image, title, width_px=third), key="why_fig_small_original")
     q.plotly_chart(explain_figures.perturbation_figure(change, largest, width_px=third,
