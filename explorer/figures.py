@@ -13,10 +13,13 @@ import plotly.graph_objects as go
 import torch
 
 from explorer import export, images
+from explorer.backprop import Backward
 from explorer.probes import Probe
 from explorer.trace import Trace, input_gradient, window_centres
 
 ScaleMode = Literal["own", "symmetric", "input"]
+# purple below zero, orange above, pale at both ends: a gradient grid stays readable even when every cell is 1
+GRADIENT_SCALE = [[0.0, "#b2abd2"], [0.5, "#f7f7f7"], [1.0, "#fdb863"]]
 SCALE_MODES: tuple[str, ...] = ("symmetric", "own", "input")
 SCALE_LABELS = {
     "symmetric": "diverging, centred on 0",
@@ -99,7 +102,7 @@ def _fmt(value: float) -> str:
 
 
 def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, int]] | None = None,
-                mask: torch.Tensor | None = None, colorscale: str = "Blues", zmid: float | None = None,
+                mask: torch.Tensor | None = None, colorscale: str | list = "Blues", zmid: float | None = None,
                 cell_px: int = 44, border: tuple[int, int, int, int] = (0, 0, 0, 0),
                 path: torch.Tensor | None = None) -> go.Figure:
     """A small numeric grid with every value written in its cell.
@@ -173,6 +176,31 @@ def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go
         grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)]),
         grid_figure(input_gradient(trace, routing, upstream), "Backward: gradient of this output",
                     highlight=taps, colorscale="Oranges"),
+    ]
+
+
+def backward_step_figures(trace: Trace, back: Backward) -> list[go.Figure]:
+    """Upstream gradient (this cell outlined), input with the window, dx and dw as handed back so far."""
+    (r, c), taps, _ = _step_marks(trace, back.step)
+    padded = "(padded)" if any(trace.padding) else ""
+    return [
+        grid_figure(back.upstream, f"dL/dy: cell ({r}, {c})", highlight=[(r, c)], colorscale=GRADIENT_SCALE,
+                    zmid=0),
+        grid_figure(trace.padded, f"Input x {padded}".strip(), highlight=taps, border=trace.padding),
+        grid_figure(back.input_grad, f"dx so far {padded}".strip(), highlight=taps, border=trace.padding,
+                    colorscale="RdBu_r", zmid=0),
+        grid_figure(back.weight_grad, "dw so far", colorscale="RdBu_r", zmid=0),
+    ]
+
+
+def transposed_figures(spread: torch.Tensor, turned: torch.Tensor, input_grad: torch.Tensor,
+                       border: tuple[int, int, int, int]) -> list[go.Figure]:
+    """dx read as a convolution: the spread dL/dy, the kernel turned 180 degrees, and what sliding one over
+    the other gives."""
+    return [
+        grid_figure(spread, "dL/dy spread out, ringed with zeros", colorscale=GRADIENT_SCALE, zmid=0),
+        grid_figure(turned, "flip(w), turned 180°", colorscale="RdBu_r", zmid=0),
+        grid_figure(input_grad, "= dx", border=border, colorscale="RdBu_r", zmid=0),
     ]
 
 

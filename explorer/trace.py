@@ -35,6 +35,8 @@ class Trace:
     output: torch.Tensor  # (H', W')
     padding: tuple[int, int, int, int]  # (left, right, top, bottom)
     weights: torch.Tensor | None = None  # (kh, kw) kernel as applied (flipped for convolution); None for pooling
+    stride: int = 1
+    dilation: int = 1
 
     @property
     def steps(self) -> int:
@@ -86,7 +88,8 @@ def conv_trace(
     values, rows, cols = _windows(padded, tuple(kernel.shape), stride, dilation)
     terms = values * applied.flatten()  # (L, K)
     out_hw = _out_hw(padded.shape, kernel.shape, stride, dilation)
-    return Trace(padded, tuple(kernel.shape), rows, cols, values, terms, terms.sum(1).reshape(out_hw), pads, applied)
+    return Trace(padded, tuple(kernel.shape), rows, cols, values, terms, terms.sum(1).reshape(out_hw), pads, applied,
+                 stride, dilation)
 
 
 def _out_hw(padded_hw, window_hw, stride: int, dilation: int) -> tuple[int, int]:
@@ -101,7 +104,7 @@ def pool_trace(image: torch.Tensor, kind: conv.PoolKind, size: int, stride: int 
         raise ValueError(f"a {size}x{size} pooling window does not fit a {grid.shape[0]}x{grid.shape[1]} map")
     values, rows, cols = _windows(grid, (size, size), stride, 1)
     out = _reduce(values, kind).reshape(_out_hw(grid.shape, (size, size), stride, 1))
-    return Trace(grid, (size, size), rows, cols, values, values, out, (0, 0, 0, 0))
+    return Trace(grid, (size, size), rows, cols, values, values, out, (0, 0, 0, 0), stride=stride)
 
 
 def _reduce(values: torch.Tensor, kind: str) -> torch.Tensor:

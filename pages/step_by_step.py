@@ -3,8 +3,8 @@
 import streamlit as st
 import torch
 
-from explorer import conv, examples, export, figures, kernels, trace
-from explorer.ui import layout, state
+from explorer import backprop, conv, examples, export, figures, kernels, trace
+from explorer.ui import backward, layout, state
 
 layout.page_setup(layout.PAGES[1])
 st.title("Convolution step by step")
@@ -14,7 +14,7 @@ st.markdown(
     "outline), stride skips positions, dilation spreads the kernel's taps apart: watch the dotted path."
 )
 
-MODES = ("convolution", "pooling", "1-D signal")
+MODES = ("convolution", "pooling", "1-D signal", "backward")
 EXAMPLE_KEYS = (*examples.EXAMPLES, "custom")
 SETTINGS = [
     state.Setting("sb_mode", "mode", "convolution", state.choice(MODES)),
@@ -31,6 +31,7 @@ SETTINGS = [
     state.Setting("sb_pstride", "pstride", 2, state.int_between(1, 4)),
     state.Setting("sb_signal", "sig", "0 0 1 3 4 4 2 0 0 1", str),
     state.Setting("sb_kernel_1d", "k1", "-1 0 1", str),
+    state.Setting("sb_upstream", "dy", "", str),
     state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
 ]
 state.restore(SETTINGS)
@@ -89,11 +90,15 @@ def _move(delta: int, steps: int) -> None:
     st.session_state.sb_step = max(1, min(steps, st.session_state.sb_step + delta))
 
 
-def show_step(traced: trace.Trace, kind: str) -> None:
+def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
     step = step_controls(traced.steps)
     state.publish(SETTINGS)  # the step changes inside this fragment: keep the link in step
     st.markdown(f"**Step {step + 1} of {traced.steps}**")
-    if traced.weights is not None:
+    if grad is not None:
+        back = backprop.backward_until(traced, grad, step)
+        st.code(backprop.step_text(traced, back), language=None)
+        figs = figures.backward_step_figures(traced, back)
+    elif traced.weights is not None:
         st.code(trace.equation(traced, step), language=None, wrap_lines=True)
         figs = figures.conv_step_figures(traced, step)
     else:
@@ -143,18 +148,28 @@ with layout.guard("building the example"):
     except ValueError as exc:
         st.error(f"These settings do not work here: {exc}.")
         st.stop()
+    grad = None
+    if mode == "backward":
+        st.markdown(backward.INTRO)
+        if (grad := backward.upstream(traced)) is None:
+            st.stop()
     if flip and traced.weights is not None:
         st.info("True convolution: the kernel is rotated by 180 degrees before it slides (shown as applied).")
     example = examples.EXAMPLES.get(st.session_state.sb_example)
-    if mode == "convolution" and example is not None and (note := examples.departure_note(
+    if mode in ("convolution", "backward") and example is not None and (note := examples.departure_note(
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
             flip=flip)):
         st.caption(note)
     st.toggle("Play", key="sb_play", help="Advance one step per second.")
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
-        traced, kind if mode == "pooling" else "")
+        traced, kind if mode == "pooling" else "", grad)
+    if grad is not None:
+        backward.whole_pass(traced, grad, pmode)
     with st.expander("Export this example (Markdown / LaTeX)"):
         named = {"input": traced.padded, "kernel": traced.weights, "output": traced.output}
+        if grad is not None:
+            done = backprop.backward(traced, grad)
+            named.update({"dL/dy": grad, "dx": done.input_grad, "dw": done.weight_grad})
         named = {name: m for name, m in named.items() if m is not None}  # pooling has no kernel
         st.code(export.example_markdown(named), language="markdown")
         st.code(export.example_latex(named), language="latex")

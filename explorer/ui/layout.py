@@ -48,7 +48,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo(
         "pages/step_by_step.py", "Convolution step by step", ":material/grid_on:",
         "The lecture's worked examples, one output cell at a time: window, products, sum; "
-        "flip, padding, stride, dilation, pooling and 1-D signals.",
+        "flip, padding, stride, dilation, pooling, 1-D signals, and the backward pass (dx = dy * flip(w)).",
     ),
     PageInfo(
         "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",

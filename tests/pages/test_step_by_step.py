@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.apptest import app, errors, no_crash, text
+from tests.apptest import app, errors, no_crash, text, titles
 
 
 def test_step_page_defaults_and_next():
@@ -57,3 +57,35 @@ def test_a_change_to_the_lectures_example_is_said_next_to_it():
     no_crash(at)
     assert "padding 1 instead of 0. So the output here is 4x5, not the lecture's 2x3." in text(at)
     assert "Changed from the lecture's example" not in text(app("pages/step_by_step.py"))
+
+
+# --- Backward -------------------------------------------------------------------------------------
+
+
+def test_backward_hands_each_cells_gradient_back_and_agrees_with_pytorch():
+    at = app("pages/step_by_step.py", mode="backward", dy="1 2 0\n-1 0 3")
+    no_crash(at)
+    assert "Step 1 of 6" in text(at) and "dy · w" in text(at)
+    assert at.code[0].value.splitlines()[0] == "dL/dy(0, 0) = 1"
+    at.button(key="sb_next").click().run()
+    assert at.code[0].value.splitlines()[2] == "dw += 2 · x[window] = 2 · [2 3 1; 5 1 1; 6 5 8]"
+    shown = titles(at)
+    assert {"dL/dy: cell (0, 1)", "Input x", "dx so far", "dw so far", "= dx"} <= set(shown), shown
+    assert any("flip(w)" in t for t in shown)
+    assert [s.value for s in at.success][0].startswith("PyTorch agrees")
+    assert "dw = x ⋆ dy**, here [" in text(at) and "**dL/dy**" in text(at)  # the export has the gradients
+
+
+def test_backward_all_ones_by_default_and_the_padding_folded_back():
+    at = app("pages/step_by_step.py", mode="backward", ex="zero_padding", pad="1", stride="2")
+    no_crash(at)
+    assert "Step 1 of 9" in text(at) and at.code[0].value.splitlines()[0] == "dL/dy(0, 0) = 1"
+    assert "dx on the input itself" in titles(at) and "the ring's zeros are constants" in text(at)
+    assert "entries spread a stride apart" in text(at)
+
+
+def test_backward_refuses_a_gradient_of_the_wrong_shape():
+    at = app("pages/step_by_step.py", mode="backward", dy="1 2\n3 4")
+    no_crash(at)
+    assert any("2 rows of 3, not 2 of 2" in e for e in errors(at)), errors(at)
+    assert not at.success
