@@ -164,7 +164,7 @@ with layout.guard("building the example"):
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
         traced, kind if mode == "pooling" else "", grad)
     if grad is not None:
-        backward.whole_pass(traced, grad, pmode)
+        backward.whole_pass(traced, grad, pmode, flip)
     with st.expander("Export this example (Markdown / LaTeX)"):
         named = {"input": traced.padded, "kernel": traced.weights, "output": traced.output}
         if grad is not None:

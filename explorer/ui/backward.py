@@ -34,8 +34,11 @@ def upstream(traced: Trace) -> torch.Tensor | None:
         return None
 
 
-def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode) -> None:
-    """dx read as a transposed convolution, dw as a correlation, both checked against autograd."""
+def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode, flip: bool) -> None:
+    """dx read as a transposed convolution, dw as a correlation, both checked against autograd.
+
+    ``flip``: true convolution, so w is the typed kernel turned and dw belongs to the kernel as applied.
+    """
     st.subheader("Every cell handed back")
     done = backprop.backward(traced, grad)
     auto_dx, auto_dw = backprop.autograd(traced, grad)
@@ -59,7 +62,9 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         "And dw is the input correlated with dL/dy"
         + (f" (dy's entries {traced.stride} apart)" if traced.stride > 1 else "")
         + f": **dw = x ⋆ dy**, here {backprop.inline(done.weight_grad)}; the bias's gradient is the sum of dy, "
-        f"{export.number(done.bias_grad)}.")
+        f"{export.number(done.bias_grad)}."
+        + (" With the flip on, w is the kernel as applied (turned), and so is dw: the kernel as you typed it gets "
+           "dw turned back by 180 degrees." if flip else ""))
     if gap < 1e-9:
         st.success(f"PyTorch agrees: autograd through `F.conv2d` gives the same dx and dw, and so does "
                    f"`conv_transpose2d` for dx (largest difference {gap:.0e}).")

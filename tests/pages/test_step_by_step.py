@@ -81,7 +81,8 @@ def test_backward_all_ones_by_default_and_the_padding_folded_back():
     no_crash(at)
     assert "Step 1 of 9" in text(at) and at.code[0].value.splitlines()[0] == "dL/dy(0, 0) = 1"
     assert "dx on the input itself" in titles(at) and "the ring's zeros are constants" in text(at)
-    assert "entries spread a stride apart" in text(at)
+    assert "entries spread a stride apart" in text(at) and "With the flip on" not in text(at)
+    assert "gets dw turned back by 180 degrees" in text(app("pages/step_by_step.py", mode="backward", flip="1"))
 
 
 def test_backward_refuses_a_gradient_of_the_wrong_shape():
