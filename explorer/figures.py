@@ -6,6 +6,7 @@ Pure functions from tensors to ``go.Figure``; no streamlit, so tests can inspect
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -52,6 +53,20 @@ def image_figure(image: torch.Tensor, title: str = "Input", height: int = 380) -
                                    hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
     else:
         fig = go.Figure(go.Image(z=images.to_display(image)))
+    return _square(fig, title, height)
+
+
+def decision_figure(decided: torch.Tensor, names: Sequence[str], colours: Sequence[str], title: str,
+                    height: int = 380) -> go.Figure:
+    """A (H, W) map of decisions (indices into ``names``), one flat colour each; hover names the decision.
+
+    A heatmap, not an RGB image: the browser's downscaling of an image can drop one-pixel lines.
+    """
+    n = len(names)
+    steps = [[edge, colour] for i, colour in enumerate(colours) for edge in (i / n, (i + 1) / n)]
+    words = np.array(names, dtype=object)[decided.numpy()]
+    fig = go.Figure(go.Heatmap(z=decided.numpy(), zmin=-0.5, zmax=n - 0.5, colorscale=steps, showscale=False,
+                               customdata=words, hovertemplate="row %{y}, col %{x}: %{customdata}<extra></extra>"))
     return _square(fig, title, height)
 
 

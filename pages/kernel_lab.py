@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import conv, figures, filtering, images
-from explorer.ui import image_input, kernel_input, layout, state
+from explorer.ui import classic_view, image_input, kernel_input, layout, state
 
 layout.page_setup(layout.PAGES[0])
 st.title("Kernel Lab")
@@ -15,7 +15,7 @@ st.markdown(
 
 SIZES = (32, 64, 128, 256, 512)
 POOLS = ("none", *conv.POOL_KINDS)
-TABS = ("Feature map", "Image as numbers", "3-D surface")
+TABS = ("Feature map", "Image as numbers", "3-D surface", "Beyond one kernel")
 SETTINGS = [
     *image_input.settings(),
     *kernel_input.settings(),
@@ -30,6 +30,7 @@ SETTINGS = [
     state.Setting("kl_pool_size", "psize", 2, state.int_between(2, 8)),
     state.Setting("kl_scale", "scale", "symmetric", state.choice(figures.SCALE_MODES)),
     state.tab_setting("kl_tab", TABS),
+    *classic_view.settings(),
     state.Setting("kl_channel", "ch", 0, state.int_between(0, 2)),
     state.Setting("kl_top", "top", -1, state.int_between(-1, 8191)),  # -1: the image's middle row
     state.Setting("kl_left", "left", -1, state.int_between(-1, 8191)),
@@ -93,7 +94,7 @@ with view, layout.guard("applying the kernel"):
     except ValueError as exc:
         st.error(f"These settings do not work on this image: {exc}.")
         st.stop()
-    tab_map, tab_numbers, tab_surface = state.tabs("kl_tab", TABS)
+    tab_map, tab_numbers, tab_surface, tab_beyond = state.tabs("kl_tab", TABS)
     with tab_map:
         scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
                                      format_func=figures.SCALE_LABELS.get, required=True)
@@ -122,6 +123,9 @@ with view, layout.guard("applying the kernel"):
     if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
         with tab_surface:
             st.plotly_chart(figures.surface_figure(result.input), key="kl_fig_surface")
+    if tab_beyond.open:  # Canny and morphology do not depend on the kernel: computed only when asked
+        with tab_beyond:
+            classic_view.draw(result.input, label)
     st.subheader("The numbers, filled in")
     for line in filtering.explain(result, kernel, settings):
         st.markdown(line)

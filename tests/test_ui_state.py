@@ -38,3 +38,17 @@ def test_an_empty_value_from_a_redrawn_control_falls_back_to_the_last_choice():
     at.session_state["scale"] = None  # what a segmented control sends when drawn again after a skipped run
     at.run()
     assert at.markdown[0].value == "own 3" and not at.exception
+
+
+def test_two_settings_on_one_url_name_are_refused():
+    """The Kernel Lab once had two ``sigma``s (the Gaussian kernel's and Canny's blur): one silently won."""
+    import pytest
+
+    from explorer.ui import state
+
+    same_param = [state.Setting("a", "sigma", 1.0, float), state.Setting("b", "sigma", 1.4, float)]
+    with pytest.raises(ValueError, match="share a URL name: sigma"):
+        state._check_unique(same_param)
+    with pytest.raises(ValueError, match="share a widget key: a"):
+        state._check_unique([state.Setting("a", "x", 1, int), state.Setting("a", "y", 1, int)])
+    state._check_unique([state.Setting("a", "x", 1, int), state.Setting("b", "y", 1, int)])

@@ -43,7 +43,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo(
         "pages/kernel_lab.py", "Kernel Lab", ":material/blur_on:",
         "Draw or upload an image, apply Sobel, Laplacian, Gaussian, Gabor or your own kernel, "
-        "and see the feature map with padding, stride, dilation, ReLU and pooling.",
+        "and see the feature map with padding, stride, dilation, ReLU and pooling; Canny edges and morphology.",
     ),
     PageInfo(
         "pages/step_by_step.py", "Convolution step by step", ":material/grid_on:",

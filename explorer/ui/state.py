@@ -114,6 +114,7 @@ def restore(settings: Sequence[Setting]) -> None:
 
     A URL value that does not parse is dropped with a warning naming the parameter.
     """
+    _check_unique(settings)
     kept = st.session_state.setdefault(_KEPT, {})
     st.session_state[_FROM_LINK] = set()
     st.session_state[_PICKED] = {}
@@ -130,6 +131,14 @@ def restore(settings: Sequence[Setting]) -> None:
             except (TypeError, ValueError) as exc:
                 link_ignored(s.param, raw, str(exc))
         st.session_state[s.key] = value
+
+
+def _check_unique(settings: Sequence[Setting]) -> None:
+    """Two settings on one widget key or one URL name would overwrite each other: a page's mistake."""
+    for what, names in (("widget key", [s.key for s in settings]), ("URL name", [s.param for s in settings])):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"settings share a {what}: {', '.join(twice)}")
 
 
 def from_link(key: str) -> bool:

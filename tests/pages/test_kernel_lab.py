@@ -136,3 +136,25 @@ def test_the_3d_surface_is_drawn_only_when_its_tab_is_open():
     opened = app("pages/kernel_lab.py", tab="3-D surface")
     no_crash(opened)
     assert "Brightness as height" in titles(opened)
+
+
+def test_beyond_one_kernel_shows_cannys_stages_and_morphology_from_the_link():
+    assert not any(t.startswith("1. Blurred") for t in titles(app("pages/kernel_lab.py")))
+    at = app("pages/kernel_lab.py", tab="Beyond one kernel", csigma="2", clow="5", chigh="40", morph="closing",
+             msize="5", ksize="7", sigma="3")  # the Gaussian kernel's own sigma is a different setting
+    no_crash(at)
+    shown = titles(at)
+    assert shown[-6:] == ["1. Blurred (Gaussian, sigma 2)", "2. Gradient length, sqrt(gx² + gy²)",
+                          "3. Thinned: maxima across the edge", "4. Hysteresis: the edges", "Input (sample: Edges)",
+                          "Closing, 5x5 window"], shown
+    assert at.slider(key="kl_canny_sigma").value == 2.0 and at.slider(key="kl_canny_high").value == 40
+    assert "at least 40% of the strongest gradient" in text(at) and "Closing: dilation, then erosion" in text(at)
+    packed = figures(at)[-3]["data"][0]["z"]  # plotly sends the map as base64 bytes
+    decided = np.frombuffer(base64.b64decode(packed["bdata"]), dtype=packed["dtype"])
+    assert packed["shape"] == "256, 256" and set(np.unique(decided)) == {0, 1, 3}  # no weak pixel kept here
+
+
+def test_beyond_one_kernel_refuses_a_weak_threshold_above_the_strong_one():
+    at = app("pages/kernel_lab.py", tab="Beyond one kernel", clow="50", chigh="20")
+    no_crash(at)
+    assert any("must not exceed the strong one" in e for e in errors(at)), errors(at)
