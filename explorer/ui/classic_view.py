@@ -62,8 +62,8 @@ def draw(image: torch.Tensor, label: str) -> None:
     st.caption(f"After thinning, {n['strong']:,} pixels are strong (white, at least {high}% of the "
                f"strongest gradient) and {n['weak']:,} weak (at least {low}%). Hysteresis kept {n['kept']:,} weak "
                f"pixels that touch a strong edge (orange) and dropped {n['dropped']:,} (blue): {n['edges']:,} edge "
-               "pixels in all. Stage 2 combines the two Sobel maps non-linearly, sqrt(gx² + gy²): no single kernel finds "
-               "edges in every direction.")
+               "pixels in all. Stage 2 combines the two Sobel maps non-linearly, sqrt(gx² + gy²): no single kernel "
+               "finds edges in every direction.")
     st.markdown("**Morphology**: the window's minimum or maximum instead of a weighted sum. No kernel can compute "
                 "it, but max-pooling with stride 1 is exactly a dilation.")
     a, b = st.columns(2)
