@@ -130,5 +130,12 @@ def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings
         f"need its own kernel: ${out_h}\\cdot{out_w}\\cdot{kh}\\cdot{kw}\\cdot{c_in} = "
         f"{labels.tex_int(unshared)}$ weights."
     )
+    inputs = h * w * c_in
+    lines.append(
+        f"A fully connected layer instead would flatten the {inputs:,} input values into one list, "
+        f"losing which pixel is next to which, and give each of its neurons a weight per value: "
+        f"${labels.tex_int(inputs)}\\cdot 1{{,}}000 = {labels.tex_int(conv.dense_param_count(inputs, 1000))}$ weights "
+        "for 1,000 neurons (the lecture's 256x256 RGB image: 196.6 million)."
+    )
     lines.append(f"Feature map values range from {float(result.output.min()):.3f} to {float(result.output.max()):.3f}.")
     return lines

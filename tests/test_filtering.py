@@ -61,6 +61,12 @@ def test_explanation_fills_the_formulas_with_this_views_numbers():
     assert "(3\\cdot3\\cdot1 + 1)\\cdot 1 = 10" in text
 
 
+def test_the_fully_connected_count_is_the_lectures_for_a_256px_rgb_image():
+    result = filtering.apply_filter(torch.rand(3, 256, 256), torch.ones(3, 3), FilterSettings(colour="sum"))
+    text = "\n".join(filtering.explain(result, torch.ones(3, 3), FilterSettings(colour="sum")))
+    assert "196{,}608\\cdot 1{,}000 = 196{,}608{,}000$ weights" in text  # 256 * 256 * 3 inputs, 1,000 neurons
+
+
 def test_impossible_settings_raise_value_error():
     with pytest.raises(ValueError):
         filtering.apply_filter(torch.rand(1, 5, 5), torch.ones(7, 7), FilterSettings(border="valid"))
