@@ -189,7 +189,7 @@ def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go
     return [
         grid_figure(trace.padded, "Input", highlight=taps, path=window_centres(trace)),
         grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)]),
-        grid_figure(input_gradient(trace, routing, upstream), "Backward: gradient of this output",
+        grid_figure(input_gradient(trace, routing, upstream), "Backward: its gradient",
                     highlight=taps, colorscale="Oranges"),
     ]
 

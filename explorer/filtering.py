@@ -104,7 +104,8 @@ def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings
     (h, w), (kh, kw) = result.input.shape[-2:], kernel.shape
     c_in = result.input.shape[0]
     lines = [
-        "Output size $= \\frac{W + 2P - D(F-1) - 1}{S} + 1$ (with $D = 1$: $\\frac{W - F + 2P}{S} + 1$):",
+        "Output size $= \\frac{W + 2P - D(F-1) - 1}{S} + 1$ (with $D = 1$: $\\frac{W - F + 2P}{S} + 1$), "
+        "rounded down when the division leaves a remainder:",
         "- " + _size_line("Rows", h, kh, result.sizes[0], settings),
         "- " + _size_line("Columns", w, kw, result.sizes[1], settings),
     ]

@@ -41,8 +41,9 @@ state.restore(SETTINGS)
 def filter_controls() -> filtering.FilterSettings:
     """Border, stride, dilation, colour handling, ReLU and pooling, as plain values."""
     st.selectbox("Border (padding)", filtering.BORDERS, key="kl_border",
-                 help="valid: no padding, the map shrinks. The others pad so the map keeps its size: zeros adds a "
-                      "dark frame (edges at the border), replicate repeats the edge pixels, reflect mirrors them.")
+                 help="valid: no padding, the map shrinks. The others pad so the map keeps its size (at stride 1): "
+                      "zeros adds a dark frame (edges at the border), replicate repeats the edge pixels, reflect "
+                      "mirrors them.")
     a, b = st.columns(2)
     a.number_input("Stride", 1, 8, key="kl_stride")
     b.number_input("Dilation", 1, 8, key="kl_dilation")

@@ -35,6 +35,8 @@ SETTINGS = [
     state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
 ]
 state.restore(SETTINGS)
+if state.from_link("sb_example") and not state.from_link("sb_pad") and st.session_state.sb_example in examples.EXAMPLES:
+    st.session_state.sb_pad = examples.EXAMPLES[st.session_state.sb_example].padding  # the example as the lecture has it
 
 
 def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
@@ -84,6 +86,11 @@ def step_controls(steps: int) -> int:
     if steps > 1:
         c.slider("Step", 1, steps, key="sb_step")
     return st.session_state.sb_step - 1
+
+
+def _play_from_start(steps: int) -> None:
+    if st.session_state.sb_play and st.session_state.sb_step >= steps:
+        st.session_state.sb_step = 1
 
 
 def _move(delta: int, steps: int) -> None:
@@ -160,7 +167,8 @@ with layout.guard("building the example"):
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
             flip=flip)):
         st.caption(note)
-    st.toggle("Play", key="sb_play", help="Advance one step per second.")
+    st.toggle("Play", key="sb_play", help="Advance one step per second (from the first when at the last).",
+              on_change=_play_from_start, args=(traced.steps,))
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
         traced, kind if mode == "pooling" else "", grad)
     if grad is not None:

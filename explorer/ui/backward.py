@@ -48,9 +48,10 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
     spread = "its entries spread a stride apart, " if traced.stride > 1 else ""
     st.markdown(
         f"Read the other way round, dx is a convolution too: dL/dy, {spread}ringed with zeros as wide as the "
-        "kernel's reach minus one, correlated with the kernel turned 180 degrees: **dx = dy * flip(w)**. "
-        "It is the transposed convolution (PyTorch's `conv_transpose2d(dy, w)`, the lecture's A_wᵀ dy) "
-        "that layers use to upsample.")
+        "kernel's reach minus one, correlated with the kernel turned 180 degrees: **dx = dy ⋆ flip(w)**, with ⋆ "
+        "the sliding sum of products this page steps through (what PyTorch calls convolution; the lecture writes "
+        "dy * flip(w)). It is the transposed convolution (PyTorch's `conv_transpose2d(dy, w)`, the lecture's "
+        "A_wᵀ dy) that layers use to upsample.")
     figs = figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
                                       by_flip, traced.padding)
     for i, (column, fig) in enumerate(zip(st.columns([f.layout.width for f in figs], gap="small"), figs)):
@@ -63,8 +64,9 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         + (f" (dy's entries {traced.stride} apart)" if traced.stride > 1 else "")
         + f": **dw = x ⋆ dy**, here {backprop.inline(done.weight_grad)}; the bias's gradient is the sum of dy, "
         f"{export.number(done.bias_grad)}."
-        + (" With the flip on, w is the kernel as applied (turned), and so is dw: the kernel as you typed it gets "
-           "dw turned back by 180 degrees." if flip else ""))
+        + (" With the flip on, w is the kernel as applied (turned), so flip(w) above is the kernel as you typed "
+           "it, and dw belongs to the kernel as applied: the kernel as you typed it gets dw turned back by 180 "
+           "degrees." if flip else ""))
     if gap < 1e-9:
         st.success(f"PyTorch agrees: autograd through `F.conv2d` gives the same dx and dw, and so does "
                    f"`conv_transpose2d` for dx (largest difference {gap:.0e}).")

@@ -119,8 +119,15 @@ def restore(settings: Sequence[Setting]) -> None:
     st.session_state[_FROM_LINK] = set()
     st.session_state[_PICKED] = {}
     for s in settings:
+        current = st.session_state.get(s.key)
+        if current is not None:
+            # Streamlit 1.67 sends a choice back as its displayed text and, when that wording changes (another
+            # model's class names, a mode's own labels), hands the old text to the page as the value. Set as a
+            # value, the choice is displayed afresh with this run's wording.
+            st.session_state[s.key] = current
+            continue
         # a segmented control drawn again after a run that skipped it comes back empty: that is not a choice
-        if st.session_state.get(s.key) is not None or (s.key in st.session_state and s.default is None):
+        if s.key in st.session_state and s.default is None:
             continue
         value = kept.get(s.key, s.default)
         raw = st.query_params.get(s.param)

@@ -230,6 +230,28 @@ def test_step_next_button_advances(app_url: str, page: Page, request: pytest.Fix
     screenshot(page, request.node.name)
 
 
+def test_a_choice_worded_differently_in_another_mode_stays_the_same_choice(app_url: str, page: Page,
+                                                                           request: pytest.FixtureRequest) -> None:
+    """Streamlit 1.67 sends a choice back as its displayed text; reworded, that text once became the value."""
+    open_page(page, app_url + "/step_by_step", "Step 1 of 6")
+    page.locator("[data-testid=stButtonGroup] button").filter(has_text="pooling").first.click()
+    wait_for_app(page, "Step 1 of 4")
+    page.get_by_role("button", name="Next ▶").click()
+    wait_for_app(page, "Step 2 of 4")
+    page.locator("[data-testid=stButtonGroup] button").filter(has_text="convolution").first.click()
+    wait_for_app(page, "Step 2 of 6")
+    expect_selected(page, "Example", "Laplacian, valid padding")
+    expect(page.locator("[data-testid=stCode]").first).to_contain_text("= 10")  # the lecture's grid, not another
+    assert_no_exception(page)
+    open_page(page, app_url + "/kernel_lab?img=astronaut", "The numbers, filled in")
+    for colour, shown in (("RGB, summed", "values range"), ("grey", "values range")):
+        page.get_by_text(colour, exact=True).first.click()
+        wait_for_app(page, shown)
+    expect(page.get_by_text("Something went wrong")).to_have_count(0)
+    expect(page).not_to_have_url(re.compile(r"ch=grey"))
+    screenshot(page, request.node.name)
+
+
 # --- Layer by layer -------------------------------------------------------------------------
 
 def draw_strokes(page: Page, strokes: list[list[tuple[float, float]]]) -> None:

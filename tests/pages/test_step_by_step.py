@@ -90,3 +90,26 @@ def test_backward_refuses_a_gradient_of_the_wrong_shape():
     no_crash(at)
     assert any("2 rows of 3, not 2 of 2" in e for e in errors(at)), errors(at)
     assert not at.success
+
+
+def test_a_link_to_an_example_without_padding_gets_the_examples_own():
+    at = app("pages/step_by_step.py", ex="zero_padding", step="25")
+    no_crash(at)
+    assert "Step 25 of 25" in text(at) and at.number_input(key="sb_pad").value == 1
+    assert "Step 9 of 9" in text(app("pages/step_by_step.py", ex="zero_padding", pad="0", step="25"))
+
+
+def test_play_at_the_last_step_starts_again_from_the_first():
+    at = app("pages/step_by_step.py", step="6")
+    at.toggle(key="sb_play").set_value(True).run()
+    assert "Step 2 of 6" in text(at)  # back to the first, and one step on
+
+
+def test_the_example_survives_a_trip_through_pooling():
+    """The example's box is worded differently in pooling mode; its choice must not turn into that wording."""
+    at = app("pages/step_by_step.py")
+    at.button_group(key="sb_mode").set_value("pooling").run()
+    at.button(key="sb_next").click().run()
+    at.button_group(key="sb_mode").set_value("convolution").run()
+    no_crash(at)
+    assert at.selectbox(key="sb_example").value == "laplacian" and at.code[0].value.endswith("= 10")
