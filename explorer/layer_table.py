@@ -139,7 +139,7 @@ def _side(hw: tuple[int, int], kernel: int, padding: int, stride: int, dilation:
             padded = f" (padded {padding} on each side)" if padding else ""
             raise ArchitectureError(
                 f"{where}: the {kernel}x{kernel} {what}{dilated} is larger than its {hw[0]}x{hw[1]} input{padded}: "
-                f"output size = floor(({n} + 2*{padding} - {dilation}*({kernel} - 1) - 1) / {stride}) + 1 = {side}")
+                f"output size = floor(({n} + 2·{padding} - {dilation}·({kernel} - 1) - 1) / {stride}) + 1 = {side}")
     return sides  # type: ignore[return-value]
 
 

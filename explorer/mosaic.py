@@ -189,7 +189,7 @@ def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top
     fig = go.Figure(go.Bar(x=p.numpy()[::-1], y=labels[::-1], orientation="h",
                            text=[f"{v:.1%}" for v in p.tolist()][::-1], textposition="auto"))
     fig.update_layout(title="Prediction (softmax of the last layer)", height=height,
-                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(range=[0, 1], tickformat=".0%"),
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(range=[0, 1.04], dtick=0.2, tickformat=".0%"),
                       yaxis=dict(type="category"))  # digit names are labels, not numbers
     return fig
 

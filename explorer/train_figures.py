@@ -52,6 +52,9 @@ def _padded_range(values: list[float], pad: float = 0.06) -> list[float] | None:
     return [low - margin, high + margin]
 
 
+SPREAD_FOR_LOG = 1000  # losses this many times apart in one chart are drawn on a log axis
+
+
 def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) -> go.Figure:
     """Several runs' training loss and test accuracy against the epoch, one colour per run.
 
@@ -72,7 +75,11 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) ->
     _epoch_axes(fig, [r["epoch"] for _, records in named for r in records if r.get("epoch") is not None])
     fig.update_xaxes(rangemode="tozero")
     losses = [r["loss"] for _, records in named for r in records if r.get("phase") == "train"]
-    fig.update_yaxes(range=_padded_range(losses), row=1, col=1)
+    shown = [v for v in losses if v is not None and math.isfinite(v) and v > 0]
+    if shown and max(shown) > SPREAD_FOR_LOG * min(shown):  # a diverged run beside others: a linear axis flattens them
+        fig.update_yaxes(type="log", title_text="log scale", row=1, col=1)
+    else:
+        fig.update_yaxes(range=_padded_range(losses), row=1, col=1)
     fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Runs compared", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", y=-0.25))

@@ -51,9 +51,11 @@ with view, layout.guard("running the network"):
     best = int(probabilities.argmax())
     st.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1))
     a, b, _ = st.columns([1, 1, 3])
-    a.button("Previous", key="lbl_prev", on_click=step, args=(-1, names), icon=":material/arrow_back:", width="stretch")
-    b.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:", width="stretch")
     index = names.index(st.session_state.lbl_layer)
+    a.button("Previous", key="lbl_prev", on_click=step, args=(-1, names), icon=":material/arrow_back:", width="stretch",
+             disabled=index == 0)
+    b.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:", width="stretch",
+             disabled=index == len(names) - 1)
     layer, out = layers[index], outputs[st.session_state.lbl_layer]
     st.subheader(f"{index + 1} of {len(layers)}: `{layer.name}` ({layer.type})")
     st.markdown(inspect.summary_table(layer))
@@ -73,7 +75,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
         st.markdown(f"**Prediction:** {network.spec.classes[best] if network.spec.classes else best} "
                     f"({probabilities[best]:.1%})" + ("" if network.pretrained else " (random weights)"))
     with right:
-        if out.dim() == 3:
+        if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
             st.session_state.lbl_maps = min(st.session_state.lbl_maps, pages)
             first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
@@ -84,8 +86,8 @@ with tab_maps, layout.guard("drawing the layer's output"):
             p, q = st.columns(2)
             if pages > 1:
                 p.number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
-            q.toggle("Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale (its shape "
-                     "shows); off: one scale for all (their strengths compare).")
+            layout.toggle(q, "Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale "
+                          "(its shape shows); off: one scale for all (their strengths compare).")
             with st.expander("Look closer at one map (hover for its values)"):
                 if st.session_state.get("lbl_closer", 0) >= out.shape[0]:
                     st.session_state.lbl_closer = 0
@@ -94,8 +96,9 @@ with tab_maps, layout.guard("drawing the layer's output"):
                                                            f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
-        else:
-            st.plotly_chart(mosaic.vector_figure(out, f"{out.numel():,} values"), key="lbl_fig_vector")
+        else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles
+            what = f"{out.shape[0]:,} maps of 1 x 1" if out.dim() == 3 else f"{out.numel():,} values"
+            st.plotly_chart(mosaic.vector_figure(out.flatten(), what), key="lbl_fig_vector")
 
 with tab_kernels, layout.guard("drawing the kernels"):
     if not isinstance(layer.module, torch.nn.Conv2d):

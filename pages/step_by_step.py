@@ -36,7 +36,8 @@ SETTINGS = [
 ]
 state.restore(SETTINGS)
 if state.from_link("sb_example") and not state.from_link("sb_pad") and st.session_state.sb_example in examples.EXAMPLES:
-    st.session_state.sb_pad = examples.EXAMPLES[st.session_state.sb_example].padding  # the example as the lecture has it
+    # a link that names an example and no padding means the example as the lecture has it
+    st.session_state.sb_pad = examples.EXAMPLES[st.session_state.sb_example].padding
 
 
 def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
@@ -167,8 +168,8 @@ with layout.guard("building the example"):
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
             flip=flip)):
         st.caption(note)
-    st.toggle("Play", key="sb_play", help="Advance one step per second (from the first when at the last).",
-              on_change=_play_from_start, args=(traced.steps,))
+    layout.toggle(st, "Play", key="sb_play", help="Advance one step per second (from the first when at the last).",
+                  on_change=_play_from_start, args=(traced.steps,))
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
         traced, kind if mode == "pooling" else "", grad)
     if grad is not None:

@@ -78,8 +78,8 @@ with controls, layout.guard("preparing the run"):
     transfer = transfer_ui.picker(config, shape[0], listed, SETTINGS)
     if transfer:
         config["transfer"] = transfer
-    elif st.toggle("Start from hand-set kernels", key="tr_hand",
-                   help="The first conv's filters begin as Sobel, Laplacian and Gaussian instead of random."):
+    elif layout.toggle(st, "Start from hand-set kernels", key="tr_hand",
+                       help="The first conv's filters begin as Sobel, Laplacian and Gaussian instead of random."):
         st.session_state.setdefault("tr_kernels", list(architecture.HAND_SET[:4]))
         kernels = st.multiselect("Kernels", architecture.HAND_SET, key="tr_kernels")
         config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
@@ -90,8 +90,8 @@ with controls, layout.guard("preparing the run"):
     a, b = st.columns(2)
     config["epochs"] = a.number_input("Epochs", 1, 50, key="tr_epochs")
     config["seed"] = b.number_input("Seed", 0, 1_000_000, key="tr_seed")
-    config["augment"] = st.toggle("Augment the training images", key="tr_augment",
-                                  help="Random shifts, rotations and zooms of every batch.")
+    config["augment"] = layout.toggle(st, "Augment the training images", key="tr_augment",
+                                      help="Random shifts, rotations and zooms of every batch.")
     images = st.segmented_control("Training images", ("1000", "5000", "20000", "all"), key="tr_images",
                                   required=True, help="Fewer images: a faster run for a class demo.")
     if images != "all":
@@ -101,6 +101,8 @@ with controls, layout.guard("preparing the run"):
             st.warning(f"Only {steps} training steps ({int(images):,} images in batches of {config['batch_size']}, "
                        f"{config['epochs']} {labels.plural(config['epochs'], 'epoch')}): too few for the network "
                        "to learn much. A smaller batch or more epochs gives it more steps.")
+    if (too_high := lab.lr_warning(config["optimizer"], config["lr"])) is not None:
+        st.warning(too_high)
     if problem is None:
         try:
             model = architecture.build(config, shape, classes)
@@ -142,11 +144,12 @@ with view:
         live()
 
 st.subheader("Runs on this server")
-only_mine = st.toggle("Only your runs", key="tr_only_mine", help="The runs started in this browser.")
+only_mine = layout.toggle(st, "Only your runs", key="tr_only_mine", help="The runs started in this browser.")
 
 
 # while any run on the server is queued or running, the list and the shared queue redraw on their own
-@st.fragment(run_every=2.0 if any(r.active for r in listed) else None)
+# (read again here: a run that Train just started is not in ``listed``)
+@st.fragment(run_every=2.0 if any(r.active for r in runs.list_runs()) else None)
 def run_list() -> None:
     with layout.guard("listing the runs"):
         lab.runs_section(runs.list_runs(), visitor.visitor_id(), only_mine)

@@ -39,6 +39,9 @@ with view, layout.guard("optimising the image"):
     if outcome.stopped:
         st.warning(f"Stopped at step {outcome.last_step} of {config.steps}: this is what was made so far.")
     shown = visualize.recorded(outcome.frames)
+    if not network.pretrained:
+        st.info("Random weights: the image shows what untrained filters happen to respond to, not a learned "
+                "feature. Switch on **Trained weights** to see what training made this unit look for.")
     if shown:
         left.plotly_chart(explain_figures.animation_figure([f.image for f in shown], [f.step for f in shown],
                                                            choice.title), key="wx_fig_animation")
@@ -61,9 +64,6 @@ with view, layout.guard("finding the data set's top 9"):
             result = image_sets.top9(network, goal.layer, images_set)
             image_sets.draw_top9(network, result, images_set, goal.index,
                                  (f"Its top {result.k}", "The patches they show it"), "wx_fig")
-            st.caption(f"Searched: {images_set.about}. Above, what the channel was optimised to see; here, what "
-                       "excites it in real data. The optimised image shows the pattern everywhere at once, the patches "
-                       "show it once each." + (" The numbers differ too: above, the channel's mean over its whole map; "
-                                               "here, its strongest response at one position." if goal.mode == "channel" else ""))
+            st.caption(f"Searched: {images_set.about}. " + ascent_controls.beside_top9(goal.mode))
 
 state.publish(SETTINGS)

@@ -92,8 +92,9 @@ with view, layout.guard("explaining the prediction"):
                 format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
     with b:
         cam_layer = explanations.pick_cam_layer(list(network.layers))
-    c.toggle("SmoothGrad", key="why_smooth", help="Smilkov et al. 2017: average the saliency of 25 copies of the "
-             "image with noise added (sd 0.15). The speckle of a plain saliency map averages out.")
+    layout.toggle(c, "SmoothGrad", key="why_smooth",
+                  help="Smilkov et al. 2017: average the saliency of 25 copies of the image with noise added "
+                       "(sd 0.15). The speckle of a plain saliency map averages out.")
     smooth = bool(st.session_state.why_smooth)
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
     before = explain(network.key, digest, target, cam_layer, smooth, network, prepared.tensor)
@@ -153,7 +154,8 @@ with view, layout.guard("attacking the prediction"):
                 format_func=lambda k: "any other class" if k == ANY else class_name(k),
                 help="Szegedy et al. asked for the smallest change that makes the network read a chosen class: "
                      "the steps go down that class's loss.")
-    c.toggle("Iterated", key="why_iterated", help="Kurakin's iterated FGSM: 10 smaller steps, stronger for the same eps.")
+    layout.toggle(c, "Iterated", key="why_iterated",
+                  help="Kurakin's iterated FGSM: 10 smaller steps, stronger for the same eps.")
     eps, goal = float(st.session_state.why_eps), None if st.session_state.why_target == ANY else st.session_state.why_target
     result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), goal, network, prepared.tensor)
     st.markdown(f"{explanations.attack_reading(result, class_name)} No pixel moved more than {eps:.3f}.")
@@ -187,7 +189,7 @@ with view, layout.guard("searching one pattern for every image"):
     st.subheader("One pattern that fools it on most images")
     a, b = st.columns([3, 2], vertical_alignment="bottom")
     a.slider("eps of the pattern", 0.01, 0.3, key="why_uni_eps", step=0.01, format="%.2f")
-    if b.toggle("Search for it", key="why_universal", help=fool_all.HELP):
+    if layout.toggle(b, "Search for it", key="why_universal", help=fool_all.HELP):
         fool_all.draw(network, float(st.session_state.why_uni_eps))
 
 state.publish(SETTINGS)

@@ -110,7 +110,7 @@ CONV = {"type": "conv", "out": 4, "kernel": 3}
 BAD = [  # (layers, input shape, index of the bad layer, what the message says)
     ([{"type": "conv", "out": 4, "kernel": 5}], (1, 4, 4), 0,
      r"layer 1 \(conv\): the 5x5 kernel is larger than its 4x4 input: output size = "
-     r"floor\(\(4 \+ 2\*0 - 1\*\(5 - 1\) - 1\) / 1\) \+ 1 = 0"),
+     r"floor\(\(4 \+ 2·0 - 1·\(5 - 1\) - 1\) / 1\) \+ 1 = 0"),  # "·", not "*": Markdown reads "*" as italics
     ([CONV, {"type": "pool", "size": 2}, {"type": "conv", "out": 2, "kernel": 3, "dilation": 2}], (1, 10, 10), 2,
      r"layer 3 \(conv\): the 3x3 kernel \(dilated to 5\) is larger than its 4x4 input"),
     ([CONV, {"type": "pool", "size": 4}], (1, 5, 5), 1, r"layer 2 \(pool\): the 4x4 window is larger than its 3x3"),

@@ -42,6 +42,14 @@ def test_runs_compared_share_one_colour_per_run_across_both_panels():
     assert list(fig.layout.yaxis2.range) == [0, 1.04]  # accuracy on its whole scale, a line at 100% drawn whole
 
 
+def test_a_diverged_run_beside_others_puts_the_loss_on_a_log_axis():
+    calm = [{"phase": "train", "epoch": e, "loss": loss} for e, loss in [(0.5, 2.1), (1.0, 0.4)]]
+    wild = [{"phase": "train", "epoch": e, "loss": loss} for e, loss in [(0.1, 2.3), (0.2, 3e30), (0.3, float("nan"))]]
+    fig = train_figures.comparison_figure([("calm", calm), ("lr 1e6", wild)])
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.range is None
+    assert train_figures.comparison_figure([("calm", calm)]).layout.yaxis.type is None  # a plain run stays linear
+
+
 def test_confusion_matrix_labels_and_counts():
     matrix = torch.tensor([[5, 1], [0, 4]])
     fig = train_figures.confusion_figure(matrix, ("cat", "dog"))

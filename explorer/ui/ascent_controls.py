@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer import visualize
-from explorer.ui import state
+from explorer.ui import layout, state
 from explorer.ui.model_input import Network
 
 MODE_LABELS = {"channel": "A channel", "unit": "One unit", "class": "A class", "invert": "Invert my image"}
@@ -89,7 +89,8 @@ def pick_goal(network: Network) -> Choice:
     state.at_most("wx_channel", "channel", count - 1, f"`{layer.name}` has {kind} 0..{count - 1}")
     b.number_input(f"{'Channel' if len(layer.out_shape) == 3 else 'Output'} (0..{count - 1})", 0, count - 1,
                    key="wx_channel")
-    c.toggle("Start from my image", key="wx_from_image", help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
+    layout.toggle(c, "Start from my image", key="wx_from_image",
+                  help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
     unit = _pick_unit(layer.out_shape[1:]) if mode == "unit" else None
     what = f"unit {unit} of channel {st.session_state.wx_channel}" if unit else f"channel {st.session_state.wx_channel}"
     goal = visualize.Goal(mode, layer.name, int(st.session_state.wx_channel), unit, bool(st.session_state.wx_from_image))
@@ -160,3 +161,14 @@ def remark(choice: Choice, frames: list[visualize.Frame]) -> str:
         return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
                 "start. Try another seed, start from your image, or pick the layer before the ReLU.")
     return ""
+
+
+def beside_top9(mode: str) -> str:
+    """How the optimised image above relates to the data set's top 9 and their patches below."""
+    if mode == "unit":
+        return ("Above, what one unit of the channel was optimised to see: only its receptive field matters to it "
+                "(outside, only the regularisers change the image). Here, the channel's best matches anywhere in real data, "
+                "each cut to one unit's field.")
+    return ("Above, what the channel was optimised to see; here, what excites it in real data. The optimised image "
+            "shows the pattern everywhere at once, the patches show it once each. The numbers differ too: above, "
+            "the channel's mean over its whole map; here, its strongest response at one position.")

@@ -17,6 +17,8 @@ import streamlit as st
 from explorer import architecture, backends, labels, layer_table, models, mosaic, run_files, runs, train_figures, worker
 from explorer.ui import layout, state, visitor
 
+# learning rates above these usually make the loss grow instead of fall (AdamW's default is 0.001; SGD's 0.01 to 0.1)
+HIGH_LR = {"adamw": 0.01, "sgd": 1.0}
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
@@ -56,6 +58,16 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
         shape = " x ".join(map(str, input_shape))
         st.caption(f"{shape} in, {classes} classes out: {sum(r['params'] for r in rows):,} parameters in all.")
     return error
+
+
+def lr_warning(optimizer: str, lr: float) -> str | None:
+    """A word before launch when the learning rate is far above what ``optimizer`` usually takes."""
+    high = HIGH_LR.get(optimizer)
+    if high is None or lr <= high:
+        return None
+    return (f"A learning rate of {lr:g} is far above what {optimizer} usually takes (up to {high:g}): steps that "
+            "large overshoot, and the loss will probably grow until it is infinite. The run would stop and say so "
+            "(diverged); lower it to see the network learn.")
 
 
 def _time_left(seconds: float, trained: bool) -> str:

@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 import torch
@@ -112,6 +113,18 @@ def page_setup(page: PageInfo) -> None:
             st.page_link(p.script, label=p.label, icon=p.icon)
         st.divider()
         st.caption(f"Device: {device_summary()}")
+
+
+def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> bool:
+    """``where.toggle`` with its help beside it rather than in its label.
+
+    Streamlit 1.67 puts a toggle's help icon inside the label, so a click on the icon (a tap on a classroom
+    tablet) also flips the switch: a student asking what "Trained weights" means lost the trained network.
+    """
+    row = where.container(horizontal=True, gap="small", vertical_alignment="center")
+    value = row.toggle(label, key=key, **kwargs)
+    row.markdown("", help=help, width="content")
+    return value
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ import torch
 from torch import fx, nn
 
 from explorer import famous, inspect, models, run_files, runs
-from explorer.ui import image_input, state, visitor
+from explorer.ui import image_input, layout, state, visitor
 
 DEFAULT = "lenet5"
 
@@ -92,8 +92,8 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
         st.caption(spec.about)
         return _network(name, True)
     available = models.has_pretrained(name)
-    st.toggle("Trained weights", key="net_pretrained", disabled=not available,
-              help="Off: the same architecture with random weights, to compare what training changed.")
+    layout.toggle(st, "Trained weights", key="net_pretrained", disabled=not available,
+                  help="Off: the same architecture with random weights, to compare what training changed.")
     st.caption(spec.about if available else f"{spec.about} (No trained weights ship with this model.)")
     pretrained = bool(st.session_state.net_pretrained) and available
     if pretrained and spec.weights == "torchvision" and not models.is_downloaded(name) and not _download(name):

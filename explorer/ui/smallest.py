@@ -26,7 +26,7 @@ def asked() -> bool:
     st.markdown("FGSM moves every pixel by up to eps. Szegedy et al. (2014), who found adversarial examples, asked "
                 "instead for the smallest change overall, its L2 norm (the square root of the sum of squared pixel "
                 "changes), that makes the network read another class, or the one chosen under \"Make it read as\".")
-    return st.toggle("Search for it", key="why_smallest", help=HELP)
+    return layout.toggle(st, "Search for it", key="why_smallest", help=HELP)
 
 
 def targets(probabilities: torch.Tensor, chosen: int | None, values: int) -> list[int]:

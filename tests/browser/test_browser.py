@@ -254,6 +254,27 @@ def test_a_choice_worded_differently_in_another_mode_stays_the_same_choice(app_u
 
 # --- Layer by layer -------------------------------------------------------------------------
 
+def test_a_click_on_a_switchs_help_leaves_the_switch_alone(app_url: str, page: Page,
+                                                           request: pytest.FixtureRequest) -> None:
+    """The help sits beside the switch: inside its label, a click on it flipped "Trained weights"."""
+    open_page(page, app_url + "/layer_by_layer", "Prediction")
+    switch = page.get_by_role("switch", name="Trained weights")
+    expect(switch).to_be_checked()
+    box = switch.bounding_box()
+    assert box is not None
+    icons = [icon for icon in page.locator("[data-testid=stTooltipHoverTarget]").all()
+             if (b := icon.bounding_box()) and abs(b["y"] + b["height"] / 2 - box["y"] - box["height"] / 2) < 12
+             and b["x"] > box["x"]]
+    assert icons, "no help icon beside the switch"
+    icons[0].click()
+    expect(page.get_by_text("Off: the same architecture with random weights")).to_be_visible()
+    page.wait_for_timeout(1500)
+    wait_for_app(page)
+    expect(switch).to_be_checked()
+    expect(page).not_to_have_url(re.compile(r"weights=0"))
+    screenshot(page, request.node.name)
+
+
 def draw_strokes(page: Page, strokes: list[list[tuple[float, float]]]) -> None:
     """Draw polylines on the canvas; points are fractions of its width and height."""
     canvas = page.locator("canvas.upper-canvas")

@@ -56,3 +56,10 @@ def test_an_imagenet_network_on_a_photo():
     no_crash(at)
     layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
     assert "layer4.1.add" in layers["data"][0]["y"] and "fc" in layers["data"][0]["y"]
+
+
+def test_random_weights_are_not_taken_for_invariance():
+    at = app(PAGE, weights="0", model="tinyvgg")
+    no_crash(at)
+    assert "this says nothing about invariance" in warnings(at) and "chance is 12.50%" in warnings(at)
+    assert "says nothing about invariance" not in warnings(app(PAGE))

@@ -160,3 +160,12 @@ def test_switching_model_picks_the_new_models_layer_without_a_warning():
     no_crash(at)
     assert not warnings(at) and at.selectbox(key="wx_layer").value in at.selectbox(key="wx_layer").options
     assert at.number_input(key="wx_channel").value == 0
+
+
+def test_one_unit_is_explained_as_one_unit_and_random_weights_are_named():
+    at = app("pages/what_excites.py", mode="unit", row="5", col="5", steps="4")
+    no_crash(at)
+    assert "only its receptive field matters to it" in text(at) and "everywhere at once" not in text(at)
+    untrained = app("pages/what_excites.py", weights="0", steps="4")
+    no_crash(untrained)
+    assert any("Random weights: the image shows" in i.value for i in untrained.info)
