@@ -80,14 +80,26 @@ def growth_figure(fields: list[Field], chosen: str, input_size: int, height: int
     """Receptive field size (rows) and jump across the layers with a feature map."""
     spatial = [f for f in fields if f.size is not None]
     names = [f.name for f in spatial]
+    sizes = [f.r[0] for f in spatial]
+    # a skip connection's own layers (ResNet's shortcut) see less than the layer listed before them: drawn apart,
+    # so the line of the main path never seems to shrink
+    widest = [max(sizes[:i + 1]) for i in range(len(sizes))]
+    main = [i for i, r in enumerate(sizes) if r >= widest[i]]
+    branch = [i for i in range(len(sizes)) if i not in main]
     fig = go.Figure([
-        go.Scatter(x=names, y=[f.r[0] for f in spatial], mode="lines+markers", name="receptive field r"),
+        go.Scatter(x=[names[i] for i in main], y=[sizes[i] for i in main], mode="lines+markers",
+                   name="receptive field r"),
         go.Bar(x=names, y=[f.j[0] for f in spatial], name="jump j (input px per unit)", opacity=0.45),
     ])
+    if branch:
+        fig.add_trace(go.Scatter(x=[names[i] for i in branch], y=[sizes[i] for i in branch], mode="markers",
+                                 marker=dict(symbol="circle-open", size=9), name="r on a side branch (a shortcut)"))
     fig.add_hline(y=input_size, line=dict(color="#888", dash="dot"), annotation_text=f"input {input_size} px")
     if chosen in names:
         fig.add_vline(x=names.index(chosen), line=dict(color=EXACT, width=2))
     fig.update_layout(title="How far each layer sees (rows)", height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(type="category", tickangle=-45), yaxis_title="input pixels",
+                      xaxis=dict(type="category", tickangle=-90 if len(names) > 16 else -45,
+                                 categoryorder="array", categoryarray=names,
+                                 tickfont=dict(size=9 if len(names) > 16 else 12)), yaxis_title="input pixels",
                       legend=dict(orientation="h", y=1.08))
     return fig

@@ -116,7 +116,9 @@ with tab_layers, layout.guard("tabulating the layers"):
                    "r": f.r[0], "j": f.j[0], "start": f.start[0], **receptive_field.how_columns(f.how)}
                   for f in fields],
                  key="rf_table", hide_index=True, column_config={  # widths that let every column fit the page
-                     name: st.column_config.Column(width=width) for name, width in RF_TABLE_WIDTHS.items()})
+                     name: st.column_config.Column(width=width) for name, width in RF_TABLE_WIDTHS.items()}
+                 | {"layer": st.column_config.Column(width=max(RF_TABLE_WIDTHS["layer"],  # long names scroll, uncut
+                                                               7 * max(len(f.name) for f in fields) + 16))})
 
 with tab_drill, layout.guard("asking a question"):
     from explorer.ui import drill

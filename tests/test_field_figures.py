@@ -1,0 +1,15 @@
+"""Receptive-field figures: the growth chart across layers."""
+
+from explorer import field_figures, models, receptive_field
+
+
+def test_the_growth_line_follows_the_main_path_and_shortcuts_stand_apart():
+    fields = receptive_field.fields(models.build("resnet_small"), (32, 32))
+    fig = field_figures.growth_figure(fields, "stage2.conv2", 32)
+    line, jumps, branch = fig.data
+    assert list(line.y) == sorted(line.y)  # the main path never seems to shrink
+    assert all("shortcut" in name for name in branch.x) and branch.mode == "markers"
+    assert len(line.x) + len(branch.x) == len(jumps.x)  # every layer with a map is drawn once
+    assert list(fig.layout.xaxis.categoryarray) == list(jumps.x)  # in forward order, branches in place
+    plain = field_figures.growth_figure(receptive_field.fields(models.build("lenet5"), (28, 28)), "conv1", 28)
+    assert len(plain.data) == 2  # no side branch, no third trace
