@@ -227,14 +227,17 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     canvas = np.full((rows * (side + gap + label_px), cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
     fig = go.Figure()
     centres = []
+    # about 6.5 px per character at size 11: a longer label is cut to its tile, whole on hover
+    fits = max(6, int(min(width_px, canvas.shape[1] * 3) * side / canvas.shape[1] / 6.5))
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         top, left = r * (side + gap + label_px), c * (side + gap)
         canvas[top:top + side, left:left + side] = _as_rgb_tile(image, side)
         _frame(canvas[top:top + side, left:left + side])
         centres.append((left + side / 2, top + side / 2))
-        fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text=labels[i], showarrow=False,
-                           font=dict(size=11), xref="x", yref="y")
+        cut = labels[i] if len(labels[i]) <= fits else labels[i][:fits - 1] + "…"
+        fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text=cut, showarrow=False,
+                           font=dict(size=11), xref="x", yref="y", hovertext=labels[i] if cut != labels[i] else None)
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))
     if clickable:
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",

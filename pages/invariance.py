@@ -78,8 +78,8 @@ with view, layout.guard("sweeping the transformation"):
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
                                          [f"{values[i]:g}{invariance.SUFFIX[kind]} → "
                                           f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
-                                          for i in shown], f"Some of the {len(values)} versions and what the network "
-                                         "reads in each (under each: the change → the class read)", cols=len(shown),
+                                          for i in shown], f"Some of the {len(values)} versions: the change → the class "
+                                         "read", cols=len(shown),
                                          side=96, width_px=layout.VIEW_PX), key="inv_fig_images")
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "

@@ -128,3 +128,12 @@ def test_rows_of_images_are_named_on_the_left_one_tick_per_row():
     assert list(fig.layout.yaxis.ticktext) == ["untrained", "epoch 1"]
     assert list(fig.layout.yaxis.tickvals) == [24, 24 + 48 + 4]  # each row's middle: tiles of 48 px, gaps of 4
     assert fig.layout.margin.l == 80 and fig.layout.xaxis.visible is False
+
+
+def test_a_label_longer_than_its_tile_is_cut_and_whole_on_hover():
+    tiles = [torch.rand(3, 8, 8) for _ in range(9)]
+    words = ["3 → Greater Swiss Mountain dog"] + ["3 → cat"] * 8
+    fig = mosaic.images_figure(tiles, words, "versions", cols=9, side=96, width_px=800)
+    first, second = fig.layout.annotations[:2]
+    assert first.text.endswith("…") and len(first.text) < len(words[0]) and first.hovertext == words[0]
+    assert second.text == "3 → cat" and second.hovertext is None
