@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, inputs, invariance, mosaic
-from explorer.ui import explanations, layout, memo, model_input, state
+from explorer.ui import layout, memo, model_input, state
 
 layout.page_setup(layout.PAGES[8])
 st.title("Invariance")
@@ -84,12 +84,13 @@ with view, layout.guard("sweeping the transformation"):
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "
                 f"**{int(kept.sum())} of {len(values)}** versions keep that reading.")
-    average = result.probabilities.mean(0)
-    if explanations.undecided(average, network.pretrained):
+    if not network.pretrained:
+        average = result.probabilities.mean(0)
         st.warning(f"With random weights this says nothing about invariance: the network gives its top class "
-                   f"{float(average.max()):.2%} on average, chance is {1 / len(average):.2%}, so every version "
-                   "reads as the same near-tie. Switch on **Trained weights** to ask whether a trained network "
-                   "keeps its reading.")
+                   f"{float(average.max()):.2%} on average (chance is {1 / len(average):.2%}), and an untrained "
+                   "network's reading is the same near-tie whatever it is shown. Switch on **Trained weights** to "
+                   "ask whether a trained network keeps its reading. The layers' chart below still shows what the "
+                   "architecture alone does with a moved image.")
     st.plotly_chart(explain_figures.confidence_figure(result, classes), key="inv_fig_confidence")
     st.plotly_chart(explain_figures.correlation_figure(result), key="inv_fig_layers")
     st.caption("Pearson's r of each layer's whole output with the original's, position by position: 1 is the same "
