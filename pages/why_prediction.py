@@ -103,7 +103,7 @@ with view, layout.guard("explaining the prediction"):
     st.markdown(f"**Prediction:** {class_name(best)} ({probabilities[best]:.1%})"
                 + ("" if network.pretrained else " (random weights)")
                 + (f"; explaining {class_name(target)} ({probabilities[target]:.1%})." if target is not None else "."))
-    if explanations.undecided(probabilities, network.pretrained):
+    if not network.pretrained:
         st.info(explanations.undecided_note(probabilities))
     columns = st.columns(3)
     seen = "What the model sees"

@@ -51,13 +51,9 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> st
     return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
 
-def undecided(probabilities: torch.Tensor, pretrained: bool) -> bool:
-    """Whether the network has no decision to explain or fool: random weights and no class above twice chance."""
-    return not pretrained and float(probabilities.max()) < 2 / len(probabilities)
-
-
 def undecided_note(probabilities: torch.Tensor) -> str:
-    """Why the maps and the attack of an :func:`undecided` network teach little, with its figures."""
+    """Why the maps and the attack of a network with random weights teach little, with its figures (whatever its
+    top class gets: a random ResNet18 can give one class 4%, forty times chance, for no reason it learned)."""
     digits = 2 if len(probabilities) > 100 else 1  # ImageNet's chance is 0.10%
     top, chance = float(probabilities.max()), 1 / len(probabilities)
     return (f"With random weights the network has not decided anything: its top class gets {top:.{digits}%}, "

@@ -201,3 +201,9 @@ def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
         assert other.selectbox(key="why_target").value == -1 and "target" not in other.query_params
         assert ("The link's target 12 is not one of this model's classes" in warnings(other)) == (bad == "12")
         assert ("The network already reads 3: attacking towards any other class." in warnings(other)) == (bad == "3")
+
+
+def test_random_weights_are_named_even_when_one_class_happens_to_stand_out():
+    at = app(PAGE, model="tinyvgg", weights="0")
+    no_crash(at)
+    assert any(i.value.startswith("With random weights the network has not decided anything") for i in at.info)
