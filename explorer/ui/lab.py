@@ -22,6 +22,12 @@ HIGH_LR = {"adamw": 0.01, "sgd": 1.0}
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
+# short headers (their help says the rest) and narrow number columns: the settings column (about 360 px)
+# shows the five a convolution needs, pooling's and dropout's scroll into view
+NUMBER_COLUMNS = {"out": ("out", 62, "Output channels (conv) or units (linear)"),
+                  "kernel": ("k", 48, "Kernel side (conv)"), "stride": ("s", 48, "Stride (conv, pool)"),
+                  "padding": ("pad", 62, "Zeros added on each side (conv)"), "size": ("size", 62, "Window (pool)"),
+                  "p": ("p", 48, "Probability of dropping a value (dropout)")}
 
 
 @st.cache_resource
@@ -36,14 +42,24 @@ def layer_editor(key: str) -> list[dict]:
     frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=list(COLUMNS))
     edited = st.data_editor(
         frame, key=f"{key}_editor", num_rows="dynamic", hide_index=True, width="stretch",
+        height=_rows_height(len(frame) + 1),  # every row in view, and the empty one that adds a layer
         column_config={
-            "type": st.column_config.SelectboxColumn("type", options=list(layer_table.LAYER_TYPES), required=True),
-            "kind": st.column_config.SelectboxColumn("kind", options=["max", "avg"]),
+            "type": st.column_config.SelectboxColumn("type", options=list(layer_table.LAYER_TYPES), required=True,
+                                                     width=72),
+            "kind": st.column_config.SelectboxColumn("kind", options=["max", "avg"], width=66,
+                                                     help="Max or average pooling (pool)"),
+            **{name: st.column_config.NumberColumn(header, width=width, help=words)
+               for name, (header, width, words) in NUMBER_COLUMNS.items()},
         })
     layers = [{k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and pd.isna(v))}
               for row in edited.to_dict("records")]
     state.keep(key, layers)
     return layers
+
+
+def _rows_height(rows: int, most: int = 24) -> int:
+    """Pixels for a table that shows ``rows`` rows (up to ``most``) and its header without scrolling."""
+    return 35 * (min(rows, most) + 1) + 3
 
 
 def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: int) -> str | None:
@@ -52,7 +68,8 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
     st.dataframe([{"layer": r["name"], "type": r["type"],
                    "output": " x ".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
                    "parameters": f"{r['params']:,}" if r["params"] is not None else "-",
-                   "problem": r["error"] or ""} for r in rows], hide_index=True, key="tr_plan")
+                   "problem": r["error"] or ""} for r in rows], hide_index=True, key="tr_plan",
+                 height=_rows_height(len(rows)))
     error = next((r["error"] for r in rows if r["error"]), None)
     if error is None:
         shape = " x ".join(map(str, input_shape))
