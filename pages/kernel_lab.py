@@ -85,7 +85,8 @@ with controls:
 state.publish(SETTINGS, kernel_input.url_extra())
 
 if picked is None or kernel is None:
-    view.info("Choose an image and a valid kernel to see the feature map.")
+    view.info("Choose an image to see the feature map." if picked is None else
+              "Mend the kernel (the message on the left names the cell) to see the feature map.")
     st.stop()
 
 label, image = picked[0], images.resize(picked[1], st.session_state.kl_size)

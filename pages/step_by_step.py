@@ -178,7 +178,10 @@ with layout.guard("building the example"):
         named = {"input": traced.padded, "kernel": traced.weights, "output": traced.output}
         if grad is not None:
             done = backprop.backward(traced, grad)
-            named.update({"dL/dy": grad, "dx": done.input_grad, "dw": done.weight_grad})
+            named.update({"dL/dy": grad, "dx (on the padded input)" if any(traced.padding) else "dx": done.input_grad,
+                          "dw": done.weight_grad})
+            if any(traced.padding):
+                named["dx (on the input)"] = backprop.fold_padding(traced, done.input_grad, pmode)
         named = {name: m for name, m in named.items() if m is not None}  # pooling has no kernel
         st.code(export.example_markdown(named), language="markdown")
         st.code(export.example_latex(named), language="latex")

@@ -82,6 +82,7 @@ def test_backward_all_ones_by_default_and_the_padding_folded_back():
     assert "Step 1 of 9" in text(at) and at.code[0].value.splitlines()[0] == "dL/dy(0, 0) = 1"
     assert "dx on the input itself" in titles(at) and "the ring's zeros are constants" in text(at)
     assert "entries spread a stride apart" in text(at) and "With the flip on" not in text(at)
+    assert "**dx (on the padded input)**" in text(at) and "**dx (on the input)**" in text(at)  # both exported
     assert "gets dw turned back by 180 degrees" in text(app("pages/step_by_step.py", mode="backward", flip="1"))
 
 
