@@ -230,50 +230,7 @@ def test_step_next_button_advances(app_url: str, page: Page, request: pytest.Fix
     screenshot(page, request.node.name)
 
 
-def test_a_choice_worded_differently_in_another_mode_stays_the_same_choice(app_url: str, page: Page,
-                                                                           request: pytest.FixtureRequest) -> None:
-    """Streamlit 1.67 sends a choice back as its displayed text; reworded, that text once became the value."""
-    open_page(page, app_url + "/step_by_step", "Step 1 of 6")
-    page.locator("[data-testid=stButtonGroup] button").filter(has_text="pooling").first.click()
-    wait_for_app(page, "Step 1 of 4")
-    page.get_by_role("button", name="Next ▶").click()
-    wait_for_app(page, "Step 2 of 4")
-    page.locator("[data-testid=stButtonGroup] button").filter(has_text="convolution").first.click()
-    wait_for_app(page, "Step 2 of 6")
-    expect_selected(page, "Example", "Laplacian, valid padding")
-    expect(page.locator("[data-testid=stCode]").first).to_contain_text("= 10")  # the lecture's grid, not another
-    assert_no_exception(page)
-    open_page(page, app_url + "/kernel_lab?img=astronaut", "The numbers, filled in")
-    for colour, shown in (("RGB, summed", "values range"), ("grey", "values range")):
-        page.get_by_text(colour, exact=True).first.click()
-        wait_for_app(page, shown)
-    expect(page.get_by_text("Something went wrong")).to_have_count(0)
-    expect(page).not_to_have_url(re.compile(r"ch=grey"))
-    screenshot(page, request.node.name)
-
-
 # --- Layer by layer -------------------------------------------------------------------------
-
-def test_a_click_on_a_switchs_help_leaves_the_switch_alone(app_url: str, page: Page,
-                                                           request: pytest.FixtureRequest) -> None:
-    """The help sits beside the switch: inside its label, a click on it flipped "Trained weights"."""
-    open_page(page, app_url + "/layer_by_layer", "Prediction")
-    switch = page.get_by_role("switch", name="Trained weights")
-    expect(switch).to_be_checked()
-    box = switch.bounding_box()
-    assert box is not None
-    icons = [icon for icon in page.locator("[data-testid=stTooltipHoverTarget]").all()
-             if (b := icon.bounding_box()) and abs(b["y"] + b["height"] / 2 - box["y"] - box["height"] / 2) < 12
-             and b["x"] > box["x"]]
-    assert icons, "no help icon beside the switch"
-    icons[0].click()
-    expect(page.get_by_text("Off: the same architecture with random weights")).to_be_visible()
-    page.wait_for_timeout(1500)
-    wait_for_app(page)
-    expect(switch).to_be_checked()
-    expect(page).not_to_have_url(re.compile(r"weights=0"))
-    screenshot(page, request.node.name)
-
 
 def draw_strokes(page: Page, strokes: list[list[tuple[float, float]]]) -> None:
     """Draw polylines on the canvas; points are fractions of its width and height."""
