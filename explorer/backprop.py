@@ -6,7 +6,7 @@ Going back, cell ``l`` hands its upstream gradient ``dy[l]`` to everything that 
 gradient and ``dy[l]`` onto the bias's. The kernel is shared by every window, so its gradient adds up
 over all positions. Summed over all cells, ``dx`` is PyTorch's ``conv_transpose2d(dy, w)`` (the
 lecture's ``A_w^T dy``): ``dy``, its entries spread a stride apart and ringed with zeros, correlated
-with the kernel turned 180 degrees (``dy * flip(w)``); ``dw`` is the input correlated with ``dy``.
+with the kernel turned 180 degrees (the lecture's ``dy * flip(w)``); ``dw`` is the input correlated with ``dy``.
 The tests check all of it against autograd.
 """
 

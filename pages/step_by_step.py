@@ -172,12 +172,10 @@ with layout.guard("building the example"):
                   on_change=_play_from_start, args=(traced.steps,))
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
         traced, kind if mode == "pooling" else "", grad)
-    if grad is not None:
-        backward.whole_pass(traced, grad, pmode, flip)
+    done = backward.whole_pass(traced, grad, pmode, flip) if grad is not None else None
     with st.expander("Export this example (Markdown / LaTeX)"):
         named = {"input": traced.padded, "kernel": traced.weights, "output": traced.output}
-        if grad is not None:
-            done = backprop.backward(traced, grad)
+        if done is not None:
             named.update({"dL/dy": grad, "dx (on the padded input)" if any(traced.padding) else "dx": done.input_grad,
                           "dw": done.weight_grad})
             if any(traced.padding):

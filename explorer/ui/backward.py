@@ -34,8 +34,8 @@ def upstream(traced: Trace) -> torch.Tensor | None:
         return None
 
 
-def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode, flip: bool) -> None:
-    """dx read as a transposed convolution, dw as a correlation, both checked against autograd.
+def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode, flip: bool) -> backprop.Backward:
+    """dx read as a transposed convolution, dw as a correlation, both checked against autograd; returns the pass.
 
     ``flip``: true convolution, so w is the typed kernel turned and dw belongs to the kernel as applied.
     """
@@ -78,3 +78,4 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
                     f"{FOLDED[padding_mode]}.")
         st.plotly_chart(figures.grid_figure(folded, "dx on the input itself", colorscale="RdBu_r", zmid=0),
                         key="sb_bw_folded", width="content")
+    return done

@@ -49,7 +49,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo(
         "pages/step_by_step.py", "Convolution step by step", ":material/grid_on:",
         "The lecture's worked examples, one output cell at a time: window, products, sum; "
-        "flip, padding, stride, dilation, pooling, 1-D signals, and the backward pass (dx = dy * flip(w)).",
+        "flip, padding, stride, dilation, pooling, 1-D signals, and the backward pass of a convolution.",
     ),
     PageInfo(
         "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",
