@@ -255,7 +255,8 @@ _SPECS: tuple[ModelSpec, ...] = (
               "trained by this project on MNIST.", digit_like=True, data="mnist"),
     ModelSpec("tinyvgg", "TinyVGG (shapes)", 64, 3, (), SHAPES_MEAN, SHAPES_STD, "shipped",
               "CNN Explainer's network: two conv-conv-pool blocks of 10 filters, trained by this project "
-              "on its built-in shapes set (circles, squares, triangles, crosses, lines).",
+              "on its built-in shapes set: 8 classes (circles, squares, triangles, crosses, and lines in 4 "
+              "directions).",
               data="shapes"),
     ModelSpec("resnet_small", "Small ResNet (CIFAR-10 size)", 32, 3, CIFAR_CLASSES, CIFAR_MEAN, CIFAR_STD, "none",
               "Three residual blocks for 32x32 colour images: see the skip connections add up. "
