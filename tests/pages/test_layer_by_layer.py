@@ -2,9 +2,11 @@
 
 import socket
 
+import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from explorer import data
 from tests.apptest import app, errors, figures, no_crash, text, titles
 
 
@@ -184,6 +186,7 @@ def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
     assert "layer 1 44.8%" in shown and "layer 7 85.5%" in shown  # the lecture's figures beside ours
 
 
+@pytest.mark.skipif(data.shared_root() is None, reason="needs ../shared/data (real MNIST): LeNet-5's probes train on it")
 def test_the_probe_tab_explains_what_random_layers_keep_and_lose():
     at = app("pages/layer_by_layer.py", model="lenet5", weights="0", tab=PROBES)
     no_crash(at)
