@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import scipy.ndimage
@@ -23,7 +23,7 @@ from explorer import conv, kernels
 SOBEL_X = kernels.SOBEL_HORIZONTAL_EDGE.T.contiguous()  # the vertical-edge Sobel: dark to bright, left to right
 Morphology = Literal["erosion", "dilation", "opening", "closing", "gradient"]
 FLAT = 1e-3  # a largest gradient below this (a unit step gives 4) means no edges at all
-MORPHOLOGY: tuple[str, ...] = ("erosion", "dilation", "opening", "closing", "gradient")
+MORPHOLOGY: tuple[str, ...] = get_args(Morphology)
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,9 @@ def canny(image: torch.Tensor, sigma: float = 1.4, low: float = 0.1, high: float
         thinned = torch.zeros_like(thinned)
     low_at, high_at = low * top, high * top
     edges = hysteresis(thinned, low_at, high_at)
-    strong = (thinned >= high_at) & (thinned > 0)
-    weak = (thinned >= low_at) & (thinned > 0) & ~strong
+    positive = thinned > 0
+    strong = (thinned >= high_at) & positive
+    weak = (thinned >= low_at) & positive & ~strong
     return CannyStages(blurred, gx, gy, magnitude, thinned, strong, weak, edges, low_at, high_at)
 
 
