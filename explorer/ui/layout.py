@@ -121,7 +121,7 @@ def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> boo
     Streamlit 1.67 puts a toggle's help icon inside the label, so a click on the icon (a tap on a classroom
     tablet) also flips the switch: a student asking what "Trained weights" means lost the trained network.
     """
-    row = where.container(horizontal=True, gap="small", vertical_alignment="center")
+    row = where.container(horizontal=True, wrap=False, gap="small", vertical_alignment="center")
     value = row.toggle(label, key=key, **kwargs)
     row.markdown("", help=help, width="content")
     return value
