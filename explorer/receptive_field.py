@@ -21,6 +21,7 @@ import math
 import operator
 import weakref
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -230,6 +231,21 @@ def how_columns(how: str) -> dict[str, str]:
     return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}
 
 
+def table_notes(fields: Sequence[Field], input_size: tuple[int, int]) -> list[str]:
+    """Sentences for the table's surprises: a field wider than the image, and layers without a grid (j = 0)."""
+    notes = []
+    wide = next((f for f in fields if f.size is not None and f.r[0] > input_size[0]), None)
+    if wide is not None:
+        notes.append(f"From `{wide.name}` on, r (**{wide.r[0]}**) is wider than the {input_size[0]}-pixel input: "
+                     "every unit's textbook field reaches past the image into the zero border that padding adds. "
+                     "The exact box on the first tab stops at the image.")
+    flat = [f.name for f in fields if f.size is None]
+    if flat:
+        notes.append(f"`{flat[0]}` and the layers after it have no feature map: each of their units mixes every "
+                     "pixel, so r is the whole input and j is 0, as there is no grid of units to step along.")
+    return notes
+
+
 def _textbook(op: _Op, before: list[tuple], before_sizes: list, input_size: tuple[int, int]) -> tuple:
     """(r, j, start) per axis after ``op``, from the states of its inputs."""
     if op.kind == "input":
@@ -273,11 +289,25 @@ def _describe(op: _Op) -> str:
     return {"adaptive": "adaptive pooling", "same": "position by position", "global": "whole input"}[op.kind]
 
 
+def unit_centre(field: Field, unit: tuple[int, int]) -> tuple[float, float]:
+    """The input pixel (row, column) at the centre of ``unit``'s textbook field: ``start + unit * j``."""
+    return field.start[0] + unit[0] * field.j[0], field.start[1] + unit[1] * field.j[1]
+
+
 def textbook_box(field: Field, unit: tuple[int, int]) -> tuple[float, float, float, float]:
-    """The textbook box of ``unit``: centre ``start + unit * j``, ``r`` wide; may reach past the image."""
-    centre = [field.start[a] + unit[a] * field.j[a] for a in range(2)]
+    """The textbook box of ``unit``: centred on :func:`unit_centre`, ``r`` wide; may reach past the image."""
+    centre = unit_centre(field, unit)
     half = [(field.r[a] - 1) / 2 for a in range(2)]
     return centre[0] - half[0], centre[1] - half[1], centre[0] + half[0] + 1, centre[1] + half[1] + 1
+
+
+def unit_nearest(field: Field, point: tuple[float, float]) -> tuple[int, int]:
+    """The unit of ``field`` whose textbook centre lies nearest the input pixel ``point`` (row, column).
+
+    It lets a page keep looking at the same spot of the image when the user moves to another layer.
+    """
+    return tuple(min(max(round((point[a] - field.start[a]) / field.j[a]), 0), field.size[a] - 1)
+                 for a in range(2))
 
 
 # --- the exact box ------------------------------------------------------------------------------

@@ -73,10 +73,16 @@ with view, layout.guard("tracing the receptive fields"):
     if state.from_link("rf_unit") and st.session_state.rf_unit not in ("", f"{unit[0]},{unit[1]}"):
         state.link_ignored("unit", st.session_state.rf_unit, f"`{field.name}` has units 0..{field.size[0] - 1}, "
                            f"0..{field.size[1] - 1} (row,column), so its centre is shown")
+    shown = state.kept("rf_shown")  # (model, layer, unit) of the last run: a new layer keeps the image spot
+    if shown and shown[0] == network.key and shown[1] != field.name and shown[1] in by_name:
+        unit = receptive_field.unit_nearest(field, receptive_field.unit_centre(by_name[shown[1]], shown[2]))
+        st.caption(f"Unit {unit} of `{field.name}` lies over the same spot of the image as unit {shown[2]} "
+                   f"of `{shown[1]}`.")
     clicked = field_figures.unit_from_click(st.session_state.get("rf_map"), field.size)
     if clicked is not None and clicked != state.kept("rf_last_click"):
         unit = clicked  # a new click on the map
     state.keep("rf_last_click", clicked)
+    state.keep("rf_shown", (network.key, field.name, unit))
     st.session_state.rf_unit = f"{unit[0]},{unit[1]}"
     prepared = inputs.prepare(network.spec, picked[1])
     fmap = model_input.activations(network, prepared.tensor)[field.name]
@@ -96,7 +102,7 @@ with tab_unit, layout.guard("drawing the unit's field"):
     st.markdown(f"Unit **{unit}** of `{field.name}` sees rows **{top}..{bottom - 1}** and columns "
                 f"**{lft}..{rgt - 1}** of the {size} x {size} input: a **{bottom - top} x {rgt - lft}** box. "
                 f"The textbook field is **{field.r[0]} x {field.r[1]}**, centred on "
-                f"({textbook[0] + (field.r[0] - 1) / 2:g}, {textbook[1] + (field.r[1] - 1) / 2:g})"
+                "({:g}, {:g})".format(*receptive_field.unit_centre(field, unit))
                 + ("; at the border part of it is padding, so the exact box is smaller." if
                    (bottom - top, rgt - lft) != tuple(field.r) else "."))
     on_image, averaged, about = effective_fields(network.key, field.name, unit, model_input.image_key(prepared.tensor),
@@ -119,6 +125,8 @@ with tab_layers, layout.guard("tabulating the layers"):
                      name: st.column_config.Column(width=width) for name, width in RF_TABLE_WIDTHS.items()}
                  | {"layer": st.column_config.Column(width=max(RF_TABLE_WIDTHS["layer"],  # long names scroll, uncut
                                                                7 * max(len(f.name) for f in fields) + 16))})
+    for note in receptive_field.table_notes(fields, (size, size)):
+        st.caption(note)
 
 with tab_drill, layout.guard("asking a question"):
     from explorer.ui import drill

@@ -220,6 +220,27 @@ def test_textbook_box_is_larger_than_the_exact_one_at_the_border():
     assert rf.rf_box(model, "conv2", (5, 5), (28, 28)) == (8, 8, 22, 22)  # inside: both agree
 
 
+def test_the_unit_nearest_a_pixel_keeps_the_spot_across_layers():
+    fields = {f.name: f for f in rf.fields(models.build("lenet5"), (28, 28))}
+    conv2, pool2 = fields["conv2"], fields["pool2"]  # 10 x 10 centred at 4.5, 6.5 .. 22.5; 5 x 5 at 5.5 .. 21.5
+    for unit in [(0, 0), (3, 8), (9, 9)]:  # a unit's own centre gives it back
+        top, left, bottom, right = rf.textbook_box(conv2, unit)
+        assert rf.unit_centre(conv2, unit) == ((top + bottom - 1) / 2, (left + right - 1) / 2)
+        assert rf.unit_nearest(conv2, rf.unit_centre(conv2, unit)) == unit
+    assert rf.unit_nearest(conv2, (-40, 400)) == (0, 9)  # off the image: the nearest edge unit
+    assert rf.unit_nearest(pool2, (12.5, 4.5)) == (2, 0)  # conv2's unit (4, 0) lies under pool2's (2, 0)
+    assert rf.unit_nearest(pool2, (13.5, 13.5)) == (2, 2)  # the image's centre is the pooled map's centre
+
+
+def test_the_table_explains_fields_wider_than_the_image_and_layers_without_a_grid():
+    resnet = rf.table_notes(rf.fields(models.build("resnet18"), (224, 224)), (224, 224))
+    assert len(resnet) == 2
+    assert "(**243**) is wider than the 224-pixel input" in resnet[0]
+    assert resnet[1].startswith("`flatten` and the layers after it have no feature map")
+    lenet = rf.table_notes(rf.fields(models.build("lenet5"), (28, 28)), (28, 28))
+    assert len(lenet) == 1 and "j is 0" in lenet[0]  # LeNet's fields stay inside its 28 pixels
+
+
 def test_bad_requests_get_clear_errors():
     model = models.build("lenet5")
     with pytest.raises(ValueError, match="no feature map"):

@@ -106,3 +106,22 @@ def test_rf_page_switching_model_starts_on_the_new_models_own_layer_and_unit_wit
     fresh = app("pages/receptive_fields.py", model="tinyvgg")  # what a link to the model opens
     assert at.selectbox(key="rf_layer").value == fresh.selectbox(key="rf_layer").value
     assert at.session_state["rf_unit"] == fresh.session_state["rf_unit"]
+
+
+def test_rf_page_another_layer_keeps_the_spot_of_the_image():
+    at = app("pages/receptive_fields.py", unit="9,0")  # conv2's bottom-left unit, its field centred on (22.5, 4.5)
+    no_crash(at)
+    at.selectbox(key="rf_layer").set_value("pool2").run()
+    no_crash(at)
+    assert "Unit **(4, 0)** of `pool2`" in text(at)  # pool2's units are centred on 5.5, 9.5 .. 21.5
+    assert any("lies over the same spot of the image as unit (9, 0) of `conv2`" in c.value for c in at.caption)
+    assert at.query_params["unit"] in ("4,0", ["4,0"])
+    at.run()  # a rerun on the same layer says nothing more
+    assert not any("same spot" in c.value for c in at.caption)
+
+
+def test_rf_page_table_explains_its_surprises():
+    at = app("pages/receptive_fields.py", model="resnet18", weights="0", img="chelsea")
+    no_crash(at)
+    notes = " ".join(c.value for c in at.caption)
+    assert "is wider than the 224-pixel input" in notes and "r is the whole input and j is 0" in notes
