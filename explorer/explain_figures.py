@@ -9,7 +9,9 @@ from plotly.subplots import make_subplots
 
 from explorer import images, mosaic
 from explorer.invariance import LABELS as SWEEP_LABELS
-from explorer.invariance import Sweep
+from explorer.invariance import IDENTITY as SWEEP_IDENTITY
+from explorer.invariance import SUFFIX as SWEEP_SUFFIX
+from explorer.invariance import Sweep, kept_span
 from explorer.minimal import Smallest
 from explorer.universal import Universal
 
@@ -219,3 +221,24 @@ def distance_figure(result: Smallest, classes: tuple[str, ...], reading: str, he
 
 def class_name(index: int, classes: tuple[str, ...]) -> str:
     return str(classes[index]) if index < len(classes) else f"class {index}"
+
+
+def invariance_verdict(result: Sweep, classes: tuple[str, ...]) -> str:
+    """One sentence on how far the reading holds: the unbroken run around the original, and what breaks it."""
+    def value(i: int) -> str:
+        v = float(result.values[i])
+        return f"{v:{'g' if result.kind == 'scale' or v == 0 else '+g'}}{SWEEP_SUFFIX[result.kind]}"
+
+    def read(i: int) -> str:
+        return f"at {value(i)} it is read as **{class_name(int(result.predictions[i]), classes)}**"
+
+    span, last = kept_span(result), len(result.values) - 1
+    if span is None:
+        nearest = int((result.values - SWEEP_IDENTITY[result.kind]).abs().argmin())
+        return f"Even the version nearest the original changes the reading: {read(nearest)}."
+    if span == (0, last):
+        return (f"**Invariant over the whole range swept**: every version from {value(0)} to {value(last)} keeps "
+                "the reading.")
+    breaks = [read(i) for i in (span[0] - 1, span[1] + 1) if 0 <= i <= last]
+    return (f"The reading holds without a break from **{value(span[0])}** to **{value(span[1])}**; "
+            f"{' and '.join(breaks)}.")

@@ -68,6 +68,22 @@ def swept_values(kind: str, first: float, last: float, count: int, side: int) ->
     return values
 
 
+def kept_span(result: Sweep) -> tuple[int, int] | None:
+    """Indices (first, last) of the unbroken run of versions that keep the original's reading.
+
+    The run is grown from the version nearest the untransformed image; None when that one is read otherwise.
+    """
+    kept = (result.predictions == result.reference_class).tolist()
+    first = last = int((result.values - IDENTITY[result.kind]).abs().argmin())
+    if not kept[first]:
+        return None
+    while first > 0 and kept[first - 1]:
+        first -= 1
+    while last < len(kept) - 1 and kept[last + 1]:
+        last += 1
+    return first, last
+
+
 def transform(image: torch.Tensor, kind: str, value: float) -> torch.Tensor:
     """``image`` (C, H, W) shifted (pixels), rotated (degrees, clockwise) or scaled (factor) about its centre."""
     if kind not in KINDS:

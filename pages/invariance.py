@@ -83,7 +83,8 @@ with view, layout.guard("sweeping the transformation"):
                                          side=96, width_px=layout.VIEW_PX), key="inv_fig_images")
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "
-                f"**{int(kept.sum())} of {len(values)}** versions keep that reading.")
+                f"**{int(kept.sum())} of {len(values)}** versions keep that reading. "
+                + explain_figures.invariance_verdict(result, classes))
     if not network.pretrained:
         average = result.probabilities.mean(0)
         st.warning(f"With random weights this says nothing about invariance: the network gives its top class "

@@ -73,6 +73,29 @@ def test_sweep_figures_show_every_value_and_layer():
     assert explain_figures.class_name(3, ("a",)) == "class 3"
 
 
+def _readings(kind: str, values: list[float], classes: list[int], reference: int = 0) -> invariance.Sweep:
+    """A sweep whose versions are read as ``classes``, one per value."""
+    probabilities = torch.nn.functional.one_hot(torch.tensor(classes), 3).float()
+    return invariance.Sweep(kind, torch.tensor(values), torch.zeros(len(values), 1, 2, 2), probabilities, reference,
+                            (), torch.empty(0, len(values)))
+
+
+@pytest.mark.parametrize("kind,values,classes,expected", [
+    ("shift_x", [-2, -1, 0, 1, 2], [1, 0, 0, 0, 2], "without a break from **-1 px** to **+1 px**; at -2 px it is "
+                                                    "read as **b** and at +2 px it is read as **c**."),
+    ("shift_x", [-2, -1, 0, 1, 2], [0, 1, 0, 0, 0], "without a break from **0 px** to **+2 px**; at -1 px it is "
+                                                    "read as **b**."),  # the run stops at the first break
+    ("rotate", [-10, 0, 10], [0, 0, 0], "**Invariant over the whole range swept**: every version from -10° to +10°"),
+    ("scale", [0.5, 0.9, 1.5], [0, 2, 0], "Even the version nearest the original changes the reading: at 0.9x it "
+                                          "is read as **c**."),
+])
+def test_the_invariance_verdict_names_the_unbroken_run_and_what_breaks_it(kind, values, classes, expected):
+    result = _readings(kind, values, classes)
+    assert expected in explain_figures.invariance_verdict(result, ("a", "b", "c"))
+    span = invariance.kept_span(result)
+    assert span is None or all(int(result.predictions[i]) == 0 for i in range(span[0], span[1] + 1))
+
+
 def test_the_fooling_figure_sets_the_pattern_beside_noise_and_counts_the_new_readings():
     from explorer.universal import Universal
 
