@@ -63,13 +63,20 @@ def apply_filter(image: torch.Tensor, kernel: torch.Tensor, settings: FilterSett
     out = maps.clamp_min(0) if settings.relu else maps
     if settings.pool != "none":
         out = conv.pool2d(out, settings.pool, settings.pool_size)
-    pads = conv.resolve_padding(padding, tuple(kernel.shape), settings.dilation)
+    pads, sizes = _sizes(tuple(x.shape[-2:]), tuple(kernel.shape), settings)
+    return FilterResult(x, maps, out, sizes, pads, params)
+
+
+def _sizes(size_hw: tuple[int, int], kernel_hw: tuple[int, int], settings: FilterSettings
+           ) -> tuple[tuple[int, int, int, int], tuple[conv.SizeReport, conv.SizeReport]]:
+    """The padding (left, right, top, bottom) and the output size per axis, without running the kernel."""
+    pads = conv.resolve_padding("valid" if settings.border == "valid" else "same", kernel_hw, settings.dilation)
     sizes = tuple(
         conv.size_report(n, k, p, settings.stride, settings.dilation)
         # an even kernel pads one side more: P is the mean of the two sides
-        for n, k, p in zip(x.shape[-2:], kernel.shape, ((pads[2] + pads[3]) / 2, (pads[0] + pads[1]) / 2))
+        for n, k, p in zip(size_hw, kernel_hw, ((pads[2] + pads[3]) / 2, (pads[0] + pads[1]) / 2))
     )
-    return FilterResult(x, maps, out, sizes, pads, params)
+    return pads, sizes
 
 
 def region_frame(region: torch.Tensor, top: int, left: int) -> pd.DataFrame:
@@ -92,6 +99,8 @@ def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: Fil
     )
     if p % 2:  # "same" padding around an even kernel: one side gets one more
         line += f" (2P is both sides' padding together: {p // 2:g} + {p - p // 2:g}, as an even kernel has no centre)"
+    if report.actual < 1:
+        return f"{line} — less than one: not a single window fits in the padded input."
     if report.exact:
         return line
     left = (f"the last {axis.lower().removesuffix('s')} of the padded input is" if report.dropped == 1
@@ -99,21 +108,28 @@ def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: Fil
     return f"{line} — not an integer: PyTorch takes the floor, **{report.actual}**, and {left} never covered by a window."
 
 
+def size_lines(size_hw: tuple[int, int], kernel_hw: tuple[int, int], settings: FilterSettings) -> list[str]:
+    """The output size formula filled in for each axis, then pooling's: shown also when the settings fail."""
+    _, sizes = _sizes(size_hw, kernel_hw, settings)
+    lines = [
+        "Output size $= \\frac{W + 2P - D(F-1) - 1}{S} + 1$ (with $D = 1$: $\\frac{W - F + 2P}{S} + 1$), "
+        "rounded down when the division leaves a remainder:",
+        "- " + _size_line("Rows", size_hw[0], kernel_hw[0], sizes[0], settings),
+        "- " + _size_line("Columns", size_hw[1], kernel_hw[1], sizes[1], settings),
+    ]
+    if settings.pool != "none":
+        window, mapped = settings.pool_size, (sizes[0].actual, sizes[1].actual)
+        pooled = (f"{tuple(n // window for n in mapped)}" if min(mapped) >= window
+                  else "nothing: the window is larger than the map")
+        lines.append(f"- after {settings.pool} pooling {window}x{window} (stride {window}): {mapped} → {pooled}")
+    return lines
+
+
 def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings) -> list[str]:
     """The lecture's formulas with this view's numbers (Markdown with inline LaTeX)."""
     (h, w), (kh, kw) = result.input.shape[-2:], kernel.shape
     c_in = result.input.shape[0]
-    lines = [
-        "Output size $= \\frac{W + 2P - D(F-1) - 1}{S} + 1$ (with $D = 1$: $\\frac{W - F + 2P}{S} + 1$), "
-        "rounded down when the division leaves a remainder:",
-        "- " + _size_line("Rows", h, kh, result.sizes[0], settings),
-        "- " + _size_line("Columns", w, kw, result.sizes[1], settings),
-    ]
-    if settings.pool != "none":
-        lines.append(
-            f"- after {settings.pool} pooling {settings.pool_size}x{settings.pool_size} (stride {settings.pool_size}): "
-            f"{tuple(result.conv.shape[-2:])} → {tuple(result.output.shape[-2:])}"
-        )
+    lines = size_lines((h, w), (kh, kw), settings)
     if settings.colour == "per-channel":
         lines.append(
             f"Parameters: one {kh}x{kw} kernel + 1 bias per channel: $({kh}\\cdot{kw} + 1)\\cdot{c_in} = {result.params}$"

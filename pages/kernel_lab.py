@@ -95,6 +95,8 @@ with view, layout.guard("applying the kernel"):
         result = filtering.apply_filter(image, kernel, settings)
     except ValueError as exc:
         st.error(f"These settings do not work on this image: {exc}.")
+        for line in filtering.size_lines(tuple(image.shape[-2:]), tuple(kernel.shape), settings):
+            st.markdown(line)
         st.stop()
     tab_map, tab_numbers, tab_surface, tab_beyond = state.tabs("kl_tab", TABS)
     with tab_map:

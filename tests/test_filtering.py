@@ -74,6 +74,23 @@ def test_impossible_settings_raise_value_error():
         filtering.apply_filter(torch.rand(1, 4, 4), torch.ones(3, 3), FilterSettings(pool="max", pool_size=8))
 
 
+@pytest.mark.parametrize("side,kernel,stride,pool,window", [
+    (12, 3, 1, "max", 2), (13, 5, 2, "avg", 3), (31, 4, 3, "l2", 4), (9, 3, 1, "sum", 5)])
+def test_the_size_lines_need_no_convolution_and_agree_with_the_maps(side, kernel, stride, pool, window):
+    settings = FilterSettings(border="valid", stride=stride, pool=pool, pool_size=window)
+    result = filtering.apply_filter(torch.rand(1, side, side), torch.ones(kernel, kernel), settings)
+    lines = filtering.size_lines((side, side), (kernel, kernel), settings)
+    assert lines == filtering.explain(result, torch.ones(kernel, kernel), settings)[:4]
+    assert lines[-1].endswith(f"{tuple(result.conv.shape[-2:])} → {tuple(result.output.shape[-2:])}")
+
+
+def test_the_size_lines_say_why_impossible_settings_fail():
+    lines = filtering.size_lines((5, 5), (7, 7), FilterSettings(border="valid"))
+    assert "\\frac{5 + 0 - 1\\cdot(7-1) - 1}{1} + 1 = -1$ — less than one: not a single window fits" in lines[1]
+    pooled = filtering.size_lines((4, 4), (3, 3), FilterSettings(border="zeros", pool="max", pool_size=8))
+    assert pooled[-1] == "- after max pooling 8x8 (stride 8): (4, 4) → nothing: the window is larger than the map"
+
+
 def test_an_even_kernels_odd_total_padding_is_explained():
     settings = filtering.FilterSettings(border="zeros", stride=1, dilation=1, colour="grey", flip=False, relu=False,
                                         pool="none", pool_size=2)

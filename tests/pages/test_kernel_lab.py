@@ -74,6 +74,7 @@ def test_kernel_lab_impossible_settings_get_a_message():
     at = app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit")
     no_crash(at)
     assert any("do not work" in e for e in errors(at)), errors(at)
+    assert "28 + 0 - 8\\cdot(15-1) - 1}{1} + 1 = -84$ — less than one" in text(at)  # the arithmetic that explains it stays
 
 
 def test_kernel_lab_bad_link_values_are_ignored_with_a_warning():
