@@ -109,9 +109,25 @@ def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel") -> torch
         raise KernelError(f"every row of the {what} needs the same number of cells")
     if not (MIN_SIZE <= len(rows) <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
         raise KernelError(f"a {what} goes from 1x1 to 15x15; this one is {len(rows)}x{width}")
-    values = [[_parse_cell(cell, f"{what} cell at row {r + 1}, column {c + 1}") for c, cell in enumerate(row)]
-              for r, row in enumerate(rows)]
+    values, bad = [[0.0] * width for _ in rows], []
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            try:
+                values[r][c] = _parse_cell(cell, f"{what} cell at row {r + 1}, column {c + 1}")
+            except KernelError as exc:
+                bad.append((f"row {r + 1}, column {c + 1}", exc))
+    if bad:  # the other bad cells are named too, so one look mends them all
+        rest = [where for where, _ in bad[1:]]
+        more = "" if not rest else (f"; {len(rest)} more cell{'s' * (len(rest) > 1)} need{'s' * (len(rest) == 1)} "
+                                    f"mending too: {_listed(rest)}")
+        raise KernelError(f"{bad[0][1]}{more}")
     return torch.tensor(values, dtype=torch.float32)
+
+
+def _listed(places: list[str], most: int = 5) -> str:
+    """"a, b and c"; past ``most`` places, the rest are counted."""
+    shown = places[:most] + ([f"{len(places) - most} others"] if len(places) > most else [])
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def _parse_cell(cell: object, where: str) -> float:

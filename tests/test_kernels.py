@@ -72,6 +72,17 @@ def test_parse_grid_names_the_bad_cell(cells, where):
         kernels.parse_grid(cells)
 
 
+def test_parse_grid_names_every_bad_cell_in_one_message():
+    with pytest.raises(kernels.KernelError) as caught:
+        kernels.parse_text("1 x 3; 4 5 nan; 7 inf 9")
+    assert str(caught.value) == ("kernel cell at row 1, column 2 holds 'x', which is not a number; 2 more cells need "
+                                 "mending too: row 2, column 3 and row 3, column 2")
+    with pytest.raises(kernels.KernelError, match="; 1 more cell needs mending too: row 2, column 1$"):
+        kernels.parse_text("1 a; b 4")
+    with pytest.raises(kernels.KernelError, match="8 more cells .*row 1, column 2, .* and 3 others$"):
+        kernels.parse_text("a a a; a a a; a a a")
+
+
 @pytest.mark.parametrize("cells,match", [
     ([], "empty"), ([[1, 2], [3]], "same number"), ([[0] * 16], "1x1 to 15x15"), ([[0]] * 16, "1x1 to 15x15"),
 ])
