@@ -178,3 +178,11 @@ def closest_presets(kernel: torch.Tensor, top: int = 3) -> list[tuple[str, float
     scores = [(name, similarity(kernel, preset)) for name, preset in PRESETS.items()
               if min(preset.shape) >= 3 and name not in ("identity", "laplacian (negative)")]
     return sorted(scores, key=lambda item: -abs(item[1]))[:top]
+
+
+RESEMBLANCE = ((0.8, "strong"), (0.5, "partial"), (0.0, "none: no preset is like it"))  # |cosine| thresholds
+
+
+def resemblance(cosine: float) -> str:
+    """A cosine similarity in words, so a best match of 0.2 is not read as a match."""
+    return next(word for low, word in RESEMBLANCE if abs(cosine) >= low)

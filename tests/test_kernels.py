@@ -116,6 +116,12 @@ def test_similarity_resamples_a_small_preset_to_a_large_kernel():
     assert kernels.similarity(big, kernels.LAPLACIAN) == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("cosine,word", [(-0.97, "strong"), (0.8, "strong"), (0.62, "partial"), (-0.5, "partial"),
+                                         (0.2, "none: no preset is like it"), (0.0, "none: no preset is like it")])
+def test_a_cosine_is_put_in_words(cosine, word):
+    assert kernels.resemblance(cosine) == word
+
+
 def test_closest_presets_finds_an_edge_filter_with_its_polarity():
     name, score = kernels.closest_presets(-kernels.PRESETS["sobel (horizontal edges)"] + 0.01 * torch.randn(3, 3))[0]
     assert name == "sobel (horizontal edges)" and score < -0.95

@@ -101,8 +101,11 @@ def test_layer_page_kernels_and_their_closest_presets():
     at = app("pages/layer_by_layer.py", layer="conv1")
     no_crash(at)
     frames = [d.value for d in at.dataframe]
-    similarity = next(f for f in frames if "closest preset" in f.columns)
+    similarity = next(f for f in frames if "most alike" in f.columns)
     assert len(similarity) == 6 and similarity["cosine"].abs().max() <= 1
+    from explorer import kernels
+
+    assert list(similarity["resemblance"]) == [kernels.resemblance(c) for c in similarity["cosine"]]
 
 
 def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
