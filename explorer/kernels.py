@@ -180,7 +180,7 @@ def closest_presets(kernel: torch.Tensor, top: int = 3) -> list[tuple[str, float
     return sorted(scores, key=lambda item: -abs(item[1]))[:top]
 
 
-RESEMBLANCE = ((0.8, "strong"), (0.5, "partial"), (0.0, "none: no preset is like it"))  # |cosine| thresholds
+RESEMBLANCE = ((0.8, "strong"), (0.5, "partial"), (0.0, "none"))  # |cosine| thresholds
 
 
 def resemblance(cosine: float) -> str:

@@ -115,7 +115,7 @@ with tab_kernels, layout.guard("drawing the kernels"):
             flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)
             st.markdown("**Which hand-set kernel does each learned filter resemble?** (cosine similarity; "
                         "a negative value is the same pattern with the sign flipped; |cosine| from 0.8 is a strong resemblance, "
-                        "from 0.5 a partial one"
+                        "from 0.5 a partial one, below that no preset is like the filter"
                         + ("; a colour filter is compared by the sum of its R, G and B weights, which is what it "
                            "does to a grey image)" if weight.shape[1] > 1 else ")"))
             st.dataframe([{"filter": i, "most alike": m[0][0], "cosine": round(m[0][1], 2),
