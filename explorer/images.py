@@ -83,7 +83,10 @@ def _normalise(image: Image.Image) -> LoadedImage:
         original = image.size
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
         notes.append(f"downscaled from {original[0]}x{original[1]} to {image.size[0]}x{image.size[1]} px")
-    return LoadedImage(from_pil(image), tuple(notes))
+    tensor = from_pil(image)
+    if float(tensor.amax() - tensor.amin()) == 0:  # e.g. a fully transparent PNG composited on white
+        notes.append("every pixel has the same value, so every kernel gives a flat map: there are no edges to find")
+    return LoadedImage(tensor, tuple(notes))
 
 
 def _to_l_or_rgb(image: Image.Image) -> Image.Image:

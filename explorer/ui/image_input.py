@@ -105,11 +105,11 @@ def _decode(data: bytes, name: str, blank_is_none: bool = False) -> tuple[str, t
     except images.ImageError as exc:
         st.error(f"This image cannot be used: {exc}.")
         return None
-    for note in loaded.notes:
-        st.info(f"Note: {note}.")
     if blank_is_none and bool((loaded.tensor >= 0.999).all()):
         st.info("The canvas is empty: draw something.")
         return None
+    for note in loaded.notes:
+        st.info(f"Note: {note}.")
     return name, loaded.tensor
 
 

@@ -115,6 +115,7 @@ def test_kernel_lab_empty_canvas_asks_for_a_drawing():
     at.run()
     no_crash(at)
     assert any("canvas is empty" in i.value for i in at.info)
+    assert not any("same value" in i.value for i in at.info)  # the canvas is not called a flat upload
 
 
 def test_kernel_lab_every_preset_and_option_runs():
