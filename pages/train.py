@@ -68,13 +68,17 @@ with controls, layout.guard("preparing the run"):
                             "are downloaded once, the first time a run needs them, unless the server has them.")
     arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=labels.network)
     extra, shape, classes = input_of(data, arch)
-    config = {"data": data, "model": arch, **extra}
+    config, problem = {"data": data, "model": arch, **extra}, None
     if arch == "custom":
-        st.caption("One row per layer; the classifier to the classes is added at the end.")
+        st.caption("Your layers are on the right: edit them there.")
+if arch == "custom":  # the editor needs the wide column: its eight columns do not fit beside the settings
+    with view, layout.guard("planning your network"), st.expander(
+            "Your network, layer by layer", expanded=not st.session_state.tr_run, icon=":material/stacks:"):
+        st.caption("One row per layer; the classifier to the classes is added at the end. Each layer's output "
+                   "shape and parameters are worked out below as you type.")
         config["layers"] = lab.layer_editor("tr_layers")
         problem = lab.plan_table(config["layers"], shape, classes)
-    else:
-        problem = None
+with controls, layout.guard("preparing the run"):
     transfer = transfer_ui.picker(config, shape[0], listed, SETTINGS)
     if transfer:
         config["transfer"] = transfer

@@ -22,11 +22,11 @@ HIGH_LR = {"adamw": 0.01, "sgd": 1.0}
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
-# short headers (their help says the rest) and narrow number columns: the settings column (about 360 px)
-# shows the five a convolution needs, pooling's and dropout's scroll into view
-NUMBER_COLUMNS = {"out": ("out", 62, "Output channels (conv) or units (linear)"),
-                  "kernel": ("k", 48, "Kernel side (conv)"), "stride": ("s", 48, "Stride (conv, pool)"),
-                  "padding": ("pad", 62, "Zeros added on each side (conv)"), "size": ("size", 62, "Window (pool)"),
+# short headers (their help says the rest) and narrow number columns: all eight fit the Train page's wide
+# column (about 470 px inside its box at a 1400 px window)
+NUMBER_COLUMNS = {"out": ("out", 54, "Output channels (conv) or units (linear)"),
+                  "kernel": ("k", 46, "Kernel side (conv)"), "stride": ("s", 46, "Stride (conv, pool)"),
+                  "padding": ("pad", 52, "Zeros added on each side (conv)"), "size": ("size", 52, "Window (pool)"),
                   "p": ("p", 48, "Probability of dropping a value (dropout)")}
 
 
@@ -46,7 +46,7 @@ def layer_editor(key: str) -> list[dict]:
         column_config={
             "type": st.column_config.SelectboxColumn("type", options=list(layer_table.LAYER_TYPES), required=True,
                                                      width=72),
-            "kind": st.column_config.SelectboxColumn("kind", options=["max", "avg"], width=66,
+            "kind": st.column_config.SelectboxColumn("kind", options=["max", "avg"], width=60,
                                                      help="Max or average pooling (pool)"),
             **{name: st.column_config.NumberColumn(header, width=width, help=words)
                for name, (header, width, words) in NUMBER_COLUMNS.items()},

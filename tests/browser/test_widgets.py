@@ -64,3 +64,14 @@ def test_a_click_on_a_switchs_help_leaves_the_switch_alone(app_url: str, page: P
     expect(switch).to_be_checked()
     expect(page).not_to_have_url(re.compile(r"weights=0"))
     screenshot(page, request.node.name)
+
+
+def test_every_column_of_the_layer_editor_is_in_view(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    """The eight columns of "Your own layers" fit their box: none hides behind a sideways scroll."""
+    open_page(page, app_url + "/train?arch=custom", "parameters in all")
+    grids = page.locator("[data-testid=stExpander] .dvn-scroller")
+    expect(grids).to_have_count(2)  # the editor and the plan
+    for width, shown in page.evaluate("() => [...document.querySelectorAll('[data-testid=stExpander] .dvn-scroller')]"
+                                      ".map(e => [e.scrollWidth, e.clientWidth])"):
+        assert width <= shown, f"{width} px of columns in a {shown} px box"
+    screenshot(page, request.node.name)
