@@ -191,9 +191,11 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         st.plotly_chart(train_figures.curves_figure(records), key=f"tr_curves_{run_id}_{len(records)}")
     steps = run_files.snapshot_steps(run_id)
     if steps:
-        step = steps[-1] if run.active else st.select_slider(
-            "Snapshot (feature evolution over training)", steps, value=steps[-1], key=f"tr_scrub_{run_id}",
-            format_func=lambda s: f"step {s:,}")
+        if run.active or len(steps) == 1:  # a run stopped early may hold one snapshot: nothing to scrub
+            step = steps[-1]
+        else:
+            step = st.select_slider("Snapshot (feature evolution over training)", steps, value=steps[-1],
+                                    key=f"tr_scrub_{run_id}", format_func=lambda s: f"step {s:,}")
         snap = run_files.load_snapshot(run_id, step)
         left, right = st.columns(2)
         # half the view each: the figures take the height their grids need there

@@ -319,3 +319,18 @@ def test_a_trained_network_of_another_image_size_is_refused_before_launch(tmp_pa
     assert any("cannot be built: the trained network saw images of another size: its fc3 takes 576 values, this "
                "one's 400" in e for e in errors(at))
     assert at.button(key="tr_start").disabled
+
+
+def test_a_run_stopped_with_one_snapshot_shows_it_without_a_scrubber():
+    import torch
+
+    from explorer import run_files, runs
+
+    run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0})
+    run_files.save_snapshot(run.id, 5, {"filters": torch.randn(6, 1, 5, 5), "probe_maps": torch.randn(1, 6, 28, 28)})
+    runs.set_status(run.id, "cancelled", "cancelled by the user")
+    at = app("pages/train.py", run=run.id)
+    no_crash(at)
+    assert not errors(at)
+    assert "First-layer filters at step 5" in [f["layout"]["title"]["text"] for f in figures(at)]
+    assert not [s for s in at.select_slider if s.key == f"tr_scrub_{run.id}"]
