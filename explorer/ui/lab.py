@@ -96,6 +96,9 @@ def _time_left(seconds: float, trained: bool) -> str:
 def status_line(run: runs.Run, records: list[dict]) -> None:
     """Where the run stands: status, progress bar, throughput and time left."""
     last = next((r for r in reversed(records) if "steps" in r), None)
+    if run.status == "queued" and run.pid is not None:  # claimed: its worker is importing PyTorch
+        st.info("Starting: a worker process of its own is loading PyTorch (some seconds on a small server).")
+        return
     if run.status == "queued":
         queued = [r.id for r in backend().queue()]
         ahead = queued.index(run.id) if run.id in queued else 0
@@ -103,7 +106,8 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
                 f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server.")
         return
     if last is None:
-        st.info(f"{run.status.capitalize()}: starting up ({run.device or 'device not chosen yet'}).")
+        st.info(f"{run.status.capitalize()} on {run.device or 'a device not chosen yet'}: preparing the data and the "
+                "network; the first figures follow.")
         return
     fraction = last["step"] / max(last["steps"], 1)
     left = last["elapsed"] / max(last["step"], 1) * (last["steps"] - last["step"])

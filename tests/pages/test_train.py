@@ -334,3 +334,19 @@ def test_a_run_stopped_with_one_snapshot_shows_it_without_a_scrubber():
     assert not errors(at)
     assert "First-layer filters at step 5" in [f["layout"]["title"]["text"] for f in figures(at)]
     assert not [s for s in at.select_slider if s.key == f"tr_scrub_{run.id}"]
+
+
+def test_a_run_whose_worker_is_starting_says_so_rather_than_queued():
+    import os
+
+    from explorer import runs
+
+    run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0})
+    assert runs.claim(run.id, lambda: {"pid": os.getpid()})  # a live process stands for the worker
+    try:
+        at = app("pages/train.py", run=run.id)
+        no_crash(at)
+        assert any(i.value.startswith("Starting: a worker process of its own is loading PyTorch") for i in at.info)
+        assert not any(i.value.startswith("Queued") for i in at.info)
+    finally:
+        runs.set_status(run.id, "cancelled", "the test is over")
