@@ -82,9 +82,13 @@ def scale_range(values: torch.Tensor, mode: ScaleMode) -> tuple[float, float]:
 
 
 def feature_map_figure(fmap: torch.Tensor, mode: ScaleMode = "symmetric", title: str = "Feature map",
-                       height: int = 380) -> go.Figure:
-    """A (H, W) feature map as a heatmap with the chosen colour range."""
-    zmin, zmax = scale_range(fmap, mode)
+                       height: int = 380, across: torch.Tensor | None = None) -> go.Figure:
+    """A (H, W) feature map as a heatmap with the chosen colour range.
+
+    ``across``: the values the range is taken from instead (e.g. all of a layer's maps), so that maps
+    drawn side by side share one scale and their colours compare.
+    """
+    zmin, zmax = scale_range(fmap if across is None else across, mode)
     colorscale = "RdBu_r" if mode == "symmetric" else ("gray" if mode == "input" else "Viridis")
     fig = go.Figure(go.Heatmap(z=fmap.float().numpy(), zmin=zmin, zmax=zmax, colorscale=colorscale,
                                # below the map, not beside it: the map keeps the input's size for comparison

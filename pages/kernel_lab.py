@@ -107,7 +107,10 @@ with view, layout.guard("applying the kernel"):
         names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]
         for name, fmap in zip(names, result.output):
             title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")
-            right.plotly_chart(figures.feature_map_figure(fmap, scale, title), key=f"kl_fig_map{name}")
+            right.plotly_chart(figures.feature_map_figure(fmap, scale, title, across=result.output),
+                               key=f"kl_fig_map{name}")
+        if len(names) > 1:
+            right.caption("The three maps share one colour scale, so a colour means the same value in each.")
         st.plotly_chart(figures.grid_figure(kernel, "Kernel (as applied)" if not settings.flip
                                             else "Kernel before the flip", colorscale="RdBu_r", zmid=0),
                         key="kl_fig_kernel", width="content")

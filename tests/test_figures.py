@@ -41,6 +41,14 @@ def test_a_feature_map_keeps_the_inputs_size_with_its_colour_bar_below():
     assert fig.layout.height > figures.image_figure(torch.rand(1, 2, 2)).layout.height  # the bar's own room
 
 
+@pytest.mark.parametrize("mode,expected", [("symmetric", (-4.0, 4.0)), ("own", (-1.0, 4.0)), ("input", (0.0, 1.0))])
+def test_maps_side_by_side_can_share_one_colour_scale(mode, expected):
+    maps = torch.tensor([[[0.0, 1.0]], [[-1.0, 4.0]]])
+    for fmap in maps:
+        fig = figures.feature_map_figure(fmap, mode, across=maps)
+        assert (fig.data[0].zmin, fig.data[0].zmax) == expected
+
+
 def test_the_surface_counts_the_images_own_pixels_and_tiny_maps_tick_whole_cells():
     fig = figures.surface_figure(torch.rand(1, 256, 128), max_side=64)
     surface = fig.data[0]

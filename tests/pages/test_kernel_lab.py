@@ -133,6 +133,14 @@ def test_kernel_lab_every_preset_and_option_runs():
     assert not errors(at)
 
 
+def test_per_channel_maps_share_one_colour_scale():
+    at = app("pages/kernel_lab.py", img="astronaut", colour="per-channel", k="sobel (vertical edges)")
+    no_crash(at)
+    maps = [f["data"][0] for f in figures(at) if f["layout"]["title"]["text"].startswith("Feature map")]
+    assert len(maps) == 3 and len({(m["zmin"], m["zmax"]) for m in maps}) == 1
+    assert any("share one colour scale" in c.value for c in at.caption)
+
+
 def test_the_3d_surface_is_drawn_only_when_its_tab_is_open():
     assert "Brightness as height" not in titles(app("pages/kernel_lab.py"))
     opened = app("pages/kernel_lab.py", tab="3-D surface")
