@@ -111,9 +111,11 @@ with view, layout.guard("applying the kernel"):
                                key=f"kl_fig_map{name}")
         if len(names) > 1:
             right.caption("The three maps share one colour scale, so a colour means the same value in each.")
-        st.plotly_chart(figures.grid_figure(kernel, "Kernel (as applied)" if not settings.flip
-                                            else "Kernel before the flip", colorscale="RdBu_r", zmid=0),
-                        key="kl_fig_kernel", width="content")
+        shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
+            ("Kernel as you set it", kernel), ("Kernel as applied (turned 180°)", kernel.flip(0, 1))]
+        for column, (title, grid) in zip(st.columns(len(shown)), shown):
+            column.plotly_chart(figures.grid_figure(grid, title, colorscale="RdBu_r", zmid=0),
+                                key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content")
     with tab_numbers:
         if st.session_state.kl_channel >= result.input.shape[0]:
             st.session_state.kl_channel = 0

@@ -162,7 +162,8 @@ with layout.guard("building the example"):
         if (grad := backward.upstream(traced)) is None:
             st.stop()
     if flip and traced.weights is not None:
-        st.info("True convolution: the kernel is rotated by 180 degrees before it slides (shown as applied).")
+        st.info("True convolution: the kernel is turned by 180 degrees before it slides; the grids show it turned, as "
+                "applied.")
     example = examples.EXAMPLES.get(st.session_state.sb_example)
     if mode in ("convolution", "backward") and example is not None and (note := examples.departure_note(
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
