@@ -112,7 +112,7 @@ with view, layout.guard("applying the kernel"):
         if len(names) > 1:
             right.caption("The three maps share one colour scale, so a colour means the same value in each.")
         shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
-            ("Kernel as you set it", kernel), ("Kernel as applied (turned 180°)", kernel.flip(0, 1))]
+            ("Kernel as you set it", kernel), ("As applied (turned)", kernel.flip(0, 1))]
         for column, (title, grid) in zip(st.columns(len(shown)), shown):
             column.plotly_chart(figures.grid_figure(grid, title, colorscale="RdBu_r", zmid=0),
                                 key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content")
