@@ -172,6 +172,11 @@ def _step_marks(trace: Trace, step: int):
     return trace.cell(step), taps, done
 
 
+def cell_name(trace: Trace, r: int, c: int) -> str:
+    """"cell (r, c)" of a grid, "position c" of a signal (one row, a one-row window)."""
+    return f"position {c}" if trace.padded.shape[0] == 1 and trace.window_hw[0] == 1 else f"cell ({r}, {c})"
+
+
 def conv_step_figures(trace: Trace, step: int) -> list[go.Figure]:
     """Input (padded, window and path), kernel as applied, products at ``step``, output so far."""
     (r, c), taps, done = _step_marks(trace, step)
@@ -180,7 +185,7 @@ def conv_step_figures(trace: Trace, step: int) -> list[go.Figure]:
                     border=trace.padding, path=window_centres(trace)),
         grid_figure(trace.weights, "Kernel", colorscale="RdBu_r", zmid=0),
         grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0),
-        grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)],
+        grid_figure(trace.output, f"Output: {cell_name(trace, r, c)}", mask=done, highlight=[(r, c)],
                     colorscale="RdBu_r", zmid=0),
     ]
 
@@ -192,7 +197,7 @@ def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go
     upstream[step] = 1.0
     return [
         grid_figure(trace.padded, "Input", highlight=taps, path=window_centres(trace)),
-        grid_figure(trace.output, f"Output: cell ({r}, {c})", mask=done, highlight=[(r, c)]),
+        grid_figure(trace.output, f"Output: {cell_name(trace, r, c)}", mask=done, highlight=[(r, c)]),
         grid_figure(input_gradient(trace, routing, upstream), "Backward: its gradient",
                     highlight=taps, colorscale="Oranges"),
     ]
@@ -203,7 +208,7 @@ def backward_step_figures(trace: Trace, back: Backward) -> list[go.Figure]:
     (r, c), taps, _ = _step_marks(trace, back.step)
     padded = "(padded)" if any(trace.padding) else ""
     return [
-        grid_figure(back.upstream, f"dL/dy: cell ({r}, {c})", highlight=[(r, c)], colorscale=GRADIENT_SCALE,
+        grid_figure(back.upstream, f"dL/dy: {cell_name(trace, r, c)}", highlight=[(r, c)], colorscale=GRADIENT_SCALE,
                     zmid=0),
         grid_figure(trace.padded, f"Input x {padded}".strip(), highlight=taps, border=trace.padding),
         grid_figure(back.input_grad, f"dx so far {padded}".strip(), highlight=taps, border=trace.padding,

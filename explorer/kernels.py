@@ -94,12 +94,12 @@ class KernelError(ValueError):
     """A user's kernel cannot be used; the message names the offending cell."""
 
 
-def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel") -> torch.Tensor:
+def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel", one_d: bool = False) -> torch.Tensor:
     """Validate a grid of cells (numbers or text) into a (kh, kw) float tensor.
 
     Sizes 1x1 to 15x15; every cell a finite number. Errors name the grid (``what``: "kernel",
     "input", "signal") and the cell as "row r, column c" (1-based) so the user can find it.
-    Blank cells count as errors, not zeros.
+    Blank cells count as errors, not zeros. ``one_d``: a single row, its cells named "value c".
     """
     rows = [list(row) for row in cells]
     if not rows or not rows[0]:
@@ -113,12 +113,14 @@ def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel") -> torch
     for r, row in enumerate(rows):
         for c, cell in enumerate(row):
             try:
-                values[r][c] = _parse_cell(cell, f"{what} cell at row {r + 1}, column {c + 1}")
+                place = f"value {c + 1}" if one_d else f"row {r + 1}, column {c + 1}"
+                values[r][c] = _parse_cell(cell, f"{what} {place}" if one_d else f"{what} cell at {place}")
             except KernelError as exc:
-                bad.append((f"row {r + 1}, column {c + 1}", exc))
+                bad.append((place, exc))
     if bad:  # the other bad cells are named too, so one look mends them all
         rest = [where for where, _ in bad[1:]]
-        more = "" if not rest else (f"; {len(rest)} more cell{'s' * (len(rest) > 1)} need{'s' * (len(rest) == 1)} "
+        noun = "value" if one_d else "cell"
+        more = "" if not rest else (f"; {len(rest)} more {noun}{'s' * (len(rest) > 1)} need{'s' * (len(rest) == 1)} "
                                     f"mending too: {_listed(rest)}")
         raise KernelError(f"{bad[0][1]}{more}")
     return torch.tensor(values, dtype=torch.float32)
@@ -150,6 +152,11 @@ def parse_text(text: str, what: str = "kernel") -> torch.Tensor:
     """A grid written as text: rows separated by ";" or new lines, cells by "," or spaces."""
     lines = [line for line in text.replace(";", "\n").splitlines() if line.strip()]
     return parse_grid([line.replace(",", " ").split() for line in lines], what)
+
+
+def parse_values(text: str, what: str = "signal") -> torch.Tensor:
+    """A 1-D list of numbers split by "," or spaces: (N,). Errors name "value c" (1-based)."""
+    return parse_grid([text.replace(",", " ").split()], what, one_d=True)[0]
 
 
 def to_text(kernel: torch.Tensor) -> str:

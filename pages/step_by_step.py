@@ -142,9 +142,8 @@ with layout.guard("building the example"):
     state.publish(SETTINGS)
     try:
         if mode == "1-D signal":
-            sig = kernels.parse_text(signal.replace(",", " "), "signal")
-            kernel = kernels.parse_text(kernel_text.replace(",", " "), "kernel")
-            traced = trace.conv1d_trace(sig.flatten(), kernel.flatten(), padding=pad, padding_mode=pmode,
+            sig, kernel = kernels.parse_values(signal, "signal"), kernels.parse_values(kernel_text, "kernel")
+            traced = trace.conv1d_trace(sig, kernel, padding=pad, padding_mode=pmode,
                                         stride=stride, dilation=dilation, flip=flip)
         elif problem is None:
             st.stop()

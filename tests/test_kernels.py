@@ -83,6 +83,13 @@ def test_parse_grid_names_every_bad_cell_in_one_message():
         kernels.parse_text("a a a; a a a; a a a")
 
 
+def test_a_signal_names_its_values_by_position():
+    assert kernels.parse_values("1, 2 3").tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(kernels.KernelError, match="^signal value 2 holds 'x', which is not a number; 1 more value needs "
+                                                  "mending too: value 4$"):
+        kernels.parse_values("1 x 3 inf")
+
+
 @pytest.mark.parametrize("cells,match", [
     ([], "empty"), ([[1, 2], [3]], "same number"), ([[0] * 16], "1x1 to 15x15"), ([[0]] * 16, "1x1 to 15x15"),
 ])

@@ -33,6 +33,7 @@ def test_step_page_pooling_and_1d():
     at = app("pages/step_by_step.py", mode="1-D signal", sig="0 0 1 3 4", k1="-1 0 1")
     no_crash(at)
     assert at.code[0].value == "0·(-1) + 0·0 + 1·1 = 1"
+    assert "Output: position 0" in titles(at)  # a signal has positions, not (row, column) cells
 
 
 @pytest.mark.parametrize("params,message", [
@@ -40,8 +41,8 @@ def test_step_page_pooling_and_1d():
     (dict(ex="custom", **{"in": "1 2\n3"}), "every row of the input needs the same number"),
     (dict(ex="custom", **{"in": "a b\nc d"}, kv="1"), "input cell at row 1, column 1 holds 'a'"),
     (dict(ex="laplacian", dil="3"), "do not work"),
-    (dict(mode="1-D signal", sig="1 2 nan"), "signal cell at row 1, column 3"),
-    (dict(mode="1-D signal", sig="1 2", k1="1 x"), "kernel cell at row 1, column 2"),
+    (dict(mode="1-D signal", sig="1 2 nan"), "signal value 3 is nan"),
+    (dict(mode="1-D signal", sig="1 2", k1="1 x"), "kernel value 2 holds 'x'"),
 ])
 def test_step_page_bad_input_gets_a_message(params, message):
     at = app("pages/step_by_step.py", **params)
