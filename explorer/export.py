@@ -17,11 +17,14 @@ def _rows(matrix: torch.Tensor, decimals: int) -> list[list[str]]:
 
 
 def markdown_table(matrix: torch.Tensor, decimals: int = 2) -> str:
-    """A (H, W) matrix as a Markdown table with column numbers as the header."""
+    """A (H, W) matrix as a Markdown table, its rows and columns numbered from 0 as on the page's grids.
+
+    (A Markdown table needs a header row: the column numbers are it, and each row starts with its own.)
+    """
     rows = _rows(matrix, decimals)
-    header = "| " + " | ".join(str(c) for c in range(len(rows[0]))) + " |"
-    rule = "|" + "---|" * len(rows[0])
-    return "\n".join([header, rule] + ["| " + " | ".join(row) + " |" for row in rows])
+    header = "| | " + " | ".join(str(c) for c in range(len(rows[0]))) + " |"
+    rule = "|---:|" + "---:|" * len(rows[0])
+    return "\n".join([header, rule] + [f"| **{r}** | " + " | ".join(row) + " |" for r, row in enumerate(rows)])
 
 
 def latex_matrix(matrix: torch.Tensor, decimals: int = 2) -> str:

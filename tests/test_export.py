@@ -7,7 +7,7 @@ from explorer import examples, export
 
 def test_markdown_table():
     table = export.markdown_table(torch.tensor([[1.0, -2.5], [0.0, 3.25]]))
-    assert table.splitlines() == ["| 0 | 1 |", "|---|---|", "| 1 | -2.5 |", "| 0 | 3.25 |"]
+    assert table.splitlines() == ["| | 0 | 1 |", "|---:|---:|---:|", "| **0** | 1 | -2.5 |", "| **1** | 0 | 3.25 |"]
 
 
 def test_latex_matrix_of_the_laplacian_example():
