@@ -5,6 +5,7 @@ Kept apart from the page so the whole path is tested and benchmarked without a b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -77,6 +78,23 @@ def _sizes(size_hw: tuple[int, int], kernel_hw: tuple[int, int], settings: Filte
         for n, k, p in zip(size_hw, kernel_hw, ((pads[2] + pads[3]) / 2, (pads[0] + pads[1]) / 2))
     )
     return pads, sizes
+
+
+def output_block(result: FilterResult, kernel_hw: tuple[int, int], settings: FilterSettings,
+                 top: int, left: int, side: int = 12) -> tuple[int, int, int, int]:
+    """The kernel's outputs (rows a..b-1, columns c..d-1 of ``result.conv``) whose windows are centred in
+    the input block of ``side`` x ``side`` pixels at (``top``, ``left``): (a, b, c, d), maybe empty.
+
+    Output ``o`` is centred on input pixel ``o * stride - pad + dilation * (k - 1) / 2``.
+    """
+    pads = (result.padding[2], result.padding[0])  # top, left
+    bounds = []
+    for start, k, pad, n in zip((top, left), kernel_hw, pads, result.conv.shape[-2:]):
+        offset = settings.dilation * (k - 1) / 2 - pad
+        first = max(math.ceil((start - offset) / settings.stride), 0)
+        last = min(math.ceil((start + side - offset) / settings.stride), n)
+        bounds += [first, max(last, first)]
+    return tuple(bounds)
 
 
 def region_frame(region: torch.Tensor, top: int, left: int) -> pd.DataFrame:

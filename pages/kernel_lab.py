@@ -129,6 +129,14 @@ with view, layout.guard("applying the kernel"):
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                    f"columns {left_col}..{left_col + region.shape[1] - 1}.")
         st.dataframe(filtering.region_frame(region, top, left_col), key="kl_region")
+        rows_a, rows_b, cols_a, cols_b = filtering.output_block(result, tuple(kernel.shape), settings, top, left_col)
+        if rows_b > rows_a and cols_b > cols_a:
+            fmap = result.conv[channel if result.conv.shape[0] > 1 else 0]
+            st.caption(f"Feature map values (the kernel's sums, before ReLU and pooling) of rows "
+                       f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
+                       "centred on the pixels above.")
+            st.dataframe(filtering.region_frame(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a),
+                         key="kl_region_out")
     if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
         with tab_surface:
             st.plotly_chart(figures.surface_figure(result.input), key="kl_fig_surface")

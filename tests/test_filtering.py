@@ -91,6 +91,30 @@ def test_the_size_lines_say_why_impossible_settings_fail():
     assert pooled[-1] == "- after max pooling 8x8 (stride 8): (4, 4) → nothing: the window is larger than the map"
 
 
+@pytest.mark.parametrize("border,stride,dilation,kernel", [
+    ("zeros", 1, 1, 3), ("valid", 1, 1, 3), ("valid", 2, 1, 5), ("replicate", 3, 2, 3), ("zeros", 2, 1, 4)])
+def test_the_output_block_holds_the_outputs_centred_on_the_input_block(border, stride, dilation, kernel):
+    settings = FilterSettings(border=border, stride=stride, dilation=dilation)
+    result = filtering.apply_filter(torch.rand(1, 40, 40), torch.randn(kernel, kernel), settings)
+    top, left = 10, 17
+    rows_a, rows_b, cols_a, cols_b = filtering.output_block(result, (kernel, kernel), settings, top, left)
+    pad_top, pad_left = result.padding[2], result.padding[0]
+    for axis, (first, last, start, pad) in enumerate([(rows_a, rows_b, top, pad_top), (cols_a, cols_b, left, pad_left)]):
+        centre = [o * stride - pad + dilation * (kernel - 1) / 2 for o in range(result.conv.shape[1 + axis])]
+        inside = [o for o, c in enumerate(centre) if start <= c < start + 12]
+        assert (first, last) == (inside[0], inside[-1] + 1), axis
+
+
+def test_the_output_block_is_the_pixel_block_itself_at_same_padding_and_empty_past_the_maps_end():
+    same = FilterSettings(border="zeros")
+    result = filtering.apply_filter(torch.rand(1, 20, 20), torch.ones(3, 3), same)
+    assert filtering.output_block(result, (3, 3), same, 4, 9) == (4, 16, 9, 20)  # cut at the map's 20 columns
+    settings = FilterSettings(border="valid")
+    result = filtering.apply_filter(torch.rand(1, 20, 20), torch.ones(5, 5), settings)
+    rows_a, rows_b, _, _ = filtering.output_block(result, (5, 5), settings, 19, 0)  # no window is centred on row 19
+    assert rows_a == rows_b
+
+
 def test_an_even_kernels_odd_total_padding_is_explained():
     settings = filtering.FilterSettings(border="zeros", stride=1, dilation=1, colour="grey", flip=False, relu=False,
                                         pool="none", pool_size=2)

@@ -183,3 +183,14 @@ def test_beyond_one_kernel_refuses_a_weak_threshold_above_the_strong_one():
     at = app("pages/kernel_lab.py", tab="Beyond one kernel", clow="50", chigh="20")
     no_crash(at)
     assert any("must not exceed the strong one" in e for e in errors(at)), errors(at)
+
+
+def test_image_as_numbers_shows_the_feature_maps_numbers_under_the_pixels():
+    at = app("pages/kernel_lab.py", tab="Image as numbers", img="digit", border="valid", k="box (choose size)",
+             ksize="3", top="5", left="6")
+    no_crash(at)
+    pixels, sums = (d.value for d in at.dataframe)  # the pixels, then the sums (AppTest does not keep their keys)
+    assert list(sums.index)[:2] == ["4", "5"] and list(sums.columns)[:2] == ["5", "6"]  # valid 3x3: centre = o + 1
+    expected = pixels.loc[["5", "6", "7"], ["6", "7", "8"]].to_numpy().sum() / 9  # the box blur centred on (6, 7)
+    assert abs(sums.loc["5", "6"] - expected) < 0.01  # both tables are rounded to 3 decimals
+    assert any("centred on the pixels above" in c.value for c in at.caption)
