@@ -218,6 +218,13 @@ def recorded(frames: Iterable[Frame]) -> list[Frame]:
     return [f for f in frames if f.image is not None]
 
 
+def class_probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """(K,) the softmax the network gives ``image`` (C, H, W): how it reads a class model it drew itself."""
+    device = inspect.device_of(model)
+    with torch.no_grad():
+        return torch.softmax(model(image[None].to(device)).float(), 1)[0].cpu()
+
+
 def output_layer(model: nn.Module) -> str:
     """The node name of the model's output: the class scores."""
     return inspect.node_names(model)[-1]

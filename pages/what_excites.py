@@ -50,7 +50,8 @@ with view, layout.guard("optimising the image"):
                                                          "Step by step", choice.value_axis), key="wx_fig_value")
         start, end = outcome.frames[0].value, outcome.frames[-1].value
         middle.markdown(f"{choice.value_axis.capitalize()}: **{start:.4g}** at the start, **{end:.4g}** at step "
-                        f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames))
+                        f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames)
+                        + ascent_controls.read_back(choice, network, shown[-1].image))
         if goal.needs_image:
             middle.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Your image (what is inverted)",
                                                                height=260), key="wx_fig_original")

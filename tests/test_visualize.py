@@ -201,3 +201,10 @@ def test_the_ascent_and_the_maps_run_on_a_cuda_model_as_on_the_cpu(lenet):
     assert attack.image.device.type == "cpu" and float(attack.perturbation.abs().max()) <= 0.2 + 1e-6
     sweep = invariance.sweep(cuda, image, "rotate", torch.tensor([0.0, 30.0]), ["conv1", "fc5"])
     torch.testing.assert_close(sweep.correlation[:, 0], torch.ones(2))
+
+
+def test_a_class_model_is_read_back_through_the_networks_softmax(lenet):
+    image = torch.rand(1, 28, 28)
+    probabilities = V.class_probabilities(lenet, image)
+    assert probabilities.shape == (10,) and abs(float(probabilities.sum()) - 1) < 1e-5
+    assert torch.allclose(probabilities, torch.softmax(lenet(image[None]), 1)[0], atol=1e-6)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
+import torch
 
-from explorer import visualize
+from explorer import explain_figures, visualize
 from explorer.ui import layout, state
 from explorer.ui.model_input import Network
 
@@ -161,6 +162,25 @@ def remark(choice: Choice, frames: list[visualize.Frame]) -> str:
         return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
                 "start. Try another seed, start from your image, or pick the layer before the ReLU.")
     return ""
+
+
+def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
+    """For a class model: how the network reads the image it drew for the class (a sentence)."""
+    if choice.goal.mode != "class":
+        return ""
+    probabilities = visualize.class_probabilities(network.model, image)
+    top, target = int(probabilities.argmax()), choice.goal.index
+    classes = network.spec.classes if len(network.spec.classes) == len(probabilities) else ()  # as the picker names them
+
+    def name(index: int) -> str:
+        return explain_figures.class_name(index, classes)
+
+    if top == target:
+        return (f" Shown to the network, this image is read as **{name(target)}** with "
+                f"**{float(probabilities[target]):.1%}**.")
+    return (f" Shown to the network, this image is read as **{name(top)}** ({float(probabilities[top]):.1%}); "
+            f"{name(target)} gets {float(probabilities[target]):.1%}: the ascent raised {name(target)}'s score, and "
+            "another class's score is higher still.")
 
 
 def beside_top9(mode: str) -> str:

@@ -42,6 +42,7 @@ def test_a_class_model_of_a_digit():
     assert "Its top 9" not in titles(at)  # the class scores have no feature maps to search with
     values = _values(at)
     assert values[-1] > values[0] + 5
+    assert "Shown to the network, this image is read as **7** with **" in text(at)  # the class model reads as 7
 
 
 def test_inverting_the_image_at_a_layer():
@@ -90,6 +91,7 @@ def test_a_model_without_class_names_asks_for_a_number():
     no_crash(at)
     assert "no class names" in " ".join(i.value for i in at.info)
     assert "The network's idea of 'class 3'" in titles(at)
+    assert "class 3 gets" in text(at) or "read as **class 3** with" in text(at)  # named as the picker names it
 
 
 def _script():
