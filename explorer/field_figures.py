@@ -1,6 +1,9 @@
-"""Figures of the receptive-field page: a clickable feature map, boxes on the input, the growth chart."""
+"""Figures of the receptive-field page: a clickable feature map, boxes on the input, the growth chart, and
+the sentences that explain its table."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -103,3 +106,18 @@ def growth_figure(fields: list[Field], chosen: str, input_size: int, height: int
                                  tickfont=dict(size=9 if len(names) > 16 else 12)), yaxis_title="input pixels",
                       legend=dict(orientation="h", y=1.08))
     return fig
+
+
+def table_notes(fields: Sequence[Field], input_size: tuple[int, int]) -> list[str]:
+    """Sentences for the table's surprises: a field wider than the image, and layers without a grid (j = 0)."""
+    notes = []
+    wide = next((f for f in fields if f.size is not None and f.r[0] > input_size[0]), None)
+    if wide is not None:
+        notes.append(f"From `{wide.name}` on, r (**{wide.r[0]}**) is wider than the {input_size[0]}-pixel input: "
+                     "every unit's textbook field reaches past the image into the zero border that padding adds. "
+                     "The exact box on the first tab stops at the image.")
+    flat = [f.name for f in fields if f.size is None]
+    if flat:
+        notes.append(f"`{flat[0]}` and the layers after it have no feature map: each of their units mixes every "
+                     "pixel, so r is the whole input and j is 0, as there is no grid of units to step along.")
+    return notes

@@ -21,7 +21,6 @@ import math
 import operator
 import weakref
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -229,21 +228,6 @@ def how_columns(how: str) -> dict[str, str]:
         return {"r from": how, "j from": "", "start from": ""}
     # "r = 5 + (3 - 1) x 1 = 7" -> "5 + (3 - 1) x 1": the table's r column holds the result
     return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}
-
-
-def table_notes(fields: Sequence[Field], input_size: tuple[int, int]) -> list[str]:
-    """Sentences for the table's surprises: a field wider than the image, and layers without a grid (j = 0)."""
-    notes = []
-    wide = next((f for f in fields if f.size is not None and f.r[0] > input_size[0]), None)
-    if wide is not None:
-        notes.append(f"From `{wide.name}` on, r (**{wide.r[0]}**) is wider than the {input_size[0]}-pixel input: "
-                     "every unit's textbook field reaches past the image into the zero border that padding adds. "
-                     "The exact box on the first tab stops at the image.")
-    flat = [f.name for f in fields if f.size is None]
-    if flat:
-        notes.append(f"`{flat[0]}` and the layers after it have no feature map: each of their units mixes every "
-                     "pixel, so r is the whole input and j is 0, as there is no grid of units to step along.")
-    return notes
 
 
 def _textbook(op: _Op, before: list[tuple], before_sizes: list, input_size: tuple[int, int]) -> tuple:

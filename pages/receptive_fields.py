@@ -125,7 +125,7 @@ with tab_layers, layout.guard("tabulating the layers"):
                      name: st.column_config.Column(width=width) for name, width in RF_TABLE_WIDTHS.items()}
                  | {"layer": st.column_config.Column(width=max(RF_TABLE_WIDTHS["layer"],  # long names scroll, uncut
                                                                7 * max(len(f.name) for f in fields) + 16))})
-    for note in receptive_field.table_notes(fields, (size, size)):
+    for note in field_figures.table_notes(fields, (size, size)):
         st.caption(note)
 
 with tab_drill, layout.guard("asking a question"):

@@ -232,15 +232,6 @@ def test_the_unit_nearest_a_pixel_keeps_the_spot_across_layers():
     assert rf.unit_nearest(pool2, (13.5, 13.5)) == (2, 2)  # the image's centre is the pooled map's centre
 
 
-def test_the_table_explains_fields_wider_than_the_image_and_layers_without_a_grid():
-    resnet = rf.table_notes(rf.fields(models.build("resnet18"), (224, 224)), (224, 224))
-    assert len(resnet) == 2
-    assert "(**243**) is wider than the 224-pixel input" in resnet[0]
-    assert resnet[1].startswith("`flatten` and the layers after it have no feature map")
-    lenet = rf.table_notes(rf.fields(models.build("lenet5"), (28, 28)), (28, 28))
-    assert len(lenet) == 1 and "j is 0" in lenet[0]  # LeNet's fields stay inside its 28 pixels
-
-
 def test_bad_requests_get_clear_errors():
     model = models.build("lenet5")
     with pytest.raises(ValueError, match="no feature map"):
