@@ -46,6 +46,15 @@ def default_source(spec: models.ModelSpec) -> str:
     return "shapes"
 
 
+def follow_model(before: models.ModelSpec, after: models.ModelSpec) -> None:
+    """A new model was chosen: a search over the old model's own data moves to the new model's, so a
+    shapes network is not searched on digits; a set the user chose on purpose stays."""
+    old, new = default_source(before), default_source(after)
+    if st.session_state.get("ta_data") == old and new != old:
+        st.session_state.ta_data = new
+        st.toast(f"Images to search: {LABELS[new]}, the kind this model was trained on.")
+
+
 def settings(default_data: str = "shapes") -> list[state.Setting]:
     return [
         state.Setting("ta_data", "data", default_data, state.choice(SOURCES)),

@@ -16,7 +16,7 @@ import torch
 from torch import fx, nn
 
 from explorer import famous, inspect, models, run_files, runs
-from explorer.ui import image_input, layout, state, visitor
+from explorer.ui import image_input, image_sets, layout, state, visitor
 
 DEFAULT = "lenet5"
 
@@ -125,6 +125,7 @@ def _switched(resets: dict[str, Any]) -> None:
     except (ValueError, FileNotFoundError, runs.RunNotFound):  # e.g. a run deleted meanwhile
         return
     image_input.follow_model(before.sample, after.sample)
+    image_sets.follow_model(before, after)
 
 
 def _download(name: str) -> bool:

@@ -38,6 +38,19 @@ def test_the_images_searched_by_default_are_the_models_own_test_set_when_the_ser
     assert image_sets.default_source(models.spec("lenet5")) == "shapes"
 
 
+def test_the_images_searched_follow_a_new_model_unless_chosen_on_purpose(monkeypatch):
+    monkeypatch.setattr(image_sets, "default_source", lambda spec: "mnist" if spec.data == "mnist" else "shapes")
+    at = app("pages/top_activations.py", n="500")
+    assert at.session_state["ta_data"] == "mnist"
+    at.selectbox(key="net_model").set_value("tinyvgg").run()
+    no_crash(at)
+    assert at.session_state["ta_data"] == "shapes"  # a shapes network is not searched on digits
+    assert at.query_params.get("data") in (None, "shapes", ["shapes"])  # the link opens the same search
+    at.selectbox(key="ta_data").set_value("fashion-mnist").run()
+    at.selectbox(key="net_model").set_value("lenet5").run()
+    assert at.session_state["ta_data"] == "fashion-mnist"  # chosen on purpose: it stays
+
+
 @pytest.mark.skipif(data.shared_root() is None, reason="needs ../shared/data (real MNIST)")
 def test_a_digit_network_searches_digits_and_a_shapes_network_shapes():
     at = app("pages/top_activations.py", n="500")
