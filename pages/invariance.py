@@ -89,9 +89,9 @@ with view, layout.guard("sweeping the transformation"):
         average = result.probabilities.mean(0)
         st.warning(f"With random weights this says nothing about invariance: the network gives its top class "
                    f"{float(average.max()):.2%} on average (chance is {1 / len(average):.2%}), and an untrained "
-                   "network's reading is the same near-tie whatever it is shown. Switch on **Trained weights** to "
-                   "ask whether a trained network keeps its reading. The layers' chart below still shows what the "
-                   "architecture alone does with a moved image.")
+                   "network's reading is the same near-tie whatever it is shown. "
+                   + model_input.trained_hint(network, "ask whether a trained network keeps its reading")
+                   + " The layers' chart below still shows what the architecture alone does with a moved image.")
     st.plotly_chart(explain_figures.confidence_figure(result, classes), key="inv_fig_confidence")
     st.plotly_chart(explain_figures.correlation_figure(result), key="inv_fig_layers")
     st.caption("Pearson's r of each layer's whole output with the original's, position by position: 1 is the same "

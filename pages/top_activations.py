@@ -71,11 +71,13 @@ with view, layout.guard("showing the channel"):
     image_sets.draw_top9(network, result, images_set, channel,
                          ("Whole images", "The patches they show it (receptive fields)"), "ta")
     if isinstance(layer.module, torch.nn.Conv2d):
+        maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
+        shown_maps = f"{maps} input {labels.plural(maps, 'map')}"
+        if maps > most:
+            shown_maps = f"the first {most} of its {shown_maps}"
         st.plotly_chart(mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
-                                              f"Its kernel ({layer.module.in_channels} input "
-                                              f"{labels.plural(layer.module.in_channels, 'map')})", height=200,
-                                              width_px=layout.VIEW_PX),
-                        key="ta_kernel")
+                                              f"Its kernel ({shown_maps})", max_in=most, height=200,
+                                              width_px=layout.VIEW_PX), key="ta_kernel")
     if picked is not None:
         prepared = inputs.prepare(network.spec, picked[1])
         own = model_input.activations(network, prepared.tensor)[layer.name][channel].max().item()

@@ -104,7 +104,8 @@ with view, layout.guard("explaining the prediction"):
                 + ("" if network.pretrained else " (random weights)")
                 + (f"; explaining {class_name(target)} ({probabilities[target]:.1%})." if target is not None else "."))
     if not network.pretrained:
-        st.info(explanations.undecided_note(probabilities))
+        st.info(explanations.undecided_note(probabilities, model_input.trained_hint(
+            network, "see a real decision explained and fooled")))
     columns = st.columns(3)
     seen = "What the model sees"
     if "<br>" in explain_figures.named_title(SALIENCY[smooth], class_name(before[0].target)):  # level with the maps' titles

@@ -51,15 +51,14 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> st
     return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
 
-def undecided_note(probabilities: torch.Tensor) -> str:
+def undecided_note(probabilities: torch.Tensor, hint: str) -> str:
     """Why the maps and the attack of a network with random weights teach little, with its figures (whatever its
     top class gets: a random ResNet18 can give one class 4%, forty times chance, for no reason it learned)."""
     digits = 2 if len(probabilities) > 100 else 1  # ImageNet's chance is 0.10%
     top, chance = float(probabilities.max()), 1 / len(probabilities)
     return (f"With random weights the network has not decided anything: its top class gets {top:.{digits}%}, "
             f"chance is {chance:.{digits}%}. The maps below show where its gradients happen to flow and the attack "
-            "flips one near-tie into another. Switch on **Trained weights** to see a real decision explained and "
-            "fooled.")
+            f"flips one near-tie into another. {hint}")
 
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,

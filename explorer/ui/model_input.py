@@ -206,6 +206,14 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     return view, network, picked
 
 
+def trained_hint(network: Network, purpose: str) -> str:
+    """"Switch on Trained weights to ``purpose``", or where trained weights come from when none ship with the model."""
+    if network.spec.name not in models.names() or models.has_pretrained(network.spec.name):
+        return f"Switch on **Trained weights** to {purpose}."
+    return (f"No trained weights ship with {network.spec.title}: train it on the **Train** page (the run then "
+            f"appears in the Model list), or pick LeNet-5 or TinyVGG, to {purpose}.")
+
+
 def not_a_map_layer(layers: Sequence[Any], name: str, then: str) -> str:
     """Why the link's layer ``name`` cannot be used where feature maps are needed, and ``then`` what happens."""
     if name in {layer.name for layer in layers}:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import figures, labels, probes
-from explorer.ui import labelled, memo
+from explorer.ui import labelled, memo, model_input
 from explorer.ui.labelled import TEST_IMAGES, TRAIN_IMAGES
 from explorer.ui.model_input import Network
 
@@ -31,7 +31,7 @@ def draw(network: Network) -> None:
         f"{labels.DATA.get(name, name)} images, seeing only that layer's output, and tested on "
         f"{TEST_IMAGES:,} others. From the pixels it reaches **{100 * result[0].test_accuracy:.1f}%**; the best "
         f"layer, {best.layer}, **{100 * best.test_accuracy:.1f}%**. "
-        + (_trained_reading() if network.pretrained else _random_reading(best, result[-1])))
+        + (_trained_reading() if network.pretrained else _random_reading(best, result[-1], network)))
     st.caption("Zeiler & Fergus 2014, the lecture's table (their ImageNet network's features, Caltech-101, 30 "
                "images per class): " + ", ".join(f"{k} {v}%" for k, v in probes.ZEILER_FERGUS_CALTECH101.items())
                + f". (Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.)")
@@ -46,11 +46,11 @@ _TRAINING_LINE = ("The dotted line is each classifier's accuracy on its own trai
                   "test line is what it memorised rather than learned.")
 
 
-def _random_reading(best: probes.Probe, last: probes.Probe) -> str:
+def _random_reading(best: probes.Probe, last: probes.Probe, network: Network) -> str:
     """Why random layers help a little and then lose the class, with this network's own figures."""
     fading = (f" Past {best.layer} the class fades, down to **{100 * last.test_accuracy:.1f}%** at {last.layer}: "
               "a random map to fewer values drops differences between the classes that nothing taught it to keep."
               if last.test_accuracy < best.test_accuracy - 0.05 else "")
     return ("These are random weights. A first random layer with ReLU spreads the pixels over more values, "
             "which a straight line can use, so it can beat the pixels themselves." + fading
-            + " Switch *Trained weights* on to see what training adds. " + _TRAINING_LINE)
+            + " " + model_input.trained_hint(network, "see what training adds") + " " + _TRAINING_LINE)

@@ -195,7 +195,7 @@ def test_the_probe_tab_explains_what_random_layers_keep_and_lose():
     no_crash(at)
     shown = text(at)
     assert "These are random weights. A first random layer with ReLU spreads the pixels" in shown
-    assert "Switch *Trained weights* on" in shown and "better and better with depth" not in shown
+    assert "Switch on **Trained weights** to see what training adds" in shown and "better and better with depth" not in shown
 
 
 def test_the_probe_tab_says_why_an_imagenet_network_has_no_probes():

@@ -95,6 +95,12 @@ def test_top_page_refuses_layers_without_maps_and_missing_data(monkeypatch):
     assert any("cifar" in e.lower() for e in errors(at)), errors(at)
 
 
+def test_a_kernel_with_many_input_maps_says_how_many_are_drawn():
+    at = app("pages/top_activations.py", model="alexnet", weights="0", n="8")
+    no_crash(at)
+    assert "Its kernel (the first 16 of its 192 input maps)" in [f["layout"]["title"]["text"] for f in figures(at)]
+
+
 def test_top_page_on_a_branching_network():
     at = app("pages/top_activations.py", model="resnet_small", weights="0", layer="stage2.add", n="500")
     no_crash(at)

@@ -113,6 +113,8 @@ def test_a_model_without_class_names_shows_numbers():
     no_crash(at)
     assert "no class names" in " ".join(i.value for i in at.info)
     assert "**Prediction:** class " in text(at)
+    advice = " ".join(i.value for i in at.info)  # its switch is greyed out: the advice says where weights come from
+    assert "No trained weights ship with" in advice and "Switch on **Trained weights**" not in advice
 
 def test_one_pattern_for_every_image_is_searched_only_when_asked_and_kept_in_the_link():
     at = app(PAGE, model="tinyvgg")
@@ -206,4 +208,6 @@ def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
 def test_random_weights_are_named_even_when_one_class_happens_to_stand_out():
     at = app(PAGE, model="tinyvgg", weights="0")
     no_crash(at)
-    assert any(i.value.startswith("With random weights the network has not decided anything") for i in at.info)
+    assert any(i.value.startswith("With random weights the network has not decided anything")
+               and i.value.endswith("Switch on **Trained weights** to see a real decision explained and fooled.")
+               for i in at.info)
