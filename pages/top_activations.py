@@ -25,6 +25,12 @@ SETTINGS = [
 ]
 state.restore(SETTINGS)
 
+def typed_channel() -> None:
+    """A channel typed in: the grid starts afresh, so a click on the tile clicked before counts again."""
+    st.session_state.ta_grid_round = st.session_state.get("ta_grid_round", 0) + 1
+    state.keep("ta_last_click", None)
+
+
 view, network, picked = model_input.controls(SETTINGS, need_image=False, model_bound=("ta_layer", "ta_channel"))
 
 with view, layout.guard("finding the top activations"):
@@ -54,15 +60,16 @@ with view, layout.guard("finding the top activations"):
     first = (page - 1) * PER_PAGE
     shown = range(first, min(first + PER_PAGE, channels))
     best = [top_activations.patches(result, images_set.images, network.model, images_set.size, c)[0] for c in shown]
+    grid = f"ta_grid_{st.session_state.get('ta_grid_round', 0)}"  # a new round: a grid with nothing selected
     st.plotly_chart(mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
                                          width_px=600),
-                    key="ta_grid", on_select="rerun", selection_mode="points")
-    clicked = mosaic.clicked_tile(st.session_state.get("ta_grid"))
+                    key=grid, on_select="rerun", selection_mode="points")
+    clicked = mosaic.clicked_tile(st.session_state.get(grid))
     if clicked is not None and first + clicked != state.kept("ta_last_click"):
         state.keep("ta_last_click", first + clicked)
         st.session_state.ta_channel = first + clicked
         st.rerun()
-    st.number_input("Channel", 0, channels - 1, key="ta_channel")
+    st.number_input("Channel", 0, channels - 1, key="ta_channel", on_change=typed_channel)
 
 with view, layout.guard("showing the channel"):
     channel = int(st.session_state.ta_channel)

@@ -61,15 +61,25 @@ def test_a_digit_network_searches_digits_and_a_shapes_network_shapes():
     assert at.session_state["ta_data"] == "shapes"
 
 
+def _tile(channel: int) -> dict:
+    """What a click on a channel's tile sends."""
+    return {"selection": {"points": [{"x": 10, "y": 10, "customdata": channel, "curve_number": 1}],
+                          "point_indices": [channel], "box": [], "lasso": []}}
+
+
 def test_top_page_a_click_on_a_channel_opens_it():
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/top_activations.py")
-    at.session_state["ta_grid"] = {"selection": {"points": [{"x": 10, "y": 10, "customdata": 7, "curve_number": 1}],
-                                                 "point_indices": [7], "box": [], "lasso": []}}
+    at.session_state["ta_grid_0"] = _tile(7)
     at.run()
     no_crash(at)
     assert at.subheader[1].value.startswith("Channel 7:")
     assert at.query_params["channel"] in ("7", ["7"])
+    at.number_input(key="ta_channel").set_value(2).run()  # typed: the grid starts afresh
+    assert at.subheader[1].value.startswith("Channel 2:")
+    at.session_state["ta_grid_1"] = _tile(7)  # the tile clicked before, clicked again
+    at.run()
+    assert at.subheader[1].value.startswith("Channel 7:")
 
 
 def test_top_page_link_and_the_numbers_behind_it():
