@@ -33,3 +33,11 @@ def test_a_result_is_computed_once_then_remembered_and_the_oldest_dropped():
         at.query_params["key"] = key
         at.run()
     assert at.session_state.calls == ["a", "b", "c", "a"] and at.markdown[0].value == "value of a"
+
+
+def test_a_progress_text_counts_only_once_the_total_is_known():
+    from explorer.ui import memo
+
+    assert memo.counted("Covering the image", 0, 0, "covered images read") == "Covering the image..."
+    assert memo.counted("Covering the image", 3, 1200, "covered images read") == (
+        "Covering the image: 3 of 1,200 covered images read")

@@ -170,7 +170,8 @@ def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
         return ""
     probabilities = visualize.class_probabilities(network.model, image)
     top, target = int(probabilities.argmax()), choice.goal.index
-    classes = network.spec.classes if len(network.spec.classes) == len(probabilities) else ()  # as the picker names them
+    # named as the class picker names them: by number when the names do not match the outputs
+    classes = network.spec.classes if len(network.spec.classes) == len(probabilities) else ()
 
     def name(index: int) -> str:
         return explain_figures.class_name(index, classes)

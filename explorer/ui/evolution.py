@@ -29,7 +29,7 @@ def draw(network: Network, layer: str, channel: int, images_set: ImageSet) -> No
     results = memo.computed(
         "ta_epochs", (run_id, layer, images_set.data_id, tuple(epochs)),
         lambda report: _every_epoch(run_id, epochs, layer, images_set, report),
-        lambda done, total: f"Finding the top 9 at each of {len(epochs)} epochs: {done:,} of {total:,} images",
+        lambda done, total: memo.counted(f"Finding the top 9 at each of {len(epochs)} epochs", done, total, "images"),
         keep=16)
     rows = [top_activations.patches(result, images_set.images, _model_at(run_id, epoch), images_set.size, channel)
             for epoch, result in zip(epochs, results)]

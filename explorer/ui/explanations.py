@@ -31,8 +31,8 @@ def eps_sweep(network: Network, digest: str, image: torch.Tensor, iterated: bool
     return epsilons, memo.computed(
         "why_eps", (network.key, digest, iterated, target),
         lambda report: sweep(network.model, image, epsilons, progress=report, target=target),
-        lambda done, total: f"Trying {len(epsilons)} eps{', ten steps each' if iterated else ''}: "
-                            f"{done} of {total} {'steps' if iterated else 'attacked images'} done")
+        lambda done, total: memo.counted(f"Trying {len(epsilons)} eps{', ten steps each' if iterated else ''}",
+                                         done, total, "steps done" if iterated else "attacked images done"))
 
 
 def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> str:
@@ -67,7 +67,7 @@ def occluded(network: Network, digest: str, image: torch.Tensor, target: int | N
     return memo.computed(
         "why_occ", (network.key, digest, target, window),
         lambda report: attribution.occlusion(network.model, image, target, window, progress=report),
-        lambda done, total: f"Covering the image square by square: {done} of {total} covered images read")
+        lambda done, total: memo.counted("Covering the image square by square", done, total, "covered images read"))
 
 
 def integrated(network: Network, digest: str, image: torch.Tensor, target: int | None,
@@ -76,7 +76,7 @@ def integrated(network: Network, digest: str, image: torch.Tensor, target: int |
     return memo.computed(
         "why_ig", (network.key, digest, target, steps),
         lambda report: attribution.integrated_gradients(network.model, image, target, steps, progress=report),
-        lambda done, total: f"Integrating the gradients from black to the image: {done} of {total} steps")
+        lambda done, total: memo.counted("Integrating the gradients from black to the image", done, total, "steps"))
 
 
 def occluder(fractions: tuple[int, ...]) -> Callable[[str], int]:

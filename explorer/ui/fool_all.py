@@ -33,7 +33,8 @@ def draw(network: Network, eps: float) -> None:
 
     result = memo.computed(
         "why_universal", (network.key, eps), search,
-        lambda done, total: f"Searching one pattern on {TRAIN_IMAGES:,} training images: step {done} of {total}")
+        lambda done, total: memo.counted(f"Searching one pattern on {TRAIN_IMAGES:,} training images", done, total,
+                                         "steps"))
     delta, names = result.perturbation, network.spec.classes
     picture, chart = st.columns([1, 2])
     picture.plotly_chart(explain_figures.perturbation_figure(delta, eps, height=280, title="One pattern (±eps)"),

@@ -25,6 +25,11 @@ def _stores() -> dict[str, OrderedDict]:
     return {}
 
 
+def counted(what: str, done: int, total: int, unit: str) -> str:
+    """A progress text, "what: done of total unit"; before the work has said its total, just "what..."."""
+    return f"{what}: {done:,} of {total:,} {unit}" if total else f"{what}..."
+
+
 def computed(store: str, key: Hashable, compute: Callable[[Report], T], describe: Callable[[int, int], str],
              keep: int = 8) -> T:
     """``compute(report)`` once per server for ``key``, then remembered among the ``keep`` most recent of ``store``.

@@ -53,7 +53,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
     result = memo.computed(
         "why_smallest", (network.key, digest, tuple(wanted)),
         lambda report: minimal.smallest_change(network.model, image, wanted, progress=report),
-        lambda done, total: f"L-BFGS towards {_classes(wanted, name)}: step {done} of {total}")
+        lambda done, total: memo.counted(f"L-BFGS towards {_classes(wanted, name)}", done, total, "steps"))
     if not bool(result.found.any()):
         st.warning(f"No change found that makes the network read {_classes(wanted, name)} in "
                    f"{minimal.ROUNDS} rounds of {minimal.ITERATIONS} L-BFGS steps.")
