@@ -62,7 +62,7 @@ def class_name(index: int) -> str:
 
 
 def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
-             named: bool = True, height: int = 300, width_px: int = layout.VIEW_PX // 3) -> None:
+             named: bool = True, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
     """Saliency and Grad-CAM of one image, in two columns ``width_px`` wide (``named``: the class in the titles)."""
     for column, method, result in zip(columns, (SALIENCY[bool(st.session_state.why_smooth)], "Grad-CAM"), pair):
         if result is None:
@@ -106,11 +106,11 @@ with view, layout.guard("explaining the prediction"):
     if not network.pretrained:
         st.info(explanations.undecided_note(probabilities, model_input.trained_hint(
             network, "see a real decision explained and fooled")))
-    columns = st.columns(3)
+    columns = layout.cells(3, layout.PICTURE_PX)
     seen = "What the model sees"
     if "<br>" in explain_figures.named_title(SALIENCY[smooth], class_name(before[0].target)):  # level with the maps' titles
         seen += ":<br>{} x {} pixels".format(*prepared.tensor.shape[-2:])
-    columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.VIEW_PX // 3),
+    columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.PICTURE_PX),
                             key="why_fig_input")
     overlays(prepared.tensor, before, "before", columns[1:])
     st.caption("Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum)."
@@ -160,8 +160,8 @@ with view, layout.guard("attacking the prediction"):
     eps, goal = float(st.session_state.why_eps), None if st.session_state.why_target == ANY else st.session_state.why_target
     result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), goal, network, prepared.tensor)
     st.markdown(f"{explanations.attack_reading(result, class_name)} No pixel moved more than {eps:.3f}.")
-    third = layout.VIEW_PX // 3
-    p, q, r = st.columns(3)
+    third = layout.PICTURE_PX
+    p, q, r = layout.cells(3, layout.PICTURE_PX)
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")
     q.plotly_chart(explain_figures.perturbation_figure(result.perturbation, eps, width_px=third), key="why_fig_delta")
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
@@ -170,11 +170,11 @@ with view, layout.guard("attacking the prediction"):
     after = explain(network.key, model_input.image_key(result.image), None, cam_layer, smooth, network, result.image)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
     own = explain(network.key, digest, None, cam_layer, smooth, network, prepared.tensor)
-    for column, (when, image, pair) in zip(st.columns(2), (("Before", prepared.tensor, own),
-                                                          ("After", result.image, after))):
+    for column, (when, image, pair) in zip(layout.cells(2, 2 * layout.SMALL_PICTURE_PX + 16),
+                                           (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
-        overlays(image, pair, f"{when.lower()}_attack", column.columns(2), named=False, height=220,
-                 width_px=layout.VIEW_PX // 4)
+        overlays(image, pair, f"{when.lower()}_attack", layout.cells(2, layout.SMALL_PICTURE_PX, column), named=False,
+                 height=220, width_px=layout.SMALL_PICTURE_PX)
     iterated = bool(st.session_state.why_iterated)
     sweep = explanations.eps_sweep(network, digest, prepared.tensor, iterated, goal)
     st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps, target=goal,

@@ -11,7 +11,7 @@ from explorer.ui.labelled import TEST_IMAGES, TRAIN_IMAGES
 from explorer.ui.model_input import Network
 
 STEPS, BATCH = 100, 32  # LeNet-5: 1.1 s on two CPU cores, TinyVGG 10 s; 200 steps of 64 fool a few points more
-EXAMPLES = 4  # changed test images shown with their new reading
+EXAMPLES = 3  # changed test images shown with their new reading (a row of small pictures)
 DOMINANT = 0.4  # the share of changed images one class must take to be called dominant
 HELP = (f"A universal adversarial perturbation (Moosavi-Dezfooli et al. 2017): one pattern, searched on "
         f"{TRAIN_IMAGES:,} training images by {STEPS} sign steps of the loss, then tested on {TEST_IMAGES:,} others. "
@@ -64,8 +64,8 @@ def _examples(result: universal.Universal, images: torch.Tensor, names: tuple[st
     if not changed:
         return
     st.markdown("A few of the test images it changes, with the pattern added:")
-    width = layout.VIEW_PX // EXAMPLES
-    for column, index in zip(st.columns(EXAMPLES), changed):
+    width = layout.SMALL_PICTURE_PX
+    for column, index in zip(layout.cells(EXAMPLES, width), changed):
         image = (images[index].float() / 255 + result.perturbation).clamp(0, 1)
         title = (f"{explain_figures.class_name(int(result.before[index]), names)} → "
                  f"{explain_figures.class_name(int(result.after[index]), names)}")

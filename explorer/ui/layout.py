@@ -38,6 +38,10 @@ class PageInfo:
 # of these (mosaic.png_figure), so no empty band is left under it.
 VIEW_PX = 620
 MAIN_PX = 1050
+# pictures side by side in :func:`cells`: the view is 358, 536 and 619 px wide in 1024, 1280 and 1400 px
+# windows, so three pictures fit in a row from 1280 px (two at 1024). Streamlit draws no chart narrower
+# than 150 px (a narrower box cuts it off): small pictures are that wide, three to a row at 1400 px.
+PICTURE_PX, SMALL_PICTURE_PX = 164, 150
 
 HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
 PAGES: tuple[PageInfo, ...] = (
@@ -113,6 +117,14 @@ def page_setup(page: PageInfo) -> None:
             st.page_link(p.script, label=p.label, icon=p.icon)
         st.divider()
         st.caption(f"Device: {device_summary()}")
+
+
+def cells(count: int, width: int, parent: Any = st) -> list[Any]:
+    """``count`` containers ``width`` px wide side by side, wrapping onto the next line where the page is
+    narrower (a 1024 px projector). Columns would squeeze pictures below their smallest width, and the
+    browser would cut them off."""
+    row = parent.container(horizontal=True, wrap=True, gap="small")
+    return [row.container(width=width) for _ in range(count)]
 
 
 def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> bool:

@@ -65,8 +65,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
     at = result.nearest
     change, target = result.changes[at], int(result.targets[at])
     largest = float(change.abs().max())
-    third = layout.VIEW_PX // 3
-    p, q, r = st.columns(3)
+    third = layout.PICTURE_PX
+    p, q, r = layout.cells(3, third)
     title = explain_figures.named_title("Original", f"{name(before)} ({float(probabilities[before]):.0%})", joiner=": ")
     p.plotly_chart(explain_figures.picture_figure(image, title, width_px=third), key="why_fig_small_original")
     q.plotly_chart(explain_figures.perturbation_figure(change, largest, width_px=third,
