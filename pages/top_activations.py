@@ -16,6 +16,7 @@ st.markdown(
 )
 
 PER_PAGE = 32
+GRID_PX = 340  # the channels' grid: its height is worked out for this width (which a 1024 px window has)
 LINKED = model_input.linked_spec()  # the defaults follow the model the link names
 SETTINGS = [
     *model_input.settings(LINKED),
@@ -61,9 +62,9 @@ with view, layout.guard("finding the top activations"):
     shown = range(first, min(first + PER_PAGE, channels))
     best = [top_activations.patches(result, images_set.images, network.model, images_set.size, c)[0] for c in shown]
     grid = f"ta_grid_{st.session_state.get('ta_grid_round', 0)}"  # a new round: a grid with nothing selected
-    st.plotly_chart(mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
-                                         width_px=600),
-                    key=grid, on_select="rerun", selection_mode="points")
+    layout.cells(1, GRID_PX)[0].plotly_chart(
+        mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
+                             width_px=GRID_PX), key=grid, on_select="rerun", selection_mode="points")
     clicked = mosaic.clicked_tile(st.session_state.get(grid))
     if clicked is not None and first + clicked != state.kept("ta_last_click"):
         state.keep("ta_last_click", first + clicked)
@@ -76,7 +77,7 @@ with view, layout.guard("showing the channel"):
     values = result.values[channel]
     st.subheader(f"Channel {channel}: its top {result.k} of {images_set.about}")
     image_sets.draw_top9(network, result, images_set, channel,
-                         ("Whole images", "The patches they show it (receptive fields)"), "ta")
+                         ("Whole images", "Their patches (receptive fields)"), "ta")
     if isinstance(layer.module, torch.nn.Conv2d):
         maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"

@@ -13,8 +13,9 @@ import streamlit as st
 import torch
 
 from explorer import data, inputs, models, mosaic, top_activations, user_images
-from explorer.ui import memo, state
+from explorer.ui import layout, memo, state
 
+TOP9_PX = 256  # two 3 x 3 grids side by side from a 1280 px window on
 SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
 LABELS = {"shapes": "Built-in shapes (works offline)", "mnist": "MNIST test set",
           "fashion-mnist": "Fashion-MNIST test set", "cifar10": "CIFAR-10 test set", "zip": "Your images (a zip)",
@@ -149,14 +150,14 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
               titles: tuple[str, str], key: str) -> None:
     """A channel's top images, whole (with their activations) and as the receptive-field patches they show it,
-    in two columns; charts keyed ``<key>_top9`` and ``<key>_patches``."""
-    whole, patched = st.columns(2)
+    side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``."""
+    whole, patched = layout.cells(2, TOP9_PX)
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
     whole.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in result.values[channel].tolist()], titles[0],
-                                            cols=3, side=96, width_px=320), key=f"{key}_top9")
+                                            cols=3, side=96, width_px=TOP9_PX), key=f"{key}_top9")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
-                                              cols=3, side=96, width_px=320), key=f"{key}_patches")
+                                              cols=3, side=96, width_px=TOP9_PX), key=f"{key}_patches")
     whole.caption("Under each image: the channel's strongest response in it (its maximum over positions).")
     patched.caption("Under each patch: its size in pixels, the part of the image that strongest unit sees.")
 

@@ -321,7 +321,7 @@ def test_top_page_searches_an_uploaded_zip(app_url: str, page: Page, tmp_path: P
     upload.set_input_files(str(_zip_of_images(tmp_path / "mine.zip")))
     expect(page.get_by_text("Channel 0: its top 6 of 6 images of mine.zip")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("skipped notes.txt", exact=False)).to_be_visible()
-    page.wait_for_function(CELL_JS, arg=["The patches they show it", 0, 0], timeout=30_000, polling=200)
+    page.wait_for_function(CELL_JS, arg=["Their patches (receptive fields)", 0, 0], timeout=30_000, polling=200)
     wait_for_app(page)
     assert_no_exception(page)
     screenshot(page, request.node.name)

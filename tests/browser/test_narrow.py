@@ -38,3 +38,15 @@ def test_why_this_predictions_pictures_are_whole_in_a_1024_px_window(app_url: st
     assert not cut, f"charts drawn wider than their box (box, drawn): {cut}"
     assert_no_exception(page)
     screenshot(page, request.node.name)
+
+
+def test_top_activations_pictures_are_whole_in_a_1024_px_window(app_url: str, page: Page,
+                                                                 request: pytest.FixtureRequest) -> None:
+    page.set_viewport_size({"width": 1024, "height": 1000})
+    open_page(page, app_url + "/top_activations", "Their patches (receptive fields)")
+    widths = page.evaluate(_WIDTHS)
+    assert len(widths) >= 3
+    cut = [(box, drawn) for box, drawn in widths if drawn > box + 1]
+    assert not cut, f"charts drawn wider than their box (box, drawn): {cut}"
+    assert_no_exception(page)
+    screenshot(page, request.node.name)

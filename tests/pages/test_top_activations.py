@@ -21,7 +21,7 @@ def test_top_page_defaults_find_the_top9_of_every_channel(monkeypatch):
     assert heads == ["The 16 channels of `conv2`: each one's strongest patch",
                      "Channel 0: its top 9 of 10,000 built-in shapes"]
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
-    assert titles[:3] == ["Click a channel", "Whole images", "The patches they show it (receptive fields)"]
+    assert titles[:3] == ["Click a channel", "Whole images", "Their patches (receptive fields)"]
     assert "Its kernel (6 input maps)" in titles
     assert any(m.value.startswith("**Your image** (sample: Digit 3") for m in at.markdown)
 
