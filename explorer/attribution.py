@@ -111,6 +111,11 @@ class Occlusion(Attribution):
     worst_probability: float  # the class's probability with that square covered
     worst_reading: int  # the class the network reads with that square covered
 
+    @property
+    def changes_nothing(self) -> bool:
+        """No square moves the score beyond rounding (a flat image: each square has the colour it covers)."""
+        return float(self.raw.abs().max()) <= 1e-6 * max(1.0, abs(self.score))
+
 
 @dataclass(frozen=True, eq=False)
 class IntegratedGradients(Attribution):

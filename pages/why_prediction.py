@@ -129,8 +129,10 @@ with view, layout.guard("asking in two more ways"):
     with left:  # each progress bar in its own column
         occ = explanations.occluded(network, digest, prepared.tensor, target, window)
         title = explain_figures.named_title("Occlusion", class_name(occ.target), 36)
-        st.plotly_chart(explain_figures.boxed_figure(attribution.overlay(prepared.tensor, occ.heat), title,
-                                                     (*occ.worst, window), width_px=half), key="why_fig_occlusion")
+        covered = attribution.overlay(prepared.tensor, occ.heat)
+        st.plotly_chart(explain_figures.boxed_figure(covered, title, (*occ.worst, window), width_px=half)
+                        if not occ.changes_nothing else  # no square hurts: none is outlined
+                        explain_figures.picture_figure(covered, title, width_px=half), key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, class_name))
     with right:
         ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))

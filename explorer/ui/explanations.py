@@ -98,6 +98,8 @@ def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> st
     note = (f"Zeiler & Fergus: cover a {occ.window} x {occ.window} square with the image's own mean colour, slide it "
             f"by {occ.stride} px and read the network again. Red: covering it lowers the class score (the network's "
             "output before the softmax) most. ")
+    if occ.changes_nothing:
+        return note + "Here no square changes the score: each one is the colour of what it covers."
     if before < 0.005:
         return note + f"The network gives {what} only {before:.2%} here, so the map shows where its score falls most."
     reading = name(occ.worst_reading)
