@@ -39,8 +39,14 @@ def tex_int(n: int) -> str:
 def percent_pair(before: float, after: float, most: int = 4) -> tuple[str, str]:
     """Two probabilities as percentages with the fewest decimals (1 to ``most``) that tell them apart:
     ("100.0%", "99.2%"), ("100.00%", "99.96%"); equal ones with one decimal."""
+    return percents(before, after, most=most)
+
+
+def percents(*values: float, most: int = 4) -> tuple[str, ...]:
+    """Probabilities as percentages with the fewest decimals (1 to ``most``) that tell the different ones
+    apart: a random network's 0.1% against 0.1% becomes 0.10% against 0.12%."""
     for decimals in range(1, most + 1):
-        pair = (f"{before:.{decimals}%}", f"{after:.{decimals}%}")
-        if pair[0] != pair[1]:
-            return pair
-    return f"{before:.1%}", f"{after:.1%}"
+        shown = tuple(f"{v:.{decimals}%}" for v in values)
+        if len(set(shown)) == len(set(values)):
+            return shown
+    return tuple(f"{v:.1%}" for v in values)

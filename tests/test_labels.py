@@ -18,3 +18,6 @@ def test_a_pair_of_percentages_gets_the_decimals_that_tell_them_apart():
     assert labels.percent_pair(0.999981, 0.999614) == ("100.00%", "99.96%")
     assert labels.percent_pair(0.9999981, 0.9999614) == ("100.000%", "99.996%")
     assert labels.percent_pair(0.5, 0.5) == ("50.0%", "50.0%")
+    # a random ImageNet network: three near-ties told apart, a repeated value shown once alike
+    assert labels.percents(0.00104, 0.00121, 0.00098) == ("0.104%", "0.121%", "0.098%")  # 0.10% twice at 2
+    assert labels.percents(0.25, 0.25, 0.7) == ("25.0%", "25.0%", "70.0%")  # equal values may look alike

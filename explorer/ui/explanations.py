@@ -44,9 +44,10 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> st
         return (f"Not yet: {name(result.target)} gets {result.target_confidence:.1%}, and the network reads "
                 f"**{name(result.after)} ({result.after_confidence:.1%})**. Try a larger eps or the iterated attack.")
     if result.flipped:
-        return (f"The prediction **flips**: {name(result.before)} ({result.before_confidence:.1%}) becomes "
-                f"**{name(result.after)} ({result.after_confidence:.1%})**; {name(result.label)} keeps "
-                f"{result.label_confidence:.1%}.")
+        before, after, kept = labels.percents(result.before_confidence, result.after_confidence,
+                                              result.label_confidence)
+        return (f"The prediction **flips**: {name(result.before)} ({before}) becomes **{name(result.after)} "
+                f"({after})**; {name(result.label)} keeps {kept}.")
     before, after = labels.percent_pair(result.before_confidence, result.after_confidence)
     return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
