@@ -59,11 +59,13 @@ def saliency(model: nn.Module, image: torch.Tensor, target: int | None = None) -
 
 
 def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None, samples: int = 25,
-                sigma: float = 0.15, seed: int = 0) -> Attribution:
+                sigma: float = 0.15, seed: int = 0, batch: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> Attribution:
     """SmoothGrad (Smilkov et al. 2017): the saliency's ``|gradient|`` averaged over ``samples`` copies of
     ``image`` with Gaussian noise of standard deviation ``sigma`` (in [0, 1] pixel units) added. The noise
     that dominates a plain saliency map averages out; what is left is what the class rests on.
     ``target`` None: the class predicted for the image itself. ``raw``: the averaged |gradient| (C, H, W).
+    The copies go through ``batch`` at a time (default: by the image's size), ``progress(done, samples)`` after each.
     """
     x = image[None].detach().to(inspect.device_of(model))
     with torch.no_grad():
@@ -71,9 +73,14 @@ def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None
     target = _target(logits, target)
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn((samples, *image.shape), generator=generator).to(x) * sigma
-    noisy = (x + noise).requires_grad_(True)
-    (grad,) = torch.autograd.grad(model(noisy)[:, target].sum(), noisy)  # each copy's own gradient
-    raw = grad.abs().mean(0).detach()
+    batch, total = batch or _batch(x, samples), torch.zeros_like(x[0])
+    for first in range(0, samples, batch):
+        noisy = (x + noise[first:first + batch]).requires_grad_(True)
+        (grad,) = torch.autograd.grad(model(noisy)[:, target].sum(), noisy)  # each copy's own gradient
+        total += grad.abs().sum(0)
+        if progress is not None:
+            progress(min(first + batch, samples), samples)
+    raw = (total / samples).detach()
     return Attribution(_unit_scaled(raw.amax(0)).cpu(), raw.cpu(), target, float(logits[0, target]),
                        torch.softmax(logits[0].float(), 0).cpu())
 

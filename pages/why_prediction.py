@@ -42,14 +42,6 @@ SETTINGS = [
 state.restore(SETTINGS)
 
 
-@st.cache_data(show_spinner="Following the gradients back to the pixels...", max_entries=32)
-def explain(key: str, digest: str, target: int | None, layer: str, smooth: bool, _network: model_input.Network,
-            _image: torch.Tensor) -> tuple[attribution.Attribution, attribution.Attribution | None]:
-    gradient = attribution.smooth_grad if smooth else attribution.saliency
-    return (gradient(_network.model, _image, target),
-            attribution.grad_cam(_network.model, _image, layer, target) if layer else None)
-
-
 @st.cache_data(show_spinner="Attacking...", max_entries=32)
 def attack(key: str, digest: str, eps: float, iterated: bool, target: int | None, _network: model_input.Network,
            _image: torch.Tensor) -> adversarial.Attack:
@@ -97,7 +89,7 @@ with view, layout.guard("explaining the prediction"):
                        "(sd 0.15). The speckle of a plain saliency map averages out.")
     smooth = bool(st.session_state.why_smooth)
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
-    before = explain(network.key, digest, target, cam_layer, smooth, network, prepared.tensor)
+    before = explanations.explained(network, digest, prepared.tensor, target, cam_layer, smooth)
     probabilities = before[0].probabilities
     best = int(probabilities.argmax())
     st.markdown(f"**Prediction:** {class_name(best)} ({probabilities[best]:.1%})"
@@ -169,9 +161,9 @@ with view, layout.guard("attacking the prediction"):
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
     fooled = explain_figures.named_title("Adversarial", class_name(result.after), joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
-    after = explain(network.key, model_input.image_key(result.image), None, cam_layer, smooth, network, result.image)
+    after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, smooth)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    own = explain(network.key, digest, None, cam_layer, smooth, network, prepared.tensor)
+    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, smooth)
     for column, (when, image, pair) in zip(layout.cells(2, 2 * layout.SMALL_PICTURE_PX + 16),
                                            (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")

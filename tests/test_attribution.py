@@ -48,6 +48,11 @@ def test_smooth_grad_averages_the_saliency_of_noisy_copies(case):
     torch.testing.assert_close(ours.raw, torch.stack(maps).mean(0), rtol=1e-4, atol=1e-6)
     plain = attribution.saliency(model, image)
     torch.testing.assert_close(attribution.smooth_grad(model, image, samples=2, sigma=0.0).heat, plain.heat)
+    seen = []
+    batched = attribution.smooth_grad(model, image, None, samples=4, sigma=0.2, seed=5, batch=3,
+                                      progress=lambda done, total: seen.append((done, total)))
+    torch.testing.assert_close(batched.raw, ours.raw, rtol=1e-5, atol=1e-7)  # copies in passes of 3: the same
+    assert seen == [(3, 4), (4, 4)]
 
 
 def test_smooth_grad_is_smoother_than_saliency_on_the_trained_digit_reader():

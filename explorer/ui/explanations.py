@@ -62,6 +62,19 @@ def undecided_note(probabilities: torch.Tensor, hint: str) -> str:
             f"flips one near-tie into another. {hint}")
 
 
+def explained(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
+              smooth: bool) -> tuple[attribution.Attribution, attribution.Attribution | None]:
+    """Saliency (or SmoothGrad, its noisy copies counted on a progress bar) and Grad-CAM, once per server."""
+    def compute(report: memo.Report) -> tuple[attribution.Attribution, attribution.Attribution | None]:
+        gradient = (attribution.smooth_grad(network.model, image, target, progress=report) if smooth
+                    else attribution.saliency(network.model, image, target))
+        return gradient, attribution.grad_cam(network.model, image, layer, target) if layer else None
+
+    return memo.computed("why_explain", (network.key, digest, target, layer, smooth), compute, lambda done, total: (
+        memo.counted("SmoothGrad: the gradients of noisy copies", done, total, "copies") if smooth
+        else "Following the gradients back to the pixels..."), keep=32)
+
+
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,
              window: int) -> attribution.Occlusion:
     """Occlusion by a square of the image's mean colour, half a square apart, with progress."""
