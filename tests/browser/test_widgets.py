@@ -75,3 +75,25 @@ def test_every_column_of_the_layer_editor_is_in_view(app_url: str, page: Page, r
                                       ".map(e => [e.scrollWidth, e.clientWidth])"):
         assert width <= shown, f"{width} px of columns in a {shown} px box"
     screenshot(page, request.node.name)
+
+
+def test_a_channel_tile_clicked_again_after_typing_opens_it(app_url: str, page: Page,
+                                                            request: pytest.FixtureRequest) -> None:
+    """Typing a channel leaves the grid's old selection behind: a click on that same tile must count again."""
+    open_page(page, app_url + "/top_activations", "Their patches (receptive fields)")
+
+    def click_tile(channel: int, shown: str) -> None:
+        area = page.locator("[data-testid=stPlotlyChart]").first.locator(".nsewdrag").first.bounding_box()
+        assert area is not None
+        row, col = divmod(channel, 4)  # conv2's 16 channels: a 4 x 4 grid
+        page.mouse.click(area["x"] + area["width"] * (col + 0.5) / 4, area["y"] + area["height"] * (row + 0.4) / 4)
+        wait_for_app(page, shown)
+
+    click_tile(6, "Channel 6: its top 9")
+    field = page.get_by_label("Channel", exact=True)
+    field.fill("2")
+    field.press("Enter")
+    wait_for_app(page, "Channel 2: its top 9")
+    click_tile(6, "Channel 6: its top 9")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
