@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 DATA = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 ARCHS = {"lenet5": "LeNet-5", "tinyvgg": "TinyVGG", "resnet_small": "Small ResNet", "custom": "Your own layers"}
 TRANSFER = {  # what a transfer trains (architecture.TRANSFER_MODES), as the Train page and a run's settings say it
@@ -50,3 +52,11 @@ def percents(*values: float, most: int = 4) -> tuple[str, ...]:
         if len(set(shown)) == len(set(values)):
             return shown
     return tuple(f"{v:.1%}" for v in values)
+
+
+def alike(*values: float, digits: int = 4) -> tuple[str, ...]:
+    """Numbers shown together with the same decimals: ``digits`` significant ones for the largest, so
+    scores read 10.12, 10.05, 9.98 rather than 10.1, 10, 9.98, and -1.575 and 0.551 rather than 0.5511."""
+    largest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    decimals = max(0, digits - 1 - math.floor(math.log10(largest))) if largest > 0 else digits - 1
+    return tuple(f"{v:.{decimals}f}" for v in values)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import explain_figures, inputs, visualize
+from explorer import explain_figures, inputs, labels, visualize
 from explorer.ui import ascent_controls, image_sets, layout, model_input, optimisation, state
 
 layout.page_setup(layout.PAGES[6])
@@ -48,8 +48,8 @@ with view, layout.guard("optimising the image"):
         middle.plotly_chart(explain_figures.value_figure([f.step for f in outcome.frames],
                                                          [f.value for f in outcome.frames],
                                                          "Step by step", choice.value_axis), key="wx_fig_value")
-        start, end = outcome.frames[0].value, outcome.frames[-1].value
-        middle.markdown(f"{choice.value_axis.capitalize()}: **{start:.4g}** at the start, **{end:.4g}** at step "
+        start, end = labels.alike(outcome.frames[0].value, outcome.frames[-1].value)
+        middle.markdown(f"{choice.value_axis.capitalize()}: **{start}** at the start, **{end}** at step "
                         f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames)
                         + ascent_controls.read_back(choice, network, shown[-1].image))
         if goal.needs_image:

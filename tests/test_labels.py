@@ -21,3 +21,10 @@ def test_a_pair_of_percentages_gets_the_decimals_that_tell_them_apart():
     # a random ImageNet network: three near-ties told apart, a repeated value shown once alike
     assert labels.percents(0.00104, 0.00121, 0.00098) == ("0.104%", "0.121%", "0.098%")  # 0.10% twice at 2
     assert labels.percents(0.25, 0.25, 0.7) == ("25.0%", "25.0%", "70.0%")  # equal values may look alike
+
+
+def test_numbers_shown_together_get_the_same_decimals():
+    assert labels.alike(10.12, 10.05, 9.98) == ("10.12", "10.05", "9.98")
+    assert labels.alike(-1.575, 0.5511) == ("-1.575", "0.551")
+    assert labels.alike(1234.5, 3.2) == ("1234", "3")  # never fewer digits than the largest's whole part
+    assert labels.alike(0.0, 0.0) == ("0.000", "0.000") and labels.alike(0.0012, 0.0003) == ("0.001200", "0.000300")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import data, inputs, models, mosaic, top_activations, user_images
+from explorer import data, inputs, labels, models, mosaic, top_activations, user_images
 from explorer.ui import layout, memo, state
 
 TOP9_PX = 256  # two 3 x 3 grids side by side from a 1280 px window on
@@ -153,7 +153,7 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``."""
     whole, patched = layout.cells(2, TOP9_PX)
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
-    whole.plotly_chart(mosaic.images_figure(chosen, [f"{v:.3g}" for v in result.values[channel].tolist()], titles[0],
+    whole.plotly_chart(mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],
                                             cols=3, side=96, width_px=TOP9_PX), key=f"{key}_top9")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
