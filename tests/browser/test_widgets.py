@@ -1,4 +1,5 @@
-"""Real-browser checks of how widgets behave where Streamlit 1.67 surprises: reworded choices, help icons.
+"""Real-browser checks of how widgets and layouts behave where Streamlit 1.67 surprises: reworded choices,
+help icons, charts re-selected, and pictures in a classroom projector's 1024 px window.
 
 Run with ``python -m pytest tests/browser`` (marked ``browser``).
 """
@@ -95,5 +96,27 @@ def test_a_channel_tile_clicked_again_after_typing_opens_it(app_url: str, page: 
     field.press("Enter")
     wait_for_app(page, "Channel 2: its top 9")
     click_tile(6, "Channel 6: its top 9")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
+# each chart's drawing against the box the page gives it (Streamlit draws none narrower than 150 px)
+_WIDTHS = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].map(chart => {
+    const svg = chart.querySelector('.main-svg');
+    return [chart.getBoundingClientRect().width, svg ? parseFloat(svg.getAttribute('width')) : 0];
+})"""
+
+
+@pytest.mark.parametrize("path,shown,charts", [
+    ("/why_prediction", "FGSM: confidence against eps", 9), ("/top_activations", "Their patches (receptive fields)", 3)])
+def test_pictures_wrap_whole_in_a_1024_px_window(app_url: str, page: Page, request: pytest.FixtureRequest,
+                                                 path: str, shown: str, charts: int) -> None:
+    """Side by side in columns, pictures were squeezed below their smallest width and cut off; now they wrap."""
+    page.set_viewport_size({"width": 1024, "height": 1000})
+    open_page(page, app_url + path, shown)
+    widths = page.evaluate(_WIDTHS)
+    assert len(widths) >= charts
+    cut = [(box, drawn) for box, drawn in widths if drawn > box + 1]
+    assert not cut, f"charts drawn wider than their box (box, drawn): {cut}"
     assert_no_exception(page)
     screenshot(page, request.node.name)
