@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import explain_figures, visualize
-from explorer.ui import layout, state
+from explorer import explain_figures, labels, visualize
+from explorer.ui import layout, memo, model_input, state
 from explorer.ui.model_input import Network
 
 MODE_LABELS = {"channel": "A channel", "unit": "One unit", "class": "A class", "invert": "Invert my image"}
@@ -168,7 +168,10 @@ def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
     """For a class model: how the network reads the image it drew for the class (a sentence)."""
     if choice.goal.mode != "class":
         return ""
-    probabilities = visualize.class_probabilities(network.model, image)
+    probabilities = memo.computed(  # once per image: the page reruns on every widget change
+        "wx_read_back", (network.key, model_input.image_key(image)),
+        lambda report: visualize.class_probabilities(network.model, image),
+        lambda done, total: "Reading the image back through the network...", keep=16)
     top, target = int(probabilities.argmax()), choice.goal.index
     # named as the class picker names them: by number when the names do not match the outputs
     classes = network.spec.classes if len(network.spec.classes) == len(probabilities) else ()
@@ -176,12 +179,11 @@ def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
     def name(index: int) -> str:
         return explain_figures.class_name(index, classes)
 
+    first, second = labels.percents(float(probabilities[top]), float(probabilities[target]))
     if top == target:
-        return (f" Shown to the network, this image is read as **{name(target)}** with "
-                f"**{float(probabilities[target]):.1%}**.")
-    return (f" Shown to the network, this image is read as **{name(top)}** ({float(probabilities[top]):.1%}); "
-            f"{name(target)} gets {float(probabilities[target]):.1%}: the ascent raised {name(target)}'s score, and "
-            "another class's score is higher still.")
+        return f" Shown to the network, this image is read as **{name(target)}** with **{first}**."
+    return (f" Shown to the network, this image is read as **{name(top)}** ({first}); {name(target)} gets "
+            f"{second}: the ascent raised {name(target)}'s score, and another class's score is higher still.")
 
 
 def beside_top9(mode: str) -> str:
