@@ -227,7 +227,9 @@ def invariance_verdict(result: Sweep, classes: tuple[str, ...]) -> str:
     """One sentence on how far the reading holds: the unbroken run around the original, and what breaks it."""
     def value(i: int) -> str:
         v = float(result.values[i])
-        return f"{v:{'g' if result.kind == 'scale' or v == 0 else '+g'}}{SWEEP_SUFFIX[result.kind]}"
+        if result.kind == "scale":
+            return f"{v:.3g}{SWEEP_SUFFIX['scale']}"  # as the chart's axis writes it: 1.76x, not 1.7625x
+        return f"{v:{'g' if v == 0 else '+g'}}{SWEEP_SUFFIX[result.kind]}"
 
     def read(i: int) -> str:
         return f"at {value(i)} it is read as **{class_name(int(result.predictions[i]), classes)}**"

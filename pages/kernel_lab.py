@@ -14,6 +14,7 @@ st.markdown(
 )
 
 SIZES = (32, 64, 128, 256, 512)
+ROWS_12_PX = 35 * 13 + 3  # a table of 12 rows and its header, with no inner scroll
 POOLS = ("none", *conv.POOL_KINDS)
 TABS = ("Feature map", "Image as numbers", "3-D surface", "Beyond one kernel")
 SETTINGS = [
@@ -128,7 +129,7 @@ with view, layout.guard("applying the kernel"):
         region = result.input[channel, top:top + 12, left_col:left_col + 12]
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                    f"columns {left_col}..{left_col + region.shape[1] - 1}.")
-        st.dataframe(filtering.region_frame(region, top, left_col), key="kl_region")
+        st.dataframe(filtering.region_frame(region, top, left_col), key="kl_region", height=ROWS_12_PX)
         rows_a, rows_b, cols_a, cols_b = filtering.output_block(result, tuple(kernel.shape), settings, top, left_col)
         if rows_b > rows_a and cols_b > cols_a:
             fmap = result.conv[channel if result.conv.shape[0] > 1 else 0]
@@ -136,7 +137,10 @@ with view, layout.guard("applying the kernel"):
                        f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
                        "centred on the pixels above.")
             st.dataframe(filtering.region_frame(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a),
-                         key="kl_region_out")
+                         key="kl_region_out", height=ROWS_12_PX)
+            if settings.colour == "sum":
+                st.caption("RGB, summed: each of these adds up the kernel's products over R, G and B, so the "
+                           "channel above holds only a third of the terms.")
     if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
         with tab_surface:
             st.plotly_chart(figures.surface_figure(result.input), key="kl_fig_surface")

@@ -114,14 +114,16 @@ with tab_kernels, layout.guard("drawing the kernels"):
         if layer is first_conv:
             flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)
             st.markdown("**Which hand-set kernel does each learned filter resemble?** (cosine similarity; "
-                        "a negative value is the same pattern with the sign flipped; |cosine| from 0.8 is a strong resemblance, "
-                        "from 0.5 a partial one, below that no preset is like the filter"
+                        "a negative value is the same pattern with the sign flipped; |cosine| from 0.8 is a strong "
+                        "resemblance, from 0.5 a partial one; below that even the most alike preset is not much like "
+                        "the filter"
                         + ("; a colour filter is compared by the sum of its R, G and B weights, which is what it "
                            "does to a grey image)" if weight.shape[1] > 1 else ")"))
             st.dataframe([{"filter": i, "most alike": m[0][0], "cosine": round(m[0][1], 2),
                            "resemblance": kernels.resemblance(m[0][1]), "runner-up": f"{m[1][0]} ({m[1][1]:.2f})"}
                           for i, m in enumerate(kernels.closest_presets(k, top=2) for k in flat[:32])],
-                         key="lbl_similarity", hide_index=True)
+                         key="lbl_similarity", hide_index=True,
+                         column_config={"cosine": st.column_config.NumberColumn(format="%.2f")})
             chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, 0, key="lbl_send_index")
             if st.button("Use this kernel in the Kernel Lab", key="lbl_send", icon=":material/send:"):
                 text = kernel_input.send_to_lab(flat[int(chosen)])

@@ -41,7 +41,7 @@ with view, layout.guard("optimising the image"):
     shown = visualize.recorded(outcome.frames)
     if not network.pretrained:
         st.info("Random weights: the image shows what untrained filters happen to respond to, not a learned "
-                "feature. " + model_input.trained_hint(network, "see what training made this unit look for"))
+                "feature. " + model_input.trained_hint(network, "see what training made it look for"))
     if shown:
         left.plotly_chart(explain_figures.animation_figure([f.image for f in shown], [f.step for f in shown],
                                                            choice.title), key="wx_fig_animation")

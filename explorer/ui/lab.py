@@ -69,6 +69,7 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
                    "output": " x ".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
                    "parameters": f"{r['params']:,}" if r["params"] is not None else "-",
                    "problem": r["error"] or ""} for r in rows], hide_index=True, key="tr_plan",
+                 column_config={"problem": st.column_config.TextColumn(width="large")},
                  height=_rows_height(len(rows)))
     error = next((r["error"] for r in rows if r["error"]), None)
     if error is None:
