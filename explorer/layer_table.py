@@ -348,3 +348,34 @@ def default_layers() -> list[dict]:
         {"type": "pool", "kind": "max", "size": 2, "stride": 2},
         {"type": "flatten"}, {"type": "linear", "out": 64}, {"type": "relu"}, {"type": "dropout", "p": 0.25},
     ]
+
+
+def to_text(layers: list[dict]) -> str:
+    """Layers for a link: ``conv,out=8,kernel=3;relu;pool,kind=max,size=2``; :func:`from_text` reads it back."""
+    def value(v: object) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return ";".join(",".join([str(layer.get("type", ""))] + [f"{k}={value(v)}" for k, v in layer.items()
+                                                             if k != "type"]) for layer in layers)
+
+
+def from_text(text: str) -> list[dict]:
+    """The layers a link names (see :func:`to_text`); ValueError names what is wrong. The plan checks the rest."""
+    layers = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        kind, *pairs = (p.strip() for p in part.split(","))
+        if kind not in LAYER_TYPES:
+            raise ValueError(f"{kind[:20]!r} is not a layer type ({', '.join(LAYER_TYPES)})")
+        layer: dict = {"type": kind}
+        for pair in pairs:
+            key, _, raw = pair.partition("=")
+            if not key or not raw:
+                raise ValueError(f"{pair[:20]!r} in a {kind} layer is not key=value")
+            try:
+                layer[key] = raw if key == "kind" else (int(raw) if raw.lstrip("-").isdigit() else float(raw))
+            except ValueError:
+                raise ValueError(f"{pair[:20]} in a {kind} layer is not a number") from None
+        layers.append(layer)
+    if not 1 <= len(layers) <= MAX_LAYERS:
+        raise ValueError(f"a network here has 1 to {MAX_LAYERS} layers")
+    return layers

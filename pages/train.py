@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from explorer import architecture, labels, runs
+from explorer import architecture, labels, layer_table, runs
 from explorer.ui import lab, layout, state, visitor
 from explorer.ui import transfer as transfer_ui
 
@@ -26,6 +26,7 @@ ARCHS = ("lenet5", "tinyvgg", "resnet_small", "custom")
 SETTINGS = [
     state.Setting("tr_data", "data", "shapes", state.choice(DATA)),
     state.Setting("tr_arch", "arch", "lenet5", state.choice(ARCHS)),
+    state.Setting("tr_layers_text", "layers", "", lambda text: layer_table.to_text(layer_table.from_text(text))),
     state.Setting("tr_opt", "opt", "adamw", state.choice(("adamw", "sgd"))),
     state.Setting("tr_lr", "lr", 0.003, state.float_between(1e-6, 1e6)),
     state.Setting("tr_batch", "batch", 128, state.int_choice((16, 32, 64, 128, 256, 512, 1024))),
@@ -76,7 +77,10 @@ if arch == "custom":  # the editor needs the wide column: its eight columns do n
             "Your network, layer by layer", expanded=not st.session_state.tr_run, icon=":material/stacks:"):
         st.caption("One row per layer; the classifier to the classes is added at the end. Each layer's output "
                    "shape and parameters are worked out below as you type.")
-        config["layers"] = lab.layer_editor("tr_layers")
+        linked = st.session_state.tr_layers_text if state.kept("tr_layers") is None else ""  # a link's, at first
+        config["layers"] = lab.layer_editor("tr_layers", layer_table.from_text(linked) if linked else None)
+        mine = config["layers"] != lab.edited_default()  # the link names the layers unless they are the default
+        st.session_state.tr_layers_text = layer_table.to_text(config["layers"]) if mine else ""
         problem = lab.plan_table(config["layers"], shape, classes)
 with controls, layout.guard("preparing the run"):
     transfer = transfer_ui.picker(config, shape[0], listed, SETTINGS)

@@ -36,9 +36,10 @@ def backend() -> backends.Backend:
     return backends.create("local")
 
 
-def layer_editor(key: str) -> list[dict]:
-    """An editable table of layers (one row each); returns them as dicts without blank cells."""
-    rows = state.kept(key) or layer_table.default_layers()
+def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
+    """An editable table of layers (one row each), starting from the ``linked`` ones (a link's) or a default;
+    returns them as dicts without blank cells."""
+    rows = state.kept(key) or linked or layer_table.default_layers()
     frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=list(COLUMNS))
     edited = st.data_editor(
         frame, key=f"{key}_editor", num_rows="dynamic", hide_index=True, width="stretch",
@@ -57,6 +58,11 @@ def layer_editor(key: str) -> list[dict]:
     return layers
 
 
+def edited_default() -> list[dict]:
+    """The default layers as the editor hands them back (its columns only): what a link need not name."""
+    return [{k: v for k, v in row.items() if k in COLUMNS} for row in layer_table.default_layers()]
+
+
 def _rows_height(rows: int, most: int = 24) -> int:
     """Pixels for a table that shows ``rows`` rows (up to ``most``) and its header without scrolling."""
     return 35 * (min(rows, most) + 1) + 3
@@ -69,10 +75,11 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
                    "output": " x ".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
                    "parameters": f"{r['params']:,}" if r["params"] is not None else "-",
                    "problem": r["error"] or ""} for r in rows], hide_index=True, key="tr_plan",
-                 column_config={"problem": st.column_config.TextColumn(width="large")},
                  height=_rows_height(len(rows)))
     error = next((r["error"] for r in rows if r["error"]), None)
-    if error is None:
+    if error is not None:  # in full under the plan: its column is too narrow for a sentence
+        st.error(f"{error[0].upper()}{error[1:]}.")
+    else:
         shape = " x ".join(map(str, input_shape))
         st.caption(f"{shape} in, {classes} classes out: {sum(r['params'] for r in rows):,} parameters in all.")
     return error

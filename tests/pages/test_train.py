@@ -350,3 +350,22 @@ def test_a_run_whose_worker_is_starting_says_so_rather_than_queued():
         assert not any(i.value.startswith("Queued") for i in at.info)
     finally:
         runs.set_status(run.id, "cancelled", "the test is over")
+
+
+def test_your_own_layers_are_kept_in_the_link():
+    from explorer import layer_table
+
+    at = app("pages/train.py", arch="custom")
+    no_crash(at)
+    assert "layers" not in at.query_params  # the default layers: a short link
+    mine = "conv,out=4,kernel=5;relu;pool,kind=avg,size=2;flatten;linear,out=32"
+    opened = app("pages/train.py", arch="custom", layers=mine)
+    no_crash(opened)
+    assert not errors(opened)
+    plan = next(d.value for d in opened.dataframe if "problem" in d.value.columns)
+    assert list(plan["layer"]) == ["conv1", "relu1", "pool1", "flatten", "fc1", "fc_out"]
+    assert layer_table.from_text(opened.query_params["layers"][0] if isinstance(opened.query_params["layers"], list)
+                                 else opened.query_params["layers"]) == layer_table.from_text(mine)
+    bad = app("pages/train.py", arch="custom", layers="conv,out=x")
+    no_crash(bad)
+    assert "layers=conv,out=x" in warnings(bad) and "out=x in a conv layer is not a number" in warnings(bad)
