@@ -172,3 +172,20 @@ def test_bad_input_shapes_and_configs_raise():
         architecture.build({"model": "alexnet"}, CIFAR, 10)
     with pytest.raises(layer_table.ArchitectureError, match="layers must be a list"):
         layer_table.plan("conv", MNIST, 10)
+
+
+def test_layers_go_into_a_link_and_come_back():
+    layers = layer_table.default_layers()
+    text = layer_table.to_text(layers)
+    assert text.startswith("conv,out=8,kernel=3,stride=1,padding=1,dilation=1;relu;pool,kind=max,size=2,stride=2;")
+    assert layer_table.from_text(text) == layers
+    assert layer_table.from_text("dropout,p=0.5; flatten ;") == [{"type": "dropout", "p": 0.5}, {"type": "flatten"}]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("nope", "'nope' is not a layer type"), ("conv,out", "'out' in a conv layer is not key=value"),
+    ("conv,out=x", "out=x in a conv layer is not a number"), ("", "1 to 20 layers"), (";".join(["relu"] * 21), "1 to 20"),
+])
+def test_a_link_with_bad_layers_is_refused_in_words(text, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        layer_table.from_text(text)
