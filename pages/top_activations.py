@@ -26,6 +26,7 @@ SETTINGS = [
 ]
 state.restore(SETTINGS)
 
+
 def typed_channel() -> None:
     """A channel typed in: the grid starts afresh, so a click on the tile clicked before counts again."""
     st.session_state.ta_grid_round = st.session_state.get("ta_grid_round", 0) + 1
