@@ -9,9 +9,8 @@ from plotly.subplots import make_subplots
 
 from explorer import images, mosaic
 from explorer.invariance import LABELS as SWEEP_LABELS
-from explorer.invariance import IDENTITY as SWEEP_IDENTITY
 from explorer.invariance import SUFFIX as SWEEP_SUFFIX
-from explorer.invariance import Sweep, kept_span
+from explorer.invariance import Sweep, kept_span, nearest_original
 from explorer.minimal import Smallest
 from explorer.universal import Universal
 
@@ -236,8 +235,7 @@ def invariance_verdict(result: Sweep, classes: tuple[str, ...]) -> str:
 
     span, last = kept_span(result), len(result.values) - 1
     if span is None:
-        nearest = int((result.values - SWEEP_IDENTITY[result.kind]).abs().argmin())
-        return f"Even the version nearest the original changes the reading: {read(nearest)}."
+        return f"Even the version nearest the original changes the reading: {read(nearest_original(result))}."
     if span == (0, last):
         return (f"**Invariant over the whole range swept**: every version from {value(0)} to {value(last)} keeps "
                 "the reading.")

@@ -68,13 +68,18 @@ def swept_values(kind: str, first: float, last: float, count: int, side: int) ->
     return values
 
 
+def nearest_original(result: Sweep) -> int:
+    """The index of the version nearest the untransformed image (shift 0, turn 0, scale 1)."""
+    return int((result.values - IDENTITY[result.kind]).abs().argmin())
+
+
 def kept_span(result: Sweep) -> tuple[int, int] | None:
     """Indices (first, last) of the unbroken run of versions that keep the original's reading.
 
     The run is grown from the version nearest the untransformed image; None when that one is read otherwise.
     """
     kept = (result.predictions == result.reference_class).tolist()
-    first = last = int((result.values - IDENTITY[result.kind]).abs().argmin())
+    first = last = nearest_original(result)
     if not kept[first]:
         return None
     while first > 0 and kept[first - 1]:
