@@ -151,6 +151,21 @@ def check_fits(size_hw, kernel_hw, dilation: int) -> None:
         )
 
 
+def check_signal(length: int, kernel_len: int, *, padding: tuple[int, int], padding_mode: PaddingMode,
+                 dilation: int) -> None:
+    """:func:`pad`'s and :func:`check_fits`'s refusals in a signal's words (values, not px).
+
+    ``padding``: the values added (left, right).
+    """
+    if padding_mode == "reflect" and max(padding) >= length:
+        raise ValueError(f"reflect padding of {max(padding)} needs a signal longer than that (this one has {length} "
+                         f"values); use replicate or less padding")
+    span, room = dilation * (kernel_len - 1) + 1, length + sum(padding)
+    if span > room:
+        raise ValueError(f"the kernel spans {span} values (dilation {dilation}) but the padded signal has only "
+                         f"{room}: pad more, dilate less or use a shorter kernel")
+
+
 def conv1d(
     signal: torch.Tensor,
     kernel: torch.Tensor,
@@ -165,6 +180,7 @@ def conv1d(
     x = signal.float().reshape(1, 1, -1)
     w = kernel.float().reshape(1, -1)
     left, right, _, _ = resolve_padding(padding, (1, w.shape[-1]), dilation)
+    check_signal(x.shape[-1], w.shape[-1], padding=(left, right), padding_mode=padding_mode, dilation=dilation)
     if left or right:
         x = pad(x, (left, right, 0, 0), padding_mode)
     check_fits(x.shape[-2:], w.shape, dilation)

@@ -7,7 +7,7 @@ build the parametrised ones. A user's kernel is validated cell by cell by :func:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -94,33 +94,38 @@ class KernelError(ValueError):
     """A user's kernel cannot be used; the message names the offending cell."""
 
 
-def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel", one_d: bool = False) -> torch.Tensor:
+def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel", typed: str = "grid") -> torch.Tensor:
     """Validate a grid of cells (numbers or text) into a (kh, kw) float tensor.
 
     Sizes 1x1 to 15x15; every cell a finite number. Errors name the grid (``what``: "kernel",
-    "input", "signal") and the cell as "row r, column c" (1-based) so the user can find it.
-    Blank cells count as errors, not zeros. ``one_d``: a single row, its cells named "value c".
+    "input", "signal") and the cell so the user can find it, counting from 1 as one counts what one
+    typed: ``typed="grid"`` (an editor's cells) "cell at row r, column c"; ``"lines"`` (text, rows on
+    lines) "line r, entry c"; ``"list"`` (one line) "entry c". Cells of a grid shown in a figure are
+    counted from 0 there, as in PyTorch: "entry" keeps the typed text's count apart from them.
+    Blank cells count as errors, not zeros.
     """
     rows = [list(row) for row in cells]
     if not rows or not rows[0]:
         raise KernelError(f"the {what} is empty: give it at least one cell")
     width = len(rows[0])
     if any(len(row) != width for row in rows):
-        raise KernelError(f"every row of the {what} needs the same number of cells")
+        row, noun = ("row", "cells") if typed == "grid" else ("line", "entries")
+        raise KernelError(f"every {row} of the {what} needs the same number of {noun}")
     if not (MIN_SIZE <= len(rows) <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
         raise KernelError(f"a {what} goes from 1x1 to 15x15; this one is {len(rows)}x{width}")
     values, bad = [[0.0] * width for _ in rows], []
     for r, row in enumerate(rows):
         for c, cell in enumerate(row):
+            place = {"grid": f"row {r + 1}, column {c + 1}", "lines": f"line {r + 1}, entry {c + 1}",
+                     "list": f"entry {c + 1}"}[typed]
             try:
-                place = f"value {c + 1}" if one_d else f"row {r + 1}, column {c + 1}"
-                values[r][c] = _parse_cell(cell, f"{what} {place}" if one_d else f"{what} cell at {place}")
+                values[r][c] = _parse_cell(cell, f"{what} cell at {place}" if typed == "grid" else f"{what} {place}")
             except KernelError as exc:
                 bad.append((place, exc))
     if bad:  # the other bad cells are named too, so one look mends them all
         rest = [where for where, _ in bad[1:]]
-        noun = "value" if one_d else "cell"
-        more = "" if not rest else (f"; {len(rest)} more {noun}{'s' * (len(rest) > 1)} need{'s' * (len(rest) == 1)} "
+        noun = ("cell", "cells") if typed == "grid" else ("entry", "entries")
+        more = "" if not rest else (f"; {len(rest)} more {noun[len(rest) > 1]} need{'s' * (len(rest) == 1)} "
                                     f"mending too: {_listed(rest)}")
         raise KernelError(f"{bad[0][1]}{more}")
     return torch.tensor(values, dtype=torch.float32)
@@ -151,12 +156,26 @@ def _parse_cell(cell: object, where: str) -> float:
 def parse_text(text: str, what: str = "kernel") -> torch.Tensor:
     """A grid written as text: rows separated by ";" or new lines, cells by "," or spaces."""
     lines = [line for line in text.replace(";", "\n").splitlines() if line.strip()]
-    return parse_grid([line.replace(",", " ").split() for line in lines], what)
+    return parse_grid([line.replace(",", " ").split() for line in lines], what, typed="lines")
 
 
 def parse_values(text: str, what: str = "signal") -> torch.Tensor:
-    """A 1-D list of numbers split by "," or spaces: (N,). Errors name "value c" (1-based)."""
-    return parse_grid([text.replace(",", " ").split()], what, one_d=True)[0]
+    """A 1-D list of numbers split by "," or spaces: (N,). Errors name "entry c" (1-based)."""
+    return parse_grid([text.replace(",", " ").split()], what, typed="list")[0]
+
+
+def parse_each(*parses: Callable[[], torch.Tensor | None]) -> list[torch.Tensor | None]:
+    """Every parse run, in order. When several fail, one error names them all (signal and kernel), so
+    one look mends both."""
+    results, problems = [], []
+    for parse in parses:
+        try:
+            results.append(parse())
+        except KernelError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise KernelError("; and ".join(problems))
+    return results
 
 
 def to_text(kernel: torch.Tensor) -> str:

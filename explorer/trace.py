@@ -39,6 +39,13 @@ class Trace:
     dilation: int = 1
 
     @property
+    def unpadded(self) -> torch.Tensor:
+        """(H, W) the input before padding."""
+        left, right, top, bottom = self.padding
+        height, width = self.padded.shape
+        return self.padded[top:height - bottom, left:width - right]
+
+    @property
     def steps(self) -> int:
         return self.rows.shape[0]
 
@@ -161,6 +168,7 @@ def conv1d_trace(
     flip: bool = False,
 ) -> Trace:
     """Trace of :func:`explorer.conv.conv1d` on a signal (N,): a one-row 2-D trace, padded left and right."""
+    conv.check_signal(signal.numel(), kernel.numel(), padding=(padding, padding), padding_mode=padding_mode, dilation=dilation)
     row = signal.double().reshape(1, 1, -1)
     padded = conv.pad(row, (padding, padding, 0, 0), padding_mode)[0]  # (1, N + 2P)
     traced = conv_trace(padded, kernel.double().reshape(1, -1), stride=stride, dilation=dilation, flip=flip)

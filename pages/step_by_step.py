@@ -55,8 +55,9 @@ def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
     text_in = a.text_area("Input (rows on lines, numbers split by spaces)", key="sb_input", height=150)
     text_k = "" if pooling else b.text_area("Kernel", key="sb_kernel", height=150)
     try:
-        grid = _grid(text_in, "input", 12).double()
-        return grid, None if pooling else kernels.parse_text(text_k, "kernel").double()
+        grid, kernel = kernels.parse_each(lambda: _grid(text_in, "input", 12).double(),
+                                          lambda: None if pooling else kernels.parse_text(text_k, "kernel").double())
+        return grid, kernel
     except kernels.KernelError as exc:
         st.error(f"These grids cannot be used: {exc}.")
         return None
@@ -142,7 +143,8 @@ with layout.guard("building the example"):
     state.publish(SETTINGS)
     try:
         if mode == "1-D signal":
-            sig, kernel = kernels.parse_values(signal, "signal"), kernels.parse_values(kernel_text, "kernel")
+            sig, kernel = kernels.parse_each(lambda: kernels.parse_values(signal, "signal"),
+                                             lambda: kernels.parse_values(kernel_text, "kernel"))
             traced = trace.conv1d_trace(sig, kernel, padding=pad, padding_mode=pmode,
                                         stride=stride, dilation=dilation, flip=flip)
         elif problem is None:
@@ -174,7 +176,8 @@ with layout.guard("building the example"):
         traced, kind if mode == "pooling" else "", grad)
     done = backward.whole_pass(traced, grad, pmode, flip) if grad is not None else None
     with st.expander("Export this example (Markdown / LaTeX)"):
-        named = {"input": traced.padded, "kernel": traced.weights, "output": traced.output}
+        named = {"input": traced.unpadded, "input (padded)": traced.padded if any(traced.padding) else None,
+                 "kernel (turned, as applied)" if flip else "kernel": traced.weights, "output": traced.output}
         if done is not None:
             named.update({"dL/dy": grad, "dx (on the padded input)" if any(traced.padding) else "dx": done.input_grad,
                           "dw": done.weight_grad})

@@ -99,8 +99,8 @@ def test_spread_upstream_puts_a_stride_between_entries_and_a_ring_around():
 
 @pytest.mark.parametrize("text,message", [
     ("1 2\n3 4", "2 rows of 3, not 2 of 2"),
-    ("1 2 x\n1 1 1", "upstream gradient cell at row 1, column 3"),
-    ("1 2 nan\n1 1 1", "upstream gradient cell at row 1, column 3"),
+    ("1 2 x\n1 1 1", "upstream gradient line 1, entry 3"),
+    ("1 2 nan\n1 1 1", "upstream gradient line 1, entry 3"),
 ])
 def test_a_bad_upstream_gradient_is_refused_in_words(text, message):
     with pytest.raises(ValueError, match=message):

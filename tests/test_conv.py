@@ -100,6 +100,14 @@ def test_kernel_larger_than_input_is_explained():
         conv.conv2d(torch.rand(3, 3), torch.ones(7, 7), padding="same", padding_mode="reflect")
 
 
+def test_a_signal_too_short_is_explained_in_a_signals_words():
+    with pytest.raises(ValueError, match="^the kernel spans 5 values \\(dilation 2\\) but the padded signal has only 4:"):
+        conv.conv1d(torch.rand(2), torch.ones(3), padding=1, dilation=2)
+    with pytest.raises(ValueError, match="^reflect padding of 3 needs a signal longer than that \\(this one has 3 values\\)"):
+        conv.conv1d(torch.rand(3), torch.ones(7), padding="same", padding_mode="reflect")
+    assert conv.conv1d(torch.rand(3), torch.ones(5), padding="same").shape == (3,)  # padded (2, 2): it fits
+
+
 @pytest.mark.parametrize("n,k,p,s,d", [(10, 3, 0, 1, 1), (11, 4, 1, 2, 1), (9, 3, 2, 3, 2), (16, 5, 0, 1, 3)])
 def test_conv1d_matches_torch(n, k, p, s, d):
     signal, kernel = torch.randn(n), torch.randn(k)

@@ -75,19 +75,27 @@ def test_parse_grid_names_the_bad_cell(cells, where):
 def test_parse_grid_names_every_bad_cell_in_one_message():
     with pytest.raises(kernels.KernelError) as caught:
         kernels.parse_text("1 x 3; 4 5 nan; 7 inf 9")
-    assert str(caught.value) == ("kernel cell at row 1, column 2 holds 'x', which is not a number; 2 more cells need "
-                                 "mending too: row 2, column 3 and row 3, column 2")
-    with pytest.raises(kernels.KernelError, match="; 1 more cell needs mending too: row 2, column 1$"):
+    assert str(caught.value) == ("kernel line 1, entry 2 holds 'x', which is not a number; 2 more entries need "
+                                 "mending too: line 2, entry 3 and line 3, entry 2")
+    with pytest.raises(kernels.KernelError, match="; 1 more entry needs mending too: line 2, entry 1$"):
         kernels.parse_text("1 a; b 4")
     with pytest.raises(kernels.KernelError, match="8 more cells .*row 1, column 2, .* and 3 others$"):
-        kernels.parse_text("a a a; a a a; a a a")
+        kernels.parse_grid([["a"] * 3] * 3)
 
 
-def test_a_signal_names_its_values_by_position():
+def test_a_signal_names_its_entries_as_typed():
+    """Typed text is counted from 1 and its places are "entries", kept apart from a figure's 0-based positions."""
     assert kernels.parse_values("1, 2 3").tolist() == [1.0, 2.0, 3.0]
-    with pytest.raises(kernels.KernelError, match="^signal value 2 holds 'x', which is not a number; 1 more value needs "
-                                                  "mending too: value 4$"):
+    with pytest.raises(kernels.KernelError, match="^signal entry 2 holds 'x', which is not a number; 1 more entry needs "
+                                                  "mending too: entry 4$"):
         kernels.parse_values("1 x 3 inf")
+
+
+def test_parse_each_names_every_grid_that_fails():
+    signal, kernel = kernels.parse_each(lambda: kernels.parse_values("1 2"), lambda: kernels.parse_values("3"))
+    assert signal.tolist() == [1.0, 2.0] and kernel.tolist() == [3.0]
+    with pytest.raises(kernels.KernelError, match="^signal entry 1 is nan: .*; and kernel entry 2 holds 'x'"):
+        kernels.parse_each(lambda: kernels.parse_values("nan"), lambda: kernels.parse_values("1 x", "kernel"))
 
 
 @pytest.mark.parametrize("cells,match", [
@@ -99,10 +107,12 @@ def test_parse_grid_refuses_bad_shapes(cells, match):
 
 
 def test_a_grid_that_is_not_a_kernel_is_named_in_its_errors():
-    with pytest.raises(kernels.KernelError, match="^input cell at row 2, column 1 holds 'x'"):
+    with pytest.raises(kernels.KernelError, match="^input line 2, entry 1 holds 'x'"):
         kernels.parse_text("1 2\nx 3", "input")
-    with pytest.raises(kernels.KernelError, match="^every row of the signal"):
+    with pytest.raises(kernels.KernelError, match="^every line of the signal needs the same number of entries"):
         kernels.parse_text("1 2\n3", "signal")
+    with pytest.raises(kernels.KernelError, match="^every row of the kernel needs the same number of cells"):
+        kernels.parse_grid([[1, 2], [3]])
 
 
 def test_sizes_1_and_15_are_accepted():

@@ -61,6 +61,7 @@ def test_conv1d_trace_equals_conv1d(n, p, s, d, flip):
     ref = conv.conv1d(signal, kernel, padding=p, stride=s, dilation=d, flip=flip)
     assert torch.allclose(traced.output[0].float(), ref, atol=1e-5)
     assert traced.padding == (p, p, 0, 0)
+    assert torch.equal(traced.unpadded[0], signal.double())  # the export's "input" is the signal as typed
 
 
 @pytest.mark.parametrize("kind,size,stride", itertools.product(conv.POOL_KINDS, [2, 3], [None, 1, 2]))
