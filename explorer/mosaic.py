@@ -75,10 +75,35 @@ def _enlarged(tiles: np.ndarray) -> np.ndarray:
     return tiles.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else tiles
 
 
-def _kernel_grid(tiles: np.ndarray, cols: int) -> np.ndarray:
-    """Kernels enlarged and tiled with a gap of half a weight's block: filters stand apart from their own cells."""
+def _kernel_grid(tiles: np.ndarray, cols: int) -> tuple[np.ndarray, int]:
+    """Kernels enlarged and tiled with a gap of half a weight's block: filters stand apart from their own cells.
+    Returns the image and the pitch from one tile's corner to the next (tiles are square)."""
     big = _enlarged(tiles)
-    return tile(big, cols, max(2, big.shape[1] // tiles.shape[1] // 2))
+    gap = max(2, big.shape[1] // tiles.shape[1] // 2)
+    return tile(big, cols, gap), big.shape[1] + gap
+
+
+def _numbered(fig: go.Figure, count: int, cols: int, pitch: int, first: int = 0) -> go.Figure:
+    """Tile i carries the number ``first + i`` in its top-left corner, so a table's "filter 3" can be found."""
+    for i in range(count):
+        r, c = divmod(i, cols)
+        fig.add_annotation(x=c * pitch - 0.5, y=r * pitch - 0.5, text=str(first + i), showarrow=False,
+                           xanchor="left", yanchor="top", font=dict(size=10, color="#222"),
+                           bgcolor="rgba(255,255,255,0.75)", borderpad=0)
+    return fig
+
+
+def _headed(fig: go.Figure, columns: int, rows: int, pitch: int) -> go.Figure:
+    """Numbers over a grid's columns (the filters) and beside its rows (the input maps), outside the picture."""
+    for c in range(columns):
+        fig.add_annotation(x=c * pitch + (pitch - 1) / 2, y=-0.5, text=str(c), showarrow=False, yanchor="bottom",
+                           font=dict(size=10, color="#444"))
+    for r in range(rows):
+        fig.add_annotation(x=-0.5, y=r * pitch + (pitch - 1) / 2, text=str(r), showarrow=False, xanchor="right",
+                           font=dict(size=10, color="#444"))
+    margin = fig.layout.margin
+    fig.update_layout(margin=dict(t=margin.t + 14, l=margin.l + 16), height=fig.layout.height + 14)
+    return fig
 
 
 def png_source(image: np.ndarray) -> str:
@@ -169,16 +194,24 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     if w.shape[1] == 3:
         top = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
         rgb = ((w / top + 1) / 2 * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (O, kh, kw, 3)
-        fig = png_figure(_kernel_grid(rgb, columns_for(len(rgb))), title, height, width_px)
-        return _legend(fig, "colours: each weight's R, G, B parts", "grey = 0, each filter on its own scale")
+        cols = columns_for(len(rgb))
+        image, pitch = _kernel_grid(rgb, cols)
+        fig = _legend(png_figure(image, title, height, width_px), "colours: each weight's R, G, B parts",
+                      "grey = 0, each filter on its own scale", "numbers: the filters")
+        return _numbered(fig, len(rgb), cols, pitch)
     w = w[:, :max_in]
     out_n, in_n = w.shape[:2]
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
     values, scale, (low, high) = scaled(by_input, per_map=False)
     codes = (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     cols = columns_for(out_n) if in_n == 1 else out_n if out_n > 1 else in_n  # one filter: its input maps in a row
-    fig = png_figure(_kernel_grid(_LUTS[scale][codes], cols), title, height, width_px)
-    return _legend(fig, f"weights: {_colours(scale)}", f"one scale for all: {low:.3g} to {high:.3g}")
+    image, pitch = _kernel_grid(_LUTS[scale][codes], cols)
+    fig = png_figure(image, title, height, width_px)
+    lines = (f"weights: {_colours(scale)}", f"one scale for all: {low:.3g} to {high:.3g}")
+    if in_n == 1 or out_n == 1:  # one tile per filter, or one filter's tile per input map
+        numbers = "the filters" if in_n == 1 else "its input maps"
+        return _numbered(_legend(fig, *lines, f"numbers: {numbers}"), len(by_input), cols, pitch)
+    return _headed(_legend(fig, *lines, "numbers: filters along the top, input maps down the side"), out_n, in_n, pitch)
 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,

@@ -62,7 +62,7 @@ def test_kernels_figure_shows_rgb_filters_as_colour_tiles_and_others_as_a_grid()
     gap = 3  # half a weight's 6 px block: filters stand apart from their own cells
     assert grid.shape[1] == 16 * tile + 15 * gap and grid.shape[0] == 6 * tile + 5 * gap
     legend = mosaic.kernels_figure(torch.tensor([[[[-2.0, 1.0]]]]), "signed").layout.annotations[0].text
-    assert legend == "weights: blue < 0 < red<br>one scale for all: -2 to 2"
+    assert legend == "weights: blue < 0 < red<br>one scale for all: -2 to 2<br>numbers: the filters"
     grey = _image(mosaic.kernels_figure(torch.randn(6, 1, 5, 5), "first layer on grey"))  # wraps: 3 columns, 2 rows
     assert mosaic.columns_for(6) == 3 and grey.shape[:2] == (2 * tile + gap, 3 * tile + 2 * gap)
     single = _image(mosaic.kernels_figure(torch.randn(1, 4, 5, 5), "one filter"))  # its 4 input maps in a row
@@ -137,3 +137,21 @@ def test_a_label_longer_than_its_tile_is_cut_and_whole_on_hover():
     first, second = fig.layout.annotations[:2]
     assert first.text.endswith("…") and len(first.text) < len(words[0]) and first.hovertext == words[0]
     assert second.text == "3 → cat" and second.hovertext is None
+
+
+def test_kernel_tiles_carry_the_numbers_a_table_names_them_by():
+    """A table's "filter 3" is found in the picture: each tile, or each column and row of a grid, is numbered."""
+    grey = mosaic.kernels_figure(torch.randn(6, 1, 5, 5), "first layer on grey")
+    numbers = grey.layout.annotations[1:]
+    pitch = 5 * 6 + 3  # a 30 px tile and its gap
+    assert [a.text for a in numbers] == [str(i) for i in range(6)]
+    assert (numbers[4].x, numbers[4].y) == (1 * pitch - 0.5, 1 * pitch - 0.5)  # filter 4: row 1, column 1 of 3
+    rgb = mosaic.kernels_figure(torch.randn(4, 3, 5, 5), "rgb")
+    assert [a.text for a in rgb.layout.annotations[1:]] == ["0", "1", "2", "3"]
+    single = mosaic.kernels_figure(torch.randn(1, 4, 5, 5), "one filter")
+    assert single.layout.annotations[0].text.endswith("numbers: its input maps")
+    grid = mosaic.kernels_figure(torch.randn(16, 6, 5, 5), "grid")
+    heads = grid.layout.annotations[1:]
+    assert [a.text for a in heads] == [str(i) for i in range(16)] + [str(i) for i in range(6)]
+    assert all(a.yanchor == "bottom" for a in heads[:16]) and all(a.xanchor == "right" for a in heads[16:])
+    assert grid.layout.margin.t == 40 + 14  # room above the picture for the filters' numbers
