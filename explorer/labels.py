@@ -18,6 +18,14 @@ def data(name: str | None) -> str:
     return DATA.get(name or "", name or "?")
 
 
+OPTIMIZERS = {"adamw": "AdamW", "sgd": "SGD"}
+
+
+def optimizer(name: str) -> str:
+    """An optimizer's name as papers write it."""
+    return OPTIMIZERS.get(name, name)
+
+
 def network(name: str | None) -> str:
     """A network's name as people read it (an unknown one as it is)."""
     return ARCHS.get(name or "", name or "?")

@@ -63,7 +63,7 @@ def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
 listed = runs.list_runs()
 controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
-    a, b = st.columns(2)
+    a, b = layout.cells(2, layout.SETTING_PX)
     data = a.selectbox("Data set", DATA, key="tr_data", format_func=labels.data,
                        help="Built-in shapes are drawn here, with no download; MNIST, Fashion-MNIST and CIFAR-10 "
                             "are downloaded once, the first time a run needs them, unless the server has them.")
@@ -91,17 +91,17 @@ with controls, layout.guard("preparing the run"):
         st.session_state.setdefault("tr_kernels", list(architecture.HAND_SET[:4]))
         kernels = st.multiselect("Kernels", architecture.HAND_SET, key="tr_kernels")
         config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
-    a, b, c = st.columns(3)
-    config["optimizer"] = a.selectbox("Optimizer", ("adamw", "sgd"), key="tr_opt")
+    a, b, c, d, e = layout.cells(5, layout.SETTING_PX)  # two to a row in the column, one on a projector
+    config["optimizer"] = a.selectbox("Optimizer", ("adamw", "sgd"), key="tr_opt", format_func=labels.optimizer)
     config["lr"] = b.number_input("Learning rate", 1e-6, 1e6, key="tr_lr", format="%g")
     config["batch_size"] = c.selectbox("Batch", (16, 32, 64, 128, 256, 512, 1024), key="tr_batch")
-    a, b = st.columns(2)
-    config["epochs"] = a.number_input("Epochs", 1, 50, key="tr_epochs")
-    config["seed"] = b.number_input("Seed", 0, 1_000_000, key="tr_seed")
-    config["augment"] = layout.toggle(st, "Augment the training images", key="tr_augment",
-                                      help="Random shifts, rotations and zooms of every batch.")
+    config["epochs"] = d.number_input("Epochs", 1, 50, key="tr_epochs")
+    config["seed"] = e.number_input("Seed", 0, 1_000_000, key="tr_seed")
+    config["augment"] = layout.toggle(st, "Augment the images", key="tr_augment",
+                                      help="Random shifts, rotations and zooms of every training batch.")
     images = st.segmented_control("Training images", ("1000", "5000", "20000", "all"), key="tr_images",
-                                  required=True, help="Fewer images: a faster run for a class demo.")
+                                  required=True, format_func=lambda n: n if n == "all" else f"{int(n) // 1000}k",
+                                  help="Fewer images: a faster run for a class demo (1k = 1,000).")
     if images != "all":
         config["train_images"] = int(images)
         steps = int(images) // config["batch_size"] * config["epochs"]

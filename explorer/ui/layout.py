@@ -42,6 +42,9 @@ MAIN_PX = 1050
 # windows, so three pictures fit in a row from 1280 px (two at 1024). Streamlit draws no chart narrower
 # than 150 px (a narrower box cuts it off): small pictures are that wide, three to a row at 1400 px.
 PICTURE_PX, SMALL_PICTURE_PX = 164, 150
+# a setting (a select box, a number) in :func:`cells`: the Train page's settings column is 203, 310 and 360 px wide
+# in those windows, so two settings sit side by side from 1280 px and each has a row of its own at 1024.
+SETTING_PX = 147
 
 HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
 PAGES: tuple[PageInfo, ...] = (

@@ -50,7 +50,7 @@ def picker(config: dict, channels: int, listed: Sequence[runs.Run],
             st.session_state.tr_transfer = "head"
         train = st.radio("What to train", modes, key="tr_transfer", format_func=labels.TRANSFER.get)
         _transfer_notes(source, train, channels)
-    st.button("Example: digit filters learn clothes", key="tr_example", type="tertiary",
+    st.button("Example: digits to clothes", key="tr_example", type="tertiary",
               icon=":material/school:", on_click=_example, args=(settings,),
               help="LeNet-5 on 1,000 Fashion-MNIST images, batch 32, 5 epochs: about 78% test accuracy with new "
                    "fully connected layers on the convolutions it learned on MNIST, about 75% from scratch. "

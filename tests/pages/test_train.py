@@ -204,7 +204,7 @@ def test_a_run_too_short_to_learn_is_flagged_before_launch():
 def test_a_learning_rate_that_will_diverge_is_flagged_before_launch():
     at = app("pages/train.py", lr="1e6")
     no_crash(at)
-    assert "A learning rate of 1e+06 is far above what adamw usually takes (up to 0.01)" in warnings(at)
+    assert "A learning rate of 1e+06 is far above what AdamW usually takes (up to 0.01)" in warnings(at)
     assert not at.button(key="tr_start").disabled  # a warning, not a ban: a class may want to see it diverge
     assert "far above" not in warnings(app("pages/train.py", opt="sgd", lr="0.5"))
 
