@@ -88,7 +88,7 @@ def _numbered(fig: go.Figure, count: int, cols: int, pitch: int, first: int = 0)
     for i in range(count):
         r, c = divmod(i, cols)
         fig.add_annotation(x=c * pitch - 0.5, y=r * pitch - 0.5, text=str(first + i), showarrow=False,
-                           xanchor="left", yanchor="top", font=dict(size=10, color="#222"),
+                           xanchor="left", yanchor="top", font=dict(size=11, color="#222"),
                            bgcolor="rgba(255,255,255,0.75)", borderpad=0)
     return fig
 

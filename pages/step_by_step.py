@@ -102,7 +102,10 @@ def _move(delta: int, steps: int) -> None:
 def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
     step = step_controls(traced.steps)
     state.publish(SETTINGS)  # the step changes inside this fragment: keep the link in step
-    st.markdown(f"**Step {step + 1} of {traced.steps}**")
+    r, c = traced.cell(step)
+    place = f"position {c}" if st.session_state.sb_mode == "1-D signal" else f"cell ({r}, {c})"
+    st.markdown(f"**Step {step + 1} of {traced.steps}** fills output {place} (steps count from 1; positions and "
+                "cells from 0, as PyTorch indexes them)")
     if grad is not None:
         back = backprop.backward_until(traced, grad, step)
         st.code(backprop.step_text(traced, back), language=None)
@@ -111,7 +114,6 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         st.code(trace.equation(traced, step), language=None, wrap_lines=True)
         figs = figures.conv_step_figures(traced, step)
     else:
-        r, c = traced.cell(step)
         st.code(f"{kind}({', '.join(f'{v:g}' for v in traced.values[step].tolist())}) = {float(traced.output[r, c]):.3g}",
                 language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)

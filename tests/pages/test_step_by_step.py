@@ -34,6 +34,8 @@ def test_step_page_pooling_and_1d():
     no_crash(at)
     assert at.code[0].value == "0·(-1) + 0·0 + 1·1 = 1"
     assert "Output: position 0" in titles(at)  # a signal has positions, not (row, column) cells
+    assert "**Step 1 of 3** fills output position 0 (steps count from 1; positions and cells from 0" in text(at)
+    assert "**Step 2 of 6** fills output cell (0, 1)" in text(app("pages/step_by_step.py", step="2"))
 
 
 @pytest.mark.parametrize("params,message", [
