@@ -103,15 +103,15 @@ with view, layout.guard("applying the kernel"):
     with tab_map:
         scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
                                      format_func=figures.SCALE_LABELS.get, required=True)
-        left, right = st.columns(2)
-        left.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
         names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]
-        for name, fmap in zip(names, result.output):
+        first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
+        first.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
+        for place, name, fmap in zip(places, names, result.output):
             title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")
-            right.plotly_chart(figures.feature_map_figure(fmap, scale, title, across=result.output),
+            place.plotly_chart(figures.feature_map_figure(fmap, scale, title, across=result.output),
                                key=f"kl_fig_map{name}")
         if len(names) > 1:
-            right.caption("The three maps share one colour scale, so a colour means the same value in each.")
+            st.caption("The three maps share one colour scale, so a colour means the same value in each.")
         shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
             ("Kernel as you set it", kernel), ("As applied (turned)", kernel.flip(0, 1))]
         for column, (title, grid) in zip(st.columns(len(shown)), shown):

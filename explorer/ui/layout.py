@@ -45,6 +45,9 @@ PICTURE_PX, SMALL_PICTURE_PX = 164, 150
 # a setting (a select box, a number) in :func:`cells`: the Train page's settings column is 203, 310 and 360 px wide
 # in those windows, so two settings sit side by side from 1280 px and each has a row of its own at 1024.
 SETTING_PX = 147
+# a picture that should be large (the Kernel Lab's image and feature map) in :func:`flow`: the Kernel Lab's view is
+# 315, 473 and 546 px wide in those windows, so two share a row from 1280 px and each has a row of its own at 1024.
+LARGE_PICTURE_PX = 225
 
 HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
 PAGES: tuple[PageInfo, ...] = (
@@ -128,6 +131,17 @@ def cells(count: int, width: int, parent: Any = st) -> list[Any]:
     browser would cut them off."""
     row = parent.container(horizontal=True, wrap=True, gap="small")
     return [row.container(width=width) for _ in range(count)]
+
+
+def flow(count: int, basis: int, key: str, parent: Any = st) -> list[Any]:
+    """``count`` containers side by side that share the row's width, each at least ``basis`` px wide, or
+    one under the other where the page is narrower (a 1024 px projector): a picture keeps a useful size.
+
+    Streamlit 1.67 gives a stretched container no smallest width, so a rule of CSS sets each one's flex basis.
+    """
+    parent.html(f"<style>.st-key-{key} > div {{ flex: 1 1 {basis}px !important; }}</style>")
+    row = parent.container(horizontal=True, wrap=True, gap="small", key=key)
+    return [row.container() for _ in range(count)]
 
 
 def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> bool:

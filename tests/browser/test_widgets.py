@@ -120,3 +120,24 @@ def test_pictures_wrap_whole_in_a_1024_px_window(app_url: str, page: Page, reque
     assert not cut, f"charts drawn wider than their box (box, drawn): {cut}"
     assert_no_exception(page)
     screenshot(page, request.node.name)
+
+
+_BOXES = """() => [...document.querySelectorAll('.st-key-kl_pictures [data-testid=stPlotlyChart]')].map(chart => {
+    const box = chart.getBoundingClientRect();
+    return [Math.round(box.x), Math.round(box.y), Math.round(box.width)];
+})"""
+
+
+@pytest.mark.parametrize("width,side_by_side", [(1024, False), (1400, True)])
+def test_kernel_lab_pictures_keep_a_useful_size(app_url: str, page: Page, request: pytest.FixtureRequest,
+                                                width: int, side_by_side: bool) -> None:
+    """Two columns squeezed the image and its feature map to about 96 px at 1024 px, and thin edges vanished.
+    Now they share a row where both get 225 px or more, and take a row each where not."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    open_page(page, app_url + "/kernel_lab", "The numbers, filled in")
+    page.locator(".st-key-kl_pictures .main-svg").nth(1).wait_for()  # plotly.js draws after the page settles
+    (x1, y1, w1), (x2, y2, w2) = page.evaluate(_BOXES)
+    assert min(w1, w2) >= 225
+    assert (y1 == y2 and x2 > x1) if side_by_side else (x1 == x2 and y2 > y1 and w1 >= 300)
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
