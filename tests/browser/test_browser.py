@@ -194,10 +194,10 @@ def test_kernel_lab_grid_keeps_typed_cells_through_a_bad_cell_and_a_resize(app_u
 # --- bad input ------------------------------------------------------------------------------
 
 def test_step_custom_kernel_names_bad_cell(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
-    open_page(page, app_url + "/step_by_step?ex=custom&kv=1%20x", "row 1, column 2")
+    open_page(page, app_url + "/step_by_step?ex=custom&kv=1%20x", "line 1, entry 2")
     error = page.locator('[data-testid="stAlertContentError"]')
     expect(error).to_have_count(1)
-    expect(error).to_contain_text("row 1, column 2")
+    expect(error).to_contain_text("line 1, entry 2")
     expect(error).to_contain_text("'x'")
     assert_no_exception(page)
     screenshot(page, request.node.name)
