@@ -91,7 +91,7 @@ with view, layout.guard("tracing the receptive fields"):
     tab_unit, tab_layers, tab_drill = state.tabs("rf_tab", TABS)
 
 with tab_unit, layout.guard("drawing the unit's field"):
-    left, right = st.columns(2)
+    left, right = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_unit_pictures")
     title = figures.subtitled(f"{field.name}, unit {unit}",
                               f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} channels")
     left.plotly_chart(field_figures.clickable_map_figure(fmap.mean(0), title, unit), key="rf_map", on_select="rerun",
@@ -107,7 +107,7 @@ with tab_unit, layout.guard("drawing the unit's field"):
                    (bottom - top, rgt - lft) != tuple(field.r) else "."))
     on_image, averaged, about = effective_fields(network.key, field.name, unit, model_input.image_key(prepared.tensor),
                                                  network, prepared.tensor)
-    a, b = st.columns(2)
+    a, b = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_effective_pictures")
     a.plotly_chart(field_figures.heat_figure(on_image, "Effective field on this image", exact), key="rf_fig_erf")
     b.plotly_chart(field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
                                              exact), key="rf_fig_erf_mean")

@@ -45,8 +45,8 @@ PICTURE_PX, SMALL_PICTURE_PX = 164, 150
 # a setting (a select box, a number) in :func:`cells`: the Train page's settings column is 203, 310 and 360 px wide
 # in those windows, so two settings sit side by side from 1280 px and each has a row of its own at 1024.
 SETTING_PX = 147
-# a picture that should be large (the Kernel Lab's image and feature map) in :func:`flow`: the Kernel Lab's view is
-# 315, 473 and 546 px wide in those windows, so two share a row from 1280 px and each has a row of its own at 1024.
+# a picture that should be large (an image and its feature map) in :func:`flow`: the Kernel Lab's view is 315, 473
+# and 546 px wide in those windows, so two share a row from 1280 px and each has a row of its own at 1024.
 LARGE_PICTURE_PX = 225
 
 HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
