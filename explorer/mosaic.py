@@ -83,11 +83,11 @@ def _kernel_grid(tiles: np.ndarray, cols: int) -> tuple[np.ndarray, int]:
     return tile(big, cols, gap), big.shape[1] + gap
 
 
-def _numbered(fig: go.Figure, count: int, cols: int, pitch: int, first: int = 0) -> go.Figure:
-    """Tile i carries the number ``first + i`` in its top-left corner, so a table's "filter 3" can be found."""
+def _numbered(fig: go.Figure, count: int, cols: int, pitch: int) -> go.Figure:
+    """Tile i carries the number i in its top-left corner, so a table's "filter 3" can be found."""
     for i in range(count):
         r, c = divmod(i, cols)
-        fig.add_annotation(x=c * pitch - 0.5, y=r * pitch - 0.5, text=str(first + i), showarrow=False,
+        fig.add_annotation(x=c * pitch - 0.5, y=r * pitch - 0.5, text=str(i), showarrow=False,
                            xanchor="left", yanchor="top", font=dict(size=11, color="#222"),
                            bgcolor="rgba(255,255,255,0.75)", borderpad=0)
     return fig

@@ -168,7 +168,8 @@ def conv1d_trace(
     flip: bool = False,
 ) -> Trace:
     """Trace of :func:`explorer.conv.conv1d` on a signal (N,): a one-row 2-D trace, padded left and right."""
-    conv.check_signal(signal.numel(), kernel.numel(), padding=(padding, padding), padding_mode=padding_mode, dilation=dilation)
+    conv.check_signal(signal.numel(), kernel.numel(), padding=(padding, padding), padding_mode=padding_mode,
+                      dilation=dilation)
     row = signal.double().reshape(1, 1, -1)
     padded = conv.pad(row, (padding, padding, 0, 0), padding_mode)[0]  # (1, N + 2P)
     traced = conv_trace(padded, kernel.double().reshape(1, -1), stride=stride, dilation=dilation, flip=flip)

@@ -86,8 +86,8 @@ def test_parse_grid_names_every_bad_cell_in_one_message():
 def test_a_signal_names_its_entries_as_typed():
     """Typed text is counted from 1 and its places are "entries", kept apart from a figure's 0-based positions."""
     assert kernels.parse_values("1, 2 3").tolist() == [1.0, 2.0, 3.0]
-    with pytest.raises(kernels.KernelError, match="^signal entry 2 holds 'x', which is not a number; 1 more entry needs "
-                                                  "mending too: entry 4$"):
+    with pytest.raises(kernels.KernelError, match="^signal entry 2 holds 'x', which is not a number; 1 more entry "
+                                                  "needs mending too: entry 4$"):
         kernels.parse_values("1 x 3 inf")
 
 

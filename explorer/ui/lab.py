@@ -90,9 +90,9 @@ def lr_warning(optimizer: str, lr: float) -> str | None:
     high = HIGH_LR.get(optimizer)
     if high is None or lr <= high:
         return None
-    return (f"A learning rate of {lr:g} is far above what {labels.optimizer(optimizer)} usually takes (up to {high:g}): "
-            "steps that large overshoot, and the loss will probably grow until it is infinite. The run would stop and say so "
-            "(diverged); lower it to see the network learn.")
+    return (f"A learning rate of {lr:g} is far above what {labels.optimizer(optimizer)} usually takes (up to "
+            f"{high:g}): steps that large overshoot, and the loss will probably grow until it is infinite. The run "
+            "would stop and say so (diverged); lower it to see the network learn.")
 
 
 def _time_left(seconds: float, trained: bool) -> str:

@@ -47,7 +47,8 @@ def test_step_page_pooling_and_1d():
     (dict(ex="laplacian", dil="3"), "do not work"),
     (dict(mode="1-D signal", sig="1 2 nan"), "signal entry 3 is nan"),
     (dict(mode="1-D signal", sig="1 2", k1="1 x"), "kernel entry 2 holds 'x'"),
-    (dict(mode="1-D signal", sig="1 x", k1="y 1"), "signal entry 2 holds 'x', which is not a number; and kernel entry 1"),
+    (dict(mode="1-D signal", sig="1 x", k1="y 1"),
+     "signal entry 2 holds 'x', which is not a number; and kernel entry 1"),
     (dict(mode="1-D signal", sig="1 2 3", k1="1 1 1 1 1"), "the kernel spans 5 values (dilation 1) but the padded "
                                                            "signal has only 3"),  # a signal's words, not px
 ])
@@ -92,7 +93,8 @@ def test_backward_all_ones_by_default_and_the_padding_folded_back():
     assert "entries spread a stride apart" in text(at) and "With the flip on" not in text(at)
     assert "**dx (on the padded input)**" in text(at) and "**dx (on the input)**" in text(at)  # both exported
     exported = at.code[-2].value  # the Markdown export: the input as typed, then with its ring of padding
-    assert "**input**\n\n| | 0 | 1 | 2 | 3 | 4 |" in exported and "**input (padded)**\n\n| | 0 | 1 | 2 | 3 | 4 | 5 | 6 |" in exported
+    assert "**input**\n\n| | 0 | 1 | 2 | 3 | 4 |" in exported
+    assert "**input (padded)**\n\n| | 0 | 1 | 2 | 3 | 4 | 5 | 6 |" in exported
     turned = app("pages/step_by_step.py", flip="1").code[-2].value
     assert "**kernel (turned, as applied)**" in turned and "**input (padded)**" not in turned
     assert "gets dw turned back by 180 degrees" in text(app("pages/step_by_step.py", mode="backward", flip="1"))
