@@ -23,10 +23,15 @@ ScaleMode = Literal["own", "symmetric", "input"]
 GRADIENT_SCALE = [[0.0, "#b2abd2"], [0.5, "#f7f7f7"], [1.0, "#fdb863"]]
 SCALE_MODES: tuple[str, ...] = ("symmetric", "own", "input")
 SCALE_LABELS = {
-    "symmetric": "diverging, centred on 0",
-    "own": "the map's own min..max",
-    "input": "the input's 0..1 (clipped)",
+    "symmetric": "centred on 0",
+    "own": "min..max",
+    "input": "0..1",
 }
+SCALE_HELP = (
+    "centred on 0: white is 0, red positive, blue negative, so the sign shows. min..max: the map's own range "
+    "from dark to bright, so faint detail shows. 0..1: the input's range in greys, clipped, so the map reads as "
+    "an image."
+)
 
 
 def subtitled(title: str, note: str) -> str:

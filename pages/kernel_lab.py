@@ -50,8 +50,10 @@ def filter_controls() -> filtering.FilterSettings:
     b.number_input("Dilation", 1, 8, key="kl_dilation")
     st.radio("Colour", filtering.COLOUR_MODES, key="kl_colour", horizontal=True,
              format_func={"grey": "grey", "sum": "RGB, summed", "per-channel": "per RGB channel"}.get)
-    st.toggle("True convolution (flip the kernel)", key="kl_flip")
-    a, b = st.columns(2)
+    layout.toggle(st, "Flip the kernel", key="kl_flip",
+                  help="True convolution turns the kernel by 180 degrees before it slides; PyTorch's conv2d (a "
+                       "cross-correlation) does not. A symmetric kernel gives the same map either way.")
+    a, b = layout.flow(2, layout.SETTING_PX, "kl_after")
     a.toggle("ReLU after", key="kl_relu")
     b.selectbox("Pooling after", POOLS, key="kl_pool")
     if st.session_state.kl_pool != "none":
@@ -102,7 +104,8 @@ with view, layout.guard("applying the kernel"):
     tab_map, tab_numbers, tab_surface, tab_beyond = state.tabs("kl_tab", TABS)
     with tab_map:
         scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
-                                     format_func=figures.SCALE_LABELS.get, required=True)
+                                     format_func=figures.SCALE_LABELS.get, required=True,
+                                     help=figures.SCALE_HELP)
         names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]
         first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
         first.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
