@@ -18,11 +18,11 @@ st.markdown(
 )
 st.info(f"**Compute device:** {layout.device_summary()}")
 
-PER_ROW = 3
-for first in range(0, len(layout.PAGES), PER_ROW):
-    for column, page in zip(st.columns(PER_ROW), layout.PAGES[first:first + PER_ROW]):
-        with column.container(border=True):
-            st.subheader(page.label)
-            st.write(page.blurb)
-            st.page_link(page.script, label=f"Open {page.label}", icon=page.icon)
-            st.caption(f"Link: `/{page.url_path}`")
+# three cards to a row from 1280 px; two at 1024, where three cut the titles and links mid-word
+CARD_PX = 250
+for cell, page in zip(layout.flow(len(layout.PAGES), CARD_PX, "home_cards"), layout.PAGES):
+    with cell.container(border=True, height="stretch"):
+        st.subheader(page.label)
+        st.write(page.blurb)
+        st.page_link(page.script, label=f"Open {page.label}", icon=page.icon)
+        st.caption(f"Link: `/{page.url_path}`")
