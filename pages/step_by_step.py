@@ -82,11 +82,12 @@ def step_controls(steps: int) -> int:
     st.session_state.sb_step = min(st.session_state.sb_step, steps)
     if st.session_state.get("sb_play") and st.session_state.sb_step < steps:
         st.session_state.sb_step += 1
-    a, b, c = st.columns([1, 1, 4])
-    a.button("◀ Previous", key="sb_prev", on_click=_move, args=(-1, steps), disabled=st.session_state.sb_step <= 1)
-    b.button("Next ▶", key="sb_next", on_click=_move, args=(1, steps), disabled=st.session_state.sb_step >= steps)
+    # buttons as wide as their words and the slider in the rest: columns cut "Previous" at 1024 px
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    row.button("◀ Previous", key="sb_prev", on_click=_move, args=(-1, steps), disabled=st.session_state.sb_step <= 1)
+    row.button("Next ▶", key="sb_next", on_click=_move, args=(1, steps), disabled=st.session_state.sb_step >= steps)
     if steps > 1:
-        c.slider("Step", 1, steps, key="sb_step")
+        row.slider("Step", 1, steps, key="sb_step")
     return st.session_state.sb_step - 1
 
 
@@ -117,9 +118,9 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         st.code(f"{kind}({', '.join(f'{v:g}' for v in traced.values[step].tolist())}) = {float(traced.output[r, c]):.3g}",
                 language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
-    widths = [fig.layout.width for fig in figs]
-    for i, (column, fig) in enumerate(zip(st.columns(widths, gap="small"), figs)):
-        column.plotly_chart(fig, key=f"sb_fig_{i}", width="content")
+    widths = [fig.layout.width for fig in figs]  # each grid at its own size; the row wraps where the page is narrow
+    for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), widths), figs)):
+        cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content")
 
 
 mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)
@@ -131,17 +132,20 @@ with layout.guard("building the example"):
         kernel_text = b.text_input("Kernel", key="sb_kernel_1d")
     else:
         problem = grids(mode == "pooling")
-    cols = st.columns(5)
+    if mode != "pooling":
+        flip = layout.toggle(st, "Flip the kernel (true convolution)", key="sb_flip",
+                             help="Turn the kernel by 180 degrees before it slides, as convolution in the "
+                                  "mathematical sense does; PyTorch's conv layers (cross-correlation) do not.")
+    cols = st.columns(4)
     if mode == "pooling":
         kind = cols[0].selectbox("Pooling", conv.POOL_KINDS, key="sb_pool")
         size = cols[1].number_input("Window", 1, 4, key="sb_psize")
         stride = cols[2].number_input("Stride", 1, 4, key="sb_pstride")
     else:
-        flip = cols[0].toggle("True convolution (flip)", key="sb_flip")
-        pad = cols[1].number_input("Padding", 0, 3, key="sb_pad")
-        pmode = cols[2].selectbox("Padding mode", conv.PADDING_MODES, key="sb_pmode")
-        stride = cols[3].number_input("Stride", 1, 3, key="sb_stride")
-        dilation = cols[4].number_input("Dilation", 1, 3, key="sb_dilation")
+        pad = cols[0].number_input("Padding", 0, 3, key="sb_pad")
+        pmode = cols[1].selectbox("Padding mode", conv.PADDING_MODES, key="sb_pmode")
+        stride = cols[2].number_input("Stride", 1, 3, key="sb_stride")
+        dilation = cols[3].number_input("Dilation", 1, 3, key="sb_dilation")
     state.publish(SETTINGS)
     try:
         if mode == "1-D signal":

@@ -7,6 +7,7 @@ import torch
 
 from explorer import backprop, conv, export, figures
 from explorer.trace import Trace
+from explorer.ui import layout
 
 INTRO = (
     "Backward: the loss's gradient dL/dy arrives at every output cell. Cell by cell, in the order the forward pass "
@@ -54,8 +55,8 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         "A_wᵀ dy) that layers use to upsample.")
     figs = figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
                                       by_flip, traced.padding)
-    for i, (column, fig) in enumerate(zip(st.columns([f.layout.width for f in figs], gap="small"), figs)):
-        column.plotly_chart(fig, key=f"sb_bw_fig_{i}", width="content")
+    for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), [f.layout.width for f in figs]), figs)):
+        cell.plotly_chart(fig, key=f"sb_bw_fig_{i}", width="content")
     if torch.equal(traced.weights, traced.weights.flip(-1, -2)):
         st.caption("This kernel is its own 180° turn, so here the flip changes nothing: the lecture's zero-padding "
                    "example has a kernel where it shows.")
