@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,9 @@ SETTING_PX = 147
 # a picture that should be large (an image and its feature map) in :func:`flow`: the Kernel Lab's view is 315, 473
 # and 546 px wide in those windows, so two share a row from 1280 px and each has a row of its own at 1024.
 LARGE_PICTURE_PX = 225
+# a page's controls and its view in :func:`split`: side by side from 1280 px (the main column is 820 px wide
+# there), the controls above the view at 1024 px (564 px)
+CONTROLS_PX, VIEW_MIN_PX = 220, 480
 
 HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
 PAGES: tuple[PageInfo, ...] = (
@@ -125,12 +128,13 @@ def page_setup(page: PageInfo) -> None:
         st.caption(f"Device: {device_summary()}")
 
 
-def cells(count: int, width: int, parent: Any = st) -> list[Any]:
-    """``count`` containers ``width`` px wide side by side, wrapping onto the next line where the page is
-    narrower (a 1024 px projector). Columns would squeeze pictures below their smallest width, and the
-    browser would cut them off."""
+def cells(count: int, width: int | Sequence[int], parent: Any = st) -> list[Any]:
+    """``count`` containers ``width`` px wide (one width, or one each) side by side, wrapping onto the next line
+    where the page is narrower (a 1024 px projector). Columns would squeeze pictures below their smallest width,
+    and the browser would cut them off."""
+    widths = [width] * count if isinstance(width, int) else list(width)
     row = parent.container(horizontal=True, wrap=True, gap="small")
-    return [row.container(width=width) for _ in range(count)]
+    return [row.container(width=w) for w in widths[:count]]
 
 
 def flow(count: int, basis: int, key: str, parent: Any = st) -> list[Any]:
@@ -144,13 +148,28 @@ def flow(count: int, basis: int, key: str, parent: Any = st) -> list[Any]:
     return [row.container() for _ in range(count)]
 
 
+def split(key: str, left_px: int, right_px: int, grow: tuple[int, int] = (4, 9)) -> tuple[Any, Any]:
+    """A page's controls and its view: side by side where the row holds ``left_px`` and ``right_px``, sharing
+    what is left over in the ratio ``grow``; else the controls above the view (a 1024 px projector, where
+    columns left the controls 140 px and cut the model's name).
+
+    Like :func:`flow`, a rule of CSS sets each container's flex basis and growth.
+    """
+    rules = " ".join(f".st-key-{key} > div:nth-child({i + 1}) {{ flex: {g} 1 {px}px !important; }}"
+                     for i, (g, px) in enumerate(zip(grow, (left_px, right_px))))
+    st.html(f"<style>{rules}</style>")
+    row = st.container(horizontal=True, wrap=True, gap="large", key=key)
+    return row.container(), row.container()
+
+
 def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> bool:
     """``where.toggle`` with its help beside it rather than in its label.
 
     Streamlit 1.67 puts a toggle's help icon inside the label, so a click on the icon (a tap on a classroom
     tablet) also flips the switch: a student asking what "Trained weights" means lost the trained network.
     """
-    row = where.container(horizontal=True, wrap=False, gap="small", vertical_alignment="center")
+    # the icon goes under the label where a narrow column has no room beside it, rather than out of sight
+    row = where.container(horizontal=True, wrap=True, gap="small", vertical_alignment="center")
     value = row.toggle(label, key=key, **kwargs)
     row.markdown("", help=help, width="content")
     return value

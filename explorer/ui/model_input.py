@@ -193,7 +193,7 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     """The pages' left column: the model and image pickers. Returns (view column, network, picked image);
     while the model (or a needed image) is missing, the page stops with a hint and keeps its link.
     ``model_bound``: keys of ``settings`` that name a part of the model (a layer...), reset on a switch."""
-    left, view = st.columns([4, 9], gap="large")
+    left, view = layout.split("model_split", layout.CONTROLS_PX, layout.VIEW_MIN_PX)
     with left:
         network = pick_model({s.key: s.default for s in settings if s.key in model_bound})
         picked = image_input.pick_image()
