@@ -141,3 +141,39 @@ def test_kernel_lab_pictures_keep_a_useful_size(app_url: str, page: Page, reques
     assert (y1 == y2 and x2 > x1) if side_by_side else (x1 == x2 and y2 > y1 and w1 >= 300)
     assert_no_exception(page)
     screenshot(page, request.node.name)
+
+
+_CUT_OR_OUT = """() => {
+    const main = document.querySelector('[data-testid=stMain]');
+    const cut = [...main.querySelectorAll('*')].filter(e => getComputedStyle(e).textOverflow === 'ellipsis'
+        && e.scrollWidth > e.clientWidth + 1 && e.textContent.trim()).map(e => e.textContent.trim().slice(0, 40));
+    const out = [];
+    const parts = '[data-testid=stTooltipHoverTarget], [data-testid=stCheckbox], button:not([role=tab]), '
+        + '[data-testid=stWidgetLabel], [data-testid=stPlotlyChart]';
+    for (const e of main.querySelectorAll(`[data-testid=stColumn] :is(${parts})`)) {
+        const column = e.closest('[data-testid=stColumn]').getBoundingClientRect(), box = e.getBoundingClientRect();
+        if (box.width > 0 && (box.right > column.right + 2 || box.left < column.left - 2)) {
+            out.push(e.textContent.trim().slice(0, 40) || e.dataset.testid);
+        }
+    }
+    return {cut, out};
+}"""
+
+
+@pytest.mark.parametrize("path,title", [
+    ("/", "CNN Explorer"), ("/kernel_lab?pool=max", "Kernel Lab"), ("/step_by_step", "Convolution step by step"),
+    ("/step_by_step?mode=backward", "Convolution step by step"), ("/layer_by_layer?layer=conv1", "Layer by layer"),
+    ("/receptive_fields", "Receptive fields"), ("/top_activations", "Top activations"), ("/train", "Train"),
+    ("/what_excites", "What excites a unit"), ("/why_prediction", "Why this prediction"), ("/invariance", "Invariance"),
+], ids=["home", "kernel_lab", "step_by_step", "backward", "layer_by_layer", "receptive_fields", "top_activations",
+        "train", "what_excites", "why_prediction", "invariance"])
+def test_no_label_is_cut_in_a_1024_px_window(app_url: str, page: Page, request: pytest.FixtureRequest, path: str,
+                                            title: str) -> None:
+    """At 1024 px, narrow columns cut labels, buttons and page links short ("True co...", "P.", "Open Layer by
+    lay") and pushed help icons and grids past their column's edge, out of sight."""
+    page.set_viewport_size({"width": 1024, "height": 1000})
+    open_page(page, app_url + path, title)
+    found = page.evaluate(_CUT_OR_OUT)
+    assert found == {"cut": [], "out": []}, found
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
