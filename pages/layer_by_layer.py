@@ -83,10 +83,9 @@ with tab_maps, layout.guard("drawing the layer's output"):
             st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, title,
                                                st.session_state.lbl_own_scale, width_px=layout.VIEW_PX * 5 // 7),
                             key="lbl_fig_maps")
-            p, q = st.columns(2)
             if pages > 1:
-                p.number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
-            layout.toggle(q, "Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale "
+                layout.cells(1, layout.SETTING_PX)[0].number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
+            layout.toggle(st, "Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale "
                           "(its shape shows); off: one scale for all (their strengths compare).")
             with st.expander("Look closer at one map (hover for its values)"):
                 if st.session_state.get("lbl_closer", 0) >= out.shape[0]:
