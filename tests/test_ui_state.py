@@ -31,6 +31,18 @@ def test_a_bad_link_value_is_named_in_a_warning_and_the_default_used():
     assert "`n=99` was ignored" in at.warning[0].value
 
 
+def test_a_number_below_the_range_names_its_bottom_not_the_cap():
+    """``/top_activations?channel=-1`` said "outside 0..4095": a cap far above any layer's channels."""
+    import pytest
+
+    from explorer.ui import state
+
+    with pytest.raises(ValueError, match=r"^-1 is below 0, the smallest$"):
+        state.int_between(0, 4095)("-1")
+    with pytest.raises(ValueError, match=r"^10 is outside 1\.\.9$"):
+        state.int_between(1, 9)("10")
+
+
 def test_an_empty_value_from_a_redrawn_control_falls_back_to_the_last_choice():
     at = AppTest.from_function(_script)
     at.query_params["scale"] = "own"

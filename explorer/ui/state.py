@@ -77,7 +77,9 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         value = whole(text)
-        if not low <= value <= high:
+        if value < low:  # the range's top is a cap, often far above what the page has: name only the bottom
+            raise ValueError(f"{value} is below {low}, the smallest")
+        if value > high:
             raise ValueError(f"{value} is outside {low}..{high}")
         return value
 
@@ -89,7 +91,9 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 
     def parse(text: str) -> float:
         value = number(text)
-        if not low <= value <= high:
+        if value < low:
+            raise ValueError(f"{value} is below {low}, the smallest")
+        if value > high:
             raise ValueError(f"{value} is outside {low}..{high}")
         return value
 
