@@ -33,14 +33,14 @@ class PageInfo:
         return self.script.removeprefix("pages/").removesuffix(".py")
 
 
-# About how wide a page's view column (the right 9 of 13 parts) and the whole main area are drawn in a
+# About how wide a page's view (beside the controls, :func:`split`) and the whole main area are drawn in a
 # 1400 px window, as measured in Chromium. A figure that is one picture sizes its height from its share
 # of these (mosaic.png_figure), so no empty band is left under it.
-VIEW_PX = 620
+VIEW_PX = 624
 MAIN_PX = 1050
-# pictures side by side in :func:`cells`: the view is 358, 536 and 619 px wide in 1024, 1280 and 1400 px
-# windows, so three pictures fit in a row from 1280 px (two at 1024). Streamlit draws no chart narrower
-# than 150 px (a narrower box cuts it off): small pictures are that wide, three to a row at 1400 px.
+# pictures side by side in :func:`cells`: the view is 564 (under the controls), 541 and 624 px wide in 1024,
+# 1280 and 1400 px windows, so three pictures fit in a row. Streamlit draws no chart narrower than 150 px
+# (a narrower box cuts it off): small pictures are that wide.
 PICTURE_PX, SMALL_PICTURE_PX = 164, 150
 # a setting (a select box, a number) in :func:`cells`: the Train page's settings column is 203, 310 and 360 px wide
 # in those windows, so two settings sit side by side from 1280 px and each has a row of its own at 1024.
@@ -158,7 +158,7 @@ def split(key: str, left_px: int, right_px: int, grow: tuple[int, int] = (4, 9))
     rules = " ".join(f".st-key-{key} > div:nth-child({i + 1}) {{ flex: {g} 1 {px}px !important; }}"
                      for i, (g, px) in enumerate(zip(grow, (left_px, right_px))))
     st.html(f"<style>{rules}</style>")
-    row = st.container(horizontal=True, wrap=True, gap="large", key=key)
+    row = st.container(horizontal=True, wrap=True, gap="medium", key=key)
     return row.container(), row.container()
 
 
