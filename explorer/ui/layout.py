@@ -137,29 +137,31 @@ def cells(count: int, width: int | Sequence[int], parent: Any = st) -> list[Any]
     return [row.container(width=w) for w in widths[:count]]
 
 
+def _flex_row(key: str, sizes: Sequence[tuple[int, int]], gap: str, parent: Any = st) -> list[Any]:
+    """Containers in a wrapping row, one per ``(grow, basis px)``: each at least ``basis`` wide where the row
+    holds them all, sharing what is left over in the ratio of ``grow``, else wrapped onto the next line.
+
+    Streamlit 1.67 gives a stretched container no smallest width, so a rule of CSS sets each one's flex.
+    """
+    rules = " ".join(f".st-key-{key} > div:nth-child({i + 1}) {{ flex: {grow} 1 {basis}px !important; }}"
+                     for i, (grow, basis) in enumerate(sizes))
+    parent.html(f"<style>{rules}</style>")
+    row = parent.container(horizontal=True, wrap=True, gap=gap, key=key)
+    return [row.container() for _ in sizes]
+
+
 def flow(count: int, basis: int, key: str, parent: Any = st) -> list[Any]:
     """``count`` containers side by side that share the row's width, each at least ``basis`` px wide, or
-    one under the other where the page is narrower (a 1024 px projector): a picture keeps a useful size.
-
-    Streamlit 1.67 gives a stretched container no smallest width, so a rule of CSS sets each one's flex basis.
-    """
-    parent.html(f"<style>.st-key-{key} > div {{ flex: 1 1 {basis}px !important; }}</style>")
-    row = parent.container(horizontal=True, wrap=True, gap="small", key=key)
-    return [row.container() for _ in range(count)]
+    one under the other where the page is narrower (a 1024 px projector): a picture keeps a useful size."""
+    return _flex_row(key, [(1, basis)] * count, "small", parent)
 
 
 def split(key: str, left_px: int, right_px: int, grow: tuple[int, int] = (4, 9)) -> tuple[Any, Any]:
     """A page's controls and its view: side by side where the row holds ``left_px`` and ``right_px``, sharing
     what is left over in the ratio ``grow``; else the controls above the view (a 1024 px projector, where
-    columns left the controls 140 px and cut the model's name).
-
-    Like :func:`flow`, a rule of CSS sets each container's flex basis and growth.
-    """
-    rules = " ".join(f".st-key-{key} > div:nth-child({i + 1}) {{ flex: {g} 1 {px}px !important; }}"
-                     for i, (g, px) in enumerate(zip(grow, (left_px, right_px))))
-    st.html(f"<style>{rules}</style>")
-    row = st.container(horizontal=True, wrap=True, gap="medium", key=key)
-    return row.container(), row.container()
+    columns left the controls 140 px and cut the model's name)."""
+    left, right = _flex_row(key, [(grow[0], left_px), (grow[1], right_px)], "medium")
+    return left, right
 
 
 def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> bool:
