@@ -240,5 +240,6 @@ def invariance_verdict(result: Sweep, classes: tuple[str, ...]) -> str:
         return (f"**Invariant over the whole range swept**: every version from {value(0)} to {value(last)} keeps "
                 "the reading.")
     breaks = [read(i) for i in (span[0] - 1, span[1] + 1) if 0 <= i <= last]
-    return (f"The reading holds without a break from **{value(span[0])}** to **{value(span[1])}**; "
-            f"{' and '.join(breaks)}.")
+    # a run that reaches an end of the sweep may hold beyond it: say so, rather than seem to break there
+    ends = [f"**{value(i)}**" + (" (the end of the range swept)" if i in (0, last) else "") for i in span]
+    return f"The reading holds without a break from {ends[0]} to {ends[1]}; {' and '.join(breaks)}."

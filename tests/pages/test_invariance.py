@@ -15,7 +15,8 @@ def test_defaults_shift_the_digit_sideways():
     at = app(PAGE)
     no_crash(at)
     assert "The original is read as **3**" in text(at)
-    assert "The reading holds without a break from **-8 px** to **+6 px**; at +7 px it is read as **5**." in text(at)
+    assert ("The reading holds without a break from **-8 px** (the end of the range swept) to **+6 px**; at +7 px it "
+            "is read as **5**.") in text(at)
     curve = _confidence(at)
     assert curve["data"][0]["x"] == list(range(-8, 9))  # +-30% of 28 px, whole pixels, each once
     assert curve["data"][0]["y"][8] > 0.99  # unshifted: the original's own confidence
