@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import operator
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -228,6 +229,12 @@ def how_columns(how: str) -> dict[str, str]:
         return {"r from": how, "j from": "", "start from": ""}
     # "r = 5 + (3 - 1) x 1 = 7" -> "5 + (3 - 1) x 1": the table's r column holds the result
     return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}
+
+
+def table_rows(fields: Sequence[Field]) -> list[dict[str, object]]:
+    """The All-layers table: per layer its operation, map size, r, j and start (first axis) and how each follows."""
+    return [{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
+             "r": f.r[0], "j": f.j[0], "start": f.start[0], **how_columns(f.how)} for f in fields]
 
 
 def _textbook(op: _Op, before: list[tuple], before_sizes: list, input_size: tuple[int, int]) -> tuple:

@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import field_figures, figures, inputs, receptive_field
+from explorer import field_figures, figures, inputs, labels, receptive_field
 from explorer.ui import layout, model_input, state
 
 layout.page_setup(layout.PAGES[3])
@@ -118,13 +118,10 @@ with tab_layers, layout.guard("tabulating the layers"):
     st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
     st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
                 "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$.")
-    st.dataframe([{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
-                   "r": f.r[0], "j": f.j[0], "start": f.start[0], **receptive_field.how_columns(f.how)}
-                  for f in fields],
-                 key="rf_table", hide_index=True, column_config={  # widths that let every column fit the page
-                     name: st.column_config.Column(width=width) for name, width in RF_TABLE_WIDTHS.items()}
-                 | {"layer": st.column_config.Column(width=max(RF_TABLE_WIDTHS["layer"],  # long names scroll, uncut
-                                                               7 * max(len(f.name) for f in fields) + 16))})
+    rows = receptive_field.table_rows(fields)
+    widths = labels.column_widths(rows, RF_TABLE_WIDTHS)  # long cells widen their column, and the table scrolls
+    st.dataframe(rows, key="rf_table", hide_index=True,
+                 column_config={name: st.column_config.Column(width=width) for name, width in widths.items()})
     for note in field_figures.table_notes(fields, (size, size)):
         st.caption(note)
 

@@ -28,3 +28,12 @@ def test_numbers_shown_together_get_the_same_decimals():
     assert labels.alike(-1.575, 0.5511) == ("-1.575", "0.551")
     assert labels.alike(1234.5, 3.2) == ("1234", "3")  # never fewer digits than the largest's whole part
     assert labels.alike(0.0, 0.0) == ("0.000", "0.000") and labels.alike(0.0012, 0.0003) == ("0.001200", "0.000300")
+
+
+def test_a_column_widens_for_its_longest_cell_or_header_and_never_narrows():
+    rows = [{"map": "28x28", "r": 5}, {"map": "224x224", "r": 14}]
+    widths = labels.column_widths(rows, {"map": 46, "r": 30, "start from": 40})
+    assert widths["map"] == labels.text_px("224x224") + 12 > 46  # ResNet's maps were cut to "224x22"
+    assert widths["r"] == 30  # "14" fits the given width
+    assert widths["start from"] == labels.text_px("start from") + 12  # a header is kept whole too
+    assert labels.text_px("28x28") < labels.text_px("224x224") and labels.text_px("a b") == 15
