@@ -47,7 +47,11 @@ def test_smooth_grad_averages_the_saliency_of_noisy_copies(case):
     assert ours.target == expected
     torch.testing.assert_close(ours.raw, torch.stack(maps).mean(0), rtol=1e-4, atol=1e-6)
     plain = attribution.saliency(model, image)
-    torch.testing.assert_close(attribution.smooth_grad(model, image, samples=2, sigma=0.0).heat, plain.heat)
+    # no noise: the plain saliency, up to float rounding that depends on the batch size (oneDNN picks other conv
+    # kernels for two images than for one: on an AMD EPYC, 1.2% of the largest gradient of the random ResNet-18)
+    still = attribution.smooth_grad(model, image, samples=2, sigma=0.0)
+    assert still.target == plain.target
+    torch.testing.assert_close(still.heat, plain.heat, rtol=0, atol=0.03)
     seen = []
     batched = attribution.smooth_grad(model, image, None, samples=4, sigma=0.2, seed=5, batch=3,
                                       progress=lambda done, total: seen.append((done, total)))
