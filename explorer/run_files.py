@@ -29,7 +29,8 @@ def describe(config: dict) -> str:
     defaults = training.TrainConfig()
     parts = [labels.run_stem(config)
              + (f" ({config['train_images']:,} training images)" if config.get("train_images") else ""),
-             f"{config.get('optimizer', defaults.optimizer)}, learning rate {config.get('lr', defaults.lr):g}",
+             f"{labels.optimizer(config.get('optimizer', defaults.optimizer))}, learning rate "
+             f"{config.get('lr', defaults.lr):g}",
              f"batch {config.get('batch_size', defaults.batch_size)}",
              _count(config.get("epochs", defaults.epochs), "epoch"), f"seed {config.get('seed', defaults.seed)}",
              "augmented" if config.get("augment", True) else "no augmentation"]

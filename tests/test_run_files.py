@@ -62,11 +62,11 @@ def test_export_zips_weights_config_metrics_and_the_kept_epochs(tmp_path):
 
 
 def test_a_run_is_described_by_its_settings_with_the_trainers_defaults_for_the_rest():
-    from explorer import training
+    from explorer import labels, training
 
     d = training.TrainConfig()
-    assert run_files.describe({}) == (f"LeNet-5 on Built-in shapes · {d.optimizer}, learning rate {d.lr:g} · "
-                                      f"batch {d.batch_size} · {d.epochs} epochs · seed {d.seed} · augmented")
+    assert run_files.describe({}) == (f"LeNet-5 on Built-in shapes · {labels.optimizer(d.optimizer)}, learning rate "
+                                      f"{d.lr:g} · batch {d.batch_size} · {d.epochs} epochs · seed {d.seed} · augmented")
     custom = {"data": "cifar10", "model": "custom", "layers": [{"type": "conv"}, {"type": "relu"}], "augment": False}
     assert run_files.describe(custom).startswith("Your own layers on CIFAR-10 · ")
     assert run_files.describe(custom).endswith("no augmentation · 2 layers of your own")

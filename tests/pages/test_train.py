@@ -177,7 +177,7 @@ def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypat
     runs.set_status(run.id, "finished", "", tmp_path)
     at = app("pages/train.py", run=run.id)
     no_crash(at)
-    assert ("TinyVGG on MNIST (5,000 training images) · sgd, learning rate 0.05 · batch 256 · 7 epochs · seed 42 · "
+    assert ("TinyVGG on MNIST (5,000 training images) · SGD, learning rate 0.05 · batch 256 · 7 epochs · seed 42 · "
             "no augmentation · first filters laplacian, gaussian 5x5 (sigma 1), retired kernel, frozen"
             ) in [c.value for c in at.caption]
     at.button(key=f"tr_reuse_{run.id}").click().run()
