@@ -209,8 +209,8 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
             step = st.select_slider("Snapshot (feature evolution over training)", steps, value=steps[-1],
                                     key=f"tr_scrub_{run_id}", format_func=lambda s: f"step {s:,}")
         snap = run_files.load_snapshot(run_id, step)
-        left, right = st.columns(2)
-        # half the view each: the figures take the height their grids need there
+        # side by side where each gets a useful size (figures sized for half the view), else one under the other
+        left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run_id}")
         left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}", height=330,
                                                 width_px=RUN_VIEW_PX // 2), key=f"tr_filters_{run_id}_{step}")
         right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
@@ -242,9 +242,9 @@ def _look_inside(run: runs.Run) -> None:
     st.markdown("**Look inside the trained network**")
     params = {"model": f"run:{run.id}", "img": models.sample_for(run.config.get("data")), "src": "sample"}
     pages = [page for page in layout.PAGES if page.takes_model]
-    columns = st.columns(3)
-    for i, page in enumerate(pages):
-        columns[i % 3].page_link(page.script, label=page.label, icon=page.icon, query_params=params)
+    row = st.container(horizontal=True, wrap=True, gap="small")  # each link as wide as its words: none is cut
+    for page in pages:
+        row.page_link(page.script, label=page.label, icon=page.icon, query_params=params)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -316,9 +316,9 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
         st.session_state.tr_run = chosen
         st.rerun()
     if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
-        c.download_button("Download (safetensors + config)", lambda: run_files.export(chosen),
-                          help="A zip: the final weights, the settings, the metrics, and the weights kept at "
-                               "epochs 0 (untrained), 1, 2, 5, 10, ... as safetensors.",
+        c.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
+                          help="A zip: the final weights and the settings (safetensors + config), the metrics, and "
+                               "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ... as safetensors.",
                           file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
     if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
         b.caption("Started in another browser: only that browser can rename or delete this run.")
