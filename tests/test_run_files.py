@@ -66,7 +66,8 @@ def test_a_run_is_described_by_its_settings_with_the_trainers_defaults_for_the_r
 
     d = training.TrainConfig()
     assert run_files.describe({}) == (f"LeNet-5 on Built-in shapes · {labels.optimizer(d.optimizer)}, learning rate "
-                                      f"{d.lr:g} · batch {d.batch_size} · {d.epochs} epochs · seed {d.seed} · augmented")
+                                      f"{d.lr:g} · batch {d.batch_size} · {d.epochs} epochs · seed {d.seed} · "
+                                      "augmented")
     custom = {"data": "cifar10", "model": "custom", "layers": [{"type": "conv"}, {"type": "relu"}], "augment": False}
     assert run_files.describe(custom).startswith("Your own layers on CIFAR-10 · ")
     assert run_files.describe(custom).endswith("no augmentation · 2 layers of your own")
