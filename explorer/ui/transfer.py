@@ -28,7 +28,7 @@ def picker(config: dict, channels: int, listed: Sequence[runs.Run],
     A button fills the page's ``settings`` with :data:`TRANSFER_EXAMPLE`, a transfer that beats training from scratch.
     """
     arch = config["model"]
-    sources = {"": "random (train from scratch)"}
+    sources = {"": "random (from scratch)"}  # whole in the settings column at 1024 px
     if arch in architecture.REGISTRY_MODELS and models.has_pretrained(arch):
         sources[arch] = run_files.transfer_source(arch)
     sources.update((f"run:{r.id}", f"run: {r.name}") for r in listed
