@@ -132,9 +132,9 @@ def cells(count: int, width: int | Sequence[int], parent: Any = st) -> list[Any]
     """``count`` containers ``width`` px wide (one width, or one each) side by side, wrapping onto the next line
     where the page is narrower (a 1024 px projector). Columns would squeeze pictures below their smallest width,
     and the browser would cut them off."""
-    widths = [width] * count if isinstance(width, int) else list(width)
+    widths = [width] * count if isinstance(width, int) else width
     row = parent.container(horizontal=True, wrap=True, gap="small")
-    return [row.container(width=w) for w in widths[:count]]
+    return [row.container(width=w) for w in widths]
 
 
 def _flex_row(key: str, sizes: Sequence[tuple[int, int]], gap: str, parent: Any = st) -> list[Any]:

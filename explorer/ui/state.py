@@ -72,15 +72,20 @@ def int_choice(options: Sequence[int]) -> Callable[[str], int]:
     return parse
 
 
+def _within(value: float, low: float, high: float) -> None:
+    """Refuse ``value`` outside ``[low, high]``. Below it, only the bottom is named: the top is often a cap far
+    above what the page has (a layer's channels are 0..15, the cap 4095)."""
+    if value < low:
+        raise ValueError(f"{value} is below {low}, the smallest")
+    if value > high:
+        raise ValueError(f"{value} is outside {low}..{high}")
+
+
 def int_between(low: int, high: int) -> Callable[[str], int]:
     """Parser for an integer in ``[low, high]``."""
 
     def parse(text: str) -> int:
-        value = whole(text)
-        if value < low:  # the range's top is a cap, often far above what the page has: name only the bottom
-            raise ValueError(f"{value} is below {low}, the smallest")
-        if value > high:
-            raise ValueError(f"{value} is outside {low}..{high}")
+        _within(value := whole(text), low, high)
         return value
 
     return parse
@@ -90,11 +95,7 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
     """Parser for a float in ``[low, high]``."""
 
     def parse(text: str) -> float:
-        value = number(text)
-        if value < low:
-            raise ValueError(f"{value} is below {low}, the smallest")
-        if value > high:
-            raise ValueError(f"{value} is outside {low}..{high}")
+        _within(value := number(text), low, high)
         return value
 
     return parse
