@@ -10,26 +10,41 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 
-def curves_figure(records: list[dict], height: int = 360) -> go.Figure:
-    """Training loss and accuracy per logged step; test accuracy at each epoch's end.
+TRAIN_COLOUR, TEST_COLOUR = "#0068c9", "#ff2b2b"  # the training set in blue, the test set in red, in both curves
+
+
+def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
+    """The training loss per logged step, against the epoch.
 
     ``records`` are a run's metrics: dicts with ``phase``, ``epoch``, ``loss``, ``accuracy`` and,
     for "eval" records, ``test_accuracy``.
     """
     train = [r for r in records if r.get("phase") == "train"]
+    fig = go.Figure(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
+                               mode="lines", line_color=TRAIN_COLOUR))
+    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]))
+    return _curve_layout(fig, "Learning curve: loss", records, height)
+
+
+def accuracy_figure(records: list[dict], height: int = 300) -> go.Figure:
+    """Training accuracy per logged step and test accuracy at each epoch's end (``records`` as for
+    :func:`loss_figure`)."""
+    train = [r for r in records if r.get("phase") == "train"]
     tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
-    fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
-                             mode="lines"), 1, 1)
-    fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=[r["accuracy"] for r in train], name="train accuracy",
-                             mode="lines"), 1, 2)
-    fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
-                             name="test accuracy", mode="lines+markers"), 1, 2)
+    fig = go.Figure([go.Scatter(x=[r["epoch"] for r in train], y=[r["accuracy"] for r in train],
+                                name="train accuracy", mode="lines", line_color=TRAIN_COLOUR),
+                     go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
+                                name="test accuracy", mode="lines+markers", line_color=TEST_COLOUR)])
+    fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%")
+    return _curve_layout(fig, "Learning curve: accuracy", records, height)
+
+
+def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int) -> go.Figure:
+    """A learning curve's title, epoch axis and legend under the plot (each curve is its own figure, so the
+    two stack in a narrow column instead of sharing its width)."""
     _epoch_axes(fig, [r["epoch"] for r in records if r.get("epoch") is not None])
-    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), row=1, col=1)
-    fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", row=1, col=2)
-    fig.update_layout(title="Learning curves", height=height, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
+                      legend=dict(orientation="h", y=-0.3))
     return fig
 
 
@@ -37,7 +52,7 @@ ACCURACY_RANGE = [0, 1.04]  # a curve at 100% is drawn whole, not cut by the plo
 
 
 def _epoch_axes(fig: go.Figure, epochs: list[float]) -> None:
-    """Both panels' x axes in epochs, a tick at every epoch when there are at most ten (plotly would skip some)."""
+    """The x axes (every panel's) in epochs, a tick at every epoch when there are at most ten (plotly would skip some)."""
     fig.update_xaxes(title_text="epoch", dtick=1 if epochs and max(epochs) <= 10 else None)
 
 

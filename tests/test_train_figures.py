@@ -10,22 +10,25 @@ def test_curves_split_training_records_from_test_accuracy():
                {"phase": "train", "epoch": 1.0, "loss": 0.5, "accuracy": 0.8},
                {"phase": "eval", "epoch": 1.0, "loss": 0.5, "accuracy": 0.8, "test_accuracy": 0.75},
                {"phase": "done", "epoch": 1.0, "loss": 0.5, "accuracy": 0.8, "test_accuracy": 0.75}]
-    fig = train_figures.curves_figure(records)
-    by_name = {t.name: t for t in fig.data}
-    assert list(by_name["train loss"].y) == [1.0, 0.5]
-    assert list(by_name["test accuracy"].y) == [0.75, 0.75]
-    low, high = fig.layout.yaxis.range  # the loss panel: its first and last points inside, not on the edge
+    loss, accuracy = train_figures.loss_figure(records), train_figures.accuracy_figure(records)
+    assert [t.name for t in loss.data] == ["train loss"] and list(loss.data[0].y) == [1.0, 0.5]
+    by_name = {t.name: t for t in accuracy.data}
+    assert list(by_name["train accuracy"].y) == [0.5, 0.8] and list(by_name["test accuracy"].y) == [0.75, 0.75]
+    low, high = loss.layout.yaxis.range  # the first and last points inside, not on the edge
     assert low < 0.5 and high > 1.0 and high - low < 0.7
-    assert fig.layout.xaxis.dtick == fig.layout.xaxis2.dtick == 1  # every epoch ticked, in both panels
+    assert accuracy.layout.yaxis.range == tuple(train_figures.ACCURACY_RANGE)
+    assert loss.layout.xaxis.dtick == accuracy.layout.xaxis.dtick == 1  # every epoch ticked
+    assert loss.layout.showlegend and accuracy.layout.showlegend  # a single curve still says what it is
+    assert loss.data[0].line.color == by_name["train accuracy"].line.color != by_name["test accuracy"].line.color
     many = [{"phase": "train", "epoch": e, "loss": 1.0, "accuracy": 0.5} for e in (1, 20)]
-    assert train_figures.curves_figure(many).layout.xaxis.dtick is None  # plotly's own ticks past ten epochs
+    assert train_figures.loss_figure(many).layout.xaxis.dtick is None  # plotly's own ticks past ten epochs
 
 
 def test_a_diverged_losses_range_is_spanned_by_its_finite_values_only():
     records = [{"phase": "train", "epoch": e, "loss": loss, "accuracy": 0.1}
                for e, loss in [(0.1, 2.0), (0.2, 3.0), (0.3, float("inf")), (0.4, float("nan"))]]
-    assert train_figures.curves_figure(records).layout.yaxis.range == (1.94, 3.06)
-    assert train_figures.curves_figure([]).layout.yaxis.range is None
+    assert train_figures.loss_figure(records).layout.yaxis.range == (1.94, 3.06)
+    assert train_figures.loss_figure([]).layout.yaxis.range is None
 
 
 def test_runs_compared_share_one_colour_per_run_across_both_panels():

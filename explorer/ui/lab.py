@@ -200,7 +200,10 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
         backend().resume(run_id)
     if records:
-        st.plotly_chart(train_figures.curves_figure(records), key=f"tr_curves_{run_id}_{len(records)}")
+        # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
+        loss, accuracy = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}")
+        loss.plotly_chart(train_figures.loss_figure(records), key=f"tr_loss_{run_id}_{len(records)}")
+        accuracy.plotly_chart(train_figures.accuracy_figure(records), key=f"tr_accuracy_{run_id}_{len(records)}")
     steps = run_files.snapshot_steps(run_id)
     if steps:
         if run.active or len(steps) == 1:  # a run stopped early may hold one snapshot: nothing to scrub
@@ -253,7 +256,8 @@ def _test_split(config_json: str):
     return worker.splits(json.loads(config_json))[1]
 
 
-def _accuracy(run: runs.Run) -> str:
+def test_accuracy(run: runs.Run) -> str:
+    """The run's last test accuracy, as a percentage ("-" before its first epoch ends)."""
     tests = [r["test_accuracy"] for r in runs.metrics(run.id) if r.get("test_accuracy") is not None]
     return f"{tests[-1]:.1%}" if tests else "-"
 
@@ -261,7 +265,7 @@ def _accuracy(run: runs.Run) -> str:
 def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs."""
     return {"run": run.name, "status": run.status, "data": labels.data(run.config.get("data")),
-            "network": labels.network(run.config.get("model")), "test accuracy": _accuracy(run),
+            "network": labels.network(run.config.get("model")), "test accuracy": test_accuracy(run),
             "yours": "yes" if yours else "", "id": run.id}
 
 
