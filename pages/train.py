@@ -86,8 +86,9 @@ with controls, layout.guard("preparing the run"):
     transfer = transfer_ui.picker(config, shape[0], listed, SETTINGS)
     if transfer:
         config["transfer"] = transfer
-    elif layout.toggle(st, "Start from hand-set kernels", key="tr_hand",
-                       help="The first conv's filters begin as Sobel, Laplacian and Gaussian instead of random."):
+    elif layout.toggle(st, "Hand-set first filters", key="tr_hand",  # with its help, whole in 203 px at 1024 px
+                       help="Start from hand-set kernels: the first conv's filters begin as Sobel, Laplacian and "
+                            "Gaussian instead of random, fixed or free to learn."):
         st.session_state.setdefault("tr_kernels", list(architecture.HAND_SET[:4]))
         kernels = st.multiselect("Kernels", architecture.HAND_SET, key="tr_kernels")
         config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}

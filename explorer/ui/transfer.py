@@ -9,7 +9,7 @@ import torch
 
 from explorer import architecture, labels, models, run_files, runs, worker
 from explorer.ui import state
-from explorer.ui.lab import reuse
+from explorer.ui.lab import reuse, test_accuracy
 
 # A transfer that helps, measured with ``training.train`` on 2 CPU threads (seeds 0, 1, 2): from scratch 73.9%,
 # 75.7%, 75.2%; new fully connected layers on the shipped MNIST LeNet-5's convolutions 78.5%, 78.7%, 77.7%
@@ -59,8 +59,10 @@ def picker(config: dict, channels: int, listed: Sequence[runs.Run],
 
 
 def _transfer_notes(source: str, train: str, channels: int) -> None:
-    """What the student will see differently: fixed filters, colour filters made to read grey (or back)."""
-    notes = ["The trained layers stay fixed, so the first layer's filters will not change while it trains."
+    """Where the run starts, and what the student will see differently: fixed filters, colour filters made to
+    read grey (or back)."""
+    notes = [f"Starts from {_source_name(source)}.",  # whole here: the box cuts a long name at 1024 px
+             "The trained layers stay fixed, so the first layer's filters will not change while it trains."
              if train != "all" else "The trained layers learn at a tenth of the rate: the first layer's filters "
              "change slowly."]
     try:
@@ -73,6 +75,18 @@ def _transfer_notes(source: str, train: str, channels: int) -> None:
                      "images and these are in colour, so each of its first filters is split evenly over red, green "
                      "and blue.")
     st.caption(" ".join(notes))
+
+
+def _source_name(source: str) -> str:
+    """The network a transfer starts from, a run with its test accuracy: "the run 'LeNet-5 on MNIST #2' (98.9%
+    test accuracy)"."""
+    name = run_files.transfer_source(source)
+    if source.startswith("run:"):
+        try:
+            name += f" ({test_accuracy(runs.get(source[4:]))} test accuracy)"
+        except runs.RunNotFound:
+            pass  # deleted meanwhile: transfer_source says so
+    return name
 
 
 def _example(settings: Sequence[state.Setting]) -> None:

@@ -44,7 +44,7 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     at.session_state["tr_run"] = run_id
     at.run()
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
-    assert "Learning curves" in titles and "Confusion matrix (test set)" in titles
+    assert {"Learning curve: loss", "Learning curve: accuracy", "Confusion matrix (test set)"} <= set(titles)
     assert any(t.startswith("First-layer filters at step") for t in titles)
     assert at.select_slider(key=f"tr_scrub_{run_id}").options  # the snapshots over training
     inside = {link.value: link.proto for link in at.get("page_link") if link.proto.query_string}
@@ -260,6 +260,10 @@ def test_a_run_can_start_from_a_trained_network_and_the_link_keeps_it():
     assert _poll_until_final(at, run_id) == "finished"
     assert "from LeNet-5 trained on MNIST (shipped), training everything" in run_files.describe(runs.get(run_id).config)
     assert f"run: {runs.get(run_id).name}" in at.selectbox(key="tr_from").options  # a finished run is a start too
+    at.selectbox(key="tr_from").set_value(f"run:{run_id}").run()
+    accuracy = [r["test_accuracy"] for r in runs.metrics(run_id) if r.get("test_accuracy") is not None][-1]
+    assert any(c.value.startswith(f"Starts from the run '{runs.get(run_id).name}' ({accuracy:.1%} test accuracy). ")
+               for c in at.caption)  # in full: the box cuts a long name in a 1024 px window
 
 
 def test_a_colour_network_starts_a_grey_one_and_the_page_says_how():
@@ -267,12 +271,13 @@ def test_a_colour_network_starts_a_grey_one_and_the_page_says_how():
     no_crash(at)
     assert not errors(at) and not at.button(key="tr_start").disabled
     note = next(c.value for c in at.caption if "saw colour images" in c.value)
-    assert note == ("The trained layers stay fixed, so the first layer's filters will not change while it trains. "
+    assert note == ("Starts from TinyVGG trained on Built-in shapes (shipped). "
+                    "The trained layers stay fixed, so the first layer's filters will not change while it trains. "
                     "The trained network saw colour images and these are grey, so each of its first filters has its "
                     "red, green and blue weights summed.")
     at.radio(key="tr_transfer").set_value("all").run()
     assert not any("stay fixed" in c.value for c in at.caption)  # fine-tuned: the filters move
-    assert any(c.value.startswith("The trained layers learn at a tenth of the rate") for c in at.caption)
+    assert any("The trained layers learn at a tenth of the rate" in c.value for c in at.caption)
 
 
 def test_new_fully_connected_layers_are_offered_only_where_there_are_several():
