@@ -16,7 +16,8 @@ st.markdown(
 SIZES = (32, 64, 128, 256, 512)
 ROWS_12_PX = 35 * 13 + 3  # a table of 12 rows and its header, with no inner scroll
 POOLS = ("none", *conv.POOL_KINDS)
-TABS = ("Feature map", "Image as numbers", "3-D surface", "Beyond one kernel")
+TABS = ("Feature map", "Numbers", "3-D", "Beyond one kernel")  # all four in the 315 px view at 1024 px
+RENAMED_TABS = {"Image as numbers": "Numbers", "3-D surface": "3-D"}  # links shared with the longer labels
 SETTINGS = [
     *image_input.settings(),
     *kernel_input.settings(),
@@ -30,7 +31,7 @@ SETTINGS = [
     state.Setting("kl_pool", "pool", "none", state.choice(POOLS)),
     state.Setting("kl_pool_size", "psize", 2, state.int_between(2, 8)),
     state.Setting("kl_scale", "scale", "symmetric", state.choice(figures.SCALE_MODES)),
-    state.tab_setting("kl_tab", TABS),
+    state.tab_setting("kl_tab", TABS, RENAMED_TABS),
     *classic_view.settings(),
     state.Setting("kl_channel", "ch", 0, state.int_between(0, 2)),
     state.Setting("kl_top", "top", -1, state.int_between(-1, 8191)),  # -1: the image's middle row

@@ -8,7 +8,7 @@ address reproduces the view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,9 +204,11 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
         st.query_params.from_dict(params)
 
 
-def tab_setting(key: str, labels: Sequence[str]) -> Setting:
-    """The page's open tab as a setting: ``tab=<label>`` in the URL, the first tab by default."""
-    return Setting(key, "tab", labels[0], choice(labels))
+def tab_setting(key: str, labels: Sequence[str], renamed: Mapping[str, str] | None = None) -> Setting:
+    """The page's open tab as a setting: ``tab=<label>`` in the URL, the first tab by default. ``renamed``: a
+    tab's former label and its label now, so that a link shared before the change still opens that tab."""
+    parse, former = choice(labels), dict(renamed or {})
+    return Setting(key, "tab", labels[0], lambda text: parse(former.get(text, text)))
 
 
 def tabs(key: str, labels: Sequence[str]) -> Sequence[Any]:

@@ -156,7 +156,9 @@ _CUT_OR_OUT = """() => {
             out.push(e.textContent.trim().slice(0, 40) || e.dataset.testid);
         }
     }
-    return {cut, out};
+    const tabs = [...new Set([...main.querySelectorAll('[role=tab]')].map(t => t.parentElement))]
+        .filter(row => row.scrollWidth > row.clientWidth + 1).map(row => row.textContent.trim().slice(0, 40));
+    return {cut, out, tabs};
 }"""
 
 
@@ -170,10 +172,11 @@ _CUT_OR_OUT = """() => {
 def test_no_label_is_cut_in_a_1024_px_window(app_url: str, page: Page, request: pytest.FixtureRequest, path: str,
                                             title: str) -> None:
     """At 1024 px, narrow columns cut labels, buttons and page links short ("True co...", "P.", "Open Layer by
-    lay") and pushed help icons and grids past their column's edge, out of sight."""
+    lay"), pushed help icons and grids past their column's edge, out of sight, and hid the Kernel Lab's last tab
+    behind the tab bar's scroll arrow."""
     page.set_viewport_size({"width": 1024, "height": 1000})
     open_page(page, app_url + path, title)
     found = page.evaluate(_CUT_OR_OUT)
-    assert found == {"cut": [], "out": []}, found
+    assert found == {"cut": [], "out": [], "tabs": []}, found
     assert_no_exception(page)
     screenshot(page, request.node.name)

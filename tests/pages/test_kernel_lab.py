@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text, titles
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text, titles, warnings
 from tests.conftest import ROOT
 
 
@@ -28,10 +28,10 @@ def test_the_window_of_numbers_is_in_the_link_and_the_middle_by_default():
     assert "top" not in at.query_params and "left" not in at.query_params
     at.number_input(key="kl_top_64").set_value(5).run()
     assert at.query_params["top"] in ("5", ["5"]) and "left" not in at.query_params
-    linked = app("pages/kernel_lab.py", img="checkerboard", size="64", top="5", left="60", tab="Image as numbers")
+    linked = app("pages/kernel_lab.py", img="checkerboard", size="64", top="5", left="60", tab="Numbers")
     no_crash(linked)
     assert "Pixel values in [0, 1] of rows 5..16, columns 60..63." in text(linked)
-    assert linked.session_state["kl_tab"] == "Image as numbers"
+    assert linked.session_state["kl_tab"] == "Numbers"
     smaller = app("pages/kernel_lab.py", img="checkerboard", size="32", top="50")  # past the edge: the middle
     no_crash(smaller)
     assert "Pixel values in [0, 1] of rows 16..27, columns 16..27." in text(smaller)
@@ -158,9 +158,16 @@ def test_the_flip_shows_the_kernel_as_set_and_as_applied():
 
 def test_the_3d_surface_is_drawn_only_when_its_tab_is_open():
     assert "Brightness as height" not in titles(app("pages/kernel_lab.py"))
-    opened = app("pages/kernel_lab.py", tab="3-D surface")
+    opened = app("pages/kernel_lab.py", tab="3-D")
     no_crash(opened)
     assert "Brightness as height" in titles(opened)
+
+
+@pytest.mark.parametrize(("former", "now"), [("3-D surface", "3-D"), ("Image as numbers", "Numbers")])
+def test_a_link_with_a_tabs_former_label_opens_that_tab_under_its_label_now(former, now):
+    at = app("pages/kernel_lab.py", tab=former)
+    no_crash(at)
+    assert at.session_state["kl_tab"] == now and at.query_params["tab"] in (now, [now]) and not warnings(at)
 
 
 def test_beyond_one_kernel_shows_cannys_stages_and_morphology_from_the_link():
@@ -186,7 +193,7 @@ def test_beyond_one_kernel_refuses_a_weak_threshold_above_the_strong_one():
 
 
 def test_image_as_numbers_shows_the_feature_maps_numbers_under_the_pixels():
-    at = app("pages/kernel_lab.py", tab="Image as numbers", img="digit", border="valid", k="box (choose size)",
+    at = app("pages/kernel_lab.py", tab="Numbers", img="digit", border="valid", k="box (choose size)",
              ksize="3", top="5", left="6")
     no_crash(at)
     pixels, sums = (d.value for d in at.dataframe)  # the pixels, then the sums (AppTest does not keep their keys)

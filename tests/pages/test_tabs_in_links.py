@@ -4,7 +4,7 @@ import pytest
 
 from tests.apptest import app, no_crash, warnings
 
-PAGES = [("pages/kernel_lab.py", "kl_tab", "Image as numbers"),
+PAGES = [("pages/kernel_lab.py", "kl_tab", "Numbers"),
          ("pages/layer_by_layer.py", "lbl_tab", "Kernels"),
          ("pages/receptive_fields.py", "rf_tab", "All layers")]
 
