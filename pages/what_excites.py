@@ -22,7 +22,8 @@ SETTINGS = [
     *ascent_controls.settings(),
 ]
 state.restore(SETTINGS)
-view, network, picked = model_input.controls(SETTINGS, model_bound=("wx_layer", "wx_channel", "wx_row", "wx_col"))
+view, network, picked = model_input.controls(SETTINGS,
+                                             model_bound=("wx_layer", "wx_channel", "wx_class", "wx_row", "wx_col"))
 
 with view, layout.guard("setting up the optimisation"):
     prepared = inputs.prepare(network.spec, picked[1])

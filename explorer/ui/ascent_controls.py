@@ -36,6 +36,8 @@ def settings() -> list[state.Setting]:
         state.Setting("wx_mode", "mode", "channel", state.choice(visualize.MODES)),
         state.Setting("wx_layer", "layer", ""),
         state.Setting("wx_channel", "channel", 0, state.int_between(0, 100_000)),
+        # its own setting: back from "A class", "A channel" shows the channel it showed
+        state.Setting("wx_class", "class", 0, state.int_between(0, 100_000)),
         state.Setting("wx_row", "row", -1, state.int_between(-1, 4096)),
         state.Setting("wx_col", "col", -1, state.int_between(-1, 4096)),
         state.Setting("wx_from_image", "start", False, state.boolean, state.dump_bool),
@@ -113,16 +115,25 @@ def _pick_class(network: Network) -> Choice:
     classes = network.spec.classes
     output = network.layers[-1]
     count = output.out_shape[0]
-    state.at_most("wx_channel", "channel", count - 1, f"this model has classes 0..{count - 1}")
+    _class_of_a_former_link()
+    state.at_most("wx_class", "class", count - 1, f"this model has classes 0..{count - 1}")
     if len(classes) == count:
-        st.selectbox("Class", range(count), key="wx_channel", format_func=lambda i: str(classes[i]))
-        name = classes[st.session_state.wx_channel]
+        st.selectbox("Class", range(count), key="wx_class", format_func=lambda i: str(classes[i]))
+        name = classes[st.session_state.wx_class]
     else:
         st.info("This model has no class names: pick a class by its number.")
-        st.number_input(f"Class (0..{count - 1})", 0, count - 1, key="wx_channel")
-        name = f"class {st.session_state.wx_channel}"
-    goal = visualize.Goal("class", output.name, int(st.session_state.wx_channel))
+        st.number_input(f"Class (0..{count - 1})", 0, count - 1, key="wx_class")
+        name = f"class {st.session_state.wx_class}"
+    goal = visualize.Goal("class", output.name, int(st.session_state.wx_class))
     return Choice(goal, "Class model", f"The network's idea of '{name}'", "class score (before the softmax)")
+
+
+def _class_of_a_former_link() -> None:
+    """A class link made when the class shared the channel's setting (``mode=class&channel=7``) opens class 7,
+    and the link says ``class=7`` from then on; the channel goes back to its default."""
+    if state.from_link("wx_channel") and not state.from_link("wx_class"):
+        st.session_state.wx_class, st.session_state.wx_channel = st.session_state.wx_channel, 0
+        state.mark_from_link("wx_class")  # a class the model lacks is still named in a warning
 
 
 def pick_config() -> visualize.AscentConfig:

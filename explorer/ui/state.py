@@ -158,6 +158,11 @@ def from_link(key: str) -> bool:
     return key in st.session_state.get(_FROM_LINK, ())
 
 
+def mark_from_link(key: str) -> None:
+    """Count ``key``'s value as the link's for this run (a value a page moved from a former setting's name)."""
+    st.session_state.setdefault(_FROM_LINK, set()).add(key)
+
+
 def link_ignored(param: str, raw: object, why: str) -> None:
     """Say that the link's ``param=raw`` could not be used here, in the words :func:`restore` uses."""
     st.warning(f"The link's `{param}={str(raw)[:40]}` was ignored: {why}.")

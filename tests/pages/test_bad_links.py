@@ -15,8 +15,8 @@ from tests.apptest import app, no_crash, warnings
     ("pages/top_activations.py", {"layer": "zzz"}, "This model has no layer `zzz`: pick a conv or pooling layer."),
     ("pages/top_activations.py", {"layer": "fc3"}, "`fc3` has no feature maps"),
     ("pages/why_prediction.py", {"layer": "zzz"}, "This model has no layer `zzz`: Grad-CAM needs one"),
-    ("pages/what_excites.py", {"mode": "class", "channel": "99999", "steps": "8"},
-     "`channel=99999` was ignored: this model has classes 0..9, so 9 is shown"),
+    ("pages/what_excites.py", {"mode": "class", "class": "99999", "steps": "8"},
+     "`class=99999` was ignored: this model has classes 0..9, so 9 is shown"),
     ("pages/train.py", {"run": "zzz"}, "There is no run `zzz` on this server"),
 ])
 def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, said):

@@ -36,13 +36,32 @@ def test_a_unit_link_reproduces_the_view():
 
 
 def test_a_class_model_of_a_digit():
-    at = app(PAGE, mode="class", channel="7", steps="48")
+    at = app(PAGE, mode="class", **{"class": "7"}, steps="48")
     no_crash(at)
     assert "The network's idea of '7'" in titles(at)
     assert "Its top 9" not in titles(at)  # the class scores have no feature maps to search with
     values = _values(at)
     assert values[-1] > values[0] + 5
     assert "Shown to the network, this image is read as **7** with **" in text(at)  # the class model reads as 7
+
+
+def test_the_class_and_the_channel_are_kept_apart_in_the_page_and_its_link():
+    at = app(PAGE, layer="conv2", channel="5", steps="8")
+    at.segmented_control(key="wx_mode").set_value("class").run()
+    at.selectbox(key="wx_class").set_value(8).run()
+    no_crash(at)
+    assert "The network's idea of '8'" in titles(at)
+    assert at.query_params["class"] in ("8", ["8"]) and at.query_params["channel"] in ("5", ["5"])
+    at.segmented_control(key="wx_mode").set_value("channel").run()
+    no_crash(at)
+    assert at.number_input(key="wx_channel").value == 5 and "What excites channel 5 of conv2" in titles(at)
+
+
+def test_a_class_link_of_the_former_kind_opens_its_class_and_is_rewritten():
+    at = app(PAGE, mode="class", channel="7", steps="8")  # when the class shared the channel's name in links
+    no_crash(at)
+    assert "The network's idea of '7'" in titles(at) and not warnings(at)
+    assert at.query_params["class"] in ("7", ["7"]) and "channel" not in at.query_params
 
 
 def test_inverting_the_image_at_a_layer():
@@ -87,7 +106,7 @@ def test_a_channel_beyond_the_layer_is_kept_within_it():
 
 @pytest.mark.usefixtures("nameless_resnet_small")
 def test_a_model_without_class_names_asks_for_a_number():
-    at = app(PAGE, model="resnet_small", mode="class", channel="3", steps="8")
+    at = app(PAGE, model="resnet_small", mode="class", **{"class": "3"}, steps="8")
     no_crash(at)
     assert "no class names" in " ".join(i.value for i in at.info)
     assert "The network's idea of 'class 3'" in titles(at)
