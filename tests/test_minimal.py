@@ -94,3 +94,20 @@ def test_the_search_runs_torch_on_one_thread_and_gives_the_others_back(lenet, di
     minimal.smallest_change(lenet, digit, [7], rounds=1, iterations=2, progress=lambda *_: during.append(
         torch.get_num_threads()))
     assert during and set(during) == {1} and torch.get_num_threads() == before
+
+
+@pytest.mark.gpu
+def test_a_224_px_network_on_the_gpu_is_fooled_by_a_small_change():
+    """On a GPU the page searches ImageNet networks too (two rounds here, to keep the test short)."""
+    pytest.importorskip("scipy")
+    pytest.importorskip("threadpoolctl")
+    from explorer import models
+
+    torch.manual_seed(0)
+    model = models.build("resnet18", pretrained=False).requires_grad_(False).eval().cuda()
+    image = torch.rand(3, 224, 224)
+    probabilities = torch.softmax(model(image[None].cuda()), 1)[0].cpu()
+    second = int(probabilities.topk(2).indices[1])
+    result = minimal.smallest_change(model, image, [second], rounds=2, iterations=20)
+    assert result.images.device.type == "cpu" and bool(result.found[0])
+    assert int(result.probabilities[0].argmax()) == second and float(result.rms[0]) < 0.05

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import adversarial, explain_figures, minimal
+from explorer import adversarial, explain_figures, inspect, minimal
 from explorer.ui import layout, memo
 from explorer.ui.explanations import SMALL_IMAGE
 from explorer.ui.model_input import Network
@@ -17,7 +17,7 @@ EVERY_CLASS_VALUES = 30_000  # image values times classes searched at once: a di
                              # image's (27,648), about 3 to 6 s on two CPU cores; TinyVGG's 7 classes take 25 s
 HELP = ("Szegedy et al. (2014): minimise c · loss + ||change||² by box-constrained L-BFGS (scipy's L-BFGS-B, the "
         f"image kept in [0, 1]), {minimal.ROUNDS} times, halving the search for the smallest c that still makes the "
-        "network read the class. Small networks only: a 224 px network would take minutes here.")
+        "network read the class. On a CPU small networks only: a 224 px network would take minutes there.")
 
 
 def asked() -> bool:
@@ -41,13 +41,21 @@ def targets(probabilities: torch.Tensor, chosen: int | None, values: int) -> lis
     return [int(probabilities.topk(2).indices[1])]
 
 
+def refusal(image: torch.Tensor, device: torch.device) -> str | None:
+    """Why the search is not run here (None: it is): a 224 px network on a CPU, where its few hundred forward and
+    backward passes take minutes (ResNet18 about 9 s a round of 8 on two cores, VGG16 several times that)."""
+    if image.numel() <= SMALL_IMAGE or device.type != "cpu":
+        return None
+    return ("No search here: L-BFGS takes hundreds of forward and backward passes, minutes for a 224 px network on "
+            "this server's CPU (a server with a GPU runs it). Try LeNet-5, TinyVGG or a network you trained.")
+
+
 def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None, probabilities: torch.Tensor,
          name: Callable[[int], str], fgsm: Callable[[], FgsmMatch]) -> None:
     """Search the smallest change towards ``chosen`` (or the classes :func:`targets` picks), once per server, and
     show it beside what the page's FGSM needs for the same (``fgsm()``, a :func:`fgsm_match`, asked only then)."""
-    if image.numel() > SMALL_IMAGE:
-        st.info("No search here: L-BFGS takes hundreds of forward and backward passes, minutes for a 224 px "
-                "network on this server's CPU. Try LeNet-5, TinyVGG or a network you trained.")
+    if (why := refusal(image, inspect.device_of(network.model))) is not None:
+        st.info(why)
         return
     before, wanted = int(probabilities.argmax()), targets(probabilities, chosen, image.numel())
     result = memo.computed(
