@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,6 +42,16 @@ def targets(probabilities: torch.Tensor, chosen: int | None, values: int) -> lis
     return [int(probabilities.topk(2).indices[1])]
 
 
+def search_device() -> torch.device:
+    """Where the search runs: the server's GPU when it has one (the pages' networks themselves stay on the CPU)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _on(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model``, or a copy of it on ``device`` for one search (the shared one stays where the pages use it)."""
+    return model if inspect.device_of(model).type == device.type else copy.deepcopy(model).to(device)
+
+
 def refusal(image: torch.Tensor, device: torch.device) -> str | None:
     """Why the search is not run here (None: it is): a 224 px network on a CPU, where its few hundred forward and
     backward passes take minutes (ResNet18 about 9 s a round of 8 on two cores, VGG16 several times that)."""
@@ -54,13 +65,14 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
          name: Callable[[int], str], fgsm: Callable[[], FgsmMatch]) -> None:
     """Search the smallest change towards ``chosen`` (or the classes :func:`targets` picks), once per server, and
     show it beside what the page's FGSM needs for the same (``fgsm()``, a :func:`fgsm_match`, asked only then)."""
-    if (why := refusal(image, inspect.device_of(network.model))) is not None:
+    device = search_device()
+    if (why := refusal(image, device)) is not None:
         st.info(why)
         return
     before, wanted = int(probabilities.argmax()), targets(probabilities, chosen, image.numel())
     result = memo.computed(
         "why_smallest", (network.key, digest, tuple(wanted)),
-        lambda report: minimal.smallest_change(network.model, image, wanted, progress=report),
+        lambda report: minimal.smallest_change(_on(network.model, device), image, wanted, progress=report),
         lambda done, total: memo.counted(f"L-BFGS towards {_classes(wanted, name)}", done, total, "steps"))
     if not bool(result.found.any()):
         st.warning(f"No change found that makes the network read {_classes(wanted, name)} in "
