@@ -20,7 +20,7 @@ st.info(f"**Compute device:** {layout.device_summary()}")
 
 # three cards to a row from 1280 px; two at 1024, where three cut the titles and links mid-word
 CARD_PX = 250
-for cell, page in zip(layout.flow(len(layout.PAGES), CARD_PX, "home_cards"), layout.PAGES):
+for cell, page in zip(layout.flow(len(layout.PAGES), CARD_PX, "home_cards", equal_heights=True), layout.PAGES):
     with cell.container(border=True):
         st.subheader(page.label)
         st.write(page.blurb)

@@ -137,23 +137,29 @@ def cells(count: int, width: int | Sequence[int], parent: Any = st) -> list[Any]
     return [row.container(width=w) for w in widths]
 
 
-def _flex_row(key: str, sizes: Sequence[tuple[int, int]], gap: str, parent: Any = st) -> list[Any]:
+def _flex_row(key: str, sizes: Sequence[tuple[int, int]], gap: str, parent: Any = st,
+              equal_heights: bool = False) -> list[Any]:
     """Containers in a wrapping row, one per ``(grow, basis px)``: each at least ``basis`` wide where the row
     holds them all, sharing what is left over in the ratio of ``grow``, else wrapped onto the next line.
+    ``equal_heights``: each container's one inner container (a bordered card) as tall as the line's tallest.
 
     Streamlit 1.67 gives a stretched container no smallest width, so a rule of CSS sets each one's flex.
     """
     rules = " ".join(f".st-key-{key} > div:nth-child({i + 1}) {{ flex: {grow} 1 {basis}px !important; }}"
                      for i, (grow, basis) in enumerate(sizes))
+    if equal_heights:  # the line's cells stretch, and down each cell's wrappers to the card: it grows with them
+        rules += (f" .st-key-{key} {{ align-items: stretch !important; }} "
+                  + ", ".join(f".st-key-{key}" + " > div" * depth for depth in (2, 3, 4)) + " { flex-grow: 1; }")
     parent.html(f"<style>{rules}</style>")
     row = parent.container(horizontal=True, wrap=True, gap=gap, key=key)
     return [row.container() for _ in sizes]
 
 
-def flow(count: int, basis: int, key: str, parent: Any = st) -> list[Any]:
+def flow(count: int, basis: int, key: str, parent: Any = st, equal_heights: bool = False) -> list[Any]:
     """``count`` containers side by side that share the row's width, each at least ``basis`` px wide, or
-    one under the other where the page is narrower (a 1024 px projector): a picture keeps a useful size."""
-    return _flex_row(key, [(1, basis)] * count, "small", parent)
+    one under the other where the page is narrower (a 1024 px projector): a picture keeps a useful size.
+    ``equal_heights``: cards side by side (one bordered container in each cell) are as tall as each other."""
+    return _flex_row(key, [(1, basis)] * count, "small", parent, equal_heights)
 
 
 def split(key: str, left_px: int, right_px: int, grow: tuple[int, int] = (4, 9)) -> tuple[Any, Any]:

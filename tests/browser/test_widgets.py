@@ -180,3 +180,20 @@ def test_no_label_is_cut_in_a_1024_px_window(app_url: str, page: Page, request: 
     assert found == {"cut": [], "out": [], "tabs": []}, found
     assert_no_exception(page)
     screenshot(page, request.node.name)
+
+
+_CARDS = """() => [...document.querySelectorAll('.st-key-home_cards [data-testid=stVerticalBlock]')]
+    .filter(e => getComputedStyle(e).borderTopWidth === '1px')
+    .map(e => { const box = e.getBoundingClientRect(); return [Math.round(box.top), Math.round(box.height)]; })"""
+
+
+@pytest.mark.parametrize("width,lines", [(1024, 5), (1280, 3)])
+def test_the_home_cards_of_one_line_are_equally_tall(app_url: str, page: Page, width: int, lines: int) -> None:
+    """A card with a short blurb ended above its neighbours' bottom edge, a ragged line of boxes."""
+    page.set_viewport_size({"width": width, "height": 1000})
+    open_page(page, app_url + "/", "Open Kernel Lab")
+    cards, heights = page.evaluate(_CARDS), {}
+    for top, height in cards:
+        heights.setdefault(top, set()).add(height)
+    assert len(cards) == 9 and len(heights) == lines, cards
+    assert all(len(line) == 1 for line in heights.values()), heights
