@@ -50,12 +50,12 @@ with view, layout.guard("running the network"):
     probabilities = torch.softmax(outputs[names[-1]].float(), 0)
     best = int(probabilities.argmax())
     st.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1))
-    a, b, _ = st.columns([1, 1, 3])
+    row = st.container(horizontal=True)  # buttons as wide as their words: columns cut "Previous" at 1280 px
     index = names.index(st.session_state.lbl_layer)
-    a.button("Previous", key="lbl_prev", on_click=step, args=(-1, names), icon=":material/arrow_back:", width="stretch",
-             disabled=index == 0)
-    b.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:", width="stretch",
-             disabled=index == len(names) - 1)
+    row.button("Previous", key="lbl_prev", on_click=step, args=(-1, names), icon=":material/arrow_back:",
+               disabled=index == 0)
+    row.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:",
+               disabled=index == len(names) - 1)
     layer, out = layers[index], outputs[st.session_state.lbl_layer]
     st.subheader(f"{index + 1} of {len(layers)}: `{layer.name}` ({layer.type})")
     st.markdown(inspect.summary_table(layer))

@@ -162,6 +162,7 @@ _CUT_OR_OUT = """() => {
 }"""
 
 
+@pytest.mark.parametrize("width", [1024, 1280])
 @pytest.mark.parametrize("path,title", [
     ("/", "CNN Explorer"), ("/kernel_lab?pool=max", "Kernel Lab"), ("/step_by_step", "Convolution step by step"),
     ("/step_by_step?mode=backward", "Convolution step by step"), ("/layer_by_layer?layer=conv1", "Layer by layer"),
@@ -169,12 +170,12 @@ _CUT_OR_OUT = """() => {
     ("/what_excites", "What excites a unit"), ("/why_prediction", "Why this prediction"), ("/invariance", "Invariance"),
 ], ids=["home", "kernel_lab", "step_by_step", "backward", "layer_by_layer", "receptive_fields", "top_activations",
         "train", "what_excites", "why_prediction", "invariance"])
-def test_no_label_is_cut_in_a_1024_px_window(app_url: str, page: Page, request: pytest.FixtureRequest, path: str,
-                                            title: str) -> None:
-    """At 1024 px, narrow columns cut labels, buttons and page links short ("True co...", "P.", "Open Layer by
-    lay"), pushed help icons and grids past their column's edge, out of sight, and hid the Kernel Lab's last tab
-    behind the tab bar's scroll arrow."""
-    page.set_viewport_size({"width": 1024, "height": 1000})
+def test_no_label_is_cut_in_a_projector_or_laptop_window(app_url: str, page: Page, request: pytest.FixtureRequest,
+                                                        path: str, title: str, width: int) -> None:
+    """At 1024 px (a projector), narrow columns cut labels, buttons and page links short ("True co...", "P.",
+    "Open Layer by lay"), pushed help icons and grids past their column's edge, out of sight, and hid the Kernel
+    Lab's last tab behind the tab bar's scroll arrow; at 1280 px (a laptop), Layer by layer's "Previ..."."""
+    page.set_viewport_size({"width": width, "height": 1000})
     open_page(page, app_url + path, title)
     found = page.evaluate(_CUT_OR_OUT)
     assert found == {"cut": [], "out": [], "tabs": []}, found
