@@ -66,8 +66,8 @@ def url_extra() -> dict[str, str]:
 
 def _custom_grid() -> torch.Tensor | None:
     if _BASE not in st.session_state:
-        st.session_state[_BASE] = st.query_params.get("kv") or state.kept("kl_custom") or state.kept(
-            "kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT]))
+        st.session_state[_BASE] = _within_size(st.query_params.get("kv") or state.kept("kl_custom") or state.kept(
+            "kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT])))
     base = _cells(st.session_state[_BASE])
     rows, cols = st.columns(2)
     rows.number_input("Rows", 1, kernels.MAX_SIZE, len(base), key="kl_rows", on_change=_resize)
@@ -92,9 +92,22 @@ def _resize() -> None:
 
 
 def _cells(text: str) -> list[list[str]]:
+    """The grid's cells from its text, rows padded with zeros to the widest, cut to the largest kernel."""
     rows = [r.split(",") for r in text.split(";") if r != ""] or [["0"]]
-    width = max(len(r) for r in rows)
-    return [[c.strip() for c in r] + ["0"] * (width - len(r)) for r in rows][: kernels.MAX_SIZE]
+    width = min(max(len(r) for r in rows), kernels.MAX_SIZE)
+    return [([c.strip() for c in r] + ["0"] * width)[:width] for r in rows][: kernels.MAX_SIZE]
+
+
+def _within_size(text: str) -> str:
+    """A grid's text (a link's ``kv``), its top-left corner only, with a warning, where it is larger than the
+    largest kernel the Rows and Columns boxes take."""
+    rows = [r.split(",") for r in text.split(";") if r != ""]
+    height, width = len(rows), max((len(r) for r in rows), default=0)
+    if max(height, width) <= kernels.MAX_SIZE:
+        return text
+    st.warning(f"The kernel has {height} x {width} cells; the largest is {kernels.MAX_SIZE} x {kernels.MAX_SIZE}, "
+               f"so its top-left {min(height, kernels.MAX_SIZE)} x {min(width, kernels.MAX_SIZE)} cells are shown.")
+    return ";".join(",".join(row) for row in _cells(text))
 
 
 def _resized(cells: list[list[str]], n_rows: int, n_cols: int) -> str:

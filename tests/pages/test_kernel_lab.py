@@ -70,6 +70,18 @@ def test_kernel_lab_bad_kernel_cells_are_named(kv, where):
     assert any(where in e for e in errors(at)), errors(at)
 
 
+@pytest.mark.parametrize("rows,columns", [(1, 16), (17, 3), (20, 20)])
+def test_a_linked_kernel_larger_than_the_largest_is_cut_to_its_corner_with_a_warning(rows, columns):
+    kv = ";".join(",".join(str(r * 100 + c) for c in range(columns)) for r in range(rows))
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv=kv)
+    no_crash(at)
+    kept = (min(rows, 15), min(columns, 15))
+    assert f"The kernel has {rows} x {columns} cells; the largest is 15 x 15, so its top-left {kept[0]} x " \
+           f"{kept[1]} cells are shown." in warnings(at)
+    assert (at.number_input(key="kl_rows").value, at.number_input(key="kl_cols").value) == kept and not errors(at)
+    assert at.query_params["kv"].split(";")[-1].split(",")[-1] == str((kept[0] - 1) * 100 + kept[1] - 1)
+
+
 def test_kernel_lab_impossible_settings_get_a_message():
     at = app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit")
     no_crash(at)
