@@ -94,9 +94,14 @@ def _root(base: Path | None) -> Path:
     return Path(base) if base is not None else root()
 
 
+def is_id(text: str) -> bool:
+    """Whether ``text`` can be a run's id: one plain name, never holding ``/`` or ``..``."""
+    return bool(_ID.match(text)) and ".." not in text
+
+
 def path(run_id: str, root: Path | None = None) -> Path:
     """The run's folder (ValueError for an id that is not a plain name, e.g. one holding ``/``)."""
-    if not _ID.match(run_id) or ".." in run_id:
+    if not is_id(run_id):
         raise ValueError(f"{run_id!r} is not a run id")
     return _root(root) / run_id
 

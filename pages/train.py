@@ -38,7 +38,7 @@ SETTINGS = [
     state.Setting("tr_frozen", "frozen", False, state.boolean, state.dump_bool),
     state.Setting("tr_from", "from", ""),
     state.Setting("tr_transfer", "transfer", "head", state.choice(architecture.TRANSFER_MODES)),
-    state.Setting("tr_run", "run", ""),
+    state.Setting("tr_run", "run", "", lab.run_id),
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     state.Setting("tr_compare", "compare", [], lambda text: [i for i in text.split(",") if i], ",".join),
 ]

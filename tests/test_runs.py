@@ -50,9 +50,11 @@ def test_the_root_comes_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_ids_that_are_not_plain_names_are_refused(tmp_path):
-    for bad in ("../etc", "a/b", "", ".hidden"):
+    for bad in ("../etc", "a/b", "", ".hidden", "-x", "a..b"):
+        assert not runs.is_id(bad)
         with pytest.raises(ValueError):
             runs.path(bad, tmp_path)
+    assert runs.is_id("20261204-000612-4efc54") and runs.path("my_run.2", tmp_path) == tmp_path / "my_run.2"
 
 
 def test_the_same_request_id_gives_the_same_run_even_from_many_threads(tmp_path):

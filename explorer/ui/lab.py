@@ -31,6 +31,13 @@ NUMBER_COLUMNS = {"out": ("out", 54, "Output channels (conv) or units (linear)")
 
 
 @st.cache_resource
+def run_id(text: str) -> str:
+    """The link's ``run``: a run's id, or ValueError for text that cannot be one (``a/b``)."""
+    if not runs.is_id(text):
+        raise ValueError(f"{text[:40]!r} is not a run's id")
+    return text
+
+
 def backend() -> backends.Backend:
     """One backend per server process (it schedules the shared queue)."""
     return backends.create("local")
@@ -347,13 +354,21 @@ def _label(run: runs.Run) -> str:
     return f"{run.name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
 
 
+COMPARED = 6  # runs in one comparison: more colours and filter mosaics than that are hard to tell apart
+
+
 def compare_runs(listed: list[runs.Run]) -> None:
     """Chosen runs' curves in one figure and their first-layer filters side by side (last snapshots)."""
     every = {r.id: r for r in listed}
     st.session_state.tr_compare = [i for i in st.session_state.get("tr_compare", []) if i in every]  # deleted runs
+    if len(st.session_state.tr_compare) > COMPARED:
+        if state.from_link("tr_compare"):
+            state.link_ignored("compare", ",".join(st.session_state.tr_compare[COMPARED:]),
+                               f"at most {COMPARED} runs are compared: the first {COMPARED} are shown")
+        del st.session_state.tr_compare[COMPARED:]
     if len(every) < 2:
         return
-    chosen = st.multiselect("Compare runs", list(every), key="tr_compare", max_selections=6,
+    chosen = st.multiselect("Compare runs", list(every), key="tr_compare", max_selections=COMPARED,
                             format_func=lambda i: f"{_label(every[i])} ({i})",
                             help="Hand-set against learned first filters, one optimizer against another...")
     if not chosen:

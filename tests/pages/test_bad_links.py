@@ -18,6 +18,8 @@ from tests.apptest import app, no_crash, warnings
     ("pages/what_excites.py", {"mode": "class", "class": "99999", "steps": "8"},
      "`class=99999` was ignored: this model has classes 0..9, so 9 is shown"),
     ("pages/train.py", {"run": "zzz"}, "There is no run `zzz` on this server"),
+    ("pages/train.py", {"run": "a/b"}, "`run=a/b` was ignored: 'a/b' is not a run's id"),
+    ("pages/train.py", {"run": "..x"}, "`run=..x` was ignored: '..x' is not a run's id"),
 ])
 def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, said):
     at = app(page, **params)

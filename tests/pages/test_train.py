@@ -94,6 +94,23 @@ def test_the_plan_of_a_custom_network_totals_what_pytorch_counts():
     assert f"1 x 28 x 28 in, 8 classes out: {total:,} parameters in all." in [c.value for c in at.caption]
 
 
+def test_a_link_comparing_more_runs_than_the_box_takes_shows_the_first_six(tmp_path, monkeypatch):
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    made = []
+    for k in range(8):
+        run = runs.create({"model": "lenet5", "data": "shapes"}, root=tmp_path, name=f"run {k}")
+        runs.set_status(run.id, "finished", "", tmp_path)
+        made.append(run.id)
+    at = app("pages/train.py", compare=",".join(made))
+    no_crash(at)
+    assert at.multiselect(key="tr_compare").value == made[:6]
+    assert f"`compare={made[6]},{made[7]}"[:30] in warnings(at)
+    assert "at most 6 runs are compared: the first 6 are shown" in warnings(at)
+    assert at.query_params["compare"] in (",".join(made[:6]), [",".join(made[:6])])
+
+
 def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     import torch
 
