@@ -103,10 +103,15 @@ with controls, layout.guard("preparing the run"):
     images = st.segmented_control("Training images", ("1000", "5000", "20000", "all"), key="tr_images",
                                   required=True, format_func=lambda n: n if n == "all" else f"{int(n) // 1000}k",
                                   help="Fewer images: a faster run for a class demo (1k = 1,000).")
+    too_big = False  # a batch larger than the training images
     if images != "all":
         config["train_images"] = int(images)
         steps = int(images) // config["batch_size"] * config["epochs"]
-        if steps < lab.FEW_STEPS:
+        if config["batch_size"] > int(images):  # the worker would refuse it: say so before launch
+            too_big = True
+            st.error(f"This run cannot start: a batch of {config['batch_size']} is larger than the {int(images):,} "
+                     "training images. Pick a smaller batch or more images.")
+        elif steps < lab.FEW_STEPS:
             st.warning(f"Only {steps} training steps ({int(images):,} images in batches of {config['batch_size']}, "
                        f"{config['epochs']} {labels.plural(config['epochs'], 'epoch')}): too few for the network "
                        "to learn much. A smaller batch or more epochs gives it more steps.")
@@ -126,7 +131,8 @@ with controls, layout.guard("preparing the run"):
     # click or a reconnect starts one run; once that run has ended, Train starts a new one
     ended = sum(1 for r in st.session_state.get("tr_mine", []) if _ended(r))
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
-    if st.button("Train", key="tr_start", type="primary", disabled=bool(problem), icon=":material/play_arrow:"):
+    if st.button("Train", key="tr_start", type="primary", disabled=bool(problem) or too_big,
+                 icon=":material/play_arrow:"):
         st.session_state.tr_run = lab.backend().submit(config, request_id=request, owner=visitor.visitor_id())
         if st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
             st.session_state.tr_mine.append(st.session_state.tr_run)

@@ -218,6 +218,16 @@ def test_a_run_too_short_to_learn_is_flagged_before_launch():
     assert not at.warning and not at.button(key="tr_start").disabled
 
 
+def test_a_batch_larger_than_the_training_images_is_refused_before_launch():
+    at = app("pages/train.py", train="1000", batch="1024")
+    no_crash(at)
+    assert ("This run cannot start: a batch of 1024 is larger than the 1,000 training images. Pick a smaller batch "
+            "or more images.") in errors(at) and not at.warning  # not "0 training steps... more epochs"
+    assert at.button(key="tr_start").disabled
+    at.segmented_control(key="tr_images").set_value("5000").run()
+    assert not errors(at) and not at.button(key="tr_start").disabled
+
+
 def test_a_learning_rate_that_will_diverge_is_flagged_before_launch():
     at = app("pages/train.py", lr="1e6")
     no_crash(at)
