@@ -35,6 +35,8 @@ SETTINGS = [
     state.Setting("tr_augment", "aug", True, state.boolean, state.dump_bool),
     state.Setting("tr_images", "train", "all", state.choice(("1000", "5000", "20000", "all"))),
     state.Setting("tr_hand", "hand", False, state.boolean, state.dump_bool),
+    state.Setting("tr_kernels", "kernels", list(architecture.HAND_SET[:4]), state.choices(architecture.HAND_SET),
+                  ",".join),
     state.Setting("tr_frozen", "frozen", False, state.boolean, state.dump_bool),
     state.Setting("tr_from", "from", ""),
     state.Setting("tr_transfer", "transfer", "head", state.choice(architecture.TRANSFER_MODES)),
@@ -89,7 +91,6 @@ with controls, layout.guard("preparing the run"):
     elif layout.toggle(st, "Hand-set first filters", key="tr_hand",  # with its help, whole in 203 px at 1024 px
                        help="Start from hand-set kernels: the first conv's filters begin as Sobel, Laplacian and "
                             "Gaussian instead of random, fixed or free to learn."):
-        st.session_state.setdefault("tr_kernels", list(architecture.HAND_SET[:4]))
         kernels = st.multiselect("Kernels", architecture.HAND_SET, key="tr_kernels")
         config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
     a, b, c, d, e = layout.cells(5, layout.SETTING_PX)  # two to a row in the column, one on a projector

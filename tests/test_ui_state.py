@@ -64,3 +64,16 @@ def test_two_settings_on_one_url_name_are_refused():
     with pytest.raises(ValueError, match="share a widget key: a"):
         state._check_unique([state.Setting("a", "x", 1, int), state.Setting("a", "y", 1, int)])
     state._check_unique([state.Setting("a", "x", 1, int), state.Setting("b", "y", 1, int)])
+
+
+def test_a_list_of_choices_is_read_from_commas_and_each_must_be_offered_once():
+    import pytest
+
+    from explorer.ui import state
+
+    parse = state.choices(("laplacian", "X pattern", "box blur 3x3"))
+    assert parse("X pattern,laplacian") == ["X pattern", "laplacian"] and parse("") == []
+    with pytest.raises(ValueError, match="'sobel' is not one of"):
+        parse("laplacian,sobel")
+    with pytest.raises(ValueError, match="named twice"):
+        parse("laplacian,laplacian")

@@ -41,6 +41,19 @@ def choice(options: Sequence[str]) -> Callable[[str], str]:
     return parse
 
 
+def choices(options: Sequence[str]) -> Callable[[str], list[str]]:
+    """Parser of a comma-separated list, each one of ``options`` (none twice)."""
+    one = choice(options)
+
+    def parse(text: str) -> list[str]:
+        picked = [one(part) for part in text.split(",") if part]
+        if len(set(picked)) != len(picked):
+            raise ValueError("a choice is named twice")
+        return picked
+
+    return parse
+
+
 def whole(text: str) -> int:
     """An integer from the link, or a ValueError that says so in words."""
     try:

@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from explorer import labels
+from explorer import architecture, labels
 from tests.apptest import TIMEOUT, app, errors, figures, no_crash, warnings
 from tests.conftest import ROOT
 
@@ -208,6 +208,18 @@ def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypat
         "tr_kernels": ["laplacian", "gaussian 5x5 (sigma 1)"]}  # a name the page does not know is left out
     assert at.multiselect(key="tr_kernels").value == ["laplacian", "gaussian 5x5 (sigma 1)"]
     assert at.query_params["epochs"] in ("7", ["7"]) and at.query_params["arch"] in ("tinyvgg", ["tinyvgg"])
+
+
+def test_the_hand_set_kernels_are_in_the_link():
+    at = app("pages/train.py", hand="1", kernels="laplacian,X pattern", frozen="1")
+    no_crash(at)
+    assert at.multiselect(key="tr_kernels").value == ["laplacian", "X pattern"] and at.toggle(key="tr_frozen").value
+    at.multiselect(key="tr_kernels").select("box blur 3x3").run()
+    assert at.query_params["kernels"] in ("laplacian,X pattern,box blur 3x3", ["laplacian,X pattern,box blur 3x3"])
+    bad = app("pages/train.py", hand="1", kernels="laplacian,nope")
+    no_crash(bad)
+    assert "`kernels=laplacian,nope` was ignored: 'nope' is not one of" in warnings(bad)
+    assert bad.multiselect(key="tr_kernels").value == list(architecture.HAND_SET[:4]) and "kernels" not in bad.query_params
 
 
 def test_a_run_too_short_to_learn_is_flagged_before_launch():
