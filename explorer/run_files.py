@@ -185,12 +185,15 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
     if not target.exists():
         raise FileNotFoundError(f"run {run_id} has no trained weights yet")
     meta = read_json(target)
-    channels, size, _ = meta["input_shape"]
-    return models.ModelSpec(
-        name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
-        mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
-        about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
-        digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
+    try:
+        channels, size, _ = meta["input_shape"]
+        return models.ModelSpec(
+            name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
+            mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
+            about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
+            digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
+    except (KeyError, TypeError, ValueError) as exc:  # written by hand or by another version of the app
+        raise ValueError(f"run {run_id}'s checkpoint.json does not describe its network ({exc!r})") from exc
 
 
 def build_model(run_id: str, root: Path | None = None, epoch: int | None = None) -> nn.Module:

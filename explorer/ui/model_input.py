@@ -86,11 +86,10 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
         st.session_state.net_model = DEFAULT  # e.g. a run deleted meanwhile
     name = st.selectbox("Model", list(labels), key="net_model", on_change=_switched, args=(resets or {},),
                         format_func=labels.get)
+    if name.startswith("run:"):
+        return _run_network(name)
     spec = spec_of(name)
     st.session_state.net_model_shown = name
-    if name.startswith("run:"):
-        st.caption(spec.about)
-        return _network(name, True)
     available = models.has_pretrained(name)
     layout.toggle(st, "Trained weights", key="net_pretrained", disabled=not available,
                   help="Off: the same architecture with random weights, to compare what training changed.")
@@ -103,6 +102,21 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
     except models.WeightsUnavailable as exc:
         st.error(f"{exc}.")
         return None
+
+
+def _run_network(name: str) -> Network | None:
+    """A finished run's network, or None with the reason when its files no longer load (a checkpoint deleted, cut
+    off or from another network): a broken run must not take the page down."""
+    try:
+        spec = spec_of(name)
+        network = _network(name, True)
+    except Exception as exc:  # noqa: BLE001 - missing file, corrupt safetensors, mismatched state dict...
+        st.error(f"This run's network cannot be loaded: {exc}. Pick another model, or delete the run on the Train "
+                 "page.")
+        return None
+    st.session_state.net_model_shown = name
+    st.caption(spec.about)
+    return network
 
 
 def _labels(finished: list[runs.Run]) -> dict[str, str]:
@@ -200,6 +214,8 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     if network is None or (need_image and picked is None):
         state.publish(settings)
         view.info("Choose an image to start." if network is not None else
+                  "This run's network cannot be loaded (see the left): pick another model."
+                  if str(st.session_state.net_model).startswith("run:") else
                   "This model has no trained weights here yet (see the left): download them, or switch off "
                   "*Trained weights* to explore the same network with random weights.")
         st.stop()

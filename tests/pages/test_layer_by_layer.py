@@ -203,3 +203,26 @@ def test_the_probe_tab_says_why_an_imagenet_network_has_no_probes():
     no_crash(at)
     assert any("labelled images of ImageNet, which this network was trained on and which is not on this server"
                in i.value for i in at.info)
+
+
+def test_a_run_whose_checkpoint_no_longer_loads_is_named_not_raised(tmp_path, monkeypatch):
+    from explorer import architecture, run_files, runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    config = {"data": "shapes", "model": "lenet5", "shapes_size": 28, "shapes_channels": 1}
+    run = runs.create(config, root=tmp_path, name="cut off")
+    meta = {"input_shape": [1, 28, 28], "classes": [str(k) for k in range(8)], "mean": [0.5], "std": [0.25]}
+    run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, tmp_path, **meta)
+    runs.set_status(run.id, "finished", "", tmp_path)
+    folder = runs.path(run.id, tmp_path)
+    checkpoint = folder / "checkpoint.safetensors"
+    whole = checkpoint.read_bytes()
+    checkpoint.write_bytes(whole[:100])  # a disk that filled up mid-copy
+    for broken in ("weights", "description"):
+        if broken == "description":
+            checkpoint.write_bytes(whole)
+            run_files.write_json(folder / "checkpoint.json", {"step": 1, "epoch": 1.0})  # no input shape, no classes
+        at = app("pages/layer_by_layer.py", model=f"run:{run.id}")
+        no_crash(at)
+        assert any(e.startswith("This run's network cannot be loaded: ") for e in errors(at)), errors(at)
+        assert "This run's network cannot be loaded (see the left): pick another model." in [i.value for i in at.info]
