@@ -42,6 +42,12 @@ def plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
 
 
+def ordinal(n: int) -> str:
+    """``n`` as a rank: "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st"."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def tex_int(n: int) -> str:
     """``n`` with thousands separators for a LaTeX formula: ``589{,}824`` (a bare comma there adds a space)."""
     return f"{n:,}".replace(",", "{,}")

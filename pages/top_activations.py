@@ -90,10 +90,10 @@ with view, layout.guard("showing the channel"):
     if picked is not None:
         prepared = inputs.prepare(network.spec, picked[1])
         own = model_input.activations(network, prepared.tensor)[layer.name][channel].max().item()
-        rank = int((values > own).sum()) + 1
+        rank = top_activations.rank(values, own)
         st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**: "
                     + (f"it would rank **{rank}** among the top {result.k}." if rank <= result.k else
-                       f"below the {result.k}th best ({values[-1]:.3g}) of the data set."))
+                       f"below the {labels.ordinal(result.k)} best ({values[-1]:.3g}) of the data set."))
 
 if network.spec.name.startswith("run:"):  # a run keeps its weights at the lecture's epochs
     with view, layout.guard("following the channel over training"):

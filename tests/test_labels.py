@@ -37,3 +37,8 @@ def test_a_column_widens_for_its_longest_cell_or_header_and_never_narrows():
     assert widths["r"] == 30  # "14" fits the given width
     assert widths["start from"] == labels.text_px("start from") + 12  # a header is kept whole too
     assert labels.text_px("28x28") < labels.text_px("224x224") and labels.text_px("a b") == 15
+
+
+def test_a_rank_reads_as_english_writes_it():
+    assert [labels.ordinal(n) for n in (1, 2, 3, 4, 9, 11, 12, 13, 21, 22, 23, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "9th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th"]

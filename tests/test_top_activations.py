@@ -183,3 +183,8 @@ def test_the_cache_folder_comes_from_the_environment(model, images, tmp_path, mo
     monkeypatch.delenv(top.CACHE_ENV)
     assert top.cache_root() == top.REPO / ".cache" / "top_activations"
     assert not os.environ.get(top.CACHE_ENV)
+
+
+def test_an_activation_ranks_after_every_value_that_beats_it_and_with_a_tie():
+    values = torch.tensor([9.0, 7.5, 7.5, 3.0])  # a channel's top 4, best first
+    assert [top.rank(values, own) for own in (10.0, 9.0, 8.0, 7.5, 3.0, 2.9)] == [1, 1, 2, 2, 4, 5]

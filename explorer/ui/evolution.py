@@ -34,7 +34,8 @@ def draw(network: Network, layer: str, channel: int, images_set: ImageSet) -> No
     rows = [top_activations.patches(result, images_set.images, _model_at(run_id, epoch), images_set.size, channel)
             for epoch, result in zip(epochs, results)]
     st.plotly_chart(mosaic.rows_figure(rows, [f"epoch {e}" if e else "untrained" for e in epochs],
-                                       "Its top 9 patches before training and at the end of each kept epoch",
+                                       f"Its top {results[0].k} patches before training and at the end of each "
+                                       "kept epoch",
                                        width_px=layout.VIEW_PX), key="ta_epochs")
     st.caption("Random filters, before training, have favourites too. Zeiler & Fergus "
                "saw the lower layers' channels settle within a few epochs and the upper ones only after many; "
