@@ -95,9 +95,11 @@ def pick_goal(network: Network) -> Choice:
     layout.toggle(c, "Start from my image", key="wx_from_image",
                   help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
     unit = _pick_unit(layer.out_shape[1:]) if mode == "unit" else None
-    what = f"unit {unit} of channel {st.session_state.wx_channel}" if unit else f"channel {st.session_state.wx_channel}"
-    goal = visualize.Goal(mode, layer.name, int(st.session_state.wx_channel), unit, bool(st.session_state.wx_from_image))
-    value = "the unit's activation" if unit else "mean activation of the channel"  # the objective, see visualize
+    index, maps = int(st.session_state.wx_channel), len(layer.out_shape) == 3
+    what = f"unit {unit} of channel {index}" if unit else f"channel {index}" if maps else f"output {index}"
+    goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image))
+    # the objective (see visualize): a fully connected layer's output is one number, its own mean
+    value = "the unit's activation" if unit else "mean activation of the channel" if maps else "the output's value"
     return Choice(goal, "Gradient ascent", f"What excites {what} of {layer.name}", value)
 
 

@@ -76,7 +76,10 @@ def test_a_channel_of_a_fully_connected_layer_from_the_image():
     at = app(PAGE, layer="fc4", channel="9", start="1", steps="8")
     no_crash(at)
     assert at.number_input(key="wx_channel").value == 9
-    assert "What excites channel 9 of fc4" in titles(at)
+    assert "What excites output 9 of fc4" in titles(at)  # one number each: not a channel of maps
+    assert "The output's value: **" in text(at)
+    assert next(f for f in figures(at) if f["layout"]["title"]["text"] == "Step by step")["layout"]["yaxis"][
+        "title"]["text"] == "the output's value"
 
 
 @pytest.mark.parametrize("params,message", [
