@@ -278,6 +278,17 @@ def rows_for_display(layers_: list[Layer]) -> list[dict]:
              "parameters": f"{l.params:,}", "multiply-adds": f"{l.mult_adds:,}"} for i, l in enumerate(layers_)]
 
 
+def totals(layers_: list[Layer]) -> str:
+    """The network in one line: "13 operations, 61,706 parameters, 416,520 multiply-adds per image"."""
+    return (f"{len(layers_)} operations, {sum(l.params for l in layers_):,} parameters, "
+            f"{sum(l.mult_adds for l in layers_):,} multiply-adds per image")
+
+
+def zero_share(output: torch.Tensor) -> float:
+    """The share of a layer's output values that are exactly 0 (what a ReLU switched off)."""
+    return float((output == 0).float().mean()) if output.numel() else 0.0
+
+
 def summary_table(layer: Layer) -> str:
     """A one-row markdown table: input and output shape, parameters, multiply-adds."""
     def shape(dims: tuple[int, ...]) -> str:

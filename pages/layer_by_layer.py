@@ -62,7 +62,7 @@ with view, layout.guard("running the network"):
     for line in inspect.formula(layer):
         st.markdown(line)
     if isinstance(layer.module, torch.nn.ReLU) or layer.type == "relu":
-        st.caption(f"{(out == 0).float().mean():.0%} of this layer's outputs are exactly 0.")
+        st.caption(f"{inspect.zero_share(out):.0%} of this layer's outputs are exactly 0.")
     tab_maps, tab_kernels, tab_net, tab_probes = state.tabs("lbl_tab", TABS)
 
 with tab_maps, layout.guard("drawing the layer's output"):
@@ -130,8 +130,7 @@ with tab_kernels, layout.guard("drawing the kernels"):
 
 with tab_net, layout.guard("listing the layers"):
     st.dataframe(inspect.rows_for_display(layers), key="lbl_table", hide_index=True)
-    st.caption(f"{len(layers)} operations, {sum(l.params for l in layers):,} parameters, "
-               f"{sum(l.mult_adds for l in layers):,} multiply-adds per image.")
+    st.caption(f"{inspect.totals(layers)}.")
     st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures)")
     rows = model_input.famous_table()
     st.dataframe([{k: v for k, v in row.items() if k != "note"} for row in rows], key="lbl_famous", hide_index=True)

@@ -51,6 +51,24 @@ def test_layer_table_equals_a_real_forward_pass_and_numel(name, built):
     assert rows[0]["name"] == "normalize"
 
 
+@pytest.mark.parametrize("name", ["lenet5", "alexnet"])
+def test_the_networks_totals_are_pytorchs_numel_and_torchvisions_ops(name, built):
+    model, spec = built[name], models.spec(name)
+    layers = inspect.layers(model, spec.input_shape)
+    operations, parameters, multiply_adds = inspect.totals(layers).split(", ")
+    assert operations == f"{len(layers)} operations"
+    assert parameters == f"{sum(p.numel() for p in model.parameters()):,} parameters"
+    if name == "alexnet":  # torchvision publishes 0.714 GFLOPs (multiply-adds) for it
+        assert int(multiply_adds.split()[0].replace(",", "")) / 1e9 == pytest.approx(
+            get_model_weights(name).DEFAULT.meta["_ops"], abs=0.001)
+
+
+def test_the_share_of_zeros_is_what_a_relu_switched_off():
+    out = torch.relu(torch.tensor([[-1.0, 2.0], [0.0, 3.0]]))
+    assert inspect.zero_share(out) == 0.5 and inspect.zero_share(torch.ones(3)) == 0.0
+    assert inspect.zero_share(torch.empty(0)) == 0.0
+
+
 @pytest.mark.parametrize("name", ["alexnet", "vgg16", "googlenet", "resnet18"])
 def test_multiply_adds_equal_torchvisions_published_ops(name, built):
     rows = inspect.layer_table(built[name], models.spec(name).input_shape)
