@@ -220,6 +220,11 @@ def _step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y
     return loss
 
 
+def total_steps(images: int, batch_size: int, epochs: int) -> int:
+    """A run's optimizer steps: whole batches per epoch (the last partial batch is dropped), times the epochs."""
+    return images // batch_size * epochs
+
+
 def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
           config: TrainConfig = TrainConfig(), *, optimizer: torch.optim.Optimizer | None = None,
           start_step: int = 0) -> Iterator[Progress]:
@@ -240,7 +245,7 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
         model.to(memory_format=torch.channels_last)
     images, labels = train_set.images.to(device), train_set.labels.to(device)
     per_epoch = len(images) // config.batch_size  # the last partial batch is dropped
-    steps = per_epoch * config.epochs
+    steps = total_steps(len(images), config.batch_size, config.epochs)
     step = min(start_step, steps)
     optimizer = make_optimizer(model, config) if optimizer is None else optimizer
     schedule = _one_cycle(optimizer, config, steps, step)

@@ -104,7 +104,7 @@ def train_config(config: dict, train_size: int) -> tuple[training.TrainConfig, i
     base = dataclasses.replace(defaults, **values)
     if base.batch_size < 1 or base.batch_size > train_size:
         raise ValueError(f"the batch size ({base.batch_size}) must be from 1 to the {train_size} training images")
-    steps = train_size // base.batch_size * base.epochs
+    steps = training.total_steps(train_size, base.batch_size, base.epochs)
     every = int(config.get("snapshot_every") or max(1, steps // 20))
     return dataclasses.replace(base, log_every=math.gcd(base.log_every, every), log_seconds=RECORD_SECONDS), every
 

@@ -6,7 +6,7 @@ import uuid
 
 import streamlit as st
 
-from explorer import architecture, labels, layer_table, runs
+from explorer import architecture, labels, layer_table, runs, training
 from explorer.ui import lab, layout, state, visitor
 from explorer.ui import transfer as transfer_ui
 
@@ -107,7 +107,7 @@ with controls, layout.guard("preparing the run"):
     too_big = False  # a batch larger than the training images
     if images != "all":
         config["train_images"] = int(images)
-        steps = int(images) // config["batch_size"] * config["epochs"]
+        steps = training.total_steps(int(images), config["batch_size"], config["epochs"])
         if config["batch_size"] > int(images):  # the worker would refuse it: say so before launch
             too_big = True
             st.error(f"This run cannot start: a batch of {config['batch_size']} is larger than the {int(images):,} "

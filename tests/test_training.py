@@ -23,8 +23,14 @@ def test_a_short_run_learns_and_reports_progress():
     assert phases[-1] == "done" and phases.count("eval") == 2 and "train" in phases
     steps = [r.step for r in records]
     assert steps == sorted(steps) and records[-1].step == records[-1].steps == 2 * (1280 // 64)
+    assert records[-1].steps == training.total_steps(1280, FAST.batch_size, FAST.epochs)  # what the page announces
     assert records[-1].test_accuracy > 0.5  # 8 classes: chance is 0.125
     assert records[0].loss > records[-1].loss and records[-1].images_per_s > 0 and records[-1].device == "cpu"
+
+
+def test_the_steps_count_whole_batches_only():
+    assert training.total_steps(1000, 128, 1) == 7 and training.total_steps(1000, 128, 3) == 21
+    assert training.total_steps(1000, 1024, 2) == 0 and training.total_steps(1024, 1024, 2) == 2
 
 
 def test_seeded_cpu_runs_are_reproducible():
