@@ -177,7 +177,7 @@ def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> boo
     tablet) also flips the switch: a student asking what "Trained weights" means lost the trained network.
     """
     # the icon goes under the label where a narrow column has no room beside it, rather than out of sight
-    row = where.container(horizontal=True, wrap=True, gap="small", vertical_alignment="center")
+    row = where.container(horizontal=True, wrap=True, gap="xsmall", vertical_alignment="center")  # 8 px, as a label's
     value = row.toggle(label, key=key, **kwargs)
     row.markdown("", help=help, width="content")
     return value

@@ -160,7 +160,13 @@ _CUT_OR_OUT = """() => {
     }
     const tabs = [...new Set([...main.querySelectorAll('[role=tab]')].map(t => t.parentElement))]
         .filter(row => row.scrollWidth > row.clientWidth + 1).map(row => row.textContent.trim().slice(0, 40));
-    return {cut, out, tabs};
+    const alone = [...main.querySelectorAll('[data-testid=stCheckbox]')]  // a help icon wrapped under its toggle
+        .map(t => t.closest('[data-testid=stElementContainer]')).filter(box => {
+            const icon = box && box.parentElement.dataset.testid === 'stHorizontalBlock' && box.nextElementSibling;
+            return icon && icon.querySelector('[data-testid=stTooltipHoverTarget]')
+                && Math.abs(icon.getBoundingClientRect().top - box.getBoundingClientRect().top) > 8;
+        }).map(box => box.textContent.trim().slice(0, 40));
+    return {cut, out, tabs, alone};
 }"""
 
 
@@ -176,7 +182,8 @@ def test_no_label_is_cut_in_a_projector_or_laptop_window(app_url: str, page: Pag
                                                         path: str, title: str, width: int) -> None:
     """At 1024 px (a projector), narrow columns cut labels, buttons and page links short ("True co...", "P.",
     "Open Layer by lay"), pushed help icons and grids past their column's edge, out of sight, and hid the Kernel
-    Lab's last tab behind the tab bar's scroll arrow; at 1280 px (a laptop), Layer by layer's "Previ..."."""
+    Lab's last tab behind the tab bar's scroll arrow; at 1280 px (a laptop), Layer by layer's "Previ...", and
+    help icons wrapped alone under their toggles ("Start from my image", "SmoothGrad")."""
     page.set_viewport_size({"width": width, "height": 1000})
     open_page(page, app_url + path, title)
     # a layout's CSS arrives with the page: for a moment the view is narrow (266 px, then 564 px at 1024)
@@ -184,7 +191,7 @@ def test_no_label_is_cut_in_a_projector_or_laptop_window(app_url: str, page: Pag
     with contextlib.suppress(PlaywrightTimeout):  # a lasting cut is reported below, with what it cut
         page.wait_for_function(settled, timeout=10_000, polling=250)
     found = page.evaluate(_CUT_OR_OUT)
-    assert found == {"cut": [], "out": [], "tabs": []}, found
+    assert found == {"cut": [], "out": [], "tabs": [], "alone": []}, found
     assert_no_exception(page)
     screenshot(page, request.node.name)
 
