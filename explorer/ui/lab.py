@@ -30,7 +30,6 @@ NUMBER_COLUMNS = {"out": ("out", 54, "Output channels (conv) or units (linear)")
                   "p": ("p", 48, "Probability of dropping a value (dropout)")}
 
 
-@st.cache_resource
 def run_id(text: str) -> str:
     """The link's ``run``: a run's id, or ValueError for text that cannot be one (``a/b``)."""
     if not runs.is_id(text):
@@ -38,6 +37,7 @@ def run_id(text: str) -> str:
     return text
 
 
+@st.cache_resource
 def backend() -> backends.Backend:
     """One backend per server process (it schedules the shared queue)."""
     return backends.create("local")
