@@ -52,7 +52,7 @@ ACCURACY_RANGE = [0, 1.04]  # a curve at 100% is drawn whole, not cut by the plo
 
 
 def _epoch_axes(fig: go.Figure, epochs: list[float]) -> None:
-    """The x axes (every panel's) in epochs, a tick at every epoch when there are at most ten (plotly would skip some)."""
+    """Every x axis in epochs, a tick at every epoch when there are at most ten (plotly would skip some)."""
     fig.update_xaxes(title_text="epoch", dtick=1 if epochs and max(epochs) <= 10 else None)
 
 

@@ -263,7 +263,7 @@ def _test_split(config_json: str):
     return worker.splits(json.loads(config_json))[1]
 
 
-def test_accuracy(run: runs.Run) -> str:
+def accuracy_text(run: runs.Run) -> str:
     """The run's last test accuracy, as a percentage ("-" before its first epoch ends)."""
     tests = [r["test_accuracy"] for r in runs.metrics(run.id) if r.get("test_accuracy") is not None]
     return f"{tests[-1]:.1%}" if tests else "-"
@@ -272,7 +272,7 @@ def test_accuracy(run: runs.Run) -> str:
 def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs."""
     return {"run": run.name, "status": run.status, "data": labels.data(run.config.get("data")),
-            "network": labels.network(run.config.get("model")), "test accuracy": test_accuracy(run),
+            "network": labels.network(run.config.get("model")), "test accuracy": accuracy_text(run),
             "yours": "yes" if yours else "", "id": run.id}
 
 

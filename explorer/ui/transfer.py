@@ -9,7 +9,7 @@ import torch
 
 from explorer import architecture, labels, models, run_files, runs, worker
 from explorer.ui import state
-from explorer.ui.lab import reuse, test_accuracy
+from explorer.ui.lab import accuracy_text, reuse
 
 # A transfer that helps, measured with ``training.train`` on 2 CPU threads (seeds 0, 1, 2): from scratch 73.9%,
 # 75.7%, 75.2%; new fully connected layers on the shipped MNIST LeNet-5's convolutions 78.5%, 78.7%, 77.7%
@@ -83,7 +83,7 @@ def _source_name(source: str) -> str:
     name = run_files.transfer_source(source)
     if source.startswith("run:"):
         try:
-            name += f" ({test_accuracy(runs.get(source[4:]))} test accuracy)"
+            name += f" ({accuracy_text(runs.get(source[4:]))} test accuracy)"
         except runs.RunNotFound:
             pass  # deleted meanwhile: transfer_source says so
     return name

@@ -219,7 +219,8 @@ def test_the_hand_set_kernels_are_in_the_link():
     bad = app("pages/train.py", hand="1", kernels="laplacian,nope")
     no_crash(bad)
     assert "`kernels=laplacian,nope` was ignored: 'nope' is not one of" in warnings(bad)
-    assert bad.multiselect(key="tr_kernels").value == list(architecture.HAND_SET[:4]) and "kernels" not in bad.query_params
+    assert bad.multiselect(key="tr_kernels").value == list(architecture.HAND_SET[:4])
+    assert "kernels" not in bad.query_params
 
 
 def test_a_run_too_short_to_learn_is_flagged_before_launch():
