@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from explorer import architecture, labels, layer_table, runs, training
-from explorer.ui import lab, layout, state, visitor
+from explorer.ui import compare, lab, layout, state, visitor
 from explorer.ui import transfer as transfer_ui
 
 layout.page_setup(layout.PAGES[5])
@@ -41,6 +41,7 @@ SETTINGS = [
     state.Setting("tr_from", "from", ""),
     state.Setting("tr_transfer", "transfer", "head", state.choice(architecture.TRANSFER_MODES)),
     state.Setting("tr_run", "run", "", lab.run_id),
+    state.Setting("tr_snap", "snap", 0, state.int_between(0, 10**9)),  # the run's snapshot shown (0: its last)
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     state.Setting("tr_compare", "compare", [], lambda text: [i for i in text.split(",") if i], ",".join),
 ]
@@ -173,7 +174,7 @@ def run_list() -> None:
 
 run_list()
 with layout.guard("comparing runs"):  # outside the fragment: its choice goes into the link on each rerun
-    lab.compare_runs(listed)
+    compare.draw(listed)
 
 visitor.admin_form()
 visitor.remember()  # so that "yours" survives a reload

@@ -216,8 +216,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         if run.active or len(steps) == 1:  # a run stopped early may hold one snapshot: nothing to scrub
             step = steps[-1]
         else:
-            step = st.select_slider("Snapshot (feature evolution over training)", steps, value=steps[-1],
-                                    key=f"tr_scrub_{run_id}", format_func=lambda s: f"step {s:,}")
+            step = _scrubbed_step(run_id, steps, settings)
         snap = run_files.load_snapshot(run_id, step)
         # side by side where each gets a useful size (figures sized for half the view), else one under the other
         left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run_id}")
@@ -227,6 +226,28 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
                                               height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run_id}_{step}")
     if run.status == "finished":
         _results(run)
+
+
+def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setting]) -> int:
+    """The snapshot scrubber over a finished run's ``steps``; the step shown is the page's ``tr_snap`` setting (0:
+    the last), so a link opens on it. The setting belongs to the run it was set for: another run starts at its last."""
+    key = f"tr_scrub_{run_id}"
+    if key not in st.session_state:
+        linked = st.session_state.get("tr_snap", 0)
+        if state.from_link("tr_snap") and linked and linked not in steps:
+            state.link_ignored("snap", linked, f"this run kept snapshots at steps {steps[0]:,} to {steps[-1]:,}, "
+                                               "the last is shown")
+        ours = state.from_link("tr_snap") or st.session_state.get(_SNAP_RUN) == run_id
+        st.session_state[key] = linked if ours and linked in steps else steps[-1]
+    step = st.select_slider("Snapshot (feature evolution over training)", steps, key=key,
+                            format_func=lambda s: f"step {s:,}")
+    if settings:
+        st.session_state.tr_snap, st.session_state[_SNAP_RUN] = (0 if step == steps[-1] else step), run_id
+        state.publish(settings)  # a fragment's rerun does not reach the page's own publish
+    return step
+
+
+_SNAP_RUN = "tr_snap_run"  # the run whose scrubber set ``tr_snap``
 
 
 def _results(run: runs.Run) -> None:
@@ -344,42 +365,3 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
             if st.session_state.get("tr_run") == chosen:
                 st.session_state.tr_run = ""
             st.rerun()
-
-
-def _label(run: runs.Run) -> str:
-    """The run's name, and how its first layer started when that was by hand."""
-    init = run.config.get("init") or {}
-    if not init.get("kernels"):
-        return run.name
-    return f"{run.name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
-
-
-COMPARED = 6  # runs in one comparison: more colours and filter mosaics than that are hard to tell apart
-
-
-def compare_runs(listed: list[runs.Run]) -> None:
-    """Chosen runs' curves in one figure and their first-layer filters side by side (last snapshots)."""
-    every = {r.id: r for r in listed}
-    st.session_state.tr_compare = [i for i in st.session_state.get("tr_compare", []) if i in every]  # deleted runs
-    if len(st.session_state.tr_compare) > COMPARED:
-        if state.from_link("tr_compare"):
-            state.link_ignored("compare", ",".join(st.session_state.tr_compare[COMPARED:]),
-                               f"at most {COMPARED} runs are compared: the first {COMPARED} are shown")
-        del st.session_state.tr_compare[COMPARED:]
-    if len(every) < 2:
-        return
-    chosen = st.multiselect("Compare runs", list(every), key="tr_compare", max_selections=COMPARED,
-                            format_func=lambda i: f"{_label(every[i])} ({i})",
-                            help="Hand-set against learned first filters, one optimizer against another...")
-    if not chosen:
-        return
-    picked = [every[i] for i in chosen]
-    st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked]),
-                    key="tr_compare_fig")
-    columns = st.columns(3)
-    last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
-    for i, (run, step) in enumerate(last):
-        filters = run_files.load_snapshot(run.id, step)["filters"]
-        columns[i % 3].plotly_chart(mosaic.kernels_figure(filters, f"{run.name}: step {step:,}", height=300,
-                                                          width_px=layout.MAIN_PX // 3),
-                                    key=f"tr_compare_filters_{run.id}_{step}")

@@ -300,6 +300,42 @@ def test_a_run_stopped_with_one_snapshot_shows_it_without_a_scrubber():
     assert not [s for s in at.select_slider if s.key == f"tr_scrub_{run.id}"]
 
 
+def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tmp_path, monkeypatch):
+    import torch
+
+    from explorer import run_files, runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    made = []
+    for name in ("first", "second"):
+        run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0}, root=tmp_path, name=name)
+        for step in (5, 10, 15):
+            run_files.save_snapshot(run.id, step, {"filters": torch.randn(6, 1, 5, 5),
+                                                   "probe_maps": torch.randn(1, 6, 28, 28)}, tmp_path)
+        runs.set_status(run.id, "cancelled", "cancelled by the user", tmp_path)  # stopped: no results to show
+        made.append(run.id)
+    first, second = made
+
+    def shown(at: AppTest) -> str:
+        return next(t for t in (f["layout"]["title"]["text"] for f in figures(at)) if t.startswith("First-layer"))
+
+    at = app("pages/train.py", run=first, snap="10")
+    no_crash(at)
+    assert at.select_slider(key=f"tr_scrub_{first}").value == 10 and shown(at) == "First-layer filters at step 10"
+    at.select_slider(key=f"tr_scrub_{first}").set_value(5).run()
+    assert at.query_params["snap"] in ("5", ["5"]) and shown(at) == "First-layer filters at step 5"
+    at.select_slider(key=f"tr_scrub_{first}").set_value(15).run()
+    assert "snap" not in at.query_params  # the last snapshot: the link stays short
+    at.select_slider(key=f"tr_scrub_{first}").set_value(5).run()
+    at.session_state["tr_run"] = second  # what "Show it above" does
+    at.run()
+    assert shown(at) == "First-layer filters at step 15" and "snap" not in at.query_params
+    missing = app("pages/train.py", run=first, snap="7")
+    no_crash(missing)
+    assert "`snap=7` was ignored: this run kept snapshots at steps 5 to 15, the last is shown" in warnings(missing)
+    assert missing.select_slider(key=f"tr_scrub_{first}").value == 15 and "snap" not in missing.query_params
+
+
 def test_a_run_whose_worker_is_starting_says_so_rather_than_queued():
     import os
 

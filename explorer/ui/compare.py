@@ -1,0 +1,48 @@
+"""The Train page's comparison of runs: their learning curves in one figure, their first-layer filters side by
+side."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import mosaic, run_files, runs, train_figures
+from explorer.ui import layout, state
+
+
+def _label(run: runs.Run) -> str:
+    """The run's name, and how its first layer started when that was by hand."""
+    init = run.config.get("init") or {}
+    if not init.get("kernels"):
+        return run.name
+    return f"{run.name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
+
+
+COMPARED = 6  # runs in one comparison: more colours and filter mosaics than that are hard to tell apart
+
+
+def draw(listed: list[runs.Run]) -> None:
+    """Chosen runs' curves in one figure and their first-layer filters side by side (last snapshots)."""
+    every = {r.id: r for r in listed}
+    st.session_state.tr_compare = [i for i in st.session_state.get("tr_compare", []) if i in every]  # deleted runs
+    if len(st.session_state.tr_compare) > COMPARED:
+        if state.from_link("tr_compare"):
+            state.link_ignored("compare", ",".join(st.session_state.tr_compare[COMPARED:]),
+                               f"at most {COMPARED} runs are compared: the first {COMPARED} are shown")
+        del st.session_state.tr_compare[COMPARED:]
+    if len(every) < 2:
+        return
+    chosen = st.multiselect("Compare runs", list(every), key="tr_compare", max_selections=COMPARED,
+                            format_func=lambda i: f"{_label(every[i])} ({i})",
+                            help="Hand-set against learned first filters, one optimizer against another...")
+    if not chosen:
+        return
+    picked = [every[i] for i in chosen]
+    st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked]),
+                    key="tr_compare_fig")
+    columns = st.columns(3)
+    last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
+    for i, (run, step) in enumerate(last):
+        filters = run_files.load_snapshot(run.id, step)["filters"]
+        columns[i % 3].plotly_chart(mosaic.kernels_figure(filters, f"{run.name}: step {step:,}", height=300,
+                                                          width_px=layout.MAIN_PX // 3),
+                                    key=f"tr_compare_filters_{run.id}_{step}")
