@@ -22,6 +22,8 @@ SETTINGS = [
     state.Setting("lbl_layer", "layer", ""),
     state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),
     state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
+    state.Setting("lbl_look", "look", False, state.boolean, state.dump_bool),
+    state.Setting("lbl_closer", "closer", 0, state.int_between(0, 4095)),
     state.tab_setting("lbl_tab", TABS),
 ]
 state.restore(SETTINGS)
@@ -87,12 +89,13 @@ with tab_maps, layout.guard("drawing the layer's output"):
                 layout.cells(1, layout.SETTING_PX)[0].number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
             layout.toggle(st, "Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale "
                           "(its shape shows); off: one scale for all (their strengths compare).")
-            with st.expander("Look closer at one map (hover for its values)"):
-                if st.session_state.get("lbl_closer", 0) >= out.shape[0]:
-                    st.session_state.lbl_closer = 0
-                closer = st.number_input("Map", 0, out.shape[0] - 1, key="lbl_closer")
-                st.plotly_chart(figures.feature_map_figure(out[closer], "symmetric" if (out < 0).any() else "own",
-                                                           f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
+            look = st.expander("Look closer at one map (hover for its values)", key="lbl_look", on_change="rerun")
+            if look.open:  # open or closed, it is in the link
+                last = out.shape[0] - 1
+                state.at_most("lbl_closer", "closer", last, f"`{layer.name}` has maps 0..{last}")
+                closer = look.number_input("Map", 0, last, key="lbl_closer")
+                look.plotly_chart(figures.feature_map_figure(out[closer], "symmetric" if (out < 0).any() else "own",
+                                                             f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles

@@ -11,6 +11,8 @@ from tests.apptest import app, no_crash, warnings
     ("pages/invariance.py", {"shift_x": "1,2,3"}, "`shift_x=1,2,3` was ignored: '1,2,3' is not two numbers"),
     ("pages/receptive_fields.py", {"layer": "conv2", "unit": "999,999"},
      "`unit=999,999` was ignored: `conv2` has units 0..9, 0..9 (row,column), so its centre is shown"),
+    ("pages/layer_by_layer.py", {"layer": "conv1", "look": "1", "closer": "9"},
+     "`closer=9` was ignored: `conv1` has maps 0..5, so 5 is shown"),
     ("pages/top_activations.py", {"channel": "4000"}, "`channel=4000` was ignored: `conv2` has channels 0..15, so 15"),
     ("pages/top_activations.py", {"layer": "zzz"}, "This model has no layer `zzz`: pick a conv or pooling layer."),
     ("pages/top_activations.py", {"layer": "fc3"}, "`fc3` has no feature maps"),
@@ -25,6 +27,6 @@ def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, 
     at = app(page, **params)
     no_crash(at)
     assert said in warnings(at), warnings(at)
-    bad = {k: v for k, v in params.items() if k not in ("mode", "steps") and not (k, v) == ("layer", "conv2")}
+    bad = {k: v for k, v in params.items() if k not in ("mode", "steps", "look") and (k, v) not in (("layer", "conv2"), ("layer", "conv1"))}
     for param, value in bad.items():  # the link now says what is shown
         assert at.query_params.get(param) not in (value, [value]), (param, at.query_params.get(param))

@@ -137,15 +137,26 @@ def test_layer_page_pages_through_wide_layers_and_looks_closer():
     no_crash(at)
     maps = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("64 feature maps"))
     assert "maps 32..47" in maps["layout"]["annotations"][0]["text"]
+    assert "lbl_closer" not in [n.key for n in at.number_input]  # the closer look is shut: its map is not drawn
+    at.session_state["lbl_look"] = True  # opened
+    at.run()
     at.number_input(key="lbl_closer").set_value(63).run()
     closer = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Map 63 of conv1"))
     assert closer["data"][0]["z"]["shape"] == "112, 112"
+    assert at.query_params["look"] in ("1", ["1"]) and at.query_params["closer"] in ("63", ["63"])
     at.button(key="lbl_next").click().run()  # bn1: the page and the map go back to the start when needed
     no_crash(at)
     assert at.number_input(key="lbl_maps").value == 1
     at.select_slider(key="lbl_layer").set_value("fc").run()
     no_crash(at)
 
+
+
+def test_a_link_opens_the_closer_look_at_its_map():
+    at = app("pages/layer_by_layer.py", layer="conv1", look="1", closer="4")
+    no_crash(at)
+    assert any(f["layout"]["title"]["text"] == "Map 4 of conv1" for f in figures(at))
+    assert at.query_params["closer"] in ("4", ["4"])
 
 # --- Receptive fields ----------------------------------------------------------------------------
 
