@@ -90,12 +90,13 @@ with tab_maps, layout.guard("drawing the layer's output"):
             layout.toggle(st, "Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale "
                           "(its shape shows); off: one scale for all (their strengths compare).")
             look = st.expander("Look closer at one map (hover for its values)", key="lbl_look", on_change="rerun")
-            if look.open:  # open or closed, it is in the link
-                last = out.shape[0] - 1
-                state.at_most("lbl_closer", "closer", last, f"`{layer.name}` has maps 0..{last}")
-                closer = look.number_input("Map", 0, last, key="lbl_closer")
-                look.plotly_chart(figures.feature_map_figure(out[closer], "symmetric" if (out < 0).any() else "own",
-                                                             f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
+            if look.open:  # drawn only while open; open or shut, it is in the link
+                with look:  # a link's map the layer lacks is named here, above the box it concerns
+                    last = out.shape[0] - 1
+                    state.at_most("lbl_closer", "closer", last, f"`{layer.name}` has maps 0..{last}")
+                    closer = st.number_input("Map", 0, last, key="lbl_closer")
+                    st.plotly_chart(figures.feature_map_figure(out[closer], "symmetric" if (out < 0).any() else "own",
+                                                               f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles

@@ -5,6 +5,10 @@ import pytest
 from tests.apptest import app, no_crash, warnings
 
 
+# the parameters below that the page can use: they set the scene for the one it cannot
+USABLE = {("mode", "class"), ("steps", "8"), ("look", "1"), ("layer", "conv1"), ("layer", "conv2")}
+
+
 @pytest.mark.parametrize(("page", "params", "said"), [
     ("pages/kernel_lab.py", {"dil": "abc"}, "`dil=abc` was ignored: 'abc' is not a whole number"),
     ("pages/train.py", {"lr": "abc"}, "`lr=abc` was ignored: 'abc' is not a number"),
@@ -27,6 +31,6 @@ def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, 
     at = app(page, **params)
     no_crash(at)
     assert said in warnings(at), warnings(at)
-    bad = {k: v for k, v in params.items() if k not in ("mode", "steps", "look") and (k, v) not in (("layer", "conv2"), ("layer", "conv1"))}
+    bad = {k: v for k, v in params.items() if (k, v) not in USABLE}
     for param, value in bad.items():  # the link now says what is shown
         assert at.query_params.get(param) not in (value, [value]), (param, at.query_params.get(param))

@@ -151,12 +151,12 @@ def test_layer_page_pages_through_wide_layers_and_looks_closer():
     no_crash(at)
 
 
-
 def test_a_link_opens_the_closer_look_at_its_map():
     at = app("pages/layer_by_layer.py", layer="conv1", look="1", closer="4")
     no_crash(at)
     assert any(f["layout"]["title"]["text"] == "Map 4 of conv1" for f in figures(at))
     assert at.query_params["closer"] in ("4", ["4"])
+
 
 # --- Receptive fields ----------------------------------------------------------------------------
 
