@@ -79,7 +79,8 @@ with tab_maps, layout.guard("drawing the layer's output"):
     with right:
         if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
-            st.session_state.lbl_maps = min(st.session_state.lbl_maps, pages)
+            state.at_most("lbl_maps", "maps", pages, f"`{layer.name}`'s {out.shape[0]} maps fill "
+                          f"{pages} {labels.plural(pages, 'page')}")
             first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
             title = f"{out.shape[0]} feature {labels.plural(out.shape[0], 'map')} of {out.shape[1]} x {out.shape[2]}"
             st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, title,
