@@ -23,17 +23,20 @@ SETTINGS = [
     *image_sets.settings(image_sets.default_source(LINKED)),
     state.Setting("ta_layer", "layer", ""),
     state.Setting("ta_channel", "channel", 0, state.int_between(0, 4095)),
+    state.Setting("ta_page", "chpage", 0, state.int_between(1, 128)),  # 0: the page of the channel shown
 ]
 state.restore(SETTINGS)
 
 
 def typed_channel() -> None:
-    """A channel typed in: the grid starts afresh, so a click on the tile clicked before counts again."""
+    """A channel typed in: the grid shows its page afresh, so a click on the tile clicked before counts again."""
+    st.session_state.ta_page = 0
     st.session_state.ta_grid_round = st.session_state.get("ta_grid_round", 0) + 1
     state.keep("ta_last_click", None)
 
 
-view, network, picked = model_input.controls(SETTINGS, need_image=False, model_bound=("ta_layer", "ta_channel"))
+view, network, picked = model_input.controls(SETTINGS, need_image=False,
+                                             model_bound=("ta_layer", "ta_channel", "ta_page"))
 
 with view, layout.guard("finding the top activations"):
     spatial = [layer for layer in network.layers if len(layer.out_shape) == 3 and layer.type != "Normalize"]
@@ -46,7 +49,7 @@ with view, layout.guard("finding the top activations"):
                                                    "pick a conv or pooling layer"))
         st.session_state.ta_layer = default
     a, b = st.columns([3, 4])
-    a.selectbox("Layer", names, key="ta_layer")
+    a.selectbox("Layer", names, key="ta_layer", on_change=lambda: st.session_state.update(ta_page=0))
     layer = next(l for l in spatial if l.name == st.session_state.ta_layer)
     with b:
         images_set = image_sets.pick_images(network.spec)
@@ -57,8 +60,13 @@ with view, layout.guard("finding the top activations"):
     state.at_most("ta_channel", "channel", channels - 1, f"`{layer.name}` has channels 0..{channels - 1}")
 
     st.subheader(f"The {channels} channels of `{layer.name}`: each one's strongest patch")
-    page = st.number_input(f"Channels page (of {-(-channels // PER_PAGE)})", 1, -(-channels // PER_PAGE),
-                           st.session_state.ta_channel // PER_PAGE + 1, key="ta_page") if channels > PER_PAGE else 1
+    pages = -(-channels // PER_PAGE)
+    own_page = state.page_default("ta_page", st.session_state.ta_channel // PER_PAGE + 1)  # left out of the link
+    if not st.session_state.ta_page:
+        st.session_state.ta_page = own_page
+    state.at_most("ta_page", "chpage", pages, f"`{layer.name}`'s {channels} channels fill {pages} "
+                  f"{labels.plural(pages, 'page')}")
+    page = st.number_input(f"Channels page (of {pages})", 1, pages, key="ta_page") if pages > 1 else 1
     first = (page - 1) * PER_PAGE
     shown = range(first, min(first + PER_PAGE, channels))
     best = [top_activations.patches(result, images_set.images, network.model, images_set.size, c)[0] for c in shown]

@@ -111,6 +111,22 @@ def test_a_kernel_with_many_input_maps_says_how_many_are_drawn():
     assert "Its kernel (the first 16 of its 192 input maps)" in [f["layout"]["title"]["text"] for f in figures(at)]
 
 
+def test_the_channels_page_is_in_the_link_when_it_is_not_the_shown_channels_own():
+    at = app("pages/top_activations.py", model="alexnet", weights="0", n="8", channel="70")
+    no_crash(at)
+    assert at.number_input(key="ta_page").value == 3  # channels 64..95 hold channel 70
+    assert "chpage" not in at.query_params
+    at.number_input(key="ta_page").set_value(5).run()  # browsing the grid: the channel shown stays
+    assert at.subheader[1].value.startswith("Channel 70:") and at.query_params["chpage"] in ("5", ["5"])
+    again = app("pages/top_activations.py", model="alexnet", weights="0", n="8", channel="70", chpage="5")
+    assert again.number_input(key="ta_page").value == 5
+    again.number_input(key="ta_channel").set_value(40).run()  # typed: the grid turns to its page
+    assert again.number_input(key="ta_page").value == 2 and "chpage" not in again.query_params
+    again.number_input(key="ta_page").set_value(1).run()
+    again.selectbox(key="ta_layer").set_value(again.selectbox(key="ta_layer").options[0]).run()  # 64 channels
+    assert again.number_input(key="ta_page").value == 2 and "chpage" not in again.query_params  # channel 40's
+
+
 def test_top_page_on_a_branching_network():
     at = app("pages/top_activations.py", model="resnet_small", weights="0", layer="stage2.add", n="500")
     no_crash(at)
