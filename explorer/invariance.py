@@ -55,6 +55,13 @@ class Sweep:
         """(V,) the predicted class of each transformed image."""
         return self.probabilities.argmax(1)
 
+    @property
+    def favourite(self) -> tuple[int, float]:
+        """The class with the highest probability averaged over the versions, and that average: near chance
+        (1 / K) for a network that reads every version as the same near-tie."""
+        average = self.probabilities.mean(0)
+        return int(average.argmax()), float(average.max())
+
 
 def swept_values(kind: str, first: float, last: float, count: int, side: int) -> torch.Tensor:
     """``count`` values evenly spaced from ``first`` to ``last``.

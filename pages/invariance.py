@@ -86,9 +86,9 @@ with view, layout.guard("sweeping the transformation"):
                 f"**{int(kept.sum())} of {len(values)}** versions keep that reading. "
                 + explain_figures.invariance_verdict(result, classes))
     if not network.pretrained:
-        average = result.probabilities.mean(0)
+        chance = 1 / result.probabilities.shape[1]
         st.warning(f"With random weights this says nothing about invariance: the network gives its top class "
-                   f"{float(average.max()):.2%} on average (chance is {1 / len(average):.2%}), and an untrained "
+                   f"{result.favourite[1]:.2%} on average (chance is {chance:.2%}), and an untrained "
                    "network's reading is the same near-tie whatever it is shown. "
                    + model_input.trained_hint(network, "ask whether a trained network keeps its reading")
                    + " The layers' chart below still shows what the architecture alone does with a moved image.")

@@ -98,3 +98,9 @@ def test_swept_shifts_are_whole_pixels_each_once_and_other_kinds_keep_the_count(
     assert shifts.tolist() == [float(v) for v in range(-8, 9)]
     angles = invariance.swept_values("rotate", -45, 45, 21, side=28)
     assert len(angles) == 21 and angles[0] == -45 and angles[-1] == 45
+
+
+def test_the_favourite_is_the_class_with_the_highest_mean_probability_over_the_versions():
+    probabilities = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.1, 0.6, 0.3]])  # class 0 wins once, 1 twice
+    result = invariance.Sweep("rotate", torch.zeros(3), torch.zeros(3, 1, 2, 2), probabilities, 0, (), torch.zeros(0, 3))
+    assert result.favourite[0] == 1 and result.favourite[1] == pytest.approx(0.5)
