@@ -80,13 +80,15 @@ def build(config: dict, input_shape: tuple[int, int, int], classes: int) -> nn.M
     shape = check_input(input_shape, classes)
     mean, std = _stats(config, shape[0])
     name = config.get("model") or "custom"
-    if name == "custom":
-        layers = config.get("layers")
-        model = _custom(default_layers() if layers is None else as_list(layers), shape, classes, mean, std)
-    elif name in REGISTRY_MODELS:
-        model = _registry_model(name, shape, classes, mean, std)
-    else:
-        raise ArchitectureError(f"unknown model {name!r}; choose custom or one of {', '.join(REGISTRY_MODELS)}")
+    with models.BUILDING:  # its draws from torch's generator are not another thread's seeded build's
+        if name == "custom":
+            layers = config.get("layers")
+            model = _custom(default_layers() if layers is None else as_list(layers), shape, classes, mean, std)
+        elif name in REGISTRY_MODELS:
+            model = _registry_model(name, shape, classes, mean, std)
+        else:
+            raise ArchitectureError(f"unknown model {name!r}; choose custom or one of "
+                                    f"{', '.join(REGISTRY_MODELS)}")
     init = config.get("init") or {}
     if not isinstance(init, dict):
         raise ArchitectureError(f"init must be a dict like {{'kernels': [...], 'frozen': False}}, not {init!r:.40}")
@@ -226,7 +228,8 @@ def linear_layers(config: dict) -> int:
     """How many fully connected layers the config's network has, its classifier included."""
     name = config.get("model") or "custom"
     if name in REGISTRY_MODELS:
-        return sum(isinstance(m, nn.Linear) for m in _BUILDERS[name](models.spec(name)).modules())
+        with torch.device("meta"):  # its modules, without memory or draws from the random generator
+            return sum(isinstance(m, nn.Linear) for m in _BUILDERS[name](models.spec(name)).modules())
     layers = config.get("layers")
     return 1 + sum(isinstance(layer, dict) and layer.get("type") == "linear"
                    for layer in (default_layers() if layers is None else layers))

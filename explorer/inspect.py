@@ -7,12 +7,16 @@ No hooks are registered on the model, so nothing can leak into a cached model.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import threading
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import fx, nn
+from torchvision.models import feature_extraction
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 from explorer import conv, labels
@@ -55,6 +59,46 @@ def _twin(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model, shared).eval()
 
 
+class _ThreadTracer(feature_extraction.NodePathTracer):
+    """torchvision's tracer, confined to the thread that traces.
+
+    While FX traces, ``nn.Module.__call__`` and ``__getattr__`` are patched for the whole process. The
+    app serves its sessions from threads: another session's forward pass would go through this tracer
+    (a NameError, or proxies in place of its weights, which a cached model shares with the traced
+    twin). Calls from other threads pass straight through.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._thread = threading.get_ident()
+
+    def call_module(self, m, forward, args, kwargs):
+        if threading.get_ident() != self._thread:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if threading.get_ident() != self._thread:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+
+_TRACING = threading.RLock()
+
+
+@contextlib.contextmanager
+def _tracing() -> Iterator[None]:
+    """One FX trace at a time, by :class:`_ThreadTracer`. torch.fx keeps its patches in a global: two
+    traces at once can leave ``nn.Module.__call__`` patched for good, and every later forward fails.
+    torchvision builds its tracer by name, so the name points at ours while the lock is held."""
+    with _TRACING:
+        library_tracer, feature_extraction.NodePathTracer = feature_extraction.NodePathTracer, _ThreadTracer
+        try:
+            yield
+        finally:
+            feature_extraction.NodePathTracer = library_tracer
+
+
 _NAMES: weakref.WeakKeyDictionary[nn.Module, tuple[str, ...]] = weakref.WeakKeyDictionary()
 
 
@@ -64,7 +108,8 @@ def node_names(model: nn.Module) -> list[str]:
     Traced once per model (the structure of a built model does not change); later calls read the trace.
     """
     if model not in _NAMES:
-        _, eval_nodes = get_graph_node_names(_twin(model), tracer_kwargs=_tracer_kwargs())
+        with _tracing():
+            _, eval_nodes = get_graph_node_names(_twin(model), tracer_kwargs=_tracer_kwargs())
         _NAMES[model] = tuple(eval_nodes[1:])  # the first node is the input placeholder
     return list(_NAMES[model])
 
@@ -78,8 +123,9 @@ def extractor(model: nn.Module, nodes: list[str] | None = None) -> fx.GraphModul
     use ``F.relu(x, inplace=True)`` and ``nn.ReLU(inplace=True)``), and the page would show
     rectified maps as the conv's.
     """
-    graph_module = create_feature_extractor(_twin(model), return_nodes=nodes or node_names(model),
-                                            tracer_kwargs=_tracer_kwargs())
+    nodes = nodes or node_names(model)
+    with _tracing():
+        graph_module = create_feature_extractor(_twin(model), return_nodes=nodes, tracer_kwargs=_tracer_kwargs())
     for node in graph_module.graph.nodes:
         if node.kwargs.get("inplace"):
             node.kwargs = {**node.kwargs, "inplace": False}

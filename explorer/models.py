@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -300,11 +301,27 @@ def spec(name: str) -> ModelSpec:
     return REGISTRY[name]
 
 
-def build(name: str, pretrained: bool = False) -> nn.Module:
+# Held while a model is built. Torch's default generator is one for all threads: a seeded build in one
+# session must draw its seed's numbers, not share them with a build in another.
+BUILDING = threading.RLock()
+
+
+def build(name: str, pretrained: bool = False, seed: int | None = None) -> nn.Module:
     """A fresh model in eval mode. ``pretrained``: shipped weights, or torchvision's (downloaded once).
 
+    ``seed``: the random weights are this seed's, the same at every build, whatever other threads
+    build meanwhile; the caller's random state is left as it was.
     Raises WeightsUnavailable when the weights cannot be had (offline, none shipped).
     """
+    with BUILDING:
+        if seed is None:
+            return _build(name, pretrained)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return _build(name, pretrained)
+
+
+def _build(name: str, pretrained: bool) -> nn.Module:
     entry = spec(name)
     if entry.weights == "torchvision":
         model = _torchvision_model(entry, pretrained)

@@ -1,5 +1,8 @@
 """Layer tables and activations against real forward passes, numel() and torchvision's own figures."""
 
+import threading
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -194,3 +197,28 @@ def test_tracing_never_switches_the_model_itself_to_training_mode():
     x = torch.rand(2, 1, 8, 8)
     torch.testing.assert_close(graph(x)[names[-1]], model(x))  # the same weights and statistics
     assert graph.get_submodule(names[0]).weight is model[0].weight
+
+
+def test_tracing_in_one_session_leaves_the_others_forward_passes_and_traces_alone():
+    # the server runs sessions in threads; torch.fx patches nn.Module for the whole process while it traces
+    lenet, tinyvgg = (models.build(name).requires_grad_(False) for name in ("lenet5", "tinyvgg"))
+    own_call, failures, until = nn.Module.__call__, [], time.monotonic() + 2.0
+    expected = lenet(torch.ones(2, 1, 28, 28))
+
+    def repeat(work) -> None:
+        while time.monotonic() < until:
+            try:
+                work()
+            except Exception as exc:  # noqa: BLE001 - any failure in another thread is the finding
+                failures.append(repr(exc)[:120])
+
+    def forward() -> None:  # the traced model's own parameters, run by another session
+        assert torch.equal(lenet(torch.ones(2, 1, 28, 28)), expected)
+
+    threads = [threading.Thread(target=repeat, args=(work,)) for work in
+               (lambda: inspect.extractor(lenet, ["conv1"]), lambda: inspect.extractor(tinyvgg), forward)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == [] and nn.Module.__call__ is own_call, sorted(set(failures))[:3]

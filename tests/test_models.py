@@ -2,6 +2,7 @@
 
 import hashlib
 import pickle
+import threading
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,21 @@ def test_every_model_suggests_a_sample_like_its_training_data():
     assert set(models.SAMPLES.values()) <= keys
     assert (models.spec("lenet5").sample, models.spec("tinyvgg").sample) == ("digit", "triangle")
     assert (models.sample_for("fashion-mnist"), models.sample_for("cifar10")) == ("tshirt", "chelsea")
+
+
+def test_a_seeded_build_has_its_seeds_weights_whatever_other_threads_draw_meanwhile():
+    state = torch.random.get_rng_state()
+    alone = models.build("tinyvgg", seed=0).state_dict()
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's random state is left alone
+    built = []
+    threads = [threading.Thread(target=lambda: built.append(models.build("tinyvgg", seed=0))) for _ in range(4)]
+    threads.append(threading.Thread(target=lambda: [models.build("lenet5") for _ in range(20)]))  # unseeded draws
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 4
+    for model in built:
+        assert all(torch.equal(alone[k], v) for k, v in model.state_dict().items())
+    other = models.build("tinyvgg", seed=1).state_dict()
+    assert not all(torch.equal(alone[k], v) for k, v in other.items())

@@ -173,9 +173,8 @@ def _network(name: str, pretrained: bool) -> Network:
     if name.startswith("run:"):
         model = run_files.build_model(name.removeprefix("run:")).requires_grad_(False)
     else:
-        with torch.random.fork_rng(devices=[]):  # random weights are the same ones at every build: a
-            torch.manual_seed(0)                 # rebuilt model still matches what was computed from it
-            model = models.build(name, pretrained=pretrained).requires_grad_(False)
+        # random weights are the same ones at every build: a rebuilt model still matches what was computed from it
+        model = models.build(name, pretrained=pretrained, seed=0).requires_grad_(False)
     spec = spec_of(name)
     graph = inspect.extractor(model)
     return Network(spec, pretrained, model, graph, tuple(inspect.layers(model, spec.input_shape, graph)))
