@@ -3,3 +3,9 @@
 Modules are nouns, used as ``from explorer import conv; conv.output_size(...)``.
 Only ``explorer.ui`` (shared widgets) imports streamlit.
 """
+
+# Imported here, with the package, so that a server's first visitors, whose pages are imported in threads at
+# once, take turns: torchvision's modules import each other in a cycle, and two threads importing it together
+# get a half-made module ("cannot import name ... from partially initialized module").
+import torch  # noqa: F401
+import torchvision  # noqa: F401
