@@ -38,3 +38,7 @@ def test_modules_imported_by_threads_at_once_all_load():
     for _ in range(3):
         count, failures = _fresh(RACE).split(" ", 1)
         assert int(count) > 30 and failures == "[]", failures[:2000]
+
+
+def test_the_widgets_bring_pandas_whole_before_any_figure_looks_for_it():
+    assert _fresh("import sys, explorer.ui; print('pandas' in sys.modules)") == "True"
