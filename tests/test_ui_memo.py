@@ -1,6 +1,11 @@
 """Results kept per server under a progress bar (explorer.ui.memo), driven by AppTest scripts."""
 
+import threading
+import time
+
 from streamlit.testing.v1 import AppTest
+
+from tests.apptest import TIMEOUT
 
 
 def _script():
@@ -21,7 +26,7 @@ def _script():
 
 
 def test_a_result_is_computed_once_then_remembered_and_the_oldest_dropped():
-    at = AppTest.from_function(_script)
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["key"] = "a"
     at.run()
     assert not at.exception and at.markdown[0].value == "value of a"
@@ -41,3 +46,58 @@ def test_a_progress_text_counts_only_once_the_total_is_known():
     assert memo.counted("Covering the image", 0, 0, "covered images read") == "Covering the image..."
     assert memo.counted("Covering the image", 3, 1200, "covered images read") == (
         "Covering the image: 3 of 1,200 covered images read")
+
+
+# --- sessions asking for one result at once -------------------------------------------------
+CALLS: list[str] = []  # the computations started, in every session
+GATE = threading.Event()  # holds the first computation until the other session is waiting for it
+
+
+def _held_script():
+    import streamlit as st
+
+    from explorer.ui import memo
+    from tests.test_ui_memo import CALLS, GATE
+
+    def compute(report):
+        CALLS.append(st.query_params["who"])
+        if len(CALLS) == 1:  # the first session's: held, then cut off or finished as the test says
+            report(1, 4)
+            GATE.wait(30)
+            if st.query_params.get("cut") == "1":
+                raise RuntimeError("the visitor moved on")
+        return f"computed by {CALLS[-1]}"
+
+    st.write(memo.computed("test_memo_held", st.query_params["cut"], compute, lambda d, t: f"{d} of {t}"))
+
+
+def _two_sessions(cut: str) -> tuple[AppTest, AppTest]:
+    """Session a starts the computation; b asks for it while a's is held, then a's is let go."""
+    CALLS.clear()
+    GATE.clear()
+    first, second = (AppTest.from_function(_held_script, default_timeout=TIMEOUT) for _ in range(2))
+    first.query_params.update(who="a", cut=cut)
+    second.query_params.update(who="b", cut=cut)
+    runs = [threading.Thread(target=session.run) for session in (first, second)]
+    runs[0].start()
+    while not CALLS:
+        time.sleep(0.05)
+    runs[1].start()
+    time.sleep(1.0)  # b is waiting under its bar by now
+    GATE.set()
+    for run in runs:
+        run.join(TIMEOUT)
+    return first, second
+
+
+def test_sessions_asking_for_one_result_at_once_wait_for_a_single_computation():
+    first, second = _two_sessions(cut="0")
+    assert CALLS == ["a"]
+    assert first.markdown[0].value == second.markdown[0].value == "computed by a"
+    assert not second.get("progress")
+
+
+def test_when_the_computing_session_stops_a_waiting_one_computes_it():
+    first, second = _two_sessions(cut="1")
+    assert CALLS == ["a", "b"] and first.exception
+    assert second.markdown[0].value == "computed by b" and not second.exception

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import streamlit as st
@@ -30,28 +31,69 @@ def counted(what: str, done: int, total: int, unit: str) -> str:
     return f"{what}: {done:,} of {total:,} {unit}" if total else f"{what}..."
 
 
+@dataclass
+class _Running:
+    """A result being computed by one session, which the others asking for it wait for."""
+
+    finished: threading.Event = field(default_factory=threading.Event)
+    progress: tuple[int, int] = (0, 0)  # the computing session's last report
+
+
+@st.cache_resource
+def _running() -> dict[tuple[str, Hashable], _Running]:
+    """This server's computations in progress, by (store, key)."""
+    return {}
+
+
 def computed(store: str, key: Hashable, compute: Callable[[Report], T], describe: Callable[[int, int], str],
              keep: int = 8) -> T:
     """``compute(report)`` once per server for ``key``, then remembered among the ``keep`` most recent of ``store``.
 
-    While it runs, a progress bar says ``describe(done, total)``; it is removed when done.
+    While it runs, a progress bar says ``describe(done, total)``; it is removed when done. Sessions asking
+    for the same result meanwhile (a class opening one link) wait for it under a bar that follows the
+    computing one; if that session stops before the end (its visitor moved on), one of them computes it.
     """
-    with _LOCK:
-        results = _stores().setdefault(store, OrderedDict())
-        if key in results:
-            results.move_to_end(key)
-            return results[key]
-    bar = st.progress(0.0, text=describe(0, 0))
+    bar = None  # made once there is something to wait for: a remembered result shows none
 
-    def report(done: int, total: int) -> None:
-        bar.progress(min(done / max(total, 1), 1.0), text=describe(done, total))
+    def show(done: int, total: int) -> None:
+        nonlocal bar
+        fraction, text = min(done / max(total, 1), 1.0), describe(done, total)
+        if bar is None:
+            bar = st.progress(fraction, text=text)
+        else:
+            bar.progress(fraction, text=text)
 
     try:
-        value = compute(report)
+        while True:
+            with _LOCK:
+                results = _stores().setdefault(store, OrderedDict())
+                if key in results:
+                    results.move_to_end(key)
+                    return results[key]
+                running = _running().get((store, key))
+                if running is None:  # none computing it: this session does
+                    running = _running()[store, key] = _Running()
+                    break
+            show(*running.progress)
+            while not running.finished.wait(0.25):
+                show(*running.progress)
+
+        def report(done: int, total: int) -> None:
+            running.progress = (done, total)
+            show(done, total)
+
+        show(0, 0)
+        try:
+            value = compute(report)
+            with _LOCK:
+                results[key] = value
+                while len(results) > keep:
+                    results.popitem(last=False)
+            return value
+        finally:
+            with _LOCK:
+                del _running()[store, key]
+            running.finished.set()
     finally:
-        bar.empty()
-    with _LOCK:
-        results[key] = value
-        while len(results) > keep:
-            results.popitem(last=False)
-    return value
+        if bar is not None:
+            bar.empty()
