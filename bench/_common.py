@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -42,3 +44,23 @@ class Clock:
     def read(self) -> float:
         """The total so far, running or not (without a device sync: for budget checks on the CPU)."""
         return self.seconds + (time.perf_counter() - self._since if self._since is not None else 0.0)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 120.0) -> float:
+    """Seconds until the Streamlit server at ``url`` answers its health check."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not start within {timeout:.0f} s")

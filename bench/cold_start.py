@@ -8,15 +8,13 @@ test tools (Playwright, ``make test`` installs them). Prints one JSON line (benc
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import report
+from _common import free_port, report, wait_healthy
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,27 +22,9 @@ WAYS = {"streamlit_run": ["-m", "streamlit", "run", "streamlit_app.py"], "make_r
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, timeout: float = 120.0) -> float:
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return time.perf_counter() - start
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not start within {timeout:.0f} s")
-
-
 def first_visit(way: list[str], browser) -> dict:
     """Seconds until the server answers, then until the first page's title and its prediction show."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as runs:
         server = subprocess.Popen([sys.executable, *way, "--server.headless", "true", "--server.address", "127.0.0.1",
@@ -52,7 +32,7 @@ def first_visit(way: list[str], browser) -> dict:
                                    "--server.fileWatcherType", "none"], cwd=REPO, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, env={**os.environ, "EXPLORER_RUNS": runs})
         try:
-            healthy = _wait_healthy(url)
+            healthy = wait_healthy(url)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             start = time.perf_counter()
             page.goto(url + "/layer_by_layer")
