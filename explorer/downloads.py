@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -17,15 +19,34 @@ class DownloadError(RuntimeError):
     """The file could not be fetched (offline, refused, cut off) or arrived corrupted."""
 
 
+_LOCKS_LOCK = threading.Lock()
+_LOCKS: dict[Path, threading.Lock] = {}  # one per file being fetched by this process
+
+
+def _lock_for(target: Path) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(target, threading.Lock())
+
+
 def download(url: str, directory: Path, progress: Progress | None = None, chunk: int = 1 << 20,
              timeout: float = 20.0) -> Path:
     """Stream ``url`` into ``directory``; check the sha256 prefix its file name carries (torch.hub's rule).
 
-    The file appears under its final name only when complete and verified.
+    The file appears under its final name only when complete and verified. Asked for a file that
+    another thread is fetching (a class pressing Download at once), a call waits for that download
+    and returns its file; a file already there is returned as it is.
     """
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / url.rsplit("/", 1)[1]
-    partial = target.with_name(target.name + ".partial")
+    with _lock_for(target):
+        if target.exists():
+            return target
+        return _fetch(url, target, progress, chunk, timeout)
+
+
+def _fetch(url: str, target: Path, progress: Progress | None, chunk: int, timeout: float) -> Path:
+    # a name of its own: another process fetching the same file into this folder writes beside it, not into it
+    partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}.partial")
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -48,3 +49,23 @@ def test_a_missing_file_or_an_unreachable_server_fails_fast(tmp_path):
     with pytest.raises(downloads.DownloadError, match="refused"):
         downloads.download(f"http://127.0.0.1:{closed_port()}/weights.pth", tmp_path / "cache")
     assert time.perf_counter() - start < 5 and not any((tmp_path / "cache").iterdir())
+
+
+def test_visitors_pressing_download_at_once_share_one_download(tmp_path):
+    path = _hashed_file(tmp_path / "served", os.urandom(2**20))
+    started, got = threading.Event(), []
+
+    def slow(done: int, total: int) -> None:  # the first download, held until the second caller waits
+        started.set()
+        time.sleep(0.02)
+
+    with serve(path.parent) as (base, requests):
+        first = threading.Thread(target=lambda: got.append(
+            downloads.download(base + path.name, tmp_path / "cache", slow, chunk=1 << 14)))
+        first.start()
+        started.wait(10)
+        got.append(downloads.download(base + path.name, tmp_path / "cache"))
+        first.join(30)
+    assert requests == ["/" + path.name]  # fetched once
+    assert got == [tmp_path / "cache" / path.name] * 2 and got[0].read_bytes() == path.read_bytes()
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [path.name]  # no partial file left
