@@ -65,7 +65,8 @@ def compute(model: nn.Module, layer: str, images: torch.Tensor, k: int = 9, batc
     (ValueError otherwise). k larger than N gives all N images (k = N). ``batch_size`` images go
     through at a time, fewer on the CPU for large images (``CPU_BATCH_VALUES``). On CUDA the forward pass
     runs in bf16 autocast with channels_last (values then carry bf16's ~3 significant digits);
-    on the CPU in float32. The model itself is never moved or changed.
+    on the CPU in float32. Out of GPU memory (a GPU shared with training runs), it goes on with half as
+    many images at a time. The model itself is never moved or changed.
     """
     if images.dim() != 4 or images.dtype != torch.uint8 or len(images) == 0:
         raise ValueError(f"images must be a non-empty (N, C, H, W) uint8 tensor, got {tuple(images.shape)} {images.dtype}")
@@ -77,14 +78,23 @@ def compute(model: nn.Module, layer: str, images: torch.Tensor, k: int = 9, batc
         batch_size = max(1, min(batch_size, CPU_BATCH_VALUES // images[0].numel()))
     graph = _extractor_on(model, layer, dev)
     best, map_size = None, (0, 0)
+    start = 0
     with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=dev.type == "cuda"):
-        for start in range(0, n, batch_size):
-            maps = _feature_maps(graph, layer, _as_input(images[start:start + batch_size], dev))  # (B, C, H', W')
+        while start < n:
+            try:
+                maps = _feature_maps(graph, layer, _as_input(images[start:start + batch_size], dev))  # (B, C, H', W')
+            except torch.OutOfMemoryError:  # a GPU shared with training runs: fewer images at a time
+                if batch_size == 1:
+                    raise
+                batch_size //= 2
+                torch.cuda.empty_cache()
+                continue
             map_size = tuple(maps.shape[-2:])
             peak, where = maps.flatten(2).max(2)  # (B, C) each: the strongest position per image and channel
             best = _merge(best, peak.float().T, where.T, start, k)
+            start += len(maps)
             if progress is not None:
-                progress(min(start + batch_size, n), n)
+                progress(start, n)
     values, indices, flat = (t.cpu() for t in best)
     positions = torch.stack([flat // map_size[1], flat % map_size[1]], -1)  # (C, k, 2): row-major index -> (y, x)
     return TopActivations(values.contiguous(), indices.contiguous(), positions, layer, map_size)

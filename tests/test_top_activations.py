@@ -64,6 +64,24 @@ def test_large_images_go_through_the_cpu_in_smaller_batches(model, images, monke
     assert torch.equal(result.indices, _brute(model, "conv2", images, 9)[1])
 
 
+def test_out_of_gpu_memory_it_goes_on_with_half_as_many_images_at_a_time(model, images, monkeypatch):
+    real = top._feature_maps
+
+    def at_most_60(graph, layer, x):  # a GPU with room for 60 images
+        if len(x) > 60:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(graph, layer, x)
+
+    monkeypatch.setattr(top, "_feature_maps", at_most_60)
+    calls = []
+    result = top.compute(model, "conv2", images, batch_size=256, device="cpu", progress=lambda *a: calls.append(a))
+    assert calls == [(32, 200), (64, 200), (96, 200), (128, 200), (160, 200), (192, 200), (200, 200)]  # 256 -> 32
+    assert torch.equal(result.indices, _brute(model, "conv2", images, 9)[1])
+    monkeypatch.setattr(top, "_feature_maps", lambda *a: (_ for _ in ()).throw(torch.OutOfMemoryError("full")))
+    with pytest.raises(torch.OutOfMemoryError):  # not even one image fits: said, not looped on
+        top.compute(model, "conv2", images, batch_size=4, device="cpu")
+
+
 def test_ties_go_to_the_lower_image_index(model):
     blank = torch.zeros(10, 1, 28, 28, dtype=torch.uint8)  # ten equal images, split over batches
     result = top.compute(model, "conv2", blank, k=4, batch_size=3, device="cpu")

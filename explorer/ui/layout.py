@@ -191,6 +191,14 @@ def guard(what: str) -> Iterator[None]:
     """
     try:
         yield
+    except torch.OutOfMemoryError:
+        log.exception("GPU out of memory while %s", what)
+        st.error(f"The server's GPU ran out of memory while {what}; training runs may be using it. Try again when "
+                 "they end, or pick a smaller network.")
+    except MemoryError:
+        log.exception("out of memory while %s", what)
+        st.error(f"The server ran out of memory while {what}. Pick a smaller network or fewer images, or try again "
+                 "when fewer visitors are on it.")
     except Exception as exc:  # noqa: BLE001 - the point is that nothing reaches the page raw
         log.exception("error while %s", what)
         st.error(f"Something went wrong while {what}: {exc}. Change a setting and try again.")
