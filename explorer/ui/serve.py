@@ -15,9 +15,10 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "streamlit_app.py"
 # plain library modules only: explorer.ui's modules create Streamlit caches, which need the running server
-WARM = ("torch", "torchvision", "torchvision.models.feature_extraction", "plotly.graph_objects", "explorer.models",
-        "explorer.inspect", "explorer.famous", "explorer.mosaic", "explorer.figures", "explorer.filtering",
-        "explorer.receptive_field", "explorer.top_activations", "explorer.visualize", "explorer.worker")
+WARM = ("torch", "torchvision", "torchvision.models.feature_extraction", "plotly.graph_objects", "pandas",
+        "explorer.models", "explorer.inspect", "explorer.famous", "explorer.mosaic", "explorer.figures",
+        "explorer.filtering", "explorer.receptive_field", "explorer.top_activations", "explorer.visualize",
+        "explorer.worker")
 
 
 def warm() -> float:
