@@ -21,7 +21,7 @@ from _common import free_port, report, wait_healthy
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
-LINK = "/top_activations?n=2000"
+LINK = "/top_activations?model=resnet_small&weights=0&n=10000"
 SHOWN = "its top 9 of"  # the channel's subheader, drawn once the whole set went through
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
 
