@@ -225,6 +225,11 @@ def total_steps(images: int, batch_size: int, epochs: int) -> int:
     return images // batch_size * epochs
 
 
+def seconds_left(step: int, steps: int, elapsed: float) -> float:
+    """The training time a run still needs at the pace it kept so far: ``elapsed`` over ``step`` of ``steps``."""
+    return elapsed / max(step, 1) * max(steps - step, 0)
+
+
 def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
           config: TrainConfig = TrainConfig(), *, optimizer: torch.optim.Optimizer | None = None,
           start_step: int = 0) -> Iterator[Progress]:

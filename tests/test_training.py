@@ -33,6 +33,11 @@ def test_the_steps_count_whole_batches_only():
     assert training.total_steps(1000, 1024, 2) == 0 and training.total_steps(1024, 1024, 2) == 2
 
 
+def test_the_time_left_is_the_pace_so_far_over_the_steps_to_go():
+    assert training.seconds_left(25, 100, 10.0) == pytest.approx(30.0)  # 0.4 s a step, 75 to go
+    assert training.seconds_left(100, 100, 40.0) == 0.0 and training.seconds_left(0, 100, 0.0) == 0.0
+
+
 def test_seeded_cpu_runs_are_reproducible():
     train_set = data.shapes(256, seed=0)
     config = training.TrainConfig(epochs=1, batch_size=32, log_every=4)

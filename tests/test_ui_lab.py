@@ -1,8 +1,10 @@
 """The Train page's helpers (explorer.ui.lab) that need no page: the server's one backend, a link's run id."""
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from explorer.ui import lab
+from tests.apptest import TIMEOUT
 
 
 def test_the_server_keeps_one_backend_so_one_scheduler_watches_the_queue():
@@ -14,3 +16,31 @@ def test_a_links_run_must_be_a_plain_name():
     for bad in ("a/b", "..x", "-x", ""):
         with pytest.raises(ValueError, match="is not a run's id"):
             lab.run_id(bad)
+
+
+def _status_script():
+    from pathlib import Path
+
+    import streamlit as st
+
+    from explorer import runs
+    from explorer.ui import lab
+
+    status = st.query_params["status"]
+    run = runs.Run("r1", Path("."), {}, status, "stopped by its owner" if status == "cancelled" else "", "r1",
+                   0.0, 0.0, "cpu", 1)
+    lab.status_line(run, [{"phase": "train", "step": 25, "steps": 100, "epoch": 0.5, "elapsed": 10.0,
+                           "images_per_s": 1234.4, "device": "cpu"}])
+
+
+@pytest.mark.parametrize(("status", "bar", "said"), [
+    ("running", "running: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s, about 30 s left", None),
+    ("cancelled", "cancelled: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s", "This run cancelled: stopped by its owner."),
+])
+def test_the_status_line_says_how_far_how_fast_and_how_long_to_go(status, bar, said):
+    at = AppTest.from_function(_status_script, default_timeout=TIMEOUT)
+    at.query_params["status"] = status
+    at.run()
+    assert not at.exception
+    assert at.get("progress")[0].proto.text == bar
+    assert said is None or at.warning[0].value == said

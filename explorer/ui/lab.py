@@ -14,7 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from explorer import architecture, backends, labels, layer_table, models, mosaic, run_files, runs, train_figures, worker
+from explorer import (architecture, backends, labels, layer_table, models, mosaic, run_files, runs, train_figures,
+                      training, worker)
 from explorer.ui import layout, state, visitor
 
 # learning rates above these usually make the loss grow instead of fall (AdamW's default is 0.001; SGD's 0.01 to 0.1)
@@ -125,7 +126,7 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
                 "network; the first figures follow.")
         return
     fraction = last["step"] / max(last["steps"], 1)
-    left = last["elapsed"] / max(last["step"], 1) * (last["steps"] - last["step"])
+    left = training.seconds_left(last["step"], last["steps"], last["elapsed"])
     st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
                 f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
                 + (_time_left(left, last["step"] >= last["steps"]) if run.active else ""))
