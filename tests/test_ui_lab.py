@@ -1,4 +1,4 @@
-"""The Train page's helpers (explorer.ui.lab) that need no page: the server's one backend, a link's run id."""
+"""The Train page's helpers (explorer.ui.lab): the server's one backend, a link's run id, the status line."""
 
 import pytest
 from streamlit.testing.v1 import AppTest
