@@ -80,7 +80,8 @@ def _two_sessions(cut: str) -> tuple[AppTest, AppTest]:
     second.query_params.update(who="b", cut=cut)
     runs = [threading.Thread(target=session.run) for session in (first, second)]
     runs[0].start()
-    while not CALLS:
+    deadline = time.monotonic() + TIMEOUT
+    while not CALLS and time.monotonic() < deadline:
         time.sleep(0.05)
     runs[1].start()
     time.sleep(1.0)  # b is waiting under its bar by now

@@ -5,7 +5,9 @@ give the same images): a shared link shows it at once. While one runs, the page 
 bar and the image as it forms. *Stop* reruns the page, which interrupts the loop at its next
 update; the frames made so far and the suspended generator stay in the session, so the page shows
 a stopped result and "Run it to the end" continues from that step. Any other rerun with the same
-settings continues it at once; other settings start a new one in its place.
+settings continues it at once; other settings start a new one in its place. A session asking for
+settings that another session is running (a class opening one link) waits for that one under a bar
+that follows it, and runs them itself only if that one stops.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def _finished() -> OrderedDict:
     return OrderedDict()
 
 
+@st.cache_resource
+def _underway() -> dict[tuple, dict]:
+    """Optimisations running now in some session, by their settings: ``{"step": the step it reached}``."""
+    return {}
+
+
 def run(key: tuple, start: Callable[[], Iterator[visualize.Frame]], steps: int, what: str) -> Outcome:
     """The frames of the optimisation ``key``: kept, stopped, continued or computed now, with progress and Stop.
 
@@ -58,6 +66,9 @@ def run(key: tuple, start: Callable[[], Iterator[visualize.Frame]], steps: int, 
             return Outcome(finished[key], steps, False)
     partial = st.session_state.get(_PARTIAL)
     if partial is None or partial["key"] != key:  # a new optimisation replaces the one under way
+        made = _made_elsewhere(key, steps, what)
+        if made is not None:
+            return Outcome(made, steps, False)
         partial = {"key": key, "frames": [], "source": start(), "stopped": False}
         st.session_state[_PARTIAL] = partial
     if st.session_state.get("opt_stop"):
@@ -69,8 +80,46 @@ def run(key: tuple, start: Callable[[], Iterator[visualize.Frame]], steps: int, 
     return _compute(partial, steps, what)
 
 
+def _made_elsewhere(key: tuple, steps: int, what: str) -> list[visualize.Frame] | None:
+    """The frames of ``key`` once another session running it (a class opening one link) finishes, waited for
+    under a bar that follows it; None when none runs it, or when it stopped: this session runs it then."""
+    bar = None
+    try:
+        while True:
+            with _LOCK:
+                finished = _finished()
+                if key in finished:
+                    finished.move_to_end(key)
+                    return finished[key]
+                running = _underway().get(key)
+            if running is None:
+                return None
+            text = f"{what}: another visitor is making this same view, step {running['step']} of {steps}..."
+            if bar is None:
+                bar = st.progress(running["step"] / steps, text=text)
+            else:
+                bar.progress(running["step"] / steps, text=text)
+            time.sleep(0.25)
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
 def _compute(partial: dict, steps: int, what: str) -> Outcome:
     """Run the generator on, appending to the partial frames; a new optimisation replaces a failed one."""
+    mine = {"step": partial["frames"][-1].step if partial["frames"] else 0}
+    with _LOCK:
+        _underway().setdefault(partial["key"], mine)  # others asking for it wait (unless one already runs it)
+    try:
+        return _run_on(partial, steps, what, mine)
+    finally:
+        with _LOCK:
+            if _underway().get(partial["key"]) is mine:
+                del _underway()[partial["key"]]
+
+
+def _run_on(partial: dict, steps: int, what: str, mine: dict) -> Outcome:
+    """:func:`_compute`'s loop; ``mine["step"]`` follows it for the sessions waiting on it."""
     stop = st.empty()
     stop.button("Stop", key="opt_stop", icon=":material/stop:", help="Stop here and keep what was made so far.")
     bar, live = st.progress(0.0, text=f"{what}: starting..."), st.empty()
@@ -79,6 +128,7 @@ def _compute(partial: dict, steps: int, what: str) -> Outcome:
     try:
         for frame in partial["source"]:
             visualize.keep(made, frame)
+            mine["step"] = frame.step
             if frame.recorded or time.monotonic() - shown > 0.25:  # a slow network still shows progress
                 shown = time.monotonic()
                 bar.progress(frame.step / steps, text=f"{what}: step {frame.step} of {steps}, value {frame.value:.4g}")

@@ -1,5 +1,8 @@
 """The "What excites a unit" page through the entry point: each goal, links, bad input, Stop."""
 
+import threading
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -193,3 +196,64 @@ def test_one_unit_is_explained_as_one_unit_and_random_weights_are_named():
     untrained = app("pages/what_excites.py", weights="0", steps="4")
     no_crash(untrained)
     assert any("Random weights: the image shows" in i.value for i in untrained.info)
+
+
+STARTED: list[str] = []  # the sessions that started the shared optimisation below
+GATE = threading.Event()  # holds the first session's optimisation at step 2
+
+
+def _shared_script():
+    """One optimisation of 6 frames whose first run is held at step 2 until the test lets it go."""
+    import torch
+    import streamlit as st
+
+    from explorer import visualize
+    from explorer.ui import optimisation
+    from tests.pages.test_what_excites import GATE, STARTED
+
+    def frames():
+        for step in range(6):
+            if step == 2 and len(STARTED) == 1:
+                GATE.wait(30)
+                if st.query_params["cut"] == "1":
+                    raise RuntimeError("the first visitor's run broke off")
+            yield visualize.Frame(step, float(step), float(step), torch.full((1, 4, 4), step / 5))
+
+    def start():
+        STARTED.append(st.query_params["who"])
+        return frames()
+
+    outcome = optimisation.run(("shared", st.query_params["cut"]), start, 5, "Testing")
+    st.markdown(f"frames {[f.step for f in outcome.frames]} stopped {outcome.stopped}")
+
+
+def _two_sessions(cut: str) -> tuple[AppTest, AppTest]:
+    """Session a starts the optimisation; b asks for it while a's is held at step 2, then a's is let go."""
+    STARTED.clear()
+    GATE.clear()
+    first, second = (AppTest.from_function(_shared_script, default_timeout=TIMEOUT) for _ in range(2))
+    first.query_params.update(who="a", cut=cut)
+    second.query_params.update(who="b", cut=cut)
+    runs = [threading.Thread(target=session.run) for session in (first, second)]
+    runs[0].start()
+    deadline = time.monotonic() + TIMEOUT
+    while not STARTED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runs[1].start()
+    time.sleep(1.0)  # b waits under its bar by now
+    GATE.set()
+    for run in runs:
+        run.join(TIMEOUT)
+    return first, second
+
+
+def test_a_session_asking_for_an_optimisation_another_runs_waits_for_it():
+    first, second = _two_sessions(cut="0")
+    assert STARTED == ["a"]  # made once
+    assert first.markdown[0].value == second.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False"
+
+
+def test_when_the_running_session_breaks_off_the_waiting_one_runs_it():
+    first, second = _two_sessions(cut="1")
+    assert STARTED == ["a", "b"] and first.exception
+    assert second.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False"
