@@ -1,6 +1,9 @@
 """What every AppTest of a page uses: run a page through the entry point, read its text, errors and figures."""
 
 import json
+import threading
+import time
+from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
@@ -43,3 +46,26 @@ def titles(at: AppTest) -> list[str]:
 def no_crash(at: AppTest) -> None:
     assert not at.exception, at.exception
     assert not any("Something went wrong" in e for e in errors(at)), errors(at)
+
+
+def held_sessions(script: Callable[[], None], started: list, gate: threading.Event,
+                  cut: str) -> tuple[AppTest, AppTest]:
+    """Two sessions of ``script`` at once, as a class opening one link: "a" starts the work (an entry in
+    ``started``) and holds it on ``gate``; "b" asks for the same meanwhile; then a's work is let go.
+    Both get ``who`` (a, b) and ``cut`` (whether a's work breaks off) in their query."""
+    started.clear()
+    gate.clear()
+    first, second = (AppTest.from_function(script, default_timeout=TIMEOUT) for _ in range(2))
+    first.query_params.update(who="a", cut=cut)
+    second.query_params.update(who="b", cut=cut)
+    runs = [threading.Thread(target=session.run) for session in (first, second)]
+    runs[0].start()
+    deadline = time.monotonic() + TIMEOUT
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runs[1].start()
+    time.sleep(1.0)  # b waits under its bar by now
+    gate.set()
+    for run in runs:
+        run.join(TIMEOUT)
+    return first, second

@@ -1,11 +1,10 @@
 """Results kept per server under a progress bar (explorer.ui.memo), driven by AppTest scripts."""
 
 import threading
-import time
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT
+from tests.apptest import TIMEOUT, held_sessions
 
 
 def _script():
@@ -71,34 +70,14 @@ def _held_script():
     st.write(memo.computed("test_memo_held", st.query_params["cut"], compute, lambda d, t: f"{d} of {t}"))
 
 
-def _two_sessions(cut: str) -> tuple[AppTest, AppTest]:
-    """Session a starts the computation; b asks for it while a's is held, then a's is let go."""
-    CALLS.clear()
-    GATE.clear()
-    first, second = (AppTest.from_function(_held_script, default_timeout=TIMEOUT) for _ in range(2))
-    first.query_params.update(who="a", cut=cut)
-    second.query_params.update(who="b", cut=cut)
-    runs = [threading.Thread(target=session.run) for session in (first, second)]
-    runs[0].start()
-    deadline = time.monotonic() + TIMEOUT
-    while not CALLS and time.monotonic() < deadline:
-        time.sleep(0.05)
-    runs[1].start()
-    time.sleep(1.0)  # b is waiting under its bar by now
-    GATE.set()
-    for run in runs:
-        run.join(TIMEOUT)
-    return first, second
-
-
 def test_sessions_asking_for_one_result_at_once_wait_for_a_single_computation():
-    first, second = _two_sessions(cut="0")
+    first, second = held_sessions(_held_script, CALLS, GATE, cut="0")
     assert CALLS == ["a"]
     assert first.markdown[0].value == second.markdown[0].value == "computed by a"
     assert not second.get("progress")
 
 
 def test_when_the_computing_session_stops_a_waiting_one_computes_it():
-    first, second = _two_sessions(cut="1")
+    first, second = held_sessions(_held_script, CALLS, GATE, cut="1")
     assert CALLS == ["a", "b"] and first.exception
     assert second.markdown[0].value == "computed by b" and not second.exception

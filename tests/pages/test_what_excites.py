@@ -1,12 +1,11 @@
 """The "What excites a unit" page through the entry point: each goal, links, bad input, Stop."""
 
 import threading
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, figures, no_crash, text, titles, warnings
+from tests.apptest import TIMEOUT, app, figures, held_sessions, no_crash, text, titles, warnings
 
 PAGE = "pages/what_excites.py"
 
@@ -227,33 +226,13 @@ def _shared_script():
     st.markdown(f"frames {[f.step for f in outcome.frames]} stopped {outcome.stopped}")
 
 
-def _two_sessions(cut: str) -> tuple[AppTest, AppTest]:
-    """Session a starts the optimisation; b asks for it while a's is held at step 2, then a's is let go."""
-    STARTED.clear()
-    GATE.clear()
-    first, second = (AppTest.from_function(_shared_script, default_timeout=TIMEOUT) for _ in range(2))
-    first.query_params.update(who="a", cut=cut)
-    second.query_params.update(who="b", cut=cut)
-    runs = [threading.Thread(target=session.run) for session in (first, second)]
-    runs[0].start()
-    deadline = time.monotonic() + TIMEOUT
-    while not STARTED and time.monotonic() < deadline:
-        time.sleep(0.05)
-    runs[1].start()
-    time.sleep(1.0)  # b waits under its bar by now
-    GATE.set()
-    for run in runs:
-        run.join(TIMEOUT)
-    return first, second
-
-
 def test_a_session_asking_for_an_optimisation_another_runs_waits_for_it():
-    first, second = _two_sessions(cut="0")
+    first, second = held_sessions(_shared_script, STARTED, GATE, cut="0")
     assert STARTED == ["a"]  # made once
     assert first.markdown[0].value == second.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False"
 
 
 def test_when_the_running_session_breaks_off_the_waiting_one_runs_it():
-    first, second = _two_sessions(cut="1")
+    first, second = held_sessions(_shared_script, STARTED, GATE, cut="1")
     assert STARTED == ["a", "b"] and first.exception
     assert second.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False"
