@@ -31,6 +31,23 @@ def counted(what: str, done: int, total: int, unit: str) -> str:
     return f"{what}: {done:,} of {total:,} {unit}" if total else f"{what}..."
 
 
+class LazyBar:
+    """A progress bar drawn at its first update, so that a result already at hand shows none."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def show(self, fraction: float, text: str) -> None:
+        if self._bar is None:
+            self._bar = st.progress(fraction, text=text)
+        else:
+            self._bar.progress(fraction, text=text)
+
+    def clear(self) -> None:
+        if self._bar is not None:
+            self._bar.empty()
+
+
 @dataclass
 class _Running:
     """A result being computed by one session, which the others asking for it wait for."""
@@ -53,15 +70,10 @@ def computed(store: str, key: Hashable, compute: Callable[[Report], T], describe
     for the same result meanwhile (a class opening one link) wait for it under a bar that follows the
     computing one; if that session stops before the end (its visitor moved on), one of them computes it.
     """
-    bar = None  # made once there is something to wait for: a remembered result shows none
+    bar = LazyBar()
 
     def show(done: int, total: int) -> None:
-        nonlocal bar
-        fraction, text = min(done / max(total, 1), 1.0), describe(done, total)
-        if bar is None:
-            bar = st.progress(fraction, text=text)
-        else:
-            bar.progress(fraction, text=text)
+        bar.show(min(done / max(total, 1), 1.0), describe(done, total))
 
     try:
         while True:
@@ -95,5 +107,4 @@ def computed(store: str, key: Hashable, compute: Callable[[Report], T], describe
                 del _running()[store, key]
             running.finished.set()
     finally:
-        if bar is not None:
-            bar.empty()
+        bar.clear()

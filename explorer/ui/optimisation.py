@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer import images, visualize
+from explorer.ui import memo
 
 _PARTIAL = "opt_partial"  # session: {"key", "frames" so far, "source" generator, "stopped"} of the one under way
 _BUDGET = 256 * 2**20  # bytes of images that finished optimisations may keep per server
@@ -83,7 +84,7 @@ def run(key: tuple, start: Callable[[], Iterator[visualize.Frame]], steps: int, 
 def _made_elsewhere(key: tuple, steps: int, what: str) -> list[visualize.Frame] | None:
     """The frames of ``key`` once another session running it (a class opening one link) finishes, waited for
     under a bar that follows it; None when none runs it, or when it stopped: this session runs it then."""
-    bar = None
+    bar = memo.LazyBar()
     try:
         while True:
             with _LOCK:
@@ -94,15 +95,11 @@ def _made_elsewhere(key: tuple, steps: int, what: str) -> list[visualize.Frame] 
                 running = _underway().get(key)
             if running is None:
                 return None
-            text = f"{what}: another visitor is making this same view, step {running['step']} of {steps}..."
-            if bar is None:
-                bar = st.progress(running["step"] / steps, text=text)
-            else:
-                bar.progress(running["step"] / steps, text=text)
+            bar.show(running["step"] / steps, f"{what}: another visitor is making this same view, step "
+                     f"{running['step']} of {steps}...")
             time.sleep(0.25)
     finally:
-        if bar is not None:
-            bar.empty()
+        bar.clear()
 
 
 def _compute(partial: dict, steps: int, what: str) -> Outcome:
