@@ -21,6 +21,7 @@ class DownloadError(RuntimeError):
 
 _LOCKS_LOCK = threading.Lock()
 _LOCKS: dict[Path, threading.Lock] = {}  # one per file being fetched by this process
+_DONE: dict[Path, tuple[int, int]] = {}  # the progress of the download under way of each file, for its waiters
 
 
 def _lock_for(target: Path) -> threading.Lock:
@@ -34,14 +35,21 @@ def download(url: str, directory: Path, progress: Progress | None = None, chunk:
 
     The file appears under its final name only when complete and verified. Asked for a file that
     another thread is fetching (a class pressing Download at once), a call waits for that download
-    and returns its file; a file already there is returned as it is.
+    and returns its file, reporting that download's progress meanwhile; a file already there is returned as it is.
     """
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / url.rsplit("/", 1)[1]
-    with _lock_for(target):
+    lock = _lock_for(target)
+    while not lock.acquire(timeout=0.1):
+        if progress and (done := _DONE.get(target)):
+            progress(*done)
+    try:
         if target.exists():
             return target
         return _fetch(url, target, progress, chunk, timeout)
+    finally:
+        _DONE.pop(target, None)
+        lock.release()
 
 
 def _fetch(url: str, target: Path, progress: Progress | None, chunk: int, timeout: float) -> Path:
@@ -55,6 +63,7 @@ def _fetch(url: str, target: Path, progress: Progress | None, chunk: int, timeou
                 out.write(block)
                 digest.update(block)
                 done += len(block)
+                _DONE[target] = (done, total)
                 if progress:
                     progress(done, total)
     except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -64,8 +64,11 @@ def test_visitors_pressing_download_at_once_share_one_download(tmp_path):
             downloads.download(base + path.name, tmp_path / "cache", slow, chunk=1 << 14)))
         first.start()
         started.wait(10)
-        got.append(downloads.download(base + path.name, tmp_path / "cache"))
+        seen: list[tuple[int, int]] = []
+        got.append(downloads.download(base + path.name, tmp_path / "cache", lambda *done: seen.append(done)))
         first.join(30)
     assert requests == ["/" + path.name]  # fetched once
+    assert seen and all(total == 2**20 for _, total in seen)  # the waiter follows the first download
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen) and 0 < seen[0][0] < 2**20
     assert got == [tmp_path / "cache" / path.name] * 2 and got[0].read_bytes() == path.read_bytes()
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [path.name]  # no partial file left
