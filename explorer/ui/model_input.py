@@ -78,8 +78,9 @@ def spec_of(name: str) -> models.ModelSpec:
     return run_files.model_spec(name.removeprefix("run:")) if name.startswith("run:") else models.spec(name)
 
 
-def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
-    """Draw the chooser; returns the network, or None (with a message) while its weights are missing.
+def pick_model(resets: dict[str, Any] | None = None) -> Network | str:
+    """Draw the chooser; returns the network, or why there is none (the left column shows the details): its
+    weights are missing, or it cannot be built or loaded.
     ``resets``: widget keys set to these values when the user picks another model (see :func:`controls`)."""
     labels = _labels(_finished_runs())
     if st.session_state.get("net_model") not in labels:
@@ -96,24 +97,30 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | None:
     st.caption(spec.about if available else f"{spec.about} (No trained weights ship with this model.)")
     pretrained = bool(st.session_state.net_pretrained) and available
     if pretrained and spec.weights == "torchvision" and not models.is_downloaded(name) and not _download(name):
-        return None
-    try:
-        return _network(name, pretrained)
-    except models.WeightsUnavailable as exc:
-        st.error(f"{exc}.")
-        return None
+        return NO_WEIGHTS
+    with layout.guard(f"building {spec.title}"):  # out of memory...: named, and the page stays up
+        try:
+            return _network(name, pretrained)
+        except models.WeightsUnavailable as exc:
+            st.error(f"{exc}.")
+            return NO_WEIGHTS
+    return f"{spec.title} could not be built (see the left): pick another model."
 
 
-def _run_network(name: str) -> Network | None:
-    """A finished run's network, or None with the reason when its files no longer load (a checkpoint deleted, cut
-    off or from another network): a broken run must not take the page down."""
+NO_WEIGHTS = ("This model has no trained weights here yet (see the left): download them, or switch off "
+              "*Trained weights* to explore the same network with random weights.")
+
+
+def _run_network(name: str) -> Network | str:
+    """A finished run's network, or why not when its files no longer load (a checkpoint deleted, cut off or from
+    another network): a broken run must not take the page down."""
     try:
         spec = spec_of(name)
         network = _network(name, True)
     except Exception as exc:  # noqa: BLE001 - missing file, corrupt safetensors, mismatched state dict...
         st.error(f"This run's network cannot be loaded: {exc}. Pick another model, or delete the run on the Train "
                  "page.")
-        return None
+        return "This run's network cannot be loaded (see the left): pick another model."
     st.session_state.net_model_shown = name
     st.caption(spec.about)
     return network
@@ -210,13 +217,9 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     with left:
         network = pick_model({s.key: s.default for s in settings if s.key in model_bound})
         picked = image_input.pick_image()
-    if network is None or (need_image and picked is None):
+    if isinstance(network, str) or (need_image and picked is None):
         state.publish(settings)
-        view.info("Choose an image to start." if network is not None else
-                  "This run's network cannot be loaded (see the left): pick another model."
-                  if str(st.session_state.net_model).startswith("run:") else
-                  "This model has no trained weights here yet (see the left): download them, or switch off "
-                  "*Trained weights* to explore the same network with random weights.")
+        view.info(network if isinstance(network, str) else "Choose an image to start.")
         st.stop()
     return view, network, picked
 

@@ -237,3 +237,19 @@ def test_a_run_whose_checkpoint_no_longer_loads_is_named_not_raised(tmp_path, mo
         no_crash(at)
         assert any(e.startswith("This run's network cannot be loaded: ") for e in errors(at)), errors(at)
         assert "This run's network cannot be loaded (see the left): pick another model." in [i.value for i in at.info]
+
+
+def test_a_zoo_model_that_cannot_be_built_is_named_and_the_page_stays_up(monkeypatch):
+    from explorer import models
+    from explorer.ui import model_input
+
+    def short_of_memory(name, **kw):
+        raise MemoryError
+
+    model_input._network.clear()  # a cached build would not be rebuilt
+    monkeypatch.setattr(models, "build", short_of_memory)
+    at = app("pages/layer_by_layer.py", model="lenet5")
+    assert not at.exception, at.exception
+    assert [e for e in errors(at) if e.startswith("The server ran out of memory while building LeNet-5 (MNIST digits).")], errors(at)
+    assert "LeNet-5 (MNIST digits) could not be built (see the left): pick another model." in [i.value for i in at.info]
+    assert at.selectbox(key="net_model").value == "lenet5"  # the picker is there to pick another
