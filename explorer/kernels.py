@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 
@@ -94,7 +95,8 @@ class KernelError(ValueError):
     """A user's kernel cannot be used; the message names the offending cell."""
 
 
-def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel", typed: str = "grid") -> torch.Tensor:
+def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel",
+               typed: Literal["grid", "lines", "list"] = "grid") -> torch.Tensor:
     """Validate a grid of cells (numbers or text) into a (kh, kw) float tensor.
 
     Sizes 1x1 to 15x15; every cell a finite number. Errors name the grid (``what``: "kernel",
