@@ -117,9 +117,15 @@ def device_summary() -> str:
     return f"CPU only ({torch.get_num_threads()} threads): fine for everything on these pages"
 
 
+# plotly's toolbar shows over a figure's top right on hover, where a narrow figure's title runs: on a clear background
+# its icons garbled the title; on an opaque one they cover its end until the pointer leaves
+STYLE = ".js-plotly-plot .plotly .modebar { background: rgba(255, 255, 255, 0.95) !important; border-radius: 4px; }"
+
+
 def page_setup(page: PageInfo) -> None:
-    """Page config and the shared sidebar: navigation and the device in use."""
+    """Page config, the shared sidebar (navigation and the device in use) and the app's style rules."""
     st.set_page_config(page_title=f"{page.label} · CNN Explorer", page_icon=":material/blur_on:", layout="wide")
+    st.html(f"<style>{STYLE}</style>")
     with st.sidebar:
         st.markdown("### CNN Explorer")
         for p in (HOME, *PAGES):
