@@ -118,8 +118,10 @@ def device_summary() -> str:
 
 
 # plotly's toolbar shows over a figure's top right on hover, where a narrow figure's title runs: on a clear background
-# its icons garbled the title; on an opaque one they cover its end until the pointer leaves
-STYLE = ".js-plotly-plot .plotly .modebar { background: rgba(255, 255, 255, 0.95) !important; border-radius: 4px; }"
+# its icons garbled the title; on an opaque one they cover its end until the pointer leaves. Only on hover: the
+# toolbar's box stays in place, its icons hidden, while the pointer is elsewhere
+STYLE = (".js-plotly-plot .plotly:hover .modebar { background: rgba(255, 255, 255, 0.95) !important; "
+         "border-radius: 4px; }")
 
 
 def page_setup(page: PageInfo) -> None:
