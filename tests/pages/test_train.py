@@ -128,9 +128,11 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
         run_files.save_snapshot(run.id, 10, {"filters": torch.randn(6, 1, 5, 5)}, tmp_path)
         runs.set_status(run.id, "finished", "", tmp_path)  # never queued for a worker
         made.append(run.id)
-    at = app("pages/train.py", compare=",".join([*made, "20991231-000000-gone"]))  # a deleted run is dropped
+    # a deleted run is named and dropped; a run named twice is compared once
+    at = app("pages/train.py", compare=",".join([made[0], *made, "20991231-000000-gone"]))
     no_crash(at)
     assert at.multiselect(key="tr_compare").value == made
+    assert "The link's `compare=20991231-000000-gone` was ignored: no run has that id on this server." in warnings(at)
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert "Runs compared" in titles and "learned: step 10" in titles and "sobel: step 10" in titles
     compared = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Runs compared")
