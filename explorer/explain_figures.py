@@ -187,7 +187,8 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
     counts = torch.bincount(fooled, minlength=len(classes)).tolist()
     names = [class_name(k, classes) for k in range(len(counts))]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.18,
-                        subplot_titles=("Predictions changed", f"Now read as ({len(fooled):,} changed)"))
+                        # two lines each: in the page's column one line of each ran into the other
+                        subplot_titles=("Predictions<br>changed", f"Now read as<br>({len(fooled):,} changed)"))
     rates = [result.fooling_rate, result.noise_fooling_rate]
     fig.add_trace(go.Bar(x=["this pattern", "random noise"], y=rates, marker_color=["#d62728", "#7f7f7f"],
                          text=[f"{r:.0%}" for r in rates], textposition="outside", cliponaxis=False,
@@ -197,7 +198,7 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%", row=1, col=1)
     fig.update_xaxes(type="category", row=1, col=2)
     fig.update_yaxes(title_text="images", row=1, col=2)
-    fig.update_layout(height=height, margin=dict(_MARGIN, t=40), showlegend=False)
+    fig.update_layout(height=height, margin=dict(_MARGIN, t=56), showlegend=False)
     return fig
 
 
