@@ -54,7 +54,15 @@ _LOCK = threading.Lock()  # Streamlit runs sessions in threads: one download int
 
 
 class DataUnavailable(Exception):
-    """A data set cannot be loaded (offline, checksum mismatch, missing files); message says what to do."""
+    """A data set cannot be loaded (offline, checksum mismatch, missing files); message says what to do.
+
+    ``summary``: the same in a line for a page's visitors, without the server's paths and settings (the message
+    itself, when it has none).
+    """
+
+    def __init__(self, message: str, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing tensor fields elementwise has no single truth value
@@ -175,7 +183,8 @@ def _load_torchvision(name: str, train: bool, root: Path, download: bool) -> Dat
         with _socket_timeout(TIMEOUT_S):
             split = _torchvision_class(name, mirror)(root=str(root), train=train, download=download)
     except _FAILURES as exc:
-        raise DataUnavailable(_explain(name, train, root, mirror, download, exc)) from exc
+        raise DataUnavailable(_explain(name, train, root, mirror, download, exc),
+                              _summary(name, train, download, exc)) from exc
     images = torch.as_tensor(split.data)
     # MNIST-style .data is (N, H, W); CIFAR's is (N, H, W, C) as numpy: both become (N, C, H, W)
     images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2).contiguous()
@@ -209,18 +218,39 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
+def _failure(download: bool, exc: BaseException) -> str:
+    """What went wrong: "absent" (not here, no download asked), "corrupted", "unreachable" or "unreadable"."""
+    detail = " ".join(str(exc).split()).lower()
+    if not download:
+        return "absent"
+    if "corrupted" in detail:
+        return "corrupted"
+    if isinstance(exc, OSError) or "urlopen error" in detail or "timed out" in detail:
+        return "unreachable"
+    return "unreadable"
+
+
+TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "shapes": "the built-in shapes"}
+
+
+def _summary(name: str, train: bool, download: bool, exc: BaseException) -> str:
+    """What a page's visitor needs of :func:`_explain`: which images are missing and why, in a line."""
+    reason = {"absent": "they have not been downloaded yet",
+              "corrupted": "their download arrived corrupted",
+              "unreachable": "the server could not download them (it may be offline)",
+              "unreadable": "their files could not be read"}[_failure(download, exc)]
+    return f"{TITLES.get(name, name)}'s {'training' if train else 'test'} images are not on this server: {reason}."
+
+
 def _explain(name: str, train: bool, root: Path, mirror: str | None, download: bool, exc: BaseException) -> str:
     """A message naming the data set, the root, what went wrong and the three ways out."""
     detail = " ".join(str(exc).split())
     source = f"the mirror {mirror}" if mirror else "torchvision's download servers"
-    if not download:
-        reason = "its files are not in the root and downloading is switched off"
-    elif "corrupted" in detail.lower():
-        reason = f"a file from {source} failed torchvision's checksum (corrupted, truncated or not the expected file)"
-    elif isinstance(exc, OSError) or "urlopen error" in detail or "timed out" in detail:
-        reason = f"{source} could not be reached"
-    else:
-        reason = "its files could not be read"
+    reason = {"absent": "its files are not in the root and downloading is switched off",
+              "corrupted": f"a file from {source} failed torchvision's checksum (corrupted, truncated or not the "
+                           "expected file)",
+              "unreachable": f"{source} could not be reached",
+              "unreadable": "its files could not be read"}[_failure(download, exc)]
     split = "training" if train else "test"
     use_mirror = (
         f"check that {MIRROR_ENV} (now {mirror}) serves torchvision's files"

@@ -68,6 +68,8 @@ def test_cifar10_with_a_bad_checksum_is_unavailable(tmp_path, mirror):
     assert "/cifar-10-python.tar.gz" in requested
     assert "checksum" in message and "corrupted" in message and "'shapes'" in message
     assert "cifar10" in message and str(tmp_path / "root") in message
+    assert failure.value.summary == ("CIFAR-10's training images are not on this server: their download arrived "
+                                     "corrupted.")  # for a page's visitors: no path, no setting
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])
@@ -78,6 +80,8 @@ def test_unreachable_mirror_fails_fast(tmp_path, mirror, name):
         data.load(name, root=tmp_path)  # for mnist the shared files exist, but this root is not staged
     assert time.perf_counter() - start < 5
     assert data.MIRROR_ENV in str(failure.value) and "'shapes'" in str(failure.value)
+    assert failure.value.summary.endswith("training images are not on this server: the server could not download "
+                                          "them (it may be offline).")
 
 
 def test_a_stalled_mirror_times_out(tmp_path, mirror, monkeypatch):

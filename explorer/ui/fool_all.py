@@ -25,6 +25,7 @@ def draw(network: Network, eps: float) -> None:
         train, test, _ = labelled.splits(network)
     except labelled.Unavailable as exc:
         st.info(f"No universal perturbation: {exc}")
+        layout.server_details(exc.details)
         return
 
     def search(report: memo.Report) -> universal.Universal:

@@ -82,14 +82,16 @@ def pick_images(spec: models.ModelSpec) -> ImageSet | None:
     try:
         return _load(source, count, spec.name, spec)
     except data.DataUnavailable as exc:
-        st.warning(f"{exc}")
+        st.warning(f"{exc.summary} Download them, or search the built-in shapes or your own images.")
+        layout.server_details(str(exc))
         if source != "shapes" and st.button(f"Download {LABELS[source]}", key="ta_download"):
             with st.status(f"Downloading {LABELS[source]}...") as status:
                 try:
                     data.load(source, train=False, download=True)
                 except data.DataUnavailable as again:
                     status.update(label="The download failed", state="error")
-                    st.error(f"{again}")
+                    st.error(again.summary)
+                    layout.server_details(str(again))
                     return None
             st.rerun()
         return None

@@ -13,7 +13,12 @@ PICK = "pick LeNet-5, TinyVGG or a run trained on the Train page"
 
 
 class Unavailable(Exception):
-    """No labelled images for this model here; the message says why."""
+    """No labelled images for this model here; the message says why, ``details`` what whoever runs the server can
+    do about it (None: nothing)."""
+
+    def __init__(self, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 @st.cache_resource(show_spinner="Loading the images...", max_entries=2)
@@ -36,4 +41,4 @@ def splits(network: Network) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[t
     try:
         return _splits(name, network.spec.input_shape, network)
     except data.DataUnavailable as exc:
-        raise Unavailable(str(exc)) from None
+        raise Unavailable(exc.summary, str(exc)) from None

@@ -191,6 +191,14 @@ def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> boo
     return value
 
 
+def server_details(details: str | None) -> None:
+    """Paths and settings that only whoever runs the server can act on, folded away under what the page said in
+    words: not for a classroom. Nothing for None."""
+    if details:
+        with st.expander("Details for whoever runs this server"):
+            st.code(details, language=None, wrap_lines=True)
+
+
 @contextlib.contextmanager
 def guard(what: str) -> Iterator[None]:
     """Turn an unexpected error inside ``what`` into a clear message; the rest of the page goes on.

@@ -168,8 +168,7 @@ def _download(name: str) -> bool:
         bar.empty()
         st.error("The weights could not be downloaded: this server may be offline. Switch off *Trained weights* "
                  "to explore the same network with random weights.")
-        with st.expander("Details for whoever runs this server"):  # paths and settings: not for a classroom
-            st.code(f"{exc}.", language=None, wrap_lines=True)
+        layout.server_details(f"{exc}.")
         return False
     bar.empty()
     return True

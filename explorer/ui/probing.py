@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import figures, labels, probes
-from explorer.ui import labelled, memo, model_input
+from explorer.ui import labelled, layout, memo, model_input
 from explorer.ui.labelled import TEST_IMAGES, TRAIN_IMAGES
 from explorer.ui.model_input import Network
 
@@ -17,6 +17,7 @@ def draw(network: Network) -> None:
         train, test, classes = labelled.splits(network)
     except labelled.Unavailable as exc:
         st.info(f"No probes: {exc}")
+        layout.server_details(exc.details)
         return
     layers = probes.probe_layers(list(network.layers))
     result = memo.computed(

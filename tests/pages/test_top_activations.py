@@ -99,10 +99,15 @@ def test_top_page_refuses_layers_without_maps_and_missing_data(monkeypatch):
     at = app("pages/top_activations.py", layer="fc3", data="cifar10")
     no_crash(at)
     warnings = " ".join(w.value for w in at.warning)
-    assert "has no feature maps" in warnings and "cifar10" in warnings.lower()
+    assert "has no feature maps" in warnings
+    assert ("CIFAR-10's test images are not on this server: they have not been downloaded yet. Download them, or "
+            "search the built-in shapes or your own images.") in warnings
+    assert "EXPLORER_DATA_MIRROR" not in warnings and "EXPLORER_DATA_MIRROR" in at.code[-1].value  # folded away
     at.button(key="ta_download").click().run()
     no_crash(at)
-    assert any("cifar" in e.lower() for e in errors(at)), errors(at)
+    assert ("CIFAR-10's test images are not on this server: the server could not download them (it may be "
+            "offline).") in errors(at), errors(at)
+    assert f"127.0.0.1:{port}" in at.code[-1].value
 
 
 def test_a_kernel_with_many_input_maps_says_how_many_are_drawn():
