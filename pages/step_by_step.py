@@ -79,7 +79,7 @@ def _example_changed() -> None:
 
 def step_controls(steps: int) -> int:
     """Previous / next / play and a slider over steps 1..L; returns the 0-based output cell index."""
-    st.session_state.sb_step = min(st.session_state.sb_step, steps)
+    state.at_most("sb_step", "step", steps, f"the output has {steps} cells, steps 1..{steps}")
     if st.session_state.get("sb_play") and st.session_state.sb_step < steps:
         st.session_state.sb_step += 1
     # buttons as wide as their words and the slider in the rest: columns cut "Previous" at 1024 px

@@ -94,7 +94,7 @@ def pick_goal(network: Network) -> Choice:
                    key="wx_channel")
     layout.toggle(c, "Start from my image", key="wx_from_image",
                   help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
-    unit = _pick_unit(layer.out_shape[1:]) if mode == "unit" else None
+    unit = _pick_unit(layer.name, layer.out_shape[1:]) if mode == "unit" else None
     index, maps = int(st.session_state.wx_channel), len(layer.out_shape) == 3
     what = f"unit {unit} of channel {index}" if unit else f"channel {index}" if maps else f"output {index}"
     goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image))
@@ -103,9 +103,14 @@ def pick_goal(network: Network) -> Choice:
     return Choice(goal, "Gradient ascent", f"What excites {what} of {layer.name}", value)
 
 
-def _pick_unit(size: tuple[int, int]) -> tuple[int, int]:
-    for key, n in (("wx_row", size[0]), ("wx_col", size[1])):
+def _pick_unit(layer: str, size: tuple[int, int]) -> tuple[int, int]:
+    """The unit's row and column on ``layer``'s maps of ``size``: the middle one unless chosen (or the link's is not
+    on them, which is named)."""
+    for key, param, n, lines in (("wx_row", "row", size[0], "rows"), ("wx_col", "col", size[1], "columns")):
         if not 0 <= st.session_state[key] < n:
+            if st.session_state[key] >= n and state.from_link(key):
+                state.link_ignored(param, st.session_state[key],
+                                   f"`{layer}`'s maps have {lines} 0..{n - 1}, so the middle one, {n // 2}, is shown")
             st.session_state[key] = n // 2
     a, b = st.columns(2)
     a.number_input(f"Row (0..{size[0] - 1})", 0, size[0] - 1, key="wx_row")

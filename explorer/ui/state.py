@@ -149,6 +149,9 @@ def restore(settings: Sequence[Setting]) -> None:
             continue
         value = kept.get(s.key, s.default)
         raw = st.query_params.get(s.param)
+        if len(given := st.query_params.get_all(s.param)) > 1:  # the last one counts, as st.query_params reads it
+            link_ignored(s.param, ",".join(given[:-1]), f"the link gives `{s.param}` {len(given)} times: the last "
+                         f"one, {raw[:40]}, is used")
         if raw is not None:
             try:
                 value = s.parse(raw)

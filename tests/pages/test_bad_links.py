@@ -6,7 +6,8 @@ from tests.apptest import app, no_crash, warnings
 
 
 # the parameters below that the page can use: they set the scene for the one it cannot
-USABLE = {("mode", "class"), ("steps", "8"), ("look", "1"), ("layer", "conv1"), ("layer", "conv2")}
+USABLE = {("mode", "class"), ("mode", "unit"), ("steps", "8"), ("look", "1"), ("layer", "conv1"), ("layer", "conv2"),
+          ("col", "3")}
 
 
 @pytest.mark.parametrize(("page", "params", "said"), [
@@ -27,6 +28,9 @@ USABLE = {("mode", "class"), ("steps", "8"), ("look", "1"), ("layer", "conv1"), 
     ("pages/why_prediction.py", {"layer": "zzz"}, "This model has no layer `zzz`: Grad-CAM needs one"),
     ("pages/what_excites.py", {"mode": "class", "class": "99999", "steps": "8"},
      "`class=99999` was ignored: this model has classes 0..9, so 9 is shown"),
+    ("pages/what_excites.py", {"mode": "unit", "layer": "conv1", "row": "999", "col": "3", "steps": "8"},
+     "`row=999` was ignored: `conv1`'s maps have rows 0..27, so the middle one, 14, is shown"),
+    ("pages/step_by_step.py", {"step": "5000"}, "`step=5000` was ignored: the output has 6 cells, steps 1..6, so 6 is"),
     ("pages/train.py", {"run": "zzz"}, "There is no run `zzz` on this server"),
     ("pages/train.py", {"run": "a/b"}, "`run=a/b` was ignored: 'a/b' is not a run's id"),
     ("pages/train.py", {"run": "..x"}, "`run=..x` was ignored: '..x' is not a run's id"),
@@ -38,3 +42,12 @@ def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, 
     bad = {k: v for k, v in params.items() if (k, v) not in USABLE}
     for param, value in bad.items():  # the link now says what is shown
         assert at.query_params.get(param) not in (value, [value]), (param, at.query_params.get(param))
+
+
+def test_a_setting_the_link_gives_twice_is_named_and_the_last_one_used():
+    at = app("pages/layer_by_layer.py", model=["tinyvgg", "lenet5"], layer=["conv1", "conv2"])
+    no_crash(at)
+    assert "`model=tinyvgg` was ignored: the link gives `model` 2 times: the last one, lenet5, is used" in warnings(at)
+    assert "`layer=conv1` was ignored: the link gives `layer` 2 times: the last one, conv2, is used" in warnings(at)
+    assert at.session_state["net_model"] == "lenet5" and "`conv2`" in at.subheader[0].value
+    assert at.query_params.get("layer") in ("conv2", ["conv2"])  # the link now says it once
