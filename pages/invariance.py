@@ -30,6 +30,8 @@ def span(kind: str):
         if len(parts) != 2:
             raise ValueError(f"{text[:20]!r} is not two numbers, low,high")
         low, high = (state.number(v) for v in parts)
+        if low >= high:
+            raise ValueError(f"its low end, {low:g}, is not below its high end, {high:g}")
         if not RANGES[kind][0] <= low < high <= RANGES[kind][1]:
             raise ValueError(f"{text} is not a range inside {RANGES[kind][0]:g}..{RANGES[kind][1]:g}")
         return low, high

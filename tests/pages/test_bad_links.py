@@ -14,6 +14,8 @@ USABLE = {("mode", "class"), ("mode", "unit"), ("steps", "8"), ("look", "1"), ("
     ("pages/kernel_lab.py", {"dil": "abc"}, "`dil=abc` was ignored: 'abc' is not a whole number"),
     ("pages/train.py", {"lr": "abc"}, "`lr=abc` was ignored: 'abc' is not a number"),
     ("pages/invariance.py", {"shift_x": "1,2,3"}, "`shift_x=1,2,3` was ignored: '1,2,3' is not two numbers"),
+    ("pages/invariance.py", {"shift_x": "5,-5"}, "`shift_x=5,-5` was ignored: its low end, 5, is not below its high "
+                                                 "end, -5."),
     ("pages/receptive_fields.py", {"layer": "conv2", "unit": "999,999"},
      "`unit=999,999` was ignored: `conv2` has units 0..9, 0..9 (row,column), so its centre is shown"),
     ("pages/layer_by_layer.py", {"layer": "conv1", "look": "1", "closer": "9"},
