@@ -25,7 +25,7 @@ from torchvision.transforms.v2 import functional as TF
 from explorer import inspect
 
 KINDS = ("shift_x", "shift_y", "rotate", "scale")
-LABELS = {"shift_x": "shift right (pixels)", "shift_y": "shift down (pixels)", "rotate": "rotate (degrees, clockwise)",
+LABELS = {"shift_x": "shift right (pixels)", "shift_y": "shift down (pixels)", "rotate": "rotate clockwise (°)",
           "scale": "scale (factor)"}
 SUFFIX = {"shift_x": " px", "shift_y": " px", "rotate": "°", "scale": "x"}  # after a value in a thumbnail's label
 IDENTITY = {"shift_x": 0.0, "shift_y": 0.0, "rotate": 0.0, "scale": 1.0}

@@ -70,7 +70,7 @@ with view, layout.guard("running the network"):
 with tab_maps, layout.guard("drawing the layer's output"):
     left, right = st.columns([2, 5])
     with left:
-        st.plotly_chart(figures.image_figure(prepared.tensor, "What the model sees", height=280),
+        st.plotly_chart(figures.image_figure(prepared.tensor, "Model input", height=280),
                         key="lbl_fig_input")
         for note in prepared.notes:
             st.caption(f"Converted: {note}.")

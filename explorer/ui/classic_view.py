@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from explorer import classic, figures, images
-from explorer.ui import state
+from explorer.ui import layout, state
 
 WINDOWS = (3, 5, 7, 9)
 DECISION_COLOURS = ("black", "#3f7fff", "#ff9900", "white")  # no edge, weak dropped, weak kept, strong
@@ -48,28 +48,30 @@ def draw(image: torch.Tensor, label: str) -> None:
     stages = classic.canny(images.to_grey(image)[0], sigma, low / 100, high / 100)
     top = float(stages.magnitude.max()) or 1.0
     pictures = [
-        (stages.blurred[None], f"1. Blurred (Gaussian, sigma {sigma:g})"),
-        ((stages.magnitude / top)[None], "2. Gradient length, sqrt(gx² + gy²)"),
-        ((stages.thinned / top)[None], "3. Thinned: maxima across the edge"),
+        # short titles: a longer one was cut at the picture's edge at 1280 px; the caption says the rest
+        (stages.blurred[None], f"1. Blurred (sigma {sigma:g})"),
+        ((stages.magnitude / top)[None], "2. Gradient length"),
+        ((stages.thinned / top)[None], "3. Thinned to the ridges"),
     ]
     figs = [figures.image_figure(picture.clamp(0, 1), title, height=320) for picture, title in pictures]
     figs.append(figures.decision_figure(classic.decisions(stages), classic.DECISIONS, DECISION_COLOURS,
                                         "4. Hysteresis: the edges", height=320))
-    for first in (0, 2):
-        for i, column in enumerate(st.columns(2), start=first):
-            column.plotly_chart(figs[i], key=f"kl_fig_canny_{i}")
+    # two side by side where the view holds them at a useful size (columns left 100 px pictures at 1024 px)
+    for i, place in enumerate(layout.flow(4, layout.LARGE_PICTURE_PX, "kl_canny_pictures")):
+        place.plotly_chart(figs[i], key=f"kl_fig_canny_{i}")
     n = classic.canny_counts(stages)
     st.caption(f"After thinning, {n['strong']:,} pixels are strong (white, at least {high}% of the "
                f"strongest gradient) and {n['weak']:,} weak (at least {low}%). Hysteresis kept {n['kept']:,} weak "
                f"pixels that touch a strong edge (orange) and dropped {n['dropped']:,} (blue): {n['edges']:,} edge "
-               "pixels in all. Stage 2 combines the two Sobel maps non-linearly, sqrt(gx² + gy²): no single kernel "
-               "finds edges in every direction.")
+               "pixels in all. Stage 1 blurs with a Gaussian of that sigma. Stage 2 combines the two Sobel maps "
+               "non-linearly, sqrt(gx² + gy²): no single kernel finds edges in every direction. Stage 3 keeps a "
+               "pixel only where its gradient is the largest across the edge.")
     st.markdown("**Morphology**: the window's minimum or maximum instead of a weighted sum. No kernel can compute "
                 "it, but max-pooling with stride 1 is exactly a dilation.")
     a, b = st.columns(2)
     operation = a.selectbox("Operation", classic.MORPHOLOGY, key="kl_morph")
     size = b.select_slider("Window (px, odd: it has a centre)", WINDOWS, key="kl_msize")
-    left, right = st.columns(2)
+    left, right = layout.flow(2, layout.LARGE_PICTURE_PX, "kl_morph_pictures")
     left.plotly_chart(figures.image_figure(image, f"Input ({label})", height=320), key="kl_fig_morph_input")
     right.plotly_chart(figures.image_figure(classic.morphology(image, operation, size).clamp(0, 1),
                                             f"{operation.capitalize()}, {size}x{size} window", height=320),

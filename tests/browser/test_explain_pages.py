@@ -77,7 +77,7 @@ def test_invariance_switches_transformation(app_url: str, page: Page, request: p
     expect(page.get_by_text(re.compile(r"of 9 versions keep that reading"))).to_be_visible()
     axis = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .map(el => el.layout.xaxis && el.layout.xaxis.title && el.layout.xaxis.title.text).filter(Boolean)""")
-    assert "scale (factor)" in axis and "rotate (degrees, clockwise)" not in axis
+    assert "scale (factor)" in axis and "rotate clockwise (°)" not in axis
     figure(page, "How much each layer")
     assert_no_exception(page)
     screenshot(page, request.node.name)

@@ -166,32 +166,46 @@ _CUT_OR_OUT = """() => {
             return icon && icon.querySelector('[data-testid=stTooltipHoverTarget]')
                 && Math.abs(icon.getBoundingClientRect().top - box.getBoundingClientRect().top) > 8;
         }).map(box => box.textContent.trim().slice(0, 40));
-    return {cut, out, tabs, alone};
+    // a figure's SVG cuts what passes its edge, and a column what passes its own (a figure is 150 px at least)
+    const titles = [...main.querySelectorAll('.js-plotly-plot')].flatMap(plot => {
+        const edge = plot.querySelector('.main-svg').getBoundingClientRect(), column = plot.closest('[data-testid=stColumn]');
+        const right = Math.min(edge.right, column ? column.getBoundingClientRect().right : Infinity);
+        return [...plot.querySelectorAll('.gtitle')].filter(t => {
+            const box = t.getBoundingClientRect();
+            return box.width > 0 && (box.right > right + 1 || box.left < edge.left - 1);
+        }).map(t => t.textContent.trim().slice(0, 40));
+    });
+    return {cut, out, tabs, alone, titles};
 }"""
 
 
 @pytest.mark.parametrize("width", [1024, 1280])
 @pytest.mark.parametrize("path,title", [
-    ("/", "CNN Explorer"), ("/kernel_lab?pool=max", "Kernel Lab"), ("/step_by_step", "Convolution step by step"),
+    ("/", "CNN Explorer"), ("/kernel_lab?pool=max", "Kernel Lab"), ("/kernel_lab?tab=Beyond+one+kernel", "Canny"),
+    ("/step_by_step", "Convolution step by step"),
     ("/step_by_step?mode=backward", "Convolution step by step"), ("/layer_by_layer?layer=conv1", "Layer by layer"),
     ("/receptive_fields", "Receptive fields"), ("/top_activations", "Top activations"), ("/train", "Train"),
     ("/what_excites", "What excites a unit"), ("/why_prediction", "Why this prediction"), ("/invariance", "Invariance"),
-], ids=["home", "kernel_lab", "step_by_step", "backward", "layer_by_layer", "receptive_fields", "top_activations",
+], ids=["home", "kernel_lab", "canny", "step_by_step", "backward", "layer_by_layer", "receptive_fields", "top_activations",
         "train", "what_excites", "why_prediction", "invariance"])
 def test_no_label_is_cut_in_a_projector_or_laptop_window(app_url: str, page: Page, request: pytest.FixtureRequest,
                                                         path: str, title: str, width: int) -> None:
     """At 1024 px (a projector), narrow columns cut labels, buttons and page links short ("True co...", "P.",
     "Open Layer by lay"), pushed help icons and grids past their column's edge, out of sight, and hid the Kernel
-    Lab's last tab behind the tab bar's scroll arrow; at 1280 px (a laptop), Layer by layer's "Previ...", and
-    help icons wrapped alone under their toggles ("Start from my image", "SmoothGrad")."""
+    Lab's last tab behind the tab bar's scroll arrow; at 1280 px (a laptop), Layer by layer's "Previ...", help
+    icons wrapped alone under their toggles ("Start from my image", "SmoothGrad"), and figure titles ran past their
+    figure's edge ("What the model sees")."""
     page.set_viewport_size({"width": width, "height": 1000})
     open_page(page, app_url + path, title)
     # a layout's CSS arrives with the page: for a moment the view is narrow (266 px, then 564 px at 1024)
     settled = f"() => {{ const found = ({_CUT_OR_OUT})(); return Object.values(found).every(e => !e.length); }}"
+    page.wait_for_timeout(1500)  # figures mount a moment after the script's end, and plotly.js draws them later
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
+                           ".every(chart => chart.querySelector('.main-svg'))", timeout=20_000)
     with contextlib.suppress(PlaywrightTimeout):  # a lasting cut is reported below, with what it cut
         page.wait_for_function(settled, timeout=10_000, polling=250)
     found = page.evaluate(_CUT_OR_OUT)
-    assert found == {"cut": [], "out": [], "tabs": [], "alone": []}, found
+    assert found == {"cut": [], "out": [], "tabs": [], "alone": [], "titles": []}, found
     assert_no_exception(page)
     screenshot(page, request.node.name)
 

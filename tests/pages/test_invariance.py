@@ -30,7 +30,7 @@ def test_defaults_shift_the_digit_sideways():
 
 
 @pytest.mark.parametrize("params,axis,values", [
-    (dict(kind="rotate", rotate="-45,45", n="7"), "rotate (degrees, clockwise)", [-45, -30, -15, 0, 15, 30, 45]),
+    (dict(kind="rotate", rotate="-45,45", n="7"), "rotate clockwise (°)", [-45, -30, -15, 0, 15, 30, 45]),
     (dict(kind="scale", scale="0.5,1.5", n="5"), "scale (factor)", [0.5, 0.75, 1.0, 1.25, 1.5]),
     (dict(kind="shift_y", shift_y="-10,10", n="3"), "shift down (pixels)", [-3, 0, 3]),
 ])

@@ -188,9 +188,8 @@ def test_beyond_one_kernel_shows_cannys_stages_and_morphology_from_the_link():
              msize="5", ksize="7", sigma="3")  # the Gaussian kernel's own sigma is a different setting
     no_crash(at)
     shown = titles(at)
-    assert shown[-6:] == ["1. Blurred (Gaussian, sigma 2)", "2. Gradient length, sqrt(gx² + gy²)",
-                          "3. Thinned: maxima across the edge", "4. Hysteresis: the edges", "Input (sample: Edges)",
-                          "Closing, 5x5 window"], shown
+    assert shown[-6:] == ["1. Blurred (sigma 2)", "2. Gradient length", "3. Thinned to the ridges",
+                          "4. Hysteresis: the edges", "Input (sample: Edges)", "Closing, 5x5 window"], shown
     assert at.slider(key="kl_canny_sigma").value == 2.0 and at.slider(key="kl_canny_high").value == 40
     assert "at least 40% of the strongest gradient" in text(at) and "Closing: dilation, then erosion" in text(at)
     packed = figures(at)[-3]["data"][0]["z"]  # plotly sends the map as base64 bytes
