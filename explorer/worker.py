@@ -283,7 +283,10 @@ def _outcome(run_id: str, root: Path, config: dict, device: torch.device) -> tup
     except torch.OutOfMemoryError:
         return "failed", (f"the GPU ran out of memory: try a smaller batch size "
                           f"(now {config.get('batch_size', training.TrainConfig.batch_size)})"), {}
-    except (architecture.ArchitectureError, data.DataUnavailable, ValueError) as exc:
+    except data.DataUnavailable as exc:
+        print(exc, flush=True)  # the server's paths and settings: for whoever runs it, in worker.log
+        return "failed", exc.summary.rstrip("."), {}
+    except (architecture.ArchitectureError, ValueError) as exc:
         traceback.print_exc()
         return "failed", str(exc), {}
     except Exception as exc:  # noqa: BLE001 - whatever it is, the run records it

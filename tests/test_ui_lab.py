@@ -27,10 +27,10 @@ def _status_script():
     from explorer.ui import lab
 
     status = st.query_params["status"]
-    run = runs.Run("r1", Path("."), {}, status, "stopped by its owner" if status == "cancelled" else "", "r1",
-                   0.0, 0.0, "cpu", 1)
-    lab.status_line(run, [{"phase": "train", "step": 25, "steps": 100, "epoch": 0.5, "elapsed": 10.0,
-                           "images_per_s": 1234.4, "device": "cpu"}])
+    reason = {"cancelled": "stopped by its owner", "failed": "MNIST's training images are not on this server"}
+    run = runs.Run("r1", Path("."), {}, status, reason.get(status, ""), "r1", 0.0, 0.0, "cpu", 1)
+    lab.status_line(run, [] if status == "failed" else [{"phase": "train", "step": 25, "steps": 100, "epoch": 0.5,
+                                                          "elapsed": 10.0, "images_per_s": 1234.4, "device": "cpu"}])
 
 
 @pytest.mark.parametrize(("status", "bar", "said"), [
@@ -44,3 +44,11 @@ def test_the_status_line_says_how_far_how_fast_and_how_long_to_go(status, bar, s
     assert not at.exception
     assert at.get("progress")[0].proto.text == bar
     assert said is None or at.warning[0].value == said
+
+
+def test_a_run_that_failed_before_its_first_step_says_why_not_that_it_is_preparing():
+    at = AppTest.from_function(_status_script, default_timeout=TIMEOUT)
+    at.query_params["status"] = "failed"
+    at.run()
+    assert not at.exception and not at.info and not at.get("progress")
+    assert at.error[0].value == "This run failed: MNIST's training images are not on this server."

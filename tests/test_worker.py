@@ -135,6 +135,20 @@ def test_out_of_memory_is_explained(tmp_path, monkeypatch):
     assert run.status == "failed" and run.reason == "the GPU ran out of memory: try a smaller batch size (now 64)"
 
 
+def test_a_missing_data_set_is_said_in_a_line_and_the_servers_paths_go_to_the_log(tmp_path, monkeypatch, capsys):
+    def offline(name, **kwargs):
+        raise data.DataUnavailable(f"The {name} training split is unavailable in /srv/data: ... set "
+                                   f"{data.MIRROR_ENV} ...", "MNIST's training images are not on this server: the "
+                                                             "server could not download them (it may be offline).")
+
+    monkeypatch.setattr(data, "load", offline)
+    run = _run(tmp_path, {**TINY, "data": "mnist"})
+    assert run.status == "failed"
+    assert run.reason == ("MNIST's training images are not on this server: the server could not download them (it "
+                          "may be offline)")
+    assert "/srv/data" in capsys.readouterr().out  # the worker's output is the run's worker.log
+
+
 def test_a_cancel_flag_set_before_the_start_cancels(tmp_path):
     run = runs.create(TINY, root=tmp_path)
     runs.request_cancel(run.id, tmp_path)

@@ -121,20 +121,23 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
         st.info("Queued: next in line on this server." if ahead == 0 else
                 f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server.")
         return
-    if last is None:
+    if last is None and run.active:
         st.info(f"{run.status.capitalize()} on {run.device or 'a device not chosen yet'}: preparing the data and the "
                 "network; the first figures follow.")
         return
-    fraction = last["step"] / max(last["steps"], 1)
-    left = training.seconds_left(last["step"], last["steps"], last["elapsed"])
-    st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
-                f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
-                + (_time_left(left, last["step"] >= last["steps"]) if run.active else ""))
-    if run.status == "finished":
+    if last is not None:  # none when the run ended before its first step (its data set missing...)
+        fraction = last["step"] / max(last["steps"], 1)
+        left = training.seconds_left(last["step"], last["steps"], last["elapsed"])
+        st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
+                    f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
+                    + (_time_left(left, last["step"] >= last["steps"]) if run.active else ""))
+    if run.status == "finished" and last is not None:
         st.success(f"Finished after {last['elapsed']:.0f} s of training" + (f": {run.reason}." if run.reason else "."))
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
         (st.error if run.status in ("failed", "diverged") else st.warning)(
             f"This run {run.status}: {run.reason or 'no reason recorded'}.")
+    if run.status == "failed":
+        layout.server_details(run_files.log_tail(run.id))  # what the worker printed: paths, a traceback
 
 
 _WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
