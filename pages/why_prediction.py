@@ -153,7 +153,8 @@ with view, layout.guard("attacking the prediction"):
                   help="Kurakin's iterated FGSM: 10 smaller steps, stronger for the same eps.")
     eps, goal = float(st.session_state.why_eps), None if st.session_state.why_target == ANY else st.session_state.why_target
     result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), goal, network, prepared.tensor)
-    st.markdown(f"{explanations.attack_reading(result, class_name)} No pixel moved more than {eps:.3f}.")
+    st.markdown(f"{explanations.attack_reading(result, class_name, bool(st.session_state.why_iterated))} No pixel "
+                f"moved more than {eps:.3f}.")
     third = layout.PICTURE_PX
     p, q, r = layout.cells(3, layout.PICTURE_PX)
     p.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Original", width_px=third), key="why_fig_original")

@@ -35,14 +35,16 @@ def eps_sweep(network: Network, digest: str, image: torch.Tensor, iterated: bool
                                          done, total, "steps done" if iterated else "attacked images done"))
 
 
-def attack_reading(result: adversarial.Attack, name: Callable[[int], str]) -> str:
-    """What the attack did to the prediction, in one sentence, with the fewest decimals that show the change."""
+def attack_reading(result: adversarial.Attack, name: Callable[[int], str], iterated: bool = False) -> str:
+    """What the attack did to the prediction, in one sentence, with the fewest decimals that show the change;
+    ``iterated``: it was already the iterated attack (so only a larger eps is left to try)."""
     if result.target is not None:
         if result.flipped:
             return (f"It now reads **{name(result.target)} ({result.target_confidence:.1%})**; "
                     f"{name(result.label)} keeps {result.label_confidence:.1%}.")
         return (f"Not yet: {name(result.target)} gets {result.target_confidence:.1%}, and the network reads "
-                f"**{name(result.after)} ({result.after_confidence:.1%})**. Try a larger eps or the iterated attack.")
+                f"**{name(result.after)} ({result.after_confidence:.1%})**. Try a larger eps"
+                + ("." if iterated else " or the iterated attack."))
     if result.flipped:
         before, after, kept = labels.percents(result.before_confidence, result.after_confidence,
                                               result.label_confidence)

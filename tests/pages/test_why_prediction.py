@@ -196,7 +196,9 @@ def test_a_target_class_from_the_link_is_what_the_attack_makes_it_read():
     assert chart["data"][1]["name"] == "8 (target)"
     assert any(a["text"].startswith("reads 8 at ") for a in chart["layout"]["annotations"])
     small = app(PAGE, eps="0.01", target="8")
-    assert "Not yet: 8 gets" in text(small)
+    assert "Not yet: 8 gets" in text(small) and "Try a larger eps or the iterated attack." in text(small)
+    small = app(PAGE, eps="0.01", target="8", iterated="1")  # already iterated: only eps is left to raise
+    assert "Not yet: 8 gets" in text(small) and "Try a larger eps. No pixel" in text(small)
     for bad in ("12", "3"):  # not a class of LeNet-5's; the class it already reads
         other = app(PAGE, target=bad)
         no_crash(other)
