@@ -134,7 +134,9 @@ with tab_kernels, layout.guard("drawing the kernels"):
                 st.switch_page("pages/kernel_lab.py", query_params={"k": kernel_input.CUSTOM, "kv": text})
 
 with tab_net, layout.guard("listing the layers"):
-    st.dataframe(inspect.rows_for_display(layers), key="lbl_table", hide_index=True)
+    table = inspect.rows_for_display(layers)
+    # whole where it is short (ten rows, then a scroll, hid LeNet-5's last three layers); a long one scrolls
+    st.dataframe(table, key="lbl_table", hide_index=True, height="content" if len(table) <= 30 else "auto")
     st.caption(f"{inspect.totals(layers)}.")
     st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures)")
     rows = model_input.famous_table()
