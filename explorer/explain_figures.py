@@ -141,7 +141,9 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
                   annotation_bgcolor=_LABEL_BG)
     fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1]),
-                      legend=dict(orientation="h", y=-0.3))
+                      # hung from its top under the axis title: anchored by its bottom, a legend wrapped onto a
+                      # second line in a narrow column grew up into the title
+                      legend=dict(orientation="h", y=-0.3, yanchor="top"))
     return fig
 
 
