@@ -43,7 +43,9 @@ SETTINGS = [
     state.Setting("tr_run", "run", "", lab.run_id),
     state.Setting("tr_snap", "snap", 0, state.int_between(0, 10**9)),  # the run's snapshot shown (0: its last)
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
-    state.Setting("tr_compare", "compare", [], lambda text: [i for i in text.split(",") if i], ",".join),
+    # a run the link names twice is compared once
+    state.Setting("tr_compare", "compare", [], lambda text: list(dict.fromkeys(i for i in text.split(",") if i)),
+                  ",".join),
 ]
 state.restore(SETTINGS)
 

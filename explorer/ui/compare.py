@@ -23,7 +23,7 @@ COMPARED = 6  # runs in one comparison: more colours and filter mosaics than tha
 def draw(listed: list[runs.Run]) -> None:
     """Chosen runs' curves in one figure and their first-layer filters side by side (last snapshots)."""
     every = {r.id: r for r in listed}
-    asked = list(dict.fromkeys(st.session_state.get("tr_compare", [])))  # a run named twice is compared once
+    asked = st.session_state.get("tr_compare", [])
     unknown = [i for i in asked if i not in every]  # deleted runs, or a link's mistyped ones
     if unknown and state.from_link("tr_compare"):
         state.link_ignored("compare", ",".join(unknown), f"{'no run has' if len(unknown) == 1 else 'no runs have'} "
