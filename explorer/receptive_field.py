@@ -232,9 +232,15 @@ def how_columns(how: str) -> dict[str, str]:
 
 
 def table_rows(fields: Sequence[Field]) -> list[dict[str, object]]:
-    """The All-layers table: per layer its operation, map size, r, j and start (first axis) and how each follows."""
+    """The All-layers table: per layer its operation, map size, r, j and start (first axis)."""
     return [{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
-             "r": f.r[0], "j": f.j[0], "start": f.start[0], **how_columns(f.how)} for f in fields]
+             "r": f.r[0], "j": f.j[0], "start": f.start[0]} for f in fields]
+
+
+def how_rows(fields: Sequence[Field]) -> list[dict[str, str]]:
+    """Per layer how its r, j and start (first axis) follow from the layer before: a table of its own, as the
+    values and the sums side by side are wider than a page's view."""
+    return [{"layer": f.name, **how_columns(f.how)} for f in fields]
 
 
 def _textbook(op: _Op, before: list[tuple], before_sizes: list, input_size: tuple[int, int]) -> tuple:

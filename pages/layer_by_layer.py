@@ -142,8 +142,8 @@ with tab_net, layout.guard("listing the layers"):
     rows = model_input.famous_table()
     st.dataframe([{k: v for k, v in row.items() if k != "note"} for row in rows], key="lbl_famous", hide_index=True)
     st.markdown("\n".join(f"- **{row['network']}:** {row['note']}" for row in rows))
-    st.caption("A dash: the lecture gives no figure. Depth counts the layers with weights (convolutions and fully "
-               "connected layers), as the lecture does.")
+    st.caption("Deck: the lecture's figure (a dash: it gives none); here: counted in this app. Layers are those with "
+               "weights (convolutions and fully connected layers), as the lecture counts them.")
 
 with tab_probes, layout.guard("probing the layers"):
     st.markdown("**How much does each layer know about the class?** Train a linear classifier on each layer's "

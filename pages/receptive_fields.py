@@ -53,8 +53,16 @@ def default_layer(spatial: list[receptive_field.Field]) -> str:
     return convs[len(convs) // 2] if convs else spatial[len(spatial) // 2].name
 
 
-view, network, picked = model_input.controls(SETTINGS, model_bound=("rf_layer", "rf_unit"))
+def layer_table(rows: list[dict], key: str) -> None:
+    """A table with a row per layer: whole when it is short; long cells (ResNet's) widen their column and the
+    layer's name stays in sight while it scrolls."""
+    widths = labels.column_widths(rows, {name: RF_TABLE_WIDTHS[name] for name in rows[0]})
+    st.dataframe(rows, key=key, hide_index=True, height="content" if len(rows) <= 30 else "auto",
+                 column_config={name: st.column_config.Column(width=width, pinned=name == "layer")
+                                for name, width in widths.items()})
 
+
+view, network, picked = model_input.controls(SETTINGS, model_bound=("rf_layer", "rf_unit"))
 with view, layout.guard("tracing the receptive fields"):
     size = network.spec.input_size
     fields = receptive_field.fields(network.graph, (size, size))
@@ -118,10 +126,9 @@ with tab_layers, layout.guard("tabulating the layers"):
     st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
     st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
                 "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$.")
-    rows = receptive_field.table_rows(fields)
-    widths = labels.column_widths(rows, RF_TABLE_WIDTHS)  # long cells widen their column, and the table scrolls
-    st.dataframe(rows, key="rf_table", hide_index=True,
-                 column_config={name: st.column_config.Column(width=width) for name, width in widths.items()})
+    layer_table(receptive_field.table_rows(fields), "rf_table")
+    st.markdown("**How each follows from the layer before** (the sums above, first axis)")
+    layer_table(receptive_field.how_rows(fields), "rf_how")
     for note in field_figures.table_notes(fields, (size, size)):
         st.caption(note)
 

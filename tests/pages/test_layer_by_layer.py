@@ -127,7 +127,7 @@ def test_layer_page_whole_network_tables():
     frames = [d.value for d in at.dataframe]
     table = next(f for f in frames if "multiply-adds" in f.columns)
     assert list(table["name"])[:3] == ["normalize", "conv1", "relu1"] and len(table) == 13
-    famous = next(f for f in frames if "deck: params" in f.columns)
+    famous = next(f for f in frames if "params: deck / here" in f.columns)
     assert set(famous["network"]) == {"LeNet", "AlexNet", "GoogLeNet", "VGG16", "ResNet"}
     assert "- **GoogLeNet:** The deck says 2M; measured here 6.6M" in text(at)  # the notes, readable in full
 

@@ -44,10 +44,11 @@ def test_rf_page_link_to_a_resnet_layer_and_unit():
               img="chelsea")
     no_crash(at)
     assert "Unit **(0, 6)** of `layer4.1.add`" in text(at)
-    table = next(d.value for d in at.dataframe if "r from" in d.value.columns)
+    table = next(d.value for d in at.dataframe if "start" in d.value.columns)
     row = table[table["layer"] == "layer4.1.relu_1"].iloc[0]
     assert row["r"] == 435 and row["j"] == 32
-    conv1 = table[table["layer"] == "conv1"].iloc[0]  # 7x7 stride 2 pad 3 on the input
+    how = next(d.value for d in at.dataframe if "r from" in d.value.columns)
+    conv1 = how[how["layer"] == "conv1"].iloc[0]  # 7x7 stride 2 pad 3 on the input
     assert (conv1["r from"], conv1["j from"], conv1["start from"]) == ("1 + (7 - 1) x 1", "1 x 2", "0 + (6/2 - 3) x 1")
 
 
