@@ -40,7 +40,14 @@ CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 
 
 class WeightsUnavailable(RuntimeError):
-    """Pretrained weights cannot be had (offline, a bad file, none exist); the message says what to do."""
+    """Pretrained weights cannot be had (offline, a bad file, none exist); the message says what to do.
+
+    ``summary``: the same in a line for a page's visitors, without the server's paths and settings.
+    """
+
+    def __init__(self, message: str, summary: str | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message
 
 
 class Normalize(nn.Module):
@@ -227,7 +234,8 @@ def _torchvision_model(spec: ModelSpec, pretrained: bool) -> nn.Module:
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError) as exc:
             raise WeightsUnavailable(f"{path} is not a usable {spec.name} weights file ({exc}); "
-                                     "delete it and download again") from exc
+                                     "delete it and download again",
+                                     f"the trained weights of {spec.title} on this server are damaged") from exc
     return _flatten_torchvision(spec.name, model, Normalize(*_torchvision_stats(spec.name, pretrained)))
 
 
@@ -405,4 +413,5 @@ def download_weights(name: str, progress: downloads.Progress | None = None) -> P
         raise WeightsUnavailable(
             f"the pretrained {name} weights could not be downloaded ({exc}). This server may be offline: "
             "use random weights instead, or put the file in "
-            f"{weights_dir()} (or set EXPLORER_WEIGHTS_MIRROR)") from exc
+            f"{weights_dir()} (or set EXPLORER_WEIGHTS_MIRROR)",
+            f"the trained weights of {spec(name).title} could not be downloaded: this server may be offline") from exc

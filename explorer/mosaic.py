@@ -247,30 +247,34 @@ def _frame(tile: np.ndarray) -> None:
 
 
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
-                  side: int = 64, clickable: bool = False, width_px: int = 700) -> go.Figure:
-    """Images of any sizes as one grid of ``side`` px tiles with a label under each.
+                  side: int = 64, clickable: bool = False, width_px: int = 700, least_px: int | None = None) -> go.Figure:
+    """Images of any sizes as one grid of ``side`` px tiles with a label under each (``\\n`` starts a second line).
 
     ``clickable``: an invisible marker on every tile reports a click; its ``customdata`` is the tile index.
     ``width_px``: about how wide the figure will be drawn, to size its height to the grid.
+    ``least_px``: the narrowest it may be drawn (a projector's column), where its labels must still fit.
     """
     cols = cols or columns_for(len(images))
     rows = math.ceil(len(images) / cols)
     gap = max(1, side // 16)
-    label_px = 16
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    label_px = 16 * lines
     canvas = np.full((rows * (side + gap + label_px), cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
     fig = go.Figure()
     centres = []
-    # about 6.5 px per character at size 11: a longer label is cut to its tile, whole on hover
-    fits = max(6, int(min(width_px, canvas.shape[1] * 3) * side / canvas.shape[1] / 6.5))
+    # about 6.5 px per character at size 11: a longer line is cut to its tile and gap, the label whole on hover
+    drawn = min(least_px or width_px, canvas.shape[1] * 3)
+    fits = max(6, int(drawn * (side + gap) / canvas.shape[1] / 6.5))
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         top, left = r * (side + gap + label_px), c * (side + gap)
         canvas[top:top + side, left:left + side] = _as_rgb_tile(image, side)
         _frame(canvas[top:top + side, left:left + side])
         centres.append((left + side / 2, top + side / 2))
-        cut = labels[i] if len(labels[i]) <= fits else labels[i][:fits - 1] + "…"
-        fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text=cut, showarrow=False,
-                           font=dict(size=11), xref="x", yref="y", hovertext=labels[i] if cut != labels[i] else None)
+        whole = labels[i].split("\n")
+        cut = [line if len(line) <= fits else line[:fits - 1] + "…" for line in whole]
+        fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text="<br>".join(cut), showarrow=False,
+                           font=dict(size=11), xref="x", yref="y", hovertext=" ".join(whole) if cut != whole else None)
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))
     if clickable:
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",

@@ -170,8 +170,9 @@ def test_a_corrupted_download_is_refused_and_removed(tmp_path, monkeypatch):
 def test_offline_download_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setenv("EXPLORER_WEIGHTS_MIRROR", f"http://127.0.0.1:{closed_port()}/")
-    with pytest.raises(models.WeightsUnavailable, match="random weights"):
+    with pytest.raises(models.WeightsUnavailable, match="random weights") as failed:
         models.download_weights("alexnet")
+    assert failed.value.summary.endswith("could not be downloaded: this server may be offline")
 
 
 def test_a_pickle_with_code_is_refused(tmp_path, monkeypatch):
@@ -182,9 +183,11 @@ def test_a_pickle_with_code_is_refused(tmp_path, monkeypatch):
             return (Path.touch, (tmp_path / "pwned",))
 
     models.weights_file("resnet18").write_bytes(pickle.dumps({"conv1.weight": Payload()}))
-    with pytest.raises(models.WeightsUnavailable, match="not a usable"):
+    with pytest.raises(models.WeightsUnavailable, match="not a usable") as refused:
         models.build("resnet18", pretrained=True)
     assert not (tmp_path / "pwned").exists()
+    assert refused.value.summary == "the trained weights of ResNet18 (ImageNet) on this server are damaged"
+    assert str(tmp_path) not in refused.value.summary  # the server's paths only in the full message
 
 
 def test_every_model_suggests_a_sample_like_its_training_data():

@@ -139,6 +139,19 @@ def test_a_label_longer_than_its_tile_is_cut_and_whole_on_hover():
     assert second.text == "3 → cat" and second.hovertext is None
 
 
+def test_two_line_labels_fit_the_narrowest_view_and_get_their_room():
+    tiles = [torch.rand(1, 28, 28) for _ in range(16)]
+    words = ["T-shirt/top\n→ automobile"] * 15 + ["Ankle boot\n→ Greater Swiss Mountain dog"]
+    fig = mosaic.images_figure(tiles, words, "mistakes", cols=4, side=56, width_px=516, least_px=315)
+    first, last = fig.layout.annotations[0], fig.layout.annotations[-1]
+    assert first.text == "T-shirt/top<br>→ automobile" and first.hovertext is None  # 12 characters fit 80 px
+    assert last.text.startswith("Ankle boot<br>→ Greater") and last.text.endswith("…")
+    assert last.hovertext == "Ankle boot → Greater Swiss Mountain dog"
+    assert _image(fig).shape[0] == 4 * (56 + 3 + 32)  # four rows, each with two 16 px lines under its tile
+    wide = mosaic.images_figure(tiles, words, "mistakes", cols=4, side=56, width_px=516)
+    assert wide.layout.annotations[-1].text.count("…") == 1 and wide.layout.height == fig.layout.height
+
+
 def test_kernel_tiles_carry_the_numbers_a_table_names_them_by():
     """A table's "filter 3" is found in the picture: each tile, or each column and row of a grid, is numbered."""
     grey = mosaic.kernels_figure(torch.randn(6, 1, 5, 5), "first layer on grey")

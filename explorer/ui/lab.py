@@ -22,6 +22,7 @@ from explorer.ui import layout, state, visitor
 HIGH_LR = {"adamw": 0.01, "sgd": 1.0}
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
+RUN_VIEW_LEAST_PX = 315  # and in a 1024 px window (a projector), with the sidebar open
 COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
 # short headers (their help says the rest) and narrow number columns: all eight fit the Train page's wide
 # column (about 470 px inside its box at a 1400 px window)
@@ -265,10 +266,11 @@ def _results(run: runs.Run) -> None:
     if wrong:
         test = _test_split(json.dumps(run.config, sort_keys=True))
         pictures = [test.images[i].float() / 255 for i in wrong]
-        captions = [f"{classes[int(test.labels[i])]} -> {classes[int(p)]}"
+        # on two lines, four a row: "T-shirt/top → automobile" stays whole in the view at 1024 px
+        captions = [f"{classes[int(test.labels[i])]}\n→ {classes[int(p)]}"
                     for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
-        st.plotly_chart(mosaic.images_figure(pictures, captions, "Example mistakes (true -> predicted)", side=56,
-                                             width_px=RUN_VIEW_PX),
+        st.plotly_chart(mosaic.images_figure(pictures, captions, "Example mistakes (true → predicted)", cols=4,
+                                             side=56, width_px=RUN_VIEW_PX, least_px=RUN_VIEW_LEAST_PX),
                         key=f"tr_mistakes_{run.id}")
 
 

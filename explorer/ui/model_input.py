@@ -102,7 +102,9 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | str:
         try:
             return _network(name, pretrained)
         except models.WeightsUnavailable as exc:
-            st.error(f"{exc}.")
+            st.error(f"{exc.summary[0].upper()}{exc.summary[1:]}. Switch off *Trained weights* to explore the same "
+                     "network with random weights.")
+            layout.server_details(f"{exc}.")
             return NO_WEIGHTS
     return f"{spec.title} could not be built (see the left): pick another model."
 

@@ -97,6 +97,18 @@ def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkey
     assert not errors(at) and at.subheader[0].value.startswith("1 of 198")
 
 
+def test_layer_page_names_damaged_weights_in_a_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(tmp_path))
+    from explorer import models
+
+    models.weights_file("resnet18").write_bytes(b"not the weights")
+    at = app("pages/layer_by_layer.py", model="resnet18")
+    no_crash(at)
+    assert errors(at) == ["The trained weights of ResNet18 (ImageNet) on this server are damaged. Switch off "
+                          "*Trained weights* to explore the same network with random weights."]
+    assert str(tmp_path) in at.code[-1].value and "delete it and download again" in at.code[-1].value  # folded
+
+
 def test_layer_page_kernels_and_their_closest_presets():
     at = app("pages/layer_by_layer.py", layer="conv1")
     no_crash(at)
