@@ -23,7 +23,7 @@ SETTINGS = [
     state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),
     state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
     state.Setting("lbl_look", "look", False, state.boolean, state.dump_bool),
-    state.Setting("lbl_closer", "closer", 0, state.int_between(0, 4095)),
+    state.Setting("lbl_closer", "closer", 0, state.index_below(4096, "layer", "maps")),
     state.tab_setting("lbl_tab", TABS),
 ]
 state.restore(SETTINGS)

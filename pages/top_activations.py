@@ -22,7 +22,7 @@ SETTINGS = [
     *model_input.settings(LINKED),
     *image_sets.settings(image_sets.default_source(LINKED)),
     state.Setting("ta_layer", "layer", ""),
-    state.Setting("ta_channel", "channel", 0, state.int_between(0, 4095)),
+    state.Setting("ta_channel", "channel", 0, state.index_below(4096, "layer", "channels")),
     state.Setting("ta_page", "chpage", 0, state.int_between(1, 128)),  # 0: the page of the channel shown
 ]
 state.restore(SETTINGS)

@@ -35,9 +35,9 @@ def settings() -> list[state.Setting]:
     return [
         state.Setting("wx_mode", "mode", "channel", state.choice(visualize.MODES)),
         state.Setting("wx_layer", "layer", ""),
-        state.Setting("wx_channel", "channel", 0, state.int_between(0, 100_000)),
+        state.Setting("wx_channel", "channel", 0, state.index_below(100_000, "layer", "channels")),
         # its own setting: back from "A class", "A channel" shows the channel it showed
-        state.Setting("wx_class", "class", 0, state.int_between(0, 100_000)),
+        state.Setting("wx_class", "class", 0, state.index_below(100_000, "model", "classes")),
         state.Setting("wx_row", "row", -1, state.int_between(-1, 4096)),
         state.Setting("wx_col", "col", -1, state.int_between(-1, 4096)),
         state.Setting("wx_from_image", "start", False, state.boolean, state.dump_bool),

@@ -8,6 +8,8 @@ address reproduces the view.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +101,20 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         _within(value := whole(text), low, high)
+        return value
+
+    return parse
+
+
+def index_below(cap: int, owner: str, things: str) -> Callable[[str], int]:
+    """Parser for an index from 0 into an ``owner``'s ``things`` (a layer's channels), which :func:`at_most` keeps
+    within the page's own range; ``cap``, far above any, only refuses absurd values, named without the cap
+    (``channel=99999`` said "outside 0..4095" of a layer with 16 channels)."""
+
+    def parse(text: str) -> int:
+        _within(value := whole(text), 0, math.inf)
+        if value >= cap:
+            raise ValueError(f"no {owner} here has {value + 1:,} {things}")
         return value
 
     return parse
