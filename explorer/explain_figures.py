@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from explorer import images, mosaic
+from explorer import figures, images, mosaic
 from explorer.invariance import LABELS as SWEEP_LABELS
 from explorer.invariance import SUFFIX as SWEEP_SUFFIX
 from explorer.invariance import Sweep, kept_span, nearest_original
@@ -28,7 +28,7 @@ def _pixels(image: torch.Tensor, side: int = 280) -> np.ndarray:
 
 def picture_figure(image: torch.Tensor, title: str, height: int = 300, width_px: int | None = None) -> go.Figure:
     """One (C, H, W) image in [0, 1], small images enlarged without blurring (``width_px``: see ``png_figure``)."""
-    return _two_line_room(mosaic.png_figure(_pixels(image), title, height, width_px))
+    return mosaic.png_figure(_pixels(image), title, height, width_px)
 
 
 def named_title(what: str, name: str, room: int = 24, joiner: str = ", ") -> str:
@@ -37,13 +37,6 @@ def named_title(what: str, name: str, room: int = 24, joiner: str = ", ") -> str
     if len(what) + len(name) + len(joiner) <= room:
         return f"{what}{joiner}{name}"
     return f"{what}:<br><span style='font-size:14px'>{name}</span>"  # smaller: ImageNet's names fill a third
-
-
-def _two_line_room(fig: go.Figure) -> go.Figure:
-    """Room above the plot for a title on two lines (the figure grows by the second line)."""
-    if "<br>" in (fig.layout.title.text or ""):
-        fig.update_layout(margin=dict(_MARGIN, t=62), height=fig.layout.height + 22)
-    return fig
 
 
 def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], height: int = 300,
@@ -55,7 +48,6 @@ def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], hei
     top, left, side = box
     bottom, right = min(top + side, image.shape[-2]), min(left + side, image.shape[-1])
     fig = mosaic.png_figure(pixels, title, height, width_px)
-    _two_line_room(fig)
     fig.add_shape(type="rect", x0=left * factor - 0.5, x1=right * factor - 0.5, y0=top * factor - 0.5,
                   y1=bottom * factor - 0.5, line=dict(color="white", width=3))
     return fig
@@ -141,9 +133,7 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
                   annotation_bgcolor=_LABEL_BG)
     fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1]),
-                      # hung from its top under the axis title: anchored by its bottom, a legend wrapped onto a
-                      # second line in a narrow column grew up into the title
-                      legend=dict(orientation="h", y=-0.3, yanchor="top"))
+                      legend=figures.LEGEND_BELOW)
     return fig
 
 

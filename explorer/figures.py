@@ -27,6 +27,9 @@ SCALE_LABELS = {
     "own": "min..max",
     "input": "0..1",
 }
+# a legend under the plot hangs from its top below the axis title: anchored by its bottom (plotly's default
+# there), one that wraps onto a second line in a narrow column grows up into the title
+LEGEND_BELOW = dict(orientation="h", y=-0.3, yanchor="top")
 SCALE_HELP = (
     "centred on 0: white is 0, red positive, blue negative, so the sign shows. min..max: the map's own range "
     "from dark to bright, so faint detail shows. 0..1: the input's range in greys, clipped, so the map reads as "
@@ -260,5 +263,5 @@ def probe_figure(probes: list[Probe], classes: int, height: int = 380) -> go.Fig
                       yaxis=dict(title="accuracy (%)" if bottom < chance else f"accuracy (%; chance {chance:.0f}%)",
                                  range=[bottom, 101]),
                       xaxis=dict(title=f"layer ({names[0]}: the pixels)" if names else "layer"),
-                      legend=dict(orientation="h", y=-0.3))
+                      legend=LEGEND_BELOW)
     return fig

@@ -17,6 +17,9 @@ import torch
 from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
 
+from explorer.labels import text_px
+
+LABEL_SCALE = 0.9  # a size-11 label's width against text_px's (a 14 px table's): "Ankle boot" 51 px as measured
 GAP = (185, 185, 185)  # grey lines between tiles: they show against white patches and zero weights
 BACKGROUND = (255, 255, 255)  # empty slots of a grid: the page itself
 MIN_TILE_PX = 28  # small maps and kernels are enlarged (nearest neighbour) to at least this
@@ -118,11 +121,13 @@ def png_figure(image: np.ndarray, title: str, height: int, width_px: int | None 
 
     ``width_px``: about how wide the page draws the figure. The height then shrinks to what the image
     needs at that width (at most ``height``), so no empty band is left under a wide, flat image.
+    A title on two lines (``<br>``) gets the room of its second line on top of ``height``.
     """
     if width_px:
         height = min(height, 50 + round((width_px - 20) * image.shape[0] / image.shape[1]))
+    second_line = 22 if "<br>" in title else 0
     fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(title=title, height=height + second_line, margin=dict(l=10, r=10, t=40 + second_line, b=10))
     fig.update_xaxes(visible=False, constrain="domain")
     # a figure wider or taller than the image leaves the spare room below it, not between title and image
     fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain", constraintoward="top")
@@ -246,6 +251,15 @@ def _frame(tile: np.ndarray) -> None:
     tile[0], tile[-1], tile[:, 0], tile[:, -1] = GAP, GAP, GAP, GAP
 
 
+def _cut_to(line: str, room_px: float) -> str:
+    """``line`` as a size-11 label, cut with "…" where it is wider than ``room_px`` (its whole on hover)."""
+    if text_px(line) * LABEL_SCALE <= room_px:
+        return line
+    while len(line) > 5 and text_px(line + "…") * LABEL_SCALE > room_px:
+        line = line[:-1]
+    return line + "…"
+
+
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
                   side: int = 64, clickable: bool = False, width_px: int = 700, least_px: int | None = None) -> go.Figure:
     """Images of any sizes as one grid of ``side`` px tiles with a label under each (``\\n`` starts a second line).
@@ -262,9 +276,8 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     canvas = np.full((rows * (side + gap + label_px), cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
     fig = go.Figure()
     centres = []
-    # about 6.5 px per character at size 11: a longer line is cut to its tile and gap, the label whole on hover
     drawn = min(least_px or width_px, canvas.shape[1] * 3)
-    fits = max(6, int(drawn * (side + gap) / canvas.shape[1] / 6.5))
+    room = drawn * (side + gap) / canvas.shape[1]  # a tile and its gap on the screen, in px
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         top, left = r * (side + gap + label_px), c * (side + gap)
@@ -272,7 +285,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         _frame(canvas[top:top + side, left:left + side])
         centres.append((left + side / 2, top + side / 2))
         whole = labels[i].split("\n")
-        cut = [line if len(line) <= fits else line[:fits - 1] + "…" for line in whole]
+        cut = [_cut_to(line, room) for line in whole]
         fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text="<br>".join(cut), showarrow=False,
                            font=dict(size=11), xref="x", yref="y", hovertext=" ".join(whole) if cut != whole else None)
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))

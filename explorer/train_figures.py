@@ -9,6 +9,8 @@ import torch
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from explorer import figures
+
 
 TRAIN_COLOUR, TEST_COLOUR = "#0068c9", "#ff2b2b"  # the training set in blue, the test set in red, in both curves
 
@@ -44,7 +46,7 @@ def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int) 
     two stack in a narrow column instead of sharing its width)."""
     _epoch_axes(fig, [r["epoch"] for r in records if r.get("epoch") is not None])
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
-                      legend=dict(orientation="h", y=-0.3))
+                      legend=figures.LEGEND_BELOW)
     return fig
 
 
@@ -97,7 +99,7 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) ->
         fig.update_yaxes(range=_padded_range(losses), row=1, col=1)
     fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Runs compared", height=height, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(orientation="h", y=-0.25))
+                      legend=figures.LEGEND_BELOW)
     return fig
 
 

@@ -141,10 +141,11 @@ def test_a_label_longer_than_its_tile_is_cut_and_whole_on_hover():
 
 def test_two_line_labels_fit_the_narrowest_view_and_get_their_room():
     tiles = [torch.rand(1, 28, 28) for _ in range(16)]
-    words = ["T-shirt/top\n→ automobile"] * 15 + ["Ankle boot\n→ Greater Swiss Mountain dog"]
+    words = ["T-shirt/top\n→ automobile"] * 14 + ["automobile\n→ T-shirt/top", "Ankle boot\n→ Greater Swiss Mountain dog"]
     fig = mosaic.images_figure(tiles, words, "mistakes", cols=4, side=56, width_px=516, least_px=315)
     first, last = fig.layout.annotations[0], fig.layout.annotations[-1]
-    assert first.text == "T-shirt/top<br>→ automobile" and first.hovertext is None  # 12 characters fit 80 px
+    assert first.text == "T-shirt/top<br>→ automobile" and first.hovertext is None  # about 60 px in 80
+    assert fig.layout.annotations[-2].text == "automobile<br>→ T-shirt/top"
     assert last.text.startswith("Ankle boot<br>→ Greater") and last.text.endswith("…")
     assert last.hovertext == "Ankle boot → Greater Swiss Mountain dog"
     assert _image(fig).shape[0] == 4 * (56 + 3 + 32)  # four rows, each with two 16 px lines under its tile

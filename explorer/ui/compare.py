@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import mosaic, run_files, runs, train_figures
+from explorer import figures, mosaic, run_files, runs, train_figures
 from explorer.ui import layout, state
 
 
@@ -18,6 +18,7 @@ def _label(run: runs.Run) -> str:
 
 
 COMPARED = 6  # runs in one comparison: more colours and filter mosaics than that are hard to tell apart
+FILTERS_PX = 260  # a run's filters: its name in a 14 px title, and the picture at a size to see the weights
 
 
 def draw(listed: list[runs.Run]) -> None:
@@ -44,10 +45,10 @@ def draw(listed: list[runs.Run]) -> None:
     picked = [every[i] for i in chosen]
     st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked]),
                     key="tr_compare_fig")
-    columns = st.columns(3)
     last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
-    for i, (run, step) in enumerate(last):
+    # each at least FILTERS_PX wide, so a run's name on its own line is whole ("LeNet-5 on Fashion-MNIST #1")
+    for place, (run, step) in zip(layout.flow(len(last), FILTERS_PX, "tr_compare_filters"), last):
         filters = run_files.load_snapshot(run.id, step)["filters"]
-        columns[i % 3].plotly_chart(mosaic.kernels_figure(filters, f"{run.name}: step {step:,}", height=300,
-                                                          width_px=layout.MAIN_PX // 3),
-                                    key=f"tr_compare_filters_{run.id}_{step}")
+        title = figures.subtitled(run.name, f"first-layer filters, step {step:,}")
+        place.plotly_chart(mosaic.kernels_figure(filters, title, height=300, width_px=FILTERS_PX),
+                           key=f"tr_compare_filters_{run.id}_{step}")
