@@ -180,9 +180,13 @@ def parse_each(*parses: Callable[[], torch.Tensor | None]) -> list[torch.Tensor 
     return results
 
 
-def to_text(kernel: torch.Tensor) -> str:
-    """Inverse of :func:`parse_text`, compact: ``"0,1,0;1,-4,1;0,1,0"`` (used in URLs)."""
-    return ";".join(",".join(f"{float(v):.6g}" for v in row) for row in kernel.reshape(kernel.shape[-2:]))
+def to_text(kernel: torch.Tensor, decimals: int | None = None) -> str:
+    """Inverse of :func:`parse_text`, compact: ``"0,1,0;1,-4,1;0,1,0"`` (used in URLs). ``decimals``: each weight
+    rounded to that many places ("0.013" for a grid to edit by hand), else six significant digits."""
+    def cell(v: float) -> str:
+        return f"{float(v):.6g}" if decimals is None else f"{round(float(v), decimals) + 0.0:g}"  # + 0.0: no "-0"
+
+    return ";".join(",".join(cell(v) for v in row) for row in kernel.reshape(kernel.shape[-2:]))
 
 
 def similarity(kernel: torch.Tensor, reference: torch.Tensor) -> float:

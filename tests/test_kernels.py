@@ -142,3 +142,9 @@ def test_a_cosine_is_put_in_words(cosine, word):
 def test_closest_presets_finds_an_edge_filter_with_its_polarity():
     name, score = kernels.closest_presets(-kernels.PRESETS["sobel (horizontal edges)"] + 0.01 * torch.randn(3, 3))[0]
     assert name == "sobel (horizontal edges)" and score < -0.95
+
+
+def test_a_kernel_as_text_to_edit_is_rounded_without_minus_zero():
+    kernel = torch.tensor([[-0.0001, 1.0], [-4.0, 0.12345]])
+    assert kernels.to_text(kernel, decimals=3) == "0,1;-4,0.123"
+    assert kernels.to_text(kernel) == "-0.0001,1;-4,0.12345"

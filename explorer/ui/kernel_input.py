@@ -39,7 +39,7 @@ def pick_kernel() -> torch.Tensor | None:
         return _custom_grid()
     kernel = _family(choice) if choice in FAMILIES else kernels.PRESETS[choice]
     st.caption(kernels.DESCRIPTIONS.get(choice, "A parametrised filter: move the sliders."))
-    state.keep("kl_last_kernel", kernels.to_text(kernel))
+    state.keep("kl_last_kernel", kernels.to_text(kernel, decimals=3))  # a grid to edit starts from it, 3 places
     return kernel
 
 
@@ -64,10 +64,22 @@ def url_extra() -> dict[str, str]:
     return {"kv": text} if st.session_state.get("kl_kernel") == CUSTOM and text else {}
 
 
+def grid_columns() -> int:
+    """How many columns the custom grid about to be drawn has; 0 while another kernel is chosen."""
+    if st.session_state.get("kl_kernel") != CUSTOM:
+        return 0
+    return len(_cells(st.session_state.get(_BASE) or _first_grid())[0])
+
+
+def _first_grid() -> str:
+    """The grid the editor starts from: the link's, the one typed before on this page, or the last kernel shown."""
+    return (st.query_params.get("kv") or state.kept("kl_custom")
+            or state.kept("kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT])))
+
+
 def _custom_grid() -> torch.Tensor | None:
     if _BASE not in st.session_state:
-        st.session_state[_BASE] = _within_size(st.query_params.get("kv") or state.kept("kl_custom") or state.kept(
-            "kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT])))
+        st.session_state[_BASE] = _within_size(_first_grid())
     base = _cells(st.session_state[_BASE])
     rows, cols = st.columns(2)
     rows.number_input("Rows", 1, kernels.MAX_SIZE, len(base), key="kl_rows", on_change=_resize)

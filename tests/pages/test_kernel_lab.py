@@ -63,6 +63,20 @@ def test_kernel_lab_custom_kernel_from_the_link():
     assert any(f["layout"]["title"]["text"].startswith("Feature map") for f in figures(at))
 
 
+def test_a_grid_to_edit_starts_from_the_last_kernel_at_three_places_with_half_the_row():
+    at = app("pages/kernel_lab.py", k="gaussian (choose sigma)")
+    assert at.columns[0].weight < at.columns[1].weight  # the controls' usual 5 of 13 parts
+    at.selectbox(key="kl_kernel").set_value("custom (edit the grid)").run()
+    no_crash(at)
+    from explorer import kernels
+
+    assert at.session_state["kl_grid_base"] == kernels.to_text(kernels.gaussian(5, 1.0), decimals=3)
+    assert at.session_state["kl_grid_base"].startswith("0.003,0.013,0.022,")
+    assert at.columns[0].weight == at.columns[1].weight  # five columns of at least 50 px: half the row
+    at.number_input(key="kl_cols").set_value(3).run()
+    assert at.columns[0].weight < at.columns[1].weight  # three fit the controls' usual share
+
+
 @pytest.mark.parametrize("kv,where", [("1,abc", "row 1, column 2"), ("1;nan", "row 2, column 1"), ("inf", "row 1, column 1")])
 def test_kernel_lab_bad_kernel_cells_are_named(kv, where):
     at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv=kv)
