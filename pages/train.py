@@ -66,6 +66,7 @@ def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
 
 
 listed = runs.list_runs()
+above = st.container()  # a network of your own: its layer editor, the page's width above the settings
 controls, view = st.columns([5, 7], gap="large")
 with controls, layout.guard("preparing the run"):
     a, b = layout.cells(2, layout.SETTING_PX)
@@ -75,10 +76,8 @@ with controls, layout.guard("preparing the run"):
     arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=labels.network)
     extra, shape, classes = input_of(data, arch)
     config, problem = {"data": data, "model": arch, **extra}, None
-    if arch == "custom":
-        st.caption("Your layers are on the right: edit them there.")
-if arch == "custom":  # the editor needs the wide column: its eight columns do not fit beside the settings
-    with view, layout.guard("planning your network"), st.expander(
+if arch == "custom":  # eight columns: in the view's 310 px at 1024 px they scrolled sideways
+    with above, layout.guard("planning your network"), st.expander(
             "Your network, layer by layer", expanded=not st.session_state.tr_run, icon=":material/stacks:"):
         st.caption("One row per layer; the classifier to the classes is added at the end. Each layer's output "
                    "shape and parameters are worked out below as you type.")
