@@ -225,7 +225,9 @@ def _how(op: _Op, before: list[tuple], after: tuple) -> str:
 def how_columns(how: str) -> dict[str, str]:
     """The recurrence in three short columns ("r from": "5 + (3 - 1) x 1"...), so no cell is cut off."""
     parts = how.split(";  ")
-    if len(parts) != 3:  # "unchanged", "the branches meet...", "the whole input"
+    if how.startswith("the branches meet"):  # its r is in the values' table: a sentence here widened the column
+        return {"r from": "the union of its inputs' fields", "j from": "", "start from": ""}
+    if len(parts) != 3:  # "unchanged", "the whole input"
         return {"r from": how, "j from": "", "start from": ""}
     # "r = 5 + (3 - 1) x 1 = 7" -> "5 + (3 - 1) x 1": the table's r column holds the result
     return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}

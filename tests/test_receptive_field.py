@@ -281,4 +281,5 @@ def test_fields_say_how_they_were_computed_and_what_feeds_them():
     resnet = {f.name: f for f in rf.fields(models.build("resnet18"), (224, 224))}
     assert resnet["layer2.0.add"].inputs == ("layer2.0.bn2", "layer2.0.downsample.1")
     assert resnet["layer2.0.add"].how.startswith("the branches meet")
+    assert rf.how_columns(resnet["layer2.0.add"].how)["r from"] == "the union of its inputs' fields"
     assert resnet["maxpool"].window == (3, 2, 1, 1, False)
