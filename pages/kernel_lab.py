@@ -79,9 +79,10 @@ def region_input(column, label: str, key: str, size: int) -> int:
                                args=(key, size))
 
 
-# a grid wider than 3 cells gets half the row: a data editor's columns are at least 50 px, so in the controls' usual
-# 5/13 (185 px at 1024 px, sidebar open) a 5 x 5 kernel scrolled sideways
-controls, view = st.columns([1, 1] if kernel_input.grid_columns() > 3 else [5, 8], gap="large")
+# a grid wider than 3 cells gets half the row and a narrower gap: a data editor's columns are 50 px at least, so in
+# the controls' usual 5/13 (185 px at 1024 px, sidebar open) a 5 x 5 kernel scrolled sideways
+wide_grid = kernel_input.grid_columns() > 3
+controls, view = st.columns([1, 1] if wide_grid else [5, 8], gap="small" if wide_grid else "large")
 with controls:
     picked = image_input.pick_image()
     st.selectbox("Largest working size (longer side, px)", SIZES, key="kl_size",

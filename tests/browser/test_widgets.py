@@ -69,14 +69,34 @@ def test_a_click_on_a_switchs_help_leaves_the_switch_alone(app_url: str, page: P
     screenshot(page, request.node.name)
 
 
-def test_every_column_of_the_layer_editor_is_in_view(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
-    """The eight columns of "Your own layers" fit their box: none hides behind a sideways scroll."""
+_SCROLLED = """(where) => [...document.querySelectorAll(where + ' .dvn-scroller')]
+    .map(e => [e.scrollWidth, e.clientWidth])"""
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_every_column_of_the_layer_editor_is_in_view(app_url: str, page: Page, request: pytest.FixtureRequest,
+                                                     width: int) -> None:
+    """The eight columns of "Your own layers" fit their box: none hides behind a sideways scroll (in the view's
+    310 px at 1024 px they did)."""
+    page.set_viewport_size({"width": width, "height": 900})
     open_page(page, app_url + "/train?arch=custom", "parameters in all")
-    grids = page.locator("[data-testid=stExpander] .dvn-scroller")
-    expect(grids).to_have_count(2)  # the editor and the plan
-    for width, shown in page.evaluate("() => [...document.querySelectorAll('[data-testid=stExpander] .dvn-scroller')]"
-                                      ".map(e => [e.scrollWidth, e.clientWidth])"):
-        assert width <= shown, f"{width} px of columns in a {shown} px box"
+    expect(page.locator("[data-testid=stExpander] .dvn-scroller")).to_have_count(2)  # the editor and the plan
+    for scrolled, shown in page.evaluate(_SCROLLED, "[data-testid=stExpander]"):
+        assert scrolled <= shown, f"{scrolled} px of columns in a {shown} px box"
+    screenshot(page, request.node.name)
+
+
+def test_a_five_by_five_kernel_to_edit_is_in_view_at_1024_px(app_url: str, page: Page,
+                                                            request: pytest.FixtureRequest) -> None:
+    """In the controls' 185 px a 5 x 5 grid (columns of 50 px at least) scrolled sideways; it gets half the row."""
+    page.set_viewport_size({"width": 1024, "height": 900})
+    edge, side, middle = "0.003,0.013,0.022,0.013,0.003", "0.013,0.06,0.098,0.06,0.013", "0.022,0.098,0.162,0.098,0.022"
+    gaussian = ";".join([edge, side, middle, side, edge])  # sigma 1, as the grid starts from it
+    open_page(page, app_url + f"/kernel_lab?k=custom+%28edit+the+grid%29&kv={gaussian}", "The numbers, filled in")
+    page.locator("[class*=st-key-kl_grid_] .dvn-scroller").wait_for()
+    (scrolled, shown), = page.evaluate(_SCROLLED, "[class*=st-key-kl_grid_]")
+    assert scrolled <= shown, f"{scrolled} px of columns in a {shown} px box"
+    assert_no_exception(page)
     screenshot(page, request.node.name)
 
 
