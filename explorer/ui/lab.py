@@ -349,21 +349,25 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
         st.session_state.tr_pick = st.session_state.tr_pick_follows = shown
     chosen = _run_picker({i: f"{r.name} ({i})" for i, r in by_id.items()})
     run = by_id[chosen]
-    a, b, c, d = st.columns(4, vertical_alignment="bottom")
-    if a.button("Show it above", key="tr_show"):
+    # buttons as wide as their words in a row that wraps, the name box on a row of its own: four columns left the
+    # box 130 px at 1024 px
+    actions = st.container(horizontal=True, wrap=True, gap="small")
+    if actions.button("Show it above", key="tr_show"):
         st.session_state.tr_run = chosen
         st.rerun()
     if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
-        c.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
-                          help="A zip: the final weights and the settings (safetensors + config), the metrics, and "
-                               "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ... as safetensors.",
-                          file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
+        actions.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
+                                help="A zip: the final weights and the settings (safetensors + config), the metrics, "
+                                     "and the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ... as safetensors.",
+                                file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
     if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
-        b.caption("Started in another browser: only that browser can rename or delete this run.")
+        st.caption("Started in another browser: only that browser can rename or delete this run.")
         return
-    b.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
-    b.button("Rename", key="tr_rename", on_click=_rename, args=(chosen,))
-    with d.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None):
+    delete = actions.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None)
+    naming = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    naming.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
+    naming.button("Rename", key="tr_rename", on_click=_rename, args=(chosen,))
+    with delete:
         st.markdown(f"Delete **{run.name}** with its checkpoint, snapshots and curves? It cannot be undone, "
                     "and it is gone for everyone on this server.")
         if st.button("Delete it", key="tr_delete", type="primary"):
