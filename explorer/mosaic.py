@@ -128,9 +128,11 @@ def png_figure(image: np.ndarray, title: str, height: int, width_px: int | None 
     second_line = 22 if "<br>" in title else 0
     fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
     fig.update_layout(title=title, height=height + second_line, margin=dict(l=10, r=10, t=40 + second_line, b=10))
-    fig.update_xaxes(visible=False, constrain="domain")
+    # the image's own ranges (plotly's autorange for an image), which a legend under it is placed by
+    fig.update_xaxes(visible=False, constrain="domain", range=[-0.5, image.shape[1] - 0.5])
     # a figure wider or taller than the image leaves the spare room below it, not between title and image
-    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain", constraintoward="top")
+    fig.update_yaxes(visible=False, scaleanchor="x", constrain="domain", constraintoward="top",
+                     range=[image.shape[0] - 0.5, -0.5])
     return fig
 
 
@@ -160,9 +162,11 @@ def _colours(scale: str) -> str:
 
 
 def _legend(fig: go.Figure, *lines: str) -> go.Figure:
-    """Short lines under the picture (one per line: a narrow column must not cut them off)."""
-    fig.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=0, y=-0.02, showarrow=False,
-                       yanchor="top", xanchor="left", align="left", font=dict(size=11))
+    """Short lines under the picture (one per line: a narrow column must not cut them off), hung from the image's
+    bottom edge: under the plot area, a picture drawn narrower than its estimate left a gap above them."""
+    fig.add_annotation(text="<br>".join(lines), xref="x", yref="y", x=fig.layout.xaxis.range[0],
+                       y=fig.layout.yaxis.range[0], yshift=-4, showarrow=False, yanchor="top", xanchor="left",
+                       align="left", font=dict(size=11))
     room = 16 * len(lines)  # added to the height: the picture keeps its size
     fig.update_layout(margin=dict(b=room + 10), height=fig.layout.height + room)
     return fig

@@ -120,6 +120,8 @@ def test_a_picture_figure_is_as_tall_as_its_image_at_the_width_it_is_drawn():
     maps = mosaic.maps_figure(torch.rand(2, 8, 8), 0, "t", width_px=300)  # its three legend lines add their room
     h, w, _ = _image(maps).shape
     assert maps.layout.height == 50 + round(280 * h / w) + 48 and maps.layout.margin.b == 58
+    key = maps.layout.annotations[0]  # hung from the image's bottom edge, however wide the page draws it
+    assert (key.xref, key.yref, key.x, key.y, key.yanchor) == ("x", "y", -0.5, h - 0.5, "top")
 
 
 def test_rows_of_images_are_named_on_the_left_one_tick_per_row():
