@@ -47,11 +47,17 @@ def backend() -> backends.Backend:
 
 def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
     """An editable table of layers (one row each), starting from the ``linked`` ones (a link's) or a default;
-    returns them as dicts without blank cells."""
-    rows = state.kept(key) or linked or layer_table.default_layers()
-    frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=list(COLUMNS))
+    returns them as dicts without blank cells.
+
+    The editor keeps its edits against the rows it started from, so those stay put while it is on the page (given
+    the rows edited so far, it lost every second edit); a new start is a new editor.
+    """
+    base = st.session_state.get(f"{key}_base")
+    if base is None or _editor_key(key, base) not in st.session_state:  # first drawn, or back from another page
+        base = st.session_state[f"{key}_base"] = state.kept(key) or linked or layer_table.default_layers()
+    frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in base], columns=list(COLUMNS))
     edited = st.data_editor(
-        frame, key=f"{key}_editor", num_rows="dynamic", hide_index=True, width="stretch",
+        frame, key=_editor_key(key, base), num_rows="dynamic", hide_index=True, width="stretch",
         height=_rows_height(len(frame) + 1),  # every row in view, and the empty one that adds a layer
         column_config={
             "type": st.column_config.SelectboxColumn("type", options=list(layer_table.LAYER_TYPES), required=True,
@@ -65,6 +71,11 @@ def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
               for row in edited.to_dict("records")]
     state.keep(key, layers)
     return layers
+
+
+def _editor_key(key: str, base: list[dict]) -> str:
+    """The editor of ``base``: its key names the rows it started from."""
+    return f"{key}_editor_{hashlib.sha256(json.dumps(base, sort_keys=True).encode()).hexdigest()[:12]}"
 
 
 def edited_default() -> list[dict]:
@@ -180,7 +191,9 @@ def reuse(config: dict, settings: Sequence[state.Setting], from_fragment: bool =
         st.session_state.tr_kernels = [k for k in values["tr_kernels"] if k in architecture.HAND_SET]
     if config.get("layers"):
         state.keep("tr_layers", config["layers"])
-        st.session_state.pop("tr_layers_editor", None)  # the editor starts again from these rows
+        st.session_state.pop("tr_layers_base", None)  # the editor starts again from these rows, edits dropped
+        for stale in [k for k in st.session_state if str(k).startswith("tr_layers_editor_")]:
+            del st.session_state[stale]
     if from_fragment:
         st.session_state[_WHOLE_PAGE] = True  # the settings sit outside the fragment that ran this
 
