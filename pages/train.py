@@ -41,7 +41,8 @@ SETTINGS = [
     state.Setting("tr_from", "from", ""),
     state.Setting("tr_transfer", "transfer", "head", state.choice(architecture.TRANSFER_MODES)),
     state.Setting("tr_run", "run", "", lab.run_id),
-    state.Setting("tr_snap", "snap", 0, state.int_between(0, 10**9)),  # the run's snapshot shown (0: its last)
+    # the run's snapshot shown; -1: its last (0 is a step: the untrained filters)
+    state.Setting("tr_snap", "snap", -1, state.int_between(-1, 10**9)),
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     # a run the link names twice is compared once
     state.Setting("tr_compare", "compare", [], lambda text: list(dict.fromkeys(i for i in text.split(",") if i)),

@@ -247,12 +247,12 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
 
 
 def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setting]) -> int:
-    """The snapshot scrubber over a finished run's ``steps``; the step shown is the page's ``tr_snap`` setting (0:
+    """The snapshot scrubber over a finished run's ``steps``; the step shown is the page's ``tr_snap`` setting (-1:
     the last), so a link opens on it. The setting belongs to the run it was set for: another run starts at its last."""
     key = f"tr_scrub_{run_id}"
     if key not in st.session_state:
-        linked = st.session_state.get("tr_snap", 0)
-        if state.from_link("tr_snap") and linked and linked not in steps:
+        linked = st.session_state.get("tr_snap", -1)
+        if state.from_link("tr_snap") and linked >= 0 and linked not in steps:
             state.link_ignored("snap", linked, f"this run kept snapshots at steps {steps[0]:,} to {steps[-1]:,}, "
                                                "the last is shown")
         ours = state.from_link("tr_snap") or st.session_state.get(_SNAP_RUN) == run_id
@@ -260,7 +260,7 @@ def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setti
     step = st.select_slider("Snapshot (feature evolution over training)", steps, key=key,
                             format_func=lambda s: f"step {s:,}")
     if settings:
-        st.session_state.tr_snap, st.session_state[_SNAP_RUN] = (0 if step == steps[-1] else step), run_id
+        st.session_state.tr_snap, st.session_state[_SNAP_RUN] = (-1 if step == steps[-1] else step), run_id
         state.publish(settings)  # a fragment's rerun does not reach the page's own publish
     return step
 

@@ -312,7 +312,7 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
     made = []
     for name in ("first", "second"):
         run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0}, root=tmp_path, name=name)
-        for step in (5, 10, 15):
+        for step in (0, 5, 10, 15):  # 0: the untrained filters
             run_files.save_snapshot(run.id, step, {"filters": torch.randn(6, 1, 5, 5),
                                                    "probe_maps": torch.randn(1, 6, 28, 28)}, tmp_path)
         runs.set_status(run.id, "cancelled", "cancelled by the user", tmp_path)  # stopped: no results to show
@@ -327,6 +327,10 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
     assert at.select_slider(key=f"tr_scrub_{first}").value == 10 and shown(at) == "First-layer filters at step 10"
     at.select_slider(key=f"tr_scrub_{first}").set_value(5).run()
     assert at.query_params["snap"] in ("5", ["5"]) and shown(at) == "First-layer filters at step 5"
+    at.select_slider(key=f"tr_scrub_{first}").set_value(0).run()
+    assert at.query_params["snap"] in ("0", ["0"]) and shown(at) == "First-layer filters at step 0"
+    untrained = app("pages/train.py", run=first, snap="0")  # the link's step 0 is the untrained filters, not the last
+    assert shown(untrained) == "First-layer filters at step 0" and untrained.query_params["snap"] in ("0", ["0"])
     at.select_slider(key=f"tr_scrub_{first}").set_value(15).run()
     assert "snap" not in at.query_params  # the last snapshot: the link stays short
     at.select_slider(key=f"tr_scrub_{first}").set_value(5).run()
@@ -335,7 +339,7 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
     assert shown(at) == "First-layer filters at step 15" and "snap" not in at.query_params
     missing = app("pages/train.py", run=first, snap="7")
     no_crash(missing)
-    assert "`snap=7` was ignored: this run kept snapshots at steps 5 to 15, the last is shown" in warnings(missing)
+    assert "`snap=7` was ignored: this run kept snapshots at steps 0 to 15, the last is shown" in warnings(missing)
     assert missing.select_slider(key=f"tr_scrub_{first}").value == 15 and "snap" not in missing.query_params
 
 
