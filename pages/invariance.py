@@ -77,12 +77,13 @@ with view, layout.guard("sweeping the transformation"):
     if not classes:
         st.info("This model has no class names: classes are shown by their number.")
     shown = torch.linspace(0, len(values) - 1, min(9, len(values))).round().long().tolist()
+    # the class read on a line of its own, cut to the view at 1280 px: "-6 px → triangle" ran into its neighbours
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
-                                         [f"{values[i]:g}{invariance.SUFFIX[kind]} → "
+                                         [f"{values[i]:g}{invariance.SUFFIX[kind]}\n→ "
                                           f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
                                           for i in shown], f"Some of the {len(values)} versions: the change → the class "
-                                         "read", cols=len(shown),
-                                         side=96, width_px=layout.VIEW_PX), key="inv_fig_images")
+                                         "read", cols=len(shown), side=96, width_px=layout.VIEW_PX,
+                                         least_px=layout.VIEW_LEAST_PX), key="inv_fig_images")
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "
                 f"**{int(kept.sum())} of {len(values)}** versions keep that reading. "

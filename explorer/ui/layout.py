@@ -37,6 +37,7 @@ class PageInfo:
 # 1400 px window, as measured in Chromium. A figure that is one picture sizes its height from its share
 # of these (mosaic.png_figure), so no empty band is left under it.
 VIEW_PX = 624
+VIEW_LEAST_PX = 541  # the view beside the controls at 1280 px (under them at 1024 px, it is 564 px)
 MAIN_PX = 1050
 # pictures side by side in :func:`cells`: the view is 564 (under the controls), 541 and 624 px wide in 1024,
 # 1280 and 1400 px windows, so three pictures fit in a row. Streamlit draws no chart narrower than 150 px

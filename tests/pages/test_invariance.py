@@ -26,7 +26,7 @@ def test_defaults_shift_the_digit_sideways():
     assert "-30% to 30% of 28 px is -8 to 8 px, which holds 17 different shifts, so 17 versions" in text(at)
     assert at.slider(key="inv_shift_x").label == "Range (% of the width of 28 px)"
     thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Some of the 17"))
-    assert [a["text"] for a in thumbnails["layout"]["annotations"]][:2] == ["-8 px → 3", "-6 px → 3"]
+    assert [a["text"] for a in thumbnails["layout"]["annotations"]][:2] == ["-8 px<br>→ 3", "-6 px<br>→ 3"]
 
 
 @pytest.mark.parametrize("params,axis,values", [

@@ -59,7 +59,7 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     at.selectbox(key="net_model").set_value(f"run:{run_id}").run()
     no_crash(at)
     assert at.selectbox(key="net_model").value == f"run:{run_id}"
-    assert f"Your run: {runs.get(run_id).name}" in at.selectbox(key="net_model").options
+    assert f"{runs.get(run_id).name} (your run)" in at.selectbox(key="net_model").options
     assert any(m.value.startswith("**Prediction:**") for m in at.markdown)
 
     at.switch_page("pages/train.py").run()
