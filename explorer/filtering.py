@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 
 from explorer import conv, images, labels
 
-if TYPE_CHECKING:
-    import pandas as pd
 
 Border = Literal["valid", "zeros", "reflect", "replicate", "circular"]
 ColourMode = Literal["grey", "sum", "per-channel"]
@@ -95,17 +93,6 @@ def output_block(result: FilterResult, kernel_hw: tuple[int, int], settings: Fil
         last = min(math.ceil((start + side - offset) / settings.stride), n)
         bounds += [first, max(last, first)]
     return tuple(bounds)
-
-
-def region_frame(region: torch.Tensor, top: int, left: int) -> pd.DataFrame:
-    """A (h, w) block of pixel values as a table labelled with image row/column numbers."""
-    import pandas as pd  # here, not at the top: pandas takes a while to import and only this needs it
-
-    return pd.DataFrame(
-        region.numpy().round(3),
-        index=[str(top + r) for r in range(region.shape[0])],
-        columns=[str(left + c) for c in range(region.shape[1])],
-    )
 
 
 def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: FilterSettings) -> str:

@@ -14,7 +14,6 @@ st.markdown(
 )
 
 SIZES = (32, 64, 128, 256, 512)
-ROWS_12_PX = 35 * 13 + 3  # a table of 12 rows and its header, with no inner scroll
 POOLS = ("none", *conv.POOL_KINDS)
 TABS = ("Feature map", "Numbers", "3-D", "Beyond one kernel")  # all four in the 315 px view at 1024 px
 RENAMED_TABS = {"Image as numbers": "Numbers", "3-D surface": "3-D"}  # links shared with the longer labels
@@ -135,16 +134,16 @@ with view, layout.guard("applying the kernel"):
         left_col = region_input(b, "Left column", "kl_left", w)
         region = result.input[channel, top:top + 12, left_col:left_col + 12]
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
-                   f"columns {left_col}..{left_col + region.shape[1] - 1}.")
-        st.dataframe(filtering.region_frame(region, top, left_col), key="kl_region", height=ROWS_12_PX)
+                   f"columns {left_col}..{left_col + region.shape[1] - 1} (hover a cell for its value whole).")
+        st.plotly_chart(figures.numbers_figure(region, top, left_col, "The image as numbers"), key="kl_region")
         rows_a, rows_b, cols_a, cols_b = filtering.output_block(result, tuple(kernel.shape), settings, top, left_col)
         if rows_b > rows_a and cols_b > cols_a:
             fmap = result.conv[channel if result.conv.shape[0] > 1 else 0]
             st.caption(f"Feature map values (the kernel's sums, before ReLU and pooling) of rows "
                        f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
                        "centred on the pixels above.")
-            st.dataframe(filtering.region_frame(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a),
-                         key="kl_region_out", height=ROWS_12_PX)
+            st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
+                                                   "The feature map as numbers", signed=True), key="kl_region_out")
             if settings.colour == "sum":
                 st.caption("RGB, summed: each of these adds up the kernel's products over R, G and B, so the "
                            "channel above holds only a third of the terms.")

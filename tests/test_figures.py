@@ -69,3 +69,14 @@ def test_the_probe_figure_plots_test_and_training_accuracy_per_layer_with_chance
     assert fig.layout.yaxis.title.text == "accuracy (%; chance 10%)"
     near = figures.probe_figure([Probe("normalize", 784, 0.6, 0.3), Probe("fc5", 10, 0.9, 0.5)], classes=10)
     assert near.layout.yaxis.range == (0, 101) and near.layout.shapes[0].y0 == 10  # chance drawn when close
+
+
+def test_a_block_as_numbers_keeps_its_rows_and_columns_and_writes_each_value():
+    block = torch.tensor([[0.25, -0.001], [1.0, 0.5]])
+    fig = figures.numbers_figure(block, 10, 20, "numbers", signed=True)
+    heat = fig.data[0]
+    assert list(heat.y) == ["10", "11"] and list(heat.x) == ["20", "21"]
+    assert [list(row) for row in heat.text] == [["0.25", "0.00"], ["1.00", "0.50"]]  # no "-0.00"
+    assert heat.zmid == 0 and heat.colorscale[0][1] != "rgb(0, 0, 0)"  # signed: blue below 0, red above
+    greys = figures.numbers_figure(block.clamp(0, 1), 0, 0, "pixels").data[0]
+    assert (greys.zmin, greys.zmax) == (0, 1)

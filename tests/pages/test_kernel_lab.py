@@ -24,17 +24,17 @@ def test_kernel_lab_defaults_show_a_feature_map():
 def test_the_window_of_numbers_is_in_the_link_and_the_middle_by_default():
     at = app("pages/kernel_lab.py", img="checkerboard", size="64")
     no_crash(at)
-    assert "Pixel values in [0, 1] of rows 32..43, columns 32..43." in text(at)
+    assert "Pixel values in [0, 1] of rows 32..43, columns 32..43 (hover" in text(at)
     assert "top" not in at.query_params and "left" not in at.query_params
     at.number_input(key="kl_top_64").set_value(5).run()
     assert at.query_params["top"] in ("5", ["5"]) and "left" not in at.query_params
     linked = app("pages/kernel_lab.py", img="checkerboard", size="64", top="5", left="60", tab="Numbers")
     no_crash(linked)
-    assert "Pixel values in [0, 1] of rows 5..16, columns 60..63." in text(linked)
+    assert "Pixel values in [0, 1] of rows 5..16, columns 60..63 (hover" in text(linked)
     assert linked.session_state["kl_tab"] == "Numbers"
     smaller = app("pages/kernel_lab.py", img="checkerboard", size="32", top="50")  # past the edge: the middle
     no_crash(smaller)
-    assert "Pixel values in [0, 1] of rows 16..27, columns 16..27." in text(smaller)
+    assert "Pixel values in [0, 1] of rows 16..27, columns 16..27 (hover" in text(smaller)
 
 
 def test_kernel_lab_link_reproduces_the_view():
@@ -221,8 +221,17 @@ def test_image_as_numbers_shows_the_feature_maps_numbers_under_the_pixels():
     at = app("pages/kernel_lab.py", tab="Numbers", img="digit", border="valid", k="box (choose size)",
              ksize="3", top="5", left="6")
     no_crash(at)
-    pixels, sums = (d.value for d in at.dataframe)  # the pixels, then the sums (AppTest does not keep their keys)
-    assert list(sums.index)[:2] == ["4", "5"] and list(sums.columns)[:2] == ["5", "6"]  # valid 3x3: centre = o + 1
-    expected = pixels.loc[["5", "6", "7"], ["6", "7", "8"]].to_numpy().sum() / 9  # the box blur centred on (6, 7)
-    assert abs(sums.loc["5", "6"] - expected) < 0.01  # both tables are rounded to 3 decimals
+    grids = {f["layout"]["title"]["text"]: f["data"][0] for f in figures(at)}
+    pixels, sums = grids["The image as numbers"], grids["The feature map as numbers"]
+
+    def values(grid: dict) -> np.ndarray:  # plotly sends the block as base64 bytes
+        z = grid["z"]
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(len(grid["y"]), len(grid["x"]))
+
+    assert pixels["y"][:2] == ["5", "6"] and pixels["x"][:2] == ["6", "7"]  # the image's own rows and columns
+    assert sums["y"][:2] == ["4", "5"] and sums["x"][:2] == ["5", "6"]  # valid 3x3: the centre is the output + 1
+    expected = values(pixels)[0:3, 0:3].sum() / 9  # the box blur centred on pixel (6, 7)
+    assert abs(values(sums)[1, 1] - expected) < 1e-6
+    assert pixels["text"][0][0] == f"{values(pixels)[0, 0]:.2f}"  # written in the cell to two decimals
+    assert not any(cell == "-0.00" for row in sums["text"] for cell in row)
     assert any("centred on the pixels above" in c.value for c in at.caption)
