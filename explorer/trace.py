@@ -176,6 +176,14 @@ def conv1d_trace(
     return dataclasses.replace(traced, padding=(padding, padding, 0, 0))
 
 
+def pool_equation(trace: Trace, kind: str, step: int, decimals: int = 2) -> str:
+    """The pooling at ``step`` written out: ``max(1, 5, 3) = 5``, rounded as the grids round (``:.3g`` gave 14.6
+    above a cell that said 14.59)."""
+    r, c = trace.cell(step)
+    values = ", ".join(export.number(v, decimals) for v in trace.values[step].tolist())
+    return f"{kind}({values}) = {export.number(float(trace.output[r, c]), decimals)}"
+
+
 def equation(trace: Trace, step: int, decimals: int = 2) -> str:
     """The sum at ``step`` of a convolution trace written out: ``x1·w1 + x2·w2 + ... = y``."""
     weights = trace.weights

@@ -115,8 +115,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         st.code(trace.equation(traced, step), language=None, wrap_lines=True)
         figs = figures.conv_step_figures(traced, step)
     else:
-        st.code(f"{kind}({', '.join(f'{v:g}' for v in traced.values[step].tolist())}) = {float(traced.output[r, c]):.3g}",
-                language=None, wrap_lines=True)
+        st.code(trace.pool_equation(traced, kind, step), language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
     widths = [fig.layout.width for fig in figs]  # each grid at its own size; the row wraps where the page is narrow
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), widths), figs)):

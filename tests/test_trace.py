@@ -71,6 +71,13 @@ def test_pool_trace_equals_pool2d(kind, size, stride):
     assert torch.allclose(traced.output.float(), conv.pool2d(image, kind, size, stride), atol=1e-5)
 
 
+def test_a_pooling_step_is_written_out_rounded_as_its_grid():
+    image = torch.tensor([[9.0, 5, 1], [2, 6, 5], [3, 4, 4]])
+    traced = trace.pool_trace(image, "l2", 3)
+    assert trace.pool_equation(traced, "l2", 0) == "l2(9, 5, 1, 2, 6, 5, 3, 4, 4) = 14.59"  # sqrt(213): 14.5945
+    assert trace.pool_equation(trace.pool_trace(image / 3, "max", 3), "max", 0).endswith(" = 3")
+
+
 @pytest.mark.parametrize("kind,size,stride", itertools.product(conv.POOL_KINDS, [2, 3], [None, 1]))
 def test_pool_routing_equals_autograd(kind, size, stride):
     """Max routes to the max only, average 1/(rc) to each input, sum 1, L2 x/||x||; overlaps add."""

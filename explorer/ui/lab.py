@@ -279,11 +279,12 @@ def _results(run: runs.Run) -> None:
     if wrong:
         test = _test_split(json.dumps(run.config, sort_keys=True))
         pictures = [test.images[i].float() / 255 for i in wrong]
-        # on two lines, four a row: "T-shirt/top → automobile" stays whole in the view at 1024 px
+        # on two lines, four a row: "T-shirt/top → automobile" stays whole in the view at 1024 px; sized for that
+        # view (for 1400 px, it left a band half as tall as the picture under it there), centred in a wider one
         captions = [f"{classes[int(test.labels[i])]}\n→ {classes[int(p)]}"
                     for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
         st.plotly_chart(mosaic.images_figure(pictures, captions, "Example mistakes (true → predicted)", cols=4,
-                                             side=56, width_px=RUN_VIEW_PX, least_px=RUN_VIEW_LEAST_PX),
+                                             side=56, width_px=RUN_VIEW_LEAST_PX),
                         key=f"tr_mistakes_{run.id}")
 
 
