@@ -38,10 +38,14 @@ def draw(image: torch.Tensor, label: str) -> None:
         "**Canny's edge detector** (1986): blur, take the two Sobel derivatives, keep only the pixels whose "
         "gradient beats both neighbours across the edge, then keep weak edge pixels only where they touch a "
         "strong one.")
-    a, b, c = st.columns(3)
+    # short labels, each slider at least 140 px: three columns left them 100 px at 1024 px, a label on four lines
+    a, b, c = layout.flow(3, 140, "kl_canny_controls")
     sigma = a.slider("Blur (sigma, px)", 0.5, 4.0, step=0.1, key="kl_canny_sigma")
-    low = b.slider("Weak edge from (% of the strongest gradient)", 1, 100, key="kl_canny_low")
-    high = c.slider("Strong edge from (%)", 1, 100, key="kl_canny_high")
+    low = b.slider("Weak edge from (%)", 1, 100, key="kl_canny_low",
+                   help="Of the strongest gradient in the image. Weaker pixels are dropped; those between the weak "
+                        "and the strong threshold are kept only where they touch a strong edge.")
+    high = c.slider("Strong edge from (%)", 1, 100, key="kl_canny_high",
+                    help="Of the strongest gradient in the image: pixels above it are edges for sure.")
     if low > high:
         st.error(f"The weak threshold ({low}%) must not exceed the strong one ({high}%): lower it, or raise the other.")
         return

@@ -43,9 +43,10 @@ MAIN_PX = 1050
 # 1280 and 1400 px windows, so three pictures fit in a row. Streamlit draws no chart narrower than 150 px
 # (a narrower box cuts it off): small pictures are that wide.
 PICTURE_PX, SMALL_PICTURE_PX = 164, 150
-# a setting (a select box, a number) in :func:`cells`: the Train page's settings column is 203, 310 and 360 px wide
-# in those windows, so two settings sit side by side from 1280 px and each has a row of its own at 1024.
-SETTING_PX = 147
+# a setting (a select box, a number) in :func:`cells`: the Train page's settings column is 203, 309.7 and 359.7 px
+# wide in those windows, so two settings and their 16 px gap sit side by side from 1280 px (at 147 px they wrapped
+# there) and each has a row of its own at 1024.
+SETTING_PX = 146
 # a picture that should be large (an image and its feature map) in :func:`flow`: the Kernel Lab's view is 315, 473
 # and 546 px wide in those windows, so two share a row from 1280 px and each has a row of its own at 1024.
 LARGE_PICTURE_PX = 225
