@@ -149,6 +149,7 @@ with tab_probes, layout.guard("probing the layers"):
     st.markdown("**How much does each layer know about the class?** Train a linear classifier on each layer's "
                 "output alone and test it (Zeiler & Fergus's experiment, in the lecture).")
     if tab_probes.open:  # some seconds of work: only when asked for
+        state.publish(SETTINGS)  # the link names this tab before them (it kept the last tab's for ~15 s)
         probing.draw(network)
 
 state.publish(SETTINGS)
