@@ -108,6 +108,29 @@ def growth_figure(fields: list[Field], chosen: str, input_size: int, height: int
     return fig
 
 
+def how_columns(how: str) -> dict[str, str]:
+    """The recurrence in three short columns ("r from": "5 + (3 - 1) x 1"...), so no cell is cut off."""
+    if how.startswith("the branches meet"):  # its r is in the values' table: a sentence here widened the column
+        return {"r from": "the union of its inputs' fields", "j from": "", "start from": ""}
+    parts = how.split(";  ")
+    if len(parts) != 3:  # "unchanged", "the whole input"
+        return {"r from": how, "j from": "", "start from": ""}
+    # "r = 5 + (3 - 1) x 1 = 7" -> "5 + (3 - 1) x 1": the table's r column holds the result
+    return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}
+
+
+def table_rows(fields: Sequence[Field]) -> list[dict[str, object]]:
+    """The All-layers table: per layer its operation, map size, r, j and start (first axis)."""
+    return [{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
+             "r": f.r[0], "j": f.j[0], "start": f.start[0]} for f in fields]
+
+
+def how_rows(fields: Sequence[Field]) -> list[dict[str, str]]:
+    """Per layer how its r, j and start (first axis) follow from the layer before: a table of its own, as the
+    values and the sums side by side are wider than a page's view."""
+    return [{"layer": f.name, **how_columns(f.how)} for f in fields]
+
+
 def table_notes(fields: Sequence[Field], input_size: tuple[int, int]) -> list[str]:
     """Sentences for the table's surprises: a field wider than the image, and layers without a grid (j = 0)."""
     notes = []

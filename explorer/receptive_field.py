@@ -222,29 +222,6 @@ def _how(op: _Op, before: list[tuple], after: tuple) -> str:
             f"start = {s0:g} + ({k_eff - 1}/2 - {op.padding[0]}) x {j0} = {start[0]:g}")
 
 
-def how_columns(how: str) -> dict[str, str]:
-    """The recurrence in three short columns ("r from": "5 + (3 - 1) x 1"...), so no cell is cut off."""
-    parts = how.split(";  ")
-    if how.startswith("the branches meet"):  # its r is in the values' table: a sentence here widened the column
-        return {"r from": "the union of its inputs' fields", "j from": "", "start from": ""}
-    if len(parts) != 3:  # "unchanged", "the whole input"
-        return {"r from": how, "j from": "", "start from": ""}
-    # "r = 5 + (3 - 1) x 1 = 7" -> "5 + (3 - 1) x 1": the table's r column holds the result
-    return {f"{name} from": part.split(" = ")[1] for name, part in zip(("r", "j", "start"), parts)}
-
-
-def table_rows(fields: Sequence[Field]) -> list[dict[str, object]]:
-    """The All-layers table: per layer its operation, map size, r, j and start (first axis)."""
-    return [{"layer": f.name, "operation": f.op, "map": "x".join(map(str, f.size)) if f.size else "-",
-             "r": f.r[0], "j": f.j[0], "start": f.start[0]} for f in fields]
-
-
-def how_rows(fields: Sequence[Field]) -> list[dict[str, str]]:
-    """Per layer how its r, j and start (first axis) follow from the layer before: a table of its own, as the
-    values and the sums side by side are wider than a page's view."""
-    return [{"layer": f.name, **how_columns(f.how)} for f in fields]
-
-
 def _textbook(op: _Op, before: list[tuple], before_sizes: list, input_size: tuple[int, int]) -> tuple:
     """(r, j, start) per axis after ``op``, from the states of its inputs."""
     if op.kind == "input":

@@ -126,9 +126,9 @@ with tab_layers, layout.guard("tabulating the layers"):
     st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
     st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
                 "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$.")
-    layer_table(receptive_field.table_rows(fields), "rf_table")
+    layer_table(field_figures.table_rows(fields), "rf_table")
     st.markdown("**How each follows from the layer before** (the sums above, first axis)")
-    layer_table(receptive_field.how_rows(fields), "rf_how")
+    layer_table(field_figures.how_rows(fields), "rf_how")
     for note in field_figures.table_notes(fields, (size, size)):
         st.caption(note)
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import inspect, models
+from explorer import field_figures, inspect, models
 from explorer import receptive_field as rf
 
 
@@ -270,16 +270,16 @@ def test_effective_field_is_inside_the_exact_box_and_peaks_near_the_centre():
 def test_fields_say_how_they_were_computed_and_what_feeds_them():
     fields = {f.name: f for f in rf.fields(models.build("lenet5"), (28, 28))}
     assert fields["conv2"].how == "r = 6 + (5 - 1) x 2 = 14;  j = 2 x 1 = 2;  start = 0.5 + (4/2 - 0) x 2 = 4.5"
-    assert rf.how_columns(fields["conv2"].how) == {"r from": "6 + (5 - 1) x 2", "j from": "2 x 1",
+    assert field_figures.how_columns(fields["conv2"].how) == {"r from": "6 + (5 - 1) x 2", "j from": "2 x 1",
                                                    "start from": "0.5 + (4/2 - 0) x 2"}
-    assert rf.how_columns("unchanged")["r from"] == "unchanged"
-    row = {r["layer"]: r for r in rf.table_rows(list(fields.values()))}["conv2"]
+    assert field_figures.how_columns("unchanged")["r from"] == "unchanged"
+    row = {r["layer"]: r for r in field_figures.table_rows(list(fields.values()))}["conv2"]
     assert row == {"layer": "conv2", "operation": fields["conv2"].op, "map": "10x10", "r": 14, "j": 2, "start": 4.5}
-    how = {r["layer"]: r for r in rf.how_rows(list(fields.values()))}["conv2"]
+    how = {r["layer"]: r for r in field_figures.how_rows(list(fields.values()))}["conv2"]
     assert how == {"layer": "conv2", "r from": "6 + (5 - 1) x 2", "j from": "2 x 1", "start from": "0.5 + (4/2 - 0) x 2"}
     assert fields["conv2"].inputs == ("pool1",) and fields["conv2"].window == (5, 1, 0, 1, False)
     resnet = {f.name: f for f in rf.fields(models.build("resnet18"), (224, 224))}
     assert resnet["layer2.0.add"].inputs == ("layer2.0.bn2", "layer2.0.downsample.1")
     assert resnet["layer2.0.add"].how.startswith("the branches meet")
-    assert rf.how_columns(resnet["layer2.0.add"].how)["r from"] == "the union of its inputs' fields"
+    assert field_figures.how_columns(resnet["layer2.0.add"].how)["r from"] == "the union of its inputs' fields"
     assert resnet["maxpool"].window == (3, 2, 1, 1, False)

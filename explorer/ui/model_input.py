@@ -102,13 +102,13 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | str:
         try:
             return _network(name, pretrained)
         except models.WeightsUnavailable as exc:
-            st.error(f"{exc.summary[0].upper()}{exc.summary[1:]}. Switch off *Trained weights* to explore the same "
-                     "network with random weights.")
+            st.error(f"{exc.summary[0].upper()}{exc.summary[1:]}. {RANDOM_INSTEAD}")
             layout.server_details(f"{exc}.")
             return NO_WEIGHTS
     return f"{spec.title} could not be built (see the left): pick another model."
 
 
+RANDOM_INSTEAD = "Switch off *Trained weights* to explore the same network with random weights."
 NO_WEIGHTS = ("This model has no trained weights here yet (see the left): download them, or switch off "
               "*Trained weights* to explore the same network with random weights.")
 
@@ -169,8 +169,7 @@ def _download(name: str) -> bool:
         models.download_weights(name, report)
     except models.WeightsUnavailable as exc:
         bar.empty()
-        st.error("The weights could not be downloaded: this server may be offline. Switch off *Trained weights* "
-                 "to explore the same network with random weights.")
+        st.error(f"The weights could not be downloaded: this server may be offline. {RANDOM_INSTEAD}")
         layout.server_details(f"{exc}.")
         return False
     bar.empty()
