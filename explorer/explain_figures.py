@@ -73,8 +73,18 @@ def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, h
 def value_figure(steps: list[int], values: list[float], title: str, y_title: str, height: int = 260) -> go.Figure:
     """A value (the target's activation, an error) step by step."""
     fig = go.Figure(go.Scatter(x=steps, y=values, mode="lines", hovertemplate="step %{x}: %{y:.4g}<extra></extra>"))
-    fig.update_layout(title=title, height=height, margin=_MARGIN, xaxis_title="step", yaxis_title=y_title)
+    fig.update_layout(title=title, height=height, margin=_MARGIN, xaxis_title="step", yaxis_title=_two_lines(y_title))
     return fig
+
+
+def _two_lines(text: str, most: int = 20) -> str:
+    """An axis title longer than ``most`` characters broken at its middle space: on one line, "mean activation of
+    the channel" ran past the top of a 260 px chart."""
+    if len(text) <= most or " " not in text:
+        return text
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    return f"{text[:cut]}<br>{text[cut + 1:]}"
 
 
 def perturbation_image(perturbation: torch.Tensor, eps: float) -> torch.Tensor:

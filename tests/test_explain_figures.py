@@ -129,3 +129,11 @@ def test_the_distance_figure_marks_the_nearest_class_and_those_not_reached():
     assert list(bars.marker.color) == ["#7f7f7f", "#d62728", "#7f7f7f"]  # c is the nearest
     assert list(bars.customdata) == pytest.approx([0.2, 0.1, 0.0])  # RMS: the norm over 2 (4 values)
     assert fig.layout.xaxis.title.text == "read as (a, its reading now, has no bar)"
+
+
+def test_a_long_value_axis_title_takes_two_lines():
+    fig = explain_figures.value_figure([0, 1], [0.5, 1.0], "Step by step", "mean activation of the channel")
+    assert fig.layout.yaxis.title.text == "mean activation<br>of the channel"
+    assert explain_figures.value_figure([0], [1.0], "t", "the unit's activation").layout.yaxis.title.text == (
+        "the unit's<br>activation")
+    assert explain_figures.value_figure([0], [1.0], "t", "error").layout.yaxis.title.text == "error"
