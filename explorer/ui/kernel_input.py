@@ -87,12 +87,12 @@ def _custom_grid() -> torch.Tensor | None:
     if _BASE not in st.session_state:
         st.session_state[_BASE] = _within_size(_first_grid())
     base = _cells(st.session_state[_BASE])
+    st.caption("Click a cell of the grid, type a weight, press Enter.")
     rows, cols = st.columns(2)
     rows.number_input("Rows", 1, kernels.MAX_SIZE, len(base), key="kl_rows", on_change=_resize)
     cols.number_input("Columns", 1, kernels.MAX_SIZE, len(base[0]), key="kl_cols", on_change=_resize)
     frame = pd.DataFrame(base, columns=[str(c + 1) for c in range(len(base[0]))], dtype="string")
-    # also the room where the grid's toolbar shows on hover: right under the boxes, it covered Rows' + button
-    st.caption("Click a cell, type a weight, press Enter.")
+    st.space(20)  # where the grid's toolbar shows on hover: right under the boxes, it covered Rows' + button
     # a new starting grid gets a new editor: the old one's edits belong to the old grid
     digest = zlib.crc32(st.session_state[_BASE].encode())
     edited = st.data_editor(frame, key=f"kl_grid_{digest}", hide_index=True, num_rows="fixed", width="content")
