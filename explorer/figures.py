@@ -120,7 +120,9 @@ def surface_figure(image: torch.Tensor, max_side: int = 96, height: int = 420) -
                                hovertemplate="row %{y:.0f}, column %{x:.0f}: %{z:.2f}<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30, b=0), title="Brightness as height",
                       scene=dict(xaxis_title="column", yaxis=dict(autorange="reversed", title="row"),
-                                 zaxis=dict(range=[0, 1], title="brightness"), aspectratio=dict(x=1, y=1, z=0.4)))
+                                 # no tick at 0: it fell on the row axis's last one, "250"
+                                 zaxis=dict(range=[0, 1], tickvals=[0.5, 1], title="brightness"),
+                                 aspectratio=dict(x=1, y=1, z=0.4)))
     return fig
 
 
