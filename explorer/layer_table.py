@@ -71,7 +71,7 @@ class Step:
 
 # --- reading the table's cells ---------------------------------------------------------------
 
-def _blank(value: object) -> bool:
+def blank(value: object) -> bool:
     """None, empty text, or NaN: how a table shows a cell nobody filled in."""
     return value is None or (isinstance(value, str) and not value.strip()) or (
         isinstance(value, float) and math.isnan(value))
@@ -80,7 +80,7 @@ def _blank(value: object) -> bool:
 def _number(layer: dict, key: str, where: str) -> float | None:
     """The cell ``layer[key]`` as a finite float, None when blank; text like "3" is accepted."""
     value = layer.get(key)
-    if _blank(value):
+    if blank(value):
         return None
     if isinstance(value, bool):
         raise ArchitectureError(f"{where}: {key} is {value!r}, not a number")
@@ -115,7 +115,7 @@ def _kind(layer: object, i: int) -> str:
         raise ArchitectureError(f"layer {i + 1}: expected a dict like {{'type': 'relu'}}, got {layer!r:.40}", i)
     kind = str(layer.get("type", "")).strip().lower()
     if kind not in LAYER_TYPES:
-        what = "has no type" if _blank(layer.get("type")) else f"has the unknown type {layer['type']!r}"
+        what = "has no type" if blank(layer.get("type")) else f"has the unknown type {layer['type']!r}"
         raise ArchitectureError(f"layer {i + 1} {what}; choose one of {', '.join(LAYER_TYPES)}", i)
     return kind
 
@@ -163,7 +163,7 @@ def _conv(layer: dict, shape: tuple[int, ...], where: str) -> _Made:
 def _pool(layer: dict, shape: tuple[int, ...], where: str) -> _Made:
     """``nn.MaxPool2d`` or ``nn.AvgPool2d`` over ``size x size`` windows (stride: the size); no parameters."""
     c, h, w = _feature_map(shape, where, "pooling")
-    kind = "max" if _blank(layer.get("kind")) else str(layer["kind"]).strip().lower()
+    kind = "max" if blank(layer.get("kind")) else str(layer["kind"]).strip().lower()
     if kind not in ("max", "avg"):
         raise ArchitectureError(f"{where}: kind must be 'max' or 'avg', not {layer['kind']!r}")
     size = _integer(layer, "size", where, default=2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,7 +56,9 @@ def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
     base = st.session_state.get(f"{key}_base")
     if base is None or _editor_key(key, base) not in st.session_state:  # first drawn, or back from another page
         base = st.session_state[f"{key}_base"] = state.kept(key) or linked or layer_table.default_layers()
-    frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in base], columns=list(COLUMNS))
+    frame = pd.DataFrame([{c: _cell_text(row.get(c)) if c in NUMBER_COLUMNS else row.get(c) for c in COLUMNS}
+                          for row in base], columns=list(COLUMNS))
+    frame = frame.astype({c: "string" for c in NUMBER_COLUMNS})
     edited = st.data_editor(
         frame, key=_editor_key(key, base), num_rows="dynamic", hide_index=True, width="stretch",
         height=_rows_height(len(frame) + 1),  # every row in view, and the empty one that adds a layer
@@ -64,13 +67,40 @@ def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
                                                      width=72),
             "kind": st.column_config.SelectboxColumn("kind", options=["max", "avg"], width=60,
                                                      help="Max or average pooling (pool)"),
-            **{name: st.column_config.NumberColumn(header, width=width, help=words)
+            # text cells, read here: a number cell made a typed letter 0, so the plan blamed a 0 nobody typed
+            **{name: st.column_config.TextColumn(header, width=width, help=words, alignment="right", default="")
                for name, (header, width, words) in NUMBER_COLUMNS.items()},
         })
-    layers = [{k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and pd.isna(v))}
+    layers = [{k: cell_value(v) if k in NUMBER_COLUMNS else v for k, v in row.items() if not _blank(v)}
               for row in edited.to_dict("records")]
     state.keep(key, layers)
     return layers
+
+
+def _cell_text(value: object) -> str:
+    """A number as its cell shows it (3, 0.25); a blank is empty (None would read "None")."""
+    if _blank(value):
+        return ""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cell_value(text: object) -> object:
+    """A number cell as typed: an int or a finite float where it reads as one, else the text itself (stripped),
+    which the plan names ("kernel is 'x', which is not a number")."""
+    text = str(text).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
+def _blank(value: object) -> bool:
+    return value is pd.NA or layer_table.blank(value)  # a text column's empty cell is pd.NA
 
 
 def _editor_key(key: str, base: list[dict]) -> str:

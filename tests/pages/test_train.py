@@ -84,6 +84,16 @@ def test_train_page_checks_a_custom_network_before_launch():
     assert plan["output"].iloc[0] == "4 x 26 x 26"
 
 
+def test_a_letter_typed_into_a_layers_number_cell_is_named_not_read_as_zero():
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params["arch"] = "custom"
+    at.session_state["_kept_settings"] = {"tr_layers": [{"type": "conv", "out": 4, "kernel": "x"}]}
+    at.switch_page("pages/train.py").run()
+    no_crash(at)
+    assert any("layer 1 (conv): kernel is 'x', which is not a number" in e for e in errors(at)), errors(at)
+    assert at.button(key="tr_start").disabled
+
+
 def test_the_plan_of_a_custom_network_totals_what_pytorch_counts():
     from explorer import architecture, layer_table
 
