@@ -19,6 +19,11 @@ FAMILIES = ("gaussian (choose sigma)", "gabor (choose angle)", "box (choose size
 CUSTOM = "custom (edit the grid)"
 CHOICES = (*kernels.PRESETS, *FAMILIES, CUSTOM)
 DEFAULT = "sobel (vertical edges)"
+# shorter words in the list for the longest names (links keep the names): at 1024 px the box has 135 px for
+# them, and "derivative [-1, 0, 1] (horizontal)" read "derivative [-1, 0, 1] (hor"
+SHOWN = {"derivative [-1, 1]": "d/dx [-1, 1]", "derivative [-1, 0, 1] (horizontal)": "d/dx [-1, 0, 1]",
+         "derivative [-1, 0, 1] (vertical)": "d/dy [-1, 0, 1]ᵀ", "sobel (horizontal edges)": "sobel (horiz. edges)",
+         FAMILIES[0]: "gaussian (set sigma)", FAMILIES[1]: "gabor (set angle)", FAMILIES[2]: "box (set size)"}
 _BASE = "kl_grid_base"  # the text the grid editor starts from; replaced only on purpose
 
 
@@ -34,7 +39,8 @@ def settings() -> list[state.Setting]:
 
 def pick_kernel() -> torch.Tensor | None:
     """Draw the chooser; returns the (kh, kw) kernel, or None (with an error shown) if invalid."""
-    choice = st.selectbox("Kernel", CHOICES, key="kl_kernel", on_change=_start_grid_from_last)
+    choice = st.selectbox("Kernel", CHOICES, key="kl_kernel", on_change=_start_grid_from_last,
+                          format_func=lambda name: SHOWN.get(name, name))
     if choice == CUSTOM:
         return _custom_grid()
     kernel = _family(choice) if choice in FAMILIES else kernels.PRESETS[choice]

@@ -125,6 +125,36 @@ def test_a_five_by_five_kernel_to_edit_is_in_view_at_1024_px(app_url: str, page:
     screenshot(page, request.node.name)
 
 
+_TEXT_ROOM = """([label, names]) => {
+    const box = document.querySelector(`input[aria-label="${label}"]`), style = getComputedStyle(box);
+    const pen = document.createElement('canvas').getContext('2d');
+    pen.font = style.font;
+    const room = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return names.filter(name => pen.measureText(name).width > room).map(name => `${name} needs more than ${room} px`);
+}"""
+
+
+def test_every_kernel_name_fits_its_box_at_1024_px(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    """The Kernel box is 135 px wide for the names at 1024 px: "derivative [-1, 0, 1] (horizontal)" showed as
+    "derivative [-1, 0, 1] (hor"."""
+    from explorer.ui import kernel_input
+
+    page.set_viewport_size({"width": 1024, "height": 900})
+    open_page(page, app_url + "/kernel_lab", "The numbers, filled in")
+    names = [kernel_input.SHOWN.get(name, name) for name in kernel_input.CHOICES]
+    box = page.get_by_label("Kernel", exact=True)
+    box.wait_for()
+    assert page.evaluate(_TEXT_ROOM, ["Kernel", names]) == []
+    box.click()
+    page.get_by_role("option", name="gaussian (set sigma)").click()  # its shown name; the link keeps its name
+    page.wait_for_function("() => new URLSearchParams(location.search).get('k') === 'gaussian (choose sigma)'",
+                           timeout=20_000)
+    wait_for_app(page, "Sigma")
+    expect(box).to_have_value("gaussian (set sigma)")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
 def test_a_channel_tile_clicked_again_after_typing_opens_it(app_url: str, page: Page,
                                                             request: pytest.FixtureRequest) -> None:
     """Typing a channel leaves the grid's old selection behind: a click on that same tile must count again."""
