@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from explorer import figures, images, mosaic
+from explorer import figures, images, labels, mosaic
 from explorer.invariance import LABELS as SWEEP_LABELS
 from explorer.invariance import SUFFIX as SWEEP_SUFFIX
 from explorer.invariance import Sweep, kept_span, nearest_original
@@ -15,6 +15,16 @@ from explorer.minimal import Smallest
 from explorer.universal import Universal
 
 _MARGIN = dict(l=10, r=10, t=40, b=10)
+# a figure title's width (16 px, bold) against labels.text_px's estimate, as measured in Chromium: "Original:
+# triangle (99%)" is 166 px (text_px 132), "What excites unit (5, 5) of channel 0 of" 259 px (216)
+TITLE_SCALE = 1.27
+THIRD_PX = 164  # a picture in a row of three (the pages' layout.PICTURE_PX)
+
+
+def title_fits(title: str, width_px: int) -> bool:
+    """Whether a one-line ``title`` fits a figure ``width_px`` wide (its margins 10 px each side): plotly cuts a
+    title, it does not wrap it."""
+    return labels.text_px(title) * TITLE_SCALE <= width_px - 20
 
 
 def _pixels(image: torch.Tensor, side: int = 280) -> np.ndarray:
@@ -31,10 +41,10 @@ def picture_figure(image: torch.Tensor, title: str, height: int = 300, width_px:
     return mosaic.png_figure(_pixels(image), title, height, width_px)
 
 
-def named_title(what: str, name: str, room: int = 24, joiner: str = ", ") -> str:
-    """"what, name" when it fits in ``room`` characters (a third of the page), else on two lines: a plot's
-    title is cut, not wrapped, and ImageNet's class names are long."""
-    if len(what) + len(name) + len(joiner) <= room:
+def named_title(what: str, name: str, width_px: int = THIRD_PX, joiner: str = ", ") -> str:
+    """"what, name" when it fits a figure ``width_px`` wide, else on two lines: a plot's title is cut, not wrapped,
+    and ImageNet's class names are long."""
+    if title_fits(f"{what}{joiner}{name}", width_px):
         return f"{what}{joiner}{name}"
     return f"{what}:<br><span style='font-size:14px'>{name}</span>"  # smaller: ImageNet's names fill a third
 
@@ -53,9 +63,13 @@ def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], hei
     return fig
 
 
-def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, height: int = 380) -> go.Figure:
-    """The recorded images of an optimisation as a plotly animation: a play button and a step slider."""
+def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, height: int = 380,
+                     width_px: int | None = None) -> go.Figure:
+    """The recorded images of an optimisation as a plotly animation: a play button and a step slider. A title too
+    long for ``width_px`` (the figure's narrowest) is broken in two lines."""
     sources = [mosaic.png_source(_pixels(f)) for f in frames]
+    if width_px is not None and not title_fits(title, width_px):
+        title = _two_lines(title, 0)
     fig = mosaic.png_figure(_pixels(frames[-1]), title, height)
     fig.frames = [go.Frame(data=[go.Image(source=s)], name=str(step)) for s, step in zip(sources, steps)]
     play = dict(label="Play", method="animate",
@@ -66,7 +80,7 @@ def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, h
                       steps=[dict(label=str(step), method="animate",
                                   args=[[str(step)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
                              for step in steps])])
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=70))
+    fig.update_layout(margin=dict(l=10, r=10, t=fig.layout.margin.t, b=70))  # the title's lines, the slider
     return fig
 
 

@@ -118,9 +118,10 @@ with view, layout.guard("asking in two more ways"):
                        format_func=lambda d: f"{side // d} px (1/{d} of the side)")
     right.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
     window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
+    half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
     with left:  # each progress bar in its own column
         occ = explanations.occluded(network, digest, prepared.tensor, target, window)
-        title = explain_figures.named_title("Occlusion", class_name(occ.target), 36)
+        title = explain_figures.named_title("Occlusion", class_name(occ.target), half_least)
         covered = attribution.overlay(prepared.tensor, occ.heat)
         st.plotly_chart(explain_figures.boxed_figure(covered, title, (*occ.worst, window), width_px=half)
                         if not occ.changes_nothing else  # no square hurts: none is outlined
@@ -128,7 +129,7 @@ with view, layout.guard("asking in two more ways"):
         st.caption(explanations.occlusion_note(occ, class_name))
     with right:
         ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))
-        title = explain_figures.named_title("Integrated gradients", class_name(ig.target), 36)
+        title = explain_figures.named_title("Integrated gradients", class_name(ig.target), half_least)
         st.plotly_chart(explain_figures.picture_figure(attribution.overlay(prepared.tensor, ig.heat), title,
                                                        width_px=half), key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))

@@ -28,6 +28,26 @@ def test_a_long_class_name_goes_under_the_method_with_room_for_two_lines():
     assert explain_figures.picture_figure(torch.zeros(3, 8, 8), "Saliency, 3").layout.margin.t == 40
 
 
+def test_a_title_too_wide_for_its_picture_takes_two_lines():
+    # as cut in Chromium: "Original: triangle (99%" in a third of the view, "...of channel 0 o" in half of it
+    assert explain_figures.named_title("Original", "triangle (99%)", joiner=": ") == (
+        "Original:<br><span style='font-size:14px'>triangle (99%)</span>")
+    assert explain_figures.named_title("Reads", "square (47%)", joiner=": ") == "Reads: square (47%)"
+    assert explain_figures.named_title("Occlusion", "triangle", 262) == "Occlusion, triangle"
+    frames = [torch.zeros(1, 28, 28)]
+    long = explain_figures.animation_figure(frames, [0], "What excites unit (5, 5) of channel 0 of conv2", width_px=262)
+    assert long.layout.title.text == "What excites unit (5, 5)<br>of channel 0 of conv2"
+    assert long.layout.margin.t == 62  # the second line's room
+    short = explain_figures.animation_figure(frames, [0], "What excites channel 0 of conv2", width_px=262)
+    assert short.layout.title.text == "What excites channel 0 of conv2"
+
+
+def test_a_third_of_the_view_is_the_pages_picture_width():
+    from explorer.ui import layout
+
+    assert explain_figures.THIRD_PX == layout.PICTURE_PX
+
+
 def test_the_perturbation_is_shown_with_grey_as_zero():
     delta = torch.tensor([[[-0.1, 0.0, 0.1]]])
     torch.testing.assert_close(explain_figures.perturbation_image(delta, 0.1), torch.tensor([[[0.0, 0.5, 1.0]]]))

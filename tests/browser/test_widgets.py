@@ -260,9 +260,11 @@ _CUT_OR_OUT = """() => {
     ("/step_by_step", "Convolution step by step"),
     ("/step_by_step?mode=backward", "Convolution step by step"), ("/layer_by_layer?layer=conv1", "Layer by layer"),
     ("/receptive_fields", "Receptive fields"), ("/top_activations", "Top activations"), ("/train", "Train"),
-    ("/what_excites", "What excites a unit"), ("/why_prediction", "Why this prediction"), ("/invariance", "Invariance"),
+    ("/what_excites", "What excites a unit"), ("/what_excites?mode=unit&row=5&col=5", "What excites a unit"),
+    ("/why_prediction", "Why this prediction"), ("/why_prediction?model=tinyvgg&small=1", "Reads:"),
+    ("/invariance", "Invariance"),
 ], ids=["home", "kernel_lab", "canny", "step_by_step", "backward", "layer_by_layer", "receptive_fields", "top_activations",
-        "train", "what_excites", "why_prediction", "invariance"])
+        "train", "what_excites", "one_unit", "why_prediction", "smallest_change", "invariance"])
 def test_no_label_is_cut_in_a_projector_or_laptop_window(app_url: str, page: Page, request: pytest.FixtureRequest,
                                                         path: str, title: str, width: int) -> None:
     """At 1024 px (a projector), narrow columns cut labels, buttons and page links short ("True co...", "P.",

@@ -33,7 +33,7 @@ def test_a_unit_link_reproduces_the_view():
     at = app(PAGE, mode="unit", layer="conv1", channel="4", row="3", col="20", steps="16", plain="1")
     no_crash(at)
     assert at.number_input(key="wx_row").value == 3 and at.number_input(key="wx_col").value == 20
-    assert "What excites unit (3, 20) of channel 4 of conv1" in titles(at)
+    assert "What excites unit (3, 20)<br>of channel 4 of conv1" in titles(at)
     assert at.toggle(key="wx_plain").value
 
 
