@@ -189,6 +189,13 @@ def to_text(kernel: torch.Tensor, decimals: int | None = None) -> str:
     return ";".join(",".join(cell(v) for v in row) for row in kernel.reshape(kernel.shape[-2:]))
 
 
+def grid_decimals(kernel: torch.Tensor, least: int = 3) -> int:
+    """Decimal places for a grid to edit by hand: three significant digits of the largest weight, at least
+    ``least`` places (0.162 for a gaussian, 0.0123 for a learned filter whose largest weight is 0.05)."""
+    largest = float(kernel.detach().abs().max()) if kernel.numel() else 0.0
+    return max(least, 2 - math.floor(math.log10(largest))) if largest > 0 else least
+
+
 def similarity(kernel: torch.Tensor, reference: torch.Tensor) -> float:
     """Cosine similarity ``<k, r> / (|k| |r|)`` of two 2-D kernels, in [-1, 1].
 

@@ -148,3 +148,10 @@ def test_a_kernel_as_text_to_edit_is_rounded_without_minus_zero():
     kernel = torch.tensor([[-0.0001, 1.0], [-4.0, 0.12345]])
     assert kernels.to_text(kernel, decimals=3) == "0,1;-4,0.123"
     assert kernels.to_text(kernel) == "-0.0001,1;-4,0.12345"
+
+
+@pytest.mark.parametrize(("largest", "places"), [(1.0, 3), (0.162, 3), (0.05, 4), (0.0012, 5), (40.0, 3), (0.0, 3)])
+def test_a_grid_to_edit_keeps_three_significant_digits_of_its_largest_weight(largest, places):
+    kernel = torch.tensor([[largest, -largest / 7], [0.0, largest / 3]])
+    assert kernels.grid_decimals(kernel) == places
+    assert abs(round(largest, places) - largest) <= 0.005 * largest  # within half a unit of its third digit

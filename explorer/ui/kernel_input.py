@@ -45,7 +45,8 @@ def pick_kernel() -> torch.Tensor | None:
         return _custom_grid()
     kernel = _family(choice) if choice in FAMILIES else kernels.PRESETS[choice]
     st.caption(kernels.DESCRIPTIONS.get(choice, "A parametrised filter: move the sliders."))
-    state.keep("kl_last_kernel", kernels.to_text(kernel, decimals=3))  # a grid to edit starts from it, 3 places
+    # a grid to edit starts from it, to three significant digits (0.013 rather than 0.0131128)
+    state.keep("kl_last_kernel", kernels.to_text(kernel, decimals=kernels.grid_decimals(kernel)))
     return kernel
 
 
@@ -144,7 +145,7 @@ def _resized(cells: list[list[str]], n_rows: int, n_cols: int) -> str:
 
 def send_to_lab(kernel: torch.Tensor) -> str:
     """Make ``kernel`` the Kernel Lab's custom kernel (for a page that switches there); returns its text."""
-    text = kernels.to_text(kernel)
+    text = kernels.to_text(kernel, decimals=kernels.grid_decimals(kernel))  # six digits a cell widened the grid
     st.session_state[_BASE] = text
     state.keep("kl_custom", text)
     state.keep("kl_kernel", CUSTOM)

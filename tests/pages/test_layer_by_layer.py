@@ -129,8 +129,11 @@ def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
     from explorer import kernels, models
 
     learned = models.build("lenet5", pretrained=True).conv1.weight[2, 0]
-    sent = kernels.parse_text(at.session_state["kl_grid_base"])
-    assert torch.allclose(sent, learned, atol=1e-5)
+    sent = kernels.parse_text(at.session_state["kl_grid_base"])  # to three significant digits of the largest
+    places = kernels.grid_decimals(learned)
+    assert torch.allclose(sent, learned, atol=0.5 * 10 ** -places + 1e-7)
+    assert all(len(cell.split(".")[-1]) <= places for cell in at.session_state["kl_grid_base"].replace(";", ",")
+               .split(","))
     assert any(t.startswith("Feature map") for t in (f["layout"]["title"]["text"] for f in figures(at)))
 
 
