@@ -66,6 +66,11 @@ with view, layout.guard("sweeping the transformation"):
     side = network.spec.input_size
     b.slider(f"Range ({UNITS[kind]}{f' of {side} px' if kind.startswith('shift') else ''})", low, high,
              key=f"inv_{kind}", step=step, format="%g")
+    if st.session_state.inv_count % 2 == 0:  # the slider steps through odd counts, from 3: one in the middle
+        if state.from_link("inv_count"):
+            state.link_ignored("n", st.session_state.inv_count,
+                               f"the Versions slider takes odd counts, so {st.session_state.inv_count + 1}")
+        st.session_state.inv_count += 1
     c.slider("Versions", 3, 61, key="inv_count", step=2)
     first, last = st.session_state[f"inv_{kind}"]
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)
@@ -79,7 +84,7 @@ with view, layout.guard("sweeping the transformation"):
     shown = torch.linspace(0, len(values) - 1, min(9, len(values))).round().long().tolist()
     # the class read on a line of its own, cut to the view at 1280 px: "-6 px → triangle" ran into its neighbours
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
-                                         [f"{values[i]:g}{invariance.SUFFIX[kind]}\n→ "
+                                         [f"{round(float(values[i]), 2):g}{invariance.SUFFIX[kind]}\n→ "
                                           f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
                                           for i in shown], f"Some of the {len(values)} versions: the change → the class "
                                          "read", cols=len(shown), side=96, width_px=layout.VIEW_PX,

@@ -53,6 +53,16 @@ def test_bad_links_get_a_warning_and_the_defaults(params, message):
     assert any(t.startswith("Probability of") for t in titles(at))
 
 
+def test_an_even_count_from_a_link_is_the_next_odd_one_so_the_middle_is_a_version():
+    at = app(PAGE, kind="scale", scale="0.5,1.5", n="6")  # 0.5, 0.7, ... 1.5 has no 1.0; the slider gives 7
+    no_crash(at)
+    assert "`n=6` was ignored: the Versions slider takes odd counts, so 7" in warnings(at)
+    assert _confidence(at)["data"][0]["x"] == pytest.approx([0.5, 2 / 3, 5 / 6, 1.0, 7 / 6, 4 / 3, 1.5])
+    thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Some of the 7"))
+    assert [a["text"].split("<br>")[0] for a in thumbnails["layout"]["annotations"]][:3] == ["0.5x", "0.67x", "0.83x"]
+    assert at.query_params["n"] == "7"  # the link says what is shown
+
+
 def test_an_imagenet_network_on_a_photo():
     at = app(PAGE, model="resnet18", weights="0", img="coffee", kind="rotate", n="5")
     no_crash(at)
