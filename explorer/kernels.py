@@ -7,6 +7,7 @@ build the parametrised ones. A user's kernel is validated cell by cell by :func:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -147,7 +148,10 @@ def _parse_cell(cell: object, where: str) -> float:
     try:
         value = float(cell.strip()) if isinstance(cell, str) else float(cell)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise KernelError(f"{where} holds {str(cell)[:20]!r}, which is not a number") from None
+        hint = ""
+        if isinstance(cell, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", cell):  # a decimal comma, in one cell
+            hint = f" (decimals take a point: {cell.strip().replace(',', '.')})"
+        raise KernelError(f"{where} holds {str(cell)[:20]!r}, which is not a number{hint}") from None
     if not math.isfinite(value):
         raise KernelError(f"{where} is {value}: only finite numbers work here")
     if abs(value) > 1e6:

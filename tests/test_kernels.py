@@ -155,3 +155,11 @@ def test_a_grid_to_edit_keeps_three_significant_digits_of_its_largest_weight(lar
     kernel = torch.tensor([[largest, -largest / 7], [0.0, largest / 3]])
     assert kernels.grid_decimals(kernel) == places
     assert abs(round(largest, places) - largest) <= 0.005 * largest  # within half a unit of its third digit
+
+
+def test_a_decimal_comma_in_a_grid_cell_is_named_with_the_point_it_needs():
+    with pytest.raises(kernels.KernelError, match=r"^kernel cell at row 1, column 2 holds '2,5', which is not a number "
+                                                  r"\(decimals take a point: 2\.5\)$"):
+        kernels.parse_grid([["1", "2,5"]])
+    with pytest.raises(kernels.KernelError, match=r"holds '1,2,3', which is not a number$"):  # no guess
+        kernels.parse_grid([["1,2,3"]])
