@@ -85,7 +85,7 @@ def _normalise(image: Image.Image) -> LoadedImage:
         notes.append(f"downscaled from {original[0]}x{original[1]} to {image.size[0]}x{image.size[1]} px")
     tensor = from_pil(image)
     if float(tensor.amax() - tensor.amin()) == 0:  # e.g. a fully transparent PNG composited on white
-        notes.append("every pixel has the same value, so every kernel gives a flat map: there are no edges to find")
+        notes.append("every pixel has the same value: the image is blank, with no edge or shape to find")
     return LoadedImage(tensor, tuple(notes))
 
 
