@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from explorer.data import DataSet, DataUnavailable
-from explorer.images import ImageError, load_bytes, to_grey
+from explorer.images import ALLOWED_FORMATS, ImageError, load_bytes, to_grey
+
+FORMATS = ", ".join(ALLOWED_FORMATS[:-1]) + f" or {ALLOWED_FORMATS[-1]}"  # what a set's images may be
 
 CLASSES: tuple[str, ...] = ("your images",)
 MAX_ARCHIVE_BYTES = 500 * 2**20  # a zip's total uncompressed size, from its directory, before reading anything
@@ -39,7 +41,7 @@ def from_archive(data: bytes, name: str, size: int, channels: int,
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataUnavailable(f"{name} is not a zip archive ({exc}); upload a .zip of PNG or JPEG images") from None
+        raise DataUnavailable(f"{name} is not a zip archive ({exc}); upload a .zip of images ({FORMATS})") from None
     with archive:
         entries = sorted((e for e in archive.infolist() if not e.is_dir() and not _hidden(e.filename)),
                          key=lambda e: e.filename)
@@ -122,7 +124,7 @@ def _user_set(name: str, files: list[tuple[str, Callable[[], bytes]]], size: int
         notes.append(f"only the first {max_images} images are used: {unread} more files were not read")
     if not fitted:
         detail = "; ".join(notes[:3]) or "it is empty"
-        raise DataUnavailable(f"{name} holds no usable image ({detail}); use PNG, JPEG, WEBP, BMP or GIF files")
+        raise DataUnavailable(f"{name} holds no usable image ({detail}); use {FORMATS} files")
     images = torch.stack(fitted)  # (N, channels, size, size)
     return DataSet(name, images, torch.zeros(len(images), dtype=torch.int64), CLASSES), notes
 

@@ -109,7 +109,7 @@ def _load(source: str, count: int, model: str, _spec: models.ModelSpec) -> Image
 
 
 def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
-    file = st.file_uploader("A zip of PNG or JPEG images (at most 20 MB here)", type=["zip"], key="ta_zip")
+    file = st.file_uploader(f"A zip of images ({user_images.FORMATS}; 20 MB at most here)", type=["zip"], key="ta_zip")
     if file is None:
         st.info("Upload a zip of your own images: the search finds which of them each channel likes best.")
         return None
@@ -125,7 +125,8 @@ def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
 
 
 def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
-    files = st.file_uploader("A folder of PNG or JPEG images", accept_multiple_files="directory", key="ta_folder")
+    files = st.file_uploader(f"A folder of images ({user_images.FORMATS})", accept_multiple_files="directory",
+                             key="ta_folder")
     if not files:
         st.info("Pick a folder of your own images: the search finds which of them each channel likes best.")
         return None
