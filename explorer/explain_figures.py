@@ -212,7 +212,8 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
     fig.add_trace(go.Bar(x=names, y=counts, marker_color="#d62728",
                          hovertemplate="read as %{x}: %{y} images<extra></extra>"), 1, 2)
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%", row=1, col=1)
-    fig.update_xaxes(type="category", row=1, col=2)
+    # each class named where there are few (plotly named every second of ten digits); the names turn as they need
+    fig.update_xaxes(type="category", dtick=1 if len(names) <= 20 else None, row=1, col=2)
     fig.update_yaxes(title_text="images", row=1, col=2)
     fig.update_layout(height=height, margin=dict(_MARGIN, t=56), showlegend=False)
     return fig

@@ -126,6 +126,7 @@ def test_the_fooling_figure_sets_the_pattern_beside_noise_and_counts_the_new_rea
     assert list(rates.y) == pytest.approx([0.5, 0.25]) and list(rates.text) == ["50%", "25%"]
     assert list(readings.x) == ["a", "b", "c"] and list(readings.y) == [0, 0, 2]  # both changed now read as c
     assert fig.layout.annotations[1].text == "Now read as<br>(2 changed)"
+    assert fig.layout.xaxis2.dtick == 1  # every class named (plotly named every second of ten)
 
 
 def test_a_targeted_eps_figure_follows_the_target_and_marks_where_it_wins():
