@@ -19,6 +19,7 @@ from plotly.colors import sample_colorscale, unlabel_rgb
 
 from explorer.labels import text_px
 
+SELECTED_COLOUR = "#d62728"  # the outline of the tile chosen
 LABEL_SCALE = 0.9  # a size-11 label's width against text_px's (a 14 px table's): "Ankle boot" 51 px as measured
 GAP = (185, 185, 185)  # grey lines between tiles: they show against white patches and zero weights
 BACKGROUND = (255, 255, 255)  # empty slots of a grid: the page itself
@@ -265,10 +266,13 @@ def _cut_to(line: str, room_px: float) -> str:
 
 
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
-                  side: int = 64, clickable: bool = False, width_px: int = 700, least_px: int | None = None) -> go.Figure:
+                  side: int = 64, clickable: bool = False, width_px: int = 700, least_px: int | None = None,
+                  selected: int | None = None) -> go.Figure:
     """Images of any sizes as one grid of ``side`` px tiles with a label under each (``\\n`` starts a second line).
 
     ``clickable``: an invisible marker on every tile reports a click; its ``customdata`` is the tile index.
+    The toolbar then offers no zoom or pan (a drag on a grid to click only lost the view). ``selected``: the
+    tile outlined as the one chosen.
     ``width_px``: about how wide the figure will be drawn, to size its height to the grid.
     ``least_px``: the narrowest it may be drawn (a projector's column), where its labels must still fit.
     """
@@ -297,6 +301,13 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",
                                  opacity=0.01, hoverinfo="none", customdata=list(range(len(images))),
                                  marker=dict(size=side * 0.8, symbol="square"), showlegend=False))
+        fig.update_layout(modebar_remove=["zoom", "pan", "select", "lasso", "zoomIn", "zoomOut", "autoScale",
+                                          "resetScale"])
+    if selected is not None and 0 <= selected < len(images):
+        x, y = centres[selected]
+        reach = side / 2 + gap / 2
+        fig.add_shape(type="rect", x0=x - reach - 0.5, x1=x + reach - 0.5, y0=y - reach - 0.5, y1=y + reach - 0.5,
+                      line=dict(color=SELECTED_COLOUR, width=3), xref="x", yref="y")
     height = 60 + min(width_px, canvas.shape[1] * 3) * canvas.shape[0] / canvas.shape[1]
     fig.update_layout(title=title, height=int(height),
                       margin=dict(l=10, r=10, t=40, b=10), clickmode="event+select", dragmode=False)

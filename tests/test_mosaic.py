@@ -171,3 +171,15 @@ def test_kernel_tiles_carry_the_numbers_a_table_names_them_by():
     assert [a.text for a in heads] == [str(i) for i in range(16)] + [str(i) for i in range(6)]
     assert all(a.yanchor == "bottom" for a in heads[:16]) and all(a.xanchor == "right" for a in heads[16:])
     assert grid.layout.margin.t == 40 + 14  # room above the picture for the filters' numbers
+
+
+def test_the_chosen_tile_of_a_grid_to_click_is_outlined_and_the_toolbar_has_no_zoom():
+    tiles = [torch.zeros(1, 4, 4)] * 6
+    fig = mosaic.images_figure(tiles, [str(i) for i in range(6)], "Click a channel", cols=3, side=32, clickable=True,
+                               selected=4)
+    (box,) = fig.layout.shapes
+    # tile 4: row 1, column 1; a tile is 32 px and a 2 px gap, its label 16 px: pixels 34..65 across, 50..81 down
+    assert (box.x0, box.x1, box.y0, box.y1) == (32.5, 66.5, 48.5, 82.5)
+    assert "zoom" in fig.layout.modebar.remove and "pan" in fig.layout.modebar.remove
+    assert not mosaic.images_figure(tiles, ["a"] * 6, "t", clickable=True).layout.shapes  # none chosen
+    assert not mosaic.images_figure(tiles, ["a"] * 6, "t", selected=9).layout.shapes  # not on this page
