@@ -66,11 +66,7 @@ with view, layout.guard("sweeping the transformation"):
     side = network.spec.input_size
     b.slider(f"Range ({UNITS[kind]}{f' of {side} px' if kind.startswith('shift') else ''})", low, high,
              key=f"inv_{kind}", step=step, format="%g")
-    if st.session_state.inv_count % 2 == 0:  # the slider steps through odd counts, from 3: one in the middle
-        if state.from_link("inv_count"):
-            state.link_ignored("n", st.session_state.inv_count,
-                               f"the Versions slider takes odd counts, so {st.session_state.inv_count + 1}")
-        st.session_state.inv_count += 1
+    state.odd("inv_count", "n", "the Versions slider takes odd counts")  # from 3: one version in the middle
     c.slider("Versions", 3, 61, key="inv_count", step=2)
     first, last = st.session_state[f"inv_{kind}"]
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)

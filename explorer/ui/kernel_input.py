@@ -52,11 +52,8 @@ def pick_kernel() -> torch.Tensor | None:
 
 def _family(choice: str) -> torch.Tensor:
     odd = choice != FAMILIES[2]  # a gaussian's or a gabor's centre is a cell: odd sizes, as the slider steps
-    if odd and st.session_state.kl_ksize % 2 == 0:
-        if state.from_link("kl_ksize"):
-            state.link_ignored("ksize", st.session_state.kl_ksize, f"a {choice.split()[0]} kernel has a centre cell, "
-                                                                     f"so an odd size: {st.session_state.kl_ksize + 1}")
-        st.session_state.kl_ksize += 1
+    if odd:
+        state.odd("kl_ksize", "ksize", f"a {choice.split()[0]} kernel has a centre cell: an odd size")
     size = st.slider("Kernel size", 1, 15, key="kl_ksize", step=2 if odd else 1)
     if choice == FAMILIES[0]:
         return kernels.gaussian(size, st.slider("Sigma", 0.1, 5.0, key="kl_sigma", step=0.1))

@@ -200,6 +200,15 @@ def link_ignored(param: str, raw: object, why: str) -> None:
     st.warning(f"The link's `{param}={str(raw)[:40]}` was ignored: {why}.")
 
 
+def odd(key: str, param: str, what: str) -> None:
+    """Make an even value of the setting ``key`` the next odd one, for a slider that steps through odd values; a
+    link's is named in a warning. ``what`` says why, e.g. "the Versions slider takes odd counts"."""
+    if st.session_state[key] % 2 == 0:
+        if from_link(key):
+            link_ignored(param, st.session_state[key], f"{what}, so {st.session_state[key] + 1}")
+        st.session_state[key] += 1
+
+
 def at_most(key: str, param: str, high: int, what: str) -> None:
     """Keep the index setting ``key`` within ``0..high``; a link's larger value is named in a warning.
 

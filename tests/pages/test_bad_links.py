@@ -13,7 +13,7 @@ USABLE = {("k", "gaussian (choose sigma)"), ("mode", "class"), ("mode", "unit"),
 @pytest.mark.parametrize(("page", "params", "said"), [
     ("pages/kernel_lab.py", {"dil": "abc"}, "`dil=abc` was ignored: 'abc' is not a whole number"),
     ("pages/kernel_lab.py", {"k": "gaussian (choose sigma)", "ksize": "4"},
-     "`ksize=4` was ignored: a gaussian kernel has a centre cell, so an odd size: 5"),
+     "`ksize=4` was ignored: a gaussian kernel has a centre cell: an odd size, so 5"),
     ("pages/train.py", {"lr": "abc"}, "`lr=abc` was ignored: 'abc' is not a number"),
     ("pages/invariance.py", {"shift_x": "1,2,3"}, "`shift_x=1,2,3` was ignored: '1,2,3' is not two numbers"),
     ("pages/invariance.py", {"shift_x": "5,-5"}, "`shift_x=5,-5` was ignored: its low end, 5, is not below its high "
