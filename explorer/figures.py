@@ -30,6 +30,7 @@ SCALE_LABELS = {
 # a legend under the plot hangs from its top below the axis title: anchored by its bottom (plotly's default
 # there), one that wraps onto a second line in a narrow column grows up into the title
 LEGEND_BELOW = dict(orientation="h", y=-0.3, yanchor="top")
+SHARP_UP_TO = 150  # px: Streamlit draws no chart narrower, so an image this small is never shrunk (see smoothing)
 SCALE_HELP = (
     "centred on 0: white is 0, red positive, blue negative, so the sign shows. min..max: the map's own range "
     "from dark to bright, so faint detail shows. 0..1: the input's range in greys, clipped, so the map reads as "
@@ -54,10 +55,19 @@ def _square(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
+def smoothing(side: int) -> str | bool:
+    """A heatmap's ``zsmooth`` for an image ``side`` pixels across: plotly draws cell for cell and the browser then
+    drops whole rows and columns where it shrinks the picture (a one-pixel edge of a 256 px Canny stage vanished
+    at 220 px), so a picture larger than the narrowest a chart is drawn (150 px) is blended as it shrinks;
+    a smaller one is only ever enlarged and stays sharp."""
+    return "fast" if side > SHARP_UP_TO else False
+
+
 def image_figure(image: torch.Tensor, title: str = "Input", height: int = 380) -> go.Figure:
     """A (C, H, W) [0, 1] image; hover shows pixel values (grey as a heatmap, RGB as an image)."""
     if image.shape[0] == 1:
         fig = go.Figure(go.Heatmap(z=image[0].numpy(), colorscale="gray", zmin=0, zmax=1, showscale=False,
+                                   zsmooth=smoothing(max(image.shape[-2:])),
                                    hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
     else:
         fig = go.Figure(go.Image(z=images.to_display(image)))
@@ -68,12 +78,13 @@ def decision_figure(decided: torch.Tensor, names: Sequence[str], colours: Sequen
                     height: int = 380) -> go.Figure:
     """A (H, W) map of decisions (indices into ``names``), one flat colour each; hover names the decision.
 
-    A heatmap, not an RGB image: the browser's downscaling of an image can drop one-pixel lines.
+    A heatmap, not an RGB image, blended where it shrinks (see :func:`smoothing`): one-pixel lines stay.
     """
     n = len(names)
     steps = [[edge, colour] for i, colour in enumerate(colours) for edge in (i / n, (i + 1) / n)]
     words = np.array(names, dtype=object)[decided.numpy()]
     fig = go.Figure(go.Heatmap(z=decided.numpy(), zmin=-0.5, zmax=n - 0.5, colorscale=steps, showscale=False,
+                               zsmooth=smoothing(max(decided.shape[-2:])),
                                customdata=words, hovertemplate="row %{y}, col %{x}: %{customdata}<extra></extra>"))
     return _square(fig, title, height)
 
@@ -99,6 +110,7 @@ def feature_map_figure(fmap: torch.Tensor, mode: ScaleMode = "symmetric", title:
     zmin, zmax = scale_range(fmap if across is None else across, mode)
     colorscale = "RdBu_r" if mode == "symmetric" else ("gray" if mode == "input" else "Viridis")
     fig = go.Figure(go.Heatmap(z=fmap.float().numpy(), zmin=zmin, zmax=zmax, colorscale=colorscale,
+                               zsmooth=smoothing(max(fmap.shape[-2:])),
                                # below the map, not beside it: the map keeps the input's size for comparison
                                colorbar=dict(orientation="h", thickness=10, len=0.8, y=-0.09, yanchor="top"),
                                hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))

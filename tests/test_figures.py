@@ -80,3 +80,15 @@ def test_a_block_as_numbers_keeps_its_rows_and_columns_and_writes_each_value():
     assert heat.zmid == 0 and heat.colorscale[0][1] != "rgb(0, 0, 0)"  # signed: blue below 0, red above
     greys = figures.numbers_figure(block.clamp(0, 1), 0, 0, "pixels").data[0]
     assert (greys.zmin, greys.zmax) == (0, 1)
+
+
+def test_a_picture_that_may_be_drawn_smaller_than_its_pixels_is_blended_and_a_small_one_stays_sharp():
+    # plotly draws cell for cell; the browser shrinking a 256 px Canny stage to 220 px dropped a one-pixel edge
+    edge = torch.zeros(1, 256, 256)
+    edge[0, 60:200, 103] = 1
+    assert figures.image_figure(edge).data[0].zsmooth == "fast"
+    assert figures.feature_map_figure(edge[0]).data[0].zsmooth == "fast"
+    decided = figures.decision_figure(torch.zeros(256, 256, dtype=torch.long), ["a"], ["#000"], "t")
+    assert decided.data[0].zsmooth == "fast"
+    assert figures.image_figure(torch.zeros(1, 28, 28)).data[0].zsmooth is False  # only ever enlarged: sharp cells
+    assert figures.feature_map_figure(torch.zeros(150, 150)).data[0].zsmooth is False
