@@ -305,7 +305,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
                                           "resetScale"])
     if selected is not None and 0 <= selected < len(images):
         x, y = centres[selected]
-        reach = side / 2 + gap / 2
+        reach = side / 2 - 1.5  # the 3 px line inside the tile's edge: past it, the figure cut an edge tile's outline
         fig.add_shape(type="rect", x0=x - reach - 0.5, x1=x + reach - 0.5, y0=y - reach - 0.5, y1=y + reach - 0.5,
                       line=dict(color=SELECTED_COLOUR, width=3), xref="x", yref="y")
     height = 60 + min(width_px, canvas.shape[1] * 3) * canvas.shape[0] / canvas.shape[1]

@@ -178,8 +178,11 @@ def test_the_chosen_tile_of_a_grid_to_click_is_outlined_and_the_toolbar_has_no_z
     fig = mosaic.images_figure(tiles, [str(i) for i in range(6)], "Click a channel", cols=3, side=32, clickable=True,
                                selected=4)
     (box,) = fig.layout.shapes
-    # tile 4: row 1, column 1; a tile is 32 px and a 2 px gap, its label 16 px: pixels 34..65 across, 50..81 down
-    assert (box.x0, box.x1, box.y0, box.y1) == (32.5, 66.5, 48.5, 82.5)
+    # tile 4: row 1, column 1; a tile is 32 px and a 2 px gap, its label 16 px: pixels 34..65 across, 50..81 down,
+    # the line's middle 1.5 px inside its edges
+    assert (box.x0, box.x1, box.y0, box.y1) == (35, 64, 51, 80)
+    (first,) = mosaic.images_figure(tiles, ["a"] * 6, "t", cols=3, side=32, selected=0).layout.shapes
+    assert first.x0 - 1.5 >= -0.5 and first.y0 - 1.5 >= -0.5  # inside the figure, which cuts what passes its edge
     assert "zoom" in fig.layout.modebar.remove and "pan" in fig.layout.modebar.remove
     assert not mosaic.images_figure(tiles, ["a"] * 6, "t", clickable=True).layout.shapes  # none chosen
     assert not mosaic.images_figure(tiles, ["a"] * 6, "t", selected=9).layout.shapes  # not on this page
