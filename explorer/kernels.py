@@ -7,11 +7,12 @@ build the parametrised ones. A user's kernel is validated cell by cell by :func:
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
+
+from explorer import labels
 
 MIN_SIZE, MAX_SIZE = 1, 15
 
@@ -148,9 +149,7 @@ def _parse_cell(cell: object, where: str) -> float:
     try:
         value = float(cell.strip()) if isinstance(cell, str) else float(cell)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        hint = ""
-        if isinstance(cell, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", cell):  # a decimal comma, in one cell
-            hint = f" (decimals take a point: {cell.strip().replace(',', '.')})"
+        hint = labels.decimal_comma(cell)
         raise KernelError(f"{where} holds {str(cell)[:20]!r}, which is not a number{hint}") from None
     if not math.isfinite(value):
         raise KernelError(f"{where} is {value}: only finite numbers work here")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 DATA = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
@@ -88,3 +89,11 @@ def column_widths(rows: Sequence[Mapping[str, object]], least: Mapping[str, int]
     needs it, so nothing is cut (ResNet's "224x224" in a column sized for LeNet's "28x28"); the table scrolls."""
     return {name: max(width, max(text_px(str(row.get(name, ""))) for row in [{name: name}, *rows]) + padding)
             for name, width in least.items()}
+
+
+def decimal_comma(text: object) -> str:
+    """" (decimals take a point: 2.5)" for one number typed with a decimal comma ("2,5"), else "": a hint to
+    add where such a cell is refused as not a number. "1,2,3" gets none (no guess at what it meant)."""
+    if isinstance(text, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", text):
+        return f" (decimals take a point: {text.strip().replace(',', '.')})"
+    return ""

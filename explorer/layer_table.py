@@ -18,13 +18,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
 
 from torch import nn
 
-from explorer import conv
+from explorer import conv, labels
 
 LAYER_TYPES = ("conv", "pool", "relu", "tanh", "sigmoid", "dropout", "batchnorm", "flatten", "linear")
 MAX_LAYERS = 20  # a teaching network; more rows are a typo or a stuck key
@@ -87,7 +88,8 @@ def _number(layer: dict, key: str, where: str) -> float | None:
     try:
         number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ArchitectureError(f"{where}: {key} is {str(value)[:20]!r}, which is not a number") from None
+        raise ArchitectureError(f"{where}: {key} is {str(value)[:20]!r}, which is not a number"
+                                f"{labels.decimal_comma(value)}") from None
     if not math.isfinite(number):
         raise ArchitectureError(f"{where}: {key} is {value!r}: give a finite number")
     return number
@@ -352,8 +354,8 @@ def default_layers() -> list[dict]:
 
 def to_text(layers: list[dict]) -> str:
     """Layers for a link: ``conv,out=8,kernel=3;relu;pool,kind=max,size=2``; :func:`from_text` reads it back."""
-    def value(v: object) -> str:
-        return f"{v:g}" if isinstance(v, float) else str(v)
+    def value(v: object) -> str:  # typed text keeps its place: its commas and the like would split the layer
+        return f"{v:g}" if isinstance(v, float) else re.sub(r"[,;=]", " ", str(v)).strip()
 
     return ";".join(",".join([str(layer.get("type", ""))] + [f"{k}={value(v)}" for k, v in layer.items()
                                                              if k != "type"]) for layer in layers)
@@ -373,8 +375,8 @@ def from_text(text: str) -> list[dict]:
                 raise ValueError(f"{pair[:20]!r} in a {kind} layer is not key=value")
             try:
                 layer[key] = raw if key == "kind" else (int(raw) if raw.lstrip("-").isdigit() else float(raw))
-            except ValueError:
-                raise ValueError(f"{pair[:20]} in a {kind} layer is not a number") from None
+            except ValueError:  # as typed, so the link shows what the editor showed: the plan names it
+                layer[key] = raw
         layers.append(layer)
     if not 1 <= len(layers) <= MAX_LAYERS:
         raise ValueError(f"a network here has 1 to {MAX_LAYERS} layers")

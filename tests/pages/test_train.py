@@ -94,6 +94,14 @@ def test_a_letter_typed_into_a_layers_number_cell_is_named_not_read_as_zero():
     assert at.button(key="tr_start").disabled
 
 
+def test_a_link_with_a_letter_in_a_layer_shows_the_layers_and_names_the_letter():
+    at = app("pages/train.py", arch="custom", layers="conv,out=8,kernel=5;relu;conv,out=x")
+    no_crash(at)
+    assert not any("was ignored" in w for w in warnings(at)), warnings(at)  # the good edits stay with the bad one
+    assert any("layer 3 (conv): out is 'x', which is not a number" in e for e in errors(at)), errors(at)
+    assert at.query_params["layers"] == "conv,out=8,kernel=5;relu;conv,out=x"
+
+
 def test_the_plan_of_a_custom_network_totals_what_pytorch_counts():
     from explorer import architecture, layer_table
 
