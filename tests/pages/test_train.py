@@ -391,6 +391,6 @@ def test_your_own_layers_are_kept_in_the_link():
     assert list(plan["layer"]) == ["conv1", "relu1", "pool1", "flatten", "fc1", "fc_out"]
     assert layer_table.from_text(opened.query_params["layers"][0] if isinstance(opened.query_params["layers"], list)
                                  else opened.query_params["layers"]) == layer_table.from_text(mine)
-    bad = app("pages/train.py", arch="custom", layers="conv,out=x")
+    bad = app("pages/train.py", arch="custom", layers="conv,out=4;nope")  # a cell's typo is kept, not a layer's
     no_crash(bad)
-    assert "layers=conv,out=x" in warnings(bad) and "out=x in a conv layer is not a number" in warnings(bad)
+    assert "layers=conv,out=4;nope" in warnings(bad) and "'nope' is not a layer type" in warnings(bad)
