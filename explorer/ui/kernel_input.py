@@ -135,9 +135,16 @@ def _within_size(text: str) -> str:
 
 
 def _resized(cells: list[list[str]], n_rows: int, n_cols: int) -> str:
-    """Crop or pad the grid with zeros to the new size, keeping what was typed."""
-    grown = [(row + ["0"] * n_cols)[:n_cols] for row in cells] + [["0"] * n_cols] * n_rows
-    return ";".join(",".join(row) for row in grown[:n_rows])
+    """Crop or pad the grid with zeros to the new size, keeping what was typed where it stays centred: a kernel
+    acts around its centre cell, so a 3 x 3 grown to 5 x 5 (one + at a time, too) is framed by zeros, not shifted
+    into a corner (which moved its map by a pixel)."""
+    def fitted(line: list, n: int, zero: object) -> list:
+        before = (n + 1) // 2 - (len(line) + 1) // 2  # cells added before (removed, if negative): centres kept
+        padded = [zero] * max(before, 0) + line[max(-before, 0):]
+        return (padded + [zero] * n)[:n]
+
+    rows = fitted([fitted(row, n_cols, "0") for row in cells], n_rows, ["0"] * n_cols)
+    return ";".join(",".join(row) for row in rows)
 
 
 def send_to_lab(kernel: torch.Tensor) -> str:

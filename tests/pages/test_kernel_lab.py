@@ -77,6 +77,18 @@ def test_a_grid_to_edit_starts_from_the_last_kernel_at_three_places_with_half_th
     assert at.columns[0].weight < at.columns[1].weight  # three fit the controls' usual share
 
 
+def test_a_grid_grown_one_row_or_column_at_a_time_keeps_the_kernel_centred():
+    """Zeros padded on the right and below moved a 3 x 3 Sobel off the centre of its 5 x 5: the map by a pixel."""
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="-1,0,1;-2,0,2;-1,0,1")
+    for key, size in (("kl_cols", 4), ("kl_cols", 5), ("kl_rows", 4), ("kl_rows", 5)):  # the boxes' + buttons
+        at.number_input(key=key).set_value(size).run()
+        no_crash(at)
+    assert at.query_params["kv"] == "0,0,0,0,0;0,-1,0,1,0;0,-2,0,2,0;0,-1,0,1,0;0,0,0,0,0"
+    at.number_input(key="kl_rows").set_value(4).run()  # and back, one at a time
+    at.number_input(key="kl_rows").set_value(3).run()
+    assert at.query_params["kv"] == "0,-1,0,1,0;0,-2,0,2,0;0,-1,0,1,0"
+
+
 @pytest.mark.parametrize("kv,where", [("1,abc", "row 1, column 2"), ("1;nan", "row 2, column 1"), ("inf", "row 1, column 1")])
 def test_kernel_lab_bad_kernel_cells_are_named(kv, where):
     at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv=kv)
