@@ -92,7 +92,9 @@ def growth_figure(fields: list[Field], chosen: str, input_size: int, height: int
     fig = go.Figure([
         go.Scatter(x=[names[i] for i in main], y=[sizes[i] for i in main], mode="lines+markers",
                    name="receptive field r"),
-        go.Bar(x=names, y=[f.j[0] for f in spatial], name="jump j (input px per unit)", opacity=0.45),
+        # on an axis of its own (right): beside r, whose axis reaches the input's side, jumps of 1 to 4 were slivers
+        go.Bar(x=names, y=[f.j[0] for f in spatial], name="jump j (input px per unit, right axis)", opacity=0.45,
+               yaxis="y2"),
     ])
     if branch:
         fig.add_trace(go.Scatter(x=[names[i] for i in branch], y=[sizes[i] for i in branch], mode="markers",
@@ -101,9 +103,15 @@ def growth_figure(fields: list[Field], chosen: str, input_size: int, height: int
     if chosen in names:
         fig.add_vline(x=names.index(chosen), line=dict(color=EXACT, width=2))
     fig.update_layout(title="How far each layer sees (rows)", height=height, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(type="category", tickangle=-90 if len(names) > 16 else -45,
+                      # automargin: a slanted first name ran past the figure's left edge ("rmalize")
+                      xaxis=dict(type="category", tickangle=-90 if len(names) > 16 else -45, automargin=True,
                                  categoryorder="array", categoryarray=names,
-                                 tickfont=dict(size=9 if len(names) > 16 else 12)), yaxis_title="input pixels",
+                                 tickfont=dict(size=9 if len(names) > 16 else 12)),
+                      yaxis=dict(title="input pixels", automargin=True, rangemode="tozero"),  # 0 level with j's
+                      # bars to half the height, under the line; ticks of its own (synced, they read 0.13, 0.81...)
+                      yaxis2=dict(title="jump j", overlaying="y", side="right", showgrid=False, automargin=True,
+                                  range=[0, 2 * max((f.j[0] for f in spatial), default=1)], tickmode="auto",
+                                  nticks=5),
                       legend=dict(orientation="h", y=1.08))
     return fig
 

@@ -13,6 +13,8 @@ def test_the_growth_line_follows_the_main_path_and_shortcuts_stand_apart():
     assert list(fig.layout.xaxis.categoryarray) == list(jumps.x)  # in forward order, branches in place
     plain = field_figures.growth_figure(receptive_field.fields(models.build("lenet5"), (28, 28)), "conv1", 28)
     assert len(plain.data) == 2  # no side branch, no third trace
+    assert plain.data[1].yaxis == "y2" and plain.layout.yaxis2.side == "right"  # jumps of 1..4 on their own scale
+    assert plain.layout.xaxis.automargin  # a slanted first name stays inside the figure
 
 
 def test_the_table_explains_fields_wider_than_the_image_and_layers_without_a_grid():
