@@ -87,8 +87,8 @@ PAGES: tuple[PageInfo, ...] = (
     ),
     PageInfo(
         "pages/train.py", "Train", ":material/model_training:",
-        "Train LeNet-5, TinyVGG, a small ResNet or your own layers on shapes, MNIST or CIFAR-10, from scratch "
-        "or from a trained network, and watch the filters learn; finished runs become models on every page.",
+        "Train LeNet-5, TinyVGG, a small ResNet or your own layers on shapes, MNIST, Fashion-MNIST or CIFAR-10, from "
+        "scratch or from a trained network, and watch the filters learn; finished runs become models on every page.",
     ),
     PageInfo(
         "pages/what_excites.py", "What excites a unit", ":material/auto_awesome:",
