@@ -70,8 +70,10 @@ with view, layout.guard("running the network"):
 with tab_maps, layout.guard("drawing the layer's output"):
     left, right = st.columns([2, 5])
     with left:
-        st.plotly_chart(figures.image_figure(prepared.tensor, "Model input", height=280),
-                        key="lbl_fig_input")
+        # as tall as a narrow column draws it (105 to 180 px wide), any spare room below: in 280 px it sat
+        # between empty bands
+        picture = figures.image_figure(prepared.tensor, "Model input", height=200)
+        st.plotly_chart(picture.update_yaxes(constraintoward="top"), key="lbl_fig_input")
         for note in prepared.notes:
             st.caption(f"Converted: {note}.")
         st.markdown(f"**Prediction:** {network.spec.classes[best] if network.spec.classes else best} "
