@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from explorer import architecture, labels, layer_table, runs, training
-from explorer.ui import compare, lab, layout, state, visitor
+from explorer.ui import compare, lab, layer_editor, layout, state, visitor
 from explorer.ui import transfer as transfer_ui
 
 layout.page_setup(layout.PAGES[5])
@@ -83,10 +83,10 @@ if arch == "custom":  # eight columns: in the view's 310 px at 1024 px they scro
         st.caption("One row per layer; the classifier to the classes is added at the end. Each layer's output "
                    "shape and parameters are worked out below as you type.")
         linked = st.session_state.tr_layers_text if state.kept("tr_layers") is None else ""  # a link's, at first
-        config["layers"] = lab.layer_editor("tr_layers", layer_table.from_text(linked) if linked else None)
-        mine = config["layers"] != lab.edited_default()  # the link names the layers unless they are the default
+        config["layers"] = layer_editor.layer_editor("tr_layers", layer_table.from_text(linked) if linked else None)
+        mine = config["layers"] != layer_editor.edited_default()  # the link names the layers unless they are the default
         st.session_state.tr_layers_text = layer_table.to_text(config["layers"]) if mine else ""
-        problem = lab.plan_table(config["layers"], shape, classes)
+        problem = layer_editor.plan_table(config["layers"], shape, classes)
 with controls, layout.guard("preparing the run"):
     transfer = transfer_ui.picker(config, shape[0], listed, SETTINGS)
     if transfer:

@@ -18,13 +18,6 @@ def test_a_links_run_must_be_a_plain_name():
             lab.run_id(bad)
 
 
-@pytest.mark.parametrize(("typed", "read"), [("3", 3), (" 16 ", 16), ("0.25", 0.25), ("1e-1", 0.1), ("x", "x"),
-                                              ("3x", "3x"), ("nan", "nan"), ("inf", "inf"), ("-2", -2)])
-def test_a_layer_cell_reads_as_a_number_where_it_is_one_and_as_its_text_where_not(typed, read):
-    value = lab.cell_value(typed)
-    assert value == read and type(value) is type(read)
-
-
 def _status_script():
     from pathlib import Path
 
