@@ -18,7 +18,7 @@ _MARGIN = dict(l=10, r=10, t=40, b=10)
 # a figure title's width (16 px, bold) against labels.text_px's estimate, as measured in Chromium: "Original:
 # triangle (99%)" is 166 px (text_px 132), "What excites unit (5, 5) of channel 0 of" 259 px (216)
 TITLE_SCALE = 1.27
-THIRD_PX = 164  # a picture in a row of three (the pages' layout.PICTURE_PX)
+THIRD_PX = 164  # a picture in a row of three in the narrowest view (layout.PICTURE_PX, which says why)
 
 
 def title_fits(title: str, width_px: int) -> bool:

@@ -78,6 +78,21 @@ def blank(value: object) -> bool:
         isinstance(value, float) and math.isnan(value))
 
 
+def cell_value(text: object) -> object:
+    """A number cell as typed (the editor's, a link's): an int or a finite float where it reads as one, else the
+    text itself (stripped), which the plan names ("kernel is 'x', which is not a number")."""
+    text = str(text).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
+
+
 def _number(layer: dict, key: str, where: str) -> float | None:
     """The cell ``layer[key]`` as a finite float, None when blank; text like "3" is accepted."""
     value = layer.get(key)
@@ -373,10 +388,7 @@ def from_text(text: str) -> list[dict]:
             key, _, raw = pair.partition("=")
             if not key or not raw:
                 raise ValueError(f"{pair[:20]!r} in a {kind} layer is not key=value")
-            try:
-                layer[key] = raw if key == "kind" else (int(raw) if raw.lstrip("-").isdigit() else float(raw))
-            except ValueError:  # as typed, so the link shows what the editor showed: the plan names it
-                layer[key] = raw
+            layer[key] = raw if key == "kind" else cell_value(raw)  # text that is no number: the plan names it
         layers.append(layer)
     if not 1 <= len(layers) <= MAX_LAYERS:
         raise ValueError(f"a network here has 1 to {MAX_LAYERS} layers")

@@ -42,12 +42,6 @@ def test_a_title_too_wide_for_its_picture_takes_two_lines():
     assert short.layout.title.text == "What excites channel 0 of conv2"
 
 
-def test_a_third_of_the_view_is_the_pages_picture_width():
-    from explorer.ui import layout
-
-    assert explain_figures.THIRD_PX == layout.PICTURE_PX
-
-
 def test_the_perturbation_is_shown_with_grey_as_zero():
     delta = torch.tensor([[[-0.1, 0.0, 0.1]]])
     torch.testing.assert_close(explain_figures.perturbation_image(delta, 0.1), torch.tensor([[[0.0, 0.5, 1.0]]]))

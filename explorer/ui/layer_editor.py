@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 
 import pandas as pd
 import streamlit as st
@@ -47,7 +46,7 @@ def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
             **{name: st.column_config.TextColumn(header, width=width, help=words, alignment="right", default="")
                for name, (header, width, words) in NUMBER_COLUMNS.items()},
         })
-    layers = [{k: cell_value(v) if k in NUMBER_COLUMNS else v for k, v in row.items() if not _blank(v)}
+    layers = [{k: layer_table.cell_value(v) if k in NUMBER_COLUMNS else v for k, v in row.items() if not _blank(v)}
               for row in edited.to_dict("records")]
     state.keep(key, layers)
     return layers
@@ -58,21 +57,6 @@ def _cell_text(value: object) -> str:
     if _blank(value):
         return ""
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def cell_value(text: object) -> object:
-    """A number cell as typed: an int or a finite float where it reads as one, else the text itself (stripped),
-    which the plan names ("kernel is 'x', which is not a number")."""
-    text = str(text).strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return number if math.isfinite(number) else text
 
 
 def _blank(value: object) -> bool:

@@ -15,6 +15,8 @@ from typing import Any
 import streamlit as st
 import torch
 
+from explorer import explain_figures
+
 log = logging.getLogger("explorer")
 
 
@@ -42,7 +44,7 @@ MAIN_PX = 1050
 # pictures side by side in :func:`cells`: the view is 564 (under the controls), 541 and 624 px wide in 1024,
 # 1280 and 1400 px windows, so three pictures fit in a row. Streamlit draws no chart narrower than 150 px
 # (a narrower box cuts it off): small pictures are that wide.
-PICTURE_PX, SMALL_PICTURE_PX = 164, 150
+PICTURE_PX, SMALL_PICTURE_PX = explain_figures.THIRD_PX, 150  # 164 px
 # a setting (a select box, a number) in :func:`cells`: the Train page's settings column is 203, 309.7 and 359.7 px
 # wide in those windows, so two settings and their 16 px gap sit side by side from 1280 px (at 147 px they wrapped
 # there) and each has a row of its own at 1024.
