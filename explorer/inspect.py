@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import fx, nn
 from torchvision.models import feature_extraction
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
