@@ -7,6 +7,7 @@ build the parametrised ones. A user's kernel is validated cell by cell by :func:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -159,14 +160,23 @@ def _parse_cell(cell: object, where: str) -> float:
 
 
 def parse_text(text: str, what: str = "kernel") -> torch.Tensor:
-    """A grid written as text: rows separated by ";" or new lines, cells by "," or spaces."""
+    """A grid written as text: rows separated by ";" or new lines, cells by "," or spaces (see :func:`_entries`)."""
     lines = [line for line in text.replace(";", "\n").splitlines() if line.strip()]
-    return parse_grid([line.replace(",", " ").split() for line in lines], what, typed="lines")
+    return parse_grid([_entries(line) for line in lines], what, typed="lines")
 
 
 def parse_values(text: str, what: str = "signal") -> torch.Tensor:
     """A 1-D list of numbers split by "," or spaces: (N,). Errors name "entry c" (1-based)."""
-    return parse_grid([text.replace(",", " ").split()], what, typed="list")[0]
+    return parse_grid([_entries(text)], what, typed="list")[0]
+
+
+def _entries(line: str) -> list[str]:
+    """A line's entries, split by spaces and commas ("0,1,0" or "1, -4, 1"). In a line split by spaces, a comma
+    between two digits is a decimal comma ("1,5 2,5"): it stays in its entry, to be refused with a hint, where it
+    made two numbers of one and a wrong grid nobody typed."""
+    if len(line.split()) < 2:
+        return line.replace(",", " ").split()
+    return [entry for entry in re.split(r"\s+|(?<!\d),|,(?!\d)", line) if entry]
 
 
 def parse_each(*parses: Callable[[], torch.Tensor | None]) -> list[torch.Tensor | None]:

@@ -57,6 +57,17 @@ def test_parse_grid_accepts_numbers_and_text_numbers():
     assert torch.allclose(kernels.parse_text(kernels.to_text(k)), k, atol=1e-5)
 
 
+def test_a_decimal_comma_in_a_line_split_by_spaces_is_named_not_split():
+    """"1,5 2,5" became the four numbers 1 5 2 5, and the step-by-step page convolved a grid nobody typed."""
+    with pytest.raises(kernels.KernelError, match=r"^input line 1, entry 1 holds '1,5', which is not a number "
+                                                  r"\(decimals take a point: 1\.5\); 3 more entries"):
+        kernels.parse_text("1,5 2,5\n3,5 4,5", "input")
+    with pytest.raises(kernels.KernelError, match=r"signal entry 2 holds '0,5'.*\(decimals take a point: 0\.5\)"):
+        kernels.parse_values("1 0,5 2")
+    assert kernels.parse_text("1, -4, 1; 0,1,0").tolist() == [[1, -4, 1], [0, 1, 0]]  # commas that split stay so
+    assert kernels.parse_values("-1,-2 3").tolist() == [-1, -2, 3]
+
+
 @pytest.mark.parametrize("cells,where", [
     ([["1", "abc"]], "row 1, column 2"),
     ([["1"], ["nan"]], "row 2, column 1"),
