@@ -43,7 +43,7 @@ EXAMPLES: dict[str, WorkedExample] = {
             _t([[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2], [2, 0, 0, 0, 1]]),
             torch.full((3, 3), 1 / 9, dtype=torch.float64), 0,
             _t([[1.7, 1.7, 1.7], [1.0, 1.2, 1.8], [1.1, 0.8, 1.3]]), 1,
-            "Output size = input - kernel + 1: 5 - 3 + 1 = 3.",
+            "Output size = input - kernel + 1: 5 - 3 + 1 = 3. The lecture prints one decimal: 1.67 as 1.7.",
         ),
         WorkedExample(
             "x_kernel", 'The "X" kernel on a binary image',
@@ -58,7 +58,7 @@ EXAMPLES: dict[str, WorkedExample] = {
             _t([[0.2, 0.5, 1], [-1.5, 2, 0], [0, -1, -0.2]]), 1,
             _t([[0, 1.8, -0.5, 0.5, -1.5], [0.8, 0.5, 3.5, -1.8, 0.2], [-0.2, 1.8, -2.2, 1.2, -1.5],
                 [0.8, 1.3, 0.5, 0, -1.3], [1, 3.5, 2.2, 1.2, -1.3]]), 1,
-            "One ring of zeros around a 5x5 image keeps a 5x5 output; cell (1, 2) = 3.5.",
+            "One ring of zeros around a 5x5 image keeps a 5x5 output; in the lecture, cell (1, 2) = 3.5.",
         ),
     )
 }

@@ -16,7 +16,7 @@ import torch
 from explorer import export, images
 from explorer.backprop import Backward
 from explorer.probes import Probe
-from explorer.trace import Trace, input_gradient, window_centres
+from explorer.trace import Trace, common_fraction, input_gradient, window_centres
 
 ScaleMode = Literal["own", "symmetric", "input"]
 # purple below zero, orange above, pale at both ends: a gradient grid stays readable even when every cell is 1
@@ -145,8 +145,8 @@ def _fmt(value: float) -> str:
 def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, int]] | None = None,
                 mask: torch.Tensor | None = None, colorscale: str | list = "Blues", zmid: float | None = None,
                 cell_px: int = 44, border: tuple[int, int, int, int] = (0, 0, 0, 0),
-                path: torch.Tensor | None = None) -> go.Figure:
-    """A small numeric grid with every value written in its cell.
+                path: torch.Tensor | None = None, fraction: int | None = None) -> go.Figure:
+    """A small numeric grid with every value written in its cell (as ``v/fraction`` when given: a box blur's 1/9).
 
     ``highlight``: cells (row, col) outlined in orange (the window's taps). ``mask``: (H, W) bool,
     cells not yet computed are left blank. ``border``: padding (left, right, top, bottom) drawn
@@ -155,7 +155,8 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     grid = values.double().clone().reshape(-1, values.shape[-1])
     if mask is not None:
         grid[~mask] = float("nan")
-    text = [[_fmt(v) for v in row] for row in grid.tolist()]
+    text = [[_fmt(v) if fraction is None or np.isnan(v) else f"{export.number(v * fraction)}/{fraction}" for v in row]
+            for row in grid.tolist()]
     heat = go.Heatmap(z=grid.numpy(), text=text, texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
                       showscale=False, xgap=2, ygap=2, hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>")
     rows, cols = grid.shape
@@ -222,11 +223,12 @@ def cell_name(trace: Trace, r: int, c: int) -> str:
 def conv_step_figures(trace: Trace, step: int) -> list[go.Figure]:
     """Input (padded, window and path), kernel as applied, products at ``step``, output so far."""
     (r, c), taps, done = _step_marks(trace, step)
+    ninths = common_fraction(trace.weights)  # 1/9 and 3/9 as the lecture writes them: 0.11s, 0.33s did not add up
     return [
         grid_figure(trace.padded, "Input (padded)" if any(trace.padding) else "Input", highlight=taps,
                     border=trace.padding, path=window_centres(trace)),
-        grid_figure(trace.weights, "Kernel", colorscale="RdBu_r", zmid=0),
-        grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0),
+        grid_figure(trace.weights, "Kernel", colorscale="RdBu_r", zmid=0, fraction=ninths),
+        grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0, fraction=ninths),
         grid_figure(trace.output, f"Output: {cell_name(trace, r, c)}", mask=done, highlight=[(r, c)],
                     colorscale="RdBu_r", zmid=0),
     ]

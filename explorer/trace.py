@@ -176,6 +176,37 @@ def conv1d_trace(
     return dataclasses.replace(traced, padding=(padding, padding, 0, 0))
 
 
+def size_notes(trace: Trace) -> list[str]:
+    """The lecture's output size ``(W - F + 2P) / S + 1`` for each axis it does not divide evenly: PyTorch takes the
+    floor, and the last rows or columns of the (padded) input are never under the window. Empty when it tiles."""
+    left, right, top, bottom = trace.padding
+    one_row = trace.padded.shape[0] == 1 and trace.window_hw[0] == 1  # a 1-D signal: its positions only
+    axes = [("positions", 1, left + right)] if one_row else [("rows", 0, top + bottom), ("columns", 1, left + right)]
+    notes = []
+    for axis, dim, pads in axes:
+        n, k = trace.padded.shape[dim] - pads, trace.window_hw[dim]
+        report = conv.size_report(n, k, pads / 2, trace.stride, trace.dilation)
+        if report.exact:
+            continue
+        span = trace.dilation * (k - 1) + 1
+        spread = f" (the dilated window spans {trace.dilation}·({k}-1)+1 = {span})" if trace.dilation > 1 else ""
+        where = "padded input" if pads else "input"
+        dropped = (f"the last {axis.removesuffix('s')} of the {where} is" if report.dropped == 1
+                   else f"the last {report.dropped} {axis} of the {where} are")
+        notes.append(f"{axis.capitalize()}: (W - F + 2P) / S + 1 = ({n} - {span} + {pads}) / {trace.stride} + 1 = "
+                     f"{export.number(report.formula)}{spread}, not an integer: PyTorch takes the floor, {report.actual}, so {dropped} "
+                     "never under the window.")
+    return notes
+
+
+def common_fraction(weights: torch.Tensor | None) -> int | None:
+    """``n`` when every weight is ``1/n`` (a box blur's 1/9), so the sum can be written as the lecture writes it."""
+    if weights is None or weights.numel() < 2:
+        return None
+    n = round(1 / float(weights.flatten()[0])) if float(weights.flatten()[0]) > 0 else 0
+    return n if n >= 2 and torch.allclose(weights.double(), torch.full_like(weights.double(), 1 / n)) else None
+
+
 def pool_equation(trace: Trace, kind: str, step: int, decimals: int = 2) -> str:
     """The pooling at ``step`` written out: ``max(1, 5, 3) = 5``, rounded as the grids round (``:.3g`` gave 14.6
     above a cell that said 14.59)."""
@@ -192,9 +223,14 @@ def equation(trace: Trace, step: int, decimals: int = 2) -> str:
         text = export.number(v, decimals)
         return f"({text})" if text.startswith("-") else text
 
-    pairs = [f"{term(x)}·{term(w)}" for x, w in zip(trace.values[step].tolist(), weights.flatten().tolist())]
     r, c = trace.cell(step)
-    return " + ".join(pairs) + f" = {export.number(float(trace.output[r, c]), decimals)}"
+    result = export.number(float(trace.output[r, c]), decimals)
+    if (n := common_fraction(weights)) is not None:  # 3·0.11 + ... printed products that did not add up to 1.67
+        values = trace.values[step].tolist()
+        total = export.number(sum(values), decimals)
+        return f"({' + '.join(term(x) for x in values)}) / {n} = {total} / {n} = {result}"
+    pairs = [f"{term(x)}·{term(w)}" for x, w in zip(trace.values[step].tolist(), weights.flatten().tolist())]
+    return " + ".join(pairs) + f" = {result}"
 
 
 def window_centres(trace: Trace) -> torch.Tensor:

@@ -10,8 +10,9 @@ layout.page_setup(layout.PAGES[1])
 st.title("Convolution step by step")
 st.markdown(
     "The window (orange) visits one output cell per step: each input value under it is multiplied by "
-    "the kernel weight on top of it, and the products are added up. Padding adds a ring (dashed "
-    "outline), stride skips positions, dilation spreads the kernel's taps apart: watch the dotted path."
+    "the kernel weight on top of it, and the products are added up (pooling takes their maximum, mean, sum or "
+    "L2 norm instead). Padding adds a ring (dashed outline), stride skips positions, dilation spreads the "
+    "kernel's taps apart: watch the dotted path."
 )
 
 MODES = ("convolution", "pooling", "1-D signal", "backward")
@@ -175,6 +176,8 @@ with layout.guard("building the example"):
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
             flip=flip)):
         st.caption(note)
+    if notes := trace.size_notes(traced):  # the lecture's 6x6 input, 3x3 kernel, stride 2: 2.5
+        st.warning("The output size is not a whole number:\n" + "\n".join(f"- {note}" for note in notes))
     layout.toggle(st, "Play", key="sb_play", help="Advance one step per second (from the first when at the last).",
                   on_change=_play_from_start, args=(traced.steps,))
     st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(

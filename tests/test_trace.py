@@ -30,6 +30,45 @@ def test_zero_padding_products_of_cell_1_2():
     assert trace.equation(traced, step).endswith("= 3.5")
 
 
+def test_the_lectures_six_by_six_at_stride_two_is_flagged_and_floored_as_pytorch_does():
+    """SEEDS 3: a 6x6 input, a 3x3 kernel, stride 2, no padding: (6 - 3) / 2 + 1 = 2.5."""
+    grid = torch.arange(36, dtype=torch.float64).reshape(6, 6)
+    traced = trace.conv_trace(grid, torch.ones(3, 3), stride=2)
+    assert tuple(traced.output.shape) == tuple(F.conv2d(grid[None, None], torch.ones(1, 1, 3, 3).double(),
+                                                        stride=2).shape[-2:]) == (2, 2)
+    assert trace.size_notes(traced) == [
+        f"{axis}: (W - F + 2P) / S + 1 = (6 - 3 + 0) / 2 + 1 = 2.5, not an integer: PyTorch takes the floor, 2, so the "
+        f"last {axis.lower()[:-1]} of the input is never under the window." for axis in ("Rows", "Columns")]
+
+
+def test_size_notes_name_what_is_left_out_and_only_when_something_is():
+    for e in examples.EXAMPLES.values():  # the lecture's examples all tile
+        assert trace.size_notes(trace.conv_trace(e.image, e.kernel, padding=e.padding)) == []
+    box = examples.EXAMPLES["box"].image
+    assert trace.size_notes(trace.conv_trace(box, torch.ones(3, 3), padding=1, stride=2)) == []  # (5 - 3 + 2) / 2 + 1
+    padded = trace.size_notes(trace.conv_trace(box, torch.ones(2, 2), padding=1, stride=3))  # (5 - 2 + 2) / 3 + 1
+    assert "= 2.67, not an integer: PyTorch takes the floor, 2, so the last 2 rows of the padded input are" in padded[0]
+    dilated = trace.size_notes(trace.conv_trace(torch.zeros(6, 7), torch.ones(3, 3), dilation=2, stride=2))
+    assert [n.split(":")[0] for n in dilated] == ["Rows"]  # (7 - 5) / 2 + 1 = 2 columns tile
+    assert "(6 - 5 + 0) / 2 + 1 = 1.5 (the dilated window spans 2·(3-1)+1 = 5)" in dilated[0]
+    pooled = trace.size_notes(trace.pool_trace(examples.EXAMPLES["laplacian"].image, "max", 2))  # 4 x 5, 2 x 2
+    assert [n.split(":")[0] for n in pooled] == ["Columns"] and "(5 - 2 + 0) / 2 + 1 = 2.5" in pooled[0]
+    signal = trace.size_notes(trace.conv1d_trace(torch.arange(10.0), torch.tensor([1.0, 0, -1]), stride=2))
+    assert signal == ["Positions: (W - F + 2P) / S + 1 = (10 - 3 + 0) / 2 + 1 = 4.5, not an integer: PyTorch takes "
+                      "the floor, 4, so the last position of the input is never under the window."]
+
+
+def test_a_box_blur_is_written_in_ninths_as_the_lecture_writes_it():
+    e = examples.EXAMPLES["box"]
+    traced = trace.conv_trace(e.image, e.kernel)
+    assert trace.common_fraction(traced.weights) == 9
+    assert trace.equation(traced, 0) == "(3 + 3 + 2 + 0 + 0 + 1 + 3 + 1 + 2) / 9 = 15 / 9 = 1.67"  # the deck's 1.7
+    assert trace.common_fraction(torch.tensor([0.5, 0.5])) == 2
+    for other in (torch.ones(3, 3), torch.tensor([[0.5, 0.25]]), torch.tensor([[-0.5, -0.5]]), torch.tensor([0.5])):
+        assert trace.common_fraction(other) is None
+    assert trace.equation(trace.conv_trace(e.image, torch.ones(3, 3)), 0).startswith("3·1 + 3·1 + 2·1")
+
+
 @pytest.mark.parametrize("padding,mode,stride,dilation,flip", itertools.product(
     [0, 1, 2, "same"], conv.PADDING_MODES, [1, 2, 3], [1, 2], [False, True]))
 def test_trace_equals_conv2d(padding, mode, stride, dilation, flip):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.apptest import app, errors, no_crash, text, titles
+from tests.apptest import app, errors, figures, no_crash, text, titles, warnings
 
 
 def test_step_page_defaults_and_next():
@@ -45,6 +45,8 @@ def test_step_page_pooling_and_1d():
     (dict(ex="custom", **{"in": "1 a"}, kv="b"), "input line 1, entry 2 holds 'a', which is not a number; and kernel "
                                                   "line 1, entry 1 holds 'b'"),  # both grids named at once
     (dict(ex="laplacian", dil="3"), "do not work"),
+    (dict(ex="custom", **{"in": "1,5 2,5\n3,5 4,5"}), "input line 1, entry 1 holds '1,5', which is not a number "
+                                                     "(decimals take a point: 1.5)"),  # it read 1 5 2 5
     (dict(mode="1-D signal", sig="1 2 nan"), "signal entry 3 is nan"),
     (dict(mode="1-D signal", sig="1 2", k1="1 x"), "kernel entry 2 holds 'x'"),
     (dict(mode="1-D signal", sig="1 x", k1="y 1"),
@@ -128,3 +130,26 @@ def test_the_example_survives_a_trip_through_pooling():
     at.button_group(key="sb_mode").set_value("convolution").run()
     no_crash(at)
     assert at.selectbox(key="sb_example").value == "laplacian" and at.code[0].value.endswith("= 10")
+
+
+def test_an_output_size_that_is_not_whole_is_flagged_with_what_pytorch_does():
+    """The lecture's 6x6 input, 3x3 kernel and stride 2: (6 - 3) / 2 + 1 = 2.5, which PyTorch floors to 2."""
+    grid = "\n".join(" ".join(str((r + c) % 7) for c in range(6)) for r in range(6))
+    at = app("pages/step_by_step.py", ex="custom", kv="1 0 -1\n2 0 -2\n1 0 -1", stride="2", **{"in": grid})
+    no_crash(at)
+    assert "Step 1 of 4" in text(at)
+    assert warnings(at).startswith("The output size is not a whole number:")
+    assert "Rows: (W - F + 2P) / S + 1 = (6 - 3 + 0) / 2 + 1 = 2.5, not an integer: PyTorch takes the floor, 2, so " \
+           "the last row of the input is never under the window." in warnings(at)
+    pooled = app("pages/step_by_step.py", mode="pooling", ex="box", pool="avg")  # 5x5, 2x2 windows
+    assert "Columns: (W - F + 2P) / S + 1 = (5 - 2 + 0) / 2 + 1 = 2.5" in warnings(pooled)
+    assert not warnings(app("pages/step_by_step.py")) and not warnings(app("pages/step_by_step.py", ex="box"))
+
+
+def test_a_box_blur_is_written_in_ninths():
+    at = app("pages/step_by_step.py", ex="box")
+    no_crash(at)
+    assert at.code[0].value == "(3 + 3 + 2 + 0 + 0 + 1 + 3 + 1 + 2) / 9 = 15 / 9 = 1.67"
+    kernel, products = [f["data"][-1]["text"] for f in figures(at) if f["layout"]["title"]["text"] in
+                        ("Kernel", "Products")]
+    assert kernel == [["1/9"] * 3] * 3 and products[0] == ["3/9", "3/9", "2/9"]
