@@ -19,6 +19,7 @@ import streamlit as st
 _KEPT = "_kept_settings"
 _FROM_LINK = "_settings_from_link"
 _PICKED = "_settings_page_defaults"
+_WRITTEN = "_settings_written"  # per page: the queries publish() wrote this session, the last one first
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,12 @@ def restore(settings: Sequence[Setting]) -> None:
     kept = st.session_state.setdefault(_KEPT, {})
     st.session_state[_FROM_LINK] = set()
     st.session_state[_PICKED] = {}
+    back = _went_back(settings)
     for s in settings:
         current = st.session_state.get(s.key)
+        if back:  # the link wins over the widgets, and a setting it leaves out is at its default
+            current = st.session_state[s.key] = None
+            kept.pop(s.key, None)
         if current is not None:
             # Streamlit 1.67 sends a choice back as its displayed text and, when that wording changes (another
             # model's class names, a mode's own labels), hands the old text to the page as the value. Set as a
@@ -175,6 +180,25 @@ def restore(settings: Sequence[Setting]) -> None:
             except (TypeError, ValueError) as exc:
                 link_ignored(s.param, raw, str(exc))
         st.session_state[s.key] = value
+
+
+def _page(settings: Sequence[Setting]) -> str:
+    return ",".join(s.key for s in settings)
+
+
+def _went_back(settings: Sequence[Setting]) -> bool:
+    """Whether the browser's Back or Forward button brought the address to another view this page wrote this session.
+
+    Each setting change is an entry of the browser's history, and Back reruns the page with the former address;
+    the widgets, which keep their own values, wrote the later one straight back, so Back seemed dead. The bare
+    address a page switch passes through was never written, and is not taken for a view.
+    """
+    written = st.session_state.get(_WRITTEN, {}).get(_page(settings), [])
+    return bool(written) and (query := _query()) != written[0] and query in written
+
+
+def _query() -> dict[str, str]:
+    return {name: st.query_params[name] for name in st.query_params}
 
 
 def _check_unique(settings: Sequence[Setting]) -> None:
@@ -246,8 +270,10 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
         if s.dump(value) not in left_out:
             params[s.param] = s.dump(value)
     params.update(extra or {})
-    if dict(st.query_params) != params:
+    if _query() != params:
         st.query_params.from_dict(params)
+    written = st.session_state.setdefault(_WRITTEN, {}).setdefault(_page(settings), [])
+    written[:] = [params, *(q for q in written if q != params)][:100]
 
 
 def tab_setting(key: str, labels: Sequence[str], renamed: Mapping[str, str] | None = None) -> Setting:
