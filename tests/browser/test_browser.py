@@ -230,6 +230,28 @@ def test_step_next_button_advances(app_url: str, page: Page, request: pytest.Fix
     screenshot(page, request.node.name)
 
 
+def test_the_browsers_back_button_brings_back_the_former_setting(app_url: str, page: Page,
+                                                                   request: pytest.FixtureRequest) -> None:
+    """Each change is an entry of the browser's history; Back showed the former address and the page wrote the
+    later one straight back, so it seemed dead."""
+    open_page(page, app_url + "/step_by_step", "Step 1 of 6")
+    for step in (2, 3):
+        page.get_by_role("button", name="Next ▶").click()
+        wait_for_app(page, f"Step {step} of 6")
+        expect(page).to_have_url(re.compile(f"step={step}"))
+    page.go_back()
+    wait_for_app(page, "Step 2 of 6")
+    expect(page).to_have_url(re.compile(r"step=2$"))
+    page.go_back()
+    wait_for_app(page, "Step 1 of 6")
+    expect(page).not_to_have_url(re.compile("step="))
+    page.go_forward()
+    wait_for_app(page, "Step 2 of 6")
+    expect(page).to_have_url(re.compile(r"step=2$"))
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
 # --- Layer by layer -------------------------------------------------------------------------
 
 def draw_strokes(page: Page, strokes: list[list[tuple[float, float]]]) -> None:
