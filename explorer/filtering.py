@@ -46,9 +46,14 @@ class FilterResult:
     params: int  # of the equivalent nn.Conv2d(C, M, kernel) with bias
 
 
+def working_input(image: torch.Tensor, settings: FilterSettings) -> torch.Tensor:
+    """The image the kernel slides over: grey, or the colour image for the RGB modes."""
+    return images.to_grey(image) if settings.colour == "grey" else image
+
+
 def apply_filter(image: torch.Tensor, kernel: torch.Tensor, settings: FilterSettings) -> FilterResult:
     """Run kernel -> (ReLU) -> (pool) on a (C, H, W) image in [0, 1]."""
-    x = images.to_grey(image) if settings.colour == "grey" else image
+    x = working_input(image, settings)
     padding = "valid" if settings.border == "valid" else "same"
     mode = "zeros" if settings.border == "valid" else settings.border
     options = dict(padding=padding, padding_mode=mode, stride=settings.stride,

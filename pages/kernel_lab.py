@@ -98,45 +98,49 @@ if picked is None or kernel is None:
 label, image = picked[0], images.resize(picked[1], st.session_state.kl_size)
 with view, layout.guard("applying the kernel"):
     try:
-        result = filtering.apply_filter(image, kernel, settings)
-    except ValueError as exc:
-        st.error(f"These settings do not work on this image: {exc}.")
-        for line in filtering.size_lines(tuple(image.shape[-2:]), tuple(kernel.shape), settings):
-            st.markdown(line)
-        st.stop()
+        result, problem = filtering.apply_filter(image, kernel, settings), None
+    except ValueError as exc:  # the other tabs show the image still: only the map needs the kernel to fit
+        result, problem = None, str(exc)
+    working = filtering.working_input(image, settings)
     tab_map, tab_numbers, tab_surface, tab_beyond = state.tabs("kl_tab", TABS)
     with tab_map:
-        scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
-                                     format_func=figures.SCALE_LABELS.get, required=True,
-                                     help=figures.SCALE_HELP)
-        names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]
-        first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
-        first.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
-        for place, name, fmap in zip(places, names, result.output):
-            title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")
-            place.plotly_chart(figures.feature_map_figure(fmap, scale, title, across=result.output),
-                               key=f"kl_fig_map{name}")
-        if len(names) > 1:
-            st.caption("The three maps share one colour scale, so a colour means the same value in each.")
-        shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
-            ("Kernel as you set it", kernel), ("As applied (turned)", kernel.flip(0, 1))]
-        for column, (title, grid) in zip(st.columns(len(shown)), shown):
-            column.plotly_chart(figures.grid_figure(grid, title, colorscale="RdBu_r", zmid=0),
-                                key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content")
+        if result is None:
+            st.error(f"These settings do not work on this image: {problem}.")
+            for line in filtering.size_lines(tuple(image.shape[-2:]), tuple(kernel.shape), settings):
+                st.markdown(line)
+        else:
+            scale = st.segmented_control("Colour scale of the map", figures.SCALE_MODES, key="kl_scale",
+                                         format_func=figures.SCALE_LABELS.get, required=True,
+                                         help=figures.SCALE_HELP)
+            names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]
+            first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
+            first.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
+            for place, name, fmap in zip(places, names, result.output):
+                title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")
+                place.plotly_chart(figures.feature_map_figure(fmap, scale, title, across=result.output),
+                                   key=f"kl_fig_map{name}")
+            if len(names) > 1:
+                st.caption("The three maps share one colour scale, so a colour means the same value in each.")
+            shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
+                ("Kernel as you set it", kernel), ("As applied (turned)", kernel.flip(0, 1))]
+            for column, (title, grid) in zip(st.columns(len(shown)), shown):
+                column.plotly_chart(figures.grid_figure(grid, title, colorscale="RdBu_r", zmid=0),
+                                    key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content")
     with tab_numbers:
-        if st.session_state.kl_channel >= result.input.shape[0]:
+        if st.session_state.kl_channel >= working.shape[0]:
             st.session_state.kl_channel = 0
-        channel = st.selectbox("Channel", range(result.input.shape[0]), key="kl_channel",
-                               format_func=lambda c: "grey" if result.input.shape[0] == 1 else "RGB"[c])
-        h, w = result.input.shape[-2:]
+        channel = st.selectbox("Channel", range(working.shape[0]), key="kl_channel",
+                               format_func=lambda c: "grey" if working.shape[0] == 1 else "RGB"[c])
+        h, w = working.shape[-2:]
         a, b = st.columns(2)
         top = region_input(a, "Top row", "kl_top", h)
         left_col = region_input(b, "Left column", "kl_left", w)
-        region = result.input[channel, top:top + 12, left_col:left_col + 12]
+        region = working[channel, top:top + 12, left_col:left_col + 12]
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                    f"columns {left_col}..{left_col + region.shape[1] - 1} (hover a cell for its value whole).")
         st.plotly_chart(figures.numbers_figure(region, top, left_col, "The image as numbers"), key="kl_region")
-        rows_a, rows_b, cols_a, cols_b = filtering.output_block(result, tuple(kernel.shape), settings, top, left_col)
+        rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
+            result, tuple(kernel.shape), settings, top, left_col)
         if rows_b > rows_a and cols_b > cols_a:
             fmap = result.conv[channel if result.conv.shape[0] > 1 else 0]
             st.caption(f"Feature map values (the kernel's sums, before ReLU and pooling) of rows "
@@ -149,10 +153,11 @@ with view, layout.guard("applying the kernel"):
                            "channel above holds only a third of the terms.")
     if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
         with tab_surface:
-            st.plotly_chart(figures.surface_figure(result.input), key="kl_fig_surface")
+            st.plotly_chart(figures.surface_figure(working), key="kl_fig_surface")
     if tab_beyond.open:  # Canny and morphology do not depend on the kernel: computed only when asked
         with tab_beyond:
-            classic_view.draw(result.input, label)
-    st.subheader("The numbers, filled in")
-    for line in filtering.explain(result, kernel, settings):
-        st.markdown(line)
+            classic_view.draw(working, label)
+    if result is not None:
+        st.subheader("The numbers, filled in")
+        for line in filtering.explain(result, kernel, settings):
+            st.markdown(line)

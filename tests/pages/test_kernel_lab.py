@@ -113,6 +113,14 @@ def test_kernel_lab_impossible_settings_get_a_message():
     no_crash(at)
     assert any("do not work" in e for e in errors(at)), errors(at)
     assert "28 + 0 - 8\\cdot(15-1) - 1}{1} + 1 = -84$ — less than one" in text(at)  # the arithmetic that explains it stays
+    assert "The numbers, filled in" not in [h.value for h in at.subheader]
+    numbers = app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit",
+                  tab="Image as numbers")  # the tabs that need no feature map still show the image
+    assert "The image as numbers" in titles(numbers) and "The feature map as numbers" not in titles(numbers)
+    beyond = app("pages/kernel_lab.py", k="box (choose size)", ksize="15", border="valid", dil="8", img="digit",
+                 tab="Beyond one kernel")
+    no_crash(beyond)
+    assert "4. Hysteresis: the edges" in titles(beyond)
 
 
 def test_kernel_lab_bad_link_values_are_ignored_with_a_warning():
