@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 
 DATA = {"shapes": "Built-in shapes", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
@@ -97,3 +98,14 @@ def decimal_comma(text: object) -> str:
     if isinstance(text, str) and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", text):
         return f" (decimals take a point: {text.strip().replace(',', '.')})"
     return ""
+
+
+def link_cell(text: str) -> str:
+    """A typed cell for a link that splits its cells at "," ";" and "=": those (and "%") written as %2C, %3B...,
+    so "1,5" comes back as typed, with its hint, where it came back as "1 5". :func:`from_link_cell` reads it."""
+    return re.sub(r"[%,;=]", lambda found: f"%{ord(found.group()):02X}", text)
+
+
+def from_link_cell(text: str) -> str:
+    """A cell as :func:`link_cell` wrote it, as it was typed."""
+    return urllib.parse.unquote(text)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -370,7 +369,7 @@ def default_layers() -> list[dict]:
 def to_text(layers: list[dict]) -> str:
     """Layers for a link: ``conv,out=8,kernel=3;relu;pool,kind=max,size=2``; :func:`from_text` reads it back."""
     def value(v: object) -> str:  # typed text keeps its place: its commas and the like would split the layer
-        return f"{v:g}" if isinstance(v, float) else re.sub(r"[,;=]", " ", str(v)).strip()
+        return f"{v:g}" if isinstance(v, float) else labels.link_cell(str(v).strip())
 
     return ";".join(",".join([str(layer.get("type", ""))] + [f"{k}={value(v)}" for k, v in layer.items()
                                                              if k != "type"]) for layer in layers)
@@ -388,6 +387,7 @@ def from_text(text: str) -> list[dict]:
             key, _, raw = pair.partition("=")
             if not key or not raw:
                 raise ValueError(f"{pair[:20]!r} in a {kind} layer is not key=value")
+            raw = labels.from_link_cell(raw)
             layer[key] = raw if key == "kind" else cell_value(raw)  # text that is no number: the plan names it
         layers.append(layer)
     if not 1 <= len(layers) <= MAX_LAYERS:

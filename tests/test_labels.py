@@ -42,3 +42,10 @@ def test_a_column_widens_for_its_longest_cell_or_header_and_never_narrows():
 def test_a_rank_reads_as_english_writes_it():
     assert [labels.ordinal(n) for n in (1, 2, 3, 4, 9, 11, 12, 13, 21, 22, 23, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "9th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th"]
+
+
+def test_a_typed_cell_goes_through_a_link_as_typed():
+    for typed in ("1,5", "a;b=c", "50%", "%2C", "-0.25", ""):
+        assert labels.from_link_cell(labels.link_cell(typed)) == typed
+        assert not set(",;=") & set(labels.link_cell(typed))
+    assert labels.link_cell("1,5") == "1%2C5" and labels.link_cell("-0.25") == "-0.25"  # numbers unchanged

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer import kernels
+from explorer import kernels, labels
 from explorer.ui import state
 
 FAMILIES = ("gaussian (choose sigma)", "gabor (choose angle)", "box (choose size)")
@@ -101,7 +101,7 @@ def _custom_grid() -> torch.Tensor | None:
     digest = zlib.crc32(st.session_state[_BASE].encode())
     edited = st.data_editor(frame, key=f"kl_grid_{digest}", hide_index=True, num_rows="fixed", width="content")
     cells = [["" if pd.isna(v) else str(v) for v in row] for row in edited.itertuples(index=False)]
-    state.keep("kl_custom", ";".join(",".join(c.replace(",", " ").replace(";", " ") for c in r) for r in cells))
+    state.keep("kl_custom", _grid_text(cells))
     try:
         return kernels.parse_grid(cells)
     except kernels.KernelError as exc:
@@ -115,11 +115,17 @@ def _resize() -> None:
     st.session_state[_BASE] = _resized(typed, int(st.session_state.kl_rows), int(st.session_state.kl_cols))
 
 
+def _grid_text(cells: list[list[str]]) -> str:
+    """The grid as the link keeps it (``0,1,0;1,-4,1;0,1,0``), a typed cell's own commas escaped (see
+    :func:`_cells`)."""
+    return ";".join(",".join(labels.link_cell(cell) for cell in row) for row in cells)
+
+
 def _cells(text: str) -> list[list[str]]:
     """The grid's cells from its text, rows padded with zeros to the widest, cut to the largest kernel."""
     rows = [r.split(",") for r in text.split(";") if r != ""] or [["0"]]
     width = min(max(len(r) for r in rows), kernels.MAX_SIZE)
-    return [([c.strip() for c in r] + ["0"] * width)[:width] for r in rows][: kernels.MAX_SIZE]
+    return [([labels.from_link_cell(c.strip()) for c in r] + ["0"] * width)[:width] for r in rows][: kernels.MAX_SIZE]
 
 
 def _within_size(text: str) -> str:
@@ -131,7 +137,7 @@ def _within_size(text: str) -> str:
         return text
     st.warning(f"The kernel has {height} x {width} cells; the largest is {kernels.MAX_SIZE} x {kernels.MAX_SIZE}, "
                f"so its top-left {min(height, kernels.MAX_SIZE)} x {min(width, kernels.MAX_SIZE)} cells are shown.")
-    return ";".join(",".join(row) for row in _cells(text))
+    return _grid_text(_cells(text))
 
 
 def _resized(cells: list[list[str]], n_rows: int, n_cols: int) -> str:
@@ -143,8 +149,7 @@ def _resized(cells: list[list[str]], n_rows: int, n_cols: int) -> str:
         padded = [zero] * max(before, 0) + line[max(-before, 0):]
         return (padded + [zero] * n)[:n]
 
-    rows = fitted([fitted(row, n_cols, "0") for row in cells], n_rows, ["0"] * n_cols)
-    return ";".join(",".join(row) for row in rows)
+    return _grid_text(fitted([fitted(row, n_cols, "0") for row in cells], n_rows, ["0"] * n_cols))
 
 
 def send_to_lab(kernel: torch.Tensor) -> str:

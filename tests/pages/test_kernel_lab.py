@@ -96,6 +96,16 @@ def test_kernel_lab_bad_kernel_cells_are_named(kv, where):
     assert any(where in e for e in errors(at)), errors(at)
 
 
+def test_a_cell_typed_with_a_decimal_comma_comes_back_from_the_link_as_typed():
+    """The link wrote "1,5" as "1 5", which opened without the hint that mends it."""
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="1%2C5,0;0,1")
+    no_crash(at)
+    assert any("holds '1,5', which is not a number (decimals take a point: 1.5)" in e for e in errors(at)), errors(at)
+    assert at.query_params["kv"] in ("1%2C5,0;0,1", ["1%2C5,0;0,1"])
+    at.number_input(key="kl_rows").set_value(3).run()  # a resize keeps it too
+    assert at.query_params["kv"] in ("0,0;1%2C5,0;0,1", ["0,0;1%2C5,0;0,1"])  # (grown around its centre)
+
+
 @pytest.mark.parametrize("rows,columns", [(1, 16), (17, 3), (20, 20)])
 def test_a_linked_kernel_larger_than_the_largest_is_cut_to_its_corner_with_a_warning(rows, columns):
     kv = ";".join(",".join(str(r * 100 + c) for c in range(columns)) for r in range(rows))
