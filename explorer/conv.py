@@ -254,3 +254,24 @@ def locally_connected_param_count(
 def dense_param_count(n_in: int, n_out: int, bias: bool = False) -> int:
     """Weights of a fully connected layer from ``n_in`` inputs to ``n_out`` neurons."""
     return n_in * n_out + (n_out if bias else 0)
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """What a conv layer of ``filters`` kernels over a square input costs, shared or not, against a dense layer."""
+
+    size: SizeReport  # the output side
+    shared: int  # (F F C + 1) K: one kernel per map, with its bias
+    unshared: int  # H' W' K F F C: a kernel per position (a locally connected layer, no bias)
+    dense: int  # W W C N: a fully connected layer to ``neurons`` neurons
+
+
+def layer_counts(side: int, channels: int, kernel: int, stride: int = 1, padding: int = 0, filters: int = 1,
+                 neurons: int = 1000) -> LayerCounts:
+    """The lecture's counts for one layer (SEEDS 3): 30x30x3, 7x7, 5 filters -> 740 shared, 423,360 unshared."""
+    size = size_report(side, kernel, padding, stride)
+    if size.actual < 1:
+        raise ValueError(f"a {kernel}x{kernel} kernel does not fit a {side}x{side} input with padding {padding}")
+    return LayerCounts(size, param_count(channels, filters, kernel),
+                       locally_connected_param_count((size.actual, size.actual), channels, filters, kernel),
+                       dense_param_count(side * side * channels, neurons))

@@ -166,3 +166,23 @@ def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings
     )
     lines.append(f"Feature map values range from {float(result.output.min()):.3f} to {float(result.output.max()):.3f}.")
     return lines
+
+
+def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int, filters: int) -> list[str]:
+    """The lecture's parameter counts for a layer of any size, filled in (Markdown with inline LaTeX)."""
+    counts = conv.layer_counts(side, channels, kernel, stride, padding, filters)
+    n, w = counts.size.actual, side
+    floor = "" if counts.size.exact else f", not a whole number: PyTorch takes the floor, {n}"
+    tex = labels.tex_int
+    return [
+        f"- Output side: $\\frac{{W - F + 2P}}{{S}} + 1 = \\frac{{{w} - {kernel} + {2 * padding}}}{{{stride}}} + 1 = "
+        f"{counts.size.formula:.4g}${floor}: {n}x{n} positions.",
+        f"- Shared weights (a conv layer): $(F\\cdot F\\cdot C + 1)\\cdot K = "
+        f"({kernel}\\cdot{kernel}\\cdot{channels} + 1)\\cdot{filters} = {tex(counts.shared)}$, one bias per map.",
+        f"- Without sharing (locally connected): $H'\\cdot W'\\cdot K\\cdot F\\cdot F\\cdot C = "
+        f"{n}\\cdot{n}\\cdot{filters}\\cdot{kernel}\\cdot{kernel}\\cdot{channels} = {tex(counts.unshared)}$, "
+        f"{counts.unshared / counts.shared:,.0f} times as many.",
+        f"- Fully connected to 1,000 neurons: $W\\cdot W\\cdot C\\cdot 1{{,}}000 = "
+        f"{tex(w * w * channels)}\\cdot 1{{,}}000 = "
+        f"{tex(counts.dense)}$ weights.",
+    ]

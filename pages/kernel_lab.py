@@ -17,6 +17,8 @@ SIZES = (32, 64, 128, 256, 512)
 POOLS = ("none", *conv.POOL_KINDS)
 TABS = ("Feature map", "Numbers", "3-D", "Beyond one kernel")  # all four in the 315 px view at 1024 px
 RENAMED_TABS = {"Image as numbers": "Numbers", "3-D surface": "3-D"}  # links shared with the longer labels
+COUNTED = (("w", 30, 1, 4096), ("c", 3, 1, 2048), ("f", 7, 1, 64), ("s", 1, 1, 16), ("p", 0, 0, 32),
+           ("k", 5, 1, 4096))  # (name, default, least, most) of the parameter counter's boxes
 SETTINGS = [
     *image_input.settings(),
     *kernel_input.settings(),
@@ -35,6 +37,9 @@ SETTINGS = [
     state.Setting("kl_channel", "ch", 0, state.int_between(0, 2)),
     state.Setting("kl_top", "top", -1, state.int_between(-1, 8191)),  # -1: the image's middle row
     state.Setting("kl_left", "left", -1, state.int_between(-1, 8191)),
+    # the parameter counter opens on the lecture's locally connected example: 30x30x3, 7x7, 5 filters
+    *(state.Setting(f"kl_count_{name}", f"n{name}", default, state.int_between(low, high))
+      for name, default, low, high in COUNTED),
 ]
 state.restore(SETTINGS)
 
@@ -76,6 +81,22 @@ def region_input(column, label: str, key: str, size: int) -> int:
     start = st.session_state[key] if 0 <= st.session_state[key] < size else size // 2
     return column.number_input(label, 0, size - 1, start, key=f"{key}_{size}", on_change=_kept_in_link,
                                args=(key, size))
+
+
+def count_parameters() -> None:
+    """The lecture's parameter counts for a layer of any size: shared, locally connected, fully connected."""
+    with st.expander("Count a layer's parameters, any sizes", icon=":material/calculate:"):
+        st.caption("It opens on the lecture's locally connected example. Its other layers: 32 filters of 5x5 on RGB "
+                   "(F 5, C 3, K 32); a 256x256 RGB image fully connected (W 256, C 3).")
+        labels = {"w": "Input side W", "c": "Channels C", "f": "Kernel F", "s": "Stride S", "p": "Padding P",
+                  "k": "Filters K"}
+        for cell, (name, _, low, high) in zip(layout.flow(len(COUNTED), 110, "kl_count_boxes"), COUNTED):
+            cell.number_input(labels[name], low, high, key=f"kl_count_{name}")
+        w, c, f, s, p, k = (int(st.session_state[f"kl_count_{name}"]) for name, *_ in COUNTED)
+        try:
+            st.markdown("\n".join(filtering.count_lines(w, c, f, s, p, k)))
+        except ValueError as exc:
+            st.error(f"This layer cannot be built: {exc}.")
 
 
 # a grid wider than 3 cells gets half the row and a narrower gap: a data editor's columns are 50 px at least, so in
@@ -161,3 +182,4 @@ with view, layout.guard("applying the kernel"):
         st.subheader("The numbers, filled in")
         for line in filtering.explain(result, kernel, settings):
             st.markdown(line)
+count_parameters()  # the page's whole width: six boxes in a row

@@ -157,3 +157,26 @@ def test_lecture_parameter_counts():
     assert 1920 * 1080 * 3 == 6_220_800
     # two stacked 3x3 convs see 5x5 with fewer weights than one 5x5
     assert 2 * conv.param_count(1, 1, 3, bias=False) < conv.param_count(1, 1, 5, bias=False)
+
+
+@pytest.mark.parametrize("side,channels,kernel,stride,padding,filters", [
+    (30, 3, 7, 1, 0, 5), (32, 3, 5, 1, 0, 32), (6, 1, 3, 2, 0, 1), (28, 1, 5, 2, 2, 6), (256, 3, 3, 1, 1, 1)])
+def test_a_layers_counts_are_what_pytorch_holds(side, channels, kernel, stride, padding, filters):
+    """Shared: a Conv2d's parameters; unshared: a kernel (no bias) for each window F.unfold cuts; dense: a Linear."""
+    counts = conv.layer_counts(side, channels, kernel, stride, padding, filters)
+    layer = nn.Conv2d(channels, filters, kernel, stride=stride, padding=padding)
+    out = layer(torch.zeros(1, channels, side, side))
+    assert out.shape[-1] == counts.size.actual
+    assert counts.shared == sum(p.numel() for p in layer.parameters())
+    windows = F.unfold(torch.zeros(1, channels, side, side), kernel, stride=stride, padding=padding)
+    assert counts.unshared == windows.shape[-1] * filters * windows.shape[1]  # positions x K x (F F C)
+    assert counts.dense == nn.Linear(side * side * channels, 1000, bias=False).weight.numel()
+
+
+def test_the_lectures_counts():
+    counts = conv.layer_counts(30, 3, 7, filters=5)
+    assert (counts.shared, counts.unshared) == (740, 423_360)
+    assert conv.layer_counts(32, 3, 5, filters=32).shared == 2432
+    assert conv.layer_counts(256, 3, 3).dense == 196_608_000
+    with pytest.raises(ValueError, match="a 9x9 kernel does not fit a 5x5 input with padding 1"):
+        conv.layer_counts(5, 1, 9, padding=1)

@@ -265,3 +265,18 @@ def test_image_as_numbers_shows_the_feature_maps_numbers_under_the_pixels():
     assert pixels["text"][0][0] == f"{values(pixels)[0, 0]:.2f}"  # written in the cell to two decimals
     assert not any(cell == "-0.00" for row in sums["text"] for cell in row)
     assert any("centred on the pixels above" in c.value for c in at.caption)
+
+
+def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbers_in_the_link():
+    at = app("pages/kernel_lab.py")
+    no_crash(at)
+    assert "= 740$" in text(at) and "= 423{,}360$, 572 times as many" in text(at)  # 30x30x3, 7x7, 5 filters
+    at.number_input(key="kl_count_f").set_value(5).run()
+    at.number_input(key="kl_count_k").set_value(32).run()
+    assert "(5\\cdot5\\cdot3 + 1)\\cdot32 = 2{,}432$" in text(at)
+    assert at.query_params["nf"] in ("5", ["5"]) and at.query_params["nk"] in ("32", ["32"])
+    linked = app("pages/kernel_lab.py", nw="6", nc="1", nf="3", ns="2", nk="1")  # the lecture's 2.5
+    assert "= 2.5$, not a whole number: PyTorch takes the floor, 2: 2x2 positions" in text(linked)
+    impossible = app("pages/kernel_lab.py", nw="5", nf="9")
+    no_crash(impossible)
+    assert any("a 9x9 kernel does not fit a 5x5 input with padding 0" in e for e in errors(impossible))
