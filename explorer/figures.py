@@ -220,14 +220,19 @@ def cell_name(trace: Trace, r: int, c: int) -> str:
     return f"position {c}" if trace.padded.shape[0] == 1 and trace.window_hw[0] == 1 else f"cell ({r}, {c})"
 
 
-def conv_step_figures(trace: Trace, step: int) -> list[go.Figure]:
-    """Input (padded, window and path), kernel as applied, products at ``step``, output so far."""
+def conv_step_figures(trace: Trace, step: int, flipped: bool = False) -> list[go.Figure]:
+    """Input (padded, window and path), kernel as applied (``flipped``: after the kernel as set, turned by 180
+    degrees for true convolution), products at ``step``, output so far."""
     (r, c), taps, done = _step_marks(trace, step)
     ninths = common_fraction(trace.weights)  # 1/9 and 3/9 as the lecture writes them: 0.11s, 0.33s did not add up
+    as_set = [grid_figure(trace.weights.flip(0, 1), "Kernel as you set it", colorscale="RdBu_r", zmid=0,
+                          fraction=ninths)] if flipped else []
     return [
         grid_figure(trace.padded, "Input (padded)" if any(trace.padding) else "Input", highlight=taps,
                     border=trace.padding, path=window_centres(trace)),
-        grid_figure(trace.weights, "Kernel", colorscale="RdBu_r", zmid=0, fraction=ninths),
+        *as_set,
+        grid_figure(trace.weights, "Turned, as applied" if flipped else "Kernel", colorscale="RdBu_r", zmid=0,
+                    fraction=ninths),
         grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0, fraction=ninths),
         grid_figure(trace.output, f"Output: {cell_name(trace, r, c)}", mask=done, highlight=[(r, c)],
                     colorscale="RdBu_r", zmid=0),

@@ -114,7 +114,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         figs = figures.backward_step_figures(traced, back)
     elif traced.weights is not None:
         st.code(trace.equation(traced, step), language=None, wrap_lines=True)
-        figs = figures.conv_step_figures(traced, step)
+        figs = figures.conv_step_figures(traced, step, flipped=st.session_state.sb_flip)
     else:
         st.code(trace.pool_equation(traced, kind, step), language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
@@ -169,8 +169,8 @@ with layout.guard("building the example"):
         if (grad := backward.upstream(traced)) is None:
             st.stop()
     if flip and traced.weights is not None:
-        st.info("True convolution: the kernel is turned by 180 degrees before it slides; the grids show it turned, as "
-                "applied.")
+        st.info("True convolution: the kernel is turned by 180 degrees before it slides; the grids show it as you "
+                "set it, then turned, as applied.")
     example = examples.EXAMPLES.get(st.session_state.sb_example)
     if mode in ("convolution", "backward") and example is not None and (note := examples.departure_note(
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,

@@ -150,7 +150,7 @@ with view:
         st.session_state.tr_run, active = "", False
     run_id = st.session_state.tr_run
     if not run_id:
-        st.info("Settings on the left, then **Train**. Your runs and the server's queue are listed below.")
+        st.info("Choose the settings, then press **Train**. Your runs and the server's queue are listed below.")
     else:
 
         @st.fragment(run_every=1.0 if active else None)

@@ -31,6 +31,11 @@ def test_conv_step_figures_show_the_products_of_the_step():
     figs = figures.conv_step_figures(traced, 0)
     products = figs[2].data[0].z
     assert [list(row) for row in products] == (e.image[:3, :3] * e.kernel).tolist()
+    zero = examples.EXAMPLES["zero_padding"]  # true convolution: the kernel as set, then turned, side by side
+    turned = figures.conv_step_figures(trace.conv_trace(zero.image, zero.kernel, padding=1, flip=True), 0, flipped=True)
+    assert [f.layout.title.text for f in turned[:3]] == ["Input (padded)", "Kernel as you set it", "Turned, as applied"]
+    assert turned[1].data[0].z.tolist() == zero.kernel.tolist()
+    assert turned[2].data[0].z.tolist() == zero.kernel.flip(0, 1).tolist()
 
 
 def test_a_feature_map_keeps_the_inputs_size_with_its_colour_bar_below():

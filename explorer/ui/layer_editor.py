@@ -82,7 +82,7 @@ def plan_table(layers: list[dict], input_shape: tuple[int, int, int], classes: i
     """The live output shape and parameter count per layer; returns the first error, if any."""
     rows = layer_table.plan(layers, input_shape, classes)
     st.dataframe([{"layer": r["name"], "type": r["type"],
-                   "output": " x ".join(map(str, r["out_shape"])) if r["out_shape"] else "-",
+                   "output": " x ".join(f"{n:,}" for n in r["out_shape"]) if r["out_shape"] else "-",
                    "parameters": f"{r['params']:,}" if r["params"] is not None else "-",
                    "problem": r["error"] or ""} for r in rows], hide_index=True, key="tr_plan",
                  height=_rows_height(len(rows)))

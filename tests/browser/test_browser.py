@@ -371,7 +371,7 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
 
     A reload is a new session: the run is still "yours", by the cookie the page wrote.
     """
-    open_page(page, app_url + "/train?train=1000&epochs=1&seed=11", "Settings on the left")
+    open_page(page, app_url + "/train?train=1000&epochs=1&seed=11", "Choose the settings, then press")
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("Learning curve: loss").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Confusion matrix (test set)").first).to_be_visible(timeout=120_000)

@@ -283,6 +283,9 @@ def test_a_custom_networks_layers_come_back_with_its_settings(tmp_path, monkeypa
     plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
     assert at.session_state["tr_arch"] == "custom" and plan["output"].iloc[0] == "3 x 24 x 24"
     assert list(plan["type"]) == ["conv", "relu", "pool", "flatten", "linear"]  # and the classifier the page adds
+    assert list(plan["output"])[3] == "432" and list(plan["parameters"])[4] == "3,464"  # (432 + 1) x 8 shapes
+    wide = app("pages/train.py", arch="custom", layers="conv,out=32,kernel=3,padding=1;flatten")
+    assert list(next(d.value for d in wide.dataframe if "problem" in d.value.columns)["output"])[1] == "25,088"
 
 
 def test_the_admin_key_lets_a_session_manage_every_run(tmp_path, monkeypatch):
