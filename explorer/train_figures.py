@@ -24,7 +24,7 @@ def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
     train = [r for r in records if r.get("phase") == "train"]
     fig = go.Figure(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
                                mode="lines", line_color=TRAIN_COLOUR))
-    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]))
+    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), nticks=6)  # one tick from 0.6 to 2.1 at 300 px
     return _curve_layout(fig, "Learning curve: loss", records, height)
 
 
@@ -54,8 +54,10 @@ ACCURACY_RANGE = [0, 1.04]  # a curve at 100% is drawn whole, not cut by the plo
 
 
 def _epoch_axes(fig: go.Figure, epochs: list[float]) -> None:
-    """Every x axis in epochs, a tick at every epoch when there are at most ten (plotly would skip some)."""
-    fig.update_xaxes(title_text="epoch", dtick=1 if epochs and max(epochs) <= 10 else None)
+    """Every x axis in epochs from 0, a tick at every epoch when there are at most ten (plotly would skip some),
+    at every quarter for one or two (a one-epoch run's axis had the single tick 1)."""
+    last = max(epochs, default=0)
+    fig.update_xaxes(title_text="epoch", rangemode="tozero", dtick=0.25 if 0 < last <= 2 else 1 if last <= 10 else None)
 
 
 def _padded_range(values: list[float], pad: float = 0.06) -> list[float] | None:

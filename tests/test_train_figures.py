@@ -17,7 +17,10 @@ def test_curves_split_training_records_from_test_accuracy():
     low, high = loss.layout.yaxis.range  # the first and last points inside, not on the edge
     assert low < 0.5 and high > 1.0 and high - low < 0.7
     assert accuracy.layout.yaxis.range == tuple(train_figures.ACCURACY_RANGE)
-    assert loss.layout.xaxis.dtick == accuracy.layout.xaxis.dtick == 1  # every epoch ticked
+    assert loss.layout.xaxis.dtick == accuracy.layout.xaxis.dtick == 0.25  # one epoch: its quarters ticked
+    assert loss.layout.xaxis.rangemode == "tozero"
+    three = [{"phase": "train", "epoch": e, "loss": 1.0, "accuracy": 0.5} for e in (1, 3)]
+    assert train_figures.loss_figure(three).layout.xaxis.dtick == 1  # every epoch ticked
     assert loss.layout.showlegend and accuracy.layout.showlegend  # a single curve still says what it is
     assert loss.data[0].line.color == by_name["train accuracy"].line.color != by_name["test accuracy"].line.color
     many = [{"phase": "train", "epoch": e, "loss": 1.0, "accuracy": 0.5} for e in (1, 20)]
