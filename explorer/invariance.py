@@ -76,6 +76,22 @@ def swept_values(kind: str, first: float, last: float, count: int, side: int) ->
     return values
 
 
+def shown_versions(count: int, most: int = 9) -> list[int]:
+    """Which of ``count`` versions (an odd count, the original in the middle) a strip of at most ``most`` shows:
+    evenly spaced where a step reaches the original, else spread alike on both sides of it; always the first, the
+    original and the last. Rounded evenly across all of them, 13 versions showed -90, -60, -45, -30, 0 degrees."""
+    if count <= most:
+        return list(range(count))
+    if count % 2 == 0:  # whole-pixel shifts can leave an even count: spread over all of them
+        return sorted({round((count - 1) * i / (most - 1)) for i in range(most)})
+    half = (count - 1) // 2
+    for each_side in range((most - 1) // 2, 1, -1):
+        if half % each_side == 0:
+            return list(range(0, count, half // each_side))
+    offsets = sorted({round(half * i / ((most - 1) // 2)) for i in range((most - 1) // 2 + 1)})
+    return sorted({half - o for o in offsets} | {half + o for o in offsets})
+
+
 def nearest_original(result: Sweep) -> int:
     """The index of the version nearest the untransformed image (shift 0, turn 0, scale 1)."""
     return int((result.values - IDENTITY[result.kind]).abs().argmin())

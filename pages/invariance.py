@@ -77,7 +77,7 @@ with view, layout.guard("sweeping the transformation"):
     classes = network.spec.classes if len(network.spec.classes) == result.probabilities.shape[1] else ()
     if not classes:
         st.info("This model has no class names: classes are shown by their number.")
-    shown = torch.linspace(0, len(values) - 1, min(9, len(values))).round().long().tolist()
+    shown = invariance.shown_versions(len(values))
     # the class read on a line of its own, cut to the view at 1280 px: "-6 px → triangle" ran into its neighbours
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
                                          [f"{round(float(values[i]), 2):g}{invariance.SUFFIX[kind]}\n→ "

@@ -104,3 +104,19 @@ def test_the_favourite_is_the_class_with_the_highest_mean_probability_over_the_v
     probabilities = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3], [0.1, 0.6, 0.3]])  # class 0 wins once, 1 twice
     result = invariance.Sweep("rotate", torch.zeros(3), torch.zeros(3, 1, 2, 2), probabilities, 0, (), torch.zeros(0, 3))
     assert result.favourite[0] == 1 and result.favourite[1] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("count", range(1, 62))
+def test_the_strip_shows_the_ends_and_the_original_evenly_or_alike_on_both_sides(count):
+    shown = invariance.shown_versions(count)
+    assert shown == sorted(set(shown)) and shown[0] == 0 and shown[-1] == count - 1 and len(shown) <= 9
+    if count % 2:
+        middle = (count - 1) // 2
+        assert middle in shown and [middle - i for i in shown] == [i - middle for i in reversed(shown)]
+    assert len(shown) >= min(count, 5)
+
+
+def test_thirteen_turns_show_every_second_one():
+    """Rounded evenly over all versions, the strip showed -90, -60, -45, -30, 0 degrees."""
+    assert invariance.shown_versions(13) == [0, 2, 4, 6, 8, 10, 12]
+    assert invariance.shown_versions(17) == list(range(0, 17, 2))
