@@ -116,7 +116,10 @@ with tab_unit, layout.guard("drawing the unit's field"):
     on_image, averaged, about = effective_fields(network.key, field.name, unit, model_input.image_key(prepared.tensor),
                                                  network, prepared.tensor)
     a, b = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_effective_pictures")
-    a.plotly_chart(field_figures.heat_figure(on_image, "Effective field on this image", exact), key="rf_fig_erf")
+    # both titles on two lines, so the two maps sit level
+    a.plotly_chart(field_figures.heat_figure(on_image, figures.subtitled("Effective field on this image",
+                                                                         f"unit {unit} of {field.name}"), exact),
+                   key="rf_fig_erf")
     b.plotly_chart(field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
                                              exact), key="rf_fig_erf_mean")
     st.caption("Effective field (Luo et al. 2016): |d unit / d pixel|, summed over channels. It fills only the "
