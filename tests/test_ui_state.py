@@ -2,6 +2,8 @@
 
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import TIMEOUT
+
 
 def _script():
     import streamlit as st
@@ -16,7 +18,7 @@ def _script():
 
 
 def test_a_link_sets_the_values_and_only_changed_ones_go_back_into_it():
-    at = AppTest.from_function(_script)
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["scale"] = "own"
     at.run()
     assert at.markdown[0].value == "own 3"
@@ -31,7 +33,7 @@ def _back_to(at: AppTest, **query: str) -> AppTest:
 
 
 def test_the_browsers_back_button_brings_back_the_view_it_had():
-    at = AppTest.from_function(_script)
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["n"] = "5"
     at.run()
     at.session_state["n"] = 7  # a widget's change
@@ -47,18 +49,18 @@ def test_the_browsers_back_button_brings_back_the_view_it_had():
 
 def test_a_bare_address_the_page_never_wrote_is_not_taken_for_a_view():
     """A page switch passes through the page's address without its settings: Back to it keeps the view."""
-    at = AppTest.from_function(_script)
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["n"] = "5"
     at.run()
     assert _back_to(at).markdown[0].value == "symmetric 5" and at.query_params["n"] in ("5", ["5"])
-    bare = AppTest.from_function(_script).run()  # here the defaults were a view: the bare address is one
+    bare = AppTest.from_function(_script, default_timeout=TIMEOUT).run()  # here the defaults were a view: the bare address is one
     bare.session_state["n"] = 7
     bare.run()
     assert _back_to(bare).markdown[0].value == "symmetric 3"
 
 
 def test_a_bad_link_value_is_named_in_a_warning_and_the_default_used():
-    at = AppTest.from_function(_script)
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["n"] = "99"
     at.run()
     assert at.markdown[0].value == "symmetric 3"
@@ -78,7 +80,7 @@ def test_a_number_below_the_range_names_its_bottom_not_the_cap():
 
 
 def test_an_empty_value_from_a_redrawn_control_falls_back_to_the_last_choice():
-    at = AppTest.from_function(_script)
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["scale"] = "own"
     at.run()
     at.session_state["scale"] = None  # what a segmented control sends when drawn again after a skipped run

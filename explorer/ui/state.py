@@ -155,10 +155,10 @@ def restore(settings: Sequence[Setting]) -> None:
     st.session_state[_PICKED] = {}
     back = _went_back(settings)
     for s in settings:
-        current = st.session_state.get(s.key)
         if back:  # the link wins over the widgets, and a setting it leaves out is at its default
-            current = st.session_state[s.key] = None
+            st.session_state.pop(s.key, None)
             kept.pop(s.key, None)
+        current = st.session_state.get(s.key)
         if current is not None:
             # Streamlit 1.67 sends a choice back as its displayed text and, when that wording changes (another
             # model's class names, a mode's own labels), hands the old text to the page as the value. Set as a
