@@ -42,6 +42,8 @@ SETTINGS = [
       for name, default, low, high in COUNTED),
 ]
 state.restore(SETTINGS)
+if state.came_back():  # the browser's Back: the grid of that address, not the one edited last
+    kernel_input.start_from_link()
 
 
 def filter_controls() -> filtering.FilterSettings:

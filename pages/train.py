@@ -82,6 +82,8 @@ if arch == "custom":  # eight columns: in the view's 310 px at 1024 px they scro
             "Your network, layer by layer", expanded=not st.session_state.tr_run, icon=":material/stacks:"):
         st.caption("One row per layer; the classifier to the classes is added at the end. Each layer's output "
                    "shape and parameters are worked out below as you type.")
+        if state.came_back():  # the browser's Back: the layers of that address, not the editor's last ones
+            layer_editor.start_again("tr_layers")
         linked = st.session_state.tr_layers_text if state.kept("tr_layers") is None else ""  # a link's, at first
         config["layers"] = layer_editor.layer_editor("tr_layers", layer_table.from_text(linked) if linked else None)
         mine = config["layers"] != layer_editor.edited_default()  # the link names the layers unless they are the default

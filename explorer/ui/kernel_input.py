@@ -74,6 +74,12 @@ def url_extra() -> dict[str, str]:
     return {"kv": text} if st.session_state.get("kl_kernel") == CUSTOM and text else {}
 
 
+def start_from_link() -> None:
+    """The custom grid starts again from the link's ``kv`` (the browser's Back to an address with another grid)."""
+    st.session_state.pop(_BASE, None)
+    state.keep("kl_custom", None)
+
+
 def grid_columns() -> int:
     """How many columns the custom grid about to be drawn has; 0 while another kernel is chosen."""
     if st.session_state.get("kl_kernel") != CUSTOM:

@@ -16,7 +16,7 @@ import streamlit as st
 
 from explorer import (architecture, backends, labels, models, mosaic, run_files, runs, train_figures,
                       training, worker)
-from explorer.ui import layout, state, visitor
+from explorer.ui import layer_editor, layout, state, visitor
 
 # learning rates above these usually make the loss grow instead of fall (AdamW's default is 0.001; SGD's 0.01 to 0.1)
 HIGH_LR = {"adamw": 0.01, "sgd": 1.0}
@@ -123,10 +123,7 @@ def reuse(config: dict, settings: Sequence[state.Setting], from_fragment: bool =
     if "tr_kernels" in values:
         st.session_state.tr_kernels = [k for k in values["tr_kernels"] if k in architecture.HAND_SET]
     if config.get("layers"):
-        state.keep("tr_layers", config["layers"])
-        st.session_state.pop("tr_layers_base", None)  # the editor starts again from these rows, edits dropped
-        for stale in [k for k in st.session_state if str(k).startswith("tr_layers_editor_")]:
-            del st.session_state[stale]
+        layer_editor.start_again("tr_layers", config["layers"])
     if from_fragment:
         st.session_state[_WHOLE_PAGE] = True  # the settings sit outside the fragment that ran this
 

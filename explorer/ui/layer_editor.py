@@ -52,6 +52,15 @@ def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
     return layers
 
 
+def start_again(key: str, layers: list[dict] | None = None) -> None:
+    """Make the editor ``key`` start again from ``layers`` (None: from the link's, else the default), its edits
+    dropped: a run's settings put back, or the browser's Back to an address with other layers."""
+    state.keep(key, layers)
+    st.session_state.pop(f"{key}_base", None)
+    for stale in [k for k in st.session_state if str(k).startswith(f"{key}_editor_")]:
+        del st.session_state[stale]
+
+
 def _cell_text(value: object) -> str:
     """A number as its cell shows it (3, 0.25); a blank is empty (None would read "None")."""
     if _blank(value):

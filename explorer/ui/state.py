@@ -20,6 +20,7 @@ _KEPT = "_kept_settings"
 _FROM_LINK = "_settings_from_link"
 _PICKED = "_settings_page_defaults"
 _WRITTEN = "_settings_written"  # per page: the queries publish() wrote this session, the last one first
+_BACK = "_settings_back"
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def restore(settings: Sequence[Setting]) -> None:
     kept = st.session_state.setdefault(_KEPT, {})
     st.session_state[_FROM_LINK] = set()
     st.session_state[_PICKED] = {}
-    back = _went_back(settings)
+    back = st.session_state[_BACK] = _went_back(settings)
     for s in settings:
         if back:  # the link wins over the widgets, and a setting it leaves out is at its default
             st.session_state.pop(s.key, None)
@@ -195,6 +196,12 @@ def _went_back(settings: Sequence[Setting]) -> bool:
     """
     written = st.session_state.get(_WRITTEN, {}).get(_page(settings), [])
     return bool(written) and (query := _query()) != written[0] and query in written
+
+
+def came_back() -> bool:
+    """Whether this run's :func:`restore` took the settings from an address the browser went Back (or Forward) to:
+    a page's own state beyond its settings (an edited grid) should then start again from the link too."""
+    return st.session_state.get(_BACK, False)
 
 
 def _query() -> dict[str, str]:

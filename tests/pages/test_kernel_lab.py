@@ -280,3 +280,18 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     impossible = app("pages/kernel_lab.py", nw="5", nf="9")
     no_crash(impossible)
     assert any("a 9x9 kernel does not fit a 5x5 input with padding 0" in e for e in errors(impossible))
+
+
+def test_back_to_an_address_with_another_grid_shows_that_grid():
+    """The browser's Back reruns the page on the former address: the grid edited last wrote its own back."""
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="1,0;0,1")
+    at.query_params.clear()
+    at.query_params.update({"k": "custom (edit the grid)", "kv": "2,0;0,2"})  # another grid this page wrote...
+    at.session_state["kl_grid_base"] = "2,0;0,2"
+    at.run()
+    assert at.query_params["kv"] in ("2,0;0,2", ["2,0;0,2"])
+    at.query_params.clear()
+    at.query_params.update({"k": "custom (edit the grid)", "kv": "1,0;0,1"})  # ...and Back to the first
+    at.run()
+    no_crash(at)
+    assert at.query_params["kv"] in ("1,0;0,1", ["1,0;0,1"]) and at.session_state["kl_grid_base"] == "1,0;0,1"

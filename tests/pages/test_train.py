@@ -397,3 +397,21 @@ def test_your_own_layers_are_kept_in_the_link():
     bad = app("pages/train.py", arch="custom", layers="conv,out=4;nope")  # a cell's typo is kept, not a layer's
     no_crash(bad)
     assert "layers=conv,out=4;nope" in warnings(bad) and "'nope' is not a layer type" in warnings(bad)
+
+
+def test_back_to_an_address_with_other_layers_shows_those_layers():
+    """The browser's Back reruns the page on the former address: the editor's last layers wrote theirs back."""
+    first, second = "conv,out=4,kernel=5;relu;flatten", "conv,out=6,kernel=3;relu;flatten"
+    at = app("pages/train.py", arch="custom", layers=first)
+    at.session_state["_kept_settings"]["tr_layers"] = [{"type": "conv", "out": 6, "kernel": 3}, {"type": "relu"},
+                                                       {"type": "flatten"}]
+    at.session_state["tr_layers_base"] = None  # the editor starts from what it kept: as an edit of the first
+    at.run()
+    assert at.query_params["layers"] in (second, [second])
+    at.query_params.clear()
+    at.query_params.update({"arch": "custom", "layers": first})
+    at.run()
+    no_crash(at)
+    assert at.query_params["layers"] in (first, [first])
+    plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert plan["output"].iloc[0] == "4 x 24 x 24"
