@@ -118,7 +118,7 @@ with tab_unit, layout.guard("drawing the unit's field"):
     a, b = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_effective_pictures")
     # both titles on two lines, so the two maps sit level
     a.plotly_chart(field_figures.heat_figure(on_image, figures.subtitled("Effective field on this image",
-                                                                         f"unit {unit} of {field.name}"), exact),
+                                                                         "of the unit chosen above"), exact),
                    key="rf_fig_erf")
     b.plotly_chart(field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
                                              exact), key="rf_fig_erf_mean")

@@ -43,6 +43,20 @@ def titles(at: AppTest) -> list[str]:
     return [f["layout"].get("title", {}).get("text", "") for f in figures(at)]
 
 
+def back_to(at: AppTest, history: bool = True, **query: str) -> AppTest:
+    """What the browser's Back button does: the same session reruns on an earlier address, a run Streamlit marks as
+    the browser's (``history``)."""
+    from explorer.ui import state
+
+    at.query_params.clear()
+    at.query_params.update(query)
+    marked, state._history_navigation = state._history_navigation, lambda: history
+    try:
+        return at.run()
+    finally:
+        state._history_navigation = marked
+
+
 def no_crash(at: AppTest) -> None:
     assert not at.exception, at.exception
     assert not any("Something went wrong" in e for e in errors(at)), errors(at)

@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT
+from tests.apptest import TIMEOUT, back_to
 
 
 def _script():
@@ -25,13 +25,6 @@ def test_a_link_sets_the_values_and_only_changed_ones_go_back_into_it():
     assert at.query_params["scale"] in ("own", ["own"]) and "n" not in at.query_params
 
 
-def _back_to(at: AppTest, **query: str) -> AppTest:
-    """What the browser's Back button does: the same session reruns on an earlier address."""
-    at.query_params.clear()
-    at.query_params.update(query)
-    return at.run()
-
-
 def test_the_browsers_back_button_brings_back_the_view_it_had():
     at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["n"] = "5"
@@ -39,12 +32,23 @@ def test_the_browsers_back_button_brings_back_the_view_it_had():
     at.session_state["n"] = 7  # a widget's change
     at.run()
     assert at.markdown[0].value == "symmetric 7" and at.query_params["n"] in ("7", ["7"])
-    assert _back_to(at, n="5").markdown[0].value == "symmetric 5"  # the widgets' 7 wrote the address straight back
+    assert back_to(at, n="5").markdown[0].value == "symmetric 5"  # the widgets' 7 wrote the address straight back
     at.session_state["scale"] = "own"
     at.run()
-    assert _back_to(at, n="5").markdown[0].value == "symmetric 5"
-    assert _back_to(at, n="5", scale="own").markdown[0].value == "own 5"  # and Forward
-    assert _back_to(at, n="7").markdown[0].value == "symmetric 7"  # a setting left out is at its default
+    assert back_to(at, n="5").markdown[0].value == "symmetric 5"
+    assert back_to(at, n="5", scale="own").markdown[0].value == "own 5"  # and Forward
+    assert back_to(at, n="7").markdown[0].value == "symmetric 7"  # a setting left out is at its default
+
+
+def test_a_click_that_carries_the_address_before_the_last_is_not_taken_for_back():
+    """Two quick clicks: the second rerun can carry the address from before the first one's, and took it for Back
+    (Layer by layer's Next went from layer 5 back to 4)."""
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
+    at.query_params["n"] = "5"
+    at.run()
+    at.session_state["n"] = 7
+    at.run()
+    assert back_to(at, history=False, n="5").markdown[0].value == "symmetric 7"
 
 
 def test_a_bare_address_the_page_never_wrote_is_not_taken_for_a_view():
@@ -52,11 +56,11 @@ def test_a_bare_address_the_page_never_wrote_is_not_taken_for_a_view():
     at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["n"] = "5"
     at.run()
-    assert _back_to(at).markdown[0].value == "symmetric 5" and at.query_params["n"] in ("5", ["5"])
+    assert back_to(at).markdown[0].value == "symmetric 5" and at.query_params["n"] in ("5", ["5"])
     bare = AppTest.from_function(_script, default_timeout=TIMEOUT).run()  # here the defaults were a view: the bare address is one
     bare.session_state["n"] = 7
     bare.run()
-    assert _back_to(bare).markdown[0].value == "symmetric 3"
+    assert back_to(bare).markdown[0].value == "symmetric 3"
 
 
 def test_a_bad_link_value_is_named_in_a_warning_and_the_default_used():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 _KEPT = "_kept_settings"
 _FROM_LINK = "_settings_from_link"
@@ -194,8 +195,15 @@ def _went_back(settings: Sequence[Setting]) -> bool:
     the widgets, which keep their own values, wrote the later one straight back, so Back seemed dead. The bare
     address a page switch passes through was never written, and is not taken for a view.
     """
+    if not _history_navigation():  # a click sent before the last address reached the browser carries the one before
+        return False
     written = st.session_state.get(_WRITTEN, {}).get(_page(settings), [])
     return bool(written) and (query := _query()) != written[0] and query in written
+
+
+def _history_navigation() -> bool:
+    """Whether the browser's Back or Forward button started this run (Streamlit marks such a rerun)."""
+    return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
 
 
 def came_back() -> bool:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text, titles, warnings
+from tests.apptest import TIMEOUT, app, back_to, errors, figures, no_crash, text, titles, warnings
 from tests.conftest import ROOT
 
 
@@ -290,8 +290,6 @@ def test_back_to_an_address_with_another_grid_shows_that_grid():
     at.session_state["kl_grid_base"] = "2,0;0,2"
     at.run()
     assert at.query_params["kv"] in ("2,0;0,2", ["2,0;0,2"])
-    at.query_params.clear()
-    at.query_params.update({"k": "custom (edit the grid)", "kv": "1,0;0,1"})  # ...and Back to the first
-    at.run()
+    back_to(at, k="custom (edit the grid)", kv="1,0;0,1")  # ...and Back to the first
     no_crash(at)
     assert at.query_params["kv"] in ("1,0;0,1", ["1,0;0,1"]) and at.session_state["kl_grid_base"] == "1,0;0,1"

@@ -22,7 +22,7 @@ def test_rf_page_defaults_show_a_unit_and_its_boxes():
     assert "What the unit can see" in titles
     on_image = next(t for t in titles if t.startswith("Effective field on this image<br>"))
     averaged = next(t for t in titles if t.startswith("Averaged effective field<br>"))
-    assert "unit (5, 5) of conv2" in on_image and "over 16 " in averaged  # two lines each: the maps sit level
+    assert "of the unit chosen above" in on_image and "over 16 " in averaged  # two lines each: the maps sit level
     assert any(t.startswith("conv2, unit (5, 5)<br>") and "10 x 10 map, the mean of its 16 channels" in t for t in titles)
     assert "unit" not in at.query_params  # the centre is what a link without a unit shows
 

@@ -3,7 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from explorer import architecture
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash, warnings
+from tests.apptest import TIMEOUT, app, back_to, errors, figures, no_crash, warnings
 from tests.conftest import ROOT
 
 
@@ -408,9 +408,7 @@ def test_back_to_an_address_with_other_layers_shows_those_layers():
     at.session_state["tr_layers_base"] = None  # the editor starts from what it kept: as an edit of the first
     at.run()
     assert at.query_params["layers"] in (second, [second])
-    at.query_params.clear()
-    at.query_params.update({"arch": "custom", "layers": first})
-    at.run()
+    back_to(at, arch="custom", layers=first)
     no_crash(at)
     assert at.query_params["layers"] in (first, [first])
     plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
