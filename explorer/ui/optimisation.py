@@ -75,8 +75,10 @@ def run(key: tuple, start: Callable[[], Iterator[visualize.Frame]], steps: int, 
     if st.session_state.get("opt_stop"):
         partial["stopped"] = True  # the Stop click whose rerun interrupted the loop
     if partial["stopped"]:
-        if not st.button("Run it to the end", key="opt_resume", icon=":material/play_arrow:"):
+        resume = st.empty()
+        if not resume.button("Run it to the end", key="opt_resume", icon=":material/play_arrow:"):
             return Outcome(partial["frames"], steps, True)
+        resume.empty()  # clicked: it stayed on the page, above the finished image
         partial["stopped"] = False
     return _compute(partial, steps, what)
 

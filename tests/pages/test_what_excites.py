@@ -162,6 +162,7 @@ def test_stop_keeps_what_was_made_and_run_to_the_end_continues_from_there():
     assert at.markdown[0].value == "frames [0, 1] stopped True" and "started" not in at.session_state
     at.button(key="opt_resume").click().run()
     assert at.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False"
+    assert not [b for b in at.button if b.key == "opt_resume"]  # run to its end: the button is gone
     assert "started" not in at.session_state  # continued, not started again
     at.run()  # kept on the server: not computed again
     assert at.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False" and "started" not in at.session_state
