@@ -51,6 +51,14 @@ def test_a_click_that_carries_the_address_before_the_last_is_not_taken_for_back(
     assert back_to(at, history=False, n="5").markdown[0].value == "symmetric 7"
 
 
+def test_back_after_a_reload_brings_back_an_address_this_session_never_wrote():
+    """A reload starts a new session: the addresses before it in the browser's history were another session's."""
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
+    at.query_params["n"] = "7"
+    at.run()
+    assert back_to(at, n="5").markdown[0].value == "symmetric 5"
+
+
 def test_a_bare_address_the_page_never_wrote_is_not_taken_for_a_view():
     """A page switch passes through the page's address without its settings: Back to it keeps the view."""
     at = AppTest.from_function(_script, default_timeout=TIMEOUT)

@@ -10,6 +10,7 @@ import hashlib
 
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import images
 from explorer.ui import state
@@ -18,11 +19,22 @@ SOURCES = ("sample", "draw", "upload", "camera")
 SOURCE_LABELS = {"sample": "Sample", "draw": "Draw", "upload": "Upload", "camera": "Camera"}
 CANVAS_PX = 224  # 8 x 28, and it fits the pages' narrow left column
 CURRENT = "current_image"  # session key: (label, (C, H, W) tensor)
+_PICKED = "img_sample_picked"  # session key: the visitor chose a sample in the picker
+_PAGE = "img_page"  # session key: the page the picker was last drawn on
 
 
 def settings(default_sample: str | None = None) -> list[state.Setting]:
-    """The picker's URL-bound settings: the source and the sample's name (default: the first sample)."""
+    """The picker's URL-bound settings: the source and the sample's name (default: the first sample).
+
+    Until the visitor picks a sample, each page shows its own (the link's, or its default): the Kernel Lab's Edges
+    picture, carried by the picker's state, opened Layer by layer's LeNet-5 on it rather than on a digit.
+    """
     keys = [s.key for s in images.samples()]
+    page = getattr(get_script_run_ctx(), "page_script_hash", None)
+    if st.session_state.get(_PAGE) != page:  # arrived from another page
+        st.session_state[_PAGE] = page
+        if not st.session_state.get(_PICKED):
+            st.session_state.pop("img_sample", None)
     return [
         state.Setting("img_source", "src", "sample", state.choice(SOURCES)),
         state.Setting("img_sample", "img", default_sample or keys[0], state.choice(keys)),
@@ -59,9 +71,14 @@ def pick_image() -> tuple[str, torch.Tensor] | None:
 
 def _sample() -> tuple[str, torch.Tensor]:
     by_key = {s.key: s for s in images.samples()}
-    key = st.selectbox("Sample image", list(by_key), format_func=lambda k: by_key[k].title, key="img_sample")
+    key = st.selectbox("Sample image", list(by_key), format_func=lambda k: by_key[k].title, key="img_sample",
+                       on_change=_picked)
     st.caption(by_key[key].description)
     return f"sample: {by_key[key].title}", _cached_sample(key)
+
+
+def _picked() -> None:
+    st.session_state[_PICKED] = True
 
 
 @st.cache_data(show_spinner=False)

@@ -189,16 +189,18 @@ def _page(settings: Sequence[Setting]) -> str:
 
 
 def _went_back(settings: Sequence[Setting]) -> bool:
-    """Whether the browser's Back or Forward button brought the address to another view this page wrote this session.
+    """Whether the browser's Back or Forward button brought the page's address to another view.
 
     Each setting change is an entry of the browser's history, and Back reruns the page with the former address;
     the widgets, which keep their own values, wrote the later one straight back, so Back seemed dead. The bare
-    address a page switch passes through was never written, and is not taken for a view.
+    address a page switch passes through is taken for a view only where this session wrote it (the defaults):
+    else Back to it would show a view nobody saw.
     """
     if not _history_navigation():  # a click sent before the last address reached the browser carries the one before
         return False
     written = st.session_state.get(_WRITTEN, {}).get(_page(settings), [])
-    return bool(written) and (query := _query()) != written[0] and query in written
+    query = _query()
+    return bool(written) and query != written[0] and (bool(query) or query in written)  # (after a reload, too)
 
 
 def _history_navigation() -> bool:
@@ -280,7 +282,10 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
     params = {}
     for s in settings:
         value = st.session_state.get(s.key, s.default)
-        kept[s.key] = value
+        if s.dump(value) == s.dump(s.default):  # another page's own default shows there (its sample, not this one's)
+            kept.pop(s.key, None)
+        else:
+            kept[s.key] = value
         left_out = {s.dump(s.default)} | ({s.dump(picked[s.key])} if s.key in picked else set())
         if s.dump(value) not in left_out:
             params[s.param] = s.dump(value)

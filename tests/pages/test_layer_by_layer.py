@@ -268,3 +268,22 @@ def test_a_zoo_model_that_cannot_be_built_is_named_and_the_page_stays_up(monkeyp
     assert [e for e in errors(at) if e.startswith("The server ran out of memory while building LeNet-5 (MNIST digits).")], errors(at)
     assert "LeNet-5 (MNIST digits) could not be built (see the left): pick another model." in [i.value for i in at.info]
     assert at.selectbox(key="net_model").value == "lenet5"  # the picker is there to pick another
+
+
+def test_the_kernel_labs_own_sample_does_not_follow_to_the_models_page():
+    """The Kernel Lab opens on its Edges picture; Layer by layer opens on the model's own (a digit for LeNet-5),
+    unless the visitor picked a sample."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import TIMEOUT
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/kernel_lab.py").run()
+    assert at.session_state["img_sample"] == "edges"
+    at.switch_page("pages/layer_by_layer.py").run()
+    no_crash(at)
+    assert at.session_state["img_sample"] == "digit"
+    at.selectbox(key="img_sample").set_value("circles").run()  # picked: it follows
+    at.switch_page("pages/kernel_lab.py").run()
+    assert at.session_state["img_sample"] == "circles"
