@@ -30,3 +30,21 @@ def test_an_error_in_a_guarded_part_is_said_in_words_and_the_page_goes_on(error,
     at.run()
     assert not at.exception and said in at.error[0].value
     assert at.markdown[0].value == "the rest of the page"
+
+
+def _page():
+    from explorer.ui import layout
+
+    layout.page_setup(layout.HOME)
+
+
+def test_a_server_older_than_the_code_on_disk_says_so_on_every_page(monkeypatch):
+    """A page runs afresh from disk while the library stays as the server imported it: a page calling a newer
+    function failed with Streamlit's bare error box."""
+    from explorer.ui import layout
+
+    at = AppTest.from_function(_page, default_timeout=TIMEOUT).run()
+    assert not at.warning
+    monkeypatch.setattr(layout, "LOADED", layout.library_stamp() - 1)
+    assert "The app's code changed after this server started" in AppTest.from_function(
+        _page, default_timeout=TIMEOUT).run().warning[0].value

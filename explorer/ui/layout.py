@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -128,10 +129,22 @@ STYLE = (".js-plotly-plot .plotly:hover .modebar { background: rgba(255, 255, 25
          "border-radius: 4px; }")
 
 
+def library_stamp() -> float:
+    """When the library's newest file was last changed: compared with :data:`LOADED`, whether the server runs the code
+    on disk."""
+    return max(path.stat().st_mtime for path in Path(__file__).resolve().parents[1].rglob("*.py"))
+
+
+LOADED = library_stamp()  # the library this server imported
+
+
 def page_setup(page: PageInfo) -> None:
     """Page config, the shared sidebar (navigation and the device in use) and the app's style rules."""
     st.set_page_config(page_title=f"{page.label} · CNN Explorer", page_icon=":material/blur_on:", layout="wide")
     st.html(f"<style>{STYLE}</style>")
+    if library_stamp() > LOADED:  # a page runs afresh from disk, the library stays as imported: a new page can fail
+        st.warning("The app's code changed after this server started: a page may fail until the server is "
+                   "restarted. Whoever runs it: restart it (README: after updating the code).")
     with st.sidebar:
         st.markdown("### CNN Explorer")
         for p in (HOME, *PAGES):
