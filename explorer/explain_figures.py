@@ -246,6 +246,7 @@ def invariance_verdict(result: Sweep, classes: tuple[str, ...]) -> str:
         v = float(result.values[i])
         if result.kind == "scale":
             return f"{v:.3g}{SWEEP_SUFFIX['scale']}"  # as the chart's axis writes it: 1.76x, not 1.7625x
+        v = round(v, 2) + 0.0  # as the strip writes it: -38.57°, not -38.5714°
         return f"{v:{'g' if v == 0 else '+g'}}{SWEEP_SUFFIX[result.kind]}"
 
     def read(i: int) -> str:

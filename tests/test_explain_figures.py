@@ -100,6 +100,8 @@ def _readings(kind: str, values: list[float], classes: list[int], reference: int
     ("shift_x", [-2, -1, 0, 1, 2], [0, 1, 0, 0, 0], "without a break from **0 px** to **+2 px** (the end of the "
                                                     "range swept); at -1 px it is read as **b**."),  # stops at a break
     ("rotate", [-10, 0, 10], [0, 0, 0], "**Invariant over the whole range swept**: every version from -10° to +10°"),
+    ("rotate", [-90, -38.5714, 0, 38.5714], [1, 0, 0, 0], "from **-38.57°** to **+38.57°** (the end of the range "
+                                                          "swept); at -90° it is read as **b**."),  # as the strip
     ("scale", [0.5, 0.9, 1.5], [0, 2, 0], "Even the version nearest the original changes the reading: at 0.9x it "
                                           "is read as **c**."),
 ])
