@@ -103,7 +103,8 @@ def count_parameters() -> None:
 
 # a grid wider than 3 cells gets half the row and a narrower gap: a data editor's columns are 50 px at least, so in
 # the controls' usual 5/13 (185 px at 1024 px, sidebar open) a 5 x 5 kernel scrolled sideways
-wide_grid = kernel_input.grid_columns() > 3
+# the drawing canvas too: in 5/13 of the row its right side was cut off at 1024 px
+wide_grid = kernel_input.grid_columns() > 3 or st.session_state.get("img_source") == "draw"
 controls, view = st.columns([1, 1] if wide_grid else [5, 8], gap="small" if wide_grid else "large")
 with controls:
     picked = image_input.pick_image()

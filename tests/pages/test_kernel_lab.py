@@ -293,3 +293,10 @@ def test_back_to_an_address_with_another_grid_shows_that_grid():
     back_to(at, k="custom (edit the grid)", kv="1,0;0,1")  # ...and Back to the first
     no_crash(at)
     assert at.query_params["kv"] in ("1,0;0,1", ["1,0;0,1"]) and at.session_state["kl_grid_base"] == "1,0;0,1"
+
+
+def test_the_drawing_canvas_gets_half_the_row():
+    """In the controls' usual 5 of 13 parts (185 px at 1024 px) the 224 px canvas was cut off on the right."""
+    drawing = app("pages/kernel_lab.py", src="draw")
+    no_crash(drawing)
+    assert drawing.columns[0].weight == drawing.columns[1].weight
