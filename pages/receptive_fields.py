@@ -104,8 +104,8 @@ with tab_unit, layout.guard("drawing the unit's field"):
                               f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} channels")
     left.plotly_chart(field_figures.clickable_map_figure(fmap.mean(0), title, unit), key="rf_map", on_select="rerun",
                       selection_mode="points")
-    right.plotly_chart(field_figures.boxes_figure(prepared.tensor, exact, textbook, "What the unit can see"),
-                       key="rf_fig_boxes")
+    seen = figures.subtitled("What the unit can see", "solid: the exact box; dashed: the textbook's")  # level with
+    right.plotly_chart(field_figures.boxes_figure(prepared.tensor, exact, textbook, seen), key="rf_fig_boxes")  # map
     top, lft, bottom, rgt = exact
     st.markdown(f"Unit **{unit}** of `{field.name}` sees rows **{top}..{bottom - 1}** and columns "
                 f"**{lft}..{rgt - 1}** of the {size} x {size} input: a **{bottom - top} x {rgt - lft}** box. "

@@ -19,7 +19,8 @@ def test_rf_page_defaults_show_a_unit_and_its_boxes():
     shown = text(at)
     assert "Unit **(5, 5)** of `conv2` sees rows **8..21**" in shown and "**14 x 14** box" in shown
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
-    assert "What the unit can see" in titles
+    assert "What the unit can see<br><span style='font-size:12px'>solid: the exact box; dashed: the textbook's</span>" \
+        in titles
     on_image = next(t for t in titles if t.startswith("Effective field on this image<br>"))
     averaged = next(t for t in titles if t.startswith("Averaged effective field<br>"))
     assert "of the unit chosen above" in on_image and "over 16 " in averaged  # two lines each: the maps sit level
@@ -35,7 +36,7 @@ def test_rf_page_a_click_on_the_map_picks_the_unit():
     no_crash(at)
     shown = text(at)
     assert "Unit **(0, 0)** of `conv2` sees rows **0..11**" in shown and "part of it is padding" in shown
-    boxes = next(f for f in figures(at) if f["layout"]["title"]["text"] == "What the unit can see")
+    boxes = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("What the unit can see"))
     exact = boxes["layout"]["shapes"][0]
     assert (exact["x0"], exact["x1"]) == (-0.5, 11.5)
     assert at.query_params["unit"] in ("0,0", ["0,0"])
