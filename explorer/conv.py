@@ -227,6 +227,12 @@ class SizeReport:
     exact: bool
     dropped: int  # input rows/columns (after padding) the last window never reaches
 
+    def left_out(self, axis: str, grid: str = "padded input") -> str:
+        """What the floor leaves out, in words: "the last 2 rows of the padded input are" (``axis`` plural)."""
+        if self.dropped == 1:
+            return f"the last {axis.removesuffix('s')} of the {grid} is"
+        return f"the last {self.dropped} {axis} of the {grid} are"
+
 
 def size_report(n: int, kernel: int, padding: float = 0, stride: int = 1, dilation: int = 1) -> SizeReport:
     """Output size, flagged when it is not an integer: PyTorch floors it and drops the border."""

@@ -74,7 +74,8 @@ def heat_figure(values: torch.Tensor, title: str, box: tuple[int, int, int, int]
     fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5,
                   line=dict(color=EXACT, width=2))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=figures.top_margin(title), b=10))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", constraintoward="top")  # under its title
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain",
+                     constraintoward="top")  # right under its title
     fig.update_xaxes(constrain="domain")
     return fig
 

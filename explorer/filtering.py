@@ -113,9 +113,8 @@ def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: Fil
         return f"{line} — less than one: not a single window fits in the padded input."
     if report.exact:
         return line
-    left = (f"the last {axis.lower().removesuffix('s')} of the padded input is" if report.dropped == 1
-            else f"the last {report.dropped} {axis.lower()} of the padded input are")
-    return f"{line} — not an integer: PyTorch takes the floor, **{report.actual}**, and {left} never covered by a window."
+    return (f"{line} — not an integer: PyTorch takes the floor, **{report.actual}**, and "
+            f"{report.left_out(axis.lower())} never covered by a window.")
 
 
 def size_lines(size_hw: tuple[int, int], kernel_hw: tuple[int, int], settings: FilterSettings) -> list[str]:

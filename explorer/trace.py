@@ -190,12 +190,10 @@ def size_notes(trace: Trace) -> list[str]:
             continue
         span = trace.dilation * (k - 1) + 1
         spread = f" (the dilated window spans {trace.dilation}·({k}-1)+1 = {span})" if trace.dilation > 1 else ""
-        where = "padded input" if pads else "input"
-        dropped = (f"the last {axis.removesuffix('s')} of the {where} is" if report.dropped == 1
-                   else f"the last {report.dropped} {axis} of the {where} are")
+        dropped = report.left_out(axis, "padded input" if pads else "input")
         notes.append(f"{axis.capitalize()}: (W - F + 2P) / S + 1 = ({n} - {span} + {pads}) / {trace.stride} + 1 = "
-                     f"{export.number(report.formula)}{spread}, not an integer: PyTorch takes the floor, {report.actual}, so {dropped} "
-                     "never under the window.")
+                     f"{export.number(report.formula)}{spread}, not an integer: PyTorch takes the floor, "
+                     f"{report.actual}, so {dropped} never under the window.")
     return notes
 
 

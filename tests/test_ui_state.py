@@ -65,7 +65,7 @@ def test_a_bare_address_the_page_never_wrote_is_not_taken_for_a_view():
     at.query_params["n"] = "5"
     at.run()
     assert back_to(at).markdown[0].value == "symmetric 5" and at.query_params["n"] in ("5", ["5"])
-    bare = AppTest.from_function(_script, default_timeout=TIMEOUT).run()  # here the defaults were a view: the bare address is one
+    bare = AppTest.from_function(_script, default_timeout=TIMEOUT).run()  # the defaults were a view: bare is one
     bare.session_state["n"] = 7
     bare.run()
     assert back_to(bare).markdown[0].value == "symmetric 3"
