@@ -52,7 +52,7 @@ with view, layout.guard("optimising the image"):
                                                          "Step by step", choice.value_axis), key="wx_fig_value")
         start, end = labels.alike(outcome.frames[0].value, outcome.frames[-1].value)
         middle.markdown(f"{choice.value_axis.capitalize()}: **{start}** at the start, **{end}** at step "
-                        f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames)
+                        f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames, config)
                         + ascent_controls.read_back(choice, network, shown[-1].image))
         if goal.needs_image:
             middle.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Your image (what is inverted)",

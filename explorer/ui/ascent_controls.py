@@ -173,12 +173,18 @@ def _record_every(steps: int) -> int:
     return max(1, steps // 32)
 
 
-def remark(choice: Choice, frames: list[visualize.Frame]) -> str:
-    """A sentence on a result that needs one (a dead unit)."""
+def remark(choice: Choice, frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
+    """A sentence on a result that needs one: a dead unit, or an inversion that ended well above its lowest error."""
     values = [f.value for f in frames]
     if choice.goal.mode in ("channel", "unit") and max(values) == 0:
         return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
                 "start. Try another seed, start from your image, or pick the layer before the ReLU.")
+    lowest = min(frames, key=lambda f: f.value)
+    if choice.goal.mode == "invert" and lowest.value < 0.67 * values[-1]:  # the text quoted only the last
+        why = (f" Jitter shifts the image by up to {config.jitter} pixels each step, so the error jumps from step "
+               "to step." if config.jitter else "")
+        low = labels.alike(values[0], lowest.value, values[-1])[1]  # as the page writes the first and the last
+        return f" The lowest was **{low}**, at step {lowest.step}.{why}"
     return ""
 
 
