@@ -179,8 +179,8 @@ def remark(choice: Choice, frames: list[visualize.Frame], config: visualize.Asce
     if choice.goal.mode in ("channel", "unit") and max(values) == 0:
         return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
                 "start. Try another seed, start from your image, or pick the layer before the ReLU.")
-    lowest = min(frames, key=lambda f: f.value)
-    if choice.goal.mode == "invert" and lowest.value < 0.67 * values[-1]:  # the text quoted only the last
+    lowest = min(frames, key=lambda f: f.value) if choice.goal.mode == "invert" else None
+    if lowest is not None and lowest.value < 0.67 * values[-1]:  # the text quoted only the last
         why = (f" Jitter shifts the image by up to {config.jitter} pixels each step, so the error jumps from step "
                "to step." if config.jitter else "")
         low = labels.alike(values[0], lowest.value, values[-1])[1]  # as the page writes the first and the last
