@@ -103,7 +103,10 @@ def _move(delta: int, steps: int) -> None:
 
 def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
     step = step_controls(traced.steps)
-    state.publish(SETTINGS)  # the step changes inside this fragment: keep the link in step
+    if not st.session_state.get("sb_play") or step + 1 == traced.steps:
+        # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
+        # address is an entry of the browser's history, which Back would step through)
+        state.publish(SETTINGS)
     r, c = traced.cell(step)
     place = f"position {c}" if st.session_state.sb_mode == "1-D signal" else f"cell ({r}, {c})"
     st.markdown(f"**Step {step + 1} of {traced.steps}** fills output {place} (steps count from 1; positions and "

@@ -122,6 +122,18 @@ def test_play_at_the_last_step_starts_again_from_the_first():
     assert "Step 2 of 6" in text(at)  # back to the first, and one step on
 
 
+def test_play_writes_the_link_once_at_its_end_not_each_second():
+    """Each address is an entry of the browser's history: a second-by-second link made Back step through a play."""
+    at = app("pages/step_by_step.py", step="3")
+    at.toggle(key="sb_play").set_value(True).run()
+    assert "Step 4 of 6" in text(at) and at.query_params["step"] == "3"
+    for _ in range(2):
+        at.run()
+    assert "Step 6 of 6" in text(at) and at.query_params["step"] == "6"
+    at.toggle(key="sb_play").set_value(False).run()
+    assert at.query_params["step"] == "6"
+
+
 def test_the_example_survives_a_trip_through_pooling():
     """The example's box is worded differently in pooling mode; its choice must not turn into that wording."""
     at = app("pages/step_by_step.py")
