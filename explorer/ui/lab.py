@@ -180,6 +180,8 @@ def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setti
     """The snapshot scrubber over a finished run's ``steps``; the step shown is the page's ``tr_snap`` setting (-1:
     the last), so a link opens on it. The setting belongs to the run it was set for: another run starts at its last."""
     key = f"tr_scrub_{run_id}"
+    if state.came_back():  # the browser's Back: the snapshot of that address, not the scrubber's last one
+        st.session_state.pop(key, None)
     if key not in st.session_state:
         linked = st.session_state.get("tr_snap", -1)
         if state.from_link("tr_snap") and linked >= 0 and linked not in steps:

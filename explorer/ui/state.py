@@ -210,8 +210,9 @@ def _history_navigation() -> bool:
 
 def came_back() -> bool:
     """Whether this run's :func:`restore` took the settings from an address the browser went Back (or Forward) to:
-    a page's own state beyond its settings (an edited grid) should then start again from the link too."""
-    return st.session_state.get(_BACK, False)
+    a page's own state beyond its settings (an edited grid) should then start again from the link too. A fragment's
+    own rerun (a scrubber dragged after Back) runs no :func:`restore`: it did not come back."""
+    return st.session_state.get(_BACK, False) and not getattr(get_script_run_ctx(), "fragment_ids_this_run", None)
 
 
 def _query() -> dict[str, str]:

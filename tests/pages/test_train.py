@@ -358,6 +358,14 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
     at.session_state["tr_run"] = second  # what "Show it above" does
     at.run()
     assert shown(at) == "First-layer filters at step 15" and "snap" not in at.query_params
+    at.session_state["tr_run"] = first
+    at.run()
+    for step in (10, 5):
+        at.select_slider(key=f"tr_scrub_{first}").set_value(step).run()
+    back_to(at, run=first, snap="10")  # the browser's Back: the scrubber kept 5 and wrote it straight back
+    assert shown(at) == "First-layer filters at step 10" and at.query_params["snap"] in ("10", ["10"])
+    back_to(at, run=first)
+    assert shown(at) == "First-layer filters at step 15" and "snap" not in at.query_params
     missing = app("pages/train.py", run=first, snap="7")
     no_crash(missing)
     assert "`snap=7` was ignored: this run kept snapshots at steps 0 to 15, the last is shown" in warnings(missing)
