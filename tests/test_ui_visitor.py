@@ -3,6 +3,7 @@
 from streamlit.testing.v1 import AppTest
 
 from explorer.ui import visitor
+from tests.apptest import TIMEOUT
 
 
 def _script():
@@ -47,7 +48,8 @@ def test_a_cookie_that_is_not_an_id_is_replaced_never_written_into_the_script(mo
         assert not visitor.valid(text)
 
 
-def test_only_the_owner_or_nobody_may_change_a_run(monkeypatch):
+def test_only_the_owner_may_change_a_run_and_a_run_made_outside_the_page_only_the_admin(monkeypatch):
+    """A run with no owner (a script's, a teacher's prepared demo) was anyone's: a student could delete it."""
     monkeypatch.setattr(visitor, "_cookies", lambda: {visitor.COOKIE: "B" * 24})
 
     def script():
@@ -56,6 +58,13 @@ def test_only_the_owner_or_nobody_may_change_a_run(monkeypatch):
         from explorer.ui import visitor
 
         st.write(str([visitor.may_change(owner) for owner in ("", "B" * 24, "C" * 24)]))
+        st.write(visitor.owner_words("", "rename or delete"))
 
-    at = AppTest.from_function(script).run()
-    assert at.markdown[0].value == "[True, True, False]"
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert at.markdown[0].value == "[False, True, False]"
+    assert "no browser can rename or delete it (the server sets no admin key)" in at.markdown[1].value
+    monkeypatch.setenv(visitor.ADMIN_ENV, "k" * 32)
+    at.session_state[visitor._ADMIN] = "k" * 32
+    at.run()
+    assert at.markdown[0].value == "[True, True, True]"
+    assert "only a session with the server's admin key can rename or delete it" in at.markdown[1].value

@@ -149,7 +149,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     status_line(run, records)
     if not visitor.may_change(run.owner):
         if run.active or run.status == "interrupted":
-            st.caption("Started in another browser: you can watch it here; only its owner can stop or resume it.")
+            st.caption(visitor.owner_words(run.owner, "stop or resume") + " You can watch it here.")
     elif run.active and st.button("Cancel this run", key=f"tr_cancel_{run_id}"):
         backend().cancel(run_id)
     elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
@@ -307,7 +307,7 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
                                      "and the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ... as safetensors.",
                                 file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
     if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
-        st.caption("Started in another browser: only that browser can rename or delete this run.")
+        st.caption(visitor.owner_words(run.owner, "rename or delete"))
         return
     delete = actions.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None)
     naming = st.container(horizontal=True, vertical_alignment="bottom", gap="small")

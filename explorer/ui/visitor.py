@@ -49,8 +49,22 @@ def visitor_id() -> str:
 
 
 def may_change(owner: str) -> bool:
-    """Whether this browser may cancel, resume, rename or delete a run of ``owner`` ("" is nobody's)."""
-    return owner in ("", visitor_id()) or is_admin()
+    """Whether this browser may cancel, resume, rename or delete a run of ``owner``.
+
+    A run with no owner ("") was made outside the Train page (a script, a teacher's prepared demo): only the
+    teacher's admin session may change it, else any student could delete the class's demo.
+    """
+    return (bool(owner) and owner == visitor_id()) or is_admin()
+
+
+def owner_words(owner: str, doing: str) -> str:
+    """Why this browser may not ``doing`` (e.g. "rename or delete") a run of ``owner``, in a caption's words."""
+    if owner:
+        return f"Started in another browser: only that browser can {doing} this run."
+    if _admin_key():
+        return f"Made outside this page, so nobody's: only a session with the server's admin key can {doing} it."
+    return (f"Made outside this page, so nobody's: no browser can {doing} it (the server sets no admin key), so a "
+            "class's prepared runs stay as they are.")
 
 
 def _admin_key() -> str:

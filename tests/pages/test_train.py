@@ -176,7 +176,7 @@ def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monke
     at = app("pages/train.py", run=theirs)  # queued, never picked up: no backend runs in this folder
     no_crash(at)
     assert not [b for b in at.button if b.key in (f"tr_cancel_{theirs}", "tr_rename", "tr_delete")]
-    assert any("only its owner can stop" in c.value for c in at.caption)
+    assert any("only that browser can stop or resume this run" in c.value for c in at.caption)
     assert any("only that browser can rename or delete" in c.value for c in at.caption)
     at.session_state["visitor_id"] = "browser-bbbbbbbbbbbb"  # the owner's browser
     at.run()
