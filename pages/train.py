@@ -23,12 +23,13 @@ st.markdown(
 
 DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
 ARCHS = ("lenet5", "tinyvgg", "resnet_small", "custom")
+DEFAULT_LR = 0.003
 SETTINGS = [
     state.Setting("tr_data", "data", "shapes", state.choice(DATA)),
     state.Setting("tr_arch", "arch", "lenet5", state.choice(ARCHS)),
     state.Setting("tr_layers_text", "layers", "", lambda text: layer_table.to_text(layer_table.from_text(text))),
     state.Setting("tr_opt", "opt", "adamw", state.choice(("adamw", "sgd"))),
-    state.Setting("tr_lr", "lr", 0.003, state.float_between(1e-6, 1e6)),
+    state.Setting("tr_lr", "lr", DEFAULT_LR, state.float_between(1e-6, 1e6)),
     state.Setting("tr_batch", "batch", 128, state.int_choice((16, 32, 64, 128, 256, 512, 1024))),
     state.Setting("tr_epochs", "epochs", 2, state.int_between(1, 50)),
     state.Setting("tr_seed", "seed", 0, state.int_between(0, 1_000_000)),
@@ -100,7 +101,8 @@ with controls, layout.guard("preparing the run"):
         config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
     a, b, c, d, e = layout.cells(5, layout.SETTING_PX)  # two to a row in the column, one on a projector
     config["optimizer"] = a.selectbox("Optimizer", ("adamw", "sgd"), key="tr_opt", format_func=labels.optimizer)
-    config["lr"] = b.number_input("Learning rate", 1e-6, 1e6, key="tr_lr", format="%g")
+    # from 0, so that a cleared box or a typed 0 shows as 0 with a word, not as an unseen 1e-06
+    config["lr"] = b.number_input("Learning rate", 0.0, 1e6, key="tr_lr", format="%g")
     config["batch_size"] = c.selectbox("Batch", (16, 32, 64, 128, 256, 512, 1024), key="tr_batch")
     config["epochs"] = d.number_input("Epochs", 1, 50, key="tr_epochs")
     config["seed"] = e.number_input("Seed", 0, 1_000_000, key="tr_seed")
@@ -121,8 +123,11 @@ with controls, layout.guard("preparing the run"):
             st.warning(f"Only {steps} training steps ({int(images):,} images in batches of {config['batch_size']}, "
                        f"{config['epochs']} {labels.plural(config['epochs'], 'epoch')}): too few for the network "
                        "to learn much. A smaller batch or more epochs gives it more steps.")
-    if (too_high := lab.lr_warning(config["optimizer"], config["lr"])) is not None:
-        st.warning(too_high)
+    if (far := lab.lr_warning(config["optimizer"], config["lr"])) is not None:
+        st.warning(far)
+    if no_steps := config["lr"] <= 0:
+        st.error("This run cannot start: a learning rate of 0 never moves the weights. Type one above 0, such as "
+                 f"{DEFAULT_LR:g}.")
     if problem is None:
         try:
             model = architecture.build(config, shape, classes)
@@ -137,7 +142,7 @@ with controls, layout.guard("preparing the run"):
     # click or a reconnect starts one run; once that run has ended, Train starts a new one
     ended = sum(1 for r in st.session_state.get("tr_mine", []) if _ended(r))
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
-    if st.button("Train", key="tr_start", type="primary", disabled=bool(problem) or too_big,
+    if st.button("Train", key="tr_start", type="primary", disabled=bool(problem) or too_big or no_steps,
                  icon=":material/play_arrow:"):
         st.session_state.tr_run = lab.backend().submit(config, request_id=request, owner=visitor.visitor_id())
         if st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):

@@ -270,6 +270,18 @@ def test_a_learning_rate_that_will_diverge_is_flagged_before_launch():
     assert "far above" not in warnings(app("pages/train.py", opt="sgd", lr="0.5"))
 
 
+def test_a_learning_rate_too_low_to_learn_is_flagged_and_0_blocks_the_launch():
+    """A cleared box landed at 1e-06, the bottom of its range, unnoticed: a run that learns nothing."""
+    at = app("pages/train.py", lr="1e-6")
+    assert "A learning rate of 1e-06 is far below what AdamW usually takes (from 1e-05)" in warnings(at)
+    assert not at.button(key="tr_start").disabled
+    at.number_input(key="tr_lr").set_value(0.0).run()
+    no_crash(at)
+    assert "a learning rate of 0 never moves the weights. Type one above 0, such as 0.003" in errors(at)[0]
+    assert at.button(key="tr_start").disabled
+    assert "far" not in warnings(app("pages/train.py", opt="sgd", lr="0.001"))
+
+
 def test_a_custom_networks_layers_come_back_with_its_settings(tmp_path, monkeypatch):
     from explorer import runs
 
