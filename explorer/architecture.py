@@ -276,8 +276,9 @@ def set_filters(model: nn.Module, names: list[str], frozen: bool = False) -> nn.
     A kernel smaller than the conv's is centred in zeros (a 3x3 Sobel in a 5x5 filter); a larger
     one is refused. On C input channels each channel gets ``kernel / C``, so a grey image repeated
     over RGB gives the same response as the kernel on grey. Hand-set filters get bias 0; the rest
-    keep their random initialisation. ``frozen``: the whole conv (weight and bias) stops learning,
-    so training can be compared with the filters we know against the filters it finds.
+    keep their random initialisation. ``frozen``: the hand-set filters (weights and biases) stop
+    learning while the conv's other filters learn beside them, so the filters we know can be compared
+    with the filters training finds; with no kernel named, or one for every filter, the whole conv stops.
     """
     conv_name, layer = _first_conv(model)
     names = _kernel_names(names, layer, conv_name)
@@ -287,9 +288,29 @@ def set_filters(model: nn.Module, names: list[str], frozen: bool = False) -> nn.
             layer.weight[f] = kernel / layer.in_channels  # (kh, kw) broadcast over (C_in, kh, kw)
             if layer.bias is not None:
                 layer.bias[f] = 0.0
-    for parameter in layer.parameters():
-        parameter.requires_grad_(not frozen)
+    if frozen and 0 < len(names) < layer.out_channels:
+        _fix_first(layer, len(names))
+    else:
+        for parameter in layer.parameters():
+            parameter.requires_grad_(not frozen)
     return layer
+
+
+def _fix_first(layer: nn.Conv2d, count: int) -> None:
+    """Keep ``layer``'s first ``count`` filters as they are while the rest learn.
+
+    Their rows of each gradient are zero, so AdamW's and SGD's momentum never moves them; weight decay
+    would still shrink them, so the layer's parameters take none (``decay``, read by
+    ``training.make_optimizer``).
+    """
+    def zero_rows(grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        grad[:count] = 0
+        return grad
+
+    for parameter in layer.parameters():
+        parameter.register_hook(zero_rows)
+        parameter.decay = False
 
 
 def _kernel_names(names: object, layer: nn.Conv2d, conv_name: str) -> list[str]:

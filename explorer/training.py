@@ -159,11 +159,13 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
 
 def _groups(model: nn.Module, lr: float) -> list[dict]:
     """One parameter group per learning-rate scale (a parameter's ``lr_scale``, set when fine-tuning transferred
-    layers; 1 otherwise), the group's ``lr_scale`` kept for the schedule."""
-    scales: dict[float, list[nn.Parameter]] = {}
+    layers; 1 otherwise), the group's ``lr_scale`` kept for the schedule; a parameter whose ``decay`` is False (a
+    layer with hand-set filters kept fixed) goes in a group without weight decay."""
+    kinds: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for parameter in model.parameters():
-        scales.setdefault(getattr(parameter, "lr_scale", 1.0), []).append(parameter)
-    return [{"params": params, "lr": lr * scale, "lr_scale": scale} for scale, params in scales.items()]
+        kinds.setdefault((getattr(parameter, "lr_scale", 1.0), getattr(parameter, "decay", True)), []).append(parameter)
+    return [{"params": params, "lr": lr * scale, "lr_scale": scale, **({} if decay else {"weight_decay": 0.0})}
+            for (scale, decay), params in kinds.items()]
 
 
 def _on_cuda(model: nn.Module) -> bool:

@@ -98,7 +98,10 @@ with controls, layout.guard("preparing the run"):
                        help="Start from hand-set kernels: the first conv's filters begin as Sobel, Laplacian and "
                             "Gaussian instead of random, fixed or free to learn."):
         kernels = st.multiselect("Kernels", architecture.HAND_SET, key="tr_kernels")
-        config["init"] = {"kernels": kernels, "frozen": st.toggle("Keep them fixed (frozen)", key="tr_frozen")}
+        config["init"] = {"kernels": kernels, "frozen": st.toggle(
+            "Keep them fixed (frozen)", key="tr_frozen",
+            help="The hand-set filters stay as they are; the first layer's other filters start random and learn "
+                 "beside them. With no kernel picked, the whole first layer stays random.")}
     a, b, c, d, e = layout.cells(5, layout.SETTING_PX)  # two to a row in the column, one on a projector
     config["optimizer"] = a.selectbox("Optimizer", ("adamw", "sgd"), key="tr_opt", format_func=labels.optimizer)
     # from 0, so that a cleared box or a typed 0 shows as 0 with a word, not as an unseen 1e-06
