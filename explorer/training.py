@@ -227,9 +227,26 @@ def total_steps(images: int, batch_size: int, epochs: int) -> int:
     return images // batch_size * epochs
 
 
-def seconds_left(step: int, steps: int, elapsed: float) -> float:
-    """The training time a run still needs at the pace it kept so far: ``elapsed`` over ``step`` of ``steps``."""
-    return elapsed / max(step, 1) * max(steps - step, 0)
+def seconds_left(step: int, steps: int, elapsed: float, since: tuple[int, float] = (0, 0.0)) -> float:
+    """The training time a run still needs for ``steps - step`` steps at its pace since ``since``, an earlier
+    ``(step, elapsed)`` (by default its start): ``elapsed`` seconds of training at ``step``.
+
+    A run that slowed down (a second run on the machine) is timed by its recent pace, not the average since the
+    start, which said "3 s left" for 13.
+    """
+    first, then = since if since[0] < step else (0, 0.0)
+    return (elapsed - then) / max(step - first, 1) * max(steps - step, 0)
+
+
+def recent_start(records: list[dict], share: float = 0.5) -> tuple[int, float]:
+    """The ``(step, elapsed)`` that begins the last ``share`` of a run's training time, from its metrics records
+    (those with a ``step``): the start of the pace :func:`seconds_left` uses."""
+    timed = [r for r in records if "steps" in r]
+    if not timed:
+        return 0, 0.0
+    start = timed[-1]["elapsed"] * (1 - share)
+    first = next(r for r in timed if r["elapsed"] >= start)
+    return first["step"], first["elapsed"]
 
 
 def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,

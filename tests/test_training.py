@@ -38,6 +38,20 @@ def test_the_time_left_is_the_pace_so_far_over_the_steps_to_go():
     assert training.seconds_left(100, 100, 40.0) == 0.0 and training.seconds_left(0, 100, 0.0) == 0.0
 
 
+def test_the_time_left_follows_the_recent_pace_of_a_run_that_slowed_down():
+    """A first epoch at 1,382 images/s, the second at 120: the average since the start said 3 s left for 13."""
+    records = [{"phase": "train", "step": s, "steps": 62, "elapsed": 0.045 * s} for s in range(0, 32, 4)]
+    records += [{"phase": "eval", "epoch": 1.0}]  # no step: not timed
+    records += [{"phase": "train", "step": s, "steps": 62, "elapsed": 1.4 + 0.4 * (s - 31)} for s in range(32, 45, 4)]
+    last = records[-1]
+    assert (last["step"], last["elapsed"]) == (44, pytest.approx(6.6))
+    since = training.recent_start(records)
+    assert since == (36, pytest.approx(3.4))  # the last half of the 6.6 s began there
+    assert training.seconds_left(44, 62, 6.6, since) == pytest.approx(18 * 0.4)
+    assert training.seconds_left(44, 62, 6.6) == pytest.approx(6.6 / 44 * 18)  # the average: 2.7 s
+    assert training.recent_start([]) == (0, 0.0) and training.seconds_left(5, 10, 1.0, (5, 1.0)) == 1.0
+
+
 def test_seeded_cpu_runs_are_reproducible():
     train_set = data.shapes(256, seed=0)
     config = training.TrainConfig(epochs=1, batch_size=32, log_every=4)

@@ -76,7 +76,7 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
         return
     if last is not None:  # none when the run ended before its first step (its data set missing...)
         fraction = last["step"] / max(last["steps"], 1)
-        left = training.seconds_left(last["step"], last["steps"], last["elapsed"])
+        left = training.seconds_left(last["step"], last["steps"], last["elapsed"], training.recent_start(records))
         st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
                     f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
                     + (_time_left(left, last["step"] >= last["steps"]) if run.active else ""))
