@@ -41,6 +41,12 @@ if state.from_link("sb_example") and not state.from_link("sb_pad") and st.sessio
     st.session_state.sb_pad = examples.EXAMPLES[st.session_state.sb_example].padding
 
 
+def _padding_named() -> dict[str, str]:
+    """``pad=0`` for the link of an example the lecture pads: left out as the default, it opened padded."""
+    example = examples.EXAMPLES.get(st.session_state.sb_example)
+    return {"pad": "0"} if example is not None and example.padding and st.session_state.sb_pad == 0 else {}
+
+
 def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
     """The input and kernel of the chosen example, or the user's own (validated). Pooling takes the input only."""
     key = st.selectbox("Input grid" if pooling else "Example", EXAMPLE_KEYS, key="sb_example",
@@ -106,7 +112,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
     if not st.session_state.get("sb_play") or step + 1 == traced.steps:
         # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
         # address is an entry of the browser's history, which Back would step through)
-        state.publish(SETTINGS)
+        state.publish(SETTINGS, _padding_named())
     r, c = traced.cell(step)
     place = f"position {c}" if st.session_state.sb_mode == "1-D signal" else f"cell ({r}, {c})"
     st.markdown(f"**Step {step + 1} of {traced.steps}** fills output {place} (steps count from 1; positions and "
@@ -149,7 +155,7 @@ with layout.guard("building the example"):
         pmode = cols[1].selectbox("Padding mode", conv.PADDING_MODES, key="sb_pmode")
         stride = cols[2].number_input("Stride", 1, 3, key="sb_stride")
         dilation = cols[3].number_input("Dilation", 1, 3, key="sb_dilation")
-    state.publish(SETTINGS)
+    state.publish(SETTINGS, _padding_named())
     try:
         if mode == "1-D signal":
             sig, kernel = kernels.parse_each(lambda: kernels.parse_values(signal, "signal"),

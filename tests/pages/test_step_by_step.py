@@ -114,6 +114,10 @@ def test_a_link_to_an_example_without_padding_gets_the_examples_own():
     no_crash(at)
     assert "Step 25 of 25" in text(at) and at.number_input(key="sb_pad").value == 1
     assert "Step 9 of 9" in text(app("pages/step_by_step.py", ex="zero_padding", pad="0", step="25"))
+    unpadded = app("pages/step_by_step.py", ex="zero_padding", pad="0", stride="2")
+    assert unpadded.query_params["pad"] == "0"  # left out as the default, the link opened padded again
+    link = {name: unpadded.query_params[name] for name in unpadded.query_params}
+    assert "Step 1 of 4" in text(app("pages/step_by_step.py", **link))
 
 
 def test_play_at_the_last_step_starts_again_from_the_first():
