@@ -40,8 +40,11 @@ SETTINGS = [
     # the parameter counter opens on the lecture's locally connected example: 30x30x3, 7x7, 5 filters
     *(state.Setting(f"kl_count_{name}", f"n{name}", default, state.int_between(low, high))
       for name, default, low, high in COUNTED),
+    state.Setting("kl_count_open", "count", False, state.boolean, state.dump_bool),  # the counter unfolded
 ]
 state.restore(SETTINGS)
+if any(state.from_link(f"kl_count_{name}") for name, *_ in COUNTED):  # a link's count (or its error) shows at once
+    st.session_state.kl_count_open = True
 if state.came_back():  # the browser's Back: the grid of that address, not the one edited last
     kernel_input.start_from_link()
 
@@ -87,7 +90,8 @@ def region_input(column, label: str, key: str, size: int) -> int:
 
 def count_parameters() -> None:
     """The lecture's parameter counts for a layer of any size: shared, locally connected, fully connected."""
-    with st.expander("Count a layer's parameters, any sizes", icon=":material/calculate:"):
+    with st.expander("Count a layer's parameters, any sizes", icon=":material/calculate:", key="kl_count_open",
+                     on_change="rerun"):
         st.caption("It opens on the lecture's locally connected example. Its other layers: 32 filters of 5x5 on RGB "
                    "(F 5, C 3, K 32); a 256x256 RGB image fully connected (W 256, C 3).")
         labels = {"w": "Input side W", "c": "Channels C", "f": "Kernel F", "s": "Stride S", "p": "Padding P",

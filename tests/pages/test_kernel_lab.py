@@ -280,6 +280,8 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     impossible = app("pages/kernel_lab.py", nw="5", nf="9")
     no_crash(impossible)
     assert any("a 9x9 kernel does not fit a 5x5 input with padding 0" in e for e in errors(impossible))
+    assert impossible.session_state["kl_count_open"] and impossible.query_params["count"] == "1"  # its error shows
+    assert "count" not in app("pages/kernel_lab.py").query_params
 
 
 def test_back_to_an_address_with_another_grid_shows_that_grid():
