@@ -88,6 +88,8 @@ with view, layout.guard("explaining the prediction"):
                   help="Smilkov et al. 2017: average the saliency of 25 copies of the image with noise added "
                        "(sd 0.15). The speckle of a plain saliency map averages out.")
     smooth = bool(st.session_state.why_smooth)
+    state.publish(SETTINGS)  # before the slow parts, and after each section's controls: a link copied meanwhile
+    # is the view being drawn
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
     before = explanations.explained(network, digest, prepared.tensor, target, cam_layer, smooth)
     probabilities = before[0].probabilities
@@ -117,6 +119,7 @@ with view, layout.guard("asking in two more ways"):
     left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
                        format_func=lambda d: f"{side // d} px (1/{d} of the side)")
     right.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
+    state.publish(SETTINGS)
     window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
     with left:  # each progress bar in its own column
@@ -152,6 +155,7 @@ with view, layout.guard("attacking the prediction"):
                      "the steps go down that class's loss.")
     layout.toggle(c, "Iterated", key="why_iterated",
                   help="Kurakin's iterated FGSM: 10 smaller steps, stronger for the same eps.")
+    state.publish(SETTINGS)
     eps, goal = float(st.session_state.why_eps), None if st.session_state.why_target == ANY else st.session_state.why_target
     result = attack(network.key, digest, eps, bool(st.session_state.why_iterated), goal, network, prepared.tensor)
     st.markdown(f"{explanations.attack_reading(result, class_name, bool(st.session_state.why_iterated))} No pixel "
