@@ -307,7 +307,7 @@ def hooks_on(model: nn.Module) -> int:
 def depth(model: nn.Module) -> int:
     """The number of weight layers (conv, linear) on the longest path from input to output.
 
-    This is how papers count depth: GoogLeNet is "22 layers" although it holds 58 convolutions,
+    This is how papers count depth: GoogLeNet is "22 layers" although it holds 57 convolutions,
     and ResNet18's 1x1 shortcut convolutions sit beside the path, not on it.
     """
     graph = extractor(model).graph

@@ -144,8 +144,10 @@ with tab_net, layout.guard("listing the layers"):
     rows = model_input.famous_table()
     st.dataframe([{k: v for k, v in row.items() if k != "note"} for row in rows], key="lbl_famous", hide_index=True)
     st.markdown("\n".join(f"- **{row['network']}:** {row['note']}" for row in rows))
-    st.caption("Deck: the lecture's figure (a dash: it gives none); here: counted in this app. Layers are those with "
-               "weights (convolutions and fully connected layers), as the lecture counts them.")
+    st.caption("Deck: the lecture's figure (a dash: it gives none); here: counted in this app. Layers: the depth, "
+               "as papers count it: the layers with weights (convolutions and fully connected layers) on the "
+               "longest path from input to output. GoogLeNet's 22 run through 57 convolutions, many side by side; "
+               "ResNet18's 3 shortcut convolutions sit beside its 18.")
 
 with tab_probes, layout.guard("probing the layers"):
     st.markdown("**How much does each layer know about the class?** Train a linear classifier on each layer's "
