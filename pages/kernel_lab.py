@@ -153,7 +153,8 @@ with view, layout.guard("applying the kernel"):
                 ("Kernel as you set it", kernel), ("As applied (turned)", kernel.flip(0, 1))]
             for column, (title, grid) in zip(st.columns(len(shown)), shown):
                 column.plotly_chart(figures.grid_figure(grid, title, colorscale="RdBu_r", zmid=0),
-                                    key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content")
+                                    key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content",
+                                    config=layout.NO_TOOLBAR)
     with tab_numbers:
         if st.session_state.kl_channel >= working.shape[0]:
             st.session_state.kl_channel = 0
@@ -166,7 +167,8 @@ with view, layout.guard("applying the kernel"):
         region = working[channel, top:top + 12, left_col:left_col + 12]
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                    f"columns {left_col}..{left_col + region.shape[1] - 1} (hover a cell for its value whole).")
-        st.plotly_chart(figures.numbers_figure(region, top, left_col, "The image as numbers"), key="kl_region")
+        st.plotly_chart(figures.numbers_figure(region, top, left_col, "The image as numbers"), key="kl_region",
+                        config=layout.NO_TOOLBAR)
         rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
             result, tuple(kernel.shape), settings, top, left_col)
         if rows_b > rows_a and cols_b > cols_a:
@@ -175,7 +177,8 @@ with view, layout.guard("applying the kernel"):
                        f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
                        "centred on the pixels above.")
             st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
-                                                   "The feature map as numbers", signed=True), key="kl_region_out")
+                                                   "The feature map as numbers", signed=True), key="kl_region_out",
+                            config=layout.NO_TOOLBAR)
             if settings.colour == "sum":
                 st.caption("RGB, summed: each of these adds up the kernel's products over R, G and B, so the "
                            "channel above holds only a third of the terms.")

@@ -129,7 +129,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
     widths = [fig.layout.width for fig in figs]  # each grid at its own size; the row wraps where the page is narrow
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), widths), figs)):
-        cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content")
+        cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
 
 
 mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)

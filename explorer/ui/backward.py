@@ -56,7 +56,7 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
     figs = figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
                                       by_flip, traced.padding)
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), [f.layout.width for f in figs]), figs)):
-        cell.plotly_chart(fig, key=f"sb_bw_fig_{i}", width="content")
+        cell.plotly_chart(fig, key=f"sb_bw_fig_{i}", width="content", config=layout.NO_TOOLBAR)
     if torch.equal(traced.weights, traced.weights.flip(-1, -2)):
         st.caption("This kernel is its own 180° turn, so here the flip changes nothing: the lecture's zero-padding "
                    "example has a kernel where it shows.")
@@ -78,5 +78,5 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         st.markdown(f"dx above lies on the padded grid. On the input itself ({padding_mode} padding): "
                     f"{FOLDED[padding_mode]}.")
         st.plotly_chart(figures.grid_figure(folded, "dx on the input itself", colorscale="RdBu_r", zmid=0),
-                        key="sb_bw_folded", width="content")
+                        key="sb_bw_folded", width="content", config=layout.NO_TOOLBAR)
     return done

@@ -125,8 +125,12 @@ def device_summary() -> str:
 # plotly's toolbar shows over a figure's top right on hover, where a narrow figure's title runs: on a clear background
 # its icons garbled the title; on an opaque one they cover its end until the pointer leaves. Only on hover: the
 # toolbar's box stays in place, its icons hidden, while the pointer is elsewhere
+# On a touch screen a tap leaves the figure "hovered", so the toolbar stayed over the title for good: there it is
+# hidden (a phone zooms with two fingers anyway).
 STYLE = (".js-plotly-plot .plotly:hover .modebar { background: rgba(255, 255, 255, 0.95) !important; "
-         "border-radius: 4px; }")
+         "border-radius: 4px; } "
+         "@media (hover: none) { .js-plotly-plot .modebar-container { display: none !important; } }")
+NO_TOOLBAR = {"displayModeBar": False}  # for a grid of numbers: zoom shows nothing more, and the bar hid its title
 
 
 def library_stamp() -> float:
