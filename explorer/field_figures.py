@@ -5,46 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from explorer import figures, mosaic
+from explorer import figures
 from explorer.receptive_field import Field
 
 EXACT, TEXTBOOK = "#ff7f0e", "#1f77b4"
 
 
 def clickable_map_figure(fmap: torch.Tensor, title: str, unit: tuple[int, int], height: int = 420) -> go.Figure:
-    """A (H, W) map whose cells report clicks, with the chosen unit outlined.
-
-    A plotly heatmap returns no points on click, so an invisible marker sits on every cell
-    (``opacity`` 0.01 and ``hoverinfo="none"``: a "skip" marker would not be selectable).
-    """
+    """A (H, W) map whose cells report clicks (:func:`figures.clickable_cells`), with the chosen unit outlined."""
     h, w = fmap.shape
     fig = figures.feature_map_figure(fmap, "symmetric" if bool((fmap < 0).any()) else "own", title, height)
-    ys, xs = np.mgrid[0:h, 0:w]
-    fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", opacity=0.01, hoverinfo="none",
-                             marker=dict(size=max(4, min(40, 360 // max(h, w))), symbol="square"),
-                             showlegend=False))
+    figures.clickable_cells(fig, h, w, max(4, min(40, 360 // max(h, w))))
     y, x = unit
     fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5, line=dict(color=EXACT, width=3))
     fig.update_xaxes(range=[-0.5, w - 0.5])
     fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
-    fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
-
-
-def unit_from_click(event, size: tuple[int, int]) -> tuple[int, int] | None:
-    """The (y, x) cell a plotly selection event points at, or None (no click, or off the map)."""
-    points = mosaic.selected_points(event)
-    if not points:
-        return None
-    x, y = points[0].get("x"), points[0].get("y")
-    if x is None or y is None:
-        return None
-    y, x = int(round(float(y))), int(round(float(x)))
-    return (y, x) if 0 <= y < size[0] and 0 <= x < size[1] else None
 
 
 def boxes_figure(image: torch.Tensor, exact: tuple[int, int, int, int],

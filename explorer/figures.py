@@ -157,16 +157,21 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
         grid[~mask] = float("nan")
     text = [[_fmt(v) if fraction is None or np.isnan(v) else f"{export.number(v * fraction)}/{fraction}" for v in row]
             for row in grid.tolist()]
-    heat = go.Heatmap(z=grid.numpy(), text=text, texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
-                      showscale=False, xgap=2, ygap=2, hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>")
     rows, cols = grid.shape
+    # a cell still to come said "NaN" on hover: it names the step that fills it (the steps go row by row)
+    hover = dict(hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>") if mask is None else dict(
+        customdata=[[word or f"filled at step {r * cols + c + 1}" for c, word in enumerate(line)]
+                    for r, line in enumerate(text)], hovertemplate="row %{y}, col %{x}: %{customdata}<extra></extra>")
+    heat = go.Heatmap(z=grid.numpy(), text=text, texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
+                      showscale=False, xgap=2, ygap=2, **hover)
     # the cells still to come, in pale grey under the values: the whole shape shows
     pending = [go.Heatmap(z=[[0.0] * cols] * rows, colorscale=[[0, "#eceff4"], [1, "#eceff4"]], showscale=False,
                           xgap=2, ygap=2, hoverinfo="skip")] if mask is not None else []
     fig = go.Figure([*pending, heat])
     _outline_padding(fig, rows, cols, border)
     if path is not None:
-        fig.add_trace(go.Scatter(x=path[:, 1].numpy(), y=path[:, 0].numpy(), mode="markers+lines",
+        xs, ys = _path_under_numbers(path)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+lines",
                                  marker=dict(size=4, color="#ff7f0e"),
                                  line=dict(color="#ff7f0e", width=1, dash="dot"), opacity=0.35, hoverinfo="skip",
                                  showlegend=False))
@@ -178,6 +183,36 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[-0.5, cols - 0.5])
     fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[rows - 0.5, -0.5])
     return fig
+
+
+def clickable_cells(fig: go.Figure, rows: int, cols: int, marker_px: int) -> None:
+    """Let a click on any cell of ``fig``'s (rows, cols) grid report it (read it with ``mosaic.cell_from_click``).
+
+    A plotly heatmap returns no points on click, so an invisible marker sits on every cell
+    (``opacity`` 0.01 and ``hoverinfo="none"``: a "skip" marker would not be selectable).
+    """
+    ys, xs = np.mgrid[0:rows, 0:cols]
+    fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", opacity=0.01, hoverinfo="none",
+                             marker=dict(size=marker_px, symbol="square"), showlegend=False))
+    fig.update_layout(clickmode="event+select", dragmode=False)
+
+
+def _path_under_numbers(path: torch.Tensor) -> tuple[list[float | None], list[float | None]]:
+    """The window centres' path as plotly points, a third of a cell below each centre, where it underlines the
+    numbers instead of striking them through; broken (None) where the window moves to its next row, whose
+    diagonal crossed the grid's numbers."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for i, (row, col) in enumerate(path.tolist()):
+        if i and row != path[i - 1, 0].item():
+            xs.append(None)
+            ys.append(None)
+        xs.append(float(col))
+        ys.append(row + PATH_DROP)
+    return xs, ys
+
+
+PATH_DROP = 0.3  # of a cell: below the number written at the centre
 
 
 def numbers_figure(block: torch.Tensor, top: int, left: int, title: str, signed: bool = False,

@@ -347,6 +347,19 @@ def selected_points(event) -> list[dict]:
     return getattr(getattr(event, "selection", None), "points", []) or []
 
 
+def cell_from_click(event, size: tuple[int, int]) -> tuple[int, int] | None:
+    """The (row, column) cell of a ``size`` grid that a plotly selection event points at, or None (no click, or off
+    the grid)."""
+    points = selected_points(event)
+    if not points:
+        return None
+    x, y = points[0].get("x"), points[0].get("y")
+    if x is None or y is None:
+        return None
+    y, x = int(round(float(y))), int(round(float(x)))
+    return (y, x) if 0 <= y < size[0] and 0 <= x < size[1] else None
+
+
 def clicked_tile(event) -> int | None:
     """The tile index a click on a clickable :func:`images_figure` reports, or None."""
     for point in selected_points(event):

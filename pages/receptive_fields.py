@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import field_figures, figures, inputs, labels, receptive_field
+from explorer import field_figures, figures, inputs, labels, mosaic, receptive_field
 from explorer.ui import layout, model_input, state
 
 layout.page_setup(layout.PAGES[3])
@@ -86,7 +86,7 @@ with view, layout.guard("tracing the receptive fields"):
         unit = receptive_field.unit_nearest(field, receptive_field.unit_centre(by_name[shown[1]], shown[2]))
         st.caption(f"Unit {unit} of `{field.name}` lies over the same spot of the image as unit {shown[2]} "
                    f"of `{shown[1]}`.")
-    clicked = field_figures.unit_from_click(st.session_state.get("rf_map"), field.size)
+    clicked = mosaic.cell_from_click(st.session_state.get("rf_map"), field.size)
     if clicked is not None and clicked != state.kept("rf_last_click"):
         unit = clicked  # a new click on the map
     state.keep("rf_last_click", clicked)

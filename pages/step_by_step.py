@@ -1,9 +1,11 @@
 """Convolution step by step: the lecture's worked examples, one output cell at a time."""
 
+import functools
+
 import streamlit as st
 import torch
 
-from explorer import backprop, conv, examples, export, figures, kernels, trace
+from explorer import backprop, conv, examples, export, figures, kernels, mosaic, trace
 from explorer.ui import backward, layout, state
 
 layout.page_setup(layout.PAGES[1])
@@ -127,9 +129,27 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
     else:
         st.code(trace.pool_equation(traced, kind, step), language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
+    # the grid of output cells (or their gradients) takes a click: that cell's step, as CNN Explainer's does
+    cells = 0 if grad is not None else 1 if traced.weights is None else len(figs) - 1
+    figures.clickable_cells(figs[cells], *traced.output.shape, CLICK_PX)
     widths = [fig.layout.width for fig in figs]  # each grid at its own size; the row wraps where the page is narrow
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), widths), figs)):
-        cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
+        if i == cells:
+            cell.plotly_chart(fig, key="sb_cells", width="content", config=layout.NO_TOOLBAR, selection_mode="points",
+                              on_select=functools.partial(_go_to_clicked, tuple(traced.output.shape)))
+        else:
+            cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
+    st.caption("Click a cell of the output" + (" gradient" if grad is not None else "") + " to go to its step.")
+
+
+CLICK_PX = 30  # the invisible marker that takes a cell's click, in a 44 px cell
+
+
+def _go_to_clicked(shape: tuple[int, int]) -> None:
+    """Go to the step that fills the output cell just clicked (the steps go row by row)."""
+    clicked = mosaic.cell_from_click(st.session_state.get("sb_cells"), shape)
+    if clicked is not None:
+        st.session_state.sb_step = clicked[0] * shape[1] + clicked[1] + 1
 
 
 mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)

@@ -23,6 +23,27 @@ def test_grid_figure_writes_values_and_blanks_future_cells():
     assert background.hoverinfo == "skip" and np.shape(background.z) == (1, 2)  # the whole output's shape
     assert len(fig.layout.shapes) == 1
     assert len(figures.grid_figure(torch.tensor([[1.5, 2.0]]), "t").data) == 1  # nothing to come: no background
+    assert list(map(list, values.customdata)) == [["1.5", "filled at step 2"]]  # on hover, not "NaN"
+    assert "%{customdata}" in values.hovertemplate
+
+
+def test_the_windows_path_runs_under_the_numbers_one_row_at_a_time():
+    """Through the centres it struck the numbers through, and its diagonal to the next row crossed the grid."""
+    e = examples.EXAMPLES["laplacian"]
+    traced = trace.conv_trace(e.image, e.kernel)  # a 2 x 3 output: centres in rows 1 and 2, columns 1..3
+    path = next(d for d in figures.conv_step_figures(traced, 0)[0].data if d.type == "scatter")
+    assert list(path.x) == [1, 2, 3, None, 1, 2, 3]
+    assert list(path.y) == [1.3, 1.3, 1.3, None, 2.3, 2.3, 2.3]
+
+
+def test_clickable_cells_put_a_selectable_marker_on_every_cell():
+    from explorer import mosaic
+
+    fig = figures.grid_figure(torch.zeros(2, 3), "Output")
+    figures.clickable_cells(fig, 2, 3, 30)
+    markers = fig.data[-1]
+    assert len(markers.x) == 6 and (markers.x[4], markers.y[4]) == (1, 1) and fig.layout.clickmode == "event+select"
+    assert mosaic.cell_from_click({"selection": {"points": [{"x": 1, "y": 1}]}}, (2, 3)) == (1, 1)
 
 
 def test_conv_step_figures_show_the_products_of_the_step():

@@ -94,15 +94,13 @@ def test_kernel_grid_puts_output_maps_in_columns_and_input_maps_in_rows():
 def test_click_events_are_read_from_dicts_and_objects():
     from types import SimpleNamespace
 
-    from explorer import field_figures
-
     as_dict = {"selection": {"points": [{"x": 2.0, "y": 1.0, "customdata": 5}]}}
     as_object = SimpleNamespace(selection=SimpleNamespace(points=[{"x": 2, "y": 1, "customdata": [5]}]))
     for event in (as_dict, as_object):
         assert mosaic.clicked_tile(event) == 5
-        assert field_figures.unit_from_click(event, (3, 3)) == (1, 2)
-    assert mosaic.clicked_tile(None) is None and field_figures.unit_from_click({}, (3, 3)) is None
-    assert field_figures.unit_from_click(as_dict, (1, 1)) is None  # off a 1 x 1 map
+        assert mosaic.cell_from_click(event, (3, 3)) == (1, 2)
+    assert mosaic.clicked_tile(None) is None and mosaic.cell_from_click({}, (3, 3)) is None
+    assert mosaic.cell_from_click(as_dict, (1, 1)) is None  # off a 1 x 1 map
 
 
 def test_image_tiles_are_framed_so_white_patches_keep_their_edges():

@@ -137,7 +137,7 @@ def test_fine_tuned_layers_get_their_own_group_and_a_scaled_one_cycle_peak():
     config = training.TrainConfig(lr=0.01)
     optimizer = training.make_optimizer(model, config)
     assert [(g["lr_scale"], len(g["params"])) for g in optimizer.param_groups] == [(0.1, 2), (1.0, 2)]
-    schedule = training._one_cycle(optimizer, config, steps=10, start_step=0)
+    training._one_cycle(optimizer, config, steps=10, start_step=0)
     assert [g["max_lr"] for g in optimizer.param_groups] == pytest.approx([0.001, 0.01])
     lrs = [g["lr"] for g in optimizer.param_groups]
     assert lrs[0] == pytest.approx(lrs[1] / 10)  # the ratio holds all along the cycle

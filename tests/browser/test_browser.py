@@ -252,6 +252,21 @@ def test_the_browsers_back_button_brings_back_the_former_setting(app_url: str, p
     screenshot(page, request.node.name)
 
 
+def test_a_click_on_an_output_cell_goes_to_its_step(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    """The output grid takes a click, as CNN Explainer's does: cell (1, 1) of the 2 x 3 output is step 5."""
+    open_page(page, app_url + "/step_by_step", "Step 1 of 6")
+    page.locator(".st-key-sb_cells").scroll_into_view_if_needed()
+    wait_for_app(page)
+    x, y = page.wait_for_function(CELL_JS, arg=["Output:", 1, 1], timeout=30_000, polling=200).json_value()
+    page.mouse.move(x, y)
+    page.wait_for_timeout(500)
+    page.mouse.click(x, y)
+    wait_for_app(page, "Step 5 of 6")
+    expect(page).to_have_url(re.compile(r"step=5"))
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
 # --- Layer by layer -------------------------------------------------------------------------
 
 def draw_strokes(page: Page, strokes: list[list[tuple[float, float]]]) -> None:
