@@ -75,15 +75,25 @@ def filter_controls() -> filtering.FilterSettings:
         pool=st.session_state.kl_pool, pool_size=st.session_state.kl_pool_size)
 
 
+NUMBERS_SIDE = 12  # the numbers' window: 12 x 12 pixels
+
+
+def _middle(size: int) -> int:
+    """The first row (or column) of the numbers' window centred in ``size``: the middle pixel's neighbours on both
+    sides show. Starting at the middle, the default sample's edge fell just outside, so a flat window of 0.55s sat
+    over outputs of 1.25."""
+    return max(size // 2 - NUMBERS_SIDE // 2, 0)
+
+
 def _kept_in_link(key: str, size: int) -> None:
     """The row or column box changed: the link keeps it, or -1 for the middle (the default)."""
     value = st.session_state[f"{key}_{size}"]
-    st.session_state[key] = -1 if value == size // 2 else value
+    st.session_state[key] = -1 if value == _middle(size) else value
 
 
 def region_input(column, label: str, key: str, size: int) -> int:
     """A row or column of the numbers' window: the link's, else the middle of the image's ``size``."""
-    start = st.session_state[key] if 0 <= st.session_state[key] < size else size // 2
+    start = st.session_state[key] if 0 <= st.session_state[key] < size else _middle(size)
     return column.number_input(label, 0, size - 1, start, key=f"{key}_{size}", on_change=_kept_in_link,
                                args=(key, size))
 
@@ -164,13 +174,13 @@ with view, layout.guard("applying the kernel"):
         a, b = st.columns(2)
         top = region_input(a, "Top row", "kl_top", h)
         left_col = region_input(b, "Left column", "kl_left", w)
-        region = working[channel, top:top + 12, left_col:left_col + 12]
+        region = working[channel, top:top + NUMBERS_SIDE, left_col:left_col + NUMBERS_SIDE]
         st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                    f"columns {left_col}..{left_col + region.shape[1] - 1} (hover a cell for its value whole).")
         st.plotly_chart(figures.numbers_figure(region, top, left_col, "The image as numbers"), key="kl_region",
                         config=layout.NO_TOOLBAR)
         rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
-            result, tuple(kernel.shape), settings, top, left_col)
+            result, tuple(kernel.shape), settings, top, left_col, NUMBERS_SIDE)
         if rows_b > rows_a and cols_b > cols_a:
             fmap = result.conv[channel if result.conv.shape[0] > 1 else 0]
             st.caption(f"Feature map values (the kernel's sums, before ReLU and pooling) of rows "
