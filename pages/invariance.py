@@ -67,8 +67,16 @@ with view, layout.guard("sweeping the transformation"):
     b.slider(f"Range ({UNITS[kind]}{f' of {side} px' if kind.startswith('shift') else ''})", low, high,
              key=f"inv_{kind}", step=step, format="%g")
     state.odd("inv_count", "n", "the Versions slider takes odd counts")  # from 3: one version in the middle
-    c.slider("Versions", 3, 61, key="inv_count", step=2)
     first, last = st.session_state[f"inv_{kind}"]
+    top = invariance.most_versions(kind, first, last, side)
+    state.page_default("inv_count", min(SETTINGS[-1].default, top))  # the default 21, or all the shifts there are
+    state.at_most("inv_count", "n", top, f"{first:g}% to {last:g}% of {side} px holds {top} different whole-pixel "
+                  "shifts")
+    if top > 3:
+        c.slider("Versions", 3, top, key="inv_count", step=2,
+                 help="How many versions to run, the original in the middle. Shifts stop at one per whole pixel.")
+    else:
+        c.caption("Versions: 3, every whole-pixel shift in this range.")
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)
     if len(values) < st.session_state.inv_count:
         st.caption(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px is {values[0]:g} to "

@@ -23,7 +23,14 @@ def test_defaults_shift_the_digit_sideways():
     layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
     assert layers["data"][0]["y"] == ["conv1", "pool1", "conv2", "pool2", "fc3", "fc4", "fc5"]
     assert any(t.startswith("Some of the 17 versions") for t in titles(at))
-    assert "-30% to 30% of 28 px is -8 to 8 px, which holds 17 different shifts, so 17 versions" in text(at)
+    # the slider stops at the 17 whole-pixel shifts of +-30% of 28 px: past them it changed nothing
+    assert at.slider(key="inv_count").value == 17 and at.slider(key="inv_count").max == 17
+    assert "n" not in at.query_params and "which holds" not in text(at)
+    linked = app(PAGE, n="41")
+    assert "`n=41` was ignored: -30% to 30% of 28 px holds 17 different whole-pixel shifts, so 17 is shown" in warnings(
+        linked)
+    turned = app(PAGE, kind="rotate")
+    assert turned.slider(key="inv_count").value == 21 and turned.slider(key="inv_count").max == 61
     assert at.slider(key="inv_shift_x").label == "Range (% of the width of 28 px)"
     thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Some of the 17"))
     assert [a["text"] for a in thumbnails["layout"]["annotations"]][:2] == ["-8 px<br>→ 3", "-6 px<br>→ 3"]
