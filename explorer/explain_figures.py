@@ -176,9 +176,11 @@ def confidence_figure(sweep: Sweep, classes: tuple[str, ...], height: int = 320)
         x=sweep.values.tolist(), y=sweep.confidence.tolist(), mode="lines+markers", text=predicted,
         marker=dict(color=["#2ca02c" if int(c) == sweep.reference_class else "#d62728" for c in sweep.predictions]),
         hovertemplate="%{x:.3g}: %{y:.1%}; predicted %{text}<extra></extra>"))
-    fig.update_layout(title=f"Probability of '{class_name(sweep.reference_class, classes)}' "
-                            "(green: still predicted, red: something else)",
-                      height=height, margin=_MARGIN, xaxis_title=SWEEP_LABELS[sweep.kind],
+    # the colour key on a line of its own: at 400 px one line cut it off
+    title = figures.subtitled(f"Probability of '{class_name(sweep.reference_class, classes)}'",
+                              "green: still predicted, red: something else")
+    fig.update_layout(title=title, height=height, margin={**_MARGIN, "t": figures.top_margin(title)},
+                      xaxis_title=SWEEP_LABELS[sweep.kind],
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]))
     return fig
 
@@ -189,8 +191,9 @@ def correlation_figure(sweep: Sweep, height: int = 420) -> go.Figure:
         z=sweep.correlation.numpy(), x=[f"{v:.3g}" for v in sweep.values.tolist()], y=list(sweep.layers),
         zmin=-1, zmax=1, colorscale="RdBu_r", colorbar=dict(title="r", thickness=10),
         hovertemplate="%{y} at %{x}: r = %{z:.3f}<extra></extra>"))
-    fig.update_layout(title="How much each layer's output still matches the original's (Pearson r)",
-                      height=max(height, 24 * len(sweep.layers) + 80), margin=_MARGIN,
+    title = figures.subtitled("Each layer's match with the original", "Pearson r of the layer's whole output")
+    fig.update_layout(title=title, height=max(height, 24 * len(sweep.layers) + 80),
+                      margin={**_MARGIN, "t": figures.top_margin(title)},
                       xaxis=dict(title=SWEEP_LABELS[sweep.kind], type="category"),
                       yaxis=dict(autorange="reversed", type="category"))
     return fig

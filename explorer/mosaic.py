@@ -265,6 +265,9 @@ def _cut_to(line: str, room_px: float) -> str:
     return line + "…"
 
 
+LABEL_LINE_PX = 16  # a line of an 11 px label under a tile, on the screen
+
+
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
                   side: int = 64, clickable: bool = False, width_px: int = 700, least_px: int | None = None,
                   selected: int | None = None) -> go.Figure:
@@ -280,11 +283,14 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     rows = math.ceil(len(images) / cols)
     gap = max(1, side // 16)
     lines = max((label.count("\n") + 1 for label in labels), default=1)
-    label_px = 16 * lines
-    canvas = np.full((rows * (side + gap + label_px), cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
+    wide = cols * (side + gap) - gap
+    drawn = min(least_px or width_px, wide * 3)
+    # the labels' band, in the canvas's pixels: a grid drawn smaller than its canvas shrinks the band, not the text
+    # (9 tiles of 96 px in a 541 px view: two lines of 11 px text ran over the tiles)
+    label_px = math.ceil(LABEL_LINE_PX * lines * max(1.0, wide / drawn))
+    canvas = np.full((rows * (side + gap + label_px), wide, 3), 255, dtype=np.uint8)
     fig = go.Figure()
     centres = []
-    drawn = min(least_px or width_px, canvas.shape[1] * 3)
     room = drawn * (side + gap) / canvas.shape[1]  # a tile and its gap on the screen, in px
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
@@ -294,8 +300,9 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         centres.append((left + side / 2, top + side / 2))
         whole = labels[i].split("\n")
         cut = [_cut_to(line, room) for line in whole]
-        fig.add_annotation(x=left + side / 2, y=top + side + label_px / 2, text="<br>".join(cut), showarrow=False,
-                           font=dict(size=11), xref="x", yref="y", hovertext=" ".join(whole) if cut != whole else None)
+        fig.add_annotation(x=left + side / 2, y=top + side + gap, yanchor="top", text="<br>".join(cut),
+                           showarrow=False, font=dict(size=11), xref="x", yref="y", borderpad=0,
+                           hovertext=" ".join(whole) if cut != whole else None)
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))
     if clickable:
         fig.add_trace(go.Scatter(x=[x for x, _ in centres], y=[y for _, y in centres], mode="markers",

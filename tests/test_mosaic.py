@@ -153,6 +153,17 @@ def test_two_line_labels_fit_the_narrowest_view_and_get_their_room():
     assert wide.layout.annotations[-1].text.count("…") == 1 and wide.layout.height == fig.layout.height
 
 
+def test_a_strip_drawn_smaller_than_its_canvas_keeps_room_for_its_labels_on_the_screen():
+    """Invariance's 9 tiles of 96 px in a 541 px view: the 32 px band shrank to 19 px and the labels ran over the
+    tiles."""
+    tiles = [torch.rand(1, 28, 28) for _ in range(9)]
+    fig = mosaic.images_figure(tiles, ["-8 px\n→ 3"] * 9, "versions", cols=9, side=96, width_px=624, least_px=541)
+    wide = 9 * (96 + 6) - 6
+    band = _image(fig).shape[0] - 96
+    assert band * 541 / wide >= 2 * 16  # two lines of label, on the screen at the narrowest
+    assert all(a.yanchor == "top" and a.y == 96 + 6 for a in fig.layout.annotations)  # right under each tile
+
+
 def test_kernel_tiles_carry_the_numbers_a_table_names_them_by():
     """A table's "filter 3" is found in the picture: each tile, or each column and row of a grid, is numbered."""
     grey = mosaic.kernels_figure(torch.randn(6, 1, 5, 5), "first layer on grey")

@@ -78,6 +78,6 @@ def test_invariance_switches_transformation(app_url: str, page: Page, request: p
     axis = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .map(el => el.layout.xaxis && el.layout.xaxis.title && el.layout.xaxis.title.text).filter(Boolean)""")
     assert "scale (factor)" in axis and "rotate clockwise (°)" not in axis
-    figure(page, "How much each layer")
+    figure(page, "Each layer's match")
     assert_no_exception(page)
     screenshot(page, request.node.name)

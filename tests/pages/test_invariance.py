@@ -20,7 +20,7 @@ def test_defaults_shift_the_digit_sideways():
     curve = _confidence(at)
     assert curve["data"][0]["x"] == list(range(-8, 9))  # +-30% of 28 px, whole pixels, each once
     assert curve["data"][0]["y"][8] > 0.99  # unshifted: the original's own confidence
-    layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
+    layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Each layer's match"))
     assert layers["data"][0]["y"] == ["conv1", "pool1", "conv2", "pool2", "fc3", "fc4", "fc5"]
     assert any(t.startswith("Some of the 17 versions") for t in titles(at))
     # the slider stops at the 17 whole-pixel shifts of +-30% of 28 px: past them it changed nothing
@@ -73,7 +73,7 @@ def test_an_even_count_from_a_link_is_the_next_odd_one_so_the_middle_is_a_versio
 def test_an_imagenet_network_on_a_photo():
     at = app(PAGE, model="resnet18", weights="0", img="coffee", kind="rotate", n="5")
     no_crash(at)
-    layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("How much each layer"))
+    layers = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Each layer's match"))
     assert "layer4.1.add" in layers["data"][0]["y"] and "fc" in layers["data"][0]["y"]
 
 
