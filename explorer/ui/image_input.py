@@ -89,17 +89,31 @@ def _cached_sample(key: str) -> torch.Tensor:
 def _drawing() -> tuple[str, torch.Tensor] | None:
     from streamlit_drawable_canvas import st_canvas  # needs the Streamlit runtime
 
-    width = st.slider("Pen width", 2, 32, 11, key="img_pen")  # 11 of 224 px: an MNIST digit's stroke
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    width = row.slider("Pen width", 2, 32, 11, key="img_pen")  # 11 of 224 px: an MNIST digit's stroke
+    # the canvas's own undo and bin show only while a mouse is over it: a phone had no way to start again
+    row.button("Clear", key="img_clear", icon=":material/ink_eraser:", on_click=_clear,
+               help="Wipe the canvas and draw again.")
     st.space("small")  # the canvas's toolbar floats above its top edge: it would cover the slider
+    wiped = st.session_state.get(_WIPED, 0)
     result = st_canvas(
-        stroke_width=width, stroke_color="#000000", background_color="#FFFFFF",
-        height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True, key="img_canvas",
+        stroke_width=width, stroke_color="#000000", background_color="#FFFFFF", height=CANVAS_PX, width=CANVAS_PX,
+        drawing_mode="freedraw", return_image_data=True, key=f"img_canvas_{wiped}" if wiped else "img_canvas",
     )
     data = result.image_bytes
     if not data:
         st.info("Draw with the mouse (or a finger): dark ink on white.")
         return None
     return _decode(data, "your drawing", blank_is_none=True)
+
+
+_WIPED = "img_canvas_wiped"  # how many times Clear was pressed: a new canvas key each time starts it empty
+
+
+def _clear() -> None:
+    """Start the drawing again: a fresh canvas, and the last drawing no longer shown meanwhile."""
+    st.session_state[_WIPED] = st.session_state.get(_WIPED, 0) + 1
+    st.session_state.pop(CURRENT, None)
 
 
 def _upload() -> tuple[str, torch.Tensor] | None:

@@ -161,6 +161,10 @@ def test_kernel_lab_drawing_becomes_the_image():
     fmap = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Feature map"))
     assert "Input (your drawing)" in [f["layout"]["title"]["text"] for f in figures(at)]
     assert fmap["data"][0]["z"]  # the map of the stroke is drawn
+    at.button(key="img_clear").click().run()  # a phone shows no canvas toolbar: Clear starts again
+    no_crash(at)
+    assert "current_image" not in at.session_state and at.session_state["img_canvas_wiped"] == 1
+    assert any("Draw with the mouse" in i.value for i in at.info)
 
 
 def test_kernel_lab_empty_canvas_asks_for_a_drawing():
