@@ -157,7 +157,7 @@ with view:
     except runs.RunNotFound:  # deleted, or a link from another server: say so, and leave it out of the link
         st.warning(f"There is no run `{st.session_state.tr_run[:40]}` on this server: it was deleted, or the link "
                    "comes from another server.")
-        st.session_state.tr_run, active = "", False
+        st.session_state.tr_run, st.session_state.tr_snap, active = "", -1, False  # and its snapshot's step
     run_id = st.session_state.tr_run
     if not run_id:
         st.info("Choose the settings, then press **Train**. Your runs and the server's queue are listed below.")

@@ -323,5 +323,5 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
         if st.button("Delete it", key="tr_delete", type="primary"):
             runs.delete(chosen)
             if st.session_state.get("tr_run") == chosen:
-                st.session_state.tr_run = ""
+                st.session_state.tr_run, st.session_state.tr_snap = "", -1  # its snapshot goes with it
             st.rerun()

@@ -378,6 +378,10 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
     assert shown(at) == "First-layer filters at step 10" and at.query_params["snap"] in ("10", ["10"])
     back_to(at, run=first)
     assert shown(at) == "First-layer filters at step 15" and "snap" not in at.query_params
+    gone = app("pages/train.py", run="20991231-000000-gone", snap="10")  # deleted: its snapshot's step goes too
+    no_crash(gone)
+    assert "There is no run `20991231-000000-gone` on this server" in warnings(gone)
+    assert "run" not in gone.query_params and "snap" not in gone.query_params
     missing = app("pages/train.py", run=first, snap="7")
     no_crash(missing)
     assert "`snap=7` was ignored: this run kept snapshots at steps 0 to 15, the last is shown" in warnings(missing)
