@@ -69,6 +69,7 @@ def _as_digit(image: torch.Tensor, size: int, notes: list[str]) -> torch.Tensor:
     if image.mean() > 0.5:  # dark ink on light paper (a drawing, a scan): MNIST is light on dark
         image = 1 - image
         notes.append("inverted to light ink on a dark background, as in MNIST")
+    image = _black_background(image, notes)
     ink = image[0] >= INK
     if not ink.any():
         return _resize_crop(image, size, size, notes)
@@ -82,6 +83,17 @@ def _as_digit(image: torch.Tensor, size: int, notes: list[str]) -> torch.Tensor:
     notes.append(f"the {h}x{w} box around the ink scaled to fit {DIGIT_BOX}x{DIGIT_BOX} and centred by its centre of "
                  f"mass in {size}x{size}, as MNIST's digits were")
     return canvas
+
+
+def _black_background(image: torch.Tensor, notes: list[str]) -> torch.Tensor:
+    """Make the background black and the brightest ink white, as MNIST's are: a photo of paper, inverted, is dark
+    grey, all of it above :data:`INK`, so the whole photo was taken for the digit and kept as a grey box. The
+    background is the median (a digit covers less than half of its picture)."""
+    background, brightest = image.median().item(), image.max().item()
+    if background < 1 / 255 or brightest - background < INK:  # already black, or nothing stands out of it
+        return image
+    notes.append(f"the background's grey ({background:.2f}) made black and the ink stretched to white, as in MNIST")
+    return ((image - background) / (brightest - background)).clamp(0, 1)
 
 
 def _centre_by_mass(patch: torch.Tensor, size: int) -> torch.Tensor:

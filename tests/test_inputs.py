@@ -40,6 +40,17 @@ def test_a_drawing_is_prepared_like_an_mnist_digit():
     assert any("inverted" in n for n in prepared.notes) and any("grey" in n for n in prepared.notes)
 
 
+def test_a_photo_of_grey_paper_gets_a_black_background_not_a_grey_box():
+    """Inverted, paper at 0.8 is 0.2: all of it counted as ink, and the model saw the digit in a grey box."""
+    photo = _stroke_drawing() * 0.7 + 0.1  # ink at 0.1, paper at 0.8
+    prepared = inputs.prepare(models.spec("lenet5"), photo)
+    x = prepared.tensor[0]
+    assert x[0].max() == 0 and x[:, 0].max() == 0 and (x == 0).float().mean() > 0.6  # black around the digit
+    assert x.max() > 0.95  # the ink as white as MNIST's
+    assert any("background's grey (0.20) made black" in n for n in prepared.notes)
+    assert not any("background's grey" in n for n in inputs.prepare(models.spec("lenet5"), _stroke_drawing()).notes)
+
+
 def test_the_canvas_path_gives_the_same_input_as_the_tensor():
     drawing = _stroke_drawing()
     loaded = images.load_bytes(_canvas_png(drawing), "drawing.png").tensor
