@@ -50,7 +50,6 @@ with view, layout.guard("running the network"):
     prepared = inputs.prepare(network.spec, picked[1])
     outputs = model_input.activations(network, prepared.tensor)
     probabilities = torch.softmax(outputs[names[-1]].float(), 0)
-    best = int(probabilities.argmax())
     st.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1))
     row = st.container(horizontal=True)  # buttons as wide as their words: columns cut "Previous" at 1280 px
     index = names.index(st.session_state.lbl_layer)
@@ -76,8 +75,12 @@ with tab_maps, layout.guard("drawing the layer's output"):
         st.plotly_chart(picture.update_yaxes(constraintoward="top"), key="lbl_fig_input")
         for note in prepared.notes:
             st.caption(f"Converted: {note}.")
-        st.markdown(f"**Prediction:** {network.spec.classes[best] if network.spec.classes else best} "
-                    f"({probabilities[best]:.1%})" + ("" if network.pretrained else " (random weights)"))
+        named = [(network.spec.classes[i] if i < len(network.spec.classes) else str(i), float(probabilities[i]))
+                 for i in probabilities.topk(min(3, len(probabilities))).indices.tolist()]
+        st.markdown(f"**Prediction:** {named[0][0]} ({named[0][1]:.1%})"
+                    + ("" if network.pretrained else " (random weights)"))
+        if len(named) > 1:  # the runners-up, as the last layer's bars show them
+            st.caption("Then " + ", ".join(f"{name} ({p:.1%})" for name, p in named[1:]) + ".")
     with right:
         if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE
