@@ -16,6 +16,12 @@ st.markdown(
     "convolution one output cell at a time, exactly as the lecture does it. Every setting lives in "
     "the page's address: copy it to share the view."
 )
+st.markdown(
+    "**New here?** Start with **Convolution step by step**: one output cell at a time, as the lecture computes it. "
+    "Then the **Kernel Lab** does the same on whole pictures, and **Layer by layer** shows a trained network reading "
+    "a digit. The pages after those ask what a unit sees and why a network decides; **Train** makes a network of "
+    "your own for every page."
+)
 st.info(f"**Compute device:** {layout.device_summary()}")
 
 # three cards to a row from 1280 px; two at 1024, where three cut the titles and links mid-word

@@ -6,7 +6,7 @@ import torch
 from explorer import explain_figures, inputs, invariance, mosaic
 from explorer.ui import layout, memo, model_input, state
 
-layout.page_setup(layout.PAGES[8])
+layout.page_setup(layout.PAGES[7])
 st.title("Invariance")
 st.markdown(
     "Is the network translation, rotation or scale invariant? Move the image step by step and follow two "

@@ -10,7 +10,7 @@ from explorer import architecture, labels, layer_table, runs, training
 from explorer.ui import compare, lab, layer_editor, layout, state, visitor
 from explorer.ui import transfer as transfer_ui
 
-layout.page_setup(layout.PAGES[5])
+layout.page_setup(layout.PAGES[8])
 st.title("Train")
 st.markdown(
     "Pick a data set and a network, press **Train**, and watch the loss fall, the accuracy rise and the "

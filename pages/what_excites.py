@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import explain_figures, inputs, labels, visualize
 from explorer.ui import ascent_controls, image_sets, layout, model_input, optimisation, state
 
-layout.page_setup(layout.PAGES[6])
+layout.page_setup(layout.PAGES[5])
 st.title("What excites a unit")
 st.markdown(
     "Start from noise, ask the network how a unit's activation changes with each pixel (the gradient), "

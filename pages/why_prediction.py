@@ -7,7 +7,7 @@ import torch
 from explorer import adversarial, attribution, explain_figures, inputs
 from explorer.ui import explanations, fool_all, layout, model_input, smallest, state
 
-layout.page_setup(layout.PAGES[7])
+layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
 st.markdown(
     "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to "

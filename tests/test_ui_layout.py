@@ -48,3 +48,15 @@ def test_a_server_older_than_the_code_on_disk_says_so_on_every_page(monkeypatch)
     monkeypatch.setattr(layout, "LOADED", layout.library_stamp() - 1)
     assert "The app's code changed after this server started" in AppTest.from_function(
         _page, default_timeout=TIMEOUT).run().warning[0].value
+
+
+def test_each_page_sets_itself_up_with_its_own_entry():
+    """Pages name their entry by its place in PAGES: reordering the sidebar must move every index with it."""
+    from explorer.ui import layout
+    import re
+
+    from tests.conftest import ROOT
+
+    for info in layout.PAGES:
+        (index,) = re.findall(r"layout\.page_setup\(layout\.PAGES\[(\d+)\]\)", (ROOT / info.script).read_text())
+        assert layout.PAGES[int(index)].script == info.script

@@ -58,6 +58,7 @@ LARGE_PICTURE_PX = 225
 CONTROLS_PX, VIEW_MIN_PX = 220, 480
 
 HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explorer is and where to start.")
+# in the lecture's order: convolution, layers, what units see, explaining and fooling, then training
 PAGES: tuple[PageInfo, ...] = (
     PageInfo(
         "pages/kernel_lab.py", "Kernel Lab", ":material/blur_on:",
@@ -89,11 +90,6 @@ PAGES: tuple[PageInfo, ...] = (
         takes_model=True,
     ),
     PageInfo(
-        "pages/train.py", "Train", ":material/model_training:",
-        "Train LeNet-5, TinyVGG, a small ResNet or your own layers on shapes, MNIST, Fashion-MNIST or CIFAR-10, from "
-        "scratch or from a trained network, and watch the filters learn; finished runs become models on every page.",
-    ),
-    PageInfo(
         "pages/what_excites.py", "What excites a unit", ":material/auto_awesome:",
         "Gradient ascent from noise: the image a channel, a unit or a class wants to see, forming step by step, "
         "beside the real images that excite it most; invert a layer to see what it kept of yours.",
@@ -111,6 +107,11 @@ PAGES: tuple[PageInfo, ...] = (
         "Shift, rotate or scale the image and watch the prediction and every layer's maps: is the network "
         "translation, rotation or scale invariant?",
         takes_model=True,
+    ),
+    PageInfo(
+        "pages/train.py", "Train", ":material/model_training:",
+        "Train LeNet-5, TinyVGG, a small ResNet or your own layers on shapes, MNIST, Fashion-MNIST or CIFAR-10, from "
+        "scratch or from a trained network, and watch the filters learn; finished runs become models on every page.",
     ),
 )
 
