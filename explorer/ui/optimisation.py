@@ -23,7 +23,7 @@ import streamlit as st
 from explorer import images, visualize
 from explorer.ui import memo
 
-_PARTIAL = "opt_partial"  # session: {"key", "frames" so far, "source" generator, "stopped"} of the one under way
+_PARTIAL = "opt_partial"  # session, the one under way: {"key", "frames" so far, "source" generator, "stopped", "lock"}
 _BUDGET = 256 * 2**20  # bytes of images that finished optimisations may keep per server
 _LOCK = threading.Lock()  # the store is shared by every session's script thread
 
@@ -125,8 +125,7 @@ def _run_on(partial: dict, steps: int, what: str, mine: dict) -> Outcome:
     made: list[visualize.Frame] = partial["frames"]  # the same list: an interruption keeps what is in it
     shown = 0.0
     try:
-        for frame in partial["source"]:
-            visualize.keep(made, frame)
+        while (frame := advance(partial)) is not None:
             mine["step"] = frame.step
             if frame.recorded or time.monotonic() - shown > 0.25:  # a slow network still shows progress
                 shown = time.monotonic()
@@ -145,6 +144,20 @@ def _run_on(partial: dict, steps: int, what: str, mine: dict) -> Outcome:
             finished.popitem(last=False)  # the least recently shown
     st.session_state.pop(_PARTIAL, None)
     return Outcome(made, steps, False)
+
+
+def advance(partial: dict) -> visualize.Frame | None:
+    """The optimisation's next frame, kept in its frames; None at its end.
+
+    A click reruns the page at once in a new thread while the interrupted run is still inside a step: both
+    asked the one generator for its next frame, and Python refused ("generator already executing"), so the
+    new run waits here for the old one's step.
+    """
+    with partial.setdefault("lock", threading.Lock()):  # one lock even for two threads (setdefault is atomic)
+        frame = next(partial["source"], None)
+        if frame is not None:
+            visualize.keep(partial["frames"], frame)
+        return frame
 
 
 def _image_bytes(frames: list[visualize.Frame]) -> int:
