@@ -31,6 +31,12 @@ def counted(what: str, done: int, total: int, unit: str) -> str:
     return f"{what}: {done:,} of {total:,} {unit}" if total else f"{what}..."
 
 
+def known(store: str, key: Hashable) -> bool:
+    """Whether :func:`computed` has ``key``'s result at hand, or some session is computing it now."""
+    with _LOCK:
+        return key in _stores().get(store, {}) or (store, key) in _running()
+
+
 class LazyBar:
     """A progress bar drawn at its first update, so that a result already at hand shows none."""
 

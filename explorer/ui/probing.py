@@ -20,6 +20,15 @@ def draw(network: Network) -> None:
         layout.server_details(exc.details)
         return
     layers = probes.probe_layers(list(network.layers))
+    asked = st.session_state.setdefault(_ASKED, set())
+    if not memo.known("lbl_probes", (network.key, name)) and network.key not in asked:
+        # half a minute of work on a small server: a model chosen while the tab was open started it unasked
+        st.markdown(f"One linear classifier per layer ({len(layers)} of them) is trained on {TRAIN_IMAGES:,} images: "
+                    "some seconds on a GPU, about half a minute on a small CPU server. Once done, every visitor "
+                    "of this server sees it at once.")
+        st.button("Train the probes", key="lbl_probe_go", icon=":material/play_arrow:", on_click=asked.add,
+                  args=(network.key,))
+        return
     result = memo.computed(
         "lbl_probes", (network.key, name),
         lambda report: probes.probe(network.model, layers, train, test, classes, progress=report),
@@ -36,6 +45,9 @@ def draw(network: Network) -> None:
     st.caption("Zeiler & Fergus 2014, the lecture's table (their ImageNet network's features, Caltech-101, 30 "
                "images per class): " + ", ".join(f"{k} {v}%" for k, v in probes.ZEILER_FERGUS_CALTECH101.items())
                + f". (Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.)")
+
+
+_ASKED = "lbl_probes_asked"  # the models whose probes this session asked for
 
 
 def _trained_reading() -> str:

@@ -214,7 +214,9 @@ def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
     closed = app("pages/layer_by_layer.py", model="tinyvgg")
     assert not any(t.startswith("What a linear classifier reads") for t in titles(closed))
     at = app("pages/layer_by_layer.py", model="tinyvgg", tab=PROBES)
-    no_crash(at)
+    no_crash(at)  # half a minute of work: only on a click (a model chosen while the tab was open started it)
+    assert not any(t.startswith("What a linear classifier reads") for t in titles(at))
+    at.button(key="lbl_probe_go").click().run()
     probe = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("What a linear classifier"))
     tested = probe["data"][0]
     assert tested["x"] == ["normalize", "relu1a", "relu1b", "pool1", "relu2a", "relu2b", "pool2", "fc"]
@@ -223,11 +225,15 @@ def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
     assert "trained on 3,000 Built-in shapes images" in shown and "better and better with depth" in shown
     assert "The dotted line is each classifier's accuracy on its own training images" in shown
     assert "layer 1 44.8%" in shown and "layer 7 85.5%" in shown  # the lecture's figures beside ours
+    again = app("pages/layer_by_layer.py", model="tinyvgg", tab=PROBES)  # computed on this server: shown at once
+    assert any(t.startswith("What a linear classifier reads") for t in titles(again))
+    assert not [b for b in again.button if b.key == "lbl_probe_go"]
 
 
 @pytest.mark.skipif(data.shared_root() is None, reason="needs ../shared/data (real MNIST): LeNet-5's probes train on it")
 def test_the_probe_tab_explains_what_random_layers_keep_and_lose():
     at = app("pages/layer_by_layer.py", model="lenet5", weights="0", tab=PROBES)
+    at.button(key="lbl_probe_go").click().run()
     no_crash(at)
     shown = text(at)
     assert "These are random weights. A first random layer with ReLU spreads the pixels" in shown
