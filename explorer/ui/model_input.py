@@ -217,7 +217,11 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     left, view = layout.split("model_split", layout.CONTROLS_PX, layout.VIEW_MIN_PX)
     with left:
         network = pick_model({s.key: s.default for s in settings if s.key in model_bound})
-        picked = image_input.pick_image()
+        if need_image:
+            picked = image_input.pick_image()
+        else:  # folded: the page works without it, and the first thing a visitor changed changed nothing in view
+            with st.expander("Your own image (optional)", icon=":material/add_photo_alternate:"):
+                picked = image_input.pick_image()
     if isinstance(network, str) or (need_image and picked is None):
         state.publish(settings)
         view.info(network if isinstance(network, str) else "Choose an image to start.")
