@@ -216,18 +216,20 @@ PATH_DROP = 0.3  # of a cell: below the number written at the centre
 
 
 def numbers_figure(block: torch.Tensor, top: int, left: int, title: str, signed: bool = False,
-                   height: int = 400) -> go.Figure:
+                   height: int = 400, sums: list[list[str]] | None = None) -> go.Figure:
     """A (h, w) block of an image or a map, at rows ``top``.. and columns ``left``.., each value written in its cell
     to two decimals (whole on hover) over its colour: greys for pixels in [0, 1], blue below 0 and red above for
-    ``signed`` values. A table of twelve columns ran past a page's view; a figure takes the view's width."""
+    ``signed`` values. A table of twelve columns ran past a page's view; a figure takes the view's width.
+    ``sums``: each cell's computation, shown on hover under its value (the kernel's products, as Setosa's demo)."""
     values = block.double().numpy()
     rows = [str(top + r) for r in range(values.shape[0])]
     cols = [str(left + c) for c in range(values.shape[1])]
     colours = dict(colorscale="RdBu_r", zmid=0) if signed else dict(colorscale="gray", zmin=0, zmax=1)
     text = [[f"{v:.2f}".replace("-0.00", "0.00") for v in row] for row in values.tolist()]  # no "-0.00"
-    heat = go.Heatmap(z=values, x=cols, y=rows, text=text,
+    shown = "row %{y}, column %{x}: %{z:.4f}" + ("<br>%{customdata}" if sums is not None else "")
+    heat = go.Heatmap(z=values, x=cols, y=rows, text=text, customdata=sums,
                       texttemplate="%{text}", textfont=dict(size=9), xgap=1, ygap=1, showscale=False,
-                      hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>", **colours)
+                      hovertemplate=shown + "<extra></extra>", **colours)
     fig = go.Figure(heat)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=top_margin(title) + 16, b=10))
     fig.update_xaxes(type="category", side="top", tickfont=dict(size=9), ticks="", showgrid=False)

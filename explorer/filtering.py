@@ -100,6 +100,35 @@ def output_block(result: FilterResult, kernel_hw: tuple[int, int], settings: Fil
     return tuple(bounds)
 
 
+def window_sums(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings, block: tuple[int, int, int, int],
+                channel: int = 0, most: int = 7) -> list[list[str]] | None:
+    """Each output of ``block`` (rows a..b-1, columns c..d-1 of map ``channel``) as its sum written out, one kernel
+    row a line: "0.24·1 + 0.55·0 + ... = 1.24", as a hover shows it beside the number. None where a sum has too
+    many terms to read (a kernel past ``most`` x ``most``) or runs over R, G and B together (the "sum" mode)."""
+    if settings.colour == "sum" or max(kernel.shape) > most:
+        return None
+    mode = "zeros" if settings.border == "valid" else settings.border
+    padded = conv.pad(result.input[channel if settings.colour == "per-channel" else 0][None], result.padding, mode)[0]
+    weights = (kernel.flip(0, 1) if settings.flip else kernel).tolist()
+    kh, kw = kernel.shape
+    s, d = settings.stride, settings.dilation
+    a, b, c0, c1 = block
+    sums = []
+    for r in range(a, b):
+        row = []
+        for c in range(c0, c1):
+            window = padded[r * s:r * s + d * (kh - 1) + 1:d, c * s:c * s + d * (kw - 1) + 1:d].tolist()
+            lines = [" + ".join(f"{x:.2f}·{_weight(w)}" for x, w in zip(xs, ws)) for xs, ws in zip(window, weights)]
+            total = sum(x * w for xs, ws in zip(window, weights) for x, w in zip(xs, ws))
+            row.append(" +<br>".join(lines) + f" = {total:.3f}")
+        sums.append(row)
+    return sums
+
+
+def _weight(w: float) -> str:
+    return f"({w:g})" if w < 0 else f"{w:g}"
+
+
 def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: FilterSettings) -> str:
     p = (report.formula - 1) * settings.stride + settings.dilation * (k - 1) + 1 - n  # 2P, recovered
     two_p = f"{p:g}"

@@ -186,9 +186,12 @@ with view, layout.guard("applying the kernel"):
             st.caption(f"Feature map values (the kernel's sums, before ReLU and pooling) of rows "
                        f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
                        "centred on the pixels above.")
+            sums = filtering.window_sums(result, kernel, settings, (rows_a, rows_b, cols_a, cols_b), channel)
             st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
-                                                   "The feature map as numbers", signed=True), key="kl_region_out",
-                            config=layout.NO_TOOLBAR)
+                                                   "The feature map as numbers", signed=True, sums=sums),
+                            key="kl_region_out", config=layout.NO_TOOLBAR)
+            if sums is not None:
+                st.caption("Hover a number for its sum: the pixels under the kernel, each times its weight.")
             if settings.colour == "sum":
                 st.caption("RGB, summed: each of these adds up the kernel's products over R, G and B, so the "
                            "channel above holds only a third of the terms.")

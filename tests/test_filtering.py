@@ -123,3 +123,36 @@ def test_an_even_kernels_odd_total_padding_is_explained():
     assert "$\\frac{32 + 3 - 1\\cdot(4-1) - 1}{1} + 1 = 32$ (2P is both sides' padding together: 1 + 2" in text
     assert result.output.shape[-2:] == (32, 32)
     assert "= 16{,}384$ weights" in text  # a bare comma in a formula would print as "16, 384"
+
+
+@pytest.mark.parametrize("settings", [
+    filtering.FilterSettings(),
+    filtering.FilterSettings(border="reflect", stride=2, flip=True),
+    filtering.FilterSettings(border="valid", dilation=2),
+    filtering.FilterSettings(border="circular", colour="per-channel"),
+])
+def test_each_outputs_sum_written_out_adds_up_to_pytorchs_value(settings):
+    """The hover beside a feature map's number: its window times the kernel, as Setosa's demo shows it."""
+    torch.manual_seed(0)
+    image = torch.rand(3, 20, 24)
+    kernel = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+    result = filtering.apply_filter(image, kernel, settings)
+    channel = 2 if settings.colour == "per-channel" else 0
+    sums = filtering.window_sums(result, kernel, settings, (1, 4, 2, 6), channel)
+    assert len(sums) == 3 and len(sums[0]) == 4
+    for i, row in enumerate(sums):
+        for j, text in enumerate(row):
+            assert float(text.rsplit("= ", 1)[1]) == pytest.approx(float(result.conv[channel, 1 + i, 2 + j]), abs=2e-3)
+            assert text.count("<br>") == 2 and text.count("·") == 9  # one kernel row a line
+    first = sums[0][0].split(" +<br>")[0]
+    assert first.endswith("·1" if settings.flip else "·(-1)")  # the kernel as applied: turned when flipped
+
+
+def test_no_sum_is_written_for_rgb_summed_or_a_kernel_too_big_to_read():
+    image = torch.rand(3, 20, 20)
+    summed = filtering.FilterSettings(colour="sum")
+    assert filtering.window_sums(filtering.apply_filter(image, torch.ones(3, 3), summed), torch.ones(3, 3), summed,
+                                 (0, 2, 0, 2)) is None
+    big = filtering.FilterSettings()
+    assert filtering.window_sums(filtering.apply_filter(image, torch.ones(9, 9), big), torch.ones(9, 9), big,
+                                 (0, 2, 0, 2)) is None
