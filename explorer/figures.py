@@ -186,13 +186,19 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
 
 
 def clickable_cells(fig: go.Figure, rows: int, cols: int, marker_px: int) -> None:
-    """Let a click on any cell of ``fig``'s (rows, cols) grid report it (read it with ``mosaic.cell_from_click``).
+    """Let a click on any cell of ``fig``'s (rows, cols) heatmap report it (read it with ``mosaic.cell_from_click``).
 
-    A plotly heatmap returns no points on click, so an invisible marker sits on every cell
-    (``opacity`` 0.01 and ``hoverinfo="none"``: a "skip" marker would not be selectable).
+    A plotly heatmap returns no points on click, so an invisible marker sits on every cell (``opacity`` 0.01: a
+    "skip" marker would not be selectable). The markers, nearer the pointer, take the hover from the heatmap: they
+    carry its words (a cell still to come says "filled at step 5"), else it showed none.
     """
     ys, xs = np.mgrid[0:rows, 0:cols]
-    fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", opacity=0.01, hoverinfo="none",
+    heat = next(t for t in reversed(fig.data) if t.type == "heatmap")
+    words = np.asarray(heat.customdata if heat.customdata is not None else
+                       [["" if np.isnan(v) else export.number(v, 3) for v in line]
+                        for line in np.asarray(heat.z, dtype=float).tolist()], dtype=object)
+    fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", opacity=0.01, customdata=words.ravel(),
+                             hovertemplate="row %{y}, col %{x}: %{customdata}<extra></extra>",
                              marker=dict(size=marker_px, symbol="square"), showlegend=False))
     fig.update_layout(clickmode="event+select", dragmode=False)
 

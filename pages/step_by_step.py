@@ -38,6 +38,9 @@ SETTINGS = [
     state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
 ]
 state.restore(SETTINGS)
+_STOP_PLAY = "sb_stop_play"  # Play reached the end: the toggle above the steps turns off
+if st.session_state.pop(_STOP_PLAY, False):
+    st.session_state.sb_play = False
 if state.from_link("sb_example") and not state.from_link("sb_pad") and st.session_state.sb_example in examples.EXAMPLES:
     # a link that names an example and no padding means the example as the lecture has it
     st.session_state.sb_pad = examples.EXAMPLES[st.session_state.sb_example].padding
@@ -89,8 +92,11 @@ def _example_changed() -> None:
 def step_controls(steps: int) -> int:
     """Previous / next / play and a slider over steps 1..L; returns the 0-based output cell index."""
     state.at_most("sb_step", "step", steps, f"the output has {steps} cells, steps 1..{steps}")
-    if st.session_state.get("sb_play") and st.session_state.sb_step < steps:
-        st.session_state.sb_step += 1
+    if st.session_state.get("sb_play"):
+        if st.session_state.sb_step < steps:
+            st.session_state.sb_step += 1
+        if st.session_state.sb_step >= steps:  # the end: it stops there (it reran each second, and Back restarted it)
+            st.session_state[_STOP_PLAY] = True
     # buttons as wide as their words and the slider in the rest: columns cut "Previous" at 1024 px
     row = st.container(horizontal=True, vertical_alignment="bottom")
     row.button("◀ Previous", key="sb_prev", on_click=_move, args=(-1, steps), disabled=st.session_state.sb_step <= 1)
@@ -110,6 +116,8 @@ def _move(delta: int, steps: int) -> None:
 
 
 def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
+    if st.session_state.get(_STOP_PLAY) and st.session_state.get("sb_play"):
+        st.rerun()  # the whole page, whose toggle above this fragment turns Play off
     step = step_controls(traced.steps)
     if not st.session_state.get("sb_play") or step + 1 == traced.steps:
         # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
@@ -139,7 +147,9 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
                               on_select=functools.partial(_go_to_clicked, tuple(traced.output.shape)))
         else:
             cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
-    st.caption("Click a cell of the output" + (" gradient" if grad is not None else "") + " to go to its step.")
+    what = "the output" + (" gradient" if grad is not None else "")
+    st.caption(f"Pause Play to go to a step by clicking a cell of {what}." if st.session_state.get("sb_play") else
+               f"Click a cell of {what} to go to its step.")
 
 
 CLICK_PX = 30  # the invisible marker that takes a cell's click, in a 44 px cell
@@ -148,7 +158,8 @@ CLICK_PX = 30  # the invisible marker that takes a cell's click, in a 44 px cell
 def _go_to_clicked(shape: tuple[int, int]) -> None:
     """Go to the step that fills the output cell just clicked (the steps go row by row)."""
     clicked = mosaic.cell_from_click(st.session_state.get("sb_cells"), shape)
-    if clicked is not None:
+    # not while Play runs: its reruns each second raced the click's, and the step jumped back
+    if clicked is not None and not st.session_state.get("sb_play"):
         st.session_state.sb_step = clicked[0] * shape[1] + clicked[1] + 1
 
 

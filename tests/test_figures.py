@@ -43,6 +43,11 @@ def test_clickable_cells_put_a_selectable_marker_on_every_cell():
     figures.clickable_cells(fig, 2, 3, 30)
     markers = fig.data[-1]
     assert len(markers.x) == 6 and (markers.x[4], markers.y[4]) == (1, 1) and fig.layout.clickmode == "event+select"
+    # nearer the pointer than the heatmap, the markers take its hover: they carry its words (it showed none)
+    assert markers.customdata[4] == "0" and "%{customdata}" in markers.hovertemplate
+    output = figures.grid_figure(torch.tensor([[1.5, 2.0]]), "Output", mask=torch.tensor([[True, False]]))
+    figures.clickable_cells(output, 1, 2, 30)
+    assert list(output.data[-1].customdata) == ["1.5", "filled at step 2"]
     assert mosaic.cell_from_click({"selection": {"points": [{"x": 1, "y": 1}]}}, (2, 3)) == (1, 1)
 
 

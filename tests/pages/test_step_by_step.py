@@ -134,8 +134,8 @@ def test_play_writes_the_link_once_at_its_end_not_each_second():
     for _ in range(2):
         at.run()
     assert "Step 6 of 6" in text(at) and at.query_params["step"] == "6"
-    at.toggle(key="sb_play").set_value(False).run()
-    assert at.query_params["step"] == "6"
+    at.run()  # the end: Play turns itself off (it reran each second, and Back to an earlier step restarted it)
+    assert not at.toggle(key="sb_play").value and "Step 6 of 6" in text(at) and at.query_params["step"] == "6"
 
 
 def test_the_example_survives_a_trip_through_pooling():
