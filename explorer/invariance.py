@@ -79,11 +79,11 @@ def swept_values(kind: str, first: float, last: float, count: int, side: int) ->
 def most_versions(kind: str, first: float, last: float, side: int, most: int = 61) -> int:
     """The largest odd count of versions that :func:`swept_values` gives all different, at most ``most``: a shift of
     ``first``..``last`` percent of ``side`` pixels holds one version per whole pixel (a Versions slider past that
-    changed nothing). At least 3."""
+    changed nothing). A range of fewer than 3 whole pixels holds just those."""
     if not kind.startswith("shift"):
         return most
     pixels = round(last / 100 * side) - round(first / 100 * side) + 1
-    return max(3, min(most, pixels if pixels % 2 else pixels - 1))
+    return pixels if pixels < 3 else min(most, pixels if pixels % 2 else pixels - 1)
 
 
 def shown_versions(count: int, most: int = 9) -> list[int]:

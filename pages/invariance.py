@@ -47,6 +47,13 @@ SETTINGS = [
 state.restore(SETTINGS)
 
 
+WISH = "inv_count_chosen"  # the Versions count last chosen: a narrow range shows fewer, a wider one gives it back
+
+
+def _chose_count() -> None:
+    st.session_state[WISH] = st.session_state.inv_count
+
+
 def sweep(network: model_input.Network, image: torch.Tensor, kind: str, values: tuple[float, ...]) -> invariance.Sweep:
     """The sweep, computed once per server under a progress bar."""
     layers = invariance.compared_layers(list(network.layers))
@@ -69,14 +76,16 @@ with view, layout.guard("sweeping the transformation"):
     state.odd("inv_count", "n", "the Versions slider takes odd counts")  # from 3: one version in the middle
     first, last = st.session_state[f"inv_{kind}"]
     top = invariance.most_versions(kind, first, last, side)
-    state.page_default("inv_count", min(SETTINGS[-1].default, top))  # the default 21, or all the shifts there are
-    state.at_most("inv_count", "n", top, f"{first:g}% to {last:g}% of {side} px holds {top} different whole-pixel "
-                  "shifts")
+    if state.from_link("inv_count") or state.came_back() or WISH not in st.session_state:
+        st.session_state[WISH] = st.session_state.inv_count
     if top > 3:
-        c.slider("Versions", 3, top, key="inv_count", step=2,
+        # a narrow range lowers the count; a wide one gives back the count the visitor chose (it only went down)
+        st.session_state.inv_count = max(st.session_state.inv_count, min(st.session_state[WISH], top))
+        state.page_default("inv_count", min(SETTINGS[-1].default, top))  # the default 21, or all the shifts there are
+        state.at_most("inv_count", "n", top, f"{first:g}% to {last:g}% of {side} px holds {top} different "
+                      "whole-pixel shifts")
+        c.slider("Versions", 3, top, key="inv_count", step=2, on_change=_chose_count,
                  help="How many versions to run, the original in the middle. Shifts stop at one per whole pixel.")
-    else:
-        c.caption("Versions: 3, every whole-pixel shift in this range.")
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)
     if len(values) < st.session_state.inv_count:
         st.caption(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px is {values[0]:g} to "

@@ -29,6 +29,15 @@ def test_defaults_shift_the_digit_sideways():
     linked = app(PAGE, n="41")
     assert "`n=41` was ignored: -30% to 30% of 28 px holds 17 different whole-pixel shifts, so 17 is shown" in warnings(
         linked)
+    narrow = app(PAGE, shift_x="0,5", n="5")  # 0 and 1 px: two shifts, said once, no slider
+    no_crash(narrow)
+    assert "which holds 2 different shifts, so 2 versions" in text(narrow) and not warnings(narrow)
+    assert not [s for s in narrow.slider if s.key == "inv_count"]
+    chosen = app(PAGE)
+    chosen.slider(key="inv_count").set_value(13).run()
+    chosen.slider(key="inv_shift_x").set_value((-5.0, 0.0)).run()  # two shifts: fewer shown...
+    chosen.slider(key="inv_shift_x").set_value((-50.0, 50.0)).run()  # ...and the 13 chosen come back (it stayed 3)
+    assert chosen.slider(key="inv_count").value == 13 and chosen.query_params["n"] == "13"
     turned = app(PAGE, kind="rotate")
     assert turned.slider(key="inv_count").value == 21 and turned.slider(key="inv_count").max == 61
     assert at.slider(key="inv_shift_x").label == "Range (% of the width of 28 px)"
