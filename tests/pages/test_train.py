@@ -280,6 +280,9 @@ def test_a_learning_rate_too_low_to_learn_is_flagged_and_0_blocks_the_launch():
     assert "a learning rate of 0 never moves the weights. Type one above 0, such as 0.003" in errors(at)[0]
     assert at.button(key="tr_start").disabled
     assert "far" not in warnings(app("pages/train.py", opt="sgd", lr="0.001"))
+    zero = app("pages/train.py", lr="0")  # the link of that view opens it, with its message (it was "ignored")
+    assert not warnings(zero) and zero.button(key="tr_start").disabled and "learning rate of 0" in errors(zero)[0]
+    assert "far below" in warnings(app("pages/train.py", lr="1e-7"))
 
 
 def test_a_custom_networks_layers_come_back_with_its_settings(tmp_path, monkeypatch):
