@@ -124,7 +124,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         # address is an entry of the browser's history, which Back would step through)
         state.publish(SETTINGS, _padding_named())
     r, c = traced.cell(step)
-    place = f"position {c}" if st.session_state.sb_mode == "1-D signal" else f"cell ({r}, {c})"
+    place = figures.cell_name(traced, r, c)  # as the grids name it: a one-row input has positions too
     st.markdown(f"**Step {step + 1} of {traced.steps}** fills output {place} (steps count from 1; positions and "
                 "cells from 0, as PyTorch indexes them)")
     if grad is not None:

@@ -36,6 +36,8 @@ def test_step_page_pooling_and_1d():
     assert "Output: position 0" in titles(at)  # a signal has positions, not (row, column) cells
     assert "**Step 1 of 3** fills output position 0 (steps count from 1; positions and cells from 0" in text(at)
     assert "**Step 2 of 6** fills output cell (0, 1)" in text(app("pages/step_by_step.py", step="2"))
+    row = app("pages/step_by_step.py", ex="custom", **{"in": "1 2 3"}, kv="1", step="3")  # named as its grid is
+    assert "**Step 3 of 3** fills output position 2" in text(row) and "Output: position 2" in titles(row)
 
 
 @pytest.mark.parametrize("params,message", [
