@@ -43,8 +43,8 @@ SETTINGS = [
     state.Setting("kl_count_open", "count", False, state.boolean, state.dump_bool),  # the counter unfolded
 ]
 state.restore(SETTINGS)
-if any(state.from_link(f"kl_count_{name}") for name, *_ in COUNTED):  # a link's count (or its error) shows at once
-    st.session_state.kl_count_open = True
+if any(state.from_link(f"kl_count_{name}") for name, *_ in COUNTED) and not state.from_link("kl_count_open"):
+    st.session_state.kl_count_open = True  # a link's count (or its error) shows at once, unless it says count=0
 if state.came_back():  # the browser's Back: the grid of that address, not the one edited last
     kernel_input.start_from_link()
 
@@ -98,6 +98,12 @@ def region_input(column, label: str, key: str, size: int) -> int:
                                args=(key, size))
 
 
+def _counter_fold() -> dict[str, str]:
+    """``count=0`` for a link whose counter holds numbers but was folded: left out, the fold opened again."""
+    counted = any(st.session_state[f"kl_count_{name}"] != default for name, default, *_ in COUNTED)
+    return {"count": "0"} if counted and not st.session_state.kl_count_open else {}
+
+
 def count_parameters() -> None:
     """The lecture's parameter counts for a layer of any size: shared, locally connected, fully connected."""
     with st.expander("Count a layer's parameters, any sizes", icon=":material/calculate:", key="kl_count_open",
@@ -126,7 +132,7 @@ with controls:
                  help="A larger image is scaled down to this; a smaller one is used as it is.")
     kernel = kernel_input.pick_kernel()
     settings = filter_controls()
-state.publish(SETTINGS, kernel_input.url_extra())
+state.publish(SETTINGS, kernel_input.url_extra() | _counter_fold())
 
 if picked is None or kernel is None:
     view.info("Choose an image to see the feature map." if picked is None else

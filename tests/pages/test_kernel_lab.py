@@ -285,6 +285,11 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     no_crash(impossible)
     assert any("a 9x9 kernel does not fit a 5x5 input with padding 0" in e for e in errors(impossible))
     assert impossible.session_state["kl_count_open"] and impossible.query_params["count"] == "1"  # its error shows
+    impossible.session_state["kl_count_open"] = False  # folded by hand: the link says so, and stays folded
+    impossible.run()
+    assert impossible.query_params["count"] == "0"
+    folded = app("pages/kernel_lab.py", nw="5", nf="9", count="0")
+    assert not folded.session_state["kl_count_open"] and folded.query_params["count"] == "0"
     assert "count" not in app("pages/kernel_lab.py").query_params
 
 
