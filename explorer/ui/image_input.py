@@ -57,7 +57,8 @@ def pick_image() -> tuple[str, torch.Tensor] | None:
     """Draw the picker; returns (label, (C, H, W) image) or None while nothing is chosen."""
     # a radio, not a segmented control: its options wrap in the pages' narrow left column
     source = st.radio("Image source", SOURCES, format_func=SOURCE_LABELS.get, key="img_source", horizontal=True)
-    with st.container(border=True):
+    # no frame round the canvas: its padding pushed the 224 px canvas past a model page's controls column (237 px)
+    with st.container(border=source != "draw"):
         picked = {"sample": _sample, "draw": _drawing, "upload": _upload, "camera": _camera}[source]()
     if picked is not None:
         st.session_state[CURRENT] = picked
