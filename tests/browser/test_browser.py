@@ -252,6 +252,22 @@ def test_the_browsers_back_button_brings_back_the_former_setting(app_url: str, p
     screenshot(page, request.node.name)
 
 
+def test_a_feature_maps_number_shows_its_sum_on_hover(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    """As Setosa's demo: the pixels under the kernel, each times its weight, beside the number they make."""
+    open_page(page, app_url + "/kernel_lab?tab=Numbers&k=laplacian", "Pixel values in")
+    page.locator(".st-key-kl_region_out").scroll_into_view_if_needed()
+    wait_for_app(page)
+    x, y = page.wait_for_function(CELL_JS, arg=["The feature map as numbers", 3, 5], timeout=30_000,
+                                  polling=200).json_value()
+    page.mouse.move(x, y)
+    hover = page.locator(".st-key-kl_region_out .hoverlayer")
+    expect(hover).to_contain_text("·(-4)", timeout=10_000)  # the Laplacian's centre weight, on the middle line
+    lines = page.locator(".st-key-kl_region_out .hoverlayer tspan.line").all_text_contents()
+    shown, total = re.search(r": (-?[0-9.]+)$", lines[0]).group(1), re.search(r"= (-?[0-9.]+)$", lines[-1]).group(1)
+    assert len(lines) == 4 and float(total) == pytest.approx(float(shown), abs=2e-3)  # its value, and 3 kernel rows
+    screenshot(page, request.node.name)
+
+
 def test_a_click_on_an_output_cell_goes_to_its_step(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
     """The output grid takes a click, as CNN Explainer's does: cell (1, 1) of the 2 x 3 output is step 5."""
     open_page(page, app_url + "/step_by_step", "Step 1 of 6")
