@@ -337,7 +337,9 @@ def rows_figure(rows: list[list[torch.Tensor]], row_labels: list[str], title: st
             tile[:] = _as_rgb_tile(image, side)
             _frame(tile)
     fig = go.Figure(go.Image(source=png_source(canvas), hoverinfo="skip"))
-    label_px = 80
+    # room for the longest name (13 px text, about 1.1 times the 14 px table font's estimate): "layer3.0.downsample.0"
+    # took more than a fixed 80 px, plotly widened the margin, and the picture shrank over an empty band
+    label_px = max(80, round(1.1 * max((text_px(label) for label in row_labels), default=0)) + 12)
     height = 60 + (width_px - label_px) * canvas.shape[0] / canvas.shape[1]
     fig.update_layout(title=title, height=int(height), margin=dict(l=label_px, r=10, t=40, b=10), dragmode=False)
     fig.update_xaxes(visible=False, range=[-0.5, canvas.shape[1] - 0.5], constrain="domain")
@@ -345,6 +347,25 @@ def rows_figure(rows: list[list[torch.Tensor]], row_labels: list[str], title: st
                      tickvals=[r * (side + gap) + side / 2 for r in range(len(rows))], ticktext=row_labels,
                      showgrid=False, zeroline=False, ticks="", tickfont=dict(size=13))
     return fig
+
+
+def overview_figure(maps: list[tuple[str, torch.Tensor]], per_layer: int = 8, most: int = 24,
+                    width_px: int = 700) -> go.Figure:
+    """Every layer at a glance, as CNN Explainer draws a network: a row per layer (``maps``: its name and its (C, H, W)
+    output) of its first ``per_layer`` maps, each on its own grey scale. A deeper network shows ``most`` layers
+    spread evenly from the first to the last."""
+    chosen = maps if len(maps) <= most else [maps[round(i * (len(maps) - 1) / (most - 1))] for i in range(most)]
+    rows = [[_own_scale(m) for m in out[:per_layer]] for _, out in chosen]
+    title = f"Every layer at a glance: its first {per_layer} maps" + (
+        f" ({len(chosen)} of the {len(maps)} layers with maps)" if len(chosen) < len(maps) else "")
+    return rows_figure(rows, [name for name, _ in chosen], title, side=40, width_px=width_px)
+
+
+def _own_scale(fmap: torch.Tensor) -> torch.Tensor:
+    """A (H, W) map as a (1, H, W) picture from its lowest value (black) to its highest (white); flat: grey."""
+    fmap = fmap.detach().float().cpu()
+    low, high = fmap.min(), fmap.max()
+    return ((fmap - low) / (high - low) if high > low else torch.full_like(fmap, 0.5))[None]
 
 
 def selected_points(event) -> list[dict]:

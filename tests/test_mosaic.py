@@ -195,3 +195,20 @@ def test_the_chosen_tile_of_a_grid_to_click_is_outlined_and_the_toolbar_has_no_z
     assert "zoom" in fig.layout.modebar.remove and "pan" in fig.layout.modebar.remove
     assert not mosaic.images_figure(tiles, ["a"] * 6, "t", clickable=True).layout.shapes  # none chosen
     assert not mosaic.images_figure(tiles, ["a"] * 6, "t", selected=9).layout.shapes  # not on this page
+
+
+def test_the_overview_has_a_row_per_layer_of_its_first_maps_each_on_its_own_scale():
+    maps = [("conv1", torch.randn(6, 28, 28)), ("pool1", torch.randn(6, 14, 14) * 100),
+            ("conv2", torch.zeros(16, 10, 10))]
+    fig = mosaic.overview_figure(maps, per_layer=4)
+    assert list(fig.layout.yaxis.ticktext) == ["conv1", "pool1", "conv2"]
+    tile = 40 + 40 // 12
+    assert _image(fig).shape == (3 * tile - 40 // 12, 4 * tile - 40 // 12, 3)  # 3 rows of 4 maps
+    picture = _image(fig)
+    assert picture[tile + 5:tile + 35, 5:35].max() > 200 and picture[tile + 5:tile + 35, 5:35].min() < 50  # own scale
+    assert abs(int(picture[2 * tile + 20, 20, 0]) - 128) < 3  # a flat map: mid grey
+    deep = mosaic.overview_figure([(f"l{i}", torch.randn(2, 4, 4)) for i in range(50)], most=24)
+    assert len(deep.layout.yaxis.ticktext) == 24 and deep.layout.yaxis.ticktext[-1] == "l49"
+    assert "(24 of the 50 layers with maps)" in deep.layout.title.text
+    named = mosaic.overview_figure([("layer3.0.downsample.0", torch.randn(2, 4, 4))])
+    assert named.layout.margin.l > 80 == mosaic.overview_figure(maps).layout.margin.l  # room for a long name

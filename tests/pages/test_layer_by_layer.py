@@ -210,6 +210,14 @@ def test_a_link_to_a_model_opens_on_a_sample_like_its_data():
 PROBES = "Probe each layer"
 
 
+def test_the_whole_network_tab_shows_every_layer_with_maps_at_a_glance():
+    at = app("pages/layer_by_layer.py", tab="Whole network")
+    no_crash(at)
+    overview = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Every layer at a glance"))
+    assert overview["layout"]["yaxis"]["ticktext"] == ["normalize", "conv1", "relu1", "pool1", "conv2", "relu2",
+                                                      "pool2"]  # LeNet-5's layers with maps; its fc layers have none
+
+
 def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
     closed = app("pages/layer_by_layer.py", model="tinyvgg")
     assert not any(t.startswith("What a linear classifier reads") for t in titles(closed))
