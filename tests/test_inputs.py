@@ -47,8 +47,27 @@ def test_a_photo_of_grey_paper_gets_a_black_background_not_a_grey_box():
     x = prepared.tensor[0]
     assert x[0].max() == 0 and x[:, 0].max() == 0 and (x == 0).float().mean() > 0.6  # black around the digit
     assert x.max() > 0.95  # the ink as white as MNIST's
-    assert any("background's grey (0.20) made black" in n for n in prepared.notes)
-    assert not any("background's grey" in n for n in inputs.prepare(models.spec("lenet5"), _stroke_drawing()).notes)
+    assert any("the paper's grey (0.20) made black" in n for n in prepared.notes)
+    assert not any("paper's grey" in n for n in inputs.prepare(models.spec("lenet5"), _stroke_drawing()).notes)
+
+
+@pytest.mark.parametrize("trouble", ["grain", "uneven light"])
+def test_a_photo_with_grain_or_uneven_light_keeps_its_digit_whole_on_black(trouble):
+    """Grain above the ink threshold made the whole photo the digit's box (the digit shrank to half); a ramp of
+    light left a grey band beside it."""
+    torch.manual_seed(0)
+    photo = _stroke_drawing() * 0.7 + 0.1  # ink at 0.1, paper at 0.8
+    if trouble == "grain":
+        photo = (photo + torch.randn_like(photo[:1]) * 8 / 255).clamp(0, 1)
+    else:
+        photo = (photo + torch.linspace(-0.12, 0.12, photo.shape[-1])).clamp(0, 1)
+    prepared = inputs.prepare(models.spec("lenet5"), photo)
+    clean = inputs.prepare(models.spec("lenet5"), _stroke_drawing()).tensor
+    x = prepared.tensor[0]
+    ys, xs = torch.nonzero(x >= inputs.INK, as_tuple=True)
+    assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 in (20, 21)  # the stroke fills MNIST's box
+    assert x[0].max() < 0.05 and x[:, 0].max() < 0.05 and x[-1].max() < 0.05  # black round it
+    assert (x - clean[0]).abs().mean() < 0.05  # much as the clean drawing comes out
 
 
 def test_the_canvas_path_gives_the_same_input_as_the_tensor():
