@@ -101,10 +101,11 @@ def output_block(result: FilterResult, kernel_hw: tuple[int, int], settings: Fil
 
 
 def window_sums(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings, block: tuple[int, int, int, int],
-                channel: int = 0, most: int = 7) -> list[list[str]] | None:
+                channel: int = 0, most: int = 5) -> list[list[str]] | None:
     """Each output of ``block`` (rows a..b-1, columns c..d-1 of map ``channel``) as its sum written out, one kernel
     row a line: "0.24·1 + 0.55·0 + ... = 1.24", as a hover shows it beside the number. None where a sum has too
-    many terms to read (a kernel past ``most`` x ``most``) or runs over R, G and B together (the "sum" mode)."""
+    many terms to read (a kernel past ``most`` x ``most``: a 7x7 one's hover ran past the figure) or runs over R, G
+    and B together (the "sum" mode). Weights are written to 3 significant digits (a Gabor's -0.430817 widened it)."""
     if settings.colour == "sum" or max(kernel.shape) > most:
         return None
     mode = "zeros" if settings.border == "valid" else settings.border
@@ -126,7 +127,7 @@ def window_sums(result: FilterResult, kernel: torch.Tensor, settings: FilterSett
 
 
 def _weight(w: float) -> str:
-    return f"({w:g})" if w < 0 else f"{w:g}"
+    return f"({w:.3g})" if w < 0 else f"{w:.3g}"
 
 
 def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: FilterSettings) -> str:

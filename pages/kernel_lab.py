@@ -5,7 +5,7 @@ import streamlit as st
 from explorer import conv, figures, filtering, images
 from explorer.ui import classic_view, image_input, kernel_input, layout, state
 
-layout.page_setup(layout.PAGES[0])
+layout.page_setup(layout.PAGES[1])
 st.title("Kernel Lab")
 st.markdown(
     "A kernel slides over the image; at each position it multiplies the pixels under it by its weights "
@@ -196,8 +196,9 @@ with view, layout.guard("applying the kernel"):
             st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
                                                    "The feature map as numbers", signed=True, sums=sums),
                             key="kl_region_out", config=layout.NO_TOOLBAR)
-            if sums is not None:
-                st.caption("Hover a number for its sum: the pixels under the kernel, each times its weight.")
+            st.caption("Hover a number for its sum: the pixels under the kernel, each times its weight (pixels to 2 "
+                       "decimals, so the terms add up to the total only roughly)." if sums is not None else
+                       "A kernel larger than 5x5, or RGB summed, has too many products to write out on hover.")
             if settings.colour == "sum":
                 st.caption("RGB, summed: each of these adds up the kernel's products over R, G and B, so the "
                            "channel above holds only a third of the terms.")
