@@ -109,3 +109,8 @@ def link_cell(text: str) -> str:
 def from_link_cell(text: str) -> str:
     """A cell as :func:`link_cell` wrote it, as it was typed."""
     return urllib.parse.unquote(text)
+
+
+def share(p: float) -> str:
+    """A probability as a percentage to one decimal; below 0.05%, "<0.1%" (a runner-up's "0.0%" said nothing)."""
+    return f"{p:.1%}" if p >= 0.0005 else "<0.1%"

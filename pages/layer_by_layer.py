@@ -80,7 +80,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
         st.markdown(f"**Prediction:** {named[0][0]} ({named[0][1]:.1%})"
                     + ("" if network.pretrained else " (random weights)"))
         if len(named) > 1:  # the runners-up, as the last layer's bars show them
-            st.caption("Then " + ", ".join(f"{name} ({p:.1%})" for name, p in named[1:]) + ".")
+            st.caption("Then " + ", ".join(f"{name} ({labels.share(p)})" for name, p in named[1:]) + ".")
     with right:
         if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
             pages = (out.shape[0] + MAPS_PER_PAGE - 1) // MAPS_PER_PAGE

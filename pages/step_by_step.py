@@ -8,7 +8,7 @@ import torch
 from explorer import backprop, conv, examples, export, figures, kernels, mosaic, trace
 from explorer.ui import backward, layout, state
 
-layout.page_setup(layout.PAGES[1])
+layout.page_setup(layout.PAGES[0])
 st.title("Convolution step by step")
 st.markdown(
     "The window (orange) visits one output cell per step: each input value under it is multiplied by "

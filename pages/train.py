@@ -29,7 +29,7 @@ SETTINGS = [
     state.Setting("tr_arch", "arch", "lenet5", state.choice(ARCHS)),
     state.Setting("tr_layers_text", "layers", "", lambda text: layer_table.to_text(layer_table.from_text(text))),
     state.Setting("tr_opt", "opt", "adamw", state.choice(("adamw", "sgd"))),
-    state.Setting("tr_lr", "lr", DEFAULT_LR, state.float_between(0.0, 1e6)),  # 0 as the box: its link shows why
+    state.Setting("tr_lr", "lr", DEFAULT_LR, state.float_between(0.0, 1e6), lambda v: f"{v:g}"),  # 0 as the box
     state.Setting("tr_batch", "batch", 128, state.int_choice((16, 32, 64, 128, 256, 512, 1024))),
     state.Setting("tr_epochs", "epochs", 2, state.int_between(1, 50)),
     state.Setting("tr_seed", "seed", 0, state.int_between(0, 1_000_000)),

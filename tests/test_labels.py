@@ -49,3 +49,7 @@ def test_a_typed_cell_goes_through_a_link_as_typed():
         assert labels.from_link_cell(labels.link_cell(typed)) == typed
         assert not set(",;=") & set(labels.link_cell(typed))
     assert labels.link_cell("1,5") == "1%2C5" and labels.link_cell("-0.25") == "-0.25"  # numbers unchanged
+
+
+def test_a_share_too_small_for_one_decimal_says_so():
+    assert [labels.share(p) for p in (0.999, 0.0005, 0.0004, 0.0)] == ["99.9%", "0.1%", "<0.1%", "<0.1%"]

@@ -61,14 +61,14 @@ HOME = PageInfo("streamlit_app.py", "Home", ":material/home:", "What CNN Explore
 # in the lecture's order: convolution, layers, what units see, explaining and fooling, then training
 PAGES: tuple[PageInfo, ...] = (
     PageInfo(
-        "pages/kernel_lab.py", "Kernel Lab", ":material/blur_on:",
-        "Draw or upload an image, apply Sobel, Laplacian, Gaussian, Gabor or your own kernel, "
-        "and see the feature map with padding, stride, dilation, ReLU and pooling; Canny edges and morphology.",
-    ),
-    PageInfo(
         "pages/step_by_step.py", "Convolution step by step", ":material/grid_on:",
         "The lecture's worked examples, one output cell at a time: window, products, sum; "
         "flip, padding, stride, dilation, pooling, 1-D signals, and the backward pass of a convolution.",
+    ),
+    PageInfo(
+        "pages/kernel_lab.py", "Kernel Lab", ":material/blur_on:",
+        "Draw or upload an image, apply Sobel, Laplacian, Gaussian, Gabor or your own kernel, "
+        "and see the feature map with padding, stride, dilation, ReLU and pooling; Canny edges and morphology.",
     ),
     PageInfo(
         "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",

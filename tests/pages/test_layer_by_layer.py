@@ -31,13 +31,13 @@ def test_layer_page_reads_the_sample_digit_with_the_shipped_lenet5():
     runners = next(c.value for c in at.caption if c.value.startswith("Then "))  # the next two classes, as PyTorch
     import torch
 
-    from explorer import inputs, models
+    from explorer import inputs, labels, models
 
     model = models.build("lenet5", pretrained=True).eval()
     x = inputs.prepare(models.spec("lenet5"), at.session_state["current_image"][1]).tensor
     with torch.no_grad():
         p, i = torch.softmax(model(x[None])[0], 0).topk(3)
-    assert runners == f"Then {int(i[1])} ({float(p[1]):.1%}), {int(i[2])} ({float(p[2]):.1%})."
+    assert runners == f"Then {int(i[1])} ({labels.share(float(p[1]))}), {int(i[2])} ({labels.share(float(p[2]))})."
 
 
 def test_layer_page_steps_through_every_layer_of_lenet5():
