@@ -282,6 +282,7 @@ def test_a_learning_rate_too_low_to_learn_is_flagged_and_0_blocks_the_launch():
     assert "far" not in warnings(app("pages/train.py", opt="sgd", lr="0.001"))
     zero = app("pages/train.py", lr="0")  # the link of that view opens it, with its message (it was "ignored")
     assert not warnings(zero) and zero.button(key="tr_start").disabled and "learning rate of 0" in errors(zero)[0]
+    assert zero.query_params["lr"] == "0"  # as typed, not 0.0
     assert "far below" in warnings(app("pages/train.py", lr="1e-7"))
 
 
