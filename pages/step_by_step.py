@@ -1,12 +1,10 @@
 """Convolution step by step: the lecture's worked examples, one output cell at a time."""
 
-import functools
-
 import streamlit as st
 import torch
 
-from explorer import backprop, conv, examples, export, figures, kernels, mosaic, trace
-from explorer.ui import backward, layout, state
+from explorer import backprop, conv, examples, export, figures, kernels, trace
+from explorer.ui import backward, layout, state, stepper
 
 layout.page_setup(layout.PAGES[0])
 st.title("Convolution step by step")
@@ -38,9 +36,7 @@ SETTINGS = [
     state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
 ]
 state.restore(SETTINGS)
-_STOP_PLAY = "sb_stop_play"  # Play reached the end: the toggle above the steps turns off
-if st.session_state.pop(_STOP_PLAY, False):
-    st.session_state.sb_play = False
+stepper.settle_play()
 if state.from_link("sb_example") and not state.from_link("sb_pad") and st.session_state.sb_example in examples.EXAMPLES:
     # a link that names an example and no padding means the example as the lecture has it
     st.session_state.sb_pad = examples.EXAMPLES[st.session_state.sb_example].padding
@@ -89,37 +85,10 @@ def _example_changed() -> None:
         st.session_state.sb_pad = example.padding
 
 
-def step_controls(steps: int) -> int:
-    """Previous / next / play and a slider over steps 1..L; returns the 0-based output cell index."""
-    state.at_most("sb_step", "step", steps, f"the output has {steps} cells, steps 1..{steps}")
-    if st.session_state.get("sb_play"):
-        if st.session_state.sb_step < steps:
-            st.session_state.sb_step += 1
-        if st.session_state.sb_step >= steps:  # the end: it stops there (it reran each second, and Back restarted it)
-            st.session_state[_STOP_PLAY] = True
-    # buttons as wide as their words and the slider in the rest: columns cut "Previous" at 1024 px
-    row = st.container(horizontal=True, vertical_alignment="bottom")
-    row.button("◀ Previous", key="sb_prev", on_click=_move, args=(-1, steps), disabled=st.session_state.sb_step <= 1)
-    row.button("Next ▶", key="sb_next", on_click=_move, args=(1, steps), disabled=st.session_state.sb_step >= steps)
-    if steps > 1:
-        row.slider("Step", 1, steps, key="sb_step")
-    return st.session_state.sb_step - 1
-
-
-def _play_from_start(steps: int) -> None:
-    if st.session_state.sb_play and st.session_state.sb_step >= steps:
-        st.session_state.sb_step = 1
-
-
-def _move(delta: int, steps: int) -> None:
-    st.session_state.sb_step = max(1, min(steps, st.session_state.sb_step + delta))
-
-
 def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
-    if st.session_state.get(_STOP_PLAY) and st.session_state.get("sb_play"):
-        st.rerun()  # the whole page, whose toggle above this fragment turns Play off
-    step = step_controls(traced.steps)
-    if not st.session_state.get("sb_play") or step + 1 == traced.steps:
+    stepper.rerun_if_stopped()
+    step = stepper.controls(traced.steps)
+    if not stepper.playing() or step + 1 == traced.steps:
         # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
         # address is an entry of the browser's history, which Back would step through)
         state.publish(SETTINGS, _padding_named())
@@ -137,30 +106,8 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
     else:
         st.code(trace.pool_equation(traced, kind, step), language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
-    # the grid of output cells (or their gradients) takes a click: that cell's step, as CNN Explainer's does
-    cells = 0 if grad is not None else 1 if traced.weights is None else len(figs) - 1
-    figures.clickable_cells(figs[cells], *traced.output.shape, CLICK_PX)
-    widths = [fig.layout.width for fig in figs]  # each grid at its own size; the row wraps where the page is narrow
-    for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), widths), figs)):
-        if i == cells:
-            cell.plotly_chart(fig, key="sb_cells", width="content", config=layout.NO_TOOLBAR, selection_mode="points",
-                              on_select=functools.partial(_go_to_clicked, tuple(traced.output.shape)))
-        else:
-            cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
-    what = "the output" + (" gradient" if grad is not None else "")
-    st.caption(f"Pause Play to go to a step by clicking a cell of {what}." if st.session_state.get("sb_play") else
-               f"Click a cell of {what} to go to its step.")
-
-
-CLICK_PX = 30  # the invisible marker that takes a cell's click, in a 44 px cell
-
-
-def _go_to_clicked(shape: tuple[int, int]) -> None:
-    """Go to the step that fills the output cell just clicked (the steps go row by row)."""
-    clicked = mosaic.cell_from_click(st.session_state.get("sb_cells"), shape)
-    # not while Play runs: its reruns each second raced the click's, and the step jumped back
-    if clicked is not None and not st.session_state.get("sb_play"):
-        st.session_state.sb_step = clicked[0] * shape[1] + clicked[1] + 1
+    cells = 0 if grad is not None else 1 if traced.weights is None else len(figs) - 1  # the output cells' grid
+    stepper.draw(figs, cells, tuple(traced.output.shape), "the output" + (" gradient" if grad is not None else ""))
 
 
 mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)
@@ -219,8 +166,8 @@ with layout.guard("building the example"):
     if notes := trace.size_notes(traced):  # the lecture's 6x6 input, 3x3 kernel, stride 2: 2.5
         st.warning("The output size is not a whole number:\n" + "\n".join(f"- {note}" for note in notes))
     layout.toggle(st, "Play", key="sb_play", help="Advance one step per second (from the first when at the last).",
-                  on_change=_play_from_start, args=(traced.steps,))
-    st.fragment(run_every=1.0 if st.session_state.get("sb_play") else None)(show_step)(
+                  on_change=stepper.play_from_start, args=(traced.steps,))
+    st.fragment(run_every=1.0 if stepper.playing() else None)(show_step)(
         traced, kind if mode == "pooling" else "", grad)
     done = backward.whole_pass(traced, grad, pmode, flip) if grad is not None else None
     with st.expander("Export this example (Markdown / LaTeX)"):

@@ -1,0 +1,85 @@
+"""Step by step's stepping: Previous / Next, the step slider, Play (a step a second), and a click on an output cell.
+
+The step is the widget ``sb_step`` (1..L, in the page's link); Play is the toggle ``sb_play``, whose steps run in a
+fragment that reruns each second.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import figures, mosaic
+from explorer.ui import layout, state
+
+STOP_PLAY = "sb_stop_play"  # Play reached the end: the toggle above the steps turns off at the next whole run
+CLICK_PX = 30  # the invisible marker that takes a cell's click, in a 44 px cell
+
+
+def settle_play() -> None:
+    """At the top of a whole run, before the toggle: Play that reached the end stops (it reran each second, and the
+    browser's Back to an earlier step restarted it)."""
+    if st.session_state.pop(STOP_PLAY, False):
+        st.session_state.sb_play = False
+
+
+def playing() -> bool:
+    return bool(st.session_state.get("sb_play"))
+
+
+def rerun_if_stopped() -> None:
+    """In the fragment: Play ended a second ago, so rerun the whole page, whose toggle above turns off."""
+    if st.session_state.get(STOP_PLAY) and playing():
+        st.rerun()
+
+
+def controls(steps: int) -> int:
+    """Previous / next and a slider over steps 1..L, one step on while playing; returns the 0-based output cell."""
+    state.at_most("sb_step", "step", steps, f"the output has {steps} cells, steps 1..{steps}")
+    if playing():
+        if st.session_state.sb_step < steps:
+            st.session_state.sb_step += 1
+        if st.session_state.sb_step >= steps:
+            st.session_state[STOP_PLAY] = True
+    # buttons as wide as their words and the slider in the rest: columns cut "Previous" at 1024 px
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    row.button("◀ Previous", key="sb_prev", on_click=_move, args=(-1, steps), disabled=st.session_state.sb_step <= 1)
+    row.button("Next ▶", key="sb_next", on_click=_move, args=(1, steps), disabled=st.session_state.sb_step >= steps)
+    if steps > 1:
+        row.slider("Step", 1, steps, key="sb_step")
+    return st.session_state.sb_step - 1
+
+
+def play_from_start(steps: int) -> None:
+    """The Play toggle's callback: at the last step, it plays from the first."""
+    if playing() and st.session_state.sb_step >= steps:
+        st.session_state.sb_step = 1
+
+
+def _move(delta: int, steps: int) -> None:
+    st.session_state.sb_step = max(1, min(steps, st.session_state.sb_step + delta))
+
+
+def draw(figs: list[go.Figure], cells: int, shape: tuple[int, int], what: str) -> None:
+    """The step's grids in a row that wraps where the page is narrow; ``figs[cells]``, the output cells (or their
+    gradients, ``what``), takes a click: that cell's step, as CNN Explainer's output does."""
+    figures.clickable_cells(figs[cells], *shape, CLICK_PX)
+    widths = [fig.layout.width for fig in figs]  # each grid at its own size
+    for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), widths), figs)):
+        if i == cells:
+            cell.plotly_chart(fig, key="sb_cells", width="content", config=layout.NO_TOOLBAR, selection_mode="points",
+                              on_select=functools.partial(_go_to_clicked, shape))
+        else:
+            cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
+    st.caption(f"Pause Play to go to a step by clicking a cell of {what}." if playing() else
+               f"Click a cell of {what} to go to its step.")
+
+
+def _go_to_clicked(shape: tuple[int, int]) -> None:
+    """Go to the step that fills the output cell just clicked (the steps go row by row); not while Play runs: its
+    reruns each second raced the click's, and the step jumped back."""
+    clicked = mosaic.cell_from_click(st.session_state.get("sb_cells"), shape)
+    if clicked is not None and not playing():
+        st.session_state.sb_step = clicked[0] * shape[1] + clicked[1] + 1
