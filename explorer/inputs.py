@@ -95,8 +95,8 @@ def _black_background(image: torch.Tensor, notes: list[str]) -> torch.Tensor:
     if image.median() < 1 / 255:  # black already (a drawing on white, an MNIST digit): a thick stroke is not paper
         return image
     h, w = image.shape[-2:]
-    small = F.interpolate(image[None], size=(max(1, round(h * min(1.0, 64 / max(h, w)))),
-                                             max(1, round(w * min(1.0, 64 / max(h, w))))), mode="area")
+    scale = min(1.0, 64 / max(h, w))
+    small = F.interpolate(image[None], size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
     k = max(3, (min(small.shape[-2:]) // 8) | 1)
     opened = F.max_pool2d(-F.max_pool2d(-small, k, 1, k // 2), k, 1, k // 2)  # erosion, then dilation
     paper = F.interpolate(opened, size=(h, w), mode="bilinear", align_corners=False)[0].clamp(0, 1)
