@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import conv, figures, filtering, images
-from explorer.ui import classic_view, image_input, kernel_input, layout, state
+from explorer.ui import classic_view, image_input, kernel_input, layer_counter, layout, numbers_view, state
 
 layout.page_setup(layout.PAGES[1])
 st.title("Kernel Lab")
@@ -17,8 +17,6 @@ SIZES = (32, 64, 128, 256, 512)
 POOLS = ("none", *conv.POOL_KINDS)
 TABS = ("Feature map", "Numbers", "3-D", "Beyond one kernel")  # all four in the 315 px view at 1024 px
 RENAMED_TABS = {"Image as numbers": "Numbers", "3-D surface": "3-D"}  # links shared with the longer labels
-COUNTED = (("w", 30, 1, 4096), ("c", 3, 1, 2048), ("f", 7, 1, 64), ("s", 1, 1, 16), ("p", 0, 0, 32),
-           ("k", 5, 1, 4096))  # (name, default, least, most) of the parameter counter's boxes
 SETTINGS = [
     *image_input.settings(),
     *kernel_input.settings(),
@@ -34,17 +32,11 @@ SETTINGS = [
     state.Setting("kl_scale", "scale", "symmetric", state.choice(figures.SCALE_MODES)),
     state.tab_setting("kl_tab", TABS, RENAMED_TABS),
     *classic_view.settings(),
-    state.Setting("kl_channel", "ch", 0, state.int_between(0, 2)),
-    state.Setting("kl_top", "top", -1, state.int_between(-1, 8191)),  # -1: the image's middle row
-    state.Setting("kl_left", "left", -1, state.int_between(-1, 8191)),
-    # the parameter counter opens on the lecture's locally connected example: 30x30x3, 7x7, 5 filters
-    *(state.Setting(f"kl_count_{name}", f"n{name}", default, state.int_between(low, high))
-      for name, default, low, high in COUNTED),
-    state.Setting("kl_count_open", "count", False, state.boolean, state.dump_bool),  # the counter unfolded
+    *numbers_view.settings(),
+    *layer_counter.settings(),
 ]
 state.restore(SETTINGS)
-if any(state.from_link(f"kl_count_{name}") for name, *_ in COUNTED) and not state.from_link("kl_count_open"):
-    st.session_state.kl_count_open = True  # a link's count (or its error) shows at once, unless it says count=0
+layer_counter.open_for_link()
 if state.came_back():  # the browser's Back: the grid of that address, not the one edited last
     kernel_input.start_from_link()
 
@@ -75,52 +67,6 @@ def filter_controls() -> filtering.FilterSettings:
         pool=st.session_state.kl_pool, pool_size=st.session_state.kl_pool_size)
 
 
-NUMBERS_SIDE = 12  # the numbers' window: 12 x 12 pixels
-
-
-def _middle(size: int) -> int:
-    """The first row (or column) of the numbers' window centred in ``size``: the middle pixel's neighbours on both
-    sides show. Starting at the middle, the default sample's edge fell just outside, so a flat window of 0.55s sat
-    over outputs of 1.25."""
-    return max(size // 2 - NUMBERS_SIDE // 2, 0)
-
-
-def _kept_in_link(key: str, size: int) -> None:
-    """The row or column box changed: the link keeps it, or -1 for the middle (the default)."""
-    value = st.session_state[f"{key}_{size}"]
-    st.session_state[key] = -1 if value == _middle(size) else value
-
-
-def region_input(column, label: str, key: str, size: int) -> int:
-    """A row or column of the numbers' window: the link's, else the middle of the image's ``size``."""
-    start = st.session_state[key] if 0 <= st.session_state[key] < size else _middle(size)
-    return column.number_input(label, 0, size - 1, start, key=f"{key}_{size}", on_change=_kept_in_link,
-                               args=(key, size))
-
-
-def _counter_fold() -> dict[str, str]:
-    """``count=0`` for a link whose counter holds numbers but was folded: left out, the fold opened again."""
-    counted = any(st.session_state[f"kl_count_{name}"] != default for name, default, *_ in COUNTED)
-    return {"count": "0"} if counted and not st.session_state.kl_count_open else {}
-
-
-def count_parameters() -> None:
-    """The lecture's parameter counts for a layer of any size: shared, locally connected, fully connected."""
-    with st.expander("Count a layer's parameters, any sizes", icon=":material/calculate:", key="kl_count_open",
-                     on_change="rerun"):
-        st.caption("It opens on the lecture's locally connected example. Its other layers: 32 filters of 5x5 on RGB "
-                   "(F 5, C 3, K 32); a 256x256 RGB image fully connected (W 256, C 3).")
-        labels = {"w": "Input side W", "c": "Channels C", "f": "Kernel F", "s": "Stride S", "p": "Padding P",
-                  "k": "Filters K"}
-        for cell, (name, _, low, high) in zip(layout.flow(len(COUNTED), 110, "kl_count_boxes"), COUNTED):
-            cell.number_input(labels[name], low, high, key=f"kl_count_{name}")
-        w, c, f, s, p, k = (int(st.session_state[f"kl_count_{name}"]) for name, *_ in COUNTED)
-        try:
-            st.markdown("\n".join(filtering.count_lines(w, c, f, s, p, k)))
-        except ValueError as exc:
-            st.error(f"This layer cannot be built: {exc}.")
-
-
 # a grid wider than 3 cells gets half the row and a narrower gap: a data editor's columns are 50 px at least, so in
 # the controls' usual 5/13 (185 px at 1024 px, sidebar open) a 5 x 5 kernel scrolled sideways
 # the drawing canvas too: in 5/13 of the row its right side was cut off at 1024 px
@@ -132,7 +78,7 @@ with controls:
                  help="A larger image is scaled down to this; a smaller one is used as it is.")
     kernel = kernel_input.pick_kernel()
     settings = filter_controls()
-state.publish(SETTINGS, kernel_input.url_extra() | _counter_fold())
+state.publish(SETTINGS, kernel_input.url_extra() | layer_counter.url_extra())
 
 if picked is None or kernel is None:
     view.info("Choose an image to see the feature map." if picked is None else
@@ -172,36 +118,7 @@ with view, layout.guard("applying the kernel"):
                                     key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content",
                                     config=layout.NO_TOOLBAR)
     with tab_numbers:
-        if st.session_state.kl_channel >= working.shape[0]:
-            st.session_state.kl_channel = 0
-        channel = st.selectbox("Channel", range(working.shape[0]), key="kl_channel",
-                               format_func=lambda c: "grey" if working.shape[0] == 1 else "RGB"[c])
-        h, w = working.shape[-2:]
-        a, b = st.columns(2)
-        top = region_input(a, "Top row", "kl_top", h)
-        left_col = region_input(b, "Left column", "kl_left", w)
-        region = working[channel, top:top + NUMBERS_SIDE, left_col:left_col + NUMBERS_SIDE]
-        st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
-                   f"columns {left_col}..{left_col + region.shape[1] - 1} (hover a cell for its value whole).")
-        st.plotly_chart(figures.numbers_figure(region, top, left_col, "The image as numbers"), key="kl_region",
-                        config=layout.NO_TOOLBAR)
-        rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
-            result, tuple(kernel.shape), settings, top, left_col, NUMBERS_SIDE)
-        if rows_b > rows_a and cols_b > cols_a:
-            fmap = result.conv[channel if result.conv.shape[0] > 1 else 0]
-            st.caption(f"Feature map values (the kernel's sums, before ReLU and pooling) of rows "
-                       f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
-                       "centred on the pixels above.")
-            sums = filtering.window_sums(result, kernel, settings, (rows_a, rows_b, cols_a, cols_b), channel)
-            st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
-                                                   "The feature map as numbers", signed=True, sums=sums),
-                            key="kl_region_out", config=layout.NO_TOOLBAR)
-            st.caption("Hover a number for its sum: the pixels under the kernel, each times its weight (pixels to 2 "
-                       "decimals, so the terms add up to the total only roughly)." if sums is not None else
-                       "A kernel larger than 5x5, or RGB summed, has too many products to write out on hover.")
-            if settings.colour == "sum":
-                st.caption("RGB, summed: each of these adds up the kernel's products over R, G and B, so the "
-                           "channel above holds only a third of the terms.")
+        numbers_view.draw(working, result, kernel, settings)
     if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
         with tab_surface:
             st.plotly_chart(figures.surface_figure(working), key="kl_fig_surface")
@@ -212,4 +129,4 @@ with view, layout.guard("applying the kernel"):
         st.subheader("The numbers, filled in")
         for line in filtering.explain(result, kernel, settings):
             st.markdown(line)
-count_parameters()  # the page's whole width: six boxes in a row
+layer_counter.draw()  # the page's whole width: six boxes in a row

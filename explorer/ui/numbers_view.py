@@ -1,0 +1,77 @@
+"""The Kernel Lab's "Numbers" tab: a 12 x 12 window of the image as numbers, and the feature map's numbers
+under it, each hoverable for its sum written out."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer import figures, filtering
+from explorer.ui import layout, state
+
+SIDE = 12  # the numbers' window: 12 x 12 pixels
+
+
+def settings() -> list[state.Setting]:
+    return [
+        state.Setting("kl_channel", "ch", 0, state.int_between(0, 2)),
+        state.Setting("kl_top", "top", -1, state.int_between(-1, 8191)),  # -1: the image's middle row
+        state.Setting("kl_left", "left", -1, state.int_between(-1, 8191)),
+    ]
+
+
+def middle(size: int) -> int:
+    """The first row (or column) of the numbers' window centred in ``size``: the middle pixel's neighbours on both
+    sides show. Starting at the middle, the default sample's edge fell just outside, so a flat window of 0.55s sat
+    over outputs of 1.25."""
+    return max(size // 2 - SIDE // 2, 0)
+
+
+def _kept_in_link(key: str, size: int) -> None:
+    """The row or column box changed: the link keeps it, or -1 for the middle (the default)."""
+    value = st.session_state[f"{key}_{size}"]
+    st.session_state[key] = -1 if value == middle(size) else value
+
+
+def _start(column, label: str, key: str, size: int) -> int:
+    """A row or column of the numbers' window: the link's, else the middle of the image's ``size``."""
+    start = st.session_state[key] if 0 <= st.session_state[key] < size else middle(size)
+    return column.number_input(label, 0, size - 1, start, key=f"{key}_{size}", on_change=_kept_in_link,
+                               args=(key, size))
+
+
+def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: torch.Tensor,
+         chosen: filtering.FilterSettings) -> None:
+    """The chosen channel's window of ``working`` (the image as filtered) and, where the settings give a map,
+    the outputs whose windows are centred on those pixels."""
+    if st.session_state.kl_channel >= working.shape[0]:
+        st.session_state.kl_channel = 0
+    channel = st.selectbox("Channel", range(working.shape[0]), key="kl_channel",
+                           format_func=lambda c: "grey" if working.shape[0] == 1 else "RGB"[c])
+    h, w = working.shape[-2:]
+    a, b = st.columns(2)
+    top = _start(a, "Top row", "kl_top", h)
+    left = _start(b, "Left column", "kl_left", w)
+    region = working[channel, top:top + SIDE, left:left + SIDE]
+    st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
+               f"columns {left}..{left + region.shape[1] - 1} (hover a cell for its value whole).")
+    st.plotly_chart(figures.numbers_figure(region, top, left, "The image as numbers"), key="kl_region",
+                    config=layout.NO_TOOLBAR)
+    rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
+        result, tuple(kernel.shape), chosen, top, left, SIDE)
+    if rows_b <= rows_a or cols_b <= cols_a:
+        return
+    fmap = result.conv[channel if result.conv.shape[0] > 1 else 0]
+    st.caption(f"Feature map values (the kernel's sums, before ReLU and pooling) of rows "
+               f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
+               "centred on the pixels above.")
+    sums = filtering.window_sums(result, kernel, chosen, (rows_a, rows_b, cols_a, cols_b), channel)
+    st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
+                                           "The feature map as numbers", signed=True, sums=sums),
+                    key="kl_region_out", config=layout.NO_TOOLBAR)
+    st.caption("Hover a number for its sum: the pixels under the kernel, each times its weight (pixels to 2 "
+               "decimals, so the terms add up to the total only roughly)." if sums is not None else
+               "A kernel larger than 5x5, or RGB summed, has too many products to write out on hover.")
+    if chosen.colour == "sum":
+        st.caption("RGB, summed: each of these adds up the kernel's products over R, G and B, so the "
+                   "channel above holds only a third of the terms.")
