@@ -107,7 +107,8 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         st.code(trace.pool_equation(traced, kind, step), language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
     cells = 0 if grad is not None else 1 if traced.weights is None else len(figs) - 1  # the output cells' grid
-    stepper.draw(figs, cells, tuple(traced.output.shape), "the output" + (" gradient" if grad is not None else ""))
+    stepper.draw(figs, cells, tuple(traced.output.shape), "the output" + (" gradient" if grad is not None else ""),
+                 stacked=len(figs) - 2 if cells == len(figs) - 1 else 0)  # the kernel(s) and the products
 
 
 mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)

@@ -7,6 +7,7 @@ fragment that reruns each second.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -62,12 +63,16 @@ def _move(delta: int, steps: int) -> None:
     st.session_state.sb_step = max(1, min(steps, st.session_state.sb_step + delta))
 
 
-def draw(figs: list[go.Figure], cells: int, shape: tuple[int, int], what: str) -> None:
+def draw(figs: list[go.Figure], cells: int, shape: tuple[int, int], what: str, stacked: int = 0) -> None:
     """The step's grids in a row that wraps where the page is narrow; ``figs[cells]``, the output cells (or their
-    gradients, ``what``), takes a click: that cell's step, as CNN Explainer's output does."""
+    gradients, ``what``), takes a click: that cell's step, as CNN Explainer's output does.
+
+    ``stacked``: the grids after the first one that share one place in the row, side by side where it has room and
+    one under the other where not (the kernel and the products, between the input and the output): on a 1280 px
+    projector the zero-padding example's output had wrapped under its 7x7 input, out of the screen."""
     figures.clickable_cells(figs[cells], *shape, CLICK_PX)
-    widths = [fig.layout.width for fig in figs]  # each grid at its own size
-    for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), widths), figs)):
+    places = _places([fig.layout.width for fig in figs], stacked)
+    for i, (cell, fig) in enumerate(zip(places, figs)):
         if i == cells:
             cell.plotly_chart(fig, key="sb_cells", width="content", config=layout.NO_TOOLBAR, selection_mode="points",
                               on_select=functools.partial(_go_to_clicked, shape))
@@ -75,6 +80,19 @@ def draw(figs: list[go.Figure], cells: int, shape: tuple[int, int], what: str) -
             cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
     st.caption(f"Pause Play to go to a step by clicking a cell of {what}." if playing() else
                f"Click a cell of {what} to go to its step.")
+
+
+def _places(widths: list[int], stacked: int) -> list[Any]:
+    """One container per grid, each at its own width; grids 1..``stacked`` inside one place of the row that takes
+    what the row has left (at least the widest of them) and wraps them onto lines of their own."""
+    if stacked < 2:
+        return layout.cells(len(widths), widths)
+    first, group, rest = widths[0], widths[1:1 + stacked], widths[1 + stacked:]
+    st.html(f"<style>.st-key-sb_grids > div:nth-child(2) {{ flex: 1 1 {max(group)}px !important; }}</style>")
+    row = st.container(horizontal=True, wrap=True, gap="small", key="sb_grids")
+    head = row.container(width=first)
+    middle = row.container().container(horizontal=True, wrap=True, gap="xsmall")
+    return [head, *(middle.container(width=w) for w in group), *(row.container(width=w) for w in rest)]
 
 
 def _go_to_clicked(shape: tuple[int, int]) -> None:

@@ -321,3 +321,18 @@ def test_plotlys_toolbar_covers_a_narrow_figures_title_cleanly(app_url: str, pag
     page.wait_for_function("e => getComputedStyle(e).backgroundColor === 'rgba(255, 255, 255, 0.95)'",
                            arg=bar.element_handle(), timeout=5000)  # it fades in
     screenshot(page, request.node.name)
+
+
+@pytest.mark.parametrize(("query", "side_by_side"), [("ex=zero_padding", False), ("ex=laplacian", True)])
+def test_the_window_and_the_output_cell_share_a_line_on_a_1280_px_projector(
+        app_url: str, page: Page, request: pytest.FixtureRequest, query: str, side_by_side: bool) -> None:
+    """The padded 7x7 input had pushed the output under it, off a 720 px screen: the kernel and the products now
+    share one place between them, side by side where it has room (the Laplacian's 4x5 input), else stacked."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_page(page, f"{app_url}/step_by_step?{query}&step=2", "Step 2 of")
+    tops = page.evaluate("""() => ['.st-key-sb_fig_0', '.st-key-sb_fig_1', '.st-key-sb_fig_2', '.st-key-sb_cells']
+        .map(key => Math.round(document.querySelector(key).getBoundingClientRect().top))""")
+    inputs, kernel, products, output = tops
+    assert output == inputs, f"the output at {output} px, the input at {inputs} px"
+    assert kernel == inputs and (products == kernel) == side_by_side, tops
+    screenshot(page, request.node.name)
