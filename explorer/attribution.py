@@ -5,20 +5,23 @@
   the colour channels. Pixels where a small change moves the score most.
 - SmoothGrad (Smilkov et al. 2017): the same map averaged over noisy copies of the image.
 - Grad-CAM (Selvaraju et al. 2017) at a layer with feature maps ``A^m`` (M, h, w):
-  ``alpha_m = mean_{i,j} d S_k / d A^m_ij`` and ``L = ReLU(sum_m alpha_m A^m)`` (h, w), upsampled
-  bilinearly to the input size. Where, at that layer's resolution, the evidence for class k lies.
+  ``alpha_m = mean_{i,j} d S_k / d A^m_ij`` and ``L = ReLU(sum_m alpha_m A^m)`` (h, w), each value drawn at
+  the centre of its unit's receptive field and bilinear between them (a plain resize, as other tools do, puts a
+  network without padding's evidence pixels off). Where, at that layer's resolution, the evidence for class k lies.
 
 - Occlusion (Zeiler & Fergus 2014): cover a square of the image with a plain colour, slide it by a
   stride, and record how much the class score drops at each position; each pixel gets the mean drop
-  of the squares that covered it. Asks the network directly, with no gradient.
+  of the squares that covered it. Asks the network directly, with no gradient. Signed: a square whose covering
+  raises the score held evidence against the class.
 - Integrated gradients (Sundararajan et al. 2017): ``IG_i = (x_i - x'_i) * mean_k dS/dx_i`` at the
   points ``x' + k/m (x - x')``, k = 1..m, from a baseline ``x'`` (black). Its values add up to
-  ``S(x) - S(x')`` ("completeness"), which the page checks.
+  ``S(x) - S(x')`` ("completeness"), which the page checks. Signed: a pixel that lowers the score counts against.
 
 All go through ``torchvision``'s feature extraction, plain forward passes and ``torch.autograd.grad``
 (no hooks on the model). The raw values equal Captum's ``Saliency(abs=True)``, ``LayerGradCam``,
 ``Occlusion`` and ``IntegratedGradients(method="riemann_right")`` (the tests check); the ``heat`` map
-shown on the page is scaled to [0, 1] by its maximum.
+shown on the page is scaled to [0, 1] by its maximum, or to [-1, 1] by its largest magnitude for the signed
+maps (occlusion, integrated gradients summed over the colour channels).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import inspect
+from explorer import inspect, receptive_field
 
 _ELEMENTWISE = {"ReLU", "relu", "BatchNorm2d", "add", "iadd", "cat", "Dropout"}  # keep a conv's map size
 
@@ -40,7 +43,7 @@ _ELEMENTWISE = {"ReLU", "relu", "BatchNorm2d", "add", "iadd", "cat", "Dropout"} 
 class Attribution:
     """A map over the input of how much each pixel matters for ``target``."""
 
-    heat: torch.Tensor  # (H, W) in [0, 1] at the input's size: what the page overlays
+    heat: torch.Tensor  # (H, W) in [0, 1] at the input's size ([-1, 1] where signed): what the page overlays
     raw: torch.Tensor  # saliency: the gradient (C, H, W); Grad-CAM: the map at the layer's size (h, w)
     target: int  # the class explained
     score: float  # its score before the softmax
@@ -103,16 +106,29 @@ def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | No
         (grads,) = torch.autograd.grad(logits[0, target], maps)
     weights = grads.mean((2, 3), keepdim=True)  # alpha_m: (1, M, 1, 1)
     cam = (weights * maps).sum(1, keepdim=True).relu().detach()  # (1, 1, h, w)
-    heat = F.interpolate(cam, size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
+    heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(_unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, float(logits[0, target].detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu())
+
+
+def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``cam`` (h, w) of ``layer`` at the input's ``size``: each unit at its receptive field's centre; a plain
+    bilinear resize where the field is not known (a graph the tracer cannot follow)."""
+    try:
+        field = next((f for f in receptive_field.fields(model, size) if f.name == layer), None)
+    except Exception:  # noqa: BLE001 - any tracing failure: the usual resize still shows the map
+        field = None
+    if field is None or field.size != tuple(cam.shape) or min(field.j) <= 0:
+        return F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    return receptive_field.to_input(cam.cpu(), field, size).to(cam.device)
 
 
 @dataclass(frozen=True, eq=False)
 class Occlusion(Attribution):
     """Occlusion's map (``raw``: the mean score drop per pixel, (H, W)) and the square that hurt most."""
 
-    worst: tuple[int, int]  # (top, left) of the square whose covering lowers the class score most
+    worst: tuple[int, int]  # (top, left) of the square whose covering lowers the class score most (or least raises)
+    worst_drop: float  # how much that square lowers the score: at most 0 when covering any square raises it
     window: int  # the square's side in pixels
     stride: int  # how far it moves at a time
     worst_probability: float  # the class's probability with that square covered
@@ -122,6 +138,11 @@ class Occlusion(Attribution):
     def changes_nothing(self) -> bool:
         """No square moves the score beyond rounding (a flat image: each square has the colour it covers)."""
         return float(self.raw.abs().max()) <= 1e-6 * max(1.0, abs(self.score))
+
+    @property
+    def hurts(self) -> bool:
+        """Some square's covering lowers the class score beyond rounding: the map has a worst square to outline."""
+        return self.worst_drop > 1e-6 * max(1.0, abs(self.score))
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,8 +192,8 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
         count[top:top + window, left:left + window] += 1
     raw = total / count
     worst = int(drops.argmax())  # the square the map's red is made of
-    return Occlusion(_unit_scaled(raw.clamp(min=0)), raw, target, float(logits[0, target]),
-                     torch.softmax(logits[0].float(), 0).cpu(), squares[worst], window, stride,
+    return Occlusion(_sign_scaled(raw), raw, target, float(logits[0, target]),
+                     torch.softmax(logits[0].float(), 0).cpu(), squares[worst], float(drops[worst]), window, stride,
                      float(probabilities[worst]), int(torch.cat(readings)[worst]))
 
 
@@ -195,7 +216,7 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
         if progress is not None:
             progress(int(chunk[-1] * steps + 0.5), steps)
     raw = ((x - baseline) * total / steps)[0].detach()
-    return IntegratedGradients(_unit_scaled(raw.abs().sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
+    return IntegratedGradients(_sign_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
                                torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps)
 
 
@@ -253,4 +274,10 @@ def _target(logits: torch.Tensor, target: int | None) -> int:
 
 def _unit_scaled(values: torch.Tensor) -> torch.Tensor:
     top = values.max()
+    return values / top if top > 0 else torch.zeros_like(values)
+
+
+def _sign_scaled(values: torch.Tensor) -> torch.Tensor:
+    """``values`` over their largest magnitude: [-1, 1], the sign kept (evidence for and against)."""
+    top = values.abs().max()
     return values / top if top > 0 else torch.zeros_like(values)

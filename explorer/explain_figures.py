@@ -63,6 +63,39 @@ def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], hei
     return fig
 
 
+# evidence for the class in red, against it in blue, clear near 0 so the image shows through (Captum's "all" sign)
+SIGNED_SCALE = [[0.0, "rgba(33,102,172,0.9)"], [0.3, "rgba(67,147,195,0.6)"], [0.5, "rgba(247,247,247,0)"],
+                [0.7, "rgba(214,96,77,0.6)"], [1.0, "rgba(178,24,43,0.9)"]]
+COLOUR_BAR_PX = 70  # the colour bar with its ticks, beside a signed map
+
+
+def signed_figure(image: torch.Tensor, values: torch.Tensor, title: str, what: str, height: int = 300,
+                  width_px: int | None = None, box: tuple[int, int, int] | None = None) -> go.Figure:
+    """``values`` (H, W) over ``image`` (C, H, W) in grey: red where positive (evidence for the class), blue where
+    negative (against), on one scale symmetric about 0 with a colour bar titled ``what`` (their unit), and each
+    pixel's value on hover. ``box`` = (top, left, side): a square outlined, as in :func:`boxed_figure`."""
+    pixels = _pixels(image.mean(0, keepdim=True))
+    factor = pixels.shape[0] // image.shape[-2]
+    fig = mosaic.png_figure(pixels, title, height, None if width_px is None else width_px - COLOUR_BAR_PX)
+    shift = (factor - 1) / (2 * factor)  # the enlarged picture in the image's own pixels: pixel (r, c) centred there
+    fig.update_traces(x0=-shift, dx=1 / factor, y0=-shift, dy=1 / factor, selector=dict(type="image"))
+    rows, cols = values.shape
+    fig.update_xaxes(range=[-0.5, cols - 0.5])
+    fig.update_yaxes(range=[rows - 0.5, -0.5])
+    top = float(values.abs().max()) or 1.0
+    fig.add_trace(go.Heatmap(z=values.float().numpy(), colorscale=SIGNED_SCALE, zmin=-top, zmax=top,
+                             colorbar=dict(thickness=10, len=0.9, tickformat=".2g", tickfont=dict(size=10),
+                                           title=dict(text=_two_lines(what, 12), side="right", font=dict(size=11))),
+                             hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>"))
+    if box is not None:
+        r, c, side = box
+        bottom, right = min(r + side, rows), min(c + side, cols)
+        for colour, width in (("black", 5), ("white", 2)):  # seen on a light image and a dark one
+            fig.add_shape(type="rect", x0=c - 0.5, x1=right - 0.5, y0=r - 0.5, y1=bottom - 0.5,
+                          line=dict(color=colour, width=width))
+    return fig
+
+
 def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, height: int = 380,
                      width_px: int | None = None) -> go.Figure:
     """The recorded images of an optimisation as a plotly animation: a play button and a step slider. A title too

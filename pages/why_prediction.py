@@ -107,6 +107,10 @@ with view, layout.guard("explaining the prediction"):
     columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.PICTURE_PX),
                             key="why_fig_input")
     overlays(prepared.tensor, before, "before", columns[1:])
+    if before[1] is not None and float(before[1].raw.max()) <= 0:
+        st.info(f"Grad-CAM is zero everywhere at `{cam_layer}`: at every position its maps, weighted by how much "
+                f"they raise {class_name(before[1].target)}, add up to less than zero, and Grad-CAM keeps only "
+                "evidence for the class. Occlusion and integrated gradients below show evidence against it too.")
     st.caption("Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum)."
                + (f" Grad-CAM at `{cam_layer}`, whose maps are "
                   f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
@@ -125,16 +129,15 @@ with view, layout.guard("asking in two more ways"):
     with left:  # each progress bar in its own column
         occ = explanations.occluded(network, digest, prepared.tensor, target, window)
         title = explain_figures.named_title("Occlusion", class_name(occ.target), half_least)
-        covered = attribution.overlay(prepared.tensor, occ.heat)
-        st.plotly_chart(explain_figures.boxed_figure(covered, title, (*occ.worst, window), width_px=half)
-                        if not occ.changes_nothing else  # no square hurts: none is outlined
-                        explain_figures.picture_figure(covered, title, width_px=half), key="why_fig_occlusion")
+        st.plotly_chart(explain_figures.signed_figure(prepared.tensor, occ.raw, title, "score drop", width_px=half,
+                                                      box=(*occ.worst, window) if occ.hurts else None),
+                        key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, class_name))
     with right:
         ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))
         title = explain_figures.named_title("Integrated gradients", class_name(ig.target), half_least)
-        st.plotly_chart(explain_figures.picture_figure(attribution.overlay(prepared.tensor, ig.heat), title,
-                                                       width_px=half), key="why_fig_ig")
+        st.plotly_chart(explain_figures.signed_figure(prepared.tensor, ig.raw.sum(0), title, "share of the score",
+                                                      width_px=half), key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
 
 with view, layout.guard("attacking the prediction"):

@@ -3,9 +3,9 @@ and the default layer."""
 
 import pytest
 import torch
-from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
+from captum.attr import IntegratedGradients, LayerGradCam, Occlusion, Saliency
 
-from explorer import attribution, inspect, models
+from explorer import attribution, inspect, models, receptive_field
 
 # (model, input size, pretrained, Grad-CAM layers whose module runs once, so Captum can hook it)
 CASES = [
@@ -75,6 +75,7 @@ def test_smooth_grad_is_smoother_than_saliency_on_the_trained_digit_reader():
 
 def test_grad_cam_equals_captums(case):
     model, images, layers = case
+    fields = {f.name: f for f in receptive_field.fields(model, tuple(images.shape[-2:]))}
     for layer in layers:
         cam = LayerGradCam(model, model.get_submodule(layer))
         for image in images:
@@ -82,9 +83,10 @@ def test_grad_cam_equals_captums(case):
                 ours = attribution.grad_cam(model, image, layer, target)
                 theirs = cam.attribute(image[None], target=ours.target, relu_attributions=True)  # (1, 1, h, w)
                 torch.testing.assert_close(ours.raw, theirs[0, 0].detach(), rtol=1e-4, atol=1e-5)
-                upsampled = LayerAttribution.interpolate(theirs, tuple(image.shape[-2:]), "bilinear")[0, 0].detach()
-                top = upsampled.max()
-                torch.testing.assert_close(ours.heat, upsampled / top if top > 0 else upsampled, rtol=1e-4, atol=1e-5)
+                # drawn at each unit's receptive field centre, where Captum's resize spreads the map over the image
+                placed = receptive_field.to_input(ours.raw, fields[layer], tuple(image.shape[-2:]))
+                top = placed.max()
+                torch.testing.assert_close(ours.heat, placed / top if top > 0 else placed, rtol=1e-4, atol=1e-5)
 
 
 def test_occlusion_equals_captums(case):
@@ -100,6 +102,7 @@ def test_occlusion_equals_captums(case):
                                             strides=(channels, stride, stride), baselines=fill, target=ours.target)
         for channel in theirs[0]:  # the square covers every channel: one map, repeated
             torch.testing.assert_close(ours.raw, channel, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(ours.heat, ours.raw / ours.raw.abs().max())  # signed: a rise is not hidden
 
 
 def test_occlusion_finds_the_square_that_hurts_most():
@@ -136,6 +139,8 @@ def test_integrated_gradients_equal_captums_and_add_up_to_the_score_change(case)
         theirs = IntegratedGradients(model).attribute(image[None], baselines=0.0, target=ours.target, n_steps=steps,
                                                       method="riemann_right")[0]
         torch.testing.assert_close(ours.raw, theirs, rtol=1e-3, atol=1e-5)
+        summed = theirs.sum(0)  # signed: a pixel against the class is not shown as one for it (|IG| was)
+        torch.testing.assert_close(ours.heat, summed / summed.abs().max(), rtol=1e-3, atol=1e-4)
     many = attribution.integrated_gradients(model, image, 0, steps=256)  # completeness, closer with more steps
     change = many.score - many.baseline_score
     assert float(many.raw.sum()) == pytest.approx(change, abs=0.01 + 0.05 * abs(change))

@@ -154,3 +154,17 @@ def test_a_long_value_axis_title_takes_two_lines():
     assert explain_figures.value_figure([0], [1.0], "t", "the unit's activation").layout.yaxis.title.text == (
         "the unit's<br>activation")
     assert explain_figures.value_figure([0], [1.0], "t", "error").layout.yaxis.title.text == "error"
+
+
+def test_a_signed_map_has_a_symmetric_scale_over_the_image_in_its_own_pixels():
+    image = torch.rand(3, 28, 28)
+    values = torch.linspace(-2, 0.5, 28 * 28).reshape(28, 28)
+    fig = explain_figures.signed_figure(image, values, "Occlusion, 3", "score drop", width_px=312, box=(4, 8, 7))
+    picture, heat = fig.data
+    assert picture.type == "image" and heat.type == "heatmap"
+    assert (heat.zmin, heat.zmax) == (-2.0, 2.0)  # 0 is clear, whatever the range: red for, blue against
+    factor = 10  # the 28 px image enlarged to 280
+    assert picture.dx == pytest.approx(1 / factor) and picture.x0 == pytest.approx(-0.45)  # pixel c centred at c
+    assert list(fig.layout.xaxis.range) == [-0.5, 27.5]
+    outline = fig.layout.shapes[-1]
+    assert (outline.x0, outline.x1, outline.y0, outline.y1) == (7.5, 14.5, 3.5, 10.5)

@@ -17,3 +17,15 @@ def test_occlusion_of_a_flat_image_says_no_square_changes_the_score():
     digit[0, 6:22, 12:16] = 1.0
     stroke = attribution.occlusion(model, digit, None, 7)
     assert not stroke.changes_nothing and "no square changes" not in explanations.occlusion_note(stroke, str)
+
+
+def test_occlusion_where_every_square_raises_the_score_outlines_none_and_says_so():
+    model = models.build("lenet5", pretrained=True).eval()
+    digit = torch.zeros(1, 28, 28)
+    digit[0, 6:22, 12:16] = 1.0  # a "1", explained as a 3: covering any of its quarters makes it more of a 3
+    occ = attribution.occlusion(model, digit, 3, 14)
+    assert not occ.hurts and occ.worst_drop < 0 and float(occ.raw.max()) < 0
+    assert float(occ.heat.min()) == -1.0  # the map keeps its sign: all blue, not blank
+    note = explanations.occlusion_note(occ, str)
+    assert "covering any square raises the score of 3" in note and "outlined square lowers" not in note
+    assert attribution.occlusion(model, digit, 1, 7).hurts  # the class it reads: its stroke speaks for it

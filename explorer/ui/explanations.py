@@ -112,10 +112,14 @@ def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> st
     """What the occlusion map shows, and what covering its worst square does (``name``: a class's name)."""
     what, before, after = name(occ.target), occ.probabilities[occ.target], occ.worst_probability
     note = (f"Zeiler & Fergus: cover a {occ.window} x {occ.window} square with the image's own mean colour, slide it "
-            f"by {occ.stride} px and read the network again. Red: covering it lowers the class score (the network's "
-            "output before the softmax) most. ")
+            f"by {occ.stride} px and read the network again. Each pixel shows how much covering it lowers the class "
+            "score (the network's output before the softmax), averaged over the squares that covered it: red, the "
+            "score falls (evidence for the class); blue, it rises (evidence against). ")
     if occ.changes_nothing:
         return note + "Here no square changes the score: each one is the colour of what it covers."
+    if not occ.hurts:
+        return note + (f"Here covering any square raises the score of {what} ({before:.2%}): no part of the image "
+                       "speaks for it, so no square is outlined.")
     if before < 0.005:
         return note + f"The network gives {what} only {before:.2%} here, so the map shows where its score falls most."
     reading = name(occ.worst_reading)
@@ -124,12 +128,16 @@ def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> st
 
 
 def integrated_note(ig: attribution.IntegratedGradients) -> str:
-    """The integrated gradients' recipe and its completeness check, in numbers."""
-    added, moved = float(ig.raw.sum()), ig.score - ig.baseline_score
+    """The integrated gradients' recipe, their sign, and their completeness check, in numbers."""
+    pixels = ig.raw.sum(0)
+    added, moved = float(pixels.sum()), ig.score - ig.baseline_score
+    pro, contra = float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
     return (f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from black to yours, "
-            f"times the pixel's change. The attributions add up to **{added:.3f}**; the class score (the network's "
-            f"output before the softmax) moved {moved:.3f} from black to your image (off by {abs(added - moved):.3f}: "
-            "more steps close the gap). A pixel equal to the baseline (black) gets nothing, however much it matters.")
+            "times the pixel's change, summed over the colour channels. Red: the pixel raises the class score (the "
+            "network's output before the softmax), blue: it lowers it. "
+            f"The attributions add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved "
+            f"{moved:.3f} from black to your image (off by {abs(added - moved):.3f}: more steps close the gap). "
+            "A pixel equal to the baseline (black) gets nothing, however much it matters.")
 
 
 def pick_cam_layer(layers: list) -> str:

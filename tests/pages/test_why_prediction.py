@@ -41,7 +41,8 @@ def test_occlusion_and_integrated_gradients_follow_the_link():
     shown = text(at)
     assert "cover a 7 x 7 square" in shown and "slide it by 3 px" in shown  # a quarter of 28 px
     occlusion = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Occlusion, 3")
-    assert len(occlusion["layout"]["shapes"]) == 1  # the square that hurts most
+    assert len(occlusion["layout"]["shapes"]) == 2  # the square that hurts most, in black under white
+    assert [t["type"] for t in occlusion["data"]] == ["image", "heatmap"]  # the signed map, with its colour bar
     assert "averaged over 32 images on the way from black" in shown
     fine = app(PAGE, occ="8", steps="128", **{"class": "5"})
     no_crash(fine)
@@ -52,14 +53,23 @@ def test_occlusion_and_integrated_gradients_follow_the_link():
                                        {"occ": ["8"], "steps": ["128"], "class": ["5"]})
 
 
+def test_an_occlusion_where_every_square_raises_the_score_outlines_none():
+    at = app(PAGE, model="tinyvgg", img="circles", occ="2", **{"class": "7"})
+    no_crash(at)
+    occlusion = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Occlusion"))
+    assert not occlusion["layout"].get("shapes")  # the square that raises it least had been outlined as the worst
+    assert "Here covering any square raises the score of" in text(at)
+
+
 def test_integrated_gradients_add_up_to_the_score_change_on_the_page():
     import re
 
     at = app(PAGE, steps="128")
-    added, moved, off = map(float, re.search(r"add up to \*\*(-?[\d.]+)\*\*; the class score \(the network's output "
-                                             r"before the softmax\) moved (-?[\d.]+) from black "
-                                             r"to your image \(off by ([\d.]+)", text(at)).groups())
+    found = re.search(r"add up to \*\*(-?[\d.]+)\*\* \(([+-][\d.]+) red, ([+-][\d.]+) blue\); the class score "
+                      r"moved (-?[\d.]+) from black to your image \(off by ([\d.]+)", text(at))
+    added, red, blue, moved, off = map(float, found.groups())
     assert added == pytest.approx(moved, rel=0.02) and off == pytest.approx(abs(added - moved), abs=0.002)
+    assert red > 0 > blue and red + blue == pytest.approx(added, abs=0.002)  # evidence for and against, both shown
 
 
 def test_a_small_eps_holds_and_the_iterated_attack_is_stronger():
