@@ -11,33 +11,52 @@ def number(value: float, decimals: int = 2) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _rows(matrix: torch.Tensor, decimals: int) -> list[list[str]]:
+def common_fraction(weights: torch.Tensor | None) -> int | None:
+    """``n`` when every weight is ``1/n`` (a box blur's 1/9), so the sum can be written as the lecture writes it."""
+    if weights is None or weights.numel() < 2:
+        return None
+    n = round(1 / float(weights.flatten()[0])) if float(weights.flatten()[0]) > 0 else 0
+    return n if n >= 2 and torch.allclose(weights.double(), torch.full_like(weights.double(), 1 / n)) else None
+
+
+def _rows(matrix: torch.Tensor, decimals: int, fraction: int | None = None, latex: bool = False) -> list[list[str]]:
+    """The cells as text; ``fraction`` n: each as a multiple of 1/n (a box blur's 1/9s, as the lecture writes them)."""
     grid = matrix.reshape(-1, matrix.shape[-1]) if matrix.dim() > 1 else matrix.reshape(1, -1)
-    return [[number(float(v), decimals) for v in row] for row in grid]
+    if fraction is None:
+        return [[number(float(v), decimals) for v in row] for row in grid]
+    cells = [[number(float(v) * fraction, decimals) for v in row] for row in grid]
+    shape = "\\tfrac{{{}}}{{{}}}" if latex else "{}/{}"
+    return [[shape.format(cell, fraction) for cell in row] for row in cells]
 
 
-def markdown_table(matrix: torch.Tensor, decimals: int = 2) -> str:
+def _fraction(name: str, matrix: torch.Tensor) -> int | None:
+    """A kernel of 1/n's is written in n-ths: 0.11 beside an output of 1.67 did not add up."""
+    return common_fraction(matrix) if name.startswith("kernel") else None
+
+
+def markdown_table(matrix: torch.Tensor, decimals: int = 2, fraction: int | None = None) -> str:
     """A (H, W) matrix as a Markdown table, its rows and columns numbered from 0 as on the page's grids.
 
     (A Markdown table needs a header row: the column numbers are it, and each row starts with its own.)
     """
-    rows = _rows(matrix, decimals)
+    rows = _rows(matrix, decimals, fraction)
     header = "| | " + " | ".join(str(c) for c in range(len(rows[0]))) + " |"
     rule = "|---:|" + "---:|" * len(rows[0])
     return "\n".join([header, rule] + [f"| **{r}** | " + " | ".join(row) + " |" for r, row in enumerate(rows)])
 
 
-def latex_matrix(matrix: torch.Tensor, decimals: int = 2) -> str:
+def latex_matrix(matrix: torch.Tensor, decimals: int = 2, fraction: int | None = None) -> str:
     """A (H, W) matrix as a LaTeX ``bmatrix``."""
-    body = " \\\\\n".join("  " + " & ".join(row) for row in _rows(matrix, decimals))
+    body = " \\\\\n".join("  " + " & ".join(row) for row in _rows(matrix, decimals, fraction, latex=True))
     return "\\begin{bmatrix}\n" + body + "\n\\end{bmatrix}"
 
 
 def example_markdown(named: dict[str, torch.Tensor], decimals: int = 2) -> str:
     """Several named matrices (input, kernel, output...) as one Markdown document."""
-    return "\n\n".join(f"**{name}**\n\n{markdown_table(m, decimals)}" for name, m in named.items())
+    return "\n\n".join(f"**{name}**\n\n{markdown_table(m, decimals, _fraction(name, m))}" for name, m in named.items())
 
 
 def example_latex(named: dict[str, torch.Tensor], decimals: int = 2) -> str:
     """The same as LaTeX: ``name = \\begin{bmatrix}...``, one display per matrix."""
-    return "\n\n".join(f"% {name}\n\\[\n{latex_matrix(m, decimals)}\n\\]" for name, m in named.items())
+    return "\n\n".join(f"% {name}\n\\[\n{latex_matrix(m, decimals, _fraction(name, m))}\n\\]"
+                       for name, m in named.items())

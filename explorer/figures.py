@@ -16,7 +16,8 @@ import torch
 from explorer import export, images
 from explorer.backprop import Backward
 from explorer.probes import Probe
-from explorer.trace import Trace, common_fraction, input_gradient, window_centres
+from explorer.export import common_fraction
+from explorer.trace import Trace, input_gradient, window_centres
 
 ScaleMode = Literal["own", "symmetric", "input"]
 # purple below zero, orange above, pale at both ends: a gradient grid stays readable even when every cell is 1
@@ -138,15 +139,16 @@ def surface_figure(image: torch.Tensor, max_side: int = 96, height: int = 420) -
     return fig
 
 
-def _fmt(value: float) -> str:
-    return "" if np.isnan(value) else export.number(value)
+def _fmt(value: float, decimals: int = 2) -> str:
+    return "" if np.isnan(value) else export.number(value, decimals)
 
 
 def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, int]] | None = None,
                 mask: torch.Tensor | None = None, colorscale: str | list = "Blues", zmid: float | None = None,
                 cell_px: int = 44, border: tuple[int, int, int, int] = (0, 0, 0, 0),
-                path: torch.Tensor | None = None, fraction: int | None = None) -> go.Figure:
-    """A small numeric grid with every value written in its cell (as ``v/fraction`` when given: a box blur's 1/9).
+                path: torch.Tensor | None = None, fraction: int | None = None, decimals: int = 2) -> go.Figure:
+    """A small numeric grid with every value written in its cell to ``decimals`` (as ``v/fraction`` when given: a box
+    blur's 1/9).
 
     ``highlight``: cells (row, col) outlined in orange (the window's taps). ``mask``: (H, W) bool,
     cells not yet computed are left blank. ``border``: padding (left, right, top, bottom) drawn
@@ -155,8 +157,8 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     grid = values.double().clone().reshape(-1, values.shape[-1])
     if mask is not None:
         grid[~mask] = float("nan")
-    text = [[_fmt(v) if fraction is None or np.isnan(v) else f"{export.number(v * fraction)}/{fraction}" for v in row]
-            for row in grid.tolist()]
+    text = [[_fmt(v, decimals) if fraction is None or np.isnan(v) else f"{export.number(v * fraction)}/{fraction}"
+             for v in row] for row in grid.tolist()]
     rows, cols = grid.shape
     # a cell still to come said "NaN" on hover: it names the step that fills it (the steps go row by row)
     hover = dict(hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>") if mask is None else dict(
@@ -265,9 +267,10 @@ def cell_name(trace: Trace, r: int, c: int) -> str:
     return f"position {c}" if trace.padded.shape[0] == 1 and trace.window_hw[0] == 1 else f"cell ({r}, {c})"
 
 
-def conv_step_figures(trace: Trace, step: int, flipped: bool = False) -> list[go.Figure]:
+def conv_step_figures(trace: Trace, step: int, flipped: bool = False, decimals: int = 2) -> list[go.Figure]:
     """Input (padded, window and path), kernel as applied (``flipped``: after the kernel as set, turned by 180
-    degrees for true convolution), products at ``step``, output so far."""
+    degrees for true convolution), products at ``step``, output so far (to ``decimals``: a worked example's output
+    as the lecture prints it)."""
     (r, c), taps, done = _step_marks(trace, step)
     ninths = common_fraction(trace.weights)  # 1/9 and 3/9 as the lecture writes them: 0.11s, 0.33s did not add up
     as_set = [grid_figure(trace.weights.flip(0, 1), "Kernel as you set it", colorscale="RdBu_r", zmid=0,
@@ -280,7 +283,7 @@ def conv_step_figures(trace: Trace, step: int, flipped: bool = False) -> list[go
                     fraction=ninths),
         grid_figure(trace.window_terms(step), "Products", colorscale="RdBu_r", zmid=0, fraction=ninths),
         grid_figure(trace.output, f"Output: {cell_name(trace, r, c)}", mask=done, highlight=[(r, c)],
-                    colorscale="RdBu_r", zmid=0),
+                    colorscale="RdBu_r", zmid=0, decimals=decimals),
     ]
 
 

@@ -197,14 +197,6 @@ def size_notes(trace: Trace) -> list[str]:
     return notes
 
 
-def common_fraction(weights: torch.Tensor | None) -> int | None:
-    """``n`` when every weight is ``1/n`` (a box blur's 1/9), so the sum can be written as the lecture writes it."""
-    if weights is None or weights.numel() < 2:
-        return None
-    n = round(1 / float(weights.flatten()[0])) if float(weights.flatten()[0]) > 0 else 0
-    return n if n >= 2 and torch.allclose(weights.double(), torch.full_like(weights.double(), 1 / n)) else None
-
-
 def pool_equation(trace: Trace, kind: str, step: int, decimals: int = 2) -> str:
     """The pooling at ``step`` written out: ``max(1, 5, 3) = 5``, rounded as the grids round (``:.3g`` gave 14.6
     above a cell that said 14.59)."""
@@ -213,8 +205,10 @@ def pool_equation(trace: Trace, kind: str, step: int, decimals: int = 2) -> str:
     return f"{kind}({values}) = {export.number(float(trace.output[r, c]), decimals)}"
 
 
-def equation(trace: Trace, step: int, decimals: int = 2) -> str:
-    """The sum at ``step`` of a convolution trace written out: ``x1·w1 + x2·w2 + ... = y``."""
+def equation(trace: Trace, step: int, decimals: int = 2, printed: int | None = None) -> str:
+    """The sum at ``step`` of a convolution trace written out: ``x1·w1 + x2·w2 + ... = y``; ``printed``: also the
+    result to that many decimals where it differs (``= 1.67 ≈ 1.7``, a worked example's output as the lecture
+    prints it)."""
     weights = trace.weights
 
     def term(v: float) -> str:
@@ -223,7 +217,9 @@ def equation(trace: Trace, step: int, decimals: int = 2) -> str:
 
     r, c = trace.cell(step)
     result = export.number(float(trace.output[r, c]), decimals)
-    if (n := common_fraction(weights)) is not None:  # 3·0.11 + ... printed products that did not add up to 1.67
+    if printed is not None and (rounded := export.number(float(trace.output[r, c]), printed)) != result:
+        result += f" ≈ {rounded}"
+    if (n := export.common_fraction(weights)) is not None:  # 3·0.11 + ... printed products that did not add up to 1.67
         values = trace.values[step].tolist()
         total = export.number(sum(values), decimals)
         return f"({' + '.join(term(x) for x in values)}) / {n} = {total} / {n} = {result}"

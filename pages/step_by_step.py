@@ -101,8 +101,11 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         st.code(backprop.step_text(traced, back), language=None)
         figs = figures.backward_step_figures(traced, back)
     elif traced.weights is not None:
-        st.code(trace.equation(traced, step), language=None, wrap_lines=True)
-        figs = figures.conv_step_figures(traced, step, flipped=st.session_state.sb_flip)
+        example = examples.EXAMPLES.get(st.session_state.sb_example)  # its output rounded as the lecture prints it
+        printed = example.decimals if example is not None and st.session_state.sb_mode == "convolution" else None
+        st.code(trace.equation(traced, step, printed=printed), language=None, wrap_lines=True)
+        figs = figures.conv_step_figures(traced, step, flipped=st.session_state.sb_flip,
+                                         decimals=2 if printed is None else printed)
     else:
         st.code(trace.pool_equation(traced, kind, step), language=None, wrap_lines=True)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)

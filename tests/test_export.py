@@ -20,3 +20,11 @@ def test_example_documents_name_every_matrix():
     named = {"input": torch.eye(2), "output": torch.ones(1, 1)}
     assert "**input**" in export.example_markdown(named) and "**output**" in export.example_markdown(named)
     assert export.example_latex(named).count("\\begin{bmatrix}") == 2
+
+
+def test_a_kernel_of_ninths_is_written_in_ninths_and_nothing_else_is():
+    ninths = torch.full((3, 3), 1 / 9)
+    named = {"kernel": ninths, "input": torch.full((2, 2), 0.5), "output": torch.full((1, 1), 15 / 9)}
+    markdown, latex = export.example_markdown(named), export.example_latex(named)
+    assert "| **2** | 1/9 | 1/9 | 1/9 |" in markdown and "| **0** | 0.5 | 0.5 |" in markdown and "1.67" in markdown
+    assert "\\tfrac{1}{9} & \\tfrac{1}{9}" in latex and "0.5 & 0.5" in latex

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import conv, examples, trace
+from explorer import conv, examples, export, trace
 
 
 @pytest.mark.parametrize("key", list(examples.EXAMPLES))
@@ -61,11 +61,11 @@ def test_size_notes_name_what_is_left_out_and_only_when_something_is():
 def test_a_box_blur_is_written_in_ninths_as_the_lecture_writes_it():
     e = examples.EXAMPLES["box"]
     traced = trace.conv_trace(e.image, e.kernel)
-    assert trace.common_fraction(traced.weights) == 9
+    assert export.common_fraction(traced.weights) == 9
     assert trace.equation(traced, 0) == "(3 + 3 + 2 + 0 + 0 + 1 + 3 + 1 + 2) / 9 = 15 / 9 = 1.67"  # the deck's 1.7
-    assert trace.common_fraction(torch.tensor([0.5, 0.5])) == 2
+    assert export.common_fraction(torch.tensor([0.5, 0.5])) == 2
     for other in (torch.ones(3, 3), torch.tensor([[0.5, 0.25]]), torch.tensor([[-0.5, -0.5]]), torch.tensor([0.5])):
-        assert trace.common_fraction(other) is None
+        assert export.common_fraction(other) is None
     assert trace.equation(trace.conv_trace(e.image, torch.ones(3, 3)), 0).startswith("3·1 + 3·1 + 2·1")
 
 

@@ -167,7 +167,13 @@ def test_an_output_size_that_is_not_whole_is_flagged_with_what_pytorch_does():
 def test_a_box_blur_is_written_in_ninths():
     at = app("pages/step_by_step.py", ex="box")
     no_crash(at)
-    assert at.code[0].value == "(3 + 3 + 2 + 0 + 0 + 1 + 3 + 1 + 2) / 9 = 15 / 9 = 1.67"
+    assert at.code[0].value == "(3 + 3 + 2 + 0 + 0 + 1 + 3 + 1 + 2) / 9 = 15 / 9 = 1.67 ≈ 1.7"  # as the lecture prints
     kernel, products = [f["data"][-1]["text"] for f in figures(at) if f["layout"]["title"]["text"] in
                         ("Kernel", "Products")]
     assert kernel == [["1/9"] * 3] * 3 and products[0] == ["3/9", "3/9", "2/9"]
+    last = app("pages/step_by_step.py", ex="box", step="9")
+    output = next(t["text"] for f in figures(last) if f["layout"]["title"]["text"].startswith("Output")
+                  for t in f["data"] if t["type"] == "heatmap" and "text" in t)
+    assert output == [["1.7", "1.7", "1.7"], ["1", "1.2", "1.8"], ["1.1", "0.8", "1.3"]]  # SEEDS 1.2, to one decimal
+    exported = next(c.value for c in last.code if c.language == "markdown")
+    assert "| **0** | 1/9 | 1/9 | 1/9 |" in exported  # not 0.11 beside an output of 1.67
