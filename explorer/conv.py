@@ -264,20 +264,25 @@ def dense_param_count(n_in: int, n_out: int, bias: bool = False) -> int:
 
 @dataclass(frozen=True)
 class LayerCounts:
-    """What a conv layer of ``filters`` kernels over a square input costs, shared or not, against a dense layer."""
+    """What a conv layer of ``filters`` kernels over an input costs, shared or not, against a dense layer."""
 
-    size: SizeReport  # the output side
+    size: SizeReport  # the output's side (its width)
+    rows: SizeReport  # its height: the same as ``size`` for a square input
+    inputs: int  # H W C: the input's values
     shared: int  # (F F C + 1) K: one kernel per map, with its bias
     unshared: int  # H' W' K F F C: a kernel per position (a locally connected layer, no bias)
-    dense: int  # W W C N: a fully connected layer to ``neurons`` neurons
+    dense: int  # H W C N: a fully connected layer to ``neurons`` neurons
 
 
 def layer_counts(side: int, channels: int, kernel: int, stride: int = 1, padding: int = 0, filters: int = 1,
-                 neurons: int = 1000) -> LayerCounts:
-    """The lecture's counts for one layer (SEEDS 3): 30x30x3, 7x7, 5 filters -> 740 shared, 423,360 unshared."""
-    size = size_report(side, kernel, padding, stride)
-    if size.actual < 1:
-        raise ValueError(f"a {kernel}x{kernel} kernel does not fit a {side}x{side} input with padding {padding}")
-    return LayerCounts(size, param_count(channels, filters, kernel),
-                       locally_connected_param_count((size.actual, size.actual), channels, filters, kernel),
-                       dense_param_count(side * side * channels, neurons))
+                 neurons: int = 1000, height: int | None = None) -> LayerCounts:
+    """The lecture's counts for one layer (SEEDS 3): 30x30x3, 7x7, 5 filters -> 740 shared, 423,360 unshared.
+    ``side`` is the input's width, ``height`` its height (default: square; a 1920x1080 frame has 6,220,800 values)."""
+    height = side if height is None else height
+    size, rows = size_report(side, kernel, padding, stride), size_report(height, kernel, padding, stride)
+    if min(size.actual, rows.actual) < 1:
+        shape = f"{side}x{side}" if height == side else f"{side}x{height} (W x H)"
+        raise ValueError(f"a {kernel}x{kernel} kernel does not fit a {shape} input with padding {padding}")
+    return LayerCounts(size, rows, height * side * channels, param_count(channels, filters, kernel),
+                       locally_connected_param_count((rows.actual, size.actual), channels, filters, kernel),
+                       dense_param_count(height * side * channels, neurons))

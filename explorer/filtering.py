@@ -197,21 +197,36 @@ def explain(result: FilterResult, kernel: torch.Tensor, settings: FilterSettings
     return lines
 
 
-def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int, filters: int) -> list[str]:
-    """The lecture's parameter counts for a layer of any size, filled in (Markdown with inline LaTeX)."""
-    counts = conv.layer_counts(side, channels, kernel, stride, padding, filters)
-    n, w = counts.size.actual, side
-    floor = "" if counts.size.exact else f", not a whole number: PyTorch takes the floor, {n}"
+def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int, filters: int,
+                height: int = 0) -> list[str]:
+    """The lecture's parameter counts for a layer of any size, filled in (Markdown with inline LaTeX). ``side`` is
+    the input's width W, ``height`` its height H (0: square, H = W)."""
+    height = height or side
+    counts = conv.layer_counts(side, channels, kernel, stride, padding, filters, height=height)
     tex = labels.tex_int
-    return [
-        f"- Output side: $\\frac{{W - F + 2P}}{{S}} + 1 = \\frac{{{w} - {kernel} + {2 * padding}}}{{{stride}}} + 1 = "
-        f"{counts.size.formula:.4g}${floor}: {n}x{n} positions.",
-        f"- Shared weights (a conv layer): $(F\\cdot F\\cdot C + 1)\\cdot K = "
+    if height == side:
+        values = f"W\\cdot W\\cdot C = {side}\\cdot{side}\\cdot{channels}"
+        places = [("Output side", "W", side, counts.size)]
+    else:
+        values = f"H\\cdot W\\cdot C = {height}\\cdot{side}\\cdot{channels}"
+        places = [("Output height", "H", height, counts.rows), ("Output width", "W", side, counts.size)]
+    lines = [f"- The input holds ${values} = {tex(counts.inputs)}$ values."]
+    for what, letter, n, size in places:
+        floor = "" if size.exact else f", not a whole number: PyTorch takes the floor, {size.actual}"
+        lines.append(f"- {what}: $\\frac{{{letter} - F + 2P}}{{S}} + 1 = \\frac{{{n} - {kernel} + {2 * padding}}}"
+                     f"{{{stride}}} + 1 = {size.formula:.4g}${floor}.")
+    rows, cols = counts.rows.actual, counts.size.actual
+    stacked, wide = 2 * kernel * kernel * channels * channels, (2 * kernel - 1) ** 2 * channels * channels
+    return lines + [
+        f"- {rows}x{cols} positions. Shared weights (a conv layer): $(F\\cdot F\\cdot C + 1)\\cdot K = "
         f"({kernel}\\cdot{kernel}\\cdot{channels} + 1)\\cdot{filters} = {tex(counts.shared)}$, one bias per map.",
         f"- Without sharing (locally connected): $H'\\cdot W'\\cdot K\\cdot F\\cdot F\\cdot C = "
-        f"{n}\\cdot{n}\\cdot{filters}\\cdot{kernel}\\cdot{kernel}\\cdot{channels} = {tex(counts.unshared)}$, "
+        f"{rows}\\cdot{cols}\\cdot{filters}\\cdot{kernel}\\cdot{kernel}\\cdot{channels} = {tex(counts.unshared)}$, "
         f"{counts.unshared / counts.shared:,.0f} times as many.",
-        f"- Fully connected to 1,000 neurons: $W\\cdot W\\cdot C\\cdot 1{{,}}000 = "
-        f"{tex(w * w * channels)}\\cdot 1{{,}}000 = "
-        f"{tex(counts.dense)}$ weights.",
+        f"- Fully connected to 1,000 neurons: ${tex(counts.inputs)}\\cdot 1{{,}}000 = {tex(counts.dense)}$ weights, "
+        "one for each input value and neuron.",
+        f"- Two {kernel}x{kernel} layers stacked (C = {channels} map{'s' * (channels != 1)} in and out, stride 1) see "
+        f"{2 * kernel - 1}x{2 * kernel - 1}, as one {2 * kernel - 1}x{2 * kernel - 1} layer does, with "
+        f"$2\\cdot F\\cdot F\\cdot C\\cdot C = {tex(stacked)}$ weights against "
+        f"$(2F-1)^2\\cdot C\\cdot C = {tex(wide)}$ (biases aside), and a ReLU between them.",
     ]

@@ -180,3 +180,13 @@ def test_the_lectures_counts():
     assert conv.layer_counts(256, 3, 3).dense == 196_608_000
     with pytest.raises(ValueError, match="a 9x9 kernel does not fit a 5x5 input with padding 1"):
         conv.layer_counts(5, 1, 9, padding=1)
+    frame = conv.layer_counts(1920, 3, 3, padding=1, height=1080)  # an HD frame: 6,220,800 input values
+    assert frame.inputs == 6_220_800 and (frame.rows.actual, frame.size.actual) == (1080, 1920)
+    assert frame.unshared == 1080 * 1920 * 3 * 3 * 3 and frame.dense == 6_220_800 * 1000
+
+
+def test_a_non_square_layers_counts_are_what_pytorch_holds():
+    counts = conv.layer_counts(12, 2, 3, stride=2, filters=4, height=7)  # W 12, H 7
+    out = nn.Conv2d(2, 4, 3, stride=2)(torch.zeros(1, 2, 7, 12))
+    assert (counts.rows.actual, counts.size.actual) == tuple(out.shape[-2:]) == (3, 5)
+    assert counts.unshared == F.unfold(torch.zeros(1, 2, 7, 12), 3, stride=2).shape[-1] * 4 * 2 * 9

@@ -10,9 +10,9 @@ from explorer.ui import layout, state
 
 # (name, default, least, most) of the boxes; the counter opens on the lecture's locally connected example:
 # 30x30x3, 7x7, 5 filters
-BOXES = (("w", 30, 1, 4096), ("c", 3, 1, 2048), ("f", 7, 1, 64), ("s", 1, 1, 16), ("p", 0, 0, 32),
+BOXES = (("w", 30, 1, 4096), ("h", 0, 0, 4096), ("c", 3, 1, 2048), ("f", 7, 1, 64), ("s", 1, 1, 16), ("p", 0, 0, 32),
          ("k", 5, 1, 4096))
-LABELS = {"w": "Input side W", "c": "Channels C", "f": "Kernel F", "s": "Stride S", "p": "Padding P",
+LABELS = {"w": "Width W", "h": "Height H", "c": "Channels C", "f": "Kernel F", "s": "Stride S", "p": "Padding P",
           "k": "Filters K"}
 
 
@@ -41,11 +41,13 @@ def draw() -> None:
     with st.expander("Count a layer's parameters, any sizes", icon=":material/calculate:", key="kl_count_open",
                      on_change="rerun"):
         st.caption("It opens on the lecture's locally connected example. Its other layers: 32 filters of 5x5 on RGB "
-                   "(F 5, C 3, K 32); a 256x256 RGB image fully connected (W 256, C 3).")
-        for cell, (name, _, low, high) in zip(layout.flow(len(BOXES), 110, "kl_count_boxes"), BOXES):
-            cell.number_input(LABELS[name], low, high, key=f"kl_count_{name}")
-        w, c, f, s, p, k = (int(st.session_state[f"kl_count_{name}"]) for name, *_ in BOXES)
+                   "(F 5, C 3, K 32); a 256x256 RGB image fully connected (W 256, C 3); a 1920x1080 frame (W 1920, "
+                   "H 1080); a 6x6 input, 3x3 kernel, stride 2, whose output size is not whole (W 6, C 1, F 3, S 2).")
+        for cell, (name, _, low, high) in zip(layout.flow(len(BOXES), 96, "kl_count_boxes"), BOXES):  # 7 at 1280 px
+            cell.number_input(LABELS[name], low, high, key=f"kl_count_{name}",
+                              help="0: the same as W, a square input." if name == "h" else None)
+        w, h, c, f, s, p, k = (int(st.session_state[f"kl_count_{name}"]) for name, *_ in BOXES)
         try:
-            st.markdown("\n".join(filtering.count_lines(w, c, f, s, p, k)))
+            st.markdown("\n".join(filtering.count_lines(w, c, f, s, p, k, height=h)))
         except ValueError as exc:
             st.error(f"This layer cannot be built: {exc}.")

@@ -280,7 +280,11 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     assert "(5\\cdot5\\cdot3 + 1)\\cdot32 = 2{,}432$" in text(at)
     assert at.query_params["nf"] in ("5", ["5"]) and at.query_params["nk"] in ("32", ["32"])
     linked = app("pages/kernel_lab.py", nw="6", nc="1", nf="3", ns="2", nk="1")  # the lecture's 2.5
-    assert "= 2.5$, not a whole number: PyTorch takes the floor, 2: 2x2 positions" in text(linked)
+    assert "= 2.5$, not a whole number: PyTorch takes the floor, 2.\n- 2x2 positions" in text(linked)
+    frame = app("pages/kernel_lab.py", nw="1920", nh="1080", nf="3", np="1", nk="1")  # the lecture's HD frame
+    assert "1080\\cdot1920\\cdot3 = 6{,}220{,}800$ values" in text(frame) and "1080x1920 positions" in text(frame)
+    assert "see 5x5, as one 5x5 layer does, with $2\\cdot F\\cdot F\\cdot C\\cdot C = 162$ weights against " \
+           "$(2F-1)^2\\cdot C\\cdot C = 225$" in text(frame)  # two stacked 3x3 against one 5x5
     impossible = app("pages/kernel_lab.py", nw="5", nf="9")
     no_crash(impossible)
     assert any("a 9x9 kernel does not fit a 5x5 input with padding 0" in e for e in errors(impossible))
