@@ -1,6 +1,7 @@
 """The lecture's four worked convolution examples (SEEDS section 1), verbatim.
 
-Each is a cross-correlation (no flip). ``expected`` is the deck's output, rounded as printed.
+Each is a cross-correlation (no flip). ``expected`` is the deck's output, rounded as printed. The deck gives only
+the size of its stride example (a 6x6 input, a 3x3 kernel, stride 2: 2.5); its grids here are this app's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class WorkedExample:
     expected: torch.Tensor  # (H', W') as printed
     decimals: int  # how the deck rounds the output
     note: str
+    stride: int = 1
 
 
 def _t(rows) -> torch.Tensor:
@@ -60,6 +62,15 @@ EXAMPLES: dict[str, WorkedExample] = {
                 [0.8, 1.3, 0.5, 0, -1.3], [1, 3.5, 2.2, 1.2, -1.3]]), 1,
             "One ring of zeros around a 5x5 image keeps a 5x5 output; in the lecture, cell (1, 2) = 3.5.",
         ),
+        WorkedExample(
+            "stride_2", "Stride 2 on a 6x6 input: size 2.5",
+            _t([[0, 0, 1, 0, 0, 1]] * 6),
+            _t([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]), 0,
+            _t([[4, -4], [4, -4]]), 0,
+            "(6 - 3) / 2 + 1 = 2.5 positions: PyTorch takes 2, and the last row and column are never under the "
+            "window. The Sobel kernel finds the line in column 2, and misses the one in column 5.",
+            stride=2,
+        ),
     )
 }
 
@@ -72,8 +83,8 @@ def departures(example: WorkedExample, *, padding: int, padding_mode: str = "zer
         changed.append(f"padding {padding} instead of {example.padding}")
     if padding and padding_mode != "zeros":
         changed.append(f"{padding_mode} padding instead of zeros")
-    if stride != 1:
-        changed.append(f"stride {stride} instead of 1")
+    if stride != example.stride:
+        changed.append(f"stride {stride} instead of {example.stride}")
     if dilation != 1:
         changed.append(f"dilation {dilation} instead of 1")
     if flip:

@@ -37,15 +37,23 @@ SETTINGS = [
 ]
 state.restore(SETTINGS)
 stepper.settle_play()
-if state.from_link("sb_example") and not state.from_link("sb_pad") and st.session_state.sb_example in examples.EXAMPLES:
-    # a link that names an example and no padding means the example as the lecture has it
-    st.session_state.sb_pad = examples.EXAMPLES[st.session_state.sb_example].padding
+if state.from_link("sb_example") and st.session_state.sb_example in examples.EXAMPLES:
+    # a link that names an example and no padding (or stride) means the example as the lecture has it
+    linked = examples.EXAMPLES[st.session_state.sb_example]
+    if not state.from_link("sb_pad"):
+        st.session_state.sb_pad = linked.padding
+    if not state.from_link("sb_stride"):
+        st.session_state.sb_stride = linked.stride
 
 
-def _padding_named() -> dict[str, str]:
-    """``pad=0`` for the link of an example the lecture pads: left out as the default, it opened padded."""
+def _lecture_named() -> dict[str, str]:
+    """``pad=0`` (``stride=1``) for the link of an example the lecture pads (strides) that is shown without: left out
+    as the default, it opened padded."""
     example = examples.EXAMPLES.get(st.session_state.sb_example)
-    return {"pad": "0"} if example is not None and example.padding and st.session_state.sb_pad == 0 else {}
+    if example is None:
+        return {}
+    return ({"pad": "0"} if example.padding and st.session_state.sb_pad == 0 else {}) | (
+        {"stride": "1"} if example.stride != 1 and st.session_state.sb_stride == 1 else {})
 
 
 def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
@@ -82,7 +90,7 @@ def _example_changed() -> None:
     example = examples.EXAMPLES.get(st.session_state.sb_example)
     st.session_state.sb_step = 1
     if example is not None:
-        st.session_state.sb_pad = example.padding
+        st.session_state.sb_pad, st.session_state.sb_stride = example.padding, example.stride
 
 
 def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
@@ -91,7 +99,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
     if not stepper.playing() or step + 1 == traced.steps:
         # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
         # address is an entry of the browser's history, which Back would step through)
-        state.publish(SETTINGS, _padding_named())
+        state.publish(SETTINGS, _lecture_named())
     r, c = traced.cell(step)
     place = figures.cell_name(traced, r, c)  # as the grids name it: a one-row input has positions too
     st.markdown(f"**Step {step + 1} of {traced.steps}** fills output {place} (steps count from 1; positions and "
@@ -137,7 +145,7 @@ with layout.guard("building the example"):
         pmode = cols[1].selectbox("Padding mode", conv.PADDING_MODES, key="sb_pmode")
         stride = cols[2].number_input("Stride", 1, 3, key="sb_stride")
         dilation = cols[3].number_input("Dilation", 1, 3, key="sb_dilation")
-    state.publish(SETTINGS, _padding_named())
+    state.publish(SETTINGS, _lecture_named())
     try:
         if mode == "1-D signal":
             sig, kernel = kernels.parse_each(lambda: kernels.parse_values(signal, "signal"),

@@ -13,7 +13,7 @@ from explorer import conv, examples
 @pytest.mark.parametrize("key", list(examples.EXAMPLES))
 def test_worked_examples_exactly(key):
     e = examples.EXAMPLES[key]
-    out = conv.conv2d(e.image, e.kernel, padding=e.padding).double()
+    out = conv.conv2d(e.image, e.kernel, padding=e.padding, stride=e.stride).double()
     assert out.shape == e.expected.shape
     assert torch.allclose(out.round(decimals=e.decimals), e.expected, atol=1e-9)
 

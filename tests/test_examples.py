@@ -5,8 +5,8 @@ from explorer import conv, examples
 
 def test_the_lectures_own_settings_change_nothing():
     for e in examples.EXAMPLES.values():
-        assert examples.departures(e, padding=e.padding) == []
-        assert examples.departure_note(e, tuple(e.expected.shape), padding=e.padding) == ""
+        assert examples.departures(e, padding=e.padding, stride=e.stride) == []
+        assert examples.departure_note(e, tuple(e.expected.shape), padding=e.padding, stride=e.stride) == ""
 
 
 def test_a_change_of_padding_names_it_and_the_new_output_size_pytorch_gives():

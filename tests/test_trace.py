@@ -12,7 +12,7 @@ from explorer import conv, examples, export, trace
 @pytest.mark.parametrize("key", list(examples.EXAMPLES))
 def test_trace_fills_the_worked_examples_cell_by_cell(key):
     e = examples.EXAMPLES[key]
-    traced = trace.conv_trace(e.image, e.kernel, padding=e.padding)
+    traced = trace.conv_trace(e.image, e.kernel, padding=e.padding, stride=e.stride)
     assert traced.steps == e.expected.numel()
     for step in range(traced.steps):
         r, c = traced.cell(step)
@@ -42,8 +42,9 @@ def test_the_lectures_six_by_six_at_stride_two_is_flagged_and_floored_as_pytorch
 
 
 def test_size_notes_name_what_is_left_out_and_only_when_something_is():
-    for e in examples.EXAMPLES.values():  # the lecture's examples all tile
-        assert trace.size_notes(trace.conv_trace(e.image, e.kernel, padding=e.padding)) == []
+    for e in examples.EXAMPLES.values():  # the lecture's examples all tile, but its stride example
+        notes = trace.size_notes(trace.conv_trace(e.image, e.kernel, padding=e.padding, stride=e.stride))
+        assert (notes == []) == (e.key != "stride_2") and len(notes) in (0, 2)
     box = examples.EXAMPLES["box"].image
     assert trace.size_notes(trace.conv_trace(box, torch.ones(3, 3), padding=1, stride=2)) == []  # (5 - 3 + 2) / 2 + 1
     padded = trace.size_notes(trace.conv_trace(box, torch.ones(2, 2), padding=1, stride=3))  # (5 - 2 + 2) / 3 + 1

@@ -177,3 +177,16 @@ def test_a_box_blur_is_written_in_ninths():
     assert output == [["1.7", "1.7", "1.7"], ["1", "1.2", "1.8"], ["1.1", "0.8", "1.3"]]  # SEEDS 1.2, to one decimal
     exported = next(c.value for c in last.code if c.language == "markdown")
     assert "| **0** | 1/9 | 1/9 | 1/9 |" in exported  # not 0.11 beside an output of 1.67
+
+
+def test_the_lectures_stride_example_opens_at_stride_2_with_its_size_of_2_5():
+    at = app("pages/step_by_step.py", ex="stride_2")
+    no_crash(at)
+    assert at.number_input(key="sb_stride").value == 2 and "Step 1 of 4" in text(at)
+    assert "(6 - 3 + 0) / 2 + 1 = 2.5, not an integer: PyTorch takes the floor, 2" in warnings(at)
+    at.number_input(key="sb_stride").set_value(1).run()  # left out as the default, it would open at 2 again
+    assert at.query_params["stride"] in ("1", ["1"]) and "Changed from the lecture's example: stride 1 instead of 2" \
+        in text(at)
+    other = app("pages/step_by_step.py", ex="stride_2")
+    other.selectbox(key="sb_example").set_value("laplacian").run()
+    assert other.number_input(key="sb_stride").value == 1  # each example with its own stride
