@@ -57,7 +57,7 @@ def resolve_padding(
 def pad(image: torch.Tensor, padding: tuple[int, int, int, int], mode: PaddingMode = "zeros") -> torch.Tensor:
     """Pad a (C, H, W) tensor; "zeros" is constant 0, the others are ``F.pad``'s modes.
 
-    PyTorch refuses reflect padding as wide as the image; say so in words instead.
+    PyTorch refuses reflect padding as wide as the image, and circular padding wider than it; say so in words.
     """
     if mode not in PADDING_MODES:
         raise ValueError(f"padding mode must be one of {PADDING_MODES}, not {mode!r}")
@@ -70,6 +70,11 @@ def pad(image: torch.Tensor, padding: tuple[int, int, int, int], mode: PaddingMo
         raise ValueError(
             f"reflect padding of {max(padding)} px needs an image larger than that "
             f"(this one is {height}x{width}); use replicate or a smaller kernel"
+        )
+    if mode == "circular" and (max(padding[:2]) > width or max(padding[2:]) > height):
+        raise ValueError(
+            f"circular padding of {max(padding)} px would wrap around the image more than once "
+            f"(this one is {height}x{width}); use replicate, or pad less (a smaller kernel pads less)"
         )
     return F.pad(image.unsqueeze(0), padding, mode=mode).squeeze(0)
 
@@ -160,6 +165,9 @@ def check_signal(length: int, kernel_len: int, *, padding: tuple[int, int], padd
     if padding_mode == "reflect" and max(padding) >= length:
         raise ValueError(f"reflect padding of {max(padding)} needs a signal longer than that (this one has {length} "
                          f"values); use replicate or less padding")
+    if padding_mode == "circular" and max(padding) > length:
+        raise ValueError(f"circular padding of {max(padding)} would wrap around the signal more than once (this one "
+                         f"has {length} value{'s' * (length != 1)}); use replicate or less padding")
     span, room = dilation * (kernel_len - 1) + 1, length + sum(padding)
     if span > room:
         raise ValueError(f"the kernel spans {span} values (dilation {dilation}) but the padded signal has only "

@@ -98,6 +98,11 @@ def test_kernel_larger_than_input_is_explained():
         conv.conv2d(torch.rand(6, 6), torch.ones(3, 3), dilation=4)
     with pytest.raises(ValueError, match="reflect padding"):
         conv.conv2d(torch.rand(3, 3), torch.ones(7, 7), padding="same", padding_mode="reflect")
+    # PyTorch's own words were "Padding value causes wrapping around more than once."
+    with pytest.raises(ValueError, match=r"^circular padding of 4 px would wrap around the image more than once"):
+        conv.conv2d(torch.rand(3, 3), torch.ones(9, 9), padding="same", padding_mode="circular")
+    wrapped = conv.conv2d(torch.rand(3, 3), torch.ones(7, 7), padding="same", padding_mode="circular")  # 3 of 3: once
+    assert wrapped.shape == (3, 3)
 
 
 def test_a_signal_too_short_is_explained_in_a_signals_words():
@@ -105,6 +110,8 @@ def test_a_signal_too_short_is_explained_in_a_signals_words():
         conv.conv1d(torch.rand(2), torch.ones(3), padding=1, dilation=2)
     with pytest.raises(ValueError, match=r"^reflect padding of 3 needs a signal longer than that \(this one has 3"):
         conv.conv1d(torch.rand(3), torch.ones(7), padding="same", padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"^circular padding of 4 would wrap around the signal more than once"):
+        conv.conv1d(torch.rand(3), torch.ones(9), padding="same", padding_mode="circular")
     assert conv.conv1d(torch.rand(3), torch.ones(5), padding="same").shape == (3,)  # padded (2, 2): it fits
 
 

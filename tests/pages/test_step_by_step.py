@@ -190,3 +190,12 @@ def test_the_lectures_stride_example_opens_at_stride_2_with_its_size_of_2_5():
     other = app("pages/step_by_step.py", ex="stride_2")
     other.selectbox(key="sb_example").set_value("laplacian").run()
     assert other.number_input(key="sb_stride").value == 1  # each example with its own stride
+
+
+def test_circular_padding_wider_than_the_input_is_refused_in_words():
+    """PyTorch's "Padding value causes wrapping around more than once." had reached the page as an error."""
+    grid = app("pages/step_by_step.py", ex="custom", pmode="circular", pad="3", kv="1", **{"in": "1"})
+    assert errors(grid) == ["These settings do not work here: circular padding of 3 px would wrap around the image "
+                            "more than once (this one is 1x1); use replicate, or pad less (a smaller kernel pads less)."]
+    signal = app("pages/step_by_step.py", mode="1-D signal", pmode="circular", pad="3", sig="1", k1="1")
+    assert "circular padding of 3 would wrap around the signal more than once (this one has 1 value)" in errors(signal)[0]
