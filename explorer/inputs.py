@@ -57,8 +57,12 @@ def _resize_crop(image: torch.Tensor, shorter: int, crop: int, notes: list[str])
         return image
     scale = shorter / min(h, w)
     size = (max(crop, round(h * scale)), max(crop, round(w * scale)))
-    resized = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
-    top, left = (size[0] - crop) // 2, (size[1] - crop) // 2
+    part = size
+    if max(size) > images.LONG * crop:  # a long, thin picture: only what the crop keeps is resized
+        image = images.centre_for_crop(image, scale, crop)
+        part = (max(crop, round(image.shape[-2] * scale)), max(crop, round(image.shape[-1] * scale)))
+    resized = F.interpolate(image[None], size=part, mode="bilinear", antialias=True, align_corners=False)[0]
+    top, left = (part[0] - crop) // 2, (part[1] - crop) // 2
     cropped = f" and the centre {crop}x{crop} cropped" if size != (crop, crop) else ""
     notes.append(f"resized from {h}x{w} to {size[0]}x{size[1]}{cropped}")
     return resized[:, top:top + crop, left:left + crop]

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.data import DataSet, DataUnavailable
-from explorer.images import ALLOWED_FORMATS, ImageError, load_bytes, to_grey
+from explorer.images import ALLOWED_FORMATS, LONG, ImageError, centre_for_crop, load_bytes, to_grey
 
 FORMATS = ", ".join(ALLOWED_FORMATS[:-1]) + f" or {ALLOWED_FORMATS[-1]}"  # what a set's images may be
 
@@ -137,6 +137,10 @@ def _fit(image: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     h, w = image.shape[-2:]
     scale = size / min(h, w)
     new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+    if max(new_h, new_w) > LONG * size:  # a long, thin picture: only what the crop keeps is resized
+        image = centre_for_crop(image, scale, size)
+        h, w = image.shape[-2:]
+        new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
     if (new_h, new_w) != (h, w):
         image = F.interpolate(image[None], size=(new_h, new_w), mode="bilinear", antialias=True,
                               align_corners=False)[0]

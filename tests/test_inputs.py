@@ -134,3 +134,27 @@ def test_fit_batch_converts_a_data_set_to_the_models_input():
     grey = inputs.fit_batch(colour, models.spec("lenet5"))
     expected = images.to_grey(colour[0].float() / 255)
     assert grey.shape == (3, 1, 28, 28) and grey[0].float().mean() == pytest.approx(expected.mean() * 255, abs=2)
+
+
+def _ramp(height: int, width: int) -> torch.Tensor:
+    """A grey ramp along the longer side: a shift of the crop shows as a change of value."""
+    ramp = torch.linspace(0, 1, max(height, width))
+    return (ramp[None, None, :width] if width > height else ramp[None, :height, None]).expand(3, height, width).clone()
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 2048), (40, 1000), (900, 5)])
+def test_a_long_thin_picture_is_cut_before_it_is_resized_and_gives_the_same_crop(monkeypatch, height, width):
+    """A 4000x1 line scaled to a shorter side of 256 had made a 3 x 256 x 1,024,000 tensor (1.8 GB) for a 224 crop."""
+    image = _ramp(height, width)
+    scale = 64 / min(height, width)
+    size = (max(64, round(height * scale)), max(64, round(width * scale)))
+    whole = F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
+    top, left = (size[0] - 64) // 2, (size[1] - 64) // 2
+    sizes = []
+    resize = F.interpolate
+    monkeypatch.setattr(F, "interpolate", lambda x, size, **kw: sizes.append(size) or resize(x, size=size, **kw))
+    notes = []
+    ours = inputs._resize_crop(image, 64, 64, notes)
+    torch.testing.assert_close(ours, whole[:, top:top + 64, left:left + 64], rtol=0, atol=1e-3)  # within a pixel
+    assert max(sizes[0]) <= 2 * images.LONG * 64 and notes == [f"resized from {height}x{width} to {size[0]}x{size[1]} "
+                                                           "and the centre 64x64 cropped"]

@@ -110,3 +110,16 @@ def test_from_files_reads_an_uploaded_folder():
     assert notes == [n for n in notes if n.startswith("skipped read me.txt")] and len(notes) == 1
     with pytest.raises(data.DataUnavailable, match="no usable image"):
         user_images.from_files([("x.txt", b"text")], "empty", 8, 1)
+
+
+def test_a_long_thin_picture_in_a_folder_is_cut_before_it_is_resized(monkeypatch):
+    import torch.nn.functional as F
+
+    line = torch.linspace(0, 1, 2048)[None, None].expand(3, 1, 2048).clone()
+    sizes = []
+    resize = F.interpolate
+    monkeypatch.setattr(F, "interpolate", lambda x, size, **kw: sizes.append(size) or resize(x, size=size, **kw))
+    fitted = user_images._fit(line, 224, 3)
+    assert fitted.shape == (3, 224, 224) and max(sizes[0]) <= 8 * 224  # a few crops, not 224 x 458,752
+    middle = fitted[0, 0].float() / 255
+    assert abs(float(middle.mean()) - 0.5) < 0.01  # the centre of the ramp, not its start
