@@ -167,7 +167,7 @@ def test_an_output_size_that_is_not_whole_is_flagged_with_what_pytorch_does():
 def test_a_box_blur_is_written_in_ninths():
     at = app("pages/step_by_step.py", ex="box")
     no_crash(at)
-    assert at.code[0].value == "(3 + 3 + 2 + 0 + 0 + 1 + 3 + 1 + 2) / 9 = 15 / 9 = 1.67 ≈ 1.7"  # as the lecture prints
+    assert at.code[0].value == "(3 + 3 + 2 + 0 + 0 + 1 + 3 + 1 + 2) / 9 = 15 / 9 = 1.67 ≈ 1.7"  # as printed
     kernel, products = [f["data"][-1]["text"] for f in figures(at) if f["layout"]["title"]["text"] in
                         ("Kernel", "Products")]
     assert kernel == [["1/9"] * 3] * 3 and products[0] == ["3/9", "3/9", "2/9"]
@@ -196,6 +196,8 @@ def test_circular_padding_wider_than_the_input_is_refused_in_words():
     """PyTorch's "Padding value causes wrapping around more than once." had reached the page as an error."""
     grid = app("pages/step_by_step.py", ex="custom", pmode="circular", pad="3", kv="1", **{"in": "1"})
     assert errors(grid) == ["These settings do not work here: circular padding of 3 px would wrap around the image "
-                            "more than once (this one is 1x1); use replicate, or pad less (a smaller kernel pads less)."]
+                            "more than once (this one is 1x1); use replicate, or pad less (a smaller kernel pads "
+                            "less)."]
     signal = app("pages/step_by_step.py", mode="1-D signal", pmode="circular", pad="3", sig="1", k1="1")
-    assert "circular padding of 3 would wrap around the signal more than once (this one has 1 value)" in errors(signal)[0]
+    assert "circular padding of 3 would wrap around the signal more than once (this one has 1 value)" in \
+        errors(signal)[0]
