@@ -114,7 +114,7 @@ with controls, layout.guard("preparing the run"):
     images = st.segmented_control("Training images", ("1000", "5000", "20000", "all"), key="tr_images",
                                   required=True, format_func=lambda n: n if n == "all" else f"{int(n) // 1000}k",
                                   help="Fewer images: a faster run for a class demo (1k = 1,000).")
-    too_big = False  # a batch larger than the training images
+    too_big = False  # a batch larger than the training images, or one whose feature maps would not fit
     if images != "all":
         config["train_images"] = int(images)
         steps = training.total_steps(int(images), config["batch_size"], config["epochs"])
@@ -140,6 +140,12 @@ with controls, layout.guard("preparing the run"):
             problem = str(exc)
     if problem:
         st.error(f"This network cannot be built: {problem}.")
+    elif (held := architecture.training_bytes(model, shape, config["batch_size"])) > architecture.TRAINING_BYTES:
+        too_big = True  # the worker would run out of memory, or the server's other work would
+        st.error(f"This run cannot start: a batch of {config['batch_size']:,} would hold about {held / 2**30:.0f} GB "
+                 f"of feature maps and their gradients ({held / config['batch_size'] / 2**20:.1f} MB an image), over "
+                 f"this app's limit of {architecture.TRAINING_BYTES // 2**30} GB. Pick a smaller batch, fewer filters, "
+                 "or pool earlier.")
     session = st.session_state.setdefault("tr_session", uuid.uuid4().hex)
     # the same settings in the same session make the same request while the last run lasts: a double
     # click or a reconnect starts one run; once that run has ended, Train starts a new one

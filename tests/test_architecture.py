@@ -256,3 +256,17 @@ def test_fit_channels_leaves_other_pairs_for_the_caller():
     assert architecture.fit_channels(filters, 3) is filters and architecture.fit_channels(filters, 2) is filters
     assert architecture.fit_channels(filters, 1).shape == (4, 1, 3, 3)
     assert architecture.source_channels({"fc.weight": torch.zeros(2, 3)}) is None
+
+
+def test_the_memory_of_a_training_step_counts_every_layers_output_and_its_gradient():
+    model = architecture.build({"model": "custom", "layers": [{"type": "conv", "out": 4, "kernel": 3, "padding": 1},
+                                                              {"type": "relu"}]}, (1, 8, 8), 10)
+    outputs = []
+    hooks = [m.register_forward_hook(lambda _m, _x, out: outputs.append(out.numel()))
+             for m in model.modules() if not list(m.children())]
+    model(torch.zeros(1, 1, 8, 8))
+    for hook in hooks:
+        hook.remove()
+    assert architecture.feature_values(model, (1, 8, 8)) == sum(outputs) == 64 + 256 + 256 + 256 + 10
+    assert architecture.training_bytes(model, (1, 8, 8), 32) == sum(outputs) * 32 * 4 * 2
+    assert next(model.parameters()).device.type == "cpu"  # counted on a copy: the model keeps its weights

@@ -138,3 +138,15 @@ def test_back_to_an_address_with_other_layers_shows_those_layers():
     assert at.query_params["layers"] in (first, [first])
     plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
     assert plan["output"].iloc[0] == "4 x 24 x 24"
+
+
+def test_a_network_whose_feature_maps_would_not_fit_in_memory_is_refused_before_launch():
+    """Four convs of 1,024 1x1 filters at 28x28 pass the parameter limit (3.2M) but hold 26 GB at a batch of 1,024."""
+    wide = "conv,out=1024,kernel=1;" * 4 + "pool,kind=max,size=28;flatten"
+    at = app("pages/train.py", arch="custom", batch="1024", layers=wide)
+    no_crash(at)
+    refused = [e for e in errors(at) if "feature maps and their gradients" in e]
+    assert refused and "a batch of 1,024 would hold about 25 GB" in refused[0] and "24.5 MB an image" in refused[0]
+    assert at.button(key="tr_start").disabled
+    at.selectbox(key="tr_batch").set_value(64).run()  # 1.5 GB
+    assert not errors(at) and not at.button(key="tr_start").disabled
