@@ -117,6 +117,8 @@ def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel",
         row, noun = ("row", "cells") if typed == "grid" else ("line", "entries")
         raise KernelError(f"every {row} of the {what} needs the same number of {noun}")
     if not (MIN_SIZE <= len(rows) <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
+        if typed == "list":  # one line of values: a length, not a grid's rows and columns
+            raise KernelError(f"a {what} has 1 to {MAX_SIZE} values; this one has {width}")
         raise KernelError(f"a {what} goes from 1x1 to 15x15; this one is {len(rows)}x{width}")
     values, bad = [[0.0] * width for _ in rows], []
     for r, row in enumerate(rows):

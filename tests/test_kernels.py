@@ -100,6 +100,8 @@ def test_a_signal_names_its_entries_as_typed():
     with pytest.raises(kernels.KernelError, match="^signal entry 2 holds 'x', which is not a number; 1 more entry "
                                                   "needs mending too: entry 4$"):
         kernels.parse_values("1 x 3 inf")
+    with pytest.raises(kernels.KernelError, match="^a signal has 1 to 15 values; this one has 100$"):  # not "1x100"
+        kernels.parse_values(" ".join(["1"] * 100))
 
 
 def test_parse_each_names_every_grid_that_fails():

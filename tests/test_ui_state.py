@@ -91,6 +91,20 @@ def test_a_number_below_the_range_names_its_bottom_not_the_cap():
         state.int_between(1, 9)("10")
 
 
+def test_a_whole_number_in_another_spelling_is_whole_and_out_of_range_says_so():
+    """``stride=1e9`` said "'1e9' is not a whole number": it is, and too large."""
+    import pytest
+
+    from explorer.ui import state
+
+    assert state.whole("3.0") == 3 and state.whole("2e1") == 20
+    with pytest.raises(ValueError, match=r"^1000000000 is outside 1\.\.8$"):
+        state.int_between(1, 8)("1e9")
+    for text in ("2.5", "inf", "nan", "abc", ""):
+        with pytest.raises(ValueError, match="is not a whole number"):
+            state.whole(text)
+
+
 def test_an_empty_value_from_a_redrawn_control_falls_back_to_the_last_choice():
     at = AppTest.from_function(_script, default_timeout=TIMEOUT)
     at.query_params["scale"] = "own"

@@ -64,7 +64,14 @@ def whole(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{text[:20]!r} is not a whole number") from None
+        pass
+    try:  # 1e9 or 3.0 is whole: the range check then names what is wrong with it ("not a whole number" was not)
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value.is_integer():
+        raise ValueError(f"{text[:20]!r} is not a whole number")
+    return int(value)
 
 
 def number(text: str) -> float:
