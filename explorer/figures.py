@@ -334,8 +334,11 @@ def probe_figure(probes: list[Probe], classes: int, height: int = 380) -> go.Fig
     names = [p.layer for p in probes]
     hover = [f"{p.features:,} features" for p in probes]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=names, y=[100 * p.test_accuracy for p in probes], name="test images",
-                             mode="lines+markers", text=hover, hovertemplate="%{x}: %{y:.1f}% (%{text})<extra></extra>"))
+    tested = [100 * p.test_accuracy for p in probes]  # each written by its point: read from the back of a room
+    fig.add_trace(go.Scatter(x=names, y=tested, name="test images", mode="lines+markers+text",
+                             text=[f"{value:.1f}" for value in tested], textposition="bottom center",
+                             textfont=dict(size=11), customdata=hover,
+                             hovertemplate="%{x}: %{y:.1f}% (%{customdata})<extra></extra>"))
     fig.add_trace(go.Scatter(x=names, y=[100 * p.train_accuracy for p in probes], name="training images",
                              mode="lines+markers", line=dict(dash="dot"), text=hover,
                              hovertemplate="%{x}: %{y:.1f}% (%{text})<extra></extra>"))

@@ -68,13 +68,14 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo(
         "pages/kernel_lab.py", "Kernel Lab", ":material/blur_on:",
         "Draw or upload an image, apply Sobel, Laplacian, Gaussian, Gabor or your own kernel, "
-        "and see the feature map with padding, stride, dilation, ReLU and pooling; Canny edges and morphology.",
+        "and see the feature map with padding, stride, dilation, ReLU and pooling; Canny edges and morphology; "
+        "count a layer's parameters, shared, locally connected or fully connected.",
     ),
     PageInfo(
         "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",
         "Draw a digit and watch a trained LeNet-5 read it, one layer at a time: feature maps, kernels, "
         "shapes, parameters, the prediction, and a linear probe of every layer. Also AlexNet, VGG16, GoogLeNet "
-        "and ResNet18.",
+        "and ResNet18, and the lecture's table of famous networks beside their measured sizes.",
         takes_model=True,
     ),
     PageInfo(

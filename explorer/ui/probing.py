@@ -42,9 +42,12 @@ def draw(network: Network) -> None:
         f"{TEST_IMAGES:,} others. From the pixels it reaches **{100 * result[0].test_accuracy:.1f}%**; the best "
         f"layer, {best.layer}, **{100 * best.test_accuracy:.1f}%**. "
         + (_trained_reading() if network.pretrained else _random_reading(best, result[-1], network)))
-    st.caption("Zeiler & Fergus 2014, the lecture's table (their ImageNet network's features, Caltech-101, 30 "
-               "images per class): " + ", ".join(f"{k} {v}%" for k, v in probes.ZEILER_FERGUS_CALTECH101.items())
-               + f". (Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.)")
+    lecture = probes.ZEILER_FERGUS_CALTECH101
+    st.markdown("**The lecture's table** (Zeiler & Fergus 2014: their ImageNet network's features, a linear classifier "
+                "on Caltech-101 with 30 images per class):\n\n"
+                + "| | " + " | ".join(lecture) + " |\n|---|" + "---:|" * len(lecture) + "\n"
+                + "| test accuracy | " + " | ".join(f"{v}%" for v in lecture.values()) + " |")
+    st.caption(f"Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.")
 
 
 _ASKED = "lbl_probes_asked"  # the models whose probes this session asked for
