@@ -45,7 +45,8 @@ def draw(network: Network) -> None:
     lecture = probes.ZEILER_FERGUS_CALTECH101
     st.markdown("**The lecture's table** (Zeiler & Fergus 2014: their ImageNet network's features, a linear classifier "
                 "on Caltech-101 with 30 images per class):\n\n"
-                + "| | " + " | ".join(lecture) + " |\n|---|" + "---:|" * len(lecture) + "\n"
+                + "| layer | " + " | ".join(k.removeprefix("layer ") for k in lecture) + " |\n|---|"
+                + "---:|" * len(lecture) + "\n"
                 + "| test accuracy | " + " | ".join(f"{v}%" for v in lecture.values()) + " |")
     st.caption(f"Here, maps larger than {probes.MAX_FEATURES:,} values are average-pooled first.")
 
