@@ -14,7 +14,8 @@
   of the squares that covered it. Asks the network directly, with no gradient. Signed: a square whose covering
   raises the score held evidence against the class.
 - Integrated gradients (Sundararajan et al. 2017): ``IG_i = (x_i - x'_i) * mean_k dS/dx_i`` at the
-  points ``x' + k/m (x - x')``, k = 1..m, from a baseline ``x'`` (black). Its values add up to
+  points ``x' + k/m (x - x')``, k = 1..m, from a baseline ``x'`` (black, the image blurred, its mean colour or
+  noise). Its values add up to
   ``S(x) - S(x')`` ("completeness"), which the page checks. Signed: a pixel that lowers the score counts against.
 
 All go through ``torchvision``'s feature extraction, plain forward passes and ``torch.autograd.grad``
@@ -32,7 +33,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import nn
+from torchvision.transforms.v2 import functional as TF
 
 from explorer import inspect, receptive_field
 
@@ -151,6 +154,29 @@ class IntegratedGradients(Attribution):
 
     baseline_score: float  # S(x'): the attributions should add up to ``score - baseline_score``
     steps: int
+    baseline: str = "black"  # one of BASELINES
+
+
+# where the path of integrated gradients starts: a pixel equal to it gets nothing, so the choice says what "missing"
+# means (black: no ink, which on MNIST is the whole background)
+BASELINES = ("black", "blurred", "mean", "noise")
+
+
+def baseline_image(image: torch.Tensor, kind: str = "black") -> torch.Tensor:
+    """The baseline ``kind`` for (C, H, W) ``image``: black; the image blurred (a Gaussian of an eighth of its side:
+    edges gone, colours kept); its mean colour; or uniform noise (seeded, the same each time)."""
+    if kind == "black":
+        return torch.zeros_like(image)
+    if kind == "blurred":
+        sigma = max(1.0, min(image.shape[-2:]) / 8)
+        side = min(2 * math.ceil(2 * sigma) + 1, (min(image.shape[-2:]) - 1) // 2 * 2 + 1)
+        return TF.gaussian_blur(image, [side, side], [sigma, sigma])
+    if kind == "mean":
+        return image.mean((1, 2), keepdim=True).expand_as(image).clone()
+    if kind == "noise":
+        generator = torch.Generator().manual_seed(0)
+        return torch.rand(image.shape, generator=generator, dtype=image.dtype).to(image.device)
+    raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINES)}")
 
 
 def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, window: int = 7,
@@ -198,26 +224,26 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
 
 
 def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | None = None, steps: int = 32,
-                         batch: int | None = None,
-                         progress: Callable[[int, int], None] | None = None) -> IntegratedGradients:
-    """Integrated gradients of class ``target`` from a black baseline, ``steps`` points on the straight path;
-    ``progress(done, total)`` counts the points, ``batch`` at a time."""
+                         batch: int | None = None, progress: Callable[[int, int], None] | None = None,
+                         baseline: str = "black") -> IntegratedGradients:
+    """Integrated gradients of class ``target`` from ``baseline`` (see :func:`baseline_image`), ``steps`` points on
+    the straight path; ``progress(done, total)`` counts the points, ``batch`` at a time."""
     x = image[None].detach().to(inspect.device_of(model))
-    baseline = torch.zeros_like(x)
+    start = baseline_image(x[0], baseline)[None]
     with torch.no_grad():
-        logits, baseline_logits = model(torch.cat([x, baseline])).float()
+        logits, baseline_logits = model(torch.cat([x, start])).float()
     target = _target(logits[None], target)
     total = torch.zeros_like(x)
     alphas = torch.arange(1, steps + 1, dtype=x.dtype, device=x.device) / steps
     for chunk in alphas.split(batch or _batch(x, 16)):
-        path = (baseline + chunk.view(-1, 1, 1, 1) * (x - baseline)).requires_grad_(True)
+        path = (start + chunk.view(-1, 1, 1, 1) * (x - start)).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(path)[:, target].sum(), path)
         total += grad.sum(0, keepdim=True)
         if progress is not None:
             progress(int(chunk[-1] * steps + 0.5), steps)
-    raw = ((x - baseline) * total / steps)[0].detach()
+    raw = ((x - start) * total / steps)[0].detach()
     return IntegratedGradients(_sign_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
-                               torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps)
+                               torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps, baseline)
 
 
 def _batch(image: torch.Tensor, small: int) -> int:

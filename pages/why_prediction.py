@@ -15,8 +15,9 @@ st.markdown(
     "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
     "resolution, the evidence lies (Selvaraju et al. 2017). **Occlusion** hides one square at a time and "
     "watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up the gradients on the way "
-    "from a black image to yours (Sundararajan et al. 2017). Then fool the network: move every pixel by ±eps "
-    "in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the prediction flip, "
+    "from a black image (or another baseline) to yours (Sundararajan et al. 2017). Then fool the network: move "
+    "every pixel by ±eps in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
+    "prediction flip, "
     "then ask for the smallest change that does it (Szegedy et al. 2014) and for one pattern that fools it on "
     "most images at once."
 )
@@ -35,6 +36,7 @@ SETTINGS = [
     state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
     state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
+    state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
     state.Setting("why_universal", "uni", False, state.boolean, state.dump_bool),
     state.Setting("why_uni_eps", "ueps", 0.2, state.float_between(0.01, 0.3)),
@@ -123,6 +125,10 @@ with view, layout.guard("asking in two more ways"):
     left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
                        format_func=lambda d: f"{side // d} px (1/{d} of the side)")
     right.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
+    right.segmented_control("From", attribution.BASELINES, key="why_ig_base", required=True,
+                            help="The baseline the path of integrated gradients starts from. A pixel equal to it gets "
+                                 "nothing: black says nothing about the background of a digit; the image blurred "
+                                 "keeps its colours and asks about its edges.")
     state.publish(SETTINGS)
     window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
@@ -134,7 +140,8 @@ with view, layout.guard("asking in two more ways"):
                         key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, class_name))
     with right:
-        ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps))
+        ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps),
+                                     st.session_state.why_ig_base)
         title = explain_figures.named_title("Integrated gradients", class_name(ig.target), half_least)
         st.plotly_chart(explain_figures.signed_figure(prepared.tensor, ig.raw.sum(0), title, "share of the score",
                                                       width_px=half), key="why_fig_ig")

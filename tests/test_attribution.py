@@ -195,3 +195,22 @@ def test_overlay_keeps_the_image_where_nothing_matters():
     torch.testing.assert_close(out, image.expand(3, -1, -1))
     hot = attribution.overlay(image, torch.ones(8, 8))
     assert 0 <= float(hot.min()) and float(hot.max()) <= 1 and not torch.allclose(hot, out)
+
+
+@pytest.mark.parametrize("baseline", attribution.BASELINES)
+def test_integrated_gradients_from_any_baseline_add_up_to_the_score_change_from_it(baseline):
+    model = models.build("lenet5", pretrained=True).eval()
+    image = torch.zeros(1, 28, 28)
+    image[0, 6:22, 12:16] = 1.0
+    start = attribution.baseline_image(image, baseline)
+    assert start.shape == image.shape and (start == attribution.baseline_image(image, baseline)).all()  # seeded
+    ours = attribution.integrated_gradients(model, image, None, steps=128, baseline=baseline)
+    theirs = IntegratedGradients(model).attribute(image[None], baselines=start[None], target=ours.target,
+                                                  n_steps=128, method="riemann_right")[0]
+    torch.testing.assert_close(ours.raw, theirs, rtol=1e-3, atol=1e-5)
+    with torch.no_grad():
+        moved = float(model(image[None])[0, ours.target] - model(start[None])[0, ours.target])
+    assert ours.baseline_score == pytest.approx(float(model(start[None])[0, ours.target]), abs=1e-4)
+    assert float(ours.raw.sum()) == pytest.approx(moved, abs=0.05 + 0.05 * abs(moved))
+    if baseline == "mean":
+        assert torch.allclose(start, torch.full_like(image, float(image.mean())))

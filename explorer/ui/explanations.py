@@ -86,13 +86,26 @@ def occluded(network: Network, digest: str, image: torch.Tensor, target: int | N
         lambda done, total: memo.counted("Covering the image square by square", done, total, "covered images read"))
 
 
-def integrated(network: Network, digest: str, image: torch.Tensor, target: int | None,
-               steps: int) -> attribution.IntegratedGradients:
-    """Integrated gradients from a black image in ``steps`` steps, with progress."""
+BASELINE_WORDS = {"black": "a black image", "blurred": "your image blurred", "mean": "your image's mean colour",
+                  "noise": "random noise"}
+BASELINE_MISSING = {  # what a pixel equal to the baseline, which gets nothing, is
+    "black": "A pixel equal to the baseline (black) gets nothing, however much it matters: on a digit, the whole "
+             "background.",
+    "blurred": "Only what blurring takes away (edges, strokes, texture) can get a share; flat regions get little.",
+    "mean": "A pixel of the image's mean colour gets nothing, however much it matters.",
+    "noise": "Every pixel differs from the noise, so every pixel can get a share; another noise would give another map.",
+}
+
+
+def integrated(network: Network, digest: str, image: torch.Tensor, target: int | None, steps: int,
+               baseline: str = "black") -> attribution.IntegratedGradients:
+    """Integrated gradients from ``baseline`` in ``steps`` steps, with progress."""
     return memo.computed(
-        "why_ig", (network.key, digest, target, steps),
-        lambda report: attribution.integrated_gradients(network.model, image, target, steps, progress=report),
-        lambda done, total: memo.counted("Integrating the gradients from black to the image", done, total, "steps"))
+        "why_ig", (network.key, digest, target, steps, baseline),
+        lambda report: attribution.integrated_gradients(network.model, image, target, steps, progress=report,
+                                                        baseline=baseline),
+        lambda done, total: memo.counted(f"Integrating the gradients from {BASELINE_WORDS[baseline]} to the image",
+                                         done, total, "steps"))
 
 
 def occluder(fractions: tuple[int, ...]) -> Callable[[str], int]:
@@ -132,12 +145,13 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
     pixels = ig.raw.sum(0)
     added, moved = float(pixels.sum()), ig.score - ig.baseline_score
     pro, contra = float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
-    return (f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from black to yours, "
+    start = BASELINE_WORDS[ig.baseline]
+    return (f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from {start} to yours, "
             "times the pixel's change, summed over the colour channels. Red: the pixel raises the class score (the "
             "network's output before the softmax), blue: it lowers it. "
             f"The attributions add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved "
-            f"{moved:.3f} from black to your image (off by {abs(added - moved):.3f}: more steps close the gap). "
-            "A pixel equal to the baseline (black) gets nothing, however much it matters.")
+            f"{moved:.3f} from {start} to your image (off by {abs(added - moved):.3f}: more steps close the gap). "
+            + BASELINE_MISSING[ig.baseline])
 
 
 def pick_cam_layer(layers: list) -> str:

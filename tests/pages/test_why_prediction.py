@@ -43,7 +43,7 @@ def test_occlusion_and_integrated_gradients_follow_the_link():
     occlusion = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Occlusion, 3")
     assert len(occlusion["layout"]["shapes"]) == 2  # the square that hurts most, in black under white
     assert [t["type"] for t in occlusion["data"]] == ["image", "heatmap"]  # the signed map, with its colour bar
-    assert "averaged over 32 images on the way from black" in shown
+    assert "averaged over 32 images on the way from a black image" in shown
     fine = app(PAGE, occ="8", steps="128", **{"class": "5"})
     no_crash(fine)
     shown = text(fine)
@@ -61,12 +61,23 @@ def test_an_occlusion_where_every_square_raises_the_score_outlines_none():
     assert "Here covering any square raises the score of" in text(at)
 
 
+def test_integrated_gradients_start_from_the_baseline_the_link_names():
+    at = app(PAGE, base="blurred", steps="16")
+    no_crash(at)
+    assert at.segmented_control(key="why_ig_base").value == "blurred" and at.query_params["base"] in ("blurred",
+                                                                                                   ["blurred"])
+    shown = text(at)
+    assert "on the way from your image blurred to yours" in shown and "Only what blurring takes away" in shown
+    bad = app(PAGE, base="grey")
+    assert "`base=grey` was ignored" in warnings(bad) and bad.segmented_control(key="why_ig_base").value == "black"
+
+
 def test_integrated_gradients_add_up_to_the_score_change_on_the_page():
     import re
 
     at = app(PAGE, steps="128")
     found = re.search(r"add up to \*\*(-?[\d.]+)\*\* \(([+-][\d.]+) red, ([+-][\d.]+) blue\); the class score "
-                      r"moved (-?[\d.]+) from black to your image \(off by ([\d.]+)", text(at))
+                      r"moved (-?[\d.]+) from a black image to your image \(off by ([\d.]+)", text(at))
     added, red, blue, moved, off = map(float, found.groups())
     assert added == pytest.approx(moved, rel=0.02) and off == pytest.approx(abs(added - moved), abs=0.002)
     assert red > 0 > blue and red + blue == pytest.approx(added, abs=0.002)  # evidence for and against, both shown
