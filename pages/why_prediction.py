@@ -124,11 +124,12 @@ with view, layout.guard("asking in two more ways"):
     left, right = st.columns(2)
     left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
                        format_func=lambda d: f"{side // d} px (1/{d} of the side)")
-    right.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
-    right.segmented_control("From", attribution.BASELINES, key="why_ig_base", required=True,
-                            help="The baseline the path of integrated gradients starts from. A pixel equal to it gets "
-                                 "nothing: black says nothing about the background of a digit; the image blurred "
-                                 "keeps its colours and asks about its edges.")
+    steps_box, base_box = right.columns([3, 2], vertical_alignment="bottom")  # the maps below stay level
+    steps_box.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
+    base_box.selectbox("From", attribution.BASELINES, key="why_ig_base",
+                       help="The baseline the path of integrated gradients starts from. A pixel equal to it gets "
+                            "nothing: black says nothing about the background of a digit; the image blurred keeps "
+                            "its colours and asks about its edges.")
     state.publish(SETTINGS)
     window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles

@@ -64,12 +64,12 @@ def test_an_occlusion_where_every_square_raises_the_score_outlines_none():
 def test_integrated_gradients_start_from_the_baseline_the_link_names():
     at = app(PAGE, base="blurred", steps="16")
     no_crash(at)
-    assert at.segmented_control(key="why_ig_base").value == "blurred" and at.query_params["base"] in ("blurred",
+    assert at.selectbox(key="why_ig_base").value == "blurred" and at.query_params["base"] in ("blurred",
                                                                                                    ["blurred"])
     shown = text(at)
     assert "on the way from your image blurred to yours" in shown and "Only what blurring takes away" in shown
     bad = app(PAGE, base="grey")
-    assert "`base=grey` was ignored" in warnings(bad) and bad.segmented_control(key="why_ig_base").value == "black"
+    assert "`base=grey` was ignored" in warnings(bad) and bad.selectbox(key="why_ig_base").value == "black"
 
 
 def test_integrated_gradients_add_up_to_the_score_change_on_the_page():
