@@ -27,6 +27,7 @@ maps (occlusion, integrated gradients summed over the colour channels).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -244,6 +245,38 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
     raw = ((x - start) * total / steps)[0].detach()
     return IntegratedGradients(_sign_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
                                torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps, baseline)
+
+
+def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` with every layer's parameters drawn afresh (each layer's own ``reset_parameters``, seeded):
+    the same network, nothing learned. Adebayo et al. 2018 ("Sanity checks for saliency maps") compare a method's
+    maps on it with the trained network's: a map that barely changes shows the image, not what was learned."""
+    fresh = copy.deepcopy(model).eval()
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        for module in fresh.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    finally:
+        torch.random.set_rng_state(generator_state)
+    return fresh
+
+
+def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Spearman's rank correlation of two maps' magnitudes (|a| against |b|), as Adebayo et al. compare them; 0 for a
+    map with no variation."""
+    ranks = [_ranks(x.abs().flatten().double()) for x in (a, b)]
+    if any(float(r.std()) == 0 for r in ranks):
+        return 0.0
+    return float(torch.corrcoef(torch.stack(ranks))[0, 1])
+
+
+def _ranks(values: torch.Tensor) -> torch.Tensor:
+    """Each value's rank from 1, tied values sharing their mean rank (a black background's zeros are one tie)."""
+    _, inverse, counts = torch.unique(values, return_inverse=True, return_counts=True)
+    last = counts.cumsum(0).double()
+    return (last - (counts.double() - 1) / 2)[inverse]
 
 
 def _batch(image: torch.Tensor, small: int) -> int:

@@ -37,6 +37,7 @@ SETTINGS = [
     state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
     state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
+    state.Setting("why_sanity", "sanity", False, state.boolean, state.dump_bool),  # the sanity check unfolded
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
     state.Setting("why_universal", "uni", False, state.boolean, state.dump_bool),
     state.Setting("why_uni_eps", "ueps", 0.2, state.float_between(0.01, 0.3)),
@@ -147,6 +148,27 @@ with view, layout.guard("asking in two more ways"):
         st.plotly_chart(explain_figures.signed_figure(prepared.tensor, ig.raw.sum(0), title, "share of the score",
                                                       width_px=half), key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
+
+with view, layout.guard("checking the maps"), st.expander(
+        "Sanity check: the same maps from random weights", icon=":material/fact_check:", key="why_sanity",
+        on_change="rerun"):
+    if not network.pretrained:
+        st.info("This network has random weights already: switch on its trained weights to compare the two.")
+    elif st.session_state.why_sanity:  # computed only when unfolded
+        checked = explanations.sanity_checked(network, digest, prepared.tensor, target, cam_layer, smooth,
+                                              int(st.session_state.why_ig_steps), st.session_state.why_ig_base)
+        st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
+                    "barely changes shows the image (its edges, its ink) rather than what the network learned. "
+                    "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
+                    "number is Spearman's rank correlation of the two (1: the same order of pixels).")
+        trained = dict(zip(explanations.SANITY_METHODS, (*before, ig)))
+        for cell, (method, fresh, rho) in zip(layout.cells(len(checked), layout.SMALL_PICTURE_PX), checked):
+            name = SALIENCY[smooth] if method == "Saliency" else method.replace("Integrated", "Integr.")  # 150 px
+            for when, result in (("trained", trained[method]), ("random", fresh)):
+                cell.plotly_chart(explain_figures.picture_figure(
+                    attribution.overlay(prepared.tensor, result.heat.abs()), f"{name}:<br>{when}", 200,
+                    layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
+            cell.caption(f"**{rho:.2f}**: {explanations.sanity_words(rho)}.")
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")

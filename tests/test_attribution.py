@@ -214,3 +214,28 @@ def test_integrated_gradients_from_any_baseline_add_up_to_the_score_change_from_
     assert float(ours.raw.sum()) == pytest.approx(moved, abs=0.05 + 0.05 * abs(moved))
     if baseline == "mean":
         assert torch.allclose(start, torch.full_like(image, float(image.mean())))
+
+
+def test_a_randomized_network_has_every_layer_redrawn_the_same_way_each_time():
+    model = models.build("lenet5", pretrained=True).eval()
+    first, again = attribution.randomized(model), attribution.randomized(model)
+    before = torch.random.get_rng_state()
+    for (name, trained), fresh, same in zip(model.named_parameters(), first.parameters(), again.parameters()):
+        assert not torch.equal(trained, fresh), name  # nothing learned is kept
+        assert torch.equal(fresh, same)  # seeded: every visitor sees the same check
+    assert torch.equal(before, torch.random.get_rng_state())  # the caller's generator is left alone
+    assert next(model.parameters()).requires_grad  # the trained network itself is untouched
+
+
+def test_rank_correlation_is_spearmans_of_the_magnitudes_with_ties_sharing_their_rank():
+    up = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert attribution.rank_correlation(up, up * 10) == pytest.approx(1.0)
+    assert attribution.rank_correlation(up, up.flip(0)) == pytest.approx(-1.0)
+    assert attribution.rank_correlation(up, -up) == pytest.approx(1.0)  # magnitudes: the sign does not count
+    assert attribution.rank_correlation(up, torch.ones(5)) == 0.0  # a flat map has no order
+    # ties share their mean rank: 5, 6, 7, 8, 7 ranks as 1, 2, 3.5, 5, 3.5
+    assert attribution.rank_correlation(up, torch.tensor([5.0, 6.0, 7.0, 8.0, 7.0])) == pytest.approx(0.8207826816681233)
+    stats = pytest.importorskip("scipy.stats")
+    a, b = torch.rand(2, 8, 8).unbind()
+    b[b < 0.3] = 0  # a black background: one large tie
+    assert attribution.rank_correlation(a, b) == pytest.approx(stats.spearmanr(a.flatten(), b.flatten()).statistic)

@@ -169,3 +169,37 @@ def pick_cam_layer(layers: list) -> str:
         st.session_state.why_layer = suggested
     return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer",
                         help=f"Suggested: {suggested}, the last convolution's output.")
+
+
+SANITY_METHODS = ("Saliency", "Grad-CAM", "Integrated gradients")
+
+
+def sanity_checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
+                   smooth: bool, steps: int, baseline: str) -> list[tuple[str, attribution.Attribution, float]]:
+    """Adebayo et al.'s check: each method's map from the same network with random weights, and Spearman's rank
+    correlation of its magnitudes with the trained network's (computed once per server, with progress)."""
+    def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
+        fresh = attribution.randomized(network.model)
+        report(0, 3)
+        gradient = (attribution.smooth_grad(fresh, image, target) if smooth
+                    else attribution.saliency(fresh, image, target))
+        report(1, 3)
+        cam = attribution.grad_cam(fresh, image, layer, target) if layer else None
+        report(2, 3)
+        ig = attribution.integrated_gradients(fresh, image, target, steps, baseline=baseline)
+        trained = (*explained(network, digest, image, target, layer, smooth),
+                   integrated(network, digest, image, target, steps, baseline))
+        return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
+                for method, theirs, mine in zip(SANITY_METHODS, trained, (gradient, cam, ig)) if mine is not None]
+
+    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline), compute,
+                         lambda done, total: memo.counted("The same maps from random weights", done, total, "maps"))
+
+
+def sanity_words(rho: float) -> str:
+    """How much a map changed with the weights, in words (Spearman's rho of the magnitudes)."""
+    if rho >= 0.8:
+        return "hardly changed: it shows the image more than what the network learned"
+    if rho >= 0.5:
+        return "partly changed"
+    return "changed: it depends on what the network learned"

@@ -234,3 +234,20 @@ def test_random_weights_are_named_even_when_one_class_happens_to_stand_out():
     assert any(i.value.startswith("With random weights the network has not decided anything")
                and i.value.endswith("Switch on **Trained weights** to see a real decision explained and fooled.")
                for i in at.info)
+
+
+def test_the_sanity_check_compares_each_map_with_random_weights_only_when_unfolded():
+    folded = app(PAGE)
+    assert not any("random" in t for t in titles(folded))  # nothing computed while folded
+    at = app(PAGE, sanity="1")
+    no_crash(at)
+    names = titles(at)
+    for method in ("Saliency", "Grad-CAM", "Integr. gradients"):
+        assert f"{method}:<br>trained" in names and f"{method}:<br>random" in names
+    scores = [float(c.value.split("**")[1]) for c in at.caption if c.value.startswith("**")]
+    assert len(scores) == 3 and all(-1 <= s <= 1 for s in scores)
+    # on the digit, saliency follows what was learned; integrated gradients from black follow the ink (0.28, 0.98)
+    assert scores[0] < 0.5 and scores[2] > 0.8
+    assert "hardly changed: it shows the image" in " ".join(c.value for c in at.caption)
+    random = app(PAGE, sanity="1", weights="0")
+    assert any("This network has random weights already" in i.value for i in random.info)
