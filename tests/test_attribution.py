@@ -234,7 +234,8 @@ def test_rank_correlation_is_spearmans_of_the_magnitudes_with_ties_sharing_their
     assert attribution.rank_correlation(up, -up) == pytest.approx(1.0)  # magnitudes: the sign does not count
     assert attribution.rank_correlation(up, torch.ones(5)) == 0.0  # a flat map has no order
     # ties share their mean rank: 5, 6, 7, 8, 7 ranks as 1, 2, 3.5, 5, 3.5
-    assert attribution.rank_correlation(up, torch.tensor([5.0, 6.0, 7.0, 8.0, 7.0])) == pytest.approx(0.8207826816681233)
+    tied = torch.tensor([5.0, 6.0, 7.0, 8.0, 7.0])
+    assert attribution.rank_correlation(up, tied) == pytest.approx(0.8207826816681233)
     stats = pytest.importorskip("scipy.stats")
     a, b = torch.rand(2, 8, 8).unbind()
     b[b < 0.3] = 0  # a black background: one large tie

@@ -93,7 +93,8 @@ BASELINE_MISSING = {  # what a pixel equal to the baseline, which gets nothing, 
              "background.",
     "blurred": "Only what blurring takes away (edges, strokes, texture) can get a share; flat regions get little.",
     "mean": "A pixel of the image's mean colour gets nothing, however much it matters.",
-    "noise": "Every pixel differs from the noise, so every pixel can get a share; another noise would give another map.",
+    "noise": "Every pixel differs from the noise, so every pixel can get a share; another noise would give another "
+             "map.",
 }
 
 
