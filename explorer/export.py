@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import torch
 
 
@@ -60,3 +63,10 @@ def example_latex(named: dict[str, torch.Tensor], decimals: int = 2) -> str:
     """The same as LaTeX: ``name = \\begin{bmatrix}...``, one display per matrix."""
     return "\n\n".join(f"% {name}\n\\[\n{latex_matrix(m, decimals, _fraction(name, m))}\n\\]"
                        for name, m in named.items())
+
+
+def arrays_npz(named: dict[str, torch.Tensor]) -> bytes:
+    """Named arrays as one NumPy ``.npz`` file (``numpy.load`` reads it back by name): maps to study elsewhere."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: array.detach().cpu().float().numpy() for name, array in named.items()})
+    return buffer.getvalue()

@@ -4,7 +4,7 @@ adversarial image that flips it."""
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, explain_figures, inputs
+from explorer import adversarial, attribution, explain_figures, export, inputs
 from explorer.ui import explanations, fool_all, layout, model_input, smallest, state
 
 layout.page_setup(layout.PAGES[6])
@@ -148,6 +148,14 @@ with view, layout.guard("asking in two more ways"):
         st.plotly_chart(explain_figures.signed_figure(prepared.tensor, ig.raw.sum(0), title, "share of the score",
                                                       width_px=half), key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
+    maps = {"image": prepared.tensor, "saliency" if not smooth else "smoothgrad": before[0].raw,
+            **({"grad_cam": before[1].raw} if before[1] is not None else {}), "occlusion": occ.raw,
+            "integrated_gradients": ig.raw}
+    st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps), "maps.npz", key="why_npz",
+                       icon=":material/download:",
+                       help="The image and each map's raw values, before any scaling: the gradient (C, H, W), "
+                            "Grad-CAM at its layer's size, occlusion's score drop (H, W), integrated gradients (C, H, "
+                            "W). Read them with numpy.load.")
 
 with view, layout.guard("checking the maps"), st.expander(
         "Sanity check: the same maps from random weights", icon=":material/fact_check:", key="why_sanity",

@@ -28,3 +28,14 @@ def test_a_kernel_of_ninths_is_written_in_ninths_and_nothing_else_is():
     markdown, latex = export.example_markdown(named), export.example_latex(named)
     assert "| **2** | 1/9 | 1/9 | 1/9 |" in markdown and "| **0** | 0.5 | 0.5 |" in markdown and "1.67" in markdown
     assert "\\tfrac{1}{9} & \\tfrac{1}{9}" in latex and "0.5 & 0.5" in latex
+
+
+def test_maps_are_saved_as_one_npz_read_back_by_name():
+    import io
+
+    import numpy as np
+
+    named = {"saliency": torch.rand(3, 8, 8), "grad_cam": torch.rand(2, 2)}
+    loaded = np.load(io.BytesIO(export.arrays_npz(named)))
+    assert sorted(loaded.files) == ["grad_cam", "saliency"]
+    np.testing.assert_allclose(loaded["saliency"], named["saliency"].numpy())

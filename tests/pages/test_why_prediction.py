@@ -44,6 +44,7 @@ def test_occlusion_and_integrated_gradients_follow_the_link():
     assert len(occlusion["layout"]["shapes"]) == 2  # the square that hurts most, in black under white
     assert [t["type"] for t in occlusion["data"]] == ["image", "heatmap"]  # the signed map, with its colour bar
     assert "averaged over 32 images on the way from a black image" in shown
+    assert [b.label for b in at.get("download_button")] == ["Download the maps (NumPy .npz)"]  # raw, for Captum users
     fine = app(PAGE, occ="8", steps="128", **{"class": "5"})
     no_crash(fine)
     shown = text(fine)
