@@ -26,6 +26,7 @@ PREDICTED = ANY = -1  # the class to explain, the class to make it read: -1 for 
 OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
 IG_STEPS = (8, 16, 32, 64, 128)
 SALIENCY = {False: "Saliency", True: "SmoothGrad"}  # the gradient map's title
+SMOOTH_COPIES = (10, 25, 50, 100)
 SETTINGS = [
     *model_input.settings(),
     state.Setting("why_class", "class", PREDICTED, state.int_between(PREDICTED, 100_000)),
@@ -34,6 +35,8 @@ SETTINGS = [
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
     state.Setting("why_target", "target", ANY, state.int_between(ANY, 100_000)),
     state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
+    state.Setting("why_sg_n", "sgn", 25, state.int_choice(SMOOTH_COPIES)),
+    state.Setting("why_sg_sd", "sgsd", 0.15, state.float_between(0.05, 0.5)),
     state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
     state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
     state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
@@ -88,9 +91,16 @@ with view, layout.guard("explaining the prediction"):
     with b:
         cam_layer = explanations.pick_cam_layer(list(network.layers))
     layout.toggle(c, "SmoothGrad", key="why_smooth",
-                  help="Smilkov et al. 2017: average the saliency of 25 copies of the image with noise added "
-                       "(sd 0.15). The speckle of a plain saliency map averages out.")
-    smooth = bool(st.session_state.why_smooth)
+                  help="Smilkov et al. 2017: average the saliency of copies of the image with noise added. The "
+                       "speckle of a plain saliency map averages out.")
+    smooth = None
+    if st.session_state.why_smooth:  # how many copies, how much noise: Captum's NoiseTunnel asks the same
+        copies, noise = st.columns(2)
+        copies.select_slider("Noisy copies", SMOOTH_COPIES, key="why_sg_n")
+        noise.slider("Noise (sd, pixels in 0..1)", 0.05, 0.5, step=0.05, key="why_sg_sd",
+                     help="Smilkov et al. found 10-20% of the pixel range best: less leaves the speckle, more "
+                          "blurs the map away.")
+        smooth = (int(st.session_state.why_sg_n), round(float(st.session_state.why_sg_sd), 3))
     state.publish(SETTINGS)  # before the slow parts, and after each section's controls: a link copied meanwhile
     # is the view being drawn
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
@@ -105,7 +115,8 @@ with view, layout.guard("explaining the prediction"):
             network, "see a real decision explained and fooled")))
     columns = layout.cells(3, layout.PICTURE_PX)
     seen = "What the model sees"
-    if "<br>" in explain_figures.named_title(SALIENCY[smooth], class_name(before[0].target)):  # level with the maps' titles
+    # on two lines where the maps' titles are, to stay level with them
+    if "<br>" in explain_figures.named_title(SALIENCY[bool(smooth)], class_name(before[0].target)):
         seen += ":<br>{} x {} pixels".format(*prepared.tensor.shape[-2:])
     columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.PICTURE_PX),
                             key="why_fig_input")
@@ -171,7 +182,8 @@ with view, layout.guard("checking the maps"), st.expander(
                     "number is Spearman's rank correlation of the two (1: the same order of pixels).")
         trained = dict(zip(explanations.SANITY_METHODS, (*before, ig)))
         for cell, (method, fresh, rho) in zip(layout.cells(len(checked), layout.SMALL_PICTURE_PX), checked):
-            name = SALIENCY[smooth] if method == "Saliency" else method.replace("Integrated", "Integr.")  # 150 px
+            # "Integrated gradients" is cut in a 150 px title
+            name = SALIENCY[bool(smooth)] if method == "Saliency" else method.replace("Integrated", "Integr.")
             for when, result in (("trained", trained[method]), ("random", fresh)):
                 cell.plotly_chart(explain_figures.picture_figure(
                     attribution.overlay(prepared.tensor, result.heat.abs()), f"{name}:<br>{when}", 200,

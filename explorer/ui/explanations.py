@@ -64,12 +64,21 @@ def undecided_note(probabilities: torch.Tensor, hint: str) -> str:
             f"flips one near-tie into another. {hint}")
 
 
+Smoothing = tuple[int, float] | None  # SmoothGrad's copies and noise (sd), or None for plain saliency
+
+
+def _gradient(model: torch.nn.Module, image: torch.Tensor, target: int | None, smooth: Smoothing,
+              report: memo.Report | None = None) -> attribution.Attribution:
+    if smooth is None:
+        return attribution.saliency(model, image, target)
+    return attribution.smooth_grad(model, image, target, samples=smooth[0], sigma=smooth[1], progress=report)
+
+
 def explained(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
-              smooth: bool) -> tuple[attribution.Attribution, attribution.Attribution | None]:
+              smooth: Smoothing) -> tuple[attribution.Attribution, attribution.Attribution | None]:
     """Saliency (or SmoothGrad, its noisy copies counted on a progress bar) and Grad-CAM, once per server."""
     def compute(report: memo.Report) -> tuple[attribution.Attribution, attribution.Attribution | None]:
-        gradient = (attribution.smooth_grad(network.model, image, target, progress=report) if smooth
-                    else attribution.saliency(network.model, image, target))
+        gradient = _gradient(network.model, image, target, smooth, report)
         return gradient, attribution.grad_cam(network.model, image, layer, target) if layer else None
 
     return memo.computed("why_explain", (network.key, digest, target, layer, smooth), compute, lambda done, total: (
@@ -176,14 +185,14 @@ SANITY_METHODS = ("Saliency", "Grad-CAM", "Integrated gradients")
 
 
 def sanity_checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
-                   smooth: bool, steps: int, baseline: str) -> list[tuple[str, attribution.Attribution, float]]:
+                   smooth: Smoothing, steps: int,
+                   baseline: str) -> list[tuple[str, attribution.Attribution, float]]:
     """Adebayo et al.'s check: each method's map from the same network with random weights, and Spearman's rank
     correlation of its magnitudes with the trained network's (computed once per server, with progress)."""
     def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
         fresh = attribution.randomized(network.model)
         report(0, 3)
-        gradient = (attribution.smooth_grad(fresh, image, target) if smooth
-                    else attribution.saliency(fresh, image, target))
+        gradient = _gradient(fresh, image, target, smooth)
         report(1, 3)
         cam = attribution.grad_cam(fresh, image, layer, target) if layer else None
         report(2, 3)

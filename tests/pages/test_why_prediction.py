@@ -252,3 +252,14 @@ def test_the_sanity_check_compares_each_map_with_random_weights_only_when_unfold
     assert "hardly changed: it shows the image" in " ".join(c.value for c in at.caption)
     random = app(PAGE, sanity="1", weights="0")
     assert any("This network has random weights already" in i.value for i in random.info)
+
+
+def test_smoothgrads_copies_and_noise_are_settings_in_the_link():
+    at = app(PAGE, smooth="1", sgn="10", sgsd="0.3")
+    no_crash(at)
+    assert at.select_slider(key="why_sg_n").value == 10 and at.slider(key="why_sg_sd").value == pytest.approx(0.3)
+    assert "SmoothGrad, 3" in titles(at)
+    at.select_slider(key="why_sg_n").set_value(50).run()
+    assert at.query_params["sgn"] in ("50", ["50"]) and at.query_params["sgsd"] in ("0.3", ["0.3"])
+    plain = app(PAGE)
+    assert not [s for s in plain.slider if s.key == "why_sg_sd"]  # shown only with SmoothGrad on
