@@ -85,6 +85,20 @@ def load_snapshot(run_id: str, step: int, root: Path | None = None) -> dict[str,
     return load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
 
 
+def filter_ranges(run_id: str, root: Path | None = None) -> tuple[float, float]:
+    """The largest first-layer weight over all of a run's snapshots, and the largest change of one from the first
+    snapshot: one colour scale for every step, so what the scrubber shows changing is what changed."""
+    steps = snapshot_steps(run_id, root)
+    if not steps:
+        return 0.0, 0.0
+    first = load_snapshot(run_id, steps[0], root)["filters"].float()
+    largest, change = float(first.abs().max()), 0.0
+    for step in steps[1:]:
+        filters = load_snapshot(run_id, step, root)["filters"].float()
+        largest, change = max(largest, float(filters.abs().max())), max(change, float((filters - first).abs().max()))
+    return largest, change
+
+
 def drop_snapshots_after(run_id: str, step: int, root: Path | None = None) -> None:
     """Remove snapshots later than ``step`` (a resumed run redoes those steps)."""
     for later in [s for s in snapshot_steps(run_id, root) if s > step]:

@@ -13,6 +13,7 @@ from explorer import figures
 
 
 TRAIN_COLOUR, TEST_COLOUR = "#0068c9", "#ff2b2b"  # the training set in blue, the test set in red, in both curves
+LR_COLOUR = "#888888"
 
 
 def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
@@ -25,6 +26,13 @@ def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
     fig = go.Figure(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
                                mode="lines", line_color=TRAIN_COLOUR))
     fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), nticks=6)  # one tick from 0.6 to 2.1 at 300 px
+    rates = [r for r in train if r.get("lr") is not None]
+    if rates:  # the rate typed is the one-cycle schedule's peak: the rate each step used, on its own axis
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in rates], y=[r["lr"] for r in rates], name="learning rate",
+                                 mode="lines", line=dict(color=LR_COLOUR, dash="dot"), yaxis="y2",
+                                 hovertemplate="epoch %{x:.2f}: learning rate %{y:.3g}<extra></extra>"))
+        fig.update_layout(yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False,
+                                      tickformat=".1e", nticks=4, tickfont=dict(size=10, color=LR_COLOUR)))
     return _curve_layout(fig, "Learning curve: loss", records, height)
 
 
@@ -45,8 +53,9 @@ def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int) 
     """A learning curve's title, epoch axis and legend under the plot (each curve is its own figure, so the
     two stack in a narrow column instead of sharing its width)."""
     _epoch_axes(fig, [r["epoch"] for r in records if r.get("epoch") is not None])
+    # uirevision: the live view redraws the curves each second; a zoom or a hover stays
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
-                      legend=figures.LEGEND_BELOW)
+                      legend=figures.LEGEND_BELOW, uirevision="curves")
     return fig
 
 
@@ -71,7 +80,13 @@ def _padded_range(values: list[float], pad: float = 0.06) -> list[float] | None:
     return [low - margin, high + margin]
 
 
-SPREAD_FOR_LOG = 1000  # losses this many times apart in one chart are drawn on a log axis
+DIVERGED = 3  # a loss this many times the largest first loss of the runs compared has diverged: cut above it
+
+
+def _first_loss(records: list[dict]) -> float:
+    """A run's first finite training loss (about ln of its classes: the scale every run starts from), else 0."""
+    return next((r["loss"] for r in records if r.get("phase") == "train" and r.get("loss") is not None
+                 and math.isfinite(r["loss"])), 0.0)
 
 
 def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) -> go.Figure:
@@ -94,9 +109,13 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) ->
     _epoch_axes(fig, [r["epoch"] for _, records in named for r in records if r.get("epoch") is not None])
     fig.update_xaxes(rangemode="tozero")
     losses = [r["loss"] for _, records in named for r in records if r.get("phase") == "train"]
-    shown = [v for v in losses if v is not None and math.isfinite(v) and v > 0]
-    if shown and max(shown) > SPREAD_FOR_LOG * min(shown):  # a diverged run beside others: a linear axis flattens them
-        fig.update_yaxes(type="log", title_text="log scale", row=1, col=1)
+    ceiling = DIVERGED * max((_first_loss(records) for _, records in named), default=0.0)
+    finite = [v for v in losses if v is not None and math.isfinite(v)]
+    if ceiling and finite and max(finite) > ceiling:
+        # a diverged run beside others: its 1e30 flattened them, on a linear axis and on a log one (1 to 1e28)
+        low = _padded_range([v for v in finite if v <= ceiling])
+        fig.update_yaxes(range=[low[0] if low else 0.0, ceiling], title_text="cut: a diverged run goes off the top",
+                         row=1, col=1)
     else:
         fig.update_yaxes(range=_padded_range(losses), row=1, col=1)
     fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", row=1, col=2)

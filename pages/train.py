@@ -44,6 +44,7 @@ SETTINGS = [
     state.Setting("tr_run", "run", "", lab.run_id),
     # the run's snapshot shown; -1: its last (0 is a step: the untrained filters)
     state.Setting("tr_snap", "snap", -1, state.int_between(-1, 10**9)),
+    lab.filter_view_setting(),
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     # a run the link names twice is compared once
     state.Setting("tr_compare", "compare", [], lambda text: list(dict.fromkeys(i for i in text.split(",") if i)),
@@ -105,7 +106,10 @@ with controls, layout.guard("preparing the run"):
     a, b, c, d, e = layout.cells(5, layout.SETTING_PX)  # two to a row in the column, one on a projector
     config["optimizer"] = a.selectbox("Optimizer", ("adamw", "sgd"), key="tr_opt", format_func=labels.optimizer)
     # from 0, so that a cleared box or a typed 0 shows as 0 with a word, not as an unseen 1e-06
-    config["lr"] = b.number_input("Learning rate", 0.0, 1e6, key="tr_lr", format="%g")
+    config["lr"] = b.number_input("Learning rate", 0.0, 1e6, key="tr_lr", format="%g",
+                                  help="The peak of a one-cycle schedule (Smith 2018): the rate climbs from a 25th "
+                                       "of this over the first 30% of the steps, then falls to almost 0. The loss "
+                                       "curve shows the rate each step used, dotted.")
     config["batch_size"] = c.selectbox("Batch", (16, 32, 64, 128, 256, 512, 1024), key="tr_batch")
     config["epochs"] = d.number_input("Epochs", 1, 50, key="tr_epochs")
     config["seed"] = e.number_input("Seed", 0, 1_000_000, key="tr_seed")

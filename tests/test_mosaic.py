@@ -212,3 +212,22 @@ def test_the_overview_has_a_row_per_layer_of_its_first_maps_each_on_its_own_scal
     assert "(24 of the 50 layers with maps)" in deep.layout.title.text
     named = mosaic.overview_figure([("layer3.0.downsample.0", torch.randn(2, 4, 4))])
     assert named.layout.margin.l > 80 == mosaic.overview_figure(maps).layout.margin.l  # room for a long name
+
+
+def test_filters_on_one_fixed_scale_or_each_on_its_own():
+    """A run's snapshots share one scale (the colour of a weight that did not move stays); a hand-set Laplacian's -4
+    had left learned filters of 0.2 blank unless each filter gets its own scale."""
+    weights = torch.zeros(2, 1, 3, 3)
+    weights[0, 0, 1, 1], weights[1, 0, 1, 1] = -4.0, 0.2
+    shared, own = (_image(mosaic.kernels_figure(weights, "t", per_filter=p)) for p in (False, True))
+    fixed = mosaic.kernels_figure(weights, "t", limit=8.0)
+    assert "one scale for all: -8 to 8" in fixed.layout.annotations[0].text
+    legend = mosaic.kernels_figure(weights, "t", per_filter=True).layout.annotations[0].text
+    assert "each filter on its own scale" in legend
+
+
+    def coloured(image: np.ndarray) -> int:  # pixels far from grey: a weight drawn in strong red or blue
+        image = image.astype(int)
+        return int((np.abs(image - image.mean(-1, keepdims=True)).sum(-1) > 60).sum())
+
+    assert coloured(own) == 2 * coloured(shared) > 0  # the 0.2 filter's centre shows too, as strong as the -4

@@ -88,3 +88,16 @@ def test_a_run_keeps_the_lectures_epochs_and_its_last(tmp_path):
     for epoch in (10, 2, 0):
         run_files.save_epoch(run.id, epoch, nn.Linear(2, 2), tmp_path)
     assert run_files.saved_epochs(run.id, tmp_path) == [0, 2, 10]  # in order of epochs, not of names
+
+
+def test_filter_ranges_span_every_snapshot_and_the_change_from_the_first(tmp_path):
+    import torch
+
+    from explorer import runs
+
+    run = runs.create({"data": "shapes"}, root=tmp_path)
+    assert run_files.filter_ranges(run.id, tmp_path) == (0.0, 0.0)
+    first = torch.tensor([[[[0.5, -1.0]]]])
+    for step, filters in ((0, first), (5, first * 3), (9, first * 2)):
+        run_files.save_snapshot(run.id, step, {"filters": filters, "probe_maps": torch.zeros(1, 1, 2, 2)}, tmp_path)
+    assert run_files.filter_ranges(run.id, tmp_path) == (3.0, 2.0)  # |-3|, and -3 - (-1)

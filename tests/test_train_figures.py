@@ -48,15 +48,30 @@ def test_runs_compared_share_one_colour_per_run_across_both_panels():
     assert list(fig.layout.yaxis2.range) == [0, 1.04]  # accuracy on its whole scale, a line at 100% drawn whole
 
 
-def test_a_diverged_run_beside_others_puts_the_loss_on_a_log_axis():
+def test_a_diverged_run_beside_others_goes_off_the_top_and_leaves_theirs_in_view():
+    """A log axis from 1 to 1e28 had flattened the healthy curves into one line at the bottom."""
     calm = [{"phase": "train", "epoch": e, "loss": loss} for e, loss in [(0.5, 2.1), (1.0, 0.4)]]
     wild = [{"phase": "train", "epoch": e, "loss": loss} for e, loss in [(0.1, 2.3), (0.2, 3e30), (0.3, float("nan"))]]
     fig = train_figures.comparison_figure([("calm", calm), ("lr 1e6", wild)])
-    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.range is None
-    assert train_figures.comparison_figure([("calm", calm)]).layout.yaxis.type is None  # a plain run stays linear
+    low, high = fig.layout.yaxis.range
+    assert high == 3 * 2.3 and low < 0.4 and fig.layout.yaxis.type is None  # linear, 0.4 to 2.1 in view
+    assert "diverged run goes off the top" in fig.layout.yaxis.title.text
+    plain = train_figures.comparison_figure([("calm", calm)]).layout.yaxis
+    assert plain.type is None and plain.title.text is None and plain.range[1] < 3  # a plain run: its own range
 
 
 def test_confusion_matrix_labels_and_counts():
     matrix = torch.tensor([[5, 1], [0, 4]])
     fig = train_figures.confusion_figure(matrix, ("cat", "dog"))
     assert list(fig.data[0].x) == ["cat", "dog"] and fig.data[0].z.tolist() == [[5, 1], [0, 4]]
+
+
+def test_the_loss_curve_shows_the_rate_each_step_used_on_its_own_axis():
+    """The rate typed is the one-cycle schedule's peak: step 1 of a run at 0.003 used 0.00012."""
+    records = [{"phase": "train", "epoch": e / 10, "loss": 2 - e / 10, "accuracy": 0.5, "lr": lr}
+               for e, lr in enumerate((1.2e-4, 1e-3, 3e-3, 1e-3, 1e-6))]
+    fig = train_figures.loss_figure(records)
+    rate = next(t for t in fig.data if t.name == "learning rate")
+    assert list(rate.y) == [1.2e-4, 1e-3, 3e-3, 1e-3, 1e-6] and rate.yaxis == "y2"
+    assert fig.layout.yaxis2.overlaying == "y" and fig.layout.uirevision == "curves"  # a zoom survives the redraws
+    assert [t.name for t in train_figures.loss_figure([{**r, "lr": None} for r in records]).data] == ["train loss"]

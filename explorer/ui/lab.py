@@ -12,7 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from explorer import (architecture, backends, labels, models, mosaic, run_files, runs, train_figures,
                       training, worker)
@@ -161,8 +163,8 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     if records:
         # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
         loss, accuracy = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}")
-        loss.plotly_chart(train_figures.loss_figure(records), key=f"tr_loss_{run_id}_{len(records)}")
-        accuracy.plotly_chart(train_figures.accuracy_figure(records), key=f"tr_accuracy_{run_id}_{len(records)}")
+        loss.plotly_chart(train_figures.loss_figure(records), key=f"tr_loss_{run_id}")
+        accuracy.plotly_chart(train_figures.accuracy_figure(records), key=f"tr_accuracy_{run_id}")
     steps = run_files.snapshot_steps(run_id)
     if steps:
         if run.active or len(steps) == 1:  # a run stopped early may hold one snapshot: nothing to scrub
@@ -172,12 +174,42 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         snap = run_files.load_snapshot(run_id, step)
         # side by side where each gets a useful size (figures sized for half the view), else one under the other
         left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run_id}")
-        left.plotly_chart(mosaic.kernels_figure(snap["filters"], f"First-layer filters at step {step:,}", height=330,
-                                                width_px=RUN_VIEW_PX // 2), key=f"tr_filters_{run_id}_{step}")
+        left.plotly_chart(_filters_figure(run, steps, step, snap["filters"]), key=f"tr_filters_{run_id}_{step}")
         right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
                                               height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run_id}_{step}")
     if run.status == "finished":
         _results(run)
+
+
+FILTER_VIEWS = {"run": "one scale for the run", "each": "each on its own scale", "change": "change since the start"}
+
+
+def filter_view_setting() -> state.Setting:
+    return state.Setting("tr_fview", "fview", "run", state.choice(tuple(FILTER_VIEWS)))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _ranges(run_id: str, steps: tuple[int, ...]) -> tuple[float, float]:
+    return run_files.filter_ranges(run_id)
+
+
+def _filters_figure(run: runs.Run, steps: list[int], step: int, filters: torch.Tensor) -> go.Figure:
+    """The first layer's filters at ``step``, coloured as the visitor chose: on one scale for every snapshot (what
+    changes colour changed: each snapshot on its own scale had recoloured filters that had not moved), each filter
+    on its own (hand-set ones set the scale and left the learned ones blank), or as the change from the first."""
+    view = st.segmented_control("Filter colours", tuple(FILTER_VIEWS), key="tr_fview", required=True,
+                                format_func=FILTER_VIEWS.get,
+                                help="One scale for the run: a colour that changes while you scrub is a weight "
+                                     "that changed. Each on its own scale: the shape of every filter, however small "
+                                     "its weights. Change since the start: where training moved the weights.")
+    largest, change = _ranges(run.id, tuple(steps))
+    if view == "change" and len(steps) > 1:
+        moved = filters.float() - run_files.load_snapshot(run.id, steps[0])["filters"].float()
+        return mosaic.kernels_figure(moved, f"Change of the filters, step {steps[0]:,} to {step:,}", height=330,
+                                     width_px=RUN_VIEW_PX // 2, limit=change or None)
+    return mosaic.kernels_figure(filters, f"First-layer filters at step {step:,}", height=330,
+                                 width_px=RUN_VIEW_PX // 2, limit=largest if view == "run" and largest else None,
+                                 per_filter=view == "each")
 
 
 def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setting]) -> int:

@@ -307,3 +307,34 @@ def test_a_run_whose_worker_is_starting_says_so_rather_than_queued():
         assert not any(i.value.startswith("Queued") for i in at.info)
     finally:
         runs.set_status(run.id, "cancelled", "the test is over")
+
+
+def test_the_filters_keep_one_colour_scale_for_the_run_or_show_their_change(tmp_path, monkeypatch):
+    """Each snapshot on its own scale had recoloured filters that had not moved; a student scrubbing saw nothing."""
+    import torch
+
+    from explorer import run_files, runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0}, root=tmp_path)
+    start = torch.randn(6, 1, 5, 5) * 0.2
+    for step, filters in ((0, start), (10, start * 2)):  # the weights double: the largest 2 x 0.2 x its top
+        run_files.save_snapshot(run.id, step, {"filters": filters, "probe_maps": torch.randn(1, 6, 28, 28)}, tmp_path)
+    runs.set_status(run.id, "cancelled", "cancelled by the user", tmp_path)
+    largest = float(start.abs().max()) * 2
+
+    def filters(at: AppTest) -> dict:
+        return next(f for f in figures(at) if f["layout"]["title"]["text"].startswith(("First-layer", "Change")))
+
+    def legend(at: AppTest) -> str:
+        return filters(at)["layout"]["annotations"][0]["text"]
+
+    at = app("pages/train.py", run=run.id, snap="0")
+    no_crash(at)
+    assert f"one scale for all: {-largest:.3g} to {largest:.3g}" in legend(at)  # the run's, at step 0 too
+    at.segmented_control(key="tr_fview").set_value("change").run()
+    at.select_slider(key=f"tr_scrub_{run.id}").set_value(10).run()
+    assert filters(at)["layout"]["title"]["text"] == "Change of the filters, step 0 to 10"
+    assert at.query_params["fview"] in ("change", ["change"])
+    each = app("pages/train.py", run=run.id, fview="each")
+    assert "each filter on its own scale" in legend(each)
