@@ -181,9 +181,12 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                       line=dict(color="#ff7f0e", width=4))
     # as wide as its cells or its title (about 7 px a letter, from the left edge): a least width of 200 px for
-    # every title had pushed the output under a padded 7x7 input at 1280 px
-    fig.update_layout(title=title, width=max(cols * cell_px + 40, 7 * len(title) + 24, 120),
-                      height=max(rows * cell_px + 70, 140), margin=dict(l=20, r=20, t=45, b=20))
+    # every title had pushed the output under a padded 7x7 input at 1280 px. Room for the title goes to the right
+    # margin, so cells stay square (a one-column grid had stretched to 115 x 44 px)
+    cells = cols * cell_px + 40
+    width = max(cells, 7 * len(title) + 24, 120)
+    fig.update_layout(title=title, width=width, height=max(rows * cell_px + 70, 140),
+                      margin=dict(l=20, r=20 + width - cells, t=45, b=20))
     fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[-0.5, cols - 0.5])
     fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[rows - 0.5, -0.5])
     return fig

@@ -217,7 +217,7 @@ def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int
                      f"{{{stride}}} + 1 = {size.formula:.4g}${floor}.")
     rows, cols = counts.rows.actual, counts.size.actual
     stacked, wide = 2 * kernel * kernel * channels * channels, (2 * kernel - 1) ** 2 * channels * channels
-    return lines + [
+    lines += [
         f"- {rows}x{cols} positions. Shared weights (a conv layer): $(F\\cdot F\\cdot C + 1)\\cdot K = "
         f"({kernel}\\cdot{kernel}\\cdot{channels} + 1)\\cdot{filters} = {tex(counts.shared)}$, one bias per map.",
         f"- Without sharing (locally connected): $H'\\cdot W'\\cdot K\\cdot F\\cdot F\\cdot C = "
@@ -225,6 +225,10 @@ def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int
         f"{counts.unshared / counts.shared:,.0f} times as many.",
         f"- Fully connected to 1,000 neurons: ${tex(counts.inputs)}\\cdot 1{{,}}000 = {tex(counts.dense)}$ weights, "
         "one for each input value and neuron.",
+    ]
+    if kernel < 2:  # two 1x1 layers see 1x1 with twice the weights: nothing to say for stacking
+        return lines
+    return lines + [
         f"- Two {kernel}x{kernel} layers stacked (C = {channels} map{'s' * (channels != 1)} in and out, stride 1) see "
         f"{2 * kernel - 1}x{2 * kernel - 1}, as one {2 * kernel - 1}x{2 * kernel - 1} layer does, with "
         f"$2\\cdot F\\cdot F\\cdot C\\cdot C = {tex(stacked)}$ weights against "

@@ -129,4 +129,4 @@ with view, layout.guard("applying the kernel"):
         st.subheader("The numbers, filled in")
         for line in filtering.explain(result, kernel, settings):
             st.markdown(line)
-layer_counter.draw()  # the page's whole width: six boxes in a row
+layer_counter.draw()  # the page's whole width: seven boxes in a row

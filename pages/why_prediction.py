@@ -156,7 +156,7 @@ with view, layout.guard("asking in two more ways"):
         ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps),
                                      st.session_state.why_ig_base)
         title = explain_figures.named_title("Integrated gradients", class_name(ig.target), half_least)
-        st.plotly_chart(explain_figures.signed_figure(prepared.tensor, ig.raw.sum(0), title, "share of the score",
+        st.plotly_chart(explain_figures.signed_figure(prepared.tensor, ig.raw.sum(0), title, "attribution",
                                                       width_px=half), key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
     maps = {"image": prepared.tensor, "saliency" if not smooth else "smoothgrad": before[0].raw,

@@ -123,3 +123,12 @@ def test_a_picture_that_may_be_drawn_smaller_than_its_pixels_is_blended_and_a_sm
     assert decided.data[0].zsmooth == "fast"
     assert figures.image_figure(torch.zeros(1, 28, 28)).data[0].zsmooth is False  # only ever enlarged: sharp cells
     assert figures.feature_map_figure(torch.zeros(150, 150)).data[0].zsmooth is False
+
+
+def test_a_narrow_grid_keeps_square_cells_and_gives_its_title_room_on_the_right():
+    """A one-column grid under a long title had stretched to 115 x 44 px cells, cutting the window's right edge."""
+    fig = figures.grid_figure(torch.ones(12, 1), "Output: cell (0, 0)")
+    plot_width = fig.layout.width - fig.layout.margin.l - fig.layout.margin.r
+    assert plot_width == 44 and fig.layout.width >= 7 * len("Output: cell (0, 0)") + 24
+    wide = figures.grid_figure(torch.ones(3, 5), "Input")
+    assert wide.layout.width == 5 * 44 + 40 and wide.layout.margin.r == 20

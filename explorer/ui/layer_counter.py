@@ -1,5 +1,5 @@
 """The Kernel Lab's parameter counter: the lecture's counts for a layer of any size (shared weights, locally
-connected, fully connected), its six boxes and its fold kept in the link."""
+connected, fully connected), its seven boxes and its fold kept in the link."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def url_extra() -> dict[str, str]:
 
 
 def draw() -> None:
-    """The fold with the six boxes and the three counts, or why the layer cannot be built."""
+    """The fold with the seven boxes and the counts, or why the layer cannot be built."""
     with st.expander("Count a layer's parameters, any sizes", icon=":material/calculate:", key="kl_count_open",
                      on_change="rerun"):
         st.caption("It opens on the lecture's locally connected example. Its other layers: 32 filters of 5x5 on RGB "

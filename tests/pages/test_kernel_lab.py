@@ -285,6 +285,7 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     assert "1080\\cdot1920\\cdot3 = 6{,}220{,}800$ values" in text(frame) and "1080x1920 positions" in text(frame)
     assert "see 5x5, as one 5x5 layer does, with $2\\cdot F\\cdot F\\cdot C\\cdot C = 162$ weights against " \
            "$(2F-1)^2\\cdot C\\cdot C = 225$" in text(frame)  # two stacked 3x3 against one 5x5
+    assert "layers stacked" not in text(app("pages/kernel_lab.py", nf="1"))  # two 1x1 see 1x1 with twice the weights
     impossible = app("pages/kernel_lab.py", nw="5", nf="9")
     no_crash(impossible)
     assert any("a 9x9 kernel does not fit a 5x5 input with padding 0" in e for e in errors(impossible))
