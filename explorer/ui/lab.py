@@ -172,9 +172,11 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         else:
             step = _scrubbed_step(run_id, steps, settings)
         snap = run_files.load_snapshot(run_id, step)
+        view = _filter_view()
         # side by side where each gets a useful size (figures sized for half the view), else one under the other
         left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run_id}")
-        left.plotly_chart(_filters_figure(run, steps, step, snap["filters"]), key=f"tr_filters_{run_id}_{step}")
+        left.plotly_chart(_filters_figure(run, steps, step, snap["filters"], view),
+                          key=f"tr_filters_{run_id}_{step}")
         right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
                                               height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run_id}_{step}")
     if run.status == "finished":
@@ -193,15 +195,19 @@ def _ranges(run_id: str, steps: tuple[int, ...]) -> tuple[float, float]:
     return run_files.filter_ranges(run_id)
 
 
-def _filters_figure(run: runs.Run, steps: list[int], step: int, filters: torch.Tensor) -> go.Figure:
+def _filter_view() -> str:
+    """How the filters are coloured (``tr_fview``), chosen above them."""
+    return st.selectbox("Filter colours", tuple(FILTER_VIEWS), key="tr_fview", format_func=FILTER_VIEWS.get,
+                        help="One scale for the run: a colour that changes while you scrub is a weight that "
+                             "changed. Each on its own scale: the shape of every filter, however small its weights "
+                             "(hand-set filters, larger, set the run's scale). Change since the start: where "
+                             "training moved the weights.")
+
+
+def _filters_figure(run: runs.Run, steps: list[int], step: int, filters: torch.Tensor, view: str) -> go.Figure:
     """The first layer's filters at ``step``, coloured as the visitor chose: on one scale for every snapshot (what
     changes colour changed: each snapshot on its own scale had recoloured filters that had not moved), each filter
     on its own (hand-set ones set the scale and left the learned ones blank), or as the change from the first."""
-    view = st.segmented_control("Filter colours", tuple(FILTER_VIEWS), key="tr_fview", required=True,
-                                format_func=FILTER_VIEWS.get,
-                                help="One scale for the run: a colour that changes while you scrub is a weight "
-                                     "that changed. Each on its own scale: the shape of every filter, however small "
-                                     "its weights. Change since the start: where training moved the weights.")
     largest, change = _ranges(run.id, tuple(steps))
     if view == "change" and len(steps) > 1:
         moved = filters.float() - run_files.load_snapshot(run.id, steps[0])["filters"].float()

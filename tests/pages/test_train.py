@@ -332,7 +332,7 @@ def test_the_filters_keep_one_colour_scale_for_the_run_or_show_their_change(tmp_
     at = app("pages/train.py", run=run.id, snap="0")
     no_crash(at)
     assert f"one scale for all: {-largest:.3g} to {largest:.3g}" in legend(at)  # the run's, at step 0 too
-    at.segmented_control(key="tr_fview").set_value("change").run()
+    at.selectbox(key="tr_fview").set_value("change").run()
     at.select_slider(key=f"tr_scrub_{run.id}").set_value(10).run()
     assert filters(at)["layout"]["title"]["text"] == "Change of the filters, step 0 to 10"
     assert at.query_params["fview"] in ("change", ["change"])
