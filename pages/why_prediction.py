@@ -4,8 +4,8 @@ adversarial image that flips it."""
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, explain_figures, export, inputs
-from explorer.ui import explanations, fool_all, layout, model_input, smallest, state
+from explorer import adversarial, attribution, explain_figures, inputs
+from explorer.ui import explanations, fool_all, layout, model_input, more_ways, sanity, smallest, state
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -23,10 +23,7 @@ st.markdown(
 )
 
 PREDICTED = ANY = -1  # the class to explain, the class to make it read: -1 for the predicted one, any other one
-OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
-IG_STEPS = (8, 16, 32, 64, 128)
 SALIENCY = {False: "Saliency", True: "SmoothGrad"}  # the gradient map's title
-SMOOTH_COPIES = (10, 25, 50, 100)
 SETTINGS = [
     *model_input.settings(),
     state.Setting("why_class", "class", PREDICTED, state.int_between(PREDICTED, 100_000)),
@@ -34,13 +31,9 @@ SETTINGS = [
     state.Setting("why_eps", "eps", 0.1, state.float_between(0.0, 0.3)),
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
     state.Setting("why_target", "target", ANY, state.int_between(ANY, 100_000)),
-    state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
-    state.Setting("why_sg_n", "sgn", 25, state.int_choice(SMOOTH_COPIES)),
-    state.Setting("why_sg_sd", "sgsd", 0.15, state.float_between(0.05, 0.5)),
-    state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
-    state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
-    state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
-    state.Setting("why_sanity", "sanity", False, state.boolean, state.dump_bool),  # the sanity check unfolded
+    *explanations.smoothing_settings(),
+    *more_ways.settings(),
+    *sanity.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
     state.Setting("why_universal", "uni", False, state.boolean, state.dump_bool),
     state.Setting("why_uni_eps", "ueps", 0.2, state.float_between(0.01, 0.3)),
@@ -93,14 +86,7 @@ with view, layout.guard("explaining the prediction"):
     layout.toggle(c, "SmoothGrad", key="why_smooth",
                   help="Smilkov et al. 2017: average the saliency of copies of the image with noise added. The "
                        "speckle of a plain saliency map averages out.")
-    smooth = None
-    if st.session_state.why_smooth:  # how many copies, how much noise: Captum's NoiseTunnel asks the same
-        copies, noise = st.columns(2)
-        copies.select_slider("Noisy copies", SMOOTH_COPIES, key="why_sg_n")
-        noise.slider("Noise (sd, pixels in 0..1)", 0.05, 0.5, step=0.05, key="why_sg_sd",
-                     help="Smilkov et al. found 10-20% of the pixel range best: less leaves the speckle, more "
-                          "blurs the map away.")
-        smooth = (int(st.session_state.why_sg_n), round(float(st.session_state.why_sg_sd), 3))
+    smooth = explanations.smoothing()
     state.publish(SETTINGS)  # before the slow parts, and after each section's controls: a link copied meanwhile
     # is the view being drawn
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
@@ -131,64 +117,11 @@ with view, layout.guard("explaining the prediction"):
                   ": it cannot be finer than that." if cam_layer else ""))
 
 with view, layout.guard("asking in two more ways"):
-    st.subheader("Two more ways to ask")
-    side = min(prepared.tensor.shape[-2:])
-    left, right = st.columns(2)
-    left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
-                       format_func=lambda d: f"{side // d} px (1/{d} of the side)")
-    steps_box, base_box = right.columns([3, 2], vertical_alignment="bottom")  # the maps below stay level
-    steps_box.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
-    base_box.selectbox("From", attribution.BASELINES, key="why_ig_base",
-                       help="The baseline the path of integrated gradients starts from. A pixel equal to it gets "
-                            "nothing: black says nothing about the background of a digit; the image blurred keeps "
-                            "its colours and asks about its edges.")
-    state.publish(SETTINGS)
-    window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
-    half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
-    with left:  # each progress bar in its own column
-        occ = explanations.occluded(network, digest, prepared.tensor, target, window)
-        title = explain_figures.named_title("Occlusion", class_name(occ.target), half_least)
-        st.plotly_chart(explain_figures.signed_figure(prepared.tensor, occ.raw, title, "score drop", width_px=half,
-                                                      box=(*occ.worst, window) if occ.hurts else None),
-                        key="why_fig_occlusion")
-        st.caption(explanations.occlusion_note(occ, class_name))
-    with right:
-        ig = explanations.integrated(network, digest, prepared.tensor, target, int(st.session_state.why_ig_steps),
-                                     st.session_state.why_ig_base)
-        title = explain_figures.named_title("Integrated gradients", class_name(ig.target), half_least)
-        st.plotly_chart(explain_figures.signed_figure(prepared.tensor, ig.raw.sum(0), title, "attribution",
-                                                      width_px=half), key="why_fig_ig")
-        st.caption(explanations.integrated_note(ig))
-    maps = {"image": prepared.tensor, "saliency" if not smooth else "smoothgrad": before[0].raw,
-            **({"grad_cam": before[1].raw} if before[1] is not None else {}), "occlusion": occ.raw,
-            "integrated_gradients": ig.raw}
-    st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps), "maps.npz", key="why_npz",
-                       icon=":material/download:",
-                       help="The image and each map's raw values, before any scaling: the gradient (C, H, W), "
-                            "Grad-CAM at its layer's size, occlusion's score drop (H, W), integrated gradients (C, H, "
-                            "W). Read them with numpy.load.")
+    occ, ig = more_ways.draw(network, digest, prepared.tensor, target, class_name, lambda: state.publish(SETTINGS))
+    more_ways.download(prepared.tensor, *before, occ, ig, smooth is not None)
 
-with view, layout.guard("checking the maps"), st.expander(
-        "Sanity check: the same maps from random weights", icon=":material/fact_check:", key="why_sanity",
-        on_change="rerun"):
-    if not network.pretrained:
-        st.info("This network has random weights already: switch on its trained weights to compare the two.")
-    elif st.session_state.why_sanity:  # computed only when unfolded
-        checked = explanations.sanity_checked(network, digest, prepared.tensor, target, cam_layer, smooth,
-                                              int(st.session_state.why_ig_steps), st.session_state.why_ig_base)
-        st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
-                    "barely changes shows the image (its edges, its ink) rather than what the network learned. "
-                    "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
-                    "number is Spearman's rank correlation of the two (1: the same order of pixels).")
-        trained = dict(zip(explanations.SANITY_METHODS, (*before, ig)))
-        for cell, (method, fresh, rho) in zip(layout.cells(len(checked), layout.SMALL_PICTURE_PX), checked):
-            # "Integrated gradients" is cut in a 150 px title
-            name = SALIENCY[bool(smooth)] if method == "Saliency" else method.replace("Integrated", "Integr.")
-            for when, result in (("trained", trained[method]), ("random", fresh)):
-                cell.plotly_chart(explain_figures.picture_figure(
-                    attribution.overlay(prepared.tensor, result.heat.abs()), f"{name}:<br>{when}", 200,
-                    layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
-            cell.caption(f"**{rho:.2f}**: {explanations.sanity_words(rho)}.")
+with view, layout.guard("checking the maps"):
+    sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, (*before, ig))
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")

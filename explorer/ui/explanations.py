@@ -67,18 +67,41 @@ def undecided_note(probabilities: torch.Tensor, hint: str) -> str:
 Smoothing = tuple[int, float] | None  # SmoothGrad's copies and noise (sd), or None for plain saliency
 
 
-def _gradient(model: torch.nn.Module, image: torch.Tensor, target: int | None, smooth: Smoothing,
+def gradient_of(model: torch.nn.Module, image: torch.Tensor, target: int | None, smooth: Smoothing,
               report: memo.Report | None = None) -> attribution.Attribution:
     if smooth is None:
         return attribution.saliency(model, image, target)
     return attribution.smooth_grad(model, image, target, samples=smooth[0], sigma=smooth[1], progress=report)
 
 
+SMOOTH_COPIES = (10, 25, 50, 100)
+
+
+def smoothing_settings() -> list[state.Setting]:
+    return [
+        state.Setting("why_smooth", "smooth", False, state.boolean, state.dump_bool),
+        state.Setting("why_sg_n", "sgn", 25, state.int_choice(SMOOTH_COPIES)),
+        state.Setting("why_sg_sd", "sgsd", 0.15, state.float_between(0.05, 0.5)),
+    ]
+
+
+def smoothing() -> Smoothing:
+    """With SmoothGrad on (the toggle ``why_smooth``), its copies and noise, chosen under the row; else None."""
+    if not st.session_state.why_smooth:
+        return None
+    copies, noise = st.columns(2)  # how many copies, how much noise: Captum's NoiseTunnel asks the same
+    copies.select_slider("Noisy copies", SMOOTH_COPIES, key="why_sg_n")
+    noise.slider("Noise (sd, pixels in 0..1)", 0.05, 0.5, step=0.05, key="why_sg_sd",
+                 help="Smilkov et al. found 10-20% of the pixel range best: less leaves the speckle, more blurs the "
+                      "map away.")
+    return int(st.session_state.why_sg_n), round(float(st.session_state.why_sg_sd), 3)
+
+
 def explained(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
               smooth: Smoothing) -> tuple[attribution.Attribution, attribution.Attribution | None]:
     """Saliency (or SmoothGrad, its noisy copies counted on a progress bar) and Grad-CAM, once per server."""
     def compute(report: memo.Report) -> tuple[attribution.Attribution, attribution.Attribution | None]:
-        gradient = _gradient(network.model, image, target, smooth, report)
+        gradient = gradient_of(network.model, image, target, smooth, report)
         return gradient, attribution.grad_cam(network.model, image, layer, target) if layer else None
 
     return memo.computed("why_explain", (network.key, digest, target, layer, smooth), compute, lambda done, total: (
@@ -180,36 +203,3 @@ def pick_cam_layer(layers: list) -> str:
     return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer",
                         help=f"Suggested: {suggested}, the last convolution's output.")
 
-
-SANITY_METHODS = ("Saliency", "Grad-CAM", "Integrated gradients")
-
-
-def sanity_checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
-                   smooth: Smoothing, steps: int,
-                   baseline: str) -> list[tuple[str, attribution.Attribution, float]]:
-    """Adebayo et al.'s check: each method's map from the same network with random weights, and Spearman's rank
-    correlation of its magnitudes with the trained network's (computed once per server, with progress)."""
-    def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
-        fresh = attribution.randomized(network.model)
-        report(0, 3)
-        gradient = _gradient(fresh, image, target, smooth)
-        report(1, 3)
-        cam = attribution.grad_cam(fresh, image, layer, target) if layer else None
-        report(2, 3)
-        ig = attribution.integrated_gradients(fresh, image, target, steps, baseline=baseline)
-        trained = (*explained(network, digest, image, target, layer, smooth),
-                   integrated(network, digest, image, target, steps, baseline))
-        return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
-                for method, theirs, mine in zip(SANITY_METHODS, trained, (gradient, cam, ig)) if mine is not None]
-
-    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline), compute,
-                         lambda done, total: memo.counted("The same maps from random weights", done, total, "maps"))
-
-
-def sanity_words(rho: float) -> str:
-    """How much a map changed with the weights, in words (Spearman's rho of the magnitudes)."""
-    if rho >= 0.8:
-        return "hardly changed: it shows the image more than what the network learned"
-    if rho >= 0.5:
-        return "partly changed"
-    return "changed: it depends on what the network learned"

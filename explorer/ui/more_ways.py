@@ -1,0 +1,70 @@
+"""Why this prediction's "Two more ways to ask": occlusion and integrated gradients, signed (evidence for the class
+and against it), and every map's raw values as one download."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+import torch
+
+from explorer import attribution, explain_figures, export
+from explorer.ui import explanations, layout, state
+from explorer.ui.model_input import Network
+
+OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
+IG_STEPS = (8, 16, 32, 64, 128)
+
+
+def settings() -> list[state.Setting]:
+    return [
+        state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
+        state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
+        state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
+    ]
+
+
+def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, name: Callable[[int], str],
+         publish: Callable[[], None]) -> tuple[attribution.Occlusion, attribution.IntegratedGradients]:
+    """The controls (then ``publish``, before the slow work), the two maps side by side with their notes."""
+    st.subheader("Two more ways to ask")
+    side = min(image.shape[-2:])
+    left, right = st.columns(2)
+    left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
+                       format_func=lambda d: f"{side // d} px (1/{d} of the side)")
+    steps_box, base_box = right.columns([3, 2], vertical_alignment="bottom")  # the maps below stay level
+    steps_box.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
+    base_box.selectbox("From", attribution.BASELINES, key="why_ig_base",
+                       help="The baseline the path of integrated gradients starts from. A pixel equal to it gets "
+                            "nothing: black says nothing about the background of a digit; the image blurred keeps "
+                            "its colours and asks about its edges.")
+    publish()
+    window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
+    half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
+    with left:  # each progress bar in its own column
+        occ = explanations.occluded(network, digest, image, target, window)
+        title = explain_figures.named_title("Occlusion", name(occ.target), half_least)
+        st.plotly_chart(explain_figures.signed_figure(image, occ.raw, title, "score drop", width_px=half,
+                                                      box=(*occ.worst, window) if occ.hurts else None),
+                        key="why_fig_occlusion")
+        st.caption(explanations.occlusion_note(occ, name))
+    with right:
+        ig = explanations.integrated(network, digest, image, target, int(st.session_state.why_ig_steps),
+                                     st.session_state.why_ig_base)
+        title = explain_figures.named_title("Integrated gradients", name(ig.target), half_least)
+        st.plotly_chart(explain_figures.signed_figure(image, ig.raw.sum(0), title, "attribution", width_px=half),
+                        key="why_fig_ig")
+        st.caption(explanations.integrated_note(ig))
+    return occ, ig
+
+
+def download(image: torch.Tensor, gradient: attribution.Attribution, cam: attribution.Attribution | None,
+             occ: attribution.Occlusion, ig: attribution.IntegratedGradients, smooth: bool) -> None:
+    """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do."""
+    maps = {"image": image, "smoothgrad" if smooth else "saliency": gradient.raw,
+            **({"grad_cam": cam.raw} if cam is not None else {}), "occlusion": occ.raw, "integrated_gradients": ig.raw}
+    st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps), "maps.npz", key="why_npz",
+                       icon=":material/download:",
+                       help="The image and each map's raw values, before any scaling: the gradient (C, H, W), "
+                            "Grad-CAM at its layer's size, occlusion's score drop (H, W), integrated gradients (C, H, "
+                            "W). Read them with numpy.load.")

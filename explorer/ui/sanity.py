@@ -1,0 +1,77 @@
+"""Why this prediction's sanity check (Adebayo et al. 2018): the same maps from the network with random weights,
+and how much each changed."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer import attribution, explain_figures
+from explorer.ui import explanations, layout, memo, state
+from explorer.ui.explanations import Smoothing
+from explorer.ui.model_input import Network
+
+METHODS = ("Saliency", "Grad-CAM", "Integrated gradients")
+
+
+def settings() -> list[state.Setting]:
+    return [state.Setting("why_sanity", "sanity", False, state.boolean, state.dump_bool)]  # the fold open
+
+
+def checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
+            steps: int, baseline: str) -> list[tuple[str, attribution.Attribution, float]]:
+    """Each method's map from the same network with random weights, and Spearman's rank correlation of its
+    magnitudes with the trained network's (computed once per server, with progress)."""
+    def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
+        fresh = attribution.randomized(network.model)
+        report(0, 3)
+        gradient = explanations.gradient_of(fresh, image, target, smooth)
+        report(1, 3)
+        cam = attribution.grad_cam(fresh, image, layer, target) if layer else None
+        report(2, 3)
+        ig = attribution.integrated_gradients(fresh, image, target, steps, baseline=baseline)
+        trained = (*explanations.explained(network, digest, image, target, layer, smooth),
+                   explanations.integrated(network, digest, image, target, steps, baseline))
+        return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
+                for method, theirs, mine in zip(METHODS, trained, (gradient, cam, ig)) if mine is not None]
+
+    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline), compute,
+                         lambda done, total: memo.counted("The same maps from random weights", done, total, "maps"))
+
+
+def words(rho: float) -> str:
+    """How much a map changed with the weights, in words (Spearman's rho of the magnitudes)."""
+    if rho >= 0.8:
+        return "hardly changed: it shows the image more than what the network learned"
+    if rho >= 0.5:
+        return "partly changed"
+    return "changed: it depends on what the network learned"
+
+
+def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
+         trained: tuple[attribution.Attribution, ...]) -> None:
+    """The fold: computed only when open, for trained weights. ``trained``: the page's saliency, Grad-CAM and
+    integrated gradients, whose steps and baseline the random network's follow."""
+    with st.expander("Sanity check: the same maps from random weights", icon=":material/fact_check:",
+                     key="why_sanity", on_change="rerun"):
+        if not network.pretrained:
+            st.info("This network has random weights already: switch on its trained weights to compare the two.")
+            return
+        if not st.session_state.why_sanity:
+            return
+        ig = trained[-1]
+        results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline)
+        st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
+                    "barely changes shows the image (its edges, its ink) rather than what the network learned. "
+                    "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
+                    "number is Spearman's rank correlation of the two (1: the same order of pixels).")
+        by_method = dict(zip(METHODS, trained))
+        for cell, (method, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
+            # "Integrated gradients" is cut in a 150 px title
+            name = ("SmoothGrad" if smooth else method) if method == "Saliency" else method.replace("Integrated",
+                                                                                                  "Integr.")
+            for when, result in (("trained", by_method[method]), ("random", fresh)):
+                cell.plotly_chart(explain_figures.picture_figure(
+                    attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,
+                    layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
+            cell.caption(f"**{rho:.2f}**: {words(rho)}.")
