@@ -135,21 +135,10 @@ with controls, layout.guard("preparing the run"):
     if no_steps := config["lr"] <= 0:
         st.error("This run cannot start: a learning rate of 0 never moves the weights. Type one above 0, such as "
                  f"{DEFAULT_LR:g}.")
-    if problem is None:
-        try:
-            model = architecture.build(config, shape, classes)
-            if transfer:
-                transfer_ui.check(model, transfer)
-        except architecture.ArchitectureError as exc:
-            problem = str(exc)
+    problem = f"This network cannot be built: {problem}." if problem else lab.launch_problem(
+        config, shape, classes, (lambda model: transfer_ui.check(model, transfer)) if transfer else None)
     if problem:
-        st.error(f"This network cannot be built: {problem}.")
-    elif (held := architecture.training_bytes(model, shape, config["batch_size"])) > architecture.TRAINING_BYTES:
-        too_big = True  # the worker would run out of memory, or the server's other work would
-        st.error(f"This run cannot start: a batch of {config['batch_size']:,} would hold about {held / 2**30:.0f} GB "
-                 f"of feature maps and their gradients ({held / config['batch_size'] / 2**20:.1f} MB an image), over "
-                 f"this app's limit of {architecture.TRAINING_BYTES // 2**30} GB. Pick a smaller batch, fewer filters, "
-                 "or pool earlier.")
+        st.error(problem)
     session = st.session_state.setdefault("tr_session", uuid.uuid4().hex)
     # the same settings in the same session make the same request while the last run lasts: a double
     # click or a reconnect starts one run; once that run has ended, Train starts a new one

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from torch import nn
 
 from explorer import (architecture, backends, labels, models, mosaic, run_files, runs, train_figures,
                       training, worker)
@@ -112,6 +113,26 @@ def settings_of(config: dict) -> dict[str, Any]:
     if init.get("kernels"):
         values["tr_kernels"] = list(init["kernels"])
     return {key: value for key, value in values.items() if value is not None}
+
+
+def launch_problem(config: dict, shape: tuple[int, int, int], classes: int,
+                   check: Callable[[nn.Module], None] | None = None) -> str | None:
+    """Why a run of ``config`` cannot start, in words: its network cannot be built (or ``check`` refuses it: a
+    transfer's weights that do not fit), or its feature maps and their gradients would not fit at its batch; None
+    when it can start."""
+    try:
+        model = architecture.build(config, shape, classes)
+        if check is not None:
+            check(model)
+    except architecture.ArchitectureError as exc:
+        return f"This network cannot be built: {exc}."
+    batch = config["batch_size"]
+    if (held := architecture.training_bytes(model, shape, batch)) > architecture.TRAINING_BYTES:
+        # the worker would run out of memory, or the server's other work would
+        return (f"This run cannot start: a batch of {batch:,} would hold about {held / 2**30:.0f} GB of feature maps "
+                f"and their gradients ({held / batch / 2**20:.1f} MB an image), over this app's limit of "
+                f"{architecture.TRAINING_BYTES // 2**30} GB. Pick a smaller batch, fewer filters, or pool earlier.")
+    return None
 
 
 def reuse(config: dict, settings: Sequence[state.Setting], from_fragment: bool = True) -> None:
