@@ -52,3 +52,20 @@ def test_a_run_that_failed_before_its_first_step_says_why_not_that_it_is_prepari
     at.run()
     assert not at.exception and not at.info and not at.get("progress")
     assert at.error[0].value == "This run failed: MNIST's training images are not on this server."
+
+
+def test_a_queued_run_hears_how_long_the_run_training_now_has_left(tmp_path, monkeypatch):
+    """A second student's click waited 109 s under "Queued: 1 run ahead of it", with no word of how long."""
+    import os
+
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    training = runs.create({"data": "shapes"}, root=tmp_path)
+    assert runs.mark_running(training.id, os.getpid(), "cpu", tmp_path)
+    waiting = runs.create({"data": "shapes", "seed": 1}, root=tmp_path)
+    line = [runs.get(training.id, tmp_path), runs.get(waiting.id, tmp_path)]
+    assert lab._soonest_left(line) is None  # no step logged yet: no guess
+    runs.append_metrics(training.id, [{"phase": "train", "step": 25, "steps": 100, "epoch": 0.5, "elapsed": 10.0,
+                                       "images_per_s": 100.0}], tmp_path)
+    assert lab._soonest_left(line) == pytest.approx(30.0)  # 75 steps at 0.4 s

@@ -61,6 +61,18 @@ def _time_left(seconds: float, trained: bool) -> str:
     return f", about {seconds:.0f} s left" if seconds >= 1 else ", under a second left"
 
 
+def _soonest_left(line: list[runs.Run]) -> float | None:
+    """The time left of the training run that ends first (when a place frees), from its own pace; None if none
+    has logged a step yet."""
+    lefts = []
+    for other in line:
+        records = runs.metrics(other.id) if other.status == "running" else []
+        if (last := next((r for r in reversed(records) if "steps" in r), None)) is not None:
+            lefts.append(training.seconds_left(last["step"], last["steps"], last["elapsed"],
+                                               training.recent_start(records)))
+    return min(lefts, default=None)
+
+
 def status_line(run: runs.Run, records: list[dict]) -> None:
     """Where the run stands: status, progress bar, throughput and time left."""
     last = next((r for r in reversed(records) if "steps" in r), None)
@@ -68,10 +80,13 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
         st.info("Starting: a worker process of its own is loading PyTorch (some seconds on a small server).")
         return
     if run.status == "queued":
-        queued = [r.id for r in backend().queue()]
+        line = backend().queue()
+        queued = [r.id for r in line]
         ahead = queued.index(run.id) if run.id in queued else 0
-        st.info("Queued: next in line on this server." if ahead == 0 else
-                f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server.")
+        left = _soonest_left(line)  # a second student's click had waited 109 s with no word of how long
+        st.info(("Queued: next in line on this server" if ahead == 0 else
+                 f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server")
+                + (f"; the run training now has about {left:.0f} s left." if left is not None else "."))
         return
     if last is None and run.active:
         st.info(f"{run.status.capitalize()} on {run.device or 'a device not chosen yet'}: preparing the data and the "
