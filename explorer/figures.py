@@ -187,8 +187,12 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     width = max(cells, 7 * len(title) + 24, 120)
     fig.update_layout(title=title, width=width, height=max(rows * cell_px + 70, 140),
                       margin=dict(l=20, r=20 + width - cells, t=45, b=20))
-    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[-0.5, cols - 0.5])
-    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[rows - 0.5, -0.5])
+    fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[-0.5, cols - 0.5],
+                     constrain="domain", constraintoward="left")
+    # square cells whatever room the figure has (Streamlit draws a chart 150 px wide at least; a one-row grid is
+    # 140 px tall at least): a 3x1 input's cells had been 74 x 46 px
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False, range=[rows - 0.5, -0.5],
+                     scaleanchor="x", scaleratio=1, constrain="domain", constraintoward="top")
     return fig
 
 

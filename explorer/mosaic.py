@@ -197,14 +197,15 @@ def vector_figure(vector: torch.Tensor, title: str, height: int = 260) -> go.Fig
 
 def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: int = 16,
                    height: int = 420, width_px: int | None = None, limit: float | None = None,
-                   per_filter: bool = False) -> go.Figure:
+                   per_filter: bool = False, what: str = "weights") -> go.Figure:
     """Conv weights (O, I, kh, kw) as small images: one RGB tile per filter when I == 3, else a grid
     with a column per output map and a row per input map (diverging colours). Filters of one input
     map (a first layer on grey images) wrap into a near-square grid instead of one long row.
 
     ``limit``: the scale runs from -limit to +limit (one scale for every snapshot of a run, so a colour that
     changes is a weight that changed); ``per_filter``: each filter on its own scale (a hand-set Laplacian's 4 had
-    left the learned filters beside it blank); else one scale fitted to these weights."""
+    left the learned filters beside it blank); else one scale fitted to these weights. ``what`` they are, in the
+    legend ("changes" for a difference of weights)."""
     w = weight.detach().float().cpu()[:max_out]
     if w.shape[1] == 3:
         top = (w.abs().amax(dim=(1, 2, 3), keepdim=True) if limit is None else torch.tensor(limit)).clamp_min(1e-12)
@@ -227,7 +228,7 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     cols = columns_for(out_n) if in_n == 1 else out_n if out_n > 1 else in_n  # one filter: its input maps in a row
     image, pitch = _kernel_grid(_LUTS[scale][codes], cols)
     fig = png_figure(image, title, height, width_px)
-    lines = (f"weights: {_colours(scale)}", "each filter on its own scale" if per_filter and limit is None else
+    lines = (f"{what}: {_colours(scale)}", "each filter on its own scale" if per_filter and limit is None else
              f"one scale for all: {low:.3g} to {high:.3g}")
     if in_n == 1 or out_n == 1:  # one tile per filter, or one filter's tile per input map
         numbers = "the filters" if in_n == 1 else "its input maps"

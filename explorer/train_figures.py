@@ -32,7 +32,8 @@ def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
                                  mode="lines", line=dict(color=LR_COLOUR, dash="dot"), yaxis="y2",
                                  hovertemplate="epoch %{x:.2f}: learning rate %{y:.3g}<extra></extra>"))
         fig.update_layout(yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False,
-                                      tickformat=".1e", nticks=4, tickfont=dict(size=10, color=LR_COLOUR)))
+                                      tickmode="auto", tickformat=".1e", nticks=4,  # round ticks of its own
+                                      tickfont=dict(size=10, color=LR_COLOUR)))
     return _curve_layout(fig, "Learning curve: loss", records, height)
 
 

@@ -9,3 +9,29 @@ from explorer.ui import sanity
                                            (0.28, "changed: it depends"), (-0.1, "changed: it depends")])
 def test_a_rank_correlation_is_put_in_words(rho, said):
     assert sanity.words(rho).startswith(said)
+
+
+def test_the_random_networks_maps_explain_the_trained_networks_class():
+    """Left to choose, the random LeNet-5 explained its own top class (9) beside the trained maps of the 3."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import TIMEOUT
+
+    def script():
+        import streamlit as st
+        import torch
+
+        from explorer import images
+        from explorer.ui import model_input, sanity
+
+        network = model_input._network("lenet5", True)
+        image = images.load_sample("digit")[:1]
+        results = sanity.checked(network, "digit3", image, None, "relu2", None, 8, "black")
+        st.write(" ".join(f"{method}={fresh.target}" for method, fresh, _ in results))
+        with torch.no_grad():
+            st.write(str(int(network.model(image[None]).argmax())))
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    predicted = at.markdown[1].value
+    assert at.markdown[0].value == f"Saliency={predicted} Grad-CAM={predicted} Integrated gradients={predicted}"

@@ -248,7 +248,7 @@ def _filters_figure(run: runs.Run, steps: list[int], step: int, filters: torch.T
     if view == "change" and len(steps) > 1:
         moved = filters.float() - run_files.load_snapshot(run.id, steps[0])["filters"].float()
         return mosaic.kernels_figure(moved, f"Change of the filters, step {steps[0]:,} to {step:,}", height=330,
-                                     width_px=RUN_VIEW_PX // 2, limit=change or None)
+                                     width_px=RUN_VIEW_PX // 2, limit=change or None, what="changes")
     return mosaic.kernels_figure(filters, f"First-layer filters at step {step:,}", height=330,
                                  width_px=RUN_VIEW_PX // 2, limit=largest if view == "run" and largest else None,
                                  per_filter=view == "each")

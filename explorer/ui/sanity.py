@@ -23,15 +23,16 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
     """Each method's map from the same network with random weights, and Spearman's rank correlation of its
     magnitudes with the trained network's (computed once per server, with progress)."""
     def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
-        fresh = attribution.randomized(network.model)
-        report(0, 3)
-        gradient = explanations.gradient_of(fresh, image, target, smooth)
-        report(1, 3)
-        cam = attribution.grad_cam(fresh, image, layer, target) if layer else None
-        report(2, 3)
-        ig = attribution.integrated_gradients(fresh, image, target, steps, baseline=baseline)
         trained = (*explanations.explained(network, digest, image, target, layer, smooth),
                    explanations.integrated(network, digest, image, target, steps, baseline))
+        explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
+        fresh = attribution.randomized(network.model)
+        report(0, 3)
+        gradient = explanations.gradient_of(fresh, image, explained, smooth)
+        report(1, 3)
+        cam = attribution.grad_cam(fresh, image, layer, explained) if layer else None
+        report(2, 3)
+        ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
         return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
                 for method, theirs, mine in zip(METHODS, trained, (gradient, cam, ig)) if mine is not None]
 
