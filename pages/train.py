@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from explorer import architecture, labels, layer_table, runs, training
-from explorer.ui import compare, lab, layer_editor, layout, state, visitor
+from explorer.ui import compare, filter_view, lab, layer_editor, layout, state, visitor
 from explorer.ui import transfer as transfer_ui
 
 layout.page_setup(layout.PAGES[8])
@@ -44,7 +44,7 @@ SETTINGS = [
     state.Setting("tr_run", "run", "", lab.run_id),
     # the run's snapshot shown; -1: its last (0 is a step: the untrained filters)
     state.Setting("tr_snap", "snap", -1, state.int_between(-1, 10**9)),
-    lab.filter_view_setting(),
+    filter_view.setting(),
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     # a run the link names twice is compared once
     state.Setting("tr_compare", "compare", [], lambda text: list(dict.fromkeys(i for i in text.split(",") if i)),

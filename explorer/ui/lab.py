@@ -12,14 +12,12 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
-import torch
 from torch import nn
 
 from explorer import (architecture, backends, labels, models, mosaic, run_files, runs, train_figures,
                       training, worker)
-from explorer.ui import layer_editor, layout, state, visitor
+from explorer.ui import filter_view, layer_editor, layout, state, visitor
 
 # learning rates above these usually make the loss grow instead of fall (AdamW's default is 0.001; SGD's 0.01 to 0.1)
 HIGH_LR = {"adamw": 0.01, "sgd": 1.0}
@@ -208,50 +206,15 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         else:
             step = _scrubbed_step(run_id, steps, settings)
         snap = run_files.load_snapshot(run_id, step)
-        view = _filter_view()
+        view = filter_view.choose()
         # side by side where each gets a useful size (figures sized for half the view), else one under the other
         left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run_id}")
-        left.plotly_chart(_filters_figure(run, steps, step, snap["filters"], view),
+        left.plotly_chart(filter_view.figure(run, steps, step, snap["filters"], view, RUN_VIEW_PX // 2),
                           key=f"tr_filters_{run_id}_{step}")
         right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
                                               height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run_id}_{step}")
     if run.status == "finished":
         _results(run)
-
-
-FILTER_VIEWS = {"run": "one scale for the run", "each": "each on its own scale", "change": "change since the start"}
-
-
-def filter_view_setting() -> state.Setting:
-    return state.Setting("tr_fview", "fview", "run", state.choice(tuple(FILTER_VIEWS)))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _ranges(run_id: str, steps: tuple[int, ...]) -> tuple[float, float]:
-    return run_files.filter_ranges(run_id)
-
-
-def _filter_view() -> str:
-    """How the filters are coloured (``tr_fview``), chosen above them."""
-    return st.selectbox("Filter colours", tuple(FILTER_VIEWS), key="tr_fview", format_func=FILTER_VIEWS.get,
-                        help="One scale for the run: a colour that changes while you scrub is a weight that "
-                             "changed. Each on its own scale: the shape of every filter, however small its weights "
-                             "(hand-set filters, larger, set the run's scale). Change since the start: where "
-                             "training moved the weights.")
-
-
-def _filters_figure(run: runs.Run, steps: list[int], step: int, filters: torch.Tensor, view: str) -> go.Figure:
-    """The first layer's filters at ``step``, coloured as the visitor chose: on one scale for every snapshot (what
-    changes colour changed: each snapshot on its own scale had recoloured filters that had not moved), each filter
-    on its own (hand-set ones set the scale and left the learned ones blank), or as the change from the first."""
-    largest, change = _ranges(run.id, tuple(steps))
-    if view == "change" and len(steps) > 1:
-        moved = filters.float() - run_files.load_snapshot(run.id, steps[0])["filters"].float()
-        return mosaic.kernels_figure(moved, f"Change of the filters, step {steps[0]:,} to {step:,}", height=330,
-                                     width_px=RUN_VIEW_PX // 2, limit=change or None, what="changes")
-    return mosaic.kernels_figure(filters, f"First-layer filters at step {step:,}", height=330,
-                                 width_px=RUN_VIEW_PX // 2, limit=largest if view == "run" and largest else None,
-                                 per_filter=view == "each")
 
 
 def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setting]) -> int:
