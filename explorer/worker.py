@@ -1,5 +1,11 @@
 """One training run in its own process: ``python -m explorer.worker <run folder>``.
 
+Or a spare, started ahead: ``python -m explorer.worker --spare`` imports PyTorch and draws the
+built-in set, then waits for one line on its standard input, ``<run folder>\t<GPU index or nothing>``,
+and runs that run as above (its output moved to the run's ``worker.log``). A run handed to a spare
+shows its first step in about a second, where a fresh worker spends 10 to 20 s on a busy 2-core
+machine importing and drawing. End of input (the app gone) ends a waiting spare.
+
 The worker reads the run's ``config.json``, marks the run "running", trains with
 :func:`explorer.training.train` and writes everything to the run store as it goes: every progress
 record to ``metrics.jsonl``, a snapshot of the first layer every ``snapshot_every`` steps, a
@@ -298,12 +304,47 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Stopped()
 
 
+def warm_up() -> None:
+    """What a spare does before it waits: the default run's shapes drawn (lru-cached, as ``datasets`` asks for
+    them) and one step of a small network, which pays the first call's costs. Never touches CUDA: the GPU a
+    run gets is set (``CUDA_VISIBLE_DEVICES``) only when it arrives."""
+    datasets({"data": "shapes"})
+    model = architecture.build({"model": "lenet5"}, (1, 28, 28), len(data.SHAPE_CLASSES))
+    model(torch.zeros(8, 1, 28, 28)).sum().backward()
+
+
+def wait_for_run(line: str) -> Path | None:
+    """The run folder a spare was handed (``<folder>\t<gpu>``), the GPU made the only one it sees and its
+    output moved to the run's ``worker.log``; None for end of input (nothing to run)."""
+    if not line.strip():
+        return None
+    folder, _, gpu = line.rstrip("\n").partition("\t")
+    if gpu:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # read when CUDA starts, which no spare has done yet
+    sys.stdout.flush()
+    log = os.open(Path(folder) / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for stream in (1, 2):
+        os.dup2(log, stream)
+    os.close(log)
+    return Path(folder)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m explorer.worker <run folder>", file=sys.stderr)
+        print("usage: python -m explorer.worker <run folder> | --spare", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _on_sigterm)
-    status = run(Path(argv[0]))
+    if argv[0] == "--spare":
+        try:
+            warm_up()
+            folder = wait_for_run(sys.stdin.readline())
+        except Stopped:  # stopped while waiting: no run was handed to it
+            return 0
+        if folder is None:
+            return 0
+    else:
+        folder = Path(argv[0])
+    status = run(folder)
     return 1 if status == "failed" else 0
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
@@ -135,6 +136,63 @@ def test_a_new_backend_marks_runs_of_dead_workers_interrupted(tmp_path):
         assert local.status(run.id).status == "interrupted"
     finally:
         local.close()
+
+
+def test_a_run_handed_to_the_spare_worker_starts_at_once(tmp_path):
+    """A fresh worker spends 10 to 20 s importing and drawing on a busy machine before its first step."""
+    local = LocalBackend(tmp_path, poll_s=0.1, spare=True)
+    try:
+        _until(lambda: local._spare is not None)
+        spare = local._spare.pid
+        _until(lambda: _warmed(spare))
+        submitted = time.monotonic()
+        run_id = local.submit(SMALL)
+        _until(lambda: _training(local, run_id))
+        assert time.monotonic() - submitted < 10  # about a second idle; generous for a busy machine
+        assert local.status(run_id).pid == spare
+        run = local.result(run_id, WAIT_S)
+        assert run.status == "finished", run.reason
+        assert "finished" in (runs.path(run_id, tmp_path) / "worker.log").read_text()  # its output went there
+        _until(lambda: local._spare is not None and local._spare.pid != spare)  # the next one, once idle
+    finally:
+        local.close(kill_workers=True)
+    assert not runs.alive(spare) and local._spare is None  # closing ends the one waiting, too
+
+
+def test_a_dead_spare_is_passed_over(tmp_path):
+    local = LocalBackend(tmp_path, poll_s=60, spare=True)  # no scheduler round of its own: each step by hand
+    try:
+        local.tick()
+        local._spare.kill()
+        local._spare.wait()
+        run_id = local.submit(DIVERGING)  # its round finds the spare dead: a fresh worker takes the run
+        assert local.result(run_id, WAIT_S).status == "diverged"
+    finally:
+        local.close(kill_workers=True)
+
+
+def test_a_waiting_spare_ends_with_its_input(tmp_path):
+    """The app that started it went away (its pipe closed): the spare does not wait for ever."""
+    local = LocalBackend(tmp_path, poll_s=60, spare=True)
+    local.tick()
+    spare = local._spare
+    local._spare = None
+    spare.stdin.close()
+    assert spare.wait(WAIT_S) == 0
+    local.close()
+
+
+def _warmed(pid: int) -> bool:
+    """The spare sits waiting on its input (its main thread asleep in a read), past its warm-up; where the
+    kernel does not say what a process waits on, after the longest warm-up seen on a busy machine."""
+    try:
+        waits_on = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        waits_on = "0"
+    if waits_on in ("", "0"):
+        time.sleep(40)
+        return True
+    return "pipe" in waits_on
 
 
 @pytest.mark.gpu

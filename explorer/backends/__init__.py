@@ -15,7 +15,7 @@ __all__ = ["Backend", "LocalBackend", "create"]
 
 
 def create(kind: str = "local", root: Path | None = None, **options) -> Backend:
-    """A backend by name; ``options`` go to its constructor (LocalBackend: ``slots``, ``poll_s``)."""
+    """A backend by name; ``options`` go to its constructor (LocalBackend: ``slots``, ``poll_s``, ``spare``)."""
     if kind == "local":
         return LocalBackend(root, **options)
     raise ValueError(f"unknown backend {kind!r}; this app has: local")

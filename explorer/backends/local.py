@@ -10,6 +10,11 @@ nothing to the network. Everything it knows is in the run store, so a restarted 
 runs again: ``runs.recover`` marks those whose worker died meanwhile "interrupted", and workers
 still alive are adopted.
 
+With ``spare=True`` (the app's backend) one worker is started ahead, whenever no run is training (so it never
+takes a core from one), and waits with PyTorch imported and the built-in set drawn: the next run is handed
+to it and shows its first step in about a second, not after the 10 to 20 s a worker takes to start on a
+busy 2-core machine.
+
 One backend per run store: two schedulers on one store would each fill their own slots.
 """
 
@@ -24,6 +29,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -54,13 +60,15 @@ class LocalBackend:
     """Runs on this machine, each in a worker process; at most ``slots`` at once (default: one per GPU, else 1)."""
 
     def __init__(self, root: Path | None = None, slots: int | None = None, poll_s: float = 0.5,
-                 cancel_grace_s: float = 5.0):
+                 cancel_grace_s: float = 5.0, spare: bool = False):
         self.root = Path(root) if root is not None else runs.root()
         self.root.mkdir(parents=True, exist_ok=True)
         self.gpus = torch.cuda.device_count()  # counts devices without starting CUDA in the app
         self.slots = slots or max(1, self.gpus)
         self.poll_s, self.cancel_grace_s = poll_s, cancel_grace_s
         self._workers: dict[str, _Worker] = {}
+        self.spare = spare
+        self._spare: subprocess.Popen | None = None  # a worker waiting for a run (see the module's words)
         self._lock = threading.RLock()  # the page's threads and the scheduler share _workers
         self._stop = threading.Event()
         runs.recover(self.root)
@@ -137,6 +145,9 @@ class LocalBackend:
                 for run in self.queue():
                     if free and run.status == "queued" and run.pid is None:
                         free -= self._claim(run.id)
+            if self.spare and not self._workers and not self._stop.is_set() and (
+                    self._spare is None or self._spare.poll() is not None):
+                self._spare = self._start(["--spare"], subprocess.DEVNULL, subprocess.PIPE, {})
 
     def _claim(self, run_id: str) -> bool:
         try:
@@ -156,15 +167,34 @@ class LocalBackend:
         returns the status fields ``pid`` and ``gpu`` (the GPU it may use, None without GPUs)."""
         folder = runs.path(run_id, self.root)
         gpu = self._free_gpu()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        if gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-        with open(folder / "worker.log", "ab") as log:
-            process = subprocess.Popen([sys.executable, "-m", "explorer.worker", str(folder)], cwd=REPO, env=env,
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+        process = self._handed(folder, gpu)
+        if process is None:
+            with open(folder / "worker.log", "ab") as log:
+                gpus = {} if gpu is None else {"CUDA_VISIBLE_DEVICES": str(gpu)}
+                process = self._start([str(folder)], log, subprocess.DEVNULL, gpus)
         self._workers[run_id] = _Worker(run_id, process.pid, process, gpu)
         return {"pid": process.pid, "gpu": gpu}
+
+    @staticmethod
+    def _start(args: list[str], output: Any, stdin: Any, env: dict[str, str]) -> subprocess.Popen:
+        """``python -m explorer.worker *args`` in a session of its own (its own process group)."""
+        path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        return subprocess.Popen([sys.executable, "-m", "explorer.worker", *args], cwd=REPO,
+                                env={**os.environ, "PYTHONPATH": path, **env}, stdin=stdin, stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _handed(self, folder: Path, gpu: int | None) -> subprocess.Popen | None:
+        """The waiting spare, given the run in ``folder``; None when there is none alive to take it."""
+        spare, self._spare = self._spare, None
+        if spare is None or spare.poll() is not None:
+            return None
+        try:
+            spare.stdin.write(f"{folder}\t{'' if gpu is None else gpu}\n".encode())
+            spare.stdin.close()  # one run per worker: the next spare is a new process
+        except OSError:  # it died just now
+            _kill_group(_Worker("", spare.pid, spare, None))
+            return None
+        return spare
 
     def _free_gpu(self) -> int | None:
         used = {w.gpu for w in self._workers.values()}
@@ -202,6 +232,10 @@ class LocalBackend:
         become "interrupted", resumable). Workers left alone keep running and are adopted later."""
         self._stop.set()
         self._thread.join(timeout=5)
+        with self._lock:
+            spare, self._spare = self._spare, None
+            if spare is not None:  # waiting for a run that will not come
+                _kill_group(_Worker("", spare.pid, spare, None))
         if not kill_workers:
             return
         with self._lock:

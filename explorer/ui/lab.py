@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,8 +37,9 @@ def run_id(text: str) -> str:
 
 @st.cache_resource
 def backend() -> backends.Backend:
-    """One backend per server process (it schedules the shared queue)."""
-    return backends.create("local")
+    """One backend per server process (it schedules the shared queue), with a worker started ahead so that a run
+    shows its first step at once (``EXPLORER_SPARE_WORKER=0`` saves that idle process's memory)."""
+    return backends.create("local", spare=os.environ.get("EXPLORER_SPARE_WORKER", "1") != "0")
 
 
 def lr_warning(optimizer: str, lr: float) -> str | None:
