@@ -293,8 +293,9 @@ def mark_running(run_id: str, pid: int, device: str, root: Path | None = None) -
 
 
 def requeue(run_id: str, reason: str = "", root: Path | None = None) -> Run:
-    """Put a stopped run back in the queue (to resume it): no pid, no cancel flag."""
+    """Put a stopped run back in the queue (to resume it): no pid, no cancel or pause flag."""
     (path(run_id, root) / "cancel").unlink(missing_ok=True)
+    (path(run_id, root) / "pause").unlink(missing_ok=True)
     return _update(run_id, root, lambda current: {
         **current, "status": "queued", "reason": reason, "pid": None, "queued": time.time()})
 
@@ -356,6 +357,41 @@ def request_cancel(run_id: str, root: Path | None = None) -> None:
 
 def cancel_requested(run_id: str, root: Path | None = None) -> bool:
     return (path(run_id, root) / "cancel").exists()
+
+
+# --- pausing ---------------------------------------------------------------------------------
+
+PAUSE_LIMIT_S = 600.0  # a pause holds the shared queue: one left by a student who went away ends by itself
+
+
+def request_pause(run_id: str, paused: bool, root: Path | None = None) -> None:
+    """Ask the run's worker to hold at its next progress record (``paused``), or to go on."""
+    flag = path(run_id, root) / "pause"
+    if paused:
+        atomic_write(flag, lambda tmp: tmp.write_text(str(time.time())))
+    else:
+        flag.unlink(missing_ok=True)
+
+
+def paused_since(run_id: str, root: Path | None = None) -> float | None:
+    """When a pause was asked (``time.time()``), None when the run is not paused."""
+    try:
+        return float((path(run_id, root) / "pause").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def hold_while_paused(run_id: str, root: Path | None = None, limit_s: float = PAUSE_LIMIT_S,
+                      poll_s: float = 0.2) -> None:
+    """In the worker, between records: wait while the run is paused, until it is continued or cancelled, or for
+    ``limit_s`` seconds from the pause (then it goes on, and the pause is cleared)."""
+    since = paused_since(run_id, root)
+    while since is not None and not cancel_requested(run_id, root):
+        if time.time() - since >= limit_s:
+            request_pause(run_id, False, root)
+            return
+        time.sleep(poll_s)
+        since = paused_since(run_id, root)
 
 
 # --- metrics ---------------------------------------------------------------------------------

@@ -54,9 +54,8 @@ def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int) 
     """A learning curve's title, epoch axis and legend under the plot (each curve is its own figure, so the
     two stack in a narrow column instead of sharing its width)."""
     _epoch_axes(fig, [r["epoch"] for r in records if r.get("epoch") is not None])
-    # uirevision: the live view redraws the curves each second; a zoom or a hover stays
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
-                      legend=figures.LEGEND_BELOW, uirevision="curves")
+                      legend=figures.LEGEND_BELOW)
     return fig
 
 

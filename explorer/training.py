@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -251,7 +251,7 @@ def recent_start(records: list[dict], share: float = 0.5) -> tuple[int, float]:
 
 def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
           config: TrainConfig = TrainConfig(), *, optimizer: torch.optim.Optimizer | None = None,
-          start_step: int = 0) -> Iterator[Progress]:
+          start_step: int = 0, hold: Callable[[], None] | None = None) -> Iterator[Progress]:
     """Train ``model`` in place; yields a record every ``log_every`` steps (and ``log_seconds``), at each
     epoch end and at the end.
 
@@ -260,6 +260,8 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
     Resuming: pass the checkpoint's optimizer and ``start_step``; the schedule continues from there.
     The batches after a resume come from a generator seeded with ``seed + start_step``:
     reproducible, but not the very batches an unbroken run would have drawn.
+    ``hold``: called after each record but the last; it may block (a paused run), and the time it takes is not
+    counted as training time (``elapsed``, images per second).
     """
     config.checked()
     device = resolve_device(config.device)
@@ -290,6 +292,14 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
         return Progress(phase, step, steps, step / max(per_epoch, 1), *window.last, elapsed,
                         seen / max(elapsed, 1e-9), test_accuracy, schedule.get_last_lr()[0], device.type)
 
+    def held() -> None:
+        nonlocal start, last_record
+        if hold is not None:
+            began = time.perf_counter()
+            hold()
+            paused = time.perf_counter() - began
+            start, last_record = start + paused, last_record + paused
+
     test_accuracy = None
     first_epoch, first_batch = divmod(step, max(per_epoch, 1))
     for epoch in range(first_epoch, config.epochs):
@@ -308,7 +318,9 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
                     yield record("diverged")
                     return
                 yield record("train")
+                held()
         test_accuracy = evaluate(model, test_set, device) if test_set is not None else None
         model.train()
         yield record("eval", test_accuracy)
+        held()
     yield record("done", test_accuracy)

@@ -11,7 +11,7 @@ The worker reads the run's ``config.json``, marks the run "running", trains with
 record to ``metrics.jsonl``, a snapshot of the first layer every ``snapshot_every`` steps, a
 checkpoint at each epoch end. It ends the run "finished" (with a confusion matrix), "diverged",
 "cancelled" (the cancel flag, checked at every record: at least once a second) or "failed" with
-the error. A run folder that holds a checkpoint is continued from it (its optimizer state too).
+the error. A pause flag holds it at its next record (``runs.hold_while_paused``). A run folder that holds a checkpoint is continued from it (its optimizer state too).
 
 Being a process of its own, a crash, a CUDA error or an out-of-memory kill takes down this run
 only, never the app. Config keys (all optional but ``model``):
@@ -221,8 +221,9 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
     if start == 0:  # the initial filters and weights
         run_files.save_snapshot(run_id, 0, {**snapshot(job.model, probe), **probe_arrays}, root)
         run_files.save_epoch(run_id, 0, job.model, root)
+    hold = functools.partial(runs.hold_while_paused, run_id, root)  # a pause is not training time
     for record in training.train(job.model, job.train_set, job.test_set, job.config,
-                                 optimizer=optimizer, start_step=start):
+                                 optimizer=optimizer, start_step=start, hold=hold):
         runs.append_metrics(run_id, [{**dataclasses.asdict(record), "time": time.time()}], root)
         if record.phase == "diverged":
             return "diverged", (f"the loss became {record.loss} at step {record.step}: "

@@ -99,6 +99,30 @@ def test_a_resume_record_supersedes_the_records_after_its_step(tmp_path):
         ("train", 10), ("train", 20), ("resume", 20), ("train", 30)]
 
 
+def _held(run_id: str, root, limit_s: float = 30) -> float:
+    """Seconds ``hold_while_paused`` held the worker."""
+    began = time.monotonic()
+    runs.hold_while_paused(run_id, root, limit_s, poll_s=0.02)
+    return time.monotonic() - began
+
+
+def test_a_paused_run_is_held_until_continued_cancelled_or_the_limit(tmp_path):
+    run = runs.create(CONFIG, root=tmp_path)
+    assert runs.paused_since(run.id, tmp_path) is None and _held(run.id, tmp_path) < 0.5  # not paused: no wait
+    runs.request_pause(run.id, True, tmp_path)
+    assert time.time() - runs.paused_since(run.id, tmp_path) < 5
+    threading.Timer(0.5, runs.request_pause, (run.id, False, tmp_path)).start()
+    assert 0.4 < _held(run.id, tmp_path) < 10  # until "Continue"
+    runs.request_pause(run.id, True, tmp_path)
+    threading.Timer(0.5, runs.request_cancel, (run.id, tmp_path)).start()
+    assert 0.4 < _held(run.id, tmp_path) < 10  # a cancel ends the pause: the worker then stops
+    runs.requeue(run.id, "", tmp_path)
+    assert runs.paused_since(run.id, tmp_path) is None and not runs.cancel_requested(run.id, tmp_path)
+    runs.request_pause(run.id, True, tmp_path)
+    assert _held(run.id, tmp_path, limit_s=0.3) < 10  # a student who went away: the queue behind is not held
+    assert runs.paused_since(run.id, tmp_path) is None  # and the run says it goes on
+
+
 def _fake_worker(seconds: float) -> subprocess.Popen:
     """A process whose command line names explorer.worker, as a real worker's does."""
     return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})", "explorer.worker"])

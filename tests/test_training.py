@@ -1,6 +1,7 @@
 """The training core: progress records, reproducibility, augmentation, divergence."""
 
 import io
+import time
 
 import pytest
 import torch
@@ -26,6 +27,16 @@ def test_a_short_run_learns_and_reports_progress():
     assert records[-1].steps == training.total_steps(1280, FAST.batch_size, FAST.epochs)  # what the page announces
     assert records[-1].test_accuracy > 0.5  # 8 classes: chance is 0.125
     assert records[0].loss > records[-1].loss and records[-1].images_per_s > 0 and records[-1].device == "cpu"
+
+
+def test_time_held_by_a_pause_is_not_training_time():
+    train_set = data.shapes(256, seed=0)
+    config = training.TrainConfig(epochs=1, batch_size=64, log_every=1, shift=0, degrees=0, scale=0)
+    began = time.perf_counter()
+    records = list(training.train(_model(), train_set, None, config, hold=lambda: time.sleep(0.5)))
+    wall, holds = time.perf_counter() - began, len(records) - 1  # after each record but the last
+    assert holds == 5 and records[-1].elapsed < wall - 0.5 * holds + 0.2
+    assert records[-1].images_per_s > 256 / (wall - 0.5 * holds + 0.2)  # the pace leaves the pauses out
 
 
 def test_the_steps_count_whole_batches_only():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -95,9 +96,11 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
     if last is not None:  # none when the run ended before its first step (its data set missing...)
         fraction = last["step"] / max(last["steps"], 1)
         left = training.seconds_left(last["step"], last["steps"], last["elapsed"], training.recent_start(records))
-        st.progress(min(fraction, 1.0), text=f"{run.status}: epoch {last['epoch']:.1f}, step {last['step']:,} of "
-                    f"{last['steps']:,} on {last.get('device', run.device)}, {last['images_per_s']:,.0f} images/s"
-                    + (_time_left(left, last["step"] >= last["steps"]) if run.active else ""))
+        paused = _paused_words(run)
+        st.progress(min(fraction, 1.0), text=f"{paused or run.status}: epoch {last['epoch']:.1f}, step "
+                    f"{last['step']:,} of {last['steps']:,} on {last.get('device', run.device)}, "
+                    f"{last['images_per_s']:,.0f} images/s"
+                    + (_time_left(left, last["step"] >= last["steps"]) if run.active and not paused else ""))
     if run.status == "finished" and last is not None:
         st.success(f"Finished after {last['elapsed']:.0f} s of training" + (f": {run.reason}." if run.reason else "."))
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
@@ -105,6 +108,35 @@ def status_line(run: runs.Run, records: list[dict]) -> None:
             f"This run {run.status}: {run.reason or 'no reason recorded'}.")
     if run.status == "failed":
         layout.server_details(run_files.log_tail(run.id))  # what the worker printed: paths, a traceback
+
+
+def _paused_words(run: runs.Run) -> str:
+    """"paused (goes on by itself in 9 min)" for a running run that is paused, else ""."""
+    since = runs.paused_since(run.id) if run.status == "running" else None
+    if since is None:
+        return ""
+    left = max(runs.PAUSE_LIMIT_S - (time.time() - since), 0)
+    return f"paused (goes on by itself in {left / 60:.0f} min)" if left >= 60 else "paused (goes on in under a minute)"
+
+
+def _status(run: runs.Run) -> str:
+    """The run's status as the lists show it: "paused" for a running run on hold."""
+    return "paused" if run.status == "running" and runs.paused_since(run.id) is not None else run.status
+
+
+def _controls(run: runs.Run) -> None:
+    """Cancel, and pause or continue a running run (its owner's browser only)."""
+    row = st.container(horizontal=True, gap="small")
+    if row.button("Cancel this run", key=f"tr_cancel_{run.id}"):
+        backend().cancel(run.id)
+    if run.status != "running":
+        return
+    paused = runs.paused_since(run.id) is not None
+    row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=runs.request_pause,
+               args=(run.id, not paused), icon=":material/play_arrow:" if paused else ":material/pause:",
+               help="Hold the training where it is, to look at the filters or zoom into the curves (they redraw "
+                    "each second while it trains). A paused run keeps its place: runs queued behind it wait, "
+                    f"so it goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes.")
 
 
 _WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
@@ -191,9 +223,9 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     status_line(run, records)
     if not visitor.may_change(run.owner):
         if run.active or run.status == "interrupted":
-            st.caption(visitor.owner_words(run.owner, "stop or resume") + " You can watch it here.")
-    elif run.active and st.button("Cancel this run", key=f"tr_cancel_{run_id}"):
-        backend().cancel(run_id)
+            st.caption(visitor.owner_words(run.owner, "stop, pause or resume") + " You can watch it here.")
+    elif run.active:
+        _controls(run)
     elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
         backend().resume(run_id)
     if records:
@@ -201,6 +233,9 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         loss, accuracy = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}")
         loss.plotly_chart(train_figures.loss_figure(records), key=f"tr_loss_{run_id}")
         accuracy.plotly_chart(train_figures.accuracy_figure(records), key=f"tr_accuracy_{run_id}")
+        if run.status == "running" and visitor.may_change(run.owner) and not _paused_words(run):
+            st.caption("The curves redraw each second while the run trains, which undoes a zoom: pause the run to "
+                       "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
     steps = run_files.snapshot_steps(run_id)
     if steps:
         if run.active or len(steps) == 1:  # a run stopped early may hold one snapshot: nothing to scrub
@@ -287,7 +322,7 @@ def accuracy_text(run: runs.Run) -> str:
 
 def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs."""
-    return {"run": run.name, "status": run.status, "data": labels.data(run.config.get("data")),
+    return {"run": run.name, "status": _status(run), "data": labels.data(run.config.get("data")),
             "network": labels.network(run.config.get("model")), "test accuracy": accuracy_text(run),
             "yours": "yes" if yours else "", "id": run.id}
 
@@ -321,7 +356,7 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
     _whole_page_if_asked()
     queue = backend().queue()
-    st.caption("Queue: " + (", ".join(f"{r.name} ({r.status})" for r in queue) if queue else "empty") +
+    st.caption("Queue: " + (", ".join(f"{r.name} ({_status(r)})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")
     if not every:
         st.caption("No runs yet.")

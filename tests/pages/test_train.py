@@ -132,7 +132,7 @@ def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monke
     at = app("pages/train.py", run=theirs)  # queued, never picked up: no backend runs in this folder
     no_crash(at)
     assert not [b for b in at.button if b.key in (f"tr_cancel_{theirs}", "tr_rename", "tr_delete")]
-    assert any("only that browser can stop or resume this run" in c.value for c in at.caption)
+    assert any("only that browser can stop, pause or resume this run" in c.value for c in at.caption)
     assert any("only that browser can rename or delete" in c.value for c in at.caption)
     at.session_state["visitor_id"] = "browser-bbbbbbbbbbbb"  # the owner's browser
     at.run()
@@ -144,17 +144,36 @@ def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monke
     assert f"Class demo ({theirs})" in next(box for box in at.selectbox if box.label == "Run").options
 
 
-def test_train_page_cancel_stops_a_run():
+def test_train_page_pauses_continues_and_cancels_a_run():
     import time
 
     from explorer import runs
+
+    def last_step() -> int:
+        return max((r["step"] for r in runs.metrics(run_id) if "steps" in r), default=0)
 
     at = app("pages/train.py", epochs="20", seed="4")
     at.button(key="tr_start").click().run()
     run_id = at.session_state["tr_run"]
     deadline = time.monotonic() + 60
-    while runs.get(run_id).status != "running" and time.monotonic() < deadline:
+    while not last_step() and time.monotonic() < deadline:
         time.sleep(0.3)
+    at.run()
+    assert any("pause the run to zoom in" in c.value for c in at.caption)
+    at.button(key=f"tr_pause_{run_id}").click().run()
+    assert runs.paused_since(run_id) is not None and at.button(key=f"tr_pause_{run_id}").label == "Continue"
+    time.sleep(2)  # the worker reaches its next record (at least one a second) and holds there
+    held = last_step()
+    time.sleep(2)
+    at.run()
+    assert last_step() == held and at.get("progress")[0].proto.text.startswith("paused (goes on by itself in 10 min)")
+    assert not any("pause the run to zoom in" in c.value for c in at.caption)
+    at.button(key=f"tr_pause_{run_id}").click().run()
+    assert runs.paused_since(run_id) is None
+    deadline = time.monotonic() + 30
+    while last_step() == held and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert last_step() > held  # it goes on
     at.run()
     at.button(key=f"tr_cancel_{run_id}").click().run()
     assert _poll_until_final(at, run_id, timeout=30) == "cancelled"
