@@ -36,6 +36,7 @@ class Layer:
     params: int  # learned parameters owned by this layer (a shared module counts once)
     mult_adds: int  # multiply-adds per image (conv and linear layers)
     module: nn.Module | None  # None for functions
+    shortcut: str = ""  # an addition's skip path: "" for x itself, else its projection (a 1x1 conv, stride 2, ...)
 
     def row(self) -> dict:
         """The table row: name, type, out_shape, params, mult_adds (and in_shape)."""
@@ -164,8 +165,29 @@ def layers(model: nn.Module, input_shape: tuple[int, ...], graph_module: fx.Grap
         name, out_shape = wanted[node], shapes[node]
         in_shape = shapes.get(node.args[0], ()) if node.args and isinstance(node.args[0], fx.Node) else ()
         result.append(Layer(name, _type_name(node, module), in_shape, out_shape, params,
-                            mult_adds(module, in_shape, out_shape), module))
+                            mult_adds(module, in_shape, out_shape), module, _shortcut(graph_module, node, shapes)))
     return result
+
+
+def _shortcut(graph_module: fx.GraphModule, node: fx.Node, shapes: dict[fx.Node, tuple[int, ...]]) -> str:
+    """For an addition whose second term is a projection of the block's input (ResNet's downsampling blocks:
+    a strided 1x1 convolution, then batch norm), that projection in words; else "" (the term is x itself)."""
+    if _func_name(node) not in ("add", "iadd") or len(node.args) < 2 or not isinstance(node.args[1], fx.Node):
+        return ""
+    term, passed = node.args[1], []
+    while term.op == "call_module":
+        module = graph_module.get_submodule(term.target)
+        if isinstance(module, nn.Conv2d):
+            x = shapes.get(term.args[0], ())
+            kh, kw = module.kernel_size
+            return (f"the block's input x{f' ({_by(x)})' if x else ''} goes through a {kh}x{kw} convolution with "
+                    f"stride {_pair(module.stride)[0]}" + "".join(f", then {what}" for what in reversed(passed)))
+        if not isinstance(module, (nn.BatchNorm2d, nn.Identity)):  # the block's input itself (a ReLU's output)
+            return ""
+        if isinstance(module, nn.BatchNorm2d):
+            passed.append("batch norm")
+        term = term.args[0]
+    return ""
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[dict]:
@@ -251,12 +273,20 @@ def formula(layer: Layer) -> list[str]:
     if layer.type == "Normalize":
         return ["Normalisation: $(x - \\text{mean}) / \\text{std}$ per channel, with the training set's "
                 f"statistics ({module.extra_repr()})."]
+    if layer.type in ("add", "iadd") and layer.shortcut:
+        return [f"Skip connection with a projection: {layer.shortcut}, $W_s$, to take the shape of the block's "
+                f"output ({_by(out)}): $y = F(x) + W_s x$. The addition has no parameters (the projection's are "
+                "counted in its own layers); gradients flow through it to both terms."]
     if layer.type in ("add", "iadd"):
         return ["Skip connection: the block's output is added to its input, $y = F(x) + x$: same shape, "
                 "no parameters; gradients flow straight through the addition."]
     if layer.type == "cat":
         return [f"Concatenation of the Inception branches along the channels: {out[0]} maps in all."]
     return [f"{layer.type}: {layer.params:,} parameters."]
+
+
+def _by(shape: tuple[int, ...]) -> str:
+    return " x ".join(map(str, shape))
 
 
 def _product(shape: tuple[int, ...]) -> str:

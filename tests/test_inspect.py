@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer import inspect, labels, models
+from explorer import architecture, inspect, labels, models
 
 ALL = models.names()
 
@@ -222,3 +222,19 @@ def test_tracing_in_one_session_leaves_the_others_forward_passes_and_traces_alon
     for thread in threads:
         thread.join()
     assert failures == [] and nn.Module.__call__ is own_call, sorted(set(failures))[:3]
+
+
+def test_a_downsampling_blocks_sum_names_its_projection_shortcut():
+    """The reviewer read y = F(x) + x on ResNet's stage2, whose input (16 x 32 x 32) cannot be added as it is."""
+    small = architecture.build({"model": "resnet_small"}, (3, 32, 32), 8)
+    adds = {layer.name: layer for layer in inspect.layers(small, (3, 32, 32)) if layer.type == "add"}
+    assert adds["stage1.add"].shortcut == "" and "$y = F(x) + x$" in inspect.formula(adds["stage1.add"])[0]
+    assert adds["stage2.add"].shortcut == ("the block's input x (16 x 32 x 32) goes through a 1x1 convolution with "
+                                           "stride 2, then batch norm")
+    assert "$y = F(x) + W_s x$" in inspect.formula(adds["stage2.add"])[0]
+    resnet18 = models.build("resnet18")
+    shortcuts = {layer.name: layer.shortcut for layer in inspect.layers(resnet18, (3, 224, 224))
+                 if layer.type in ("add", "iadd")}
+    assert [name for name, words in shortcuts.items() if words] == ["layer2.0.add", "layer3.0.add", "layer4.0.add"]
+    conv = resnet18.layer2[0].downsample[0]
+    assert conv.kernel_size == (1, 1) and conv.stride == (2, 2) and "64 x 56 x 56" in shortcuts["layer2.0.add"]
