@@ -312,14 +312,26 @@ def suggested_cam_layer(layers: list[inspect.Layer]) -> str:
     return layers[here].name
 
 
-def overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
-    """``image`` (C, H, W) in [0, 1] blended with ``heat`` (H, W) in [0, 1] in a jet-like colour map: (3, H, W)."""
+# plasma's stops (dark blue -> purple -> orange -> yellow): its lightness rises with the value, so the order holds
+# for a red-green colour-blind student, where jet's red peaks turned olive and its yellow middle stood out most
+PLASMA = ("#0d0887", "#46039f", "#7201a8", "#9c179e", "#bd3786", "#d8576b", "#ed7953", "#fb9f3a", "#fdca26", "#f0f921")
+
+
+def plasma(heat: torch.Tensor) -> torch.Tensor:
+    """``heat`` (H, W) in [0, 1] as plasma colours (3, H, W), interpolated between its stops."""
+    stops = torch.tensor([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in PLASMA])  # (10, 3)
+    where = heat.clamp(0, 1) * (len(PLASMA) - 1)
+    low = where.floor().long().clamp(max=len(PLASMA) - 2)
+    part = (where - low).unsqueeze(-1)
+    return (stops[low] * (1 - part) + stops[low + 1] * part).permute(2, 0, 1)
+
+
+def overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.6) -> torch.Tensor:
+    """``image`` (C, H, W) in [0, 1] blended with ``heat`` (H, W) in [0, 1] in plasma colours: (3, H, W)."""
     grey = image.mean(0, keepdim=True) if image.shape[0] != 1 else image
     base = grey.expand(3, -1, -1) if image.shape[0] == 1 else image[:3]
-    colour = torch.stack([(1.5 - (4 * heat - 3).abs()), (1.5 - (4 * heat - 2).abs()),
-                          (1.5 - (4 * heat - 1).abs())]).clamp(0, 1)  # jet: blue -> cyan -> yellow -> red
     weight = alpha * heat.clamp(0, 1).sqrt()  # faint where nothing matters
-    return ((1 - weight) * base + weight * colour).clamp(0, 1)
+    return ((1 - weight) * base + weight * plasma(heat.float())).clamp(0, 1)
 
 
 def _target(logits: torch.Tensor, target: int | None) -> int:

@@ -183,11 +183,12 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
     if len(flips):
         first = float(epsilons[flips[0]])
         fig.add_vline(x=first, line=dict(color="#d62728", dash="dot"), annotation_text=f"{verb} at {first:.3g}",
-                      annotation_position="top right" if first >= chosen else "top left", annotation_bgcolor=_LABEL_BG)
+                      annotation_position="top right" if first >= chosen else "top left", annotation_bgcolor=_LABEL_BG,
+                      annotation_font_color=figures.INK_ON_WHITE)
     # the slider's eps, labelled on the side away from the flip so the two labels never overlap
-    fig.add_vline(x=chosen, line=dict(color="#444", width=1), annotation_text=f"your eps {chosen:.3g}",
+    fig.add_vline(x=chosen, line=dict(color="#888", width=1), annotation_text=f"your eps {chosen:.3g}",
                   annotation_position="top left" if len(flips) and first >= chosen else "top right",
-                  annotation_bgcolor=_LABEL_BG)
+                  annotation_bgcolor=_LABEL_BG, annotation_font_color=figures.INK_ON_WHITE)
     fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1]),
                       legend=figures.LEGEND_BELOW)
@@ -205,13 +206,15 @@ def _rivals(rival: torch.Tensor, classes: tuple[str, ...], most: int = 3) -> str
 def confidence_figure(sweep: Sweep, classes: tuple[str, ...], height: int = 320) -> go.Figure:
     """The probability of the original's class as the image is transformed, with each step's prediction."""
     predicted = [class_name(int(c), classes) for c in sweep.predictions]
+    held = [int(c) == sweep.reference_class for c in sweep.predictions]
     fig = go.Figure(go.Scatter(
         x=sweep.values.tolist(), y=sweep.confidence.tolist(), mode="lines+markers", text=predicted,
-        marker=dict(color=["#2ca02c" if int(c) == sweep.reference_class else "#d62728" for c in sweep.predictions]),
-        hovertemplate="%{x:.3g}: %{y:.1%}; predicted %{text}<extra></extra>"))
-    # the colour key on a line of its own: at 400 px one line cut it off
+        marker=dict(color=["#2ca02c" if kept else "#d62728" for kept in held],  # and a shape: red and green
+                    symbol=["circle" if kept else "x" for kept in held], size=[7 if kept else 10 for kept in held]),
+        hovertemplate="%{x:.3g}: %{y:.1%}; predicted %{text}<extra></extra>"))  # look alike to 1 man in 12
+    # the key on a line of its own: at 400 px one line cut it off
     title = figures.subtitled(f"Probability of '{class_name(sweep.reference_class, classes)}'",
-                              "green: still predicted, red: something else")
+                              "green dot: still predicted, red ✕: something else")
     fig.update_layout(title=title, height=height, margin={**_MARGIN, "t": figures.top_margin(title)},
                       xaxis_title=SWEEP_LABELS[sweep.kind],
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]))

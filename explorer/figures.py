@@ -22,6 +22,10 @@ from explorer.trace import Trace, input_gradient, window_centres
 ScaleMode = Literal["own", "symmetric", "input"]
 # purple below zero, orange above, pale at both ends: a gradient grid stays readable even when every cell is 1
 GRADIENT_SCALE = [[0.0, "#b2abd2"], [0.5, "#f7f7f7"], [1.0, "#fdb863"]]
+# plain values (an input, a pooled map): grey, as a picture's pixels, so that blue and red mean a sign wherever
+# they appear (the Blues an input had, navy for its largest value, sat beside kernels whose navy is most negative)
+VALUE_SCALE = [[0.0, "#ffffff"], [1.0, "#8f8f8f"]]
+WINDOW_COLOUR = "#ff7f0e"  # the window's taps, outlined; black on a gradient's orange cells
 SCALE_MODES: tuple[str, ...] = ("symmetric", "own", "input")
 SCALE_LABELS = {
     "symmetric": "centred on 0",
@@ -31,6 +35,7 @@ SCALE_LABELS = {
 # a legend under the plot hangs from its top below the axis title: anchored by its bottom (plotly's default
 # there), one that wraps onto a second line in a narrow column grows up into the title
 LEGEND_BELOW = dict(orientation="h", y=-0.3, yanchor="top")
+INK_ON_WHITE = "#222"  # text drawn on a white canvas or box: the theme's own text colour is white in a dark theme
 SHARP_UP_TO = 150  # px: Streamlit draws no chart narrower, so an image this small is never shrunk (see smoothing)
 SCALE_HELP = (
     "centred on 0: white is 0, red positive, blue negative, so the sign shows. min..max: the map's own range "
@@ -144,13 +149,14 @@ def _fmt(value: float, decimals: int = 2) -> str:
 
 
 def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, int]] | None = None,
-                mask: torch.Tensor | None = None, colorscale: str | list = "Blues", zmid: float | None = None,
+                mask: torch.Tensor | None = None, colorscale: str | list = VALUE_SCALE, zmid: float | None = None,
                 cell_px: int = 44, border: tuple[int, int, int, int] = (0, 0, 0, 0),
-                path: torch.Tensor | None = None, fraction: int | None = None, decimals: int = 2) -> go.Figure:
+                path: torch.Tensor | None = None, fraction: int | None = None, decimals: int = 2,
+                outline: str = WINDOW_COLOUR) -> go.Figure:
     """A small numeric grid with every value written in its cell to ``decimals`` (as ``v/fraction`` when given: a box
     blur's 1/9).
 
-    ``highlight``: cells (row, col) outlined in orange (the window's taps). ``mask``: (H, W) bool,
+    ``highlight``: cells (row, col) outlined in ``outline`` (the window's taps). ``mask``: (H, W) bool,
     cells not yet computed are left blank. ``border``: padding (left, right, top, bottom) drawn
     dashed so the added ring is visible. ``path``: (L, 2) window centres, drawn as dots.
     """
@@ -174,12 +180,12 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     if path is not None:
         xs, ys = _path_under_numbers(path)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+lines",
-                                 marker=dict(size=4, color="#ff7f0e"),
-                                 line=dict(color="#ff7f0e", width=1, dash="dot"), opacity=0.35, hoverinfo="skip",
+                                 marker=dict(size=4, color=WINDOW_COLOUR),
+                                 line=dict(color=WINDOW_COLOUR, width=1, dash="dot"), opacity=0.35, hoverinfo="skip",
                                  showlegend=False))
     for r, c in highlight or []:
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                      line=dict(color="#ff7f0e", width=4))
+                      line=dict(color=outline, width=4))
     # as wide as its cells or its title (about 7 px a letter, from the left edge): a least width of 200 px for
     # every title had pushed the output under a padded 7x7 input at 1280 px. Room for the title goes to the right
     # margin, so cells stay square (a one-column grid had stretched to 115 x 44 px)
@@ -303,7 +309,7 @@ def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go
         grid_figure(trace.padded, "Input", highlight=taps, path=window_centres(trace)),
         grid_figure(trace.output, f"Output: {cell_name(trace, r, c)}", mask=done, highlight=[(r, c)]),
         grid_figure(input_gradient(trace, routing, upstream), "Backward: its gradient",
-                    highlight=taps, colorscale="Oranges"),
+                    highlight=taps, colorscale="Oranges", outline=INK_ON_WHITE),
     ]
 
 
@@ -313,7 +319,7 @@ def backward_step_figures(trace: Trace, back: Backward) -> list[go.Figure]:
     padded = "(padded)" if any(trace.padding) else ""
     return [
         grid_figure(back.upstream, f"dL/dy: {cell_name(trace, r, c)}", highlight=[(r, c)], colorscale=GRADIENT_SCALE,
-                    zmid=0),
+                    zmid=0, outline=INK_ON_WHITE),
         grid_figure(trace.padded, f"Input x {padded}".strip(), highlight=taps, border=trace.padding),
         grid_figure(back.input_grad, f"dx so far {padded}".strip(), highlight=taps, border=trace.padding,
                     colorscale="RdBu_r", zmid=0),

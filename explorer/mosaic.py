@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
 
+from explorer import figures
 from explorer.labels import text_px
 
 SELECTED_COLOUR = "#d62728"  # the outline of the tile chosen
@@ -92,7 +93,7 @@ def _numbered(fig: go.Figure, count: int, cols: int, pitch: int) -> go.Figure:
     for i in range(count):
         r, c = divmod(i, cols)
         fig.add_annotation(x=c * pitch - 0.5, y=r * pitch - 0.5, text=str(i), showarrow=False,
-                           xanchor="left", yanchor="top", font=dict(size=11, color="#222"),
+                           xanchor="left", yanchor="top", font=dict(size=11, color=figures.INK_ON_WHITE),
                            bgcolor="rgba(255,255,255,0.75)", borderpad=0)
     return fig
 
@@ -313,7 +314,8 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         whole = labels[i].split("\n")
         cut = [_cut_to(line, room) for line in whole]
         fig.add_annotation(x=left + side / 2, y=top + side + gap, yanchor="top", text="<br>".join(cut),
-                           showarrow=False, font=dict(size=11), xref="x", yref="y", borderpad=0,
+                           showarrow=False, font=dict(size=11, color=figures.INK_ON_WHITE), xref="x", yref="y",
+                           borderpad=0,
                            hovertext=" ".join(whole) if cut != whole else None)
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))
     if clickable:

@@ -111,7 +111,7 @@ with view, layout.guard("explaining the prediction"):
         st.info(f"Grad-CAM is zero everywhere at `{cam_layer}`: at every position its maps, weighted by how much "
                 f"they raise {class_name(before[1].target)}, add up to less than zero, and Grad-CAM keeps only "
                 "evidence for the class. Occlusion and integrated gradients below show evidence against it too.")
-    st.caption("Red: matters most, blue: a little, no colour: not at all (each map scaled to its maximum)."
+    st.caption("Yellow: matters most, orange and purple: less, no colour: not at all (each map scaled to its maximum)."
                + (f" Grad-CAM at `{cam_layer}`, whose maps are "
                   f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
                   ": it cannot be finer than that." if cam_layer else ""))

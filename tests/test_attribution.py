@@ -197,6 +197,15 @@ def test_overlay_keeps_the_image_where_nothing_matters():
     assert 0 <= float(hot.min()) and float(hot.max()) <= 1 and not torch.allclose(hot, out)
 
 
+def test_the_heat_colours_grow_lighter_with_the_value():
+    """Read in order by a red-green colour-blind student too (jet's red peak is darker than its yellow middle)."""
+    colours = attribution.plasma(torch.linspace(0, 1, 11).view(1, 11))[:, 0]  # (3, 11)
+    torch.testing.assert_close(colours[:, 0], torch.tensor([0x0D, 0x08, 0x87]) / 255)
+    torch.testing.assert_close(colours[:, -1], torch.tensor([0xF0, 0xF9, 0x21]) / 255)
+    lightness = colours.T @ torch.tensor([0.2126, 0.7152, 0.0722])
+    assert bool((lightness.diff() > 0).all())
+
+
 @pytest.mark.parametrize("baseline", attribution.BASELINES)
 def test_integrated_gradients_from_any_baseline_add_up_to_the_score_change_from_it(baseline):
     model = models.build("lenet5", pretrained=True).eval()

@@ -82,6 +82,7 @@ def test_sweep_figures_show_every_value_and_layer():
     confidence = explain_figures.confidence_figure(sweep, ("yes", "no"))
     assert list(confidence.data[0].y) == pytest.approx([0.2, 0.9, 0.6])
     assert list(confidence.data[0].text) == ["no", "yes", "yes"]
+    assert list(confidence.data[0].marker.symbol) == ["x", "circle", "circle"]  # not by red and green alone
     layers = explain_figures.correlation_figure(sweep)
     assert list(layers.data[0].y) == ["a", "b"] and list(layers.data[0].x) == ["-10", "0", "10"]
     assert explain_figures.class_name(3, ("a",)) == "class 3"
