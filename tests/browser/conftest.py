@@ -139,11 +139,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120] or "test"
 
 
-def wait_for_app(page, text: str | None = None, timeout: float = 30_000, quiet_ms: int = 300) -> None:
+def wait_for_app(page, text: str | None = None, timeout: float = 60_000, quiet_ms: int = 300) -> None:
     """Wait until the script has finished (idle for ``quiet_ms``), and ``text`` is visible.
 
     Right after a click the app may still look idle for a moment before the rerun starts, so
     pass the ``text`` the new state shows (or wait for a figure with :func:`wait_for_figure`).
+    A minute: a page that builds a network took over 30 s on a 2-core machine busy with other browsers.
     """
     page.wait_for_selector(APP, timeout=timeout)
     page.evaluate("() => { window.__appIdleSince = null; }")  # count quiet time from now
