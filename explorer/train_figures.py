@@ -25,7 +25,8 @@ def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
     train = [r for r in records if r.get("phase") == "train"]
     fig = go.Figure(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
                                mode="lines", line_color=TRAIN_COLOUR))
-    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), nticks=6)  # one tick from 0.6 to 2.1 at 300 px
+    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), nticks=6,  # one tick from 0.6 to 2.1 at 300 px
+                     title=dict(text="loss", standoff=4))
     rates = [r for r in train if r.get("lr") is not None]
     if rates:  # the rate typed is the one-cycle schedule's peak: the rate each step used, on its own axis
         fig.add_trace(go.Scatter(x=[r["epoch"] for r in rates], y=[r["lr"] for r in rates], name="learning rate",
@@ -33,7 +34,8 @@ def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
                                  hovertemplate="epoch %{x:.2f}: learning rate %{y:.3g}<extra></extra>"))
         fig.update_layout(yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False,
                                       tickmode="auto", tickformat=".1e", nticks=4,  # round ticks of its own
-                                      tickfont=dict(size=10, color=LR_COLOUR)))
+                                      tickfont=dict(size=10, color=LR_COLOUR),
+                                      title=dict(text="learning rate", font=dict(size=11, color=LR_COLOUR))))
     return _curve_layout(fig, "Learning curve: loss", records, height)
 
 
@@ -46,7 +48,7 @@ def accuracy_figure(records: list[dict], height: int = 300) -> go.Figure:
                                 name="train accuracy", mode="lines", line_color=TRAIN_COLOUR),
                      go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
                                 name="test accuracy", mode="lines+markers", line_color=TEST_COLOUR)])
-    fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%")
+    fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", title=dict(text="accuracy", standoff=4))
     return _curve_layout(fig, "Learning curve: accuracy", records, height)
 
 

@@ -139,3 +139,14 @@ def test_a_list_of_choices_is_read_from_commas_and_each_must_be_offered_once():
         parse("laplacian,sobel")
     with pytest.raises(ValueError, match="named twice"):
         parse("laplacian,laplacian")
+
+
+def test_a_choice_may_be_named_by_its_words_before_the_brackets_when_only_one_starts_so():
+    import pytest
+
+    from explorer.ui import state
+
+    parse = state.choice(("custom (edit the grid)", "sobel (vertical edges)", "sobel (horizontal edges)", "box"))
+    assert parse("custom") == "custom (edit the grid)" and parse("box") == "box"
+    with pytest.raises(ValueError, match="'sobel' is not one of"):
+        parse("sobel")

@@ -36,12 +36,16 @@ class Setting:
 
 
 def choice(options: Sequence[str]) -> Callable[[str], str]:
-    """Parser that accepts only one of ``options``."""
+    """Parser that accepts only one of ``options``, or the words before the one option's brackets that they start
+    (``custom`` for "custom (edit the grid)", as a teacher types a link; ``sobel`` names two: refused)."""
 
     def parse(text: str) -> str:
-        if text not in options:
-            raise ValueError(f"{text!r} is not one of {', '.join(options)}")
-        return text
+        if text in options:
+            return text
+        short = [o for o in options if o.split(" (")[0] == text.strip()]
+        if len(short) == 1:
+            return short[0]
+        raise ValueError(f"{text!r} is not one of {', '.join(options)}")
 
     return parse
 

@@ -63,6 +63,17 @@ def test_kernel_lab_custom_kernel_from_the_link():
     assert any(f["layout"]["title"]["text"].startswith("Feature map") for f in figures(at))
 
 
+def test_a_link_may_name_a_choice_by_its_words_before_the_brackets():
+    """A teacher typed k=custom: it was refused, the grid dropped and Sobel shown."""
+    at = app("pages/kernel_lab.py", k="custom", kv="0,1,0;1,-4,1;0,1,0")
+    no_crash(at)
+    assert at.selectbox(key="kl_kernel").value == "custom (edit the grid)" and not warnings(at)
+    assert at.query_params["kv"] in ("0,1,0;1,-4,1;0,1,0", ["0,1,0;1,-4,1;0,1,0"])
+    assert at.query_params["k"] in ("custom (edit the grid)", ["custom (edit the grid)"])
+    at = app("pages/kernel_lab.py", k="sobel")  # two kernels start so: say so
+    assert "'sobel' is not one of" in warnings(at) and at.selectbox(key="kl_kernel").value == "sobel (vertical edges)"
+
+
 def test_a_grid_to_edit_starts_from_the_last_kernel_at_three_places_with_half_the_row():
     at = app("pages/kernel_lab.py", k="gaussian (choose sigma)")
     assert at.columns[0].weight < at.columns[1].weight  # the controls' usual 5 of 13 parts
