@@ -134,7 +134,10 @@ with tab_kernels, layout.guard("drawing the kernels"):
                          key="lbl_similarity", hide_index=True,
                          column_config={"cosine": st.column_config.NumberColumn(format="%.2f")})
             chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, 0, key="lbl_send_index")
-            if st.button("Use this kernel in the Kernel Lab", key="lbl_send", icon=":material/send:"):
+            if st.button("Use this kernel in the Kernel Lab", key="lbl_send", icon=":material/send:",
+                         help="The Kernel Lab slides the filter's weights over its own pictures, without the layer's "
+                              "bias or the network's input normalisation: the pattern it finds is the same, its "
+                              "numbers are not the feature map's here."):
                 text = kernel_input.send_to_lab(flat[int(chosen)])
                 st.switch_page("pages/kernel_lab.py", query_params={"k": kernel_input.CUSTOM, "kv": text})
 

@@ -47,6 +47,11 @@ def parse_unit(text: str, size: tuple[int, int]) -> tuple[int, int]:
     return size[0] // 2, size[1] // 2
 
 
+def _typed_unit() -> None:
+    """The unit's row or column was typed (a keyboard, where a click on the map is out of reach)."""
+    st.session_state.rf_unit = f"{st.session_state.rf_row},{st.session_state.rf_col}"
+
+
 def default_layer(spatial: list[receptive_field.Field]) -> str:
     """The middle convolution: deep enough to see a patch, shallow enough to see a box."""
     convs = [f.name for f in spatial if f.op[0].isdigit() and "x" in f.op and "stride" in f.op]
@@ -99,6 +104,11 @@ with view, layout.guard("tracing the receptive fields"):
     tab_unit, tab_layers, tab_drill = state.tabs("rf_tab", TABS)
 
 with tab_unit, layout.guard("drawing the unit's field"):
+    st.session_state.rf_row, st.session_state.rf_col = unit  # a click moves them too
+    row, column = layout.cells(2, layout.SETTING_PX)
+    row.number_input("Unit row", 0, field.size[0] - 1, key="rf_row", on_change=_typed_unit,
+                     help="Or click a unit on the map.")
+    column.number_input("Unit column", 0, field.size[1] - 1, key="rf_col", on_change=_typed_unit)
     left, right = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_unit_pictures")
     title = figures.subtitled(f"{field.name}, unit {unit}",
                               f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} channels")

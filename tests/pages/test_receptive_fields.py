@@ -42,6 +42,21 @@ def test_rf_page_a_click_on_the_map_picks_the_unit():
     assert at.query_params["unit"] in ("0,0", ["0,0"])
 
 
+def test_rf_page_a_unit_can_be_typed_as_well_as_clicked():
+    """A keyboard-only student could not leave the centre unit: only a click on the map chose one."""
+    at = app("pages/receptive_fields.py")
+    assert (at.number_input(key="rf_row").value, at.number_input(key="rf_col").value) == (5, 5)
+    at.number_input(key="rf_row").set_value(0).run()
+    at.number_input(key="rf_col").set_value(0).run()
+    no_crash(at)
+    assert "Unit **(0, 0)** of `conv2` sees rows **0..11**" in text(at)
+    assert at.query_params["unit"] in ("0,0", ["0,0"])
+    at.session_state["rf_map"] = _click(3, 7)  # then a click: the boxes follow it
+    at.run()
+    assert (at.number_input(key="rf_row").value, at.number_input(key="rf_col").value) == (7, 3)
+    assert at.number_input(key="rf_row").max == 9
+
+
 def test_rf_page_link_to_a_resnet_layer_and_unit():
     at = app("pages/receptive_fields.py", model="resnet18", weights="0", layer="layer4.1.add", unit="0,6",
               img="chelsea")
