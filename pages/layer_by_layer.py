@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import figures, inputs, inspect, kernels, labels, mosaic
+from explorer import figures, inputs, inspect, kernels, labels, mosaic, softmax
 from explorer.ui import kernel_input, layout, model_input, probing, state
 
 layout.page_setup(layout.PAGES[2])
@@ -105,6 +105,10 @@ with tab_maps, layout.guard("drawing the layer's output"):
                                                                f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
+            st.markdown("**The softmax, written out:** $p_k = e^{z_k} / \\sum_j e^{z_j}$, from the scores $z$ of the "
+                        "last layer (the logits); the largest exponential takes the largest share.")
+            written = softmax.written_out(out.flatten(), network.spec.classes)
+            st.dataframe(softmax.table(written), key="lbl_softmax", hide_index=True)
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles
             what = f"{out.shape[0]:,} maps of 1 x 1" if out.dim() == 3 else f"{out.numel():,} values"
             st.plotly_chart(mosaic.vector_figure(out.flatten(), what), key="lbl_fig_vector")

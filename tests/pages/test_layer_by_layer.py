@@ -47,6 +47,18 @@ def test_layer_page_steps_through_every_layer_of_lenet5():
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert "Prediction (softmax of the last layer)" in titles
     assert "| 84 | 10 | 850 | 840 |" in text(at)
+    written = next(d.value for d in at.dataframe if "exp(z)" in d.value.columns)  # the softmax, as PyTorch has it
+    import torch
+
+    from explorer import inputs, models
+
+    model = models.build("lenet5", pretrained=True).eval()
+    x = inputs.prepare(models.spec("lenet5"), at.session_state["current_image"][1]).tensor
+    with torch.no_grad():
+        z = model(x[None])[0]
+    assert len(written) == 10 and written["class"].iloc[0] == str(int(z.argmax()))
+    assert written["score z"].iloc[0] == f"{float(z.max()):.2f}"
+    assert written["exp(z) / sum"].iloc[0].endswith(f"= {float(torch.softmax(z, 0).max()):.1%}")
     assert at.query_params["layer"] in ("fc5", ["fc5"])  # the step is in the link
     at.button(key="lbl_prev").click().run()
     assert at.subheader[0].value.startswith("12 of 13: `relu4`")

@@ -1,0 +1,59 @@
+"""The softmax written out, class by class, as a lecture writes it: p_k = exp(z_k) / sum_j exp(z_j)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from explorer import labels
+
+
+@dataclass(frozen=True)
+class Softmax:
+    """The rows of the written-out softmax: the largest scores first, the rest summed in one line."""
+
+    rows: list[dict]  # class, score z, exp(z), probability: one per class shown
+    rest: int  # classes not shown, summed in ``rest_exp``
+    rest_exp: float
+    total: float  # sum_j exp(z_j) over every class
+
+
+def written_out(logits: torch.Tensor, classes: tuple[str, ...] = (), shown: int = 10) -> Softmax:
+    """The ``shown`` largest scores of ``logits`` (K,) with their exponentials and probabilities, and the sum.
+
+    In float64: exp(z) of a score of 700 is still finite (the probabilities agree with ``torch.softmax``); a larger
+    one would overflow, and is refused, since its exponential could not be written anyway.
+    """
+    z = logits.detach().double().flatten()
+    if float(z.max()) > 700:
+        raise ValueError(f"a score of {float(z.max()):.0f} has an exponential too large to write out")
+    e = z.exp()
+    total = float(e.sum())
+    order = z.argsort(descending=True)
+    rows = [{"class": classes[k] if k < len(classes) else str(k), "score z": float(z[k]), "exp(z)": float(e[k]),
+             "probability": float(e[k]) / total} for k in order[:shown].tolist()]
+    rest = order[shown:]
+    return Softmax(rows, len(rest), float(e[rest].sum()) if len(rest) else 0.0, total)
+
+
+def number(value: float) -> str:
+    """An exponential as the table writes it: whole from 100 (1,235), else 3 significant digits; a power of ten
+    past a million or below 0.001 (4.85e8)."""
+    if value == 0 or 1e-3 <= abs(value) < 1e6:
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    exponent = math.floor(math.log10(abs(value)))
+    return f"{value / 10 ** exponent:.2f}e{exponent}"
+
+
+def table(out: Softmax) -> list[dict[str, str]]:
+    """``out`` as the page's rows: each class's score, its exponential and the division that makes its probability;
+    the classes not shown in one row."""
+    total = number(out.total)
+    rows = [{"class": r["class"], "score z": f"{r['score z']:.2f}", "exp(z)": number(r["exp(z)"]),
+             "exp(z) / sum": f"{number(r['exp(z)'])} / {total} = {labels.share(r['probability'])}"} for r in out.rows]
+    if out.rest:
+        rows.append({"class": "the other class" if out.rest == 1 else f"the other {out.rest:,} classes", "score z": "", "exp(z)": number(out.rest_exp),
+                     "exp(z) / sum": f"{number(out.rest_exp)} / {total} = {labels.share(out.rest_exp / out.total)}"})
+    return rows

@@ -1,0 +1,37 @@
+"""The softmax written out: its numbers are torch.softmax's."""
+
+import pytest
+import torch
+
+from explorer import softmax
+
+
+def test_the_written_softmax_is_torchs_and_its_rows_add_up():
+    logits = torch.tensor([2.0, -1.0, 0.5, 3.0])
+    out = softmax.written_out(logits, ("a", "b", "c", "d"))
+    assert [r["class"] for r in out.rows] == ["d", "a", "c", "b"] and out.rest == 0
+    expected = torch.softmax(logits.double(), 0)
+    assert [r["probability"] for r in out.rows] == pytest.approx(expected[[3, 0, 2, 1]].tolist())
+    assert out.total == pytest.approx(sum(r["exp(z)"] for r in out.rows))
+    assert out.rows[0]["exp(z)"] == pytest.approx(torch.e ** 3)
+
+
+def test_many_classes_show_the_largest_and_sum_the_rest():
+    logits = torch.linspace(-5, 14, 1000)  # ImageNet's size
+    out = softmax.written_out(logits, shown=5)
+    assert [r["class"] for r in out.rows] == ["999", "998", "997", "996", "995"] and out.rest == 995
+    assert out.rest_exp + sum(r["exp(z)"] for r in out.rows) == pytest.approx(out.total)
+    assert out.rows[0]["probability"] == pytest.approx(float(torch.softmax(logits.double(), 0)[-1]))
+
+
+def test_an_overflowing_score_is_refused_and_numbers_stay_short():
+    with pytest.raises(ValueError, match="too large"):
+        softmax.written_out(torch.tensor([800.0, 0.0]))
+    assert [softmax.number(v) for v in (20.09, 1234.4, 4.85e8, 2.3e-5, 0.0123, 0.0)] == \
+        ["20.1", "1,234", "4.85e8", "2.30e-5", "0.0123", "0"]
+
+
+def test_the_table_writes_each_division():
+    rows = softmax.table(softmax.written_out(torch.tensor([0.0, 0.0, 3.0]), ("a", "b", "c"), shown=2))
+    assert rows[0] == {"class": "c", "score z": "3.00", "exp(z)": "20.1", "exp(z) / sum": "20.1 / 22.1 = 90.9%"}
+    assert rows[-1] == {"class": "the other class", "score z": "", "exp(z)": "1", "exp(z) / sum": "1 / 22.1 = 4.5%"}
