@@ -17,7 +17,7 @@ from explorer import export, images
 from explorer.backprop import Backward
 from explorer.probes import Probe
 from explorer.export import common_fraction
-from explorer.trace import Trace, input_gradient, window_centres
+from explorer.trace import Trace, input_gradient, unread, window_centres
 
 ScaleMode = Literal["own", "symmetric", "input"]
 # purple below zero, orange above, pale at both ends: a gradient grid stays readable even when every cell is 1
@@ -25,6 +25,7 @@ GRADIENT_SCALE = [[0.0, "#b2abd2"], [0.5, "#f7f7f7"], [1.0, "#fdb863"]]
 # plain values (an input, a pooled map): grey, as a picture's pixels, so that blue and red mean a sign wherever
 # they appear (the Blues an input had, navy for its largest value, sat beside kernels whose navy is most negative)
 VALUE_SCALE = [[0.0, "#ffffff"], [1.0, "#8f8f8f"]]
+UNREAD = "rgba(214, 39, 40, 0.18)"  # input rows and columns no window reads: a stride or size that skips them
 WINDOW_COLOUR = "#ff7f0e"  # the window's taps, outlined; black on a gradient's orange cells
 SCALE_MODES: tuple[str, ...] = ("symmetric", "own", "input")
 SCALE_LABELS = {
@@ -152,13 +153,14 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
                 mask: torch.Tensor | None = None, colorscale: str | list = VALUE_SCALE, zmid: float | None = None,
                 cell_px: int = 44, border: tuple[int, int, int, int] = (0, 0, 0, 0),
                 path: torch.Tensor | None = None, fraction: int | None = None, decimals: int = 2,
-                outline: str = WINDOW_COLOUR) -> go.Figure:
+                outline: str = WINDOW_COLOUR, unread: tuple[list[int], list[int]] = ([], [])) -> go.Figure:
     """A small numeric grid with every value written in its cell to ``decimals`` (as ``v/fraction`` when given: a box
     blur's 1/9).
 
     ``highlight``: cells (row, col) outlined in ``outline`` (the window's taps). ``mask``: (H, W) bool,
     cells not yet computed are left blank. ``border``: padding (left, right, top, bottom) drawn
-    dashed so the added ring is visible. ``path``: (L, 2) window centres, drawn as dots.
+    dashed so the added ring is visible. ``path``: (L, 2) window centres, drawn as dots. ``unread``: rows and
+    columns no window reads, shaded.
     """
     grid = values.double().clone().reshape(-1, values.shape[-1])
     if mask is not None:
@@ -177,6 +179,10 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
                           xgap=2, ygap=2, hoverinfo="skip")] if mask is not None else []
     fig = go.Figure([*pending, heat])
     _outline_padding(fig, rows, cols, border)
+    for r in unread[0]:
+        fig.add_shape(type="rect", x0=-0.5, x1=cols - 0.5, y0=r - 0.5, y1=r + 0.5, line_width=0, fillcolor=UNREAD)
+    for c in unread[1]:
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=-0.5, y1=rows - 0.5, line_width=0, fillcolor=UNREAD)
     if path is not None:
         xs, ys = _path_under_numbers(path)
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers+lines",
@@ -290,7 +296,7 @@ def conv_step_figures(trace: Trace, step: int, flipped: bool = False, decimals: 
                           fraction=ninths)] if flipped else []
     return [
         grid_figure(trace.padded, "Input (padded)" if any(trace.padding) else "Input", highlight=taps,
-                    border=trace.padding, path=window_centres(trace)),
+                    border=trace.padding, path=window_centres(trace), unread=unread(trace)),
         *as_set,
         grid_figure(trace.weights, "Turned, as applied" if flipped else "Kernel", colorscale="RdBu_r", zmid=0,
                     fraction=ninths),
@@ -306,7 +312,7 @@ def pool_step_figures(trace: Trace, routing: torch.Tensor, step: int) -> list[go
     upstream = torch.zeros(trace.output.numel(), dtype=torch.float64)
     upstream[step] = 1.0
     return [
-        grid_figure(trace.padded, "Input", highlight=taps, path=window_centres(trace)),
+        grid_figure(trace.padded, "Input", highlight=taps, path=window_centres(trace), unread=unread(trace)),
         grid_figure(trace.output, f"Output: {cell_name(trace, r, c)}", mask=done, highlight=[(r, c)]),
         grid_figure(input_gradient(trace, routing, upstream), "Backward: its gradient",
                     highlight=taps, colorscale="Oranges", outline=INK_ON_WHITE),

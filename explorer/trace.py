@@ -193,8 +193,40 @@ def size_notes(trace: Trace) -> list[str]:
         dropped = report.left_out(axis, "padded input" if pads else "input")
         notes.append(f"{axis.capitalize()}: (W - F + 2P) / S + 1 = ({n} - {span} + {pads}) / {trace.stride} + 1 = "
                      f"{export.number(report.formula)}{spread}, not an integer: PyTorch takes the floor, "
-                     f"{report.actual}, so {dropped} never under the window.")
+                     f"{report.actual}, so {dropped} never under the window (shaded on the input).")
     return notes
+
+
+def unread(trace: Trace) -> tuple[list[int], list[int]]:
+    """Rows and columns of the padded input that no tap of any window reads: past the last window (a size the
+    stride does not divide), or between windows or dilated taps (a stride or dilation larger than the gap)."""
+    height, width = trace.padded.shape
+    return ([r for r in range(height) if r not in set(trace.rows.flatten().tolist())],
+            [c for c in range(width) if c not in set(trace.cols.flatten().tolist())])
+
+
+def unread_notes(trace: Trace) -> list[str]:
+    """The rows and columns :func:`unread` finds, in words, where they lie inside the last window's reach (those
+    past it, :func:`size_notes` explains); empty when there are none."""
+    notes = []
+    one_row = trace.padded.shape[0] == 1 and trace.window_hw[0] == 1
+    for axis, missed, read in (("rows", unread(trace)[0], trace.rows), ("columns", unread(trace)[1], trace.cols)):
+        inside = [i for i in missed if i < int(read.max())]
+        if inside and not (one_row and axis == "rows"):
+            name = "positions" if one_row else axis
+            notes.append(f"{name.capitalize()} {', '.join(map(str, inside))} of the "
+                         f"{'padded input' if any(trace.padding) else 'input'} lie between the kernel's taps (stride "
+                         f"{trace.stride}, dilation {trace.dilation}): no product ever uses them, so they cannot "
+                         "change the output (shaded on the input).")
+    return notes
+
+
+def skipped_words(trace: Trace) -> str:
+    """The page's warning (Markdown): an output size that is not whole (:func:`size_notes`) and input the kernel never
+    reads (:func:`unread_notes`); "" when the windows tile the input."""
+    sizes, between = size_notes(trace), unread_notes(trace)
+    heading = "The output size is not a whole number:\n" if sizes else ""
+    return heading + "\n".join(f"- {note}" for note in sizes + between)
 
 
 def pool_equation(trace: Trace, kind: str, step: int, decimals: int = 2) -> str:

@@ -175,8 +175,8 @@ with layout.guard("building the example"):
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
             flip=flip)):
         st.caption(note)
-    if notes := trace.size_notes(traced):  # the lecture's 6x6 input, 3x3 kernel, stride 2: 2.5
-        st.warning("The output size is not a whole number:\n" + "\n".join(f"- {note}" for note in notes))
+    if words := trace.skipped_words(traced):  # the lecture's 6x6 input, 3x3 kernel, stride 2: 2.5
+        st.warning(words)
     layout.toggle(st, "Play", key="sb_play", help="Advance one step per second (from the first when at the last).",
                   on_change=stepper.play_from_start, args=(traced.steps,))
     st.fragment(run_every=1.0 if stepper.playing() else None)(show_step)(

@@ -38,7 +38,32 @@ def test_the_lectures_six_by_six_at_stride_two_is_flagged_and_floored_as_pytorch
                                                         stride=2).shape[-2:]) == (2, 2)
     assert trace.size_notes(traced) == [
         f"{axis}: (W - F + 2P) / S + 1 = (6 - 3 + 0) / 2 + 1 = 2.5, not an integer: PyTorch takes the floor, 2, so the "
-        f"last {axis.lower()[:-1]} of the input is never under the window." for axis in ("Rows", "Columns")]
+        f"last {axis.lower()[:-1]} of the input is never under the window (shaded on the input)."
+        for axis in ("Rows", "Columns")]
+    assert trace.unread(traced) == ([5], [5]) and trace.unread_notes(traced) == []  # past the last window: said above
+
+
+def test_rows_between_the_taps_are_found_as_pytorch_ignores_them():
+    """Whatever an unread input value is, PyTorch's output does not change."""
+    grid = torch.rand(7, 7, dtype=torch.float64)
+    for stride, dilation, kernel in ((3, 1, 2), (1, 3, 3), (2, 2, 2)):
+        traced = trace.conv_trace(grid, torch.ones(kernel, kernel), stride=stride, dilation=dilation)
+        rows, cols = trace.unread(traced)
+        changed = grid.clone()
+        changed[rows, :] += 100
+        changed[:, cols] += 100
+        outputs = [F.conv2d(g[None, None], torch.ones(1, 1, kernel, kernel).double(), stride=stride, dilation=dilation)
+                   for g in (grid, changed)]
+        assert torch.equal(*outputs), (stride, dilation)
+        read = set(range(7)) - set(rows)
+        assert all(not torch.equal(_bumped(grid, r, stride, dilation, kernel), outputs[0]) for r in read)
+    assert trace.unread(trace.conv_trace(grid, torch.ones(3, 3))) == ([], [])
+
+
+def _bumped(grid: torch.Tensor, row: int, stride: int, dilation: int, kernel: int) -> torch.Tensor:
+    changed = grid.clone()
+    changed[row, :] += 100
+    return F.conv2d(changed[None, None], torch.ones(1, 1, kernel, kernel).double(), stride=stride, dilation=dilation)
 
 
 def test_size_notes_name_what_is_left_out_and_only_when_something_is():
@@ -56,7 +81,7 @@ def test_size_notes_name_what_is_left_out_and_only_when_something_is():
     assert [n.split(":")[0] for n in pooled] == ["Columns"] and "(5 - 2 + 0) / 2 + 1 = 2.5" in pooled[0]
     signal = trace.size_notes(trace.conv1d_trace(torch.arange(10.0), torch.tensor([1.0, 0, -1]), stride=2))
     assert signal == ["Positions: (W - F + 2P) / S + 1 = (10 - 3 + 0) / 2 + 1 = 4.5, not an integer: PyTorch takes "
-                      "the floor, 4, so the last position of the input is never under the window."]
+                      "the floor, 4, so the last position of the input is never under the window (shaded on the input)."]
 
 
 def test_a_box_blur_is_written_in_ninths_as_the_lecture_writes_it():

@@ -158,10 +158,24 @@ def test_an_output_size_that_is_not_whole_is_flagged_with_what_pytorch_does():
     assert "Step 1 of 4" in text(at)
     assert warnings(at).startswith("The output size is not a whole number:")
     assert "Rows: (W - F + 2P) / S + 1 = (6 - 3 + 0) / 2 + 1 = 2.5, not an integer: PyTorch takes the floor, 2, so " \
-           "the last row of the input is never under the window." in warnings(at)
+           "the last row of the input is never under the window (shaded on the input)." in warnings(at)
+    shapes = figures(at)[0]["layout"]["shapes"]  # the input's last row and column, shaded
+    shaded = [(s["x0"], s["x1"], s["y0"], s["y1"]) for s in shapes if s.get("fillcolor") == "rgba(214, 39, 40, 0.18)"]
+    assert shaded == [(-0.5, 5.5, 4.5, 5.5), (4.5, 5.5, -0.5, 5.5)]
     pooled = app("pages/step_by_step.py", mode="pooling", ex="box", pool="avg")  # 5x5, 2x2 windows
     assert "Columns: (W - F + 2P) / S + 1 = (5 - 2 + 0) / 2 + 1 = 2.5" in warnings(pooled)
     assert not warnings(app("pages/step_by_step.py")) and not warnings(app("pages/step_by_step.py", ex="box"))
+
+
+def test_input_between_the_kernels_taps_is_named_and_shaded():
+    """A stride past the window (2 wide, stride 3) or a dilation skips rows and columns no product uses."""
+    at = app("pages/step_by_step.py", ex="custom", kv="1 1\n1 1", stride="3",
+             **{"in": "\n".join(" ".join("1" for _ in range(5)) for _ in range(5))})
+    no_crash(at)
+    assert warnings(at) == ("- Rows 2 of the input lie between the kernel's taps (stride 3, dilation 1): no product "
+                            "ever uses them, so they cannot change the output (shaded on the input).\n"
+                            "- Columns 2 of the input lie between the kernel's taps (stride 3, dilation 1): no product "
+                            "ever uses them, so they cannot change the output (shaded on the input).")
 
 
 def test_a_box_blur_is_written_in_ninths():
