@@ -132,8 +132,9 @@ with tab_unit, layout.guard("drawing the unit's field"):
                    key="rf_fig_erf")
     b.plotly_chart(field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
                                              exact), key="rf_fig_erf_mean")
-    st.caption("Effective field (Luo et al. 2016): |d unit / d pixel|, summed over channels. It fills only the "
-               "middle of the theoretical box and falls off towards its edges.")
+    st.caption("Effective field (Luo et al. 2016): |d unit / d pixel|, summed over channels (yellow: the unit "
+               "changes most with that pixel, dark blue: not at all). It fills only the middle of the theoretical box "
+               "and falls off towards its edges.")
 
 with tab_layers, layout.guard("tabulating the layers"):
     st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
