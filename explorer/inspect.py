@@ -37,6 +37,7 @@ class Layer:
     mult_adds: int  # multiply-adds per image (conv and linear layers)
     module: nn.Module | None  # None for functions
     shortcut: str = ""  # an addition's skip path: "" for x itself, else its projection (a 1x1 conv, stride 2, ...)
+    source: str = ""  # the layer whose output is this one's (first) input; "" for the image itself
 
     def row(self) -> dict:
         """The table row: name, type, out_shape, params, mult_adds (and in_shape)."""
@@ -165,7 +166,8 @@ def layers(model: nn.Module, input_shape: tuple[int, ...], graph_module: fx.Grap
         name, out_shape = wanted[node], shapes[node]
         in_shape = shapes.get(node.args[0], ()) if node.args and isinstance(node.args[0], fx.Node) else ()
         result.append(Layer(name, _type_name(node, module), in_shape, out_shape, params,
-                            mult_adds(module, in_shape, out_shape), module, _shortcut(graph_module, node, shapes)))
+                            mult_adds(module, in_shape, out_shape), module, _shortcut(graph_module, node, shapes),
+                            wanted.get(node.args[0], "") if node.args and isinstance(node.args[0], fx.Node) else ""))
     return result
 
 

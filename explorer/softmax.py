@@ -54,6 +54,7 @@ def table(out: Softmax) -> list[dict[str, str]]:
     rows = [{"class": r["class"], "score z": f"{r['score z']:.2f}", "exp(z)": number(r["exp(z)"]),
              "exp(z) / sum": f"{number(r['exp(z)'])} / {total} = {labels.share(r['probability'])}"} for r in out.rows]
     if out.rest:
-        rows.append({"class": "the other class" if out.rest == 1 else f"the other {out.rest:,} classes", "score z": "", "exp(z)": number(out.rest_exp),
+        other = "the other class" if out.rest == 1 else f"the other {out.rest:,} classes"
+        rows.append({"class": other, "score z": "", "exp(z)": number(out.rest_exp),
                      "exp(z) / sum": f"{number(out.rest_exp)} / {total} = {labels.share(out.rest_exp / out.total)}"})
     return rows

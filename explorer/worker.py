@@ -11,7 +11,8 @@ The worker reads the run's ``config.json``, marks the run "running", trains with
 record to ``metrics.jsonl``, a snapshot of the first layer every ``snapshot_every`` steps, a
 checkpoint at each epoch end. It ends the run "finished" (with a confusion matrix), "diverged",
 "cancelled" (the cancel flag, checked at every record: at least once a second) or "failed" with
-the error. A pause flag holds it at its next record (``runs.hold_while_paused``). A run folder that holds a checkpoint is continued from it (its optimizer state too).
+the error. A pause flag holds it at its next record (``runs.hold_while_paused``). A run folder that
+holds a checkpoint is continued from it (its optimizer state too).
 
 Being a process of its own, a crash, a CUDA error or an out-of-memory kill takes down this run
 only, never the app. Config keys (all optional but ``model``):

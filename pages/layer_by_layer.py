@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import figures, inputs, inspect, kernels, labels, mosaic, softmax
-from explorer.ui import kernel_input, layout, model_input, probing, state
+from explorer.ui import kernel_input, layout, model_input, one_value, probing, state
 
 layout.page_setup(layout.PAGES[2])
 st.title("Layer by layer")
@@ -25,6 +25,7 @@ SETTINGS = [
     state.Setting("lbl_look", "look", False, state.boolean, state.dump_bool),
     state.Setting("lbl_closer", "closer", 0, state.index_below(4096, "layer", "maps")),
     state.tab_setting("lbl_tab", TABS),
+    *one_value.settings(),
 ]
 state.restore(SETTINGS)
 
@@ -112,6 +113,8 @@ with tab_maps, layout.guard("drawing the layer's output"):
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles
             what = f"{out.shape[0]:,} maps of 1 x 1" if out.dim() == 3 else f"{out.numel():,} values"
             st.plotly_chart(mosaic.vector_figure(out.flatten(), what), key="lbl_fig_vector")
+    if isinstance(layer.module, torch.nn.Conv2d):  # CNN Explainer's view, on this network's own maps
+        one_value.draw(layer, outputs[layer.source] if layer.source else prepared.tensor, out)
 
 with tab_kernels, layout.guard("drawing the kernels"):
     if not isinstance(layer.module, torch.nn.Conv2d):

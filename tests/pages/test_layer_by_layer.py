@@ -325,3 +325,33 @@ def test_the_kernel_labs_own_sample_does_not_follow_to_the_models_page():
     at.selectbox(key="img_sample").set_value("circles").run()  # picked: it follows
     at.switch_page("pages/kernel_lab.py").run()
     assert at.session_state["img_sample"] == "circles"
+
+
+def test_one_value_of_a_convolution_is_taken_apart_over_every_input_map():
+    """CNN Explainer's view on the network's own maps: conv2 of LeNet-5 reads 6 maps; the terms and the bias add up to
+    the layer's output, which the page shows beside them."""
+    at = app("pages/layer_by_layer.py", layer="conv2", sum="1", smap="3", srow="2", scol="7")
+    no_crash(at)
+    import torch
+
+    from explorer import inputs, inspect, models, unit_sum
+
+    model = models.build("lenet5", pretrained=True).eval()
+    x = inputs.prepare(models.spec("lenet5"), at.session_state["current_image"][1]).tensor
+    with torch.no_grad():
+        pool1 = inspect.activations(inspect.extractor(model), x)["pool1"]
+        value = float(model.conv2(pool1[None])[0, 3, 2, 7])
+    words = next(m.value for m in at.markdown if m.value.startswith("**`conv2`[3, 2, 7]**"))
+    assert "the sum over its 6 input maps" in words and words.count("(map ") == 6
+    parts = unit_sum.conv_unit(model.conv2, pool1, 3, 2, 7)
+    assert parts.total == pytest.approx(value, abs=1e-4) and f"(the layer's output there: {value:.3g}" in words
+    strongest = int(parts.partials.abs().argmax())
+    assert at.selectbox(key="lbl_sum_from").value == strongest  # the map that adds most, shown first
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert f"Input map {strongest} under the window" in titles and "Kernel slice" in titles and "Products" in titles
+    at.number_input(key="lbl_sum_row").set_value(9).run()  # the last row: 10 x 10 maps
+    assert any(m.value.startswith("**`conv2`[3, 9, 7]**") for m in at.markdown)
+    assert at.query_params["srow"] in ("9", ["9"]) and at.query_params["sum"] in ("1", ["1"])
+    at.select_slider(key="lbl_layer").set_value("conv1").run()  # 28 x 28 maps of 1 input: the position is kept
+    no_crash(at)
+    assert any(m.value.startswith("**`conv1`[3, 9, 7]**") and "its 1 input map " in m.value for m in at.markdown)

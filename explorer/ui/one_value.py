@@ -1,0 +1,86 @@
+"""Layer by layer's "How one value is computed": a convolution's output value taken apart on the network's own
+activations, every input map's window times its kernel slice, summed with the bias, checked against the layer."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer import export, figures, inspect, labels, unit_sum
+from explorer.ui import layout, state
+
+SHOWN_TERMS = 8  # input maps written out in the sum; the others are added up in one term
+CAP = 8191  # far above any map count or map side: refuses only absurd link values
+
+
+def settings() -> list[state.Setting]:
+    return [
+        state.Setting("lbl_sum", "sum", False, state.boolean, state.dump_bool),
+        state.Setting("lbl_sum_map", "smap", 0, state.int_between(0, CAP)),
+        state.Setting("lbl_sum_row", "srow", -1, state.int_between(-1, CAP)),  # -1: the map's middle
+        state.Setting("lbl_sum_col", "scol", -1, state.int_between(-1, CAP)),
+        state.Setting("lbl_sum_from", "sfrom", -1, state.int_between(-1, CAP)),  # -1: the map that adds most
+    ]
+
+
+def draw(layer: inspect.Layer, x: torch.Tensor, out: torch.Tensor) -> None:
+    """For a convolution ``layer`` with input ``x`` (C, H, W) and output ``out`` (M, H', W'): the expander."""
+    box = st.expander("How one value of this layer is computed, from every input map", key="lbl_sum",
+                      on_change="rerun")
+    if not box.open:  # drawn only while open; open or shut, it is in the link
+        return
+    with box:
+        _clamp(out)
+        where = layout.cells(3, layout.SETTING_PX)
+        m = where[0].number_input("Output map", 0, out.shape[0] - 1, key="lbl_sum_map")
+        r = where[1].number_input("Row", 0, out.shape[1] - 1, key="lbl_sum_row")
+        c = where[2].number_input("Column", 0, out.shape[2] - 1, key="lbl_sum_col")
+        parts = unit_sum.conv_unit(layer.module, x, int(m), int(r), int(c))
+        st.markdown(_sum_words(layer.name, (m, r, c), parts, float(out[m, r, c])))
+        _one_map(parts)
+
+
+def _clamp(out: torch.Tensor) -> None:
+    """A position the layer lacks (another layer's, a link's) moves inside it; -1 means the middle."""
+    for key, size in (("lbl_sum_map", out.shape[0]), ("lbl_sum_row", out.shape[1]), ("lbl_sum_col", out.shape[2])):
+        value = st.session_state[key]
+        st.session_state[key] = size // 2 if value < 0 and key != "lbl_sum_map" else min(max(value, 0), size - 1)
+
+
+def _sum_words(name: str, at: tuple[int, int, int], parts: unit_sum.UnitSum, pytorch: float) -> str:
+    """"conv2[3, 5, 5] = (map 0: 1.2) + ... + bias 0.1 = 3.4", and PyTorch's own value beside it."""
+    order = sorted(range(len(parts.channels)), key=lambda i: -abs(float(parts.partials[i])))
+    terms = [f"{_term(float(parts.partials[i]))} (map {parts.channels[i]})" for i in sorted(order[:SHOWN_TERMS])]
+    rest = order[SHOWN_TERMS:]
+    if rest:
+        terms.append(f"{_term(float(parts.partials[rest].sum()))} (the other {len(rest)} maps)")
+    m, r, c = at
+    return (f"**`{name}`[{m}, {r}, {c}]** = the sum over its {len(parts.channels)} input "
+            f"{labels.plural(len(parts.channels), 'map')} of window · kernel slice, plus the bias:\n\n"
+            f"{' + '.join(terms)} + bias {_term(parts.bias)} = **{export.number(parts.total, 3)}** "
+            f"(the layer's output there: {export.number(pytorch, 3)}). Each map's term is written out below.")
+
+
+def _term(value: float) -> str:
+    """A term of a sum: a negative one in brackets ("(-0.085)"), as the lecture writes them."""
+    return f"({export.number(value, 3)})" if value < 0 else export.number(value, 3)
+
+
+def _one_map(parts: unit_sum.UnitSum) -> None:
+    """One input map's window, kernel slice and products as numbers (the map that adds most, by default)."""
+    choices = parts.channels
+    if st.session_state.lbl_sum_from not in choices:
+        st.session_state.lbl_sum_from = choices[int(parts.partials.abs().argmax())]
+    term = {k: export.number(float(parts.partials[i]), 3) for i, k in enumerate(choices)}
+    shown = st.selectbox("Input map to look at", choices, key="lbl_sum_from",
+                         format_func=lambda k: f"map {k}: its term {term[k]}")
+    i = choices.index(shown)
+    grids = layout.flow(3, 200, "lbl_sum_grids")
+    for place, values, title, scale, zmid in (
+            (grids[0], parts.windows[i], f"Input map {shown} under the window", figures.VALUE_SCALE, None),
+            (grids[1], parts.kernels[i], "Kernel slice", "RdBu_r", 0),
+            (grids[2], parts.products[i], "Products", "RdBu_r", 0)):
+        place.plotly_chart(figures.grid_figure(values, title, colorscale=scale, zmid=zmid, cell_px=36),
+                           key=f"lbl_sum_fig_{title.split()[0]}", config=layout.NO_TOOLBAR)
+    st.caption(f"Its taps read rows {parts.rows[0]}..{parts.rows[-1]} and columns {parts.cols[0]}..{parts.cols[-1]} "
+               "of the input map (outside 0..its size: the padding). The products add up to the map's term above.")
