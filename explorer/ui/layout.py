@@ -129,7 +129,9 @@ def device_summary() -> str:
 # toolbar's box stays in place, its icons hidden, while the pointer is elsewhere
 # On a touch screen a tap leaves the figure "hovered", so the toolbar stayed over the title for good: there it is
 # hidden (a phone zooms with two fingers anyway).
-STYLE = (".js-plotly-plot .plotly:hover .modebar { background: rgba(255, 255, 255, 0.95) !important; "
+# Its box is the page's own colour (Canvas, under Streamlit's color-scheme): on white, a dark theme's light icons
+# vanished.
+STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important; "
          "border-radius: 4px; } "
          "@media (hover: none) { .js-plotly-plot .modebar-container { display: none !important; } }")
 NO_TOOLBAR = {"displayModeBar": False}  # for a grid of numbers: zoom shows nothing more, and the bar hid its title
