@@ -8,7 +8,9 @@ Tensors are safetensors files, written atomically like every file of the run sto
 from __future__ import annotations
 
 import io
+import json
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -66,11 +68,19 @@ def _save_tensors(target: Path, arrays: dict[str, torch.Tensor], metadata: dict 
     atomic_write(target, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
-def save_snapshot(run_id: str, step: int, arrays: dict[str, torch.Tensor], root: Path | None = None) -> None:
-    """Store small arrays (filters, feature maps) under ``snapshots/<step>.safetensors``."""
+def save_snapshot(run_id: str, step: int, arrays: dict[str, torch.Tensor], root: Path | None = None,
+                  classes: Sequence[str] = ()) -> None:
+    """Store small arrays (filters, feature maps) under ``snapshots/<step>.safetensors``, with the names of the
+    ``classes`` its readings are probabilities of (before the first epoch ends no checkpoint names them)."""
     folder = path(run_id, root) / "snapshots"
     folder.mkdir(exist_ok=True)
-    _save_tensors(folder / f"{step}.safetensors", arrays)
+    _save_tensors(folder / f"{step}.safetensors", arrays, {"classes": json.dumps(list(classes))} if classes else None)
+
+
+def snapshot_classes(run_id: str, step: int, root: Path | None = None) -> tuple[str, ...]:
+    """The class names a snapshot was saved with; () for one saved without."""
+    with safe_open(path(run_id, root) / "snapshots" / f"{step}.safetensors", "pt") as handle:
+        return tuple(json.loads((handle.metadata() or {}).get("classes", "[]")))
 
 
 def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:

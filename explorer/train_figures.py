@@ -136,3 +136,17 @@ def confusion_figure(matrix: torch.Tensor, classes: tuple[str, ...], height: int
                       xaxis=dict(title="predicted", type="category"),
                       yaxis=dict(title="true", type="category", autorange="reversed"))
     return fig
+
+
+def reading_captions(probabilities: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...]) -> list[str]:
+    """Under each test image, what the network reads and how sure it is: "✓ circle 87%", or "✗ square 54%" over
+    "(is circle)" when it is wrong (``probabilities`` (R, K), ``labels`` (R,))."""
+    def name(k: int) -> str:
+        return classes[k] if k < len(classes) else f"class {k}"
+
+    captions = []
+    for p, truth in zip(probabilities, labels.tolist()):
+        read = int(p.argmax())
+        captions.append(f"✓ {name(read)} {float(p[read]):.0%}" if read == truth else
+                        f"✗ {name(read)} {float(p[read]):.0%}\n(is {name(truth)})")
+    return captions

@@ -50,6 +50,7 @@ from torch import nn
 from explorer import architecture, data, inputs, inspect, models, run_files, runs, training
 
 PROBE = 4  # test images whose feature maps every snapshot keeps
+READ = 12  # test images whose class probabilities every snapshot keeps: the network's readings, live
 MISTAKES = 16  # misclassified test images kept in the result
 RECORD_SECONDS = 1.0  # a record (and a cancel check) at least this often
 
@@ -164,17 +165,22 @@ def first_conv(model: nn.Module) -> str:
 
 
 @torch.no_grad()
-def snapshot(model: nn.Module, probe: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The first conv's ``filters`` (O, I, k, k) and its ``probe_maps`` (P, O, H', W') on ``probe`` (P, C, H, W).
+def snapshot(model: nn.Module, probe: torch.Tensor, read: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The first conv's ``filters`` (O, I, k, k) and its ``probe_maps`` (P, O, H', W') on ``probe`` (P, C, H, W);
+    with ``read`` (R, C, H, W), the network's class probabilities for those images, ``read_probabilities`` (R, K).
 
-    Maps come from feature extraction in eval mode (batch norm's running statistics); the
-    model is put back in training mode.
+    Maps and probabilities come in eval mode (batch norm's running statistics); the model is put back in training
+    mode.
     """
     name = first_conv(model)
     device = next(model.parameters()).device
     maps = inspect.extractor(model, [name])(probe.to(device))[name]
+    arrays = {"filters": model.get_submodule(name).weight.float(), "probe_maps": maps.float()}
+    if read is not None:
+        model.eval()
+        arrays["read_probabilities"] = torch.softmax(model(read.to(device)).float(), 1)
     model.train()
-    return {"filters": model.get_submodule(name).weight.float(), "probe_maps": maps.float()}
+    return arrays
 
 
 def result(model: nn.Module, test_set: data.DataSet) -> dict[str, torch.Tensor]:
@@ -217,10 +223,18 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
     """Train, writing records, snapshots and checkpoints; returns (final status, reason, extra fields)."""
     optimizer, start = _start_point(run_id, root, job, device)
     probe = job.test_set.images[:PROBE].float() / 255  # (P, C, H, W) in [0, 1]
-    probe_arrays = {"probe_images": probe, "probe_labels": job.test_set.labels[:PROBE]}
+    read = job.test_set.images[:READ].float() / 255
+    probe_arrays = {"probe_images": probe, "probe_labels": job.test_set.labels[:PROBE],  # copies: no two may
+                    "read_images": job.test_set.images[:READ].clone(),  # share memory in one safetensors file
+                    "read_labels": job.test_set.labels[:READ].clone()}
+
+    def save_snapshot(step: int) -> None:
+        run_files.save_snapshot(run_id, step, {**snapshot(job.model, probe, read), **probe_arrays}, root,
+                                classes=job.meta["classes"])
+
     last_snapshot = start
     if start == 0:  # the initial filters and weights
-        run_files.save_snapshot(run_id, 0, {**snapshot(job.model, probe), **probe_arrays}, root)
+        save_snapshot(0)
         run_files.save_epoch(run_id, 0, job.model, root)
     hold = functools.partial(runs.hold_while_paused, run_id, root)  # a pause is not training time
     for record in training.train(job.model, job.train_set, job.test_set, job.config,
@@ -235,7 +249,7 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
                 run_files.save_epoch(run_id, round(record.epoch), job.model, root)
         due = record.step // job.snapshot_every > last_snapshot // job.snapshot_every or record.phase == "done"
         if due and record.step != last_snapshot:
-            run_files.save_snapshot(run_id, record.step, {**snapshot(job.model, probe), **probe_arrays}, root)
+            save_snapshot(record.step)
             last_snapshot = record.step
         if record.phase == "done":
             if record.step == start:  # nothing left to train: the checkpoint is already the end

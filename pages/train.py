@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from explorer import architecture, labels, layer_table, runs, training
-from explorer.ui import compare, filter_view, lab, layer_editor, layout, state, visitor
+from explorer.ui import compare, filter_view, lab, layer_editor, layout, run_status, state, visitor
 from explorer.ui import transfer as transfer_ui
 
 layout.page_setup(layout.PAGES[8])
@@ -146,7 +146,7 @@ with controls, layout.guard("preparing the run"):
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
     if st.button("Train", key="tr_start", type="primary", disabled=bool(problem) or too_big or no_steps,
                  icon=":material/play_arrow:"):
-        st.session_state.tr_run = lab.backend().submit(config, request_id=request, owner=visitor.visitor_id())
+        st.session_state.tr_run = run_status.backend().submit(config, request_id=request, owner=visitor.visitor_id())
         if st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
             st.session_state.tr_mine.append(st.session_state.tr_run)
 

@@ -49,10 +49,10 @@ def _seed():
 def _stop_training_workers():
     """Stop the workers a page's backend started in this process once the session ends."""
     yield
-    lab = sys.modules.get("explorer.ui.lab")  # never imported: no page ran, no worker (and no streamlit
-    if lab is None:                            # needed, as on the GPU machine)
+    status = sys.modules.get("explorer.ui.run_status")  # never imported: no page ran, no worker (and no
+    if status is None:                                   # streamlit needed, as on the GPU machine)
         return
     try:
-        lab.backend().close(kill_workers=True)
+        status.backend().close(kill_workers=True)
     except Exception:  # noqa: BLE001 - best effort at teardown
         pass

@@ -75,3 +75,9 @@ def test_the_loss_curve_shows_the_rate_each_step_used_on_its_own_axis():
     assert list(rate.y) == [1.2e-4, 1e-3, 3e-3, 1e-3, 1e-6] and rate.yaxis == "y2"
     assert fig.layout.yaxis2.overlaying == "y"
     assert [t.name for t in train_figures.loss_figure([{**r, "lr": None} for r in records]).data] == ["train loss"]
+
+
+def test_the_readings_say_what_the_network_reads_how_sure_and_the_truth_when_wrong():
+    probabilities = torch.tensor([[0.1, 0.87, 0.03], [0.54, 0.4, 0.06]])
+    captions = train_figures.reading_captions(probabilities, torch.tensor([1, 2]), ("square", "circle"))
+    assert captions == ["✓ circle 87%", "✗ square 54%\n(is class 2)"]

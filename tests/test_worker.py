@@ -29,6 +29,13 @@ def test_a_finished_run_leaves_metrics_snapshots_checkpoint_and_result(tmp_path)
     assert snap["filters"].shape == (6, 1, 5, 5) and snap["probe_maps"].shape == (4, 6, 28, 28)
     assert snap["probe_images"].shape == (4, 1, 28, 28) and snap["probe_labels"].shape == (4,)
     assert not torch.equal(snap["filters"], run_files.load_snapshot(run.id, 0, tmp_path)["filters"])  # it learned
+    last = run_files.load_snapshot(run.id, 16, tmp_path)  # the network's readings of 12 test images, as PyTorch's
+    model = run_files.build_model(run.id, tmp_path)
+    with torch.no_grad():
+        expected = torch.softmax(model(last["read_images"].float() / 255), 1)
+    torch.testing.assert_close(last["read_probabilities"], expected, atol=1e-5, rtol=1e-4)
+    assert last["read_labels"].shape == (12,) and run_files.snapshot_classes(run.id, 16, tmp_path) == \
+        tuple(data.SHAPE_CLASSES)
     result = run_files.load_result(run.id, tmp_path)
     assert result["confusion"].shape == (8, 8) and result["confusion"].sum() == 128
     assert len(result["misclassified"]) == min(16, 128 - int(result["confusion"].trace()))

@@ -1,5 +1,6 @@
-"""The training lab's shared pieces: the backend of this server, the run view, the runs list (the layer editor
-is :mod:`explorer.ui.layer_editor`).
+"""The training lab's shared pieces: the run view, the runs list (the layer editor is
+:mod:`explorer.ui.layer_editor`, a run's status line and buttons and the server's backend
+:mod:`explorer.ui.run_status`).
 
 Runs execute in worker processes of the backend; pages only read the run store, so a page that
 reruns, a second tab or a reconnecting browser never starts or loses a run.
@@ -9,17 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
 from torch import nn
 
-from explorer import (architecture, backends, labels, models, mosaic, run_files, runs, train_figures,
-                      training, worker)
-from explorer.ui import filter_view, layer_editor, layout, state, visitor
+from explorer import (architecture, labels, models, mosaic, run_files, runs, train_figures,
+                      worker)
+from explorer.ui import filter_view, layer_editor, layout, run_status, state, visitor
 
 # learning rates above these usually make the loss grow instead of fall (AdamW's default is 0.001; SGD's 0.01 to 0.1)
 HIGH_LR = {"adamw": 0.01, "sgd": 1.0}
@@ -36,13 +35,6 @@ def run_id(text: str) -> str:
     return text
 
 
-@st.cache_resource
-def backend() -> backends.Backend:
-    """One backend per server process (it schedules the shared queue), with a worker started ahead so that a run
-    shows its first step at once (``EXPLORER_SPARE_WORKER=0`` saves that idle process's memory)."""
-    return backends.create("local", spare=os.environ.get("EXPLORER_SPARE_WORKER", "1") != "0")
-
-
 def lr_warning(optimizer: str, lr: float) -> str | None:
     """A word before launch when the learning rate is far above or below what ``optimizer`` usually takes."""
     high, low, name = HIGH_LR.get(optimizer), LOW_LR.get(optimizer), labels.optimizer(optimizer)
@@ -54,89 +46,6 @@ def lr_warning(optimizer: str, lr: float) -> str | None:
         return (f"A learning rate of {lr:g} is far below what {name} usually takes (from {low:g}): each step "
                 "barely moves the weights, so a short run will hardly learn. Raise it to see the network learn.")
     return None
-
-
-def _time_left(seconds: float, trained: bool) -> str:
-    if trained:  # the last step is done: the worker tests the model and saves it (seconds on a big test set)
-        return ", training done: testing on the test set and saving"
-    return f", about {seconds:.0f} s left" if seconds >= 1 else ", under a second left"
-
-
-def _soonest_left(line: list[runs.Run]) -> float | None:
-    """The time left of the training run that ends first (when a place frees), from its own pace; None if none
-    has logged a step yet."""
-    lefts = []
-    for other in line:
-        records = runs.metrics(other.id) if other.status == "running" else []
-        if (last := next((r for r in reversed(records) if "steps" in r), None)) is not None:
-            lefts.append(training.seconds_left(last["step"], last["steps"], last["elapsed"],
-                                               training.recent_start(records)))
-    return min(lefts, default=None)
-
-
-def status_line(run: runs.Run, records: list[dict]) -> None:
-    """Where the run stands: status, progress bar, throughput and time left."""
-    last = next((r for r in reversed(records) if "steps" in r), None)
-    if run.status == "queued" and run.pid is not None:  # claimed: its worker is importing PyTorch
-        st.info("Starting: a worker process of its own is loading PyTorch (some seconds on a small server).")
-        return
-    if run.status == "queued":
-        line = backend().queue()
-        queued = [r.id for r in line]
-        ahead = queued.index(run.id) if run.id in queued else 0
-        left = _soonest_left(line)  # a second student's click had waited 109 s with no word of how long
-        st.info(("Queued: next in line on this server" if ahead == 0 else
-                 f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server")
-                + (f"; the run training now has about {left:.0f} s left." if left is not None else "."))
-        return
-    if last is None and run.active:
-        st.info(f"{run.status.capitalize()} on {run.device or 'a device not chosen yet'}: preparing the data and the "
-                "network; the first figures follow.")
-        return
-    if last is not None:  # none when the run ended before its first step (its data set missing...)
-        fraction = last["step"] / max(last["steps"], 1)
-        left = training.seconds_left(last["step"], last["steps"], last["elapsed"], training.recent_start(records))
-        paused = _paused_words(run)
-        st.progress(min(fraction, 1.0), text=f"{paused or run.status}: epoch {last['epoch']:.1f}, step "
-                    f"{last['step']:,} of {last['steps']:,} on {last.get('device', run.device)}, "
-                    f"{last['images_per_s']:,.0f} images/s"
-                    + (_time_left(left, last["step"] >= last["steps"]) if run.active and not paused else ""))
-    if run.status == "finished" and last is not None:
-        st.success(f"Finished after {last['elapsed']:.0f} s of training" + (f": {run.reason}." if run.reason else "."))
-    if run.status in ("failed", "diverged", "interrupted", "cancelled"):
-        (st.error if run.status in ("failed", "diverged") else st.warning)(
-            f"This run {run.status}: {run.reason or 'no reason recorded'}.")
-    if run.status == "failed":
-        layout.server_details(run_files.log_tail(run.id))  # what the worker printed: paths, a traceback
-
-
-def _paused_words(run: runs.Run) -> str:
-    """"paused (goes on by itself in 9 min)" for a running run that is paused, else ""."""
-    since = runs.paused_since(run.id) if run.status == "running" else None
-    if since is None:
-        return ""
-    left = max(runs.PAUSE_LIMIT_S - (time.time() - since), 0)
-    return f"paused (goes on by itself in {left / 60:.0f} min)" if left >= 60 else "paused (goes on in under a minute)"
-
-
-def _status(run: runs.Run) -> str:
-    """The run's status as the lists show it: "paused" for a running run on hold."""
-    return "paused" if run.status == "running" and runs.paused_since(run.id) is not None else run.status
-
-
-def _controls(run: runs.Run) -> None:
-    """Cancel, and pause or continue a running run (its owner's browser only)."""
-    row = st.container(horizontal=True, gap="small")
-    if row.button("Cancel this run", key=f"tr_cancel_{run.id}"):
-        backend().cancel(run.id)
-    if run.status != "running":
-        return
-    paused = runs.paused_since(run.id) is not None
-    row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=runs.request_pause,
-               args=(run.id, not paused), icon=":material/play_arrow:" if paused else ":material/pause:",
-               help="Hold the training where it is, to look at the filters or zoom into the curves (they redraw "
-                    "each second while it trains). A paused run keeps its place: runs queued behind it wait, "
-                    f"so it goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes.")
 
 
 _WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
@@ -220,20 +129,20 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         st.button("Use these settings", key=f"tr_reuse_{run_id}", on_click=reuse, args=(run.config, settings),
                   icon=":material/tune:", help="Fill the settings on the left with this run's: train it again, "
                   "or change one thing and compare.")
-    status_line(run, records)
+    run_status.line(run, records)
     if not visitor.may_change(run.owner):
         if run.active or run.status == "interrupted":
             st.caption(visitor.owner_words(run.owner, "stop, pause or resume") + " You can watch it here.")
     elif run.active:
-        _controls(run)
+        run_status.controls(run)
     elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
-        backend().resume(run_id)
+        run_status.backend().resume(run_id)
     if records:
         # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
         loss, accuracy = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}")
         loss.plotly_chart(train_figures.loss_figure(records), key=f"tr_loss_{run_id}")
         accuracy.plotly_chart(train_figures.accuracy_figure(records), key=f"tr_accuracy_{run_id}")
-        if run.status == "running" and visitor.may_change(run.owner) and not _paused_words(run):
+        if run.status == "running" and visitor.may_change(run.owner) and not run_status.paused_words(run):
             st.caption("The curves redraw each second while the run trains, which undoes a zoom: pause the run to "
                        "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
     steps = run_files.snapshot_steps(run_id)
@@ -250,8 +159,22 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
                           key=f"tr_filters_{run_id}_{step}")
         right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
                                               height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run_id}_{step}")
+        if "read_probabilities" in snap:  # a run saved before the readings were kept has none
+            _readings(run_id, step, snap)
     if run.status == "finished":
         _results(run)
+
+
+def _readings(run_id: str, step: int, snap: dict) -> None:
+    """A dozen test images and what the network reads in each at this snapshot: its guesses turn right as it learns
+    (as ConvNetJS shows them during training)."""
+    captions = train_figures.reading_captions(snap["read_probabilities"], snap["read_labels"],
+                                              run_files.snapshot_classes(run_id, step))
+    right = sum(c.startswith("✓") for c in captions)
+    pictures = list(snap["read_images"].float() / 255)
+    st.plotly_chart(mosaic.images_figure(pictures, captions, f"{right} of {len(pictures)} test images read right at "
+                                         f"step {step:,}", cols=6, side=48, width_px=RUN_VIEW_PX),
+                    key=f"tr_readings_{run_id}_{step}")
 
 
 def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setting]) -> int:
@@ -322,7 +245,7 @@ def accuracy_text(run: runs.Run) -> str:
 
 def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs."""
-    return {"run": run.name, "status": _status(run), "data": labels.data(run.config.get("data")),
+    return {"run": run.name, "status": run_status.shown(run), "data": labels.data(run.config.get("data")),
             "network": labels.network(run.config.get("model")), "test accuracy": accuracy_text(run),
             "yours": "yes" if yours else "", "id": run.id}
 
@@ -355,8 +278,8 @@ def _run_picker(labels: dict[str, str]) -> str:
 def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
     _whole_page_if_asked()
-    queue = backend().queue()
-    st.caption("Queue: " + (", ".join(f"{r.name} ({_status(r)})" for r in queue) if queue else "empty") +
+    queue = run_status.backend().queue()
+    st.caption("Queue: " + (", ".join(f"{r.name} ({run_status.shown(r)})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")
     if not every:
         st.caption("No runs yet.")

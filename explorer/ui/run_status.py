@@ -1,0 +1,102 @@
+"""Where a training run stands on the Train page: its status line (queued, starting, its progress, time left,
+paused, how it ended) and the buttons that change it (cancel, pause, continue); the server's one backend."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+
+from explorer import backends, labels, run_files, runs, training
+from explorer.ui import layout
+
+
+@st.cache_resource
+def backend() -> backends.Backend:
+    """One backend per server process (it schedules the shared queue), with a worker started ahead so that a run
+    shows its first step at once (``EXPLORER_SPARE_WORKER=0`` saves that idle process's memory)."""
+    return backends.create("local", spare=os.environ.get("EXPLORER_SPARE_WORKER", "1") != "0")
+
+
+def _time_left(seconds: float, trained: bool) -> str:
+    if trained:  # the last step is done: the worker tests the model and saves it (seconds on a big test set)
+        return ", training done: testing on the test set and saving"
+    return f", about {seconds:.0f} s left" if seconds >= 1 else ", under a second left"
+
+
+def _soonest_left(line: list[runs.Run]) -> float | None:
+    """The time left of the training run that ends first (when a place frees), from its own pace; None if none
+    has logged a step yet."""
+    lefts = []
+    for other in line:
+        records = runs.metrics(other.id) if other.status == "running" else []
+        if (last := next((r for r in reversed(records) if "steps" in r), None)) is not None:
+            lefts.append(training.seconds_left(last["step"], last["steps"], last["elapsed"],
+                                               training.recent_start(records)))
+    return min(lefts, default=None)
+
+
+def line(run: runs.Run, records: list[dict]) -> None:
+    """Where the run stands: status, progress bar, throughput and time left."""
+    last = next((r for r in reversed(records) if "steps" in r), None)
+    if run.status == "queued" and run.pid is not None:  # claimed: its worker is importing PyTorch
+        st.info("Starting: a worker process of its own is loading PyTorch (some seconds on a small server).")
+        return
+    if run.status == "queued":
+        queue = backend().queue()
+        queued = [r.id for r in queue]
+        ahead = queued.index(run.id) if run.id in queued else 0
+        left = _soonest_left(queue)  # a second student's click had waited 109 s with no word of how long
+        st.info(("Queued: next in line on this server" if ahead == 0 else
+                 f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server")
+                + (f"; the run training now has about {left:.0f} s left." if left is not None else "."))
+        return
+    if last is None and run.active:
+        st.info(f"{run.status.capitalize()} on {run.device or 'a device not chosen yet'}: preparing the data and the "
+                "network; the first figures follow.")
+        return
+    if last is not None:  # none when the run ended before its first step (its data set missing...)
+        fraction = last["step"] / max(last["steps"], 1)
+        left = training.seconds_left(last["step"], last["steps"], last["elapsed"], training.recent_start(records))
+        paused = paused_words(run)
+        st.progress(min(fraction, 1.0), text=f"{paused or run.status}: epoch {last['epoch']:.1f}, step "
+                    f"{last['step']:,} of {last['steps']:,} on {last.get('device', run.device)}, "
+                    f"{last['images_per_s']:,.0f} images/s"
+                    + (_time_left(left, last["step"] >= last["steps"]) if run.active and not paused else ""))
+    if run.status == "finished" and last is not None:
+        st.success(f"Finished after {last['elapsed']:.0f} s of training" + (f": {run.reason}." if run.reason else "."))
+    if run.status in ("failed", "diverged", "interrupted", "cancelled"):
+        (st.error if run.status in ("failed", "diverged") else st.warning)(
+            f"This run {run.status}: {run.reason or 'no reason recorded'}.")
+    if run.status == "failed":
+        layout.server_details(run_files.log_tail(run.id))  # what the worker printed: paths, a traceback
+
+
+def paused_words(run: runs.Run) -> str:
+    """"paused (goes on by itself in 9 min)" for a running run that is paused, else ""."""
+    since = runs.paused_since(run.id) if run.status == "running" else None
+    if since is None:
+        return ""
+    left = max(runs.PAUSE_LIMIT_S - (time.time() - since), 0)
+    return f"paused (goes on by itself in {left / 60:.0f} min)" if left >= 60 else "paused (goes on in under a minute)"
+
+
+def shown(run: runs.Run) -> str:
+    """The run's status as the lists show it: "paused" for a running run on hold."""
+    return "paused" if run.status == "running" and runs.paused_since(run.id) is not None else run.status
+
+
+def controls(run: runs.Run) -> None:
+    """Cancel, and pause or continue a running run (its owner's browser only)."""
+    row = st.container(horizontal=True, gap="small")
+    if row.button("Cancel this run", key=f"tr_cancel_{run.id}"):
+        backend().cancel(run.id)
+    if run.status != "running":
+        return
+    paused = runs.paused_since(run.id) is not None
+    row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=runs.request_pause,
+               args=(run.id, not paused), icon=":material/play_arrow:" if paused else ":material/pause:",
+               help="Hold the training where it is, to look at the filters or zoom into the curves (they redraw "
+                    "each second while it trains). A paused run keeps its place: runs queued behind it wait, "
+                    f"so it goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes.")
