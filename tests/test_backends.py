@@ -165,6 +165,8 @@ def test_a_dead_spare_is_passed_over(tmp_path):
         local.tick()
         local._spare.kill()
         local._spare.wait()
+        local.tick()
+        assert local._spare.poll() is not None  # not started again at once: a spare that dies is not a loop
         run_id = local.submit(DIVERGING)  # its round finds the spare dead: a fresh worker takes the run
         assert local.result(run_id, WAIT_S).status == "diverged"
     finally:

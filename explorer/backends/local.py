@@ -37,6 +37,7 @@ from explorer import run_files, runs
 from explorer.runs import Run
 
 REPO = Path(__file__).resolve().parent.parent.parent
+SPARE_EVERY_S = 30.0  # at most one spare started in this time: one that dies at once (broken code) is not a loop
 
 
 @dataclass
@@ -69,6 +70,7 @@ class LocalBackend:
         self._workers: dict[str, _Worker] = {}
         self.spare = spare
         self._spare: subprocess.Popen | None = None  # a worker waiting for a run (see the module's words)
+        self._spare_at = -SPARE_EVERY_S  # time.monotonic() of the last spare's start
         self._lock = threading.RLock()  # the page's threads and the scheduler share _workers
         self._stop = threading.Event()
         runs.recover(self.root)
@@ -145,9 +147,11 @@ class LocalBackend:
                 for run in self.queue():
                     if free and run.status == "queued" and run.pid is None:
                         free -= self._claim(run.id)
-            if self.spare and not self._workers and not self._stop.is_set() and (
-                    self._spare is None or self._spare.poll() is not None):
+            waiting = self._spare is not None and self._spare.poll() is None
+            if self.spare and not self._workers and not waiting and not self._stop.is_set() and \
+                    time.monotonic() - self._spare_at >= SPARE_EVERY_S:
                 self._spare = self._start(["--spare"], subprocess.DEVNULL, subprocess.PIPE, {})
+                self._spare_at = time.monotonic()
 
     def _claim(self, run_id: str) -> bool:
         try:
