@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/visualize.py
 	$(PY) bench/attacks.py
 	$(PY) bench/attributions.py
+	$(PY) bench/first_step.py
 	$(PY) bench/train_speed.py
 
 samples: $(VENV)/.installed  ## regenerate the test-pattern images in assets/samples
