@@ -39,22 +39,29 @@ def written_out(logits: torch.Tensor, classes: tuple[str, ...] = (), shown: int 
 
 
 def number(value: float) -> str:
-    """An exponential as the table writes it: whole from 100 (1,235), else 3 significant digits; a power of ten
-    past a million or below 0.001 (4.85e8)."""
-    if value == 0 or 1e-3 <= abs(value) < 1e6:
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    """An exponential as the table writes it: whole from 100 (1,235), else 3 significant digits, zeros kept (5.80);
+    a power of ten past a million or below 0.001 (4.85e8)."""
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e6:
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:#.3g}".rstrip(".")
     exponent = math.floor(math.log10(abs(value)))
     return f"{value / 10 ** exponent:.2f}e{exponent}"
 
 
+def share(p: float) -> str:
+    """A probability for the table: ">99.9%" rather than a "100.0%" that reads as certain (LeNet's 99.9992%)."""
+    return ">99.9%" if 0.9995 <= p < 1 else labels.share(p)
+
+
 def table(out: Softmax) -> list[dict[str, str]]:
-    """``out`` as the page's rows: each class's score, its exponential and the division that makes its probability;
-    the classes not shown in one row."""
+    """``out`` as the page's rows: each class's probability first (a narrow table keeps it in sight), then its score,
+    its exponential and the division that makes the probability; the classes not shown in one row."""
     total = number(out.total)
-    rows = [{"class": r["class"], "score z": f"{r['score z']:.2f}", "exp(z)": number(r["exp(z)"]),
-             "exp(z) / sum": f"{number(r['exp(z)'])} / {total} = {labels.share(r['probability'])}"} for r in out.rows]
+    rows = [{"class": r["class"], "probability": share(r["probability"]), "score z": f"{r['score z']:.2f}",
+             "exp(z)": number(r["exp(z)"]), "exp(z) / sum": f"{number(r['exp(z)'])} / {total}"} for r in out.rows]
     if out.rest:
         other = "the other class" if out.rest == 1 else f"the other {out.rest:,} classes"
-        rows.append({"class": other, "score z": "", "exp(z)": number(out.rest_exp),
-                     "exp(z) / sum": f"{number(out.rest_exp)} / {total} = {labels.share(out.rest_exp / out.total)}"})
+        rows.append({"class": other, "probability": share(out.rest_exp / out.total), "score z": "",
+                     "exp(z)": number(out.rest_exp), "exp(z) / sum": f"{number(out.rest_exp)} / {total}"})
     return rows

@@ -59,6 +59,10 @@ class Stopped(BaseException):
     """SIGTERM arrived: stop where we are (BaseException, so no ``except Exception`` swallows it)."""
 
 
+class Cancelled(Exception):
+    """The run was cancelled while paused: stop before another step."""
+
+
 @dataclass(frozen=True, eq=False)
 class Job:
     """What a run trains: the network, the data fitted to it, and the loop's settings."""
@@ -232,34 +236,41 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
         run_files.save_snapshot(run_id, step, {**snapshot(job.model, probe, read), **probe_arrays}, root,
                                 classes=job.meta["classes"])
 
-    last_snapshot = start
+    def hold() -> None:  # between records; a pause is not training time
+        runs.hold_while_paused(run_id, root)
+        if runs.cancel_requested(run_id, root):  # cancelled while paused: not one step more
+            raise Cancelled()
+
     if start == 0:  # the initial filters and weights
         save_snapshot(0)
         run_files.save_epoch(run_id, 0, job.model, root)
-    hold = functools.partial(runs.hold_while_paused, run_id, root)  # a pause is not training time
-    for record in training.train(job.model, job.train_set, job.test_set, job.config,
-                                 optimizer=optimizer, start_step=start, hold=hold):
-        runs.append_metrics(run_id, [{**dataclasses.asdict(record), "time": time.time()}], root)
-        if record.phase == "diverged":
-            return "diverged", (f"the loss became {record.loss} at step {record.step}: "
-                                f"try a smaller learning rate (now {job.config.lr:g})"), {}
-        if record.phase == "eval":
-            _checkpoint(run_id, root, job, optimizer, record)
-            if run_files.keeps_epoch(round(record.epoch), job.config.epochs):
-                run_files.save_epoch(run_id, round(record.epoch), job.model, root)
-        due = record.step // job.snapshot_every > last_snapshot // job.snapshot_every or record.phase == "done"
-        if due and record.step != last_snapshot:
-            save_snapshot(record.step)
-            last_snapshot = record.step
-        if record.phase == "done":
-            if record.step == start:  # nothing left to train: the checkpoint is already the end
+    last_snapshot = start
+    try:
+        for record in training.train(job.model, job.train_set, job.test_set, job.config,
+                                     optimizer=optimizer, start_step=start, hold=hold):
+            runs.append_metrics(run_id, [{**dataclasses.asdict(record), "time": time.time()}], root)
+            if record.phase == "diverged":
+                return "diverged", (f"the loss became {record.loss} at step {record.step}: "
+                                    f"try a smaller learning rate (now {job.config.lr:g})"), {}
+            if record.phase == "eval":
                 _checkpoint(run_id, root, job, optimizer, record)
-            run_files.save_result(run_id, result(job.model, job.test_set), root)
-            accuracy = record.test_accuracy
-            return "finished", f"test accuracy {accuracy:.1%}" if accuracy is not None else "", \
-                {"test_accuracy": accuracy, "step": record.step}
-        if runs.cancel_requested(run_id, root):
-            return "cancelled", f"cancelled at step {record.step} of {record.steps}", {"step": record.step}
+                if run_files.keeps_epoch(round(record.epoch), job.config.epochs):
+                    run_files.save_epoch(run_id, round(record.epoch), job.model, root)
+            due = record.step // job.snapshot_every > last_snapshot // job.snapshot_every or record.phase == "done"
+            if due and record.step != last_snapshot:
+                save_snapshot(record.step)
+                last_snapshot = record.step
+            if record.phase == "done":
+                if record.step == start:  # nothing left to train: the checkpoint is already the end
+                    _checkpoint(run_id, root, job, optimizer, record)
+                run_files.save_result(run_id, result(job.model, job.test_set), root)
+                accuracy = record.test_accuracy
+                return "finished", f"test accuracy {accuracy:.1%}" if accuracy is not None else "", \
+                    {"test_accuracy": accuracy, "step": record.step}
+            if runs.cancel_requested(run_id, root):
+                return "cancelled", f"cancelled at step {record.step} of {record.steps}", {"step": record.step}
+    except Cancelled:
+        return "cancelled", f"cancelled at step {record.step} of {record.steps}", {"step": record.step}
     return "failed", "training ended without a final record", {}
 
 

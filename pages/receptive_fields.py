@@ -111,7 +111,8 @@ with tab_unit, layout.guard("drawing the unit's field"):
     column.number_input("Unit column", 0, field.size[1] - 1, key="rf_col", on_change=_typed_unit)
     left, right = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_unit_pictures")
     title = figures.subtitled(f"{field.name}, unit {unit}",
-                              f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} channels")
+                              f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} "
+                              f"{labels.plural(fmap.shape[0], 'channel')}")
     left.plotly_chart(field_figures.clickable_map_figure(fmap.mean(0), title, unit), key="rf_map", on_select="rerun",
                       selection_mode="points")
     seen = figures.subtitled("What the unit can see", "solid: the exact box; dashed: the textbook's")  # level with

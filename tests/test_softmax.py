@@ -27,11 +27,14 @@ def test_many_classes_show_the_largest_and_sum_the_rest():
 def test_an_overflowing_score_is_refused_and_numbers_stay_short():
     with pytest.raises(ValueError, match="too large"):
         softmax.written_out(torch.tensor([800.0, 0.0]))
-    assert [softmax.number(v) for v in (20.09, 1234.4, 4.85e8, 2.3e-5, 0.0123, 0.0)] == \
-        ["20.1", "1,234", "4.85e8", "2.30e-5", "0.0123", "0"]
+    assert [softmax.number(v) for v in (20.09, 1234.4, 4.85e8, 2.3e-5, 0.0123, 5.8, 1.0, 0.0)] == \
+        ["20.1", "1,234", "4.85e8", "2.30e-5", "0.0123", "5.80", "1.00", "0"]
+    assert [softmax.share(p) for p in (0.999992, 0.5, 0.0001, 1.0)] == [">99.9%", "50.0%", "<0.1%", "100.0%"]
 
 
 def test_the_table_writes_each_division():
     rows = softmax.table(softmax.written_out(torch.tensor([0.0, 0.0, 3.0]), ("a", "b", "c"), shown=2))
-    assert rows[0] == {"class": "c", "score z": "3.00", "exp(z)": "20.1", "exp(z) / sum": "20.1 / 22.1 = 90.9%"}
-    assert rows[-1] == {"class": "the other class", "score z": "", "exp(z)": "1", "exp(z) / sum": "1 / 22.1 = 4.5%"}
+    assert rows[0] == {"class": "c", "probability": "90.9%", "score z": "3.00", "exp(z)": "20.1",
+                       "exp(z) / sum": "20.1 / 22.1"}
+    assert rows[-1] == {"class": "the other class", "probability": "4.5%", "score z": "", "exp(z)": "1.00",
+                        "exp(z) / sum": "1.00 / 22.1"}

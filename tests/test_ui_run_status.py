@@ -62,3 +62,5 @@ def test_a_queued_run_hears_how_long_the_run_training_now_has_left(tmp_path, mon
     runs.append_metrics(training.id, [{"phase": "train", "step": 25, "steps": 100, "epoch": 0.5, "elapsed": 10.0,
                                        "images_per_s": 100.0}], tmp_path)
     assert run_status._soonest_left(line) == pytest.approx(30.0)  # 75 steps at 0.4 s
+    runs.request_pause(training.id, True, tmp_path)  # paused: the wait is at most the rest of its pause, then 30 s
+    assert run_status._soonest_left(line) == pytest.approx(runs.PAUSE_LIMIT_S + 30.0, abs=2)

@@ -147,6 +147,8 @@ def test_a_choice_may_be_named_by_its_words_before_the_brackets_when_only_one_st
     from explorer.ui import state
 
     parse = state.choice(("custom (edit the grid)", "sobel (vertical edges)", "sobel (horizontal edges)", "box"))
-    assert parse("custom") == "custom (edit the grid)" and parse("box") == "box"
-    with pytest.raises(ValueError, match="'sobel' is not one of"):
+    assert parse("custom") == parse("Custom ") == "custom (edit the grid)" and parse("box") == "box"
+    with pytest.raises(ValueError, match=r"'sobel' could be sobel \(vertical edges\) or sobel \(horizontal edges\)"):
         parse("sobel")
+    with pytest.raises(ValueError, match="'blur' is not one of"):
+        parse("blur")

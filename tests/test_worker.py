@@ -162,6 +162,17 @@ def test_a_cancel_flag_set_before_the_start_cancels(tmp_path):
     assert worker.run(run.path) == "cancelled"
 
 
+def test_a_run_cancelled_while_paused_takes_no_step_more(tmp_path):
+    import threading
+
+    run = runs.create(TINY, root=tmp_path)
+    runs.request_pause(run.id, True, tmp_path)  # held at its first record
+    threading.Timer(2.0, runs.request_cancel, (run.id, tmp_path)).start()
+    assert worker.run(run.path) == "cancelled"
+    held = [r["step"] for r in runs.metrics(run.id, tmp_path) if "steps" in r]
+    assert runs.get(run.id, tmp_path).reason == f"cancelled at step {held[-1]} of 16" and len(held) == 1
+
+
 def test_a_run_that_has_ended_is_not_started_again(tmp_path):
     run = runs.create(TINY, root=tmp_path)
     runs.set_status(run.id, "cancelled", "by hand", tmp_path)

@@ -150,7 +150,8 @@ class LocalBackend:
             waiting = self._spare is not None and self._spare.poll() is None
             if self.spare and not self._workers and not waiting and not self._stop.is_set() and \
                     time.monotonic() - self._spare_at >= SPARE_EVERY_S:
-                self._spare = self._start(["--spare"], subprocess.DEVNULL, subprocess.PIPE, {})
+                with open(self.root / "spare.log", "ab") as log:  # why a spare died before it had a run
+                    self._spare = self._start(["--spare"], log, subprocess.PIPE, {})
                 self._spare_at = time.monotonic()
 
     def _claim(self, run_id: str) -> bool:

@@ -137,6 +137,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         run_status.controls(run)
     elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
         run_status.backend().resume(run_id)
+        st.rerun()  # the whole page: its live view ticks only for a run that was active when it was drawn
     if records:
         # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
         loss, accuracy = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}")

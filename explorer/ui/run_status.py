@@ -26,14 +26,16 @@ def _time_left(seconds: float, trained: bool) -> str:
 
 
 def _soonest_left(line: list[runs.Run]) -> float | None:
-    """The time left of the training run that ends first (when a place frees), from its own pace; None if none
-    has logged a step yet."""
+    """The time left of the training run that ends first (when a place frees), from its own pace, at the latest
+    if it is paused (the rest of its pause counted); None if none has logged a step yet."""
     lefts = []
     for other in line:
         records = runs.metrics(other.id) if other.status == "running" else []
         if (last := next((r for r in reversed(records) if "steps" in r), None)) is not None:
-            lefts.append(training.seconds_left(last["step"], last["steps"], last["elapsed"],
-                                               training.recent_start(records)))
+            paused = runs.paused_since(other.id)  # a pause holds the queue until it is continued or times out
+            held = max(runs.PAUSE_LIMIT_S - (time.time() - paused), 0) if paused is not None else 0.0
+            lefts.append(held + training.seconds_left(last["step"], last["steps"], last["elapsed"],
+                                                      training.recent_start(records)))
     return min(lefts, default=None)
 
 
@@ -48,9 +50,12 @@ def line(run: runs.Run, records: list[dict]) -> None:
         queued = [r.id for r in queue]
         ahead = queued.index(run.id) if run.id in queued else 0
         left = _soonest_left(queue)  # a second student's click had waited 109 s with no word of how long
+        paused = any(shown(r) == "paused" for r in queue)
         st.info(("Queued: next in line on this server" if ahead == 0 else
                  f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server")
-                + (f"; the run training now has about {left:.0f} s left." if left is not None else "."))
+                + ("." if left is None else f"; the run training now is paused, and ends in {left / 60:.0f} min at the "
+                   f"latest (a pause goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes)." if paused else
+                   f"; the run training now has about {left:.0f} s left."))
         return
     if last is None and run.active:
         st.info(f"{run.status.capitalize()} on {run.device or 'a device not chosen yet'}: preparing the data and the "

@@ -36,15 +36,18 @@ class Setting:
 
 
 def choice(options: Sequence[str]) -> Callable[[str], str]:
-    """Parser that accepts only one of ``options``, or the words before the one option's brackets that they start
-    (``custom`` for "custom (edit the grid)", as a teacher types a link; ``sobel`` names two: refused)."""
+    """Parser that accepts only one of ``options``, or, in any case, the words before the one option's brackets
+    that they start (``custom`` or ``Custom`` for "custom (edit the grid)", as a teacher types a link; ``sobel``
+    names two: refused, saying so)."""
 
     def parse(text: str) -> str:
         if text in options:
             return text
-        short = [o for o in options if o.split(" (")[0] == text.strip()]
+        short = [o for o in options if o.split(" (")[0].casefold() == text.strip().casefold()]
         if len(short) == 1:
             return short[0]
+        if short:
+            raise ValueError(f"{text!r} could be {' or '.join(short)}: name one")
         raise ValueError(f"{text!r} is not one of {', '.join(options)}")
 
     return parse

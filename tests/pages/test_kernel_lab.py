@@ -71,7 +71,7 @@ def test_a_link_may_name_a_choice_by_its_words_before_the_brackets():
     assert at.query_params["kv"] in ("0,1,0;1,-4,1;0,1,0", ["0,1,0;1,-4,1;0,1,0"])
     assert at.query_params["k"] in ("custom (edit the grid)", ["custom (edit the grid)"])
     at = app("pages/kernel_lab.py", k="sobel")  # two kernels start so: say so
-    assert "'sobel' is not one of" in warnings(at) and at.selectbox(key="kl_kernel").value == "sobel (vertical edges)"
+    assert "'sobel' could be sobel (horizontal edges) or sobel (vertical edges): name one" in warnings(at) and at.selectbox(key="kl_kernel").value == "sobel (vertical edges)"
 
 
 def test_a_grid_to_edit_starts_from_the_last_kernel_at_three_places_with_half_the_row():
