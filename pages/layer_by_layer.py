@@ -109,7 +109,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
             st.markdown("**The softmax, written out:** $p_k = e^{z_k} / \\sum_j e^{z_j}$, from the scores $z$ of the "
                         "last layer (the logits); the largest exponential takes the largest share.")
             written = softmax.written_out(out.flatten(), network.spec.classes)
-            st.dataframe(softmax.table(written), key="lbl_softmax", hide_index=True)
+            st.dataframe(softmax.table(written), key="lbl_softmax", hide_index=True, height="content")
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles
             what = f"{out.shape[0]:,} maps of 1 x 1" if out.dim() == 3 else f"{out.numel():,} values"
             st.plotly_chart(mosaic.vector_figure(out.flatten(), what), key="lbl_fig_vector")
