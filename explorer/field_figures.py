@@ -14,13 +14,16 @@ from explorer.receptive_field import Field
 EXACT, TEXTBOOK = "#ff7f0e", "#1f77b4"
 
 
-def clickable_map_figure(fmap: torch.Tensor, title: str, unit: tuple[int, int], height: int = 420) -> go.Figure:
-    """A (H, W) map whose cells report clicks (:func:`figures.clickable_cells`), with the chosen unit outlined."""
+def clickable_map_figure(fmap: torch.Tensor, title: str, unit: tuple[int, int] | None,
+                         height: int = 420) -> go.Figure:
+    """A (H, W) map whose cells report clicks (:func:`figures.clickable_cells`), with the chosen unit (if any)
+    outlined."""
     h, w = fmap.shape
     fig = figures.feature_map_figure(fmap, "symmetric" if bool((fmap < 0).any()) else "own", title, height)
     figures.clickable_cells(fig, h, w, max(4, min(40, 360 // max(h, w))))
-    y, x = unit
-    fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5, line=dict(color=EXACT, width=3))
+    if unit is not None:
+        y, x = unit
+        fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5, line=dict(color=EXACT, width=3))
     fig.update_xaxes(range=[-0.5, w - 0.5])
     fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
     return fig

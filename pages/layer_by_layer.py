@@ -102,8 +102,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
                     last = out.shape[0] - 1
                     state.at_most("lbl_closer", "closer", last, f"`{layer.name}` has maps 0..{last}")
                     closer = st.number_input("Map", 0, last, key="lbl_closer")
-                    st.plotly_chart(figures.feature_map_figure(out[closer], "symmetric" if (out < 0).any() else "own",
-                                                               f"Map {closer} of {layer.name}"), key="lbl_fig_closer")
+                    one_value.closer_look(layer, out, closer)
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
             st.markdown("**The softmax, written out:** $p_k = e^{z_k} / \\sum_j e^{z_j}$, from the scores $z$ of the "

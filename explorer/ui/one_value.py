@@ -6,11 +6,12 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import export, figures, inspect, labels, unit_sum
+from explorer import export, field_figures, figures, inspect, labels, mosaic, unit_sum
 from explorer.ui import layout, state
 
 SHOWN_TERMS = 8  # input maps written out in the sum; the others are added up in one term
 CAP = 8191  # far above any map count or map side: refuses only absurd link values
+CLICKABLE_CELLS = 64 * 64  # a map this small gets an invisible marker per unit to click; more would weigh megabytes
 
 
 def settings() -> list[state.Setting]:
@@ -21,6 +22,26 @@ def settings() -> list[state.Setting]:
         state.Setting("lbl_sum_col", "scol", -1, state.int_between(-1, CAP)),
         state.Setting("lbl_sum_from", "sfrom", -1, state.int_between(-1, CAP)),  # -1: the map that adds most
     ]
+
+
+def closer_look(layer: inspect.Layer, out: torch.Tensor, closer: int) -> None:
+    """Map ``closer`` of ``out`` up close; on a convolution's map (up to 64 x 64) a click on a unit opens how that
+    unit is computed (:func:`draw`, below it): CNN Explainer's click on a neuron."""
+    fmap, title = out[closer], f"Map {closer} of {layer.name}"
+    if not isinstance(layer.module, torch.nn.Conv2d) or fmap.numel() > CLICKABLE_CELLS:
+        st.plotly_chart(figures.feature_map_figure(fmap, "symmetric" if (out < 0).any() else "own", title),
+                        key="lbl_fig_closer")
+        return
+    clicked = mosaic.cell_from_click(st.session_state.get("lbl_closer_click"), tuple(fmap.shape))
+    if clicked is not None and clicked != state.kept("lbl_closer_last"):  # a new click: its unit, taken apart
+        st.session_state.update(lbl_sum=True, lbl_sum_map=closer, lbl_sum_row=clicked[0], lbl_sum_col=clicked[1])
+    state.keep("lbl_closer_last", clicked)
+    _clamp(out)
+    shown = st.session_state.lbl_sum and st.session_state.lbl_sum_map == closer
+    unit = (st.session_state.lbl_sum_row, st.session_state.lbl_sum_col) if shown else None
+    st.plotly_chart(field_figures.clickable_map_figure(fmap, figures.subtitled(
+        title, "click a unit: how it is computed, below"), unit), key="lbl_closer_click", on_select="rerun",
+        selection_mode="points")
 
 
 def draw(layer: inspect.Layer, x: torch.Tensor, out: torch.Tensor) -> None:

@@ -192,7 +192,7 @@ def test_layer_page_pages_through_wide_layers_and_looks_closer():
 def test_a_link_opens_the_closer_look_at_its_map():
     at = app("pages/layer_by_layer.py", layer="conv1", look="1", closer="4")
     no_crash(at)
-    assert any(f["layout"]["title"]["text"] == "Map 4 of conv1" for f in figures(at))
+    assert any(f["layout"]["title"]["text"].startswith("Map 4 of conv1<br>") for f in figures(at))  # click a unit
     assert at.query_params["closer"] in ("4", ["4"])
 
 
@@ -356,3 +356,19 @@ def test_one_value_of_a_convolution_is_taken_apart_over_every_input_map():
     at.select_slider(key="lbl_layer").set_value("conv1").run()  # 28 x 28 maps of 1 input: the position is kept
     no_crash(at)
     assert any(m.value.startswith("**`conv1`[3, 9, 7]**") and "its 1 input map " in m.value for m in at.markdown)
+
+
+def test_a_click_on_a_unit_of_a_maps_closer_look_takes_that_unit_apart():
+    """CNN Explainer's click on a neuron: the unit clicked on conv1's map 2 opens its computation."""
+    at = app("pages/layer_by_layer.py", layer="conv1", look="1", closer="2")
+    no_crash(at)
+    assert not any(m.value.startswith("**`conv1`[") for m in at.markdown)  # nothing taken apart before a click
+    at.session_state["lbl_closer_click"] = {"selection": {"points": [{"x": 4, "y": 11, "curve_number": 1}],
+                                                          "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    no_crash(at)
+    assert any(m.value.startswith("**`conv1`[2, 11, 4]**") for m in at.markdown)
+    assert at.query_params["sum"] in ("1", ["1"]) and at.query_params["srow"] in ("11", ["11"])
+    closer = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Map 2 of conv1"))
+    outline = closer["layout"]["shapes"][0]
+    assert (outline["x0"], outline["y0"]) == (3.5, 10.5)  # the unit clicked, outlined
