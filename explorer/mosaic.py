@@ -112,7 +112,7 @@ def _headed(fig: go.Figure, columns: int, rows: int, pitch: int) -> go.Figure:
 
 
 def png_source(image: np.ndarray) -> str:
-    """A uint8 (H, W, 3) array as a PNG data URL, for ``go.Image(source=...)``."""
+    """A uint8 (H, W, 3) array (or (H, W, 4), with transparency) as a PNG data URL, for ``go.Image(source=...)``."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -344,12 +344,14 @@ def rows_figure(rows: list[list[torch.Tensor]], row_labels: list[str], title: st
     caption under one tile)."""
     cols = max((len(row) for row in rows), default=1)
     gap = max(1, side // 12)
-    canvas = np.full((len(rows) * (side + gap) - gap, cols * (side + gap) - gap, 3), 255, dtype=np.uint8)
+    # clear where no tile is (after a short row, between tiles): a white block had glared on a dark theme's page
+    canvas = np.zeros((len(rows) * (side + gap) - gap, cols * (side + gap) - gap, 4), dtype=np.uint8)
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             tile = canvas[r * (side + gap):r * (side + gap) + side, c * (side + gap):c * (side + gap) + side]
-            tile[:] = _as_rgb_tile(image, side)
-            _frame(tile)
+            tile[..., :3] = _as_rgb_tile(image, side)
+            _frame(tile[..., :3])
+            tile[..., 3] = 255
     fig = go.Figure(go.Image(source=png_source(canvas), hoverinfo="skip"))
     # room for the longest name (13 px text, about 1.1 times the 14 px table font's estimate): "layer3.0.downsample.0"
     # took more than a fixed 80 px, plotly widened the margin, and the picture shrank over an empty band
