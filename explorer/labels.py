@@ -112,5 +112,8 @@ def from_link_cell(text: str) -> str:
 
 
 def share(p: float) -> str:
-    """A probability as a percentage to one decimal; below 0.05%, "<0.1%" (a runner-up's "0.0%" said nothing)."""
+    """A probability as a percentage to one decimal; below 0.05%, "<0.1%" (a runner-up's "0.0%" said nothing);
+    from 99.95% but below 1, ">99.9%" (LeNet-5's 99.9992% read "100.0%", as if certain)."""
+    if 0.9995 <= p < 1:
+        return ">99.9%"
     return f"{p:.1%}" if p >= 0.0005 else "<0.1%"

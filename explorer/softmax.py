@@ -49,19 +49,14 @@ def number(value: float) -> str:
     return f"{value / 10 ** exponent:.2f}e{exponent}"
 
 
-def share(p: float) -> str:
-    """A probability for the table: ">99.9%" rather than a "100.0%" that reads as certain (LeNet's 99.9992%)."""
-    return ">99.9%" if 0.9995 <= p < 1 else labels.share(p)
-
-
 def table(out: Softmax) -> list[dict[str, str]]:
     """``out`` as the page's rows: each class's probability first (a narrow table keeps it in sight), then its score,
     its exponential and the division that makes the probability; the classes not shown in one row."""
     total = number(out.total)
-    rows = [{"class": r["class"], "probability": share(r["probability"]), "score z": f"{r['score z']:.2f}",
+    rows = [{"class": r["class"], "probability": labels.share(r["probability"]), "score z": f"{r['score z']:.2f}",
              "exp(z)": number(r["exp(z)"]), "exp(z) / sum": f"{number(r['exp(z)'])} / {total}"} for r in out.rows]
     if out.rest:
         other = "the other class" if out.rest == 1 else f"the other {out.rest:,} classes"
-        rows.append({"class": other, "probability": share(out.rest_exp / out.total), "score z": "",
+        rows.append({"class": other, "probability": labels.share(out.rest_exp / out.total), "score z": "",
                      "exp(z)": number(out.rest_exp), "exp(z) / sum": f"{number(out.rest_exp)} / {total}"})
     return rows

@@ -10,6 +10,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from explorer import figures
+from explorer.labels import share
 
 
 TRAIN_COLOUR, TEST_COLOUR = "#0068c9", "#ff2b2b"  # the training set in blue, the test set in red, in both curves
@@ -25,7 +26,7 @@ def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
     train = [r for r in records if r.get("phase") == "train"]
     fig = go.Figure(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
                                mode="lines", line_color=TRAIN_COLOUR))
-    fig.update_yaxes(range=_padded_range([r["loss"] for r in train]), nticks=6,  # one tick from 0.6 to 2.1 at 300 px
+    fig.update_yaxes(range=_padded_range([r["loss"] for r in train], least=0.25), nticks=6,  # 0.6 to 2.1: one tick
                      title=dict(text="loss", standoff=4))
     rates = [r for r in train if r.get("lr") is not None]
     if rates:  # the rate typed is the one-cycle schedule's peak: the rate each step used, on its own axis
@@ -71,13 +72,17 @@ def _epoch_axes(fig: go.Figure, epochs: list[float]) -> None:
     fig.update_xaxes(title_text="epoch", rangemode="tozero", dtick=0.25 if 0 < last <= 2 else 1 if last <= 10 else None)
 
 
-def _padded_range(values: list[float], pad: float = 0.06) -> list[float] | None:
+def _padded_range(values: list[float], pad: float = 0.06, least: float = 0.0) -> list[float] | None:
     """The finite values' span with a margin, so the first and last points sit inside the plot, not on its
-    edge (None, plotly's own range, when there is nothing finite to span)."""
+    edge (None, plotly's own range, when there is nothing finite to span). ``least``: the span is at least this
+    share of the largest value, centred on the values (a live run's first losses, 2.065 to 2.085, filled the
+    plot and looked like wild noise)."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return None
     low, high = min(finite), max(finite)
+    widen = max(least * abs(high) - (high - low), 0) / 2
+    low, high = low - widen, high + widen
     margin = (high - low) * pad or abs(high) * pad or 1.0
     return [low - margin, high + margin]
 
@@ -139,14 +144,15 @@ def confusion_figure(matrix: torch.Tensor, classes: tuple[str, ...], height: int
 
 
 def reading_captions(probabilities: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...]) -> list[str]:
-    """Under each test image, what the network reads and how sure it is: "✓ circle 87%", or "✗ square 54%" over
-    "(is circle)" when it is wrong (``probabilities`` (R, K), ``labels`` (R,))."""
+    """Under each test image, what the network reads over how sure it is: "✓ circle" over "87.0%", or "✗ square"
+    over "54.0%, is circle" when it is wrong (``probabilities`` (R, K), ``labels`` (R,)); two short lines, which fit
+    under a phone's narrow tiles."""
     def name(k: int) -> str:
         return classes[k] if k < len(classes) else f"class {k}"
 
     captions = []
     for p, truth in zip(probabilities, labels.tolist()):
         read = int(p.argmax())
-        captions.append(f"✓ {name(read)} {float(p[read]):.0%}" if read == truth else
-                        f"✗ {name(read)} {float(p[read]):.0%}\n(is {name(truth)})")
+        sure = share(float(p[read]))
+        captions.append(f"✓ {name(read)}\n{sure}" if read == truth else f"✗ {name(read)}\n{sure}, is {name(truth)}")
     return captions

@@ -78,7 +78,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
             st.caption(f"Converted: {note}.")
         named = [(network.spec.classes[i] if i < len(network.spec.classes) else str(i), float(probabilities[i]))
                  for i in probabilities.topk(min(3, len(probabilities))).indices.tolist()]
-        st.markdown(f"**Prediction:** {named[0][0]} ({named[0][1]:.1%})"
+        st.markdown(f"**Prediction:** {named[0][0]} ({labels.share(named[0][1])})"
                     + ("" if network.pretrained else " (random weights)"))
         if len(named) > 1:  # the runners-up, as the last layer's bars show them
             st.caption("Then " + ", ".join(f"{name} ({labels.share(p)})" for name, p in named[1:]) + ".")

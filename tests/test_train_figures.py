@@ -32,6 +32,9 @@ def test_a_diverged_losses_range_is_spanned_by_its_finite_values_only():
                for e, loss in [(0.1, 2.0), (0.2, 3.0), (0.3, float("inf")), (0.4, float("nan"))]]
     assert train_figures.loss_figure(records).layout.yaxis.range == (1.94, 3.06)
     assert train_figures.loss_figure([]).layout.yaxis.range is None
+    start = [{"phase": "train", "epoch": e / 100, "loss": loss, "accuracy": 0.1} for e, loss in enumerate((2.07, 2.085))]
+    low, high = train_figures.loss_figure(start).layout.yaxis.range  # a run's first steps: noise is not a cliff
+    assert high - low > 0.5 and low < 2.07 and high > 2.085
 
 
 def test_runs_compared_share_one_colour_per_run_across_both_panels():
@@ -80,4 +83,4 @@ def test_the_loss_curve_shows_the_rate_each_step_used_on_its_own_axis():
 def test_the_readings_say_what_the_network_reads_how_sure_and_the_truth_when_wrong():
     probabilities = torch.tensor([[0.1, 0.87, 0.03], [0.54, 0.4, 0.06]])
     captions = train_figures.reading_captions(probabilities, torch.tensor([1, 2]), ("square", "circle"))
-    assert captions == ["✓ circle 87%", "✗ square 54%\n(is class 2)"]
+    assert captions == ["✓ circle\n87.0%", "✗ square\n54.0%, is class 2"]

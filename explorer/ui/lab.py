@@ -174,7 +174,8 @@ def _readings(run_id: str, step: int, snap: dict) -> None:
     right = sum(c.startswith("✓") for c in captions)
     pictures = list(snap["read_images"].float() / 255)
     st.plotly_chart(mosaic.images_figure(pictures, captions, f"{right} of {len(pictures)} test images read right at "
-                                         f"step {step:,}", cols=6, side=48, width_px=RUN_VIEW_PX),
+                                         f"step {step:,}", cols=4, side=48, width_px=RUN_VIEW_PX,
+                                         least_px=RUN_VIEW_LEAST_PX),
                     key=f"tr_readings_{run_id}_{step}")
 
 

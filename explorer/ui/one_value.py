@@ -58,7 +58,7 @@ def draw(layer: inspect.Layer, x: torch.Tensor, out: torch.Tensor) -> None:
         c = where[2].number_input("Column", 0, out.shape[2] - 1, key="lbl_sum_col")
         parts = unit_sum.conv_unit(layer.module, x, int(m), int(r), int(c))
         st.markdown(_sum_words(layer.name, (m, r, c), parts, float(out[m, r, c])))
-        _one_map(parts)
+        _one_map(parts, (layer.name, m, r, c), tuple(x.shape[1:]))
 
 
 def _clamp(out: torch.Tensor) -> None:
@@ -87,9 +87,13 @@ def _term(value: float) -> str:
     return f"({export.number(value, 3)})" if value < 0 else export.number(value, 3)
 
 
-def _one_map(parts: unit_sum.UnitSum) -> None:
-    """One input map's window, kernel slice and products as numbers (the map that adds most, by default)."""
+def _one_map(parts: unit_sum.UnitSum, unit: tuple, size: tuple[int, int]) -> None:
+    """One input map's window, kernel slice and products as numbers (the map that adds most, by default, and again
+    for each new ``unit``: the default follows the output map)."""
     choices = parts.channels
+    if state.kept("lbl_sum_unit", unit) != unit:  # another unit: its own strongest map (a link's choice stands)
+        st.session_state.lbl_sum_from = -1
+    state.keep("lbl_sum_unit", unit)
     if st.session_state.lbl_sum_from not in choices:
         st.session_state.lbl_sum_from = choices[int(parts.partials.abs().argmax())]
     term = {k: export.number(float(parts.partials[i]), 3) for i, k in enumerate(choices)}
@@ -97,11 +101,21 @@ def _one_map(parts: unit_sum.UnitSum) -> None:
                          format_func=lambda k: f"map {k}: its term {term[k]}")
     i = choices.index(shown)
     grids = layout.flow(3, 200, "lbl_sum_grids")
-    for place, values, title, scale, zmid in (
-            (grids[0], parts.windows[i], f"Input map {shown} under the window", figures.VALUE_SCALE, None),
-            (grids[1], parts.kernels[i], "Kernel slice", "RdBu_r", 0),
-            (grids[2], parts.products[i], "Products", "RdBu_r", 0)):
-        place.plotly_chart(figures.grid_figure(values, title, colorscale=scale, zmid=zmid, cell_px=36),
+    outside = _padding(parts, size)
+    for place, values, title, scale, zmid, ring in (
+            (grids[0], parts.windows[i], f"Input map {shown} under the window", "gray", None, outside),
+            (grids[1], parts.kernels[i], "Kernel slice", "RdBu_r", 0, (0, 0, 0, 0)),
+            (grids[2], parts.products[i], "Products", "RdBu_r", 0, outside)):
+        place.plotly_chart(figures.grid_figure(values, title, colorscale=scale, zmid=zmid, cell_px=36, border=ring),
                            key=f"lbl_sum_fig_{title.split()[0]}", config=layout.NO_TOOLBAR)
     st.caption(f"Its taps read rows {parts.rows[0]}..{parts.rows[-1]} and columns {parts.cols[0]}..{parts.cols[-1]} "
-               "of the input map (outside 0..its size: the padding). The products add up to the map's term above.")
+               "of the input map, shaded as the map itself (dark: low)"
+               + (", the padding outside the dashed line" if any(outside) else "")
+               + ". The products add up to the map's term above.")
+
+
+def _padding(parts: unit_sum.UnitSum, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """How many of the window's taps (left, right, top, bottom) fall on the padding around a map of ``size``."""
+    height, width = size
+    return (sum(c < 0 for c in parts.cols), sum(c >= width for c in parts.cols),
+            sum(r < 0 for r in parts.rows), sum(r >= height for r in parts.rows))

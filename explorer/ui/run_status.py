@@ -93,15 +93,26 @@ def shown(run: runs.Run) -> str:
 
 
 def controls(run: runs.Run) -> None:
-    """Cancel, and pause or continue a running run (its owner's browser only)."""
+    """Pause or continue a running run, and cancel it after a second click (a slip in front of a class ended the
+    demo); its owner's browser only."""
     row = st.container(horizontal=True, gap="small")
-    if row.button("Cancel this run", key=f"tr_cancel_{run.id}"):
-        backend().cancel(run.id)
-    if run.status != "running":
+    if run.status == "running":
+        paused = runs.paused_since(run.id) is not None
+        row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=runs.request_pause,
+                   args=(run.id, not paused), icon=":material/play_arrow:" if paused else ":material/pause:",
+                   help="Go on training from where it was held." if paused else
+                   "Hold the training where it is, to look at the filters or zoom into the curves (they redraw "
+                   "each second while it trains). A paused run keeps its place: runs queued behind it wait, "
+                   f"so it goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes.")
+    asked = f"tr_cancel_asked_{run.id}"
+    if not st.session_state.get(asked):
+        row.button("Cancel this run", key=f"tr_cancel_{run.id}", on_click=st.session_state.__setitem__,
+                   args=(asked, True))
         return
-    paused = runs.paused_since(run.id) is not None
-    row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=runs.request_pause,
-               args=(run.id, not paused), icon=":material/play_arrow:" if paused else ":material/pause:",
-               help="Hold the training where it is, to look at the filters or zoom into the curves (they redraw "
-                    "each second while it trains). A paused run keeps its place: runs queued behind it wait, "
-                    f"so it goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes.")
+    row.button("Yes, cancel it", key=f"tr_cancel_yes_{run.id}", type="primary", on_click=_cancel, args=(run.id,))
+    row.button("No, keep it", key=f"tr_cancel_no_{run.id}", on_click=st.session_state.__delitem__, args=(asked,))
+
+
+def _cancel(run_id: str) -> None:
+    del st.session_state[f"tr_cancel_asked_{run_id}"]
+    backend().cancel(run_id)

@@ -352,10 +352,16 @@ def test_one_value_of_a_convolution_is_taken_apart_over_every_input_map():
     assert f"Input map {strongest} under the window" in titles and "Kernel slice" in titles and "Products" in titles
     at.number_input(key="lbl_sum_row").set_value(9).run()  # the last row: 10 x 10 maps
     assert any(m.value.startswith("**`conv2`[3, 9, 7]**") for m in at.markdown)
+    moved = unit_sum.conv_unit(model.conv2, pool1, 3, 9, 7)
+    assert at.selectbox(key="lbl_sum_from").value == int(moved.partials.abs().argmax())  # its own strongest map
     assert at.query_params["srow"] in ("9", ["9"]) and at.query_params["sum"] in ("1", ["1"])
     at.select_slider(key="lbl_layer").set_value("conv1").run()  # 28 x 28 maps of 1 input: the position is kept
     no_crash(at)
     assert any(m.value.startswith("**`conv1`[3, 9, 7]**") and "its 1 input map " in m.value for m in at.markdown)
+    at.number_input(key="lbl_sum_row").set_value(0).run()  # conv1 pads by 2: the window's top rows are padding
+    assert any("the padding outside the dashed line" in c.value for c in at.caption)
+    window = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Input map 0 under the window"))
+    assert window["layout"]["shapes"][0]["line"]["dash"] == "dash"
 
 
 def test_a_click_on_a_unit_of_a_maps_closer_look_takes_that_unit_apart():

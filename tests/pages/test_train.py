@@ -38,7 +38,8 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     at.button(key="tr_start").click().run()  # the run has ended: Train starts a new one
     again = at.session_state["tr_run"]
     assert again != run_id and at.session_state["tr_mine"] == [run_id, again]
-    at.button(key=f"tr_cancel_{again}").click().run()  # (a queued run can be cancelled too)
+    at.button(key=f"tr_cancel_{again}").click().run()  # (a queued run can be cancelled too, after a second click)
+    at.button(key=f"tr_cancel_yes_{again}").click().run()
     at.session_state["tr_run"] = run_id
     at.run()
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
@@ -177,6 +178,10 @@ def test_train_page_pauses_continues_and_cancels_a_run():
     assert last_step() > held  # it goes on
     at.run()
     at.button(key=f"tr_cancel_{run_id}").click().run()
+    at.button(key=f"tr_cancel_no_{run_id}").click().run()  # a slip: asked, and kept
+    assert runs.get(run_id).active and not at.button(key=f"tr_cancel_{run_id}").disabled
+    at.button(key=f"tr_cancel_{run_id}").click().run()
+    at.button(key=f"tr_cancel_yes_{run_id}").click().run()
     assert _poll_until_final(at, run_id, timeout=30) == "cancelled"
 
 
