@@ -4,7 +4,7 @@ adversarial image that flips it."""
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, explain_figures, inputs
+from explorer import adversarial, attribution, explain_figures, inputs, labels
 from explorer.ui import explanations, fool_all, layout, model_input, more_ways, sanity, smallest, state
 
 layout.page_setup(layout.PAGES[6])
@@ -93,9 +93,10 @@ with view, layout.guard("explaining the prediction"):
     before = explanations.explained(network, digest, prepared.tensor, target, cam_layer, smooth)
     probabilities = before[0].probabilities
     best = int(probabilities.argmax())
-    st.markdown(f"**Prediction:** {class_name(best)} ({probabilities[best]:.1%})"
+    st.markdown(f"**Prediction:** {class_name(best)} ({labels.share(float(probabilities[best]))})"
                 + ("" if network.pretrained else " (random weights)")
-                + (f"; explaining {class_name(target)} ({probabilities[target]:.1%})." if target is not None else "."))
+                + (f"; explaining {class_name(target)} ({labels.share(float(probabilities[target]))})."
+                   if target is not None else "."))
     if not network.pretrained:
         st.info(explanations.undecided_note(probabilities, model_input.trained_hint(
             network, "see a real decision explained and fooled")))
