@@ -201,8 +201,8 @@ def unread(trace: Trace) -> tuple[list[int], list[int]]:
     """Rows and columns of the padded input that no tap of any window reads: past the last window (a size the
     stride does not divide), or between windows or dilated taps (a stride or dilation larger than the gap)."""
     height, width = trace.padded.shape
-    return ([r for r in range(height) if r not in set(trace.rows.flatten().tolist())],
-            [c for c in range(width) if c not in set(trace.cols.flatten().tolist())])
+    rows, cols = set(trace.rows.flatten().tolist()), set(trace.cols.flatten().tolist())
+    return [r for r in range(height) if r not in rows], [c for c in range(width) if c not in cols]
 
 
 def unread_notes(trace: Trace) -> list[str]:
@@ -210,14 +210,16 @@ def unread_notes(trace: Trace) -> list[str]:
     past it, :func:`size_notes` explains); empty when there are none."""
     notes = []
     one_row = trace.padded.shape[0] == 1 and trace.window_hw[0] == 1
-    for axis, missed, read in (("rows", unread(trace)[0], trace.rows), ("columns", unread(trace)[1], trace.cols)):
+    missed_rows, missed_cols = unread(trace)
+    for axis, missed, read in (("row", missed_rows, trace.rows), ("column", missed_cols, trace.cols)):
         inside = [i for i in missed if i < int(read.max())]
-        if inside and not (one_row and axis == "rows"):
-            name = "positions" if one_row else axis
-            notes.append(f"{name.capitalize()} {', '.join(map(str, inside))} of the "
-                         f"{'padded input' if any(trace.padding) else 'input'} lie between the kernel's taps (stride "
-                         f"{trace.stride}, dilation {trace.dilation}): no product ever uses them, so they cannot "
-                         "change the output (shaded on the input).")
+        if inside and not (one_row and axis == "row"):
+            name, many = "position" if one_row else axis, len(inside) > 1
+            notes.append(f"{name.capitalize()}{'s' if many else ''} {', '.join(map(str, inside))} of the "
+                         f"{'padded input' if any(trace.padding) else 'input'} {'lie' if many else 'lies'} between the "
+                         f"kernel's taps (stride {trace.stride}, dilation {trace.dilation}): no product ever uses "
+                         f"{'them' if many else 'it'}, so {'they' if many else 'it'} cannot change the output (shaded "
+                         "on the input).")
     return notes
 
 

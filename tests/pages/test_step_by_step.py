@@ -172,10 +172,14 @@ def test_input_between_the_kernels_taps_is_named_and_shaded():
     at = app("pages/step_by_step.py", ex="custom", kv="1 1\n1 1", stride="3",
              **{"in": "\n".join(" ".join("1" for _ in range(5)) for _ in range(5))})
     no_crash(at)
-    assert warnings(at) == ("- Rows 2 of the input lie between the kernel's taps (stride 3, dilation 1): no product "
-                            "ever uses them, so they cannot change the output (shaded on the input).\n"
-                            "- Columns 2 of the input lie between the kernel's taps (stride 3, dilation 1): no product "
-                            "ever uses them, so they cannot change the output (shaded on the input).")
+    assert warnings(at) == ("- Row 2 of the input lies between the kernel's taps (stride 3, dilation 1): no product "
+                            "ever uses it, so it cannot change the output (shaded on the input).\n"
+                            "- Column 2 of the input lies between the kernel's taps (stride 3, dilation 1): no product "
+                            "ever uses it, so it cannot change the output (shaded on the input).")
+    dilated = app("pages/step_by_step.py", ex="custom", kv="1 1 1\n1 1 1\n1 1 1", dil="2",
+                  **{"in": "\n".join(" ".join("1" for _ in range(5)) for _ in range(5))})
+    assert "- Rows 1, 3 of the input lie between the kernel's taps (stride 1, dilation 2): no product ever uses them" \
+        in warnings(dilated)
 
 
 def test_a_box_blur_is_written_in_ninths():
