@@ -203,8 +203,9 @@ def test_the_overview_has_a_row_per_layer_of_its_first_maps_each_on_its_own_scal
     fig = mosaic.overview_figure(maps, per_layer=4)
     assert list(fig.layout.yaxis.ticktext) == ["conv1", "pool1", "conv2"]
     tile = 40 + 40 // 12
-    assert _image(fig).shape == (3 * tile - 40 // 12, 4 * tile - 40 // 12, 3)  # 3 rows of 4 maps
+    assert _image(fig).shape == (3 * tile - 40 // 12, 4 * tile - 40 // 12, 4)  # 3 rows of 4 maps, with alpha
     picture = _image(fig)
+    assert picture[5, 5, 3] == 255 and picture[tile - 1, 5, 3] == 0  # tiles opaque, the gaps clear (a dark theme)
     assert picture[tile + 5:tile + 35, 5:35].max() > 200 and picture[tile + 5:tile + 35, 5:35].min() < 50  # own scale
     assert abs(int(picture[2 * tile + 20, 20, 0]) - 128) < 3  # a flat map: mid grey
     deep = mosaic.overview_figure([(f"l{i}", torch.randn(2, 4, 4)) for i in range(50)], most=24)
