@@ -131,9 +131,13 @@ def device_summary() -> str:
 # hidden (a phone zooms with two fingers anyway).
 # Its box is the page's own colour (Canvas, under Streamlit's color-scheme): on white, a dark theme's light icons
 # vanished.
+# On a projector's short screen (1280 x 720) the title, its introduction and the controls filled the first screen: there
+# the page starts just under Streamlit's 60 px header (not 96 px down) and its title is smaller.
 STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important; "
          "border-radius: 4px; } "
-         "@media (hover: none) { .js-plotly-plot .modebar-container { display: none !important; } }")
+         "@media (hover: none) { .js-plotly-plot .modebar-container { display: none !important; } } "
+         "@media (max-height: 800px) { [data-testid=stMainBlockContainer] { padding-top: 3.75rem !important; } "
+         "[data-testid=stMainBlockContainer] h1 { font-size: 2rem !important; padding-top: 0.5rem !important; } }")
 NO_TOOLBAR = {"displayModeBar": False}  # for a grid of numbers: zoom shows nothing more, and the bar hid its title
 
 
