@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from explorer.conv import pad, same_padding
 
 
 @dataclass(frozen=True)
@@ -45,26 +46,29 @@ def conv_unit(conv: nn.Conv2d, x: torch.Tensor, out_map: int, row: int, col: int
     x = x.detach().double()
     maps, per_group = conv.out_channels, conv.in_channels // conv.groups
     (kh, kw), (sh, sw), (dh, dw) = conv.kernel_size, conv.stride, conv.dilation
-    (ph, pw) = conv.padding if isinstance(conv.padding, tuple) else _same_padding(conv)
-    height = (x.shape[1] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    width = (x.shape[2] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    top, bottom, left, right = _sides(conv)
+    height = (x.shape[1] + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    width = (x.shape[2] + left + right - dw * (kw - 1) - 1) // sw + 1
     if not (0 <= out_map < maps and 0 <= row < height and 0 <= col < width):
         raise ValueError(f"this layer's output has maps 0..{maps - 1}, rows 0..{height - 1} and columns "
                          f"0..{width - 1}; there is no ({out_map}, {row}, {col})")
-    mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
-    padded = F.pad(x[None], (pw, pw, ph, ph), mode=mode)[0]
-    top, left = row * sh, col * sw
-    window = padded[:, top:top + dh * (kh - 1) + 1:dh, left:left + dw * (kw - 1) + 1:dw]
+    padded = pad(x, (left, right, top, bottom), conv.padding_mode)
+    first_row, first_col = row * sh, col * sw
+    window = padded[:, first_row:first_row + dh * (kh - 1) + 1:dh, first_col:first_col + dw * (kw - 1) + 1:dw]
     group = out_map // (maps // conv.groups)
     channels = list(range(group * per_group, (group + 1) * per_group))
     windows, kernels = window[channels], weight[out_map]
     bias = float(conv.bias[out_map].detach()) if conv.bias is not None else 0.0
     return UnitSum(channels, windows, kernels, (windows * kernels).sum((1, 2)), bias,
-                   [top - ph + dh * i for i in range(kh)], [left - pw + dw * j for j in range(kw)])
+                   [first_row - top + dh * i for i in range(kh)], [first_col - left + dw * j for j in range(kw)])
 
 
-def _same_padding(conv: nn.Conv2d) -> tuple[int, int]:
-    """padding="same" (odd dilated kernels) or "valid" as numbers."""
+def _sides(conv: nn.Conv2d) -> tuple[int, int, int, int]:
+    """The layer's padding as (top, bottom, left, right) pixels; "same" as PyTorch splits it (the odd pixel after)."""
     if conv.padding == "valid":
-        return 0, 0
-    return tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation))
+        return 0, 0, 0, 0
+    if conv.padding == "same":
+        (kh, kw), (dh, dw) = conv.kernel_size, conv.dilation
+        return (*same_padding(kh, dh), *same_padding(kw, dw))
+    (ph, pw) = conv.padding
+    return ph, ph, pw, pw

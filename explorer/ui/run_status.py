@@ -89,7 +89,7 @@ def paused_words(run: runs.Run) -> str:
 
 def shown(run: runs.Run) -> str:
     """The run's status as the lists show it: "paused" for a running run on hold."""
-    return "paused" if run.status == "running" and runs.paused_since(run.id) is not None else run.status
+    return "paused" if paused_words(run) else run.status
 
 
 def controls(run: runs.Run) -> None:
