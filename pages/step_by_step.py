@@ -1,5 +1,7 @@
 """Convolution step by step: the lecture's worked examples, one output cell at a time."""
 
+from typing import Any
+
 import streamlit as st
 import torch
 
@@ -11,8 +13,7 @@ st.title("Convolution step by step")
 st.markdown(
     "The window (orange) visits one output cell per step: each input value under it is multiplied by "
     "the kernel weight on top of it, and the products are added up (pooling takes their maximum, mean, sum or "
-    "L2 norm instead). Padding adds a ring (dashed outline), stride skips positions, dilation spreads the "
-    "kernel's taps apart: watch the dotted path."
+    "L2 norm instead)."
 )
 
 MODES = ("convolution", "pooling", "1-D signal", "backward")
@@ -56,9 +57,10 @@ def _lecture_named() -> dict[str, str]:
         {"stride": "1"} if example.stride != 1 and st.session_state.sb_stride == 1 else {})
 
 
-def grids(pooling: bool) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """The input and kernel of the chosen example, or the user's own (validated). Pooling takes the input only."""
-    key = st.selectbox("Input grid" if pooling else "Example", EXAMPLE_KEYS, key="sb_example",
+def grids(pooling: bool, pick: Any) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The input and kernel of the chosen example (picked in ``pick``), or the user's own (validated). Pooling takes
+    the input only."""
+    key = pick.selectbox("Input grid" if pooling else "Example", EXAMPLE_KEYS, key="sb_example",
                        on_change=_example_changed,
                        format_func=lambda k: (f"the input of the example “{examples.EXAMPLES[k].title}”" if pooling
                                               else examples.EXAMPLES[k].title) if k in examples.EXAMPLES
@@ -102,49 +104,60 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
         state.publish(SETTINGS, _lecture_named())
     r, c = traced.cell(step)
     place = figures.cell_name(traced, r, c)  # as the grids name it: a one-row input has positions too
-    st.markdown(f"**Step {step + 1} of {traced.steps}** fills output {place} (steps count from 1; positions and "
-                "cells from 0, as PyTorch indexes them)")
     if grad is not None:
         back = backprop.backward_until(traced, grad, step)
-        st.code(backprop.step_text(traced, back), language=None)
+        written = backprop.step_text(traced, back)
         figs = figures.backward_step_figures(traced, back)
     elif traced.weights is not None:
         example = examples.EXAMPLES.get(st.session_state.sb_example)  # its output rounded as the lecture prints it
         printed = example.decimals if example is not None and st.session_state.sb_mode == "convolution" else None
-        st.code(trace.equation(traced, step, printed=printed), language=None, wrap_lines=True)
+        written = trace.equation(traced, step, printed=printed)
         figs = figures.conv_step_figures(traced, step, flipped=st.session_state.sb_flip,
                                          decimals=2 if printed is None else printed)
     else:
-        st.code(trace.pool_equation(traced, kind, step), language=None, wrap_lines=True)
+        written = trace.pool_equation(traced, kind, step)
         figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
     cells = 0 if grad is not None else 1 if traced.weights is None else len(figs) - 1  # the output cells' grid
     stepper.draw(figs, cells, tuple(traced.output.shape), "the output" + (" gradient" if grad is not None else ""),
                  stacked=len(figs) - 2 if cells == len(figs) - 1 else 0)  # the kernel(s) and the products
+    # the sum under the grids, whose products it adds: above them, it had pushed the grids off a projector's screen
+    st.markdown(f"**Step {step + 1} of {traced.steps}** fills output {place} (steps count from 1; positions and "
+                "cells from 0, as PyTorch indexes them)")
+    st.code(written, language=None, wrap_lines=True)
 
 
-mode = st.segmented_control("What to step through", MODES, key="sb_mode", required=True)
+# what to step through beside the example, and both toggles on one line: on a 1280 x 720 projector the grids had
+# started below the first screen (at 1024 px the row wraps)
+mode_cell, pick_cell = layout.split("sb_top", 380, 300, grow=(0, 1))
+mode = mode_cell.segmented_control("What to step through", MODES, key="sb_mode", required=True)
 with layout.guard("building the example"):
     flip = False
     if mode == "1-D signal":
-        a, b = st.columns(2)
+        a, b = pick_cell.columns(2)
         signal = a.text_input("Signal", key="sb_signal")
         kernel_text = b.text_input("Kernel", key="sb_kernel_1d")
     else:
-        problem = grids(mode == "pooling")
-    if mode != "pooling":
-        flip = layout.toggle(st, "Flip the kernel (true convolution)", key="sb_flip",
-                             help="Turn the kernel by 180 degrees before it slides, as convolution in the "
-                                  "mathematical sense does; PyTorch's conv layers (cross-correlation) do not.")
+        problem = grids(mode == "pooling", pick_cell)
     cols = st.columns(4)
     if mode == "pooling":
         kind = cols[0].selectbox("Pooling", conv.POOL_KINDS, key="sb_pool")
         size = cols[1].number_input("Window", 1, 4, key="sb_psize")
         stride = cols[2].number_input("Stride", 1, 4, key="sb_pstride")
     else:
-        pad = cols[0].number_input("Padding", 0, 3, key="sb_pad")
-        pmode = cols[1].selectbox("Padding mode", conv.PADDING_MODES, key="sb_pmode")
-        stride = cols[2].number_input("Stride", 1, 3, key="sb_stride")
-        dilation = cols[3].number_input("Dilation", 1, 3, key="sb_dilation")
+        pad = cols[0].number_input("Padding", 0, 3, key="sb_pad",
+                                   help="A ring of values around the input (dashed outline): the output grows.")
+        pmode = cols[1].selectbox("Padding mode", conv.PADDING_MODES, key="sb_pmode",
+                                  help="What the ring holds: zeros, or the input reflected, repeated or wrapped.")
+        stride = cols[2].number_input("Stride", 1, 3, key="sb_stride",
+                                      help="How far the window moves per step: watch the dotted path skip.")
+        dilation = cols[3].number_input("Dilation", 1, 3, key="sb_dilation",
+                                        help="Spreads the kernel's taps apart, with dilation - 1 input values between "
+                                             "them.")
+    toggles = st.container(horizontal=True, gap="large")  # wraps where the page is narrow
+    if mode != "pooling":
+        flip = layout.toggle(toggles, "Flip the kernel (true convolution)", key="sb_flip", width="content",
+                             help="Turn the kernel by 180 degrees before it slides, as convolution in the "
+                                  "mathematical sense does; PyTorch's conv layers (cross-correlation) do not.")
     state.publish(SETTINGS, _lecture_named())
     try:
         if mode == "1-D signal":
@@ -177,7 +190,8 @@ with layout.guard("building the example"):
         st.caption(note)
     if words := trace.skipped_words(traced):  # the lecture's 6x6 input, 3x3 kernel, stride 2: 2.5
         st.warning(words)
-    layout.toggle(st, "Play", key="sb_play", help="Advance one step per second (from the first when at the last).",
+    layout.toggle(toggles, "Play", key="sb_play", width="content",
+                  help="Advance one step per second (from the first when at the last).",
                   on_change=stepper.play_from_start, args=(traced.steps,))
     st.fragment(run_every=1.0 if stepper.playing() else None)(show_step)(
         traced, kind if mode == "pooling" else "", grad)

@@ -207,14 +207,16 @@ def split(key: str, left_px: int, right_px: int, grow: tuple[int, int] = (4, 9))
     return left, right
 
 
-def toggle(where: Any, label: str, *, key: str, help: str, **kwargs: Any) -> bool:
-    """``where.toggle`` with its help beside it rather than in its label.
+def toggle(where: Any, label: str, *, key: str, help: str, width: str = "stretch", **kwargs: Any) -> bool:
+    """``where.toggle`` with its help beside it rather than in its label; ``width="content"`` for toggles that share
+    a row (stretched, they share it equally and a long label's help wraps under it).
 
     Streamlit 1.67 puts a toggle's help icon inside the label, so a click on the icon (a tap on a classroom
     tablet) also flips the switch: a student asking what "Trained weights" means lost the trained network.
     """
     # the icon goes under the label where a narrow column has no room beside it, rather than out of sight
-    row = where.container(horizontal=True, wrap=True, gap="xsmall", vertical_alignment="center")  # 8 px, as a label's
+    row = where.container(horizontal=True, wrap=True, gap="xsmall", vertical_alignment="center",  # 8 px, as a label's
+                          width=width)
     value = row.toggle(label, key=key, **kwargs)
     row.markdown("", help=help, width="content")
     return value
