@@ -300,16 +300,18 @@ def _pair(value) -> tuple[int, int]:
 
 
 def _size_lines(layer: Layer, kernel, stride, padding, dilation, ceil: bool = False) -> list[str]:
-    """The output-size formula per axis; a pooling in ceil mode rounds up (GoogLeNet's do)."""
-    lines = []
+    """The output-size formula per axis, one line for both where they read alike (a square input and layer); a pooling
+    in ceil mode rounds up (GoogLeNet's do)."""
     low, high = ("\\lceil", "\\rceil") if ceil else ("\\lfloor", "\\rfloor")
-    for axis, n_in, n_out, f, s, p, d in zip(("H", "W"), layer.in_shape[1:], layer.out_shape[1:],
-                                            kernel, stride, padding, dilation):
+    sums = []
+    for n_in, n_out, f, s, p, d in zip(layer.in_shape[1:], layer.out_shape[1:], kernel, stride, padding, dilation):
         value = conv.output_size(n_in, f, p, s, d)
         dil = f"{d} \\cdot ({f} - 1)" if d != 1 else f"({f} - 1)"
-        lines.append(f"${axis}_{{out}} = {low} ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} {high} + 1 = "
-                     f"{low} {value - 1:g} {high} + 1 = {n_out}$" + (" (ceil mode: rounded up)" if ceil else ""))
-    return lines
+        sums.append(f"{low} ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} {high} + 1 = {low} {value - 1:g} {high} + 1 "
+                    f"= {n_out}$" + (" (ceil mode: rounded up)" if ceil else ""))
+    if len(sums) == 2 and sums[0] == sums[1]:
+        return [f"$H_{{out}} = W_{{out}} = {sums[0]}"]
+    return [f"${axis}_{{out}} = {line}" for axis, line in zip(("H", "W"), sums)]
 
 
 def _conv_formula(module: nn.Conv2d, layer: Layer) -> list[str]:

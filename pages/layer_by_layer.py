@@ -51,13 +51,15 @@ with view, layout.guard("running the network"):
     prepared = inputs.prepare(network.spec, picked[1])
     outputs = model_input.activations(network, prepared.tensor)
     probabilities = torch.softmax(outputs[names[-1]].float(), 0)
-    st.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1))
-    row = st.container(horizontal=True)  # buttons as wide as their words: columns cut "Previous" at 1280 px
+    # buttons as wide as their words (columns cut "Previous" at 1280 px), the slider beside them in the rest: under
+    # it, they had pushed the maps below a 1280 x 720 projector's screen
+    row = st.container(horizontal=True, vertical_alignment="bottom")
     index = names.index(st.session_state.lbl_layer)
     row.button("Previous", key="lbl_prev", on_click=step, args=(-1, names), icon=":material/arrow_back:",
                disabled=index == 0)
     row.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:",
                disabled=index == len(names) - 1)
+    row.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1))
     layer, out = layers[index], outputs[st.session_state.lbl_layer]
     st.subheader(f"{index + 1} of {len(layers)}: `{layer.name}` ({layer.type})")
     st.markdown(inspect.summary_table(layer))
