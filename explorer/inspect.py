@@ -20,7 +20,7 @@ from torch import fx, nn
 from torchvision.models import feature_extraction
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-from explorer import conv, labels
+from explorer import labels
 
 _SKIP_FUNCTIONS = {"size", "getattr", "dim"}  # graph nodes that are not tensors of the data path
 
@@ -301,14 +301,15 @@ def _pair(value) -> tuple[int, int]:
 
 def _size_lines(layer: Layer, kernel, stride, padding, dilation, ceil: bool = False) -> list[str]:
     """The output-size formula per axis, one line for both where they read alike (a square input and layer); a pooling
-    in ceil mode rounds up (GoogLeNet's do)."""
+    in ceil mode rounds up (GoogLeNet's do). The quotient shows its rounding only where it is not whole."""
     low, high = ("\\lceil", "\\rceil") if ceil else ("\\lfloor", "\\rfloor")
     sums = []
     for n_in, n_out, f, s, p, d in zip(layer.in_shape[1:], layer.out_shape[1:], kernel, stride, padding, dilation):
-        value = conv.output_size(n_in, f, p, s, d)
         dil = f"{d} \\cdot ({f} - 1)" if d != 1 else f"({f} - 1)"
-        sums.append(f"{low} ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} {high} + 1 = {low} {value - 1:g} {high} + 1 "
-                    f"= {n_out}$" + (" (ceil mode: rounded up)" if ceil else ""))
+        quotient = (n_in + 2 * p - d * (f - 1) - 1) / s  # rounded only where it is not whole
+        rounded = f"{quotient:g}" if quotient == int(quotient) else f"{low} {quotient:g} {high}"
+        sums.append(f"{low} ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} {high} + 1 = {rounded} + 1 = {n_out}$"
+                    + (" (ceil mode: rounded up)" if ceil else ""))
     if len(sums) == 2 and sums[0] == sums[1]:
         return [f"$H_{{out}} = W_{{out}} = {sums[0]}"]
     return [f"${axis}_{{out}} = {line}" for axis, line in zip(("H", "W"), sums)]
