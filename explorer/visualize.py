@@ -28,7 +28,7 @@ animate the recorded images and stop at any time; :func:`run` collects them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -99,6 +99,7 @@ class Frame:
     objective: float  # what is maximised: the activation minus the penalties
     image: torch.Tensor | None  # (C, H, W) in [0, 1]; on the CPU when recorded, else on the model's device
     recorded: bool = True  # one of the animation's frames: every ``record_every`` steps, the first and the last
+    lowest: bool = False  # an inversion's lowest error so far: :func:`keep` holds its image until a lower one comes
 
 
 def input_stats(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,7 +163,11 @@ def invert(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConf
         error = (graph(x)[layer] - reference).pow(2).sum() / energy
         return -error, error
 
-    yield from _optimise(model, gain, _start(model, tuple(image.shape), None, config.seed), config)
+    lowest = math.inf  # the error jumps from step to step under jitter: the lowest image is kept, not only the last
+    for frame in _optimise(model, gain, _start(model, tuple(image.shape), None, config.seed), config):
+        if frame.value < lowest:
+            lowest, frame = frame.value, replace(frame, lowest=True)
+        yield frame
 
 
 MODES = ("channel", "unit", "class", "invert")
@@ -200,9 +205,16 @@ class Goal:
 
 
 def keep(kept: list[Frame], frame: Frame) -> None:
-    """Append ``frame`` to ``kept``; the frame before it lets go of its image unless it is a recorded one."""
-    if kept and not kept[-1].recorded and kept[-1].image is not None:
+    """Append ``frame`` to ``kept``; the frames before it let go of their images unless they are recorded ones, or
+    an inversion's lowest error so far (until a lower one comes)."""
+    if kept and not kept[-1].recorded and not kept[-1].lowest and kept[-1].image is not None:
         kept[-1] = replace(kept[-1], image=None)
+    if frame.lowest:  # the lowest before it lets go: the last one marked, a few steps back
+        for i in range(len(kept) - 1, -1, -1):
+            if kept[i].lowest:
+                if not kept[i].recorded:
+                    kept[i] = replace(kept[i], image=None)
+                break
     kept.append(frame)
 
 
@@ -215,8 +227,29 @@ def run(frames: Iterable[Frame]) -> list[Frame]:
 
 
 def recorded(frames: Iterable[Frame]) -> list[Frame]:
-    """The frames that carry an image: the animation (and, when stopped early, the latest image)."""
-    return [f for f in frames if f.image is not None]
+    """The animation's frames (and, when stopped early, the latest image)."""
+    frames = list(frames)
+    return [f for i, f in enumerate(frames) if f.image is not None and (f.recorded or i == len(frames) - 1)]
+
+
+def lowest(frames: Sequence[Frame]) -> Frame | None:
+    """An inversion's frame of lowest error that :func:`keep` held the image of; None for an ascent."""
+    return next((f for f in reversed(frames) if f.lowest and f.image is not None), None)
+
+
+def affine_in_pixels(model: nn.Module, layer: str, input_shape: tuple[int, int, int]) -> bool:
+    """Whether ``layer``'s output is an affine function of the image (only convolutions, normalisation and the like
+    before it, no ReLU or pooling): then f(a + b) = f(a) + f(b) - f(0) for any two images a, b.
+
+    A channel's mean on such a layer is the kernel's sum times the image's brightness plus what the border adds, so
+    an ascent on it brightens the border instead of drawing a pattern.
+    """
+    graph = _extractor(model, layer)
+    a, b = torch.rand(2, *input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        batch = torch.stack([a, b, a + b, torch.zeros(input_shape)]).to(inspect.device_of(model))
+        fa, fb, fab, f0 = graph(batch)[layer].double()
+    return float((fab - fa - fb + f0).abs().max()) <= 1e-4 * float((fa - f0).abs().max()) + 1e-6
 
 
 def class_probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:

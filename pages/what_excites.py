@@ -57,6 +57,9 @@ with view, layout.guard("optimising the image"):
         if goal.needs_image:
             middle.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Your image (what is inverted)",
                                                                height=260), key="wx_fig_original")
+        if (lowest := ascent_controls.well_below_last(outcome.frames)) is not None:
+            middle.plotly_chart(explain_figures.picture_figure(lowest.image.cpu(), f"The lowest error, at step "
+                                                               f"{lowest.step}", height=260), key="wx_fig_lowest")
 
 with view, layout.guard("finding the data set's top 9"):
     if choice.channel_of_maps(network) is not None:

@@ -102,6 +102,17 @@ def test_a_collection_stopped_early_keeps_its_latest_image(lenet):
     assert kept[-1].image is not None and not kept[-1].recorded
 
 
+def test_an_inversion_holds_its_lowest_error_image_and_no_more(lenet):
+    image = V.noise(lenet, SHAPE, seed=3)
+    frames = V.run(V.invert(lenet, "pool2", image, V.AscentConfig(steps=40, record_every=16, jitter=4, seed=1)))
+    lowest = V.lowest(frames)
+    assert lowest.value == min(f.value for f in frames) and lowest.image is not None
+    held = [f.step for f in frames if f.image is not None]
+    assert set(held) <= {0, 16, 32, 40, lowest.step}  # the animation's, the last and the lowest
+    assert [f.step for f in V.recorded(frames)] == [0, 16, 32, 40]  # the animation leaves the lowest out
+    assert V.lowest(V.run(V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(steps=4), SHAPE))) is None
+
+
 def test_same_seed_same_images_other_seed_other_images(lenet):
     def final(seed: int) -> torch.Tensor:
         config = V.AscentConfig(steps=16, jitter=2, seed=seed)

@@ -100,7 +100,25 @@ def pick_goal(network: Network) -> Choice:
     goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image))
     # the objective (see visualize): a fully connected layer's output is one number, its own mean
     value = "the unit's activation" if unit else "mean activation of the channel" if maps else "the output's value"
+    if mode == "channel" and maps and _affine(network, layer.name):
+        _warn_affine(network, layer.name)
     return Choice(goal, "Gradient ascent", f"What excites {what} of {layer.name}", value)
+
+
+def _affine(network: Network, layer: str) -> bool:
+    return memo.computed("wx_affine", (network.key, layer), lambda report: visualize.affine_in_pixels(
+        network.model, layer, network.spec.input_shape), lambda done, total: "Looking at the layer...", keep=64)
+
+
+def _warn_affine(network: Network, layer: str) -> None:
+    """A channel of a layer linear in the pixels has no pattern for its mean to find (visualize.affine_in_pixels)."""
+    names = [l.name for l in network.layers]
+    after = next((l.name for l in network.layers[names.index(layer) + 1:]
+                  if isinstance(l.module, torch.nn.ReLU) or l.type == "relu"), None)
+    st.warning(f"`{layer}` is linear in the pixels (no ReLU or pooling before it), so its channel's mean is the "
+               "kernel's sum times the image's brightness, plus what the border adds where the kernel overhangs it: "
+               "the ascent brightens the edges rather than draw the kernel's pattern. Optimise **One unit** (its "
+               "best image is its kernel)" + (f", or a layer after a ReLU, such as `{after}`." if after else "."))
 
 
 def _pick_unit(layer: str, size: tuple[int, int]) -> tuple[int, int]:
@@ -179,13 +197,18 @@ def remark(choice: Choice, frames: list[visualize.Frame], config: visualize.Asce
     if choice.goal.mode in ("channel", "unit") and max(values) == 0:
         return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
                 "start. Try another seed, start from your image, or pick the layer before the ReLU.")
-    lowest = min(frames, key=lambda f: f.value) if choice.goal.mode == "invert" else None
-    if lowest is not None and lowest.value < 0.67 * values[-1]:  # the text quoted only the last
+    if (lowest := well_below_last(frames)) is not None:  # the text quoted only the last
         why = (f" Jitter shifts the image by up to {config.jitter} pixels each step, so the error jumps from step "
                "to step." if config.jitter else "")
         low = labels.alike(values[0], lowest.value, values[-1])[1]  # as the page writes the first and the last
-        return f" The lowest was **{low}**, at step {lowest.step}.{why}"
+        return f" The lowest was **{low}**, at step {lowest.step}: its image is under yours.{why}"
     return ""
+
+
+def well_below_last(frames: list[visualize.Frame]) -> visualize.Frame | None:
+    """An inversion's lowest-error frame (with its image) where it is well below the last one's error."""
+    lowest = visualize.lowest(frames)
+    return lowest if lowest is not None and lowest.value < 0.67 * frames[-1].value else None
 
 
 def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:

@@ -66,12 +66,27 @@ def test_a_class_link_of_the_former_kind_opens_its_class_and_is_rewritten():
     assert at.query_params["class"] in ("7", ["7"]) and "channel" not in at.query_params
 
 
+def test_a_channel_of_a_layer_linear_in_the_pixels_is_flagged_with_a_way_out():
+    """conv1's channel mean rewards the border, not the kernel's pattern (the ascent drew bright bands at the edges)."""
+    flagged = app(PAGE, layer="conv1", channel="4", steps="4")
+    no_crash(flagged)
+    assert "`conv1` is linear in the pixels" in warnings(flagged) and "such as `relu1`" in warnings(flagged)
+    for params in ({"layer": "relu1", "channel": "4"}, {"mode": "unit", "layer": "conv1", "channel": "4"}, {}):
+        assert "linear in the pixels" not in warnings(app(PAGE, steps="4", **params)), params
+
+
 def test_inverting_the_image_at_a_layer():
     at = app(PAGE, mode="invert", layer="pool1", steps="48")
     no_crash(at)
     assert "An image that pool1 sees as yours" in titles(at) and "Your image (what is inverted)" in titles(at)
     values = _values(at)
     assert values[-1] < values[0] / 2
+
+
+def test_an_inversion_that_ends_well_above_its_lowest_error_shows_the_lowest_image():
+    at = app(PAGE, mode="invert", layer="pool2")  # jitter 2: the error jumps, 0.21 at the end, 0.08 at its lowest
+    no_crash(at)
+    assert "The lowest error, at step 51" in titles(at) and "its image is under yours" in text(at)
 
 
 def test_a_channel_of_a_fully_connected_layer_from_the_image():
