@@ -57,18 +57,22 @@ def tex_int(n: int) -> str:
 
 def percent_pair(before: float, after: float, most: int = 4) -> tuple[str, str]:
     """Two probabilities as percentages with the fewest decimals (1 to ``most``) that tell them apart:
-    ("100.0%", "99.2%"), ("100.00%", "99.96%"); equal ones with one decimal."""
+    (">99.9%", "99.2%"), (">99.99%", "99.96%"); equal ones with one decimal."""
     return percents(before, after, most=most)
 
 
 def percents(*values: float, most: int = 4) -> tuple[str, ...]:
     """Probabilities as percentages with the fewest decimals (1 to ``most``) that tell the different ones
-    apart: a random network's 0.1% against 0.1% becomes 0.10% against 0.12%."""
+    apart: a random network's 0.1% against 0.1% becomes 0.10% against 0.12%. One that rounds to 100% reads
+    ">99.9%" (as :func:`share` writes it), with as many nines as decimals."""
     for decimals in range(1, most + 1):
         shown = tuple(f"{v:.{decimals}%}" for v in values)
         if len(set(shown)) == len(set(values)):
-            return shown
-    return tuple(f"{v:.1%}" for v in values)
+            break
+    else:
+        decimals, shown = 1, tuple(f"{v:.1%}" for v in values)
+    certain = f"{1:.{decimals}%}"
+    return tuple(f">{100 - 10 ** -decimals:.{decimals}f}%" if text == certain else text for text in shown)
 
 
 def alike(*values: float, digits: int = 4) -> tuple[str, ...]:
@@ -113,7 +117,8 @@ def from_link_cell(text: str) -> str:
 
 def share(p: float) -> str:
     """A probability as a percentage to one decimal; below 0.05%, "<0.1%" (a runner-up's "0.0%" said nothing);
-    from 99.95% but below 1, ">99.9%" (LeNet-5's 99.9992% read "100.0%", as if certain)."""
-    if 0.9995 <= p < 1:
+    from 99.95%, ">99.9%" (LeNet-5's 99.9992% read "100.0%", as if certain), 1 too: a softmax is never 1, a float
+    rounds it there (TinyVGG's circle, 1 - 3e-20)."""
+    if p >= 0.9995:
         return ">99.9%"
     return f"{p:.1%}" if p >= 0.0005 else "<0.1%"

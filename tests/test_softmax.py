@@ -29,7 +29,7 @@ def test_an_overflowing_score_is_refused_and_numbers_stay_short():
         softmax.written_out(torch.tensor([800.0, 0.0]))
     assert [softmax.number(v) for v in (20.09, 1234.4, 4.85e8, 2.3e-5, 0.0123, 5.8, 1.0, 0.0)] == \
         ["20.1", "1,234", "4.85e8", "2.30e-5", "0.0123", "5.80", "1.00", "0"]
-    assert [labels.share(p) for p in (0.999992, 0.5, 0.0001, 1.0)] == [">99.9%", "50.0%", "<0.1%", "100.0%"]
+    assert [labels.share(p) for p in (0.999992, 0.5, 0.0001, 1.0)] == [">99.9%", "50.0%", "<0.1%", ">99.9%"]
 
 
 def test_the_table_writes_each_division():

@@ -152,3 +152,11 @@ def test_a_choice_may_be_named_by_its_words_before_the_brackets_when_only_one_st
         parse("sobel")
     with pytest.raises(ValueError, match="'blur' is not one of"):
         parse("blur")
+
+
+def test_a_choice_named_whole_in_another_case_is_that_one_even_where_its_first_word_starts_another():
+    from explorer.ui import state
+
+    parse = state.choice(("laplacian", "laplacian (negative)", "sobel (horizontal edges)"))
+    assert parse("LAPLACIAN") == "laplacian" and parse("Laplacian (Negative)") == "laplacian (negative)"
+    assert parse("Sobel (Horizontal edges)") == "sobel (horizontal edges)"

@@ -67,9 +67,11 @@ def linked_spec() -> models.ModelSpec:
 
 
 def _model_name(text: str) -> str:
-    """Parser for the link's model: a registry name or a finished run."""
+    """Parser for the link's model: a registry name (in any case: ``TinyVGG``) or a finished run."""
     if text in models.names() or text in _trained_runs():
         return text
+    if (named := text.strip().casefold()) in models.names():
+        return named
     raise ValueError(f"{text!r} is neither a model of the zoo nor a finished training run")
 
 

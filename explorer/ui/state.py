@@ -36,14 +36,18 @@ class Setting:
 
 
 def choice(options: Sequence[str]) -> Callable[[str], str]:
-    """Parser that accepts only one of ``options``, or, in any case, the words before the one option's brackets
+    """Parser that accepts only one of ``options``, in any case, or the words before the one option's brackets
     that they start (``custom`` or ``Custom`` for "custom (edit the grid)", as a teacher types a link; ``sobel``
     names two: refused, saying so)."""
 
     def parse(text: str) -> str:
         if text in options:
             return text
-        short = [o for o in options if o.split(" (")[0].casefold() == text.strip().casefold()]
+        named = text.strip().casefold()
+        whole_name = [o for o in options if o.casefold() == named]  # LAPLACIAN is laplacian, not its negative too
+        if len(whole_name) == 1:
+            return whole_name[0]
+        short = [o for o in options if o.split(" (")[0].casefold() == named]
         if len(short) == 1:
             return short[0]
         if short:

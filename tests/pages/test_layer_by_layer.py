@@ -7,7 +7,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer import data
-from tests.apptest import app, errors, figures, no_crash, text, titles
+from tests.apptest import app, errors, figures, no_crash, text, titles, warnings
 
 
 def _walk_every_layer(at: AppTest) -> list[str]:
@@ -218,6 +218,13 @@ def test_a_link_to_a_model_opens_on_a_sample_like_its_data():
     assert at.selectbox(key="img_sample").value == "triangle" and "img" not in at.query_params
     at.selectbox(key="img_sample").set_value("digit").run()  # another sample: now the link names it
     assert at.query_params["img"] in ("digit", ["digit"])
+
+
+def test_a_link_may_name_the_model_in_any_case():
+    at = app("pages/layer_by_layer.py", model="TinyVGG")
+    no_crash(at)
+    assert at.selectbox(key="net_model").value == "tinyvgg" and not warnings(at)
+    assert at.selectbox(key="img_sample").value == "triangle"  # the defaults follow it too
 
 
 PROBES = "Probe each layer"
