@@ -326,7 +326,8 @@ def backward_step_figures(trace: Trace, back: Backward) -> list[go.Figure]:
     return [
         grid_figure(back.upstream, f"dL/dy: {cell_name(trace, r, c)}", highlight=[(r, c)], colorscale=GRADIENT_SCALE,
                     zmid=0, outline=INK_ON_WHITE),
-        grid_figure(trace.padded, f"Input x {padded}".strip(), highlight=taps, border=trace.padding),
+        grid_figure(trace.padded, f"Input x {padded}".strip(), highlight=taps, border=trace.padding,
+                    unread=unread(trace)),
         grid_figure(back.input_grad, f"dx so far {padded}".strip(), highlight=taps, border=trace.padding,
                     colorscale="RdBu_r", zmid=0),
         grid_figure(back.weight_grad, "dw so far", colorscale="RdBu_r", zmid=0),

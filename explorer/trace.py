@@ -211,24 +211,27 @@ def unread_notes(trace: Trace) -> list[str]:
     notes = []
     one_row = trace.padded.shape[0] == 1 and trace.window_hw[0] == 1
     missed_rows, missed_cols = unread(trace)
+    pooling = trace.weights is None  # windows without a kernel: nothing between taps, no products
     for axis, missed, read in (("row", missed_rows, trace.rows), ("column", missed_cols, trace.cols)):
         inside = [i for i in missed if i < int(read.max())]
         if inside and not (one_row and axis == "row"):
             name, many = "position" if one_row else axis, len(inside) > 1
+            where = (f"between the windows (stride {trace.stride}, window {trace.window_hw[0 if axis == 'row' else 1]}"
+                     "): no window ever reads" if pooling else f"between the kernel's taps (stride {trace.stride}, "
+                     f"dilation {trace.dilation}): no product ever uses")
             notes.append(f"{name.capitalize()}{'s' if many else ''} {', '.join(map(str, inside))} of the "
-                         f"{'padded input' if any(trace.padding) else 'input'} {'lie' if many else 'lies'} between the "
-                         f"kernel's taps (stride {trace.stride}, dilation {trace.dilation}): no product ever uses "
+                         f"{'padded input' if any(trace.padding) else 'input'} {'lie' if many else 'lies'} {where} "
                          f"{'them' if many else 'it'}, so {'they' if many else 'it'} cannot change the output (shaded "
                          "on the input).")
     return notes
 
 
 def skipped_words(trace: Trace) -> str:
-    """The page's warning (Markdown): an output size that is not whole (:func:`size_notes`) and input the kernel never
-    reads (:func:`unread_notes`); "" when the windows tile the input."""
+    """The page's warning (Markdown): an output size that is not whole (:func:`size_notes`) and input between the
+    kernel's taps or the windows (:func:`unread_notes`), each under its heading; "" when the windows tile the input."""
     sizes, between = size_notes(trace), unread_notes(trace)
-    heading = "The output size is not a whole number:\n" if sizes else ""
-    return heading + "\n".join(f"- {note}" for note in sizes + between)
+    parts = [("The output size is not a whole number:", sizes), ("Input that no window reads:", between)]
+    return "\n\n".join(heading + "".join(f"\n- {note}" for note in notes) for heading, notes in parts if notes)
 
 
 def pool_equation(trace: Trace, kind: str, step: int, decimals: int = 2) -> str:

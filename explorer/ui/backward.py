@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import backprop, conv, export, figures
+from explorer import backprop, conv, export, figures, labels
 from explorer.trace import Trace
 from explorer.ui import layout
 
@@ -26,7 +26,8 @@ FOLDED = {
 def upstream(traced: Trace) -> torch.Tensor | None:
     """The upstream gradient typed on the page (all ones when empty); None, with a message, when unusable."""
     h, w = traced.output.shape
-    text = st.text_area(f"Upstream gradient dL/dy: {h} rows of {w} numbers (empty: all ones, the gradient of "
+    text = st.text_area(f"Upstream gradient dL/dy: {h} {labels.plural(h, 'row')} of {w} {labels.plural(w, 'number')} "
+                        "(empty: all ones, the gradient of "
                         "L = the sum of the outputs)", key="sb_upstream", height=100)
     try:
         return backprop.upstream_grid(text, (h, w))

@@ -172,7 +172,8 @@ def test_input_between_the_kernels_taps_is_named_and_shaded():
     at = app("pages/step_by_step.py", ex="custom", kv="1 1\n1 1", stride="3",
              **{"in": "\n".join(" ".join("1" for _ in range(5)) for _ in range(5))})
     no_crash(at)
-    assert warnings(at) == ("- Row 2 of the input lies between the kernel's taps (stride 3, dilation 1): no product "
+    assert warnings(at) == ("Input that no window reads:\n"
+                            "- Row 2 of the input lies between the kernel's taps (stride 3, dilation 1): no product "
                             "ever uses it, so it cannot change the output (shaded on the input).\n"
                             "- Column 2 of the input lies between the kernel's taps (stride 3, dilation 1): no product "
                             "ever uses it, so it cannot change the output (shaded on the input).")
@@ -180,6 +181,25 @@ def test_input_between_the_kernels_taps_is_named_and_shaded():
                   **{"in": "\n".join(" ".join("1" for _ in range(5)) for _ in range(5))})
     assert "- Rows 1, 3 of the input lie between the kernel's taps (stride 1, dilation 2): no product ever uses them" \
         in warnings(dilated)
+
+
+def test_pooling_windows_that_skip_input_say_so_without_a_kernel_and_apart_from_the_size():
+    at = app("pages/step_by_step.py", mode="pooling", pstride="3")  # 4x5 input, 2x2 windows: (5 - 2) / 3 + 1 = 2
+    no_crash(at)
+    sizes, between = warnings(at).split("\n\n")
+    assert sizes.startswith("The output size is not a whole number:\n- Rows: (W - F + 2P) / S + 1 = (4 - 2 + 0) / 3")
+    assert between == ("Input that no window reads:\n- Column 2 of the input lies between the windows (stride 3, "
+                       "window 2): no window ever reads it, so it cannot change the output (shaded on the input).")
+
+
+def test_the_backward_pass_shades_the_input_no_window_reads():
+    at = app("pages/step_by_step.py", mode="backward", ex="stride_2")  # 6x6, 3x3, stride 2: the last row and column
+    no_crash(at)
+    grid = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Input x")
+    shaded = [s for s in grid["layout"].get("shapes", []) if s.get("fillcolor")]
+    assert shaded, "the unread row and column are shaded as in the forward pass"
+    assert "1 row of 1 number" in app("pages/step_by_step.py", mode="backward", ex="box", dil="2").text_area(
+        key="sb_upstream").label
 
 
 def test_a_box_blur_is_written_in_ninths():
