@@ -36,7 +36,7 @@ def closer_look(layer: inspect.Layer, out: torch.Tensor, closer: int) -> None:
     if clicked is not None and clicked != state.kept("lbl_closer_last"):  # a new click: its unit, taken apart
         st.session_state.update(lbl_sum=True, lbl_sum_map=closer, lbl_sum_row=clicked[0], lbl_sum_col=clicked[1])
     state.keep("lbl_closer_last", clicked)
-    _clamp(out)
+    _clamp(layer.name, out)
     shown = st.session_state.lbl_sum and st.session_state.lbl_sum_map == closer
     unit = (st.session_state.lbl_sum_row, st.session_state.lbl_sum_col) if shown else None
     st.plotly_chart(field_figures.clickable_map_figure(fmap, figures.subtitled(
@@ -48,37 +48,49 @@ def draw(layer: inspect.Layer, x: torch.Tensor, out: torch.Tensor) -> None:
     """For a convolution ``layer`` with input ``x`` (C, H, W) and output ``out`` (M, H', W'): the expander."""
     box = st.expander("How one value of this layer is computed, from every input map", key="lbl_sum",
                       on_change="rerun")
-    if not box.open:  # drawn only while open; open or shut, it is in the link
+    _clamp(layer.name, out)
+    if not box.open:  # drawn only while open; open or shut, it is in the link, its unit only while open
+        for key in ("lbl_sum_map", "lbl_sum_row", "lbl_sum_col", "lbl_sum_from"):
+            state.page_default(key, st.session_state[key])
         return
     with box:
-        _clamp(out)
         where = layout.cells(3, layout.SETTING_PX)
         m = where[0].number_input("Output map", 0, out.shape[0] - 1, key="lbl_sum_map")
         r = where[1].number_input("Row", 0, out.shape[1] - 1, key="lbl_sum_row")
         c = where[2].number_input("Column", 0, out.shape[2] - 1, key="lbl_sum_col")
         parts = unit_sum.conv_unit(layer.module, x, int(m), int(r), int(c))
-        st.markdown(_sum_words(layer.name, (m, r, c), parts, float(out[m, r, c])))
+        st.markdown(_sum_words(layer.name, (m, r, c), parts, float(out[m, r, c]), layer.module.bias is not None))
         _one_map(parts, (layer.name, m, r, c), tuple(x.shape[1:]))
 
 
-def _clamp(out: torch.Tensor) -> None:
-    """A position the layer lacks (another layer's, a link's) moves inside it; -1 means the middle."""
-    for key, size in (("lbl_sum_map", out.shape[0]), ("lbl_sum_row", out.shape[1]), ("lbl_sum_col", out.shape[2])):
-        value = st.session_state[key]
-        st.session_state[key] = size // 2 if value < 0 and key != "lbl_sum_map" else min(max(value, 0), size - 1)
+def _clamp(name: str, out: torch.Tensor) -> None:
+    """A position the layer lacks (another layer's, a link's: named) moves inside it; -1 means the middle, which the
+    link leaves out (the page's pick)."""
+    for key, param, size, what in (("lbl_sum_map", "smap", out.shape[0], "maps"),
+                                   ("lbl_sum_row", "srow", out.shape[1], "rows"),
+                                   ("lbl_sum_col", "scol", out.shape[2], "columns")):
+        state.at_most(key, param, size - 1, f"`{name}` has {what} 0..{size - 1}")
+        if key != "lbl_sum_map":
+            middle = state.page_default(key, size // 2)
+            if st.session_state[key] < 0:
+                st.session_state[key] = middle
 
 
-def _sum_words(name: str, at: tuple[int, int, int], parts: unit_sum.UnitSum, pytorch: float) -> str:
-    """"conv2[3, 5, 5] = (map 0: 1.2) + ... + bias 0.1 = 3.4", and PyTorch's own value beside it."""
+def _sum_words(name: str, at: tuple[int, int, int], parts: unit_sum.UnitSum, pytorch: float, bias: bool) -> str:
+    """"conv2[3, 5, 5] = (map 0: 1.2) + ... + bias 0.1 = 3.4", and PyTorch's own value beside it; ``bias``: whether
+    the layer has one (a convolution before a batch norm has none)."""
     order = sorted(range(len(parts.channels)), key=lambda i: -abs(float(parts.partials[i])))
     terms = [f"{_term(float(parts.partials[i]))} (map {parts.channels[i]})" for i in sorted(order[:SHOWN_TERMS])]
     rest = order[SHOWN_TERMS:]
     if rest:
         terms.append(f"{_term(float(parts.partials[rest].sum()))} (the other {len(rest)} maps)")
     m, r, c = at
+    if bias:
+        terms.append(f"bias {_term(parts.bias)}")
     return (f"**`{name}`[{m}, {r}, {c}]** = the sum over its {len(parts.channels)} input "
-            f"{labels.plural(len(parts.channels), 'map')} of window · kernel slice, plus the bias:\n\n"
-            f"{' + '.join(terms)} + bias {_term(parts.bias)} = **{export.number(parts.total, 3)}** "
+            f"{labels.plural(len(parts.channels), 'map')} of window · kernel slice"
+            + (", plus the bias:" if bias else " (no bias: a batch norm follows):") + "\n\n"
+            f"{' + '.join(terms)} = **{export.number(parts.total, 3)}** "
             f"(the layer's output there: {export.number(pytorch, 3)}). Each map's term is written out below.")
 
 
@@ -90,12 +102,16 @@ def _term(value: float) -> str:
 def _one_map(parts: unit_sum.UnitSum, unit: tuple, size: tuple[int, int]) -> None:
     """One input map's window, kernel slice and products as numbers (the map that adds most, by default, and again
     for each new ``unit``: the default follows the output map)."""
-    choices = parts.channels
-    if state.kept("lbl_sum_unit", unit) != unit:  # another unit: its own strongest map (a link's choice stands)
-        st.session_state.lbl_sum_from = -1
+    choices, linked = parts.channels, state.from_link("lbl_sum_from")
+    if state.kept("lbl_sum_unit", unit) != unit and not linked:  # another unit: its own strongest map (a link's
+        st.session_state.lbl_sum_from = -1  # choice stands, Back's too)
     state.keep("lbl_sum_unit", unit)
+    strongest = state.page_default("lbl_sum_from", choices[int(parts.partials.abs().argmax())])
     if st.session_state.lbl_sum_from not in choices:
-        st.session_state.lbl_sum_from = choices[int(parts.partials.abs().argmax())]
+        if linked and st.session_state.lbl_sum_from >= 0:
+            state.link_ignored("sfrom", st.session_state.lbl_sum_from, f"this unit reads input maps "
+                               f"{choices[0]}..{choices[-1]}, so map {strongest}, which adds most, is shown")
+        st.session_state.lbl_sum_from = strongest
     term = {k: export.number(float(parts.partials[i]), 3) for i, k in enumerate(choices)}
     shown = st.selectbox("Input map to look at", choices, key="lbl_sum_from",
                          format_func=lambda k: f"map {k}: its term {term[k]}")
@@ -108,10 +124,15 @@ def _one_map(parts: unit_sum.UnitSum, unit: tuple, size: tuple[int, int]) -> Non
             (grids[2], parts.products[i], "Products", "RdBu_r", 0, outside)):
         place.plotly_chart(figures.grid_figure(values, title, colorscale=scale, zmid=zmid, cell_px=36, border=ring),
                            key=f"lbl_sum_fig_{title.split()[0]}", config=layout.NO_TOOLBAR)
-    st.caption(f"Its taps read rows {parts.rows[0]}..{parts.rows[-1]} and columns {parts.cols[0]}..{parts.cols[-1]} "
+    st.caption(f"Its taps read {_span('row', parts.rows)} and {_span('column', parts.cols)} "
                "of the input map, shaded as the map itself (dark: low)"
                + (", the padding outside the dashed line" if any(outside) else "")
                + ". The products add up to the map's term above.")
+
+
+def _span(axis: str, taps: list[int]) -> str:
+    """"rows 3..7", or "row 16" for a 1x1 kernel's one tap."""
+    return f"{axis} {taps[0]}" if taps[0] == taps[-1] else f"{axis}s {taps[0]}..{taps[-1]}"
 
 
 def _padding(parts: unit_sum.UnitSum, size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -7,7 +7,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer import data
-from tests.apptest import app, errors, figures, no_crash, text, titles, warnings
+from tests.apptest import app, back_to, errors, figures, no_crash, text, titles, warnings
 
 
 def _walk_every_layer(at: AppTest) -> list[str]:
@@ -78,7 +78,7 @@ def test_layer_page_link_opens_a_layer_with_its_arithmetic():
     no_crash(at)
     assert at.subheader[0].value == "5 of 13: `conv2` (Conv2d)"
     shown = text(at)
-    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2{,}416" in shown and "\\lfloor 9 \\rfloor + 1 = 10" in shown
+    assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2{,}416" in shown and "= 9 + 1 = 10$" in shown
     assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in shown
 
 
@@ -385,3 +385,33 @@ def test_a_click_on_a_unit_of_a_maps_closer_look_takes_that_unit_apart():
     closer = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Map 2 of conv1"))
     outline = closer["layout"]["shapes"][0]
     assert (outline["x0"], outline["y0"]) == (3.5, 10.5)  # the unit clicked, outlined
+
+
+def test_one_value_settings_of_a_link_off_the_layer_are_named_and_the_closed_box_adds_none():
+    at = app("pages/layer_by_layer.py", layer="conv2", sum="1", smap="999", sfrom="77", srow="3", scol="4")
+    no_crash(at)
+    said = warnings(at)
+    assert "`smap=999` was ignored: `conv2` has maps 0..15, so 15 is shown" in said
+    assert "`sfrom=77` was ignored: this unit reads input maps 0..5" in said
+    closed = app("pages/layer_by_layer.py", layer="conv1", look="1", closer="2")  # the sum's box shut, no click
+    no_crash(closed)
+    assert not {"srow", "scol", "smap", "sfrom"} & set(closed.query_params)
+
+
+def test_back_to_a_one_value_link_keeps_its_input_map():
+    """Back restores the link's sfrom: the 'another unit, its own strongest map' reset had won over it."""
+    at = app("pages/layer_by_layer.py", layer="conv2", sum="1", smap="15", srow="5", scol="5", sfrom="2")
+    assert at.selectbox(key="lbl_sum_from").value == 2
+    at.number_input(key="lbl_sum_row").set_value(7).run()
+    back_to(at, layer="conv2", sum="1", smap="15", srow="5", scol="5", sfrom="2")
+    no_crash(at)
+    assert at.number_input(key="lbl_sum_row").value == 5 and at.selectbox(key="lbl_sum_from").value == 2
+
+
+def test_one_value_of_a_one_by_one_convolution_without_bias_says_so():
+    at = app("pages/layer_by_layer.py", model="resnet_small", layer="stage2.shortcut.conv", sum="1")
+    no_crash(at)
+    words = next(m.value for m in at.markdown if m.value.startswith("**`stage2.shortcut.conv`["))
+    assert "(no bias: a batch norm follows)" in words and "bias" not in words.split("\n\n")[1]
+    assert any("Its taps read row " in c.value and "and column " in c.value and ".." not in c.value.split(" of ")[0]
+               for c in at.caption)
