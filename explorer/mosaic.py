@@ -18,7 +18,7 @@ from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
 
 from explorer import figures
-from explorer.labels import text_px
+from explorer.labels import share, text_px
 
 SELECTED_COLOUR = "#d62728"  # the outline of the tile chosen
 LABEL_SCALE = 0.9  # a size-11 label's width against text_px's (a 14 px table's): "Ankle boot" 51 px as measured
@@ -243,7 +243,7 @@ def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top
     p, idx = probabilities.float().topk(min(top, len(probabilities)))
     labels = [classes[i] if i < len(classes) else str(i) for i in idx.tolist()]
     fig = go.Figure(go.Bar(x=p.numpy()[::-1], y=labels[::-1], orientation="h",
-                           text=[f"{v:.1%}" for v in p.tolist()][::-1], textposition="auto"))
+                           text=[share(v) for v in p.tolist()][::-1], textposition="auto"))
     fig.update_layout(title="Prediction (softmax of the last layer)", height=height,
                       margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(range=[0, 1.04], dtick=0.2, tickformat=".0%"),
                       yaxis=dict(type="category"))  # digit names are labels, not numbers

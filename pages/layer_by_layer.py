@@ -107,13 +107,14 @@ with tab_maps, layout.guard("drawing the layer's output"):
                     one_value.closer_look(layer, out, closer)
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
-            st.markdown("**The softmax, written out:** $p_k = e^{z_k} / \\sum_j e^{z_j}$, from the scores $z$ of the "
-                        "last layer (the logits); the largest exponential takes the largest share.")
-            written = softmax.written_out(out.flatten(), network.spec.classes)
-            st.dataframe(softmax.table(written), key="lbl_softmax", hide_index=True, height="content")
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles
             what = f"{out.shape[0]:,} maps of 1 x 1" if out.dim() == 3 else f"{out.numel():,} values"
             st.plotly_chart(mosaic.vector_figure(out.flatten(), what), key="lbl_fig_vector")
+    if index == len(layers) - 1:  # the whole view's width: beside the input, its divisions were cut off
+        st.markdown("**The softmax, written out:** $p_k = e^{z_k} / \\sum_j e^{z_j}$, from the scores $z$ of the "
+                    "last layer (the logits); the largest exponential takes the largest share.")
+        written = softmax.written_out(out.flatten(), network.spec.classes)
+        st.dataframe(softmax.table(written), key="lbl_softmax", hide_index=True, height="content")
     if isinstance(layer.module, torch.nn.Conv2d):  # CNN Explainer's view, on this network's own maps
         one_value.draw(layer, outputs[layer.source] if layer.source else prepared.tensor, out)
 

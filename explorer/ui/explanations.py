@@ -40,10 +40,10 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str], itera
     ``iterated``: it was already the iterated attack (so only a larger eps is left to try)."""
     if result.target is not None:
         if result.flipped:
-            return (f"It now reads **{name(result.target)} ({result.target_confidence:.1%})**; "
-                    f"{name(result.label)} keeps {result.label_confidence:.1%}.")
-        return (f"Not yet: {name(result.target)} gets {result.target_confidence:.1%}, and the network reads "
-                f"**{name(result.after)} ({result.after_confidence:.1%})**. Try a larger eps"
+            return (f"It now reads **{name(result.target)} ({labels.share(result.target_confidence)})**; "
+                    f"{name(result.label)} keeps {labels.share(result.label_confidence)}.")
+        return (f"Not yet: {name(result.target)} gets {labels.share(result.target_confidence)}, and the network "
+                f"reads **{name(result.after)} ({labels.share(result.after_confidence)})**. Try a larger eps"
                 + ("." if iterated else " or the iterated attack."))
     if result.flipped:
         before, after, kept = labels.percents(result.before_confidence, result.after_confidence,
@@ -168,8 +168,8 @@ def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> st
                        "speaks for it, so no square is outlined.")
     if before < 0.005:
         return note + f"The network gives {what} only {before:.2%} here, so the map shows where its score falls most."
-    reading = name(occ.worst_reading)
-    return note + (f"The outlined square lowers it most: covered, it takes {what} from {before:.1%} to **{after:.1%}**"
+    reading, (was, now) = name(occ.worst_reading), labels.percent_pair(before, after)
+    return note + (f"The outlined square lowers it most: covered, it takes {what} from {was} to **{now}**"
                    + (f": the network then reads **{reading}**." if reading != what else "."))
 
 

@@ -26,6 +26,7 @@ LOW_LR = {"adamw": 1e-5, "sgd": 1e-4}  # LeNet-5 on 1,000 shapes, 2 epochs: Adam
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 RUN_VIEW_LEAST_PX = 315  # and in a 1024 px window (a projector), with the sidebar open
+RUN_VIEW_MID_PX = 446  # and in a 1280 px window: a grid sized for 516 px left a 150 px blank band under it there
 
 
 def run_id(text: str) -> str:
@@ -174,7 +175,7 @@ def _readings(run_id: str, step: int, snap: dict) -> None:
     right = sum(c.startswith("✓") for c in captions)
     pictures = list(snap["read_images"].float() / 255)
     st.plotly_chart(mosaic.images_figure(pictures, captions, f"{right} of {len(pictures)} test images read right at "
-                                         f"step {step:,}", cols=4, side=48, width_px=RUN_VIEW_PX,
+                                         f"step {step:,}", cols=4, side=48, width_px=RUN_VIEW_MID_PX,
                                          least_px=RUN_VIEW_LEAST_PX),
                     key=f"tr_readings_{run_id}_{step}")
 
