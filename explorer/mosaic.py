@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -264,6 +265,19 @@ def _as_rgb_tile(image: torch.Tensor, side: int) -> np.ndarray:
     return out
 
 
+def _outline_box(fig: go.Figure, box: tuple[int, int, int, int], size: tuple[int, int], side: int,
+                 at: tuple[int, int]) -> None:
+    """Outline ``box`` (top, left, bottom, right: pixels of an image of ``size``) on its tile, placed as
+    :func:`_as_rgb_tile` places the image (scaled to ``side``, centred) at canvas pixel ``at`` (top, left)."""
+    h, w = size
+    scale = side / max(h, w)
+    top = at[0] + (side - max(1, round(h * scale))) // 2 - 0.5  # a pixel's edge, half a pixel before its centre
+    left = at[1] + (side - max(1, round(w * scale))) // 2 - 0.5
+    b_top, b_left, b_bottom, b_right = box
+    fig.add_shape(type="rect", x0=left + b_left * scale, x1=left + b_right * scale, y0=top + b_top * scale,
+                  y1=top + b_bottom * scale, line=dict(color=figures.WINDOW_COLOUR, width=2), xref="x", yref="y")
+
+
 def _frame(tile: np.ndarray) -> None:
     """A one-pixel grey border, in place: a white patch on the white page keeps its edges."""
     tile[0], tile[-1], tile[:, 0], tile[:, -1] = GAP, GAP, GAP, GAP
@@ -283,7 +297,7 @@ LABEL_LINE_PX = 16  # a line of an 11 px label under a tile, on the screen
 
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
                   side: int = 64, clickable: bool = False, width_px: int = 700, least_px: int | None = None,
-                  selected: int | None = None) -> go.Figure:
+                  selected: int | None = None, boxes: Sequence[tuple[int, int, int, int]] | None = None) -> go.Figure:
     """Images of any sizes as one grid of ``side`` px tiles with a label under each (``\\n`` starts a second line).
 
     ``clickable``: an invisible marker on every tile reports a click; its ``customdata`` is the tile index.
@@ -291,6 +305,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     tile outlined as the one chosen.
     ``width_px``: about how wide the figure will be drawn, to size its height to the grid.
     ``least_px``: the narrowest it may be drawn (a projector's column), where its labels must still fit.
+    ``boxes``: one (top, left, bottom, right) per image, in its own pixels, outlined on it (a unit's receptive field).
     """
     cols = cols or columns_for(len(images))
     rows = math.ceil(len(images) / cols)
@@ -311,6 +326,8 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         canvas[top:top + side, left:left + side] = _as_rgb_tile(image, side)
         _frame(canvas[top:top + side, left:left + side])
         centres.append((left + side / 2, top + side / 2))
+        if boxes is not None:
+            _outline_box(fig, boxes[i], image.shape[-2:], side, (top, left))
         whole = labels[i].split("\n")
         cut = [_cut_to(line, room) for line in whole]
         fig.add_annotation(x=left + side / 2, y=top + side + gap, yanchor="top", text="<br>".join(cut),

@@ -154,13 +154,18 @@ def patches(result: TopActivations, images: torch.Tensor, model: nn.Module, inpu
     ``positions[channel, r]``: every input pixel that can influence that unit, and no other.
     A box is clipped to the image, so patches of units near the border are smaller.
     """
+    return [images[index, :, top:bottom, left:right].float() / 255 for index, (top, left, bottom, right) in
+            zip(result.indices[channel].tolist(), patch_boxes(result, model, input_size, channel))]
+
+
+def patch_boxes(result: TopActivations, model: nn.Module, input_size: tuple[int, int],
+                channel: int) -> list[tuple[int, int, int, int]]:
+    """Where :func:`patches` cuts each of ``channel``'s top-k images: (top, left, bottom, right), clipped to the
+    image, bottom and right exclusive."""
     boxes = receptive_field.boxes(model, result.layer, result.positions[channel], input_size)  # (k, 4)
-    height, width = images.shape[-2:]
-    crops = []
-    for index, (top, left, bottom, right) in zip(result.indices[channel].tolist(), boxes.tolist()):
-        top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, height), min(right, width)
-        crops.append(images[index, :, top:bottom, left:right].float() / 255)
-    return crops
+    height, width = input_size
+    return [(max(top, 0), max(left, 0), min(bottom, height), min(right, width))
+            for top, left, bottom, right in boxes.tolist()]
 
 
 def own_activation(model: nn.Module, layer: str, image: torch.Tensor) -> torch.Tensor:

@@ -109,6 +109,16 @@ def test_image_tiles_are_framed_so_white_patches_keep_their_edges():
     assert (image[16, 16] == 255).all()  # inside: the image itself
 
 
+def test_a_box_is_outlined_on_its_image_where_the_tile_draws_those_pixels():
+    """A 28 x 28 image on a 56 px tile (2 px a pixel), the second tile of a row: rows 3..8, columns 10..20."""
+    fig = mosaic.images_figure([torch.zeros(1, 28, 28)] * 2, ["a", "b"], "t", cols=2, side=56,
+                               boxes=[(0, 0, 28, 28), (3, 10, 9, 21)])
+    whole, part = fig.layout.shapes
+    assert (whole.x0, whole.x1, whole.y0, whole.y1) == (-0.5, 55.5, -0.5, 55.5)  # the whole tile
+    left = 56 + max(1, 56 // 16)  # the second tile, after the gap
+    assert (part.x0, part.x1, part.y0, part.y1) == (left + 19.5, left + 41.5, 5.5, 17.5)
+
+
 def test_a_picture_figure_is_as_tall_as_its_image_at_the_width_it_is_drawn():
     flat = np.zeros((50, 500, 3), dtype=np.uint8)
     assert mosaic.png_figure(flat, "t", 400, width_px=520).layout.height == 50 + 50  # title and margins + image

@@ -135,6 +135,9 @@ def test_patches_are_the_receptive_fields_of_the_recorded_units(model, images):
             assert crop.dtype == torch.float32 and crop.shape == (1, b - t, r - left)
             torch.testing.assert_close(crop, images[index, :, t:b, left:r].float() / 255)
     assert max(c.shape[-1] for c in top.patches(result, images, model, SIZE, 0)) <= 14  # conv2 sees 14x14
+    boxes = top.patch_boxes(result, model, SIZE, 7)  # where the whole images are outlined: where the patches come from
+    assert [(b - t, r - left) for t, left, b, r in boxes] == [tuple(c.shape[1:]) for c in top.patches(
+        result, images, model, SIZE, 7)]
 
 
 # --- the cache --------------------------------------------------------------------------------

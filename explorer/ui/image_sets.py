@@ -156,12 +156,14 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``."""
     whole, patched = layout.cells(2, TOP9_PX)
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
+    boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
     whole.plotly_chart(mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],
-                                            cols=3, side=96, width_px=TOP9_PX), key=f"{key}_top9")
+                                            cols=3, side=96, width_px=TOP9_PX, boxes=boxes), key=f"{key}_top9")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
                                               cols=3, side=96, width_px=TOP9_PX), key=f"{key}_patches")
-    whole.caption("Under each image: the channel's strongest response in it (its maximum over positions).")
+    whole.caption("Under each image: the channel's strongest response in it (its maximum over positions); outlined "
+                  "in orange, the part of the image that strongest unit sees (its patch, beside).")
     patched.caption("Under each patch: its size in pixels, the part of the image that strongest unit sees.")
 
 
