@@ -89,21 +89,22 @@ def _kernel_grid(tiles: np.ndarray, cols: int) -> tuple[np.ndarray, int]:
     return tile(big, cols, gap), big.shape[1] + gap
 
 
-def _numbered(fig: go.Figure, count: int, cols: int, pitch: int) -> go.Figure:
-    """Tile i carries the number i in its top-left corner, so a table's "filter 3" can be found."""
+def _numbered(fig: go.Figure, count: int, cols: int, pitch: int, first: int = 0) -> go.Figure:
+    """Tile i carries the number ``first + i`` in its top-left corner, so a table's "filter 3" can be found."""
     for i in range(count):
         r, c = divmod(i, cols)
-        fig.add_annotation(x=c * pitch - 0.5, y=r * pitch - 0.5, text=str(i), showarrow=False,
+        fig.add_annotation(x=c * pitch - 0.5, y=r * pitch - 0.5, text=str(first + i), showarrow=False,
                            xanchor="left", yanchor="top", font=dict(size=11, color=figures.INK_ON_WHITE),
                            bgcolor="rgba(255,255,255,0.75)", borderpad=0)
     return fig
 
 
-def _headed(fig: go.Figure, columns: int, rows: int, pitch: int) -> go.Figure:
-    """Numbers over a grid's columns (the filters) and beside its rows (the input maps), outside the picture."""
+def _headed(fig: go.Figure, columns: int, rows: int, pitch: int, first: int = 0) -> go.Figure:
+    """Numbers over a grid's columns (the filters, from ``first``) and beside its rows (the input maps), outside the
+    picture."""
     for c in range(columns):
-        fig.add_annotation(x=c * pitch + (pitch - 1) / 2, y=-0.5, text=str(c), showarrow=False, yanchor="bottom",
-                           font=dict(size=10, color="#444"))
+        fig.add_annotation(x=c * pitch + (pitch - 1) / 2, y=-0.5, text=str(first + c), showarrow=False,
+                           yanchor="bottom", font=dict(size=10, color="#444"))
     for r in range(rows):
         fig.add_annotation(x=-0.5, y=r * pitch + (pitch - 1) / 2, text=str(r), showarrow=False, xanchor="right",
                            font=dict(size=10, color="#444"))
@@ -199,7 +200,7 @@ def vector_figure(vector: torch.Tensor, title: str, height: int = 260) -> go.Fig
 
 def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: int = 16,
                    height: int = 420, width_px: int | None = None, limit: float | None = None,
-                   per_filter: bool = False, what: str = "weights") -> go.Figure:
+                   per_filter: bool = False, what: str = "weights", first: int = 0) -> go.Figure:
     """Conv weights (O, I, kh, kw) as small images: one RGB tile per filter when I == 3, else a grid
     with a column per output map and a row per input map (diverging colours). Filters of one input
     map (a first layer on grey images) wrap into a near-square grid instead of one long row.
@@ -207,8 +208,9 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     ``limit``: the scale runs from -limit to +limit (one scale for every snapshot of a run, so a colour that
     changes is a weight that changed); ``per_filter``: each filter on its own scale (a hand-set Laplacian's 4 had
     left the learned filters beside it blank); else one scale fitted to these weights. ``what`` they are, in the
-    legend ("changes" for a difference of weights)."""
-    w = weight.detach().float().cpu()[:max_out]
+    legend ("changes" for a difference of weights). ``first``: the filters from this one on (a page of them), numbered
+    as the layer numbers them."""
+    w = weight.detach().float().cpu()[first:first + max_out]
     if w.shape[1] == 3:
         top = (w.abs().amax(dim=(1, 2, 3), keepdim=True) if limit is None else torch.tensor(limit)).clamp_min(1e-12)
         rgb = ((w / top + 1) / 2 * 255).clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -217,7 +219,7 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
         shared = "each filter on its own scale" if limit is None else f"one scale: -{limit:.3g} to {limit:.3g}"
         fig = _legend(png_figure(image, title, height, width_px), "colours: each weight's R, G, B parts",
                       f"grey = 0, {shared}", "numbers: the filters")
-        return _numbered(fig, len(rgb), cols, pitch)
+        return _numbered(fig, len(rgb), cols, pitch, first)
     w = w[:, :max_in]
     out_n, in_n = w.shape[:2]
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
@@ -234,8 +236,10 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
              f"one scale for all: {low:.3g} to {high:.3g}")
     if in_n == 1 or out_n == 1:  # one tile per filter, or one filter's tile per input map
         numbers = "the filters" if in_n == 1 else "its input maps"
-        return _numbered(_legend(fig, *lines, f"numbers: {numbers}"), len(by_input), cols, pitch)
-    return _headed(_legend(fig, *lines, "numbers: filters along the top, input maps down the side"), out_n, in_n, pitch)
+        return _numbered(_legend(fig, *lines, f"numbers: {numbers}"), len(by_input), cols, pitch,
+                         first if in_n == 1 else 0)
+    return _headed(_legend(fig, *lines, "numbers: filters along the top, input maps down the side"), out_n, in_n, pitch,
+                   first)
 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,

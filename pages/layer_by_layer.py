@@ -16,11 +16,13 @@ st.markdown(
 )
 
 MAPS_PER_PAGE = 16
+KERNELS_PER_PAGE = 16  # filters (and input maps) in the Kernels tab's grid
 TABS = ("Output", "Kernels", "Whole network", "Probe each layer")
 SETTINGS = [
     *model_input.settings(),
     state.Setting("lbl_layer", "layer", ""),
     state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),
+    state.Setting("lbl_kpage", "kpage", 1, state.int_between(1, 4096)),
     state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
     state.Setting("lbl_look", "look", False, state.boolean, state.dump_bool),
     state.Setting("lbl_closer", "closer", 0, state.index_below(4096, "layer", "maps")),
@@ -34,10 +36,19 @@ def step(delta: int, names: list[str]) -> None:
     """Previous / next layer (a button callback, so it runs before the slider is drawn)."""
     here = names.index(st.session_state.lbl_layer)
     st.session_state.lbl_layer = names[min(max(here + delta, 0), len(names) - 1)]
-    st.session_state.lbl_maps = 1
+    st.session_state.lbl_maps = st.session_state.lbl_kpage = 1
 
 
-view, network, picked = model_input.controls(SETTINGS, model_bound=("lbl_layer", "lbl_maps"))
+def filters_page(name: str, count: int) -> tuple[int, str]:
+    """The Kernels tab's page of a layer's ``count`` filters: the first one shown, and the figure's words."""
+    pages = -(-count // KERNELS_PER_PAGE)
+    state.at_most("lbl_kpage", "kpage", pages, f"`{name}`'s {count} filters fill {pages} {labels.plural(pages, 'page')}")
+    first = (st.session_state.lbl_kpage - 1) * KERNELS_PER_PAGE
+    last = min(first + KERNELS_PER_PAGE, count) - 1
+    return first, f"filters {first}..{last} of {count}" if count > KERNELS_PER_PAGE else f"{count} filters"
+
+
+view, network, picked = model_input.controls(SETTINGS, model_bound=("lbl_layer", "lbl_maps", "lbl_kpage"))
 
 layers = list(network.layers)
 names = [layer.name for layer in layers]
@@ -45,7 +56,7 @@ state.page_default("lbl_layer", names[0])
 if st.session_state.lbl_layer not in names:
     if st.session_state.lbl_layer:
         view.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
-    st.session_state.lbl_layer, st.session_state.lbl_maps = names[0], 1
+    st.session_state.lbl_layer, st.session_state.lbl_maps, st.session_state.lbl_kpage = names[0], 1, 1
 
 with view, layout.guard("running the network"):
     prepared = inputs.prepare(network.spec, picked[1])
@@ -59,7 +70,7 @@ with view, layout.guard("running the network"):
                disabled=index == 0)
     row.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:",
                disabled=index == len(names) - 1)
-    row.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1))
+    row.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1, lbl_kpage=1))
     layer, out = layers[index], outputs[st.session_state.lbl_layer]
     st.subheader(f"{index + 1} of {len(layers)}: `{layer.name}` ({layer.type})")
     st.markdown(inspect.summary_table(layer))
@@ -123,11 +134,16 @@ with tab_kernels, layout.guard("drawing the kernels"):
         st.info("This layer has no kernels: pick a convolution (`conv...`) layer to see what it learned.")
     else:
         weight = layer.module.weight.detach()
-        shown = f"first {min(16, weight.shape[0])} filters" if weight.shape[0] > 16 else f"{weight.shape[0]} filters"
+        first, shown = filters_page(layer.name, weight.shape[0])
         layout_words = {3: " in colour (R, G, B weights)", 1: ", one tile each, row by row"}
         st.plotly_chart(mosaic.kernels_figure(weight, shown + layout_words.get(
-            weight.shape[1], ": a column per output map, a row per input map"), width_px=layout.VIEW_PX),
+            weight.shape[1], ": a column per output map, a row per input map"
+            + (f" (the first {KERNELS_PER_PAGE} of {weight.shape[1]})" if weight.shape[1] > KERNELS_PER_PAGE else "")),
+            width_px=layout.VIEW_PX, max_out=KERNELS_PER_PAGE, max_in=KERNELS_PER_PAGE, first=first),
             key="lbl_fig_kernels")
+        if weight.shape[0] > KERNELS_PER_PAGE:
+            pages = -(-weight.shape[0] // KERNELS_PER_PAGE)
+            layout.cells(1, layout.SETTING_PX)[0].number_input(f"Filters page (of {pages})", 1, pages, key="lbl_kpage")
         first_conv = next(l for l in layers if isinstance(l.module, torch.nn.Conv2d))
         if layer is first_conv:
             flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)

@@ -415,3 +415,18 @@ def test_one_value_of_a_one_by_one_convolution_without_bias_says_so():
     assert "(no bias: a batch norm follows)" in words and "bias" not in words.split("\n\n")[1]
     assert any("Its taps read row " in c.value and "and column " in c.value and ".." not in c.value.split(" of ")[0]
                for c in at.caption)
+
+
+def test_the_kernels_of_a_wide_layer_come_in_pages_numbered_as_the_layer_numbers_them():
+    """stage3.conv2 of the small ResNet has 64 filters of 64 input maps: 16 a page, the first 16 input maps each."""
+    at = app("pages/layer_by_layer.py", model="resnet_small", layer="stage3.conv2", tab="Kernels", kpage="3")
+    no_crash(at)
+    grid = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("filters 32..47 of 64"))
+    assert "(the first 16 of 64)" in grid["layout"]["title"]["text"]
+    numbers = [a["text"] for a in grid["layout"]["annotations"] if a.get("yanchor") == "bottom"]
+    assert numbers[:2] == ["32", "33"] and numbers[-1] == "47"
+    assert at.number_input(key="lbl_kpage").label == "Filters page (of 4)"
+    beyond = app("pages/layer_by_layer.py", model="resnet_small", layer="stage3.conv2", tab="Kernels", kpage="9")
+    assert "`kpage=9` was ignored: `stage3.conv2`'s 64 filters fill 4 pages, so 4 is shown" in warnings(beyond)
+    at.select_slider(key="lbl_layer").set_value("stage3.shortcut.conv").run()  # another layer: its first page
+    assert at.number_input(key="lbl_kpage").value == 1
