@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import figures, inputs, inspect, kernels, labels, mosaic, softmax
-from explorer.ui import kernel_input, layout, model_input, one_value, probing, state
+from explorer.ui import channel_links, kernel_input, layout, model_input, one_value, probing, state
 
 layout.page_setup(layout.PAGES[2])
 st.title("Layer by layer")
@@ -116,6 +116,8 @@ with tab_maps, layout.guard("drawing the layer's output"):
                     state.at_most("lbl_closer", "closer", last, f"`{layer.name}` has maps 0..{last}")
                     closer = st.number_input("Map", 0, last, key="lbl_closer")
                     one_value.closer_look(layer, out, closer)
+                    if layer.type != "Normalize":  # the input: no channel of the network's own
+                        channel_links.draw(layer.name, closer, "pages/layer_by_layer.py")
         elif index == len(layers) - 1:
             st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles

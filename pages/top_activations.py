@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import inputs, labels, mosaic, top_activations
-from explorer.ui import evolution, image_sets, layout, model_input, state
+from explorer.ui import channel_links, evolution, image_sets, layout, model_input, state
 
 layout.page_setup(layout.PAGES[4])
 st.title("Top activations")
@@ -103,6 +103,7 @@ with view, layout.guard("showing the channel"):
         st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**: "
                     + (f"it would rank **{rank}** among the top {result.k}." if rank <= result.k else
                        f"below the {labels.ordinal(result.k)} best ({values[-1]:.3g}) of the data set."))
+    channel_links.draw(layer.name, channel, "pages/top_activations.py")
 
 if network.spec.name.startswith("run:"):  # a run keeps its weights at the lecture's epochs
     with view, layout.guard("following the channel over training"):

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import explain_figures, inputs, labels, visualize
-from explorer.ui import ascent_controls, image_sets, layout, model_input, optimisation, state
+from explorer.ui import ascent_controls, channel_links, image_sets, layout, model_input, optimisation, state
 
 layout.page_setup(layout.PAGES[5])
 st.title("What excites a unit")
@@ -71,5 +71,6 @@ with view, layout.guard("finding the data set's top 9"):
             image_sets.draw_top9(network, result, images_set, goal.index,
                                  (f"Its top {result.k}", "The patches they show it"), "wx_fig")
             st.caption(f"Searched: {images_set.about}. " + ascent_controls.beside_top9(goal.mode))
+        channel_links.draw(goal.layer, goal.index, "pages/what_excites.py")
 
 state.publish(SETTINGS)

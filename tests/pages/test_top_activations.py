@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import data, models
 from explorer.ui import image_sets
 
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, titles
 from tests.conftest import ROOT
 
 
@@ -160,3 +160,18 @@ def test_a_runs_channel_is_followed_over_the_epochs_it_kept(tmp_path, monkeypatc
     again = app("pages/top_activations.py", model=f"run:{run.id}", n="500")
     no_crash(again)
     assert any("kept no weights along the way" in c.value for c in again.caption)
+
+
+def test_a_channel_links_to_its_other_views_with_the_network_layer_and_channel_chosen():
+    at = app("pages/top_activations.py", layer="conv2", channel="3", weights="0")
+    no_crash(at)
+    links = {link.proto.label: link.proto for link in at.get("page_link")}
+    assert links["What excites it"].page == "what_excites"
+    assert links["What excites it"].query_string == "model=lenet5&weights=0&layer=conv2&channel=3"
+    assert links["Its map on your image"].query_string == "model=lenet5&weights=0&layer=conv2&look=1&closer=3"
+    assert "The images that excite it most" not in links  # this page
+    opened = app("pages/what_excites.py", steps="2", **dict(p.split("=") for p in
+                                                           links["What excites it"].query_string.split("&")))
+    no_crash(opened)
+    assert "What excites channel 3 of conv2" in titles(opened) and not opened.toggle(key="net_pretrained").value
+    assert "The images that excite it most" in {link.proto.label for link in opened.get("page_link")}
