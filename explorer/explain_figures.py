@@ -97,13 +97,18 @@ def signed_figure(image: torch.Tensor, values: torch.Tensor, title: str, what: s
 
 
 def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, height: int = 380,
-                     width_px: int | None = None) -> go.Figure:
+                     width_px: int | None = None, box: tuple[int, int, int, int] | None = None) -> go.Figure:
     """The recorded images of an optimisation as a plotly animation: a play button and a step slider. A title too
-    long for ``width_px`` (the figure's narrowest) is broken in two lines."""
+    long for ``width_px`` (the figure's narrowest) is broken in two lines. ``box`` (top, left, bottom, right; pixels,
+    the last two past the box) is outlined on every frame: the receptive field of the unit optimised."""
     sources = [mosaic.png_source(_pixels(f)) for f in frames]
     if width_px is not None and not title_fits(title, width_px):
         title = _two_lines(title, 0)
     fig = mosaic.png_figure(_pixels(frames[-1]), title, height)
+    if box is not None:
+        top, left, bottom, right = box
+        fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5, xref="x", yref="y",
+                      line=dict(color=figures.WINDOW_COLOUR, width=2))
     fig.frames = [go.Frame(data=[go.Image(source=s)], name=str(step)) for s, step in zip(sources, steps)]
     play = dict(label="Play", method="animate",
                 args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=False, transition=dict(duration=0))])

@@ -45,7 +45,8 @@ with view, layout.guard("optimising the image"):
                 "feature. " + model_input.trained_hint(network, "see what training made it look for"))
     if shown:
         left.plotly_chart(explain_figures.animation_figure([f.image for f in shown], [f.step for f in shown],
-                                                           choice.title, width_px=layout.VIEW_LEAST_PX // 2 - 8),
+                                                           choice.title, width_px=layout.VIEW_LEAST_PX // 2 - 8,
+                                                           box=ascent_controls.unit_field(network, goal)),
                           key="wx_fig_animation")
         middle.plotly_chart(explain_figures.value_figure([f.step for f in outcome.frames],
                                                          [f.value for f in outcome.frames],

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import explain_figures, labels, visualize
+from explorer import explain_figures, labels, receptive_field, visualize
 from explorer.ui import layout, memo, model_input, state
 from explorer.ui.model_input import Network
 
@@ -233,11 +233,23 @@ def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
             f"{second}: the ascent raised {name(target)}'s score, and another class's score is higher still.")
 
 
+def unit_field(network: Network, goal: visualize.Goal) -> tuple[int, int, int, int] | None:
+    """For a unit goal, the input box its receptive field covers (clipped to the image); else None."""
+    if goal.mode != "unit" or goal.unit is None:
+        return None
+    size = tuple(network.spec.input_shape[1:])
+    top, left, bottom, right = memo.computed(
+        "wx_field", (network.key, goal.layer, goal.unit),
+        lambda report: receptive_field.rf_box(network.model, goal.layer, goal.unit, size),
+        lambda done, total: "Finding the unit's receptive field...", keep=64)
+    return max(top, 0), max(left, 0), min(bottom, size[0]), min(right, size[1])
+
+
 def beside_top9(mode: str) -> str:
     """How the optimised image above relates to the data set's top 9 and their patches below."""
     if mode == "unit":
-        return ("Above, what one unit of the channel was optimised to see: only its receptive field matters to it "
-                "(outside, only the regularisers change the image). Here, the channel's best matches anywhere in real data, "
+        return ("Above, what one unit of the channel was optimised to see: only its receptive field (outlined in "
+                "orange) matters to it (outside, only the regularisers change the image). Here, the channel's best matches anywhere in real data, "
                 "each cut to one unit's field.")
     return ("Above, what the channel was optimised to see; here, what excites it in real data. The optimised image "
             "shows the pattern everywhere at once, the patches show it once each. The numbers differ too: above, "

@@ -207,7 +207,12 @@ def test_switching_model_picks_the_new_models_layer_without_a_warning():
 def test_one_unit_is_explained_as_one_unit_and_random_weights_are_named():
     at = app("pages/what_excites.py", mode="unit", row="5", col="5", steps="4")
     no_crash(at)
-    assert "only its receptive field matters to it" in text(at) and "everywhere at once" not in text(at)
+    assert "only its receptive field (outlined in orange) matters to it" in text(at) and "everywhere at once" not in text(at)
+    animation = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("What excites unit (5, 5)"))
+    box = animation["layout"]["shapes"][0]  # conv2's unit (5, 5) sees rows and columns 8..21 of the 28 x 28 digit
+    from explorer import models, receptive_field
+    top, left, bottom, right = receptive_field.rf_box(models.build("lenet5"), "conv2", (5, 5), (28, 28))
+    assert (box["x0"], box["x1"], box["y0"], box["y1"]) == (left - 0.5, right - 0.5, top - 0.5, bottom - 0.5)
     untrained = app("pages/what_excites.py", weights="0", steps="4")
     no_crash(untrained)
     assert any("Random weights: the image shows" in i.value for i in untrained.info)
