@@ -1,6 +1,7 @@
 """What excites a unit: the image a channel, a unit or a class wants to see, made by gradient ascent."""
 
 import streamlit as st
+import torch
 
 from explorer import explain_figures, inputs, labels, visualize
 from explorer.ui import ascent_controls, channel_links, image_sets, layout, model_input, optimisation, state
@@ -22,20 +23,26 @@ SETTINGS = [
     *ascent_controls.settings(),
 ]
 state.restore(SETTINGS)
-view, network, picked = model_input.controls(SETTINGS,
+# the image matters to an inversion and to an ascent that starts from it; else its picker is folded away (a class
+# model beside "Sample image: Digit 3" looked as if it started from the 3)
+uses_image = st.session_state.wx_mode == "invert" or (st.session_state.wx_from_image and
+                                                      st.session_state.wx_mode != "class")
+view, network, picked = model_input.controls(SETTINGS, need_image=uses_image,
                                              model_bound=("wx_layer", "wx_channel", "wx_class", "wx_row", "wx_col"))
 
 with view, layout.guard("setting up the optimisation"):
-    prepared = inputs.prepare(network.spec, picked[1])
+    # the image's shape is the ascent's; a drawing not yet made, where no image is needed, is a blank one
+    image = inputs.prepare(network.spec, picked[1]).tensor if picked is not None else torch.zeros(
+        network.spec.input_shape)
     choice = ascent_controls.pick_goal(network)
     goal = choice.goal
     config = ascent_controls.pick_config()
-    key = (network.key, goal, config, model_input.image_key(prepared.tensor) if goal.needs_image else "")
+    key = (network.key, goal, config, model_input.image_key(image) if goal.needs_image else "")
 
 with view, layout.guard("optimising the image"):
     left, middle = st.columns(2)
     with left:
-        outcome = optimisation.run(key, lambda: goal.frames(network.model, config, prepared.tensor), config.steps,
+        outcome = optimisation.run(key, lambda: goal.frames(network.model, config, image), config.steps,
                                    choice.verb)
     if outcome.stopped:
         st.warning(f"Stopped at step {outcome.last_step} of {config.steps}: this is what was made so far.")
@@ -56,7 +63,7 @@ with view, layout.guard("optimising the image"):
                         f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames, config)
                         + ascent_controls.read_back(choice, network, shown[-1].image))
         if goal.needs_image:
-            middle.plotly_chart(explain_figures.picture_figure(prepared.tensor, "Your image (what is inverted)",
+            middle.plotly_chart(explain_figures.picture_figure(image, "Your image (what is inverted)",
                                                                height=260), key="wx_fig_original")
         if (lowest := ascent_controls.well_below_last(outcome.frames)) is not None:
             middle.plotly_chart(explain_figures.picture_figure(lowest.image.cpu(), f"The lowest error, at step "

@@ -257,3 +257,15 @@ def test_when_the_running_session_breaks_off_the_waiting_one_runs_it():
     first, second = held_sessions(_shared_script, STARTED, GATE, cut="1")
     assert STARTED == ["a", "b"] and first.exception
     assert second.markdown[0].value == "frames [0, 1, 2, 3, 4, 5] stopped False"
+
+
+def test_the_image_picker_is_folded_away_where_the_optimisation_does_not_use_the_image():
+    folded = {"mode": "class", "class": "7"}, {}, {"mode": "unit"}
+    for params in folded:
+        at = app(PAGE, steps="2", **params)
+        no_crash(at)
+        assert "Your own image (optional)" in [e.label for e in at.expander], params
+    for params in ({"mode": "invert", "layer": "pool1"}, {"start": "1"}):
+        at = app(PAGE, steps="2", **params)
+        no_crash(at)
+        assert "Your own image (optional)" not in [e.label for e in at.expander], params
