@@ -104,10 +104,12 @@ def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, h
     sources = [mosaic.png_source(_pixels(f)) for f in frames]
     if width_px is not None and not title_fits(title, width_px):
         title = _two_lines(title, 0)
-    fig = mosaic.png_figure(_pixels(frames[-1]), title, height)
-    if box is not None:
-        top, left, bottom, right = box
-        fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5, xref="x", yref="y",
+    last = _pixels(frames[-1])
+    fig = mosaic.png_figure(last, title, height)
+    if box is not None:  # in the enlarged picture's pixels: each image pixel is ``grow`` of them across
+        grow = last.shape[1] // frames[-1].shape[-1]
+        top, left, bottom, right = (grow * v - 0.5 for v in box)
+        fig.add_shape(type="rect", x0=left, x1=right, y0=top, y1=bottom, xref="x", yref="y",
                       line=dict(color=figures.WINDOW_COLOUR, width=2))
     fig.frames = [go.Frame(data=[go.Image(source=s)], name=str(step)) for s, step in zip(sources, steps)]
     play = dict(label="Play", method="animate",

@@ -123,8 +123,10 @@ def noise(model: nn.Module, shape: tuple[int, int, int], seed: int = 0) -> torch
 
 
 def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: tuple[int, int, int],
-           start: torch.Tensor | None = None) -> Iterator[Frame]:
-    """Gradient ascent on ``target``'s activation, from noise or from ``start`` (C, H, W) in [0, 1].
+           start: torch.Tensor | None = None, negative: bool = False) -> Iterator[Frame]:
+    """Gradient ascent on ``target``'s activation, from noise or from ``start`` (C, H, W) in [0, 1]; ``negative``:
+    descent, the image that drives it down (Distill's negative visualisation). Each Frame's ``value`` is the
+    activation itself either way.
 
     ValueError for a layer the model lacks, a channel or unit off the layer, bad settings.
     """
@@ -135,7 +137,7 @@ def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: 
 
     def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         value = _target_value(graph(x)[target.layer], target)
-        return value, value
+        return -value if negative else value, value
 
     yield from _optimise(model, gain, _start(model, input_shape, start, config.seed), config)
 
@@ -186,6 +188,7 @@ class Goal:
     index: int = 0  # the channel, the output or the class
     unit: tuple[int, int] | None = None  # mode "unit" only
     from_image: bool = False  # start the ascent from the image instead of noise
+    negative: bool = False  # channel and unit goals: drive the activation down instead
 
     @property
     def needs_image(self) -> bool:
@@ -201,7 +204,7 @@ class Goal:
         if self.mode == "invert":
             return invert(model, self.layer, image, config)
         target = Target(self.layer, self.index, self.unit if self.mode == "unit" else None)
-        return ascend(model, target, config, shape, image if self.from_image else None)
+        return ascend(model, target, config, shape, image if self.from_image else None, self.negative)
 
 
 def keep(kept: list[Frame], frame: Frame) -> None:

@@ -78,7 +78,7 @@ with view, layout.guard("finding the data set's top 9"):
             result = image_sets.top9(network, goal.layer, images_set)
             image_sets.draw_top9(network, result, images_set, goal.index,
                                  (f"Its top {result.k}", "The patches they show it"), "wx_fig")
-            st.caption(f"Searched: {images_set.about}. " + ascent_controls.beside_top9(goal.mode))
+            st.caption(f"Searched: {images_set.about}. " + ascent_controls.beside_top9(goal.mode, goal.negative))
         channel_links.draw(goal.layer, goal.index, "pages/what_excites.py")
 
 state.publish(SETTINGS)

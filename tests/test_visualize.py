@@ -219,3 +219,11 @@ def test_a_class_model_is_read_back_through_the_networks_softmax(lenet):
     probabilities = V.class_probabilities(lenet, image)
     assert probabilities.shape == (10,) and abs(float(probabilities.sum()) - 1) < 1e-5
     assert torch.allclose(probabilities, torch.softmax(lenet(image[None]), 1)[0], atol=1e-6)
+
+
+def test_a_negative_goal_drives_the_activation_down_and_reports_the_activation_itself(lenet):
+    config = V.AscentConfig(steps=12, seed=2)
+    down = V.run(V.Goal("channel", "conv2", 3, negative=True).frames(lenet, config, torch.zeros(SHAPE)))
+    up = V.run(V.Goal("channel", "conv2", 3).frames(lenet, config, torch.zeros(SHAPE)))
+    assert down[0].value == up[0].value  # the same noise: the same activation at the start
+    assert down[-1].value < down[0].value < up[-1].value

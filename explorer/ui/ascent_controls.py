@@ -41,6 +41,7 @@ def settings() -> list[state.Setting]:
         state.Setting("wx_row", "row", -1, state.int_between(-1, 4096)),
         state.Setting("wx_col", "col", -1, state.int_between(-1, 4096)),
         state.Setting("wx_from_image", "start", False, state.boolean, state.dump_bool),
+        state.Setting("wx_negative", "neg", False, state.boolean, state.dump_bool),
         state.Setting("wx_plain", "plain", False, state.boolean, state.dump_bool),
         state.Setting("wx_steps", "steps", d.steps, state.int_between(1, 1024)),
         state.Setting("wx_step_size", "eta", d.step_size, state.float_between(0.001, 0.5)),
@@ -94,14 +95,19 @@ def pick_goal(network: Network) -> Choice:
                    key="wx_channel")
     layout.toggle(c, "Start from my image", key="wx_from_image",
                   help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
+    negative = layout.toggle(c, "Negative", key="wx_negative",
+                             help="Drive the activation down instead: the image the unit likes least, the other side "
+                                  "of what it detects (Distill's negative visualisations).")
     unit = _pick_unit(layer.name, layer.out_shape[1:]) if mode == "unit" else None
     index, maps = int(st.session_state.wx_channel), len(layer.out_shape) == 3
     what = f"unit {unit} of channel {index}" if unit else f"channel {index}" if maps else f"output {index}"
-    goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image))
+    goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image), negative)
     # the objective (see visualize): a fully connected layer's output is one number, its own mean
     value = "the unit's activation" if unit else "mean activation of the channel" if maps else "the output's value"
     if mode == "channel" and maps and _affine(network, layer.name):
         _warn_affine(network, layer.name)
+    if negative:
+        return Choice(goal, "Gradient descent", f"What drives {what} of {layer.name} down", value)
     return Choice(goal, "Gradient ascent", f"What excites {what} of {layer.name}", value)
 
 
@@ -192,11 +198,15 @@ def _record_every(steps: int) -> int:
 
 
 def remark(choice: Choice, frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
-    """A sentence on a result that needs one: a dead unit, or an inversion that ended well above its lowest error."""
+    """A sentence on a result that needs one: a dead unit, a descent stopped by a ReLU, or an inversion that ended
+    well above its lowest error."""
     values = [f.value for f in frames]
     if choice.goal.mode in ("channel", "unit") and max(values) == 0:
         return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
                 "start. Try another seed, start from your image, or pick the layer before the ReLU.")
+    if choice.goal.negative and values[0] > 0 and min(values) == 0:
+        return (" It went down to 0, the least a ReLU's output can be, and no lower: pick the layer before the ReLU "
+                "to see what drives the channel below 0.")
     if (lowest := well_below_last(frames)) is not None:  # the text quoted only the last
         why = (f" Jitter shifts the image by up to {config.jitter} pixels each step, so the error jumps from step "
                "to step." if config.jitter else "")
@@ -245,12 +255,15 @@ def unit_field(network: Network, goal: visualize.Goal) -> tuple[int, int, int, i
     return max(top, 0), max(left, 0), min(bottom, size[0]), min(right, size[1])
 
 
-def beside_top9(mode: str) -> str:
+def beside_top9(mode: str, negative: bool = False) -> str:
     """How the optimised image above relates to the data set's top 9 and their patches below."""
+    if negative:
+        return ("Above, what drives the channel down; here, what excites it most in real data: the two sides of what "
+                "it detects.")
     if mode == "unit":
         return ("Above, what one unit of the channel was optimised to see: only its receptive field (outlined in "
-                "orange) matters to it (outside, only the regularisers change the image). Here, the channel's best matches anywhere in real data, "
-                "each cut to one unit's field.")
+                "orange) matters to it (outside, only the regularisers change the image). Here, the channel's best "
+                "matches anywhere in real data, each cut to one unit's field.")
     return ("Above, what the channel was optimised to see; here, what excites it in real data. The optimised image "
             "shows the pattern everywhere at once, the patches show it once each. The numbers differ too: above, "
             "the channel's mean over its whole map; here, its strongest response at one position.")

@@ -209,10 +209,8 @@ def test_one_unit_is_explained_as_one_unit_and_random_weights_are_named():
     no_crash(at)
     assert "only its receptive field (outlined in orange) matters to it" in text(at) and "everywhere at once" not in text(at)
     animation = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("What excites unit (5, 5)"))
-    box = animation["layout"]["shapes"][0]  # conv2's unit (5, 5) sees rows and columns 8..21 of the 28 x 28 digit
-    from explorer import models, receptive_field
-    top, left, bottom, right = receptive_field.rf_box(models.build("lenet5"), "conv2", (5, 5), (28, 28))
-    assert (box["x0"], box["x1"], box["y0"], box["y1"]) == (left - 0.5, right - 0.5, top - 0.5, bottom - 0.5)
+    box = animation["layout"]["shapes"][0]  # conv2's unit (5, 5) sees rows and columns 8..21 of the 28 x 28 digit,
+    assert (box["x0"], box["x1"], box["y0"], box["y1"]) == (79.5, 219.5, 79.5, 219.5)  # drawn 10 px a pixel
     untrained = app("pages/what_excites.py", weights="0", steps="4")
     no_crash(untrained)
     assert any("Random weights: the image shows" in i.value for i in untrained.info)
@@ -269,3 +267,16 @@ def test_the_image_picker_is_folded_away_where_the_optimisation_does_not_use_the
         at = app(PAGE, steps="2", **params)
         no_crash(at)
         assert "Your own image (optional)" not in [e.label for e in at.expander], params
+
+
+def test_a_negative_visualisation_drives_the_channel_down():
+    at = app(PAGE, neg="1", steps="16")
+    no_crash(at)
+    assert "What drives channel<br>0 of conv2 down" in titles(at) and at.toggle(key="wx_negative").value
+    values = _values(at)
+    assert values[-1] < values[0]
+    assert "the two sides of what it detects" in text(at)
+    stopped = app(PAGE, neg="1", layer="relu2", channel="5")  # 0.366 at the start, then 0: a ReLU's least
+    no_crash(stopped)
+    assert _values(stopped)[0] > 0 and _values(stopped)[-1] == 0
+    assert "the least a ReLU's output can be" in text(stopped)
