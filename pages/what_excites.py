@@ -4,7 +4,8 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, inputs, labels, visualize
-from explorer.ui import ascent_controls, channel_links, image_sets, layout, model_input, optimisation, state
+from explorer.ui import (ascent_controls, channel_grid, channel_links, image_sets, layout, model_input, optimisation,
+                         state)
 
 layout.page_setup(layout.PAGES[5])
 st.title("What excites a unit")
@@ -68,6 +69,9 @@ with view, layout.guard("optimising the image"):
         if (lowest := ascent_controls.well_below_last(outcome.frames)) is not None:
             middle.plotly_chart(explain_figures.picture_figure(lowest.image.cpu(), f"The lowest error, at step "
                                                                f"{lowest.step}", height=260), key="wx_fig_lowest")
+
+with view, layout.guard("optimising every channel"):
+    channel_grid.draw(network, goal, config, image)
 
 with view, layout.guard("finding the data set's top 9"):
     if choice.channel_of_maps(network) is not None:

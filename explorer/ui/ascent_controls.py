@@ -42,6 +42,7 @@ def settings() -> list[state.Setting]:
         state.Setting("wx_col", "col", -1, state.int_between(-1, 4096)),
         state.Setting("wx_from_image", "start", False, state.boolean, state.dump_bool),
         state.Setting("wx_negative", "neg", False, state.boolean, state.dump_bool),
+        state.Setting("wx_grid", "grid", False, state.boolean, state.dump_bool),
         state.Setting("wx_plain", "plain", False, state.boolean, state.dump_bool),
         state.Setting("wx_steps", "steps", d.steps, state.int_between(1, 1024)),
         state.Setting("wx_step_size", "eta", d.step_size, state.float_between(0.001, 0.5)),

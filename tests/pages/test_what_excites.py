@@ -280,3 +280,12 @@ def test_a_negative_visualisation_drives_the_channel_down():
     no_crash(stopped)
     assert _values(stopped)[0] > 0 and _values(stopped)[-1] == 0
     assert "the least a ReLU's output can be" in text(stopped)
+
+
+def test_every_channel_at_once_lays_out_the_layer():
+    at = app(PAGE, grid="1", steps="4", channel="9")  # conv2: 16 channels, one page
+    no_crash(at)
+    grid = next(f for f in figures(at) if f["layout"]["title"]["text"] == "What excites each channel of conv2")
+    assert [a["text"].split(":")[0] for a in grid["layout"]["annotations"]] == [str(c) for c in range(16)]
+    assert at.toggle(key="wx_grid").label == "Every channel at once (all 16 channels of `conv2`)"
+    assert at.query_params["grid"] in ("1", ["1"]) and "What excites channel 9 of conv2" in titles(at)
