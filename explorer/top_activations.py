@@ -58,8 +58,10 @@ class TopActivations:
 
 
 def compute(model: nn.Module, layer: str, images: torch.Tensor, k: int = 9, batch_size: int = 512,
-            device: str = "auto", progress: Progress | None = None) -> TopActivations:
-    """The k images of ``images`` (N, C, H, W) uint8 at the model's input size that drive each channel hardest.
+            device: str = "auto", progress: Progress | None = None, lowest: bool = False) -> TopActivations:
+    """The k images of ``images`` (N, C, H, W) uint8 at the model's input size that drive each channel hardest;
+    ``lowest``: those that drive it down most (by the minimum over positions, lowest first: Distill's negative
+    data set examples, where the activation can go below 0).
 
     ``layer`` is a node name as in ``inspect.layers``; its output must be feature maps (B, C, H', W')
     (ValueError otherwise). k larger than N gives all N images (k = N). ``batch_size`` images go
@@ -90,12 +92,15 @@ def compute(model: nn.Module, layer: str, images: torch.Tensor, k: int = 9, batc
                 torch.cuda.empty_cache()
                 continue
             map_size = tuple(maps.shape[-2:])
+            if lowest:  # the lowest minimum is the highest maximum of the negated maps
+                maps = -maps
             peak, where = maps.flatten(2).max(2)  # (B, C) each: the strongest position per image and channel
             best = _merge(best, peak.float().T, where.T, start, k)
             start += len(maps)
             if progress is not None:
                 progress(start, n)
     values, indices, flat = (t.cpu() for t in best)
+    values = -values if lowest else values
     positions = torch.stack([flat // map_size[1], flat % map_size[1]], -1)  # (C, k, 2): row-major index -> (y, x)
     return TopActivations(values.contiguous(), indices.contiguous(), positions, layer, map_size)
 
@@ -205,7 +210,7 @@ def cached_compute(model: nn.Module, layer: str, images: torch.Tensor, data_id: 
     """
     folder = Path(cache_dir) if cache_dir is not None else cache_root()
     precision = "bf16" if training.resolve_device(kw.get("device", "auto")).type == "cuda" else "fp32"
-    key = _key(model, layer, images, data_id, kw.get("k", 9), precision)
+    key = _key(model, layer, images, data_id + (" lowest" if kw.get("lowest") else ""), kw.get("k", 9), precision)
     path = folder / f"{key}.safetensors"
     cached = _read(path, layer)
     if cached is not None:

@@ -75,13 +75,15 @@ with view, layout.guard("optimising every channel"):
 
 with view, layout.guard("finding the data set's top 9"):
     if choice.channel_of_maps(network) is not None:
-        st.subheader(f"What excites channel {goal.index} of `{goal.layer}` in real images")
+        verb = "drives" if goal.negative else "excites"  # beside a negative, the images that drive it down most
+        st.subheader(f"What {verb} channel {goal.index} of `{goal.layer}` {'down ' * goal.negative}in real images")
         with st.columns([2, 1])[0]:
             images_set = image_sets.pick_images(network.spec)
         if images_set is not None:
-            result = image_sets.top9(network, goal.layer, images_set)
-            image_sets.draw_top9(network, result, images_set, goal.index,
-                                 (f"Its top {result.k}", "The patches they show it"), "wx_fig")
+            result = image_sets.top9(network, goal.layer, images_set, lowest=goal.negative)
+            image_sets.draw_top9(network, result, images_set, goal.index, (
+                f"Its lowest {result.k}" if goal.negative else f"Its top {result.k}", "The patches they show it"),
+                "wx_fig", lowest=goal.negative)
             st.caption(f"Searched: {images_set.about}. " + ascent_controls.beside_top9(goal.mode, goal.negative))
         channel_links.draw(goal.layer, goal.index, "pages/what_excites.py")
 

@@ -209,3 +209,23 @@ def test_the_cache_folder_comes_from_the_environment(model, images, tmp_path, mo
 def test_an_activation_ranks_after_every_value_that_beats_it_and_with_a_tie():
     values = torch.tensor([9.0, 7.5, 7.5, 3.0])  # a channel's top 4, best first
     assert [top.rank(values, own) for own in (10.0, 9.0, 8.0, 7.5, 3.0, 2.9)] == [1, 1, 2, 2, 4, 5]
+
+
+def test_the_lowest_nine_are_the_images_whose_minimum_is_lowest(model, images):
+    result = top.compute(model, "conv2", images, k=9, device="cpu", lowest=True)
+    with torch.no_grad():
+        maps = inspect.extractor(model, ["conv2"])(images.float() / 255)["conv2"]  # (N, C, H', W')
+    lows = maps.flatten(2).min(2).values  # (N, C): each image's lowest response per channel
+    for channel in (0, 9):
+        expected = lows[:, channel].sort().values[:9]
+        torch.testing.assert_close(result.values[channel], expected)
+        y, x = result.positions[channel, 0].tolist()
+        assert maps[result.indices[channel, 0], channel, y, x] == result.values[channel, 0]  # where that minimum is
+
+
+def test_the_lowest_nine_are_cached_apart_from_the_top_nine(model, images, tmp_path):
+    top_nine = top.cached_compute(model, "conv2", images, "set", cache_dir=tmp_path, device="cpu")
+    lowest = top.cached_compute(model, "conv2", images, "set", cache_dir=tmp_path, device="cpu", lowest=True)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2 and bool((lowest.values < top_nine.values).all())
+    again = top.cached_compute(model, "conv2", images, "set", cache_dir=tmp_path, device="cpu", lowest=True)
+    torch.testing.assert_close(again.values, lowest.values)

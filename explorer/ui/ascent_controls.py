@@ -259,8 +259,8 @@ def unit_field(network: Network, goal: visualize.Goal) -> tuple[int, int, int, i
 def beside_top9(mode: str, negative: bool = False) -> str:
     """How the optimised image above relates to the data set's top 9 and their patches below."""
     if negative:
-        return ("Above, what drives the channel down; here, what excites it most in real data: the two sides of what "
-                "it detects.")
+        return ("Above, what drives the channel down; here, the real images that drive it down most (their lowest "
+                "response anywhere): the other side of what it detects.")
     if mode == "unit":
         return ("Above, what one unit of the channel was optimised to see: only its receptive field (outlined in "
                 "orange) matters to it (outside, only the regularisers change the image). Here, the channel's best "

@@ -151,7 +151,7 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
 
 
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
-              titles: tuple[str, str], key: str) -> None:
+              titles: tuple[str, str], key: str, lowest: bool = False) -> None:
     """A channel's top images, whole (with their activations) and as the receptive-field patches they show it,
     side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``."""
     whole, patched = layout.cells(2, TOP9_PX)
@@ -162,16 +162,21 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
                                               cols=3, side=96, width_px=TOP9_PX), key=f"{key}_patches")
-    whole.caption("Under each image: the channel's strongest response in it (its maximum over positions); outlined "
-                  "in orange, the part of the image that strongest unit sees (its patch, beside).")
+    if lowest:
+        whole.caption("Under each image: the channel's lowest response in it (its minimum over positions); outlined in "
+                      "orange, the part of the image that unit sees (its patch, beside).")
+    else:
+        whole.caption("Under each image: the channel's strongest response in it (its maximum over positions); "
+                      "outlined in orange, the part of the image that strongest unit sees (its patch, beside).")
     patched.caption("Under each patch: its size in pixels, the part of the image that strongest unit sees.")
 
 
-def top9(network, layer: str, images_set: ImageSet) -> top_activations.TopActivations:
-    """Every channel's top 9 of the set, computed once (with a progress bar) and then remembered (a few KB each)."""
+def top9(network, layer: str, images_set: ImageSet, lowest: bool = False) -> top_activations.TopActivations:
+    """Every channel's top 9 of the set (``lowest``: the 9 that drive it down most), computed once (with a progress
+    bar) and then remembered (a few KB each)."""
     return memo.computed(
-        "top9", (network.key, layer, images_set.data_id),
+        "top9", (network.key, layer, images_set.data_id, lowest),
         lambda report: top_activations.cached_compute(network.model, layer, images_set.images, images_set.data_id,
-                                                      progress=report),
+                                                      progress=report, lowest=lowest),
         lambda done, total: f"{done:,} of {total:,} images through `{layer}`" if total
         else "Running the images through the network...", keep=64)

@@ -275,7 +275,8 @@ def test_a_negative_visualisation_drives_the_channel_down():
     assert "What drives channel<br>0 of conv2 down" in titles(at) and at.toggle(key="wx_negative").value
     values = _values(at)
     assert values[-1] < values[0]
-    assert "the two sides of what it detects" in text(at)
+    assert "the other side of what it detects" in text(at) and "Its lowest 9" in titles(at)
+    assert "What drives channel 0 of `conv2` down in real images" in [h.value for h in at.subheader]
     stopped = app(PAGE, neg="1", layer="relu2", channel="5")  # 0.366 at the start, then 0: a ReLU's least
     no_crash(stopped)
     assert _values(stopped)[0] > 0 and _values(stopped)[-1] == 0
