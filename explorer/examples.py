@@ -101,3 +101,19 @@ def departure_note(example: WorkedExample, output_shape: tuple[int, ...], **sett
     result = f"the output here is {shape}, not the lecture's {lecture}" if shape != lecture else \
         "the values differ from the lecture's"
     return f"Changed from the lecture's example: {'; '.join(changed)}. So {result}."
+
+
+def random_problem(size: int, kernel_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A new exercise: a ``size`` x ``size`` input of whole numbers 0..9 and a ``kernel_size`` square kernel of -2..2,
+    small enough to add up by hand, as the lecture's examples are."""
+    if not (1 <= kernel_size <= size <= 12):
+        raise ValueError(f"an exercise needs 1 <= kernel size <= input size <= 12, got {kernel_size} and {size}")
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.randint(0, 10, (size, size), generator=generator)
+    kernel = torch.randint(-2, 3, (kernel_size, kernel_size), generator=generator)
+    return image, kernel
+
+
+def grid_text(grid: torch.Tensor) -> str:
+    """A grid as the page's text boxes write one: a row per line, numbers split by spaces."""
+    return "\n".join(" ".join(f"{float(v):g}" for v in row) for row in grid.reshape(-1, grid.shape[-1]))

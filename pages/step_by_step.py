@@ -1,12 +1,10 @@
 """Convolution step by step: the lecture's worked examples, one output cell at a time."""
 
-from typing import Any
-
 import streamlit as st
 import torch
 
 from explorer import backprop, conv, examples, export, figures, kernels, trace
-from explorer.ui import backward, layout, state, stepper
+from explorer.ui import backward, layout, state, step_grids, stepper
 
 layout.page_setup(layout.PAGES[0])
 st.title("Convolution step by step")
@@ -17,10 +15,9 @@ st.markdown(
 )
 
 MODES = ("convolution", "pooling", "1-D signal", "backward")
-EXAMPLE_KEYS = (*examples.EXAMPLES, "custom")
 SETTINGS = [
     state.Setting("sb_mode", "mode", "convolution", state.choice(MODES)),
-    state.Setting("sb_example", "ex", "laplacian", state.choice(EXAMPLE_KEYS)),
+    state.Setting("sb_example", "ex", "laplacian", state.choice(step_grids.EXAMPLE_KEYS)),
     state.Setting("sb_input", "in", "1 2 3 0\n0 1 2 3\n3 0 1 2\n2 3 0 1", str),
     state.Setting("sb_kernel", "kv", "1 0\n0 -1", str),
     state.Setting("sb_flip", "flip", False, state.boolean, state.dump_bool),
@@ -55,44 +52,6 @@ def _lecture_named() -> dict[str, str]:
         return {}
     return ({"pad": "0"} if example.padding and st.session_state.sb_pad == 0 else {}) | (
         {"stride": "1"} if example.stride != 1 and st.session_state.sb_stride == 1 else {})
-
-
-def grids(pooling: bool, pick: Any) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-    """The input and kernel of the chosen example (picked in ``pick``), or the user's own (validated). Pooling takes
-    the input only."""
-    key = pick.selectbox("Input grid" if pooling else "Example", EXAMPLE_KEYS, key="sb_example",
-                       on_change=_example_changed,
-                       format_func=lambda k: (f"the input of the example “{examples.EXAMPLES[k].title}”" if pooling
-                                              else examples.EXAMPLES[k].title) if k in examples.EXAMPLES
-                       else "Your own grids")
-    if key in examples.EXAMPLES:
-        st.caption("Pooling slides a window over this example's input; it has no kernel." if pooling
-                   else examples.EXAMPLES[key].note)
-        return examples.EXAMPLES[key].image, examples.EXAMPLES[key].kernel
-    a, b = st.columns(2)
-    text_in = a.text_area("Input (rows on lines, numbers split by spaces)", key="sb_input", height=150)
-    text_k = "" if pooling else b.text_area("Kernel", key="sb_kernel", height=150)
-    try:
-        grid, kernel = kernels.parse_each(lambda: _grid(text_in, "input", 12).double(),
-                                          lambda: None if pooling else kernels.parse_text(text_k, "kernel").double())
-        return grid, kernel
-    except kernels.KernelError as exc:
-        st.error(f"These grids cannot be used: {exc}.")
-        return None
-
-
-def _grid(text: str, what: str, limit: int) -> torch.Tensor:
-    grid = kernels.parse_text(text, what) if text.strip() else None
-    if grid is None or max(grid.shape) > limit:
-        raise kernels.KernelError(f"the {what} needs 1 to {limit} rows and columns of numbers")
-    return grid
-
-
-def _example_changed() -> None:
-    example = examples.EXAMPLES.get(st.session_state.sb_example)
-    st.session_state.sb_step = 1
-    if example is not None:
-        st.session_state.sb_pad, st.session_state.sb_stride = example.padding, example.stride
 
 
 def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
@@ -137,7 +96,7 @@ with layout.guard("building the example"):
         signal = a.text_input("Signal", key="sb_signal")
         kernel_text = b.text_input("Kernel", key="sb_kernel_1d")
     else:
-        problem = grids(mode == "pooling", pick_cell)
+        problem = step_grids.grids(mode == "pooling", pick_cell)
     cols = st.columns(4)
     if mode == "pooling":
         kind = cols[0].selectbox("Pooling", conv.POOL_KINDS, key="sb_pool")

@@ -239,3 +239,17 @@ def test_circular_padding_wider_than_the_input_is_refused_in_words():
     signal = app("pages/step_by_step.py", mode="1-D signal", pmode="circular", pad="3", sig="1", k1="1")
     assert "circular padding of 3 would wrap around the signal more than once (this one has 1 value)" in \
         errors(signal)[0]
+
+
+def test_random_numbers_make_a_new_exercise_of_the_sizes_asked():
+    at = app("pages/step_by_step.py", ex="custom")
+    no_crash(at)
+    at.number_input(key="sb_gen_size").set_value(6).run()
+    at.number_input(key="sb_gen_kernel").set_value(2).run()
+    at.button(key="sb_gen").click().run()
+    no_crash(at)
+    rows = at.text_area(key="sb_input").value.splitlines()
+    assert len(rows) == 6 and all(len(r.split()) == 6 for r in rows)
+    assert len(at.text_area(key="sb_kernel").value.splitlines()) == 2
+    assert "**Step 1 of 25** fills output cell (0, 0)" in text(at)  # 6 - 2 + 1 = 5: 25 cells
+    assert at.query_params["in"] in (at.text_area(key="sb_input").value, [at.text_area(key="sb_input").value])
