@@ -307,9 +307,10 @@ def _size_lines(layer: Layer, kernel, stride, padding, dilation, ceil: bool = Fa
     for n_in, n_out, f, s, p, d in zip(layer.in_shape[1:], layer.out_shape[1:], kernel, stride, padding, dilation):
         dil = f"{d} \\cdot ({f} - 1)" if d != 1 else f"({f} - 1)"
         quotient = (n_in + 2 * p - d * (f - 1) - 1) / s  # rounded only where it is not whole
-        rounded = f"{quotient:g}" if quotient == int(quotient) else f"{low} {quotient:g} {high}"
+        whole = quotient == int(quotient)
+        rounded = f"{quotient:g}" if whole else f"{low} {quotient:g} {high}"
         sums.append(f"{low} ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} {high} + 1 = {rounded} + 1 = {n_out}$"
-                    + (" (ceil mode: rounded up)" if ceil else ""))
+                    + (" (ceil mode: rounded up)" if ceil and not whole else ""))
     if len(sums) == 2 and sums[0] == sums[1]:
         return [f"$H_{{out}} = W_{{out}} = {sums[0]}"]
     return [f"${axis}_{{out}} = {line}" for axis, line in zip(("H", "W"), sums)]

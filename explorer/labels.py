@@ -64,15 +64,16 @@ def percent_pair(before: float, after: float, most: int = 4) -> tuple[str, str]:
 def percents(*values: float, most: int = 4) -> tuple[str, ...]:
     """Probabilities as percentages with the fewest decimals (1 to ``most``) that tell the different ones
     apart: a random network's 0.1% against 0.1% becomes 0.10% against 0.12%. One that rounds to 100% reads
-    ">99.9%" (as :func:`share` writes it), with as many nines as decimals."""
+    ">99.9%" (as :func:`share` writes it), with as many nines as decimals; one that rounds to 0, "<0.1%" likewise."""
     for decimals in range(1, most + 1):
         shown = tuple(f"{v:.{decimals}%}" for v in values)
         if len(set(shown)) == len(set(values)):
             break
     else:
         decimals, shown = 1, tuple(f"{v:.1%}" for v in values)
-    certain = f"{1:.{decimals}%}"
-    return tuple(f">{100 - 10 ** -decimals:.{decimals}f}%" if text == certain else text for text in shown)
+    certain, nothing = f"{1:.{decimals}%}", f"{0:.{decimals}%}"
+    return tuple(f">{100 - 10 ** -decimals:.{decimals}f}%" if text == certain else
+                 f"<{10 ** -decimals:.{decimals}f}%" if text == nothing else text for text in shown)
 
 
 def alike(*values: float, digits: int = 4) -> tuple[str, ...]:

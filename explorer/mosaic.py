@@ -244,8 +244,10 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,
                       height: int = 320) -> go.Figure:
-    """The ``top`` most likely classes as horizontal bars, the most likely on top."""
-    p, idx = probabilities.float().topk(min(top, len(probabilities)))
+    """The ``top`` most likely classes as horizontal bars, the most likely on top (give float64 probabilities where
+    the runners-up are tiny: float32 rounds them all to 0, and their order is lost)."""
+    p, idx = probabilities.topk(min(top, len(probabilities)))
+    p = p.float()
     labels = [classes[i] if i < len(classes) else str(i) for i in idx.tolist()]
     fig = go.Figure(go.Bar(x=p.numpy()[::-1], y=labels[::-1], orientation="h",
                            text=[share(v) for v in p.tolist()][::-1], textposition="auto"))

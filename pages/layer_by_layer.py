@@ -61,7 +61,9 @@ if st.session_state.lbl_layer not in names:
 with view, layout.guard("running the network"):
     prepared = inputs.prepare(network.spec, picked[1])
     outputs = model_input.activations(network, prepared.tensor)
-    probabilities = torch.softmax(outputs[names[-1]].float(), 0)
+    # in float64, and ranked by score: float32's softmax gave TinyVGG's runners-up 0 each, in any order
+    scores = outputs[names[-1]].flatten().double()
+    probabilities = torch.softmax(scores, 0)
     # buttons as wide as their words (columns cut "Previous" at 1280 px), the slider beside them in the rest: under
     # it, they had pushed the maps below a 1280 x 720 projector's screen
     row = st.container(horizontal=True, vertical_alignment="bottom")
@@ -90,7 +92,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
         for note in prepared.notes:
             st.caption(f"Converted: {note}.")
         named = [(network.spec.classes[i] if i < len(network.spec.classes) else str(i), float(probabilities[i]))
-                 for i in probabilities.topk(min(3, len(probabilities))).indices.tolist()]
+                 for i in scores.topk(min(3, len(scores))).indices.tolist()]
         st.markdown(f"**Prediction:** {named[0][0]} ({labels.share(named[0][1])})"
                     + ("" if network.pretrained else " (random weights)"))
         if len(named) > 1:  # the runners-up, as the last layer's bars show them
@@ -130,6 +132,8 @@ with tab_maps, layout.guard("drawing the layer's output"):
         st.dataframe(softmax.table(written), key="lbl_softmax", hide_index=True, height="content")
     if isinstance(layer.module, torch.nn.Conv2d):  # CNN Explainer's view, on this network's own maps
         one_value.draw(layer, outputs[layer.source] if layer.source else prepared.tensor, out)
+    else:
+        one_value.leave_out()
 
 with tab_kernels, layout.guard("drawing the kernels"):
     if not isinstance(layer.module, torch.nn.Conv2d):

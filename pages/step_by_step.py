@@ -54,9 +54,11 @@ def _lecture_named() -> dict[str, str]:
         {"stride": "1"} if example.stride != 1 and st.session_state.sb_stride == 1 else {})
 
 
-def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) -> None:
+def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None, played: bool) -> None:
+    """The step's controls, grids and sum, in a fragment that reruns each second while ``played`` (Play was on when
+    the page drew it)."""
     stepper.rerun_if_stopped()
-    step = stepper.controls(traced.steps)
+    step = stepper.controls(traced.steps, played)
     if not stepper.playing() or step + 1 == traced.steps:
         # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
         # address is an entry of the browser's history, which Back would step through)
@@ -85,7 +87,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None = None) 
     st.code(written, language=None, wrap_lines=True)
 
 
-# what to step through beside the example, and both toggles on one line: on a 1280 x 720 projector the grids had
+# what to step through beside the example, and Play beside the steps: on a 1280 x 720 projector the grids had
 # started below the first screen (at 1024 px the row wraps)
 mode_cell, pick_cell = layout.split("sb_top", 380, 300, grow=(0, 1))
 mode = mode_cell.segmented_control("What to step through", MODES, key="sb_mode", required=True)
@@ -100,8 +102,11 @@ with layout.guard("building the example"):
     cols = st.columns(4)
     if mode == "pooling":
         kind = cols[0].selectbox("Pooling", conv.POOL_KINDS, key="sb_pool")
-        size = cols[1].number_input("Window", 1, 4, key="sb_psize")
-        stride = cols[2].number_input("Stride", 1, 4, key="sb_pstride")
+        size = cols[1].number_input("Window", 1, 4, key="sb_psize", help="The window's side: it covers size x size "
+                                    "input values.")
+        stride = cols[2].number_input("Stride", 1, 4, key="sb_pstride",
+                                      help="How far the window moves per step: equal to the window, the windows tile "
+                                           "the input.")
     else:
         pad = cols[0].number_input("Padding", 0, 3, key="sb_pad",
                                    help="A ring of values around the input (dashed outline): the output grows.")
@@ -112,9 +117,8 @@ with layout.guard("building the example"):
         dilation = cols[3].number_input("Dilation", 1, 3, key="sb_dilation",
                                         help="Spreads the kernel's taps apart, with dilation - 1 input values between "
                                              "them.")
-    toggles = st.container(horizontal=True, gap="large")  # wraps where the page is narrow
     if mode != "pooling":
-        flip = layout.toggle(toggles, "Flip the kernel (true convolution)", key="sb_flip", width="content",
+        flip = layout.toggle(st, "Flip the kernel (true convolution)", key="sb_flip",
                              help="Turn the kernel by 180 degrees before it slides, as convolution in the "
                                   "mathematical sense does; PyTorch's conv layers (cross-correlation) do not.")
     state.publish(SETTINGS, _lecture_named())
@@ -136,7 +140,7 @@ with layout.guard("building the example"):
         st.stop()
     grad = None
     if mode == "backward":
-        st.markdown(backward.INTRO)
+        st.caption(backward.INTRO)
         if (grad := backward.upstream(traced)) is None:
             st.stop()
     if flip and traced.weights is not None:
@@ -149,11 +153,8 @@ with layout.guard("building the example"):
         st.caption(note)
     if words := trace.skipped_words(traced):  # the lecture's 6x6 input, 3x3 kernel, stride 2: 2.5
         st.warning(words)
-    layout.toggle(toggles, "Play", key="sb_play", width="content",
-                  help="Advance one step per second (from the first when at the last).",
-                  on_change=stepper.play_from_start, args=(traced.steps,))
     st.fragment(run_every=1.0 if stepper.playing() else None)(show_step)(
-        traced, kind if mode == "pooling" else "", grad)
+        traced, kind if mode == "pooling" else "", grad, stepper.playing())
     done = backward.whole_pass(traced, grad, pmode, flip) if grad is not None else None
     with st.expander("Export this example (Markdown / LaTeX)"):
         named = {"input": traced.unpadded, "input (padded)": traced.padded if any(traced.padding) else None,

@@ -126,6 +126,8 @@ def test_pool_formula_rounds_up_in_ceil_mode_as_torch_does():
     layer = inspect.layers(nn.Sequential(nn.MaxPool2d(3, 2, ceil_mode=True)), (1, 112, 112))[0]  # no parameters
     assert layer.out_shape == (1, 56, 56)  # GoogLeNet's first pooling
     assert "\\lceil 54.5 \\rceil + 1 = 56$ (ceil mode: rounded up)" in " ".join(inspect.formula(layer))
+    whole = inspect.layers(nn.Sequential(nn.MaxPool2d(2, 2, ceil_mode=True)), (1, 14, 14))[0]  # GoogLeNet's maxpool4
+    assert inspect.formula(whole)[0].endswith("= 6 + 1 = 7$")  # nothing was rounded up: no word of it
 
 
 def test_depth_counts_weight_layers_on_the_longest_path():

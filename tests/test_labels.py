@@ -18,6 +18,7 @@ def test_a_pair_of_percentages_gets_the_decimals_that_tell_them_apart():
     assert labels.percent_pair(0.999981, 0.999614) == (">99.99%", "99.96%")
     assert labels.percent_pair(0.9999981, 0.9999614) == (">99.999%", "99.996%")
     assert labels.percents(1.0, 1.0) == (">99.9%", ">99.9%")  # a float softmax's 1: never certain
+    assert labels.percents(0.99999, 0.99995, 1e-7) == ("99.999%", "99.995%", "<0.001%")  # not a "0.000%"
     assert labels.percent_pair(0.5, 0.5) == ("50.0%", "50.0%")
     # a random ImageNet network: three near-ties told apart, a repeated value shown once alike
     assert labels.percents(0.00104, 0.00121, 0.00098) == ("0.104%", "0.121%", "0.098%")  # 0.10% twice at 2

@@ -29,3 +29,20 @@ def test_occlusion_where_every_square_raises_the_score_outlines_none_and_says_so
     note = explanations.occlusion_note(occ, str)
     assert "covering any square raises the score of 3" in note and "outlined square lowers" not in note
     assert attribution.occlusion(model, digit, 1, 7).hurts  # the class it reads: its stroke speaks for it
+
+
+def test_shares_no_decimal_tells_apart_say_what_changed_instead():
+    """TinyVGG reads its circles as certain before and after: ">99.9% to >99.9%" told nothing."""
+    from dataclasses import replace
+
+    from explorer import adversarial
+
+    model = models.build("lenet5", pretrained=True).eval()
+    digit = torch.zeros(1, 28, 28)
+    digit[0, 6:22, 12:16] = 1.0
+    occ = replace(attribution.occlusion(model, digit, 1, 7), worst_probability=1.0)
+    occ = replace(occ, probabilities=torch.ones_like(occ.probabilities))  # certain, covered or not
+    note = explanations.occlusion_note(occ, str)
+    assert f"it lowers the score of 1 by **{occ.worst_drop:.3g}**, and 1 keeps >99.9%." in note
+    held = adversarial.Attack(digit, digit * 0, 1, 0.1, 1, 1.0, 1, 1.0, 1.0)
+    assert explanations.attack_reading(held, str) == "The prediction **holds**: 1 keeps **>99.9%**."

@@ -35,9 +35,9 @@ def test_play_stops_at_the_next_whole_run_after_its_end():
         stepper.settle_play()
         st.session_state.setdefault("sb_step", 5)
         st.session_state.setdefault("sb_play", True)
-        step = stepper.controls(6)
+        step = stepper.controls(6, stepper.playing())
         st.write(f"{step} {st.session_state.sb_play}")
 
     at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
-    assert at.markdown[0].value == "5 True"  # the last step, shown for a second
-    assert at.run().markdown[0].value == "5 False"  # then Play is off
+    assert at.markdown[-1].value == "5 True"  # the last step, shown for a second
+    assert at.run().markdown[-1].value == "5 False"  # then Play is off

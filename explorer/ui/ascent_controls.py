@@ -122,10 +122,11 @@ def _warn_affine(network: Network, layer: str) -> None:
     names = [l.name for l in network.layers]
     after = next((l.name for l in network.layers[names.index(layer) + 1:]
                   if isinstance(l.module, torch.nn.ReLU) or l.type == "relu"), None)
-    st.warning(f"`{layer}` is linear in the pixels (no ReLU or pooling before it), so its channel's mean is the "
-               "kernel's sum times the image's brightness, plus what the border adds where the kernel overhangs it: "
-               "the ascent brightens the edges rather than draw the kernel's pattern. Optimise **One unit** (its "
-               "best image is its kernel)" + (f", or a layer after a ReLU, such as `{after}`." if after else "."))
+    st.warning(f"`{layer}` is linear in the pixels (no ReLU or pooling before it): its channel's mean weighs each "
+               "pixel the same way wherever a pattern sits, so only the image's brightness and the border move it, "
+               "and the ascent paints bands along the edges instead of a pattern. Optimise **One unit** (a first "
+               "convolution's unit wants its kernel's own pattern)"
+               + (f", or a layer after a ReLU, such as `{after}`." if after else "."))
 
 
 def _pick_unit(layer: str, size: tuple[int, int]) -> tuple[int, int]:

@@ -26,9 +26,12 @@ FOLDED = {
 def upstream(traced: Trace) -> torch.Tensor | None:
     """The upstream gradient typed on the page (all ones when empty); None, with a message, when unusable."""
     h, w = traced.output.shape
-    text = st.text_area(f"Upstream gradient dL/dy: {h} {labels.plural(h, 'row')} of {w} {labels.plural(w, 'number')} "
-                        "(empty: all ones, the gradient of "
-                        "L = the sum of the outputs)", key="sb_upstream", height=100)
+    typed = bool(st.session_state.get("sb_upstream", "").strip())
+    # folded while it is all ones: open, the box and the words above it had pushed the grids off a projector's screen
+    box = st.expander("Upstream gradient dL/dy: " + ("as typed" if typed else "all ones (L = the sum of the outputs)"),
+                      expanded=typed)
+    text = box.text_area(f"dL/dy: {h} {labels.plural(h, 'row')} of {w} {labels.plural(w, 'number')} (empty: all "
+                         "ones, the gradient of L = the sum of the outputs)", key="sb_upstream", height=100)
     try:
         return backprop.upstream_grid(text, (h, w))
     except ValueError as exc:

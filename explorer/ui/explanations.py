@@ -51,6 +51,8 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str], itera
         return (f"The prediction **flips**: {name(result.before)} ({before}) becomes **{name(result.after)} "
                 f"({after})**; {name(result.label)} keeps {kept}.")
     before, after = labels.percent_pair(result.before_confidence, result.after_confidence)
+    if before == after:  # ">99.9% to >99.9%" told nothing
+        return f"The prediction **holds**: {name(result.before)} keeps **{after}**."
     return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
 
@@ -169,6 +171,9 @@ def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> st
     if before < 0.005:
         return note + f"The network gives {what} only {before:.2%} here, so the map shows where its score falls most."
     reading, (was, now) = name(occ.worst_reading), labels.percent_pair(before, after)
+    if was == now:  # a share that no decimal tells apart: the score's fall is what changed
+        return note + (f"The outlined square lowers it most: covered, it lowers the score of {what} by "
+                       f"**{occ.worst_drop:.3g}**, and {what} keeps {now}.")
     return note + (f"The outlined square lowers it most: covered, it takes {what} from {was} to **{now}**"
                    + (f": the network then reads **{reading}**." if reading != what else "."))
 

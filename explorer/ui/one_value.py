@@ -50,8 +50,7 @@ def draw(layer: inspect.Layer, x: torch.Tensor, out: torch.Tensor) -> None:
                       on_change="rerun")
     _clamp(layer.name, out)
     if not box.open:  # drawn only while open; open or shut, it is in the link, its unit only while open
-        for key in ("lbl_sum_map", "lbl_sum_row", "lbl_sum_col", "lbl_sum_from"):
-            state.page_default(key, st.session_state[key])
+        leave_out()
         return
     with box:
         where = layout.cells(3, layout.SETTING_PX)
@@ -61,6 +60,12 @@ def draw(layer: inspect.Layer, x: torch.Tensor, out: torch.Tensor) -> None:
         parts = unit_sum.conv_unit(layer.module, x, int(m), int(r), int(c))
         st.markdown(_sum_words(layer.name, (m, r, c), parts, float(out[m, r, c]), layer.module.bias is not None))
         _one_map(parts, (layer.name, m, r, c), tuple(x.shape[1:]))
+
+
+def leave_out() -> None:
+    """Keep the unit's settings out of the link (a shut box, a layer that is no convolution): they show nothing."""
+    for key in ("lbl_sum_map", "lbl_sum_row", "lbl_sum_col", "lbl_sum_from"):
+        state.page_default(key, st.session_state[key])
 
 
 def _clamp(name: str, out: torch.Tensor) -> None:
@@ -109,8 +114,9 @@ def _one_map(parts: unit_sum.UnitSum, unit: tuple, size: tuple[int, int]) -> Non
     strongest = state.page_default("lbl_sum_from", choices[int(parts.partials.abs().argmax())])
     if st.session_state.lbl_sum_from not in choices:
         if linked and st.session_state.lbl_sum_from >= 0:
-            state.link_ignored("sfrom", st.session_state.lbl_sum_from, f"this unit reads input maps "
-                               f"{choices[0]}..{choices[-1]}, so map {strongest}, which adds most, is shown")
+            maps = f"map {choices[0]}" if len(choices) == 1 else f"maps {choices[0]}..{choices[-1]}"
+            state.link_ignored("sfrom", st.session_state.lbl_sum_from, f"this unit reads input {maps}, so map "
+                               f"{strongest}, which adds most, is shown")
         st.session_state.lbl_sum_from = strongest
     term = {k: export.number(float(parts.partials[i]), 3) for i, k in enumerate(choices)}
     shown = st.selectbox("Input map to look at", choices, key="lbl_sum_from",

@@ -36,8 +36,14 @@ def rerun_if_stopped() -> None:
         st.rerun()
 
 
-def controls(steps: int) -> int:
-    """Previous / next and a slider over steps 1..L, one step on while playing; returns the 0-based output cell."""
+def controls(steps: int, played: bool) -> int:
+    """Previous / next, Play and a slider over steps 1..L, one step on while playing; returns the 0-based output cell.
+
+    ``played``: whether Play was on when the page drew the fragment (which then reruns each second): Play switched
+    here reruns only the fragment, so the whole page runs again to start (or stop) the clock.
+    """
+    if playing() != played:
+        st.rerun()
     state.at_most("sb_step", "step", steps, f"the output has {steps} cells, steps 1..{steps}")
     if playing():
         if st.session_state.sb_step < steps:
@@ -48,6 +54,8 @@ def controls(steps: int) -> int:
     row = st.container(horizontal=True, vertical_alignment="bottom")
     row.button("◀ Previous", key="sb_prev", on_click=_move, args=(-1, steps), disabled=st.session_state.sb_step <= 1)
     row.button("Next ▶", key="sb_next", on_click=_move, args=(1, steps), disabled=st.session_state.sb_step >= steps)
+    layout.toggle(row, "Play", key="sb_play", width="content", on_change=play_from_start, args=(steps,),
+                  help="Advance one step per second (from the first when at the last).")
     if steps > 1:
         row.slider("Step", 1, steps, key="sb_step")
     return st.session_state.sb_step - 1

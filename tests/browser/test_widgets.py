@@ -336,3 +336,24 @@ def test_the_window_and_the_output_cell_share_a_line_on_a_1280_px_projector(
     assert output == inputs, f"the output at {output} px, the input at {inputs} px"
     assert kernel == inputs and (products == kernel) == side_by_side, tops
     screenshot(page, request.node.name)
+
+
+def test_play_beside_the_steps_plays_and_stops(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
+    """Play sits in the steps' row, inside the part of the page that reruns each second: switched there, the whole
+    page runs again to start that clock (and to stop it)."""
+    open_page(page, app_url + "/step_by_step", "Step 1 of 6")
+    play, label = page.get_by_role("switch", name="Play"), page.locator(".st-key-sb_play label")
+    label.click()
+    wait_for_app(page, "Step 3 of 6")  # a step a second, without another click
+    expect(play).to_be_checked()
+    wait_for_app(page, "Step 6 of 6")
+    expect(play).not_to_be_checked(timeout=15_000)  # at the end Play turns itself off
+    label.click()  # from the last step, Play starts again from the first
+    wait_for_app(page, "Step 2 of 6")
+    label.click()
+    expect(play).not_to_be_checked()
+    shown = page.get_by_text(re.compile(r"Step \d of 6")).first.inner_text()
+    page.wait_for_timeout(2500)
+    assert page.get_by_text(re.compile(r"Step \d of 6")).first.inner_text() == shown  # stopped where it was
+    assert_no_exception(page)
+    screenshot(page, request.node.name)

@@ -439,3 +439,23 @@ def test_a_maps_closer_look_links_to_its_channel_on_the_other_pages_but_not_at_t
     assert links["The images that excite it most"] == "model=lenet5&layer=relu1&channel=4"
     assert "What excites it" not in {link.proto.label for link in app(
         "pages/layer_by_layer.py", layer="normalize", look="1").get("page_link")}
+
+
+def test_a_layer_that_is_no_convolution_carries_no_unit_in_its_link():
+    at = app("pages/layer_by_layer.py", layer="conv1")
+    at.button(key="lbl_next").click().run()  # relu1: the unit's middle had followed it into the link
+    no_crash(at)
+    assert at.select_slider(key="lbl_layer").value == "relu1"
+    assert not {"srow", "scol", "smap", "sfrom"} & set(at.query_params)
+    single = app("pages/layer_by_layer.py", layer="conv1", sum="1", sfrom="1")  # conv1 reads the one input map
+    assert "this unit reads input map 0, so map 0" in warnings(single)
+
+
+def test_runners_up_keep_their_order_where_float32_rounds_them_to_zero():
+    """TinyVGG on its circles: every class after square is below float32's smallest number; triangle's score
+    (-47) is third, and the caption and the bars had named line \\ (-56) there."""
+    at = app("pages/layer_by_layer.py", model="tinyvgg", img="circles", layer="fc")
+    no_crash(at)
+    assert any(c.value.startswith("Then square (<0.1%), triangle (<0.1%)") for c in at.caption)
+    bars = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Prediction"))
+    assert list(bars["data"][0]["y"])[::-1][:3] == ["circle", "square", "triangle"]
