@@ -26,7 +26,9 @@ LOW_LR = {"adamw": 1e-5, "sgd": 1e-4}  # LeNet-5 on 1,000 shapes, 2 epochs: Adam
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 RUN_VIEW_LEAST_PX = 315  # and in a 1024 px window (a projector), with the sidebar open
-RUN_VIEW_MID_PX = 446  # and in a 1280 px window: a grid sized for 516 px left a 150 px blank band under it there
+# a grid's height is set for one width: sized for 516 px it left 150 px blank under it at 1280 px and 300 px at 1024;
+# for 380 px, about 100 px at 1024 and narrow bands beside it, none under it, from 1280 px
+RUN_VIEW_MID_PX = 380
 
 
 def run_id(text: str) -> str:
