@@ -3,8 +3,8 @@
 import streamlit as st
 import torch
 
-from explorer import figures, inputs, inspect, kernels, labels, mosaic, softmax
-from explorer.ui import channel_links, kernel_input, layout, model_input, one_value, probing, state
+from explorer import figures, inputs, inspect, labels, mosaic, softmax
+from explorer.ui import channel_links, kernels_tab, layout, model_input, one_value, probing, state
 
 layout.page_setup(layout.PAGES[2])
 st.title("Layer by layer")
@@ -16,7 +16,6 @@ st.markdown(
 )
 
 MAPS_PER_PAGE = 16
-KERNELS_PER_PAGE = 16  # filters (and input maps) in the Kernels tab's grid
 TABS = ("Output", "Kernels", "Whole network", "Probe each layer")
 SETTINGS = [
     *model_input.settings(),
@@ -37,15 +36,6 @@ def step(delta: int, names: list[str]) -> None:
     here = names.index(st.session_state.lbl_layer)
     st.session_state.lbl_layer = names[min(max(here + delta, 0), len(names) - 1)]
     st.session_state.lbl_maps = st.session_state.lbl_kpage = 1
-
-
-def filters_page(name: str, count: int) -> tuple[int, str]:
-    """The Kernels tab's page of a layer's ``count`` filters: the first one shown, and the figure's words."""
-    pages = -(-count // KERNELS_PER_PAGE)
-    state.at_most("lbl_kpage", "kpage", pages, f"`{name}`'s {count} filters fill {pages} {labels.plural(pages, 'page')}")
-    first = (st.session_state.lbl_kpage - 1) * KERNELS_PER_PAGE
-    last = min(first + KERNELS_PER_PAGE, count) - 1
-    return first, f"filters {first}..{last} of {count}" if count > KERNELS_PER_PAGE else f"{count} filters"
 
 
 view, network, picked = model_input.controls(SETTINGS, model_bound=("lbl_layer", "lbl_maps", "lbl_kpage"))
@@ -136,41 +126,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
         one_value.leave_out()
 
 with tab_kernels, layout.guard("drawing the kernels"):
-    if not isinstance(layer.module, torch.nn.Conv2d):
-        st.info("This layer has no kernels: pick a convolution (`conv...`) layer to see what it learned.")
-    else:
-        weight = layer.module.weight.detach()
-        first, shown = filters_page(layer.name, weight.shape[0])
-        layout_words = {3: " in colour (R, G, B weights)", 1: ", one tile each, row by row"}
-        st.plotly_chart(mosaic.kernels_figure(weight, shown + layout_words.get(
-            weight.shape[1], ": a column per output map, a row per input map"
-            + (f" (the first {KERNELS_PER_PAGE} of {weight.shape[1]})" if weight.shape[1] > KERNELS_PER_PAGE else "")),
-            width_px=layout.VIEW_PX, max_out=KERNELS_PER_PAGE, max_in=KERNELS_PER_PAGE, first=first),
-            key="lbl_fig_kernels")
-        if weight.shape[0] > KERNELS_PER_PAGE:
-            pages = -(-weight.shape[0] // KERNELS_PER_PAGE)
-            layout.cells(1, layout.SETTING_PX)[0].number_input(f"Filters page (of {pages})", 1, pages, key="lbl_kpage")
-        first_conv = next(l for l in layers if isinstance(l.module, torch.nn.Conv2d))
-        if layer is first_conv:
-            flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)
-            st.markdown("**Which hand-set kernel does each learned filter resemble?** (cosine similarity; "
-                        "a negative value is the same pattern with the sign flipped; |cosine| from 0.8 is a strong "
-                        "resemblance, from 0.5 a partial one; below that even the most alike preset is not much like "
-                        "the filter"
-                        + ("; a colour filter is compared by the sum of its R, G and B weights, which is what it "
-                           "does to a grey image)" if weight.shape[1] > 1 else ")"))
-            st.dataframe([{"filter": i, "most alike": m[0][0], "cosine": round(m[0][1], 2),
-                           "resemblance": kernels.resemblance(m[0][1]), "runner-up": f"{m[1][0]} ({m[1][1]:.2f})"}
-                          for i, m in enumerate(kernels.closest_presets(k, top=2) for k in flat[:32])],
-                         key="lbl_similarity", hide_index=True,
-                         column_config={"cosine": st.column_config.NumberColumn(format="%.2f")})
-            chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, 0, key="lbl_send_index")
-            if st.button("Use this kernel in the Kernel Lab", key="lbl_send", icon=":material/send:",
-                         help="The Kernel Lab slides the filter's weights over its own pictures, without the layer's "
-                              "bias or the network's input normalisation: the pattern it finds is the same, its "
-                              "numbers are not the feature map's here."):
-                text = kernel_input.send_to_lab(flat[int(chosen)])
-                st.switch_page("pages/kernel_lab.py", query_params={"k": kernel_input.CUSTOM, "kv": text})
+    kernels_tab.draw(layer, layers)
 
 with tab_net, layout.guard("listing the layers"):
     with_maps = [(name, outputs[name]) for name in names if outputs[name].dim() == 3 and outputs[name][0].numel() > 1]

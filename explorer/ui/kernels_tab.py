@@ -1,0 +1,58 @@
+"""Layer by layer's Kernels tab: a convolution's filters, a page of them at a time, and for the network's first
+convolution, which hand-set kernel each resembles, with a way to try one in the Kernel Lab."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer import inspect, kernels, labels, mosaic
+from explorer.ui import kernel_input, layout, state
+
+KERNELS_PER_PAGE = 16  # filters (and input maps) in the grid
+LAYOUT_WORDS = {3: " in colour (R, G, B weights)", 1: ", one tile each, row by row"}
+
+
+def draw(layer: inspect.Layer, layers: list[inspect.Layer]) -> None:
+    """The tab for ``layer`` of a network of ``layers``."""
+    if not isinstance(layer.module, torch.nn.Conv2d):
+        st.info("This layer has no kernels: pick a convolution (`conv...`) layer to see what it learned.")
+        return
+    weight = layer.module.weight.detach()
+    (count, inputs), pages = weight.shape[:2], -(-weight.shape[0] // KERNELS_PER_PAGE)
+    state.at_most("lbl_kpage", "kpage", pages, f"`{layer.name}`'s {count} filters fill {pages} "
+                  f"{labels.plural(pages, 'page')}")
+    first = (st.session_state.lbl_kpage - 1) * KERNELS_PER_PAGE
+    shown = (f"filters {first}..{min(first + KERNELS_PER_PAGE, count) - 1} of {count}" if pages > 1
+             else f"{count} filters")
+    words = LAYOUT_WORDS.get(inputs, ": a column per output map, a row per input map"
+                             + (f" (the first {KERNELS_PER_PAGE} of {inputs})" if inputs > KERNELS_PER_PAGE else ""))
+    st.plotly_chart(mosaic.kernels_figure(weight, shown + words, width_px=layout.VIEW_PX, max_out=KERNELS_PER_PAGE,
+                                          max_in=KERNELS_PER_PAGE, first=first), key="lbl_fig_kernels")
+    if pages > 1:
+        layout.cells(1, layout.SETTING_PX)[0].number_input(f"Filters page (of {pages})", 1, pages, key="lbl_kpage")
+    if layer is next(l for l in layers if isinstance(l.module, torch.nn.Conv2d)):
+        _resemblance(weight)
+
+
+def _resemblance(weight: torch.Tensor) -> None:
+    """The first convolution's filters against the hand-set kernels, and one sent to the Kernel Lab."""
+    flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)
+    st.markdown("**Which hand-set kernel does each learned filter resemble?** (cosine similarity; "
+                "a negative value is the same pattern with the sign flipped; |cosine| from 0.8 is a strong "
+                "resemblance, from 0.5 a partial one; below that even the most alike preset is not much like "
+                "the filter"
+                + ("; a colour filter is compared by the sum of its R, G and B weights, which is what it "
+                   "does to a grey image)" if weight.shape[1] > 1 else ")"))
+    st.dataframe([{"filter": i, "most alike": m[0][0], "cosine": round(m[0][1], 2),
+                   "resemblance": kernels.resemblance(m[0][1]), "runner-up": f"{m[1][0]} ({m[1][1]:.2f})"}
+                  for i, m in enumerate(kernels.closest_presets(k, top=2) for k in flat[:32])],
+                 key="lbl_similarity", hide_index=True,
+                 column_config={"cosine": st.column_config.NumberColumn(format="%.2f")})
+    chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, 0, key="lbl_send_index")
+    if st.button("Use this kernel in the Kernel Lab", key="lbl_send", icon=":material/send:",
+                 help="The Kernel Lab slides the filter's weights over its own pictures, without the layer's "
+                      "bias or the network's input normalisation: the pattern it finds is the same, its "
+                      "numbers are not the feature map's here."):
+        text = kernel_input.send_to_lab(flat[int(chosen)])
+        st.switch_page("pages/kernel_lab.py", query_params={"k": kernel_input.CUSTOM, "kv": text})
