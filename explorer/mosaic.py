@@ -257,28 +257,31 @@ def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top
     return fig
 
 
+def _placed(h: int, w: int, side: int) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """Where an h x w image goes on a ``side`` px tile, aspect kept and centred: its scale, size and top-left."""
+    scale = side / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return scale, size, ((side - size[0]) // 2, (side - size[1]) // 2)
+
+
 def _as_rgb_tile(image: torch.Tensor, side: int) -> np.ndarray:
     """A (C, h, w) [0, 1] image as a (side, side, 3) uint8 tile, aspect kept, centred on white."""
     c, h, w = image.shape
-    scale = side / max(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    scale, size, (top, left) = _placed(h, w, side)
     mode = "nearest" if scale >= 1 else "area"
     resized = torch.nn.functional.interpolate(image[None].float(), size=size, mode=mode)[0].clamp(0, 1)
     rgb = (resized.expand(3, -1, -1) if c == 1 else resized[:3]).permute(1, 2, 0)
     out = np.full((side, side, 3), 255, dtype=np.uint8)
-    top, left = (side - size[0]) // 2, (side - size[1]) // 2
     out[top:top + size[0], left:left + size[1]] = (rgb * 255).round().to(torch.uint8).numpy()
     return out
 
 
 def _outline_box(fig: go.Figure, box: tuple[int, int, int, int], size: tuple[int, int], side: int,
                  at: tuple[int, int]) -> None:
-    """Outline ``box`` (top, left, bottom, right: pixels of an image of ``size``) on its tile, placed as
-    :func:`_as_rgb_tile` places the image (scaled to ``side``, centred) at canvas pixel ``at`` (top, left)."""
-    h, w = size
-    scale = side / max(h, w)
-    top = at[0] + (side - max(1, round(h * scale))) // 2 - 0.5  # a pixel's edge, half a pixel before its centre
-    left = at[1] + (side - max(1, round(w * scale))) // 2 - 0.5
+    """Outline ``box`` (top, left, bottom, right: pixels of an image of ``size``) on its tile at canvas pixel ``at``
+    (top, left), where :func:`_as_rgb_tile` draws the image."""
+    scale, _, (offset_top, offset_left) = _placed(*size, side)
+    top, left = at[0] + offset_top - 0.5, at[1] + offset_left - 0.5  # a pixel's edge, half a pixel before its centre
     b_top, b_left, b_bottom, b_right = box
     fig.add_shape(type="rect", x0=left + b_left * scale, x1=left + b_right * scale, y0=top + b_top * scale,
                   y1=top + b_bottom * scale, line=dict(color=figures.WINDOW_COLOUR, width=2), xref="x", yref="y")

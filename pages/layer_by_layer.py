@@ -62,7 +62,8 @@ with view, layout.guard("running the network"):
                disabled=index == 0)
     row.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:",
                disabled=index == len(names) - 1)
-    row.select_slider("Layer", names, key="lbl_layer", on_change=lambda: st.session_state.update(lbl_maps=1, lbl_kpage=1))
+    row.select_slider("Layer", names, key="lbl_layer",
+                      on_change=lambda: st.session_state.update(lbl_maps=1, lbl_kpage=1))
     layer, out = layers[index], outputs[st.session_state.lbl_layer]
     st.subheader(f"{index + 1} of {len(layers)}: `{layer.name}` ({layer.type})")
     st.markdown(inspect.summary_table(layer))

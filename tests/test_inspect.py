@@ -114,8 +114,8 @@ def test_conv_formula_shows_the_floor_of_a_non_integer_size():
 
 def test_size_formula_is_one_line_where_both_axes_read_alike():
     square = inspect.layers(nn.Sequential(nn.Conv2d(1, 2, 5, padding=2)), (1, 28, 28))[0]
-    assert inspect.formula(square)[0] == ("$H_{out} = W_{out} = \\lfloor (28 + 2 \\cdot 2 - (5 - 1) - 1) / 1 \\rfloor + 1 "
-                                          "= 27 + 1 = 28$")
+    assert inspect.formula(square)[0] == ("$H_{out} = W_{out} = \\lfloor (28 + 2 \\cdot 2 - (5 - 1) - 1) / 1 "
+                                          "\\rfloor + 1 = 27 + 1 = 28$")
     wide = inspect.layers(nn.Sequential(nn.Conv2d(1, 2, (3, 5))), (1, 8, 12))[0]
     lines = inspect.formula(wide)
     assert lines[0].endswith("= 6$") and lines[0].startswith("$H_{out} =") and lines[1].startswith("$W_{out} =")

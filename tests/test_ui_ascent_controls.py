@@ -23,8 +23,8 @@ def test_an_inversion_that_ends_above_its_lowest_error_says_where_the_lowest_was
     """The curve jumps with jitter on, and the text quoted only the last value, about four times the lowest."""
     frames = _frames([0.69, 0.2, 0.04, 0.29, 0.18])
     said = ascent_controls.remark(_choice("invert"), frames, visualize.AscentConfig(jitter=4))
-    assert said == (" The lowest was **0.0400**, at step 2: its image is under yours. Jitter shifts the image by up to 4 "
-                    "pixels each step, so the error jumps from step to step.")
+    assert said == (" The lowest was **0.0400**, at step 2: its image is under yours. Jitter shifts the image by up "
+                    "to 4 pixels each step, so the error jumps from step to step.")
     lowest = ascent_controls.well_below_last(frames)
     assert lowest.step == 2 and float(lowest.image.max()) == pytest.approx(0.04)  # the page draws it
     assert "Jitter" not in ascent_controls.remark(_choice("invert"), frames, visualize.AscentConfig(jitter=0))

@@ -8,9 +8,13 @@ import streamlit as st
 
 from explorer.ui import layout, model_input
 
+def _channel(layer: str, c: int) -> dict[str, str]:
+    return {"layer": layer, "channel": str(c)}
+
+
 VIEWS = (  # page, link label, its settings for a layer's channel
-    ("pages/what_excites.py", "What excites it", lambda layer, c: {"layer": layer, "channel": str(c)}),
-    ("pages/top_activations.py", "The images that excite it most", lambda layer, c: {"layer": layer, "channel": str(c)}),
+    ("pages/what_excites.py", "What excites it", _channel),
+    ("pages/top_activations.py", "The images that excite it most", _channel),
     ("pages/layer_by_layer.py", "Its map on your image",
      lambda layer, c: {"layer": layer, "look": "1", "closer": str(c)}),
 )

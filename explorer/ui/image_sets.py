@@ -168,8 +168,8 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     else:
         whole.caption("Under each image: the channel's strongest response in it (its maximum over positions); "
                       "outlined in orange, the part of the image that strongest unit sees (its patch, beside).")
-    patched.caption(f"Under each patch: its size in pixels, the part of the image that {'lowest' if lowest else 'strongest'}"
-                    " unit sees.")
+    unit = "lowest" if lowest else "strongest"
+    patched.caption(f"Under each patch: its size in pixels, the part of the image that {unit} unit sees.")
 
 
 def top9(network, layer: str, images_set: ImageSet, lowest: bool = False) -> top_activations.TopActivations:
