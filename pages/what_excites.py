@@ -73,6 +73,7 @@ with view, layout.guard("optimising the image"):
 with view, layout.guard("optimising every channel"):
     channel_grid.draw(network, goal, config, image)
 
+state.publish(SETTINGS)  # the link follows a click on the grid now, not after the data set's search below
 with view, layout.guard("finding the data set's top 9"):
     if choice.channel_of_maps(network) is not None:
         verb = "drives" if goal.negative else "excites"  # beside a negative, the images that drive it down most

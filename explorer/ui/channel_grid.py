@@ -35,11 +35,12 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
     key = (network.key, page, config, model_input.image_key(image) if goal.needs_image else "")
     made = memo.computed("wx_grid", key, lambda report: optimised(network, goal, config, image, shown, report),
                          lambda done, total: f"Optimising the channels: {done} of {total} done...", keep=16)
-    verb = "drives each channel down" if goal.negative else "excites each channel"
+    title = (f"What drives each channel of {goal.layer} down" if goal.negative else
+             f"What excites each channel of {goal.layer}")
     chart = f"wx_grid_{goal.index}"  # a fresh chart for each channel shown: nothing selected on it
     layout.cells(1, GRID_PX)[0].plotly_chart(
         mosaic.images_figure([m for m, _ in made], [f"{c}: {labels.alike(v)[0]}" for c, (_, v) in zip(shown, made)],
-                             f"What {verb} of {goal.layer}", clickable=True, side=96, width_px=GRID_PX, cols=4,
+                             title, clickable=True, side=96, width_px=GRID_PX, cols=4,
                              selected=goal.index - first),
         key=chart, on_select=functools.partial(open_clicked, chart, first), selection_mode="points")
     st.caption("Under each: the channel and its mean activation at the last step. The channel shown above is "

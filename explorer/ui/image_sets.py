@@ -164,7 +164,10 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
                                               cols=3, side=96, width_px=TOP9_PX), key=f"{key}_patches")
     if lowest:
         whole.caption("Under each image: the channel's lowest response in it (its minimum over positions); outlined in "
-                      "orange, the part of the image that unit sees (its patch, beside).")
+                      "orange, the part of the image that unit sees (its patch, beside)."
+                      + (" None is below 0, as after a ReLU: these are a tie of zeros, picked by their place in the "
+                         "set. The layer before the ReLU shows what drives the channel below 0."
+                         if float(result.values[channel, -1]) >= 0 else ""))
     else:
         whole.caption("Under each image: the channel's strongest response in it (its maximum over positions); "
                       "outlined in orange, the part of the image that strongest unit sees (its patch, beside).")

@@ -58,16 +58,17 @@ def _random_row(pooling: bool) -> None:
     """Sizes and a button that fill the boxes below with a new exercise (CNN Explainer's input and kernel sizes, with
     numbers a class can add up)."""
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-    row.number_input("Input size", 2, LARGEST, 5, key="sb_gen_size", width=130)
-    if not pooling:
-        row.number_input("Kernel size", 1, 5, 3, key="sb_gen_kernel", width=130)
+    size = row.number_input("Input size", 2, LARGEST, 5, key="sb_gen_size", width=130)
+    if not pooling:  # no larger than the input: a 5 x 5 kernel asked of a 3 x 3 input had come out 3 x 3 unsaid
+        st.session_state.sb_gen_kernel = min(st.session_state.get("sb_gen_kernel", 3), size, 5)
+        row.number_input(f"Kernel size (1..{min(size, 5)})", 1, min(size, 5), key="sb_gen_kernel", width=130)
     row.button("Random numbers", key="sb_gen", icon=":material/casino:", on_click=_fill_random, args=(pooling,),
                help="A new input (whole numbers 0..9) and kernel (-2..2) of these sizes in the boxes below.")
 
 
 def _fill_random(pooling: bool) -> None:
     size = int(st.session_state.sb_gen_size)
-    kernel_size = 1 if pooling else min(int(st.session_state.sb_gen_kernel), size)
+    kernel_size = 1 if pooling else int(st.session_state.sb_gen_kernel)
     image, kernel = examples.random_problem(size, kernel_size, secrets.randbelow(2**31))
     st.session_state.sb_input = examples.grid_text(image)
     if not pooling:

@@ -253,3 +253,14 @@ def test_random_numbers_make_a_new_exercise_of_the_sizes_asked():
     assert len(at.text_area(key="sb_kernel").value.splitlines()) == 2
     assert "**Step 1 of 25** fills output cell (0, 0)" in text(at)  # 6 - 2 + 1 = 5: 25 cells
     assert at.query_params["in"] in (at.text_area(key="sb_input").value, [at.text_area(key="sb_input").value])
+
+
+def test_the_random_kernel_is_never_larger_than_the_input():
+    at = app("pages/step_by_step.py", ex="custom")
+    at.number_input(key="sb_gen_kernel").set_value(5).run()
+    at.number_input(key="sb_gen_size").set_value(3).run()  # a 5 x 5 kernel cannot slide over a 3 x 3 input
+    no_crash(at)
+    assert at.number_input(key="sb_gen_kernel").value == 3 and at.number_input(key="sb_gen_kernel").label == \
+        "Kernel size (1..3)"
+    at.button(key="sb_gen").click().run()
+    assert len(at.text_area(key="sb_kernel").value.splitlines()) == 3

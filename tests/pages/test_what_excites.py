@@ -278,10 +278,12 @@ def test_a_negative_visualisation_drives_the_channel_down():
     assert values[-1] < values[0]
     assert "the other side of what it detects" in text(at) and "Its lowest 9" in titles(at)
     assert "What drives channel 0 of `conv2` down in real images" in [h.value for h in at.subheader]
-    stopped = app(PAGE, neg="1", layer="relu2", channel="5")  # 0.366 at the start, then 0: a ReLU's least
+    stopped = app(PAGE, neg="1", layer="relu2", channel="5", grid="1")  # 0.366 at the start, then 0: a ReLU's least
     no_crash(stopped)
     assert _values(stopped)[0] > 0 and _values(stopped)[-1] == 0
     assert "the least a ReLU's output can be" in text(stopped)
+    assert "these are a tie of zeros" in text(stopped)  # its lowest 9 in the data set: 0 each
+    assert "What drives each channel of relu2 down" in titles(stopped)
 
 
 def test_every_channel_at_once_lays_out_the_layer():
