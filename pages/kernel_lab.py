@@ -16,6 +16,7 @@ st.markdown(
 SIZES = (32, 64, 128, 256, 512)
 POOLS = ("none", *conv.POOL_KINDS)
 TABS = ("Feature map", "Numbers", "3-D", "Beyond one kernel")  # all four in the 315 px view at 1024 px
+PICTURE_HEIGHT = 300  # the input and the feature map: a picture about 230 px square, its title and axes
 RENAMED_TABS = {"Image as numbers": "Numbers", "3-D surface": "3-D"}  # links shared with the longer labels
 SETTINGS = [
     *image_input.settings(),
@@ -104,11 +105,14 @@ with view, layout.guard("applying the kernel"):
                                          help=figures.SCALE_HELP)
             names = ["R", "G", "B"] if result.output.shape[0] == 3 else [""]
             first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
-            first.plotly_chart(figures.image_figure(result.input, f"Input ({label})"), key="kl_fig_input")
+            # as tall as the pictures are wide side by side at 1280 px (230 px): at 380 px, bands of 100 px had
+            # been left above and below them
+            first.plotly_chart(figures.image_figure(result.input, f"Input ({label})", height=PICTURE_HEIGHT),
+                               key="kl_fig_input")
             for place, name, fmap in zip(places, names, result.output):
                 title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")
-                place.plotly_chart(figures.feature_map_figure(fmap, scale, title, across=result.output),
-                                   key=f"kl_fig_map{name}")
+                place.plotly_chart(figures.feature_map_figure(fmap, scale, title, height=PICTURE_HEIGHT,
+                                                              across=result.output), key=f"kl_fig_map{name}")
             if len(names) > 1:
                 st.caption("The three maps share one colour scale, so a colour means the same value in each.")
             shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
