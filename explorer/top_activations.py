@@ -184,10 +184,10 @@ def own_activation(model: nn.Module, layer: str, image: torch.Tensor) -> torch.T
     return maps[0].flatten(1).amax(1).float().cpu()
 
 
-def rank(values: torch.Tensor, own: float) -> int:
-    """Where an activation of ``own`` would rank among ``values`` (a top k, best first): 1 + how many beat it,
-    so a tie ranks with the value it ties; ``len(values) + 1``: below them all."""
-    return int((values > own).sum()) + 1
+def rank(values: torch.Tensor, own: float, lowest: bool = False) -> int:
+    """Where an activation of ``own`` would rank among ``values`` (a top k, best first; ``lowest``: a lowest k,
+    lowest first): 1 + how many beat it, so a tie ranks with the value it ties; ``len(values) + 1``: past them all."""
+    return int((values < own).sum() if lowest else (values > own).sum()) + 1
 
 
 # --- the disk cache ---------------------------------------------------------------------------

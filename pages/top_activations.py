@@ -24,6 +24,7 @@ SETTINGS = [
     state.Setting("ta_layer", "layer", ""),
     state.Setting("ta_channel", "channel", 0, state.index_below(4096, "layer", "channels")),
     state.Setting("ta_page", "chpage", 0, state.int_between(1, 128)),  # 0: the page of the channel shown
+    state.Setting("ta_low", "low", False, state.boolean, state.dump_bool),
 ]
 state.restore(SETTINGS)
 
@@ -50,16 +51,18 @@ with view, layout.guard("finding the top activations"):
         st.session_state.ta_layer = default
     a, b = st.columns([3, 4])
     a.selectbox("Layer", names, key="ta_layer", on_change=lambda: st.session_state.update(ta_page=0))
+    low = layout.toggle(a, "Lowest 9", key="ta_low", help="The images that drive each channel down most (its lowest "
+                        "response anywhere), the other side of what it detects; below 0 only before a ReLU.")
     layer = next(l for l in spatial if l.name == st.session_state.ta_layer)
     with b:
         images_set = image_sets.pick_images(network.spec)
     if images_set is None:
         st.stop()
-    result = image_sets.top9(network, layer.name, images_set)
+    result = image_sets.top9(network, layer.name, images_set, lowest=low)
     channels = layer.out_shape[0]
     state.at_most("ta_channel", "channel", channels - 1, f"`{layer.name}` has channels 0..{channels - 1}")
 
-    st.subheader(f"The {channels} channels of `{layer.name}`: each one's strongest patch")
+    st.subheader(f"The {channels} channels of `{layer.name}`: each one's {'lowest' if low else 'strongest'} patch")
     pages = -(-channels // PER_PAGE)
     own_page = state.page_default("ta_page", st.session_state.ta_channel // PER_PAGE + 1)  # left out of the link
     if not st.session_state.ta_page:
@@ -85,9 +88,9 @@ with view, layout.guard("finding the top activations"):
 with view, layout.guard("showing the channel"):
     channel = int(st.session_state.ta_channel)
     values = result.values[channel]
-    st.subheader(f"Channel {channel}: its top {result.k} of {images_set.about}")
+    st.subheader(f"Channel {channel}: its {'lowest' if low else 'top'} {result.k} of {images_set.about}")
     image_sets.draw_top9(network, result, images_set, channel,
-                         ("Whole images", "Their patches (receptive fields)"), "ta")
+                         ("Whole images", "Their patches (receptive fields)"), "ta", lowest=low)
     if isinstance(layer.module, torch.nn.Conv2d):
         maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"
@@ -98,11 +101,14 @@ with view, layout.guard("showing the channel"):
                                               width_px=layout.VIEW_PX), key="ta_kernel")
     if picked is not None:
         prepared = inputs.prepare(network.spec, picked[1])
-        own = model_input.activations(network, prepared.tensor)[layer.name][channel].max().item()
-        rank = top_activations.rank(values, own)
-        st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**: "
-                    + (f"it would rank **{rank}** among the top {result.k}." if rank <= result.k else
-                       f"below the {labels.ordinal(result.k)} best ({values[-1]:.3g}) of the data set."))
+        response = model_input.activations(network, prepared.tensor)[layer.name][channel]
+        own = (response.min() if low else response.max()).item()  # as the data set's images are ranked
+        rank, kind = top_activations.rank(values, own, lowest=low), "lowest" if low else "top"
+        st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**"
+                    + (" at its lowest" if low else "") + ": "
+                    + (f"it would rank **{rank}** among the {kind} {result.k}." if rank <= result.k else
+                       f"{'above' if low else 'below'} the {labels.ordinal(result.k)} {'lowest' if low else 'best'} "
+                       f"({values[-1]:.3g}) of the data set."))
     channel_links.draw(layer.name, channel, "pages/top_activations.py")
 
 if network.spec.name.startswith("run:"):  # a run keeps its weights at the lecture's epochs

@@ -229,3 +229,9 @@ def test_the_lowest_nine_are_cached_apart_from_the_top_nine(model, images, tmp_p
     assert len(list(tmp_path.glob("*.safetensors"))) == 2 and bool((lowest.values < top_nine.values).all())
     again = top.cached_compute(model, "conv2", images, "set", cache_dir=tmp_path, device="cpu", lowest=True)
     torch.testing.assert_close(again.values, lowest.values)
+
+
+def test_a_rank_among_the_lowest_counts_the_lower_values():
+    lowest = torch.tensor([-9.0, -7.0, -5.0])
+    assert top.rank(lowest, -8.0, lowest=True) == 2 and top.rank(lowest, -1.0, lowest=True) == 4
+    assert top.rank(torch.tensor([9.0, 7.0, 5.0]), 8.0) == 2

@@ -175,3 +175,13 @@ def test_a_channel_links_to_its_other_views_with_the_network_layer_and_channel_c
     no_crash(opened)
     assert "What excites channel 3 of conv2" in titles(opened) and not opened.toggle(key="net_pretrained").value
     assert "The images that excite it most" in {link.proto.label for link in opened.get("page_link")}
+
+
+def test_the_lowest_nine_of_a_channel_and_where_your_image_ranks_among_them():
+    at = app("pages/top_activations.py", layer="conv2", channel="3", low="1")
+    no_crash(at)
+    headings = [h.value for h in at.subheader]
+    assert "The 16 channels of `conv2`: each one's lowest patch" in headings
+    assert any(h.startswith("Channel 3: its lowest 9 of") for h in headings)
+    said = next(m.value for m in at.markdown if m.value.startswith("**Your image**"))
+    assert " at its lowest: " in said and ("among the lowest 9" in said or "above the 9th lowest" in said)
