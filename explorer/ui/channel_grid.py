@@ -15,6 +15,7 @@ from explorer.ui.model_input import Network
 
 PER_PAGE = 16  # channels in one grid: the page that holds the channel shown
 GRID_PX = 420  # four tiles of 96 px and their gaps
+SMALL_PX = 64  # networks up to this input size optimise a page of channels in seconds on a CPU
 
 
 def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig, image: torch.Tensor) -> None:
@@ -27,9 +28,12 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
     first = goal.index // PER_PAGE * PER_PAGE
     shown = list(range(first, min(first + PER_PAGE, count)))
     words = f"channels {shown[0]}..{shown[-1]} of {count}" if count > PER_PAGE else f"all {count} channels"
+    slow = network.spec.input_size > SMALL_PX and not torch.cuda.is_available()
     if not layout.toggle(st, f"Every channel at once ({words} of `{goal.layer}`)", key="wx_grid",
                          help="Each channel optimised as the one above (the same steps, regularisers and seed), side "
-                              "by side: what the layer has learned to look for, at a glance. A click on one opens it."):
+                              "by side: what the layer has learned to look for, at a glance. A click on one opens it."
+                              + (f" On this server's CPU a {network.spec.input_size} px network takes as long as the "
+                                 f"image above {len(shown)} times over: minutes." if slow else "")):
         return
     page = replace(goal, index=first)  # one computation for the page, whichever of its channels is shown
     key = (network.key, page, config, model_input.image_key(image) if goal.needs_image else "")
