@@ -103,12 +103,11 @@ with view, layout.guard("showing the channel"):
         prepared = inputs.prepare(network.spec, picked[1])
         response = model_input.activations(network, prepared.tensor)[layer.name][channel]
         own = (response.min() if low else response.max()).item()  # as the data set's images are ranked
-        rank, kind = top_activations.rank(values, own, lowest=low), "lowest" if low else "top"
-        st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**"
-                    + (" at its lowest" if low else "") + ": "
+        rank = top_activations.rank(values, own, lowest=low)
+        at, kind, past, last = ((" at its lowest", "lowest", "above", "lowest") if low else ("", "top", "below", "best"))
+        st.markdown(f"**Your image** ({picked[0]}) drives channel {channel} to **{own:.3g}**{at}: "
                     + (f"it would rank **{rank}** among the {kind} {result.k}." if rank <= result.k else
-                       f"{'above' if low else 'below'} the {labels.ordinal(result.k)} {'lowest' if low else 'best'} "
-                       f"({values[-1]:.3g}) of the data set."))
+                       f"{past} the {labels.ordinal(result.k)} {last} ({values[-1]:.3g}) of the data set."))
     channel_links.draw(layer.name, channel, "pages/top_activations.py")
 
 if network.spec.name.startswith("run:"):  # a run keeps its weights at the lecture's epochs

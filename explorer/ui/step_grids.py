@@ -60,8 +60,9 @@ def _random_row(pooling: bool) -> None:
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
     size = row.number_input("Input size", 2, LARGEST, 5, key="sb_gen_size", width=130)
     if not pooling:  # no larger than the input: a 5 x 5 kernel asked of a 3 x 3 input had come out 3 x 3 unsaid
-        st.session_state.sb_gen_kernel = min(st.session_state.get("sb_gen_kernel", 3), size, 5)
-        row.number_input(f"Kernel size (1..{min(size, 5)})", 1, min(size, 5), key="sb_gen_kernel", width=130)
+        largest = min(size, 5)
+        st.session_state.sb_gen_kernel = min(st.session_state.get("sb_gen_kernel", 3), largest)
+        row.number_input(f"Kernel size (1..{largest})", 1, largest, key="sb_gen_kernel", width=130)
     row.button("Random numbers", key="sb_gen", icon=":material/casino:", on_click=_fill_random, args=(pooling,),
                help="A new input (whole numbers 0..9) and kernel (-2..2) of these sizes in the boxes below.")
 
