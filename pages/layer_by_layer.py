@@ -9,10 +9,9 @@ from explorer.ui import channel_links, kernels_tab, layout, model_input, one_val
 layout.page_setup(layout.PAGES[2])
 st.title("Layer by layer")
 st.markdown(
-    "A network is a stack of simple steps. Give it an image and walk through them: each layer's output "
-    "shape, its parameter count and the formula behind both, its feature maps and its kernels, and at "
-    "the end what the network thinks it sees. Give each network the kind of image it was trained on: "
-    "a digit for LeNet-5, a shape for TinyVGG, a photo for the ImageNet networks."
+    "A network is a stack of simple steps: walk an image through them, one layer at a time, from its shape, "
+    "parameters and feature maps to the prediction. Give each network the kind of image it learned from: a digit "
+    "for LeNet-5, a shape for TinyVGG, a photo for the ImageNet networks."
 )
 
 MAPS_PER_PAGE = 16

@@ -217,8 +217,12 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     while the model (or a needed image) is missing, the page stops with a hint and keeps its link.
     ``model_bound``: keys of ``settings`` that name a part of the model (a layer...), reset on a switch."""
     left, view = layout.split("model_split", layout.CONTROLS_PX, layout.VIEW_MIN_PX)
-    with left:
+    # the model beside the image where the controls sit above the view (a 1024 px projector), else one under the
+    # other: stacked, they had pushed the view 400 px down
+    model_cell, image_cell = layout.flow(2, layout.CONTROLS_PX, "model_controls", parent=left)
+    with model_cell:
         network = pick_model({s.key: s.default for s in settings if s.key in model_bound})
+    with image_cell:
         if need_image:
             picked = image_input.pick_image()
         else:  # folded: the page works without it, and the first thing a visitor changed changed nothing in view

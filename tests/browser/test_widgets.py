@@ -125,6 +125,23 @@ def test_a_five_by_five_kernel_to_edit_is_in_view_at_1024_px(app_url: str, page:
     screenshot(page, request.node.name)
 
 
+@pytest.mark.parametrize(("width", "beside"), [(1024, True), (1280, False)])
+def test_the_model_sits_beside_the_image_only_where_the_controls_sit_above_the_view(
+        app_url: str, page: Page, request: pytest.FixtureRequest, width: int, beside: bool) -> None:
+    """Above the view (1024 px) the model and the image share a row: one under the other, they had pushed Layer by
+    layer's slider to y 707 of a 768 px projector. In the narrow column beside the view (1280 px) they stack."""
+    page.set_viewport_size({"width": width, "height": 768})
+    open_page(page, app_url + "/layer_by_layer", "1 of 13")
+    model = page.locator("[data-testid=stSelectbox]").filter(has_text="Model").bounding_box()
+    source = page.locator("[data-testid=stRadio]").filter(has_text="Image source").bounding_box()
+    assert (abs(model["y"] - source["y"]) < 5) is beside, (model, source)
+    if beside:
+        slider = page.locator("[data-testid=stSlider]").filter(has_text="Layer").bounding_box()
+        assert slider["y"] < 640, slider
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
 _TEXT_ROOM = """([label, names]) => {
     const box = document.querySelector(`input[aria-label="${label}"]`), style = getComputedStyle(box);
     const pen = document.createElement('canvas').getContext('2d');
