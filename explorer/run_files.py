@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from explorer import architecture, labels, models, training
+from explorer import architecture, labels, models, shapes, training
 from explorer.runs import RunNotFound, atomic_write, get, path, read_json, write_json
 
 
@@ -80,7 +80,7 @@ def save_snapshot(run_id: str, step: int, arrays: dict[str, torch.Tensor], root:
 def snapshot_classes(run_id: str, step: int, root: Path | None = None) -> tuple[str, ...]:
     """The class names a snapshot was saved with; () for one saved without."""
     with safe_open(path(run_id, root) / "snapshots" / f"{step}.safetensors", "pt") as handle:
-        return tuple(json.loads((handle.metadata() or {}).get("classes", "[]")))
+        return shapes.current_names(json.loads((handle.metadata() or {}).get("classes", "[]")))
 
 
 def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:
@@ -212,7 +212,7 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
     try:
         channels, size, _ = meta["input_shape"]
         return models.ModelSpec(
-            name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=tuple(meta["classes"]),
+            name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=shapes.current_names(meta["classes"]),
             mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
             about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
             digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))

@@ -8,7 +8,7 @@ they are anti-aliased and need no files: the app trains and explores offline wit
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import torch
@@ -23,9 +23,17 @@ _SPECS: dict[str, tuple[str, float | None]] = {
     "line —": ("line", 0.0),
     "line |": ("line", 90.0),
     "line /": ("line", -45.0),
-    "line \\": ("line", 45.0),
+    "line ╲": ("line", 45.0),  # a box-drawing diagonal: Markdown read the "\*" of "**line \**" as an escape
 }
 CLASSES: tuple[str, ...] = tuple(_SPECS)
+RENAMED = {"line \\": "line ╲"}  # names that runs saved before may hold
+
+
+def current_names(classes: Sequence[str]) -> tuple[str, ...]:
+    """``classes`` as a run saved them, with this module's present name for any class renamed since."""
+    return tuple(RENAMED.get(name, name) for name in classes)
+
+
 _LINE_JITTER_DEG = 10.0  # small, because a line's orientation is its class
 _CHUNK_PIXELS = 2**20  # pixels rendered at a time: temporaries of 4 MB, reused by the allocator
 

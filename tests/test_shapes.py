@@ -5,7 +5,7 @@ import torch
 
 from explorer import data, shapes
 
-LINES = [shapes.CLASSES.index(name) for name in ("line —", "line |", "line /", "line \\")]
+LINES = [shapes.CLASSES.index(name) for name in ("line —", "line |", "line /", "line ╲")]
 CLOSED = [shapes.CLASSES.index(name) for name in ("circle", "square", "triangle")]
 CROSS = shapes.CLASSES.index("cross")
 
@@ -101,3 +101,12 @@ def test_shapes_rejects_bad_arguments():
 
 
 # ----------------------------------------------------------------------------------- load
+
+
+def test_no_class_name_holds_a_character_markdown_reads_as_markup():
+    """"line \\" broke every sentence that named it in bold: "**line \\**" left "**line **" on the page."""
+    assert all(not set(name) & set("\\*_`[]<>#$") for name in shapes.CLASSES)
+
+
+def test_a_run_saved_with_an_old_class_name_reads_with_the_present_one():
+    assert shapes.current_names(["circle", "line \\"]) == ("circle", "line ╲")
