@@ -287,6 +287,14 @@ def _outline_box(fig: go.Figure, box: tuple[int, int, int, int], size: tuple[int
                   y1=top + b_bottom * scale, line=dict(color=figures.WINDOW_COLOUR, width=2), xref="x", yref="y")
 
 
+def framed_tile(image: torch.Tensor, side: int) -> np.ndarray:
+    """A (C, h, w) [0, 1] image as a (side, side, 3) uint8 tile with a grey border, to show on its own: enlarged
+    pixel for pixel (a browser would blur a small image it enlarges)."""
+    tile = _as_rgb_tile(image, side)
+    _frame(tile)
+    return tile
+
+
 def _frame(tile: np.ndarray) -> None:
     """A one-pixel grey border, in place: a white patch on the white page keeps its edges."""
     tile[0], tile[-1], tile[:, 0], tile[:, -1] = GAP, GAP, GAP, GAP

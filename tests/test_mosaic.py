@@ -242,3 +242,11 @@ def test_filters_on_one_fixed_scale_or_each_on_its_own():
         return int((np.abs(image - image.mean(-1, keepdims=True)).sum(-1) > 60).sum())
 
     assert coloured(own) == 2 * coloured(shared) > 0  # the 0.2 filter's centre shows too, as strong as the -4
+
+
+def test_a_framed_tile_enlarges_pixel_for_pixel_inside_a_grey_border():
+    image = torch.tensor([[[0.0, 1.0], [1.0, 0.0]]])  # a 2 x 2 checkerboard, to 8 x 8
+    tile = mosaic.framed_tile(image, 8)
+    assert tile.shape == (8, 8, 3) and tile.dtype == np.uint8
+    assert (tile[0] == mosaic.GAP).all() and (tile[:, -1] == mosaic.GAP).all()
+    assert (tile[1:4, 1:4] == 0).all() and (tile[1:4, 4:7] == 255).all() and (tile[4:7, 1:4] == 255).all()

@@ -26,9 +26,7 @@ LOW_LR = {"adamw": 1e-5, "sgd": 1e-4}  # LeNet-5 on 1,000 shapes, 2 epochs: Adam
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 RUN_VIEW_LEAST_PX = 315  # and in a 1024 px window (a projector), with the sidebar open
-# a grid's height is set for one width: sized for 516 px it left 150 px blank under it at 1280 px and 300 px at 1024;
-# for 380 px, about 100 px at 1024 and narrow bands beside it, none under it, from 1280 px
-RUN_VIEW_MID_PX = 380
+READING_PX = 66  # test images 4 to a row in the view at 1024 px (RUN_VIEW_LEAST_PX), 6 at 1280 px
 
 
 def run_id(text: str) -> str:
@@ -171,15 +169,17 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
 
 def _readings(run_id: str, step: int, snap: dict) -> None:
     """A dozen test images and what the network reads in each at this snapshot: its guesses turn right as it learns
-    (as ConvNetJS shows them during training)."""
+    (as ConvNetJS shows them during training). Each is an image of its own in a wrapping row: one figure's height
+    fits one width only, and left 170 px blank under it at 1024 px."""
     captions = train_figures.reading_captions(snap["read_probabilities"], snap["read_labels"],
                                               run_files.snapshot_classes(run_id, step))
     right = sum(c.startswith("✓") for c in captions)
     pictures = list(snap["read_images"].float() / 255)
-    st.plotly_chart(mosaic.images_figure(pictures, captions, f"{right} of {len(pictures)} test images read right at "
-                                         f"step {step:,}", cols=4, side=48, width_px=RUN_VIEW_MID_PX,
-                                         least_px=RUN_VIEW_LEAST_PX),
-                    key=f"tr_readings_{run_id}_{step}")
+    st.markdown(f"**{right} of {len(pictures)} test images read right at step {step:,}**")
+    row = st.container(horizontal=True, wrap=True, gap="xsmall", key=f"tr_readings_{run_id}")
+    for picture, caption in zip(pictures, captions):  # a caption is Markdown: two spaces end its first line
+        row.image(mosaic.framed_tile(picture, READING_PX), caption=caption.replace("\n", "  \n"),
+                  width=READING_PX, output_format="PNG")  # a JPEG blurs the enlarged pixels
 
 
 def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setting]) -> int:

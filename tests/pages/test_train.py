@@ -45,7 +45,10 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert {"Learning curve: loss", "Learning curve: accuracy", "Confusion matrix (test set)"} <= set(titles)
     assert any(t.startswith("First-layer filters at step") for t in titles)
-    assert any(t.endswith(" test images read right at step 7") and t.split()[2] == "12" for t in titles)  # live
+    read = [m.value for m in at.markdown if "test images read right at step" in m.value]
+    assert len(read) == 1 and read[0].endswith(" read right at step 7**") and read[0].split()[2] == "12", read  # live
+    marks = [image.captions[0][0] for image in at.get("image")]  # each reading under its image
+    assert len(marks) == 12 and set(marks) <= {"✓", "✗"} and f"**{marks.count('✓')} of 12" in read[0]
     assert at.select_slider(key=f"tr_scrub_{run_id}").options  # the snapshots over training
     inside = {link.value: link.proto for link in at.get("page_link") if link.proto.query_string}
     assert set(inside) == {"Layer by layer", "Receptive fields", "Top activations", "What excites a unit",
