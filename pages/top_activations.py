@@ -112,6 +112,6 @@ with view, layout.guard("showing the channel"):
 
 if network.spec.name.startswith("run:"):  # a run keeps its weights at the lecture's epochs
     with view, layout.guard("following the channel over training"):
-        evolution.draw(network, layer.name, int(st.session_state.ta_channel), images_set)
+        evolution.draw(network, layer.name, int(st.session_state.ta_channel), images_set, lowest=low)
 
 state.publish(SETTINGS)

@@ -17,8 +17,9 @@ def _model_at(run_id: str, epoch: int) -> nn.Module:
     return run_files.build_model(run_id, epoch=epoch).requires_grad_(False)
 
 
-def draw(network: Network, layer: str, channel: int, images_set: ImageSet) -> None:
-    """The channel's top patches at every kept epoch, one row each; a note for runs that kept none."""
+def draw(network: Network, layer: str, channel: int, images_set: ImageSet, lowest: bool = False) -> None:
+    """The channel's top patches at every kept epoch, one row each (``lowest``: the patches that drive it down
+    most); a note for runs that kept none."""
     run_id = network.spec.name.removeprefix("run:")
     epochs = run_files.saved_epochs(run_id)
     st.subheader(f"Channel {channel} over training")
@@ -27,27 +28,28 @@ def draw(network: Network, layer: str, channel: int, images_set: ImageSet) -> No
                    "again to see its channels form.")
         return
     results = memo.computed(
-        "ta_epochs", (run_id, layer, images_set.data_id, tuple(epochs)),
-        lambda report: _every_epoch(run_id, epochs, layer, images_set, report),
-        lambda done, total: memo.counted(f"Finding the top 9 at each of {len(epochs)} epochs", done, total, "images"),
+        "ta_epochs", (run_id, layer, images_set.data_id, tuple(epochs), lowest),
+        lambda report: _every_epoch(run_id, epochs, layer, images_set, report, lowest),
+        lambda done, total: memo.counted(f"Finding the {'lowest' if lowest else 'top'} 9 at each of {len(epochs)} "
+                                         "epochs", done, total, "images"),
         keep=16)
     rows = [top_activations.patches(result, images_set.images, _model_at(run_id, epoch), images_set.size, channel)
             for epoch, result in zip(epochs, results)]
     st.plotly_chart(mosaic.rows_figure(rows, [f"epoch {e}" if e else "untrained" for e in epochs],
-                                       f"Its top {results[0].k} patches before training and at the end of each "
-                                       "kept epoch",
+                                       f"Its {'lowest' if lowest else 'top'} {results[0].k} patches before training "
+                                       "and at the end of each kept epoch",
                                        width_px=layout.VIEW_PX), key="ta_epochs")
     st.caption("Random filters, before training, have favourites too. Zeiler & Fergus "
                "saw the lower layers' channels settle within a few epochs and the upper ones only after many; "
                "the same channel index is the same filter at every epoch.")
 
 
-def _every_epoch(run_id: str, epochs: list[int], layer: str, images_set: ImageSet,
-                 report: memo.Report) -> list[top_activations.TopActivations]:
+def _every_epoch(run_id: str, epochs: list[int], layer: str, images_set: ImageSet, report: memo.Report,
+                 lowest: bool) -> list[top_activations.TopActivations]:
     count = len(images_set.images)
     results = []
     for i, epoch in enumerate(epochs):
         results.append(top_activations.cached_compute(
             _model_at(run_id, epoch), layer, images_set.images, images_set.data_id,
-            progress=lambda done, _, i=i: report(i * count + done, len(epochs) * count)))
+            progress=lambda done, _, i=i: report(i * count + done, len(epochs) * count), lowest=lowest))
     return results

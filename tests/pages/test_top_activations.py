@@ -154,6 +154,11 @@ def test_a_runs_channel_is_followed_over_the_epochs_it_kept(tmp_path, monkeypatc
     assert [s.value for s in at.subheader][-1] == "Channel 2 over training"
     grid = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Its top 9 patches before"))
     assert grid["layout"]["yaxis"]["ticktext"] == ["untrained", "epoch 1", "epoch 2"]
+    low = app("pages/top_activations.py", model=f"run:{run.id}", n="500", layer="conv1", channel="2", low="1")
+    no_crash(low)  # Lowest 9 follows the channel's lowest patches too (it had kept showing the top ones)
+    lowest = next(f for f in figures(low) if f["layout"]["title"]["text"].startswith("Its lowest 9 patches before"))
+    assert lowest["layout"]["yaxis"]["ticktext"] == grid["layout"]["yaxis"]["ticktext"]
+    assert lowest["data"][0]["source"] != grid["data"][0]["source"]
     for epoch in (0, 1, 2):  # as a run from before epochs were kept
         (tmp_path / run.id / "epochs" / f"{epoch}.safetensors").unlink()
     assert run_files.saved_epochs(run.id, tmp_path) == []
