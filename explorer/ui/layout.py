@@ -138,6 +138,7 @@ STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important
          "@media (hover: none) { .js-plotly-plot .modebar-container { display: none !important; } } "
          "@media (max-height: 800px) { [data-testid=stMainBlockContainer] { padding-top: 3.75rem !important; } "
          "[data-testid=stMainBlockContainer] h1 { font-size: 2rem !important; padding-top: 0.5rem !important; } }")
+TOUCH_SCRIPT = f"<script>{(Path(__file__).parent / 'touch.js').read_text()}</script>"  # our own file, no user text
 NO_TOOLBAR = {"displayModeBar": False}  # for a grid of numbers: zoom shows nothing more, and the bar hid its title
 
 
@@ -163,6 +164,7 @@ def page_setup(page: PageInfo) -> None:
             st.page_link(p.script, label=p.label, icon=p.icon)
         st.divider()
         st.caption(f"Device: {device_summary()}")
+        st.html(TOUCH_SCRIPT, unsafe_allow_javascript=True)
 
 
 def cells(count: int, width: int | Sequence[int], parent: Any = st) -> list[Any]:
