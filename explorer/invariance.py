@@ -86,6 +86,13 @@ def most_versions(kind: str, first: float, last: float, side: int, most: int = 6
     return pixels if pixels < 3 else min(most, pixels if pixels % 2 else pixels - 1)
 
 
+def strip_title(shown: int, count: int) -> str:
+    """The title over ``shown`` of ``count`` versions: at most 41 characters, which a phone's 390 px screen holds (a
+    chart's title does not wrap, and "Some of the 17 versions: the change → the class read" was cut off)."""
+    which = f"The {count} versions" if shown == count else f"{shown} of the {count} versions"
+    return f"{which}: change → class read"
+
+
 def shown_versions(count: int, most: int = 9) -> list[int]:
     """Which of ``count`` versions (an odd count, the original in the middle) a strip of at most ``most`` shows:
     evenly spaced where a step reaches the original, else spread alike on both sides of it; always the first, the

@@ -99,8 +99,7 @@ with view, layout.guard("sweeping the transformation"):
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
                                          [f"{round(float(values[i]), 2):g}{invariance.SUFFIX[kind]}\n→ "
                                           f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
-                                          for i in shown], f"Some of the {len(values)} versions: the change → the class "
-                                         "read", cols=len(shown), side=96, width_px=layout.VIEW_PX,
+                                          for i in shown], invariance.strip_title(len(shown), len(values)), cols=len(shown), side=96, width_px=layout.VIEW_PX,
                                          least_px=layout.VIEW_LEAST_PX), key="inv_fig_images")
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "

@@ -129,3 +129,9 @@ def test_most_versions_is_every_whole_pixel_shift_and_each_one_differs():
     for first, last in ((-30, 30), (-50, 50), (-10, 20), (-10, 10), (-45, 40)):
         top = invariance.most_versions("shift_x", first, last, 28)
         assert len(invariance.swept_values("shift_x", first, last, top, 28)) == top  # all different
+
+
+def test_the_strips_title_fits_a_phone_and_says_how_many_it_shows():
+    assert invariance.strip_title(9, 17) == "9 of the 17 versions: change → class read"
+    assert invariance.strip_title(7, 7) == "The 7 versions: change → class read"
+    assert len(invariance.strip_title(9, 99)) <= 41  # the Versions slider stops at 61
