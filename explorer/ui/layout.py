@@ -135,7 +135,9 @@ def device_summary() -> str:
 # the page starts just under Streamlit's 60 px header (not 96 px down) and its title is smaller.
 STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important; "
          "border-radius: 4px; } "
-         "@media (hover: none) { .js-plotly-plot .modebar-container { display: none !important; } } "
+         # on a touch screen nothing hovers: the chart's and the table's toolbars stood over the text above them
+         "@media (hover: none) { .js-plotly-plot .modebar-container, [data-testid=stElementToolbar] "
+         "{ display: none !important; } } "
          "@media (max-height: 800px) { [data-testid=stMainBlockContainer] { padding-top: 3.75rem !important; } "
          "[data-testid=stMainBlockContainer] h1 { font-size: 2rem !important; padding-top: 0.5rem !important; } }")
 TOUCH_SCRIPT = f"<script>{(Path(__file__).parent / 'touch.js').read_text()}</script>"  # our own file, no user text
