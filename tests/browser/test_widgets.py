@@ -361,12 +361,14 @@ def test_play_beside_the_steps_plays_and_stops(app_url: str, page: Page, request
     open_page(page, app_url + "/step_by_step", "Step 1 of 6")
     play, label = page.get_by_role("switch", name="Play"), page.locator(".st-key-sb_play label")
     label.click()
-    wait_for_app(page, "Step 3 of 6")  # a step a second, without another click
+    # the steps' text, not an idle app: while it plays, a busy machine left no quiet moment before the last step
+    expect(page.get_by_text("Step 3 of 6")).to_be_visible(timeout=60_000)  # a step a second, without another click
     expect(play).to_be_checked()
-    wait_for_app(page, "Step 6 of 6")
+    expect(page.get_by_text("Step 6 of 6")).to_be_visible(timeout=60_000)
     expect(play).not_to_be_checked(timeout=15_000)  # at the end Play turns itself off
+    wait_for_app(page)
     label.click()  # from the last step, Play starts again from the first
-    wait_for_app(page, "Step 2 of 6")
+    expect(page.get_by_text("Step 2 of 6")).to_be_visible(timeout=60_000)
     label.click()
     expect(play).not_to_be_checked()
     shown = page.get_by_text(re.compile(r"Step \d of 6")).first.inner_text()
