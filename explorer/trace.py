@@ -226,6 +226,19 @@ def unread_notes(trace: Trace) -> list[str]:
     return notes
 
 
+def as_subsampling(trace: Trace) -> tuple[torch.Tensor, list[int], list[int]] | None:
+    """A strided convolution as the lecture puts it, the stride-1 convolution followed by subsampling: the stride-1
+    output over the same padded input, and the rows and columns of it that are ``trace.output``, cell for cell.
+    None for stride 1, and for pooling (its stride is its own step, usually the window)."""
+    if trace.stride == 1 or trace.weights is None:
+        return None
+    values, _, _ = _windows(trace.padded, trace.window_hw, 1, trace.dilation)
+    full = (values * trace.weights.flatten()).sum(1).reshape(_out_hw(trace.padded.shape, trace.window_hw, 1,
+                                                                     trace.dilation))
+    rows, cols = trace.output.shape
+    return full, [r * trace.stride for r in range(rows)], [c * trace.stride for c in range(cols)]
+
+
 def skipped_words(trace: Trace) -> str:
     """The page's warning (Markdown): an output size that is not whole (:func:`size_notes`) and input between the
     kernel's taps or the windows (:func:`unread_notes`), each under its heading; "" when the windows tile the input."""

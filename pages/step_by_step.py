@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import backprop, conv, examples, export, figures, kernels, trace
-from explorer.ui import backward, layout, state, step_grids, stepper
+from explorer.ui import backward, layout, state, step_grids, stepper, stride_view
 
 layout.page_setup(layout.PAGES[0])
 st.title("Convolution step by step")
@@ -155,6 +155,8 @@ with layout.guard("building the example"):
         st.warning(words)
     st.fragment(run_every=1.0 if stepper.playing() else None)(show_step)(
         traced, kind if mode == "pooling" else "", grad, stepper.playing())
+    if mode == "convolution":
+        stride_view.draw(traced)
     done = backward.whole_pass(traced, grad, pmode, flip) if grad is not None else None
     with st.expander("Export this example (Markdown / LaTeX)"):
         named = {"input": traced.unpadded, "input (padded)": traced.padded if any(traced.padding) else None,

@@ -175,3 +175,20 @@ def test_bad_pool_kind_and_oversized_window():
         trace.pool_trace(torch.rand(4, 4), "median", 2)
     with pytest.raises(ValueError, match="does not fit"):
         trace.pool_trace(torch.rand(2, 4), "max", 3)
+
+
+@pytest.mark.parametrize(("stride", "dilation", "padding", "flip"), [(2, 1, 0, False), (3, 1, 1, True), (2, 2, 2, False)])
+def test_a_strided_convolution_is_the_stride_1_one_subsampled(stride, dilation, padding, flip):
+    """The lecture: strided convolution = convolution followed by subsampling, checked against PyTorch both ways."""
+    image, kernel = torch.randn(9, 8, dtype=torch.float64), torch.randn(3, 3, dtype=torch.float64)
+    traced = trace.conv_trace(image, kernel, padding=padding, stride=stride, dilation=dilation, flip=flip)
+    full, rows, cols = trace.as_subsampling(traced)
+    applied = (kernel.flip(0, 1) if flip else kernel)[None, None]
+    torch.testing.assert_close(full, F.conv2d(image[None, None], applied, padding=padding, dilation=dilation)[0, 0])
+    torch.testing.assert_close(full[rows][:, cols], traced.output)
+    assert rows == list(range(0, full.shape[0], stride)) and cols == list(range(0, full.shape[1], stride))
+
+
+def test_stride_1_and_pooling_have_no_subsampling_to_show():
+    assert trace.as_subsampling(trace.conv_trace(torch.ones(4, 4), torch.ones(2, 2))) is None
+    assert trace.as_subsampling(trace.pool_trace(torch.ones(4, 4), "max", 2)) is None

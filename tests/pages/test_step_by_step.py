@@ -167,6 +167,20 @@ def test_an_output_size_that_is_not_whole_is_flagged_with_what_pytorch_does():
     assert not warnings(app("pages/step_by_step.py")) and not warnings(app("pages/step_by_step.py", ex="box"))
 
 
+def test_a_stride_is_shown_as_the_stride_1_convolution_subsampled():
+    """The lecture: strided convolution = convolution followed by subsampling (the 6x6 input at stride 2)."""
+    grid = "\n".join(" ".join(str((r + c) % 7) for c in range(6)) for r in range(6))
+    at = app("pages/step_by_step.py", ex="custom", kv="1 0 -1\n2 0 -2\n1 0 -1", stride="2", **{"in": grid})
+    no_crash(at)
+    assert [e.label for e in at.expander][0] == "Stride 2 = stride 1, then every 2nd row and column"
+    full = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Stride 1: 4 x 4")
+    assert len(full["layout"]["shapes"]) == 4  # cells (0, 0), (0, 2), (2, 0) and (2, 2) outlined
+    assert ("The outlined cells, rows 0 and 2 and columns 0 and 2, are the stride-2 output, cell for cell: a strided "
+            "convolution is a convolution followed by subsampling. Sliding 2 at a time never computes the 12 of 16 "
+            "cells the subsampling would throw away.") in text(at)
+    assert not [e for e in app("pages/step_by_step.py").expander if e.label.startswith("Stride")]  # stride 1
+
+
 def test_input_between_the_kernels_taps_is_named_and_shaded():
     """A stride past the window (2 wide, stride 3) or a dilation skips rows and columns no product uses."""
     at = app("pages/step_by_step.py", ex="custom", kv="1 1\n1 1", stride="3",

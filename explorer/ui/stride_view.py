@@ -1,0 +1,30 @@
+"""Step by step's strided convolution as the lecture puts it: the stride-1 convolution, then subsampling."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import figures, labels, trace
+from explorer.ui import layout
+
+
+def draw(traced: trace.Trace) -> None:
+    """For a stride above 1, folded: the stride-1 output with the cells the stride keeps outlined."""
+    split = trace.as_subsampling(traced)
+    if split is None:
+        return
+    full, rows, cols = split
+    stride, kept = traced.stride, len(rows) * len(cols)
+    with st.expander(f"Stride {stride} = stride 1, then every {labels.ordinal(stride)} row and column"):
+        cells = [(r, c) for r in rows for c in cols]
+        title = f"Stride 1: {full.shape[0]} x {full.shape[1]}"
+        st.plotly_chart(figures.grid_figure(full, title, highlight=cells), key="sb_fig_stride1", width="content",
+                        config=layout.NO_TOOLBAR)
+        st.markdown(f"The outlined cells, rows {_listed(rows)} and columns {_listed(cols)}, are the stride-{stride} "
+                    f"output, cell for cell: a strided convolution is a convolution followed by subsampling. Sliding "
+                    f"{stride} at a time never computes the {full.numel() - kept} of {full.numel()} cells the "
+                    "subsampling would throw away.")
+
+
+def _listed(numbers: list[int]) -> str:
+    return str(numbers[0]) if len(numbers) == 1 else ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
