@@ -77,9 +77,15 @@ PRESETS: dict[str, torch.Tensor] = {
 
 DESCRIPTIONS: dict[str, str] = {
     "identity": "Copies the input: a baseline to compare with.",
-    "derivative [-1, 1]": "Finite difference: positive where dark turns bright left to right.",
-    "derivative [-1, 0, 1] (horizontal)": "Central difference along rows: responds to vertical edges.",
-    "derivative [-1, 0, 1] (vertical)": "Central difference down columns: responds to horizontal edges.",
+    "derivative [-1, 1]": "Finite difference along rows: positive where dark turns bright left to right (the "
+                          "pattern found), 0 where nothing changes (no pattern), negative where bright turns dark "
+                          "(the opposite pattern).",
+    "derivative [-1, 0, 1] (horizontal)": "Central difference along rows: responds to vertical edges, positive from "
+                                          "dark to bright (the pattern found), 0 on flat parts (no pattern), "
+                                          "negative from bright to dark (the opposite pattern).",
+    "derivative [-1, 0, 1] (vertical)": "Central difference down columns: responds to horizontal edges, positive "
+                                        "from dark above to bright below (the pattern found), 0 on flat parts (no "
+                                        "pattern), negative the other way (the opposite pattern).",
     "laplacian": "Second derivative in both directions: lights up blobs and thin lines, zero on ramps.",
     "laplacian (negative)": "The Laplacian with the sign flipped: bright spots become positive peaks.",
     "sobel (horizontal edges)": "Smoothed vertical derivative: finds horizontal edges.",

@@ -176,3 +176,14 @@ def test_a_decimal_comma_in_a_grid_cell_is_named_with_the_point_it_needs():
         kernels.parse_grid([["1", "2,5"]])
     with pytest.raises(kernels.KernelError, match=r"holds '1,2,3', which is not a number$"):  # no guess
         kernels.parse_grid([["1,2,3"]])
+
+
+@pytest.mark.parametrize("name", ["derivative [-1, 1]", "derivative [-1, 0, 1] (horizontal)"])
+def test_a_derivative_finds_its_pattern_nothing_on_flat_parts_and_the_opposite_below_zero(name):
+    """The lecture's three responses of a finite difference, which its description names."""
+    step_up_and_down = torch.tensor([[0.0, 0, 0, 1, 1, 1, 0, 0, 0]])
+    response = conv.conv2d(step_up_and_down, kernels.PRESETS[name])[0]
+    assert response.max() > 0 and (response == 0).any() and response.min() < 0
+    assert response.argmax() < response.argmin()  # dark to bright comes first, left to right
+    words = kernels.DESCRIPTIONS[name]
+    assert all(w in words for w in ("(the pattern found)", "(no pattern)", "(the opposite pattern)"))
