@@ -65,15 +65,26 @@ class Sweep:
 
 
 def swept_values(kind: str, first: float, last: float, count: int, side: int) -> torch.Tensor:
-    """``count`` values evenly spaced from ``first`` to ``last``.
+    """``count`` values from ``first`` to ``last``, the original (no change) among them where the range holds it:
+    about half the versions on each side of it, evenly spaced there (so the original is in the middle, and a range
+    such as 0.25x..3x, which no even spacing crosses at 1x, still holds it).
 
-    Shifts come in percent of the image side (``side`` pixels) and become whole pixels, each kept
-    once: a range that spans fewer pixels than ``count`` gives fewer versions.
+    Shifts come in percent of the image side (``side`` pixels) and become whole pixels, each kept once: a side with
+    fewer pixels than its half gives the rest to the other side, and a range of fewer pixels gives fewer versions.
     """
-    values = torch.linspace(first, last, count)
+    identity = IDENTITY[kind]
     if kind.startswith("shift"):
-        values = (values / 100 * side).round().unique()
-    return values
+        low, high = round(first / 100 * side), round(last / 100 * side)
+        if not low < 0 < high:
+            return (torch.linspace(first, last, count) / 100 * side).round().unique()
+        left = min(-low, max(count // 2, count - 1 - high))
+        right = min(high, count - 1 - left)
+        return torch.tensor([-round(-low * i / left) for i in range(left, 0, -1)] + [0.0]
+                            + [round(high * i / right) for i in range(1, right + 1)])
+    if not first < identity < last:
+        return torch.linspace(first, last, count)
+    half = count // 2
+    return torch.cat([torch.linspace(first, identity, half + 1)[:-1], torch.linspace(identity, last, count - half)])
 
 
 def most_versions(kind: str, first: float, last: float, side: int, most: int = 61) -> int:
@@ -93,15 +104,22 @@ def strip_title(shown: int, count: int) -> str:
     return f"{which}: change → class read"
 
 
-def shown_versions(count: int, most: int = 9) -> list[int]:
-    """Which of ``count`` versions (an odd count, the original in the middle) a strip of at most ``most`` shows:
-    evenly spaced where a step reaches the original, else spread alike on both sides of it; always the first, the
-    original and the last. Rounded evenly across all of them, 13 versions showed -90, -60, -45, -30, 0 degrees."""
+def shown_versions(count: int, original: int | None = None, most: int = 9) -> list[int]:
+    """Which of ``count`` versions a strip of at most ``most`` shows: always the first, the ``original`` (default: the
+    middle one of an odd count) and the last. With the original in the middle, evenly spaced where a step reaches it,
+    else spread alike on both sides of it (rounded evenly across all of them, 13 versions showed -90, -60, -45, -30,
+    0 degrees); elsewhere, evenly spaced with the nearest one moved onto the original."""
     if count <= most:
         return list(range(count))
-    if count % 2 == 0:  # whole-pixel shifts can leave an even count: spread over all of them
-        return sorted({round((count - 1) * i / (most - 1)) for i in range(most)})
     half = (count - 1) // 2
+    if original is None and count % 2:
+        original = half
+    if original != half or count % 2 == 0:  # whole-pixel shifts can leave the original off the middle
+        picks = sorted({round((count - 1) * i / (most - 1)) for i in range(most)})
+        if original is not None and original not in picks:
+            nearest = min(picks[1:-1], key=lambda i: abs(i - original))
+            picks = sorted({*picks, original} - {nearest})
+        return picks
     for each_side in range((most - 1) // 2, 1, -1):
         if half % each_side == 0:
             return list(range(0, count, half // each_side))

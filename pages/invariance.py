@@ -87,14 +87,21 @@ with view, layout.guard("sweeping the transformation"):
         c.slider("Versions", 3, top, key="inv_count", step=2, on_change=_chose_count,
                  help="How many versions to run, the original in the middle. Shifts stop at one per whole pixel.")
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)
+    if len(values) == 1:  # a range under a pixel: nothing moves, and "every version from 0 px to 0 px" said nothing
+        st.warning(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px rounds to one shift, "
+                   f"{values[0]:g} px. Widen the range to see the image move.")
+        st.stop()
     if len(values) < st.session_state.inv_count:
         st.caption(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px is {values[0]:g} to "
                    f"{values[-1]:g} px, which holds {len(values)} different shifts, so {len(values)} versions.")
+    if invariance.IDENTITY[kind] not in values.tolist():
+        st.caption(f"This range leaves out the original ({invariance.IDENTITY[kind]:g}{invariance.SUFFIX[kind]}): "
+                   "every version is compared with it all the same.")
     result = sweep(network, prepared.tensor, kind, tuple(values.tolist()))
     classes = network.spec.classes if len(network.spec.classes) == result.probabilities.shape[1] else ()
     if not classes:
         st.info("This model has no class names: classes are shown by their number.")
-    shown = invariance.shown_versions(len(values))
+    shown = invariance.shown_versions(len(values), invariance.nearest_original(result))
     # the class read on a line of its own, cut to the view at 1280 px: "-6 px → triangle" ran into its neighbours
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
                                          [f"{round(float(values[i]), 2):g}{invariance.SUFFIX[kind]}\n→ "

@@ -135,3 +135,21 @@ def test_the_strips_title_fits_a_phone_and_says_how_many_it_shows():
     assert invariance.strip_title(9, 17) == "9 of the 17 versions: change → class read"
     assert invariance.strip_title(7, 7) == "The 7 versions: change → class read"
     assert len(invariance.strip_title(9, 99)) <= 41  # the Versions slider stops at 61
+
+
+def test_the_original_is_always_a_version_where_the_range_holds_it():
+    """0.25x..3x in 3 versions had run 0.25x, 1.62x and 3x; -25%..30% of 28 px had skipped 0 px."""
+    assert invariance.swept_values("scale", 0.25, 3.0, 3, 28).tolist() == [0.25, 1.0, 3.0]
+    scales = invariance.swept_values("scale", 0.25, 3.0, 21, 28)
+    assert len(scales) == 21 and scales[10] == 1.0 and scales[0] == 0.25 and scales[-1] == 3.0
+    assert invariance.swept_values("shift_x", -50, 30, 3, 28).tolist() == [-14.0, 0.0, 8.0]
+    shifts = invariance.swept_values("shift_x", -25, 30, 15, 28)
+    assert 0.0 in shifts.tolist() and len(shifts.unique()) == 15 and shifts.tolist() == sorted(shifts.tolist())
+    assert invariance.swept_values("scale", 1.5, 3.0, 4, 28).tolist() == [1.5, 2.0, 2.5, 3.0]  # it leaves 1x out
+
+
+@pytest.mark.parametrize(("count", "original"), [(17, 3), (25, 13), (30, 0), (30, 29), (12, 5)])
+def test_the_strip_shows_an_original_off_the_middle(count, original):
+    shown = invariance.shown_versions(count, original)
+    assert original in shown and shown[0] == 0 and shown[-1] == count - 1 and len(shown) <= 9
+    assert shown == sorted(set(shown))

@@ -33,6 +33,10 @@ def test_defaults_shift_the_digit_sideways():
     no_crash(narrow)
     assert "which holds 2 different shifts, so 2 versions" in text(narrow) and not warnings(narrow)
     assert not [s for s in narrow.slider if s.key == "inv_count"]
+    still = app(PAGE, kind="shift_y", shift_y="-1,1", n="61")  # -0.28..0.28 px: nothing moves
+    no_crash(still)
+    assert "-1% to 1% of 28 px rounds to one shift, 0 px. Widen the range to see the image move." in warnings(still)
+    assert not [f for f in figures(still) if f["layout"]["title"]["text"].startswith("Probability of")]
     chosen = app(PAGE)
     chosen.slider(key="inv_count").set_value(13).run()
     chosen.slider(key="inv_shift_x").set_value((-5.0, 0.0)).run()  # two shifts: fewer shown...
@@ -91,3 +95,14 @@ def test_random_weights_are_not_taken_for_invariance():
     no_crash(at)
     assert "this says nothing about invariance" in warnings(at) and "(chance is 12.50%)" in warnings(at)
     assert "says nothing about invariance" not in warnings(app(PAGE))
+
+
+def test_a_lopsided_range_still_runs_and_shows_the_original():
+    at = app(PAGE, kind="scale", scale="0.25,3", n="3")
+    no_crash(at)
+    assert _confidence(at)["data"][0]["x"] == [0.25, 1.0, 3.0]
+    strip = next(f for f in figures(at) if f["layout"]["title"]["text"] == "The 3 versions: change → class read")
+    assert [a["text"].split("<br>")[0] for a in strip["layout"]["annotations"]] == ["0.25x", "1x", "3x"]
+    away = app(PAGE, kind="scale", scale="1.5,3")
+    no_crash(away)
+    assert "This range leaves out the original (1x): every version is compared with it all the same." in text(away)
