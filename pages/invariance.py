@@ -67,6 +67,7 @@ view, network, picked = model_input.controls(SETTINGS)
 
 with view, layout.guard("sweeping the transformation"):
     prepared = inputs.prepare(network.spec, picked[1])
+    model_input.conversion_note(prepared)
     a, b, c = st.columns([3, 3, 2])
     kind = a.selectbox("Transformation", invariance.KINDS, key="inv_kind", format_func=invariance.LABELS.get)
     low, high, step = RANGES[kind]

@@ -79,8 +79,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
         # between empty bands
         picture = figures.image_figure(prepared.tensor, "Model input", height=200)
         st.plotly_chart(picture.update_yaxes(constraintoward="top"), key="lbl_fig_input")
-        for note in prepared.notes:
-            st.caption(f"Converted: {note}.")
+        model_input.conversion_note(prepared)
         named = [(network.spec.classes[i] if i < len(network.spec.classes) else str(i), float(probabilities[i]))
                  for i in scores.topk(min(3, len(scores))).indices.tolist()]
         st.markdown(f"**Prediction:** {named[0][0]} ({labels.share(named[0][1])})"

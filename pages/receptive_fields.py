@@ -98,6 +98,7 @@ with view, layout.guard("tracing the receptive fields"):
     state.keep("rf_shown", (network.key, field.name, unit))
     st.session_state.rf_unit = f"{unit[0]},{unit[1]}"
     prepared = inputs.prepare(network.spec, picked[1])
+    model_input.conversion_note(prepared)
     fmap = model_input.activations(network, prepared.tensor)[field.name]
     exact = receptive_field.rf_box(network.model, field.name, unit, (size, size))
     textbook = receptive_field.textbook_box(field, unit)

@@ -69,6 +69,7 @@ view, network, picked = model_input.controls(SETTINGS, model_bound=("why_layer",
 
 with view, layout.guard("explaining the prediction"):
     prepared = inputs.prepare(network.spec, picked[1])
+    model_input.conversion_note(prepared)
     digest = model_input.image_key(prepared.tensor)
     count = network.layers[-1].out_shape[0]
     classes = network.spec.classes if len(network.spec.classes) == count else ()

@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 from torch import fx, nn
 
-from explorer import famous, inspect, models, run_files, runs
+from explorer import famous, inputs, inspect, models, run_files, runs
 from explorer.ui import image_input, image_sets, layout, state, visitor
 
 DEFAULT = "lenet5"
@@ -233,6 +233,13 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
         view.info(network if isinstance(network, str) else "Choose an image to start.")
         st.stop()
     return view, network, picked
+
+
+def conversion_note(prepared: inputs.Prepared, where: Any = st) -> None:
+    """What was done to the picked image to make it the model's input, in one caption; nothing where it needed
+    nothing. Unsaid, a 4000 x 300 photo cropped to its middle 64 x 64 seemed to be read whole."""
+    if prepared.notes:
+        where.caption("Converted: " + "; ".join(prepared.notes) + ".")
 
 
 def trained_hint(network: Network, purpose: str) -> str:

@@ -97,7 +97,10 @@ def test_layer_page_converts_a_colour_photo_for_lenet5():
     at = app("pages/layer_by_layer.py", img="astronaut")
     no_crash(at)
     notes = [c.value for c in at.caption if c.value.startswith("Converted:")]
-    assert any("colour to grey" in n for n in notes) and any("inverted" in n or "centred" in n for n in notes)
+    assert len(notes) == 1 and "colour to grey" in notes[0] and ("inverted" in notes[0] or "centred" in notes[0])
+    for page in ("receptive_fields", "why_prediction", "invariance"):  # they say it too (they had said nothing)
+        other = app(f"pages/{page}.py", img="astronaut")
+        assert [c.value for c in other.caption if c.value.startswith("Converted:")] == notes, page
 
 
 def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkeypatch):
