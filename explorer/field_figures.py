@@ -50,7 +50,9 @@ def heat_figure(values: torch.Tensor, title: str, box: tuple[int, int, int, int]
 
     (Viridis, not Inferno or Magma: the plotly.js in Streamlit draws their first colour, #000004, pink.)
     """
-    fig = go.Figure(go.Heatmap(z=values.numpy(), colorscale="Viridis", showscale=False,
+    # all zeros (no path from the input reaches the unit on this image) is dark, "not at all", not the scale's middle
+    flat = dict(zmin=0.0, zmax=1.0) if not values.any() else {}
+    fig = go.Figure(go.Heatmap(z=values.numpy(), colorscale="Viridis", showscale=False, **flat,
                                hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
     top, left, bottom, right = box
     fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5,

@@ -134,9 +134,13 @@ with tab_unit, layout.guard("drawing the unit's field"):
                    key="rf_fig_erf")
     b.plotly_chart(field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
                                              exact), key="rf_fig_erf_mean")
-    st.caption("Effective field (Luo et al. 2016): |d unit / d pixel|, summed over channels (yellow: the unit "
-               "changes most with that pixel, dark blue: not at all). It fills only the middle of the theoretical box "
-               "and falls off towards its edges.")
+    if not on_image.any():
+        st.info("On this image the unit's gradient is 0 at every pixel: every path from the input to it passes a "
+                "ReLU (or a max) that is off here, so no pixel changes it a little. Pick another unit or image; the "
+                "averaged field still shows where it looks.")
+    st.caption("Effective field (Luo et al. 2016): |d a / d pixel|, where a is the sum of the layer's channels at "
+               "this position and a pixel's colours are added up (yellow: a changes most with that pixel, dark blue: "
+               "not at all). It fills only the middle of the theoretical box and falls off towards its edges.")
 
 with tab_layers, layout.guard("tabulating the layers"):
     st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")

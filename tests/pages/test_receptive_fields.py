@@ -1,5 +1,6 @@
 """Receptive fields through the entry point: units, clicks, links, the drill."""
 
+import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text
@@ -144,3 +145,15 @@ def test_rf_page_table_explains_its_surprises():
     no_crash(at)
     notes = " ".join(c.value for c in at.caption)
     assert "is wider than the 224-pixel input" in notes and "r is the whole input and j is 0" in notes
+
+
+def test_a_unit_no_pixel_reaches_on_this_image_is_said_so_and_drawn_dark(monkeypatch):
+    """A flat teal square (the colour scale's middle) under "falls off towards its edges" had said nothing."""
+    from explorer import receptive_field
+
+    monkeypatch.setattr(receptive_field, "effective", lambda model, layer, images, unit: torch.zeros(28, 28))
+    at = app("pages/receptive_fields.py", layer="conv1", unit="3,4")  # a unit no other test caches
+    no_crash(at)
+    assert any(i.value.startswith("On this image the unit's gradient is 0 at every pixel") for i in at.info)
+    heat = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Effective field on this image"))
+    assert (heat["data"][0]["zmin"], heat["data"][0]["zmax"]) == (0.0, 1.0)  # dark: "not at all"
