@@ -119,8 +119,10 @@ def feature_map_figure(fmap: torch.Tensor, mode: ScaleMode = "symmetric", title:
     fig = go.Figure(go.Heatmap(z=fmap.float().numpy(), zmin=zmin, zmax=zmax, colorscale=colorscale,
                                zsmooth=smoothing(max(fmap.shape[-2:])),
                                # below the map, not beside it: the map keeps the input's size for comparison
-                               colorbar=dict(orientation="h", thickness=10, len=0.8, y=-0.09, yanchor="top"),
-                               hovertemplate="row %{y}, col %{x}: %{z:.3f}<extra></extra>"))
+                               # "3e-9", not plotly's SI "3n" (an untrained network's tiny maps)
+                               colorbar=dict(orientation="h", thickness=10, len=0.8, y=-0.09, yanchor="top",
+                                             exponentformat="e"),
+                               hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))
     fig = _square(fig, title, height + 40)
     fig.update_layout(margin=dict(b=60))  # room for the column numbers above the colour bar
     if max(fmap.shape[-2:]) <= 12:  # a tiny map: a tick per row and column, not at half pixels

@@ -18,6 +18,8 @@ st.markdown(
 RF_TABLE_WIDTHS = {"layer": 70, "operation": 124, "map": 46, "r": 30, "j": 30, "start": 40, "r from": 96,
                    "j from": 46, "start from": 112}
 TABS = ("One unit", "All layers", "Predict, then check")
+SIDE_PATHS = ("branch", "downsample", "shortcut")  # names of layers beside a network's main path
+LONG_NAME = 16  # characters of a layer's name that share the map title's line with its unit at 1280 px
 SETTINGS = [
     *model_input.settings(),
     state.Setting("rf_layer", "layer", ""),
@@ -53,9 +55,11 @@ def _typed_unit() -> None:
 
 
 def default_layer(spatial: list[receptive_field.Field]) -> str:
-    """The middle convolution: deep enough to see a patch, shallow enough to see a box."""
+    """The middle convolution of the main path: deep enough to see a patch, shallow enough to see a box (GoogLeNet's
+    had been a 1 x 1 bottleneck inside one branch of an Inception block)."""
     convs = [f.name for f in spatial if f.op[0].isdigit() and "x" in f.op and "stride" in f.op]
-    return convs[len(convs) // 2] if convs else spatial[len(spatial) // 2].name
+    main = [name for name in convs if not any(side in name for side in SIDE_PATHS)] or convs
+    return main[len(main) // 2] if main else spatial[len(spatial) // 2].name
 
 
 def layer_table(rows: list[dict], key: str) -> None:
@@ -77,8 +81,7 @@ with view, layout.guard("tracing the receptive fields"):
     if st.session_state.rf_layer not in by_name:
         asked, st.session_state.rf_layer = st.session_state.rf_layer, default
         if asked:  # from a link
-            st.warning(f"This model has no layer `{asked[:40]}` with a feature map (a fully connected layer sees "
-                       f"the whole image): showing `{st.session_state.rf_layer}`.")
+            st.warning(model_input.not_a_map_layer(fields, asked, f"showing `{st.session_state.rf_layer}`"))
     st.selectbox("Layer (those with a feature map)", list(by_name), key="rf_layer")
     field = by_name[st.session_state.rf_layer]
     state.page_default("rf_unit", "{},{}".format(*parse_unit("", field.size)))  # the centre
@@ -111,13 +114,16 @@ with tab_unit, layout.guard("drawing the unit's field"):
                      help="Or click a unit on the map.")
     column.number_input("Unit column", 0, field.size[1] - 1, key="rf_col", on_change=_typed_unit)
     left, right = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_unit_pictures")
-    title = figures.subtitled(f"{field.name}, unit {unit}",
+    # a long name (GoogLeNet's inception4c.branch2.0.conv) on a line of its own: a title does not wrap, and it was cut
+    long = len(field.name) > LONG_NAME
+    title = figures.subtitled(f"{field.name}{'<br>' if long else ', '}unit {unit}",
                               f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} "
                               f"{labels.plural(fmap.shape[0], 'channel')}")
     left.plotly_chart(field_figures.clickable_map_figure(fmap.mean(0), title, unit), key="rf_map", on_select="rerun",
                       selection_mode="points")
-    seen = figures.subtitled("What the unit can see", "solid: the exact box; dashed: the textbook's")  # level with
-    right.plotly_chart(field_figures.boxes_figure(prepared.tensor, exact, textbook, seen), key="rf_fig_boxes")  # map
+    seen = figures.subtitled("What the unit can see", f"solid: the exact box;{'<br>' if long else ' '}dashed: the "
+                             "textbook's")  # as many lines as the map's title: the two pictures sit level
+    right.plotly_chart(field_figures.boxes_figure(prepared.tensor, exact, textbook, seen), key="rf_fig_boxes")
     top, lft, bottom, rgt = exact
     st.markdown(f"Unit **{unit}** of `{field.name}` sees rows **{top}..{bottom - 1}** and columns "
                 f"**{lft}..{rgt - 1}** of the {size} x {size} input: a **{bottom - top} x {rgt - lft}** box. "

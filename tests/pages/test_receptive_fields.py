@@ -3,7 +3,7 @@
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text
+from tests.apptest import TIMEOUT, app, errors, figures, no_crash, text, titles
 from tests.conftest import ROOT
 
 
@@ -75,6 +75,8 @@ def test_rf_page_refuses_fully_connected_layers_and_bad_units():
     at = app("pages/receptive_fields.py", layer="fc3", unit="99,x")
     no_crash(at)
     assert any("(a fully connected layer sees the whole image): showing `conv2`" in w.value for w in at.warning)
+    typo = app("pages/receptive_fields.py", layer="layer1.0.conv1")  # no such layer at all: not "fully connected"
+    assert [w.value for w in typo.warning] == ["This model has no layer `layer1.0.conv1`: showing `conv2`."]
     assert at.selectbox(key="rf_layer").value == "conv2" and "Unit **(5, 5)**" in text(at)
     at.session_state["rf_map"] = _click(50, 50)  # outside the 10 x 10 map: ignored
     at.run()
@@ -157,3 +159,14 @@ def test_a_unit_no_pixel_reaches_on_this_image_is_said_so_and_drawn_dark(monkeyp
     assert any(i.value.startswith("On this image the unit's gradient is 0 at every pixel") for i in at.info)
     heat = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Effective field on this image"))
     assert (heat["data"][0]["zmin"], heat["data"][0]["zmax"]) == (0.0, 1.0)  # dark: "not at all"
+
+
+def test_googlenet_starts_on_its_main_path_and_a_long_layer_name_gets_a_line_of_its_own():
+    at = app("pages/receptive_fields.py", model="googlenet", weights="0")
+    no_crash(at)
+    assert at.selectbox(key="rf_layer").value == "conv3.conv"  # not a 1 x 1 bottleneck inside one Inception branch
+    deep = app("pages/receptive_fields.py", model="googlenet", weights="0", layer="inception4c.branch2.0.conv")
+    no_crash(deep)
+    map_title, seen = (next(t for t in titles(deep) if t.startswith(start)) for start in ("inception4c", "What the"))
+    assert map_title.startswith("inception4c.branch2.0.conv<br>unit (")  # a title does not wrap: it was cut off
+    assert map_title.count("<br>") == seen.count("<br>") == 2  # the two pictures sit level
