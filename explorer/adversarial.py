@@ -76,9 +76,10 @@ def fgsm(model: nn.Module, image: torch.Tensor, eps: float, label: int | None = 
 
 
 def iterative_fgsm(model: nn.Module, image: torch.Tensor, eps: float, steps: int = 10,
-                   alpha: float | None = None, label: int | None = None, target: int | None = None) -> Attack:
+                   alpha: float | None = None, label: int | None = None, target: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> Attack:
     """Kurakin's iterated FGSM: ``steps`` sign steps of ``alpha`` (default ``2.5 eps / steps``) inside the eps-ball,
-    away from ``label`` or towards ``target``."""
+    away from ``label`` or towards ``target``; ``progress(done, steps)`` after each step."""
     eps = check_eps(eps)
     if not 1 <= steps <= 1000:
         raise ValueError(f"steps must be between 1 and 1000, got {steps}")
@@ -86,9 +87,11 @@ def iterative_fgsm(model: nn.Module, image: torch.Tensor, eps: float, steps: int
     x, y = _prepare(model, image, label, target)
     goal, way = _goal(y, target)
     adversarial = x.clone()
-    for _ in range(steps):
+    for step in range(steps):
         adversarial = adversarial + way * alpha * loss_gradient(model, adversarial, goal).sign()
         adversarial = torch.min(torch.max(adversarial, x - eps), x + eps).clamp(0, 1)
+        if progress is not None:
+            progress(step + 1, steps)
     return _attack(model, x, adversarial, int(y), eps, target)
 
 

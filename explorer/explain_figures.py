@@ -46,7 +46,21 @@ def named_title(what: str, name: str, width_px: int = THIRD_PX, joiner: str = ",
     and ImageNet's class names are long."""
     if title_fits(f"{what}{joiner}{name}", width_px):
         return f"{what}{joiner}{name}"
-    return f"{what}:<br><span style='font-size:14px'>{name}</span>"  # smaller: ImageNet's names fill a third
+    return second_line(what, name)
+
+
+def second_line(what: str, name: str) -> str:
+    """"what:" over a smaller ``name`` (ImageNet's names fill a third of the view)."""
+    return f"{what}:<br><span style='font-size:14px'>{name}</span>"
+
+
+def attack_titles(before: str, after: str, eps: float, width_px: int = THIRD_PX) -> tuple[str, str, str]:
+    """The titles of the original, the perturbation and the adversarial image, side by side: where the adversarial's
+    class name needs a second line, each gets one (the pictures had sat out of line by that line)."""
+    fooled = named_title("Adversarial", after, width_px, joiner=": ")
+    if "<br>" not in fooled:
+        return "Original", "Perturbation (±eps)", fooled
+    return second_line("Original", before), second_line("Perturbation", f"±{eps:g}"), fooled
 
 
 def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], height: int = 300,

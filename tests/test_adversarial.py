@@ -159,3 +159,9 @@ def test_targeted_sweeps_match_single_targeted_attacks(lenet, digit):
             attack = method(lenet, digit, eps, target=7)
             assert math.isclose(float(probabilities[i, 7]), attack.target_confidence, rel_tol=1e-4, abs_tol=1e-6)
     assert iterated[-1, 7] > iterated[0, 7]  # the target gains as eps grows
+
+
+def test_the_iterated_attack_reports_each_step(lenet, digit):
+    seen = []
+    adversarial.iterative_fgsm(lenet, digit, 0.1, steps=4, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]

@@ -169,3 +169,10 @@ def test_a_signed_map_has_a_symmetric_scale_over_the_image_in_its_own_pixels():
     assert list(fig.layout.xaxis.range) == [-0.5, 27.5]
     outline = fig.layout.shapes[-1]
     assert (outline.x0, outline.x1, outline.y0, outline.y1) == (7.5, 14.5, 3.5, 10.5)
+
+
+def test_the_attacks_three_titles_take_as_many_lines_as_the_adversarials():
+    assert explain_figures.attack_titles("3", "9", 0.1) == ("Original", "Perturbation (±eps)", "Adversarial: 9")
+    long = explain_figures.attack_titles("tabby, tabby cat", "sports car, sport car", 0.004)
+    assert [t.count("<br>") for t in long] == [1, 1, 1]
+    assert long[0].startswith("Original:<br>") and "tabby, tabby cat" in long[0] and "±0.004" in long[1]

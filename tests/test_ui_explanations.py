@@ -2,7 +2,7 @@
 
 import torch
 
-from explorer import attribution, models
+from explorer import adversarial, attribution, models
 from explorer.ui import explanations
 
 
@@ -35,8 +35,6 @@ def test_shares_no_decimal_tells_apart_say_what_changed_instead():
     """TinyVGG reads its circles as certain before and after: ">99.9% to >99.9%" told nothing."""
     from dataclasses import replace
 
-    from explorer import adversarial
-
     model = models.build("lenet5", pretrained=True).eval()
     digit = torch.zeros(1, 28, 28)
     digit[0, 6:22, 12:16] = 1.0
@@ -46,3 +44,15 @@ def test_shares_no_decimal_tells_apart_say_what_changed_instead():
     assert f"it lowers the score of 1 by **{occ.worst_drop:.3g}**, and 1 keeps >99.9%." in note
     held = adversarial.Attack(digit, digit * 0, 1, 0.1, 1, 1.0, 1, 1.0, 1.0)
     assert explanations.attack_reading(held, str) == "The prediction **holds**: 1 keeps **>99.9%**."
+
+
+def test_a_flip_the_attack_did_not_make_is_not_called_one():
+    """With random weights the scores nearly tie: the step raised the class it attacked (0.1117% to 0.1121%) and
+    another class rose past it, which the page had called a flip."""
+    digit = torch.zeros(1, 28, 28)
+    tie = adversarial.Attack(digit, digit * 0, 3, 0.1, 3, 0.101, 5, 0.103, 0.102)
+    assert explanations.attack_reading(tie, str) == (
+        "The prediction changes, but not by the attack: 3 went from 10.1% up to 10.2%, and **5** rose past it to "
+        "**10.3%**. Scores this close reorder at any nudge.")
+    real = adversarial.Attack(digit, digit * 0, 3, 0.1, 3, 0.9, 5, 0.6, 0.3)
+    assert explanations.attack_reading(real, str) == "The prediction **flips**: 3 (90.0%) becomes **5 (60.0%)**; 3 keeps 30.0%."

@@ -48,6 +48,11 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str], itera
     if result.flipped:
         before, after, kept = labels.percents(result.before_confidence, result.after_confidence,
                                               result.label_confidence)
+        if result.before == result.label and result.label_confidence >= result.before_confidence:
+            # a near tie (random weights): the step raised the class it attacked, and another rose past it
+            return (f"The prediction changes, but not by the attack: {name(result.label)} went from {before} up to "
+                    f"{kept}, and **{name(result.after)}** rose past it to **{after}**. Scores this close reorder "
+                    "at any nudge.")
         return (f"The prediction **flips**: {name(result.before)} ({before}) becomes **{name(result.after)} "
                 f"({after})**; {name(result.label)} keeps {kept}.")
     before, after = labels.percent_pair(result.before_confidence, result.after_confidence)
