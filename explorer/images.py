@@ -84,7 +84,9 @@ def _normalise(image: Image.Image) -> LoadedImage:
         image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
         notes.append(f"downscaled from {original[0]}x{original[1]} to {image.size[0]}x{image.size[1]} px")
     tensor = from_pil(image)
-    if float(tensor.amax() - tensor.amin()) == 0:  # e.g. a fully transparent PNG composited on white
+    # every pixel the same colour, e.g. a fully transparent PNG composited on white, or one red pixel (whose channels
+    # differ: the note once compared them too)
+    if bool((tensor == tensor[:, :1, :1]).all()):
         notes.append("every pixel has the same value: the image is blank, with no edge or shape to find")
     return LoadedImage(tensor, tuple(notes))
 

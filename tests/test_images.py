@@ -82,6 +82,8 @@ def test_a_uniform_image_is_read_with_a_note_that_it_has_no_edges():
     two_values = Image.new("L", (2, 1), 7)
     two_values.putpixel((1, 0), 8)
     assert images.load_bytes(_encode(two_values)).notes == ()
+    for one_colour in (Image.new("RGB", (1, 1), (255, 0, 0)), Image.new("RGB", (5, 4), (10, 200, 30))):
+        assert any("blank" in n for n in images.load_bytes(_encode(one_colour)).notes)  # its channels differ
 
 
 def test_large_images_are_downscaled_with_a_note():
