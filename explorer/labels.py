@@ -16,6 +16,17 @@ TRANSFER = {  # what a transfer trains (architecture.TRANSFER_MODES), as the Tra
 }
 
 
+DATA_FACTS = {  # what each data set holds, as the lecture names them (MNIST's 60,000 digits...)
+    "shapes": "Pen-drawn outlines in 8 classes (circle, square, triangle, cross and four lines), drawn here at the "
+              "network's size (28 x 28 grey for LeNet-5), as many as a run asks for.",
+    "mnist": "Handwritten digits 0 to 9 (LeCun et al. 1998): 60,000 training and 10,000 test images, 28 x 28 grey.",
+    "fashion-mnist": "10 kinds of clothing (Xiao et al. 2017), shaped as MNIST: 60,000 training and 10,000 test "
+                     "images, 28 x 28 grey.",
+    "cifar10": "Small photos in 10 classes (Krizhevsky 2009): 50,000 training and 10,000 test images, 32 x 32 in "
+               "colour. ImageNet, which the large networks learned from, holds 1.28 million photos in 1,000 classes.",
+}
+
+
 def data(name: str | None) -> str:
     """A data set's name as people read it (an unknown one as it is)."""
     return DATA.get(name or "", name or "?")

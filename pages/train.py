@@ -77,6 +77,7 @@ with controls, layout.guard("preparing the run"):
                        help="Built-in shapes are drawn here, with no download; MNIST, Fashion-MNIST and CIFAR-10 "
                             "are downloaded once, the first time a run needs them, unless the server has them.")
     arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=labels.network)
+    st.caption(labels.DATA_FACTS[data])
     extra, shape, classes = input_of(data, arch)
     config, problem = {"data": data, "model": arch, **extra}, None
 if arch == "custom":  # eight columns: in the view's 310 px at 1024 px they scrolled sideways

@@ -55,3 +55,11 @@ def test_a_typed_cell_goes_through_a_link_as_typed():
 
 def test_a_share_too_small_for_one_decimal_says_so():
     assert [labels.share(p) for p in (0.999, 0.0005, 0.0004, 0.0)] == ["99.9%", "0.1%", "<0.1%", "<0.1%"]
+
+
+def test_every_data_set_of_the_train_page_says_what_it_holds():
+    from explorer import data
+
+    assert set(labels.DATA_FACTS) == set(labels.DATA)
+    assert "60,000 training and 10,000 test images, 28 x 28" in labels.DATA_FACTS["mnist"]  # the lecture's figure
+    assert f"in {len(data.SHAPE_CLASSES)} classes" in labels.DATA_FACTS["shapes"]
