@@ -151,7 +151,10 @@ with tab_unit, layout.guard("drawing the unit's field"):
 with tab_layers, layout.guard("tabulating the layers"):
     st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
     st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
-                "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$.")
+                "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$. "
+                "Equivalently, r is the input size that the layers up to there, without their padding, turn into a "
+                "1 x 1 map" + ("" if "adaptive" in field.op else f": {field.r[0]} x {field.r[1]} for `{field.name}`")
+                + " (adaptive pooling, whose output size is fixed, aside).")
     layer_table(field_figures.table_rows(fields), "rf_table")
     st.markdown("**How each follows from the layer before** (the sums above, first axis)")
     layer_table(field_figures.how_rows(fields), "rf_how")

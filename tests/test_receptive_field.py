@@ -211,6 +211,24 @@ def test_sizes_match_the_real_forward_pass():
                 assert field.size == real[field.name], (name, field.name)
 
 
+@pytest.mark.parametrize(("name", "size"), [("lenet5", 28), ("tinyvgg", 64), ("alexnet", 224), ("vgg16", 224)])
+def test_r_is_the_input_size_the_unpadded_layers_turn_into_one_unit(name, size):
+    """The lecture's second definition of the receptive field, which the All layers tab states."""
+    model = models.build(name).eval()
+    unpadded = copy.deepcopy(model)
+    for module in unpadded.modules():
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            module.padding = 0 if isinstance(module.padding, int) else (0, 0)
+    channels, checked = models.spec(name).channels, 0
+    for field in rf.fields(model, (size, size)):
+        # (the input's own normalisation sees one pixel; adaptive pooling's output size is fixed)
+        if field.size is not None and field.r != (1, 1) and "adaptive" not in field.op:
+            out = inspect.extractor(unpadded, [field.name])(torch.zeros(1, channels, *field.r))[field.name]
+            assert tuple(out.shape[-2:]) == (1, 1), (name, field.name, field.r, out.shape)
+            checked += 1
+    assert checked >= 4
+
+
 def test_textbook_box_is_larger_than_the_exact_one_at_the_border():
     model = models.build("lenet5")
     field = {f.name: f for f in rf.fields(model, (28, 28))}["conv2"]

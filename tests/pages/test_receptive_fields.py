@@ -27,6 +27,7 @@ def test_rf_page_defaults_show_a_unit_and_its_boxes():
     assert "of the unit chosen above" in on_image and "over 16 " in averaged  # two lines each: the maps sit level
     assert any(t.startswith("conv2, unit (5, 5)<br>") and "10 x 10 map, the mean of its 16 channels" in t for t in titles)
     assert "unit" not in at.query_params  # the centre is what a link without a unit shows
+    assert "turn into a 1 x 1 map: 14 x 14 for `conv2` (adaptive pooling" in shown  # the lecture's other definition
 
 
 def test_rf_page_a_click_on_the_map_picks_the_unit():
