@@ -67,7 +67,8 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
     st.markdown(
         "And dw is the input correlated with dL/dy"
         + (f" (dy's entries {traced.stride} apart)" if traced.stride > 1 else "")
-        + f": **dw = x ⋆ dy**, here {backprop.inline(done.weight_grad)}; the bias's gradient is the sum of dy, "
+        + f": **dw = x ⋆ dy** (the lecture writes dy * flip(x), the same sums in its notation, where * turns one "
+        f"side), here {backprop.inline(done.weight_grad)}; the bias's gradient is the sum of dy, "
         f"{export.number(done.bias_grad)}."
         + (" With the flip on, w is the kernel as applied (turned), so flip(w) above is the kernel as you typed "
            "it, and dw belongs to the kernel as applied: the kernel as you typed it gets dw turned back by 180 "

@@ -86,7 +86,7 @@ def test_backward_hands_each_cells_gradient_back_and_agrees_with_pytorch():
     assert {"dL/dy: cell (0, 1)", "Input x", "dx so far", "dw so far", "= dx"} <= set(shown), shown
     assert any("flip(w)" in t for t in shown)
     assert [s.value for s in at.success][0].startswith("PyTorch agrees")
-    assert "dw = x ⋆ dy**, here [" in text(at) and "**dL/dy**" in text(at)  # the export has the gradients
+    assert "dw = x ⋆ dy** (the lecture writes dy * flip(x)" in text(at) and "**dL/dy**" in text(at)  # the export too
 
 
 def test_backward_all_ones_by_default_and_the_padding_folded_back():
