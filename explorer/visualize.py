@@ -12,6 +12,8 @@ readable: an L2 penalty, total variation, random jitter and a blur every few ste
   score before the softmax.
 - :func:`invert`: Mahendran & Vedaldi (2015), ``argmin_x ||f(x) - f0||^2 / ||f0||^2 + lambda ||x||^2
   + mu TV(x)``: an image whose representation at a layer matches the user's image's.
+- :func:`dream`: DeepDream (Mordvintsev et al. 2015), ``argmax_x mean(f(x)^2)`` from the user's image: what a
+  layer sees in it, amplified.
 
 Conventions. The image is the project's: (C, H, W) in [0, 1], projected back onto [0, 1] after every
 step. "Noise N(0, 1)", the L2 penalty and the norm constraint live where the network computes, after
@@ -172,7 +174,20 @@ def invert(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConf
         yield frame
 
 
-MODES = ("channel", "unit", "class", "invert")
+def dream(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConfig) -> Iterator[Frame]:
+    """DeepDream (Mordvintsev et al. 2015), the ascent's cousin in the lecture: from ``image``, ascent on the mean
+    of ``layer``'s squared activations, so whatever the layer already sees in the image grows. Each Frame's
+    ``value`` is that mean."""
+    graph = _extractor(model, layer)
+
+    def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        energy = graph(x)[layer].pow(2).mean()
+        return energy, energy
+
+    yield from _optimise(model, gain, _start(model, tuple(image.shape), image, config.seed), config)
+
+
+MODES = ("channel", "unit", "class", "invert", "dream")
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,8 @@ class Goal:
     """One of the page's optimisations, as plain values (hashable: it is part of a result's cache key).
 
     ``mode``: "channel" or "unit" (:func:`ascend` on ``layer``), "class" (:func:`class_model` of class
-    ``index``), "invert" (:func:`invert` of the image's representation at ``layer``).
+    ``index``), "invert" (:func:`invert` of the image's representation at ``layer``), "dream" (:func:`dream` on the
+    image at ``layer``).
     """
 
     mode: str
@@ -192,7 +208,7 @@ class Goal:
 
     @property
     def needs_image(self) -> bool:
-        return self.mode == "invert" or (self.from_image and self.mode != "class")
+        return self.mode in ("invert", "dream") or (self.from_image and self.mode != "class")
 
     def frames(self, model: nn.Module, config: AscentConfig, image: torch.Tensor) -> Iterator[Frame]:
         """The optimisation's frames; ``image`` (C, H, W) is the model's input (start or inversion)."""
@@ -203,6 +219,8 @@ class Goal:
             return class_model(model, self.index, config, shape)
         if self.mode == "invert":
             return invert(model, self.layer, image, config)
+        if self.mode == "dream":
+            return dream(model, self.layer, image, config)
         target = Target(self.layer, self.index, self.unit if self.mode == "unit" else None)
         return ascend(model, target, config, shape, image if self.from_image else None, self.negative)
 

@@ -13,7 +13,8 @@ st.markdown(
     "Start from noise, ask the network how a unit's activation changes with each pixel (the gradient), "
     "nudge the pixels that way, repeat: the image that forms is what the unit looks for (Erhan et al. 2009). "
     "The same ascent on a class score draws the network's idea of a class (Simonyan et al. 2014), and run "
-    "backwards from a layer it shows what that layer kept of your image (Mahendran & Vedaldi 2015). "
+    "backwards from a layer it shows what that layer kept of your image (Mahendran & Vedaldi 2015), and on your "
+    "image it dreams: what a layer sees in it grows (DeepDream). "
     "Beside it, the data set's images that excite the same channel most."
 )
 
@@ -26,8 +27,8 @@ SETTINGS = [
 state.restore(SETTINGS)
 # the image matters to an inversion and to an ascent that starts from it; else its picker is folded away (a class
 # model beside "Sample image: Digit 3" looked as if it started from the 3)
-uses_image = st.session_state.wx_mode == "invert" or (st.session_state.wx_from_image and
-                                                      st.session_state.wx_mode != "class")
+uses_image = st.session_state.wx_mode in ("invert", "dream") or (st.session_state.wx_from_image and
+                                                                  st.session_state.wx_mode != "class")
 view, network, picked = model_input.controls(SETTINGS, need_image=uses_image,
                                              model_bound=("wx_layer", "wx_channel", "wx_class", "wx_row", "wx_col"))
 
@@ -64,7 +65,8 @@ with view, layout.guard("optimising the image"):
                         f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames, config)
                         + ascent_controls.read_back(choice, network, shown[-1].image))
         if goal.needs_image:
-            middle.plotly_chart(explain_figures.picture_figure(image, "Your image (what is inverted)",
+            middle.plotly_chart(explain_figures.picture_figure(image, "Your image (what is inverted)" if goal.mode ==
+                                                               "invert" else "Your image (where it started)",
                                                                height=260), key="wx_fig_original")
         if (lowest := ascent_controls.well_below_last(outcome.frames)) is not None:
             middle.plotly_chart(explain_figures.picture_figure(lowest.image.cpu(), f"The lowest error, at step "

@@ -168,16 +168,28 @@ def test_bad_settings_are_named(lenet, change, name):
 
 @pytest.mark.parametrize("goal", [V.Goal("channel", "conv2", 3), V.Goal("unit", "conv2", 3, (5, 5)),
                                   V.Goal("channel", "conv1", 1, from_image=True), V.Goal("class", "fc5", 4),
-                                  V.Goal("invert", "pool1")])
+                                  V.Goal("invert", "pool1"), V.Goal("dream", "relu2")])
 def test_goals_dispatch_to_their_optimisation(lenet, goal):
     image = torch.rand(SHAPE)
     frames = V.run(goal.frames(lenet, V.AscentConfig(steps=4), image))
     assert len(frames) == 5
-    assert goal.needs_image == (goal.mode == "invert" or goal.from_image)
-    if goal.from_image:
+    assert goal.needs_image == (goal.mode in ("invert", "dream") or goal.from_image)
+    if goal.from_image or goal.mode == "dream":
         assert torch.equal(frames[0].image, image)
     with pytest.raises(ValueError, match="unknown mode"):
-        V.Goal("dream", "conv1").frames(lenet, PLAIN, image)
+        V.Goal("hallucinate", "conv1").frames(lenet, PLAIN, image)
+
+
+def test_a_dream_grows_what_the_layer_sees_in_the_image(lenet):
+    """DeepDream: the mean squared activation rises, from the image, which it changes without losing it."""
+    image = torch.zeros(SHAPE)
+    image[0, 5:23, 12:16] = 1  # a "1"
+    frames = V.run(V.dream(lenet, "relu2", image, V.READABLE))
+    graph = inspect.extractor(lenet, ["relu2"])
+    with torch.no_grad():
+        energy = [float(graph(x[None])["relu2"].pow(2).mean()) for x in (image, frames[-1].image)]
+    assert frames[0].value == pytest.approx(energy[0], rel=1e-5) and energy[1] > 2 * energy[0]
+    assert frames[-1].image[0, 5:23, 12:16].mean() > frames[-1].image[0].mean() + 0.1  # the stroke is still there
 
 
 def test_a_residual_network_with_batch_norm_stays_in_eval_mode():

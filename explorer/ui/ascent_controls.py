@@ -11,7 +11,8 @@ from explorer import explain_figures, labels, receptive_field, visualize
 from explorer.ui import layout, memo, model_input, state
 from explorer.ui.model_input import Network
 
-MODE_LABELS = {"channel": "A channel", "unit": "One unit", "class": "A class", "invert": "Invert my image"}
+MODE_LABELS = {"channel": "A channel", "unit": "One unit", "class": "A class", "invert": "Invert my image",
+               "dream": "Dream on my image"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,12 @@ def pick_goal(network: Network) -> Choice:
     if mode == "invert":
         return Choice(visualize.Goal("invert", layer.name), "Inverting", f"An image that {layer.name} sees as yours",
                       "relative error ||f(x) - f0||² / ||f0||²")
+    if mode == "dream":
+        st.caption("DeepDream (Mordvintsev et al. 2015): ascent on the mean of the layer's squared activations, "
+                   "from your image. What the layer sees in it grows: an early layer's strokes and edges, a deeper "
+                   "layer's parts. Fewer steps keep more of the image.")
+        return Choice(visualize.Goal("dream", layer.name), "Dreaming", f"Your image, as {layer.name} dreams it",
+                      "mean squared activation of the layer")
     count = layer.out_shape[0]
     kind = "channels" if len(layer.out_shape) == 3 else "outputs"
     state.at_most("wx_channel", "channel", count - 1, f"`{layer.name}` has {kind} 0..{count - 1}")

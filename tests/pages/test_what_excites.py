@@ -83,6 +83,17 @@ def test_inverting_the_image_at_a_layer():
     assert values[-1] < values[0] / 2
 
 
+def test_dreaming_on_the_image_grows_what_a_layer_sees_in_it():
+    """The lecture names DeepDream beside the class models: from your image, the layer's activations grow."""
+    at = app(PAGE, mode="dream", layer="relu2", steps="32")
+    no_crash(at)
+    assert "Your image, as relu2 dreams it" in titles(at) and "Your image (where it started)" in titles(at)
+    values = _values(at)
+    assert values[-1] > 2 * values[0]
+    assert at.query_params["mode"] in ("dream", ["dream"])
+    assert not [s for s in at.subheader if "in real images" in s.value]  # no channel: no data set's top 9
+
+
 def test_an_inversion_that_ends_well_above_its_lowest_error_shows_the_lowest_image():
     at = app(PAGE, mode="invert", layer="pool2")  # jitter 2: the error jumps, 0.21 at the end, 0.08 at its lowest
     no_crash(at)
@@ -101,7 +112,7 @@ def test_a_channel_of_a_fully_connected_layer_from_the_image():
 
 @pytest.mark.parametrize("params,message", [
     (dict(layer="nope"), "no layer `nope`"),
-    (dict(mode="dream"), "mode=dream"),
+    (dict(mode="hallucinate"), "mode=hallucinate"),
     (dict(steps="5000"), "steps=5000"),
 ])
 def test_bad_links_get_a_warning_and_a_working_page(params, message):
