@@ -61,6 +61,16 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str], itera
     return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
 
+def visible_change(side: int, eps: float) -> str:
+    """Why a small network's adversarial image does not look the same (the lecture's demo asks that it does): a
+    sentence for images of at most 64 px and a change over 2/255 a pixel, else ""."""
+    if side > 64 or eps <= 2 / 255:
+        return ""
+    return (f" A {side} x {side} image has few pixels to spread a change over, so a flip takes one you can see; on a "
+            "224 x 224 photo (the ImageNet networks, with trained weights) an eps of 1/255 flips the reading unseen. "
+            "*The smallest change* below looks for the least that is enough here.")
+
+
 def undecided_note(probabilities: torch.Tensor, hint: str) -> str:
     """Why the maps and the attack of a network with random weights teach little, with its figures (whatever its
     top class gets: a random ResNet18 can give one class 4%, forty times chance, for no reason it learned)."""
