@@ -139,15 +139,9 @@ def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel",
         rest = [where for where, _ in bad[1:]]
         noun = ("cell", "cells") if typed == "grid" else ("entry", "entries")
         more = "" if not rest else (f"; {len(rest)} more {noun[len(rest) > 1]} need{'s' * (len(rest) == 1)} "
-                                    f"mending too: {_listed(rest)}")
+                                    f"mending too: {labels.listed(rest, most=5)}")
         raise KernelError(f"{bad[0][1]}{more}")
     return torch.tensor(values, dtype=torch.float32)
-
-
-def _listed(places: list[str], most: int = 5) -> str:
-    """"a, b and c"; past ``most`` places, the rest are counted."""
-    shown = places[:most] + ([f"{len(places) - most} others"] if len(places) > most else [])
-    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def _parse_cell(cell: object, where: str) -> float:

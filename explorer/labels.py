@@ -55,6 +55,13 @@ def plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
 
 
+def listed(items: Sequence[object], most: int | None = None) -> str:
+    """"a, b and c"; past ``most`` items, the rest are counted ("a, b and 3 others")."""
+    shown = [str(item) for item in items[:most]] + ([f"{len(items) - most} others"] if most and len(items) > most
+                                                    else [])
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
 def ordinal(n: int) -> str:
     """``n`` as a rank: "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st"."""
     suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")

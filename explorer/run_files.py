@@ -212,8 +212,9 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
     try:
         channels, size, _ = meta["input_shape"]
         return models.ModelSpec(
-            name=f"run:{run_id}", title=run.name, input_size=size, channels=channels, classes=shapes.current_names(meta["classes"]),
-            mean=tuple(meta["mean"]), std=tuple(meta["std"]), weights="run",
+            name=f"run:{run_id}", title=run.name, input_size=size, channels=channels,
+            classes=shapes.current_names(meta["classes"]), mean=tuple(meta["mean"]), std=tuple(meta["std"]),
+            weights="run",
             about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
             digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
     except (KeyError, TypeError, ValueError) as exc:  # written by hand or by another version of the app

@@ -86,7 +86,7 @@ with view, layout.guard("sweeping the transformation"):
         state.at_most("inv_count", "n", top, f"{first:g}% to {last:g}% of {side} px holds {top} different "
                       "whole-pixel shifts")
         c.slider("Versions", 3, top, key="inv_count", step=2, on_change=_chose_count,
-                 help="How many versions to run, the original in the middle. Shifts stop at one per whole pixel.")
+                 help="How many versions to run, the original among them. Shifts stop at one per whole pixel.")
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)
     if len(values) == 1:  # a range under a pixel: nothing moves, and "every version from 0 px to 0 px" said nothing
         st.warning(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px rounds to one shift, "
@@ -107,7 +107,8 @@ with view, layout.guard("sweeping the transformation"):
     st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
                                          [f"{round(float(values[i]), 2):g}{invariance.SUFFIX[kind]}\n→ "
                                           f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
-                                          for i in shown], invariance.strip_title(len(shown), len(values)), cols=len(shown), side=96, width_px=layout.VIEW_PX,
+                                          for i in shown], invariance.strip_title(len(shown), len(values)),
+                                         cols=len(shown), side=96, width_px=layout.VIEW_PX,
                                          least_px=layout.VIEW_LEAST_PX), key="inv_fig_images")
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "

@@ -48,8 +48,7 @@ def attack(digest: str, eps: float, iterated: bool, target: int | None, network:
         "attack", (network.key, digest, eps, iterated, target),
         lambda report: adversarial.iterative_fgsm(network.model, image, eps, target=target, progress=report)
         if iterated else adversarial.fgsm(network.model, image, eps, target=target),
-        lambda done, total: f"Attacking: {done} of {total} steps" if total else "Attacking: one step back through "
-                                                                                 "the network...", keep=32)
+        lambda done, total: f"Attacking: {done} of {total} steps" if total else "Attacking...", keep=32)
 
 
 def class_name(index: int) -> str:

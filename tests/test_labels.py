@@ -63,3 +63,8 @@ def test_every_data_set_of_the_train_page_says_what_it_holds():
     assert set(labels.DATA_FACTS) == set(labels.DATA)
     assert "60,000 training and 10,000 test images, 28 x 28" in labels.DATA_FACTS["mnist"]  # the lecture's figure
     assert f"in {len(data.SHAPE_CLASSES)} classes" in labels.DATA_FACTS["shapes"]
+
+
+def test_listed_joins_with_and_and_counts_past_the_most():
+    assert labels.listed([0]) == "0" and labels.listed([0, 2]) == "0 and 2" and labels.listed([0, 2, 4]) == "0, 2 and 4"
+    assert labels.listed(list("abcdefg"), most=5) == "a, b, c, d, e and 2 others"

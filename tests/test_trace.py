@@ -177,7 +177,8 @@ def test_bad_pool_kind_and_oversized_window():
         trace.pool_trace(torch.rand(2, 4), "max", 3)
 
 
-@pytest.mark.parametrize(("stride", "dilation", "padding", "flip"), [(2, 1, 0, False), (3, 1, 1, True), (2, 2, 2, False)])
+@pytest.mark.parametrize(("stride", "dilation", "padding", "flip"),
+                         [(2, 1, 0, False), (3, 1, 1, True), (2, 2, 2, False)])
 def test_a_strided_convolution_is_the_stride_1_one_subsampled(stride, dilation, padding, flip):
     """The lecture: strided convolution = convolution followed by subsampling, checked against PyTorch both ways."""
     image, kernel = torch.randn(9, 8, dtype=torch.float64), torch.randn(3, 3, dtype=torch.float64)

@@ -55,7 +55,8 @@ def test_a_flip_the_attack_did_not_make_is_not_called_one():
         "The prediction changes, but not by the attack: 3 went from 10.1% up to 10.2%, and **5** rose past it to "
         "**10.3%**. Scores this close reorder at any nudge.")
     real = adversarial.Attack(digit, digit * 0, 3, 0.1, 3, 0.9, 5, 0.6, 0.3)
-    assert explanations.attack_reading(real, str) == "The prediction **flips**: 3 (90.0%) becomes **5 (60.0%)**; 3 keeps 30.0%."
+    assert explanations.attack_reading(real, str) == ("The prediction **flips**: 3 (90.0%) becomes **5 (60.0%)**; 3 "
+                                                      "keeps 30.0%.")
 
 
 def test_a_small_images_attack_says_why_it_shows_and_a_photos_does_not():

@@ -235,11 +235,11 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     return view, network, picked
 
 
-def conversion_note(prepared: inputs.Prepared, where: Any = st) -> None:
+def conversion_note(prepared: inputs.Prepared) -> None:
     """What was done to the picked image to make it the model's input, in one caption; nothing where it needed
     nothing. Unsaid, a 4000 x 300 photo cropped to its middle 64 x 64 seemed to be read whole."""
     if prepared.notes:
-        where.caption("Converted: " + "; ".join(prepared.notes) + ".")
+        st.caption("Converted: " + "; ".join(prepared.notes) + ".")
 
 
 def trained_hint(network: Network, purpose: str) -> str:

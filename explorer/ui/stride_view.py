@@ -20,11 +20,7 @@ def draw(traced: trace.Trace) -> None:
         title = f"Stride 1: {full.shape[0]} x {full.shape[1]}"
         st.plotly_chart(figures.grid_figure(full, title, highlight=cells), key="sb_fig_stride1", width="content",
                         config=layout.NO_TOOLBAR)
-        st.markdown(f"The outlined cells, rows {_listed(rows)} and columns {_listed(cols)}, are the stride-{stride} "
-                    f"output, cell for cell: a strided convolution is a convolution followed by subsampling. Sliding "
-                    f"{stride} at a time never computes the {full.numel() - kept} of {full.numel()} cells the "
-                    "subsampling would throw away.")
-
-
-def _listed(numbers: list[int]) -> str:
-    return str(numbers[0]) if len(numbers) == 1 else ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+        st.markdown(f"The outlined cells, rows {labels.listed(rows)} and columns {labels.listed(cols)}, are the "
+                    f"stride-{stride} output, cell for cell: a strided convolution is a convolution followed by "
+                    f"subsampling. Sliding {stride} at a time never computes the {full.numel() - kept} of "
+                    f"{full.numel()} cells the subsampling would throw away.")

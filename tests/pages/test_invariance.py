@@ -45,7 +45,7 @@ def test_defaults_shift_the_digit_sideways():
     turned = app(PAGE, kind="rotate")
     assert turned.slider(key="inv_count").value == 21 and turned.slider(key="inv_count").max == 61
     assert at.slider(key="inv_shift_x").label == "Range (% of the width of 28 px)"
-    thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"].endswith("of the 17 versions: change → class read"))
+    thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("9 of the 17 versions"))
     assert [a["text"] for a in thumbnails["layout"]["annotations"]][:2] == ["-8 px<br>→ 3", "-6 px<br>→ 3"]
 
 
@@ -78,7 +78,7 @@ def test_an_even_count_from_a_link_is_the_next_odd_one_so_the_middle_is_a_versio
     no_crash(at)
     assert "`n=6` was ignored: the Versions slider takes odd counts, so 7" in warnings(at)
     assert _confidence(at)["data"][0]["x"] == pytest.approx([0.5, 2 / 3, 5 / 6, 1.0, 7 / 6, 4 / 3, 1.5])
-    thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"].endswith("7 versions: change → class read"))
+    thumbnails = next(f for f in figures(at) if f["layout"]["title"]["text"] == "The 7 versions: change → class read")
     assert [a["text"].split("<br>")[0] for a in thumbnails["layout"]["annotations"]][:3] == ["0.5x", "0.67x", "0.83x"]
     assert at.query_params["n"] == "7"  # the link says what is shown
 
