@@ -27,8 +27,7 @@ SETTINGS = [
 state.restore(SETTINGS)
 # the image matters to an inversion and to an ascent that starts from it; else its picker is folded away (a class
 # model beside "Sample image: Digit 3" looked as if it started from the 3)
-uses_image = st.session_state.wx_mode in ("invert", "dream") or (st.session_state.wx_from_image and
-                                                                  st.session_state.wx_mode != "class")
+uses_image = visualize.Goal(st.session_state.wx_mode, "", from_image=bool(st.session_state.wx_from_image)).needs_image
 view, network, picked = model_input.controls(SETTINGS, need_image=uses_image,
                                              model_bound=("wx_layer", "wx_channel", "wx_class", "wx_row", "wx_col"))
 
