@@ -66,8 +66,8 @@ class Sweep:
 
 def swept_values(kind: str, first: float, last: float, count: int, side: int) -> torch.Tensor:
     """``count`` values from ``first`` to ``last``, the original (no change) among them where the range holds it:
-    about half the versions on each side of it, evenly spaced there (so the original is in the middle, and a range
-    such as 0.25x..3x, which no even spacing crosses at 1x, still holds it).
+    each side of it gets versions in proportion to its length, evenly spaced there (so a symmetric range has the
+    original in the middle, and a range such as 0.25x..3x, which no even spacing crosses at 1x, still holds it).
 
     Shifts come in percent of the image side (``side`` pixels) and become whole pixels, each kept once: a side with
     fewer pixels than its half gives the rest to the other side, and a range of fewer pixels gives fewer versions.
@@ -76,15 +76,16 @@ def swept_values(kind: str, first: float, last: float, count: int, side: int) ->
     if kind.startswith("shift"):
         low, high = round(first / 100 * side), round(last / 100 * side)
         if not low < 0 < high:
-            return (torch.linspace(first, last, count) / 100 * side).round().unique()
+            return (torch.linspace(first, last, count) / 100 * side).round().unique() + 0.0  # -0.0 read "-0 px"
         left = min(-low, max(count // 2, count - 1 - high))
         right = min(high, count - 1 - left)
         return torch.tensor([-round(-low * i / left) for i in range(left, 0, -1)] + [0.0]
                             + [round(high * i / right) for i in range(1, right + 1)])
     if not first < identity < last:
         return torch.linspace(first, last, count)
-    half = count // 2
-    return torch.cat([torch.linspace(first, identity, half + 1)[:-1], torch.linspace(identity, last, count - half)])
+    # each side's share in proportion to its length, one at least: -10..170 degrees had spent half on the 10
+    left = min(max(round((count - 1) * (identity - first) / (last - first)), 1), count - 2)
+    return torch.cat([torch.linspace(first, identity, left + 1)[:-1], torch.linspace(identity, last, count - left)])
 
 
 def most_versions(kind: str, first: float, last: float, side: int, most: int = 61) -> int:

@@ -75,6 +75,16 @@ PRESETS: dict[str, torch.Tensor] = {
     "X pattern": _t([[1, 0, 1], [0, 1, 0], [1, 0, 1]]),
 }
 
+FLIPPED_SIGNS = (" With the flip on, the kernel as applied is this one turned by 180 degrees, which is its negative: "
+                 "the map's signs swap (what is said positive above comes out negative).")
+
+
+def turns_negative(kernel: torch.Tensor) -> bool:
+    """Whether ``kernel`` turned by 180 degrees is its own negative (a derivative, a Sobel): flipped, its map's signs
+    swap, and a description of where it is positive says the opposite."""
+    return bool(kernel.any()) and torch.allclose(kernel.flip(-2, -1), -kernel)
+
+
 DESCRIPTIONS: dict[str, str] = {
     "identity": "Copies the input: a baseline to compare with.",
     "derivative [-1, 1]": "Finite difference along rows: positive where dark turns bright left to right (the "

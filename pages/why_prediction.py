@@ -150,7 +150,8 @@ with view, layout.guard("attacking the prediction"):
     eps, goal = float(st.session_state.why_eps), None if st.session_state.why_target == ANY else st.session_state.why_target
     result = attack(digest, eps, bool(st.session_state.why_iterated), goal, network, prepared.tensor)
     st.markdown(f"{explanations.attack_reading(result, class_name, bool(st.session_state.why_iterated))} No pixel "
-                f"moved more than {eps:.3f}." + explanations.visible_change(network.spec.input_size, eps))
+                f"moved more than {eps:.3f}." + explanations.visible_change(result, network.spec.input_size,
+                                                                                  network.pretrained))
     third = layout.PICTURE_PX
     p, q, r = layout.cells(3, layout.PICTURE_PX)
     original, changed, fooled = explain_figures.attack_titles(class_name(result.before), class_name(result.after), eps)

@@ -141,7 +141,12 @@ def test_the_original_is_always_a_version_where_the_range_holds_it():
     """0.25x..3x in 3 versions had run 0.25x, 1.62x and 3x; -25%..30% of 28 px had skipped 0 px."""
     assert invariance.swept_values("scale", 0.25, 3.0, 3, 28).tolist() == [0.25, 1.0, 3.0]
     scales = invariance.swept_values("scale", 0.25, 3.0, 21, 28)
-    assert len(scales) == 21 and scales[10] == 1.0 and scales[0] == 0.25 and scales[-1] == 3.0
+    assert len(scales) == 21 and 1.0 in scales.tolist() and scales[0] == 0.25 and scales[-1] == 3.0
+    steps = scales.diff()
+    assert float(steps.max()) < 1.2 * float(steps.min())  # each side's share in proportion to its length
+    angles = invariance.swept_values("rotate", -10, 170, 9, 28).tolist()
+    assert angles[:2] == [-10.0, 0.0] and len(angles) == 9  # not half of them on the 10 degrees below 0
+    assert invariance.swept_values("shift_x", -1, 1, 3, 28).tolist() == [0.0]  # not -0
     assert invariance.swept_values("shift_x", -50, 30, 3, 28).tolist() == [-14.0, 0.0, 8.0]
     shifts = invariance.swept_values("shift_x", -25, 30, 15, 28)
     assert 0.0 in shifts.tolist() and len(shifts.unique()) == 15 and shifts.tolist() == sorted(shifts.tolist())

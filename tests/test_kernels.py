@@ -187,3 +187,10 @@ def test_a_derivative_finds_its_pattern_nothing_on_flat_parts_and_the_opposite_b
     assert response.argmax() < response.argmin()  # dark to bright comes first, left to right
     words = kernels.DESCRIPTIONS[name]
     assert all(w in words for w in ("(the pattern found)", "(no pattern)", "(the opposite pattern)"))
+
+
+def test_a_kernel_turned_into_its_negative_is_told_apart():
+    """Flipped, a derivative's description had kept saying "positive where dark turns bright"."""
+    assert kernels.turns_negative(kernels.PRESETS["derivative [-1, 1]"])
+    assert kernels.turns_negative(kernels.PRESETS["sobel (vertical edges)"])
+    assert not kernels.turns_negative(kernels.PRESETS["laplacian"]) and not kernels.turns_negative(torch.zeros(3, 3))

@@ -60,5 +60,11 @@ def test_a_flip_the_attack_did_not_make_is_not_called_one():
 
 
 def test_a_small_images_attack_says_why_it_shows_and_a_photos_does_not():
-    assert explanations.visible_change(28, 0.1).startswith(" A 28 x 28 image has few pixels to spread a change over")
-    assert explanations.visible_change(224, 0.1) == "" and explanations.visible_change(28, 1 / 255) == ""
+    digit = torch.zeros(1, 28, 28)
+    flipped = adversarial.Attack(digit, digit * 0, 3, 0.1, 3, 0.9, 5, 0.6, 0.3)
+    held = adversarial.Attack(digit, digit * 0, 3, 0.1, 3, 0.9, 3, 0.6, 0.6)
+    assert explanations.visible_change(flipped, 28, True).startswith(" A 28 x 28 image has few pixels to spread a "
+                                                                     "change over")
+    assert explanations.visible_change(flipped, 224, True) == ""  # a photo's change is unseen
+    assert explanations.visible_change(flipped, 28, False) == ""  # random weights: a near tie, not a flip
+    assert explanations.visible_change(held, 28, True) == ""  # nothing flipped to explain

@@ -189,7 +189,7 @@ def pick_config() -> visualize.AscentConfig:
         e.slider("Total variation (mu)", 0.0, 20.0, key="wx_tv", step=0.1, disabled=plain)
         f.slider("Jitter (pixels)", 0, 16, key="wx_jitter", disabled=plain)
         g.slider("Blur every k steps", 0, 64, key="wx_blur", disabled=plain, help="0: never")
-        h.slider("Keep ‖x‖ = ρ, per pixel", 0.0, 5.0, key="wx_norm", step=0.1,
+        h.slider("Keep ‖x‖ = ρ, per value", 0.0, 5.0, key="wx_norm", step=0.1,
                  help="The lecture's constraint ‖x‖ = ρ, measured where the network computes and per value, so that "
                       "one ρ suits a digit and a photo: after each step the image in the network's units (z, the "
                       "pixels after its normalisation) is rescaled so that its root mean square, ‖z‖ / √(number of "

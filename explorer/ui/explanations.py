@@ -61,10 +61,11 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str], itera
     return f"The prediction **holds**: {name(result.before)} goes from {before} to **{after}**."
 
 
-def visible_change(side: int, eps: float) -> str:
+def visible_change(result: adversarial.Attack, side: int, trained: bool) -> str:
     """Why a small network's adversarial image does not look the same (the lecture's demo asks that it does): a
-    sentence for images of at most 64 px and a change over 2/255 a pixel, else ""."""
-    if side > 64 or eps <= 2 / 255:
+    sentence where a trained network's reading flipped on an image of at most 64 px, by over 2/255 a pixel; else ""
+    (a random network's near tie, or a reading that held, has no flip to explain)."""
+    if side > 64 or result.eps <= 2 / 255 or not trained or not result.flipped:
         return ""
     return (f" A {side} x {side} image has few pixels to spread a change over, so a flip takes one you can see; on a "
             "224 x 224 photo (the ImageNet networks, with trained weights) an eps of 1/255 flips the reading unseen. "
@@ -77,8 +78,8 @@ def undecided_note(probabilities: torch.Tensor, hint: str) -> str:
     digits = 2 if len(probabilities) > 100 else 1  # ImageNet's chance is 0.10%
     top, chance = float(probabilities.max()), 1 / len(probabilities)
     return (f"With random weights the network has not decided anything: its top class gets {top:.{digits}%}, "
-            f"chance is {chance:.{digits}%}. The maps below show where its gradients happen to flow and the attack "
-            f"flips one near-tie into another. {hint}")
+            f"chance is {chance:.{digits}%}. The maps below show where its gradients happen to flow, and the attack "
+            f"can only reorder a near tie. {hint}")
 
 
 Smoothing = tuple[int, float] | None  # SmoothGrad's copies and noise (sd), or None for plain saliency

@@ -44,7 +44,8 @@ def pick_kernel() -> torch.Tensor | None:
     if choice == CUSTOM:
         return _custom_grid()
     kernel = _family(choice) if choice in FAMILIES else kernels.PRESETS[choice]
-    st.caption(kernels.DESCRIPTIONS.get(choice, "A parametrised filter: move the sliders."))
+    st.caption(kernels.DESCRIPTIONS.get(choice, "A parametrised filter: move the sliders.")
+               + (kernels.FLIPPED_SIGNS if st.session_state.get("kl_flip") and kernels.turns_negative(kernel) else ""))
     # a grid to edit starts from it, to three significant digits (0.013 rather than 0.0131128)
     state.keep("kl_last_kernel", kernels.to_text(kernel, decimals=kernels.grid_decimals(kernel)))
     return kernel

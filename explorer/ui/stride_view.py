@@ -20,7 +20,8 @@ def draw(traced: trace.Trace) -> None:
         title = f"Stride 1: {full.shape[0]} x {full.shape[1]}"
         st.plotly_chart(figures.grid_figure(full, title, highlight=cells), key="sb_fig_stride1", width="content",
                         config=layout.NO_TOOLBAR)
-        st.markdown(f"The outlined cells, rows {labels.listed(rows)} and columns {labels.listed(cols)}, are the "
+        st.markdown(f"The outlined cells, {labels.plural(len(rows), 'row')} {labels.listed(rows)} and "
+                    f"{labels.plural(len(cols), 'column')} {labels.listed(cols)}, are the "
                     f"stride-{stride} output, cell for cell: a strided convolution is a convolution followed by "
                     f"subsampling. Sliding {stride} at a time never computes the {full.numel() - kept} of "
                     f"{full.numel()} cells the subsampling would throw away.")

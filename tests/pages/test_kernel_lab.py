@@ -223,6 +223,9 @@ def test_the_flip_shows_the_kernel_as_set_and_as_applied():
         return np.frombuffer(base64.b64decode(packed["bdata"]), dtype=packed["dtype"]).reshape(3, 3)
 
     assert (grid("As applied (turned)") == grid("Kernel as you set it")[::-1, ::-1]).all()
+    assert any("which is its negative: the map's signs swap" in c.value for c in at.caption)
+    unflipped = app("pages/kernel_lab.py", k="sobel (vertical edges)")
+    assert not any("signs swap" in c.value for c in unflipped.caption)
     assert not (grid("Kernel as you set it")[::-1, ::-1] == grid("Kernel as you set it")).all()  # Sobel turns
     assert {t for t in titles(app("pages/kernel_lab.py")) if t.startswith("Kernel")} == {"Kernel (as applied)"}
 

@@ -278,3 +278,9 @@ def test_the_random_kernel_is_never_larger_than_the_input():
         "Kernel size (1..3)"
     at.button(key="sb_gen").click().run()
     assert len(at.text_area(key="sb_kernel").value.splitlines()) == 3
+
+
+def test_one_row_kept_by_the_stride_is_a_row_not_rows():
+    at = app("pages/step_by_step.py", stride="2")  # the Laplacian example: 2 x 3 at stride 1, 1 x 2 at stride 2
+    no_crash(at)
+    assert "The outlined cells, row 0 and columns 0 and 2, are the stride-2 output" in text(at)
