@@ -64,3 +64,15 @@ def test_a_queued_run_hears_how_long_the_run_training_now_has_left(tmp_path, mon
     assert run_status._soonest_left(line) == pytest.approx(30.0)  # 75 steps at 0.4 s
     runs.request_pause(training.id, True, tmp_path)  # paused: the wait is at most the rest of its pause, then 30 s
     assert run_status._soonest_left(line) == pytest.approx(runs.PAUSE_LIMIT_S + 30.0, abs=2)
+
+
+def test_the_backend_follows_the_run_store_it_serves(tmp_path, monkeypatch):
+    """Made while a test pointed $EXPLORER_RUNS at its own folder, it queued the next test's runs there: a Start
+    that started nothing."""
+    from explorer import runs
+
+    default = runs.root()
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    assert run_status.backend().root == tmp_path
+    monkeypatch.undo()
+    assert run_status.backend().root == default and run_status.backend() is run_status.backend()

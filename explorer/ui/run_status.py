@@ -12,10 +12,23 @@ from explorer import backends, labels, run_files, runs, training
 from explorer.ui import layout
 
 
-@st.cache_resource
 def backend() -> backends.Backend:
     """One backend per server process (it schedules the shared queue), with a worker started ahead so that a run
-    shows its first step at once (``EXPLORER_SPARE_WORKER=0`` saves that idle process's memory)."""
+    shows its first step at once (``EXPLORER_SPARE_WORKER=0`` saves that idle process's memory).
+
+    It belongs to the run store it was made for: where ``$EXPLORER_RUNS`` has moved since (tests point it at a
+    folder of their own), that one is closed and a backend made for the store in use, else a Start would queue its
+    run in the old folder and show nothing."""
+    made = _backend()
+    if made.root != runs.root():
+        made.close(kill_workers=True)
+        _backend.clear()
+        made = _backend()
+    return made
+
+
+@st.cache_resource
+def _backend() -> backends.Backend:
     return backends.create("local", spare=os.environ.get("EXPLORER_SPARE_WORKER", "1") != "0")
 
 
