@@ -76,7 +76,7 @@ PRESETS: dict[str, torch.Tensor] = {
 }
 
 FLIPPED_SIGNS = (" With the flip on, the kernel as applied is this one turned by 180 degrees, which is its negative: "
-                 "the map's signs swap (what is said positive above comes out negative).")
+                 "the map's signs swap.")
 
 
 def turns_negative(kernel: torch.Tensor) -> bool:

@@ -91,7 +91,8 @@ def pick_goal(network: Network) -> Choice:
         return Choice(visualize.Goal("invert", layer.name), "Inverting", f"An image that {layer.name} sees as yours",
                       "relative error ||f(x) - f0||² / ||f0||²")
     if mode == "dream":
-        st.caption("DeepDream (Mordvintsev et al. 2015): ascent on the mean of the layer's squared activations, "
+        st.caption("DeepDream (Mordvintsev et al. 2015): ascent on the mean of the layer's squared activations (on "
+                   "its log, so a layer's scale does not matter), "
                    "from your image. What the layer sees in it grows: an early layer's strokes and edges, a deeper "
                    "layer's parts. Fewer steps keep more of the image.")
         return Choice(visualize.Goal("dream", layer.name), "Dreaming", f"Your image, as {layer.name} dreams it",
