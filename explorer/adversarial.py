@@ -49,6 +49,13 @@ class Attack:
         """Whether the attack did what it set out to: read as the target, or (untargeted) no longer as the label."""
         return self.after == self.target if self.target is not None else self.after != self.label
 
+    @property
+    def reordered_tie(self) -> bool:
+        """An untargeted flip the step did not make (random weights' near tie): the class it attacked rose, and
+        another rose past it."""
+        return (self.target is None and self.flipped and self.before == self.label
+                and self.label_confidence >= self.before_confidence)
+
 
 def check_eps(eps: float) -> float:
     """``eps`` itself, or ValueError when it is not a number in [0, 1]."""

@@ -92,9 +92,8 @@ def pick_goal(network: Network) -> Choice:
                       "relative error ||f(x) - f0||² / ||f0||²")
     if mode == "dream":
         st.caption("DeepDream (Mordvintsev et al. 2015): ascent on the mean of the layer's squared activations (on "
-                   "its log, so a layer's scale does not matter), "
-                   "from your image. What the layer sees in it grows: an early layer's strokes and edges, a deeper "
-                   "layer's parts. Fewer steps keep more of the image.")
+                   "its log, so a layer's scale does not matter), from your image. What the layer sees in it grows: "
+                   "an early layer's strokes and edges, a deeper layer's parts. Fewer steps keep more of the image.")
         return Choice(visualize.Goal("dream", layer.name), "Dreaming", f"Your image, as {layer.name} dreams it",
                       "mean squared activation of the layer")
     count = layer.out_shape[0]

@@ -48,8 +48,7 @@ def attack_reading(result: adversarial.Attack, name: Callable[[int], str], itera
     if result.flipped:
         before, after, kept = labels.percents(result.before_confidence, result.after_confidence,
                                               result.label_confidence)
-        if result.before == result.label and result.label_confidence >= result.before_confidence:
-            # a near tie (random weights): the step raised the class it attacked, and another rose past it
+        if result.reordered_tie:
             return (f"The prediction changes, but not by the attack: {name(result.label)} went from {before} up to "
                     f"{kept}, and **{name(result.after)}** rose past it to **{after}**. Scores this close reorder "
                     "at any nudge.")
@@ -65,7 +64,7 @@ def visible_change(result: adversarial.Attack, side: int, trained: bool) -> str:
     """Why a small network's adversarial image does not look the same (the lecture's demo asks that it does): a
     sentence where a trained network's reading flipped on an image of at most 64 px, by over 2/255 a pixel; else ""
     (a random network's near tie, or a reading that held, has no flip to explain)."""
-    if side > 64 or result.eps <= 2 / 255 or not trained or not result.flipped:
+    if side > 64 or result.eps <= 2 / 255 or not trained or not result.flipped or result.reordered_tie:
         return ""
     return (f" A {side} x {side} image has few pixels to spread a change over, so a flip takes one you can see; on a "
             "224 x 224 photo (the ImageNet networks, with trained weights) an eps of 1/255 flips the reading unseen. "
