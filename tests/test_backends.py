@@ -4,6 +4,7 @@ Every worker is killed by the fixtures' ``close(kill_workers=True)``; none outli
 """
 
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -206,3 +207,16 @@ def test_a_run_through_the_backend_uses_the_gpu(tmp_path):
         assert local.progress(run.id)[-1]["test_accuracy"] > 0.7
     finally:
         local.close(kill_workers=True)
+
+
+def test_closing_passes_over_a_watched_run_that_was_deleted(tmp_path):
+    """The Train page's backend, closed when the run store moved, met a run deleted meanwhile: RunNotFound."""
+    local = LocalBackend(tmp_path, poll_s=60)  # no scheduler round of its own: each step by hand
+    try:
+        run_id = local.submit(SMALL)
+        local.tick()  # its worker starts and is watched
+        assert run_id in local._workers
+        shutil.rmtree(runs.path(run_id, tmp_path))  # gone under it, as a delete of a run still being watched
+    finally:
+        local.close(kill_workers=True)
+    assert not local._workers

@@ -247,7 +247,11 @@ class LocalBackend:
             for worker in list(self._workers.values()):
                 _kill_group(worker)
                 del self._workers[worker.run_id]
-                if runs.get(worker.run_id, self.root).pid == worker.pid:
+                try:
+                    run = runs.get(worker.run_id, self.root)
+                except runs.RunNotFound:  # deleted while its worker was still watched: nothing to mark
+                    continue
+                if run.pid == worker.pid:
                     runs.set_status(worker.run_id, "interrupted", "the app stopped its worker; resume to continue",
                                     self.root, only_from=runs.ACTIVE)
 
