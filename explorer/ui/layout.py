@@ -132,14 +132,25 @@ def device_summary() -> str:
 # Its box is the page's own colour (Canvas, under Streamlit's color-scheme): on white, a dark theme's light icons
 # vanished.
 # On a projector's short screen (1280 x 720) the title, its introduction and the controls filled the first screen: there
-# the page starts just under Streamlit's 60 px header (not 96 px down) and its title is smaller.
+# the page starts just under Streamlit's 60 px header (not 96 px down) and its title is smaller. So on a phone (390 px
+# wide), where the title took two lines and the first picture lay 1.4 to 1.7 screens down.
+# Under 640 px Streamlit stacks every row of columns, so a row of four number boxes took four rows of a phone's screen:
+# a row of settings alone (no picture, table, text, slider or nested row in it) keeps two a row there.
+SETTINGS_ROW = ("[data-testid=stHorizontalBlock]:has(> [data-testid=stColumn] :is([data-testid=stNumberInput], "
+                "[data-testid=stSelectbox], [data-testid=stTextInput])):not(:has(.stPlotlyChart, [data-testid=stImage], "
+                "[data-testid=stHorizontalBlock], [data-testid=stDataFrame], [data-testid=stSlider], iframe, "
+                "[data-testid=stCode], [data-testid=stRadio], [data-testid=stElementContainer] > [data-testid=stMarkdown],"
+                " [data-testid=stExpander]))")
 STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important; "
          "border-radius: 4px; } "
          # on a touch screen nothing hovers: the chart's and the table's toolbars stood over the text above them
          "@media (hover: none) { .js-plotly-plot .modebar-container, [data-testid=stElementToolbar] "
          "{ display: none !important; } } "
-         "@media (max-height: 800px) { [data-testid=stMainBlockContainer] { padding-top: 3.75rem !important; } "
-         "[data-testid=stMainBlockContainer] h1 { font-size: 2rem !important; padding-top: 0.5rem !important; } }")
+         "@media (max-height: 800px), (max-width: 640px) { "
+         "[data-testid=stMainBlockContainer] { padding-top: 3.75rem !important; } "
+         "[data-testid=stMainBlockContainer] h1 { font-size: 2rem !important; padding-top: 0.5rem !important; } } "
+         f"@media (max-width: 640px) {{ {SETTINGS_ROW} > [data-testid=stColumn] {{ min-width: 9rem !important; }} "
+         "[data-testid=stMainBlockContainer] h1 { font-size: 1.6rem !important; } }")
 TOUCH_SCRIPT = f"<script>{(Path(__file__).parent / 'touch.js').read_text()}</script>"  # our own file, no user text
 NO_TOOLBAR = {"displayModeBar": False}  # for a grid of numbers: zoom shows nothing more, and the bar hid its title
 

@@ -79,3 +79,19 @@ def test_with_a_mouse_the_sidebar_stays_open(app_url: str, page: Page) -> None:
     open_page(page, app_url + "/layer_by_layer", "1 of 13")
     page.wait_for_timeout(600)  # past the moment a touch screen's sidebar shuts
     expect(page.locator(SIDEBAR_OPEN)).to_have_count(1)
+
+
+@pytest.mark.parametrize("touch", [PHONE], indirect=True)
+def test_on_a_phone_a_row_of_settings_keeps_two_a_row_and_the_title_one_line(app_url: str, touch: Page,
+                                                                              request: pytest.FixtureRequest) -> None:
+    """Under 640 px Streamlit stacks every row of columns: Step by step's four number boxes took four rows of the
+    phone's screen, and its title two lines, so the grids began 1.4 screens down."""
+    open_page(touch, app_url + "/step_by_step", "Step 1 of 6")
+    tops = {label: touch.get_by_label(label, exact=True).bounding_box()["y"]
+            for label in ("Padding", "Stride", "Dilation")}
+    assert tops["Stride"] == pytest.approx(tops["Dilation"], abs=2)
+    assert tops["Stride"] > tops["Padding"] + 30  # the second row
+    title = touch.locator("h1").first.bounding_box()
+    assert title["height"] < 70, title  # one line (two were 96 px)
+    assert_no_exception(touch)
+    screenshot(touch, request.node.name)
