@@ -100,7 +100,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
                 layout.cells(1, layout.SETTING_PX)[0].number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
             layout.toggle(st, "Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale "
                           "(its shape shows); off: one scale for all (their strengths compare).")
-            look = st.expander("Look closer at one map (hover for its values)", key="lbl_look", on_change="rerun")
+            look = st.expander("Look closer at one map (point at or tap a value)", key="lbl_look", on_change="rerun")
             if look.open:  # drawn only while open; open or shut, it is in the link
                 with look:  # a link's map the layer lacks is named here, above the box it concerns
                     last = out.shape[0] - 1
