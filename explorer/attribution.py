@@ -8,6 +8,8 @@
   ``alpha_m = mean_{i,j} d S_k / d A^m_ij`` and ``L = ReLU(sum_m alpha_m A^m)`` (h, w), each value drawn at
   the centre of its unit's receptive field and bilinear between them (a plain resize, as other tools do, puts a
   network without padding's evidence pixels off). Where, at that layer's resolution, the evidence for class k lies.
+  Its variants (Grad-CAM++, XGrad-CAM, HiResCAM, Layer-CAM, Score-CAM: :data:`CAM_METHODS`) weigh the maps
+  otherwise, with pytorch-grad-cam's formulas.
 
 - Occlusion (Zeiler & Fergus 2014): cover a square of the image with a plain colour, slide it by a
   stride, and record how much the class score drops at each position; each pixel gets the mean drop
@@ -92,8 +94,25 @@ def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None
                        torch.softmax(logits[0].float(), 0).cpu())
 
 
-def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None) -> Attribution:
-    """Grad-CAM of class ``target`` (default: the predicted class) at ``layer``, which must have feature maps."""
+# the class activation maps, as pytorch-grad-cam names them: each weighs the layer's maps A (M, h, w) by the class
+# score's gradients g = dS_k/dA in its own way (Score-CAM by forward passes instead)
+CAM_METHODS = {
+    "gradcam": "Grad-CAM",  # Selvaraju et al. 2017: alpha_m = mean_ij g_mij
+    "gradcampp": "Grad-CAM++",  # Chattopadhyay et al. 2018: the positive gradients, each position weighed
+    "xgradcam": "XGrad-CAM",  # Fu et al. 2020: alpha_m = sum_ij g_mij A_mij / sum_ij A_mij
+    "hirescam": "HiResCAM",  # Draelos & Carin 2020: sum_m g_m * A_m, position by position
+    "layercam": "Layer-CAM",  # Jiang et al. 2021: sum_m ReLU(g_m) * A_m, position by position
+    "scorecam": "Score-CAM",  # Wang et al. 2020: each map masks the image; its weight, the class score then
+}
+
+
+def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None, method: str = "gradcam",
+             batch: int | None = None, progress: Callable[[int, int], None] | None = None) -> Attribution:
+    """A class activation map of class ``target`` (default: the predicted class) at ``layer``, which must have
+    feature maps, by ``method`` (a key of :data:`CAM_METHODS`, Grad-CAM by default). Score-CAM reads one masked
+    image per map, ``batch`` at a time, ``progress(done, maps)`` after each pass."""
+    if method not in CAM_METHODS:
+        raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(CAM_METHODS)})")
     names = inspect.node_names(model)
     if layer not in names or layer == names[-1]:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
@@ -108,11 +127,52 @@ def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | No
                              "needs a convolution, ReLU or pooling layer; the last convolution is usual")
         target = _target(logits, target)
         (grads,) = torch.autograd.grad(logits[0, target], maps)
-    weights = grads.mean((2, 3), keepdim=True)  # alpha_m: (1, M, 1, 1)
-    cam = (weights * maps).sum(1, keepdim=True).relu().detach()  # (1, 1, h, w)
+    maps = maps.detach()
+    if method == "scorecam":
+        weights = _score_weights(model, x.detach(), maps, target, batch, progress)
+        cam = (weights * maps).sum(1, keepdim=True)
+    else:
+        cam = _weighed_maps(method, maps, grads)
+    cam = cam.relu()  # (1, 1, h, w)
     heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(_unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, float(logits[0, target].detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu())
+
+
+def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """The sum over the maps ``maps`` (1, M, h, w) weighed by the gradients ``grads`` as ``method`` does, before its
+    ReLU: (1, 1, h, w). The formulas, epsilons included, are pytorch-grad-cam's."""
+    if method == "hirescam":
+        return (grads * maps).sum(1, keepdim=True)
+    if method == "layercam":
+        return (grads.relu() * maps).sum(1, keepdim=True)
+    totals = maps.sum((2, 3), keepdim=True)
+    if method == "gradcampp":  # the paper's eq. 19, for a score that is the exponential of S_k
+        squared = grads ** 2
+        share = squared / (2 * squared + totals * squared * grads + 1e-6)
+        weights = (grads.relu() * torch.where(grads != 0, share, 0)).sum((2, 3), keepdim=True)
+    elif method == "xgradcam":
+        weights = (grads * maps / (totals + 1e-7)).sum((2, 3), keepdim=True)
+    else:
+        weights = grads.mean((2, 3), keepdim=True)  # alpha_m: (1, M, 1, 1)
+    return (weights * maps).sum(1, keepdim=True)
+
+
+def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target: int, batch: int | None,
+                   progress: Callable[[int, int], None] | None) -> torch.Tensor:
+    """Score-CAM's weights (1, M, 1, 1): each map, resized to the image and scaled to [0, 1], masks the image
+    ``x`` (1, C, H, W); the masked images' class scores, softmaxed over the maps."""
+    masks = F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=True)[0]  # (M, H, W)
+    low = masks.amin((1, 2), keepdim=True)
+    masks = (masks - low) / (masks.amax((1, 2), keepdim=True) - low + 1e-8)
+    count, batch = masks.shape[0], batch or _batch(x, 16)
+    scores = []
+    with torch.no_grad():
+        for first in range(0, count, batch):
+            scores.append(model(x * masks[first:first + batch, None])[:, target].float())
+            if progress is not None:
+                progress(min(first + batch, count), count)
+    return torch.softmax(torch.cat(scores), 0).to(maps)[None, :, None, None]
 
 
 def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

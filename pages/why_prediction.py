@@ -13,8 +13,9 @@ st.markdown(
     "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to "
     "each pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a "
     "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
-    "resolution, the evidence lies (Selvaraju et al. 2017). **Occlusion** hides one square at a time and "
-    "watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up the gradients on the way "
+    "resolution, the evidence lies (Selvaraju et al. 2017; five variants weigh the maps otherwise). **Occlusion** "
+    "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
+    "the gradients on the way "
     "from a black image (or another baseline) to yours (Sundararajan et al. 2017). Then fool the network: move "
     "every pixel by ±eps in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
     "prediction flip, "
@@ -32,6 +33,7 @@ SETTINGS = [
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
     state.Setting("why_target", "target", ANY, state.int_between(ANY, 100_000)),
     *explanations.smoothing_settings(),
+    *explanations.cam_settings(),
     *more_ways.settings(),
     *sanity.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
@@ -57,15 +59,17 @@ def class_name(index: int) -> str:
 
 def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
              named: bool = True, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
-    """Saliency and Grad-CAM of one image, in two columns ``width_px`` wide (``named``: the class in the titles)."""
-    for column, method, result in zip(columns, (SALIENCY[bool(st.session_state.why_smooth)], "Grad-CAM"), pair):
+    """Saliency and the class activation map of one image, in two columns ``width_px`` wide (``named``: the class in
+    the titles)."""
+    cam = attribution.CAM_METHODS[st.session_state.why_cam]
+    for column, method, result in zip(columns, (SALIENCY[bool(st.session_state.why_smooth)], cam), pair):
         if result is None:
             column.caption("No Grad-CAM: this model has no layer with feature maps.")
             continue
         title = explain_figures.named_title(method, class_name(result.target)) if named else method
         column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height,
                                                            width_px),
-                            key=f"why_fig_{method[:3].lower()}_{key}")
+                            key=f"why_fig_{'gra' if method == cam else method[:3].lower()}_{key}")
 
 
 view, network, picked = model_input.controls(SETTINGS, model_bound=("why_layer", "why_class", "why_target"))
@@ -94,7 +98,8 @@ with view, layout.guard("explaining the prediction"):
     state.publish(SETTINGS)  # before the slow parts, and after each section's controls: a link copied meanwhile
     # is the view being drawn
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
-    before = explanations.explained(network, digest, prepared.tensor, target, cam_layer, smooth)
+    cam, cam_name = st.session_state.why_cam, attribution.CAM_METHODS[st.session_state.why_cam]
+    before = explanations.explained(network, digest, prepared.tensor, target, cam_layer, smooth, cam)
     probabilities = before[0].probabilities
     best = int(probabilities.argmax())
     st.markdown(f"**Prediction:** {class_name(best)} ({labels.share(float(probabilities[best]))})"
@@ -113,20 +118,22 @@ with view, layout.guard("explaining the prediction"):
                             key="why_fig_input")
     overlays(prepared.tensor, before, "before", columns[1:])
     if before[1] is not None and float(before[1].raw.max()) <= 0:
-        st.info(f"Grad-CAM is zero everywhere at `{cam_layer}`: at every position its maps, weighted by how much "
-                f"they raise {class_name(before[1].target)}, add up to less than zero, and Grad-CAM keeps only "
+        st.info(f"{cam_name} is zero everywhere at `{cam_layer}`: at every position its maps, weighted by how much "
+                f"they raise {class_name(before[1].target)}, add up to less than zero, and {cam_name} keeps only "
                 "evidence for the class. Occlusion and integrated gradients below show evidence against it too.")
     st.caption("Yellow: matters most, orange and purple: less, no colour: not at all (each map scaled to its maximum)."
-               + (f" Grad-CAM at `{cam_layer}`, whose maps are "
+               + (f" {cam_name} at `{cam_layer}`, whose maps are "
                   f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
                   ": it cannot be finer than that." if cam_layer else ""))
+    if cam_layer:
+        explanations.pick_cam_method()
 
 with view, layout.guard("asking in two more ways"):
     occ, ig = more_ways.draw(network, digest, prepared.tensor, target, class_name, lambda: state.publish(SETTINGS))
-    more_ways.download(prepared.tensor, *before, occ, ig, smooth is not None)
+    more_ways.download(prepared.tensor, *before, occ, ig, smooth is not None, cam)
 
 with view, layout.guard("checking the maps"):
-    sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, (*before, ig))
+    sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, (*before, ig), cam)
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
@@ -160,9 +167,10 @@ with view, layout.guard("attacking the prediction"):
                    key="why_fig_delta")
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
-    after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, smooth)
+    after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, smooth,
+                                   cam)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, smooth)
+    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, smooth, cam)
     for column, (when, image, pair) in zip(layout.cells(2, 2 * layout.SMALL_PICTURE_PX + 16),
                                            (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")

@@ -1,6 +1,6 @@
 """The explanations of "Why this prediction" that the page itself does not draw: the slow ones, computed once per
 server with a progress bar (the eps sweeps of the attack, occlusion and integrated gradients; see
-:mod:`explorer.attribution`), their notes, and the Grad-CAM layer's picker."""
+:mod:`explorer.attribution`), their notes, and the class activation map's pickers."""
 
 from __future__ import annotations
 
@@ -115,15 +115,22 @@ def smoothing() -> Smoothing:
 
 
 def explained(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
-              smooth: Smoothing) -> tuple[attribution.Attribution, attribution.Attribution | None]:
-    """Saliency (or SmoothGrad, its noisy copies counted on a progress bar) and Grad-CAM, once per server."""
-    def compute(report: memo.Report) -> tuple[attribution.Attribution, attribution.Attribution | None]:
-        gradient = gradient_of(network.model, image, target, smooth, report)
-        return gradient, attribution.grad_cam(network.model, image, layer, target) if layer else None
-
-    return memo.computed("why_explain", (network.key, digest, target, layer, smooth), compute, lambda done, total: (
-        memo.counted("SmoothGrad: the gradients of noisy copies", done, total, "copies") if smooth
-        else "Following the gradients back to the pixels..."), keep=32)
+              smooth: Smoothing, method: str = "gradcam",
+              ) -> tuple[attribution.Attribution, attribution.Attribution | None]:
+    """Saliency (or SmoothGrad, its noisy copies counted on a progress bar) and the class activation map of
+    ``method`` at ``layer`` (None without one), each once per server."""
+    gradient = memo.computed(
+        "why_gradient", (network.key, digest, target, smooth),
+        lambda report: gradient_of(network.model, image, target, smooth, report), lambda done, total: (
+            memo.counted("SmoothGrad: the gradients of noisy copies", done, total, "copies") if smooth
+            else "Following the gradients back to the pixels..."), keep=32)
+    if not layer:
+        return gradient, None
+    return gradient, memo.computed(
+        "why_cam", (network.key, digest, target, layer, method),
+        lambda report: attribution.grad_cam(network.model, image, layer, target, method, progress=report),
+        lambda done, total: memo.counted("Score-CAM: the image masked by each map, read", done, total, "maps")
+        if method == "scorecam" else f"{attribution.CAM_METHODS[method]} at {layer}...", keep=32)
 
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,
@@ -208,7 +215,7 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
 
 
 def pick_cam_layer(layers: list) -> str:
-    """The Grad-CAM layer, among those with feature maps ("" when the model has none)."""
+    """The class activation map's layer, among those with feature maps ("" when the model has none)."""
     cam_layers = attribution.cam_layers(layers)
     if not cam_layers:
         st.info("This model has no layer with feature maps, so no Grad-CAM: saliency and the attack still work.")
@@ -220,6 +227,35 @@ def pick_cam_layer(layers: list) -> str:
                                                    f"Grad-CAM needs one; showing `{suggested}`, the last "
                                                    "convolution's output"))
         st.session_state.why_layer = suggested
-    return st.selectbox("Grad-CAM layer", cam_layers, key="why_layer",
-                        help=f"Suggested: {suggested}, the last convolution's output.")
+    return st.selectbox("CAM layer", cam_layers, key="why_layer",
+                        help=f"The layer whose maps the class activation map weighs. Suggested: {suggested}, the last "
+                             "convolution's output.")
 
+
+# how each class activation map weighs the layer's maps A_m by the class score's gradients g_m (pytorch-grad-cam's
+# formulas, which the tests check): the sentence under the picker
+CAM_WORDS = {
+    "gradcam": "each map weighed by its gradient averaged over the map, summed, negatives cut (Selvaraju et al. "
+               "2017).",
+    "gradcampp": "each map weighed by its positive gradients only, each position by its own share, so that several "
+                 "objects of the class all light up, not just the largest (Chattopadhyay et al. 2018).",
+    "xgradcam": "each map weighed by its gradients averaged where the map itself is strong (Fu et al. 2020).",
+    "hirescam": "gradient times map at each position, with no averaging: for a network that averages its last maps, "
+                "exactly each position's share of the class score (Draelos & Carin 2020).",
+    "layercam": "positive gradient times map at each position, so an earlier layer gives a finer map (Jiang et al. "
+                "2021).",
+    "scorecam": "no gradients: each map, scaled to 0..1, masks the image, and weighs by how much the masked image "
+                "alone raises the class score (softmaxed over the maps; Wang et al. 2020). One pass per map: slow on "
+                "a wide layer.",
+}
+
+
+def cam_settings() -> list[state.Setting]:
+    return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(attribution.CAM_METHODS)))]
+
+
+def pick_cam_method() -> None:
+    """The class activation map's method (pytorch-grad-cam's variants), and what it computes."""
+    st.segmented_control("Class activation map", list(attribution.CAM_METHODS), key="why_cam", required=True,
+                         format_func=attribution.CAM_METHODS.get)
+    st.caption(f"{attribution.CAM_METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}")

@@ -59,12 +59,15 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
 
 
 def download(image: torch.Tensor, gradient: attribution.Attribution, cam: attribution.Attribution | None,
-             occ: attribution.Occlusion, ig: attribution.IntegratedGradients, smooth: bool) -> None:
-    """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do."""
+             occ: attribution.Occlusion, ig: attribution.IntegratedGradients, smooth: bool,
+             method: str = "gradcam") -> None:
+    """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do.
+    The class activation map is named by its ``method``: grad_cam, grad_cam_pp, xgrad_cam, hirescam..."""
+    named = attribution.CAM_METHODS[method].lower().replace("++", "_pp").replace("-", "_")
     maps = {"image": image, "smoothgrad" if smooth else "saliency": gradient.raw,
-            **({"grad_cam": cam.raw} if cam is not None else {}), "occlusion": occ.raw, "integrated_gradients": ig.raw}
+            **({named: cam.raw} if cam is not None else {}), "occlusion": occ.raw, "integrated_gradients": ig.raw}
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps), "maps.npz", key="why_npz",
                        icon=":material/download:",
                        help="The image and each map's raw values, before any scaling: the gradient (C, H, W), "
-                            "Grad-CAM at its layer's size, occlusion's score drop (H, W), integrated gradients (C, H, "
+                            "the class activation map at its layer's size, occlusion's score drop (H, W), integrated gradients (C, H, "
                             "W). Read them with numpy.load.")

@@ -19,24 +19,24 @@ def settings() -> list[state.Setting]:
 
 
 def checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-            steps: int, baseline: str) -> list[tuple[str, attribution.Attribution, float]]:
+            steps: int, baseline: str, method: str = "gradcam") -> list[tuple[str, attribution.Attribution, float]]:
     """Each method's map from the same network with random weights, and Spearman's rank correlation of its
     magnitudes with the trained network's (computed once per server, with progress)."""
     def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
-        trained = (*explanations.explained(network, digest, image, target, layer, smooth),
+        trained = (*explanations.explained(network, digest, image, target, layer, smooth, method),
                    explanations.integrated(network, digest, image, target, steps, baseline))
         explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
         fresh = attribution.randomized(network.model)
         report(0, 3)
         gradient = explanations.gradient_of(fresh, image, explained, smooth)
         report(1, 3)
-        cam = attribution.grad_cam(fresh, image, layer, explained) if layer else None
+        cam = attribution.grad_cam(fresh, image, layer, explained, method) if layer else None
         report(2, 3)
         ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
         return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
                 for method, theirs, mine in zip(METHODS, trained, (gradient, cam, ig)) if mine is not None]
 
-    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline), compute,
+    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, method), compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total, "maps"))
 
 
@@ -50,9 +50,9 @@ def words(rho: float) -> str:
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-         trained: tuple[attribution.Attribution, ...]) -> None:
-    """The fold: computed only when open, for trained weights. ``trained``: the page's saliency, Grad-CAM and
-    integrated gradients, whose steps and baseline the random network's follow."""
+         trained: tuple[attribution.Attribution, ...], cam: str = "gradcam") -> None:
+    """The fold: computed only when open, for trained weights. ``trained``: the page's saliency, class activation
+    map (by ``cam``) and integrated gradients, whose steps and baseline the random network's follow."""
     with st.expander("Sanity check: the same maps from random weights", icon=":material/fact_check:",
                      key="why_sanity", on_change="rerun"):
         if not network.pretrained:
@@ -61,7 +61,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         if not st.session_state.why_sanity:
             return
         ig = trained[-1]
-        results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline)
+        results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline, cam)
         st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
                     "barely changes shows the image (its edges, its ink) rather than what the network learned. "
                     "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
@@ -69,8 +69,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         by_method = dict(zip(METHODS, trained))
         for cell, (method, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" is cut in a 150 px title
-            name = ("SmoothGrad" if smooth else method) if method == "Saliency" else method.replace("Integrated",
-                                                                                                  "Integr.")
+            name = {"Saliency": "SmoothGrad" if smooth else method, "Grad-CAM": attribution.CAM_METHODS[cam],
+                    "Integrated gradients": "Integr. gradients"}[method]
             for when, result in (("trained", by_method[method]), ("random", fresh)):
                 cell.plotly_chart(explain_figures.picture_figure(
                     attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,

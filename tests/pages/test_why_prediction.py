@@ -263,3 +263,22 @@ def test_smoothgrads_copies_and_noise_are_settings_in_the_link():
     assert at.query_params["sgn"] in ("50", ["50"]) and at.query_params["sgsd"] in ("0.3", ["0.3"])
     plain = app(PAGE)
     assert not [s for s in plain.slider if s.key == "why_sg_sd"]  # shown only with SmoothGrad on
+
+
+def test_the_class_activation_map_follows_the_method_picked_and_the_link():
+    at = app(PAGE)
+    no_crash(at)
+    assert "Grad-CAM: each map weighed by its gradient averaged" in " ".join(c.value for c in at.caption)
+    at.button_group(key="why_cam").set_value("layercam").run()
+    no_crash(at)
+    names = titles(at)
+    assert "Layer-CAM, 3" in names and "Grad-CAM, 3" not in names and names.count("Layer-CAM") == 2  # the attack's too
+    assert at.query_params["cam"] in ("layercam", ["layercam"])
+    assert "Layer-CAM at `relu2`, whose maps are 10 x 10" in text(at)
+    linked = app(PAGE, cam="scorecam", sanity="1")
+    no_crash(linked)
+    assert "Score-CAM, 3" in titles(linked) and "Score-CAM:<br>random" in titles(linked)
+    assert "no gradients: each map" in " ".join(c.value for c in linked.caption)
+    bad = app(PAGE, cam="eigencam")
+    no_crash(bad)
+    assert "cam=eigencam" in warnings(bad) and "Grad-CAM, 3" in titles(bad)
