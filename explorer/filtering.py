@@ -130,15 +130,16 @@ def _weight(w: float) -> str:
     return f"({w:.3g})" if w < 0 else f"{w:.3g}"
 
 
-def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: FilterSettings) -> str:
-    p = (report.formula - 1) * settings.stride + settings.dilation * (k - 1) + 1 - n  # 2P, recovered
-    two_p = f"{p:g}"
+def _size_line(axis: str, n: int, k: int, sides: tuple[int, int], report: conv.SizeReport,
+               settings: FilterSettings) -> str:
+    """One axis's output size formula filled in; ``sides``: the padding before and after the input on it."""
+    p = sum(sides)  # 2P
     line = (
-        f"**{axis}:** $\\frac{{{n} + {two_p} - {settings.dilation}\\cdot({k}-1) - 1}}{{{settings.stride}}} + 1"
+        f"**{axis}:** $\\frac{{{n} + {p} - {settings.dilation}\\cdot({k}-1) - 1}}{{{settings.stride}}} + 1"
         f" = {report.formula:g}$"
     )
-    if p % 2:  # "same" padding around an even kernel: one side gets one more
-        line += f" (2P is both sides' padding together: {p // 2:g} + {p - p // 2:g}, as an even kernel has no centre)"
+    if sides[0] != sides[1]:  # "same" padding around an even kernel: one side gets one more
+        line += f" (2P is both sides' padding together: {sides[0]} + {sides[1]}, as an even kernel has no centre)"
     if report.actual < 1:
         return f"{line} — less than one: not a single window fits in the padded input."
     if report.exact:
@@ -149,12 +150,12 @@ def _size_line(axis: str, n: int, k: int, report: conv.SizeReport, settings: Fil
 
 def size_lines(size_hw: tuple[int, int], kernel_hw: tuple[int, int], settings: FilterSettings) -> list[str]:
     """The output size formula filled in for each axis, then pooling's: shown also when the settings fail."""
-    _, sizes = _sizes(size_hw, kernel_hw, settings)
+    pads, sizes = _sizes(size_hw, kernel_hw, settings)  # pads: left, right, top, bottom
     lines = [
         "Output size $= \\frac{W + 2P - D(F-1) - 1}{S} + 1$ (with $D = 1$: $\\frac{W - F + 2P}{S} + 1$), "
         "rounded down when the division leaves a remainder:",
-        "- " + _size_line("Rows", size_hw[0], kernel_hw[0], sizes[0], settings),
-        "- " + _size_line("Columns", size_hw[1], kernel_hw[1], sizes[1], settings),
+        "- " + _size_line("Rows", size_hw[0], kernel_hw[0], pads[2:], sizes[0], settings),
+        "- " + _size_line("Columns", size_hw[1], kernel_hw[1], pads[:2], sizes[1], settings),
     ]
     if settings.pool != "none":
         window, mapped = settings.pool_size, (sizes[0].actual, sizes[1].actual)
@@ -214,7 +215,7 @@ def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int
     for what, letter, n, size in places:
         floor = "" if size.exact else f", not a whole number: PyTorch takes the floor, {size.actual}"
         lines.append(f"- {what}: $\\frac{{{letter} - F + 2P}}{{S}} + 1 = \\frac{{{n} - {kernel} + {2 * padding}}}"
-                     f"{{{stride}}} + 1 = {size.formula:.4g}${floor}.")
+                     f"{{{stride}}} + 1 = {size.formula:.6g}${floor}.")
     rows, cols = counts.rows.actual, counts.size.actual
     stacked, wide = 2 * kernel * kernel * channels * channels, (2 * kernel - 1) ** 2 * channels * channels
     lines += [

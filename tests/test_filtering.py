@@ -1,5 +1,8 @@
 """The Kernel Lab's compute path end to end."""
 
+import math
+import re
+
 import pytest
 import torch
 import torch.nn as nn
@@ -80,8 +83,30 @@ def test_the_size_lines_need_no_convolution_and_agree_with_the_maps(side, kernel
     settings = FilterSettings(border="valid", stride=stride, pool=pool, pool_size=window)
     result = filtering.apply_filter(torch.rand(1, side, side), torch.ones(kernel, kernel), settings)
     lines = filtering.size_lines((side, side), (kernel, kernel), settings)
-    assert lines == filtering.explain(result, torch.ones(kernel, kernel), settings)[:4]
+    for line, size in zip(lines[1:3], result.conv.shape[-2:]):
+        _assert_size_line_adds_up(line, size)
     assert lines[-1].endswith(f"{tuple(result.conv.shape[-2:])} → {tuple(result.output.shape[-2:])}")
+
+
+def _assert_size_line_adds_up(line: str, size: int) -> None:
+    """The numbers a size line writes give its result, whose floor is the map's ``size`` along that axis."""
+    n, two_p, d, k, s, value = re.search(
+        r"\\frac\{(\d+) \+ (\d+) - (\d+)\\cdot\((\d+)-1\) - 1\}\{(\d+)\} \+ 1 = ([\d.]+)\$", line).groups()
+    formula = (int(n) + int(two_p) - int(d) * (int(k) - 1) - 1) / int(s) + 1
+    assert float(value) == pytest.approx(formula, rel=1e-5) and math.floor(formula) == size, line
+
+
+@pytest.mark.parametrize("side,kernel,stride,dilation,border", [
+    (28, 1, 7, 1, "valid"), (28, 1, 7, 1, "zeros"), (64, 4, 3, 1, "zeros"), (33, 5, 6, 3, "reflect"),
+    (7, 2, 1, 1, "replicate"), (512, 7, 8, 2, "zeros")])
+def test_each_size_line_writes_the_padding_used_and_adds_up_to_the_map(side, kernel, stride, dilation, border):
+    """2P was worked back from the result, a float: 28 + 3.55271e-15 for a 1x1 kernel at stride 7, with a note that
+    an even kernel has no centre."""
+    settings = FilterSettings(border=border, stride=stride, dilation=dilation)
+    result = filtering.apply_filter(torch.rand(1, side, side), torch.ones(kernel, kernel), settings)
+    for line, size in zip(filtering.size_lines((side, side), (kernel, kernel), settings)[1:3], result.conv.shape[-2:]):
+        _assert_size_line_adds_up(line, size)
+        assert "e-" not in line and ("even kernel" in line) == (kernel % 2 == 0 and border != "valid")
 
 
 def test_the_size_lines_say_why_impossible_settings_fail():

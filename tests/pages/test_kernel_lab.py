@@ -295,6 +295,8 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     assert at.query_params["nf"] in ("5", ["5"]) and at.query_params["nk"] in ("32", ["32"])
     linked = app("pages/kernel_lab.py", nw="6", nc="1", nf="3", ns="2", nk="1")  # the lecture's 2.5
     assert "= 2.5$, not a whole number: PyTorch takes the floor, 2.\n- 2x2 positions" in text(linked)
+    large = app("pages/kernel_lab.py", nw="2047", nc="1", nf="2", ns="2", nk="1")  # .4g had written 1024
+    assert "= 1023.5$, not a whole number: PyTorch takes the floor, 1023." in text(large)
     frame = app("pages/kernel_lab.py", nw="1920", nh="1080", nf="3", np="1", nk="1")  # the lecture's HD frame
     assert "1080\\cdot1920\\cdot3 = 6{,}220{,}800$ values" in text(frame) and "1080x1920 positions" in text(frame)
     assert "see 5x5, as one 5x5 layer does, with $2\\cdot F\\cdot F\\cdot C\\cdot C = 162$ weights against " \
