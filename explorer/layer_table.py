@@ -104,6 +104,8 @@ def _number(layer: dict, key: str, where: str) -> float | None:
     except (TypeError, ValueError):
         raise ArchitectureError(f"{where}: {key} is {str(value)[:20]!r}, which is not a number"
                                 f"{labels.decimal_comma(value)}") from None
+    except OverflowError:  # a whole number too long for a float: 400 digits typed or linked
+        raise ArchitectureError(f"{where}: {key} has {len(str(value))} digits, far too large") from None
     if not math.isfinite(number):
         raise ArchitectureError(f"{where}: {key} is {value!r}: give a finite number")
     return number

@@ -193,12 +193,18 @@ def _default_name(config: dict, base: Path) -> str:
 
 
 def get(run_id: str, root: Path | None = None) -> Run:
-    """The run's config and status (RunNotFound if there is no such run)."""
+    """The run's config and status (RunNotFound if there is no such run, ValueError if its files are damaged or
+    unreadable: :func:`list_runs` passes over such a folder)."""
     folder = path(run_id, root)
     try:
         config, status = read_json(folder / "config.json"), read_json(folder / "status.json")
     except FileNotFoundError:
         raise RunNotFound(run_id) from None
+    except OSError as exc:  # a folder its server may not read
+        raise ValueError(f"run {run_id}'s files cannot be read ({exc.strerror})") from None
+    if not (isinstance(config, dict) and isinstance(status, dict) and status.get("status") in STATUSES
+            and all(_is_number(status.get(stamp)) for stamp in ("created", "updated"))):
+        raise ValueError(f"run {run_id}'s config or status is damaged")
     return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),
                status["created"], status["updated"], status.get("device", ""), status.get("pid"),
                status.get("request_id"), status.get("queued", status["created"]), status.get("owner", ""))
@@ -433,9 +439,13 @@ def metrics(run_id: str, root: Path | None = None) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError:  # cut off mid-write by a crash
             continue
-        if not isinstance(record, dict):
+        if not isinstance(record, dict) or not _is_number(record.get("step", 0)):  # not one a worker wrote
             continue
         if record.get("phase") == "resume":
-            records = [r for r in records if r.get("step", 0) <= record["step"]]
+            records = [r for r in records if r.get("step", 0) <= record.get("step", 0)]
         records.append(record)
     return records
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -119,6 +119,7 @@ BAD = [  # (layers, input shape, index of the bad layer, what the message says)
     ([{"type": "conv", "out": "NaN"}], MNIST, 0, r"layer 1 \(conv\): out is 'NaN': give a finite number"),
     ([{"type": "conv", "out": float("inf")}], MNIST, 0, r"layer 1 \(conv\): out is inf"),
     ([{"type": "conv", "out": True}], MNIST, 0, r"layer 1 \(conv\): out is True, not a number"),
+    ([{"type": "conv", "out": 4, "kernel": 10 ** 400}], MNIST, 0, r"layer 1 \(conv\): kernel has 401 digits, far too"),
     ([{"type": "conv"}], MNIST, 0, r"layer 1 \(conv\): needs out"),
     ([{"type": "conv", "out": 0}], MNIST, 0, r"layer 1 \(conv\): out must be from 1 to 1024, not 0"),
     ([{"type": "conv", "out": 5000}], MNIST, 0, r"out must be from 1 to 1024, not 5000"),

@@ -91,6 +91,45 @@ def test_a_cut_off_metrics_line_is_skipped_and_the_next_append_stays_readable(tm
     assert [r["step"] for r in records] == [1, 2, 3] and records[-1]["loss"] is None  # JSON has no NaN
 
 
+@pytest.mark.parametrize("status", ["{}", "[]", "null", '{"status": "fin', '{"status": "finished", "created": "x"}',
+                                    '{"status": "done", "created": 1, "updated": 1}'])
+def test_a_folder_whose_status_is_damaged_is_passed_over(tmp_path, status):
+    """One hand-edited status.json had stopped every list of runs (KeyError, TypeError in the sort)."""
+    good = runs.create(CONFIG, root=tmp_path)
+    bad = tmp_path / "20260101-000000-abcdef"
+    bad.mkdir()
+    (bad / "config.json").write_text("{}")
+    (bad / "status.json").write_text(status)
+    assert [run.id for run in runs.list_runs(tmp_path)] == [good.id]
+    with pytest.raises(ValueError, match="damaged|cannot be read|Expecting|Unterminated"):
+        runs.get(bad.name, tmp_path)
+
+
+def test_a_folder_the_server_may_not_read_is_passed_over(tmp_path, monkeypatch):
+    """A folder of another user's, mode 700 (made unreadable here by hand: root reads every file)."""
+    good = runs.create(CONFIG, root=tmp_path)
+    shut = runs.create(CONFIG, root=tmp_path)
+    read = runs.read_json
+
+    def refuse(source):
+        if source.parent == shut.path:
+            raise PermissionError(13, "Permission denied", str(source))
+        return read(source)
+
+    monkeypatch.setattr(runs, "read_json", refuse)
+    assert [run.id for run in runs.list_runs(tmp_path)] == [good.id]
+    with pytest.raises(ValueError, match="cannot be read \\(Permission denied\\)"):
+        runs.get(shut.id, tmp_path)
+
+
+def test_records_a_worker_did_not_write_are_skipped(tmp_path):
+    run = runs.create(CONFIG, root=tmp_path)
+    (run.path / "metrics.jsonl").write_text('{"phase": "train", "step": 1}\n{"step": "a"}\n{"phase": "resume"}\n'
+                                             '{"phase": "train", "step": 1}\n')
+    assert [(r["phase"], r.get("step")) for r in runs.metrics(run.id, tmp_path)] == [
+        ("resume", None), ("train", 1)]  # a resume without a step: from the start
+
+
 def test_a_resume_record_supersedes_the_records_after_its_step(tmp_path):
     run = runs.create(CONFIG, root=tmp_path)
     runs.append_metrics(run.id, [{"phase": "train", "step": s} for s in (10, 20, 30)], tmp_path)
