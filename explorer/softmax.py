@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -17,25 +16,27 @@ class Softmax:
     rows: list[dict]  # class, score z, exp(z), probability: one per class shown
     rest: int  # classes not shown, summed in ``rest_exp``
     rest_exp: float
-    total: float  # sum_j exp(z_j) over every class
+    total: float  # sum_j exp(z_j - shift) over every class
+    shift: float = 0.0  # subtracted from every score first (their largest), where exp(z) itself is out of range
 
 
 def written_out(logits: torch.Tensor, classes: tuple[str, ...] = (), shown: int = 10) -> Softmax:
     """The ``shown`` largest scores of ``logits`` (K,) with their exponentials and probabilities, and the sum.
 
-    In float64: exp(z) of a score of 700 is still finite (the probabilities agree with ``torch.softmax``); a larger
-    one would overflow, and is refused, since its exponential could not be written anyway.
+    In float64, exp(z) is finite for scores up to 700, and the largest is not lost below -700. Outside that range
+    every score is first lowered by the largest, ``shift`` (as ``torch.softmax`` does inside), which leaves the
+    probabilities as they were: the rows then write exp(z - shift).
     """
     z = logits.detach().double().flatten()
-    if float(z.max()) > 700:
-        raise ValueError(f"a score of {float(z.max()):.0f} has an exponential too large to write out")
-    e = z.exp()
+    top = float(z.max())
+    shift = top if abs(top) > 700 else 0.0
+    e = (z - shift).exp()
     total = float(e.sum())
     order = z.argsort(descending=True)
     rows = [{"class": classes[k] if k < len(classes) else str(k), "score z": float(z[k]), "exp(z)": float(e[k]),
              "probability": float(e[k]) / total} for k in order[:shown].tolist()]
     rest = order[shown:]
-    return Softmax(rows, len(rest), float(e[rest].sum()) if len(rest) else 0.0, total)
+    return Softmax(rows, len(rest), float(e[rest].sum()) if len(rest) else 0.0, total, shift)
 
 
 def number(value: float) -> str:
@@ -45,8 +46,8 @@ def number(value: float) -> str:
         return "0"
     if 1e-3 <= abs(value) < 1e6:
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:#.3g}".rstrip(".")
-    exponent = math.floor(math.log10(abs(value)))
-    return f"{value / 10 ** exponent:.2f}e{exponent}"
+    mantissa, exponent = f"{value:.2e}".split("e")  # rounded before the exponent is chosen: 9.9996e7 is 1.00e8
+    return f"{mantissa}e{int(exponent)}"
 
 
 def table(out: Softmax) -> list[dict[str, str]]:

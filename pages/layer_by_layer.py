@@ -119,6 +119,9 @@ with tab_maps, layout.guard("drawing the layer's output"):
                     "last layer (the logits); the largest exponential takes the largest share.")
         written = softmax.written_out(out.flatten(), network.spec.classes)
         st.dataframe(softmax.table(written), key="lbl_softmax", hide_index=True, height="content")
+        if written.shift:
+            st.caption(f"Every score was first lowered by {written.shift:,.2f}, the largest: e^z itself is out of a "
+                       "computer's range here. The exponentials are e^(z - that), the probabilities the same.")
     if isinstance(layer.module, torch.nn.Conv2d):  # CNN Explainer's view, on this network's own maps
         one_value.draw(layer, outputs[layer.source] if layer.source else prepared.tensor, out)
     else:

@@ -24,11 +24,21 @@ def test_many_classes_show_the_largest_and_sum_the_rest():
     assert out.rows[0]["probability"] == pytest.approx(float(torch.softmax(logits.double(), 0)[-1]))
 
 
-def test_an_overflowing_score_is_refused_and_numbers_stay_short():
-    with pytest.raises(ValueError, match="too large"):
-        softmax.written_out(torch.tensor([800.0, 0.0]))
+@pytest.mark.parametrize("logits", [[800.0, 0.0, 799.0], [-800.0, -810.0], [-740.0, -745.0, -746.0]])
+def test_scores_out_of_exps_range_are_shifted_by_the_largest_and_give_torchs_probabilities(logits):
+    """exp(800) overflows and exp(-800) is 0: -800 and -810 had divided by zero, -740.. had given 0.988 for 0.991."""
+    out = softmax.written_out(torch.tensor(logits))
+    assert out.shift == max(logits)
+    expected = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0).sort(descending=True).values
+    assert [r["probability"] for r in out.rows] == pytest.approx(expected.tolist(), rel=1e-9)
+    assert out.rows[0]["exp(z)"] == 1.0  # e^(z - largest) of the largest
+    assert softmax.written_out(torch.tensor([700.0, 0.0])).shift == 0  # in range: the lecture's own e^z
+
+
+def test_numbers_stay_short():
     assert [softmax.number(v) for v in (20.09, 1234.4, 4.85e8, 2.3e-5, 0.0123, 5.8, 1.0, 0.0)] == \
         ["20.1", "1,234", "4.85e8", "2.30e-5", "0.0123", "5.80", "1.00", "0"]
+    assert [softmax.number(v) for v in (0.00099996, 9.9996e7, -3.14159e-9)] == ["1.00e-3", "1.00e8", "-3.14e-9"]
     assert [labels.share(p) for p in (0.999992, 0.5, 0.0001, 1.0)] == [">99.9%", "50.0%", "<0.1%", ">99.9%"]
 
 
