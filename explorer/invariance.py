@@ -216,6 +216,8 @@ def _pearson(rows: torch.Tensor) -> torch.Tensor:
     """Pearson's r of rows[1:] with rows[0]; a constant row (all zeros after a ReLU) gives 0, or 1 if both are."""
     centred = rows - rows.mean(1, keepdim=True)
     norms = centred.norm(dim=1)
-    r = (centred[1:] @ centred[0]) / (norms[1:] * norms[0]).clamp_min(1e-12)
-    both_flat = (norms[1:] < 1e-12) & (norms[0] < 1e-12)
-    return torch.where(both_flat, torch.ones_like(r), r)
+    # constant up to float32's rounding of its mean (0.1 over 1,000 values leaves a spread of 1e-7 of it): flat
+    flat = norms <= 1e-5 * rows.norm(dim=1) + 1e-12
+    r = ((centred[1:] @ centred[0]) / (norms[1:] * norms[0]).clamp_min(1e-12)).clamp(-1, 1)
+    r = torch.where(flat[1:] | flat[0], torch.zeros_like(r), r)
+    return torch.where(flat[1:] & flat[0], torch.ones_like(r), r)

@@ -80,6 +80,13 @@ def test_a_constant_output_correlates_as_zero_or_one():
     r = invariance._pearson(rows)
     torch.testing.assert_close(r, torch.tensor([0.0, -1.0]))
     torch.testing.assert_close(invariance._pearson(torch.zeros(2, 4)), torch.tensor([1.0]))
+    # constant but not zero: float32's rounding of the mean had left r = 0.0555 for two rows of 0.1, -1.0000001
+    for low, high, n in ((0.1, 0.1, 1000), (0.123, 0.9, 50_000), (1 / 3, 1 / 3, 53_248)):
+        flat = torch.stack([torch.full((n,), low), torch.full((n,), high)])
+        torch.testing.assert_close(invariance._pearson(flat), torch.tensor([1.0]))
+    ramp = torch.linspace(0, 1, 1000)
+    torch.testing.assert_close(invariance._pearson(torch.stack([ramp, torch.full((1000,), 0.1), -ramp])),
+                               torch.tensor([0.0, -1.0]))
 
 
 def test_chunks_give_the_same_sweep_as_one_batch(lenet, seven, monkeypatch):
