@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import threading
 import weakref
 from collections.abc import Iterator
@@ -309,11 +310,24 @@ def _size_lines(layer: Layer, kernel, stride, padding, dilation, ceil: bool = Fa
         quotient = (n_in + 2 * p - d * (f - 1) - 1) / s  # rounded only where it is not whole
         whole = quotient == int(quotient)
         rounded = f"{quotient:g}" if whole else f"{low} {quotient:g} {high}"
-        sums.append(f"{low} ({n_in} + 2 \\cdot {p} - {dil} - 1) / {s} {high} + 1 = {rounded} + 1 = {n_out}$"
-                    + (" (ceil mode: rounded up)" if ceil and not whole else ""))
+        # PyTorch drops a last window that would start in the right padding: one fewer than the ceiling's
+        dropped = ceil and math.ceil(quotient) + 1 > n_out
+        sums.append(f"{low} ({n_in} + 2 \\cdot {p:g} - {dil} - 1) / {s} {high} + 1 = {rounded} + 1"
+                    + (" - 1" if dropped else "") + f" = {n_out}$"
+                    + (" (ceil mode: rounded up" + (", less a last window that would start in the padding)"
+                                                    if dropped else ")") if ceil and not whole else ""))
     if len(sums) == 2 and sums[0] == sums[1]:
         return [f"$H_{{out}} = W_{{out}} = {sums[0]}"]
     return [f"${axis}_{{out}} = {line}" for axis, line in zip(("H", "W"), sums)]
+
+
+def _padding(module: nn.Conv2d) -> tuple[float, float]:
+    """P per axis; "same" pads d(F - 1) in all, half a side (PyTorch puts an odd one at the end), "valid" none."""
+    if module.padding == "valid":
+        return (0, 0)
+    if module.padding == "same":
+        return tuple(d * (k - 1) / 2 for k, d in zip(module.kernel_size, module.dilation))
+    return module.padding
 
 
 def _conv_formula(module: nn.Conv2d, layer: Layer) -> list[str]:
@@ -321,7 +335,7 @@ def _conv_formula(module: nn.Conv2d, layer: Layer) -> list[str]:
     c_in, groups, bias = module.in_channels, module.groups, int(module.bias is not None)
     per = f"{kh} \\cdot {kw} \\cdot {c_in // groups}"
     plus = " + 1" if bias else ""
-    return [*_size_lines(layer, module.kernel_size, module.stride, module.padding, module.dilation),
+    return [*_size_lines(layer, module.kernel_size, module.stride, _padding(module), module.dilation),
             f"Parameters $= (F_h F_w C_{{in}}{plus}) \\cdot C_{{out}} = ({per}{plus}) \\cdot "
             f"{module.out_channels} = {labels.tex_int(layer.params)}$"
             + ("" if bias else " (no bias: a batch norm follows)"),

@@ -130,6 +130,23 @@ def test_pool_formula_rounds_up_in_ceil_mode_as_torch_does():
     assert inspect.formula(whole)[0].endswith("= 6 + 1 = 7$")  # nothing was rounded up: no word of it
 
 
+def test_a_ceil_mode_window_that_would_start_in_the_padding_is_taken_off_as_torch_does():
+    layer = inspect.layers(nn.Sequential(nn.MaxPool2d(2, 2, padding=1, ceil_mode=True)), (1, 5, 5))[0]
+    assert layer.out_shape == (1, 3, 3)  # not the ceiling's 4: the 4th window would start in the right padding
+    assert inspect.formula(layer)[0].endswith("\\lceil 2.5 \\rceil + 1 - 1 = 3$ (ceil mode: rounded up, less a last "
+                                              "window that would start in the padding)")
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("padding,kernel,out", [("same", 4, 9), ("same", 3, 9), ("valid", 3, 7)])
+def test_a_conv_padded_by_name_gets_its_formula(padding, kernel, out):
+    """padding="same" had raised TypeError (a string added to an int)."""
+    layer = inspect.layers(nn.Sequential(nn.Conv2d(1, 1, kernel, padding=padding)), (1, 9, 9))[0]
+    assert layer.out_shape == (1, out, out)
+    line = inspect.formula(layer)[0]
+    assert line.endswith(f"= {out}$") and f"2 \\cdot {(kernel - 1) / 2 if padding == 'same' else 0:g} -" in line
+
+
 def test_depth_counts_weight_layers_on_the_longest_path():
     depths = {}
     for name in ("lenet5", "alexnet", "vgg16", "googlenet", "resnet18"):
