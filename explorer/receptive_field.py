@@ -43,10 +43,11 @@ class _Op:
     kind: str  # "input", "window", "adaptive", "same", "global"
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
+    padding: tuple[int, int] = (0, 0)  # before the input (and after it, plus ``extra``)
     dilation: tuple[int, int] = (1, 1)
     ceil_mode: bool = False
     out: tuple[int | None, int | None] = (None, None)  # adaptive pooling's output size
+    extra: tuple[int, int] = (0, 0)  # padding after the input beyond ``padding``: "same" around an even kernel
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,14 @@ def _op(graph_module: fx.GraphModule, node: fx.Node) -> _Op:
 def _window(module: nn.Module) -> _Op:
     kernel, stride = _pair(module.kernel_size), _pair(module.stride or module.kernel_size)
     dilation = _pair(getattr(module, "dilation", 1))
-    padding = module.padding
+    padding, extra = module.padding, (0, 0)
     if padding == "valid":
         padding = (0, 0)
     elif padding == "same":  # PyTorch puts the odd pixel of padding at the end
         padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
-    return _Op("window", kernel, stride, _pair(padding), dilation, bool(getattr(module, "ceil_mode", False)))
+        extra = tuple(d * (k - 1) % 2 for k, d in zip(kernel, dilation))
+    return _Op("window", kernel, stride, _pair(padding), dilation, bool(getattr(module, "ceil_mode", False)),
+               extra=extra)
 
 
 def _functional_pool(node: fx.Node, name: str) -> _Op:
@@ -149,7 +152,7 @@ def _spatial_inputs(node: fx.Node, sizes: dict) -> list[fx.Node]:
 def _window_size(n: int, op: _Op, axis: int) -> int:
     """PyTorch's output length of a window op (conv or pooling) on ``n`` positions."""
     k, s, p, d = op.kernel[axis], op.stride[axis], op.padding[axis], op.dilation[axis]
-    span = n + 2 * p - d * (k - 1) - 1
+    span = n + 2 * p + op.extra[axis] - d * (k - 1) - 1
     out = (math.ceil(span / s) if op.ceil_mode else span // s) + 1
     if op.ceil_mode and (out - 1) * s >= n + p:  # the last window must start inside the input or left padding
         out -= 1

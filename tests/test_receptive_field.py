@@ -184,6 +184,16 @@ def test_rf_box_is_the_gradient_box_on_random_nets(seed):
     assert _check(net, (1, size, size)) >= 1
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("kernel,dilation", [(4, 1), (2, 3), (3, 2), (4, 2)])
+def test_same_padding_around_an_even_kernel_puts_its_odd_pixel_at_the_end(kernel, dilation):
+    """PyTorch pads d(k - 1) in all, the odd pixel after the input: the map had come out one short (9 x 9 for 10)."""
+    net = nn.Sequential(nn.Conv2d(1, 2, kernel, padding="same", dilation=dilation), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.Conv2d(2, 2, 2, padding="same"))
+    assert [f.size for f in rf.fields(net, (10, 10)) if f.name in ("0", "3")] == [(10, 10), (5, 5)]
+    assert _check(net, (1, 10, 10)) >= 3
+
+
 def test_textbook_numbers_of_the_lecture_networks():
     lenet = {f.name: f for f in rf.fields(models.build("lenet5"), (28, 28))}
     assert (lenet["conv1"].r, lenet["pool1"].r, lenet["conv2"].r, lenet["pool2"].r) == ((5, 5), (6, 6), (14, 14), (16, 16))
