@@ -24,17 +24,17 @@ def test_kernel_lab_defaults_show_a_feature_map():
 def test_the_window_of_numbers_is_in_the_link_and_the_middle_by_default():
     at = app("pages/kernel_lab.py", img="checkerboard", size="64")
     no_crash(at)
-    assert "Pixel values in [0, 1] of rows 26..37, columns 26..37 (hover" in text(at)  # centred on the middle
+    assert "Pixel values in [0, 1] of rows 26..37, columns 26..37 (point at" in text(at)  # centred on the middle
     assert "top" not in at.query_params and "left" not in at.query_params
     at.number_input(key="kl_top_64").set_value(5).run()
     assert at.query_params["top"] in ("5", ["5"]) and "left" not in at.query_params
     linked = app("pages/kernel_lab.py", img="checkerboard", size="64", top="5", left="60", tab="Numbers")
     no_crash(linked)
-    assert "Pixel values in [0, 1] of rows 5..16, columns 60..63 (hover" in text(linked)
+    assert "Pixel values in [0, 1] of rows 5..16, columns 60..63 (point at" in text(linked)
     assert linked.session_state["kl_tab"] == "Numbers"
     smaller = app("pages/kernel_lab.py", img="checkerboard", size="32", top="50")  # past the edge: the middle
     no_crash(smaller)
-    assert "Pixel values in [0, 1] of rows 10..21, columns 10..21 (hover" in text(smaller)
+    assert "Pixel values in [0, 1] of rows 10..21, columns 10..21 (point at" in text(smaller)
 
 
 def test_kernel_lab_link_reproduces_the_view():
