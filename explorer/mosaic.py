@@ -99,17 +99,17 @@ def _numbered(fig: go.Figure, count: int, cols: int, pitch: int, first: int = 0)
     return fig
 
 
-def _headed(fig: go.Figure, columns: int, rows: int, pitch: int, first: int = 0) -> go.Figure:
-    """Numbers over a grid's columns (the filters, from ``first``) and beside its rows (the input maps), outside the
-    picture."""
+def _headed(fig: go.Figure, columns: int, rows: int, pitch: int, first: int = 0, first_row: int = 0) -> go.Figure:
+    """Numbers over a grid's columns (the filters, from ``first``) and beside its rows (the input maps, from
+    ``first_row``), outside the picture."""
     for c in range(columns):
         fig.add_annotation(x=c * pitch + (pitch - 1) / 2, y=-0.5, text=str(first + c), showarrow=False,
                            yanchor="bottom", font=dict(size=10, color="#444"))
     for r in range(rows):
-        fig.add_annotation(x=-0.5, y=r * pitch + (pitch - 1) / 2, text=str(r), showarrow=False, xanchor="right",
-                           font=dict(size=10, color="#444"))
-    margin = fig.layout.margin
-    fig.update_layout(margin=dict(t=margin.t + 14, l=margin.l + 16), height=fig.layout.height + 14)
+        fig.add_annotation(x=-0.5, y=r * pitch + (pitch - 1) / 2, text=str(first_row + r), showarrow=False,
+                           xanchor="right", font=dict(size=10, color="#444"))
+    margin, digits = fig.layout.margin, len(str(first_row + rows - 1))
+    fig.update_layout(margin=dict(t=margin.t + 14, l=margin.l + 6 * digits + 4), height=fig.layout.height + 14)
     return fig
 
 
@@ -200,7 +200,7 @@ def vector_figure(vector: torch.Tensor, title: str, height: int = 260) -> go.Fig
 
 def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: int = 16,
                    height: int = 420, width_px: int | None = None, limit: float | None = None,
-                   per_filter: bool = False, what: str = "weights", first: int = 0) -> go.Figure:
+                   per_filter: bool = False, what: str = "weights", first: int = 0, first_in: int = 0) -> go.Figure:
     """Conv weights (O, I, kh, kw) as small images: one RGB tile per filter when I == 3, else a grid
     with a column per output map and a row per input map (diverging colours). Filters of one input
     map (a first layer on grey images) wrap into a near-square grid instead of one long row.
@@ -209,7 +209,7 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
     changes is a weight that changed); ``per_filter``: each filter on its own scale (a hand-set Laplacian's 4 had
     left the learned filters beside it blank); else one scale fitted to these weights. ``what`` they are, in the
     legend ("changes" for a difference of weights). ``first``: the filters from this one on (a page of them), numbered
-    as the layer numbers them."""
+    as the layer numbers them; ``first_in``: the input maps from this one on."""
     w = weight.detach().float().cpu()[first:first + max_out]
     if w.shape[1] == 3:
         top = (w.abs().amax(dim=(1, 2, 3), keepdim=True) if limit is None else torch.tensor(limit)).clamp_min(1e-12)
@@ -220,7 +220,7 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
         fig = _legend(png_figure(image, title, height, width_px), "colours: each weight's R, G, B parts",
                       f"grey = 0, {shared}", "numbers: the filters")
         return _numbered(fig, len(rgb), cols, pitch, first)
-    w = w[:, :max_in]
+    w = w[:, first_in:first_in + max_in]
     out_n, in_n = w.shape[:2]
     by_input = w.transpose(0, 1).reshape(in_n * out_n, *w.shape[2:])  # row i: input map i's weights
     if limit is not None:
@@ -239,7 +239,7 @@ def kernels_figure(weight: torch.Tensor, title: str, max_out: int = 16, max_in: 
         return _numbered(_legend(fig, *lines, f"numbers: {numbers}"), len(by_input), cols, pitch,
                          first if in_n == 1 else 0)
     return _headed(_legend(fig, *lines, "numbers: filters along the top, input maps down the side"), out_n, in_n, pitch,
-                   first)
+                   first, first_in)
 
 
 def prediction_figure(probabilities: torch.Tensor, classes: tuple[str, ...], top: int = 10,

@@ -15,12 +15,14 @@ st.markdown(
 )
 
 MAPS_PER_PAGE = 16
+FIRST_PAGES = {"lbl_maps": 1, "lbl_kpage": 1, "lbl_kin": 1}  # a layer of its own starts on its first pages
 TABS = ("Output", "Kernels", "Whole network", "Probe each layer")
 SETTINGS = [
     *model_input.settings(),
     state.Setting("lbl_layer", "layer", ""),
     state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),
     state.Setting("lbl_kpage", "kpage", 1, state.int_between(1, 4096)),
+    state.Setting("lbl_kin", "kin", 1, state.int_between(1, 4096)),
     state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
     state.Setting("lbl_look", "look", False, state.boolean, state.dump_bool),
     state.Setting("lbl_closer", "closer", 0, state.index_below(4096, "layer", "maps")),
@@ -33,11 +35,10 @@ state.restore(SETTINGS)
 def step(delta: int, names: list[str]) -> None:
     """Previous / next layer (a button callback, so it runs before the slider is drawn)."""
     here = names.index(st.session_state.lbl_layer)
-    st.session_state.lbl_layer = names[min(max(here + delta, 0), len(names) - 1)]
-    st.session_state.lbl_maps = st.session_state.lbl_kpage = 1
+    st.session_state.update(lbl_layer=names[min(max(here + delta, 0), len(names) - 1)], **FIRST_PAGES)
 
 
-view, network, picked = model_input.controls(SETTINGS, model_bound=("lbl_layer", "lbl_maps", "lbl_kpage"))
+view, network, picked = model_input.controls(SETTINGS, model_bound=("lbl_layer", *FIRST_PAGES))
 
 layers = list(network.layers)
 names = [layer.name for layer in layers]
@@ -45,7 +46,7 @@ state.page_default("lbl_layer", names[0])
 if st.session_state.lbl_layer not in names:
     if st.session_state.lbl_layer:
         view.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
-    st.session_state.lbl_layer, st.session_state.lbl_maps, st.session_state.lbl_kpage = names[0], 1, 1
+    st.session_state.update(lbl_layer=names[0], **FIRST_PAGES)
 
 with view, layout.guard("running the network"):
     prepared = inputs.prepare(network.spec, picked[1])
@@ -62,7 +63,7 @@ with view, layout.guard("running the network"):
     row.button("Next", key="lbl_next", on_click=step, args=(1, names), icon=":material/arrow_forward:",
                disabled=index == len(names) - 1)
     row.select_slider("Layer", names, key="lbl_layer",
-                      on_change=lambda: st.session_state.update(lbl_maps=1, lbl_kpage=1))
+                      on_change=lambda: st.session_state.update(FIRST_PAGES))
     layer, out = layers[index], outputs[st.session_state.lbl_layer]
     st.subheader(f"{index + 1} of {len(layers)}: `{layer.name}` ({layer.type})")
     st.markdown(inspect.summary_table(layer))

@@ -91,6 +91,22 @@ def test_kernel_grid_puts_output_maps_in_columns_and_input_maps_in_rows():
     assert hot[0] > 150 > hot[2] and abs(int(cold[0]) - int(cold[2])) < 30  # red where the weight is, neutral elsewhere
 
 
+def test_a_page_of_input_maps_shows_those_maps_rows_numbered_as_the_layer_numbers_them():
+    weight = torch.zeros(4, 40, 3, 3)
+    weight[3, 17] = 1.0  # output map 3, input map 17: the second row of the page from 16
+    fig = mosaic.kernels_figure(weight, "grid", first_in=16)
+    image, tile = _image(fig), 3 * 10
+    gap = mosaic.gap_for(tile, tile)
+    hot = image[1 * (tile + gap) + tile // 2, 3 * (tile + gap) + tile // 2]
+    assert hot[0] > 150 > hot[2]
+    first = _image(mosaic.kernels_figure(weight, "grid"))[1 * (tile + gap) + tile // 2, 3 * (tile + gap) + tile // 2]
+    assert abs(int(first[0]) - int(first[2])) < 30  # input map 1 holds no weight
+    rows = [a.text for a in fig.layout.annotations if a.xanchor == "right"]
+    assert rows[0] == "16" and rows[-1] == "31"
+    last = mosaic.kernels_figure(weight, "grid", first_in=32)  # the last page: 8 maps
+    assert [a.text for a in last.layout.annotations if a.xanchor == "right"][-1] == "39"
+
+
 def test_click_events_are_read_from_dicts_and_objects():
     from types import SimpleNamespace
 

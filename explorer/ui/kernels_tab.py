@@ -22,15 +22,25 @@ def draw(layer: inspect.Layer, layers: list[inspect.Layer]) -> None:
     (count, inputs), pages = weight.shape[:2], -(-weight.shape[0] // KERNELS_PER_PAGE)
     state.at_most("lbl_kpage", "kpage", pages, f"`{layer.name}`'s {count} filters fill {pages} "
                   f"{labels.plural(pages, 'page')}")
+    in_pages = -(-inputs // KERNELS_PER_PAGE) if inputs != 3 else 1  # RGB filters are whole tiles
+    state.at_most("lbl_kin", "kin", in_pages, f"`{layer.name}`'s {inputs} input maps fill {in_pages} "
+                  f"{labels.plural(in_pages, 'page')}")
     first = (st.session_state.lbl_kpage - 1) * KERNELS_PER_PAGE
+    first_in = (st.session_state.lbl_kin - 1) * KERNELS_PER_PAGE
     shown = (f"filters {first}..{min(first + KERNELS_PER_PAGE, count) - 1} of {count}" if pages > 1
              else f"{count} filters")
-    words = LAYOUT_WORDS.get(inputs, ": a column per output map, a row per input map"
-                             + (f" (the first {KERNELS_PER_PAGE} of {inputs})" if inputs > KERNELS_PER_PAGE else ""))
+    rows = (f"input maps {first_in}..{min(first_in + KERNELS_PER_PAGE, inputs) - 1} of {inputs}" if in_pages > 1
+            else f"{inputs} input maps")
+    words = LAYOUT_WORDS.get(inputs, f" (columns) x {rows} (rows)")  # short: longer, it was cut at 1280 px
     st.plotly_chart(mosaic.kernels_figure(weight, shown + words, width_px=layout.VIEW_PX, max_out=KERNELS_PER_PAGE,
-                                          max_in=KERNELS_PER_PAGE, first=first), key="lbl_fig_kernels")
+                                          max_in=KERNELS_PER_PAGE, first=first, first_in=first_in),
+                    key="lbl_fig_kernels")
+    paged = (pages > 1) + (in_pages > 1)
+    boxes = layout.cells(paged, layout.SETTING_PX) if paged else []
     if pages > 1:
-        layout.cells(1, layout.SETTING_PX)[0].number_input(f"Filters page (of {pages})", 1, pages, key="lbl_kpage")
+        boxes.pop(0).number_input(f"Filters page (of {pages})", 1, pages, key="lbl_kpage")
+    if in_pages > 1:
+        boxes.pop(0).number_input(f"Input maps page (of {in_pages})", 1, in_pages, key="lbl_kin")
     if layer is next(l for l in layers if isinstance(l.module, torch.nn.Conv2d)):
         _resemblance(weight)
 

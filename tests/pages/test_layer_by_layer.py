@@ -339,18 +339,22 @@ def test_the_kernel_labs_own_sample_does_not_follow_to_the_models_page():
 
 
 def test_the_kernels_of_a_wide_layer_come_in_pages_numbered_as_the_layer_numbers_them():
-    """stage3.conv2 of the small ResNet has 64 filters of 64 input maps: 16 a page, the first 16 input maps each."""
-    at = app("pages/layer_by_layer.py", model="resnet_small", layer="stage3.conv2", tab="Kernels", kpage="3")
+    """stage3.conv2 of the small ResNet has 64 filters of 64 input maps: 16 of each a page, numbered as the layer
+    numbers them (the input maps past the first 16 had no page)."""
+    at = app("pages/layer_by_layer.py", model="resnet_small", layer="stage3.conv2", tab="Kernels", kpage="3", kin="2")
     no_crash(at)
     grid = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("filters 32..47 of 64"))
-    assert "(the first 16 of 64)" in grid["layout"]["title"]["text"]
+    assert grid["layout"]["title"]["text"] == "filters 32..47 of 64 (columns) x input maps 16..31 of 64 (rows)"
     numbers = [a["text"] for a in grid["layout"]["annotations"] if a.get("yanchor") == "bottom"]
     assert numbers[:2] == ["32", "33"] and numbers[-1] == "47"
+    rows = [a["text"] for a in grid["layout"]["annotations"] if a.get("xanchor") == "right"]
+    assert rows[0] == "16" and rows[-1] == "31"
     assert at.number_input(key="lbl_kpage").label == "Filters page (of 4)"
+    assert at.number_input(key="lbl_kin").label == "Input maps page (of 4)"
     beyond = app("pages/layer_by_layer.py", model="resnet_small", layer="stage3.conv2", tab="Kernels", kpage="9")
     assert "`kpage=9` was ignored: `stage3.conv2`'s 64 filters fill 4 pages, so 4 is shown" in warnings(beyond)
-    at.select_slider(key="lbl_layer").set_value("stage3.shortcut.conv").run()  # another layer: its first page
-    assert at.number_input(key="lbl_kpage").value == 1
+    at.select_slider(key="lbl_layer").set_value("stage3.shortcut.conv").run()  # another layer: its first pages
+    assert at.number_input(key="lbl_kpage").value == 1 and at.number_input(key="lbl_kin").value == 1
 
 
 def test_a_maps_closer_look_links_to_its_channel_on_the_other_pages_but_not_at_the_input():
