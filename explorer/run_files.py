@@ -56,6 +56,8 @@ def transfer_source(name: str, root: Path | None = None) -> str:
             return f"the run '{get(name[4:], root).name}'"
         except RunNotFound:
             return f"the run {name[4:]} (deleted)"
+        except ValueError:
+            return f"the run {name[4:]} (damaged)"
     if name in architecture.REGISTRY_MODELS:
         return f"{labels.network(name)} trained on {labels.data(models.spec(name).data)} (shipped)"
     return name

@@ -222,11 +222,11 @@ def list_runs(root: Path | None = None) -> list[Run]:
         return []
     found = []
     for folder in base.iterdir():
-        if folder.is_dir() and not folder.name.startswith(".") and (folder / "status.json").exists():
-            try:
+        try:
+            if folder.is_dir() and not folder.name.startswith(".") and (folder / "status.json").exists():
                 found.append(get(folder.name, base))
-            except (RunNotFound, ValueError):  # deleted meanwhile, or not a run folder
-                continue
+        except (RunNotFound, ValueError, OSError):  # deleted meanwhile, damaged, unreadable, or not a run folder
+            continue
     return sorted(found, key=lambda run: (run.created, run.id), reverse=True)
 
 
@@ -430,14 +430,16 @@ def metrics(run_id: str, root: Path | None = None) -> list[dict]:
     checkpoint at step ``s``) supersedes the records after step ``s`` written before it.
     """
     try:
-        lines = (path(run_id, root) / "metrics.jsonl").read_text().splitlines()
+        lines = (path(run_id, root) / "metrics.jsonl").read_bytes().splitlines()
     except FileNotFoundError:
+        return []
+    except OSError:  # not a file, or not readable: a damaged run shows no records rather than no page
         return []
     records: list[dict] = []
     for line in lines:
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:  # cut off mid-write by a crash
+        except ValueError:  # cut off mid-write by a crash, or bytes that are not text
             continue
         if not isinstance(record, dict) or not _is_number(record.get("step", 0)):  # not one a worker wrote
             continue

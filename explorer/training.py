@@ -238,10 +238,23 @@ def seconds_left(step: int, steps: int, elapsed: float, since: tuple[int, float]
     return (elapsed - then) / max(step - first, 1) * max(steps - step, 0)
 
 
+def training_seconds(records: list[dict]) -> float:
+    """A run's seconds of training from its metrics records: a worker that resumes counts ``elapsed`` from 0 again
+    (after a ``resume`` record), so each stretch's last ``elapsed`` adds up."""
+    total = stretch = 0.0
+    for record in records:
+        if record.get("phase") == "resume":
+            total, stretch = total + stretch, 0.0
+        elif isinstance(record.get("elapsed"), (int, float)):
+            stretch = record["elapsed"]
+    return total + stretch
+
+
 def recent_start(records: list[dict], share: float = 0.5) -> tuple[int, float]:
     """The ``(step, elapsed)`` that begins the last ``share`` of a run's training time, from its metrics records
     (those with a ``step``): the start of the pace :func:`seconds_left` uses."""
-    timed = [r for r in records if "steps" in r]
+    resumed = max((i for i, r in enumerate(records) if r.get("phase") == "resume"), default=-1)
+    timed = [r for r in records[resumed + 1:] if "steps" in r]  # elapsed counts from 0 again after a resume
     if not timed:
         return 0, 0.0
     start = timed[-1]["elapsed"] * (1 - share)

@@ -56,7 +56,7 @@ state.restore(SETTINGS)
 def _ended(run_id: str) -> bool:
     try:
         return runs.get(run_id).final
-    except runs.RunNotFound:
+    except (runs.RunNotFound, ValueError):  # deleted, or damaged
         return True
 
 
@@ -158,6 +158,10 @@ with view:
         st.warning(f"There is no run `{st.session_state.tr_run[:40]}` on this server: it was deleted, or the link "
                    "comes from another server.")
         st.session_state.tr_run, st.session_state.tr_snap, active = "", -1, False  # and its snapshot's step
+    except ValueError as exc:  # its files damaged by hand or a full disk: the list passes over it too
+        st.warning(f"Run `{st.session_state.tr_run}` cannot be shown: {exc}. Whoever runs the server may delete its "
+                   "folder in the run store.")
+        st.session_state.tr_run, st.session_state.tr_snap, active = "", -1, False
     run_id = st.session_state.tr_run
     if not run_id:
         st.info("Choose the settings, then press **Train**. Your runs and the server's queue are listed below.")

@@ -122,6 +122,16 @@ def test_a_folder_the_server_may_not_read_is_passed_over(tmp_path, monkeypatch):
         runs.get(shut.id, tmp_path)
 
 
+def test_a_metrics_file_of_bytes_or_a_folder_gives_what_it_can(tmp_path):
+    """Bytes that are not UTF-8 had hidden every run's list (UnicodeDecodeError), a folder named so too."""
+    run = runs.create(CONFIG, root=tmp_path)
+    (run.path / "metrics.jsonl").write_bytes(b'\xff\xfe garbage\n{"phase": "train", "step": 1}\n')
+    assert [r["step"] for r in runs.metrics(run.id, tmp_path)] == [1]
+    (run.path / "metrics.jsonl").unlink()
+    (run.path / "metrics.jsonl").mkdir()
+    assert runs.metrics(run.id, tmp_path) == []
+
+
 def test_records_a_worker_did_not_write_are_skipped(tmp_path):
     run = runs.create(CONFIG, root=tmp_path)
     (run.path / "metrics.jsonl").write_text('{"phase": "train", "step": 1}\n{"step": "a"}\n{"phase": "resume"}\n'

@@ -63,6 +63,16 @@ def test_the_time_left_follows_the_recent_pace_of_a_run_that_slowed_down():
     assert training.recent_start([]) == (0, 0.0) and training.seconds_left(5, 10, 1.0, (5, 1.0)) == 1.0
 
 
+def test_a_resumed_runs_seconds_add_up_over_its_stretches():
+    """A worker that resumes counts elapsed from 0 again: "Finished after 6 s" had been the last stretch alone."""
+    records = [{"phase": "train", "step": s, "steps": 120, "elapsed": 0.5 * s} for s in range(0, 80, 10)]
+    records += [{"phase": "resume", "step": 70}]
+    records += [{"phase": "train", "step": s, "steps": 120, "elapsed": 0.1 * (s - 70)} for s in range(80, 121, 10)]
+    assert training.training_seconds(records) == pytest.approx(35 + 5)
+    assert training.recent_start(records) == (100, pytest.approx(3.0))  # the pace since the resume
+    assert training.training_seconds([]) == 0 and training.training_seconds(records[:8]) == pytest.approx(35)
+
+
 def test_seeded_cpu_runs_are_reproducible():
     train_set = data.shapes(256, seed=0)
     config = training.TrainConfig(epochs=1, batch_size=32, log_every=4)

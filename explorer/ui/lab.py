@@ -123,6 +123,9 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     except runs.RunNotFound:
         st.warning("That run no longer exists on this server.")
         return
+    except ValueError as exc:  # damaged since the page listed it
+        st.warning(f"That run cannot be shown: {exc}.")
+        return
     records = runs.metrics(run_id)
     st.markdown(f"### {run.name}")
     st.caption(run_files.describe(run.config))
@@ -131,12 +134,14 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
                   icon=":material/tune:", help="Fill the settings on the left with this run's: train it again, "
                   "or change one thing and compare.")
     run_status.line(run, records)
+    # a cancelled or failed run (a killed worker) continues from its checkpoint too, where it saved one
+    resumable = run.status == "interrupted" or (run.status in runs.RESUMABLE and run_files.has_checkpoint(run_id))
     if not visitor.may_change(run.owner):
-        if run.active or run.status == "interrupted":
+        if run.active or resumable:
             st.caption(visitor.owner_words(run.owner, "stop, pause or resume") + " You can watch it here.")
     elif run.active:
         run_status.controls(run)
-    elif run.status == "interrupted" and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
+    elif resumable and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
         run_status.backend().resume(run_id)
         st.rerun()  # the whole page: its live view ticks only for a run that was active when it was drawn
     if records:
@@ -228,6 +233,9 @@ def _results(run: runs.Run) -> None:
 
 def _look_inside(run: runs.Run) -> None:
     """Links that open the trained network on every page that takes a model (with a sample like its data)."""
+    if not run_files.has_checkpoint(run.id):  # removed by hand, or a disk that filled up
+        st.warning("This run's saved weights (its checkpoint) are missing, so the other pages cannot open it.")
+        return
     st.markdown("**Look inside the trained network**")
     params = {"model": f"run:{run.id}", "img": models.sample_for(run.config.get("data")), "src": "sample"}
     pages = [page for page in layout.PAGES if page.takes_model]

@@ -72,6 +72,14 @@ def _model_name(text: str) -> str:
         return text
     if (named := text.strip().casefold()) in models.names():
         return named
+    if text.startswith("run:"):
+        try:
+            run = runs.get(text[4:])
+        except (runs.RunNotFound, ValueError):
+            raise ValueError(f"there is no run {text[4:]!r} on this server: it was deleted, or the link comes from "
+                             "another server") from None
+        raise ValueError(f"the run '{run.name}' " + ("has no saved weights (its checkpoint is missing)"
+                                                      if run.status == "finished" else f"is {run.status}, not finished"))
     raise ValueError(f"{text!r} is neither a model of the zoo nor a finished training run")
 
 
@@ -85,8 +93,12 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | str:
     weights are missing, or it cannot be built or loaded.
     ``resets``: widget keys set to these values when the user picks another model (see :func:`controls`)."""
     labels = _labels(_finished_runs())
-    if st.session_state.get("net_model") not in labels:
-        st.session_state.net_model = DEFAULT  # e.g. a run deleted meanwhile
+    if (gone := st.session_state.get("net_model")) not in labels:
+        if isinstance(gone, str) and gone.startswith("run:"):  # deleted (or its weights) since the page showed it
+            st.warning(f"The run `{gone[4:]}` is no longer on this server (deleted, or its weights removed): "
+                       f"showing {models.spec(DEFAULT).title} instead.")
+            st.session_state.update(resets or {})  # its layer, class or unit mean nothing to this network
+        st.session_state.net_model = DEFAULT
     name = st.selectbox("Model", list(labels), key="net_model", on_change=_switched, args=(resets or {},),
                         format_func=labels.get)
     if name.startswith("run:"):

@@ -83,7 +83,9 @@ def line(run: runs.Run, records: list[dict]) -> None:
                     f"{last['images_per_s']:,.0f} images/s"
                     + (_time_left(left, last["step"] >= last["steps"]) if run.active and not paused else ""))
     if run.status == "finished" and last is not None:
-        st.success(f"Finished after {last['elapsed']:.0f} s of training" + (f": {run.reason}." if run.reason else "."))
+        total = training.training_seconds(records)  # over every stretch, where the run resumed
+        resumed = f" ({last['elapsed']:.0f} s since it resumed)" if total > last["elapsed"] + 0.5 else ""
+        st.success(f"Finished after {total:.0f} s of training{resumed}" + (f": {run.reason}." if run.reason else "."))
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
         (st.error if run.status in ("failed", "diverged") else st.warning)(
             f"This run {run.status}: {run.reason or 'no reason recorded'}.")

@@ -84,8 +84,8 @@ def _source_name(source: str) -> str:
     if source.startswith("run:"):
         try:
             name += f" ({accuracy_text(runs.get(source[4:]))} test accuracy)"
-        except runs.RunNotFound:
-            pass  # deleted meanwhile: transfer_source says so
+        except (runs.RunNotFound, ValueError):
+            pass  # deleted or damaged meanwhile: transfer_source says so
     return name
 
 

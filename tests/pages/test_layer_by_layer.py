@@ -303,6 +303,37 @@ def test_a_run_whose_checkpoint_no_longer_loads_is_named_not_raised(tmp_path, mo
         assert "This run's network cannot be loaded (see the left): pick another model." in [i.value for i in at.info]
 
 
+def test_a_run_deleted_while_it_is_shown_is_named_and_its_choices_go(tmp_path, monkeypatch):
+    """A teacher deleted the run a student was looking at: the student's next click had silently swapped in
+    LeNet-5, at the run's layer (and on Why this prediction, its class number read as a digit)."""
+    from explorer import architecture, run_files, runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    config = {"data": "shapes", "model": "lenet5", "shapes_size": 28, "shapes_channels": 1}
+    run = runs.create(config, root=tmp_path, name="teacher's demo")
+    meta = {"input_shape": [1, 28, 28], "classes": [str(k) for k in range(8)], "mean": [0.5], "std": [0.25]}
+    run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, tmp_path, **meta)
+    runs.set_status(run.id, "finished", "", tmp_path)
+    at = app("pages/layer_by_layer.py", model=f"run:{run.id}", layer="relu2")
+    no_crash(at)
+    assert at.select_slider(key="lbl_layer").value == "relu2"
+    runs.delete(run.id, tmp_path)
+    at.button(key="lbl_next").click().run()
+    no_crash(at)
+    assert f"The run `{run.id}` is no longer on this server (deleted, or its weights removed): showing LeNet-5" \
+        in warnings(at)
+    assert at.selectbox(key="net_model").value == "lenet5" and at.select_slider(key="lbl_layer").value == "normalize"
+    for model, why in ((f"run:{run.id}", f"there is no run '{run.id}' on this server: it was deleted, or the link "
+                                          "comes from another server"), ("run:../x", "there is no run '../x'")):
+        linked = app("pages/layer_by_layer.py", model=model)
+        no_crash(linked)
+        assert why in warnings(linked)
+    unsaved = runs.create(config, root=tmp_path, name="weights gone")
+    runs.set_status(unsaved.id, "finished", "", tmp_path)
+    linked = app("pages/layer_by_layer.py", model=f"run:{unsaved.id}")
+    assert "the run 'weights gone' has no saved weights (its checkpoint is missing)" in warnings(linked)
+
+
 def test_a_zoo_model_that_cannot_be_built_is_named_and_the_page_stays_up(monkeypatch):
     from explorer import models
     from explorer.ui import model_input

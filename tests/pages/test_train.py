@@ -199,12 +199,15 @@ def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypat
     runs.set_status(run.id, "finished", "", tmp_path)
     at = app("pages/train.py", run=run.id)
     no_crash(at)
+    # finished by hand here, with no checkpoint: no links to pages that cannot open it
+    assert warnings(at) == "This run's saved weights (its checkpoint) are missing, so the other pages cannot open it."
+    assert not [link for link in at.get("page_link") if "run:" in link.proto.query_string]
     assert ("TinyVGG on MNIST (5,000 training images) · SGD, learning rate 0.05 · batch 256 · 7 epochs · seed 42 · "
             "no augmentation · first filters laplacian, gaussian 5x5 (sigma 1), retired kernel, frozen"
             ) in [c.value for c in at.caption]
     at.button(key=f"tr_reuse_{run.id}").click().run()
     no_crash(at)
-    assert not warnings(at)
+    assert "was ignored" not in warnings(at)
     assert {key: at.session_state[key] for key in ("tr_data", "tr_arch", "tr_opt", "tr_lr", "tr_batch", "tr_epochs",
                                                    "tr_seed", "tr_augment", "tr_images", "tr_hand", "tr_frozen",
                                                    "tr_kernels")} == {
@@ -366,3 +369,28 @@ def test_the_filters_keep_one_colour_scale_for_the_run_or_show_their_change(tmp_
     assert at.query_params["fview"] in ("change", ["change"])
     each = app("pages/train.py", run=run.id, fview="each")
     assert "each filter on its own scale" in legend(each)
+
+
+def test_a_cancelled_or_failed_run_with_a_checkpoint_offers_to_resume(tmp_path, monkeypatch):
+    """Only an interrupted run had offered it, though the backend resumes cancelled and failed runs too (a worker
+    killed mid-run)."""
+    from explorer import architecture, run_files, runs
+    from explorer.ui import visitor
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    monkeypatch.setattr(visitor, "may_change", lambda owner: True)
+    config = {"data": "shapes", "model": "lenet5", "shapes_size": 28, "shapes_channels": 1}
+    offered = {}
+    for status, saved in (("cancelled", True), ("failed", True), ("failed", False), ("interrupted", False),
+                          ("diverged", True)):
+        run = runs.create(config, root=tmp_path)
+        if saved:
+            run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, tmp_path,
+                                      input_shape=[1, 28, 28], classes=[str(k) for k in range(8)], mean=[0.5],
+                                      std=[0.25])
+        runs.set_status(run.id, status, "stopped", tmp_path)
+        at = app("pages/train.py", run=run.id)
+        no_crash(at)
+        offered[status, saved] = any(b.key == f"tr_resume_{run.id}" for b in at.button)
+    assert offered == {("cancelled", True): True, ("failed", True): True, ("failed", False): False,
+                       ("interrupted", False): True, ("diverged", True): False}
