@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -94,7 +94,11 @@ def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:
 
 
 def load_snapshot(run_id: str, step: int, root: Path | None = None) -> dict[str, torch.Tensor]:
-    return load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
+    """The snapshot saved at ``step``; ValueError where its file is damaged (cut off, or not safetensors)."""
+    try:
+        return load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"the snapshot of step {step} is damaged ({exc})") from None
 
 
 def filter_ranges(run_id: str, root: Path | None = None) -> tuple[float, float]:
@@ -210,8 +214,8 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
     target = run.path / "checkpoint.json"
     if not target.exists():
         raise FileNotFoundError(f"run {run_id} has no trained weights yet")
-    meta = read_json(target)
     try:
+        meta = read_json(target)
         channels, size, _ = meta["input_shape"]
         return models.ModelSpec(
             name=f"run:{run_id}", title=run.name, input_size=size, channels=channels,

@@ -101,3 +101,27 @@ def test_filter_ranges_span_every_snapshot_and_the_change_from_the_first(tmp_pat
     for step, filters in ((0, first), (5, first * 3), (9, first * 2)):
         run_files.save_snapshot(run.id, step, {"filters": filters, "probe_maps": torch.zeros(1, 1, 2, 2)}, tmp_path)
     assert run_files.filter_ranges(run.id, tmp_path) == (3.0, 2.0)  # |-3|, and -3 - (-1)
+
+
+def test_a_damaged_snapshot_is_named(tmp_path):
+    import pytest
+    import torch
+
+    from explorer import runs
+
+    run = runs.create({"data": "shapes"}, root=tmp_path)
+    run_files.save_snapshot(run.id, 4, {"filters": torch.zeros(1, 1, 2, 2)}, tmp_path)
+    (runs.path(run.id, tmp_path) / "snapshots" / "4.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="the snapshot of step 4 is damaged"):
+        run_files.load_snapshot(run.id, 4, tmp_path)
+
+
+def test_a_checkpoint_description_that_is_not_json_is_named(tmp_path):
+    import pytest
+
+    from explorer import runs
+
+    run = runs.create({"data": "shapes"}, root=tmp_path)
+    (runs.path(run.id, tmp_path) / "checkpoint.json").write_text("not json")
+    with pytest.raises(ValueError, match="checkpoint.json does not describe its network"):
+        run_files.model_spec(run.id, tmp_path)

@@ -154,22 +154,31 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
                        "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
     steps = run_files.snapshot_steps(run_id)
     if steps:
-        if run.active or len(steps) == 1:  # a run stopped early may hold one snapshot: nothing to scrub
-            step = steps[-1]
-        else:
-            step = _scrubbed_step(run_id, steps, settings)
-        snap = run_files.load_snapshot(run_id, step)
-        view = filter_view.choose()
-        # side by side where each gets a useful size (figures sized for half the view), else one under the other
-        left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run_id}")
-        left.plotly_chart(filter_view.figure(run, steps, step, snap["filters"], view, RUN_VIEW_PX // 2),
-                          key=f"tr_filters_{run_id}_{step}")
-        right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
-                                              height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run_id}_{step}")
-        if "read_probabilities" in snap:  # a run saved before the readings were kept has none
-            _readings(run_id, step, snap)
+        try:
+            _snapshot_view(run, steps, settings)
+        except ValueError as exc:  # a damaged snapshot: the rest of the run (results, links) still shows
+            st.warning(f"This run's filters cannot be shown: {exc}.")
     if run.status == "finished":
         _results(run)
+
+
+def _snapshot_view(run: runs.Run, steps: list[int], settings: Sequence[state.Setting]) -> None:
+    """The first layer's filters, a probe image's maps and the readings at the snapshot shown (the last, or the
+    scrubbed one of a run that ended)."""
+    if run.active or len(steps) == 1:  # a run stopped early may hold one snapshot: nothing to scrub
+        step = steps[-1]
+    else:
+        step = _scrubbed_step(run.id, steps, settings)
+    snap = run_files.load_snapshot(run.id, step)
+    view = filter_view.choose()
+    # side by side where each gets a useful size (figures sized for half the view), else one under the other
+    left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run.id}")
+    left.plotly_chart(filter_view.figure(run, steps, step, snap["filters"], view, RUN_VIEW_PX // 2),
+                      key=f"tr_filters_{run.id}_{step}")
+    right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
+                                          height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run.id}_{step}")
+    if "read_probabilities" in snap:  # a run saved before the readings were kept has none
+        _readings(run.id, step, snap)
 
 
 def _readings(run_id: str, step: int, snap: dict) -> None:
@@ -216,7 +225,11 @@ def _results(run: runs.Run) -> None:
     result = run_files.load_result(run.id)
     if result is None:
         return
-    classes = run_files.model_spec(run.id).classes
+    try:
+        classes = run_files.model_spec(run.id).classes
+    except ValueError as exc:  # its checkpoint's description damaged: the classes go unnamed
+        st.warning(f"This run's results cannot be shown: {exc}.")
+        return
     st.plotly_chart(train_figures.confusion_figure(result["confusion"], classes), key=f"tr_confusion_{run.id}")
     wrong = result["misclassified"].tolist()
     if wrong:
