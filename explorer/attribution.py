@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +54,7 @@ class Attribution:
     target: int  # the class explained
     score: float  # its score before the softmax
     probabilities: torch.Tensor  # (K,) the model's softmax for the image
+    method: str = field(default="", kw_only=True)  # a class activation map's: a key of CAM_METHODS
 
 
 def saliency(model: nn.Module, image: torch.Tensor, target: int | None = None) -> Attribution:
@@ -136,7 +137,7 @@ def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | No
     cam = cam.relu()  # (1, 1, h, w)
     heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(_unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, float(logits[0, target].detach()),
-                       torch.softmax(logits[0].detach().float(), 0).cpu())
+                       torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
 
 
 def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:

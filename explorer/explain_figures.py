@@ -46,12 +46,18 @@ def named_title(what: str, name: str, width_px: int = THIRD_PX, joiner: str = ",
     and ImageNet's class names are long."""
     if title_fits(f"{what}{joiner}{name}", width_px):
         return f"{what}{joiner}{name}"
-    return second_line(what, name)
+    return second_line(what, name, width_px)
 
 
-def second_line(what: str, name: str) -> str:
-    """"what:" over a smaller ``name`` (ImageNet's names fill a third of the view)."""
-    return f"{what}:<br><span style='font-size:14px'>{name}</span>"
+def second_line(what: str, name: str, width_px: int = THIRD_PX) -> str:
+    """"what:" over a smaller ``name`` (ImageNet's names fill a third of the view), cut with "…" where even that is
+    wider than the figure ("Greater Swiss Mountain d" lost half a letter: the page's text names the class whole)."""
+    fits = lambda text: labels.text_px(text) * TITLE_SCALE * 14 / 16 <= width_px - 20  # noqa: E731
+    shown = name
+    while not fits(shown) and len(shown) > 1:
+        shown = shown[:-1]
+    shown = name if shown == name else shown.rstrip(" ,") + "…"
+    return f"{what}:<br><span style='font-size:14px'>{shown}</span>"
 
 
 def attack_titles(before: str, after: str, eps: float, width_px: int = THIRD_PX) -> tuple[str, str, str]:

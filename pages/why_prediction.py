@@ -61,10 +61,10 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
              named: bool = True, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
     """Saliency and the class activation map of one image, in two columns ``width_px`` wide (``named``: the class in
     the titles)."""
-    cam = attribution.CAM_METHODS[st.session_state.why_cam]
+    cam = attribution.CAM_METHODS.get(pair[1].method if pair[1] is not None else "", "")
     for column, method, result in zip(columns, (SALIENCY[bool(st.session_state.why_smooth)], cam), pair):
         if result is None:
-            column.caption("No Grad-CAM: this model has no layer with feature maps.")
+            column.caption("No class activation map: this model has no layer with feature maps.")
             continue
         title = explain_figures.named_title(method, class_name(result.target)) if named else method
         column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height,
@@ -118,13 +118,12 @@ with view, layout.guard("explaining the prediction"):
                             key="why_fig_input")
     overlays(prepared.tensor, before, "before", columns[1:])
     if before[1] is not None and float(before[1].raw.max()) <= 0:
-        st.info(f"{cam_name} is zero everywhere at `{cam_layer}`: at every position its maps, weighted by how much "
-                f"they raise {class_name(before[1].target)}, add up to less than zero, and {cam_name} keeps only "
-                "evidence for the class. Occlusion and integrated gradients below show evidence against it too.")
+        st.info(explanations.zero_cam_note(cam, cam_layer, class_name(before[1].target)))
     st.caption("Yellow: matters most, orange and purple: less, no colour: not at all (each map scaled to its maximum)."
                + (f" {cam_name} at `{cam_layer}`, whose maps are "
                   f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
-                  ": it cannot be finer than that." if cam_layer else ""))
+                  ": it cannot be finer than that, each value drawn at its unit's receptive field centre "
+                  "(pytorch-grad-cam stretches the map over the image)." if cam_layer else ""))
     if cam_layer:
         explanations.pick_cam_method()
 
@@ -167,10 +166,11 @@ with view, layout.guard("attacking the prediction"):
                    key="why_fig_delta")
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
+    quick = explanations.repeated_cam(cam, prepared.tensor)
     after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, smooth,
-                                   cam)
+                                   quick)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, smooth, cam)
+    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, smooth, quick)
     for column, (when, image, pair) in zip(layout.cells(2, 2 * layout.SMALL_PICTURE_PX + 16),
                                            (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")

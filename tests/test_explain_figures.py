@@ -23,7 +23,9 @@ def test_the_boxed_picture_outlines_the_square_on_the_enlarged_pixels_and_cuts_i
 def test_a_long_class_name_goes_under_the_method_with_room_for_two_lines():
     assert explain_figures.named_title("Saliency", "3") == "Saliency, 3"
     long = explain_figures.named_title("Grad-CAM", "Greater Swiss Mountain dog")
-    assert long == "Grad-CAM:<br><span style='font-size:14px'>Greater Swiss Mountain dog</span>"
+    # cut where even the smaller line is wider than the picture: Chromium had drawn "Greater Swiss Mountain d"
+    assert long == "Grad-CAM:<br><span style='font-size:14px'>Greater Swiss Mountain…</span>"
+    assert "Mountain dog" in explain_figures.named_title("Grad-CAM", "Greater Swiss Mountain dog", 240)
     assert explain_figures.picture_figure(torch.zeros(3, 8, 8), long).layout.margin.t == 62
     assert explain_figures.picture_figure(torch.zeros(3, 8, 8), "Saliency, 3").layout.margin.t == 40
 

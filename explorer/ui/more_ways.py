@@ -62,8 +62,8 @@ def download(image: torch.Tensor, gradient: attribution.Attribution, cam: attrib
              occ: attribution.Occlusion, ig: attribution.IntegratedGradients, smooth: bool,
              method: str = "gradcam") -> None:
     """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do.
-    The class activation map is named by its ``method``: grad_cam, grad_cam_pp, xgrad_cam, hirescam..."""
-    named = attribution.CAM_METHODS[method].lower().replace("++", "_pp").replace("-", "_")
+    The class activation map is named by its ``method``: grad_cam, grad_cam_pp, xgrad_cam, hires_cam..."""
+    named = method.replace("cam", "_cam").replace("pp", "_pp")
     maps = {"image": image, "smoothgrad" if smooth else "saliency": gradient.raw,
             **({named: cam.raw} if cam is not None else {}), "occlusion": occ.raw, "integrated_gradients": ig.raw}
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps), "maps.npz", key="why_npz",

@@ -30,14 +30,21 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         report(0, 3)
         gradient = explanations.gradient_of(fresh, image, explained, smooth)
         report(1, 3)
-        cam = attribution.grad_cam(fresh, image, layer, explained, method) if layer else None
-        report(2, 3)
+        total = [3]  # Score-CAM's maps count: its pass per map is most of the wait
+
+        def cam_passes(done: int, maps: int) -> None:
+            total[0] = maps + 2
+            report(1 + done, total[0])
+
+        cam = attribution.grad_cam(fresh, image, layer, explained, method, progress=cam_passes) if layer else None
+        report(total[0] - 1, total[0])
         ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
         return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
                 for method, theirs, mine in zip(METHODS, trained, (gradient, cam, ig)) if mine is not None]
 
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, method), compute,
-                         lambda done, total: memo.counted("The same maps from random weights", done, total, "maps"))
+                         lambda done, total: memo.counted("The same maps from random weights", done, total,
+                                                          "maps" if total == 3 else "passes"))
 
 
 def words(rho: float) -> str:

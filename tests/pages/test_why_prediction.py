@@ -109,7 +109,7 @@ def test_a_chosen_class_and_layer_from_the_link():
 
 
 @pytest.mark.parametrize("params,message", [
-    (dict(layer="fc3"), "`fc3` has no feature maps (a fully connected layer sees the whole image): Grad-CAM needs one"),
+    (dict(layer="fc3"), "`fc3` has no feature maps (a fully connected layer sees the whole image): a class activation map needs one"),
     (dict(eps="0.9"), "eps=0.9"),
     (dict(eps="nan"), "eps=nan"),
     (dict(**{"class": "12"}), "class 12 is not one of this model's (0..9)"),
@@ -282,3 +282,17 @@ def test_the_class_activation_map_follows_the_method_picked_and_the_link():
     bad = app(PAGE, cam="eigencam")
     no_crash(bad)
     assert "cam=eigencam" in warnings(bad) and "Grad-CAM, 3" in titles(bad)
+
+
+
+def test_score_cam_on_a_large_image_leaves_the_attacks_maps_to_grad_cam_and_a_zero_map_says_why():
+    """Score-CAM's pass per map, again for every eps, had taken minutes on a 224 px network."""
+    at = app(PAGE, model="resnet18", weights="0", img="coffee", cam="scorecam", layer="layer4.1.conv2")
+    no_crash(at)
+    names = titles(at)
+    assert any(n.startswith("Score-CAM") for n in names) and names.count("Grad-CAM") == 2  # before and after
+    assert "the maps before and after the attack use Grad-CAM" in " ".join(c.value for c in at.caption)
+    zero = app(PAGE, model="tinyvgg", cam="scorecam", layer="conv2b", **{"class": "7"})  # before conv2b's ReLU
+    no_crash(zero)
+    notes = " ".join(i.value for i in zero.info)
+    assert "Score-CAM is zero everywhere at `conv2b`: its weights are never below zero" in notes
