@@ -135,12 +135,15 @@ def device_summary() -> str:
 # the page starts just under Streamlit's 60 px header (not 96 px down) and its title is smaller. So on a phone (390 px
 # wide), where the title took two lines and the first picture lay 1.4 to 1.7 screens down.
 # Under 640 px Streamlit stacks every row of columns, so a row of four number boxes took four rows of a phone's screen:
-# a row of settings alone (no picture, table, text, slider or nested row in it) keeps two a row there.
+# a row of settings alone (no picture, table, text, slider or row of settings in it: a toggle's row with its help
+# icon may be) keeps two a row there.
 SETTINGS_ROW = ("[data-testid=stHorizontalBlock]:has(> [data-testid=stColumn] :is([data-testid=stNumberInput], "
                 "[data-testid=stSelectbox], [data-testid=stTextInput])):not(:has(.stPlotlyChart, [data-testid=stImage], "
-                "[data-testid=stHorizontalBlock], [data-testid=stDataFrame], [data-testid=stSlider], iframe, "
-                "[data-testid=stCode], [data-testid=stRadio], [data-testid=stElementContainer] > [data-testid=stMarkdown],"
-                " [data-testid=stExpander]))")
+                "[data-testid=stHorizontalBlock] :is([data-testid=stNumberInput], [data-testid=stSelectbox]), "
+                "[data-testid=stDataFrame], [data-testid=stSlider], iframe, [data-testid=stCode], [data-testid=stRadio], "
+                "[data-testid=stColumn] > * > [data-testid=stElementContainer] > [data-testid=stMarkdown], "
+                "[data-testid=stAlert], "
+                "[data-testid=stExpander]))")
 STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important; "
          "border-radius: 4px; } "
          # on a touch screen nothing hovers: the chart's and the table's toolbars stood over the text above them
@@ -150,6 +153,10 @@ STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important
          "[data-testid=stMainBlockContainer] { padding-top: 3.75rem !important; } "
          "[data-testid=stMainBlockContainer] h1 { font-size: 2rem !important; padding-top: 0.5rem !important; } } "
          f"@media (max-width: 640px) {{ {SETTINGS_ROW} > [data-testid=stColumn] {{ min-width: 9rem !important; }} "
+         # a slider in a row of buttons (Layer by layer's Previous, Next, Layer) takes a line of its own: beside
+         # them it had 140 px for 13 layers
+         "[data-testid=stHorizontalBlock] > [data-testid=stElementContainer]:has([data-testid=stSlider]) "
+         "{ min-width: 100% !important; } "
          "[data-testid=stMainBlockContainer] h1 { font-size: 1.6rem !important; } }")
 TOUCH_SCRIPT = f"<script>{(Path(__file__).parent / 'touch.js').read_text()}</script>"  # our own file, no user text
 NO_TOOLBAR = {"displayModeBar": False}  # for a grid of numbers: zoom shows nothing more, and the bar hid its title

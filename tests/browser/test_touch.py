@@ -95,3 +95,8 @@ def test_on_a_phone_a_row_of_settings_keeps_two_a_row_and_the_title_one_line(app
     assert title["height"] < 70, title  # one line (two were 96 px)
     assert_no_exception(touch)
     screenshot(touch, request.node.name)
+    open_page(touch, app_url + "/why_prediction", "Prediction:")  # a toggle's row with its help icon: paired too
+    assert touch.get_by_role("combobox", name="Explain the class").bounding_box()["y"] == pytest.approx(
+        touch.get_by_role("combobox", name="CAM layer").bounding_box()["y"], abs=2)
+    open_page(touch, app_url + "/layer_by_layer", "1 of 13")
+    assert touch.locator(".st-key-lbl_layer").bounding_box()["width"] > 300  # beside Previous and Next: 149 px
