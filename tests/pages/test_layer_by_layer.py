@@ -7,7 +7,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from explorer import data
-from tests.apptest import app, errors, figures, no_crash, text, titles, warnings
+from tests.apptest import app, errors, figures, no_crash, shapes_run, text, titles, warnings
 
 
 def _walk_every_layer(at: AppTest) -> list[str]:
@@ -281,14 +281,10 @@ def test_the_probe_tab_says_why_an_imagenet_network_has_no_probes():
 
 
 def test_a_run_whose_checkpoint_no_longer_loads_is_named_not_raised(tmp_path, monkeypatch):
-    from explorer import architecture, run_files, runs
+    from explorer import run_files, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
-    config = {"data": "shapes", "model": "lenet5", "shapes_size": 28, "shapes_channels": 1}
-    run = runs.create(config, root=tmp_path, name="cut off")
-    meta = {"input_shape": [1, 28, 28], "classes": [str(k) for k in range(8)], "mean": [0.5], "std": [0.25]}
-    run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, tmp_path, **meta)
-    runs.set_status(run.id, "finished", "", tmp_path)
+    run = shapes_run(tmp_path, "cut off")
     folder = runs.path(run.id, tmp_path)
     checkpoint = folder / "checkpoint.safetensors"
     whole = checkpoint.read_bytes()
@@ -306,14 +302,10 @@ def test_a_run_whose_checkpoint_no_longer_loads_is_named_not_raised(tmp_path, mo
 def test_a_run_deleted_while_it_is_shown_is_named_and_its_choices_go(tmp_path, monkeypatch):
     """A teacher deleted the run a student was looking at: the student's next click had silently swapped in
     LeNet-5, at the run's layer (and on Why this prediction, its class number read as a digit)."""
-    from explorer import architecture, run_files, runs
+    from explorer import runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
-    config = {"data": "shapes", "model": "lenet5", "shapes_size": 28, "shapes_channels": 1}
-    run = runs.create(config, root=tmp_path, name="teacher's demo")
-    meta = {"input_shape": [1, 28, 28], "classes": [str(k) for k in range(8)], "mean": [0.5], "std": [0.25]}
-    run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, tmp_path, **meta)
-    runs.set_status(run.id, "finished", "", tmp_path)
+    run = shapes_run(tmp_path, "teacher's demo")
     at = app("pages/layer_by_layer.py", model=f"run:{run.id}", layer="relu2")
     no_crash(at)
     assert at.select_slider(key="lbl_layer").value == "relu2"
@@ -328,8 +320,7 @@ def test_a_run_deleted_while_it_is_shown_is_named_and_its_choices_go(tmp_path, m
         linked = app("pages/layer_by_layer.py", model=model)
         no_crash(linked)
         assert why in warnings(linked)
-    unsaved = runs.create(config, root=tmp_path, name="weights gone")
-    runs.set_status(unsaved.id, "finished", "", tmp_path)
+    unsaved = shapes_run(tmp_path, "weights gone", saved=False)
     linked = app("pages/layer_by_layer.py", model=f"run:{unsaved.id}")
     assert "the run 'weights gone' has no saved weights (its checkpoint is missing)" in warnings(linked)
 

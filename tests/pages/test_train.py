@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import app, back_to, errors, figures, no_crash, warnings
+from tests.apptest import app, back_to, errors, figures, no_crash, shapes_run, warnings
 
 
 def _poll_until_final(at: AppTest, run_id: str, timeout: float = 150) -> str:
@@ -374,21 +374,14 @@ def test_the_filters_keep_one_colour_scale_for_the_run_or_show_their_change(tmp_
 def test_a_cancelled_or_failed_run_with_a_checkpoint_offers_to_resume(tmp_path, monkeypatch):
     """Only an interrupted run had offered it, though the backend resumes cancelled and failed runs too (a worker
     killed mid-run)."""
-    from explorer import architecture, run_files, runs
     from explorer.ui import visitor
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     monkeypatch.setattr(visitor, "may_change", lambda owner: True)
-    config = {"data": "shapes", "model": "lenet5", "shapes_size": 28, "shapes_channels": 1}
     offered = {}
     for status, saved in (("cancelled", True), ("failed", True), ("failed", False), ("interrupted", False),
                           ("diverged", True)):
-        run = runs.create(config, root=tmp_path)
-        if saved:
-            run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, tmp_path,
-                                      input_shape=[1, 28, 28], classes=[str(k) for k in range(8)], mean=[0.5],
-                                      std=[0.25])
-        runs.set_status(run.id, status, "stopped", tmp_path)
+        run = shapes_run(tmp_path, status=status, saved=saved)
         at = app("pages/train.py", run=run.id)
         no_crash(at)
         offered[status, saved] = any(b.key == f"tr_resume_{run.id}" for b in at.button)
