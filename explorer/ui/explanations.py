@@ -218,7 +218,8 @@ def pick_cam_layer(layers: list) -> str:
     """The class activation map's layer, among those with feature maps ("" when the model has none)."""
     cam_layers = attribution.cam_layers(layers)
     if not cam_layers:
-        st.info("This model has no layer with feature maps, so no Grad-CAM: saliency and the attack still work.")
+        st.info("This model has no layer with feature maps, so no class activation map: saliency and the attack still "
+                "work.")
         return ""
     suggested = state.page_default("why_layer", attribution.suggested_cam_layer(layers))
     if st.session_state.why_layer not in cam_layers:

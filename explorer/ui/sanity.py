@@ -19,30 +19,32 @@ def settings() -> list[state.Setting]:
 
 
 def checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-            steps: int, baseline: str, method: str = "gradcam") -> list[tuple[str, attribution.Attribution, float]]:
+            steps: int, baseline: str, cam: str = "gradcam") -> list[tuple[str, attribution.Attribution, float]]:
     """Each method's map from the same network with random weights, and Spearman's rank correlation of its
-    magnitudes with the trained network's (computed once per server, with progress)."""
+    magnitudes with the trained network's (computed once per server, with progress). ``cam``: the class activation
+    map's method."""
     def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
-        trained = (*explanations.explained(network, digest, image, target, layer, smooth, method),
+        trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam),
                    explanations.integrated(network, digest, image, target, steps, baseline))
         explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
         fresh = attribution.randomized(network.model)
         report(0, 3)
         gradient = explanations.gradient_of(fresh, image, explained, smooth)
         report(1, 3)
-        total = [3]  # Score-CAM's maps count: its pass per map is most of the wait
+        total = 3  # with Score-CAM, its maps' passes too: they are most of the wait
 
         def cam_passes(done: int, maps: int) -> None:
-            total[0] = maps + 2
-            report(1 + done, total[0])
+            nonlocal total
+            total = maps + 2
+            report(1 + done, total)
 
-        cam = attribution.grad_cam(fresh, image, layer, explained, method, progress=cam_passes) if layer else None
-        report(total[0] - 1, total[0])
+        mapped = attribution.grad_cam(fresh, image, layer, explained, cam, progress=cam_passes) if layer else None
+        report(total - 1, total)
         ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
         return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
-                for method, theirs, mine in zip(METHODS, trained, (gradient, cam, ig)) if mine is not None]
+                for method, theirs, mine in zip(METHODS, trained, (gradient, mapped, ig)) if mine is not None]
 
-    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, method), compute,
+    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam), compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
                                                           "maps" if total == 3 else "passes"))
 
