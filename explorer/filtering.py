@@ -214,8 +214,9 @@ def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int
     lines = [f"- The input holds ${values} = {tex(counts.inputs)}$ values."]
     for what, letter, n, size in places:
         floor = "" if size.exact else f", not a whole number: PyTorch takes the floor, {size.actual}"
+        value = f"{size.formula:.4f}".rstrip("0").rstrip(".")  # exact for a stride of 2..16 that is a power of 2
         lines.append(f"- {what}: $\\frac{{{letter} - F + 2P}}{{S}} + 1 = \\frac{{{n} - {kernel} + {2 * padding}}}"
-                     f"{{{stride}}} + 1 = {size.formula:.6g}${floor}.")
+                     f"{{{stride}}} + 1 = {value}${floor}.")
     rows, cols = counts.rows.actual, counts.size.actual
     stacked, wide = 2 * kernel * kernel * channels * channels, (2 * kernel - 1) ** 2 * channels * channels
     lines += [

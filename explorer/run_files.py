@@ -224,7 +224,7 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
             about=f"Trained in the training lab: {run.name} ({run.status}, step {meta['step']}).",
             digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
     except (KeyError, TypeError, ValueError) as exc:  # written by hand or by another version of the app
-        raise ValueError(f"run {run_id}'s checkpoint.json does not describe its network ({exc!r})") from exc
+        raise ValueError(f"run {run_id}'s checkpoint.json does not describe its network") from exc
 
 
 def build_model(run_id: str, root: Path | None = None, epoch: int | None = None) -> nn.Module:

@@ -202,7 +202,9 @@ def get(run_id: str, root: Path | None = None) -> Run:
         raise RunNotFound(run_id) from None
     except OSError as exc:  # a folder its server may not read
         raise ValueError(f"run {run_id}'s files cannot be read ({exc.strerror})") from None
-    if not (isinstance(config, dict) and isinstance(status, dict) and status.get("status") in STATUSES
+    except ValueError:  # not JSON: edited by hand, or a disk that filled up
+        raise ValueError(f"run {run_id}'s config.json or status.json is not JSON: its files are damaged") from None
+    if not (isinstance(config, dict) and config and isinstance(status, dict) and status.get("status") in STATUSES
             and all(_is_number(status.get(stamp)) for stamp in ("created", "updated"))):
         raise ValueError(f"run {run_id}'s config or status is damaged")
     return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),

@@ -91,17 +91,21 @@ def test_a_cut_off_metrics_line_is_skipped_and_the_next_append_stays_readable(tm
     assert [r["step"] for r in records] == [1, 2, 3] and records[-1]["loss"] is None  # JSON has no NaN
 
 
-@pytest.mark.parametrize("status", ["{}", "[]", "null", '{"status": "fin', '{"status": "finished", "created": "x"}',
-                                    '{"status": "done", "created": 1, "updated": 1}'])
-def test_a_folder_whose_status_is_damaged_is_passed_over(tmp_path, status):
-    """One hand-edited status.json had stopped every list of runs (KeyError, TypeError in the sort)."""
+@pytest.mark.parametrize("config,status", [
+    *(('{"model": "lenet5"}', status) for status in ("{}", "[]", "null", '{"status": "fin',
+                                                     '{"status": "finished", "created": "x"}',
+                                                     '{"status": "done", "created": 1, "updated": 1}')),
+    *((config, '{"status": "finished", "created": 1, "updated": 1}') for config in ("{}", "[]", "zzz"))])
+def test_a_folder_whose_status_or_config_is_damaged_is_passed_over(tmp_path, config, status):
+    """One hand-edited status.json had stopped every list of runs (KeyError, TypeError in the sort); a config of
+    {} had passed for a run of the defaults."""
     good = runs.create(CONFIG, root=tmp_path)
     bad = tmp_path / "20260101-000000-abcdef"
     bad.mkdir()
-    (bad / "config.json").write_text("{}")
+    (bad / "config.json").write_text(config)
     (bad / "status.json").write_text(status)
     assert [run.id for run in runs.list_runs(tmp_path)] == [good.id]
-    with pytest.raises(ValueError, match="damaged|cannot be read|Expecting|Unterminated"):
+    with pytest.raises(ValueError, match="config or status is damaged|is not JSON: its files are damaged"):
         runs.get(bad.name, tmp_path)
 
 

@@ -28,7 +28,7 @@ def _status_script():
 
 @pytest.mark.parametrize(("status", "bar", "said"), [
     ("running", "running: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s, about 30 s left", None),
-    ("cancelled", "cancelled: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s", "This run cancelled: stopped by its owner."),
+    ("cancelled", "cancelled: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s", "This run was cancelled: stopped by its owner."),
 ])
 def test_the_status_line_says_how_far_how_fast_and_how_long_to_go(status, bar, said):
     at = AppTest.from_function(_status_script, default_timeout=TIMEOUT)
@@ -37,6 +37,19 @@ def test_the_status_line_says_how_far_how_fast_and_how_long_to_go(status, bar, s
     assert not at.exception
     assert at.get("progress")[0].proto.text == bar
     assert said is None or at.warning[0].value == said
+
+
+def test_a_reason_that_repeats_the_status_is_not_said_twice():
+    from pathlib import Path
+
+    from explorer import runs
+
+    def ended(status: str, reason: str) -> str:
+        return run_status._ended_words(runs.Run("r1", Path("."), {}, status, reason, "r1", 0.0, 0.0, "cpu", 1))
+
+    assert ended("cancelled", "cancelled at step 49 of 117") == "This run was cancelled at step 49 of 117."
+    assert ended("interrupted", "") == "This run was interrupted: no reason recorded."
+    assert ended("diverged", "loss became nan at step 3") == "This run diverged: loss became nan at step 3."
 
 
 def test_a_run_that_failed_before_its_first_step_says_why_not_that_it_is_preparing():

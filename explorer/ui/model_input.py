@@ -75,9 +75,11 @@ def _model_name(text: str) -> str:
     if text.startswith("run:"):
         try:
             run = runs.get(text[4:])
-        except (runs.RunNotFound, ValueError):
+        except runs.RunNotFound:
             raise ValueError(f"there is no run {text[4:]!r} on this server: it was deleted, or the link comes from "
                              "another server") from None
+        except ValueError as exc:  # a bad id, or a run whose files are damaged
+            raise ValueError(f"{exc}: it cannot be opened") from None
         raise ValueError(f"the run '{run.name}' " + ("has no saved weights (its checkpoint is missing)"
                                                       if run.status == "finished" else f"is {run.status}, not finished"))
     raise ValueError(f"{text!r} is neither a model of the zoo nor a finished training run")

@@ -88,9 +88,19 @@ def line(run: runs.Run, records: list[dict]) -> None:
         st.success(f"Finished after {total:.0f} s of training{resumed}" + (f": {run.reason}." if run.reason else "."))
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
         (st.error if run.status in ("failed", "diverged") else st.warning)(
-            f"This run {run.status}: {run.reason or 'no reason recorded'}.")
+            _ended_words(run))
     if run.status == "failed":
         layout.server_details(run_files.log_tail(run.id))  # what the worker printed: paths, a traceback
+
+
+def _ended_words(run: runs.Run) -> str:
+    """"This run failed: why." / "This run was cancelled at step 49 of 117." (a reason that repeats the status word
+    had read "This run cancelled: cancelled at step 49")."""
+    verb = {"cancelled": "was cancelled", "interrupted": "was interrupted"}.get(run.status, run.status)
+    reason = run.reason or "no reason recorded"
+    if reason.startswith(run.status + " "):
+        return f"This run {verb} {reason.removeprefix(run.status + ' ')}."
+    return f"This run {verb}: {reason}."
 
 
 def paused_words(run: runs.Run) -> str:

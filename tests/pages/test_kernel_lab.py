@@ -297,6 +297,8 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     assert "= 2.5$, not a whole number: PyTorch takes the floor, 2.\n- 2x2 positions" in text(linked)
     large = app("pages/kernel_lab.py", nw="2047", nc="1", nf="2", ns="2", nk="1")  # .4g had written 1024
     assert "= 1023.5$, not a whole number: PyTorch takes the floor, 1023." in text(large)
+    sixteenth = app("pages/kernel_lab.py", nw="4096", nc="1", nf="1", ns="16", nk="1")
+    assert "= 256.9375$, not a whole number: PyTorch takes the floor, 256." in text(sixteenth)
     frame = app("pages/kernel_lab.py", nw="1920", nh="1080", nf="3", np="1", nk="1")  # the lecture's HD frame
     assert "1080\\cdot1920\\cdot3 = 6{,}220{,}800$ values" in text(frame) and "1080x1920 positions" in text(frame)
     assert "see 5x5, as one 5x5 layer does, with $2\\cdot F\\cdot F\\cdot C\\cdot C = 162$ weights against " \

@@ -316,10 +316,14 @@ def test_a_run_deleted_while_it_is_shown_is_named_and_its_choices_go(tmp_path, m
         in warnings(at)
     assert at.selectbox(key="net_model").value == "lenet5" and at.select_slider(key="lbl_layer").value == "normalize"
     for model, why in ((f"run:{run.id}", f"there is no run '{run.id}' on this server: it was deleted, or the link "
-                                          "comes from another server"), ("run:../x", "there is no run '../x'")):
+                                          "comes from another server"), ("run:../x", "'../x' is not a run id: it cannot be opened")):
         linked = app("pages/layer_by_layer.py", model=model)
         no_crash(linked)
         assert why in warnings(linked)
+    damaged = shapes_run(tmp_path, "damaged")
+    (runs.path(damaged.id, tmp_path) / "status.json").write_text("{}")
+    linked = app("pages/layer_by_layer.py", model=f"run:{damaged.id}")
+    assert f"run {damaged.id}'s config or status is damaged: it cannot be opened" in warnings(linked)
     unsaved = shapes_run(tmp_path, "weights gone", saved=False)
     linked = app("pages/layer_by_layer.py", model=f"run:{unsaved.id}")
     assert "the run 'weights gone' has no saved weights (its checkpoint is missing)" in warnings(linked)
