@@ -100,13 +100,14 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | str:
             st.warning(f"The run `{gone[4:]}` is no longer on this server (deleted, or its weights removed): "
                        f"showing {models.spec(DEFAULT).title} instead.")
             st.session_state.update(resets or {})  # its layer, class or unit mean nothing to this network
+            image_input.follow_model(st.session_state.get("net_sample_shown", ""), spec_of(DEFAULT).sample)
         st.session_state.net_model = DEFAULT
     name = st.selectbox("Model", list(labels), key="net_model", on_change=_switched, args=(resets or {},),
                         format_func=labels.get)
     if name.startswith("run:"):
         return _run_network(name)
     spec = spec_of(name)
-    st.session_state.net_model_shown = name
+    st.session_state.net_model_shown, st.session_state.net_sample_shown = name, spec.sample
     available = models.has_pretrained(name)
     layout.toggle(st, "Trained weights", key="net_pretrained", disabled=not available,
                   help="Off: the same architecture with random weights, to compare what training changed.")
@@ -139,7 +140,7 @@ def _run_network(name: str) -> Network | str:
         st.error(f"This run's network cannot be loaded: {exc}. Pick another model, or delete the run on the Train "
                  "page.")
         return "This run's network cannot be loaded (see the left): pick another model."
-    st.session_state.net_model_shown = name
+    st.session_state.net_model_shown, st.session_state.net_sample_shown = name, spec.sample
     st.caption(spec.about)
     return network
 
