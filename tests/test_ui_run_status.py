@@ -28,7 +28,8 @@ def _status_script():
 
 @pytest.mark.parametrize(("status", "bar", "said"), [
     ("running", "running: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s, about 30 s left", None),
-    ("cancelled", "cancelled: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s", "This run was cancelled: stopped by its owner."),
+    ("cancelled", "cancelled: epoch 0.5, step 25 of 100 on cpu, 1,234 images/s",
+     "This run was cancelled: stopped by its owner."),
 ])
 def test_the_status_line_says_how_far_how_fast_and_how_long_to_go(status, bar, said):
     at = AppTest.from_function(_status_script, default_timeout=TIMEOUT)

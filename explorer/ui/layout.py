@@ -138,9 +138,11 @@ def device_summary() -> str:
 # a row of settings alone (no picture, table, text, slider or row of settings in it: a toggle's row with its help
 # icon may be) keeps two a row there.
 SETTINGS_ROW = ("[data-testid=stHorizontalBlock]:has(> [data-testid=stColumn] :is([data-testid=stNumberInput], "
-                "[data-testid=stSelectbox], [data-testid=stTextInput])):not(:has(.stPlotlyChart, [data-testid=stImage], "
+                "[data-testid=stSelectbox], [data-testid=stTextInput])):not(:has(.stPlotlyChart, "
+                "[data-testid=stImage], "
                 "[data-testid=stHorizontalBlock] :is([data-testid=stNumberInput], [data-testid=stSelectbox]), "
-                "[data-testid=stDataFrame], [data-testid=stSlider], iframe, [data-testid=stCode], [data-testid=stRadio], "
+                "[data-testid=stDataFrame], [data-testid=stSlider], iframe, [data-testid=stCode], "
+                "[data-testid=stRadio], "
                 "[data-testid=stColumn] > * > [data-testid=stElementContainer] > [data-testid=stMarkdown], "
                 "[data-testid=stAlert], "
                 "[data-testid=stExpander]))")

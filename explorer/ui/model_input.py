@@ -81,7 +81,8 @@ def _model_name(text: str) -> str:
         except ValueError as exc:  # a bad id, or a run whose files are damaged
             raise ValueError(f"{exc}: it cannot be opened") from None
         raise ValueError(f"the run '{run.name}' " + ("has no saved weights (its checkpoint is missing)"
-                                                      if run.status == "finished" else f"is {run.status}, not finished"))
+                                                      if run.status == "finished"
+                                                      else f"is {run.status}, not finished"))
     raise ValueError(f"{text!r} is neither a model of the zoo nor a finished training run")
 
 

@@ -69,5 +69,5 @@ def download(image: torch.Tensor, gradient: attribution.Attribution, cam: attrib
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps), "maps.npz", key="why_npz",
                        icon=":material/download:",
                        help="The image and each map's raw values, before any scaling: the gradient (C, H, W), "
-                            "the class activation map at its layer's size, occlusion's score drop (H, W), integrated gradients (C, H, "
-                            "W). Read them with numpy.load.")
+                            "the class activation map at its layer's size, occlusion's score drop (H, W), "
+                            "integrated gradients (C, H, W). Read them with numpy.load.")

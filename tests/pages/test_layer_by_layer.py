@@ -317,7 +317,8 @@ def test_a_run_deleted_while_it_is_shown_is_named_and_its_choices_go(tmp_path, m
     assert at.selectbox(key="net_model").value == "lenet5" and at.select_slider(key="lbl_layer").value == "normalize"
     assert at.session_state["img_sample"] == "digit"  # the run's shapes sample had gone on to the digit reader
     for model, why in ((f"run:{run.id}", f"there is no run '{run.id}' on this server: it was deleted, or the link "
-                                          "comes from another server"), ("run:../x", "'../x' is not a run id: it cannot be opened")):
+                                          "comes from another server"),
+                       ("run:../x", "'../x' is not a run id: it cannot be opened")):
         linked = app("pages/layer_by_layer.py", model=model)
         no_crash(linked)
         assert why in warnings(linked)

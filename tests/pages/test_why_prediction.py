@@ -109,7 +109,8 @@ def test_a_chosen_class_and_layer_from_the_link():
 
 
 @pytest.mark.parametrize("params,message", [
-    (dict(layer="fc3"), "`fc3` has no feature maps (a fully connected layer sees the whole image): a class activation map needs one"),
+    (dict(layer="fc3"), "`fc3` has no feature maps (a fully connected layer sees the whole image): a class activation "
+                        "map needs one"),
     (dict(eps="0.9"), "eps=0.9"),
     (dict(eps="nan"), "eps=nan"),
     (dict(**{"class": "12"}), "class 12 is not one of this model's (0..9)"),
