@@ -21,10 +21,10 @@ TITLE_SCALE = 1.27
 THIRD_PX = 164  # a picture in a row of three in the narrowest view (layout.PICTURE_PX, which says why)
 
 
-def title_fits(title: str, width_px: int) -> bool:
-    """Whether a one-line ``title`` fits a figure ``width_px`` wide (its margins 10 px each side): plotly cuts a
-    title, it does not wrap it."""
-    return labels.text_px(title) * TITLE_SCALE <= width_px - 20
+def title_fits(title: str, width_px: int, font_px: int = 16) -> bool:
+    """Whether a one-line ``title`` in ``font_px`` type fits a figure ``width_px`` wide (its margins 10 px each
+    side): plotly cuts a title, it does not wrap it."""
+    return labels.text_px(title) * TITLE_SCALE * font_px / 16 <= width_px - 20
 
 
 def _pixels(image: torch.Tensor, side: int = 280) -> np.ndarray:
@@ -52,9 +52,8 @@ def named_title(what: str, name: str, width_px: int = THIRD_PX, joiner: str = ",
 def second_line(what: str, name: str, width_px: int = THIRD_PX) -> str:
     """"what:" over a smaller ``name`` (ImageNet's names fill a third of the view), cut with "…" where even that is
     wider than the figure ("Greater Swiss Mountain d" lost half a letter: the page's text names the class whole)."""
-    fits = lambda text: labels.text_px(text) * TITLE_SCALE * 14 / 16 <= width_px - 20  # noqa: E731
     shown = name
-    while not fits(shown) and len(shown) > 1:
+    while not title_fits(shown, width_px, 14) and len(shown) > 1:
         shown = shown[:-1]
     shown = name if shown == name else shown.rstrip(" ,") + "…"
     return f"{what}:<br><span style='font-size:14px'>{shown}</span>"

@@ -154,12 +154,11 @@ with controls, layout.guard("preparing the run"):
 with view:
     try:
         active = bool(st.session_state.tr_run) and runs.get(st.session_state.tr_run).active
-    except runs.RunNotFound:  # deleted, or a link from another server: say so, and leave it out of the link
+    except (runs.RunNotFound, ValueError) as exc:  # deleted, a link from another server, or its files damaged (by
+        # hand, a full disk: the list passes over it too): say so, and leave it and its snapshot's step out of the link
         st.warning(f"There is no run `{st.session_state.tr_run[:40]}` on this server: it was deleted, or the link "
-                   "comes from another server.")
-        st.session_state.tr_run, st.session_state.tr_snap, active = "", -1, False  # and its snapshot's step
-    except ValueError as exc:  # its files damaged by hand or a full disk: the list passes over it too
-        st.warning(f"Run `{st.session_state.tr_run}` cannot be shown: {exc}. Whoever runs the server may delete its "
+                   "comes from another server." if isinstance(exc, runs.RunNotFound) else
+                   f"Run `{st.session_state.tr_run}` cannot be shown: {exc}. Whoever runs the server may delete its "
                    "folder in the run store.")
         st.session_state.tr_run, st.session_state.tr_snap, active = "", -1, False
     run_id = st.session_state.tr_run
