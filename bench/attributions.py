@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
-from explorer import attribution, images, inputs, inspect, models  # noqa: E402  (after the path is set)
+from explorer import attribution, cam, images, inputs, inspect, models  # noqa: E402  (after the path is set)
 
 
 def _image(name: str) -> torch.Tensor:
@@ -34,11 +34,11 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
     """Median wall time of each method for ``name`` on ``device``."""
     model = models.build(name, pretrained=name == "lenet5").requires_grad_(False).to(device)
     image, spec = _image(name), models.spec(name)
-    layer = attribution.suggested_cam_layer(list(inspect.layers(model, (spec.channels, *image.shape[-2:]))))
+    layer = cam.suggested_layer(list(inspect.layers(model, (spec.channels, *image.shape[-2:]))))
     methods = {
         "saliency": lambda: attribution.saliency(model, image),
         "smooth_grad": lambda: attribution.smooth_grad(model, image),
-        "grad_cam": lambda: attribution.grad_cam(model, image, layer),
+        "grad_cam": lambda: cam.class_map(model, image, layer),
         "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
         "integrated_gradients": lambda: attribution.integrated_gradients(model, image),
     }

@@ -1,16 +1,10 @@
-"""Which pixels a prediction rests on: saliency, Grad-CAM, occlusion and integrated gradients.
+"""Which pixels a prediction rests on: saliency, occlusion and integrated gradients (the class activation maps,
+Grad-CAM and its variants, are :mod:`explorer.cam`'s).
 
 - Saliency (Simonyan et al. 2014): ``M(i, j) = max_c |d S_k / d x[c, i, j]|``, the gradient of the
   class score ``S_k`` (before the softmax) with respect to each pixel, its largest magnitude over
   the colour channels. Pixels where a small change moves the score most.
 - SmoothGrad (Smilkov et al. 2017): the same map averaged over noisy copies of the image.
-- Grad-CAM (Selvaraju et al. 2017) at a layer with feature maps ``A^m`` (M, h, w):
-  ``alpha_m = mean_{i,j} d S_k / d A^m_ij`` and ``L = ReLU(sum_m alpha_m A^m)`` (h, w), each value drawn at
-  the centre of its unit's receptive field and bilinear between them (a plain resize, as other tools do, puts a
-  network without padding's evidence pixels off). Where, at that layer's resolution, the evidence for class k lies.
-  Its variants (Grad-CAM++, XGrad-CAM, HiResCAM, Layer-CAM, Score-CAM: :data:`CAM_METHODS`) weigh the maps
-  otherwise, with pytorch-grad-cam's formulas.
-
 - Occlusion (Zeiler & Fergus 2014): cover a square of the image with a plain colour, slide it by a
   stride, and record how much the class score drops at each position; each pixel gets the mean drop
   of the squares that covered it. Asks the network directly, with no gradient. Signed: a square whose covering
@@ -21,10 +15,10 @@
   ``S(x) - S(x')`` ("completeness"), which the page checks. Signed: a pixel that lowers the score counts against.
 
 All go through ``torchvision``'s feature extraction, plain forward passes and ``torch.autograd.grad``
-(no hooks on the model). The raw values equal Captum's ``Saliency(abs=True)``, ``LayerGradCam``,
-``Occlusion`` and ``IntegratedGradients(method="riemann_right")`` (the tests check); the ``heat`` map
-shown on the page is scaled to [0, 1] by its maximum, or to [-1, 1] by its largest magnitude for the signed
-maps (occlusion, integrated gradients summed over the colour channels).
+(no hooks on the model). The raw values equal Captum's ``Saliency(abs=True)``, ``Occlusion`` and
+``IntegratedGradients(method="riemann_right")`` (the tests check); the ``heat`` map shown on the page is scaled to
+[0, 1] by its maximum, or to [-1, 1] by its largest magnitude for the signed maps (occlusion, integrated gradients
+summed over the colour channels).
 """
 
 from __future__ import annotations
@@ -35,36 +29,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from explorer import inspect, receptive_field
-
-_ELEMENTWISE = {"ReLU", "relu", "BatchNorm2d", "add", "iadd", "cat", "Dropout"}  # keep a conv's map size
-
+from explorer import inspect
 
 @dataclass(frozen=True, eq=False)
 class Attribution:
     """A map over the input of how much each pixel matters for ``target``."""
 
     heat: torch.Tensor  # (H, W) in [0, 1] at the input's size ([-1, 1] where signed): what the page overlays
-    raw: torch.Tensor  # saliency: the gradient (C, H, W); Grad-CAM: the map at the layer's size (h, w)
+    raw: torch.Tensor  # saliency: the gradient (C, H, W); a class activation map: at its layer's size (h, w)
     target: int  # the class explained
     score: float  # its score before the softmax
     probabilities: torch.Tensor  # (K,) the model's softmax for the image
-    method: str = field(default="", kw_only=True)  # a class activation map's: a key of CAM_METHODS
+    method: str = field(default="", kw_only=True)  # a class activation map's: a key of cam.METHODS
 
 
 def saliency(model: nn.Module, image: torch.Tensor, target: int | None = None) -> Attribution:
     """Simonyan's saliency for class ``target`` (default: the predicted class) of ``image`` (C, H, W) in [0, 1]."""
     x = image[None].detach().clone().to(inspect.device_of(model)).requires_grad_(True)
     logits = model(x)
-    target = _target(logits, target)
+    target = chosen_class(logits, target)
     (grad,) = torch.autograd.grad(logits[0, target], x)
     heat = grad[0].abs().amax(0)
-    return Attribution(_unit_scaled(heat).cpu(), grad[0].cpu(), target, float(logits[0, target].detach()),
+    return Attribution(unit_scaled(heat).cpu(), grad[0].cpu(), target, float(logits[0, target].detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu())
 
 
@@ -80,10 +70,10 @@ def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None
     x = image[None].detach().to(inspect.device_of(model))
     with torch.no_grad():
         logits = model(x)
-    target = _target(logits, target)
+    target = chosen_class(logits, target)
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn((samples, *image.shape), generator=generator).to(x) * sigma
-    batch, total = batch or _batch(x, samples), torch.zeros_like(x[0])
+    batch, total = batch or per_pass(x, samples), torch.zeros_like(x[0])
     for first in range(0, samples, batch):
         noisy = (x + noise[first:first + batch]).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(noisy)[:, target].sum(), noisy)  # each copy's own gradient
@@ -91,101 +81,8 @@ def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None
         if progress is not None:
             progress(min(first + batch, samples), samples)
     raw = (total / samples).detach()
-    return Attribution(_unit_scaled(raw.amax(0)).cpu(), raw.cpu(), target, float(logits[0, target]),
+    return Attribution(unit_scaled(raw.amax(0)).cpu(), raw.cpu(), target, float(logits[0, target]),
                        torch.softmax(logits[0].float(), 0).cpu())
-
-
-# the class activation maps, as pytorch-grad-cam names them: each weighs the layer's maps A (M, h, w) by the class
-# score's gradients g = dS_k/dA in its own way (Score-CAM by forward passes instead)
-CAM_METHODS = {
-    "gradcam": "Grad-CAM",  # Selvaraju et al. 2017: alpha_m = mean_ij g_mij
-    "gradcampp": "Grad-CAM++",  # Chattopadhyay et al. 2018: the positive gradients, each position weighed
-    "xgradcam": "XGrad-CAM",  # Fu et al. 2020: alpha_m = sum_ij g_mij A_mij / sum_ij A_mij
-    "hirescam": "HiResCAM",  # Draelos & Carin 2020: sum_m g_m * A_m, position by position
-    "layercam": "Layer-CAM",  # Jiang et al. 2021: sum_m ReLU(g_m) * A_m, position by position
-    "scorecam": "Score-CAM",  # Wang et al. 2020: each map masks the image; its weight, the class score then
-}
-
-
-def grad_cam(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None, method: str = "gradcam",
-             batch: int | None = None, progress: Callable[[int, int], None] | None = None) -> Attribution:
-    """A class activation map of class ``target`` (default: the predicted class) at ``layer``, which must have
-    feature maps, by ``method`` (a key of :data:`CAM_METHODS`, Grad-CAM by default). Score-CAM reads one masked
-    image per map, ``batch`` at a time, ``progress(done, maps)`` after each pass."""
-    if method not in CAM_METHODS:
-        raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(CAM_METHODS)})")
-    names = inspect.node_names(model)
-    if layer not in names or layer == names[-1]:
-        raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
-    output = names[-1]
-    graph = inspect.extractor(model, [layer, output])
-    x = image[None].detach().to(inspect.device_of(model)).requires_grad_(True)  # the maps' gradients need a graph
-    with torch.enable_grad():
-        out = graph(x)
-        maps, logits = out[layer], out[output]
-        if maps.dim() != 4:
-            raise ValueError(f"{layer} has no feature maps (its output is {tuple(maps.shape[1:])}): Grad-CAM "
-                             "needs a convolution, ReLU or pooling layer; the last convolution is usual")
-        target = _target(logits, target)
-        (grads,) = torch.autograd.grad(logits[0, target], maps)
-    maps = maps.detach()
-    if method == "scorecam":
-        weights = _score_weights(model, x.detach(), maps, target, batch, progress)
-        cam = (weights * maps).sum(1, keepdim=True)
-    else:
-        cam = _weighed_maps(method, maps, grads)
-    cam = cam.relu()  # (1, 1, h, w)
-    heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
-    return Attribution(_unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, float(logits[0, target].detach()),
-                       torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
-
-
-def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """The sum over the maps ``maps`` (1, M, h, w) weighed by the gradients ``grads`` as ``method`` does, before its
-    ReLU: (1, 1, h, w). The formulas, epsilons included, are pytorch-grad-cam's."""
-    if method == "hirescam":
-        return (grads * maps).sum(1, keepdim=True)
-    if method == "layercam":
-        return (grads.relu() * maps).sum(1, keepdim=True)
-    totals = maps.sum((2, 3), keepdim=True)
-    if method == "gradcampp":  # the paper's eq. 19, for a score that is the exponential of S_k
-        squared = grads ** 2
-        share = squared / (2 * squared + totals * squared * grads + 1e-6)
-        weights = (grads.relu() * torch.where(grads != 0, share, 0)).sum((2, 3), keepdim=True)
-    elif method == "xgradcam":
-        weights = (grads * maps / (totals + 1e-7)).sum((2, 3), keepdim=True)
-    else:
-        weights = grads.mean((2, 3), keepdim=True)  # alpha_m: (1, M, 1, 1)
-    return (weights * maps).sum(1, keepdim=True)
-
-
-def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target: int, batch: int | None,
-                   progress: Callable[[int, int], None] | None) -> torch.Tensor:
-    """Score-CAM's weights (1, M, 1, 1): each map, resized to the image and scaled to [0, 1], masks the image
-    ``x`` (1, C, H, W); the masked images' class scores, softmaxed over the maps."""
-    masks = F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=True)[0]  # (M, H, W)
-    low = masks.amin((1, 2), keepdim=True)
-    masks = (masks - low) / (masks.amax((1, 2), keepdim=True) - low + 1e-8)
-    count, batch = masks.shape[0], batch or _batch(x, 16)
-    scores = []
-    with torch.no_grad():
-        for first in range(0, count, batch):
-            scores.append(model(x * masks[first:first + batch, None])[:, target].float())
-            if progress is not None:
-                progress(min(first + batch, count), count)
-    return torch.softmax(torch.cat(scores), 0).to(maps)[None, :, None, None]
-
-
-def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``cam`` (h, w) of ``layer`` at the input's ``size``: each unit at its receptive field's centre; a plain
-    bilinear resize where the field is not known (a graph the tracer cannot follow)."""
-    try:
-        field = next((f for f in receptive_field.fields(model, size) if f.name == layer), None)
-    except Exception:  # noqa: BLE001 - any tracing failure: the usual resize still shows the map
-        field = None
-    if field is None or field.size != tuple(cam.shape) or min(field.j) <= 0:
-        return F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
-    return receptive_field.to_input(cam.cpu(), field, size).to(cam.device)
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,13 +151,13 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
         raise ValueError(f"the square must be 1..{min(image.shape[-2:])} px and the stride at least 1")
     x = image.detach().to(inspect.device_of(model))
     height, width = x.shape[-2:]
-    batch = batch or _batch(x, 64)
+    batch = batch or per_pass(x, 64)
     fill = x.mean((1, 2)) if fill is None else torch.as_tensor(fill, dtype=x.dtype, device=x.device)
     cover = fill.reshape(-1, 1, 1).expand_as(x)
     squares = [(top, left) for top in _starts(height, window, stride) for left in _starts(width, window, stride)]
     with torch.no_grad():
         logits = model(x[None])
-        target = _target(logits, target)
+        target = chosen_class(logits, target)
         drops, probabilities, readings = [], [], []
         for first in range(0, len(squares), batch):
             chunk = squares[first:first + batch]
@@ -294,10 +191,10 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
     start = baseline_image(x[0], baseline)[None]
     with torch.no_grad():
         logits, baseline_logits = model(torch.cat([x, start])).float()
-    target = _target(logits[None], target)
+    target = chosen_class(logits[None], target)
     total = torch.zeros_like(x)
     alphas = torch.arange(1, steps + 1, dtype=x.dtype, device=x.device) / steps
-    for chunk in alphas.split(batch or _batch(x, 16)):
+    for chunk in alphas.split(batch or per_pass(x, 16)):
         path = (start + chunk.view(-1, 1, 1, 1) * (x - start)).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(path)[:, target].sum(), path)
         total += grad.sum(0, keepdim=True)
@@ -340,7 +237,7 @@ def _ranks(values: torch.Tensor) -> torch.Tensor:
     return (last - (counts.double() - 1) / 2)[inverse]
 
 
-def _batch(image: torch.Tensor, small: int) -> int:
+def per_pass(image: torch.Tensor, small: int) -> int:
     """Images per pass: ``small`` for a small image, an eighth as many (at least 1) for a photo-sized one,
     so the progress bar moves and a CPU's memory holds the pass."""
     return small if image.shape[-1] <= 64 else max(1, small // 8)
@@ -349,28 +246,6 @@ def _batch(image: torch.Tensor, small: int) -> int:
 def _starts(size: int, window: int, stride: int) -> range:
     """Where the squares start along one side: every ``stride`` until one reaches the border (as Captum)."""
     return range(0, stride * math.ceil((size - window) / stride) + 1, stride)
-
-
-def cam_layers(layers: list[inspect.Layer]) -> list[str]:
-    """The layers Grad-CAM can use: those whose output is feature maps (the input's Normalize excluded)."""
-    return [l.name for l in layers if len(l.out_shape) == 3 and l.type != "Normalize"]
-
-
-def suggested_cam_layer(layers: list[inspect.Layer]) -> str:
-    """The usual Grad-CAM layer: the last convolution's output after what keeps its map size (BN, ReLU, a
-    residual add, an Inception concat), so the last and most semantic maps before the spatial pooling.
-    """
-    convs = [i for i, l in enumerate(layers) if l.type == "Conv2d"]
-    if not convs:
-        spatial = cam_layers(layers)
-        if not spatial:
-            raise ValueError("the model has no layer with feature maps (a network of fully connected layers only)")
-        return spatial[-1]
-    here = convs[-1]
-    size = layers[here].out_shape[1:]
-    while here + 1 < len(layers) and layers[here + 1].type in _ELEMENTWISE and layers[here + 1].out_shape[1:] == size:
-        here += 1
-    return layers[here].name
 
 
 # plasma's stops (dark blue -> purple -> orange -> yellow): its lightness rises with the value, so the order holds
@@ -395,7 +270,8 @@ def overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.6) -> torc
     return ((1 - weight) * base + weight * plasma(heat.float())).clamp(0, 1)
 
 
-def _target(logits: torch.Tensor, target: int | None) -> int:
+def chosen_class(logits: torch.Tensor, target: int | None) -> int:
+    """The class explained: ``target``, checked against the model's ``logits`` (1, K), or the predicted one."""
     classes = logits.shape[1]
     if target is None:
         return int(logits[0].argmax())
@@ -404,7 +280,8 @@ def _target(logits: torch.Tensor, target: int | None) -> int:
     return int(target)
 
 
-def _unit_scaled(values: torch.Tensor) -> torch.Tensor:
+def unit_scaled(values: torch.Tensor) -> torch.Tensor:
+    """``values`` over their maximum: [0, 1] for a map of evidence; zeros where nothing is above zero."""
     top = values.max()
     return values / top if top > 0 else torch.zeros_like(values)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import torch
@@ -54,19 +55,51 @@ def latex_matrix(matrix: torch.Tensor, decimals: int = 2, fraction: int | None =
     return "\\begin{bmatrix}\n" + body + "\n\\end{bmatrix}"
 
 
-def example_markdown(named: dict[str, torch.Tensor], decimals: int = 2) -> str:
-    """Several named matrices (input, kernel, output...) as one Markdown document."""
-    return "\n\n".join(f"**{name}**\n\n{markdown_table(m, decimals, _fraction(name, m))}" for name, m in named.items())
+POOLING_WORDS = {"max": "Max", "avg": "Average", "sum": "Sum", "l2": "L2-norm"}
 
 
-def example_latex(named: dict[str, torch.Tensor], decimals: int = 2) -> str:
-    """The same as LaTeX: ``name = \\begin{bmatrix}...``, one display per matrix."""
-    return "\n\n".join(f"% {name}\n\\[\n{latex_matrix(m, decimals, _fraction(name, m))}\n\\]"
-                       for name, m in named.items())
+def example_heading(mode: str, window: tuple[int, int], padding: tuple[int, int, int, int], stride: int,
+                    dilation: int = 1, padding_mode: str = "zeros", flip: bool = False, pooling: str = "") -> str:
+    """The settings of a worked example in one line, for the top of a handout: ``mode`` as the page names it,
+    the kernel's (or pooling ``window``'s) height and width, ``padding`` (left, right, top, bottom)."""
+    if pooling:
+        return f"{POOLING_WORDS[pooling]} pooling: {window[0]} x {window[1]} window, stride {stride}."
+    left, right, top, bottom = padding
+    pads = (f"padding {left}" if len(set(padding)) == 1 else
+            f"padding left {left}, right {right}, top {top}, bottom {bottom}")
+    kernel = f"a kernel of {window[1]} taps" if mode == "1-D signal" else f"{window[0]} x {window[1]} kernel"
+    how = "true convolution (the kernel turned 180 degrees)" if flip else "cross-correlation, as PyTorch's conv layers"
+    return (f"{'Backward pass of a' if mode == 'backward' else 'A'} {'1-D ' if mode == '1-D signal' else ''}"
+            f"convolution, {how}: {kernel}, {pads}{f' ({padding_mode})' if any(padding) else ''}, stride {stride}, "
+            f"dilation {dilation}.")
 
 
-def arrays_npz(named: dict[str, torch.Tensor]) -> bytes:
-    """Named arrays as one NumPy ``.npz`` file (``numpy.load`` reads it back by name): maps to study elsewhere."""
+def _places(decimals: int | dict[str, int], name: str) -> int:
+    return decimals if isinstance(decimals, int) else decimals.get(name, 2)
+
+
+def example_markdown(named: dict[str, torch.Tensor], decimals: int | dict[str, int] = 2, heading: str = "") -> str:
+    """Several named matrices (input, kernel, output...) as one Markdown document, under ``heading`` (a title and
+    the settings); ``decimals``: for all, or by name (the lecture rounds an output to its own)."""
+    tables = [f"**{name}**\n\n{markdown_table(m, _places(decimals, name), _fraction(name, m))}"
+              for name, m in named.items()]
+    return "\n\n".join(([heading] if heading else []) + tables)
+
+
+def example_latex(named: dict[str, torch.Tensor], decimals: int | dict[str, int] = 2, heading: str = "") -> str:
+    """The same as LaTeX: ``name = \\begin{bmatrix}...``, one display per matrix, under ``heading`` as text."""
+    return "\n\n".join(([heading] if heading else []) + [
+        f"% {name}\n\\[\n{latex_matrix(m, _places(decimals, name), _fraction(name, m))}\n\\]"
+        for name, m in named.items()])
+
+
+def arrays_npz(named: dict[str, torch.Tensor], settings: dict | None = None) -> bytes:
+    """Named arrays as one NumPy ``.npz`` file (``numpy.load`` reads it back by name): maps to study elsewhere.
+    ``settings``: what made them, kept as ``settings``, a JSON text (``json.loads(str(data["settings"]))``; no
+    pickle needed)."""
+    arrays = {name: array.detach().cpu().float().numpy() for name, array in named.items()}
+    if settings is not None:
+        arrays["settings"] = np.array(json.dumps(settings))
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{name: array.detach().cpu().float().numpy() for name, array in named.items()})
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()

@@ -115,6 +115,13 @@ def column_widths(rows: Sequence[Mapping[str, object]], least: Mapping[str, int]
             for name, width in least.items()}
 
 
+def file_stem(text: str, most: int = 40) -> str:
+    """``text`` as a file name's part: lower case, letters and digits, one dash between words ("LeNet-5 on Built-in
+    shapes #1" -> "lenet-5-on-built-in-shapes-1"), at most ``most`` characters."""
+    words = "".join(c if c.isascii() and c.isalnum() else " " for c in text.lower()).split()
+    return "-".join(words)[:most].strip("-") or "file"
+
+
 def decimal_comma(text: object) -> str:
     """" (decimals take a point: 2.5)" for one number typed with a decimal comma ("2,5"), else "": a hint to
     add where such a cell is refused as not a number. "1,2,3" gets none (no guess at what it meant)."""

@@ -4,7 +4,7 @@ adversarial image that flips it."""
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, explain_figures, inputs, labels
+from explorer import adversarial, attribution, cam as cams, explain_figures, inputs, labels
 from explorer.ui import explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
 
 layout.page_setup(layout.PAGES[6])
@@ -61,7 +61,7 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
              named: bool = True, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
     """Saliency and the class activation map of one image, in two columns ``width_px`` wide (``named``: the class in
     the titles)."""
-    cam = attribution.CAM_METHODS.get(pair[1].method if pair[1] is not None else "", "")
+    cam = cams.METHODS.get(pair[1].method if pair[1] is not None else "", "")
     for column, method, result in zip(columns, (SALIENCY[bool(st.session_state.why_smooth)], cam), pair):
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
@@ -98,7 +98,7 @@ with view, layout.guard("explaining the prediction"):
     state.publish(SETTINGS)  # before the slow parts, and after each section's controls: a link copied meanwhile
     # is the view being drawn
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
-    cam, cam_name = st.session_state.why_cam, attribution.CAM_METHODS[st.session_state.why_cam]
+    cam, cam_name = st.session_state.why_cam, cams.METHODS[st.session_state.why_cam]
     before = explanations.explained(network, digest, prepared.tensor, target, cam_layer, smooth, cam)
     probabilities = before[0].probabilities
     best = int(probabilities.argmax())
@@ -129,7 +129,7 @@ with view, layout.guard("explaining the prediction"):
 
 with view, layout.guard("asking in two more ways"):
     occ, ig = more_ways.draw(network, digest, prepared.tensor, target, class_name, lambda: state.publish(SETTINGS))
-    more_ways.download(prepared.tensor, *before, occ, ig, smooth is not None, cam)
+    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, (*before, ig), cam)

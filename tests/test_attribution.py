@@ -1,16 +1,12 @@
-"""Saliency, Grad-CAM, occlusion and integrated gradients against Captum (a test-only dependency) on zoo models,
-and the default layer."""
+"""Saliency, occlusion and integrated gradients against Captum (a test-only dependency) on zoo models."""
 
-import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from captum.attr import (IntegratedGradients, LayerActivation, LayerGradCam, LayerGradientXActivation, Occlusion,
-                         Saliency)
+from captum.attr import IntegratedGradients, Occlusion, Saliency
 
-from explorer import attribution, inspect, models, receptive_field
+from explorer import attribution, cam, inspect, models
 
-# (model, input size, pretrained, Grad-CAM layers whose module runs once, so Captum can hook it)
+# (model, input size, pretrained, layers with feature maps whose module runs once, so Captum can hook it)
 CASES = [
     ("lenet5", 28, True, ["conv2", "relu2", "pool1"]),
     ("resnet_small", 32, False, ["stage3.relu2", "stage2.bn2", "conv1"]),
@@ -76,84 +72,6 @@ def test_smooth_grad_is_smoother_than_saliency_on_the_trained_digit_reader():
     assert roughness(smooth.heat) < 0.8 * roughness(plain.heat)
 
 
-def test_grad_cam_equals_captums(case):
-    model, images, layers = case
-    fields = {f.name: f for f in receptive_field.fields(model, tuple(images.shape[-2:]))}
-    for layer in layers:
-        cam = LayerGradCam(model, model.get_submodule(layer))
-        for image in images:
-            for target in (None, 1):
-                ours = attribution.grad_cam(model, image, layer, target)
-                theirs = cam.attribute(image[None], target=ours.target, relu_attributions=True)  # (1, 1, h, w)
-                torch.testing.assert_close(ours.raw, theirs[0, 0].detach(), rtol=1e-4, atol=1e-5)
-                # drawn at each unit's receptive field centre, where Captum's resize spreads the map over the image
-                placed = receptive_field.to_input(ours.raw, fields[layer], tuple(image.shape[-2:]))
-                top = placed.max()
-                torch.testing.assert_close(ours.heat, placed / top if top > 0 else placed, rtol=1e-4, atol=1e-5)
-
-
-def _cam_reference(model, image, layer, target, method):
-    """A class activation map at ``layer`` as pytorch-grad-cam 1.5.7 computes it (its formulas written out in
-    NumPy, epsilons included), from Captum's layer activation and layer gradient."""
-    module = model.get_submodule(layer)
-    a = LayerActivation(model, module).attribute(image[None]).detach().numpy()
-    g = LayerGradientXActivation(model, module, multiply_by_inputs=False).attribute(
-        image[None], target=target).detach().numpy()
-    total = a.sum((2, 3), keepdims=True)
-    if method == "scorecam":
-        masks = F.interpolate(torch.from_numpy(a), size=image.shape[-2:], mode="bilinear", align_corners=True)[0]
-        scores = []
-        for mask in masks:  # one masked image at a time
-            mask = (mask - mask.min()) / (mask.max() - mask.min() + 1e-8)
-            with torch.no_grad():
-                scores.append(float(model((image * mask)[None])[0, target]))
-        weights = torch.softmax(torch.tensor(scores), 0).numpy()[None, :, None, None]
-    elif method == "gradcampp":
-        share = g ** 2 / (2 * g ** 2 + total * g ** 3 + 1e-6)
-        weights = (np.maximum(g, 0) * np.where(g != 0, share, 0)).sum((2, 3), keepdims=True)
-    elif method == "xgradcam":
-        weights = (g * a / (total + 1e-7)).sum((2, 3), keepdims=True)
-    elif method == "hirescam":
-        weights = g
-    elif method == "layercam":
-        weights = np.maximum(g, 0)
-    else:
-        weights = g.mean((2, 3), keepdims=True)
-    return torch.from_numpy(np.maximum((weights * a).sum(1), 0)[0])
-
-
-@pytest.mark.parametrize("method", list(attribution.CAM_METHODS))
-def test_each_class_activation_map_equals_pytorch_grad_cams_formula(case, method):
-    """The variants, against their formulas as pytorch-grad-cam writes them (checked by hand against the package
-    itself: agreement to 3e-7 of the map's maximum on these models)."""
-    model, images, layers = case
-    if method == "scorecam" and images.shape[-1] > 32:
-        pytest.skip("ResNet-18's 512 maps take 512 passes each way: 90 s on two cores (checked by hand)")
-    seen = []
-    for layer in layers[:2]:
-        ours = attribution.grad_cam(model, images[0], layer, 1, method, batch=3,
-                                    progress=lambda done, total: seen.append((done, total)))
-        theirs = _cam_reference(model, images[0], layer, 1, method)
-        torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-5 * max(float(theirs.max()), 1e-3))
-        assert ours.target == 1 and float(ours.heat.max()) in (0.0, pytest.approx(1.0))
-    assert (seen[-1][0] == seen[-1][1]) if method == "scorecam" else not seen  # only Score-CAM makes passes
-
-
-def test_hirescam_and_grad_cam_agree_where_the_network_averages_the_last_maps():
-    """Draelos & Carin: before a global average pool and one linear layer the gradient is the same at every
-    position, so HiResCAM's position-by-position product is Grad-CAM's averaged one; before LeNet-5's flatten it
-    is not."""
-    model = models.build("resnet_small").eval()
-    image = torch.rand(3, 32, 32)
-    grad_cam, hires = (attribution.grad_cam(model, image, "stage3.relu2", 2, m) for m in ("gradcam", "hirescam"))
-    torch.testing.assert_close(hires.raw, grad_cam.raw, rtol=1e-4, atol=1e-8)
-    lenet, digit = models.build("lenet5", pretrained=True), torch.rand(1, 28, 28)
-    grad_cam, hires = (attribution.grad_cam(lenet, digit, "relu2", 3, m) for m in ("gradcam", "hirescam"))
-    assert not torch.allclose(hires.raw, grad_cam.raw, rtol=0.01)
-    with pytest.raises(ValueError, match="not one of the class activation maps"):
-        attribution.grad_cam(lenet, digit, "relu2", 3, "eigencam")
-
-
 def test_occlusion_equals_captums(case):
     model, images, _ = case
     image = images[0]
@@ -215,40 +133,14 @@ def test_a_frozen_cached_model_gives_the_same_maps_and_keeps_no_hooks():
     image = torch.rand(1, 28, 28)
     model = models.build("lenet5", pretrained=True)
     frozen = models.build("lenet5", pretrained=True).requires_grad_(False)
-    for compute in (lambda m: attribution.saliency(m, image), lambda m: attribution.grad_cam(m, image, "relu2")):
+    for compute in (lambda m: attribution.saliency(m, image), lambda m: cam.class_map(m, image, "relu2")):
         torch.testing.assert_close(compute(frozen).heat, compute(model).heat)
     assert inspect.hooks_on(frozen) == 0 and all(p.grad is None for p in frozen.parameters())
-
-
-def test_grad_cam_points_at_the_evidence():
-    """A 1 drawn at the left of an empty frame: at the suggested layer the evidence for "1" lies on the left."""
-    image = torch.zeros(1, 28, 28)
-    image[0, 4:24, 6:9] = 1
-    model = models.build("lenet5", pretrained=True)
-    heat = attribution.grad_cam(model, image, "relu2", 1).heat
-    assert heat[:, :14].sum() > 2 * heat[:, 14:].sum()
-
-
-@pytest.mark.parametrize("name,expected", [
-    ("lenet5", "relu2"), ("tinyvgg", "relu2b"), ("resnet_small", "stage3.relu2"), ("alexnet", "relu5"),
-    ("vgg16", "relu13"), ("resnet18", "layer4.1.relu_1"), ("googlenet", "inception5b.cat"),
-])
-def test_the_suggested_layer_is_the_last_convolutions_output(name, expected):
-    spec = models.spec(name)
-    with torch.device("meta"):
-        model = models.build(name)
-    layers = inspect.layers(model, spec.input_shape)
-    assert attribution.suggested_cam_layer(layers) == expected
-    assert expected in attribution.cam_layers(layers) and "normalize" not in attribution.cam_layers(layers)
 
 
 def test_bad_requests_are_refused_clearly():
     model = models.build("lenet5", pretrained=True)
     image = torch.rand(1, 28, 28)
-    with pytest.raises(ValueError, match="no feature maps"):
-        attribution.grad_cam(model, image, "fc3")
-    with pytest.raises(ValueError, match="not a layer with feature maps"):
-        attribution.grad_cam(model, image, "nope")
     with pytest.raises(ValueError, match="10 classes"):
         attribution.saliency(model, image, 10)
 

@@ -1,5 +1,9 @@
 """Markdown and LaTeX export of a worked example."""
 
+import io
+import json
+
+import numpy as np
 import torch
 
 from explorer import examples, export
@@ -31,11 +35,26 @@ def test_a_kernel_of_ninths_is_written_in_ninths_and_nothing_else_is():
 
 
 def test_maps_are_saved_as_one_npz_read_back_by_name():
-    import io
-
-    import numpy as np
-
     named = {"saliency": torch.rand(3, 8, 8), "grad_cam": torch.rand(2, 2)}
     loaded = np.load(io.BytesIO(export.arrays_npz(named)))
     assert sorted(loaded.files) == ["grad_cam", "saliency"]
     np.testing.assert_allclose(loaded["saliency"], named["saliency"].numpy())
+    described = np.load(io.BytesIO(export.arrays_npz(named, {"model": "lenet5", "class": 3})), allow_pickle=False)
+    assert json.loads(str(described["settings"])) == {"model": "lenet5", "class": 3}
+    np.testing.assert_allclose(described["grad_cam"], named["grad_cam"].numpy())
+
+
+def test_a_handout_starts_with_its_settings_and_rounds_by_name():
+    assert export.example_heading("pooling", (3, 3), (0, 0, 0, 0), 1, pooling="l2") == (
+        "L2-norm pooling: 3 x 3 window, stride 1.")
+    assert export.example_heading("1-D signal", (1, 3), (1, 1, 0, 0), 2, padding_mode="circular") == (
+        "A 1-D convolution, cross-correlation, as PyTorch's conv layers: a kernel of 3 taps, padding left 1, right 1, "
+        "top 0, bottom 0 (circular), stride 2, dilation 1.")
+    assert export.example_heading("backward", (2, 2), (0, 0, 0, 0), 1, 2, flip=True).startswith(
+        "Backward pass of a convolution, true convolution (the kernel turned 180 degrees): 2 x 2 kernel, padding 0, "
+        "stride 1, dilation 2")
+    named = {"kernel": torch.tensor([[0.25, 0.5]]), "output": torch.tensor([[1.666]])}
+    markdown = export.example_markdown(named, {"output": 1}, "Settings.")
+    assert markdown.startswith("Settings.\n\n**kernel**") and "| 0.25 | 0.5 |" in markdown and "| 1.7 |" in markdown
+    assert export.example_latex(named, 0, "Settings.").startswith("Settings.\n\n% kernel")
+

@@ -218,7 +218,7 @@ def test_a_model_without_normalize_is_refused():
 @pytest.mark.gpu
 def test_the_ascent_and_the_maps_run_on_a_cuda_model_as_on_the_cpu(lenet):
     """Every optimisation and map follows the model to its device; the numbers agree with the CPU's."""
-    from explorer import adversarial, attribution, invariance
+    from explorer import adversarial, cam, invariance
 
     cuda = models.build("lenet5", pretrained=True).requires_grad_(False).cuda()
     config = V.AscentConfig(steps=16, tv=1.0, jitter=1)
@@ -227,8 +227,8 @@ def test_the_ascent_and_the_maps_run_on_a_cuda_model_as_on_the_cpu(lenet):
     assert on_gpu.image.device.type == "cpu"
     torch.testing.assert_close(on_gpu.image, on_cpu.image, atol=2e-2, rtol=0)
     image = on_cpu.image
-    torch.testing.assert_close(attribution.grad_cam(cuda, image, "relu2").heat,
-                               attribution.grad_cam(lenet, image, "relu2").heat, atol=1e-3, rtol=0)
+    torch.testing.assert_close(cam.class_map(cuda, image, "relu2").heat,
+                               cam.class_map(lenet, image, "relu2").heat, atol=1e-3, rtol=0)
     attack = adversarial.fgsm(cuda, image, 0.2)  # (TF32 convolutions may tip the sign of tiny gradients)
     assert attack.image.device.type == "cpu" and float(attack.perturbation.abs().max()) <= 0.2 + 1e-6
     sweep = invariance.sweep(cuda, image, "rotate", torch.tensor([0.0, 30.0]), ["conv1", "fc5"])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, labels
+from explorer import adversarial, attribution, cam, labels
 from explorer.ui import memo, model_input, state
 from explorer.ui.model_input import Network
 
@@ -128,9 +128,9 @@ def explained(network: Network, digest: str, image: torch.Tensor, target: int | 
         return gradient, None
     return gradient, memo.computed(
         "why_cam", (network.key, digest, target, layer, method),
-        lambda report: attribution.grad_cam(network.model, image, layer, target, method, progress=report),
-        lambda done, total: memo.counted("Score-CAM: the image masked by each map, read", done, total, "maps")
-        if method == "scorecam" else f"{attribution.CAM_METHODS[method]} at {layer}...", keep=32)
+        lambda report: cam.class_map(network.model, image, layer, target, method, progress=report),
+        lambda done, total: memo.counted(PASS_WORDS[method], done, total, "maps") if method in cam.PASSES
+        else f"{cam.METHODS[method]} at {layer}...", keep=32)
 
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,
@@ -216,12 +216,12 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
 
 def pick_cam_layer(layers: list) -> str:
     """The class activation map's layer, among those with feature maps ("" when the model has none)."""
-    cam_layers = attribution.cam_layers(layers)
+    cam_layers = cam.usable_layers(layers)
     if not cam_layers:
         st.info("This model has no layer with feature maps, so no class activation map: saliency and the attack still "
                 "work.")
         return ""
-    suggested = state.page_default("why_layer", attribution.suggested_cam_layer(layers))
+    suggested = state.page_default("why_layer", cam.suggested_layer(layers))
     if st.session_state.why_layer not in cam_layers:
         if st.session_state.why_layer:
             st.warning(model_input.not_a_map_layer(layers, st.session_state.why_layer,
@@ -250,14 +250,28 @@ CAM_WORDS = {
     "scorecam": "no gradients: each map, scaled to 0..1, masks the image, and weighs by how much the masked image "
                 "alone raises the class score (softmaxed over the maps; Wang et al. 2020). One pass per map: on two "
                 "CPU cores, ResNet18's last layer (512 maps) takes half a minute, VGG16's two minutes.",
+    "ablationcam": "no gradients: each map is set to zero in turn and the network runs on from this layer; the map "
+                   "weighs by how far the class score falls without it, over the score (Desai & Ramaswamy 2020). One "
+                   "pass of the rest of the network per map.",
+    "eigencam": "no class and no gradients: each position's value along the maps' first principal component, the "
+                "direction in which the positions differ most (Muhammad & Yeasin 2020). The same map for every "
+                "class: what the layer sees most, not why this class.",
+    "eigengradcam": "the first principal component, as Eigen-CAM, of gradient times map, so it follows the class "
+                    "(pytorch-grad-cam's variant).",
 }
+PASS_WORDS = {"scorecam": "Score-CAM: the image masked by each map, read",
+              "ablationcam": "Ablation-CAM: the network run on with each map set to zero"}
 NEVER_NEGATIVE = ("gradcampp", "layercam", "scorecam")  # their weights: a zero map is the layer's own values
-SLOW = "scorecam"  # a pass per map: the attack's before and after maps take Grad-CAM on a large image
+PRINCIPAL = ("eigencam", "eigengradcam")  # centred over the positions: zero only where the maps are flat
 
 
 def zero_cam_note(method: str, layer: str, name: str) -> str:
     """Why ``method``'s map at ``layer`` is zero everywhere for class ``name``."""
-    title = attribution.CAM_METHODS[method]
+    title = cam.METHODS[method]
+    if method in PRINCIPAL:
+        values = "maps have" if method == "eigencam" else "gradient times map has"
+        return (f"{title} is zero everywhere at `{layer}`: its {values} the same values at every position (or the "
+                "layer has one position), so there is no direction in which the positions differ.")
     if method in NEVER_NEGATIVE:
         why = ("its weights are never below zero, so at every position the maps that count are zero or negative "
                "(a convolution's output before its ReLU can be)")
@@ -268,20 +282,21 @@ def zero_cam_note(method: str, layer: str, name: str) -> str:
 
 
 def repeated_cam(method: str, image: torch.Tensor) -> str:
-    """The method of the attack's before and after maps: Score-CAM's pass per map again for each eps is minutes on
-    a 224 px network, so there Grad-CAM, said so."""
-    if method != SLOW or image.shape[-1] <= 64:
+    """The method of the attack's before and after maps: Score-CAM's or Ablation-CAM's pass per map again for each
+    eps is minutes on a 224 px network, so there Grad-CAM, said so."""
+    if method not in cam.PASSES or image.shape[-1] <= 64:
         return method
-    st.caption("Score-CAM reads the image once per map: the maps before and after the attack use Grad-CAM.")
+    st.caption(f"{cam.METHODS[method]} runs the network once per map: the maps before and after the attack use "
+               "Grad-CAM.")
     return "gradcam"
 
 
 def cam_settings() -> list[state.Setting]:
-    return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(attribution.CAM_METHODS)))]
+    return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(cam.METHODS)))]
 
 
 def pick_cam_method() -> None:
     """The class activation map's method (pytorch-grad-cam's variants), and what it computes."""
-    st.segmented_control("Class activation map", list(attribution.CAM_METHODS), key="why_cam", required=True,
-                         format_func=attribution.CAM_METHODS.get)
-    st.caption(f"{attribution.CAM_METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}")
+    st.segmented_control("Class activation map", list(cam.METHODS), key="why_cam", required=True,
+                         format_func=cam.METHODS.get)
+    st.caption(f"{cam.METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}")

@@ -8,8 +8,9 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from explorer import attribution, explain_figures, export
+from explorer import attribution, explain_figures, export, labels
 from explorer.ui import explanations, layout, state
+from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
 OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
@@ -58,16 +59,26 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     return occ, ig
 
 
-def download(image: torch.Tensor, gradient: attribution.Attribution, cam: attribution.Attribution | None,
-             occ: attribution.Occlusion, ig: attribution.IntegratedGradients, smooth: bool,
-             method: str = "gradcam") -> None:
-    """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do.
-    The class activation map is named by its ``method``: grad_cam, grad_cam_pp, xgrad_cam, hires_cam..."""
+def download(network: Network, image: torch.Tensor, gradient: attribution.Attribution,
+             cam: attribution.Attribution | None, occ: attribution.Occlusion, ig: attribution.IntegratedGradients,
+             smooth: Smoothing, method: str, layer: str, name: Callable[[int], str]) -> None:
+    """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do,
+    with the settings that made them (``settings``: JSON). The class activation map is named by its ``method``:
+    grad_cam, grad_cam_pp, xgrad_cam, hires_cam..."""
     named = method.replace("cam", "_cam").replace("pp", "_pp")
     maps = {"image": image, "smoothgrad" if smooth else "saliency": gradient.raw,
             **({named: cam.raw} if cam is not None else {}), "occlusion": occ.raw, "integrated_gradients": ig.raw}
-    st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps), "maps.npz", key="why_npz",
-                       icon=":material/download:",
+    settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
+                "class": gradient.target, "class_name": name(gradient.target),
+                "predicted": int(gradient.probabilities.argmax()),
+                "smoothgrad": {"copies": smooth[0], "noise_sd": smooth[1]} if smooth else None,
+                "cam_layer": layer if cam is not None else None,
+                "occlusion": {"window": occ.window, "stride": occ.stride, "fill": "the image's mean colour"},
+                "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline}}
+    stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
+    st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",
+                       key="why_npz", icon=":material/download:",
                        help="The image and each map's raw values, before any scaling: the gradient (C, H, W), "
                             "the class activation map at its layer's size, occlusion's score drop (H, W), "
-                            "integrated gradients (C, H, W). Read them with numpy.load.")
+                            "integrated gradients (C, H, W); and `settings`, a JSON text of the model, class and "
+                            "settings that made them. Read them with numpy.load.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import attribution, explain_figures
+from explorer import attribution, cam as cams, explain_figures
 from explorer.ui import explanations, layout, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
@@ -31,14 +31,14 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         report(0, 3)
         gradient = explanations.gradient_of(fresh, image, explained, smooth)
         report(1, 3)
-        total = 3  # with Score-CAM, its maps' passes too: they are most of the wait
+        total = 3  # with Score-CAM or Ablation-CAM, their passes too: they are most of the wait
 
         def cam_passes(done: int, maps: int) -> None:
             nonlocal total
             total = maps + 2
             report(1 + done, total)
 
-        mapped = attribution.grad_cam(fresh, image, layer, explained, cam, progress=cam_passes) if layer else None
+        mapped = cams.class_map(fresh, image, layer, explained, cam, progress=cam_passes) if layer else None
         report(total - 1, total)
         ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
         return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
@@ -78,7 +78,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         by_method = dict(zip(METHODS, trained))
         for cell, (method, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" is cut in a 150 px title
-            name = {"Saliency": "SmoothGrad" if smooth else method, "Grad-CAM": attribution.CAM_METHODS[cam],
+            name = {"Saliency": "SmoothGrad" if smooth else method, "Grad-CAM": cams.METHODS[cam],
                     "Integrated gradients": "Integr. gradients"}[method]
             for when, result in (("trained", by_method[method]), ("random", fresh)):
                 cell.plotly_chart(explain_figures.picture_figure(

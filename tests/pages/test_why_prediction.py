@@ -280,19 +280,26 @@ def test_the_class_activation_map_follows_the_method_picked_and_the_link():
     no_crash(linked)
     assert "Score-CAM, 3" in titles(linked) and "Score-CAM:<br>random" in titles(linked)
     assert "no gradients: each map" in " ".join(c.value for c in linked.caption)
-    bad = app(PAGE, cam="eigencam")
+    bad = app(PAGE, cam="fullgrad")
     no_crash(bad)
-    assert "cam=eigencam" in warnings(bad) and "Grad-CAM, 3" in titles(bad)
+    assert "cam=fullgrad" in warnings(bad) and "Grad-CAM, 3" in titles(bad)
+    blind = app(PAGE, cam="eigencam", **{"class": "5"})
+    no_crash(blind)
+    assert "Eigen-CAM, 5" in titles(blind) and "The same map for every class" in " ".join(c.value for c in blind.caption)
 
 
-
-def test_score_cam_on_a_large_image_leaves_the_attacks_maps_to_grad_cam_and_a_zero_map_says_why():
+def test_score_and_ablation_cam_on_a_large_image_leave_the_attacks_maps_to_grad_cam_and_a_zero_map_says_why():
     """Score-CAM's pass per map, again for every eps, had taken minutes on a 224 px network."""
     at = app(PAGE, model="resnet18", weights="0", img="coffee", cam="scorecam", layer="layer4.1.conv2")
     no_crash(at)
     names = titles(at)
     assert any(n.startswith("Score-CAM") for n in names) and names.count("Grad-CAM") == 2  # before and after
     assert "the maps before and after the attack use Grad-CAM" in " ".join(c.value for c in at.caption)
+    at.button_group(key="why_cam").set_value("ablationcam").run()  # the network run on once per map, too
+    no_crash(at)
+    names = titles(at)
+    assert any(n.startswith("Ablation-CAM") for n in names) and names.count("Grad-CAM") == 2
+    assert "Ablation-CAM runs the network once per map" in " ".join(c.value for c in at.caption)
     zero = app(PAGE, model="tinyvgg", cam="scorecam", layer="conv2b", **{"class": "7"})  # before conv2b's ReLU
     no_crash(zero)
     notes = " ".join(i.value for i in zero.info)

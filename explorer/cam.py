@@ -1,0 +1,236 @@
+"""Class activation maps: where, at one layer's resolution, the evidence for a class lies.
+
+A layer's feature maps ``A`` (M, h, w), the class score ``S_k`` before the softmax and its gradients
+``g = dS_k/dA``. Each method weighs the maps and sums them, ``L = ReLU(sum_m w_m A_m)`` (h, w), with
+pytorch-grad-cam's formulas, epsilons included (the tests write them out):
+
+- Grad-CAM (Selvaraju et al. 2017): ``w_m = mean_ij g_mij``.
+- Grad-CAM++ (Chattopadhyay et al. 2018): the positive gradients, each position weighed by its share.
+- XGrad-CAM (Fu et al. 2020): ``w_m = sum_ij g_mij A_mij / sum_ij A_mij``.
+- HiResCAM (Draelos & Carin 2020): ``g * A`` position by position, summed over the maps.
+- Layer-CAM (Jiang et al. 2021): ``ReLU(g) * A`` position by position.
+- Score-CAM (Wang et al. 2020), no gradients: each map, scaled to [0, 1], masks the image; the masked images'
+  class scores, softmaxed over the maps, are the weights.
+- Ablation-CAM (Desai & Ramaswamy 2020), no gradients: ``w_m = (S_k - S_k(A_m = 0)) / |S_k|``, how far the score
+  falls when the network runs on with map m set to zero.
+- Eigen-CAM (Muhammad & Yeasin 2020), no class at all: each position's value along the maps' first principal
+  component. EigenGrad-CAM: the same of ``g * A``, so for the class.
+
+Each value is drawn at the centre of its unit's receptive field and bilinear between them (a plain resize, as other
+tools do, puts a network without padding's evidence pixels off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from explorer import inspect, receptive_field
+from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
+
+METHODS = {  # pytorch-grad-cam's names
+    "gradcam": "Grad-CAM",
+    "gradcampp": "Grad-CAM++",
+    "xgradcam": "XGrad-CAM",
+    "hirescam": "HiResCAM",
+    "layercam": "Layer-CAM",
+    "scorecam": "Score-CAM",
+    "ablationcam": "Ablation-CAM",
+    "eigencam": "Eigen-CAM",
+    "eigengradcam": "EigenGrad-CAM",
+}
+PASSES = ("scorecam", "ablationcam")  # a forward pass per map: progress is counted in maps
+CLASS_BLIND = ("eigencam",)  # the same map whichever class is explained
+
+_ELEMENTWISE = {"ReLU", "relu", "BatchNorm2d", "add", "iadd", "cat", "Dropout"}  # keep a conv's map size
+Progress = Callable[[int, int], None]
+
+
+def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None, method: str = "gradcam",
+              batch: int | None = None, progress: Progress | None = None) -> Attribution:
+    """The class activation map of class ``target`` (default: the predicted class) at ``layer``, which must have
+    feature maps, by ``method`` (a key of :data:`METHODS`, Grad-CAM by default). Score-CAM and Ablation-CAM run the
+    network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass."""
+    if method not in METHODS:
+        raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(METHODS)})")
+    names = inspect.node_names(model)
+    if layer not in names or layer == names[-1]:
+        raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
+    output = names[-1]
+    graph = inspect.extractor(model, [layer, output])
+    x = image[None].detach().to(inspect.device_of(model)).requires_grad_(True)  # the maps' gradients need a graph
+    with torch.enable_grad():
+        out = graph(x)
+        maps, logits = out[layer], out[output]
+        if maps.dim() != 4:
+            raise ValueError(f"{layer} has no feature maps (its output is {tuple(maps.shape[1:])}): a class "
+                             "activation map needs a convolution, ReLU or pooling layer; the last convolution is usual")
+        target = chosen_class(logits, target)
+        (grads,) = torch.autograd.grad(logits[0, target], maps)
+    maps, x, score = maps.detach(), x.detach(), float(logits[0, target].detach())
+    if method == "scorecam":
+        cam = (_score_weights(model, x, maps, target, batch, progress) * maps).sum(1, keepdim=True)
+    elif method == "ablationcam":
+        cam = (_ablation_weights(model, layer, x, maps, target, score, batch, progress) * maps).sum(1, keepdim=True)
+    elif method in ("eigencam", "eigengradcam"):
+        cam = _first_component(maps if method == "eigencam" else grads * maps)
+    else:
+        cam = _weighed_maps(method, maps, grads)
+    cam = cam.relu()  # (1, 1, h, w)
+    heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
+    return Attribution(unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, score,
+                       torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
+
+
+def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """The sum over the maps ``maps`` (1, M, h, w) weighed by the gradients ``grads`` as ``method`` does, before its
+    ReLU: (1, 1, h, w)."""
+    if method == "hirescam":
+        return (grads * maps).sum(1, keepdim=True)
+    if method == "layercam":
+        return (grads.relu() * maps).sum(1, keepdim=True)
+    totals = maps.sum((2, 3), keepdim=True)
+    if method == "gradcampp":  # the paper's eq. 19, for a score that is the exponential of S_k
+        squared = grads ** 2
+        share = squared / (2 * squared + totals * squared * grads + 1e-6)
+        weights = (grads.relu() * torch.where(grads != 0, share, 0)).sum((2, 3), keepdim=True)
+    elif method == "xgradcam":
+        weights = (grads * maps / (totals + 1e-7)).sum((2, 3), keepdim=True)
+    else:
+        weights = grads.mean((2, 3), keepdim=True)  # alpha_m: (1, M, 1, 1)
+    return (weights * maps).sum(1, keepdim=True)
+
+
+def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target: int, batch: int | None,
+                   progress: Progress | None) -> torch.Tensor:
+    """Score-CAM's weights (1, M, 1, 1): each map, resized to the image and scaled to [0, 1], masks the image
+    ``x`` (1, C, H, W); the masked images' class scores, softmaxed over the maps."""
+    masks = F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=True)[0]  # (M, H, W)
+    low = masks.amin((1, 2), keepdim=True)
+    masks = (masks - low) / (masks.amax((1, 2), keepdim=True) - low + 1e-8)
+    count, batch = masks.shape[0], batch or per_pass(x, 16)
+    scores = []
+    with torch.no_grad():
+        for first in range(0, count, batch):
+            scores.append(model(x * masks[first:first + batch, None])[:, target].float())
+            if progress is not None:
+                progress(min(first + batch, count), count)
+    return torch.softmax(torch.cat(scores), 0).to(maps)[None, :, None, None]
+
+
+def _ablation_weights(model: nn.Module, layer: str, x: torch.Tensor, maps: torch.Tensor, target: int, score: float,
+                      batch: int | None, progress: Progress | None) -> torch.Tensor:
+    """Ablation-CAM's weights (1, M, 1, 1): the class score's fall, over its size, when the network runs on from
+    ``layer`` with one of its ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts
+    1e7 below the layer's least value on a layer that has values below zero; over ``|score|``, where it divides by
+    the score itself and turns every weight round for a class scored below zero."""
+    rest = _run_on(model, layer, x)
+    count, batch = maps.shape[1], batch or per_pass(x, 16)
+    falls = []
+    with torch.no_grad():
+        for first in range(0, count, batch):
+            ablated = torch.arange(first, min(first + batch, count), device=maps.device)
+            changed = maps.repeat(len(ablated), 1, 1, 1)
+            changed[torch.arange(len(ablated), device=maps.device), ablated] = 0
+            falls.append(score - rest(changed)[:, target].float())
+            if progress is not None:
+                progress(first + len(ablated), count)
+    return (torch.cat(falls) / (abs(score) or 1.0)).to(maps)[None, :, None, None]
+
+
+def _run_on(model: nn.Module, layer: str, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The network from ``layer`` on for the image ``x`` (1, C, H, W): ``maps`` (n, M, h, w) -> class scores
+    (n, K), the maps used wherever the network uses the layer's output. What does not depend on it (a residual
+    branch that skips the layer) is computed once from ``x``; without that, each pass ran the whole network."""
+    output = inspect.node_names(model)[-1]
+    graph_module = inspect.extractor(model, [layer, output])
+    reader = fx.Interpreter(graph_module, garbage_collect_values=False)
+    with torch.no_grad():
+        reader.run(x)
+    graph = graph_module.graph
+    returned = next(node for node in graph.nodes if node.op == "output")
+    taken, scores = returned.args[0][layer], returned.args[0][output]
+    after = _downstream(taken)
+    start = next(node for node in graph.nodes if node.op == "placeholder")
+    known = {}  # a placeholder for each tensor a node downstream reads from upstream, and its value for x
+    for node in [n for n in graph.nodes if n.op.startswith("call_") and n not in after and n is not taken]:
+        value = reader.env[node]
+        if any(user in after for user in node.users) and isinstance(value, torch.Tensor) and value.shape[:1] == (1,):
+            with graph.inserting_after(start):
+                stand_in = graph.placeholder(f"known_{node.name}")
+            known[stand_in] = value
+            node.replace_all_uses_with(stand_in)
+    with graph.inserting_after(start):
+        given = graph.placeholder("maps")
+    taken.replace_all_uses_with(given)
+    returned.args = (scores,)
+    graph.eliminate_dead_code()  # what only led to the layer
+    graph_module.recompile()
+    order = [node for node in graph.nodes if node.op == "placeholder"]
+
+    def run(maps: torch.Tensor) -> torch.Tensor:
+        values = {start: x, given: maps, **known}
+        return graph_module(*(values[node].expand(len(maps), *values[node].shape[1:]) if node is not given
+                              else maps for node in order))
+
+    return run
+
+
+def _downstream(node: fx.Node) -> set[fx.Node]:
+    """Every node that reads ``node``'s output, directly or through others (the graph's output excluded)."""
+    seen, waiting = set(), [node]
+    while waiting:
+        for user in waiting.pop().users:
+            if user not in seen and user.op != "output":
+                seen.add(user)
+                waiting.append(user)
+    return seen
+
+
+def _first_component(values: torch.Tensor) -> torch.Tensor:
+    """Each position of ``values`` (1, M, h, w), centred over the positions, along their first principal component:
+    (1, 1, h, w). The component's sign is free; it is turned so that its loadings add up to more than zero (the
+    positions where the maps are strong come out high)."""
+    flat = values[0].flatten(1).T.double()  # (h * w, M): one row per position
+    flat = flat - flat.mean(0)
+    component = torch.linalg.svd(flat, full_matrices=False).Vh[0]
+    if component.sum() < 0:
+        component = -component
+    return (flat @ component).reshape(values.shape[-2:])[None, None].to(values)
+
+
+def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``cam`` (h, w) of ``layer`` at the input's ``size``: each unit at its receptive field's centre; a plain
+    bilinear resize where the field is not known (a graph the tracer cannot follow)."""
+    try:
+        field = next((f for f in receptive_field.fields(model, size) if f.name == layer), None)
+    except Exception:  # noqa: BLE001 - any tracing failure: the usual resize still shows the map
+        field = None
+    if field is None or field.size != tuple(cam.shape) or min(field.j) <= 0:
+        return F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    return receptive_field.to_input(cam.cpu(), field, size).to(cam.device)
+
+
+def usable_layers(layers: list[inspect.Layer]) -> list[str]:
+    """The layers a class activation map can use: those whose output is feature maps (the input's Normalize
+    excluded)."""
+    return [l.name for l in layers if len(l.out_shape) == 3 and l.type != "Normalize"]
+
+
+def suggested_layer(layers: list[inspect.Layer]) -> str:
+    """The usual layer: the last convolution's output after what keeps its map size (BN, ReLU, a residual add, an
+    Inception concat), so the last and most semantic maps before the spatial pooling."""
+    convs = [i for i, l in enumerate(layers) if l.type == "Conv2d"]
+    if not convs:
+        spatial = usable_layers(layers)
+        if not spatial:
+            raise ValueError("the model has no layer with feature maps (a network of fully connected layers only)")
+        return spatial[-1]
+    here = convs[-1]
+    size = layers[here].out_shape[1:]
+    while here + 1 < len(layers) and layers[here + 1].type in _ELEMENTWISE and layers[here + 1].out_shape[1:] == size:
+        here += 1
+    return layers[here].name

@@ -1,0 +1,181 @@
+"""Class activation maps: Grad-CAM against Captum, its variants against pytorch-grad-cam's formulas (written out here:
+the package is not a dependency), on the zoo models of the attribution tests; and the usual layer."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from captum.attr import LayerActivation, LayerGradCam, LayerGradientXActivation
+
+from explorer import cam, inspect, models, receptive_field
+from tests import test_attribution
+
+case = test_attribution.case  # the fixture: a zoo model, two images, its layers with feature maps
+
+
+def test_grad_cam_equals_captums(case):
+    model, images, layers = case
+    fields = {f.name: f for f in receptive_field.fields(model, tuple(images.shape[-2:]))}
+    for layer in layers:
+        captum = LayerGradCam(model, model.get_submodule(layer))
+        for image in images:
+            for target in (None, 1):
+                ours = cam.class_map(model, image, layer, target)
+                theirs = captum.attribute(image[None], target=ours.target, relu_attributions=True)  # (1, 1, h, w)
+                torch.testing.assert_close(ours.raw, theirs[0, 0].detach(), rtol=1e-4, atol=1e-5)
+                # drawn at each unit's receptive field centre, where Captum's resize spreads the map over the image
+                placed = receptive_field.to_input(ours.raw, fields[layer], tuple(image.shape[-2:]))
+                top = placed.max()
+                torch.testing.assert_close(ours.heat, placed / top if top > 0 else placed, rtol=1e-4, atol=1e-5)
+
+
+def _principal(values: np.ndarray) -> np.ndarray:
+    """pytorch-grad-cam's ``get_2d_projection`` of ``values`` (1, M, h, w), its component turned so that the
+    loadings add up above zero (NumPy leaves the sign free; pytorch-grad-cam keeps what LAPACK gives)."""
+    flat = values[0].reshape(values.shape[1], -1).T.astype(np.float64)
+    flat = flat - flat.mean(axis=0)
+    component = np.linalg.svd(flat, full_matrices=True)[2][0]
+    return (flat @ (component if component.sum() >= 0 else -component)).reshape(values.shape[2:])[None]
+
+
+def _ablated_scores(model, image, layer, a, target):
+    """The class score with each of ``layer``'s maps set to zero in turn: image m of a batch with map m zeroed (a
+    forward hook hands on the changed maps)."""
+    count = a.shape[1]
+
+    def zeroed(module, inputs, output):
+        output = output.clone()
+        output[range(count), range(count)] = 0
+        return output
+
+    handle = model.get_submodule(layer).register_forward_hook(zeroed)
+    with torch.no_grad():
+        scores = model(image[None].expand(count, -1, -1, -1))[:, target]
+    handle.remove()
+    return scores.numpy()
+
+
+def _cam_reference(model, image, layer, target, method):
+    """A class activation map at ``layer`` as pytorch-grad-cam 1.5.7 computes it (its formulas written out in
+    NumPy, epsilons included), from Captum's layer activation and layer gradient."""
+    module = model.get_submodule(layer)
+    a = LayerActivation(model, module).attribute(image[None]).detach().numpy()
+    g = LayerGradientXActivation(model, module, multiply_by_inputs=False).attribute(
+        image[None], target=target).detach().numpy()
+    total = a.sum((2, 3), keepdims=True)
+    if method in ("eigencam", "eigengradcam"):
+        return torch.from_numpy(np.maximum(_principal(a if method == "eigencam" else g * a), 0)[0]).float()
+    if method == "scorecam":
+        masks = F.interpolate(torch.from_numpy(a), size=image.shape[-2:], mode="bilinear", align_corners=True)[0]
+        scores = []
+        for mask in masks:  # one masked image at a time
+            mask = (mask - mask.min()) / (mask.max() - mask.min() + 1e-8)
+            with torch.no_grad():
+                scores.append(float(model((image * mask)[None])[0, target]))
+        weights = torch.softmax(torch.tensor(scores), 0).numpy()[None, :, None, None]
+    elif method == "ablationcam":  # pytorch-grad-cam divides by the score itself: the same where it is above zero
+        with torch.no_grad():
+            score = float(model(image[None])[0, target])
+        weights = ((score - _ablated_scores(model, image, layer, a, target)) / abs(score))[None, :, None, None]
+    elif method == "gradcampp":
+        share = g ** 2 / (2 * g ** 2 + total * g ** 3 + 1e-6)
+        weights = (np.maximum(g, 0) * np.where(g != 0, share, 0)).sum((2, 3), keepdims=True)
+    elif method == "xgradcam":
+        weights = (g * a / (total + 1e-7)).sum((2, 3), keepdims=True)
+    elif method == "hirescam":
+        weights = g
+    elif method == "layercam":
+        weights = np.maximum(g, 0)
+    else:
+        weights = g.mean((2, 3), keepdims=True)
+    return torch.from_numpy(np.maximum((weights * a).sum(1), 0)[0]).float()
+
+
+@pytest.mark.parametrize("method", list(cam.METHODS))
+def test_each_class_activation_map_equals_pytorch_grad_cams_formula(case, method):
+    """The variants, against their formulas as pytorch-grad-cam writes them (checked by hand against the package
+    itself: agreement to 5e-7 of the map's maximum on these models)."""
+    model, images, layers = case
+    if method == "scorecam" and images.shape[-1] > 32:
+        pytest.skip("ResNet-18's 512 maps take 512 passes each way: 90 s on two cores (checked by hand)")
+    seen = []
+    for layer in layers[:2]:
+        ours = cam.class_map(model, images[0], layer, 1, method, batch=3,
+                             progress=lambda done, total: seen.append((done, total)))
+        theirs = _cam_reference(model, images[0], layer, 1, method)
+        torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-5 * max(float(theirs.max()), 1e-3))
+        assert ours.target == 1 and ours.method == method and float(ours.heat.max()) in (0.0, pytest.approx(1.0))
+    assert (seen[-1][0] == seen[-1][1]) if method in cam.PASSES else not seen  # only these make passes
+
+
+def test_eigen_cam_is_the_same_for_every_class_and_the_others_are_not():
+    model, image = models.build("lenet5", pretrained=True), torch.zeros(1, 28, 28)
+    image[0, 4:24, 12:16] = 1
+    for method in cam.METHODS:
+        one, seven = (cam.class_map(model, image, "relu2", target, method).raw for target in (1, 7))
+        assert torch.equal(one, seven) == (method in cam.CLASS_BLIND), method
+
+
+def test_ablation_cam_runs_the_network_on_from_the_layer_with_a_residual_branch_that_skips_it():
+    """In a residual block the layer's maps are replaced where they are used; the skip branch still reads the
+    block's input. Unchanged maps give the model's own scores."""
+    model = models.build("resnet_small").eval()
+    image = torch.rand(3, 32, 32)
+    for layer in ("stage2.relu1", "stage3.bn2", "conv1"):
+        maps = inspect.extractor(model, [layer])(image[None])[layer]
+        rest = cam._run_on(model, layer, image[None])
+        with torch.no_grad():
+            torch.testing.assert_close(rest(maps.repeat(2, 1, 1, 1)), model(image[None]).repeat(2, 1), rtol=1e-4,
+                                       atol=1e-5)
+            changed = maps.clone()
+            changed[:, 0] = 0
+            assert not torch.allclose(rest(changed), model(image[None]))
+    assert inspect.hooks_on(model) == 0
+
+
+def test_hirescam_and_grad_cam_agree_where_the_network_averages_the_last_maps():
+    """Draelos & Carin: before a global average pool and one linear layer the gradient is the same at every
+    position, so HiResCAM's position-by-position product is Grad-CAM's averaged one; before LeNet-5's flatten it
+    is not."""
+    model = models.build("resnet_small").eval()
+    image = torch.rand(3, 32, 32)
+    grad_cam, hires = (cam.class_map(model, image, "stage3.relu2", 2, m) for m in ("gradcam", "hirescam"))
+    torch.testing.assert_close(hires.raw, grad_cam.raw, rtol=1e-4, atol=1e-8)
+    lenet, digit = models.build("lenet5", pretrained=True), torch.rand(1, 28, 28)
+    grad_cam, hires = (cam.class_map(lenet, digit, "relu2", 3, m) for m in ("gradcam", "hirescam"))
+    assert not torch.allclose(hires.raw, grad_cam.raw, rtol=0.01)
+
+
+def test_grad_cam_points_at_the_evidence():
+    """A 1 drawn at the left of an empty frame: at the suggested layer the evidence for "1" lies on the left."""
+    image = torch.zeros(1, 28, 28)
+    image[0, 4:24, 6:9] = 1
+    model = models.build("lenet5", pretrained=True)
+    heat = cam.class_map(model, image, "relu2", 1).heat
+    assert heat[:, :14].sum() > 2 * heat[:, 14:].sum()
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("lenet5", "relu2"), ("tinyvgg", "relu2b"), ("resnet_small", "stage3.relu2"), ("alexnet", "relu5"),
+    ("vgg16", "relu13"), ("resnet18", "layer4.1.relu_1"), ("googlenet", "inception5b.cat"),
+])
+def test_the_suggested_layer_is_the_last_convolutions_output(name, expected):
+    spec = models.spec(name)
+    with torch.device("meta"):
+        model = models.build(name)
+    layers = inspect.layers(model, spec.input_shape)
+    assert cam.suggested_layer(layers) == expected
+    assert expected in cam.usable_layers(layers) and "normalize" not in cam.usable_layers(layers)
+
+
+def test_bad_requests_are_refused_clearly():
+    model = models.build("lenet5", pretrained=True)
+    image = torch.rand(1, 28, 28)
+    with pytest.raises(ValueError, match="no feature maps"):
+        cam.class_map(model, image, "fc3")
+    with pytest.raises(ValueError, match="not a layer with feature maps"):
+        cam.class_map(model, image, "nope")
+    with pytest.raises(ValueError, match="not one of the class activation maps"):
+        cam.class_map(model, image, "relu2", 3, "fullgrad")
+    with pytest.raises(ValueError, match="10 classes"):
+        cam.class_map(model, image, "relu2", 10)
