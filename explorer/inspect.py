@@ -370,9 +370,10 @@ def depth(model: nn.Module) -> int:
 
 
 def rows_for_display(layers_: list[Layer]) -> list[dict]:
-    """The layer table as the page shows it: shapes as text, numbers with thousands separators."""
+    """The layer table as the page shows it: shapes as text, counts as numbers (the page writes their thousands
+    separators, and the table's CSV download keeps numbers a spreadsheet can add up)."""
     return [{"#": i + 1, "name": l.name, "type": l.type, "output shape": " x ".join(map(str, l.out_shape)),
-             "parameters": f"{l.params:,}", "multiply-adds": f"{l.mult_adds:,}"} for i, l in enumerate(layers_)]
+             "parameters": l.params, "multiply-adds": l.mult_adds} for i, l in enumerate(layers_)]
 
 
 def totals(layers_: list[Layer]) -> str:

@@ -18,8 +18,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from explorer import architecture, labels, models, shapes, training
-from explorer.runs import RunNotFound, atomic_write, get, path, read_json, write_json
+from explorer import architecture, labels, model_card, models, shapes, training
+from explorer.runs import Run, RunNotFound, atomic_write, get, path, read_json, write_json
 
 
 def _count(n: int, thing: str) -> str:
@@ -243,19 +243,48 @@ def build_model(run_id: str, root: Path | None = None, epoch: int | None = None)
 
 
 def export(run_id: str, root: Path | None = None) -> bytes:
-    """A zip of the run: ``model.safetensors`` (weights), ``config.json``, ``metrics.jsonl`` and the rest
-    that describes it (status, checkpoint card, result), with the weights kept along the way under
-    ``epochs/<epoch>.safetensors`` (0: before training)."""
+    """A zip of the run: ``model.safetensors`` (weights), ``model.py`` (the network in plain PyTorch),
+    ``README.md`` (what goes in and out, how to load it), ``config.json``, ``metrics.jsonl`` and the rest that
+    describes it (status, checkpoint card, result), with the weights kept along the way under
+    ``epochs/<epoch>.safetensors`` (0: before training). The status leaves out who started the run."""
     folder = path(run_id, root)
-    get(run_id, root)  # RunNotFound early
+    run = get(run_id, root)  # RunNotFound early
     members = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
-               "metrics.jsonl": "metrics.jsonl", "status.json": "status.json",
-               "checkpoint.json": "checkpoint.json", "result.safetensors": "result.safetensors"}
+               "metrics.jsonl": "metrics.jsonl", "checkpoint.json": "checkpoint.json",
+               "result.safetensors": "result.safetensors"}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in _described(run, root).items():
+            archive.writestr(f"{run_id}/{name}", text)
         for arcname, name in members.items():
             if (folder / name).exists():
                 archive.write(folder / name, f"{run_id}/{arcname}")
         for epoch in saved_epochs(run_id, root):
             archive.write(_epoch_file(run_id, epoch, root), f"{run_id}/epochs/{epoch}.safetensors")
     return buffer.getvalue()
+
+
+_PRIVATE = ("owner", "pid", "request_id")  # the browser's id that may change the run, the server's process
+
+
+def _described(run: Run, root: Path | None) -> dict[str, str]:
+    """The zip's written files: ``status.json`` without :data:`_PRIVATE`, and with a checkpoint, ``README.md`` and
+    ``model.py`` (where the network can be written out in plain PyTorch)."""
+    status = {k: v for k, v in read_json(run.path / "status.json").items() if k not in _PRIVATE}
+    written = {"status.json": json.dumps(status, indent=2)}
+    if not (run.path / "checkpoint.json").exists():
+        return written
+    try:
+        spec = model_spec(run.id, root)
+        network = architecture.build(run.config, spec.input_shape, len(spec.classes))
+    except ValueError:  # a checkpoint card the app cannot read: the files still go
+        return written
+    try:
+        written["model.py"] = model_card.plain_source(network, run.name)
+    except ValueError:  # a layer with no plain PyTorch form: the README says so
+        pass
+    accuracy = status.get("test_accuracy")
+    written["README.md"] = model_card.readme(run.name, run.id, describe(run.config), network, spec,
+                                             accuracy if isinstance(accuracy, float) else None,
+                                             "model.py" in written)
+    return written

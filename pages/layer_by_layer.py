@@ -139,7 +139,9 @@ with tab_net, layout.guard("listing the layers"):
                    "lowest value, white: its highest). Fully connected layers have no maps: the table lists them.")
     table = inspect.rows_for_display(layers)
     # whole where it is short (ten rows, then a scroll, hid LeNet-5's last three layers); a long one scrolls
-    st.dataframe(table, key="lbl_table", hide_index=True, height="content" if len(table) <= 30 else "auto")
+    st.dataframe(table, key="lbl_table", hide_index=True, height="content" if len(table) <= 30 else "auto",
+                 column_config={name: st.column_config.NumberColumn(format="localized")
+                                for name in ("parameters", "multiply-adds")})
     st.caption(f"{inspect.totals(layers)}.")
     st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures)")
     rows = model_input.famous_table()

@@ -3,8 +3,8 @@
 import streamlit as st
 import torch
 
-from explorer import backprop, conv, examples, export, figures, kernels, trace
-from explorer.ui import backward, layout, state, step_grids, stepper, stride_view
+from explorer import backprop, conv, examples, figures, kernels, trace
+from explorer.ui import backward, layout, state, step_export, step_grids, stepper, stride_view
 
 layout.page_setup(layout.PAGES[0])
 st.title("Convolution step by step")
@@ -92,7 +92,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None, played:
 mode_cell, pick_cell = layout.split("sb_top", 380, 300, grow=(0, 1))
 mode = mode_cell.segmented_control("What to step through", MODES, key="sb_mode", required=True)
 with layout.guard("building the example"):
-    flip = False
+    flip, pmode = False, "zeros"  # pooling has neither
     if mode == "1-D signal":
         a, b = pick_cell.columns(2)
         signal = a.text_input("Signal", key="sb_signal")
@@ -146,7 +146,7 @@ with layout.guard("building the example"):
     if flip and traced.weights is not None:
         st.info("True convolution: the kernel is turned by 180 degrees before it slides; the grids show it as you "
                 "set it, then turned, as applied.")
-    example = examples.EXAMPLES.get(st.session_state.sb_example)
+    example, note = examples.EXAMPLES.get(st.session_state.sb_example), ""
     if mode in ("convolution", "backward") and example is not None and (note := examples.departure_note(
             example, tuple(traced.output.shape), padding=pad, padding_mode=pmode, stride=stride, dilation=dilation,
             flip=flip)):
@@ -158,16 +158,6 @@ with layout.guard("building the example"):
     if mode == "convolution":
         stride_view.draw(traced)
     done = backward.whole_pass(traced, grad, pmode, flip) if grad is not None else None
-    with st.expander("Export this example (Markdown / LaTeX)"):
-        named = {"input": traced.unpadded, "input (padded)": traced.padded if any(traced.padding) else None,
-                 "kernel (turned, as applied)" if flip else "kernel": traced.weights, "output": traced.output}
-        if done is not None:
-            named.update({"dL/dy": grad, "dx (on the padded input)" if any(traced.padding) else "dx": done.input_grad,
-                          "dw": done.weight_grad})
-            if any(traced.padding):
-                named["dx (on the input)"] = backprop.fold_padding(traced, done.input_grad, pmode)
-        named = {name: m for name, m in named.items() if m is not None}  # pooling has no kernel
-        st.code(export.example_markdown(named), language="markdown")
-        st.code(export.example_latex(named), language="latex")
-        st.download_button("Download Markdown", export.example_markdown(named), "example.md", key="sb_dl_md")
-        st.download_button("Download LaTeX", export.example_latex(named), "example.tex", key="sb_dl_tex")
+    shown = example if mode in ("convolution", "backward") else None  # pooling and 1-D: the grids' own
+    step_export.draw(traced, mode, kind if mode == "pooling" else "", grad, done, pmode, flip,
+                     st.session_state.sb_example if shown is not None else "", shown, bool(note))

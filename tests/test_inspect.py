@@ -177,10 +177,10 @@ def test_layers_work_on_the_meta_device_without_memory():
     assert rows[-1]["out_shape"] == (1000,) and sum(r["params"] for r in rows) == 138_357_544
 
 
-def test_rows_for_display_are_text():
+def test_rows_for_display_write_shapes_and_keep_counts_as_numbers():
     rows = inspect.rows_for_display(inspect.layers(models.build("lenet5"), (1, 28, 28)))
     assert rows[1] == {"#": 2, "name": "conv1", "type": "Conv2d", "output shape": "6 x 28 x 28",
-                       "parameters": "156", "multiply-adds": "117,600"}
+                       "parameters": 156, "multiply-adds": 117_600}
 
 
 def test_summary_table_is_one_markdown_row():

@@ -330,9 +330,11 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
         st.rerun()
     if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
         actions.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
-                                help="A zip: the final weights and the settings (safetensors + config), the metrics, "
-                                     "and the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ... as safetensors.",
-                                file_name=f"{chosen}.zip", mime="application/zip", key="tr_download")
+                                help="A zip: the final weights (safetensors), model.py that rebuilds the network in "
+                                     "plain PyTorch, a README on what goes in and out, the settings, the metrics, and "
+                                     "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ...",
+                                file_name=f"{labels.file_stem(run.name)}-{chosen}.zip", mime="application/zip",
+                                key="tr_download")
     if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
         st.caption(visitor.owner_words(run.owner, "rename or delete"))
         return

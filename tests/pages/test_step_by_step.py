@@ -229,6 +229,25 @@ def test_a_box_blur_is_written_in_ninths():
     assert output == [["1.7", "1.7", "1.7"], ["1", "1.2", "1.8"], ["1.1", "0.8", "1.3"]]  # SEEDS 1.2, to one decimal
     exported = next(c.value for c in last.code if c.language == "markdown")
     assert "| **0** | 1/9 | 1/9 | 1/9 |" in exported  # not 0.11 beside an output of 1.67
+    assert "| **0** | 1.7 | 1.7 | 1.7 |" in exported  # the output rounded as the page and the lecture print it
+    assert exported.startswith("Box blur 1/9, valid padding. A convolution, cross-correlation, as PyTorch's conv "
+                               "layers: 3 x 3 kernel, padding 0, stride 1, dilation 1.")
+
+
+def test_the_export_names_its_settings_and_its_file_after_the_example():
+    """A handout that says stride 2 and the flip, the kernel as set beside the one applied; files named apart."""
+    at = app("pages/step_by_step.py", ex="stride_2", flip="1")
+    no_crash(at)
+    exported = next(c.value for c in at.code if c.language == "markdown")
+    assert "true convolution (the kernel turned 180 degrees): 3 x 3 kernel, padding 0, stride 2" in exported
+    assert "**kernel (as set)**" in exported and "**kernel (turned, as applied)**" in exported
+    assert exported.startswith("A convolution, true")  # the flip leaves the lecture's example: not its title
+    assert [b.proto.label for b in at.get("download_button")] == ["Download Markdown", "Download LaTeX"]
+    pooled = app("pages/step_by_step.py", mode="pooling", pool="avg")
+    assert next(c.value for c in pooled.code if c.language == "latex").startswith(
+        "Average pooling: 2 x 2 window, stride 2.")
+    padded = app("pages/step_by_step.py", ex="zero_padding", pmode="reflect")
+    assert "padding 1 (reflect), stride 1" in next(c.value for c in padded.code if c.language == "markdown")
 
 
 def test_the_lectures_stride_example_opens_at_stride_2_with_its_size_of_2_5():
