@@ -92,7 +92,8 @@ def _normalise(image: Image.Image) -> LoadedImage:
 
 
 def _to_l_or_rgb(image: Image.Image) -> Image.Image:
-    """Modes L, LA, I;16, I, F, P, RGBA, CMYK... to L or RGB; transparency composited on white."""
+    """Modes L, LA, I;16, I, F, P, RGBA, CMYK... to L or RGB; transparency composited on white, or on black under
+    a light drawing (a white digit drawn on a transparent background had come out a blank white image)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
@@ -100,12 +101,21 @@ def _to_l_or_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))
+        image = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", image.size, _backdrop(image)), image)
     if image.mode in ("L", "1"):
         return image.convert("L")
     rgb = image.convert("RGB")
     return rgb.convert("L") if _is_grey(rgb) else rgb
+
+
+def _backdrop(image: Image.Image) -> tuple[int, int, int, int]:
+    """What shows through an RGBA image's transparency: white, or black where what is drawn (its pixels weighed by
+    their opacity) is light on average, so the drawing stands out as a gallery's dark or checkered ground shows it."""
+    alpha = np.asarray(image.getchannel("A"), dtype=np.float64)
+    light = np.asarray(image.convert("RGB").convert("L"), dtype=np.float64)
+    drawn = alpha.sum()
+    return (0, 0, 0, 255) if drawn and (light * alpha).sum() / drawn > 127.5 else (255, 255, 255, 255)
 
 
 def _is_grey(image: Image.Image) -> bool:

@@ -115,10 +115,10 @@ class KernelError(ValueError):
 
 
 def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel",
-               typed: Literal["grid", "lines", "list"] = "grid") -> torch.Tensor:
+               typed: Literal["grid", "lines", "list"] = "grid", most: int = MAX_SIZE) -> torch.Tensor:
     """Validate a grid of cells (numbers or text) into a (kh, kw) float tensor.
 
-    Sizes 1x1 to 15x15; every cell a finite number. Errors name the grid (``what``: "kernel",
+    Sizes 1x1 to ``most`` x ``most`` (15 x 15); every cell a finite number. Errors name the grid (``what``: "kernel",
     "input", "signal") and the cell so the user can find it, counting from 1 as one counts what one
     typed: ``typed="grid"`` (an editor's cells) "cell at row r, column c"; ``"lines"`` (text, rows on
     lines) "line r, entry c"; ``"list"`` (one line) "entry c". Cells of a grid shown in a figure are
@@ -132,10 +132,11 @@ def parse_grid(cells: Sequence[Sequence[object]], what: str = "kernel",
     if any(len(row) != width for row in rows):
         row, noun = ("row", "cells") if typed == "grid" else ("line", "entries")
         raise KernelError(f"every {row} of the {what} needs the same number of {noun}")
-    if not (MIN_SIZE <= len(rows) <= MAX_SIZE and MIN_SIZE <= width <= MAX_SIZE):
+    if not (MIN_SIZE <= len(rows) <= most and MIN_SIZE <= width <= most):
+        article = "an" if what[:1] in "aeiou" else "a"
         if typed == "list":  # one line of values: a length, not a grid's rows and columns
-            raise KernelError(f"a {what} has 1 to {MAX_SIZE} values; this one has {width}")
-        raise KernelError(f"a {what} goes from 1x1 to 15x15; this one is {len(rows)}x{width}")
+            raise KernelError(f"{article} {what} has 1 to {most} values; this one has {width}")
+        raise KernelError(f"{article} {what} goes from 1x1 to {most}x{most}; this one is {len(rows)}x{width}")
     values, bad = [[0.0] * width for _ in rows], []
     for r, row in enumerate(rows):
         for c, cell in enumerate(row):
@@ -171,10 +172,11 @@ def _parse_cell(cell: object, where: str) -> float:
     return value
 
 
-def parse_text(text: str, what: str = "kernel") -> torch.Tensor:
-    """A grid written as text: rows separated by ";" or new lines, cells by "," or spaces (see :func:`_entries`)."""
+def parse_text(text: str, what: str = "kernel", most: int = MAX_SIZE) -> torch.Tensor:
+    """A grid written as text: rows separated by ";" or new lines, cells by "," or spaces (see :func:`_entries`),
+    of at most ``most`` rows and columns."""
     lines = [line for line in text.replace(";", "\n").splitlines() if line.strip()]
-    return parse_grid([_entries(line) for line in lines], what, typed="lines")
+    return parse_grid([_entries(line) for line in lines], what, typed="lines", most=most)
 
 
 def parse_values(text: str, what: str = "signal") -> torch.Tensor:

@@ -91,6 +91,7 @@ with view, layout.guard("sweeping the transformation"):
     if len(values) == 1:  # a range under a pixel: nothing moves, and "every version from 0 px to 0 px" said nothing
         st.warning(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px rounds to one shift, "
                    f"{values[0]:g} px. Widen the range to see the image move.")
+        state.publish(SETTINGS)
         st.stop()
     if len(values) < st.session_state.inv_count:
         st.caption(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px is {values[0]:g} to "

@@ -57,6 +57,7 @@ with view, layout.guard("finding the top activations"):
     with b:
         images_set = image_sets.pick_images(network.spec)
     if images_set is None:
+        state.publish(SETTINGS)  # the link of the view in use, though its images are not here
         st.stop()
     result = image_sets.top9(network, layer.name, images_set, lowest=low)
     channels = layer.out_shape[0]

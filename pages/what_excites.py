@@ -39,6 +39,7 @@ with view, layout.guard("setting up the optimisation"):
     goal = choice.goal
     config = ascent_controls.pick_config()
     key = (network.key, goal, config, model_input.image_key(image) if goal.needs_image else "")
+state.publish(SETTINGS)  # before the ascent: a link copied meanwhile is the view being made, its values checked
 
 with view, layout.guard("optimising the image"):
     left, middle = st.columns(2)

@@ -56,6 +56,19 @@ def test_transparent_pixels_are_composited_on_white():
     assert torch.all(images.load_bytes(_encode(image)).tensor == 1.0)
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_a_light_drawing_on_transparency_is_laid_on_black_and_a_dark_one_on_white(mode):
+    """A white digit on a transparent ground (as a gallery shows it over its dark ground) stays a digit."""
+    for ink, ground in ((255, 0.0), (0, 1.0)):
+        drawing = Image.new("LA", (12, 12), (0, 0))
+        drawing.paste((ink, 255), (5, 2, 8, 10))
+        image = drawing.convert(mode) if mode != "P" else drawing.convert("RGBA").quantize(3)
+        if mode == "P":  # a palette with one colour marked transparent, as GIFs and small PNGs keep it
+            image.info["transparency"] = image.getpixel((0, 0))
+        tensor = images.load_bytes(_encode(image)).tensor
+        assert float(tensor[0, 0, 0]) == ground and float(tensor[0, 5, 6]) == ink / 255, (mode, ink)
+
+
 def test_exif_orientation_is_applied():
     image = Image.new("RGB", (40, 20), (255, 0, 0))
     exif = Image.Exif()

@@ -194,3 +194,10 @@ def test_a_kernel_turned_into_its_negative_is_told_apart():
     assert kernels.turns_negative(kernels.PRESETS["derivative [-1, 1]"])
     assert kernels.turns_negative(kernels.PRESETS["sobel (vertical edges)"])
     assert not kernels.turns_negative(kernels.PRESETS["laplacian"]) and not kernels.turns_negative(torch.zeros(3, 3))
+
+
+def test_a_grid_too_large_names_its_own_limit_with_the_right_article():
+    with pytest.raises(kernels.KernelError, match="^an input goes from 1x1 to 12x12; this one is 13x1$"):
+        kernels.parse_text("1\n" * 13, "input", most=12)
+    with pytest.raises(kernels.KernelError, match="^an upstream gradient goes from 1x1 to 15x15"):
+        kernels.parse_text("1 " * 16, "upstream gradient")

@@ -100,6 +100,8 @@ def test_a_whole_number_in_another_spelling_is_whole_and_out_of_range_says_so():
     assert state.whole("3.0") == 3 and state.whole("2e1") == 20
     with pytest.raises(ValueError, match=r"^1000000000 is outside 1\.\.8$"):
         state.int_between(1, 8)("1e9")
+    with pytest.raises(ValueError, match=r"^1e\+30 is outside 1\.\.8$"):  # not its float's 31 digits
+        state.int_between(1, 8)("1e30")
     for text in ("2.5", "inf", "nan", "abc", ""):
         with pytest.raises(ValueError, match="is not a whole number"):
             state.whole(text)

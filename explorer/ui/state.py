@@ -111,10 +111,11 @@ def int_choice(options: Sequence[int]) -> Callable[[str], int]:
 def _within(value: float, low: float, high: float) -> None:
     """Refuse ``value`` outside ``[low, high]``. Below it, only the bottom is named: the top is often a cap far
     above what the page has (a layer's channels are 0..15, the cap 4095)."""
+    shown = f"{value:g}" if abs(value) >= 1e15 else value  # 1e+30, not the 31 digits of its float
     if value < low:
-        raise ValueError(f"{value} is below {low}, the smallest")
+        raise ValueError(f"{shown} is below {low}, the smallest")
     if value > high:
-        raise ValueError(f"{value} is outside {low}..{high}")
+        raise ValueError(f"{shown} is outside {low}..{high}")
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:
@@ -233,8 +234,11 @@ def came_back() -> bool:
     return st.session_state.get(_BACK, False) and not getattr(get_script_run_ctx(), "fragment_ids_this_run", None)
 
 
-def _query() -> dict[str, str]:
-    return {name: st.query_params[name] for name in st.query_params}
+def _query() -> dict[str, str | list[str]]:
+    """The URL's query. A name given more than once keeps all its values, so the address differs from the one
+    value used and :func:`publish` writes it once (the link's warning had come back on every visit)."""
+    return {name: values[0] if len(values := st.query_params.get_all(name)) == 1 else values
+            for name in st.query_params}
 
 
 def _check_unique(settings: Sequence[Setting]) -> None:
@@ -256,8 +260,12 @@ def mark_from_link(key: str) -> None:
 
 
 def link_ignored(param: str, raw: object, why: str) -> None:
-    """Say that the link's ``param=raw`` could not be used here, in the words :func:`restore` uses."""
-    st.warning(f"The link's `{param}={str(raw)[:40]}` was ignored: {why}.")
+    """Say that the link's ``param=raw`` could not be used here, in the words :func:`restore` uses. A long value is
+    cut to 40 characters, in the reason too (a parser's words repeat it: 5,000 x's had filled the screen)."""
+    text = str(raw)
+    if len(text) > 40:
+        text, why = text[:40] + "…", why.replace(text, text[:40] + "…")[:400]
+    st.warning(f"The link's `{param}={text}` was ignored: {why}.")
 
 
 def odd(key: str, param: str, what: str) -> None:

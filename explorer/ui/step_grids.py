@@ -41,10 +41,9 @@ def grids(pooling: bool, pick: Any) -> tuple[torch.Tensor, torch.Tensor | None] 
 
 
 def _grid(text: str, what: str, limit: int) -> torch.Tensor:
-    grid = kernels.parse_text(text, what) if text.strip() else None
-    if grid is None or max(grid.shape) > limit:
+    if not text.strip():
         raise kernels.KernelError(f"the {what} needs 1 to {limit} rows and columns of numbers")
-    return grid
+    return kernels.parse_text(text, what, limit)
 
 
 def _example_changed() -> None:

@@ -44,7 +44,8 @@ def controls(steps: int, played: bool) -> int:
     """
     if playing() != played:
         st.rerun()
-    state.at_most("sb_step", "step", steps, f"the output has {steps} cells, steps 1..{steps}")
+    state.at_most("sb_step", "step", steps, f"the output has {steps} cells, steps 1..{steps}" if steps > 1 else
+                  "the output has 1 cell, step 1")
     if playing():
         if st.session_state.sb_step < steps:
             st.session_state.sb_step += 1

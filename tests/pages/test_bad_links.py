@@ -7,7 +7,7 @@ from tests.apptest import app, no_crash, warnings
 
 # the parameters below that the page can use: they set the scene for the one it cannot
 USABLE = {("k", "gaussian (choose sigma)"), ("mode", "class"), ("mode", "unit"), ("steps", "8"), ("look", "1"), ("layer", "conv1"), ("layer", "conv2"),
-          ("col", "3")}
+          ("col", "3"), ("shift_x", "0,1"), ("data", "zip"), ("ex", "custom"), ("in", "1"), ("kv", "1")}
 
 
 @pytest.mark.parametrize(("page", "params", "said"), [
@@ -38,6 +38,12 @@ USABLE = {("k", "gaussian (choose sigma)"), ("mode", "class"), ("mode", "unit"),
     ("pages/what_excites.py", {"mode": "unit", "layer": "conv1", "row": "999", "col": "3", "steps": "8"},
      "`row=999` was ignored: `conv1`'s maps have rows 0..27, so the middle one, 14, is shown"),
     ("pages/step_by_step.py", {"step": "5000"}, "`step=5000` was ignored: the output has 6 cells, steps 1..6, so 6 is"),
+    ("pages/step_by_step.py", {"ex": "custom", "in": "1", "kv": "1", "step": "5"},
+     "`step=5` was ignored: the output has 1 cell, step 1"),
+    ("pages/layer_by_layer.py", {"maps": "1e30"}, "`maps=1e30` was ignored: 1e+30 is outside"),
+    # pages that stop early still write the link of what they show
+    ("pages/invariance.py", {"shift_x": "0,1", "n": "99"}, "`n=99` was ignored"),
+    ("pages/top_activations.py", {"data": "zip", "layer": "zzz"}, "This model has no layer `zzz`"),
     ("pages/train.py", {"run": "zzz"}, "There is no run `zzz` on this server"),
     ("pages/train.py", {"run": "a/b"}, "`run=a/b` was ignored: 'a/b' is not a run's id"),
     ("pages/train.py", {"run": "..x"}, "`run=..x` was ignored: '..x' is not a run's id"),
@@ -58,3 +64,11 @@ def test_a_setting_the_link_gives_twice_is_named_and_the_last_one_used():
     assert "`layer=conv1` was ignored: the link gives `layer` 2 times: the last one, conv2, is used" in warnings(at)
     assert at.session_state["net_model"] == "lenet5" and "`conv2`" in at.subheader[0].value
     assert at.query_params.get("layer") in ("conv2", ["conv2"])  # the link now says it once
+    kernel = app("pages/kernel_lab.py", stride=["2", "3"])  # the last one is not the default: written once all the same
+    assert "`stride=2` was ignored" in warnings(kernel) and kernel.query_params.get("stride") in ("3", ["3"])
+
+
+def test_a_long_value_is_cut_in_the_warning_and_its_reason():
+    at = app("pages/kernel_lab.py", border="x" * 5000)
+    no_crash(at)
+    assert len(warnings(at)) < 300 and f"`border={'x' * 40}…` was ignored: '{'x' * 40}…' is not one of" in warnings(at)
