@@ -232,6 +232,32 @@ def list_runs(root: Path | None = None) -> list[Run]:
     return sorted(found, key=lambda run: (run.created, run.id), reverse=True)
 
 
+def damaged(root: Path | None = None) -> dict[str, str]:
+    """The run folders :func:`list_runs` passes over because their files are damaged or unreadable: id -> why (so
+    that the teacher can see and remove them)."""
+    base, found = _root(root), {}
+    for folder in sorted(base.iterdir()) if base.is_dir() else []:
+        if not is_id(folder.name) or not folder.is_dir() or not (folder / "status.json").exists():
+            continue
+        try:
+            get(folder.name, base)
+        except RunNotFound:
+            found[folder.name] = f"run {folder.name} has no config.json"
+        except (ValueError, OSError) as exc:
+            found[folder.name] = str(exc)
+    return found
+
+
+def delete_damaged(run_id: str, root: Path | None = None) -> None:
+    """Remove a run folder whose files are damaged (ValueError if they are not: :func:`delete` checks a sound run's
+    worker first). With its status unreadable, no worker can be told to stop: none can report into it either."""
+    if run_id not in damaged(root):
+        raise ValueError(f"run {run_id} is not damaged: delete it as a run")
+    trash = path(run_id, root).with_name(f".deleted-{run_id}-{secrets.token_hex(2)}")
+    os.replace(path(run_id, root), trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def set_status(run_id: str, status: str, reason: str = "", root: Path | None = None, *,
                only_from: Iterable[str] | None = None, **fields) -> Run:
     """Set the run's status and reason (plus any extra ``fields``), stamping ``updated``.

@@ -56,8 +56,9 @@ with view, layout.guard("finding the top activations"):
     layer = next(l for l in spatial if l.name == st.session_state.ta_layer)
     with b:
         images_set = image_sets.pick_images(network.spec)
+    # before the search: a link copied meanwhile, or on a page whose images are missing, is the view in use
+    state.publish(SETTINGS)
     if images_set is None:
-        state.publish(SETTINGS)  # the link of the view in use, though its images are not here
         st.stop()
     result = image_sets.top9(network, layer.name, images_set, lowest=low)
     channels = layer.out_shape[0]

@@ -241,3 +241,15 @@ def test_a_writer_killed_mid_write_leaves_the_run_readable(tmp_path):
     weights, state, meta = run_files.load_checkpoint(run.id, tmp_path)
     assert (weights["weight"] == meta["step"]).all()  # the weights and their step agree
     assert state is None or state["param_groups"][0]["lr"] == 0.1
+
+
+def test_damaged_folders_are_named_and_only_they_are_removed_as_damaged(tmp_path):
+    sound = runs.create({"model": "lenet5"}, root=tmp_path)
+    broken = runs.create({"model": "lenet5"}, root=tmp_path)
+    (broken.path / "config.json").write_text("[]")
+    (tmp_path / "notes").mkdir()  # a folder that is no run at all: not named
+    assert runs.damaged(tmp_path) == {broken.id: f"run {broken.id}'s config or status is damaged"}
+    with pytest.raises(ValueError, match="is not damaged"):
+        runs.delete_damaged(sound.id, tmp_path)
+    runs.delete_damaged(broken.id, tmp_path)
+    assert [r.id for r in runs.list_runs(tmp_path)] == [sound.id] and runs.damaged(tmp_path) == {}

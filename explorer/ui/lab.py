@@ -301,12 +301,34 @@ def _run_picker(labels: dict[str, str]) -> str:
     return st.selectbox("Run", list(labels), key=widget, format_func=labels.get, on_change=_picked, args=(widget,))
 
 
+def _damaged() -> None:
+    """The run folders the list passes over (damaged or unreadable files), named; the teacher's session (the
+    server's admin key) may remove them, which no page could."""
+    found = runs.damaged()
+    if not found:
+        return
+    if not visitor.is_admin():
+        one = len(found) == 1
+        st.caption(f"{len(found)} run {labels.plural(len(found), 'folder')} on this server {'has' if one else 'have'} "
+                   f"damaged files and {'is' if one else 'are'} not listed: the teacher can remove "
+                   f"{'it' if one else 'them'} with the server's admin key.")
+        return
+    with st.expander(f"Damaged run folders ({len(found)}): not listed, not usable", icon=":material/warning:"):
+        for run_id, why in found.items():
+            row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+            row.markdown(f"`{run_id}`: {why}.")
+            if row.button("Remove", key=f"tr_rm_{run_id}", help="Deletes the folder and all its files."):
+                runs.delete_damaged(run_id)
+                st.rerun()
+
+
 def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
     _whole_page_if_asked()
     queue = run_status.backend().queue()
     st.caption("Queue: " + (", ".join(f"{r.name} ({run_status.shown(r)})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")
+    _damaged()
     if not every:
         st.caption("No runs yet.")
         return

@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import app, back_to, errors, figures, no_crash, shapes_run, warnings
+from tests.apptest import app, back_to, errors, figures, no_crash, shapes_run, text, warnings
 
 
 def _poll_until_final(at: AppTest, run_id: str, timeout: float = 150) -> str:
@@ -387,3 +387,26 @@ def test_a_cancelled_or_failed_run_with_a_checkpoint_offers_to_resume(tmp_path, 
         offered[status, saved] = any(b.key == f"tr_resume_{run.id}" for b in at.button)
     assert offered == {("cancelled", True): True, ("failed", True): True, ("failed", False): False,
                        ("interrupted", False): True, ("diverged", True): False}
+
+
+def test_damaged_run_folders_are_named_and_the_teacher_alone_removes_them(tmp_path, monkeypatch):
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    sound = runs.create({"model": "lenet5", "data": "shapes"}, root=tmp_path).id
+    broken = runs.create({"model": "lenet5", "data": "shapes"}, root=tmp_path).id
+    (tmp_path / broken / "status.json").write_text("{")  # a disk that filled up mid-write, or a hand edit
+    student = app("pages/train.py")
+    no_crash(student)
+    assert "1 run folder on this server has damaged files and is not listed" in text(student)
+    assert f"tr_rm_{broken}" not in {b.key for b in student.button}
+    monkeypatch.setenv("EXPLORER_ADMIN_KEY", "k" * 32)
+    teacher = app("pages/train.py")
+    teacher.text_input(key="visitor_admin_key").set_value("k" * 32)
+    next(b for b in teacher.button if "Manage every run" in b.label).click().run()
+    assert any(e.label.startswith("Damaged run folders (1)") for e in teacher.expander)
+    assert f"{broken}`: run {broken}'s config.json or status.json is not JSON" in text(teacher)
+    teacher.button(key=f"tr_rm_{broken}").click().run()
+    no_crash(teacher)
+    assert not (tmp_path / broken).exists() and (tmp_path / sound).exists() and runs.damaged(tmp_path) == {}
+    assert not any(e.label.startswith("Damaged") for e in teacher.expander)
