@@ -159,5 +159,4 @@ with layout.guard("building the example"):
         stride_view.draw(traced)
     done = backward.whole_pass(traced, grad, pmode, flip) if grad is not None else None
     shown = example if mode in ("convolution", "backward") else None  # pooling and 1-D: the grids' own
-    step_export.draw(traced, mode, kind if mode == "pooling" else "", grad, done, pmode, flip,
-                     st.session_state.sb_example if shown is not None else "", shown, bool(note))
+    step_export.draw(traced, mode, kind if mode == "pooling" else "", grad, done, pmode, flip, shown, bool(note))

@@ -72,7 +72,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "class": gradient.target, "class_name": name(gradient.target),
                 "predicted": int(gradient.probabilities.argmax()),
                 "smoothgrad": {"copies": smooth[0], "noise_sd": smooth[1]} if smooth else None,
-                "cam_layer": layer if cam is not None else None,
+                "cam": {"method": method, "layer": layer} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": "the image's mean colour"},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline}}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))

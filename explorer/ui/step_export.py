@@ -27,7 +27,7 @@ def matrices(traced: trace.Trace, flip: bool, grad: torch.Tensor | None, done: b
 
 
 def draw(traced: trace.Trace, mode: str, pooling: str, grad: torch.Tensor | None, done: backprop.Backward | None,
-         padding_mode: str, flip: bool, example_key: str, example: WorkedExample | None, departed: bool) -> None:
+         padding_mode: str, flip: bool, example: WorkedExample | None, departed: bool) -> None:
     """The export fold. ``example``: the lecture's example shown (None for grids of the user's own); ``departed``:
     the settings leave it, so its title is not the handout's; its output keeps the lecture's rounding."""
     named = matrices(traced, flip, grad, done, padding_mode)
@@ -36,7 +36,7 @@ def draw(traced: trace.Trace, mode: str, pooling: str, grad: torch.Tensor | None
                                       padding_mode, flip, pooling)
     heading = f"{example.title}. {settings}" if example is not None and not departed else settings
     decimals = {"output": example.decimals} if example is not None and mode == "convolution" else 2
-    stem = "-".join(labels.file_stem(part) for part in ("step", example_key, mode, pooling) if part)
+    stem = "-".join(labels.file_stem(part) for part in ("step", example.key if example else "", mode, pooling) if part)
     markdown, latex = (write(named, decimals, heading) for write in (export.example_markdown, export.example_latex))
     with st.expander("Export this example (Markdown / LaTeX)"):
         st.code(markdown, language="markdown")
