@@ -5,6 +5,8 @@ Grad-CAM and its variants, are :mod:`explorer.cam`'s).
   class score ``S_k`` (before the softmax) with respect to each pixel, its largest magnitude over
   the colour channels. Pixels where a small change moves the score most.
 - SmoothGrad (Smilkov et al. 2017): the same map averaged over noisy copies of the image.
+- Guided backprop (Springenberg et al. 2015): either of them through :func:`guided`, whose ReLUs pass back only
+  gradients above zero.
 - Occlusion (Zeiler & Fergus 2014): cover a square of the image with a plain colour, slide it by a
   stride, and record how much the class score drops at each position; each pixel gets the mean drop
   of the squares that covered it. Asks the network directly, with no gradient. Signed: a square whose covering
@@ -25,10 +27,12 @@ from __future__ import annotations
 
 import copy
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
@@ -83,6 +87,57 @@ def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None
     raw = (total / samples).detach()
     return Attribution(unit_scaled(raw.amax(0)).cpu(), raw.cpu(), target, float(logits[0, target]),
                        torch.softmax(logits[0].float(), 0).cpu())
+
+
+class _GuidedReLU(torch.autograd.Function):
+    """ReLU forward; backward, only gradients above zero, where the input was above zero (Springenberg et al.)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 - autograd's context
+        out = x.clamp(min=0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        (out,) = ctx.saved_tensors
+        return grad.clamp(min=0) * (out > 0)
+
+
+def _guided_relu(x: torch.Tensor) -> torch.Tensor:
+    return _GuidedReLU.apply(x)
+
+
+class _Scores(nn.Module):
+    """A traced graph that returns ``{output: scores}`` as a module that returns the scores."""
+
+    def __init__(self, graph: nn.Module, output: str):
+        super().__init__()
+        self.graph, self.output = graph, output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.graph(x)[self.output]
+
+
+_GUIDED: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+
+
+def guided(model: nn.Module) -> nn.Module:
+    """``model`` whose ReLUs pass back only gradients above zero (guided backpropagation, Springenberg et al. 2015):
+    :func:`saliency` and :func:`smooth_grad` of it are guided backprop's maps, Captum's ``GuidedBackprop``. The
+    forward pass and the weights are the model's; made once per model."""
+    if model not in _GUIDED:
+        output = inspect.node_names(model)[-1]
+        graph_module = inspect.extractor(model, [output])
+        for node in graph_module.graph.nodes:
+            module = graph_module.get_submodule(node.target) if node.op == "call_module" else None
+            if (isinstance(module, nn.ReLU) or (node.op == "call_function" and node.target in (F.relu, torch.relu))
+                    or (node.op == "call_method" and node.target == "relu")):
+                node.op, node.target, node.args, node.kwargs = "call_function", _guided_relu, node.args[:1], {}
+        graph_module.graph.eliminate_dead_code()
+        graph_module.recompile()
+        _GUIDED[model] = _Scores(graph_module, output).eval()
+    return _GUIDED[model]
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,7 +24,6 @@ st.markdown(
 )
 
 PREDICTED = ANY = -1  # the class to explain, the class to make it read: -1 for the predicted one, any other one
-SALIENCY = {False: "Saliency", True: "SmoothGrad"}  # the gradient map's title
 SETTINGS = [
     *model_input.settings(),
     state.Setting("why_class", "class", PREDICTED, state.int_between(PREDICTED, 100_000)),
@@ -62,7 +61,7 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
     """Saliency and the class activation map of one image, in two columns ``width_px`` wide (``named``: the class in
     the titles)."""
     cam = cams.METHODS.get(pair[1].method if pair[1] is not None else "", "")
-    for column, method, result in zip(columns, (SALIENCY[bool(st.session_state.why_smooth)], cam), pair):
+    for column, method, result in zip(columns, (explanations.GRADIENT_TITLES[pair[0].method], cam), pair):
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
@@ -91,10 +90,7 @@ with view, layout.guard("explaining the prediction"):
                 format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
     with b:
         cam_layer = explanations.pick_cam_layer(list(network.layers))
-    layout.toggle(c, "SmoothGrad", key="why_smooth",
-                  help="Smilkov et al. 2017: average the saliency of copies of the image with noise added. The "
-                       "speckle of a plain saliency map averages out.")
-    smooth = explanations.smoothing()
+    smooth = explanations.smoothing(c)
     state.publish(SETTINGS)  # before the slow parts, and after each section's controls: a link copied meanwhile
     # is the view being drawn
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
@@ -112,7 +108,7 @@ with view, layout.guard("explaining the prediction"):
     columns = layout.cells(3, layout.PICTURE_PX)
     seen = "What the model sees"
     # on two lines where the maps' titles are, to stay level with them
-    if "<br>" in explain_figures.named_title(SALIENCY[bool(smooth)], class_name(before[0].target)):
+    if "<br>" in explain_figures.named_title(smooth.title, class_name(before[0].target)):
         seen += ":<br>{} x {} pixels".format(*prepared.tensor.shape[-2:])
     columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.PICTURE_PX),
                             key="why_fig_input")

@@ -5,6 +5,7 @@ import torch
 from captum.attr import IntegratedGradients, Occlusion, Saliency
 
 from explorer import attribution, cam, inspect, models
+from explorer import images as images_module
 
 # (model, input size, pretrained, layers with feature maps whose module runs once, so Captum can hook it)
 CASES = [
@@ -34,6 +35,35 @@ def test_saliency_equals_captums(case):
             torch.testing.assert_close(ours.raw.abs(), theirs, rtol=1e-4, atol=1e-6)
             heat = theirs.amax(0)
             torch.testing.assert_close(ours.heat, heat / heat.max(), rtol=1e-4, atol=1e-6)
+
+
+def test_guided_backprop_equals_captums_and_changes_only_the_backward_pass(case):
+    from captum.attr import GuidedBackprop
+
+    model, images, _ = case
+    guided = attribution.guided(model)
+    assert attribution.guided(model) is guided  # made once per model
+    for image in images:
+        ours = attribution.saliency(guided, image, 1)
+        theirs = GuidedBackprop(model).attribute(image[None].clone().requires_grad_(True), target=1)[0]
+        torch.testing.assert_close(ours.raw, theirs, rtol=1e-5, atol=1e-7)
+        with torch.no_grad():
+            torch.testing.assert_close(guided(image[None]), model(image[None]))
+    assert inspect.hooks_on(model) == 0
+
+
+def test_guided_backprop_changes_less_than_the_gradient_when_the_weights_are_drawn_afresh():
+    """Adebayo et al. 2018's finding, on the trained digit reader: guided backprop's map keeps more of its order of
+    pixels under random weights than the plain gradient's (Spearman's rho 0.54 against 0.21 on the sample 3)."""
+    model = models.build("lenet5", pretrained=True)
+    fresh = attribution.randomized(model)
+    image = images_module.load_sample("digit")[:1]
+    rho = {}
+    for name, wrap in (("plain", lambda m: m), ("guided", attribution.guided)):
+        trained = attribution.saliency(wrap(model), image)
+        rho[name] = attribution.rank_correlation(trained.heat, attribution.saliency(wrap(fresh), image,
+                                                                                    trained.target).heat)
+    assert rho["guided"] > rho["plain"] + 0.2, rho
 
 
 def test_smooth_grad_averages_the_saliency_of_noisy_copies(case):

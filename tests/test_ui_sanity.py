@@ -23,10 +23,11 @@ def test_the_random_networks_maps_explain_the_trained_networks_class():
 
         from explorer import images
         from explorer.ui import model_input, sanity
+        from explorer.ui.explanations import Smoothing
 
         network = model_input._network("lenet5", True)
         image = images.load_sample("digit")[:1]
-        results = sanity.checked(network, "digit3", image, None, "relu2", None, 8, "black")
+        results = sanity.checked(network, "digit3", image, None, "relu2", Smoothing(), 8, "black")
         st.write(" ".join(f"{method}={fresh.target}" for method, fresh, _ in results))
         with torch.no_grad():
             st.write(str(int(network.model(image[None]).argmax())))

@@ -66,12 +66,13 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     with the settings that made them (``settings``: JSON). The class activation map is named by its ``method``:
     grad_cam, grad_cam_pp, xgrad_cam, hires_cam..."""
     named = method.replace("cam", "_cam").replace("pp", "_pp")
-    maps = {"image": image, "smoothgrad" if smooth else "saliency": gradient.raw,
+    maps = {"image": image, smooth.method: gradient.raw,
             **({named: cam.raw} if cam is not None else {}), "occlusion": occ.raw, "integrated_gradients": ig.raw}
     settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
                 "class": gradient.target, "class_name": name(gradient.target),
                 "predicted": int(gradient.probabilities.argmax()),
-                "smoothgrad": {"copies": smooth[0], "noise_sd": smooth[1]} if smooth else None,
+                "smoothgrad": {"copies": smooth.copies, "noise_sd": smooth.noise} if smooth.copies else None,
+                "guided": smooth.guided,
                 "cam": {"method": method, "layer": layer} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": "the image's mean colour"},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline}}

@@ -77,9 +77,9 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "number is Spearman's rank correlation of the two (1: the same order of pixels).")
         by_method = dict(zip(METHODS, trained))
         for cell, (method, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
-            # "Integrated gradients" is cut in a 150 px title
-            name = {"Saliency": "SmoothGrad" if smooth else method, "Grad-CAM": cams.METHODS[cam],
-                    "Integrated gradients": "Integr. gradients"}[method]
+            # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
+            name = {"Saliency": {"guided_smoothgrad": "Guided SG"}.get(smooth.method, smooth.title),
+                    "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients"}[method]
             for when, result in (("trained", by_method[method]), ("random", fresh)):
                 cell.plotly_chart(explain_figures.picture_figure(
                     attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,

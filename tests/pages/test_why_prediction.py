@@ -304,3 +304,14 @@ def test_score_and_ablation_cam_on_a_large_image_leave_the_attacks_maps_to_grad_
     no_crash(zero)
     notes = " ".join(i.value for i in zero.info)
     assert "Score-CAM is zero everywhere at `conv2b`: its weights are never below zero" in notes
+
+
+def test_guided_backprop_is_a_toggle_in_the_link_with_smoothgrad_too_and_in_the_sanity_check():
+    at = app(PAGE, guided="1", sanity="1")
+    no_crash(at)
+    assert "Guided backprop, 3" in titles(at) and "Guided backprop:<br>random" in titles(at)
+    both = app(PAGE, guided="1", smooth="1", sgn="10")
+    no_crash(both)
+    assert "Guided SmoothGrad, 3" in titles(both)
+    both.toggle(key="why_guided").set_value(False).run()
+    assert "SmoothGrad, 3" in titles(both) and "guided" not in both.query_params
