@@ -85,7 +85,7 @@ with view, layout.guard("explaining the prediction"):
         st.warning(f"The link's class {st.session_state.why_class} is not one of this model's (0..{count - 1}): "
                    "explaining the predicted class.")
         st.session_state.why_class = PREDICTED
-    a, b, c = st.columns([7, 7, 6], vertical_alignment="bottom")  # SmoothGrad with its help icon: 138 px
+    a, b, c = st.columns([6, 6, 7], vertical_alignment="bottom")  # "Guided backprop" with its help icon: 170 px
     a.selectbox("Explain the class", [PREDICTED, *range(count)], key="why_class",
                 format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
     with b:
