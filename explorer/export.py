@@ -65,8 +65,9 @@ def example_heading(mode: str, window: tuple[int, int], padding: tuple[int, int,
     if pooling:
         return f"{POOLING_WORDS[pooling]} pooling: {window[0]} x {window[1]} window, stride {stride}."
     left, right, top, bottom = padding
-    pads = (f"padding {left}" if len(set(padding)) == 1 else
-            f"padding left {left}, right {right}, top {top}, bottom {bottom}")
+    sides = padding[:2] if mode == "1-D signal" else padding  # a signal is padded at its two ends only
+    pads = (f"padding {left}" if len(set(sides)) == 1 else f"padding left {left}, right {right}" if len(sides) == 2
+            else f"padding left {left}, right {right}, top {top}, bottom {bottom}")
     kernel = f"a kernel of {window[1]} taps" if mode == "1-D signal" else f"{window[0]} x {window[1]} kernel"
     how = "true convolution (the kernel turned 180 degrees)" if flip else "cross-correlation, as PyTorch's conv layers"
     return (f"{'Backward pass of a' if mode == 'backward' else 'A'} {'1-D ' if mode == '1-D signal' else ''}"

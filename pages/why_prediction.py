@@ -13,7 +13,7 @@ st.markdown(
     "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to "
     "each pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a "
     "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
-    "resolution, the evidence lies (Selvaraju et al. 2017; five variants weigh the maps otherwise). **Occlusion** "
+    "resolution, the evidence lies (Selvaraju et al. 2017; eight variants weigh the maps otherwise). **Occlusion** "
     "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
     "the gradients on the way "
     "from a black image (or another baseline) to yours (Sundararajan et al. 2017). Then fool the network: move "

@@ -48,8 +48,10 @@ def test_a_handout_starts_with_its_settings_and_rounds_by_name():
     assert export.example_heading("pooling", (3, 3), (0, 0, 0, 0), 1, pooling="l2") == (
         "L2-norm pooling: 3 x 3 window, stride 1.")
     assert export.example_heading("1-D signal", (1, 3), (1, 1, 0, 0), 2, padding_mode="circular") == (
-        "A 1-D convolution, cross-correlation, as PyTorch's conv layers: a kernel of 3 taps, padding left 1, right 1, "
-        "top 0, bottom 0 (circular), stride 2, dilation 1.")
+        "A 1-D convolution, cross-correlation, as PyTorch's conv layers: a kernel of 3 taps, padding 1 (circular), "
+        "stride 2, dilation 1.")
+    assert "a kernel of 3 taps, padding left 2, right 1 (zeros)" in export.example_heading("1-D signal", (1, 3),
+                                                                                          (2, 1, 0, 0), 1)
     assert export.example_heading("backward", (2, 2), (0, 0, 0, 0), 1, 2, flip=True).startswith(
         "Backward pass of a convolution, true convolution (the kernel turned 180 degrees): 2 x 2 kernel, padding 0, "
         "stride 1, dilation 2")

@@ -191,7 +191,8 @@ def restore(settings: Sequence[Setting]) -> None:
             continue
         value = kept.get(s.key, s.default)
         raw = st.query_params.get(s.param)
-        if len(given := st.query_params.get_all(s.param)) > 1:  # the last one counts, as st.query_params reads it
+        # the last one counts, as st.query_params reads it; the same value twice is written once, without a word
+        if len(set(given := st.query_params.get_all(s.param))) > 1:
             link_ignored(s.param, ",".join(given[:-1]), f"the link gives `{s.param}` {len(given)} times: the last "
                          f"one, {raw[:40]}, is used")
         if raw is not None:

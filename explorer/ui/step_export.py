@@ -20,7 +20,7 @@ def matrices(traced: trace.Trace, flip: bool, grad: torch.Tensor | None, done: b
              "kernel (turned, as applied)" if flip else "kernel": traced.weights, "output": traced.output}
     if done is not None:
         named.update({"dL/dy": grad, "dx (on the padded input)" if padded else "dx": done.input_grad,
-                      "dw": done.weight_grad})
+                      "dw (of the kernel as applied)" if flip else "dw": done.weight_grad})
         if padded:
             named["dx (on the input)"] = backprop.fold_padding(traced, done.input_grad, padding_mode)
     return {name: m for name, m in named.items() if m is not None}  # pooling has no kernel

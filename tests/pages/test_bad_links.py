@@ -64,6 +64,8 @@ def test_a_setting_the_link_gives_twice_is_named_and_the_last_one_used():
     assert "`layer=conv1` was ignored: the link gives `layer` 2 times: the last one, conv2, is used" in warnings(at)
     assert at.session_state["net_model"] == "lenet5" and "`conv2`" in at.subheader[0].value
     assert at.query_params.get("layer") in ("conv2", ["conv2"])  # the link now says it once
+    same = app("pages/kernel_lab.py", stride=["2", "2"])  # the same value twice: written once, nothing to say
+    assert "stride" not in warnings(same) and same.query_params.get("stride") in ("2", ["2"])
     kernel = app("pages/kernel_lab.py", stride=["2", "3"])  # the last one is not the default: written once all the same
     assert "`stride=2` was ignored" in warnings(kernel) and kernel.query_params.get("stride") in ("3", ["3"])
 

@@ -303,3 +303,9 @@ def test_one_row_kept_by_the_stride_is_a_row_not_rows():
     at = app("pages/step_by_step.py", stride="2")  # the Laplacian example: 2 x 3 at stride 1, 1 x 2 at stride 2
     no_crash(at)
     assert "The outlined cells, row 0 and columns 0 and 2, are the stride-2 output" in text(at)
+
+
+def test_a_flipped_backward_export_says_whose_dw_it_is():
+    exported = next(c.value for c in app("pages/step_by_step.py", mode="backward", ex="box", flip="1").code
+                    if c.language == "markdown")
+    assert "**dw (of the kernel as applied)**" in exported and "**kernel (as set)**" in exported
