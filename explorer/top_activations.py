@@ -16,6 +16,7 @@ the weights, the layer, k, the data and the precision.
 from __future__ import annotations
 
 import copy
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -192,6 +193,9 @@ def rank(values: torch.Tensor, own: float, lowest: bool = False) -> int:
 
 # --- the disk cache ---------------------------------------------------------------------------
 
+CACHE_FILES = 2000  # results kept on disk: at most a few hundred megabytes
+
+
 def cache_root() -> Path:
     """$EXPLORER_CACHE/top_activations if set, else <repo>/.cache/top_activations."""
     configured = os.environ.get(CACHE_ENV)
@@ -214,10 +218,27 @@ def cached_compute(model: nn.Module, layer: str, images: torch.Tensor, data_id: 
     path = folder / f"{key}.safetensors"
     cached = _read(path, layer)
     if cached is not None:
+        with contextlib.suppress(OSError):  # pruned by another server meanwhile: the result is read already
+            path.touch()  # used now: the pruning below goes by the time of last use
         return cached
     result = compute(model, layer, images, **kw)
     _write(path, result)
+    _prune(folder)
     return result
+
+
+def _prune(folder: Path, keep: int | None = None) -> None:
+    """Delete all but the ``keep`` (default :data:`CACHE_FILES`) results used last, so that a hosted server's disk
+    does not fill up over a term (a file is some kilobytes to a few hundred: 512 channels, 130 KB)."""
+    def used(file: Path) -> float:
+        try:
+            return file.stat().st_mtime
+        except OSError:  # deleted by another server meanwhile
+            return 0.0
+
+    files = sorted(folder.glob("*.safetensors"), key=used)
+    for old in files[:max(0, len(files) - (CACHE_FILES if keep is None else keep))]:
+        old.unlink(missing_ok=True)
 
 
 def _key(model: nn.Module, layer: str, images: torch.Tensor, data_id: str, k: int, precision: str) -> str:

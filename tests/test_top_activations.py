@@ -186,6 +186,24 @@ def test_changed_weights_layer_data_or_k_miss(model, images, tmp_path, counted):
     assert len(counted) == 6
 
 
+def test_the_disk_cache_keeps_the_results_used_last(model, images, tmp_path, counted, monkeypatch):
+    """A hosted server's cache does not grow over a term: past CACHE_FILES, the result used longest ago goes."""
+    import os
+
+    monkeypatch.setattr(top, "CACHE_FILES", 2)
+    top.cached_compute(model, "conv2", images, "shapes", tmp_path, device="cpu")
+    top.cached_compute(model, "relu1", images, "shapes", tmp_path, device="cpu")
+    for path in tmp_path.iterdir():  # both written long ago: reading conv2 again marks it used now
+        os.utime(path, (1, 1))
+    top.cached_compute(model, "conv2", images, "shapes", tmp_path, device="cpu")
+    top.cached_compute(model, "pool1", images, "shapes", tmp_path, device="cpu")  # a third: relu1's goes
+    assert len(list(tmp_path.iterdir())) == 2 and counted == ["conv2", "relu1", "pool1"]
+    top.cached_compute(model, "conv2", images, "shapes", tmp_path, device="cpu")
+    assert counted == ["conv2", "relu1", "pool1"]  # still a hit
+    top.cached_compute(model, "relu1", images, "shapes", tmp_path, device="cpu")
+    assert counted == ["conv2", "relu1", "pool1", "relu1"]  # computed again
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_corrupt_file_is_computed_again(model, images, tmp_path, counted, damage):
     first = top.cached_compute(model, "conv2", images, "shapes", tmp_path, device="cpu")
