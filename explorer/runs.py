@@ -218,34 +218,31 @@ def status_fields(run_id: str, root: Path | None = None) -> dict:
 
 
 def list_runs(root: Path | None = None) -> list[Run]:
-    """Every run, newest first."""
-    base = _root(root)
-    if not base.is_dir():
-        return []
-    found = []
-    for folder in base.iterdir():
-        try:
-            if folder.is_dir() and not folder.name.startswith(".") and (folder / "status.json").exists():
-                found.append(get(folder.name, base))
-        except (RunNotFound, ValueError, OSError):  # deleted meanwhile, damaged, unreadable, or not a run folder
-            continue
+    """Every run, newest first (folders with damaged files passed over: :func:`damaged` names them)."""
+    found = [run for run in _scanned(root) if isinstance(run, Run)]
     return sorted(found, key=lambda run: (run.created, run.id), reverse=True)
 
 
 def damaged(root: Path | None = None) -> dict[str, str]:
     """The run folders :func:`list_runs` passes over because their files are damaged or unreadable: id -> why (so
     that the teacher can see and remove them)."""
-    base, found = _root(root), {}
+    return dict(found for found in _scanned(root) if isinstance(found, tuple))
+
+
+def _scanned(root: Path | None) -> Iterator[Run | tuple[str, str]]:
+    """Each run folder of the store (one with a ``status.json``) as its Run, or as (id, why) where its files are
+    damaged or unreadable. A folder deleted meanwhile, or one not named as a run, is no run."""
+    base = _root(root)
     for folder in sorted(base.iterdir()) if base.is_dir() else []:
-        if not is_id(folder.name) or not folder.is_dir() or not (folder / "status.json").exists():
-            continue
         try:
-            get(folder.name, base)
+            if not (is_id(folder.name) and folder.is_dir() and (folder / "status.json").exists()):
+                continue
+            yield get(folder.name, base)
         except RunNotFound:
-            found[folder.name] = f"run {folder.name} has no config.json"
+            if folder.exists():
+                yield folder.name, f"run {folder.name} has no config.json"
         except (ValueError, OSError) as exc:
-            found[folder.name] = str(exc)
-    return found
+            yield folder.name, str(exc)
 
 
 def delete_damaged(run_id: str, root: Path | None = None) -> None:
