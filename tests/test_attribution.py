@@ -37,6 +37,7 @@ def test_saliency_equals_captums(case):
             torch.testing.assert_close(ours.heat, heat / heat.max(), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")  # Captum's own, about its hooks
 def test_guided_backprop_equals_captums_and_changes_only_the_backward_pass(case):
     from captum.attr import GuidedBackprop
 
