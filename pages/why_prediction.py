@@ -65,7 +65,8 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
-        title = explain_figures.named_title(method, class_name(result.target)) if named else method
+        blind = result.method in cams.CLASS_BLIND  # the same map for every class: no class in its title
+        title = explain_figures.named_title(method, class_name(result.target)) if named and not blind else method
         column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height,
                                                            width_px),
                             key=f"why_fig_{'gra' if method == cam else method[:3].lower()}_{key}")
