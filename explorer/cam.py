@@ -74,7 +74,8 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     if method == "scorecam":
         cam = (_score_weights(model, x, maps, target, batch, progress) * maps).sum(1, keepdim=True)
     elif method == "ablationcam":
-        cam = (_ablation_weights(model, layer, x, maps, target, score, batch, progress) * maps).sum(1, keepdim=True)
+        rest = _run_on(model, layer, x, graph)  # the graph just traced, its forward pass done
+        cam = (_ablation_weights(rest, x, maps, target, score, batch, progress) * maps).sum(1, keepdim=True)
     elif method in ("eigencam", "eigengradcam"):
         cam = _first_component(maps if method == "eigencam" else grads * maps)
     else:
@@ -121,13 +122,12 @@ def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target
     return torch.softmax(torch.cat(scores), 0).to(maps)[None, :, None, None]
 
 
-def _ablation_weights(model: nn.Module, layer: str, x: torch.Tensor, maps: torch.Tensor, target: int, score: float,
-                      batch: int | None, progress: Progress | None) -> torch.Tensor:
-    """Ablation-CAM's weights (1, M, 1, 1): the class score's fall, over its size, when the network runs on from
-    ``layer`` with one of its ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts
+def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, maps: torch.Tensor, target: int,
+                      score: float, batch: int | None, progress: Progress | None) -> torch.Tensor:
+    """Ablation-CAM's weights (1, M, 1, 1): the class score's fall, over its size, when the network runs on
+    (``rest``, :func:`_run_on`) with one of the layer's ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts
     1e7 below the layer's least value on a layer that has values below zero; over ``|score|``, where it divides by
     the score itself and turns every weight round for a class scored below zero."""
-    rest = _run_on(model, layer, x)
     count, batch = maps.shape[1], batch or per_pass(x, 16)
     falls = []
     with torch.no_grad():
@@ -141,12 +141,13 @@ def _ablation_weights(model: nn.Module, layer: str, x: torch.Tensor, maps: torch
     return (torch.cat(falls) / (abs(score) or 1.0)).to(maps)[None, :, None, None]
 
 
-def _run_on(model: nn.Module, layer: str, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+def _run_on(model: nn.Module, layer: str, x: torch.Tensor,
+            graph_module: fx.GraphModule | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The network from ``layer`` on for the image ``x`` (1, C, H, W): ``maps`` (n, M, h, w) -> class scores
     (n, K), the maps used wherever the network uses the layer's output. What does not depend on it (a residual
     branch that skips the layer) is computed once from ``x``; without that, each pass ran the whole network."""
     output = inspect.node_names(model)[-1]
-    graph_module = inspect.extractor(model, [layer, output])
+    graph_module = graph_module or inspect.extractor(model, [layer, output])  # changed in place below
     reader = fx.Interpreter(graph_module, garbage_collect_values=False)
     with torch.no_grad():
         reader.run(x)
