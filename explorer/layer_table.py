@@ -27,6 +27,7 @@ from torch import nn
 from explorer import conv, labels
 
 LAYER_TYPES = ("conv", "pool", "relu", "tanh", "sigmoid", "dropout", "batchnorm", "flatten", "linear")
+SETTINGS = ("out", "kernel", "stride", "padding", "dilation", "kind", "size", "p")  # a layer's keys beside its type
 MAX_LAYERS = 20  # a teaching network; more rows are a typo or a stuck key
 MAX_PARAMS = 5_000_000  # trains in seconds to minutes on a CPU
 MAX_WIDTH = 1024  # filters of a conv, units of a linear layer
@@ -389,6 +390,8 @@ def from_text(text: str) -> list[dict]:
             key, _, raw = pair.partition("=")
             if not key or not raw:
                 raise ValueError(f"{pair[:20]!r} in a {kind} layer is not key=value")
+            if key not in SETTINGS:  # the editor has no column for it: the network would quietly differ
+                raise ValueError(f"{key[:20]!r} is not a layer setting here ({', '.join(SETTINGS)})")
             raw = labels.from_link_cell(raw)
             layer[key] = raw if key == "kind" else cell_value(raw)  # text that is no number: the plan names it
         layers.append(layer)

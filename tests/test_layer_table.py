@@ -186,6 +186,7 @@ def test_layers_go_into_a_link_and_come_back():
 @pytest.mark.parametrize("text,message", [
     ("nope", "'nope' is not a layer type"), ("conv,out", "'out' in a conv layer is not key=value"),
     ("", "1 to 20 layers"), (";".join(["relu"] * 21), "1 to 20"),
+    ("conv,out=4,groups=2", "'groups' is not a layer setting here (out, kernel, stride, padding, dilation, kind"),
 ])
 def test_a_link_with_bad_layers_is_refused_in_words(text, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -12,12 +12,13 @@ import streamlit as st
 from explorer import layer_table
 from explorer.ui import state
 
-COLUMNS = ("type", "out", "kernel", "stride", "padding", "kind", "size", "p")
-# short headers (their help says the rest) and narrow number columns: all eight fit the Train page's wide
+COLUMNS = ("type", *layer_table.SETTINGS)
+# short headers (their help says the rest) and narrow number columns: all nine fit the Train page's wide
 # column (about 470 px inside its box at a 1400 px window)
 NUMBER_COLUMNS = {"out": ("out", 54, "Output channels (conv) or units (linear)"),
                   "kernel": ("k", 46, "Kernel side (conv)"), "stride": ("s", 46, "Stride (conv, pool)"),
-                  "padding": ("pad", 52, "Zeros added on each side (conv)"), "size": ("size", 52, "Window (pool)"),
+                  "padding": ("pad", 52, "Zeros added on each side (conv)"),
+                  "dilation": ("dil", 46, "Dilation (conv): the kernel's taps this many pixels apart"), "size": ("size", 52, "Window (pool)"),
                   "p": ("p", 48, "Probability of dropping a value (dropout)")}
 
 

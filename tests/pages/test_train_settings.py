@@ -124,6 +124,17 @@ def test_your_own_layers_are_kept_in_the_link():
     assert "layers=conv,out=4;nope" in warnings(bad) and "'nope' is not a layer type" in warnings(bad)
 
 
+def test_a_dilated_layer_keeps_its_dilation_in_the_editor_the_plan_and_the_link():
+    """The editor had no dilation column: a link's dilation=2 was dropped and the plan showed an undilated layer."""
+    dilated = "conv,out=4,kernel=3,dilation=2;relu;flatten"
+    at = app("pages/train.py", arch="custom", layers=dilated)
+    no_crash(at)
+    assert not errors(at) and not warnings(at)
+    plan = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert plan.iloc[0]["output"].replace(" ", "") in ("4x24x24", "4×24×24")  # 28 - 2·(3 - 1)
+    assert at.query_params["layers"] in (dilated, [dilated])
+
+
 def test_back_to_an_address_with_other_layers_shows_those_layers():
     """The browser's Back reruns the page on the former address: the editor's last layers wrote theirs back."""
     first, second = "conv,out=4,kernel=5;relu;flatten", "conv,out=6,kernel=3;relu;flatten"
