@@ -36,9 +36,8 @@ from dataclasses import dataclass, fields, replace
 import torch
 import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import nn
-from torchvision.transforms.v2 import functional as TF
 
-from explorer import inspect, models
+from explorer import image_param, inspect, models
 
 Gain = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # x (1, C, H, W) -> (to maximise, shown value)
 
@@ -69,12 +68,15 @@ class AscentConfig:
     norm: float = 0.0  # rho: rescale z to RMS rho after every step, before the clip to [0, 1] (0: no constraint)
     record_every: int = 8  # keep the image every k steps (and the first and the last)
     seed: int = 0  # the noise, the jitter
+    param: str = "pixels"  # what is optimised: the pixels, or the spectrum ("fourier"; see explorer.image_param)
 
     def checked(self) -> AscentConfig:
         """The config itself, or ValueError naming the first setting out of range."""
         limits = {"steps": (1, 10_000), "step_size": (1e-6, 1.0), "l2": (0.0, 1e3), "tv": (0.0, 1e4),
                   "jitter": (0, 64), "blur_every": (0, 10_000), "blur_sigma": (0.1, 10.0), "norm": (0.0, 100.0),
                   "record_every": (1, 10_000)}
+        if self.param not in image_param.PARAMS:
+            raise ValueError(f"param must be one of {', '.join(image_param.PARAMS)}, got {self.param!r}")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in limits and not (math.isfinite(value) and limits[f.name][0] <= value <= limits[f.name][1]):
@@ -141,7 +143,7 @@ def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: 
         value = _target_value(graph(x)[target.layer], target)
         return -value if negative else value, value
 
-    yield from _optimise(model, gain, _start(model, input_shape, start, config.seed), config)
+    yield from _optimise(model, gain, input_shape, start, config)
 
 
 def class_model(model: nn.Module, cls: int, config: AscentConfig, input_shape: tuple[int, int, int]) -> Iterator[Frame]:
@@ -168,7 +170,7 @@ def invert(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConf
         return -error, error
 
     lowest = math.inf  # the error jumps from step to step under jitter: the lowest image is kept, not only the last
-    for frame in _optimise(model, gain, _start(model, tuple(image.shape), None, config.seed), config):
+    for frame in _optimise(model, gain, tuple(image.shape), None, config):
         if frame.value < lowest:
             lowest, frame = frame.value, replace(frame, lowest=True)
         yield frame
@@ -187,7 +189,7 @@ def dream(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConfi
         energy = graph(x)[layer].pow(2).mean()
         return energy.clamp_min(1e-30).log(), energy
 
-    yield from _optimise(model, gain, _start(model, tuple(image.shape), image, config.seed), config)
+    yield from _optimise(model, gain, tuple(image.shape), image, config)
 
 
 MODES = ("channel", "unit", "class", "invert", "dream")
@@ -290,13 +292,23 @@ def output_layer(model: nn.Module) -> str:
 
 # --- the loop ------------------------------------------------------------------------------
 
-def _optimise(model: nn.Module, gain: Gain, x: torch.Tensor, config: AscentConfig) -> Iterator[Frame]:
-    """``x <- P(x + eta * g / rms(g))`` with g the gradient of gain - penalties; P projects onto the constraints."""
+def _optimise(model: nn.Module, gain: Gain, shape: tuple[int, int, int], start: torch.Tensor | None,
+              config: AscentConfig) -> Iterator[Frame]:
+    """Climb ``gain - penalties`` from ``start`` (C, H, W) in [0, 1], or from noise: the pixels or the spectrum
+    stepped as ``config.param`` says (:mod:`explorer.image_param`)."""
     config = config.checked()
     mean, std = input_stats(model)
+    if start is not None and tuple(start.shape) != tuple(shape):
+        raise ValueError(f"the start image is {tuple(start.shape)}, the model takes {tuple(shape)}")
+    if start is not None:
+        start = start.detach().clamp(0, 1).to(mean.device, torch.float32)
+    if config.param == "fourier":
+        made = image_param.FourierImage(start, shape, config, mean.device)
+    else:
+        made = image_param.PixelImage(noise(model, shape, config.seed) if start is None else start, config, mean, std)
     generator = torch.Generator().manual_seed(config.seed + 1)  # the jitter; the noise used ``seed``
     for step in range(config.steps + 1):
-        x = x.detach().requires_grad_(True)
+        x = made.image()
         maximised, shown = gain(_jittered(x, config.jitter, generator)[None])
         if config.jitter:  # the value shown is the image's own, not its shifted copy's: a curve without noise
             with torch.no_grad():
@@ -307,23 +319,7 @@ def _optimise(model: nn.Module, gain: Gain, x: torch.Tensor, config: AscentConfi
         yield Frame(step, float(shown.detach()), float(objective.detach()), image, recorded)
         if step == config.steps:
             return
-        (grad,) = torch.autograd.grad(objective, x)
-        with torch.no_grad():
-            x = x + config.step_size * grad / grad.pow(2).mean().sqrt().clamp_min(1e-12)
-            if config.blur_every and (step + 1) % config.blur_every == 0:
-                x = _blur(x, config.blur_sigma)
-            if config.norm:
-                z = (x - mean) / std
-                x = mean + std * z * (config.norm / z.pow(2).mean().sqrt().clamp_min(1e-12))
-            x = x.clamp(0, 1)
-
-
-def _start(model: nn.Module, shape: tuple[int, int, int], start: torch.Tensor | None, seed: int) -> torch.Tensor:
-    if start is None:
-        return noise(model, shape, seed)
-    if tuple(start.shape) != tuple(shape):
-        raise ValueError(f"the start image is {tuple(start.shape)}, the model takes {tuple(shape)}")
-    return start.detach().clamp(0, 1).to(inspect.device_of(model), torch.float32)
+        made.step(objective, step)
 
 
 def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
@@ -332,12 +328,6 @@ def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch
         return x
     dy, dx = torch.randint(-pixels, pixels + 1, (2,), generator=generator).tolist()
     return x.roll((dy, dx), dims=(-2, -1))
-
-
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """A Gaussian blur of (C, H, W) over about +-2 sigma (odd kernel), no larger than the image."""
-    side = min(2 * math.ceil(2 * sigma) + 1, (min(x.shape[-2:]) - 1) // 2 * 2 + 1)
-    return TF.gaussian_blur(x, [side, side], [sigma, sigma]) if side > 1 else x
 
 
 def _extractor(model: nn.Module, layer: str):

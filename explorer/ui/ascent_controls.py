@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import explain_figures, labels, receptive_field, visualize
+from explorer import explain_figures, image_param, labels, receptive_field, visualize
 from explorer.ui import layout, memo, model_input, state
 from explorer.ui.model_input import Network
 
@@ -45,6 +45,7 @@ def settings() -> list[state.Setting]:
         state.Setting("wx_negative", "neg", False, state.boolean, state.dump_bool),
         state.Setting("wx_grid", "grid", False, state.boolean, state.dump_bool),
         state.Setting("wx_plain", "plain", False, state.boolean, state.dump_bool),
+        state.Setting("wx_param", "param", "pixels", state.choice(image_param.PARAMS)),
         state.Setting("wx_steps", "steps", d.steps, state.int_between(1, 1024)),
         state.Setting("wx_step_size", "eta", d.step_size, state.float_between(0.001, 0.5)),
         state.Setting("wx_l2", "l2", d.l2, state.float_between(0.0, 1.0)),
@@ -102,7 +103,8 @@ def pick_goal(network: Network) -> Choice:
     b.number_input(f"{'Channel' if len(layer.out_shape) == 3 else 'Output'} (0..{count - 1})", 0, count - 1,
                    key="wx_channel")
     layout.toggle(c, "Start from my image", key="wx_from_image",
-                  help="Off: from noise x0 ~ N(0, 1), as the lecture does.")
+                  help="Off: from noise, as the lecture starts: x0 ~ N(0, 1) where the network computes (after its "
+                       "normalisation), clipped to the pixels' 0..1; made of frequencies, from smooth random blobs.")
     negative = layout.toggle(c, "Negative", key="wx_negative",
                              help="Drive the activation down instead: the image the unit likes least, the other side "
                                   "of what it detects (Distill's negative visualisations).")
@@ -177,30 +179,50 @@ def _class_of_a_former_link() -> None:
 
 
 def pick_config() -> visualize.AscentConfig:
-    """Steps, step size and regularisers; "plain" is the lecture's ascent with every regulariser off."""
+    """Steps, step size, what the image is made of and the regularisers; "plain" turns every regulariser off."""
     with st.expander("Steps and regularisers", expanded=False):
+        fourier = st.segmented_control(
+            "The image is made of", image_param.PARAMS, key="wx_param", format_func=image_param.LABELS.get,
+            required=True, help=PARAM_HELP) == "fourier"
         a, b, c = st.columns(3)
         a.slider("Steps", 1, 1024, key="wx_steps")
-        b.slider("Step size (pixels)", 0.001, 0.5, key="wx_step_size", step=0.001, format="%.3f")
+        b.slider("Adam's learning rate" if fourier else "Step size (brightness, 0..1)", 0.001, 0.5,
+                 key="wx_step_size", step=0.001, format="%.3f",
+                 help=("Adam's step on the image's frequencies (Lucent's 0.05)." if fourier else
+                       "How far a step moves the pixels: the gradient divided by its root mean square, times this, "
+                       "on the 0..1 brightness scale."))
         c.number_input("Seed (noise, jitter)", 0, 9999, key="wx_seed")
-        plain = st.toggle("Plain ascent: no regularisers (the lecture's algorithm)", key="wx_plain")
+        plain = st.toggle("Plain ascent: no regularisers (the lecture's algorithm)", key="wx_plain",
+                          help="The lecture's step along the gradient, with two things it leaves implicit: the step "
+                               "is the gradient over its root mean square, and the image stays in 0..1.")
         d, e, f, g, h = st.columns(5)
         d.slider("L2 (lambda)", 0.0, 1.0, key="wx_l2", step=0.01, disabled=plain)
         e.slider("Total variation (mu)", 0.0, 20.0, key="wx_tv", step=0.1, disabled=plain)
         f.slider("Jitter (pixels)", 0, 16, key="wx_jitter", disabled=plain)
-        g.slider("Blur every k steps", 0, 64, key="wx_blur", disabled=plain, help="0: never")
-        h.slider("Keep ‖x‖ = ρ, per value", 0.0, 5.0, key="wx_norm", step=0.1,
+        g.slider("Blur every k steps", 0, 64, key="wx_blur", disabled=plain or fourier,
+                 help="0: never." + (" Pixels only: a frequency image is smooth by its making." if fourier else ""))
+        h.slider("Keep ‖x‖ = ρ, per value", 0.0, 5.0, key="wx_norm", step=0.1, disabled=fourier,
                  help="The lecture's constraint ‖x‖ = ρ, measured where the network computes and per value, so that "
                       "one ρ suits a digit and a photo: after each step the image in the network's units (z, the "
                       "pixels after its normalisation) is rescaled so that its root mean square, ‖z‖ / √(number of "
-                      "values), is ρ. The clip to 0..1 that follows may leave it lower. 0: free.")
+                      "values), is ρ. The clip to 0..1 that follows may leave it lower. 0: free."
+                      + (" Pixels only: a frequency image's sigmoid keeps it in 0..1." if fourier else ""))
     s = st.session_state
+    param, every = s.wx_param, _record_every(s.wx_steps)
+    norm, blur = (0.0, 0) if fourier else (s.wx_norm, s.wx_blur)
     if plain:
-        return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, norm=s.wx_norm, seed=s.wx_seed,
-                                      record_every=_record_every(s.wx_steps)).checked()
+        return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, norm=norm, seed=s.wx_seed,
+                                      record_every=every, param=param).checked()
     return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, l2=s.wx_l2, tv=s.wx_tv,
-                                  jitter=s.wx_jitter, blur_every=s.wx_blur, norm=s.wx_norm, seed=s.wx_seed,
-                                  record_every=_record_every(s.wx_steps)).checked()
+                                  jitter=s.wx_jitter, blur_every=blur, norm=norm, seed=s.wx_seed,
+                                  record_every=every, param=param).checked()
+
+
+PARAM_HELP = (
+    "Pixels: each step moves every pixel along its own gradient, mostly high-frequency noise the network happens "
+    "to answer. Frequencies: the image is the inverse Fourier transform of coefficients that are each scaled by "
+    "1 / frequency (colours decorrelated, as ImageNet's, through a sigmoid), stepped by Adam, so smooth patterns "
+    "move first: Olah, Mordvintsev & Schubert (2017), Lucid's and Lucent's default. Blur and ρ are for pixels.")
 
 
 def _record_every(steps: int) -> int:
@@ -210,7 +232,13 @@ def _record_every(steps: int) -> int:
 
 def remark(choice: Choice, frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
     """A sentence on a result that needs one: a dead unit, a descent stopped by a ReLU, or an inversion that ended
-    well above its lowest error."""
+    well above its lowest error; and what the image was made of, when not of pixels."""
+    made = (" The image was made of frequencies, not pixels (Olah et al. 2017; see Steps and regularisers)."
+            if config.param == "fourier" else "")
+    return _remark(choice, frames, config) + made
+
+
+def _remark(choice: Choice, frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
     values = [f.value for f in frames]
     if choice.goal.mode in ("channel", "unit") and max(values) == 0:
         return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "

@@ -37,6 +37,21 @@ def test_a_unit_link_reproduces_the_view():
     assert at.toggle(key="wx_plain").value
 
 
+def test_an_image_made_of_frequencies_is_named_and_its_pixel_only_settings_are_off():
+    at = app(PAGE, model="tinyvgg", layer="relu2b", channel="1", steps="16", param="fourier", blur="8", rho="2")
+    no_crash(at)
+    assert not warnings(at)
+    assert at.segmented_control(key="wx_param").value == "fourier"
+    assert at.slider(key="wx_blur").disabled and at.slider(key="wx_norm").disabled
+    assert at.slider(key="wx_step_size").label == "Adam's learning rate"
+    assert "The image was made of frequencies, not pixels (Olah et al. 2017" in text(at)
+    values = _values(at)
+    assert len(values) == 17 and values[-1] > values[0]
+    assert at.query_params["param"] in ("fourier", ["fourier"])
+    pixels = app(PAGE, model="tinyvgg", layer="relu2b", channel="1", steps="16")
+    assert pixels.slider(key="wx_step_size").label == "Step size (brightness, 0..1)" and "frequencies" not in text(pixels)
+
+
 def test_a_class_model_of_a_digit():
     at = app(PAGE, mode="class", **{"class": "7"}, steps="48")
     no_crash(at)
@@ -114,6 +129,7 @@ def test_a_channel_of_a_fully_connected_layer_from_the_image():
     (dict(layer="nope"), "no layer `nope`"),
     (dict(mode="hallucinate"), "mode=hallucinate"),
     (dict(steps="5000"), "steps=5000"),
+    (dict(param="wavelets"), "param=wavelets"),
 ])
 def test_bad_links_get_a_warning_and_a_working_page(params, message):
     at = app(PAGE, **{"steps": "8", **params})

@@ -1,0 +1,59 @@
+"""The optimised image's parameterisations: the Fourier one against Lucid's formula, written out with NumPy."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import image_param as P
+
+
+def _lucid(spectrum: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Lucid's ``fft_image`` then ``to_valid_rgb(decorrelate=True)``: scaled coefficients, an orthonormal inverse
+    real FFT over 4, ImageNet's colour square root (its largest column 1) for three channels, a sigmoid."""
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
+    scale = 1.0 / np.maximum(np.sqrt(fx * fx + fy * fy), 1.0 / max(h, w))
+    image = np.fft.irfft2(spectrum * scale, s=(h, w), norm="ortho") / 4.0
+    if image.shape[0] == 3:
+        root = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+        root = root / np.linalg.norm(root, axis=0).max()
+        image = np.einsum("chw,dc->dhw", image, root)
+    return 1 / (1 + np.exp(-image))
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (3, 31, 29), (1, 28, 28), (3, 64, 48)])
+def test_a_fourier_image_is_lucids(shape):
+    c, h, w = shape
+    generator = torch.Generator().manual_seed(0)
+    spectrum = torch.view_as_complex(torch.randn(c, h, w // 2 + 1, 2, generator=generator) * 0.5)
+    ours = P.fourier_image(spectrum, (h, w))
+    assert ours.shape == shape and float(ours.min()) > 0 and float(ours.max()) < 1
+    np.testing.assert_allclose(ours.numpy(), _lucid(spectrum.numpy().astype(np.complex128), h, w), atol=2e-6)
+
+
+def test_a_zero_spectrum_is_an_even_grey_and_the_colour_matrix_keeps_its_largest_column_whole():
+    assert torch.equal(P.fourier_image(torch.zeros(3, 8, 5, dtype=torch.complex64), (8, 8)), torch.full((3, 8, 8), 0.5))
+    assert float(P.COLOUR.norm(dim=0).max()) == pytest.approx(1.0)
+    columns = np.array([0, 1 / 6, 1 / 3, 1 / 2])  # cycles per pixel across a width of 6, up to its Nyquist
+    rows = np.array([0, 1 / 4, 1 / 2, 1 / 4])  # and down a height of 4 (fftfreq's -1/2 and -1/4, as lengths)
+    np.testing.assert_allclose(P.frequencies(4, 6).numpy(), np.hypot(rows[:, None], columns[None]), atol=1e-7)
+    assert float(P.spectrum_scale(4, 6)[0, 0]) == pytest.approx(6.0)  # the constant weighs as the lowest frequency
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28), (3, 31, 29)])
+def test_the_spectrum_of_an_image_gives_the_image_back(shape):
+    image = torch.rand(shape, generator=torch.Generator().manual_seed(1)).clamp(0.01, 0.99)
+    assert float((P.fourier_image(P.spectrum_of(image), shape[1:]) - image).abs().max()) < 1e-5
+    ends = torch.tensor([[[0.0, 1.0]]])  # the sigmoid never reaches 0 or 1: kept 0.001 inside
+    assert float((P.fourier_image(P.spectrum_of(ends), (1, 2)) - ends).abs().max()) <= 1.001e-3
+
+
+def test_a_fourier_image_starts_from_smooth_blobs_or_from_the_image_and_adam_climbs_it():
+    config = type("Config", (), {"seed": 3, "step_size": 0.05})()
+    start = P.FourierImage(None, (3, 32, 32), config, torch.device("cpu")).image().detach()
+    assert 0.05 < float(start.std()) < 0.25 and 0.1 < float(start.min()) and float(start.max()) < 0.9
+    image = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(2)) * 0.9 + 0.05
+    made = P.FourierImage(image, (3, 32, 32), config, torch.device("cpu"))
+    assert float((made.image().detach() - image).abs().max()) < 1e-5
+    for done in range(20):  # brighter and brighter
+        made.step(made.image().mean(), done)
+    assert float(made.image().detach().mean()) > float(image.mean()) + 0.05
