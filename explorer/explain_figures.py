@@ -215,7 +215,7 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
     fig.add_vline(x=chosen, line=dict(color="#888", width=1), annotation_text=f"your eps {chosen:.3g}",
                   annotation_position="top left" if len(flips) and first >= chosen else "top right",
                   annotation_bgcolor=_LABEL_BG, annotation_font_color=figures.INK_ON_WHITE)
-    fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps",
+    fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps (pixel values 0..1)",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1]),
                       legend=figures.LEGEND_BELOW)
     return fig
@@ -297,7 +297,7 @@ def distance_figure(result: Smallest, classes: tuple[str, ...], reading: str, he
         hovertemplate=f"to read %{{x}}: L2 norm %{{y:.3f}}, RMS %{{customdata:.3g}} per {unit}<extra></extra>"))
     fig.update_layout(title="The smallest change that makes it read each class", height=height, margin=_MARGIN,
                       xaxis=dict(title=f"read as ({reading}, its reading now, has no bar)", type="category"),
-                      yaxis=dict(title="L2 norm of the change", range=[0, 1.2 * max(norms)]))
+                      yaxis=dict(title="L2 norm of the change (pixel values 0..1)", range=[0, 1.2 * max(norms)]))
     return fig
 
 

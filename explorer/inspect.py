@@ -274,8 +274,9 @@ def formula(layer: Layer) -> list[str]:
     if isinstance(module, nn.Dropout):
         return ["Dropout: zeroes random values while training; at inference it passes everything through."]
     if layer.type == "Normalize":
-        return ["Normalisation: $(x - \\text{mean}) / \\text{std}$ per channel, with the training set's "
-                f"statistics ({module.extra_repr()})."]
+        return ["Normalisation: $(x - \\text{mean}) / \\text{std}$ per channel, with the numbers its weights were "
+                f"trained with ({module.extra_repr()}): a data set's own statistics (MNIST, CIFAR-10, ImageNet), or "
+                "fixed ones (0.5 and 0.25 for the built-in shapes; 0.5 and 0.5 for GoogLeNet's ported weights)."]
     if layer.type in ("add", "iadd") and layer.shortcut:
         return [f"Skip connection with a projection: {layer.shortcut}, $W_s$, to take the shape of the block's "
                 f"output ({_by(out)}): $y = F(x) + W_s x$. The addition has no parameters (the projection's are "

@@ -94,8 +94,9 @@ Trained in CNN Explorer's training lab: run `{run_id}`{scored}.
 ## Input and output
 - Input: images as a tensor (N, {channels}, {height}, {width}), {"grey" if channels == 1 else "RGB"}, values in [0, 1]
   (8-bit values divided by 255).
-- The network's first layer, `normalize`, subtracts the training data's mean {list(spec.mean)} and divides by its
-  standard deviation {list(spec.std)}, channel by channel. These two are not in `model.safetensors`; `model.py`
+- The network's first layer, `normalize`, subtracts the mean {list(spec.mean)} and divides by the
+  standard deviation {list(spec.std)} it was trained with, channel by channel (the data set's own statistics;
+  for the built-in shapes a fixed 0.5 and 0.25). These two are not in `model.safetensors`; `model.py`
   writes them out. Without them the network sees other numbers than it was trained on.
 - Output: one score per class before the softmax, in this order: {classes}.
 

@@ -260,7 +260,8 @@ def _torchvision_spec(name: str, title: str, about: str) -> ModelSpec:
 
 _SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("lenet5", "LeNet-5 (MNIST digits)", 28, 1, DIGITS, MNIST_MEAN, MNIST_STD, "shipped",
-              "LeCun's digit reader: two conv-pool stages and three fully connected layers, "
+              "LeCun's digit reader, as built today (ReLU and max pooling where LeCun et al. 1998 had "
+              "squashing and trained subsampling): two conv-pool stages and three fully connected layers, "
               "trained by this project on MNIST.", digit_like=True, data="mnist"),
     ModelSpec("tinyvgg", "TinyVGG (shapes)", 64, 3, (), SHAPES_MEAN, SHAPES_STD, "shipped",
               "CNN Explainer's network: two conv-conv-pool blocks of 10 filters, trained by this project "
@@ -272,10 +273,13 @@ _SPECS: tuple[ModelSpec, ...] = (
               "Random weights until you train it."),
 )
 _TORCHVISION = (
-    ("alexnet", "AlexNet (ImageNet)", "Krizhevsky et al. 2012: 5 conv and 3 fully connected layers, 61M parameters."),
+    ("alexnet", "AlexNet (ImageNet)", "Krizhevsky's network as torchvision builds it (the one-GPU version of his 2014 paper: 64 first "
+     "filters where the 2012 paper had 96, and no response normalisation): 5 conv and 3 fully connected layers, "
+     "61M parameters."),
     ("vgg16", "VGG16 (ImageNet)", "Simonyan & Zisserman 2014: 13 convs of 3x3 in 5 blocks, 3 fully connected, 138M."),
-    ("googlenet", "GoogLeNet (ImageNet)", "Szegedy et al. 2014: 22 layers of Inception modules, 1x1 bottlenecks."),
-    ("resnet18", "ResNet18 (ImageNet)", "He et al. 2015: 8 residual blocks; each adds its input back (skip)."),
+    ("googlenet", "GoogLeNet (ImageNet)", "Szegedy et al. 2014: 22 layers deep, 9 Inception modules, 1x1 bottlenecks."),
+    ("resnet18", "ResNet18 (ImageNet)", "He et al. 2015: 8 residual blocks; each adds its input back (skip), through a 1x1 projection "
+     "where the shape changes."),
 )
 _BUILDERS: dict[str, Callable[[ModelSpec], nn.Module]] = {
     "lenet5": lenet5, "tinyvgg": tinyvgg, "resnet_small": resnet_small,

@@ -1,8 +1,8 @@
 """Linear probes: how well a plain linear classifier reads the classes off each layer's output.
 
-Zeiler & Fergus (2014) trained a softmax classifier on each layer's features of their ImageNet network
-and found that deeper layers give better features (Caltech-101, 30 images per class: layer 1 44.8%,
-2 66.2%, 3 72.3%, 4 76.6%, 5 86.2%, 7 85.5%). The same experiment on any model here:
+Zeiler & Fergus (2014) trained a linear SVM on each layer's features of their ImageNet network (and a
+softmax classifier on layers 5 and 7) and found that deeper layers give better features (Caltech-101, 30
+images per class, the SVM: layer 1 44.8%, 2 66.2%, 3 72.3%, 4 76.6%, 5 86.2%, 7 85.5%; softmax: 82.9%, 85.4%). The same experiment on any model here:
 
 - the outputs of the probed layers for a training split and a test split; feature maps larger than
   ``MAX_FEATURES`` values are average-pooled down to it (so each probe reads a comparable amount);

@@ -1,4 +1,4 @@
-"""One perturbation that fools a network on most images: a universal adversarial perturbation.
+"""One perturbation that fools a network on many images at once: a universal adversarial perturbation.
 
 Moosavi-Dezfooli et al. (2017) showed that a single image-agnostic pattern, as small per pixel as an
 FGSM step, changes most of a network's predictions. It is found here as Shafahi et al. (2020) do:

@@ -10,8 +10,8 @@ layout.page_setup(layout.PAGES[7])
 st.title("Invariance")
 st.markdown(
     "Is the network translation, rotation or scale invariant? Move the image step by step and follow two "
-    "things, as Zeiler & Fergus (2014) did for AlexNet: the probability of the class it saw in the original, "
-    "and how much each layer's output still matches the original's. Convolutions move their maps *with* a "
+    "things, as Zeiler & Fergus (2014) did for their ImageNet network: the probability of the class it saw in the "
+    "original, and how much each layer's output still matches the original's. Convolutions move their maps *with* a "
     "shifted image (equivariance), so an early layer matches the original's less as soon as the image moves "
     "(quickly for thin strokes and fine texture, slowly for large smooth shapes); pooling and depth buy some "
     "tolerance, and the prediction is invariant only as far as it holds."
@@ -125,6 +125,8 @@ with view, layout.guard("sweeping the transformation"):
     st.plotly_chart(explain_figures.confidence_figure(result, classes), key="inv_fig_confidence")
     st.plotly_chart(explain_figures.correlation_figure(result), key="inv_fig_layers")
     st.caption("Pearson's r of each layer's whole output with the original's, position by position: 1 is the same "
-               "output, 0 unrelated. Rows are the convolutions, poolings and fully connected layers in forward order.")
+               "output, 0 unrelated (Zeiler & Fergus measured the distance between the feature vectors instead). Rows "
+               "are the convolutions, poolings, fully connected layers, additions and concatenations in forward "
+               "order.")
 
 state.publish(SETTINGS)

@@ -55,7 +55,8 @@ def filter_controls() -> filtering.FilterSettings:
              format_func={"grey": "grey", "sum": "RGB, summed", "per-channel": "per RGB channel"}.get)
     layout.toggle(st, "Flip the kernel", key="kl_flip",
                   help="True convolution turns the kernel by 180 degrees before it slides; PyTorch's conv2d (a "
-                       "cross-correlation) does not. A symmetric kernel gives the same map either way.")
+                       "cross-correlation) does not. A kernel that looks the same turned by 180° (Laplacian, a "
+                       "blur) gives the same map either way; Sobel's changes sign.")
     a, b = layout.flow(2, layout.SETTING_PX, "kl_after")
     a.toggle("ReLU after", key="kl_relu")
     b.selectbox("Pooling after", POOLS, key="kl_pool")

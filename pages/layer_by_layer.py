@@ -143,7 +143,8 @@ with tab_net, layout.guard("listing the layers"):
                  column_config={name: st.column_config.NumberColumn(format="localized")
                                 for name in ("parameters", "multiply-adds")})
     st.caption(f"{inspect.totals(layers)}.")
-    st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures)")
+    st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures; LeNet-5 is this "
+                "app's)")
     rows = model_input.famous_table()
     st.dataframe([{k: v for k, v in row.items() if k != "note"} for row in rows], key="lbl_famous", hide_index=True)
     st.markdown("\n".join(f"- **{row['network']}:** {row['note']}" for row in rows))

@@ -17,10 +17,10 @@ st.markdown(
     "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
     "the gradients on the way "
     "from a black image (or another baseline) to yours (Sundararajan et al. 2017). Then fool the network: move "
-    "every pixel by ±eps in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
+    "every pixel by ±eps (within 0..1) in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
     "prediction flip, "
     "then ask for the smallest change that does it (Szegedy et al. 2014) and for one pattern that fools it on "
-    "most images at once."
+    "many images at once."
 )
 
 PREDICTED = ANY = -1  # the class to explain, the class to make it read: -1 for the predicted one, any other one
@@ -134,7 +134,7 @@ with view, layout.guard("checking the maps"):
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
     a, b, c = st.columns([5, 4, 3], vertical_alignment="bottom")
-    a.slider("eps: how far each pixel may move", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
+    a.slider("eps: how much each pixel's value may change (0..1)", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
     targets = [ANY, *(k for k in range(count) if k != best)]
     if st.session_state.why_target not in targets:  # the link's class is not the model's, or already the prediction
         if st.session_state.why_target >= count:
@@ -185,7 +185,7 @@ with view, layout.guard("searching the smallest change"):
                       lambda: smallest.fgsm_match(network, prepared.tensor, sweep, result.label, goal, iterated))
 
 with view, layout.guard("searching one pattern for every image"):
-    st.subheader("One pattern that fools it on most images")
+    st.subheader("One pattern that fools it on many images")
     a, b = st.columns([3, 2], vertical_alignment="bottom")
     a.slider("eps of the pattern", 0.01, 0.3, key="why_uni_eps", step=0.01, format="%.2f")
     if layout.toggle(b, "Search for it", key="why_universal", help=fool_all.HELP):

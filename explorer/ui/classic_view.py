@@ -43,7 +43,8 @@ def draw(image: torch.Tensor, label: str) -> None:
     sigma = a.slider("Blur (sigma, px)", 0.5, 4.0, step=0.1, key="kl_canny_sigma")
     low = b.slider("Weak edge from (%)", 1, 100, key="kl_canny_low",
                    help="Of the strongest gradient in the image. Weaker pixels are dropped; those between the weak "
-                        "and the strong threshold are kept only where they touch a strong edge.")
+                        "and the strong threshold are kept only where they connect to a strong edge (directly or through "
+                        "other weak pixels).")
     high = c.slider("Strong edge from (%)", 1, 100, key="kl_canny_high",
                     help="Of the strongest gradient in the image: pixels above it are edges for sure.")
     if low > high:
@@ -66,7 +67,7 @@ def draw(image: torch.Tensor, label: str) -> None:
     n = classic.canny_counts(stages)
     st.caption(f"After thinning, {n['strong']:,} pixels are strong (white, at least {high}% of the "
                f"strongest gradient) and {n['weak']:,} weak (at least {low}%). Hysteresis kept {n['kept']:,} weak "
-               f"pixels that touch a strong edge (orange) and dropped {n['dropped']:,} (blue): {n['edges']:,} edge "
+               f"pixels connected to a strong edge (orange) and dropped {n['dropped']:,} (blue): {n['edges']:,} edge "
                "pixels in all. Stage 1 blurs with a Gaussian of that sigma. Stage 2 combines the two Sobel maps "
                "non-linearly, sqrt(gx² + gy²): no single kernel finds edges in every direction. Stage 3 keeps a "
                "pixel only where its gradient is the largest across the edge.")

@@ -69,7 +69,7 @@ def visible_change(result: adversarial.Attack, side: int, trained: bool) -> str:
     if side > 64 or result.eps <= 2 / 255 or not trained or not result.flipped or result.reordered_tie:
         return ""
     return (f" A {side} x {side} image has few pixels to spread a change over, so a flip takes one you can see; on a "
-            "224 x 224 photo (the ImageNet networks, with trained weights) an eps of 1/255 flips the reading unseen. "
+            "224 x 224 photo (the ImageNet networks, with trained weights) an eps of 1/255 usually flips the reading unseen. "
             "*The smallest change* below looks for the least that is enough here.")
 
 
@@ -136,7 +136,8 @@ def smoothing(cell) -> Smoothing:
                   help="Smilkov et al. 2017: average the saliency of copies of the image with noise added. The "
                        "speckle of a plain saliency map averages out.")
     layout.toggle(cell, "Guided backprop", key="why_guided",
-                  help="Springenberg et al. 2015: at each ReLU only gradients above zero go back, so the map shows "
+                  help="Springenberg et al. 2015: at each ReLU only gradients above zero go back, and only where the "
+                       "ReLU was on (its input above zero), so the map shows "
                        "sharp edges. Adebayo et al. 2018 found that it changes little when the weights are random: "
                        "compare in the sanity check below.")
     if not st.session_state.why_smooth:
@@ -217,7 +218,8 @@ def occluder(fractions: tuple[int, ...]) -> Callable[[str], int]:
 def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> str:
     """What the occlusion map shows, and what covering its worst square does (``name``: a class's name)."""
     what, before, after = name(occ.target), occ.probabilities[occ.target], occ.worst_probability
-    note = (f"Zeiler & Fergus: cover a {occ.window} x {occ.window} square with the image's own mean colour, slide it "
+    note = (f"Zeiler & Fergus's test (they used a grey square): cover a {occ.window} x {occ.window} square with the "
+            f"image's own mean colour, slide it "
             f"by {occ.stride} px and read the network again. Each pixel shows how much covering it lowers the class "
             "score (the network's output before the softmax), averaged over the squares that covered it: red, the "
             "score falls (evidence for the class); blue, it rises (evidence against). ")

@@ -13,8 +13,9 @@ from explorer.ui.model_input import Network
 STEPS, BATCH = 100, 32  # LeNet-5: 1.1 s on two CPU cores, TinyVGG 10 s; 200 steps of 64 fool a few points more
 EXAMPLES = 3  # changed test images shown with their new reading (a row of small pictures)
 DOMINANT = 0.4  # the share of changed images one class must take to be called dominant
-HELP = (f"A universal adversarial perturbation (Moosavi-Dezfooli et al. 2017): one pattern, searched on "
-        f"{TRAIN_IMAGES:,} training images by {STEPS} sign steps of the loss, then tested on {TEST_IMAGES:,} others. "
+HELP = (f"A universal adversarial perturbation (Moosavi-Dezfooli et al. 2017, who built it from DeepFool's steps): "
+        f"one pattern, searched here as Shafahi et al. (2020) do, on {TRAIN_IMAGES:,} training images by {STEPS} "
+        f"sign steps of the loss, then tested on {TEST_IMAGES:,} others. "
         "It needs the model's own data set on this server.")
 
 

@@ -100,7 +100,7 @@ PAGES: tuple[PageInfo, ...] = (
         "pages/why_prediction.py", "Why this prediction", ":material/psychology:",
         "Saliency, Grad-CAM, occlusion and integrated gradients show which pixels the prediction rests on; "
         "a fast-gradient-sign attack flips it "
-        "with a change you can hardly see, and L-BFGS finds the smallest change that does.",
+        "with a small change (one you cannot see on a 224 px photo), and L-BFGS finds the smallest change that does.",
         takes_model=True,
     ),
     PageInfo(
@@ -121,7 +121,8 @@ def device_summary() -> str:
     """Which compute device this server has, in words."""
     if torch.cuda.is_available():
         return f"CUDA GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU only ({torch.get_num_threads()} threads): fine for everything on these pages"
+    return (f"CPU only ({torch.get_num_threads()} threads): the small networks answer at once, the ImageNet ones "
+            "take seconds to minutes, and the smallest-change search on them needs a GPU")
 
 
 # plotly's toolbar shows over a figure's top right on hover, where a narrow figure's title runs: on a clear background

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import adversarial, explain_figures, inspect, minimal
+from explorer import adversarial, explain_figures, inspect, labels, minimal
 from explorer.ui import layout, memo
 from explorer.ui.explanations import SMALL_IMAGE
 from explorer.ui.model_input import Network
 
 EVERY_CLASS_VALUES = 30_000  # image values times classes searched at once: a digit's 9 (7,056) or a CIFAR-10
                              # image's (27,648), about 3 to 6 s on two CPU cores; TinyVGG's 7 classes take 25 s
-HELP = ("Szegedy et al. (2014): minimise c · loss + ||change||² by box-constrained L-BFGS (scipy's L-BFGS-B, the "
+HELP = ("Szegedy et al. (2014) minimise c · ||change|| + loss; here, as most codes write it, c · loss + "
+        "||change||² (the same trade-off, c on the other term, the norm squared), by box-constrained L-BFGS (scipy's L-BFGS-B, the "
         f"image kept in [0, 1]), {minimal.ROUNDS} times, halving the search for the smallest c that still makes the "
         "network read the class. On a CPU small networks only: a 224 px network would take minutes there.")
 
@@ -24,7 +25,7 @@ HELP = ("Szegedy et al. (2014): minimise c · loss + ||change||² by box-constra
 def asked() -> bool:
     """The section's title, what it asks, and whether the visitor asked for the search (the ``small`` setting)."""
     st.subheader("The smallest change that fools it")
-    st.markdown("FGSM moves every pixel by up to eps. Szegedy et al. (2014), who found adversarial examples, asked "
+    st.markdown("FGSM moves every pixel by up to eps. Szegedy et al. (2014), who named adversarial examples, asked "
                 "instead for the smallest change overall, its L2 norm (the square root of the sum of squared pixel "
                 "changes), that makes the network read another class, or the one chosen under \"Make it read as\".")
     return layout.toggle(st, "Search for it", key="why_smallest", help=HELP)
@@ -87,14 +88,14 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
     largest = float(change.abs().max())
     third = layout.PICTURE_PX
     p, q, r = layout.cells(3, third)
-    title = explain_figures.named_title("Original", f"{name(before)} ({float(probabilities[before]):.0%})", joiner=": ")
+    title = explain_figures.named_title("Original", f"{name(before)} ({labels.share(float(probabilities[before]))})", joiner=": ")
     p.plotly_chart(explain_figures.picture_figure(image, title, width_px=third), key="why_fig_small_original")
     q.plotly_chart(explain_figures.perturbation_figure(change, largest, width_px=third,
                                                        title=f"Change (±{largest:.2f})"), key="why_fig_small_change")
     q.caption("White: the largest increase, black the largest decrease, grey no change"
               + (" (in each of R, G and B)" if image.shape[0] == 3 else "")
               + f"; scaled to ±{largest:.2f}, not to eps like the FGSM picture above.")
-    title = explain_figures.named_title("Reads", f"{name(target)} ({float(result.probabilities[at, target]):.0%})",
+    title = explain_figures.named_title("Reads", f"{name(target)} ({labels.share(float(result.probabilities[at, target]))})",
                                         joiner=": ")
     r.plotly_chart(explain_figures.picture_figure(result.images[at], title, width_px=third), key="why_fig_small_image")
     st.markdown(reading(result, name, chosen, fgsm()))
@@ -124,7 +125,7 @@ def reading(result: minimal.Smallest, name: Callable[[int], str], chosen: int | 
         lead = f"The nearest other class is **{name(target)}**:"
     text = (f"{lead} a change of L2 norm **{norm:.2f}** is enough, {float(result.rms[at]):.3g} per {unit} (root mean "
             f"square), though one {unit} moves {float(change.abs().max()):.2f}. It stops just across the line, so "
-            f"{name(target)} wins narrowly ({float(result.probabilities[at, target]):.0%}). ")
+            f"{name(target)} wins narrowly ({labels.share(float(result.probabilities[at, target]))}). ")
     if len(result.targets) == 1 and chosen is None:
         text += ("Only this class was searched: every class of an image this large would take half a minute. "
                  "To search another, pick it under \"Make it read as\". ")

@@ -177,7 +177,7 @@ def test_the_smallest_change_is_searched_only_when_asked_and_compared_with_fgsm(
     norm, rms, fgsm_norm = float(found[2]), float(found[3]), float(found[5])
     assert abs(rms - norm / 28) < 0.001 and fgsm_norm > 1.5 * norm  # measured: 1.05 against 2.07
     assert f"Reads: {found[1]} (" in " ".join(names) and any(t.startswith("Change (±") for t in names)
-    assert "Original: 3 (100%)" in names
+    assert "Original: 3 (>99.9%)" in names  # not "100%": a softmax is never certain
     assert at.query_params["small"] in ("1", ["1"])
     at.toggle(key="why_iterated").set_value(True).run()
     no_crash(at)
