@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from explorer import architecture, labels, layer_table, runs, training
-from explorer.ui import compare, filter_view, lab, layer_editor, layout, run_status, state, visitor
+from explorer.ui import compare, filter_view, lab, layer_editor, layout, run_list, run_status, state, visitor
 from explorer.ui import transfer as transfer_ui
 
 layout.page_setup(layout.PAGES[8])
@@ -179,15 +179,7 @@ st.subheader("Runs on this server")
 only_mine = layout.toggle(st, "Only your runs", key="tr_only_mine", help="The runs started in this browser.")
 
 
-# while any run on the server is queued or running, the list and the shared queue redraw on their own
-# (read again here: a run that Train just started is not in ``listed``)
-@st.fragment(run_every=2.0 if any(r.active for r in runs.list_runs()) else None)
-def run_list() -> None:
-    with layout.guard("listing the runs"):
-        lab.runs_section(runs.list_runs(), visitor.visitor_id(), only_mine)
-
-
-run_list()
+run_list.run_lists(only_mine)
 with layout.guard("comparing runs"):  # outside the fragment: its choice goes into the link on each rerun
     compare.draw(listed)
 

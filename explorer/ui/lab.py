@@ -8,7 +8,6 @@ reruns, a second tab or a reconnecting browser never starts or loses a run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,12 +49,12 @@ def lr_warning(optimizer: str, lr: float) -> str | None:
     return None
 
 
-_WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
+WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
 
 
-def _whole_page_if_asked() -> None:
+def whole_page_if_asked() -> None:
     """In a fragment: rerun the whole page when a callback asked for it (``st.rerun`` is a no-op in callbacks)."""
-    if st.session_state.pop(_WHOLE_PAGE, False):
+    if st.session_state.pop(WHOLE_PAGE, False):
         st.rerun()
 
 
@@ -110,7 +109,7 @@ def reuse(config: dict, settings: Sequence[state.Setting], from_fragment: bool =
     if config.get("layers"):
         layer_editor.start_again("tr_layers", config["layers"])
     if from_fragment:
-        st.session_state[_WHOLE_PAGE] = True  # the settings sit outside the fragment that ran this
+        st.session_state[WHOLE_PAGE] = True  # the settings sit outside the fragment that ran this
 
 
 def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
@@ -118,7 +117,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
 
     With the page's ``settings``, a button fills them with this run's, to train it again or change one thing.
     """
-    _whole_page_if_asked()
+    whole_page_if_asked()
     try:
         run = runs.get(run_id)
     except runs.RunNotFound:
@@ -268,108 +267,3 @@ def accuracy_text(run: runs.Run) -> str:
     """The run's last test accuracy, as a percentage ("-" before its first epoch ends)."""
     tests = [r["test_accuracy"] for r in runs.metrics(run.id) if r.get("test_accuracy") is not None]
     return f"{tests[-1]:.1%}" if tests else "-"
-
-
-def _row(run: runs.Run, yours: bool) -> dict:
-    """A run's line in the table of runs."""
-    return {"run": run.name, "status": run_status.shown(run), "data": labels.data(run.config.get("data")),
-            "network": labels.network(run.config.get("model")), "test accuracy": accuracy_text(run),
-            "yours": "yes" if yours else "", "id": run.id}
-
-
-def _rename(run_id: str) -> None:
-    """Rename the picked run (a callback: the picker is drawn after it, with the new name)."""
-    name = st.session_state.get(f"tr_name_{run_id}", "").strip()
-    if name:
-        runs.rename(run_id, name)
-        st.session_state[_WHOLE_PAGE] = True  # the run view and the comparison outside this fragment show it too
-
-
-def _picked(widget: str) -> None:
-    st.session_state.tr_pick = st.session_state[widget]
-
-
-def _run_picker(labels: dict[str, str]) -> str:
-    """The "Run" selectbox; the choice is ``st.session_state.tr_pick``.
-
-    Streamlit 1.67's browser side keeps showing the old label of the chosen option after a rename,
-    so the widget's key carries a digest of the labels: new labels, a new widget.
-    """
-    widget = "tr_pick_" + hashlib.sha256("\n".join(labels.values()).encode()).hexdigest()[:12]
-    if st.session_state.get("tr_pick") not in labels:
-        st.session_state.tr_pick = next(iter(labels))
-    st.session_state[widget] = st.session_state.tr_pick
-    return st.selectbox("Run", list(labels), key=widget, format_func=labels.get, on_change=_picked, args=(widget,))
-
-
-def _damaged() -> None:
-    """The run folders the list passes over (damaged or unreadable files), named; the teacher's session (the
-    server's admin key) may remove them, which no page could."""
-    found = runs.damaged()
-    if not found:
-        return
-    if not visitor.is_admin():
-        one = len(found) == 1
-        st.caption(f"{len(found)} run {labels.plural(len(found), 'folder')} on this server {'has' if one else 'have'} "
-                   f"damaged files and {'is' if one else 'are'} not listed: the teacher can remove "
-                   f"{'it' if one else 'them'} with the server's admin key.")
-        return
-    with st.expander(f"Damaged run folders ({len(found)}): not listed, not usable", icon=":material/warning:"):
-        for run_id, why in found.items():
-            row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-            row.markdown(f"`{run_id}`: {why}.")
-            if row.button("Remove", key=f"tr_rm_{run_id}", help="Deletes the folder and all its files."):
-                runs.delete_damaged(run_id)
-                st.rerun()
-
-
-def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
-    """The shared queue, the runs on this server (yours marked, or only yours), rename / delete / download."""
-    _whole_page_if_asked()
-    queue = run_status.backend().queue()
-    st.caption("Queue: " + (", ".join(f"{r.name} ({run_status.shown(r)})" for r in queue) if queue else "empty") +
-               ". Everyone using this server shares it.")
-    _damaged()
-    if not every:
-        st.caption("No runs yet.")
-        return
-    if only_mine:
-        every = [r for r in every if r.owner == me]
-        if not every:
-            st.caption("None of the runs on this server was started in this browser.")
-            return
-    st.dataframe([_row(r, r.owner == me) for r in every], hide_index=True, key="tr_runs")
-    by_id = {r.id: r for r in every}
-    shown = st.session_state.get("tr_run")
-    if shown in by_id and st.session_state.get("tr_pick_follows") != shown:  # a new run shown above: pick it here
-        st.session_state.tr_pick = st.session_state.tr_pick_follows = shown
-    chosen = _run_picker({i: f"{r.name} ({i})" for i, r in by_id.items()})
-    run = by_id[chosen]
-    # buttons as wide as their words in a row that wraps, the name box on a row of its own: four columns left the
-    # box 130 px at 1024 px
-    actions = st.container(horizontal=True, wrap=True, gap="small")
-    if actions.button("Show it above", key="tr_show"):
-        st.session_state.tr_run = chosen
-        st.rerun()
-    if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
-        actions.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
-                                help="A zip: the final weights (safetensors), model.py that rebuilds the network in "
-                                     "plain PyTorch, a README on what goes in and out, the settings, the metrics, and "
-                                     "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ...",
-                                file_name=f"{labels.file_stem(run.name)}-{chosen}.zip", mime="application/zip",
-                                key="tr_download")
-    if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
-        st.caption(visitor.owner_words(run.owner, "rename or delete"))
-        return
-    delete = actions.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None)
-    naming = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-    naming.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
-    naming.button("Rename", key="tr_rename", on_click=_rename, args=(chosen,))
-    with delete:
-        st.markdown(f"Delete **{run.name}** with its checkpoint, snapshots and curves? It cannot be undone, "
-                    "and it is gone for everyone on this server.")
-        if st.button("Delete it", key="tr_delete", type="primary"):
-            runs.delete(chosen)
-            if st.session_state.get("tr_run") == chosen:
-                st.session_state.tr_run, st.session_state.tr_snap = "", -1  # its snapshot goes with it
-            st.rerun()

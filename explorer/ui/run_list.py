@@ -1,0 +1,145 @@
+"""The Train page's runs on this server: the shared queue, the list (yours marked), and one run's actions (show,
+download, rename, delete); damaged run folders named, and removed by the teacher."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from explorer import labels, run_files, runs
+from explorer.ui import lab, layout, run_status, visitor
+
+
+def _row(run: runs.Run, yours: bool) -> dict:
+    """A run's line in the table of runs."""
+    return {"run": run.name, "status": run_status.shown(run), "data": labels.data(run.config.get("data")),
+            "network": labels.network(run.config.get("model")), "test accuracy": lab.accuracy_text(run),
+            "yours": "yes" if yours else "", "id": run.id}
+
+
+def _rename(run_id: str) -> None:
+    """Rename the picked run (a callback: the picker is drawn after it, with the new name)."""
+    name = st.session_state.get(f"tr_name_{run_id}", "").strip()
+    if name:
+        runs.rename(run_id, name)
+        st.session_state[lab.WHOLE_PAGE] = True  # the run view and the comparison outside this fragment show it too
+
+
+def _picked(widget: str) -> None:
+    st.session_state.tr_pick = st.session_state[widget]
+
+
+def _run_picker(labels: dict[str, str]) -> str:
+    """The "Run" selectbox; the choice is ``st.session_state.tr_pick``.
+
+    Streamlit 1.67's browser side keeps showing the old label of the chosen option after a rename,
+    so the widget's key carries a digest of the labels: new labels, a new widget.
+    """
+    widget = "tr_pick_" + hashlib.sha256("\n".join(labels.values()).encode()).hexdigest()[:12]
+    if st.session_state.get("tr_pick") not in labels:
+        st.session_state.tr_pick = next(iter(labels))
+    st.session_state[widget] = st.session_state.tr_pick
+    return st.selectbox("Run", list(labels), key=widget, format_func=labels.get, on_change=_picked, args=(widget,))
+
+
+def _damaged() -> None:
+    """The run folders the list passes over (damaged or unreadable files), named; the teacher's session (the
+    server's admin key) may remove them, which no page could."""
+    found = runs.damaged()
+    if not found:
+        return
+    if not visitor.is_admin():
+        one = len(found) == 1
+        st.caption(f"{len(found)} run {labels.plural(len(found), 'folder')} on this server {'has' if one else 'have'} "
+                   f"damaged files and {'is' if one else 'are'} not listed: the teacher can remove "
+                   f"{'it' if one else 'them'} with the server's admin key.")
+        return
+    with st.expander(f"Damaged run folders ({len(found)}): not listed, not usable", icon=":material/warning:"):
+        for run_id, why in found.items():
+            row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+            row.markdown(f"`{run_id}`: {why}.")
+            if row.button("Remove", key=f"tr_rm_{run_id}", help="Deletes the folder and all its files."):
+                runs.delete_damaged(run_id)
+                st.rerun()
+
+
+def run_lists(only_mine: bool) -> None:
+    """The run list, redrawn every 2 s while any run on the server is queued or running, and apart from it (in a
+    fragment of its own) the actions on one run: a Download clicked as its button was drawn again asked for a file
+    that was gone (1 click in 8)."""
+
+    # read again here: a run that Train just started is not in the page's list
+    @st.fragment(run_every=2.0 if any(r.active for r in runs.list_runs()) else None)
+    def run_list() -> None:
+        with layout.guard("listing the runs"):
+            runs_section(runs.list_runs(), visitor.visitor_id(), only_mine)
+
+    @st.fragment
+    def actions() -> None:
+        with layout.guard("showing the run's actions"):
+            run_actions(runs.list_runs(), visitor.visitor_id(), only_mine)
+
+    run_list()
+    actions()
+
+
+def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
+    """The shared queue and the runs on this server (yours marked, or only yours): what redraws while runs train."""
+    lab.whole_page_if_asked()
+    queue = run_status.backend().queue()
+    st.caption("Queue: " + (", ".join(f"{r.name} ({run_status.shown(r)})" for r in queue) if queue else "empty") +
+               ". Everyone using this server shares it.")
+    _damaged()
+    if not every:
+        st.caption("No runs yet.")
+    elif not (listed := _listed(every, me, only_mine)):
+        st.caption("None of the runs on this server was started in this browser.")
+    else:
+        st.dataframe([_row(r, r.owner == me) for r in listed], hide_index=True, key="tr_runs")
+
+
+def _listed(every: list[runs.Run], me: str, only_mine: bool) -> list[runs.Run]:
+    return [r for r in every if r.owner == me] if only_mine else every
+
+
+def run_actions(every: list[runs.Run], me: str, only_mine: bool) -> None:
+    """A run of the list (yours, or only yours) to show, download, rename or delete."""
+    lab.whole_page_if_asked()
+    by_id = {r.id: r for r in _listed(every, me, only_mine)}
+    if not by_id:
+        return
+    shown = st.session_state.get("tr_run")
+    if shown in by_id and st.session_state.get("tr_pick_follows") != shown:  # a new run shown above: pick it here
+        st.session_state.tr_pick = st.session_state.tr_pick_follows = shown
+    chosen = _run_picker({i: f"{r.name} ({i})" for i, r in by_id.items()})
+    run = by_id[chosen]
+    # buttons as wide as their words in a row that wraps, the name box on a row of its own: four columns left the
+    # box 130 px at 1024 px
+    actions = st.container(horizontal=True, wrap=True, gap="small")
+    if actions.button("Show it above", key="tr_show"):
+        st.session_state.tr_run = chosen
+        st.rerun()
+    if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
+        actions.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
+                                help="A zip: the final weights (safetensors), model.py that rebuilds the network in "
+                                     "plain PyTorch, a README on what goes in and out, the settings, the metrics, and "
+                                     "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ...",
+                                file_name=f"{labels.file_stem(run.name)}-{chosen}.zip", mime="application/zip",
+                                key="tr_download", on_click="ignore")  # a rerun on the click drew the button
+                                # again under a new file id while the browser asked for the old one: no zip
+    if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
+        st.caption(visitor.owner_words(run.owner, "rename or delete"))
+        return
+    delete = actions.popover("Delete", disabled=run.active, help="Cancel a running run first." if run.active else None)
+    naming = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    naming.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
+    naming.button("Rename", key="tr_rename", on_click=_rename, args=(chosen,))
+    with delete:
+        st.markdown(f"Delete **{run.name}** with its checkpoint, snapshots and curves? It cannot be undone, "
+                    "and it is gone for everyone on this server.")
+        if st.button("Delete it", key="tr_delete", type="primary"):
+            runs.delete(chosen)
+            if st.session_state.get("tr_run") == chosen:
+                st.session_state.tr_run, st.session_state.tr_snap = "", -1  # its snapshot goes with it
+            st.rerun()
