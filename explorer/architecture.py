@@ -94,7 +94,19 @@ def build(config: dict, input_shape: tuple[int, int, int], classes: int) -> nn.M
         raise ArchitectureError(f"init must be a dict like {{'kernels': [...], 'frozen': False}}, not {init!r:.40}")
     if init.get("kernels") or init.get("frozen"):
         set_filters(model, init.get("kernels") or [], bool(init.get("frozen")))
+    if config.get("scramble"):
+        model = _scrambled(model, shape)
     return model.eval()
+
+
+SCRAMBLE_SEED = 0  # one scramble for every run: a CNN's and an MLP's runs see the same images
+
+
+def _scrambled(model: nn.Sequential, shape: tuple[int, int, int]) -> nn.Sequential:
+    """``model`` with :class:`models.Scramble` after its ``normalize``: the pixels moved to fixed random places."""
+    children = list(model.named_children())
+    return nn.Sequential(OrderedDict([children[0], ("scramble", models.Scramble(*shape[1:], SCRAMBLE_SEED)),
+                                      *children[1:]]))
 
 
 def _stats(config: dict, channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -229,7 +241,8 @@ def transfer(model: nn.Module, weights: dict[str, torch.Tensor], train: str = "h
     new = tuple(f"{name}." for name in (linear if train == "convs" else linear[-1:]))
     first = f"{_first_conv(model)[0]}.weight"
     state = model.state_dict()
-    copied = [key for key in state if not key.startswith(new)]
+    # a scramble's places are the network's own (one for every run), whichever network trained the weights
+    copied = [key for key in state if not key.startswith(new) and not key.startswith("scramble.")]
     for key in copied:
         if key not in weights:
             raise ArchitectureError(f"the trained network is another architecture: it has no {key}")

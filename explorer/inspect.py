@@ -47,9 +47,9 @@ class Layer:
 
 
 def _tracer_kwargs() -> dict:
-    from explorer.models import Normalize  # one node, not its subtraction and division
+    from explorer.models import Normalize, Scramble  # one node each, not their arithmetic and indexing
 
-    return {"leaf_modules": [Normalize]}
+    return {"leaf_modules": [Normalize, Scramble]}
 
 
 def _twin(model: nn.Module) -> nn.Module:
@@ -273,6 +273,10 @@ def formula(layer: Layer) -> list[str]:
                 f"{' x '.join(map(str, hw_in))} is averaged down to {' x '.join(map(str, out[1:]))}."]
     if isinstance(module, nn.Dropout):
         return ["Dropout: zeroes random values while training; at inference it passes everything through."]
+    if layer.type == "Scramble":
+        return [f"Scramble: the {module.height} x {module.width} pixels moved to fixed random places, the same for "
+                "every image and channel. A convolution after it sees random pixels side by side, no neighbourhood; "
+                "a fully connected layer could undo it by moving its own weights the same way."]
     if layer.type == "Normalize":
         return ["Normalisation: $(x - \\text{mean}) / \\text{std}$ per channel, with the numbers its weights were "
                 f"trained with ({module.extra_repr()}): a data set's own statistics (MNIST, CIFAR-10, ImageNet), or "

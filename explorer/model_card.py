@@ -14,7 +14,7 @@ from torch import nn
 
 from explorer import models
 
-_OWN = (models.Normalize, models.BasicBlock)  # the app's own layers: model.py carries their source
+_OWN = (models.Normalize, models.Scramble, models.BasicBlock)  # the app's own layers: model.py carries their source
 
 
 def plain_source(model: nn.Sequential, title: str) -> str:
@@ -55,6 +55,8 @@ def _call(module: nn.Module) -> str:
     if isinstance(module, models.Normalize):  # all digits: extra_repr rounds to 4
         return (f"Normalize(mean={tuple(module.mean.flatten().tolist())!r}, "
                 f"std={tuple(module.std.flatten().tolist())!r})")
+    if isinstance(module, models.Scramble):  # its places come with the weights (the buffer ``order``)
+        return f"Scramble({module.extra_repr()})"
     if isinstance(module, models.BasicBlock):
         conv = module.conv1
         return f"BasicBlock({conv.in_channels}, {conv.out_channels}, stride={conv.stride[0]})"

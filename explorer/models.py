@@ -70,6 +70,26 @@ class Normalize(nn.Module):
         return f"mean={text(self.mean)}, std={text(self.std)}"
 
 
+class Scramble(nn.Module):
+    """Every image's pixels moved to the same fixed random places (one permutation of the H x W positions, drawn
+    from ``seed``, for every channel): what is left of an image once its pixels' order means nothing.
+
+    A fully connected network is indifferent to it (its first layer's weights could be permuted back), a CNN's
+    kernels see random neighbours: the lecture's "MLPs flatten the image and lose spatial structure"."""
+
+    def __init__(self, height: int, width: int, seed: int = 0):
+        super().__init__()
+        self.height, self.width, self.seed = height, width, seed
+        order = torch.randperm(height * width, generator=torch.Generator().manual_seed(seed))
+        self.register_buffer("order", order)  # in the weights file: the same places whatever draws randperm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W)
+        return x.flatten(-2)[..., self.order].unflatten(-1, (self.height, self.width))
+
+    def extra_repr(self) -> str:
+        return f"{self.height}, {self.width}, seed={self.seed}"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registry entry: how to build a model and what it expects and predicts."""

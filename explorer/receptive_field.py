@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from explorer import inspect
+from explorer import inspect, models
 
 Box = tuple[int, int, int, int]  # (top, left, bottom, right), bottom and right exclusive
 _ELEMENTWISE_FUNCTIONS = {
@@ -108,6 +108,9 @@ def _op(graph_module: fx.GraphModule, node: fx.Node) -> _Op:
             return _Op("adaptive", out=_pair(module.output_size))
         if isinstance(module, (nn.Linear, nn.Flatten)):
             return _Op("global")
+        if isinstance(module, models.Scramble):
+            raise NotImplementedError(f"{node.name} moves the pixels to random places, so a unit sees pixels "
+                                      "scattered over the image, not a box")
         return _Op("same")  # activations, normalisations, dropout: position by position
     name = _function_name(node)
     if name in ("max_pool2d", "avg_pool2d"):

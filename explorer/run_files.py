@@ -38,6 +38,8 @@ def describe(config: dict) -> str:
              "augmented" if config.get("augment", True) else "no augmentation"]
     if config.get("model") == "custom":
         parts.append(_count(len(config.get("layers") or []), "layer") + " of your own")
+    if config.get("scramble"):
+        parts.append("pixels scrambled")
     source = config.get("transfer") or {}
     if source.get("from"):
         parts.append(f"from {transfer_source(source['from'])}, training "

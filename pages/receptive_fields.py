@@ -74,7 +74,11 @@ def layer_table(rows: list[dict], key: str) -> None:
 view, network, picked = model_input.controls(SETTINGS, model_bound=("rf_layer", "rf_unit"))
 with view, layout.guard("tracing the receptive fields"):
     size = network.spec.input_size
-    fields = receptive_field.fields(network.graph, (size, size))
+    try:
+        fields = receptive_field.fields(network.graph, (size, size))
+    except NotImplementedError as exc:  # a run that scrambles its pixels, say
+        st.info(f"No receptive fields to draw for this network: {exc}. Pick another model.")
+        st.stop()
     spatial = [f for f in fields if f.size is not None]
     by_name = {f.name: f for f in spatial}
     default = state.page_default("rf_layer", default_layer(spatial))

@@ -34,6 +34,7 @@ SETTINGS = [
     state.Setting("tr_epochs", "epochs", 2, state.int_between(1, 50)),
     state.Setting("tr_seed", "seed", 0, state.int_between(0, 1_000_000)),
     state.Setting("tr_augment", "aug", True, state.boolean, state.dump_bool),
+    state.Setting("tr_scramble", "scramble", False, state.boolean, state.dump_bool),
     state.Setting("tr_images", "train", "all", state.choice(("1000", "5000", "20000", "all"))),
     state.Setting("tr_hand", "hand", False, state.boolean, state.dump_bool),
     state.Setting("tr_kernels", "kernels", list(architecture.HAND_SET[:4]), state.choices(architecture.HAND_SET),
@@ -116,6 +117,10 @@ with controls, layout.guard("preparing the run"):
     config["seed"] = e.number_input("Seed", 0, 1_000_000, key="tr_seed")
     config["augment"] = layout.toggle(st, "Augment the images", key="tr_augment",
                                       help="Random shifts, rotations and zooms of every training batch.")
+    if layout.toggle(st, "Scramble the pixels", key="tr_scramble", help=lab.SCRAMBLE_HELP):
+        config["scramble"] = True
+    st.button("Example: CNN against MLP", key="tr_scramble_example", type="tertiary", icon=":material/school:",
+              on_click=lab.reuse, args=(lab.SCRAMBLE_EXAMPLE, SETTINGS, False), help=lab.SCRAMBLE_EXAMPLE_HELP)
     images = st.segmented_control("Training images", ("1000", "5000", "20000", "all"), key="tr_images",
                                   required=True, format_func=lambda n: n if n == "all" else f"{int(n) // 1000}k",
                                   help="Fewer images: a faster run for a class demo (1k = 1,000).")

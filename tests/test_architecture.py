@@ -270,3 +270,32 @@ def test_the_memory_of_a_training_step_counts_every_layers_output_and_its_gradie
     assert architecture.feature_values(model, (1, 8, 8)) == sum(outputs) == 64 + 256 + 256 + 256 + 10
     assert architecture.training_bytes(model, (1, 8, 8), 32) == sum(outputs) * 32 * 4 * 2
     assert next(model.parameters()).device.type == "cpu"  # counted on a copy: the model keeps its weights
+
+
+def test_a_scrambled_network_moves_every_channels_pixels_to_the_same_fixed_places():
+    model = architecture.build({"model": "tinyvgg", "data": "shapes", "scramble": True}, (3, 16, 16), 8)
+    assert [name for name, _ in model.named_children()][:3] == ["normalize", "scramble", "conv1a"]
+    scramble = model.scramble
+    assert sorted(scramble.order.tolist()) == list(range(256))  # a permutation: every pixel kept once
+    image = torch.arange(3 * 256, dtype=torch.float32).view(1, 3, 16, 16)
+    moved = scramble(image)
+    for channel in range(3):
+        assert moved[0, channel].flatten().tolist() == image[0, channel].flatten()[scramble.order].tolist()
+    again = architecture.build({"model": "lenet5", "data": "shapes", "scramble": True}, (3, 16, 16), 8)
+    assert torch.equal(again.scramble.order, scramble.order)  # one scramble for every run, a CNN's and an MLP's
+    assert "scramble.order" in model.state_dict()  # the places travel with the weights
+    assert inspect.node_names(model)[:3] == ["normalize", "scramble", "conv1a"]  # one step, not its indexing
+
+
+def test_a_fully_connected_network_on_scrambled_pixels_is_the_same_network_with_its_weights_moved():
+    """The lecture's point, exactly: an MLP never used the pixels' order (a CNN's kernels did)."""
+    layers = [{"type": "flatten"}, {"type": "linear", "out": 16}, {"type": "relu"}]
+    torch.manual_seed(0)
+    scrambled = architecture.build({"model": "custom", "layers": layers, "scramble": True}, (1, 12, 12), 4)
+    plain = architecture.build({"model": "custom", "layers": layers}, (1, 12, 12), 4)
+    plain.load_state_dict({k: v for k, v in scrambled.state_dict().items() if k != "scramble.order"})
+    with torch.no_grad():  # the first layer's weight of input position p moves to where p was taken from
+        plain.fc1.weight[:, scrambled.scramble.order] = scrambled.fc1.weight.clone()
+    images = torch.rand(5, 1, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(images), scrambled(images), rtol=1e-5, atol=1e-6)

@@ -34,7 +34,8 @@ def _plain(source: str):
     ({"model": "resnet_small", "data": "shapes"}, (3, 32, 32), 8),
     ({"model": "custom", "layers": CUSTOM, "data": "fashion-mnist"}, (1, 28, 28), 10),
     ({"model": "custom"}, (1, 28, 28), 3),
-], ids=["lenet5", "tinyvgg", "resnet_small", "custom", "default_layers"])
+    ({"model": "lenet5", "data": "shapes", "scramble": True}, (1, 28, 28), 8),
+], ids=["lenet5", "tinyvgg", "resnet_small", "custom", "default_layers", "scrambled"])
 def test_model_py_rebuilds_each_network_in_plain_pytorch_that_takes_the_weights_and_gives_the_same_scores(
         config, shape, classes):
     torch.manual_seed(0)

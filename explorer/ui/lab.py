@@ -24,6 +24,21 @@ from explorer.ui import filter_view, layer_editor, layout, run_status, state, vi
 HIGH_LR = {"adamw": 0.01, "sgd": 0.2}
 LOW_LR = {"adamw": 1e-5, "sgd": 1e-4}  # LeNet-5 on 1,000 shapes, 2 epochs: AdamW at 1e-5 stays near chance
 FEW_STEPS = 30  # LeNet-5 on 1,000 shapes: 7 steps reach 21% (chance 12.5%), 31 steps 72%, 62 steps 78%
+# LeNet-5 (61,536 parameters) and an MLP of flatten, 256 and 128 units (234,888) on 1,000 built-in shapes, 5 epochs,
+# batch 32, no augmentation, seeds 0 and 1: LeNet-5 92.4%, 93.8%, scrambled 68.3%, 72.9%; the MLP 80.9%, 82.7%,
+# scrambled 82.0%, 81.3%
+SCRAMBLE_EXAMPLE = {"data": "shapes", "model": "lenet5", "optimizer": "adamw", "lr": 0.003, "batch_size": 32,
+                    "epochs": 5, "seed": 0, "augment": False, "train_images": 1000, "scramble": True}
+SCRAMBLE_HELP = (
+    "Every image's pixels moved to the same fixed random places, in training and in testing. A fully connected "
+    "network (an MLP) learns as well as before: it never used the pixels' order. A CNN's kernels now see random "
+    "pixels side by side, and it learns much less: on 1,000 built-in shapes LeNet-5 falls from about 93% to 70%, "
+    "while an MLP of 256 and 128 units reads about 82%, scrambled or not. MLPs flatten the image and lose its "
+    "spatial structure; CNNs keep it, with far fewer parameters.")
+SCRAMBLE_EXAMPLE_HELP = (
+    "LeNet-5 on 1,000 built-in shapes with scrambled pixels, 5 epochs. Train it, turn Scramble off and train "
+    "again; then pick Network: Your own layers, type flatten, linear 256, relu, linear 128, relu, and train that "
+    "both ways. Compare the four runs below.")
 RUN_VIEW_PX = 516  # the Train page's view column (7 of 12 parts) in a 1400 px window, as measured
 RUN_VIEW_LEAST_PX = 315  # and in a 1024 px window (a projector), with the sidebar open
 READING_PX = 66  # test images 4 to a row in the view at 1024 px (RUN_VIEW_LEAST_PX), 6 at 1280 px
@@ -63,6 +78,7 @@ def settings_of(config: dict) -> dict[str, Any]:
     values = {"tr_data": config.get("data"), "tr_arch": config.get("model"), "tr_opt": config.get("optimizer"),
               "tr_lr": config.get("lr"), "tr_batch": config.get("batch_size"), "tr_epochs": config.get("epochs"),
               "tr_seed": config.get("seed"), "tr_augment": config.get("augment", True),
+              "tr_scramble": bool(config.get("scramble")),
               "tr_images": str(config.get("train_images") or "all")}
     init, source = config.get("init") or {}, config.get("transfer") or {}
     values.update(tr_hand=bool(init.get("kernels")), tr_frozen=bool(init.get("frozen")),

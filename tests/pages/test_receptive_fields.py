@@ -171,3 +171,28 @@ def test_googlenet_starts_on_its_main_path_and_a_long_layer_name_gets_a_line_of_
     map_title, seen = (next(t for t in titles(deep) if t.startswith(start)) for start in ("inception4c", "What the"))
     assert map_title.startswith("inception4c.branch2.0.conv<br>unit (")  # a title does not wrap: it was cut off
     assert map_title.count("<br>") == seen.count("<br>") == 2  # the two pictures sit level
+
+
+def _scrambled_run(root):
+    """A finished LeNet-5 run on built-in shapes whose pixels are scrambled (untrained weights as its checkpoint)."""
+    from explorer import architecture, run_files, runs
+
+    config = {"data": "shapes", "model": "lenet5", "scramble": True}
+    run = runs.create(config, root=root, name="scrambled")
+    run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, root,
+                              input_shape=[1, 28, 28], classes=[str(k) for k in range(8)], mean=[0.5], std=[0.25])
+    runs.set_status(run.id, "finished", "", root)
+    return run
+
+
+def test_a_network_that_scrambles_its_pixels_has_no_boxes_to_draw_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    run = _scrambled_run(tmp_path)
+    at = app("pages/receptive_fields.py", model=f"run:{run.id}")
+    no_crash(at)
+    assert not errors(at)
+    assert ("No receptive fields to draw for this network: scramble moves the pixels to random places, so a unit "
+            "sees pixels scattered over the image, not a box. Pick another model.") in [i.value for i in at.info]
+    inside = app("pages/layer_by_layer.py", model=f"run:{run.id}", layer="scramble")  # what the network sees
+    no_crash(inside)
+    assert not errors(inside) and "Scramble: the 28 x 28 pixels moved to fixed random places" in text(inside)

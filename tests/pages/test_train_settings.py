@@ -163,3 +163,19 @@ def test_a_network_whose_feature_maps_would_not_fit_in_memory_is_refused_before_
     assert at.button(key="tr_start").disabled
     at.selectbox(key="tr_batch").set_value(64).run()  # 1.5 GB
     assert not errors(at) and not at.button(key="tr_start").disabled
+
+
+def test_scrambled_pixels_go_into_the_run_its_summary_and_the_link_and_the_example_sets_them():
+    from explorer import run_files
+
+    at = app("pages/train.py", scramble="1")
+    no_crash(at)
+    assert at.toggle(key="tr_scramble").value and not errors(at)
+    at.toggle(key="tr_scramble").set_value(False).run()
+    assert "scramble" not in at.query_params
+    at.button(key="tr_scramble_example").click().run()
+    no_crash(at)
+    assert {key: at.session_state[key] for key in ("tr_data", "tr_arch", "tr_epochs", "tr_images", "tr_scramble")} \
+        == {"tr_data": "shapes", "tr_arch": "lenet5", "tr_epochs": 5, "tr_images": "1000", "tr_scramble": True}
+    assert at.query_params["scramble"] in ("1", ["1"]) and not at.button(key="tr_start").disabled
+    assert run_files.describe({"model": "lenet5", "scramble": True}).endswith(" · pixels scrambled")
