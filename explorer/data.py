@@ -219,10 +219,13 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
 
 
 def _failure(download: bool, exc: BaseException) -> str:
-    """What went wrong: "absent" (not here, no download asked), "corrupted", "unreachable" or "unreadable"."""
+    """What went wrong: "absent" (not here, no download asked), "unwritable" (the data folder), "corrupted",
+    "unreachable" or "unreadable"."""
     detail = " ".join(str(exc).split()).lower()
     if not download:
         return "absent"
+    if isinstance(exc, PermissionError) or isinstance(exc.__cause__, PermissionError):
+        return "unwritable"
     if "corrupted" in detail:
         return "corrupted"
     if isinstance(exc, OSError) or "urlopen error" in detail or "timed out" in detail:
@@ -237,6 +240,7 @@ def _summary(name: str, train: bool, download: bool, exc: BaseException) -> str:
     """What a page's visitor needs of :func:`_explain`: which images are missing and why, in a line."""
     reason = {"absent": "they have not been downloaded yet",
               "corrupted": "their download arrived corrupted",
+              "unwritable": "the server may not write into its data folder (whoever runs it: see the details)",
               "unreachable": "the server could not download them (it may be offline)",
               "unreadable": "their files could not be read"}[_failure(download, exc)]
     return f"{TITLES.get(name, name)}'s {'training' if train else 'test'} images are not on this server: {reason}."
@@ -250,6 +254,7 @@ def _explain(name: str, train: bool, root: Path, mirror: str | None, download: b
               "corrupted": f"a file from {source} failed torchvision's checksum (corrupted, truncated or not the "
                            "expected file)",
               "unreachable": f"{source} could not be reached",
+              "unwritable": f"the folder {root} cannot be written (set {ROOT_ENV} to a writable one)",
               "unreadable": "its files could not be read"}[_failure(download, exc)]
     split = "training" if train else "test"
     use_mirror = (

@@ -19,6 +19,10 @@ class DownloadError(RuntimeError):
     """The file could not be fetched (offline, refused, cut off) or arrived corrupted."""
 
 
+class FolderUnwritable(DownloadError):
+    """The file could not be kept: its folder cannot be made or written (a read-only disk, no home folder)."""
+
+
 _LOCKS_LOCK = threading.Lock()
 _LOCKS: dict[Path, threading.Lock] = {}  # one per file being fetched by this process
 _DONE: dict[Path, tuple[int, int]] = {}  # the progress of the download under way of each file, for its waiters
@@ -37,7 +41,10 @@ def download(url: str, directory: Path, progress: Progress | None = None, chunk:
     another thread is fetching (a class pressing Download at once), a call waits for that download
     and returns its file, reporting that download's progress meanwhile; a file already there is returned as it is.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FolderUnwritable(f"{directory} cannot be made ({exc})") from exc
     target = directory / url.rsplit("/", 1)[1]
     lock = _lock_for(target)
     while not lock.acquire(timeout=0.1):
@@ -57,7 +64,11 @@ def _fetch(url: str, target: Path, progress: Progress | None, chunk: int, timeou
     partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}.partial")
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
+        out = partial.open("wb")
+    except OSError as exc:
+        raise FolderUnwritable(f"{target.parent} cannot be written ({exc})") from exc
+    try:
+        with out, urllib.request.urlopen(url, timeout=timeout) as response:
             total, done = int(response.headers.get("Content-Length") or 0), 0
             while block := response.read(chunk):
                 out.write(block)

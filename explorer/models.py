@@ -433,6 +433,11 @@ def download_weights(name: str, progress: downloads.Progress | None = None) -> P
     url = weights_url(name)
     try:
         return downloads.download(url, weights_dir(), progress)
+    except downloads.FolderUnwritable as exc:
+        raise WeightsUnavailable(
+            f"the pretrained {name} weights cannot be saved: {exc}. Set EXPLORER_WEIGHTS_DIR to a writable folder",
+            f"the trained weights of {spec(name).title} cannot be saved on this server (its weights folder is not "
+            "writable: whoever runs it can set another)") from exc
     except downloads.DownloadError as exc:
         raise WeightsUnavailable(
             f"the pretrained {name} weights could not be downloaded ({exc}). This server may be offline: "

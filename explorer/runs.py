@@ -35,6 +35,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -88,6 +89,17 @@ def root() -> Path:
     """The store: ``$EXPLORER_RUNS`` if set, else ``<repo>/runs`` (git-ignored)."""
     configured = os.environ.get(ROOT_ENV)
     return Path(configured).expanduser() if configured else Path(__file__).resolve().parent.parent / "runs"
+
+
+def writable(base: Path | None = None) -> bool:
+    """Whether the store can be made and written (a read-only checkout without ``$EXPLORER_RUNS`` cannot)."""
+    folder = _root(base)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            return True
+    except OSError:
+        return False
 
 
 def _root(base: Path | None) -> Path:

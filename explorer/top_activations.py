@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from torch import fx, nn
 
 from explorer import inspect, receptive_field, training
 
+log = logging.getLogger(__name__)
 CACHE_ENV = "EXPLORER_CACHE"
 # Input values per CPU batch, at most: 512 MNIST digits fit, but 512 VGG16 inputs at 224x224 would
 # need 6.6 GB for the first feature map alone; 2M values are 13 such images (~170 MB).
@@ -210,7 +212,8 @@ def cached_compute(model: nn.Module, layer: str, images: torch.Tensor, data_id: 
     and bytes, so changed weights miss), the layer, k, ``data_id``, the images' bytes and the
     precision (bf16 on CUDA, float32 on the CPU). An unreadable or inconsistent file is computed
     again and replaced; files are written to a temporary name and renamed, so a reader never
-    sees half a file. ``kw``: the keyword arguments of :func:`compute`.
+    sees half a file; a folder that cannot be written (a read-only disk) only goes without the cache. ``kw``: the
+    keyword arguments of :func:`compute`.
     """
     folder = Path(cache_dir) if cache_dir is not None else cache_root()
     precision = "bf16" if training.resolve_device(kw.get("device", "auto")).type == "cuda" else "fp32"
@@ -222,8 +225,11 @@ def cached_compute(model: nn.Module, layer: str, images: torch.Tensor, data_id: 
             path.touch()  # used now: the pruning below goes by the time of last use
         return cached
     result = compute(model, layer, images, **kw)
-    _write(path, result)
-    _prune(folder)
+    try:
+        _write(path, result)
+        _prune(folder)
+    except OSError as exc:  # a read-only or full disk: the result stands, computed again next time
+        log.warning("top activations not cached in %s: %s", folder, exc)
     return result
 
 

@@ -39,6 +39,7 @@ def typed_channel() -> None:
 view, network, picked = model_input.controls(SETTINGS, need_image=False,
                                              model_bound=("ta_layer", "ta_channel", "ta_page"))
 
+result = None  # the search's, unless it failed (named by the guard): then nothing below it is drawn
 with view, layout.guard("finding the top activations"):
     spatial = [layer for layer in network.layers if len(layer.out_shape) == 3 and layer.type != "Normalize"]
     names = [layer.name for layer in spatial]
@@ -87,6 +88,8 @@ with view, layout.guard("finding the top activations"):
         st.rerun()
     st.number_input("Channel", 0, channels - 1, key="ta_channel", on_change=typed_channel)
 
+if result is None:
+    st.stop()
 with view, layout.guard("showing the channel"):
     channel = int(st.session_state.ta_channel)
     values = result.values[channel]

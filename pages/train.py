@@ -21,6 +21,9 @@ st.markdown(
     "everything."
 )
 
+if (problem := run_status.store_problem()) is not None:  # a read-only checkout: one word, not every section's
+    st.warning(problem)
+    st.stop()
 DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
 ARCHS = ("lenet5", "tinyvgg", "resnet_small", "custom")
 DEFAULT_LR = 0.003

@@ -149,3 +149,14 @@ def test_staged_files_load_without_downloads_allowed(tmp_path, mirror):
     mirror(f"http://127.0.0.1:{closed_port()}")  # any download attempt would fail
     assert len(data.load("mnist", train=False, root=tmp_path, download=False)) == 10000
     assert (tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file()  # unpacked beside the .gz
+
+
+def test_a_data_folder_the_server_may_not_write_is_named_not_blamed_on_the_network(tmp_path):
+    denied = PermissionError(13, "Permission denied", str(tmp_path / ".data"))
+    assert data._failure(True, denied) == "unwritable"
+    assert data._summary("mnist", False, True, denied) == (
+        "MNIST's test images are not on this server: the server may not write into its data folder (whoever runs it: "
+        "see the details).")
+    assert f"the folder {tmp_path} cannot be written (set EXPLORER_DATA to a writable one)" in data._explain(
+        "mnist", False, tmp_path, None, True, denied)
+    assert data._failure(True, ConnectionRefusedError(111, "refused")) == "unreachable"  # an OSError too

@@ -51,6 +51,22 @@ def test_a_missing_file_or_an_unreachable_server_fails_fast(tmp_path):
     assert time.perf_counter() - start < 5 and not any((tmp_path / "cache").iterdir())
 
 
+def test_a_folder_that_cannot_be_made_or_written_is_named_as_such_not_as_a_network_fault(tmp_path, monkeypatch):
+    """A host without a writable home folder: the weights' folder (torch.hub's, under it) cannot be made."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(downloads.FolderUnwritable, match="a-file/weights cannot be made"):
+        downloads.download("http://127.0.0.1:9/weights.pth", blocker / "weights")
+    from explorer import models
+
+    monkeypatch.setenv("EXPLORER_WEIGHTS_DIR", str(blocker / "weights"))
+    with pytest.raises(models.WeightsUnavailable) as failed:
+        models.download_weights("alexnet")
+    assert failed.value.summary == ("the trained weights of AlexNet (ImageNet) cannot be saved on this server (its "
+                                    "weights folder is not writable: whoever runs it can set another)")
+    assert "EXPLORER_WEIGHTS_DIR" in str(failed.value)
+
+
 def test_visitors_pressing_download_at_once_share_one_download(tmp_path):
     path = _hashed_file(tmp_path / "served", os.urandom(2**20))
     started, got = threading.Event(), []

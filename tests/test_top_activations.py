@@ -169,6 +169,15 @@ def test_second_call_is_a_cache_hit(model, images, tmp_path, counted):
     assert [p.suffix for p in tmp_path.iterdir()] == [".safetensors"]  # no temporary file left behind
 
 
+def test_a_cache_folder_that_cannot_be_written_goes_without_the_cache(model, images, tmp_path, counted):
+    """A read-only checkout without EXPLORER_CACHE: the page had lost the result it had just computed."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    first = top.cached_compute(model, "conv2", images, "shapes", blocker / "cache", device="cpu")
+    again = top.cached_compute(model, "conv2", images, "shapes", blocker / "cache", device="cpu")
+    assert counted == ["conv2", "conv2"] and _same(first, again)  # computed each time, nothing kept
+
+
 def test_changed_weights_layer_data_or_k_miss(model, images, tmp_path, counted):
     base = top.cached_compute(model, "conv2", images, "shapes", tmp_path, device="cpu")
     changed = copy.deepcopy(model)

@@ -273,4 +273,9 @@ def guard(what: str) -> Iterator[None]:
                  "when fewer visitors are on it.")
     except Exception as exc:  # noqa: BLE001 - the point is that nothing reaches the page raw
         log.exception("error while %s", what)
+        if isinstance(exc, OSError) and exc.filename:  # a read-only or full disk: paths for the server's keeper
+            st.error(f"The server could not read or write a file it needs while {what}. Try again later; whoever "
+                     "runs it can see the details below.")
+            server_details(f"{type(exc).__name__}: {exc}")
+            return
         st.error(f"Something went wrong while {what}: {exc}. Change a setting and try again.")

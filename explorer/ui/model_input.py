@@ -187,7 +187,7 @@ def _download(name: str) -> bool:
         models.download_weights(name, report)
     except models.WeightsUnavailable as exc:
         bar.empty()
-        st.error(f"The weights could not be downloaded: this server may be offline. {RANDOM_INSTEAD}")
+        st.error(f"{exc.summary[0].upper()}{exc.summary[1:]}. {RANDOM_INSTEAD}")
         layout.server_details(f"{exc}.")
         return False
     bar.empty()

@@ -12,6 +12,14 @@ from explorer import backends, labels, run_files, runs, training
 from explorer.ui import layout
 
 
+def store_problem() -> str | None:
+    """Why this server cannot train, in a line for its visitors (its run store is not writable); None when it can."""
+    if runs.writable():
+        return None
+    return ("Training is off on this server: it may not write its run store, where runs keep their weights and "
+            f"curves. Whoever runs it can point {runs.ROOT_ENV} at a writable folder.")
+
+
 def backend() -> backends.Backend:
     """One backend per server process (it schedules the shared queue), with a worker started ahead so that a run
     shows its first step at once (``EXPLORER_SPARE_WORKER=0`` saves that idle process's memory).

@@ -116,7 +116,8 @@ def test_layer_page_offers_a_download_and_fails_cleanly_offline(tmp_path, monkey
     assert any("no trained weights here yet (see the left)" in n for n in notes), notes  # the main panel says why
     at.button(key="net_download").click().run()
     no_crash(at)
-    assert any(e.startswith("The weights could not be downloaded") and "random weights" in e for e in errors(at))
+    assert any(e.startswith("The trained weights of GoogLeNet (ImageNet) could not be downloaded: this server may be "
+                            "offline.") and "random weights" in e for e in errors(at)), errors(at)
     assert f"127.0.0.1:{port}" in at.code[-1].value  # the details, for the server's keeper, in an expander
     at.toggle(key="net_pretrained").set_value(False).run()
     no_crash(at)

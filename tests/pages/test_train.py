@@ -410,3 +410,16 @@ def test_damaged_run_folders_are_named_and_the_teacher_alone_removes_them(tmp_pa
     no_crash(teacher)
     assert not (tmp_path / broken).exists() and (tmp_path / sound).exists() and runs.damaged(tmp_path) == {}
     assert not any(e.label.startswith("Damaged") for e in teacher.expander)
+
+
+def test_a_run_store_the_server_may_not_write_turns_training_off_in_one_word(tmp_path, monkeypatch):
+    """A read-only checkout without EXPLORER_RUNS: every section had said "Permission denied" with the folder."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("EXPLORER_RUNS", str(blocker / "runs"))
+    at = app("pages/train.py")
+    no_crash(at)
+    assert [w.value for w in at.warning] == [
+        "Training is off on this server: it may not write its run store, where runs keep their weights and curves. "
+        "Whoever runs it can point EXPLORER_RUNS at a writable folder."]
+    assert not errors(at) and not at.button  # no Train to press
