@@ -169,9 +169,13 @@ def patches(result: TopActivations, images: torch.Tensor, model: nn.Module, inpu
 def patch_boxes(result: TopActivations, model: nn.Module, input_size: tuple[int, int],
                 channel: int) -> list[tuple[int, int, int, int]]:
     """Where :func:`patches` cuts each of ``channel``'s top-k images: (top, left, bottom, right), clipped to the
-    image, bottom and right exclusive."""
-    boxes = receptive_field.boxes(model, result.layer, result.positions[channel], input_size)  # (k, 4)
+    image, bottom and right exclusive; the whole image where a unit's field is no box (a network that scrambles
+    its pixels)."""
     height, width = input_size
+    try:
+        boxes = receptive_field.boxes(model, result.layer, result.positions[channel], input_size)  # (k, 4)
+    except NotImplementedError:
+        return [(0, 0, height, width)] * len(result.positions[channel])
     return [(max(top, 0), max(left, 0), min(bottom, height), min(right, width))
             for top, left, bottom, right in boxes.tolist()]
 

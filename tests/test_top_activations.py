@@ -262,3 +262,14 @@ def test_a_rank_among_the_lowest_counts_the_lower_values():
     lowest = torch.tensor([-9.0, -7.0, -5.0])
     assert top.rank(lowest, -8.0, lowest=True) == 2 and top.rank(lowest, -1.0, lowest=True) == 4
     assert top.rank(torch.tensor([9.0, 7.0, 5.0]), 8.0) == 2
+
+
+def test_a_network_that_scrambles_its_pixels_shows_whole_images_for_patches():
+    """Its units' fields are scattered pixels, no box (receptive_field refuses it): the patch is the image."""
+    from explorer import architecture
+
+    model = architecture.build({"model": "lenet5", "data": "shapes", "scramble": True}, (1, 28, 28), 8)
+    images = (torch.rand(12, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8)
+    result = top.compute(model, "conv2", images, k=3, device="cpu")
+    assert top.patch_boxes(result, model, (28, 28), 5) == [(0, 0, 28, 28)] * 3
+    assert [tuple(p.shape) for p in top.patches(result, images, model, (28, 28), 5)] == [(1, 28, 28)] * 3

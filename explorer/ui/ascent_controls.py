@@ -283,14 +283,18 @@ def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
 
 
 def unit_field(network: Network, goal: visualize.Goal) -> tuple[int, int, int, int] | None:
-    """For a unit goal, the input box its receptive field covers (clipped to the image); else None."""
+    """For a unit goal, the input box its receptive field covers (clipped to the image); else None (and where the
+    field is no box: a network that scrambles its pixels)."""
     if goal.mode != "unit" or goal.unit is None:
         return None
     size = tuple(network.spec.input_shape[1:])
-    top, left, bottom, right = memo.computed(
-        "wx_field", (network.key, goal.layer, goal.unit),
-        lambda report: receptive_field.rf_box(network.model, goal.layer, goal.unit, size),
-        lambda done, total: "Finding the unit's receptive field...", keep=64)
+    try:
+        top, left, bottom, right = memo.computed(
+            "wx_field", (network.key, goal.layer, goal.unit),
+            lambda report: receptive_field.rf_box(network.model, goal.layer, goal.unit, size),
+            lambda done, total: "Finding the unit's receptive field...", keep=64)
+    except NotImplementedError:
+        return None
     return max(top, 0), max(left, 0), min(bottom, size[0]), min(right, size[1])
 
 

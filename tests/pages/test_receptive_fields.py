@@ -185,7 +185,8 @@ def _scrambled_run(root):
     return run
 
 
-def test_a_network_that_scrambles_its_pixels_has_no_boxes_to_draw_and_says_why(tmp_path, monkeypatch):
+def test_a_network_that_scrambles_its_pixels_has_no_boxes_to_draw_and_says_why_and_other_pages_go_without(
+        tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     run = _scrambled_run(tmp_path)
     at = app("pages/receptive_fields.py", model=f"run:{run.id}")
@@ -196,3 +197,9 @@ def test_a_network_that_scrambles_its_pixels_has_no_boxes_to_draw_and_says_why(t
     inside = app("pages/layer_by_layer.py", model=f"run:{run.id}", layer="scramble")  # what the network sees
     no_crash(inside)
     assert not errors(inside) and "Scramble: the 28 x 28 pixels moved to fixed random places" in text(inside)
+    top = app("pages/top_activations.py", model=f"run:{run.id}", layer="conv2")  # whole images, no patch boxes
+    no_crash(top)
+    assert not errors(top) and "Whole images" in titles(top)
+    unit = app("pages/what_excites.py", model=f"run:{run.id}", mode="unit", layer="conv2", steps="4")
+    no_crash(unit)
+    assert not errors(unit)
