@@ -95,7 +95,8 @@ with view, layout.guard("showing the channel"):
     values = result.values[channel]
     st.subheader(f"Channel {channel}: its {'lowest' if low else 'top'} {result.k} of {images_set.about}")
     image_sets.draw_top9(network, result, images_set, channel,
-                         ("Whole images", "Their patches (receptive fields)"), "ta", lowest=low)
+                         ("Whole images", "Their patches (receptive fields)" if top_activations.has_patches(
+                             network.model) else "Whole again (its units see scattered pixels)"), "ta", lowest=low)
     if isinstance(layer.module, torch.nn.Conv2d):
         maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"

@@ -199,7 +199,7 @@ def test_a_network_that_scrambles_its_pixels_has_no_boxes_to_draw_and_says_why_a
     assert not errors(inside) and "Scramble: the 28 x 28 pixels moved to fixed random places" in text(inside)
     top = app("pages/top_activations.py", model=f"run:{run.id}", layer="conv2")  # whole images, no patch boxes
     no_crash(top)
-    assert not errors(top) and "Whole images" in titles(top)
+    assert not errors(top) and "Whole again (its units see scattered pixels)" in titles(top)
     unit = app("pages/what_excites.py", model=f"run:{run.id}", mode="unit", layer="conv2", steps="4")
     no_crash(unit)
     assert not errors(unit)
