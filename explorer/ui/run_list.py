@@ -67,21 +67,36 @@ def _damaged() -> None:
 def run_lists(only_mine: bool) -> None:
     """The run list, redrawn every 2 s while any run on the server is queued or running, and apart from it (in a
     fragment of its own) the actions on one run: a Download clicked as its button was drawn again asked for a file
-    that was gone (1 click in 8)."""
+    that was gone (1 click in 8). When a run comes, goes or changes status, the whole page is drawn again, the
+    actions with it (a run that finished meanwhile kept its Delete disabled and had no Download)."""
 
     # read again here: a run that Train just started is not in the page's list
     @st.fragment(run_every=2.0 if any(r.active for r in runs.list_runs()) else None)
     def run_list() -> None:
+        every = runs.list_runs()
+        if _changed(every) and st.session_state.get("tr_run_list_ticks"):
+            st.rerun()  # from a tick of this fragment: the whole page
+        st.session_state.tr_run_list_ticks = True
         with layout.guard("listing the runs"):
-            runs_section(runs.list_runs(), visitor.visitor_id(), only_mine)
+            runs_section(every, visitor.visitor_id(), only_mine)
 
     @st.fragment
     def actions() -> None:
         with layout.guard("showing the run's actions"):
             run_actions(runs.list_runs(), visitor.visitor_id(), only_mine)
 
+    st.session_state.tr_run_list_ticks = False  # a whole page's run: what the fragment sees next is not a change
+    _changed(runs.list_runs())
     run_list()
     actions()
+
+
+def _changed(every: list[runs.Run]) -> bool:
+    """Whether the runs (their ids, names and statuses) differ from those this session last drew; remembers them."""
+    seen = tuple((r.id, r.name, r.status) for r in every)
+    changed = st.session_state.get("tr_runs_seen") != seen
+    st.session_state.tr_runs_seen = seen
+    return changed
 
 
 def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
