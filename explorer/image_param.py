@@ -21,7 +21,7 @@ import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__in
 from torchvision.transforms.v2 import functional as TF
 
 PARAMS = ("pixels", "fourier")
-LABELS = {"pixels": "Pixels (the lecture's)", "fourier": "Frequencies (Olah et al. 2017, as Lucent)"}
+LABELS = {"pixels": "Pixels (the lecture's)", "fourier": "Frequencies (Olah et al. 2017)"}
 
 # Lucid's square root of ImageNet's colour covariance (its SVD), its largest column scaled to 1
 _COLOUR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -114,7 +114,7 @@ class FourierImage:
 
     def step(self, objective: torch.Tensor, done: int) -> None:
         self.optimiser.zero_grad()
-        (-objective).backward()
+        (-objective).backward(inputs=[self.spectrum])  # not the weights' .grad
         self.optimiser.step()
 
 

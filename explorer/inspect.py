@@ -278,8 +278,8 @@ def formula(layer: Layer) -> list[str]:
                 "every image and channel. A convolution after it sees random pixels side by side, no neighbourhood; "
                 "a fully connected layer could undo it by moving its own weights the same way."]
     if layer.type == "Normalize":
-        return ["Normalisation: $(x - \\text{mean}) / \\text{std}$ per channel, with the numbers its weights were "
-                f"trained with ({module.extra_repr()}): a data set's own statistics (MNIST, CIFAR-10, ImageNet), or "
+        return ["Normalisation: $(x - \\text{mean}) / \\text{std}$ per channel, with the numbers the network is "
+                f"built with ({module.extra_repr()}): a data set's own statistics (MNIST, CIFAR-10, ImageNet), or "
                 "fixed ones (0.5 and 0.25 for the built-in shapes; 0.5 and 0.5 for GoogLeNet's ported weights)."]
     if layer.type in ("add", "iadd") and layer.shortcut:
         return [f"Skip connection with a projection: {layer.shortcut}, $W_s$, to take the shape of the block's "

@@ -77,6 +77,8 @@ class AscentConfig:
                   "record_every": (1, 10_000)}
         if self.param not in image_param.PARAMS:
             raise ValueError(f"param must be one of {', '.join(image_param.PARAMS)}, got {self.param!r}")
+        if self.param == "fourier" and (self.blur_every or self.norm):
+            raise ValueError("blur_every and norm are pixel settings: a frequency image takes neither")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in limits and not (math.isfinite(value) and limits[f.name][0] <= value <= limits[f.name][1]):

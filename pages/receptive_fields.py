@@ -151,7 +151,7 @@ with tab_unit, layout.guard("drawing the unit's field"):
     st.caption("Effective field (Luo et al. 2016): |d a / d pixel|, where a is the sum of the layer's channels at "
                "this position and a pixel's colours are added up (yellow: a changes most with that pixel, dark purple: "
                "not at all). Past the first layers it usually fills only the middle of the theoretical box and falls "
-               "off towards its edges; a first convolution's is its kernel's weights, |w|, edges and all.")
+               "off towards its edges; a first convolution's is the absolute sum of its kernels, edges and all.")
 
 with tab_layers, layout.guard("tabulating the layers"):
     st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")

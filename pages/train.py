@@ -84,7 +84,7 @@ with controls, layout.guard("preparing the run"):
     st.caption(labels.DATA_FACTS[data])
     extra, shape, classes = input_of(data, arch)
     config, problem = {"data": data, "model": arch, **extra}, None
-if arch == "custom":  # eight columns: in the view's 310 px at 1024 px they scrolled sideways
+if arch == "custom":  # nine columns: in the view's 310 px at 1024 px they scrolled sideways
     with above, layout.guard("planning your network"), st.expander(
             "Your network, layer by layer", expanded=not st.session_state.tr_run, icon=":material/stacks:"):
         st.caption("One row per layer; the classifier to the classes is added at the end. Each layer's output "

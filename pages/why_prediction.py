@@ -134,7 +134,7 @@ with view, layout.guard("checking the maps"):
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
     a, b, c = st.columns([5, 4, 3], vertical_alignment="bottom")
-    a.slider("eps: how much each pixel's value may change (0..1)", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
+    a.slider("eps: each pixel's change (0..1)", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
     targets = [ANY, *(k for k in range(count) if k != best)]
     if st.session_state.why_target not in targets:  # the link's class is not the model's, or already the prediction
         if st.session_state.why_target >= count:

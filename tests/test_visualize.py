@@ -275,3 +275,5 @@ def test_an_ascent_made_of_frequencies_starts_from_the_image_when_asked_and_refu
     assert float((frames[0].image - image).abs().max()) < 1e-5 and frames[-1].value > frames[0].value
     with pytest.raises(ValueError, match="param must be one of pixels, fourier, got 'wavelets'"):
         next(V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(param="wavelets"), SHAPE))
+    with pytest.raises(ValueError, match="blur_every and norm are pixel settings"):  # not silently dropped
+        next(V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(param="fourier", blur_every=4), SHAPE))

@@ -193,14 +193,15 @@ def pick_config() -> visualize.AscentConfig:
                        "on the 0..1 brightness scale."))
         c.number_input("Seed (noise, jitter)", 0, 9999, key="wx_seed")
         plain = st.toggle("Plain ascent: no regularisers (the lecture's algorithm)", key="wx_plain",
-                          help="The lecture's step along the gradient, with two things it leaves implicit: the step "
-                               "is the gradient over its root mean square, and the image stays in 0..1.")
+                          help="Adam on the spectrum alone, no penalty or jitter." if fourier else
+                          "The lecture's step along the gradient, with two things it leaves implicit: the step is "
+                          "the gradient over its root mean square, and the image stays in 0..1.")
         d, e, f, g, h = st.columns(5)
         d.slider("L2 (lambda)", 0.0, 1.0, key="wx_l2", step=0.01, disabled=plain)
         e.slider("Total variation (mu)", 0.0, 20.0, key="wx_tv", step=0.1, disabled=plain)
         f.slider("Jitter (pixels)", 0, 16, key="wx_jitter", disabled=plain)
         g.slider("Blur every k steps", 0, 64, key="wx_blur", disabled=plain or fourier,
-                 help="0: never." + (" Pixels only: a frequency image is smooth by its making." if fourier else ""))
+                 help="0: never." + (" Pixels only: not part of the frequency method." if fourier else ""))
         h.slider("Keep ‖x‖ = ρ, per value", 0.0, 5.0, key="wx_norm", step=0.1, disabled=fourier,
                  help="The lecture's constraint ‖x‖ = ρ, measured where the network computes and per value, so that "
                       "one ρ suits a digit and a photo: after each step the image in the network's units (z, the "
@@ -222,7 +223,9 @@ PARAM_HELP = (
     "Pixels: each step moves every pixel along its own gradient, mostly high-frequency noise the network happens "
     "to answer. Frequencies: the image is the inverse Fourier transform of coefficients that are each scaled by "
     "1 / frequency (colours decorrelated, as ImageNet's, through a sigmoid), stepped by Adam, so smooth patterns "
-    "move first: Olah, Mordvintsev & Schubert (2017), Lucid's and Lucent's default. Blur and ρ are for pixels.")
+    "move first: Olah, Mordvintsev & Schubert (2017), Lucid's and Lucent's default (here from a livelier random "
+    "start, and with jitter as the only transformation). Plain against plain it leaves less high-frequency noise; "
+    "the pixel regularisers (blur, total variation) smooth more. Blur and ρ are for pixels.")
 
 
 def _record_every(steps: int) -> int:

@@ -92,8 +92,9 @@ def run_lists(only_mine: bool) -> None:
 
 
 def _changed(every: list[runs.Run]) -> bool:
-    """Whether the runs (their ids, names and statuses) differ from those this session last drew; remembers them."""
-    seen = tuple((r.id, r.name, r.status) for r in every)
+    """Whether the runs (their ids, names, statuses, and a running run's first checkpoint: its Download) differ from
+    those this session last drew; remembers them."""
+    seen = tuple((r.id, r.name, r.status, r.active and run_files.has_checkpoint(r.id)) for r in every)
     changed = st.session_state.get("tr_runs_seen") != seen
     st.session_state.tr_runs_seen = seen
     return changed
