@@ -70,8 +70,9 @@ def run_lists(only_mine: bool) -> None:
     that was gone (1 click in 8). When a run comes, goes or changes status, the whole page is drawn again, the
     actions with it (a run that finished meanwhile kept its Delete disabled and had no Download)."""
 
-    # read again here: a run that Train just started is not in the page's list
-    @st.fragment(run_every=2.0 if any(r.active for r in runs.list_runs()) else None)
+    listed = runs.list_runs()  # read again here: a run that Train just started is not in the page's list
+
+    @st.fragment(run_every=2.0 if any(r.active for r in listed) else None)
     def run_list() -> None:
         every = runs.list_runs()
         if _changed(every) and st.session_state.get("tr_run_list_ticks"):
@@ -86,7 +87,7 @@ def run_lists(only_mine: bool) -> None:
             run_actions(runs.list_runs(), visitor.visitor_id(), only_mine)
 
     st.session_state.tr_run_list_ticks = False  # a whole page's run: what the fragment sees next is not a change
-    _changed(runs.list_runs())
+    _changed(listed)
     run_list()
     actions()
 
