@@ -186,6 +186,9 @@ def _pool(layer: dict, shape: tuple[int, ...], where: str) -> _Made:
     if kind not in ("max", "avg"):
         raise ArchitectureError(f"{where}: kind must be 'max' or 'avg', not {layer['kind']!r}")
     size = _integer(layer, "size", where, default=2)
+    if _integer(layer, "dilation", where, default=1) != 1:  # PyTorch's average pool has none; ours take none
+        raise ArchitectureError(f"{where}: dilation is a convolution's setting here; a pooling window takes "
+                                f"size, stride and padding (leave dil empty or 1)")
     stride = _integer(layer, "stride", where, default=size)
     padding = _integer(layer, "padding", where, default=0, low=0)
     if padding > size // 2:  # PyTorch's own rule for pooling

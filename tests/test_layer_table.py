@@ -130,6 +130,7 @@ BAD = [  # (layers, input shape, index of the bad layer, what the message says)
      r"layer 1 \(conv\): padding 2 is more than half the 3x3 kernel \(at most 1 with dilation 1\)"),
     ([{"type": "pool", "size": 2, "padding": 2}], MNIST, 0, r"layer 1 \(pool\): padding 2 is more than half"),
     ([{"type": "pool", "kind": "min"}], MNIST, 0, r"layer 1 \(pool\): kind must be 'max' or 'avg', not 'min'"),
+    ([{"type": "pool", "dilation": 2}], MNIST, 0, r"layer 1 \(pool\): dilation is a convolution's setting here"),
     ([{"type": "relu"}, {"type": "dropout", "p": 1}], MNIST, 1, r"layer 2 \(dropout\): p is the chance.* not 1"),
     ([{"type": "dropout", "p": -0.1}], MNIST, 0, r"layer 1 \(dropout\): p .* not -0.1"),
     ([{"type": "flatten"}, CONV], MNIST, 1, r"layer 2 \(conv\): a convolution needs a C x H x W feature map.* 784"),
