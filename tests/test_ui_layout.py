@@ -1,5 +1,6 @@
 """The pages' scaffolding (explorer.ui.layout): errors inside a guarded part become a message that says what to do."""
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -63,3 +64,14 @@ def test_each_page_sets_itself_up_with_its_own_entry():
     for info in layout.PAGES:
         (index,) = re.findall(r"layout\.page_setup\(layout\.PAGES\[(\d+)\]\)", (ROOT / info.script).read_text())
         assert layout.PAGES[int(index)].script == info.script
+
+
+def test_the_tabs_icon_is_drawn_here_a_kernels_taps_on_a_clear_ground():
+    """Streamlit has the browser fetch a material icon from Google's fonts: an offline server showed none."""
+    from explorer.ui import layout
+
+    icon = np.asarray(layout.app_icon(48))
+    assert icon.shape == (48, 48, 4)
+    assert tuple(icon[24, 24]) == (255, 140, 40, 255)  # the centre tap
+    assert icon[0, 0, 3] == 0 and icon[16, 24, 3] == 0  # the border and the gap between taps see through
+    assert tuple(icon[8, 8]) == (90, 120, 200, 255)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
 import torch
+from PIL import Image
 
 from explorer import explain_figures
 
@@ -174,9 +176,27 @@ def library_stamp() -> float:
 LOADED = library_stamp()  # the library this server imported
 
 
+def app_icon(side: int = 48) -> Image.Image:
+    """The tab's icon: a 3x3 kernel, the Laplacian's centre warm among blue taps, drawn here so that an offline
+    server shows one (for a material icon the browser asks Google's font server)."""
+    cell, gap = side // 3, max(1, side // 24)
+    colours = np.array([[(90, 120, 200), (40, 80, 180), (90, 120, 200)],
+                        [(40, 80, 180), (255, 140, 40), (40, 80, 180)],
+                        [(90, 120, 200), (40, 80, 180), (90, 120, 200)]], dtype=np.uint8)
+    pixels = np.full((side, side, 4), 0, dtype=np.uint8)  # transparent gaps between the taps
+    for row in range(3):
+        for col in range(3):
+            pixels[row * cell + gap:(row + 1) * cell - gap, col * cell + gap:(col + 1) * cell - gap] = (
+                *colours[row, col], 255)
+    return Image.fromarray(pixels, "RGBA")
+
+
+ICON = app_icon()
+
+
 def page_setup(page: PageInfo) -> None:
     """Page config, the shared sidebar (navigation and the device in use) and the app's style rules."""
-    st.set_page_config(page_title=f"{page.label} · CNN Explorer", page_icon=":material/blur_on:", layout="wide")
+    st.set_page_config(page_title=f"{page.label} · CNN Explorer", page_icon=ICON, layout="wide")
     st.html(f"<style>{STYLE}</style>")
     if library_stamp() > LOADED:  # a page runs afresh from disk, the library stays as imported: a new page can fail
         st.warning("The app's code changed after this server started: a page may fail until the server is "

@@ -76,6 +76,8 @@ def test_deep_link_renders_page(fresh_app_url: str, new_context, path: str, titl
     expect(sidebar.locator('[data-testid="stPageLink"]')).to_have_count(len(PAGES) + 1)
     expect(page.locator('[data-testid="stSidebarNav"]')).to_have_count(0)  # the default nav stays hidden
     expect(page.get_by_text("Page not found")).to_have_count(0)
+    icon = page.locator("link[rel='shortcut icon']").get_attribute("href")  # served here: no outside request
+    assert icon and (icon.startswith(fresh_app_url) or not icon.startswith(("http:", "https:", "//"))), icon
     assert_no_exception(page)
     screenshot(page, request.node.name)
 
