@@ -26,9 +26,11 @@ st.info(f"**Compute device:** {layout.device_summary()}")
 
 # three cards to a row from 1280 px; two at 1024, where three cut the titles and links mid-word
 CARD_PX = 250
+# a host serving the app under a path (server.baseUrlPath) puts it before every page's
+prefix = "/".join(part for part in str(st.get_option("server.baseUrlPath") or "").split("/") if part)
 for cell, page in zip(layout.flow(len(layout.PAGES), CARD_PX, "home_cards", equal_heights=True), layout.PAGES):
     with cell.container(border=True):
         st.subheader(page.label)
         st.write(page.blurb)
         st.page_link(page.script, label=f"Open {page.label}", icon=page.icon)
-        st.caption(f"Link: `/{page.url_path}`")
+        st.caption(f"Link: `/{prefix + '/' if prefix else ''}{page.url_path}`")

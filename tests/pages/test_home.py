@@ -11,3 +11,16 @@ def test_home_lists_every_page_and_the_device():
     links = {link.proto.page for link in at.get("page_link")}
     assert {"", "kernel_lab", "step_by_step", "layer_by_layer", "receptive_fields", "top_activations",
             "train", "what_excites", "why_prediction", "invariance"} <= links  # the URL paths of the deep links
+
+
+def test_each_cards_link_carries_the_hosts_path_prefix():
+    """A server at https://school.example/class/cnn/ (server.baseUrlPath) serves Kernel Lab at /class/cnn/kernel_lab."""
+    from streamlit import config
+
+    assert "Link: `/kernel_lab`" in [c.value for c in app().caption]
+    config.set_option("server.baseUrlPath", "/class/cnn/")
+    try:
+        captions = [c.value for c in app().caption]
+    finally:
+        config.set_option("server.baseUrlPath", "")
+    assert "Link: `/class/cnn/kernel_lab`" in captions and "Link: `/kernel_lab`" not in captions
