@@ -58,7 +58,7 @@ def _damaged() -> None:
     with st.expander(f"Damaged run folders ({len(found)}): not listed, not usable", icon=":material/warning:"):
         for run_id, why in found.items():
             row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-            row.markdown(f"`{run_id}`: {why}.")
+            row.markdown(why.replace(f"run {run_id}", f"Run `{run_id}`", 1) + ".")  # the reason names the run
             if row.button("Remove", key=f"tr_rm_{run_id}", help="Deletes the folder and all its files."):
                 runs.delete_damaged(run_id)
                 st.rerun()

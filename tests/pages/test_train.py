@@ -405,7 +405,7 @@ def test_damaged_run_folders_are_named_and_the_teacher_alone_removes_them(tmp_pa
     teacher.text_input(key="visitor_admin_key").set_value("k" * 32)
     next(b for b in teacher.button if "Manage every run" in b.label).click().run()
     assert any(e.label.startswith("Damaged run folders (1)") for e in teacher.expander)
-    assert f"{broken}`: run {broken}'s config.json or status.json is not JSON" in text(teacher)
+    assert f"Run `{broken}`'s config.json or status.json is not JSON" in text(teacher)
     teacher.button(key=f"tr_rm_{broken}").click().run()
     no_crash(teacher)
     assert not (tmp_path / broken).exists() and (tmp_path / sound).exists() and runs.damaged(tmp_path) == {}
