@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
+import string
 import urllib.parse
 from collections.abc import Mapping, Sequence
 
@@ -113,6 +115,36 @@ def column_widths(rows: Sequence[Mapping[str, object]], least: Mapping[str, int]
     needs it, so nothing is cut (ResNet's "224x224" in a column sized for LeNet's "28x28"); the table scrolls."""
     return {name: max(width, max(text_px(str(row.get(name, ""))) for row in [{name: name}, *rows]) + padding)
             for name, width in least.items()}
+
+
+NAME_MOST = 80  # characters in a run's name
+_MARKUP = set("`[]<>\\$")  # what makes a link, an image, HTML, code or LaTeX: never in a run's name
+
+
+def run_name(text: str) -> str:
+    """``text`` as a run's name: one line of printable characters, spaces collapsed, at most :data:`NAME_MOST`, and
+    none of the marks that make links, images, HTML, code or LaTeX (a classmate's name is shown to the whole class)."""
+    kept = "".join(" " if not c.isprintable() or c.isspace() else c for c in str(text) if c not in _MARKUP)
+    return " ".join(kept.split())[:NAME_MOST].strip()
+
+
+def md_text(text: object) -> str:
+    """``text`` shown as itself inside Markdown: every ASCII punctuation mark backslash-escaped, so a name like
+    "[click](https://...)", "![x](url)" or "www.example.com" stays words (no link, no outside image), lines as one."""
+    return "".join("\\" + c if c in string.punctuation else c for c in " ".join(str(text).split()))
+
+
+def code(text: object) -> str:
+    """``text`` as a Markdown code span, whatever backticks it holds (fenced by one more than its longest run)."""
+    text = " ".join(str(text).split())
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def plot_text(text: object) -> str:
+    """``text`` shown as itself in a plotly title or legend (which read ``<b>``, ``<a href>`` and the like)."""
+    return html.escape(str(text), quote=False)
 
 
 def file_stem(text: str, most: int = 40) -> str:

@@ -12,20 +12,21 @@ import inspect as python_inspect
 
 from torch import nn
 
-from explorer import models
+from explorer import labels, models
 
 _OWN = (models.Normalize, models.Scramble, models.BasicBlock)  # the app's own layers: model.py carries their source
 
 
 def plain_source(model: nn.Sequential, title: str) -> str:
     """Python source of a module whose ``build()`` makes ``model``'s network (untrained): every child is a
-    ``torch.nn`` layer or one of the app's own, whose class definitions come along. ``title``: the docstring's."""
+    ``torch.nn`` layer or one of the app's own, whose class definitions come along. ``title``: the run's name, written
+    as a Python string literal (``repr``), never inside the docstring, whatever quotes it holds."""
     if not isinstance(model, nn.Sequential):
         raise ValueError(f"only a network of layers in a row can be written out, not a {type(model).__name__}")
     own = [kind for kind in _OWN if any(type(m) is kind for m in model.modules())]
     rows = "\n".join(f"        ({name!r}, {_call(module)})," for name, module in model.named_children())
     classes = "\n\n".join(python_inspect.getsource(kind) for kind in own)
-    return f'''"""{title}: the network in plain PyTorch. Load the weights with
+    return f'''"""A trained network (its run's name: ``RUN``) in plain PyTorch. Load the weights with
 
     from safetensors.torch import load_file
     model = build()
@@ -37,6 +38,8 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+
+RUN = {title!r}
 
 
 {classes}
@@ -88,7 +91,7 @@ model.eval()
 with torch.no_grad():
     probabilities = torch.softmax(model(images), dim=1)  # images: (N, %d, %d, %d), values in [0, 1]
 ```''' % (channels, height, width)) if plain else "This network cannot be written out in plain PyTorch: use the app."
-    return f"""# {title}
+    return f"""# {labels.run_name(title)}
 
 Trained in CNN Explorer's training lab: run `{run_id}`{scored}.
 {summary}.

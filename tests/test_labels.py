@@ -68,3 +68,11 @@ def test_every_data_set_of_the_train_page_says_what_it_holds():
 def test_listed_joins_with_and_and_counts_past_the_most():
     assert labels.listed([0]) == "0" and labels.listed([0, 2]) == "0 and 2" and labels.listed([0, 2, 4]) == "0, 2 and 4"
     assert labels.listed(list("abcdefg"), most=5) == "a, b, c, d, e and 2 others"
+
+
+def test_text_shown_as_itself_in_markdown_and_plotly():
+    assert labels.md_text("[click](https://e.x) www.e.x\nnext") == "\\[click\\]\\(https\\:\\/\\/e\\.x\\) www\\.e\\.x next"
+    assert labels.code("conv1") == "`conv1`"
+    assert labels.code("a`b") == "``a`b``" and labels.code("`![i](u)") == "`` `![i](u) ``"
+    assert labels.plot_text("<a href='u'>x</a> & y") == "&lt;a href='u'&gt;x&lt;/a&gt; &amp; y"
+    assert labels.run_name("  two\tlines\nhere ") == "two lines here"

@@ -86,3 +86,13 @@ def test_a_run_without_weights_or_with_an_unreadable_card_still_zips(tmp_path):
     with zipfile.ZipFile(io.BytesIO(run_files.export(damaged.id, tmp_path))) as archive:
         names = {n.split("/", 1)[1] for n in archive.namelist()}
     assert "model.safetensors" in names and "README.md" not in names
+
+
+@pytest.mark.parametrize("name", ['"""+str(globals().__setitem__("HACKED", 1))+"""',
+                                  "'''\nHACKED = 1\n'''", 'x\\"""; HACKED = 1; """'])
+def test_a_run_name_is_data_in_model_py_never_code(name):
+    """A classmate names a run; whoever downloads it and imports its model.py must run nothing but the network."""
+    network = architecture.build({"arch": "lenet5"}, (1, 28, 28), 8)
+    module = _plain(model_card.plain_source(network, name))
+    assert module.RUN == name and not hasattr(module, "HACKED")
+    assert str(module.build()) == str(network)

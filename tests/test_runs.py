@@ -253,3 +253,11 @@ def test_damaged_folders_are_named_and_only_they_are_removed_as_damaged(tmp_path
         runs.delete_damaged(sound.id, tmp_path)
     runs.delete_damaged(broken.id, tmp_path)
     assert [r.id for r in runs.list_runs(tmp_path)] == [sound.id] and runs.damaged(tmp_path) == {}
+
+
+def test_a_name_is_kept_to_one_plain_line(tmp_path):
+    """Names reach the whole class: no links, images, HTML or code from a classmate, no second line, 80 at most."""
+    run = runs.create({"arch": "lenet5"}, root=tmp_path, name="Q ![q](http://x/q.png)\n<i>it</i> `x`")
+    assert run.name == "Q !q(http://x/q.png) iit/i x"
+    assert runs.rename(run.id, "a" * 200, tmp_path).name == "a" * 80
+    assert runs.rename(run.id, " [] <> ", tmp_path).name == "a" * 80  # nothing left: the name stays

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import figures, mosaic, run_files, runs, train_figures
+from explorer import figures, labels, mosaic, run_files, runs, train_figures
 from explorer.ui import layout, state
 
 
 def _label(run: runs.Run) -> str:
     """The run's name, and how its first layer started when that was by hand."""
-    init = run.config.get("init") or {}
+    init, name = run.config.get("init") or {}, labels.plot_text(run.name)  # plotly reads <b>, <a href>...
     if not init.get("kernels"):
-        return run.name
-    return f"{run.name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
+        return name
+    return f"{name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
 
 
 COMPARED = 6  # runs in one comparison: more colours and filter mosaics than that are hard to tell apart
@@ -49,6 +49,6 @@ def draw(listed: list[runs.Run]) -> None:
     # each at least FILTERS_PX wide, so a run's name on its own line is whole ("LeNet-5 on Fashion-MNIST #1")
     for place, (run, step) in zip(layout.flow(len(last), FILTERS_PX, "tr_compare_filters"), last):
         filters = run_files.load_snapshot(run.id, step)["filters"]
-        title = figures.subtitled(run.name, f"first-layer filters, step {step:,}")
+        title = figures.subtitled(labels.plot_text(run.name), f"first-layer filters, step {step:,}")
         place.plotly_chart(mosaic.kernels_figure(filters, title, height=300, width_px=FILTERS_PX),
                            key=f"tr_compare_filters_{run.id}_{step}")

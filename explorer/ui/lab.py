@@ -143,7 +143,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         st.warning(f"That run cannot be shown: {exc}.")
         return
     records = runs.metrics(run_id)
-    st.markdown(f"### {run.name}")
+    st.markdown(f"### {labels.md_text(run.name)}")
     st.caption(run_files.describe(run.config))
     if settings:
         st.button("Use these settings", key=f"tr_reuse_{run_id}", on_click=reuse, args=(run.config, settings),

@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 from torch import fx, nn
 
-from explorer import famous, inputs, inspect, models, run_files, runs
+from explorer import famous, inputs, inspect, labels, models, run_files, runs
 from explorer.ui import image_input, image_sets, layout, state, visitor
 
 DEFAULT = "lenet5"
@@ -80,7 +80,7 @@ def _model_name(text: str) -> str:
                              "another server") from None
         except ValueError as exc:  # a bad id, or a run whose files are damaged
             raise ValueError(f"{exc}: it cannot be opened") from None
-        raise ValueError(f"the run '{run.name}' " + ("has no saved weights (its checkpoint is missing)"
+        raise ValueError(f"the run '{labels.md_text(run.name)}' " + ("has no saved weights (its checkpoint is missing)"
                                                       if run.status == "finished"
                                                       else f"is {run.status}, not finished"))
     raise ValueError(f"{text!r} is neither a model of the zoo nor a finished training run")

@@ -105,7 +105,7 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue and the runs on this server (yours marked, or only yours): what redraws while runs train."""
     lab.whole_page_if_asked()
     queue = run_status.backend().queue()
-    st.caption("Queue: " + (", ".join(f"{r.name} ({run_status.shown(r)})" for r in queue) if queue else "empty") +
+    st.caption("Queue: " + (", ".join(f"{labels.md_text(r.name)} ({run_status.shown(r)})" for r in queue) if queue else "empty") +
                ". Everyone using this server shares it.")
     _damaged()
     if not every:
@@ -153,7 +153,7 @@ def run_actions(every: list[runs.Run], me: str, only_mine: bool) -> None:
     naming.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
     naming.button("Rename", key="tr_rename", on_click=_rename, args=(chosen,))
     with delete:
-        st.markdown(f"Delete **{run.name}** with its checkpoint, snapshots and curves? It cannot be undone, "
+        st.markdown(f"Delete **{labels.md_text(run.name)}** with its checkpoint, snapshots and curves? It cannot be undone, "
                     "and it is gone for everyone on this server.")
         if st.button("Delete it", key="tr_delete", type="primary"):
             runs.delete(chosen)
