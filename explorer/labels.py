@@ -121,11 +121,11 @@ NAME_MOST = 80  # characters in a run's name
 _MARKUP = set("`[]<>\\$")  # what makes a link, an image, HTML, code or LaTeX: never in a run's name
 
 
-def run_name(text: str) -> str:
-    """``text`` as a run's name: one line of printable characters, spaces collapsed, at most :data:`NAME_MOST`, and
-    none of the marks that make links, images, HTML, code or LaTeX (a classmate's name is shown to the whole class)."""
+def plain_name(text: str, most: int = NAME_MOST) -> str:
+    """``text`` as a run's or an upload's name: one line of printable characters, spaces collapsed, at most ``most``,
+    and none of the marks that make links, images, HTML, code or LaTeX (a classmate's name is shown to the class)."""
     kept = "".join(" " if not c.isprintable() or c.isspace() else c for c in str(text) if c not in _MARKUP)
-    return " ".join(kept.split())[:NAME_MOST].strip()
+    return " ".join(kept.split())[:most].strip()
 
 
 def md_text(text: object) -> str:

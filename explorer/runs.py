@@ -174,7 +174,7 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
         write_json(building / "config.json", config)
         write_json(building / "status.json", {
             "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
-            "name": labels.run_name(name) or _default_name(config, base), "owner": owner, "pid": None, "device": "",
+            "name": labels.plain_name(name) or _default_name(config, base), "owner": owner, "pid": None, "device": "",
             "request_id": request_id})
         os.replace(building, base / run_id)
         if request_id is not None:
@@ -344,8 +344,8 @@ def requeue(run_id: str, reason: str = "", root: Path | None = None) -> Run:
 
 
 def rename(run_id: str, name: str, root: Path | None = None) -> Run:
-    """Give the run a display name (as :func:`explorer.labels.run_name` cleans it; nothing left: the name stays)."""
-    return _update(run_id, root, lambda current: {**current, "name": labels.run_name(name) or current["name"]})
+    """Give the run a display name (as :func:`explorer.labels.plain_name` cleans it; nothing left: the name stays)."""
+    return _update(run_id, root, lambda current: {**current, "name": labels.plain_name(name) or current["name"]})
 
 
 def delete(run_id: str, root: Path | None = None) -> None:

@@ -45,7 +45,7 @@ names = [layer.name for layer in layers]
 state.page_default("lbl_layer", names[0])
 if st.session_state.lbl_layer not in names:
     if st.session_state.lbl_layer:
-        view.warning(f"This model has no layer `{st.session_state.lbl_layer[:40]}`: starting at the first one.")
+        view.warning(f"This model has no layer {labels.code(st.session_state.lbl_layer[:40])}: starting at the first one.")
     st.session_state.update(lbl_layer=names[0], **FIRST_PAGES)
 
 with view, layout.guard("running the network"):

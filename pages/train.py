@@ -164,7 +164,7 @@ with view:
         active = bool(st.session_state.tr_run) and runs.get(st.session_state.tr_run).active
     except (runs.RunNotFound, ValueError) as exc:  # deleted, a link from another server, or its files damaged (by
         # hand, a full disk: the list passes over it too): say so, and leave it and its snapshot's step out of the link
-        st.warning(f"There is no run `{st.session_state.tr_run[:40]}` on this server: it was deleted, or the link "
+        st.warning(f"There is no run {labels.code(st.session_state.tr_run[:40])} on this server: it was deleted, or the link "
                    "comes from another server." if isinstance(exc, runs.RunNotFound) else
                    f"Run `{st.session_state.tr_run}` cannot be shown: {exc}. Whoever runs the server may delete its "
                    "folder in the run store.")

@@ -84,7 +84,7 @@ def pick_goal(network: Network) -> Choice:
         if chosen in {l.name for l in network.layers}:  # e.g. a fully connected layer, then "One unit"
             st.info(f"`{chosen}` has no feature maps, so no units: showing `{st.session_state.wx_layer}`.")
         elif chosen:
-            st.warning(f"This model has no layer `{chosen[:40]}`: showing `{st.session_state.wx_layer}`.")
+            st.warning(f"This model has no layer {labels.code(chosen[:40])}: showing `{st.session_state.wx_layer}`.")
     a, b, c = st.columns([5, 5, 6])  # the toggle with its help icon beside it: 183 px, whole from 1024 px up
     a.selectbox("Layer", names, key="wx_layer")
     layer = next(l for l in network.layers if l.name == st.session_state.wx_layer)

@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from explorer import images
+from explorer import images, labels
 from explorer.ui import state
 
 SOURCES = ("sample", "draw", "upload", "camera")
@@ -122,7 +122,7 @@ def _upload() -> tuple[str, torch.Tensor] | None:
         "Upload an image (PNG, JPEG, WebP, BMP or GIF; at most 20 MB and 16 megapixels)",
         type=["png", "jpg", "jpeg", "webp", "bmp", "gif"], key="img_upload",
     )
-    return None if file is None else _decode(file.getvalue(), file.name)
+    return None if file is None else _decode(file.getvalue(), labels.plain_name(file.name))
 
 
 def _camera() -> tuple[str, torch.Tensor] | None:

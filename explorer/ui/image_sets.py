@@ -115,12 +115,12 @@ def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
         return None
     raw = file.getvalue()
     try:
-        images_set, notes = _unzip(hashlib.sha256(raw).hexdigest(), raw, file.name, spec.name, count, spec)
+        images_set, notes = _unzip(hashlib.sha256(raw).hexdigest(), raw, labels.plain_name(file.name), spec.name, count, spec)
     except data.DataUnavailable as exc:
         st.error(f"This zip cannot be used: {exc}.")
         return None
     for note in notes[:5]:
-        st.caption(note)
+        st.caption(labels.md_text(note))  # the zip's own file names
     return images_set
 
 
@@ -138,7 +138,7 @@ def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
         st.error(f"This folder cannot be used: {exc}.")
         return None
     for note in notes[:5]:
-        st.caption(note)
+        st.caption(labels.md_text(note))
     return ImageSet(found.images, f"{len(found):,} images of your folder", f"folder:{digest}:{spec.input_shape}")
 
 

@@ -269,5 +269,5 @@ def trained_hint(network: Network, purpose: str) -> str:
 def not_a_map_layer(layers: Sequence[Any], name: str, then: str) -> str:
     """Why the link's layer ``name`` cannot be used where feature maps are needed, and ``then`` what happens."""
     if name in {layer.name for layer in layers}:
-        return f"`{name[:40]}` has no feature maps (a fully connected layer sees the whole image): {then}."
-    return f"This model has no layer `{name[:40]}`: {then}."
+        return f"{labels.code(name[:40])} has no feature maps (a fully connected layer sees the whole image): {then}."
+    return f"This model has no layer {labels.code(name[:40])}: {then}."

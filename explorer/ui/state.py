@@ -17,6 +17,8 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from explorer import labels
+
 _KEPT = "_kept_settings"
 _FROM_LINK = "_settings_from_link"
 _PICKED = "_settings_page_defaults"
@@ -266,7 +268,7 @@ def link_ignored(param: str, raw: object, why: str) -> None:
     text = str(raw)
     if len(text) > 40:
         text, why = text[:40] + "…", why.replace(text, text[:40] + "…")[:400]
-    st.warning(f"The link's `{param}={text}` was ignored: {why}.")
+    st.warning(f"The link's {labels.code(f'{param}={text}')} was ignored: {why}.")
 
 
 def odd(key: str, param: str, what: str) -> None:

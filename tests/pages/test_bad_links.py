@@ -74,3 +74,11 @@ def test_a_long_value_is_cut_in_the_warning_and_its_reason():
     at = app("pages/kernel_lab.py", border="x" * 5000)
     no_crash(at)
     assert len(warnings(at)) < 300 and f"`border={'x' * 40}…` was ignored: '{'x' * 40}…' is not one of" in warnings(at)
+
+
+def test_a_links_value_stays_words_in_its_warning_whatever_backticks_it_holds():
+    """A value that closes the code span itself must not become a link or an outside image on the page."""
+    at = app("pages/layer_by_layer.py", layer="`![i](http://127.0.0.1:9/p.png) [x](https://e.example)")
+    no_crash(at)
+    shown = warnings(at)
+    assert "`` `![i](http://127.0.0.1:9/p.png) [x](http ``: starting at the first one" in shown, shown
