@@ -91,7 +91,7 @@ model.eval()
 with torch.no_grad():
     probabilities = torch.softmax(model(images), dim=1)  # images: (N, %d, %d, %d), values in [0, 1]
 ```''' % (channels, height, width)) if plain else "This network cannot be written out in plain PyTorch: use the app."
-    return f"""# {labels.run_name(title)}
+    return f"""# {labels.plain_name(title)}
 
 Trained in CNN Explorer's training lab: run `{run_id}`{scored}.
 {summary}.

@@ -55,7 +55,7 @@ def transfer_source(name: str, root: Path | None = None) -> str:
     "the run 'LeNet-5 on MNIST 2'" (a deleted run by its id)."""
     if name.startswith("run:"):
         try:
-            return f"the run '{labels.run_name(get(name[4:], root).name)}'"
+            return f"the run '{labels.plain_name(get(name[4:], root).name)}'"
         except RunNotFound:
             return f"the run {name[4:]} (deleted)"
         except ValueError:
@@ -220,10 +220,10 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
         meta = read_json(target)
         channels, size, _ = meta["input_shape"]
         return models.ModelSpec(
-            name=f"run:{run_id}", title=labels.run_name(run.name), input_size=size, channels=channels,
+            name=f"run:{run_id}", title=labels.plain_name(run.name), input_size=size, channels=channels,
             classes=shapes.current_names(meta["classes"]), mean=tuple(meta["mean"]), std=tuple(meta["std"]),
             weights="run",
-            about=f"Trained in the training lab: {labels.run_name(run.name)} ({run.status}, step {meta['step']}).",
+            about=f"Trained in the training lab: {labels.plain_name(run.name)} ({run.status}, step {meta['step']}).",
             digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
     except (KeyError, TypeError, ValueError) as exc:  # written by hand or by another version of the app
         raise ValueError(f"run {run_id}'s checkpoint.json does not describe its network") from exc

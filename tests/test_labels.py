@@ -75,4 +75,4 @@ def test_text_shown_as_itself_in_markdown_and_plotly():
     assert labels.code("conv1") == "`conv1`"
     assert labels.code("a`b") == "``a`b``" and labels.code("`![i](u)") == "`` `![i](u) ``"
     assert labels.plot_text("<a href='u'>x</a> & y") == "&lt;a href='u'&gt;x&lt;/a&gt; &amp; y"
-    assert labels.run_name("  two\tlines\nhere ") == "two lines here"
+    assert labels.plain_name("  two\tlines\nhere ") == "two lines here"
