@@ -52,6 +52,15 @@ RESUMABLE = ("interrupted", "failed", "cancelled")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # an id is one path component, never "..": safe to join
 
 
+MOST_MINE = 2  # runs one visitor may have queued or running at once (:func:`create`'s ``limit``): the queue is shared
+MOST_WAITING = 20  # runs queued on the server at once, whoever's
+
+
+class QueueFull(RuntimeError):
+    """A run refused by :func:`create`'s ``limit``: its owner has :data:`MOST_MINE` runs waiting or training, or the
+    server's queue holds :data:`MOST_WAITING`. The message says which, in the page's words."""
+
+
 class RunNotFound(KeyError):
     """No run of that id in the store."""
 
@@ -154,12 +163,14 @@ def _locked(folder: Path) -> Iterator[None]:
 # --- runs ------------------------------------------------------------------------------------
 
 def create(config: dict, request_id: str | None = None, root: Path | None = None, name: str = "",
-           owner: str = "") -> Run:
+           owner: str = "", limit: bool = False) -> Run:
     """A new queued run for ``config``; with a ``request_id`` already seen, that request's run instead.
 
     The request id makes submitting idempotent: a double-clicked button or a rerun after a
     reconnect finds the first run. The folder is built under a hidden name and renamed into
-    place, so no reader ever sees half a run.
+    place, so no reader ever sees half a run. ``limit``: :class:`QueueFull` where the owner or the
+    server has as many runs waiting as they may (checked under the store's lock, so two clicks
+    at once cannot both pass).
     """
     base = _root(root)
     base.mkdir(parents=True, exist_ok=True)
@@ -167,6 +178,8 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
         existing = _by_request(base, request_id)
         if existing is not None:
             return existing
+        if limit:
+            _check_room(base, owner)
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         building = base / f".new-{run_id}"
         building.mkdir()
@@ -181,6 +194,17 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
             (base / "requests").mkdir(exist_ok=True)
             write_json(_request_file(base, request_id), {"run": run_id})
     return get(run_id, base)
+
+
+def _check_room(base: Path, owner: str) -> None:
+    """:class:`QueueFull` where ``owner`` has :data:`MOST_MINE` runs waiting or training, or the server
+    :data:`MOST_WAITING` queued."""
+    active = [run for run in list_runs(base) if run.active]
+    if owner and sum(run.owner == owner for run in active) >= MOST_MINE:
+        raise QueueFull(f"You have {MOST_MINE} runs waiting or training, as many as one browser may: the queue is "
+                        "the whole class's. Cancel one, or wait for one to end.")
+    if sum(run.status == "queued" for run in active) >= MOST_WAITING:
+        raise QueueFull(f"The server's queue is full ({MOST_WAITING} runs wait): try again when some have started.")
 
 
 def _request_file(base: Path, request_id: str) -> Path:

@@ -155,8 +155,12 @@ with controls, layout.guard("preparing the run"):
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
     if st.button("Train", key="tr_start", type="primary", disabled=bool(problem) or too_big or no_steps,
                  icon=":material/play_arrow:"):
-        st.session_state.tr_run = run_status.backend().submit(config, request_id=request, owner=visitor.visitor_id())
-        if st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
+        try:  # the teacher's session (the admin key) is not limited
+            st.session_state.tr_run = run_status.backend().submit(config, request_id=request, owner=visitor.visitor_id(),
+                                                                  limit=not visitor.is_admin())
+        except runs.QueueFull as exc:
+            st.error(str(exc))
+        if st.session_state.tr_run and st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
             st.session_state.tr_mine.append(st.session_state.tr_run)
 
 with view:

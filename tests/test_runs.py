@@ -261,3 +261,21 @@ def test_a_name_is_kept_to_one_plain_line(tmp_path):
     assert run.name == "Q !q(http://x/q.png) iit/i x"
     assert runs.rename(run.id, "a" * 200, tmp_path).name == "a" * 80
     assert runs.rename(run.id, " [] <> ", tmp_path).name == "a" * 80  # nothing left: the name stays
+
+
+def test_one_browser_may_have_two_runs_waiting_and_the_server_a_full_queue(tmp_path, monkeypatch):
+    """The queue is the class's: a third run of one browser, or a run beyond the server's queue, is refused in words."""
+    config = {"arch": "lenet5"}
+    first = runs.create(config, "a1", tmp_path, owner="browser-a", limit=True)
+    runs.create(config, "a2", tmp_path, owner="browser-a", limit=True)
+    with pytest.raises(runs.QueueFull, match="You have 2 runs waiting or training"):
+        runs.create(config, "a3", tmp_path, owner="browser-a", limit=True)
+    assert runs.create(config, "a2", tmp_path, owner="browser-a", limit=True).owner == "browser-a"  # the same request
+    assert len(runs.list_runs(tmp_path)) == 2
+    runs.set_status(first.id, "finished", "", tmp_path)  # an ended run leaves room
+    runs.create(config, "a4", tmp_path, owner="browser-a", limit=True)
+    runs.create(config, "b1", tmp_path, owner="browser-b", limit=True)
+    monkeypatch.setattr(runs, "MOST_WAITING", 3)
+    with pytest.raises(runs.QueueFull, match=r"queue is full \(3 runs wait\)"):
+        runs.create(config, "c1", tmp_path, owner="browser-c", limit=True)
+    runs.create(config, root=tmp_path, owner="browser-a")  # unlimited: a script, the teacher

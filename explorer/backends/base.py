@@ -18,8 +18,9 @@ from explorer.runs import Run
 class Backend(Protocol):
     """Submit, watch, cancel and resume training runs."""
 
-    def submit(self, config: dict, request_id: str | None = None, owner: str = "") -> str:
-        """Queue a run for ``owner`` and return its id; the same ``request_id`` again returns the same run."""
+    def submit(self, config: dict, request_id: str | None = None, owner: str = "", limit: bool = False) -> str:
+        """Queue a run for ``owner`` and return its id; the same ``request_id`` again returns the same run.
+        ``limit``: ``runs.QueueFull`` where the owner or the server has as many runs waiting as they may."""
 
     def status(self, run_id: str) -> Run:
         """The run's status, reason, device, name and config."""

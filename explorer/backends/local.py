@@ -80,8 +80,8 @@ class LocalBackend:
 
     # --- the Backend interface -------------------------------------------------------------
 
-    def submit(self, config: dict, request_id: str | None = None, owner: str = "") -> str:
-        run = runs.create(config, request_id, self.root, owner=owner)
+    def submit(self, config: dict, request_id: str | None = None, owner: str = "", limit: bool = False) -> str:
+        run = runs.create(config, request_id, self.root, owner=owner, limit=limit)
         self.tick()
         return run.id
 

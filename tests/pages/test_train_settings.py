@@ -179,3 +179,15 @@ def test_scrambled_pixels_go_into_the_run_its_summary_and_the_link_and_the_examp
         == {"tr_data": "shapes", "tr_arch": "lenet5", "tr_epochs": 5, "tr_images": "1000", "tr_scramble": True}
     assert at.query_params["scramble"] in ("1", ["1"]) and not at.button(key="tr_start").disabled
     assert run_files.describe({"model": "lenet5", "scramble": True}).endswith(" · pixels scrambled")
+
+
+def test_a_run_beyond_what_the_queue_takes_is_refused_in_words(tmp_path, monkeypatch):
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    monkeypatch.setattr(runs, "MOST_WAITING", 0)  # a full queue, without workers training meanwhile
+    at = app("pages/train.py", train="1000", epochs="1")
+    at.button(key="tr_start").click().run()
+    no_crash(at)
+    assert "The server's queue is full (0 runs wait): try again when some have started." in errors(at)
+    assert not at.session_state["tr_run"] and not runs.list_runs(tmp_path)
