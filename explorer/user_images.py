@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from explorer.data import DataSet, DataUnavailable
 from explorer.images import ALLOWED_FORMATS, LONG, ImageError, centre_for_crop, load_bytes, to_grey
@@ -24,6 +25,7 @@ FORMATS = ", ".join(ALLOWED_FORMATS[:-1]) + f" or {ALLOWED_FORMATS[-1]}"  # what
 CLASSES: tuple[str, ...] = ("your images",)
 MAX_ARCHIVE_BYTES = 500 * 2**20  # a zip's total uncompressed size, from its directory, before reading anything
 MAX_FILE_BYTES = 20 * 2**20  # per image file, the limit of a single upload (images.MAX_BYTES)
+MAX_SET_PIXELS = 400 * 10**6  # decoded per set, read from each header first: 9,000 16-megapixel PNGs are hours
 _MAX_NOTES = 20  # skipped files named one by one; the rest are counted
 
 
@@ -110,23 +112,38 @@ def _user_set(name: str, files: list[tuple[str, Callable[[], bytes]]], size: int
         raise ValueError(f"need size >= 1, channels 1 or 3 and max_images >= 1; got {size}, {channels}, {max_images}")
     fitted: list[torch.Tensor] = []
     skipped: list[str] = []
-    unread = 0
+    unread, pixels, why = 0, 0, f"only the first {max_images} images are used"
     for i, (file_name, read) in enumerate(files):
         if len(fitted) == max_images:
             unread = len(files) - i
             break
         try:
-            fitted.append(_fit(load_bytes(read(), "the file").tensor, size, channels))
+            raw = read()
+            pixels += _declared_pixels(raw)
+            if pixels > MAX_SET_PIXELS:
+                unread, why = len(files) - i, (f"only the first {len(fitted)} images are used: with the next they "
+                                               f"add up to more than {MAX_SET_PIXELS // 10**6} megapixels")
+                break
+            fitted.append(_fit(load_bytes(raw, "the file").tensor, size, channels))
         except (ImageError, OSError) as exc:
             skipped.append(f"skipped {file_name}: {exc}")
     notes = skipped[:_MAX_NOTES] + ([f"... and {len(skipped) - _MAX_NOTES} more skipped"] if len(skipped) > _MAX_NOTES else [])
     if unread:
-        notes.append(f"only the first {max_images} images are used: {unread} more files were not read")
+        notes.append(f"{why}: {unread} more files were not read")
     if not fitted:
         detail = "; ".join(notes[:3]) or "it is empty"
         raise DataUnavailable(f"{name} holds no usable image ({detail}); use {FORMATS} files")
     images = torch.stack(fitted)  # (N, channels, size, size)
     return DataSet(name, images, torch.zeros(len(images), dtype=torch.int64), CLASSES), notes
+
+
+def _declared_pixels(raw: bytes) -> int:
+    """The pixels an image's header declares (0 where it has none: the decoder names what is wrong)."""
+    try:
+        with Image.open(io.BytesIO(raw)) as image:  # reads the header, decodes nothing
+            return image.width * image.height
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 0
 
 
 def _fit(image: torch.Tensor, size: int, channels: int) -> torch.Tensor:

@@ -123,3 +123,17 @@ def test_a_long_thin_picture_in_a_folder_is_cut_before_it_is_resized(monkeypatch
     assert fitted.shape == (3, 224, 224) and max(sizes[0]) <= 8 * 224  # a few crops, not 224 x 458,752
     middle = fitted[0, 0].float() / 255
     assert abs(float(middle.mean()) - 0.5) < 0.01  # the centre of the ramp, not its start
+
+
+def test_a_set_decodes_at_most_its_pixel_budget_read_from_the_headers(monkeypatch):
+    """Thousands of small files that each declare 16 megapixels pass every byte cap: the headers' sum stops them."""
+    from explorer.images import load_bytes
+
+    monkeypatch.setattr(user_images, "MAX_SET_PIXELS", 2 * 40 * 30 + 10)
+    decoded = []
+    monkeypatch.setattr(user_images, "load_bytes", lambda raw, name: decoded.append(raw) or load_bytes(raw, name))
+    archive = _zip({f"{k}.png": _png((k, 0, 0)) for k in range(5)})
+    found, notes = user_images.from_archive(archive, "a.zip", 16, 1)
+    assert len(found) == 2 and len(decoded) == 2
+    assert notes == ["only the first 2 images are used: with the next they add up to more than 0 megapixels: "
+                     "3 more files were not read"]

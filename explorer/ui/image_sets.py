@@ -63,10 +63,19 @@ def settings(default_data: str = "shapes") -> list[state.Setting]:
     ]
 
 
+LARGE_MOST = 500  # images one search of an ImageNet-size network takes on a CPU: VGG16's 10,000 passes are hours
+
+
 def _count(spec: models.ModelSpec) -> int:
-    """How many images to search: "auto" is 10,000 for small inputs and 200 for ImageNet-size ones."""
+    """How many images to search: "auto" is 10,000 for small inputs and 200 for ImageNet-size ones; without a GPU an
+    ImageNet-size network searches at most :data:`LARGE_MOST` (a shared link must not hold a class's server)."""
     chosen = st.session_state.ta_count
-    return int(chosen) if chosen != "auto" else (10_000 if spec.input_size <= 64 else 200)
+    count = int(chosen) if chosen != "auto" else (10_000 if spec.input_size <= 64 else 200)
+    if spec.input_size > 64 and count > LARGE_MOST and not torch.cuda.is_available():
+        st.caption(f"{count:,} images are too many for a {spec.input_size} px network on this server's CPU (each is "
+                   f"a forward pass: hours for VGG16): the first {LARGE_MOST} are searched.")
+        return LARGE_MOST
+    return count
 
 
 def pick_images(spec: models.ModelSpec) -> ImageSet | None:
@@ -133,13 +142,21 @@ def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
     pairs = [(f.name, f.getvalue()) for f in files]
     digest = hashlib.sha256(b"".join(hashlib.sha256(b).digest() for _, b in pairs)).hexdigest()
     try:
-        found, notes = user_images.from_files(pairs, "your folder", spec.input_size, spec.channels, max_images=count)
+        images_set, notes = _read_folder(digest, pairs, spec.name, count, spec)
     except data.DataUnavailable as exc:
         st.error(f"This folder cannot be used: {exc}.")
         return None
     for note in notes[:5]:
         st.caption(labels.md_text(note))
-    return ImageSet(found.images, f"{len(found):,} images of your folder", f"folder:{digest}:{spec.input_shape}")
+    return images_set
+
+
+@st.cache_data(show_spinner="Reading your images...", max_entries=4)
+def _read_folder(digest: str, _pairs: list[tuple[str, bytes]], model: str, count: int,
+                 _spec: models.ModelSpec) -> tuple[ImageSet, list[str]]:
+    """A folder's files decoded once (``digest`` stands for them), not on every rerun of the page."""
+    found, notes = user_images.from_files(_pairs, "your folder", _spec.input_size, _spec.channels, max_images=count)
+    return ImageSet(found.images, f"{len(found):,} images of your folder", f"folder:{digest}:{_spec.input_shape}"), notes
 
 
 @st.cache_data(show_spinner="Reading your images...", max_entries=4)
