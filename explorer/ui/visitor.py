@@ -15,6 +15,7 @@ import hmac
 import os
 import re
 import secrets
+import threading
 import time
 
 import streamlit as st
@@ -23,6 +24,7 @@ COOKIE = "cnn_explorer_visitor"
 MAX_AGE_S = 365 * 24 * 3600
 ADMIN_ENV = "EXPLORER_ADMIN_KEY"
 _ADMIN = "visitor_admin"
+_CHECKING = threading.Lock()  # admin keys checked one at a time, server-wide (see admin_form)
 _ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # what new_id makes; anything else in the cookie is ignored
 
 
@@ -92,10 +94,14 @@ def admin_form() -> None:
                                   key="visitor_admin_key")
             if not st.form_submit_button("Manage every run"):
                 return
-        if hmac.compare_digest(typed.encode(), _admin_key().encode()):
+        with _CHECKING:  # one key checked at a time on the whole server, a wrong one held a second: tabs or
+            # sessions side by side guess no faster than one
+            right = hmac.compare_digest(typed.encode(), _admin_key().encode())
+            if not right:
+                time.sleep(1.0)
+        if right:
             st.session_state[_ADMIN] = typed
             st.rerun()
-        time.sleep(1.0)  # a wrong key costs a second: guessing one stays slow
         st.error("That is not this server's admin key.")
 
 

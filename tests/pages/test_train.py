@@ -244,10 +244,15 @@ def test_the_admin_key_lets_a_session_manage_every_run(tmp_path, monkeypatch):
     assert not [e for e in app("pages/train.py").expander if "Teacher" in e.label]  # no key: no box
     monkeypatch.setenv("EXPLORER_ADMIN_KEY", "k" * 32)
     at = app("pages/train.py", run=theirs)
+    from explorer.ui import visitor
+
+    waits = []  # a wrong key waits a second holding the server's one check: parallel sessions guess no faster
+    clock = type("Clock", (), {"sleep": lambda s: waits.append((s, visitor._CHECKING.locked()))})
+    monkeypatch.setattr(visitor, "time", clock)
     at.text_input(key="visitor_admin_key").set_value("wrong")
     submit = next(b for b in at.button if "Manage every run" in b.label)
     submit.click().run()
-    assert "not this server's admin key" in " ".join(e.value for e in at.error)
+    assert "not this server's admin key" in " ".join(e.value for e in at.error) and waits == [(1.0, True)]
     assert "tr_delete" not in {b.key for b in at.button}
     at.text_input(key="visitor_admin_key").set_value("k" * 32)
     next(b for b in at.button if "Manage every run" in b.label).click().run()
