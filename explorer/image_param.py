@@ -46,13 +46,13 @@ def spectrum_scale(height: int, width: int, decay: float = 1.0) -> torch.Tensor:
 
 
 def fourier_image(spectrum: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The image (C, H, W) in (0, 1) of ``spectrum`` (C, H, W // 2 + 1, complex): the scaled coefficients'
+    """The image ([N,] C, H, W) in (0, 1) of ``spectrum`` ([N,] C, H, W // 2 + 1, complex): the scaled coefficients'
     inverse transform over 4, its colours mixed by :data:`COLOUR` (three channels only), through a sigmoid."""
     height, width = size
     scale = spectrum_scale(height, width).to(spectrum.device)
     image = torch.fft.irfftn(spectrum * scale, s=(height, width), norm="ortho") / SHRINK
-    if image.shape[0] == 3:
-        image = torch.einsum("chw,dc->dhw", image, COLOUR.to(image.device))
+    if image.shape[-3] == 3:
+        image = torch.einsum("...chw,dc->...dhw", image, COLOUR.to(image.device))
     return torch.sigmoid(image)
 
 
@@ -70,13 +70,13 @@ def spectrum_of(image: torch.Tensor) -> torch.Tensor:
 class PixelImage:
     """The pixels themselves, stepped along the gradient divided by its root mean square (``eta`` in pixel units
     whatever the layer's scale), then blurred every ``blur_every`` steps, rescaled to RMS ``norm`` in the network's
-    units (``z = (x - mean) / std``), clipped to [0, 1]."""
+    units (``z = (x - mean) / std``), clipped to [0, 1]; ``start`` (N, C, H, W): each image on its own so."""
 
     def __init__(self, start: torch.Tensor, config, mean: torch.Tensor, std: torch.Tensor):
         self.x, self.config, self.mean, self.std = start.detach(), config, mean, std
 
     def image(self) -> torch.Tensor:
-        """The image (C, H, W), with its gradient to come."""
+        """The images (N, C, H, W), with their gradient to come."""
         self.x = self.x.detach().requires_grad_(True)
         return self.x
 
@@ -85,26 +85,27 @@ class PixelImage:
         (grad,) = torch.autograd.grad(objective, self.x)
         config = self.config
         with torch.no_grad():
-            x = self.x + config.step_size * grad / grad.pow(2).mean().sqrt().clamp_min(1e-12)
+            x = self.x + config.step_size * grad / _rms(grad)
             if config.blur_every and (done + 1) % config.blur_every == 0:
                 x = blur(x, config.blur_sigma)
             if config.norm:
                 z = (x - self.mean) / self.std
-                x = self.mean + self.std * z * (config.norm / z.pow(2).mean().sqrt().clamp_min(1e-12))
+                x = self.mean + self.std * z * (config.norm / _rms(z))
             self.x = x.clamp(0, 1)
 
 
 class FourierImage:
-    """The image's spectrum (:func:`fourier_image`), stepped by Adam with learning rate ``step_size``; from a
-    random spectrum (smooth blobs, :data:`START_SD`), or from ``start``'s own."""
+    """The images' spectra (:func:`fourier_image`), stepped by Adam with learning rate ``step_size``; ``count``
+    random spectra (smooth blobs, :data:`START_SD`), or ``start``'s own (C, H, W)."""
 
-    def __init__(self, start: torch.Tensor | None, shape: tuple[int, int, int], config, device: torch.device):
+    def __init__(self, start: torch.Tensor | None, shape: tuple[int, int, int], config, device: torch.device,
+                 count: int = 1):
         if start is None:
             generator = torch.Generator().manual_seed(config.seed)
-            coefficients = torch.randn(*shape[:2], shape[2] // 2 + 1, 2, generator=generator) * START_SD
+            coefficients = torch.randn(count, *shape[:2], shape[2] // 2 + 1, 2, generator=generator) * START_SD
             spectrum = torch.view_as_complex(coefficients)
         else:
-            spectrum = spectrum_of(start.detach().cpu())
+            spectrum = spectrum_of(start.detach().cpu())[None]
         self.size = tuple(shape[1:])
         self.spectrum = spectrum.to(device).requires_grad_(True)
         self.optimiser = torch.optim.Adam([self.spectrum], lr=config.step_size)
@@ -118,7 +119,12 @@ class FourierImage:
         self.optimiser.step()
 
 
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    """Each image's root mean square, (N, 1, 1, 1) of (N, C, H, W): one image's step never depends on another's."""
+    return x.pow(2).mean(dim=(-3, -2, -1), keepdim=True).sqrt().clamp_min(1e-12)
+
+
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """A Gaussian blur of (C, H, W) over about +-2 sigma (odd kernel), no larger than the image."""
+    """A Gaussian blur of ([N,] C, H, W) over about +-2 sigma (odd kernel), no larger than the image."""
     side = min(2 * math.ceil(2 * sigma) + 1, (min(x.shape[-2:]) - 1) // 2 * 2 + 1)
     return TF.gaussian_blur(x, [side, side], [sigma, sigma]) if side > 1 else x

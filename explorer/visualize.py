@@ -69,16 +69,20 @@ class AscentConfig:
     record_every: int = 8  # keep the image every k steps (and the first and the last)
     seed: int = 0  # the noise, the jitter
     param: str = "pixels"  # what is optimised: the pixels, or the spectrum ("fourier"; see explorer.image_param)
+    images: int = 1  # optimised at once, each from its own noise (seed, seed + 1, ...)
+    diversity: float = 0.0  # weight of the images' likeness (:func:`likeness`), so that they differ (Olah et al.)
 
     def checked(self) -> AscentConfig:
         """The config itself, or ValueError naming the first setting out of range."""
         limits = {"steps": (1, 10_000), "step_size": (1e-6, 1.0), "l2": (0.0, 1e3), "tv": (0.0, 1e4),
                   "jitter": (0, 64), "blur_every": (0, 10_000), "blur_sigma": (0.1, 10.0), "norm": (0.0, 100.0),
-                  "record_every": (1, 10_000)}
+                  "record_every": (1, 10_000), "images": (1, 8), "diversity": (0.0, 1e4)}
         if self.param not in image_param.PARAMS:
             raise ValueError(f"param must be one of {', '.join(image_param.PARAMS)}, got {self.param!r}")
         if self.param == "fourier" and (self.blur_every or self.norm):
             raise ValueError("blur_every and norm are pixel settings: a frequency image takes neither")
+        if self.diversity and self.images < 2:
+            raise ValueError("diversity makes several images differ: it needs images of at least 2")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in limits and not (math.isfinite(value) and limits[f.name][0] <= value <= limits[f.name][1]):
@@ -101,11 +105,13 @@ class Frame:
     """
 
     step: int  # 0 is the start, before any update
-    value: float  # the target's activation (for an inversion: the relative representation error)
-    objective: float  # what is maximised: the activation minus the penalties
-    image: torch.Tensor | None  # (C, H, W) in [0, 1]; on the CPU when recorded, else on the model's device
+    value: float  # the target's activation (for an inversion: the relative representation error); several: the mean
+    objective: float  # what is maximised: the activation minus the penalties (several images: per image)
+    image: torch.Tensor | None  # (C, H, W) in [0, 1], several (N, C, H, W); on the CPU when recorded, else where the
+    # model is
     recorded: bool = True  # one of the animation's frames: every ``record_every`` steps, the first and the last
     lowest: bool = False  # an inversion's lowest error so far: :func:`keep` holds its image until a lower one comes
+    values: tuple[float, ...] = ()  # several images at once: each one's value
 
 
 def input_stats(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,6 +127,18 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return sum((x.diff(dim=d).pow(2).mean() for d in (-2, -1) if x.shape[d] > 1), x.new_zeros(()))
 
 
+def likeness(features: torch.Tensor) -> torch.Tensor:
+    """How alike a batch's features (N, C[, H, W]) are, as Lucid's diversity objective measures it (Olah et al.
+    2017): each image's Gram matrix of channels (which channels fire together, wherever), as a unit vector; the
+    cosine of every pair of different images, summed, over N. 0 for images whose channels never fire together alike;
+    N - 1 for identical ones."""
+    count = len(features)
+    flat = features.reshape(count, features.shape[1], -1)
+    grams = nn.functional.normalize((flat @ flat.transpose(1, 2)).reshape(count, -1), dim=1)
+    cosines = grams @ grams.T
+    return (cosines.sum() - cosines.diagonal().sum()) / count
+
+
 def noise(model: nn.Module, shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
     """``x0 = mean + std * eps``, eps ~ N(0, 1), clipped to [0, 1]: the lecture's start, (C, H, W)."""
     mean, std = input_stats(model)
@@ -132,7 +150,9 @@ def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: 
            start: torch.Tensor | None = None, negative: bool = False) -> Iterator[Frame]:
     """Gradient ascent on ``target``'s activation, from noise or from ``start`` (C, H, W) in [0, 1]; ``negative``:
     descent, the image that drives it down (Distill's negative visualisation). Each Frame's ``value`` is the
-    activation itself either way.
+    activation itself either way. ``config.images`` from noise at once, their :func:`likeness` at the target's layer
+    weighed down by ``config.diversity`` (Lucid's ``objective - diversity``, at its scale): the other patterns a
+    unit answers (Nguyen et al. 2016's facets).
 
     ValueError for a layer the model lacks, a channel or unit off the layer, bad settings.
     """
@@ -142,8 +162,12 @@ def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: 
     _check_target(probe, target)
 
     def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        value = _target_value(graph(x)[target.layer], target)
-        return -value if negative else value, value
+        out = graph(x)[target.layer]
+        values = _target_values(out, target)
+        climbed = (-values if negative else values).sum()
+        if config.diversity:
+            climbed = climbed - len(x) * config.diversity * likeness(out)
+        return climbed, values
 
     yield from _optimise(model, gain, input_shape, start, config)
 
@@ -162,6 +186,7 @@ def invert(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConf
     Minimises ``||f(x) - f0||^2 / ||f0||^2`` (plus ``config``'s penalties); each Frame's ``value``
     is that relative error, 0 for a perfect match.
     """
+    _one_image(config, "an inversion")
     graph = _extractor(model, layer)
     with torch.no_grad():
         reference = graph(image[None].to(inspect.device_of(model)))[layer]
@@ -185,6 +210,7 @@ def dream(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConfi
 
     The ascent climbs its log, whose gradient does not grow with the layer's scale: a random Small ResNet's 0.01
     beside the regularisers' fixed weights had fallen to 4e-6 (LeNet-5's conv2 starts at 10)."""
+    _one_image(config, "a dream")
     graph = _extractor(model, layer)
 
     def gain(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -281,10 +307,21 @@ def affine_in_pixels(model: nn.Module, layer: str, input_shape: tuple[int, int, 
 
 
 def class_probabilities(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
-    """(K,) the softmax the network gives ``image`` (C, H, W): how it reads a class model it drew itself."""
+    """(K,) the softmax the network gives ``image`` (C, H, W), or (N, K) for images (N, C, H, W): how it reads a class
+    model it drew itself."""
     device = inspect.device_of(model)
+    batch = image if image.dim() == 4 else image[None]
     with torch.no_grad():
-        return torch.softmax(model(image[None].to(device)).float(), 1)[0].cpu()
+        probabilities = torch.softmax(model(batch.to(device)).float(), 1).cpu()
+    return probabilities if image.dim() == 4 else probabilities[0]
+
+
+def side_by_side(images: torch.Tensor, gap: int = 2) -> torch.Tensor:
+    """Images (N, C, H, W) as one (C, H, N W + (N - 1) gap), white between them; one image (C, H, W) as it is."""
+    if images.dim() == 3:
+        return images
+    white = images.new_ones(images.shape[1], images.shape[2], gap)
+    return torch.cat([part for image in images for part in (white, image)][1:], dim=-1)
 
 
 def output_layer(model: nn.Module) -> str:
@@ -296,32 +333,46 @@ def output_layer(model: nn.Module) -> str:
 
 def _optimise(model: nn.Module, gain: Gain, shape: tuple[int, int, int], start: torch.Tensor | None,
               config: AscentConfig) -> Iterator[Frame]:
-    """Climb ``gain - penalties`` from ``start`` (C, H, W) in [0, 1], or from noise: the pixels or the spectrum
-    stepped as ``config.param`` says (:mod:`explorer.image_param`)."""
+    """Climb ``gain - penalties`` from ``start`` (C, H, W) in [0, 1], or from noise (``config.images`` at once, each
+    with its own penalties): the pixels or the spectrum stepped as ``config.param`` says (:mod:`explorer.image_param`).
+    ``gain`` takes the images (N, C, H, W) and gives (what to maximise, each one's value (N,) or one value)."""
     config = config.checked()
     mean, std = input_stats(model)
     if start is not None and tuple(start.shape) != tuple(shape):
         raise ValueError(f"the start image is {tuple(start.shape)}, the model takes {tuple(shape)}")
     if start is not None:
+        _one_image(config, "an ascent from your image")
         start = start.detach().clamp(0, 1).to(mean.device, torch.float32)
+    count = config.images
     if config.param == "fourier":
-        made = image_param.FourierImage(start, shape, config, mean.device)
+        made = image_param.FourierImage(start, shape, config, mean.device, count)
     else:
-        made = image_param.PixelImage(noise(model, shape, config.seed) if start is None else start, config, mean, std)
+        first = torch.stack([noise(model, shape, config.seed + i) for i in range(count)]) if start is None else start[None]
+        made = image_param.PixelImage(first, config, mean, std)
     generator = torch.Generator().manual_seed(config.seed + 1)  # the jitter; the noise used ``seed``
     for step in range(config.steps + 1):
         x = made.image()
-        maximised, shown = gain(_jittered(x, config.jitter, generator)[None])
+        maximised, shown = gain(_jittered(x, config.jitter, generator))
         if config.jitter:  # the value shown is the image's own, not its shifted copy's: a curve without noise
             with torch.no_grad():
-                shown = gain(x[None])[1]
-        objective = maximised - config.l2 * ((x - mean) / std).pow(2).mean() - config.tv * total_variation(x)
+                shown = gain(x)[1]
+        # each image's own penalties: the means over the N images, N times
+        objective = maximised - count * config.l2 * ((x - mean) / std).pow(2).mean() - count * config.tv * \
+            total_variation(x)
         recorded = step % config.record_every == 0 or step == config.steps
-        image = x.detach().cpu().clone() if recorded else x.detach()  # x is replaced, never changed in place
-        yield Frame(step, float(shown.detach()), float(objective.detach()), image, recorded)
+        images = x.detach().cpu().clone() if recorded else x.detach()  # x is replaced, never changed in place
+        shown = shown.detach().cpu().reshape(-1)
+        yield Frame(step, float(shown.mean()), float(objective.detach()) / count, images[0] if count == 1 else images,
+                    recorded, values=tuple(shown.tolist()) if count > 1 else ())
         if step == config.steps:
             return
         made.step(objective, step)
+
+
+def _one_image(config: AscentConfig, what: str) -> None:
+    """ValueError unless ``config`` asks for one image: ``what`` makes one."""
+    if config.images != 1:
+        raise ValueError(f"{what} makes one image, not {config.images}: several images start from noise")
 
 
 def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
@@ -354,10 +405,11 @@ def _check_target(out: torch.Tensor, target: Target) -> None:
         raise ValueError(f"unit {target.unit} is off the {out.shape[2]} x {out.shape[3]} map of {target.layer}")
 
 
-def _target_value(out: torch.Tensor, target: Target) -> torch.Tensor:
-    """The scalar activation: ``out[0, c, y, x]``, the channel's mean ``out[0, c].mean()``, or ``out[0, c]``."""
+def _target_values(out: torch.Tensor, target: Target) -> torch.Tensor:
+    """Each image's activation (N,): ``out[:, c, y, x]``, the channel's mean ``out[:, c].mean((-2, -1))``, or
+    ``out[:, c]``."""
     if out.dim() == 2:
-        return out[0, target.channel]
+        return out[:, target.channel]
     if target.unit is not None:
-        return out[0, target.channel, target.unit[0], target.unit[1]]
-    return out[0, target.channel].mean()
+        return out[:, target.channel, target.unit[0], target.unit[1]]
+    return out[:, target.channel].mean(dim=(-2, -1))

@@ -37,12 +37,13 @@ with view, layout.guard("setting up the optimisation"):
         network.spec.input_shape)
     choice = ascent_controls.pick_goal(network)
     goal = choice.goal
-    config = ascent_controls.pick_config()
+    config = ascent_controls.pick_config(several=goal.mode in ("channel", "unit", "class") and not goal.needs_image)
     key = (network.key, goal, config, model_input.image_key(image) if goal.needs_image else "")
 state.publish(SETTINGS)  # before the ascent: a link copied meanwhile is the view being made, its values checked
 
 with view, layout.guard("optimising the image"):
-    left, middle = st.columns(2)
+    several = config.images > 1  # side by side across the page, the curve below
+    left, middle = (st.container(), st.columns(2)[0]) if several else st.columns(2)
     with left:
         outcome = optimisation.run(key, lambda: goal.frames(network.model, config, image), config.steps,
                                    choice.verb)
@@ -53,9 +54,10 @@ with view, layout.guard("optimising the image"):
         st.info("Random weights: the image shows what untrained filters happen to respond to, not a learned "
                 "feature. " + model_input.trained_hint(network, "see what training made it look for"))
     if shown:
-        left.plotly_chart(explain_figures.animation_figure([f.image for f in shown], [f.step for f in shown],
-                                                           choice.title, width_px=layout.VIEW_LEAST_PX // 2 - 8,
-                                                           box=ascent_controls.unit_field(network, goal)),
+        left.plotly_chart(explain_figures.animation_figure([visualize.side_by_side(f.image) for f in shown],
+                                                           [f.step for f in shown], choice.title, 300 if several
+                                                           else 380, layout.VIEW_LEAST_PX // (1 if several else 2) - 8,
+                                                           box=ascent_controls.unit_field(network, goal, config.images)),
                           key="wx_fig_animation")
         middle.plotly_chart(explain_figures.value_figure([f.step for f in outcome.frames],
                                                          [f.value for f in outcome.frames],
@@ -63,6 +65,7 @@ with view, layout.guard("optimising the image"):
         start, end = labels.alike(outcome.frames[0].value, outcome.frames[-1].value)
         middle.markdown(f"{choice.value_axis.capitalize()}: **{start}** at the start, **{end}** at step "
                         f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames, config)
+                        + ascent_controls.several_values(outcome.frames, config)
                         + ascent_controls.read_back(choice, network, shown[-1].image))
         if goal.needs_image:
             middle.plotly_chart(explain_figures.picture_figure(image, "Your image (what is inverted)" if goal.mode ==

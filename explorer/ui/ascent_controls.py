@@ -54,7 +54,13 @@ def settings() -> list[state.Setting]:
         state.Setting("wx_blur", "blur", d.blur_every, state.int_between(0, 64)),
         state.Setting("wx_norm", "rho", 0.0, state.float_between(0.0, 5.0)),
         state.Setting("wx_seed", "seed", 0, state.int_between(0, 9999)),
+        state.Setting("wx_images", "imgs", 1, state.int_between(1, MOST_IMAGES)),
+        state.Setting("wx_diversity", "div", DIVERSITY, state.float_between(0.0, 20.0)),
     ]
+
+
+MOST_IMAGES = 6
+DIVERSITY = 1.0  # LeNet-5's and TinyVGG's channels: the images differ, most still excite the channel
 
 
 def _layer_names(network: Network, mode: str) -> list[str]:
@@ -178,9 +184,10 @@ def _class_of_a_former_link() -> None:
         state.mark_from_link("wx_class")  # a class the model lacks is still named in a warning
 
 
-def pick_config() -> visualize.AscentConfig:
-    """Steps, step size, what the image is made of and the regularisers; "plain" turns every regulariser off."""
-    with st.expander("Steps and regularisers", expanded=False):
+def pick_config(several: bool = True) -> visualize.AscentConfig:
+    """Steps, step size, what the image is made of, how many images at once (``several``: the goal may make more than
+    one) and the regularisers; "plain" turns every regulariser off."""
+    with st.expander("Steps, regularisers, several images", expanded=False):
         fourier = st.segmented_control(
             "The image is made of", image_param.PARAMS, key="wx_param", format_func=image_param.LABELS.get,
             required=True, help=PARAM_HELP) == "fourier"
@@ -208,15 +215,33 @@ def pick_config() -> visualize.AscentConfig:
                       "pixels after its normalisation) is rescaled so that its root mean square, ‖z‖ / √(number of "
                       "values), is ρ. The clip to 0..1 that follows may leave it lower. 0: free."
                       + (" Pixels only: a frequency image's sigmoid keeps it in 0..1." if fourier else ""))
+        many = _pick_images(several)
     s = st.session_state
     param, every = s.wx_param, _record_every(s.wx_steps)
     norm, blur = (0.0, 0) if fourier else (s.wx_norm, s.wx_blur)
+    images, diversity = (s.wx_images, s.wx_diversity) if many else (1, 0.0)
     if plain:
         return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, norm=norm, seed=s.wx_seed,
-                                      record_every=every, param=param).checked()
+                                      record_every=every, param=param, images=images, diversity=diversity).checked()
     return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, l2=s.wx_l2, tv=s.wx_tv,
                                   jitter=s.wx_jitter, blur_every=blur, norm=norm, seed=s.wx_seed,
-                                  record_every=every, param=param).checked()
+                                  record_every=every, param=param, images=images, diversity=diversity).checked()
+
+
+def _pick_images(several: bool) -> bool:
+    """How many images at once and how much they must differ; whether more than one is made."""
+    i, j = st.columns([1, 2])
+    i.number_input("Images at once", 1, MOST_IMAGES, key="wx_images", disabled=not several,
+                   help="Several images from different noise, optimised together." + (
+                       "" if several else " Not here: an inversion, a dream or a start from your image makes one."))
+    many = several and st.session_state.wx_images > 1
+    j.slider("Diversity: how much they must differ", 0.0, 20.0, key="wx_diversity", step=0.1, disabled=not many,
+             help="Lucid's diversity term (Olah et al. 2017): the images' likeness at the layer (the cosine between "
+                  "their Gram matrices, which channels fire together wherever, summed over the pairs) is taken off "
+                  "what is maximised, this many times. A unit often answers several different patterns (Nguyen et "
+                  "al. 2016's facets); too much, and some images give up the unit to differ. 0: the same goal, "
+                  "different noise.")
+    return many
 
 
 PARAM_HELP = (
@@ -263,21 +288,36 @@ def well_below_last(frames: list[visualize.Frame]) -> visualize.Frame | None:
     return lowest if lowest is not None and lowest.value < 0.67 * frames[-1].value else None
 
 
+def several_values(frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
+    """For several images at once: each one's value at the end (a sentence)."""
+    if not frames[-1].values:
+        return ""
+    values = ", ".join(labels.alike(*frames[-1].values))
+    return (f" The {len(frames[-1].values)} images, left to right: **{values}** (the curve is their mean); diversity "
+            f"{config.diversity:g}.")
+
+
 def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
-    """For a class model: how the network reads the image it drew for the class (a sentence)."""
+    """For a class model: how the network reads the image it drew for the class (a sentence); for several images,
+    how many of them it reads as the class."""
     if choice.goal.mode != "class":
         return ""
     probabilities = memo.computed(  # once per image: the page reruns on every widget change
         "wx_read_back", (network.key, model_input.image_key(image)),
         lambda report: visualize.class_probabilities(network.model, image),
         lambda done, total: "Reading the image back through the network...", keep=16)
-    top, target = int(probabilities.argmax()), choice.goal.index
+    target = choice.goal.index
     # named as the class picker names them: by number when the names do not match the outputs
-    classes = network.spec.classes if len(network.spec.classes) == len(probabilities) else ()
+    classes = network.spec.classes if len(network.spec.classes) == probabilities.shape[-1] else ()
 
     def name(index: int) -> str:
         return explain_figures.class_name(index, classes)
 
+    if probabilities.dim() == 2:
+        read = int((probabilities.argmax(1) == target).sum())
+        return (f" Shown to the network, **{read} of the {len(probabilities)}** images are read as "
+                f"**{name(target)}** ({', '.join(labels.percents(*probabilities[:, target].tolist()))}).")
+    top = int(probabilities.argmax())
     first, second = labels.percents(float(probabilities[top]), float(probabilities[target]))
     if top == target:
         return f" Shown to the network, this image is read as **{name(target)}** with **{first}**."
@@ -285,10 +325,10 @@ def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
             f"{second}: the ascent raised {name(target)}'s score, and another class's score is higher still.")
 
 
-def unit_field(network: Network, goal: visualize.Goal) -> tuple[int, int, int, int] | None:
+def unit_field(network: Network, goal: visualize.Goal, images: int = 1) -> tuple[int, int, int, int] | None:
     """For a unit goal, the input box its receptive field covers (clipped to the image); else None (and where the
     field is no box: a network that scrambles its pixels)."""
-    if goal.mode != "unit" or goal.unit is None:
+    if goal.mode != "unit" or goal.unit is None or images > 1:  # side by side, one box would mark the first only
         return None
     size = tuple(network.spec.input_shape[1:])
     try:

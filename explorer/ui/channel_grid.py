@@ -30,11 +30,12 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
     words = f"channels {shown[0]}..{shown[-1]} of {count}" if count > PER_PAGE else f"all {count} channels"
     slow = network.spec.input_size > SMALL_PX and not torch.cuda.is_available()
     if not layout.toggle(st, f"Every channel at once ({words} of `{goal.layer}`)", key="wx_grid",
-                         help="Each channel optimised as the one above (the same steps, regularisers and seed), side "
-                              "by side: what the layer has learned to look for, at a glance. A click on one opens it."
+                         help="Each channel optimised as the one above (the same steps, regularisers and seed; one "
+                              "image each), side by side: what the layer has learned to look for, at a glance. A click on one opens it."
                               + (f" On this server's CPU a {network.spec.input_size} px network takes as long as the "
                                  f"image above {len(shown)} times over: minutes." if slow else "")):
         return
+    config = replace(config, images=1, diversity=0.0)  # one image a channel, whatever the image above has
     page = replace(goal, index=first)  # one computation for the page, whichever of its channels is shown
     key = (network.key, page, config, model_input.image_key(image) if goal.needs_image else "")
     made = memo.computed("wx_grid", key, lambda report: optimised(network, goal, config, image, shown, report),

@@ -320,3 +320,21 @@ def test_every_channel_at_once_lays_out_the_layer():
     assert [a["text"].split(":")[0] for a in grid["layout"]["annotations"]] == [str(c) for c in range(16)]
     assert at.toggle(key="wx_grid").label == "Every channel at once (all 16 channels of `conv2`)"
     assert at.query_params["grid"] in ("1", ["1"]) and "What excites channel 9 of conv2" in titles(at)
+
+
+def test_several_images_at_once_made_to_differ_side_by_side():
+    at = app(PAGE, layer="relu2", channel="5", steps="16", imgs="3", div="1.5")
+    no_crash(at)
+    assert not warnings(at)
+    assert at.number_input(key="wx_images").value == 3 and not at.slider(key="wx_diversity").disabled
+    animation = next(f for f in figures(at) if f["layout"]["title"]["text"] == "What excites channel 5 of relu2")
+    (left, right), (bottom, top) = animation["layout"]["xaxis"]["range"], animation["layout"]["yaxis"]["range"]
+    assert right - left > 3 * (bottom - top)  # three images side by side
+    assert "The 3 images, left to right: **" in text(at) and "diversity 1.5." in text(at)
+    assert at.query_params["imgs"] in ("3", ["3"]) and at.query_params["div"] in ("1.5", ["1.5"])
+    classes = app(PAGE, mode="class", **{"class": "7"}, steps="16", imgs="2")
+    assert "**2 of the 2** images are read as **7** (" in text(classes)
+    inverted = app(PAGE, mode="invert", layer="conv2", steps="8", imgs="3")  # an inversion makes one image
+    no_crash(inverted)
+    assert at.number_input(key="wx_images").disabled is False and inverted.number_input(key="wx_images").disabled
+    assert "images, left to right" not in text(inverted)
