@@ -17,17 +17,47 @@ TRAIN_COLOUR, TEST_COLOUR = "#0068c9", "#ff2b2b"  # the training set in blue, th
 LR_COLOUR = "#888888"
 
 
-def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
-    """The training loss per logged step, against the epoch.
+def smoothed(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing of a curve: an exponential moving average, ``s = weight s + (1 - weight) v``, divided
+    by ``1 - weight^n`` after n values so that its start is not pulled towards 0; a value that is not finite passes
+    through and is left out of the average. ``weight`` 0: the values themselves."""
+    out, last, count = [], 0.0, 0
+    for value in values:
+        if value is None or not math.isfinite(value):
+            out.append(value)
+            continue
+        last, count = last * weight + (1 - weight) * value, count + 1
+        out.append(last / (1 - weight ** count) if weight else value)
+    return out
+
+
+def _train_curve(fig: go.Figure, x: list[float], y: list[float], name: str, smoothing: float) -> None:
+    """A training curve: smoothed as TensorBoard does, over its raw values drawn faint (``smoothing`` 0: raw)."""
+    if smoothing:
+        fig.add_trace(go.Scatter(x=x, y=smoothed(y, smoothing), name=name, mode="lines", line_color=TRAIN_COLOUR,
+                                 hovertemplate=f"epoch %{{x:.2f}}: %{{y:.4g}} smoothed<extra>{name}</extra>"))
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} (raw)", mode="lines", line=dict(color=TRAIN_COLOUR, width=1),
+                                 opacity=0.3, showlegend=False, hoverinfo="skip"))
+    else:
+        fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line_color=TRAIN_COLOUR))
+
+
+def loss_figure(records: list[dict], height: int = 300, smoothing: float = 0.0) -> go.Figure:
+    """The training loss per logged step (smoothed as TensorBoard does by ``smoothing``, 0 to 1) and the test set's
+    loss at each epoch's end, against the epoch.
 
     ``records`` are a run's metrics: dicts with ``phase``, ``epoch``, ``loss``, ``accuracy`` and,
-    for "eval" records, ``test_accuracy``.
+    for "eval" records, ``test_accuracy`` and ``test_loss``.
     """
     train = [r for r in records if r.get("phase") == "train"]
-    fig = go.Figure(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name="train loss",
-                               mode="lines", line_color=TRAIN_COLOUR))
-    fig.update_yaxes(range=_padded_range([r["loss"] for r in train], least=0.25), nticks=6,  # 0.6 to 2.1: one tick
-                     title=dict(text="loss", standoff=4))
+    tests = [r for r in records if r.get("test_loss") is not None and r.get("phase") in ("eval", "done")]
+    fig = go.Figure()
+    _train_curve(fig, [r["epoch"] for r in train], [r["loss"] for r in train], "train loss", smoothing)
+    if tests:  # beside the training loss, what tells overfitting: the held-out images' loss going up
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_loss"] for r in tests], name="test loss",
+                                 mode="lines+markers", line_color=TEST_COLOUR))
+    fig.update_yaxes(range=_padded_range([r["loss"] for r in train] + [r["test_loss"] for r in tests], least=0.25),
+                     nticks=6, title=dict(text="loss", standoff=4))  # 0.6 to 2.1: one tick
     rates = [r for r in train if r.get("lr") is not None]
     if rates:  # the rate typed is the one-cycle schedule's peak: the rate each step used, on its own axis
         fig.add_trace(go.Scatter(x=[r["epoch"] for r in rates], y=[r["lr"] for r in rates], name="learning rate",
@@ -40,15 +70,15 @@ def loss_figure(records: list[dict], height: int = 300) -> go.Figure:
     return _curve_layout(fig, "Learning curve: loss", records, height)
 
 
-def accuracy_figure(records: list[dict], height: int = 300) -> go.Figure:
-    """Training accuracy per logged step and test accuracy at each epoch's end (``records`` as for
-    :func:`loss_figure`)."""
+def accuracy_figure(records: list[dict], height: int = 300, smoothing: float = 0.0) -> go.Figure:
+    """Training accuracy per logged step and test accuracy at each epoch's end (``records`` and ``smoothing`` as
+    for :func:`loss_figure`)."""
     train = [r for r in records if r.get("phase") == "train"]
     tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
-    fig = go.Figure([go.Scatter(x=[r["epoch"] for r in train], y=[r["accuracy"] for r in train],
-                                name="train accuracy", mode="lines", line_color=TRAIN_COLOUR),
-                     go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
-                                name="test accuracy", mode="lines+markers", line_color=TEST_COLOUR)])
+    fig = go.Figure()
+    _train_curve(fig, [r["epoch"] for r in train], [r["accuracy"] for r in train], "train accuracy", smoothing)
+    fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
+                             name="test accuracy", mode="lines+markers", line_color=TEST_COLOUR))
     fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", title=dict(text="accuracy", standoff=4))
     return _curve_layout(fig, "Learning curve: accuracy", records, height)
 
@@ -96,8 +126,9 @@ def _first_loss(records: list[dict]) -> float:
                  and math.isfinite(r["loss"])), 0.0)
 
 
-def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) -> go.Figure:
-    """Several runs' training loss and test accuracy against the epoch, one colour per run.
+def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380, smoothing: float = 0.0) -> go.Figure:
+    """Several runs' training loss (smoothed by ``smoothing``, as :func:`loss_figure`) and test accuracy against the
+    epoch, one colour per run.
 
     ``named``: (run name, its metrics records) pairs, as :func:`curves_figure` reads them.
     """
@@ -108,8 +139,8 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380) ->
         line = dict(color=palette[i % len(palette)], dash=dashes[i % len(dashes)])
         train = [r for r in records if r.get("phase") == "train"]
         tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
-        fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=[r["loss"] for r in train], name=name,
-                                 legendgroup=name, mode="lines", line=line), 1, 1)
+        fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=smoothed([r["loss"] for r in train], smoothing),
+                                 name=name, legendgroup=name, mode="lines", line=line), 1, 1)
         fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests], name=name,
                                  legendgroup=name, showlegend=False, mode="lines+markers", line=line),
                       1, 2)

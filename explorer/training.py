@@ -72,6 +72,7 @@ class Progress:
     test_accuracy: float | None = None
     lr: float = 0.0
     device: str = field(default="cpu")
+    test_loss: float | None = None  # the test set's mean cross-entropy ("eval" and "done" records)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -105,21 +106,31 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Predicted class of every image (N,) for uint8 images (N, C, H, W) already on the model's device."""
+def scores(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Class scores (N, K) for uint8 images (N, C, H, W) already on the model's device, in eval mode."""
     was_training = model.training
     model.eval()
-    out = [_forward(model, _as_float(images[i:i + batch_size])).argmax(1) for i in range(0, len(images), batch_size)]
+    out = [_forward(model, _as_float(images[i:i + batch_size])) for i in range(0, len(images), batch_size)]
     model.train(was_training)
     return torch.cat(out)
 
 
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted class of every image (N,) for uint8 images (N, C, H, W) already on the model's device."""
+    return scores(model, images, batch_size).argmax(1)
+
+
 def evaluate(model: nn.Module, data: DataSet, device: str | torch.device = "auto") -> float:
     """Accuracy of ``model`` on ``data`` (moves model and data to ``device``)."""
+    return test_metrics(model, data, device)[0]
+
+
+def test_metrics(model: nn.Module, data: DataSet, device: str | torch.device = "auto") -> tuple[float, float]:
+    """Accuracy and mean cross-entropy (no label smoothing: the plain loss) of ``model`` on ``data``."""
     dev = resolve_device(str(device)) if isinstance(device, str) else device
     model.to(dev)
-    predicted = predict(model, data.images.to(dev))
-    return (predicted == data.labels.to(dev)).float().mean().item()
+    logits, labels = scores(model, data.images.to(dev)), data.labels.to(dev)
+    return (logits.argmax(1) == labels).float().mean().item(), F.cross_entropy(logits, labels).item()
 
 
 def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -298,12 +309,13 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
     if config.graphs:
         one_step = step_graph.GraphedStep(eager, optimizer, (config.batch_size, *images.shape[1:]), device)
 
-    def record(phase: str, test_accuracy: float | None = None) -> Progress:
+    def record(phase: str, test: tuple[float, float] | None = None) -> Progress:
         nonlocal last_record
         last_record = time.perf_counter()
         elapsed = last_record - start
+        accuracy, loss = test if test is not None else (None, None)
         return Progress(phase, step, steps, step / max(per_epoch, 1), *window.last, elapsed,
-                        seen / max(elapsed, 1e-9), test_accuracy, schedule.get_last_lr()[0], device.type)
+                        seen / max(elapsed, 1e-9), accuracy, schedule.get_last_lr()[0], device.type, loss)
 
     def held() -> None:
         nonlocal start, last_record
@@ -313,7 +325,7 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
             paused = time.perf_counter() - began
             start, last_record = start + paused, last_record + paused
 
-    test_accuracy = None
+    test = None
     first_epoch, first_batch = divmod(step, max(per_epoch, 1))
     for epoch in range(first_epoch, config.epochs):
         order = torch.randperm(len(images), generator=generator, device=device)
@@ -332,8 +344,8 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
                     return
                 yield record("train")
                 held()
-        test_accuracy = evaluate(model, test_set, device) if test_set is not None else None
+        test = test_metrics(model, test_set, device) if test_set is not None else None
         model.train()
-        yield record("eval", test_accuracy)
+        yield record("eval", test)
         held()
-    yield record("done", test_accuracy)
+    yield record("done", test)

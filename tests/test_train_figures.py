@@ -1,5 +1,6 @@
 """Training figures: curves from metrics records, runs compared, the confusion matrix."""
 
+import pytest
 import torch
 
 from explorer import train_figures
@@ -84,3 +85,27 @@ def test_the_readings_say_what_the_network_reads_how_sure_and_the_truth_when_wro
     probabilities = torch.tensor([[0.1, 0.87, 0.03], [0.54, 0.4, 0.06]])
     captions = train_figures.reading_captions(probabilities, torch.tensor([1, 2]), ("square", "circle"))
     assert captions == ["✓ circle\n87.0%", "✗ square\n54.0%, is class 2"]
+
+
+def test_smoothing_is_tensorboards_debiased_moving_average():
+    """TensorBoard's smoothing written out: s = w s + (1 - w) v, over 1 - w^n; a value that is not finite passes."""
+    nan = float("nan")
+    got = train_figures.smoothed([1.0, 2.0, nan, 3.0], 0.5)
+    assert got[:2] == [1.0, 1.25 / 0.75] and got[2] != got[2] and abs(got[3] - 2.125 / 0.875) < 1e-12
+    assert train_figures.smoothed([3.0, 1.0], 0.0) == [3.0, 1.0]
+
+
+def test_the_loss_curve_holds_the_test_loss_and_the_smoothed_training_loss_over_its_raw_values():
+    records = [{"phase": "train", "epoch": 0.5, "loss": 2.0, "accuracy": 0.2},
+               {"phase": "train", "epoch": 1.0, "loss": 1.0, "accuracy": 0.6},
+               {"phase": "eval", "epoch": 1.0, "loss": 1.0, "accuracy": 0.6, "test_accuracy": 0.5, "test_loss": 1.4}]
+    fig = train_figures.loss_figure(records, smoothing=0.5)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["train loss"].y) == [2.0, (0.5 + 0.5) / 0.75]
+    assert list(by_name["train loss (raw)"].y) == [2.0, 1.0] and by_name["train loss (raw)"].opacity == 0.3
+    assert list(by_name["test loss"].y) == [1.4] and list(by_name["test loss"].x) == [1.0]
+    accuracy = {t.name: t for t in train_figures.accuracy_figure(records, smoothing=0.5).data}
+    assert list(accuracy["train accuracy"].y) == pytest.approx([0.2, (0.05 + 0.3) / 0.75])
+    assert list(accuracy["test accuracy"].y) == [0.5]
+    compared = train_figures.comparison_figure([("a", records)], smoothing=0.5)
+    assert list(compared.data[0].y) == [2.0, 1.0 / 0.75]

@@ -1,10 +1,12 @@
 """The training core: progress records, reproducibility, augmentation, divergence."""
 
+import dataclasses
 import io
 import time
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from explorer import data, models, training
@@ -121,6 +123,33 @@ def test_evaluate_counts_right_answers():
     images = torch.tensor([[[[255, 0], [0, 0]]], [[[0, 255], [0, 0]]], [[[255, 0], [0, 0]]]], dtype=torch.uint8)
     labels = torch.tensor([0, 1, 1])
     assert abs(training.evaluate(model, data.DataSet("t", images, labels, ("a", "b")), "cpu") - 2 / 3) < 1e-6
+    accuracy, loss = training.test_metrics(model, data.DataSet("t", images, labels, ("a", "b")), "cpu")
+    scores = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # each image's one lit pixel, read by its row
+    assert abs(accuracy - 2 / 3) < 1e-6 and abs(loss - F.cross_entropy(scores, labels).item()) < 1e-6
+
+
+def test_each_record_holds_the_mean_loss_of_its_batches_and_each_epoch_the_test_loss(monkeypatch):
+    """The curves' numbers: the loss of the batches since the last record (not a sum, not divided by the batch) and
+    the test set's plain cross-entropy at each epoch's end, recomputed here from the model itself."""
+    train_set, test_set = data.shapes(256, seed=0), data.shapes(64, seed=1)
+    config = dataclasses.replace(FAST, epochs=1, log_every=1, shift=0.0, degrees=0.0, scale=0.0)
+    model, losses = _model(), []
+    original = training.F.cross_entropy
+
+    def recorded(logits, y, **kwargs):
+        loss = original(logits, y, **kwargs)
+        if logits.requires_grad:
+            losses.append(loss.item())
+        return loss
+
+    monkeypatch.setattr(training.F, "cross_entropy", recorded)
+    records = list(training.train(model, train_set, test_set, config))
+    monkeypatch.undo()
+    train = [r for r in records if r.phase == "train"]
+    assert [round(r.loss, 5) for r in train] == [round(v, 5) for v in losses]
+    accuracy, loss = training.test_metrics(model, test_set, "cpu")
+    assert records[-1].test_loss == records[-2].test_loss and abs(records[-1].test_loss - loss) < 1e-6
+    assert records[-1].test_accuracy == accuracy
 
 
 def test_the_optimizers_and_their_state_round_trip():

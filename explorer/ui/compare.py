@@ -43,7 +43,8 @@ def draw(listed: list[runs.Run]) -> None:
     if not chosen:
         return
     picked = [every[i] for i in chosen]
-    st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked]),
+    st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked],
+                                                    smoothing=st.session_state.get("tr_smooth", 0.0)),
                     key="tr_compare_fig")
     last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
     # each at least FILTERS_PX wide, so a run's name on its own line is whole ("LeNet-5 on Fashion-MNIST #1")

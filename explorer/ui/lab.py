@@ -64,6 +64,7 @@ def lr_warning(optimizer: str, lr: float) -> str | None:
     return None
 
 
+SMOOTHING = state.Setting("tr_smooth", "smooth", 0.6, state.float_between(0.0, 0.99))  # TensorBoard's default
 WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
 
 
@@ -161,10 +162,11 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         run_status.backend().resume(run_id)
         st.rerun()  # the whole page: its live view ticks only for a run that was active when it was drawn
     if records:
+        smoothing = smoothing_slider(settings)
         # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
         loss, accuracy = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}")
-        loss.plotly_chart(train_figures.loss_figure(records), key=f"tr_loss_{run_id}")
-        accuracy.plotly_chart(train_figures.accuracy_figure(records), key=f"tr_accuracy_{run_id}")
+        loss.plotly_chart(train_figures.loss_figure(records, smoothing=smoothing), key=f"tr_loss_{run_id}")
+        accuracy.plotly_chart(train_figures.accuracy_figure(records, smoothing=smoothing), key=f"tr_accuracy_{run_id}")
         if run.status == "running" and visitor.may_change(run.owner) and not run_status.paused_words(run):
             st.caption("The curves redraw each second while the run trains, which undoes a zoom: pause the run to "
                        "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
@@ -176,6 +178,17 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
             st.warning(f"This run's filters cannot be shown: {exc}.")
     if run.status == "finished":
         _results(run)
+
+
+def smoothing_slider(settings: Sequence[state.Setting]) -> float:
+    """The training curves' smoothing (``smooth=`` in the link), TensorBoard's: 0 draws the raw values alone."""
+    smoothing = st.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01,
+                          help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - this "
+                               "and the average so far by this (0.6 by default), its start corrected; the raw values "
+                               "stay faint behind. The test set's points, one per epoch, are never smoothed.")
+    if settings:
+        state.publish(settings)  # a fragment's rerun does not reach the page's own publish
+    return smoothing
 
 
 def _snapshot_view(run: runs.Run, steps: list[int], settings: Sequence[state.Setting]) -> None:

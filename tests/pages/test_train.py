@@ -45,6 +45,13 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert {"Learning curve: loss", "Learning curve: accuracy", "Confusion matrix (test set)"} <= set(titles)
     assert any(t.startswith("First-layer filters at step") for t in titles)
+    loss = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Learning curve: loss")
+    assert [t["name"] for t in loss["data"]][:3] == ["train loss", "train loss (raw)", "test loss"]  # smoothed 0.6
+    assert at.slider(key="tr_smooth").value == 0.6
+    at.slider(key="tr_smooth").set_value(0.0).run()
+    assert at.query_params["smooth"] in ("0.0", ["0.0"], "0", ["0"])
+    loss = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Learning curve: loss")
+    assert [t["name"] for t in loss["data"]][:2] == ["train loss", "test loss"]
     read = [m.value for m in at.markdown if "test images read right at step" in m.value]
     assert len(read) == 1 and read[0].endswith(" read right at step 7**") and read[0].split()[2] == "12", read  # live
     marks = [image.captions[0][0] for image in at.get("image")]  # each reading under its image
