@@ -48,6 +48,22 @@ def test_sobel_and_blur_are_the_lectures_kernels():
     assert torch.allclose(blurred, torch.full((9, 9), 0.5), atol=1e-6)  # a blur keeps a flat image
 
 
+def test_the_blur_reaches_three_sigmas_and_the_gradient_length_is_the_hypotenuse():
+    """An impulse blurred is the Gaussian itself, 2 ceil(3 sigma) + 1 wide (sigma 1.4: 11), as F.conv2d draws it;
+    on a diagonal edge the gradient's length is sqrt(gx^2 + gy^2), not |gx| + |gy|."""
+    impulse = torch.zeros(21, 21)
+    impulse[10, 10] = 1
+    x = torch.arange(11.0) - 5
+    g = torch.exp(-x ** 2 / (2 * 1.4 ** 2))
+    gaussian = torch.outer(g, g) / torch.outer(g, g).sum()
+    expected = F.conv2d(F.pad(impulse[None, None], (5, 5, 5, 5), mode="replicate"), gaussian[None, None])[0, 0]
+    torch.testing.assert_close(classic.gaussian_blur(impulse, 1.4), expected, atol=1e-7, rtol=0)
+    diagonal = (torch.arange(16.0)[:, None] + torch.arange(16.0)[None, :] > 15).float()
+    stages = classic.canny(diagonal)
+    gx, gy = classic.sobel(stages.blurred)
+    torch.testing.assert_close(stages.magnitude, torch.sqrt(gx ** 2 + gy ** 2))
+
+
 def test_thinning_keeps_a_ridges_crest_only():
     magnitude = torch.tensor([[0.0, 1, 3, 1, 0]] * 3)
     gx, gy = torch.ones(3, 5), torch.zeros(3, 5)  # the gradient points along the rows

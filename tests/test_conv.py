@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from explorer import conv, examples
+from explorer import conv, examples, kernels
 
 
 @pytest.mark.parametrize("key", list(examples.EXAMPLES))
@@ -197,3 +197,39 @@ def test_a_non_square_layers_counts_are_what_pytorch_holds():
     out = nn.Conv2d(2, 4, 3, stride=2)(torch.zeros(1, 2, 7, 12))
     assert (counts.rows.actual, counts.size.actual) == tuple(out.shape[-2:]) == (3, 5)
     assert counts.unshared == F.unfold(torch.zeros(1, 2, 7, 12), 3, stride=2).shape[-1] * 4 * 2 * 9
+
+
+def test_the_rows_left_out_are_those_past_every_windows_last_tap():
+    """Counted from the taps themselves (o·S + D·i over every output o and tap i), for dilations too, and the output
+    size PyTorch's own."""
+    for n, k, p, s, d in itertools.product(range(4, 12), (1, 2, 3, 5), (0, 1, 2), (1, 2, 3), (1, 2, 3)):
+        if n + 2 * p < d * (k - 1) + 1:
+            continue
+        report = conv.size_report(n, k, p, s, d)
+        out = torch.nn.functional.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), padding=p, stride=s, dilation=d)
+        last = max(o * s + d * i for o in range(report.actual) for i in range(k))
+        assert report.actual == out.shape[-1] and report.dropped == n + 2 * p - 1 - last, (n, k, p, s, d)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_each_channel_on_its_own_is_a_depthwise_conv_with_the_kernel_rotated_when_flipped(flip):
+    """Kernel Lab's per-channel maps: nn.Conv2d(groups=C) on each channel, the kernel turned by 180 degrees for true
+    convolution (a Sobel, not symmetric top to bottom, tells a 180-degree turn from a mirror)."""
+    image, kernel = torch.rand(3, 9, 8), kernels.PRESETS["sobel (horizontal edges)"]
+    turned = kernel.flip(0).flip(1) if flip else kernel
+    expected = torch.nn.functional.conv2d(image[None], turned.expand(3, 1, 3, 3), groups=3, stride=2, dilation=2)[0]
+    torch.testing.assert_close(conv.conv2d_per_channel(image, kernel, stride=2, dilation=2, flip=flip), expected)
+    asymmetric = torch.randn(2, 3)
+    torch.testing.assert_close(conv.conv2d_per_channel(image, asymmetric, flip=True),
+                               torch.stack([conv.conv2d(c, asymmetric, flip=True) for c in image]))
+
+
+def test_the_largest_pooling_window_and_the_widest_circular_padding_pytorch_takes():
+    """At the limits: a window as large as the map (one output), circular padding as long as the signal."""
+    image = torch.rand(4, 4)
+    torch.testing.assert_close(conv.pool2d(image, "max", 4), F.max_pool2d(image[None, None], 4)[0, 0])
+    with pytest.raises(ValueError, match="a 5x5 pooling window does not fit a 4x4 map"):
+        conv.pool2d(image, "max", 5)
+    signal, kernel = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, -1.0, 0.5])
+    wrapped = F.conv1d(F.pad(signal[None, None], (3, 3), mode="circular"), kernel[None, None])[0, 0]
+    torch.testing.assert_close(conv.conv1d(signal, kernel, padding=3, padding_mode="circular"), wrapped)

@@ -117,7 +117,8 @@ def test_the_size_lines_say_why_impossible_settings_fail():
 
 
 @pytest.mark.parametrize("border,stride,dilation,kernel", [
-    ("zeros", 1, 1, 3), ("valid", 1, 1, 3), ("valid", 2, 1, 5), ("replicate", 3, 2, 3), ("zeros", 2, 1, 4)])
+    ("zeros", 1, 1, 3), ("valid", 1, 1, 3), ("valid", 2, 1, 5), ("replicate", 3, 2, 3), ("zeros", 2, 1, 4),
+    ("zeros", 1, 2, 3), ("valid", 1, 3, 3)])
 def test_the_output_block_holds_the_outputs_centred_on_the_input_block(border, stride, dilation, kernel):
     settings = FilterSettings(border=border, stride=stride, dilation=dilation)
     result = filtering.apply_filter(torch.rand(1, 40, 40), torch.randn(kernel, kernel), settings)

@@ -57,3 +57,17 @@ def test_a_fourier_image_starts_from_smooth_blobs_or_from_the_image_and_adam_cli
     for done in range(20):  # brighter and brighter
         made.step(made.image().mean(), done)
     assert float(made.image().detach().mean()) > float(image.mean()) + 0.05
+
+
+def test_a_pixel_image_is_blurred_after_every_kth_step_and_not_before():
+    """blur_every=4: steps 1 to 3 are the plain ones, the 4th is blurred."""
+    from explorer import visualize
+
+    start = torch.rand(1, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    mean, std = torch.zeros(1, 1, 1), torch.ones(1, 1, 1)
+    blurred, plain = (P.PixelImage(start, visualize.AscentConfig(blur_every=k), mean, std) for k in (4, 0))
+    for done in range(4):
+        for made in (blurred, plain):
+            x = made.image()
+            made.step((x * torch.linspace(0, 1, 12)).sum(), done)
+        assert torch.equal(blurred.x, plain.x) == (done < 3), done

@@ -267,3 +267,23 @@ def test_a_downsampling_blocks_sum_names_its_projection_shortcut():
     assert [name for name, words in shortcuts.items() if words] == ["layer2.0.add", "layer3.0.add", "layer4.0.add"]
     conv = resnet18.layer2[0].downsample[0]
     assert conv.kernel_size == (1, 1) and conv.stride == (2, 2) and "64 x 56 x 56" in shortcuts["layer2.0.add"]
+
+
+def test_a_dilated_same_convs_formula_pads_its_dilated_span():
+    """dilation 2, kernel 3, "same": P = 2 (d(F - 1) / 2), and the formula's output is the map's 9."""
+    layer = inspect.layers(nn.Sequential(nn.Conv2d(1, 1, 3, padding="same", dilation=2)), (1, 9, 9))[0]
+    line = inspect.formula(layer)[0]
+    assert layer.out_shape == (1, 9, 9) and "2 \\cdot 2 -" in line and line.endswith("= 9$"), line
+
+
+@pytest.mark.parametrize("module,shape", [
+    (nn.Conv2d(8, 8, 3, groups=4, padding=1), (8, 10, 10)), (nn.Conv2d(3, 6, 5, stride=2, dilation=2), (3, 21, 21)),
+    (nn.Linear(12, 5), (12,))])
+def test_multiply_adds_are_pytorchs_flop_count_halved(module, shape):
+    """torch.utils.flop_counter counts a multiply-add as 2 FLOPs (biases not counted, as torchvision's figures)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    layer = inspect.layers(nn.Sequential(module), shape)[0]
+    with FlopCounterMode(display=False) as counter:
+        module(torch.zeros(1, *shape))
+    assert layer.mult_adds == counter.get_total_flops() // 2

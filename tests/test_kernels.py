@@ -50,6 +50,32 @@ def test_gabor_orientation_rotates_the_filter():
     assert kernels.gabor(7, 0).sum().abs() < 1e-5
 
 
+@pytest.mark.parametrize("theta", [0, 45, 90, 135])
+def test_gabor_is_the_formula_cell_by_cell(theta):
+    """exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) cos(2 pi x' / lambda), x' = x cos t + y sin t, y' = -x sin t + y cos t
+    (x to the right, y down, from the centre), its mean taken out: written out here cell by cell."""
+    sigma, wavelength, gamma, t = 2.0, 4.0, 0.5, math.radians(theta)
+    cells = [[0.0] * 7 for _ in range(7)]
+    for row in range(7):
+        for col in range(7):
+            x, y = col - 3, row - 3
+            xr, yr = x * math.cos(t) + y * math.sin(t), -x * math.sin(t) + y * math.cos(t)
+            cells[row][col] = math.exp(-(xr ** 2 + gamma ** 2 * yr ** 2) / (2 * sigma ** 2)) * math.cos(
+                2 * math.pi * xr / wavelength)
+    mean = sum(map(sum, cells)) / 49
+    expected = torch.tensor([[v - mean for v in line] for line in cells])
+    torch.testing.assert_close(kernels.gabor(7, theta), expected.float(), atol=1e-6, rtol=0)
+
+
+def test_the_45_degree_gabor_answers_its_own_grating_most():
+    """Stripes across the down-right diagonal (period 4, as its wavelength) excite it; the other diagonal's do not."""
+    y, x = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    own, across = torch.cos(2 * math.pi * (x + y) / (4 * math.sqrt(2))), torch.cos(2 * math.pi * (x - y) / (4 * math.sqrt(2)))
+    k = kernels.PRESETS["gabor 7x7 (45 deg)"]
+    energy = [float(conv.conv2d(image, k).pow(2).mean()) for image in (own, across)]
+    assert energy[0] > 10 * energy[1], energy
+
+
 def test_parse_grid_accepts_numbers_and_text_numbers():
     assert torch.equal(kernels.parse_grid([[1, "2"], [" -3.5 ", 4.0]]), torch.tensor([[1.0, 2], [-3.5, 4]]))
     assert torch.equal(kernels.parse_text("0,1,0; 1 -4 1\n0 1 0"), kernels.PRESETS["laplacian"])

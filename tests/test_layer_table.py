@@ -210,3 +210,14 @@ def test_a_link_keeps_a_cell_that_is_not_a_number_for_the_plan_to_name():
 def test_a_layer_cell_reads_as_a_number_where_it_is_one_and_as_its_text_where_not(typed, read):
     value = layer_table.cell_value(typed)
     assert value == read and type(value) is type(read)
+
+
+def test_a_dilated_conv_may_keep_its_size_with_the_padding_its_dilation_needs():
+    """Kernel 3, dilation 2: "same" padding is 2, which PyTorch allows and keeps the map's size."""
+    layers = [{"type": "conv", "out": 4, "kernel": 3, "dilation": 2, "padding": 2}]
+    row = layer_table.plan(layers, (1, 28, 28), 10)[0]
+    assert row["error"] is None and row["out_shape"] == (4, 28, 28)
+    conv_layer = torch.nn.Conv2d(1, 4, 3, padding=2, dilation=2)
+    assert tuple(conv_layer(torch.zeros(1, 1, 28, 28)).shape[1:]) == row["out_shape"]
+    too_much = layer_table.plan([{**layers[0], "padding": 3}], (1, 28, 28), 10)[0]
+    assert "padding 3 is more than half the 3x3 kernel (at most 2 with dilation 2)" in too_much["error"]

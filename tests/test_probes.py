@@ -68,3 +68,14 @@ def test_on_mnist_depth_helps_a_trained_lenet_and_not_a_random_one():
     assert trained["normalize"] == random["normalize"]  # the pixels are the same
     assert trained["normalize"] < trained["relu2"] < trained["relu4"] and trained["fc5"] > 0.97
     assert random["fc5"] < trained["fc5"] - 0.2  # random class scores are poor features
+
+
+def test_the_test_features_are_scaled_by_the_training_sets_statistics_only():
+    """A test set moved as a whole is read with the training set's mean: shifted past the boundary, every test image
+    falls on one side (centred on its own mean, the shift would vanish and 100% would show)."""
+    generator = torch.Generator().manual_seed(0)
+    train_y = torch.arange(200) % 2
+    train_x = (train_y.float()[:, None] * 2 - 1) + 0.1 * torch.randn(200, 1, generator=generator)
+    test_x, test_y = train_x + 10.0, train_y  # every test image far on class 1's side
+    train_accuracy, test_accuracy = probes.fit(train_x, train_y, test_x, test_y, 2)
+    assert train_accuracy == 1.0 and test_accuracy == 0.5

@@ -2,6 +2,7 @@
 
 import copy
 import random
+from collections import OrderedDict
 
 import pytest
 import torch
@@ -293,6 +294,11 @@ def test_effective_field_is_inside_the_exact_box_and_peaks_near_the_centre():
     assert centre > grad[inside].mean()  # Luo et al.: the gradient gathers in the middle of the box
     with pytest.raises(ValueError, match="no feature map"):
         rf.effective(model, "fc3", image, (0, 0))
+    alone = torch.stack([rf.effective(model, "conv2", one, (5, 5)) for one in image[:4]])
+    torch.testing.assert_close(rf.effective(model, "conv2", image[:4], (5, 5)), alone.mean(0))  # each image's, averaged
+    x = image[:1].clone().requires_grad_(True)  # a first layer's field is |w| summed over channels: the page's hover
+    out = torch.autograd.grad(model.conv1(model.normalize(x))[0, :, 3, 3].sum(), x)[0]
+    torch.testing.assert_close(rf.effective(model, "conv1", image[:1], (3, 3)), out.abs().sum(1)[0])
 
 
 def test_fields_say_how_they_were_computed_and_what_feeds_them():
@@ -333,3 +339,15 @@ def test_a_layers_map_is_drawn_on_the_input_at_its_units_field_centres():
     tiled = rf.Field("x", "", (5, 5), (2, 2), (2, 2), (0.5, 0.5))
     resized = F.interpolate(values[None, None], size=(10, 10), mode="bilinear", align_corners=False)
     torch.testing.assert_close(rf.to_input(values, tiled, (10, 10)), resized[0, 0])
+
+
+@pytest.mark.parametrize("size,out", [(10, 3), (10, 4), (9, 3), (7, 2)])
+def test_adaptive_pooling_grows_the_field_by_its_widest_window(size, out):
+    """An adaptive pool's windows are [floor(i n / o), ceil((i + 1) n / o)): the field's r is the widest, as the exact
+    boxes show."""
+    model = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 1, 3, padding=1), pool=nn.AdaptiveAvgPool2d(out)))
+    field = next(f for f in rf.fields(model, (size, size)) if f.name == "pool")
+    widths = [rf.rf_box(model, "pool", (i, 0), (size, size)) for i in range(out)]
+    widest = max(bottom - top for top, _, bottom, _ in widths)  # the conv's 3 grows each by 2, cut at the border
+    assert field.r[0] == max(-(-(i + 1) * size // out) - i * size // out for i in range(out)) + 2
+    assert widest <= field.r[0]

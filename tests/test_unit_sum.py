@@ -45,3 +45,16 @@ def test_same_padding_is_read_as_numbers():
     conv = nn.Conv2d(2, 3, 5, padding="same").double()
     x = torch.randn(2, 6, 6, dtype=torch.float64)
     assert unit_sum.conv_unit(conv, x, 2, 0, 5).total == pytest.approx(float(conv(x[None])[0, 2, 0, 5].detach()), abs=1e-9)
+
+
+def test_a_dilated_strided_units_taps_and_every_maps_group():
+    """Rows r·S - P + D·i, the window read from the padded input at exactly those places; out maps 0..2 of two groups
+    read input maps 0, 1 and maps 3..5 read 2, 3."""
+    conv = nn.Conv2d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2).double()
+    x = torch.randn(4, 9, 9, dtype=torch.float64)
+    padded = nn.functional.pad(x, (2, 2, 2, 2))
+    parts = unit_sum.conv_unit(conv, x, 4, 2, 1)
+    assert parts.rows == [2 * 2 - 2 + 2 * i for i in range(3)] and parts.cols == [1 * 2 - 2 + 2 * j for j in range(3)]
+    expected = padded[parts.channels][:, [r + 2 for r in parts.rows]][:, :, [c + 2 for c in parts.cols]]
+    assert torch.equal(parts.windows, expected)
+    assert [unit_sum.conv_unit(conv, x, m, 0, 0).channels for m in range(6)] == [[0, 1]] * 3 + [[2, 3]] * 3
