@@ -259,11 +259,14 @@ def formula(layer: Layer) -> list[str]:
         return [f"Parameters $= (n_{{in}} + 1) \\cdot n_{{out}} = ({module.in_features} + {bias}) \\cdot "
                 f"{module.out_features} = {labels.tex_int(layer.params)}$: every input meets every output.",
                 f"Multiply-adds $= {module.in_features} \\cdot {module.out_features} = "
-                f"{labels.tex_int(layer.mult_adds)}$."]
+                f"{labels.tex_int(layer.mult_adds)}$" + (" (the bias additions not counted)." if bias else ".")]
     if isinstance(module, nn.BatchNorm2d):
         return [f"Batch norm: $y = \\gamma (x - \\mu) / \\sqrt{{\\sigma^2 + \\epsilon}} + \\beta$ per channel; "
                 f"parameters $= 2 \\cdot C = 2 \\cdot {module.num_features} = {layer.params}$ "
-                "($\\gamma$, $\\beta$; the running mean and variance are buffers, not learned)."]
+                "($\\gamma$, $\\beta$; the running mean and variance are buffers, not learned).",
+                "Multiply-adds counted 0, as torchvision counts them: at inference the batch norm folds into the "
+                "convolution before it (a scale of its weights, a shift of its bias); unfolded it is one multiply "
+                f"and one add per value, ${_product(layer.out_shape)} = {labels.tex_int(_numel(layer.out_shape))}$."]
     if isinstance(module, nn.ReLU) or layer.type == "relu":
         return ["ReLU: $\\max(0, x)$ elementwise; no parameters, the shape is kept."]
     if isinstance(module, nn.Flatten) or layer.type == "flatten":
@@ -344,7 +347,13 @@ def _conv_formula(module: nn.Conv2d, layer: Layer) -> list[str]:
             f"Parameters $= (F_h F_w C_{{in}}{plus}) \\cdot C_{{out}} = ({per}{plus}) \\cdot "
             f"{module.out_channels} = {labels.tex_int(layer.params)}$"
             + ("" if bias else " (no bias: a batch norm follows)"),
-            f"Multiply-adds $= {_product(layer.out_shape)} \\cdot {per} = {labels.tex_int(layer.mult_adds)}$"]
+            f"Multiply-adds $= {_product(layer.out_shape)} \\cdot {per} = {labels.tex_int(layer.mult_adds)}$"
+            + (f" (the {labels.tex_int(_numel(layer.out_shape))} bias additions not counted, as torchvision counts)"
+               if bias else "")]
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    return int(torch.Size(shape).numel())
 
 
 def device_of(model: nn.Module) -> torch.device:

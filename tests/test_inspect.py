@@ -287,3 +287,12 @@ def test_multiply_adds_are_pytorchs_flop_count_halved(module, shape):
     with FlopCounterMode(display=False) as counter:
         module(torch.zeros(1, *shape))
     assert layer.mult_adds == counter.get_total_flops() // 2
+
+
+def test_the_cards_say_what_the_multiply_adds_leave_out():
+    """Biases are additions, a batch norm folds into its convolution: torchvision's count, said where it shows."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    conv_card, norm, _, linear = (inspect.formula(layer) for layer in inspect.layers(net, (1, 8, 8)))
+    assert conv_card[-1].endswith("= 648$ (the 72 bias additions not counted, as torchvision counts)")
+    assert norm[-1].startswith("Multiply-adds counted 0, as torchvision counts them") and "= 72$" in norm[-1]
+    assert linear[-1].endswith("= 216$ (the bias additions not counted).")
