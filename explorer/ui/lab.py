@@ -234,8 +234,10 @@ def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setti
     if key not in st.session_state:
         linked = st.session_state.get("tr_snap", -1)
         if state.from_link("tr_snap") and linked >= 0 and linked not in steps:
-            state.link_ignored("snap", linked, f"this run kept snapshots at steps {steps[0]:,} to {steps[-1]:,}, "
-                                               "the last is shown")
+            nearest = min(steps, key=lambda kept: (abs(kept - linked), kept))
+            state.link_ignored("snap", linked, f"this run kept snapshots at steps {steps[0]:,} to {steps[-1]:,}: "
+                                               f"the nearest, {nearest:,}, is shown")
+            linked = nearest
         ours = state.from_link("tr_snap") or st.session_state.get(_SNAP_RUN) == run_id
         st.session_state[key] = linked if ours and linked in steps else steps[-1]
     step = st.select_slider("Snapshot (feature evolution over training)", steps, key=key,

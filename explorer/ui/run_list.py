@@ -7,14 +7,19 @@ import hashlib
 
 import streamlit as st
 
-from explorer import labels, run_files, runs
+from explorer import labels, run_files, runs, training
 from explorer.ui import lab, layout, run_status, visitor
 
 
 def _row(run: runs.Run, yours: bool) -> dict:
-    """A run's line in the table of runs."""
-    return {"run": run.name, "status": run_status.shown(run), "data": labels.data(run.config.get("data")),
-            "network": labels.network(run.config.get("model")), "test accuracy": lab.accuracy_text(run),
+    """A run's line in the table of runs: what it is, how it did, and the settings runs differ in most (TensorBoard's
+    hyperparameter table: sort by a column to line them up)."""
+    config, defaults = run.config, training.TrainConfig()
+    return {"run": run.name, "status": run_status.shown(run), "data": labels.data(config.get("data")),
+            "network": labels.network(config.get("model")), "test accuracy": lab.accuracy_text(run),
+            "optimizer": labels.optimizer(config.get("optimizer", defaults.optimizer)),
+            "learning rate": config.get("lr", defaults.lr), "batch": config.get("batch_size", defaults.batch_size),
+            "epochs": config.get("epochs", defaults.epochs), "seed": config.get("seed", defaults.seed),
             "yours": "yes" if yours else "", "id": run.id}
 
 
@@ -105,8 +110,8 @@ def runs_section(every: list[runs.Run], me: str, only_mine: bool) -> None:
     """The shared queue and the runs on this server (yours marked, or only yours): what redraws while runs train."""
     lab.whole_page_if_asked()
     queue = run_status.backend().queue()
-    st.caption("Queue: " + (", ".join(f"{labels.md_text(r.name)} ({run_status.shown(r)})" for r in queue) if queue else "empty") +
-               ". Everyone using this server shares it.")
+    waiting = ", ".join(f"{labels.md_text(r.name)} ({run_status.shown(r)})" for r in queue)
+    st.caption(f"Queue: {waiting or 'empty'}. Everyone using this server shares it.")
     _damaged()
     if not every:
         st.caption("No runs yet.")

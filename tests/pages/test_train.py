@@ -64,6 +64,9 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     assert inside["Layer by layer"].page
     runs_table = next(d.value for d in at.dataframe if "yours" in d.value.columns)
     assert runs_table[runs_table["id"] == run_id]["yours"].iloc[0] == "yes"
+    mine = runs_table[runs_table["id"] == run_id].iloc[0]  # the settings runs differ in, side by side
+    assert (mine["optimizer"], mine["learning rate"], mine["batch"], mine["epochs"], mine["seed"]) == ("AdamW", 0.003,
+                                                                                                      128, 1, 3)
 
     at.switch_page("pages/layer_by_layer.py").run()
     at.selectbox(key="net_model").set_value(f"run:{run_id}").run()
@@ -332,8 +335,8 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
     assert "run" not in gone.query_params and "snap" not in gone.query_params
     missing = app("pages/train.py", run=first, snap="7")
     no_crash(missing)
-    assert "`snap=7` was ignored: this run kept snapshots at steps 0 to 15, the last is shown" in warnings(missing)
-    assert missing.select_slider(key=f"tr_scrub_{first}").value == 15 and "snap" not in missing.query_params
+    assert "`snap=7` was ignored: this run kept snapshots at steps 0 to 15: the nearest, 5, is shown" in warnings(missing)
+    assert missing.select_slider(key=f"tr_scrub_{first}").value == 5 and missing.query_params["snap"] in ("5", ["5"])
 
 
 def test_a_run_whose_worker_is_starting_says_so_rather_than_queued():
