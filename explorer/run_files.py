@@ -7,6 +7,7 @@ Tensors are safetensors files, written atomically like every file of the run sto
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -19,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from explorer import architecture, labels, model_card, models, shapes, training
-from explorer.runs import Run, RunNotFound, atomic_write, get, path, read_json, write_json
+from explorer.runs import Run, RunNotFound, atomic_write, get, metrics, path, read_json, write_json
 
 
 def _count(n: int, thing: str) -> str:
@@ -246,7 +247,8 @@ def build_model(run_id: str, root: Path | None = None, epoch: int | None = None)
 
 def export(run_id: str, root: Path | None = None) -> bytes:
     """A zip of the run: ``model.safetensors`` (weights), ``model.py`` (the network in plain PyTorch),
-    ``README.md`` (what goes in and out, how to load it), ``config.json``, ``metrics.jsonl`` and the rest that
+    ``README.md`` (what goes in and out, how to load it), ``config.json``, ``metrics.jsonl`` (and as
+    ``metrics.csv``) and the rest that
     describes it (status, checkpoint card, result), with the weights kept along the way under
     ``epochs/<epoch>.safetensors`` (0: before training). The status leaves out who started the run."""
     folder = path(run_id, root)
@@ -266,6 +268,20 @@ def export(run_id: str, root: Path | None = None) -> bytes:
     return buffer.getvalue()
 
 
+CSV_COLUMNS = ("phase", "step", "steps", "epoch", "loss", "accuracy", "test_loss", "test_accuracy", "lr", "elapsed",
+               "images_per_s")
+
+
+def curves_csv(records: Sequence[dict]) -> str:
+    """A run's metrics as CSV, one row a record (:data:`CSV_COLUMNS`; a value a record lacks left empty): the curves
+    for a spreadsheet, as TensorBoard exports a scalar."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if record.get(k) is None else record[k]) for k in CSV_COLUMNS} for record in records)
+    return text.getvalue()
+
+
 _PRIVATE = ("owner", "pid", "request_id")  # the browser's id that may change the run, the server's process
 
 
@@ -273,7 +289,7 @@ def _described(run: Run, root: Path | None) -> dict[str, str]:
     """The zip's written files: ``status.json`` without :data:`_PRIVATE`, and with a checkpoint, ``README.md`` and
     ``model.py`` (where the network can be written out in plain PyTorch)."""
     status = {k: v for k, v in read_json(run.path / "status.json").items() if k not in _PRIVATE}
-    written = {"status.json": json.dumps(status, indent=2)}
+    written = {"status.json": json.dumps(status, indent=2), "metrics.csv": curves_csv(metrics(run.id, root))}
     if not (run.path / "checkpoint.json").exists():
         return written
     try:

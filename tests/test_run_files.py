@@ -125,3 +125,24 @@ def test_a_checkpoint_description_that_is_not_json_is_named(tmp_path):
     (runs.path(run.id, tmp_path) / "checkpoint.json").write_text("not json")
     with pytest.raises(ValueError, match="checkpoint.json does not describe its network"):
         run_files.model_spec(run.id, tmp_path)
+
+
+def test_the_curves_as_csv_one_row_a_record_and_in_the_zip(tmp_path):
+    import csv
+    import io
+    import zipfile
+
+    from explorer import runs
+
+    run = runs.create({"data": "shapes", "model": "lenet5"}, root=tmp_path)
+    runs.append_metrics(run.id, [{"phase": "train", "step": 5, "steps": 10, "epoch": 0.5, "loss": 1.5, "accuracy": 0.4,
+                                  "lr": 0.003, "elapsed": 1.0, "images_per_s": 640.0},
+                                 {"phase": "eval", "step": 10, "steps": 10, "epoch": 1.0, "loss": 1.2, "accuracy": 0.5,
+                                  "test_loss": 1.3, "test_accuracy": 0.55, "lr": 0.0, "elapsed": 2.0,
+                                  "images_per_s": 640.0}], tmp_path)
+    rows = list(csv.DictReader(io.StringIO(run_files.curves_csv(runs.metrics(run.id, tmp_path)))))
+    assert [r["phase"] for r in rows] == ["train", "eval"]
+    assert rows[0]["test_loss"] == "" and rows[1]["test_loss"] == "1.3"
+    assert list(rows[0]) == list(run_files.CSV_COLUMNS)
+    with zipfile.ZipFile(io.BytesIO(run_files.export(run.id, tmp_path))) as archive:
+        assert archive.read(f"{run.id}/metrics.csv").decode() == run_files.curves_csv(runs.metrics(run.id, tmp_path))

@@ -170,6 +170,11 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         if run.status == "running" and visitor.may_change(run.owner) and not run_status.paused_words(run):
             st.caption("The curves redraw each second while the run trains, which undoes a zoom: pause the run to "
                        "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
+        elif not run.active:  # (while it trains, a file drawn again each second is not there to fetch)
+            st.download_button("Curves (CSV)", run_files.curves_csv(records), key=f"tr_csv_{run_id}",
+                               file_name=f"{labels.file_stem(run.name)}-{run_id}-curves.csv", mime="text/csv",
+                               on_click="ignore", icon=":material/table_view:",
+                               help="Every logged step and epoch end: losses, accuracies, learning rate, time.")
     steps = run_files.snapshot_steps(run_id)
     if steps:
         try:

@@ -158,8 +158,8 @@ def run_actions(every: list[runs.Run], me: str, only_mine: bool) -> None:
     naming.text_input("New name", run.name, key=f"tr_name_{chosen}", max_chars=80)
     naming.button("Rename", key="tr_rename", on_click=_rename, args=(chosen,))
     with delete:
-        st.markdown(f"Delete **{labels.md_text(run.name)}** with its checkpoint, snapshots and curves? It cannot be undone, "
-                    "and it is gone for everyone on this server.")
+        st.markdown(f"Delete **{labels.md_text(run.name)}** with its checkpoint, snapshots and curves? It cannot be "
+                    "undone, and it is gone for everyone on this server.")
         if st.button("Delete it", key="tr_delete", type="primary"):
             runs.delete(chosen)
             if st.session_state.get("tr_run") == chosen:

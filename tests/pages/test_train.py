@@ -64,6 +64,7 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     assert inside["Layer by layer"].page
     runs_table = next(d.value for d in at.dataframe if "yours" in d.value.columns)
     assert runs_table[runs_table["id"] == run_id]["yours"].iloc[0] == "yes"
+    assert "Curves (CSV)" in [b.proto.label for b in at.get("download_button")]
     mine = runs_table[runs_table["id"] == run_id].iloc[0]  # the settings runs differ in, side by side
     assert (mine["optimizer"], mine["learning rate"], mine["batch"], mine["epochs"], mine["seed"]) == ("AdamW", 0.003,
                                                                                                       128, 1, 3)
