@@ -119,6 +119,25 @@ class FourierImage:
         self.optimiser.step()
 
 
+SCALES = tuple(1 + (i - 5) / 50 for i in range(11))  # Lucent's random_scale: 0.9 to 1.1
+ANGLES = tuple(range(-10, 11)) + 5 * (0,)  # Lucent's random_rotate, in degrees: upright five times likelier
+
+
+def warped(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image of ``x`` (N, C, H, W) scaled and turned about its centre by a draw from Lucent's standard transforms
+    (:data:`SCALES`, :data:`ANGLES`), the same size, grey (0.5) where it uncovers the border as Lucent pads: the
+    pattern must excite the unit a little larger, smaller or turned too (Olah et al. 2017's transformation
+    robustness). Differentiable."""
+    count = x.shape[0]
+    scale = torch.tensor(SCALES)[torch.randint(len(SCALES), (count,), generator=generator)]
+    angle = torch.tensor(ANGLES, dtype=torch.float32)[torch.randint(len(ANGLES), (count,), generator=generator)]
+    cos, sin = torch.cos(torch.deg2rad(angle)) / scale, torch.sin(torch.deg2rad(angle)) / scale
+    zero = torch.zeros(count)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1).to(x)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x - 0.5, grid, align_corners=False) + 0.5
+
+
 def _rms(x: torch.Tensor) -> torch.Tensor:
     """Each image's root mean square, (N, 1, 1, 1) of (N, C, H, W): one image's step never depends on another's."""
     return x.pow(2).mean(dim=(-3, -2, -1), keepdim=True).sqrt().clamp_min(1e-12)

@@ -63,6 +63,7 @@ class AscentConfig:
     l2: float = 0.0  # lambda: weight of mean(z^2), the image's energy in the network's units
     tv: float = 0.0  # mu: weight of total variation, mean squared difference of neighbouring pixels
     jitter: int = 0  # shift the image by up to this many pixels (random) before every forward pass
+    warp: bool = False  # and scale and turn it a little (Lucent's standard transforms: image_param.warped)
     blur_every: int = 0  # blur the image every k steps (0: never)
     blur_sigma: float = 0.5  # the blur's Gaussian sigma in pixels
     norm: float = 0.0  # rho: rescale z to RMS rho after every step, before the clip to [0, 1] (0: no constraint)
@@ -350,10 +351,12 @@ def _optimise(model: nn.Module, gain: Gain, shape: tuple[int, int, int], start: 
         first = torch.stack([noise(model, shape, config.seed + i) for i in range(count)]) if start is None else start[None]
         made = image_param.PixelImage(first, config, mean, std)
     generator = torch.Generator().manual_seed(config.seed + 1)  # the jitter; the noise used ``seed``
+    warps = torch.Generator().manual_seed(config.seed + 2)
     for step in range(config.steps + 1):
         x = made.image()
-        maximised, shown = gain(_jittered(x, config.jitter, generator))
-        if config.jitter:  # the value shown is the image's own, not its shifted copy's: a curve without noise
+        moved = _jittered(x, config.jitter, generator)
+        maximised, shown = gain(image_param.warped(moved, warps) if config.warp else moved)
+        if config.jitter or config.warp:  # the value shown is the image's own, not its moved copy's: a smooth curve
             with torch.no_grad():
                 shown = gain(x)[1]
         # each image's own penalties: the means over the N images, N times

@@ -71,3 +71,29 @@ def test_a_pixel_image_is_blurred_after_every_kth_step_and_not_before():
             x = made.image()
             made.step((x * torch.linspace(0, 1, 12)).sum(), done)
         assert torch.equal(blurred.x, plain.x) == (done < 3), done
+
+
+def test_a_warp_scales_and_turns_each_image_about_its_centre_by_lucents_draws():
+    """A dot 8 pixels right of the centre lands at s·R(-angle)·(8, 0) (x right, y down), with the scale and angle
+    drawn from Lucent's lists in order (scale, then angle, one each per image); grey stays grey."""
+    import math
+
+    images = torch.zeros(3, 1, 33, 33)
+    images[:, :, 15:18, 23:26] = 1  # a 3 x 3 dot centred at x = +8
+    generator = torch.Generator().manual_seed(7)
+    moved = P.warped(images, generator)
+    again = torch.Generator().manual_seed(7)
+    scales = [P.SCALES[i] for i in torch.randint(len(P.SCALES), (3,), generator=again)]
+    angles = [P.ANGLES[i] for i in torch.randint(len(P.ANGLES), (3,), generator=again)]
+    ys, xs = torch.meshgrid(torch.arange(33.0) - 16, torch.arange(33.0) - 16, indexing="ij")
+    for image, scale, angle in zip(moved, scales, angles):
+        weight = (image[0] - 0.5).clamp_min(0)  # the dot, not the black ground or the grey border
+        centre = (float((weight * xs).sum() / weight.sum()), float((weight * ys).sum() / weight.sum()))
+        turn = math.radians(angle)
+        expected = (scale * 8 * math.cos(turn), -scale * 8 * math.sin(turn))
+        assert abs(centre[0] - expected[0]) < 0.3 and abs(centre[1] - expected[1]) < 0.3, (centre, expected)
+    grey = torch.full((2, 3, 16, 16), 0.5)
+    torch.testing.assert_close(P.warped(grey, torch.Generator().manual_seed(0)), grey)
+    x = torch.rand(1, 1, 16, 16, requires_grad=True)
+    P.warped(x, torch.Generator().manual_seed(1)).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0

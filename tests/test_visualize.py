@@ -342,3 +342,13 @@ def test_several_images_side_by_side_and_read_back_together(lenet):
     together = V.class_probabilities(lenet, images)
     assert together.shape == (3, 10)
     torch.testing.assert_close(together[1], V.class_probabilities(lenet, images[1]))
+
+
+def test_an_ascent_under_lucents_transforms_still_climbs_and_shows_the_image_itself(lenet):
+    """Scaled and turned each step (warp), the channel still rises; the curve is the unwarped image's value."""
+    config = dataclasses.replace(V.READABLE, steps=48, warp=True)
+    frames = V.run(V.ascend(lenet, V.Target("relu2", 5), config, SHAPE))
+    assert frames[-1].value > frames[0].value + 1.0
+    assert abs(frames[-1].value - _activation(lenet, V.Target("relu2", 5), frames[-1].image)) < 1e-4
+    plain = V.run(V.ascend(lenet, V.Target("relu2", 5), dataclasses.replace(config, warp=False), SHAPE))
+    assert not torch.equal(plain[-1].image, frames[-1].image)

@@ -51,6 +51,7 @@ def settings() -> list[state.Setting]:
         state.Setting("wx_l2", "l2", d.l2, state.float_between(0.0, 1.0)),
         state.Setting("wx_tv", "tv", d.tv, state.float_between(0.0, 20.0)),
         state.Setting("wx_jitter", "jitter", d.jitter, state.int_between(0, 16)),
+        state.Setting("wx_warp", "warp", False, state.boolean, state.dump_bool),
         state.Setting("wx_blur", "blur", d.blur_every, state.int_between(0, 64)),
         state.Setting("wx_norm", "rho", 0.0, state.float_between(0.0, 5.0)),
         state.Setting("wx_seed", "seed", 0, state.int_between(0, 9999)),
@@ -200,7 +201,7 @@ def pick_config(several: bool = True) -> visualize.AscentConfig:
                        "on the 0..1 brightness scale."))
         c.number_input("Seed (noise, jitter)", 0, 9999, key="wx_seed")
         plain = st.toggle("Plain ascent: no regularisers (the lecture's algorithm)", key="wx_plain",
-                          help="Adam on the spectrum alone, no penalty or jitter." if fourier else
+                          help="Adam on the spectrum alone, no penalty, jitter or transform." if fourier else
                           "The lecture's step along the gradient, with two things it leaves implicit: the step is "
                           "the gradient over its root mean square, and the image stays in 0..1.")
         d, e, f, g, h = st.columns(5)
@@ -215,6 +216,12 @@ def pick_config(several: bool = True) -> visualize.AscentConfig:
                       "pixels after its normalisation) is rescaled so that its root mean square, ‖z‖ / √(number of "
                       "values), is ρ. The clip to 0..1 that follows may leave it lower. 0: free."
                       + (" Pixels only: a frequency image's sigmoid keeps it in 0..1." if fourier else ""))
+        layout.toggle(st, "Scale and turn it too (Lucent's transforms)", key="wx_warp", disabled=plain,
+                      help="Before each step's forward pass, each image is also scaled by 0.9 to 1.1 and turned by up "
+                           "to 10 degrees about its centre (grey where it uncovers the border), drawn at random as "
+                           "Lucent's standard transforms draw them: the pattern must excite the unit a little larger, "
+                           "smaller or turned too, which leaves less noise that only one exact placement answers "
+                           "(Olah et al. 2017's transformation robustness). The curve shows the image itself.")
         many = _pick_images(several)
     s = st.session_state
     param, every = s.wx_param, _record_every(s.wx_steps)
@@ -224,7 +231,7 @@ def pick_config(several: bool = True) -> visualize.AscentConfig:
         return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, norm=norm, seed=s.wx_seed,
                                       record_every=every, param=param, images=images, diversity=diversity).checked()
     return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, l2=s.wx_l2, tv=s.wx_tv,
-                                  jitter=s.wx_jitter, blur_every=blur, norm=norm, seed=s.wx_seed,
+                                  jitter=s.wx_jitter, warp=s.wx_warp, blur_every=blur, norm=norm, seed=s.wx_seed,
                                   record_every=every, param=param, images=images, diversity=diversity).checked()
 
 

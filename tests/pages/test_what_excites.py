@@ -338,3 +338,13 @@ def test_several_images_at_once_made_to_differ_side_by_side():
     no_crash(inverted)
     assert at.number_input(key="wx_images").disabled is False and inverted.number_input(key="wx_images").disabled
     assert "images, left to right" not in text(inverted)
+
+
+def test_lucents_transforms_from_a_link_and_off_in_a_plain_ascent():
+    at = app(PAGE, layer="relu2", channel="5", steps="16", warp="1")
+    no_crash(at)
+    assert at.toggle(key="wx_warp").value and not at.toggle(key="wx_warp").disabled and not warnings(at)
+    values = _values(at)
+    assert values[-1] > values[0] and at.query_params["warp"] in ("1", ["1"])
+    plain = app(PAGE, layer="relu2", channel="5", steps="16", warp="1", plain="1")
+    assert plain.toggle(key="wx_warp").disabled
