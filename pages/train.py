@@ -64,14 +64,6 @@ def _ended(run_id: str) -> bool:
         return True
 
 
-def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
-    """Extra config keys, the network's input shape and the class count for a data set and a network."""
-    if data == "shapes":
-        size, channels = {"tinyvgg": (64, 3), "resnet_small": (32, 3)}.get(arch, (28, 1))
-        return {"shapes_size": size, "shapes_channels": channels}, (channels, size, size), 8
-    return {}, ((3, 32, 32) if data == "cifar10" else (1, 28, 28)), 10
-
-
 listed = runs.list_runs()
 above = st.container()  # a network of your own: its layer editor, the page's width above the settings
 controls, view = st.columns([5, 7], gap="large")
@@ -82,7 +74,7 @@ with controls, layout.guard("preparing the run"):
                             "are downloaded once, the first time a run needs them, unless the server has them.")
     arch = b.selectbox("Network", ARCHS, key="tr_arch", format_func=labels.network)
     st.caption(labels.DATA_FACTS[data])
-    extra, shape, classes = input_of(data, arch)
+    extra, shape, classes = lab.input_of(data, arch)
     config, problem = {"data": data, "model": arch, **extra}, None
 if arch == "custom":  # nine columns: in the view's 310 px at 1024 px they scrolled sideways
     with above, layout.guard("planning your network"), st.expander(
@@ -153,11 +145,13 @@ with controls, layout.guard("preparing the run"):
     # click or a reconnect starts one run; once that run has ended, Train starts a new one
     ended = sum(1 for r in st.session_state.get("tr_mine", []) if _ended(r))
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
+    if unlike := lab.unlike_shown(config, st.session_state.tr_run):
+        st.caption(unlike)
     if st.button("Train", key="tr_start", type="primary", disabled=bool(problem) or too_big or no_steps,
                  icon=":material/play_arrow:"):
         try:  # the teacher's session (the admin key) is not limited
-            st.session_state.tr_run = run_status.backend().submit(config, request_id=request, owner=visitor.visitor_id(),
-                                                                  limit=not visitor.is_admin())
+            st.session_state.tr_run = run_status.backend().submit(
+                config, request_id=request, owner=visitor.visitor_id(), limit=not visitor.is_admin())
         except runs.QueueFull as exc:
             st.error(str(exc))
         if st.session_state.tr_run and st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
@@ -168,8 +162,8 @@ with view:
         active = bool(st.session_state.tr_run) and runs.get(st.session_state.tr_run).active
     except (runs.RunNotFound, ValueError) as exc:  # deleted, a link from another server, or its files damaged (by
         # hand, a full disk: the list passes over it too): say so, and leave it and its snapshot's step out of the link
-        st.warning(f"There is no run {labels.code(st.session_state.tr_run[:40])} on this server: it was deleted, or the link "
-                   "comes from another server." if isinstance(exc, runs.RunNotFound) else
+        st.warning(f"There is no run {labels.code(st.session_state.tr_run[:40])} on this server: it was deleted, or "
+                   "the link comes from another server." if isinstance(exc, runs.RunNotFound) else
                    f"Run `{st.session_state.tr_run}` cannot be shown: {exc}. Whoever runs the server may delete its "
                    "folder in the run store.")
         st.session_state.tr_run, st.session_state.tr_snap, active = "", -1, False

@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 from torch import nn
 
-from explorer import (architecture, labels, models, mosaic, run_files, runs, train_figures,
+from explorer import (architecture, labels, models, mosaic, run_files, runs, train_figures, training,
                       worker)
 from explorer.ui import filter_view, layer_editor, layout, run_status, state, visitor
 
@@ -72,6 +72,41 @@ def whole_page_if_asked() -> None:
     """In a fragment: rerun the whole page when a callback asked for it (``st.rerun`` is a no-op in callbacks)."""
     if st.session_state.pop(WHOLE_PAGE, False):
         st.rerun()
+
+
+def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
+    """Extra config keys, the network's input shape and the class count for a data set and a network."""
+    if data == "shapes":
+        size, channels = {"tinyvgg": (64, 3), "resnet_small": (32, 3)}.get(arch, (28, 1))
+        return {"shapes_size": size, "shapes_channels": channels}, (channels, size, size), 8
+    return {}, ((3, 32, 32) if data == "cifar10" else (1, 28, 28)), 10
+
+
+_SETTING_WORDS = {"data": "data set", "model": "network", "layers": "layers", "optimizer": "optimizer",
+                  "lr": "learning rate", "batch_size": "batch", "epochs": "epochs", "seed": "seed",
+                  "augment": "augmentation", "scramble": "scrambled pixels", "train_images": "training images",
+                  "init": "hand-set first filters", "transfer": "initial weights"}
+_TRAINER = training.TrainConfig()
+_UNSET = {"augment": True, "scramble": False, "init": {}, "transfer": {}, "optimizer": _TRAINER.optimizer,
+          "lr": _TRAINER.lr, "batch_size": _TRAINER.batch_size, "epochs": _TRAINER.epochs, "seed": _TRAINER.seed}
+# (what a config without the key trains with)
+
+
+def unlike_shown(config: dict, run_id: str) -> str:
+    """Where the settings on the left differ from the run shown beside them, a sentence naming them (Train would
+    start another run than the one in view); else ""."""
+    try:
+        shown = runs.get(run_id).config if run_id else None
+    except (runs.RunNotFound, ValueError):
+        return ""
+    if shown is None:
+        return ""
+    differ = [words for key, words in _SETTING_WORDS.items()
+              if config.get(key, _UNSET.get(key)) != shown.get(key, _UNSET.get(key))]
+    if not differ:
+        return ""
+    return (f"These settings differ from the run shown ({', '.join(differ)}): Train starts a new run with them. "
+            "**Use these settings** above the run puts its own back.")
 
 
 def settings_of(config: dict) -> dict[str, Any]:

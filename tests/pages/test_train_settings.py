@@ -191,3 +191,17 @@ def test_a_run_beyond_what_the_queue_takes_is_refused_in_words(tmp_path, monkeyp
     no_crash(at)
     assert "The server's queue is full (0 runs wait): try again when some have started." in errors(at)
     assert not at.session_state["tr_run"] and not runs.list_runs(tmp_path)
+
+
+def test_settings_that_differ_from_the_run_shown_are_named_above_train(tmp_path, monkeypatch):
+    """The form kept AdamW at 0.003 beside a run trained with other settings: Train would start another run."""
+    from tests.apptest import shapes_run, text
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    run = shapes_run(tmp_path)  # LeNet-5 on shapes, the trainer's defaults: AdamW 0.003, batch 128, 5 epochs, seed 0
+    same = app("pages/train.py", run=run.id, epochs="5")
+    no_crash(same)
+    assert "differ from the run shown" not in text(same)
+    other = app("pages/train.py", run=run.id, epochs="5", lr="0.01", opt="sgd")
+    assert ("These settings differ from the run shown (optimizer, learning rate): Train starts a new run with them."
+            in text(other))
