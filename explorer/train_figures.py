@@ -83,6 +83,22 @@ def accuracy_figure(records: list[dict], height: int = 300, smoothing: float = 0
     return _curve_layout(fig, "Learning curve: accuracy", records, height)
 
 
+def step_epoch(records: list[dict], step: int) -> float | None:
+    """The epoch (a fraction) a run had reached at ``step``, read from its records' own steps and epochs."""
+    known = [r for r in records if r.get("step") and r.get("epoch") is not None]
+    if not known:
+        return None
+    last = max(known, key=lambda r: r["step"])
+    return step * last["epoch"] / last["step"]
+
+
+def mark_snapshot(fig: go.Figure, epoch: float, step: int) -> go.Figure:
+    """A dotted line at the snapshot shown below the curves: where in training its filters were."""
+    fig.add_vline(x=epoch, line=dict(color=LR_COLOUR, dash="dash", width=1), annotation_text=f"step {step:,}",
+                  annotation_position="top right", annotation_font=dict(size=10, color=LR_COLOUR))
+    return fig
+
+
 def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int) -> go.Figure:
     """A learning curve's title, epoch axis and legend under the plot (each curve is its own figure, so the
     two stack in a narrow column instead of sharing its width)."""

@@ -109,3 +109,12 @@ def test_the_loss_curve_holds_the_test_loss_and_the_smoothed_training_loss_over_
     assert list(accuracy["test accuracy"].y) == [0.5]
     compared = train_figures.comparison_figure([("a", records)], smoothing=0.5)
     assert list(compared.data[0].y) == [2.0, 1.0 / 0.75]
+
+
+def test_the_snapshot_shown_is_marked_on_the_curves_at_its_epoch():
+    records = [{"phase": "train", "step": 10, "epoch": 0.5, "loss": 1.0, "accuracy": 0.5},
+               {"phase": "eval", "step": 20, "epoch": 1.0, "loss": 0.8, "accuracy": 0.6, "test_accuracy": 0.6}]
+    assert train_figures.step_epoch(records, 5) == 0.25 and train_figures.step_epoch([], 5) is None
+    fig = train_figures.mark_snapshot(train_figures.loss_figure(records), 0.25, 5)
+    (line,) = fig.layout.shapes
+    assert line.x0 == line.x1 == 0.25 and fig.layout.annotations[0].text == "step 5"

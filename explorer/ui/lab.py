@@ -198,10 +198,19 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         st.rerun()  # the whole page: its live view ticks only for a run that was active when it was drawn
     if records:
         smoothing = smoothing_slider(settings)
+        figures = [train_figures.loss_figure(records, smoothing=smoothing),
+                   train_figures.accuracy_figure(records, smoothing=smoothing)]
+        kept = run_files.snapshot_steps(run_id)
+        # the snapshot shown below (before its scrubber is first drawn: the link's)
+        scrubbed = None if run.active else st.session_state.get(
+            f"tr_scrub_{run_id}", st.session_state.get("tr_snap") if state.from_link("tr_snap") else None)
+        epoch = None if scrubbed in (None, *kept[-1:]) else train_figures.step_epoch(records, scrubbed)
+        if epoch is not None:
+            figures = [train_figures.mark_snapshot(fig, epoch, scrubbed) for fig in figures]
         # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
-        loss, accuracy = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}")
-        loss.plotly_chart(train_figures.loss_figure(records, smoothing=smoothing), key=f"tr_loss_{run_id}")
-        accuracy.plotly_chart(train_figures.accuracy_figure(records, smoothing=smoothing), key=f"tr_accuracy_{run_id}")
+        for place, fig, name in zip(layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}"), figures,
+                                    ("loss", "accuracy")):
+            place.plotly_chart(fig, key=f"tr_{name}_{run_id}")
         if run.status == "running" and visitor.may_change(run.owner) and not run_status.paused_words(run):
             st.caption("The curves redraw each second while the run trains, which undoes a zoom: pause the run to "
                        "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
