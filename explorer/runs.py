@@ -428,7 +428,7 @@ def cancel_requested(run_id: str, root: Path | None = None) -> bool:
 
 # --- pausing ---------------------------------------------------------------------------------
 
-PAUSE_LIMIT_S = 600.0  # a pause holds the shared queue: one left by a student who went away ends by itself
+PAUSE_LIMIT_S = 600.0  # a run's pauses in all: each holds the shared queue (paused again and again, it would keep it)
 
 
 def request_pause(run_id: str, paused: bool, root: Path | None = None) -> None:
@@ -448,17 +448,37 @@ def paused_since(run_id: str, root: Path | None = None) -> float | None:
         return None
 
 
+def paused_total(run_id: str, root: Path | None = None) -> float:
+    """Seconds the run's pauses have held it so far, the one under way not counted."""
+    try:
+        return float((path(run_id, root) / "paused_total").read_text())
+    except (FileNotFoundError, ValueError):
+        return 0.0
+
+
+def pause_left(run_id: str, root: Path | None = None, limit_s: float = PAUSE_LIMIT_S) -> float:
+    """Seconds of pausing the run has left of ``limit_s``, the pause under way counted."""
+    since = paused_since(run_id, root)
+    return max(limit_s - paused_total(run_id, root) - (time.time() - since if since is not None else 0.0), 0.0)
+
+
 def hold_while_paused(run_id: str, root: Path | None = None, limit_s: float = PAUSE_LIMIT_S,
                       poll_s: float = 0.2) -> None:
-    """In the worker, between records: wait while the run is paused, until it is continued or cancelled, or for
-    ``limit_s`` seconds from the pause (then it goes on, and the pause is cleared)."""
-    since = paused_since(run_id, root)
-    while since is not None and not cancel_requested(run_id, root):
-        if time.time() - since >= limit_s:
-            request_pause(run_id, False, root)
-            return
-        time.sleep(poll_s)
-        since = paused_since(run_id, root)
+    """In the worker, between records: wait while the run is paused, until it is continued or cancelled, or until
+    its pauses have held it ``limit_s`` seconds in all (then it goes on, and the pause is cleared)."""
+    since = first = paused_since(run_id, root)
+    if since is None:
+        return
+    try:
+        while since is not None and not cancel_requested(run_id, root):
+            if pause_left(run_id, root, limit_s) <= 0:
+                request_pause(run_id, False, root)
+                return
+            time.sleep(poll_s)
+            since = paused_since(run_id, root)
+    finally:
+        held = paused_total(run_id, root) + time.time() - first
+        atomic_write(path(run_id, root) / "paused_total", lambda tmp: tmp.write_text(str(held)))
 
 
 # --- metrics ---------------------------------------------------------------------------------

@@ -176,6 +176,21 @@ def test_a_paused_run_is_held_until_continued_cancelled_or_the_limit(tmp_path):
     assert runs.paused_since(run.id, tmp_path) is None  # and the run says it goes on
 
 
+def test_a_runs_pauses_add_up_to_the_limit_paused_again_and_again(tmp_path):
+    """Paused, continued, paused again: the second pause ends when the two have held it the limit in all (else a
+    student could hold the class's queue for good)."""
+    run = runs.create(CONFIG, root=tmp_path)
+    runs.request_pause(run.id, True, tmp_path)
+    threading.Timer(0.6, runs.request_pause, (run.id, False, tmp_path)).start()
+    first = _held(run.id, tmp_path, limit_s=1.5)
+    assert 0.5 < first < 1.4 and abs(runs.paused_total(run.id, tmp_path) - first) < 0.2
+    runs.request_pause(run.id, True, tmp_path)
+    assert 1.5 - first - 0.3 < runs.pause_left(run.id, tmp_path, 1.5) <= 1.5 - first + 0.1
+    second = _held(run.id, tmp_path, limit_s=1.5)
+    assert abs(first + second - 1.5) < 0.4 and runs.paused_since(run.id, tmp_path) is None
+    assert runs.pause_left(run.id, tmp_path, 1.5) == 0.0
+
+
 def _fake_worker(seconds: float) -> subprocess.Popen:
     """A process whose command line names explorer.worker, as a real worker's does."""
     return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})", "explorer.worker"])

@@ -4,7 +4,6 @@ paused, how it ended) and the buttons that change it (cancel, pause, continue); 
 from __future__ import annotations
 
 import os
-import time
 
 import streamlit as st
 
@@ -53,8 +52,8 @@ def _soonest_left(line: list[runs.Run]) -> float | None:
     for other in line:
         records = runs.metrics(other.id) if other.status == "running" else []
         if (last := next((r for r in reversed(records) if "steps" in r), None)) is not None:
-            paused = runs.paused_since(other.id)  # a pause holds the queue until it is continued or times out
-            held = max(runs.PAUSE_LIMIT_S - (time.time() - paused), 0) if paused is not None else 0.0
+            # a pause holds the queue until it is continued or its run's pausing time is spent
+            held = runs.pause_left(other.id) if runs.paused_since(other.id) is not None else 0.0
             lefts.append(held + training.seconds_left(last["step"], last["steps"], last["elapsed"],
                                                       training.recent_start(records)))
     return min(lefts, default=None)
@@ -116,7 +115,7 @@ def paused_words(run: runs.Run) -> str:
     since = runs.paused_since(run.id) if run.status == "running" else None
     if since is None:
         return ""
-    left = max(runs.PAUSE_LIMIT_S - (time.time() - since), 0)
+    left = runs.pause_left(run.id)
     return f"paused (goes on by itself in {left / 60:.0f} min)" if left >= 60 else "paused (goes on in under a minute)"
 
 
@@ -130,13 +129,16 @@ def controls(run: runs.Run) -> None:
     demo); its owner's browser only."""
     row = st.container(horizontal=True, gap="small")
     if run.status == "running":
-        paused = runs.paused_since(run.id) is not None
+        paused, spent = runs.paused_since(run.id) is not None, runs.pause_left(run.id) < 1
         row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=runs.request_pause,
                    args=(run.id, not paused), icon=":material/play_arrow:" if paused else ":material/pause:",
+                   disabled=spent and not paused,
                    help="Go on training from where it was held." if paused else
+                   f"This run's pauses have held it {runs.PAUSE_LIMIT_S / 60:.0f} minutes, as long as a run may: "
+                   "runs queued behind it wait." if spent else
                    "Hold the training where it is, to look at the filters or zoom into the curves (they redraw "
                    "each second while it trains). A paused run keeps its place: runs queued behind it wait, "
-                   f"so it goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes.")
+                   f"so its pauses end by themselves after {runs.PAUSE_LIMIT_S / 60:.0f} minutes in all.")
     asked = f"tr_cancel_asked_{run.id}"
     if not st.session_state.get(asked):
         row.button("Cancel this run", key=f"tr_cancel_{run.id}", on_click=st.session_state.__setitem__,
