@@ -108,8 +108,7 @@ class Frame:
     step: int  # 0 is the start, before any update
     value: float  # the target's activation (for an inversion: the relative representation error); several: the mean
     objective: float  # what is maximised: the activation minus the penalties (several images: per image)
-    image: torch.Tensor | None  # (C, H, W) in [0, 1], several (N, C, H, W); on the CPU when recorded, else where the
-    # model is
+    image: torch.Tensor | None  # (C, H, W) in [0, 1] (several: N, C, H, W); on the CPU when recorded
     recorded: bool = True  # one of the animation's frames: every ``record_every`` steps, the first and the last
     lowest: bool = False  # an inversion's lowest error so far: :func:`keep` holds its image until a lower one comes
     values: tuple[float, ...] = ()  # several images at once: each one's value
