@@ -100,9 +100,9 @@ class FourierImage:
 
     def __init__(self, start: torch.Tensor | None, shape: tuple[int, int, int], config, device: torch.device,
                  count: int = 1):
-        if start is None:
-            generator = torch.Generator().manual_seed(config.seed)
-            coefficients = torch.randn(count, *shape[:2], shape[2] // 2 + 1, 2, generator=generator) * START_SD
+        if start is None:  # image i from seed + i, as pixel noise: the first of several is the one made alone
+            coefficients = torch.stack([torch.randn(*shape[:2], shape[2] // 2 + 1, 2, generator=torch.Generator(
+                ).manual_seed(config.seed + i)) for i in range(count)]) * START_SD
             spectrum = torch.view_as_complex(coefficients)
         else:
             spectrum = spectrum_of(start.detach().cpu())[None]

@@ -119,19 +119,26 @@ def column_widths(rows: Sequence[Mapping[str, object]], least: Mapping[str, int]
 
 NAME_MOST = 80  # characters in a run's name
 _MARKUP = set("`[]<>\\$")  # what makes a link, an image, HTML, code or LaTeX: never in a run's name
+_JOINERS = "\u200c\u200d"  # zero-width (non-)joiners: Persian and Indic words and emoji like 👩‍💻 need them
 
 
 def plain_name(text: str, most: int = NAME_MOST) -> str:
     """``text`` as a run's or an upload's name: one line of printable characters, spaces collapsed, at most ``most``,
     and none of the marks that make links, images, HTML, code or LaTeX (a classmate's name is shown to the class)."""
-    kept = "".join(" " if not c.isprintable() or c.isspace() else c for c in str(text) if c not in _MARKUP)
+    kept = "".join(" " if not (c.isprintable() or c in _JOINERS) or c.isspace() else c for c in str(text)
+                   if c not in _MARKUP)
     return " ".join(kept.split())[:most].strip()
+
+
+_WORD_JOINER = "\u2060"  # invisible, and it breaks what a Markdown renderer would read as a web or mail address
 
 
 def md_text(text: object) -> str:
     """``text`` shown as itself inside Markdown: every ASCII punctuation mark backslash-escaped, so a name like
-    "[click](https://...)", "![x](url)" or "www.example.com" stays words (no link, no outside image), lines as one."""
-    return "".join("\\" + c if c in string.punctuation else c for c in " ".join(str(text).split()))
+    "[click](https://...)", "![x](url)" or "**bold**" stays words, and a word joiner before each ":" and "@" and
+    after "www", where Streamlit would link a bare "https://..." or "www.example.com" even so; lines as one."""
+    text = re.sub("(?i)(www)", "\\1" + _WORD_JOINER, " ".join(str(text).split()))
+    return "".join((_WORD_JOINER if c in ":@" else "") + ("\\" + c if c in string.punctuation else c) for c in text)
 
 
 def code(text: object) -> str:

@@ -224,7 +224,7 @@ def model_spec(run_id: str, root: Path | None = None) -> models.ModelSpec:
             name=f"run:{run_id}", title=labels.plain_name(run.name), input_size=size, channels=channels,
             classes=shapes.current_names(meta["classes"]), mean=tuple(meta["mean"]), std=tuple(meta["std"]),
             weights="run",
-            about=f"Trained in the training lab: {labels.plain_name(run.name)} ({run.status}, step {meta['step']}).",
+            about=f"Trained in the training lab: {labels.md_text(run.name)} ({run.status}, step {meta['step']}).",
             digit_like=run.config.get("data") == "mnist", data=run.config.get("data", ""))
     except (KeyError, TypeError, ValueError) as exc:  # written by hand or by another version of the app
         raise ValueError(f"run {run_id}'s checkpoint.json does not describe its network") from exc

@@ -359,8 +359,13 @@ def mark_running(run_id: str, pid: int, device: str, root: Path | None = None) -
     return taken
 
 
-def requeue(run_id: str, reason: str = "", root: Path | None = None) -> Run:
-    """Put a stopped run back in the queue (to resume it): no pid, no cancel or pause flag."""
+def requeue(run_id: str, reason: str = "", root: Path | None = None, limit: bool = False) -> Run:
+    """Put a stopped run back in the queue (to resume it): no pid, no cancel or pause flag. ``limit``:
+    :class:`QueueFull` where its owner or the server has as many runs waiting as they may (as :func:`create`)."""
+    if limit:
+        base = _root(root)
+        with _locked(base):
+            _check_room(base, get(run_id, base).owner)
     (path(run_id, root) / "cancel").unlink(missing_ok=True)
     (path(run_id, root) / "pause").unlink(missing_ok=True)
     return _update(run_id, root, lambda current: {

@@ -125,12 +125,15 @@ def evaluate(model: nn.Module, data: DataSet, device: str | torch.device = "auto
     return test_metrics(model, data, device)[0]
 
 
-def test_metrics(model: nn.Module, data: DataSet, device: str | torch.device = "auto") -> tuple[float, float]:
-    """Accuracy and mean cross-entropy (no label smoothing: the plain loss) of ``model`` on ``data``."""
+def test_metrics(model: nn.Module, data: DataSet, device: str | torch.device = "auto",
+                 label_smoothing: float = 0.0) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of ``model`` on ``data``, with the training loss's ``label_smoothing`` (the two
+    losses on one scale)."""
     dev = resolve_device(str(device)) if isinstance(device, str) else device
     model.to(dev)
     logits, labels = scores(model, data.images.to(dev)), data.labels.to(dev)
-    return (logits.argmax(1) == labels).float().mean().item(), F.cross_entropy(logits, labels).item()
+    loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    return (logits.argmax(1) == labels).float().mean().item(), loss.item()
 
 
 def _forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -344,7 +347,7 @@ def train(model: nn.Module, train_set: DataSet, test_set: DataSet | None = None,
                     return
                 yield record("train")
                 held()
-        test = test_metrics(model, test_set, device) if test_set is not None else None
+        test = test_metrics(model, test_set, device, config.label_smoothing) if test_set is not None else None
         model.train()
         yield record("eval", test)
         held()

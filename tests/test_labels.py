@@ -71,8 +71,11 @@ def test_listed_joins_with_and_and_counts_past_the_most():
 
 
 def test_text_shown_as_itself_in_markdown_and_plotly():
-    assert labels.md_text("[click](https://e.x) www.e.x\nnext") == "\\[click\\]\\(https\\:\\/\\/e\\.x\\) www\\.e\\.x next"
+    joined = "\u2060"  # a word joiner: Streamlit links a bare address, escaped or not
+    assert labels.md_text("[click](https://e.x) www.e.x\nnext a@b.c") == (
+        f"\\[click\\]\\(https{joined}\\:\\/\\/e\\.x\\) www{joined}\\.e\\.x next a{joined}\\@b\\.c")
     assert labels.code("conv1") == "`conv1`"
     assert labels.code("a`b") == "``a`b``" and labels.code("`![i](u)") == "`` `![i](u) ``"
     assert labels.plot_text("<a href='u'>x</a> & y") == "&lt;a href='u'&gt;x&lt;/a&gt; &amp; y"
     assert labels.plain_name("  two\tlines\nhere ") == "two lines here"
+    assert labels.plain_name("👩\u200d💻 \u202eevil") == "👩\u200d💻 evil"  # joiners kept, a right-to-left override not

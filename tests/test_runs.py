@@ -294,3 +294,15 @@ def test_one_browser_may_have_two_runs_waiting_and_the_server_a_full_queue(tmp_p
     with pytest.raises(runs.QueueFull, match=r"queue is full \(3 runs wait\)"):
         runs.create(config, "c1", tmp_path, owner="browser-c", limit=True)
     runs.create(config, root=tmp_path, owner="browser-a")  # unlimited: a script, the teacher
+
+
+def test_a_resumed_run_counts_against_its_browsers_limit(tmp_path):
+    config = {"arch": "lenet5"}
+    stopped = runs.create(config, "a0", tmp_path, owner="browser-a", limit=True)
+    runs.set_status(stopped.id, "cancelled", "", tmp_path)
+    runs.create(config, "a1", tmp_path, owner="browser-a", limit=True)
+    runs.create(config, "a2", tmp_path, owner="browser-a", limit=True)
+    with pytest.raises(runs.QueueFull, match="You have 2 runs waiting or training"):
+        runs.requeue(stopped.id, "", tmp_path, limit=True)
+    assert runs.get(stopped.id, tmp_path).status == "cancelled"
+    assert runs.requeue(stopped.id, "", tmp_path).status == "queued"  # the teacher's session: no limit

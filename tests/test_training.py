@@ -126,6 +126,8 @@ def test_evaluate_counts_right_answers():
     accuracy, loss = training.test_metrics(model, data.DataSet("t", images, labels, ("a", "b")), "cpu")
     scores = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # each image's one lit pixel, read by its row
     assert abs(accuracy - 2 / 3) < 1e-6 and abs(loss - F.cross_entropy(scores, labels).item()) < 1e-6
+    smoothed = training.test_metrics(model, data.DataSet("t", images, labels, ("a", "b")), "cpu", 0.1)[1]
+    assert abs(smoothed - F.cross_entropy(scores, labels, label_smoothing=0.1).item()) < 1e-6  # the training loss's
 
 
 def test_each_record_holds_the_mean_loss_of_its_batches_and_each_epoch_the_test_loss(monkeypatch):

@@ -303,6 +303,10 @@ def test_several_images_at_once_are_each_the_ascent_from_their_own_noise(lenet):
         torch.testing.assert_close(batch[-1].image[i], alone[-1].image, atol=1e-4, rtol=0)
         assert abs(batch[-1].values[i] - alone[-1].value) < 1e-3
     assert abs(batch[-1].value - sum(batch[-1].values) / 3) < 1e-6
+    fourier = dataclasses.replace(config, blur_every=0, param="fourier")
+    several = V.run(V.ascend(lenet, target, dataclasses.replace(fourier, images=2), SHAPE))  # made of frequencies too
+    torch.testing.assert_close(several[-1].image[0], V.run(V.ascend(lenet, target, fourier, SHAPE))[-1].image,
+                               atol=1e-4, rtol=0)
 
 
 def test_diversity_makes_the_images_differ_at_the_layer(lenet):

@@ -37,5 +37,5 @@ class Backend(Protocol):
     def result(self, run_id: str, wait_s: float = 0.0) -> Run:
         """The run once it has ended, waiting up to ``wait_s`` seconds; as it is now after that."""
 
-    def resume(self, run_id: str) -> str:
-        """Queue a stopped run again to continue from its last checkpoint; returns its id."""
+    def resume(self, run_id: str, limit: bool = False) -> str:
+        """Queue a stopped run again to continue from its last checkpoint; returns its id. ``limit``: as submit's."""

@@ -119,15 +119,16 @@ class LocalBackend:
             run = runs.get(run_id, self.root)
         return run
 
-    def resume(self, run_id: str) -> str:
-        """Queue an interrupted, failed or cancelled run again; its worker continues from the checkpoint."""
+    def resume(self, run_id: str, limit: bool = False) -> str:
+        """Queue an interrupted, failed or cancelled run again; its worker continues from the checkpoint. ``limit``:
+        as :meth:`submit`'s."""
         with self._lock:
             run = runs.get(run_id, self.root)
             if run.status not in runs.RESUMABLE:
                 raise ValueError(f"run {run_id} is {run.status}; only {', '.join(runs.RESUMABLE)} runs can resume")
             saved = run_files.has_checkpoint(run_id, self.root)
             step = run_files.load_checkpoint(run_id, self.root)[2]["step"] if saved else 0
-            runs.requeue(run_id, f"resuming from step {step}" if step else "starting again", self.root)
+            runs.requeue(run_id, f"resuming from step {step}" if step else "starting again", self.root, limit=limit)
         self.tick()
         return run_id
 

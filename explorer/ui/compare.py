@@ -11,10 +11,10 @@ from explorer.ui import layout, state
 
 def _label(run: runs.Run) -> str:
     """The run's name, and how its first layer started when that was by hand."""
-    init, name = run.config.get("init") or {}, labels.plot_text(run.name)  # plotly reads <b>, <a href>...
+    init = run.config.get("init") or {}
     if not init.get("kernels"):
-        return name
-    return f"{name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
+        return run.name
+    return f"{run.name} (hand-set first filters{', frozen' if init.get('frozen') else ''})"
 
 
 COMPARED = 6  # runs in one comparison: more colours and filter mosaics than that are hard to tell apart
@@ -43,9 +43,12 @@ def draw(listed: list[runs.Run]) -> None:
     if not chosen:
         return
     picked = [every[i] for i in chosen]
-    st.plotly_chart(train_figures.comparison_figure([(_label(r), runs.metrics(r.id)) for r in picked],
-                                                    smoothing=st.session_state.get("tr_smooth", 0.0)),
-                    key="tr_compare_fig")
+    smoothing = st.session_state.get("tr_smooth", 0.0)
+    st.plotly_chart(train_figures.comparison_figure(  # plotly reads <b>, <a href>... in a name: escaped
+        [(labels.plot_text(_label(r)), runs.metrics(r.id)) for r in picked], smoothing=smoothing), key="tr_compare_fig")
+    if smoothing:
+        st.caption(f"The training losses smoothed by {smoothing:g}, as TensorBoard smooths (the slider above a run's "
+                   "curves); the test accuracies as they were.")
     last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
     # each at least FILTERS_PX wide, so a run's name on its own line is whole ("LeNet-5 on Fashion-MNIST #1")
     for place, (run, step) in zip(layout.flow(len(last), FILTERS_PX, "tr_compare_filters"), last):

@@ -194,8 +194,11 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     elif run.active:
         run_status.controls(run)
     elif resumable and st.button("Resume from the last checkpoint", key=f"tr_resume_{run_id}"):
-        run_status.backend().resume(run_id)
-        st.rerun()  # the whole page: its live view ticks only for a run that was active when it was drawn
+        try:  # as many runs waiting as a browser may: a resumed run counts as a new one
+            run_status.backend().resume(run_id, limit=not visitor.is_admin())
+            st.rerun()  # the whole page: its live view ticks only for a run that was active when it was drawn
+        except runs.QueueFull as exc:
+            st.error(str(exc))
     if records:
         smoothing = smoothing_slider(settings)
         figures = [train_figures.loss_figure(records, smoothing=smoothing),
@@ -232,6 +235,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
 def smoothing_slider(settings: Sequence[state.Setting]) -> float:
     """The training curves' smoothing (``smooth=`` in the link), TensorBoard's: 0 draws the raw values alone."""
     smoothing = st.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01,
+                          on_change=st.session_state.__setitem__, args=(WHOLE_PAGE, True),  # the runs compared too
                           help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - this "
                                "and the average so far by this (0.6 by default), its start corrected; the raw values "
                                "stay faint behind. The test set's points, one per epoch, are never smoothed.")
@@ -284,8 +288,8 @@ def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setti
         linked = st.session_state.get("tr_snap", -1)
         if state.from_link("tr_snap") and linked >= 0 and linked not in steps:
             nearest = min(steps, key=lambda kept: (abs(kept - linked), kept))
-            state.link_ignored("snap", linked, f"this run kept snapshots at steps {steps[0]:,} to {steps[-1]:,}: "
-                                               f"the nearest, {nearest:,}, is shown")
+            st.info(f"The link's {labels.code(f'snap={linked}')} is a step this run kept no snapshot of (it kept "
+                    f"steps {steps[0]:,} to {steps[-1]:,}): the nearest, {nearest:,}, is shown.")
             linked = nearest
         ours = state.from_link("tr_snap") or st.session_state.get(_SNAP_RUN) == run_id
         st.session_state[key] = linked if ours and linked in steps else steps[-1]

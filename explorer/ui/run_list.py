@@ -15,12 +15,12 @@ def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs: what it is, how it did, and the settings runs differ in most (TensorBoard's
     hyperparameter table: sort by a column to line them up)."""
     config, defaults = run.config, training.TrainConfig()
-    return {"run": run.name, "status": run_status.shown(run), "data": labels.data(config.get("data")),
-            "network": labels.network(config.get("model")), "test accuracy": lab.accuracy_text(run),
+    return {"run": run.name, "status": run_status.shown(run), "yours": "yes" if yours else "",
+            "data": labels.data(config.get("data")), "network": labels.network(config.get("model")),
+            "test accuracy": lab.accuracy_text(run),
             "optimizer": labels.optimizer(config.get("optimizer", defaults.optimizer)),
             "learning rate": config.get("lr", defaults.lr), "batch": config.get("batch_size", defaults.batch_size),
-            "epochs": config.get("epochs", defaults.epochs), "seed": config.get("seed", defaults.seed),
-            "yours": "yes" if yours else "", "id": run.id}
+            "epochs": config.get("epochs", defaults.epochs), "seed": config.get("seed", defaults.seed), "id": run.id}
 
 
 def _rename(run_id: str) -> None:
