@@ -37,7 +37,8 @@ with view, layout.guard("setting up the optimisation"):
         network.spec.input_shape)
     choice = ascent_controls.pick_goal(network)
     goal = choice.goal
-    config = ascent_controls.pick_config(several=goal.mode in ("channel", "unit", "class") and not goal.needs_image)
+    config = ascent_controls.pick_config(several=goal.mode in ("channel", "unit", "class") and not goal.needs_image,
+                                         large_on_cpu=network.spec.input_size > 64 and not torch.cuda.is_available())
     key = (network.key, goal, config, model_input.image_key(image) if goal.needs_image else "")
 state.publish(SETTINGS)  # before the ascent: a link copied meanwhile is the view being made, its values checked
 

@@ -125,8 +125,9 @@ def test_a_killed_worker_fails_with_a_reason_then_resumes_from_its_checkpoint(ba
     assert records[resume]["step"] == step and all(r["step"] > step for r in records[resume + 1:])
     backend.cancel(run_id)
     assert backend.result(run_id, 10).status == "cancelled"
-    with pytest.raises(ValueError):
-        backend.resume(runs.list_runs(backend.root)[-1].id)  # a finished run does not resume
+    runs.set_status(run_id, "finished", "", backend.root)  # as if it had ended well: a finished run does not resume
+    with pytest.raises(ValueError, match="is finished; only interrupted, failed, cancelled runs can resume"):
+        backend.resume(run_id)
 
 
 def test_a_new_backend_marks_runs_of_dead_workers_interrupted(tmp_path):

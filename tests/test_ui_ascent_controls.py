@@ -30,3 +30,26 @@ def test_an_inversion_that_ends_above_its_lowest_error_says_where_the_lowest_was
     assert "Jitter" not in ascent_controls.remark(_choice("invert"), frames, visualize.AscentConfig(jitter=0))
     assert ascent_controls.remark(_choice("invert"), _frames([0.69, 0.2, 0.1]), visualize.AscentConfig()) == ""
     assert ascent_controls.well_below_last(_frames([0.69, 0.2, 0.1])) is None
+
+
+def _config_page(large_on_cpu: bool) -> None:
+    import streamlit as st
+
+    from explorer.ui import ascent_controls, state
+
+    state.restore(ascent_controls.settings())
+    st.session_state.wx_steps = 1024
+    config = ascent_controls.pick_config(large_on_cpu=large_on_cpu)
+    st.markdown(f"steps {config.steps}")
+
+
+@pytest.mark.parametrize("large_on_cpu,steps", [(True, 256), (False, 1024)])
+def test_an_imagenet_size_network_on_a_cpu_takes_at_most_256_steps(large_on_cpu, steps):
+    """A link with steps=1024 on VGG16 had a CPU server compute for over an hour."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import TIMEOUT
+
+    at = AppTest.from_function(_config_page, args=(large_on_cpu,), default_timeout=TIMEOUT).run()
+    assert at.markdown[-1].value == f"steps {steps}" and not at.exception
+    assert any("1024 steps of an ImageNet-size network" in c.value for c in at.caption) == large_on_cpu

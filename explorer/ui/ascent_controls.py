@@ -185,9 +185,13 @@ def _class_of_a_former_link() -> None:
         state.mark_from_link("wx_class")  # a class the model lacks is still named in a warning
 
 
-def pick_config(several: bool = True) -> visualize.AscentConfig:
+LARGE_STEPS = 256  # steps of a 224 px network on a CPU server: VGG16's 1,024 are over an hour, started by a link
+
+
+def pick_config(several: bool = True, large_on_cpu: bool = False) -> visualize.AscentConfig:
     """Steps, step size, what the image is made of, how many images at once (``several``: the goal may make more than
-    one) and the regularisers; "plain" turns every regulariser off."""
+    one) and the regularisers; "plain" turns every regulariser off. ``large_on_cpu``: an ImageNet-size network on a
+    server without a GPU takes at most :data:`LARGE_STEPS` steps."""
     with st.expander("Steps, regularisers, several images", expanded=False):
         fourier = st.segmented_control(
             "The image is made of", image_param.PARAMS, key="wx_param", format_func=image_param.LABELS.get,
@@ -224,13 +228,17 @@ def pick_config(several: bool = True) -> visualize.AscentConfig:
                            "(Olah et al. 2017's transformation robustness). The curve shows the image itself.")
         many = _pick_images(several)
     s = st.session_state
-    param, every = s.wx_param, _record_every(s.wx_steps)
+    if large_on_cpu and s.wx_steps > LARGE_STEPS:
+        st.caption(f"{s.wx_steps} steps of an ImageNet-size network on this server's CPU would take over half an "
+                   f"hour: {LARGE_STEPS} are taken (a server with a GPU takes them all).")
+    steps = min(s.wx_steps, LARGE_STEPS) if large_on_cpu else s.wx_steps
+    param, every = s.wx_param, _record_every(steps)
     norm, blur = (0.0, 0) if fourier else (s.wx_norm, s.wx_blur)
     images, diversity = (s.wx_images, s.wx_diversity) if many else (1, 0.0)
     if plain:
-        return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, norm=norm, seed=s.wx_seed,
+        return visualize.AscentConfig(steps=steps, step_size=s.wx_step_size, norm=norm, seed=s.wx_seed,
                                       record_every=every, param=param, images=images, diversity=diversity).checked()
-    return visualize.AscentConfig(steps=s.wx_steps, step_size=s.wx_step_size, l2=s.wx_l2, tv=s.wx_tv,
+    return visualize.AscentConfig(steps=steps, step_size=s.wx_step_size, l2=s.wx_l2, tv=s.wx_tv,
                                   jitter=s.wx_jitter, warp=s.wx_warp, blur_every=blur, norm=norm, seed=s.wx_seed,
                                   record_every=every, param=param, images=images, diversity=diversity).checked()
 
