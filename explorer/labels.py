@@ -135,10 +135,10 @@ _WORD_JOINER = "\u2060"  # invisible, and it breaks what a Markdown renderer wou
 
 def md_text(text: object) -> str:
     """``text`` shown as itself inside Markdown: every ASCII punctuation mark backslash-escaped, so a name like
-    "[click](https://...)", "![x](url)" or "**bold**" stays words, and a word joiner before each ":" and "@" and
-    after "www", where Streamlit would link a bare "https://..." or "www.example.com" even so; lines as one."""
-    text = re.sub("(?i)(www)", "\\1" + _WORD_JOINER, " ".join(str(text).split()))
-    return "".join((_WORD_JOINER if c in ":@" else "") + ("\\" + c if c in string.punctuation else c) for c in text)
+    "[click](https://...)", "![x](url)" or "**bold**" stays words, and a word joiner before "://" and "@" and after
+    "www", where Streamlit would link a bare "https://..." or "www.example.com" even so; lines as one."""
+    text = re.sub("(?i)(?<=www)|(?=://)|(?=@)", _WORD_JOINER, " ".join(str(text).split()))
+    return "".join("\\" + c if c in string.punctuation else c for c in text)
 
 
 def code(text: object) -> str:

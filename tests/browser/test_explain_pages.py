@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 pytest.importorskip("playwright", reason="playwright is not installed")
 pytest.importorskip("pytest_playwright", reason="pytest-playwright is not installed")
@@ -34,21 +35,23 @@ def test_ascent_forms_an_image_and_plays_it_back(app_url: str, page: Page, reque
 
 def test_stop_interrupts_a_long_ascent_and_keeps_its_image(app_url: str, page: Page,
                                                              request: pytest.FixtureRequest) -> None:
-    """A thousand steps on ResNet18 take minutes on a CPU: Stop ends it and shows what was made so far."""
+    """Hundreds of steps on ResNet18 take minutes on a CPU: Stop ends it and shows what was made so far (a CPU server
+    takes 256 of the link's 1,024 on a 224 px network, a GPU server all)."""
     page.goto(app_url + "/what_excites?model=resnet18&weights=0&steps=1024&img=coffee", wait_until="domcontentloaded")
-    expect(page.get_by_text(re.compile(r"Gradient ascent: step [1-9]\d* of 1024"))).to_be_visible(timeout=90_000)
+    steps = 1024 if torch.cuda.is_available() else 256
+    expect(page.get_by_text(re.compile(rf"Gradient ascent: step [1-9]\d* of {steps},"))).to_be_visible(timeout=90_000)
     page.get_by_role("button", name="Stop").click()
-    stopped = page.get_by_text(re.compile(r"Stopped at step \d+ of 1024"))
+    stopped = page.get_by_text(re.compile(rf"Stopped at step \d+ of {steps}"))
     expect(stopped).to_be_visible(timeout=30_000)
     step = int(re.search(r"step (\d+)", stopped.inner_text()).group(1))
-    assert 0 < step < 1024
+    assert 0 < step < steps
     figure(page, "What excites channel")  # the image made so far is drawn
     wait_for_app(page, timeout=60_000)
     screenshot(page, request.node.name)
     page.get_by_role("button", name="Run it to the end").click()  # continues from there, not from noise
-    expect(page.get_by_text(re.compile(r"Gradient ascent: step \d+ of 1024"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(rf"Gradient ascent: step \d+ of {steps}"))).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Stop").click()
-    again = page.get_by_text(re.compile(rf"Stopped at step (?!{step} )\d+ of 1024"))  # not the first stop's
+    again = page.get_by_text(re.compile(rf"Stopped at step (?!{step} )\d+ of {steps}"))  # not the first stop's
     expect(again).to_be_visible(timeout=30_000)
     assert int(re.search(r"step (\d+)", again.inner_text()).group(1)) > step
     wait_for_app(page, timeout=60_000)
