@@ -289,7 +289,9 @@ def _described(run: Run, root: Path | None) -> dict[str, str]:
     """The zip's written files: ``status.json`` without :data:`_PRIVATE`, and with a checkpoint, ``README.md`` and
     ``model.py`` (where the network can be written out in plain PyTorch)."""
     status = {k: v for k, v in read_json(run.path / "status.json").items() if k not in _PRIVATE}
-    written = {"status.json": json.dumps(status, indent=2), "metrics.csv": curves_csv(metrics(run.id, root))}
+    written = {"status.json": json.dumps(status, indent=2)}
+    if records := metrics(run.id, root):  # as metrics.jsonl: only a run that logged some
+        written["metrics.csv"] = curves_csv(records)
     if not (run.path / "checkpoint.json").exists():
         return written
     try:
