@@ -27,16 +27,23 @@ def _count(n: int, thing: str) -> str:
     return f"{n} {labels.plural(n, thing)}"
 
 
+def with_defaults(config: dict) -> dict:
+    """``config`` with what a run trains with where it leaves a setting out: the trainer's optimizer, learning rate,
+    batch, epochs and seed, augmentation on, no scrambling, no hand-set filters or transfer."""
+    trainer = training.TrainConfig()
+    return {"optimizer": trainer.optimizer, "lr": trainer.lr, "batch_size": trainer.batch_size,
+            "epochs": trainer.epochs, "seed": trainer.seed, "augment": True, "scramble": False, "init": {},
+            "transfer": {}, **config}
+
+
 def describe(config: dict) -> str:
     """A run's settings in one line, with the trainer's defaults for what the config leaves out."""
-    defaults = training.TrainConfig()
+    config = with_defaults(config)
     parts = [labels.run_stem(config)
              + (f" ({config['train_images']:,} training images)" if config.get("train_images") else ""),
-             f"{labels.optimizer(config.get('optimizer', defaults.optimizer))}, learning rate "
-             f"{config.get('lr', defaults.lr):g}",
-             f"batch {config.get('batch_size', defaults.batch_size)}",
-             _count(config.get("epochs", defaults.epochs), "epoch"), f"seed {config.get('seed', defaults.seed)}",
-             "augmented" if config.get("augment", True) else "no augmentation"]
+             f"{labels.optimizer(config['optimizer'])}, learning rate {config['lr']:g}",
+             f"batch {config['batch_size']}", _count(config["epochs"], "epoch"), f"seed {config['seed']}",
+             "augmented" if config["augment"] else "no augmentation"]
     if config.get("model") == "custom":
         parts.append(_count(len(config.get("layers") or []), "layer") + " of your own")
     if config.get("scramble"):

@@ -38,7 +38,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -362,10 +362,14 @@ def mark_running(run_id: str, pid: int, device: str, root: Path | None = None) -
 def requeue(run_id: str, reason: str = "", root: Path | None = None, limit: bool = False) -> Run:
     """Put a stopped run back in the queue (to resume it): no pid, no cancel or pause flag. ``limit``:
     :class:`QueueFull` where its owner or the server has as many runs waiting as they may (as :func:`create`)."""
-    if limit:
-        base = _root(root)
-        with _locked(base):
+    base = _root(root)
+    with _locked(base) if limit else nullcontext():  # two clicks at once cannot both pass
+        if limit:
             _check_room(base, get(run_id, base).owner)
+        return _requeued(run_id, reason, base)
+
+
+def _requeued(run_id: str, reason: str, root: Path) -> Run:
     (path(run_id, root) / "cancel").unlink(missing_ok=True)
     (path(run_id, root) / "pause").unlink(missing_ok=True)
     return _update(run_id, root, lambda current: {

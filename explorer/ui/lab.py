@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 from torch import nn
 
-from explorer import (architecture, labels, models, mosaic, run_files, runs, train_figures, training,
+from explorer import (architecture, labels, models, mosaic, run_files, runs, train_figures,
                       worker)
 from explorer.ui import filter_view, layer_editor, layout, run_status, state, visitor
 
@@ -86,10 +86,6 @@ _SETTING_WORDS = {"data": "data set", "model": "network", "layers": "layers", "o
                   "lr": "learning rate", "batch_size": "batch", "epochs": "epochs", "seed": "seed",
                   "augment": "augmentation", "scramble": "scrambled pixels", "train_images": "training images",
                   "init": "hand-set first filters", "transfer": "initial weights"}
-_TRAINER = training.TrainConfig()
-_UNSET = {"augment": True, "scramble": False, "init": {}, "transfer": {}, "optimizer": _TRAINER.optimizer,
-          "lr": _TRAINER.lr, "batch_size": _TRAINER.batch_size, "epochs": _TRAINER.epochs, "seed": _TRAINER.seed}
-# (what a config without the key trains with)
 
 
 def unlike_shown(config: dict, run_id: str) -> str:
@@ -101,8 +97,8 @@ def unlike_shown(config: dict, run_id: str) -> str:
         return ""
     if shown is None:
         return ""
-    differ = [words for key, words in _SETTING_WORDS.items()
-              if config.get(key, _UNSET.get(key)) != shown.get(key, _UNSET.get(key))]
+    mine, theirs = run_files.with_defaults(config), run_files.with_defaults(shown)
+    differ = [words for key, words in _SETTING_WORDS.items() if mine.get(key) != theirs.get(key)]
     if not differ:
         return ""
     return (f"These settings differ from the run shown ({', '.join(differ)}): Train starts a new run with them. "
@@ -205,8 +201,9 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
                    train_figures.accuracy_figure(records, smoothing=smoothing)]
         kept = run_files.snapshot_steps(run_id)
         # the snapshot shown below (before its scrubber is first drawn: the link's)
+        linked = st.session_state.get("tr_snap", -1) if state.from_link("tr_snap") and kept else -1
         scrubbed = None if run.active else st.session_state.get(
-            f"tr_scrub_{run_id}", st.session_state.get("tr_snap") if state.from_link("tr_snap") else None)
+            f"tr_scrub_{run_id}", _nearest_kept(linked, kept) if linked >= 0 else None)
         epoch = None if scrubbed in (None, *kept[-1:]) else train_figures.step_epoch(records, scrubbed)
         if epoch is not None:
             figures = [train_figures.mark_snapshot(fig, epoch, scrubbed) for fig in figures]
@@ -287,7 +284,7 @@ def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setti
     if key not in st.session_state:
         linked = st.session_state.get("tr_snap", -1)
         if state.from_link("tr_snap") and linked >= 0 and linked not in steps:
-            nearest = min(steps, key=lambda kept: (abs(kept - linked), kept))
+            nearest = _nearest_kept(linked, steps)
             st.info(f"The link's {labels.code(f'snap={linked}')} is a step this run kept no snapshot of (it kept "
                     f"steps {steps[0]:,} to {steps[-1]:,}): the nearest, {nearest:,}, is shown.")
             linked = nearest
@@ -299,6 +296,11 @@ def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setti
         st.session_state.tr_snap, st.session_state[_SNAP_RUN] = (-1 if step == steps[-1] else step), run_id
         state.publish(settings)  # a fragment's rerun does not reach the page's own publish
     return step
+
+
+def _nearest_kept(step: int, kept: list[int]) -> int:
+    """The kept snapshot's step nearest ``step`` (of two as near, the earlier)."""
+    return min(kept, key=lambda other: (abs(other - step), other))
 
 
 _SNAP_RUN = "tr_snap_run"  # the run whose scrubber set ``tr_snap``

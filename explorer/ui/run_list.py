@@ -7,20 +7,19 @@ import hashlib
 
 import streamlit as st
 
-from explorer import labels, run_files, runs, training
+from explorer import labels, run_files, runs
 from explorer.ui import lab, layout, run_status, visitor
 
 
 def _row(run: runs.Run, yours: bool) -> dict:
     """A run's line in the table of runs: what it is, how it did, and the settings runs differ in most (TensorBoard's
     hyperparameter table: sort by a column to line them up)."""
-    config, defaults = run.config, training.TrainConfig()
+    config = run_files.with_defaults(run.config)
     return {"run": run.name, "status": run_status.shown(run), "yours": "yes" if yours else "",
             "data": labels.data(config.get("data")), "network": labels.network(config.get("model")),
-            "test accuracy": lab.accuracy_text(run),
-            "optimizer": labels.optimizer(config.get("optimizer", defaults.optimizer)),
-            "learning rate": config.get("lr", defaults.lr), "batch": config.get("batch_size", defaults.batch_size),
-            "epochs": config.get("epochs", defaults.epochs), "seed": config.get("seed", defaults.seed), "id": run.id}
+            "test accuracy": lab.accuracy_text(run), "optimizer": labels.optimizer(config["optimizer"]),
+            "learning rate": config["lr"], "batch": config["batch_size"], "epochs": config["epochs"],
+            "seed": config["seed"], "id": run.id}
 
 
 def _rename(run_id: str) -> None:
