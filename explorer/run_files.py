@@ -104,11 +104,15 @@ def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:
 
 
 def load_snapshot(run_id: str, step: int, root: Path | None = None) -> dict[str, torch.Tensor]:
-    """The snapshot saved at ``step``; ValueError where its file is damaged (cut off, or not safetensors)."""
+    """The snapshot saved at ``step``; ValueError where its file is damaged (cut off, not safetensors, or without
+    the first layer's filters every snapshot holds)."""
     try:
-        return load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
+        arrays = load_file(path(run_id, root) / "snapshots" / f"{step}.safetensors")
     except (SafetensorError, OSError) as exc:
         raise ValueError(f"the snapshot of step {step} is damaged ({exc})") from None
+    if "filters" not in arrays:
+        raise ValueError(f"the snapshot of step {step} is damaged (it holds no filters)")
+    return arrays
 
 
 def filter_ranges(run_id: str, root: Path | None = None) -> tuple[float, float]:

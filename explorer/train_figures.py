@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.colors import qualitative
@@ -11,10 +12,24 @@ from plotly.subplots import make_subplots
 
 from explorer import figures
 from explorer.labels import share
+from explorer.training import seconds_through
 
 
 TRAIN_COLOUR, TEST_COLOUR = "#0068c9", "#ff2b2b"  # the training set in blue, the test set in red, in both curves
 LR_COLOUR = "#888888"
+# what a learning curve is drawn against (TensorBoard's STEP and RELATIVE, and the epoch): its title and hover label
+X_AXES = {"epoch": ("epoch", "epoch %{x:.2f}"), "step": ("step (batches)", "step %{x:,}"),
+          "time": ("seconds of training", "%{x:.1f} s")}
+
+
+def placed(records: list[dict], x: str = "epoch") -> list[dict]:
+    """Copies of ``records`` with ``"x"``, each one's place on the axis ``x`` (:data:`X_AXES`): its epoch, its step,
+    or its seconds of training since the run began, counted over every resumed stretch. Records that have no place
+    there (a resume's) are left out."""
+    if x not in X_AXES:
+        raise ValueError(f"{x!r} is not one of {', '.join(X_AXES)}")
+    values = seconds_through(records) if x == "time" else [r.get(x) for r in records]
+    return [{**r, "x": v} for r, v in zip(records, values) if v is not None]
 
 
 def smoothed(values: list[float], weight: float) -> list[float]:
@@ -31,56 +46,60 @@ def smoothed(values: list[float], weight: float) -> list[float]:
     return out
 
 
-def _train_curve(fig: go.Figure, x: list[float], y: list[float], name: str, smoothing: float) -> None:
+def _train_curve(fig: go.Figure, x: list[float], y: list[float], name: str, smoothing: float, axis: str) -> None:
     """A training curve: smoothed as TensorBoard does, over its raw values drawn faint (``smoothing`` 0: raw)."""
     if smoothing:
+        where = X_AXES[axis][1]
         fig.add_trace(go.Scatter(x=x, y=smoothed(y, smoothing), name=name, mode="lines", line_color=TRAIN_COLOUR,
-                                 hovertemplate=f"epoch %{{x:.2f}}: %{{y:.4g}} smoothed<extra>{name}</extra>"))
+                                 hovertemplate=f"{where}: %{{y:.4g}} smoothed<extra>{name}</extra>"))
         fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} (raw)", mode="lines", line=dict(color=TRAIN_COLOUR, width=1),
                                  opacity=0.3, showlegend=False, hoverinfo="skip"))
     else:
         fig.add_trace(go.Scatter(x=x, y=y, name=name, mode="lines", line_color=TRAIN_COLOUR))
 
 
-def loss_figure(records: list[dict], height: int = 300, smoothing: float = 0.0) -> go.Figure:
+def loss_figure(records: list[dict], height: int = 300, smoothing: float = 0.0, x: str = "epoch",
+                log_loss: bool = False) -> go.Figure:
     """The training loss per logged step (smoothed as TensorBoard does by ``smoothing``, 0 to 1) and the test set's
-    loss at each epoch's end, against the epoch.
+    loss at each epoch's end, against ``x`` (:data:`X_AXES`), on a log scale with ``log_loss``.
 
-    ``records`` are a run's metrics: dicts with ``phase``, ``epoch``, ``loss``, ``accuracy`` and,
-    for "eval" records, ``test_accuracy`` and ``test_loss``.
+    ``records`` are a run's metrics: dicts with ``phase``, ``step``, ``epoch``, ``elapsed``, ``loss``, ``accuracy``
+    and, for "eval" records, ``test_accuracy`` and ``test_loss``.
     """
+    records = placed(records, x)
     train = [r for r in records if r.get("phase") == "train"]
     tests = [r for r in records if r.get("test_loss") is not None and r.get("phase") in ("eval", "done")]
     fig = go.Figure()
-    _train_curve(fig, [r["epoch"] for r in train], [r["loss"] for r in train], "train loss", smoothing)
+    _train_curve(fig, [r["x"] for r in train], [r["loss"] for r in train], "train loss", smoothing, x)
     if tests:  # beside the training loss, what tells overfitting: the held-out images' loss going up
-        fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_loss"] for r in tests], name="test loss",
+        fig.add_trace(go.Scatter(x=[r["x"] for r in tests], y=[r["test_loss"] for r in tests], name="test loss",
                                  mode="lines+markers", line_color=TEST_COLOUR))
-    fig.update_yaxes(range=_padded_range([r["loss"] for r in train] + [r["test_loss"] for r in tests], least=0.25),
-                     nticks=6, title=dict(text="loss", standoff=4))  # 0.6 to 2.1: one tick
+    _loss_axis(fig, [r["loss"] for r in train] + [r["test_loss"] for r in tests], log_loss, least=0.25)
+    fig.update_yaxes(nticks=6, title=dict(text="loss (log scale)" if log_loss else "loss", standoff=4))
     rates = [r for r in train if r.get("lr") is not None]
     if rates:  # the rate typed is the one-cycle schedule's peak: the rate each step used, on its own axis
-        fig.add_trace(go.Scatter(x=[r["epoch"] for r in rates], y=[r["lr"] for r in rates], name="learning rate",
+        fig.add_trace(go.Scatter(x=[r["x"] for r in rates], y=[r["lr"] for r in rates], name="learning rate",
                                  mode="lines", line=dict(color=LR_COLOUR, dash="dot"), yaxis="y2",
-                                 hovertemplate="epoch %{x:.2f}: learning rate %{y:.3g}<extra></extra>"))
+                                 hovertemplate=f"{X_AXES[x][1]}: learning rate %{{y:.3g}}<extra></extra>"))
         fig.update_layout(yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False,
                                       tickmode="auto", tickformat=".1e", nticks=4,  # round ticks of its own
                                       tickfont=dict(size=10, color=LR_COLOUR),
                                       title=dict(text="learning rate", font=dict(size=11, color=LR_COLOUR))))
-    return _curve_layout(fig, "Learning curve: loss", records, height)
+    return _curve_layout(fig, "Learning curve: loss", records, height, x)
 
 
-def accuracy_figure(records: list[dict], height: int = 300, smoothing: float = 0.0) -> go.Figure:
-    """Training accuracy per logged step and test accuracy at each epoch's end (``records`` and ``smoothing`` as
-    for :func:`loss_figure`)."""
+def accuracy_figure(records: list[dict], height: int = 300, smoothing: float = 0.0, x: str = "epoch") -> go.Figure:
+    """Training accuracy per logged step and test accuracy at each epoch's end (``records``, ``smoothing`` and ``x``
+    as for :func:`loss_figure`)."""
+    records = placed(records, x)
     train = [r for r in records if r.get("phase") == "train"]
     tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
     fig = go.Figure()
-    _train_curve(fig, [r["epoch"] for r in train], [r["accuracy"] for r in train], "train accuracy", smoothing)
-    fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests],
+    _train_curve(fig, [r["x"] for r in train], [r["accuracy"] for r in train], "train accuracy", smoothing, x)
+    fig.add_trace(go.Scatter(x=[r["x"] for r in tests], y=[r["test_accuracy"] for r in tests],
                              name="test accuracy", mode="lines+markers", line_color=TEST_COLOUR))
     fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", title=dict(text="accuracy", standoff=4))
-    return _curve_layout(fig, "Learning curve: accuracy", records, height)
+    return _curve_layout(fig, "Learning curve: accuracy", records, height, x)
 
 
 def step_epoch(records: list[dict], step: int) -> float | None:
@@ -92,17 +111,31 @@ def step_epoch(records: list[dict], step: int) -> float | None:
     return step * last["epoch"] / last["step"]
 
 
-def mark_snapshot(fig: go.Figure, epoch: float, step: int) -> go.Figure:
-    """A dotted line at the snapshot shown below the curves: where in training its filters were."""
-    fig.add_vline(x=epoch, line=dict(color=LR_COLOUR, dash="dash", width=1), annotation_text=f"step {step:,}",
+def step_place(records: list[dict], step: int, x: str = "epoch") -> float | None:
+    """Where ``step`` lies on the axis ``x``: its epoch (:func:`step_epoch`), the step itself, or the seconds of
+    training it had taken, between the logged steps around it (None where the records place nothing)."""
+    if x == "epoch":
+        return step_epoch(records, step)
+    if x == "step":
+        return float(step)
+    timed = sorted((r["step"], r["x"]) for r in placed(records, x) if r.get("step") is not None)
+    if not timed:
+        return None
+    return float(np.interp(step, [s for s, _ in timed], [t for _, t in timed]))
+
+
+def mark_snapshot(fig: go.Figure, place: float, step: int) -> go.Figure:
+    """A dotted line at the snapshot shown below the curves (``place`` on the curves' axis, as :func:`step_place`
+    says): where in training its filters were."""
+    fig.add_vline(x=place, line=dict(color=LR_COLOUR, dash="dash", width=1), annotation_text=f"step {step:,}",
                   annotation_position="top right", annotation_font=dict(size=10, color=LR_COLOUR))
     return fig
 
 
-def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int) -> go.Figure:
-    """A learning curve's title, epoch axis and legend under the plot (each curve is its own figure, so the
+def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int, x: str) -> go.Figure:
+    """A learning curve's title, x axis and legend under the plot (each curve is its own figure, so the
     two stack in a narrow column instead of sharing its width)."""
-    _epoch_axes(fig, [r["epoch"] for r in records if r.get("epoch") is not None])
+    _x_axes(fig, [r["x"] for r in records], x)
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10), showlegend=True,
                       legend=figures.LEGEND_BELOW)
     return fig
@@ -111,11 +144,48 @@ def _curve_layout(fig: go.Figure, title: str, records: list[dict], height: int) 
 ACCURACY_RANGE = [0, 1.04]  # a curve at 100% is drawn whole, not cut by the plot's edge
 
 
-def _epoch_axes(fig: go.Figure, epochs: list[float]) -> None:
-    """Every x axis in epochs from 0, a tick at every epoch when there are at most ten (plotly would skip some),
-    at every quarter for one or two (a one-epoch run's axis had the single tick 1)."""
-    last = max(epochs, default=0)
-    fig.update_xaxes(title_text="epoch", rangemode="tozero", dtick=0.25 if 0 < last <= 2 else 1 if last <= 10 else None)
+def _x_axes(fig: go.Figure, places: list[float], x: str) -> None:
+    """Every x axis from 0, titled by ``x``; in epochs, a tick at every epoch when there are at most ten (plotly
+    would skip some), at every quarter for one or two (a one-epoch run's axis had the single tick 1)."""
+    last = max(places, default=0)
+    dtick = (0.25 if 0 < last <= 2 else 1 if last <= 10 else None) if x == "epoch" else None
+    fig.update_xaxes(title_text=X_AXES[x][0], rangemode="tozero", dtick=dtick)
+
+
+def log_ticks(low: float, high: float, most: int = 7) -> list[float]:
+    """Round ticks for a log axis from 10^low to 10^high: 1, 2 and 5 of each power of ten (every digit's where
+    those are fewer than 3), or the powers alone (every one, or every other...) where they would be more than
+    ``most`` (plotly's own ticks labelled 2 and 5 of every power in small print beside the powers: "2 1 5 2 0.1 5
+    2" read as one jumble)."""
+    powers = range(math.floor(low), math.ceil(high) + 1)
+    for digits in ((1, 2, 5), range(1, 10)):
+        ticks = [m * 10.0 ** p for p in powers for m in digits if low <= math.log10(m * 10.0 ** p) <= high]
+        if len(ticks) >= 3:
+            break
+    if len(ticks) <= most:
+        return ticks
+    whole = [10.0 ** p for p in powers if low <= p <= high]
+    every = math.ceil(len(whole) / most)
+    return whole[::every]
+
+
+def _loss_axis(fig: go.Figure, losses: list[float], log: bool, row: int | None = None, col: int | None = None,
+               least: float = 0.0, ceiling: float | None = None) -> None:
+    """A loss axis's range: the finite losses' span with a margin (at most ``ceiling``), linear or, with ``log``,
+    on a log scale (plotly reads a log axis's range as powers of 10; a loss of 0 has no place there)."""
+    finite = [v for v in losses if v is not None and math.isfinite(v) and (v > 0 or not log)]
+    shown = [v for v in finite if ceiling is None or v <= ceiling]
+    if log:
+        span = _padded_range([math.log10(v) for v in shown])
+        if span and ceiling is not None:
+            span[1] = math.log10(ceiling)
+        ticks = log_ticks(*span) if span else []
+        fig.update_yaxes(type="log", range=span, tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], row=row, col=col)
+    else:
+        span = _padded_range(shown, least=least)
+        if ceiling is not None:
+            span = [span[0] if span else 0.0, ceiling]
+        fig.update_yaxes(range=span, row=row, col=col)
 
 
 def _padded_range(values: list[float], pad: float = 0.06, least: float = 0.0) -> list[float] | None:
@@ -142,36 +212,40 @@ def _first_loss(records: list[dict]) -> float:
                  and math.isfinite(r["loss"])), 0.0)
 
 
-def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380, smoothing: float = 0.0) -> go.Figure:
-    """Several runs' training loss (smoothed by ``smoothing``, as :func:`loss_figure`) and test accuracy against the
-    epoch, one colour per run.
+def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380, smoothing: float = 0.0,
+                      x: str = "epoch", log_loss: bool = False) -> go.Figure:
+    """Several runs' training loss (smoothed by ``smoothing``, on a log scale with ``log_loss``, as
+    :func:`loss_figure`) and test accuracy against ``x`` (:data:`X_AXES`), one colour per run.
 
     ``named``: (run name, its metrics records) pairs, as :func:`curves_figure` reads them.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Test accuracy"))
     palette, dashes = qualitative.Plotly, ("solid", "dash", "dot", "dashdot")
+    where = X_AXES[x][1]
     for i, (name, records) in enumerate(named):
         # a dash of its own too: two runs with the same curves still both show
         line = dict(color=palette[i % len(palette)], dash=dashes[i % len(dashes)])
+        records = placed(records, x)
         train = [r for r in records if r.get("phase") == "train"]
         tests = [r for r in records if r.get("test_accuracy") is not None and r.get("phase") in ("eval", "done")]
-        fig.add_trace(go.Scatter(x=[r["epoch"] for r in train], y=smoothed([r["loss"] for r in train], smoothing),
-                                 name=name, legendgroup=name, mode="lines", line=line), 1, 1)
-        fig.add_trace(go.Scatter(x=[r["epoch"] for r in tests], y=[r["test_accuracy"] for r in tests], name=name,
-                                 legendgroup=name, showlegend=False, mode="lines+markers", line=line),
-                      1, 2)
-    _epoch_axes(fig, [r["epoch"] for _, records in named for r in records if r.get("epoch") is not None])
-    fig.update_xaxes(rangemode="tozero")
+        fig.add_trace(go.Scatter(x=[r["x"] for r in train], y=smoothed([r["loss"] for r in train], smoothing),
+                                 name=name, legendgroup=name, mode="lines", line=line,
+                                 hovertemplate=f"{where}: %{{y:.4g}}<extra>{name}</extra>"), 1, 1)
+        fig.add_trace(go.Scatter(x=[r["x"] for r in tests], y=[r["test_accuracy"] for r in tests], name=name,
+                                 legendgroup=name, showlegend=False, mode="lines+markers", line=line,
+                                 hovertemplate=f"{where}: %{{y:.1%}}<extra>{name}</extra>"), 1, 2)
+    _x_axes(fig, [r["x"] for _, records in named for r in placed(records, x)], x)
     losses = [r["loss"] for _, records in named for r in records if r.get("phase") == "train"]
     ceiling = DIVERGED * max((_first_loss(records) for _, records in named), default=0.0)
     finite = [v for v in losses if v is not None and math.isfinite(v)]
     if ceiling and finite and max(finite) > ceiling:
         # a diverged run beside others: its 1e30 flattened them, on a linear axis and on a log one (1 to 1e28)
-        low = _padded_range([v for v in finite if v <= ceiling])
-        fig.update_yaxes(range=[low[0] if low else 0.0, ceiling], title_text="cut: a diverged run goes off the top",
-                         row=1, col=1)
+        _loss_axis(fig, finite, log_loss, 1, 1, ceiling=ceiling)
+        fig.update_yaxes(title_text="cut: a diverged run goes off the top", row=1, col=1)
     else:
-        fig.update_yaxes(range=_padded_range(losses), row=1, col=1)
+        _loss_axis(fig, losses, log_loss, 1, 1)
+        if log_loss:
+            fig.update_yaxes(title_text="log scale", row=1, col=1)
     fig.update_yaxes(range=ACCURACY_RANGE, tickformat=".0%", row=1, col=2)
     fig.update_layout(title="Runs compared", height=height, margin=dict(l=10, r=10, t=60, b=10),
                       legend=figures.LEGEND_BELOW)

@@ -252,16 +252,24 @@ def seconds_left(step: int, steps: int, elapsed: float, since: tuple[int, float]
     return (elapsed - then) / max(step - first, 1) * max(steps - step, 0)
 
 
-def training_seconds(records: list[dict]) -> float:
-    """A run's seconds of training from its metrics records: a worker that resumes counts ``elapsed`` from 0 again
-    (after a ``resume`` record), so each stretch's last ``elapsed`` adds up."""
-    total = stretch = 0.0
+def seconds_through(records: list[dict]) -> list[float | None]:
+    """Each record's seconds of training since the run began (None for a record without ``elapsed``): a worker
+    that resumes counts ``elapsed`` from 0 again (after a ``resume`` record), so the stretches before add up."""
+    out, before, stretch = [], 0.0, 0.0
     for record in records:
         if record.get("phase") == "resume":
-            total, stretch = total + stretch, 0.0
-        elif isinstance(record.get("elapsed"), (int, float)):
+            before, stretch = before + stretch, 0.0
+        if isinstance(record.get("elapsed"), (int, float)):
             stretch = record["elapsed"]
-    return total + stretch
+            out.append(before + stretch)
+        else:
+            out.append(None)
+    return out
+
+
+def training_seconds(records: list[dict]) -> float:
+    """A run's seconds of training from its metrics records (each resumed stretch's last ``elapsed`` added up)."""
+    return max((s for s in seconds_through(records) if s is not None), default=0.0)
 
 
 def recent_start(records: list[dict], share: float = 0.5) -> tuple[int, float]:

@@ -48,7 +48,7 @@ SETTINGS = [
     state.Setting("tr_run", "run", "", lab.run_id),
     # the run's snapshot shown; -1: its last (0 is a step: the untrained filters)
     state.Setting("tr_snap", "snap", -1, state.int_between(-1, 10**9)),
-    filter_view.setting(), lab.SMOOTHING,
+    filter_view.setting(), *lab.CURVE_SETTINGS,
     state.Setting("tr_only_mine", "mine", False, state.boolean, state.dump_bool),
     # a run the link names twice is compared once
     state.Setting("tr_compare", "compare", [], lambda text: list(dict.fromkeys(i for i in text.split(",") if i)),

@@ -114,6 +114,9 @@ def test_a_damaged_snapshot_is_named(tmp_path):
     (runs.path(run.id, tmp_path) / "snapshots" / "4.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="the snapshot of step 4 is damaged"):
         run_files.load_snapshot(run.id, 4, tmp_path)
+    run_files.save_snapshot(run.id, 4, {"probe_maps": torch.zeros(1, 1, 2, 2)}, tmp_path)  # readable, but no filters
+    with pytest.raises(ValueError, match="step 4 is damaged .it holds no filters"):
+        run_files.load_snapshot(run.id, 4, tmp_path)
 
 
 def test_a_checkpoint_description_that_is_not_json_is_named(tmp_path):

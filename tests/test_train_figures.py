@@ -1,5 +1,7 @@
 """Training figures: curves from metrics records, runs compared, the confusion matrix."""
 
+import math
+
 import pytest
 import torch
 
@@ -118,3 +120,68 @@ def test_the_snapshot_shown_is_marked_on_the_curves_at_its_epoch():
     fig = train_figures.mark_snapshot(train_figures.loss_figure(records), 0.25, 5)
     (line,) = fig.layout.shapes
     assert line.x0 == line.x1 == 0.25 and fig.layout.annotations[0].text == "step 5"
+
+
+def _resumed_run() -> list[dict]:
+    """Two stretches of training: 10 s to step 20, then a resume whose worker counts its seconds from 0 again."""
+    first = [{"phase": "train", "step": s, "epoch": s / 40, "loss": 2.0 / (1 + s), "accuracy": 0.5, "elapsed": s / 2}
+             for s in (10, 20)]
+    second = [{"phase": "train", "step": s, "epoch": s / 40, "loss": 2.0 / (1 + s), "accuracy": 0.7,
+               "elapsed": (s - 20) / 4} for s in (30, 40)]
+    done = {"phase": "eval", "step": 40, "epoch": 1.0, "loss": 0.05, "accuracy": 0.7, "elapsed": 5.0,
+            "test_accuracy": 0.8, "test_loss": 0.1}
+    return [*first, {"phase": "resume", "step": 20, "time": 1e9}, *second, done]
+
+
+def test_curves_drawn_against_steps_or_seconds_of_training_count_a_resumed_runs_stretches():
+    records = _resumed_run()
+    by_step = {t.name: t for t in train_figures.loss_figure(records, x="step").data}
+    assert list(by_step["train loss"].x) == [10, 20, 30, 40] and list(by_step["test loss"].x) == [40]
+    timed = train_figures.loss_figure(records, x="time")
+    by_time = {t.name: t for t in timed.data}
+    assert list(by_time["train loss"].x) == [5.0, 10.0, 12.5, 15.0]  # 10 s, then 2.5 and 5 s more
+    assert list(by_time["test loss"].x) == [15.0]
+    assert timed.layout.xaxis.title.text == "seconds of training" and timed.layout.xaxis.dtick is None
+    accuracy = train_figures.accuracy_figure(records, x="step")
+    assert accuracy.layout.xaxis.title.text == "step (batches)"
+    assert list({t.name: t for t in accuracy.data}["test accuracy"].x) == [40]
+    compared = train_figures.comparison_figure([("a", records)], x="time")
+    assert list(compared.data[0].x) == [5.0, 10.0, 12.5, 15.0] and list(compared.data[1].x) == [15.0]
+    assert compared.layout.xaxis.title.text == compared.layout.xaxis2.title.text == "seconds of training"
+    assert "s:" in compared.data[0].hovertemplate
+    with pytest.raises(ValueError, match="wall"):
+        train_figures.placed(records, "wall")
+
+
+def test_the_snapshots_mark_sits_at_its_step_or_its_seconds_between_the_logged_ones():
+    records = _resumed_run()
+    assert train_figures.step_place(records, 25, "step") == 25.0
+    assert train_figures.step_place(records, 25, "epoch") == 25 / 40
+    assert train_figures.step_place(records, 25, "time") == pytest.approx(11.25)  # halfway from 10 s to 12.5 s
+    assert train_figures.step_place(records, 0, "time") == 5.0  # before the first logged step: its time
+    assert train_figures.step_place([], 5, "time") is None
+
+
+def test_a_log_scale_loss_spans_powers_of_ten_and_leaves_a_diverged_run_off_the_top():
+    records = _resumed_run()  # losses from 2 / 11 to 2 / 41, a test loss of 0.1
+    fig = train_figures.loss_figure(records, log_loss=True)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.title.text == "loss (log scale)"
+    low, high = fig.layout.yaxis.range  # plotly reads a log axis's range as powers of 10
+    assert low < math.log10(2 / 41) < math.log10(2 / 11) < high < 0
+    assert train_figures.loss_figure(records).layout.yaxis.type is None  # linear unless asked
+    calm = [{"phase": "train", "epoch": e, "loss": loss} for e, loss in [(0.5, 2.0), (1.0, 0.0), (1.5, 0.02)]]
+    wild = [{"phase": "train", "epoch": e, "loss": loss} for e, loss in [(0.1, 2.3), (0.2, 3e30)]]
+    compared = train_figures.comparison_figure([("calm", calm), ("lr 1e6", wild)], log_loss=True)
+    low, high = compared.layout.yaxis.range
+    assert compared.layout.yaxis.type == "log" and high == pytest.approx(math.log10(3 * 2.3))
+    assert low < math.log10(0.02)  # the loss of 0 has no place on a log axis: left out of the span
+    assert compared.layout.yaxis.title.text == "cut: a diverged run goes off the top"
+    assert train_figures.comparison_figure([("calm", calm)], log_loss=True).layout.yaxis.title.text == "log scale"
+
+
+def test_a_log_axis_is_ticked_at_one_two_and_five_or_at_powers_of_ten_when_those_crowd():
+    assert train_figures.log_ticks(math.log10(0.03), math.log10(3)) == pytest.approx([0.05, 0.1, 0.2, 0.5, 1, 2])
+    assert train_figures.log_ticks(-4.2, 0.5) == pytest.approx([1e-4, 1e-3, 1e-2, 0.1, 1])
+    assert train_figures.log_ticks(-30, 30) == pytest.approx([10.0 ** p for p in range(-30, 31, 9)])
+    fig = train_figures.loss_figure(_resumed_run(), log_loss=True)
+    assert list(fig.layout.yaxis.ticktext) == ["0.05", "0.06", "0.07", "0.08", "0.09", "0.1"]  # 0.049 to 0.18

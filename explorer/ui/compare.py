@@ -45,14 +45,19 @@ def draw(listed: list[runs.Run]) -> None:
     picked = [every[i] for i in chosen]
     smoothing = st.session_state.get("tr_smooth", 0.0)
     st.plotly_chart(train_figures.comparison_figure(  # plotly reads <b>, <a href>... in a name: escaped
-        [(labels.plot_text(_label(r)), runs.metrics(r.id)) for r in picked], smoothing=smoothing), key="tr_compare_fig")
+        [(labels.plot_text(_label(r)), runs.metrics(r.id)) for r in picked], smoothing=smoothing,
+        x=st.session_state.get("tr_x", "epoch"), log_loss=st.session_state.get("tr_log", False)), key="tr_compare_fig")
     if smoothing:
         st.caption(f"The training losses smoothed by {smoothing:g}, as TensorBoard smooths (the slider above a run's "
                    "curves); the test accuracies as they were.")
     last = [(r, steps[-1]) for r in picked if (steps := run_files.snapshot_steps(r.id))]
     # each at least FILTERS_PX wide, so a run's name on its own line is whole ("LeNet-5 on Fashion-MNIST #1")
     for place, (run, step) in zip(layout.flow(len(last), FILTERS_PX, "tr_compare_filters"), last):
-        filters = run_files.load_snapshot(run.id, step)["filters"]
+        try:
+            filters = run_files.load_snapshot(run.id, step)["filters"]
+        except ValueError as exc:  # a damaged snapshot: the other runs' filters still show
+            place.caption(f"{labels.md_text(run.name)}: its filters cannot be shown: {exc}.")
+            continue
         title = figures.subtitled(labels.plot_text(run.name), f"first-layer filters, step {step:,}")
         place.plotly_chart(mosaic.kernels_figure(filters, title, height=300, width_px=FILTERS_PX),
                            key=f"tr_compare_filters_{run.id}_{step}")

@@ -65,6 +65,9 @@ def lr_warning(optimizer: str, lr: float) -> str | None:
 
 
 SMOOTHING = state.Setting("tr_smooth", "smooth", 0.6, state.float_between(0.0, 0.99))  # TensorBoard's default
+X_AXIS = state.Setting("tr_x", "x", "epoch", state.choice(tuple(train_figures.X_AXES)))
+LOG_LOSS = state.Setting("tr_log", "logy", False, state.boolean, state.dump_bool)
+CURVE_SETTINGS = (SMOOTHING, X_AXIS, LOG_LOSS)
 WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
 
 
@@ -196,17 +199,17 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         except runs.QueueFull as exc:
             st.error(str(exc))
     if records:
-        smoothing = smoothing_slider(settings)
-        figures = [train_figures.loss_figure(records, smoothing=smoothing),
-                   train_figures.accuracy_figure(records, smoothing=smoothing)]
+        smoothing, x, log_loss = curve_controls(settings)
+        figures = [train_figures.loss_figure(records, smoothing=smoothing, x=x, log_loss=log_loss),
+                   train_figures.accuracy_figure(records, smoothing=smoothing, x=x)]
         kept = run_files.snapshot_steps(run_id)
         # the snapshot shown below (before its scrubber is first drawn: the link's)
         linked = st.session_state.get("tr_snap", -1) if state.from_link("tr_snap") and kept else -1
         scrubbed = None if run.active else st.session_state.get(
             f"tr_scrub_{run_id}", _nearest_kept(linked, kept) if linked >= 0 else None)
-        epoch = None if scrubbed in (None, *kept[-1:]) else train_figures.step_epoch(records, scrubbed)
-        if epoch is not None:
-            figures = [train_figures.mark_snapshot(fig, epoch, scrubbed) for fig in figures]
+        place = None if scrubbed in (None, *kept[-1:]) else train_figures.step_place(records, scrubbed, x)
+        if place is not None:
+            figures = [train_figures.mark_snapshot(fig, place, scrubbed) for fig in figures]
         # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
         for place, fig, name in zip(layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}"), figures,
                                     ("loss", "accuracy")):
@@ -229,16 +232,28 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         _results(run)
 
 
-def smoothing_slider(settings: Sequence[state.Setting]) -> float:
-    """The training curves' smoothing (``smooth=`` in the link), TensorBoard's: 0 draws the raw values alone."""
-    smoothing = st.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01,
-                          on_change=st.session_state.__setitem__, args=(WHOLE_PAGE, True),  # the runs compared too
-                          help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - this "
-                               "and the average so far by this (0.6 by default), its start corrected; the raw values "
-                               "stay faint behind. The test set's points, one per epoch, are never smoothed.")
+def curve_controls(settings: Sequence[state.Setting]) -> tuple[float, str, bool]:
+    """How the learning curves are drawn, as TensorBoard lets one choose: the training curves' smoothing
+    (``smooth=``; 0 draws the raw values alone), what they are drawn against (``x=``: epoch, step or seconds of
+    training) and a log-scale loss (``logy=1``). The runs compared below follow them."""
+    redraw = dict(on_change=st.session_state.__setitem__, args=(WHOLE_PAGE, True))  # the runs compared too
+    slider, axis = st.columns(2, vertical_alignment="bottom")  # three in a row are cut in a 516 px view
+    smoothing = slider.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01, **redraw,
+                              help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - "
+                                   "this and the average so far by this (0.6 by default), its start corrected; the "
+                                   "raw values stay faint behind. The test set's points, one per epoch, are never "
+                                   "smoothed.")
+    x = axis.segmented_control("Against", tuple(train_figures.X_AXES), key="tr_x", required=True, **redraw,
+                               format_func={"epoch": "epoch", "step": "step", "time": "time"}.get,
+                               help="Epochs (passes over the training images), steps (batches: one weight update "
+                                    "each) or seconds of training: runs with different batch sizes or on different "
+                                    "machines compared by the time they took.")
+    log_loss = axis.toggle("Log-scale loss", key="tr_log", **redraw,
+                          help="A loss falling from 2.3 to 0.01 flattens to the floor on a linear axis; on a log "
+                               "axis each tenfold drop takes the same height, so its late progress shows.")
     if settings:
         state.publish(settings)  # a fragment's rerun does not reach the page's own publish
-    return smoothing
+    return smoothing, x, log_loss
 
 
 def _snapshot_view(run: runs.Run, steps: list[int], settings: Sequence[state.Setting]) -> None:
@@ -254,8 +269,9 @@ def _snapshot_view(run: runs.Run, steps: list[int], settings: Sequence[state.Set
     left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run.id}")
     left.plotly_chart(filter_view.figure(run, steps, step, snap["filters"], view, RUN_VIEW_PX // 2),
                       key=f"tr_filters_{run.id}_{step}")
-    right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
-                                          height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run.id}_{step}")
+    if "probe_maps" in snap:  # a snapshot written by hand, or by an older worker, may hold the filters alone
+        right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
+                                              height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run.id}_{step}")
     if "read_probabilities" in snap:  # a run saved before the readings were kept has none
         _readings(run.id, step, snap)
 

@@ -112,9 +112,10 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     for name, init, accuracy, owner in [("learned", None, 0.8, "browser-aaaaaaaaaaaa"),
                                         ("sobel", sobel, 0.7, "browser-bbbbbbbbbbbb")]:
         run = runs.create({"model": "lenet5", "data": "shapes", "init": init}, root=tmp_path, name=name, owner=owner)
-        runs.append_metrics(run.id, [{"phase": "train", "step": 5, "epoch": 0.5, "loss": 1.5, "accuracy": 0.5},
+        runs.append_metrics(run.id, [{"phase": "train", "step": 5, "epoch": 0.5, "loss": 1.5, "accuracy": 0.5,
+                                      "elapsed": 2.0},
                                      {"phase": "eval", "step": 10, "epoch": 1.0, "loss": 1.0, "accuracy": 0.7,
-                                      "test_accuracy": accuracy}], tmp_path)
+                                      "elapsed": 4.0, "test_accuracy": accuracy}], tmp_path)
         run_files.save_snapshot(run.id, 10, {"filters": torch.randn(6, 1, 5, 5)}, tmp_path)
         runs.set_status(run.id, "finished", "", tmp_path)  # never queued for a worker
         made.append(run.id)
@@ -129,6 +130,29 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     compared = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Runs compared")
     assert [t["name"] for t in compared["data"]][::2] == ["learned", "sobel (hand-set first filters, frozen)"]
     assert at.query_params["compare"] in (",".join(made), [",".join(made)])
+
+    # a run's curves and the runs compared against steps, the loss on a log scale; then against time
+    linked = app("pages/train.py", run=made[0], compare=",".join(made), x="step", logy="1")
+    no_crash(linked)
+    assert linked.button_group(key="tr_x").value == "step" and linked.toggle(key="tr_log").value
+    drawn = {f["layout"]["title"]["text"]: f for f in figures(linked)}
+    assert drawn["Learning curve: loss"]["layout"]["yaxis"]["type"] == "log"
+    assert drawn["Learning curve: accuracy"]["layout"]["xaxis"]["title"]["text"] == "step (batches)"
+    assert drawn["Runs compared"]["layout"]["yaxis"]["type"] == "log"
+    assert drawn["Runs compared"]["data"][0]["x"] == [5]
+    linked.button_group(key="tr_x").set_value("time").run()
+    no_crash(linked)
+    drawn = {f["layout"]["title"]["text"]: f for f in figures(linked)}
+    assert drawn["Runs compared"]["data"][1]["x"] == [4.0]  # the comparison follows the run's curves
+    assert drawn["Learning curve: loss"]["layout"]["xaxis"]["title"]["text"] == "seconds of training"
+    assert linked.query_params["x"] in ("time", ["time"]) and linked.query_params["logy"] in ("1", ["1"])
+    (runs.path(made[1], tmp_path) / "snapshots" / "10.safetensors").write_bytes(b"cut off")
+    linked.run()
+    no_crash(linked)  # the other run's filters still show, this one's say why not
+    assert any(c.value.startswith("sobel: its filters cannot be shown: the snapshot of step 10 is damaged")
+               for c in linked.caption)
+    assert [t.split("<br>")[0] for t in (f["layout"]["title"]["text"] for f in figures(linked))
+            if "first-layer filters, step 10" in t] == ["learned"]
 
     at.session_state["visitor_id"] = "browser-aaaaaaaaaaaa"  # as if this browser had started the first one
     at.toggle(key="tr_only_mine").set_value(True).run()
