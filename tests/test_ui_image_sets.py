@@ -26,3 +26,55 @@ def test_an_imagenet_size_network_searches_at_most_500_images_on_a_cpu(model, co
     assert bool(at.caption) == capped
     if capped:
         assert at.caption[0].value.startswith("10,000 images are too many for a 224 px network on this server's CPU")
+
+
+def _png(shade: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (8, 8), shade).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_set_of_your_own_is_cached_by_how_many_images_it_read():
+    """Two visitors uploading one zip with "How many" at 500 and at 100 had shared one top-9 result: the second
+    page's indices ran past its 100 images (IndexError), or a page said 500 and showed 100."""
+    import hashlib
+    import io
+    import zipfile
+
+    from explorer import models
+    from explorer.ui import image_sets
+
+    spec = models.spec("lenet5")
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as archive:
+        for i in range(12):
+            archive.writestr(f"{i:02}.png", _png(20 * i))
+    raw = raw.getvalue()
+    digest = hashlib.sha256(raw).hexdigest()
+    few, _ = image_sets._unzip(digest, raw, "mine.zip", spec.name, 5, spec)
+    many, _ = image_sets._unzip(digest, raw, "mine.zip", spec.name, 12, spec)
+    assert (len(few.images), len(many.images)) == (5, 12) and few.data_id != many.data_id
+    pairs = [(f"{i:02}.png", _png(20 * i)) for i in range(12)]
+    few, _ = image_sets._read_folder(image_sets.folder_digest(pairs), pairs, spec.name, 5, spec)
+    many, _ = image_sets._read_folder(image_sets.folder_digest(pairs), pairs, spec.name, 12, spec)
+    assert (len(few.images), len(many.images)) == (5, 12) and few.data_id != many.data_id
+
+
+def test_a_folder_of_the_same_pictures_under_other_names_reads_out_its_own_names():
+    """The folder's digest had been of its contents alone: a classmate's folder of the same bytes was told
+    "skipped fa/alice_medical_record.png", the first uploader's name."""
+    from explorer import models
+    from explorer.ui import image_sets
+
+    spec = models.spec("lenet5")
+    mine = [("fa/photo.png", _png(200)), ("fa/alice_medical_record.png", b"not an image")]
+    theirs = [("fb/p1.png", _png(200)), ("fb/z1.png", b"not an image")]
+    assert image_sets.folder_digest(mine) != image_sets.folder_digest(theirs)
+    _, notes = image_sets._read_folder(image_sets.folder_digest(mine), mine, spec.name, 10, spec)
+    assert any("alice_medical_record" in note for note in notes)
+    _, notes = image_sets._read_folder(image_sets.folder_digest(theirs), theirs, spec.name, 10, spec)
+    assert notes and not any("fa/" in note for note in notes) and any("fb/z1.png" in note for note in notes)

@@ -29,7 +29,7 @@ class ImageSet:
 
     images: torch.Tensor
     about: str
-    data_id: str
+    data_id: str  # the caches' key: the images' source, how many were read and the shape they were fitted to
 
     @property
     def size(self) -> tuple[int, int]:
@@ -140,9 +140,8 @@ def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
         st.info("Pick a folder of your own images: the search finds which of them each channel likes best.")
         return None
     pairs = [(f.name, f.getvalue()) for f in files]
-    digest = hashlib.sha256(b"".join(hashlib.sha256(b).digest() for _, b in pairs)).hexdigest()
     try:
-        images_set, notes = _read_folder(digest, pairs, spec.name, count, spec)
+        images_set, notes = _read_folder(folder_digest(pairs), pairs, spec.name, count, spec)
     except data.DataUnavailable as exc:
         st.error(f"This folder cannot be used: {exc}.")
         return None
@@ -151,12 +150,20 @@ def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
     return images_set
 
 
+def folder_digest(pairs: list[tuple[str, bytes]]) -> str:
+    """What stands for a folder's files in the caches: their names and contents (the names order the images and
+    fill the notes: with the contents alone, a classmate's folder of the same pictures read out this one's names)."""
+    parts = (hashlib.sha256(name.encode("utf-8", "replace")).digest() + hashlib.sha256(raw).digest()
+             for name, raw in pairs)
+    return hashlib.sha256(b"".join(parts)).hexdigest()
+
+
 @st.cache_data(show_spinner="Reading your images...", max_entries=4)
 def _read_folder(digest: str, _pairs: list[tuple[str, bytes]], model: str, count: int,
                  _spec: models.ModelSpec) -> tuple[ImageSet, list[str]]:
     """A folder's files decoded once (``digest`` stands for them), not on every rerun of the page."""
     found, notes = user_images.from_files(_pairs, "your folder", _spec.input_size, _spec.channels, max_images=count)
-    return ImageSet(found.images, f"{len(found):,} images of your folder", f"folder:{digest}:{_spec.input_shape}"), notes
+    return ImageSet(found.images, f"{len(found):,} images of your folder", f"folder:{digest}:{len(found)}:{_spec.input_shape}"), notes
 
 
 @st.cache_data(show_spinner="Reading your images...", max_entries=4)
@@ -164,7 +171,7 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
            _spec: models.ModelSpec) -> tuple[ImageSet, list[str]]:
     spec = _spec
     found, notes = user_images.from_archive(_raw, name, spec.input_size, spec.channels, max_images=count)
-    return ImageSet(found.images, f"{len(found):,} images of {name}", f"zip:{digest}:{spec.input_shape}"), notes
+    return ImageSet(found.images, f"{len(found):,} images of {name}", f"zip:{digest}:{len(found)}:{spec.input_shape}"), notes
 
 
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
