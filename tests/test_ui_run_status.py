@@ -90,3 +90,26 @@ def test_the_backend_follows_the_run_store_it_serves(tmp_path, monkeypatch):
     assert run_status.backend().root == tmp_path
     monkeypatch.undo()
     assert run_status.backend().root == default and run_status.backend() is run_status.backend()
+
+
+def _failed_run_script(run_id: str):
+    from explorer import runs
+    from explorer.ui import run_status
+
+    run_status.line(runs.get(run_id), [])
+
+
+def test_a_failed_runs_worker_log_is_shown_to_its_browser_and_the_teacher_only(tmp_path, monkeypatch):
+    """The worker's last lines (server paths, a traceback) had been shown to every classmate watching the run."""
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    run = runs.create({"data": "shapes"}, root=tmp_path, owner="browser-aaaaaaaaaaaa")
+    runs.set_status(run.id, "failed", "the worker stopped", tmp_path)
+    (run.path / "worker.log").write_text("Traceback: /srv/school/app/explorer/worker.py line 1\n")
+    for viewer, shown in [("browser-bbbbbbbbbbbb", False), ("browser-aaaaaaaaaaaa", True)]:
+        at = AppTest.from_function(_failed_run_script, args=(run.id,), default_timeout=TIMEOUT)
+        at.session_state["visitor_id"] = viewer
+        at.run()
+        assert not at.exception and at.error[0].value == "This run failed: the worker stopped."
+        assert bool(at.expander) == shown and ("/srv/school" in str(at.code[0].value) if shown else not at.code)

@@ -8,7 +8,7 @@ import os
 import streamlit as st
 
 from explorer import backends, labels, run_files, runs, training
-from explorer.ui import layout
+from explorer.ui import layout, visitor
 
 
 def store_problem() -> str | None:
@@ -96,7 +96,7 @@ def line(run: runs.Run, records: list[dict]) -> None:
     if run.status in ("failed", "diverged", "interrupted", "cancelled"):
         (st.error if run.status in ("failed", "diverged") else st.warning)(
             _ended_words(run))
-    if run.status == "failed":
+    if run.status == "failed" and visitor.may_change(run.owner):  # not every classmate's to read
         layout.server_details(run_files.log_tail(run.id))  # what the worker printed: paths, a traceback
 
 
