@@ -240,6 +240,9 @@ def test_the_whole_network_tab_shows_every_layer_with_maps_at_a_glance():
     overview = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Every layer at a glance"))
     assert overview["layout"]["yaxis"]["ticktext"] == ["normalize", "conv1", "relu1", "pool1", "conv2", "relu2",
                                                       "pool2"]  # LeNet-5's layers with maps; its fc layers have none
+    totals = next(c.value for c in at.caption if c.value.startswith("13 operations"))
+    assert totals.startswith("13 operations, 61,706 parameters, 416,520 multiply-adds per image. As 32-bit floats, the "
+                             "61,706 parameters take 241 KB; one image's forward pass writes 15,386 values")
 
 
 def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
