@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import figures, inputs, inspect, labels, mosaic, softmax
+from explorer import figures, inputs, inspect, labels, memory, mosaic, softmax
 from explorer.ui import channel_links, kernels_tab, layout, model_input, one_value, probing, state
 
 layout.page_setup(layout.PAGES[2])
@@ -142,7 +142,7 @@ with tab_net, layout.guard("listing the layers"):
     st.dataframe(table, key="lbl_table", hide_index=True, height="content" if len(table) <= 30 else "auto",
                  column_config={name: st.column_config.NumberColumn(format="localized")
                                 for name in ("parameters", "multiply-adds")})
-    st.caption(f"{inspect.totals(layers)}. {inspect.memory_words(layers)}")
+    st.caption(f"{inspect.totals(layers)}. {memory.in_words(layers)}")
     st.markdown("**The lecture's famous networks, measured here** (torchvision's architectures; LeNet-5 is this "
                 "app's)")
     rows = model_input.famous_table()
