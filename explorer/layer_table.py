@@ -31,6 +31,9 @@ SETTINGS = ("out", "kernel", "stride", "padding", "dilation", "kind", "size", "p
 MAX_LAYERS = 20  # a teaching network; more rows are a typo or a stuck key
 MAX_PARAMS = 5_000_000  # trains in seconds to minutes on a CPU
 MAX_WIDTH = 1024  # filters of a conv, units of a linear layer
+# a kernel, stride, dilation, window or padding: far past any input here, and within PyTorch's 64-bit integers (a
+# stride of 1e20 passed the plan and broke the first forward pass in C++)
+MAX_SETTING = 1024
 
 # Layer names for the UI and feature extraction: never "<name>_<digits>", which
 # torchvision's feature extraction reads as a repeated call of one module.
@@ -113,7 +116,7 @@ def _number(layer: dict, key: str, where: str) -> float | None:
 
 
 def _integer(layer: dict, key: str, where: str, default: int | None = None, low: int = 1,
-             high: int | None = None) -> int:
+             high: int = MAX_SETTING) -> int:
     """A whole number in ``[low, high]``; ``default`` when blank (None: the cell is required)."""
     number = _number(layer, key, where)
     if number is None:
@@ -122,9 +125,8 @@ def _integer(layer: dict, key: str, where: str, default: int | None = None, low:
         return default
     if not number.is_integer():
         raise ArchitectureError(f"{where}: {key} must be a whole number, not {layer[key]!r}")
-    if number < low or (high is not None and number > high):
-        limit = f"at least {low}" if high is None else f"from {low} to {high}"
-        raise ArchitectureError(f"{where}: {key} must be {limit}, not {int(number)}")
+    if not low <= number <= high:
+        raise ArchitectureError(f"{where}: {key} must be from {low} to {high}, not {str(layer[key]).strip()[:20]}")
     return int(number)
 
 
@@ -375,7 +377,9 @@ def default_layers() -> list[dict]:
 def to_text(layers: list[dict]) -> str:
     """Layers for a link: ``conv,out=8,kernel=3;relu;pool,kind=max,size=2``; :func:`from_text` reads it back."""
     def value(v: object) -> str:  # typed text keeps its place: its commas and the like would split the layer
-        return f"{v:g}" if isinstance(v, float) else labels.link_cell(str(v).strip())
+        if isinstance(v, float):  # short where that is exact; a dropout of 0.1234567 had come back 0.123457
+            return f"{v:g}" if float(f"{v:g}") == v else repr(v)
+        return labels.link_cell(str(v).strip())
 
     return ";".join(",".join([str(layer.get("type", ""))] + [f"{k}={value(v)}" for k, v in layer.items()
                                                              if k != "type"]) for layer in layers)

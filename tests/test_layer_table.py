@@ -123,9 +123,14 @@ BAD = [  # (layers, input shape, index of the bad layer, what the message says)
     ([{"type": "conv"}], MNIST, 0, r"layer 1 \(conv\): needs out"),
     ([{"type": "conv", "out": 0}], MNIST, 0, r"layer 1 \(conv\): out must be from 1 to 1024, not 0"),
     ([{"type": "conv", "out": 5000}], MNIST, 0, r"out must be from 1 to 1024, not 5000"),
-    ([{"type": "conv", "out": 4, "kernel": 0}], MNIST, 0, r"kernel must be at least 1, not 0"),
-    ([{"type": "conv", "out": 4, "stride": -1}], MNIST, 0, r"stride must be at least 1"),
-    ([{"type": "conv", "out": 4, "padding": -1}], MNIST, 0, r"padding must be at least 0"),
+    ([{"type": "conv", "out": 4, "kernel": 0}], MNIST, 0, r"kernel must be from 1 to 1024, not 0"),
+    ([{"type": "conv", "out": 4, "stride": -1}], MNIST, 0, r"stride must be from 1 to 1024, not -1"),
+    ([{"type": "conv", "out": 4, "padding": -1}], MNIST, 0, r"padding must be from 0 to 1024, not -1"),
+    # past PyTorch's 64-bit integers: the plan had passed them, the first forward pass failed in C++
+    ([{"type": "conv", "out": 4, "kernel": 3, "stride": "1e20"}], MNIST, 0, r"stride must be from 1 to 1024, not 1e20"),
+    ([{"type": "conv", "out": 4, "kernel": 1, "dilation": 1e30}], MNIST, 0, r"dilation must be from 1 to 1024"),
+    ([{"type": "pool", "size": 2, "stride": 1e25}], MNIST, 0, r"layer 1 \(pool\): stride must be from 1 to 1024"),
+    ([{"type": "conv", "out": 4, "kernel": 1, "stride": 1025}], MNIST, 0, r"stride must be from 1 to 1024, not 1025"),
     ([{"type": "conv", "out": 4, "kernel": 3, "padding": 2}], MNIST, 0,
      r"layer 1 \(conv\): padding 2 is more than half the 3x3 kernel \(at most 1 with dilation 1\)"),
     ([{"type": "pool", "size": 2, "padding": 2}], MNIST, 0, r"layer 1 \(pool\): padding 2 is more than half"),
@@ -182,6 +187,9 @@ def test_layers_go_into_a_link_and_come_back():
     assert text.startswith("conv,out=8,kernel=3,stride=1,padding=1,dilation=1;relu;pool,kind=max,size=2,stride=2;")
     assert layer_table.from_text(text) == layers
     assert layer_table.from_text("dropout,p=0.5; flatten ;") == [{"type": "dropout", "p": 0.5}, {"type": "flatten"}]
+    exact = [{"type": "dropout", "p": p} for p in (0.1234567, 1 / 3, 0.1, 1e-7)]  # 0.1234567 had come back 0.123457
+    assert layer_table.from_text(layer_table.to_text(exact)) == exact
+    assert layer_table.to_text(exact[2:]) == "dropout,p=0.1;dropout,p=1e-07"  # short where that is exact
 
 
 @pytest.mark.parametrize("text,message", [
