@@ -347,6 +347,18 @@ def _fix_first(layer: nn.Conv2d, count: int) -> None:
     for parameter in layer.parameters():
         parameter.register_hook(zero_rows)
         parameter.decay = False
+    layer.fixed_filters = count  # for :func:`learning`: the hooks leave these rows' parameters requiring a gradient
+
+
+def learning(model: nn.Module) -> tuple[int, int]:
+    """How many of ``model``'s parameters training moves, and how many it has: those that require no gradient (a
+    transfer's fixed layers, a frozen first conv) and the rows of a first conv's fixed filters stay as they are."""
+    total = sum(p.numel() for p in model.parameters())
+    moving = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    for module in model.modules():
+        if fixed := getattr(module, "fixed_filters", 0):
+            moving -= fixed * (module.weight[0].numel() + (module.bias is not None))
+    return moving, total
 
 
 def _kernel_names(names: object, layer: nn.Conv2d, conv_name: str) -> list[str]:

@@ -136,10 +136,12 @@ with controls, layout.guard("preparing the run"):
     if no_steps := config["lr"] <= 0:
         st.error("This run cannot start: a learning rate of 0 never moves the weights. Type one above 0, such as "
                  f"{DEFAULT_LR:g}.")
-    problem = f"This network cannot be built: {problem}." if problem else lab.launch_problem(
+    problem, learns = (f"This network cannot be built: {problem}.", "") if problem else lab.launch_check(
         config, shape, classes, (lambda model: transfer_ui.check(model, transfer)) if transfer else None)
     if problem:
         st.error(problem)
+    elif learns:
+        st.caption(learns)
     session = st.session_state.setdefault("tr_session", uuid.uuid4().hex)
     # the same settings in the same session make the same request while the last run lasts: a double
     # click or a reconnect starts one run; once that run has ended, Train starts a new one

@@ -299,3 +299,32 @@ def test_a_fully_connected_network_on_scrambled_pixels_is_the_same_network_with_
     images = torch.rand(5, 1, 12, 12)
     with torch.no_grad():
         torch.testing.assert_close(plain(images), scrambled(images), rtol=1e-5, atol=1e-6)
+
+
+def _moved_by_training(model: nn.Module) -> int:
+    """The parameter values three AdamW steps change (with weight decay: nothing fixed may shrink either)."""
+    from explorer import training
+
+    before = [p.detach().clone() for p in model.parameters()]
+    step = training.make_optimizer(model.train(), training.TrainConfig(lr=1e-2, weight_decay=0.1))
+    for _ in range(3):
+        step.zero_grad()
+        nn.functional.cross_entropy(model(torch.rand(8, *MNIST)), torch.arange(8)).backward()
+        step.step()
+    return sum(int((p.detach() != b).sum()) for p, b in zip(model.parameters(), before))
+
+
+@pytest.mark.parametrize("case", ["all", "two hand-set fixed", "first conv fixed", "new head", "new fc layers"])
+def test_the_parameters_said_to_learn_are_those_training_moves(case):
+    """The Train page says "Training moves 850 of the network's 61,706 parameters" before a transfer's launch."""
+    init = {"two hand-set fixed": {"kernels": [SOBEL, LAPLACE], "frozen": True},
+            "first conv fixed": {"kernels": [], "frozen": True}}.get(case)
+    model = architecture.build({"model": "lenet5", "data": "shapes", "init": init}, MNIST, 10)
+    if case.startswith("new"):
+        architecture.transfer(model, models.build("lenet5", pretrained=True).state_dict(),
+                              "head" if case == "new head" else "convs")
+    moving, total = architecture.learning(model)
+    assert total == sum(p.numel() for p in model.parameters()) == 61_706
+    expected = {"all": total, "two hand-set fixed": total - 2 * 26, "first conv fixed": total - 6 * 26,
+                "new head": 84 * 10 + 10, "new fc layers": 48_120 + 10_164 + 850}[case]
+    assert moving == expected == _moved_by_training(model)

@@ -123,24 +123,27 @@ def settings_of(config: dict) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def launch_problem(config: dict, shape: tuple[int, int, int], classes: int,
-                   check: Callable[[nn.Module], None] | None = None) -> str | None:
+def launch_check(config: dict, shape: tuple[int, int, int], classes: int,
+                 check: Callable[[nn.Module], None] | None = None) -> tuple[str | None, str]:
     """Why a run of ``config`` cannot start, in words: its network cannot be built (or ``check`` refuses it: a
     transfer's weights that do not fit), or its feature maps and their gradients would not fit at its batch; None
-    when it can start."""
+    when it can start. Beside it, how many of its parameters will learn where some stay fixed ("" when all learn)."""
     try:
         model = architecture.build(config, shape, classes)
         if check is not None:
             check(model)
     except architecture.ArchitectureError as exc:
-        return f"This network cannot be built: {exc}."
+        return f"This network cannot be built: {exc}.", ""
+    moving, total = architecture.learning(model)
+    learns = "" if moving == total else (f"Training moves {moving:,} of the network's {total:,} parameters "
+                                         f"({labels.share(moving / total)}); the other {total - moving:,} stay as they start.")
     batch = config["batch_size"]
     if (held := architecture.training_bytes(model, shape, batch)) > architecture.TRAINING_BYTES:
         # the worker would run out of memory, or the server's other work would
         return (f"This run cannot start: a batch of {batch:,} would hold about {held / 2**30:.0f} GB of feature maps "
                 f"and their gradients ({held / batch / 2**20:.1f} MB an image), over this app's limit of "
-                f"{architecture.TRAINING_BYTES // 2**30} GB. Pick a smaller batch, fewer filters, or pool earlier.")
-    return None
+                f"{architecture.TRAINING_BYTES // 2**30} GB. Pick a smaller batch, fewer filters, or pool earlier."), learns
+    return None, learns
 
 
 def reuse(config: dict, settings: Sequence[state.Setting], from_fragment: bool = True) -> None:

@@ -13,7 +13,11 @@ def test_a_run_can_start_from_a_trained_network_and_the_link_keeps_it():
     no_crash(at)
     assert at.selectbox(key="tr_from").value == "lenet5" and at.radio(key="tr_transfer").value == "head"
     assert "LeNet-5 trained on MNIST (shipped)" in at.selectbox(key="tr_from").options
+    # a new classifier for the shapes' 8 classes, 84 x 8 + 8, on the fixed rest
+    assert ("Training moves 680 of the network's 61,536 parameters (1.1%); the other 60,856 stay as they start."
+            in [c.value for c in at.caption])
     at.radio(key="tr_transfer").set_value("all").run()
+    assert not any(c.value.startswith("Training moves") for c in at.caption)  # fine-tuned: every one learns
     assert at.query_params["from"] in ("lenet5", ["lenet5"]) and at.query_params["transfer"] in ("all", ["all"])
     at.button(key="tr_start").click().run()
     run_id = at.session_state["tr_run"]
