@@ -411,6 +411,8 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     wait_for_app(page)
     screenshot(page, f"{request.node.name}-finished")
     run_id = re.search(r"run=([0-9a-z-]+)", page.url).group(1)
+    # the run list's buttons come with the whole page's rerun when the run ends: over 30 s on a busy 2-core machine
+    expect(page.get_by_role("button", name="Download", exact=True)).to_be_visible(timeout=90_000)
     with page.expect_download(timeout=30_000) as download:  # the zip is made on the click
         page.get_by_role("button", name="Download", exact=True).click()
     assert re.fullmatch(r"[0-9a-z-]+\.zip", download.value.suggested_filename)
