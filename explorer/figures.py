@@ -151,6 +151,19 @@ def _fmt(value: float, decimals: int = 2) -> str:
     return "" if np.isnan(value) else export.number(value, decimals)
 
 
+def _colour_span(grid: torch.Tensor, zmid: float | None) -> dict:
+    """A grid's colour range, fixed by all its finite values (``zmid`` in its middle where given): plotly's own
+    range spans the cells filled so far, so an output of -2 turned from navy at step 1 to pale blue at step 6."""
+    finite = grid[torch.isfinite(grid)]
+    if not finite.numel():
+        return {"zmid": zmid}
+    low, high = float(finite.min()), float(finite.max())
+    if zmid is not None:
+        reach = max(high - zmid, zmid - low) or 1.0
+        return {"zmin": zmid - reach, "zmax": zmid + reach}
+    return {"zmin": low, "zmax": high} if high > low else {}
+
+
 def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, int]] | None = None,
                 mask: torch.Tensor | None = None, colorscale: str | list = VALUE_SCALE, zmid: float | None = None,
                 cell_px: int = 44, border: tuple[int, int, int, int] = (0, 0, 0, 0),
@@ -165,16 +178,18 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     columns no window reads, shaded.
     """
     grid = values.double().clone().reshape(-1, values.shape[-1])
+    span = _colour_span(grid, zmid)  # of every value, the hidden ones too: a colour means one value at every step
     if mask is not None:
         grid[~mask] = float("nan")
     text = [[_fmt(v, decimals) if fraction is None or np.isnan(v) else f"{export.number(v * fraction)}/{fraction}"
              for v in row] for row in grid.tolist()]
     rows, cols = grid.shape
     # a cell still to come said "NaN" on hover: it names the step that fills it (the steps go row by row)
-    hover = dict(hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>") if mask is None else dict(
+    # the value as the cell writes it (1/9, not 0.1111111)
+    hover = dict(hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>") if mask is None else dict(
         customdata=[[word or f"filled at step {r * cols + c + 1}" for c, word in enumerate(line)]
                     for r, line in enumerate(text)], hovertemplate="row %{y}, col %{x}: %{customdata}<extra></extra>")
-    heat = go.Heatmap(z=grid.numpy(), text=text, texttemplate="%{text}", colorscale=colorscale, zmid=zmid,
+    heat = go.Heatmap(z=grid.numpy(), text=text, texttemplate="%{text}", colorscale=colorscale, **span,
                       showscale=False, xgap=2, ygap=2, **hover)
     # the cells still to come, in pale grey under the values: the whole shape shows
     pending = [go.Heatmap(z=[[0.0] * cols] * rows, colorscale=[[0, "#eceff4"], [1, "#eceff4"]], showscale=False,

@@ -348,7 +348,7 @@ def _conv_formula(module: nn.Conv2d, layer: Layer) -> list[str]:
             f"{module.out_channels} = {labels.tex_int(layer.params)}$"
             + ("" if bias else " (no bias: a batch norm follows)"),
             f"Multiply-adds $= {_product(layer.out_shape)} \\cdot {per} = {labels.tex_int(layer.mult_adds)}$"
-            + (f" (the {labels.tex_int(_numel(layer.out_shape))} bias additions not counted, as torchvision counts)"
+            + (f" (the {_numel(layer.out_shape):,} bias additions not counted, as torchvision counts)"
                if bias else "")]
 
 

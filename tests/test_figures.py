@@ -132,3 +132,15 @@ def test_a_narrow_grid_keeps_square_cells_and_gives_its_title_room_on_the_right(
     assert plot_width == 44 and fig.layout.width >= 7 * len("Output: cell (0, 0)") + 24
     wide = figures.grid_figure(torch.ones(3, 5), "Input")
     assert wide.layout.width == 5 * 44 + 40 and wide.layout.margin.r == 20
+
+
+def test_a_grid_filling_up_keeps_one_colour_for_each_value_at_every_step():
+    """Plotly's range had spanned the cells filled so far: an output of -2 was navy at step 1, pale at step 6."""
+    values = torch.tensor([[-2.0, 5.0, 1.0], [0.5, -7.0, 3.0]])
+    first, sixth = (figures.grid_figure(values, "out", mask=torch.arange(6).reshape(2, 3) < n, zmid=0.0)
+                    for n in (1, 6))
+    assert (first.data[-1].zmin, first.data[-1].zmax) == (sixth.data[-1].zmin, sixth.data[-1].zmax) == (-7.0, 7.0)
+    plain = figures.grid_figure(values, "in")
+    assert (plain.data[-1].zmin, plain.data[-1].zmax) == (-7.0, 5.0)
+    box = figures.grid_figure(torch.full((3, 3), 1 / 9), "kernel", fraction=9, zmid=0.0)
+    assert "%{text}" in box.data[-1].hovertemplate and box.data[-1].text[0][0] == "1/9"  # hover as the cell writes it

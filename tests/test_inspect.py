@@ -296,4 +296,6 @@ def test_the_cards_say_what_the_multiply_adds_leave_out():
     assert conv_card[-1].endswith("= 648$ (the 72 bias additions not counted, as torchvision counts)")
     assert norm[-1].startswith("Multiply-adds counted 0, as torchvision counts them") and "= 72$" in norm[-1]
     assert linear[-1].endswith("= 216$ (the bias additions not counted).")
+    (wide,) = (inspect.formula(layer) for layer in inspect.layers(nn.Sequential(nn.Conv2d(6, 16, 5)), (6, 14, 14)))
+    assert wide[-1].endswith("$ (the 1,600 bias additions not counted, as torchvision counts)")  # not LaTeX's 1{,}600
 
