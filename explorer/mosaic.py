@@ -333,22 +333,25 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     # the labels' band, in the canvas's pixels: a grid drawn smaller than its canvas shrinks the band, not the text
     # (9 tiles of 96 px in a 541 px view: two lines of 11 px text ran over the tiles)
     label_px = math.ceil(LABEL_LINE_PX * lines * max(1.0, wide / drawn))
-    canvas = np.full((rows * (side + gap + label_px), wide, 3), 255, dtype=np.uint8)
+    # clear between the tiles and under the labels, as in :func:`rows_figure`: a white sheet glared on a dark theme
+    canvas = np.zeros((rows * (side + gap + label_px), wide, 4), dtype=np.uint8)
     fig = go.Figure()
     centres = []
     room = drawn * (side + gap) / canvas.shape[1]  # a tile and its gap on the screen, in px
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         top, left = r * (side + gap + label_px), c * (side + gap)
-        canvas[top:top + side, left:left + side] = _as_rgb_tile(image, side)
-        _frame(canvas[top:top + side, left:left + side])
+        tile = canvas[top:top + side, left:left + side]
+        tile[..., :3] = _as_rgb_tile(image, side)
+        _frame(tile[..., :3])
+        tile[..., 3] = 255
         centres.append((left + side / 2, top + side / 2))
         if boxes is not None:
             _outline_box(fig, boxes[i], image.shape[-2:], side, (top, left))
         whole = labels[i].split("\n")
         cut = [_cut_to(line, room) for line in whole]
         fig.add_annotation(x=left + side / 2, y=top + side + gap, yanchor="top", text="<br>".join(cut),
-                           showarrow=False, font=dict(size=11, color=figures.INK_ON_WHITE), xref="x", yref="y",
+                           showarrow=False, font=dict(size=11), xref="x", yref="y",  # the theme's ink
                            borderpad=0,
                            hovertext=" ".join(whole) if cut != whole else None)
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))

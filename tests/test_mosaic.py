@@ -121,8 +121,9 @@ def test_click_events_are_read_from_dicts_and_objects():
 
 def test_image_tiles_are_framed_so_white_patches_keep_their_edges():
     image = _image(mosaic.images_figure([torch.ones(3, 8, 8)], ["white"], "framed", side=32))
-    assert (image[0, 0] == mosaic.GAP).all() and (image[31, 16] == mosaic.GAP).all()
-    assert (image[16, 16] == 255).all()  # inside: the image itself
+    assert (image[0, 0, :3] == mosaic.GAP).all() and (image[31, 16, :3] == mosaic.GAP).all()
+    assert (image[16, 16] == 255).all()  # inside: the image itself, opaque
+    assert image.shape[-1] == 4 and (image[32:, :, 3] == 0).all()  # under it, the labels' band: clear on a dark page
 
 
 def test_a_box_is_outlined_on_its_image_where_the_tile_draws_those_pixels():
