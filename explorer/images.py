@@ -192,4 +192,9 @@ def load_sample(key: str) -> torch.Tensor:
     by_key = {s.key: s for s in samples()}
     if key not in by_key:
         raise ImageError(f"there is no sample image called {key!r}")
-    return load_bytes((SAMPLES_DIR / by_key[key].file).read_bytes(), by_key[key].file).tensor
+    try:
+        raw = (SAMPLES_DIR / by_key[key].file).read_bytes()
+    except OSError as exc:  # a copy of the app without its assets, or a file the server may not read
+        raise ImageError(f"the sample image {by_key[key].title!r} (assets/samples/{by_key[key].file}) cannot be read "
+                         f"on this server ({exc.strerror or exc})") from None
+    return load_bytes(raw, by_key[key].file).tensor

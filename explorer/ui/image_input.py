@@ -70,12 +70,16 @@ def pick_image() -> tuple[str, torch.Tensor] | None:
     return None
 
 
-def _sample() -> tuple[str, torch.Tensor]:
+def _sample() -> tuple[str, torch.Tensor] | None:
     by_key = {s.key: s for s in images.samples()}
     key = st.selectbox("Sample image", list(by_key), format_func=lambda k: by_key[k].title, key="img_sample",
                        on_change=_picked)
     st.caption(by_key[key].description)
-    return f"sample: {by_key[key].title}", _cached_sample(key)
+    try:
+        return f"sample: {by_key[key].title}", _cached_sample(key)
+    except images.ImageError as exc:  # the other samples, a drawing and an upload still work
+        st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}. Pick another sample, or draw or upload an image.")
+        return None
 
 
 def _picked() -> None:

@@ -82,3 +82,27 @@ def test_a_links_value_stays_words_in_its_warning_whatever_backticks_it_holds():
     no_crash(at)
     shown = warnings(at)
     assert "`` `![i](http://127.0.0.1:9/p.png) [x](http ``: starting at the first one" in shown, shown
+
+
+@pytest.mark.parametrize("page", ["pages/layer_by_layer.py", "pages/kernel_lab.py", "pages/why_prediction.py"])
+def test_a_sample_image_missing_on_the_server_is_named_and_the_page_goes_on(page, tmp_path, monkeypatch):
+    """A copy of the app without assets/samples/digit.png had shown Streamlit's bare error box on six pages."""
+    import shutil
+
+    from explorer import images
+    from explorer.ui import image_input
+    from tests.apptest import errors
+
+    shutil.copytree(images.SAMPLES_DIR, tmp_path / "samples")
+    for name in ("digit.png", "edges.png"):
+        (tmp_path / "samples" / name).unlink()
+    monkeypatch.setattr(images, "SAMPLES_DIR", tmp_path / "samples")
+    image_input._cached_sample.clear()
+    try:
+        at = app(page, img="edges" if page.endswith("kernel_lab.py") else "digit")
+        no_crash(at)
+        said = [e for e in errors(at) if "cannot be read on this server" in e]
+        assert len(said) == 1 and said[0].startswith("The sample image ") and "(assets/samples/" in said[0]
+        assert said[0].endswith("Pick another sample, or draw or upload an image.")
+    finally:
+        image_input._cached_sample.clear()  # the real samples for the tests after
