@@ -94,7 +94,7 @@ class DataSet:
 def default_root() -> Path:
     """Where downloads go: $EXPLORER_DATA if set, else <repo>/.data (git-ignored)."""
     configured = os.environ.get(ROOT_ENV)
-    return Path(configured).expanduser() if configured else REPO / ".data"
+    return Path(configured).expanduser().resolve() if configured else REPO / ".data"  # as the workers find it
 
 
 def shared_root() -> Path | None:
@@ -164,7 +164,11 @@ def _load_uncached(name: str, train: bool, root: Path, download: bool) -> DataSe
     if name == "shapes":
         return shapes(n=12000 if train else 2000, size=28, channels=1, seed=0 if train else 1)
     if root == default_root().expanduser().resolve():
-        stage_shared(root)
+        try:
+            stage_shared(root)
+        except OSError as exc:  # a read-only checkout, a data folder that is a file: as a failed download says
+            raise DataUnavailable(_explain(name, train, root, None, download, exc),
+                                  _summary(name, train, download, exc)) from exc
     # torchvision unpacks only when asked to download; with every .gz here (md5-checked) nothing is fetched
     return _load_torchvision(name, train, root, download or _packed_here(name, root))
 

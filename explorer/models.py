@@ -405,7 +405,7 @@ def shipped_card(name: str) -> dict | None:
 def weights_dir() -> Path:
     """Where downloaded weights live: ``EXPLORER_WEIGHTS_DIR`` or torch.hub's checkpoint folder."""
     override = os.environ.get("EXPLORER_WEIGHTS_DIR")
-    return Path(override) if override else Path(torch.hub.get_dir()) / "checkpoints"
+    return Path(override).expanduser().resolve() if override else Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def weights_url(name: str) -> str:

@@ -95,9 +95,10 @@ class Run:
 # --- where runs live -------------------------------------------------------------------------
 
 def root() -> Path:
-    """The store: ``$EXPLORER_RUNS`` if set, else ``<repo>/runs`` (git-ignored)."""
+    """The store: ``$EXPLORER_RUNS`` if set (a relative path from the server's folder: its workers start in the
+    repo's), else ``<repo>/runs`` (git-ignored)."""
     configured = os.environ.get(ROOT_ENV)
-    return Path(configured).expanduser() if configured else Path(__file__).resolve().parent.parent / "runs"
+    return Path(configured).expanduser().resolve() if configured else Path(__file__).resolve().parent.parent / "runs"
 
 
 def writable(base: Path | None = None) -> bool:

@@ -210,7 +210,7 @@ CACHE_FILES = 2000  # results kept on disk: at most a few hundred megabytes
 def cache_root() -> Path:
     """$EXPLORER_CACHE/top_activations if set, else <repo>/.cache/top_activations."""
     configured = os.environ.get(CACHE_ENV)
-    return (Path(configured).expanduser() if configured else REPO / ".cache") / "top_activations"
+    return (Path(configured).expanduser().resolve() if configured else REPO / ".cache") / "top_activations"
 
 
 def cached_compute(model: nn.Module, layer: str, images: torch.Tensor, data_id: str,

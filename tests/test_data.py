@@ -160,3 +160,18 @@ def test_a_data_folder_the_server_may_not_write_is_named_not_blamed_on_the_netwo
     assert f"the folder {tmp_path} cannot be written (set EXPLORER_DATA to a writable one)" in data._explain(
         "mnist", False, tmp_path, None, True, denied)
     assert data._failure(True, ConnectionRefusedError(111, "refused")) == "unreachable"  # an OSError too
+
+
+def test_a_data_folder_the_server_cannot_write_is_unavailable_data_not_a_crash(tmp_path, monkeypatch):
+    """Staging the shared files into a read-only checkout (or onto a file) had raised OSError past the pages'
+    fallback to the built-in shapes."""
+    shared = tmp_path / "shared"
+    raw = shared / data._SHARED_FOLDERS["mnist"] / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"x")
+    monkeypatch.setattr(data, "shared_root", lambda: shared)
+    (tmp_path / "a file").write_text("not a folder")
+    monkeypatch.setenv(data.ROOT_ENV, str(tmp_path / "a file"))
+    with pytest.raises(data.DataUnavailable) as caught:
+        data.load("mnist", train=False, download=False)
+    assert caught.value.summary.startswith("MNIST's test images are not on this server: ")

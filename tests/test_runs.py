@@ -49,6 +49,18 @@ def test_the_root_comes_from_the_environment(tmp_path, monkeypatch):
     assert runs.root() == ROOT / "runs"
 
 
+def test_a_relative_root_is_the_servers_folder_not_the_workers(tmp_path, monkeypatch):
+    """A server started in /tmp/x with EXPLORER_RUNS=relruns wrote there; its workers, started in the repo, looked
+    for repo/relruns and every run failed."""
+    from explorer import data, models, top_activations
+
+    monkeypatch.chdir(tmp_path)
+    for variable in (runs.ROOT_ENV, data.ROOT_ENV, top_activations.CACHE_ENV, "EXPLORER_WEIGHTS_DIR"):
+        monkeypatch.setenv(variable, "here")
+    assert runs.root() == data.default_root() == models.weights_dir() == tmp_path.resolve() / "here"
+    assert top_activations.cache_root() == tmp_path.resolve() / "here" / "top_activations"
+
+
 def test_ids_that_are_not_plain_names_are_refused(tmp_path):
     for bad in ("../etc", "a/b", "", ".hidden", "-x", "a..b"):
         assert not runs.is_id(bad)
