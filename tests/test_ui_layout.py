@@ -15,7 +15,8 @@ def _script():
 
     errors = {"gpu": torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
               "ram": MemoryError(), "other": ValueError("the layer has no maps"),
-              "file": PermissionError(13, "Permission denied", "/srv/app/.cache")}
+              "file": PermissionError(13, "Permission denied", "/srv/app/.cache"),
+              "full": OSError(28, "No space left on device")}  # a full disk's write names no file
     with layout.guard("finding the top activations"):
         raise errors[st.query_params["error"]]
     st.write("the rest of the page")
@@ -25,7 +26,9 @@ def _script():
     ("gpu", "The server's GPU ran out of memory while finding the top activations; training runs may be using it"),
     ("ram", "The server ran out of memory while finding the top activations. Pick a smaller network"),
     ("other", "Something went wrong while finding the top activations: the layer has no maps."),
-    ("file", "The server could not read or write a file it needs while finding the top activations. Try again later"),
+    ("file", "The server stopped while finding the top activations: it could not read or write a file it needs. "
+             "Changing a setting will not help"),
+    ("full", "The server stopped while finding the top activations: its disk is full. Changing a setting will not"),
 ])
 def test_an_error_in_a_guarded_part_is_said_in_words_and_the_page_goes_on(error, said):
     at = AppTest.from_function(_script, default_timeout=TIMEOUT)
@@ -34,6 +37,7 @@ def test_an_error_in_a_guarded_part_is_said_in_words_and_the_page_goes_on(error,
     assert not at.exception and said in at.error[0].value
     assert at.markdown[0].value == "the rest of the page"
     assert any("/srv/app" in c.value for c in at.code) == (error == "file") and "/srv" not in at.error[0].value
+    assert any("No space left" in c.value for c in at.code) == (error == "full")
 
 
 def _page():

@@ -7,6 +7,7 @@ Every page (and the home page, ``streamlit_app.py``) calls :func:`page_setup` fi
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -275,6 +276,9 @@ def server_details(details: str | None) -> None:
             st.code(details, language=None, wrap_lines=True)
 
 
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 @contextlib.contextmanager
 def guard(what: str) -> Iterator[None]:
     """Turn an unexpected error inside ``what`` into a clear message; the rest of the page goes on.
@@ -293,9 +297,12 @@ def guard(what: str) -> Iterator[None]:
                  "when fewer visitors are on it.")
     except Exception as exc:  # noqa: BLE001 - the point is that nothing reaches the page raw
         log.exception("error while %s", what)
-        if isinstance(exc, OSError) and exc.filename:  # a read-only or full disk: paths for the server's keeper
-            st.error(f"The server could not read or write a file it needs while {what}. Try again later; whoever "
-                     "runs it can see the details below.")
+        # a read-only or full disk: paths for the server's keeper (a full disk's write names no file)
+        if isinstance(exc, OSError) and (exc.filename or exc.errno in _DISK_ERRORS):
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            cause = "its disk is full" if full else "it could not read or write a file it needs"
+            st.error(f"The server stopped while {what}: {cause}. Changing a setting will not help; whoever runs it can "
+                     "see the details below.")
             server_details(f"{type(exc).__name__}: {exc}")
             return
         st.error(f"Something went wrong while {what}: {exc}. Change a setting and try again.")
