@@ -175,6 +175,26 @@ def test_a_dead_spare_is_passed_over(tmp_path):
         local.close(kill_workers=True)
 
 
+def test_a_worker_that_cannot_start_fails_its_run_once_and_the_next_round_goes_on(tmp_path, monkeypatch):
+    """A server that may not start processes (a process limit, no memory, a Python it may not run) had left the run
+    queued for good, a traceback logged every round, and told the page that a file could not be read."""
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/srv/venv/bin/python")
+
+    monkeypatch.setattr(LocalBackend, "_start", staticmethod(refused))
+    local = LocalBackend(tmp_path, poll_s=60, spare=True)  # each round by hand
+    try:
+        run_id = local.submit(DIVERGING)  # its round claims it, and cannot start its worker
+        run = local.status(run_id)
+        assert (run.status, run.reason) == ("failed", "the server could not start a training process for it "
+                                                      "(Permission denied)")
+        assert not local.spare and local._spare is None  # no spare either: not tried again each round
+        local.tick()
+        assert local.status(run_id).status == "failed"
+    finally:
+        local.close(kill_workers=True)
+
+
 def test_a_waiting_spare_ends_with_its_input(tmp_path):
     """The app that started it went away (its pipe closed): the spare does not wait for ever."""
     local = LocalBackend(tmp_path, poll_s=60, spare=True)

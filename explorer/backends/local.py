@@ -151,14 +151,22 @@ class LocalBackend:
             waiting = self._spare is not None and self._spare.poll() is None
             if self.spare and not self._workers and not waiting and not self._stop.is_set() and \
                     time.monotonic() - self._spare_at >= SPARE_EVERY_S:
-                with open(self.root / "spare.log", "ab") as log:  # why a spare died before it had a run
-                    self._spare = self._start(["--spare"], log, subprocess.PIPE, {})
                 self._spare_at = time.monotonic()
+                try:
+                    with open(self.root / "spare.log", "ab") as log:  # why a spare died before it had a run
+                        self._spare = self._start(["--spare"], log, subprocess.PIPE, {})
+                except OSError:  # no process may start here: each run says so when it fails to start
+                    self.spare = False
 
     def _claim(self, run_id: str) -> bool:
         try:
             return runs.claim(run_id, lambda: self._spawn(run_id), self.root)
         except runs.RunNotFound:  # deleted while queued
+            return False
+        except OSError as exc:  # a process limit, no memory, a Python the server may not run, a full disk: it
+            # would wait in the queue for good, retried (and a traceback logged) every tick
+            runs.set_status(run_id, "failed", f"the server could not start a training process for it "
+                            f"({exc.strerror or exc})", self.root, only_from=("queued",))
             return False
 
     def _loop(self) -> None:
