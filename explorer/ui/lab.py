@@ -240,6 +240,9 @@ def curve_controls(settings: Sequence[state.Setting]) -> tuple[float, str, bool]
     (``smooth=``; 0 draws the raw values alone), what they are drawn against (``x=``: epoch, step or seconds of
     training) and a log-scale loss (``logy=1``). The runs compared below follow them."""
     redraw = dict(on_change=st.session_state.__setitem__, args=(WHOLE_PAGE, True))  # the runs compared too
+    # a fragment's rerun draws these where the page's run did not (a run's first records): the default, not the
+    # slider's own 0, should Streamlit have dropped the key meanwhile
+    st.session_state.setdefault(SMOOTHING.key, SMOOTHING.default)
     slider, axis = st.columns(2, vertical_alignment="bottom")  # three in a row are cut in a 516 px view
     smoothing = slider.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01, **redraw,
                               help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - "
