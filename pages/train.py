@@ -166,8 +166,8 @@ with view:
         # hand, a full disk: the list passes over it too): say so, and leave it and its snapshot's step out of the link
         st.warning(f"There is no run {labels.code(st.session_state.tr_run[:40])} on this server: it was deleted, or "
                    "the link comes from another server." if isinstance(exc, runs.RunNotFound) else
-                   f"Run `{st.session_state.tr_run}` cannot be shown: {exc}. Whoever runs the server may delete its "
-                   "folder in the run store.")
+                   f"Run `{st.session_state.tr_run}` cannot be shown: {exc}. Whoever runs the server may mend "
+                   "its files (or their owner and permissions) or delete its folder in the run store.")
         st.session_state.tr_run, st.session_state.tr_snap, active = "", -1, False
     run_id = st.session_state.tr_run
     if not run_id:

@@ -56,14 +56,16 @@ def _damaged() -> None:
     if not visitor.is_admin():
         one = len(found) == 1
         st.caption(f"{len(found)} run {labels.plural(len(found), 'folder')} on this server {'has' if one else 'have'} "
-                   f"damaged files and {'is' if one else 'are'} not listed: the teacher can remove "
-                   f"{'it' if one else 'them'} with the server's admin key.")
+                   f"damaged or unreadable files and {'is' if one else 'are'} not listed: the teacher can see why "
+                   f"with the server's admin key, and remove {'it' if one else 'them'}.")
         return
     with st.expander(f"Damaged run folders ({len(found)}): not listed, not usable", icon=":material/warning:"):
         for run_id, why in found.items():
             row = st.container(horizontal=True, vertical_alignment="center", gap="small")
             row.markdown(why.replace(f"run {run_id}", f"Run `{run_id}`", 1) + ".")  # the reason names the run
-            if row.button("Remove", key=f"tr_rm_{run_id}", help="Deletes the folder and all its files."):
+            if row.button("Remove", key=f"tr_rm_{run_id}", help="Deletes the folder and all its files. Files the "
+                          "server may not read (Permission denied) may be whole: whoever runs the server can give "
+                          "them back to its user instead."):
                 runs.delete_damaged(run_id)
                 st.rerun()
 

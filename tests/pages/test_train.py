@@ -439,7 +439,7 @@ def test_damaged_run_folders_are_named_and_the_teacher_alone_removes_them(tmp_pa
     (tmp_path / broken / "status.json").write_text("{")  # a disk that filled up mid-write, or a hand edit
     student = app("pages/train.py")
     no_crash(student)
-    assert "1 run folder on this server has damaged files and is not listed" in text(student)
+    assert "1 run folder on this server has damaged or unreadable files and is not listed" in text(student)
     assert f"tr_rm_{broken}" not in {b.key for b in student.button}
     monkeypatch.setenv("EXPLORER_ADMIN_KEY", "k" * 32)
     teacher = app("pages/train.py")
