@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 import torchvision
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torchvision.models import get_model_weights
@@ -360,8 +361,20 @@ def _build(name: str, pretrained: bool) -> nn.Module:
     else:
         model = _BUILDERS[name](entry)
         if pretrained:
-            model.load_state_dict(load_file(shipped_weights(name)))
+            model.load_state_dict(_shipped_state(name))
     return _out_of_place(model).eval()
+
+
+def _shipped_state(name: str) -> dict[str, torch.Tensor]:
+    """A shipped model's weights; WeightsUnavailable naming the file where it is damaged (cut short, a Git LFS
+    pointer in its place) or does not fit the network."""
+    file = shipped_weights(name)
+    try:
+        return load_file(file)
+    except (SafetensorError, OSError) as exc:
+        raise WeightsUnavailable(f"the weights file {file} cannot be read ({exc})",
+                                 f"the trained weights shipped with {spec(name).title} are damaged on this server "
+                                 f"(assets/models/{file.name})") from None
 
 
 def _out_of_place(model: nn.Module) -> nn.Module:

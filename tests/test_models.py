@@ -214,3 +214,21 @@ def test_a_seeded_build_has_its_seeds_weights_whatever_other_threads_draw_meanwh
         assert all(torch.equal(alone[k], v) for k, v in model.state_dict().items())
     other = models.build("tinyvgg", seed=1).state_dict()
     assert not all(torch.equal(alone[k], v) for k, v in other.items())
+
+
+def test_damaged_shipped_weights_are_named_as_such(tmp_path, monkeypatch):
+    """A file cut short, or a Git LFS pointer in its place, had said a library's words and "Change a setting"."""
+    import shutil
+
+    for name in ("lenet5.safetensors", "tinyvgg.safetensors"):
+        shutil.copy(models.shipped_weights(name.split(".")[0]), tmp_path / name)
+    (tmp_path / "lenet5.safetensors").write_bytes((tmp_path / "lenet5.safetensors").read_bytes()[:3000])
+    (tmp_path / "tinyvgg.safetensors").write_text("version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n")
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    for name, title in (("lenet5", "LeNet-5"), ("tinyvgg", "TinyVGG")):
+        with pytest.raises(models.WeightsUnavailable) as caught:
+            models.build(name, pretrained=True)
+        assert caught.value.summary.startswith(f"the trained weights shipped with {title}")
+        assert caught.value.summary.endswith(f"are damaged on this server (assets/models/{name}.safetensors)")
+        assert str(tmp_path) in str(caught.value)  # the path: for whoever runs the server, under the details
+        models.build(name, pretrained=False)  # random weights still build
