@@ -56,7 +56,7 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         "kernel's reach minus one, correlated with the kernel turned 180 degrees: **dx = dy ⋆ flip(w)**, with ⋆ "
         "the sliding sum of products this page steps through (what PyTorch calls convolution; the lecture writes "
         "dy * flip(w)). It is the transposed convolution (PyTorch's `conv_transpose2d(dy, w)`, the lecture's "
-        "A_wᵀ dy) that layers use to upsample.")
+        "$A_w^T dy$) that layers use to upsample.")
     figs = figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
                                       by_flip, traced.padding)
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), [f.layout.width for f in figs]), figs)):
@@ -75,7 +75,7 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
            "degrees." if flip else ""))
     if gap < 1e-9:
         st.success(f"PyTorch agrees: autograd through `F.conv2d` gives the same dx and dw, and so does "
-                   f"`conv_transpose2d` for dx (largest difference {gap:.0e}).")
+                   f"`conv_transpose2d` for dx (largest difference {f'{gap:.0e}' if gap else '0'}).")
     else:
         st.error(f"PyTorch's autograd differs by {gap:.3g}: please report this example.")
     if any(traced.padding):

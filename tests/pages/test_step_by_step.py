@@ -1,5 +1,7 @@
 """Convolution step by step through the entry point: steps, pooling, 1-D, bad input."""
 
+import re
+
 import pytest
 
 from tests.apptest import app, errors, figures, no_crash, text, titles, warnings
@@ -85,7 +87,9 @@ def test_backward_hands_each_cells_gradient_back_and_agrees_with_pytorch():
     shown = titles(at)
     assert {"dL/dy: cell (0, 1)", "Input x", "dx so far", "dw so far", "= dx"} <= set(shown), shown
     assert any("flip(w)" in t for t in shown)
-    assert [s.value for s in at.success][0].startswith("PyTorch agrees")
+    agrees = [s.value for s in at.success][0]
+    assert agrees.startswith("PyTorch agrees") and re.search(r"largest difference (0|\de-\d+)\)", agrees), agrees
+    assert "the lecture's $A_w^T dy$)" in text(at)  # as maths: "A_wᵀ" had shown its underscore
     assert "dw = x ⋆ dy** (the lecture writes dy * flip(x)" in text(at) and "**dL/dy**" in text(at)  # the export too
 
 
