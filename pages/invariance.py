@@ -93,9 +93,10 @@ with view, layout.guard("sweeping the transformation"):
                    f"{values[0]:g} px. Widen the range to see the image move.")
         state.publish(SETTINGS)
         st.stop()
-    if len(values) < st.session_state.inv_count:
+    if kind.startswith("shift"):  # the slider in % (a link fits every model's size), the pictures and charts in px
         st.caption(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px is {values[0]:g} to "
-                   f"{values[-1]:g} px, which holds {len(values)} different shifts, so {len(values)} versions.")
+                   f"{values[-1]:g} px" + (f", which holds {len(values)} different shifts, so {len(values)} versions."
+                                           if len(values) < st.session_state.inv_count else "."))
     if invariance.IDENTITY[kind] not in values.tolist():
         st.caption(f"This range leaves out the original ({invariance.IDENTITY[kind]:g}{invariance.SUFFIX[kind]}): "
                    "every version is compared with it all the same.")

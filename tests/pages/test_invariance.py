@@ -26,6 +26,7 @@ def test_defaults_shift_the_digit_sideways():
     # the slider stops at the 17 whole-pixel shifts of +-30% of 28 px: past them it changed nothing
     assert at.slider(key="inv_count").value == 17 and at.slider(key="inv_count").max == 17
     assert "n" not in at.query_params and "which holds" not in text(at)
+    assert "Shifts move whole pixels: -30% to 30% of 28 px is -8 to 8 px." in text(at)  # the slider's % in the px shown
     linked = app(PAGE, n="41")
     assert "`n=41` was ignored: -30% to 30% of 28 px holds 17 different whole-pixel shifts, so 17 is shown" in warnings(
         linked)
