@@ -262,24 +262,31 @@ PATH_DROP = 0.3  # of a cell: below the number written at the centre
 
 
 def numbers_figure(block: torch.Tensor, top: int, left: int, title: str, signed: bool = False,
-                   height: int = 400, sums: list[list[str]] | None = None) -> go.Figure:
+                   width_px: int = 600, sums: list[list[str]] | None = None) -> go.Figure:
     """A (h, w) block of an image or a map, at rows ``top``.. and columns ``left``.., each value written in its cell
     to two decimals (whole on hover) over its colour: greys for pixels in [0, 1], blue below 0 and red above for
     ``signed`` values. A table of twelve columns ran past a page's view; a figure takes the view's width.
-    ``sums``: each cell's computation, shown on hover under its value (the kernel's products, as Setosa's demo)."""
+    ``sums``: each cell's computation, shown on hover under its value (the kernel's products, as Setosa's demo).
+    Cells are square, as the pixels they are (40 x 28 px had stretched the image sideways): the figure is as tall as
+    its cells are wide across ``width_px``, about the width the page draws it."""
     values = block.double().numpy()
     rows = [str(top + r) for r in range(values.shape[0])]
     cols = [str(left + c) for c in range(values.shape[1])]
     colours = dict(colorscale="RdBu_r", zmid=0) if signed else dict(colorscale="gray", zmin=0, zmax=1)
     text = [[f"{v:.2f}".replace("-0.00", "0.00") for v in row] for row in values.tolist()]  # no "-0.00"
     shown = "row %{y}, column %{x}: %{z:.4f}" + ("<br>%{customdata}" if sums is not None else "")
-    heat = go.Heatmap(z=values, x=cols, y=rows, text=text, customdata=sums,
-                      texttemplate="%{text}", textfont=dict(size=9), xgap=1, ygap=1, showscale=False,
+    cell = (width_px - 50) / max(values.shape[1], 1)  # the row numbers' margin and the side margins left out
+    heat = go.Heatmap(z=values, x=cols, y=rows, text=text, customdata=sums,  # "0.55" fits 11 px text in 34 px
+                      texttemplate="%{text}", textfont=dict(size=11 if cell >= 34 else 9), xgap=1, ygap=1,
+                      showscale=False,
                       hovertemplate=shown + "<extra></extra>", **colours)
     fig = go.Figure(heat)
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=top_margin(title) + 16, b=10))
+    top_px = top_margin(title) + 16
+    fig.update_layout(title=title, height=round(top_px + 30 + cell * values.shape[0]),
+                      margin=dict(l=10, r=10, t=top_px, b=10))
     fig.update_xaxes(type="category", side="top", tickfont=dict(size=9), ticks="", showgrid=False)
-    fig.update_yaxes(type="category", autorange="reversed", tickfont=dict(size=9), ticks="", showgrid=False)
+    fig.update_yaxes(type="category", autorange="reversed", tickfont=dict(size=9), ticks="", showgrid=False,
+                     scaleanchor="x", constrain="domain")
     return fig
 
 

@@ -111,6 +111,9 @@ def test_a_block_as_numbers_keeps_its_rows_and_columns_and_writes_each_value():
     assert heat.zmid == 0 and heat.colorscale[0][1] != "rgb(0, 0, 0)"  # signed: blue below 0, red above
     greys = figures.numbers_figure(block.clamp(0, 1), 0, 0, "pixels").data[0]
     assert (greys.zmin, greys.zmax) == (0, 1)
+    twelve = figures.numbers_figure(torch.rand(12, 12), 0, 0, "pixels", width_px=624)
+    assert twelve.layout.yaxis.scaleanchor == "x"  # square cells, as the pixels are
+    assert twelve.layout.height - twelve.layout.margin.t - 30 == pytest.approx(12 * (624 - 50) / 12, abs=1)
 
 
 def test_a_picture_that_may_be_drawn_smaller_than_its_pixels_is_blended_and_a_small_one_stays_sharp():

@@ -55,7 +55,7 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
     region = working[channel, top:top + SIDE, left:left + SIDE]
     st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                f"columns {left}..{left + region.shape[1] - 1} (point at or tap a cell for its value whole).")
-    st.plotly_chart(figures.numbers_figure(region, top, left, "The image as numbers"), key="kl_region",
+    st.plotly_chart(figures.numbers_figure(region, top, left, "The image as numbers", width_px=layout.VIEW_PX), key="kl_region",
                     config=layout.NO_TOOLBAR)
     rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
         result, tuple(kernel.shape), chosen, top, left, SIDE)
@@ -67,7 +67,8 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
                "centred on the pixels above.")
     sums = filtering.window_sums(result, kernel, chosen, (rows_a, rows_b, cols_a, cols_b), channel)
     st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
-                                           "The feature map as numbers", signed=True, sums=sums),
+                                           "The feature map as numbers", signed=True, sums=sums,
+                                           width_px=layout.VIEW_PX),
                     key="kl_region_out", config=layout.NO_TOOLBAR)
     st.caption("Point at or tap a number for its sum: the pixels under the kernel, each times its weight (pixels to 2 "
                "decimals, so the terms add up to the total only roughly)." if sums is not None else
