@@ -34,7 +34,7 @@ def in_words(layers: list[Layer], batch: int = 64) -> str:
     small batches."""
     params, values = sum(l.params for l in layers), values_written(layers)
     return (f"As 32-bit floats, the {params:,} parameters take {_size(params * FLOAT_BYTES)}; one image's forward "
-            f"pass writes {values:,} values into its layers' outputs ({_size(values * FLOAT_BYTES)}). Training keeps most "
-            f"of them for the backward pass, so its memory grows with the batch: {batch} images hold about "
+            f"pass writes {values:,} values into its layers' outputs ({_size(values * FLOAT_BYTES)}). Training keeps "
+            f"most of them for the backward pass, so its memory grows with the batch: {batch} images hold about "
             f"{_size(values * FLOAT_BYTES * batch)} of outputs, besides the parameters, their gradients and the "
             "optimizer's state.")

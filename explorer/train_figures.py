@@ -82,7 +82,7 @@ def loss_figure(records: list[dict], height: int = 300, smoothing: float = 0.0, 
                                  mode="lines", line=dict(color=LR_COLOUR, dash="dot"), yaxis="y2",
                                  hovertemplate=f"{X_AXES[x][1]}: learning rate %{{y:.3g}}<extra></extra>"))
         fig.update_layout(yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False,
-                                      tickmode="auto", tickformat="~g", nticks=4,  # round ticks of its own: 0.003, not 3.0e-3
+                                      tickmode="auto", tickformat="~g", nticks=4,  # its own round ticks: 0.003
                                       tickfont=dict(size=10, color=LR_COLOUR),
                                       title=dict(text="learning rate", font=dict(size=11, color=LR_COLOUR))))
     return _curve_layout(fig, "Learning curve: loss", records, height, x)

@@ -163,7 +163,8 @@ def _read_folder(digest: str, _pairs: list[tuple[str, bytes]], model: str, count
                  _spec: models.ModelSpec) -> tuple[ImageSet, list[str]]:
     """A folder's files decoded once (``digest`` stands for them), not on every rerun of the page."""
     found, notes = user_images.from_files(_pairs, "your folder", _spec.input_size, _spec.channels, max_images=count)
-    return ImageSet(found.images, f"{len(found):,} images of your folder", f"folder:{digest}:{len(found)}:{_spec.input_shape}"), notes
+    data_id = f"folder:{digest}:{len(found)}:{_spec.input_shape}"
+    return ImageSet(found.images, f"{len(found):,} images of your folder", data_id), notes
 
 
 @st.cache_data(show_spinner="Reading your images...", max_entries=4)
@@ -171,7 +172,8 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
            _spec: models.ModelSpec) -> tuple[ImageSet, list[str]]:
     spec = _spec
     found, notes = user_images.from_archive(_raw, name, spec.input_size, spec.channels, max_images=count)
-    return ImageSet(found.images, f"{len(found):,} images of {name}", f"zip:{digest}:{len(found)}:{spec.input_shape}"), notes
+    data_id = f"zip:{digest}:{len(found)}:{spec.input_shape}"
+    return ImageSet(found.images, f"{len(found):,} images of {name}", data_id), notes
 
 
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,

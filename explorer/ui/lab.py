@@ -135,14 +135,16 @@ def launch_check(config: dict, shape: tuple[int, int, int], classes: int,
     except architecture.ArchitectureError as exc:
         return f"This network cannot be built: {exc}.", ""
     moving, total = architecture.learning(model)
-    learns = "" if moving == total else (f"Training moves {moving:,} of the network's {total:,} parameters "
-                                         f"({labels.share(moving / total)}); the other {total - moving:,} stay as they start.")
+    learns = "" if moving == total else (
+        f"Training moves {moving:,} of the network's {total:,} parameters ({labels.share(moving / total)}); the other "
+        f"{total - moving:,} stay as they start.")
     batch = config["batch_size"]
     if (held := architecture.training_bytes(model, shape, batch)) > architecture.TRAINING_BYTES:
         # the worker would run out of memory, or the server's other work would
         return (f"This run cannot start: a batch of {batch:,} would hold about {held / 2**30:.0f} GB of feature maps "
                 f"and their gradients ({held / batch / 2**20:.1f} MB an image), over this app's limit of "
-                f"{architecture.TRAINING_BYTES // 2**30} GB. Pick a smaller batch, fewer filters, or pool earlier."), learns
+                f"{architecture.TRAINING_BYTES // 2**30} GB. Pick a smaller batch, fewer filters, or pool "
+                "earlier."), learns
     return None, learns
 
 

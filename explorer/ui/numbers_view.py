@@ -55,8 +55,8 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
     region = working[channel, top:top + SIDE, left:left + SIDE]
     st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                f"columns {left}..{left + region.shape[1] - 1} (point at or tap a cell for its value whole).")
-    st.plotly_chart(figures.numbers_figure(region, top, left, "The image as numbers", width_px=layout.VIEW_PX), key="kl_region",
-                    config=layout.NO_TOOLBAR)
+    st.plotly_chart(figures.numbers_figure(region, top, left, "The image as numbers", width_px=layout.VIEW_PX),
+                    key="kl_region", config=layout.NO_TOOLBAR)
     rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
         result, tuple(kernel.shape), chosen, top, left, SIDE)
     if rows_b <= rows_a or cols_b <= cols_a:
