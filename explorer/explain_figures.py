@@ -241,23 +241,36 @@ def confidence_figure(sweep: Sweep, classes: tuple[str, ...], height: int = 320)
     # the key on a line of its own: at 400 px one line cut it off
     title = figures.subtitled(f"Probability of '{class_name(sweep.reference_class, classes)}'",
                               "green dot: still predicted, red ✕: something else")
-    fig.update_layout(title=title, height=height, margin={**_MARGIN, "t": figures.top_margin(title)},
-                      xaxis_title=SWEEP_LABELS[sweep.kind],
-                      yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]))
-    return fig
+    fig.update_layout(title=title, height=height, yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]))
+    return _sweep_frame(fig, sweep, title)
 
 
 def correlation_figure(sweep: Sweep, height: int = 420) -> go.Figure:
     """Each layer's correlation with the original's output (rows: layers in forward order) against the value."""
     fig = go.Figure(go.Heatmap(
-        z=sweep.correlation.numpy(), x=[f"{v:.3g}" for v in sweep.values.tolist()], y=list(sweep.layers),
-        zmin=-1, zmax=1, colorscale="RdBu_r", colorbar=dict(title="r", thickness=10),
-        hovertemplate="%{y} at %{x}: r = %{z:.3f}<extra></extra>"))
+        z=sweep.correlation.numpy(), x=sweep.values.tolist(), y=list(sweep.layers),
+        zmin=-1, zmax=1, colorscale="RdBu_r", colorbar=dict(title="r", thickness=10, x=1.01, xanchor="left"),
+        hovertemplate="%{y} at %{x:.3g}: r = %{z:.3f}<extra></extra>"))
     title = figures.subtitled("Each layer's match with the original", "Pearson r of the layer's whole output")
     fig.update_layout(title=title, height=max(height, 24 * len(sweep.layers) + 80),
-                      margin={**_MARGIN, "t": figures.top_margin(title)},
-                      xaxis=dict(title=SWEEP_LABELS[sweep.kind], type="category"),
                       yaxis=dict(autorange="reversed", type="category"))
+    return _sweep_frame(fig, sweep, title)
+
+
+SWEEP_RIGHT_PX = 60  # the correlation's colour bar, and as much beside the probability above it
+
+
+def _sweep_frame(fig: go.Figure, sweep: Sweep, title: str) -> go.Figure:
+    """The probability and the layers' match on one frame, one above the other: the same margins (room for the
+    layers' names on the left, for the colour bar on the right) and the same x range, each value's column in line
+    with its point (a numeric axis above a categorical one of another width had put -8 px 38 px apart)."""
+    values = sweep.values.tolist()
+    before = values[1] - values[0] if len(values) > 1 else 1.0
+    after = values[-1] - values[-2] if len(values) > 1 else 1.0
+    # the names in plotly's 12 px tick font (text_px measures 14 px), and the probability's title and ticks
+    left = max(70, round(max((labels.text_px(name) for name in sweep.layers), default=0) * 0.95) + 14)
+    fig.update_layout(margin={**_MARGIN, "l": left, "r": SWEEP_RIGHT_PX, "t": figures.top_margin(title)})
+    fig.update_xaxes(title=SWEEP_LABELS[sweep.kind], range=[values[0] - before / 2, values[-1] + after / 2])
     return fig
 
 

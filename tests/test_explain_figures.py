@@ -86,7 +86,10 @@ def test_sweep_figures_show_every_value_and_layer():
     assert list(confidence.data[0].text) == ["no", "yes", "yes"]
     assert list(confidence.data[0].marker.symbol) == ["x", "circle", "circle"]  # not by red and green alone
     layers = explain_figures.correlation_figure(sweep)
-    assert list(layers.data[0].y) == ["a", "b"] and list(layers.data[0].x) == ["-10", "0", "10"]
+    assert list(layers.data[0].y) == ["a", "b"] and list(layers.data[0].x) == [-10, 0, 10]
+    # one frame for both, one above the other: a value's column under its point
+    assert confidence.layout.xaxis.range == layers.layout.xaxis.range == (-15, 15)
+    assert (confidence.layout.margin.l, confidence.layout.margin.r) == (layers.layout.margin.l, layers.layout.margin.r)
     assert explain_figures.class_name(3, ("a",)) == "class 3"
 
 
