@@ -110,8 +110,12 @@ def pick_model(resets: dict[str, Any] | None = None) -> Network | str:
     spec = spec_of(name)
     st.session_state.net_model_shown, st.session_state.net_sample_shown = name, spec.sample
     available = models.has_pretrained(name)
-    layout.toggle(st, "Trained weights", key="net_pretrained", disabled=not available,
-                  help="Off: the same architecture with random weights, to compare what training changed.")
+    about = "Off: the same architecture with random weights, to compare what training changed."
+    if available:
+        layout.toggle(st, "Trained weights", key="net_pretrained", help=about)
+    else:  # shown off, as the network is; the choice waits, kept, for a model that has weights
+        st.session_state.net_pretrained = st.session_state.net_pretrained
+        layout.toggle(st, "Trained weights", key="net_pretrained_none", value=False, disabled=True, help=about)
     st.caption(spec.about if available else f"{spec.about} (No trained weights ship with this model.)")
     pretrained = bool(st.session_state.net_pretrained) and available
     if pretrained and spec.weights == "torchvision" and not models.is_downloaded(name) and not _download(name):

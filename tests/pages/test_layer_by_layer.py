@@ -406,3 +406,15 @@ def test_runners_up_keep_their_order_where_float32_rounds_them_to_zero():
     assert any(c.value.startswith("Then square (<0.1%), triangle (<0.1%)") for c in at.caption)
     bars = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Prediction"))
     assert list(bars["data"][0]["y"])[::-1][:3] == ["circle", "square", "triangle"]
+
+
+@pytest.mark.parametrize("weights", ["1", "0"])
+def test_a_model_without_weights_shows_trained_weights_off_and_keeps_the_choice_for_the_next(weights):
+    """The switch had stayed on, greyed, over a network with random weights."""
+    at = app("pages/layer_by_layer.py", model="resnet_small", weights=weights)
+    no_crash(at)
+    shown = at.toggle(key="net_pretrained_none")
+    assert shown.value is False and shown.disabled
+    at.selectbox(key="net_model").set_value("lenet5").run()
+    no_crash(at)
+    assert at.toggle(key="net_pretrained").value == (weights == "1") and not at.toggle(key="net_pretrained").disabled
