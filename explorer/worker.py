@@ -34,6 +34,7 @@ only, never the app. Config keys (all optional but ``model``):
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import math
 import os
@@ -324,7 +325,16 @@ def _outcome(run_id: str, root: Path, config: dict, device: torch.device) -> tup
         return "failed", str(exc), {}
     except Exception as exc:  # noqa: BLE001 - whatever it is, the run records it
         traceback.print_exc()
+        if _disk_full(exc):  # safetensors says it in its own words, not as an OSError
+            return "failed", ("the server's disk is full: the run could not save its files (resume it once there "
+                              "is room)"), {}
         return "failed", f"{type(exc).__name__}: {exc}", {}
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is a full disk's (or quota's) error: an OSError's number, or a library's message for it."""
+    return (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or \
+        "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

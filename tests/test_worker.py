@@ -210,3 +210,18 @@ def test_a_run_can_start_from_the_shipped_network_and_train_only_a_new_classifie
 def test_a_transfer_from_a_run_that_is_gone_fails_with_a_reason(tmp_path):
     run = _run(tmp_path, {**TINY, "transfer": {"from": "run:nope"}})
     assert run.status == "failed" and run.reason == "the run nope to start from is gone or has no weights"
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   RuntimeError("Error while serializing: I/O error: No space left on device (os error "
+                                                "28)")])
+def test_a_full_disk_is_said_in_words(tmp_path, monkeypatch, error):
+    """A run on a full disk had failed with "SafetensorError: Error while serializing: I/O error: ...". """
+    def disk_full(*args, **kwargs):
+        raise error
+        yield
+
+    monkeypatch.setattr(training, "train", disk_full)
+    run = _run(tmp_path, TINY)
+    assert (run.status, run.reason) == ("failed", "the server's disk is full: the run could not save its files "
+                                                  "(resume it once there is room)")
