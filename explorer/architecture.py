@@ -356,7 +356,7 @@ def learning(model: nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     moving = sum(p.numel() for p in model.parameters() if p.requires_grad)
     for module in model.modules():
-        if fixed := getattr(module, "fixed_filters", 0):
+        if (fixed := getattr(module, "fixed_filters", 0)) and module.weight.requires_grad:  # else counted already
             moving -= fixed * (module.weight[0].numel() + (module.bias is not None))
     return moving, total
 

@@ -361,11 +361,11 @@ def _build(name: str, pretrained: bool) -> nn.Module:
     else:
         model = _BUILDERS[name](entry)
         if pretrained:
-            model.load_state_dict(_shipped_state(name))
+            model.load_state_dict(shipped_state(name))
     return _out_of_place(model).eval()
 
 
-def _shipped_state(name: str) -> dict[str, torch.Tensor]:
+def shipped_state(name: str) -> dict[str, torch.Tensor]:
     """A shipped model's weights; WeightsUnavailable naming the file where it is damaged (cut short, a Git LFS
     pointer in its place) or does not fit the network."""
     file = shipped_weights(name)

@@ -61,6 +61,11 @@ class QueueFull(RuntimeError):
     server's queue holds :data:`MOST_WAITING`. The message says which, in the page's words."""
 
 
+class LaunchFailed(RuntimeError):
+    """A run's worker could not be started (``__cause__``: the OSError); kept apart from the FileNotFoundError of
+    a run folder that is gone, which a missing Python's own would otherwise pass for."""
+
+
 class RunNotFound(KeyError):
     """No run of that id in the store."""
 
@@ -336,7 +341,11 @@ def claim(run_id: str, launch: Callable[[], dict], root: Path | None = None) -> 
         if current["status"] != "queued" or current.get("pid") is not None:
             return None
         launched = True
-        return {**current, **launch(), "claimed": time.time()}
+        try:
+            fields = launch()
+        except OSError as exc:
+            raise LaunchFailed(exc.strerror or str(exc)) from exc
+        return {**current, **fields, "claimed": time.time()}
 
     _update(run_id, root, change)
     return launched

@@ -158,7 +158,10 @@ def trained_weights(name: str, root: Path | None = None) -> dict[str, torch.Tens
         except (FileNotFoundError, runs.RunNotFound):
             raise architecture.ArchitectureError(f"the run {name[4:]} to start from is gone or has no weights") from None
     if name in architecture.REGISTRY_MODELS and models.has_pretrained(name):
-        return models.load_file(models.shipped_weights(name))
+        try:
+            return models.shipped_state(name)
+        except models.WeightsUnavailable as exc:  # damaged: said before launch, and by a run that tried
+            raise architecture.ArchitectureError(exc.summary) from None
     raise architecture.ArchitectureError(f"there are no trained weights of {name!r} to start from")
 
 

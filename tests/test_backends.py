@@ -175,11 +175,14 @@ def test_a_dead_spare_is_passed_over(tmp_path):
         local.close(kill_workers=True)
 
 
-def test_a_worker_that_cannot_start_fails_its_run_once_and_the_next_round_goes_on(tmp_path, monkeypatch):
-    """A server that may not start processes (a process limit, no memory, a Python it may not run) had left the run
-    queued for good, a traceback logged every round, and told the page that a file could not be read."""
+@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied", "/srv/venv/bin/python"),
+                                   FileNotFoundError(2, "No such file or directory", "/srv/venv/bin/python")])
+def test_a_worker_that_cannot_start_fails_its_run_once_and_the_next_round_goes_on(tmp_path, monkeypatch, error):
+    """A server that may not start processes (a process limit, no memory, a Python it may not run, or one gone) had
+    left the run queued for good, a traceback logged every round, and told the page that a file could not be read;
+    a missing Python's FileNotFoundError had passed for a run deleted meanwhile, and nothing was said at all."""
     def refused(*args, **kwargs):
-        raise PermissionError(13, "Permission denied", "/srv/venv/bin/python")
+        raise error
 
     monkeypatch.setattr(LocalBackend, "_start", staticmethod(refused))
     local = LocalBackend(tmp_path, poll_s=60, spare=True)  # each round by hand
@@ -187,7 +190,7 @@ def test_a_worker_that_cannot_start_fails_its_run_once_and_the_next_round_goes_o
         run_id = local.submit(DIVERGING)  # its round claims it, and cannot start its worker
         run = local.status(run_id)
         assert (run.status, run.reason) == ("failed", "the server could not start a training process for it "
-                                                      "(Permission denied)")
+                                                      f"({error.strerror})")
         assert not local.spare and local._spare is None  # no spare either: not tried again each round
         local.tick()
         assert local.status(run_id).status == "failed"

@@ -232,3 +232,7 @@ def test_damaged_shipped_weights_are_named_as_such(tmp_path, monkeypatch):
         assert caught.value.summary.endswith(f"are damaged on this server (assets/models/{name}.safetensors)")
         assert str(tmp_path) in str(caught.value)  # the path: for whoever runs the server, under the details
         models.build(name, pretrained=False)  # random weights still build
+    from explorer import architecture, worker
+
+    with pytest.raises(architecture.ArchitectureError, match="shipped with LeNet-5 .MNIST digits. are damaged"):
+        worker.trained_weights("lenet5")  # a transfer's start: refused before launch in these words

@@ -163,10 +163,10 @@ class LocalBackend:
             return runs.claim(run_id, lambda: self._spawn(run_id), self.root)
         except runs.RunNotFound:  # deleted while queued
             return False
-        except OSError as exc:  # a process limit, no memory, a Python the server may not run, a full disk: it
-            # would wait in the queue for good, retried (and a traceback logged) every tick
-            runs.set_status(run_id, "failed", f"the server could not start a training process for it "
-                            f"({exc.strerror or exc})", self.root, only_from=("queued",))
+        except runs.LaunchFailed as exc:  # a process limit, no memory, a Python missing or not runnable, a full
+            # disk: it would wait in the queue for good, retried (and a traceback logged) every tick
+            runs.set_status(run_id, "failed", f"the server could not start a training process for it ({exc})",
+                            self.root, only_from=("queued",))
             return False
 
     def _loop(self) -> None:
