@@ -314,7 +314,8 @@ LABEL_LINE_PX = 16  # a line of an 11 px label under a tile, on the screen
 
 def images_figure(images: list[torch.Tensor], labels: list[str], title: str, cols: int | None = None,
                   side: int = 64, clickable: bool = False, width_px: int = 700, least_px: int | None = None,
-                  selected: int | None = None, boxes: Sequence[tuple[int, int, int, int]] | None = None) -> go.Figure:
+                  selected: int | None = None, boxes: Sequence[tuple[int, int, int, int]] | None = None,
+                  ink: str = figures.INK_ON_WHITE) -> go.Figure:
     """Images of any sizes as one grid of ``side`` px tiles with a label under each (``\\n`` starts a second line).
 
     ``clickable``: an invisible marker on every tile reports a click; its ``customdata`` is the tile index.
@@ -323,6 +324,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     ``width_px``: about how wide the figure will be drawn, to size its height to the grid.
     ``least_px``: the narrowest it may be drawn (a projector's column), where its labels must still fit.
     ``boxes``: one (top, left, bottom, right) per image, in its own pixels, outlined on it (a unit's receptive field).
+    ``ink``: the labels' colour, for the page's theme (the canvas between the tiles is clear).
     """
     cols = cols or columns_for(len(images))
     rows = math.ceil(len(images) / cols)
@@ -351,7 +353,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
         whole = labels[i].split("\n")
         cut = [_cut_to(line, room) for line in whole]
         fig.add_annotation(x=left + side / 2, y=top + side + gap, yanchor="top", text="<br>".join(cut),
-                           showarrow=False, font=dict(size=11), xref="x", yref="y",  # the theme's ink
+                           showarrow=False, font=dict(size=11, color=ink), xref="x", yref="y",
                            borderpad=0,
                            hovertext=" ".join(whole) if cut != whole else None)
     fig.add_trace(go.Image(source=png_source(canvas), hoverinfo="skip"))

@@ -121,6 +121,8 @@ def step_place(records: list[dict], step: int, x: str = "epoch") -> float | None
     timed = sorted((r["step"], r["x"]) for r in placed(records, x) if r.get("step") is not None)
     if not timed:
         return None
+    if timed[0][0] > 0:  # step 0, the untrained network: before any training time
+        timed.insert(0, (0, 0.0))
     return float(np.interp(step, [s for s, _ in timed], [t for _, t in timed]))
 
 
@@ -180,7 +182,11 @@ def _loss_axis(fig: go.Figure, losses: list[float], log: bool, row: int | None =
         if span and ceiling is not None:
             span[1] = math.log10(ceiling)
         ticks = log_ticks(*span) if span else []
-        fig.update_yaxes(type="log", range=span, tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], row=row, col=col)
+        if len(ticks) < 2:  # a span narrower than two round ticks (a run's first seconds): plotly's own ticks
+            fig.update_yaxes(type="log", range=span, row=row, col=col)
+        else:
+            fig.update_yaxes(type="log", range=span, tickvals=ticks, ticktext=[f"{t:g}" for t in ticks], row=row,
+                             col=col)
     else:
         span = _padded_range(shown, least=least)
         if ceiling is not None:
@@ -241,7 +247,8 @@ def comparison_figure(named: list[tuple[str, list[dict]]], height: int = 380, sm
     if ceiling and finite and max(finite) > ceiling:
         # a diverged run beside others: its 1e30 flattened them, on a linear axis and on a log one (1 to 1e28)
         _loss_axis(fig, finite, log_loss, 1, 1, ceiling=ceiling)
-        fig.update_yaxes(title_text="cut: a diverged run goes off the top", row=1, col=1)
+        fig.update_yaxes(title_text="cut: a diverged run goes off the top" + (" (log scale)" if log_loss else ""),
+                         row=1, col=1)
     else:
         _loss_axis(fig, losses, log_loss, 1, 1)
         if log_loss:

@@ -329,8 +329,8 @@ def _outcome(run_id: str, root: Path, config: dict, device: torch.device) -> tup
     except Exception as exc:  # noqa: BLE001 - whatever it is, the run records it
         traceback.print_exc()
         if _disk_full(exc):  # safetensors says it in its own words, not as an OSError
-            return "failed", ("the server's disk is full: the run could not save its files (resume it once there "
-                              "is room)"), {}
+            return "failed", ("the server's disk is full: the run could not save its files (once there is room, "
+                              "one that saved a checkpoint resumes from it)"), {}
         return "failed", f"{type(exc).__name__}: {exc}", {}
 
 

@@ -111,7 +111,7 @@ with view, layout.guard("sweeping the transformation"):
                                           f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
                                           for i in shown], invariance.strip_title(len(shown), len(values)),
                                          cols=len(shown), side=96, width_px=layout.VIEW_PX,
-                                         least_px=layout.VIEW_LEAST_PX), key="inv_fig_images")
+                                         least_px=layout.VIEW_LEAST_PX, ink=layout.ink()), key="inv_fig_images")
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "
                 f"**{int(kept.sum())} of {len(values)}** versions keep that reading. "

@@ -79,7 +79,7 @@ with view, layout.guard("finding the top activations"):
     grid = f"ta_grid_{st.session_state.get('ta_grid_round', 0)}"  # a new round: a grid with nothing selected
     layout.cells(1, GRID_PX)[0].plotly_chart(
         mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
-                             width_px=GRID_PX, selected=int(st.session_state.ta_channel) - first),
+                             width_px=GRID_PX, selected=int(st.session_state.ta_channel) - first, ink=layout.ink()),
         key=grid, on_select="rerun", selection_mode="points")
     clicked = mosaic.clicked_tile(st.session_state.get(grid))
     if clicked is not None and first + clicked != state.kept("ta_last_click"):

@@ -124,6 +124,10 @@ def test_image_tiles_are_framed_so_white_patches_keep_their_edges():
     assert (image[0, 0, :3] == mosaic.GAP).all() and (image[31, 16, :3] == mosaic.GAP).all()
     assert (image[16, 16] == 255).all()  # inside: the image itself, opaque
     assert image.shape[-1] == 4 and (image[32:, :, 3] == 0).all()  # under it, the labels' band: clear on a dark page
+    labelled = mosaic.images_figure([torch.ones(3, 8, 8)], ["white"], "framed", side=32)
+    assert labelled.layout.annotations[0].font.color == "#222"  # the page's ink: plotly's grey read at 3.3:1
+    assert mosaic.images_figure([torch.ones(3, 8, 8)], ["w"], "t", ink="#e6e6ea").layout.annotations[0].font.color == \
+        "#e6e6ea"
 
 
 def test_a_box_is_outlined_on_its_image_where_the_tile_draws_those_pixels():

@@ -158,7 +158,8 @@ def test_the_snapshots_mark_sits_at_its_step_or_its_seconds_between_the_logged_o
     assert train_figures.step_place(records, 25, "step") == 25.0
     assert train_figures.step_place(records, 25, "epoch") == 25 / 40
     assert train_figures.step_place(records, 25, "time") == pytest.approx(11.25)  # halfway from 10 s to 12.5 s
-    assert train_figures.step_place(records, 0, "time") == 5.0  # before the first logged step: its time
+    assert train_figures.step_place(records, 0, "time") == 0.0  # the untrained network: no training time yet
+    assert train_figures.step_place(records, 5, "time") == 2.5  # halfway to the first logged step
     assert train_figures.step_place([], 5, "time") is None
 
 
@@ -175,8 +176,10 @@ def test_a_log_scale_loss_spans_powers_of_ten_and_leaves_a_diverged_run_off_the_
     low, high = compared.layout.yaxis.range
     assert compared.layout.yaxis.type == "log" and high == pytest.approx(math.log10(3 * 2.3))
     assert low < math.log10(0.02)  # the loss of 0 has no place on a log axis: left out of the span
-    assert compared.layout.yaxis.title.text == "cut: a diverged run goes off the top"
     assert train_figures.comparison_figure([("calm", calm)], log_loss=True).layout.yaxis.title.text == "log scale"
+    assert compared.layout.yaxis.title.text == "cut: a diverged run goes off the top (log scale)"
+    narrow = train_figures.loss_figure([{"phase": "train", "epoch": 0.1, "loss": 2.3, "accuracy": 0.1}], log_loss=True)
+    assert narrow.layout.yaxis.type == "log" and narrow.layout.yaxis.tickvals is None  # plotly's own, not none at all
 
 
 def test_a_log_axis_is_ticked_at_one_two_and_five_or_at_powers_of_ten_when_those_crowd():

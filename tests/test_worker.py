@@ -224,4 +224,4 @@ def test_a_full_disk_is_said_in_words(tmp_path, monkeypatch, error):
     monkeypatch.setattr(training, "train", disk_full)
     run = _run(tmp_path, TINY)
     assert (run.status, run.reason) == ("failed", "the server's disk is full: the run could not save its files "
-                                                  "(resume it once there is room)")
+                                                  "(once there is room, one that saved a checkpoint resumes from it)")

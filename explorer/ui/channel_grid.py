@@ -46,7 +46,7 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
     layout.cells(1, GRID_PX)[0].plotly_chart(
         mosaic.images_figure([m for m, _ in made], [f"{c}: {labels.alike(v)[0]}" for c, (_, v) in zip(shown, made)],
                              title, clickable=True, side=96, width_px=GRID_PX, cols=4,
-                             selected=goal.index - first),
+                             selected=goal.index - first, ink=layout.ink()),
         key=chart, on_select=functools.partial(open_clicked, chart, first), selection_mode="points")
     st.caption("Under each: the channel and its mean activation at the last step. The channel shown above is "
                "outlined.")

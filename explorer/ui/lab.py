@@ -245,18 +245,19 @@ def curve_controls(settings: Sequence[state.Setting]) -> tuple[float, str, bool]
     # a fragment's rerun draws these where the page's run did not (a run's first records): the default, not the
     # slider's own 0, should Streamlit have dropped the key meanwhile
     st.session_state.setdefault(SMOOTHING.key, SMOOTHING.default)
-    slider, axis = st.columns(2, vertical_alignment="bottom")  # three in a row are cut in a 516 px view
-    smoothing = slider.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01, **redraw,
+    smoothing = st.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01, **redraw,
                               help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - "
                                    "this and the average so far by this (0.6 by default), its start corrected; the "
                                    "raw values stay faint behind. The test set's points, one per epoch, are never "
                                    "smoothed.")
-    x = axis.segmented_control("Against", tuple(train_figures.X_AXES), key="tr_x", required=True, **redraw,
+    # a row that wraps: in two columns at 1024 px the control scrolled its "time" out of sight
+    row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
+    x = row.segmented_control("Against", tuple(train_figures.X_AXES), key="tr_x", required=True, **redraw,
                                format_func={"epoch": "epoch", "step": "step", "time": "time"}.get,
                                help="Epochs (passes over the training images), steps (batches: one weight update "
                                     "each) or seconds of training: runs with different batch sizes or on different "
                                     "machines compared by the time they took.")
-    log_loss = axis.toggle("Log-scale loss", key="tr_log", **redraw,
+    log_loss = row.toggle("Log-scale loss", key="tr_log", **redraw,
                           help="A loss falling from 2.3 to 0.01 flattens to the floor on a linear axis; on a log "
                                "axis each tenfold drop takes the same height, so its late progress shows.")
     if settings:
@@ -350,7 +351,7 @@ def _results(run: runs.Run) -> None:
         captions = [f"{classes[int(test.labels[i])]}\n→ {classes[int(p)]}"
                     for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
         st.plotly_chart(mosaic.images_figure(pictures, captions, "Example mistakes (true → predicted)", cols=4,
-                                             side=56, width_px=RUN_VIEW_LEAST_PX),
+                                             side=56, width_px=RUN_VIEW_LEAST_PX, ink=layout.ink()),
                         key=f"tr_mistakes_{run.id}")
 
 

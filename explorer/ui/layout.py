@@ -19,7 +19,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from explorer import explain_figures
+from explorer import explain_figures, figures
 
 log = logging.getLogger("explorer")
 
@@ -43,6 +43,14 @@ class PageInfo:
 # 1400 px window, as measured in Chromium. A figure that is one picture sizes its height from its share
 # of these (mosaic.png_figure), so no empty band is left under it.
 VIEW_PX = 624
+DARK_INK = "#e6e6ea"  # labels drawn on a clear canvas over a dark theme's page
+
+
+def ink() -> str:
+    """The ink for labels a figure draws on a clear canvas: near black on a light page, near white on a dark one
+    (plotly's theme grey read at 3.3:1 on white, too faint for 11 px text)."""
+    theme = getattr(st.context, "theme", None)
+    return DARK_INK if getattr(theme, "type", None) == "dark" else figures.INK_ON_WHITE
 VIEW_LEAST_PX = 541  # the view beside the controls at 1280 px (under them at 1024 px, it is 564 px)
 MAIN_PX = 1050
 # pictures side by side in :func:`cells`: the view is 564 (under the controls), 541 and 624 px wide in 1024,
