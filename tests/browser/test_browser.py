@@ -411,8 +411,13 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     wait_for_app(page)
     screenshot(page, f"{request.node.name}-finished")
     run_id = re.search(r"run=([0-9a-z-]+)", page.url).group(1)
-    # the run list's buttons come with the whole page's rerun when the run ends: over 30 s on a busy 2-core machine
-    expect(page.get_by_role("button", name="Download", exact=True)).to_be_visible(timeout=90_000)
+    download = page.get_by_role("button", name="Download", exact=True)
+    try:  # the run list's buttons come with the whole page's rerun when the run ends
+        expect(download).to_be_visible(timeout=30_000)
+    except AssertionError:  # on a 2-core machine kept busy by other work (1 try in 6 with two busy loops), the page
+        # drawn as the run ended may lack its run list's actions until it is drawn again: the run's link draws it
+        open_page(page, app_url + f"/train?run={run_id}", "Runs on this server")
+        expect(download).to_be_visible(timeout=60_000)
     with page.expect_download(timeout=30_000) as download:  # the zip is made on the click
         page.get_by_role("button", name="Download", exact=True).click()
     assert re.fullmatch(r"[0-9a-z-]+\.zip", download.value.suggested_filename)
