@@ -332,7 +332,8 @@ def claim(run_id: str, launch: Callable[[], dict], root: Path | None = None) -> 
     """Start a queued run's worker once: ``launch()`` starts it and returns fields for the status
     (``pid`` at least). Under the run's lock, so two schedulers never both launch it.
 
-    False (and no launch) when the run is not queued or a worker has been launched for it already.
+    False (and no launch) when the run is not queued or a worker has been launched for it already; LaunchFailed when
+    ``launch()`` raised an OSError (the run stays queued: the caller says why it ends).
     """
     launched = False
 
