@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import figures, labels, mosaic, run_files, runs, train_figures
-from explorer.ui import layout, state
+from explorer.ui import lab, layout, state
 
 
 def _label(run: runs.Run) -> str:
@@ -43,10 +43,10 @@ def draw(listed: list[runs.Run]) -> None:
     if not chosen:
         return
     picked = [every[i] for i in chosen]
-    smoothing = st.session_state.get("tr_smooth", 0.0)
+    smoothing, x, log_loss = lab.curve_view()  # as the run's curves above
     st.plotly_chart(train_figures.comparison_figure(  # plotly reads <b>, <a href>... in a name: escaped
-        [(labels.plot_text(_label(r)), runs.metrics(r.id)) for r in picked], smoothing=smoothing,
-        x=st.session_state.get("tr_x", "epoch"), log_loss=st.session_state.get("tr_log", False)), key="tr_compare_fig")
+        [(labels.plot_text(_label(r)), runs.metrics(r.id)) for r in picked], smoothing=smoothing, x=x,
+        log_loss=log_loss), key="tr_compare_fig")
     if smoothing:
         st.caption(f"The training losses smoothed by {smoothing:g}, as TensorBoard smooths (the slider above a run's "
                    "curves); the test accuracies as they were.")

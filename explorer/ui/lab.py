@@ -237,6 +237,12 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         _results(run)
 
 
+def curve_view() -> tuple[float, str, bool]:
+    """How the curves are drawn now (smoothing, x axis, log-scale loss), from the page's settings or their
+    defaults: the runs compared below a run's curves draw as they do."""
+    return tuple(st.session_state.get(s.key, s.default) for s in CURVE_SETTINGS)  # type: ignore[return-value]
+
+
 def curve_controls(settings: Sequence[state.Setting]) -> tuple[float, str, bool]:
     """How the learning curves are drawn, as TensorBoard lets one choose: the training curves' smoothing
     (``smooth=``; 0 draws the raw values alone), what they are drawn against (``x=``: epoch, step or seconds of
