@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from explorer import figures, images, labels, mosaic
+from explorer import attribution, figures, images, labels, mosaic
 from explorer.invariance import LABELS as SWEEP_LABELS
 from explorer.invariance import SUFFIX as SWEEP_SUFFIX
 from explorer.invariance import Sweep, kept_span, nearest_original
@@ -82,6 +82,16 @@ def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], hei
     return fig
 
 
+def _in_image_pixels(fig: go.Figure, factor: int, rows: int, cols: int) -> go.Figure:
+    """A picture enlarged ``factor`` times placed in the image's own pixels (``rows`` x ``cols``): pixel (r, c)
+    centred at (r, c), so a map's hover cells over it name the image's rows and columns."""
+    shift = (factor - 1) / (2 * factor)
+    fig.update_traces(x0=-shift, dx=1 / factor, y0=-shift, dy=1 / factor, selector=dict(type="image"))
+    fig.update_xaxes(range=[-0.5, cols - 0.5])
+    fig.update_yaxes(range=[rows - 0.5, -0.5])
+    return fig
+
+
 # evidence for the class in red, against it in blue, clear near 0 so the image shows through (Captum's "all" sign)
 SIGNED_SCALE = [[0.0, "rgba(33,102,172,0.9)"], [0.3, "rgba(67,147,195,0.6)"], [0.5, "rgba(247,247,247,0)"],
                 [0.7, "rgba(214,96,77,0.6)"], [1.0, "rgba(178,24,43,0.9)"]]
@@ -95,12 +105,9 @@ def signed_figure(image: torch.Tensor, values: torch.Tensor, title: str, what: s
     pixel's value on hover. ``box`` = (top, left, side): a square outlined, as in :func:`boxed_figure`."""
     pixels = _pixels(image.mean(0, keepdim=True))
     factor = pixels.shape[0] // image.shape[-2]
-    fig = mosaic.png_figure(pixels, title, height, None if width_px is None else width_px - COLOUR_BAR_PX)
-    shift = (factor - 1) / (2 * factor)  # the enlarged picture in the image's own pixels: pixel (r, c) centred there
-    fig.update_traces(x0=-shift, dx=1 / factor, y0=-shift, dy=1 / factor, selector=dict(type="image"))
     rows, cols = values.shape
-    fig.update_xaxes(range=[-0.5, cols - 0.5])
-    fig.update_yaxes(range=[rows - 0.5, -0.5])
+    fig = _in_image_pixels(mosaic.png_figure(pixels, title, height, None if width_px is None else
+                                             width_px - COLOUR_BAR_PX), factor, rows, cols)
     top = float(values.abs().max()) or 1.0
     fig.add_trace(go.Heatmap(z=values.float().numpy(), colorscale=SIGNED_SCALE, zmin=-top, zmax=top,
                              colorbar=dict(thickness=10, len=0.9, tickformat=".2g", tickfont=dict(size=10),
@@ -112,6 +119,35 @@ def signed_figure(image: torch.Tensor, values: torch.Tensor, title: str, what: s
         for colour, width in (("black", 5), ("white", 2)):  # seen on a light image and a dark one
             fig.add_shape(type="rect", x0=c - 0.5, x1=right - 0.5, y0=r - 0.5, y1=bottom - 0.5,
                           line=dict(color=colour, width=width))
+    return fig
+
+
+# at most this many hover cells a side: a 224-pixel map's hover values come in 2 x 2 blocks (40 KB a figure, not 150)
+HOVER_CELLS = 112
+_CLEAR = [[0.0, "rgba(0,0,0,0)"], [1.0, "rgba(0,0,0,0)"]]  # a map there only for its hover values
+_BAR_PX = 34  # a colour bar under a picture, with its tick labels
+
+
+def heat_figure(image: torch.Tensor, heat: torch.Tensor, title: str, height: int = 300,
+                width_px: int | None = None) -> go.Figure:
+    """``heat`` (H, W) in [0, 1] over ``image`` (C, H, W), as :func:`attribution.overlay` draws it, with its plasma
+    colours in a bar under it (0 to 100% of the map's largest value) and each place's share on hover: what Captum's
+    ``visualize_image_attr`` shows beside its maps."""
+    rows, cols = heat.shape
+    block = -(-max(rows, cols) // HOVER_CELLS)
+    shares = torch.nn.functional.avg_pool2d(heat.clamp(0, 1)[None, None].float(), block, ceil_mode=True)[0, 0]
+    pixels = _pixels(attribution.overlay(image, heat))
+    fig = _in_image_pixels(mosaic.png_figure(pixels, title, height, width_px), pixels.shape[0] // rows, rows, cols)
+    where = "row %{y}, column %{x}" if block == 1 else "about row %{y:.0f}, column %{x:.0f}"
+    fig.add_trace(go.Heatmap(z=(100 * shares).round().numpy(), x0=(block - 1) / 2, dx=block, y0=(block - 1) / 2,
+                             dy=block, colorscale=_CLEAR, showscale=False, zmin=0, zmax=100,
+                             hovertemplate=f"{where}<br>%{{z:.0f}}% of the largest<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
+                             marker=dict(colorscale="Plasma", cmin=0, cmax=100, showscale=True,
+                                         colorbar=dict(orientation="h", thickness=8, len=1, y=-0.02, yanchor="top",
+                                                       ypad=0, tickvals=[0, 50, 100], ticktext=["0", "50%", "100%"],
+                                                       tickfont=dict(size=10), outlinewidth=0))))
+    fig.update_layout(height=fig.layout.height + _BAR_PX, margin_b=10 + _BAR_PX)
     return fig
 
 

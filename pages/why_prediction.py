@@ -67,8 +67,7 @@ def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key
             continue
         blind = result.method in cams.CLASS_BLIND  # the same map for every class: no class in its title
         title = explain_figures.named_title(method, class_name(result.target)) if named and not blind else method
-        column.plotly_chart(explain_figures.picture_figure(attribution.overlay(image, result.heat), title, height,
-                                                           width_px),
+        column.plotly_chart(explain_figures.heat_figure(image, result.heat, title, height, width_px),
                             key=f"why_fig_{'gra' if method == cam else method[:3].lower()}_{key}")
 
 
@@ -116,7 +115,8 @@ with view, layout.guard("explaining the prediction"):
     overlays(prepared.tensor, before, "before", columns[1:])
     if before[1] is not None and float(before[1].raw.max()) <= 0:
         st.info(explanations.zero_cam_note(cam, cam_layer, class_name(before[1].target)))
-    st.caption("Yellow: matters most, orange and purple: less, no colour: not at all (each map scaled to its maximum)."
+    st.caption("Each map is scaled to its largest value: yellow matters most, orange and purple less, no colour not "
+               "at all (the bar under it; hover for a place's share)."
                + (f" {cam_name} at `{cam_layer}`, whose maps are "
                   f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
                   ": it cannot be finer than that, each value drawn at its unit's receptive field centre "

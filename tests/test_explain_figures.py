@@ -176,6 +176,29 @@ def test_a_signed_map_has_a_symmetric_scale_over_the_image_in_its_own_pixels():
     assert (outline.x0, outline.x1, outline.y0, outline.y1) == (7.5, 14.5, 3.5, 10.5)
 
 
+def test_a_heat_map_shows_each_places_share_on_hover_and_its_colours_in_a_bar_under_the_picture():
+    image, heat = torch.rand(1, 28, 28), torch.zeros(28, 28)
+    heat[3, 5], heat[10, 20] = 1.0, 0.25
+    fig = explain_figures.heat_figure(image, heat, "Saliency, 3", width_px=164)
+    picture, hover, bar = fig.data
+    assert picture.type == "image" and hover.type == "heatmap"
+    assert hover.z[3][5] == 100 and hover.z[10][20] == 25 and hover.z[0][0] == 0  # per cent of the largest
+    assert (hover.x0, hover.dx) == (0, 1) and "row %{y}, column %{x}" in hover.hovertemplate
+    assert list(fig.layout.xaxis.range) == [-0.5, 27.5]  # hover cell (r, c) over the image's pixel (r, c)
+    assert bar.marker.showscale and bar.marker.colorbar.orientation == "h"
+    assert [bar.marker.cmin, bar.marker.cmax] == [0, 100]
+    plain = explain_figures.picture_figure(image, "Saliency, 3", width_px=164)
+    assert fig.layout.height - fig.layout.margin.b == plain.layout.height - plain.layout.margin.b  # as large
+
+
+def test_a_large_heat_maps_hover_values_come_in_blocks_at_the_blocks_centres():
+    heat = torch.zeros(224, 224)
+    heat[:2, :2] = 1.0
+    hover = explain_figures.heat_figure(torch.rand(3, 224, 224), heat, "Grad-CAM").data[1]
+    assert len(hover.z) == explain_figures.HOVER_CELLS and hover.z[0][0] == 100 and hover.z[0][1] == 0
+    assert (hover.x0, hover.dx) == (0.5, 2) and "about row" in hover.hovertemplate
+
+
 def test_the_attacks_three_titles_take_as_many_lines_as_the_adversarials():
     assert explain_figures.attack_titles("3", "9", 0.1) == ("Original", "Perturbation (±eps)", "Adversarial: 9")
     long = explain_figures.attack_titles("tabby, tabby cat", "sports car, sport car", 0.004)
