@@ -261,7 +261,8 @@ def export(run_id: str, root: Path | None = None) -> bytes:
     ``README.md`` (what goes in and out, how to load it), ``config.json``, ``metrics.jsonl`` (and as
     ``metrics.csv``) and the rest that
     describes it (status, checkpoint card, result), with the weights kept along the way under
-    ``epochs/<epoch>.safetensors`` (0: before training). The status leaves out who started the run."""
+    ``epochs/<epoch>.safetensors`` (0: before training) and the snapshots under ``snapshots/<step>.safetensors``.
+    The status leaves out who started the run. :mod:`explorer.run_import` brings such a zip back in."""
     folder = path(run_id, root)
     run = get(run_id, root)  # RunNotFound early
     members = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
@@ -276,6 +277,8 @@ def export(run_id: str, root: Path | None = None) -> bytes:
                 archive.write(folder / name, f"{run_id}/{arcname}")
         for epoch in saved_epochs(run_id, root):
             archive.write(_epoch_file(run_id, epoch, root), f"{run_id}/epochs/{epoch}.safetensors")
+        for step in snapshot_steps(run_id, root):  # the filters over training: a run brought back shows them
+            archive.write(folder / "snapshots" / f"{step}.safetensors", f"{run_id}/snapshots/{step}.safetensors")
     return buffer.getvalue()
 
 

@@ -186,20 +186,47 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
             return existing
         if limit:
             _check_room(base, owner)
-        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        building = base / f".new-{run_id}"
-        building.mkdir()
         now = time.time()
-        write_json(building / "config.json", config)
-        write_json(building / "status.json", {
+        run_id = _place(base, config, {
             "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
             "name": labels.plain_name(name) or _default_name(config, base), "owner": owner, "pid": None, "device": "",
-            "request_id": request_id})
-        os.replace(building, base / run_id)
-        if request_id is not None:
-            (base / "requests").mkdir(exist_ok=True)
-            write_json(_request_file(base, request_id), {"run": run_id})
+            "request_id": request_id}, {})
     return get(run_id, base)
+
+
+def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, root: Path | None = None) -> Run:
+    """A run made elsewhere (a Download's zip, checked by :mod:`explorer.run_import`) placed in the store under an
+    id of its own: ``status`` (an ended one, with its ``owner``) and ``files`` (path in the folder -> bytes). A
+    ``request_id`` already seen returns that request's run, as :func:`create` does: a rerun adopts it once."""
+    if status.get("status") not in FINAL:
+        raise ValueError(f"a run brought in must have ended, not be {status.get('status')!r}")
+    base = _root(root)
+    base.mkdir(parents=True, exist_ok=True)
+    with _locked(base):
+        existing = _by_request(base, request_id)
+        if existing is not None:
+            return existing
+        name = labels.plain_name(status.get("name", "")) or _default_name(config, base)
+        run_id = _place(base, config, {**status, "name": name, "pid": None, "request_id": request_id}, files)
+    return get(run_id, base)
+
+
+def _place(base: Path, config: dict, status: dict, files: dict[str, bytes]) -> str:
+    """A new run folder, built under a hidden name and renamed into place (no reader sees half a run), and its
+    request noted; called under the store's lock. Returns its id."""
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    building = base / f".new-{run_id}"
+    building.mkdir()
+    for name, data in files.items():
+        (building / name).parent.mkdir(parents=True, exist_ok=True)
+        (building / name).write_bytes(data)
+    write_json(building / "config.json", config)
+    write_json(building / "status.json", status)
+    os.replace(building, base / run_id)
+    if status.get("request_id") is not None:
+        (base / "requests").mkdir(exist_ok=True)
+        write_json(_request_file(base, status["request_id"]), {"run": run_id})
+    return run_id
 
 
 def _check_room(base: Path, owner: str) -> None:

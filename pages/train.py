@@ -7,7 +7,7 @@ import uuid
 import streamlit as st
 
 from explorer import architecture, labels, layer_table, runs, training
-from explorer.ui import compare, filter_view, lab, layer_editor, layout, run_list, run_status, state, visitor
+from explorer.ui import bring_in, compare, filter_view, lab, layer_editor, layout, run_list, run_status, state, visitor
 from explorer.ui import transfer as transfer_ui
 
 layout.page_setup(layout.PAGES[8])
@@ -186,8 +186,8 @@ with view:
 st.subheader("Runs on this server")
 only_mine = layout.toggle(st, "Only your runs", key="tr_only_mine", help="The runs started in this browser.")
 
-
 run_list.run_lists(only_mine)
+bring_in.draw()
 with layout.guard("comparing runs"):  # outside the fragment: its choice goes into the link on each rerun
     compare.draw(listed)
 

@@ -44,7 +44,7 @@ def test_an_optimizer_file_from_another_step_is_not_used(tmp_path):
     assert meta["step"] == 10 and state is None
 
 
-def test_export_zips_weights_config_metrics_and_the_kept_epochs(tmp_path):
+def test_export_zips_weights_config_metrics_the_kept_epochs_and_the_snapshots(tmp_path):
     from safetensors.torch import load
 
     run = runs.create(CONFIG, root=tmp_path)
@@ -53,10 +53,12 @@ def test_export_zips_weights_config_metrics_and_the_kept_epochs(tmp_path):
     untrained = nn.Linear(2, 2)
     for epoch in (0, 1):
         run_files.save_epoch(run.id, epoch, untrained, tmp_path)
+    run_files.save_snapshot(run.id, 3, {"filters": torch.ones(2, 1, 3, 3)}, tmp_path)
     with zipfile.ZipFile(io.BytesIO(run_files.export(run.id, tmp_path))) as archive:
         names = set(archive.namelist())
         assert {f"{run.id}/model.safetensors", f"{run.id}/config.json", f"{run.id}/metrics.jsonl",
-                f"{run.id}/epochs/0.safetensors", f"{run.id}/epochs/1.safetensors"} <= names
+                f"{run.id}/epochs/0.safetensors", f"{run.id}/epochs/1.safetensors",
+                f"{run.id}/snapshots/3.safetensors"} <= names
         assert json.loads(archive.read(f"{run.id}/config.json")) == CONFIG
         assert torch.equal(load(archive.read(f"{run.id}/epochs/0.safetensors"))["weight"], untrained.weight)
 

@@ -147,7 +147,8 @@ def run_actions(every: list[runs.Run], me: str, only_mine: bool) -> None:
         actions.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
                                 help="A zip: the final weights (safetensors), model.py that rebuilds the network in "
                                      "plain PyTorch, a README on what goes in and out, the settings, the metrics, and "
-                                     "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ...",
+                                     "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ..., and the snapshots. "
+                                     "**Bring in a run** below makes it a run again, here or on another server.",
                                 file_name=f"{labels.file_stem(run.name)}-{chosen}.zip", mime="application/zip",
                                 key="tr_download", on_click="ignore")  # a rerun on the click drew the button
                                 # again under a new file id while the browser asked for the old one: no zip

@@ -1,0 +1,162 @@
+"""A run brought back in from its Download's zip: checked file by file, placed as a run of its own."""
+
+import io
+import json
+import zipfile
+
+import pytest
+import torch
+from safetensors.torch import save
+
+from explorer import architecture, run_files, run_import, runs, worker
+
+TINY = {"model": "lenet5", "data": "shapes", "train_images": 256, "test_images": 64, "epochs": 1,
+        "batch_size": 64, "snapshot_every": 2, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A real run, trained by the worker (a few seconds), and its Download."""
+    root = tmp_path_factory.mktemp("store")
+    run = runs.create(TINY, root=root, name="squares, first try", owner="teacher")
+    worker.run(run.path)
+    return runs.get(run.id, root), run_files.export(run.id, root)
+
+
+def _members(archive: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+        return {name: zipped.read(name) for name in zipped.namelist()}
+
+
+def _zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        for name, data in members.items():
+            zipped.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _changed(archive: bytes, run_id: str, files: dict[str, bytes | None]) -> bytes:
+    """The zip with some of the run's files replaced (None: left out)."""
+    members = _members(archive)
+    for name, data in files.items():
+        members.pop(f"{run_id}/{name}", None)
+        if data is not None:
+            members[f"{run_id}/{name}"] = data
+    return _zipped(members)
+
+
+def test_a_download_brought_in_elsewhere_is_the_same_run_there(trained, tmp_path):
+    run, archive = trained
+    here, dropped = run_import.bring_in(archive, "student", tmp_path)
+    assert dropped == () and here.id != run.id and here.status == "finished" and here.owner == "student"
+    assert here.name == "squares, first try" and here.config == run.config
+    assert here.reason.startswith("test accuracy") and here.reason.endswith("; brought in from a download")
+    for name, value in run_files.build_model(run.id, run.path.parent).state_dict().items():
+        assert torch.equal(run_files.build_model(here.id, tmp_path).state_dict()[name], value)
+    assert run_files.snapshot_steps(here.id, tmp_path) == run_files.snapshot_steps(run.id, run.path.parent)
+    assert run_files.saved_epochs(here.id, tmp_path) == run_files.saved_epochs(run.id, run.path.parent)
+    assert runs.metrics(here.id, tmp_path) == runs.metrics(run.id, run.path.parent)
+    assert torch.equal(run_files.load_result(here.id, tmp_path)["confusion"],
+                       run_files.load_result(run.id, run.path.parent)["confusion"])
+    fields = runs.status_fields(here.id, tmp_path)
+    assert fields["test_accuracy"] == runs.status_fields(run.id, run.path.parent)["test_accuracy"]
+    assert run_files.model_spec(here.id, tmp_path).classes == run_files.model_spec(run.id, run.path.parent).classes
+
+
+def test_the_same_zip_brought_in_again_is_the_same_run_and_anothers_is_their_own(trained, tmp_path):
+    _, archive = trained
+    first, _ = run_import.bring_in(archive, "student", tmp_path)
+    assert run_import.bring_in(archive, "student", tmp_path)[0].id == first.id
+    assert run_import.bring_in(archive, "classmate", tmp_path)[0].id != first.id
+    runs.delete(first.id, tmp_path)
+    assert run_import.bring_in(archive, "student", tmp_path)[0].id != first.id  # deleted: brought in anew
+
+
+def test_a_download_taken_while_it_trained_comes_in_interrupted_with_its_own_fields_only(trained, tmp_path):
+    run, archive = trained
+    status = {"status": "running", "reason": "x" * 1000, "name": "<b>mine</b>", "created": 1e12, "pid": 4242,
+              "owner": "someone", "test_accuracy": 7, "step": "lots", "device": "cuda:0 (NVIDIA H100)"}
+    changed = _changed(archive, run.id, {"status.json": json.dumps(status).encode()})
+    here, _ = run_import.bring_in(changed, "me", tmp_path)
+    fields = runs.status_fields(here.id, tmp_path)
+    assert here.status == "interrupted" and here.owner == "me" and here.pid is None and "<" not in here.name
+    assert len(here.reason) < 400 and here.reason.endswith("x; brought in from a download taken while it trained")
+    assert here.created < 1e12 and here.device == "cuda:0 (NVIDIA H100)"
+    assert "test_accuracy" not in fields and "step" not in fields  # not a share, not a number
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"model.safetensors": None}, "it has no model.safetensors"),
+    ({"config.json": b"{not json"}, "config.json is not JSON"),
+    ({"config.json": json.dumps({**TINY, "data": "imagenet"}).encode()}, "not one of this app's data sets"),
+    ({"config.json": json.dumps({**TINY, "model": "tinyvgg"}).encode()}, "does not fit the network"),
+    ({"config.json": json.dumps({**TINY, "model": "custom", "layers": [{"type": "conv", "kernel": 99}]}).encode()},
+     "config.json's network cannot be built here"),
+    ({"checkpoint.json": json.dumps({"input_shape": [1, 28, 28], "classes": ["a", "b"], "mean": [0.5],
+                                      "std": [0.25]}).encode()}, "checkpoint.json does not describe"),
+    ({"checkpoint.json": json.dumps({"input_shape": [1, 4096, 4096], "classes": [str(k) for k in range(8)],
+                                      "mean": [0.5], "std": [0.25]}).encode()}, "checkpoint.json does not describe"),
+    ({"model.safetensors": b"not tensors"}, "model.safetensors is not a safetensors file"),
+    ({"epochs/1.safetensors": save({"conv1.weight": torch.zeros(1)})}, "epochs/1.safetensors does not fit"),
+])
+def test_a_zip_whose_files_do_not_fit_is_refused_in_words(trained, tmp_path, change, words):
+    run, archive = trained
+    with pytest.raises(run_import.ImportRefused, match=words):
+        run_import.bring_in(_changed(archive, run.id, change), "me", tmp_path)
+    assert runs.list_runs(tmp_path) == []
+
+
+def test_what_is_not_a_runs_download_is_refused_before_any_file_is_read(trained, tmp_path, monkeypatch):
+    run, archive = trained
+    with pytest.raises(run_import.ImportRefused, match="not a zip that can be read"):
+        run_import.bring_in(b"PK\x03\x04 cut short", "me", tmp_path)
+    with pytest.raises(run_import.ImportRefused, match="holds one folder"):
+        run_import.bring_in(_zipped({**_members(archive), "other/config.json": b"{}"}), "me", tmp_path)
+    with pytest.raises(run_import.ImportRefused, match="holds one folder"):
+        run_import.bring_in(_zipped({"config.json": b"{}"}), "me", tmp_path)
+    monkeypatch.setattr(run_import, "MOST_BYTES", 1000)  # what the members say they unpack to is checked first
+    with pytest.raises(run_import.ImportRefused, match="unpacks to more than a run keeps"):
+        run_import.bring_in(archive, "me", tmp_path)
+
+
+def test_a_zips_own_paths_never_reach_the_store(trained, tmp_path):
+    run, archive = trained
+    store = tmp_path / "store"
+    sneaky = {f"{run.id}/../../outside.safetensors": b"x", f"{run.id}/snapshots/../../../evil.json": b"x",
+              f"{run.id}/epochs/1.safetensors/../../../config.json": b"x", f"{run.id}/notes.txt": b"x"}
+    here, _ = run_import.bring_in(_zipped({**_members(archive), **sneaky}), "me", store)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+    assert not {"notes.txt", "outside.safetensors", "evil.json"} & {p.name for p in here.path.rglob("*")}
+
+
+def test_a_damaged_snapshot_result_or_curve_line_is_left_out_and_named(trained, tmp_path):
+    run, archive = trained
+    step = run_files.snapshot_steps(run.id, run.path.parent)[1]
+    bad_result = {"confusion": torch.eye(8, dtype=torch.int64), "misclassified": torch.tensor([5, 999]),
+                  "misclassified_predicted": torch.tensor([1, 2])}  # 999: past the 8 test images it counts
+    metrics = _members(archive)[f"{run.id}/metrics.jsonl"] + b"[1, 2]\n{cut of"
+    wrong_maps = run_files.load_snapshot(run.id, step, run.path.parent)
+    wrong_maps["probe_maps"] = wrong_maps["probe_maps"][:, :3].contiguous()
+    here, dropped = run_import.bring_in(_changed(archive, run.id, {
+        "result.safetensors": save(bad_result), "metrics.jsonl": metrics,
+        f"snapshots/{step}.safetensors": save(wrong_maps)}), "me", tmp_path)
+    assert dropped == (f"the snapshot of step {step}", "the confusion matrix and example mistakes",
+                       "2 unreadable lines of the curves")
+    assert step not in run_files.snapshot_steps(here.id, tmp_path) and run_files.load_result(here.id, tmp_path) is None
+    assert runs.metrics(here.id, tmp_path) == runs.metrics(run.id, run.path.parent)
+
+
+def test_only_an_ended_run_is_adopted(tmp_path):
+    with pytest.raises(ValueError, match="must have ended"):
+        runs.adopt(TINY, {"status": "running"}, {}, "request", tmp_path)
+
+
+def test_the_shapes_set_at_another_size_and_colour_is_checked_as_the_worker_reads_it(tmp_path):
+    config = {**TINY, "model": "custom", "shapes_size": 32, "shapes_channels": 3}
+    model = run_import.network(config, {"input_shape": [3, 32, 32], "classes": [str(k) for k in range(8)],
+                                        "mean": [0.5] * 3, "std": [0.25] * 3})
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 8)
+    with pytest.raises(run_import.ImportRefused, match="not a size and colour"):
+        run_import.network({**config, "shapes_size": 4096}, {})
+    assert architecture.build(config, (3, 32, 32), 8) is not None
