@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import labels, run_import, runs
 from explorer.ui import layout, visitor
 
-MOST_MB = 20  # as the server's own upload limit (.streamlit/config.toml)
+MOST_MB = 64  # the server's own upload limit (.streamlit/config.toml): a TinyVGG run's zip is about 20 MB
 _DONE = "tr_brought"  # the upload this session has brought in already (a rerun keeps the file in the widget)
 _SAID = "tr_brought_said"  # what to say on the run after bringing one in (its st.rerun shows it above)
 

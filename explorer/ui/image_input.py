@@ -124,7 +124,7 @@ def _clear() -> None:
 def _upload() -> tuple[str, torch.Tensor] | None:
     file = st.file_uploader(
         "Upload an image (PNG, JPEG, WebP, BMP or GIF; at most 20 MB and 16 megapixels)",
-        type=["png", "jpg", "jpeg", "webp", "bmp", "gif"], key="img_upload",
+        type=["png", "jpg", "jpeg", "webp", "bmp", "gif"], key="img_upload", max_upload_size=images.MAX_BYTES >> 20,
     )
     return None if file is None else _decode(file.getvalue(), labels.plain_name(file.name))
 

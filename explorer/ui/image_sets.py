@@ -117,8 +117,12 @@ def _load(source: str, count: int, model: str, _spec: models.ModelSpec) -> Image
                     f"{source}:test:{len(split)}:{spec.input_shape}")
 
 
+ZIP_MB = 20  # an uploaded zip of images (the server takes larger uploads: a run's zip on the Train page)
+
+
 def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
-    file = st.file_uploader(f"A zip of images ({user_images.FORMATS}; 20 MB at most here)", type=["zip"], key="ta_zip")
+    file = st.file_uploader(f"A zip of images ({user_images.FORMATS}; {ZIP_MB} MB at most here)", type=["zip"],
+                            key="ta_zip", max_upload_size=ZIP_MB)
     if file is None:
         st.info("Upload a zip of your own images: the search finds which of them each channel likes best.")
         return None
@@ -135,7 +139,7 @@ def _from_zip(spec: models.ModelSpec, count: int) -> ImageSet | None:
 
 def _from_folder(spec: models.ModelSpec, count: int) -> ImageSet | None:
     files = st.file_uploader(f"A folder of images ({user_images.FORMATS})", accept_multiple_files="directory",
-                             key="ta_folder")
+                             key="ta_folder", max_upload_size=user_images.MAX_FILE_BYTES >> 20)
     if not files:
         st.info("Pick a folder of your own images: the search finds which of them each channel likes best.")
         return None
