@@ -1,10 +1,12 @@
 """The "Why this prediction" maps: seconds for each attribution method on the CPU (and CUDA).
 
 Prints one JSON line (and writes bench/results/attributions.json):
-``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..},
+``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..,
+"deletion_insertion": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
-moved half a square at a time, integrated gradients in 32 steps. LeNet-5 with its shipped weights on the sample
+moved half a square at a time, integrated gradients in 32 steps, deletion and insertion curves of four maps
+(``deletion_insertion``). LeNet-5 with its shipped weights on the sample
 digit; ResNet18 with random weights on a 224x224 random image (offline). The median of 3 runs after a warm-up.
 Imports only explorer modules free of streamlit, so it runs wherever torch does.
 """
@@ -21,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
-from explorer import attribution, cam, images, inputs, inspect, models  # noqa: E402  (after the path is set)
+from explorer import attribution, cam, faithfulness, images, inputs, inspect, models  # noqa: E402  (after the path is set)
 
 
 def _image(name: str) -> torch.Tensor:
@@ -41,6 +43,9 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         "grad_cam": lambda: cam.class_map(model, image, layer),
         "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
         "integrated_gradients": lambda: attribution.integrated_gradients(model, image),
+        # Which map is right: deletion and insertion of four maps and a random order, 21 images each way
+        "deletion_insertion": lambda: faithfulness.compare(model, image, 0, {m: torch.rand(image.shape[-2:])
+                                                                            for m in ("a", "b", "c", "d")}),
     }
     result = {}
     for method, compute in methods.items():

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from explorer import attribution, figures, images, labels, mosaic
+from explorer import attribution, faithfulness, figures, images, labels, mosaic
+from explorer.faithfulness import Curves
 from explorer.invariance import LABELS as SWEEP_LABELS
 from explorer.invariance import SUFFIX as SWEEP_SUFFIX
 from explorer.invariance import Sweep, kept_span, nearest_original
@@ -254,6 +255,32 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
     fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps (pixel values 0..1)",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1]),
                       legend=figures.LEGEND_BELOW)
+    return fig
+
+
+# a map's colour wherever the curves compare maps; the random order in grey, dashed: the yardstick
+MAP_COLOURS = {"Random order": "#888888"}
+_MAP_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+
+
+def faithfulness_figure(curves: Curves, insertion: bool, name: str, height: int = 440) -> go.Figure:
+    """Each map's deletion (or ``insertion``) curve: the probability of class ``name`` against the share of the
+    pixels taken away (put back) in the map's order, each map's area under its curve in the legend."""
+    shown = curves.insertion if insertion else curves.deletion
+    fig = go.Figure()
+    for k, (method, values) in enumerate(shown.items()):
+        yardstick = method == faithfulness.RANDOM
+        colour = MAP_COLOURS.get(method, _MAP_PALETTE[k % len(_MAP_PALETTE)])
+        fig.add_trace(go.Scatter(
+            x=(100 * curves.fractions).tolist(),
+            y=values.tolist(), mode="lines", name=f"{method}: area {faithfulness.area(values):.2f}",
+            line=dict(color=colour, dash="dash" if yardstick else "solid", width=1.5 if yardstick else 2.5),
+            hovertemplate=f"{method}<br>%{{x:.0f}}% of the pixels: %{{y:.1%}}<extra></extra>"))
+    what, better = ("put back", "higher") if insertion else ("taken away", "lower")
+    fig.update_layout(title=f"{'Insertion' if insertion else 'Deletion'}: area {better} is better", height=height,
+                      margin=_MARGIN, legend=dict(orientation="h", y=-0.2, yanchor="top"),  # a line each map
+                      xaxis=dict(title=f"pixels {what}", ticksuffix="%", range=[0, 100]),
+                      yaxis=dict(title=_two_lines(f"probability of {name}", 24), tickformat=".0%", range=[0, 1.02]))
     return fig
 
 

@@ -6,6 +6,7 @@ import torch
 
 from explorer import adversarial, attribution, cam as cams, explain_figures, inputs, labels
 from explorer.ui import explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
+from explorer.ui import which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -35,6 +36,7 @@ SETTINGS = [
     *explanations.cam_settings(),
     *more_ways.settings(),
     *sanity.settings(),
+    *which_map.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
     state.Setting("why_universal", "uni", False, state.boolean, state.dump_bool),
     state.Setting("why_uni_eps", "ueps", 0.2, state.float_between(0.01, 0.3)),
@@ -130,6 +132,8 @@ with view, layout.guard("asking in two more ways"):
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, (*before, ig), cam)
+    which_map.draw(network, digest, prepared.tensor, which_map.page_maps(*before, cam_name, occ, ig),
+                   class_name(before[0].target))
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")

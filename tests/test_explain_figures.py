@@ -199,6 +199,23 @@ def test_a_large_heat_maps_hover_values_come_in_blocks_at_the_blocks_centres():
     assert (hover.x0, hover.dx) == (0.5, 2) and "about row" in hover.hovertemplate
 
 
+def test_the_deletion_and_insertion_curves_name_each_maps_area_and_dash_the_random_order():
+    from explorer import faithfulness
+
+    curves = faithfulness.Curves(3, torch.linspace(0, 1, 3), {"Saliency": torch.tensor([1.0, 0.2, 0.0]),
+                                                              faithfulness.RANDOM: torch.tensor([1.0, 0.8, 0.0])},
+                                 {"Saliency": torch.tensor([0.0, 0.9, 1.0]),
+                                  faithfulness.RANDOM: torch.tensor([0.0, 0.5, 1.0])})
+    deletion = explain_figures.faithfulness_figure(curves, False, "3")
+    assert deletion.layout.title.text == "Deletion: area lower is better"
+    assert [t.name for t in deletion.data] == ["Saliency: area 0.35", "Random order: area 0.65"]
+    assert list(deletion.data[0].x) == [0, 50, 100] and deletion.data[1].line.dash == "dash"
+    insertion = explain_figures.faithfulness_figure(curves, True, "3")
+    assert insertion.layout.title.text == "Insertion: area higher is better"
+    assert [t.name for t in insertion.data] == ["Saliency: area 0.70", "Random order: area 0.50"]
+    assert insertion.layout.xaxis.title.text == "pixels put back"
+
+
 def test_the_attacks_three_titles_take_as_many_lines_as_the_adversarials():
     assert explain_figures.attack_titles("3", "9", 0.1) == ("Original", "Perturbation (±eps)", "Adversarial: 9")
     long = explain_figures.attack_titles("tabby, tabby cat", "sports car, sport car", 0.004)

@@ -255,6 +255,25 @@ def test_the_sanity_check_compares_each_map_with_random_weights_only_when_unfold
     assert any("This network has random weights already" in i.value for i in random.info)
 
 
+def test_which_map_is_right_draws_each_maps_deletion_and_insertion_curve_only_when_unfolded():
+    folded = app(PAGE)
+    assert not any(t.startswith("Deletion") for t in titles(folded))  # nothing computed while folded
+    at = app(PAGE, faith="1", cam="gradcampp")
+    no_crash(at)
+    drawn = {f["layout"]["title"]["text"]: f for f in figures(at)}
+    deletion, insertion = drawn["Deletion: area lower is better"], drawn["Insertion: area higher is better"]
+    names = [trace["name"].split(":")[0] for trace in deletion["data"]]
+    assert names == ["Saliency", "Grad-CAM++", "Occlusion", "Integrated gradients", "Random order"]
+    assert "**Prediction:** 3 (>99.9%)." in text(at)
+    for trace in deletion["data"]:  # every order starts from the image itself, and ends with it all grey
+        assert trace["y"][0] > 0.999 and len(trace["y"]) == 21
+        assert trace["y"][-1] == pytest.approx(deletion["data"][0]["y"][-1])
+    assert len({trace["y"][0] for trace in insertion["data"]}) == 1  # each from the same blurred image
+    verdict = next(c.value for c in at.caption if c.value.startswith("On this image"))
+    assert "takes the probability of 3 away fastest" in verdict and "a random order's" in verdict
+    assert at.query_params["faith"] == "1"
+
+
 def test_smoothgrads_copies_and_noise_are_settings_in_the_link():
     at = app(PAGE, smooth="1", sgn="10", sgsd="0.3")
     no_crash(at)

@@ -1,0 +1,99 @@
+"""Why this prediction's "Which map is right?": the page's maps compared by deletion and insertion (Petsiuk et al.
+2018), against a random order of the pixels."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+import torch
+
+from explorer import attribution, explain_figures, faithfulness, labels
+from explorer.ui import explanations, layout, memo, state
+from explorer.ui.model_input import Network
+
+INTRO = (
+    "Each map ranks the pixels. **Deletion** greys out the pixels a map ranks first, 5% at a time (each set to the "
+    "image's mean colour, as occlusion's square is), and follows the class's probability: a map that found what "
+    "the score rests on makes it fall fast, and the area under its curve is small. **Insertion** starts from the "
+    "image blurred and puts the pixels back in the map's order: the faster the probability returns, the larger the "
+    "area. A random order is the yardstick (Petsiuk et al. 2018). The curves compare maps on this image; they read "
+    "the network on half-grey images unlike any it trained on, so a map can win here and still mislead."
+)
+
+
+def settings() -> list[state.Setting]:
+    return [state.Setting("why_faith", "faith", False, state.boolean, state.dump_bool)]  # the fold open
+
+
+def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tensor]:
+    """Each map's ranking of the pixels (H, W), higher first: occlusion's score drop and integrated gradients'
+    attributions summed over the channels rank evidence for the class first; saliency and a class activation map
+    rank by their heat."""
+    ranked = {}
+    for name, result in maps.items():
+        if isinstance(result, attribution.Occlusion):
+            ranked[name] = result.raw
+        elif isinstance(result, attribution.IntegratedGradients):
+            ranked[name] = result.raw.sum(0)
+        else:
+            ranked[name] = result.heat
+    return ranked
+
+
+def verdict(curves: faithfulness.Curves, name: str) -> str:
+    """Which map took the probability of class ``name`` away fastest and which brought it back fastest, beside the
+    random order, and the maps no better than it."""
+    maps = [m for m in curves.deletion if m != faithfulness.RANDOM]
+    fall, rise = min(maps, key=curves.deletion_area), max(maps, key=curves.insertion_area)
+    random_del, random_ins = curves.deletion_area(faithfulness.RANDOM), curves.insertion_area(faithfulness.RANDOM)
+    away = f"deletion area {curves.deletion_area(fall):.2f}, a random order's {random_del:.2f}"
+    back = f"insertion area {curves.insertion_area(rise):.2f}, a random order's {random_ins:.2f}"
+    said = (f"On this image, **{fall}** takes the probability of {name} away fastest ({away}) and brings it back "
+            f"fastest ({back})." if fall == rise else
+            f"On this image, **{fall}** takes the probability of {name} away fastest ({away}), and **{rise}** "
+            f"brings it back fastest ({back}).")
+    behind = [m for m in maps if curves.deletion_area(m) >= random_del and curves.insertion_area(m) <= random_ins]
+    if behind:
+        said += (f" {labels.listed(behind)} {'does' if len(behind) == 1 else 'do'} no better than a random order "
+                 "on either curve.")
+    return said
+
+
+def page_maps(gradient: attribution.Attribution, cam: attribution.Attribution | None, cam_title: str,
+              occ: attribution.Occlusion, ig: attribution.IntegratedGradients) -> dict[str, attribution.Attribution]:
+    """The page's maps by their titles: saliency (or SmoothGrad, guided...), the class activation map where the
+    model has one, occlusion and integrated gradients."""
+    return {explanations.GRADIENT_TITLES.get(gradient.method, "Saliency"): gradient,
+            **({cam_title: cam} if cam is not None else {}), "Occlusion": occ, "Integrated gradients": ig}
+
+
+def _digest(ranked: dict[str, torch.Tensor]) -> str:
+    """The maps' own digest: new maps (another smoothing, layer, window, baseline...) make new curves."""
+    made = hashlib.sha256()
+    for name, values in ranked.items():
+        made.update(name.encode() + values.float().contiguous().numpy().tobytes())
+    return made.hexdigest()
+
+
+def draw(network: Network, digest: str, image: torch.Tensor, maps: dict[str, attribution.Attribution],
+         name: str) -> None:
+    """The fold, computed only when open: ``maps`` (title -> the page's map, all for one class, named ``name``)
+    compared."""
+    with st.expander("Which map is right? Deleting and inserting what each points to", icon=":material/rule:",
+                     key="why_faith", on_change="rerun"):
+        if not st.session_state.why_faith:
+            return
+        st.markdown(INTRO)
+        if not network.pretrained:
+            st.info("This network has random weights: its maps, and these curves, show no learned evidence. Switch "
+                    "on its trained weights to compare the maps.")
+        target, ranked = next(iter(maps.values())).target, importance(maps)
+        curves = memo.computed(
+            "why_faith", (network.key, digest, target, _digest(ranked)),
+            lambda report: faithfulness.compare(network.model, image, target, ranked, progress=report),
+            lambda done, total: memo.counted("Deleting and inserting pixels", done, total, "orders"))
+        for cell, insertion in zip(layout.flow(2, layout.LARGE_PICTURE_PX, "why_faith_curves"), (False, True)):
+            cell.plotly_chart(explain_figures.faithfulness_figure(curves, insertion, name),
+                              key=f"why_fig_{'insertion' if insertion else 'deletion'}")
+        st.caption(verdict(curves, name))

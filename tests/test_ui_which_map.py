@@ -1,0 +1,40 @@
+"""Which map is right: the page's maps ranked, and the curves' verdict in words (explorer.ui.which_map)."""
+
+import torch
+
+from explorer import attribution, faithfulness
+from explorer.ui import which_map
+
+
+def _curves(deletion: dict[str, list[float]], insertion: dict[str, list[float]]) -> faithfulness.Curves:
+    return faithfulness.Curves(3, torch.linspace(0, 1, 3), {k: torch.tensor(v) for k, v in deletion.items()},
+                               {k: torch.tensor(v) for k, v in insertion.items()})
+
+
+def test_the_verdict_names_the_fastest_maps_beside_the_random_order_and_those_no_better():
+    curves = _curves({"Saliency": [1, 0.2, 0], "Grad-CAM": [1, 1, 0.9], faithfulness.RANDOM: [1, 0.8, 0]},
+                     {"Saliency": [0, 0.5, 1], "Grad-CAM": [0, 0.9, 1], faithfulness.RANDOM: [0, 0.6, 1]})
+    said = which_map.verdict(curves, "3")
+    assert said.startswith("On this image, **Saliency** takes the probability of 3 away fastest (deletion area 0.35, "
+                           "a random order's 0.65), and **Grad-CAM** brings it back fastest (insertion area 0.70, a "
+                           "random order's 0.55).")
+    assert "no better" not in said  # Grad-CAM loses at deletion but wins at insertion
+    worse = _curves({"Saliency": [1, 0.2, 0], "Grad-CAM": [1, 1, 0.9], faithfulness.RANDOM: [1, 0.8, 0]},
+                    {"Saliency": [0, 0.9, 1], "Grad-CAM": [0, 0.1, 1], faithfulness.RANDOM: [0, 0.6, 1]})
+    said = which_map.verdict(worse, "3")
+    assert "**Saliency** takes the probability of 3 away fastest (deletion area 0.35, a random order's 0.65) and " \
+           "brings it back fastest" in said
+    assert said.endswith("Grad-CAM does no better than a random order on either curve.")
+
+
+def test_signed_maps_rank_evidence_for_the_class_first_and_the_others_by_their_heat():
+    heat = torch.rand(4, 4)
+    plain = attribution.Attribution(heat, torch.rand(1, 4, 4), 3, 1.0, torch.rand(10))
+    occ = attribution.Occlusion(heat, -heat, 3, 1.0, torch.rand(10), worst=(0, 0), worst_drop=1.0, window=2,
+                                stride=1, worst_probability=0.5, worst_reading=3)
+    ig = attribution.IntegratedGradients(heat, torch.stack([heat, -2 * heat]), 3, 1.0, torch.rand(10),
+                                         baseline_score=0.0, steps=8)
+    ranked = which_map.importance({"a": plain, "b": occ, "c": ig})
+    assert torch.equal(ranked["a"], heat) and torch.equal(ranked["b"], -heat) and torch.allclose(ranked["c"], -heat)
+    assert list(which_map.page_maps(plain, None, "Grad-CAM", occ, ig)) == ["Saliency", "Occlusion",
+                                                                           "Integrated gradients"]
