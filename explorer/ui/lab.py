@@ -300,7 +300,9 @@ def _readings(run_id: str, step: int, snap: dict) -> None:
     right = sum(c.startswith("✓") for c in captions)
     pictures = list(snap["read_images"].float() / 255)
     st.markdown(f"**{right} of {len(pictures)} test images read right at step {step:,}**")
-    row = st.container(horizontal=True, wrap=True, gap="xsmall", key=f"tr_readings_{run_id}")
+    # at most 6 a row: two rows of 6 in a wide view, not 11 and 1 (7 tiles are wider than 6 with any gap up to 8 px)
+    row = st.container(horizontal=True, wrap=True, gap="xsmall", key=f"tr_readings_{run_id}",
+                       width=6 * READING_PX + 5 * 8)
     for picture, caption in zip(pictures, captions):  # a caption is Markdown: two spaces end its first line
         row.image(mosaic.framed_tile(picture, READING_PX), caption=caption.replace("\n", "  \n"),
                   width=READING_PX, output_format="PNG")  # a JPEG blurs the enlarged pixels
