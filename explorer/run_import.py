@@ -14,6 +14,7 @@ import json
 import re
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,26 +54,28 @@ class Checked:
 
 def unpacked(archive: bytes) -> dict[str, bytes]:
     """The zip's members that a run keeps (:data:`FILES`, ``epochs/<n>`` and ``snapshots/<n>``), by their names
-    under the zip's one top folder; README, model.py and the CSV are written again from these."""
+    under the zip's one top folder; README, model.py and the CSV are written again from these. A member's size is
+    what its header says: :mod:`zipfile` reads no byte past it, whatever the compressed data would unpack to."""
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             members = [m for m in zipped.infolist() if not m.is_dir()]
-            tops = {m.filename.split("/")[0] for m in members}
-            if len(tops) != 1 or any("/" not in m.filename for m in members):
-                raise ImportRefused("it is not a run's Download: a Download holds one folder, named after the run")
-            if len(members) > MOST_FILES or sum(m.file_size for m in members) > MOST_BYTES:
-                raise ImportRefused(f"it unpacks to more than a run keeps ({MOST_FILES} files, "
-                                    f"{MOST_BYTES >> 20} MB)")
+            _check_members(members)
             inside = {m.filename.split("/", 1)[1]: m for m in members}
             kept = {name: zipped.read(member) for name, member in inside.items()
                     if name in FILES or _KEPT.fullmatch(name)}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError) as exc:
-        if isinstance(exc, ImportRefused):
-            raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise ImportRefused(f"it is not a zip that can be read ({exc})") from None
     if missing := [name for name in NEEDED if name not in kept]:
         raise ImportRefused(f"it has no {', '.join(missing)}: it is not the Download of a run with trained weights")
     return kept
+
+
+def _check_members(members: list[zipfile.ZipInfo]) -> None:
+    """A Download's shape: one top folder, and no more files or bytes than a run keeps."""
+    if len({m.filename.split("/")[0] for m in members}) != 1 or any("/" not in m.filename for m in members):
+        raise ImportRefused("it is not a run's Download: a Download holds one folder, named after the run")
+    if len(members) > MOST_FILES or sum(m.file_size for m in members) > MOST_BYTES:
+        raise ImportRefused(f"it unpacks to more than a run keeps ({MOST_FILES} files, {MOST_BYTES >> 20} MB)")
 
 
 def _json(files: dict[str, bytes], name: str) -> dict:
