@@ -70,3 +70,14 @@ def test_the_progress_counts_each_order():
     faithfulness.compare(Corner(), torch.rand(1, 8, 8), 0, {"a": torch.rand(8, 8)}, steps=2,
                          progress=lambda done, total: seen.append((done, total)))
     assert seen == [(0, 2), (1, 2), (2, 2)]
+
+
+@pytest.mark.gpu
+def test_the_curves_on_the_gpu_equal_the_cpus():
+    model, image = Corner(), torch.rand(1, 8, 8)
+    maps = {"a": torch.rand(8, 8)}
+    on_cpu = faithfulness.compare(model, image, 0, maps)
+    on_gpu = faithfulness.compare(model.cuda(), image, 0, maps)
+    for name in on_cpu.deletion:
+        assert torch.allclose(on_cpu.deletion[name], on_gpu.deletion[name], atol=1e-5)
+        assert torch.allclose(on_cpu.insertion[name], on_gpu.insertion[name], atol=1e-5)
