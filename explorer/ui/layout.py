@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from explorer import explain_figures, figures
+from explorer.ui import state
 
 log = logging.getLogger("explorer")
 
@@ -210,10 +211,11 @@ def page_setup(page: PageInfo) -> None:
     if library_stamp() > LOADED:  # a page runs afresh from disk, the library stays as imported: a new page can fail
         st.warning("The app's code changed after this server started: a page may fail until the server is "
                    "restarted. Whoever runs it: restart it (README: after updating the code).")
+    state.enter_page(page.script)
     with st.sidebar:
         st.markdown("### CNN Explorer")
         for p in (HOME, *PAGES):
-            st.page_link(p.script, label=p.label, icon=p.icon)
+            st.page_link(p.script, label=p.label, icon=p.icon, query_params=state.link_query(p.script) or None)
         st.divider()
         st.caption(f"Device: {device_summary()}")
         st.html(TOUCH_SCRIPT, unsafe_allow_javascript=True)

@@ -58,10 +58,12 @@ def _trained_runs() -> list[str]:
 
 
 def linked_spec() -> models.ModelSpec:
-    """The entry of the model the address names (the default model's if none): what the page's defaults
-    follow, such as the sample like its training data."""
+    """The entry of the model the page will show: the address's, else the one this session last chose (a page
+    reached from the sidebar keeps it), else the default. What the page's defaults follow, such as the sample like
+    its training data: had a TinyVGG kept from another page got LeNet-5's digit, its link, leaving out the sample
+    as a default, would open on TinyVGG's triangle."""
     try:
-        return spec_of(_model_name(st.query_params.get("model", DEFAULT)))
+        return spec_of(_model_name(st.query_params.get("model") or state.kept("net_model", DEFAULT)))
     except (ValueError, FileNotFoundError, runs.RunNotFound):  # a bad link: restore() says so
         return spec_of(DEFAULT)
 

@@ -24,6 +24,8 @@ _FROM_LINK = "_settings_from_link"
 _PICKED = "_settings_page_defaults"
 _WRITTEN = "_settings_written"  # per page: the queries publish() wrote this session, the last one first
 _BACK = "_settings_back"
+_PAGE = "_settings_page"  # the script of the page this run draws (layout.page_setup says it first)
+_LINKS = "_settings_links"  # per page script: the query publish() wrote last, for the sidebar's link to that page
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,21 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
         st.query_params.from_dict(params)
     written = st.session_state.setdefault(_WRITTEN, {}).setdefault(_page(settings), [])
     written[:] = [params, *(q for q in written if q != params)][:100]
+    if page := st.session_state.get(_PAGE):
+        st.session_state.setdefault(_LINKS, {})[page] = params
+
+
+def enter_page(script: str) -> None:
+    """Say which page this run draws (``pages/kernel_lab.py``): :func:`publish` notes its address for
+    :func:`link_query`."""
+    st.session_state[_PAGE] = script
+
+
+def link_query(script: str) -> dict[str, str]:
+    """The address this session last gave the page ``script``: a link to it there opens the page as it was left.
+    A bare link would pass through the page's bare address first, an entry of the browser's history that Back
+    then took for the page at its defaults."""
+    return dict(st.session_state.get(_LINKS, {}).get(script, {}))
 
 
 def tab_setting(key: str, labels: Sequence[str], renamed: Mapping[str, str] | None = None) -> Setting:

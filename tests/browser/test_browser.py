@@ -254,6 +254,26 @@ def test_the_browsers_back_button_brings_back_the_former_setting(app_url: str, p
     screenshot(page, request.node.name)
 
 
+def test_back_after_a_round_trip_through_the_sidebar_goes_to_the_page_before(app_url: str, page: Page,
+                                                                            request: pytest.FixtureRequest) -> None:
+    """The sidebar's link to a page seen before carries its last address: a bare one passed through the page's
+    defaults first, an entry of the history that Back took for a view and showed, every setting dropped."""
+    open_page(page, app_url + "/kernel_lab?k=laplacian&stride=2", "Stride")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name="Invariance", exact=True).click()
+    wait_for_app(page, "Invariance")
+    link = sidebar.get_by_role("link", name="Kernel Lab", exact=True)
+    assert re.search(r"kernel_lab\?k=laplacian&stride=2$", link.get_attribute("href"))
+    link.click()
+    page.wait_for_function("() => location.pathname.endsWith('/kernel_lab')")
+    wait_for_app(page, "Stride")
+    assert page.evaluate("location.search") == "?k=laplacian&stride=2"
+    page.go_back()
+    page.wait_for_function("() => location.pathname.endsWith('/invariance')")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
+
+
 def test_a_feature_maps_number_shows_its_sum_on_hover(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
     """As Setosa's demo: the pixels under the kernel, each times its weight, beside the number they make."""
     open_page(page, app_url + "/kernel_lab?tab=Numbers&k=laplacian", "Pixel values in")

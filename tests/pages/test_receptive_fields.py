@@ -203,3 +203,15 @@ def test_a_network_that_scrambles_its_pixels_has_no_boxes_to_draw_and_says_why_a
     unit = app("pages/what_excites.py", model=f"run:{run.id}", mode="unit", layer="conv2", steps="4")
     no_crash(unit)
     assert not errors(unit)
+
+
+def test_a_model_kept_from_another_page_gets_its_own_sample_so_the_link_without_one_opens_the_same_view():
+    """Layer by layer on TinyVGG, then Receptive fields from the sidebar (a bare address): the kept TinyVGG had got
+    LeNet-5's digit, and its link, which leaves out a model's own sample, opened on TinyVGG's triangle."""
+    at = app("pages/layer_by_layer.py", model="tinyvgg")
+    assert at.session_state["img_sample"] == "triangle"
+    at.query_params.clear()  # the sidebar's link to a page not seen yet
+    at.switch_page("pages/receptive_fields.py").run()
+    no_crash(at)
+    assert at.session_state["net_model"] == "tinyvgg" and at.session_state["img_sample"] == "triangle"
+    assert at.query_params["model"] in ("tinyvgg", ["tinyvgg"]) and "img" not in at.query_params
