@@ -1,5 +1,5 @@
 """A run brought back from the zip its Download gave (:func:`run_files.export`), from this server or another: every
-file checked against the network its config builds, then placed in the run store as a run of its own.
+file checked (:mod:`explorer.run_checks`), then placed in the run store as a run of its own.
 
 A hosted app may lose its disk on a restart; a teacher may train a long run on a GPU at home. Only what the app
 reads comes in, each file under a name of the app's choosing (the zip's own paths are never joined to the store);
@@ -18,28 +18,20 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
-from torch import nn
-
-from explorer import architecture, data, runs, worker
-from explorer.layer_table import ArchitectureError
+from explorer import labels, run_checks, runs
+from explorer.run_checks import Refused as ImportRefused
 
 MOST_BYTES = 200 << 20  # the files unpacked, all together: a zip that claims more is refused before it is read
-MOST_FILES = 500  # a run of 50 epochs keeps 9 epochs' weights and about 50 snapshots
+MOST_FILES = 500  # a run of 50 epochs keeps 9 epochs' weights and about 20 snapshots a stretch of training
+MOST_SNAPSHOTS = 60  # snapshots checked and kept, spread over the run: each is checked, and the scrubber has steps
 # the zip's member (under its one top folder) -> the file in the run's folder
 FILES = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
          "checkpoint.json": "checkpoint.json", "status.json": "status.json", "metrics.jsonl": "metrics.jsonl",
          "result.safetensors": "result.safetensors"}
 NEEDED = ("config.json", "checkpoint.json", "model.safetensors")
-_KEPT = re.compile(r"(epochs|snapshots)/(\d{1,9})\.safetensors")  # weights kept along the way, and snapshots
-_STATUS_TEXT = {"reason": 300, "device": 100, "name": 200}  # status.json's text fields kept, and their longest
-
-
-class ImportRefused(ValueError):
-    """A zip that is not a run's Download, or a file in it that does not fit the network; the message says which,
-    in the page's words."""
+CARD = ("step", "epoch", "input_shape", "classes", "mean", "std")  # checkpoint.json's keys
+_KEPT = re.compile(r"(epochs|snapshots)/(0|[1-9]\d{0,8})\.safetensors")  # weights kept along the way, snapshots
+__all__ = ["ImportRefused", "Checked", "unpacked", "check", "bring_in"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +55,9 @@ def unpacked(archive: bytes) -> dict[str, bytes]:
             inside = {m.filename.split("/", 1)[1]: m for m in members}
             kept = {name: zipped.read(member) for name, member in inside.items()
                     if name in FILES or _KEPT.fullmatch(name)}
+    except RuntimeError as exc:  # zipfile's word for a member behind a password
+        raise ImportRefused("it is locked with a password: zip the run's folder again without one"
+                            if "encrypted" in str(exc) else f"it is not a zip that can be read ({exc})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, zlib.error) as exc:
         raise ImportRefused(f"it is not a zip that can be read ({exc})") from None
     if missing := [name for name in NEEDED if name not in kept]:
@@ -88,102 +83,36 @@ def _json(files: dict[str, bytes], name: str) -> dict:
     return value
 
 
-def _tensors(files: dict[str, bytes], name: str) -> dict[str, torch.Tensor]:
-    try:
-        return load_tensors(files[name])
-    except (SafetensorError, ValueError, OverflowError) as exc:
-        raise ImportRefused(f"{name} is not a safetensors file ({exc})") from None
+def _steps(files: dict[str, bytes], folder: str) -> list[int]:
+    return sorted(int(name.split("/")[1].split(".")[0]) for name in files if name.startswith(folder + "/"))
 
 
-def _input_of(config: dict) -> tuple[tuple[int, int, int], int]:
-    """The input shape and class count a run on ``config``'s data set trains with (the shapes set's side and
-    channels are the run's settings, as the worker reads them)."""
-    name = config.get("data")
-    if name not in data.NAMES:
-        raise ImportRefused(f"config.json trains on {str(name)[:40]!r}, not one of this app's data sets "
-                            f"({', '.join(data.NAMES)})")
-    if name != "shapes":
-        return ((3, 32, 32) if name == "cifar10" else (1, 28, 28)), 10
-    size, channels = config.get("shapes_size", 28), config.get("shapes_channels", 1)
-    if not (isinstance(size, int) and 8 <= size <= 128 and channels in (1, 3)):
-        raise ImportRefused("config.json's shapes are not a size and colour this app draws")
-    return (channels, size, size), len(data.SHAPE_CLASSES)
-
-
-def network(config: dict, card: dict) -> nn.Module:
-    """The network ``config`` builds, checked against ``card`` (checkpoint.json): the input and classes it names
-    must be the data set's, its statistics one per channel."""
-    shape, classes = _input_of(config)
-    try:
-        named, mean, std = card["classes"], card["mean"], card["std"]
-        if not (list(card["input_shape"]) == list(shape) and isinstance(named, list) and len(named) == classes
-                and all(isinstance(c, str) and len(c) <= 100 for c in named) and len(mean) == len(std) == shape[0]
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (*mean, *std))):
-            raise TypeError
-    except (KeyError, TypeError):
-        raise ImportRefused("checkpoint.json does not describe the network's input and classes for "
-                            "its data set") from None
-    try:
-        return architecture.build(config, shape, classes)
-    except ArchitectureError as exc:
-        raise ImportRefused(f"config.json's network cannot be built here ({exc})") from None
-
-
-def _fits(model: nn.Module, weights: dict[str, torch.Tensor], name: str) -> None:
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:  # missing or unexpected names, or other shapes
-        first = str(exc).split("\n\t")[1] if "\n\t" in str(exc) else str(exc)
-        raise ImportRefused(f"{name} does not fit the network config.json builds ({first[:200]})") from None
-
-
-def _result_fits(result: dict[str, torch.Tensor], classes: int) -> bool:
-    """Whether a result is what :func:`worker.result` writes for ``classes`` classes: its mistakes' indices within
-    the test set the confusion matrix counts, their predictions among the classes."""
-    confusion, wrong, said = (result.get(k) for k in ("confusion", "misclassified", "misclassified_predicted"))
-    if any(t is None or t.dtype.is_floating_point for t in (confusion, wrong, said)):
-        return False
-    return (confusion.shape == (classes, classes) and bool((confusion >= 0).all()) and wrong.ndim == 1
-            and said.shape == wrong.shape and len(wrong) <= worker.MISTAKES
-            and bool(((wrong >= 0) & (wrong < confusion.sum())).all()) and bool(((said >= 0) & (said < classes)).all()))
-
-
-def _snapshot_fits(model: nn.Module, arrays: dict[str, torch.Tensor], shape: tuple[int, ...]) -> bool:
-    """Whether a snapshot holds what :func:`worker.snapshot` makes of this network: the same arrays in the same
-    shapes, on probe and read images of the network's input (at most as many as a worker keeps)."""
-    probe, read = arrays.get("probe_images"), arrays.get("read_images")
-    if probe is None or read is None or probe.ndim != 4 or read.ndim != 4 or tuple(probe.shape[1:]) != shape \
-            or tuple(read.shape[1:]) != shape or not 0 < len(probe) <= worker.PROBE or len(read) > worker.READ:
-        return False
-    with torch.no_grad():
-        made = worker.snapshot(model, probe.float(), read.float() / 255)
-    model.eval()
-    return all(k in arrays and arrays[k].shape == v.shape for k, v in made.items())
+def _spread(steps: list[int], most: int) -> list[int]:
+    """At most ``most`` of ``steps``, evenly spread, the first and the last among them."""
+    if len(steps) <= most:
+        return steps
+    return sorted({steps[round(i * (len(steps) - 1) / (most - 1))] for i in range(most)})
 
 
 def check(files: dict[str, bytes], owner: str) -> Checked:
-    """The zip's files (:func:`unpacked`) checked: the config builds a network here, the weights load into it, a
-    snapshot, a result or a metrics line that does not fit is left out (named in ``dropped``)."""
-    config, card = _json(files, "config.json"), _json(files, "checkpoint.json")
-    model = network(config, card)
-    kept, dropped = {FILES[n]: files[n] for n in ("config.json", "checkpoint.json")}, []
-    for name in (*sorted(n for n in files if n.startswith("epochs/")), "model.safetensors"):  # the last one stays
-        _fits(model, _tensors(files, name), name)
-        kept[FILES.get(name, name)] = files[name]
-    model.eval()
-    shape, classes = tuple(card["input_shape"]), len(card["classes"])
-    for name in sorted(n for n in files if n.startswith("snapshots/")):
-        try:
-            fits = _snapshot_fits(model, _tensors(files, name), shape)
-        except (ImportRefused, RuntimeError):
-            fits = False
-        if fits:
-            kept[name] = files[name]
-        else:
-            dropped.append(f"the snapshot of step {name.split('/')[1].split('.')[0]}")
+    """The zip's files (:func:`unpacked`) checked: the config is the Train page's, it builds a network here, the
+    weights load into it; a snapshot, the result or a metrics line that does not fit is left out (``dropped``)."""
+    config = run_checks.settings(_json(files, "config.json"))
+    card = _json(files, "checkpoint.json")
+    model = run_checks.network(config, card)
+    kept = {"checkpoint.json": json.dumps({k: card[k] for k in CARD}).encode()}  # the keys a worker writes
+    dropped: list[str] = []
+    for step in _steps(files, "epochs"):
+        run_checks.weights(model, files[f"epochs/{step}.safetensors"], f"epochs/{step}.safetensors")
+        kept[f"epochs/{step}.safetensors"] = files[f"epochs/{step}.safetensors"]
+    run_checks.weights(model, files["model.safetensors"], "model.safetensors")  # last: the snapshots' network
+    kept["checkpoint.safetensors"] = files["model.safetensors"]
+    shape, classes = run_checks.input_of(config)
+    dropped += _snapshots(files, kept, model, shape, classes)
     if "result.safetensors" in files:
         try:
-            fits = _result_fits(_tensors(files, "result.safetensors"), classes)
+            fits = run_checks.result_fits(run_checks.tensors(files["result.safetensors"], "result.safetensors"),
+                                          len(classes), run_checks.test_images(config))
         except ImportRefused:
             fits = False
         if fits:
@@ -191,43 +120,69 @@ def check(files: dict[str, bytes], owner: str) -> Checked:
         else:
             dropped.append("the confusion matrix and example mistakes")
     if "metrics.jsonl" in files:
-        lines, bad = _metrics(files["metrics.jsonl"])
-        kept["metrics.jsonl"] = lines
+        kept["metrics.jsonl"], bad = _metrics(files["metrics.jsonl"])
         if bad:
-            dropped.append(f"{bad} unreadable {'line' if bad == 1 else 'lines'} of the curves")
+            dropped.append(f"{bad} unreadable {labels.plural(bad, 'line')} of the curves")
     status = _status(_json(files, "status.json") if "status.json" in files else {}, owner)
     return Checked(config, status, kept, tuple(dropped))
 
 
+def _snapshots(files: dict[str, bytes], kept: dict[str, bytes], model, shape: tuple[int, int, int],
+               classes: tuple[str, ...]) -> list[str]:
+    """Put the snapshots that hold what a worker's snapshot of this network holds in ``kept`` (at most
+    :data:`MOST_SNAPSHOTS`); what was left out, in words."""
+    steps, dropped, expected = _steps(files, "snapshots"), [], None
+    chosen = _spread(steps, MOST_SNAPSHOTS)
+    if len(chosen) < len(steps):
+        dropped.append(f"{len(steps) - len(chosen)} of its {len(steps)} snapshots (it keeps {MOST_SNAPSHOTS}, spread "
+                       "over the run)")
+    for step in chosen:
+        raw = files[f"snapshots/{step}.safetensors"]
+        try:
+            arrays = run_checks.tensors(raw, "a snapshot")
+            if expected is None:  # one forward pass of the network: every snapshot of one run holds the same
+                probes, reads = (len(arrays[k]) if k in arrays else 0 for k in ("probe_images", "read_images"))
+                expected = run_checks.snapshot_shapes(model, shape, min(max(probes, 1), 4), min(reads, 12))
+            fits = run_checks.snapshot_fits(arrays, raw, expected, classes)
+        except (ImportRefused, RuntimeError, ValueError):
+            fits = False
+        if fits:
+            kept[f"snapshots/{step}.safetensors"] = raw
+        else:
+            dropped.append(f"the snapshot of step {step}")
+    return dropped
+
+
 def _metrics(text: bytes) -> tuple[bytes, int]:
-    """The lines of ``metrics.jsonl`` that are JSON objects, and how many were not."""
+    """The lines of ``metrics.jsonl`` that are a worker's records (with only their keys), and how many were not."""
     good, bad = [], 0
     for line in text.splitlines():
         try:
-            if isinstance(json.loads(line), dict):
-                good.append(line)
-                continue
+            kept = run_checks.record(json.loads(line))
         except (UnicodeDecodeError, ValueError):
-            pass
-        bad += line.strip() != b""
-    return b"".join(line + b"\n" for line in good), bad
+            kept = None
+        if kept is not None:
+            good.append(json.dumps(kept))
+        else:
+            bad += line.strip() != b""
+    return "".join(line + "\n" for line in good).encode(), bad
 
 
 def _status(given: dict, owner: str) -> dict:
     """A status for the run brought in: its own where it ended, else interrupted (a Download taken while it
-    trained); its text fields cut to size, its figures only where they are numbers; ``owner``: who brought it."""
+    trained); its words as plain text, its figures only where they are numbers; ``owner``: who brought it."""
     now = time.time()
     ended = given.get("status") if given.get("status") in runs.FINAL else "interrupted"
-    status = {key: str(given[key])[:most] for key, most in _STATUS_TEXT.items() if isinstance(given.get(key), str)}
-    created = given.get("created")
-    accuracy, step = given.get("test_accuracy"), given.get("step")
+    said = {key: labels.plain_name(given[key], most) for key, most in (("reason", 300), ("device", 100))
+            if isinstance(given.get(key), str)}
     came = "brought in from a download" + ("" if ended == given.get("status") else " taken while it trained")
-    return {**status, "status": ended, "reason": "; ".join(filter(None, (status.get("reason"), came))),
-            "created": created if isinstance(created, (int, float)) and 0 < created <= now else now,
-            "updated": now, "queued": now, "owner": owner, "device": status.get("device", ""),
-            **({"test_accuracy": float(accuracy)} if isinstance(accuracy, (int, float)) and 0 <= accuracy <= 1
-               else {}),
-            **({"step": step} if isinstance(step, int) and step >= 0 else {})}
+    created, accuracy, step = given.get("created"), given.get("test_accuracy"), given.get("step")
+    return {"status": ended, "reason": "; ".join(filter(None, (said.get("reason"), came))),
+            "name": given.get("name") if isinstance(given.get("name"), str) else "",
+            "created": created if run_checks.is_number(created) and 0 < created <= now else now,
+            "updated": now, "queued": now, "owner": owner, "device": said.get("device", ""),
+            **({"test_accuracy": float(accuracy)} if run_checks.is_number(accuracy) and 0 <= accuracy <= 1 else {}),
+            **({"step": step} if run_checks.is_whole(step) and step >= 0 else {})}
 
 
 def bring_in(archive: bytes, owner: str, root: Path | None = None) -> tuple[runs.Run, tuple[str, ...]]:

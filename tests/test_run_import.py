@@ -8,10 +8,10 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from explorer import architecture, run_files, run_import, runs, worker
+from explorer import architecture, data, run_checks, run_files, run_import, runs, worker
 
-TINY = {"model": "lenet5", "data": "shapes", "train_images": 256, "test_images": 64, "epochs": 1,
-        "batch_size": 64, "snapshot_every": 2, "seed": 0}
+TINY = {"model": "lenet5", "data": "shapes", "train_images": 256, "test_images": 64, "epochs": 2,
+        "batch_size": 64, "snapshot_every": 1, "seed": 0}
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +39,10 @@ def _zipped(members: dict[str, bytes]) -> bytes:
 def _changed(archive: bytes, run_id: str, files: dict[str, bytes | None]) -> bytes:
     """The zip with some of the run's files replaced (None: left out)."""
     members = _members(archive)
-    for name, data in files.items():
+    for name, raw in files.items():
         members.pop(f"{run_id}/{name}", None)
-        if data is not None:
-            members[f"{run_id}/{name}"] = data
+        if raw is not None:
+            members[f"{run_id}/{name}"] = raw
     return _zipped(members)
 
 
@@ -50,7 +50,8 @@ def test_a_download_brought_in_elsewhere_is_the_same_run_there(trained, tmp_path
     run, archive = trained
     here, dropped = run_import.bring_in(archive, "student", tmp_path)
     assert dropped == () and here.id != run.id and here.status == "finished" and here.owner == "student"
-    assert here.name == "squares, first try" and here.config == run.config
+    assert here.name == "squares, first try"
+    assert here.config == {k: v for k, v in run.config.items() if k != "snapshot_every"}  # not a Train page setting
     assert here.reason.startswith("test accuracy") and here.reason.endswith("; brought in from a download")
     for name, value in run_files.build_model(run.id, run.path.parent).state_dict().items():
         assert torch.equal(run_files.build_model(here.id, tmp_path).state_dict()[name], value)
@@ -152,11 +153,124 @@ def test_only_an_ended_run_is_adopted(tmp_path):
         runs.adopt(TINY, {"status": "running"}, {}, "request", tmp_path)
 
 
-def test_the_shapes_set_at_another_size_and_colour_is_checked_as_the_worker_reads_it(tmp_path):
+def test_the_shapes_set_at_another_size_and_colour_is_checked_as_the_worker_reads_it():
     config = {**TINY, "model": "custom", "shapes_size": 32, "shapes_channels": 3}
-    model = run_import.network(config, {"input_shape": [3, 32, 32], "classes": [str(k) for k in range(8)],
-                                        "mean": [0.5] * 3, "std": [0.25] * 3})
+    card = {"input_shape": [3, 32, 32], "classes": list(data.SHAPE_CLASSES), "mean": [0.5] * 3, "std": [0.25] * 3,
+            "step": 4, "epoch": 1.0}
+    card["mean"], card["std"] = map(list, architecture.normalization("shapes", 3))
+    model = run_checks.network(run_checks.settings(config), card)
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 8)
-    with pytest.raises(run_import.ImportRefused, match="not a size and colour"):
-        run_import.network({**config, "shapes_size": 4096}, {})
-    assert architecture.build(config, (3, 32, 32), 8) is not None
+    with pytest.raises(run_import.ImportRefused, match="shapes_size .4096. is not a setting the Train page makes"):
+        run_checks.settings({**config, "shapes_size": 4096})
+
+
+def _config(archive: bytes, run_id: str, **change) -> bytes:
+    config = {**json.loads(_members(archive)[f"{run_id}/config.json"]), **change}
+    return _changed(archive, run_id, {"config.json": json.dumps(config).encode()})
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"optimizer": ["x"]}, "optimizer"), ({"lr": "fast"}, "lr"), ({"lr": 0}, "lr"), ({"epochs": 100_000}, "epochs"),
+    ({"train_images": "lots"}, "train_images"), ({"transfer": "lenet5"}, "transfer"),
+    ({"transfer": {"from": 5}}, "transfer"), ({"init": {"kernels": ["<b>mine</b>"]}}, "init"),
+    ({"batch_size": [1]}, "batch_size"), ({"seed": "s"}, "seed"), ({"augment": "yes"}, "augment"),
+])
+def test_a_setting_the_train_page_never_makes_is_refused(trained, tmp_path, change, words):
+    """One run with a list for its optimizer had broken the run list for every visitor."""
+    run, archive = trained
+    with pytest.raises(run_import.ImportRefused, match=f"config.json's {words} .* is not a setting the Train page"):
+        run_import.bring_in(_config(archive, run.id, **change), "me", tmp_path)
+
+
+def test_keys_the_train_page_never_writes_are_left_out(trained, tmp_path):
+    """A snapshot every step, a device of the zip's choosing: resumed, the worker had acted on them."""
+    run, archive = trained
+    here, _ = run_import.bring_in(_config(archive, run.id, snapshot_every=1, device="cuda:7", input_size=64,
+                                          resume=False, weight_decay=9.0), "me", tmp_path)
+    assert set(here.config) == set(TINY) - {"snapshot_every"}
+
+
+def test_a_network_too_large_to_train_at_its_batch_is_refused_before_any_snapshot_is_read(trained, tmp_path):
+    run, archive = trained
+    wide = [{"type": "conv", "out": 1024, "kernel": 1}, {"type": "relu"}] * 2
+    config = {"model": "custom", "data": "shapes", "shapes_size": 128, "shapes_channels": 3, "layers": wide,
+              "batch_size": 1024}
+    card = {"input_shape": [3, 128, 128], "classes": list(data.SHAPE_CLASSES), "step": 1, "epoch": 1.0}
+    card["mean"], card["std"] = map(list, architecture.normalization("shapes", 3))
+    changed = _changed(archive, run.id, {"config.json": json.dumps(config).encode(),
+                                         "checkpoint.json": json.dumps(card).encode()})
+    with pytest.raises(run_import.ImportRefused, match="over this app's limit"):
+        run_import.bring_in(changed, "me", tmp_path)
+
+
+def test_markup_and_odd_numbers_in_the_files_never_reach_a_page(trained, tmp_path):
+    run, archive = trained
+    card = json.loads(_members(archive)[f"{run.id}/checkpoint.json"])
+    status = {"status": "finished", "reason": "[link](https://evil.example) <script>x</script>", "name": "[a](b)"}
+    here, _ = run_import.bring_in(_changed(archive, run.id, {"status.json": json.dumps(status).encode()}), "me",
+                                  tmp_path)
+    assert not {"[", "]", "<", ">"} & set(here.reason + here.name)
+    for odd in ({"classes": ["[click](https://evil.example)"] + card["classes"][1:]}, {"mean": [float("nan")]},
+                {"std": [0.0]}, {"step": "abc"}, {"step": None}):
+        changed = _changed(archive, run.id, {"checkpoint.json": json.dumps({**card, **odd}).encode()})
+        with pytest.raises(run_import.ImportRefused, match="checkpoint.json does not describe"):
+            run_import.bring_in(changed, "me", tmp_path)
+
+
+def test_weights_that_are_not_finite_or_saved_at_no_step_are_refused(trained, tmp_path):
+    from safetensors.torch import load
+
+    run, archive = trained
+    weights = load(_members(archive)[f"{run.id}/model.safetensors"])
+    broken = {**weights, "conv1.weight": torch.full_like(weights["conv1.weight"], float("nan"))}
+    with pytest.raises(run_import.ImportRefused, match="not finite numbers"):
+        run_import.bring_in(_changed(archive, run.id, {"model.safetensors": save(broken)}), "me", tmp_path)
+    with pytest.raises(run_import.ImportRefused, match="saved at a step that is not a number"):
+        run_import.bring_in(_changed(archive, run.id, {"model.safetensors": save(weights, {"step": "abc"})}), "me",
+                            tmp_path)
+
+
+def test_a_snapshot_result_or_curve_with_odd_contents_is_left_out(trained, tmp_path):
+    from safetensors.torch import load
+
+    run, archive = trained
+    members = _members(archive)
+    steps = run_files.snapshot_steps(run.id, run.path.parent)
+    snap = load(members[f"{run.id}/snapshots/{steps[1]}.safetensors"])
+    far_labels = {**snap, "probe_labels": snap["probe_labels"] + 1000}
+    bool_filters = {**snap, "filters": snap["filters"] > 0}
+    result = load(members[f"{run.id}/result.safetensors"])
+    far_result = {**result, "confusion": result["confusion"] * 1000, "misclassified": torch.tensor([63_000])[:1],
+                  "misclassified_predicted": torch.tensor([1])}
+    odd_line = json.dumps({"phase": "train", "step": 1, "steps": "x", "loss": 1.0, "epoch": 0.1, "elapsed": 1.0,
+                           "images_per_s": 10.0}).encode()
+    here, dropped = run_import.bring_in(_changed(archive, run.id, {
+        f"snapshots/{steps[1]}.safetensors": save(far_labels), f"snapshots/{steps[2]}.safetensors": save(bool_filters),
+        f"snapshots/{steps[3]}.safetensors": save(snap, {"classes": "not json"}),
+        "result.safetensors": save(far_result),
+        "metrics.jsonl": members[f"{run.id}/metrics.jsonl"] + odd_line + b"\n"}), "me", tmp_path)
+    assert dropped == tuple(f"the snapshot of step {s}" for s in steps[1:4]) + (
+        "the confusion matrix and example mistakes", "1 unreadable line of the curves")
+    assert run_files.snapshot_steps(here.id, tmp_path) == [steps[0], *steps[4:]]
+
+
+def test_many_snapshots_are_spread_and_odd_names_ignored(trained, tmp_path, monkeypatch):
+    run, archive = trained
+    steps = run_files.snapshot_steps(run.id, run.path.parent)
+    monkeypatch.setattr(run_import, "MOST_SNAPSHOTS", 3)
+    members = _members(archive)
+    extra = {f"{run.id}/snapshots/0004.safetensors": members[f"{run.id}/snapshots/{steps[0]}.safetensors"]}
+    here, dropped = run_import.bring_in(_zipped({**members, **extra}), "me", tmp_path)
+    assert run_files.snapshot_steps(here.id, tmp_path) == [steps[0], steps[len(steps) // 2], steps[-1]]
+    assert dropped == (f"{len(steps) - 3} of its {len(steps)} snapshots (it keeps 3, spread over the run)",)
+
+
+def test_a_zip_behind_a_password_is_refused_in_words(trained, tmp_path):
+    _, archive = trained
+    locked = bytearray(archive)
+    at = locked.find(b"PK\x01\x02")
+    while at != -1:  # each central directory entry's flags: "encrypted", as zip -P writes them
+        locked[at + 8] |= 1
+        at = locked.find(b"PK\x01\x02", at + 4)
+    with pytest.raises(run_import.ImportRefused, match="locked with a password"):
+        run_import.bring_in(bytes(locked), "me", tmp_path)
