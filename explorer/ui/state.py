@@ -196,15 +196,18 @@ def restore(settings: Sequence[Setting]) -> None:
         value = kept.get(s.key, s.default)
         raw = st.query_params.get(s.param)
         # the last one counts, as st.query_params reads it; the same value twice is written once, without a word
-        if len(set(given := st.query_params.get_all(s.param))) > 1:
-            link_ignored(s.param, ",".join(given[:-1]), f"the link gives `{s.param}` {len(given)} times: the last "
-                         f"one, {raw[:40]}, is used")
+        twice = len(set(given := st.query_params.get_all(s.param))) > 1
         if raw is not None:
             try:
                 value = s.parse(raw)
                 st.session_state[_FROM_LINK].add(s.key)
-            except (TypeError, ValueError) as exc:
-                link_ignored(s.param, raw, str(exc))
+                if twice:
+                    link_ignored(s.param, ",".join(given[:-1]), f"the link gives `{s.param}` {len(given)} times: "
+                                 f"the last one, {raw[:40]}, is used")
+            except (TypeError, ValueError) as exc:  # one word for all of them: none is used
+                link_ignored(s.param, ",".join(given) if twice else raw,
+                             f"the link gives `{s.param}` {len(given)} times and the last one cannot be used ({exc})"
+                             if twice else str(exc))
         st.session_state[s.key] = value
 
 

@@ -68,6 +68,10 @@ def test_a_setting_the_link_gives_twice_is_named_and_the_last_one_used():
     assert "stride" not in warnings(same) and same.query_params.get("stride") in ("2", ["2"])
     kernel = app("pages/kernel_lab.py", stride=["2", "3"])  # the last one is not the default: written once all the same
     assert "`stride=2` was ignored" in warnings(kernel) and kernel.query_params.get("stride") in ("3", ["3"])
+    neither = app("pages/kernel_lab.py", k=["laplacian", "sobel"])  # the last one does not parse: one word, not two
+    assert warnings(neither).count("was ignored") == 1
+    assert ("`k=laplacian,sobel` was ignored: the link gives `k` 2 times and the last one cannot be used ('sobel' "
+            "could be") in warnings(neither)
 
 
 def test_a_long_value_is_cut_in_the_warning_and_its_reason():
