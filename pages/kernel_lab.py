@@ -36,7 +36,7 @@ SETTINGS = [
     *numbers_view.settings(),
     *layer_counter.settings(),
 ]
-state.restore(SETTINGS)
+state.restore(SETTINGS, also=("kv", "count"))  # the custom grid, the counter folded (url_extra)
 layer_counter.open_for_link()
 if state.came_back():  # the browser's Back: the grid of that address, not the one edited last
     kernel_input.start_from_link()

@@ -169,12 +169,14 @@ def dump_bool(value: bool) -> str:
     return "1" if value else "0"
 
 
-def restore(settings: Sequence[Setting]) -> None:
+def restore(settings: Sequence[Setting], also: Sequence[str] = ()) -> None:
     """Before the widgets: give every widget key its value (URL > kept > default).
 
-    A URL value that does not parse is dropped with a warning naming the parameter.
+    A URL value that does not parse is dropped with a warning naming the parameter, and so are names that are no
+    setting of the page (nor in ``also``: names the page writes itself, such as a custom kernel's ``kv``).
     """
     _check_unique(settings)
+    _unknown(settings, also)
     kept = st.session_state.setdefault(_KEPT, {})
     st.session_state[_FROM_LINK] = set()
     st.session_state[_PICKED] = {}
@@ -209,6 +211,17 @@ def restore(settings: Sequence[Setting]) -> None:
                              f"the link gives `{s.param}` {len(given)} times and the last one cannot be used ({exc})"
                              if twice else str(exc))
         st.session_state[s.key] = value
+
+
+def _unknown(settings: Sequence[Setting], also: Sequence[str]) -> None:
+    """Name the link's parameters that are no setting of this page (another page's, pasted under this one's
+    path): publish() leaves them out of the address, and the view had shown its defaults without a word."""
+    unknown = sorted(set(st.query_params) - {s.param for s in settings} - set(also))
+    if unknown:
+        names = labels.listed([labels.code(name[:40]) for name in unknown], 5)
+        st.warning(f"The link's {names} {'is' if len(unknown) == 1 else 'are'} not "
+                   f"{'a setting' if len(unknown) == 1 else 'settings'} of this page: left out. A link from another "
+                   "page opens on its own page.")
 
 
 def _page(settings: Sequence[Setting]) -> str:

@@ -110,3 +110,12 @@ def test_a_sample_image_missing_on_the_server_is_named_and_the_page_goes_on(page
         assert said[0].endswith("Pick another sample, or draw or upload an image.")
     finally:
         image_input._cached_sample.clear()  # the real samples for the tests after
+
+
+def test_another_pages_settings_under_this_pages_path_are_named_and_left_out():
+    at = app("pages/layer_by_layer.py", k="laplacian", stride="2", relu="1", model="tinyvgg")
+    no_crash(at)
+    assert "The link's `k`, `relu` and `stride` are not settings of this page: left out." in warnings(at)
+    assert at.session_state["net_model"] == "tinyvgg" and dict(at.query_params) == {"model": "tinyvgg"}
+    grid = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="0,1,0;1,-4,1;0,1,0")  # the page's own extra
+    assert "not a setting" not in warnings(grid)

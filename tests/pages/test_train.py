@@ -57,7 +57,8 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     marks = [image.captions[0][0] for image in at.get("image")]  # each reading under its image
     assert len(marks) == 12 and set(marks) <= {"✓", "✗"} and f"**{marks.count('✓')} of 12" in read[0]
     assert at.select_slider(key=f"tr_scrub_{run_id}").options  # the snapshots over training
-    inside = {link.value: link.proto for link in at.get("page_link") if link.proto.query_string}
+    inside = {link.value: link.proto for link in at.main.get("page_link") if link.proto.query_string}  # not the
+    # sidebar's, which carry each page's last address
     assert set(inside) == {"Layer by layer", "Receptive fields", "Top activations", "What excites a unit",
                            "Why this prediction", "Invariance"}
     assert inside["Layer by layer"].query_string == f"model=run%3A{run_id}&img=triangle&src=sample"  # a shapes run
