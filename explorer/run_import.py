@@ -118,7 +118,7 @@ def check(files: dict[str, bytes], owner: str) -> Checked:
         if fits:
             kept["result.safetensors"] = files["result.safetensors"]
         else:
-            dropped.append("the confusion matrix and example mistakes")
+            dropped.append("the confusion matrix and example mistakes (not of its test images)")
     if "metrics.jsonl" in files:
         kept["metrics.jsonl"], bad = _metrics(files["metrics.jsonl"])
         if bad:
@@ -149,7 +149,7 @@ def _snapshots(files: dict[str, bytes], kept: dict[str, bytes], model, shape: tu
         if fits:
             kept[f"snapshots/{step}.safetensors"] = raw
         else:
-            dropped.append(f"the snapshot of step {step}")
+            dropped.append(f"the snapshot of step {step} (not what a snapshot of this network holds)")
     return dropped
 
 

@@ -142,7 +142,8 @@ def test_a_damaged_snapshot_result_or_curve_line_is_left_out_and_named(trained, 
     here, dropped = run_import.bring_in(_changed(archive, run.id, {
         "result.safetensors": save(bad_result), "metrics.jsonl": metrics,
         f"snapshots/{step}.safetensors": save(wrong_maps)}), "me", tmp_path)
-    assert dropped == (f"the snapshot of step {step}", "the confusion matrix and example mistakes",
+    assert dropped == (f"the snapshot of step {step} (not what a snapshot of this network holds)",
+                       "the confusion matrix and example mistakes (not of its test images)",
                        "2 unreadable lines of the curves")
     assert step not in run_files.snapshot_steps(here.id, tmp_path) and run_files.load_result(here.id, tmp_path) is None
     assert runs.metrics(here.id, tmp_path) == runs.metrics(run.id, run.path.parent)
@@ -249,8 +250,9 @@ def test_a_snapshot_result_or_curve_with_odd_contents_is_left_out(trained, tmp_p
         f"snapshots/{steps[3]}.safetensors": save(snap, {"classes": "not json"}),
         "result.safetensors": save(far_result),
         "metrics.jsonl": members[f"{run.id}/metrics.jsonl"] + odd_line + b"\n"}), "me", tmp_path)
-    assert dropped == tuple(f"the snapshot of step {s}" for s in steps[1:4]) + (
-        "the confusion matrix and example mistakes", "1 unreadable line of the curves")
+    assert dropped == (*(f"the snapshot of step {s} (not what a snapshot of this network holds)" for s in steps[1:4]),
+                       "the confusion matrix and example mistakes (not of its test images)",
+                       "1 unreadable line of the curves")
     assert run_files.snapshot_steps(here.id, tmp_path) == [steps[0], *steps[4:]]
 
 

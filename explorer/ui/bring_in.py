@@ -54,5 +54,5 @@ def _bring_in(data: bytes) -> tuple[bool, str]:
     name = labels.md_text(run.name)
     if run.id in before:
         return True, f"This zip is here already, as **{name}** (`{run.id}`): shown above."
-    left = f" Left out, as they do not fit its network: {labels.listed(dropped)}." if dropped else ""
+    left = f" Left out: {labels.listed(dropped)}." if dropped else ""  # each item says why
     return True, f"Brought in **{name}** as run `{run.id}` ({run.status}): shown above.{left}"
