@@ -88,6 +88,8 @@ if arch == "custom":  # nine columns: in the view's 310 px at 1024 px they scrol
         mine = config["layers"] != layer_editor.edited_default()  # the link names the layers unless they are the default
         st.session_state.tr_layers_text = layer_table.to_text(config["layers"]) if mine else ""
         problem = layer_editor.plan_table(config["layers"], shape, classes)
+else:  # a link's layers for another network than your own are not the view's: they leave the link
+    st.session_state.tr_layers_text = ""
 with controls, layout.guard("preparing the run"):
     transfer = transfer_ui.picker(config, shape[0], listed, SETTINGS)
     if transfer:

@@ -121,6 +121,9 @@ def test_your_own_layers_are_kept_in_the_link():
     assert list(plan["layer"]) == ["conv1", "relu1", "pool1", "flatten", "fc1", "fc_out"]
     assert layer_table.from_text(opened.query_params["layers"][0] if isinstance(opened.query_params["layers"], list)
                                  else opened.query_params["layers"]) == layer_table.from_text(mine)
+    other = app("pages/train.py", arch="lenet5", layers=mine)  # not your own network: the layers are not the view's
+    no_crash(other)
+    assert "layers" not in other.query_params and "arch" not in other.query_params  # LeNet-5: the default
     bad = app("pages/train.py", arch="custom", layers="conv,out=4;nope")  # a cell's typo is kept, not a layer's
     no_crash(bad)
     assert "layers=conv,out=4;nope" in warnings(bad) and "'nope' is not a layer type" in warnings(bad)
