@@ -178,20 +178,16 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
     server has as many runs waiting as they may (checked under the store's lock, so two clicks
     at once cannot both pass).
     """
-    base = _root(root)
-    base.mkdir(parents=True, exist_ok=True)
-    with _locked(base):
-        existing = _by_request(base, request_id)
-        if existing is not None:
-            return existing
+    def make(base: Path) -> str:
         if limit:
             _check_room(base, owner)
         now = time.time()
-        run_id = _place(base, config, {
+        return _place(base, config, {
             "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
             "name": labels.plain_name(name) or _default_name(config, base), "owner": owner, "pid": None, "device": "",
             "request_id": request_id}, {})
-    return get(run_id, base)
+
+    return _made(root, request_id, make)
 
 
 def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, root: Path | None = None) -> Run:
@@ -200,14 +196,23 @@ def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, 
     ``request_id`` already seen returns that request's run, as :func:`create` does: a rerun adopts it once."""
     if status.get("status") not in FINAL:
         raise ValueError(f"a run brought in must have ended, not be {status.get('status')!r}")
+
+    def make(base: Path) -> str:
+        name = labels.plain_name(status.get("name", "")) or _default_name(config, base)
+        return _place(base, config, {**status, "name": name, "pid": None, "request_id": request_id}, files)
+
+    return _made(root, request_id, make)
+
+
+def _made(root: Path | None, request_id: str | None, make: Callable[[Path], str]) -> Run:
+    """The run ``make(store)`` places, under the store's lock; the run ``request_id`` made already, if it did."""
     base = _root(root)
     base.mkdir(parents=True, exist_ok=True)
     with _locked(base):
         existing = _by_request(base, request_id)
         if existing is not None:
             return existing
-        name = labels.plain_name(status.get("name", "")) or _default_name(config, base)
-        run_id = _place(base, config, {**status, "name": name, "pid": None, "request_id": request_id}, files)
+        run_id = make(base)
     return get(run_id, base)
 
 
