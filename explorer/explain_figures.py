@@ -9,13 +9,10 @@ from plotly.subplots import make_subplots
 
 from explorer import attribution, faithfulness, figures, images, labels, mosaic
 from explorer.faithfulness import Curves
-from explorer.invariance import LABELS as SWEEP_LABELS
-from explorer.invariance import SUFFIX as SWEEP_SUFFIX
-from explorer.invariance import Sweep, kept_span, nearest_original
 from explorer.minimal import Smallest
 from explorer.universal import Universal
 
-_MARGIN = dict(l=10, r=10, t=40, b=10)
+MARGIN = dict(l=10, r=10, t=40, b=10)  # a figure's margins here and on the Invariance page
 # a figure title's width (16 px, bold) against labels.text_px's estimate, as measured in Chromium: "Original:
 # triangle (99%)" is 166 px (text_px 132), "What excites unit (5, 5) of channel 0 of" 259 px (216)
 TITLE_SCALE = 1.27
@@ -183,7 +180,7 @@ def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, h
 def value_figure(steps: list[int], values: list[float], title: str, y_title: str, height: int = 260) -> go.Figure:
     """A value (the target's activation, an error) step by step."""
     fig = go.Figure(go.Scatter(x=steps, y=values, mode="lines", hovertemplate="step %{x}: %{y:.4g}<extra></extra>"))
-    fig.update_layout(title=title, height=height, margin=_MARGIN, xaxis_title="step", yaxis_title=_two_lines(y_title))
+    fig.update_layout(title=title, height=height, margin=MARGIN, xaxis_title="step", yaxis_title=_two_lines(y_title))
     return fig
 
 
@@ -252,7 +249,7 @@ def eps_figure(epsilons: torch.Tensor, probabilities: torch.Tensor, label: int, 
     fig.add_vline(x=chosen, line=dict(color="#888", width=1), annotation_text=f"your eps {chosen:.3g}",
                   annotation_position="top left" if len(flips) and first >= chosen else "top right",
                   annotation_bgcolor=_LABEL_BG, annotation_font_color=figures.INK_ON_WHITE)
-    fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=_MARGIN, xaxis_title="eps (pixel values 0..1)",
+    fig.update_layout(title=f"{method}: confidence against eps", height=height, margin=MARGIN, xaxis_title="eps (pixel values 0..1)",
                       yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.18], tickvals=[0, 0.25, 0.5, 0.75, 1]),
                       legend=figures.LEGEND_BELOW)
     return fig
@@ -278,7 +275,7 @@ def faithfulness_figure(curves: Curves, insertion: bool, name: str, height: int 
             hovertemplate=f"{method}<br>%{{x:.0f}}% of the pixels: %{{y:.1%}}<extra></extra>"))
     what, better = ("put back", "higher") if insertion else ("taken away", "lower")
     fig.update_layout(title=f"{'Insertion' if insertion else 'Deletion'}: area {better} is better", height=height,
-                      margin=_MARGIN, legend=dict(orientation="h", y=-0.2, yanchor="top"),  # a line each map
+                      margin=MARGIN, legend=dict(orientation="h", y=-0.2, yanchor="top"),  # a line each map
                       xaxis=dict(title=f"pixels {what}", ticksuffix="%", range=[0, 100]),
                       yaxis=dict(title=_two_lines(f"probability of {name}", 24), tickformat=".0%", range=[0, 1.02]))
     return fig
@@ -290,51 +287,6 @@ def _rivals(rival: torch.Tensor, classes: tuple[str, ...], most: int = 3) -> str
     named = [class_name(r, classes) for r in dict.fromkeys(order)]
     shown = ", then ".join(named[:most]) + (", ..." if len(named) > most else "")
     return f"strongest other: {shown}"
-
-
-def confidence_figure(sweep: Sweep, classes: tuple[str, ...], height: int = 320) -> go.Figure:
-    """The probability of the original's class as the image is transformed, with each step's prediction."""
-    predicted = [class_name(int(c), classes) for c in sweep.predictions]
-    held = [int(c) == sweep.reference_class for c in sweep.predictions]
-    fig = go.Figure(go.Scatter(
-        x=sweep.values.tolist(), y=sweep.confidence.tolist(), mode="lines+markers", text=predicted,
-        marker=dict(color=["#2ca02c" if kept else "#d62728" for kept in held],  # and a shape: red and green
-                    symbol=["circle" if kept else "x" for kept in held], size=[7 if kept else 10 for kept in held]),
-        hovertemplate="%{x:.3g}: %{y:.1%}; predicted %{text}<extra></extra>"))  # look alike to 1 man in 12
-    # the key on a line of its own: at 400 px one line cut it off
-    title = figures.subtitled(f"Probability of '{class_name(sweep.reference_class, classes)}'",
-                              "green dot: still predicted, red ✕: something else")
-    fig.update_layout(title=title, height=height, yaxis=dict(title="probability", tickformat=".0%", range=[0, 1.02]))
-    return _sweep_frame(fig, sweep, title)
-
-
-def correlation_figure(sweep: Sweep, height: int = 420) -> go.Figure:
-    """Each layer's correlation with the original's output (rows: layers in forward order) against the value."""
-    fig = go.Figure(go.Heatmap(
-        z=sweep.correlation.numpy(), x=sweep.values.tolist(), y=list(sweep.layers),
-        zmin=-1, zmax=1, colorscale="RdBu_r", colorbar=dict(title="r", thickness=10, x=1.01, xanchor="left"),
-        hovertemplate="%{y} at %{x:.3g}: r = %{z:.3f}<extra></extra>"))
-    title = figures.subtitled("Each layer's match with the original", "Pearson r of the layer's whole output")
-    fig.update_layout(title=title, height=max(height, 24 * len(sweep.layers) + 80),
-                      yaxis=dict(autorange="reversed", type="category"))
-    return _sweep_frame(fig, sweep, title)
-
-
-SWEEP_RIGHT_PX = 60  # the correlation's colour bar, and as much beside the probability above it
-
-
-def _sweep_frame(fig: go.Figure, sweep: Sweep, title: str) -> go.Figure:
-    """The probability and the layers' match on one frame, one above the other: the same margins (room for the
-    layers' names on the left, for the colour bar on the right) and the same x range, each value's column in line
-    with its point (a numeric axis above a categorical one of another width had put -8 px 38 px apart)."""
-    values = sweep.values.tolist()
-    before = values[1] - values[0] if len(values) > 1 else 1.0
-    after = values[-1] - values[-2] if len(values) > 1 else 1.0
-    # the names in plotly's 12 px tick font (text_px measures 14 px), and the probability's title and ticks
-    left = max(70, round(max((labels.text_px(name) for name in sweep.layers), default=0) * 0.95) + 14)
-    fig.update_layout(margin={**_MARGIN, "l": left, "r": SWEEP_RIGHT_PX, "t": figures.top_margin(title)})
-    fig.update_xaxes(title=SWEEP_LABELS[sweep.kind], range=[values[0] - before / 2, values[-1] + after / 2])
-    return fig
 
 
 def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 300) -> go.Figure:
@@ -356,7 +308,7 @@ def fooling_figure(result: Universal, classes: tuple[str, ...], height: int = 30
     # each class named where there are few (plotly named every second of ten digits); the names turn as they need
     fig.update_xaxes(type="category", dtick=1 if len(names) <= 20 else None, row=1, col=2)
     fig.update_yaxes(title_text="images", row=1, col=2)
-    fig.update_layout(height=height, margin=dict(_MARGIN, t=56), showlegend=False)
+    fig.update_layout(height=height, margin=dict(MARGIN, t=56), showlegend=False)
     return fig
 
 
@@ -371,7 +323,7 @@ def distance_figure(result: Smallest, classes: tuple[str, ...], reading: str, he
         text=[f"{n:.2f}" if found else "not reached" for n, found in zip(norms, result.found.tolist())],
         textposition="outside", cliponaxis=False, customdata=result.rms.nan_to_num(0).tolist(),
         hovertemplate=f"to read %{{x}}: L2 norm %{{y:.3f}}, RMS %{{customdata:.3g}} per {unit}<extra></extra>"))
-    fig.update_layout(title="The smallest change that makes it read each class", height=height, margin=_MARGIN,
+    fig.update_layout(title="The smallest change that makes it read each class", height=height, margin=MARGIN,
                       xaxis=dict(title=f"read as ({reading}, its reading now, has no bar)", type="category"),
                       yaxis=dict(title="L2 norm of the change (pixel values 0..1)", range=[0, 1.2 * max(norms)]))
     return fig
@@ -379,27 +331,3 @@ def distance_figure(result: Smallest, classes: tuple[str, ...], reading: str, he
 
 def class_name(index: int, classes: tuple[str, ...]) -> str:
     return str(classes[index]) if index < len(classes) else f"class {index}"
-
-
-def invariance_verdict(result: Sweep, classes: tuple[str, ...]) -> str:
-    """One sentence on how far the reading holds: the unbroken run around the original, and what breaks it."""
-    def value(i: int) -> str:
-        v = float(result.values[i])
-        if result.kind == "scale":
-            return f"{v:.3g}{SWEEP_SUFFIX['scale']}"  # as the chart's axis writes it: 1.76x, not 1.7625x
-        v = round(v, 2) + 0.0  # as the strip writes it: -38.57°, not -38.5714°
-        return f"{v:{'g' if v == 0 else '+g'}}{SWEEP_SUFFIX[result.kind]}"
-
-    def read(i: int) -> str:
-        return f"at {value(i)} it is read as **{class_name(int(result.predictions[i]), classes)}**"
-
-    span, last = kept_span(result), len(result.values) - 1
-    if span is None:
-        return f"Even the version nearest the original changes the reading: {read(nearest_original(result))}."
-    if span == (0, last):
-        return (f"**Invariant over the whole range swept**: every version from {value(0)} to {value(last)} keeps "
-                "the reading.")
-    breaks = [read(i) for i in (span[0] - 1, span[1] + 1) if 0 <= i <= last]
-    # a run that reaches an end of the sweep may hold beyond it: say so, rather than seem to break there
-    ends = [f"**{value(i)}**" + (" (the end of the range swept)" if i in (0, last) else "") for i in span]
-    return f"The reading holds without a break from {ends[0]} to {ends[1]}; {' and '.join(breaks)}."

@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import explain_figures, inputs, invariance, mosaic
+from explorer import explain_figures, inputs, invariance, invariance_figures, mosaic
 from explorer.ui import layout, memo, model_input, state
 
 layout.page_setup(layout.PAGES[7])
@@ -115,7 +115,7 @@ with view, layout.guard("sweeping the transformation"):
     kept = result.predictions == result.reference_class
     st.markdown(f"The original is read as **{explain_figures.class_name(result.reference_class, classes)}**; "
                 f"**{int(kept.sum())} of {len(values)}** versions keep that reading. "
-                + explain_figures.invariance_verdict(result, classes))
+                + invariance_figures.verdict(result, classes))
     if not network.pretrained:
         chance = 1 / result.probabilities.shape[1]
         st.warning(f"With random weights this says nothing about invariance: the network gives its top class "
@@ -123,8 +123,8 @@ with view, layout.guard("sweeping the transformation"):
                    "network's reading is the same near-tie whatever it is shown. "
                    + model_input.trained_hint(network, "ask whether a trained network keeps its reading")
                    + " The layers' chart below still shows what the architecture alone does with a moved image.")
-    st.plotly_chart(explain_figures.confidence_figure(result, classes), key="inv_fig_confidence")
-    st.plotly_chart(explain_figures.correlation_figure(result), key="inv_fig_layers")
+    st.plotly_chart(invariance_figures.confidence_figure(result, classes), key="inv_fig_confidence")
+    st.plotly_chart(invariance_figures.correlation_figure(result), key="inv_fig_layers")
     st.caption("Pearson's r of each layer's whole output with the original's, position by position: 1 is the same "
                "output, 0 unrelated (Zeiler & Fergus measured the distance between the feature vectors instead). Rows "
                "are the convolutions, poolings, fully connected layers, additions and concatenations in forward "

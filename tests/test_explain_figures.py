@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from explorer import explain_figures, invariance
+from explorer import explain_figures, invariance, invariance_figures
 
 
 def test_the_animation_has_a_frame_and_a_slider_step_per_recorded_image():
@@ -81,11 +81,11 @@ def test_sweep_figures_show_every_value_and_layer():
     sweep = invariance.Sweep("rotate", torch.tensor([-10.0, 0.0, 10.0]), torch.zeros(3, 1, 4, 4),
                              torch.tensor([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]]), 0, ("a", "b"),
                              torch.tensor([[0.5, 1.0, 0.4], [0.9, 1.0, 0.8]]))
-    confidence = explain_figures.confidence_figure(sweep, ("yes", "no"))
+    confidence = invariance_figures.confidence_figure(sweep, ("yes", "no"))
     assert list(confidence.data[0].y) == pytest.approx([0.2, 0.9, 0.6])
     assert list(confidence.data[0].text) == ["no", "yes", "yes"]
     assert list(confidence.data[0].marker.symbol) == ["x", "circle", "circle"]  # not by red and green alone
-    layers = explain_figures.correlation_figure(sweep)
+    layers = invariance_figures.correlation_figure(sweep)
     assert list(layers.data[0].y) == ["a", "b"] and list(layers.data[0].x) == [-10, 0, 10]
     # one frame for both, one above the other: a value's column under its point
     assert confidence.layout.xaxis.range == layers.layout.xaxis.range == (-15, 15)
@@ -113,7 +113,7 @@ def _readings(kind: str, values: list[float], classes: list[int], reference: int
 ])
 def test_the_invariance_verdict_names_the_unbroken_run_and_what_breaks_it(kind, values, classes, expected):
     result = _readings(kind, values, classes)
-    assert expected in explain_figures.invariance_verdict(result, ("a", "b", "c"))
+    assert expected in invariance_figures.verdict(result, ("a", "b", "c"))
     span = invariance.kept_span(result)
     assert span is None or all(int(result.predictions[i]) == 0 for i in range(span[0], span[1] + 1))
 
