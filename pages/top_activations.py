@@ -57,21 +57,22 @@ with view, layout.guard("finding the top activations"):
     layer = next(l for l in spatial if l.name == st.session_state.ta_layer)
     with b:
         images_set = image_sets.pick_images(network.spec)
-    # before the search: a link copied meanwhile, or on a page whose images are missing, is the view in use
-    state.publish(SETTINGS)
-    if images_set is None:
-        st.stop()
-    result = image_sets.top9(network, layer.name, images_set, lowest=low)
     channels = layer.out_shape[0]
     state.at_most("ta_channel", "channel", channels - 1, f"`{layer.name}` has channels 0..{channels - 1}")
-
-    st.subheader(f"The {channels} channels of `{layer.name}`: each one's {'lowest' if low else 'strongest'} patch")
     pages = -(-channels // PER_PAGE)
     own_page = state.page_default("ta_page", st.session_state.ta_channel // PER_PAGE + 1)  # left out of the link
     if not st.session_state.ta_page:
         st.session_state.ta_page = own_page
     state.at_most("ta_page", "chpage", pages, f"`{layer.name}`'s {channels} channels fill {pages} "
                   f"{labels.plural(pages, 'page')}")
+    # before the search: a link copied meanwhile, or on a page whose images are missing, is the view in use (with
+    # the channels' page the page picks known: else it went into the link, and left it again, two steps of history)
+    state.publish(SETTINGS)
+    if images_set is None:
+        st.stop()
+    result = image_sets.top9(network, layer.name, images_set, lowest=low)
+
+    st.subheader(f"The {channels} channels of `{layer.name}`: each one's {'lowest' if low else 'strongest'} patch")
     page = st.number_input(f"Channels page (of {pages})", 1, pages, key="ta_page") if pages > 1 else 1
     first = (page - 1) * PER_PAGE
     shown = range(first, min(first + PER_PAGE, channels))
