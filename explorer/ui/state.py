@@ -22,6 +22,7 @@ from explorer import labels
 _KEPT = "_kept_settings"
 _FROM_LINK = "_settings_from_link"
 _PICKED = "_settings_page_defaults"
+_PICKED_BEFORE = "_settings_page_defaults_before"  # the last run's
 _WRITTEN = "_settings_written"  # per page: the queries publish() wrote this session, the last one first
 _BACK = "_settings_back"
 _PAGE = "_settings_page"  # the script of the page this run draws (layout.page_setup says it first)
@@ -179,6 +180,7 @@ def restore(settings: Sequence[Setting], also: Sequence[str] = ()) -> None:
     _unknown(settings, also)
     kept = st.session_state.setdefault(_KEPT, {})
     st.session_state[_FROM_LINK] = set()
+    st.session_state[_PICKED_BEFORE] = st.session_state.get(_PICKED, {})
     st.session_state[_PICKED] = {}
     back = st.session_state[_BACK] = _went_back(settings)
     for s in settings:
@@ -326,7 +328,9 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
     URL, so links stay short.
     """
     kept = st.session_state.setdefault(_KEPT, {})
-    picked = st.session_state.get(_PICKED, {})
+    # a page's pick declared after an early publish: the last run's, until this run declares it (else it went into
+    # the link and left it again, two steps of the browser's history for one change)
+    picked = st.session_state.get(_PICKED_BEFORE, {}) | st.session_state.get(_PICKED, {})
     params = {}
     for s in settings:
         value = st.session_state.get(s.key, s.default)
