@@ -276,7 +276,7 @@ def faithfulness_figure(curves: Curves, insertion: bool, name: str, height: int 
     what, better = ("put back", "higher") if insertion else ("taken away", "lower")
     fig.update_layout(title=f"{'Insertion' if insertion else 'Deletion'}: area {better} is better", height=height,
                       margin=MARGIN, legend=dict(orientation="h", y=-0.2, yanchor="top"),  # a line each map
-                      xaxis=dict(title=f"pixels {what}", ticksuffix="%", range=[0, 100]),
+                      xaxis=dict(title=f"pixels {what}", ticksuffix="%", range=[0, 100], tickvals=[0, 25, 50, 75, 100]),
                       yaxis=dict(title=_two_lines(f"probability of {name}", 24), tickformat=".0%", range=[0, 1.02]))
     return fig
 

@@ -132,6 +132,8 @@ def _snapshots(files: dict[str, bytes], kept: dict[str, bytes], model, shape: tu
     """Put the snapshots that hold what a worker's snapshot of this network holds in ``kept`` (at most
     :data:`MOST_SNAPSHOTS`); what was left out, in words."""
     steps, dropped, expected = _steps(files, "snapshots"), [], None
+    if not steps:  # a Download made before they travelled with it
+        return ["the filters over training (this Download holds no snapshots)"]
     chosen = _spread(steps, MOST_SNAPSHOTS)
     if len(chosen) < len(steps):
         dropped.append(f"{len(steps) - len(chosen)} of its {len(steps)} snapshots (it keeps {MOST_SNAPSHOTS}, spread "
@@ -175,7 +177,8 @@ def _status(given: dict, owner: str) -> dict:
     ended = given.get("status") if given.get("status") in runs.FINAL else "interrupted"
     said = {key: labels.plain_name(given[key], most) for key, most in (("reason", 300), ("device", 100))
             if isinstance(given.get(key), str)}
-    came = "brought in from a download" + ("" if ended == given.get("status") else " taken while it trained")
+    came = "brought in from a download" + ("" if ended == given.get("status") else
+                                           " taken while it trained: it resumes with a fresh optimizer")
     created, accuracy, step = given.get("created"), given.get("test_accuracy"), given.get("step")
     return {"status": ended, "reason": "; ".join(filter(None, (said.get("reason"), came))),
             "name": given.get("name") if isinstance(given.get("name"), str) else "",

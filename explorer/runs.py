@@ -198,10 +198,21 @@ def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, 
         raise ValueError(f"a run brought in must have ended, not be {status.get('status')!r}")
 
     def make(base: Path) -> str:
-        name = labels.plain_name(status.get("name", "")) or _default_name(config, base)
+        name = _free_name(labels.plain_name(status.get("name", "")) or _default_name(config, base), base)
         return _place(base, config, {**status, "name": name, "pid": None, "request_id": request_id}, files)
 
     return _made(root, request_id, make)
+
+
+def _free_name(name: str, base: Path) -> str:
+    """``name``, or where a run here has it, "name (brought in)", numbered past the first: copies of one run had
+    stood in every model picker under one name."""
+    taken = {run.name for run in list_runs(base)}
+    for k in range(1, len(taken) + 2):
+        free = name if k == 1 else f"{name} (brought in{'' if k == 2 else f' {k - 1}'})"
+        if free not in taken:
+            return free
+    return name
 
 
 def _made(root: Path | None, request_id: str | None, make: Callable[[Path], str]) -> Run:

@@ -69,7 +69,10 @@ def test_the_same_zip_brought_in_again_is_the_same_run_and_anothers_is_their_own
     _, archive = trained
     first, _ = run_import.bring_in(archive, "student", tmp_path)
     assert run_import.bring_in(archive, "student", tmp_path)[0].id == first.id
-    assert run_import.bring_in(archive, "classmate", tmp_path)[0].id != first.id
+    again = run_import.bring_in(archive, "classmate", tmp_path)[0]
+    third = run_import.bring_in(archive, "teacher", tmp_path)[0]
+    assert again.id != first.id and again.name == "squares, first try (brought in)"  # names apart in every picker
+    assert third.name == "squares, first try (brought in 2)"
     runs.delete(first.id, tmp_path)
     assert run_import.bring_in(archive, "student", tmp_path)[0].id != first.id  # deleted: brought in anew
 
@@ -82,7 +85,8 @@ def test_a_download_taken_while_it_trained_comes_in_interrupted_with_its_own_fie
     here, _ = run_import.bring_in(changed, "me", tmp_path)
     fields = runs.status_fields(here.id, tmp_path)
     assert here.status == "interrupted" and here.owner == "me" and here.pid is None and "<" not in here.name
-    assert len(here.reason) < 400 and here.reason.endswith("x; brought in from a download taken while it trained")
+    assert len(here.reason) < 420 and here.reason.endswith(
+        "x; brought in from a download taken while it trained: it resumes with a fresh optimizer")
     assert here.created < 1e12 and here.device == "cuda:0 (NVIDIA H100)"
     assert "test_accuracy" not in fields and "step" not in fields  # not a share, not a number
 
@@ -276,3 +280,11 @@ def test_a_zip_behind_a_password_is_refused_in_words(trained, tmp_path):
         at = locked.find(b"PK\x01\x02", at + 4)
     with pytest.raises(run_import.ImportRefused, match="locked with a password"):
         run_import.bring_in(bytes(locked), "me", tmp_path)
+
+
+def test_a_download_made_before_snapshots_travelled_comes_in_and_says_it_has_none(trained, tmp_path):
+    run, archive = trained
+    older = _zipped({n: b for n, b in _members(archive).items() if "/snapshots/" not in n})
+    here, dropped = run_import.bring_in(older, "me", tmp_path)
+    assert here.status == "finished" and run_files.snapshot_steps(here.id, tmp_path) == []
+    assert dropped == ("the filters over training (this Download holds no snapshots)",)

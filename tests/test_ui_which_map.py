@@ -38,3 +38,18 @@ def test_signed_maps_rank_evidence_for_the_class_first_and_the_others_by_their_h
     assert torch.equal(ranked["a"], heat) and torch.equal(ranked["b"], -heat) and torch.allclose(ranked["c"], -heat)
     assert list(which_map.page_maps(plain, None, "Grad-CAM", occ, ig)) == ["Saliency", "Occlusion",
                                                                            "Integrated gradients"]
+
+
+def test_maps_within_a_tie_of_the_random_order_are_said_to_find_nothing():
+    """Random weights: every area 0.11, and the verdict had named winners."""
+    flat = _curves({"Saliency": [0.11, 0.11, 0.11], "Grad-CAM": [0.12, 0.11, 0.1], faithfulness.RANDOM: [0.11] * 3},
+                   {"Saliency": [0.11, 0.11, 0.11], "Grad-CAM": [0.1, 0.11, 0.12], faithfulness.RANDOM: [0.11] * 3})
+    assert which_map.verdict(flat, "9").startswith("On this image no map takes the probability of 9 away or brings "
+                                                   "it back faster than a random order")
+
+
+def test_a_class_the_network_does_not_believe_is_said_to_leave_nothing_to_delete():
+    unsure = _curves({"Saliency": [0.001, 0.05, 0.1], faithfulness.RANDOM: [0.001, 0.02, 0.1]},
+                     {"Saliency": [0.1, 0.05, 0.001], faithfulness.RANDOM: [0.1, 0.09, 0.001]})
+    assert which_map.verdict(unsure, "5").startswith("The network gives 5 0.1% on this image: deletion has no "
+                                                     "evidence to take away")

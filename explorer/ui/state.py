@@ -218,6 +218,8 @@ def restore(settings: Sequence[Setting], also: Sequence[str] = ()) -> None:
 def _unknown(settings: Sequence[Setting], also: Sequence[str]) -> None:
     """Name the link's parameters that are no setting of this page (another page's, pasted under this one's
     path): publish() leaves them out of the address, and the view had shown its defaults without a word."""
+    if _history_navigation():  # Back to the address st.switch_page passed through: another page's query, not a link
+        return
     unknown = sorted(set(st.query_params) - {s.param for s in settings} - set(also))
     if unknown:
         names = labels.listed([labels.code(name[:40]) for name in unknown], 5)

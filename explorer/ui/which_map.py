@@ -41,19 +41,32 @@ def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tens
     return ranked
 
 
+TIE = 0.02  # areas closer than this are read as equal: the curves move in steps of 5% of the pixels
+UNSURE = 0.05  # below this probability of the class at the start, deletion has nothing to take away
+
+
 def verdict(curves: faithfulness.Curves, name: str) -> str:
     """Which map took the probability of class ``name`` away fastest and which brought it back fastest, beside the
-    random order, and the maps no better than it."""
+    random order (closer than :data:`TIE`: no better than it), and the maps no better on either curve. Where the
+    network gives the class under :data:`UNSURE` to begin with, that instead."""
+    start = float(next(iter(curves.deletion.values()))[0])
+    if start < UNSURE:
+        return (f"The network gives {name} {labels.share(start)} on this image: deletion has no evidence to take "
+                "away, and the curves compare nothing. Explain a class it believes (the predicted one).")
     maps = [m for m in curves.deletion if m != faithfulness.RANDOM]
-    fall, rise = min(maps, key=curves.deletion_area), max(maps, key=curves.insertion_area)
     random_del, random_ins = curves.deletion_area(faithfulness.RANDOM), curves.insertion_area(faithfulness.RANDOM)
+    behind = [m for m in maps if curves.deletion_area(m) > random_del - TIE and curves.insertion_area(m) < random_ins
+              + TIE]
+    if len(behind) == len(maps):
+        return (f"On this image no map takes the probability of {name} away or brings it back faster than a random "
+                f"order of the pixels does (by {TIE} of area or more): none finds what the score rests on here.")
+    fall, rise = min(maps, key=curves.deletion_area), max(maps, key=curves.insertion_area)
     away = f"deletion area {curves.deletion_area(fall):.2f}, a random order's {random_del:.2f}"
     back = f"insertion area {curves.insertion_area(rise):.2f}, a random order's {random_ins:.2f}"
     said = (f"On this image, **{fall}** takes the probability of {name} away fastest ({away}) and brings it back "
             f"fastest ({back})." if fall == rise else
             f"On this image, **{fall}** takes the probability of {name} away fastest ({away}), and **{rise}** "
             f"brings it back fastest ({back}).")
-    behind = [m for m in maps if curves.deletion_area(m) >= random_del and curves.insertion_area(m) <= random_ins]
     if behind:
         said += (f" {labels.listed(behind)} {'does' if len(behind) == 1 else 'do'} no better than a random order "
                  "on either curve.")
