@@ -55,8 +55,8 @@ def verdict(curves: faithfulness.Curves, name: str) -> str:
                 "away, and the curves compare nothing. Explain a class it believes (the predicted one).")
     maps = [m for m in curves.deletion if m != faithfulness.RANDOM]
     random_del, random_ins = curves.deletion_area(faithfulness.RANDOM), curves.insertion_area(faithfulness.RANDOM)
-    behind = [m for m in maps if curves.deletion_area(m) > random_del - TIE and curves.insertion_area(m) < random_ins
-              + TIE]
+    behind = [m for m in maps
+              if curves.deletion_area(m) > random_del - TIE and curves.insertion_area(m) < random_ins + TIE]
     if len(behind) == len(maps):
         return (f"On this image no map takes the probability of {name} away or brings it back faster than a random "
                 f"order of the pixels does (by {TIE} of area or more): none finds what the score rests on here.")
