@@ -134,7 +134,6 @@ def network(config: dict, card: dict) -> nn.Module:
     if not fits:
         raise Refused("checkpoint.json does not describe the network's input, classes and statistics for "
                       f"{labels.data(config['data'])}")
-    card.update(classes=list(classes))  # under their present names
     try:
         model = architecture.build(config, shape, len(classes))
     except ArchitectureError as exc:

@@ -18,6 +18,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
+
 from explorer import labels, run_checks, runs
 from explorer.run_checks import Refused as ImportRefused
 
@@ -100,14 +102,15 @@ def check(files: dict[str, bytes], owner: str) -> Checked:
     config = run_checks.settings(_json(files, "config.json"))
     card = _json(files, "checkpoint.json")
     model = run_checks.network(config, card)
-    kept = {"checkpoint.json": json.dumps({k: card[k] for k in CARD}).encode()}  # the keys a worker writes
+    shape, classes = run_checks.input_of(config)
+    # the keys a worker writes, the classes under their present names
+    kept = {"checkpoint.json": json.dumps({**{k: card[k] for k in CARD}, "classes": list(classes)}).encode()}
     dropped: list[str] = []
     for step in _steps(files, "epochs"):
         run_checks.weights(model, files[f"epochs/{step}.safetensors"], f"epochs/{step}.safetensors")
         kept[f"epochs/{step}.safetensors"] = files[f"epochs/{step}.safetensors"]
     run_checks.weights(model, files["model.safetensors"], "model.safetensors")  # last: the snapshots' network
     kept["checkpoint.safetensors"] = files["model.safetensors"]
-    shape, classes = run_checks.input_of(config)
     dropped += _snapshots(files, kept, model, shape, classes)
     if "result.safetensors" in files:
         try:
@@ -127,7 +130,7 @@ def check(files: dict[str, bytes], owner: str) -> Checked:
     return Checked(config, status, kept, tuple(dropped))
 
 
-def _snapshots(files: dict[str, bytes], kept: dict[str, bytes], model, shape: tuple[int, int, int],
+def _snapshots(files: dict[str, bytes], kept: dict[str, bytes], model: nn.Module, shape: tuple[int, int, int],
                classes: tuple[str, ...]) -> list[str]:
     """Put the snapshots that hold what a worker's snapshot of this network holds in ``kept`` (at most
     :data:`MOST_SNAPSHOTS`); what was left out, in words."""
