@@ -20,7 +20,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from explorer import architecture, labels, model_card, models, shapes, training
-from explorer.runs import Run, RunNotFound, atomic_write, get, metrics, path, read_json, write_json
+from explorer.run_metrics import read as metrics_of
+from explorer.runs import Run, RunNotFound, atomic_write, get, path, read_json, write_json
 
 
 def _count(n: int, thing: str) -> str:
@@ -304,7 +305,7 @@ def _described(run: Run, root: Path | None) -> dict[str, str]:
     ``model.py`` (where the network can be written out in plain PyTorch)."""
     status = {k: v for k, v in read_json(run.path / "status.json").items() if k not in _PRIVATE}
     written = {"status.json": json.dumps(status, indent=2)}
-    if records := metrics(run.id, root):  # as metrics.jsonl: only a run that logged some
+    if records := metrics_of(run.id, root):  # as metrics.jsonl: only a run that logged some
         written["metrics.csv"] = curves_csv(records)
     if not (run.path / "checkpoint.json").exists():
         return written

@@ -10,7 +10,7 @@ One folder per run, ``<root>/<run id>/``::
     optimizer.pt             {"step", "optimizer": state dict}, read with torch.load(weights_only=True)
     checkpoint.json          step, epoch and what the network takes and predicts (input shape, classes, mean, std)
     result.safetensors       the finished run's confusion matrix and misclassified test images
-    cancel                   a flag file: the worker stops at its next record
+    cancel, pause            flag files: the worker stops, or holds, at its next record
     worker.log               the worker's stdout and stderr
 
 Every file is replaced atomically (a temporary file in the same folder, fsync, ``os.replace``), so a
@@ -20,7 +20,8 @@ process killed mid-write leaves the previous version readable. ``metrics.jsonl``
 scheduler never overwrite each other's fields.
 
 The tensors in a run's folder (snapshots, checkpoint, result) are read and written by
-:mod:`explorer.run_files`.
+:mod:`explorer.run_files`, the cancel and pause flags by :mod:`explorer.run_flags`, the metrics log by
+:mod:`explorer.run_metrics`.
 
 Statuses: queued, running, finished, failed, cancelled, diverged, interrupted (with a reason).
 """
@@ -30,7 +31,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import math
 import os
 import re
 import secrets
@@ -290,7 +290,7 @@ def get(run_id: str, root: Path | None = None) -> Run:
     except ValueError:  # not JSON: edited by hand, or a disk that filled up
         raise ValueError(f"run {run_id}'s config.json or status.json is not JSON: its files are damaged") from None
     if not (isinstance(config, dict) and config and isinstance(status, dict) and status.get("status") in STATUSES
-            and all(_is_number(status.get(stamp)) for stamp in ("created", "updated"))):
+            and all(is_number(status.get(stamp)) for stamp in ("created", "updated"))):
         raise ValueError(f"run {run_id}'s config or status is damaged")
     return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),
                status["created"], status["updated"], status.get("device", ""), status.get("pid"),
@@ -478,120 +478,6 @@ def recover(root: Path | None = None) -> list[str]:
     return recovered
 
 
-# --- cancelling ------------------------------------------------------------------------------
-
-def request_cancel(run_id: str, root: Path | None = None) -> None:
-    """Ask the run's worker to stop at its next progress record."""
-    atomic_write(path(run_id, root) / "cancel", lambda tmp: tmp.write_text(str(time.time())))
-
-
-def cancel_requested(run_id: str, root: Path | None = None) -> bool:
-    return (path(run_id, root) / "cancel").exists()
-
-
-# --- pausing ---------------------------------------------------------------------------------
-
-PAUSE_LIMIT_S = 600.0  # a run's pauses in all: each holds the shared queue (paused again and again, it would keep it)
-
-
-def request_pause(run_id: str, paused: bool, root: Path | None = None) -> None:
-    """Ask the run's worker to hold at its next progress record (``paused``), or to go on."""
-    flag = path(run_id, root) / "pause"
-    if paused:
-        atomic_write(flag, lambda tmp: tmp.write_text(str(time.time())))
-    else:
-        flag.unlink(missing_ok=True)
-
-
-def paused_since(run_id: str, root: Path | None = None) -> float | None:
-    """When a pause was asked (``time.time()``), None when the run is not paused."""
-    try:
-        return float((path(run_id, root) / "pause").read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def paused_total(run_id: str, root: Path | None = None) -> float:
-    """Seconds the run's pauses have held it so far, the one under way not counted."""
-    try:
-        return float((path(run_id, root) / "paused_total").read_text())
-    except (FileNotFoundError, ValueError):
-        return 0.0
-
-
-def pause_left(run_id: str, root: Path | None = None, limit_s: float = PAUSE_LIMIT_S) -> float:
-    """Seconds of pausing the run has left of ``limit_s``, the pause under way counted."""
-    since = paused_since(run_id, root)
-    return max(limit_s - paused_total(run_id, root) - (time.time() - since if since is not None else 0.0), 0.0)
-
-
-def hold_while_paused(run_id: str, root: Path | None = None, limit_s: float = PAUSE_LIMIT_S,
-                      poll_s: float = 0.2) -> None:
-    """In the worker, between records: wait while the run is paused, until it is continued or cancelled, or until
-    its pauses have held it ``limit_s`` seconds in all (then it goes on, and the pause is cleared)."""
-    since = first = paused_since(run_id, root)
-    if since is None:
-        return
-    try:
-        while since is not None and not cancel_requested(run_id, root):
-            if pause_left(run_id, root, limit_s) <= 0:
-                request_pause(run_id, False, root)
-                return
-            time.sleep(poll_s)
-            since = paused_since(run_id, root)
-    finally:
-        held = paused_total(run_id, root) + time.time() - first
-        atomic_write(path(run_id, root) / "paused_total", lambda tmp: tmp.write_text(str(held)))
-
-
-# --- metrics ---------------------------------------------------------------------------------
-
-def append_metrics(run_id: str, records: Iterable[dict], root: Path | None = None) -> None:
-    """Append records as JSON lines in one ``write``; a line cut off earlier by a crash is closed first.
-
-    Non-finite floats (a diverged loss) are written as null: JSON has no NaN.
-    """
-    text = "".join(json.dumps(_finite(record)) + "\n" for record in records)
-    target = path(run_id, root) / "metrics.jsonl"
-    fd = os.open(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            text = "\n" + text  # the cut-off line stays unreadable, the new ones stay whole
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
-def _finite(record: dict) -> dict:
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
-
-
-def metrics(run_id: str, root: Path | None = None) -> list[dict]:
-    """Every readable record in order; records undone by a resume are dropped.
-
-    A ``{"phase": "resume", "step": s}`` record (written when a worker continues from a
-    checkpoint at step ``s``) supersedes the records after step ``s`` written before it.
-    """
-    try:
-        lines = (path(run_id, root) / "metrics.jsonl").read_bytes().splitlines()
-    except FileNotFoundError:
-        return []
-    except OSError:  # not a file, or not readable: a damaged run shows no records rather than no page
-        return []
-    records: list[dict] = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:  # cut off mid-write by a crash, or bytes that are not text
-            continue
-        if not isinstance(record, dict) or not _is_number(record.get("step", 0)):  # not one a worker wrote
-            continue
-        if record.get("phase") == "resume":
-            records = [r for r in records if r.get("step", 0) <= record.get("step", 0)]
-        records.append(record)
-    return records
-
-
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """A JSON number (a bool is not one)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)

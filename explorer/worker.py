@@ -11,7 +11,7 @@ The worker reads the run's ``config.json``, marks the run "running", trains with
 record to ``metrics.jsonl``, a snapshot of the first layer every ``snapshot_every`` steps, a
 checkpoint at each epoch end. It ends the run "finished" (with a confusion matrix), "diverged",
 "cancelled" (the cancel flag, checked at every record: at least once a second) or "failed" with
-the error. A pause flag holds it at its next record (``runs.hold_while_paused``). A run folder that
+the error. A pause flag holds it at its next record (``run_flags.hold_while_paused``). A run folder that
 holds a checkpoint is continued from it (its optimizer state too).
 
 Being a process of its own, a crash, a CUDA error or an out-of-memory kill takes down this run
@@ -48,7 +48,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from explorer import architecture, data, inputs, inspect, models, run_files, runs, training
+from explorer import architecture, data, inputs, inspect, models, run_files, run_flags, run_metrics, runs, training
 
 PROBE = 4  # test images whose feature maps every snapshot keeps
 READ = 12  # test images whose class probabilities every snapshot keeps: the network's readings, live
@@ -216,8 +216,8 @@ def _start_point(run_id: str, root: Path, job: Job, device: torch.device) -> tup
         start = meta["step"]
     job.model.to(device)  # before the optimizer: its state is loaded beside the parameters
     optimizer = training.make_optimizer(job.model, job.config, state)
-    if runs.metrics(run_id, root) or start:
-        runs.append_metrics(run_id, [{"phase": "resume", "step": start, "time": time.time()}], root)
+    if run_metrics.read(run_id, root) or start:
+        run_metrics.append(run_id, [{"phase": "resume", "step": start, "time": time.time()}], root)
         run_files.drop_snapshots_after(run_id, start, root)
     return optimizer, start
 
@@ -241,8 +241,8 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
                                 classes=job.meta["classes"])
 
     def hold() -> None:  # between records; a pause is not training time
-        runs.hold_while_paused(run_id, root)
-        if runs.cancel_requested(run_id, root):  # cancelled while paused: not one step more
+        run_flags.hold_while_paused(run_id, root)
+        if run_flags.cancel_requested(run_id, root):  # cancelled while paused: not one step more
             raise Cancelled()
 
     if start == 0:  # the initial filters and weights
@@ -252,7 +252,7 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
     try:
         for record in training.train(job.model, job.train_set, job.test_set, job.config,
                                      optimizer=optimizer, start_step=start, hold=hold):
-            runs.append_metrics(run_id, [{**dataclasses.asdict(record), "time": time.time()}], root)
+            run_metrics.append(run_id, [{**dataclasses.asdict(record), "time": time.time()}], root)
             if record.phase == "diverged":
                 return "diverged", (f"the loss became {record.loss} at step {record.step}: "
                                     f"try a smaller learning rate (now {job.config.lr:g})"), {}
@@ -271,7 +271,7 @@ def train_run(run_id: str, root: Path, job: Job, device: torch.device) -> tuple[
                 accuracy = record.test_accuracy
                 return "finished", f"test accuracy {accuracy:.1%}" if accuracy is not None else "", \
                     {"test_accuracy": accuracy, "step": record.step}
-            if runs.cancel_requested(run_id, root):
+            if run_flags.cancel_requested(run_id, root):
                 return "cancelled", f"cancelled at step {record.step} of {record.steps}", {"step": record.step}
     except Cancelled:
         return "cancelled", f"cancelled at step {record.step} of {record.steps}", {"step": record.step}
@@ -310,11 +310,11 @@ def run(folder: Path) -> str:
 def _outcome(run_id: str, root: Path, config: dict, device: torch.device) -> tuple[str, str, dict]:
     """The final (status, reason, fields) of training; every failure becomes a reason, not a crash."""
     try:
-        if runs.cancel_requested(run_id, root):
+        if run_flags.cancel_requested(run_id, root):
             return "cancelled", "cancelled before training began", {}
         return train_run(run_id, root, make_job(config, root), device)
     except Stopped:
-        if runs.cancel_requested(run_id, root):
+        if run_flags.cancel_requested(run_id, root):
             return "cancelled", "cancelled (the worker was stopped)", {}
         return "interrupted", "the worker was stopped (SIGTERM); resume to continue", {}
     except torch.OutOfMemoryError:

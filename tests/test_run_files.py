@@ -7,7 +7,7 @@ import zipfile
 import torch
 from torch import nn
 
-from explorer import run_files, runs
+from explorer import run_files, run_metrics, runs
 
 CONFIG = {"model": "lenet5", "data": "shapes", "epochs": 1}
 
@@ -48,7 +48,7 @@ def test_export_zips_weights_config_metrics_the_kept_epochs_and_the_snapshots(tm
     from safetensors.torch import load
 
     run = runs.create(CONFIG, root=tmp_path)
-    runs.append_metrics(run.id, [{"phase": "done", "step": 1}], tmp_path)
+    run_metrics.append(run.id, [{"phase": "done", "step": 1}], tmp_path)
     run_files.save_checkpoint(run.id, nn.Linear(2, 2), None, 1, 1.0, tmp_path)
     untrained = nn.Linear(2, 2)
     for epoch in (0, 1):
@@ -140,14 +140,14 @@ def test_the_curves_as_csv_one_row_a_record_and_in_the_zip(tmp_path):
     from explorer import runs
 
     run = runs.create({"data": "shapes", "model": "lenet5"}, root=tmp_path)
-    runs.append_metrics(run.id, [{"phase": "train", "step": 5, "steps": 10, "epoch": 0.5, "loss": 1.5, "accuracy": 0.4,
+    run_metrics.append(run.id, [{"phase": "train", "step": 5, "steps": 10, "epoch": 0.5, "loss": 1.5, "accuracy": 0.4,
                                   "lr": 0.003, "elapsed": 1.0, "images_per_s": 640.0},
                                  {"phase": "eval", "step": 10, "steps": 10, "epoch": 1.0, "loss": 1.2, "accuracy": 0.5,
                                   "test_loss": 1.3, "test_accuracy": 0.55, "lr": 0.0, "elapsed": 2.0,
                                   "images_per_s": 640.0}], tmp_path)
-    rows = list(csv.DictReader(io.StringIO(run_files.curves_csv(runs.metrics(run.id, tmp_path)))))
+    rows = list(csv.DictReader(io.StringIO(run_files.curves_csv(run_metrics.read(run.id, tmp_path)))))
     assert [r["phase"] for r in rows] == ["train", "eval"]
     assert rows[0]["test_loss"] == "" and rows[1]["test_loss"] == "1.3"
     assert list(rows[0]) == list(run_files.CSV_COLUMNS)
     with zipfile.ZipFile(io.BytesIO(run_files.export(run.id, tmp_path))) as archive:
-        assert archive.read(f"{run.id}/metrics.csv").decode() == run_files.curves_csv(runs.metrics(run.id, tmp_path))
+        assert archive.read(f"{run.id}/metrics.csv").decode() == run_files.curves_csv(run_metrics.read(run.id, tmp_path))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from explorer import architecture, data, run_checks, run_files, run_import, runs, worker
+from explorer import architecture, data, run_checks, run_files, run_import, run_metrics, runs, worker
 
 TINY = {"model": "lenet5", "data": "shapes", "train_images": 256, "test_images": 64, "epochs": 2,
         "batch_size": 64, "snapshot_every": 1, "seed": 0}
@@ -57,7 +57,7 @@ def test_a_download_brought_in_elsewhere_is_the_same_run_there(trained, tmp_path
         assert torch.equal(run_files.build_model(here.id, tmp_path).state_dict()[name], value)
     assert run_files.snapshot_steps(here.id, tmp_path) == run_files.snapshot_steps(run.id, run.path.parent)
     assert run_files.saved_epochs(here.id, tmp_path) == run_files.saved_epochs(run.id, run.path.parent)
-    assert runs.metrics(here.id, tmp_path) == runs.metrics(run.id, run.path.parent)
+    assert run_metrics.read(here.id, tmp_path) == run_metrics.read(run.id, run.path.parent)
     assert torch.equal(run_files.load_result(here.id, tmp_path)["confusion"],
                        run_files.load_result(run.id, run.path.parent)["confusion"])
     fields = runs.status_fields(here.id, tmp_path)
@@ -150,7 +150,7 @@ def test_a_damaged_snapshot_result_or_curve_line_is_left_out_and_named(trained, 
                        "the confusion matrix and example mistakes (not of its test images)",
                        "2 unreadable lines of the curves")
     assert step not in run_files.snapshot_steps(here.id, tmp_path) and run_files.load_result(here.id, tmp_path) is None
-    assert runs.metrics(here.id, tmp_path) == runs.metrics(run.id, run.path.parent)
+    assert run_metrics.read(here.id, tmp_path) == run_metrics.read(run.id, run.path.parent)
 
 
 def test_only_an_ended_run_is_adopted(tmp_path):

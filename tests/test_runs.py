@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from explorer import run_files, runs
+from explorer import run_files, run_metrics, runs
 from tests.conftest import ROOT
 
 CONFIG = {"model": "lenet5", "data": "shapes", "epochs": 1}
@@ -92,17 +92,6 @@ def test_set_status_only_from_leaves_a_final_status_alone(tmp_path):
         runs.set_status(run.id, "exploded", "", tmp_path)
 
 
-def test_a_cut_off_metrics_line_is_skipped_and_the_next_append_stays_readable(tmp_path):
-    run = runs.create(CONFIG, root=tmp_path)
-    runs.append_metrics(run.id, [{"phase": "train", "step": 1}, {"phase": "train", "step": 2}], tmp_path)
-    with open(run.path / "metrics.jsonl", "a") as handle:
-        handle.write('{"phase": "train", "st')  # a crash mid-write
-    assert [r["step"] for r in runs.metrics(run.id, tmp_path)] == [1, 2]
-    runs.append_metrics(run.id, [{"phase": "eval", "step": 3, "loss": float("nan")}], tmp_path)
-    records = runs.metrics(run.id, tmp_path)
-    assert [r["step"] for r in records] == [1, 2, 3] and records[-1]["loss"] is None  # JSON has no NaN
-
-
 @pytest.mark.parametrize("config,status", [
     *(('{"model": "lenet5"}', status) for status in ("{}", "[]", "null", '{"status": "fin',
                                                      '{"status": "finished", "created": "x"}',
@@ -138,71 +127,6 @@ def test_a_folder_the_server_may_not_read_is_passed_over(tmp_path, monkeypatch):
         runs.get(shut.id, tmp_path)
 
 
-def test_a_metrics_file_of_bytes_or_a_folder_gives_what_it_can(tmp_path):
-    """Bytes that are not UTF-8 had hidden every run's list (UnicodeDecodeError), a folder named so too."""
-    run = runs.create(CONFIG, root=tmp_path)
-    (run.path / "metrics.jsonl").write_bytes(b'\xff\xfe garbage\n{"phase": "train", "step": 1}\n')
-    assert [r["step"] for r in runs.metrics(run.id, tmp_path)] == [1]
-    (run.path / "metrics.jsonl").unlink()
-    (run.path / "metrics.jsonl").mkdir()
-    assert runs.metrics(run.id, tmp_path) == []
-
-
-def test_records_a_worker_did_not_write_are_skipped(tmp_path):
-    run = runs.create(CONFIG, root=tmp_path)
-    (run.path / "metrics.jsonl").write_text('{"phase": "train", "step": 1}\n{"step": "a"}\n{"phase": "resume"}\n'
-                                             '{"phase": "train", "step": 1}\n')
-    assert [(r["phase"], r.get("step")) for r in runs.metrics(run.id, tmp_path)] == [
-        ("resume", None), ("train", 1)]  # a resume without a step: from the start
-
-
-def test_a_resume_record_supersedes_the_records_after_its_step(tmp_path):
-    run = runs.create(CONFIG, root=tmp_path)
-    runs.append_metrics(run.id, [{"phase": "train", "step": s} for s in (10, 20, 30)], tmp_path)
-    runs.append_metrics(run.id, [{"phase": "resume", "step": 20}, {"phase": "train", "step": 30}], tmp_path)
-    assert [(r["phase"], r["step"]) for r in runs.metrics(run.id, tmp_path)] == [
-        ("train", 10), ("train", 20), ("resume", 20), ("train", 30)]
-
-
-def _held(run_id: str, root, limit_s: float = 30) -> float:
-    """Seconds ``hold_while_paused`` held the worker."""
-    began = time.monotonic()
-    runs.hold_while_paused(run_id, root, limit_s, poll_s=0.02)
-    return time.monotonic() - began
-
-
-def test_a_paused_run_is_held_until_continued_cancelled_or_the_limit(tmp_path):
-    run = runs.create(CONFIG, root=tmp_path)
-    assert runs.paused_since(run.id, tmp_path) is None and _held(run.id, tmp_path) < 0.5  # not paused: no wait
-    runs.request_pause(run.id, True, tmp_path)
-    assert time.time() - runs.paused_since(run.id, tmp_path) < 5
-    threading.Timer(0.5, runs.request_pause, (run.id, False, tmp_path)).start()
-    assert 0.4 < _held(run.id, tmp_path) < 10  # until "Continue"
-    runs.request_pause(run.id, True, tmp_path)
-    threading.Timer(0.5, runs.request_cancel, (run.id, tmp_path)).start()
-    assert 0.4 < _held(run.id, tmp_path) < 10  # a cancel ends the pause: the worker then stops
-    runs.requeue(run.id, "", tmp_path)
-    assert runs.paused_since(run.id, tmp_path) is None and not runs.cancel_requested(run.id, tmp_path)
-    runs.request_pause(run.id, True, tmp_path)
-    assert _held(run.id, tmp_path, limit_s=0.3) < 10  # a student who went away: the queue behind is not held
-    assert runs.paused_since(run.id, tmp_path) is None  # and the run says it goes on
-
-
-def test_a_runs_pauses_add_up_to_the_limit_paused_again_and_again(tmp_path):
-    """Paused, continued, paused again: the second pause ends when the two have held it the limit in all (else a
-    student could hold the class's queue for good)."""
-    run = runs.create(CONFIG, root=tmp_path)
-    runs.request_pause(run.id, True, tmp_path)
-    threading.Timer(0.6, runs.request_pause, (run.id, False, tmp_path)).start()
-    first = _held(run.id, tmp_path, limit_s=1.5)
-    assert 0.5 < first < 1.4 and abs(runs.paused_total(run.id, tmp_path) - first) < 0.2
-    runs.request_pause(run.id, True, tmp_path)
-    assert 1.5 - first - 0.3 < runs.pause_left(run.id, tmp_path, 1.5) <= 1.5 - first + 0.1
-    second = _held(run.id, tmp_path, limit_s=1.5)
-    assert abs(first + second - 1.5) < 0.4 and runs.paused_since(run.id, tmp_path) is None
-    assert runs.pause_left(run.id, tmp_path, 1.5) == 0.0
-
-
 def _fake_worker(seconds: float) -> subprocess.Popen:
     """A process whose command line names explorer.worker, as a real worker's does."""
     return subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})", "explorer.worker"])
@@ -230,14 +154,14 @@ _WRITER = """
 import sys, torch
 from pathlib import Path
 from torch import nn
-from explorer import run_files, runs
+from explorer import run_files, run_metrics, runs
 root, run_id = Path(sys.argv[1]), sys.argv[2]
 model = nn.Linear(64, 64)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 i = 0
 while True:
     runs.set_status(run_id, "running", f"step {i}", root, step=i)
-    runs.append_metrics(run_id, [{"phase": "train", "step": i, "pad": "x" * 20000}], root)
+    run_metrics.append(run_id, [{"phase": "train", "step": i, "pad": "x" * 20000}], root)
     run_files.save_snapshot(run_id, i % 3, {"filters": torch.full((128, 128), float(i))}, root)
     with torch.no_grad():
         model.weight.fill_(i)
@@ -252,14 +176,14 @@ def test_a_writer_killed_mid_write_leaves_the_run_readable(tmp_path):
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         deadline = time.monotonic() + 30
-        while len(runs.metrics(run.id, tmp_path)) < 60 and time.monotonic() < deadline and writer.poll() is None:
+        while len(run_metrics.read(run.id, tmp_path)) < 60 and time.monotonic() < deadline and writer.poll() is None:
             time.sleep(0.02)
         writer.send_signal(signal.SIGKILL)
     finally:
         writer.kill()
         writer.wait()
     status = runs.status_fields(run.id, tmp_path)
-    steps = [r["step"] for r in runs.metrics(run.id, tmp_path)]
+    steps = [r["step"] for r in run_metrics.read(run.id, tmp_path)]
     assert len(steps) >= 60 and steps == list(range(len(steps)))  # whole lines, in order, none lost
     assert status["status"] == "running" and status["step"] in (steps[-1], steps[-1] + 1)  # status is written first
     for step in run_files.snapshot_steps(run.id, tmp_path):  # each file whole: one value throughout

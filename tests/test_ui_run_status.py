@@ -65,7 +65,7 @@ def test_a_queued_run_hears_how_long_the_run_training_now_has_left(tmp_path, mon
     """A second student's click waited 109 s under "Queued: 1 run ahead of it", with no word of how long."""
     import os
 
-    from explorer import runs
+    from explorer import run_flags, run_metrics, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     training = runs.create({"data": "shapes"}, root=tmp_path)
@@ -73,11 +73,11 @@ def test_a_queued_run_hears_how_long_the_run_training_now_has_left(tmp_path, mon
     waiting = runs.create({"data": "shapes", "seed": 1}, root=tmp_path)
     line = [runs.get(training.id, tmp_path), runs.get(waiting.id, tmp_path)]
     assert run_status._soonest_left(line) is None  # no step logged yet: no guess
-    runs.append_metrics(training.id, [{"phase": "train", "step": 25, "steps": 100, "epoch": 0.5, "elapsed": 10.0,
+    run_metrics.append(training.id, [{"phase": "train", "step": 25, "steps": 100, "epoch": 0.5, "elapsed": 10.0,
                                        "images_per_s": 100.0}], tmp_path)
     assert run_status._soonest_left(line) == pytest.approx(30.0)  # 75 steps at 0.4 s
-    runs.request_pause(training.id, True, tmp_path)  # paused: the wait is at most the rest of its pause, then 30 s
-    assert run_status._soonest_left(line) == pytest.approx(runs.PAUSE_LIMIT_S + 30.0, abs=2)
+    run_flags.request_pause(training.id, True, tmp_path)  # paused: the wait is at most the rest of its pause, then 30 s
+    assert run_status._soonest_left(line) == pytest.approx(run_flags.PAUSE_LIMIT_S + 30.0, abs=2)
 
 
 def test_the_backend_follows_the_run_store_it_serves(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from explorer import architecture, data, models, run_files, runs, training, worker
+from explorer import architecture, data, models, run_files, run_flags, run_metrics, runs, training, worker
 
 TINY = {"model": "lenet5", "data": "shapes", "train_images": 512, "test_images": 128, "epochs": 2,
         "batch_size": 64, "snapshot_every": 4, "seed": 0}
@@ -20,7 +20,7 @@ def _run(tmp_path, config: dict) -> runs.Run:
 def test_a_finished_run_leaves_metrics_snapshots_checkpoint_and_result(tmp_path):
     run = _run(tmp_path, TINY)
     assert run.status == "finished" and run.device == "cpu" and run.reason.startswith("test accuracy")
-    records = runs.metrics(run.id, tmp_path)
+    records = run_metrics.read(run.id, tmp_path)
     assert records[-1]["phase"] == "done" and records[-1]["step"] == 16
     assert [r["step"] for r in records if r["phase"] == "eval"] == [8, 16]
     assert all(r["test_accuracy"] is not None for r in records if r["phase"] == "eval")
@@ -72,13 +72,13 @@ def test_a_finished_run_is_a_model_with_its_spec(tmp_path):
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     run = runs.create(TINY, root=tmp_path)
     # stop right after the first epoch's checkpoint, as a crash there would
-    monkeypatch.setattr(runs, "cancel_requested", lambda run_id, root=None: (run.path / "checkpoint.json").exists())
+    monkeypatch.setattr(run_flags, "cancel_requested", lambda run_id, root=None: (run.path / "checkpoint.json").exists())
     worker.run(run.path)
     assert run_files.load_checkpoint(run.id, tmp_path)[2]["step"] == 8
     monkeypatch.undo()
     runs.set_status(run.id, "interrupted", "the machine rebooted", tmp_path)
     assert worker.run(run.path) == "finished"
-    records = runs.metrics(run.id, tmp_path)
+    records = run_metrics.read(run.id, tmp_path)
     resume = next(i for i, r in enumerate(records) if r["phase"] == "resume")
     assert records[resume]["step"] == 8 and records[resume + 1]["step"] > 8  # no step redone from 0
     assert records[-1]["step"] == 16 and [r["step"] for r in records if r["phase"] == "eval"] == [8, 16]
@@ -158,7 +158,7 @@ def test_a_missing_data_set_is_said_in_a_line_and_the_servers_paths_go_to_the_lo
 
 def test_a_cancel_flag_set_before_the_start_cancels(tmp_path):
     run = runs.create(TINY, root=tmp_path)
-    runs.request_cancel(run.id, tmp_path)
+    run_flags.request_cancel(run.id, tmp_path)
     assert worker.run(run.path) == "cancelled"
 
 
@@ -166,10 +166,10 @@ def test_a_run_cancelled_while_paused_takes_no_step_more(tmp_path):
     import threading
 
     run = runs.create(TINY, root=tmp_path)
-    runs.request_pause(run.id, True, tmp_path)  # held at its first record
-    threading.Timer(2.0, runs.request_cancel, (run.id, tmp_path)).start()
+    run_flags.request_pause(run.id, True, tmp_path)  # held at its first record
+    threading.Timer(2.0, run_flags.request_cancel, (run.id, tmp_path)).start()
     assert worker.run(run.path) == "cancelled"
-    held = [r["step"] for r in runs.metrics(run.id, tmp_path) if "steps" in r]
+    held = [r["step"] for r in run_metrics.read(run.id, tmp_path) if "steps" in r]
     assert runs.get(run.id, tmp_path).reason == f"cancelled at step {held[-1]} of 16" and len(held) == 1
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from explorer import run_files, runs
+from explorer import run_files, run_flags, run_metrics, runs
 from explorer.runs import Run
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -89,7 +89,7 @@ class LocalBackend:
         return runs.get(run_id, self.root)
 
     def progress(self, run_id: str) -> list[dict]:
-        return runs.metrics(run_id, self.root)
+        return run_metrics.read(run_id, self.root)
 
     def cancel(self, run_id: str) -> None:
         """A queued run is cancelled at once; a running one gets the flag, and is killed if it ignores it."""
@@ -101,7 +101,7 @@ class LocalBackend:
             if worker is None and (run.pid is None or not runs.alive(run.pid)):  # nobody is running it
                 runs.set_status(run_id, "cancelled", "cancelled before it started", self.root, only_from=runs.ACTIVE)
                 return
-            runs.request_cancel(run_id, self.root)
+            run_flags.request_cancel(run_id, self.root)
             if worker is not None and worker.cancel_at is None:
                 worker.cancel_at = time.monotonic()
 
@@ -223,7 +223,7 @@ class LocalBackend:
             return
         if not run.active or run.pid != worker.pid:  # ended as it should, or queued again since
             return
-        if runs.cancel_requested(worker.run_id, self.root):
+        if run_flags.cancel_requested(worker.run_id, self.root):
             status, reason = "cancelled", "cancelled (the worker was stopped)"
         else:
             status, reason = "failed", _death(worker, code) + _tail(worker.run_id, self.root)

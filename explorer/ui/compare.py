@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import figures, labels, mosaic, run_files, runs, train_figures
+from explorer import figures, labels, mosaic, run_files, run_metrics, runs, train_figures
 from explorer.ui import lab, layout, state
 
 
@@ -45,7 +45,7 @@ def draw(listed: list[runs.Run]) -> None:
     picked = [every[i] for i in chosen]
     smoothing, x, log_loss = lab.curve_view()  # as the run's curves above
     st.plotly_chart(train_figures.comparison_figure(  # plotly reads <b>, <a href>... in a name: escaped
-        [(labels.plot_text(_label(r)), runs.metrics(r.id)) for r in picked], smoothing=smoothing, x=x,
+        [(labels.plot_text(_label(r)), run_metrics.read(r.id)) for r in picked], smoothing=smoothing, x=x,
         log_loss=log_loss), key="tr_compare_fig")
     if smoothing:
         st.caption(f"The training losses smoothed by {smoothing:g}, as TensorBoard smooths (the slider above a run's "

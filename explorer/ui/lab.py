@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 from torch import nn
 
-from explorer import (architecture, labels, models, mosaic, run_files, runs, train_figures,
+from explorer import (architecture, labels, models, mosaic, run_files, run_metrics, runs, train_figures,
                       worker)
 from explorer.ui import filter_view, layer_editor, layout, run_status, state, visitor
 
@@ -182,7 +182,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
     except ValueError as exc:  # damaged since the page listed it
         st.warning(f"That run cannot be shown: {exc}.")
         return
-    records = runs.metrics(run_id)
+    records = run_metrics.read(run_id)
     st.markdown(f"### {labels.md_text(run.name)}")
     st.caption(run_files.describe(run.config))
     if settings:
@@ -384,5 +384,5 @@ def _test_split(config_json: str):
 
 def accuracy_text(run: runs.Run) -> str:
     """The run's last test accuracy, as a percentage ("-" before its first epoch ends)."""
-    tests = [r["test_accuracy"] for r in runs.metrics(run.id) if r.get("test_accuracy") is not None]
+    tests = [r["test_accuracy"] for r in run_metrics.read(run.id) if r.get("test_accuracy") is not None]
     return f"{tests[-1]:.1%}" if tests else "-"

@@ -7,7 +7,7 @@ import os
 
 import streamlit as st
 
-from explorer import backends, labels, run_files, runs, training
+from explorer import backends, labels, run_files, run_flags, run_metrics, runs, training
 from explorer.ui import layout, visitor
 
 
@@ -50,10 +50,10 @@ def _soonest_left(line: list[runs.Run]) -> float | None:
     if it is paused (the rest of its pause counted); None if none has logged a step yet."""
     lefts = []
     for other in line:
-        records = runs.metrics(other.id) if other.status == "running" else []
+        records = run_metrics.read(other.id) if other.status == "running" else []
         if (last := next((r for r in reversed(records) if "steps" in r), None)) is not None:
             # a pause holds the queue until it is continued or its run's pausing time is spent
-            held = runs.pause_left(other.id) if runs.paused_since(other.id) is not None else 0.0
+            held = run_flags.pause_left(other.id) if run_flags.paused_since(other.id) is not None else 0.0
             lefts.append(held + training.seconds_left(last["step"], last["steps"], last["elapsed"],
                                                       training.recent_start(records)))
     return min(lefts, default=None)
@@ -74,7 +74,7 @@ def line(run: runs.Run, records: list[dict]) -> None:
         st.info(("Queued: next in line on this server" if ahead == 0 else
                  f"Queued: {ahead} {labels.plural(ahead, 'run')} ahead of it on this server")
                 + ("." if left is None else f"; the run training now is paused, and ends in {left / 60:.0f} min at the "
-                   f"latest (a pause goes on by itself after {runs.PAUSE_LIMIT_S / 60:.0f} minutes)." if paused else
+                   f"latest (a pause goes on by itself after {run_flags.PAUSE_LIMIT_S / 60:.0f} minutes)." if paused else
                    f"; the run training now has about {left:.0f} s left."))
         return
     if last is None and run.active:
@@ -112,10 +112,10 @@ def _ended_words(run: runs.Run) -> str:
 
 def paused_words(run: runs.Run) -> str:
     """"paused (goes on by itself in 9 min)" for a running run that is paused, else ""."""
-    since = runs.paused_since(run.id) if run.status == "running" else None
+    since = run_flags.paused_since(run.id) if run.status == "running" else None
     if since is None:
         return ""
-    left = runs.pause_left(run.id)
+    left = run_flags.pause_left(run.id)
     return f"paused (goes on by itself in {left / 60:.0f} min)" if left >= 60 else "paused (goes on in under a minute)"
 
 
@@ -129,16 +129,16 @@ def controls(run: runs.Run) -> None:
     demo); its owner's browser only."""
     row = st.container(horizontal=True, gap="small")
     if run.status == "running":
-        paused, spent = runs.paused_since(run.id) is not None, runs.pause_left(run.id) < 1
-        row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=runs.request_pause,
+        paused, spent = run_flags.paused_since(run.id) is not None, run_flags.pause_left(run.id) < 1
+        row.button("Continue" if paused else "Pause", key=f"tr_pause_{run.id}", on_click=run_flags.request_pause,
                    args=(run.id, not paused), icon=":material/play_arrow:" if paused else ":material/pause:",
                    disabled=spent and not paused,
                    help="Go on training from where it was held." if paused else
-                   f"This run's pauses have held it {runs.PAUSE_LIMIT_S / 60:.0f} minutes, as long as a run may: "
+                   f"This run's pauses have held it {run_flags.PAUSE_LIMIT_S / 60:.0f} minutes, as long as a run may: "
                    "runs queued behind it wait." if spent else
                    "Hold the training where it is, to look at the filters or zoom into the curves (they redraw "
                    "each second while it trains). A paused run keeps its place: runs queued behind it wait, "
-                   f"so its pauses end by themselves after {runs.PAUSE_LIMIT_S / 60:.0f} minutes in all.")
+                   f"so its pauses end by themselves after {run_flags.PAUSE_LIMIT_S / 60:.0f} minutes in all.")
     asked = f"tr_cancel_asked_{run.id}"
     if not st.session_state.get(asked):
         row.button("Cancel this run", key=f"tr_cancel_{run.id}", on_click=st.session_state.__setitem__,

@@ -105,7 +105,7 @@ def test_a_link_comparing_more_runs_than_the_box_takes_shows_the_first_six(tmp_p
 def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     import torch
 
-    from explorer import run_files, runs
+    from explorer import run_files, run_metrics, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     made = []
@@ -113,7 +113,7 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     for name, init, accuracy, owner in [("learned", None, 0.8, "browser-aaaaaaaaaaaa"),
                                         ("sobel", sobel, 0.7, "browser-bbbbbbbbbbbb")]:
         run = runs.create({"model": "lenet5", "data": "shapes", "init": init}, root=tmp_path, name=name, owner=owner)
-        runs.append_metrics(run.id, [{"phase": "train", "step": 5, "epoch": 0.5, "loss": 1.5, "accuracy": 0.5,
+        run_metrics.append(run.id, [{"phase": "train", "step": 5, "epoch": 0.5, "loss": 1.5, "accuracy": 0.5,
                                       "elapsed": 2.0},
                                      {"phase": "eval", "step": 10, "epoch": 1.0, "loss": 1.0, "accuracy": 0.7,
                                       "elapsed": 4.0, "test_accuracy": accuracy}], tmp_path)
@@ -188,10 +188,10 @@ def test_a_run_of_another_browser_can_be_watched_but_not_changed(tmp_path, monke
 def test_train_page_pauses_continues_and_cancels_a_run():
     import time
 
-    from explorer import runs
+    from explorer import run_flags, run_metrics, runs
 
     def last_step() -> int:
-        return max((r["step"] for r in runs.metrics(run_id) if "steps" in r), default=0)
+        return max((r["step"] for r in run_metrics.read(run_id) if "steps" in r), default=0)
 
     at = app("pages/train.py", epochs="20", seed="4")
     at.button(key="tr_start").click().run()
@@ -202,7 +202,7 @@ def test_train_page_pauses_continues_and_cancels_a_run():
     at.run()
     assert any("pause the run to zoom in" in c.value for c in at.caption)
     at.button(key=f"tr_pause_{run_id}").click().run()
-    assert runs.paused_since(run_id) is not None and at.button(key=f"tr_pause_{run_id}").label == "Continue"
+    assert run_flags.paused_since(run_id) is not None and at.button(key=f"tr_pause_{run_id}").label == "Continue"
     time.sleep(2)  # the worker reaches its next record (at least one a second) and holds there
     held = last_step()
     time.sleep(2)
@@ -210,7 +210,7 @@ def test_train_page_pauses_continues_and_cancels_a_run():
     assert last_step() == held and at.get("progress")[0].proto.text.startswith("paused (goes on by itself in 10 min)")
     assert not any("pause the run to zoom in" in c.value for c in at.caption)
     at.button(key=f"tr_pause_{run_id}").click().run()
-    assert runs.paused_since(run_id) is None
+    assert run_flags.paused_since(run_id) is None
     deadline = time.monotonic() + 30
     while last_step() == held and time.monotonic() < deadline:
         time.sleep(0.3)

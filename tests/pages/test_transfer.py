@@ -7,7 +7,7 @@ from tests.pages.test_train import _poll_until_final
 
 
 def test_a_run_can_start_from_a_trained_network_and_the_link_keeps_it():
-    from explorer import run_files, runs
+    from explorer import run_files, run_metrics, runs
 
     at = app("pages/train.py", train="1000", epochs="1", batch="32", **{"from": "lenet5"})
     no_crash(at)
@@ -26,7 +26,7 @@ def test_a_run_can_start_from_a_trained_network_and_the_link_keeps_it():
     assert "from LeNet-5 trained on MNIST (shipped), training everything" in run_files.describe(runs.get(run_id).config)
     assert f"run: {runs.get(run_id).name}" in at.selectbox(key="tr_from").options  # a finished run is a start too
     at.selectbox(key="tr_from").set_value(f"run:{run_id}").run()
-    accuracy = [r["test_accuracy"] for r in runs.metrics(run_id) if r.get("test_accuracy") is not None][-1]
+    accuracy = [r["test_accuracy"] for r in run_metrics.read(run_id) if r.get("test_accuracy") is not None][-1]
     assert any(c.value.startswith(f"Starts from the run '{runs.get(run_id).name}' ({accuracy:.1%} test accuracy). ")
                for c in at.caption)  # in full: the box cuts a long name in a 1024 px window
 
