@@ -115,6 +115,9 @@ Trained in CNN Explorer's training lab: run `{run_id}`{scored}.
 - `result.safetensors`: `confusion` (rows: the true class, columns: the predicted one) and the test images got
   wrong (`misclassified`, their indices; `misclassified_predicted`, what the network said).
 - `epochs/<epoch>.safetensors`: the weights kept along the way (0: before training).
+- `snapshots/<step>.safetensors`: the first layer's filters and a probe image's feature maps at that step.
+- `optimizer.pt` (a run stopped before its end): the optimizer's state at the last weights, for resuming;
+  read it with `torch.load(path, weights_only=True)`.
 
 ## The network ({params:,} parameters)
 ```

@@ -6,6 +6,7 @@ limits when resumed.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable
@@ -174,6 +175,54 @@ def weights(model: nn.Module, raw: bytes, name: str) -> None:
         raise Refused(f"{name} does not fit the network config.json builds ({first[:200]})") from None
     except ValueError:
         raise Refused(f"{name} was saved at a step that is not a number") from None
+
+
+_MOMENTS = ("exp_avg", "exp_avg_sq", "momentum_buffer")  # AdamW's and SGD's per-parameter state, shaped as it
+
+
+def optimizer_state(model: nn.Module, config: dict, raw: bytes, step: int) -> bytes | None:
+    """``optimizer.pt`` as a worker saves it beside the weights of ``step``, cleaned to what resuming reads: each
+    parameter's moments (its shape, finite) and step count; None where it is not that. ``model``: the network
+    ``config`` builds, whose parameters the state numbers in the order of the worker's optimizer groups."""
+    try:  # a pickle of tensors and plain containers only: weights_only refuses anything that would run code
+        saved = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        state, groups = saved["optimizer"]["state"], saved["optimizer"]["param_groups"]
+        numbered = [index for group in groups for index in group["params"]]
+    except Exception:  # noqa: BLE001 - bytes from a stranger: whatever the unpickler raises, it is not a worker's file
+        return None
+    parameters = training.ordered_parameters(_grouped(model, config))
+    if saved.get("step") != step or numbered != list(range(len(parameters))) or not isinstance(state, dict):
+        return None
+    for index, moments in state.items():
+        if not (is_whole(index) and 0 <= index < len(parameters) and isinstance(moments, dict)
+                and _moments_fit(moments, parameters[index].shape, step)):
+            return None
+    kept = {"step": step, "optimizer": {"state": state, "param_groups": [{"params": g["params"]} for g in groups]}}
+    buffer = io.BytesIO()
+    torch.save(kept, buffer)
+    return buffer.getvalue()
+
+
+def _moments_fit(moments: dict, shape: torch.Size, step: int) -> bool:
+    """One parameter's optimizer state: its moments shaped as it, a step count of at most the run's steps."""
+    if not moments or not set(moments) <= {"step", *_MOMENTS}:
+        return False
+    tensors = list(moments.values())
+    if not all(isinstance(t, torch.Tensor) and t.dtype.is_floating_point and bool(torch.isfinite(t).all())
+               for t in tensors):
+        return False
+    count = moments.get("step")
+    return (all(moments[k].shape == shape for k in _MOMENTS if k in moments)
+            and (count is None or (count.numel() == 1 and 0 <= float(count) <= step)))
+
+
+def _grouped(model: nn.Module, config: dict) -> nn.Module:
+    """``model`` with a transfer's marks on its parameters (fixed, or at a smaller rate), as the worker's has: they
+    decide the optimizer's groups. The network's own weights stand in for the source's."""
+    source = config.get("transfer") or {}
+    if source.get("from"):
+        architecture.transfer(model, model.state_dict(), source.get("train", "head"))
+    return model
 
 
 def result_fits(result: dict[str, torch.Tensor], classes: int, tested: int) -> bool:

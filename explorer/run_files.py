@@ -21,7 +21,7 @@ from torch import nn
 
 from explorer import architecture, labels, model_card, models, shapes, training
 from explorer.run_metrics import read as metrics_of
-from explorer.runs import Run, RunNotFound, atomic_write, get, path, read_json, write_json
+from explorer.runs import ACTIVE, RESUMABLE, Run, RunNotFound, atomic_write, get, path, read_json, write_json
 
 
 def _count(n: int, thing: str) -> str:
@@ -262,13 +262,16 @@ def export(run_id: str, root: Path | None = None) -> bytes:
     ``README.md`` (what goes in and out, how to load it), ``config.json``, ``metrics.jsonl`` (and as
     ``metrics.csv``) and the rest that
     describes it (status, checkpoint card, result), with the weights kept along the way under
-    ``epochs/<epoch>.safetensors`` (0: before training) and the snapshots under ``snapshots/<step>.safetensors``.
+    ``epochs/<epoch>.safetensors`` (0: before training) and the snapshots under ``snapshots/<step>.safetensors``;
+    a run that may go on (stopped, or training) also carries its optimizer's state, ``optimizer.pt``.
     The status leaves out who started the run. :mod:`explorer.run_import` brings such a zip back in."""
     folder = path(run_id, root)
     run = get(run_id, root)  # RunNotFound early
     members = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
                "metrics.jsonl": "metrics.jsonl", "checkpoint.json": "checkpoint.json",
                "result.safetensors": "result.safetensors"}
+    if run.status in (*ACTIVE, *RESUMABLE):  # a run that may go on: its optimizer's state, to resume where it was
+        members["optimizer.pt"] = "optimizer.pt"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in _described(run, root).items():

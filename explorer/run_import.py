@@ -29,7 +29,7 @@ MOST_SNAPSHOTS = 60  # snapshots checked and kept, spread over the run: each is 
 # the zip's member (under its one top folder) -> the file in the run's folder
 FILES = {"model.safetensors": "checkpoint.safetensors", "config.json": "config.json",
          "checkpoint.json": "checkpoint.json", "status.json": "status.json", "metrics.jsonl": "metrics.jsonl",
-         "result.safetensors": "result.safetensors"}
+         "result.safetensors": "result.safetensors", "optimizer.pt": "optimizer.pt"}
 NEEDED = ("config.json", "checkpoint.json", "model.safetensors")
 CARD = ("step", "epoch", "input_shape", "classes", "mean", "std")  # checkpoint.json's keys
 _KEPT = re.compile(r"(epochs|snapshots)/(0|[1-9]\d{0,8})\.safetensors")  # weights kept along the way, snapshots
@@ -126,8 +126,15 @@ def check(files: dict[str, bytes], owner: str) -> Checked:
         kept["metrics.jsonl"], bad = _metrics(files["metrics.jsonl"])
         if bad:
             dropped.append(f"{bad} unreadable {labels.plural(bad, 'line')} of the curves")
-    status = _status(_json(files, "status.json") if "status.json" in files else {}, owner)
-    return Checked(config, status, kept, tuple(dropped))
+    given = _json(files, "status.json") if "status.json" in files else {}
+    if _ended(given) in runs.RESUMABLE:  # its optimizer's moments, to go on as it would have
+        step = int(run_checks.metadata(files["model.safetensors"]).get("step", card["step"]))
+        optimizer = run_checks.optimizer_state(model, config, files.get("optimizer.pt", b""), step)
+        if optimizer is not None:
+            kept["optimizer.pt"] = optimizer
+        elif "optimizer.pt" in files:
+            dropped.append("the optimizer's state (not what this network's optimizer keeps at its last step)")
+    return Checked(config, _status(given, owner, "optimizer.pt" in kept), kept, tuple(dropped))
 
 
 def _snapshots(files: dict[str, bytes], kept: dict[str, bytes], model: nn.Module, shape: tuple[int, int, int],
@@ -173,15 +180,22 @@ def _metrics(text: bytes) -> tuple[bytes, int]:
     return "".join(line + "\n" for line in good).encode(), bad
 
 
-def _status(given: dict, owner: str) -> dict:
-    """A status for the run brought in: its own where it ended, else interrupted (a Download taken while it
-    trained); its words as plain text, its figures only where they are numbers; ``owner``: who brought it."""
+def _ended(given: dict) -> str:
+    """The status a run brought in has: its own where it ended, else interrupted (a Download taken while it
+    trained)."""
+    return given.get("status") if given.get("status") in runs.FINAL else "interrupted"
+
+
+def _status(given: dict, owner: str, optimizer: bool) -> dict:
+    """A status for the run brought in (:func:`_ended`); its words as plain text, its figures only where they are
+    numbers; ``owner``: who brought it; ``optimizer``: whether its optimizer's state came with it."""
     now = time.time()
-    ended = given.get("status") if given.get("status") in runs.FINAL else "interrupted"
+    ended = _ended(given)
     said = {key: labels.plain_name(given[key], most) for key, most in (("reason", 300), ("device", 100))
             if isinstance(given.get(key), str)}
-    came = "brought in from a download" + ("" if ended == given.get("status") else
-                                           " taken while it trained: it resumes with a fresh optimizer")
+    came = "brought in from a download" + ("" if ended == given.get("status") else " taken while it trained")
+    if ended in runs.RESUMABLE:
+        came += ": it resumes " + ("where it stopped" if optimizer else "with a fresh optimizer")
     created, accuracy, step = given.get("created"), given.get("test_accuracy"), given.get("step")
     return {"status": ended, "reason": "; ".join(filter(None, (said.get("reason"), came))),
             "name": given.get("name") if isinstance(given.get("name"), str) else "",

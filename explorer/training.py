@@ -150,8 +150,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     launches several per step, and a short run on a small network is bound by launches. With
     ``config.graphs`` it is also capturable (its step count lives on the device).
 
-    ``state``: an optimizer state dict to continue from. Move the model to its device first:
-    ``load_state_dict`` puts the state beside the parameters.
+    ``state``: an optimizer state dict to continue from. Only its per-parameter state (moments, momentum, step
+    counts) is read, under this optimizer's own groups: the config's hyperparameters and this device's flags hold
+    whatever the file says. Move the model to its device first: ``load_state_dict`` puts the state beside the
+    parameters.
     """
     on_cuda = _on_cuda(model)
     capturable = on_cuda and config.graphs and config.optimizer == "adamw"
@@ -165,10 +167,16 @@ def make_optimizer(model: nn.Module, config: TrainConfig, state: dict | None = N
     else:
         raise ValueError(f"unknown optimizer {config.optimizer!r}; choose adamw or sgd")
     if state is not None:
-        optimizer.load_state_dict(state)
-        for group in optimizer.param_groups:  # the saved groups bring their own flag
-            group["capturable"] = capturable
+        groups = optimizer.state_dict()["param_groups"]
+        if [len(g["params"]) for g in state.get("param_groups", [])] != [len(g["params"]) for g in groups]:
+            raise ValueError("the saved optimizer state does not fit this network's parameter groups")
+        optimizer.load_state_dict({"state": state["state"], "param_groups": groups})
     return optimizer
+
+
+def ordered_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters in the order an optimizer's state dict numbers them (group by group, :func:`_groups`)."""
+    return [parameter for group in _groups(model, 1.0) for parameter in group["params"]]
 
 
 def _groups(model: nn.Module, lr: float) -> list[dict]:

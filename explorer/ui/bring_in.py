@@ -23,7 +23,8 @@ def draw() -> None:
             (st.success if said[0] else st.error)(said[1])
         st.caption("The zip a run's **Download** gave, on this server or another (a server restarted on a fresh "
                    "disk forgets its runs). Its weights must fit the network its settings build; its curves, "
-                   "snapshots and confusion matrix come with it. It becomes a run of yours here.")
+                   "snapshots and confusion matrix come with it, and a stopped run's optimizer, so that it resumes where it "
+                   "stopped. It becomes a run of yours here.")
         upload = st.file_uploader(f"A run's zip (at most {MOST_MB} MB)", type=["zip"], key="tr_bring_zip",
                                   max_upload_size=MOST_MB)
         if upload is None:
