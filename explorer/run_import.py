@@ -205,9 +205,11 @@ def _status(given: dict, owner: str, optimizer: bool) -> dict:
             **({"step": step} if run_checks.is_whole(step) and step >= 0 else {})}
 
 
-def bring_in(archive: bytes, owner: str, root: Path | None = None) -> tuple[runs.Run, tuple[str, ...]]:
+def bring_in(archive: bytes, owner: str, root: Path | None = None, limit: bool = False
+             ) -> tuple[runs.Run, tuple[str, ...]]:
     """The run in ``archive`` (a Download's zip) placed in the store as ``owner``'s, and what was left out of it.
-    The same zip brought in again by the same owner is the same run (a rerun of the page does not copy it)."""
+    The same zip brought in again by the same owner is the same run (a rerun of the page does not copy it).
+    ``limit``: :class:`runs.TooManyBroughtIn` where ``owner`` keeps as many runs brought in as one may."""
     checked = check(unpacked(archive), owner)
     request = "import:" + hashlib.sha256(archive).hexdigest() + ":" + owner
-    return runs.adopt(checked.config, checked.status, checked.files, request, root), checked.dropped
+    return runs.adopt(checked.config, checked.status, checked.files, request, root, limit), checked.dropped

@@ -54,11 +54,16 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # an id is one path comp
 
 MOST_MINE = 2  # runs one visitor may have queued or running at once (:func:`create`'s ``limit``): the queue is shared
 MOST_WAITING = 20  # runs queued on the server at once, whoever's
+MOST_BROUGHT_IN = 10  # runs one visitor may keep brought in from Downloads (:func:`adopt`'s ``limit``): the disk
 
 
 class QueueFull(RuntimeError):
     """A run refused by :func:`create`'s ``limit``: its owner has :data:`MOST_MINE` runs waiting or training, or the
     server's queue holds :data:`MOST_WAITING`. The message says which, in the page's words."""
+
+
+class TooManyBroughtIn(RuntimeError):
+    """A run refused by :func:`adopt`'s ``limit``: its owner keeps :data:`MOST_BROUGHT_IN` runs brought in."""
 
 
 class LaunchFailed(RuntimeError):
@@ -190,16 +195,25 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
     return _made(root, request_id, make)
 
 
-def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, root: Path | None = None) -> Run:
+def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, root: Path | None = None,
+          limit: bool = False) -> Run:
     """A run made elsewhere (a Download's zip, checked by :mod:`explorer.run_import`) placed in the store under an
     id of its own: ``status`` (an ended one, with its ``owner``) and ``files`` (path in the folder -> bytes). A
-    ``request_id`` already seen returns that request's run, as :func:`create` does: a rerun adopts it once."""
+    ``request_id`` already seen returns that request's run, as :func:`create` does: a rerun adopts it once.
+    ``limit``: :class:`TooManyBroughtIn` where the owner keeps :data:`MOST_BROUGHT_IN` runs brought in (a
+    visitor's zips, up to 64 MB each, would otherwise fill the server's disk)."""
     if status.get("status") not in FINAL:
         raise ValueError(f"a run brought in must have ended, not be {status.get('status')!r}")
 
     def make(base: Path) -> str:
+        owner = status.get("owner", "")
+        if limit and owner and sum(run.owner == owner and status_fields(run.id, base).get("brought_in") is True
+                                   for run in list_runs(base)) >= MOST_BROUGHT_IN:
+            raise TooManyBroughtIn(f"You keep {MOST_BROUGHT_IN} runs brought in, as many as one browser may: "
+                                   "delete one of them to bring in another.")
         name = _free_name(labels.plain_name(status.get("name", "")) or _default_name(config, base), base)
-        return _place(base, config, {**status, "name": name, "pid": None, "request_id": request_id}, files)
+        return _place(base, config, {**status, "name": name, "pid": None, "request_id": request_id,
+                                     "brought_in": True}, files)
 
     return _made(root, request_id, make)
 

@@ -371,3 +371,20 @@ def test_an_optimizer_file_that_is_not_this_networks_is_left_out_and_said(stoppe
 def test_a_finished_runs_download_carries_no_optimizer(trained):
     run, archive = trained
     assert f"{run.id}/optimizer.pt" not in _members(archive) and (run.path / "optimizer.pt").exists()
+
+
+def test_one_browser_keeps_at_most_so_many_runs_brought_in(trained, tmp_path, monkeypatch):
+    """Each zip may be 64 MB: one visitor bringing in copies again and again would fill the server's disk."""
+    run, archive = trained
+    monkeypatch.setattr(runs, "MOST_BROUGHT_IN", 2)
+    copies = [_changed(archive, run.id, {"status.json": json.dumps({"status": "finished", "name": f"copy {k}"})
+                                         .encode()}) for k in range(3)]
+    first, second = (run_import.bring_in(copy, "me", tmp_path, limit=True)[0] for copy in copies[:2])
+    with pytest.raises(runs.TooManyBroughtIn, match="You keep 2 runs brought in"):
+        run_import.bring_in(copies[2], "me", tmp_path, limit=True)
+    assert run_import.bring_in(copies[0], "me", tmp_path, limit=True)[0].id == first.id  # the same zip: the same run
+    run_import.bring_in(copies[2], "classmate", tmp_path, limit=True)  # another browser's own
+    run_import.bring_in(copies[2], "me", tmp_path)  # the teacher's admin session: no limit
+    runs.delete(second.id, tmp_path)
+    runs.delete(run_import.bring_in(copies[2], "me", tmp_path)[0].id, tmp_path)
+    assert run_import.bring_in(copies[2], "me", tmp_path, limit=True)[0].status == "finished"  # room again

@@ -45,9 +45,11 @@ def _bring_in(data: bytes) -> tuple[bool, str]:
     """(brought in, what to say): the run shown above and counted as this browser's, or why not."""
     before = {r.id for r in runs.list_runs()}
     try:
-        run, dropped = run_import.bring_in(data, visitor.visitor_id())
+        run, dropped = run_import.bring_in(data, visitor.visitor_id(), limit=not visitor.is_admin())
     except run_import.ImportRefused as exc:
         return False, f"This file cannot be brought in: {exc}."
+    except runs.TooManyBroughtIn as exc:
+        return False, str(exc)
     st.session_state.tr_run, st.session_state.tr_snap = run.id, -1
     mine = st.session_state.setdefault("tr_mine", [])
     if run.id not in mine:
