@@ -60,9 +60,9 @@ def _resemblance(weight: torch.Tensor) -> None:
                  key="lbl_similarity", hide_index=True,
                  column_config={"cosine": st.column_config.NumberColumn(format="%.2f")})
     chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, 0, key="lbl_send_index")
-    if st.button("Use this kernel in the Kernel Lab", key="lbl_send", icon=":material/send:",
+    # a link made ahead, not a button that switches pages: Back then returns here, not to an address in between
+    st.page_link("pages/kernel_lab.py", label="Use this kernel in the Kernel Lab", icon=":material/send:",
+                 query_params={"k": kernel_input.CUSTOM, "kv": kernel_input.send_to_lab(flat[int(chosen)])},
                  help="The Kernel Lab slides the filter's weights over its own pictures, without the layer's "
                       "bias or the network's input normalisation: the pattern it finds is the same, its "
-                      "numbers are not the feature map's here."):
-        text = kernel_input.send_to_lab(flat[int(chosen)])
-        st.switch_page("pages/kernel_lab.py", query_params={"k": kernel_input.CUSTOM, "kv": text})
+                      "numbers are not the feature map's here.")

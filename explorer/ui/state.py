@@ -218,7 +218,7 @@ def restore(settings: Sequence[Setting], also: Sequence[str] = ()) -> None:
 def _unknown(settings: Sequence[Setting], also: Sequence[str]) -> None:
     """Name the link's parameters that are no setting of this page (another page's, pasted under this one's
     path): publish() leaves them out of the address, and the view had shown its defaults without a word."""
-    if _history_navigation():  # Back to the address st.switch_page passed through: another page's query, not a link
+    if _history_navigation():  # Back or Forward: an address this app wrote, not a link someone pasted
         return
     unknown = sorted(set(st.query_params) - {s.param for s in settings} - set(also))
     if unknown:

@@ -1,6 +1,7 @@
 """Layer by layer through the entry point: every layer, links, downloads, kernels."""
 
 import socket
+from urllib import parse
 
 import pytest
 import torch
@@ -149,8 +150,11 @@ def test_layer_page_kernels_and_their_closest_presets():
 
 def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
     at = app("pages/layer_by_layer.py", layer="conv1")
-    at.number_input(key="lbl_send_index").set_value(2)
-    at.button(key="lbl_send").click().run()
+    at.number_input(key="lbl_send_index").set_value(2).run()
+    link = next(link.proto for link in at.get("page_link") if link.proto.label == "Use this kernel in the Kernel Lab")
+    assert link.page == "kernel_lab"
+    sent_query = dict(parse.parse_qsl(link.query_string))
+    at = app("pages/kernel_lab.py", **sent_query)  # the link, followed
     no_crash(at)
     assert at.selectbox(key="kl_kernel").value == "custom (edit the grid)"
     from explorer import kernels, models
