@@ -407,20 +407,21 @@ def rows_figure(rows: list[list[torch.Tensor]], row_labels: list[str], title: st
 def overview_figure(maps: list[tuple[str, torch.Tensor]], per_layer: int = 8, most: int = 24,
                     width_px: int = 700) -> go.Figure:
     """Every layer at a glance, as CNN Explainer draws a network: a row per layer (``maps``: its name and its (C, H, W)
-    output) of its first ``per_layer`` maps, each on its own grey scale. A deeper network shows ``most`` layers
-    spread evenly from the first to the last."""
+    output) of its first ``per_layer`` maps, each on its own scale and in the colours of :func:`maps_figure` (a layer's
+    feature maps on its own). A deeper network shows ``most`` layers spread evenly from the first to the last."""
     chosen = maps if len(maps) <= most else [maps[round(i * (len(maps) - 1) / (most - 1))] for i in range(most)]
-    rows = [[_own_scale(m) for m in out[:per_layer]] for _, out in chosen]
+    rows = [[_coloured(m) for m in out[:per_layer]] for _, out in chosen]
     title = f"Every layer at a glance: its first {per_layer} maps" + (
         f" ({len(chosen)} of the {len(maps)} layers with maps)" if len(chosen) < len(maps) else "")
     return rows_figure(rows, [name for name, _ in chosen], title, side=40, width_px=width_px)
 
 
-def _own_scale(fmap: torch.Tensor) -> torch.Tensor:
-    """A (H, W) map as a (1, H, W) picture from its lowest value (black) to its highest (white); flat: grey."""
-    fmap = fmap.detach().float().cpu()
-    low, high = fmap.min(), fmap.max()
-    return ((fmap - low) / (high - low) if high > low else torch.full_like(fmap, 0.5))[None]
+def _coloured(fmap: torch.Tensor) -> torch.Tensor:
+    """A (H, W) map as a (3, H, W) picture on its own scale, coloured as :func:`maps_figure` colours it: blue < 0 <
+    red where it has values below 0, else dark = 0, yellow = its highest."""
+    values, scale, _ = scaled(fmap.detach().float().cpu()[None], per_map=True)
+    codes = (values[0].clamp(0, 1) * 255).round().to(torch.long)
+    return torch.from_numpy(_LUTS[scale][codes.numpy()]).permute(2, 0, 1).float() / 255
 
 
 def selected_points(event) -> list[dict]:

@@ -135,8 +135,9 @@ with tab_net, layout.guard("listing the layers"):
     with_maps = [(name, outputs[name]) for name in names if outputs[name].dim() == 3 and outputs[name][0].numel() > 1]
     if with_maps:
         st.plotly_chart(mosaic.overview_figure(with_maps, width_px=layout.VIEW_LEAST_PX), key="lbl_fig_overview")
-        st.caption("Each row: a layer's first 8 feature maps of this image, each on its own grey scale (black: its "
-                   "lowest value, white: its highest). Fully connected layers have no maps: the table lists them.")
+        st.caption("Each row: a layer's first 8 feature maps of this image, each on its own scale and coloured as on "
+                   "the Output tab: dark = 0, yellow = its highest; blue < 0 < red for a map with values below 0. "
+                   "Fully connected layers have no maps: the table lists them.")
     table = inspect.rows_for_display(layers)
     # whole where it is short (ten rows, then a scroll, hid LeNet-5's last three layers); a long one scrolls
     st.dataframe(table, key="lbl_table", hide_index=True, height="content" if len(table) <= 30 else "auto",

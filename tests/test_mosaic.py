@@ -237,8 +237,13 @@ def test_the_overview_has_a_row_per_layer_of_its_first_maps_each_on_its_own_scal
     assert _image(fig).shape == (3 * tile - 40 // 12, 4 * tile - 40 // 12, 4)  # 3 rows of 4 maps, with alpha
     picture = _image(fig)
     assert picture[5, 5, 3] == 255 and picture[tile - 1, 5, 3] == 0  # tiles opaque, the gaps clear (a dark theme)
-    assert picture[tile + 5:tile + 35, 5:35].max() > 200 and picture[tile + 5:tile + 35, 5:35].min() < 50  # own scale
-    assert abs(int(picture[2 * tile + 20, 20, 0]) - 128) < 3  # a flat map: mid grey
+    pool = picture[tile + 5:tile + 35, 5:35, :3].astype(int)  # signed, 100 times conv1's: its own full scale
+    assert (pool[..., 0] - pool[..., 2]).max() > 100 and (pool[..., 2] - pool[..., 0]).max() > 100  # red and blue
+    colours = {tuple(picture[y, x, :3]) for y in range(2 * tile + 4, 2 * tile + 36) for x in range(4, 36)}
+    assert colours == {tuple(mosaic._LUTS["Viridis"][0])}  # a map of zeros: the Output tab's 0, all one colour
+    relu = mosaic.overview_figure([("relu1", torch.arange(16.0).view(1, 4, 4))], per_layer=1)
+    corner, far = _image(relu)[1, 1, :3], _image(relu)[38, 38, :3]
+    assert (corner == mosaic._LUTS["Viridis"][0]).all() and (far == mosaic._LUTS["Viridis"][255]).all()
     deep = mosaic.overview_figure([(f"l{i}", torch.randn(2, 4, 4)) for i in range(50)], most=24)
     assert len(deep.layout.yaxis.ticktext) == 24 and deep.layout.yaxis.ticktext[-1] == "l49"
     assert "(24 of the 50 layers with maps)" in deep.layout.title.text
