@@ -304,7 +304,7 @@ def get(run_id: str, root: Path | None = None) -> Run:
     except ValueError:  # not JSON: edited by hand, or a disk that filled up
         raise ValueError(f"run {run_id}'s config.json or status.json is not JSON: its files are damaged") from None
     if not (isinstance(config, dict) and config and isinstance(status, dict) and status.get("status") in STATUSES
-            and all(is_number(status.get(stamp)) for stamp in ("created", "updated"))):
+            and _sound(status, STATUS_TYPES, ("created", "updated")) and _sound(config, CONFIG_TYPES)):
         raise ValueError(f"run {run_id}'s config or status is damaged")
     return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),
                status["created"], status["updated"], status.get("device", ""), status.get("pid"),
@@ -495,3 +495,27 @@ def recover(root: Path | None = None) -> list[str]:
 def is_number(value: object) -> bool:
     """A JSON number (a bool is not one)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# what a run's files hold, where they hold it: a name of 123 in one status.json had stopped Train for every visitor
+STATUS_TYPES: dict[str, Callable[[object], bool]] = {
+    "status": _text, "created": is_number, "updated": is_number, "queued": is_number, "reason": _text, "name": _text,
+    "owner": _text, "device": _text, "pid": lambda v: v is None or _whole(v),
+    "request_id": lambda v: v is None or _text(v)}
+# config.json's settings that the pages show or compute with (a "fast" learning rate had broken the run's view)
+CONFIG_TYPES: dict[str, Callable[[object], bool]] = {
+    "model": _text, "data": _text, "optimizer": _text, "lr": is_number, "weight_decay": is_number,
+    "batch_size": _whole, "epochs": _whole, "seed": _whole, "train_images": _whole, "test_images": _whole}
+
+
+def _sound(fields: dict, types: dict[str, Callable[[object], bool]], required: tuple[str, ...] = ()) -> bool:
+    """Whether each of ``fields``' keys that ``types`` names holds its type, and the ``required`` ones are there."""
+    return all(k in fields for k in required) and all(holds(fields[k]) for k, holds in types.items() if k in fields)

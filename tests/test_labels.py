@@ -78,4 +78,6 @@ def test_text_shown_as_itself_in_markdown_and_plotly():
     assert labels.code("a`b") == "``a`b``" and labels.code("`![i](u)") == "`` `![i](u) ``"
     assert labels.plot_text("<a href='u'>x</a> & y") == "&lt;a href='u'&gt;x&lt;/a&gt; &amp; y"
     assert labels.plain_name("  two\tlines\nhere ") == "two lines here"
+    assert labels.plain_name("Shapes <b>net</b> `x`") == "Shapes net x"  # a tag goes whole
+    assert labels.plain_name("a < b > c") == "a b c"  # not a tag: only the marks go
     assert labels.plain_name("👩\u200d💻 \u202eevil") == "👩\u200d💻 evil"  # joiners kept, a right-to-left override not
