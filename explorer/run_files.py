@@ -91,9 +91,13 @@ def save_snapshot(run_id: str, step: int, arrays: dict[str, torch.Tensor], root:
 
 
 def snapshot_classes(run_id: str, step: int, root: Path | None = None) -> tuple[str, ...]:
-    """The class names a snapshot was saved with; () for one saved without."""
-    with safe_open(path(run_id, root) / "snapshots" / f"{step}.safetensors", "pt") as handle:
-        return shapes.current_names(json.loads((handle.metadata() or {}).get("classes", "[]")))
+    """The class names a snapshot was saved with; () for one saved without, or gone since it was read (a resume
+    drops the snapshots after its checkpoint while a page may be showing one)."""
+    try:
+        with safe_open(path(run_id, root) / "snapshots" / f"{step}.safetensors", "pt") as handle:
+            return shapes.current_names(json.loads((handle.metadata() or {}).get("classes", "[]")))
+    except (SafetensorError, OSError, ValueError):
+        return ()
 
 
 def snapshot_steps(run_id: str, root: Path | None = None) -> list[int]:

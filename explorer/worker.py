@@ -318,8 +318,7 @@ def _outcome(run_id: str, root: Path, config: dict, device: torch.device) -> tup
             return "cancelled", "cancelled (the worker was stopped)", {}
         return "interrupted", "the worker was stopped (SIGTERM); resume to continue", {}
     except torch.OutOfMemoryError:
-        return "failed", (f"the GPU ran out of memory: try a smaller batch size "
-                          f"(now {config.get('batch_size', training.TrainConfig.batch_size)})"), {}
+        return "failed", _out_of_memory("the GPU", config), {}
     except data.DataUnavailable as exc:
         print(exc, flush=True)  # the server's paths and settings: for whoever runs it, in worker.log
         return "failed", exc.summary.rstrip("."), {}
@@ -331,7 +330,14 @@ def _outcome(run_id: str, root: Path, config: dict, device: torch.device) -> tup
         if _disk_full(exc):  # safetensors says it in its own words, not as an OSError
             return "failed", ("the server's disk is full: the run could not save its files (once there is room, "
                               "one that saved a checkpoint resumes from it)"), {}
+        if isinstance(exc, MemoryError) or "can't allocate memory" in str(exc):  # PyTorch's CPU allocator says so
+            return "failed", _out_of_memory("the server", config), {}
         return "failed", f"{type(exc).__name__}: {exc}", {}
+
+
+def _out_of_memory(what: str, config: dict) -> str:
+    return (f"{what} ran out of memory: try a smaller batch size "
+            f"(now {config.get('batch_size', training.TrainConfig.batch_size)})")
 
 
 def _disk_full(exc: BaseException) -> bool:

@@ -119,6 +119,9 @@ def test_a_damaged_snapshot_is_named(tmp_path):
     run_files.save_snapshot(run.id, 4, {"probe_maps": torch.zeros(1, 1, 2, 2)}, tmp_path)  # readable, but no filters
     with pytest.raises(ValueError, match="step 4 is damaged .it holds no filters"):
         run_files.load_snapshot(run.id, 4, tmp_path)
+    assert run_files.snapshot_classes(run.id, 4, tmp_path) == ()  # saved without names
+    (runs.path(run.id, tmp_path) / "snapshots" / "4.safetensors").unlink()  # dropped by a resume meanwhile
+    assert run_files.snapshot_classes(run.id, 4, tmp_path) == ()
 
 
 def test_a_checkpoint_description_that_is_not_json_is_named(tmp_path):

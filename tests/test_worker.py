@@ -132,14 +132,19 @@ def test_impossible_settings_fail_with_a_clear_reason(tmp_path, change, words):
     assert run.status == "failed" and words in run.reason
 
 
-def test_out_of_memory_is_explained(tmp_path, monkeypatch):
+@pytest.mark.parametrize("error, where", [
+    (torch.OutOfMemoryError("CUDA out of memory"), "the GPU"),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried "
+                  "to allocate 8589934592 bytes. Error code 12 (Cannot allocate memory)"), "the server"),
+    (MemoryError(), "the server")])
+def test_out_of_memory_is_explained(tmp_path, monkeypatch, error, where):
     def out_of_memory(*args, **kwargs):
-        raise torch.OutOfMemoryError("CUDA out of memory")
+        raise error
         yield
 
     monkeypatch.setattr(training, "train", out_of_memory)
     run = _run(tmp_path, TINY)
-    assert run.status == "failed" and run.reason == "the GPU ran out of memory: try a smaller batch size (now 64)"
+    assert run.status == "failed" and run.reason == f"{where} ran out of memory: try a smaller batch size (now 64)"
 
 
 def test_a_missing_data_set_is_said_in_a_line_and_the_servers_paths_go_to_the_log(tmp_path, monkeypatch, capsys):

@@ -280,7 +280,8 @@ def _death(worker: _Worker, code: int) -> str:
         return f"the worker (pid {worker.pid}) stopped without a final status"
     if code < 0:
         return f"the worker was killed by {signal.Signals(-code).name}" + (
-            " (often the system running out of memory)" if code == -signal.SIGKILL else "")
+            " (often the system running out of memory: a smaller batch size needs less)" if code == -signal.SIGKILL
+            else "")
     return f"the worker exited with code {code} without a final status"
 
 
