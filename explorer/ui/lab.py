@@ -248,14 +248,14 @@ def curve_controls(settings: Sequence[state.Setting]) -> tuple[float, str, bool]
     (``smooth=``; 0 draws the raw values alone), what they are drawn against (``x=``: epoch, step or seconds of
     training) and a log-scale loss (``logy=1``). The runs compared below follow them."""
     redraw = dict(on_change=st.session_state.__setitem__, args=(WHOLE_PAGE, True))  # the runs compared too
-    # a fragment's rerun draws these where the page's run did not (a run's first records): the default, not the
-    # slider's own 0, should Streamlit have dropped the key meanwhile
-    st.session_state.setdefault(SMOOTHING.key, SMOOTHING.default)
-    smoothing = st.slider("Smoothing of the training curves", 0.0, 0.99, key="tr_smooth", step=0.01, **redraw,
-                              help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - "
-                                   "this and the average so far by this (0.6 by default), its start corrected; the "
-                                   "raw values stay faint behind. The test set's points, one per epoch, are never "
-                                   "smoothed.")
+    # the setting's value is also the slider's default: a rerun started in a fragment while a run trained had the
+    # browser reset the slider to its default, show it and send it back (a default of 0: the link said smooth=0.0)
+    shown = st.session_state.setdefault(SMOOTHING.key, SMOOTHING.default)
+    smoothing = st.slider("Smoothing of the training curves", 0.0, 0.99, shown, key=SMOOTHING.key, step=0.01,
+                          **redraw,
+                          help="As TensorBoard smooths: a moving average that weighs each logged value by 1 - this "
+                               "and the average so far by this (0.6 by default), its start corrected; the raw values "
+                               "stay faint behind. The test set's points, one per epoch, are never smoothed.")
     # a row that wraps: in two columns at 1024 px the control scrolled its "time" out of sight
     row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
     x = row.segmented_control("Against", tuple(train_figures.X_AXES), key="tr_x", required=True, **redraw,

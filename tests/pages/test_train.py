@@ -47,9 +47,10 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     assert any(t.startswith("First-layer filters at step") for t in titles)
     loss = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Learning curve: loss")
     assert [t["name"] for t in loss["data"]][:3] == ["train loss", "train loss (raw)", "test loss"]  # smoothed 0.6
-    assert at.slider(key="tr_smooth").value == 0.6
+    assert at.slider(key="tr_smooth").value == 0.6 and at.slider(key="tr_smooth").proto.default == [0.6]
     at.slider(key="tr_smooth").set_value(0.0).run()
     assert at.query_params["smooth"] in ("0.0", ["0.0"], "0", ["0"])
+    assert at.slider(key="tr_smooth").proto.default == [0.0]  # its default, the value: a reset in the browser keeps it
     loss = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Learning curve: loss")
     assert [t["name"] for t in loss["data"]][:2] == ["train loss", "test loss"]
     read = [m.value for m in at.markdown if "test images read right at step" in m.value]
@@ -465,3 +466,17 @@ def test_a_run_store_the_server_may_not_write_turns_training_off_in_one_word(tmp
         "Training is off on this server: it may not write its run store, where runs keep their weights and curves. "
         "Whoever runs it can point EXPLORER_RUNS at a writable folder."]
     assert not errors(at) and not at.button  # no Train to press
+
+
+def test_a_refused_run_is_said_until_a_setting_changes(monkeypatch):
+    """The refusal had shown for one draw: the run list's redraw of the whole page (another run moving on) wiped it."""
+    from explorer import runs
+
+    monkeypatch.setattr(runs, "MOST_WAITING", 0)  # the server's queue is full
+    at = app("pages/train.py", train="1000", epochs="1")
+    at.button(key="tr_start").click().run()
+    refusal = "The server's queue is full (0 runs wait): try again when some have started."
+    assert errors(at) == [refusal] and not at.session_state["tr_run"]
+    assert errors(at.run()) == [refusal]  # a redraw: still said
+    at.number_input(key="tr_epochs").set_value(2).run()
+    assert not errors(at)  # other settings: another request, not refused yet
