@@ -238,3 +238,17 @@ def test_rank_correlation_is_spearmans_of_the_magnitudes_with_ties_sharing_their
     a, b = torch.rand(2, 8, 8).unbind()
     b[b < 0.3] = 0  # a black background: one large tie
     assert attribution.rank_correlation(a, b) == pytest.approx(stats.spearmanr(a.flatten(), b.flatten()).statistic)
+    a_ink, b_ink = torch.zeros(8, 8), torch.zeros(8, 8)  # a background both maps leave at 0: left out, it always
+    a_ink[2:5, 2:5], b_ink[2:5, 2:5] = a[:3, :3], b[:3, :3] + 0.1  # agrees
+    on_ink = stats.spearmanr(a[:3, :3].flatten(), b[:3, :3].flatten()).statistic
+    assert attribution.rank_correlation(a_ink, b_ink) == pytest.approx(on_ink)
+
+
+def test_integrated_gradients_from_black_change_with_the_weights_on_the_digits_ink():
+    """From a black baseline, integrated gradients are 0 on the digit's background whatever the weights: counted,
+    that tie had made the random network's map correlate 1.00 with the trained one's."""
+    model = models.build("lenet5", pretrained=True)
+    image = images_module.load_sample("digit")[:1]
+    trained = attribution.integrated_gradients(model, image, None, 32)
+    fresh = attribution.integrated_gradients(attribution.randomized(model), image, trained.target, 32)
+    assert attribution.rank_correlation(trained.heat, fresh.heat) < 0.8

@@ -67,7 +67,16 @@ def pick_image() -> tuple[str, torch.Tensor] | None:
     if CURRENT in st.session_state:  # e.g. a drawing made on another page: the canvas starts empty here
         st.caption(f"Meanwhile this shows your last image ({st.session_state[CURRENT][0]}).")
         return st.session_state[CURRENT]
-    return None
+    if source == "sample":  # a sample that cannot be read: said above
+        return None
+    # a link to a drawing or an upload, opened elsewhere: the page's sample, not an empty page that ignored the link
+    sample = next((s for s in images.samples() if s.key == st.session_state.get("img_sample")), images.samples()[0])
+    try:
+        shown = f"sample: {sample.title}", _cached_sample(sample.key)
+    except images.ImageError:
+        return None
+    st.caption(f"Meanwhile this shows the sample {sample.title}.")
+    return shown
 
 
 def _sample() -> tuple[str, torch.Tensor] | None:

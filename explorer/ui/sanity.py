@@ -74,7 +74,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
                     "barely changes shows the image (its edges, its ink) rather than what the network learned. "
                     "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
-                    "number is Spearman's rank correlation of the two (1: the same order of pixels).")
+                    "number is Spearman's rank correlation of the two (1: the same order of pixels), over the pixels "
+                    "either map marks (a background both leave at 0 would agree for any weights).")
         by_method = dict(zip(METHODS, trained))
         for cell, (method, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title

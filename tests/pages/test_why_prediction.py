@@ -248,8 +248,9 @@ def test_the_sanity_check_compares_each_map_with_random_weights_only_when_unfold
         assert f"{method}:<br>trained" in names and f"{method}:<br>random" in names
     scores = [float(c.value.split("**")[1]) for c in at.caption if c.value.startswith("**")]
     assert len(scores) == 3 and all(-1 <= s <= 1 for s in scores)
-    # on the digit, saliency follows what was learned; integrated gradients from black follow the ink (0.28, 0.98)
-    assert scores[0] < 0.5 and scores[2] > 0.8
+    # on the digit, saliency follows what was learned (0.21); integrated gradients from black, on the ink (the
+    # background is 0 for any weights, left out), mostly the ink's own brightness (0.80, not a tie's 0.98)
+    assert scores[0] < 0.5 and 0.6 < scores[2] < 0.95
     assert "hardly changed: it shows the image" in " ".join(c.value for c in at.caption)
     random = app(PAGE, sanity="1", weights="0")
     assert any("This network has random weights already" in i.value for i in random.info)
@@ -335,3 +336,15 @@ def test_guided_backprop_is_a_toggle_in_the_link_with_smoothgrad_too_and_in_the_
     assert "Guided SmoothGrad, 3" in titles(both)
     both.toggle(key="why_guided").set_value(False).run()
     assert "SmoothGrad, 3" in titles(both) and "guided" not in both.query_params
+
+
+@pytest.mark.parametrize("page, model", [("pages/why_prediction.py", "lenet5"), ("pages/layer_by_layer.py", "tinyvgg")])
+def test_a_link_to_a_drawing_opened_elsewhere_shows_the_models_sample(page, model):
+    """A drawing stays in its session: its link, opened in another browser, had shown an empty page that ignored the
+    rest of the link."""
+    at = app(page, model=model, src="draw")
+    no_crash(at)
+    sample = "Digit 3" if model == "lenet5" else "Triangle"
+    assert f"Meanwhile this shows the sample {sample}." in text(at)
+    assert not any(i.value == "Choose an image to start." for i in at.info)
+    assert at.query_params["src"] in ("draw", ["draw"])  # the link stays a drawing's
