@@ -27,6 +27,19 @@ def test_the_verdict_names_the_fastest_maps_beside_the_random_order_and_those_no
     assert said.endswith("Grad-CAM does no better than a random order on either curve.")
 
 
+def test_maps_within_a_tie_of_the_fastest_are_named_together():
+    """A drawn 7: saliency's insertion area 0.97, integrated gradients' 0.97, Grad-CAM's 0.96; one had been named
+    the winner."""
+    curves = _curves({"Saliency": [1, 0.2, 0], "Grad-CAM": [1, 0.6, 0], "IG": [1, 0.22, 0],
+                      faithfulness.RANDOM: [1, 0.8, 0]},
+                     {"Saliency": [0, 0.9, 1], "Grad-CAM": [0, 0.88, 1], "IG": [0, 0.7, 1],
+                      faithfulness.RANDOM: [0, 0.6, 1]})
+    assert which_map.verdict(curves, "7") == (
+        "On this image, **Saliency** and **IG** take the probability of 7 away fastest (deletion areas 0.35 and 0.36, "
+        "a tie; a random order's 0.65), and **Saliency** and **Grad-CAM** bring it back fastest (insertion areas "
+        "0.70 and 0.69, a tie; a random order's 0.55).")
+
+
 def test_signed_maps_rank_evidence_for_the_class_first_and_the_others_by_their_heat():
     heat = torch.rand(4, 4)
     plain = attribution.Attribution(heat, torch.rand(1, 4, 4), 3, 1.0, torch.rand(10))

@@ -60,17 +60,34 @@ def verdict(curves: faithfulness.Curves, name: str) -> str:
     if len(behind) == len(maps):
         return (f"On this image no map takes the probability of {name} away or brings it back faster than a random "
                 f"order of the pixels does (by {TIE} of area or more): none finds what the score rests on here.")
-    fall, rise = min(maps, key=curves.deletion_area), max(maps, key=curves.insertion_area)
-    away = f"deletion area {curves.deletion_area(fall):.2f}, a random order's {random_del:.2f}"
-    back = f"insertion area {curves.insertion_area(rise):.2f}, a random order's {random_ins:.2f}"
-    said = (f"On this image, **{fall}** takes the probability of {name} away fastest ({away}) and brings it back "
-            f"fastest ({back})." if fall == rise else
-            f"On this image, **{fall}** takes the probability of {name} away fastest ({away}), and **{rise}** "
-            f"brings it back fastest ({back}).")
+    # the fastest, and every map within TIE of it: areas that close are a tie, not a winner and a runner-up
+    fall = sorted((m for m in maps if curves.deletion_area(m) <= min(map(curves.deletion_area, maps)) + TIE),
+                  key=curves.deletion_area)
+    rise = sorted((m for m in maps if curves.insertion_area(m) >= max(map(curves.insertion_area, maps)) - TIE),
+                  key=curves.insertion_area, reverse=True)
+    away = _areas("deletion", [curves.deletion_area(m) for m in fall], random_del)
+    back = _areas("insertion", [curves.insertion_area(m) for m in rise], random_ins)
+    takes, brings = ("takes", "brings") if len(fall) == 1 else ("take", "bring")
+    said = (f"On this image, {_bold(fall)} {takes} the probability of {name} away fastest ({away}) and {brings} it "
+            f"back fastest ({back})." if fall == rise else
+            f"On this image, {_bold(fall)} {takes} the probability of {name} away fastest ({away}), and "
+            f"{_bold(rise)} {'brings' if len(rise) == 1 else 'bring'} it back fastest ({back}).")
     if behind:
         said += (f" {labels.listed(behind)} {'does' if len(behind) == 1 else 'do'} no better than a random order "
                  "on either curve.")
     return said
+
+
+def _bold(maps: list[str]) -> str:
+    return labels.listed([f"**{m}**" for m in maps])
+
+
+def _areas(curve: str, areas: list[float], random: float) -> str:
+    """"deletion area 0.35, a random order's 0.65", or for maps within :data:`TIE` of each other, "deletion areas
+    0.07 and 0.08, a tie; a random order's 0.81"."""
+    if len(areas) == 1:
+        return f"{curve} area {areas[0]:.2f}, a random order's {random:.2f}"
+    return f"{curve} areas {labels.listed([f'{a:.2f}' for a in areas])}, a tie; a random order's {random:.2f}"
 
 
 def page_maps(gradient: attribution.Attribution, cam: attribution.Attribution | None, cam_title: str,
