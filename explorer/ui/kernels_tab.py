@@ -48,7 +48,9 @@ def draw(layer: inspect.Layer, layers: list[inspect.Layer]) -> None:
 def _resemblance(weight: torch.Tensor) -> None:
     """The first convolution's filters against the hand-set kernels, and one sent to the Kernel Lab."""
     flat = weight.sum(1)  # what each filter does to a grey image (R = G = B)
-    st.markdown("**Which hand-set kernel does each learned filter resemble?** (cosine similarity; "
+    st.markdown("**Which hand-set kernel does each learned filter resemble?** (cosine similarity, a preset of "
+                f"another size resampled to the filters' {weight.shape[-2]}x{weight.shape[-1]} first: bilinear, "
+                "corners on corners; "
                 "a negative value is the same pattern with the sign flipped; |cosine| from 0.8 is a strong "
                 "resemblance, from 0.5 a partial one; below that even the most alike preset is not much like "
                 "the filter"
