@@ -220,7 +220,9 @@ def count_lines(side: int, channels: int, kernel: int, stride: int, padding: int
     rows, cols = counts.rows.actual, counts.size.actual
     stacked, wide = 2 * kernel * kernel * channels * channels, (2 * kernel - 1) ** 2 * channels * channels
     lines += [
-        f"- {rows}x{cols} positions. Shared weights (a conv layer): $(F\\cdot F\\cdot C + 1)\\cdot K = "
+        f"- The output: $K\\times H'\\times W' = {filters}\\times{rows}\\times{cols}$, {filters} "
+        f"map{'s' * (filters != 1)} of {rows}x{cols} positions.",
+        f"- Shared weights (a conv layer): $(F\\cdot F\\cdot C + 1)\\cdot K = "
         f"({kernel}\\cdot{kernel}\\cdot{channels} + 1)\\cdot{filters} = {tex(counts.shared)}$, one bias per map.",
         f"- Without sharing (locally connected): $H'\\cdot W'\\cdot K\\cdot F\\cdot F\\cdot C = "
         f"{rows}\\cdot{cols}\\cdot{filters}\\cdot{kernel}\\cdot{kernel}\\cdot{channels} = {tex(counts.unshared)}$, "

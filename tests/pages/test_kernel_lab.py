@@ -292,9 +292,11 @@ def test_the_parameter_counter_opens_on_the_lectures_example_and_keeps_its_numbe
     at.number_input(key="kl_count_f").set_value(5).run()
     at.number_input(key="kl_count_k").set_value(32).run()
     assert "(5\\cdot5\\cdot3 + 1)\\cdot32 = 2{,}432$" in text(at)
+    assert "The output: $K\\times H'\\times W' = 32\\times26\\times26$, 32 maps of 26x26 positions." in text(at)
     assert at.query_params["nf"] in ("5", ["5"]) and at.query_params["nk"] in ("32", ["32"])
     linked = app("pages/kernel_lab.py", nw="6", nc="1", nf="3", ns="2", nk="1")  # the lecture's 2.5
-    assert "= 2.5$, not a whole number: PyTorch takes the floor, 2.\n- 2x2 positions" in text(linked)
+    assert "= 2.5$, not a whole number: PyTorch takes the floor, 2.\n- The output: $K\\times H'\\times W' = " \
+           "1\\times2\\times2$, 1 map of 2x2 positions." in text(linked)
     large = app("pages/kernel_lab.py", nw="2047", nc="1", nf="2", ns="2", nk="1")  # .4g had written 1024
     assert "= 1023.5$, not a whole number: PyTorch takes the floor, 1023." in text(large)
     sixteenth = app("pages/kernel_lab.py", nw="4096", nc="1", nf="1", ns="16", nk="1")
