@@ -148,9 +148,10 @@ ACCURACY_RANGE = [0, 1.04]  # a curve at 100% is drawn whole, not cut by the plo
 
 def _x_axes(fig: go.Figure, places: list[float], x: str) -> None:
     """Every x axis from 0, titled by ``x``; in epochs, a tick at every epoch when there are at most ten (plotly
-    would skip some), at every quarter for one or two (a one-epoch run's axis had the single tick 1)."""
+    would skip some), at every quarter for one (a one-epoch run's axis had the single tick 1), every half for two
+    (nine quarters turned on end in a half-width chart, and pushed the axis's title into the legend)."""
     last = max(places, default=0)
-    dtick = (0.25 if 0 < last <= 2 else 1 if last <= 10 else None) if x == "epoch" else None
+    dtick = (0.25 if 0 < last <= 1 else 0.5 if last <= 2 else 1 if last <= 10 else None) if x == "epoch" else None
     fig.update_xaxes(title_text=X_AXES[x][0], rangemode="tozero", dtick=dtick)
 
 

@@ -24,6 +24,8 @@ def test_curves_split_training_records_from_test_accuracy():
     assert loss.layout.xaxis.rangemode == "tozero"
     three = [{"phase": "train", "epoch": e, "loss": 1.0, "accuracy": 0.5} for e in (1, 3)]
     assert train_figures.loss_figure(three).layout.xaxis.dtick == 1  # every epoch ticked
+    two = [{"phase": "train", "epoch": e, "loss": 1.0, "accuracy": 0.5} for e in (0.5, 2)]
+    assert train_figures.loss_figure(two).layout.xaxis.dtick == 0.5  # halves: nine quarters stood on end
     assert loss.layout.showlegend and accuracy.layout.showlegend  # a single curve still says what it is
     assert loss.data[0].line.color == by_name["train accuracy"].line.color != by_name["test accuracy"].line.color
     many = [{"phase": "train", "epoch": e, "loss": 1.0, "accuracy": 0.5} for e in (1, 20)]
