@@ -21,8 +21,10 @@ st.markdown(
     "everything."
 )
 
-if (problem := run_status.store_problem()) is not None:  # a read-only checkout: one word, not every section's
+# a read-only store or a full disk: one word, not every section's; the runs it keeps can still be taken away
+if (problem := run_status.store_problem()) is not None:
     st.warning(problem)
+    run_list.read_only()
     st.stop()
 DATA = ("shapes", "mnist", "fashion-mnist", "cifar10")
 ARCHS = ("lenet5", "tinyvgg", "resnet_small", "custom")
@@ -55,13 +57,6 @@ SETTINGS = [
                   ",".join),
 ]
 state.restore(SETTINGS)
-
-
-def _ended(run_id: str) -> bool:
-    try:
-        return runs.get(run_id).final
-    except (runs.RunNotFound, ValueError):  # deleted, or damaged
-        return True
 
 
 listed = runs.list_runs()
@@ -147,7 +142,7 @@ with controls, layout.guard("preparing the run"):
     session = st.session_state.setdefault("tr_session", uuid.uuid4().hex)
     # the same settings in the same session make the same request while the last run lasts: a double
     # click or a reconnect starts one run; once that run has ended, Train starts a new one
-    ended = sum(1 for r in st.session_state.get("tr_mine", []) if _ended(r))
+    ended = sum(1 for r in st.session_state.get("tr_mine", []) if lab.ended(r))
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
     if unlike := lab.unlike_shown(config, st.session_state.tr_run):
         st.caption(unlike)

@@ -340,7 +340,7 @@ _SNAP_RUN = "tr_snap_run"  # the run whose scrubber set ``tr_snap``
 
 
 def _results(run: runs.Run) -> None:
-    _look_inside(run)
+    look_inside(run)
     result = run_files.load_result(run.id)
     if result is None:
         return
@@ -363,7 +363,15 @@ def _results(run: runs.Run) -> None:
                         key=f"tr_mistakes_{run.id}")
 
 
-def _look_inside(run: runs.Run) -> None:
+def ended(run_id: str) -> bool:
+    """Whether the run has ended (or is gone: deleted, or its files damaged)."""
+    try:
+        return runs.get(run_id).final
+    except (runs.RunNotFound, ValueError):
+        return True
+
+
+def look_inside(run: runs.Run) -> None:
     """Links that open the trained network on every page that takes a model (with a sample like its data)."""
     if not run_files.has_checkpoint(run.id):  # removed by hand, or a disk that filled up
         st.warning("This run's saved weights (its checkpoint) are missing, so the other pages cannot open it.")

@@ -143,15 +143,7 @@ def run_actions(every: list[runs.Run], me: str, only_mine: bool) -> None:
     if actions.button("Show it above", key="tr_show"):
         st.session_state.tr_run = chosen
         st.rerun()
-    if run_files.has_checkpoint(chosen):  # the zip is made when clicked, not on every rerun
-        actions.download_button("Download", lambda: run_files.export(chosen), icon=":material/download:",
-                                help="A zip: the final weights (safetensors), model.py that rebuilds the network in "
-                                     "plain PyTorch, a README on what goes in and out, the settings, the metrics, and "
-                                     "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ..., and the snapshots. "
-                                     "**Bring in a run** below makes it a run again, here or on another server.",
-                                file_name=f"{labels.file_stem(run.name)}-{chosen}.zip", mime="application/zip",
-                                key="tr_download", on_click="ignore")  # a rerun on the click drew the button
-                                # again under a new file id while the browser asked for the old one: no zip
+    _download(actions, run)
     if not visitor.may_change(run.owner):  # a classmate's run: look, compare, download, but leave it be
         st.caption(visitor.owner_words(run.owner, "rename or delete"))
         return
@@ -167,3 +159,34 @@ def run_actions(every: list[runs.Run], me: str, only_mine: bool) -> None:
             if st.session_state.get("tr_run") == chosen:
                 st.session_state.tr_run, st.session_state.tr_snap = "", -1  # its snapshot goes with it
             st.rerun()
+
+
+def _download(place, run: runs.Run) -> None:
+    """The run's Download, where it has trained weights (the zip is made when clicked, not on every rerun)."""
+    if run_files.has_checkpoint(run.id):
+        place.download_button("Download", lambda: run_files.export(run.id), icon=":material/download:",
+                              help="A zip: the final weights (safetensors), model.py that rebuilds the network in "
+                                   "plain PyTorch, a README on what goes in and out, the settings, the metrics, and "
+                                   "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ..., and the snapshots. "
+                                   "**Bring in a run** on the Train page makes it a run again, here or on another "
+                                   "server.",
+                              file_name=f"{labels.file_stem(run.name)}-{run.id}.zip", mime="application/zip",
+                              key="tr_download", on_click="ignore")  # a rerun on the click drew the button
+                              # again under a new file id while the browser asked for the old one: no zip
+
+
+def read_only() -> None:
+    """The runs of a store this server may not write (a read-only folder, a full disk): each to download or open on
+    the other pages, all a visitor can still get of them; nothing that writes (training, renaming, deleting)."""
+    with layout.guard("listing the runs"):
+        every = runs.list_runs()
+        if not every:
+            return
+        st.subheader("Runs on this server")
+        me = visitor.visitor_id()
+        st.dataframe([_row(r, r.owner == me) for r in every], hide_index=True, key="tr_runs")
+        chosen = _run_picker({r.id: f"{r.name} ({r.id})" for r in every})
+        run = next(r for r in every if r.id == chosen)
+        _download(st, run)
+        if run.status == "finished":
+            lab.look_inside(run)

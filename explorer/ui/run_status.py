@@ -16,7 +16,8 @@ def store_problem() -> str | None:
     if runs.writable():
         return None
     return ("Training is off on this server: it may not write its run store, where runs keep their weights and "
-            f"curves. Whoever runs it can point {runs.ROOT_ENV} at a writable folder.")
+            f"curves (a read-only folder, or a full disk). Whoever runs it can point {runs.ROOT_ENV} at a writable "
+            "folder, or make room.")
 
 
 def backend() -> backends.Backend:

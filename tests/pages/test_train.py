@@ -463,9 +463,26 @@ def test_a_run_store_the_server_may_not_write_turns_training_off_in_one_word(tmp
     at = app("pages/train.py")
     no_crash(at)
     assert [w.value for w in at.warning] == [
-        "Training is off on this server: it may not write its run store, where runs keep their weights and curves. "
-        "Whoever runs it can point EXPLORER_RUNS at a writable folder."]
+        "Training is off on this server: it may not write its run store, where runs keep their weights and curves "
+        "(a read-only folder, or a full disk). Whoever runs it can point EXPLORER_RUNS at a writable folder, or make "
+        "room."]
     assert not errors(at) and not at.button  # no Train to press
+
+
+def test_a_store_the_server_may_no_longer_write_still_gives_its_runs_away(tmp_path, monkeypatch):
+    """A full disk had hidden every run with the settings: a run's Download is all a visitor can still take."""
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    run = shapes_run(tmp_path, "before the disk filled")
+    monkeypatch.setattr(runs, "writable", lambda base=None: False)
+    at = app("pages/train.py")
+    no_crash(at)
+    assert at.warning[0].value.startswith("Training is off on this server") and not errors(at)
+    assert not at.button and list(next(d.value for d in at.dataframe)["run"]) == ["before the disk filled"]
+    assert [b.proto.label for b in at.get("download_button")] == ["Download"]
+    assert {link.proto.label for link in at.main.get("page_link")} >= {"Layer by layer", "Receptive fields"}
+    assert f"model=run%3A{run.id}" in next(link.proto.query_string for link in at.main.get("page_link"))
 
 
 def test_a_refused_run_is_said_until_a_setting_changes(monkeypatch):
