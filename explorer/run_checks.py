@@ -177,7 +177,8 @@ def weights(model: nn.Module, raw: bytes, name: str) -> None:
         raise Refused(f"{name} was saved at a step that is not a number") from None
 
 
-_MOMENTS = ("exp_avg", "exp_avg_sq", "momentum_buffer")  # AdamW's and SGD's per-parameter state, shaped as it
+# each optimizer's state of one parameter, as PyTorch keeps it: a resume reads every key, and needs no other
+KEYS = {"adamw": {"step", "exp_avg", "exp_avg_sq"}, "sgd": {"momentum_buffer"}}
 
 
 def optimizer_state(model: nn.Module, config: dict, raw: bytes, step: int) -> bytes | None:
@@ -193,10 +194,13 @@ def optimizer_state(model: nn.Module, config: dict, raw: bytes, step: int) -> by
     parameters = training.ordered_parameters(_grouped(model, config))
     if saved.get("step") != step or numbered != list(range(len(parameters))) or not isinstance(state, dict):
         return None
+    keys = KEYS[config.get("optimizer", training.TrainConfig.optimizer)]
     for index, moments in state.items():
         if not (is_whole(index) and 0 <= index < len(parameters) and isinstance(moments, dict)
-                and _moments_fit(moments, parameters[index].shape, step)):
+                and set(moments) == keys and _moments_fit(moments, parameters[index].shape, step)):
             return None
+    # copies: a view keeps its whole storage, which torch.save would write (150 numbers of a 180 MB tensor)
+    state = {index: {key: value.clone() for key, value in moments.items()} for index, moments in state.items()}
     kept = {"step": step, "optimizer": {"state": state, "param_groups": [{"params": g["params"]} for g in groups]}}
     buffer = io.BytesIO()
     torch.save(kept, buffer)
@@ -204,15 +208,14 @@ def optimizer_state(model: nn.Module, config: dict, raw: bytes, step: int) -> by
 
 
 def _moments_fit(moments: dict, shape: torch.Size, step: int) -> bool:
-    """One parameter's optimizer state: its moments shaped as it, a step count of at most the run's steps."""
-    if not moments or not set(moments) <= {"step", *_MOMENTS}:
-        return False
-    tensors = list(moments.values())
+    """One parameter's optimizer state: finite moments shaped as it (a second moment, of squares, never below 0),
+    a step count of at most the run's steps."""
     if not all(isinstance(t, torch.Tensor) and t.dtype.is_floating_point and bool(torch.isfinite(t).all())
-               for t in tensors):
+               for t in moments.values()):
         return False
-    count = moments.get("step")
-    return (all(moments[k].shape == shape for k in _MOMENTS if k in moments)
+    count, squares = moments.get("step"), moments.get("exp_avg_sq")
+    return (all(t.shape == shape for key, t in moments.items() if key != "step")
+            and (squares is None or bool((squares >= 0).all()))
             and (count is None or (count.numel() == 1 and 0 <= float(count) <= step)))
 
 

@@ -204,6 +204,8 @@ def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, 
     visitor's zips, up to 64 MB each, would otherwise fill the server's disk)."""
     if status.get("status") not in FINAL:
         raise ValueError(f"a run brought in must have ended, not be {status.get('status')!r}")
+    if not (config and _sound(config, CONFIG_TYPES) and _sound(status, STATUS_TYPES)):  # else placed, then damaged
+        raise ValueError("a run brought in must have the config and status a run has")
 
     def make(base: Path) -> str:
         owner = status.get("owner", "")
@@ -513,7 +515,8 @@ STATUS_TYPES: dict[str, Callable[[object], bool]] = {
 # config.json's settings that the pages show or compute with (a "fast" learning rate had broken the run's view)
 CONFIG_TYPES: dict[str, Callable[[object], bool]] = {
     "model": _text, "data": _text, "optimizer": _text, "lr": is_number, "weight_decay": is_number,
-    "batch_size": _whole, "epochs": _whole, "seed": _whole, "train_images": _whole, "test_images": _whole}
+    "batch_size": _whole, "epochs": _whole, "seed": _whole,
+    "train_images": lambda v: v is None or _whole(v), "test_images": lambda v: v is None or _whole(v)}  # None: all
 
 
 def _sound(fields: dict, types: dict[str, Callable[[object], bool]], required: tuple[str, ...] = ()) -> bool:

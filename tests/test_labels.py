@@ -80,4 +80,6 @@ def test_text_shown_as_itself_in_markdown_and_plotly():
     assert labels.plain_name("  two\tlines\nhere ") == "two lines here"
     assert labels.plain_name("Shapes <b>net</b> `x`") == "Shapes net x"  # a tag goes whole
     assert labels.plain_name("a < b > c") == "a b c"  # not a tag: only the marks go
+    assert labels.plain_name("lr<a and b>c") == "lra and bc"  # words between the marks stay
+    assert labels.plain_name('<img src=x onerror="y">cat') == "cat"
     assert labels.plain_name("👩\u200d💻 \u202eevil") == "👩\u200d💻 evil"  # joiners kept, a right-to-left override not

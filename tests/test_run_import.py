@@ -357,10 +357,19 @@ def test_an_optimizer_file_that_is_not_this_networks_is_left_out_and_said(stoppe
     shapes = {**saved, "optimizer": {**saved["optimizer"], "state": {**moments, 0: {
         **moments[0], "exp_avg": torch.zeros(3)}}}}
     other_step = {**saved, "step": saved["step"] + 1}
+    sgd_keys = {**saved, "optimizer": {**saved["optimizer"], "state": {
+        i: {"momentum_buffer": m["exp_avg"]} for i, m in moments.items()}}}  # an AdamW run: its resume needs its own
+    no_squares = {**saved, "optimizer": {**saved["optimizer"], "state": {
+        i: {k: v for k, v in m.items() if k != "exp_avg_sq"} for i, m in moments.items()}}}
+    no_count = {**saved, "optimizer": {**saved["optimizer"], "state": {
+        i: {k: v for k, v in m.items() if k != "step"} for i, m in moments.items()}}}
+    negative = {**saved, "optimizer": {**saved["optimizer"], "state": {
+        i: {**m, "exp_avg_sq": -m["exp_avg_sq"] - 1} for i, m in moments.items()}}}  # squares below 0
     not_finite = {**saved, "optimizer": {**saved["optimizer"], "state": {**moments, 1: {
         **moments[1], "exp_avg_sq": torch.full_like(moments[1]["exp_avg_sq"], float("nan"))}}}}
     for raw in (b"not a pickle", _saved(_Runs()), _saved(shapes), _saved(other_step), _saved(not_finite),
-                _saved({"step": saved["step"], "optimizer": [1, 2]})):
+                _saved({"step": saved["step"], "optimizer": [1, 2]}), *map(_saved, (sgd_keys, no_squares, no_count,
+                                                                                  negative))):
         here, dropped = run_import.bring_in(_changed(archive, run.id, {"optimizer.pt": raw}), "me", tmp_path)
         assert "the optimizer's state (not what this network's optimizer keeps at its last step)" in dropped
         assert here.reason.endswith("it resumes with a fresh optimizer") and not (here.path / "optimizer.pt").exists()
@@ -388,3 +397,22 @@ def test_one_browser_keeps_at_most_so_many_runs_brought_in(trained, tmp_path, mo
     runs.delete(second.id, tmp_path)
     runs.delete(run_import.bring_in(copies[2], "me", tmp_path)[0].id, tmp_path)
     assert run_import.bring_in(copies[2], "me", tmp_path, limit=True)[0].status == "finished"  # room again
+
+
+def test_an_optimizer_file_keeps_its_numbers_not_the_storage_they_are_views_of(stopped, tmp_path):
+    """A moment that is a view of a 180 MB tensor had been written whole: a 2.6 MB upload, a 172 MB file."""
+    run, archive, _ = stopped
+    saved = torch.load(io.BytesIO(_members(archive)[f"{run.id}/optimizer.pt"]), weights_only=True)
+    first = saved["optimizer"]["state"][0]
+    big = torch.zeros(first["exp_avg"].numel() + 10_000_000)
+    first["exp_avg"] = big[:first["exp_avg"].numel()].view_as(first["exp_avg"])
+    here, dropped = run_import.bring_in(_changed(archive, run.id, {"optimizer.pt": _saved(saved)}), "me", tmp_path)
+    assert dropped == () and (here.path / "optimizer.pt").stat().st_size < 5_000_000
+
+
+def test_a_setting_left_at_all_images_comes_in_as_a_run_not_a_damaged_folder(trained, tmp_path):
+    run, archive = trained
+    config = {**run.config, "train_images": None, "test_images": None}
+    here, _ = run_import.bring_in(_changed(archive, run.id, {"config.json": json.dumps(config).encode()}), "me",
+                                  tmp_path)
+    assert runs.get(here.id, tmp_path).config["train_images"] is None and runs.damaged(tmp_path) == {}

@@ -40,6 +40,19 @@ def test_maps_within_a_tie_of_the_fastest_are_named_together():
         "0.70 and 0.69, a tie; a random order's 0.55).")
 
 
+def test_a_map_no_better_than_random_is_in_no_tie_and_one_pair_is_named_once():
+    behind = _curves({"Saliency": [1, 0.1, 0], "Occlusion": [1, 0.14, 0], faithfulness.RANDOM: [1, 0.16, 0]},
+                     {"Saliency": [0, 0.9, 1], "Occlusion": [0, 0.1, 1], faithfulness.RANDOM: [0, 0.12, 1]})
+    said = which_map.verdict(behind, "3")
+    assert said.startswith("On this image, **Saliency** takes the probability of 3 away fastest (deletion area 0.30")
+    assert said.endswith("Occlusion does no better than a random order on either curve.")
+    pair = _curves({"A": [1, 0.2, 0], "B": [1, 0.22, 0], faithfulness.RANDOM: [1, 0.8, 0]},
+                   {"A": [0, 0.88, 1], "B": [0, 0.9, 1], faithfulness.RANDOM: [0, 0.6, 1]})
+    assert which_map.verdict(pair, "3").startswith("On this image, **A** and **B** take the probability of 3 away "
+                                                   "fastest (deletion areas 0.35 and 0.36, a tie; a random order's "
+                                                   "0.65) and bring it back fastest (insertion areas 0.70 and 0.69")
+
+
 def test_signed_maps_rank_evidence_for_the_class_first_and_the_others_by_their_heat():
     heat = torch.rand(4, 4)
     plain = attribution.Attribution(heat, torch.rand(1, 4, 4), 3, 1.0, torch.rand(10))

@@ -61,15 +61,16 @@ def verdict(curves: faithfulness.Curves, name: str) -> str:
         return (f"On this image no map takes the probability of {name} away or brings it back faster than a random "
                 f"order of the pixels does (by {TIE} of area or more): none finds what the score rests on here.")
     # the fastest, and every map within TIE of it: areas that close are a tie, not a winner and a runner-up
-    fall = sorted((m for m in maps if curves.deletion_area(m) <= min(map(curves.deletion_area, maps)) + TIE),
+    ahead = [m for m in maps if m not in behind]  # a map no better than random is in no tie for the lead
+    fall = sorted((m for m in ahead if curves.deletion_area(m) <= min(map(curves.deletion_area, ahead)) + TIE),
                   key=curves.deletion_area)
-    rise = sorted((m for m in maps if curves.insertion_area(m) >= max(map(curves.insertion_area, maps)) - TIE),
+    rise = sorted((m for m in ahead if curves.insertion_area(m) >= max(map(curves.insertion_area, ahead)) - TIE),
                   key=curves.insertion_area, reverse=True)
     away = _areas("deletion", [curves.deletion_area(m) for m in fall], random_del)
     back = _areas("insertion", [curves.insertion_area(m) for m in rise], random_ins)
     takes, brings = ("takes", "brings") if len(fall) == 1 else ("take", "bring")
     said = (f"On this image, {_bold(fall)} {takes} the probability of {name} away fastest ({away}) and {brings} it "
-            f"back fastest ({back})." if fall == rise else
+            f"back fastest ({back})." if set(fall) == set(rise) else
             f"On this image, {_bold(fall)} {takes} the probability of {name} away fastest ({away}), and "
             f"{_bold(rise)} {'brings' if len(rise) == 1 else 'bring'} it back fastest ({back}).")
     if behind:
