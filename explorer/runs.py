@@ -262,14 +262,20 @@ def _place(base: Path, config: dict, status: dict, files: dict[str, bytes]) -> s
 
 
 def _check_room(base: Path, owner: str) -> None:
-    """:class:`QueueFull` where ``owner`` has :data:`MOST_MINE` runs waiting or training, or the server
-    :data:`MOST_WAITING` queued."""
-    active = [run for run in list_runs(base) if run.active]
+    if (problem := room_problem(owner, base)) is not None:
+        raise QueueFull(problem)
+
+
+def room_problem(owner: str, root: Path | None = None) -> str | None:
+    """Why ``owner`` may not queue a run now, in words: it has :data:`MOST_MINE` runs waiting or training, or the
+    server :data:`MOST_WAITING` queued; None when there is room."""
+    active = [run for run in list_runs(root) if run.active]
     if owner and sum(run.owner == owner for run in active) >= MOST_MINE:
-        raise QueueFull(f"You have {MOST_MINE} runs waiting or training, as many as one browser may: the queue is "
-                        "the whole class's. Cancel one, or wait for one to end.")
+        return (f"You have {MOST_MINE} runs waiting or training, as many as one browser may: the queue is the whole "
+                "class's. Cancel one, or wait for one to end.")
     if sum(run.status == "queued" for run in active) >= MOST_WAITING:
-        raise QueueFull(f"The server's queue is full ({MOST_WAITING} runs wait): try again when some have started.")
+        return f"The server's queue is full ({MOST_WAITING} runs wait): try again when some have started."
+    return None
 
 
 def _request_file(base: Path, request_id: str) -> Path:

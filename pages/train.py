@@ -151,12 +151,12 @@ with controls, layout.guard("preparing the run"):
         try:  # the teacher's session (the admin key) is not limited
             st.session_state.tr_run = run_status.backend().submit(
                 config, request_id=request, owner=visitor.visitor_id(), limit=not visitor.is_admin())
-        except runs.QueueFull as exc:  # said until a run ends or a setting changes: a redraw of the list kept it
-            st.session_state.tr_refused = (request, str(exc))
+        except runs.QueueFull:  # said while there is no room for these settings: a redraw of the list had wiped it
+            st.session_state.tr_refused = request
         if st.session_state.tr_run and st.session_state.tr_run not in st.session_state.setdefault("tr_mine", []):
             st.session_state.tr_mine.append(st.session_state.tr_run)
-    if st.session_state.get("tr_refused", ("",))[0] == request:
-        st.error(st.session_state.tr_refused[1])
+    if st.session_state.get("tr_refused") == request and (refused := runs.room_problem(visitor.visitor_id())):
+        st.error(refused)
 
 with view:
     try:

@@ -485,7 +485,7 @@ def test_a_store_the_server_may_no_longer_write_still_gives_its_runs_away(tmp_pa
     assert f"model=run%3A{run.id}" in next(link.proto.query_string for link in at.main.get("page_link"))
 
 
-def test_a_refused_run_is_said_until_a_setting_changes(monkeypatch):
+def test_a_refused_run_is_said_while_there_is_no_room_for_it(monkeypatch):
     """The refusal had shown for one draw: the run list's redraw of the whole page (another run moving on) wiped it."""
     from explorer import runs
 
@@ -497,3 +497,7 @@ def test_a_refused_run_is_said_until_a_setting_changes(monkeypatch):
     assert errors(at.run()) == [refusal]  # a redraw: still said
     at.number_input(key="tr_epochs").set_value(2).run()
     assert not errors(at)  # other settings: another request, not refused yet
+    at.number_input(key="tr_epochs").set_value(1).run()
+    assert errors(at) == [refusal]  # the same settings, and still no room
+    monkeypatch.setattr(runs, "MOST_WAITING", 20)
+    assert not errors(at.run())  # room now (runs ended, in this browser or not): nothing to say
