@@ -61,7 +61,9 @@ def _resemblance(weight: torch.Tensor) -> None:
                   for i, m in enumerate(kernels.closest_presets(k, top=2) for k in flat[:32])],
                  key="lbl_similarity", hide_index=True,
                  column_config={"cosine": st.column_config.NumberColumn(format="%.2f")})
-    chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, 0, key="lbl_send_index")
+    # in the link: Back, then Forward, had sent filter 0 where the filter chosen had gone
+    state.at_most("lbl_send_index", "send", len(flat) - 1, f"the first convolution has filters 0..{len(flat) - 1}")
+    chosen = st.number_input("Filter to try in the Kernel Lab", 0, len(flat) - 1, key="lbl_send_index")
     # a link made ahead, not a button that switches pages: Back then returns here, not to an address in between
     st.page_link("pages/kernel_lab.py", label="Use this kernel in the Kernel Lab", icon=":material/send:",
                  query_params={"k": kernel_input.CUSTOM, "kv": kernel_input.send_to_lab(flat[int(chosen)])},

@@ -152,6 +152,9 @@ def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
     at = app("pages/layer_by_layer.py", layer="conv1")
     assert "a preset of another size resampled to the filters' 5x5 first: bilinear" in text(at)  # how 3x3 meets 5x5
     at.number_input(key="lbl_send_index").set_value(2).run()
+    assert at.query_params["send"] in ("2", ["2"])  # Back, then Forward, sends the same filter
+    beyond = app("pages/layer_by_layer.py", layer="conv1", send="9")
+    assert "`send=9` was ignored: the first convolution has filters 0..5, so 5 is shown" in warnings(beyond)
     link = next(link.proto for link in at.get("page_link") if link.proto.label == "Use this kernel in the Kernel Lab")
     assert link.page == "kernel_lab"
     sent_query = dict(parse.parse_qsl(link.query_string))
