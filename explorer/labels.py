@@ -126,7 +126,7 @@ def plain_name(text: str, most: int = NAME_MOST) -> str:
     """``text`` as a run's or an upload's name: one line of printable characters, spaces collapsed, at most ``most``,
     and none of the marks that make links, images, HTML, code or LaTeX (a classmate's name is shown to the class).
     An HTML tag goes whole: "<b>net</b>" is "net", not "bnet/b"."""
-    untagged = re.sub(r"</?[A-Za-z][A-Za-z0-9-]*(\s+[^<>]{0,200}=[^<>]{0,200})?\s*/?>", " ", str(text))
+    untagged = re.sub(r"</?(?:h[1-6]|[A-Za-z]+)(\s+[^<>]{0,200}=[^<>]{0,200})?\s*/?>", " ", str(text))
     kept = "".join(" " if not (c.isprintable() or c in _JOINERS) or c.isspace() else c for c in untagged
                    if c not in _MARKUP)
     return " ".join(kept.split())[:most].strip()

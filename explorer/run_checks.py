@@ -195,10 +195,15 @@ def optimizer_state(model: nn.Module, config: dict, raw: bytes, step: int) -> by
     if saved.get("step") != step or numbered != list(range(len(parameters))) or not isinstance(state, dict):
         return None
     keys = KEYS[config.get("optimizer", training.TrainConfig.optimizer)]
-    for index, moments in state.items():
-        if not (is_whole(index) and 0 <= index < len(parameters) and isinstance(moments, dict)
-                and set(moments) == keys and _moments_fit(moments, parameters[index].shape, step)):
+    if set(state) != {i for i, parameter in enumerate(parameters) if parameter.requires_grad}:
+        return None  # a parameter that trains without its moments would start afresh, unsaid
+    try:  # an odd tensor (sparse, float8) fails a check it cannot take: not the worker's either
+        if not all(isinstance(moments, dict) and set(moments) == keys and _moments_fit(moments, parameters[index],
+                                                                                        step)
+                   for index, moments in state.items()):
             return None
+    except (RuntimeError, NotImplementedError, TypeError):
+        return None
     # copies: a view keeps its whole storage, which torch.save would write (150 numbers of a 180 MB tensor)
     state = {index: {key: value.clone() for key, value in moments.items()} for index, moments in state.items()}
     kept = {"step": step, "optimizer": {"state": state, "param_groups": [{"params": g["params"]} for g in groups]}}
@@ -207,15 +212,23 @@ def optimizer_state(model: nn.Module, config: dict, raw: bytes, step: int) -> by
     return buffer.getvalue()
 
 
-def _moments_fit(moments: dict, shape: torch.Size, step: int) -> bool:
-    """One parameter's optimizer state: finite moments shaped as it (a second moment, of squares, never below 0),
-    a step count of at most the run's steps."""
-    if not all(isinstance(t, torch.Tensor) and t.dtype.is_floating_point and bool(torch.isfinite(t).all())
+ADAM_RATIO = 8.0  # |exp_avg| <= 7.3 sqrt(exp_avg_sq) for AdamW's betas (0.9, 0.999), by Cauchy-Schwarz; and a margin
+
+
+def _moments_fit(moments: dict, parameter: torch.Tensor, step: int) -> bool:
+    """One parameter's optimizer state: finite moments of its shape and dtype (AdamW's second moment, of squares,
+    never below 0, nor too small for its first: the two come from the same gradients), a step count of at most the
+    run's steps."""
+    if not all(isinstance(t, torch.Tensor) and t.layout == torch.strided and t.dtype.is_floating_point
                for t in moments.values()):
         return False
-    count, squares = moments.get("step"), moments.get("exp_avg_sq")
-    return (all(t.shape == shape for key, t in moments.items() if key != "step")
-            and (squares is None or bool((squares >= 0).all()))
+    count, means, squares = moments.get("step"), moments.get("exp_avg"), moments.get("exp_avg_sq")
+    shaped = {key: t for key, t in moments.items() if key != "step"}
+    if not all(t.shape == parameter.shape and t.dtype == parameter.dtype and bool(torch.isfinite(t).all())
+               for t in shaped.values()):
+        return False
+    return ((squares is None or (bool((squares >= 0).all())
+                                 and bool((means.abs() <= ADAM_RATIO * squares.sqrt() * (1 + 1e-6) + 1e-30).all())))
             and (count is None or (count.numel() == 1 and 0 <= float(count) <= step)))
 
 

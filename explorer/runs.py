@@ -204,7 +204,7 @@ def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, 
     visitor's zips, up to 64 MB each, would otherwise fill the server's disk)."""
     if status.get("status") not in FINAL:
         raise ValueError(f"a run brought in must have ended, not be {status.get('status')!r}")
-    if not (config and _sound(config, CONFIG_TYPES) and _sound(status, STATUS_TYPES)):  # else placed, then damaged
+    if not (config and _sound(config, CONFIG_TYPES) and _sound(status, STATUS_TYPES, ("created", "updated"))):
         raise ValueError("a run brought in must have the config and status a run has")
 
     def make(base: Path) -> str:

@@ -22,7 +22,7 @@ SETTINGS = [
     state.Setting("lbl_layer", "layer", ""),
     state.Setting("lbl_maps", "maps", 1, state.int_between(1, 4096)),
     state.Setting("lbl_kpage", "kpage", 1, state.int_between(1, 4096)),
-    state.Setting("lbl_send_index", "send", 0, state.int_between(0, 4095)),  # the filter to try in the Kernel Lab
+    state.Setting("lbl_send_index", "send", 0, state.int_between(0, 10**6)),  # the filter to try in the Kernel Lab
     state.Setting("lbl_kin", "kin", 1, state.int_between(1, 4096)),
     state.Setting("lbl_own_scale", "own", True, state.boolean, state.dump_bool),
     state.Setting("lbl_look", "look", False, state.boolean, state.dump_bool),

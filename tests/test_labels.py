@@ -82,4 +82,5 @@ def test_text_shown_as_itself_in_markdown_and_plotly():
     assert labels.plain_name("a < b > c") == "a b c"  # not a tag: only the marks go
     assert labels.plain_name("lr<a and b>c") == "lra and bc"  # words between the marks stay
     assert labels.plain_name('<img src=x onerror="y">cat') == "cat"
+    assert labels.plain_name("net<v2>") == "netv2" and labels.plain_name("<h1>big</h1>") == "big"
     assert labels.plain_name("👩\u200d💻 \u202eevil") == "👩\u200d💻 evil"  # joiners kept, a right-to-left override not

@@ -85,11 +85,22 @@ def test_an_optimizer_file_that_is_not_this_networks_is_left_out_and_said(stoppe
         i: {k: v for k, v in m.items() if k != "step"} for i, m in moments.items()}}}
     negative = {**saved, "optimizer": {**saved["optimizer"], "state": {
         i: {**m, "exp_avg_sq": -m["exp_avg_sq"] - 1} for i, m in moments.items()}}}  # squares below 0
+
+    def each(change):
+        return {**saved, "optimizer": {**saved["optimizer"], "state": {i: change(m) for i, m in moments.items()}}}
+
+    odd = [each(lambda m: {**m, "exp_avg": torch.full_like(m["exp_avg"], 1e300, dtype=torch.float64)}),  # float32: inf
+           each(lambda m: {**m, "exp_avg": m["exp_avg"].to(torch.float8_e4m3fn)}),  # isfinite cannot take it
+           each(lambda m: {**m, "exp_avg": m["exp_avg"].to_sparse()}),
+           each(lambda m: {**m, "exp_avg": torch.full_like(m["exp_avg"], 1e30),  # gradients cannot make these two
+                           "exp_avg_sq": torch.zeros_like(m["exp_avg_sq"])}),
+           {**saved, "optimizer": {**saved["optimizer"], "state": {}}},  # nothing saved: all afresh, unsaid
+           {**saved, "optimizer": {**saved["optimizer"], "state": {0: moments[0]}}}]
     not_finite = {**saved, "optimizer": {**saved["optimizer"], "state": {**moments, 1: {
         **moments[1], "exp_avg_sq": torch.full_like(moments[1]["exp_avg_sq"], float("nan"))}}}}
     for raw in (b"not a pickle", _saved(_Runs()), _saved(shapes), _saved(other_step), _saved(not_finite),
                 _saved({"step": saved["step"], "optimizer": [1, 2]}), *map(_saved, (sgd_keys, no_squares, no_count,
-                                                                                  negative))):
+                                                                                  negative, *odd))):
         here, dropped = run_import.bring_in(_changed(archive, run.id, {"optimizer.pt": raw}), "me", tmp_path)
         assert "the optimizer's state (not what this network's optimizer keeps at its last step)" in dropped
         assert here.reason.endswith("it resumes with a fresh optimizer") and not (here.path / "optimizer.pt").exists()

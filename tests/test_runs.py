@@ -246,3 +246,12 @@ def test_a_resumed_run_counts_against_its_browsers_limit(tmp_path):
         runs.requeue(stopped.id, "", tmp_path, limit=True)
     assert runs.get(stopped.id, tmp_path).status == "cancelled"
     assert runs.requeue(stopped.id, "", tmp_path).status == "queued"  # the teacher's session: no limit
+
+
+def test_adopt_refuses_what_a_run_cannot_hold_before_placing_it(tmp_path):
+    with pytest.raises(ValueError, match="must have the config and status a run has"):
+        runs.adopt({"model": "lenet5"}, {"status": "finished"}, {}, "r", tmp_path)  # no created, updated
+    with pytest.raises(ValueError, match="must have the config and status a run has"):
+        runs.adopt({"model": "lenet5", "lr": "fast"}, {"status": "finished", "created": 1, "updated": 1}, {}, "s",
+                   tmp_path)
+    assert runs.list_runs(tmp_path) == [] and runs.damaged(tmp_path) == {}

@@ -50,7 +50,13 @@ def test_a_map_no_better_than_random_is_in_no_tie_and_one_pair_is_named_once():
                    {"A": [0, 0.88, 1], "B": [0, 0.9, 1], faithfulness.RANDOM: [0, 0.6, 1]})
     assert which_map.verdict(pair, "3").startswith("On this image, **A** and **B** take the probability of 3 away "
                                                    "fastest (deletion areas 0.35 and 0.36, a tie; a random order's "
-                                                   "0.65) and bring it back fastest (insertion areas 0.70 and 0.69")
+                                                   "0.65) and bring it back fastest (insertion areas 0.69 and 0.70")
+    one_curve = _curves({"A": [0.7] * 3, "B": [0.6] * 3, faithfulness.RANDOM: [0.5] * 3},
+                        {"A": [0.9] * 3, "B": [0.5] * 3, faithfulness.RANDOM: [0.5] * 3})
+    assert which_map.verdict(one_curve, "cat") == (  # A is slower than random at deletion: not "fastest" there
+        "On this image, no map takes the probability of cat away faster than a random order (its deletion area "
+        "0.50), and **A** brings it back fastest (insertion area 0.90, a random order's 0.50). B does no better than "
+        "a random order on either curve.")
 
 
 def test_signed_maps_rank_evidence_for_the_class_first_and_the_others_by_their_heat():

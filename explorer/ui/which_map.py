@@ -60,23 +60,37 @@ def verdict(curves: faithfulness.Curves, name: str) -> str:
     if len(behind) == len(maps):
         return (f"On this image no map takes the probability of {name} away or brings it back faster than a random "
                 f"order of the pixels does (by {TIE} of area or more): none finds what the score rests on here.")
-    # the fastest, and every map within TIE of it: areas that close are a tie, not a winner and a runner-up
-    ahead = [m for m in maps if m not in behind]  # a map no better than random is in no tie for the lead
-    fall = sorted((m for m in ahead if curves.deletion_area(m) <= min(map(curves.deletion_area, ahead)) + TIE),
-                  key=curves.deletion_area)
-    rise = sorted((m for m in ahead if curves.insertion_area(m) >= max(map(curves.insertion_area, ahead)) - TIE),
-                  key=curves.insertion_area, reverse=True)
-    away = _areas("deletion", [curves.deletion_area(m) for m in fall], random_del)
-    back = _areas("insertion", [curves.insertion_area(m) for m in rise], random_ins)
-    takes, brings = ("takes", "brings") if len(fall) == 1 else ("take", "bring")
-    said = (f"On this image, {_bold(fall)} {takes} the probability of {name} away fastest ({away}) and {brings} it "
-            f"back fastest ({back})." if set(fall) == set(rise) else
-            f"On this image, {_bold(fall)} {takes} the probability of {name} away fastest ({away}), and "
-            f"{_bold(rise)} {'brings' if len(rise) == 1 else 'bring'} it back fastest ({back}).")
+    # on each curve, the maps that beat the random order there: the fastest, and every map within TIE of it (areas
+    # that close are a tie, not a winner and a runner-up)
+    fall = _leaders([m for m in maps if curves.deletion_area(m) <= random_del - TIE], curves.deletion_area, 1)
+    rise = _leaders([m for m in maps if curves.insertion_area(m) >= random_ins + TIE], curves.insertion_area, -1)
+    takes, brings = ("takes" if len(fall) == 1 else "take"), ("brings" if len(rise) == 1 else "bring")
+    if fall and set(fall) == set(rise):  # one list of names, and both lists of areas in its order
+        said = (f"On this image, {_bold(fall)} {takes} the probability of {name} away fastest "
+                f"({_areas('deletion', [curves.deletion_area(m) for m in fall], random_del)}) and {brings} it back "
+                f"fastest ({_areas('insertion', [curves.insertion_area(m) for m in fall], random_ins)}).")
+    else:
+        away = (f"{_bold(fall)} {takes} the probability of {name} away fastest "
+                f"({_areas('deletion', [curves.deletion_area(m) for m in fall], random_del)})" if fall else
+                f"no map takes the probability of {name} away faster than a random order (its deletion area "
+                f"{random_del:.2f})")
+        back = (f"{_bold(rise)} {brings} it back fastest "
+                f"({_areas('insertion', [curves.insertion_area(m) for m in rise], random_ins)})" if rise else
+                f"no map brings it back faster than a random order (its insertion area {random_ins:.2f})")
+        said = f"On this image, {away}, and {back}."
     if behind:
         said += (f" {labels.listed(behind)} {'does' if len(behind) == 1 else 'do'} no better than a random order "
                  "on either curve.")
     return said
+
+
+def _leaders(maps: list[str], area, sign: int) -> list[str]:
+    """The map of ``maps`` with the best ``area`` (least for ``sign`` 1, most for -1) and those within :data:`TIE`
+    of it, best first."""
+    if not maps:
+        return []
+    best = min(sign * area(m) for m in maps)
+    return sorted((m for m in maps if sign * area(m) <= best + TIE), key=lambda m: sign * area(m))
 
 
 def _bold(maps: list[str]) -> str:

@@ -155,6 +155,8 @@ def test_layer_page_sends_a_learned_kernel_to_the_kernel_lab():
     assert at.query_params["send"] in ("2", ["2"])  # Back, then Forward, sends the same filter
     beyond = app("pages/layer_by_layer.py", layer="conv1", send="9")
     assert "`send=9` was ignored: the first convolution has filters 0..5, so 5 is shown" in warnings(beyond)
+    far = app("pages/layer_by_layer.py", layer="conv1", send="5000")  # past the end too: the last, as for 9
+    assert "`send=5000` was ignored: the first convolution has filters 0..5, so 5 is shown" in warnings(far)
     link = next(link.proto for link in at.get("page_link") if link.proto.label == "Use this kernel in the Kernel Lab")
     assert link.page == "kernel_lab"
     sent_query = dict(parse.parse_qsl(link.query_string))
