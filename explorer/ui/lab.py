@@ -378,10 +378,18 @@ def look_inside(run: runs.Run) -> None:
         return
     st.markdown("**Look inside the trained network**")
     params = {"model": f"run:{run.id}", "img": models.sample_for(run.config.get("data")), "src": "sample"}
+    # Layer by layer on the first convolution's filters, beside the hand-set kernels: what training made of them
+    try:
+        spec = run_files.model_spec(run.id)
+        first = {"layer": worker.first_conv(architecture.build(run.config, spec.input_shape, len(spec.classes))),
+                 "tab": "Kernels"}
+    except (ValueError, StopIteration):  # a checkpoint card it cannot read, a network with no convolution
+        first = {}
     pages = [page for page in layout.PAGES if page.takes_model]
     row = st.container(horizontal=True, wrap=True, gap="small")  # each link as wide as its words: none is cut
     for page in pages:
-        row.page_link(page.script, label=page.label, icon=page.icon, query_params=params)
+        row.page_link(page.script, label=page.label, icon=page.icon,
+                      query_params=params | (first if page.script == "pages/layer_by_layer.py" else {}))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

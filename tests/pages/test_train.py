@@ -62,7 +62,9 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     # sidebar's, which carry each page's last address
     assert set(inside) == {"Layer by layer", "Receptive fields", "Top activations", "What excites a unit",
                            "Why this prediction", "Invariance"}
-    assert inside["Layer by layer"].query_string == f"model=run%3A{run_id}&img=triangle&src=sample"  # a shapes run
+    assert inside["Layer by layer"].query_string == (  # a shapes run, on its first filters beside the presets
+        f"model=run%3A{run_id}&img=triangle&src=sample&layer=conv1&tab=Kernels")
+    assert inside["Receptive fields"].query_string == f"model=run%3A{run_id}&img=triangle&src=sample"
     assert inside["Layer by layer"].page
     runs_table = next(d.value for d in at.dataframe if "yours" in d.value.columns)
     assert runs_table[runs_table["id"] == run_id]["yours"].iloc[0] == "yes"
