@@ -448,7 +448,9 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     expect(page.get_by_role("combobox", name="Run", exact=True)).to_have_value(f"Class demo ({run_id})")
     open_page(page, app_url + f"/train?run={run_id}", "Confusion matrix (test set)")  # back, for its links
     page.locator(f"a[href*='layer_by_layer?model=run%3A{run_id}']").click()  # "Look inside the trained network"
-    expect(page.get_by_text("Prediction:").first).to_be_visible(timeout=60_000)
+    # on the first convolution's learned filters, beside the hand-set kernels
+    expect(page.get_by_text("Which hand-set kernel does each learned filter resemble?")).to_be_visible(timeout=60_000)
+    assert "layer=conv1" in page.url and "tab=Kernels" in page.url
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile(r" \(your run\)$"))
     assert_no_exception(page)
     screenshot(page, f"{request.node.name}-layer-by-layer")
