@@ -319,6 +319,14 @@ def get(run_id: str, root: Path | None = None) -> Run:
                status.get("request_id"), status.get("queued", status["created"]), status.get("owner", ""))
 
 
+def has_ended(run_id: str, root: Path | None = None) -> bool:
+    """Whether the run has ended, or is gone (deleted, or its files damaged): no worker will write to it again."""
+    try:
+        return get(run_id, root).final
+    except (RunNotFound, ValueError):
+        return True
+
+
 def status_fields(run_id: str, root: Path | None = None) -> dict:
     """Everything in ``status.json``, the extra fields a worker set included (e.g. ``test_accuracy``)."""
     return read_json(path(run_id, root) / "status.json")

@@ -142,7 +142,7 @@ with controls, layout.guard("preparing the run"):
     session = st.session_state.setdefault("tr_session", uuid.uuid4().hex)
     # the same settings in the same session make the same request while the last run lasts: a double
     # click or a reconnect starts one run; once that run has ended, Train starts a new one
-    ended = sum(1 for r in st.session_state.get("tr_mine", []) if lab.ended(r))
+    ended = sum(1 for r in st.session_state.get("tr_mine", []) if runs.has_ended(r))
     request = hashlib.sha256(f"{session}{ended}{json.dumps(config, sort_keys=True)}".encode()).hexdigest()[:24]
     if unlike := lab.unlike_shown(config, st.session_state.tr_run):
         st.caption(unlike)

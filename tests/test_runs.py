@@ -255,3 +255,10 @@ def test_adopt_refuses_what_a_run_cannot_hold_before_placing_it(tmp_path):
         runs.adopt({"model": "lenet5", "lr": "fast"}, {"status": "finished", "created": 1, "updated": 1}, {}, "s",
                    tmp_path)
     assert runs.list_runs(tmp_path) == [] and runs.damaged(tmp_path) == {}
+
+
+def test_a_run_has_ended_once_final_or_gone(tmp_path):
+    run = runs.create(CONFIG, root=tmp_path)
+    assert not runs.has_ended(run.id, tmp_path)
+    runs.set_status(run.id, "finished", "", tmp_path)
+    assert runs.has_ended(run.id, tmp_path) and runs.has_ended("no-such-run", tmp_path)

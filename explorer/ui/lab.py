@@ -363,14 +363,6 @@ def _results(run: runs.Run) -> None:
                         key=f"tr_mistakes_{run.id}")
 
 
-def ended(run_id: str) -> bool:
-    """Whether the run has ended (or is gone: deleted, or its files damaged)."""
-    try:
-        return runs.get(run_id).final
-    except (runs.RunNotFound, ValueError):
-        return True
-
-
 def look_inside(run: runs.Run) -> None:
     """Links that open the trained network on every page that takes a model (with a sample like its data)."""
     if not run_files.has_checkpoint(run.id):  # removed by hand, or a disk that filled up
