@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT
+from tests.apptest import TIMEOUT, app
 
 
 def _script():
@@ -79,3 +79,23 @@ def test_the_tabs_icon_is_drawn_here_a_kernels_taps_on_a_clear_ground():
     assert tuple(icon[24, 24]) == (255, 140, 40, 255)  # the centre tap
     assert icon[0, 0, 3] == 0 and icon[16, 24, 3] == 0  # the border and the gap between taps see through
     assert tuple(icon[8, 8]) == (90, 120, 200, 255)
+
+
+def _sidebar_queries(at: AppTest) -> dict[str, str]:
+    return {link.value: link.proto.query_string for link in at.sidebar.get("page_link")}
+
+
+def test_the_sidebar_opens_a_page_not_seen_yet_on_the_model_and_image_this_session_shows():
+    """A page that takes a model, not seen yet, opens on the kept one: its bare link had passed through its bare
+    address first, an entry of the browser's history that Back took for a view. The links are drawn again once the
+    page's widgets said the model, so a model picked in this run is the one carried."""
+    at = app("pages/layer_by_layer.py", model="tinyvgg")
+    links = _sidebar_queries(at)
+    assert links["Receptive fields"] == links["Why this prediction"] == "model=tinyvgg"
+    assert links["Kernel Lab"] == links["Train"] == ""  # pages without a model start as they do
+    at.selectbox(key="net_model").set_value("lenet5").run()
+    assert _sidebar_queries(at)["Receptive fields"] in ("", "img=digit")  # the default model (left out), its digit
+    at.radio(key="img_source").set_value("draw").run()
+    assert _sidebar_queries(at)["Invariance"] == "src=draw"
+    at.switch_page("pages/receptive_fields.py").run()  # as the link opens it (no query: the bare address)
+    assert at.session_state["img_source"] == "draw" and "src" in at.query_params

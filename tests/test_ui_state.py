@@ -162,3 +162,19 @@ def test_a_choice_named_whole_in_another_case_is_that_one_even_where_its_first_w
     parse = state.choice(("laplacian", "laplacian (negative)", "sobel (horizontal edges)"))
     assert parse("LAPLACIAN") == "laplacian" and parse("Laplacian (Negative)") == "laplacian (negative)"
     assert parse("Sobel (Horizontal edges)") == "sobel (horizontal edges)"
+
+
+def test_a_default_the_link_states_stays_in_the_address():
+    """A link that names a default (a channel's link names its model) keeps it: the page had written it out, a
+    second entry of the browser's history for one click. A change and a change back leave it out again."""
+    at = AppTest.from_function(_script, default_timeout=TIMEOUT)
+    at.query_params["n"] = "3"
+    at.query_params["scale"] = "own"
+    at.run()
+    assert at.query_params["n"] in ("3", ["3"])
+    at.session_state["n"] = 4
+    at.run()
+    at.session_state["n"] = 3
+    at.run()
+    assert "n" not in at.query_params and at.query_params["scale"] in ("own", ["own"])
+

@@ -36,8 +36,8 @@ def settings(default_sample: str | None = None) -> list[state.Setting]:
         if not st.session_state.get(_PICKED):
             st.session_state.pop("img_sample", None)
     return [
-        state.Setting("img_source", "src", "sample", state.choice(SOURCES)),
-        state.Setting("img_sample", "img", default_sample or keys[0], state.choice(keys)),
+        state.Setting("img_source", "src", "sample", state.choice(SOURCES), carry=True),
+        state.Setting("img_sample", "img", default_sample or keys[0], state.choice(keys), carry=True),
     ]
 
 

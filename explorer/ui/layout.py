@@ -214,11 +214,21 @@ def page_setup(page: PageInfo) -> None:
     state.enter_page(page.script)
     with st.sidebar:
         st.markdown("### CNN Explorer")
-        for p in (HOME, *PAGES):
-            st.page_link(p.script, label=p.label, icon=p.icon, query_params=state.link_query(p.script) or None)
+        links = st.empty()
+        _page_links(links)
+        state.on_publish(lambda: _page_links(links))
         st.divider()
         st.caption(f"Device: {device_summary()}")
         st.html(TOUCH_SCRIPT, unsafe_allow_javascript=True)
+
+
+def _page_links(slot: Any) -> None:
+    """The sidebar's links to the pages (in ``slot``, an ``st.empty``), each to the address the page had, or for a
+    page not seen yet, with the model and image this session shows."""
+    with slot.container():
+        for p in (HOME, *PAGES):
+            st.page_link(p.script, label=p.label, icon=p.icon,
+                         query_params=state.link_query(p.script, p.takes_model) or None)
 
 
 def cells(count: int, width: int | Sequence[int], parent: Any = st) -> list[Any]:

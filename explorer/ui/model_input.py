@@ -42,8 +42,8 @@ def settings(linked: models.ModelSpec | None = None) -> list[state.Setting]:
     ``linked``: :func:`linked_spec`, when the page already has it for defaults of its own."""
     return [
         *image_input.settings(default_sample=(linked or linked_spec()).sample),
-        state.Setting("net_model", "model", DEFAULT, _model_name),
-        state.Setting("net_pretrained", "weights", True, state.boolean, state.dump_bool),
+        state.Setting("net_model", "model", DEFAULT, _model_name, carry=True),
+        state.Setting("net_pretrained", "weights", True, state.boolean, state.dump_bool, carry=True),
     ]
 
 

@@ -27,6 +27,8 @@ _WRITTEN = "_settings_written"  # per page: the queries publish() wrote this ses
 _BACK = "_settings_back"
 _PAGE = "_settings_page"  # the script of the page this run draws (layout.page_setup says it first)
 _LINKS = "_settings_links"  # per page script: the query publish() wrote last, for the sidebar's link to that page
+_ON_PUBLISH = "_settings_on_publish"  # the sidebar's links, drawn again once the settings are known
+_CARRIED = "_settings_carried"  # URL name -> the carried Setting publish() saw last (Setting.carry)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Setting:
     default: Any
     parse: Callable[[str], Any] = str
     dump: Callable[[Any], str] = str
+    carry: bool = False  # the session's value holds on every page that takes it (the model, the image)
 
 
 def choice(options: Sequence[str]) -> Callable[[str], str]:
@@ -327,13 +330,15 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
     """After the widgets: keep the values for this session and write them to the URL.
 
     Only values that differ from their default (or from this run's :func:`page_default`) go into the
-    URL, so links stay short.
+    URL, so links stay short; a default the address already states stays (a link that names the model it opens
+    had the page write it out, and the browser's history took that for a second step).
     """
     kept = st.session_state.setdefault(_KEPT, {})
+    carried = st.session_state.setdefault(_CARRIED, {})
     # a page's pick declared after an early publish: the last run's, until this run declares it (else it went into
     # the link and left it again, two steps of the browser's history for one change)
     picked = st.session_state.get(_PICKED_BEFORE, {}) | st.session_state.get(_PICKED, {})
-    params = {}
+    stated, params = _query(), {}
     for s in settings:
         value = st.session_state.get(s.key, s.default)
         if s.dump(value) == s.dump(s.default):  # another page's own default shows there (its sample, not this one's)
@@ -341,8 +346,10 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
         else:
             kept[s.key] = value
         left_out = {s.dump(s.default)} | ({s.dump(picked[s.key])} if s.key in picked else set())
-        if s.dump(value) not in left_out:
+        if s.dump(value) not in left_out or stated.get(s.param) == s.dump(value):
             params[s.param] = s.dump(value)
+        if s.carry:
+            carried[s.param] = s
     params.update(extra or {})
     if _query() != params:
         st.query_params.from_dict(params)
@@ -350,6 +357,10 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
     written[:] = [params, *(q for q in written if q != params)][:100]
     if page := st.session_state.get(_PAGE):
         st.session_state.setdefault(_LINKS, {})[page] = params
+    # a fragment may not draw outside itself; its own settings carry to no other page
+    if (redraw := st.session_state.get(_ON_PUBLISH)) and not getattr(get_script_run_ctx(), "fragment_ids_this_run",
+                                                                       None):
+        redraw()
 
 
 def enter_page(script: str) -> None:
@@ -358,11 +369,24 @@ def enter_page(script: str) -> None:
     st.session_state[_PAGE] = script
 
 
-def link_query(script: str) -> dict[str, str]:
+def link_query(script: str, carries: bool = False) -> dict[str, str]:
     """The address this session last gave the page ``script``: a link to it there opens the page as it was left.
+    A page not seen yet that ``carries`` the model and image (:attr:`Setting.carry`): the values it will show.
     A bare link would pass through the page's bare address first, an entry of the browser's history that Back
     then took for the page at its defaults."""
-    return dict(st.session_state.get(_LINKS, {}).get(script, {}))
+    links = st.session_state.get(_LINKS, {})
+    if script in links:
+        return dict(links[script])
+    if not carries:
+        return {}
+    kept = st.session_state.get(_KEPT, {})
+    return {param: s.dump(kept[s.key]) for param, s in st.session_state.get(_CARRIED, {}).items() if s.key in kept}
+
+
+def on_publish(redraw: Callable[[], None]) -> None:
+    """Call ``redraw`` after each :func:`publish` of this run that is not a fragment's: the sidebar's links, drawn
+    before the page's widgets, then carry the settings they chose."""
+    st.session_state[_ON_PUBLISH] = redraw
 
 
 def tab_setting(key: str, labels: Sequence[str], renamed: Mapping[str, str] | None = None) -> Setting:

@@ -232,48 +232,6 @@ def test_step_next_button_advances(app_url: str, page: Page, request: pytest.Fix
     screenshot(page, request.node.name)
 
 
-def test_the_browsers_back_button_brings_back_the_former_setting(app_url: str, page: Page,
-                                                                   request: pytest.FixtureRequest) -> None:
-    """Each change is an entry of the browser's history; Back showed the former address and the page wrote the
-    later one straight back, so it seemed dead."""
-    open_page(page, app_url + "/step_by_step", "Step 1 of 6")
-    for step in (2, 3):
-        page.get_by_role("button", name="Next ▶").click()
-        wait_for_app(page, f"Step {step} of 6")
-        expect(page).to_have_url(re.compile(f"step={step}"))
-    page.go_back()
-    wait_for_app(page, "Step 2 of 6")
-    expect(page).to_have_url(re.compile(r"step=2$"))
-    page.go_back()
-    wait_for_app(page, "Step 1 of 6")
-    expect(page).not_to_have_url(re.compile("step="))
-    page.go_forward()
-    wait_for_app(page, "Step 2 of 6")
-    expect(page).to_have_url(re.compile(r"step=2$"))
-    assert_no_exception(page)
-    screenshot(page, request.node.name)
-
-
-def test_back_after_a_round_trip_through_the_sidebar_goes_to_the_page_before(app_url: str, page: Page,
-                                                                            request: pytest.FixtureRequest) -> None:
-    """The sidebar's link to a page seen before carries its last address: a bare one passed through the page's
-    defaults first, an entry of the history that Back took for a view and showed, every setting dropped."""
-    open_page(page, app_url + "/kernel_lab?k=laplacian&stride=2", "Stride")
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_role("link", name="Invariance", exact=True).click()
-    wait_for_app(page, "Invariance")
-    link = sidebar.get_by_role("link", name="Kernel Lab", exact=True)
-    assert re.search(r"kernel_lab\?k=laplacian&stride=2$", link.get_attribute("href"))
-    link.click()
-    page.wait_for_function("() => location.pathname.endsWith('/kernel_lab')")
-    wait_for_app(page, "Stride")
-    assert page.evaluate("location.search") == "?k=laplacian&stride=2"
-    page.go_back()
-    page.wait_for_function("() => location.pathname.endsWith('/invariance')")
-    assert_no_exception(page)
-    screenshot(page, request.node.name)
-
-
 def test_a_feature_maps_number_shows_its_sum_on_hover(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
     """As Setosa's demo: the pixels under the kernel, each times its weight, beside the number they make."""
     open_page(page, app_url + "/kernel_lab?tab=Numbers&k=laplacian", "Pixel values in")
