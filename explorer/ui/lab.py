@@ -1,6 +1,6 @@
 """The training lab's shared pieces: the run view, the runs list (the layer editor is
 :mod:`explorer.ui.layer_editor`, a run's status line and buttons and the server's backend
-:mod:`explorer.ui.run_status`).
+:mod:`explorer.ui.run_status`, a finished run's results :mod:`explorer.ui.run_results`).
 
 Runs execute in worker processes of the backend; pages only read the run store, so a page that
 reruns, a second tab or a reconnecting browser never starts or loses a run.
@@ -8,16 +8,14 @@ reruns, a second tab or a reconnecting browser never starts or loses a run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
 from torch import nn
 
-from explorer import (architecture, labels, models, mosaic, run_files, run_metrics, runs, train_figures,
-                      worker)
-from explorer.ui import filter_view, layer_editor, layout, run_status, state, visitor
+from explorer import architecture, labels, mosaic, run_files, run_metrics, runs, train_figures
+from explorer.ui import filter_view, layer_editor, layout, run_results, run_status, state, visitor
 
 # learning rates above these usually make the loss grow instead of fall (AdamW's default is 0.001; SGD's 0.01 to 0.1)
 # LeNet-5 on MNIST with the app's SGD (Nesterov momentum 0.9, one-cycle): 0.05 reached 95%, 0.3 to 0.9 stayed at chance
@@ -234,7 +232,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         except ValueError as exc:  # a damaged snapshot: the rest of the run (results, links) still shows
             st.warning(f"This run's filters cannot be shown: {exc}.")
     if run.status == "finished":
-        _results(run)
+        run_results.results(run, RUN_VIEW_LEAST_PX)
 
 
 def curve_view() -> tuple[float, str, bool]:
@@ -337,57 +335,6 @@ def _nearest_kept(step: int, kept: list[int]) -> int:
 
 
 _SNAP_RUN = "tr_snap_run"  # the run whose scrubber set ``tr_snap``
-
-
-def _results(run: runs.Run) -> None:
-    look_inside(run)
-    result = run_files.load_result(run.id)
-    if result is None:
-        return
-    try:
-        classes = run_files.model_spec(run.id).classes
-    except ValueError as exc:  # its checkpoint's description damaged: the classes go unnamed
-        st.warning(f"This run's results cannot be shown: {exc}.")
-        return
-    st.plotly_chart(train_figures.confusion_figure(result["confusion"], classes), key=f"tr_confusion_{run.id}")
-    wrong = result["misclassified"].tolist()
-    if wrong:
-        test = _test_split(json.dumps(run.config, sort_keys=True))
-        pictures = [test.images[i].float() / 255 for i in wrong]
-        # on two lines, four a row: "T-shirt/top → automobile" stays whole in the view at 1024 px; sized for that
-        # view (for 1400 px, it left a band half as tall as the picture under it there), centred in a wider one
-        captions = [f"{classes[int(test.labels[i])]}\n→ {classes[int(p)]}"
-                    for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
-        st.plotly_chart(mosaic.images_figure(pictures, captions, "Example mistakes (true → predicted)", cols=4,
-                                             side=56, width_px=RUN_VIEW_LEAST_PX, ink=layout.ink()),
-                        key=f"tr_mistakes_{run.id}")
-
-
-def look_inside(run: runs.Run) -> None:
-    """Links that open the trained network on every page that takes a model (with a sample like its data)."""
-    if not run_files.has_checkpoint(run.id):  # removed by hand, or a disk that filled up
-        st.warning("This run's saved weights (its checkpoint) are missing, so the other pages cannot open it.")
-        return
-    st.markdown("**Look inside the trained network**")
-    params = {"model": f"run:{run.id}", "img": models.sample_for(run.config.get("data")), "src": "sample"}
-    # Layer by layer on the first convolution's filters, beside the hand-set kernels: what training made of them
-    try:
-        spec = run_files.model_spec(run.id)
-        first = {"layer": worker.first_conv(architecture.build(run.config, spec.input_shape, len(spec.classes))),
-                 "tab": "Kernels"}
-    except (ValueError, StopIteration):  # a checkpoint card it cannot read, a network with no convolution
-        first = {}
-    pages = [page for page in layout.PAGES if page.takes_model]
-    row = st.container(horizontal=True, wrap=True, gap="small")  # each link as wide as its words: none is cut
-    for page in pages:
-        row.page_link(page.script, label=page.label, icon=page.icon,
-                      query_params=params | (first if page.script == "pages/layer_by_layer.py" else {}))
-
-
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _test_split(config_json: str):
-    """The test images exactly as the run saw them (the result's indices point into them)."""
-    return worker.splits(json.loads(config_json))[1]
 
 
 def accuracy_text(run: runs.Run) -> str:

@@ -8,7 +8,7 @@ import hashlib
 import streamlit as st
 
 from explorer import labels, run_files, runs
-from explorer.ui import lab, layout, run_status, visitor
+from explorer.ui import lab, layout, run_results, run_status, visitor
 
 
 def _row(run: runs.Run, yours: bool) -> dict:
@@ -189,4 +189,4 @@ def read_only() -> None:
         run = next(r for r in every if r.id == chosen)
         _download(st, run)
         if run.status == "finished":
-            lab.look_inside(run)
+            run_results.look_inside(run)
