@@ -6,25 +6,43 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.ui import layout, model_input
+from explorer.ui import image_sets, layout, model_input
+
 
 def _channel(layer: str, c: int) -> dict[str, str]:
     return {"layer": layer, "channel": str(c)}
 
 
-VIEWS = (  # page, link label, its settings for a layer's channel
-    ("pages/what_excites.py", "What excites it", _channel),
-    ("pages/top_activations.py", "The images that excite it most", _channel),
+VIEWS = (  # page, link label, its settings for a layer's channel: each view named whole, as a settings kept on
+    # that page (a class's ascent, the lowest 9, the Kernels tab) had shown another view
+    ("pages/what_excites.py", "What excites it",
+     lambda layer, c: {"mode": "channel", "neg": "0", "grid": "0", **_channel(layer, c)}),
+    ("pages/top_activations.py", "The images that excite it most", lambda layer, c: {"low": "0", **_channel(layer, c)}),
     ("pages/layer_by_layer.py", "Its map on your image",
-     lambda layer, c: {"layer": layer, "look": "1", "closer": str(c)}),
+     lambda layer, c: {"layer": layer, "tab": "Output", "look": "1", "closer": str(c)}),
 )
+SEARCHED = ("pages/what_excites.py", "pages/top_activations.py")  # the pages that search a data set's images
+
+
+def _shown() -> dict[str, str]:
+    """The model, image and data set this session shows, so that the link opens them in a new tab too (a drawing
+    or an upload stays in this browser; a zip or folder of images, too)."""
+    shown = {"model": st.session_state.get("net_model", model_input.DEFAULT)}
+    if not st.session_state.get("net_pretrained", True):
+        shown["weights"] = "0"
+    source = st.session_state.get("img_source", "sample")
+    shown |= {"src": source, "img": st.session_state["img_sample"]} if source == "sample" and st.session_state.get(
+        "img_sample") else {"src": source}
+    if st.session_state.get("ta_data") in image_sets.SERVER_SETS:
+        shown["data"] = st.session_state["ta_data"]
+    return shown
 
 
 def targets(layer: str, channel: int, here: str) -> list[tuple[str, str, dict[str, str]]]:
-    """(page, label, query) of each view but the page ``here``, for the network the session shows."""
-    model = {"model": st.session_state.get("net_model", model_input.DEFAULT)}
-    weights = {} if st.session_state.get("net_pretrained", True) else {"weights": "0"}
-    return [(page, label, model | weights | query(layer, channel)) for page, label, query in VIEWS if page != here]
+    """(page, label, query) of each view but the page ``here``, for the network, image and data the session shows."""
+    shown = _shown()
+    return [(page, label, {k: v for k, v in shown.items() if k != "data" or page in SEARCHED} | query(layer, channel))
+            for page, label, query in VIEWS if page != here]
 
 
 def draw(layer: str, channel: int, here: str) -> None:

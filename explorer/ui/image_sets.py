@@ -20,6 +20,7 @@ SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
 LABELS = {"shapes": "Built-in shapes (works offline)", "mnist": "MNIST test set",
           "fashion-mnist": "Fashion-MNIST test set", "cifar10": "CIFAR-10 test set", "zip": "Your images (a zip)",
           "folder": "Your images (a folder)"}
+SERVER_SETS = ("shapes", "mnist", "fashion-mnist", "cifar10")  # the others are a visitor's own, in their browser
 COUNTS = ("auto", "100", "500", "2000", "10000")
 
 

@@ -176,6 +176,19 @@ def _switched(resets: dict[str, Any]) -> None:
     image_sets.follow_model(before, after)
 
 
+def _model_came(resets: dict[str, Any]) -> str:
+    """A link or the sidebar brought another model than the one this page's choices were made on: those that a link
+    naming the model does not give go back to their defaults, as a pick in the Model box does (:func:`_switched`). A
+    run's link had opened "Why this prediction" on LeNet-5's class 5, read as the shapes' "line |". Returns the
+    key under which :func:`controls` keeps the model the page shows."""
+    page = "_model_of:" + ",".join(sorted(resets))  # the model this page's choices belong to
+    before, now = state.kept(page), st.session_state.get("net_model")
+    if resets and before is not None and before != now and not state.came_back():  # Back: a view this app wrote
+        st.session_state.update({key: value for key, value in resets.items()
+                                 if not (state.from_link(key) and state.from_link("net_model"))})
+    return page
+
+
 def _download(name: str) -> bool:
     """Offer the download of torchvision's weights; True once they are here."""
     size = models.download_size_mb(name)
@@ -242,8 +255,11 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     # the model beside the image where the controls sit above the view (a 1024 px projector), else one under the
     # other: stacked, they had pushed the view 400 px down
     model_cell, image_cell = layout.flow(2, layout.CONTROLS_PX, "model_controls", parent=left)
+    resets = {s.key: s.default for s in settings if s.key in model_bound}
+    shown = _model_came(resets)
     with model_cell:
-        network = pick_model({s.key: s.default for s in settings if s.key in model_bound})
+        network = pick_model(resets)
+    state.keep(shown, st.session_state.get("net_model"))
     with image_cell:
         if need_image:
             picked = image_input.pick_image()

@@ -26,6 +26,7 @@ _PICKED_BEFORE = "_settings_page_defaults_before"  # the last run's
 _WRITTEN = "_settings_written"  # per page: the queries publish() wrote this session, the last one first
 _BACK = "_settings_back"
 _PAGE = "_settings_page"  # the script of the page this run draws (layout.page_setup says it first)
+_ARRIVED = "_settings_arrived"  # whether the run before drew another page
 _LINKS = "_settings_links"  # per page script: the query publish() wrote last, for the sidebar's link to that page
 _ON_PUBLISH = "_settings_on_publish"  # the sidebar's links, drawn again once the settings are known
 _CARRIED = "_settings_carried"  # URL name -> the carried Setting publish() saw last (Setting.carry)
@@ -186,12 +187,13 @@ def restore(settings: Sequence[Setting], also: Sequence[str] = ()) -> None:
     st.session_state[_PICKED_BEFORE] = st.session_state.get(_PICKED, {})
     st.session_state[_PICKED] = {}
     back = st.session_state[_BACK] = _went_back(settings)
+    arrived = st.session_state.get(_ARRIVED, False)
     for s in settings:
         if back:  # the link wins over the widgets, and a setting it leaves out is at its default
             st.session_state.pop(s.key, None)
             kept.pop(s.key, None)
         current = st.session_state.get(s.key)
-        if current is not None:
+        if current is not None and not (arrived and s.param in st.query_params):  # a link's value wins on arrival
             # Streamlit 1.67 sends a choice back as its displayed text and, when that wording changes (another
             # model's class names, a mode's own labels), hands the old text to the page as the value. Set as a
             # value, the choice is displayed afresh with this run's wording.
@@ -365,22 +367,22 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
 
 def enter_page(script: str) -> None:
     """Say which page this run draws (``pages/kernel_lab.py``): :func:`publish` notes its address for
-    :func:`link_query`."""
+    :func:`link_query`, and :func:`restore` knows a run that came from another page."""
+    st.session_state[_ARRIVED] = st.session_state.get(_PAGE) != script
     st.session_state[_PAGE] = script
 
 
 def link_query(script: str, carries: bool = False) -> dict[str, str]:
     """The address this session last gave the page ``script``: a link to it there opens the page as it was left.
-    A page not seen yet that ``carries`` the model and image (:attr:`Setting.carry`): the values it will show.
+    A page that ``carries`` the model and image (:attr:`Setting.carry`) opens on those the session shows now.
     A bare link would pass through the page's bare address first, an entry of the browser's history that Back
     then took for the page at its defaults."""
-    links = st.session_state.get(_LINKS, {})
-    if script in links:
-        return dict(links[script])
+    own = dict(st.session_state.get(_LINKS, {}).get(script, {}))
     if not carries:
-        return {}
-    kept = st.session_state.get(_KEPT, {})
-    return {param: s.dump(kept[s.key]) for param, s in st.session_state.get(_CARRIED, {}).items() if s.key in kept}
+        return own
+    kept, carried = st.session_state.get(_KEPT, {}), st.session_state.get(_CARRIED, {})
+    return ({param: value for param, value in own.items() if param not in carried}
+            | {param: s.dump(kept[s.key]) for param, s in carried.items() if s.key in kept})
 
 
 def on_publish(redraw: Callable[[], None]) -> None:

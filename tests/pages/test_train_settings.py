@@ -123,7 +123,8 @@ def test_your_own_layers_are_kept_in_the_link():
                                  else opened.query_params["layers"]) == layer_table.from_text(mine)
     other = app("pages/train.py", arch="lenet5", layers=mine)  # not your own network: the layers are not the view's
     no_crash(other)
-    assert "layers" not in other.query_params and "arch" not in other.query_params  # LeNet-5: the default
+    assert "layers" not in other.query_params  # the default network, as the link states it (that stays)
+    assert other.query_params["arch"] in ("lenet5", ["lenet5"])
     bad = app("pages/train.py", arch="custom", layers="conv,out=4;nope")  # a cell's typo is kept, not a layer's
     no_crash(bad)
     assert "layers=conv,out=4;nope" in warnings(bad) and "'nope' is not a layer type" in warnings(bad)
