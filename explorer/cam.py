@@ -22,6 +22,7 @@ tools do, puts a network without padding's evidence pixels off).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import torch
@@ -30,6 +31,8 @@ from torch import fx, nn
 
 from explorer import inspect, receptive_field
 from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
+
+log = logging.getLogger(__name__)
 
 METHODS = {  # pytorch-grad-cam's names
     "gradcam": "Grad-CAM",
@@ -209,6 +212,7 @@ def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, 
     try:
         field = next((f for f in receptive_field.fields(model, size) if f.name == layer), None)
     except Exception:  # noqa: BLE001 - any tracing failure: the usual resize still shows the map
+        log.warning("no receptive fields for %s: its map is resized plainly", layer, exc_info=True)
         field = None
     if field is None or field.size != tuple(cam.shape) or min(field.j) <= 0:
         return F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]

@@ -160,6 +160,16 @@ def has_checkpoint(run_id: str, root: Path | None = None) -> bool:
     return (path(run_id, root) / "checkpoint.safetensors").exists()
 
 
+def weights_stamp(run_id: str, root: Path | None = None) -> str:
+    """The checkpoint's size and time of change ("" when it is missing): a network built from it is cached under
+    this, so a file replaced or damaged on disk is read again, not served from memory."""
+    try:
+        info = (path(run_id, root) / "checkpoint.safetensors").stat()
+    except OSError:
+        return ""
+    return f"{info.st_size}-{info.st_mtime_ns}"
+
+
 def load_checkpoint(run_id: str, root: Path | None = None) -> tuple[dict[str, torch.Tensor], dict | None, dict]:
     """(model state dict, optimizer state dict or None, meta with ``step`` and ``epoch``), on the CPU."""
     folder = path(run_id, root)

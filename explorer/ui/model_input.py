@@ -30,10 +30,12 @@ class Network:
     model: nn.Module
     graph: fx.GraphModule
     layers: tuple[inspect.Layer, ...]
+    stamp: str = ""  # a run's checkpoint file as built (run_files.weights_stamp)
 
     @property
     def key(self) -> str:
-        return f"{self.spec.name}:{'pretrained' if self.pretrained else 'random'}"
+        weights = f"{'pretrained' if self.pretrained else 'random'}{':' + self.stamp if self.stamp else ''}"
+        return f"{self.spec.name}:{weights}"
 
 
 def settings(linked: models.ModelSpec | None = None) -> list[state.Setting]:
@@ -142,8 +144,9 @@ def _run_network(name: str) -> Network | str:
     another network): a broken run must not take the page down."""
     try:
         spec = spec_of(name)
-        network = _network(name, True)
+        network = _network(name, True, run_files.weights_stamp(name.removeprefix("run:")))
     except Exception as exc:  # noqa: BLE001 - missing file, corrupt safetensors, mismatched state dict...
+        layout.log.warning("the run %s's network could not be loaded", name, exc_info=True)
         st.error(f"This run's network cannot be loaded: {exc}. Pick another model, or delete the run on the Train "
                  "page.")
         return "This run's network cannot be loaded (see the left): pick another model."
@@ -214,7 +217,8 @@ def _download(name: str) -> bool:
 
 
 @st.cache_resource(show_spinner="Building the model...", max_entries=6)
-def _network(name: str, pretrained: bool) -> Network:
+def _network(name: str, pretrained: bool, stamp: str = "") -> Network:
+    """The model built, traced and split into layers; ``stamp``: a run's checkpoint file, part of the cache's key."""
     if name.startswith("run:"):
         model = run_files.build_model(name.removeprefix("run:")).requires_grad_(False)
     else:
@@ -222,7 +226,7 @@ def _network(name: str, pretrained: bool) -> Network:
         model = models.build(name, pretrained=pretrained, seed=0).requires_grad_(False)
     spec = spec_of(name)
     graph = inspect.extractor(model)
-    return Network(spec, pretrained, model, graph, tuple(inspect.layers(model, spec.input_shape, graph)))
+    return Network(spec, pretrained, model, graph, tuple(inspect.layers(model, spec.input_shape, graph)), stamp)
 
 
 def image_key(image: torch.Tensor) -> str:
