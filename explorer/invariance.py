@@ -81,6 +81,8 @@ def swept_values(kind: str, first: float, last: float, count: int, side: int) ->
         right = min(high, count - 1 - left)
         return torch.tensor([-round(-low * i / left) for i in range(left, 0, -1)] + [0.0]
                             + [round(high * i / right) for i in range(1, right + 1)])
+    if first == last:  # the slider's two thumbs on one spot: one version, not ``count`` copies of it
+        return torch.tensor([float(first)])
     if not first < identity < last:
         return torch.linspace(first, last, count)
     # each side's share in proportion to its length, one at least: -10..170 degrees had spent half on the 10

@@ -30,9 +30,9 @@ def span(kind: str):
         if len(parts) != 2:
             raise ValueError(f"{text[:20]!r} is not two numbers, low,high")
         low, high = (state.number(v) for v in parts)
-        if low >= high:
-            raise ValueError(f"its low end, {low:g}, is not below its high end, {high:g}")
-        if not RANGES[kind][0] <= low < high <= RANGES[kind][1]:
+        if low > high:  # equal ends are a range the slider makes too (its thumbs on one spot): one version
+            raise ValueError(f"its low end, {low:g}, is above its high end, {high:g}")
+        if not RANGES[kind][0] <= low <= high <= RANGES[kind][1]:
             raise ValueError(f"{text} is not a range inside {RANGES[kind][0]:g}..{RANGES[kind][1]:g}")
         return low, high
     return parse
@@ -88,9 +88,10 @@ with view, layout.guard("sweeping the transformation"):
         c.slider("Versions", 3, top, key="inv_count", step=2, on_change=_chose_count,
                  help="How many versions to run, the original among them. Shifts stop at one per whole pixel.")
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)
-    if len(values) == 1:  # a range under a pixel: nothing moves, and "every version from 0 px to 0 px" said nothing
+    if len(values) == 1:  # a range under a pixel, or both ends on one spot: "every version from 0 px to 0 px"
         st.warning(f"Shifts move whole pixels: {first:g}% to {last:g}% of {side} px rounds to one shift, "
-                   f"{values[0]:g} px. Widen the range to see the image move.")
+                   f"{values[0]:g} px. Widen the range to see the image move." if kind.startswith("shift") else
+                   f"{first:g} to {last:g} {UNITS[kind]} is one version: widen the range to compare several.")
         state.publish(SETTINGS)
         st.stop()
     if kind.startswith("shift"):  # the slider in % (a link fits every model's size), the pictures and charts in px

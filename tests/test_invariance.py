@@ -105,6 +105,8 @@ def test_swept_shifts_are_whole_pixels_each_once_and_other_kinds_keep_the_count(
     assert shifts.tolist() == [float(v) for v in range(-8, 9)]
     angles = invariance.swept_values("rotate", -45, 45, 21, side=28)
     assert len(angles) == 21 and angles[0] == -45 and angles[-1] == 45
+    assert invariance.swept_values("rotate", 90, 90, 21, side=28).tolist() == [90.0]  # one spot: one version
+    assert invariance.swept_values("scale", 1.5, 1.5, 21, side=28).tolist() == [1.5]
 
 
 def test_the_favourite_is_the_class_with_the_highest_mean_probability_over_the_versions():

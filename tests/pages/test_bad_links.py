@@ -16,7 +16,7 @@ USABLE = {("k", "gaussian (choose sigma)"), ("mode", "class"), ("mode", "unit"),
      "`ksize=4` was ignored: a gaussian kernel has a centre cell: an odd size, so 5"),
     ("pages/train.py", {"lr": "abc"}, "`lr=abc` was ignored: 'abc' is not a number"),
     ("pages/invariance.py", {"shift_x": "1,2,3"}, "`shift_x=1,2,3` was ignored: '1,2,3' is not two numbers"),
-    ("pages/invariance.py", {"shift_x": "5,-5"}, "`shift_x=5,-5` was ignored: its low end, 5, is not below its high "
+    ("pages/invariance.py", {"shift_x": "5,-5"}, "`shift_x=5,-5` was ignored: its low end, 5, is above its high "
                                                  "end, -5."),
     ("pages/receptive_fields.py", {"layer": "conv2", "unit": "999,999"},
      "`unit=999,999` was ignored: `conv2` has units 0..9, 0..9 (row,column), so its centre is shown"),

@@ -107,3 +107,13 @@ def test_a_lopsided_range_still_runs_and_shows_the_original():
     away = app(PAGE, kind="scale", scale="1.5,3")
     no_crash(away)
     assert "This range leaves out the original (1x): every version is compared with it all the same." in text(away)
+
+
+@pytest.mark.parametrize("params", [{"shift_x": "30,30"}, {"kind": "rotate", "rotate": "90,90"},
+                                    {"kind": "scale", "scale": "1.5,1.5"}])
+def test_a_range_with_both_ends_on_one_spot_is_a_link_the_page_keeps(params):
+    """The slider's two thumbs may meet; the link it then wrote had been refused on a reload."""
+    at = app(PAGE, **params)
+    no_crash(at)
+    assert "was ignored" not in warnings(at) and all(at.query_params[k] in (v, [v]) for k, v in params.items())
+    assert "Widen the range" in warnings(at) or "is one version: widen the range" in warnings(at)
