@@ -33,6 +33,12 @@ def settings() -> list[state.Setting]:
 
 def draw(image: torch.Tensor, label: str) -> None:
     """Canny on the image's grey version, then the chosen morphology on the image itself."""
+    _canny(image)
+    _morphology(image, label)
+
+
+def _canny(image: torch.Tensor) -> None:
+    """Canny's stages, or why not (thresholds the wrong way round: the morphology below still shows)."""
     st.markdown(
         "One kernel finds a pattern; useful detectors chain kernels and decisions, as a CNN's layers do. "
         "**Canny's edge detector** (1986): blur, take the two Sobel derivatives, keep only the pixels whose "
@@ -71,6 +77,10 @@ def draw(image: torch.Tensor, label: str) -> None:
                "pixels in all. Stage 1 blurs with a Gaussian of that sigma. Stage 2 combines the two Sobel maps "
                "non-linearly, sqrt(gx² + gy²): no single kernel finds edges in every direction. Stage 3 keeps a "
                "pixel only where its gradient is the largest across the edge.")
+
+
+def _morphology(image: torch.Tensor, label: str) -> None:
+    """The chosen operation's window minimum or maximum beside the image."""
     st.markdown("**Morphology**: the window's minimum or maximum instead of a weighted sum. No kernel can compute "
                 "it, but max-pooling with stride 1 is exactly a dilation.")
     a, b = st.columns(2)

@@ -263,6 +263,9 @@ def test_beyond_one_kernel_refuses_a_weak_threshold_above_the_strong_one():
     at = app("pages/kernel_lab.py", tab="Beyond one kernel", clow="50", chigh="20")
     no_crash(at)
     assert any("must not exceed the strong one" in e for e in errors(at)), errors(at)
+    titles_shown = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert "Erosion, 3x3 window" in titles_shown
+    assert not any(t.startswith("1. Blurred") for t in titles_shown)  # the morphology still shows, Canny's does not
 
 
 def test_image_as_numbers_shows_the_feature_maps_numbers_under_the_pixels():
