@@ -67,6 +67,7 @@ X_AXIS = state.Setting("tr_x", "x", "epoch", state.choice(tuple(train_figures.X_
 LOG_LOSS = state.Setting("tr_log", "logy", False, state.boolean, state.dump_bool)
 CURVE_SETTINGS = (SMOOTHING, X_AXIS, LOG_LOSS)
 WHOLE_PAGE = "tr_whole_page"  # a callback inside a fragment changed what lies outside it
+REUSE_LEFT = "tr_reuse_left"  # (config, its settings as param=value that "Use these settings" could not put back)
 
 
 def whole_page_if_asked() -> None:
@@ -102,6 +103,10 @@ def unlike_shown(config: dict, run_id: str) -> str:
     differ = [words for key, words in _SETTING_WORDS.items() if mine.get(key) != theirs.get(key)]
     if not differ:
         return ""
+    reused, left = st.session_state.get(REUSE_LEFT, (None, []))
+    if left and reused == shown:  # "puts its own back" was not so
+        return (f"These settings differ from the run shown ({', '.join(differ)}): this page cannot set its "
+                f"{labels.listed([labels.code(v) for v in left], 4)}, so Train starts a run with the page's own.")
     return (f"These settings differ from the run shown ({', '.join(differ)}): Train starts a new run with them. "
             "**Use these settings** above the run puts its own back.")
 
@@ -151,13 +156,14 @@ def reuse(config: dict, settings: Sequence[state.Setting], from_fragment: bool =
 
     ``from_fragment``: the button sits in a fragment, so the whole page must be redrawn after it.
     """
-    values = settings_of(config)
+    values, left = settings_of(config), []
     for setting in settings:
         if setting.key in values:
             try:
                 st.session_state[setting.key] = setting.parse(setting.dump(values[setting.key]))
-            except (TypeError, ValueError):  # e.g. a batch of 100 from a script: the page's choice stays
-                pass
+            except (TypeError, ValueError):  # e.g. a batch of 100 from a script: the page's choice stays, said
+                left.append(f"{setting.param}={values[setting.key]}")
+    st.session_state[REUSE_LEFT] = (config, left)
     if "tr_kernels" in values:
         st.session_state.tr_kernels = [k for k in values["tr_kernels"] if k in architecture.HAND_SET]
     if config.get("layers"):

@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import app, back_to, errors, figures, no_crash, shapes_run, warnings
+from tests.apptest import app, back_to, errors, figures, no_crash, shapes_run, text, warnings
 
 
 def _poll_until_final(at: AppTest, run_id: str, timeout: float = 150) -> str:
@@ -255,6 +255,22 @@ def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypat
         "tr_kernels": ["laplacian", "gaussian 5x5 (sigma 1)"]}  # a name the page does not know is left out
     assert at.multiselect(key="tr_kernels").value == ["laplacian", "gaussian 5x5 (sigma 1)"]
     assert at.query_params["epochs"] in ("7", ["7"]) and at.query_params["arch"] in ("tinyvgg", ["tinyvgg"])
+
+
+def test_a_runs_setting_the_page_cannot_make_is_named_when_its_settings_are_used(tmp_path, monkeypatch):
+    """A batch of 100 from a script had silently stayed the page's 128, and the page said "Use these settings puts
+    its own back"."""
+    from explorer import runs
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    run = runs.create({"data": "shapes", "model": "lenet5", "batch_size": 100, "epochs": 3}, root=tmp_path)
+    runs.set_status(run.id, "finished", "", tmp_path)
+    at = app("pages/train.py", run=run.id)
+    at.button(key=f"tr_reuse_{run.id}").click().run()
+    no_crash(at)
+    assert at.session_state["tr_epochs"] == 3 and at.session_state["tr_batch"] == 128
+    assert ("These settings differ from the run shown (batch): this page cannot set its `batch=100`, so Train "
+            "starts a run with the page's own.") in text(at)
 
 
 def test_a_custom_networks_layers_come_back_with_its_settings(tmp_path, monkeypatch):
