@@ -19,6 +19,7 @@ from torchvision import datasets
 
 from explorer import architecture, data, labels, layer_table, runs, shapes, training, worker
 from explorer.layer_table import ArchitectureError
+from explorer.run_fields import is_number, is_whole
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 TEST_IMAGES = {"shapes": 2000}  # the worker's test split of the shapes, unless a run asks for another size
@@ -26,14 +27,6 @@ TEST_IMAGES = {"shapes": 2000}  # the worker's test split of the shapes, unless 
 
 class Refused(ValueError):
     """A file of a run that is not what the app writes; the message says which, in the page's words."""
-
-
-def is_whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _init(value: object) -> bool:

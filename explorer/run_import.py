@@ -20,7 +20,7 @@ from pathlib import Path
 
 from torch import nn
 
-from explorer import labels, run_checks, runs
+from explorer import labels, run_checks, run_fields, runs
 from explorer.run_checks import Refused as ImportRefused
 
 MOST_BYTES = 200 << 20  # the files unpacked, all together: a zip that claims more is refused before it is read
@@ -199,10 +199,10 @@ def _status(given: dict, owner: str, optimizer: bool) -> dict:
     created, accuracy, step = given.get("created"), given.get("test_accuracy"), given.get("step")
     return {"status": ended, "reason": "; ".join(filter(None, (said.get("reason"), came))),
             "name": given.get("name") if isinstance(given.get("name"), str) else "",
-            "created": created if run_checks.is_number(created) and 0 < created <= now else now,
+            "created": created if run_fields.is_number(created) and 0 < created <= now else now,
             "updated": now, "queued": now, "owner": owner, "device": said.get("device", ""),
-            **({"test_accuracy": float(accuracy)} if run_checks.is_number(accuracy) and 0 <= accuracy <= 1 else {}),
-            **({"step": step} if run_checks.is_whole(step) and step >= 0 else {})}
+            **({"test_accuracy": float(accuracy)} if run_fields.is_number(accuracy) and 0 <= accuracy <= 1 else {}),
+            **({"step": step} if run_fields.is_whole(step) and step >= 0 else {})}
 
 
 def bring_in(archive: bytes, owner: str, root: Path | None = None, limit: bool = False

@@ -13,7 +13,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from explorer.runs import is_number, path
+from explorer.run_fields import is_number
+from explorer.runs import path
 
 
 def append(run_id: str, records: Iterable[dict], root: Path | None = None) -> None:

@@ -21,7 +21,7 @@ scheduler never overwrite each other's fields.
 
 The tensors in a run's folder (snapshots, checkpoint, result) are read and written by
 :mod:`explorer.run_files`, the cancel and pause flags by :mod:`explorer.run_flags`, the metrics log by
-:mod:`explorer.run_metrics`.
+:mod:`explorer.run_metrics`; the types its JSON files' fields hold are :mod:`explorer.run_fields`.
 
 Statuses: queued, running, finished, failed, cancelled, diverged, interrupted (with a reason).
 """
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import labels
+from explorer.run_fields import CONFIG_TYPES, STATUS_TYPES, sound
 
 ROOT_ENV = "EXPLORER_RUNS"
 STATUSES = ("queued", "running", "finished", "failed", "cancelled", "diverged", "interrupted")
@@ -204,7 +205,7 @@ def adopt(config: dict, status: dict, files: dict[str, bytes], request_id: str, 
     visitor's zips, up to 64 MB each, would otherwise fill the server's disk)."""
     if status.get("status") not in FINAL:
         raise ValueError(f"a run brought in must have ended, not be {status.get('status')!r}")
-    if not (config and _sound(config, CONFIG_TYPES) and _sound(status, STATUS_TYPES, ("created", "updated"))):
+    if not (config and sound(config, CONFIG_TYPES) and sound(status, STATUS_TYPES, ("created", "updated"))):
         raise ValueError("a run brought in must have the config and status a run has")
 
     def make(base: Path) -> str:
@@ -312,7 +313,7 @@ def get(run_id: str, root: Path | None = None) -> Run:
     except ValueError:  # not JSON: edited by hand, or a disk that filled up
         raise ValueError(f"run {run_id}'s config.json or status.json is not JSON: its files are damaged") from None
     if not (isinstance(config, dict) and config and isinstance(status, dict) and status.get("status") in STATUSES
-            and _sound(status, STATUS_TYPES, ("created", "updated")) and _sound(config, CONFIG_TYPES)):
+            and sound(status, STATUS_TYPES, ("created", "updated")) and sound(config, CONFIG_TYPES)):
         raise ValueError(f"run {run_id}'s config or status is damaged")
     return Run(run_id, folder, config, status["status"], status.get("reason", ""), status.get("name", ""),
                status["created"], status["updated"], status.get("device", ""), status.get("pid"),
@@ -506,33 +507,3 @@ def recover(root: Path | None = None) -> list[str]:
             if set_status(run.id, "interrupted", reason, root, only_from=ACTIVE).status == "interrupted":
                 recovered.append(run.id)
     return recovered
-
-
-def is_number(value: object) -> bool:
-    """A JSON number (a bool is not one)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str)
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-# what a run's files hold, where they hold it: a name of 123 in one status.json had stopped Train for every visitor
-STATUS_TYPES: dict[str, Callable[[object], bool]] = {
-    "status": _text, "created": is_number, "updated": is_number, "queued": is_number, "reason": _text, "name": _text,
-    "owner": _text, "device": _text, "pid": lambda v: v is None or _whole(v),
-    "request_id": lambda v: v is None or _text(v)}
-# config.json's settings that the pages show or compute with (a "fast" learning rate had broken the run's view)
-CONFIG_TYPES: dict[str, Callable[[object], bool]] = {
-    "model": _text, "data": _text, "optimizer": _text, "lr": is_number, "weight_decay": is_number,
-    "batch_size": _whole, "epochs": _whole, "seed": _whole,
-    "train_images": lambda v: v is None or _whole(v), "test_images": lambda v: v is None or _whole(v)}  # None: all
-
-
-def _sound(fields: dict, types: dict[str, Callable[[object], bool]], required: tuple[str, ...] = ()) -> bool:
-    """Whether each of ``fields``' keys that ``types`` names holds its type, and the ``required`` ones are there."""
-    return all(k in fields for k in required) and all(holds(fields[k]) for k, holds in types.items() if k in fields)
