@@ -403,8 +403,5 @@ def zero_share(output: torch.Tensor) -> float:
 
 def summary_table(layer: Layer) -> str:
     """A one-row markdown table: input and output shape, parameters, multiply-adds."""
-    def shape(dims: tuple[int, ...]) -> str:
-        return " × ".join(map(str, dims)) or "-"
-
     return ("| Input shape | Output shape | Parameters | Multiply-adds |\n|---|---|---|---|\n"
-            f"| {shape(layer.in_shape)} | {shape(layer.out_shape)} | {layer.params:,} | {layer.mult_adds:,} |")
+            f"| {_by(layer.in_shape) or '-'} | {_by(layer.out_shape) or '-'} | {layer.params:,} | {layer.mult_adds:,} |")

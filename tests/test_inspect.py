@@ -185,7 +185,7 @@ def test_rows_for_display_write_shapes_and_keep_counts_as_numbers():
 
 def test_summary_table_is_one_markdown_row():
     layer = inspect.layers(models.build("lenet5"), (1, 28, 28))[1]
-    assert inspect.summary_table(layer).splitlines()[-1] == "| 1 × 28 × 28 | 6 × 28 × 28 | 156 | 117,600 |"
+    assert inspect.summary_table(layer).splitlines()[-1] == "| 1 x 28 x 28 | 6 x 28 x 28 | 156 | 117,600 |"
 
 
 @pytest.mark.parametrize("name", ALL)

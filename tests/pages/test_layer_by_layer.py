@@ -80,7 +80,7 @@ def test_layer_page_link_opens_a_layer_with_its_arithmetic():
     assert at.subheader[0].value == "5 of 13: `conv2` (Conv2d)"
     shown = text(at)
     assert "(5 \\cdot 5 \\cdot 6 + 1) \\cdot 16 = 2{,}416" in shown and "= 9 + 1 = 10$" in shown
-    assert "| 6 × 14 × 14 | 16 × 10 × 10 | 2,416 | 240,000 |" in shown
+    assert "| 6 x 14 x 14 | 16 x 10 x 10 | 2,416 | 240,000 |" in shown
 
 
 def test_layer_page_bad_layer_in_the_link_starts_at_the_first():
