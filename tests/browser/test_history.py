@@ -107,7 +107,8 @@ def test_a_channels_link_to_another_page_is_one_step(app_url: str, page: Page, r
     page.get_by_role("link", name="What excites it").first.click()
     page.wait_for_function("() => location.pathname.endsWith('/what_excites')")
     wait_for_app(page, "What excites a unit")
-    assert page.evaluate("location.search") == "?model=lenet5&layer=conv1&channel=2"
+    assert re.fullmatch(r"\?model=lenet5&src=sample&img=digit&data=[a-z-]+&mode=channel&neg=0&grid=0"
+                        r"&layer=conv1&channel=2", page.evaluate("location.search"))
     assert history_length(page) == before + 1
     page.go_back()
     page.wait_for_function("() => location.pathname.endsWith('/top_activations')")
