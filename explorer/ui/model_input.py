@@ -65,7 +65,8 @@ def linked_spec() -> models.ModelSpec:
     its training data: had a TinyVGG kept from another page got LeNet-5's digit, its link, leaving out the sample
     as a default, would open on TinyVGG's triangle."""
     try:
-        return spec_of(_model_name(st.query_params.get("model") or state.kept("net_model", DEFAULT)))
+        kept = DEFAULT if state.history_navigation() else state.kept("net_model", DEFAULT)  # Back: the address's
+        return spec_of(_model_name(st.query_params.get("model") or kept))
     except (ValueError, FileNotFoundError, runs.RunNotFound):  # a bad link: restore() says so
         return spec_of(DEFAULT)
 
@@ -260,6 +261,7 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
     # other: stacked, they had pushed the view 400 px down
     model_cell, image_cell = layout.flow(2, layout.CONTROLS_PX, "model_controls", parent=left)
     resets = {s.key: s.default for s in settings if s.key in model_bound}
+    state.bound_to_model([s.param for s in settings if s.key in model_bound])
     shown = _model_came(resets)
     with model_cell:
         network = pick_model(resets)

@@ -29,7 +29,9 @@ _PAGE = "_settings_page"  # the script of the page this run draws (layout.page_s
 _ARRIVED = "_settings_arrived"  # whether the run before drew another page
 _LINKS = "_settings_links"  # per page script: the query publish() wrote last, for the sidebar's link to that page
 _ON_PUBLISH = "_settings_on_publish"  # the sidebar's links, drawn again once the settings are known
-_CARRIED = "_settings_carried"  # URL name -> the carried Setting publish() saw last (Setting.carry)
+_CARRIED = "_settings_carried"  # URL name -> the value a visitor chose for a carried setting (Setting.carry)
+_CARRY_DEFAULTS = "_settings_carry_defaults"  # URL name -> the carried setting's default where last published
+_BOUND = "_settings_bound"  # per page script: the URL names of its choices made for one model (model_bound)
 
 
 @dataclass(frozen=True)
@@ -249,12 +251,19 @@ def _went_back(settings: Sequence[Setting]) -> bool:
         return False
     written = st.session_state.get(_WRITTEN, {}).get(_page(settings), [])
     query = _query()
-    return bool(written) and query != written[0] and (bool(query) or query in written)  # (after a reload, too)
+    # the page's last address too: Back from another page, where the session chose another model since
+    return bool(written) and (bool(query) or query in written)  # (after a reload, too)
 
 
 def _history_navigation() -> bool:
     """Whether the browser's Back or Forward button started this run (Streamlit marks such a rerun)."""
     return bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
+
+
+def history_navigation() -> bool:
+    """Whether the browser's Back or Forward button started this run: the address is one this app wrote, and a
+    setting it leaves out is at its default, whatever the session chose since."""
+    return _history_navigation()
 
 
 def came_back() -> bool:
@@ -351,7 +360,7 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
         if s.dump(value) not in left_out or stated.get(s.param) == s.dump(value):
             params[s.param] = s.dump(value)
         if s.carry:
-            carried[s.param] = s
+            _carry(carried, s, value)
     params.update(extra or {})
     if _query() != params:
         st.query_params.from_dict(params)
@@ -363,6 +372,23 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
     if (redraw := st.session_state.get(_ON_PUBLISH)) and not getattr(get_script_run_ctx(), "fragment_ids_this_run",
                                                                        None):
         redraw()
+
+
+def _carry(carried: dict[str, str], s: Setting, value: Any) -> None:
+    """Note the value of a carried setting a visitor chose (it differs from this page's default, or was carried
+    here): a page's own default (the Kernel Lab's Edges picture) goes to no other page, a chosen Edges does."""
+    st.session_state.setdefault(_CARRY_DEFAULTS, {})[s.param] = s.dump(s.default)
+    if s.dump(value) != s.dump(s.default):
+        carried[s.param] = s.dump(value)
+    elif carried.get(s.param) != s.dump(value):
+        carried.pop(s.param, None)
+
+
+def bound_to_model(params: Sequence[str]) -> None:
+    """Say which of this page's URL names are choices made for the model it shows (a layer, a class, a unit): a link
+    to the page on another model leaves them out."""
+    if page := st.session_state.get(_PAGE):
+        st.session_state.setdefault(_BOUND, {})[page] = tuple(params)
 
 
 def enter_page(script: str) -> None:
@@ -380,9 +406,14 @@ def link_query(script: str, carries: bool = False) -> dict[str, str]:
     own = dict(st.session_state.get(_LINKS, {}).get(script, {}))
     if not carries:
         return own
-    kept, carried = st.session_state.get(_KEPT, {}), st.session_state.get(_CARRIED, {})
-    return ({param: value for param, value in own.items() if param not in carried}
-            | {param: s.dump(kept[s.key]) for param, s in carried.items() if s.key in kept})
+    carried, default = st.session_state.get(_CARRIED, {}), st.session_state.get(_CARRY_DEFAULTS, {}).get("model")
+    # the page's choices for another model than the one it will show mean nothing there
+    left = set(CARRIED) | (set(st.session_state.get(_BOUND, {}).get(script, ()))
+                           if own.get("model", default) != carried.get("model", default) else set())
+    return {param: value for param, value in own.items() if param not in left} | carried
+
+
+CARRIED = ("model", "weights", "src", "img")  # the URL names of the carried settings (Setting.carry)
 
 
 def on_publish(redraw: Callable[[], None]) -> None:

@@ -38,15 +38,19 @@ def test_a_link_that_names_the_model_keeps_its_class_and_back_keeps_the_view_it_
 
 def test_the_sidebar_opens_a_page_seen_before_on_the_model_shown_now_without_the_old_models_layer():
     """Receptive fields on TinyVGG's conv2a, then Small ResNet picked on Layer by layer: the sidebar's link had kept
-    the address Receptive fields had, and the page said "This model has no layer conv2a"."""
+    the address Receptive fields had, and the page said "This model has no layer conv2a". A layer the link still
+    gives with another model is reset too."""
     at = app("pages/receptive_fields.py", model="tinyvgg", layer="conv2a")
     _follow(at, "pages/layer_by_layer.py", "model=tinyvgg")
     at.selectbox(key="net_model").set_value("resnet_small").run()
     link = next(link.proto for link in at.sidebar.get("page_link") if link.value == "Receptive fields")
-    assert "model=resnet_small" in link.query_string and "layer=conv2a" in link.query_string
+    assert "model=resnet_small" in link.query_string and "layer=" not in link.query_string  # TinyVGG's layer
     _follow(at, "pages/receptive_fields.py", link.query_string)
     no_crash(at)
     assert "no layer conv2a" not in warnings(at) and at.session_state["rf_layer"] != "conv2a"
+    _follow(at, "pages/layer_by_layer.py", "model=tinyvgg")
+    _follow(at, "pages/receptive_fields.py", "layer=conv2a")  # an old address without the model: not that layer
+    assert "no layer conv2a" not in warnings(at) and at.session_state["net_model"] == "tinyvgg"
 
 
 def test_a_channels_links_name_the_view_the_image_and_the_data_set():
@@ -66,3 +70,28 @@ def test_a_channels_links_name_the_view_the_image_and_the_data_set():
     back = {link.proto.label: link.proto.query_string for link in at.main.get("page_link")}
     _follow(at, "pages/top_activations.py", back["The images that excite it most"])
     assert not at.session_state["ta_low"] and at.session_state["ta_channel"] == 3
+
+
+def test_back_after_a_model_switch_shows_the_model_and_sample_the_address_had():
+    """The address before the switch leaves out the default model: Back had shown LeNet-5 reading TinyVGG's triangle,
+    the sample the kept model's default."""
+    at = app("pages/why_prediction.py")
+    at.selectbox(key="net_model").set_value("tinyvgg").run()
+    assert at.session_state["img_sample"] == "triangle"
+    back_to(at)
+    no_crash(at)
+    assert at.session_state["net_model"] == "lenet5" and at.session_state["img_sample"] == "digit"
+
+
+def test_going_back_several_pages_to_a_bare_address_shows_the_view_it_had():
+    """Back past two pages to Layer by layer's bare address (its last): the session's TinyVGG, chosen since on another
+    page, had shown there, and the address was rewritten."""
+    at = app("pages/layer_by_layer.py")
+    _follow(at, "pages/top_activations.py", "")
+    at.selectbox(key="net_model").set_value("tinyvgg").run()
+    _follow(at, "pages/receptive_fields.py", "model=tinyvgg")
+    at.switch_page("pages/layer_by_layer.py")
+    back_to(at)
+    no_crash(at)
+    assert at.session_state["net_model"] == "lenet5" and at.session_state["img_sample"] == "digit"
+    assert "model" not in at.query_params
