@@ -214,18 +214,20 @@ def page_setup(page: PageInfo) -> None:
     state.enter_page(page.script)
     with st.sidebar:
         st.markdown("### CNN Explorer")
-        links = st.empty()
-        _page_links(links)
-        state.on_publish(lambda: _page_links(links))
+        links = st.container()  # filled once the page's settings are known (state.restore), the home page's now
+        if page is HOME:
+            _page_links(links)
+        else:
+            state.links_after_restore(lambda: _page_links(links))
         st.divider()
         st.caption(f"Device: {device_summary()}")
         st.html(TOUCH_SCRIPT, unsafe_allow_javascript=True)
 
 
-def _page_links(slot: Any) -> None:
-    """The sidebar's links to the pages (in ``slot``, an ``st.empty``), each to the address the page had, or for a
-    page not seen yet, with the model and image this session shows."""
-    with slot.container():
+def _page_links(box: Any) -> None:
+    """The sidebar's links to the pages (in ``box``), each to the address the page had, on the model and image this
+    session shows."""
+    with box:
         for p in (HOME, *PAGES):
             st.page_link(p.script, label=p.label, icon=p.icon,
                          query_params=state.link_query(p.script, p.takes_model) or None)

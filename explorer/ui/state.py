@@ -28,7 +28,7 @@ _BACK = "_settings_back"
 _PAGE = "_settings_page"  # the script of the page this run draws (layout.page_setup says it first)
 _ARRIVED = "_settings_arrived"  # whether the run before drew another page
 _LINKS = "_settings_links"  # per page script: the query publish() wrote last, for the sidebar's link to that page
-_ON_PUBLISH = "_settings_on_publish"  # the sidebar's links, drawn again once the settings are known
+_LINKS_DUE = "_settings_links_due"  # the sidebar's links, drawn by this run's first restore()
 _CARRIED = "_settings_carried"  # URL name -> the value a visitor chose for a carried setting (Setting.carry)
 _CARRY_DEFAULTS = "_settings_carry_defaults"  # URL name -> the carried setting's default where last published
 _BOUND = "_settings_bound"  # per page script: the URL names of its choices made for one model (model_bound)
@@ -220,6 +220,12 @@ def restore(settings: Sequence[Setting], also: Sequence[str] = ()) -> None:
                              f"the link gives `{s.param}` {len(given)} times and the last one cannot be used ({exc})"
                              if twice else str(exc))
         st.session_state[s.key] = value
+    carried = st.session_state.setdefault(_CARRIED, {})
+    for s in settings:
+        if s.carry:
+            _carry(carried, s, st.session_state[s.key])
+    if draw := st.session_state.pop(_LINKS_DUE, None):
+        draw()
 
 
 def _unknown(settings: Sequence[Setting], also: Sequence[str]) -> None:
@@ -368,10 +374,6 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
     written[:] = [params, *(q for q in written if q != params)][:100]
     if page := st.session_state.get(_PAGE):
         st.session_state.setdefault(_LINKS, {})[page] = params
-    # a fragment may not draw outside itself; its own settings carry to no other page
-    if (redraw := st.session_state.get(_ON_PUBLISH)) and not getattr(get_script_run_ctx(), "fragment_ids_this_run",
-                                                                       None):
-        redraw()
 
 
 def _carry(carried: dict[str, str], s: Setting, value: Any) -> None:
@@ -416,10 +418,11 @@ def link_query(script: str, carries: bool = False) -> dict[str, str]:
 CARRIED = ("model", "weights", "src", "img")  # the URL names of the carried settings (Setting.carry)
 
 
-def on_publish(redraw: Callable[[], None]) -> None:
-    """Call ``redraw`` after each :func:`publish` of this run that is not a fragment's: the sidebar's links, drawn
-    before the page's widgets, then carry the settings they chose."""
-    st.session_state[_ON_PUBLISH] = redraw
+def links_after_restore(draw: Callable[[], None]) -> None:
+    """Call ``draw`` (the sidebar's links) once this run's first :func:`restore` knows the values the page shows:
+    drawn before, they carried the model and image of the run before (a link's, or a pick's, came one click late).
+    A link to a page carries them (:func:`link_query`)."""
+    st.session_state[_LINKS_DUE] = draw
 
 
 def tab_setting(key: str, labels: Sequence[str], renamed: Mapping[str, str] | None = None) -> Setting:
