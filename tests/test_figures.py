@@ -147,3 +147,15 @@ def test_a_grid_filling_up_keeps_one_colour_for_each_value_at_every_step():
     assert (plain.data[-1].zmin, plain.data[-1].zmax) == (-7.0, 5.0)
     box = figures.grid_figure(torch.full((3, 3), 1 / 9), "kernel", fraction=9, zmid=0.0)
     assert "%{text}" in box.data[-1].hovertemplate and box.data[-1].text[0][0] == "1/9"  # hover as the cell writes it
+
+
+def test_a_decision_map_goes_to_the_browser_as_bytes_with_its_key_under_it():
+    """Each cell's name on hover had made a 256 x 256 Canny map 880 KB of JSON; the key names the colours once."""
+    import plotly.io as pio
+
+    decided = torch.randint(0, 4, (256, 256))
+    fig = figures.decision_figure(decided, ["no edge", "weak, dropped", "weak, kept", "strong"],
+                                  ["#000", "#3b82f6", "#f97316", "#fff"], "4. Hysteresis: the edges", height=320)
+    assert len(pio.to_json(fig)) < 120_000
+    assert fig.data[0].z.dtype == np.uint8 and (fig.data[0].z == decided.numpy()).all()
+    assert list(fig.data[0].colorbar.ticktext) == ["no edge", "weak,<br>dropped", "weak,<br>kept", "strong"]
