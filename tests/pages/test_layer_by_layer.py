@@ -403,8 +403,9 @@ def test_the_kernels_of_a_wide_layer_come_in_pages_numbered_as_the_layer_numbers
 def test_a_maps_closer_look_links_to_its_channel_on_the_other_pages_but_not_at_the_input():
     at = app("pages/layer_by_layer.py", layer="relu1", look="1", closer="4")
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
-    assert links["What excites it"] == "model=lenet5&layer=relu1&channel=4"
-    assert links["The images that excite it most"] == "model=lenet5&layer=relu1&channel=4"
+    shown = "model=lenet5&src=sample&img=digit"  # the image too: a link opened in a new tab shows the same one
+    assert links["What excites it"] == f"{shown}&mode=channel&neg=0&grid=0&layer=relu1&channel=4"
+    assert links["The images that excite it most"] == f"{shown}&low=0&layer=relu1&channel=4"
     assert "What excites it" not in {link.proto.label for link in app(
         "pages/layer_by_layer.py", layer="normalize", look="1").get("page_link")}
 

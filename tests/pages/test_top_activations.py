@@ -172,8 +172,10 @@ def test_a_channel_links_to_its_other_views_with_the_network_layer_and_channel_c
     no_crash(at)
     links = {link.proto.label: link.proto for link in at.get("page_link")}
     assert links["What excites it"].page == "what_excites"
-    assert links["What excites it"].query_string == "model=lenet5&weights=0&layer=conv2&channel=3"
-    assert links["Its map on your image"].query_string == "model=lenet5&weights=0&layer=conv2&look=1&closer=3"
+    shown = "model=lenet5&weights=0&src=sample&img=digit"
+    assert links["What excites it"].query_string == (f"{shown}&data={at.session_state['ta_data']}&mode=channel&neg=0"
+                                                     "&grid=0&layer=conv2&channel=3")
+    assert links["Its map on your image"].query_string == f"{shown}&layer=conv2&tab=Output&look=1&closer=3"
     assert "The images that excite it most" not in links  # this page
     opened = app("pages/what_excites.py", steps="2", **dict(p.split("=") for p in
                                                            links["What excites it"].query_string.split("&")))
