@@ -153,6 +153,17 @@ def wait_for_app(page, text: str | None = None, timeout: float = 60_000, quiet_m
     page.wait_for_function(IDLE_JS, arg=quiet_ms, timeout=timeout, polling=100)
 
 
+EXCEPTION = '[data-testid="stException"]'
+SIDEBAR = '[data-testid="stSidebar"]'
+
+
+def assert_no_exception(page) -> None:
+    """No exception box on the page (pages catch errors and explain them)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(EXCEPTION)).to_have_count(0)
+
+
 def open_page(page, url: str, text: str | None = None) -> None:
     """Go to ``url`` and wait until the app is idle and ``text`` is shown."""
     page.goto(url, wait_until="domcontentloaded")

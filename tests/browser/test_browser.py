@@ -20,17 +20,11 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from explorer.ui.layout import PAGES  # noqa: E402
 
-from .conftest import figure, open_page, screenshot, wait_for_app, wait_for_figure_change  # noqa: E402
+from .conftest import (SIDEBAR, assert_no_exception, figure, open_page, screenshot, wait_for_app,  # noqa: E402
+                       wait_for_figure_change)
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)  # 5 s by default: too short on a loaded 2-core machine
-
-EXCEPTION = '[data-testid="stException"]'
-SIDEBAR = '[data-testid="stSidebar"]'
-
-
-def assert_no_exception(page: Page) -> None:
-    expect(page.locator(EXCEPTION)).to_have_count(0)
 
 
 def select_option(page: Page, label: str, option: str) -> None:

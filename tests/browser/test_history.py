@@ -19,17 +19,10 @@ if not Path("/usr/bin/chromium").exists():
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from .conftest import open_page, screenshot, wait_for_app  # noqa: E402
+from .conftest import SIDEBAR, assert_no_exception, open_page, screenshot, wait_for_app  # noqa: E402
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=15_000)  # 5 s by default: too short on a loaded 2-core machine
-
-EXCEPTION = '[data-testid="stException"]'
-SIDEBAR = '[data-testid="stSidebar"]'
-
-
-def assert_no_exception(page: Page) -> None:
-    expect(page.locator(EXCEPTION)).to_have_count(0)
 
 
 def history_length(page: Page) -> int:
