@@ -403,5 +403,6 @@ def zero_share(output: torch.Tensor) -> float:
 
 def summary_table(layer: Layer) -> str:
     """A one-row markdown table: input and output shape, parameters, multiply-adds."""
+    shapes = f"| {_by(layer.in_shape) or '-'} | {_by(layer.out_shape) or '-'} |"
     return ("| Input shape | Output shape | Parameters | Multiply-adds |\n|---|---|---|---|\n"
-            f"| {_by(layer.in_shape) or '-'} | {_by(layer.out_shape) or '-'} | {layer.params:,} | {layer.mult_adds:,} |")
+            f"{shapes} {layer.params:,} | {layer.mult_adds:,} |")
