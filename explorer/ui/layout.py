@@ -34,6 +34,7 @@ class PageInfo:
     icon: str
     blurb: str
     takes_model: bool = False  # the page looks at a network of the zoo or a finished training run
+    takes_image: bool = False  # the page has the image picker (every page that takes a model has it too)
 
     @property
     def url_path(self) -> str:
@@ -81,7 +82,7 @@ PAGES: tuple[PageInfo, ...] = (
         "pages/kernel_lab.py", "Kernel Lab", ":material/blur_on:",
         "Draw or upload an image, apply Sobel, Laplacian, Gaussian, Gabor or your own kernel, "
         "and see the feature map with padding, stride, dilation, ReLU and pooling; Canny edges and morphology; "
-        "count a layer's parameters, shared, locally connected or fully connected.",
+        "count a layer's parameters, shared, locally connected or fully connected.", takes_image=True,
     ),
     PageInfo(
         "pages/layer_by_layer.py", "Layer by layer", ":material/layers:",
@@ -212,25 +213,25 @@ def page_setup(page: PageInfo) -> None:
         st.warning("The app's code changed after this server started: a page may fail until the server is "
                    "restarted. Whoever runs it: restart it (README: after updating the code).")
     state.enter_page(page.script)
+    st.sidebar.markdown("### CNN Explorer")
+    if page.takes_model or page.takes_image:  # its links carry the model and image this run is about to restore
+        state.links_after_restore(_sidebar_rest)
+    else:
+        _sidebar_rest()
+
+
+def _sidebar_rest() -> None:
+    """The sidebar under its title: the links to the pages, each to the address the page had, on the model and image
+    this session shows, and the device. Drawn once the page's settings are known (state.restore), nothing of the
+    run before is replaced until then: an empty box drawn first had made the links blink out at every rerun, and
+    links redrawn in an st.empty had left one load in five blank."""
     with st.sidebar:
-        st.markdown("### CNN Explorer")
-        links = st.container()  # filled once the page's settings are known (state.restore), the home page's now
-        if page is HOME:
-            _page_links(links)
-        else:
-            state.links_after_restore(lambda: _page_links(links))
-        st.divider()
-        st.caption(f"Device: {device_summary()}")
-        st.html(TOUCH_SCRIPT, unsafe_allow_javascript=True)
-
-
-def _page_links(box: Any) -> None:
-    """The sidebar's links to the pages (in ``box``), each to the address the page had, on the model and image this
-    session shows."""
-    with box:
         for p in (HOME, *PAGES):
             st.page_link(p.script, label=p.label, icon=p.icon,
                          query_params=state.link_query(p.script, p.takes_model) or None)
+        st.divider()
+        st.caption(f"Device: {device_summary()}")
+        st.html(TOUCH_SCRIPT, unsafe_allow_javascript=True)
 
 
 def cells(count: int, width: int | Sequence[int], parent: Any = st) -> list[Any]:

@@ -39,6 +39,7 @@ def test_a_run_store_the_server_may_not_write_turns_training_off_in_one_word(tmp
         "(a read-only folder, or a full disk). Whoever runs it can point EXPLORER_RUNS at a writable folder, or make "
         "room."]
     assert not errors(at) and not at.button  # no Train to press
+    assert len(at.sidebar.get("page_link")) == 10  # the page stops early: its sidebar's links had gone with it
 
 
 def test_a_store_the_server_may_no_longer_write_still_gives_its_runs_away(tmp_path, monkeypatch):
