@@ -13,7 +13,7 @@ def _channel(layer: str, c: int) -> dict[str, str]:
     return {"layer": layer, "channel": str(c)}
 
 
-VIEWS = (  # page, link label, its settings for a layer's channel: each view named whole, as a settings kept on
+VIEWS = (  # page, link label, its settings for a layer's channel: each view named whole, as settings kept on
     # that page (a class's ascent, the lowest 9, the Kernels tab) had shown another view
     ("pages/what_excites.py", "What excites it",
      lambda layer, c: {"mode": "channel", "neg": "0", "grid": "0", **_channel(layer, c)}),
@@ -30,9 +30,9 @@ def _shown() -> dict[str, str]:
     shown = {"model": st.session_state.get("net_model", model_input.DEFAULT)}
     if not st.session_state.get("net_pretrained", True):
         shown["weights"] = "0"
-    source = st.session_state.get("img_source", "sample")
-    shown |= {"src": source, "img": st.session_state["img_sample"]} if source == "sample" and st.session_state.get(
-        "img_sample") else {"src": source}
+    shown["src"] = source = st.session_state.get("img_source", "sample")
+    if source == "sample" and st.session_state.get("img_sample"):
+        shown["img"] = st.session_state["img_sample"]
     if st.session_state.get("ta_data") in image_sets.SERVER_SETS:
         shown["data"] = st.session_state["ta_data"]
     return shown
