@@ -31,7 +31,7 @@ _ARRIVED = "_settings_arrived"  # whether the run before drew another page
 _LINKS = "_settings_links"  # per page script: the query publish() wrote last, for the sidebar's link to that page
 _LINKS_DUE = "_settings_links_due"  # the sidebar's links, drawn by this run's first restore()
 _CARRIED = "_settings_carried"  # URL name -> the value a visitor chose for a carried setting (Setting.carry)
-_CARRY_DEFAULTS = "_settings_carry_defaults"  # URL name -> the carried setting's default where last published
+_CARRY_DEFAULTS = "_settings_carry_defaults"  # URL name of each carried setting seen -> its default there
 _BOUND = "_settings_bound"  # per page script: the URL names of its choices made for one model (model_bound)
 
 
@@ -279,14 +279,13 @@ def link_query(script: str, carries: bool = False) -> dict[str, str]:
     own = dict(st.session_state.get(_LINKS, {}).get(script, {}))
     if not carries:
         return own
-    carried, default = st.session_state.get(_CARRIED, {}), st.session_state.get(_CARRY_DEFAULTS, {}).get("model")
-    # the page's choices for another model than the one it will show mean nothing there
-    left = set(CARRIED) | (set(st.session_state.get(_BOUND, {}).get(script, ()))
-                           if own.get("model", default) != carried.get("model", default) else set())
+    carried, defaults = st.session_state.get(_CARRIED, {}), st.session_state.get(_CARRY_DEFAULTS, {})
+    default = defaults.get("model")
+    # the page's own carried values give way to the session's (the settings seen with Setting.carry), and its
+    # choices for another model than the one it will show mean nothing there
+    left = set(defaults) | (set(st.session_state.get(_BOUND, {}).get(script, ()))
+                            if own.get("model", default) != carried.get("model", default) else set())
     return {param: value for param, value in own.items() if param not in left} | carried
-
-
-CARRIED = ("model", "weights", "src", "img")  # the URL names of the carried settings (Setting.carry)
 
 
 def links_after_restore(draw: Callable[[], None]) -> None:
