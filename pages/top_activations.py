@@ -1,10 +1,12 @@
 """Top activations: for every channel of a layer, the images of a data set that excite it most."""
 
+import functools
+
 import streamlit as st
 import torch
 
 from explorer import inputs, labels, mosaic, top_activations
-from explorer.ui import channel_links, evolution, image_sets, layout, model_input, state
+from explorer.ui import channel_grid, channel_links, evolution, image_sets, layout, model_input, state
 
 layout.page_setup(layout.PAGES[4])
 st.title("Top activations")
@@ -27,13 +29,6 @@ SETTINGS = [
     state.Setting("ta_low", "low", False, state.boolean, state.dump_bool),
 ]
 state.restore(SETTINGS)
-
-
-def typed_channel() -> None:
-    """A channel typed in: the grid shows its page afresh, so a click on the tile clicked before counts again."""
-    st.session_state.ta_page = 0
-    st.session_state.ta_grid_round = st.session_state.get("ta_grid_round", 0) + 1
-    state.keep("ta_last_click", None)
 
 
 view, network, picked = model_input.controls(SETTINGS, need_image=False,
@@ -77,17 +72,13 @@ with view, layout.guard("finding the top activations"):
     first = (page - 1) * PER_PAGE
     shown = range(first, min(first + PER_PAGE, channels))
     best = [top_activations.patches(result, images_set.images, network.model, images_set.size, c)[0] for c in shown]
-    grid = f"ta_grid_{st.session_state.get('ta_grid_round', 0)}"  # a new round: a grid with nothing selected
+    grid = f"ta_grid_{layer.name}_{first}_{st.session_state.ta_channel}"  # a fresh grid for each view: none selected
     layout.cells(1, GRID_PX)[0].plotly_chart(
         mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
                              width_px=GRID_PX, selected=int(st.session_state.ta_channel) - first, ink=layout.ink()),
-        key=grid, on_select="rerun", selection_mode="points")
-    clicked = mosaic.clicked_tile(st.session_state.get(grid))
-    if clicked is not None and first + clicked != state.kept("ta_last_click"):
-        state.keep("ta_last_click", first + clicked)
-        st.session_state.ta_channel = first + clicked
-        st.rerun()
-    st.number_input("Channel", 0, channels - 1, key="ta_channel", on_change=typed_channel)
+        key=grid, on_select=functools.partial(channel_grid.open_clicked, grid, first, "ta_channel"),
+        selection_mode="points")
+    st.number_input("Channel", 0, channels - 1, key="ta_channel", on_change=lambda: st.session_state.update(ta_page=0))
 
 if result is None:
     st.stop()

@@ -5,6 +5,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -41,6 +42,15 @@ def figures(at: AppTest) -> list[dict]:
 
 def titles(at: AppTest) -> list[str]:
     return [f["layout"].get("title", {}).get("text", "") for f in figures(at)]
+
+
+def click_chart(at: AppTest, key: str, selection: dict) -> AppTest:
+    """A click on the chart with ``key``: its ``selection`` goes to the server as the browser sends it, so the chart's
+    ``on_select`` callback runs before the script, as it would in the browser (AppTest has no chart widget to set)."""
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}"))
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps(selection)))
+    return at._run(states)
 
 
 def back_to(at: AppTest, history: bool = True, **query: str) -> AppTest:

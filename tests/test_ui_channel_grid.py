@@ -31,7 +31,7 @@ def test_a_click_on_a_tile_opens_its_channel():
 
         st.session_state.setdefault("wx_channel", 3)
         st.session_state["wx_grid_3"] = {"selection": {"points": [{"customdata": 5, "curve_number": 1}]}}
-        channel_grid.open_clicked("wx_grid_3", 16)  # the second page: tile 5 is channel 21
+        channel_grid.open_clicked("wx_grid_3", 16, "wx_channel")  # the second page: tile 5 is channel 21
         st.write(str(st.session_state.wx_channel))
 
     assert AppTest.from_function(script, default_timeout=TIMEOUT).run().markdown[0].value == "21"

@@ -47,16 +47,17 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
         mosaic.images_figure([m for m, _ in made], [f"{c}: {labels.alike(v)[0]}" for c, (_, v) in zip(shown, made)],
                              title, clickable=True, side=96, width_px=GRID_PX, cols=4,
                              selected=goal.index - first, ink=layout.ink()),
-        key=chart, on_select=functools.partial(open_clicked, chart, first), selection_mode="points")
+        key=chart, on_select=functools.partial(open_clicked, chart, first, "wx_channel"), selection_mode="points")
     st.caption("Under each: the channel and its mean activation at the last step. The channel shown above is "
                "outlined.")
 
 
-def open_clicked(chart: str, first: int) -> None:
-    """The grid's click callback (it runs before the channel's box is drawn): the tile clicked becomes the channel."""
+def open_clicked(chart: str, first: int, channel_key: str) -> None:
+    """A grid of channels' click callback (here and on Top activations; it runs before the script, so the page runs
+    once): the tile clicked, the ``first`` channel's onwards, becomes the channel in ``channel_key``."""
     clicked = mosaic.clicked_tile(st.session_state.get(chart))
     if clicked is not None:
-        st.session_state.wx_channel = first + clicked
+        st.session_state[channel_key] = first + clicked
 
 
 def optimised(network: Network, goal: visualize.Goal, config: visualize.AscentConfig, image: torch.Tensor,

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import data, models
 from explorer.ui import image_sets
 
-from tests.apptest import TIMEOUT, app, errors, figures, no_crash, titles
+from tests.apptest import TIMEOUT, app, click_chart, errors, figures, no_crash, titles
 from tests.conftest import ROOT
 
 
@@ -67,18 +67,19 @@ def _tile(channel: int) -> dict:
                           "point_indices": [channel], "box": [], "lasso": []}}
 
 
-def test_top_page_a_click_on_a_channel_opens_it():
+def test_top_page_a_click_on_a_channel_opens_it_in_one_run(monkeypatch):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/top_activations.py")
-    at.session_state["ta_grid_0"] = _tile(7)
-    at.run()
+    at.switch_page("pages/top_activations.py").run()
+    runs, search = [], image_sets.top9
+    monkeypatch.setattr(image_sets, "top9", lambda *args, **kwargs: runs.append(1) or search(*args, **kwargs))
+    click_chart(at, "ta_grid_conv2_0_0", _tile(7))
     no_crash(at)
+    assert len(runs) == 1  # the click's callback, then the page once: it had read the click and run again
     assert at.subheader[1].value.startswith("Channel 7:")
     assert at.query_params["channel"] in ("7", ["7"])
-    at.number_input(key="ta_channel").set_value(2).run()  # typed: the grid starts afresh
+    at.number_input(key="ta_channel").set_value(2).run()  # typed: a grid with nothing selected
     assert at.subheader[1].value.startswith("Channel 2:")
-    at.session_state["ta_grid_1"] = _tile(7)  # the tile clicked before, clicked again
-    at.run()
+    click_chart(at, "ta_grid_conv2_0_2", _tile(7))  # the tile clicked before, clicked again
     assert at.subheader[1].value.startswith("Channel 7:")
 
 
