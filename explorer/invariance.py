@@ -93,7 +93,9 @@ def swept_values(kind: str, first: float, last: float, count: int, side: int) ->
 def most_versions(kind: str, first: float, last: float, side: int, most: int = 61) -> int:
     """The largest odd count of versions that :func:`swept_values` gives all different, at most ``most``: a shift of
     ``first``..``last`` percent of ``side`` pixels holds one version per whole pixel (a Versions slider past that
-    changed nothing). A range of fewer than 3 whole pixels holds just those."""
+    changed nothing). A range of fewer than 3 whole pixels holds just those, and a range on one spot one version."""
+    if first == last:
+        return 1
     if not kind.startswith("shift"):
         return most
     pixels = round(last / 100 * side) - round(first / 100 * side) + 1

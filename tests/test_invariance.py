@@ -135,6 +135,7 @@ def test_most_versions_is_every_whole_pixel_shift_and_each_one_differs():
     assert invariance.most_versions("shift_x", -30, 30, 28) == 17  # -8..8 px
     assert invariance.most_versions("shift_y", -10, 20, 28) == 9  # -3..6 px: 10 pixels, 9 as an odd count
     assert invariance.most_versions("shift_x", 0, 5, 28) == 2 and invariance.most_versions("rotate", -90, 90, 28) == 61
+    assert invariance.most_versions("rotate", 90, 90, 28) == 1 == invariance.most_versions("shift_x", 30, 30, 28)
     for first, last in ((-30, 30), (-50, 50), (-10, 20), (-10, 10), (-45, 40)):
         top = invariance.most_versions("shift_x", first, last, 28)
         assert len(invariance.swept_values("shift_x", first, last, top, 28)) == top  # all different

@@ -117,3 +117,4 @@ def test_a_range_with_both_ends_on_one_spot_is_a_link_the_page_keeps(params):
     no_crash(at)
     assert "was ignored" not in warnings(at) and all(at.query_params[k] in (v, [v]) for k, v in params.items())
     assert "Widen the range" in warnings(at) or "is one version: widen the range" in warnings(at)
+    assert "inv_count" not in [s.key for s in at.slider]  # one version: no Versions slider to move
