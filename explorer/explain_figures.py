@@ -25,13 +25,11 @@ def title_fits(title: str, width_px: int, font_px: int = 16) -> bool:
     return labels.text_px(title) * TITLE_SCALE * font_px / 16 <= width_px - 20
 
 
-def _pixels(image: torch.Tensor, side: int = 280) -> np.ndarray:
-    """A (C, H, W) [0, 1] image as (H', W', 3) uint8, enlarged (nearest) to about ``side`` pixels."""
+def _pixels(image: torch.Tensor) -> np.ndarray:
+    """A (C, H, W) [0, 1] image as (H, W, 3) uint8, at its own size: plotly draws a picture's pixels as squares,
+    never blurred (a 28 x 28 digit had gone out enlarged to 280 x 280, 2 to 4 times the bytes)."""
     pixels = images.to_display(image)
-    factor = max(1, side // max(pixels.shape[:2]))
-    if pixels.ndim == 2:
-        pixels = np.stack([pixels] * 3, -1)
-    return pixels.repeat(factor, 0).repeat(factor, 1)
+    return np.stack([pixels] * 3, -1) if pixels.ndim == 2 else pixels
 
 
 def picture_figure(image: torch.Tensor, title: str, height: int = 300, width_px: int | None = None) -> go.Figure:
@@ -70,23 +68,11 @@ def boxed_figure(image: torch.Tensor, title: str, box: tuple[int, int, int], hei
                  width_px: int | None = None) -> go.Figure:
     """:func:`picture_figure` with the square ``box`` = (top, left, side), in the image's pixels, outlined
     (cut by the border as the image cuts it)."""
-    pixels = _pixels(image)
-    factor = pixels.shape[0] // image.shape[-2]
     top, left, side = box
     bottom, right = min(top + side, image.shape[-2]), min(left + side, image.shape[-1])
-    fig = mosaic.png_figure(pixels, title, height, width_px)
-    fig.add_shape(type="rect", x0=left * factor - 0.5, x1=right * factor - 0.5, y0=top * factor - 0.5,
-                  y1=bottom * factor - 0.5, line=dict(color="white", width=3))
-    return fig
-
-
-def _in_image_pixels(fig: go.Figure, factor: int, rows: int, cols: int) -> go.Figure:
-    """A picture enlarged ``factor`` times placed in the image's own pixels (``rows`` x ``cols``): pixel (r, c)
-    centred at (r, c), so a map's hover cells over it name the image's rows and columns."""
-    shift = (factor - 1) / (2 * factor)
-    fig.update_traces(x0=-shift, dx=1 / factor, y0=-shift, dy=1 / factor, selector=dict(type="image"))
-    fig.update_xaxes(range=[-0.5, cols - 0.5])
-    fig.update_yaxes(range=[rows - 0.5, -0.5])
+    fig = picture_figure(image, title, height, width_px)
+    fig.add_shape(type="rect", x0=left - 0.5, x1=right - 0.5, y0=top - 0.5, y1=bottom - 0.5,
+                  line=dict(color="white", width=3))
     return fig
 
 
@@ -101,11 +87,9 @@ def signed_figure(image: torch.Tensor, values: torch.Tensor, title: str, what: s
     """``values`` (H, W) over ``image`` (C, H, W) in grey: red where positive (evidence for the class), blue where
     negative (against), on one scale symmetric about 0 with a colour bar titled ``what`` (their unit), and each
     pixel's value on hover. ``box`` = (top, left, side): a square outlined, as in :func:`boxed_figure`."""
-    pixels = _pixels(image.mean(0, keepdim=True))
-    factor = pixels.shape[0] // image.shape[-2]
-    rows, cols = values.shape
-    fig = _in_image_pixels(mosaic.png_figure(pixels, title, height, None if width_px is None else
-                                             width_px - COLOUR_BAR_PX), factor, rows, cols)
+    rows, cols = values.shape  # the image's: pixel (r, c) at (r, c), where the map's hover names it
+    fig = picture_figure(image.mean(0, keepdim=True), title, height,
+                         None if width_px is None else width_px - COLOUR_BAR_PX)
     top = float(values.abs().max()) or 1.0
     fig.add_trace(go.Heatmap(z=values.float().numpy(), colorscale=SIGNED_SCALE, zmin=-top, zmax=top,
                              colorbar=dict(thickness=10, len=0.9, tickformat=".2g", tickfont=dict(size=10),
@@ -134,8 +118,7 @@ def heat_figure(image: torch.Tensor, heat: torch.Tensor, title: str, height: int
     rows, cols = heat.shape
     block = -(-max(rows, cols) // HOVER_CELLS)
     shares = torch.nn.functional.avg_pool2d(heat.clamp(0, 1)[None, None].float(), block, ceil_mode=True)[0, 0]
-    pixels = _pixels(attribution.overlay(image, heat))
-    fig = _in_image_pixels(mosaic.png_figure(pixels, title, height, width_px), pixels.shape[0] // rows, rows, cols)
+    fig = picture_figure(attribution.overlay(image, heat), title, height, width_px)  # pixel (r, c) at (r, c)
     where = "row %{y}, column %{x}" if block == 1 else "about row %{y:.0f}, column %{x:.0f}"
     fig.add_trace(go.Heatmap(z=(100 * shares).round().numpy(), x0=(block - 1) / 2, dx=block, y0=(block - 1) / 2,
                              dy=block, colorscale=_CLEAR, showscale=False, zmin=0, zmax=100,
@@ -159,9 +142,8 @@ def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, h
         title = _two_lines(title, 0)
     last = _pixels(frames[-1])
     fig = mosaic.png_figure(last, title, height)
-    if box is not None:  # in the enlarged picture's pixels: each image pixel is ``grow`` of them across
-        grow = last.shape[1] // frames[-1].shape[-1]
-        top, left, bottom, right = (grow * v - 0.5 for v in box)
+    if box is not None:
+        top, left, bottom, right = (v - 0.5 for v in box)
         fig.add_shape(type="rect", x0=left, x1=right, y0=top, y1=bottom, xref="x", yref="y",
                       line=dict(color=figures.WINDOW_COLOUR, width=2))
     fig.frames = [go.Frame(data=[go.Image(source=s)], name=str(step)) for s, step in zip(sources, steps)]

@@ -1,7 +1,11 @@
 """Figures of the ascent, attribution, attack and invariance pages."""
 
+import base64
+import io
+
 import pytest
 import torch
+from PIL import Image
 
 from explorer import explain_figures, invariance, invariance_figures
 
@@ -14,10 +18,15 @@ def test_the_animation_has_a_frame_and_a_slider_step_per_recorded_image():
     assert fig.layout.sliders[0].active == 2 and fig.data[0].source.startswith("data:image/png;base64,")
 
 
-def test_the_boxed_picture_outlines_the_square_on_the_enlarged_pixels_and_cuts_it_at_the_border():
-    fig = explain_figures.boxed_figure(torch.zeros(1, 28, 28), "occluded", (21, 3, 10))  # drawn 10x: 280 px
+def _png_size(source: str) -> tuple[int, int]:
+    return Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))).size
+
+
+def test_the_boxed_picture_outlines_the_square_on_the_images_pixels_and_cuts_it_at_the_border():
+    fig = explain_figures.boxed_figure(torch.zeros(1, 28, 28), "occluded", (21, 3, 10))
+    assert _png_size(fig.data[0].source) == (28, 28)  # at its own size: the browser draws its pixels as squares
     box = fig.layout.shapes[0]
-    assert (box.x0, box.x1, box.y0, box.y1) == (29.5, 129.5, 209.5, 279.5)
+    assert (box.x0, box.x1, box.y0, box.y1) == (2.5, 12.5, 20.5, 27.5)
 
 
 def test_a_long_class_name_goes_under_the_method_with_room_for_two_lines():
@@ -169,8 +178,7 @@ def test_a_signed_map_has_a_symmetric_scale_over_the_image_in_its_own_pixels():
     picture, heat = fig.data
     assert picture.type == "image" and heat.type == "heatmap"
     assert (heat.zmin, heat.zmax) == (-2.0, 2.0)  # 0 is clear, whatever the range: red for, blue against
-    factor = 10  # the 28 px image enlarged to 280
-    assert picture.dx == pytest.approx(1 / factor) and picture.x0 == pytest.approx(-0.45)  # pixel c centred at c
+    assert _png_size(picture.source) == (28, 28) and picture.dx is None and picture.x0 is None  # pixel c at c
     assert list(fig.layout.xaxis.range) == [-0.5, 27.5]
     outline = fig.layout.shapes[-1]
     assert (outline.x0, outline.x1, outline.y0, outline.y1) == (7.5, 14.5, 3.5, 10.5)

@@ -238,7 +238,7 @@ def test_one_unit_is_explained_as_one_unit_and_random_weights_are_named():
     assert "everywhere at once" not in text(at)
     animation = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("What excites unit (5, 5)"))
     box = animation["layout"]["shapes"][0]  # conv2's unit (5, 5) sees rows and columns 8..21 of the 28 x 28 digit,
-    assert (box["x0"], box["x1"], box["y0"], box["y1"]) == (79.5, 219.5, 79.5, 219.5)  # drawn 10 px a pixel
+    assert (box["x0"], box["x1"], box["y0"], box["y1"]) == (7.5, 21.5, 7.5, 21.5)  # in the image's pixels
     untrained = app("pages/what_excites.py", weights="0", steps="4")
     no_crash(untrained)
     assert any("Random weights: the image shows" in i.value for i in untrained.info)
