@@ -20,8 +20,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from explorer import architecture, labels, model_card, models, shapes, training
+from explorer.atomic_files import atomic_write, read_json, write_json
 from explorer.run_metrics import read as metrics_of
-from explorer.runs import ACTIVE, RESUMABLE, Run, RunNotFound, atomic_write, get, path, read_json, write_json
+from explorer.runs import ACTIVE, RESUMABLE, Run, RunNotFound, get, path
 
 
 def _count(n: int, thing: str) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from explorer.runs import atomic_write, path
+from explorer.atomic_files import atomic_write
+from explorer.runs import path
 
 
 # --- cancelling ------------------------------------------------------------------------------

@@ -13,15 +13,16 @@ One folder per run, ``<root>/<run id>/``::
     cancel, pause            flag files: the worker stops, or holds, at its next record
     worker.log               the worker's stdout and stderr
 
-Every file is replaced atomically (a temporary file in the same folder, fsync, ``os.replace``), so a
-process killed mid-write leaves the previous version readable. ``metrics.jsonl`` grows by single
-``write`` calls of whole lines; the reader skips a line cut off by a crash. Read-modify-write of
-``status.json`` holds an ``flock`` on the run's ``.lock`` file, so the worker and the app's
-scheduler never overwrite each other's fields.
+Every file is replaced atomically (a temporary file in the same folder, fsync, ``os.replace``:
+:mod:`explorer.atomic_files`), so a process killed mid-write leaves the previous version readable.
+``metrics.jsonl`` grows by single ``write`` calls of whole lines; the reader skips a line cut off by a
+crash. Read-modify-write of ``status.json`` holds an ``flock`` on the run's ``.lock`` file, so the worker
+and the app's scheduler never overwrite each other's fields.
 
 The tensors in a run's folder (snapshots, checkpoint, result) are read and written by
 :mod:`explorer.run_files`, the cancel and pause flags by :mod:`explorer.run_flags`, the metrics log by
-:mod:`explorer.run_metrics`; the types its JSON files' fields hold are :mod:`explorer.run_fields`.
+:mod:`explorer.run_metrics`; the types its JSON files' fields hold are :mod:`explorer.run_fields`. The statuses
+a backend and its worker write as the run goes on are :mod:`explorer.run_lifecycle`'s.
 
 Statuses: queued, running, finished, failed, cancelled, diverged, interrupted (with a reason).
 """
@@ -30,19 +31,19 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import re
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from explorer import labels
+from explorer.atomic_files import read_json, write_json
 from explorer.run_fields import CONFIG_TYPES, STATUS_TYPES, sound
 
 ROOT_ENV = "EXPLORER_RUNS"
@@ -65,11 +66,6 @@ class QueueFull(RuntimeError):
 
 class TooManyBroughtIn(RuntimeError):
     """A run refused by :func:`adopt`'s ``limit``: its owner keeps :data:`MOST_BROUGHT_IN` runs brought in."""
-
-
-class LaunchFailed(RuntimeError):
-    """A run's worker could not be started (``__cause__``: the OSError); kept apart from the FileNotFoundError of
-    a run folder that is gone, which a missing Python's own would otherwise pass for."""
 
 
 class RunNotFound(KeyError):
@@ -137,28 +133,6 @@ def path(run_id: str, root: Path | None = None) -> Path:
     if not is_id(run_id):
         raise ValueError(f"{run_id!r} is not a run id")
     return _root(root) / run_id
-
-
-# --- atomic files ----------------------------------------------------------------------------
-
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary path)`` in ``target``'s folder, fsync, then rename over ``target``."""
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:  # on disk before the rename, so a power cut cannot leave it empty
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_json(target: Path, value: dict) -> None:
-    atomic_write(target, lambda tmp: tmp.write_text(json.dumps(value, indent=2) + "\n"))
-
-
-def read_json(source: Path) -> dict:
-    return json.loads(source.read_text())
 
 
 @contextmanager
@@ -371,24 +345,6 @@ def delete_damaged(run_id: str, root: Path | None = None) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def set_status(run_id: str, status: str, reason: str = "", root: Path | None = None, *,
-               only_from: Iterable[str] | None = None, **fields) -> Run:
-    """Set the run's status and reason (plus any extra ``fields``), stamping ``updated``.
-
-    ``only_from``: change nothing unless the current status is one of these, so a scheduler that
-    finds a dead worker cannot overwrite the final status the worker wrote just before dying.
-    """
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-
-    def change(current: dict) -> dict | None:
-        if only_from is not None and current["status"] not in tuple(only_from):
-            return None
-        return {**current, **fields, "status": status, "reason": reason}
-
-    return _update(run_id, root, change)
-
-
 def _update(run_id: str, root: Path | None, change: Callable[[dict], dict | None]) -> Run:
     """Read-modify-write ``status.json`` under the run's lock; ``change`` returns None to leave it."""
     folder = path(run_id, root)
@@ -400,65 +356,6 @@ def _update(run_id: str, root: Path | None, change: Callable[[dict], dict | None
     except FileNotFoundError:  # no such run, or deleted meanwhile
         raise RunNotFound(run_id) from None
     return get(run_id, root)
-
-
-def claim(run_id: str, launch: Callable[[], dict], root: Path | None = None) -> bool:
-    """Start a queued run's worker once: ``launch()`` starts it and returns fields for the status
-    (``pid`` at least). Under the run's lock, so two schedulers never both launch it.
-
-    False (and no launch) when the run is not queued or a worker has been launched for it already; LaunchFailed when
-    ``launch()`` raised an OSError (the run stays queued: the caller says why it ends).
-    """
-    launched = False
-
-    def change(current: dict) -> dict | None:
-        nonlocal launched
-        if current["status"] != "queued" or current.get("pid") is not None:
-            return None
-        launched = True
-        try:
-            fields = launch()
-        except OSError as exc:
-            raise LaunchFailed(exc.strerror or str(exc)) from exc
-        return {**current, **fields, "claimed": time.time()}
-
-    _update(run_id, root, change)
-    return launched
-
-
-def mark_running(run_id: str, pid: int, device: str, root: Path | None = None) -> bool:
-    """A worker takes the run: "running" with its pid and device, unless another live worker has it
-    or it has ended (cancelled before the worker got going, finished). False when refused."""
-    taken = False
-
-    def change(current: dict) -> dict | None:
-        nonlocal taken
-        other = current.get("pid")
-        free = other in (None, pid) or not alive(other)
-        if current["status"] not in ("queued", "running", "interrupted") or not free:
-            return None
-        taken = True
-        return {**current, "status": "running", "reason": "", "pid": pid, "device": device, "started": time.time()}
-
-    _update(run_id, root, change)
-    return taken
-
-
-def requeue(run_id: str, reason: str = "", root: Path | None = None, limit: bool = False) -> Run:
-    """Put a stopped run back in the queue (to resume it): no pid, no cancel or pause flag. ``limit``:
-    :class:`QueueFull` where its owner or the server has as many runs waiting as they may (as :func:`create`)."""
-    base = _root(root)
-    with _locked(base) if limit else nullcontext():  # two clicks at once cannot both pass
-        if limit:
-            _check_room(base, get(run_id, base).owner)
-        return _requeued(run_id, reason, base)
-
-
-def _requeued(run_id: str, reason: str, root: Path) -> Run:
-    (path(run_id, root) / "cancel").unlink(missing_ok=True)
-    (path(run_id, root) / "pause").unlink(missing_ok=True)
-    return _update(run_id, root, lambda current: {
-        **current, "status": "queued", "reason": reason, "pid": None, "queued": time.time()})
 
 
 def rename(run_id: str, name: str, root: Path | None = None) -> Run:
@@ -492,18 +389,3 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X") and b"explorer.worker" in cmdline
-
-
-def recover(root: Path | None = None) -> list[str]:
-    """Mark runs whose worker died while nobody watched (the app was down) "interrupted".
-
-    These are runs left "running", or "queued" with a worker launched for them, whose pid is
-    gone. Call it when a backend starts. Returns their ids.
-    """
-    recovered = []
-    for run in list_runs(root):
-        if run.active and run.pid is not None and not alive(run.pid):
-            reason = f"the worker (pid {run.pid}) stopped while the app was not watching; resume to continue"
-            if set_status(run.id, "interrupted", reason, root, only_from=ACTIVE).status == "interrupted":
-                recovered.append(run.id)
-    return recovered

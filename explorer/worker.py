@@ -48,7 +48,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from explorer import architecture, data, inputs, inspect, models, run_files, run_flags, run_metrics, runs, training
+from explorer import (architecture, data, inputs, inspect, models, run_files, run_flags, run_lifecycle, run_metrics,
+                      runs, training)
 
 PROBE = 4  # test images whose feature maps every snapshot keeps
 READ = 12  # test images whose class probabilities every snapshot keeps: the network's readings, live
@@ -295,15 +296,15 @@ def run(folder: Path) -> str:
         device = training.resolve_device(str(config.get("device", "auto")))
         name = device_name(device)
     except Exception as exc:  # noqa: BLE001 - "cuda" asked on a machine without one, a bad name
-        runs.set_status(run_id, "failed", f"the device {config.get('device')!r} cannot be used here ({exc})",
-                        root, only_from=runs.ACTIVE + ("interrupted",))
+        run_lifecycle.set_status(run_id, "failed", f"the device {config.get('device')!r} cannot be used here ({exc})",
+                                 root, only_from=runs.ACTIVE + ("interrupted",))
         return "failed"
-    if not runs.mark_running(run_id, os.getpid(), name, root):
+    if not run_lifecycle.mark_running(run_id, os.getpid(), name, root):
         print(f"run {run_id} is not startable (ended, or another worker has it)", flush=True)
         return ""
     status, reason, fields = _outcome(run_id, root, config, device)
     print(f"run {run_id}: {status} {reason}", flush=True)
-    runs.set_status(run_id, status, reason, root, only_from=runs.ACTIVE, **fields)
+    run_lifecycle.set_status(run_id, status, reason, root, only_from=runs.ACTIVE, **fields)
     return status
 
 

@@ -101,11 +101,11 @@ SHAPES_LENET = {"data": "shapes", "model": "lenet5", "shapes_size": 28, "shapes_
 def shapes_run(root, name: str = "", status: str = "finished", saved: bool = True):
     """A LeNet-5 run on the built-in shapes in the run store ``root``, in ``status``, with its untrained network saved
     as its checkpoint where ``saved``: what the model pickers and the Train page read, without training."""
-    from explorer import architecture, run_files, runs
+    from explorer import architecture, run_files, run_lifecycle, runs
 
     run = runs.create(SHAPES_LENET, root=root, name=name)
     if saved:
         run_files.save_checkpoint(run.id, architecture.build(SHAPES_LENET, (1, 28, 28), 8), None, 1, 1.0, root,
                                   input_shape=[1, 28, 28], classes=[str(k) for k in range(8)], mean=[0.5], std=[0.25])
-    runs.set_status(run.id, status, "stopped" if status != "finished" else "", root)
+    run_lifecycle.set_status(run.id, status, "stopped" if status != "finished" else "", root)
     return run

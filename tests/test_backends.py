@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer import backends, run_files, runs
+from explorer import backends, run_files, run_lifecycle, runs
 from explorer.backends import Backend, LocalBackend
 
 SMALL = {"model": "lenet5", "data": "shapes", "train_images": 2000, "test_images": 500, "epochs": 2,
@@ -125,14 +125,15 @@ def test_a_killed_worker_fails_with_a_reason_then_resumes_from_its_checkpoint(ba
     assert records[resume]["step"] == step and all(r["step"] > step for r in records[resume + 1:])
     backend.cancel(run_id)
     assert backend.result(run_id, 10).status == "cancelled"
-    runs.set_status(run_id, "finished", "", backend.root)  # as if it had ended well: a finished run does not resume
+    # as if it had ended well: a finished run does not resume
+    run_lifecycle.set_status(run_id, "finished", "", backend.root)
     with pytest.raises(ValueError, match="is finished; only interrupted, failed, cancelled runs can resume"):
         backend.resume(run_id)
 
 
 def test_a_new_backend_marks_runs_of_dead_workers_interrupted(tmp_path):
     run = runs.create(SMALL, root=tmp_path)
-    runs.set_status(run.id, "running", "", tmp_path, pid=2**22 + 1)  # above Linux's pid_max: never alive
+    run_lifecycle.set_status(run.id, "running", "", tmp_path, pid=2**22 + 1)  # above Linux's pid_max: never alive
     local = LocalBackend(tmp_path, poll_s=60)
     try:
         assert local.status(run.id).status == "interrupted"

@@ -11,7 +11,7 @@ import torch
 import torchvision
 from safetensors.torch import load
 
-from explorer import architecture, model_card, run_files, runs
+from explorer import architecture, model_card, run_files, run_lifecycle
 from tests.apptest import shapes_run
 
 CUSTOM = [{"type": "conv", "out": 6, "kernel": 3, "padding": 1, "stride": 2}, {"type": "batchnorm"},
@@ -61,7 +61,7 @@ def test_a_layer_with_no_plain_form_is_refused_by_name():
 
 def test_the_zip_carries_a_readme_and_model_py_that_reproduce_the_apps_predictions(tmp_path):
     run = shapes_run(tmp_path, name="LeNet-5 on Built-in shapes #1")
-    runs.set_status(run.id, "finished", "", tmp_path, owner="a-browsers-own-id-1234", test_accuracy=0.848)
+    run_lifecycle.set_status(run.id, "finished", "", tmp_path, owner="a-browsers-own-id-1234", test_accuracy=0.848)
     with zipfile.ZipFile(io.BytesIO(run_files.export(run.id, tmp_path))) as archive:
         read = {name.removeprefix(f"{run.id}/"): archive.read(name) for name in archive.namelist()}
     status = json.loads(read["status.json"])

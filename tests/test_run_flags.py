@@ -3,7 +3,7 @@
 import threading
 import time
 
-from explorer import run_flags, runs
+from explorer import run_flags, run_lifecycle, runs
 
 CONFIG = {"model": "lenet5", "data": "shapes", "epochs": 1}
 
@@ -25,7 +25,7 @@ def test_a_paused_run_is_held_until_continued_cancelled_or_the_limit(tmp_path):
     run_flags.request_pause(run.id, True, tmp_path)
     threading.Timer(0.5, run_flags.request_cancel, (run.id, tmp_path)).start()
     assert 0.4 < _held(run.id, tmp_path) < 10  # a cancel ends the pause: the worker then stops
-    runs.requeue(run.id, "", tmp_path)
+    run_lifecycle.requeue(run.id, "", tmp_path)
     assert run_flags.paused_since(run.id, tmp_path) is None and not run_flags.cancel_requested(run.id, tmp_path)
     run_flags.request_pause(run.id, True, tmp_path)
     assert _held(run.id, tmp_path, limit_s=0.3) < 10  # a student who went away: the queue behind is not held

@@ -6,7 +6,7 @@ import io
 import pytest
 import torch
 
-from explorer import run_files, run_flags, run_import, runs, worker
+from explorer import run_files, run_flags, run_import, run_lifecycle, runs, worker
 from tests.run_zips import TINY, changed as _changed, members as _members
 
 
@@ -20,7 +20,7 @@ def stopped(tmp_path_factory):
         patch.setattr(run_flags, "cancel_requested", lambda run_id, root=None: (run.path / "checkpoint.json").exists())
         assert worker.run(run.path) == "cancelled"
     archive = run_files.export(run.id, root)
-    runs.requeue(run.id, "", root)
+    run_lifecycle.requeue(run.id, "", root)
     assert worker.run(run.path) == "finished"
     return runs.get(run.id, root), archive, run_files.load_checkpoint(run.id, root)[0]
 
@@ -28,7 +28,7 @@ def stopped(tmp_path_factory):
 def _resumed(archive: bytes, root) -> dict[str, torch.Tensor]:
     """The weights a run brought in from ``archive`` ends with, resumed to its end."""
     here, _ = run_import.bring_in(archive, "me", root)
-    runs.requeue(here.id, "", root)
+    run_lifecycle.requeue(here.id, "", root)
     assert worker.run(here.path) == "finished"
     return run_files.load_checkpoint(here.id, root)[0]
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from explorer import run_files, run_metrics, runs
+from explorer import run_files, run_lifecycle, run_metrics, runs
 from tests.conftest import ROOT
 
 CONFIG = {"model": "lenet5", "data": "shapes", "epochs": 1}
@@ -85,11 +85,11 @@ def test_the_same_request_id_gives_the_same_run_even_from_many_threads(tmp_path)
 
 def test_set_status_only_from_leaves_a_final_status_alone(tmp_path):
     run = runs.create(CONFIG, root=tmp_path)
-    assert runs.set_status(run.id, "finished", "done", tmp_path, test_accuracy=0.9).status == "finished"
-    assert runs.set_status(run.id, "failed", "late", tmp_path, only_from=runs.ACTIVE).status == "finished"
+    assert run_lifecycle.set_status(run.id, "finished", "done", tmp_path, test_accuracy=0.9).status == "finished"
+    assert run_lifecycle.set_status(run.id, "failed", "late", tmp_path, only_from=runs.ACTIVE).status == "finished"
     assert runs.status_fields(run.id, tmp_path)["test_accuracy"] == 0.9
     with pytest.raises(ValueError):
-        runs.set_status(run.id, "exploded", "", tmp_path)
+        run_lifecycle.set_status(run.id, "exploded", "", tmp_path)
 
 
 @pytest.mark.parametrize("config,status", [
@@ -141,9 +141,9 @@ def test_recover_marks_runs_of_dead_workers_interrupted_and_leaves_live_ones(tmp
     try:
         dead.wait()
         orphan, watched, waiting = (runs.create(CONFIG, root=tmp_path) for _ in range(3))
-        runs.set_status(orphan.id, "running", "", tmp_path, pid=dead.pid)
-        runs.set_status(watched.id, "running", "", tmp_path, pid=live.pid)
-        assert runs.recover(tmp_path) == [orphan.id]
+        run_lifecycle.set_status(orphan.id, "running", "", tmp_path, pid=dead.pid)
+        run_lifecycle.set_status(watched.id, "running", "", tmp_path, pid=live.pid)
+        assert run_lifecycle.recover(tmp_path) == [orphan.id]
         assert runs.get(orphan.id, tmp_path).status == "interrupted"
         assert runs.get(watched.id, tmp_path).status == "running"
         assert runs.get(waiting.id, tmp_path).status == "queued"  # never launched: still waits its turn
@@ -158,13 +158,13 @@ _WRITER = """
 import sys, torch
 from pathlib import Path
 from torch import nn
-from explorer import run_files, run_metrics, runs
+from explorer import run_files, run_lifecycle, run_metrics
 root, run_id = Path(sys.argv[1]), sys.argv[2]
 model = nn.Linear(64, 64)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 i = 0
 while True:
-    runs.set_status(run_id, "running", f"step {i}", root, step=i)
+    run_lifecycle.set_status(run_id, "running", f"step {i}", root, step=i)
     run_metrics.append(run_id, [{"phase": "train", "step": i, "pad": "x" * 20000}], root)
     run_files.save_snapshot(run_id, i % 3, {"filters": torch.full((128, 128), float(i))}, root)
     with torch.no_grad():
@@ -227,7 +227,7 @@ def test_one_browser_may_have_two_runs_waiting_and_the_server_a_full_queue(tmp_p
         runs.create(config, "a3", tmp_path, owner="browser-a", limit=True)
     assert runs.create(config, "a2", tmp_path, owner="browser-a", limit=True).owner == "browser-a"  # the same request
     assert len(runs.list_runs(tmp_path)) == 2
-    runs.set_status(first.id, "finished", "", tmp_path)  # an ended run leaves room
+    run_lifecycle.set_status(first.id, "finished", "", tmp_path)  # an ended run leaves room
     runs.create(config, "a4", tmp_path, owner="browser-a", limit=True)
     runs.create(config, "b1", tmp_path, owner="browser-b", limit=True)
     monkeypatch.setattr(runs, "MOST_WAITING", 3)
@@ -239,13 +239,13 @@ def test_one_browser_may_have_two_runs_waiting_and_the_server_a_full_queue(tmp_p
 def test_a_resumed_run_counts_against_its_browsers_limit(tmp_path):
     config = {"arch": "lenet5"}
     stopped = runs.create(config, "a0", tmp_path, owner="browser-a", limit=True)
-    runs.set_status(stopped.id, "cancelled", "", tmp_path)
+    run_lifecycle.set_status(stopped.id, "cancelled", "", tmp_path)
     runs.create(config, "a1", tmp_path, owner="browser-a", limit=True)
     runs.create(config, "a2", tmp_path, owner="browser-a", limit=True)
     with pytest.raises(runs.QueueFull, match="You have 2 runs waiting or training"):
-        runs.requeue(stopped.id, "", tmp_path, limit=True)
+        run_lifecycle.requeue(stopped.id, "", tmp_path, limit=True)
     assert runs.get(stopped.id, tmp_path).status == "cancelled"
-    assert runs.requeue(stopped.id, "", tmp_path).status == "queued"  # the teacher's session: no limit
+    assert run_lifecycle.requeue(stopped.id, "", tmp_path).status == "queued"  # the teacher's session: no limit
 
 
 def test_adopt_refuses_what_a_run_cannot_hold_before_placing_it(tmp_path):
@@ -260,5 +260,5 @@ def test_adopt_refuses_what_a_run_cannot_hold_before_placing_it(tmp_path):
 def test_a_run_has_ended_once_final_or_gone(tmp_path):
     run = runs.create(CONFIG, root=tmp_path)
     assert not runs.has_ended(run.id, tmp_path)
-    runs.set_status(run.id, "finished", "", tmp_path)
+    run_lifecycle.set_status(run.id, "finished", "", tmp_path)
     assert runs.has_ended(run.id, tmp_path) and runs.has_ended("no-such-run", tmp_path)

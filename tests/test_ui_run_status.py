@@ -65,11 +65,11 @@ def test_a_queued_run_hears_how_long_the_run_training_now_has_left(tmp_path, mon
     """A second student's click waited 109 s under "Queued: 1 run ahead of it", with no word of how long."""
     import os
 
-    from explorer import run_flags, run_metrics, runs
+    from explorer import run_flags, run_lifecycle, run_metrics, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     training = runs.create({"data": "shapes"}, root=tmp_path)
-    assert runs.mark_running(training.id, os.getpid(), "cpu", tmp_path)
+    assert run_lifecycle.mark_running(training.id, os.getpid(), "cpu", tmp_path)
     waiting = runs.create({"data": "shapes", "seed": 1}, root=tmp_path)
     line = [runs.get(training.id, tmp_path), runs.get(waiting.id, tmp_path)]
     assert run_status._soonest_left(line) is None  # no step logged yet: no guess
@@ -101,11 +101,11 @@ def _failed_run_script(run_id: str):
 
 def test_a_failed_runs_worker_log_is_shown_to_its_browser_and_the_teacher_only(tmp_path, monkeypatch):
     """The worker's last lines (server paths, a traceback) had been shown to every classmate watching the run."""
-    from explorer import runs
+    from explorer import run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     run = runs.create({"data": "shapes"}, root=tmp_path, owner="browser-aaaaaaaaaaaa")
-    runs.set_status(run.id, "failed", "the worker stopped", tmp_path)
+    run_lifecycle.set_status(run.id, "failed", "the worker stopped", tmp_path)
     (run.path / "worker.log").write_text("Traceback: /srv/school/app/explorer/worker.py line 1\n")
     for viewer, shown in [("browser-bbbbbbbbbbbb", False), ("browser-aaaaaaaaaaaa", True)]:
         at = AppTest.from_function(_failed_run_script, args=(run.id,), default_timeout=TIMEOUT)

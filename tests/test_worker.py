@@ -5,7 +5,8 @@ import warnings
 import pytest
 import torch
 
-from explorer import architecture, data, models, run_files, run_flags, run_metrics, runs, training, worker
+from explorer import (architecture, data, models, run_files, run_flags, run_lifecycle, run_metrics, runs, training,
+                      worker)
 
 TINY = {"model": "lenet5", "data": "shapes", "train_images": 512, "test_images": 128, "epochs": 2,
         "batch_size": 64, "snapshot_every": 4, "seed": 0}
@@ -76,7 +77,7 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     worker.run(run.path)
     assert run_files.load_checkpoint(run.id, tmp_path)[2]["step"] == 8
     monkeypatch.undo()
-    runs.set_status(run.id, "interrupted", "the machine rebooted", tmp_path)
+    run_lifecycle.set_status(run.id, "interrupted", "the machine rebooted", tmp_path)
     assert worker.run(run.path) == "finished"
     records = run_metrics.read(run.id, tmp_path)
     resume = next(i for i, r in enumerate(records) if r["phase"] == "resume")
@@ -180,7 +181,7 @@ def test_a_run_cancelled_while_paused_takes_no_step_more(tmp_path):
 
 def test_a_run_that_has_ended_is_not_started_again(tmp_path):
     run = runs.create(TINY, root=tmp_path)
-    runs.set_status(run.id, "cancelled", "by hand", tmp_path)
+    run_lifecycle.set_status(run.id, "cancelled", "by hand", tmp_path)
     assert worker.run(run.path) == "" and runs.get(run.id, tmp_path).status == "cancelled"
 
 

@@ -7,7 +7,7 @@ runs while fewer than ``slots`` run (one GPU each when there are GPUs), notices 
 without a final status ("failed", with the exit code or signal and the log's last lines) and kills
 workers that ignore a cancel for ``cancel_grace_s`` seconds. It never touches Streamlit and binds
 nothing to the network. Everything it knows is in the run store, so a restarted app finds its
-runs again: ``runs.recover`` marks those whose worker died meanwhile "interrupted", and workers
+runs again: ``run_lifecycle.recover`` marks those whose worker died meanwhile "interrupted", and workers
 still alive are adopted.
 
 With ``spare=True`` (the app's backend) one worker is started ahead, whenever no run is training (so it never
@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from explorer import run_files, run_flags, run_metrics, runs
+from explorer import run_files, run_flags, run_lifecycle, run_metrics, runs
 from explorer.runs import Run
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -73,7 +73,7 @@ class LocalBackend:
         self._spare_at = -SPARE_EVERY_S  # time.monotonic() of the last spare's start
         self._lock = threading.RLock()  # the page's threads and the scheduler share _workers
         self._stop = threading.Event()
-        runs.recover(self.root)
+        run_lifecycle.recover(self.root)
         self._adopt()
         self._thread = threading.Thread(target=self._loop, name="explorer-scheduler", daemon=True)
         self._thread.start()
@@ -99,7 +99,8 @@ class LocalBackend:
                 return
             worker = self._workers.get(run_id)
             if worker is None and (run.pid is None or not runs.alive(run.pid)):  # nobody is running it
-                runs.set_status(run_id, "cancelled", "cancelled before it started", self.root, only_from=runs.ACTIVE)
+                run_lifecycle.set_status(run_id, "cancelled", "cancelled before it started", self.root,
+                                         only_from=runs.ACTIVE)
                 return
             run_flags.request_cancel(run_id, self.root)
             if worker is not None and worker.cancel_at is None:
@@ -128,7 +129,8 @@ class LocalBackend:
                 raise ValueError(f"run {run_id} is {run.status}; only {', '.join(runs.RESUMABLE)} runs can resume")
             saved = run_files.has_checkpoint(run_id, self.root)
             step = run_files.load_checkpoint(run_id, self.root)[2]["step"] if saved else 0
-            runs.requeue(run_id, f"resuming from step {step}" if step else "starting again", self.root, limit=limit)
+            run_lifecycle.requeue(run_id, f"resuming from step {step}" if step else "starting again", self.root,
+                                  limit=limit)
         self.tick()
         return run_id
 
@@ -160,13 +162,14 @@ class LocalBackend:
 
     def _claim(self, run_id: str) -> bool:
         try:
-            return runs.claim(run_id, lambda: self._spawn(run_id), self.root)
+            return run_lifecycle.claim(run_id, lambda: self._spawn(run_id), self.root)
         except runs.RunNotFound:  # deleted while queued
             return False
-        except runs.LaunchFailed as exc:  # a process limit, no memory, a Python missing or not runnable, a full
-            # disk: it would wait in the queue for good, retried (and a traceback logged) every tick
-            runs.set_status(run_id, "failed", f"the server could not start a training process for it ({exc})",
-                            self.root, only_from=("queued",))
+        except run_lifecycle.LaunchFailed as exc:  # a process limit, no memory, a Python missing or not runnable, a
+            # full disk: it would wait in the queue for good, retried (and a traceback logged) every tick
+            run_lifecycle.set_status(run_id, "failed",
+                                     f"the server could not start a training process for it ({exc})",
+                                     self.root, only_from=("queued",))
             return False
 
     def _loop(self) -> None:
@@ -227,7 +230,7 @@ class LocalBackend:
             status, reason = "cancelled", "cancelled (the worker was stopped)"
         else:
             status, reason = "failed", _death(worker, code) + _tail(worker.run_id, self.root)
-        runs.set_status(worker.run_id, status, reason, self.root, only_from=runs.ACTIVE)
+        run_lifecycle.set_status(worker.run_id, status, reason, self.root, only_from=runs.ACTIVE)
 
     def _kill(self, worker: _Worker) -> None:
         """SIGKILL the worker's whole process group and settle its run."""
@@ -261,8 +264,9 @@ class LocalBackend:
                 except runs.RunNotFound:  # deleted while its worker was still watched: nothing to mark
                     continue
                 if run.pid == worker.pid:
-                    runs.set_status(worker.run_id, "interrupted", "the app stopped its worker; resume to continue",
-                                    self.root, only_from=runs.ACTIVE)
+                    run_lifecycle.set_status(worker.run_id, "interrupted",
+                                             "the app stopped its worker; resume to continue",
+                                             self.root, only_from=runs.ACTIVE)
 
 
 def _kill_group(worker: _Worker) -> None:

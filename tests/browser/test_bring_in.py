@@ -24,13 +24,14 @@ pytestmark = pytest.mark.browser
 
 def test_a_runs_download_brought_in_is_shown_and_a_text_file_is_refused(app_url: str, page: Page, tmp_path: Path,
                                                                         request: pytest.FixtureRequest) -> None:
-    from explorer import architecture, data, run_files, runs
+    from explorer import architecture, atomic_files, data, run_files
 
     elsewhere = tmp_path / "another server"
     run = shapes_run(elsewhere, name="trained at home")
     mean, std = architecture.normalization("shapes", 1)  # the card a worker writes: the set's classes and statistics
-    runs.write_json(run.path / "checkpoint.json", {"step": 1, "epoch": 1.0, "input_shape": [1, 28, 28],
-                                                   "classes": list(data.SHAPE_CLASSES), "mean": mean, "std": std})
+    atomic_files.write_json(run.path / "checkpoint.json", {"step": 1, "epoch": 1.0, "input_shape": [1, 28, 28],
+                                                           "classes": list(data.SHAPE_CLASSES), "mean": mean,
+                                                           "std": std})
     archive = tmp_path / "trained-at-home.zip"
     archive.write_bytes(run_files.export(run.id, elsewhere))
     not_a_run = tmp_path / "notes.zip"

@@ -175,13 +175,13 @@ def test_googlenet_starts_on_its_main_path_and_a_long_layer_name_gets_a_line_of_
 
 def _scrambled_run(root):
     """A finished LeNet-5 run on built-in shapes whose pixels are scrambled (untrained weights as its checkpoint)."""
-    from explorer import architecture, run_files, runs
+    from explorer import architecture, run_files, run_lifecycle, runs
 
     config = {"data": "shapes", "model": "lenet5", "scramble": True}
     run = runs.create(config, root=root, name="scrambled")
     run_files.save_checkpoint(run.id, architecture.build(config, (1, 28, 28), 8), None, 1, 1.0, root,
                               input_shape=[1, 28, 28], classes=[str(k) for k in range(8)], mean=[0.5], std=[0.25])
-    runs.set_status(run.id, "finished", "", root)
+    run_lifecycle.set_status(run.id, "finished", "", root)
     return run
 
 

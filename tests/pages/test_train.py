@@ -89,13 +89,13 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
 
 
 def test_a_link_comparing_more_runs_than_the_box_takes_shows_the_first_six(tmp_path, monkeypatch):
-    from explorer import runs
+    from explorer import run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     made = []
     for k in range(8):
         run = runs.create({"model": "lenet5", "data": "shapes"}, root=tmp_path, name=f"run {k}")
-        runs.set_status(run.id, "finished", "", tmp_path)
+        run_lifecycle.set_status(run.id, "finished", "", tmp_path)
         made.append(run.id)
     at = app("pages/train.py", compare=",".join(made))
     no_crash(at)
@@ -108,7 +108,7 @@ def test_a_link_comparing_more_runs_than_the_box_takes_shows_the_first_six(tmp_p
 def test_runs_compared_from_a_link(tmp_path, monkeypatch):
     import torch
 
-    from explorer import run_files, run_metrics, runs
+    from explorer import run_files, run_lifecycle, run_metrics, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     made = []
@@ -121,7 +121,7 @@ def test_runs_compared_from_a_link(tmp_path, monkeypatch):
                                      {"phase": "eval", "step": 10, "epoch": 1.0, "loss": 1.0, "accuracy": 0.7,
                                       "elapsed": 4.0, "test_accuracy": accuracy}], tmp_path)
         run_files.save_snapshot(run.id, 10, {"filters": torch.randn(6, 1, 5, 5)}, tmp_path)
-        runs.set_status(run.id, "finished", "", tmp_path)  # never queued for a worker
+        run_lifecycle.set_status(run.id, "finished", "", tmp_path)  # never queued for a worker
         made.append(run.id)
     # a deleted run is named and dropped; a run named twice is compared once
     at = app("pages/train.py", compare=",".join([made[0], *made, "20991231-000000-gone"]))
@@ -228,14 +228,14 @@ def test_train_page_pauses_continues_and_cancels_a_run():
 
 
 def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypatch):
-    from explorer import runs
+    from explorer import run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     config = {"data": "mnist", "model": "tinyvgg", "optimizer": "sgd", "lr": 0.05, "batch_size": 256, "epochs": 7,
               "seed": 42, "augment": False, "train_images": 5000,
               "init": {"kernels": ["laplacian", "gaussian 5x5 (sigma 1)", "retired kernel"], "frozen": True}}
     run = runs.create(config, root=tmp_path, owner="browser-bbbbbbbbbbbb")
-    runs.set_status(run.id, "finished", "", tmp_path)
+    run_lifecycle.set_status(run.id, "finished", "", tmp_path)
     at = app("pages/train.py", run=run.id)
     no_crash(at)
     # finished by hand here, with no checkpoint: no links to pages that cannot open it
@@ -260,11 +260,11 @@ def test_a_run_shows_its_settings_and_lends_them_to_the_page(tmp_path, monkeypat
 def test_a_runs_setting_the_page_cannot_make_is_named_when_its_settings_are_used(tmp_path, monkeypatch):
     """A batch of 100 from a script had silently stayed the page's 128, and the page said "Use these settings puts
     its own back"."""
-    from explorer import runs
+    from explorer import run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     run = runs.create({"data": "shapes", "model": "lenet5", "batch_size": 100, "epochs": 3}, root=tmp_path)
-    runs.set_status(run.id, "finished", "", tmp_path)
+    run_lifecycle.set_status(run.id, "finished", "", tmp_path)
     at = app("pages/train.py", run=run.id)
     at.button(key=f"tr_reuse_{run.id}").click().run()
     no_crash(at)
@@ -274,12 +274,12 @@ def test_a_runs_setting_the_page_cannot_make_is_named_when_its_settings_are_used
 
 
 def test_a_custom_networks_layers_come_back_with_its_settings(tmp_path, monkeypatch):
-    from explorer import runs
+    from explorer import run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     layers = [{"type": "conv", "out": 3, "kernel": 5}, {"type": "relu"}, {"type": "pool", "size": 2, "kind": "max"}]
     run = runs.create({"data": "shapes", "model": "custom", "layers": layers, "epochs": 3}, root=tmp_path)
-    runs.set_status(run.id, "finished", "", tmp_path)
+    run_lifecycle.set_status(run.id, "finished", "", tmp_path)
     at = app("pages/train.py", run=run.id)
     at.button(key=f"tr_reuse_{run.id}").click().run()
     no_crash(at)
@@ -320,11 +320,11 @@ def test_the_admin_key_lets_a_session_manage_every_run(tmp_path, monkeypatch):
 def test_a_run_stopped_with_one_snapshot_shows_it_without_a_scrubber():
     import torch
 
-    from explorer import run_files, runs
+    from explorer import run_files, run_lifecycle, runs
 
     run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0})
     run_files.save_snapshot(run.id, 5, {"filters": torch.randn(6, 1, 5, 5), "probe_maps": torch.randn(1, 6, 28, 28)})
-    runs.set_status(run.id, "cancelled", "cancelled by the user")
+    run_lifecycle.set_status(run.id, "cancelled", "cancelled by the user")
     at = app("pages/train.py", run=run.id)
     no_crash(at)
     assert not errors(at)
@@ -335,7 +335,7 @@ def test_a_run_stopped_with_one_snapshot_shows_it_without_a_scrubber():
 def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tmp_path, monkeypatch):
     import torch
 
-    from explorer import run_files, runs
+    from explorer import run_files, run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     made = []
@@ -344,7 +344,7 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
         for step in (0, 5, 10, 15):  # 0: the untrained filters
             run_files.save_snapshot(run.id, step, {"filters": torch.randn(6, 1, 5, 5),
                                                    "probe_maps": torch.randn(1, 6, 28, 28)}, tmp_path)
-        runs.set_status(run.id, "cancelled", "cancelled by the user", tmp_path)  # stopped: no results to show
+        run_lifecycle.set_status(run.id, "cancelled", "cancelled by the user", tmp_path)  # stopped: no results to show
         made.append(run.id)
     first, second = made
 
@@ -388,31 +388,31 @@ def test_the_snapshot_shown_is_in_the_link_and_another_run_starts_at_its_last(tm
 def test_a_run_whose_worker_is_starting_says_so_rather_than_queued():
     import os
 
-    from explorer import runs
+    from explorer import run_lifecycle, runs
 
     run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0})
-    assert runs.claim(run.id, lambda: {"pid": os.getpid()})  # a live process stands for the worker
+    assert run_lifecycle.claim(run.id, lambda: {"pid": os.getpid()})  # a live process stands for the worker
     try:
         at = app("pages/train.py", run=run.id)
         no_crash(at)
         assert any(i.value.startswith("Starting: a worker process of its own is loading PyTorch") for i in at.info)
         assert not any(i.value.startswith("Queued") for i in at.info)
     finally:
-        runs.set_status(run.id, "cancelled", "the test is over")
+        run_lifecycle.set_status(run.id, "cancelled", "the test is over")
 
 
 def test_the_filters_keep_one_colour_scale_for_the_run_or_show_their_change(tmp_path, monkeypatch):
     """Each snapshot on its own scale had recoloured filters that had not moved; a student scrubbing saw nothing."""
     import torch
 
-    from explorer import run_files, runs
+    from explorer import run_files, run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     run = runs.create({"data": "shapes", "model": "lenet5", "epochs": 1, "seed": 0}, root=tmp_path)
     start = torch.randn(6, 1, 5, 5) * 0.2
     for step, filters in ((0, start), (10, start * 2)):  # the weights double: the largest 2 x 0.2 x its top
         run_files.save_snapshot(run.id, step, {"filters": filters, "probe_maps": torch.randn(1, 6, 28, 28)}, tmp_path)
-    runs.set_status(run.id, "cancelled", "cancelled by the user", tmp_path)
+    run_lifecycle.set_status(run.id, "cancelled", "cancelled by the user", tmp_path)
     largest = float(start.abs().max()) * 2
 
     def filters(at: AppTest) -> dict:

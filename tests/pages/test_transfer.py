@@ -76,13 +76,13 @@ def test_the_transfer_example_fills_in_the_settings_that_show_it_helping():
 
 
 def test_a_trained_network_of_another_image_size_is_refused_before_launch(tmp_path, monkeypatch):
-    from explorer import architecture, run_files, runs
+    from explorer import architecture, run_files, run_lifecycle, runs
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     config = {"data": "cifar10", "model": "lenet5"}
     run = runs.create(config, root=tmp_path)
     run_files.save_checkpoint(run.id, architecture.build(config, (3, 32, 32), 10), None, 1, 1.0, tmp_path)
-    runs.set_status(run.id, "finished", "", tmp_path)
+    run_lifecycle.set_status(run.id, "finished", "", tmp_path)
     at = app("pages/train.py", data="mnist", **{"from": f"run:{run.id}"})
     no_crash(at)
     assert at.selectbox(key="tr_from").value == f"run:{run.id}"
