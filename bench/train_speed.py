@@ -9,7 +9,7 @@ same device, in one process.
 
 **Ours**: ``training.train`` as a page would call it: the split resident on the device as one
 uint8 tensor, one-cycle AdamW, label smoothing; bf16 autocast and channels_last on CUDA. The
-model is a small BatchNorm CNN (``bn_net``) whose first layer is ``models.Normalize`` with the
+model is a small BatchNorm CNN (``bn_net``) whose first layer is ``networks.Normalize`` with the
 MNIST statistics. The configurations (``GPU_RECIPE``, ``CPU_RECIPE``) were chosen by measurement.
 
 With CUDA: seconds of training to reach ``TARGET`` (99.0%) test accuracy.
@@ -63,7 +63,8 @@ sys.path.insert(0, str(ROOT))
 from bench import mnist_reference as reference  # noqa: E402
 from bench._common import Clock, report  # noqa: E402
 from explorer import data, training  # noqa: E402  (after the path is set)
-from explorer.models import MNIST_MEAN, MNIST_STD, Normalize  # noqa: E402
+from explorer.models import MNIST_MEAN, MNIST_STD  # noqa: E402
+from explorer.networks import Normalize  # noqa: E402
 
 TARGET = 0.99  # MNIST test accuracy to reach
 GPU_BUDGETS = (1, 2, 3)  # epochs of one one-cycle run, tried in turn until one reaches TARGET

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from explorer import kernels, models
+from explorer import kernels, models, networks
 from explorer.layer_table import MAX_PARAMS, ArchitectureError, as_list, check_input, default_layers, steps
 
 REGISTRY_MODELS = ("lenet5", "tinyvgg", "resnet_small")  # models.build's own small networks
@@ -39,7 +39,7 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as images.to_grey
 # --- normalisation ---------------------------------------------------------------------------
 
 def normalization(data_name: str, channels: int | None = None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel (mean, std) of a data set's training pixels in [0, 1], for ``models.Normalize``.
+    """Per-channel (mean, std) of a data set's training pixels in [0, 1], for ``networks.Normalize``.
 
     ``channels``: the count the model sees, when it differs from the data set's own (MNIST,
     Fashion-MNIST and shapes are grey, CIFAR-10 is RGB). Grey statistics are repeated for RGB;
@@ -72,7 +72,7 @@ def build(config: dict, input_shape: tuple[int, int, int], classes: int) -> nn.M
     or one of ``REGISTRY_MODELS``, fitted to ``input_shape`` and ``classes``; ``"data"``: the data
     set whose :func:`normalization` the model applies (none given: mean 0.5, std 0.25 per channel);
     ``"init"``: ``{"kernels": [PRESETS names], "frozen": bool}``, see :func:`set_filters`.
-    The model is an ``nn.Sequential`` whose first child, ``normalize``, is a ``models.Normalize``.
+    The model is an ``nn.Sequential`` whose first child, ``normalize``, is a ``networks.Normalize``.
     Raises ArchitectureError naming the layer when the settings are impossible.
     """
     if not isinstance(config, dict):
@@ -103,9 +103,9 @@ SCRAMBLE_SEED = 0  # one scramble for every run: a CNN's and an MLP's runs see t
 
 
 def _scrambled(model: nn.Sequential, shape: tuple[int, int, int]) -> nn.Sequential:
-    """``model`` with :class:`models.Scramble` after its ``normalize``: the pixels moved to fixed random places."""
+    """``model`` with :class:`networks.Scramble` after its ``normalize``: the pixels moved to fixed random places."""
     children = list(model.named_children())
-    return nn.Sequential(OrderedDict([children[0], ("scramble", models.Scramble(*shape[1:], SCRAMBLE_SEED)),
+    return nn.Sequential(OrderedDict([children[0], ("scramble", networks.Scramble(*shape[1:], SCRAMBLE_SEED)),
                                       *children[1:]]))
 
 
@@ -120,13 +120,13 @@ def _custom(layers: list, input_shape: tuple[int, int, int], classes: int, mean:
             std: tuple[float, ...]) -> nn.Sequential:
     """The walk's layers as modules, made in order (so a seed fixes every weight)."""
     walk = list(steps(layers, input_shape, classes))  # every check passes before anything is built
-    children = OrderedDict(normalize=models.Normalize(mean, std))
+    children = OrderedDict(normalize=networks.Normalize(mean, std))
     children.update((step.name, step.make()) for step in walk)
     return nn.Sequential(children)
 
 
 _BUILDERS: dict[str, Callable[[models.ModelSpec], nn.Sequential]] = {
-    "lenet5": models.lenet5, "tinyvgg": models.tinyvgg, "resnet_small": models.resnet_small,
+    "lenet5": networks.lenet5, "tinyvgg": networks.tinyvgg, "resnet_small": networks.resnet_small,
 }
 
 

@@ -47,7 +47,7 @@ class Layer:
 
 
 def _tracer_kwargs() -> dict:
-    from explorer.models import Normalize, Scramble  # one node each, not their arithmetic and indexing
+    from explorer.networks import Normalize, Scramble  # one node each, not their arithmetic and indexing
 
     return {"leaf_modules": [Normalize, Scramble]}
 

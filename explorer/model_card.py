@@ -2,7 +2,7 @@
 (a model card) that says what goes in, what comes out and how to load it.
 
 The network's first layer, ``normalize``, keeps the data set's mean and standard deviation out of the weights file
-(:class:`explorer.models.Normalize`): ``model.py`` writes them out, so that ``model.safetensors`` loads into
+(:class:`explorer.networks.Normalize`): ``model.py`` writes them out, so that ``model.safetensors`` loads into
 ``build()`` with nothing else.
 """
 
@@ -12,9 +12,10 @@ import inspect as python_inspect
 
 from torch import nn
 
-from explorer import labels, models
+from explorer import labels, models, networks
 
-_OWN = (models.Normalize, models.Scramble, models.BasicBlock)  # the app's own layers: model.py carries their source
+# the app's own layers: model.py carries their source
+_OWN = (networks.Normalize, networks.Scramble, networks.BasicBlock)
 
 
 def plain_source(model: nn.Sequential, title: str) -> str:
@@ -55,12 +56,12 @@ def build() -> nn.Sequential:
 
 def _call(module: nn.Module) -> str:
     """The constructor call that makes ``module``: torch.nn's layers print their arguments as ``extra_repr``."""
-    if isinstance(module, models.Normalize):  # all digits: extra_repr rounds to 4
+    if isinstance(module, networks.Normalize):  # all digits: extra_repr rounds to 4
         return (f"Normalize(mean={tuple(module.mean.flatten().tolist())!r}, "
                 f"std={tuple(module.std.flatten().tolist())!r})")
-    if isinstance(module, models.Scramble):  # its places come with the weights (the buffer ``order``)
+    if isinstance(module, networks.Scramble):  # its places come with the weights (the buffer ``order``)
         return f"Scramble({module.extra_repr()})"
-    if isinstance(module, models.BasicBlock):
+    if isinstance(module, networks.BasicBlock):
         conv = module.conv1
         return f"BasicBlock({conv.in_channels}, {conv.out_channels}, stride={conv.stride[0]})"
     if type(module).__module__.startswith("torch.nn.") and not list(module.children()):

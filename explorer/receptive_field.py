@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from explorer import inspect, models
+from explorer import inspect, networks
 
 Box = tuple[int, int, int, int]  # (top, left, bottom, right), bottom and right exclusive
 _ELEMENTWISE_FUNCTIONS = {
@@ -108,7 +108,7 @@ def _op(graph_module: fx.GraphModule, node: fx.Node) -> _Op:
             return _Op("adaptive", out=_pair(module.output_size))
         if isinstance(module, (nn.Linear, nn.Flatten)):
             return _Op("global")
-        if isinstance(module, models.Scramble):
+        if isinstance(module, networks.Scramble):
             raise NotImplementedError(f"{node.name} moves the pixels to random places, so a unit sees pixels "
                                       "scattered over the image, not a box")
         return _Op("same")  # activations, normalisations, dropout: position by position

@@ -30,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import fx, nn
 
-from explorer import inspect, models, receptive_field, training
+from explorer import inspect, networks, receptive_field, training
 
 log = logging.getLogger(__name__)
 CACHE_ENV = "EXPLORER_CACHE"
@@ -168,7 +168,7 @@ def patches(result: TopActivations, images: torch.Tensor, model: nn.Module, inpu
 
 def has_patches(model: nn.Module) -> bool:
     """Whether a unit's field is a box to cut (not in a network that scrambles its pixels first)."""
-    return not any(isinstance(module, models.Scramble) for module in model.modules())
+    return not any(isinstance(module, networks.Scramble) for module in model.modules())
 
 
 def patch_boxes(result: TopActivations, model: nn.Module, input_size: tuple[int, int],

@@ -37,7 +37,7 @@ import torch
 import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import nn
 
-from explorer import image_param, inspect, models
+from explorer import image_param, inspect, networks
 
 Gain = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # x (1, C, H, W) -> (to maximise, shown value)
 
@@ -116,7 +116,7 @@ class Frame:
 
 def input_stats(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """``(mean, std)``, each (C, 1, 1), of the model's ``Normalize`` layer: the units of "N(0, 1)"."""
-    layer = next((m for m in model.modules() if isinstance(m, models.Normalize)), None)
+    layer = next((m for m in model.modules() if isinstance(m, networks.Normalize)), None)
     if layer is None:
         raise ValueError("the model has no Normalize layer: build it with models.build or architecture.build")
     return layer.mean, layer.std

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import architecture, data, inspect, kernels, layer_table, models
+from explorer import architecture, data, inspect, kernels, layer_table, models, networks
 
 MNIST, CIFAR, BIG = (1, 28, 28), (3, 32, 32), (3, 64, 64)
 
@@ -16,7 +16,7 @@ MNIST, CIFAR, BIG = (1, 28, 28), (3, 32, 32), (3, 64, 64)
 
 def _assert_readable(model: nn.Module) -> None:
     children = list(model.named_children())
-    assert children[0][0] == "normalize" and isinstance(children[0][1], models.Normalize)
+    assert children[0][0] == "normalize" and isinstance(children[0][1], networks.Normalize)
     for name, _ in model.named_modules():
         assert not any(re.search(r"_\d+$", part) for part in name.split(".")), name
 

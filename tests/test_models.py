@@ -11,7 +11,7 @@ import torchvision
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer import data, downloads, images, models, training
+from explorer import data, downloads, images, models, networks, training
 from tests.local_server import closed_port, serve
 
 TORCHVISION = ("alexnet", "vgg16", "googlenet", "resnet18")
@@ -27,7 +27,7 @@ def test_names_hold_the_contract():
 def test_own_models_classify_an_input_in_the_project_convention(name):
     spec = models.spec(name)
     model = models.build(name)
-    assert isinstance(model[0], models.Normalize) and list(model.named_children())[0][0] == "normalize"
+    assert isinstance(model[0], networks.Normalize) and list(model.named_children())[0][0] == "normalize"
     assert all(not child.isdigit() for child, _ in model.named_children())  # readable names
     out = model(torch.rand(2, *spec.input_shape))
     assert out.shape == (2, len(spec.classes)) and len(spec.classes) >= 8
@@ -53,7 +53,7 @@ def test_flattened_model_computes_what_torchvision_computes(name):
     preset = get_model_weights(name).DEFAULT.transforms()
     x = torch.rand(2, 3, 64, 64)
     expected = reference(torchvision.transforms.functional.normalize(x, preset.mean, preset.std))
-    flat = models._flatten_torchvision(name, reference, models.Normalize(tuple(preset.mean), tuple(preset.std)))
+    flat = models._flatten_torchvision(name, reference, networks.Normalize(tuple(preset.mean), tuple(preset.std)))
     assert torch.allclose(flat(x), expected, atol=1e-4, rtol=1e-4)
 
 
@@ -65,7 +65,8 @@ def test_googlenet_transform_input_is_folded_into_the_normalisation():
     x = torch.rand(1, 3, 64, 64)
     expected = reference(torchvision.transforms.functional.normalize(x, preset.mean, preset.std))
     reference.transform_input = False
-    flat = models._flatten_torchvision("googlenet", reference, models.Normalize(*models._torchvision_stats("googlenet", True)))
+    flat = models._flatten_torchvision("googlenet", reference,
+                                       networks.Normalize(*models._torchvision_stats("googlenet", True)))
     assert torch.allclose(flat(x), expected, atol=1e-4, rtol=1e-4)
 
 
@@ -78,7 +79,7 @@ def test_alexnet_and_vgg_layers_are_named_like_the_papers():
 
 
 def test_normalize_is_the_training_statistics():
-    layer = models.Normalize((0.5,), (0.25,))
+    layer = networks.Normalize((0.5,), (0.25,))
     assert torch.equal(layer(torch.tensor([[[[0.0, 0.5, 1.0]]]])), torch.tensor([[[[-2.0, 0.0, 2.0]]]]))
 
 
@@ -113,7 +114,7 @@ def test_save_shipped_round_trips_through_safetensors(tmp_path):
     assert path.suffix == ".safetensors" and (tmp_path / "lenet5.json").exists()
     from safetensors.torch import load_file
 
-    again = models.lenet5(models.spec("lenet5"))
+    again = networks.lenet5(models.spec("lenet5"))
     again.load_state_dict(load_file(path))
     x = torch.rand(1, 1, 28, 28)
     assert torch.equal(again(x), model(x))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import data, models, step_graph, training
+from explorer import data, models, networks, step_graph, training
 
 GRAPHED = training.TrainConfig(epochs=2, batch_size=32, lr=3e-3, shift=0, degrees=0, scale=0, log_every=4,
                                cycle_momentum=False, graphs=True)
@@ -15,7 +15,7 @@ GRAPHED = training.TrainConfig(epochs=2, batch_size=32, lr=3e-3, shift=0, degree
 
 def _model() -> nn.Module:
     torch.manual_seed(0)
-    return models.lenet5(models.ModelSpec("t", "t", 28, 1, tuple(data.SHAPE_CLASSES), (0.5,), (0.5,), "none", ""))
+    return networks.lenet5(models.ModelSpec("t", "t", 28, 1, tuple(data.SHAPE_CLASSES), (0.5,), (0.5,), "none", ""))
 
 
 def _runs(device: str) -> tuple[list[training.Progress], nn.Module, list[training.Progress], nn.Module]:

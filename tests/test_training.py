@@ -9,14 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import data, models, training
+from explorer import data, models, networks, training
 
 FAST = training.TrainConfig(epochs=2, batch_size=64, lr=3e-3, shift=0.05, degrees=5, scale=0.05, log_every=5)
 
 
 def _model() -> nn.Module:
     torch.manual_seed(0)
-    return models.lenet5(models.ModelSpec("t", "t", 28, 1, tuple(data.SHAPE_CLASSES), (0.5,), (0.5,), "none", ""))
+    return networks.lenet5(models.ModelSpec("t", "t", 28, 1, tuple(data.SHAPE_CLASSES), (0.5,), (0.5,), "none", ""))
 
 
 def test_a_short_run_learns_and_reports_progress():

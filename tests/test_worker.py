@@ -5,8 +5,8 @@ import warnings
 import pytest
 import torch
 
-from explorer import (architecture, data, models, run_files, run_flags, run_lifecycle, run_metrics, runs, training,
-                      worker)
+from explorer import (architecture, data, models, networks, run_files, run_flags, run_lifecycle, run_metrics, runs,
+                      training, worker)
 
 TINY = {"model": "lenet5", "data": "shapes", "train_images": 512, "test_images": 128, "epochs": 2,
         "batch_size": 64, "snapshot_every": 4, "seed": 0}
@@ -89,7 +89,7 @@ def test_training_resumes_the_schedule_and_the_optimizer_state():
     train_set = data.shapes(256, seed=0)
     config = training.TrainConfig(epochs=2, batch_size=32, log_every=4, optimizer="sgd")
     torch.manual_seed(0)
-    model = models.lenet5(models.ModelSpec("t", "t", 28, 1, data.SHAPE_CLASSES, (0.5,), (0.25,), "none", ""))
+    model = networks.lenet5(models.ModelSpec("t", "t", 28, 1, data.SHAPE_CLASSES, (0.5,), (0.25,), "none", ""))
     optimizer = training.make_optimizer(model, config)
     first = list(training.train(model, train_set, None, config, optimizer=optimizer, start_step=8))
     assert first[0].step == 12 and first[-1].step == 16 and [r.phase for r in first].count("eval") == 1
