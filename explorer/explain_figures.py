@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from explorer import attribution, faithfulness, figures, images, labels, mosaic
+from explorer import attribution, faithfulness, figures, images, labels, mosaic, tiling
 from explorer.faithfulness import Curves
 from explorer.minimal import Smallest
 from explorer.universal import Universal
@@ -137,7 +137,7 @@ def animation_figure(frames: list[torch.Tensor], steps: list[int], title: str, h
     """The recorded images of an optimisation as a plotly animation: a play button and a step slider. A title too
     long for ``width_px`` (the figure's narrowest) is broken in two lines. ``box`` (top, left, bottom, right; pixels,
     the last two past the box) is outlined on every frame: the receptive field of the unit optimised."""
-    sources = [mosaic.png_source(_pixels(f)) for f in frames]
+    sources = [tiling.png_source(_pixels(f)) for f in frames]
     if width_px is not None and not title_fits(title, width_px):
         title = _two_lines(title, 0)
     last = _pixels(frames[-1])

@@ -1,14 +1,13 @@
-"""Mosaic figures: tiles, colour scales, kernels, vectors and the prediction."""
+"""Mosaic figures: feature maps, colour scales, kernels, vectors, images with labels and the prediction."""
 
 import base64
 import io
-import math
 
 import numpy as np
 import torch
 from PIL import Image
 
-from explorer import mosaic
+from explorer import mosaic, tiling
 
 
 def _image(fig) -> np.ndarray:
@@ -16,41 +15,12 @@ def _image(fig) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))))
 
 
-def test_tile_places_maps_row_by_row_with_gaps():
-    tiles = np.zeros((5, 2, 3, 3), dtype=np.uint8)
-    for i in range(5):
-        tiles[i] = i * 40
-    out = mosaic.tile(tiles, cols=3)
-    gap = mosaic.gap_for(2, 3)
-    assert gap == 1 and out.shape == (2 * 2 + gap, 3 * 3 + 2 * gap, 3)
-    assert (out[0, 3 + gap] == 40).all() and (out[2 + gap, 0] == 120).all()
-    assert (out[0, 3] == mosaic.GAP).all() and (out[2, 0] == mosaic.GAP).all()
-    assert (out[2 + gap:, 2 * (3 + gap) - gap:] == 255).all()  # the empty sixth slot and its gaps: background
-
-
-def test_grids_leave_as_few_empty_slots_as_they_can():
-    assert [mosaic.columns_for(n) for n in (1, 2, 3, 6, 10, 16, 64)] == [1, 2, 3, 3, 5, 4, 8]
-    for n in range(1, 300):  # never taller than wide, never a strip
-        cols = mosaic.columns_for(n)
-        assert math.ceil(n / cols) <= cols <= 3 * math.ceil(n / cols), n
-
-
-def test_scaled_is_diverging_for_signed_maps_and_per_map_when_asked():
-    maps = torch.tensor([[[-2.0, 0.0]], [[1.0, 0.5]]])
-    shared, scale, (low, high) = mosaic.scaled(maps, per_map=False)
-    assert scale == "RdBu_r" and (low, high) == (-2.0, 2.0) and shared[0, 0, 1] == 0.5
-    own, _, _ = mosaic.scaled(maps, per_map=True)
-    assert own[1, 0, 0] == 1.0 and own[0, 0, 0] == 0.0
-    positive, scale, _ = mosaic.scaled(maps.abs(), per_map=False)
-    assert scale == "Viridis" and positive.max() == 1.0
-
-
 def test_maps_figure_is_one_png_with_every_map():
     fig = mosaic.maps_figure(torch.randn(16, 10, 10), 16, "maps")
     image = _image(fig)
     tile = 10 * 3  # 10 px maps are enlarged to at least MIN_TILE_PX
-    cols = mosaic.columns_for(16)
-    assert image.shape[1] == cols * tile + (cols - 1) * mosaic.gap_for(tile, tile)
+    cols = tiling.columns_for(16)
+    assert image.shape[1] == cols * tile + (cols - 1) * tiling.gap_for(tile, tile)
     assert "maps 16..31" in fig.layout.annotations[0].text
 
 
@@ -64,7 +34,7 @@ def test_kernels_figure_shows_rgb_filters_as_colour_tiles_and_others_as_a_grid()
     legend = mosaic.kernels_figure(torch.tensor([[[[-2.0, 1.0]]]]), "signed").layout.annotations[0].text
     assert legend == "weights: blue < 0 < red<br>one scale for all: -2 to 2<br>numbers: the filters"
     grey = _image(mosaic.kernels_figure(torch.randn(6, 1, 5, 5), "first layer on grey"))  # wraps: 3 columns, 2 rows
-    assert mosaic.columns_for(6) == 3 and grey.shape[:2] == (2 * tile + gap, 3 * tile + 2 * gap)
+    assert tiling.columns_for(6) == 3 and grey.shape[:2] == (2 * tile + gap, 3 * tile + 2 * gap)
     single = _image(mosaic.kernels_figure(torch.randn(1, 4, 5, 5), "one filter"))  # its 4 input maps in a row
     assert single.shape[:2] == (tile, 4 * tile + 3 * gap)
 
@@ -85,7 +55,7 @@ def test_kernel_grid_puts_output_maps_in_columns_and_input_maps_in_rows():
     weight[3, 1] = 1.0  # output map 3, input map 1
     image = _image(mosaic.kernels_figure(weight, "grid"))
     tile = 3 * 10  # 3 px kernels are enlarged 10x
-    gap = mosaic.gap_for(tile, tile)
+    gap = tiling.gap_for(tile, tile)
     hot = image[1 * (tile + gap) + tile // 2, 3 * (tile + gap) + tile // 2]
     cold = image[tile // 2, 3 * (tile + gap) + tile // 2]
     assert hot[0] > 150 > hot[2] and abs(int(cold[0]) - int(cold[2])) < 30  # red where the weight is, neutral elsewhere
@@ -96,7 +66,7 @@ def test_a_page_of_input_maps_shows_those_maps_rows_numbered_as_the_layer_number
     weight[3, 17] = 1.0  # output map 3, input map 17: the second row of the page from 16
     fig = mosaic.kernels_figure(weight, "grid", first_in=16)
     image, tile = _image(fig), 3 * 10
-    gap = mosaic.gap_for(tile, tile)
+    gap = tiling.gap_for(tile, tile)
     hot = image[1 * (tile + gap) + tile // 2, 3 * (tile + gap) + tile // 2]
     assert hot[0] > 150 > hot[2]
     first = _image(mosaic.kernels_figure(weight, "grid"))[1 * (tile + gap) + tile // 2, 3 * (tile + gap) + tile // 2]
@@ -121,7 +91,7 @@ def test_click_events_are_read_from_dicts_and_objects():
 
 def test_image_tiles_are_framed_so_white_patches_keep_their_edges():
     image = _image(mosaic.images_figure([torch.ones(3, 8, 8)], ["white"], "framed", side=32))
-    assert (image[0, 0, :3] == mosaic.GAP).all() and (image[31, 16, :3] == mosaic.GAP).all()
+    assert (image[0, 0, :3] == tiling.GAP).all() and (image[31, 16, :3] == tiling.GAP).all()
     assert (image[16, 16] == 255).all()  # inside: the image itself, opaque
     assert image.shape[-1] == 4 and (image[32:, :, 3] == 0).all()  # under it, the labels' band: clear on a dark page
     labelled = mosaic.images_figure([torch.ones(3, 8, 8)], ["white"], "framed", side=32)
@@ -274,5 +244,5 @@ def test_a_framed_tile_enlarges_pixel_for_pixel_inside_a_grey_border():
     image = torch.tensor([[[0.0, 1.0], [1.0, 0.0]]])  # a 2 x 2 checkerboard, to 8 x 8
     tile = mosaic.framed_tile(image, 8)
     assert tile.shape == (8, 8, 3) and tile.dtype == np.uint8
-    assert (tile[0] == mosaic.GAP).all() and (tile[:, -1] == mosaic.GAP).all()
+    assert (tile[0] == tiling.GAP).all() and (tile[:, -1] == tiling.GAP).all()
     assert (tile[1:4, 1:4] == 0).all() and (tile[1:4, 4:7] == 255).all() and (tile[4:7, 1:4] == 255).all()
