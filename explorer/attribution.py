@@ -37,7 +37,7 @@ import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__in
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from explorer import inspect
+from explorer import extraction, inspect
 
 @dataclass(frozen=True, eq=False)
 class Attribution:
@@ -127,8 +127,8 @@ def guided(model: nn.Module) -> nn.Module:
     :func:`saliency` and :func:`smooth_grad` of it are guided backprop's maps, Captum's ``GuidedBackprop``. The
     forward pass and the weights are the model's; made once per model."""
     if model not in _GUIDED:
-        output = inspect.node_names(model)[-1]
-        graph_module = inspect.extractor(model, [output])
+        output = extraction.node_names(model)[-1]
+        graph_module = extraction.extractor(model, [output])
         for node in graph_module.graph.nodes:
             module = graph_module.get_submodule(node.target) if node.op == "call_module" else None
             if (isinstance(module, nn.ReLU) or (node.op == "call_function" and node.target in (F.relu, torch.relu))

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from explorer import inspect, receptive_field
+from explorer import extraction, inspect, receptive_field
 from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
 
 log = logging.getLogger(__name__)
@@ -59,11 +59,11 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass."""
     if method not in METHODS:
         raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(METHODS)})")
-    names = inspect.node_names(model)
+    names = extraction.node_names(model)
     if layer not in names or layer == names[-1]:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
     output = names[-1]
-    graph = inspect.extractor(model, [layer, output])
+    graph = extraction.extractor(model, [layer, output])
     x = image[None].detach().to(inspect.device_of(model)).requires_grad_(True)  # the maps' gradients need a graph
     with torch.enable_grad():
         out = graph(x)
@@ -149,8 +149,8 @@ def _run_on(model: nn.Module, layer: str, x: torch.Tensor,
     """The network from ``layer`` on for the image ``x`` (1, C, H, W): ``maps`` (n, M, h, w) -> class scores
     (n, K), the maps used wherever the network uses the layer's output. What does not depend on it (a residual
     branch that skips the layer) is computed once from ``x``; without that, each pass ran the whole network."""
-    output = inspect.node_names(model)[-1]
-    graph_module = graph_module or inspect.extractor(model, [layer, output])  # changed in place below
+    output = extraction.node_names(model)[-1]
+    graph_module = graph_module or extraction.extractor(model, [layer, output])  # changed in place below
     reader = fx.Interpreter(graph_module, garbage_collect_values=False)
     with torch.no_grad():
         reader.run(x)

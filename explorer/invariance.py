@@ -23,7 +23,7 @@ from torch import nn
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from explorer import inspect
+from explorer import extraction, inspect
 
 KINDS = ("shift_x", "shift_y", "rotate", "scale")
 LABELS = {"shift_x": "shift right (pixels)", "shift_y": "shift down (pixels)", "rotate": "rotate clockwise (°)",
@@ -185,12 +185,12 @@ def sweep(model: nn.Module, image: torch.Tensor, kind: str, values: torch.Tensor
     kept whole: VGG16's layers hold about 60 MB per 224x224 image. ``progress(done, total)`` is
     called after each chunk with the versions done so far.
     """
-    names = inspect.node_names(model)
+    names = extraction.node_names(model)
     unknown = set(layers) - set(names)
     if unknown:
         raise ValueError(f"the model has no layer {', '.join(sorted(unknown))}")
     output = names[-1]
-    graph = inspect.extractor(model, list(dict.fromkeys([*layers, output])))
+    graph = extraction.extractor(model, list(dict.fromkeys([*layers, output])))
     device = inspect.device_of(model)
     versions = torch.stack([transform(image, kind, float(v)) for v in values.tolist()])
     chunk = max(1, CHUNK_VALUES // image.numel())

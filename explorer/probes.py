@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import inspect
+from explorer import extraction, inspect
 
 MAX_FEATURES = 1024
 ZEILER_FERGUS_CALTECH101 = {"layer 1": 44.8, "layer 2": 66.2, "layer 3": 72.3, "layer 4": 76.6,
@@ -54,7 +54,7 @@ def features(model: nn.Module, layers: list[str], images: torch.Tensor, batch: i
              progress: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
     """Each layer's output for ``images`` (N, C, H, W) uint8 at the model's input size, as (N, D) float32,
     D at most ``MAX_FEATURES`` (larger feature maps average-pooled)."""
-    graph = inspect.extractor(model, layers)
+    graph = extraction.extractor(model, layers)
     device = inspect.device_of(model)
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
     with torch.no_grad():

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
-from explorer import inspect, networks
+from explorer import extraction, networks
 
 Box = tuple[int, int, int, int]  # (top, left, bottom, right), bottom and right exclusive
 _ELEMENTWISE_FUNCTIONS = {
@@ -82,7 +82,7 @@ def graph_of(model: nn.Module) -> fx.GraphModule:
     if isinstance(model, fx.GraphModule):
         return model
     if model not in _GRAPHS:
-        _GRAPHS[model] = inspect.extractor(model)
+        _GRAPHS[model] = extraction.extractor(model)
     return _GRAPHS[model]
 
 

@@ -30,7 +30,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import fx, nn
 
-from explorer import inspect, networks, receptive_field, training
+from explorer import extraction, inspect, networks, receptive_field, training
 
 log = logging.getLogger(__name__)
 CACHE_ENV = "EXPLORER_CACHE"
@@ -115,7 +115,7 @@ def _extractor_on(model: nn.Module, layer: str, device: torch.device) -> fx.Grap
     cached one, shared by every session): elsewhere than the model's device, a copy of only the
     modules up to ``layer`` is moved instead.
     """
-    graph = inspect.extractor(model, [layer])
+    graph = extraction.extractor(model, [layer])
     here = inspect.device_of(model)
     if here.type == device.type and device.index in (None, here.index):  # "cuda" is the model's "cuda:0"
         return graph
@@ -190,7 +190,7 @@ def own_activation(model: nn.Module, layer: str, image: torch.Tensor) -> torch.T
 
     Float32 on the model's device, so it compares directly with a CPU :func:`compute`.
     """
-    graph = inspect.extractor(model, [layer])
+    graph = extraction.extractor(model, [layer])
     with torch.inference_mode():
         maps = _feature_maps(graph, layer, image.unsqueeze(0).to(inspect.device_of(model)))  # (1, C, H', W')
     return maps[0].flatten(1).amax(1).float().cpu()

@@ -37,7 +37,7 @@ import torch
 import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import nn
 
-from explorer import image_param, inspect, networks
+from explorer import extraction, image_param, inspect, networks
 
 Gain = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # x (1, C, H, W) -> (to maximise, shown value)
 
@@ -326,7 +326,7 @@ def side_by_side(images: torch.Tensor, gap: int = 2) -> torch.Tensor:
 
 def output_layer(model: nn.Module) -> str:
     """The node name of the model's output: the class scores."""
-    return inspect.node_names(model)[-1]
+    return extraction.node_names(model)[-1]
 
 
 # --- the loop ------------------------------------------------------------------------------
@@ -386,10 +386,10 @@ def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch
 
 
 def _extractor(model: nn.Module, layer: str):
-    names = inspect.node_names(model)
+    names = extraction.node_names(model)
     if layer not in names:
         raise ValueError(f"the model has no layer {layer!r}")
-    return inspect.extractor(model, [layer])
+    return extraction.extractor(model, [layer])
 
 
 def _check_target(out: torch.Tensor, target: Target) -> None:

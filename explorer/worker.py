@@ -48,8 +48,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from explorer import (architecture, data, inputs, inspect, models, run_files, run_flags, run_lifecycle, run_metrics,
-                      runs, training)
+from explorer import (architecture, data, extraction, inputs, models, run_files, run_flags, run_lifecycle,
+                      run_metrics, runs, training)
 
 PROBE = 4  # test images whose feature maps every snapshot keeps
 READ = 12  # test images whose class probabilities every snapshot keeps: the network's readings, live
@@ -183,7 +183,7 @@ def snapshot(model: nn.Module, probe: torch.Tensor, read: torch.Tensor | None = 
     """
     name = first_conv(model)
     device = next(model.parameters()).device
-    maps = inspect.extractor(model, [name])(probe.to(device))[name]
+    maps = extraction.extractor(model, [name])(probe.to(device))[name]
     arrays = {"filters": model.get_submodule(name).weight.float(), "probe_maps": maps.float()}
     if read is not None:
         model.eval()

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import architecture, data, inspect, kernels, layer_table, models, networks
+from explorer import architecture, data, extraction, inspect, kernels, layer_table, models, networks
 
 MNIST, CIFAR, BIG = (1, 28, 28), (3, 32, 32), (3, 64, 64)
 
@@ -41,7 +41,7 @@ def test_custom_layer_names_are_the_feature_extraction_nodes():
     expected = ["normalize", "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc1", "relu3",
                 "drop1", "fc_out"]
     assert [name for name, _ in model.named_children()] == expected
-    assert inspect.node_names(model) == expected
+    assert extraction.node_names(model) == expected
 
 
 def test_registry_models_keep_their_shape_on_their_own_input():
@@ -284,7 +284,7 @@ def test_a_scrambled_network_moves_every_channels_pixels_to_the_same_fixed_place
     again = architecture.build({"model": "lenet5", "data": "shapes", "scramble": True}, (3, 16, 16), 8)
     assert torch.equal(again.scramble.order, scramble.order)  # one scramble for every run, a CNN's and an MLP's
     assert "scramble.order" in model.state_dict()  # the places travel with the weights
-    assert inspect.node_names(model)[:3] == ["normalize", "scramble", "conv1a"]  # one step, not its indexing
+    assert extraction.node_names(model)[:3] == ["normalize", "scramble", "conv1a"]  # one step, not its indexing
 
 
 def test_a_fully_connected_network_on_scrambled_pixels_is_the_same_network_with_its_weights_moved():

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from captum.attr import LayerActivation, LayerGradCam, LayerGradientXActivation
 
-from explorer import cam, inspect, models, receptive_field
+from explorer import cam, extraction, inspect, models, receptive_field
 from tests import test_attribution
 
 case = test_attribution.case  # the fixture: a zoo model, two images, its layers with feature maps
@@ -122,7 +122,7 @@ def test_ablation_cam_runs_the_network_on_from_the_layer_with_a_residual_branch_
     model = models.build("resnet_small").eval()
     image = torch.rand(3, 32, 32)
     for layer in ("stage2.relu1", "stage3.bn2", "conv1"):
-        maps = inspect.extractor(model, [layer])(image[None])[layer]
+        maps = extraction.extractor(model, [layer])(image[None])[layer]
         rest = cam._run_on(model, layer, image[None])
         with torch.no_grad():
             torch.testing.assert_close(rest(maps.repeat(2, 1, 1, 1)), model(image[None]).repeat(2, 1), rtol=1e-4,

@@ -1,14 +1,11 @@
 """Layer tables and activations against real forward passes, numel() and torchvision's own figures."""
 
-import threading
-import time
-
 import pytest
 import torch
 from torch import nn
 from torchvision.models import get_model_weights
 
-from explorer import architecture, inspect, labels, models
+from explorer import architecture, extraction, inspect, labels, models
 
 ALL = models.names()
 
@@ -158,10 +155,10 @@ def test_depth_counts_weight_layers_on_the_longest_path():
 def test_activations_are_the_models_own_outputs_and_leave_no_hooks(built):
     model = built["resnet18"]
     before = (len(torch.nn.modules.module._global_forward_hooks), len(torch.nn.modules.module._global_forward_pre_hooks))
-    graph = inspect.extractor(model)
+    graph = extraction.extractor(model)
     image = torch.rand(3, 224, 224)
     outputs = inspect.activations(graph, image)
-    assert list(outputs) == inspect.node_names(model)
+    assert list(outputs) == extraction.node_names(model)
     with torch.no_grad():
         assert torch.allclose(outputs["fc"], model(image[None])[0], atol=1e-5)
         assert torch.allclose(outputs["conv1"], model[1](model[0](image[None]))[0], atol=1e-5)
@@ -193,64 +190,10 @@ def test_pre_activation_outputs_are_not_overwritten_by_an_inplace_relu(name, bui
     """Conv and batch-norm outputs keep their negative values (torchvision's ReLUs work in place)."""
     spec = models.spec(name)
     layers = inspect.layers(built[name], spec.input_shape)
-    outputs = inspect.activations(inspect.extractor(built[name]), torch.rand(*spec.input_shape))
+    outputs = inspect.activations(extraction.extractor(built[name]), torch.rand(*spec.input_shape))
     for layer in layers:
         if isinstance(layer.module, (nn.Conv2d, nn.BatchNorm2d)):
             assert outputs[layer.name].min() < 0, layer.name
-
-
-def test_an_inplace_module_outside_the_registry_is_refused():
-    with pytest.raises(ValueError, match="in place"):
-        inspect.extractor(nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(inplace=True)))
-
-
-class _Spy(torch.nn.Dropout):
-    """A dropout that notes every switch of its mode (in training mode it would zero half the values)."""
-
-    switched: list = []
-
-    def train(self, mode: bool = True):
-        _Spy.switched.append((id(self), mode))
-        return super().train(mode)
-
-
-def test_tracing_never_switches_the_model_itself_to_training_mode():
-    """A cached model runs in other sessions meanwhile: only a twin sharing its weights is traced."""
-    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), _Spy(0.5), torch.nn.ReLU()).eval()
-    spy = model[1]
-    _Spy.switched.clear()
-    graph = inspect.extractor(model)
-    names = inspect.node_names(model)
-    assert names[-1] in graph(torch.rand(2, 1, 8, 8)) and _Spy.switched  # the twin was traced in both modes
-    assert all(who != id(spy) for who, _ in _Spy.switched) and not model.training
-    x = torch.rand(2, 1, 8, 8)
-    torch.testing.assert_close(graph(x)[names[-1]], model(x))  # the same weights and statistics
-    assert graph.get_submodule(names[0]).weight is model[0].weight
-
-
-def test_tracing_in_one_session_leaves_the_others_forward_passes_and_traces_alone():
-    # the server runs sessions in threads; torch.fx patches nn.Module for the whole process while it traces
-    lenet, tinyvgg = (models.build(name).requires_grad_(False) for name in ("lenet5", "tinyvgg"))
-    own_call, failures, until = nn.Module.__call__, [], time.monotonic() + 2.0
-    expected = lenet(torch.ones(2, 1, 28, 28))
-
-    def repeat(work) -> None:
-        while time.monotonic() < until:
-            try:
-                work()
-            except Exception as exc:  # noqa: BLE001 - any failure in another thread is the finding
-                failures.append(repr(exc)[:120])
-
-    def forward() -> None:  # the traced model's own parameters, run by another session
-        assert torch.equal(lenet(torch.ones(2, 1, 28, 28)), expected)
-
-    threads = [threading.Thread(target=repeat, args=(work,)) for work in
-               (lambda: inspect.extractor(lenet, ["conv1"]), lambda: inspect.extractor(tinyvgg), forward)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == [] and nn.Module.__call__ is own_call, sorted(set(failures))[:3]
 
 
 def test_a_downsampling_blocks_sum_names_its_projection_shortcut():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import inspect, invariance
+from explorer import extraction, inspect, invariance
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_the_sweep_runs_every_version_and_compares_it_with_the_original(lenet, s
     assert sweep.reference_class == reference == 7
     torch.testing.assert_close(sweep.confidence, expected[:, 7])
     torch.testing.assert_close(sweep.correlation[:, 1], torch.ones(7))  # the unshifted version is the original
-    graph = inspect.extractor(lenet, ["conv2"])
+    graph = extraction.extractor(lenet, ["conv2"])
     with torch.no_grad():
         a, b = (graph(x[None])["conv2"].flatten().numpy() for x in (seven, sweep.images[0]))
     assert np.isclose(float(sweep.correlation[2, 0]), np.corrcoef(a, b)[0, 1], atol=1e-5)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from explorer import inspect, memory, models
+from explorer import extraction, inspect, memory, models
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def _bytes_created(model: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
             return out
 
     with torch.no_grad():
-        Measuring(inspect.extractor(model)).run(torch.zeros(1, *input_shape))
+        Measuring(extraction.extractor(model)).run(torch.zeros(1, *input_shape))
     return sum(storages.values())
 
 

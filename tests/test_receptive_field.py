@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import field_figures, inspect, models
+from explorer import extraction, field_figures, inspect, models
 from explorer import receptive_field as rf
 
 
@@ -77,7 +77,7 @@ class _Gradients:
 
     def __init__(self, model: nn.Module, shape: tuple[int, ...]):
         self.x = torch.ones(1, *shape, requires_grad=True)
-        self.outputs = inspect.extractor(_all_positive(model, shape))(self.x)
+        self.outputs = extraction.extractor(_all_positive(model, shape))(self.x)
 
     def box(self, layer: str, unit: tuple[int, int]) -> tuple | None:
         """Bounding box of the input pixels with a non-zero gradient of unit (y, x), channels summed."""
@@ -234,7 +234,7 @@ def test_r_is_the_input_size_the_unpadded_layers_turn_into_one_unit(name, size):
     for field in rf.fields(model, (size, size)):
         # (the input's own normalisation sees one pixel; adaptive pooling's output size is fixed)
         if field.size is not None and field.r != (1, 1) and "adaptive" not in field.op:
-            out = inspect.extractor(unpadded, [field.name])(torch.zeros(1, channels, *field.r))[field.name]
+            out = extraction.extractor(unpadded, [field.name])(torch.zeros(1, channels, *field.r))[field.name]
             assert tuple(out.shape[-2:]) == (1, 1), (name, field.name, field.r, out.shape)
             checked += 1
     assert checked >= 4

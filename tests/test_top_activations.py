@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from explorer import data, inspect, models, receptive_field
+from explorer import data, extraction, inspect, models, receptive_field
 from explorer import top_activations as top
 
 SIZE = (28, 28)
@@ -29,7 +29,7 @@ def _brute(model: torch.nn.Module, layer: str, images: torch.Tensor, k: int):
     Positions: the first maximum in row-major order, found without ``max``/``argmax``.
     """
     with torch.no_grad():
-        maps = inspect.extractor(model, [layer])(images.float() / 255)[layer]  # (N, C, H', W')
+        maps = extraction.extractor(model, [layer])(images.float() / 255)[layer]  # (N, C, H', W')
     n, c, _, width = maps.shape
     flat = maps.flatten(2)  # (N, C, P)
     peak = flat.amax(2)  # (N, C)
@@ -241,7 +241,7 @@ def test_an_activation_ranks_after_every_value_that_beats_it_and_with_a_tie():
 def test_the_lowest_nine_are_the_images_whose_minimum_is_lowest(model, images):
     result = top.compute(model, "conv2", images, k=9, device="cpu", lowest=True)
     with torch.no_grad():
-        maps = inspect.extractor(model, ["conv2"])(images.float() / 255)["conv2"]  # (N, C, H', W')
+        maps = extraction.extractor(model, ["conv2"])(images.float() / 255)["conv2"]  # (N, C, H', W')
     lows = maps.flatten(2).min(2).values  # (N, C): each image's lowest response per channel
     for channel in (0, 9):
         expected = lows[:, channel].sort().values[:9]

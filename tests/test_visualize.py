@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from explorer import inspect, models
+from explorer import extraction, inspect, models
 from explorer import visualize as V
 
 SHAPE = (1, 28, 28)
@@ -15,7 +15,7 @@ PLAIN = V.AscentConfig(steps=64)
 def _activation(model: torch.nn.Module, target: V.Target, image: torch.Tensor) -> float:
     """The target's value for one image, straight from a feature extractor (no jitter)."""
     with torch.no_grad():
-        out = inspect.extractor(model, [target.layer])(image[None])[target.layer]
+        out = extraction.extractor(model, [target.layer])(image[None])[target.layer]
     if out.dim() == 2:
         return float(out[0, target.channel])
     if target.unit is not None:
@@ -185,7 +185,7 @@ def test_a_dream_grows_what_the_layer_sees_in_the_image(lenet):
     image = torch.zeros(SHAPE)
     image[0, 5:23, 12:16] = 1  # a "1"
     frames = V.run(V.dream(lenet, "relu2", image, V.READABLE))
-    graph = inspect.extractor(lenet, ["relu2"])
+    graph = extraction.extractor(lenet, ["relu2"])
     with torch.no_grad():
         energy = [float(graph(x[None])["relu2"].pow(2).mean()) for x in (image, frames[-1].image)]
     assert frames[0].value == pytest.approx(energy[0], rel=1e-5) and energy[1] > 2 * energy[0]
@@ -313,7 +313,7 @@ def test_diversity_makes_the_images_differ_at_the_layer(lenet):
     """The images' likeness at relu2 falls from nearly identical (N - 1 = 3) with diversity, and one keeps the channel
     as high as alone (measured: likeness 3.00 against 0.70; activations 4.5-4.7 against 0.5-4.6)."""
     config = dataclasses.replace(V.READABLE, images=4)
-    graph = inspect.extractor(lenet, ["relu2"])
+    graph = extraction.extractor(lenet, ["relu2"])
 
     def made(diversity: float):
         frames = V.run(V.ascend(lenet, V.Target("relu2", 5), dataclasses.replace(config, diversity=diversity), SHAPE))

@@ -13,12 +13,12 @@ def test_one_value_of_a_convolution_is_taken_apart_over_every_input_map():
     no_crash(at)
     import torch
 
-    from explorer import inputs, inspect, models, unit_sum
+    from explorer import extraction, inputs, inspect, models, unit_sum
 
     model = models.build("lenet5", pretrained=True).eval()
     x = inputs.prepare(models.spec("lenet5"), at.session_state["current_image"][1]).tensor
     with torch.no_grad():
-        pool1 = inspect.activations(inspect.extractor(model), x)["pool1"]
+        pool1 = inspect.activations(extraction.extractor(model), x)["pool1"]
         value = float(model.conv2(pool1[None])[0, 3, 2, 7])
     words = next(m.value for m in at.markdown if m.value.startswith("**`conv2`[3, 2, 7]**"))
     assert "the sum over its 6 input maps" in words and words.count("(map ") == 6
