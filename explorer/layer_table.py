@@ -9,7 +9,8 @@ formulas (``conv.output_size``, ``conv.param_count``) and marks the first imposs
 :func:`steps` is that same walk, which ``architecture.build`` turns into a named ``nn.Sequential``,
 so the table a page shows is the network it trains.
 
-Numbers may arrive as text from a table ("3"); blank cells (None, "", NaN) mean "the default".
+Numbers may arrive as text from a table ("3"); blank cells (None, "", NaN) mean "the default"
+(:mod:`explorer.table_cells`).
 Error messages count layers from 1 ("layer 3 (conv): ..."), as a person reads the table.
 """
 
@@ -25,6 +26,7 @@ from functools import partial
 from torch import nn
 
 from explorer import conv, labels
+from explorer.table_cells import blank, cell_value
 
 LAYER_TYPES = ("conv", "pool", "relu", "tanh", "sigmoid", "dropout", "batchnorm", "flatten", "linear")
 SETTINGS = ("out", "kernel", "stride", "padding", "dilation", "kind", "size", "p")  # a layer's keys beside its type
@@ -74,27 +76,6 @@ class Step:
 
 
 # --- reading the table's cells ---------------------------------------------------------------
-
-def blank(value: object) -> bool:
-    """None, empty text, or NaN: how a table shows a cell nobody filled in."""
-    return value is None or (isinstance(value, str) and not value.strip()) or (
-        isinstance(value, float) and math.isnan(value))
-
-
-def cell_value(text: object) -> object:
-    """A number cell as typed (the editor's, a link's): an int or a finite float where it reads as one, else the
-    text itself (stripped), which the plan names ("kernel is 'x', which is not a number")."""
-    text = str(text).strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return number if math.isfinite(number) else text
-
 
 def _number(layer: dict, key: str, where: str) -> float | None:
     """The cell ``layer[key]`` as a finite float, None when blank; text like "3" is accepted."""

@@ -213,13 +213,6 @@ def test_a_link_keeps_a_cell_that_is_not_a_number_for_the_plan_to_name():
     assert rows[1]["error"] == "layer 2 (dropout): p is '0,5', which is not a number (decimals take a point: 0.5)"
 
 
-@pytest.mark.parametrize(("typed", "read"), [("3", 3), (" 16 ", 16), ("0.25", 0.25), ("1e-1", 0.1), ("x", "x"),
-                                              ("3x", "3x"), ("nan", "nan"), ("inf", "inf"), ("-2", -2)])
-def test_a_layer_cell_reads_as_a_number_where_it_is_one_and_as_its_text_where_not(typed, read):
-    value = layer_table.cell_value(typed)
-    assert value == read and type(value) is type(read)
-
-
 def test_a_dilated_conv_may_keep_its_size_with_the_padding_its_dilation_needs():
     """Kernel 3, dilation 2: "same" padding is 2, which PyTorch allows and keeps the map's size."""
     layers = [{"type": "conv", "out": 4, "kernel": 3, "dilation": 2, "padding": 2}]
