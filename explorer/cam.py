@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from explorer import extraction, inspect, receptive_field
+from explorer import extraction, field_overlay, inspect, receptive_field
 from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, 
         field = None
     if field is None or field.size != tuple(cam.shape) or min(field.j) <= 0:
         return F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
-    return receptive_field.to_input(cam.cpu(), field, size).to(cam.device)
+    return field_overlay.to_input(cam.cpu(), field, size).to(cam.device)
 
 
 def usable_layers(layers: list[inspect.Layer]) -> list[str]:

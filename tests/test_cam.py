@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from captum.attr import LayerActivation, LayerGradCam, LayerGradientXActivation
 
-from explorer import cam, extraction, inspect, models, receptive_field
+from explorer import cam, extraction, field_overlay, inspect, models, receptive_field
 from tests import test_attribution
 
 case = test_attribution.case  # the fixture: a zoo model, two images, its layers with feature maps
@@ -24,7 +24,7 @@ def test_grad_cam_equals_captums(case):
                 theirs = captum.attribute(image[None], target=ours.target, relu_attributions=True)  # (1, 1, h, w)
                 torch.testing.assert_close(ours.raw, theirs[0, 0].detach(), rtol=1e-4, atol=1e-5)
                 # drawn at each unit's receptive field centre, where Captum's resize spreads the map over the image
-                placed = receptive_field.to_input(ours.raw, fields[layer], tuple(image.shape[-2:]))
+                placed = field_overlay.to_input(ours.raw, fields[layer], tuple(image.shape[-2:]))
                 top = placed.max()
                 torch.testing.assert_close(ours.heat, placed / top if top > 0 else placed, rtol=1e-4, atol=1e-5)
 
