@@ -4,7 +4,8 @@ Activation maximisation (Erhan et al. 2009, the lecture's algorithm): start from
 ``x0 ~ N(0, 1)``, forward to the target's activation ``a(x)``, backward to ``da/dx``, take a small
 step along it, repeat; optionally keep ``||x|| = rho``. The raw result is high-frequency noise the
 unit happens to like; the regularisers of Yosinski et al. (2015) and Olah et al. (2017) make it
-readable: an L2 penalty, total variation, random jitter and a blur every few steps.
+readable: an L2 penalty, total variation and random jitter (:mod:`explorer.regularisers`), and a blur every
+few steps.
 
 - :func:`ascend`: a channel (its mean over positions), one unit of its map, or one output of a
   fully connected layer, from noise or from the user's image.
@@ -38,6 +39,7 @@ import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__in
 from torch import nn
 
 from explorer import extraction, image_param, inspect, networks
+from explorer.regularisers import _jittered, likeness, total_variation
 
 Gain = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # x (1, C, H, W) -> (to maximise, shown value)
 
@@ -120,23 +122,6 @@ def input_stats(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     if layer is None:
         raise ValueError("the model has no Normalize layer: build it with models.build or architecture.build")
     return layer.mean, layer.std
-
-
-def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of vertically plus of horizontally neighbouring pixels of (..., H, W)."""
-    return sum((x.diff(dim=d).pow(2).mean() for d in (-2, -1) if x.shape[d] > 1), x.new_zeros(()))
-
-
-def likeness(features: torch.Tensor) -> torch.Tensor:
-    """How alike a batch's features (N, C[, H, W]) are, as Lucid's diversity objective measures it (Olah et al.
-    2017): each image's Gram matrix of channels (which channels fire together, wherever), as a unit vector; the
-    cosine of every pair of different images, summed, over N. 0 for images whose channels never fire together alike;
-    N - 1 for identical ones."""
-    count = len(features)
-    flat = features.reshape(count, features.shape[1], -1)
-    grams = nn.functional.normalize((flat @ flat.transpose(1, 2)).reshape(count, -1), dim=1)
-    cosines = grams @ grams.T
-    return (cosines.sum() - cosines.diagonal().sum()) / count
 
 
 def noise(model: nn.Module, shape: tuple[int, int, int], seed: int = 0) -> torch.Tensor:
@@ -375,14 +360,6 @@ def _one_image(config: AscentConfig, what: str) -> None:
     """ValueError unless ``config`` asks for one image: ``what`` makes one."""
     if config.images != 1:
         raise ValueError(f"{what} makes one image, not {config.images}: several images start from noise")
-
-
-def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
-    """``x`` rolled by a random (dy, dx) in [-pixels, pixels]: the unit must like the image wherever it sits."""
-    if not pixels:
-        return x
-    dy, dx = torch.randint(-pixels, pixels + 1, (2,), generator=generator).tolist()
-    return x.roll((dy, dx), dims=(-2, -1))
 
 
 def _extractor(model: nn.Module, layer: str):

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from explorer import extraction, inspect, models
+from explorer import extraction, inspect, models, regularisers
 from explorer import visualize as V
 
 SHAPE = (1, 28, 28)
@@ -63,7 +63,7 @@ def test_total_variation_and_l2_do_what_they_say(lenet):
     smooth = V.run(V.ascend(lenet, target, dataclasses.replace(PLAIN, tv=5.0), SHAPE))[-1].image
     quiet = V.run(V.ascend(lenet, target, dataclasses.replace(PLAIN, l2=1.0), SHAPE))[-1].image
     mean, std = (t.cpu() for t in V.input_stats(lenet))
-    assert V.total_variation(smooth) < 0.7 * V.total_variation(plain)
+    assert regularisers.total_variation(smooth) < 0.7 * regularisers.total_variation(plain)
     assert ((quiet - mean) / std).pow(2).mean() < ((plain - mean) / std).pow(2).mean()
 
 
@@ -279,20 +279,6 @@ def test_an_ascent_made_of_frequencies_starts_from_the_image_when_asked_and_refu
         next(V.ascend(lenet, V.Target("conv1", 0), V.AscentConfig(param="fourier", blur_every=4), SHAPE))
 
 
-def _lucents_diversity(features: torch.Tensor) -> torch.Tensor:
-    """Lucent 0.1.8's ``objectives.diversity``, written out: its negative (Lucent minimises), so the likeness."""
-    batch, channels = features.shape[:2]
-    flattened = features.view(batch, channels, -1)
-    grams = torch.nn.functional.normalize(torch.matmul(flattened, flattened.transpose(1, 2)), p=2, dim=(1, 2))
-    return sum(sum((grams[i] * grams[j]).sum() for j in range(batch) if j != i) for i in range(batch)) / batch
-
-
-def test_likeness_is_lucids_diversity_measure():
-    features = torch.randn(4, 6, 5, 5, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(V.likeness(features), _lucents_diversity(features))
-    assert abs(float(V.likeness(features[:1].expand(3, -1, -1, -1))) - 2.0) < 1e-5  # identical: N - 1
-
-
 def test_several_images_at_once_are_each_the_ascent_from_their_own_noise(lenet):
     """Without diversity, batching changes nothing: image i is the single ascent from noise seed + i."""
     target, config = V.Target("relu2", 5), V.AscentConfig(steps=16, l2=0.05, tv=2.0, blur_every=4)
@@ -318,7 +304,7 @@ def test_diversity_makes_the_images_differ_at_the_layer(lenet):
     def made(diversity: float):
         frames = V.run(V.ascend(lenet, V.Target("relu2", 5), dataclasses.replace(config, diversity=diversity), SHAPE))
         with torch.no_grad():
-            return float(V.likeness(graph(frames[-1].image)["relu2"])), frames[-1].values
+            return float(regularisers.likeness(graph(frames[-1].image)["relu2"])), frames[-1].values
 
     (same, plain), (apart, diverse) = made(0.0), made(1.0)
     assert same > 2.9 and apart < 0.5 * same
