@@ -28,7 +28,7 @@ def likeness(features: torch.Tensor) -> torch.Tensor:
     return (cosines.sum() - cosines.diagonal().sum()) / count
 
 
-def _jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+def jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
     """``x`` rolled by a random (dy, dx) in [-pixels, pixels]: the unit must like the image wherever it sits."""
     if not pixels:
         return x

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
 
-from explorer.runs import (ACTIVE, STATUSES, Run, _check_room, _locked, _root, _update, alive, get, list_runs,
-                           path)
+from explorer.runs import (ACTIVE, STATUSES, Run, alive, check_room, get, list_runs, locked, path, store_root,
+                           update_status)
 
 
 class LaunchFailed(RuntimeError):
@@ -38,7 +38,7 @@ def set_status(run_id: str, status: str, reason: str = "", root: Path | None = N
             return None
         return {**current, **fields, "status": status, "reason": reason}
 
-    return _update(run_id, root, change)
+    return update_status(run_id, root, change)
 
 
 def claim(run_id: str, launch: Callable[[], dict], root: Path | None = None) -> bool:
@@ -61,7 +61,7 @@ def claim(run_id: str, launch: Callable[[], dict], root: Path | None = None) -> 
             raise LaunchFailed(exc.strerror or str(exc)) from exc
         return {**current, **fields, "claimed": time.time()}
 
-    _update(run_id, root, change)
+    update_status(run_id, root, change)
     return launched
 
 
@@ -79,24 +79,24 @@ def mark_running(run_id: str, pid: int, device: str, root: Path | None = None) -
         taken = True
         return {**current, "status": "running", "reason": "", "pid": pid, "device": device, "started": time.time()}
 
-    _update(run_id, root, change)
+    update_status(run_id, root, change)
     return taken
 
 
 def requeue(run_id: str, reason: str = "", root: Path | None = None, limit: bool = False) -> Run:
     """Put a stopped run back in the queue (to resume it): no pid, no cancel or pause flag. ``limit``:
     :class:`QueueFull` where its owner or the server has as many runs waiting as they may (as :func:`create`)."""
-    base = _root(root)
-    with _locked(base) if limit else nullcontext():  # two clicks at once cannot both pass
+    base = store_root(root)
+    with locked(base) if limit else nullcontext():  # two clicks at once cannot both pass
         if limit:
-            _check_room(base, get(run_id, base).owner)
+            check_room(base, get(run_id, base).owner)
         return _requeued(run_id, reason, base)
 
 
 def _requeued(run_id: str, reason: str, root: Path) -> Run:
     (path(run_id, root) / "cancel").unlink(missing_ok=True)
     (path(run_id, root) / "pause").unlink(missing_ok=True)
-    return _update(run_id, root, lambda current: {
+    return update_status(run_id, root, lambda current: {
         **current, "status": "queued", "reason": reason, "pid": None, "queued": time.time()})
 
 

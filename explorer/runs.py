@@ -110,7 +110,7 @@ def root() -> Path:
 
 def writable(base: Path | None = None) -> bool:
     """Whether the store can be made and written (a read-only checkout without ``$EXPLORER_RUNS`` cannot)."""
-    folder = _root(base)
+    folder = store_root(base)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
@@ -119,7 +119,7 @@ def writable(base: Path | None = None) -> bool:
         return False
 
 
-def _root(base: Path | None) -> Path:
+def store_root(base: Path | None) -> Path:
     return Path(base) if base is not None else root()
 
 
@@ -132,11 +132,11 @@ def path(run_id: str, root: Path | None = None) -> Path:
     """The run's folder (ValueError for an id that is not a plain name, e.g. one holding ``/``)."""
     if not is_id(run_id):
         raise ValueError(f"{run_id!r} is not a run id")
-    return _root(root) / run_id
+    return store_root(root) / run_id
 
 
 @contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def locked(folder: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``folder/.lock`` (released by the kernel if the holder dies)."""
     with open(folder / ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -160,7 +160,7 @@ def create(config: dict, request_id: str | None = None, root: Path | None = None
     """
     def make(base: Path) -> str:
         if limit:
-            _check_room(base, owner)
+            check_room(base, owner)
         now = time.time()
         return _place(base, config, {
             "status": "queued", "reason": "", "created": now, "updated": now, "queued": now,
@@ -208,9 +208,9 @@ def _free_name(name: str, base: Path) -> str:
 
 def _made(root: Path | None, request_id: str | None, make: Callable[[Path], str]) -> Run:
     """The run ``make(store)`` places, under the store's lock; the run ``request_id`` made already, if it did."""
-    base = _root(root)
+    base = store_root(root)
     base.mkdir(parents=True, exist_ok=True)
-    with _locked(base):
+    with locked(base):
         existing = _by_request(base, request_id)
         if existing is not None:
             return existing
@@ -236,7 +236,7 @@ def _place(base: Path, config: dict, status: dict, files: dict[str, bytes]) -> s
     return run_id
 
 
-def _check_room(base: Path, owner: str) -> None:
+def check_room(base: Path, owner: str) -> None:
     if (problem := room_problem(owner, base)) is not None:
         raise QueueFull(problem)
 
@@ -322,7 +322,7 @@ def damaged(root: Path | None = None) -> dict[str, str]:
 def _scanned(root: Path | None) -> Iterator[Run | tuple[str, str]]:
     """Each run folder of the store (one with a ``status.json``) as its Run, or as (id, why) where its files are
     damaged or unreadable. A folder deleted meanwhile, or one not named as a run, is no run."""
-    base = _root(root)
+    base = store_root(root)
     for folder in sorted(base.iterdir()) if base.is_dir() else []:
         try:
             if not (is_id(folder.name) and folder.is_dir() and (folder / "status.json").exists()):
@@ -345,11 +345,11 @@ def delete_damaged(run_id: str, root: Path | None = None) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _update(run_id: str, root: Path | None, change: Callable[[dict], dict | None]) -> Run:
+def update_status(run_id: str, root: Path | None, change: Callable[[dict], dict | None]) -> Run:
     """Read-modify-write ``status.json`` under the run's lock; ``change`` returns None to leave it."""
     folder = path(run_id, root)
     try:
-        with _locked(folder):
+        with locked(folder):
             new = change(read_json(folder / "status.json"))
             if new is not None:
                 write_json(folder / "status.json", {**new, "updated": time.time()})
@@ -360,7 +360,7 @@ def _update(run_id: str, root: Path | None, change: Callable[[dict], dict | None
 
 def rename(run_id: str, name: str, root: Path | None = None) -> Run:
     """Give the run a display name (as :func:`explorer.labels.plain_name` cleans it; nothing left: the name stays)."""
-    return _update(run_id, root, lambda current: {**current, "name": labels.plain_name(name) or current["name"]})
+    return update_status(run_id, root, lambda current: {**current, "name": labels.plain_name(name) or current["name"]})
 
 
 def delete(run_id: str, root: Path | None = None) -> None:

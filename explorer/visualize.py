@@ -39,7 +39,7 @@ import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__in
 from torch import nn
 
 from explorer import extraction, image_param, inspect, networks
-from explorer.regularisers import _jittered, likeness, total_variation
+from explorer.regularisers import jittered, likeness, total_variation
 
 Gain = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # x (1, C, H, W) -> (to maximise, shown value)
 
@@ -338,7 +338,7 @@ def _optimise(model: nn.Module, gain: Gain, shape: tuple[int, int, int], start: 
     warps = torch.Generator().manual_seed(config.seed + 2)
     for step in range(config.steps + 1):
         x = made.image()
-        moved = _jittered(x, config.jitter, generator)
+        moved = jittered(x, config.jitter, generator)
         maximised, shown = gain(image_param.warped(moved, warps) if config.warp else moved)
         if config.jitter or config.warp:  # the value shown is the image's own, not its moved copy's: a smooth curve
             with torch.no_grad():

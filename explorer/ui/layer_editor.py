@@ -9,7 +9,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from explorer import layer_table
+from explorer import layer_table, table_cells
 from explorer.ui import state
 
 COLUMNS = ("type", *layer_table.SETTINGS)
@@ -47,7 +47,7 @@ def layer_editor(key: str, linked: list[dict] | None = None) -> list[dict]:
             **{name: st.column_config.TextColumn(header, width=width, help=words, alignment="right", default="")
                for name, (header, width, words) in NUMBER_COLUMNS.items()},
         })
-    layers = [{k: layer_table.cell_value(v) if k in NUMBER_COLUMNS else v for k, v in row.items() if not _blank(v)}
+    layers = [{k: table_cells.cell_value(v) if k in NUMBER_COLUMNS else v for k, v in row.items() if not _blank(v)}
               for row in edited.to_dict("records")]
     state.keep(key, layers)
     return layers
@@ -70,7 +70,7 @@ def _cell_text(value: object) -> str:
 
 
 def _blank(value: object) -> bool:
-    return value is pd.NA or layer_table.blank(value)  # a text column's empty cell is pd.NA
+    return value is pd.NA or table_cells.blank(value)  # a text column's empty cell is pd.NA
 
 
 def _editor_key(key: str, base: list[dict]) -> str:

@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 from torch import fx, nn
 
-from explorer import famous, inputs, inspect, labels, models, run_files, runs
+from explorer import extraction, famous, inputs, inspect, labels, models, run_files, runs
 from explorer.ui import image_input, image_sets, layout, state, visitor
 
 DEFAULT = "lenet5"
@@ -226,7 +226,7 @@ def _network(name: str, pretrained: bool, stamp: str = "") -> Network:
         # random weights are the same ones at every build: a rebuilt model still matches what was computed from it
         model = models.build(name, pretrained=pretrained, seed=0).requires_grad_(False)
     spec = spec_of(name)
-    graph = inspect.extractor(model)
+    graph = extraction.extractor(model)
     return Network(spec, pretrained, model, graph, tuple(inspect.layers(model, spec.input_shape, graph)), stamp)
 
 
