@@ -33,7 +33,7 @@ def _pixels(image: torch.Tensor) -> np.ndarray:
 
 
 def picture_figure(image: torch.Tensor, title: str, height: int = 300, width_px: int | None = None) -> go.Figure:
-    """One (C, H, W) image in [0, 1], small images enlarged without blurring (``width_px``: see ``png_figure``)."""
+    """One (C, H, W) image in [0, 1], a small one's pixels drawn as squares (``width_px``: see ``png_figure``)."""
     return mosaic.png_figure(_pixels(image), title, height, width_px)
 
 
