@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import backprop, conv, examples, figures, kernels, trace
+from explorer import backprop, conv, examples, kernels, step_figures, trace
 from explorer.ui import backward, layout, state, step_export, step_grids, stepper, stride_view
 
 layout.page_setup(layout.PAGES[0])
@@ -64,20 +64,20 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None, played:
         # address is an entry of the browser's history, which Back would step through)
         state.publish(SETTINGS, _lecture_named())
     r, c = traced.cell(step)
-    place = figures.cell_name(traced, r, c)  # as the grids name it: a one-row input has positions too
+    place = step_figures.cell_name(traced, r, c)  # as the grids name it: a one-row input has positions too
     if grad is not None:
         back = backprop.backward_until(traced, grad, step)
         written = backprop.step_text(traced, back)
-        figs = figures.backward_step_figures(traced, back)
+        figs = step_figures.backward_step_figures(traced, back)
     elif traced.weights is not None:
         example = examples.EXAMPLES.get(st.session_state.sb_example)  # its output rounded as the lecture prints it
         printed = example.decimals if example is not None and st.session_state.sb_mode == "convolution" else None
         written = trace.equation(traced, step, printed=printed)
-        figs = figures.conv_step_figures(traced, step, flipped=st.session_state.sb_flip,
+        figs = step_figures.conv_step_figures(traced, step, flipped=st.session_state.sb_flip,
                                          decimals=2 if printed is None else printed)
     else:
         written = trace.pool_equation(traced, kind, step)
-        figs = figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
+        figs = step_figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)
     cells = 0 if grad is not None else 1 if traced.weights is None else len(figs) - 1  # the output cells' grid
     stepper.draw(figs, cells, tuple(traced.output.shape), "the output" + (" gradient" if grad is not None else ""),
                  stacked=len(figs) - 2 if cells == len(figs) - 1 else 0)  # the kernel(s) and the products

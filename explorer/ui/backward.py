@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import backprop, conv, export, figures, labels
+from explorer import backprop, conv, export, figures, labels, step_figures
 from explorer.trace import Trace
 from explorer.ui import layout
 
@@ -57,7 +57,7 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         "the sliding sum of products this page steps through (what PyTorch calls convolution; the lecture writes "
         "dy * flip(w)). It is the transposed convolution (PyTorch's `conv_transpose2d(dy, w)`, the lecture's "
         "$A_w^T dy$) that layers use to upsample.")
-    figs = figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
+    figs = step_figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
                                       by_flip, traced.padding)
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), [f.layout.width for f in figs]), figs)):
         cell.plotly_chart(fig, key=f"sb_bw_fig_{i}", width="content", config=layout.NO_TOOLBAR)
