@@ -137,3 +137,13 @@ def test_a_decision_map_goes_to_the_browser_as_bytes_with_its_key_under_it():
     assert len(pio.to_json(fig)) < 120_000
     assert fig.data[0].z.dtype == np.uint8 and (fig.data[0].z == decided.numpy()).all()
     assert list(fig.data[0].colorbar.ticktext) == ["no edge", "weak,<br>dropped", "weak,<br>kept", "strong"]
+
+
+def test_the_window_picture_outlines_the_window_and_takes_clicks_on_a_coarse_grid():
+    fig = figures.window_figure(torch.rand(256, 256), 250, 3, 12, "window")
+    picture, targets = fig.data
+    assert picture.type == "image" and picture.source.startswith("data:image/png;base64,")
+    assert len(targets.x) == 32 * 32 and (targets.x[0], targets.y[0], targets.x[1]) == (4, 4, 12)  # every 8 px
+    box = fig.layout.shapes[0]
+    assert (box.x0, box.x1, box.y0, box.y1) == (2.5, 14.5, 249.5, 255.5)  # cut by the image's border
+    assert fig.layout.clickmode == "event+select" and not fig.layout.dragmode

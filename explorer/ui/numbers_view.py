@@ -3,10 +3,12 @@ under it, each hoverable for its sum written out."""
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 import torch
 
-from explorer import figures, filtering
+from explorer import figures, filtering, mosaic
 from explorer.ui import layout, state
 
 SIDE = 12  # the numbers' window: 12 x 12 pixels
@@ -40,6 +42,18 @@ def _start(column, label: str, key: str, size: int) -> int:
                                args=(key, size))
 
 
+def _move_window(chart: str, size: tuple[int, int]) -> None:
+    """A click on the small picture: the numbers' window centred there, within the image (a callback: the boxes
+    take the new rows before they are drawn)."""
+    cell = mosaic.cell_from_click(st.session_state.get(chart), size)
+    if cell is None:
+        return
+    for key, at, extent in (("kl_top", cell[0], size[0]), ("kl_left", cell[1], size[1])):
+        start = min(max(at - SIDE // 2, 0), max(extent - SIDE, 0))
+        st.session_state[f"{key}_{extent}"] = start
+        st.session_state[key] = -1 if start == middle(extent) else start
+
+
 def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: torch.Tensor,
          chosen: filtering.FilterSettings) -> None:
     """The chosen channel's window of ``working`` (the image as filtered) and, where the settings give a map,
@@ -49,9 +63,14 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
     channel = st.selectbox("Channel", range(working.shape[0]), key="kl_channel",
                            format_func=lambda c: "grey" if working.shape[0] == 1 else "RGB"[c])
     h, w = working.shape[-2:]
-    a, b = st.columns(2)
-    top = _start(a, "Top row", "kl_top", h)
-    left = _start(b, "Left column", "kl_left", w)
+    where, overview = st.columns([3, 2])
+    top = _start(where, "Top row", "kl_top", h)
+    left = _start(where, "Left column", "kl_left", w)
+    chart = f"kl_overview_{top}_{left}"  # a fresh chart for each window: a click on the same place counts again
+    overview.plotly_chart(figures.window_figure(working[channel], top, left, SIDE, "The window"), key=chart,
+                          on_select=functools.partial(_move_window, chart, (h, w)), selection_mode="points",
+                          config=layout.NO_TOOLBAR)
+    overview.caption("Click the picture to move the window there.")
     region = working[channel, top:top + SIDE, left:left + SIDE]
     st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                f"columns {left}..{left + region.shape[1] - 1} (point at or tap a cell for its value whole).")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, back_to, errors, figures, no_crash, text, titles, warnings
+from tests.apptest import TIMEOUT, app, back_to, click_chart, errors, figures, no_crash, text, titles, warnings
 from tests.conftest import ROOT
 
 
@@ -35,6 +35,21 @@ def test_the_window_of_numbers_is_in_the_link_and_the_middle_by_default():
     smaller = app("pages/kernel_lab.py", img="checkerboard", size="32", top="50")  # past the edge: the middle
     no_crash(smaller)
     assert "Pixel values in [0, 1] of rows 10..21, columns 10..21 (point at" in text(smaller)
+
+
+def test_a_click_on_the_small_picture_centres_the_window_of_numbers_there():
+    """Setosa's demo shows a kernel's sum wherever one points: here a click on the picture takes the numbers and their
+    sums there, as typing its row and column did."""
+    at = app("pages/kernel_lab.py", img="checkerboard", size="64", tab="Numbers")
+    overview = next(f for f in figures(at) if f["layout"]["title"]["text"] == "The window")
+    assert "Click the picture to move the window there." in text(at)
+    assert [s["x0"] for s in overview["layout"]["shapes"]] == [25.5]  # the window outlined: columns 26..37
+    click_chart(at, "kl_overview_26_26", {"selection": {"points": [{"x": 10, "y": 50}]}})
+    no_crash(at)
+    assert "Pixel values in [0, 1] of rows 44..55, columns 4..15 (point at" in text(at)
+    assert at.query_params["top"] in ("44", ["44"]) and at.query_params["left"] in ("4", ["4"])
+    click_chart(at, "kl_overview_44_4", {"selection": {"points": [{"x": 62, "y": 1}]}})  # near a corner: within
+    assert "Pixel values in [0, 1] of rows 0..11, columns 52..63 (point at" in text(at)
 
 
 def test_kernel_lab_link_reproduces_the_view():
