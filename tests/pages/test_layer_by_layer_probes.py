@@ -32,14 +32,16 @@ def test_the_probe_tab_trains_a_classifier_per_layer_only_when_open():
     assert not [b for b in again.button if b.key == "lbl_probe_go"]
 
 
-@pytest.mark.skipif(data.shared_root() is None, reason="needs ../shared/data (real MNIST): LeNet-5's probes train on it")
+@pytest.mark.skipif(data.shared_root() is None,
+                    reason="needs ../shared/data (real MNIST): LeNet-5's probes train on it")
 def test_the_probe_tab_explains_what_random_layers_keep_and_lose():
     at = app("pages/layer_by_layer.py", model="lenet5", weights="0", tab=PROBES)
     at.button(key="lbl_probe_go").click().run()
     no_crash(at)
     shown = text(at)
     assert "These are random weights. A first random layer with ReLU spreads the pixels" in shown
-    assert "Switch on **Trained weights** to see what training adds" in shown and "better and better with depth" not in shown
+    assert "Switch on **Trained weights** to see what training adds" in shown
+    assert "better and better with depth" not in shown
 
 
 def test_the_probe_tab_says_why_an_imagenet_network_has_no_probes():
