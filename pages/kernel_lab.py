@@ -116,6 +116,8 @@ with view, layout.guard("applying the kernel"):
                                                               across=result.output), key=f"kl_fig_map{name}")
             if len(names) > 1:
                 st.caption("The three maps share one colour scale, so a colour means the same value in each.")
+            st.caption("Each pixel of the map is the kernel's sum over the window around it: the **Numbers** tab "
+                       "writes those sums out, wherever you click its small picture.")
             shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
                 ("Kernel as you set it", kernel), ("As applied (turned)", kernel.flip(0, 1))]
             for column, (title, grid) in zip(st.columns(len(shown)), shown):

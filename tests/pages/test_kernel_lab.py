@@ -41,6 +41,7 @@ def test_a_click_on_the_small_picture_centres_the_window_of_numbers_there():
     """Setosa's demo shows a kernel's sum wherever one points: here a click on the picture takes the numbers and their
     sums there, as typing its row and column did."""
     at = app("pages/kernel_lab.py", img="checkerboard", size="64", tab="Numbers")
+    assert "the **Numbers** tab writes those sums out, wherever you click its small picture" in text(at)
     overview = next(f for f in figures(at) if f["layout"]["title"]["text"] == "The window")
     assert "Click the picture to move the window there." in text(at)
     assert [s["x0"] for s in overview["layout"]["shapes"]] == [25.5]  # the window outlined: columns 26..37
