@@ -48,7 +48,15 @@ def pick_kernel() -> torch.Tensor | None:
                + (kernels.FLIPPED_SIGNS if st.session_state.get("kl_flip") and kernels.turns_negative(kernel) else ""))
     # a grid to edit starts from it, to three significant digits (0.013 rather than 0.0131128)
     state.keep("kl_last_kernel", kernels.to_text(kernel, decimals=kernels.grid_decimals(kernel)))
+    st.button("Edit its weights", key="kl_edit", on_click=_edit_shown, icon=":material/edit:",
+              help="A grid to type weights in, starting from this kernel (also: Kernel, then the last choice).")
     return kernel
+
+
+def _edit_shown() -> None:
+    """The kernel shown becomes the custom grid's start: one click, not the list's last entry."""
+    st.session_state.kl_kernel = CUSTOM
+    _start_grid_from_last()
 
 
 def _family(choice: str) -> torch.Tensor:

@@ -90,6 +90,16 @@ def test_a_link_may_name_a_choice_by_its_words_before_the_brackets():
     assert "'sobel' could be sobel (horizontal edges) or sobel (vertical edges): name one" in warnings(at) and at.selectbox(key="kl_kernel").value == "sobel (vertical edges)"
 
 
+def test_edit_its_weights_opens_the_grid_on_the_kernel_shown_in_one_click():
+    at = app("pages/kernel_lab.py")
+    at.button(key="kl_edit").click().run()
+    no_crash(at)
+    assert at.selectbox(key="kl_kernel").value == "custom (edit the grid)"
+    assert at.query_params["k"] in ("custom (edit the grid)", ["custom (edit the grid)"])
+    assert at.query_params["kv"] in ("-1,0,1;-2,0,2;-1,0,1", ["-1,0,1;-2,0,2;-1,0,1"])  # the Sobel shown before
+    assert "kl_edit" not in [b.key for b in at.button]  # the grid itself is edited now
+
+
 def test_a_grid_to_edit_starts_from_the_last_kernel_at_three_places_with_half_the_row():
     at = app("pages/kernel_lab.py", k="gaussian (choose sigma)")
     assert at.columns[0].weight < at.columns[1].weight  # the controls' usual 5 of 13 parts
