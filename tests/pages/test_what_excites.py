@@ -5,7 +5,7 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, figures, held_sessions, no_crash, text, titles, warnings
+from tests.apptest import TIMEOUT, app, click_chart, figures, held_sessions, no_crash, text, titles, warnings
 
 PAGE = "pages/what_excites.py"
 
@@ -320,6 +320,9 @@ def test_every_channel_at_once_lays_out_the_layer():
     assert [a["text"].split(":")[0] for a in grid["layout"]["annotations"]] == [str(c) for c in range(16)]
     assert at.toggle(key="wx_grid").label == "Every channel at once (all 16 channels of `conv2`)"
     assert at.query_params["grid"] in ("1", ["1"]) and "What excites channel 9 of conv2" in titles(at)
+    click_chart(at, "wx_grid_9", {"selection": {"points": [{"customdata": 4, "curve_number": 1}]}})  # tile 4
+    no_crash(at)
+    assert at.query_params["channel"] in ("4", ["4"]) and "What excites channel 4 of conv2" in titles(at)
 
 
 def test_several_images_at_once_made_to_differ_side_by_side():
