@@ -48,10 +48,14 @@ state.restore(SETTINGS)
 
 
 WISH = "inv_count_chosen"  # the Versions count last chosen: a narrow range shows fewer, a wider one gives it back
+SET = "inv_count_set"  # the count the page last put in the slider
 
 
 def _chose_count() -> None:
-    st.session_state[WISH] = st.session_state.inv_count
+    """The visitor moved Versions. Not the page's own count coming back from a run cut short by fast slider moves
+    (it had become the count chosen, and a wider range then kept it: 7 versions of 9 shifts)."""
+    if st.session_state.inv_count != st.session_state.get(SET):
+        st.session_state[WISH] = st.session_state.inv_count
 
 
 def sweep(network: model_input.Network, image: torch.Tensor, kind: str, values: tuple[float, ...]) -> invariance.Sweep:
@@ -85,6 +89,7 @@ with view, layout.guard("sweeping the transformation"):
         state.page_default("inv_count", min(SETTINGS[-1].default, top))  # the default 21, or all the shifts there are
         state.at_most("inv_count", "n", top, f"{first:g}% to {last:g}% of {side} px holds {top} different "
                       "whole-pixel shifts")
+        st.session_state[SET] = st.session_state.inv_count
         c.slider("Versions", 3, top, key="inv_count", step=2, on_change=_chose_count,
                  help="How many versions to run, the original among them. Shifts stop at one per whole pixel.")
     values = invariance.swept_values(kind, first, last, st.session_state.inv_count, side)

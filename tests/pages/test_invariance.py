@@ -118,3 +118,18 @@ def test_a_range_with_both_ends_on_one_spot_is_a_link_the_page_keeps(params):
     assert "was ignored" not in warnings(at) and all(at.query_params[k] in (v, [v]) for k, v in params.items())
     assert "Widen the range" in warnings(at) or "is one version: widen the range" in warnings(at)
     assert "inv_count" not in [s.key for s in at.slider]  # one version: no Versions slider to move
+
+
+def test_the_count_the_page_set_coming_back_from_a_run_cut_short_is_not_taken_for_a_choice():
+    """Fast moves of the range: a run cut short had set Versions lower, the browser sent that count back as a change,
+    and a wider range then kept it (7 versions of 9 shifts)."""
+    at = app(PAGE, shift_x="-10,15")  # -3..4 px: 8 shifts, so 7
+    assert at.slider(key="inv_count").value == 7
+    at.session_state["inv_count_set"] = 5  # what a run cut short had put in the slider
+    at.slider(key="inv_count").set_value(5).run()  # ... coming back from the browser
+    at.slider(key="inv_shift_x").set_value((-15, 15)).run()
+    no_crash(at)
+    assert at.slider(key="inv_count").value == 9 and "n" not in at.query_params  # -4..4 px: all 9, the default
+    at.slider(key="inv_count").set_value(5).run()  # a count the visitor chose stays chosen
+    at.slider(key="inv_shift_x").set_value((-30, 30)).run()
+    assert at.slider(key="inv_count").value == 5
