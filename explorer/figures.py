@@ -228,20 +228,22 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
 
 
 def window_figure(image: torch.Tensor, top: int, left: int, side: int, title: str, height: int = 220,
-                  targets: int = 32) -> go.Figure:
+                  targets: int = 64) -> go.Figure:
     """A (H, W) [0, 1] picture with the ``side`` x ``side`` window at (``top``, ``left``) outlined, and a grid of
-    about ``targets`` x ``targets`` invisible markers whose click says where to move the window (read it with
-    ``mosaic.cell_from_click``; a marker on every pixel of a 256 px image would be 65,536 of them)."""
+    at most ``targets`` x ``targets`` invisible markers, from edge to edge, whose click says where to move the
+    window (read it with ``mosaic.cell_from_click``; a marker on every pixel of a 256 px image would be 65,536 of
+    them). At 64 a side, a 512 px picture's markers are 8 px apart: a window of 12 centred on the nearest one still
+    holds the pixel clicked."""
     h, w = image.shape
-    step = -(-max(h, w) // targets)
-    ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
+    ys, xs = np.meshgrid(*(np.unique(np.linspace(0, n - 1, min(n, targets)).round().astype(int)) for n in (h, w)),
+                         indexing="ij")
     grey = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     fig = go.Figure(go.Image(source=png_source(np.stack([grey] * 3, -1)), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", opacity=0.01, showlegend=False,
                              marker=dict(size=max(4, (height - 40) // len(ys)), symbol="square"),
                              hovertemplate="row %{y}, col %{x}: click to look here<extra></extra>"))
     fig.add_shape(type="rect", x0=left - 0.5, x1=min(left + side, w) - 0.5, y0=top - 0.5,
-                  y1=min(top + side, h) - 0.5, line=dict(color=WINDOW_COLOUR, width=2))
+                  y1=min(top + side, h) - 0.5, line=dict(color=WINDOW_COLOUR, width=3))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=top_margin(title), b=10),
                       clickmode="event+select", dragmode=False)
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")

@@ -47,9 +47,15 @@ def titles(at: AppTest) -> list[str]:
 def click_chart(at: AppTest, key: str, selection: dict) -> AppTest:
     """A click on the chart with ``key``: its ``selection`` goes to the server as the browser sends it, so the chart's
     ``on_select`` callback runs before the script, as it would in the browser (AppTest has no chart widget to set)."""
-    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}"))
+    return send_widget(at, "plotly_chart", key, selection)
+
+
+def send_widget(at: AppTest, kind: str, key: str, value: dict) -> AppTest:
+    """Run ``at`` with the widget of element ``kind`` (``plotly_chart``, ``dataframe`` for a data editor) and ``key``
+    set to ``value``, as the browser's JSON, for a widget AppTest cannot set itself."""
+    widget = next(w for w in at.get(kind) if w.proto.id.endswith(f"-{key}"))
     states = at._tree.get_widget_states()
-    states.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps(selection)))
+    states.widgets.append(WidgetState(id=widget.proto.id, string_value=json.dumps(value)))
     return at._run(states)
 
 

@@ -143,7 +143,8 @@ def test_the_window_picture_outlines_the_window_and_takes_clicks_on_a_coarse_gri
     fig = figures.window_figure(torch.rand(256, 256), 250, 3, 12, "window")
     picture, targets = fig.data
     assert picture.type == "image" and picture.source.startswith("data:image/png;base64,")
-    assert len(targets.x) == 32 * 32 and (targets.x[0], targets.y[0], targets.x[1]) == (4, 4, 12)  # every 8 px
+    assert len(targets.x) == 64 * 64 and (targets.x[0], targets.x[1], targets.x[63]) == (0, 4, 255)  # edge to edge
+    assert len(figures.window_figure(torch.rand(20, 30), 0, 0, 12, "small").data[1].x) == 20 * 30  # every pixel
     box = fig.layout.shapes[0]
     assert (box.x0, box.x1, box.y0, box.y1) == (2.5, 14.5, 249.5, 255.5)  # cut by the image's border
     assert fig.layout.clickmode == "event+select" and not fig.layout.dragmode

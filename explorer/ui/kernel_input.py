@@ -25,6 +25,7 @@ SHOWN = {"derivative [-1, 1]": "d/dx [-1, 1]", "derivative [-1, 0, 1] (horizonta
          "derivative [-1, 0, 1] (vertical)": "d/dy [-1, 0, 1]ᵀ", "sobel (horizontal edges)": "sobel (horiz. edges)",
          FAMILIES[0]: "gaussian (set sigma)", FAMILIES[1]: "gabor (set angle)", FAMILIES[2]: "box (set size)"}
 _BASE = "kl_grid_base"  # the text the grid editor starts from; replaced only on purpose
+_ROUND = "kl_grid_round"  # counts the browser's steps back and forward: each one a fresh editor
 
 
 def settings() -> list[state.Setting]:
@@ -84,8 +85,10 @@ def url_extra() -> dict[str, str]:
 
 
 def start_from_link() -> None:
-    """The custom grid starts again from the link's ``kv`` (the browser's Back to an address with another grid)."""
+    """The custom grid starts again from the link's ``kv`` (the browser's Back to an address with another grid), in
+    a fresh editor: Back to the grid before a cell's edit had kept the edit (the editor's key was the same)."""
     st.session_state.pop(_BASE, None)
+    st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1
     state.keep("kl_custom", None)
 
 
@@ -114,7 +117,8 @@ def _custom_grid() -> torch.Tensor | None:
     st.space(20)  # where the grid's toolbar shows on hover: right under the boxes, it covered Rows' + button
     # a new starting grid gets a new editor: the old one's edits belong to the old grid
     digest = zlib.crc32(st.session_state[_BASE].encode())
-    edited = st.data_editor(frame, key=f"kl_grid_{digest}", hide_index=True, num_rows="fixed", width="content")
+    edited = st.data_editor(frame, key=f"kl_grid_{digest}_{st.session_state.get(_ROUND, 0)}", hide_index=True,
+                            num_rows="fixed", width="content")
     cells = [["" if pd.isna(v) else str(v) for v in row] for row in edited.itertuples(index=False)]
     state.keep("kl_custom", _grid_text(cells))
     try:

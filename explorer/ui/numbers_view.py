@@ -36,10 +36,11 @@ def _kept_in_link(key: str, size: int) -> None:
 
 
 def _start(column, label: str, key: str, size: int) -> int:
-    """A row or column of the numbers' window: the link's, else the middle of the image's ``size``."""
-    start = st.session_state[key] if 0 <= st.session_state[key] < size else middle(size)
-    return column.number_input(label, 0, size - 1, start, key=f"{key}_{size}", on_change=_kept_in_link,
-                               args=(key, size))
+    """A row or column of the numbers' window: the link's, else the middle of the image's ``size``. The setting
+    decides, not the box's value left from before: the browser's Back had changed the address, not the window."""
+    box = f"{key}_{size}"
+    st.session_state[box] = st.session_state[key] if 0 <= st.session_state[key] < size else middle(size)
+    return column.number_input(label, 0, size - 1, key=box, on_change=_kept_in_link, args=(key, size))
 
 
 def _move_window(chart: str, size: tuple[int, int]) -> None:
@@ -50,7 +51,6 @@ def _move_window(chart: str, size: tuple[int, int]) -> None:
         return
     for key, at, extent in (("kl_top", cell[0], size[0]), ("kl_left", cell[1], size[1])):
         start = min(max(at - SIDE // 2, 0), max(extent - SIDE, 0))
-        st.session_state[f"{key}_{extent}"] = start
         st.session_state[key] = -1 if start == middle(extent) else start
 
 

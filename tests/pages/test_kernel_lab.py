@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import TIMEOUT, app, back_to, click_chart, errors, figures, no_crash, text, titles, warnings
+from tests.apptest import (TIMEOUT, app, back_to, click_chart, errors, figures, no_crash, send_widget, text, titles,
+                           warnings)
 from tests.conftest import ROOT
 
 
@@ -51,6 +52,10 @@ def test_a_click_on_the_small_picture_centres_the_window_of_numbers_there():
     assert at.query_params["top"] in ("44", ["44"]) and at.query_params["left"] in ("4", ["4"])
     click_chart(at, "kl_overview_44_4", {"selection": {"points": [{"x": 62, "y": 1}]}})  # near a corner: within
     assert "Pixel values in [0, 1] of rows 0..11, columns 52..63 (point at" in text(at)
+    back_to(at, img="checkerboard", size="64", tab="Numbers", top="44", left="4")  # Back: the window follows
+    no_crash(at)
+    assert "Pixel values in [0, 1] of rows 44..55, columns 4..15 (point at" in text(at)
+    assert at.number_input(key="kl_top_64").value == 44
 
 
 def test_kernel_lab_link_reproduces_the_view():
@@ -358,6 +363,18 @@ def test_back_to_an_address_with_another_grid_shows_that_grid():
     back_to(at, k="custom (edit the grid)", kv="1,0;0,1")  # ...and Back to the first
     no_crash(at)
     assert at.query_params["kv"] in ("1,0;0,1", ["1,0;0,1"]) and at.session_state["kl_grid_base"] == "1,0;0,1"
+
+
+
+def test_back_to_the_grid_before_a_cells_edit_shows_that_grid_again():
+    """Back to the same grid's address had kept the edit: the editor was the same widget."""
+    at = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="1,0;0,1")
+    editor = next(e.proto.id.split("-")[-1] for e in at.get("dataframe") if "kl_grid_" in e.proto.id)
+    send_widget(at, "dataframe", editor, {"edited_rows": {"0": {"1": "9"}}, "added_rows": [], "deleted_rows": []})
+    assert at.query_params["kv"] in ("9,0;0,1", ["9,0;0,1"])  # the edit, in the link
+    back_to(at, k="custom (edit the grid)", kv="1,0;0,1")
+    no_crash(at)
+    assert at.query_params["kv"] in ("1,0;0,1", ["1,0;0,1"])
 
 
 def test_the_drawing_canvas_gets_half_the_row():
