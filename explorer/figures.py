@@ -227,14 +227,15 @@ def grid_figure(values: torch.Tensor, title: str, *, highlight: list[tuple[int, 
     return fig
 
 
-def window_figure(image: torch.Tensor, top: int, left: int, side: int, title: str, height: int = 220,
+def window_figure(image: torch.Tensor, top: int, left: int, side: int, title: str, width_px: int = 260,
                   targets: int = 64) -> go.Figure:
     """A (H, W) [0, 1] picture with the ``side`` x ``side`` window at (``top``, ``left``) outlined, and a grid of
     at most ``targets`` x ``targets`` invisible markers, from edge to edge, whose click says where to move the
     window (read it with ``mosaic.cell_from_click``; a marker on every pixel of a 256 px image would be 65,536 of
     them). At 64 a side, a 512 px picture's markers are 8 px apart: a window of 12 centred on the nearest one still
-    holds the pixel clicked."""
+    holds the pixel clicked. As tall as the picture needs at about ``width_px`` wide."""
     h, w = image.shape
+    height = top_margin(title) + 10 + min(round((width_px - 20) * h / w), 320)  # a tall picture at most 320 px
     ys, xs = np.meshgrid(*(np.unique(np.linspace(0, n - 1, min(n, targets)).round().astype(int)) for n in (h, w)),
                          indexing="ij")
     grey = (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()

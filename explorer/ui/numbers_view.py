@@ -63,11 +63,13 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
     channel = st.selectbox("Channel", range(working.shape[0]), key="kl_channel",
                            format_func=lambda c: "grey" if working.shape[0] == 1 else "RGB"[c])
     h, w = working.shape[-2:]
-    where, overview = st.columns([3, 2])
+    # the picture beside the boxes, or under them where the view is narrow (a 1024 px projector): beside them in
+    # 2 of 5 of the width, a 512 px image's window had been a dot
+    where, overview = layout.flow(2, 200, "kl_window_row")
     top = _start(where, "Top row", "kl_top", h)
     left = _start(where, "Left column", "kl_left", w)
     chart = f"kl_overview_{top}_{left}"  # a fresh chart for each window: a click on the same place counts again
-    overview.plotly_chart(figures.window_figure(working[channel], top, left, SIDE, "The window"), key=chart,
+    overview.plotly_chart(figures.window_figure(working[channel], top, left, SIDE, "The window", width_px=260), key=chart,
                           on_select=functools.partial(_move_window, chart, (h, w)), selection_mode="points",
                           config=layout.NO_TOOLBAR)
     overview.caption("Click the picture to move the window there.")
