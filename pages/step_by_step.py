@@ -74,7 +74,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None, played:
         printed = example.decimals if example is not None and st.session_state.sb_mode == "convolution" else None
         written = trace.equation(traced, step, printed=printed)
         figs = step_figures.conv_step_figures(traced, step, flipped=st.session_state.sb_flip,
-                                         decimals=2 if printed is None else printed)
+                                              decimals=2 if printed is None else printed)
     else:
         written = trace.pool_equation(traced, kind, step)
         figs = step_figures.pool_step_figures(traced, trace.pool_routing(traced, kind), step)

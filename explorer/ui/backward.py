@@ -58,7 +58,7 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         "dy * flip(w)). It is the transposed convolution (PyTorch's `conv_transpose2d(dy, w)`, the lecture's "
         "$A_w^T dy$) that layers use to upsample.")
     figs = step_figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
-                                      by_flip, traced.padding)
+                                           by_flip, traced.padding)
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), [f.layout.width for f in figs]), figs)):
         cell.plotly_chart(fig, key=f"sb_bw_fig_{i}", width="content", config=layout.NO_TOOLBAR)
     if torch.equal(traced.weights, traced.weights.flip(-1, -2)):

@@ -44,8 +44,8 @@ def _start(column, label: str, key: str, size: int) -> int:
 
 
 def _move_window(chart: str, size: tuple[int, int]) -> None:
-    """A click on the small picture: the numbers' window centred there, within the image (a callback: the boxes
-    take the new rows before they are drawn)."""
+    """A click on the small picture: the numbers' window centred there, within the image (a callback: the window
+    moves before the boxes are drawn)."""
     cell = mosaic.cell_from_click(st.session_state.get(chart), size)
     if cell is None:
         return
@@ -69,7 +69,7 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
     top = _start(where, "Top row", "kl_top", h)
     left = _start(where, "Left column", "kl_left", w)
     chart = f"kl_overview_{top}_{left}"  # a fresh chart for each window: a click on the same place counts again
-    overview.plotly_chart(figures.window_figure(working[channel], top, left, SIDE, "The window", width_px=260), key=chart,
+    overview.plotly_chart(figures.window_figure(working[channel], top, left, SIDE, "The window"), key=chart,
                           on_select=functools.partial(_move_window, chart, (h, w)), selection_mode="points",
                           config=layout.NO_TOOLBAR)
     overview.caption("Click the picture to move the window there.")
