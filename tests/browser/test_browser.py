@@ -239,6 +239,13 @@ def test_a_feature_maps_number_shows_its_sum_on_hover(app_url: str, page: Page, 
     lines = page.locator(".st-key-kl_region_out .hoverlayer tspan.line").all_text_contents()
     shown, total = re.search(r": (-?[0-9.]+)$", lines[0]).group(1), re.search(r"= (-?[0-9.]+)$", lines[-1]).group(1)
     assert len(lines) == 4 and float(total) == pytest.approx(float(shown), abs=2e-3)  # its value, and 3 kernel rows
+    picture = page.locator("[class*=st-key-kl_overview] .nsewdrag").first  # a click there moves the window there
+    picture.scroll_into_view_if_needed()
+    area = picture.bounding_box()
+    assert area is not None
+    page.mouse.click(area["x"] + area["width"] * 0.1, area["y"] + area["height"] * 0.9)  # row 230, column 25 of 256
+    wait_for_app(page, "Pixel values in [0, 1] of rows 22")
+    page.wait_for_function("() => /top=22[0-9]&left=[12][0-9]/.test(location.search)", timeout=10_000)
     screenshot(page, request.node.name)
 
 
