@@ -53,7 +53,10 @@ with view, layout.guard("finding the top activations"):
     with b:
         images_set = image_sets.pick_images(network.spec)
     channels = layer.out_shape[0]
+    chosen = st.session_state.ta_channel  # for another layer, it may be past this one's last channel: said
     state.at_most("ta_channel", "channel", channels - 1, f"`{layer.name}` has channels 0..{channels - 1}")
+    if chosen > channels - 1 and not state.from_link("ta_channel"):
+        st.caption(f"Channel {chosen} is past `{layer.name}`'s {channels} channels: channel {channels - 1} is shown.")
     pages = -(-channels // PER_PAGE)
     own_page = state.page_default("ta_page", st.session_state.ta_channel // PER_PAGE + 1)  # left out of the link
     if not st.session_state.ta_page:

@@ -50,7 +50,8 @@ def pick_kernel() -> torch.Tensor | None:
     # a grid to edit starts from it, to three significant digits (0.013 rather than 0.0131128)
     state.keep("kl_last_kernel", kernels.to_text(kernel, decimals=kernels.grid_decimals(kernel)))
     st.button("Edit its weights", key="kl_edit", on_click=_edit_shown, icon=":material/edit:",
-              help="A grid to type weights in, starting from this kernel (also: Kernel, then the last choice).")
+              help="A grid to type weights in, starting from this kernel, its weights to 3 significant digits "
+                   "(also: Kernel, then the last choice).")
     return kernel
 
 

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import data, models
 from explorer.ui import image_sets
 
-from tests.apptest import TIMEOUT, app, click_chart, errors, figures, no_crash, titles
+from tests.apptest import TIMEOUT, app, click_chart, errors, figures, no_crash, text, titles, warnings
 from tests.conftest import ROOT
 
 
@@ -131,6 +131,10 @@ def test_the_channels_page_is_in_the_link_when_it_is_not_the_shown_channels_own(
     again.number_input(key="ta_page").set_value(1).run()
     again.selectbox(key="ta_layer").set_value(again.selectbox(key="ta_layer").options[0]).run()  # 64 channels
     assert again.number_input(key="ta_page").value == 2 and "chpage" not in again.query_params  # channel 40's
+    narrower = app("pages/top_activations.py", model="alexnet", weights="0", n="8", channel="70")  # conv3: 384
+    narrower.selectbox(key="ta_layer").set_value("conv1").run()  # 64 channels: the last one, said
+    assert ("Channel 70 is past `conv1`'s 64 channels: channel 63 is shown." in text(narrower)
+            and narrower.subheader[1].value.startswith("Channel 63:") and not warnings(narrower))
 
 
 def test_top_page_on_a_branching_network():
