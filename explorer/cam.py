@@ -18,6 +18,9 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
 
 Each value is drawn at the centre of its unit's receptive field and bilinear between them (a plain resize, as other
 tools do, puts a network without padding's evidence pixels off).
+
+Guided Grad-CAM (Selvaraju et al. 2017) multiplies a map at the input's size by guided backprop's gradient, pixel
+by pixel (:func:`guided_map`): the gradient's fine detail, only where the class's evidence lies.
 """
 
 from __future__ import annotations
@@ -87,6 +90,18 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, score,
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
+
+
+def guided_map(gradient: Attribution, mapped: Attribution) -> Attribution:
+    """Guided Grad-CAM (Selvaraju et al. 2017), or the same product with another class activation map: ``gradient``
+    (guided backprop's, in the paper) times ``mapped`` at the input's size, pixel by pixel, both for one class.
+    ``raw``: the gradient (C, H, W) times the map's ``heat`` in [0, 1]; Captum's ``GuidedGradCam`` up to that
+    scale. ``heat``: its largest magnitude over the colour channels, scaled to [0, 1]."""
+    if gradient.target != mapped.target or gradient.heat.shape != mapped.heat.shape:
+        raise ValueError("a gradient and a class activation map of one class, at one size, are multiplied")
+    raw = gradient.raw * mapped.heat
+    return Attribution(unit_scaled(raw.abs().amax(0)), raw, gradient.target, gradient.score, gradient.probabilities,
+                       method=f"{gradient.method}_x_{mapped.method}")
 
 
 def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:

@@ -4,9 +4,9 @@ adversarial image that flips it."""
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, cam as cams, explain_figures, inputs, labels
+from explorer import adversarial, cam as cams, explain_figures, inputs, labels
 from explorer.ui import explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import which_map
+from explorer.ui import map_row, which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -58,21 +58,6 @@ def class_name(index: int) -> str:
     return explain_figures.class_name(index, classes)
 
 
-def overlays(image: torch.Tensor, pair: tuple[attribution.Attribution, ...], key: str, columns,
-             named: bool = True, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
-    """Saliency and the class activation map of one image, in two columns ``width_px`` wide (``named``: the class in
-    the titles)."""
-    cam = cams.METHODS.get(pair[1].method if pair[1] is not None else "", "")
-    for column, method, result in zip(columns, (explanations.GRADIENT_TITLES[pair[0].method], cam), pair):
-        if result is None:
-            column.caption("No class activation map: this model has no layer with feature maps.")
-            continue
-        blind = result.method in cams.CLASS_BLIND  # the same map for every class: no class in its title
-        title = explain_figures.named_title(method, class_name(result.target)) if named and not blind else method
-        column.plotly_chart(explain_figures.heat_figure(image, result.heat, title, height, width_px),
-                            key=f"why_fig_{'gra' if method == cam else method[:3].lower()}_{key}")
-
-
 view, network, picked = model_input.controls(SETTINGS, model_bound=("why_layer", "why_class", "why_target"))
 
 with view, layout.guard("explaining the prediction"):
@@ -107,33 +92,21 @@ with view, layout.guard("explaining the prediction"):
     if not network.pretrained:
         st.info(explanations.undecided_note(probabilities, model_input.trained_hint(
             network, "see a real decision explained and fooled")))
-    columns = layout.cells(3, layout.PICTURE_PX)
-    seen = "What the model sees"
-    # on two lines where the maps' titles are, to stay level with them
-    if "<br>" in explain_figures.named_title(smooth.title, class_name(before[0].target)):
-        seen += ":<br>{} x {} pixels".format(*prepared.tensor.shape[-2:])
-    columns[0].plotly_chart(explain_figures.picture_figure(prepared.tensor, seen, width_px=layout.PICTURE_PX),
-                            key="why_fig_input")
-    overlays(prepared.tensor, before, "before", columns[1:])
-    if before[1] is not None and float(before[1].raw.max()) <= 0:
-        st.info(explanations.zero_cam_note(cam, cam_layer, class_name(before[1].target)))
-    st.caption("Each map is scaled to its largest value: yellow matters most, orange and purple less, no colour not "
-               "at all (the bar under it; hover for a place's share)."
-               + (f" {cam_name} at `{cam_layer}`, whose maps are "
-                  f"{' x '.join(map(str, next(l for l in network.layers if l.name == cam_layer).out_shape[1:]))}"
-                  ": it cannot be finer than that, each value drawn at its unit's receptive field centre "
-                  "(pytorch-grad-cam stretches the map over the image)." if cam_layer else ""))
+    guided = map_row.fused(smooth, before)
+    layer_shape = next(l for l in network.layers if l.name == cam_layer).out_shape[1:] if cam_layer else ()
+    map_row.draw(prepared.tensor, before, guided, smooth, cam, cam_layer, layer_shape, class_name)
     if cam_layer:
         explanations.pick_cam_method()
 
 with view, layout.guard("asking in two more ways"):
     occ, ig = more_ways.draw(network, digest, prepared.tensor, target, class_name, lambda: state.publish(SETTINGS))
-    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name)
+    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, (*before, ig), cam)
-    which_map.draw(network, digest, prepared.tensor, which_map.page_maps(*before, cam_name, occ, ig),
-                   class_name(before[0].target))
+    which_map.draw(network, digest, prepared.tensor, which_map.page_maps(
+        *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}),
+        class_name(before[0].target))
 
 with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
@@ -175,8 +148,9 @@ with view, layout.guard("attacking the prediction"):
     for column, (when, image, pair) in zip(layout.cells(2, 2 * layout.SMALL_PICTURE_PX + 16),
                                            (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
-        overlays(image, pair, f"{when.lower()}_attack", layout.cells(2, layout.SMALL_PICTURE_PX, column), named=False,
-                 height=220, width_px=layout.SMALL_PICTURE_PX)
+        map_row.overlays(image, pair, map_row.pair_titles(smooth, quick), f"{when.lower()}_attack",
+                         layout.cells(2, layout.SMALL_PICTURE_PX, column), class_name, named=False, height=220,
+                         width_px=layout.SMALL_PICTURE_PX)
     iterated = bool(st.session_state.why_iterated)
     sweep = explanations.eps_sweep(network, digest, prepared.tensor, iterated, goal)
     st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps, target=goal,

@@ -1,5 +1,8 @@
 """Class activation maps: Grad-CAM against Captum, its variants against pytorch-grad-cam's formulas (written out here:
-the package is not a dependency), on the zoo models of the attribution tests; and the usual layer."""
+the package is not a dependency), on the zoo models of the attribution tests; Guided Grad-CAM against Captum; and the
+usual layer."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -7,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from captum.attr import LayerActivation, LayerGradCam, LayerGradientXActivation
 
-from explorer import cam, extraction, field_overlay, inspect, models, receptive_field
+from explorer import attribution, cam, extraction, field_overlay, inspect, models, receptive_field
+from explorer import images as images_module
 from tests import test_attribution
 
 case = test_attribution.case  # the fixture: a zoo model, two images, its layers with feature maps
@@ -166,6 +170,40 @@ def test_the_suggested_layer_is_the_last_convolutions_output(name, expected):
     layers = inspect.layers(model, spec.input_shape)
     assert cam.suggested_layer(layers) == expected
     assert expected in cam.usable_layers(layers) and "normalize" not in cam.usable_layers(layers)
+
+
+@pytest.mark.filterwarnings("ignore:Setting backward hooks on ReLU")  # Captum's own, about its hooks
+@pytest.mark.parametrize("name, size, layer", [("lenet5", 28, "conv1"), ("resnet_small", 32, "relu1")])
+def test_guided_grad_cam_equals_captums_up_to_the_maps_scale(name, size, layer):
+    """At a layer as large as the image, where each unit's field centre is its own pixel and Captum's resize changes
+    nothing, our product is Captum's over the class activation map's largest value."""
+    from captum.attr import GuidedGradCam
+
+    torch.manual_seed(0)
+    model = models.build(name, pretrained=name == "lenet5")
+    captum = GuidedGradCam(model, model.get_submodule(layer))
+    for image in torch.rand(2, models.spec(name).channels, size, size):
+        for target in (None, 2):
+            mapped = cam.class_map(model, image, layer, target)
+            gradient = attribution.saliency(attribution.guided(model), image, mapped.target)
+            ours = cam.guided_map(dataclasses.replace(gradient, method="guided"), mapped)
+            theirs = captum.attribute(image[None].clone().requires_grad_(True), target=mapped.target)[0].detach()
+            torch.testing.assert_close(ours.raw * mapped.raw.max(), theirs, rtol=1e-4, atol=1e-6)
+            heat = theirs.abs().amax(0)
+            torch.testing.assert_close(ours.heat, heat / heat.max(), rtol=1e-4, atol=1e-5)
+            assert (ours.target, ours.method) == (mapped.target, "guided_x_gradcam")
+
+
+def test_guided_grad_cam_keeps_the_gradients_detail_only_where_the_class_map_is_lit():
+    model = models.build("lenet5", pretrained=True)
+    image = images_module.load_sample("digit")[:1]
+    mapped = cam.class_map(model, image, "relu2")  # 10 x 10, placed at the units' field centres
+    gradient = attribution.saliency(attribution.guided(model), image, mapped.target)
+    fused = cam.guided_map(gradient, mapped)
+    torch.testing.assert_close(fused.heat, attribution.unit_scaled(gradient.heat * mapped.heat))
+    assert 0 < int((fused.heat > 0).sum()) < int((gradient.heat > 0).sum())  # the map's dark places cut away
+    with pytest.raises(ValueError, match="one class"):
+        cam.guided_map(attribution.saliency(model, image, (mapped.target + 1) % 10), mapped)
 
 
 def test_bad_requests_are_refused_clearly():

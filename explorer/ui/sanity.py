@@ -11,7 +11,7 @@ from explorer.ui import explanations, layout, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
-METHODS = ("Saliency", "Grad-CAM", "Integrated gradients")
+METHODS = ("Saliency", "Grad-CAM", "Integrated gradients", "Guided Grad-CAM")  # the last with guided backprop
 
 
 def settings() -> list[state.Setting]:
@@ -22,7 +22,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
             steps: int, baseline: str, cam: str = "gradcam") -> list[tuple[str, attribution.Attribution, float]]:
     """Each method's map from the same network with random weights, and Spearman's rank correlation of its
     magnitudes with the trained network's (computed once per server, with progress). ``cam``: the class activation
-    map's method."""
+    map's method; with guided backprop, their product (Guided Grad-CAM) too."""
     def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
         trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam),
                    explanations.integrated(network, digest, image, target, steps, baseline))
@@ -41,12 +41,21 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         mapped = cams.class_map(fresh, image, layer, explained, cam, progress=cam_passes) if layer else None
         report(total - 1, total)
         ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
+        both = smooth.guided and mapped is not None  # Adebayo et al.: it follows guided backprop, not the weights
+        trained = (*trained, cams.guided_map(*trained[:2]) if both else None)
         return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
-                for method, theirs, mine in zip(METHODS, trained, (gradient, mapped, ig)) if mine is not None]
+                for method, theirs, mine in zip(METHODS, trained, (gradient, mapped, ig, cams.guided_map(
+                    gradient, mapped) if both else None)) if mine is not None]
 
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam), compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
                                                           "maps" if total == 3 else "passes"))
+
+
+def guided_name(cam: str) -> str:
+    """Guided Grad-CAM's name in a 150 px title: "G. EigenGrad-CAM" where "Guided EigenGrad-CAM" is cut."""
+    name = f"Guided {cams.METHODS[cam]}"
+    return name if explain_figures.title_fits(f"{name}:", layout.SMALL_PICTURE_PX) else f"G. {cams.METHODS[cam]}"
 
 
 def words(rho: float) -> str:
@@ -75,12 +84,16 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "barely changes shows the image (its edges, its ink) rather than what the network learned. "
                     "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
                     "number is Spearman's rank correlation of the two (1: the same order of pixels), over the pixels "
-                    "either map marks (a background both leave at 0 would agree for any weights).")
-        by_method = dict(zip(METHODS, trained))
+                    "either map marks (a background both leave at 0 would agree for any weights)."
+                    + (f" {guided_name(cam)}, guided backprop's map times {cams.METHODS[cam]}'s, looks as "
+                       "if it knew the class; Adebayo et al. found that, as guided backprop, it changes little while "
+                       "only the top layers' weights are drawn afresh (here every layer's are)." if len(results) == 4 else ""))
+        by_method = dict(zip(METHODS, (*trained, cams.guided_map(*trained[:2]) if len(results) == 4 else None)))
         for cell, (method, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
             name = {"Saliency": {"guided_smoothgrad": "Guided SG"}.get(smooth.method, smooth.title),
-                    "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients"}[method]
+                    "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients",
+                    "Guided Grad-CAM": guided_name(cam)}[method]
             for when, result in (("trained", by_method[method]), ("random", fresh)):
                 cell.plotly_chart(explain_figures.picture_figure(
                     attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,

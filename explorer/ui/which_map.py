@@ -106,11 +106,13 @@ def _areas(curve: str, areas: list[float], random: float) -> str:
 
 
 def page_maps(gradient: attribution.Attribution, cam: attribution.Attribution | None, cam_title: str,
-              occ: attribution.Occlusion, ig: attribution.IntegratedGradients) -> dict[str, attribution.Attribution]:
+              occ: attribution.Occlusion, ig: attribution.IntegratedGradients,
+              more: dict[str, attribution.Attribution] | None = None) -> dict[str, attribution.Attribution]:
     """The page's maps by their titles: saliency (or SmoothGrad, guided...), the class activation map where the
-    model has one, occlusion and integrated gradients."""
+    model has one, ``more`` (Guided Grad-CAM), occlusion and integrated gradients."""
     return {explanations.GRADIENT_TITLES.get(gradient.method, "Saliency"): gradient,
-            **({cam_title: cam} if cam is not None else {}), "Occlusion": occ, "Integrated gradients": ig}
+            **({cam_title: cam} if cam is not None else {}), **(more or {}), "Occlusion": occ,
+            "Integrated gradients": ig}
 
 
 def _digest(ranked: dict[str, torch.Tensor]) -> str:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from explorer import explain_figures
+from explorer import explain_figures, export
 from tests.apptest import app, figures, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
@@ -331,11 +331,28 @@ def test_guided_backprop_is_a_toggle_in_the_link_with_smoothgrad_too_and_in_the_
     at = app(PAGE, guided="1", sanity="1")
     no_crash(at)
     assert "Guided backprop, 3" in titles(at) and "Guided backprop:<br>random" in titles(at)
+    assert "Guided Grad-CAM, 3" in titles(at) and "Guided Grad-CAM:<br>random" in titles(at)
+    assert "guided backprop's map times Grad-CAM's, pixel by pixel" in " ".join(c.value for c in at.caption)
+    assert "as guided backprop, it changes little while only the top layers' weights" in text(at)
     both = app(PAGE, guided="1", smooth="1", sgn="10")
     no_crash(both)
     assert "Guided SmoothGrad, 3" in titles(both)
+    assert "Guided SG × Grad-CAM" in titles(both)  # the class would take a second line
     both.toggle(key="why_guided").set_value(False).run()
     assert "SmoothGrad, 3" in titles(both) and "guided" not in both.query_params
+    assert not any(t.startswith("Guided") for t in titles(both))
+
+
+def test_guided_grad_cam_is_the_product_of_the_two_maps_beside_it_in_the_curves_and_the_download(monkeypatch):
+    saved = {}
+    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps) or b"")
+    at = app(PAGE, guided="1", cam="eigengradcam", faith="1")
+    no_crash(at)
+    assert "Guided<br>EigenGrad-CAM" in titles(at)  # too wide for one line: on two, without the class
+    assert "Guided EigenGrad-CAM" in text(at)  # a curve of its own in "Which map is right?"
+    assert {"guided", "eigengrad_cam", "guided_eigengrad_cam"} <= set(saved)
+    assert saved["guided_eigengrad_cam"].shape == saved["guided"].shape == (1, 28, 28)
+    assert 0 < int((saved["guided_eigengrad_cam"] != 0).sum()) < int((saved["guided"] != 0).sum())
 
 
 @pytest.mark.parametrize("page, model", [("pages/why_prediction.py", "lenet5"), ("pages/layer_by_layer.py", "tinyvgg")])

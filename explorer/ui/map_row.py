@@ -1,0 +1,76 @@
+"""Why this prediction's first row: the image as the model sees it, the gradient map, the class activation map and,
+with guided backprop, their product (Guided Grad-CAM), each over the image."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+import torch
+
+from explorer import attribution, cam as cams, explain_figures
+from explorer.ui import explanations, layout
+from explorer.ui.explanations import Smoothing
+
+GUIDED_WORDS = ("Guided {cam}: guided backprop's map times {cam}'s, pixel by pixel (Selvaraju et al. 2017): the "
+                "gradient's fine detail, only where the class's evidence lies.")
+
+
+def fused(smooth: Smoothing, pair: tuple[attribution.Attribution, attribution.Attribution | None],
+          ) -> attribution.Attribution | None:
+    """Guided Grad-CAM (or guided backprop times another class activation map): with guided backprop on and a class
+    activation map, else None."""
+    return cams.guided_map(pair[0], pair[1]) if smooth.guided and pair[1] is not None else None
+
+
+def fused_title(smooth: Smoothing, cam: str) -> str:
+    """The product's name: "Guided Grad-CAM", "Guided SG × Grad-CAM" with SmoothGrad's copies."""
+    return f"Guided {'SG × ' if smooth.copies else ''}{cams.METHODS[cam]}"
+
+
+def overlays(image: torch.Tensor, maps: Sequence[attribution.Attribution | None], titles: Sequence[str], key: str,
+             columns: Sequence, name: Callable[[int], str], named: bool = True, height: int = 300,
+             width_px: int = layout.PICTURE_PX) -> None:
+    """``maps`` over one image, one a column ``width_px`` wide, titled by ``titles`` (``named``: with the class, but
+    for a map the same for every class)."""
+    for column, role, title, result in zip(columns, ("gradient", "cam", "guided"), titles, maps):
+        if result is None:
+            column.caption("No class activation map: this model has no layer with feature maps.")
+            continue
+        blind = result.method in cams.CLASS_BLIND
+        if role == "guided" and not explain_figures.title_fits(f"{title}, {name(result.target)}", width_px):
+            # one line, as the maps beside it, without the class ("Guided EigenGrad-CAM" on two)
+            title = title if explain_figures.title_fits(title, width_px) else title.replace(" ", "<br>", 1)
+        elif named and not blind:
+            title = explain_figures.named_title(title, name(result.target), width_px)
+        column.plotly_chart(explain_figures.heat_figure(image, result.heat, title, height, width_px),
+                            key=f"why_fig_{role}_{key}")
+
+
+def pair_titles(smooth: Smoothing, cam: str) -> tuple[str, str]:
+    """The gradient map's and the class activation map's titles."""
+    return explanations.GRADIENT_TITLES[smooth.method], cams.METHODS[cam]
+
+
+def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution.Attribution | None],
+         guided: attribution.Attribution | None, smooth: Smoothing, cam: str, layer: str,
+         layer_shape: Sequence[int], name: Callable[[int], str]) -> None:
+    """The row, the note where the class activation map is zero everywhere, and what the colours mean."""
+    maps, titles = [*before, guided], [*pair_titles(smooth, cam), fused_title(smooth, cam)]
+    count = 4 if guided is not None else 3
+    columns = layout.cells(count, layout.PICTURE_PX)  # wraps: Guided Grad-CAM under the image where space is short
+    seen = "What the model sees"
+    # on two lines where the maps' titles are, to stay level with them
+    if "<br>" in explain_figures.named_title(smooth.title, name(before[0].target)):
+        seen += ":<br>{} x {} pixels".format(*image.shape[-2:])
+    columns[0].plotly_chart(explain_figures.picture_figure(image, seen, width_px=layout.PICTURE_PX),
+                            key="why_fig_input")
+    overlays(image, maps[:count - 1], titles, "before", columns[1:], name)
+    if before[1] is not None and float(before[1].raw.max()) <= 0:
+        st.info(explanations.zero_cam_note(cam, layer, name(before[1].target)))
+    st.caption("Each map is scaled to its largest value: yellow matters most, orange and purple less, no colour not "
+               "at all (the bar under it; hover for a place's share)."
+               + (f" {cams.METHODS[cam]} at `{layer}`, whose maps are {' x '.join(map(str, layer_shape))}"
+                  ": it cannot be finer than that, each value drawn at its unit's receptive field centre "
+                  "(pytorch-grad-cam stretches the map over the image)." if layer else "")
+               + (" " + GUIDED_WORDS.format(cam=cams.METHODS[cam]) if guided is not None else ""))
