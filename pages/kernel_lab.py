@@ -37,6 +37,7 @@ SETTINGS = [
     *layer_counter.settings(),
 ]
 state.restore(SETTINGS, also=("kv", "count"))  # the custom grid, the counter folded (url_extra)
+state.implied("kl_kernel", kernel_input.CUSTOM, ("kv",))
 layer_counter.open_for_link()
 if state.came_back():  # the browser's Back: the grid of that address, not the one edited last
     kernel_input.start_from_link()
@@ -126,6 +127,7 @@ with view, layout.guard("applying the kernel"):
                                     config=layout.NO_TOOLBAR)
     with tab_numbers:
         numbers_view.draw(working, result, kernel, settings)
+    state.publish(SETTINGS, kernel_input.url_extra() | layer_counter.url_extra())  # a window the image lacks moved
     if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
         with tab_surface:
             st.plotly_chart(figures.surface_figure(working), key="kl_fig_surface")

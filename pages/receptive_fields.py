@@ -38,15 +38,13 @@ def effective_fields(key: str, layer: str, unit: tuple[int, int], digest: str,
             receptive_field.effective(_network.model, layer, batch, unit), about)
 
 
-def parse_unit(text: str, size: tuple[int, int]) -> tuple[int, int]:
-    """"y,x" from the link, or the map's centre."""
+def parse_unit(text: str, size: tuple[int, int]) -> tuple[int, int] | None:
+    """"y,x" from the link; None where it names no unit of a map of ``size``."""
     try:
         y, x = (int(v) for v in text.split(","))
-        if 0 <= y < size[0] and 0 <= x < size[1]:
-            return y, x
     except ValueError:
-        pass
-    return size[0] // 2, size[1] // 2
+        return None
+    return (y, x) if 0 <= y < size[0] and 0 <= x < size[1] else None
 
 
 def _typed_unit() -> None:
@@ -88,11 +86,14 @@ with view, layout.guard("tracing the receptive fields"):
             st.warning(model_input.not_a_map_layer(fields, asked, f"showing `{st.session_state.rf_layer}`"))
     st.selectbox("Layer (those with a feature map)", list(by_name), key="rf_layer")
     field = by_name[st.session_state.rf_layer]
-    state.page_default("rf_unit", "{},{}".format(*parse_unit("", field.size)))  # the centre
+    centre = (field.size[0] // 2, field.size[1] // 2)
+    state.page_default("rf_unit", "{},{}".format(*centre))
     unit = parse_unit(st.session_state.rf_unit, field.size)
-    if state.from_link("rf_unit") and st.session_state.rf_unit not in ("", f"{unit[0]},{unit[1]}"):
-        state.link_ignored("unit", st.session_state.rf_unit, f"`{field.name}` has units 0..{field.size[0] - 1}, "
-                           f"0..{field.size[1] - 1} (row,column), so its centre is shown")
+    if unit is None:
+        if state.from_link("rf_unit") and st.session_state.rf_unit:  # "03, 4" is unit (3, 4): no word
+            state.link_ignored("unit", st.session_state.rf_unit, f"`{field.name}` has units 0..{field.size[0] - 1}, "
+                               f"0..{field.size[1] - 1} (row,column), so its centre is shown")
+        unit = centre
     shown = state.kept("rf_shown")  # (model, layer, unit) of the last run: a new layer keeps the image spot
     if shown and shown[0] == network.key and shown[1] != field.name and shown[1] in by_name:
         unit = receptive_field.unit_nearest(field, receptive_field.unit_centre(by_name[shown[1]], shown[2]))

@@ -33,7 +33,9 @@ SETTINGS = [
     state.Setting("sb_upstream", "dy", "", str),
     state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
 ]
+OWN_GRIDS = ("sb_input", "sb_kernel")  # in the link only with ex=custom: a link with them means it
 state.restore(SETTINGS)
+state.implied("sb_example", "custom", ("in", "kv"))
 stepper.settle_play()
 if state.from_link("sb_example") and st.session_state.sb_example in examples.EXAMPLES:
     # a link that names an example and no padding (or stride) means the example as the lecture has it
@@ -42,6 +44,11 @@ if state.from_link("sb_example") and st.session_state.sb_example in examples.EXA
         st.session_state.sb_pad = linked.padding
     if not state.from_link("sb_stride"):
         st.session_state.sb_stride = linked.stride
+
+
+def unseen() -> tuple[str, ...]:
+    """The typed grids under an example: out of the link (which had kept them there), kept for "Your own grids"."""
+    return () if st.session_state.sb_example == "custom" else OWN_GRIDS
 
 
 def _lecture_named() -> dict[str, str]:
@@ -62,7 +69,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None, played:
     if not stepper.playing() or step + 1 == traced.steps:
         # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
         # address is an entry of the browser's history, which Back would step through)
-        state.publish(SETTINGS, _lecture_named())
+        state.publish(SETTINGS, _lecture_named(), unseen())
     r, c = traced.cell(step)
     place = step_figures.cell_name(traced, r, c)  # as the grids name it: a one-row input has positions too
     if grad is not None:
@@ -121,7 +128,7 @@ with layout.guard("building the example"):
         flip = layout.toggle(st, "Flip the kernel (true convolution)", key="sb_flip",
                              help="Turn the kernel by 180 degrees before it slides, as convolution in the "
                                   "mathematical sense does; PyTorch's conv layers (cross-correlation) do not.")
-    state.publish(SETTINGS, _lecture_named())
+    state.publish(SETTINGS, _lecture_named(), unseen())
     try:
         if mode == "1-D signal":
             sig, kernel = kernels.parse_each(lambda: kernels.parse_values(signal, "signal"),

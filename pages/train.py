@@ -57,6 +57,7 @@ SETTINGS = [
                   ",".join),
 ]
 state.restore(SETTINGS)
+state.implied("tr_arch", "custom", ("layers",))
 
 
 listed = runs.list_runs()

@@ -141,14 +141,15 @@ with view, layout.guard("attacking the prediction"):
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
     r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
     quick = explanations.repeated_cam(cam, prepared.tensor)
-    after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, smooth,
+    fast = explanations.repeated_smoothing(smooth, prepared.tensor)
+    after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, fast,
                                    quick)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, smooth, quick)
+    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, fast, quick)
     for column, (when, image, pair) in zip(layout.cells(2, 2 * layout.SMALL_PICTURE_PX + 16),
                                            (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
-        map_row.overlays(image, pair, map_row.pair_titles(smooth, quick), f"{when.lower()}_attack",
+        map_row.overlays(image, pair, map_row.pair_titles(fast, quick), f"{when.lower()}_attack",
                          layout.cells(2, layout.SMALL_PICTURE_PX, column), class_name, named=False, height=220,
                          width_px=layout.SMALL_PICTURE_PX)
     iterated = bool(st.session_state.why_iterated)

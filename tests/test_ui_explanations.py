@@ -68,3 +68,12 @@ def test_a_small_images_attack_says_why_it_shows_and_a_photos_does_not():
     assert explanations.visible_change(flipped, 224, True) == ""  # a photo's change is unseen
     assert explanations.visible_change(flipped, 28, False) == ""  # random weights: a near tie, not a flip
     assert explanations.visible_change(held, 28, True) == ""  # nothing flipped to explain
+
+
+def test_the_attacks_maps_of_a_photo_on_a_cpu_leave_smoothgrads_copies_out(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    smooth = explanations.Smoothing(copies=100, noise=0.15, guided=True)
+    assert explanations.repeated_smoothing(smooth, torch.zeros(3, 224, 224)) == explanations.Smoothing(guided=True)
+    assert explanations.repeated_smoothing(smooth, torch.zeros(1, 28, 28)) is smooth  # a digit's copies take a blink
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert explanations.repeated_smoothing(smooth, torch.zeros(3, 224, 224)) is smooth

@@ -36,3 +36,11 @@ def test_two_runs_asking_for_the_next_frame_at_once_take_turns():
         thread.join()
     assert not failures and sorted(seen) == list(range(20))
     assert [f.step for f in partial["frames"]] == list(range(20))  # kept once each, in order
+
+
+def test_the_store_counts_each_frame_beside_its_image():
+    """A frame's own object and floats: LeNet-5's small images counted alone, the store had held 2.3 times its
+    budget."""
+    frames = [visualize.Frame(step=s, value=0.0, objective=0.0, image=torch.zeros(1, 2, 2) if s == 0 else None)
+              for s in range(3)]
+    assert optimisation._frame_bytes(frames) == 3 * optimisation._FRAME_BYTES + 16

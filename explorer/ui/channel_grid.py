@@ -16,6 +16,7 @@ from explorer.ui.model_input import Network
 PER_PAGE = 16  # channels in one grid: the page that holds the channel shown
 GRID_PX = 420  # four tiles of 96 px and their gaps
 SMALL_PX = 64  # networks up to this input size optimise a page of channels in seconds on a CPU
+CPU_STEPS = 128  # a channel's steps in the grid on a CPU server: LeNet-5's page of 1,024 each had taken 3 minutes
 
 
 def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig, image: torch.Tensor) -> None:
@@ -36,6 +37,10 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
                                  f"image above {len(shown)} times over: minutes." if slow else "")):
         return
     config = replace(config, images=1, diversity=0.0)  # one image a channel, whatever the image above has
+    if config.steps > CPU_STEPS and not torch.cuda.is_available():
+        st.caption(f"On this server's CPU each channel here takes {CPU_STEPS} steps, not {config.steps}: the page "
+                   "of them would take minutes, so the outlined one is not quite the image above.")
+        config = replace(config, steps=CPU_STEPS, record_every=CPU_STEPS)
     page = replace(goal, index=first)  # one computation for the page, whichever of its channels is shown
     key = (network.key, page, config, model_input.image_key(image) if goal.needs_image else "")
     made = memo.computed("wx_grid", key, lambda report: optimised(network, goal, config, image, shown, report),

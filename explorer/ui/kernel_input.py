@@ -108,6 +108,8 @@ def _first_grid() -> str:
 
 def _custom_grid() -> torch.Tensor | None:
     if _BASE not in st.session_state:
+        if (linked := st.query_params.get("kv")) is not None and not linked.strip(";, "):
+            state.link_ignored("kv", linked, "it has no cells, so the grid starts from the kernel shown last")
         st.session_state[_BASE] = _within_size(_first_grid())
     base = _cells(st.session_state[_BASE])
     st.caption("Click a cell of the grid, type a weight, press Enter.")
@@ -153,6 +155,9 @@ def _within_size(text: str) -> str:
     largest kernel the Rows and Columns boxes take."""
     rows = [r.split(",") for r in text.split(";") if r != ""]
     height, width = len(rows), max((len(r) for r in rows), default=0)
+    if len(lengths := [len(r) for r in rows]) > 1 and min(lengths) < width:  # a link's grid cut short
+        st.warning(f"The kernel's rows have {min(lengths)} to {width} cells: the shorter ones end in zeros, "
+                   f"{width} columns in all.")
     if max(height, width) <= kernels.MAX_SIZE:
         return text
     st.warning(f"The kernel has {height} x {width} cells; the largest is {kernels.MAX_SIZE} x {kernels.MAX_SIZE}, "

@@ -39,6 +39,11 @@ def _start(column, label: str, key: str, size: int) -> int:
     """A row or column of the numbers' window: the link's, else the middle of the image's ``size``. The setting
     decides, not the box's value left from before: the browser's Back had changed the address, not the window."""
     box = f"{key}_{size}"
+    if st.session_state[key] >= size:
+        if state.from_link(key):
+            state.link_ignored(key.removeprefix("kl_"), st.session_state[key], f"the image has {label.split()[-1]}s "
+                               f"0..{size - 1}, so the window is in its middle")
+        st.session_state[key] = -1
     st.session_state[box] = st.session_state[key] if 0 <= st.session_state[key] < size else middle(size)
     return column.number_input(label, 0, size - 1, key=box, on_change=_kept_in_link, args=(key, size))
 
@@ -59,6 +64,8 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
     """The chosen channel's window of ``working`` (the image as filtered) and, where the settings give a map,
     the outputs whose windows are centred on those pixels."""
     if st.session_state.kl_channel >= working.shape[0]:
+        if state.from_link("kl_channel"):
+            state.link_ignored("ch", st.session_state.kl_channel, "the image is grey, with one channel")
         st.session_state.kl_channel = 0
     channel = st.selectbox("Channel", range(working.shape[0]), key="kl_channel",
                            format_func=lambda c: "grey" if working.shape[0] == 1 else "RGB"[c])

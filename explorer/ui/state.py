@@ -80,12 +80,12 @@ def restore(settings: Sequence[Setting], also: Sequence[str] = ()) -> None:
         # the last one counts, as st.query_params reads it; the same value twice is written once, without a word
         twice = len(set(given := st.query_params.get_all(s.param))) > 1
         if raw is not None:
-            try:
-                value = s.parse(raw)
+            try:  # the default's own text is the default, where a parser refuses a blank ("run=": no run)
+                value = s.default if raw == s.dump(s.default) else s.parse(raw)
                 st.session_state[_FROM_LINK].add(s.key)
                 if twice:
                     link_ignored(s.param, ",".join(given[:-1]), f"the link gives `{s.param}` {len(given)} times: "
-                                 f"the last one, {raw[:40]}, is used")
+                                 f"the last one, {raw[:40] or 'empty'}, is used")
             except (TypeError, ValueError) as exc:  # one word for all of them: none is used
                 link_ignored(s.param, ",".join(given) if twice else raw,
                              f"the link gives `{s.param}` {len(given)} times and the last one cannot be used ({exc})"
@@ -170,6 +170,15 @@ def from_link(key: str) -> bool:
     return key in st.session_state.get(_FROM_LINK, ())
 
 
+def implied(key: str, value: Any, params: Sequence[str]) -> None:
+    """A link (or the address Back went to) that gives any of ``params``, the URL names only ``key``'s ``value``
+    uses (a grid of one's own), but not a usable ``key``, means that value: the page had shown its default, the
+    numbers left in the address unseen."""
+    read = st.session_state.get(_ARRIVED, False) or st.session_state.get(_BACK, False)
+    if read and not from_link(key) and any(st.query_params.get(param) for param in params):
+        st.session_state[key] = value
+
+
 def mark_from_link(key: str) -> None:
     """Count ``key``'s value as the link's for this run (a value a page moved from a former setting's name)."""
     st.session_state.setdefault(_FROM_LINK, set()).add(key)
@@ -214,12 +223,13 @@ def page_default(key: str, value: Any) -> Any:
     return value
 
 
-def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) -> None:
+def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None, unseen: Sequence[str] = ()) -> None:
     """After the widgets: keep the values for this session and write them to the URL.
 
     Only values that differ from their default (or from this run's :func:`page_default`) go into the
     URL, so links stay short; a default the address already states stays (a link that names the model it opens
-    had the page write it out, and the browser's history took that for a second step).
+    had the page write it out, and the browser's history took that for a second step). The settings whose keys are
+    ``unseen`` (a grid of one's own under an example) stay as they were kept, out of the URL.
     """
     kept = st.session_state.setdefault(_KEPT, {})
     carried = st.session_state.setdefault(_CARRIED, {})
@@ -228,6 +238,8 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) ->
     picked = st.session_state.get(_PICKED_BEFORE, {}) | st.session_state.get(_PICKED, {})
     stated, params = _query(), {}
     for s in settings:
+        if s.key in unseen:
+            continue
         value = st.session_state.get(s.key, s.default)
         if s.dump(value) == s.dump(s.default):  # another page's own default shows there (its sample, not this one's)
             kept.pop(s.key, None)

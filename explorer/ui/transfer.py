@@ -36,8 +36,9 @@ def picker(config: dict, channels: int, listed: Sequence[runs.Run],
                    and r.config.get("layers") == config.get("layers"))
     if st.session_state.get("tr_from") not in sources:  # another network now, or a run deleted meanwhile
         if st.session_state.get("tr_from") and state.from_link("tr_from"):
-            state.link_ignored("from", st.session_state.tr_from, f"there is no finished {labels.network(arch)} "
-                               "of that name on this server; starting from random weights")
+            which = "run of these layers of yours" if arch == "custom" else labels.network(arch)
+            state.link_ignored("from", st.session_state.tr_from, f"there is no finished {which} of that name on "
+                               "this server; starting from random weights")
         st.session_state.tr_from = ""
     source = st.selectbox("Initial weights", list(sources), key="tr_from", format_func=sources.get,
                           help="Transfer learning: keep what a trained network learned and train new layers for "

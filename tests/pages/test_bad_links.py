@@ -7,7 +7,8 @@ from tests.apptest import app, no_crash, warnings
 
 # the parameters below that the page can use: they set the scene for the one it cannot
 USABLE = {("k", "gaussian (choose sigma)"), ("mode", "class"), ("mode", "unit"), ("steps", "8"), ("look", "1"), ("layer", "conv1"), ("layer", "conv2"),
-          ("col", "3"), ("shift_x", "0,1"), ("data", "zip"), ("ex", "custom"), ("in", "1"), ("kv", "1")}
+          ("col", "3"), ("shift_x", "0,1"), ("data", "zip"), ("ex", "custom"), ("in", "1"), ("kv", "1"),
+          ("tab", "Numbers"), ("k", "custom (edit the grid)")}
 
 
 @pytest.mark.parametrize(("page", "params", "said"), [
@@ -47,6 +48,13 @@ USABLE = {("k", "gaussian (choose sigma)"), ("mode", "class"), ("mode", "unit"),
     ("pages/train.py", {"run": "zzz"}, "There is no run `zzz` on this server"),
     ("pages/train.py", {"run": "a/b"}, "`run=a/b` was ignored: 'a/b' is not a run's id"),
     ("pages/train.py", {"run": "..x"}, "`run=..x` was ignored: '..x' is not a run's id"),
+    ("pages/kernel_lab.py", {"tab": "Numbers", "top": "300"},
+     "`top=300` was ignored: the image has rows 0..255, so the window is in its middle"),
+    ("pages/kernel_lab.py", {"tab": "Numbers", "left": "256"},
+     "`left=256` was ignored: the image has columns 0..255, so the window is in its middle"),
+    ("pages/kernel_lab.py", {"tab": "Numbers", "ch": "2"}, "`ch=2` was ignored: the image is grey, with one channel"),
+    ("pages/kernel_lab.py", {"k": "custom (edit the grid)", "kv": ""},
+     "`kv=` was ignored: it has no cells, so the grid starts from the kernel shown last"),
 ])
 def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, said):
     at = app(page, **params)
@@ -119,3 +127,45 @@ def test_another_pages_settings_under_this_pages_path_are_named_and_left_out():
     assert at.session_state["net_model"] == "tinyvgg" and dict(at.query_params) == {"model": "tinyvgg"}
     grid = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="0,1,0;1,-4,1;0,1,0")  # the page's own extra
     assert "not a setting" not in warnings(grid)
+
+
+@pytest.mark.parametrize(("page", "params", "chosen", "kept"), [
+    ("pages/step_by_step.py", {"in": "1 2\n3 4", "kv": "1"}, ("sb_example", "custom"), "in"),
+    ("pages/step_by_step.py", {"ex": "zzz", "kv": "1 -1"}, ("sb_example", "custom"), "kv"),
+    ("pages/kernel_lab.py", {"kv": "1,2;3,4"}, ("kl_kernel", "custom (edit the grid)"), "kv"),
+    ("pages/train.py", {"layers": "conv,out=4,kernel=5;relu;flatten"}, ("tr_arch", "custom"), "layers"),
+    ("pages/train.py", {"arch": "zzz", "layers": "conv,out=4,kernel=5;relu;flatten"}, ("tr_arch", "custom"), "layers"),
+])
+def test_a_links_own_grid_or_layers_without_their_choice_mean_it(page, params, chosen, kept):
+    """A grid of one's own (or layers) in a link that leaves out the choice that uses it (or misspells it): the page
+    had shown its default without a word, the numbers left in the address."""
+    at = app(page, **params)
+    no_crash(at)
+    assert at.session_state[chosen[0]] == chosen[1]
+    assert at.query_params.get(kept) == params[kept] or at.query_params.get(kept) == [params[kept]]
+    assert ("`zzz`" in warnings(at) or "zzz" in warnings(at)) if "zzz" in params.values() else not warnings(at)
+
+
+def test_a_grid_under_an_example_leaves_the_link_and_comes_back_with_your_own_grids():
+    at = app("pages/step_by_step.py", ex="custom", **{"in": "1 2\n3 4"}, kv="1")
+    at.selectbox(key="sb_example").set_value("laplacian").run()
+    assert "in" not in at.query_params and "kv" not in at.query_params  # the view is the lecture's example
+    at.selectbox(key="sb_example").set_value("custom").run()
+    assert at.query_params.get("in") in ("1 2\n3 4", ["1 2\n3 4"]) and at.text_area(key="sb_input").value == "1 2\n3 4"
+
+
+def test_a_ragged_grid_says_its_zeros_and_a_unit_written_loosely_is_that_unit():
+    ragged = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="1,2;3")
+    no_crash(ragged)
+    assert "The kernel's rows have 1 to 2 cells: the shorter ones end in zeros, 2 columns in all." in warnings(ragged)
+    loose = app("pages/receptive_fields.py", layer="conv2", unit="03, 4")
+    no_crash(loose)
+    assert not warnings(loose) and loose.query_params.get("unit") in ("3,4", ["3,4"])
+
+
+def test_a_default_written_out_empty_is_the_default_and_an_empty_last_value_is_named():
+    run = app("pages/train.py", run="")
+    no_crash(run)
+    assert "run" not in warnings(run)
+    twice = app("pages/layer_by_layer.py", layer=["conv2", ""])
+    assert "the link gives `layer` 2 times: the last one, empty, is used" in warnings(twice)

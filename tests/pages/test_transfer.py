@@ -61,6 +61,9 @@ def test_a_link_to_a_run_that_is_not_here_starts_from_random_weights_and_says_so
     no_crash(at)
     assert at.selectbox(key="tr_from").value == "" and "from" not in at.query_params
     assert "The link's `from=run:nope` was ignored: there is no finished LeNet-5 of that name" in warnings(at)
+    mine = app("pages/train.py", arch="custom", layers="flatten;linear,out=10", **{"from": "lenet5"})
+    no_crash(mine)
+    assert "`from=lenet5` was ignored: there is no finished run of these layers of yours of that name" in warnings(mine)
 
 
 def test_the_transfer_example_fills_in_the_settings_that_show_it_helping():

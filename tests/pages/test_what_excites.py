@@ -325,6 +325,16 @@ def test_every_channel_at_once_lays_out_the_layer():
     assert at.query_params["channel"] in ("4", ["4"]) and "What excites channel 4 of conv2" in titles(at)
 
 
+def test_every_channel_at_once_on_a_cpu_takes_fewer_steps_a_channel_and_says_so(monkeypatch):
+    from explorer.ui import channel_grid
+
+    monkeypatch.setattr(channel_grid, "CPU_STEPS", 2)  # 128 in use: a page of 16 LeNet-5 channels in seconds
+    at = app(PAGE, grid="1", steps="4", channel="9")
+    no_crash(at)
+    assert "On this server's CPU each channel here takes 2 steps, not 4" in text(at)
+    assert at.query_params["steps"] in ("4", ["4"])  # the image above takes them all
+
+
 def test_several_images_at_once_made_to_differ_side_by_side():
     at = app(PAGE, layer="relu2", channel="5", steps="16", imgs="3", div="1.5")
     no_crash(at)
