@@ -6,10 +6,17 @@ link opens that page directly; the shared sidebar comes from ``explorer.ui.layou
 
 import streamlit as st
 
+from explorer import labels
 from explorer.ui import layout
 
 layout.page_setup(layout.HOME)
 st.title("CNN Explorer")
+# a page's address mistyped ("/Kernel_Lab?stride=2"): Streamlit says "Page not found" and runs Home with the query
+if given := sorted(set(st.query_params) - {"embed", "embed_options"}):
+    st.warning(f"The address gives {labels.listed([labels.code(name[:40]) for name in given], 5)}, but Home has no "
+               "settings: was a page's name mistyped? Each page's own address is on its card below, in small "
+               "letters with underscores (`/kernel_lab`).")
+    st.query_params.clear()  # a link copied from here would carry them on
 st.markdown(
     "See convolutional neural networks at work. Draw or upload an image, apply hand-set kernels "
     "(Sobel, Laplacian, finite differences, Gaussian, Gabor...) or your own, and step through a "

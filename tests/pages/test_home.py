@@ -1,6 +1,6 @@
 """The home page: every page listed with its link, the device."""
 
-from tests.apptest import app, no_crash
+from tests.apptest import app, no_crash, warnings
 
 
 def test_home_lists_every_page_and_the_device():
@@ -24,3 +24,13 @@ def test_each_cards_link_carries_the_hosts_path_prefix():
     finally:
         config.set_option("server.baseUrlPath", "")
     assert "Link: `/class/cnn/kernel_lab`" in captions and "Link: `/kernel_lab`" not in captions
+
+
+def test_a_pages_settings_under_homes_address_ask_whether_its_name_was_mistyped():
+    """Streamlit runs Home for a page it cannot find ("/Kernel_Lab?stride=2"), the settings kept in the address."""
+    at = app(stride="2", k="laplacian")
+    no_crash(at)
+    assert ("The address gives `k` and `stride`, but Home has no settings: was a page's name mistyped?"
+            in warnings(at))
+    assert not at.query_params
+    assert not warnings(app())
