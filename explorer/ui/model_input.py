@@ -77,6 +77,10 @@ def _model_name(text: str) -> str:
         return text
     if (named := text.strip().casefold()) in models.names():
         return named
+    # its title as the picker shows it, whole or before the brackets ("LeNet-5", "Small ResNet"), in any case
+    titled = [n for n in models.names() if _squeezed(text) in {_squeezed(t) for t in _titles(models.spec(n).title)}]
+    if len(titled) == 1:
+        return titled[0]
     if text.startswith("run:"):
         try:
             run = runs.get(text[4:])
@@ -89,6 +93,16 @@ def _model_name(text: str) -> str:
                                                       if run.status == "finished"
                                                       else f"is {run.status}, not finished"))
     raise ValueError(f"{text!r} is neither a model of the zoo nor a finished training run")
+
+
+def _squeezed(text: str) -> str:
+    """Letters and digits only, in small letters: "LeNet-5" and "lenet 5" alike."""
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+def _titles(title: str) -> tuple[str, str]:
+    """A model's title whole and before its brackets: "LeNet-5 (MNIST digits)" and "LeNet-5"."""
+    return title, title.split(" (")[0]
 
 
 def spec_of(name: str) -> models.ModelSpec:

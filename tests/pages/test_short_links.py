@@ -4,7 +4,7 @@ stay out of it, on the first run and on every rerun, so a copied link is as shor
 import pytest
 
 from explorer.ui import layout
-from tests.apptest import app, no_crash
+from tests.apptest import app, no_crash, warnings
 
 PAGES = [p.script for p in layout.PAGES]
 
@@ -31,3 +31,12 @@ def test_another_model_keeps_only_the_model_in_the_link_and_a_chosen_layer_goes_
     at.selectbox(key=key).set_value(other).run()
     no_crash(at)
     assert at.query_params["layer"] in (other, [other])
+
+
+@pytest.mark.parametrize("written, name", [("TinyVGG (shapes)", "tinyvgg"), ("Small ResNet", "resnet_small"),
+                                           ("resnet-18", "resnet18"), ("LENET5", "lenet5")])
+def test_a_model_written_as_the_picker_shows_it_is_that_model(written, name):
+    """A teacher types the name on the screen into a link: "TinyVGG (shapes)" had been refused."""
+    at = app("pages/layer_by_layer.py", model=written)
+    no_crash(at)
+    assert at.session_state["net_model"] == name and "model" not in warnings(at)
