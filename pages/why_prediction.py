@@ -103,7 +103,7 @@ with view, layout.guard("asking in two more ways"):
     more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided)
 
 with view, layout.guard("checking the maps"):
-    sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, (*before, ig), cam)
+    sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam)
     which_map.draw(network, digest, prepared.tensor, which_map.page_maps(
         *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}),
         class_name(before[0].target))

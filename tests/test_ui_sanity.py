@@ -28,7 +28,7 @@ def test_the_random_networks_maps_explain_the_trained_networks_class():
         network = model_input._network("lenet5", True)
         image = images.load_sample("digit")[:1]
         results = sanity.checked(network, "digit3", image, None, "relu2", Smoothing(), 8, "black")
-        st.write(" ".join(f"{method}={fresh.target}" for method, fresh, _ in results))
+        st.write(" ".join(f"{method}={fresh.target}" for method, _, fresh, _ in results))
         with torch.no_grad():
             st.write(str(int(network.model(image[None]).argmax())))
 

@@ -12,6 +12,7 @@ from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
 METHODS = ("Saliency", "Grad-CAM", "Integrated gradients", "Guided Grad-CAM")  # the last with guided backprop
+Checked = tuple[str, attribution.Attribution, attribution.Attribution, float]  # method, trained, random, rho
 
 
 def settings() -> list[state.Setting]:
@@ -19,11 +20,11 @@ def settings() -> list[state.Setting]:
 
 
 def checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-            steps: int, baseline: str, cam: str = "gradcam") -> list[tuple[str, attribution.Attribution, float]]:
-    """Each method's map from the same network with random weights, and Spearman's rank correlation of its
-    magnitudes with the trained network's (computed once per server, with progress). ``cam``: the class activation
+            steps: int, baseline: str, cam: str = "gradcam") -> list[Checked]:
+    """Each method's map from the trained network and from the same network with random weights, and Spearman's
+    rank correlation of their magnitudes (computed once per server, with progress). ``cam``: the class activation
     map's method; with guided backprop, their product (Guided Grad-CAM) too."""
-    def compute(report: memo.Report) -> list[tuple[str, attribution.Attribution, float]]:
+    def compute(report: memo.Report) -> list[Checked]:
         trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam),
                    explanations.integrated(network, digest, image, target, steps, baseline))
         explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
@@ -41,11 +42,13 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         mapped = cams.class_map(fresh, image, layer, explained, cam, progress=cam_passes) if layer else None
         report(total - 1, total)
         ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
-        both = smooth.guided and mapped is not None  # Adebayo et al.: it follows guided backprop, not the weights
-        trained = (*trained, cams.guided_map(*trained[:2]) if both else None)
-        return [(method, mine, attribution.rank_correlation(theirs.heat, mine.heat))
-                for method, theirs, mine in zip(METHODS, trained, (gradient, mapped, ig, cams.guided_map(
-                    gradient, mapped) if both else None)) if mine is not None]
+        if smooth.guided and mapped is not None:
+            trained, randomised = (*trained, cams.guided_map(*trained[:2])), (gradient, mapped, ig,
+                                                                            cams.guided_map(gradient, mapped))
+        else:
+            randomised = (gradient, mapped, ig)
+        return [(method, theirs, mine, attribution.rank_correlation(theirs.heat, mine.heat))
+                for method, theirs, mine in zip(METHODS, trained, randomised) if mine is not None]
 
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam), compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
@@ -68,9 +71,9 @@ def words(rho: float) -> str:
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-         trained: tuple[attribution.Attribution, ...], cam: str = "gradcam") -> None:
-    """The fold: computed only when open, for trained weights. ``trained``: the page's saliency, class activation
-    map (by ``cam``) and integrated gradients, whose steps and baseline the random network's follow."""
+         ig: attribution.IntegratedGradients, cam: str = "gradcam") -> None:
+    """The fold: computed only when open, for trained weights. ``ig``: the page's integrated gradients, whose steps
+    and baseline the random network's follow; ``cam``: the class activation map's method."""
     with st.expander("Sanity check: the same maps from random weights", icon=":material/fact_check:",
                      key="why_sanity", on_change="rerun"):
         if not network.pretrained:
@@ -78,7 +81,6 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             return
         if not st.session_state.why_sanity:
             return
-        ig = trained[-1]
         results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline, cam)
         st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
                     "barely changes shows the image (its edges, its ink) rather than what the network learned. "
@@ -87,14 +89,14 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "either map marks (a background both leave at 0 would agree for any weights)."
                     + (f" {guided_name(cam)}, guided backprop's map times {cams.METHODS[cam]}'s, looks as "
                        "if it knew the class; Adebayo et al. found that, as guided backprop, it changes little while "
-                       "only the top layers' weights are drawn afresh (here every layer's are)." if len(results) == 4 else ""))
-        by_method = dict(zip(METHODS, (*trained, cams.guided_map(*trained[:2]) if len(results) == 4 else None)))
-        for cell, (method, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
+                       "only the top layers' weights are drawn afresh (here every layer's are)."
+                       if len(results) == len(METHODS) else ""))
+        for cell, (method, trained, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
             name = {"Saliency": {"guided_smoothgrad": "Guided SG"}.get(smooth.method, smooth.title),
                     "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients",
                     "Guided Grad-CAM": guided_name(cam)}[method]
-            for when, result in (("trained", by_method[method]), ("random", fresh)):
+            for when, result in (("trained", trained), ("random", fresh)):
                 cell.plotly_chart(explain_figures.picture_figure(
                     attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,
                     layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
