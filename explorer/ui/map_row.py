@@ -28,21 +28,33 @@ def fused_title(smooth: Smoothing, cam: str) -> str:
     return f"Guided {'SG × ' if smooth.copies else ''}{cams.METHODS[cam]}"
 
 
+def titled(maps: Sequence[attribution.Attribution | None], titles: Sequence[str], name: Callable[[int], str],
+           width_px: int = layout.PICTURE_PX) -> list[str]:
+    """Each map's title with its class (but for a map the same for every class), all on two lines where one needs
+    them, so the pictures stay level: "Grad-CAM, circle" beside "Guided backprop:" over "circle" had sat higher."""
+    made = []
+    for role, title, result in zip(("gradient", "cam", "guided"), titles, maps):
+        if result is None or result.method in cams.CLASS_BLIND:
+            made.append(title)
+        elif role == "guided" and not explain_figures.title_fits(f"{title}, {name(result.target)}", width_px):
+            # the class left to the page's text, so the row stays on one line ("Guided EigenGrad-CAM" takes two)
+            made.append(title if explain_figures.title_fits(title, width_px) else title.replace(" ", "<br>", 1))
+        else:
+            made.append(explain_figures.named_title(title, name(result.target), width_px))
+    if not any("<br>" in t for t in made):
+        return made
+    return [t if "<br>" in t else explain_figures.second_line(title, name(result.target), width_px)
+            if result is not None and result.method not in cams.CLASS_BLIND and t != title else t + "<br> "
+            for t, title, result in zip(made, titles, maps)]
+
+
 def overlays(image: torch.Tensor, maps: Sequence[attribution.Attribution | None], titles: Sequence[str], key: str,
-             columns: Sequence, name: Callable[[int], str], named: bool = True, height: int = 300,
-             width_px: int = layout.PICTURE_PX) -> None:
-    """``maps`` over one image, one a column ``width_px`` wide, titled by ``titles`` (``named``: with the class, but
-    for a map the same for every class)."""
+             columns: Sequence, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
+    """``maps`` over one image, one a column ``width_px`` wide, titled ``titles``."""
     for column, role, title, result in zip(columns, ("gradient", "cam", "guided"), titles, maps):
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
-        blind = result.method in cams.CLASS_BLIND
-        if role == "guided" and not explain_figures.title_fits(f"{title}, {name(result.target)}", width_px):
-            # one line, as the maps beside it, without the class ("Guided EigenGrad-CAM" on two)
-            title = title if explain_figures.title_fits(title, width_px) else title.replace(" ", "<br>", 1)
-        elif named and not blind:
-            title = explain_figures.named_title(title, name(result.target), width_px)
         column.plotly_chart(explain_figures.heat_figure(image, result.heat, title, height, width_px),
                             key=f"why_fig_{role}_{key}")
 
@@ -56,16 +68,15 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
          guided: attribution.Attribution | None, smooth: Smoothing, cam: str, layer: str,
          layer_shape: Sequence[int], name: Callable[[int], str]) -> None:
     """The row, the note where the class activation map is zero everywhere, and what the colours mean."""
-    maps, titles = [*before, guided], [*pair_titles(smooth, cam), fused_title(smooth, cam)]
-    count = 4 if guided is not None else 3
-    columns = layout.cells(count, layout.PICTURE_PX)  # wraps: Guided Grad-CAM under the image where space is short
+    maps = [*before, guided] if guided is not None else list(before)
+    titles = titled(maps, [*pair_titles(smooth, cam), fused_title(smooth, cam)], name)
+    columns = layout.cells(len(maps) + 1, layout.PICTURE_PX)  # wraps: Guided Grad-CAM under the image if narrow
     seen = "What the model sees"
-    # on two lines where the maps' titles are, to stay level with them
-    if "<br>" in explain_figures.named_title(smooth.title, name(before[0].target)):
+    if "<br>" in titles[0]:  # on two lines where the maps' titles are, to stay level with them
         seen += ":<br>{} x {} pixels".format(*image.shape[-2:])
     columns[0].plotly_chart(explain_figures.picture_figure(image, seen, width_px=layout.PICTURE_PX),
                             key="why_fig_input")
-    overlays(image, maps[:count - 1], titles, "before", columns[1:], name)
+    overlays(image, maps, titles, "before", columns[1:])
     if before[1] is not None and float(before[1].raw.max()) <= 0:
         st.info(explanations.zero_cam_note(cam, layer, name(before[1].target)))
     st.caption("Each map is scaled to its largest value: yellow matters most, orange and purple less, no colour not "
