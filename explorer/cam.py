@@ -95,8 +95,9 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
 def guided_map(gradient: Attribution, mapped: Attribution) -> Attribution:
     """Guided Grad-CAM (Selvaraju et al. 2017), or the same product with another class activation map: ``gradient``
     (guided backprop's, in the paper) times ``mapped`` at the input's size, pixel by pixel, both for one class.
-    ``raw``: the gradient (C, H, W) times the map's ``heat`` in [0, 1]; Captum's ``GuidedGradCam`` up to that
-    scale. ``heat``: its largest magnitude over the colour channels, scaled to [0, 1]."""
+    ``raw``: the gradient (C, H, W) times the map's ``heat`` in [0, 1]: at a layer as large as the image, Captum's
+    ``GuidedGradCam`` up to that scale; at a smaller one the map's values sit at their units' field centres, where
+    Captum stretches them over the image. ``heat``: its largest magnitude over the colour channels, scaled to [0, 1]."""
     if gradient.target != mapped.target or gradient.heat.shape != mapped.heat.shape:
         raise ValueError("a gradient and a class activation map of one class, at one size, are multiplied")
     raw = gradient.raw * mapped.heat

@@ -72,9 +72,15 @@ with view, layout.guard("explaining the prediction"):
         st.warning(f"The link's class {st.session_state.why_class} is not one of this model's (0..{count - 1}): "
                    "explaining the predicted class.")
         st.session_state.why_class = PREDICTED
+    probabilities = explanations.probabilities(network, digest, prepared.tensor)
+
+    def with_share(k: int) -> str:
+        return f"{class_name(k)} ({labels.share(float(probabilities[k]))})"
+
     a, b, c = st.columns([6, 6, 7], vertical_alignment="bottom")  # "Guided backprop" with its help icon: 170 px
-    a.selectbox("Explain the class", [PREDICTED, *range(count)], key="why_class",
-                format_func=lambda i: "the predicted one" if i == PREDICTED else class_name(i))
+    a.selectbox("Explain the class", [PREDICTED, *explanations.ranked(probabilities)], key="why_class",
+                format_func=lambda i: "the predicted one" if i == PREDICTED else with_share(i),
+                help="The classes most likely first, each with the network's probability.")
     with b:
         cam_layer = explanations.pick_cam_layer(list(network.layers))
     smooth = explanations.smoothing(c)
@@ -83,7 +89,6 @@ with view, layout.guard("explaining the prediction"):
     target = None if st.session_state.why_class == PREDICTED else int(st.session_state.why_class)
     cam, cam_name = st.session_state.why_cam, cams.METHODS[st.session_state.why_cam]
     before = explanations.explained(network, digest, prepared.tensor, target, cam_layer, smooth, cam)
-    probabilities = before[0].probabilities
     best = int(probabilities.argmax())
     st.markdown(f"**Prediction:** {class_name(best)} ({labels.share(float(probabilities[best]))})"
                 + ("" if network.pretrained else " (random weights)")
@@ -112,7 +117,7 @@ with view, layout.guard("attacking the prediction"):
     st.subheader("Fool it: an adversarial image")
     a, b, c = st.columns([5, 4, 3], vertical_alignment="bottom")
     a.slider("eps: each pixel's change (0..1)", 0.0, 0.3, key="why_eps", step=0.001, format="%.3f")
-    targets = [ANY, *(k for k in range(count) if k != best)]
+    targets = [ANY, *explanations.ranked(probabilities, leave_out=best)]
     if st.session_state.why_target not in targets:  # the link's class is not the model's, or already the prediction
         if st.session_state.why_target >= count:
             st.warning(f"The link's target {st.session_state.why_target} is not one of this model's classes "
@@ -121,7 +126,7 @@ with view, layout.guard("attacking the prediction"):
             st.warning(f"The network already reads {class_name(best)}: attacking towards any other class.")
         st.session_state.why_target = ANY
     b.selectbox("Make it read as", targets, key="why_target",
-                format_func=lambda k: "any other class" if k == ANY else class_name(k),
+                format_func=lambda k: "any other class" if k == ANY else with_share(k),
                 help="Szegedy et al. asked for the smallest change that makes the network read a chosen class: "
                      "the steps go down that class's loss.")
     layout.toggle(c, "Iterated", key="why_iterated",

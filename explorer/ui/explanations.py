@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, cam, labels
+from explorer import adversarial, attribution, cam, inspect, labels
 from explorer.ui import layout, memo, model_input, state
 from explorer.ui.model_input import Network
 
@@ -19,6 +19,22 @@ EPSILONS = torch.linspace(0, 0.3, 61)
 ITERATED_EPSILONS = EPSILONS[::6]  # 0, 0.03, ... 0.3: an ImageNet network's iterated sweep takes some 15 s
 SMALL_ITERATED_EPSILONS = EPSILONS[::2]  # 0, 0.01, ... 0.3: LeNet-5's iterated sweep 0.2 s, TinyVGG's 1.6 s
 SMALL_IMAGE = 3 * 64 * 64  # values: LeNet-5, TinyVGG and the trained runs
+
+
+def probabilities(network: Network, digest: str, image: torch.Tensor) -> torch.Tensor:
+    """The model's softmax for the image (K,), once per server: the class lists show each class's share."""
+    def read(report: memo.Report) -> torch.Tensor:
+        with torch.no_grad():
+            logits = network.model(image[None].to(inspect.device_of(network.model)))
+        return torch.softmax(logits[0].float(), 0).cpu()
+
+    return memo.computed("why_probs", (network.key, digest), read, lambda done, total: "Reading the image...", keep=32)
+
+
+def ranked(probabilities: torch.Tensor, leave_out: int | None = None) -> list[int]:
+    """The classes most likely first (but ``leave_out``): the runner-up, the class an attack reaches most easily,
+    at the top of a list of 1,000."""
+    return [k for k in probabilities.argsort(descending=True, stable=True).tolist() if k != leave_out]
 
 
 def eps_sweep(network: Network, digest: str, image: torch.Tensor, iterated: bool,
@@ -248,7 +264,8 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
             "times the pixel's change, summed over the colour channels. Red: the pixel raises the class score (the "
             "network's output before the softmax), blue: it lowers it. "
             f"The attributions add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved "
-            f"{moved:.3f} from {start} to your image (off by {abs(added - moved):.3f}: more steps close the gap). "
+            f"{moved:.3f} from {start} to your image (off by {abs(added - moved):.3f}: the steps' sum only approaches "
+            "the integral; more steps narrow the gap over all, not at each doubling). "
             + BASELINE_MISSING[ig.baseline])
 
 

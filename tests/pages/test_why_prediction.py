@@ -25,6 +25,17 @@ def test_defaults_explain_the_digit_and_flip_it():
     assert "whose maps are 10 x 10" in shown
 
 
+def test_the_class_lists_put_the_most_likely_first_with_their_shares():
+    """The runner-up had been one of ten (a thousand, for ImageNet) in index order, its probability nowhere."""
+    at = app(PAGE)
+    no_crash(at)
+    explain, target = at.selectbox(key="why_class"), at.selectbox(key="why_target")
+    assert explain.options[:3] == ["the predicted one", "3 (>99.9%)", "9 (<0.1%)"] and len(explain.options) == 11
+    assert target.options[:2] == ["any other class", "9 (<0.1%)"] and "3 (>99.9%)" not in target.options
+    explain.set_value(9).run()
+    assert at.query_params["class"] in ("9", ["9"]) and "explaining 9 (<0.1%)" in text(at)
+
+
 def test_smooth_grad_replaces_the_saliency_everywhere_and_goes_into_the_link():
     at = app(PAGE)
     at.toggle(key="why_smooth").set_value(True).run()
