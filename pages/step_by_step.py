@@ -33,9 +33,9 @@ SETTINGS = [
     state.Setting("sb_upstream", "dy", "", str),
     state.Setting("sb_step", "step", 1, state.int_between(1, 10_000)),
 ]
-OWN_GRIDS = ("sb_input", "sb_kernel")  # in the link only with ex=custom: a link with them means it
 state.restore(SETTINGS)
-state.implied("sb_example", "custom", ("in", "kv"))
+# a link's own grids without an example mean them (pooling reads no kernel); the page writes the example beside them
+state.implied("sb_example", "custom", ("in",) if st.session_state.sb_mode == "pooling" else ("in", "kv"))
 stepper.settle_play()
 if state.from_link("sb_example") and st.session_state.sb_example in examples.EXAMPLES:
     # a link that names an example and no padding (or stride) means the example as the lecture has it
@@ -46,18 +46,16 @@ if state.from_link("sb_example") and st.session_state.sb_example in examples.EXA
         st.session_state.sb_stride = linked.stride
 
 
-def unseen() -> tuple[str, ...]:
-    """The typed grids under an example: out of the link (which had kept them there), kept for "Your own grids"."""
-    return () if st.session_state.sb_example == "custom" else OWN_GRIDS
-
-
 def _lecture_named() -> dict[str, str]:
     """``pad=0`` (``stride=1``) for the link of an example the lecture pads (strides) that is shown without: left out
-    as the default, it opened padded."""
+    as the default, it opened padded. The example itself beside grids of one's own kept in the link: without it,
+    the link would mean those grids."""
     example = examples.EXAMPLES.get(st.session_state.sb_example)
     if example is None:
         return {}
-    return ({"pad": "0"} if example.padding and st.session_state.sb_pad == 0 else {}) | (
+    typed = any(st.session_state[s.key] != s.default for s in SETTINGS if s.param in ("in", "kv"))
+    return ({"ex": st.session_state.sb_example} if typed else {}) | (
+        {"pad": "0"} if example.padding and st.session_state.sb_pad == 0 else {}) | (
         {"stride": "1"} if example.stride != 1 and st.session_state.sb_stride == 1 else {})
 
 
@@ -69,7 +67,7 @@ def show_step(traced: trace.Trace, kind: str, grad: torch.Tensor | None, played:
     if not stepper.playing() or step + 1 == traced.steps:
         # the step changes inside this fragment: keep the link in step, but once a play, not once a second (each
         # address is an entry of the browser's history, which Back would step through)
-        state.publish(SETTINGS, _lecture_named(), unseen())
+        state.publish(SETTINGS, _lecture_named())
     r, c = traced.cell(step)
     place = step_figures.cell_name(traced, r, c)  # as the grids name it: a one-row input has positions too
     if grad is not None:
@@ -128,7 +126,7 @@ with layout.guard("building the example"):
         flip = layout.toggle(st, "Flip the kernel (true convolution)", key="sb_flip",
                              help="Turn the kernel by 180 degrees before it slides, as convolution in the "
                                   "mathematical sense does; PyTorch's conv layers (cross-correlation) do not.")
-    state.publish(SETTINGS, _lecture_named(), unseen())
+    state.publish(SETTINGS, _lecture_named())
     try:
         if mode == "1-D signal":
             sig, kernel = kernels.parse_each(lambda: kernels.parse_values(signal, "signal"),

@@ -31,8 +31,9 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
     words = f"channels {shown[0]}..{shown[-1]} of {count}" if count > PER_PAGE else f"all {count} channels"
     slow = network.spec.input_size > SMALL_PX and not torch.cuda.is_available()
     if not layout.toggle(st, f"Every channel at once ({words} of `{goal.layer}`)", key="wx_grid",
-                         help="Each channel optimised as the one above (the same steps, regularisers and seed; one "
-                              "image each), side by side: what the layer has learned to look for, at a glance. A click on one opens it."
+                         help=f"Each channel optimised as the one above (the same steps, at most {CPU_STEPS} on a "
+                              "server without a GPU, regularisers and seed; one image each), side by side: what the "
+                              "layer has learned to look for, at a glance. A click on one opens it."
                               + (f" On this server's CPU a {network.spec.input_size} px network takes as long as the "
                                  f"image above {len(shown)} times over: minutes." if slow else "")):
         return

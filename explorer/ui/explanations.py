@@ -353,7 +353,7 @@ def repeated_smoothing(smooth: Smoothing, image: torch.Tensor) -> Smoothing:
     if not smooth.copies or image.shape[-1] <= 64 or torch.cuda.is_available():
         return smooth
     st.caption(f"SmoothGrad takes {smooth.copies} passes of the network for each image: on this server's CPU the "
-               "maps before and after the attack use the plain gradient.")
+               "maps before and after the attack leave its copies out.")
     return Smoothing(guided=smooth.guided)
 
 

@@ -102,7 +102,8 @@ def grid_columns() -> int:
 
 def _first_grid() -> str:
     """The grid the editor starts from: the link's, the one typed before on this page, or the last kernel shown."""
-    return (st.query_params.get("kv") or state.kept("kl_custom")
+    linked = st.query_params.get("kv", "")
+    return ((linked if linked.strip(";, ") else "") or state.kept("kl_custom")  # "kv=;," has no cells
             or state.kept("kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT])))
 
 

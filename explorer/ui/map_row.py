@@ -12,8 +12,6 @@ from explorer import attribution, cam as cams, explain_figures
 from explorer.ui import explanations, layout
 from explorer.ui.explanations import Smoothing
 
-GUIDED_WORDS = ("Guided {cam}: guided backprop's map times {cam}'s, pixel by pixel (Selvaraju et al. 2017): the "
-                "gradient's fine detail, only where the class's evidence lies.")
 
 
 def fused(smooth: Smoothing, pair: tuple[attribution.Attribution, attribution.Attribution | None],
@@ -26,6 +24,13 @@ def fused(smooth: Smoothing, pair: tuple[attribution.Attribution, attribution.At
 def fused_title(smooth: Smoothing, cam: str) -> str:
     """The product's name: "Guided Grad-CAM", "Guided SG × Grad-CAM" with SmoothGrad's copies."""
     return f"Guided {'SG × ' if smooth.copies else ''}{cams.METHODS[cam]}"
+
+
+def fused_words(smooth: Smoothing, cam: str) -> str:
+    """What the product is, in a sentence."""
+    gradient = smooth.title[0].lower() + smooth.title[1:]  # "guided backprop", "guided SmoothGrad"
+    return (f"{fused_title(smooth, cam)}: {gradient}'s map times {cams.METHODS[cam]}'s, pixel by pixel (Selvaraju et "
+            "al. 2017): the gradient's fine detail, only where the class's evidence lies.")
 
 
 def titled(maps: Sequence[attribution.Attribution | None], titles: Sequence[str], name: Callable[[int], str],
@@ -44,7 +49,7 @@ def titled(maps: Sequence[attribution.Attribution | None], titles: Sequence[str]
     if not any("<br>" in t for t in made):
         return made
     return [t if "<br>" in t else explain_figures.second_line(title, name(result.target), width_px)
-            if result is not None and result.method not in cams.CLASS_BLIND and t != title else t + "<br> "
+            if result is not None and result.method not in cams.CLASS_BLIND else t + "<br> "
             for t, title, result in zip(made, titles, maps)]
 
 
@@ -77,6 +82,8 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
     columns[0].plotly_chart(explain_figures.picture_figure(image, seen, width_px=layout.PICTURE_PX),
                             key="why_fig_input")
     overlays(image, maps, titles, "before", columns[1:])
+    if guided is not None:  # where it wraps under the image, it says what it is made of
+        columns[3].caption(f"= {' × '.join(pair_titles(smooth, cam))}")
     if before[1] is not None and float(before[1].raw.max()) <= 0:
         st.info(explanations.zero_cam_note(cam, layer, name(before[1].target)))
     st.caption("Each map is scaled to its largest value: yellow matters most, orange and purple less, no colour not "
@@ -84,4 +91,4 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
                + (f" {cams.METHODS[cam]} at `{layer}`, whose maps are {' x '.join(map(str, layer_shape))}"
                   ": it cannot be finer than that, each value drawn at its unit's receptive field centre "
                   "(pytorch-grad-cam stretches the map over the image)." if layer else "")
-               + (" " + GUIDED_WORDS.format(cam=cams.METHODS[cam]) if guided is not None else ""))
+               + (" " + fused_words(smooth, cam) if guided is not None else ""))

@@ -67,7 +67,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     with the settings that made them (``settings``: JSON). The class activation map is named by its ``method``:
     grad_cam, grad_cam_pp, xgrad_cam, hires_cam...; ``guided``, its product with guided backprop: guided_grad_cam..."""
     named = method.replace("cam", "_cam").replace("pp", "_pp")
-    maps = {"image": image, smooth.method: gradient.raw, **({named: cam.raw} if cam is not None else {}),
+    maps = {"image": image, smooth.method: gradient.raw,
+            **({named: cam.raw, f"{named}_at_image_size": cam.heat} if cam is not None else {}),
             **({f"guided_{named}": guided.raw} if guided is not None else {}), "occlusion": occ.raw,
             "integrated_gradients": ig.raw}
     settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
@@ -82,7 +83,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",
                        key="why_npz", icon=":material/download:",
                        help="The image and each map's raw values, before any scaling: the gradient (C, H, W), "
-                            "the class activation map at its layer's size, with guided backprop their product "
-                            "(C, H, W: the gradient times the map scaled to 0..1), occlusion's score drop (H, W), "
+                            "the class activation map at its layer's size and at the image's as drawn (scaled to "
+                            "0..1, each value at its unit's field centre), with guided backprop the gradient times "
+                            "that (C, H, W), occlusion's score drop (H, W), "
                             "integrated gradients (C, H, W); and `settings`, a JSON text of the model, class and "
                             "settings that made them. Read them with numpy.load.")

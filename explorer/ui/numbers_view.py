@@ -39,10 +39,9 @@ def _start(column, label: str, key: str, size: int) -> int:
     """A row or column of the numbers' window: the link's, else the middle of the image's ``size``. The setting
     decides, not the box's value left from before: the browser's Back had changed the address, not the window."""
     box = f"{key}_{size}"
-    if st.session_state[key] >= size:
-        if state.from_link(key):
-            state.link_ignored(key.removeprefix("kl_"), st.session_state[key], f"the image has {label.split()[-1]}s "
-                               f"0..{size - 1}, so the window is in its middle")
+    if st.session_state[key] >= size and state.from_link(key):  # one chosen here comes back on a larger image
+        state.link_ignored(key.removeprefix("kl_"), st.session_state[key], f"the image has {label.split()[-1]}s "
+                           f"0..{size - 1}, so the window is in its middle")
         st.session_state[key] = -1
     st.session_state[box] = st.session_state[key] if 0 <= st.session_state[key] < size else middle(size)
     return column.number_input(label, 0, size - 1, key=box, on_change=_kept_in_link, args=(key, size))

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, cam as cams, explain_figures
-from explorer.ui import explanations, layout, memo, state
+from explorer.ui import explanations, layout, map_row, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
@@ -55,10 +55,10 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
                                                           "maps" if total == 3 else "passes"))
 
 
-def guided_name(cam: str) -> str:
+def guided_name(smooth: Smoothing, cam: str) -> str:
     """Guided Grad-CAM's name in a 150 px title: "G. EigenGrad-CAM" where "Guided EigenGrad-CAM" is cut."""
-    name = f"Guided {cams.METHODS[cam]}"
-    return name if explain_figures.title_fits(f"{name}:", layout.SMALL_PICTURE_PX) else f"G. {cams.METHODS[cam]}"
+    name = map_row.fused_title(smooth, cam)
+    return name if explain_figures.title_fits(f"{name}:", layout.SMALL_PICTURE_PX) else name.replace("Guided ", "G. ")
 
 
 def words(rho: float) -> str:
@@ -87,15 +87,16 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
                     "number is Spearman's rank correlation of the two (1: the same order of pixels), over the pixels "
                     "either map marks (a background both leave at 0 would agree for any weights)."
-                    + (f" {guided_name(cam)}, guided backprop's map times {cams.METHODS[cam]}'s, looks as "
-                       "if it knew the class; Adebayo et al. found that, as guided backprop, it changes little while "
-                       "only the top layers' weights are drawn afresh (here every layer's are)."
+                    + (f" {map_row.fused_title(smooth, cam)}, {smooth.title[0].lower()}{smooth.title[1:]}'s map "
+                       f"times {cams.METHODS[cam]}'s, looks as if it knew the class; Adebayo et al. found that, as "
+                       "guided backprop, it changes little while only the top layers' weights are drawn afresh (here "
+                       "every layer's are)."
                        if len(results) == len(METHODS) else ""))
         for cell, (method, trained, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
             name = {"Saliency": {"guided_smoothgrad": "Guided SG"}.get(smooth.method, smooth.title),
                     "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients",
-                    "Guided Grad-CAM": guided_name(cam)}[method]
+                    "Guided Grad-CAM": guided_name(smooth, cam)}[method]
             for when, result in (("trained", trained), ("random", fresh)):
                 cell.plotly_chart(explain_figures.picture_figure(
                     attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,

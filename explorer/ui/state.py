@@ -175,7 +175,7 @@ def implied(key: str, value: Any, params: Sequence[str]) -> None:
     uses (a grid of one's own), but not a usable ``key``, means that value: the page had shown its default, the
     numbers left in the address unseen."""
     read = st.session_state.get(_ARRIVED, False) or st.session_state.get(_BACK, False)
-    if read and not from_link(key) and any(st.query_params.get(param) for param in params):
+    if read and not from_link(key) and any((st.query_params.get(param) or "").strip(" ;,\n") for param in params):
         st.session_state[key] = value
 
 
@@ -223,13 +223,12 @@ def page_default(key: str, value: Any) -> Any:
     return value
 
 
-def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None, unseen: Sequence[str] = ()) -> None:
+def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None) -> None:
     """After the widgets: keep the values for this session and write them to the URL.
 
     Only values that differ from their default (or from this run's :func:`page_default`) go into the
     URL, so links stay short; a default the address already states stays (a link that names the model it opens
-    had the page write it out, and the browser's history took that for a second step). The settings whose keys are
-    ``unseen`` (a grid of one's own under an example) stay as they were kept, out of the URL.
+    had the page write it out, and the browser's history took that for a second step).
     """
     kept = st.session_state.setdefault(_KEPT, {})
     carried = st.session_state.setdefault(_CARRIED, {})
@@ -238,8 +237,6 @@ def publish(settings: Sequence[Setting], extra: dict[str, str] | None = None, un
     picked = st.session_state.get(_PICKED_BEFORE, {}) | st.session_state.get(_PICKED, {})
     stated, params = _query(), {}
     for s in settings:
-        if s.key in unseen:
-            continue
         value = st.session_state.get(s.key, s.default)
         if s.dump(value) == s.dump(s.default):  # another page's own default shows there (its sample, not this one's)
             kept.pop(s.key, None)

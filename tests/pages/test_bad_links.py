@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.apptest import app, no_crash, warnings
+from tests.apptest import app, errors, no_crash, warnings
 
 
 # the parameters below that the page can use: they set the scene for the one it cannot
@@ -55,6 +55,8 @@ USABLE = {("k", "gaussian (choose sigma)"), ("mode", "class"), ("mode", "unit"),
     ("pages/kernel_lab.py", {"tab": "Numbers", "ch": "2"}, "`ch=2` was ignored: the image is grey, with one channel"),
     ("pages/kernel_lab.py", {"k": "custom (edit the grid)", "kv": ""},
      "`kv=` was ignored: it has no cells, so the grid starts from the kernel shown last"),
+    ("pages/kernel_lab.py", {"k": "custom (edit the grid)", "kv": ";,"},
+     "`kv=;,` was ignored: it has no cells, so the grid starts from the kernel shown last"),
 ])
 def test_a_value_the_page_cannot_use_is_named_and_leaves_the_link(page, params, said):
     at = app(page, **params)
@@ -146,18 +148,28 @@ def test_a_links_own_grid_or_layers_without_their_choice_mean_it(page, params, c
     assert ("`zzz`" in warnings(at) or "zzz" in warnings(at)) if "zzz" in params.values() else not warnings(at)
 
 
-def test_a_grid_under_an_example_leaves_the_link_and_comes_back_with_your_own_grids():
+def test_a_grid_kept_under_an_example_names_the_example_in_the_link():
+    """The example is written out beside the grids, even the default one: without it the link would mean the grids
+    (and Back to it must find them: they are the session's only copy)."""
     at = app("pages/step_by_step.py", ex="custom", **{"in": "1 2\n3 4"}, kv="1")
     at.selectbox(key="sb_example").set_value("laplacian").run()
-    assert "in" not in at.query_params and "kv" not in at.query_params  # the view is the lecture's example
+    assert at.query_params.get("ex") in ("laplacian", ["laplacian"]) and at.query_params.get("kv") in ("1", ["1"])
+    again = app("pages/step_by_step.py", **dict(at.query_params))
+    assert again.session_state["sb_example"] == "laplacian" and not warnings(again)
     at.selectbox(key="sb_example").set_value("custom").run()
     assert at.query_params.get("in") in ("1 2\n3 4", ["1 2\n3 4"]) and at.text_area(key="sb_input").value == "1 2\n3 4"
+    pooled = app("pages/step_by_step.py", mode="pooling", kv="1 0\n0 1")  # pooling reads no kernel
+    assert pooled.session_state["sb_example"] == "laplacian"
+    blank = app("pages/step_by_step.py", kv=" ")
+    assert blank.session_state["sb_example"] == "laplacian"
 
 
 def test_a_ragged_grid_says_its_zeros_and_a_unit_written_loosely_is_that_unit():
     ragged = app("pages/kernel_lab.py", k="custom (edit the grid)", kv="1,2;3")
     no_crash(ragged)
     assert "The kernel's rows have 1 to 2 cells: the shorter ones end in zeros, 2 columns in all." in warnings(ragged)
+    blank = app("pages/kernel_lab.py", k="custom (edit the grid)", kv=";,")
+    assert not errors(blank) and blank.query_params.get("kv") in ("-1,0,1;-2,0,2;-1,0,1", ["-1,0,1;-2,0,2;-1,0,1"])
     loose = app("pages/receptive_fields.py", layer="conv2", unit="03, 4")
     no_crash(loose)
     assert not warnings(loose) and loose.query_params.get("unit") in ("3,4", ["3,4"])

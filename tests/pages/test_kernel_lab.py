@@ -36,6 +36,11 @@ def test_the_window_of_numbers_is_in_the_link_and_the_middle_by_default():
     smaller = app("pages/kernel_lab.py", img="checkerboard", size="32", top="50")  # past the edge: the middle
     no_crash(smaller)
     assert "Pixel values in [0, 1] of rows 10..21, columns 10..21 (point at" in text(smaller)
+    chosen = app("pages/kernel_lab.py", top="200", left="150", tab="Numbers")  # a window chosen on 256 px
+    chosen.selectbox(key="kl_size").set_value(64).run()
+    assert "of rows 26..37, columns 26..37" in text(chosen) and not warnings(chosen)  # the middle meanwhile
+    chosen.selectbox(key="kl_size").set_value(256).run()
+    assert "of rows 200..211, columns 150..161" in text(chosen) and chosen.query_params["top"] in ("200", ["200"])
 
 
 def test_a_click_on_the_small_picture_centres_the_window_of_numbers_there():

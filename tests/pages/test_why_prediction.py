@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import torch
 
 from explorer import explain_figures, export
 from tests.apptest import app, figures, no_crash, text, titles, warnings
@@ -361,9 +362,15 @@ def test_guided_grad_cam_is_the_product_of_the_two_maps_beside_it_in_the_curves_
     no_crash(at)
     assert "Guided<br>EigenGrad-CAM" in titles(at)  # too wide for one line: on two, without the class
     assert "Guided EigenGrad-CAM" in text(at)  # a curve of its own in "Which map is right?"
-    assert {"guided", "eigengrad_cam", "guided_eigengrad_cam"} <= set(saved)
+    assert {"guided", "eigengrad_cam", "eigengrad_cam_at_image_size", "guided_eigengrad_cam"} <= set(saved)
     assert saved["guided_eigengrad_cam"].shape == saved["guided"].shape == (1, 28, 28)
     assert 0 < int((saved["guided_eigengrad_cam"] != 0).sum()) < int((saved["guided"] != 0).sum())
+    # what a student checks the product against: the map as drawn over the image, in the file too
+    torch.testing.assert_close(saved["guided_eigengrad_cam"], saved["guided"] * saved["eigengrad_cam_at_image_size"])
+    smooth = app(PAGE, guided="1", smooth="1", sgn="10", sanity="1")
+    words = text(smooth)
+    assert "guided SmoothGrad's map times Grad-CAM's" in words and "Guided Grad-CAM" not in words
+    assert "G. SG × Grad-CAM:<br>random" in titles(smooth)  # "Guided SG × Grad-CAM:" is cut in 150 px
 
 
 @pytest.mark.parametrize("page, model", [("pages/why_prediction.py", "lenet5"), ("pages/layer_by_layer.py", "tinyvgg")])
