@@ -103,13 +103,18 @@ def grid_columns() -> int:
 def _first_grid() -> str:
     """The grid the editor starts from: the link's, the one typed before on this page, or the last kernel shown."""
     linked = st.query_params.get("kv", "")
-    return ((linked if linked.strip(";, ") else "") or state.kept("kl_custom")  # "kv=;," has no cells
+    return ((linked if _has_cells(linked) else "") or state.kept("kl_custom")
             or state.kept("kl_last_kernel", kernels.to_text(kernels.PRESETS[DEFAULT])))
+
+
+def _has_cells(text: str) -> bool:
+    """Whether a grid's text holds anything but separators ("kv=;," has no cells)."""
+    return bool(text.strip(";, "))
 
 
 def _custom_grid() -> torch.Tensor | None:
     if _BASE not in st.session_state:
-        if (linked := st.query_params.get("kv")) is not None and not linked.strip(";, "):
+        if (linked := st.query_params.get("kv")) is not None and not _has_cells(linked):
             state.link_ignored("kv", linked, "it has no cells, so the grid starts from the kernel shown last")
         st.session_state[_BASE] = _within_size(_first_grid())
     base = _cells(st.session_state[_BASE])

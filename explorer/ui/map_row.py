@@ -13,7 +13,6 @@ from explorer.ui import explanations, layout
 from explorer.ui.explanations import Smoothing
 
 
-
 def fused(smooth: Smoothing, pair: tuple[attribution.Attribution, attribution.Attribution | None],
           ) -> attribution.Attribution | None:
     """Guided Grad-CAM (or guided backprop times another class activation map): with guided backprop on and a class
@@ -26,11 +25,15 @@ def fused_title(smooth: Smoothing, cam: str) -> str:
     return f"Guided {'SG × ' if smooth.copies else ''}{cams.METHODS[cam]}"
 
 
+def gradient_words(smooth: Smoothing) -> str:
+    """The gradient map's name inside a sentence: "guided backprop", "guided SmoothGrad"."""
+    return smooth.title[0].lower() + smooth.title[1:]
+
+
 def fused_words(smooth: Smoothing, cam: str) -> str:
     """What the product is, in a sentence."""
-    gradient = smooth.title[0].lower() + smooth.title[1:]  # "guided backprop", "guided SmoothGrad"
-    return (f"{fused_title(smooth, cam)}: {gradient}'s map times {cams.METHODS[cam]}'s, pixel by pixel (Selvaraju et "
-            "al. 2017): the gradient's fine detail, only where the class's evidence lies.")
+    return (f"{fused_title(smooth, cam)}: {gradient_words(smooth)}'s map times {cams.METHODS[cam]}'s, pixel by pixel "
+            "(Selvaraju et al. 2017): the gradient's fine detail, only where the class's evidence lies.")
 
 
 def titled(maps: Sequence[attribution.Attribution | None], titles: Sequence[str], name: Callable[[int], str],

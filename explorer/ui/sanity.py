@@ -87,7 +87,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "Each pair: the trained network's map above, the random one's below, magnitudes only; the "
                     "number is Spearman's rank correlation of the two (1: the same order of pixels), over the pixels "
                     "either map marks (a background both leave at 0 would agree for any weights)."
-                    + (f" {map_row.fused_title(smooth, cam)}, {smooth.title[0].lower()}{smooth.title[1:]}'s map "
+                    + (f" {map_row.fused_title(smooth, cam)}, {map_row.gradient_words(smooth)}'s map "
                        f"times {cams.METHODS[cam]}'s, looks as if it knew the class; Adebayo et al. found that, as "
                        "guided backprop, it changes little while only the top layers' weights are drawn afresh (here "
                        "every layer's are)."
