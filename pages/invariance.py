@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, inputs, invariance, invariance_figures, mosaic
-from explorer.ui import layout, memo, model_input, state
+from explorer.ui import charts, layout, memo, model_input, state
 
 layout.page_setup(layout.PAGES[7])
 st.title("Invariance")
@@ -112,7 +112,7 @@ with view, layout.guard("sweeping the transformation"):
         st.info("This model has no class names: classes are shown by their number.")
     shown = invariance.shown_versions(len(values), invariance.nearest_original(result))
     # the class read on a line of its own, cut to the view at 1280 px: "-6 px → triangle" ran into its neighbours
-    st.plotly_chart(mosaic.images_figure([result.images[i] for i in shown],
+    charts.show(st, mosaic.images_figure([result.images[i] for i in shown],
                                          [f"{round(float(values[i]), 2):g}{invariance.SUFFIX[kind]}\n→ "
                                           f"{explain_figures.class_name(int(result.predictions[i]), classes)}"
                                           for i in shown], invariance.strip_title(len(shown), len(values)),
@@ -129,8 +129,8 @@ with view, layout.guard("sweeping the transformation"):
                    "network's reading is the same near-tie whatever it is shown. "
                    + model_input.trained_hint(network, "ask whether a trained network keeps its reading")
                    + " The layers' chart below still shows what the architecture alone does with a moved image.")
-    st.plotly_chart(invariance_figures.confidence_figure(result, classes), key="inv_fig_confidence")
-    st.plotly_chart(invariance_figures.correlation_figure(result), key="inv_fig_layers")
+    charts.show(st, invariance_figures.confidence_figure(result, classes), key="inv_fig_confidence")
+    charts.show(st, invariance_figures.correlation_figure(result), key="inv_fig_layers")
     st.caption("Pearson's r of each layer's whole output with the original's, position by position: 1 is the same "
                "output, 0 unrelated (Zeiler & Fergus measured the distance between the feature vectors instead). Rows "
                "are the convolutions, poolings, fully connected layers, additions and concatenations in forward "

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import conv, figures, filtering, images
-from explorer.ui import classic_view, image_input, kernel_input, layer_counter, layout, numbers_view, state
+from explorer.ui import charts, classic_view, image_input, kernel_input, layer_counter, layout, numbers_view, state
 
 layout.page_setup(layout.PAGES[1])
 st.title("Kernel Lab")
@@ -109,11 +109,11 @@ with view, layout.guard("applying the kernel"):
             first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
             # as tall as the pictures are wide side by side at 1280 px (230 px): at 380 px, bands of 100 px had
             # been left above and below them
-            first.plotly_chart(figures.image_figure(result.input, f"Input ({label})", height=PICTURE_HEIGHT),
-                               key="kl_fig_input")
+            charts.show(first, figures.image_figure(result.input, f"Input ({label})", height=PICTURE_HEIGHT),
+                        key="kl_fig_input")
             for place, name, fmap in zip(places, names, result.output):
                 title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")
-                place.plotly_chart(figures.feature_map_figure(fmap, scale, title, height=PICTURE_HEIGHT,
+                charts.show(place, figures.feature_map_figure(fmap, scale, title, height=PICTURE_HEIGHT,
                                                               across=result.output), key=f"kl_fig_map{name}")
             if len(names) > 1:
                 st.caption("The three maps share one colour scale, so a colour means the same value in each.")
@@ -122,15 +122,15 @@ with view, layout.guard("applying the kernel"):
             shown = [("Kernel (as applied)", kernel)] if not settings.flip else [
                 ("Kernel as you set it", kernel), ("As applied (turned)", kernel.flip(0, 1))]
             for column, (title, grid) in zip(st.columns(len(shown)), shown):
-                column.plotly_chart(figures.grid_figure(grid, title, colorscale="RdBu_r", zmid=0),
-                                    key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content",
-                                    config=layout.NO_TOOLBAR)
+                charts.show(column, figures.grid_figure(grid, title, colorscale="RdBu_r", zmid=0),
+                            key=f"kl_fig_kernel{'_applied' * (title != shown[0][0])}", width="content",
+                            config=layout.NO_TOOLBAR)
     with tab_numbers:
         numbers_view.draw(working, result, kernel, settings)
     state.publish(SETTINGS, kernel_input.url_extra() | layer_counter.url_extra())  # a window the image lacks moved
     if tab_surface.open:  # a WebGL scene: drawn only when its tab is open, as it slows the page's first paint
         with tab_surface:
-            st.plotly_chart(figures.surface_figure(working), key="kl_fig_surface")
+            charts.show(st, figures.surface_figure(working), key="kl_fig_surface")
     if tab_beyond.open:  # Canny and morphology do not depend on the kernel: computed only when asked
         with tab_beyond:
             classic_view.draw(working, label)

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import figures, inputs, inspect, labels, memory, mosaic, softmax
-from explorer.ui import channel_links, kernels_tab, layout, model_input, one_value, probing, state
+from explorer.ui import channel_links, charts, kernels_tab, layout, model_input, one_value, probing, state
 
 layout.page_setup(layout.PAGES[2])
 st.title("Layer by layer")
@@ -80,7 +80,7 @@ with tab_maps, layout.guard("drawing the layer's output"):
         # as tall as a narrow column draws it (105 to 180 px wide), any spare room below: in 280 px it sat
         # between empty bands
         picture = figures.image_figure(prepared.tensor, "Model input", height=200)
-        st.plotly_chart(picture.update_yaxes(constraintoward="top"), key="lbl_fig_input")
+        charts.show(st, picture.update_yaxes(constraintoward="top"), key="lbl_fig_input")
         model_input.conversion_note(prepared)
         named = [(network.spec.classes[i] if i < len(network.spec.classes) else str(i), float(probabilities[i]))
                  for i in scores.topk(min(3, len(scores))).indices.tolist()]
@@ -95,9 +95,9 @@ with tab_maps, layout.guard("drawing the layer's output"):
                           f"{pages} {labels.plural(pages, 'page')}")
             first = (st.session_state.lbl_maps - 1) * MAPS_PER_PAGE
             title = f"{out.shape[0]} feature {labels.plural(out.shape[0], 'map')} of {out.shape[1]} x {out.shape[2]}"
-            st.plotly_chart(mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, title,
+            charts.show(st, mosaic.maps_figure(out[first:first + MAPS_PER_PAGE], first, title,
                                                st.session_state.lbl_own_scale, width_px=layout.VIEW_PX * 5 // 7),
-                            key="lbl_fig_maps")
+                        key="lbl_fig_maps")
             if pages > 1:
                 layout.cells(1, layout.SETTING_PX)[0].number_input(f"Maps page (of {pages})", 1, pages, key="lbl_maps")
             layout.toggle(st, "Scale each map", key="lbl_own_scale", help="On: each map on its own colour scale "
@@ -112,10 +112,10 @@ with tab_maps, layout.guard("drawing the layer's output"):
                     if layer.type != "Normalize":  # the input: no channel of the network's own
                         channel_links.draw(layer.name, closer, "pages/layer_by_layer.py")
         elif index == len(layers) - 1:
-            st.plotly_chart(mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
+            charts.show(st, mosaic.prediction_figure(probabilities, network.spec.classes), key="lbl_fig_pred")
         else:  # a vector, or 1x1 maps (global pooling): one value each, as bars rather than one-colour tiles
             what = f"{out.shape[0]:,} maps of 1 x 1" if out.dim() == 3 else f"{out.numel():,} values"
-            st.plotly_chart(mosaic.vector_figure(out.flatten(), what), key="lbl_fig_vector")
+            charts.show(st, mosaic.vector_figure(out.flatten(), what), key="lbl_fig_vector")
     if index == len(layers) - 1:  # the whole view's width: beside the input, its divisions were cut off
         st.markdown("**The softmax, written out:** $p_k = e^{z_k} / \\sum_j e^{z_j}$, from the scores $z$ of the "
                     "last layer (the logits); the largest exponential takes the largest share.")
@@ -135,7 +135,7 @@ with tab_kernels, layout.guard("drawing the kernels"):
 with tab_net, layout.guard("listing the layers"):
     with_maps = [(name, outputs[name]) for name in names if outputs[name].dim() == 3 and outputs[name][0].numel() > 1]
     if with_maps:
-        st.plotly_chart(mosaic.overview_figure(with_maps, width_px=layout.VIEW_LEAST_PX), key="lbl_fig_overview")
+        charts.show(st, mosaic.overview_figure(with_maps, width_px=layout.VIEW_LEAST_PX), key="lbl_fig_overview")
         st.caption("Each row: a layer's first 8 feature maps of this image, each on its own scale and coloured as on "
                    "the Output tab: dark = 0, yellow = its highest; blue < 0 < red for a map with values below 0. "
                    "Fully connected layers have no maps: the table lists them.")

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from explorer import field_figures, figures, inputs, labels, mosaic, receptive_field
-from explorer.ui import layout, model_input, state
+from explorer.ui import charts, layout, model_input, state
 
 layout.page_setup(layout.PAGES[3])
 st.title("Receptive fields")
@@ -124,11 +124,11 @@ with tab_unit, layout.guard("drawing the unit's field"):
     title = figures.subtitled(f"{field.name}{'<br>' if long else ', '}unit {unit}",
                               f"{field.size[0]} x {field.size[1]} map, the mean of its {fmap.shape[0]} "
                               f"{labels.plural(fmap.shape[0], 'channel')}")
-    left.plotly_chart(field_figures.clickable_map_figure(fmap.mean(0), title, unit), key="rf_map", on_select="rerun",
-                      selection_mode="points")
+    charts.show(left, field_figures.clickable_map_figure(fmap.mean(0), title, unit), key="rf_map", on_select="rerun",
+                selection_mode="points")
     seen = figures.subtitled("What the unit can see", f"solid: the exact box;{'<br>' if long else ' '}dashed: the "
                              "textbook's")  # as many lines as the map's title: the two pictures sit level
-    right.plotly_chart(field_figures.boxes_figure(prepared.tensor, exact, textbook, seen), key="rf_fig_boxes")
+    charts.show(right, field_figures.boxes_figure(prepared.tensor, exact, textbook, seen), key="rf_fig_boxes")
     top, lft, bottom, rgt = exact
     st.markdown(f"Unit **{unit}** of `{field.name}` sees rows **{top}..{bottom - 1}** and columns "
                 f"**{lft}..{rgt - 1}** of the {size} x {size} input: a **{bottom - top} x {rgt - lft}** box. "
@@ -140,10 +140,10 @@ with tab_unit, layout.guard("drawing the unit's field"):
                                                  network, prepared.tensor)
     a, b = layout.flow(2, layout.LARGE_PICTURE_PX, "rf_effective_pictures")
     # both titles on two lines, so the two maps sit level
-    a.plotly_chart(field_figures.heat_figure(on_image, figures.subtitled("Effective field on this image",
+    charts.show(a, field_figures.heat_figure(on_image, figures.subtitled("Effective field on this image",
                                                                          "of the unit chosen above"), exact),
-                   key="rf_fig_erf")
-    b.plotly_chart(field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
+                key="rf_fig_erf")
+    charts.show(b, field_figures.heat_figure(averaged, figures.subtitled("Averaged effective field", f"over {about}"),
                                              exact), key="rf_fig_erf_mean")
     if not on_image.any():
         st.info("On this image the unit's gradient is 0 at every pixel: every path from the input to it passes a "
@@ -155,7 +155,7 @@ with tab_unit, layout.guard("drawing the unit's field"):
                "off towards its edges; a first convolution's is the absolute sum of its kernels, edges and all.")
 
 with tab_layers, layout.guard("tabulating the layers"):
-    st.plotly_chart(field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
+    charts.show(st, field_figures.growth_figure(fields, field.name, size), key="rf_fig_growth")
     st.markdown("Per layer and axis: $r_{out} = r_{in} + (k_{eff} - 1)\\,j_{in}$, $j_{out} = j_{in}\\,s$, "
                 "$start_{out} = start_{in} + ((k_{eff} - 1)/2 - p)\\,j_{in}$ with $k_{eff} = d(k - 1) + 1$. "
                 "Equivalently, r is the input size that the layers up to there, without their padding, turn into a "

@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from explorer import inputs, labels, mosaic, top_activations
-from explorer.ui import channel_grid, channel_links, evolution, image_sets, layout, model_input, state
+from explorer.ui import channel_grid, channel_links, charts, evolution, image_sets, layout, model_input, state
 
 layout.page_setup(layout.PAGES[4])
 st.title("Top activations")
@@ -76,11 +76,11 @@ with view, layout.guard("finding the top activations"):
     shown = range(first, min(first + PER_PAGE, channels))
     best = [top_activations.patches(result, images_set.images, network.model, images_set.size, c)[0] for c in shown]
     grid = f"ta_grid_{layer.name}_{first}_{st.session_state.ta_channel}"  # a fresh grid for each view: none selected
-    layout.cells(1, GRID_PX)[0].plotly_chart(
-        mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
-                             width_px=GRID_PX, selected=int(st.session_state.ta_channel) - first, ink=layout.ink()),
-        key=grid, on_select=functools.partial(channel_grid.open_clicked, grid, first, "ta_channel"),
-        selection_mode="points")
+    clickable = mosaic.images_figure(best, [f"{c}" for c in shown], "Click a channel", clickable=True, side=56,
+                                     width_px=GRID_PX, selected=int(st.session_state.ta_channel) - first,
+                                     ink=layout.ink())
+    charts.show(layout.cells(1, GRID_PX)[0], clickable, key=grid, selection_mode="points",
+                on_select=functools.partial(channel_grid.open_clicked, grid, first, "ta_channel"))
     st.number_input("Channel", 0, channels - 1, key="ta_channel", on_change=lambda: st.session_state.update(ta_page=0))
 
 if result is None:
@@ -97,7 +97,7 @@ with view, layout.guard("showing the channel"):
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"
         if maps > most:
             shown_maps = f"the first {most} of its {shown_maps}"
-        st.plotly_chart(mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
+        charts.show(st, mosaic.kernels_figure(layer.module.weight[channel:channel + 1].detach(),
                                               f"Its kernel ({shown_maps})", max_in=most, height=200,
                                               width_px=layout.VIEW_PX), key="ta_kernel")
     if picked is not None:

@@ -4,8 +4,8 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, inputs, labels, visualize
-from explorer.ui import (ascent_controls, channel_grid, channel_links, image_sets, layout, model_input, optimisation,
-                         state)
+from explorer.ui import (ascent_controls, channel_grid, channel_links, charts, image_sets, layout, model_input,
+                         optimisation, state)
 
 layout.page_setup(layout.PAGES[5])
 st.title("What excites a unit")
@@ -55,12 +55,12 @@ with view, layout.guard("optimising the image"):
         st.info("Random weights: the image shows what untrained filters happen to respond to, not a learned "
                 "feature. " + model_input.trained_hint(network, "see what training made it look for"))
     if shown:
-        left.plotly_chart(explain_figures.animation_figure([visualize.side_by_side(f.image) for f in shown],
+        charts.show(left, explain_figures.animation_figure([visualize.side_by_side(f.image) for f in shown],
                                                            [f.step for f in shown], choice.title, 300 if several
                                                            else 380, layout.VIEW_LEAST_PX // (1 if several else 2) - 8,
                                                            box=ascent_controls.unit_field(network, goal, config.images)),
-                          key="wx_fig_animation")
-        middle.plotly_chart(explain_figures.value_figure([f.step for f in outcome.frames],
+                    key="wx_fig_animation")
+        charts.show(middle, explain_figures.value_figure([f.step for f in outcome.frames],
                                                          [f.value for f in outcome.frames],
                                                          "Step by step", choice.value_axis), key="wx_fig_value")
         start, end = labels.alike(outcome.frames[0].value, outcome.frames[-1].value)
@@ -69,11 +69,11 @@ with view, layout.guard("optimising the image"):
                         + ascent_controls.several_values(outcome.frames, config)
                         + ascent_controls.read_back(choice, network, shown[-1].image))
         if goal.needs_image:
-            middle.plotly_chart(explain_figures.picture_figure(image, "Your image (what is inverted)" if goal.mode ==
+            charts.show(middle, explain_figures.picture_figure(image, "Your image (what is inverted)" if goal.mode ==
                                                                "invert" else "Your image (where it started)",
                                                                height=260), key="wx_fig_original")
         if (lowest := ascent_controls.well_below_last(outcome.frames)) is not None:
-            middle.plotly_chart(explain_figures.picture_figure(lowest.image.cpu(), f"The lowest error, at step "
+            charts.show(middle, explain_figures.picture_figure(lowest.image.cpu(), f"The lowest error, at step "
                                                                f"{lowest.step}", height=260), key="wx_fig_lowest")
 
 with view, layout.guard("optimising every channel"):

@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
-from explorer.ui import explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
+from explorer.ui import charts, explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
 from explorer.ui import map_row, which_map
 
 layout.page_setup(layout.PAGES[6])
@@ -140,11 +140,11 @@ with view, layout.guard("attacking the prediction"):
     third = layout.PICTURE_PX
     p, q, r = layout.cells(3, layout.PICTURE_PX)
     original, changed, fooled = explain_figures.attack_titles(class_name(result.before), class_name(result.after), eps)
-    p.plotly_chart(explain_figures.picture_figure(prepared.tensor, original, width_px=third), key="why_fig_original")
-    q.plotly_chart(explain_figures.perturbation_figure(result.perturbation, eps, width_px=third, title=changed),
-                   key="why_fig_delta")
+    charts.show(p, explain_figures.picture_figure(prepared.tensor, original, width_px=third), key="why_fig_original")
+    charts.show(q, explain_figures.perturbation_figure(result.perturbation, eps, width_px=third, title=changed),
+                key="why_fig_delta")
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
-    r.plotly_chart(explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
+    charts.show(r, explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
     quick = explanations.repeated_cam(cam, prepared.tensor)
     fast = explanations.repeated_smoothing(smooth, prepared.tensor)
     after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, fast,
@@ -158,9 +158,9 @@ with view, layout.guard("attacking the prediction"):
                          layout.cells(2, layout.SMALL_PICTURE_PX, column), height=220, width_px=layout.SMALL_PICTURE_PX)
     iterated = bool(st.session_state.why_iterated)
     sweep = explanations.eps_sweep(network, digest, prepared.tensor, iterated, goal)
-    st.plotly_chart(explain_figures.eps_figure(*sweep, result.label, classes, eps, target=goal,
+    charts.show(st, explain_figures.eps_figure(*sweep, result.label, classes, eps, target=goal,
                                                method="Iterated FGSM (10 steps)" if iterated else "FGSM"),
-                    key="why_fig_eps")
+                key="why_fig_eps")
 
 with view, layout.guard("searching the smallest change"):
     if smallest.asked():

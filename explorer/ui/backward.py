@@ -7,7 +7,7 @@ import torch
 
 from explorer import backprop, conv, export, figures, labels, step_figures
 from explorer.trace import Trace
-from explorer.ui import layout
+from explorer.ui import charts, layout
 
 INTRO = (
     "Backward: the loss's gradient dL/dy arrives at every output cell. Cell by cell, in the order the forward pass "
@@ -60,7 +60,7 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
     figs = step_figures.transposed_figures(backprop.spread_upstream(traced, grad), traced.weights.flip(-1, -2),
                                            by_flip, traced.padding)
     for i, (cell, fig) in enumerate(zip(layout.cells(len(figs), [f.layout.width for f in figs]), figs)):
-        cell.plotly_chart(fig, key=f"sb_bw_fig_{i}", width="content", config=layout.NO_TOOLBAR)
+        charts.show(cell, fig, key=f"sb_bw_fig_{i}", width="content", config=layout.NO_TOOLBAR)
     if torch.equal(traced.weights, traced.weights.flip(-1, -2)):
         st.caption("This kernel is its own 180° turn, so here the flip changes nothing: the lecture's zero-padding "
                    "example has a kernel where it shows.")
@@ -82,6 +82,6 @@ def whole_pass(traced: Trace, grad: torch.Tensor, padding_mode: conv.PaddingMode
         folded = backprop.fold_padding(traced, done.input_grad, padding_mode)
         st.markdown(f"dx above lies on the padded grid. On the input itself ({padding_mode} padding): "
                     f"{FOLDED[padding_mode]}.")
-        st.plotly_chart(figures.grid_figure(folded, "dx on the input itself", colorscale="RdBu_r", zmid=0),
-                        key="sb_bw_folded", width="content", config=layout.NO_TOOLBAR)
+        charts.show(st, figures.grid_figure(folded, "dx on the input itself", colorscale="RdBu_r", zmid=0),
+                    key="sb_bw_folded", width="content", config=layout.NO_TOOLBAR)
     return done

@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from explorer import labels, mosaic, visualize
-from explorer.ui import layout, memo, model_input
+from explorer.ui import charts, layout, memo, model_input
 from explorer.ui.model_input import Network
 
 PER_PAGE = 16  # channels in one grid: the page that holds the channel shown
@@ -49,11 +49,11 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
     title = (f"What drives each channel of {goal.layer} down" if goal.negative else
              f"What excites each channel of {goal.layer}")
     chart = f"wx_grid_{goal.index}"  # a fresh chart for each channel shown: nothing selected on it
-    layout.cells(1, GRID_PX)[0].plotly_chart(
-        mosaic.images_figure([m for m, _ in made], [f"{c}: {labels.alike(v)[0]}" for c, (_, v) in zip(shown, made)],
-                             title, clickable=True, side=96, width_px=GRID_PX, cols=4,
-                             selected=goal.index - first, ink=layout.ink()),
-        key=chart, on_select=functools.partial(open_clicked, chart, first, "wx_channel"), selection_mode="points")
+    captions = [f"{c}: {labels.alike(v)[0]}" for c, (_, v) in zip(shown, made)]
+    clickable = mosaic.images_figure([m for m, _ in made], captions, title, clickable=True, side=96, width_px=GRID_PX,
+                                     cols=4, selected=goal.index - first, ink=layout.ink())
+    charts.show(layout.cells(1, GRID_PX)[0], clickable, key=chart, selection_mode="points",
+                on_select=functools.partial(open_clicked, chart, first, "wx_channel"))
     st.caption("Under each: the channel and its mean activation at the last step. The channel shown above is "
                "outlined.")
 

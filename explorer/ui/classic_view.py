@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from explorer import classic, figures, images
-from explorer.ui import layout, state
+from explorer.ui import charts, layout, state
 
 WINDOWS = (3, 5, 7, 9)
 DECISION_COLOURS = ("black", "#3f7fff", "#ff9900", "white")  # no edge, weak dropped, weak kept, strong
@@ -69,7 +69,7 @@ def _canny(image: torch.Tensor) -> None:
                                         "4. Hysteresis: the edges", height=320))
     # two side by side where the view holds them at a useful size (columns left 100 px pictures at 1024 px)
     for i, place in enumerate(layout.flow(4, layout.LARGE_PICTURE_PX, "kl_canny_pictures")):
-        place.plotly_chart(figs[i], key=f"kl_fig_canny_{i}")
+        charts.show(place, figs[i], key=f"kl_fig_canny_{i}")
     n = classic.canny_counts(stages)
     st.caption(f"After thinning, {n['strong']:,} pixels are strong (white, at least {high}% of the "
                f"strongest gradient) and {n['weak']:,} weak (at least {low}%). Hysteresis kept {n['kept']:,} weak "
@@ -87,8 +87,8 @@ def _morphology(image: torch.Tensor, label: str) -> None:
     operation = a.selectbox("Operation", classic.MORPHOLOGY, key="kl_morph")
     size = b.select_slider("Window (px, odd: it has a centre)", WINDOWS, key="kl_msize")
     left, right = layout.flow(2, layout.LARGE_PICTURE_PX, "kl_morph_pictures")
-    left.plotly_chart(figures.image_figure(image, f"Input ({label})", height=320), key="kl_fig_morph_input")
-    right.plotly_chart(figures.image_figure(classic.morphology(image, operation, size).clamp(0, 1),
+    charts.show(left, figures.image_figure(image, f"Input ({label})", height=320), key="kl_fig_morph_input")
+    charts.show(right, figures.image_figure(classic.morphology(image, operation, size).clamp(0, 1),
                                             f"{operation.capitalize()}, {size}x{size} window", height=320),
-                       key="kl_fig_morph")
+                key="kl_fig_morph")
     st.caption(MORPHOLOGY_WORDS[operation])

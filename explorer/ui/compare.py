@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import figures, labels, mosaic, run_files, run_metrics, runs, train_figures
-from explorer.ui import lab, layout, state
+from explorer.ui import charts, lab, layout, state
 
 
 def _label(run: runs.Run) -> str:
@@ -44,7 +44,7 @@ def draw(listed: list[runs.Run]) -> None:
         return
     picked = [every[i] for i in chosen]
     smoothing, x, log_loss = lab.curve_view()  # as the run's curves above
-    st.plotly_chart(train_figures.comparison_figure(  # plotly reads <b>, <a href>... in a name: escaped
+    charts.show(st, train_figures.comparison_figure(  # plotly reads <b>, <a href>... in a name: escaped
         [(labels.plot_text(_label(r)), run_metrics.read(r.id)) for r in picked], smoothing=smoothing, x=x,
         log_loss=log_loss), key="tr_compare_fig")
     if smoothing:
@@ -59,5 +59,5 @@ def draw(listed: list[runs.Run]) -> None:
             place.caption(f"{labels.md_text(run.name)}: its filters cannot be shown: {exc}.")
             continue
         title = figures.subtitled(labels.plot_text(run.name), f"first-layer filters, step {step:,}")
-        place.plotly_chart(mosaic.kernels_figure(filters, title, height=300, width_px=FILTERS_PX),
-                           key=f"tr_compare_filters_{run.id}_{step}")
+        charts.show(place, mosaic.kernels_figure(filters, title, height=300, width_px=FILTERS_PX),
+                    key=f"tr_compare_filters_{run.id}_{step}")

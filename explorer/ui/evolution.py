@@ -7,7 +7,7 @@ import streamlit as st
 from torch import nn
 
 from explorer import mosaic, run_files, top_activations
-from explorer.ui import layout, memo
+from explorer.ui import charts, layout, memo
 from explorer.ui.image_sets import ImageSet
 from explorer.ui.model_input import Network
 
@@ -35,7 +35,7 @@ def draw(network: Network, layer: str, channel: int, images_set: ImageSet, lowes
         keep=16)
     rows = [top_activations.patches(result, images_set.images, _model_at(run_id, epoch), images_set.size, channel)
             for epoch, result in zip(epochs, results)]
-    st.plotly_chart(mosaic.rows_figure(rows, [f"epoch {e}" if e else "untrained" for e in epochs],
+    charts.show(st, mosaic.rows_figure(rows, [f"epoch {e}" if e else "untrained" for e in epochs],
                                        f"Its {'lowest' if lowest else 'top'} {results[0].k} patches before training "
                                        "and at the end of each kept epoch",
                                        width_px=layout.VIEW_PX), key="ta_epochs")

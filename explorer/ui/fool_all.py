@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, universal
-from explorer.ui import labelled, layout, memo
+from explorer.ui import charts, labelled, layout, memo
 from explorer.ui.labelled import TEST_IMAGES, TRAIN_IMAGES
 from explorer.ui.model_input import Network
 
@@ -39,9 +39,9 @@ def draw(network: Network, eps: float) -> None:
                                          "steps"))
     delta, names = result.perturbation, network.spec.classes
     picture, chart = st.columns([1, 2])
-    picture.plotly_chart(explain_figures.perturbation_figure(delta, eps, height=280, title="One pattern (±eps)"),
-                         key="why_fig_universal")
-    chart.plotly_chart(explain_figures.fooling_figure(result, names), key="why_fig_fooling")
+    charts.show(picture, explain_figures.perturbation_figure(delta, eps, height=280, title="One pattern (±eps)"),
+                key="why_fig_universal")
+    charts.show(chart, explain_figures.fooling_figure(result, names), key="why_fig_fooling")
     st.markdown(_reading(result, names, eps))
     _examples(result, test[0], names)
 
@@ -71,5 +71,5 @@ def _examples(result: universal.Universal, images: torch.Tensor, names: tuple[st
         image = (images[index].float() / 255 + result.perturbation).clamp(0, 1)
         title = (f"{explain_figures.class_name(int(result.before[index]), names)} → "
                  f"{explain_figures.class_name(int(result.after[index]), names)}")
-        column.plotly_chart(explain_figures.picture_figure(image, title, height=220, width_px=width),
-                            key=f"why_fig_universal_{index}")
+        charts.show(column, explain_figures.picture_figure(image, title, height=220, width_px=width),
+                    key=f"why_fig_universal_{index}")

@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from explorer import data, inputs, labels, models, mosaic, top_activations, user_images
-from explorer.ui import layout, memo, state
+from explorer.ui import charts, layout, memo, state
 
 TOP9_PX = 256  # two 3 x 3 grids side by side from a 1280 px window on
 SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
@@ -188,13 +188,13 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     whole, patched = layout.cells(2, TOP9_PX)
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
     boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
-    whole.plotly_chart(mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],
+    charts.show(whole, mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],
                                             cols=3, side=96, width_px=TOP9_PX, boxes=boxes, ink=layout.ink()),
-                       key=f"{key}_top9")
+                key=f"{key}_top9")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
-    patched.plotly_chart(mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
+    charts.show(patched, mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
                                               cols=3, side=96, width_px=TOP9_PX, ink=layout.ink()),
-                         key=f"{key}_patches")
+                key=f"{key}_patches")
     if lowest:
         whole.caption("Under each image: the channel's lowest response in it (its minimum over positions); outlined in "
                       "orange, the part of the image that unit sees (its patch, beside)."

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from explorer import inspect, kernels, labels, mosaic
-from explorer.ui import kernel_input, layout, state
+from explorer.ui import charts, kernel_input, layout, state
 
 KERNELS_PER_PAGE = 16  # filters (and input maps) in the grid
 LAYOUT_WORDS = {3: " in colour (R, G, B weights)", 1: ", one tile each, row by row"}
@@ -32,9 +32,9 @@ def draw(layer: inspect.Layer, layers: list[inspect.Layer]) -> None:
     rows = (f"input maps {first_in}..{min(first_in + KERNELS_PER_PAGE, inputs) - 1} of {inputs}" if in_pages > 1
             else f"{inputs} input maps")
     words = LAYOUT_WORDS.get(inputs, f" (columns) x {rows} (rows)")  # short: longer, it was cut at 1280 px
-    st.plotly_chart(mosaic.kernels_figure(weight, shown + words, width_px=layout.VIEW_PX, max_out=KERNELS_PER_PAGE,
+    charts.show(st, mosaic.kernels_figure(weight, shown + words, width_px=layout.VIEW_PX, max_out=KERNELS_PER_PAGE,
                                           max_in=KERNELS_PER_PAGE, first=first, first_in=first_in),
-                    key="lbl_fig_kernels")
+                key="lbl_fig_kernels")
     paged = (pages > 1) + (in_pages > 1)
     boxes = layout.cells(paged, layout.SETTING_PX) if paged else []
     if pages > 1:

@@ -15,7 +15,7 @@ import streamlit as st
 from torch import nn
 
 from explorer import architecture, labels, mosaic, run_files, run_metrics, runs, train_figures
-from explorer.ui import filter_view, layer_editor, layout, run_results, run_status, state, visitor
+from explorer.ui import charts, filter_view, layer_editor, layout, run_results, run_status, state, visitor
 
 # learning rates above these usually make the loss grow instead of fall (AdamW's default is 0.001; SGD's 0.01 to 0.1)
 # LeNet-5 on MNIST with the app's SGD (Nesterov momentum 0.9, one-cycle): 0.05 reached 95%, 0.3 to 0.9 stayed at chance
@@ -222,7 +222,7 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         # side by side where each gets half the view's width, else one under the other (the 300 px view at 1024 px)
         for place, fig, name in zip(layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}"), figures,
                                     ("loss", "accuracy")):
-            place.plotly_chart(fig, key=f"tr_{name}_{run_id}")
+            charts.show(place, fig, key=f"tr_{name}_{run_id}")
         if run.status == "running" and visitor.may_change(run.owner) and not run_status.paused_words(run):
             st.caption("The curves redraw each second while the run trains, which undoes a zoom: pause the run to "
                        "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
@@ -286,10 +286,10 @@ def _snapshot_view(run: runs.Run, steps: list[int], settings: Sequence[state.Set
     view = filter_view.choose()
     # side by side where each gets a useful size (figures sized for half the view), else one under the other
     left, right = layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_snapshots_{run.id}")
-    left.plotly_chart(filter_view.figure(run, steps, step, snap["filters"], view, RUN_VIEW_PX // 2),
-                      key=f"tr_filters_{run.id}_{step}")
+    charts.show(left, filter_view.figure(run, steps, step, snap["filters"], view, RUN_VIEW_PX // 2),
+                key=f"tr_filters_{run.id}_{step}")
     if "probe_maps" in snap:  # a snapshot written by hand, or by an older worker, may hold the filters alone
-        right.plotly_chart(mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
+        charts.show(right, mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
                                               height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run.id}_{step}")
     if "read_probabilities" in snap:  # a run saved before the readings were kept has none
         _readings(run.id, step, snap)

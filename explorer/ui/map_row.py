@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, cam as cams, explain_figures
-from explorer.ui import explanations, layout
+from explorer.ui import charts, explanations, layout
 from explorer.ui.explanations import Smoothing
 
 
@@ -63,8 +63,8 @@ def overlays(image: torch.Tensor, maps: Sequence[attribution.Attribution | None]
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
-        column.plotly_chart(explain_figures.heat_figure(image, result.heat, title, height, width_px),
-                            key=f"why_fig_{role}_{key}")
+        charts.show(column, explain_figures.heat_figure(image, result.heat, title, height, width_px),
+                    key=f"why_fig_{role}_{key}")
 
 
 def pair_titles(smooth: Smoothing, cam: str) -> tuple[str, str]:
@@ -82,8 +82,8 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
     seen = "What the model sees"
     if "<br>" in titles[0]:  # on two lines where the maps' titles are, to stay level with them
         seen += ":<br>{} x {} pixels".format(*image.shape[-2:])
-    columns[0].plotly_chart(explain_figures.picture_figure(image, seen, width_px=layout.PICTURE_PX),
-                            key="why_fig_input")
+    charts.show(columns[0], explain_figures.picture_figure(image, seen, width_px=layout.PICTURE_PX),
+                key="why_fig_input")
     overlays(image, maps, titles, "before", columns[1:])
     if guided is not None:  # where it wraps under the image, it says what it is made of
         columns[3].caption(f"= {' × '.join(pair_titles(smooth, cam))}")

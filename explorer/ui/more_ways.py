@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, explain_figures, export, labels
-from explorer.ui import explanations, layout, state
+from explorer.ui import charts, explanations, layout, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
@@ -45,16 +45,16 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     with left:  # each progress bar in its own column
         occ = explanations.occluded(network, digest, image, target, window)
         title = explain_figures.named_title("Occlusion", name(occ.target), half_least)
-        st.plotly_chart(explain_figures.signed_figure(image, occ.raw, title, "score drop", width_px=half,
+        charts.show(st, explain_figures.signed_figure(image, occ.raw, title, "score drop", width_px=half,
                                                       box=(*occ.worst, window) if occ.hurts else None),
-                        key="why_fig_occlusion")
+                    key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, name))
     with right:
         ig = explanations.integrated(network, digest, image, target, int(st.session_state.why_ig_steps),
                                      st.session_state.why_ig_base)
         title = explain_figures.named_title("Integrated gradients", name(ig.target), half_least)
-        st.plotly_chart(explain_figures.signed_figure(image, ig.raw.sum(0), title, "attribution", width_px=half),
-                        key="why_fig_ig")
+        charts.show(st, explain_figures.signed_figure(image, ig.raw.sum(0), title, "attribution", width_px=half),
+                    key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
     return occ, ig
 

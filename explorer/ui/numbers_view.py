@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import figures, filtering, mosaic
-from explorer.ui import layout, state
+from explorer.ui import charts, layout, state
 
 SIDE = 12  # the numbers' window: 12 x 12 pixels
 
@@ -75,15 +75,15 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
     top = _start(where, "Top row", "kl_top", h)
     left = _start(where, "Left column", "kl_left", w)
     chart = f"kl_overview_{top}_{left}"  # a fresh chart for each window: a click on the same place counts again
-    overview.plotly_chart(figures.window_figure(working[channel], top, left, SIDE, "The window"), key=chart,
-                          on_select=functools.partial(_move_window, chart, (h, w)), selection_mode="points",
-                          config=layout.NO_TOOLBAR)
+    charts.show(overview, figures.window_figure(working[channel], top, left, SIDE, "The window"), key=chart,
+                on_select=functools.partial(_move_window, chart, (h, w)), selection_mode="points",
+                config=layout.NO_TOOLBAR)
     overview.caption("Click the picture to move the window there.")
     region = working[channel, top:top + SIDE, left:left + SIDE]
     st.caption(f"Pixel values in [0, 1] of rows {top}..{top + region.shape[0] - 1}, "
                f"columns {left}..{left + region.shape[1] - 1} (point at or tap a cell for its value whole).")
-    st.plotly_chart(figures.numbers_figure(region, top, left, "The image as numbers", width_px=layout.VIEW_PX),
-                    key="kl_region", config=layout.NO_TOOLBAR)
+    charts.show(st, figures.numbers_figure(region, top, left, "The image as numbers", width_px=layout.VIEW_PX),
+                key="kl_region", config=layout.NO_TOOLBAR)
     rows_a, rows_b, cols_a, cols_b = (0, 0, 0, 0) if result is None else filtering.output_block(
         result, tuple(kernel.shape), chosen, top, left, SIDE)
     if rows_b <= rows_a or cols_b <= cols_a:
@@ -93,10 +93,10 @@ def draw(working: torch.Tensor, result: filtering.FilterResult | None, kernel: t
                f"{rows_a}..{rows_b - 1}, columns {cols_a}..{cols_b - 1}: the outputs whose windows are "
                "centred on the pixels above.")
     sums = filtering.window_sums(result, kernel, chosen, (rows_a, rows_b, cols_a, cols_b), channel)
-    st.plotly_chart(figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
+    charts.show(st, figures.numbers_figure(fmap[rows_a:rows_b, cols_a:cols_b], rows_a, cols_a,
                                            "The feature map as numbers", signed=True, sums=sums,
                                            width_px=layout.VIEW_PX),
-                    key="kl_region_out", config=layout.NO_TOOLBAR)
+                key="kl_region_out", config=layout.NO_TOOLBAR)
     st.caption("Point at or tap a number for its sum: the pixels under the kernel, each times its weight (pixels to 2 "
                "decimals, so the terms add up to the total only roughly)." if sums is not None else
                "A kernel larger than 5x5, or RGB summed, has too many products to write out on hover.")

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from explorer import export, field_figures, figures, inspect, labels, mosaic, unit_sum
-from explorer.ui import layout, state
+from explorer.ui import charts, layout, state
 
 SHOWN_TERMS = 8  # input maps written out in the sum; the others are added up in one term
 CAP = 8191  # far above any map count or map side: refuses only absurd link values
@@ -29,8 +29,8 @@ def closer_look(layer: inspect.Layer, out: torch.Tensor, closer: int) -> None:
     unit is computed (:func:`draw`, below it): CNN Explainer's click on a neuron."""
     fmap, title = out[closer], f"Map {closer} of {layer.name}"
     if not isinstance(layer.module, torch.nn.Conv2d) or fmap.numel() > CLICKABLE_CELLS:
-        st.plotly_chart(figures.feature_map_figure(fmap, "symmetric" if (out < 0).any() else "own", title),
-                        key="lbl_fig_closer")
+        charts.show(st, figures.feature_map_figure(fmap, "symmetric" if (out < 0).any() else "own", title),
+                    key="lbl_fig_closer")
         return
     clicked = mosaic.cell_from_click(st.session_state.get("lbl_closer_click"), tuple(fmap.shape))
     if clicked is not None and clicked != state.kept("lbl_closer_last"):  # a new click: its unit, taken apart
@@ -39,9 +39,9 @@ def closer_look(layer: inspect.Layer, out: torch.Tensor, closer: int) -> None:
     _clamp(layer.name, out)
     shown = st.session_state.lbl_sum and st.session_state.lbl_sum_map == closer
     unit = (st.session_state.lbl_sum_row, st.session_state.lbl_sum_col) if shown else None
-    st.plotly_chart(field_figures.clickable_map_figure(fmap, figures.subtitled(
-        title, "click a unit: how it is computed, below"), unit), key="lbl_closer_click", on_select="rerun",
-        selection_mode="points")
+    clickable = field_figures.clickable_map_figure(fmap, figures.subtitled(
+        title, "click a unit: how it is computed, below"), unit)
+    charts.show(st, clickable, key="lbl_closer_click", on_select="rerun", selection_mode="points")
 
 
 def draw(layer: inspect.Layer, x: torch.Tensor, out: torch.Tensor) -> None:
@@ -128,8 +128,8 @@ def _one_map(parts: unit_sum.UnitSum, unit: tuple, size: tuple[int, int]) -> Non
             (grids[0], parts.windows[i], f"Input map {shown} under the window", "gray", None, outside),
             (grids[1], parts.kernels[i], "Kernel slice", "RdBu_r", 0, (0, 0, 0, 0)),
             (grids[2], parts.products[i], "Products", "RdBu_r", 0, outside)):
-        place.plotly_chart(figures.grid_figure(values, title, colorscale=scale, zmid=zmid, cell_px=36, border=ring),
-                           key=f"lbl_sum_fig_{title.split()[0]}", config=layout.NO_TOOLBAR)
+        charts.show(place, figures.grid_figure(values, title, colorscale=scale, zmid=zmid, cell_px=36, border=ring),
+                    key=f"lbl_sum_fig_{title.split()[0]}", config=layout.NO_TOOLBAR)
     st.caption(f"Its taps read {_span('row', parts.rows)} and {_span('column', parts.cols)} "
                "of the input map, shaded as the map itself (dark: low)"
                + (", the padding outside the dashed line" if any(outside) else "")

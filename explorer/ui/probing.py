@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import figures, labels, probes
-from explorer.ui import labelled, layout, memo, model_input
+from explorer.ui import charts, labelled, layout, memo, model_input
 from explorer.ui.labelled import TEST_IMAGES, TRAIN_IMAGES
 from explorer.ui.model_input import Network
 
@@ -34,7 +34,7 @@ def draw(network: Network) -> None:
         lambda report: probes.probe(network.model, layers, train, test, classes, progress=report),
         lambda done, total: f"Training the classifier on {layers[done - 1]} (layer {done} of {total - 1})" if done
         else f"Reading {TRAIN_IMAGES + TEST_IMAGES:,} images through the network, then one classifier per layer")
-    st.plotly_chart(figures.probe_figure(result, classes), key="lbl_fig_probes")
+    charts.show(st, figures.probe_figure(result, classes), key="lbl_fig_probes")
     best = max(result, key=lambda p: p.test_accuracy)
     st.markdown(
         f"Each point is a separate **linear classifier** (softmax regression) trained on {TRAIN_IMAGES:,} "

@@ -8,7 +8,7 @@ import json
 import streamlit as st
 
 from explorer import architecture, models, mosaic, run_files, runs, train_figures, worker
-from explorer.ui import layout
+from explorer.ui import charts, layout
 
 
 def results(run: runs.Run, width_px: int) -> None:
@@ -23,7 +23,7 @@ def results(run: runs.Run, width_px: int) -> None:
     except ValueError as exc:  # its checkpoint's description damaged: the classes go unnamed
         st.warning(f"This run's results cannot be shown: {exc}.")
         return
-    st.plotly_chart(train_figures.confusion_figure(result["confusion"], classes), key=f"tr_confusion_{run.id}")
+    charts.show(st, train_figures.confusion_figure(result["confusion"], classes), key=f"tr_confusion_{run.id}")
     wrong = result["misclassified"].tolist()
     if wrong:
         test = _test_split(json.dumps(run.config, sort_keys=True))
@@ -32,9 +32,9 @@ def results(run: runs.Run, width_px: int) -> None:
         # view (for 1400 px, it left a band half as tall as the picture under it there), centred in a wider one
         captions = [f"{classes[int(test.labels[i])]}\n→ {classes[int(p)]}"
                     for i, p in zip(wrong, result["misclassified_predicted"].tolist())]
-        st.plotly_chart(mosaic.images_figure(pictures, captions, "Example mistakes (true → predicted)", cols=4,
+        charts.show(st, mosaic.images_figure(pictures, captions, "Example mistakes (true → predicted)", cols=4,
                                              side=56, width_px=width_px, ink=layout.ink()),
-                        key=f"tr_mistakes_{run.id}")
+                    key=f"tr_mistakes_{run.id}")
 
 
 def look_inside(run: runs.Run) -> None:

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, cam as cams, explain_figures
-from explorer.ui import explanations, layout, map_row, memo, state
+from explorer.ui import charts, explanations, layout, map_row, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
@@ -98,7 +98,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients",
                     "Guided Grad-CAM": guided_name(smooth, cam)}[method]
             for when, result in (("trained", trained), ("random", fresh)):
-                cell.plotly_chart(explain_figures.picture_figure(
+                charts.show(cell, explain_figures.picture_figure(
                     attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,
                     layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
             cell.caption(f"**{rho:.2f}**: {words(rho)}.")

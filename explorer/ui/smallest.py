@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from explorer import adversarial, explain_figures, inspect, labels, minimal
-from explorer.ui import layout, memo
+from explorer.ui import charts, layout, memo
 from explorer.ui.explanations import SMALL_IMAGE
 from explorer.ui.model_input import Network
 
@@ -81,23 +81,23 @@ def draw(network: Network, digest: str, image: torch.Tensor, chosen: int | None,
         return
     if len(wanted) > 1:
         names = tuple(name(k) for k in range(len(probabilities)))
-        st.plotly_chart(explain_figures.distance_figure(result, names, names[before]),
-                        key="why_fig_distances")
+        charts.show(st, explain_figures.distance_figure(result, names, names[before]),
+                    key="why_fig_distances")
     at = result.nearest
     change, target = result.changes[at], int(result.targets[at])
     largest = float(change.abs().max())
     third = layout.PICTURE_PX
     p, q, r = layout.cells(3, third)
     title = explain_figures.named_title("Original", f"{name(before)} ({labels.share(float(probabilities[before]))})", joiner=": ")
-    p.plotly_chart(explain_figures.picture_figure(image, title, width_px=third), key="why_fig_small_original")
-    q.plotly_chart(explain_figures.perturbation_figure(change, largest, width_px=third,
+    charts.show(p, explain_figures.picture_figure(image, title, width_px=third), key="why_fig_small_original")
+    charts.show(q, explain_figures.perturbation_figure(change, largest, width_px=third,
                                                        title=f"Change (±{largest:.2f})"), key="why_fig_small_change")
     q.caption("White: the largest increase, black the largest decrease, grey no change"
               + (" (in each of R, G and B)" if image.shape[0] == 3 else "")
               + f"; scaled to ±{largest:.2f}, not to eps like the FGSM picture above.")
     title = explain_figures.named_title("Reads", f"{name(target)} ({labels.share(float(result.probabilities[at, target]))})",
                                         joiner=": ")
-    r.plotly_chart(explain_figures.picture_figure(result.images[at], title, width_px=third), key="why_fig_small_image")
+    charts.show(r, explain_figures.picture_figure(result.images[at], title, width_px=third), key="why_fig_small_image")
     st.markdown(reading(result, name, chosen, fgsm()))
 
 

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import figures, mosaic
-from explorer.ui import layout, state
+from explorer.ui import charts, layout, state
 
 STOP_PLAY = "sb_stop_play"  # Play reached the end: the toggle above the steps turns off at the next whole run
 CLICK_PX = 30  # the invisible marker that takes a cell's click, in a 44 px cell
@@ -83,10 +83,10 @@ def draw(figs: list[go.Figure], cells: int, shape: tuple[int, int], what: str, s
     places = _places([fig.layout.width for fig in figs], stacked)
     for i, (cell, fig) in enumerate(zip(places, figs)):
         if i == cells:
-            cell.plotly_chart(fig, key="sb_cells", width="content", config=layout.NO_TOOLBAR, selection_mode="points",
-                              on_select=functools.partial(_go_to_clicked, shape))
+            charts.show(cell, fig, key="sb_cells", width="content", config=layout.NO_TOOLBAR, selection_mode="points",
+                        on_select=functools.partial(_go_to_clicked, shape))
         else:
-            cell.plotly_chart(fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
+            charts.show(cell, fig, key=f"sb_fig_{i}", width="content", config=layout.NO_TOOLBAR)
     st.caption(f"Pause Play to go to a step by clicking a cell of {what}." if playing() else
                f"Click a cell of {what} to go to its step.")
 

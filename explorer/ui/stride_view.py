@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import figures, labels, trace
-from explorer.ui import layout
+from explorer.ui import charts, layout
 
 
 def draw(traced: trace.Trace) -> None:
@@ -18,8 +18,8 @@ def draw(traced: trace.Trace) -> None:
     with st.expander(f"Stride {stride} = stride 1, then every {labels.ordinal(stride)} row and column"):
         cells = [(r, c) for r in rows for c in cols]
         title = f"Stride 1: {full.shape[0]} x {full.shape[1]}"
-        st.plotly_chart(figures.grid_figure(full, title, highlight=cells), key="sb_fig_stride1", width="content",
-                        config=layout.NO_TOOLBAR)
+        charts.show(st, figures.grid_figure(full, title, highlight=cells), key="sb_fig_stride1", width="content",
+                    config=layout.NO_TOOLBAR)
         st.markdown(f"The outlined cells, {labels.plural(len(rows), 'row')} {labels.listed(rows)} and "
                     f"{labels.plural(len(cols), 'column')} {labels.listed(cols)}, are the "
                     f"stride-{stride} output, cell for cell: a strided convolution is a convolution followed by "

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, explain_figures, faithfulness, labels
-from explorer.ui import explanations, layout, memo, state
+from explorer.ui import charts, explanations, layout, memo, state
 from explorer.ui.model_input import Network
 
 INTRO = (
@@ -141,6 +141,6 @@ def draw(network: Network, digest: str, image: torch.Tensor, maps: dict[str, att
             lambda report: faithfulness.compare(network.model, image, target, ranked, progress=report),
             lambda done, total: memo.counted("Deleting and inserting pixels", done, total, "orders"))
         for cell, insertion in zip(layout.flow(2, layout.LARGE_PICTURE_PX, "why_faith_curves"), (False, True)):
-            cell.plotly_chart(explain_figures.faithfulness_figure(curves, insertion, name),
-                              key=f"why_fig_{'insertion' if insertion else 'deletion'}")
+            charts.show(cell, explain_figures.faithfulness_figure(curves, insertion, name),
+                        key=f"why_fig_{'insertion' if insertion else 'deletion'}")
         st.caption(verdict(curves, name))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 pytest.importorskip("playwright", reason="playwright is not installed")
 pytest.importorskip("pytest_playwright", reason="pytest-playwright is not installed")
@@ -69,6 +70,24 @@ def test_a_drawn_digit_is_explained_and_fooled(app_url: str, page: Page, request
     assert "src=draw" in page.url and "eps=0.25" in page.url
     assert_no_exception(page)
     screenshot(page, request.node.name)
+
+
+def test_a_charts_camera_saves_it_four_times_as_sharp_under_its_title(app_url: str, page: Page) -> None:
+    """Plotly's camera had saved a map as it is on the screen, 164 px wide, as "newplot.png"; a screen reader now
+    hears each chart's title."""
+    open_page(page, app_url + "/why_prediction", "Prediction:")
+    chart = page.get_by_role("figure", name="Saliency, 3")
+    expect(chart).to_be_visible(timeout=30_000)
+    wait_for_app(page)
+    on_screen = chart.locator(".main-svg").first.bounding_box()
+    chart.hover()
+    with page.expect_download(timeout=30_000) as download:  # plotly draws the picture in the browser
+        chart.get_by_label("Download plot as a PNG").click()
+    saved = download.value
+    assert saved.suggested_filename == "saliency-3.png"
+    with Image.open(saved.path()) as picture:
+        assert picture.size == (round(4 * on_screen["width"]), round(4 * on_screen["height"]))
+    assert_no_exception(page)
 
 
 def test_invariance_switches_transformation(app_url: str, page: Page, request: pytest.FixtureRequest) -> None:
