@@ -20,7 +20,8 @@ All go through ``torchvision``'s feature extraction, plain forward passes and ``
 (no hooks on the model). The raw values equal Captum's ``Saliency(abs=True)``, ``Occlusion`` and
 ``IntegratedGradients(method="riemann_right")`` (the tests check); the ``heat`` map shown on the page is scaled to
 [0, 1] by its maximum, or to [-1, 1] by its largest magnitude for the signed maps (occlusion, integrated gradients
-summed over the colour channels).
+summed over the colour channels). :func:`clipped` draws a map as Captum's ``visualize_image_attr`` does by default:
+its largest values, 2% of its total, at full colour.
 """
 
 from __future__ import annotations
@@ -342,6 +343,29 @@ def unit_scaled(values: torch.Tensor) -> torch.Tensor:
     """``values`` over their maximum: [0, 1] for a map of evidence; zeros where nothing is above zero."""
     top = values.max()
     return values / top if top > 0 else torch.zeros_like(values)
+
+
+OUTLIERS = 2.0  # percent of a map's total magnitude drawn at full colour when clipped: Captum's ``outlier_perc``
+
+
+def clip_level(values: torch.Tensor, outliers: float = OUTLIERS) -> float:
+    """The magnitude at which a map's colours top out when its largest values, ``outliers`` percent of its total
+    magnitude, are clipped: the smallest of the sorted magnitudes whose running sum reaches the rest, (100 -
+    ``outliers``)% of the total (Captum's ``visualize_image_attr``). 0 for a map of zeros; ``outliers`` = 0: the
+    largest magnitude."""
+    magnitudes = values.detach().abs().flatten().double().sort().values
+    sums = magnitudes.cumsum(0)
+    if not len(sums) or sums[-1] <= 0:
+        return 0.0
+    at = int(torch.searchsorted(sums, sums[-1] * (100 - outliers) / 100))  # the first running sum that reaches it
+    return float(magnitudes[min(at, len(magnitudes) - 1)])
+
+
+def clipped(values: torch.Tensor, outliers: float = OUTLIERS) -> torch.Tensor:
+    """``values`` over their :func:`clip_level`, cut to [-1, 1] (to [0, 1] for a map of magnitudes): a few very
+    large gradients no longer leave the rest of the map dark. Zeros for a map of zeros."""
+    level = clip_level(values, outliers)
+    return (values / level).clamp(-1, 1) if level > 0 else torch.zeros_like(values)
 
 
 def _sign_scaled(values: torch.Tensor) -> torch.Tensor:

@@ -83,14 +83,16 @@ COLOUR_BAR_PX = 70  # the colour bar with its ticks, beside a signed map
 
 
 def signed_figure(image: torch.Tensor, values: torch.Tensor, title: str, what: str, height: int = 300,
-                  width_px: int | None = None, box: tuple[int, int, int] | None = None) -> go.Figure:
+                  width_px: int | None = None, box: tuple[int, int, int] | None = None,
+                  outliers: float = 0.0) -> go.Figure:
     """``values`` (H, W) over ``image`` (C, H, W) in grey: red where positive (evidence for the class), blue where
     negative (against), on one scale symmetric about 0 with a colour bar titled ``what`` (their unit), and each
-    pixel's value on hover. ``box`` = (top, left, side): a square outlined, as in :func:`boxed_figure`."""
+    pixel's value on hover. ``box`` = (top, left, side): a square outlined, as in :func:`boxed_figure`. The scale
+    ends at the largest magnitude, or with ``outliers`` at :func:`attribution.clip_level` (beyond it, full colour)."""
     rows, cols = values.shape  # the image's: pixel (r, c) at (r, c), where the map's hover names it
     fig = picture_figure(image.mean(0, keepdim=True), title, height,
                          None if width_px is None else width_px - COLOUR_BAR_PX)
-    top = float(values.abs().max()) or 1.0
+    top = attribution.clip_level(values, outliers) or 1.0
     fig.add_trace(go.Heatmap(z=values.float().numpy(), colorscale=SIGNED_SCALE, zmin=-top, zmax=top,
                              colorbar=dict(thickness=10, len=0.9, tickformat=".2g", tickfont=dict(size=10),
                                            title=dict(text=_two_lines(what, 12), side="right", font=dict(size=11))),
@@ -111,18 +113,22 @@ _BAR_PX = 34  # a colour bar under a picture, with its tick labels
 
 
 def heat_figure(image: torch.Tensor, heat: torch.Tensor, title: str, height: int = 300,
-                width_px: int | None = None) -> go.Figure:
+                width_px: int | None = None, outliers: float = 0.0) -> go.Figure:
     """``heat`` (H, W) in [0, 1] over ``image`` (C, H, W), as :func:`attribution.overlay` draws it, with its plasma
     colours in a bar under it (0 to 100% of the map's largest value) and each place's share on hover: what Captum's
-    ``visualize_image_attr`` shows beside its maps."""
+    ``visualize_image_attr`` shows beside its maps. With ``outliers`` (percent) the map is :func:`attribution.clipped`
+    first: its largest values, that share of its total, all at 100%."""
+    if outliers:
+        heat = attribution.clipped(heat, outliers)
     rows, cols = heat.shape
     block = -(-max(rows, cols) // HOVER_CELLS)
     shares = torch.nn.functional.avg_pool2d(heat.clamp(0, 1)[None, None].float(), block, ceil_mode=True)[0, 0]
     fig = picture_figure(attribution.overlay(image, heat), title, height, width_px)  # pixel (r, c) at (r, c)
     where = "row %{y}, column %{x}" if block == 1 else "about row %{y:.0f}, column %{x:.0f}"
+    share = f"of the scale (the largest {outliers:g}% of the map all 100%)" if outliers else "of the largest"
     fig.add_trace(go.Heatmap(z=(100 * shares).round().numpy(), x0=(block - 1) / 2, dx=block, y0=(block - 1) / 2,
                              dy=block, colorscale=_CLEAR, showscale=False, zmin=0, zmax=100,
-                             hovertemplate=f"{where}<br>%{{z:.0f}}% of the largest<extra></extra>"))
+                             hovertemplate=f"{where}<br>%{{z:.0f}}% {share}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False,
                              marker=dict(colorscale="Plasma", cmin=0, cmax=100, showscale=True,
                                          colorbar=dict(orientation="h", thickness=8, len=1, y=-0.02, yanchor="top",

@@ -252,3 +252,20 @@ def test_integrated_gradients_from_black_change_with_the_weights_on_the_digits_i
     trained = attribution.integrated_gradients(model, image, None, 32)
     fresh = attribution.integrated_gradients(attribution.randomized(model), image, trained.target, 32)
     assert attribution.rank_correlation(trained.heat, fresh.heat) < 0.8
+
+
+def test_clipping_draws_a_map_as_captums_visualize_image_attr_does_by_default():
+    """Captum's outlier_perc=2: the magnitude at which the sorted running sum reaches 98% of the total is the top."""
+    from captum.attr import visualization
+
+    torch.manual_seed(0)
+    signed = torch.randn(64, 64) ** 3  # heavy tails, as a gradient's: a few pixels dwarf the rest
+    for values, sign in ((signed, "all"), (signed.abs(), "absolute_value")):
+        theirs = visualization._normalize_attr(values.numpy().astype("float64"), sign, outlier_perc=2)
+        torch.testing.assert_close(attribution.clipped(values).double(), torch.from_numpy(theirs), rtol=1e-6,
+                                   atol=1e-9)
+    level = attribution.clip_level(signed)
+    assert level == pytest.approx(visualization._cumulative_sum_threshold(signed.abs().numpy(), 98), rel=1e-6)
+    assert 0 < level < float(signed.abs().max()) and attribution.clip_level(signed, 0) == float(signed.abs().max())
+    assert float((attribution.clipped(signed.abs()) == 1).float().sum()) > 1  # the outliers share the top colour
+    assert attribution.clip_level(torch.zeros(4, 4)) == 0 and attribution.clipped(torch.zeros(3)).eq(0).all()

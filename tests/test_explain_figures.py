@@ -199,6 +199,26 @@ def test_a_heat_map_shows_each_places_share_on_hover_and_its_colours_in_a_bar_un
     assert fig.layout.height - fig.layout.margin.b == plain.layout.height - plain.layout.margin.b  # as large
 
 
+def test_clipped_maps_draw_their_largest_values_at_full_colour_and_say_so_on_hover():
+    """Captum's outlier_perc: a map's largest values, 2% of its total, all at the top of the scale."""
+    from explorer import attribution
+
+    image, heat = torch.rand(1, 28, 28), torch.linspace(0, 1, 28 * 28).reshape(28, 28) ** 8  # a few large values
+    level = attribution.clip_level(heat)
+    clipped = explain_figures.heat_figure(image, heat, "Saliency, 3", width_px=164, outliers=2).data[1]
+    plain = explain_figures.heat_figure(image, heat, "Saliency, 3", width_px=164).data[1]
+    assert 0 < level < 1 and clipped.z[27][27] == plain.z[27][27] == 100
+    assert sum(v == 100 for row in clipped.z for v in row) > 1 == sum(v == 100 for row in plain.z for v in row)
+    assert clipped.z[20][0] == round(100 * min(float(heat[20, 0]) / level, 1))
+    assert "% of the scale (the largest 2% of the map all 100%)" in clipped.hovertemplate
+    assert "% of the largest" in plain.hovertemplate
+    values = torch.linspace(-2, 0.5, 28 * 28).reshape(28, 28) ** 3
+    signed = explain_figures.signed_figure(image, values, "Occlusion, 3", "score drop", outliers=2).data[1]
+    top = attribution.clip_level(values)
+    assert (signed.zmin, signed.zmax) == pytest.approx((-top, top)) and top < 8  # the raw values stay on hover
+    assert signed.z[0][0] == pytest.approx(-8.0)
+
+
 def test_a_large_heat_maps_hover_values_come_in_blocks_at_the_blocks_centres():
     heat = torch.zeros(224, 224)
     heat[:2, :2] = 1.0

@@ -58,13 +58,22 @@ def titled(maps: Sequence[attribution.Attribution | None], titles: Sequence[str]
 
 def overlays(image: torch.Tensor, maps: Sequence[attribution.Attribution | None], titles: Sequence[str], key: str,
              columns: Sequence, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
-    """``maps`` over one image, one a column ``width_px`` wide, titled ``titles``."""
+    """``maps`` over one image, one a column ``width_px`` wide, titled ``titles``, clipped as the page asks
+    (:func:`explanations.outliers`)."""
     for column, role, title, result in zip(columns, ("gradient", "cam", "guided"), titles, maps):
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
-        charts.show(column, explain_figures.heat_figure(image, result.heat, title, height, width_px),
-                    key=f"why_fig_{role}_{key}")
+        figure = explain_figures.heat_figure(image, result.heat, title, height, width_px, explanations.outliers())
+        charts.show(column, figure, key=f"why_fig_{role}_{key}")
+
+
+def scale_words() -> str:
+    """How the maps' colours are scaled, as the page draws them."""
+    if explanations.outliers():
+        return (f"Each map's largest values, {explanations.outliers():g}% of its total, are all drawn at full colour "
+                "and the rest scaled to them, as Captum draws maps")
+    return "Each map is scaled to its largest value"
 
 
 def pair_titles(smooth: Smoothing, cam: str) -> tuple[str, str]:
@@ -89,8 +98,9 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
         columns[3].caption(f"= {' × '.join(pair_titles(smooth, cam))}")
     if before[1] is not None and float(before[1].raw.max()) <= 0:
         st.info(explanations.zero_cam_note(cam, layer, name(before[1].target)))
-    st.caption("Each map is scaled to its largest value: yellow matters most, orange and purple less, no colour not "
-               "at all (the bar under it; hover for a place's share)."
+    explanations.pick_clip(st)
+    st.caption(scale_words() + ": yellow matters most, orange and purple less, no colour not at all (the bar under it; "
+               "hover for a place's share)."
                + (f" {cams.METHODS[cam]} at `{layer}`, whose maps are {' x '.join(map(str, layer_shape))}"
                   ": it cannot be finer than that, each value drawn at its unit's receptive field centre "
                   "(pytorch-grad-cam stretches the map over the image)." if layer else "")

@@ -40,12 +40,12 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                             "nothing: black says nothing about the background of a digit; the image blurred keeps "
                             "its colours and asks about its edges.")
     publish()
-    window, half = side // int(st.session_state.why_occ), layout.VIEW_PX // 2
+    window, half, clip = side // int(st.session_state.why_occ), layout.VIEW_PX // 2, explanations.outliers()
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
     with left:  # each progress bar in its own column
         occ = explanations.occluded(network, digest, image, target, window)
         title = explain_figures.named_title("Occlusion", name(occ.target), half_least)
-        charts.show(st, explain_figures.signed_figure(image, occ.raw, title, "score drop", width_px=half,
+        charts.show(st, explain_figures.signed_figure(image, occ.raw, title, "score drop", width_px=half, outliers=clip,
                                                       box=(*occ.worst, window) if occ.hurts else None),
                     key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, name))
@@ -53,7 +53,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         ig = explanations.integrated(network, digest, image, target, int(st.session_state.why_ig_steps),
                                      st.session_state.why_ig_base)
         title = explain_figures.named_title("Integrated gradients", name(ig.target), half_least)
-        charts.show(st, explain_figures.signed_figure(image, ig.raw.sum(0), title, "attribution", width_px=half),
+        charts.show(st, explain_figures.signed_figure(image, ig.raw.sum(0), title, "attribution", width_px=half,
+                                                      outliers=clip),
                     key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
     return occ, ig

@@ -61,6 +61,11 @@ def guided_name(smooth: Smoothing, cam: str) -> str:
     return name if explain_figures.title_fits(f"{name}:", layout.SMALL_PICTURE_PX) else name.replace("Guided ", "G. ")
 
 
+def shown(heat: torch.Tensor) -> torch.Tensor:
+    """A map's magnitudes as the page's other maps are drawn (clipped where it asks): scaled to their largest."""
+    return attribution.clipped(heat.abs(), explanations.outliers())
+
+
 def words(rho: float) -> str:
     """How much a map changed with the weights, in words (Spearman's rho of the magnitudes)."""
     if rho >= 0.8:
@@ -99,6 +104,6 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "Guided Grad-CAM": guided_name(smooth, cam)}[method]
             for when, result in (("trained", trained), ("random", fresh)):
                 charts.show(cell, explain_figures.picture_figure(
-                    attribution.overlay(image, result.heat.abs()), f"{name}:<br>{when}", 200,
+                    attribution.overlay(image, shown(result.heat)), f"{name}:<br>{when}", 200,
                     layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
             cell.caption(f"**{rho:.2f}**: {words(rho)}.")

@@ -1,11 +1,13 @@
 """The "Why this prediction" page through the entry point: maps, the attack, links and bad input."""
 
+import base64
 import re
 
+import numpy as np
 import pytest
 import torch
 
-from explorer import explain_figures, export
+from explorer import attribution, explain_figures, export
 from tests.apptest import app, figures, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
@@ -383,3 +385,17 @@ def test_a_link_to_a_drawing_opened_elsewhere_shows_the_models_sample(page, mode
     assert f"Meanwhile this shows the sample {sample}." in text(at)
     assert not any(i.value == "Choose an image to start." for i in at.info)
     assert at.query_params["src"] in ("draw", ["draw"])  # the link stays a drawing's
+
+
+def test_clipping_draws_every_map_with_its_largest_values_at_full_colour_and_goes_into_the_link():
+    at = app(PAGE, clip="1")
+    no_crash(at)
+    assert at.toggle(key="why_clip").value and "Each map's largest values, 2% of its total" in text(at)
+    charts = {f["layout"]["title"]["text"]: f for f in figures(at)}
+    assert "the largest 2% of the map all 100%" in charts["Saliency, 3"]["data"][1]["hovertemplate"]
+    occlusion = charts["Occlusion, 3"]["data"][1]
+    drops = np.frombuffer(base64.b64decode(occlusion["z"]["bdata"]), dtype=occlusion["z"]["dtype"])
+    assert occlusion["zmax"] == pytest.approx(attribution.clip_level(torch.from_numpy(drops.copy())))
+    assert occlusion["zmax"] < np.abs(drops).max()  # beyond it: full colour
+    at.toggle(key="why_clip").set_value(False).run()
+    assert "clip" not in at.query_params and "Each map is scaled to its largest value" in text(at)
