@@ -1,4 +1,4 @@
-"""A worked example as Markdown and LaTeX tables, for handouts and slides."""
+"""A worked example as Markdown and LaTeX tables, for handouts and slides; maps and images as files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import torch
+from PIL import Image
 
 
 def number(value: float, decimals: int = 2) -> str:
@@ -103,4 +104,14 @@ def arrays_npz(named: dict[str, torch.Tensor], settings: dict | None = None) -> 
         arrays["settings"] = np.array(json.dumps(settings))
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def png_bytes(image: torch.Tensor) -> bytes:
+    """A (C, H, W) image in [0, 1] (one channel or three) as a PNG of exactly its pixels: grey or RGB, 8 bits."""
+    if image.dim() != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"a PNG needs a (1 or 3, H, W) image, not {tuple(image.shape)}")
+    pixels = (image.detach().float().cpu().clamp(0, 1) * 255).round().byte().numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[0] if len(pixels) == 1 else pixels.transpose(1, 2, 0)).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer import explain_figures, inputs, labels, visualize
+from explorer import explain_figures, export, inputs, labels, visualize
 from explorer.ui import (ascent_controls, channel_grid, channel_links, charts, image_sets, layout, model_input,
                          optimisation, state)
 
@@ -68,6 +68,12 @@ with view, layout.guard("optimising the image"):
                         f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames, config)
                         + ascent_controls.several_values(outcome.frames, config)
                         + ascent_controls.read_back(choice, network, shown[-1].image))
+        made = visualize.side_by_side(shown[-1].image).cpu()
+        middle.download_button(
+            "Download the image (PNG)", export.png_bytes(made), icon=":material/download:", key="wx_png",
+            file_name="-".join(labels.file_stem(part, 60) for part in (choice.title, network.spec.name)) + ".png",
+            mime="image/png", help=f"The image at step {shown[-1].step}, exactly its {made.shape[-1]} x "
+                                   f"{made.shape[-2]} pixels" + (", the images side by side" if several else "") + ".")
         if goal.needs_image:
             charts.show(middle, explain_figures.picture_figure(image, "Your image (what is inverted)" if goal.mode ==
                                                                "invert" else "Your image (where it started)",

@@ -1,9 +1,10 @@
-"""Markdown and LaTeX export of a worked example."""
+"""Markdown and LaTeX export of a worked example; maps and images as files."""
 
 import io
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from explorer import examples, export
@@ -60,3 +61,17 @@ def test_a_handout_starts_with_its_settings_and_rounds_by_name():
     assert markdown.startswith("Settings.\n\n**kernel**") and "| 0.25 | 0.5 |" in markdown and "| 1.7 |" in markdown
     assert export.example_latex(named, 0, "Settings.").startswith("Settings.\n\n% kernel")
 
+
+
+def test_an_image_goes_into_a_png_pixel_for_pixel():
+    from PIL import Image
+
+    grey, colour = torch.rand(1, 5, 7), torch.rand(3, 4, 6)
+    for image, mode in ((grey, "L"), (colour, "RGB")):
+        with Image.open(io.BytesIO(export.png_bytes(image))) as png:
+            assert png.mode == mode and png.size == (image.shape[2], image.shape[1])
+            pixels = torch.from_numpy(np.array(png)).reshape(image.shape[1], image.shape[2], -1).permute(2, 0, 1)
+        assert torch.equal(pixels, (image * 255).round().byte())
+    assert export.png_bytes(torch.full((1, 2, 2), 2.0)) == export.png_bytes(torch.ones(1, 2, 2))  # cut to [0, 1]
+    with pytest.raises(ValueError, match="a PNG needs a"):
+        export.png_bytes(torch.rand(2, 4, 4))

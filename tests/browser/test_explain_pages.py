@@ -30,6 +30,11 @@ def test_ascent_forms_an_image_and_plays_it_back(app_url: str, page: Page, reque
     page.get_by_text("Play", exact=True).click()  # plotly's animation, in the browser alone
     page.wait_for_timeout(500)
     assert "channel=5" in page.url and "steps=48" in page.url
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Download the image (PNG)").click()
+    assert download.value.suggested_filename == "what-excites-channel-5-of-conv2-lenet5.png"
+    with Image.open(download.value.path()) as made:
+        assert made.size == (28, 28) and made.mode == "L"  # its own pixels, not the picture on the screen
     assert_no_exception(page)
     screenshot(page, request.node.name)
 

@@ -27,6 +27,8 @@ def test_defaults_ascend_a_channel_of_lenet5_beside_its_top9():
     assert len(values) == 33 and values[-1] > values[0]
     assert "at the start" in text(at)
     assert at.query_params["steps"] in ("32", ["32"])
+    png = next(b for b in at.get("download_button") if b.label == "Download the image (PNG)")
+    assert png.help == "The image at step 32, exactly its 28 x 28 pixels."  # Lucent's users save theirs too
 
 
 def test_a_unit_link_reproduces_the_view():
