@@ -160,6 +160,15 @@ def test_integrated_gradients_equal_captums_and_add_up_to_the_score_change(case)
     assert float(many.raw.sum()) == pytest.approx(change, abs=0.01 + 0.05 * abs(change))
 
 
+def test_one_step_from_black_is_gradient_times_input_as_captums_input_x_gradient(case):
+    from captum.attr import InputXGradient
+
+    model, images, _ = case
+    ours = attribution.integrated_gradients(model, images[0], None, steps=1)
+    theirs = InputXGradient(model).attribute(images[:1].clone().requires_grad_(), target=ours.target)[0]
+    torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-6)
+
+
 def test_a_frozen_cached_model_gives_the_same_maps_and_keeps_no_hooks():
     image = torch.rand(1, 28, 28)
     model = models.build("lenet5", pretrained=True)

@@ -260,8 +260,14 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
     added, moved = float(pixels.sum()), ig.score - ig.baseline_score
     pro, contra = float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
     start = BASELINE_WORDS[ig.baseline]
-    return (f"Sundararajan et al.: the gradient averaged over {ig.steps} images on the way from {start} to yours, "
-            "times the pixel's change, summed over the colour channels. Red: the pixel raises the class score (the "
+    if ig.steps > 1:
+        recipe = f"the gradient averaged over {ig.steps} images on the way from {start} to yours"
+    else:  # the path's one point is the image itself
+        recipe = ("in one step, the gradient at your image alone" + (
+            " (from black this is **gradient × input**: Shrikumar et al. 2016, Captum's InputXGradient)"
+            if ig.baseline == "black" else ""))
+    return (f"Sundararajan et al.: {recipe}, times the pixel's change, summed over the colour channels. Red: the "
+            "pixel raises the class score (the "
             "network's output before the softmax), blue: it lowers it. "
             f"The attributions add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved "
             f"{moved:.3f} from {start} to your image (off by {abs(added - moved):.3f}: the steps' sum only approaches "

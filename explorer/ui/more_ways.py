@@ -14,7 +14,7 @@ from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
 OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
-IG_STEPS = (8, 16, 32, 64, 128)
+IG_STEPS = (1, 8, 16, 32, 64, 128)  # 1 step from black: the gradient times the input (Shrikumar et al. 2016)
 
 
 def settings() -> list[state.Setting]:

@@ -399,3 +399,12 @@ def test_clipping_draws_every_map_with_its_largest_values_at_full_colour_and_goe
     assert occlusion["zmax"] < np.abs(drops).max()  # beyond it: full colour
     at.toggle(key="why_clip").set_value(False).run()
     assert "clip" not in at.query_params and "Each map is scaled to its largest value" in text(at)
+
+
+def test_one_integration_step_from_black_is_named_gradient_times_input():
+    at = app(PAGE, steps="1")
+    no_crash(at)
+    assert at.select_slider(key="why_ig_steps").value == 1
+    assert "in one step, the gradient at your image alone (from black this is **gradient × input**" in text(at)
+    at.selectbox(key="why_ig_base").set_value("blurred").run()
+    assert "gradient × input" not in text(at) and "in one step, the gradient at your image alone, times" in text(at)
