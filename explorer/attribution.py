@@ -195,11 +195,12 @@ def baseline_image(image: torch.Tensor, kind: str = "black") -> torch.Tensor:
 
 
 def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, window: int = 7,
-              stride: int | None = None, fill: float | Sequence[float] | None = None, batch: int | None = None,
+              stride: int | None = None, fill: float | Sequence[float] | str | None = None, batch: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> Occlusion:
     """Slide a ``window`` x ``window`` square of colour ``fill`` (one value per channel, or one for all; default:
-    the image's own mean colour, which adds no pattern of its own) over ``image`` (C, H, W) in [0, 1] by
-    ``stride`` (default: half a square); squares at the right and bottom edges are cut by the border.
+    the image's own mean colour, which adds no pattern of its own), or of a :func:`baseline_image` (``fill`` its
+    kind: "blurred" covers a square with the same square of the image blurred), over ``image`` (C, H, W) in [0, 1]
+    by ``stride`` (default: half a square); squares at the right and bottom edges are cut by the border.
     ``progress(done, total)`` follows the covered images, ``batch`` at a time (default: by the image's size).
     """
     stride = max(1, window // 2) if stride is None else stride
@@ -208,8 +209,11 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
     x = image.detach().to(inspect.device_of(model))
     height, width = x.shape[-2:]
     batch = batch or per_pass(x, 64)
-    fill = x.mean((1, 2)) if fill is None else torch.as_tensor(fill, dtype=x.dtype, device=x.device)
-    cover = fill.reshape(-1, 1, 1).expand_as(x)
+    if isinstance(fill, str):
+        cover = baseline_image(x, fill)
+    else:
+        colour = x.mean((1, 2)) if fill is None else torch.as_tensor(fill, dtype=x.dtype, device=x.device)
+        cover = colour.reshape(-1, 1, 1).expand_as(x)
     squares = [(top, left) for top in _starts(height, window, stride) for left in _starts(width, window, stride)]
     with torch.no_grad():
         logits = model(x[None])

@@ -117,6 +117,14 @@ def test_occlusion_equals_captums(case):
         for channel in theirs[0]:  # the square covers every channel: one map, repeated
             torch.testing.assert_close(ours.raw, channel, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(ours.heat, ours.raw / ours.raw.abs().max())  # signed: a rise is not hidden
+    for kind in attribution.BASELINES:  # a square of the baseline image: Captum's baselines of the input's shape
+        ours = attribution.occlusion(model, image, None, size // 4, fill=kind)
+        theirs = Occlusion(model).attribute(image[None], sliding_window_shapes=(channels, size // 4, size // 4),
+                                            strides=(channels, size // 8, size // 8), target=ours.target,
+                                            baselines=attribution.baseline_image(image, kind)[None])
+        torch.testing.assert_close(ours.raw, theirs[0, 0], rtol=1e-4, atol=1e-5)
+    assert torch.equal(attribution.occlusion(model, image, None, size // 4, fill="black").raw,
+                       attribution.occlusion(model, image, None, size // 4, fill=0.0).raw)
 
 
 def test_occlusion_finds_the_square_that_hurts_most():

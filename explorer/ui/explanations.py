@@ -186,12 +186,13 @@ def explained(network: Network, digest: str, image: torch.Tensor, target: int | 
         else f"{cam.METHODS[method]} at {layer}...", keep=32)
 
 
-def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None,
-             window: int) -> attribution.Occlusion:
-    """Occlusion by a square of the image's mean colour, half a square apart, with progress."""
+def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None, window: int,
+             fill: str = "mean") -> attribution.Occlusion:
+    """Occlusion by squares of ``fill`` (a kind of :func:`attribution.baseline_image`), half a square apart, with
+    progress."""
     return memo.computed(
-        "why_occ", (network.key, digest, target, window),
-        lambda report: attribution.occlusion(network.model, image, target, window, progress=report),
+        "why_occ", (network.key, digest, target, window, fill),
+        lambda report: attribution.occlusion(network.model, image, target, window, fill=fill, progress=report),
         lambda done, total: memo.counted("Covering the image square by square", done, total, "covered images read"))
 
 
@@ -231,16 +232,22 @@ def occluder(fractions: tuple[int, ...]) -> Callable[[str], int]:
     return parse
 
 
-def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str]) -> str:
-    """What the occlusion map shows, and what covering its worst square does (``name``: a class's name)."""
+FILL_WORDS = {"mean": "the image's own mean colour", "black": "black",
+              "blurred": "the same square of the image blurred", "noise": "random noise"}  # what covers a square
+
+
+def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str], fill: str = "mean") -> str:
+    """What the occlusion map shows, covered with ``fill``, and what covering its worst square does (``name``: a
+    class's name)."""
     what, before, after = name(occ.target), occ.probabilities[occ.target], occ.worst_probability
-    note = (f"Zeiler & Fergus's test (they used a grey square): cover a {occ.window} x {occ.window} square with the "
-            f"image's own mean colour, slide it "
+    note = (f"Zeiler & Fergus's test (they used a grey square): cover a {occ.window} x {occ.window} square with "
+            f"{FILL_WORDS[fill]}, slide it "
             f"by {occ.stride} px and read the network again. Each pixel shows how much covering it lowers the class "
             "score (the network's output before the softmax), averaged over the squares that covered it: red, the "
             "score falls (evidence for the class); blue, it rises (evidence against). ")
     if occ.changes_nothing:
-        return note + "Here no square changes the score: each one is the colour of what it covers."
+        return note + ("Here no square changes the score: each one is the colour of what it covers."
+                       if fill == "mean" else "Here no square changes the score.")
     if not occ.hurts:
         return note + (f"Here covering any square raises the score of {what} ({before:.2%}): no part of the image "
                        "speaks for it, so no square is outlined.")

@@ -20,6 +20,7 @@ IG_STEPS = (1, 8, 16, 32, 64, 128)  # 1 step from black: the gradient times the 
 def settings() -> list[state.Setting]:
     return [
         state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
+        state.Setting("why_occ_fill", "fill", "mean", state.choice(attribution.BASELINES)),
         state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
         state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
     ]
@@ -31,8 +32,14 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     st.subheader("Two more ways to ask")
     side = min(image.shape[-2:])
     left, right = st.columns(2)
-    left.select_slider("Occluding square", OCCLUDERS, key="why_occ",
-                       format_func=lambda d: f"{side // d} px (1/{d} of the side)")
+    square_box, fill_box = left.columns([3, 2], vertical_alignment="bottom")
+    square_box.select_slider("Occluding square", OCCLUDERS, key="why_occ",
+                             format_func=lambda d: f"{side // d} px (1/{d} of the side)")
+    fill_box.selectbox("Covered with", attribution.BASELINES, key="why_occ_fill",
+                       format_func=lambda kind: {"mean": "mean colour"}.get(kind, kind),
+                       help="What covers each square: the image's mean colour adds no pattern of its own; black is "
+                            "Captum's default (Zeiler & Fergus used grey); the image blurred hides only the square's "
+                            "fine detail; noise adds a pattern of its own. Each asks a different question.")
     steps_box, base_box = right.columns([3, 2], vertical_alignment="bottom")  # the maps below stay level
     steps_box.select_slider("Integration steps", IG_STEPS, key="why_ig_steps")
     base_box.selectbox("From", attribution.BASELINES, key="why_ig_base",
@@ -43,12 +50,13 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     window, half, clip = side // int(st.session_state.why_occ), layout.VIEW_PX // 2, explanations.outliers()
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
     with left:  # each progress bar in its own column
-        occ = explanations.occluded(network, digest, image, target, window)
+        fill = st.session_state.why_occ_fill
+        occ = explanations.occluded(network, digest, image, target, window, fill)
         title = explain_figures.named_title("Occlusion", name(occ.target), half_least)
         charts.show(st, explain_figures.signed_figure(image, occ.raw, title, "score drop", width_px=half, outliers=clip,
                                                       box=(*occ.worst, window) if occ.hurts else None),
                     key="why_fig_occlusion")
-        st.caption(explanations.occlusion_note(occ, name))
+        st.caption(explanations.occlusion_note(occ, name, fill))
     with right:
         ig = explanations.integrated(network, digest, image, target, int(st.session_state.why_ig_steps),
                                      st.session_state.why_ig_base)
@@ -78,7 +86,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "smoothgrad": {"copies": smooth.copies, "noise_sd": smooth.noise} if smooth.copies else None,
                 "guided": smooth.guided,
                 "cam": {"method": method, "layer": layer} if cam is not None else None,
-                "occlusion": {"window": occ.window, "stride": occ.stride, "fill": "the image's mean colour"},
+                "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline}}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",

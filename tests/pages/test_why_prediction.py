@@ -408,3 +408,14 @@ def test_one_integration_step_from_black_is_named_gradient_times_input():
     assert "in one step, the gradient at your image alone (from black this is **gradient × input**" in text(at)
     at.selectbox(key="why_ig_base").set_value("blurred").run()
     assert "gradient × input" not in text(at) and "in one step, the gradient at your image alone, times" in text(at)
+
+
+def test_occlusion_covers_with_the_fill_chosen_and_the_link_keeps_it():
+    at = app(PAGE)
+    no_crash(at)
+    assert at.selectbox(key="why_occ_fill").value == "mean" and "square with the image's own mean colour" in text(at)
+    at.selectbox(key="why_occ_fill").set_value("blurred").run()
+    assert "cover a 7 x 7 square with the same square of the image blurred" in text(at)
+    assert at.query_params["fill"] in ("blurred", ["blurred"])
+    black = app(PAGE, fill="black")
+    assert "cover a 7 x 7 square with black, slide it" in text(black)
