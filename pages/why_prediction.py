@@ -155,7 +155,8 @@ with view, layout.guard("attacking the prediction"):
                                            (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")
         map_row.overlays(image, pair, map_row.pair_titles(fast, quick), f"{when.lower()}_attack",
-                         layout.cells(2, layout.SMALL_PICTURE_PX, column), height=220, width_px=layout.SMALL_PICTURE_PX)
+                         layout.cells(2, layout.SMALL_PICTURE_PX, column), height=220, width_px=layout.SMALL_PICTURE_PX,
+                         about=f"{when.lower()} the attack, read as {class_name(pair[0].target)}")
     iterated = bool(st.session_state.why_iterated)
     sweep = explanations.eps_sweep(network, digest, prepared.tensor, iterated, goal)
     charts.show(st, explain_figures.eps_figure(*sweep, result.label, classes, eps, target=goal,

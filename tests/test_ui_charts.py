@@ -23,6 +23,8 @@ def test_a_title_in_plain_words_on_one_line():
     assert charts.title_words(_titled("<b>Guided SG × Grad-CAM</b>: cat")) == "Guided SG × Grad-CAM: cat"
     assert charts.title_words(_titled("run &lt;b&gt;net")) == "run <b>net"  # a run's name, escaped for plotly: as typed
     assert charts.title_words(_titled(None)) == ""
+    subtitled = 'conv2, unit (5, 5)<br><span style="font-size: 12px">10 x 10 map</span>'
+    assert charts.title_words(_titled(subtitled)) == "conv2, unit (5, 5), 10 x 10 map"  # a line break read as a pause
 
 
 def test_the_saved_picture_is_four_times_sharper_and_named_after_the_title_or_the_key():
@@ -43,13 +45,16 @@ def _script():
     left, right = st.columns(2)
     charts.show(left, go.Figure(layout=dict(title="Grad-CAM,<br>cat")), key="titled")
     charts.show(right, go.Figure(), key="bare", config=layout.NO_TOOLBAR)
+    charts.show(st, go.Figure(layout=dict(title="Saliency")), key="named", name="Saliency, after the attack")
 
 
 def test_a_chart_carries_its_export_options_beside_its_own_and_its_title_for_a_screen_reader():
     at = AppTest.from_function(_script, default_timeout=TIMEOUT).run()
-    titled, bare = at.get("plotly_chart")
+    titled, bare, named = at.get("plotly_chart")
     assert titled.proto.alt == "Grad-CAM, cat" and not bare.proto.alt  # no title: no name rather than a vague one
     assert json.loads(titled.proto.config)["toImageButtonOptions"]["filename"] == "grad-cam-cat"
+    assert named.proto.alt == "Saliency, after the attack"  # more than its title, where the page tells them apart
+    assert json.loads(named.proto.config)["toImageButtonOptions"]["filename"] == "saliency-after-the-attack"
     options = {"format": "png", "scale": 4, "filename": "bare"}
     assert json.loads(bare.proto.config) == {"toImageButtonOptions": options, "displayModeBar": False}
 

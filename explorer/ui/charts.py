@@ -20,23 +20,26 @@ STEM_MOST = 60  # characters of the saved file's name
 
 
 def title_words(figure: go.Figure) -> str:
-    """The figure's title as plain words on one line ("Saliency, 3" for "Saliency,<br>3"), "" without one: plotly's
-    tags dropped (a line break is a space), its entities read ("&lt;b&gt;" in a run's name is "<b>")."""
-    text = re.sub(r"<[^<>]*>", "", re.sub(r"(?i)<br\s*/?>", " ", figure.layout.title.text or ""))
-    return " ".join(html.unescape(text).split())
+    """The figure's title as plain words on one line, "" without one: plotly's tags dropped, a line break read as a
+    comma ("conv2, unit (5, 5), 10 x 10 map") or a space after a mark ("Saliency, 3" for "Saliency,<br>3"), its
+    entities read ("&lt;b&gt;" in a run's name is "<b>")."""
+    text = re.sub(r"(?i)([,:;.(])?\s*<br\s*/?>", lambda m: f"{m.group(1)} " if m.group(1) else ", ",
+                  figure.layout.title.text or "")
+    return " ".join(html.unescape(re.sub(r"<[^<>]*>", "", text)).split())
 
 
-def export_options(figure: go.Figure, key: str | None) -> dict[str, Any]:
+def export_options(figure: go.Figure, key: str | None, name: str | None = None) -> dict[str, Any]:
     """Plotly's ``toImageButtonOptions``: a PNG :data:`EXPORT_SCALE` times the chart's size on the screen, named
-    after its title (else its key; "cnn-explorer" without either)."""
-    stem = labels.file_stem(title_words(figure) or (key or "").replace("_", " "), STEM_MOST)
+    ``name`` or after its title (else its key; "cnn-explorer" without any)."""
+    stem = labels.file_stem(name or title_words(figure) or (key or "").replace("_", " "), STEM_MOST)
     return {"format": "png", "scale": EXPORT_SCALE, "filename": "cnn-explorer" if stem == "file" else stem}
 
 
 def show(place: Any, figure: go.Figure, *, key: str | None = None, config: dict[str, Any] | None = None,
-         **kwargs: Any) -> Any:
+         name: str | None = None, **kwargs: Any) -> Any:
     """``place.plotly_chart(figure, ...)`` (``place`` is ``st`` or a column): its camera saves a sharp, named PNG
-    (:func:`export_options`, beside any ``config`` given) and its title is its name for a screen reader."""
-    kwargs.setdefault("alt", title_words(figure) or None)
-    config = {"toImageButtonOptions": export_options(figure, key), **(config or {})}
+    (:func:`export_options`, beside any ``config`` given) and its title is its name for a screen reader. ``name``
+    says more than the title where the page around it tells charts apart ("Saliency, after the attack")."""
+    kwargs.setdefault("alt", name or title_words(figure) or None)
+    config = {"toImageButtonOptions": export_options(figure, key, name), **(config or {})}
     return place.plotly_chart(figure, key=key, config=config, **kwargs)

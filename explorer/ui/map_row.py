@@ -57,15 +57,17 @@ def titled(maps: Sequence[attribution.Attribution | None], titles: Sequence[str]
 
 
 def overlays(image: torch.Tensor, maps: Sequence[attribution.Attribution | None], titles: Sequence[str], key: str,
-             columns: Sequence, height: int = 300, width_px: int = layout.PICTURE_PX) -> None:
+             columns: Sequence, height: int = 300, width_px: int = layout.PICTURE_PX, about: str = "") -> None:
     """``maps`` over one image, one a column ``width_px`` wide, titled ``titles``, clipped as the page asks
-    (:func:`explanations.outliers`)."""
+    (:func:`explanations.outliers`). ``about`` follows each title in the chart's name for a screen reader and its
+    saved picture's, where the page around tells the maps apart ("before the attack")."""
     for column, role, title, result in zip(columns, ("gradient", "cam", "guided"), titles, maps):
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
         figure = explain_figures.heat_figure(image, result.heat, title, height, width_px, explanations.outliers())
-        charts.show(column, figure, key=f"why_fig_{role}_{key}")
+        name = f"{charts.title_words(figure)}, {about}" if about else None
+        charts.show(column, figure, key=f"why_fig_{role}_{key}", name=name)
 
 
 def scale_words() -> str:

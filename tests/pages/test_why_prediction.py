@@ -26,6 +26,8 @@ def test_defaults_explain_the_digit_and_flip_it():
     assert "The prediction **flips**: 3 (>99.9%) becomes **9" in shown  # eps 0.1 is enough for this digit
     assert "*After:* read as **9**" in shown and names.count("Saliency") == 2 and names.count("Grad-CAM") == 2
     assert "whose maps are 10 x 10" in shown
+    named = [c.proto.alt for c in at.get("plotly_chart")]  # a screen reader tells the attack's maps apart
+    assert "Saliency, before the attack, read as 3" in named and "Grad-CAM, after the attack, read as 9" in named
 
 
 def test_the_class_lists_put_the_most_likely_first_with_their_shares():
