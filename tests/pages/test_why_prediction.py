@@ -1,13 +1,11 @@
-"""The "Why this prediction" page through the entry point: maps, the attack, links and bad input."""
+"""The "Why this prediction" page through the entry point: the prediction, the attacks, links and bad input (its
+maps: test_why_maps.py)."""
 
-import base64
 import re
 
-import numpy as np
 import pytest
-import torch
 
-from explorer import attribution, explain_figures, export
+from explorer import explain_figures
 from tests.apptest import app, figures, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
@@ -39,65 +37,6 @@ def test_the_class_lists_put_the_most_likely_first_with_their_shares():
     assert target.options[:2] == ["any other class", "9 (<0.1%)"] and "3 (>99.9%)" not in target.options
     explain.set_value(9).run()
     assert at.query_params["class"] in ("9", ["9"]) and "explaining 9 (<0.1%)" in text(at)
-
-
-def test_smooth_grad_replaces_the_saliency_everywhere_and_goes_into_the_link():
-    at = app(PAGE)
-    at.toggle(key="why_smooth").set_value(True).run()
-    no_crash(at)
-    names = titles(at)
-    assert "SmoothGrad, 3" in names and names.count("SmoothGrad") == 2 and "Saliency, 3" not in names
-    assert at.query_params["smooth"] in ("1", ["1"])
-
-
-def test_occlusion_and_integrated_gradients_follow_the_link():
-    at = app(PAGE)
-    no_crash(at)
-    assert {"Occlusion, 3", "Integrated gradients, 3"} <= set(titles(at))
-    shown = text(at)
-    assert "cover a 7 x 7 square" in shown and "slide it by 3 px" in shown  # a quarter of 28 px
-    occlusion = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Occlusion, 3")
-    assert len(occlusion["layout"]["shapes"]) == 2  # the square that hurts most, in black under white
-    assert [t["type"] for t in occlusion["data"]] == ["image", "heatmap"]  # the signed map, with its colour bar
-    assert "averaged over 32 images on the way from a black image" in shown
-    assert [b.label for b in at.get("download_button")] == ["Download the maps (NumPy .npz)"]  # raw, for Captum users
-    fine = app(PAGE, occ="8", steps="128", **{"class": "5"})
-    no_crash(fine)
-    shown = text(fine)
-    assert "cover a 3 x 3 square" in shown and "averaged over 128 images" in shown
-    assert {"Occlusion, 5", "Integrated gradients, 5"} <= set(titles(fine))
-    assert dict(fine.query_params) in ({"occ": "8", "steps": "128", "class": "5"},
-                                       {"occ": ["8"], "steps": ["128"], "class": ["5"]})
-
-
-def test_an_occlusion_where_every_square_raises_the_score_outlines_none():
-    at = app(PAGE, model="tinyvgg", img="circles", occ="2", **{"class": "7"})
-    no_crash(at)
-    occlusion = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Occlusion"))
-    assert not occlusion["layout"].get("shapes")  # the square that raises it least had been outlined as the worst
-    assert "Here covering any square raises the score of" in text(at)
-
-
-def test_integrated_gradients_start_from_the_baseline_the_link_names():
-    at = app(PAGE, base="blurred", steps="16")
-    no_crash(at)
-    assert at.selectbox(key="why_ig_base").value == "blurred" and at.query_params["base"] in ("blurred",
-                                                                                                   ["blurred"])
-    shown = text(at)
-    assert "on the way from your image blurred to yours" in shown and "Only what blurring takes away" in shown
-    bad = app(PAGE, base="grey")
-    assert "`base=grey` was ignored" in warnings(bad) and bad.selectbox(key="why_ig_base").value == "black"
-
-
-def test_integrated_gradients_add_up_to_the_score_change_on_the_page():
-    import re
-
-    at = app(PAGE, steps="128")
-    found = re.search(r"add up to \*\*(-?[\d.]+)\*\* \(([+-][\d.]+) red, ([+-][\d.]+) blue\); the class score "
-                      r"moved (-?[\d.]+) from a black image to your image \(off by ([\d.]+)", text(at))
-    added, red, blue, moved, off = map(float, found.groups())
-    assert added == pytest.approx(moved, rel=0.02) and off == pytest.approx(abs(added - moved), abs=0.002)
-    assert red > 0 > blue and red + blue == pytest.approx(added, abs=0.002)  # evidence for and against, both shown
 
 
 def test_a_small_eps_holds_and_the_iterated_attack_is_stronger():
@@ -254,129 +193,6 @@ def test_random_weights_are_named_even_when_one_class_happens_to_stand_out():
                for i in at.info)
 
 
-def test_the_sanity_check_compares_each_map_with_random_weights_only_when_unfolded():
-    folded = app(PAGE)
-    assert not any("random" in t for t in titles(folded))  # nothing computed while folded
-    at = app(PAGE, sanity="1")
-    no_crash(at)
-    names = titles(at)
-    for method in ("Saliency", "Grad-CAM", "Integr. gradients"):
-        assert f"{method}:<br>trained" in names and f"{method}:<br>random" in names
-    scores = [float(c.value.split("**")[1]) for c in at.caption if c.value.startswith("**")]
-    assert len(scores) == 3 and all(-1 <= s <= 1 for s in scores)
-    # on the digit, saliency follows what was learned (0.21); integrated gradients from black, on the ink (the
-    # background is 0 for any weights, left out), mostly the ink's own brightness (0.80, not a tie's 0.98)
-    assert scores[0] < 0.5 and 0.6 < scores[2] < 0.95
-    assert "hardly changed: it shows the image" in " ".join(c.value for c in at.caption)
-    random = app(PAGE, sanity="1", weights="0")
-    assert any("This network has random weights already" in i.value for i in random.info)
-
-
-def test_which_map_is_right_draws_each_maps_deletion_and_insertion_curve_only_when_unfolded():
-    folded = app(PAGE)
-    assert not any(t.startswith("Deletion") for t in titles(folded))  # nothing computed while folded
-    at = app(PAGE, faith="1", cam="gradcampp")
-    no_crash(at)
-    drawn = {f["layout"]["title"]["text"]: f for f in figures(at)}
-    deletion, insertion = drawn["Deletion: area lower is better"], drawn["Insertion: area higher is better"]
-    names = [trace["name"].split(":")[0] for trace in deletion["data"]]
-    assert names == ["Saliency", "Grad-CAM++", "Occlusion", "Integrated gradients", "Random order"]
-    assert "**Prediction:** 3 (>99.9%)." in text(at)
-    for trace in deletion["data"]:  # every order starts from the image itself, and ends with it all grey
-        assert trace["y"][0] > 0.999 and len(trace["y"]) == 21
-        assert trace["y"][-1] == pytest.approx(deletion["data"][0]["y"][-1])
-    assert len({trace["y"][0] for trace in insertion["data"]}) == 1  # each from the same blurred image
-    verdict = next(c.value for c in at.caption if c.value.startswith("On this image"))
-    assert "takes the probability of 3 away fastest" in verdict and "a random order's" in verdict
-    assert at.query_params["faith"] == "1"
-
-
-def test_smoothgrads_copies_and_noise_are_settings_in_the_link():
-    at = app(PAGE, smooth="1", sgn="10", sgsd="0.3")
-    no_crash(at)
-    assert at.select_slider(key="why_sg_n").value == 10 and at.slider(key="why_sg_sd").value == pytest.approx(0.3)
-    assert "SmoothGrad, 3" in titles(at)
-    at.select_slider(key="why_sg_n").set_value(50).run()
-    assert at.query_params["sgn"] in ("50", ["50"]) and at.query_params["sgsd"] in ("0.3", ["0.3"])
-    plain = app(PAGE)
-    assert not [s for s in plain.slider if s.key == "why_sg_sd"]  # shown only with SmoothGrad on
-
-
-def test_the_class_activation_map_follows_the_method_picked_and_the_link():
-    at = app(PAGE)
-    no_crash(at)
-    assert "Grad-CAM: each map weighed by its gradient averaged" in " ".join(c.value for c in at.caption)
-    at.button_group(key="why_cam").set_value("layercam").run()
-    no_crash(at)
-    names = titles(at)
-    assert "Layer-CAM, 3" in names and "Grad-CAM, 3" not in names and names.count("Layer-CAM") == 2  # the attack's too
-    assert at.query_params["cam"] in ("layercam", ["layercam"])
-    assert "Layer-CAM at `relu2`, whose maps are 10 x 10" in text(at)
-    linked = app(PAGE, cam="scorecam", sanity="1")
-    no_crash(linked)
-    assert "Score-CAM, 3" in titles(linked) and "Score-CAM:<br>random" in titles(linked)
-    assert "no gradients: each map" in " ".join(c.value for c in linked.caption)
-    bad = app(PAGE, cam="fullgrad")
-    no_crash(bad)
-    assert "cam=fullgrad" in warnings(bad) and "Grad-CAM, 3" in titles(bad)
-    blind = app(PAGE, cam="eigencam", **{"class": "5"})
-    no_crash(blind)
-    assert "Eigen-CAM" in titles(blind) and "Saliency, 5" in titles(blind)  # the class only where the map has one
-    assert "The same map for every class" in " ".join(c.value for c in blind.caption)
-
-
-def test_score_and_ablation_cam_on_a_large_image_leave_the_attacks_maps_to_grad_cam_and_a_zero_map_says_why():
-    """Score-CAM's pass per map, again for every eps, had taken minutes on a 224 px network."""
-    at = app(PAGE, model="resnet18", weights="0", img="coffee", cam="scorecam", layer="layer4.1.conv2")
-    no_crash(at)
-    names = titles(at)
-    assert any(n.startswith("Score-CAM") for n in names) and names.count("Grad-CAM") == 2  # before and after
-    assert "the maps before and after the attack use Grad-CAM" in " ".join(c.value for c in at.caption)
-    at.button_group(key="why_cam").set_value("ablationcam").run()  # the network run on once per map, too
-    no_crash(at)
-    names = titles(at)
-    assert any(n.startswith("Ablation-CAM") for n in names) and names.count("Grad-CAM") == 2
-    assert "Ablation-CAM runs the network once per map" in " ".join(c.value for c in at.caption)
-    zero = app(PAGE, model="tinyvgg", cam="scorecam", layer="conv2b", **{"class": "7"})  # before conv2b's ReLU
-    no_crash(zero)
-    notes = " ".join(i.value for i in zero.info)
-    assert "Score-CAM is zero everywhere at `conv2b`: its weights are never below zero" in notes
-
-
-def test_guided_backprop_is_a_toggle_in_the_link_with_smoothgrad_too_and_in_the_sanity_check():
-    at = app(PAGE, guided="1", sanity="1")
-    no_crash(at)
-    assert "Guided backprop, 3" in titles(at) and "Guided backprop:<br>random" in titles(at)
-    assert "Guided Grad-CAM, 3" in titles(at) and "Guided Grad-CAM:<br>random" in titles(at)
-    assert "guided backprop's map times Grad-CAM's, pixel by pixel" in " ".join(c.value for c in at.caption)
-    assert "as guided backprop, it changes little while only the top layers' weights" in text(at)
-    both = app(PAGE, guided="1", smooth="1", sgn="10")
-    no_crash(both)
-    assert "Guided SmoothGrad, 3" in titles(both)
-    assert "Guided SG × Grad-CAM" in titles(both)  # the class would take a second line
-    both.toggle(key="why_guided").set_value(False).run()
-    assert "SmoothGrad, 3" in titles(both) and "guided" not in both.query_params
-    assert not any(t.startswith("Guided") for t in titles(both))
-
-
-def test_guided_grad_cam_is_the_product_of_the_two_maps_beside_it_in_the_curves_and_the_download(monkeypatch):
-    saved = {}
-    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps) or b"")
-    at = app(PAGE, guided="1", cam="eigengradcam", faith="1")
-    no_crash(at)
-    assert "Guided<br>EigenGrad-CAM" in titles(at)  # too wide for one line: on two, without the class
-    assert "Guided EigenGrad-CAM" in text(at)  # a curve of its own in "Which map is right?"
-    assert {"guided", "eigengrad_cam", "eigengrad_cam_at_image_size", "guided_eigengrad_cam"} <= set(saved)
-    assert saved["guided_eigengrad_cam"].shape == saved["guided"].shape == (1, 28, 28)
-    assert 0 < int((saved["guided_eigengrad_cam"] != 0).sum()) < int((saved["guided"] != 0).sum())
-    # what a student checks the product against: the map as drawn over the image, in the file too
-    torch.testing.assert_close(saved["guided_eigengrad_cam"], saved["guided"] * saved["eigengrad_cam_at_image_size"])
-    smooth = app(PAGE, guided="1", smooth="1", sgn="10", sanity="1")
-    words = text(smooth)
-    assert "guided SmoothGrad's map times Grad-CAM's" in words and "Guided Grad-CAM" not in words
-    assert "G. SG × Grad-CAM:<br>random" in titles(smooth)  # "Guided SG × Grad-CAM:" is cut in 150 px
-
-
 @pytest.mark.parametrize("page, model", [("pages/why_prediction.py", "lenet5"), ("pages/layer_by_layer.py", "tinyvgg")])
 def test_a_link_to_a_drawing_opened_elsewhere_shows_the_models_sample(page, model):
     """A drawing stays in its session: its link, opened in another browser, had shown an empty page that ignored the
@@ -387,37 +203,3 @@ def test_a_link_to_a_drawing_opened_elsewhere_shows_the_models_sample(page, mode
     assert f"Meanwhile this shows the sample {sample}." in text(at)
     assert not any(i.value == "Choose an image to start." for i in at.info)
     assert at.query_params["src"] in ("draw", ["draw"])  # the link stays a drawing's
-
-
-def test_clipping_draws_every_map_with_its_largest_values_at_full_colour_and_goes_into_the_link():
-    at = app(PAGE, clip="1")
-    no_crash(at)
-    assert at.toggle(key="why_clip").value and "Each map's largest values, 2% of its total" in text(at)
-    charts = {f["layout"]["title"]["text"]: f for f in figures(at)}
-    assert "the largest 2% of the map all 100%" in charts["Saliency, 3"]["data"][1]["hovertemplate"]
-    occlusion = charts["Occlusion, 3"]["data"][1]
-    drops = np.frombuffer(base64.b64decode(occlusion["z"]["bdata"]), dtype=occlusion["z"]["dtype"])
-    assert occlusion["zmax"] == pytest.approx(attribution.clip_level(torch.from_numpy(drops.copy())))
-    assert occlusion["zmax"] < np.abs(drops).max()  # beyond it: full colour
-    at.toggle(key="why_clip").set_value(False).run()
-    assert "clip" not in at.query_params and "Each map is scaled to its largest value" in text(at)
-
-
-def test_one_integration_step_from_black_is_named_gradient_times_input():
-    at = app(PAGE, steps="1")
-    no_crash(at)
-    assert at.select_slider(key="why_ig_steps").value == 1
-    assert "in one step, the gradient at your image alone (from black this is **gradient × input**" in text(at)
-    at.selectbox(key="why_ig_base").set_value("blurred").run()
-    assert "gradient × input" not in text(at) and "in one step, the gradient at your image alone, times" in text(at)
-
-
-def test_occlusion_covers_with_the_fill_chosen_and_the_link_keeps_it():
-    at = app(PAGE)
-    no_crash(at)
-    assert at.selectbox(key="why_occ_fill").value == "mean" and "square with the image's own mean colour" in text(at)
-    at.selectbox(key="why_occ_fill").set_value("blurred").run()
-    assert "cover a 7 x 7 square with the same square of the image blurred" in text(at)
-    assert at.query_params["fill"] in ("blurred", ["blurred"])
-    black = app(PAGE, fill="black")
-    assert "cover a 7 x 7 square with black, slide it" in text(black)
