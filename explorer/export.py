@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from explorer import images
+
 
 def number(value: float, decimals: int = 2) -> str:
     """A value as a short decimal: trailing zeros dropped, never "-0"."""
@@ -111,7 +113,6 @@ def png_bytes(image: torch.Tensor) -> bytes:
     """A (C, H, W) image in [0, 1] (one channel or three) as a PNG of exactly its pixels: grey or RGB, 8 bits."""
     if image.dim() != 3 or image.shape[0] not in (1, 3):
         raise ValueError(f"a PNG needs a (1 or 3, H, W) image, not {tuple(image.shape)}")
-    pixels = (image.detach().float().cpu().clamp(0, 1) * 255).round().byte().numpy()
     buffer = io.BytesIO()
-    Image.fromarray(pixels[0] if len(pixels) == 1 else pixels.transpose(1, 2, 0)).save(buffer, format="PNG")
+    Image.fromarray(images.to_display(image)).save(buffer, format="PNG")
     return buffer.getvalue()
