@@ -209,12 +209,12 @@ BASELINE_MISSING = {  # what a pixel equal to the baseline, which gets nothing, 
 
 
 def integrated(network: Network, digest: str, image: torch.Tensor, target: int | None, steps: int,
-               baseline: str = "black") -> attribution.IntegratedGradients:
-    """Integrated gradients from ``baseline`` in ``steps`` steps, with progress."""
+               baseline: str = "black", rule: str = "riemann") -> attribution.IntegratedGradients:
+    """Integrated gradients from ``baseline`` in ``steps`` steps summed by ``rule``, with progress."""
     return memo.computed(
-        "why_ig", (network.key, digest, target, steps, baseline),
+        "why_ig", (network.key, digest, target, steps, baseline, rule),
         lambda report: attribution.integrated_gradients(network.model, image, target, steps, progress=report,
-                                                        baseline=baseline),
+                                                        baseline=baseline, rule=rule),
         lambda done, total: memo.counted(f"Integrating the gradients from {BASELINE_WORDS[baseline]} to the image",
                                          done, total, "steps"))
 
@@ -267,7 +267,11 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
     added, moved = float(pixels.sum()), ig.score - ig.baseline_score
     pro, contra = float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
     start = BASELINE_WORDS[ig.baseline]
-    if ig.steps > 1:
+    if ig.rule == "gauss":
+        recipe = (f"the gradient at {ig.steps} images on the way from {start} to yours, weighed by Gauss-Legendre's "
+                  "rule (Captum's default)" if ig.steps > 1 else
+                  f"in one step, the gradient halfway from {start} to yours (Gauss-Legendre's one point)")
+    elif ig.steps > 1:
         recipe = f"the gradient averaged over {ig.steps} images on the way from {start} to yours"
     else:  # the path's one point is the image itself
         recipe = ("in one step, the gradient at your image alone" + (
@@ -278,7 +282,8 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
             "network's output before the softmax), blue: it lowers it. "
             f"The attributions add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved "
             f"{moved:.3f} from {start} to your image (off by {abs(added - moved):.3f}: the steps' sum only approaches "
-            "the integral; more steps narrow the gap over all, not at each doubling). "
+            "the integral; more steps narrow the gap over all, not at each doubling, and no rule is exact on a ReLU "
+            "network's kinked path). "
             + BASELINE_MISSING[ig.baseline])
 
 

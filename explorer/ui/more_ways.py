@@ -23,6 +23,7 @@ def settings() -> list[state.Setting]:
         state.Setting("why_occ_fill", "fill", "mean", state.choice(attribution.BASELINES)),
         state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
         state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
+        state.Setting("why_ig_gauss", "gauss", False, state.boolean, state.dump_bool),
     ]
 
 
@@ -36,7 +37,6 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     square_box.select_slider("Occluding square", OCCLUDERS, key="why_occ",
                              format_func=lambda d: f"{side // d} px (1/{d} of the side)")
     fill_box.selectbox("Covered with", attribution.BASELINES, key="why_occ_fill",
-                       format_func=lambda kind: {"mean": "mean colour"}.get(kind, kind),
                        help="What covers each square: the image's mean colour adds no pattern of its own; black is "
                             "Captum's default (Zeiler & Fergus used grey); the image blurred hides only the square's "
                             "fine detail; noise adds a pattern of its own. Each asks a different question.")
@@ -58,13 +58,18 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, name, fill))
     with right:
+        rule = "gauss" if st.session_state.why_ig_gauss else "riemann"
         ig = explanations.integrated(network, digest, image, target, int(st.session_state.why_ig_steps),
-                                     st.session_state.why_ig_base)
+                                     st.session_state.why_ig_base, rule)
         title = explain_figures.named_title("Integrated gradients", name(ig.target), half_least)
         charts.show(st, explain_figures.signed_figure(image, ig.raw.sum(0), title, "attribution", width_px=half,
                                                       outliers=clip),
                     key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
+        layout.toggle(st, "Gauss-Legendre's points", key="why_ig_gauss",
+                      help="Sum the path's gradients at Gauss-Legendre's points with their weights, as Captum does by "
+                           "default, instead of at k/m for k = 1..m, each 1/m, as the paper writes it: the same "
+                           "integral, another approximation of it. Compare the gap above.")
     return occ, ig
 
 
@@ -87,7 +92,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "guided": smooth.guided,
                 "cam": {"method": method, "layer": layer} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
-                "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline}}
+                "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule}}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",
                        key="why_npz", icon=":material/download:",

@@ -20,13 +20,13 @@ def settings() -> list[state.Setting]:
 
 
 def checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-            steps: int, baseline: str, cam: str = "gradcam") -> list[Checked]:
+            steps: int, baseline: str, cam: str = "gradcam", rule: str = "riemann") -> list[Checked]:
     """Each method's map from the trained network and from the same network with random weights, and Spearman's
     rank correlation of their magnitudes (computed once per server, with progress). ``cam``: the class activation
     map's method; with guided backprop, their product (Guided Grad-CAM) too."""
     def compute(report: memo.Report) -> list[Checked]:
         trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam),
-                   explanations.integrated(network, digest, image, target, steps, baseline))
+                   explanations.integrated(network, digest, image, target, steps, baseline, rule))
         explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
         fresh = attribution.randomized(network.model)
         report(0, 3)
@@ -41,7 +41,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
 
         mapped = cams.class_map(fresh, image, layer, explained, cam, progress=cam_passes) if layer else None
         report(total - 1, total)
-        ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline)
+        ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline, rule=rule)
         if smooth.guided and mapped is not None:
             trained, randomised = (*trained, cams.guided_map(*trained[:2])), (gradient, mapped, ig,
                                                                             cams.guided_map(gradient, mapped))
@@ -50,7 +50,8 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         return [(method, theirs, mine, attribution.rank_correlation(theirs.heat, mine.heat))
                 for method, theirs, mine in zip(METHODS, trained, randomised) if mine is not None]
 
-    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam), compute,
+    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule),
+                         compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
                                                           "maps" if total == 3 else "passes"))
 
@@ -86,7 +87,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             return
         if not st.session_state.why_sanity:
             return
-        results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline, cam)
+        results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline, cam, ig.rule)
         st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
                     "barely changes shows the image (its edges, its ink) rather than what the network learned. "
                     "Each pair: the trained network's map above, the random one's below, magnitudes only; the "

@@ -226,3 +226,15 @@ def test_occlusion_covers_with_the_fill_chosen_and_the_link_keeps_it():
     assert at.query_params["fill"] in ("blurred", ["blurred"])
     black = app(PAGE, fill="black")
     assert "cover a 7 x 7 square with black, slide it" in text(black)
+
+
+def test_gauss_legendres_points_sum_the_path_as_captum_does_and_close_the_gap_on_the_digit():
+    gaps = {}
+    for gauss in ("0", "1"):
+        at = app(PAGE, steps="64", gauss=gauss)
+        no_crash(at)
+        gaps[gauss] = float(re.search(r"off by ([\d.]+)", text(at)).group(1))
+    assert at.toggle(key="why_ig_gauss").value and "weighed by Gauss-Legendre's rule (Captum's default)" in text(at)
+    assert gaps == {"0": 0.280, "1": 0.031}  # the same integral, summed another way
+    at.toggle(key="why_ig_gauss").set_value(False).run()
+    assert "gauss" not in at.query_params and "averaged over 64 images" in text(at)
