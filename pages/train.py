@@ -174,7 +174,7 @@ with view:
         st.info("Choose the settings, then press **Train**. Your runs and the server's queue are listed below.")
     else:
 
-        @st.fragment(run_every=1.0 if active else None)
+        @st.fragment(run_every=1.0 if active and lab.following() else None)
         def live() -> None:
             with layout.guard("showing the run"):
                 lab.run_view(run_id, SETTINGS)

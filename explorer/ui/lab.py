@@ -76,6 +76,24 @@ def whole_page_if_asked() -> None:
         st.rerun()
 
 
+FOLLOW = "tr_follow"  # this browser redraws a running run's view each second
+
+
+def following() -> bool:
+    """Whether this browser follows a running run live (on until its viewer switches it off)."""
+    return st.session_state.setdefault(FOLLOW, True)
+
+
+def follow_toggle() -> None:
+    """A switch that stops this browser's redraws, for anyone watching (the run goes on): a class watching a
+    projected run, or a student reading its curves, may hold still what moves each second."""
+    layout.toggle(st, "Follow it live", key=FOLLOW, on_change=st.session_state.__setitem__, args=(WHOLE_PAGE, True),
+                  help="On: the curves, filters and maps redraw each second while it trains. Off: this view holds "
+                       "still, for you only; the run goes on, and switching it back on catches up.")
+    if not st.session_state[FOLLOW]:
+        st.caption("Held still for you: the run goes on training. Switch **Follow it live** on to catch up.")
+
+
 def input_of(data: str, arch: str) -> tuple[dict, tuple[int, int, int], int]:
     """Extra config keys, the network's input shape and the class count for a data set and a network."""
     if data == "shapes":
@@ -207,6 +225,8 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
             st.rerun()  # the whole page: its live view ticks only for a run that was active when it was drawn
         except runs.QueueFull as exc:
             st.error(str(exc))
+    if run.active:
+        follow_toggle()
     if records:
         smoothing, x, log_loss = curve_controls(settings)
         figures = [train_figures.loss_figure(records, smoothing=smoothing, x=x, log_loss=log_loss),
@@ -223,9 +243,11 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
         for place, fig, name in zip(layout.flow(2, layout.LARGE_PICTURE_PX, f"tr_curves_{run_id}"), figures,
                                     ("loss", "accuracy")):
             charts.show(place, fig, key=f"tr_{name}_{run_id}")
-        if run.status == "running" and visitor.may_change(run.owner) and not run_status.paused_words(run):
-            st.caption("The curves redraw each second while the run trains, which undoes a zoom: pause the run to "
-                       "zoom in.")  # Streamlit 1.67 draws a changed figure afresh, whatever its uirevision
+        if run.status == "running" and following() and not run_status.paused_words(run):
+            st.caption("The curves redraw each second while the run trains, which undoes a zoom: "
+                       + ("pause the run or " if visitor.may_change(run.owner) else "")
+                       + "switch **Follow it live** off to zoom in.")  # Streamlit 1.67 draws a changed figure
+            # afresh, whatever its uirevision
         elif not run.active:  # (while it trains, a file drawn again each second is not there to fetch)
             st.download_button("Curves (CSV)", run_files.curves_csv(records), key=f"tr_csv_{run_id}",
                                file_name=f"{labels.file_stem(run.name)}-{run_id}-curves.csv", mime="text/csv",

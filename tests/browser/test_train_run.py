@@ -57,3 +57,23 @@ def test_train_page_short_run_then_its_model_in_layer_by_layer(app_url: str, pag
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(re.compile(r" \(your run\)$"))
     assert_no_exception(page)
     screenshot(page, f"{request.node.name}-layer-by-layer")
+
+
+def test_a_running_runs_view_holds_still_for_a_viewer_who_stops_following_it(app_url: str, page: Page) -> None:
+    """Its redraws each second had no off switch for a class watching a projected run (only its owner's Pause)."""
+    open_page(page, app_url + "/train?epochs=20&seed=12", "Choose the settings, then press")
+    page.get_by_role("button", name="Train", exact=True).click()
+    status = page.get_by_text(re.compile(r"step [1-9]\d* of \d+")).first
+    expect(status).to_be_visible(timeout=60_000)
+    page.get_by_role("switch", name="Follow it live").click(force=True)
+    expect(page.get_by_text("Held still for you", exact=False)).to_be_visible()
+    wait_for_app(page)
+    held = status.inner_text()
+    page.wait_for_timeout(3_000)  # the run takes several steps a second meanwhile
+    assert status.inner_text() == held
+    page.get_by_role("switch", name="Follow it live").click(force=True)
+    expect(status).not_to_have_text(held, timeout=15_000)  # it catches up, and follows again
+    page.get_by_role("button", name="Cancel this run").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    expect(page.get_by_text("cancelled", exact=False).first).to_be_visible(timeout=30_000)
+    assert_no_exception(page)

@@ -203,7 +203,11 @@ def test_train_page_pauses_continues_and_cancels_a_run():
     while not last_step() and time.monotonic() < deadline:
         time.sleep(0.3)
     at.run()
-    assert any("pause the run to zoom in" in c.value for c in at.caption)
+    assert any("pause the run or switch **Follow it live** off to zoom in" in c.value for c in at.caption)
+    at.toggle(key="tr_follow").set_value(False).run()  # this browser holds still; the run goes on
+    assert any("Held still for you" in c.value for c in at.caption) and runs.get(run_id).status == "running"
+    assert not any("to zoom in" in c.value for c in at.caption)
+    at.toggle(key="tr_follow").set_value(True).run()
     at.button(key=f"tr_pause_{run_id}").click().run()
     assert run_flags.paused_since(run_id) is not None and at.button(key=f"tr_pause_{run_id}").label == "Continue"
     time.sleep(2)  # the worker reaches its next record (at least one a second) and holds there
@@ -211,7 +215,7 @@ def test_train_page_pauses_continues_and_cancels_a_run():
     time.sleep(2)
     at.run()
     assert last_step() == held and at.get("progress")[0].proto.text.startswith("paused (goes on by itself in 10 min)")
-    assert not any("pause the run to zoom in" in c.value for c in at.caption)
+    assert not any("to zoom in" in c.value for c in at.caption)
     at.button(key=f"tr_pause_{run_id}").click().run()
     assert run_flags.paused_since(run_id) is None
     deadline = time.monotonic() + 30
