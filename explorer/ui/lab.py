@@ -331,7 +331,8 @@ def _readings(run_id: str, step: int, snap: dict) -> None:
                        width=6 * READING_PX + 5 * 8)
     for picture, caption in zip(pictures, captions):  # a caption is Markdown: two spaces end its first line
         row.image(mosaic.framed_tile(picture, READING_PX), caption=caption.replace("\n", "  \n"),
-                  width=READING_PX, output_format="PNG")  # a JPEG blurs the enlarged pixels
+                  width=READING_PX, output_format="PNG",  # a JPEG blurs the enlarged pixels
+                  alt=f"A test image, {' '.join(caption.split())}")  # a screen reader had read its file's name
 
 
 def _scrubbed_step(run_id: str, steps: list[int], settings: Sequence[state.Setting]) -> int:

@@ -135,7 +135,8 @@ def _run_on(partial: dict, steps: int, what: str, mine: dict) -> Outcome:
                 bar.progress(frame.step / steps, text=f"{what}: step {frame.step} of {steps}, value {frame.value:.4g}")
             if frame.recorded:
                 live.image(images.to_display(visualize.side_by_side(frame.image)), caption=f"step {frame.step}",
-                           width=min(200 * (len(frame.values) or 1), 400))
+                           width=min(200 * (len(frame.values) or 1), 400),
+                           alt=f"{what}: the image at step {frame.step}")  # not its file's name, for a screen reader
     except Exception:  # a bad setting: the next try starts afresh (Streamlit's reruns are BaseExceptions: kept)
         st.session_state.pop(_PARTIAL, None)
         raise

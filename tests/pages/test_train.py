@@ -57,6 +57,8 @@ def test_train_page_runs_a_short_training_and_the_run_becomes_a_model():
     assert len(read) == 1 and read[0].endswith(" read right at step 7**") and read[0].split()[2] == "12", read  # live
     marks = [image.captions[0][0] for image in at.get("image")]  # each reading under its image
     assert len(marks) == 12 and set(marks) <= {"✓", "✗"} and f"**{marks.count('✓')} of 12" in read[0]
+    named = [image.proto.imgs[0].alt for image in at.get("image")]  # a screen reader had read each file's name
+    assert all(alt.startswith(("A test image, ✓ ", "A test image, ✗ ")) for alt in named), named
     assert at.select_slider(key=f"tr_scrub_{run_id}").options  # the snapshots over training
     inside = {link.value: link.proto for link in at.main.get("page_link") if link.proto.query_string}  # not the
     # sidebar's, which carry each page's last address
