@@ -30,7 +30,8 @@ def draw(network: Network, goal: visualize.Goal, config: visualize.AscentConfig,
     shown = list(range(first, min(first + PER_PAGE, count)))
     words = f"channels {shown[0]}..{shown[-1]} of {count}" if count > PER_PAGE else f"all {count} channels"
     slow = network.spec.input_size > SMALL_PX and not torch.cuda.is_available()
-    if not layout.toggle(st, f"Every channel at once ({words} of `{goal.layer}`)", key="wx_grid",
+    if not layout.toggle(st, f"Every channel at once ({words} of {goal.layer})", key="wx_grid",  # a label is its name
+                         # for a screen reader too: no Markdown marks in it
                          help=f"Each channel optimised as the one above (the same steps, at most {CPU_STEPS} on a "
                               "server without a GPU, regularisers and seed; one image each), side by side: what the "
                               "layer has learned to look for, at a glance. A click on one opens it."

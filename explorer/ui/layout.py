@@ -162,6 +162,12 @@ SETTINGS_ROW = ("[data-testid=stHorizontalBlock]:has(> [data-testid=stColumn] :i
                 "[data-testid=stExpander]))")
 STYLE = (".js-plotly-plot .plotly:hover .modebar { background: Canvas !important; "
          "border-radius: 4px; } "
+         # text a student must read at 4.5:1 (WCAG AA) or more: captions (Streamlit fades them to 3.9:1 on white) and,
+         # on a light page, the charts' axes and legends in plotly's theme grey (3.7:1; a dark page's is light)
+         "[data-testid=stCaptionContainer] { opacity: 0.8 !important; } "
+         ".js-plotly-plot text[style*='fill: rgb(128, 132, 149)'] { fill: rgb(84, 87, 101) !important; } "
+         # a wide Markdown table (Layer by layer's) scrolls on its own on a phone, not the whole page
+         "[data-testid=stMarkdownContainer] table { display: block; overflow-x: auto; } "
          # on a touch screen nothing hovers: the chart's and the table's toolbars stood over the text above them
          "@media (hover: none) { .js-plotly-plot .modebar-container, [data-testid=stElementToolbar] "
          "{ display: none !important; } } "
@@ -213,7 +219,8 @@ def page_setup(page: PageInfo) -> None:
         st.warning("The app's code changed after this server started: a page may fail until the server is "
                    "restarted. Whoever runs it: restart it (README: after updating the code).")
     state.enter_page(page.script)
-    st.sidebar.markdown("### CNN Explorer")
+    # the app's name, as large as a heading but not one: a screen reader's outline starts at the page's own title
+    st.sidebar.html('<p style="font-size: 1.25rem; font-weight: 600; margin: 0.5rem 0 0 0">CNN Explorer</p>')
     if page.takes_model or page.takes_image:  # its links carry the model and image this run is about to restore
         state.links_after_restore(_sidebar_rest)
     else:

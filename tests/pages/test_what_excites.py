@@ -320,7 +320,7 @@ def test_every_channel_at_once_lays_out_the_layer():
     no_crash(at)
     grid = next(f for f in figures(at) if f["layout"]["title"]["text"] == "What excites each channel of conv2")
     assert [a["text"].split(":")[0] for a in grid["layout"]["annotations"]] == [str(c) for c in range(16)]
-    assert at.toggle(key="wx_grid").label == "Every channel at once (all 16 channels of `conv2`)"
+    assert at.toggle(key="wx_grid").label == "Every channel at once (all 16 channels of conv2)"
     assert at.query_params["grid"] in ("1", ["1"]) and "What excites channel 9 of conv2" in titles(at)
     click_chart(at, "wx_grid_9", {"selection": {"points": [{"customdata": 4, "curve_number": 1}]}})  # tile 4
     no_crash(at)
