@@ -88,14 +88,16 @@ def signed_figure(image: torch.Tensor, values: torch.Tensor, title: str, what: s
     """``values`` (H, W) over ``image`` (C, H, W) in grey: red where positive (evidence for the class), blue where
     negative (against), on one scale symmetric about 0 with a colour bar titled ``what`` (their unit), and each
     pixel's value on hover. ``box`` = (top, left, side): a square outlined, as in :func:`boxed_figure`. The scale
-    ends at the largest magnitude, or with ``outliers`` at :func:`attribution.clip_level` (beyond it, full colour)."""
+    ends at the largest magnitude, or with ``outliers`` at :func:`attribution.clip_level` (beyond it, full colour; the
+    bar says "clipped")."""
     rows, cols = values.shape  # the image's: pixel (r, c) at (r, c), where the map's hover names it
     fig = picture_figure(image.mean(0, keepdim=True), title, height,
                          None if width_px is None else width_px - COLOUR_BAR_PX)
     top = attribution.clip_level(values, outliers) or 1.0
     fig.add_trace(go.Heatmap(z=values.float().numpy(), colorscale=SIGNED_SCALE, zmin=-top, zmax=top,
                              colorbar=dict(thickness=10, len=0.9, tickformat=".2g", tickfont=dict(size=10),
-                                           title=dict(text=_two_lines(what, 12), side="right", font=dict(size=11))),
+                                           title=dict(text=_two_lines(f"{what} (clipped)" if outliers else what, 12),
+                                                      side="right", font=dict(size=11))),
                              hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>"))
     if box is not None:
         r, c, side = box
@@ -125,7 +127,8 @@ def heat_figure(image: torch.Tensor, heat: torch.Tensor, title: str, height: int
     shares = torch.nn.functional.avg_pool2d(heat.clamp(0, 1)[None, None].float(), block, ceil_mode=True)[0, 0]
     fig = picture_figure(attribution.overlay(image, heat), title, height, width_px)  # pixel (r, c) at (r, c)
     where = "row %{y}, column %{x}" if block == 1 else "about row %{y:.0f}, column %{x:.0f}"
-    share = f"of the scale (the largest {outliers:g}% of the map all 100%)" if outliers else "of the largest"
+    share = (f"of the scale (the largest values, {outliers:g}% of the map's total, all 100%)" if outliers
+             else "of the largest")
     fig.add_trace(go.Heatmap(z=(100 * shares).round().numpy(), x0=(block - 1) / 2, dx=block, y0=(block - 1) / 2,
                              dy=block, colorscale=_CLEAR, showscale=False, zmin=0, zmax=100,
                              hovertemplate=f"{where}<br>%{{z:.0f}}% {share}<extra></extra>"))

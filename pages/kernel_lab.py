@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import conv, figures, filtering, images
+from explorer import conv, figures, filtering, images, labels
 from explorer.ui import charts, classic_view, image_input, kernel_input, layer_counter, layout, numbers_view, state
 
 layout.page_setup(layout.PAGES[1])
@@ -109,7 +109,7 @@ with view, layout.guard("applying the kernel"):
             first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
             # as tall as the pictures are wide side by side at 1280 px (230 px): at 380 px, bands of 100 px had
             # been left above and below them
-            charts.show(first, figures.image_figure(result.input, f"Input ({label})", height=PICTURE_HEIGHT),
+            charts.show(first, figures.image_figure(result.input, f"Input ({labels.plot_text(label)})", height=PICTURE_HEIGHT),
                         key="kl_fig_input")
             for place, name, fmap in zip(places, names, result.output):
                 title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")

@@ -82,7 +82,7 @@ with view, layout.guard("finding the top activations"):
     charts.show(layout.cells(1, GRID_PX)[0], clickable, key=grid, selection_mode="points",
                 on_select=functools.partial(channel_grid.open_clicked, grid, first, "ta_channel"),
                 name=f"Channels {shown[0]} to {shown[-1]} of {layer.name}, each by its "
-                     f"{'lowest' if low else 'strongest'} patch: click one, or type its number below")
+                     f"{'lowest' if low else 'strongest'} patch")
     st.number_input("Channel", 0, channels - 1, key="ta_channel", on_change=lambda: st.session_state.update(ta_page=0))
 
 if result is None:

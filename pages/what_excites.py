@@ -48,9 +48,10 @@ with view, layout.guard("optimising the image"):
     with left:
         outcome = optimisation.run(key, lambda: goal.frames(network.model, config, image), config.steps,
                                    choice.verb)
-    if outcome.stopped:
-        st.warning(f"Stopped at step {outcome.last_step} of {config.steps}: this is what was made so far.")
     shown = visualize.recorded(outcome.frames)
+    if outcome.stopped:  # the step of the image shown (a step stopped halfway has its value, not its image)
+        st.warning(f"Stopped at step {shown[-1].step if shown else outcome.last_step} of {config.steps}: this is "
+                   "what was made so far.")
     if not network.pretrained:
         st.info("Random weights: the image shows what untrained filters happen to respond to, not a learned "
                 "feature. " + model_input.trained_hint(network, "see what training made it look for"))
@@ -71,6 +72,7 @@ with view, layout.guard("optimising the image"):
         made = visualize.side_by_side(shown[-1].image).cpu()
         middle.download_button(
             "Download the image (PNG)", export.png_bytes(made), icon=":material/download:", key="wx_png",
+            on_click="ignore",  # a download needs no rerun of the page
             file_name="-".join(labels.file_stem(part, 60) for part in (choice.title, network.spec.name)) + ".png",
             mime="image/png", help=f"The image at step {shown[-1].step}, exactly its {made.shape[-1]} x "
                                    f"{made.shape[-2]} pixels" + (", the images side by side" if several else "") + ".")

@@ -210,7 +210,7 @@ def test_clipped_maps_draw_their_largest_values_at_full_colour_and_say_so_on_hov
     assert 0 < level < 1 and clipped.z[27][27] == plain.z[27][27] == 100
     assert sum(v == 100 for row in clipped.z for v in row) > 1 == sum(v == 100 for row in plain.z for v in row)
     assert clipped.z[20][0] == round(100 * min(float(heat[20, 0]) / level, 1))
-    assert "% of the scale (the largest 2% of the map all 100%)" in clipped.hovertemplate
+    assert "% of the scale (the largest values, 2% of the map's total, all 100%)" in clipped.hovertemplate
     assert "% of the largest" in plain.hovertemplate
     values = torch.linspace(-2, 0.5, 28 * 28).reshape(28, 28) ** 3
     signed = explain_figures.signed_figure(image, values, "Occlusion, 3", "score drop", outliers=2).data[1]

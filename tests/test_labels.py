@@ -1,5 +1,7 @@
 """Names people read for data sets and networks (explorer.labels)."""
 
+import re
+
 from explorer import labels
 
 
@@ -84,3 +86,12 @@ def test_text_shown_as_itself_in_markdown_and_plotly():
     assert labels.plain_name('<img src=x onerror="y">cat') == "cat"
     assert labels.plain_name("net<v2>") == "netv2" and labels.plain_name("<h1>big</h1>") == "big"
     assert labels.plain_name("👩\u200d💻 \u202eevil") == "👩\u200d💻 evil"  # joiners kept, a right-to-left override not
+
+
+def test_a_file_stem_keeps_names_apart_that_differ_in_a_mark_it_drops_and_ends_on_a_whole_word():
+    assert labels.file_stem("LeNet-5 on Built-in shapes #1") == "lenet-5-on-built-in-shapes-1"
+    lines = {labels.file_stem(f"Saliency, line {mark}") for mark in "—|/╲"}  # TinyVGG's four line classes
+    assert len(lines) == 4 and all(re.fullmatch(r"saliency-line-[0-9a-f]{4}", s) for s in lines)
+    assert labels.file_stem("Guided SG × Grad-CAM: 3") == "guided-sg-grad-cam-3"  # decoration tells nothing apart
+    assert labels.file_stem("what the unit can see, solid: the exact box", 30) == "what-the-unit-can-see-solid"
+    assert labels.file_stem("x" * 50, 40) == "x" * 40 and labels.file_stem("") == "file"

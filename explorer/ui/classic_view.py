@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import classic, figures, images
+from explorer import classic, figures, images, labels
 from explorer.ui import charts, layout, state
 
 WINDOWS = (3, 5, 7, 9)
@@ -87,7 +87,8 @@ def _morphology(image: torch.Tensor, label: str) -> None:
     operation = a.selectbox("Operation", classic.MORPHOLOGY, key="kl_morph")
     size = b.select_slider("Window (px, odd: it has a centre)", WINDOWS, key="kl_msize")
     left, right = layout.flow(2, layout.LARGE_PICTURE_PX, "kl_morph_pictures")
-    charts.show(left, figures.image_figure(image, f"Input ({label})", height=320), key="kl_fig_morph_input")
+    charts.show(left, figures.image_figure(image, f"Input ({labels.plot_text(label)})", height=320),
+                key="kl_fig_morph_input")
     charts.show(right, figures.image_figure(classic.morphology(image, operation, size).clamp(0, 1),
                                             f"{operation.capitalize()}, {size}x{size} window", height=320),
                 key="kl_fig_morph")

@@ -281,9 +281,10 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
             "pixel raises the class score (the "
             "network's output before the softmax), blue: it lowers it. "
             f"The attributions add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved "
-            f"{moved:.3f} from {start} to your image (off by {abs(added - moved):.3f}: the steps' sum only approaches "
-            "the integral; more steps narrow the gap over all, not at each doubling, and no rule is exact on a ReLU "
-            "network's kinked path). "
+            f"{moved:.3f} from {start} to your image (off by {abs(added - moved):.3f}: "
+            + ("one step only approximates the integral). " if ig.steps == 1 else
+               "the steps' sum only approaches the integral; more steps narrow the gap over all, not at each doubling, "
+               "and no rule is exact on a ReLU network's kinked path). ")
             + BASELINE_MISSING[ig.baseline])
 
 
@@ -387,7 +388,7 @@ def outliers() -> float:
 
 
 def pick_clip(where) -> None:
-    """The toggle that clips each map's largest values, as Captum draws maps."""
+    """The toggle that clips each map's largest values, as Captum clips maps."""
     layout.toggle(where, f"Clip the largest {attribution.OUTLIERS:g}%", key="why_clip",
                   help=f"Draw each map with its largest values, {attribution.OUTLIERS:g}% of its total, all at full "
                        f"colour, as Captum's visualize_image_attr does (outlier_perc={attribution.OUTLIERS:g}): a few "

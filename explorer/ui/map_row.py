@@ -57,16 +57,18 @@ def titled(maps: Sequence[attribution.Attribution | None], titles: Sequence[str]
 
 
 def overlays(image: torch.Tensor, maps: Sequence[attribution.Attribution | None], titles: Sequence[str], key: str,
-             columns: Sequence, height: int = 300, width_px: int = layout.PICTURE_PX, about: str = "") -> None:
+             columns: Sequence, height: int = 300, width_px: int = layout.PICTURE_PX, about: str = "",
+             names: Sequence[str] = ()) -> None:
     """``maps`` over one image, one a column ``width_px`` wide, titled ``titles``, clipped as the page asks
-    (:func:`explanations.outliers`). ``about`` follows each title in the chart's name for a screen reader and its
-    saved picture's, where the page around tells the maps apart ("before the attack")."""
-    for column, role, title, result in zip(columns, ("gradient", "cam", "guided"), titles, maps):
+    (:func:`explanations.outliers`). Each chart's name for a screen reader and its saved picture's: ``names`` (where a
+    title cuts a long class name short), or its title followed by ``about``, where the page around tells the maps
+    apart ("before the attack")."""
+    for i, (column, role, title, result) in enumerate(zip(columns, ("gradient", "cam", "guided"), titles, maps)):
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
         figure = explain_figures.heat_figure(image, result.heat, title, height, width_px, explanations.outliers())
-        name = f"{charts.title_words(figure)}, {about}" if about else None
+        name = names[i] if names else f"{charts.title_words(figure)}, {about}" if about else None
         charts.show(column, figure, key=f"why_fig_{role}_{key}", name=name)
 
 
@@ -74,7 +76,7 @@ def scale_words() -> str:
     """How the maps' colours are scaled, as the page draws them."""
     if explanations.outliers():
         return (f"Each map's largest values, {explanations.outliers():g}% of its total, are all drawn at full colour "
-                "and the rest scaled to them, as Captum draws maps")
+                "and the rest scaled to them, as Captum clips maps")
     return "Each map is scaled to its largest value"
 
 
@@ -95,7 +97,9 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
         seen += ":<br>{} x {} pixels".format(*image.shape[-2:])
     charts.show(columns[0], explain_figures.picture_figure(image, seen, width_px=layout.PICTURE_PX),
                 key="why_fig_input")
-    overlays(image, maps, titles, "before", columns[1:])
+    whole = [t if r is None or r.method in cams.CLASS_BLIND else f"{t}, {name(r.target)}"  # no class cut short
+             for t, r in zip([*pair_titles(smooth, cam), fused_title(smooth, cam)], maps)]
+    overlays(image, maps, titles, "before", columns[1:], names=whole)
     if guided is not None:  # where it wraps under the image, it says what it is made of
         columns[3].caption(f"= {' × '.join(pair_titles(smooth, cam))}")
     if before[1] is not None and float(before[1].raw.max()) <= 0:

@@ -53,7 +53,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         fill = st.session_state.why_occ_fill
         occ = explanations.occluded(network, digest, image, target, window, fill)
         title = explain_figures.named_title("Occlusion", name(occ.target), half_least)
-        charts.show(st, explain_figures.signed_figure(image, occ.raw, title, "score drop", width_px=half, outliers=clip,
+        drops = torch.zeros_like(occ.raw) if occ.changes_nothing else occ.raw  # rounding's noise is no red
+        charts.show(st, explain_figures.signed_figure(image, drops, title, "score drop", width_px=half, outliers=clip,
                                                       box=(*occ.worst, window) if occ.hurts else None),
                     key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, name, fill))

@@ -107,4 +107,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                 charts.show(cell, explain_figures.picture_figure(
                     attribution.overlay(image, shown(result.heat)), f"{name}:<br>{when}", 200,
                     layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
-            cell.caption(f"**{rho:.2f}**: {words(rho)}.")
+            if not (trained.heat.any() and fresh.heat.any()):  # integrated gradients from black on a black image
+                cell.caption("**–**: a map is blank on this image, so there is nothing to compare.")
+            else:
+                cell.caption(f"**{rho:.2f}**: {words(rho)}.")

@@ -23,7 +23,7 @@ def test_top_page_defaults_find_the_top9_of_every_channel(monkeypatch):
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
     assert titles[:3] == ["Click a channel", "Whole images", "Their patches (receptive fields)"]
     grid = at.get("plotly_chart")[0].proto  # its title an instruction; its name for a screen reader says what it is
-    assert grid.alt == "Channels 0 to 15 of conv2, each by its strongest patch: click one, or type its number below"
+    assert grid.alt == "Channels 0 to 15 of conv2, each by its strongest patch"
     assert "Its kernel (6 input maps)" in titles
     assert any(m.value.startswith("**Your image** (sample: Digit 3") for m in at.markdown)
 

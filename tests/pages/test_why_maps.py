@@ -199,7 +199,7 @@ def test_clipping_draws_every_map_with_its_largest_values_at_full_colour_and_goe
     no_crash(at)
     assert at.toggle(key="why_clip").value and "Each map's largest values, 2% of its total" in text(at)
     charts = {f["layout"]["title"]["text"]: f for f in figures(at)}
-    assert "the largest 2% of the map all 100%" in charts["Saliency, 3"]["data"][1]["hovertemplate"]
+    assert "the largest values, 2% of the map's total, all 100%" in charts["Saliency, 3"]["data"][1]["hovertemplate"]
     occlusion = charts["Occlusion, 3"]["data"][1]
     drops = np.frombuffer(base64.b64decode(occlusion["z"]["bdata"]), dtype=occlusion["z"]["dtype"])
     assert occlusion["zmax"] == pytest.approx(attribution.clip_level(torch.from_numpy(drops.copy())))
