@@ -36,3 +36,30 @@ def test_the_random_networks_maps_explain_the_trained_networks_class():
     assert not at.exception
     predicted = at.markdown[1].value
     assert at.markdown[0].value == f"Saliency={predicted} Grad-CAM={predicted} Integrated gradients={predicted}"
+
+
+def test_a_pair_with_a_blank_map_compares_nothing():
+    """Integrated gradients from black on a black image are 0 for any weights: 'changed', at rho 0.00, had said
+    the map depends on what the network learned."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import TIMEOUT
+
+    def script():
+        import streamlit as st
+        import torch
+
+        from explorer import attribution
+        from explorer.ui import model_input, sanity
+        from explorer.ui.explanations import Smoothing
+
+        st.session_state.why_sanity = True  # the fold open
+        network, black = model_input._network("lenet5", True), torch.zeros(1, 28, 28)
+        ig = attribution.integrated_gradients(network.model, black, None, 8)
+        sanity.draw(network, "black", black, None, "relu2", Smoothing(), ig)
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    said = [c.value for c in at.caption]
+    assert said[-1] == "**–**: a map is blank on this image, so there is nothing to compare."
+    assert all(s.startswith("**") and "nothing to compare" not in s for s in said[:-1])  # the others are compared

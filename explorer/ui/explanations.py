@@ -384,7 +384,7 @@ def cam_settings() -> list[state.Setting]:
 def outliers() -> float:
     """The percent of each map's total drawn at full colour: :data:`attribution.OUTLIERS` with "Clip the largest"
     on, else 0 (each map scaled to its largest value)."""
-    return attribution.OUTLIERS if st.session_state.why_clip else 0.0
+    return attribution.OUTLIERS if st.session_state.get("why_clip") else 0.0
 
 
 def pick_clip(where) -> None:
