@@ -63,7 +63,8 @@ with view, layout.guard("optimising the image"):
                     key="wx_fig_animation")
         charts.show(middle, explain_figures.value_figure([f.step for f in outcome.frames],
                                                          [f.value for f in outcome.frames],
-                                                         "Step by step", choice.value_axis), key="wx_fig_value")
+                                                         "Step by step", choice.value_axis), key="wx_fig_value",
+                    name=f"{choice.title}: {choice.value_axis} step by step")
         start, end = labels.alike(outcome.frames[0].value, outcome.frames[-1].value)
         middle.markdown(f"{choice.value_axis.capitalize()}: **{start}** at the start, **{end}** at step "
                         f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames, config)

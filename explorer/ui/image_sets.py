@@ -184,17 +184,19 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
               titles: tuple[str, str], key: str, lowest: bool = False) -> None:
     """A channel's top images, whole (with their activations) and as the receptive-field patches they show it,
-    side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``."""
+    side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``, named
+    with the channel, layer and model (their titles alone are alike for every channel)."""
     whole, patched = layout.cells(2, TOP9_PX)
+    about = f"channel {channel} of {result.layer}, {network.spec.title}, {images_set.about}"
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
     boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
     charts.show(whole, mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],
                                             cols=3, side=96, width_px=TOP9_PX, boxes=boxes, ink=layout.ink()),
-                key=f"{key}_top9")
+                key=f"{key}_top9", name=f"{titles[0]}: {about}")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     charts.show(patched, mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
                                               cols=3, side=96, width_px=TOP9_PX, ink=layout.ink()),
-                key=f"{key}_patches")
+                key=f"{key}_patches", name=f"{titles[1]}: {about}")
     if lowest:
         whole.caption("Under each image: the channel's lowest response in it (its minimum over positions); outlined in "
                       "orange, the part of the image that unit sees (its patch, beside)."

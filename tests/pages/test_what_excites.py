@@ -363,3 +363,12 @@ def test_lucents_transforms_from_a_link_and_off_in_a_plain_ascent():
     assert values[-1] > values[0] and at.query_params["warp"] in ("1", ["1"])
     plain = app(PAGE, layer="relu2", channel="5", steps="16", warp="1", plain="1")
     assert plain.toggle(key="wx_warp").disabled
+
+
+def test_charts_alike_in_title_are_named_by_their_channel_layer_and_model():
+    """'Its top 9' and 'Step by step' had named every channel's charts alike, and their saved pictures too."""
+    at = app(PAGE, steps="8", channel="5")
+    no_crash(at)
+    named = [c.proto.alt for c in at.get("plotly_chart")]
+    assert "What excites channel 5 of conv2: mean activation of the channel step by step" in named
+    assert "Its top 9: channel 5 of conv2, LeNet-5 (MNIST digits), 10,000 built-in shapes" in named
