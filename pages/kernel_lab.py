@@ -109,7 +109,8 @@ with view, layout.guard("applying the kernel"):
             first, *places = layout.flow(1 + len(names), layout.LARGE_PICTURE_PX, "kl_pictures")
             # as tall as the pictures are wide side by side at 1280 px (230 px): at 380 px, bands of 100 px had
             # been left above and below them
-            charts.show(first, figures.image_figure(result.input, f"Input ({labels.plot_text(label)})", height=PICTURE_HEIGHT),
+            input_title = f"Input ({labels.plot_text(label)})"  # an upload's name as typed: "&amp;" is no "&" in a title
+            charts.show(first, figures.image_figure(result.input, input_title, height=PICTURE_HEIGHT),
                         key="kl_fig_input")
             for place, name, fmap in zip(places, names, result.output):
                 title = f"Feature map {name} {tuple(fmap.shape)}".replace("  ", " ")

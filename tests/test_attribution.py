@@ -182,7 +182,8 @@ def test_gauss_legendre_sums_equal_captums_default_and_close_the_completeness_ga
 
 
 def test_on_the_pages_digit_gauss_legendre_at_64_steps_is_off_by_far_less_than_the_riemann_sum():
-    """Neither is exact on a ReLU network's kinked path; on the page's 3 the nodes fall better (Captum: 0.031, 0.280)."""
+    """Neither is exact on a ReLU network's kinked path; on the page's 3 the nodes fall better (Captum: 0.031,
+    0.280)."""
     from explorer import inputs
 
     digit = inputs.prepare(models.spec("lenet5"), images_module.load_sample("digit")).tensor

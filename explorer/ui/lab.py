@@ -312,7 +312,8 @@ def _snapshot_view(run: runs.Run, steps: list[int], settings: Sequence[state.Set
                 key=f"tr_filters_{run.id}_{step}")
     if "probe_maps" in snap:  # a snapshot written by hand, or by an older worker, may hold the filters alone
         charts.show(right, mosaic.maps_figure(snap["probe_maps"][0], 0, "A probe image's first feature maps",
-                                              height=330, width_px=RUN_VIEW_PX // 2), key=f"tr_maps_{run.id}_{step}")
+                                              height=330, width_px=RUN_VIEW_PX // 2),
+                    key=f"tr_maps_{run.id}_{step}")
     if "read_probabilities" in snap:  # a run saved before the readings were kept has none
         _readings(run.id, step, snap)
 
