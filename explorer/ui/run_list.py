@@ -81,7 +81,7 @@ def run_lists(only_mine: bool) -> None:
     @st.fragment(run_every=2.0 if any(r.active for r in listed) else None)
     def run_list() -> None:
         every = runs.list_runs()
-        if _changed(every) and st.session_state.get("tr_run_list_ticks"):
+        if _changed(every) and st.session_state.get("tr_run_list_ticks") and not _held(every):
             st.rerun()  # from a tick of this fragment: the whole page
         st.session_state.tr_run_list_ticks = True
         with layout.guard("listing the runs"):
@@ -96,6 +96,13 @@ def run_lists(only_mine: bool) -> None:
     _changed(listed)
     run_list()
     actions()
+
+
+def _held(every: list[runs.Run]) -> bool:
+    """Whether this browser holds the view of a run still training ("Follow it live" off): other runs coming and
+    going redraw the list alone, not the whole page with it (a held view had jumped to the run's present)."""
+    shown = st.session_state.get("tr_run")
+    return not lab.following() and any(r.id == shown and r.active for r in every)
 
 
 def _changed(every: list[runs.Run]) -> bool:

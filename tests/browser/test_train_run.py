@@ -71,6 +71,14 @@ def test_a_running_runs_view_holds_still_for_a_viewer_who_stops_following_it(app
     held = status.inner_text()
     page.wait_for_timeout(3_000)  # the run takes several steps a second meanwhile
     assert status.inner_text() == held
+    other = page.context.browser.new_context(viewport=page.viewport_size).new_page()  # another visitor's run comes:
+    open_page(other, app_url + "/train?epochs=1&seed=13", "Choose the settings, then press")  # the list redraws,
+    other.get_by_role("button", name="Train", exact=True).click()  # not the view held here
+    expect(other.get_by_text(re.compile(r"step [1-9]\d* of \d+|queued", re.IGNORECASE)).first).to_be_visible(
+        timeout=60_000)
+    page.wait_for_timeout(5_000)  # two ticks of the run list
+    assert status.inner_text() == held
+    other.context.close()
     page.get_by_role("switch", name="Follow it live").click(force=True)
     expect(status).not_to_have_text(held, timeout=15_000)  # it catches up, and follows again
     page.get_by_role("button", name="Cancel this run").click()
