@@ -157,20 +157,23 @@ def plot_text(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
-_DECORATION = set(",.:;!?()'\"-_#&×→…·")  # marks a file's name may drop: they tell no two names apart
+# marks a file's name may drop without a trace: ASCII punctuation ("lr=0.1 / batch 64", "T-shirt/top") and a few
+# typographic ones; "|" and "\\" stay telling (TinyVGG's classes "line |" and "line /" would read alike)
+_DECORATION = (set(string.punctuation) - set("|\\")) | set("×→…·±–")
 
 
-def file_stem(text: str, most: int = 40) -> str:
+def file_stem(text: str, most: int = 40, tagged: bool = True) -> str:
     """``text`` as a file name's part: lower case, ASCII letters and digits, one dash between words ("LeNet-5 on
     Built-in shapes #1" -> "lenet-5-on-built-in-shapes-1"), cut after a whole word to at most ``most`` characters.
-    Where it drops a mark that tells names apart (TinyVGG's classes "line |" and "line /", a "ü", an emoji), four
-    characters of the text's hash follow ("line-5ba4"), so two names never share a file's name."""
+    ``tagged``: where it drops a mark that tells names apart (TinyVGG's class "line |", an em dash, a "ü", an
+    emoji), four characters of the text's hash follow ("line-e236"), so two names do not share a file's name
+    (``tagged=False`` where a run's id follows anyway)."""
     stem = "-".join("".join(c if c.isascii() and c.isalnum() else " " for c in text.lower()).split())
     if len(stem) > most:
         cut = stem[:most + 1].rsplit("-", 1)[0]
         stem = cut if "-" in stem[:most + 1] else stem[:most]
     stem = stem or "file"
-    if any(not (c.isascii() and c.isalnum() or c.isspace() or c in _DECORATION) for c in text):
+    if tagged and any(not (c.isascii() and c.isalnum() or c.isspace() or c in _DECORATION) for c in text):
         stem += "-" + hashlib.sha256(text.encode()).hexdigest()[:4]
     return stem
 

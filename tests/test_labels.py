@@ -91,7 +91,10 @@ def test_text_shown_as_itself_in_markdown_and_plotly():
 def test_a_file_stem_keeps_names_apart_that_differ_in_a_mark_it_drops_and_ends_on_a_whole_word():
     assert labels.file_stem("LeNet-5 on Built-in shapes #1") == "lenet-5-on-built-in-shapes-1"
     lines = {labels.file_stem(f"Saliency, line {mark}") for mark in "—|/╲"}  # TinyVGG's four line classes
-    assert len(lines) == 4 and all(re.fullmatch(r"saliency-line-[0-9a-f]{4}", s) for s in lines)
+    assert len(lines) == 4 and all(re.fullmatch(r"saliency-line(-[0-9a-f]{4})?", s) for s in lines)
     assert labels.file_stem("Guided SG × Grad-CAM: 3") == "guided-sg-grad-cam-3"  # decoration tells nothing apart
+    assert labels.file_stem("lr=0.1 / batch 64") == "lr-0-1-batch-64"  # ASCII marks tell nothing apart
+    assert labels.file_stem("T-shirt/top") == "t-shirt-top"
+    assert labels.file_stem("<b>x</b> 🚀", tagged=False) == "b-x-b"  # where a run's id follows
     assert labels.file_stem("what the unit can see, solid: the exact box", 30) == "what-the-unit-can-see-solid"
     assert labels.file_stem("x" * 50, 40) == "x" * 40 and labels.file_stem("") == "file"

@@ -250,8 +250,8 @@ def run_view(run_id: str, settings: Sequence[state.Setting] = ()) -> None:
             # afresh, whatever its uirevision
         elif not run.active:  # (while it trains, a file drawn again each second is not there to fetch)
             st.download_button("Curves (CSV)", run_files.curves_csv(records), key=f"tr_csv_{run_id}",
-                               file_name=f"{labels.file_stem(run.name)}-{run_id}-curves.csv", mime="text/csv",
-                               on_click="ignore", icon=":material/table_view:",
+                               file_name=f"{labels.file_stem(run.name, tagged=False)}-{run_id}-curves.csv",
+                               mime="text/csv", on_click="ignore", icon=":material/table_view:",
                                help="Every logged step and epoch end: losses, accuracies, learning rate, time.")
     steps = run_files.snapshot_steps(run_id)
     if steps:

@@ -177,8 +177,9 @@ def _download(place, run: runs.Run) -> None:
                                    "the weights kept at epochs 0 (untrained), 1, 2, 5, 10, ..., and the snapshots. "
                                    "**Bring in a run** on the Train page makes it a run again, here or on another "
                                    "server.",
-                              file_name=f"{labels.file_stem(run.name)}-{run.id}.zip", mime="application/zip",
-                              key="tr_download", on_click="ignore")  # a rerun on the click drew the button
+                              file_name=f"{labels.file_stem(run.name, tagged=False)}-{run.id}.zip",
+                              mime="application/zip", key="tr_download",
+                              on_click="ignore")  # a rerun on the click drew the button
                               # again under a new file id while the browser asked for the old one: no zip
 
 
