@@ -34,6 +34,7 @@ SETTINGS = [
     state.Setting("why_target", "target", ANY, state.int_between(ANY, 100_000)),
     *explanations.smoothing_settings(),
     *explanations.cam_settings(),
+    *map_row.settings(),
     *more_ways.settings(),
     *sanity.settings(),
     *which_map.settings(),

@@ -377,24 +377,7 @@ def repeated_smoothing(smooth: Smoothing, image: torch.Tensor) -> Smoothing:
 
 
 def cam_settings() -> list[state.Setting]:
-    return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(cam.METHODS))),
-            state.Setting("why_clip", "clip", False, state.boolean, state.dump_bool)]
-
-
-def outliers() -> float:
-    """The percent of each map's total drawn at full colour: :data:`attribution.OUTLIERS` with "Clip the largest"
-    on, else 0 (each map scaled to its largest value)."""
-    return attribution.OUTLIERS if st.session_state.get("why_clip") else 0.0
-
-
-def pick_clip(where) -> None:
-    """The toggle that clips each map's largest values, as Captum clips maps."""
-    layout.toggle(where, f"Clip the largest {attribution.OUTLIERS:g}%", key="why_clip",
-                  help=f"Draw each map with its largest values, {attribution.OUTLIERS:g}% of its total, all at full "
-                       f"colour, as Captum's visualize_image_attr does (outlier_perc={attribution.OUTLIERS:g}): a few "
-                       "very large gradients no longer leave the rest of the map dark. Off: each map is scaled to its "
-                       "own largest value, as pytorch-grad-cam and the papers draw them. The download keeps the raw "
-                       "values either way.")
+    return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(cam.METHODS)))]
 
 
 def pick_cam_method() -> None:

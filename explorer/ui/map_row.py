@@ -9,8 +9,28 @@ import streamlit as st
 import torch
 
 from explorer import attribution, cam as cams, explain_figures
-from explorer.ui import charts, explanations, layout
+from explorer.ui import charts, explanations, layout, state
 from explorer.ui.explanations import Smoothing
+
+
+def settings() -> list[state.Setting]:
+    return [state.Setting("why_clip", "clip", False, state.boolean, state.dump_bool)]
+
+
+def outliers() -> float:
+    """The percent of each map's total drawn at full colour: :data:`attribution.OUTLIERS` with "Clip the largest"
+    on, else 0 (each map scaled to its largest value)."""
+    return attribution.OUTLIERS if st.session_state.get("why_clip") else 0.0
+
+
+def pick_clip(where) -> None:
+    """The toggle that clips each map's largest values, as Captum clips maps."""
+    layout.toggle(where, f"Clip the largest {attribution.OUTLIERS:g}%", key="why_clip",
+                  help=f"Draw each map with its largest values, {attribution.OUTLIERS:g}% of its total, all at full "
+                       f"colour, as Captum's visualize_image_attr does (outlier_perc={attribution.OUTLIERS:g}): a few "
+                       "very large gradients no longer leave the rest of the map dark. Off: each map is scaled to its "
+                       "own largest value, as pytorch-grad-cam and the papers draw them. The download keeps the raw "
+                       "values either way.")
 
 
 def fused(smooth: Smoothing, pair: tuple[attribution.Attribution, attribution.Attribution | None],
@@ -60,22 +80,22 @@ def overlays(image: torch.Tensor, maps: Sequence[attribution.Attribution | None]
              columns: Sequence, height: int = 300, width_px: int = layout.PICTURE_PX, about: str = "",
              names: Sequence[str] = ()) -> None:
     """``maps`` over one image, one a column ``width_px`` wide, titled ``titles``, clipped as the page asks
-    (:func:`explanations.outliers`). Each chart's name for a screen reader and its saved picture's: ``names`` (where a
+    (:func:`outliers`). Each chart's name for a screen reader and its saved picture's: ``names`` (where a
     title cuts a long class name short), or its title followed by ``about``, where the page around tells the maps
     apart ("before the attack")."""
     for i, (column, role, title, result) in enumerate(zip(columns, ("gradient", "cam", "guided"), titles, maps)):
         if result is None:
             column.caption("No class activation map: this model has no layer with feature maps.")
             continue
-        figure = explain_figures.heat_figure(image, result.heat, title, height, width_px, explanations.outliers())
+        figure = explain_figures.heat_figure(image, result.heat, title, height, width_px, outliers())
         name = names[i] if names else f"{charts.title_words(figure)}, {about}" if about else None
         charts.show(column, figure, key=f"why_fig_{role}_{key}", name=name)
 
 
 def scale_words() -> str:
     """How the maps' colours are scaled, as the page draws them."""
-    if explanations.outliers():
-        return (f"Each map's largest values, {explanations.outliers():g}% of its total, are all drawn at full colour "
+    if outliers():
+        return (f"Each map's largest values, {outliers():g}% of its total, are all drawn at full colour "
                 "and the rest scaled to them, as Captum clips maps")
     return "Each map is scaled to its largest value"
 
@@ -104,7 +124,7 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
         columns[3].caption(f"= {' × '.join(pair_titles(smooth, cam))}")
     if before[1] is not None and float(before[1].raw.max()) <= 0:
         st.info(explanations.zero_cam_note(cam, layer, name(before[1].target)))
-    explanations.pick_clip(st)
+    pick_clip(st)
     st.caption(scale_words() + ": yellow matters most, orange and purple less, no colour not at all (the bar under it; "
                "hover for a place's share)."
                + (f" {cams.METHODS[cam]} at `{layer}`, whose maps are {' x '.join(map(str, layer_shape))}"

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, explain_figures, export, labels
-from explorer.ui import charts, explanations, layout, state
+from explorer.ui import charts, explanations, layout, map_row, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
@@ -47,7 +47,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                             "nothing: black says nothing about the background of a digit; the image blurred keeps "
                             "its colours and asks about its edges.")
     publish()
-    window, half, clip = side // int(st.session_state.why_occ), layout.VIEW_PX // 2, explanations.outliers()
+    window, half, clip = side // int(st.session_state.why_occ), layout.VIEW_PX // 2, map_row.outliers()
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
     with left:  # each progress bar in its own column
         fill = st.session_state.why_occ_fill

@@ -64,7 +64,7 @@ def guided_name(smooth: Smoothing, cam: str) -> str:
 
 def shown(heat: torch.Tensor) -> torch.Tensor:
     """A map's magnitudes as the page's other maps are drawn (clipped where it asks): scaled to their largest."""
-    return attribution.clipped(heat.abs(), explanations.outliers())
+    return attribution.clipped(heat.abs(), map_row.outliers())
 
 
 def words(rho: float) -> str:
