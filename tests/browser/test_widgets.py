@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-from pathlib import Path
 
 import pytest
 
-pytest.importorskip("playwright", reason="playwright is not installed")
-pytest.importorskip("pytest_playwright", reason="pytest-playwright is not installed")
-if not Path("/usr/bin/chromium").exists():
-    pytest.skip("/usr/bin/chromium is missing (make chromium installs it)", allow_module_level=True)
+from . import needs  # noqa: E402, F401  (skips this module without Playwright or Chromium)
 
 from playwright.sync_api import Page, expect  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
