@@ -367,7 +367,7 @@ def test_lucents_transforms_from_a_link_and_off_in_a_plain_ascent():
 
 def test_charts_alike_in_title_are_named_by_their_channel_layer_and_model():
     """'Its top 9' and 'Step by step' had named every channel's charts alike, and their saved pictures too."""
-    at = app(PAGE, steps="8", channel="5")
+    at = app(PAGE, steps="8", channel="5", data="shapes")  # the test set is the default where it is on the server
     no_crash(at)
     named = [c.proto.alt for c in at.get("plotly_chart")]
     assert "What excites channel 5 of conv2: mean activation of the channel step by step" in named
