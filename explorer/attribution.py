@@ -4,7 +4,8 @@ Grad-CAM and its variants, are :mod:`explorer.cam`'s).
 - Saliency (Simonyan et al. 2014): ``M(i, j) = max_c |d S_k / d x[c, i, j]|``, the gradient of the
   class score ``S_k`` (before the softmax) with respect to each pixel, its largest magnitude over
   the colour channels. Pixels where a small change moves the score most.
-- SmoothGrad (Smilkov et al. 2017): the same map averaged over noisy copies of the image.
+- SmoothGrad (Smilkov et al. 2017): the same map averaged over noisy copies of the image (or, as Captum's
+  NoiseTunnel offers, the mean of its squares or its variance, VarGrad).
 - Guided backprop (Springenberg et al. 2015): either of them through :func:`guided`, whose ReLUs pass back only
   gradients above zero.
 - Occlusion (Zeiler & Fergus 2014): cover a square of the image with a plain colour, slide it by a
@@ -26,7 +27,6 @@ its largest values, 2% of its total, at full colour.
 
 from __future__ import annotations
 
-import copy
 import math
 import weakref
 from collections.abc import Callable, Sequence
@@ -64,15 +64,23 @@ def saliency(model: nn.Module, image: torch.Tensor, target: int | None = None) -
                        torch.softmax(logits[0].detach().float(), 0).cpu())
 
 
+NOISE_KINDS = ("smoothgrad", "smoothgrad_sq", "vargrad")  # Captum's NoiseTunnel's nt_type
+
+
 def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None, samples: int = 25,
                 sigma: float = 0.15, seed: int = 0, batch: int | None = None,
-                progress: Callable[[int, int], None] | None = None) -> Attribution:
+                progress: Callable[[int, int], None] | None = None, kind: str = "smoothgrad") -> Attribution:
     """SmoothGrad (Smilkov et al. 2017): the saliency's ``|gradient|`` averaged over ``samples`` copies of
     ``image`` with Gaussian noise of standard deviation ``sigma`` (in [0, 1] pixel units) added. The noise
     that dominates a plain saliency map averages out; what is left is what the class rests on.
-    ``target`` None: the class predicted for the image itself. ``raw``: the averaged |gradient| (C, H, W).
-    The copies go through ``batch`` at a time (default: by the image's size), ``progress(done, samples)`` after each.
+    ``kind`` (Captum's NoiseTunnel's): ``smoothgrad`` the mean, ``smoothgrad_sq`` the mean of the squares (the
+    strongest places stand out more), ``vargrad`` the variance over the copies (Adebayo et al. 2018: where the
+    gradient is unsteady under noise). ``target`` None: the class predicted for the image itself. ``raw``: that
+    statistic of the |gradient| (C, H, W). The copies go through ``batch`` at a time (default: by the image's size),
+    ``progress(done, samples)`` after each.
     """
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"{kind!r} is not one of {', '.join(NOISE_KINDS)}")
     x = image[None].detach().to(inspect.device_of(model))
     with torch.no_grad():
         logits = model(x)
@@ -80,13 +88,16 @@ def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn((samples, *image.shape), generator=generator).to(x) * sigma
     batch, total = batch or per_pass(x, 16), torch.zeros_like(x[0])  # by size alone: 12 VGG16 copies took 1 GB
+    squares = torch.zeros_like(total)
     for first in range(0, samples, batch):
         noisy = (x + noise[first:first + batch]).requires_grad_(True)
         (grad,) = torch.autograd.grad(model(noisy)[:, target].sum(), noisy)  # each copy's own gradient
         total += grad.abs().sum(0)
+        squares += grad.square().sum(0)
         if progress is not None:
             progress(min(first + batch, samples), samples)
-    raw = (total / samples).detach()
+    mean, mean_sq = total / samples, squares / samples
+    raw = (mean if kind == "smoothgrad" else mean_sq if kind == "smoothgrad_sq" else mean_sq - mean * mean).detach()
     return Attribution(unit_scaled(raw.amax(0)).cpu(), raw.cpu(), target, float(logits[0, target]),
                        torch.softmax(logits[0].float(), 0).cpu())
 
@@ -285,41 +296,6 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
     raw = ((x - start) * total)[0].detach()
     return IntegratedGradients(_sign_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
                                torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps, baseline, rule)
-
-
-def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
-    """A copy of ``model`` with every layer's parameters drawn afresh (each layer's own ``reset_parameters``, seeded):
-    the same network, nothing learned. Adebayo et al. 2018 ("Sanity checks for saliency maps") compare a method's
-    maps on it with the trained network's: a map that barely changes shows the image, not what was learned."""
-    fresh = copy.deepcopy(model).eval()
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        for module in fresh.modules():
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-    finally:
-        torch.random.set_rng_state(generator_state)
-    return fresh
-
-
-def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation of two maps' magnitudes (|a| against |b|), as Adebayo et al. compare them, over
-    the pixels either map gives a value: where both are exactly 0 (integrated gradients wherever the image equals
-    its baseline, a digit's black background) they agree whatever the weights, and that tie had made the maps of a
-    random network look the same as the trained one's (1.00 on every digit). 0 for a map with no variation."""
-    given = (a != 0) | (b != 0)
-    ranks = [_ranks(x[given].abs().flatten().double()) for x in (a, b)]
-    if given.sum() < 2 or any(float(r.std()) == 0 for r in ranks):
-        return 0.0
-    return float(torch.corrcoef(torch.stack(ranks))[0, 1])
-
-
-def _ranks(values: torch.Tensor) -> torch.Tensor:
-    """Each value's rank from 1, tied values sharing their mean rank (a black background's zeros are one tie)."""
-    _, inverse, counts = torch.unique(values, return_inverse=True, return_counts=True)
-    last = counts.cumsum(0).double()
-    return (last - (counts.double() - 1) / 2)[inverse]
 
 
 def per_pass(image: torch.Tensor, small: int) -> int:

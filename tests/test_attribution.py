@@ -4,7 +4,7 @@ import pytest
 import torch
 from captum.attr import IntegratedGradients, Occlusion, Saliency
 
-from explorer import attribution, cam, inspect, models
+from explorer import attribution, cam, inspect, models, randomization
 from explorer import images as images_module
 
 # (model, input size, pretrained, layers with feature maps whose module runs once, so Captum can hook it)
@@ -57,12 +57,12 @@ def test_guided_backprop_changes_less_than_the_gradient_when_the_weights_are_dra
     """Adebayo et al. 2018's finding, on the trained digit reader: guided backprop's map keeps more of its order of
     pixels under random weights than the plain gradient's (Spearman's rho 0.54 against 0.21 on the sample 3)."""
     model = models.build("lenet5", pretrained=True)
-    fresh = attribution.randomized(model)
+    fresh = randomization.randomized(model)
     image = images_module.load_sample("digit")[:1]
     rho = {}
     for name, wrap in (("plain", lambda m: m), ("guided", attribution.guided)):
         trained = attribution.saliency(wrap(model), image)
-        rho[name] = attribution.rank_correlation(trained.heat, attribution.saliency(wrap(fresh), image,
+        rho[name] = randomization.rank_correlation(trained.heat, attribution.saliency(wrap(fresh), image,
                                                                                     trained.target).heat)
     assert rho["guided"] > rho["plain"] + 0.2, rho
 
@@ -87,6 +87,23 @@ def test_smooth_grad_averages_the_saliency_of_noisy_copies(case):
                                       progress=lambda done, total: seen.append((done, total)))
     torch.testing.assert_close(batched.raw, ours.raw, rtol=1e-5, atol=1e-7)  # copies in passes of 3: the same
     assert seen == [(3, 4), (4, 4)]
+
+
+@pytest.mark.parametrize("kind", attribution.NOISE_KINDS)
+def test_each_noise_tunnel_kind_equals_captums_on_the_same_noise(case, kind, monkeypatch):
+    from captum.attr import NoiseTunnel
+
+    model, images, _ = case
+    image = images[1]
+    ours = attribution.smooth_grad(model, image, 2, samples=5, sigma=0.2, seed=3, batch=2, kind=kind)
+    noise = torch.randn((5, *image.shape), generator=torch.Generator().manual_seed(3)) * 0.2
+    monkeypatch.setattr(torch, "normal", lambda mean, std: noise)  # Captum's draw, made ours
+    theirs = NoiseTunnel(Saliency(model)).attribute(image[None], nt_type=kind, nt_samples=5, stdevs=0.2, target=2,
+                                                    abs=True)[0]
+    torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-6)
+    assert ours.heat.max() == 1 and ours.heat.min() >= (-1e-6 if kind == "vargrad" else 0)
+    with pytest.raises(ValueError, match="smoothgrad_sq"):
+        attribution.smooth_grad(model, image, kind="smoothgrad_squared")
 
 
 def test_smooth_grad_is_smoother_than_saliency_on_the_trained_digit_reader():
@@ -257,44 +274,14 @@ def test_integrated_gradients_from_any_baseline_add_up_to_the_score_change_from_
         assert torch.allclose(start, torch.full_like(image, float(image.mean())))
 
 
-def test_a_randomized_network_has_every_layer_redrawn_the_same_way_each_time():
-    model = models.build("lenet5", pretrained=True).eval()
-    first, again = attribution.randomized(model), attribution.randomized(model)
-    before = torch.random.get_rng_state()
-    for (name, trained), fresh, same in zip(model.named_parameters(), first.parameters(), again.parameters()):
-        assert not torch.equal(trained, fresh), name  # nothing learned is kept
-        assert torch.equal(fresh, same)  # seeded: every visitor sees the same check
-    assert torch.equal(before, torch.random.get_rng_state())  # the caller's generator is left alone
-    assert next(model.parameters()).requires_grad  # the trained network itself is untouched
-
-
-def test_rank_correlation_is_spearmans_of_the_magnitudes_with_ties_sharing_their_rank():
-    up = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert attribution.rank_correlation(up, up * 10) == pytest.approx(1.0)
-    assert attribution.rank_correlation(up, up.flip(0)) == pytest.approx(-1.0)
-    assert attribution.rank_correlation(up, -up) == pytest.approx(1.0)  # magnitudes: the sign does not count
-    assert attribution.rank_correlation(up, torch.ones(5)) == 0.0  # a flat map has no order
-    # ties share their mean rank: 5, 6, 7, 8, 7 ranks as 1, 2, 3.5, 5, 3.5
-    tied = torch.tensor([5.0, 6.0, 7.0, 8.0, 7.0])
-    assert attribution.rank_correlation(up, tied) == pytest.approx(0.8207826816681233)
-    stats = pytest.importorskip("scipy.stats")
-    a, b = torch.rand(2, 8, 8).unbind()
-    b[b < 0.3] = 0  # a black background: one large tie
-    assert attribution.rank_correlation(a, b) == pytest.approx(stats.spearmanr(a.flatten(), b.flatten()).statistic)
-    a_ink, b_ink = torch.zeros(8, 8), torch.zeros(8, 8)  # a background both maps leave at 0: left out, it always
-    a_ink[2:5, 2:5], b_ink[2:5, 2:5] = a[:3, :3], b[:3, :3] + 0.1  # agrees
-    on_ink = stats.spearmanr(a[:3, :3].flatten(), b[:3, :3].flatten()).statistic
-    assert attribution.rank_correlation(a_ink, b_ink) == pytest.approx(on_ink)
-
-
 def test_integrated_gradients_from_black_change_with_the_weights_on_the_digits_ink():
     """From a black baseline, integrated gradients are 0 on the digit's background whatever the weights: counted,
     that tie had made the random network's map correlate 1.00 with the trained one's."""
     model = models.build("lenet5", pretrained=True)
     image = images_module.load_sample("digit")[:1]
     trained = attribution.integrated_gradients(model, image, None, 32)
-    fresh = attribution.integrated_gradients(attribution.randomized(model), image, trained.target, 32)
-    assert attribution.rank_correlation(trained.heat, fresh.heat) < 0.8
+    fresh = attribution.integrated_gradients(randomization.randomized(model), image, trained.target, 32)
+    assert randomization.rank_correlation(trained.heat, fresh.heat) < 0.8
 
 
 def test_clipping_draws_a_map_as_captums_visualize_image_attr_does_by_default():

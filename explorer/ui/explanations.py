@@ -99,25 +99,26 @@ def undecided_note(probabilities: torch.Tensor, hint: str) -> str:
             f"can only reorder a near tie. {hint}")
 
 
-GRADIENT_TITLES = {"saliency": "Saliency", "smoothgrad": "SmoothGrad", "guided": "Guided backprop",
-                   "guided_smoothgrad": "Guided SmoothGrad"}
+NOISE_TITLES = {"smoothgrad": "SmoothGrad", "smoothgrad_sq": "SmoothGrad²", "vargrad": "VarGrad"}
+GRADIENT_TITLES = {"saliency": "Saliency", "guided": "Guided backprop", **NOISE_TITLES,
+                   **{f"guided_{kind}": f"Guided {title}" for kind, title in NOISE_TITLES.items()}}
 
 
 @dataclass(frozen=True)
 class Smoothing:
-    """How the gradient map is made: SmoothGrad's noisy copies and their noise (sd; no copies: the plain gradient),
-    through guided ReLUs or not."""
+    """How the gradient map is made: SmoothGrad's noisy copies, their noise (sd; no copies: the plain gradient) and
+    what is taken over them (a kind of :data:`attribution.NOISE_KINDS`), through guided ReLUs or not."""
 
     copies: int = 0
     noise: float = 0.0
     guided: bool = False
+    kind: str = "smoothgrad"
 
     @property
     def method(self) -> str:
         """A key of :data:`GRADIENT_TITLES`, and the map's name in the download."""
-        if self.guided:
-            return "guided_smoothgrad" if self.copies else "guided"
-        return "smoothgrad" if self.copies else "saliency"
+        made = self.kind if self.copies else "saliency"
+        return f"guided_{made}" if self.guided and self.copies else "guided" if self.guided else made
 
     @property
     def title(self) -> str:
@@ -128,8 +129,8 @@ def gradient_of(model: torch.nn.Module, image: torch.Tensor, target: int | None,
               report: memo.Report | None = None) -> attribution.Attribution:
     """The gradient map ``smooth`` asks for, its method named."""
     model = attribution.guided(model) if smooth.guided else model
-    made = (attribution.smooth_grad(model, image, target, samples=smooth.copies, sigma=smooth.noise, progress=report)
-            if smooth.copies else attribution.saliency(model, image, target))
+    made = (attribution.smooth_grad(model, image, target, samples=smooth.copies, sigma=smooth.noise, progress=report,
+                                    kind=smooth.kind) if smooth.copies else attribution.saliency(model, image, target))
     return dataclasses.replace(made, method=smooth.method)
 
 
@@ -142,6 +143,7 @@ def smoothing_settings() -> list[state.Setting]:
         state.Setting("why_guided", "guided", False, state.boolean, state.dump_bool),
         state.Setting("why_sg_n", "sgn", 25, state.int_choice(SMOOTH_COPIES)),
         state.Setting("why_sg_sd", "sgsd", 0.15, state.float_between(0.05, 0.5)),
+        state.Setting("why_sg_kind", "nt", "smoothgrad", state.choice(attribution.NOISE_KINDS)),
     ]
 
 
@@ -158,13 +160,22 @@ def smoothing(cell) -> Smoothing:
                        "compare in the sanity check below.")
     if not st.session_state.why_smooth:
         return Smoothing(guided=bool(st.session_state.why_guided))
-    copies, noise = st.columns(2)  # how many copies, how much noise: Captum's NoiseTunnel asks the same
+    # how many copies, how much noise, what of their maps: Captum's NoiseTunnel asks the same
+    copies, noise, kind = st.columns([4, 4, 3], vertical_alignment="bottom")
     copies.select_slider("Noisy copies", SMOOTH_COPIES, key="why_sg_n")
     noise.slider("Noise (sd, pixels in 0..1)", 0.05, 0.5, step=0.05, key="why_sg_sd",
                  help="Smilkov et al. found 10-20% of the pixel range best: less leaves the speckle, more blurs the "
                       "map away.")
+    kind.selectbox("Of their maps, take", attribution.NOISE_KINDS, key="why_sg_kind", format_func=NOISE_WORDS.get,
+                   help="Captum's NoiseTunnel's three: the mean is SmoothGrad; the mean of the squares lets the "
+                        "strongest places stand out more; the variance (VarGrad, Adebayo et al. 2018) shows where "
+                        "the gradient is unsteady under the noise.")
     return Smoothing(int(st.session_state.why_sg_n), round(float(st.session_state.why_sg_sd), 3),
-                     bool(st.session_state.why_guided))
+                     bool(st.session_state.why_guided), st.session_state.why_sg_kind)
+
+
+NOISE_WORDS = {"smoothgrad": "the mean (SmoothGrad)", "smoothgrad_sq": "the mean square",
+               "vargrad": "the variance (VarGrad)"}
 
 
 def explained(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,

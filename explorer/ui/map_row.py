@@ -41,8 +41,11 @@ def fused(smooth: Smoothing, pair: tuple[attribution.Attribution, attribution.At
 
 
 def fused_title(smooth: Smoothing, cam: str) -> str:
-    """The product's name: "Guided Grad-CAM", "Guided SG × Grad-CAM" with SmoothGrad's copies."""
-    return f"Guided {'SG × ' if smooth.copies else ''}{cams.METHODS[cam]}"
+    """The product's name: "Guided Grad-CAM", "Guided SG × Grad-CAM" with SmoothGrad's copies ("SG²", "VarGrad")."""
+    return f"Guided {f'{SHORT[smooth.kind]} × ' if smooth.copies else ''}{cams.METHODS[cam]}"
+
+
+SHORT = {"smoothgrad": "SG", "smoothgrad_sq": "SG²", "vargrad": "VarGrad"}  # a noise tunnel's name in a short title
 
 
 def gradient_words(smooth: Smoothing) -> str:

@@ -89,7 +89,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
                 "class": gradient.target, "class_name": name(gradient.target),
                 "predicted": int(gradient.probabilities.argmax()),
-                "smoothgrad": {"copies": smooth.copies, "noise_sd": smooth.noise} if smooth.copies else None,
+                "smoothgrad": {"copies": smooth.copies, "noise_sd": smooth.noise, "nt_type": smooth.kind}
+                if smooth.copies else None,
                 "guided": smooth.guided,
                 "cam": {"method": method, "layer": layer} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import attribution, cam as cams, explain_figures
+from explorer import attribution, cam as cams, explain_figures, randomization
 from explorer.ui import charts, explanations, layout, map_row, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
@@ -28,7 +28,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam),
                    explanations.integrated(network, digest, image, target, steps, baseline, rule))
         explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
-        fresh = attribution.randomized(network.model)
+        fresh = randomization.randomized(network.model)
         report(0, 3)
         gradient = explanations.gradient_of(fresh, image, explained, smooth)
         report(1, 3)
@@ -47,7 +47,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
                                                                             cams.guided_map(gradient, mapped))
         else:
             randomised = (gradient, mapped, ig)
-        return [(method, theirs, mine, attribution.rank_correlation(theirs.heat, mine.heat))
+        return [(method, theirs, mine, randomization.rank_correlation(theirs.heat, mine.heat))
                 for method, theirs, mine in zip(METHODS, trained, randomised) if mine is not None]
 
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule),
@@ -100,7 +100,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                        if len(results) == len(METHODS) else ""))
         for cell, (method, trained, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
-            name = {"Saliency": {"guided_smoothgrad": "Guided SG"}.get(smooth.method, smooth.title),
+            name = {"Saliency": smooth.title.replace("Guided SmoothGrad", "Guided SG"),
                     "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients",
                     "Guided Grad-CAM": guided_name(smooth, cam)}[method]
             for when, result in (("trained", trained), ("random", fresh)):

@@ -119,6 +119,23 @@ def test_smoothgrads_copies_and_noise_are_settings_in_the_link():
     assert not [s for s in plain.slider if s.key == "why_sg_sd"]  # shown only with SmoothGrad on
 
 
+def test_what_is_taken_over_the_noisy_copies_names_every_map_made_of_them_and_goes_into_the_link(monkeypatch):
+    saved = {}
+    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps, settings=settings) or b"")
+    at = app(PAGE, smooth="1", sgn="10", nt="vargrad", guided="1", sanity="1")
+    no_crash(at)
+    assert at.selectbox(key="why_sg_kind").value == "vargrad"
+    named = [c.proto.alt for c in at.get("plotly_chart")]  # whole names: the titles wrap in a 164 px picture
+    assert {"Guided VarGrad, 3", "Guided VarGrad × Grad-CAM, 3", "Guided VarGrad: random"} <= set(named), named
+    assert saved["settings"]["smoothgrad"]["nt_type"] == "vargrad" and "guided_vargrad" in saved
+    assert saved["guided_vargrad"].shape == (1, 28, 28) and float(saved["guided_vargrad"].min()) >= -1e-6
+    at.selectbox(key="why_sg_kind").set_value("smoothgrad_sq").run()
+    assert "Guided SmoothGrad², 3" in [c.proto.alt for c in at.get("plotly_chart")]
+    assert "Guided SG²:<br>random" in titles(at)
+    assert at.query_params["nt"] in ("smoothgrad_sq", ["smoothgrad_sq"])
+    assert "nt" not in app(PAGE, smooth="1", sgn="10").query_params  # the default stays out of the link
+
+
 def test_the_class_activation_map_follows_the_method_picked_and_the_link():
     at = app(PAGE)
     no_crash(at)
