@@ -16,6 +16,9 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
 - Eigen-CAM (Muhammad & Yeasin 2020), no class at all: each position's value along the maps' first principal
   component. EigenGrad-CAM: the same of ``g * A``, so for the class.
 
+pytorch-grad-cam's two smoothings: ``eigen_smooth``, the weighed maps' first principal component in place of their
+sum (less noise), and ``aug_smooth``, the mean map of the image mirrored and brightened (:func:`augmented`).
+
 Each value is drawn at the centre of its unit's receptive field and bilinear between them (a plain resize, as other
 tools do, puts a network without padding's evidence pixels off).
 
@@ -56,12 +59,18 @@ Progress = Callable[[int, int], None]
 
 
 def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None, method: str = "gradcam",
-              batch: int | None = None, progress: Progress | None = None) -> Attribution:
+              batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False,
+              aug_smooth: bool = False) -> Attribution:
     """The class activation map of class ``target`` (default: the predicted class) at ``layer``, which must have
     feature maps, by ``method`` (a key of :data:`METHODS`, Grad-CAM by default). Score-CAM and Ablation-CAM run the
-    network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass."""
+    network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass.
+
+    pytorch-grad-cam's two smoothings: ``eigen_smooth`` takes the weighed maps' first principal component where the
+    method sums them (the Eigen-CAMs always do); ``aug_smooth`` is :func:`augmented`'s mean over six copies."""
     if method not in METHODS:
         raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(METHODS)})")
+    if aug_smooth:
+        return augmented(model, image, layer, target, method, batch, progress, eigen_smooth)
     names = extraction.node_names(model)
     if layer not in names or layer == names[-1]:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
@@ -78,15 +87,15 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         (grads,) = torch.autograd.grad(logits[0, target], maps)
     maps, x, score = maps.detach(), x.detach(), float(logits[0, target].detach())
     if method == "scorecam":
-        cam = (_score_weights(model, x, maps, target, batch, progress) * maps).sum(1, keepdim=True)
+        weighed = _score_weights(model, x, maps, target, batch, progress) * maps
     elif method == "ablationcam":
         rest = _run_on(model, layer, x, graph)  # the graph just traced, its forward pass done
-        cam = (_ablation_weights(rest, x, maps, target, score, batch, progress) * maps).sum(1, keepdim=True)
+        weighed = _ablation_weights(rest, x, maps, target, score, batch, progress) * maps
     elif method in ("eigencam", "eigengradcam"):
-        cam = _first_component(maps if method == "eigencam" else grads * maps)
+        weighed, eigen_smooth = maps if method == "eigencam" else grads * maps, True
     else:
-        cam = _weighed_maps(method, maps, grads)
-    cam = cam.relu()  # (1, 1, h, w)
+        weighed = _weighed_maps(method, maps, grads)
+    cam = (_first_component(weighed) if eigen_smooth else weighed.sum(1, keepdim=True)).relu()  # (1, 1, h, w)
     heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, score,
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
@@ -105,13 +114,38 @@ def guided_map(gradient: Attribution, mapped: Attribution) -> Attribution:
                        method=f"{gradient.method}_x_{mapped.method}")
 
 
+AUGMENTATIONS = [(flip, factor) for flip in (False, True) for factor in (0.9, 1.0, 1.1)]  # ttach's, as aug_smooth's
+
+
+def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | None, method: str,
+              batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False) -> Attribution:
+    """pytorch-grad-cam's ``aug_smooth``: the mean of the maps of six copies of ``image``, as they are and mirrored
+    left to right, each with its pixels times 0.9, 1 and 1.1, a mirrored copy's map mirrored back. Each map is scaled
+    to its maximum first, as pytorch-grad-cam scales each. The class stays the one the image itself is explained for
+    (pytorch-grad-cam's default takes each copy's own prediction). ``raw``: the layer's maps, each over its maximum,
+    their mean (mirrored back alike: a column off where the units' fields are not symmetric left to right)."""
+    with torch.no_grad():
+        target = chosen_class(model(image[None].to(inspect.device_of(model))), target)
+    heats, raws, steps, own = [], [], len(AUGMENTATIONS), None
+    for k, (flip, factor) in enumerate(AUGMENTATIONS):
+        seen = (image * factor).flip(-1) if flip else image * factor
+        report = None if progress is None else lambda done, total, k=k: progress(k * total + done, steps * total)
+        made = class_map(model, seen, layer, target, method, batch, report, eigen_smooth)
+        own = made if (flip, factor) == (False, 1.0) else own
+        raw = made.raw / top if (top := made.raw.max()) > 0 else made.raw
+        heats.append(made.heat.flip(-1) if flip else made.heat)
+        raws.append(raw.flip(-1) if flip else raw)
+    return Attribution(unit_scaled(torch.stack(heats).mean(0)), torch.stack(raws).mean(0), target, own.score,
+                       own.probabilities, method=method)
+
+
 def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """The sum over the maps ``maps`` (1, M, h, w) weighed by the gradients ``grads`` as ``method`` does, before its
-    ReLU: (1, 1, h, w)."""
+    """The maps ``maps`` (1, M, h, w) weighed by the gradients ``grads`` as ``method`` does, before the sum over them
+    and the ReLU."""
     if method == "hirescam":
-        return (grads * maps).sum(1, keepdim=True)
+        return grads * maps
     if method == "layercam":
-        return (grads.relu() * maps).sum(1, keepdim=True)
+        return grads.relu() * maps
     totals = maps.sum((2, 3), keepdim=True)
     if method == "gradcampp":  # the paper's eq. 19, for a score that is the exponential of S_k
         squared = grads ** 2
@@ -121,7 +155,7 @@ def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch
         weights = (grads * maps / (totals + 1e-7)).sum((2, 3), keepdim=True)
     else:
         weights = grads.mean((2, 3), keepdim=True)  # alpha_m: (1, M, 1, 1)
-    return (weights * maps).sum(1, keepdim=True)
+    return weights * maps
 
 
 def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target: int, batch: int | None,

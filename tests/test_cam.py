@@ -59,9 +59,9 @@ def _ablated_scores(model, image, layer, a, target):
     return scores.numpy()
 
 
-def _cam_reference(model, image, layer, target, method):
+def _cam_reference(model, image, layer, target, method, eigen_smooth=False):
     """A class activation map at ``layer`` as pytorch-grad-cam 1.5.7 computes it (its formulas written out in
-    NumPy, epsilons included), from Captum's layer activation and layer gradient."""
+    NumPy, epsilons included), from Captum's layer activation and layer gradient; ``eigen_smooth`` as its own."""
     module = model.get_submodule(layer)
     a = LayerActivation(model, module).attribute(image[None]).detach().numpy()
     g = LayerGradientXActivation(model, module, multiply_by_inputs=False).attribute(
@@ -92,7 +92,8 @@ def _cam_reference(model, image, layer, target, method):
         weights = np.maximum(g, 0)
     else:
         weights = g.mean((2, 3), keepdims=True)
-    return torch.from_numpy(np.maximum((weights * a).sum(1), 0)[0]).float()
+    summed = _principal(weights * a) if eigen_smooth else (weights * a).sum(1)
+    return torch.from_numpy(np.maximum(summed, 0)[0]).float()
 
 
 @pytest.mark.parametrize("method", list(cam.METHODS))
@@ -110,6 +111,41 @@ def test_each_class_activation_map_equals_pytorch_grad_cams_formula(case, method
         torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-5 * max(float(theirs.max()), 1e-3))
         assert ours.target == 1 and ours.method == method and float(ours.heat.max()) in (0.0, pytest.approx(1.0))
     assert (seen[-1][0] == seen[-1][1]) if method in cam.PASSES else not seen  # only these make passes
+
+
+@pytest.mark.parametrize("method", [m for m in cam.METHODS if m != "scorecam"])  # Score-CAM: a pass per map
+def test_eigen_smooth_takes_the_weighed_maps_first_principal_component_as_pytorch_grad_cam_does(case, method):
+    model, images, layers = case
+    layer = layers[0]
+    ours = cam.class_map(model, images[0], layer, 1, method, batch=64, eigen_smooth=True)
+    theirs = _cam_reference(model, images[0], layer, 1, method, eigen_smooth=True)
+    torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-5 * max(float(theirs.max()), 1e-3))
+    if method in ("eigencam", "eigengradcam"):  # always a component: the same either way
+        torch.testing.assert_close(ours.raw, cam.class_map(model, images[0], layer, 1, method).raw)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "scorecam"])
+def test_aug_smooth_is_the_mean_of_six_copies_maps_mirrored_back_each_scaled_to_its_top(method):
+    model = models.build("lenet5", pretrained=True)
+    image = images_module.load_sample("digit")[:1]
+    seen = []
+    ours = cam.class_map(model, image, "relu2", None, method, batch=8, aug_smooth=True,
+                         progress=lambda done, total: seen.append((done, total)))
+    plain = cam.class_map(model, image, "relu2", None, method)
+    heats, raws = [], []
+    for flip in (False, True):
+        for factor in (0.9, 1.0, 1.1):
+            copy = image * factor
+            made = cam.class_map(model, copy.flip(-1) if flip else copy, "relu2", plain.target, method)
+            heats.append(made.heat.flip(-1) if flip else made.heat)
+            raws.append((made.raw.flip(-1) if flip else made.raw) / made.raw.max())
+    mean = torch.stack(heats).mean(0)
+    torch.testing.assert_close(ours.heat, mean / mean.max())
+    torch.testing.assert_close(ours.raw, torch.stack(raws).mean(0))
+    assert (ours.target, ours.score) == (plain.target, plain.score) and torch.equal(ours.probabilities,
+                                                                                    plain.probabilities)
+    assert not torch.allclose(ours.heat, plain.heat)  # the mirrored copies' maps are not the same map
+    assert (seen[-1] == (6 * 16, 6 * 16) and len(seen) == 12) if method == "scorecam" else not seen
 
 
 def test_eigen_cam_is_the_same_for_every_class_and_the_others_are_not():
