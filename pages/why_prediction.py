@@ -6,7 +6,7 @@ import torch
 
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
 from explorer.ui import charts, explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import map_row, which_map
+from explorer.ui import cam_controls, map_row, which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -33,7 +33,7 @@ SETTINGS = [
     state.Setting("why_iterated", "iterated", False, state.boolean, state.dump_bool),
     state.Setting("why_target", "target", ANY, state.int_between(ANY, 100_000)),
     *explanations.smoothing_settings(),
-    *explanations.cam_settings(),
+    *cam_controls.cam_settings(),
     *map_row.settings(),
     *more_ways.settings(),
     *sanity.settings(),
@@ -83,7 +83,7 @@ with view, layout.guard("explaining the prediction"):
                 format_func=lambda i: "the predicted one" if i == PREDICTED else with_share(i),
                 help="The classes most likely first, each with the network's probability.")
     with b:
-        cam_layer = explanations.pick_cam_layer(list(network.layers))
+        cam_layer = cam_controls.pick_cam_layer(list(network.layers))
     smooth = explanations.smoothing(c)
     state.publish(SETTINGS)  # before the slow parts, and after each section's controls: a link copied meanwhile
     # is the view being drawn
@@ -102,7 +102,7 @@ with view, layout.guard("explaining the prediction"):
     layer_shape = next(l for l in network.layers if l.name == cam_layer).out_shape[1:] if cam_layer else ()
     map_row.draw(prepared.tensor, before, guided, smooth, cam, cam_layer, layer_shape, class_name)
     if cam_layer:
-        explanations.pick_cam_method()
+        cam_controls.pick_cam_method()
 
 with view, layout.guard("asking in two more ways"):
     occ, ig = more_ways.draw(network, digest, prepared.tensor, target, class_name, lambda: state.publish(SETTINGS))
@@ -146,12 +146,12 @@ with view, layout.guard("attacking the prediction"):
                 key="why_fig_delta")
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
     charts.show(r, explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
-    quick = explanations.repeated_cam(cam, prepared.tensor)
+    quick, augment = cam_controls.repeated_cam(cam, prepared.tensor), cam_controls.repeated_augment(prepared.tensor)
     fast = explanations.repeated_smoothing(smooth, prepared.tensor)
     after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, fast,
-                                   quick)
+                                   quick, augment)
     st.markdown("**Each image's own prediction explained**, before and after the attack:")
-    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, fast, quick)
+    own = explanations.explained(network, digest, prepared.tensor, None, cam_layer, fast, quick, augment)
     for column, (when, image, pair) in zip(layout.cells(2, 2 * layout.SMALL_PICTURE_PX + 16),
                                            (("Before", prepared.tensor, own), ("After", result.image, after))):
         column.markdown(f"*{when}:* read as **{class_name(pair[0].target)}**")

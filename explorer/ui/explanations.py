@@ -1,6 +1,6 @@
 """The explanations of "Why this prediction" that the page itself does not draw: the slow ones, computed once per
 server with a progress bar (the eps sweeps of the attack, occlusion and integrated gradients; see
-:mod:`explorer.attribution`), their notes, and the class activation map's pickers."""
+:mod:`explorer.attribution`) and their notes (the class activation map's are :mod:`explorer.ui.cam_controls`)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, cam, inspect, labels
-from explorer.ui import layout, memo, model_input, state
+from explorer import adversarial, attribution, inspect, labels
+from explorer.ui import cam_controls, layout, memo, state
 from explorer.ui.model_input import Network
 
 EPSILONS = torch.linspace(0, 0.3, 61)
@@ -166,23 +166,22 @@ def smoothing(cell) -> Smoothing:
     noise.slider("Noise (sd, pixels in 0..1)", 0.05, 0.5, step=0.05, key="why_sg_sd",
                  help="Smilkov et al. found 10-20% of the pixel range best: less leaves the speckle, more blurs the "
                       "map away.")
-    kind.selectbox("Of their maps, take", attribution.NOISE_KINDS, key="why_sg_kind", format_func=NOISE_WORDS.get,
-                   help="Captum's NoiseTunnel's three: the mean is SmoothGrad; the mean of the squares lets the "
+    kind.selectbox("Of their maps, the", attribution.NOISE_KINDS, key="why_sg_kind", format_func=NOISE_WORDS.get,
+                   help="Captum's NoiseTunnel's three: the mean is SmoothGrad; the mean square (SmoothGrad²) lets the "
                         "strongest places stand out more; the variance (VarGrad, Adebayo et al. 2018) shows where "
                         "the gradient is unsteady under the noise.")
     return Smoothing(int(st.session_state.why_sg_n), round(float(st.session_state.why_sg_sd), 3),
                      bool(st.session_state.why_guided), st.session_state.why_sg_kind)
 
 
-NOISE_WORDS = {"smoothgrad": "the mean (SmoothGrad)", "smoothgrad_sq": "the mean square",
-               "vargrad": "the variance (VarGrad)"}
+NOISE_WORDS = {"smoothgrad": "mean", "smoothgrad_sq": "mean square", "vargrad": "variance"}
 
 
 def explained(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
-              smooth: Smoothing, method: str = "gradcam",
+              smooth: Smoothing, method: str = "gradcam", augment: bool = True,
               ) -> tuple[attribution.Attribution, attribution.Attribution | None]:
     """Saliency (or SmoothGrad, its noisy copies counted on a progress bar) and the class activation map of
-    ``method`` at ``layer`` (None without one), each once per server."""
+    ``method`` at ``layer`` (None without one; ``augment`` False: without ``aug_smooth``), each once per server."""
     gradient = memo.computed(
         "why_gradient", (network.key, digest, target, smooth),
         lambda report: gradient_of(network.model, image, target, smooth, report), lambda done, total: (
@@ -190,11 +189,7 @@ def explained(network: Network, digest: str, image: torch.Tensor, target: int | 
             else "Following the gradients back to the pixels..."), keep=32)
     if not layer:
         return gradient, None
-    return gradient, memo.computed(
-        "why_cam", (network.key, digest, target, layer, method),
-        lambda report: cam.class_map(network.model, image, layer, target, method, progress=report),
-        lambda done, total: memo.counted(PASS_WORDS[method], done, total, "maps") if method in cam.PASSES
-        else f"{cam.METHODS[method]} at {layer}...", keep=32)
+    return gradient, cam_controls.mapped(network, digest, image, target, layer, method, augment)
 
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None, window: int,
@@ -299,84 +294,6 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
             + BASELINE_MISSING[ig.baseline])
 
 
-def pick_cam_layer(layers: list) -> str:
-    """The class activation map's layer, among those with feature maps ("" when the model has none)."""
-    cam_layers = cam.usable_layers(layers)
-    if not cam_layers:
-        st.info("This model has no layer with feature maps, so no class activation map: saliency and the attack still "
-                "work.")
-        return ""
-    suggested = state.page_default("why_layer", cam.suggested_layer(layers))
-    if st.session_state.why_layer not in cam_layers:
-        if st.session_state.why_layer:
-            st.warning(model_input.not_a_map_layer(layers, st.session_state.why_layer,
-                                                   f"a class activation map needs one; showing `{suggested}`, "
-                                                   "the last convolution's output"))
-        st.session_state.why_layer = suggested
-    return st.selectbox("CAM layer", cam_layers, key="why_layer",
-                        help=f"The layer whose maps the class activation map weighs. Suggested: {suggested}, the last "
-                             "convolution's output.")
-
-
-# how each class activation map weighs the layer's maps A_m by the class score's gradients g_m (pytorch-grad-cam's
-# formulas, which the tests check): the sentence under the picker
-CAM_WORDS = {
-    "gradcam": "each map weighed by its gradient averaged over the map, summed, negatives cut (Selvaraju et al. "
-               "2017).",
-    "gradcampp": "each map weighed by its positive gradients only, summed over the map with weights from their "
-                 "squares and cubes, so that several objects of the class all light up, not just the largest "
-                 "(Chattopadhyay et al. 2018).",
-    "xgradcam": "each map weighed by its gradients averaged where the map itself is strong (Fu et al. 2020).",
-    "hirescam": "gradient times map at each position, with no averaging: exactly each position's share of the class "
-                "score where the network averages its last maps, and there the same map as Grad-CAM's and "
-                "XGrad-CAM's (Draelos & Carin 2020).",
-    "layercam": "positive gradient times map at each position, so an earlier layer gives a finer map (Jiang et al. "
-                "2021).",
-    "scorecam": "no gradients: each map, scaled to 0..1, masks the image, and weighs by how much the masked image "
-                "alone raises the class score (softmaxed over the maps; Wang et al. 2020). One pass per map: on two "
-                "CPU cores, ResNet18's last layer (512 maps) takes half a minute, VGG16's two minutes.",
-    "ablationcam": "no gradients: each map is set to zero in turn and the network runs on from this layer; the map "
-                   "weighs by how far the class score falls without it, over the score (Desai & Ramaswamy 2020). One "
-                   "pass of the rest of the network per map: on two CPU cores, ResNet18's last layer takes 5 s, "
-                   "VGG16's (its large fully connected layers) 40 s.",
-    "eigencam": "no class and no gradients: each position's value along the maps' first principal component, the "
-                "direction in which the positions differ most (Muhammad & Yeasin 2020). The same map for every "
-                "class: what the layer sees most, not why this class.",
-    "eigengradcam": "the first principal component, as Eigen-CAM, of gradient times map, so it follows the class "
-                    "(pytorch-grad-cam's variant).",
-}
-PASS_WORDS = {"scorecam": "Score-CAM: the image masked by each map, read",
-              "ablationcam": "Ablation-CAM: the network run on with each map set to zero"}
-NEVER_NEGATIVE = ("gradcampp", "layercam", "scorecam")  # their weights: a zero map is the layer's own values
-PRINCIPAL = ("eigencam", "eigengradcam")  # centred over the positions: zero only where the maps are flat
-
-
-def zero_cam_note(method: str, layer: str, name: str) -> str:
-    """Why ``method``'s map at ``layer`` is zero everywhere for class ``name``."""
-    title = cam.METHODS[method]
-    if method in PRINCIPAL:
-        values = "maps have" if method == "eigencam" else "gradient times map has"
-        return (f"{title} is zero everywhere at `{layer}`: its {values} the same values at every position (or the "
-                "layer has one position), so there is no direction in which the positions differ.")
-    if method in NEVER_NEGATIVE:
-        why = ("its weights are never below zero, so at every position the maps that count are zero or negative "
-               "(a convolution's output before its ReLU can be)")
-    else:
-        why = f"at every position its maps, weighed by how much they raise {name}, add up to less than zero"
-    return (f"{title} is zero everywhere at `{layer}`: {why}, and {title} keeps only evidence for the class. Occlusion "
-            "and integrated gradients below show evidence against it too.")
-
-
-def repeated_cam(method: str, image: torch.Tensor) -> str:
-    """The method of the attack's before and after maps: Score-CAM's or Ablation-CAM's pass per map again for each
-    eps is minutes on a 224 px network, so there Grad-CAM, said so."""
-    if method not in cam.PASSES or image.shape[-1] <= 64:
-        return method
-    st.caption(f"{cam.METHODS[method]} runs the network once per map: the maps before and after the attack use "
-               "Grad-CAM.")
-    return "gradcam"
-
-
 def repeated_smoothing(smooth: Smoothing, image: torch.Tensor) -> Smoothing:
     """The gradient map of the attack's before and after maps: SmoothGrad's copies again for each image are minutes
     of a 224 px network on a CPU (VGG16's 100: about 5), so there the plain gradient (guided or not), said so."""
@@ -385,14 +302,3 @@ def repeated_smoothing(smooth: Smoothing, image: torch.Tensor) -> Smoothing:
     st.caption(f"SmoothGrad takes {smooth.copies} passes of the network for each image: on this server's CPU the "
                "maps before and after the attack leave its copies out.")
     return Smoothing(guided=smooth.guided)
-
-
-def cam_settings() -> list[state.Setting]:
-    return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(cam.METHODS)))]
-
-
-def pick_cam_method() -> None:
-    """The class activation map's method (pytorch-grad-cam's variants), and what it computes."""
-    st.segmented_control("Class activation map", list(cam.METHODS), key="why_cam", required=True,
-                         format_func=cam.METHODS.get)
-    st.caption(f"{cam.METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}")

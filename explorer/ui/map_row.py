@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, cam as cams, explain_figures
-from explorer.ui import charts, explanations, layout, state
+from explorer.ui import cam_controls, charts, explanations, layout, state
 from explorer.ui.explanations import Smoothing
 
 
@@ -126,7 +126,7 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
     if guided is not None:  # where it wraps under the image, it says what it is made of
         columns[3].caption(f"= {' × '.join(pair_titles(smooth, cam))}")
     if before[1] is not None and float(before[1].raw.max()) <= 0:
-        st.info(explanations.zero_cam_note(cam, layer, name(before[1].target)))
+        st.info(cam_controls.zero_cam_note(cam, layer, name(before[1].target)))
     pick_clip(st)
     st.caption(scale_words() + ": yellow matters most, orange and purple less, no colour not at all (the bar under it; "
                "hover for a place's share)."

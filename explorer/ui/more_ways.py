@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, explain_figures, export, labels
-from explorer.ui import charts, explanations, layout, map_row, state
+from explorer.ui import cam_controls, charts, explanations, layout, map_row, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
@@ -92,7 +92,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "smoothgrad": {"copies": smooth.copies, "noise_sd": smooth.noise, "nt_type": smooth.kind}
                 if smooth.copies else None,
                 "guided": smooth.guided,
-                "cam": {"method": method, "layer": layer} if cam is not None else None,
+                "cam": {"method": method, "layer": layer, **cam_controls.smoothings()} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule}}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))

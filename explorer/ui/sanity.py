@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from explorer import attribution, cam as cams, explain_figures, randomization
-from explorer.ui import charts, explanations, layout, map_row, memo, state
+from explorer.ui import cam_controls, charts, explanations, layout, map_row, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
@@ -39,7 +39,8 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
             total = maps + 2
             report(1 + done, total)
 
-        mapped = cams.class_map(fresh, image, layer, explained, cam, progress=cam_passes) if layer else None
+        mapped = (cams.class_map(fresh, image, layer, explained, cam, progress=cam_passes, **smoothed) if layer
+                  else None)
         report(total - 1, total)
         ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline, rule=rule)
         if smooth.guided and mapped is not None:
@@ -50,7 +51,9 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         return [(method, theirs, mine, randomization.rank_correlation(theirs.heat, mine.heat))
                 for method, theirs, mine in zip(METHODS, trained, randomised) if mine is not None]
 
-    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule),
+    smoothed = cam_controls.smoothings()
+    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule,
+                                        *smoothed.values()),
                          compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
                                                           "maps" if total == 3 else "passes"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import attribution, export
+from explorer import attribution, cam, export, models
 from tests.apptest import app, figures, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
@@ -157,6 +157,26 @@ def test_the_class_activation_map_follows_the_method_picked_and_the_link():
     no_crash(blind)
     assert "Eigen-CAM" in titles(blind) and "Saliency, 5" in titles(blind)  # the class only where the map has one
     assert "The same map for every class" in " ".join(c.value for c in blind.caption)
+
+
+def test_pytorch_grad_cams_smoothings_are_toggles_in_the_link_that_every_map_of_the_method_follows(monkeypatch):
+    saved = {}
+    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps, settings=settings) or b"")
+    plain = app(PAGE, guided="1")
+    at = app(PAGE, guided="1", eigen="1", aug="1", sanity="1")
+    no_crash(at)
+    assert at.toggle(key="why_eigen").value and at.toggle(key="why_aug").value
+    assert "Smoothed: the weighed maps' first principal component in place of their sum and the mean of six" in text(at)
+    assert saved["settings"]["cam"] == {"method": "gradcam", "layer": "relu2", "eigen_smooth": True,
+                                        "aug_smooth": True}
+    expected = cam.class_map(models.build("lenet5", pretrained=True), torch.as_tensor(saved["image"]), "relu2", 3,
+                             eigen_smooth=True, aug_smooth=True)
+    torch.testing.assert_close(torch.as_tensor(saved["grad_cam"]), expected.raw)
+    assert "Guided Grad-CAM: random" in [c.proto.alt for c in at.get("plotly_chart")]  # the check made them too
+    assert figures(at)[2]["data"][1]["z"] != figures(plain)[2]["data"][1]["z"]  # the map drawn is the smoothed one
+    at.segmented_control(key="why_cam").set_value("eigencam").run()
+    assert at.toggle(key="why_eigen").disabled  # Eigen-CAM is a principal component already
+    assert "Smoothed: the mean of six copies' maps" in text(at) and "first principal" not in text(at).split("Smoothed")[1]
 
 
 def test_score_and_ablation_cam_on_a_large_image_leave_the_attacks_maps_to_grad_cam_and_a_zero_map_says_why():

@@ -1,0 +1,151 @@
+"""The class activation map's controls on "Why this prediction": its layer, its method (pytorch-grad-cam's
+variants) and pytorch-grad-cam's two smoothings, what each computes, and the map itself once per server."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer import attribution, cam
+from explorer.ui import layout, memo, model_input, state
+from explorer.ui.model_input import Network
+
+
+def pick_cam_layer(layers: list) -> str:
+    """The class activation map's layer, among those with feature maps ("" when the model has none)."""
+    cam_layers = cam.usable_layers(layers)
+    if not cam_layers:
+        st.info("This model has no layer with feature maps, so no class activation map: saliency and the attack still "
+                "work.")
+        return ""
+    suggested = state.page_default("why_layer", cam.suggested_layer(layers))
+    if st.session_state.why_layer not in cam_layers:
+        if st.session_state.why_layer:
+            st.warning(model_input.not_a_map_layer(layers, st.session_state.why_layer,
+                                                   f"a class activation map needs one; showing `{suggested}`, "
+                                                   "the last convolution's output"))
+        st.session_state.why_layer = suggested
+    return st.selectbox("CAM layer", cam_layers, key="why_layer",
+                        help=f"The layer whose maps the class activation map weighs. Suggested: {suggested}, the last "
+                             "convolution's output.")
+
+
+# how each class activation map weighs the layer's maps A_m by the class score's gradients g_m (pytorch-grad-cam's
+# formulas, which the tests check): the sentence under the picker
+CAM_WORDS = {
+    "gradcam": "each map weighed by its gradient averaged over the map, summed, negatives cut (Selvaraju et al. "
+               "2017).",
+    "gradcampp": "each map weighed by its positive gradients only, summed over the map with weights from their "
+                 "squares and cubes, so that several objects of the class all light up, not just the largest "
+                 "(Chattopadhyay et al. 2018).",
+    "xgradcam": "each map weighed by its gradients averaged where the map itself is strong (Fu et al. 2020).",
+    "hirescam": "gradient times map at each position, with no averaging: exactly each position's share of the class "
+                "score where the network averages its last maps, and there the same map as Grad-CAM's and "
+                "XGrad-CAM's (Draelos & Carin 2020).",
+    "layercam": "positive gradient times map at each position, so an earlier layer gives a finer map (Jiang et al. "
+                "2021).",
+    "scorecam": "no gradients: each map, scaled to 0..1, masks the image, and weighs by how much the masked image "
+                "alone raises the class score (softmaxed over the maps; Wang et al. 2020). One pass per map: on two "
+                "CPU cores, ResNet18's last layer (512 maps) takes half a minute, VGG16's two minutes.",
+    "ablationcam": "no gradients: each map is set to zero in turn and the network runs on from this layer; the map "
+                   "weighs by how far the class score falls without it, over the score (Desai & Ramaswamy 2020). One "
+                   "pass of the rest of the network per map: on two CPU cores, ResNet18's last layer takes 5 s, "
+                   "VGG16's (its large fully connected layers) 40 s.",
+    "eigencam": "no class and no gradients: each position's value along the maps' first principal component, the "
+                "direction in which the positions differ most (Muhammad & Yeasin 2020). The same map for every "
+                "class: what the layer sees most, not why this class.",
+    "eigengradcam": "the first principal component, as Eigen-CAM, of gradient times map, so it follows the class "
+                    "(pytorch-grad-cam's variant).",
+}
+PASS_WORDS = {"scorecam": "Score-CAM: the image masked by each map, read",
+              "ablationcam": "Ablation-CAM: the network run on with each map set to zero"}
+NEVER_NEGATIVE = ("gradcampp", "layercam", "scorecam")  # their weights: a zero map is the layer's own values
+PRINCIPAL = ("eigencam", "eigengradcam")  # centred over the positions: zero only where the maps are flat
+
+
+def zero_cam_note(method: str, layer: str, name: str) -> str:
+    """Why ``method``'s map at ``layer`` is zero everywhere for class ``name``."""
+    title = cam.METHODS[method]
+    if method in PRINCIPAL or smoothings()["eigen_smooth"]:
+        values = {"eigencam": "maps have", "eigengradcam": "gradient times map has"}.get(method, "weighed maps have")
+        return (f"{title} is zero everywhere at `{layer}`: its {values} the same values at every position (or the "
+                "layer has one position), so there is no direction in which the positions differ.")
+    if method in NEVER_NEGATIVE:
+        why = ("its weights are never below zero, so at every position the maps that count are zero or negative "
+               "(a convolution's output before its ReLU can be)")
+    else:
+        why = f"at every position its maps, weighed by how much they raise {name}, add up to less than zero"
+    return (f"{title} is zero everywhere at `{layer}`: {why}, and {title} keeps only evidence for the class. Occlusion "
+            "and integrated gradients below show evidence against it too.")
+
+
+def repeated_cam(method: str, image: torch.Tensor) -> str:
+    """The method of the attack's before and after maps: Score-CAM's or Ablation-CAM's pass per map again for each
+    eps is minutes on a 224 px network, so there Grad-CAM, said so."""
+    if method not in cam.PASSES or image.shape[-1] <= 64:
+        return method
+    st.caption(f"{cam.METHODS[method]} runs the network once per map: the maps before and after the attack use "
+               "Grad-CAM.")
+    return "gradcam"
+
+
+def cam_settings() -> list[state.Setting]:
+    return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(cam.METHODS))),
+            state.Setting("why_eigen", "eigen", False, state.boolean, state.dump_bool),
+            state.Setting("why_aug", "aug", False, state.boolean, state.dump_bool)]
+
+
+def smoothings(augment: bool = True) -> dict[str, bool]:
+    """The smoothings chosen, as :func:`cam.class_map`'s keywords; ``augment`` False leaves ``aug_smooth`` out."""
+    return {"eigen_smooth": bool(st.session_state.get("why_eigen")),
+            "aug_smooth": augment and bool(st.session_state.get("why_aug"))}
+
+
+def mapped(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, method: str,
+           augment: bool = True) -> attribution.Attribution:
+    """The class activation map of ``method`` at ``layer``, smoothed as chosen, once per server; Score-CAM's and
+    Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar."""
+    smooth = smoothings(augment)
+    copies = " (six copies)" if smooth["aug_smooth"] else ""
+    return memo.computed(
+        "why_cam", (network.key, digest, target, layer, method, *smooth.values()),
+        lambda report: cam.class_map(network.model, image, layer, target, method, progress=report, **smooth),
+        lambda done, total: memo.counted(PASS_WORDS[method] + copies, done, total, "maps") if method in cam.PASSES
+        else f"{cam.METHODS[method]} at {layer}{copies}...", keep=32)
+
+
+def repeated_augment(image: torch.Tensor) -> bool:
+    """Whether the attack's before and after maps take ``aug_smooth``'s six copies too: not for a 224 px network on
+    a CPU (each map six times over), said so."""
+    if not st.session_state.get("why_aug") or image.shape[-1] <= 64 or torch.cuda.is_available():
+        return True
+    st.caption("The maps before and after the attack leave aug_smooth's six copies out: each is six passes of the "
+               "network on this server's CPU.")
+    return False
+
+
+def pick_cam_method() -> None:
+    """The class activation map's method (pytorch-grad-cam's variants), what it computes, and the smoothings."""
+    st.segmented_control("Class activation map", list(cam.METHODS), key="why_cam", required=True,
+                         format_func=cam.METHODS.get)
+    eigen, aug = st.columns(2)
+    layout.toggle(eigen, "Eigen-smooth", key="why_eigen", disabled=st.session_state.why_cam in PRINCIPAL,
+                  help="pytorch-grad-cam's eigen_smooth: instead of adding up the weighed maps, take each position's "
+                       "value along their first principal component, the direction in which the positions differ "
+                       "most. Much of the noise drops out. The Eigen-CAMs always do this.")
+    layout.toggle(aug, "Augment-smooth", key="why_aug",
+                  help="pytorch-grad-cam's aug_smooth: the mean map of six copies, the image and its mirror, each "
+                       "at 0.9, 1 and 1.1 times its brightness (a mirror's map mirrored back). The map sits better "
+                       "on the object; it takes six times as long.")
+    st.caption(f"{cam.METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}"
+               + smoothing_words())
+
+
+def smoothing_words() -> str:
+    """The smoothings on, in a sentence after the method's ("" with none)."""
+    done = [words for key, words in (
+        ("why_eigen", "the weighed maps' first principal component in place of their sum"),
+        ("why_aug", "the mean of six copies' maps, mirrored and brightened")) if st.session_state.get(key)]
+    if st.session_state.why_cam in PRINCIPAL:
+        done = done[1:] if st.session_state.get("why_eigen") else done
+    return f" Smoothed: {' and '.join(done)}." if done else ""
