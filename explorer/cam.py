@@ -17,7 +17,8 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
   component. EigenGrad-CAM: the same of ``g * A``, so for the class.
 
 pytorch-grad-cam's two smoothings: ``eigen_smooth``, the weighed maps' first principal component in place of their
-sum (less noise), and ``aug_smooth``, the mean map of the image mirrored and brightened (:func:`augmented`).
+sum (less noise; turned to agree with the sum, where pytorch-grad-cam keeps the sign its SVD happens to give), and
+``aug_smooth``, the mean map of the image mirrored and brightened (:func:`augmented`).
 
 Each value is drawn at the centre of its unit's receptive field and bilinear between them (a plain resize, as other
 tools do, puts a network without padding's evidence pixels off).
@@ -95,7 +96,12 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         weighed, eigen_smooth = maps if method == "eigencam" else grads * maps, True
     else:
         weighed = _weighed_maps(method, maps, grads)
-    cam = (_first_component(weighed) if eigen_smooth else weighed.sum(1, keepdim=True)).relu()  # (1, 1, h, w)
+    cam = weighed.sum(1, keepdim=True)  # (1, 1, h, w)
+    if eigen_smooth:
+        summed, cam = cam, _first_component(weighed)
+        if method not in ("eigencam", "eigengradcam") and (cam * summed).sum() < 0:
+            cam = -cam  # the component's side the plain sum takes: else the background had lit up for the class
+    cam = cam.relu()
     heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, score,
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)

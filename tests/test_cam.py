@@ -92,7 +92,10 @@ def _cam_reference(model, image, layer, target, method, eigen_smooth=False):
         weights = np.maximum(g, 0)
     else:
         weights = g.mean((2, 3), keepdims=True)
-    summed = _principal(weights * a) if eigen_smooth else (weights * a).sum(1)
+    summed = (weights * a).sum(1)
+    if eigen_smooth:  # the component's sign turned to agree with the sum (pytorch-grad-cam's is the SVD's)
+        component = _principal(weights * a)
+        summed = component if (component * summed).sum() >= 0 else -component
     return torch.from_numpy(np.maximum(summed, 0)[0]).float()
 
 
@@ -122,6 +125,7 @@ def test_eigen_smooth_takes_the_weighed_maps_first_principal_component_as_pytorc
     torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-5 * max(float(theirs.max()), 1e-3))
     if method in ("eigencam", "eigengradcam"):  # always a component: the same either way
         torch.testing.assert_close(ours.raw, cam.class_map(model, images[0], layer, 1, method).raw)
+
 
 
 @pytest.mark.parametrize("method", ["gradcam", "scorecam"])

@@ -132,7 +132,9 @@ def pick_cam_method() -> None:
     layout.toggle(eigen, "Eigen-smooth", key="why_eigen", disabled=st.session_state.why_cam in PRINCIPAL,
                   help="pytorch-grad-cam's eigen_smooth: instead of adding up the weighed maps, take each position's "
                        "value along their first principal component, the direction in which the positions differ "
-                       "most. Much of the noise drops out. The Eigen-CAMs always do this.")
+                       "most, on the side that agrees with the sum. Much of the noise drops out, but that direction "
+                       "need not be the class's evidence (on TinyVGG's relu2b it lights the background): compare "
+                       "with it off. The Eigen-CAMs always do this.")
     layout.toggle(aug, "Augment-smooth", key="why_aug",
                   help="pytorch-grad-cam's aug_smooth: the mean map of six copies, the image and its mirror, each "
                        "at 0.9, 1 and 1.1 times its brightness (a mirror's map mirrored back). The map sits better "
