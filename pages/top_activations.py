@@ -27,6 +27,7 @@ SETTINGS = [
     state.Setting("ta_channel", "channel", 0, state.index_below(4096, "layer", "channels")),
     state.Setting("ta_page", "chpage", 0, state.int_between(1, 128)),  # 0: the page of the channel shown
     state.Setting("ta_low", "low", False, state.boolean, state.dump_bool),
+    state.Setting("ta_other", "other", False, state.boolean, state.dump_bool),
 ]
 state.restore(SETTINGS)
 
@@ -49,6 +50,8 @@ with view, layout.guard("finding the top activations"):
     a.selectbox("Layer", names, key="ta_layer", on_change=lambda: st.session_state.update(ta_page=0))
     low = layout.toggle(a, "Lowest 9", key="ta_low", help="The images that drive each channel down most (its lowest "
                         "response anywhere), the other side of what it detects; below 0 only before a ReLU.")
+    other = layout.toggle(a, "The other side too", key="ta_other", help="Under the channel's 9, the 9 of the other "
+                          "side: what drives it most and least on one screen, as Distill's feature pages show them.")
     layer = next(l for l in spatial if l.name == st.session_state.ta_layer)
     with b:
         images_set = image_sets.pick_images(network.spec)
@@ -91,9 +94,15 @@ with view, layout.guard("showing the channel"):
     channel = int(st.session_state.ta_channel)
     values = result.values[channel]
     st.subheader(f"Channel {channel}: its {'lowest' if low else 'top'} {result.k} of {images_set.about}")
-    image_sets.draw_top9(network, result, images_set, channel,
-                         ("Whole images", "Their patches (receptive fields)" if top_activations.has_patches(
-                             network.model) else "Whole again (its units see scattered pixels)"), "ta", lowest=low)
+    patches = ("Their patches (receptive fields)" if top_activations.has_patches(network.model)
+               else "Whole again (its units see scattered pixels)")
+    image_sets.draw_top9(network, result, images_set, channel, (
+        f"Its {'lowest' if low else 'top'} {result.k}, whole" if other else "Whole images", patches), "ta", lowest=low)
+    if other:  # what drives it least under what drives it most, or the other way round
+        side = "top" if low else "lowest"
+        st.markdown(f"**The other side: its {side} {result.k}**")
+        image_sets.draw_top9(network, image_sets.top9(network, layer.name, images_set, lowest=not low), images_set,
+                             channel, (f"Its {side} {result.k}, whole", patches), "ta_other", lowest=not low)
     if isinstance(layer.module, torch.nn.Conv2d):
         maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"

@@ -187,7 +187,8 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``, named
     with the channel, layer and model (their titles alone are alike for every channel)."""
     whole, patched = layout.cells(2, TOP9_PX)
-    about = f"channel {channel} of {result.layer}, {network.spec.title}, {images_set.about}"
+    about = f"channel {channel} of {result.layer}{' at its lowest' if lowest else ''}, {network.spec.title}, " \
+            f"{images_set.about}"
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
     boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
     charts.show(whole, mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],

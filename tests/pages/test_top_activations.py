@@ -199,3 +199,21 @@ def test_the_lowest_nine_of_a_channel_and_where_your_image_ranks_among_them():
     assert any(h.startswith("Channel 3: its lowest 9 of") for h in headings)
     said = next(m.value for m in at.markdown if m.value.startswith("**Your image**"))
     assert " at its lowest: " in said and ("among the lowest 9" in said or "above the 9th lowest" in said)
+
+
+def test_the_other_side_draws_the_lowest_nine_under_the_top_nine_and_the_top_under_the_lowest():
+    at = app("pages/top_activations.py", layer="conv2", channel="3", data="shapes", other="1")
+    no_crash(at)
+    named = [c.proto.alt.split(":")[0] for c in at.get("plotly_chart")]
+    patches = "Their patches (receptive fields)"
+    assert named[1:5] == ["Its top 9, whole", patches, "Its lowest 9, whole", patches]
+    assert "**The other side: its lowest 9**" in [m.value for m in at.markdown]
+    top, lowest = ([float(a["text"]) for a in f["layout"]["annotations"]] for f in figures(at)[1:4:2])
+    assert top == sorted(top, reverse=True) and lowest == sorted(lowest) and max(lowest) < 0 < min(top)
+    alts = [c.proto.alt for c in at.get("plotly_chart")]  # the two patches' charts (and saved pictures) named apart
+    assert alts[4] == ("Their patches (receptive fields): channel 3 of conv2 at its lowest, LeNet-5 (MNIST digits), "
+                       "10,000 built-in shapes") and "at its lowest" not in alts[2]
+    at.toggle(key="ta_low").set_value(True).run()
+    assert "**The other side: its top 9**" in [m.value for m in at.markdown] and at.query_params["other"] == "1"
+    assert "Its top 9, whole" in [c.proto.alt.split(":")[0] for c in at.get("plotly_chart")]
+    assert "other" not in app("pages/top_activations.py", layer="conv2").query_params
