@@ -255,17 +255,26 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
                      float(probabilities[worst]), int(torch.cat(readings)[worst]))
 
 
-# how the path's integral is summed: at k/m for k = 1..m, each 1/m (the paper's formula, Captum's "riemann_right"), or
-# at Gauss-Legendre's nodes with their weights (Captum's default, "gausslegendre"): exact for a polynomial of degree
-# 2m - 1, so the completeness gap closes in fewer steps
-RULES = ("riemann", "gauss")
+# how the path's integral is summed, Captum's rules: at k/m for k = 1..m, each 1/m (the paper's formula, Captum's
+# "riemann_right"), at the left ends or the middles of the m parts, by trapezoids, or at Gauss-Legendre's nodes with
+# their weights (Captum's default, "gausslegendre"): exact for a polynomial of degree 2m - 1, so the completeness gap
+# closes in fewer steps
+RULES = ("riemann", "riemann_left", "riemann_middle", "riemann_trapezoid", "gauss")
 
 
 def path_points(steps: int, rule: str = "riemann") -> tuple[torch.Tensor, torch.Tensor]:
     """Where on the path from the baseline (0) to the image (1) the gradient is taken, and each point's weight in the
-    sum (they add up to 1), for ``steps`` points by ``rule`` (:data:`RULES`)."""
-    if rule == "riemann":
-        return torch.arange(1, steps + 1, dtype=torch.float64) / steps, torch.full((steps,), 1 / steps).double()
+    sum (they add up to 1), for ``steps`` parts by ``rule`` (:data:`RULES`). The trapezoids take ``steps + 1``
+    points, both ends, the ends at half weight: the composite rule (Captum's ``riemann_trapezoid`` takes ``steps``
+    points with weights 1/steps, which add up to (steps - 1)/steps)."""
+    parts = torch.arange(steps, dtype=torch.float64)
+    if rule in ("riemann", "riemann_left", "riemann_middle"):
+        shift = {"riemann": 1.0, "riemann_left": 0.0, "riemann_middle": 0.5}[rule]
+        return (parts + shift) / steps, torch.full((steps,), 1 / steps).double()
+    if rule == "riemann_trapezoid":
+        weights = torch.full((steps + 1,), 1 / steps).double()
+        weights[[0, -1]] /= 2
+        return torch.arange(steps + 1, dtype=torch.float64) / steps, weights
     if rule == "gauss":
         nodes, weights = np.polynomial.legendre.leggauss(steps)  # on [-1, 1]
         return torch.from_numpy((nodes + 1) / 2), torch.from_numpy(weights / 2)
@@ -292,7 +301,7 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
         total += (grad * weight.view(-1, 1, 1, 1)).sum(0, keepdim=True)
         done += len(chunk)
         if progress is not None:
-            progress(done, steps)
+            progress(done, len(alphas))
     raw = ((x - start) * total)[0].detach()
     return IntegratedGradients(_sign_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
                                torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps, baseline, rule)

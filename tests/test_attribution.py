@@ -198,6 +198,24 @@ def test_gauss_legendre_sums_equal_captums_default_and_close_the_completeness_ga
         attribution.path_points(4, "simpson")
 
 
+@pytest.mark.parametrize("rule", ["riemann_left", "riemann_middle", "riemann_trapezoid"])
+def test_captums_other_riemann_rules_sum_the_path_as_captum_does(case, rule):
+    model, images, _ = case
+    image = images[1]
+    seen = []
+    ours = attribution.integrated_gradients(model, image, None, steps=8, batch=3, rule=rule,
+                                            progress=lambda done, total: seen.append((done, total)))
+    points = 9 if rule == "riemann_trapezoid" else 8  # the trapezoids' 8 parts have 9 ends
+    theirs = IntegratedGradients(model).attribute(image[None], baselines=0.0, target=ours.target, n_steps=points,
+                                                  method=rule)[0]
+    if rule == "riemann_trapezoid":  # Captum weighs its 9 points 1/9 each, ends halved: they add up to 8/9
+        theirs = theirs * 9 / 8
+    torch.testing.assert_close(ours.raw, theirs, rtol=1e-3, atol=1e-5)
+    assert seen[-1] == (points, points) and all(done <= total for done, total in seen)
+    alphas, weights = attribution.path_points(8, rule)
+    assert float(weights.sum()) == pytest.approx(1.0) and len(alphas) == points
+
+
 def test_on_the_pages_digit_gauss_legendre_at_64_steps_is_off_by_far_less_than_the_riemann_sum():
     """Neither is exact on a ReLU network's kinked path; on the page's 3 the nodes fall better (Captum: 0.031,
     0.280)."""

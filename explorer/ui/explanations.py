@@ -267,6 +267,17 @@ def occlusion_note(occ: attribution.Occlusion, name: Callable[[int], str], fill:
                    + (f": the network then reads **{reading}**." if reading != what else "."))
 
 
+RULE_RECIPES = {  # the Riemann sums other than the paper's, in words: in several steps, in one
+    "riemann_left": ("the gradient averaged over {steps} equal parts of the way from {start} to yours, each at its "
+                     "start (the first at {start} itself, your image left out)",
+                     "in one step, the gradient at {start} itself"),
+    "riemann_middle": ("the gradient averaged over {steps} equal parts of the way from {start} to yours, each at its "
+                       "middle", "in one step, the gradient halfway from {start} to yours"),
+    "riemann_trapezoid": ("the gradient at {ends} images from {start} to yours, both ends included and weighed half "
+                          "(trapezoids)", "in one step, the mean of the gradients at {start} and at your image"),
+}
+
+
 def integrated_note(ig: attribution.IntegratedGradients) -> str:
     """The integrated gradients' recipe, their sign, and their completeness check, in numbers."""
     pixels = ig.raw.sum(0)
@@ -277,6 +288,8 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
         recipe = (f"the gradient at {ig.steps} images on the way from {start} to yours, weighed by Gauss-Legendre's "
                   "rule (Captum's default)" if ig.steps > 1 else
                   f"in one step, the gradient halfway from {start} to yours (Gauss-Legendre's one point)")
+    elif ig.rule in RULE_RECIPES:
+        recipe = RULE_RECIPES[ig.rule][ig.steps == 1].format(steps=ig.steps, start=start, ends=ig.steps + 1)
     elif ig.steps > 1:
         recipe = f"the gradient averaged over {ig.steps} images on the way from {start} to yours"
     else:  # the path's one point is the image itself

@@ -23,8 +23,13 @@ def settings() -> list[state.Setting]:
         state.Setting("why_occ_fill", "fill", "mean", state.choice(attribution.BASELINES)),
         state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
         state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
-        state.Setting("why_ig_gauss", "gauss", False, state.boolean, state.dump_bool),
+        state.Setting("why_ig_rule", "rule", "riemann", state.choice(attribution.RULES)),
+        state.Setting("why_ig_gauss", "gauss", False, state.boolean, state.dump_bool),  # links from before the rules
     ]
+
+
+RULE_NAMES = {"riemann": "right ends (the paper's)", "riemann_left": "left ends", "riemann_middle": "midpoints",
+              "riemann_trapezoid": "trapezoids", "gauss": "Gauss-Legendre (Captum's)"}
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, name: Callable[[int], str],
@@ -59,7 +64,9 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, name, fill))
     with right:
-        rule = "gauss" if st.session_state.why_ig_gauss else "riemann"
+        if st.session_state.why_ig_gauss:  # an older link's toggle, gauss=1: the rule it meant, said as it is now
+            st.session_state.why_ig_rule, st.session_state.why_ig_gauss = "gauss", False
+        rule = st.session_state.why_ig_rule
         ig = explanations.integrated(network, digest, image, target, int(st.session_state.why_ig_steps),
                                      st.session_state.why_ig_base, rule)
         title = explain_figures.named_title("Integrated gradients", name(ig.target), half_least)
@@ -67,10 +74,12 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                                                       outliers=clip),
                     key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
-        layout.toggle(st, "Gauss-Legendre's points", key="why_ig_gauss",
-                      help="Sum the path's gradients at Gauss-Legendre's points with their weights, as Captum does by "
-                           "default, instead of at k/m for k = 1..m, each 1/m, as the paper writes it: the same "
-                           "integral, another approximation of it. Compare the gap above.")
+        st.selectbox("Sum the path at", attribution.RULES, key="why_ig_rule", format_func=RULE_NAMES.get,
+                     help="Where on the way the gradient is taken, Captum's five rules: the paper takes the right end "
+                          "of each of the m parts (k/m for k = 1..m, each 1/m); the left ends start at the baseline "
+                          "itself; trapezoids take both ends at half weight (m + 1 images); Gauss-Legendre's points, "
+                          "Captum's default, are exact for a polynomial of degree 2m - 1. The same integral, summed "
+                          "another way: compare the gap above.")
     return occ, ig
 
 

@@ -267,11 +267,34 @@ def test_occlusion_covers_with_the_fill_chosen_and_the_link_keeps_it():
 
 def test_gauss_legendres_points_sum_the_path_as_captum_does_and_close_the_gap_on_the_digit():
     gaps = {}
-    for gauss in ("0", "1"):
-        at = app(PAGE, steps="64", gauss=gauss)
+    for rule in ("riemann", "gauss"):
+        at = app(PAGE, steps="64", rule=rule)
         no_crash(at)
-        gaps[gauss] = float(re.search(r"off by ([\d.]+)", text(at)).group(1))
-    assert at.toggle(key="why_ig_gauss").value and "weighed by Gauss-Legendre's rule (Captum's default)" in text(at)
-    assert gaps == {"0": 0.280, "1": 0.031}  # the same integral, summed another way
-    at.toggle(key="why_ig_gauss").set_value(False).run()
-    assert "gauss" not in at.query_params and "averaged over 64 images" in text(at)
+        gaps[rule] = float(re.search(r"off by ([\d.]+)", text(at)).group(1))
+    assert at.selectbox(key="why_ig_rule").value == "gauss"
+    assert "weighed by Gauss-Legendre's rule (Captum's default)" in text(at)
+    assert gaps == {"riemann": 0.280, "gauss": 0.031}  # the same integral, summed another way
+    at.selectbox(key="why_ig_rule").set_value("riemann").run()
+    assert "rule" not in at.query_params and "averaged over 64 images" in text(at)
+
+
+def test_a_link_from_before_the_rules_menu_opens_gauss_legendre_and_is_written_anew():
+    at = app(PAGE, steps="64", gauss="1")
+    no_crash(at)
+    assert at.selectbox(key="why_ig_rule").value == "gauss" and "Gauss-Legendre's rule" in text(at)
+    assert at.query_params["rule"] in ("gauss", ["gauss"]) and "gauss" not in at.query_params and not warnings(at)
+
+
+@pytest.mark.parametrize(("rule", "says"), [
+    ("riemann_left", "each at its start (the first at a black image itself, your image left out)"),
+    ("riemann_middle", "over 16 equal parts of the way from a black image to yours, each at its middle"),
+    ("riemann_trapezoid", "the gradient at 17 images from a black image to yours, both ends included"),
+])
+def test_the_other_riemann_rules_say_where_they_take_the_gradient_and_keep_the_completeness_check(rule, says):
+    at = app(PAGE, steps="16", rule=rule)
+    no_crash(at)
+    assert says in text(at) and at.query_params["rule"] in (rule, [rule])
+    gap = float(re.search(r"off by ([\d.]+)", text(at)).group(1))
+    assert 0 <= gap < 2
+    one = app(PAGE, steps="1", rule=rule)
+    assert "in one step, the" in text(one)
