@@ -98,7 +98,8 @@ def smooth_grad(model: nn.Module, image: torch.Tensor, target: int | None = None
             progress(min(first + batch, samples), samples)
     mean, mean_sq = total / samples, squares / samples
     raw = (mean if kind == "smoothgrad" else mean_sq if kind == "smoothgrad_sq" else mean_sq - mean * mean).detach()
-    return Attribution(unit_scaled(raw.amax(0)).cpu(), raw.cpu(), target, float(logits[0, target]),
+    heat = unit_scaled(raw.amax(0).clamp(min=0))  # a variance's rounding can dip below 0
+    return Attribution(heat.cpu(), raw.cpu(), target, float(logits[0, target]),
                        torch.softmax(logits[0].float(), 0).cpu())
 
 

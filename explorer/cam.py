@@ -127,9 +127,11 @@ def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
               batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False) -> Attribution:
     """pytorch-grad-cam's ``aug_smooth``: the mean of the maps of six copies of ``image``, as they are and mirrored
     left to right, each with its pixels times 0.9, 1 and 1.1, a mirrored copy's map mirrored back. Each map is scaled
-    to its maximum first, as pytorch-grad-cam scales each. The class stays the one the image itself is explained for
-    (pytorch-grad-cam's default takes each copy's own prediction). ``raw``: the layer's maps, each over its maximum,
-    their mean (mirrored back alike: a column off where the units' fields are not symmetric left to right)."""
+    to [0, 1] from its least to its largest value first, as pytorch-grad-cam's ``scale_cam_image``. Two differences:
+    the class stays the one the image itself is explained for (pytorch-grad-cam's default takes each copy's own
+    prediction), and the factors scale the pixels in [0, 1], a change of brightness (ttach scales the tensor already
+    normalised). ``raw``: the layer's maps, each scaled alike, their mean (mirrored back alike: a column off where the
+    units' fields are not symmetric left to right)."""
     with torch.no_grad():
         target = chosen_class(model(image[None].to(inspect.device_of(model))), target)
     heats, raws, steps, own = [], [], len(AUGMENTATIONS), None
@@ -138,11 +140,17 @@ def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         report = None if progress is None else lambda done, total, k=k: progress(k * total + done, steps * total)
         made = class_map(model, seen, layer, target, method, batch, report, eigen_smooth)
         own = made if (flip, factor) == (False, 1.0) else own
-        raw = made.raw / top if (top := made.raw.max()) > 0 else made.raw
-        heats.append(made.heat.flip(-1) if flip else made.heat)
+        heat, raw = _spread(made.heat), _spread(made.raw)
+        heats.append(heat.flip(-1) if flip else heat)
         raws.append(raw.flip(-1) if flip else raw)
     return Attribution(unit_scaled(torch.stack(heats).mean(0)), torch.stack(raws).mean(0), target, own.score,
                        own.probabilities, method=method)
+
+
+def _spread(values: torch.Tensor) -> torch.Tensor:
+    """``values`` from their least (0) to their largest (1), as pytorch-grad-cam's ``scale_cam_image``."""
+    low = values.min()
+    return (values - low) / (values.max() - low + 1e-7)
 
 
 def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:

@@ -99,10 +99,10 @@ with view, layout.guard("showing the channel"):
     image_sets.draw_top9(network, result, images_set, channel, (
         f"Its {'lowest' if low else 'top'} {result.k}, whole" if other else "Whole images", patches), "ta", lowest=low)
     if other:  # what drives it least under what drives it most, or the other way round
-        side = "top" if low else "lowest"
-        st.markdown(f"**The other side: its {side} {result.k}**")
-        image_sets.draw_top9(network, image_sets.top9(network, layer.name, images_set, lowest=not low), images_set,
-                             channel, (f"Its {side} {result.k}, whole", patches), "ta_other", lowest=not low)
+        side, opposite = "top" if low else "lowest", image_sets.top9(network, layer.name, images_set, lowest=not low)
+        st.markdown(f"**The other side: its {side} {opposite.k}**")
+        image_sets.draw_top9(network, opposite, images_set, channel, (f"Its {side} {opposite.k}, whole", patches),
+                             "ta_other", lowest=not low)
     if isinstance(layer.module, torch.nn.Conv2d):
         maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"

@@ -146,7 +146,8 @@ with view, layout.guard("attacking the prediction"):
                 key="why_fig_delta")
     q.caption(explain_figures.perturbation_key(prepared.tensor.shape[0]))
     charts.show(r, explain_figures.picture_figure(result.image, fooled, width_px=third), key="why_fig_adversarial")
-    quick, augment = cam_controls.repeated_cam(cam, prepared.tensor), cam_controls.repeated_augment(prepared.tensor)
+    quick = cam_controls.repeated_cam(cam, prepared.tensor)
+    augment = bool(cam_layer) and cam_controls.repeated_augment(prepared.tensor)
     fast = explanations.repeated_smoothing(smooth, prepared.tensor)
     after = explanations.explained(network, model_input.image_key(result.image), result.image, None, cam_layer, fast,
                                    quick, augment)

@@ -127,7 +127,6 @@ def test_eigen_smooth_takes_the_weighed_maps_first_principal_component_as_pytorc
         torch.testing.assert_close(ours.raw, cam.class_map(model, images[0], layer, 1, method).raw)
 
 
-
 @pytest.mark.parametrize("method", ["gradcam", "scorecam"])
 def test_aug_smooth_is_the_mean_of_six_copies_maps_mirrored_back_each_scaled_to_its_top(method):
     model = models.build("lenet5", pretrained=True)
@@ -141,8 +140,9 @@ def test_aug_smooth_is_the_mean_of_six_copies_maps_mirrored_back_each_scaled_to_
         for factor in (0.9, 1.0, 1.1):
             copy = image * factor
             made = cam.class_map(model, copy.flip(-1) if flip else copy, "relu2", plain.target, method)
-            heats.append(made.heat.flip(-1) if flip else made.heat)
-            raws.append((made.raw.flip(-1) if flip else made.raw) / made.raw.max())
+            heat, raw = ((m - m.min()) / (m.max() - m.min() + 1e-7) for m in (made.heat, made.raw))  # scale_cam_image
+            heats.append(heat.flip(-1) if flip else heat)
+            raws.append(raw.flip(-1) if flip else raw)
     mean = torch.stack(heats).mean(0)
     torch.testing.assert_close(ours.heat, mean / mean.max())
     torch.testing.assert_close(ours.raw, torch.stack(raws).mean(0))

@@ -66,7 +66,7 @@ PRINCIPAL = ("eigencam", "eigengradcam")  # centred over the positions: zero onl
 def zero_cam_note(method: str, layer: str, name: str) -> str:
     """Why ``method``'s map at ``layer`` is zero everywhere for class ``name``."""
     title = cam.METHODS[method]
-    if method in PRINCIPAL or smoothings()["eigen_smooth"]:
+    if smoothings(method)["eigen_smooth"]:
         values = {"eigencam": "maps have", "eigengradcam": "gradient times map has"}.get(method, "weighed maps have")
         return (f"{title} is zero everywhere at `{layer}`: its {values} the same values at every position (or the "
                 "layer has one position), so there is no direction in which the positions differ.")
@@ -95,32 +95,37 @@ def cam_settings() -> list[state.Setting]:
             state.Setting("why_aug", "aug", False, state.boolean, state.dump_bool)]
 
 
-def smoothings(augment: bool = True) -> dict[str, bool]:
-    """The smoothings chosen, as :func:`cam.class_map`'s keywords; ``augment`` False leaves ``aug_smooth`` out."""
-    return {"eigen_smooth": bool(st.session_state.get("why_eigen")),
+def smoothings(method: str, augment: bool = True) -> dict[str, bool]:
+    """The smoothings of ``method``'s map, as :func:`cam.class_map`'s keywords: those chosen, ``eigen_smooth`` always
+    for the Eigen-CAMs (their map is a principal component); ``augment`` False leaves ``aug_smooth`` out."""
+    return {"eigen_smooth": method in PRINCIPAL or bool(st.session_state.get("why_eigen")),
             "aug_smooth": augment and bool(st.session_state.get("why_aug"))}
+
+
+def augment_allowed(image: torch.Tensor) -> bool:
+    """Whether maps made again (the attack's, the sanity check's) take ``aug_smooth``'s six copies too: not for a
+    224 px network on a CPU, where each map is six passes of seconds."""
+    return image.shape[-1] <= 64 or torch.cuda.is_available()
 
 
 def mapped(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, method: str,
            augment: bool = True) -> attribution.Attribution:
     """The class activation map of ``method`` at ``layer``, smoothed as chosen, once per server; Score-CAM's and
     Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar."""
-    smooth = smoothings(augment)
-    copies = " (six copies)" if smooth["aug_smooth"] else ""
+    smooth = smoothings(method, augment)
+    copies, unit = (" (six copies)", "passes") if smooth["aug_smooth"] else ("", "maps")
     return memo.computed(
         "why_cam", (network.key, digest, target, layer, method, *smooth.values()),
         lambda report: cam.class_map(network.model, image, layer, target, method, progress=report, **smooth),
-        lambda done, total: memo.counted(PASS_WORDS[method] + copies, done, total, "maps") if method in cam.PASSES
+        lambda done, total: memo.counted(PASS_WORDS[method] + copies, done, total, unit) if method in cam.PASSES
         else f"{cam.METHODS[method]} at {layer}{copies}...", keep=32)
 
 
-def repeated_augment(image: torch.Tensor) -> bool:
-    """Whether the attack's before and after maps take ``aug_smooth``'s six copies too: not for a 224 px network on
-    a CPU (each map six times over), said so."""
-    if not st.session_state.get("why_aug") or image.shape[-1] <= 64 or torch.cuda.is_available():
+def repeated_augment(image: torch.Tensor, maps: str = "The maps before and after the attack") -> bool:
+    """:func:`augment_allowed`, and where it is not (with Augment-smooth on), a caption that says so of ``maps``."""
+    if not st.session_state.get("why_aug") or augment_allowed(image):
         return True
-    st.caption("The maps before and after the attack leave aug_smooth's six copies out: each is six passes of the "
-               "network on this server's CPU.")
+    st.caption(f"{maps} leave aug_smooth's six copies out: each is six passes of the network on this server's CPU.")
     return False
 
 
@@ -129,8 +134,9 @@ def pick_cam_method() -> None:
     st.segmented_control("Class activation map", list(cam.METHODS), key="why_cam", required=True,
                          format_func=cam.METHODS.get)
     eigen, aug = st.columns(2)
-    layout.toggle(eigen, "Eigen-smooth", key="why_eigen", disabled=st.session_state.why_cam in PRINCIPAL,
-                  help="pytorch-grad-cam's eigen_smooth: instead of adding up the weighed maps, take each position's "
+    always = st.session_state.why_cam in PRINCIPAL  # shown on, the choice kept for the other methods
+    layout.toggle(eigen, "Eigen-smooth", key="why_eigen_always" if always else "why_eigen", disabled=always,
+                  **({"value": True} if always else {}), help="pytorch-grad-cam's eigen_smooth: instead of adding up the weighed maps, take each position's "
                        "value along their first principal component, the direction in which the positions differ "
                        "most, on the side that agrees with the sum. Much of the noise drops out, but that direction "
                        "need not be the class's evidence (on TinyVGG's relu2b it lights the background): compare "

@@ -152,7 +152,8 @@ def smoothing(cell) -> Smoothing:
     copies and noise, chosen under the row."""
     layout.toggle(cell, "SmoothGrad", key="why_smooth",
                   help="Smilkov et al. 2017: average the saliency of copies of the image with noise added. The "
-                       "speckle of a plain saliency map averages out.")
+                       "speckle of a plain saliency map averages out. Below: the copies' mean square or variance "
+                       "instead of their mean.")
     layout.toggle(cell, "Guided backprop", key="why_guided",
                   help="Springenberg et al. 2015: at each ReLU only gradients above zero go back, and only where the "
                        "ReLU was on (its input above zero), so the map shows "
@@ -312,6 +313,6 @@ def repeated_smoothing(smooth: Smoothing, image: torch.Tensor) -> Smoothing:
     of a 224 px network on a CPU (VGG16's 100: about 5), so there the plain gradient (guided or not), said so."""
     if not smooth.copies or image.shape[-1] <= 64 or torch.cuda.is_available():
         return smooth
-    st.caption(f"SmoothGrad takes {smooth.copies} passes of the network for each image: on this server's CPU the "
+    st.caption(f"{smooth.title} takes {smooth.copies} passes of the network for each image: on this server's CPU the "
                "maps before and after the attack leave its copies out.")
     return Smoothing(guided=smooth.guided)

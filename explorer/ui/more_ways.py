@@ -101,7 +101,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "smoothgrad": {"copies": smooth.copies, "noise_sd": smooth.noise, "nt_type": smooth.kind}
                 if smooth.copies else None,
                 "guided": smooth.guided,
-                "cam": {"method": method, "layer": layer, **cam_controls.smoothings()} if cam is not None else None,
+                "cam": {"method": method, "layer": layer, **cam_controls.smoothings(method)} if cam is not None
+                else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule}}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))

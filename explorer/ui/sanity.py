@@ -25,7 +25,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
     rank correlation of their magnitudes (computed once per server, with progress). ``cam``: the class activation
     map's method; with guided backprop, their product (Guided Grad-CAM) too."""
     def compute(report: memo.Report) -> list[Checked]:
-        trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam),
+        trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam, augment),
                    explanations.integrated(network, digest, image, target, steps, baseline, rule))
         explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
         fresh = randomization.randomized(network.model)
@@ -51,7 +51,8 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         return [(method, theirs, mine, randomization.rank_correlation(theirs.heat, mine.heat))
                 for method, theirs, mine in zip(METHODS, trained, randomised) if mine is not None]
 
-    smoothed = cam_controls.smoothings()
+    augment = cam_controls.augment_allowed(image)  # both maps alike: the trained one too, where it is left out
+    smoothed = cam_controls.smoothings(cam, augment)
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule,
                                         *smoothed.values()),
                          compute,
@@ -91,6 +92,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         if not st.session_state.why_sanity:
             return
         results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline, cam, ig.rule)
+        if layer:
+            cam_controls.repeated_augment(image, "Both class activation maps of the check")
         st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
                     "barely changes shows the image (its edges, its ink) rather than what the network learned. "
                     "Each pair: the trained network's map above, the random one's below, magnitudes only; the "

@@ -128,7 +128,7 @@ def test_what_is_taken_over_the_noisy_copies_names_every_map_made_of_them_and_go
     named = [c.proto.alt for c in at.get("plotly_chart")]  # whole names: the titles wrap in a 164 px picture
     assert {"Guided VarGrad, 3", "Guided VarGrad × Grad-CAM, 3", "Guided VarGrad: random"} <= set(named), named
     assert saved["settings"]["smoothgrad"]["nt_type"] == "vargrad" and "guided_vargrad" in saved
-    assert saved["guided_vargrad"].shape == (1, 28, 28) and float(saved["guided_vargrad"].min()) >= -1e-6
+    assert saved["guided_vargrad"].shape == (1, 28, 28) and float(saved["guided_vargrad"].min()) >= -1e-6  # raw: Captum's
     at.selectbox(key="why_sg_kind").set_value("smoothgrad_sq").run()
     assert "Guided SmoothGrad², 3" in [c.proto.alt for c in at.get("plotly_chart")]
     assert "Guided SG²:<br>random" in titles(at)
@@ -175,7 +175,8 @@ def test_pytorch_grad_cams_smoothings_are_toggles_in_the_link_that_every_map_of_
     assert "Guided Grad-CAM: random" in [c.proto.alt for c in at.get("plotly_chart")]  # the check made them too
     assert figures(at)[2]["data"][1]["z"] != figures(plain)[2]["data"][1]["z"]  # the map drawn is the smoothed one
     at.segmented_control(key="why_cam").set_value("eigencam").run()
-    assert at.toggle(key="why_eigen").disabled  # Eigen-CAM is a principal component already
+    shown = at.toggle(key="why_eigen_always")  # Eigen-CAM is a principal component already: shown on, not a choice
+    assert shown.disabled and shown.value and at.query_params["eigen"] in ("1", ["1"])
     assert "Smoothed: the mean of six copies' maps" in text(at) and "first principal" not in text(at).split("Smoothed")[1]
 
 
