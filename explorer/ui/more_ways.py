@@ -74,7 +74,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                                                       outliers=clip),
                     key="why_fig_ig")
         st.caption(explanations.integrated_note(ig))
-        st.selectbox("Sum the path at", attribution.RULES, key="why_ig_rule", format_func=RULE_NAMES.get,
+        st.selectbox("Sum the path by", attribution.RULES, key="why_ig_rule", format_func=RULE_NAMES.get,
                      help="Where on the way the gradient is taken, Captum's five rules: the paper takes the right end "
                           "of each of the m parts (k/m for k = 1..m, each 1/m); the left ends start at the baseline "
                           "itself; trapezoids take both ends at half weight (m + 1 images); Gauss-Legendre's points, "
