@@ -194,12 +194,12 @@ def explained(network: Network, digest: str, image: torch.Tensor, target: int | 
 
 
 def occluded(network: Network, digest: str, image: torch.Tensor, target: int | None, window: int,
-             fill: str = "mean") -> attribution.Occlusion:
-    """Occlusion by squares of ``fill`` (a kind of :func:`attribution.baseline_image`), half a square apart, with
-    progress."""
+             fill: str = "mean", stride: int | None = None) -> attribution.Occlusion:
+    """Occlusion by squares of ``fill`` (a kind of :func:`attribution.baseline_image`), ``stride`` apart (default:
+    half a square), with progress."""
     return memo.computed(
-        "why_occ", (network.key, digest, target, window, fill),
-        lambda report: attribution.occlusion(network.model, image, target, window, fill=fill, progress=report),
+        "why_occ", (network.key, digest, target, window, fill, stride),
+        lambda report: attribution.occlusion(network.model, image, target, window, stride, fill=fill, progress=report),
         lambda done, total: memo.counted("Covering the image square by square", done, total, "covered images read"))
 
 

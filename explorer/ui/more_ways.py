@@ -14,6 +14,8 @@ from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
 OCCLUDERS = (8, 4, 2)  # the square's side: this fraction of the image's
+STRIDES = (4, 2, 1)  # how far the square slides: this fraction of its side (Captum's strides)
+STRIDE_NAMES = {4: "a quarter square", 2: "half a square", 1: "a whole square"}
 IG_STEPS = (1, 8, 16, 32, 64, 128)  # 1 step from black: the gradient times the input (Shrikumar et al. 2016)
 
 
@@ -21,6 +23,7 @@ def settings() -> list[state.Setting]:
     return [
         state.Setting("why_occ", "occ", 4, explanations.occluder(OCCLUDERS)),
         state.Setting("why_occ_fill", "fill", "mean", state.choice(attribution.BASELINES)),
+        state.Setting("why_occ_stride", "ostride", 2, state.int_choice(STRIDES)),
         state.Setting("why_ig_steps", "steps", 32, state.int_choice(IG_STEPS)),
         state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
         state.Setting("why_ig_rule", "rule", "riemann", state.choice(attribution.RULES)),
@@ -55,14 +58,19 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     window, half, clip = side // int(st.session_state.why_occ), layout.VIEW_PX // 2, map_row.outliers()
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
     with left:  # each progress bar in its own column
-        fill = st.session_state.why_occ_fill
-        occ = explanations.occluded(network, digest, image, target, window, fill)
+        fill, stride = st.session_state.why_occ_fill, max(1, window // int(st.session_state.why_occ_stride))
+        occ = explanations.occluded(network, digest, image, target, window, fill, stride)
         title = explain_figures.named_title("Occlusion", name(occ.target), half_least)
         drops = torch.zeros_like(occ.raw) if occ.changes_nothing else occ.raw  # rounding's noise is no red
         charts.show(st, explain_figures.signed_figure(image, drops, title, "score drop", width_px=half, outliers=clip,
                                                       box=(*occ.worst, window) if occ.hurts else None),
                     key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, name, fill))
+        st.select_slider("Slide it by", STRIDES, key="why_occ_stride",
+                         format_func=lambda k: f"{max(1, window // k)} px ({STRIDE_NAMES[k]})",
+                         help="How far the square moves between readings. A quarter of a square reads four times "
+                              "as many covered images as half of one, for a smoother map; a whole square never "
+                              "overlaps itself, so each pixel is read once, in blocks.")
     with right:
         if st.session_state.why_ig_gauss:  # an older link's toggle, gauss=1: the rule it meant, said as it is now
             st.session_state.why_ig_rule, st.session_state.why_ig_gauss = "gauss", False

@@ -43,6 +43,20 @@ def test_occlusion_and_integrated_gradients_follow_the_link():
                                        {"occ": ["8"], "steps": ["128"], "class": ["5"]})
 
 
+def test_occlusions_stride_is_a_setting_in_the_link_and_the_map_is_captums_at_it(monkeypatch):
+    saved = {}
+    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps, settings=settings) or b"")
+    at = app(PAGE, ostride="4")
+    no_crash(at)
+    assert "slide it by 1 px" in text(at) and at.select_slider(key="why_occ_stride").value == 4
+    assert saved["settings"]["occlusion"] == {"window": 7, "stride": 1, "fill": "mean"}
+    model = models.build("lenet5", pretrained=True)
+    expected = attribution.occlusion(model, torch.as_tensor(saved["image"]), 3, 7, 1)
+    torch.testing.assert_close(torch.as_tensor(saved["occlusion"]), expected.raw)
+    at.select_slider(key="why_occ_stride").set_value(1).run()
+    assert "slide it by 7 px" in text(at) and at.query_params["ostride"] in ("1", ["1"])
+
+
 def test_an_occlusion_where_every_square_raises_the_score_outlines_none():
     at = app(PAGE, model="tinyvgg", img="circles", occ="2", **{"class": "7"})
     no_crash(at)
