@@ -290,7 +290,18 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
         state.publish(settings)
         view.info(network if isinstance(network, str) else "Choose an image to start.")
         st.stop()
+    _layer_case(network, model_bound)
     return view, network, picked
+
+
+def _layer_case(network: Network, keys: Sequence[str]) -> None:
+    """A layer named in the link in other capitals ("Conv2", typed by hand from a slide) is the layer: names differ
+    by more than case (else the page said "no layer `Conv2`" and showed another)."""
+    names = {layer.name.lower(): layer.name for layer in network.layers}
+    for key in keys:
+        value = st.session_state.get(key)
+        if isinstance(value, str) and value not in names.values() and value.lower() in names:
+            st.session_state[key] = names[value.lower()]
 
 
 def conversion_note(prepared: inputs.Prepared) -> None:

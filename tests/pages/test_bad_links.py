@@ -181,3 +181,15 @@ def test_a_default_written_out_empty_is_the_default_and_an_empty_last_value_is_n
     assert "run" not in warnings(run)
     twice = app("pages/layer_by_layer.py", layer=["conv2", ""])
     assert "the link gives `layer` 2 times: the last one, empty, is used" in warnings(twice)
+
+
+@pytest.mark.parametrize(("page", "key"), [
+    ("pages/layer_by_layer.py", "lbl_layer"), ("pages/top_activations.py", "ta_layer"),
+    ("pages/why_prediction.py", "why_layer"), ("pages/what_excites.py", "wx_layer"),
+    ("pages/receptive_fields.py", "rf_layer"),
+])
+def test_a_layer_typed_in_other_capitals_is_that_layer(page, key):
+    at = app(page, layer="Conv2")
+    no_crash(at)
+    assert at.session_state[key] == "conv2" and not warnings(at)
+    assert at.query_params.get("layer") in (None, "conv2", ["conv2"])  # as the model names it, or the default
