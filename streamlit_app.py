@@ -12,10 +12,19 @@ from explorer.ui import layout
 layout.page_setup(layout.HOME)
 st.title("CNN Explorer")
 # a page's address mistyped ("/Kernel_Lab?stride=2"): Streamlit says "Page not found" and runs Home with the query
-if given := sorted(set(st.query_params) - {"embed", "embed_options"}):
+given = sorted(set(st.query_params) - {"embed", "embed_options"})
+if (typed := layout.typed_path()) and (meant := layout.closest_page(typed)):
+    st.warning(f"There is no page at {labels.code('/' + typed[:60])}: did you mean **{meant.label}**?")
+    st.page_link(meant.script, label=f"Open {meant.label}" + (" with the link's settings" if given else ""),
+                 icon=meant.icon, query_params={name: st.query_params.get_all(name) for name in given})
+elif given:
     st.warning(f"The address gives {labels.listed([labels.code(name[:40]) for name in given], 5)}, but Home has no "
                "settings: was a page's name mistyped? Each page's own address is on its card below, in small "
                "letters with underscores (`/kernel_lab`).")
+elif typed:
+    st.warning(f"There is no page at {labels.code('/' + typed[:60])}: each page's own address is on its card below, "
+               "in small letters with underscores (`/kernel_lab`).")
+if given:
     st.query_params.clear()  # a link copied from here would carry them on
 st.markdown(
     "See convolutional neural networks at work. Draw or upload an image, apply hand-set kernels "

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer.ui import layout
 from tests.apptest import TIMEOUT, app
 
 
@@ -113,3 +114,20 @@ def test_a_picked_image_that_is_another_pages_default_still_goes_back_with_the_s
     at.switch_page("pages/kernel_lab.py").run()
     assert at.session_state["img_sample"] == "edges"
     assert _sidebar_queries(at)["Layer by layer"] == "img=edges"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("Kernel_Lab", "kernel_lab"), ("kernel-lab", "kernel_lab"), ("KernelLab", "kernel_lab"),
+    ("kernal_lab", "kernel_lab"),
+    ("why", "why_prediction"), ("Why%20this%20prediction", "why_prediction"), ("layer_by_layers", "layer_by_layer"),
+    ("receptive_field", "receptive_fields"), ("step-by-step", "step_by_step"), ("Train", "train"),
+])
+def test_a_mistyped_address_finds_the_page_it_meant(typed, meant):
+    from urllib.parse import unquote
+
+    assert layout.closest_page(unquote(typed)).url_path == meant
+
+
+@pytest.mark.parametrize("typed", ["", "favicon", "admin/login", "t"])
+def test_an_address_like_no_page_finds_none(typed):
+    assert layout.closest_page(typed) is None

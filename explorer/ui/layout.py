@@ -7,8 +7,11 @@ Every page (and the home page, ``streamlit_app.py``) calls :func:`page_setup` fi
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import logging
+import re
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +212,32 @@ def app_icon(side: int = 48) -> Image.Image:
 
 
 ICON = app_icon()
+
+
+def typed_path() -> str:
+    """The address's path past the host's prefix (server.baseUrlPath), as the browser holds it: "" at Home's own
+    address, "Kernel_Lab" where Streamlit found no page for it and runs Home instead ("Page not found")."""
+    url = st.context.url
+    if not url:
+        return ""
+    path = urllib.parse.unquote(urllib.parse.urlparse(url).path).strip("/")
+    prefix = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return path.removeprefix(prefix).strip("/") if prefix and (path + "/").startswith(prefix + "/") else path
+
+
+def closest_page(typed: str) -> PageInfo | None:
+    """The page a mistyped address meant: "Kernel_Lab", "kernel-lab", "why" (the start of one page's name alone),
+    "kernal_lab" (misspelled, by difflib's likeness); None where none is near. Case, spaces and marks aside."""
+    def bare(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", text.lower())
+
+    names = {bare(name): page for page in PAGES for name in (page.url_path, page.label)}
+    wanted = bare(typed)
+    starting = {page for name, page in names.items() if wanted and name.startswith(wanted)}
+    if len(starting) == 1:
+        return starting.pop()
+    near = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.7)
+    return names[near[0]] if near else None
 
 
 def page_setup(page: PageInfo) -> None:

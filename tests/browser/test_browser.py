@@ -370,3 +370,20 @@ def test_top_page_searches_an_uploaded_folder(app_url: str, page: Page, tmp_path
     expect(page.get_by_text("Channel 0: its top 6 of 6 images of your folder")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("notes.txt: the file is not an image", exact=False)).to_be_visible()
     assert_no_exception(page)
+
+
+def test_a_mistyped_address_offers_the_page_it_meant_with_the_links_settings(app_url: str, page: Page,
+                                                                              request: pytest.FixtureRequest) -> None:
+    """Streamlit runs Home for "/Kernel_Lab" ("Page not found"); Home names the page and keeps the settings."""
+    open_page(page, app_url + "/Kernel_Lab?stride=2", "did you mean")
+    expect(page.get_by_text("There is no page at /Kernel_Lab: did you mean Kernel Lab?")).to_be_visible()
+    link = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stPageLink"] a').first
+    expect(link).to_have_text(re.compile("Open Kernel Lab with the link's settings"))
+    screenshot(page, request.node.name)
+    page.keyboard.press("Escape")  # Streamlit's own "Page not found" dialog, over the page until closed
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    link.click()
+    wait_for_app(page, "Kernel Lab")
+    expect(page).to_have_url(re.compile(r"/kernel_lab\?(.*&)?stride=2"))
+    expect(page.locator("h1").first).to_have_text("Kernel Lab")
+    assert_no_exception(page)
