@@ -46,14 +46,15 @@ Gain = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]  # x (1, C, H
 
 @dataclass(frozen=True)
 class Target:
-    """What to excite in ``layer``: a channel's mean over its map, one unit ``(y, x)`` of it, or one output.
-
-    For a layer without feature maps (fully connected, the class scores) ``channel`` is the output's index.
+    """What to excite in ``layer``: a channel's mean over its map, one unit ``(y, x)`` of it, or one output; less
+    the same of channel ``minus`` (Lucent's objective arithmetic, ``channel(a) - channel(b)``: what excites one and
+    not the other). For a layer without feature maps (the class scores) ``channel`` is the output's index.
     """
 
     layer: str
     channel: int
     unit: tuple[int, int] | None = None
+    minus: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,12 @@ def ascend(model: nn.Module, target: Target, config: AscentConfig, input_shape: 
     yield from _optimise(model, gain, input_shape, start, config)
 
 
-def class_model(model: nn.Module, cls: int, config: AscentConfig, input_shape: tuple[int, int, int]) -> Iterator[Frame]:
-    """Simonyan et al.'s class model: ascent on the score of class ``cls`` before the softmax, from noise.
-
-    The L2 term ``lambda ||x||^2`` is ``config.l2`` (Simonyan's images need it; 0 gives pure ascent).
+def class_model(model: nn.Module, cls: int, config: AscentConfig, input_shape: tuple[int, int, int],
+                minus: int | None = None) -> Iterator[Frame]:
+    """Simonyan et al.'s class model: ascent on the score of class ``cls`` before the softmax (less class
+    ``minus``'s: what tells the two apart), from noise. The L2 term ``lambda ||x||^2`` is ``config.l2``.
     """
-    return ascend(model, Target(output_layer(model), cls), config, input_shape)
+    return ascend(model, Target(output_layer(model), cls, minus=minus), config, input_shape)
 
 
 def invert(model: nn.Module, layer: str, image: torch.Tensor, config: AscentConfig) -> Iterator[Frame]:
@@ -223,6 +224,7 @@ class Goal:
     unit: tuple[int, int] | None = None  # mode "unit" only
     from_image: bool = False  # start the ascent from the image instead of noise
     negative: bool = False  # channel and unit goals: drive the activation down instead
+    minus: int | None = None  # channel and class goals: less this channel's (class's) activation
 
     @property
     def needs_image(self) -> bool:
@@ -234,12 +236,12 @@ class Goal:
             raise ValueError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         shape = tuple(image.shape)
         if self.mode == "class":
-            return class_model(model, self.index, config, shape)
+            return class_model(model, self.index, config, shape, self.minus)
         if self.mode == "invert":
             return invert(model, self.layer, image, config)
         if self.mode == "dream":
             return dream(model, self.layer, image, config)
-        target = Target(self.layer, self.index, self.unit if self.mode == "unit" else None)
+        target = Target(self.layer, self.index, self.unit if self.mode == "unit" else None, self.minus)
         return ascend(model, target, config, shape, image if self.from_image else None, self.negative)
 
 
@@ -370,11 +372,12 @@ def _extractor(model: nn.Module, layer: str):
 
 
 def _check_target(out: torch.Tensor, target: Target) -> None:
-    """ValueError when the channel or the unit is not on the layer's output (1, C[, H, W])."""
+    """ValueError when the channel (or the one subtracted) or the unit is not on the layer's output (1, C[, H, W])."""
     channels = out.shape[1]
-    if not 0 <= target.channel < channels:
-        raise ValueError(f"{target.layer} has {channels} {'channels' if out.dim() == 4 else 'outputs'} "
-                         f"(0..{channels - 1}); there is no {target.channel}")
+    for channel in (target.channel, *([] if target.minus is None else [target.minus])):
+        if not 0 <= channel < channels:
+            raise ValueError(f"{target.layer} has {channels} {'channels' if out.dim() == 4 else 'outputs'} "
+                             f"(0..{channels - 1}); there is no {channel}")
     if target.unit is None:
         return
     if out.dim() != 4:
@@ -386,9 +389,10 @@ def _check_target(out: torch.Tensor, target: Target) -> None:
 
 def _target_values(out: torch.Tensor, target: Target) -> torch.Tensor:
     """Each image's activation (N,): ``out[:, c, y, x]``, the channel's mean ``out[:, c].mean((-2, -1))``, or
-    ``out[:, c]``."""
-    if out.dim() == 2:
-        return out[:, target.channel]
-    if target.unit is not None:
-        return out[:, target.channel, target.unit[0], target.unit[1]]
-    return out[:, target.channel].mean(dim=(-2, -1))
+    ``out[:, c]``; less channel ``minus``'s the same way."""
+    def of(c: int) -> torch.Tensor:
+        if out.dim() == 2:
+            return out[:, c]
+        return out[:, c, target.unit[0], target.unit[1]] if target.unit is not None else out[:, c].mean(dim=(-2, -1))
+
+    return of(target.channel) if target.minus is None else of(target.channel) - of(target.minus)

@@ -4,8 +4,8 @@ import streamlit as st
 import torch
 
 from explorer import explain_figures, export, inputs, labels, visualize
-from explorer.ui import (ascent_controls, channel_grid, channel_links, charts, image_sets, layout, model_input,
-                         optimisation, state)
+from explorer.ui import (ascent_controls, ascent_words, channel_grid, channel_links, charts, image_sets, layout,
+                         model_input, optimisation, state)
 
 layout.page_setup(layout.PAGES[5])
 st.title("What excites a unit")
@@ -29,7 +29,8 @@ state.restore(SETTINGS)
 # model beside "Sample image: Digit 3" looked as if it started from the 3)
 uses_image = visualize.Goal(st.session_state.wx_mode, "", from_image=bool(st.session_state.wx_from_image)).needs_image
 view, network, picked = model_input.controls(SETTINGS, need_image=uses_image,
-                                             model_bound=("wx_layer", "wx_channel", "wx_class", "wx_row", "wx_col"))
+                                             model_bound=("wx_layer", "wx_channel", "wx_class", "wx_row", "wx_col",
+                                                          "wx_minus", "wx_minus_class"))
 
 with view, layout.guard("setting up the optimisation"):
     # the image's shape is the ascent's; a drawing not yet made, where no image is needed, is a blank one
@@ -67,9 +68,9 @@ with view, layout.guard("optimising the image"):
                     name=f"{choice.title}: {choice.value_axis} step by step")
         start, end = labels.alike(outcome.frames[0].value, outcome.frames[-1].value)
         middle.markdown(f"{choice.value_axis.capitalize()}: **{start}** at the start, **{end}** at step "
-                        f"{outcome.last_step}." + ascent_controls.remark(choice, outcome.frames, config)
-                        + ascent_controls.several_values(outcome.frames, config)
-                        + ascent_controls.read_back(choice, network, shown[-1].image))
+                        f"{outcome.last_step}." + ascent_words.remark(choice, outcome.frames, config)
+                        + ascent_words.several_values(outcome.frames, config)
+                        + ascent_words.read_back(choice, network, shown[-1].image))
         made = visualize.side_by_side(shown[-1].image).cpu()
         middle.download_button(
             "Download the image (PNG)", export.png_bytes(made), icon=":material/download:", key="wx_png",
@@ -81,7 +82,7 @@ with view, layout.guard("optimising the image"):
             charts.show(middle, explain_figures.picture_figure(image, "Your image (what is inverted)" if goal.mode ==
                                                                "invert" else "Your image (where it started)",
                                                                height=260), key="wx_fig_original")
-        if (lowest := ascent_controls.well_below_last(outcome.frames)) is not None:
+        if (lowest := ascent_words.well_below_last(outcome.frames)) is not None:
             charts.show(middle, explain_figures.picture_figure(lowest.image.cpu(), f"The lowest error, at step "
                                                                f"{lowest.step}", height=260), key="wx_fig_lowest")
 
@@ -100,7 +101,7 @@ with view, layout.guard("finding the data set's top 9"):
             image_sets.draw_top9(network, result, images_set, goal.index, (
                 f"Its lowest {result.k}" if goal.negative else f"Its top {result.k}", "The patches they show it"),
                 "wx_fig", lowest=goal.negative)
-            st.caption(f"Searched: {images_set.about}. " + ascent_controls.beside_top9(goal.mode, goal.negative))
+            st.caption(f"Searched: {images_set.about}. " + ascent_words.beside_top9(goal.mode, goal.negative))
         channel_links.draw(goal.layer, goal.index, "pages/what_excites.py")
 
 state.publish(SETTINGS)

@@ -140,6 +140,21 @@ def test_class_models_are_read_as_their_class(lenet):
             assert int(lenet(frames[-1].image[None]).argmax()) == digit
 
 
+@pytest.mark.parametrize("target", [V.Target("conv2", 5, minus=3), V.Target("fc5", 3, minus=8)])
+def test_objective_arithmetic_climbs_one_channel_less_another(lenet, target):
+    """Lucent's ``channel(a) - channel(b)``: each frame's value is a's activation less b's, and the image made
+    raises that difference far more than ascent on a alone does (there b rises too)."""
+    frames = V.run(V.ascend(lenet, target, PLAIN, SHAPE))
+    alone = V.run(V.ascend(lenet, dataclasses.replace(target, minus=None), PLAIN, SHAPE))
+    b = dataclasses.replace(target, channel=target.minus, minus=None)
+
+    def gap(image: torch.Tensor) -> float:
+        return _activation(lenet, dataclasses.replace(target, minus=None), image) - _activation(lenet, b, image)
+
+    assert frames[-1].value == pytest.approx(gap(frames[-1].image), rel=1e-3, abs=1e-3)
+    assert gap(frames[-1].image) > gap(alone[-1].image) + 0.5 and gap(frames[-1].image) > gap(frames[0].image) + 1
+
+
 def test_inversion_finds_an_image_with_the_same_representation(lenet):
     image = torch.zeros(SHAPE)
     image[0, 5:23, 12:16] = 1  # a "1"
@@ -153,6 +168,7 @@ def test_inversion_finds_an_image_with_the_same_representation(lenet):
 @pytest.mark.parametrize("target,message", [
     (V.Target("nope", 0), "no layer"), (V.Target("conv2", 16), "16 channels"), (V.Target("fc5", 10), "10 outputs"),
     (V.Target("conv2", 0, (10, 0)), "off the 10 x 10 map"), (V.Target("fc4", 0, (0, 0)), "no feature map"),
+    (V.Target("conv2", 0, minus=16), "there is no 16"),
 ])
 def test_impossible_targets_are_named(lenet, target, message):
     with pytest.raises(ValueError, match=message):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
 import torch
 
-from explorer import explain_figures, image_param, labels, receptive_field, visualize
-from explorer.ui import layout, memo, model_input, state
+from explorer import image_param, labels, receptive_field, visualize
+from explorer.ui import layout, memo, state
 from explorer.ui.model_input import Network
 
 MODE_LABELS = {"channel": "A channel", "unit": "One unit", "class": "A class", "invert": "Invert my image",
@@ -39,6 +40,8 @@ def settings() -> list[state.Setting]:
         state.Setting("wx_channel", "channel", 0, state.index_below(100_000, "layer", "channels")),
         # its own setting: back from "A class", "A channel" shows the channel it showed
         state.Setting("wx_class", "class", 0, state.index_below(100_000, "model", "classes")),
+        state.Setting("wx_minus", "minus", NONE, state.int_between(NONE, 100_000)),  # a channel subtracted
+        state.Setting("wx_minus_class", "vs", NONE, state.int_between(NONE, 100_000)),  # a class subtracted
         state.Setting("wx_row", "row", -1, state.int_between(-1, 4096)),
         state.Setting("wx_col", "col", -1, state.int_between(-1, 4096)),
         state.Setting("wx_from_image", "start", False, state.boolean, state.dump_bool),
@@ -60,6 +63,7 @@ def settings() -> list[state.Setting]:
     ]
 
 
+NONE = -1  # no channel (class) subtracted
 MOST_IMAGES = 6
 DIVERSITY = 1.0  # LeNet-5's and TinyVGG's channels: the images differ, most still excite the channel
 
@@ -117,10 +121,15 @@ def pick_goal(network: Network) -> Choice:
                                   "of what it detects (Distill's negative visualisations).")
     unit = _pick_unit(layer.name, layer.out_shape[1:]) if mode == "unit" else None
     index, maps = int(st.session_state.wx_channel), len(layer.out_shape) == 3
-    what = f"unit {unit} of channel {index}" if unit else f"channel {index}" if maps else f"output {index}"
-    goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image), negative)
+    noun = "channel" if maps else "output"
+    minus = None if unit else _pick_minus(b, "wx_minus", count, index, noun, lambda i: f"{noun} {i}")
+    what = f"unit {unit} of channel {index}" if unit else f"{noun} {index}" + (f" less {noun} {minus}" if minus
+                                                                                  is not None else "")
+    goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image), negative, minus)
     # the objective (see visualize): a fully connected layer's output is one number, its own mean
     value = "the unit's activation" if unit else "mean activation of the channel" if maps else "the output's value"
+    if minus is not None:
+        value = f"{noun} {index}'s {'mean activation' if maps else 'value'} less {noun} {minus}'s"
     if mode == "channel" and maps and _affine(network, layer.name):
         _warn_affine(network, layer.name)
     if negative:
@@ -166,15 +175,39 @@ def _pick_class(network: Network) -> Choice:
     count = output.out_shape[0]
     _class_of_a_former_link()
     state.at_most("wx_class", "class", count - 1, f"this model has classes 0..{count - 1}")
-    if len(classes) == count:
-        st.selectbox("Class", range(count), key="wx_class", format_func=lambda i: str(classes[i]))
-        name = classes[st.session_state.wx_class]
+    named = len(classes) == count
+    a, b = st.columns(2)
+    if named:
+        a.selectbox("Class", range(count), key="wx_class", format_func=lambda i: str(classes[i]))
     else:
         st.info("This model has no class names: pick a class by its number.")
-        st.number_input(f"Class (0..{count - 1})", 0, count - 1, key="wx_class")
-        name = f"class {st.session_state.wx_class}"
-    goal = visualize.Goal("class", output.name, int(st.session_state.wx_class))
-    return Choice(goal, "Class model", f"The network's idea of '{name}'", "class score (before the softmax)")
+        a.number_input(f"Class (0..{count - 1})", 0, count - 1, key="wx_class")
+
+    def name(i: int) -> str:
+        return str(classes[i]) if named else f"class {i}"
+
+    index = int(st.session_state.wx_class)
+    minus = _pick_minus(b, "wx_minus_class", count, index, "class", name)
+    goal = visualize.Goal("class", output.name, index, minus=minus)
+    if minus is not None:  # Simonyan's ascent on a difference of two scores
+        return Choice(goal, "Class model", f"What tells '{name(index)}' from '{name(minus)}'",
+                      f"score of '{name(index)}' less score of '{name(minus)}'")
+    return Choice(goal, "Class model", f"The network's idea of '{name(index)}'", "class score (before the softmax)")
+
+
+def _pick_minus(cell, key: str, count: int, index: int, noun: str, name: Callable[[int], str]) -> int | None:
+    """Lucent's objective arithmetic: a second channel (class) whose activation is subtracted from the first's, so
+    the image shows what excites one and not the other; None for none. One off the layer (a link's) is said."""
+    if st.session_state[key] >= count or st.session_state[key] == index:
+        if st.session_state[key] >= count and state.from_link(key):
+            state.link_ignored("minus" if key == "wx_minus" else "vs", st.session_state[key],
+                               f"there are {noun}s 0..{count - 1}")
+        st.session_state[key] = NONE
+    cell.selectbox(f"Less {noun}", [NONE, *(i for i in range(count) if i != index)], key=key,
+                   format_func=lambda i: "none" if i == NONE else name(i),
+                   help=f"Subtract another {noun}'s activation from this one's (Lucent's objective arithmetic, "
+                        f"a - b): the image shows what excites this {noun} and not the other, what tells them apart.")
+    return None if st.session_state[key] == NONE else int(st.session_state[key])
 
 
 def _class_of_a_former_link() -> None:
@@ -273,73 +306,6 @@ def _record_every(steps: int) -> int:
     return max(1, steps // 32)
 
 
-def remark(choice: Choice, frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
-    """A sentence on a result that needs one: a dead unit, a descent stopped by a ReLU, or an inversion that ended
-    well above its lowest error; and what the image was made of, when not of pixels."""
-    made = (" The image was made of frequencies, not pixels (Olah et al. 2017; see Steps and regularisers)."
-            if config.param == "fourier" else "")
-    return _remark(choice, frames, config) + made
-
-
-def _remark(choice: Choice, frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
-    values = [f.value for f in frames]
-    if choice.goal.mode in ("channel", "unit") and max(values) == 0:
-        return (" The activation stayed at 0: after a ReLU a unit at 0 has no gradient, so the ascent cannot "
-                "start. Try another seed, start from your image, or pick the layer before the ReLU.")
-    if choice.goal.negative and values[0] > 0 and min(values) == 0:
-        return (" It went down to 0, the least a ReLU's output can be, and no lower: pick the layer before the ReLU "
-                "to see what drives the channel below 0.")
-    if (lowest := well_below_last(frames)) is not None:  # the text quoted only the last
-        why = (f" Jitter shifts the image by up to {config.jitter} pixels each step, so the error jumps from step "
-               "to step." if config.jitter else "")
-        low = labels.alike(values[0], lowest.value, values[-1])[1]  # as the page writes the first and the last
-        return f" The lowest was **{low}**, at step {lowest.step}: its image is under yours.{why}"
-    return ""
-
-
-def well_below_last(frames: list[visualize.Frame]) -> visualize.Frame | None:
-    """An inversion's lowest-error frame (with its image) where it is well below the last one's error."""
-    lowest = visualize.lowest(frames)
-    return lowest if lowest is not None and lowest.value < 0.67 * frames[-1].value else None
-
-
-def several_values(frames: list[visualize.Frame], config: visualize.AscentConfig) -> str:
-    """For several images at once: each one's value at the end (a sentence)."""
-    if not frames[-1].values:
-        return ""
-    values = ", ".join(labels.alike(*frames[-1].values))
-    return (f" The {len(frames[-1].values)} images, left to right: **{values}** (the curve is their mean); diversity "
-            f"{config.diversity:g}.")
-
-
-def read_back(choice: Choice, network: Network, image: torch.Tensor) -> str:
-    """For a class model: how the network reads the image it drew for the class (a sentence); for several images,
-    how many of them it reads as the class."""
-    if choice.goal.mode != "class":
-        return ""
-    probabilities = memo.computed(  # once per image: the page reruns on every widget change
-        "wx_read_back", (network.key, model_input.image_key(image)),
-        lambda report: visualize.class_probabilities(network.model, image),
-        lambda done, total: "Reading the image back through the network...", keep=16)
-    target = choice.goal.index
-    # named as the class picker names them: by number when the names do not match the outputs
-    classes = network.spec.classes if len(network.spec.classes) == probabilities.shape[-1] else ()
-
-    def name(index: int) -> str:
-        return explain_figures.class_name(index, classes)
-
-    if probabilities.dim() == 2:
-        read = int((probabilities.argmax(1) == target).sum())
-        return (f" Shown to the network, **{read} of the {len(probabilities)}** images are read as "
-                f"**{name(target)}** ({', '.join(labels.percents(*probabilities[:, target].tolist()))}).")
-    top = int(probabilities.argmax())
-    first, second = labels.percents(float(probabilities[top]), float(probabilities[target]))
-    if top == target:
-        return f" Shown to the network, this image is read as **{name(target)}** with **{first}**."
-    return (f" Shown to the network, this image is read as **{name(top)}** ({first}); {name(target)} gets "
-            f"{second}: the ascent raised {name(target)}'s score, and another class's score is higher still.")
-
-
 def unit_field(network: Network, goal: visualize.Goal, images: int = 1) -> tuple[int, int, int, int] | None:
     """For a unit goal, the input box its receptive field covers (clipped to the image); else None (and where the
     field is no box: a network that scrambles its pixels)."""
@@ -354,17 +320,3 @@ def unit_field(network: Network, goal: visualize.Goal, images: int = 1) -> tuple
     except NotImplementedError:
         return None
     return max(top, 0), max(left, 0), min(bottom, size[0]), min(right, size[1])
-
-
-def beside_top9(mode: str, negative: bool = False) -> str:
-    """How the optimised image above relates to the data set's top 9 and their patches below."""
-    if negative:
-        return ("Above, what drives the channel down; here, the real images that drive it down most (their lowest "
-                "response anywhere): the other side of what it detects.")
-    if mode == "unit":
-        return ("Above, what one unit of the channel was optimised to see: only its receptive field (outlined in "
-                "orange) matters to it (outside, only the regularisers change the image). Here, the channel's best "
-                "matches anywhere in real data, each cut to one unit's field.")
-    return ("Above, what the channel was optimised to see; here, what excites it in real data. The optimised image "
-            "shows the pattern everywhere at once, the patches show it once each. The numbers differ too: above, "
-            "the channel's mean over its whole map; here, its strongest response at one position.")
