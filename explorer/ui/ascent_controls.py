@@ -122,9 +122,10 @@ def pick_goal(network: Network) -> Choice:
     unit = _pick_unit(layer.name, layer.out_shape[1:]) if mode == "unit" else None
     index, maps = int(st.session_state.wx_channel), len(layer.out_shape) == 3
     noun = "channel" if maps else "output"
-    minus = None if unit else _pick_minus(b, "wx_minus", count, index, noun, lambda i: f"{noun} {i}")
-    what = f"unit {unit} of channel {index}" if unit else f"{noun} {index}" + (f" less {noun} {minus}" if minus
-                                                                                  is not None else "")
+    minus = None if unit else _pick_minus(b, "wx_minus", "minus", count, index, noun, lambda i: f"{noun} {i}")
+    what = f"unit {unit} of channel {index}" if unit else f"{noun} {index}"
+    if minus is not None:
+        what += f" less {noun} {minus}"
     goal = visualize.Goal(mode, layer.name, index, unit, bool(st.session_state.wx_from_image), negative, minus)
     # the objective (see visualize): a fully connected layer's output is one number, its own mean
     value = "the unit's activation" if unit else "mean activation of the channel" if maps else "the output's value"
@@ -187,7 +188,7 @@ def _pick_class(network: Network) -> Choice:
         return str(classes[i]) if named else f"class {i}"
 
     index = int(st.session_state.wx_class)
-    minus = _pick_minus(b, "wx_minus_class", count, index, "class", name)
+    minus = _pick_minus(b, "wx_minus_class", "vs", count, index, "class", name)
     goal = visualize.Goal("class", output.name, index, minus=minus)
     if minus is not None:  # Simonyan's ascent on a difference of two scores
         return Choice(goal, "Class model", f"What tells '{name(index)}' from '{name(minus)}'",
@@ -195,13 +196,13 @@ def _pick_class(network: Network) -> Choice:
     return Choice(goal, "Class model", f"The network's idea of '{name(index)}'", "class score (before the softmax)")
 
 
-def _pick_minus(cell, key: str, count: int, index: int, noun: str, name: Callable[[int], str]) -> int | None:
+def _pick_minus(cell, key: str, param: str, count: int, index: int, noun: str,
+                name: Callable[[int], str]) -> int | None:
     """Lucent's objective arithmetic: a second channel (class) whose activation is subtracted from the first's, so
     the image shows what excites one and not the other; None for none. One off the layer (a link's) is said."""
     if st.session_state[key] >= count or st.session_state[key] == index:
         if st.session_state[key] >= count and state.from_link(key):
-            state.link_ignored("minus" if key == "wx_minus" else "vs", st.session_state[key],
-                               f"there are {noun}s 0..{count - 1}")
+            state.link_ignored(param, st.session_state[key], f"there are {noun}s 0..{count - 1}")
         st.session_state[key] = NONE
     cell.selectbox(f"Less {noun}", [NONE, *(i for i in range(count) if i != index)], key=key,
                    format_func=lambda i: "none" if i == NONE else name(i),
