@@ -77,13 +77,13 @@ def png_figure(image: np.ndarray, title: str, height: int, width_px: int | None 
 
     ``width_px``: about how wide the page draws the figure. The height then shrinks to what the image
     needs at that width (at most ``height``), so no empty band is left under a wide, flat image.
-    A title on two lines (``<br>``) gets the room of its second line on top of ``height``.
+    A title on more lines (``<br>``) gets the room of each line past its first on top of ``height``.
     """
     if width_px:
         height = min(height, 50 + round((width_px - 20) * image.shape[0] / image.shape[1]))
-    second_line = 22 if "<br>" in title else 0
+    more_lines = 22 * title.count("<br>")
     fig = go.Figure(go.Image(source=png_source(image), hoverinfo="skip"))
-    fig.update_layout(title=title, height=height + second_line, margin=dict(l=10, r=10, t=40 + second_line, b=10))
+    fig.update_layout(title=title, height=height + more_lines, margin=dict(l=10, r=10, t=40 + more_lines, b=10))
     # the image's own ranges (plotly's autorange for an image), which a legend under it is placed by
     fig.update_xaxes(visible=False, constrain="domain", range=[-0.5, image.shape[1] - 0.5])
     # a figure wider or taller than the image leaves the spare room below it, not between title and image

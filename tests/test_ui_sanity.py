@@ -6,7 +6,8 @@ from explorer.ui import sanity
 
 
 @pytest.mark.parametrize(("rho", "said"), [(0.98, "hardly changed"), (0.8, "hardly changed"), (0.6, "partly changed"),
-                                           (0.28, "changed: it depends"), (-0.1, "changed: it depends")])
+                                           (0.28, "changed: it depends"), (-0.1, "changed: it depends"),
+                                           (0.7996, "hardly changed")])  # shown as 0.80, read as 0.80
 def test_a_rank_correlation_is_put_in_words(rho, said):
     assert sanity.words(rho).startswith(said)
 

@@ -153,7 +153,8 @@ def smoothing_words() -> str:
     """The smoothings on, in a sentence after the method's ("" with none)."""
     done = [words for key, words in (
         ("why_eigen", "the weighed maps' first principal component in place of their sum"),
-        ("why_aug", "the mean of six copies' maps, mirrored and brightened")) if st.session_state.get(key)]
+        ("why_aug", "the mean of six copies' maps, mirrored or not, at 0.9, 1 and 1.1 times the brightness"))
+        if st.session_state.get(key)]
     if st.session_state.why_cam in PRINCIPAL:
         done = done[1:] if st.session_state.get("why_eigen") else done
     return f" Smoothed: {' and '.join(done)}." if done else ""

@@ -292,7 +292,8 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
     elif ig.rule in RULE_RECIPES:
         recipe = RULE_RECIPES[ig.rule][ig.steps == 1].format(steps=ig.steps, start=start, ends=ig.steps + 1)
     elif ig.steps > 1:
-        recipe = f"the gradient averaged over {ig.steps} images on the way from {start} to yours"
+        recipe = (f"the gradient averaged over {ig.steps} images on the way from {start} to yours, the last your "
+                  f"image itself (the right ends of {ig.steps} equal parts, as the paper writes it)")
     else:  # the path's one point is the image itself
         recipe = ("in one step, the gradient at your image alone" + (
             " (from black this is **gradient × input**: Shrikumar et al. 2016, Captum's InputXGradient)"

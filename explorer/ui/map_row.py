@@ -123,8 +123,9 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
     whole = [t if r is None or r.method in cams.CLASS_BLIND else f"{t}, {name(r.target)}"  # no class cut short
              for t, r in zip([*pair_titles(smooth, cam), fused_title(smooth, cam)], maps)]
     overlays(image, maps, titles, "before", columns[1:], names=whole)
-    if guided is not None:  # where it wraps under the image, it says what it is made of
-        columns[3].caption(f"= {' × '.join(pair_titles(smooth, cam))}")
+    made_of = " × ".join(pair_titles(smooth, cam))
+    if guided is not None and made_of != fused_title(smooth, cam):  # where it wraps under the image, what it is of
+        columns[3].caption(f"= {made_of}")
     if before[1] is not None and float(before[1].raw.max()) <= 0:
         st.info(cam_controls.zero_cam_note(cam, layer, name(before[1].target)))
     pick_clip(st)

@@ -58,6 +58,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     window, half, clip = side // int(st.session_state.why_occ), layout.VIEW_PX // 2, map_row.outliers()
     half_least = layout.VIEW_LEAST_PX // 2 - 8  # a column of two in the narrowest view, for titles
     with left:  # each progress bar in its own column
+        strides = _strides(window)  # st.session_state.why_occ_stride one of them
         fill, stride = st.session_state.why_occ_fill, max(1, window // int(st.session_state.why_occ_stride))
         occ = explanations.occluded(network, digest, image, target, window, fill, stride)
         title = explain_figures.named_title("Occlusion", name(occ.target), half_least)
@@ -66,14 +67,17 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                                                       box=(*occ.worst, window) if occ.hurts else None),
                     key="why_fig_occlusion")
         st.caption(explanations.occlusion_note(occ, name, fill))
-        st.select_slider("Slide it by", STRIDES, key="why_occ_stride",
-                         format_func=lambda k: f"{max(1, window // k)} px ({STRIDE_NAMES[k]})",
-                         help="How far the square moves between readings. A quarter of a square reads four times "
-                              "as many covered images as half of one, for a smoother map; a whole square never "
-                              "overlaps itself, so each pixel is read once, in blocks.")
+        if len(strides) > 1:
+            st.select_slider("Slide it by", strides, key="why_occ_stride",
+                             format_func=lambda k: f"{max(1, window // k)} px ({STRIDE_NAMES[k]})",
+                             help="How far the square moves between readings. A quarter of a square reads about "
+                                  "four times as many covered images as half of one, for a smoother map; a whole "
+                                  "square never overlaps itself, so each pixel is read once, in blocks.")
     with right:
         if st.session_state.why_ig_gauss:  # an older link's toggle, gauss=1: the rule it meant, said as it is now
-            st.session_state.why_ig_rule, st.session_state.why_ig_gauss = "gauss", False
+            if not state.from_link("why_ig_rule"):  # a rule the link names itself is the one it means
+                st.session_state.why_ig_rule = "gauss"
+            st.session_state.why_ig_gauss = False
         rule = st.session_state.why_ig_rule
         ig = explanations.integrated(network, digest, image, target, int(st.session_state.why_ig_steps),
                                      st.session_state.why_ig_base, rule)
@@ -91,6 +95,18 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     return occ, ig
 
 
+def _strides(window: int) -> list[int]:
+    """The slides (fractions of ``window``, :data:`STRIDES`) that move it by different amounts: on a 3 px square a
+    quarter and a half are both 1 px, one choice, half a square's (the default); the setting made one of them."""
+    by_px = {}
+    for k in sorted(STRIDES, key=lambda k: k != 2):  # half a square first: it keeps its place where another ties
+        by_px.setdefault(max(1, window // k), k)
+    kept = [k for k in STRIDES if k in by_px.values()]
+    if st.session_state.why_occ_stride not in kept:  # a fraction that moves it as far as a kept one does
+        st.session_state.why_occ_stride = by_px[max(1, window // int(st.session_state.why_occ_stride))]
+    return kept
+
+
 def download(network: Network, image: torch.Tensor, gradient: attribution.Attribution,
              cam: attribution.Attribution | None, occ: attribution.Occlusion, ig: attribution.IntegratedGradients,
              smooth: Smoothing, method: str, layer: str, name: Callable[[int], str],
@@ -101,7 +117,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     named = method.replace("cam", "_cam").replace("pp", "_pp")
     maps = {"image": image, smooth.method: gradient.raw,
             **({named: cam.raw, f"{named}_at_image_size": cam.heat} if cam is not None else {}),
-            **({f"guided_{named}": guided.raw} if guided is not None else {}), "occlusion": occ.raw,
+            **({f"{smooth.method}_{named}": guided.raw} if guided is not None else {}), "occlusion": occ.raw,
             "integrated_gradients": ig.raw}
     settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
                 "class": gradient.target, "class_name": name(gradient.target),

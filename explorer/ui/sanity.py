@@ -61,9 +61,22 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
 
 
 def guided_name(smooth: Smoothing, cam: str) -> str:
-    """Guided Grad-CAM's name in a 150 px title: "G. EigenGrad-CAM" where "Guided EigenGrad-CAM" is cut."""
+    """Guided Grad-CAM's name in a 150 px title: "G. EigenGrad-CAM" where "Guided EigenGrad-CAM" is cut, and on two
+    lines at its "×" where even that is ("G. VarGrad ×<br>Grad-CAM")."""
     name = map_row.fused_title(smooth, cam)
-    return name if explain_figures.title_fits(f"{name}:", layout.SMALL_PICTURE_PX) else name.replace("Guided ", "G. ")
+    for made in (name, name.replace("Guided ", "G. ")):
+        if explain_figures.title_fits(f"{made}:", layout.SMALL_PICTURE_PX):
+            return made
+    return name.replace("Guided ", "G. ").replace(" × ", " ×<br>")
+
+
+def _titled(name: str, when: str) -> str:
+    """A picture's title: the map's name, then "trained" or "random" on a line of its own, or after a name on two
+    lines where its last line leaves room (three lines squeeze the picture)."""
+    last = name.split("<br>")[-1]
+    if "<br>" in name and explain_figures.title_fits(f"{last}: {when}", layout.SMALL_PICTURE_PX):
+        return f"{name}: {when}"
+    return f"{name}:<br>{when}"
 
 
 def shown(heat: torch.Tensor) -> torch.Tensor:
@@ -72,7 +85,9 @@ def shown(heat: torch.Tensor) -> torch.Tensor:
 
 
 def words(rho: float) -> str:
-    """How much a map changed with the weights, in words (Spearman's rho of the magnitudes)."""
+    """How much a map changed with the weights, in words (Spearman's rho of the magnitudes, judged as shown: to two
+    decimals, so 0.7996 and 0.80 beside it do not read apart)."""
+    rho = round(rho, 2)
     if rho >= 0.8:
         return "hardly changed: it shows the image more than what the network learned"
     if rho >= 0.5:
@@ -111,7 +126,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "Guided Grad-CAM": guided_name(smooth, cam)}[method]
             for when, result in (("trained", trained), ("random", fresh)):
                 charts.show(cell, explain_figures.picture_figure(
-                    attribution.overlay(image, shown(result.heat)), f"{name}:<br>{when}", 200,
+                    attribution.overlay(image, shown(result.heat)), _titled(name, when), 200,
                     layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
             if not (trained.heat.any() and fresh.heat.any()):  # integrated gradients from black on a black image
                 cell.caption("**–**: a map is blank on this image, so there is nothing to compare.")

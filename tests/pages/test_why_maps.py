@@ -57,6 +57,15 @@ def test_occlusions_stride_is_a_setting_in_the_link_and_the_map_is_captums_at_it
     assert "slide it by 7 px" in text(at) and at.query_params["ostride"] in ("1", ["1"])
 
 
+def test_slides_that_move_a_small_square_alike_are_one_choice():
+    """On a 3 px square a quarter and a half of it are both 1 px: two settings had drawn the same map."""
+    at = app(PAGE, occ="8", ostride="4")
+    no_crash(at)
+    slider = at.select_slider(key="why_occ_stride")
+    assert list(slider.options) == ["1 px (half a square)", "3 px (a whole square)"] and slider.value == 2
+    assert "slide it by 1 px" in text(at)
+
+
 def test_an_occlusion_where_every_square_raises_the_score_outlines_none():
     at = app(PAGE, model="tinyvgg", img="circles", occ="2", **{"class": "7"})
     no_crash(at)
@@ -141,8 +150,9 @@ def test_what_is_taken_over_the_noisy_copies_names_every_map_made_of_them_and_go
     assert at.selectbox(key="why_sg_kind").value == "vargrad"
     named = [c.proto.alt for c in at.get("plotly_chart")]  # whole names: the titles wrap in a 164 px picture
     assert {"Guided VarGrad, 3", "Guided VarGrad × Grad-CAM, 3", "Guided VarGrad: random"} <= set(named), named
-    assert saved["settings"]["smoothgrad"]["nt_type"] == "vargrad" and "guided_vargrad" in saved
-    assert saved["guided_vargrad"].shape == (1, 28, 28) and float(saved["guided_vargrad"].min()) >= -1e-6  # raw: Captum's
+    assert saved["settings"]["smoothgrad"]["nt_type"] == "vargrad" and "guided_vargrad_grad_cam" in saved
+    assert saved["guided_vargrad"].shape == (1, 28, 28) and float(saved["guided_vargrad"].min()) >= -1e-6  # Captum's
+    assert "G. VarGrad ×<br>Grad-CAM: random" in titles(at)  # "G. VarGrad × Grad-CAM:" is cut in 150 px
     at.selectbox(key="why_sg_kind").set_value("smoothgrad_sq").run()
     assert "Guided SmoothGrad², 3" in [c.proto.alt for c in at.get("plotly_chart")]
     assert "Guided SG²:<br>random" in titles(at)
@@ -298,6 +308,8 @@ def test_a_link_from_before_the_rules_menu_opens_gauss_legendre_and_is_written_a
     no_crash(at)
     assert at.selectbox(key="why_ig_rule").value == "gauss" and "Gauss-Legendre's rule" in text(at)
     assert at.query_params["rule"] in ("gauss", ["gauss"]) and "gauss" not in at.query_params and not warnings(at)
+    named = app(PAGE, gauss="1", rule="riemann_left")  # a rule the link names itself wins
+    assert named.selectbox(key="why_ig_rule").value == "riemann_left" and "gauss" not in named.query_params
 
 
 @pytest.mark.parametrize(("rule", "says"), [
