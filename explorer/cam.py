@@ -54,6 +54,7 @@ METHODS = {  # pytorch-grad-cam's names
 }
 PASSES = ("scorecam", "ablationcam")  # a forward pass per map: progress is counted in maps
 CLASS_BLIND = ("eigencam",)  # the same map whichever class is explained
+PRINCIPAL = ("eigencam", "eigengradcam")  # a principal component always (eigen_smooth or not)
 
 _ELEMENTWISE = {"ReLU", "relu", "BatchNorm2d", "add", "iadd", "cat", "Dropout"}  # keep a conv's map size
 Progress = Callable[[int, int], None]
@@ -92,14 +93,14 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     elif method == "ablationcam":
         rest = _run_on(model, layer, x, graph)  # the graph just traced, its forward pass done
         weighed = _ablation_weights(rest, x, maps, target, score, batch, progress) * maps
-    elif method in ("eigencam", "eigengradcam"):
+    elif method in PRINCIPAL:
         weighed, eigen_smooth = maps if method == "eigencam" else grads * maps, True
     else:
         weighed = _weighed_maps(method, maps, grads)
     cam = weighed.sum(1, keepdim=True)  # (1, 1, h, w)
     if eigen_smooth:
         summed, cam = cam, _first_component(weighed)
-        if method not in ("eigencam", "eigengradcam") and (cam * summed).sum() < 0:
+        if method not in PRINCIPAL and (cam * summed).sum() < 0:
             cam = -cam  # the component's side the plain sum takes: else the background had lit up for the class
     cam = cam.relu()
     heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))

@@ -60,7 +60,6 @@ CAM_WORDS = {
 PASS_WORDS = {"scorecam": "Score-CAM: the image masked by each map, read",
               "ablationcam": "Ablation-CAM: the network run on with each map set to zero"}
 NEVER_NEGATIVE = ("gradcampp", "layercam", "scorecam")  # their weights: a zero map is the layer's own values
-PRINCIPAL = ("eigencam", "eigengradcam")  # centred over the positions: zero only where the maps are flat
 
 
 def zero_cam_note(method: str, layer: str, name: str) -> str:
@@ -98,7 +97,7 @@ def cam_settings() -> list[state.Setting]:
 def smoothings(method: str, augment: bool = True) -> dict[str, bool]:
     """The smoothings of ``method``'s map, as :func:`cam.class_map`'s keywords: those chosen, ``eigen_smooth`` always
     for the Eigen-CAMs (their map is a principal component); ``augment`` False leaves ``aug_smooth`` out."""
-    return {"eigen_smooth": method in PRINCIPAL or bool(st.session_state.get("why_eigen")),
+    return {"eigen_smooth": method in cam.PRINCIPAL or bool(st.session_state.get("why_eigen")),
             "aug_smooth": augment and bool(st.session_state.get("why_aug"))}
 
 
@@ -134,9 +133,10 @@ def pick_cam_method() -> None:
     st.segmented_control("Class activation map", list(cam.METHODS), key="why_cam", required=True,
                          format_func=cam.METHODS.get)
     eigen, aug = st.columns(2)
-    always = st.session_state.why_cam in PRINCIPAL  # shown on, the choice kept for the other methods
+    always = st.session_state.why_cam in cam.PRINCIPAL  # shown on, the choice kept for the other methods
     layout.toggle(eigen, "Eigen-smooth", key="why_eigen_always" if always else "why_eigen", disabled=always,
-                  **({"value": True} if always else {}), help="pytorch-grad-cam's eigen_smooth: instead of adding up the weighed maps, take each position's "
+                  **({"value": True} if always else {}),
+                  help="pytorch-grad-cam's eigen_smooth: instead of adding up the weighed maps, take each position's "
                        "value along their first principal component, the direction in which the positions differ "
                        "most, on the side that agrees with the sum. Much of the noise drops out, but that direction "
                        "need not be the class's evidence (on TinyVGG's relu2b it lights the background): compare "
@@ -150,11 +150,12 @@ def pick_cam_method() -> None:
 
 
 def smoothing_words() -> str:
-    """The smoothings on, in a sentence after the method's ("" with none)."""
-    done = [words for key, words in (
-        ("why_eigen", "the weighed maps' first principal component in place of their sum"),
-        ("why_aug", "the mean of six copies' maps, mirrored or not, at 0.9, 1 and 1.1 times the brightness"))
-        if st.session_state.get(key)]
-    if st.session_state.why_cam in PRINCIPAL:
-        done = done[1:] if st.session_state.get("why_eigen") else done
+    """The smoothings on, in a sentence after the method's ("" with none; an Eigen-CAM's own component unsaid)."""
+    method = st.session_state.why_cam
+    smooth = smoothings(method)
+    done = [words for on, words in (
+        (smooth["eigen_smooth"] and method not in cam.PRINCIPAL,
+         "the weighed maps' first principal component in place of their sum"),
+        (smooth["aug_smooth"], "the mean of six copies' maps, mirrored or not, at 0.9, 1 and 1.1 times the brightness"))
+        if on]
     return f" Smoothed: {' and '.join(done)}." if done else ""
