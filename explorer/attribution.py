@@ -122,7 +122,7 @@ def _guided_relu(x: torch.Tensor) -> torch.Tensor:
     return _GuidedReLU.apply(x)
 
 
-class _Scores(nn.Module):
+class Scores(nn.Module):
     """A traced graph that returns ``{output: scores}`` as a module that returns the scores."""
 
     def __init__(self, graph: nn.Module, output: str):
@@ -150,7 +150,7 @@ def guided(model: nn.Module) -> nn.Module:
                 node.op, node.target, node.args, node.kwargs = "call_function", _guided_relu, node.args[:1], {}
         graph_module.graph.eliminate_dead_code()
         graph_module.recompile()
-        _GUIDED[model] = _Scores(graph_module, output).eval()
+        _GUIDED[model] = Scores(graph_module, output).eval()
     return _GUIDED[model]
 
 
@@ -251,7 +251,7 @@ def occlusion(model: nn.Module, image: torch.Tensor, target: int | None = None, 
         count[top:top + window, left:left + window] += 1
     raw = total / count
     worst = int(drops.argmax())  # the square the map's red is made of
-    return Occlusion(_sign_scaled(raw), raw, target, float(logits[0, target]),
+    return Occlusion(signed_scaled(raw), raw, target, float(logits[0, target]),
                      torch.softmax(logits[0].float(), 0).cpu(), squares[worst], float(drops[worst]), window, stride,
                      float(probabilities[worst]), int(torch.cat(readings)[worst]))
 
@@ -304,7 +304,7 @@ def integrated_gradients(model: nn.Module, image: torch.Tensor, target: int | No
         if progress is not None:
             progress(done, len(alphas))
     raw = ((x - start) * total)[0].detach()
-    return IntegratedGradients(_sign_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
+    return IntegratedGradients(signed_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(logits[target]),
                                torch.softmax(logits, 0).cpu(), float(baseline_logits[target]), steps, baseline, rule)
 
 
@@ -380,7 +380,7 @@ def clipped(values: torch.Tensor, outliers: float = OUTLIERS) -> torch.Tensor:
     return (values / level).clamp(-1, 1) if level > 0 else torch.zeros_like(values)
 
 
-def _sign_scaled(values: torch.Tensor) -> torch.Tensor:
+def signed_scaled(values: torch.Tensor) -> torch.Tensor:
     """``values`` over their largest magnitude: [-1, 1], the sign kept (evidence for and against)."""
     top = values.abs().max()
     return values / top if top > 0 else torch.zeros_like(values)

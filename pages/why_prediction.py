@@ -1,4 +1,4 @@
-"""Why this prediction: saliency, Grad-CAM, occlusion and integrated gradients on your image, and an
+"""Why this prediction: saliency, Grad-CAM, occlusion, integrated gradients and DeepLIFT on your image, and an
 adversarial image that flips it."""
 
 import streamlit as st
@@ -17,7 +17,8 @@ st.markdown(
     "resolution, the evidence lies (Selvaraju et al. 2017; eight variants weigh the maps otherwise). **Occlusion** "
     "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
     "the gradients on the way "
-    "from a black image (or another baseline) to yours (Sundararajan et al. 2017). Then fool the network: move "
+    "from a black image (or another baseline) to yours (Sundararajan et al. 2017), and **DeepLIFT** asks the same in "
+    "one backward pass (Shrikumar et al. 2017). Then fool the network: move "
     "every pixel by ±eps (within 0..1) in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
     "prediction flip, "
     "then ask for the smallest change that does it (Szegedy et al. 2014) and for one pattern that fools it on "
@@ -105,13 +106,14 @@ with view, layout.guard("explaining the prediction"):
         cam_controls.pick_cam_method()
 
 with view, layout.guard("asking in two more ways"):
-    occ, ig = more_ways.draw(network, digest, prepared.tensor, target, class_name, lambda: state.publish(SETTINGS))
-    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided)
+    occ, ig, lifted = more_ways.draw(network, digest, prepared.tensor, target, class_name,
+                                     lambda: state.publish(SETTINGS))
+    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided, lifted)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam)
     which_map.draw(network, digest, prepared.tensor, which_map.page_maps(
-        *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}),
+        *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}, lifted),
         class_name(before[0].target))
 
 with view, layout.guard("attacking the prediction"):
