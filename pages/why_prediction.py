@@ -1,12 +1,12 @@
-"""Why this prediction: saliency, Grad-CAM, occlusion, integrated gradients and DeepLIFT on your image, and an
-adversarial image that flips it."""
+"""Why this prediction: saliency, Grad-CAM, occlusion, integrated gradients, DeepLIFT and GradientSHAP on your image,
+and an adversarial image that flips it."""
 
 import streamlit as st
 import torch
 
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
 from explorer.ui import charts, explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import cam_controls, map_row, which_map
+from explorer.ui import beside_ig, cam_controls, map_row, which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -16,9 +16,9 @@ st.markdown(
     "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
     "resolution, the evidence lies (Selvaraju et al. 2017; eight variants weigh the maps otherwise). **Occlusion** "
     "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
-    "the gradients on the way "
-    "from a black image (or another baseline) to yours (Sundararajan et al. 2017), and **DeepLIFT** asks the same in "
-    "one backward pass (Shrikumar et al. 2017). Then fool the network: move "
+    "the gradients on the way from a black image (or another baseline) to yours (Sundararajan et al. 2017); "
+    "**DeepLIFT** asks the same in one backward pass (Shrikumar et al. 2017), **GradientSHAP** from many baselines "
+    "at once (Lundberg & Lee 2017). Then fool the network: move "
     "every pixel by ±eps (within 0..1) in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
     "prediction flip, "
     "then ask for the smallest change that does it (Szegedy et al. 2014) and for one pattern that fools it on "
@@ -37,6 +37,7 @@ SETTINGS = [
     *cam_controls.cam_settings(),
     *map_row.settings(),
     *more_ways.settings(),
+    *beside_ig.settings(),
     *sanity.settings(),
     *which_map.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
@@ -106,14 +107,16 @@ with view, layout.guard("explaining the prediction"):
         cam_controls.pick_cam_method()
 
 with view, layout.guard("asking in two more ways"):
-    occ, ig, lifted = more_ways.draw(network, digest, prepared.tensor, target, class_name,
-                                     lambda: state.publish(SETTINGS))
-    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided, lifted)
+    occ, ig, lifted, shap = more_ways.draw(network, digest, prepared.tensor, target, class_name,
+                                           lambda: state.publish(SETTINGS))
+    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided, lifted,
+                       shap)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam)
     which_map.draw(network, digest, prepared.tensor, which_map.page_maps(
-        *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}, lifted),
+        *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}, lifted,
+        shap),
         class_name(before[0].target))
 
 with view, layout.guard("attacking the prediction"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import adversarial, attribution, deeplift, inspect, labels, randomization
+from explorer import adversarial, attribution, inspect, labels
 from explorer.ui import cam_controls, layout, memo, state
 from explorer.ui.model_input import Network
 
@@ -307,39 +307,6 @@ def integrated_note(ig: attribution.IntegratedGradients) -> str:
                "the steps' sum only approaches the integral; more steps narrow the gap over all, not at each doubling, "
                "and no rule is exact on a ReLU network's kinked path). ")
             + BASELINE_MISSING[ig.baseline])
-
-
-def lifted(network: Network, digest: str, image: torch.Tensor, target: int | None,
-           baseline: str = "black") -> deeplift.DeepLift:
-    """DeepLIFT's rescale rule from ``baseline``: one pass, but a 224 px network's pair takes a second on a CPU."""
-    return memo.computed(
-        "why_deeplift", (network.key, digest, target, baseline),
-        lambda report: deeplift.deep_lift(network.model, image, target, baseline),
-        lambda done, total: f"DeepLIFT: reading your image and {BASELINE_WORDS[baseline]} together...")
-
-
-def deeplift_note(lifted: deeplift.DeepLift, ig: attribution.IntegratedGradients) -> str:
-    """DeepLIFT's recipe, its summation to delta in numbers beside the integrated gradients' gap (``ig``, from the
-    same baseline), and how alike the two maps rank the pixels."""
-    pixels, start = lifted.raw.sum(0), BASELINE_WORDS[lifted.baseline]
-    added, moved = float(pixels.sum()), lifted.score - lifted.baseline_score
-    pro, contra = float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
-    ig_gap = abs(float(ig.raw.sum()) - (ig.score - ig.baseline_score))
-    note = (f"Shrikumar et al. 2017, the rescale rule: the network reads your image and {start} together; going "
-            "back, each ReLU passes on its output's change over its input's change instead of its slope, and each "
-            "max pool its change to where its maxima came from. One backward pass, no steps. The attributions add "
-            f"up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved {moved:.3f} "
-            f"(off by {abs(added - moved):.3f}, where integrated gradients in {ig.steps} "
-            f"step{'s' if ig.steps > 1 else ''} are off by {ig_gap:.3f}). ")
-    if lifted.slopes:
-        note += (f"This network's {labels.listed([f'`{s}`' for s in lifted.slopes])} "
-                 f"{'has' if len(lifted.slopes) == 1 else 'have'} no DeepLIFT rule here and pass back their slope: "
-                 "the sum misses part of the change. ")
-    if ig.baseline == lifted.baseline and ig.target == lifted.target:
-        rho = randomization.rank_correlation(pixels, ig.raw.sum(0))
-        note += (f"The two maps order the pixels' magnitudes alike at Spearman's ρ = {rho:.2f}: both follow the "
-                 "way from the same baseline, DeepLIFT in one jump by each unit's average slope.")
-    return note
 
 
 def repeated_smoothing(smooth: Smoothing, image: torch.Tensor) -> Smoothing:

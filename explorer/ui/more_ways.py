@@ -8,8 +8,8 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from explorer import attribution, deeplift, explain_figures, export, labels
-from explorer.ui import cam_controls, charts, explanations, layout, map_row, state
+from explorer import attribution, deeplift, explain_figures, export, gradient_shap, labels
+from explorer.ui import beside_ig, cam_controls, charts, explanations, layout, map_row, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
@@ -28,7 +28,6 @@ def settings() -> list[state.Setting]:
         state.Setting("why_ig_base", "base", "black", state.choice(attribution.BASELINES)),
         state.Setting("why_ig_rule", "rule", "riemann", state.choice(attribution.RULES)),
         state.Setting("why_ig_gauss", "gauss", False, state.boolean, state.dump_bool),  # links from before the rules
-        state.Setting("why_deeplift", "deeplift", False, state.boolean, state.dump_bool),
     ]
 
 
@@ -38,9 +37,10 @@ RULE_NAMES = {"riemann": "right ends (the paper's)", "riemann_left": "left ends"
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, name: Callable[[int], str],
          publish: Callable[[], None],
-         ) -> tuple[attribution.Occlusion, attribution.IntegratedGradients, deeplift.DeepLift | None]:
+         ) -> tuple[attribution.Occlusion, attribution.IntegratedGradients, deeplift.DeepLift | None,
+                    gradient_shap.GradientShap | None]:
     """The controls (then ``publish``, before the slow work), the two maps side by side with their notes, and under
-    integrated gradients DeepLIFT's map from the same baseline where it is asked for (else None)."""
+    integrated gradients DeepLIFT's and GradientSHAP's maps where they are asked for (else None)."""
     st.subheader("Two more ways to ask")
     side = min(image.shape[-2:])
     left, right = st.columns(2)
@@ -95,18 +95,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                           "itself; trapezoids take both ends at half weight (m + 1 images); Gauss-Legendre's points, "
                           "Captum's default, are exact for a polynomial of degree 2m - 1. The same integral, summed "
                           "another way: compare the gap above.")
-        lifted = None
-        if layout.toggle(st, "Compare with DeepLIFT", key="why_deeplift",
-                         help="Shrikumar et al. 2017: the same question from the same baseline in one backward pass. "
-                              "Each ReLU passes back its output's change over its input's change instead of its "
-                              "slope, so the attributions add up to the score's change exactly."):
-            lifted = explanations.lifted(network, digest, image, target, st.session_state.why_ig_base)
-            title = explain_figures.named_title("DeepLIFT", name(lifted.target), half_least)
-            charts.show(st, explain_figures.signed_figure(image, lifted.raw.sum(0), title, "attribution",
-                                                          width_px=half, outliers=clip),
-                        key="why_fig_deeplift")
-            st.caption(explanations.deeplift_note(lifted, ig))
-    return occ, ig, lifted
+        beside = beside_ig.draw(network, digest, image, target, ig, name, half, half_least, clip)
+    return occ, ig, *beside
 
 
 def _strides(window: int) -> list[int]:
@@ -124,16 +114,18 @@ def _strides(window: int) -> list[int]:
 def download(network: Network, image: torch.Tensor, gradient: attribution.Attribution,
              cam: attribution.Attribution | None, occ: attribution.Occlusion, ig: attribution.IntegratedGradients,
              smooth: Smoothing, method: str, layer: str, name: Callable[[int], str],
-             guided: attribution.Attribution | None = None, lifted: deeplift.DeepLift | None = None) -> None:
+             guided: attribution.Attribution | None = None, lifted: deeplift.DeepLift | None = None,
+             shap: gradient_shap.GradientShap | None = None) -> None:
     """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do,
     with the settings that made them (``settings``: JSON). The class activation map is named by its ``method``:
     grad_cam, grad_cam_pp, xgrad_cam, hires_cam...; ``guided``, its product with guided backprop: guided_grad_cam...;
-    ``lifted``, DeepLIFT's where the page shows it."""
+    ``lifted`` and ``shap``, DeepLIFT's and GradientSHAP's where the page shows them."""
     named = method.replace("cam", "_cam").replace("pp", "_pp")
     maps = {"image": image, smooth.method: gradient.raw,
             **({named: cam.raw, f"{named}_at_image_size": cam.heat} if cam is not None else {}),
             **({f"{smooth.method}_{named}": guided.raw} if guided is not None else {}), "occlusion": occ.raw,
-            "integrated_gradients": ig.raw, **({"deeplift": lifted.raw} if lifted is not None else {})}
+            "integrated_gradients": ig.raw, **({"deeplift": lifted.raw} if lifted is not None else {}),
+            **({"gradient_shap": shap.raw} if shap is not None else {})}
     settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
                 "class": gradient.target, "class_name": name(gradient.target),
                 "predicted": int(gradient.probabilities.argmax()),
@@ -144,7 +136,9 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule},
-                "deeplift": {"baseline": lifted.baseline, "rule": "rescale"} if lifted is not None else None}
+                "deeplift": {"baseline": lifted.baseline, "rule": "rescale"} if lifted is not None else None,
+                "gradient_shap": {"draws": shap.samples, "baselines": st.session_state.why_shap_from,
+                                  "baseline_count": shap.baselines, "seed": 0} if shap is not None else None}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",
                        key="why_npz", icon=":material/download:",
@@ -152,5 +146,5 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                             "the class activation map at its layer's size and at the image's as drawn (scaled to "
                             "0..1, each value at its unit's field centre), with guided backprop the gradient times "
                             "that (C, H, W), occlusion's score drop (H, W), integrated gradients (C, H, W), "
-                            "DeepLIFT's where shown (C, H, W); and `settings`, a JSON text of the model, class and "
-                            "settings that made them. Read them with numpy.load.")
+                            "DeepLIFT's and GradientSHAP's where shown (C, H, W); and `settings`, a JSON text of "
+                            "the model, class and settings that made them. Read them with numpy.load.")

@@ -8,7 +8,7 @@ import hashlib
 import streamlit as st
 import torch
 
-from explorer import attribution, deeplift, explain_figures, faithfulness, labels
+from explorer import attribution, deeplift, explain_figures, faithfulness, gradient_shap, labels
 from explorer.ui import charts, explanations, layout, memo, state
 from explorer.ui.model_input import Network
 
@@ -27,14 +27,14 @@ def settings() -> list[state.Setting]:
 
 
 def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tensor]:
-    """Each map's ranking of the pixels (H, W), higher first: occlusion's score drop and integrated gradients' (or
-    DeepLIFT's) attributions summed over the channels rank evidence for the class first; saliency and a class
-    activation map rank by their heat."""
+    """Each map's ranking of the pixels (H, W), higher first: occlusion's score drop and the attributions of
+    integrated gradients, DeepLIFT and GradientSHAP summed over the channels rank evidence for the class first;
+    saliency and a class activation map rank by their heat."""
     ranked = {}
     for name, result in maps.items():
         if isinstance(result, attribution.Occlusion):
             ranked[name] = result.raw
-        elif isinstance(result, (attribution.IntegratedGradients, deeplift.DeepLift)):
+        elif isinstance(result, (attribution.IntegratedGradients, deeplift.DeepLift, gradient_shap.GradientShap)):
             ranked[name] = result.raw.sum(0)
         else:
             ranked[name] = result.heat
@@ -108,12 +108,15 @@ def _areas(curve: str, areas: list[float], random: float) -> str:
 def page_maps(gradient: attribution.Attribution, cam: attribution.Attribution | None, cam_title: str,
               occ: attribution.Occlusion, ig: attribution.IntegratedGradients,
               more: dict[str, attribution.Attribution] | None = None,
-              lifted: deeplift.DeepLift | None = None) -> dict[str, attribution.Attribution]:
+              lifted: deeplift.DeepLift | None = None,
+              shap: gradient_shap.GradientShap | None = None) -> dict[str, attribution.Attribution]:
     """The page's maps by their titles: saliency (or SmoothGrad, guided...), the class activation map where the
-    model has one, ``more`` (Guided Grad-CAM), occlusion, integrated gradients and DeepLIFT where it is shown."""
+    model has one, ``more`` (Guided Grad-CAM), occlusion, integrated gradients, and DeepLIFT and GradientSHAP where
+    they are shown."""
     return {explanations.GRADIENT_TITLES.get(gradient.method, "Saliency"): gradient,
             **({cam_title: cam} if cam is not None else {}), **(more or {}), "Occlusion": occ,
-            "Integrated gradients": ig, **({"DeepLIFT": lifted} if lifted is not None else {})}
+            "Integrated gradients": ig, **({"DeepLIFT": lifted} if lifted is not None else {}),
+            **({"GradientSHAP": shap} if shap is not None else {})}
 
 
 def _digest(ranked: dict[str, torch.Tensor]) -> str:
