@@ -2,10 +2,11 @@
 
 Prints one JSON line (and writes bench/results/attributions.json):
 ``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..,
-"deletion_insertion": ..},
+"deeplift": .., "gradient_shap": .., "deletion_insertion": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
-moved half a square at a time, integrated gradients in 32 steps, deletion and insertion curves of four maps
+moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black (one pass of the image and
+its baseline), GradientSHAP in 32 draws from 64 random baselines, deletion and insertion curves of four maps
 (``deletion_insertion``). LeNet-5 with its shipped weights on the sample
 digit; ResNet18 with random weights on a 224x224 random image (offline). The median of 3 runs after a warm-up.
 Imports only explorer modules free of streamlit, so it runs wherever torch does.
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
-from explorer import attribution, cam, faithfulness, images, inputs, inspect, models  # noqa: E402  (after the path is set)
+from explorer import attribution, cam, deeplift, faithfulness, gradient_shap  # noqa: E402  (after the path is set)
+from explorer import images, inputs, inspect, models  # noqa: E402
 
 
 def _image(name: str) -> torch.Tensor:
@@ -36,6 +38,7 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
     """Median wall time of each method for ``name`` on ``device``."""
     model = models.build(name, pretrained=name == "lenet5").requires_grad_(False).to(device)
     image, spec = _image(name), models.spec(name)
+    baselines = torch.rand(64, *image.shape, generator=torch.Generator().manual_seed(1))
     layer = cam.suggested_layer(list(inspect.layers(model, (spec.channels, *image.shape[-2:]))))
     methods = {
         "saliency": lambda: attribution.saliency(model, image),
@@ -43,6 +46,8 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         "grad_cam": lambda: cam.class_map(model, image, layer),
         "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
         "integrated_gradients": lambda: attribution.integrated_gradients(model, image),
+        "deeplift": lambda: deeplift.deep_lift(model, image),
+        "gradient_shap": lambda: gradient_shap.gradient_shap(model, image, baselines),
         # Which map is right: deletion and insertion of four maps and a random order, 21 images each way
         "deletion_insertion": lambda: faithfulness.compare(model, image, 0, {m: torch.rand(image.shape[-2:])
                                                                             for m in ("a", "b", "c", "d")}),
