@@ -112,3 +112,24 @@ def test_nonlinearities_without_a_rule_are_named_and_cost_the_sum():
     assert abs(float(result.raw.sum()) - (result.score - result.baseline_score)) > 1e-4
     relu = nn.Sequential(OrderedDict(conv=model.conv, act=nn.ReLU(), flatten=nn.Flatten(), fc=model.fc)).eval()
     assert deeplift.deep_lift(relu, torch.rand(1, 28, 28), 0).slopes == ()
+
+
+@pytest.mark.gpu
+def test_deeplift_and_gradient_shap_on_the_gpu_agree_with_the_cpu():
+    """Convolutions in TF32 differ in the last digits, and DeepLIFT divides by changes: the sum still holds, and the
+    maps order the pixels as the CPU's do."""
+    from explorer import gradient_shap, randomization
+
+    torch.manual_seed(4)
+    image, baselines = torch.rand(3, 64, 64), torch.rand(6, 3, 64, 64)
+    for name in ("resnet18", "alexnet"):
+        model = models.build(name)
+        on_cpu = deeplift.deep_lift(model, image, 1, "blurred")
+        shap_cpu = gradient_shap.gradient_shap(model, image, baselines, 1, samples=8)
+        model = model.cuda()
+        on_gpu = deeplift.deep_lift(model, image, 1, "blurred")
+        moved = on_gpu.score - on_gpu.baseline_score
+        assert abs(float(on_gpu.raw.double().sum()) - moved) <= 1e-3 * max(1.0, abs(moved))
+        assert randomization.rank_correlation(on_gpu.raw.sum(0), on_cpu.raw.sum(0)) > 0.99
+        shap_gpu = gradient_shap.gradient_shap(model, image, baselines, 1, samples=8)
+        assert randomization.rank_correlation(shap_gpu.raw.sum(0), shap_cpu.raw.sum(0)) > 0.99
