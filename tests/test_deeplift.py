@@ -5,7 +5,6 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from captum.attr import DeepLift as CaptumDeepLift
 from torch import nn
 
 from explorer import attribution, deeplift, inspect, models
@@ -33,6 +32,8 @@ def _hookable(model: nn.Sequential) -> nn.Sequential:
 @pytest.mark.parametrize("baseline", attribution.BASELINES)
 @pytest.mark.filterwarnings("ignore:Setting forward, backward hooks")  # Captum's own, about its hooks
 def test_deeplift_equals_captums_where_its_hooks_follow_the_network(name, size, baseline):
+    from captum.attr import DeepLift as CaptumDeepLift  # a test-only dependency, not on the GPU machine
+
     torch.manual_seed(0)
     model = models.build(name, pretrained=True)
     image = torch.rand(models.spec(name).channels, size, size)
