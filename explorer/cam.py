@@ -91,7 +91,7 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     if method == "scorecam":
         weighed = _score_weights(model, x, maps, target, batch, progress) * maps
     elif method == "ablationcam":
-        rest = _run_on(model, layer, x, graph)  # the graph just traced, its forward pass done
+        rest = run_on(model, layer, x, graph)  # the graph just traced, its forward pass done
         weighed = _ablation_weights(rest, x, maps, target, score, batch, progress) * maps
     elif method in PRINCIPAL:
         weighed, eigen_smooth = maps if method == "eigencam" else grads * maps, True
@@ -193,7 +193,7 @@ def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target
 def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, maps: torch.Tensor, target: int,
                       score: float, batch: int | None, progress: Progress | None) -> torch.Tensor:
     """Ablation-CAM's weights (1, M, 1, 1): the class score's fall, over its size, when the network runs on
-    (``rest``, :func:`_run_on`) with one of the layer's ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts
+    (``rest``, :func:`run_on`) with one of the layer's ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts
     1e7 below the layer's least value on a layer that has values below zero; over ``|score|``, where it divides by
     the score itself and turns every weight round for a class scored below zero."""
     count, batch = maps.shape[1], batch or per_pass(x, 16)
@@ -209,7 +209,7 @@ def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
     return (torch.cat(falls) / (abs(score) or 1.0)).to(maps)[None, :, None, None]
 
 
-def _run_on(model: nn.Module, layer: str, x: torch.Tensor,
+def run_on(model: nn.Module, layer: str, x: torch.Tensor,
             graph_module: fx.GraphModule | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The network from ``layer`` on for the image ``x`` (1, C, H, W): ``maps`` (n, M, h, w) -> class scores
     (n, K), the maps used wherever the network uses the layer's output. What does not depend on it (a residual

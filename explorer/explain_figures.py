@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from explorer import attribution, faithfulness, figures, images, labels, mosaic, tiling
 from explorer.faithfulness import Curves
+from explorer.layer_attribution import ChannelShares
 from explorer.minimal import Smallest
 from explorer.universal import Universal
 
@@ -317,6 +318,37 @@ def distance_figure(result: Smallest, classes: tuple[str, ...], reading: str, he
     fig.update_layout(title="The smallest change that makes it read each class", height=height, margin=MARGIN,
                       xaxis=dict(title=f"read as ({reading}, its reading now, has no bar)", type="category"),
                       yaxis=dict(title="L2 norm of the change (pixel values 0..1)", range=[0, 1.2 * max(norms)]))
+    return fig
+
+
+def shown_channels(shares: ChannelShares, most: int = 16) -> list[int]:
+    """The channels a bar chart of ``shares`` shows: all of them, largest share first, up to ``most``; of more, the
+    largest two thirds of ``most`` and the smallest (most negative) third."""
+    order = shares.ranked()
+    if len(order) <= most:
+        return order
+    top = most * 2 // 3
+    return order[:top] + order[len(order) - (most - top):]
+
+
+def channel_shares_figure(shares: ChannelShares, name: str, chosen: int, height: int = 300, most: int = 16,
+                          ink: str = figures.INK_ON_WHITE) -> go.Figure:
+    """Each channel's share of class ``name``'s score change (:func:`shown_channels`), red for it and blue against,
+    the ``chosen`` channel outlined in ``ink``; a bar's ``customdata`` is its channel, for a click."""
+    shown = shown_channels(shares, most)
+    values = [float(shares.shares[c]) for c in shown]
+    positive = float(shares.shares.clamp(min=0).sum()) or 1.0
+    count = len(shares.shares)
+    fig = go.Figure(go.Bar(
+        x=[str(c) for c in shown], y=values, marker_color=["#d73027" if v >= 0 else "#4575b4" for v in values],
+        marker_line=dict(color=[ink if c == chosen else "rgba(0,0,0,0)" for c in shown], width=3),
+        customdata=[[c, v / positive] for c, v in zip(shown, values)],
+        hovertemplate="channel %{x}: %{y:+.3f}, %{customdata[1]:.0%} of the shares for the class<extra></extra>"))
+    which = (f"the {len(shown) - (most - most * 2 // 3)} largest and {most - most * 2 // 3} smallest of {count}"
+             if len(shown) < count else f"all {count}")
+    fig.update_layout(title=f"What each channel of {shares.layer} adds to the score of {name}", height=height,
+                      margin=MARGIN, xaxis=dict(title=f"channel ({which}; a click picks one)", type="category"),
+                      yaxis=dict(title="share of the score's change", zeroline=True))
     return fig
 
 

@@ -6,7 +6,7 @@ import torch
 
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
 from explorer.ui import charts, explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import beside_ig, cam_controls, map_row, which_map
+from explorer.ui import beside_ig, cam_controls, channel_shares, map_row, which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -38,6 +38,7 @@ SETTINGS = [
     *map_row.settings(),
     *more_ways.settings(),
     *beside_ig.settings(),
+    *channel_shares.settings(),
     *sanity.settings(),
     *which_map.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
@@ -111,6 +112,9 @@ with view, layout.guard("asking in two more ways"):
                                            lambda: state.publish(SETTINGS))
     more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided, lifted,
                        shap)
+
+with view, layout.guard("sharing the score among the channels"):
+    channel_shares.draw(network, digest, prepared.tensor, target, cam_layer, class_name)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam)

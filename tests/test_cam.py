@@ -167,7 +167,7 @@ def test_ablation_cam_runs_the_network_on_from_the_layer_with_a_residual_branch_
     image = torch.rand(3, 32, 32)
     for layer in ("stage2.relu1", "stage3.bn2", "conv1"):
         maps = extraction.extractor(model, [layer])(image[None])[layer]
-        rest = cam._run_on(model, layer, image[None])
+        rest = cam.run_on(model, layer, image[None])
         with torch.no_grad():
             torch.testing.assert_close(rest(maps.repeat(2, 1, 1, 1)), model(image[None]).repeat(2, 1), rtol=1e-4,
                                        atol=1e-5)
