@@ -332,9 +332,10 @@ def shown_channels(shares: ChannelShares, most: int = 16) -> list[int]:
 
 
 def channel_shares_figure(shares: ChannelShares, name: str, chosen: int, height: int = 300, most: int = 16,
-                          ink: str = figures.INK_ON_WHITE) -> go.Figure:
+                          ink: str = figures.INK_ON_WHITE, width_px: int = 500) -> go.Figure:
     """Each channel's share of class ``name``'s score change (:func:`shown_channels`), red for it and blue against,
-    the ``chosen`` channel outlined in ``ink``; a bar's ``customdata`` is its channel, for a click."""
+    the ``chosen`` channel outlined in ``ink``; a bar's ``customdata`` is its channel, for a click. A title too wide
+    for ``width_px`` (less the toolbar's room) takes two lines."""
     shown = shown_channels(shares, most)
     values = [float(shares.shares[c]) for c in shown]
     positive = float(shares.shares.clamp(min=0).sum()) or 1.0
@@ -346,8 +347,11 @@ def channel_shares_figure(shares: ChannelShares, name: str, chosen: int, height:
         hovertemplate="channel %{x}: %{y:+.3f}, %{customdata[1]:.0%} of the shares for the class<extra></extra>"))
     which = (f"the {len(shown) - (most - most * 2 // 3)} largest and {most - most * 2 // 3} smallest of {count}"
              if len(shown) < count else f"all {count}")
-    fig.update_layout(title=f"What each channel of {shares.layer} adds to the score of {name}", height=height,
-                      margin=MARGIN, xaxis=dict(title=f"channel ({which}; a click picks one)", type="category"),
+    title = f"What each channel of {shares.layer} adds to the score of {name}"
+    wide = not title_fits(title, width_px - 240)  # plotly's toolbar takes some 240 px of the title's line on hover
+    fig.update_layout(title=title.replace(" to the score", "<br>to the score") if wide else title, height=height,
+                      margin=dict(MARGIN, t=64) if wide else MARGIN,
+                      xaxis=dict(title=f"channel ({which}; a click picks one)", type="category"),
                       yaxis=dict(title="share of the score's change", zeroline=True))
     return fig
 

@@ -56,8 +56,9 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         picked = st.session_state.why_chan_pick
         chosen = shares.ranked()[0] if picked == LARGEST else picked
         chart = f"why_chan_bars_{chosen}"  # a fresh chart for each channel picked: nothing selected on it
-        charts.show(st, explain_figures.channel_shares_figure(shares, name(shares.target), chosen, ink=layout.ink()),
-                    key=chart, selection_mode="points", on_select=functools.partial(_clicked, chart))
+        figure = explain_figures.channel_shares_figure(shares, name(shares.target), chosen, ink=layout.ink(),
+                                                       width_px=layout.VIEW_LEAST_PX - 32)  # the fold's padding
+        charts.show(st, figure, key=chart, selection_mode="points", on_select=functools.partial(_clicked, chart))
         st.caption(note(shares, chosen))
         def label(c: int) -> str:
             return (f"the largest share ({shares.ranked()[0]})" if c == LARGEST else
