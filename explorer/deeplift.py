@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import fx, nn
 
 from explorer import attribution, extraction, inspect
 
@@ -127,8 +127,30 @@ class _Ruled(nn.Module):
 
 
 _RULED: weakref.WeakKeyDictionary[nn.Module, tuple[nn.Module, tuple[str, ...]]] = weakref.WeakKeyDictionary()
-_FUNCTIONAL_RELU = (F.relu, torch.relu)
-_SLOPE_ONLY = (nn.GELU, nn.SiLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.Mish, nn.Softmax)
+_FUNCTIONAL = {F.relu: nn.ReLU, torch.relu: nn.ReLU, torch.sigmoid: nn.Sigmoid, F.sigmoid: nn.Sigmoid,
+               torch.tanh: nn.Tanh, F.tanh: nn.Tanh, F.elu: nn.ELU, F.leaky_relu: nn.LeakyReLU}
+_METHODS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}  # x.relu()...
+_SLOPE_ONLY = (nn.GELU, nn.SiLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.Mish, nn.Softmax, nn.AdaptiveMaxPool2d,
+               nn.MaxPool1d, nn.MaxPool3d)
+_SLOPE_ONLY_FUNCTIONS = (F.gelu, F.silu, F.relu6, F.hardswish, F.hardsigmoid, F.mish, F.softmax, torch.softmax,
+                         F.adaptive_max_pool2d, torch.max, torch.amax)
+
+
+def _rule_for(node: fx.Node, module: nn.Module | None) -> nn.Module | None:
+    """The nonlinearity or max pool ``node`` runs, as a module to run under a DeepLIFT rule (its input the node's
+    first argument); None for a node with no rule."""
+    if isinstance(module, (*RESCALED, nn.MaxPool2d)) and not getattr(module, "return_indices", False):
+        return module
+    if node.op == "call_function" and node.target in _FUNCTIONAL:
+        made = _FUNCTIONAL[node.target]
+        if made in (nn.ELU, nn.LeakyReLU):  # their one setting, alpha or negative_slope, as the call gives it
+            return made(*node.args[1:2], **{k: v for k, v in node.kwargs.items() if k != "inplace"})
+        return made()
+    if node.op == "call_function" and node.target is F.max_pool2d and not node.kwargs.get("return_indices"):
+        return nn.MaxPool2d(*node.args[1:], **node.kwargs)
+    if node.op == "call_method" and node.target in _METHODS:
+        return _METHODS[node.target]()
+    return None
 
 
 def with_rules(model: nn.Module) -> tuple[nn.Module, tuple[str, ...]]:
@@ -141,14 +163,11 @@ def with_rules(model: nn.Module) -> tuple[nn.Module, tuple[str, ...]]:
         slopes = []
         for index, node in enumerate(list(graph_module.graph.nodes)):
             module = graph_module.get_submodule(node.target) if node.op == "call_module" else None
-            if isinstance(module, (*RESCALED, nn.MaxPool2d)) and not getattr(module, "return_indices", False):
-                inner = module
-            elif ((node.op == "call_function" and node.target in _FUNCTIONAL_RELU)
-                  or (node.op == "call_method" and node.target == "relu")):
-                inner = nn.ReLU()
-            else:
-                if isinstance(module, _SLOPE_ONLY):
-                    slopes.append(node.target)
+            inner = _rule_for(node, module)
+            if inner is None:
+                if isinstance(module, _SLOPE_ONLY) or (node.op == "call_function"
+                                                       and node.target in _SLOPE_ONLY_FUNCTIONS):
+                    slopes.append(node.name if module is None else node.target)
                 continue
             name = f"deeplift_{index}"
             graph_module.add_submodule(name, _Ruled(inner))

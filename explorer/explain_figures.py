@@ -321,36 +321,43 @@ def distance_figure(result: Smallest, classes: tuple[str, ...], reading: str, he
     return fig
 
 
-def shown_channels(shares: ChannelShares, most: int = 16) -> list[int]:
-    """The channels a bar chart of ``shares`` shows: all of them, largest share first, up to ``most``; of more, the
-    largest two thirds of ``most`` and the smallest (most negative) third."""
+def shown_channels(shares: ChannelShares, most: int = 16, chosen: int | None = None) -> list[int]:
+    """The channels a bar chart of ``shares`` shows, largest share first: all of them up to ``most``; of more, the
+    largest two thirds of ``most`` and the smallest (most negative) third, and the ``chosen`` one in its place."""
     order = shares.ranked()
     if len(order) <= most:
         return order
     top = most * 2 // 3
-    return order[:top] + order[len(order) - (most - top):]
+    kept = set(order[:top] + order[len(order) - (most - top):]) | ({chosen} if chosen is not None else set())
+    return [c for c in order if c in kept]
+
+
+TOOLBAR_PX = 34  # the band plotly's toolbar takes at a figure's top on hover: a title under it stays readable
 
 
 def channel_shares_figure(shares: ChannelShares, name: str, chosen: int, height: int = 300, most: int = 16,
                           ink: str = figures.INK_ON_WHITE, width_px: int = 500) -> go.Figure:
-    """Each channel's share of class ``name``'s score change (:func:`shown_channels`), red for it and blue against,
-    the ``chosen`` channel outlined in ``ink``; a bar's ``customdata`` is its channel, for a click. A title too wide
-    for ``width_px`` (less the toolbar's room) takes two lines."""
-    shown = shown_channels(shares, most)
+    """Each channel's share of class ``name``'s score change (:func:`shown_channels`), red for it, blue against and
+    grey for none, the ``chosen`` channel outlined in ``ink``; a bar's ``customdata`` is its channel, for a click.
+    The title sits under the toolbar's band, on two lines where one is too wide for ``width_px``."""
+    shown = shown_channels(shares, most, chosen)
     values = [float(shares.shares[c]) for c in shown]
     positive = float(shares.shares.clamp(min=0).sum()) or 1.0
     count = len(shares.shares)
     fig = go.Figure(go.Bar(
-        x=[str(c) for c in shown], y=values, marker_color=["#d73027" if v >= 0 else "#4575b4" for v in values],
+        x=[str(c) for c in shown], y=values,
+        marker_color=["#d73027" if v > 0 else "#4575b4" if v < 0 else "#999999" for v in values],
         marker_line=dict(color=[ink if c == chosen else "rgba(0,0,0,0)" for c in shown], width=3),
         customdata=[[c, v / positive] for c, v in zip(shown, values)],
         hovertemplate="channel %{x}: %{y:+.3f}, %{customdata[1]:.0%} of the shares for the class<extra></extra>"))
-    which = (f"the {len(shown) - (most - most * 2 // 3)} largest and {most - most * 2 // 3} smallest of {count}"
-             if len(shown) < count else f"all {count}")
+    low = most - most * 2 // 3
+    which = (f"the {most * 2 // 3} largest and {low} smallest of {count}"
+             + (f", and {chosen}, picked" if len(shown) > most else "") if len(shown) < count else f"all {count}")
     title = f"What each channel of {shares.layer} adds to the score of {name}"
-    wide = not title_fits(title, width_px - 240)  # plotly's toolbar takes some 240 px of the title's line on hover
-    fig.update_layout(title=title.replace(" to the score", "<br>to the score") if wide else title, height=height,
-                      margin=dict(MARGIN, t=64) if wide else MARGIN,
+    lines = 1 if title_fits(title, width_px) else 2
+    fig.update_layout(title=dict(text=title.replace(" to the score", "<br>to the score") if lines == 2 else title,
+                                 y=1 - TOOLBAR_PX / height, yref="container", yanchor="top"),
+                      height=height, margin=dict(MARGIN, t=TOOLBAR_PX + 24 * lines + 6),
                       xaxis=dict(title=f"channel ({which}; a click picks one)", type="category"),
                       yaxis=dict(title="share of the score's change", zeroline=True))
     return fig

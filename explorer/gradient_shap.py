@@ -28,6 +28,7 @@ class GradientShap(attribution.Attribution):
     baseline_score: float  # the class score averaged over the draws' baselines
     samples: int  # how many draws
     baselines: int  # how many images the baselines were drawn from
+    source: str = ""  # what they were, for the page: its training images ("data"), the four baselines ("four")
 
 
 def draws(count: int, samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

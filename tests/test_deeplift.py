@@ -5,6 +5,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from explorer import attribution, deeplift, inspect, models
@@ -76,9 +77,11 @@ def test_the_rules_change_only_the_backward_pass_and_are_made_once_per_model():
     model = models.build("resnet18")
     ruled, slopes = deeplift.with_rules(model)
     assert deeplift.with_rules(model)[0] is ruled and slopes == ()
-    images = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ruled(images), model(images))
+    images = torch.rand(2, 3, 64, 64, requires_grad=True)
+    torch.testing.assert_close(ruled(images), model(images))
+    (multipliers,) = torch.autograd.grad(ruled(images)[:, 1].sum(), images)
+    (gradient,) = torch.autograd.grad(model(images)[:, 1].sum(), images)
+    assert not torch.allclose(multipliers, gradient, rtol=1e-2)  # the two rows' changes, not the slopes
     assert inspect.hooks_on(model) == 0
 
 
@@ -94,14 +97,24 @@ def test_a_network_without_nonlinearities_gets_gradient_times_the_change():
         torch.testing.assert_close(ours.raw, ig.raw, rtol=1e-4, atol=1e-6)
 
 
-def test_a_pixel_equal_to_the_baseline_gets_nothing():
-    model = models.build("lenet5", pretrained=True)
-    image = torch.zeros(1, 28, 28)
-    image[0, 6:22, 12:16] = 1.0  # a stroke on black
-    result = deeplift.deep_lift(model, image, None, "black")
-    assert (result.raw[image == 0] == 0).all()
-    assert result.raw[image > 0].abs().sum() > 0
-    assert result.heat.abs().max() == pytest.approx(1.0)
+class _Functional(nn.Module):
+    """Nonlinearities and pools called as functions and methods, not modules."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.conv2, self.fc = nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3), nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(torch.sigmoid(self.conv(x)), 2)
+        x = F.leaky_relu(self.conv2(x), 0.2).tanh()
+        return self.fc(F.max_pool2d(x, kernel_size=2).flatten(1))
+
+
+def test_nonlinearities_and_pools_called_as_functions_get_their_rules_too():
+    torch.manual_seed(5)
+    result = deeplift.deep_lift(_Functional().eval(), torch.rand(1, 24, 24), 0)
+    assert result.slopes == ()
+    assert float(result.raw.sum()) == pytest.approx(result.score - result.baseline_score, abs=1e-5)
 
 
 def test_nonlinearities_without_a_rule_are_named_and_cost_the_sum():
@@ -110,6 +123,8 @@ def test_nonlinearities_without_a_rule_are_named_and_cost_the_sum():
                                       fc=nn.Linear(4 * 26 * 26, 3))).eval()
     result = deeplift.deep_lift(model, torch.rand(1, 28, 28), 0)
     assert result.slopes == ("act",)
+    assert deeplift.deep_lift(nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveMaxPool2d(1), nn.Flatten()).eval(),
+                              torch.rand(1, 28, 28), 0).slopes == ("1",)
     assert abs(float(result.raw.sum()) - (result.score - result.baseline_score)) > 1e-4
     relu = nn.Sequential(OrderedDict(conv=model.conv, act=nn.ReLU(), flatten=nn.Flatten(), fc=model.fc)).eval()
     assert deeplift.deep_lift(relu, torch.rand(1, 28, 28), 0).slopes == ()

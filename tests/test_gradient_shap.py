@@ -36,9 +36,10 @@ def test_draws_and_batches_do_not_change_the_map_and_progress_counts_the_draws()
                                         progress=lambda done, total: reports.append((done, total)))
     torch.testing.assert_close(whole.raw, parts.raw)
     assert reports == [(3, 10), (6, 10), (9, 10), (10, 10)]
-    chosen, points = gradient_shap.draws(5, 10)
-    assert chosen.min() >= 0 and chosen.max() < 5 and ((points >= 0) & (points <= 1)).all()
+    _, points = gradient_shap.draws(5, 10)
     assert not np.array_equal(gradient_shap.draws(5, 10, seed=1)[1], points)
+    reseeded = gradient_shap.gradient_shap(model, image, baselines, samples=10, seed=1)
+    assert not torch.allclose(reseeded.raw, whole.raw)
 
 
 def test_a_linear_network_adds_up_to_the_score_less_the_mean_of_the_baselines_drawn():

@@ -66,9 +66,11 @@ def test_the_ranking_and_the_bars_show_the_largest_and_the_smallest_shares():
     assert list(bar.marker.line.color).count("rgba(0,0,0,0)") == 15  # the chosen channel alone outlined
     assert bar.marker.color[0] == "#d73027" and bar.marker.color[-1] == "#4575b4"
     assert "the 10 largest and 6 smallest of 40" in fig.layout.xaxis.title.text
-    assert fig.layout.title.text == "What each channel of conv adds<br>to the score of cat"  # room for the toolbar
-    wide = explain_figures.channel_shares_figure(shares, "cat", chosen=38, width_px=900)
-    assert wide.layout.title.text == "What each channel of conv adds to the score of cat"
+    assert fig.layout.title.text == "What each channel of conv adds to the score of cat"
+    assert fig.layout.title.y == pytest.approx(1 - explain_figures.TOOLBAR_PX / 300)  # under the toolbar's band
+    narrow = explain_figures.channel_shares_figure(shares, "cat", chosen=38, width_px=300)
+    assert narrow.layout.title.text == "What each channel of conv adds<br>to the score of cat"
+    assert narrow.layout.margin.t > fig.layout.margin.t
     few = layer_attribution.ChannelShares(torch.zeros(3), torch.tensor([0.5, -1.0, 2.0]), 0, 1.0, 0.0, "fc", 8,
                                           "black", "riemann")
     assert explain_figures.shown_channels(few) == [2, 0, 1]

@@ -4,6 +4,7 @@ set's images where this server has them (:mod:`explorer.gradient_shap`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import streamlit as st
@@ -16,7 +17,7 @@ from explorer.ui.model_input import Network
 SHAP_DRAWS = (8, 16, 32, 64, 128)
 SHAP_SOURCES = ("data", "four")  # the network's training images; the page's four baselines of this image
 SOURCE_NAMES = {"data": "data set", "four": "the four"}  # in the menu; the four are "From"'s choices
-SOURCE_WORDS = {"data": "the data set's {count:,} training images",
+SOURCE_WORDS = {"data": "{count:,} of the data set's training images",
                 "four": "the four baselines of this image (black, blurred, its mean colour, noise)"}
 
 
@@ -29,37 +30,50 @@ def settings() -> list[state.Setting]:
     ]
 
 
+def toggles() -> None:
+    """The two toggles, under integrated gradients' controls."""
+    layout.toggle(st, "Compare with DeepLIFT", key="why_deeplift",
+                  help="Shrikumar et al. 2017: the same question from the same baseline in one backward pass. Each "
+                       "ReLU passes back its output's change over its input's change instead of its slope, so the "
+                       "attributions add up to the score's change exactly.")
+    layout.toggle(st, "Compare with GradientSHAP", key="why_shap",
+                  help="Lundberg & Lee 2017 (as Expected Gradients, Erion et al. 2021): integrated gradients from many "
+                       "baselines at once, each path read at one random point. From the data set's images it asks "
+                       "what makes this image score unlike a typical one, not unlike a black image.")
+
+
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
          ig: attribution.IntegratedGradients, name: Callable[[int], str], width_px: int, title_px: int,
          outliers: float | None) -> tuple[deeplift.DeepLift | None, gradient_shap.GradientShap | None]:
-    """The two toggles, each map asked for drawn under its toggle ``width_px`` wide with its note; the maps (else
-    None)."""
-    lifted = shap = None
-    if layout.toggle(st, "Compare with DeepLIFT", key="why_deeplift",
-                     help="Shrikumar et al. 2017: the same question from the same baseline in one backward pass. "
-                          "Each ReLU passes back its output's change over its input's change instead of its slope, "
-                          "so the attributions add up to the score's change exactly."):
-        lifted = _lifted(network, digest, image, target, ig.baseline)
-        title = explain_figures.named_title("DeepLIFT", name(lifted.target), title_px)
-        charts.show(st, explain_figures.signed_figure(image, lifted.raw.sum(0), title, "attribution",
-                                                      width_px=width_px, outliers=outliers), key="why_fig_deeplift")
-        st.caption(deeplift_note(lifted, ig))
-    if layout.toggle(st, "Compare with GradientSHAP", key="why_shap",
-                     help="Lundberg & Lee 2017 (Expected Gradients): integrated gradients from many baselines at "
-                          "once, each path read at one random point. From the data set's images it asks what makes "
-                          "this image score unlike a typical one, not unlike a black image."):
-        draws_box, from_box = st.columns(2, vertical_alignment="bottom")
+    """The maps the toggles ask for, side by side in a row of two under occlusion and integrated gradients (one
+    under the other where the page is narrow), each ``width_px`` wide with its note; the maps (else None)."""
+    asked = [on for on in ("why_deeplift", "why_shap") if st.session_state[on]]
+    if not asked:
+        return None, None
+    controls, cells = dict(zip(asked, st.columns(2, vertical_alignment="bottom"))), dict(zip(asked, st.columns(2)))
+    lifted = shap = None  # GradientSHAP's controls in a row of their own above the maps: the two maps stay level
+    if "why_shap" in controls:
+        draws_box, from_box = controls["why_shap"].columns(2, vertical_alignment="bottom")
         draws_box.select_slider("Draws", SHAP_DRAWS, key="why_shap_n")
         from_box.selectbox("Baselines", SHAP_SOURCES, key="why_shap_from", format_func=SOURCE_NAMES.get,
-                           help="The data set's training images (3,000 of them, where this server has the data "
-                                "set): what the network sees on average. The four baselines: black, your image "
-                                "blurred, its mean colour and noise.")
-        source, baselines = _baselines(network, image, st.session_state.why_shap_from)
-        shap = _shapped(network, digest, image, target, baselines, source, int(st.session_state.why_shap_n))
-        title = explain_figures.named_title("GradientSHAP", name(shap.target), title_px)
-        charts.show(st, explain_figures.signed_figure(image, shap.raw.sum(0), title, "attribution",
-                                                      width_px=width_px, outliers=outliers), key="why_fig_shap")
-        st.caption(shap_note(shap, source))
+                           help=f"The data set's training images ({labelled.TRAIN_IMAGES:,} of them, where this "
+                                "server has the data set): what the network sees on average. The four baselines: "
+                                "black, your image blurred, its mean colour and noise.")
+    if "why_deeplift" in cells:
+        with cells["why_deeplift"]:
+            lifted = _lifted(network, digest, image, target, ig.baseline)
+            title = explain_figures.named_title("DeepLIFT", name(lifted.target), title_px)
+            charts.show(st, explain_figures.signed_figure(image, lifted.raw.sum(0), title, "attribution",
+                                                          width_px=width_px, outliers=outliers), key="why_fig_deeplift")
+            st.caption(deeplift_note(lifted, ig))
+    if "why_shap" in cells:
+        with cells["why_shap"]:
+            source, baselines = _baselines(network, image, st.session_state.why_shap_from)
+            shap = _shapped(network, digest, image, target, baselines, source, int(st.session_state.why_shap_n))
+            title = explain_figures.named_title("GradientSHAP", name(shap.target), title_px)
+            charts.show(st, explain_figures.signed_figure(image, shap.raw.sum(0), title, "attribution",
+                                                          width_px=width_px, outliers=outliers), key="why_fig_shap")
+            st.caption(shap_note(shap))
     return lifted, shap
 
 
@@ -90,7 +104,8 @@ def _shapped(network: Network, digest: str, image: torch.Tensor, target: int | N
     """GradientSHAP from ``baselines`` (uint8 training images or the four in [0, 1]), with progress."""
     def compute(report: memo.Report) -> gradient_shap.GradientShap:
         starts = baselines.float() / 255 if baselines.dtype == torch.uint8 else baselines
-        return gradient_shap.gradient_shap(network.model, image, starts, target, samples, progress=report)
+        made = gradient_shap.gradient_shap(network.model, image, starts, target, samples, progress=report)
+        return dataclasses.replace(made, source=source)
 
     return memo.computed(
         "why_shap", (network.key, digest, target, source, samples), compute,
@@ -122,20 +137,27 @@ def deeplift_note(lifted: deeplift.DeepLift, ig: attribution.IntegratedGradients
                  "the sum misses part of the change. ")
     if ig.baseline == lifted.baseline and ig.target == lifted.target:
         rho = randomization.rank_correlation(lifted.raw.sum(0), ig.raw.sum(0))
-        note += (f"The two maps order the pixels' magnitudes alike at Spearman's ρ = {rho:.2f}: both follow the "
-                 "way from the same baseline, DeepLIFT in one jump by each unit's average slope.")
+        if rho >= 0.8:
+            note += (f"The two maps order the pixels' magnitudes alike (Spearman's ρ = {rho:.2f}): both follow the "
+                     "way from the same baseline, DeepLIFT in one jump by each unit's average slope.")
+        else:
+            note += (f"The two maps order the pixels' magnitudes {'only partly' if rho >= 0.5 else 'differently'} "
+                     f"(Spearman's ρ = {rho:.2f}): both share out the same change, but DeepLIFT by each unit's "
+                     "average slope over the whole way and integrated gradients by the gradients along it, which "
+                     "part where the units switch on and off on the way.")
     return note
 
 
-def shap_note(shap: gradient_shap.GradientShap, source: str) -> str:
-    """GradientSHAP's recipe from ``source``, and its sum against the score's change from the baselines drawn."""
+def shap_note(shap: gradient_shap.GradientShap) -> str:
+    """GradientSHAP's recipe from the baselines it drew, and its sum against the score's change from them."""
     (added, pro, contra), moved = _sums(shap.raw), shap.score - shap.baseline_score
     return (f"Lundberg & Lee 2017: {shap.samples} draws, each a baseline from "
-            f"{SOURCE_WORDS[source].format(count=shap.baselines)} and a random point on the way from it to your "
-            "image; the map is the mean of "
-            "the gradient there times the pixel's change. Red raises the class score above the baselines', blue "
-            f"lowers it. The attributions add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the "
-            f"class score differs from the baselines' mean by {moved:+.3f} (off by {abs(added - moved):.3f}: the sum "
-            "matches only on average over the draws, and more draws narrow the gap)."
+            f"{SOURCE_WORDS[shap.source].format(count=shap.baselines)} and a random point on the way from it to "
+            "your image; the map is the mean of the gradient there times the pixel's change. Red raises the class "
+            "score above the baselines', blue lowers it. The attributions add up to "
+            f"**{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score differs from the mean of the "
+            f"{shap.samples} baselines drawn by {moved:+.3f} (off by {abs(added - moved):.3f}: each draw reads one "
+            "point of one path, so the two agree only on average over many draws, and other draws give another "
+            "gap)."
             + (" Unlike from black, a dark pixel where other images have ink or detail gets a share: what your image "
-               "lacks counts too." if source == "data" else ""))
+               "lacks counts too." if shap.source == "data" else ""))

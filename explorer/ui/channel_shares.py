@@ -18,7 +18,7 @@ LARGEST = -1  # the channel picked: the one with the largest share
 
 def settings() -> list[state.Setting]:
     return [state.Setting("why_chan", "chan", False, state.boolean, state.dump_bool),  # the fold open
-            state.Setting("why_chan_pick", "chanpick", LARGEST, state.int_between(LARGEST, 100_000))]
+            state.Setting("why_chan_pick", "chanpick", LARGEST, state.index_below(100_000, "layer", "channels"))]
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str,
@@ -56,8 +56,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         picked = st.session_state.why_chan_pick
         chosen = shares.ranked()[0] if picked == LARGEST else picked
         chart = f"why_chan_bars_{chosen}"  # a fresh chart for each channel picked: nothing selected on it
-        figure = explain_figures.channel_shares_figure(shares, name(shares.target), chosen, ink=layout.ink(),
-                                                       width_px=layout.VIEW_LEAST_PX - 32)  # the fold's padding
+        figure = explain_figures.channel_shares_figure(shares, name(shares.target), chosen, height=320,
+                                                       ink=layout.ink(), width_px=layout.VIEW_LEAST_PX - 32)
         charts.show(st, figure, key=chart, selection_mode="points", on_select=functools.partial(_clicked, chart))
         st.caption(note(shares, chosen))
         def label(c: int) -> str:
@@ -79,13 +79,15 @@ def note(shares: layer_attribution.ChannelShares, chosen: int) -> str:
     """The shares' sum against the score's change, how few channels carry most of it, and the channel picked."""
     added, moved = float(shares.shares.sum()), shares.score - shares.start_score
     positive = shares.shares.clamp(min=0)
+    said = (f"The {len(shares.shares)} channels' shares add up to **{added:.3f}**; the class score moved {moved:.3f} "
+            f"when only `{shares.layer}`'s maps changed (off by {abs(added - moved):.3f}: {shares.steps} "
+            f"step{'s' if shares.steps > 1 else ''}, as integrated gradients above). ")
+    if float(positive.sum()) <= 0:
+        return said + "No channel speaks for the class here: its maps' change adds nothing to the score."
     ranked = positive.sort(descending=True).values
     few = int((ranked.cumsum(0) < 0.5 * float(ranked.sum())).sum()) + 1  # channels that carry half of the red
     share = float(shares.shares[chosen])
-    return (f"The {len(shares.shares)} channels' shares add up to **{added:.3f}**; the class score moved {moved:.3f} "
-            f"when only `{shares.layer}`'s maps changed (off by {abs(added - moved):.3f}: {shares.steps} "
-            f"step{'s' if shares.steps > 1 else ''}, as integrated gradients above). "
-            f"Of the red, {few} {labels.plural(few, 'channel')} of {len(shares.shares)} "
+    return (said + f"Of the red, {few} {labels.plural(few, 'channel')} of {len(shares.shares)} "
             f"carr{'ies' if few == 1 else 'y'} half. Channel {chosen}: **{share:+.3f}**"
             + (f", {share / float(positive.sum()):.0%} of the red." if share > 0 else
                ", it speaks against the class." if share < 0 else ", nothing either way."))

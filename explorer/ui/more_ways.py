@@ -95,8 +95,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                           "itself; trapezoids take both ends at half weight (m + 1 images); Gauss-Legendre's points, "
                           "Captum's default, are exact for a polynomial of degree 2m - 1. The same integral, summed "
                           "another way: compare the gap above.")
-        beside = beside_ig.draw(network, digest, image, target, ig, name, half, half_least, clip)
-    return occ, ig, *beside
+        beside_ig.toggles()
+    return occ, ig, *beside_ig.draw(network, digest, image, target, ig, name, half, half_least, clip)
 
 
 def _strides(window: int) -> list[int]:
@@ -137,7 +137,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule},
                 "deeplift": {"baseline": lifted.baseline, "rule": "rescale"} if lifted is not None else None,
-                "gradient_shap": {"draws": shap.samples, "baselines": st.session_state.why_shap_from,
+                "gradient_shap": {"draws": shap.samples, "baselines": shap.source,
                                   "baseline_count": shap.baselines, "seed": 0} if shap is not None else None}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",

@@ -28,7 +28,7 @@ def test_nothing_is_computed_while_folded():
 def test_each_channel_of_the_cam_layer_gets_its_share_of_the_score_with_links_to_the_largest():
     at = app(PAGE, chan="1", steps="16", base="blurred")
     no_crash(at)
-    assert "What each channel of relu2 adds<br>to the score of 3" in titles(at)
+    assert "What each channel of relu2 adds to the score of 3" in titles(at)
     count, added, moved, layer, off, steps = re.search(NOTE, text(at)).groups()
     assert (count, layer, steps) == ("16", "relu2", "16") and float(off) == pytest.approx(
         abs(float(added) - float(moved)), abs=0.002)
@@ -59,6 +59,8 @@ def test_a_click_on_a_bar_picks_its_channel_and_the_link_keeps_it():
     bad = app(PAGE, chan="1", chanpick="99")
     assert "Channel 99 is not one of relu2's (0..15)" in warnings(bad)
     assert bad.selectbox(key="why_chan_pick").value == -1
+    negative = app(PAGE, chan="1", chanpick="-5")
+    assert "`chanpick=-5` was ignored" in warnings(negative) and "-1" not in warnings(negative)
     again.selectbox(key="why_layer").set_value("relu1").run()  # channel 7 of relu2 is no channel of relu1
     assert at.selectbox(key="why_chan_pick").value == 7 and again.selectbox(key="why_chan_pick").value == -1
     assert not warnings(again) and "chanpick" not in again.query_params
@@ -67,5 +69,5 @@ def test_a_click_on_a_bar_picks_its_channel_and_the_link_keeps_it():
 def test_another_cam_layer_and_class_share_their_own_score():
     at = app(PAGE, chan="1", layer="relu1", **{"class": "8"})
     no_crash(at)
-    assert "What each channel of relu1 adds<br>to the score of 8" in titles(at)
+    assert "What each channel of relu1 adds to the score of 8" in titles(at)
     assert re.search(NOTE, text(at)).group(1) == "6"

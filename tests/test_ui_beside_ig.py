@@ -1,0 +1,41 @@
+"""The notes under DeepLIFT's and GradientSHAP's maps: their sums, and words that follow the numbers."""
+
+import torch
+
+from explorer import attribution, deeplift, gradient_shap
+from explorer.ui import beside_ig
+
+
+def _ig(raw: torch.Tensor, gap: float = 0.2) -> attribution.IntegratedGradients:
+    return attribution.IntegratedGradients(raw[0], raw, 3, 5.0, torch.ones(10) / 10, 5.0 - float(raw.sum()) - gap,
+                                           16, "black", "riemann")
+
+
+def _lifted(raw: torch.Tensor) -> deeplift.DeepLift:
+    return deeplift.DeepLift(raw[0], raw, 3, 5.0, torch.ones(10) / 10, 5.0 - float(raw.sum()), "black")
+
+
+def test_deeplifts_note_calls_the_maps_alike_only_where_they_rank_the_pixels_alike():
+    torch.manual_seed(0)
+    raw = torch.rand(1, 8, 8)
+    same = beside_ig.deeplift_note(_lifted(raw), _ig(raw * 1.1))
+    assert "alike (Spearman's ρ = 1.00)" in same and "(off by 0.000, where integrated gradients in 16 steps are " \
+                                                       "off by 0.200)" in same
+    unlike = beside_ig.deeplift_note(_lifted(raw), _ig(torch.rand(1, 8, 8)))
+    assert "order the pixels' magnitudes differently (Spearman's ρ = " in unlike and " alike" not in unlike
+    from_blur = beside_ig.deeplift_note(_lifted(raw), attribution.IntegratedGradients(
+        raw[0], raw, 3, 5.0, torch.ones(10) / 10, 4.0, 16, "blurred", "riemann"))
+    assert "Spearman" not in from_blur  # another baseline: no comparison of the two
+
+
+def test_gradient_shaps_note_names_the_baselines_drawn_and_why_its_sum_is_off():
+    raw = torch.tensor([[[1.0, -0.5], [0.25, 0.0]]])
+    made = gradient_shap.GradientShap(raw[0], raw, 3, 2.0, torch.ones(10) / 10, 0.5, 8, 3000, "data")
+    said = beside_ig.shap_note(made)
+    assert "8 draws, each a baseline from 3,000 of the data set's training images" in said
+    assert "add up to **0.750** (+1.250 red, -0.500 blue)" in said
+    assert "differs from the mean of the 8 baselines drawn by +1.500 (off by 0.750:" in said
+    assert "only on average over many draws" in said and "what your image lacks counts too" in said
+    four = beside_ig.shap_note(gradient_shap.GradientShap(raw[0], raw, 3, 2.0, torch.ones(10) / 10, 0.5, 8, 4,
+                                                          "four"))
+    assert "the four baselines of this image" in four and "lacks" not in four
