@@ -332,7 +332,7 @@ def shown_channels(shares: ChannelShares, most: int = 16, chosen: int | None = N
     return [c for c in order if c in kept]
 
 
-TOOLBAR_PX = 34  # the band plotly's toolbar takes at a figure's top on hover: a title under it stays readable
+TOOLBAR_PX = 44  # the band plotly's toolbar takes at a figure's top on hover: a title under it stays readable
 
 
 def channel_shares_figure(shares: ChannelShares, name: str, chosen: int, height: int = 300, most: int = 16,
@@ -352,13 +352,13 @@ def channel_shares_figure(shares: ChannelShares, name: str, chosen: int, height:
         hovertemplate="channel %{x}: %{y:+.3f}, %{customdata[1]:.0%} of the shares for the class<extra></extra>"))
     low = most - most * 2 // 3
     which = (f"the {most * 2 // 3} largest and {low} smallest of {count}"
-             + (f", and {chosen}, picked" if len(shown) > most else "") if len(shown) < count else f"all {count}")
+             + (f", and {chosen}" if len(shown) > most else "") if len(shown) < count else f"all {count}")
     title = f"What each channel of {shares.layer} adds to the score of {name}"
     lines = 1 if title_fits(title, width_px) else 2
     fig.update_layout(title=dict(text=title.replace(" to the score", "<br>to the score") if lines == 2 else title,
                                  y=1 - TOOLBAR_PX / height, yref="container", yanchor="top"),
                       height=height, margin=dict(MARGIN, t=TOOLBAR_PX + 24 * lines + 6),
-                      xaxis=dict(title=f"channel ({which}; a click picks one)", type="category"),
+                      xaxis=dict(title=f"channel ({which})", type="category"),
                       yaxis=dict(title="share of the score's change", zeroline=True))
     return fig
 

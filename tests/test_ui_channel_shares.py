@@ -32,5 +32,5 @@ def test_a_picked_channel_outside_the_largest_and_smallest_is_shown_in_its_place
     shown = explain_figures.shown_channels(shares, most=16, chosen=20)
     assert shown[:10] == list(range(39, 29, -1)) and shown[10] == 20 and shown[11:] == [5, 4, 3, 2, 1, 0]
     figure = explain_figures.channel_shares_figure(shares, "3", 20)
-    assert "the 10 largest and 6 smallest of 40, and 20, picked" in figure.layout.xaxis.title.text
+    assert "the 10 largest and 6 smallest of 40, and 20)" in figure.layout.xaxis.title.text
     assert explain_figures.shown_channels(shares, most=16, chosen=39) == explain_figures.shown_channels(shares)

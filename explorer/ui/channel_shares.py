@@ -39,7 +39,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             f"of the pixels is asked of its channels: `{layer}`'s maps go from those of "
             f"{explanations.BASELINE_WORDS[baseline]} to those of your image, and each channel gets what its change "
             "adds to the class score on the way (Captum's LayerIntegratedGradients). A channel with a large red bar "
-            "is one the network leans on for this answer: see what it responds to.")
+            "is one the network leans on for this answer: click it (or pick it below) to see what it responds to.")
         shares = memo.computed(
             "why_chan", (network.key, digest, target, layer, steps, baseline, rule),
             lambda report: layer_attribution.channel_shares(network.model, image, layer, target, steps, baseline,
