@@ -70,48 +70,40 @@ def _slope(fn: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
     return back
 
 
-class _Rescale(torch.autograd.Function):
-    """``fn`` forward; backward, the output's change over the input's (DeepLIFT's rescale rule)."""
+def _pooled_change(pool: nn.Module, x: torch.Tensor, out: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """A max pool's output change, times ``grad``, sent to where its maxima came from (Captum's rule: the part up to
+    the larger of the two maxima to the image's maximum, the rest to the baseline's), by the pool's own gradient,
+    which adds up what overlapping windows send to one pixel; for both halves."""
+    image_out, reference_out = out.chunk(2)
+    top = torch.maximum(image_out, reference_out)
+    spread = _slope(pool, x, grad * torch.cat([top - reference_out, image_out - top])).chunk(2)
+    return torch.cat(2 * [spread[0] + spread[1]])
+
+
+class _Rule(torch.autograd.Function):
+    """``inner`` forward; backward, DeepLIFT's multipliers: a nonlinearity's output change over its input's (the
+    rescale rule), or a max pool's change sent to its maxima over theirs. Where the input did not change, the
+    slope (a max pool's routed by the image's maxima for both halves, as Captum: the halves keep one multiplier,
+    where each half's own maxima would send the baseline's elsewhere)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, fn: nn.Module) -> torch.Tensor:  # noqa: ANN001 - autograd's context
-        out = fn(x)
+    def forward(ctx, x: torch.Tensor, inner: nn.Module) -> torch.Tensor:  # noqa: ANN001 - autograd's context
+        out = inner(x)
         ctx.save_for_backward(x, out)
-        ctx.fn = fn
+        ctx.inner = inner
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
         x, out = ctx.saved_tensors
         change = _halves_apart(x)
-        ratio = grad * _halves_apart(out) / torch.where(change.abs() < EPS, 1.0, change)
-        return torch.where(change.abs() < EPS, _slope(ctx.fn, x, grad), ratio), None
-
-
-class _MaxPoolRule(torch.autograd.Function):
-    """A max pool forward; backward, each output's change to where its maxima came from, over their change (Captum's
-    rule: the part of the change up to the larger of the two maxima goes to the image's maximum, the rest to the
-    baseline's), spread by the pool's own gradient, which adds up what overlapping windows send to one pixel."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, pool: nn.Module) -> torch.Tensor:  # noqa: ANN001
-        out = pool(x)
-        ctx.save_for_backward(x, out)
-        ctx.pool = pool
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN001
-        x, out = ctx.saved_tensors
-        image_out, reference_out = out.chunk(2)
-        top = torch.maximum(image_out, reference_out)
-        spread = _slope(ctx.pool, x, grad * torch.cat([top - reference_out, image_out - top])).chunk(2)
-        change = _halves_apart(x)
-        ratio = torch.cat(2 * [spread[0] + spread[1]]) / torch.where(change.abs() < EPS, 1.0, change)
-        # where the input did not change, the image's own routing for both halves (as Captum): the two halves keep
-        # one multiplier, where each half's own maximum would send the baseline's elsewhere
-        slope = torch.cat(2 * [_slope(ctx.pool, x, grad).chunk(2)[0]])
-        return torch.where(change.abs() < EPS, slope, ratio), None
+        if isinstance(ctx.inner, nn.MaxPool2d):
+            moved = _pooled_change(ctx.inner, x, out, grad)
+            slope = torch.cat(2 * [_slope(ctx.inner, x, grad).chunk(2)[0]])
+        else:
+            moved, slope = grad * _halves_apart(out), _slope(ctx.inner, x, grad)
+        still = change.abs() < EPS
+        return torch.where(still, slope, moved / torch.where(still, 1.0, change)), None
 
 
 class _Ruled(nn.Module):
@@ -122,8 +114,7 @@ class _Ruled(nn.Module):
         self.inner = inner
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rule = _MaxPoolRule if isinstance(self.inner, nn.MaxPool2d) else _Rescale
-        return rule.apply(x, self.inner)
+        return _Rule.apply(x, self.inner)
 
 
 _RULED: weakref.WeakKeyDictionary[nn.Module, tuple[nn.Module, tuple[str, ...]]] = weakref.WeakKeyDictionary()
