@@ -53,16 +53,16 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             st.warning(f"Channel {st.session_state.why_chan_pick} is not one of {layer}'s (0..{count - 1}): showing "
                        "the one with the largest share.")
             st.session_state.why_chan_pick = LARGEST
-        picked = st.session_state.why_chan_pick
-        chosen = shares.ranked()[0] if picked == LARGEST else picked
+        picked, largest = st.session_state.why_chan_pick, shares.ranked()[0]
+        chosen = largest if picked == LARGEST else picked
         chart = f"why_chan_bars_{chosen}"  # a fresh chart for each channel picked: nothing selected on it
         figure = explain_figures.channel_shares_figure(shares, name(shares.target), chosen, height=320,
                                                        ink=layout.ink(), width_px=layout.VIEW_LEAST_PX - 32)
         charts.show(st, figure, key=chart, selection_mode="points", on_select=functools.partial(_clicked, chart))
         st.caption(note(shares, chosen))
+
         def label(c: int) -> str:
-            return (f"the largest share ({shares.ranked()[0]})" if c == LARGEST else
-                    f"{c}: {float(shares.shares[c]):+.3f}")
+            return f"the largest share ({largest})" if c == LARGEST else f"{c}: {float(shares.shares[c]):+.3f}"
 
         layout.cells(1, 300)[0].selectbox("Channel", [LARGEST, *range(count)], key="why_chan_pick", format_func=label)
         channel_links.draw(layer, chosen, "pages/why_prediction.py")

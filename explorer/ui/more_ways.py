@@ -1,5 +1,6 @@
-"""Why this prediction's "Two more ways to ask": occlusion and integrated gradients (and beside them DeepLIFT),
-signed (evidence for the class and against it), and every map's raw values as one download."""
+"""Why this prediction's "Two more ways to ask": occlusion and integrated gradients (and under them, on request,
+DeepLIFT and GradientSHAP), signed (evidence for the class and against it), and every map's raw values as one
+download."""
 
 from __future__ import annotations
 
