@@ -374,3 +374,21 @@ def test_play_beside_the_steps_plays_and_stops(app_url: str, page: Page, request
     assert page.get_by_text(re.compile(r"Step \d of 6")).first.inner_text() == shown  # stopped where it was
     assert_no_exception(page)
     screenshot(page, request.node.name)
+
+
+def test_a_click_on_a_channels_bar_picks_it_and_its_links_follow(app_url: str, page: Page,
+                                                                 request: pytest.FixtureRequest) -> None:
+    """Why this prediction's channel shares: plotly reports the bar clicked, only in a browser."""
+    open_page(page, app_url + "/why_prediction?chan=1", "carry half")
+    chart = page.locator("[data-testid=stPlotlyChart]").filter(has_text="What each channel of relu2")
+    chart.scroll_into_view_if_needed()
+    second = chart.locator(".xtick text").nth(1).text_content()  # the second largest share's channel
+    area = chart.locator(".nsewdrag").first.bounding_box()
+    assert area is not None and second is not None
+    page.mouse.click(area["x"] + area["width"] * 1.5 / 16, area["y"] + area["height"] * 0.5)  # 16 bars
+    wait_for_app(page, f"Channel {second} of")
+    assert f"chanpick={second}" in page.url
+    link = page.get_by_role("link", name="The images that excite it most")
+    assert link.get_attribute("href").endswith(f"layer=relu2&channel={second}")
+    assert_no_exception(page)
+    screenshot(page, request.node.name)
