@@ -350,8 +350,8 @@ def channel_shares_figure(shares: ChannelShares, name: str, chosen: int, height:
         marker_line=dict(color=[ink if c == chosen else "rgba(0,0,0,0)" for c in shown], width=3),
         customdata=[[c, v / positive] for c, v in zip(shown, values)],
         hovertemplate="channel %{x}: %{y:+.3f}, %{customdata[1]:.0%} of the shares for the class<extra></extra>"))
-    low = most - most * 2 // 3
-    which = (f"the {most * 2 // 3} largest and {low} smallest of {count}"
+    top = most * 2 // 3  # as shown_channels splits them
+    which = (f"the {top} largest and {most - top} smallest of {count}"
              + (f", and {chosen}" if len(shown) > most else "") if len(shown) < count else f"all {count}")
     title = f"What each channel of {shares.layer} adds to the score of {name}"
     lines = 1 if title_fits(title, width_px) else 2

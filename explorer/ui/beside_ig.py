@@ -113,16 +113,10 @@ def _shapped(network: Network, digest: str, image: torch.Tensor, target: int | N
                                          "draws"))
 
 
-def _sums(raw: torch.Tensor) -> tuple[float, float, float]:
-    """A map's sum over its pixels, and the parts for the class and against it."""
-    pixels = raw.sum(0)
-    return float(pixels.sum()), float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
-
-
 def deeplift_note(lifted: deeplift.DeepLift, ig: attribution.IntegratedGradients) -> str:
     """DeepLIFT's recipe, its summation to delta in numbers beside the integrated gradients' gap (``ig``, from the
     same baseline), and how alike the two maps rank the pixels."""
-    (added, pro, contra), start = _sums(lifted.raw), explanations.BASELINE_WORDS[lifted.baseline]
+    (added, pro, contra), start = explanations.sums(lifted.raw), explanations.BASELINE_WORDS[lifted.baseline]
     moved = lifted.score - lifted.baseline_score
     ig_gap = abs(float(ig.raw.sum()) - (ig.score - ig.baseline_score))
     note = (f"Shrikumar et al. 2017, the rescale rule: the network reads your image and {start} together; going "
@@ -150,7 +144,7 @@ def deeplift_note(lifted: deeplift.DeepLift, ig: attribution.IntegratedGradients
 
 def shap_note(shap: gradient_shap.GradientShap) -> str:
     """GradientSHAP's recipe from the baselines it drew, and its sum against the score's change from them."""
-    (added, pro, contra), moved = _sums(shap.raw), shap.score - shap.baseline_score
+    (added, pro, contra), moved = explanations.sums(shap.raw), shap.score - shap.baseline_score
     return (f"Lundberg & Lee 2017: {shap.samples} draws, each a baseline from "
             f"{SOURCE_WORDS[shap.source].format(count=shap.baselines)} and a random point on the way from it to "
             "your image; the map is the mean of the gradient there times the pixel's change. Red raises the class "

@@ -279,11 +279,15 @@ RULE_RECIPES = {  # the Riemann sums other than the paper's, in words: in severa
 }
 
 
+def sums(raw: torch.Tensor) -> tuple[float, float, float]:
+    """A signed map's (C, H, W) sum over its pixels, and its parts for the class (red) and against it (blue)."""
+    pixels = raw.sum(0)
+    return float(pixels.sum()), float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
+
+
 def integrated_note(ig: attribution.IntegratedGradients) -> str:
     """The integrated gradients' recipe, their sign, and their completeness check, in numbers."""
-    pixels = ig.raw.sum(0)
-    added, moved = float(pixels.sum()), ig.score - ig.baseline_score
-    pro, contra = float(pixels.clamp(min=0).sum()), float(pixels.clamp(max=0).sum())
+    (added, pro, contra), moved = sums(ig.raw), ig.score - ig.baseline_score
     start = BASELINE_WORDS[ig.baseline]
     if ig.rule == "gauss":
         recipe = (f"the gradient at {ig.steps} images on the way from {start} to yours, weighed by Gauss-Legendre's "
