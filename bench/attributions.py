@@ -2,12 +2,13 @@
 
 Prints one JSON line (and writes bench/results/attributions.json):
 ``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..,
-"deeplift": .., "gradient_shap": .., "deletion_insertion": ..},
+"deeplift": .., "gradient_shap": .., "deletion_insertion": .., "deconvnet_top9": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
 moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black (one pass of the image and
 its baseline), GradientSHAP in 32 draws from 64 random baselines, deletion and insertion curves of four maps
-(``deletion_insertion``). LeNet-5 with its shipped weights on the sample
+(``deletion_insertion``), and the Top activations page's projections of a channel's top 9 back onto the pixels
+(``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in batches of 3 as the page sends them). LeNet-5 with its shipped weights on the sample
 digit; ResNet18 with random weights on a 224x224 random image (offline). The median of 3 runs after a warm-up.
 Imports only explorer modules free of streamlit, so it runs wherever torch does.
 """
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
-from explorer import attribution, cam, deeplift, faithfulness, gradient_shap  # noqa: E402  (after the path is set)
+from explorer import attribution, cam, deconvnet, deeplift, faithfulness, gradient_shap  # noqa: E402  (after the path is set)
 from explorer import images, inputs, inspect, models  # noqa: E402
 
 
@@ -39,7 +40,10 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
     model = models.build(name, pretrained=name == "lenet5").requires_grad_(False).to(device)
     image, spec = _image(name), models.spec(name)
     baselines = torch.rand(64, *image.shape, generator=torch.Generator().manual_seed(1))
-    layer = cam.suggested_layer(list(inspect.layers(model, (spec.channels, *image.shape[-2:]))))
+    layers = list(inspect.layers(model, (spec.channels, *image.shape[-2:])))
+    layer = cam.suggested_layer(layers)
+    height, width = next(l for l in layers if l.name == layer).out_shape[-2:]
+    nine, centres = image.unsqueeze(0).expand(9, -1, -1, -1), torch.tensor([[height // 2, width // 2]] * 9)
     methods = {
         "saliency": lambda: attribution.saliency(model, image),
         "smooth_grad": lambda: attribution.smooth_grad(model, image),
@@ -51,6 +55,7 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         # Which map is right: deletion and insertion of four maps and a random order, 21 images each way
         "deletion_insertion": lambda: faithfulness.compare(model, image, 0, {m: torch.rand(image.shape[-2:])
                                                                             for m in ("a", "b", "c", "d")}),
+        "deconvnet_top9": lambda: deconvnet.project(model, layer, nine, 0, centres, batch=3),
     }
     result = {}
     for method, compute in methods.items():

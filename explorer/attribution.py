@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
-from torch import nn
+from torch import fx, nn
 from torchvision.transforms.v2 import functional as TF
 
 from explorer import extraction, inspect
@@ -118,7 +118,8 @@ class _GuidedReLU(torch.autograd.Function):
         return grad.clamp(min=0) * (out > 0)
 
 
-def _guided_relu(x: torch.Tensor) -> torch.Tensor:
+def guided_relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU whose backward is guided backpropagation's (a swap for :func:`relus_replaced`)."""
     return _GuidedReLU.apply(x)
 
 
@@ -143,15 +144,21 @@ def guided(model: nn.Module) -> nn.Module:
     if model not in _GUIDED:
         output = extraction.node_names(model)[-1]
         graph_module = extraction.extractor(model, [output])
-        for node in graph_module.graph.nodes:
-            module = graph_module.get_submodule(node.target) if node.op == "call_module" else None
-            if (isinstance(module, nn.ReLU) or (node.op == "call_function" and node.target in (F.relu, torch.relu))
-                    or (node.op == "call_method" and node.target == "relu")):
-                node.op, node.target, node.args, node.kwargs = "call_function", _guided_relu, node.args[:1], {}
-        graph_module.graph.eliminate_dead_code()
-        graph_module.recompile()
-        _GUIDED[model] = Scores(graph_module, output).eval()
+        _GUIDED[model] = Scores(relus_replaced(graph_module, guided_relu), output).eval()
     return _GUIDED[model]
+
+
+def relus_replaced(graph_module: fx.GraphModule, rule: Callable[[torch.Tensor], torch.Tensor]) -> fx.GraphModule:
+    """``graph_module`` with every ReLU (a module, ``F.relu``, ``torch.relu`` or ``x.relu()``) called as ``rule``
+    instead (in place): a ReLU forward whose backward is another rule's."""
+    for node in graph_module.graph.nodes:
+        module = graph_module.get_submodule(node.target) if node.op == "call_module" else None
+        if (isinstance(module, nn.ReLU) or (node.op == "call_function" and node.target in (F.relu, torch.relu))
+                or (node.op == "call_method" and node.target == "relu")):
+            node.op, node.target, node.args, node.kwargs = "call_function", rule, node.args[:1], {}
+    graph_module.graph.eliminate_dead_code()
+    graph_module.recompile()
+    return graph_module
 
 
 @dataclass(frozen=True, eq=False)

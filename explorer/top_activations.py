@@ -4,8 +4,8 @@ For every channel ``c`` of a layer's output (C, H', W') and every image ``n`` th
 the strongest response anywhere in the map, ``a[n, c] = max_{y, x} A[n, c, y, x]``; a channel's
 top-k are the k images with the largest ``a[n, c]``, and each comes with the position (y, x) of
 that maximum, so the page can cut out the image patch the unit at (y, x) actually sees (its
-receptive field). Zeiler & Fergus show the top-9 of this kind beside their deconvnet projections;
-here the patch is the exact receptive-field box, not a projection.
+receptive field). Zeiler & Fergus show the top-9 of this kind beside their deconvnet projections
+(:mod:`explorer.deconvnet`); the patch here is the exact receptive-field box.
 
 One batched forward pass over the whole set, no per-image loop: each batch's per-image maxima
 (C, B) are concatenated with the running top-k (C, k) and sorted once more, so the memory stays

@@ -5,7 +5,7 @@ import functools
 import streamlit as st
 import torch
 
-from explorer import inputs, labels, mosaic, top_activations
+from explorer import deconvnet, inputs, labels, mosaic, top_activations
 from explorer.ui import channel_grid, channel_links, charts, evolution, image_sets, layout, model_input, state
 
 layout.page_setup(layout.PAGES[4])
@@ -28,7 +28,10 @@ SETTINGS = [
     state.Setting("ta_page", "chpage", 0, state.int_between(1, 128)),  # 0: the page of the channel shown
     state.Setting("ta_low", "low", False, state.boolean, state.dump_bool),
     state.Setting("ta_other", "other", False, state.boolean, state.dump_bool),
+    state.Setting("ta_proj", "proj", False, state.boolean, state.dump_bool),
+    state.Setting("ta_projby", "projby", "deconvnet", state.choice(deconvnet.RULES)),
 ]
+RULE_LABELS = {"deconvnet": "Deconvnet", "guided": "Guided backprop", "gradient": "Gradient"}
 state.restore(SETTINGS)
 
 
@@ -52,6 +55,14 @@ with view, layout.guard("finding the top activations"):
                         "response anywhere), the other side of what it detects; below 0 only before a ReLU.")
     other = layout.toggle(a, "The other side too", key="ta_other", help="Under the channel's 9, the 9 of the other "
                           "side: what drives it most and least on one screen, as Distill's feature pages show them.")
+    projected = layout.toggle(a, "Projected back", key="ta_proj", help="Beside the patches, each strongest unit "
+                              "passed back down to the pixels alone, as Zeiler & Fergus show their top 9: what in the "
+                              "patch the unit answers to.")
+    if projected:
+        a.selectbox("Projected by", deconvnet.RULES, key="ta_projby", format_func=RULE_LABELS.get,
+                    help="How each ReLU passes the signal back: the deconvnet keeps what comes back above 0, the "
+                    "gradient passes where the input was above 0, guided backprop both.")
+    rule = st.session_state.ta_projby if projected else None  # each top unit projected back by this rule
     layer = next(l for l in spatial if l.name == st.session_state.ta_layer)
     with b:
         images_set = image_sets.pick_images(network.spec)
@@ -94,15 +105,16 @@ with view, layout.guard("showing the channel"):
     channel = int(st.session_state.ta_channel)
     values = result.values[channel]
     st.subheader(f"Channel {channel}: its {'lowest' if low else 'top'} {result.k} of {images_set.about}")
-    patches = ("Their patches (receptive fields)" if top_activations.has_patches(network.model)
-               else "Whole again (its units see scattered pixels)")
+    patches = ("Their patches" + ("" if rule else " (receptive fields)") if top_activations.has_patches(network.model)
+               else "Whole again" + ("" if rule else " (its units see scattered pixels)"))  # three grids: short titles
     image_sets.draw_top9(network, result, images_set, channel, (
-        f"Its {'lowest' if low else 'top'} {result.k}, whole" if other else "Whole images", patches), "ta", lowest=low)
+        f"Its {'lowest' if low else 'top'} {result.k}, whole" if other else "Whole images", patches), "ta", lowest=low,
+        projected=rule)
     if other:  # what drives it least under what drives it most, or the other way round
         side, opposite = "top" if low else "lowest", image_sets.top9(network, layer.name, images_set, lowest=not low)
         st.markdown(f"**The other side: its {side} {opposite.k}**")
         image_sets.draw_top9(network, opposite, images_set, channel, (f"Its {side} {opposite.k}, whole", patches),
-                             "ta_other", lowest=not low)
+                             "ta_other", lowest=not low, projected=rule)
     if isinstance(layer.module, torch.nn.Conv2d):
         maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"

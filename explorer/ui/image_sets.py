@@ -12,10 +12,22 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from explorer import data, inputs, labels, models, mosaic, top_activations, user_images
+from explorer import data, deconvnet, inputs, labels, models, mosaic, top_activations, user_images
 from explorer.ui import charts, layout, memo, state
 
 TOP9_PX = 256  # two 3 x 3 grids side by side from a 1280 px window on
+THREE_PX = 168  # three of them: the whole images, their patches and the units projected back onto them
+PROJECTED_TITLES = {"deconvnet": "Deconvnet projections", "guided": "Guided projections",  # fit THREE_PX
+                    "gradient": "Gradient projections"}
+PROJECTED_ABOUT = {
+    "deconvnet": "Zeiler & Fergus's deconvnet: the unit alone passed back down, through each max pool to where its "
+                 "maximum came from, each ReLU keeping what comes back above 0, each convolution's filters transposed. "
+                 "Past which unit it is, the image enters only through the max pools' choices.",
+    "guided": "Guided backpropagation (Springenberg et al.): as the deconvnet, but each ReLU also passes only where "
+              "its input was above 0: what the unit used of this image.",
+    "gradient": "The unit's gradient: each ReLU passes only where its input was above 0, whatever comes back, so "
+                "signals of both signs cancel and the picture is noisier.",
+}
 SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
 LABELS = {"shapes": "Built-in shapes (works offline)", "mnist": "MNIST test set",
           "fashion-mnist": "Fashion-MNIST test set", "cifar10": "CIFAR-10 test set", "zip": "Your images (a zip)",
@@ -182,21 +194,23 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
 
 
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
-              titles: tuple[str, str], key: str, lowest: bool = False) -> None:
+              titles: tuple[str, str], key: str, lowest: bool = False, projected: str | None = None) -> None:
     """A channel's top images, whole (with their activations) and as the receptive-field patches they show it,
     side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``, named
-    with the channel, layer and model (their titles alone are alike for every channel)."""
-    whole, patched = layout.cells(2, TOP9_PX)
+    with the channel, layer and model (their titles alone are alike for every channel). ``projected``: a rule of
+    :mod:`explorer.deconvnet`, whose projection of each unit onto its patch is drawn beside (``<key>_projected``)."""
+    width = THREE_PX if projected else TOP9_PX
+    whole, patched, *beside = layout.cells(3 if projected else 2, width)
     about = f"channel {channel} of {result.layer}{' at its lowest' if lowest else ''}, {network.spec.title}, " \
             f"{images_set.about}"
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
     boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
     charts.show(whole, mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],
-                                            cols=3, side=96, width_px=TOP9_PX, boxes=boxes, ink=layout.ink()),
+                                            cols=3, side=96, width_px=width, boxes=boxes, ink=layout.ink()),
                 key=f"{key}_top9", name=f"{titles[0]}: {about}")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
     charts.show(patched, mosaic.images_figure(crops, [f"{c.shape[1]}x{c.shape[2]}" for c in crops], titles[1],
-                                              cols=3, side=96, width_px=TOP9_PX, ink=layout.ink()),
+                                              cols=3, side=96, width_px=width, ink=layout.ink()),
                 key=f"{key}_patches", name=f"{titles[1]}: {about}")
     if lowest:
         whole.caption("Under each image: the channel's lowest response in it (its minimum over positions); outlined in "
@@ -209,6 +223,32 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
                       "outlined in orange, the part of the image that strongest unit sees (its patch, beside).")
     unit = "lowest" if lowest else "strongest"
     patched.caption(f"Under each patch: its size in pixels, the part of the image that {unit} unit sees.")
+    if projected:
+        _draw_projections(beside[0], network, result, images_set, channel, projected, lowest, about, key, width)
+
+
+def _draw_projections(where, network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
+                      rule: str, lowest: bool, about: str, key: str, width: int) -> None:
+    """Each top image's unit projected back onto its patch by ``rule`` (Zeiler & Fergus's figures), each drawn on
+    its own scale: grey is 0."""
+    images = images_set.images[result.indices[channel]]
+    projections = memo.computed(
+        "projections", (network.key, result.layer, images_set.data_id, channel, lowest, rule),
+        lambda report: deconvnet.project(network.model, result.layer, images, channel, result.positions[channel],
+                                         rule=rule, sign=-1.0 if lowest else 1.0, batch=3, progress=report),
+        lambda done, total: f"Projecting unit {done} of {total} back onto the pixels", keep=32)
+    boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
+    crops = [deconvnet.picture(p[:, top:bottom, left:right]) for p, (top, left, bottom, right) in zip(projections, boxes)]
+    title = PROJECTED_TITLES[rule]
+    largest = projections.flatten(1).abs().amax(1).tolist()
+    charts.show(where, mosaic.images_figure(crops, list(labels.alike(*largest)), title, cols=3, side=96,
+                                            width_px=width, ink=layout.ink()),
+                key=f"{key}_projected", name=f"{title}: {about}")
+    nothing = not any(largest)
+    where.caption("Nothing comes back: these units are 0, after a ReLU, which passes nothing back down from them."
+                  + (" The layer before the ReLU has lowest units to project." if lowest else "") if nothing else
+                  f"{PROJECTED_ABOUT[rule]} Grey is 0; each is drawn on its own scale, "
+                  "up to the value under it.")
 
 
 def top9(network, layer: str, images_set: ImageSet, lowest: bool = False) -> top_activations.TopActivations:
