@@ -8,9 +8,10 @@ SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a
 moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black (one pass of the image and
 its baseline), GradientSHAP in 32 draws from 64 random baselines, deletion and insertion curves of four maps
 (``deletion_insertion``), and the Top activations page's projections of a channel's top 9 back onto the pixels
-(``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in batches of 3 as the page sends them). LeNet-5 with its shipped weights on the sample
-digit; ResNet18 with random weights on a 224x224 random image (offline). The median of 3 runs after a warm-up.
-Imports only explorer modules free of streamlit, so it runs wherever torch does.
+(``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in batches of 3 as the page sends them).
+LeNet-5 with its shipped weights on the sample digit; ResNet18 with random weights on a 224x224 random image
+(offline). The median of 3 runs after a warm-up. Imports only explorer modules free of streamlit, so it runs
+wherever torch does.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
-from explorer import attribution, cam, deconvnet, deeplift, faithfulness, gradient_shap  # noqa: E402  (after the path is set)
-from explorer import images, inputs, inspect, models  # noqa: E402
+from explorer import attribution, cam, deconvnet, deeplift, faithfulness  # noqa: E402  (after the path is set)
+from explorer import gradient_shap, images, inputs, inspect, models  # noqa: E402
 
 
 def _image(name: str) -> torch.Tensor:

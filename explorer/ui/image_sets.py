@@ -238,7 +238,8 @@ def _draw_projections(where, network, result: top_activations.TopActivations, im
                                          rule=rule, sign=-1.0 if lowest else 1.0, batch=3, progress=report),
         lambda done, total: f"Projecting unit {done} of {total} back onto the pixels", keep=32)
     boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
-    crops = [deconvnet.picture(p[:, top:bottom, left:right]) for p, (top, left, bottom, right) in zip(projections, boxes)]
+    crops = [deconvnet.picture(p[:, top:bottom, left:right])
+             for p, (top, left, bottom, right) in zip(projections, boxes)]
     title = PROJECTED_TITLES[rule]
     largest = projections.flatten(1).abs().amax(1).tolist()
     charts.show(where, mosaic.images_figure(crops, list(labels.alike(*largest)), title, cols=3, side=96,

@@ -31,7 +31,8 @@ def test_each_top_unit_projected_back_beside_its_patch(monkeypatch):
     no_crash(at)
     named = [c.proto.alt.split(":")[0] for c in at.get("plotly_chart")]
     assert named[1:4] == ["Whole images", "Their patches", "Deconvnet projections"]
-    assert at.get("plotly_chart")[3].proto.alt.endswith("channel 3 of conv2, LeNet-5 (MNIST digits), 500 built-in shapes")
+    assert at.get("plotly_chart")[3].proto.alt.endswith(
+        "channel 3 of conv2, LeNet-5 (MNIST digits), 500 built-in shapes")
     (call,) = calls
     assert (call["layer"], call["channel"], call["rule"], call["sign"]) == ("conv2", 3, "deconvnet", 1.0)
     assert len(call["images"]) == 9 and call["units"].shape == (9, 2)
