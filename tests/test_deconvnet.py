@@ -117,3 +117,23 @@ def test_a_picture_is_mid_grey_at_zero_and_spans_black_to_white():
     projection = torch.tensor([[[0.0, 2.0], [-4.0, 1.0]]])
     torch.testing.assert_close(deconvnet.picture(projection), torch.tensor([[[0.5, 0.75], [0.0, 0.625]]]))
     torch.testing.assert_close(deconvnet.picture(torch.zeros(3, 2, 2)), torch.full((3, 2, 2), 0.5))
+
+
+@pytest.mark.gpu
+def test_projections_on_the_gpu_agree_with_the_cpus():
+    """TF32 convolutions differ in the last digits: the same pixels light up, in the same order."""
+    from explorer import cam, inspect, randomization
+
+    image = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    for name in ("tinyvgg", "resnet18"):
+        model = models.build(name, seed=0)
+        layer = cam.suggested_layer(list(inspect.layers(model, (3, 64, 64))))
+        units = torch.tensor([[1, 1], [0, 1], [1, 0]])
+        for rule in deconvnet.RULES:
+            on_cpu = deconvnet.project(model, layer, image, 2, units, rule=rule)
+            on_gpu = deconvnet.project(model.cuda(), layer, image, 2, units, rule=rule)
+            model.cpu()
+            assert on_gpu.device.type == "cpu" and ((on_gpu != 0) != (on_cpu != 0)).float().mean() < 0.01
+            for gpu, cpu in zip(on_gpu, on_cpu):  # a unit at 0 after a ReLU passes no gradient back: none on both
+                assert (randomization.rank_correlation(gpu.sum(0), cpu.sum(0)) > 0.99 if cpu.abs().max() > 0
+                        else gpu.abs().max() == 0)
