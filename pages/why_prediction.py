@@ -108,10 +108,9 @@ with view, layout.guard("explaining the prediction"):
         cam_controls.pick_cam_method()
 
 with view, layout.guard("asking in two more ways"):
-    occ, ig, lifted, shap = more_ways.draw(network, digest, prepared.tensor, target, class_name,
-                                           lambda: state.publish(SETTINGS))
-    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided, lifted,
-                       shap)
+    occ, ig, beside = more_ways.draw(network, digest, prepared.tensor, target, class_name,
+                                     lambda: state.publish(SETTINGS))
+    more_ways.download(network, prepared.tensor, *before, occ, ig, smooth, cam, cam_layer, class_name, guided, beside)
 
 with view, layout.guard("sharing the score among the channels"):
     channel_shares.draw(network, digest, prepared.tensor, target, cam_layer, class_name)
@@ -119,8 +118,7 @@ with view, layout.guard("sharing the score among the channels"):
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam)
     which_map.draw(network, digest, prepared.tensor, which_map.page_maps(
-        *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}, lifted,
-        shap),
+        *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}, beside),
         class_name(before[0].target))
 
 with view, layout.guard("attacking the prediction"):

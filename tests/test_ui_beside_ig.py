@@ -1,8 +1,8 @@
-"""The notes under DeepLIFT's and GradientSHAP's maps: their sums, and words that follow the numbers."""
+"""The notes under DeepLIFT's, GradientSHAP's and the squares' maps: their sums, and words that follow the numbers."""
 
 import torch
 
-from explorer import attribution, deeplift, gradient_shap
+from explorer import attribution, deeplift, gradient_shap, shapley
 from explorer.ui import beside_ig
 
 
@@ -39,3 +39,29 @@ def test_gradient_shaps_note_names_the_baselines_drawn_and_why_its_sum_is_off():
     four = beside_ig.shap_note(gradient_shap.GradientShap(raw[0], raw, 3, 2.0, torch.ones(10) / 10, 0.5, 8, 4,
                                                           "four"))
     assert "the four baselines of this image" in four and "lacks" not in four
+
+
+def _squares(values: list[float], exact: bool = True, baseline: str = "black") -> shapley.RegionShapley:
+    grid = int(len(values) ** 0.5)
+    cut = shapley.regions((8, 8), grid)
+    v = torch.tensor(values, dtype=torch.float64)
+    return shapley.RegionShapley(v.float()[cut], v.float()[cut], 3, 5.0, torch.ones(10) / 10, v, cut, grid,
+                                 baseline, 5.0 - float(v.sum()), 2 ** len(values) if exact else 256, exact)
+
+
+def test_the_squares_note_says_how_they_were_read_and_ranks_them_beside_integrated_gradients():
+    values = [4.0, -1.0, 0.5, 2.0]
+    cut = shapley.regions((8, 8), 2)
+    alike = torch.tensor(values)[cut] / 16  # integrated gradients sharing each square as the Shapley values do
+    note = beside_ig.squares_note(_squares(values), _ig(alike[None]))
+    assert "exact, from all 16 images" in note and "**5.500** (+6.500 red, -1.000 blue)" in note
+    assert "off by 0.000" in note and "row 1, column 1, +4.000" in note
+    assert "rank the squares alike (Spearman's ρ = 1.00)" in note
+    nine = [3.0, 2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, -3.0]
+    cut = shapley.regions((8, 8), 3)
+    against = torch.tensor(nine[::-1])[cut] / cut.flatten().bincount()[cut]  # integrated gradients ranking them the other way
+    note = beside_ig.squares_note(_squares(nine, exact=False), _ig(against[None]))
+    assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 256 of the 512 images" in note
+    assert "rank the squares differently (Spearman's ρ = -1.00)" in note
+    other = beside_ig.squares_note(_squares(values, baseline="blurred"), _ig(alike[None]))
+    assert "Spearman" not in other  # integrated gradients from another baseline answer another question

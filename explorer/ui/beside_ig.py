@@ -1,16 +1,18 @@
 """Why this prediction's maps beside integrated gradients, each asked for with a toggle under it: DeepLIFT from the
-same baseline in one backward pass (:mod:`explorer.deeplift`), and GradientSHAP from many baselines, the data
-set's images where this server has them (:mod:`explorer.gradient_shap`)."""
+same baseline in one backward pass (:mod:`explorer.deeplift`), GradientSHAP from many baselines, the data set's
+images where this server has them (:mod:`explorer.gradient_shap`), and the Shapley values of the image's squares
+from the same baseline (:mod:`explorer.shapley`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import NamedTuple
 
 import streamlit as st
 import torch
 
-from explorer import attribution, deeplift, explain_figures, gradient_shap, labels, randomization
+from explorer import attribution, deeplift, explain_figures, gradient_shap, inspect, labels, randomization, shapley
 from explorer.ui import charts, explanations, labelled, layout, memo, state
 from explorer.ui.model_input import Network
 
@@ -19,6 +21,18 @@ SHAP_SOURCES = ("data", "four")  # the network's training images; the page's fou
 SOURCE_NAMES = {"data": "data set", "four": "the four"}  # in the menu; the four are "From"'s choices
 SOURCE_WORDS = {"data": "{count:,} of the data set's training images",
                 "four": "the four baselines of this image (black, blurred, its mean colour, noise)"}
+GRIDS = (2, 3, 4, 5, 6, 8)  # squares per side of the Shapley values' cut
+COALITIONS = (256, 1024, 4096, 16384, 65536)  # images read: every one of 2 ** n where that is no more, else KernelSHAP
+CPU_VALUES = 2 ** 16 * 3 * 32 * 32  # on a CPU, images read times their values: all of LeNet-5's, 1,024 of 224 px
+TOGGLES = ("why_deeplift", "why_shap", "why_rshap")
+
+
+class Beside(NamedTuple):
+    """The maps under integrated gradients, each None where not asked for."""
+
+    lifted: deeplift.DeepLift | None = None
+    shap: gradient_shap.GradientShap | None = None
+    squares: shapley.RegionShapley | None = None
 
 
 def settings() -> list[state.Setting]:
@@ -27,11 +41,14 @@ def settings() -> list[state.Setting]:
         state.Setting("why_shap", "shap", False, state.boolean, state.dump_bool),
         state.Setting("why_shap_n", "shapn", 32, state.int_choice(SHAP_DRAWS)),
         state.Setting("why_shap_from", "shapfrom", "data", state.choice(SHAP_SOURCES)),
+        state.Setting("why_rshap", "rshap", False, state.boolean, state.dump_bool),
+        state.Setting("why_rgrid", "rgrid", 3, state.int_choice(GRIDS)),
+        state.Setting("why_rn", "rn", 1024, state.int_choice(COALITIONS)),
     ]
 
 
 def toggles() -> None:
-    """The two toggles, under integrated gradients' controls."""
+    """The three toggles, under integrated gradients' controls."""
     layout.toggle(st, "Compare with DeepLIFT", key="why_deeplift",
                   help="Shrikumar et al. 2017: the same question from the same baseline in one backward pass. Each "
                        "ReLU passes back its output's change over its input's change instead of its slope, so the "
@@ -40,41 +57,85 @@ def toggles() -> None:
                   help="Lundberg & Lee 2017 (as Expected Gradients, Erion et al. 2021): integrated gradients from many "
                        "baselines at once, each path read at one random point. From the data set's images it asks "
                        "what makes this image score unlike a typical one, not unlike a black image.")
+    layout.toggle(st, "Compare with Shapley values", key="why_rshap",
+                  help="Shapley 1953 (SHAP's KernelSHAP, Lundberg & Lee 2017): the image cut into squares, each "
+                       "square's share of the score's change from the same baseline, averaged over every order of "
+                       "putting the squares back. No gradient: the network reads images with squares left out.")
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
          ig: attribution.IntegratedGradients, name: Callable[[int], str], width_px: int, title_px: int,
-         outliers: float | None) -> tuple[deeplift.DeepLift | None, gradient_shap.GradientShap | None]:
-    """The maps the toggles ask for, side by side in a row of two under occlusion and integrated gradients (one
-    under the other where the page is narrow), each ``width_px`` wide with its note; the maps (else None)."""
-    asked = [on for on in ("why_deeplift", "why_shap") if st.session_state[on]]
-    if not asked:
-        return None, None
-    controls, cells = dict(zip(asked, st.columns(2, vertical_alignment="bottom"))), dict(zip(asked, st.columns(2)))
-    lifted = shap = None  # GradientSHAP's controls in a row of their own above the maps: the two maps stay level
-    if "why_shap" in controls:
-        draws_box, from_box = controls["why_shap"].columns(2, vertical_alignment="bottom")
-        draws_box.select_slider("Draws", SHAP_DRAWS, key="why_shap_n")
-        from_box.selectbox("Baselines", SHAP_SOURCES, key="why_shap_from", format_func=SOURCE_NAMES.get,
-                           help=f"The data set's training images ({labelled.TRAIN_IMAGES:,} of them, where this "
-                                "server has the data set): what the network sees on average. The four baselines: "
-                                "black, your image blurred, its mean colour and noise.")
-    if "why_deeplift" in cells:
-        with cells["why_deeplift"]:
-            lifted = _lifted(network, digest, image, target, ig.baseline)
-            title = explain_figures.named_title("DeepLIFT", name(lifted.target), title_px)
-            charts.show(st, explain_figures.signed_figure(image, lifted.raw.sum(0), title, "attribution",
-                                                          width_px=width_px, outliers=outliers), key="why_fig_deeplift")
-            st.caption(deeplift_note(lifted, ig))
-    if "why_shap" in cells:
-        with cells["why_shap"]:
-            source, baselines = _baselines(network, image, st.session_state.why_shap_from)
-            shap = _shapped(network, digest, image, target, baselines, source, int(st.session_state.why_shap_n))
-            title = explain_figures.named_title("GradientSHAP", name(shap.target), title_px)
-            charts.show(st, explain_figures.signed_figure(image, shap.raw.sum(0), title, "attribution",
-                                                          width_px=width_px, outliers=outliers), key="why_fig_shap")
-            st.caption(shap_note(shap))
-    return lifted, shap
+         outliers: float | None) -> Beside:
+    """The maps the toggles ask for, two to a row under occlusion and integrated gradients (one under the other where
+    the page is narrow), each ``width_px`` wide with its note; a map's controls in a row above the maps, so the two
+    maps of a row stay level."""
+    asked = [on for on in TOGGLES if st.session_state[on]]
+    made: dict[str, object] = {}
+    for row in (asked[:2], asked[2:]):
+        if not row:
+            continue
+        controls, cells = dict(zip(row, st.columns(2, vertical_alignment="bottom"))), dict(zip(row, st.columns(2)))
+        if "why_shap" in controls:
+            draws_box, from_box = controls["why_shap"].columns(2, vertical_alignment="bottom")
+            draws_box.select_slider("Draws", SHAP_DRAWS, key="why_shap_n")
+            from_box.selectbox("Baselines", SHAP_SOURCES, key="why_shap_from", format_func=SOURCE_NAMES.get,
+                               help=f"The data set's training images ({labelled.TRAIN_IMAGES:,} of them, where this "
+                                    "server has the data set): what the network sees on average. The four "
+                                    "baselines: black, your image blurred, its mean colour and noise.")
+        if "why_rshap" in controls:
+            grid_box, read_box = controls["why_rshap"].columns(2, vertical_alignment="bottom")
+            grid_box.select_slider("Squares per side", GRIDS, key="why_rgrid")
+            read_box.select_slider("Images read", COALITIONS, key="why_rn", format_func=lambda k: f"{k:,}",
+                                   help="Each coalition of squares is one image for the network to read. Where "
+                                        "they are fewer than this (2 ** squares), all of them: the exact values. "
+                                        "Else KernelSHAP estimates the values from this many.")
+        for key in row:
+            with cells[key]:
+                made[key] = _DRAWN[key](network, digest, image, target, ig, name, width_px, title_px, outliers)
+    return Beside(*(made.get(key) for key in TOGGLES))
+
+
+def _draw_deeplift(network: Network, digest: str, image: torch.Tensor, target: int | None,
+                   ig: attribution.IntegratedGradients, name: Callable[[int], str], width_px: int, title_px: int,
+                   outliers: float | None) -> deeplift.DeepLift:
+    lifted = _lifted(network, digest, image, target, ig.baseline)
+    title = explain_figures.named_title("DeepLIFT", name(lifted.target), title_px)
+    charts.show(st, explain_figures.signed_figure(image, lifted.raw.sum(0), title, "attribution",
+                                                  width_px=width_px, outliers=outliers), key="why_fig_deeplift")
+    st.caption(deeplift_note(lifted, ig))
+    return lifted
+
+
+def _draw_shap(network: Network, digest: str, image: torch.Tensor, target: int | None,
+               ig: attribution.IntegratedGradients, name: Callable[[int], str], width_px: int, title_px: int,
+               outliers: float | None) -> gradient_shap.GradientShap:
+    source, baselines = _baselines(network, image, st.session_state.why_shap_from)
+    shap = _shapped(network, digest, image, target, baselines, source, int(st.session_state.why_shap_n))
+    title = explain_figures.named_title("GradientSHAP", name(shap.target), title_px)
+    charts.show(st, explain_figures.signed_figure(image, shap.raw.sum(0), title, "attribution",
+                                                  width_px=width_px, outliers=outliers), key="why_fig_shap")
+    st.caption(shap_note(shap))
+    return shap
+
+
+def _draw_squares(network: Network, digest: str, image: torch.Tensor, target: int | None,
+                  ig: attribution.IntegratedGradients, name: Callable[[int], str], width_px: int, title_px: int,
+                  outliers: float | None) -> shapley.RegionShapley:
+    grid, read = int(st.session_state.why_rgrid), int(st.session_state.why_rn)
+    most = max((k for k in COALITIONS if k * image.numel() <= CPU_VALUES), default=COALITIONS[0])
+    if read > most and inspect.device_of(network.model).type == "cpu":
+        st.info(f"On this server's CPU the page reads at most {most:,} images of this size here (about half a "
+                f"minute for a 224 px network), not {read:,}.")
+        read = most
+    squares = _squares(network, digest, image, target, ig.baseline, grid, read)
+    title = explain_figures.named_title("Shapley values", name(squares.target), title_px)
+    charts.show(st, explain_figures.signed_figure(image, squares.square_map, title, "square's value",
+                                                  width_px=width_px, outliers=outliers), key="why_fig_squares")
+    st.caption(squares_note(squares, ig))
+    return squares
+
+
+_DRAWN = {"why_deeplift": _draw_deeplift, "why_shap": _draw_shap, "why_rshap": _draw_squares}
 
 
 def _baselines(network: Network, image: torch.Tensor, source: str) -> tuple[str, torch.Tensor]:
@@ -111,6 +172,16 @@ def _shapped(network: Network, digest: str, image: torch.Tensor, target: int | N
         "why_shap", (network.key, digest, target, source, samples), compute,
         lambda done, total: memo.counted(f"GradientSHAP: gradients from {len(baselines):,} baselines", done, total,
                                          "draws"))
+
+
+def _squares(network: Network, digest: str, image: torch.Tensor, target: int | None, baseline: str, grid: int,
+             read: int) -> shapley.RegionShapley:
+    """The squares' Shapley values, with progress: up to 65,536 images for the network to read."""
+    return memo.computed(
+        "why_squares", (network.key, digest, target, baseline, grid, read),
+        lambda report: shapley.region_shapley(network.model, image, target, grid, baseline, read, progress=report),
+        lambda done, total: memo.counted("Shapley values: your image with squares left out", done, total,
+                                         "images"))
 
 
 def deeplift_note(lifted: deeplift.DeepLift, ig: attribution.IntegratedGradients) -> str:
@@ -155,3 +226,29 @@ def shap_note(shap: gradient_shap.GradientShap) -> str:
             "gap)."
             + (" Unlike from black, a dark pixel where other images have ink or detail gets a share: what your image "
                "lacks counts too." if shap.source == "data" else ""))
+
+
+def squares_note(squares: shapley.RegionShapley, ig: attribution.IntegratedGradients) -> str:
+    """The squares' recipe (exact, or KernelSHAP's estimate from how many images), their sum against the score's
+    change, the square that matters most, and how integrated gradients from the same baseline share the squares."""
+    grid, n = squares.grid, squares.grid ** 2
+    (added, pro, contra), moved = explanations.sums(squares.values[None]), squares.score - squares.baseline_score
+    how = (f"exact, from all {squares.coalitions:,} images with some of the squares kept" if squares.exact else
+           f"estimated by KernelSHAP (Lundberg & Lee 2017) from {squares.coalitions:,} of the {2 ** n:,} images with "
+           "some squares kept, drawn by the Shapley kernel in pairs (a set of squares and the rest), fitted so that "
+           "the values add up")
+    top = int(squares.values.abs().argmax())
+    note = (f"Shapley 1953: your image cut into {grid}x{grid} squares, a square left out replaced by "
+            f"{explanations.BASELINE_WORDS[squares.baseline]}. A square's value is what putting it back adds to the "
+            f"class score, averaged over every order of putting the {n} squares back: {how}. The values add up to "
+            f"**{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved {moved:.3f} (off by "
+            f"{abs(added - moved):.3f}). The square that matters most: row {top // grid + 1}, column "
+            f"{top % grid + 1}, {float(squares.values[top]):+.3f}. ")
+    if ig.baseline == squares.baseline and ig.target == squares.target and n >= 4:
+        rho = shapley.spearman(shapley.per_square(ig.raw.sum(0), squares.regions), squares.values)
+        note += (f"Integrated gradients from the same baseline, added up over each square, rank the squares "
+                 f"{'alike' if rho >= 0.8 else 'only partly alike' if rho >= 0.5 else 'differently'} (Spearman's "
+                 f"ρ = {rho:.2f}): they are Aumann & Shapley's value, each pixel a player that joins by degrees, "
+                 "where here a square joins whole or not at all.")
+    return note
+

@@ -1,5 +1,5 @@
 """Why this prediction's "Two more ways to ask": occlusion and integrated gradients (and under them, on request,
-DeepLIFT and GradientSHAP), signed (evidence for the class and against it), and every map's raw values as one
+DeepLIFT, GradientSHAP and the Shapley values of squares), signed (evidence for the class and against it), and every map's raw values as one
 download."""
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ RULE_NAMES = {"riemann": "right ends (the paper's)", "riemann_left": "left ends"
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, name: Callable[[int], str],
-         publish: Callable[[], None],
-         ) -> tuple[attribution.Occlusion, attribution.IntegratedGradients, deeplift.DeepLift | None,
-                    gradient_shap.GradientShap | None]:
+         publish: Callable[[], None]) -> tuple[attribution.Occlusion, attribution.IntegratedGradients, beside_ig.Beside]:
     """The controls (then ``publish``, before the slow work), the two maps side by side with their notes, and under
-    integrated gradients DeepLIFT's and GradientSHAP's maps where they are asked for (else None)."""
+    integrated gradients the maps asked for beside them (DeepLIFT, GradientSHAP, the squares' Shapley values)."""
     st.subheader("Two more ways to ask")
     side = min(image.shape[-2:])
     left, right = st.columns(2)
@@ -97,7 +95,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                           "Captum's default, are exact for a polynomial of degree 2m - 1. The same integral, summed "
                           "another way: compare the gap above.")
         beside_ig.toggles()
-    return occ, ig, *beside_ig.draw(network, digest, image, target, ig, name, half, half_least, clip)
+    return occ, ig, beside_ig.draw(network, digest, image, target, ig, name, half, half_least, clip)
 
 
 def _strides(window: int) -> list[int]:
@@ -115,18 +113,19 @@ def _strides(window: int) -> list[int]:
 def download(network: Network, image: torch.Tensor, gradient: attribution.Attribution,
              cam: attribution.Attribution | None, occ: attribution.Occlusion, ig: attribution.IntegratedGradients,
              smooth: Smoothing, method: str, layer: str, name: Callable[[int], str],
-             guided: attribution.Attribution | None = None, lifted: deeplift.DeepLift | None = None,
-             shap: gradient_shap.GradientShap | None = None) -> None:
+             guided: attribution.Attribution | None = None, beside: beside_ig.Beside = beside_ig.Beside()) -> None:
     """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do,
     with the settings that made them (``settings``: JSON). The class activation map is named by its ``method``:
     grad_cam, grad_cam_pp, xgrad_cam, hires_cam...; ``guided``, its product with guided backprop: guided_grad_cam...;
-    ``lifted`` and ``shap``, DeepLIFT's and GradientSHAP's where the page shows them."""
+    ``beside``, DeepLIFT's, GradientSHAP's and the squares' Shapley values where the page shows them."""
+    lifted, shap, squares = beside
     named = method.replace("cam", "_cam").replace("pp", "_pp")
     maps = {"image": image, smooth.method: gradient.raw,
             **({named: cam.raw, f"{named}_at_image_size": cam.heat} if cam is not None else {}),
             **({f"{smooth.method}_{named}": guided.raw} if guided is not None else {}), "occlusion": occ.raw,
             "integrated_gradients": ig.raw, **({"deeplift": lifted.raw} if lifted is not None else {}),
-            **({"gradient_shap": shap.raw} if shap is not None else {})}
+            **({"gradient_shap": shap.raw} if shap is not None else {}),
+            **({"shapley_squares": squares.values.view(squares.grid, squares.grid)} if squares is not None else {})}
     settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
                 "class": gradient.target, "class_name": name(gradient.target),
                 "predicted": int(gradient.probabilities.argmax()),
@@ -139,7 +138,10 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule},
                 "deeplift": {"baseline": lifted.baseline, "rule": "rescale"} if lifted is not None else None,
                 "gradient_shap": {"draws": shap.samples, "baselines": shap.source,
-                                  "baseline_count": shap.baselines, "seed": 0} if shap is not None else None}
+                                  "baseline_count": shap.baselines, "seed": 0} if shap is not None else None,
+                "shapley_squares": {"grid": squares.grid, "baseline": squares.baseline, "images_read":
+                                    squares.coalitions, "exact": squares.exact, "seed": 0} if squares is not None
+                else None}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",
                        key="why_npz", icon=":material/download:",
@@ -147,5 +149,6 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                             "the class activation map at its layer's size and at the image's as drawn (scaled to "
                             "0..1, each value at its unit's field centre), with guided backprop the gradient times "
                             "that (C, H, W), occlusion's score drop (H, W), integrated gradients (C, H, W), "
-                            "DeepLIFT's and GradientSHAP's where shown (C, H, W); and `settings`, a JSON text of "
+                            "DeepLIFT's and GradientSHAP's where shown (C, H, W), the squares' Shapley values "
+                            "(rows, columns of squares); and `settings`, a JSON text of "
                             "the model, class and settings that made them. Read them with numpy.load.")

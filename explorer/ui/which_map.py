@@ -8,7 +8,7 @@ import hashlib
 import streamlit as st
 import torch
 
-from explorer import attribution, deeplift, explain_figures, faithfulness, gradient_shap, labels
+from explorer import attribution, deeplift, explain_figures, faithfulness, gradient_shap, labels, shapley
 from explorer.ui import charts, explanations, layout, memo, state
 from explorer.ui.model_input import Network
 
@@ -28,7 +28,8 @@ def settings() -> list[state.Setting]:
 
 def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tensor]:
     """Each map's ranking of the pixels (H, W), higher first: occlusion's score drop and the attributions of
-    integrated gradients, DeepLIFT and GradientSHAP summed over the channels rank evidence for the class first;
+    integrated gradients, DeepLIFT and GradientSHAP summed over the channels, and the squares' Shapley values per
+    pixel, rank evidence for the class first;
     saliency and a class activation map rank by their heat."""
     ranked = {}
     for name, result in maps.items():
@@ -36,11 +37,14 @@ def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tens
             ranked[name] = result.raw
         elif isinstance(result, (attribution.IntegratedGradients, deeplift.DeepLift, gradient_shap.GradientShap)):
             ranked[name] = result.raw.sum(0)
+        elif isinstance(result, shapley.RegionShapley):  # each pixel its square's value per pixel
+            ranked[name] = result.raw
         else:
             ranked[name] = result.heat
     return ranked
 
 
+BESIDE_TITLES = ("DeepLIFT", "GradientSHAP", "Shapley values")  # beside_ig.Beside's maps, in its order
 TIE = 0.02  # areas closer than this are read as equal: the curves move in steps of 5% of the pixels
 UNSURE = 0.05  # below this probability of the class at the start, deletion has nothing to take away
 
@@ -108,15 +112,14 @@ def _areas(curve: str, areas: list[float], random: float) -> str:
 def page_maps(gradient: attribution.Attribution, cam: attribution.Attribution | None, cam_title: str,
               occ: attribution.Occlusion, ig: attribution.IntegratedGradients,
               more: dict[str, attribution.Attribution] | None = None,
-              lifted: deeplift.DeepLift | None = None,
-              shap: gradient_shap.GradientShap | None = None) -> dict[str, attribution.Attribution]:
+              beside: tuple[attribution.Attribution | None, ...] = ()) -> dict[str, attribution.Attribution]:
     """The page's maps by their titles: saliency (or SmoothGrad, guided...), the class activation map where the
-    model has one, ``more`` (Guided Grad-CAM), occlusion, integrated gradients, and DeepLIFT and GradientSHAP where
-    they are shown."""
+    model has one, ``more`` (Guided Grad-CAM), occlusion, integrated gradients, and ``beside`` them (DeepLIFT,
+    GradientSHAP, the squares' Shapley values) where they are shown."""
+    shown = dict(zip(BESIDE_TITLES, beside))
     return {explanations.GRADIENT_TITLES.get(gradient.method, "Saliency"): gradient,
             **({cam_title: cam} if cam is not None else {}), **(more or {}), "Occlusion": occ,
-            "Integrated gradients": ig, **({"DeepLIFT": lifted} if lifted is not None else {}),
-            **({"GradientSHAP": shap} if shap is not None else {})}
+            "Integrated gradients": ig, **{title: result for title, result in shown.items() if result is not None}}
 
 
 def _digest(ranked: dict[str, torch.Tensor]) -> str:
