@@ -12,6 +12,9 @@ each ReLU's rule swapped (a traced copy of the network, as :func:`explorer.attri
 - ``guided``: ``relu(g) * (x > 0)``, Captum's ``GuidedBackprop``;
 - ``gradient``: ``g * (x > 0)``, the unit's plain gradient (Captum's ``Saliency`` without the magnitude).
 
+Captum's two hook ``nn.ReLU`` modules only, so they miss a network's ``F.relu`` calls (GoogLeNet's); the swap here
+rewrites those too, so there the projections are the rules' and Captum's are not.
+
 Zeiler & Fergus start from the activation's value, not 1; that only scales each picture, which is drawn on its
 own scale. A unit sees only its receptive field, so a projection is zero outside it (the tests check), and at a
 first convolution (nothing between it and the pixels) each of the three is that channel's filter, in place.

@@ -56,8 +56,8 @@ with view, layout.guard("finding the top activations"):
     other = layout.toggle(a, "The other side too", key="ta_other", help="Under the channel's 9, the 9 of the other "
                           "side: what drives it most and least on one screen, as Distill's feature pages show them.")
     projected = layout.toggle(a, "Projected back", key="ta_proj", help="Beside the patches, each strongest unit "
-                              "passed back down to the pixels alone, as Zeiler & Fergus show their top 9: what in the "
-                              "patch the unit answers to.")
+                              "(each lowest, with Lowest 9) passed back down to the pixels alone, as Zeiler & Fergus "
+                              "show their top 9: what in the patch the unit answers to.")
     if projected:
         a.selectbox("Projected by", deconvnet.RULES, key="ta_projby", format_func=RULE_LABELS.get,
                     help="How each ReLU passes the signal back: the deconvnet keeps what comes back above 0, the "
@@ -114,7 +114,7 @@ with view, layout.guard("showing the channel"):
         side, opposite = "top" if low else "lowest", image_sets.top9(network, layer.name, images_set, lowest=not low)
         st.markdown(f"**The other side: its {side} {opposite.k}**")
         image_sets.draw_top9(network, opposite, images_set, channel, (f"Its {side} {opposite.k}, whole", patches),
-                             "ta_other", lowest=not low, projected=rule)
+                             "ta_other", lowest=not low, projected=rule, explained=False)
     if isinstance(layer.module, torch.nn.Conv2d):
         maps, most = layer.module.in_channels, 16  # the figure draws at most 16 input maps
         shown_maps = f"{maps} input {labels.plural(maps, 'map')}"

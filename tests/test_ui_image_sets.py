@@ -78,3 +78,32 @@ def test_a_folder_of_the_same_pictures_under_other_names_reads_out_its_own_names
     assert any("alice_medical_record" in note for note in notes)
     _, notes = image_sets._read_folder(image_sets.folder_digest(theirs), theirs, spec.name, 10, spec)
     assert notes and not any("fa/" in note for note in notes) and any("fb/z1.png" in note for note in notes)
+
+
+def test_tile_numbers_stay_short_in_a_narrow_grid():
+    from explorer.ui import image_sets
+
+    assert image_sets.tile_numbers([7.774, 7.5, 7.224]) == ["7.774", "7.500", "7.224"]
+    assert image_sets.tile_numbers([2.833e-8, 1e-9]) == ["2.83e-08", "1e-09"]
+    assert image_sets.tile_numbers([0.0, 0.0]) == ["0.000", "0.000"]
+
+
+@pytest.mark.parametrize(("rule", "lowest", "values", "largest", "said"), [
+    ("deconvnet", False, [3.0, 2.0], [0.5, 0.4], "Grey is 0, lighter above it"),
+    ("deconvnet", True, [0.0, 0.0], [0.0, 0.0], "Nothing comes back: read after a ReLU, a unit sends -1"),
+    ("guided", True, [0.001, 0.0], [0.0, 0.0], "Nothing comes back: read after a ReLU"),
+    ("gradient", True, [0.001, 0.0], [0.2, 0.0], "1 tile stays grey: its unit is 0, and a ReLU passes nothing back"),
+    ("deconvnet", False, [0.0, 0.0], [0.2, 0.1], "These units are all 0, yet drawn"),
+    ("deconvnet", False, [0.0, 1.0], [0.2, 0.1], "1 of these units is 0, yet drawn"),
+    ("guided", False, [0.0, 0.0], [0.0, 0.0], "2 tiles stay grey: their units are 0"),
+    ("guided", False, [1.0, 2.0], [0.0, 0.3], "1 tile stays grey: nothing comes back from that unit"),
+])
+def test_the_projections_caption_says_why_a_tile_is_blank_or_a_silent_unit_drawn(rule, lowest, values, largest, said):
+    from explorer.ui import image_sets
+
+    words = image_sets.projection_words(rule, lowest, values, largest)
+    assert said in words and words.startswith(image_sets.PROJECTED_ABOUT[rule])
+    assert ("goes back from -1" in words) == lowest
+    assert ("Grey is 0" in words) == any(largest)
+    assert not image_sets.projection_words(rule, lowest, values, largest, explained=False).startswith(
+        image_sets.PROJECTED_ABOUT[rule])

@@ -22,11 +22,11 @@ PROJECTED_TITLES = {"deconvnet": "Deconvnet projections", "guided": "Guided proj
 PROJECTED_ABOUT = {
     "deconvnet": "Zeiler & Fergus's deconvnet: the unit alone passed back down, through each max pool to where its "
                  "maximum came from, each ReLU keeping what comes back above 0, each convolution's filters transposed. "
-                 "Past which unit it is, the image enters only through the max pools' choices.",
+                 "Apart from which unit it starts from, the image enters only through the max pools' choices.",
     "guided": "Guided backpropagation (Springenberg et al.): as the deconvnet, but each ReLU also passes only where "
               "its input was above 0: what the unit used of this image.",
-    "gradient": "The unit's gradient: each ReLU passes only where its input was above 0, whatever comes back, so "
-                "signals of both signs cancel and the picture is noisier.",
+    "gradient": "The unit's gradient: each ReLU passes only where its input was above 0, and what comes back keeps "
+                "both signs: how a small change of each pixel would move the unit.",
 }
 SOURCES = ("shapes", "mnist", "fashion-mnist", "cifar10", "zip", "folder")
 LABELS = {"shapes": "Built-in shapes (works offline)", "mnist": "MNIST test set",
@@ -194,18 +194,20 @@ def _unzip(digest: str, _raw: bytes, name: str, model: str, count: int,
 
 
 def draw_top9(network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
-              titles: tuple[str, str], key: str, lowest: bool = False, projected: str | None = None) -> None:
+              titles: tuple[str, str], key: str, lowest: bool = False, projected: str | None = None,
+              explained: bool = True) -> None:
     """A channel's top images, whole (with their activations) and as the receptive-field patches they show it,
     side by side (one above the other in a narrow window); charts keyed ``<key>_top9`` and ``<key>_patches``, named
     with the channel, layer and model (their titles alone are alike for every channel). ``projected``: a rule of
-    :mod:`explorer.deconvnet`, whose projection of each unit onto its patch is drawn beside (``<key>_projected``)."""
+    :mod:`explorer.deconvnet`, whose projection of each unit onto its patch is drawn beside (``<key>_projected``),
+    its caption naming the rule unless ``explained`` above."""
     width = THREE_PX if projected else TOP9_PX
     whole, patched, *beside = layout.cells(3 if projected else 2, width)
     about = f"channel {channel} of {result.layer}{' at its lowest' if lowest else ''}, {network.spec.title}, " \
             f"{images_set.about}"
     chosen = [images_set.images[i].float() / 255 for i in result.indices[channel].tolist()]
     boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
-    charts.show(whole, mosaic.images_figure(chosen, list(labels.alike(*result.values[channel].tolist())), titles[0],
+    charts.show(whole, mosaic.images_figure(chosen, tile_numbers(result.values[channel].tolist()), titles[0],
                                             cols=3, side=96, width_px=width, boxes=boxes, ink=layout.ink()),
                 key=f"{key}_top9", name=f"{titles[0]}: {about}")
     crops = top_activations.patches(result, images_set.images, network.model, images_set.size, channel)
@@ -224,32 +226,65 @@ def draw_top9(network, result: top_activations.TopActivations, images_set: Image
     unit = "lowest" if lowest else "strongest"
     patched.caption(f"Under each patch: its size in pixels, the part of the image that {unit} unit sees.")
     if projected:
-        _draw_projections(beside[0], network, result, images_set, channel, projected, lowest, about, key, width)
+        largest = _draw_projections(beside[0], network, result, images_set, channel, projected, lowest, about, key,
+                                    width)
+        st.caption(projection_words(projected, lowest, result.values[channel].tolist(), largest, explained))
 
 
 def _draw_projections(where, network, result: top_activations.TopActivations, images_set: ImageSet, channel: int,
-                      rule: str, lowest: bool, about: str, key: str, width: int) -> None:
+                      rule: str, lowest: bool, about: str, key: str, width: int) -> list[float]:
     """Each top image's unit projected back onto its patch by ``rule`` (Zeiler & Fergus's figures), each drawn on
-    its own scale: grey is 0."""
+    its own scale (grey is 0); each projection's largest magnitude."""
     images = images_set.images[result.indices[channel]]
-    projections = memo.computed(
+    projections = memo.computed(  # the 9 in one batch: three batches of 3 took twice as long (ResNet18, 2 cores)
         "projections", (network.key, result.layer, images_set.data_id, channel, lowest, rule),
         lambda report: deconvnet.project(network.model, result.layer, images, channel, result.positions[channel],
-                                         rule=rule, sign=-1.0 if lowest else 1.0, batch=3, progress=report),
-        lambda done, total: f"Projecting unit {done} of {total} back onto the pixels", keep=32)
+                                         rule=rule, sign=-1.0 if lowest else 1.0, progress=report),
+        lambda done, total: memo.counted("Projecting the units back onto the pixels", done, total, "units"), keep=32)
     boxes = top_activations.patch_boxes(result, network.model, images_set.size, channel)
     crops = [deconvnet.picture(p[:, top:bottom, left:right])
              for p, (top, left, bottom, right) in zip(projections, boxes)]
     title = PROJECTED_TITLES[rule]
     largest = projections.flatten(1).abs().amax(1).tolist()
-    charts.show(where, mosaic.images_figure(crops, list(labels.alike(*largest)), title, cols=3, side=96,
-                                            width_px=width, ink=layout.ink()),
+    charts.show(where, mosaic.images_figure(crops, tile_numbers(largest), title, cols=3, side=96, width_px=width,
+                                            ink=layout.ink()),
                 key=f"{key}_projected", name=f"{title}: {about}")
-    nothing = not any(largest)
-    where.caption("Nothing comes back: these units are 0, after a ReLU, which passes nothing back down from them."
-                  + (" The layer before the ReLU has lowest units to project." if lowest else "") if nothing else
-                  f"{PROJECTED_ABOUT[rule]} Grey is 0; each is drawn on its own scale, "
-                  "up to the value under it.")
+    return largest
+
+
+def tile_numbers(values: list[float]) -> list[str]:
+    """Numbers under a grid's tiles, short enough for a narrow grid: with the same decimals where the largest is
+    between 0.01 and 10,000, else in three significant digits (2.83e-08, not 0.00000002833)."""
+    largest = max((abs(v) for v in values), default=0.0)
+    return list(labels.alike(*values)) if largest == 0 or 0.01 <= largest < 1e4 else [f"{v:.3g}" for v in values]
+
+
+def projection_words(rule: str, lowest: bool, values: list[float], largest: list[float], explained: bool = True) -> str:
+    """The projections' caption: the rule (where ``explained``), the sign a lowest unit goes back with, and why
+    tiles are blank (``largest``: each projection's largest magnitude) or drawn for units at 0 (``values``: the
+    units' activations)."""
+    words = [PROJECTED_ABOUT[rule]] if explained else []
+    if lowest:
+        words.append("A lowest unit goes back from -1: what drives it down.")
+    blank, dead = sum(v == 0 for v in largest), sum(v == 0 for v in values)
+    if blank == len(largest) and lowest and rule != "gradient":
+        words.append("Nothing comes back: read after a ReLU, a unit sends -1 into that ReLU, whose rule here passes "
+                     "back only what is above 0. The gradient, or the layer before the ReLU, shows what drives it "
+                     "down.")
+    elif dead and rule == "deconvnet":
+        words.append(("These units are all" if dead == len(values) else f"{dead} of these units "
+                      + ("is" if dead == 1 else "are")) + " 0, yet drawn: the deconvnet's ReLUs never ask what went "
+                     "in, so it projects a silent unit as any other.")
+    elif blank:
+        one = blank == 1
+        words.append(f"{blank} {labels.plural(blank, 'tile')} {'stays' if one else 'stay'} grey: "
+                     + (f"{'its unit is' if one else 'their units are'} 0, and a ReLU passes nothing back from 0."
+                        if blank <= dead else f"nothing comes back from {'that unit' if one else 'those units'}: "
+                                              "every way back crosses a ReLU that was off."))
+    if blank < len(largest):
+        words.append("Grey is 0, lighter above it and darker below (in colour, each colour channel); each tile on its "
+                     "own scale, black or white at the largest magnitude, the number under it.")
+    return " ".join(words)
 
 
 def top9(network, layer: str, images_set: ImageSet, lowest: bool = False) -> top_activations.TopActivations:

@@ -2,8 +2,8 @@
 
 import torch
 
-from explorer import deconvnet, labels
-from explorer.ui import memo
+from explorer import deconvnet
+from explorer.ui import image_sets, memo
 
 from tests.apptest import app, figures, no_crash, text, warnings
 
@@ -38,7 +38,7 @@ def test_each_top_unit_projected_back_beside_its_patch(monkeypatch):
     assert len(call["images"]) == 9 and call["units"].shape == (9, 2)
     # under each tile the largest value of its projection, the scale it is drawn on
     shown = [a["text"] for a in figures(at)[3]["layout"]["annotations"]]
-    assert shown == list(labels.alike(*call["out"].flatten(1).abs().amax(1).tolist()))
+    assert shown == image_sets.tile_numbers(call["out"].flatten(1).abs().amax(1).tolist())
     assert "Zeiler & Fergus's deconvnet" in text(at) and "Nothing comes back" not in text(at)
 
 
@@ -66,8 +66,8 @@ def test_the_lowest_units_go_back_with_their_sign_and_after_a_relu_nothing_does(
     at = app(PAGE, proj="1", low="1", **{**SHAPES, "layer": "relu2"})
     no_crash(at)
     assert calls[-1]["out"].abs().max() == 0
-    assert "Nothing comes back: these units are 0, after a ReLU" in text(at)
-    assert "The layer before the ReLU has lowest units to project." in text(at)
+    assert "Nothing comes back: read after a ReLU, a unit sends -1 into that ReLU" in text(at)
+    assert "A lowest unit goes back from -1: what drives it down." in text(at)
 
 
 def test_the_other_side_is_projected_too_with_its_own_sign(monkeypatch):
@@ -77,6 +77,7 @@ def test_the_other_side_is_projected_too_with_its_own_sign(monkeypatch):
     projected = [c.proto.alt for c in at.get("plotly_chart") if c.proto.alt.split(":")[0].endswith(" projections")]
     assert len(projected) == 2 and "at its lowest" in projected[1] and "at its lowest" not in projected[0]
     assert [c["sign"] for c in calls] == [1.0, -1.0]
+    assert text(at).count("Zeiler & Fergus's deconvnet") == 1  # the other side's caption does not say it again
 
 
 def test_an_unknown_rule_in_a_link_is_named_and_the_deconvnet_drawn():
