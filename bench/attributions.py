@@ -2,13 +2,15 @@
 
 Prints one JSON line (and writes bench/results/attributions.json):
 ``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..,
-"deeplift": .., "gradient_shap": .., "shapley_squares": .., "deletion_insertion": .., "deconvnet_top9": ..},
+"deeplift": .., "gradient_shap": .., "shapley_squares": .., "deletion_insertion": .., "road": ..,
+"deconvnet_top9": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
 moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black (one pass of the image and
 its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of 3x3 squares (all 512
-coalitions, one image each), deletion and insertion curves of four maps
-(``deletion_insertion``), and the Top activations page's projections of a channel's top 9 back onto the pixels
+coalitions, one image each), deletion and insertion curves of four maps (``deletion_insertion``; ``road``: the
+pixels taken away filled from their neighbours), and the Top activations page's projections of a channel's top 9
+back onto the pixels
 (``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in batches of 3 as the page sends them).
 LeNet-5 with its shipped weights on the sample digit; ResNet18 with random weights on a 224x224 random image
 (offline). The median of 3 runs after a warm-up. Imports only explorer modules free of streamlit, so it runs
@@ -58,6 +60,8 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         # Which map is right: deletion and insertion of four maps and a random order, 21 images each way
         "deletion_insertion": lambda: faithfulness.compare(model, image, 0, {m: torch.rand(image.shape[-2:])
                                                                             for m in ("a", "b", "c", "d")}),
+        "road": lambda: faithfulness.compare(model, image, 0, {m: torch.rand(image.shape[-2:]) for m in "abcd"},
+                                             removal="road"),
         "deconvnet_top9": lambda: deconvnet.project(model, layer, nine, 0, centres, batch=3),
     }
     result = {}

@@ -266,7 +266,9 @@ def faithfulness_figure(curves: Curves, insertion: bool, name: str, height: int 
             line=dict(color=colour, dash="dash" if yardstick else "solid", width=1.5 if yardstick else 2.5),
             hovertemplate=f"{method}<br>%{{x:.0f}}% of the pixels: %{{y:.1%}}<extra></extra>"))
     what, better = ("put back", "higher") if insertion else ("taken away", "lower")
-    fig.update_layout(title=f"{'Insertion' if insertion else 'Deletion'}: area {better} is better", height=height,
+    title = (f"ROAD {'insertion' if insertion else 'deletion'}: {better} is better" if curves.removal == "road"
+             else f"{'Insertion' if insertion else 'Deletion'}: area {better} is better")  # each fits half a view
+    fig.update_layout(title=title, height=height,
                       margin=MARGIN, legend=dict(orientation="h", y=-0.2, yanchor="top"),  # a line each map
                       xaxis=dict(title=f"pixels {what}", ticksuffix="%", range=[0, 100], tickvals=[0, 25, 50, 75, 100]),
                       yaxis=dict(title=_two_lines(f"probability of {name}", 24), tickformat=".0%", range=[0, 1.02]))

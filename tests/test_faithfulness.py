@@ -72,12 +72,35 @@ def test_the_progress_counts_each_order():
     assert seen == [(0, 2), (1, 2), (2, 2)]
 
 
+def test_road_fills_what_it_takes_away_from_the_neighbours_and_still_ranks_the_right_map_first():
+    model = Corner()
+    image = torch.zeros(1, 8, 8)
+    image[:, :4, :4] = 1.0
+    right = torch.zeros(8, 8)
+    right[:4, :4] = 1.0
+    order = faithfulness.ranking(right)
+    taken = faithfulness.road_images(image, order, steps=4)
+    assert taken.shape == (5, 1, 8, 8) and torch.equal(taken[0], image)
+    # a quarter taken (the corner's 16 pixels): filled from the black around them, the corner is near black
+    assert float(taken[1, :, :4, :4].mean()) < 0.1 and torch.equal(taken[1, :, 4:, :], image[:, 4:, :])
+    kept = faithfulness.road_images(image, order, steps=4, insertion=True)
+    assert torch.equal(kept[-1], image) and torch.equal(kept[1, :, :4, :4], image[:, :4, :4])
+    assert float(kept[0].mean()) == pytest.approx(0.25, abs=0.01)  # nothing kept: the mean colour, and noise
+    curves = faithfulness.compare(model, image, 0, {"right": right, "wrong": 1.0 - right}, removal="road")
+    assert curves.removal == "road"
+    assert curves.deletion_area("right") < curves.deletion_area(faithfulness.RANDOM) < curves.deletion_area("wrong")
+    assert curves.insertion_area("right") > curves.insertion_area(faithfulness.RANDOM)
+    with pytest.raises(ValueError, match="removal 'grey' is none of mean, road"):
+        faithfulness.compare(model, image, 0, {}, removal="grey")
+
+
 @pytest.mark.gpu
-def test_the_curves_on_the_gpu_equal_the_cpus():
+@pytest.mark.parametrize("removal", faithfulness.REMOVALS)
+def test_the_curves_on_the_gpu_equal_the_cpus(removal: str):
     model, image = Corner(), torch.rand(1, 8, 8)
     maps = {"a": torch.rand(8, 8)}
-    on_cpu = faithfulness.compare(model, image, 0, maps)
-    on_gpu = faithfulness.compare(model.cuda(), image, 0, maps)
+    on_cpu = faithfulness.compare(model, image, 0, maps, removal=removal)
+    on_gpu = faithfulness.compare(model.cuda(), image, 0, maps, removal=removal)
     for name in on_cpu.deletion:
         assert torch.allclose(on_cpu.deletion[name], on_gpu.deletion[name], atol=1e-5)
         assert torch.allclose(on_cpu.insertion[name], on_gpu.insertion[name], atol=1e-5)

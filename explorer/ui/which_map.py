@@ -1,5 +1,5 @@
 """Why this prediction's "Which map is right?": the page's maps compared by deletion and insertion (Petsiuk et al.
-2018), against a random order of the pixels."""
+2018), the pixels taken away greyed out or filled from their neighbours (ROAD), against a random order of them."""
 
 from __future__ import annotations
 
@@ -20,10 +20,18 @@ INTRO = (
     "area. A random order is the yardstick (Petsiuk et al. 2018). The curves compare maps on this image; they read "
     "the network on half-grey images unlike any it trained on, so a map can win here and still mislead."
 )
+REMOVAL_NAMES = {"mean": "Greyed out (RISE)", "road": "Filled from their neighbours (ROAD)"}
+ROAD_NOTE = (
+    "ROAD (Rong et al. 2022, as pytorch-grad-cam offers it): each pixel taken away is filled with the weighted mean "
+    "of its 8 neighbours, plus a little noise, so no grey shape tells the network where pixels went. Deletion "
+    "fills the pixels a map ranks first; insertion keeps them and fills the rest (with none kept, the image's mean "
+    "colour). A map that wins with its pixels greyed out but not here may have won on the grey's outline."
+)
 
 
 def settings() -> list[state.Setting]:
-    return [state.Setting("why_faith", "faith", False, state.boolean, state.dump_bool)]  # the fold open
+    return [state.Setting("why_faith", "faith", False, state.boolean, state.dump_bool),  # the fold open
+            state.Setting("why_faith_by", "faithby", "mean", state.choice(faithfulness.REMOVALS))]
 
 
 def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tensor]:
@@ -139,13 +147,18 @@ def draw(network: Network, digest: str, image: torch.Tensor, maps: dict[str, att
         if not st.session_state.why_faith:
             return
         st.markdown(INTRO)
+        removal = st.segmented_control("Pixels taken away are", faithfulness.REMOVALS, key="why_faith_by",
+                                       format_func=REMOVAL_NAMES.get, required=True)
+        if removal == "road":
+            st.caption(ROAD_NOTE)
         if not network.pretrained:
             st.info("This network has random weights: its maps, and these curves, show no learned evidence. Switch "
                     "on its trained weights to compare the maps.")
         target, ranked = next(iter(maps.values())).target, importance(maps)
         curves = memo.computed(
-            "why_faith", (network.key, digest, target, _digest(ranked)),
-            lambda report: faithfulness.compare(network.model, image, target, ranked, progress=report),
+            "why_faith", (network.key, digest, target, _digest(ranked), removal),
+            lambda report: faithfulness.compare(network.model, image, target, ranked, progress=report,
+                                                removal=removal),
             lambda done, total: memo.counted("Deleting and inserting pixels", done, total, "orders"))
         for cell, insertion in zip(layout.flow(2, layout.LARGE_PICTURE_PX, "why_faith_curves"), (False, True)):
             charts.show(cell, explain_figures.faithfulness_figure(curves, insertion, name),
