@@ -10,8 +10,7 @@ moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from b
 its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of 3x3 squares (all 512
 coalitions, one image each), deletion and insertion curves of four maps (``deletion_insertion``; ``road``: the
 pixels taken away filled from their neighbours), and the Top activations page's projections of a channel's top 9
-back onto the pixels
-(``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in batches of 3 as the page sends them).
+back onto the pixels (``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in one batch).
 LeNet-5 with its shipped weights on the sample digit; ResNet18 with random weights on a 224x224 random image
 (offline). The median of 3 runs after a warm-up. Imports only explorer modules free of streamlit, so it runs
 wherever torch does.
@@ -62,7 +61,7 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
                                                                             for m in ("a", "b", "c", "d")}),
         "road": lambda: faithfulness.compare(model, image, 0, {m: torch.rand(image.shape[-2:]) for m in "abcd"},
                                              removal="road"),
-        "deconvnet_top9": lambda: deconvnet.project(model, layer, nine, 0, centres, batch=3),
+        "deconvnet_top9": lambda: deconvnet.project(model, layer, nine, 0, centres),
     }
     result = {}
     for method, compute in methods.items():
