@@ -39,8 +39,10 @@ class RegionShapley(attribution.Attribution):
     grid: int  # squares per side
     baseline: str  # what stands in for a square left out: one of attribution.BASELINES
     baseline_score: float  # v(none): the class score of the baseline
-    coalitions: int  # how many coalitions were read
+    coalitions: int  # how many images were read: the distinct coalitions
     exact: bool  # all of them (else KernelSHAP's estimate)
+    draws: int  # the coalitions enumerated (exact: 2 ** players) or drawn, the empty and the full one included
+    players: int  # the squares that differ from the baseline: the others' values are 0
 
     @property
     def square_map(self) -> torch.Tensor:
@@ -50,7 +52,7 @@ class RegionShapley(attribution.Attribution):
 
 def regions(size: tuple[int, int], grid: int) -> torch.Tensor:
     """(H, W) int64: each pixel's square of a ``grid`` x ``grid`` cut, numbered row by row; the squares' sides differ
-    by at most a pixel (a 28 px digit in 3: 9, 9 and 10 px)."""
+    by at most a pixel (a 28 px digit in 3: 10, 9 and 9 px)."""
     height, width = size
     if not 1 <= grid <= min(height, width):
         raise ValueError(f"a {height}x{width} image cannot be cut into {grid}x{grid} squares")
@@ -107,37 +109,61 @@ def region_shapley(model: nn.Module, image: torch.Tensor, target: int | None = N
                    progress: Progress | None = None) -> RegionShapley:
     """The Shapley values of ``image``'s (C, H, W) ``grid`` x ``grid`` squares for class ``target`` (default: the
     predicted one), a square left out replaced by ``baseline``: exact where ``coalitions`` reaches ``2 ** n``, else
-    KernelSHAP from ``coalitions`` of them; ``progress(read, in all)`` after each batch."""
+    KernelSHAP from ``coalitions`` draws; ``progress(read, in all)`` after each batch of images.
+
+    A square equal to the baseline changes nothing whether kept or not: it is no player (its value is 0, as the
+    ``shap`` package leaves such features out), so ``n`` counts the others. A coalition drawn twice is read once.
+    """
     device = inspect.device_of(model)
     x = image.detach().to(device)
     cut = regions(tuple(x.shape[-2:]), grid)
-    n = grid * grid
-    exact = 2 ** n <= coalitions
-    players = cut.to(device)
     start = attribution.baseline_image(x, baseline)
+    squares = grid * grid
+    players = player_squares(x, start, cut)
+    n = len(players)
     with torch.no_grad():
         logits = model(x[None]).float()
     target = attribution.chosen_class(logits, target)
+    exact = 2 ** n <= coalitions
     if exact:
         z = ((torch.arange(2 ** n)[:, None] >> torch.arange(n)) & 1).bool()
-    else:
+    else:  # the empty and the full coalition first: the constraint's ends
         z = torch.cat([torch.zeros(1, n, dtype=torch.bool), torch.ones(1, n, dtype=torch.bool),
                        kernel_coalitions(n, coalitions - 2 - coalitions % 2)])
-    size, scores = batch or attribution.per_pass(x, 512), []
+    distinct, back = (torch.unique(z.to(torch.uint8), dim=0, return_inverse=True) if n else  # no player: one image
+                      (z.to(torch.uint8), torch.zeros(len(z), dtype=torch.long)))
+    v = _scores(model, x, start, target, distinct.bool(), players, cut, batch or attribution.per_pass(x, 512),
+                progress)[back]
+    empty, full = float(v[0]), float(v[-1] if exact else v[1])
+    values = torch.zeros(squares, dtype=torch.float64)
+    if n:
+        values[players] = exact_values(v, n) if exact else kernel_values(z[2:], v[2:], empty, full)
+    areas = torch.bincount(cut.flatten(), minlength=squares).double()
+    return RegionShapley(attribution.signed_scaled(values.float()[cut]), (values / areas)[cut].float(), target,
+                         float(logits[0, target]), torch.softmax(logits[0], 0).cpu(), values, cut, grid, baseline,
+                         empty, len(distinct), exact, len(z), n)
+
+
+def player_squares(image: torch.Tensor, start: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
+    """The squares of ``cut`` where ``image`` differs from ``start`` (its baseline): the game's players."""
+    return torch.nonzero(per_square((image != start).any(0).cpu().double(), cut) > 0).flatten()
+
+
+def _scores(model: nn.Module, x: torch.Tensor, start: torch.Tensor, target: int, z: torch.Tensor,
+            players: torch.Tensor, cut: torch.Tensor, size: int, progress: Progress | None) -> torch.Tensor:
+    """(m,) float64: the class score of each coalition ``z`` (m, n players): ``x`` where a player's square is kept,
+    ``start`` elsewhere, ``size`` images at a time."""
+    every = torch.ones(len(cut.unique()), dtype=torch.bool)  # squares that are no player are kept: they equal start
+    scores = []
     with torch.no_grad():
         for first in range(0, len(z), size):
-            kept = z[first:first + size].to(device)[:, players]  # (B, H, W): each pixel kept where its square is
-            images = torch.where(kept[:, None], x, start)
-            scores.append(model(images)[:, target].double().cpu())
+            part = every.repeat(len(z[first:first + size]), 1)
+            part[:, players] = z[first:first + size]
+            kept = part.to(x.device)[:, cut.to(x.device)]  # (B, H, W): each pixel kept where its square is
+            scores.append(model(torch.where(kept[:, None], x, start))[:, target].double().cpu())
             if progress is not None:
                 progress(min(first + size, len(z)), len(z))
-    v = torch.cat(scores)
-    empty, full = (float(v[0]), float(v[-1])) if exact else (float(v[0]), float(v[1]))
-    values = exact_values(v, n) if exact else kernel_values(z[2:], v[2:], empty, full)
-    areas = torch.bincount(cut.flatten(), minlength=n).double()
-    raw = (values / areas)[cut].float()
-    return RegionShapley(attribution.signed_scaled(values.float()[cut]), raw, target, float(logits[0, target]),
-                         torch.softmax(logits[0], 0).cpu(), values, cut, grid, baseline, empty, len(z), exact)
+    return torch.cat(scores)
 
 
 def per_square(values: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
@@ -148,9 +174,17 @@ def per_square(values: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Spearman's rank correlation of two signed vectors (ties ranked by place); 0 where either has no spread."""
-    ranks = [x.argsort().argsort().double() for x in (a, b)]
-    if len(a) < 2 or any(float(x.std()) == 0 for x in (a, b)):
+    """Spearman's rank correlation of two signed vectors, ties given their average rank, over the places where
+    either is not 0 (where both are, they agree whatever the method); 0 where either has no spread."""
+    given = (a != 0) | (b != 0)
+    ranks = [_average_ranks(x[given].double()) for x in (a, b)]
+    if int(given.sum()) < 2 or any(float(r.std()) == 0 for r in ranks):
         return 0.0
     return float(torch.corrcoef(torch.stack(ranks))[0, 1])
 
+
+def _average_ranks(values: torch.Tensor) -> torch.Tensor:
+    """Each value's rank (0 = smallest), equal values sharing the mean of their ranks."""
+    distinct, where, counts = values.unique(return_inverse=True, return_counts=True)
+    first = torch.cumsum(counts, 0) - counts  # each distinct value's first rank
+    return (first + (counts - 1) / 2).double()[where]

@@ -75,7 +75,7 @@ def test_kernel_shap_is_exact_on_a_network_adding_up_its_squares():
     image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(1))
     exact = shapley.region_shapley(model, image, 1, grid=4, coalitions=2 ** 16)
     estimated = shapley.region_shapley(model, image, 1, grid=4, coalitions=256)
-    assert not estimated.exact and estimated.coalitions == 256
+    assert not estimated.exact and estimated.draws == 256 and estimated.coalitions < 256  # a repeat is read once
     torch.testing.assert_close(estimated.values, exact.values, rtol=1e-6, atol=1e-6)
 
 
@@ -95,6 +95,25 @@ def test_a_square_the_network_never_reads_gets_nothing():
 
     result = shapley.region_shapley(TopLeft(), torch.rand(1, 28, 28), 0, grid=2)
     assert result.values[0] > 0 and result.values[1:].abs().max() == 0
+
+
+def test_a_square_equal_to_the_baseline_is_no_player_and_gets_nothing(lenet: nn.Module):
+    digit = torch.zeros(1, 28, 28)
+    digit[:, 3:12, 2:25] = torch.rand(1, 9, 23, generator=torch.Generator().manual_seed(0))  # ink in the top row
+    result = shapley.region_shapley(lenet, digit, 4, grid=4, coalitions=1024)
+    assert result.players == 8 and result.exact and result.coalitions == result.draws == 256  # 2 ** 8, all read
+    assert result.values[8:].abs().max() == 0 and result.values[:8].abs().min() > 0
+    blank = shapley.region_shapley(lenet, torch.zeros(1, 28, 28), 4, grid=3)
+    assert blank.players == 0 and blank.values.abs().max() == 0 and blank.coalitions == 1
+
+
+def test_spearman_ranks_ties_alike_and_leaves_out_places_both_give_nothing():
+    a, b = torch.tensor([0.0, 0.0, 1.0, 2.0, 3.0]), torch.tensor([0.0, 0.0, 1.0, 2.0, 3.0])
+    assert shapley.spearman(a, b) == pytest.approx(1.0)
+    tied = torch.tensor([1.0, 1.0, 2.0, 3.0])
+    assert shapley.spearman(tied, torch.tensor([2.0, 1.0, 3.0, 4.0])) == shapley.spearman(
+        tied, torch.tensor([1.0, 2.0, 3.0, 4.0]))  # the tie's order does not count
+    assert shapley.spearman(torch.tensor([1.0, 2.0]), torch.tensor([5.0, 5.0])) == 0.0
 
 
 def test_the_kernels_coalitions_come_in_complementary_pairs_of_every_size():

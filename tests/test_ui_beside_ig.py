@@ -45,8 +45,10 @@ def _squares(values: list[float], exact: bool = True, baseline: str = "black") -
     grid = int(len(values) ** 0.5)
     cut = shapley.regions((8, 8), grid)
     v = torch.tensor(values, dtype=torch.float64)
+    read = 2 ** len(values) if exact else 200
     return shapley.RegionShapley(v.float()[cut], v.float()[cut], 3, 5.0, torch.ones(10) / 10, v, cut, grid,
-                                 baseline, 5.0 - float(v.sum()), 2 ** len(values) if exact else 256, exact)
+                                 baseline, 5.0 - float(v.sum()), read, exact, read if exact else 256,
+                                 int((v != 0).sum()))
 
 
 def test_the_squares_note_says_how_they_were_read_and_ranks_them_beside_integrated_gradients():
@@ -55,13 +57,14 @@ def test_the_squares_note_says_how_they_were_read_and_ranks_them_beside_integrat
     alike = torch.tensor(values)[cut] / 16  # integrated gradients sharing each square as the Shapley values do
     note = beside_ig.squares_note(_squares(values), _ig(alike[None]))
     assert "exact, from all 16 images" in note and "**5.500** (+6.500 red, -1.000 blue)" in note
-    assert "off by 0.000" in note and "row 1, column 1, +4.000" in note
+    assert "off by 0.000" in note and "rows 0 to 3 and columns 0 to 3: +4.000" in note
     assert "rank the squares alike (Spearman's ρ = 1.00)" in note
     nine = [3.0, 2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, -3.0]
     cut = shapley.regions((8, 8), 3)
     against = torch.tensor(nine[::-1])[cut] / cut.flatten().bincount()[cut]  # integrated gradients ranking them the other way
     note = beside_ig.squares_note(_squares(nine, exact=False), _ig(against[None]))
-    assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 256 of the 512 images" in note
+    assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 256 of the 256 sets of squares" in note
+    assert "each set read once (200 images)" in note and "1 square equal to the baseline gets 0" in note
     assert "rank the squares differently (Spearman's ρ = -1.00)" in note
     other = beside_ig.squares_note(_squares(values, baseline="blurred"), _ig(alike[None]))
     assert "Spearman" not in other  # integrated gradients from another baseline answer another question

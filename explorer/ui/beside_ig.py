@@ -122,14 +122,16 @@ def _draw_squares(network: Network, digest: str, image: torch.Tensor, target: in
                   ig: attribution.IntegratedGradients, name: Callable[[int], str], width_px: int, title_px: int,
                   outliers: float | None) -> shapley.RegionShapley:
     grid, read = int(st.session_state.why_rgrid), int(st.session_state.why_rn)
+    players = len(shapley.player_squares(image, attribution.baseline_image(image, ig.baseline),
+                                         shapley.regions(tuple(image.shape[-2:]), grid)))
     most = max((k for k in COALITIONS if k * image.numel() <= CPU_VALUES), default=COALITIONS[0])
-    if read > most and inspect.device_of(network.model).type == "cpu":
-        st.info(f"On this server's CPU the page reads at most {most:,} images of this size here (about half a "
-                f"minute for a 224 px network), not {read:,}.")
+    if min(read, 2 ** players) > most and inspect.device_of(network.model).type == "cpu":
+        st.info(f"On this server's CPU the page reads at most {most:,} images of this size, not "
+                f"{min(read, 2 ** players):,} (1,024 images of 224 px take about a minute on 2 cores).")
         read = most
     squares = _squares(network, digest, image, target, ig.baseline, grid, read)
     title = explain_figures.named_title("Shapley values", name(squares.target), title_px)
-    charts.show(st, explain_figures.signed_figure(image, squares.square_map, title, "square's value",
+    charts.show(st, explain_figures.signed_figure(image, squares.square_map, title, "value",
                                                   width_px=width_px, outliers=outliers), key="why_fig_squares")
     st.caption(squares_note(squares, ig))
     return squares
@@ -231,19 +233,24 @@ def shap_note(shap: gradient_shap.GradientShap) -> str:
 def squares_note(squares: shapley.RegionShapley, ig: attribution.IntegratedGradients) -> str:
     """The squares' recipe (exact, or KernelSHAP's estimate from how many images), their sum against the score's
     change, the square that matters most, and how integrated gradients from the same baseline share the squares."""
-    grid, n = squares.grid, squares.grid ** 2
+    grid, n, players = squares.grid, squares.grid ** 2, squares.players
     (added, pro, contra), moved = explanations.sums(squares.values[None]), squares.score - squares.baseline_score
+    every = f"2^{players}" if players > 20 else f"{2 ** players:,}"
     how = (f"exact, from all {squares.coalitions:,} images with some of the squares kept" if squares.exact else
-           f"estimated by KernelSHAP (Lundberg & Lee 2017) from {squares.coalitions:,} of the {2 ** n:,} images with "
-           "some squares kept, drawn by the Shapley kernel in pairs (a set of squares and the rest), fitted so that "
-           "the values add up")
-    top = int(squares.values.abs().argmax())
+           f"estimated by KernelSHAP (Lundberg & Lee 2017) from {squares.draws:,} of the {every} sets of squares, "
+           "drawn by the Shapley kernel in pairs (a set and the rest), each set read once "
+           f"({squares.coalitions:,} images), fitted so that the values add up; other draws give another estimate")
+    left_out, top = n - players, int(squares.values.abs().argmax())
+    rows, cols = torch.nonzero(squares.regions == top, as_tuple=True)  # in pixels, as the map's hover counts them
     note = (f"Shapley 1953: your image cut into {grid}x{grid} squares, a square left out replaced by "
             f"{explanations.BASELINE_WORDS[squares.baseline]}. A square's value is what putting it back adds to the "
-            f"class score, averaged over every order of putting the {n} squares back: {how}. The values add up to "
-            f"**{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved {moved:.3f} (off by "
-            f"{abs(added - moved):.3f}). The square that matters most: row {top // grid + 1}, column "
-            f"{top % grid + 1}, {float(squares.values[top]):+.3f}. ")
+            f"class score, averaged over every order of putting the squares back: {how}. "
+            + (f"{left_out} {labels.plural(left_out, 'square')} equal to the baseline "
+               f"{'gets' if left_out == 1 else 'get'} 0: kept or not, nothing changes. " if left_out else "")
+            + f"The values add up to **{added:.3f}** ({pro:+.3f} red, {contra:+.3f} blue); the class score moved "
+            f"{moved:.3f} (off by {abs(added - moved):.3f}). The square that matters most, rows {int(rows.min())} to "
+            f"{int(rows.max())} and columns {int(cols.min())} to {int(cols.max())}: "
+            f"{float(squares.values[top]):+.3f}. ")
     if ig.baseline == squares.baseline and ig.target == squares.target and n >= 4:
         rho = shapley.spearman(shapley.per_square(ig.raw.sum(0), squares.regions), squares.values)
         note += (f"Integrated gradients from the same baseline, added up over each square, rank the squares "

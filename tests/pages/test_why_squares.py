@@ -44,12 +44,14 @@ def test_exact_values_of_nine_squares_add_up_to_the_score_change_and_join_the_cu
     assert saved["settings"]["shapley_squares"] == {"grid": 3, "baseline": "black", "images_read": 512,
                                                     "exact": True, "seed": 0}
     top = int(made.values.abs().argmax())
-    assert f"row {top // 3 + 1}, column {top % 3 + 1}, {float(made.values[top]):+.3f}" in shown
+    rows, cols = (torch.nonzero(made.regions == top)[:, k] for k in (0, 1))
+    assert (f"rows {int(rows.min())} to {int(rows.max())} and columns {int(cols.min())} to {int(cols.max())}: "
+            f"{float(made.values[top]):+.3f}") in shown
     rho = float(re.search(r"rank the squares [a-z ]+ \(Spearman's ρ = ([\d.-]+)\)", shown).group(1))
     ig = attribution.integrated_gradients(model, image).raw.sum(0)
     assert rho == pytest.approx(shapley.spearman(shapley.per_square(ig, made.regions), made.values), abs=0.005)
     squares = next(f for f in figures(at) if f["layout"]["title"]["text"] == "Shapley values, 3")
-    assert squares["data"][-1]["colorbar"]["title"]["text"].startswith("square's")
+    assert squares["data"][-1]["colorbar"]["title"]["text"] == "value"  # on one line: the map as wide as its row's
     deletion = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Deletion"))
     assert [t["name"].split(":")[0] for t in deletion["data"]][-2:] == ["Shapley values", "Random order"]
 
@@ -59,7 +61,7 @@ def test_more_squares_than_images_read_are_estimated_by_kernel_shap_from_the_sam
     no_crash(at)
     shown = text(at)
     assert "Shapley values, 8" in titles(at)
-    assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 1,024 of the 65,536 images" in shown
+    assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 1,024 of the 65,536 sets of squares" in shown
     assert "a square left out replaced by your image blurred" in shown
     added, _, _, moved, off = map(float, re.search(NOTE, shown).groups())
     assert off <= 0.001  # KernelSHAP's fit keeps the sum
@@ -92,6 +94,9 @@ def test_a_large_network_on_a_cpu_reads_at_most_a_thousand_images(monkeypatch):
         models.build("lenet5"), torch.rand(1, 28, 28), None, 2))
     at = app(PAGE, model="resnet18", weights="0", rshap="1", rgrid="4", rn="65536")
     no_crash(at)
-    assert read == [1024] and "reads at most 1,024 images of this size here" in " ".join(i.value for i in at.info)
+    assert read == [1024] and "reads at most 1,024 images of this size, not 65,536" in " ".join(
+        i.value for i in at.info)
     at = app(PAGE, model="tinyvgg", rshap="1", rgrid="4", rn="65536")
     assert read[-1] == 16384
+    at = app(PAGE, model="tinyvgg", rshap="1", rgrid="3", rn="65536")  # 512 images for all 9 squares: no cap to say
+    assert read[-1] == 65536 and not any("reads at most" in i.value for i in at.info)
