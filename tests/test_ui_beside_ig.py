@@ -61,7 +61,8 @@ def test_the_squares_note_says_how_they_were_read_and_ranks_them_beside_integrat
     assert "rank the squares alike (Spearman's ρ = 1.00)" in note
     nine = [3.0, 2.0, 1.0, 0.5, 0.0, -0.5, -1.0, -2.0, -3.0]
     cut = shapley.regions((8, 8), 3)
-    against = torch.tensor(nine[::-1])[cut] / cut.flatten().bincount()[cut]  # integrated gradients ranking them the other way
+    # integrated gradients ranking the squares the other way
+    against = torch.tensor(nine[::-1])[cut] / cut.flatten().bincount()[cut]
     note = beside_ig.squares_note(_squares(nine, exact=False), _ig(against[None]))
     assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 256 of the 256 sets of squares" in note
     assert "each set read once (200 images)" in note and "1 square equal to the baseline gets 0" in note

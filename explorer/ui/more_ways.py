@@ -1,6 +1,6 @@
 """Why this prediction's "Two more ways to ask": occlusion and integrated gradients (and under them, on request,
-DeepLIFT, GradientSHAP and the Shapley values of squares), signed (evidence for the class and against it), and every map's raw values as one
-download."""
+DeepLIFT, GradientSHAP and the Shapley values of squares), signed (evidence for the class and against it), and
+every map's raw values as one download."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from explorer import attribution, deeplift, explain_figures, export, gradient_shap, labels
+from explorer import attribution, explain_figures, export, labels
 from explorer.ui import beside_ig, cam_controls, charts, explanations, layout, map_row, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
@@ -37,7 +37,8 @@ RULE_NAMES = {"riemann": "right ends (the paper's)", "riemann_left": "left ends"
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, name: Callable[[int], str],
-         publish: Callable[[], None]) -> tuple[attribution.Occlusion, attribution.IntegratedGradients, beside_ig.Beside]:
+         publish: Callable[[], None],
+         ) -> tuple[attribution.Occlusion, attribution.IntegratedGradients, beside_ig.Beside]:
     """The controls (then ``publish``, before the slow work), the two maps side by side with their notes, and under
     integrated gradients the maps asked for beside them (DeepLIFT, GradientSHAP, the squares' Shapley values)."""
     st.subheader("Two more ways to ask")
