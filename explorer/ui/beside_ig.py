@@ -86,9 +86,10 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             grid_box, read_box = controls["why_rshap"].columns(2, vertical_alignment="bottom")
             grid_box.select_slider("Squares per side", GRIDS, key="why_rgrid")
             read_box.select_slider("Images read", COALITIONS, key="why_rn", format_func=lambda k: f"{k:,}",
-                                   help="Each coalition of squares is one image for the network to read. Where "
-                                        "they are fewer than this (2 ** squares), all of them: the exact values. "
-                                        "Else KernelSHAP estimates the values from this many.")
+                                   help="Each set of squares kept is one image for the network to read. Where "
+                                        "all the sets (2 ** the squares unlike the baseline) are no more than this, "
+                                        "all of them: the exact values. Else KernelSHAP draws this many sets and "
+                                        "estimates the values from them.")
         for key in row:
             with cells[key]:
                 made[key] = _DRAWN[key](network, digest, image, target, ig, name, width_px, title_px, outliers)
