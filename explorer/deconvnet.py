@@ -79,7 +79,7 @@ def project(model: nn.Module, layer: str, images: torch.Tensor, channel: int, un
     if len(units) != len(images):
         raise ValueError(f"{len(images)} images but {len(units)} units")
     graph, device = _graph(model, layer, rule), inspect.device_of(model)
-    done, parts = 0, []
+    parts = []
     for start in range(0, len(images), batch):
         x = images[start:start + batch].to(device)
         x = (x.float() / 255 if x.dtype == torch.uint8 else x.float()).requires_grad_(True)
@@ -91,9 +91,8 @@ def project(model: nn.Module, layer: str, images: torch.Tensor, channel: int, un
         seed[torch.arange(len(x), device=device), channel, ys, xs] = sign
         (grad,) = torch.autograd.grad(maps, x, seed)
         parts.append(grad.detach().float().cpu())
-        done += len(x)
         if progress is not None:
-            progress(done, len(images))
+            progress(start + len(x), len(images))
     return torch.cat(parts) if parts else torch.zeros(0, *images.shape[1:])
 
 

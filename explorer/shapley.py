@@ -153,7 +153,7 @@ def _scores(model: nn.Module, x: torch.Tensor, start: torch.Tensor, target: int,
             players: torch.Tensor, cut: torch.Tensor, size: int, progress: Progress | None) -> torch.Tensor:
     """(m,) float64: the class score of each coalition ``z`` (m, n players): ``x`` where a player's square is kept,
     ``start`` elsewhere, ``size`` images at a time."""
-    every = torch.ones(len(cut.unique()), dtype=torch.bool)  # squares that are no player are kept: they equal start
+    every = torch.ones(int(cut.max()) + 1, dtype=torch.bool)  # squares that are no player are kept: they equal start
     scores = []
     with torch.no_grad():
         for first in range(0, len(z), size):
