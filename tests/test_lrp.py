@@ -1,0 +1,155 @@
+"""Layer-wise relevance propagation: its three rules against zennit's, LRP-0 against the gradient times the input,
+and the conservation of relevance layer by layer."""
+
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer import inspect, lrp, models
+
+
+def _zennit(model: nn.Sequential, image: torch.Tensor, target: int, rule: str, epsilon: float = 0.25,
+            body: nn.Module | None = None) -> torch.Tensor:
+    """zennit's relevance at the model's normalized input (after its ``Normalize``, where the rules start), for
+    ``rule`` as :mod:`explorer.lrp` names it; ``body``, another module running the model's layers after it."""
+    from zennit.attribution import Gradient  # a test-only dependency, not on the GPU machine
+    from zennit.composites import EpsilonGammaBox, LayerMapComposite
+    from zennit.rules import Epsilon, Pass
+    from zennit.torchvision import ResNetCanonizer
+    from zennit.types import Activation, Convolution
+
+    normalize, body = model[0], body if body is not None else model[1:]
+    if rule == "composite":
+        composite = EpsilonGammaBox(low=(-normalize.mean / normalize.std)[None],
+                                    high=((1 - normalize.mean) / normalize.std)[None],
+                                    canonizers=[ResNetCanonizer()] if body is not model[1:] else None)
+    else:
+        def stabilized(z: torch.Tensor) -> torch.Tensor:
+            eps = lrp.STABILIZER + (epsilon * z.std() if rule == "epsilon" else 0.0)
+            return z + ((z == 0) + z.sign()) * eps
+
+        composite = LayerMapComposite([(Activation, Pass()), (Convolution, Epsilon(stabilized)),
+                                       (nn.Linear, Epsilon(stabilized))])
+    x = normalize(image[None]).detach().requires_grad_(True)
+    with torch.no_grad():
+        score = float(body(x)[0, target])
+    with Gradient(model=body, composite=composite) as attributor:
+        _, relevance = attributor(x, lambda out: torch.eye(out.shape[1])[[target]] * score)
+    return relevance[0]
+
+
+@pytest.mark.parametrize("name, size", [("lenet5", 28), ("tinyvgg", 64)])
+@pytest.mark.parametrize("rule", lrp.RULES)
+def test_each_rule_equals_zennits(name, size, rule):
+    torch.manual_seed(0)
+    model = models.build(name, pretrained=True)
+    image = torch.rand(models.spec(name).channels, size, size)
+    for target in (None, 2):
+        ours = lrp.lrp(model, image, target, rule)
+        expected = target if target is not None else int(model(image[None]).argmax())
+        assert ours.target == expected and ours.rule == rule
+        theirs = _zennit(model, image, expected, rule)
+        torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-6)
+    assert inspect.hooks_on(model) == 0
+
+
+def test_the_composite_on_resnet18_equals_zennits_with_its_resnet_canonizer():
+    """Batch norms folded into the convolutions, the skips' sums shared in proportion: as zennit's canonizers."""
+    import torchvision
+
+    torch.manual_seed(1)
+    model = models.build("resnet18", seed=0)
+    twin = torchvision.models.resnet18().eval()
+    twin.load_state_dict(model.state_dict())
+    image = torch.rand(3, 64, 64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ours = lrp.lrp(model, image, None, "composite")
+    theirs = _zennit(model, image, ours.target, "composite", body=twin)
+    torch.testing.assert_close(ours.raw, theirs, rtol=1e-3, atol=1e-3 * float(theirs.abs().max()))
+    for key, value in model.state_dict().items():  # folding the batch norms changed a copy, not the model
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+
+
+def test_lrp_zero_on_a_relu_network_is_the_gradient_times_the_input():
+    """Ancona et al. 2018: where each layer shares out its exact output, the shares are the gradient's."""
+    torch.manual_seed(2)
+    model = models.build("lenet5", pretrained=True)
+    image = torch.rand(1, 28, 28)
+    ours = lrp.lrp(model, image, 3, "zero")
+    x = model[0](image[None]).detach().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(model[1:](x)[0, 3], x)
+    expected = (x * gradient)[0].detach()  # the stabilizer moves outputs within 1e-6 of 0 a little
+    torch.testing.assert_close(ours.raw, expected, rtol=1e-3, atol=1e-3 * float(expected.abs().max()))
+
+
+class _Skip(nn.Module):
+    """A bias-free network with a skip, an average pool and a tanh: every layer shares out exactly its output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.fc = nn.Linear(4 * 7 * 7, 3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.conv1(x))
+        y = torch.tanh(self.conv2(y)) + y
+        return self.fc(F.avg_pool2d(F.max_pool2d(y, 2), 2).flatten(1))
+
+
+@pytest.mark.parametrize("rule", ["zero", "composite"])
+def test_without_biases_the_score_is_conserved_layer_by_layer(rule):
+    """Montavon et al.'s conservation: each layer's inputs receive the score, to the stabilizer's rounding; a tanh
+    passes its relevance on whole (its gradient would not)."""
+    torch.manual_seed(3)
+    model = _Skip().eval()
+    image = torch.rand(1, 28, 28)
+    result = lrp.lrp(model, image, 1, rule)
+    assert [name for name, _ in result.layers] == ["conv1", "conv2", "fc"]
+    for _, total in result.layers:
+        assert total == pytest.approx(result.score, rel=1e-3)
+    assert result.kept == pytest.approx(result.score, rel=1e-3)
+
+
+def test_biases_and_epsilon_take_part_of_the_relevance():
+    """With biases, the pixels receive part of the score only; a larger epsilon keeps more of it in the layers."""
+    torch.manual_seed(4)
+    model = models.build("lenet5", pretrained=True)
+    image = torch.rand(1, 28, 28)
+    exact, small, large = (lrp.lrp(model, image, 0, "epsilon", eps) for eps in (0.0, 0.1, 1.0))
+    assert exact.kept == pytest.approx(lrp.lrp(model, image, 0, "zero").kept, rel=1e-4)
+    assert abs(large.kept) < abs(small.kept) < abs(exact.kept)
+    bias = float(model.fc5.bias[exact.target].detach())  # the last layer's inputs get its output less its bias
+    assert exact.layers[-1] == ("fc5", pytest.approx(exact.score - bias, rel=1e-4))
+    assert exact.layers[0][1] == pytest.approx(exact.kept, rel=1e-5)  # what conv1's inputs got: the pixels'
+
+
+def test_functional_nonlinearities_are_passed_and_the_first_layer_reads_raw_pixels_between_0_and_1():
+    """No normalization: the box rule's bounds are 0 and 1, and every share lands on the pixels."""
+    torch.manual_seed(5)
+    model = nn.Sequential(OrderedDict(conv=nn.Conv2d(1, 3, 3, bias=False), act=nn.GELU(), flatten=nn.Flatten(),
+                                      fc=nn.Linear(3 * 26 * 26, 2, bias=False))).eval()
+    result = lrp.lrp(model, torch.rand(1, 28, 28), 0, "composite")
+    assert result.kept == pytest.approx(result.score, rel=1e-3)
+    assert result.raw.shape == (1, 28, 28)
+
+
+def test_an_unknown_rule_is_refused():
+    with pytest.raises(ValueError, match="choose one of composite, epsilon, zero"):
+        lrp.lrp(models.build("lenet5"), torch.rand(1, 28, 28), None, "alpha-beta")
+
+
+@pytest.mark.gpu
+def test_lrp_on_the_gpu_agrees_with_the_cpu():
+    from explorer import randomization
+
+    torch.manual_seed(6)
+    image = torch.rand(3, 64, 64)
+    for name in ("resnet18", "vgg16"):
+        model = models.build(name, seed=0)
+        on_cpu = lrp.lrp(model, image, 1, "composite")
+        on_gpu = lrp.lrp(model.cuda(), image, 1, "composite")
+        assert on_gpu.kept == pytest.approx(on_cpu.kept, rel=1e-2, abs=1e-4)
+        assert randomization.rank_correlation(on_gpu.raw.sum(0), on_cpu.raw.sum(0)) > 0.99
