@@ -58,6 +58,7 @@ class Lrp(attribution.Attribution):
     rule: str  # one of RULES
     epsilon: float  # LRP-epsilon's eps, in std of each layer's outputs (the ``epsilon`` rule only)
     layers: tuple[tuple[str, float], ...]  # (layer, the relevance its inputs received), in forward order
+    chain: bool = True  # each layer reads the one before only: each receives all the relevance that gets by
 
     @property
     def kept(self) -> float:
@@ -66,10 +67,11 @@ class Lrp(attribution.Attribution):
 
 
 class _Recorder:
-    """The one call being explained: its rule, and each layer's inputs as the forward pass met them."""
+    """The one call being explained: its rule, and each layer's inputs as the forward pass met them; and whether
+    the network is a chain."""
 
-    def __init__(self) -> None:
-        self.rule, self.epsilon = "zero", 0.0
+    def __init__(self, chain: bool) -> None:
+        self.rule, self.epsilon, self.chain = "zero", 0.0, chain
         self.seen: list[tuple[str, tuple[torch.Tensor, ...]]] = []
 
 
@@ -179,8 +181,9 @@ def with_rules(model: nn.Module) -> tuple[nn.Module, _Recorder]:
     """``model`` whose layers share relevance out by a rule (its batch norms folded into the convolutions before
     them, the forward pass the model's), made once per model; and its recorder."""
     if model not in _RULED:
-        output, recorder = extraction.node_names(model)[-1], _Recorder()
+        output = extraction.node_names(model)[-1]
         graph_module = optimization.fuse(extraction.extractor(model, [output]).eval(), inplace=True, no_trace=True)
+        recorder = _Recorder(all(len(node.users) <= 1 for node in graph_module.graph.nodes))
         pixels = next(node for node in graph_module.graph.nodes if node.op == "placeholder")
         bounds = torch.zeros(1), torch.ones(1)  # a pixel's lowest and highest value where the first layer reads it
         for index, node in enumerate(list(graph_module.graph.nodes)):
@@ -234,4 +237,4 @@ def lrp(model: nn.Module, image: torch.Tensor, target: int | None = None, rule: 
     scores = logits.detach().float()
     return Lrp(attribution.signed_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(scores[0, target]),
                torch.softmax(scores[0], 0).cpu(), rule=rule, epsilon=epsilon if rule == "epsilon" else 0.0,
-               layers=tuple(totals))
+               layers=tuple(totals), chain=recorder.chain)

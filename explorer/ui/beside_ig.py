@@ -1,7 +1,8 @@
 """Why this prediction's maps beside integrated gradients, each asked for with a toggle under it: DeepLIFT from the
 same baseline in one backward pass (:mod:`explorer.deeplift`), GradientSHAP from many baselines, the data set's
-images where this server has them (:mod:`explorer.gradient_shap`), and the Shapley values of the image's squares
-from the same baseline (:mod:`explorer.shapley`)."""
+images where this server has them (:mod:`explorer.gradient_shap`), the Shapley values of the image's squares
+from the same baseline (:mod:`explorer.shapley`), and layer-wise relevance propagation, with no baseline
+(:mod:`explorer.lrp`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import NamedTuple
 import streamlit as st
 import torch
 
-from explorer import attribution, deeplift, explain_figures, gradient_shap, inspect, labels, randomization, shapley
+from explorer import (attribution, deeplift, explain_figures, gradient_shap, inspect, labels, lrp, lrp_figures,
+                      randomization, shapley)
 from explorer.ui import charts, explanations, labelled, layout, memo, state
 from explorer.ui.model_input import Network
 
@@ -24,7 +26,9 @@ SOURCE_WORDS = {"data": "{count:,} of the data set's training images",
 GRIDS = (2, 3, 4, 5, 6, 8)  # squares per side of the Shapley values' cut
 COALITIONS = (256, 1024, 4096, 16384, 65536)  # images read: every one of 2 ** n where that is no more, else KernelSHAP
 CPU_VALUES = 2 ** 16 * 3 * 32 * 32  # on a CPU, images read times their values: all of LeNet-5's, 1,024 of 224 px
-TOGGLES = ("why_deeplift", "why_shap", "why_rshap")
+EPSILONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)  # LRP-epsilon's, in std of each layer's outputs
+RULE_NAMES = {"composite": "Composite", "epsilon": "LRP-ε", "zero": "LRP-0"}
+TOGGLES = ("why_deeplift", "why_shap", "why_rshap", "why_lrp")
 
 
 class Beside(NamedTuple):
@@ -33,6 +37,7 @@ class Beside(NamedTuple):
     lifted: deeplift.DeepLift | None = None
     shap: gradient_shap.GradientShap | None = None
     squares: shapley.RegionShapley | None = None
+    relevance: lrp.Lrp | None = None
 
 
 def settings() -> list[state.Setting]:
@@ -44,11 +49,14 @@ def settings() -> list[state.Setting]:
         state.Setting("why_rshap", "rshap", False, state.boolean, state.dump_bool),
         state.Setting("why_rgrid", "rgrid", 3, state.int_choice(GRIDS)),
         state.Setting("why_rn", "rn", 1024, state.int_choice(COALITIONS)),
+        state.Setting("why_lrp", "lrp", False, state.boolean, state.dump_bool),
+        state.Setting("why_lrp_rule", "lrprule", "composite", state.choice(lrp.RULES)),
+        state.Setting("why_lrp_eps", "lrpeps", 0.25, state.float_choice(EPSILONS)),
     ]
 
 
 def toggles() -> None:
-    """The three toggles, under integrated gradients' controls."""
+    """The four toggles, under integrated gradients' controls."""
     layout.toggle(st, "Compare with DeepLIFT", key="why_deeplift",
                   help="Shrikumar et al. 2017: the same question from the same baseline in one backward pass. Each "
                        "ReLU passes back its output's change over its input's change instead of its slope, so the "
@@ -61,6 +69,10 @@ def toggles() -> None:
                   help="Shapley 1953 (SHAP's KernelSHAP, Lundberg & Lee 2017): the image cut into squares, each "
                        "square's share of the score's change from the same baseline, averaged over every order of "
                        "putting the squares back. No gradient: the network reads images with squares left out.")
+    layout.toggle(st, "Compare with LRP", key="why_lrp",
+                  help="Bach et al. 2015, layer-wise relevance propagation: the class score handed back down, each "
+                       "layer sharing what it received among its inputs by what each contributed. No baseline: "
+                       "the relevance is conserved on the way, less what the biases take.")
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
@@ -90,6 +102,18 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                                         "all the sets (2 ** the squares unlike the baseline) are no more than this, "
                                         "all of them: the exact values. Else KernelSHAP draws this many sets and "
                                         "estimates the values from them.")
+        if "why_lrp" in controls:
+            rule_box, eps_box = controls["why_lrp"].columns(2, vertical_alignment="bottom")
+            rule_box.selectbox("Rule", lrp.RULES, key="why_lrp_rule", format_func=RULE_NAMES.get,
+                               help="Composite (Montavon et al. 2019): z-box at the pixels, γ at the other "
+                                    "convolutions, LRP-0 at the fully connected layers. LRP-ε: every layer's "
+                                    "outputs near 0 keep part of their relevance. LRP-0: each input's exact part "
+                                    "of its output, the gradient times the input.")
+            eps_box.select_slider("ε", EPSILONS, key="why_lrp_eps", format_func=lambda e: f"{e:g} std",
+                                  disabled=st.session_state.why_lrp_rule != "epsilon",
+                                  help="LRP-ε's ε, in standard deviations (std) of each layer's outputs "
+                                       "(Montavon et al. took 0.25): larger keeps more relevance in the layers, "
+                                       "for a map with less noise and less of the score. For the LRP-ε rule.")
         for key in row:
             with cells[key]:
                 made[key] = _DRAWN[key](network, digest, image, target, ig, name, width_px, title_px, outliers)
@@ -138,7 +162,21 @@ def _draw_squares(network: Network, digest: str, image: torch.Tensor, target: in
     return squares
 
 
-_DRAWN = {"why_deeplift": _draw_deeplift, "why_shap": _draw_shap, "why_rshap": _draw_squares}
+def _draw_lrp(network: Network, digest: str, image: torch.Tensor, target: int | None,
+              ig: attribution.IntegratedGradients, name: Callable[[int], str], width_px: int, title_px: int,
+              outliers: float | None) -> lrp.Lrp:
+    rule, epsilon = st.session_state.why_lrp_rule, float(st.session_state.why_lrp_eps)
+    relevance = _relevance(network, digest, image, target, rule, epsilon)
+    title = explain_figures.named_title("LRP", name(relevance.target), title_px)
+    charts.show(st, explain_figures.signed_figure(image, relevance.raw.sum(0), title, "relevance",
+                                                  width_px=width_px, outliers=outliers), key="why_fig_lrp")
+    if relevance.chain:
+        charts.show(st, lrp_figures.relevance_figure(relevance, width_px), key="why_fig_lrp_layers")
+    st.caption(lrp_note(relevance))
+    return relevance
+
+
+_DRAWN = {"why_deeplift": _draw_deeplift, "why_shap": _draw_shap, "why_rshap": _draw_squares, "why_lrp": _draw_lrp}
 
 
 def _baselines(network: Network, image: torch.Tensor, source: str) -> tuple[str, torch.Tensor]:
@@ -185,6 +223,15 @@ def _squares(network: Network, digest: str, image: torch.Tensor, target: int | N
         lambda report: shapley.region_shapley(network.model, image, target, grid, baseline, read, progress=report),
         lambda done, total: memo.counted("Shapley values: your image with squares left out", done, total,
                                          "images"))
+
+
+def _relevance(network: Network, digest: str, image: torch.Tensor, target: int | None, rule: str,
+               epsilon: float) -> lrp.Lrp:
+    """LRP by ``rule``: one pass, but a 224 px network's takes a second or more on a CPU."""
+    return memo.computed(
+        "why_lrp", (network.key, digest, target, rule, epsilon if rule == "epsilon" else None),
+        lambda report: lrp.lrp(network.model, image, target, rule, epsilon),
+        lambda done, total: "LRP: handing the class score back down, layer by layer...")
 
 
 def deeplift_note(lifted: deeplift.DeepLift, ig: attribution.IntegratedGradients) -> str:
@@ -260,3 +307,34 @@ def squares_note(squares: shapley.RegionShapley, ig: attribution.IntegratedGradi
                  "where here a square joins whole or not at all.")
     return note
 
+
+
+LRP_RULE_WORDS = {
+    "composite": "by Montavon et al.'s composite: at the first layer the z-box rule (a pixel's share also counts how "
+                 "far it is from black and from white), at the other convolutions the γ rule (contributions for "
+                 f"the output weigh {1 + lrp.GAMMA:g} times, so the evidence stands out from the noise), at the "
+                 "fully connected layers LRP-0",
+    "epsilon": "by LRP-ε with ε {eps:g} times the spread of each layer's outputs: an output near 0 keeps part of its "
+               "relevance instead of handing noise down",
+    "zero": "by LRP-0, each input's exact part of the output: on a ReLU network, the gradient times the input as "
+            "the first layer sees it, normalized (Ancona et al. 2018), and as noisy"}
+
+
+def lrp_note(relevance: lrp.Lrp) -> str:
+    """LRP's recipe, and how much of the class score reached the pixels: conserved, less what the biases (and
+    LRP-ε) kept."""
+    (kept, pro, contra), score = explanations.sums(relevance.raw), relevance.score
+    share = f", {kept / score:.0%} of it" if abs(score) > 1e-6 else ""
+    note = (f"Bach et al. 2015, with the rules of Montavon et al. 2019: the class score, {score:.3f}, handed back "
+            "down layer by layer, each layer sharing what its outputs received among its inputs "
+            f"{LRP_RULE_WORDS[relevance.rule].format(eps=relevance.epsilon)}. One backward pass, no baseline. "
+            f"The pixels received **{kept:.3f}**{share} ({pro:+.3f} red, {contra:+.3f} blue): relevance is "
+            "conserved on the way down but for the biases' shares (a bias is a contribution no input made; a "
+            "negative one leaves its inputs more than their output had)"
+            f"{' and what ε keeps' if relevance.rule == 'epsilon' else ''}. ")
+    if relevance.chain:
+        note += "The bars above: how much reached each layer's inputs on the way down."
+    else:
+        note += ("This network branches, so each branch's layers receive part of the relevance: no bars by "
+                 "layer.")
+    return note

@@ -1,5 +1,5 @@
 """Why this prediction's "Two more ways to ask": occlusion and integrated gradients (and under them, on request,
-DeepLIFT, GradientSHAP and the Shapley values of squares), signed (evidence for the class and against it), and
+DeepLIFT, GradientSHAP, the Shapley values of squares and LRP), signed (evidence for the class and against it), and
 every map's raw values as one download."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from explorer import attribution, explain_figures, export, labels
+from explorer import attribution, explain_figures, export, labels, lrp
 from explorer.ui import beside_ig, cam_controls, charts, explanations, layout, map_row, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
@@ -40,7 +40,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
          publish: Callable[[], None],
          ) -> tuple[attribution.Occlusion, attribution.IntegratedGradients, beside_ig.Beside]:
     """The controls (then ``publish``, before the slow work), the two maps side by side with their notes, and under
-    integrated gradients the maps asked for beside them (DeepLIFT, GradientSHAP, the squares' Shapley values)."""
+    integrated gradients the maps asked for beside them (DeepLIFT, GradientSHAP, the squares' Shapley values,
+    LRP)."""
     st.subheader("Two more ways to ask")
     side = min(image.shape[-2:])
     left, right = st.columns(2)
@@ -118,15 +119,16 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do,
     with the settings that made them (``settings``: JSON). The class activation map is named by its ``method``:
     grad_cam, grad_cam_pp, xgrad_cam, hires_cam...; ``guided``, its product with guided backprop: guided_grad_cam...;
-    ``beside``, DeepLIFT's, GradientSHAP's and the squares' Shapley values where the page shows them."""
-    lifted, shap, squares = beside
+    ``beside``, DeepLIFT's, GradientSHAP's, the squares' Shapley values and LRP's where the page shows them."""
+    lifted, shap, squares, relevance = beside
     named = method.replace("cam", "_cam").replace("pp", "_pp")
     maps = {"image": image, smooth.method: gradient.raw,
             **({named: cam.raw, f"{named}_at_image_size": cam.heat} if cam is not None else {}),
             **({f"{smooth.method}_{named}": guided.raw} if guided is not None else {}), "occlusion": occ.raw,
             "integrated_gradients": ig.raw, **({"deeplift": lifted.raw} if lifted is not None else {}),
             **({"gradient_shap": shap.raw} if shap is not None else {}),
-            **({"shapley_squares": squares.values.view(squares.grid, squares.grid)} if squares is not None else {})}
+            **({"shapley_squares": squares.values.view(squares.grid, squares.grid)} if squares is not None else {}),
+            **({"lrp": relevance.raw} if relevance is not None else {})}
     settings = {"model": network.spec.name, "weights": "trained" if network.pretrained else "random",
                 "class": gradient.target, "class_name": name(gradient.target),
                 "predicted": int(gradient.probabilities.argmax()),
@@ -142,7 +144,9 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                                   "baseline_count": shap.baselines, "seed": 0} if shap is not None else None,
                 "shapley_squares": {"grid": squares.grid, "baseline": squares.baseline, "images_read":
                                     squares.coalitions, "exact": squares.exact, "seed": 0} if squares is not None
-                else None}
+                else None,
+                "lrp": {"rule": relevance.rule, "epsilon": relevance.epsilon, "gamma": lrp.GAMMA,
+                        "stabilizer": lrp.STABILIZER} if relevance is not None else None}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",
                        key="why_npz", icon=":material/download:",
@@ -150,6 +154,6 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                             "the class activation map at its layer's size and at the image's as drawn (scaled to "
                             "0..1, each value at its unit's field centre), with guided backprop the gradient times "
                             "that (C, H, W), occlusion's score drop (H, W), integrated gradients (C, H, W), "
-                            "DeepLIFT's and GradientSHAP's where shown (C, H, W), the squares' Shapley values "
-                            "(rows, columns of squares); and `settings`, a JSON text of "
+                            "DeepLIFT's, GradientSHAP's and LRP's where shown (C, H, W), the squares' Shapley "
+                            "values (rows, columns of squares); and `settings`, a JSON text of "
                             "the model, class and settings that made them. Read them with numpy.load.")

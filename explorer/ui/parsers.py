@@ -80,6 +80,19 @@ def int_choice(options: Sequence[int]) -> Callable[[str], int]:
     return parse
 
 
+def float_choice(options: Sequence[float]) -> Callable[[str], float]:
+    """Parser that accepts only one of the number ``options`` (``0.25``, ``.25`` and ``2.5e-1`` alike)."""
+
+    def parse(text: str) -> float:
+        value = number(text)
+        for option in options:
+            if abs(value - option) <= 1e-9 * max(1.0, abs(option)):
+                return option
+        raise ValueError(f"{text[:20]} is not one of {', '.join(map(str, options))}")
+
+    return parse
+
+
 def _within(value: float, low: float, high: float) -> None:
     """Refuse ``value`` outside ``[low, high]``. Below it, only the bottom is named: the top is often a cap far
     above what the page has (a layer's channels are 0..15, the cap 4095)."""

@@ -17,8 +17,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import labels
 # the parsers a page gives its settings, at hand as state.choice(...) and so on
-from explorer.ui.parsers import (boolean, choice, choices, dump_bool, float_between, index_below,  # noqa: F401
-                                int_between, int_choice, number, whole)
+from explorer.ui.parsers import (boolean, choice, choices, dump_bool, float_between, float_choice,  # noqa: F401
+                                index_below, int_between, int_choice, number, whole)
 
 _KEPT = "_kept_settings"
 _FROM_LINK = "_settings_from_link"

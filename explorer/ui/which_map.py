@@ -8,7 +8,7 @@ import hashlib
 import streamlit as st
 import torch
 
-from explorer import attribution, deeplift, explain_figures, faithfulness, gradient_shap, labels, shapley
+from explorer import attribution, deeplift, explain_figures, faithfulness, gradient_shap, labels, lrp, shapley
 from explorer.ui import charts, explanations, layout, memo, state
 from explorer.ui.model_input import Network
 
@@ -36,14 +36,14 @@ def settings() -> list[state.Setting]:
 
 def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tensor]:
     """Each map's ranking of the pixels (H, W), higher first: occlusion's score drop and the attributions of
-    integrated gradients, DeepLIFT and GradientSHAP summed over the channels, and the squares' Shapley values per
+    integrated gradients, DeepLIFT, GradientSHAP and LRP summed over the channels, and the squares' Shapley values per
     pixel, rank evidence for the class first;
     saliency and a class activation map rank by their heat."""
     ranked = {}
     for name, result in maps.items():
         if isinstance(result, attribution.Occlusion):
             ranked[name] = result.raw
-        elif isinstance(result, (attribution.IntegratedGradients, deeplift.DeepLift, gradient_shap.GradientShap)):
+        elif isinstance(result, (attribution.IntegratedGradients, deeplift.DeepLift, gradient_shap.GradientShap, lrp.Lrp)):
             ranked[name] = result.raw.sum(0)
         elif isinstance(result, shapley.RegionShapley):  # each pixel its square's value per pixel
             ranked[name] = result.raw
@@ -52,7 +52,7 @@ def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tens
     return ranked
 
 
-BESIDE_TITLES = ("DeepLIFT", "GradientSHAP", "Shapley values")  # beside_ig.Beside's maps, in its order
+BESIDE_TITLES = ("DeepLIFT", "GradientSHAP", "Shapley values", "LRP")  # beside_ig.Beside's maps, in its order
 TIE = 0.02  # areas closer than this are read as equal: the curves move in steps of 5% of the pixels
 UNSURE = 0.05  # below this probability of the class at the start, deletion has nothing to take away
 
@@ -123,7 +123,7 @@ def page_maps(gradient: attribution.Attribution, cam: attribution.Attribution | 
               beside: tuple[attribution.Attribution | None, ...] = ()) -> dict[str, attribution.Attribution]:
     """The page's maps by their titles: saliency (or SmoothGrad, guided...), the class activation map where the
     model has one, ``more`` (Guided Grad-CAM), occlusion, integrated gradients, and ``beside`` them (DeepLIFT,
-    GradientSHAP, the squares' Shapley values) where they are shown."""
+    GradientSHAP, the squares' Shapley values, LRP) where they are shown."""
     shown = dict(zip(BESIDE_TITLES, beside))
     return {explanations.GRADIENT_TITLES.get(gradient.method, "Saliency"): gradient,
             **({cam_title: cam} if cam is not None else {}), **(more or {}), "Occlusion": occ,
