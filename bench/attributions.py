@@ -2,13 +2,13 @@
 
 Prints one JSON line (and writes bench/results/attributions.json):
 ``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..,
-"deeplift": .., "gradient_shap": .., "shapley_squares": .., "deletion_insertion": .., "road": ..,
+"deeplift": .., "gradient_shap": .., "shapley_squares": .., "lrp": .., "deletion_insertion": .., "road": ..,
 "deconvnet_top9": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
 moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black (one pass of the image and
 its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of 3x3 squares (all 512
-coalitions, one image each), deletion and insertion curves of four maps (``deletion_insertion``; ``road``: the
+coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and insertion curves of four maps (``deletion_insertion``; ``road``: the
 pixels taken away filled from their neighbours), and the Top activations page's projections of a channel's top 9
 back onto the pixels (``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in one batch).
 LeNet-5 with its shipped weights on the sample digit; ResNet18 with random weights on a 224x224 random image
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
-from explorer import attribution, cam, deconvnet, deeplift, faithfulness  # noqa: E402  (after the path is set)
+from explorer import attribution, cam, deconvnet, deeplift, faithfulness, lrp  # noqa: E402  (after the path is set)
 from explorer import gradient_shap, images, inputs, inspect, models, shapley  # noqa: E402
 
 
@@ -56,6 +56,7 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         "deeplift": lambda: deeplift.deep_lift(model, image),
         "gradient_shap": lambda: gradient_shap.gradient_shap(model, image, baselines),
         "shapley_squares": lambda: shapley.region_shapley(model, image, grid=3, coalitions=1024),
+        "lrp": lambda: lrp.lrp(model, image),
         # Which map is right: deletion and insertion of four maps and a random order, 21 images each way
         "deletion_insertion": lambda: faithfulness.compare(model, image, 0, {m: torch.rand(image.shape[-2:])
                                                                             for m in ("a", "b", "c", "d")}),

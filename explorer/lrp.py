@@ -128,8 +128,10 @@ def _gamma(layer: nn.Module, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return w + GAMMA * w.clamp(max=0)
 
     above, below = x.clamp(min=0), x.clamp(max=0)
-    positive = _with(layer, above, up) + _with(layer, below, down, bias=False)
-    negative = _with(layer, above, down) + _with(layer, below, up, bias=False)
+    positive, negative = _with(layer, above, up), _with(layer, above, down)
+    if bool((x < 0).any()):  # after a ReLU or a max pool of ReLUs, nothing is below 0: half the work
+        positive, negative = positive + _with(layer, below, down, bias=False), negative + _with(layer, below, up,
+                                                                                                  bias=False)
     return torch.where(z > 0, positive, negative)
 
 

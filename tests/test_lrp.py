@@ -56,6 +56,19 @@ def test_each_rule_equals_zennits(name, size, rule):
     assert inspect.hooks_on(model) == 0
 
 
+def test_the_gamma_rule_on_negative_inputs_equals_zennits_generalized_gamma():
+    """A convolution reading another's outputs directly gets inputs below 0: each sign weighs its own way."""
+    from explorer.networks import Normalize
+
+    torch.manual_seed(7)
+    model = nn.Sequential(OrderedDict(normalize=Normalize((0.5,), (0.25,)), conv1=nn.Conv2d(1, 4, 3),
+                                      conv2=nn.Conv2d(4, 4, 3), relu=nn.ReLU(), flatten=nn.Flatten(),
+                                      fc=nn.Linear(4 * 24 * 24, 3))).eval()
+    image = torch.rand(1, 28, 28)
+    ours = lrp.lrp(model, image, 1, "composite")
+    torch.testing.assert_close(ours.raw, _zennit(model, image, 1, "composite"), rtol=1e-4, atol=1e-6)
+
+
 def test_the_composite_on_resnet18_equals_zennits_with_its_resnet_canonizer():
     """Batch norms folded into the convolutions, the skips' sums shared in proportion: as zennit's canonizers."""
     import torchvision
