@@ -1,14 +1,18 @@
 """Adebayo et al. 2018's sanity check ("Sanity checks for saliency maps"): a map made on a network whose weights are
-drawn afresh should differ from the trained network's. :func:`randomized` draws them, :func:`rank_correlation` says
-how alike two maps are.
+drawn afresh should differ from the trained network's. :func:`randomized` draws them all at once, :func:`cascade`
+one layer at a time from the top down, :func:`rank_correlation` says how alike two maps are.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 
 import torch
 from torch import nn
+
+CASCADED = (nn.Conv2d, nn.Linear)  # the layers the cascade draws afresh, one at a time
 
 
 def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -16,15 +20,50 @@ def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
     the same network, nothing learned. Adebayo et al. 2018 ("Sanity checks for saliency maps") compare a method's
     maps on it with the trained network's: a map that barely changes shows the image, not what was learned."""
     fresh = copy.deepcopy(model).eval()
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with _seeded(seed):
         for module in fresh.modules():
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
-    finally:
-        torch.random.set_rng_state(generator_state)
     return fresh
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Torch's default generator seeded for a block, and put back as it was after it."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def cascade_layers(model: nn.Module) -> list[str]:
+    """The convolutions and linear layers :func:`cascade` draws afresh, from the top (the output) down."""
+    return [name for name, module in model.named_modules() if isinstance(module, CASCADED)][::-1]
+
+
+def cascade_stops(count: int, stops: int) -> list[int]:
+    """Which of ``count`` layers, from the top, the cascade stops after: at most ``stops`` spread evenly, the top
+    layer and the lowest always among them."""
+    if count <= stops:
+        return list(range(count))
+    return sorted({round(k * (count - 1) / (stops - 1)) for k in range(stops)})
+
+
+def cascade(model: nn.Module, stops: int = 8, seed: int = 0) -> Iterator[tuple[str, nn.Module]]:
+    """Adebayo et al.'s cascading randomization: a copy of ``model`` whose convolutions and linear layers are drawn
+    afresh (each its own ``reset_parameters``, seeded) one at a time from the top down, yielded with the lowest layer
+    drawn so far after each of :func:`cascade_stops`. Batch norms keep what they learned. The copy is one object,
+    changed between yields: use it before asking for the next."""
+    fresh = copy.deepcopy(model).eval()
+    names = cascade_layers(fresh)
+    stopping = set(cascade_stops(len(names), stops))
+    for index, name in enumerate(names):
+        with _seeded(seed + index):
+            fresh.get_submodule(name).reset_parameters()
+        if index in stopping:
+            yield name, fresh
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:

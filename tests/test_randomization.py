@@ -34,3 +34,31 @@ def test_rank_correlation_is_spearmans_of_the_magnitudes_with_ties_sharing_their
     a_ink[2:5, 2:5], b_ink[2:5, 2:5] = a[:3, :3], b[:3, :3] + 0.1  # agrees
     on_ink = stats.spearmanr(a[:3, :3].flatten(), b[:3, :3].flatten()).statistic
     assert randomization.rank_correlation(a_ink, b_ink) == pytest.approx(on_ink)
+
+
+def test_the_cascade_draws_layers_afresh_from_the_top_down_one_at_a_time():
+    model = models.build("lenet5", pretrained=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    names = randomization.cascade_layers(model)
+    assert names == ["fc5", "fc4", "fc3", "conv2", "conv1"]
+    seen = []
+    for name, fresh in randomization.cascade(model):
+        drawn = names[:names.index(name) + 1]
+        for layer in names:
+            same = torch.equal(fresh.get_submodule(layer).weight, model.get_submodule(layer).weight)
+            assert same == (layer not in drawn), (name, layer)
+        seen.append(name)
+    assert seen == names
+    for key, value in model.state_dict().items():  # the model itself keeps what it learned
+        assert torch.equal(value, before[key])
+    again = dict(randomization.cascade(model))  # seeded: the same draws each time (the last state of the copy)
+    assert torch.equal(again["conv1"].conv1.weight, fresh.conv1.weight)
+
+
+def test_a_deep_cascade_stops_at_most_eight_times_top_and_bottom_included():
+    assert randomization.cascade_stops(5, 8) == [0, 1, 2, 3, 4]
+    assert randomization.cascade_stops(21, 8) == [0, 3, 6, 9, 11, 14, 17, 20]
+    model = models.build("resnet18")
+    names = randomization.cascade_layers(model)
+    stops = [name for name, _ in randomization.cascade(model)]
+    assert len(names) == 21 and stops[0] == "fc" and stops[-1] == "conv1" and len(stops) == 8

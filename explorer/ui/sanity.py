@@ -1,22 +1,26 @@
 """Why this prediction's sanity check (Adebayo et al. 2018): the same maps from the network with random weights,
-and how much each changed."""
+and how much each changed; on request, with the layers drawn afresh one at a time from the top down (the
+cascade)."""
 
 from __future__ import annotations
 
 import streamlit as st
 import torch
 
-from explorer import attribution, cam as cams, explain_figures, randomization
+from explorer import attribution, cam as cams, explain_figures, randomization, sanity_figures
 from explorer.ui import cam_controls, charts, explanations, layout, map_row, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
 METHODS = ("Saliency", "Grad-CAM", "Integrated gradients", "Guided Grad-CAM")  # the last with guided backprop
 Checked = tuple[str, attribution.Attribution, attribution.Attribution, float]  # method, trained, random, rho
+Cascade = list[tuple[str, dict[str, float]]]  # (the lowest layer drawn afresh so far, {method: rho}), top down
+STOPS = 8  # at most this many steps of the cascade: a deep network's layers are drawn a few at a time
 
 
 def settings() -> list[state.Setting]:
-    return [state.Setting("why_sanity", "sanity", False, state.boolean, state.dump_bool)]  # the fold open
+    return [state.Setting("why_sanity", "sanity", False, state.boolean, state.dump_bool),  # the fold open
+            state.Setting("why_cascade", "cascade", False, state.boolean, state.dump_bool)]
 
 
 def checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
@@ -58,6 +62,38 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
                          compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
                                                           "maps" if total == 3 else "passes"))
+
+
+def cascaded(network: Network, digest: str, image: torch.Tensor, layer: str, smooth: Smoothing, steps: int,
+             baseline: str, cam: str, rule: str, results: list[Checked]) -> Cascade:
+    """Each method's map at each step of the cascade (:func:`randomization.cascade`), and its rank correlation with
+    the trained network's map in ``results`` (computed once per server, with progress)."""
+    trained = {method: made for method, made, _, _ in results}
+    explained = results[0][1].target
+    augment = cam_controls.augment_allowed(image)
+    smoothed = cam_controls.smoothings(cam, augment)
+
+    def compute(report: memo.Report) -> Cascade:
+        total, steps_made = len(randomization.cascade_stops(len(randomization.cascade_layers(network.model)),
+                                                            STOPS)), []
+        report(0, total)
+        for done, (name, fresh) in enumerate(randomization.cascade(network.model, STOPS), start=1):
+            maps = {"Saliency": explanations.gradient_of(fresh, image, explained, smooth)}
+            if "Grad-CAM" in trained:
+                maps["Grad-CAM"] = cams.class_map(fresh, image, layer, explained, cam, **smoothed)
+            maps["Integrated gradients"] = attribution.integrated_gradients(fresh, image, explained, steps,
+                                                                            baseline=baseline, rule=rule)
+            if "Guided Grad-CAM" in trained:
+                maps["Guided Grad-CAM"] = cams.guided_map(maps["Saliency"], maps["Grad-CAM"])
+            steps_made.append((name, {method: randomization.rank_correlation(trained[method].heat, made.heat)
+                                      for method, made in maps.items()}))
+            report(done, total)
+        return steps_made
+
+    return memo.computed("why_cascade", (network.key, digest, explained, layer, smooth, steps, baseline, cam, rule,
+                                         *smoothed.values()),
+                         compute, lambda done, total: memo.counted("Drawing the layers afresh from the top down",
+                                                                   done, total, "steps"))
 
 
 def guided_name(smooth: Smoothing, cam: str) -> str:
@@ -117,7 +153,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     + (f" {map_row.fused_title(smooth, cam)}, {map_row.gradient_words(smooth)}'s map "
                        f"times {cams.METHODS[cam]}'s, looks as if it knew the class; Adebayo et al. found that, as "
                        "guided backprop, it changes little while only the top layers' weights are drawn afresh (here "
-                       "every layer's are)."
+                       "every layer's are: \"Layer by layer\" below draws them from the top down)."
                        if len(results) == len(METHODS) else ""))
         for cell, (method, trained, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
@@ -132,3 +168,35 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                 cell.caption("**–**: a map is blank on this image, so there is nothing to compare.")
             else:
                 cell.caption(f"**{rho:.2f}**: {words(rho)}.")
+        layout.toggle(st, "Layer by layer, from the top", key="why_cascade",
+                      help="Adebayo et al.'s cascading randomization: the layers drawn afresh one at a time from the "
+                           "output down, the maps made again after each. A map that stays alike while the top "
+                           "layers change does not depend on what they learned.")
+        if st.session_state.why_cascade:
+            _draw_cascade(network, digest, image, layer, smooth, ig, cam, results)
+
+
+def _draw_cascade(network: Network, digest: str, image: torch.Tensor, layer: str, smooth: Smoothing,
+                  ig: attribution.IntegratedGradients, cam: str, results: list[Checked]) -> None:
+    """The cascade's lines and what they say."""
+    steps = cascaded(network, digest, image, layer, smooth, ig.steps, ig.baseline, cam, ig.rule, results)
+    names = {"Saliency": smooth.title, "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integrated gradients",
+             "Guided Grad-CAM": map_row.fused_title(smooth, cam)}
+    charts.show(st, sanity_figures.cascade_figure(steps, names, min(layout.VIEW_PX, 760)), key="why_fig_cascade")
+    normed = any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in network.model.modules())
+    st.caption(cascade_note(steps, names, len(randomization.cascade_layers(network.model)), normed))
+
+
+def cascade_note(steps: Cascade, names: dict[str, str], layers: int, normed: bool = False) -> str:
+    """What the cascade did, and for each map the first layer whose drawing made it change (rho below 0.5)."""
+    drawn = (f"all {layers} convolutions and linear layers" if len(steps) == layers else
+             f"its {layers} convolutions and linear layers, the lines stopping at {len(steps)} of them")
+    said = []
+    for method in steps[0][1]:
+        fell = next((name for name, rhos in steps if round(rhos[method], 2) < 0.5), None)
+        said.append(f"{names[method]} changes once `{fell}` is drawn afresh" if fell is not None else
+                    f"{names[method]} stays alike (ρ ≥ 0.5) to the end")
+    return (f"Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, {drawn}"
+            f"{'; batch norms keep theirs' if normed else ''}. Each point: how alike the map stays to the trained network's (Spearman's ρ "
+            f"of the magnitudes, as above). {'; '.join(said)}. A map that changes only when the lowest layers do "
+            "shows the image's edges more than the class.")

@@ -1,0 +1,55 @@
+"""Why this prediction's sanity check, layer by layer: the cascade's lines, each map's rank correlation with the
+trained one as the layers are drawn afresh from the top down, the same as the library's."""
+
+import pytest
+
+from explorer import attribution, images, inputs, models, randomization
+from tests.apptest import app, figures, no_crash, text
+
+PAGE = "pages/why_prediction.py"
+
+
+def _cascade(at) -> dict:
+    return next(f for f in figures(at) if f["layout"]["title"]["text"] == "Layers drawn afresh from the top down")
+
+
+def test_the_cascade_is_off_until_asked_for_and_only_in_the_open_fold():
+    at = app(PAGE, sanity="1")
+    no_crash(at)
+    assert at.toggle(key="why_cascade").value is False
+    assert not any(f["layout"]["title"]["text"].startswith("Layers drawn") for f in figures(at))
+    folded = app(PAGE, cascade="1")
+    no_crash(folded)
+    assert not any(f["layout"]["title"]["text"].startswith("Layers drawn") for f in figures(folded))
+
+
+def test_each_maps_line_follows_the_layers_drawn_afresh_from_the_top_down():
+    at = app(PAGE, sanity="1", cascade="1")
+    no_crash(at)
+    lines = {trace["name"]: trace for trace in _cascade(at)["data"]}
+    assert list(lines) == ["Saliency", "Grad-CAM", "Integrated gradients"]
+    assert list(lines["Saliency"]["x"]) == ["trained", "fc5", "fc4", "fc3", "conv2", "conv1"]
+    model = models.build("lenet5", pretrained=True)
+    image = inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
+    trained = attribution.integrated_gradients(model, image, 3)
+    expected = [randomization.rank_correlation(trained.heat, attribution.integrated_gradients(fresh, image, 3).heat)
+                for _, fresh in randomization.cascade(model)]
+    assert list(lines["Integrated gradients"]["y"]) == pytest.approx([1.0, *expected], abs=1e-6)
+    shown = text(at)
+    assert "Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, all 5" in shown
+    assert "Grad-CAM changes once `fc5` is drawn afresh" in shown  # it reads the top layer's gradients
+    assert "Integrated gradients stays alike (ρ ≥ 0.5) to the end" in shown  # from black: mostly the ink itself
+    assert "batch norm" not in shown  # LeNet-5 has none
+    assert at.query_params["cascade"] == "1"
+
+
+def test_guided_backprop_stays_alike_longer_than_saliency():
+    """Adebayo et al.'s finding: guided backprop hardly changes while only the top layers are drawn afresh."""
+    at = app(PAGE, sanity="1", cascade="1", guided="1")
+    no_crash(at)
+    lines = {trace["name"]: list(trace["y"]) for trace in _cascade(at)["data"]}
+    guided, plain = lines["Guided backprop"], app(PAGE, sanity="1", cascade="1")
+    saliency = {t["name"]: list(t["y"]) for t in _cascade(plain)["data"]}["Saliency"]
+    assert guided[1] > saliency[1] and guided[1] >= 0.8
+    assert list(lines) == ["Guided backprop", "Grad-CAM", "Integrated gradients", "Guided Grad-CAM"]
+    assert guided[-1] < 0.8  # drawing the first convolution afresh changes it too
