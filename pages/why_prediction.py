@@ -117,7 +117,7 @@ with view, layout.guard("sharing the score among the channels"):
     channel_shares.draw(network, digest, prepared.tensor, target, cam_layer, class_name)
 
 with view, layout.guard("checking the maps"):
-    sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam)
+    sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam, beside)
     which_map.draw(network, digest, prepared.tensor, which_map.page_maps(
         *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}, beside),
         class_name(before[0].target))

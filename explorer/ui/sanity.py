@@ -4,15 +4,16 @@ cascade)."""
 
 from __future__ import annotations
 
+import copy
+
 import streamlit as st
 import torch
 
-from explorer import attribution, cam as cams, explain_figures, randomization, sanity_figures
-from explorer.ui import cam_controls, charts, explanations, layout, map_row, memo, state
+from explorer import attribution, cam as cams, deeplift, explain_figures, labels, lrp, randomization, sanity_figures
+from explorer.ui import beside_ig, cam_controls, charts, explanations, layout, map_row, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
-METHODS = ("Saliency", "Grad-CAM", "Integrated gradients", "Guided Grad-CAM")  # the last with guided backprop
 Checked = tuple[str, attribution.Attribution, attribution.Attribution, float]  # method, trained, random, rho
 Cascade = list[tuple[str, dict[str, float]]]  # (the lowest layer drawn afresh so far, {method: rho}), top down
 STOPS = 8  # at most this many steps of the cascade: a deep network's layers are drawn a few at a time
@@ -24,18 +25,21 @@ def settings() -> list[state.Setting]:
 
 
 def checked(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-            steps: int, baseline: str, cam: str = "gradcam", rule: str = "riemann") -> list[Checked]:
+            steps: int, baseline: str, cam: str = "gradcam", rule: str = "riemann",
+            beside: beside_ig.Beside = beside_ig.Beside()) -> list[Checked]:
     """Each method's map from the trained network and from the same network with random weights, and Spearman's
     rank correlation of their magnitudes (computed once per server, with progress). ``cam``: the class activation
-    map's method; with guided backprop, their product (Guided Grad-CAM) too."""
+    map's method; with guided backprop, their product (Guided Grad-CAM) too; ``beside``, DeepLIFT's and LRP's maps
+    where the page shows them, made again with their settings."""
     def compute(report: memo.Report) -> list[Checked]:
-        trained = (*explanations.explained(network, digest, image, target, layer, smooth, cam, augment),
-                   explanations.integrated(network, digest, image, target, steps, baseline, rule))
-        explained = trained[0].target  # the random network's maps for the same class (its own top class was 9)
+        gradient, mapped = explanations.explained(network, digest, image, target, layer, smooth, cam, augment)
+        trained = {"Saliency": gradient, **({"Grad-CAM": mapped} if mapped is not None else {}),
+                   "Integrated gradients": explanations.integrated(network, digest, image, target, steps, baseline,
+                                                                   rule)}
+        if smooth.guided and mapped is not None:
+            trained["Guided Grad-CAM"] = cams.guided_map(gradient, mapped)
+        explained = next(iter(trained.values())).target  # the random network's maps for the same class, not its own
         fresh = randomization.randomized(network.model)
-        report(0, 3)
-        gradient = explanations.gradient_of(fresh, image, explained, smooth)
-        report(1, 3)
         total = 3  # with Score-CAM or Ablation-CAM, their passes too: they are most of the wait
 
         def cam_passes(done: int, maps: int) -> None:
@@ -43,55 +47,76 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
             total = maps + 2
             report(1 + done, total)
 
-        mapped = (cams.class_map(fresh, image, layer, explained, cam, progress=cam_passes, **smoothed) if layer
-                  else None)
+        report(0, total)
+        randomised = _maps(fresh, image, explained, layer, smooth, steps, baseline, cam, rule, smoothed, beside,
+                           cam_passes)
         report(total - 1, total)
-        ig = attribution.integrated_gradients(fresh, image, explained, steps, baseline=baseline, rule=rule)
-        if smooth.guided and mapped is not None:
-            trained, randomised = (*trained, cams.guided_map(*trained[:2])), (gradient, mapped, ig,
-                                                                            cams.guided_map(gradient, mapped))
-        else:
-            randomised = (gradient, mapped, ig)
-        return [(method, theirs, mine, randomization.rank_correlation(theirs.heat, mine.heat))
-                for method, theirs, mine in zip(METHODS, trained, randomised) if mine is not None]
+        trained.update(_beside_maps(beside))
+        return [(method, trained[method], randomised[method],
+                 randomization.rank_correlation(trained[method].heat, randomised[method].heat))
+                for method in trained]
 
     augment = cam_controls.augment_allowed(image)  # both maps alike: the trained one too, where it is left out
     smoothed = cam_controls.smoothings(cam, augment)
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule,
-                                        *smoothed.values()),
+                                        *smoothed.values(), *_beside_key(beside)),
                          compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
                                                           "maps" if total == 3 else "passes"))
 
 
+def _maps(model: torch.nn.Module, image: torch.Tensor, explained: int, layer: str, smooth: Smoothing, steps: int,
+          baseline: str, cam: str, rule: str, smoothed: dict, beside: beside_ig.Beside,
+          cam_passes: memo.Report | None = None) -> dict[str, attribution.Attribution]:
+    """The page's maps for class ``explained`` from ``model`` (a network drawn afresh), by method."""
+    maps = {"Saliency": explanations.gradient_of(model, image, explained, smooth)}
+    if layer:
+        maps["Grad-CAM"] = cams.class_map(model, image, layer, explained, cam, progress=cam_passes, **smoothed)
+    maps["Integrated gradients"] = attribution.integrated_gradients(model, image, explained, steps,
+                                                                    baseline=baseline, rule=rule)
+    if smooth.guided and layer:
+        maps["Guided Grad-CAM"] = cams.guided_map(maps["Saliency"], maps["Grad-CAM"])
+    if beside.lifted is not None:
+        maps["DeepLIFT"] = deeplift.deep_lift(model, image, explained, beside.lifted.baseline)
+    if beside.relevance is not None:  # a copy: LRP keeps its own copy of each network it met, batch norms folded
+        maps["LRP"] = lrp.lrp(copy.deepcopy(model), image, explained, beside.relevance.rule,
+                              beside.relevance.epsilon)
+    return maps
+
+
+def _beside_maps(beside: beside_ig.Beside) -> dict[str, attribution.Attribution]:
+    """DeepLIFT's and LRP's maps where the page shows them."""
+    return {method: made for method, made in (("DeepLIFT", beside.lifted), ("LRP", beside.relevance))
+            if made is not None}
+
+
+def _beside_key(beside: beside_ig.Beside) -> tuple:
+    """What of ``beside`` the check's maps depend on: DeepLIFT's baseline, LRP's rule and epsilon."""
+    return (beside.lifted and beside.lifted.baseline,
+            beside.relevance and (beside.relevance.rule, beside.relevance.epsilon))
+
+
 def cascaded(network: Network, digest: str, image: torch.Tensor, layer: str, smooth: Smoothing, steps: int,
-             baseline: str, cam: str, rule: str, results: list[Checked]) -> Cascade:
+             baseline: str, cam: str, rule: str, results: list[Checked],
+             beside: beside_ig.Beside = beside_ig.Beside()) -> Cascade:
     """Each method's map at each step of the cascade (:func:`randomization.cascade`), and its rank correlation with
     the trained network's map in ``results`` (computed once per server, with progress)."""
     trained = {method: made for method, made, _, _ in results}
     explained = results[0][1].target
-    augment = cam_controls.augment_allowed(image)
-    smoothed = cam_controls.smoothings(cam, augment)
+    smoothed = cam_controls.smoothings(cam, cam_controls.augment_allowed(image))
 
     def compute(report: memo.Report) -> Cascade:
-        total, steps_made = len(randomization.cascade_stops(len(randomization.cascade_layers(network.model)),
-                                                            STOPS)), []
+        total, made = len(randomization.cascade_stops(len(randomization.cascade_layers(network.model)), STOPS)), []
         report(0, total)
         for done, (name, fresh) in enumerate(randomization.cascade(network.model, STOPS), start=1):
-            maps = {"Saliency": explanations.gradient_of(fresh, image, explained, smooth)}
-            if "Grad-CAM" in trained:
-                maps["Grad-CAM"] = cams.class_map(fresh, image, layer, explained, cam, **smoothed)
-            maps["Integrated gradients"] = attribution.integrated_gradients(fresh, image, explained, steps,
-                                                                            baseline=baseline, rule=rule)
-            if "Guided Grad-CAM" in trained:
-                maps["Guided Grad-CAM"] = cams.guided_map(maps["Saliency"], maps["Grad-CAM"])
-            steps_made.append((name, {method: randomization.rank_correlation(trained[method].heat, made.heat)
-                                      for method, made in maps.items()}))
+            maps = _maps(fresh, image, explained, layer, smooth, steps, baseline, cam, rule, smoothed, beside)
+            made.append((name, {method: randomization.rank_correlation(trained[method].heat, maps[method].heat)
+                                for method in trained}))
             report(done, total)
-        return steps_made
+        return made
 
     return memo.computed("why_cascade", (network.key, digest, explained, layer, smooth, steps, baseline, cam, rule,
-                                         *smoothed.values()),
+                                         *smoothed.values(), *_beside_key(beside)),
                          compute, lambda done, total: memo.counted("Drawing the layers afresh from the top down",
                                                                    done, total, "steps"))
 
@@ -132,9 +157,11 @@ def words(rho: float) -> str:
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, smooth: Smoothing,
-         ig: attribution.IntegratedGradients, cam: str = "gradcam") -> None:
+         ig: attribution.IntegratedGradients, cam: str = "gradcam", beside: beside_ig.Beside = beside_ig.Beside(),
+         ) -> None:
     """The fold: computed only when open, for trained weights. ``ig``: the page's integrated gradients, whose steps
-    and baseline the random network's follow; ``cam``: the class activation map's method."""
+    and baseline the random network's follow; ``cam``: the class activation map's method; ``beside``: DeepLIFT's
+    and LRP's maps where the page shows them."""
     with st.expander("Sanity check: the same maps from random weights", icon=":material/fact_check:",
                      key="why_sanity", on_change="rerun"):
         if not network.pretrained:
@@ -142,7 +169,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             return
         if not st.session_state.why_sanity:
             return
-        results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline, cam, ig.rule)
+        results = checked(network, digest, image, target, layer, smooth, ig.steps, ig.baseline, cam, ig.rule, beside)
         if layer:
             cam_controls.repeated_augment(image, "Both class activation maps of the check")
         st.markdown("Adebayo et al. 2018: draw the network's weights afresh and explain again. A map that "
@@ -154,12 +181,12 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                        f"times {cams.METHODS[cam]}'s, looks as if it knew the class; Adebayo et al. found that, as "
                        "guided backprop, it changes little while only the top layers' weights are drawn afresh (here "
                        "every layer's are: \"Layer by layer\" below draws them from the top down)."
-                       if len(results) == len(METHODS) else ""))
+                       if any(method == "Guided Grad-CAM" for method, *_ in results) else ""))
         for cell, (method, trained, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
             name = {"Saliency": smooth.title.replace("Guided SmoothGrad", "Guided SG"),
                     "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients",
-                    "Guided Grad-CAM": guided_name(smooth, cam)}[method]
+                    "Guided Grad-CAM": guided_name(smooth, cam), "DeepLIFT": "DeepLIFT", "LRP": "LRP"}[method]
             for when, result in (("trained", trained), ("random", fresh)):
                 charts.show(cell, explain_figures.picture_figure(
                     attribution.overlay(image, shown(result.heat)), _titled(name, when), 200,
@@ -173,15 +200,16 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                            "output down, the maps made again after each. A map that stays alike while the top "
                            "layers change does not depend on what they learned.")
         if st.session_state.why_cascade:
-            _draw_cascade(network, digest, image, layer, smooth, ig, cam, results)
+            _draw_cascade(network, digest, image, layer, smooth, ig, cam, results, beside)
 
 
 def _draw_cascade(network: Network, digest: str, image: torch.Tensor, layer: str, smooth: Smoothing,
-                  ig: attribution.IntegratedGradients, cam: str, results: list[Checked]) -> None:
+                  ig: attribution.IntegratedGradients, cam: str, results: list[Checked],
+                  beside: beside_ig.Beside) -> None:
     """The cascade's lines and what they say."""
-    steps = cascaded(network, digest, image, layer, smooth, ig.steps, ig.baseline, cam, ig.rule, results)
+    steps = cascaded(network, digest, image, layer, smooth, ig.steps, ig.baseline, cam, ig.rule, results, beside)
     names = {"Saliency": smooth.title, "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integrated gradients",
-             "Guided Grad-CAM": map_row.fused_title(smooth, cam)}
+             "Guided Grad-CAM": map_row.fused_title(smooth, cam), "DeepLIFT": "DeepLIFT", "LRP": "LRP"}
     charts.show(st, sanity_figures.cascade_figure(steps, names, min(layout.VIEW_PX, 760)), key="why_fig_cascade")
     normed = any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in network.model.modules())
     st.caption(cascade_note(steps, names, len(randomization.cascade_layers(network.model)), normed))
@@ -191,12 +219,18 @@ def cascade_note(steps: Cascade, names: dict[str, str], layers: int, normed: boo
     """What the cascade did, and for each map the first layer whose drawing made it change (rho below 0.5)."""
     drawn = (f"all {layers} convolutions and linear layers" if len(steps) == layers else
              f"its {layers} convolutions and linear layers, the lines stopping at {len(steps)} of them")
-    said = []
+    changed, stayed = [], []
     for method in steps[0][1]:
         fell = next((name for name, rhos in steps if round(rhos[method], 2) < 0.5), None)
-        said.append(f"{names[method]} changes once `{fell}` is drawn afresh" if fell is not None else
-                    f"{names[method]} stays alike (ρ ≥ 0.5) to the end")
+        if fell is None:
+            stayed.append(names[method])
+        else:
+            changed.append((names[method], fell))
+    said = [f"{name} changes once `{fell}` is drawn afresh" if k == 0 else f"{name}, once `{fell}`"
+            for k, (name, fell) in enumerate(changed)]
+    if stayed:
+        said.append(f"{labels.listed(stayed)} {'stays' if len(stayed) == 1 else 'stay'} alike (ρ ≥ 0.5) to the end")
     return (f"Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, {drawn}"
-            f"{'; batch norms keep theirs' if normed else ''}. Each point: how alike the map stays to the trained network's (Spearman's ρ "
-            f"of the magnitudes, as above). {'; '.join(said)}. A map that changes only when the lowest layers do "
+            f"{'; batch norms keep theirs' if normed else ''}. Each point: how alike the map stays to the trained "
+            f"network's (Spearman's ρ of the magnitudes, as above). {'; '.join(said)}. A map that changes only when the lowest layers do "
             "shows the image's edges more than the class.")

@@ -3,8 +3,8 @@ trained one as the layers are drawn afresh from the top down, the same as the li
 
 import pytest
 
-from explorer import attribution, images, inputs, models, randomization
-from tests.apptest import app, figures, no_crash, text
+from explorer import attribution, images, inputs, inspect, lrp, models, randomization
+from tests.apptest import app, figures, no_crash, text, titles
 
 PAGE = "pages/why_prediction.py"
 
@@ -37,7 +37,7 @@ def test_each_maps_line_follows_the_layers_drawn_afresh_from_the_top_down():
     assert list(lines["Integrated gradients"]["y"]) == pytest.approx([1.0, *expected], abs=1e-6)
     shown = text(at)
     assert "Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, all 5" in shown
-    assert "Grad-CAM changes once `fc5` is drawn afresh" in shown  # it reads the top layer's gradients
+    assert "Grad-CAM, once `fc5`" in shown  # it reads the top layer's gradients
     assert "Integrated gradients stays alike (ρ ≥ 0.5) to the end" in shown  # from black: mostly the ink itself
     assert "batch norm" not in shown  # LeNet-5 has none
     assert at.query_params["cascade"] == "1"
@@ -53,3 +53,22 @@ def test_guided_backprop_stays_alike_longer_than_saliency():
     assert guided[1] > saliency[1] and guided[1] >= 0.8
     assert list(lines) == ["Guided backprop", "Grad-CAM", "Integrated gradients", "Guided Grad-CAM"]
     assert guided[-1] < 0.8  # drawing the first convolution afresh changes it too
+
+
+def test_deeplift_and_lrp_join_the_check_and_the_cascade_where_the_page_shows_them():
+    """Sixt et al. 2020: LRP's composite rules, as guided backprop, stay alike while the top layers change."""
+    at = app(PAGE, sanity="1", cascade="1", deeplift="1", lrp="1")
+    no_crash(at)
+    names = [t for t in titles(at) if t.endswith(("trained", "random"))]
+    assert {"DeepLIFT:<br>trained", "DeepLIFT:<br>random", "LRP:<br>trained", "LRP:<br>random"} <= set(names)
+    lines = {trace["name"]: list(trace["y"]) for trace in _cascade(at)["data"]}
+    assert list(lines) == ["Saliency", "Grad-CAM", "Integrated gradients", "DeepLIFT", "LRP"]
+    model = models.build("lenet5", pretrained=True)
+    image = inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
+    trained = lrp.lrp(model, image, 3, "composite")
+    fresh = lrp.lrp(randomization.randomized(model), image, 3, "composite")
+    scores = {c.value for c in at.caption if c.value.startswith("**")}
+    assert f"**{randomization.rank_correlation(trained.heat, fresh.heat):.2f}**: partly changed." in scores
+    assert min(lines["LRP"][1:]) > max(lines["Grad-CAM"][1:])
+    assert "Integrated gradients, DeepLIFT and LRP stay alike (ρ ≥ 0.5) to the end" in text(at)
+    assert inspect.hooks_on(model) == 0
