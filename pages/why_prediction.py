@@ -1,5 +1,5 @@
-"""Why this prediction: saliency, Grad-CAM, occlusion, integrated gradients, DeepLIFT, GradientSHAP and the Shapley
-values of squares on your image, and an adversarial image that flips it."""
+"""Why this prediction: saliency, Grad-CAM, occlusion, integrated gradients, DeepLIFT, GradientSHAP, the Shapley
+values of squares and LRP on your image, and an adversarial image that flips it."""
 
 import streamlit as st
 import torch
@@ -19,7 +19,8 @@ st.markdown(
     "the gradients on the way from a black image (or another baseline) to yours (Sundararajan et al. 2017); "
     "**DeepLIFT** asks the same in one backward pass (Shrikumar et al. 2017), **GradientSHAP** from many baselines "
     "at once (Lundberg & Lee 2017), the **Shapley values** of squares by reading the image with squares left out "
-    "(Shapley 1953). Then fool the network: move "
+    "(Shapley 1953); **LRP** hands the class score back down layer by layer (Bach et al. 2015). Then fool the "
+    "network: move "
     "every pixel by ±eps (within 0..1) in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
     "prediction flip, "
     "then ask for the smallest change that does it (Szegedy et al. 2014) and for one pattern that fools it on "
