@@ -46,6 +46,7 @@ METHODS = {  # pytorch-grad-cam's names
     "gradcampp": "Grad-CAM++",
     "xgradcam": "XGrad-CAM",
     "hirescam": "HiResCAM",
+    "gradcamelementwise": "Grad-CAM EW",  # element-wise: the whole name is cut in a 150 px title
     "layercam": "Layer-CAM",
     "scorecam": "Score-CAM",
     "ablationcam": "Ablation-CAM",
@@ -159,6 +160,8 @@ def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch
     and the ReLU."""
     if method == "hirescam":
         return grads * maps
+    if method == "gradcamelementwise":  # pytorch-grad-cam's GradCAMElementWise: each product's negatives cut first
+        return (grads * maps).relu()
     if method == "layercam":
         return grads.relu() * maps
     totals = maps.sum((2, 3), keepdim=True)

@@ -92,9 +92,10 @@ def _cam_reference(model, image, layer, target, method, eigen_smooth=False):
         weights = np.maximum(g, 0)
     else:
         weights = g.mean((2, 3), keepdims=True)
-    summed = (weights * a).sum(1)
+    weighed = np.maximum(g * a, 0) if method == "gradcamelementwise" else weights * a
+    summed = weighed.sum(1)
     if eigen_smooth:  # the component's sign turned to agree with the sum (pytorch-grad-cam's is the SVD's)
-        component = _principal(weights * a)
+        component = _principal(weighed)
         summed = component if (component * summed).sum() >= 0 else -component
     return torch.from_numpy(np.maximum(summed, 0)[0]).float()
 

@@ -42,6 +42,9 @@ CAM_WORDS = {
     "hirescam": "gradient times map at each position, with no averaging: exactly each position's share of the class "
                 "score where the network averages its last maps, and there the same map as Grad-CAM's and "
                 "XGrad-CAM's (Draelos & Carin 2020).",
+    "gradcamelementwise": "element-wise: gradient times map at each position, negatives cut before the sum over "
+                          "the maps, so a map's evidence against the class cannot cancel another's evidence for it "
+                          "(pytorch-grad-cam's GradCAMElementWise).",
     "layercam": "positive gradient times map at each position, so an earlier layer gives a finer map (Jiang et al. "
                 "2021).",
     "scorecam": "no gradients: each map, scaled to 0..1, masks the image, and weighs by how much the masked image "

@@ -121,7 +121,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     grad_cam, grad_cam_pp, xgrad_cam, hires_cam...; ``guided``, its product with guided backprop: guided_grad_cam...;
     ``beside``, DeepLIFT's, GradientSHAP's, the squares' Shapley values and LRP's where the page shows them."""
     lifted, shap, squares, relevance = beside
-    named = method.replace("cam", "_cam").replace("pp", "_pp")
+    named = method.replace("cam", "_cam", 1).replace("pp", "_pp").replace("elementwise", "_elementwise")
     maps = {"image": image, smooth.method: gradient.raw,
             **({named: cam.raw, f"{named}_at_image_size": cam.heat} if cam is not None else {}),
             **({f"{smooth.method}_{named}": guided.raw} if guided is not None else {}), "occlusion": occ.raw,

@@ -325,3 +325,18 @@ def test_the_other_riemann_rules_say_where_they_take_the_gradient_and_keep_the_c
     assert 0 <= gap < 2
     one = app(PAGE, steps="1", rule=rule)
     assert "in one step, the" in text(one)
+
+
+def test_element_wise_grad_cam_is_a_method_of_its_own_in_the_link_titles_and_download(monkeypatch):
+    saved = {}
+    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps, settings=settings) or b"")
+    at = app(PAGE, cam="gradcamelementwise", guided="1", sanity="1")
+    no_crash(at)
+    shown = [c.proto.alt for c in at.get("plotly_chart")]  # whole names: titles are cut in the narrow pictures
+    assert "Grad-CAM EW, 3" in shown
+    assert "element-wise: gradient times map at each position, negatives cut" in " ".join(c.value for c in at.caption)
+    expected = cam.class_map(models.build("lenet5", pretrained=True), torch.as_tensor(saved["image"]), "relu2", 3,
+                             "gradcamelementwise")
+    torch.testing.assert_close(torch.as_tensor(saved["grad_cam_elementwise"]), expected.raw)
+    assert "guided_grad_cam_elementwise" in saved and saved["settings"]["cam"]["method"] == "gradcamelementwise"
+    assert "Grad-CAM EW: random" in shown and "Guided Grad-CAM EW, 3" in shown
