@@ -11,8 +11,9 @@ averaged over every order in which the squares could be put back:
 The values add up to ``v(all) - v(none)``, the class score of the image less the baseline's, exactly: the same sum
 integrated gradients and DeepLIFT share out among pixels. With ``n`` squares there are ``2 ** n`` coalitions;
 where the page can read them all (``coalitions >= 2 ** n``) the values are exact, else KernelSHAP (Lundberg & Lee)
-estimates them from that many coalitions: drawn by the Shapley kernel's weights, each with its complement (paired,
-as the ``shap`` package draws them), fitted by least squares under the constraint that they add up. Captum's
+estimates them from that many coalitions, picked as the ``shap`` package picks them: the smallest and largest
+sizes listed in full while they fit, the rest drawn by the Shapley kernel's weights, each with its complement;
+fitted by weighted least squares under the constraint that they add up. Captum's
 ``ShapleyValues`` and ``KernelShap`` with a feature mask ask the same; the tests check the exact values against it.
 """
 
@@ -43,6 +44,7 @@ class RegionShapley(attribution.Attribution):
     exact: bool  # all of them (else KernelSHAP's estimate)
     draws: int  # the coalitions enumerated (exact: 2 ** players) or drawn, the empty and the full one included
     players: int  # the squares that differ from the baseline: the others' values are 0
+    listed: int = 0  # KernelSHAP's: the sizes (of up to this many squares, and all but) whose coalitions are all read
 
     @property
     def square_map(self) -> torch.Tensor:
@@ -80,26 +82,85 @@ def exact_values(v: torch.Tensor, n: int) -> torch.Tensor:
     return values
 
 
-def kernel_coalitions(n: int, count: int, seed: int = 0) -> torch.Tensor:
-    """(count, n) bool: ``count`` coalitions (count even), half drawn by the Shapley kernel (a size s in 1..n-1 with
-    weight (n - 1) / (s (n - s)), then s players at random), each followed by its complement."""
+def kernel_coalitions(n: int, count: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """``count`` coalitions of ``n`` players (m, n) bool, their weights (m,) float64, and how many sizes were listed
+    in full, as the ``shap`` package's KernelExplainer picks them. Sizes pair up (s with n - s) from the smallest;
+    a size is listed in full (each coalition weighing its share of the size's kernel weight) while what is left of
+    ``count`` holds all its coalitions. The rest is drawn by the kernel over the sizes left, each coalition with its
+    complement, a coalition drawn again weighing once more, and the drawn ones share those sizes' weight."""
+    sizes, paired = math.ceil((n - 1) / 2), (n - 1) // 2
+    weight = torch.tensor([(n - 1) / (s * (n - s)) for s in range(1, sizes + 1)], dtype=torch.float64)
+    weight[:paired] *= 2  # a paired size stands for its complement's too
+    weight /= weight.sum()
+    rows, weights, left, remaining, listed = [], [], count, weight.clone(), 0
+    for size in range(1, sizes + 1):
+        both = 2 if size <= paired else 1
+        subsets = math.comb(n, size) * both
+        if left * remaining[size - 1] / subsets < 1 - 1e-8:
+            break
+        listed, left = listed + 1, left - subsets
+        if remaining[size - 1] < 1:
+            remaining = remaining / (1 - remaining[size - 1])
+        members = torch.combinations(torch.arange(n), size) if size > 1 else torch.arange(n)[:, None]
+        block = torch.zeros(len(members), n, dtype=torch.bool).scatter_(1, members, True)
+        rows += [block, ~block][:both]
+        weights += both * [torch.full((len(block),), float(weight[size - 1]) / subsets, dtype=torch.float64)]
+    if listed < sizes and left > 0:
+        drawn, drawn_weights = _drawn(n, left, weight, listed, paired, seed)
+        rows.append(drawn)
+        weights.append(drawn_weights * float(weight[listed:].sum()) / float(drawn_weights.sum()))
+    return torch.cat(rows), torch.cat(weights), listed
+
+
+def _drawn(n: int, count: int, weight: torch.Tensor, listed: int, paired: int,
+           seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` coalitions drawn by the kernel over the sizes after the ``listed`` ones, each followed by its
+    complement (for a paired size), as the ``shap`` package draws them; a coalition drawn again is not added but
+    weighs once more."""
     generator = torch.Generator().manual_seed(seed)
-    sizes = torch.arange(1, n)
-    kernel = (n - 1) / (sizes * (n - sizes)).double()
-    drawn = sizes[torch.multinomial(kernel / kernel.sum(), count // 2, replacement=True, generator=generator)]
-    order = torch.rand(count // 2, n, generator=generator).argsort(1)
-    half = order < drawn[:, None]  # the first s players of a random order: s at random
-    return torch.stack([half, ~half], 1).flatten(0, 1)
+    rest = weight.clone()
+    rest[:paired] /= 2  # two coalitions each draw
+    rest = rest[listed:] / rest[listed:].sum()
+    sizes = torch.multinomial(rest, 4 * count, replacement=True, generator=generator) + listed + 1
+    rows, weights, seen = [], [], {}
+    for first in range(0, len(sizes), 4096):
+        orders = torch.rand(min(4096, len(sizes) - first), n, generator=generator).argsort(1)
+        for size, order in zip(sizes[first:first + 4096].tolist(), orders):
+            if count <= 0:
+                break
+            row = torch.zeros(n, dtype=torch.bool)
+            row[order[:size]] = True
+            key = row.numpy().tobytes()
+            new = key not in seen
+            if new:
+                seen[key] = len(rows)
+                rows.append(row)
+                weights.append(1.0)
+                count -= 1
+            else:
+                weights[seen[key]] += 1.0
+            if count > 0 and size <= paired:
+                if new:
+                    rows.append(~row)
+                    weights.append(1.0)
+                    count -= 1
+                else:
+                    weights[seen[key] + 1] += 1.0
+    return torch.stack(rows), torch.tensor(weights, dtype=torch.float64)
 
 
-def kernel_values(z: torch.Tensor, v: torch.Tensor, empty: float, full: float) -> torch.Tensor:
-    """KernelSHAP's estimate (n,) from coalitions ``z`` (m, n) drawn by the kernel and their values ``v`` (m,):
-    least squares of ``v - empty`` on ``z``, the values made to add up to ``full - empty`` (the last player's is
-    what the others leave)."""
+def kernel_values(z: torch.Tensor, v: torch.Tensor, empty: float, full: float,
+                  weights: torch.Tensor | None = None) -> torch.Tensor:
+    """KernelSHAP's estimate (n,) from coalitions ``z`` (m, n) and their values ``v`` (m,): least squares of
+    ``v - empty`` on ``z``, each row weighing ``weights`` (default: alike, for coalitions drawn by the kernel), the
+    values made to add up to ``full - empty`` (the last player's is what the others leave)."""
     z, v = z.double(), v.double()
     total = full - empty
     design = z[:, :-1] - z[:, -1:]
     target = v - empty - z[:, -1] * total
+    if weights is not None:
+        root = weights.double().sqrt()[:, None]
+        design, target = design * root, target * root[:, 0]
     head = torch.linalg.lstsq(design, target[:, None]).solution[:, 0]
     return torch.cat([head, (total - head.sum())[None]])
 
@@ -124,12 +185,12 @@ def region_shapley(model: nn.Module, image: torch.Tensor, target: int | None = N
     with torch.no_grad():
         logits = model(x[None]).float()
     target = attribution.chosen_class(logits, target)
-    exact = 2 ** n <= coalitions
+    exact, weights, listed = 2 ** n <= coalitions, None, 0
     if exact:
         z = ((torch.arange(2 ** n)[:, None] >> torch.arange(n)) & 1).bool()
     else:  # the empty and the full coalition first: the constraint's ends
-        z = torch.cat([torch.zeros(1, n, dtype=torch.bool), torch.ones(1, n, dtype=torch.bool),
-                       kernel_coalitions(n, coalitions - 2 - coalitions % 2)])
+        picked, weights, listed = kernel_coalitions(n, coalitions - 2)
+        z = torch.cat([torch.zeros(1, n, dtype=torch.bool), torch.ones(1, n, dtype=torch.bool), picked])
     distinct, back = (torch.unique(z.to(torch.uint8), dim=0, return_inverse=True) if n else  # no player: one image
                       (z.to(torch.uint8), torch.zeros(len(z), dtype=torch.long)))
     v = _scores(model, x, start, target, distinct.bool(), players, cut, batch or attribution.per_pass(x, 512),
@@ -137,11 +198,11 @@ def region_shapley(model: nn.Module, image: torch.Tensor, target: int | None = N
     empty, full = float(v[0]), float(v[-1] if exact else v[1])
     values = torch.zeros(squares, dtype=torch.float64)
     if n:
-        values[players] = exact_values(v, n) if exact else kernel_values(z[2:], v[2:], empty, full)
+        values[players] = exact_values(v, n) if exact else kernel_values(z[2:], v[2:], empty, full, weights)
     areas = torch.bincount(cut.flatten(), minlength=squares).double()
     return RegionShapley(attribution.signed_scaled(values.float()[cut]), (values / areas)[cut].float(), target,
                          float(logits[0, target]), torch.softmax(logits[0], 0).cpu(), values, cut, grid, baseline,
-                         empty, len(distinct), exact, len(z), n)
+                         empty, len(distinct), exact, len(z), n, listed)
 
 
 def player_squares(image: torch.Tensor, start: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:

@@ -75,7 +75,7 @@ def test_kernel_shap_is_exact_on_a_network_adding_up_its_squares():
     image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(1))
     exact = shapley.region_shapley(model, image, 1, grid=4, coalitions=2 ** 16)
     estimated = shapley.region_shapley(model, image, 1, grid=4, coalitions=256)
-    assert not estimated.exact and estimated.draws == 256 and estimated.coalitions < 256  # a repeat is read once
+    assert not estimated.exact and estimated.draws == estimated.coalitions == 256  # a set drawn again is not added
     torch.testing.assert_close(estimated.values, exact.values, rtol=1e-6, atol=1e-6)
 
 
@@ -116,14 +116,41 @@ def test_spearman_ranks_ties_alike_and_leaves_out_places_both_give_nothing():
     assert shapley.spearman(torch.tensor([1.0, 2.0]), torch.tensor([5.0, 5.0])) == 0.0
 
 
-def test_the_kernels_coalitions_come_in_complementary_pairs_of_every_size():
-    z = shapley.kernel_coalitions(9, 2000)
-    assert z.shape == (2000, 9)
-    torch.testing.assert_close(z[0::2], ~z[1::2])
+def test_the_smallest_and_largest_sizes_are_listed_in_full_and_the_rest_drawn_in_complementary_pairs():
+    """The shap package's scheme: with 600 of 2 ** 12 coalitions, every set of 1 and of 11 players (24), then of 2
+    and 10 (132), then the rest drawn by the kernel over sizes 3 to 9, each with its complement; with 300, the
+    sets of 2 and 10 no longer fit."""
+    assert shapley.kernel_coalitions(12, 300)[2] == 1
+    z, weights, listed = shapley.kernel_coalitions(12, 600)
+    assert z.shape == (600, 12) and listed == 2
     sizes = z.sum(1)
-    assert sizes.min() >= 1 and sizes.max() <= 8
-    # the kernel favours the smallest and largest coalitions: (n - 1) / (s (n - s)) is 1 for size 1, 0.4 for size 4
-    assert 2 * (sizes == 4).sum() < (sizes == 1).sum() < 3 * (sizes == 4).sum()
+    assert sizes[:24].tolist() == [1] * 12 + [11] * 12 and sizes[24:156].tolist() == [2] * 66 + [10] * 66
+    assert len({tuple(row) for row in z[:156].tolist()}) == 156  # each listed once
+    drawn, row = z[156:], 0
+    while row < len(drawn):  # a set of 3 to 5 players, then its complement; a set of 6 is its own pair's size
+        size = int(drawn[row].sum())
+        assert 3 <= size <= 6
+        if size < 6 and row + 1 < len(drawn):
+            assert torch.equal(drawn[row + 1], ~drawn[row])
+        row += 2 if size < 6 else 1
+    assert len({tuple(r) for r in z.tolist()}) == 600  # a set drawn again weighs more, not read again
+    kernel = torch.tensor([11 / (s * (12 - s)) for s in range(1, 12)], dtype=torch.float64)
+    kernel /= kernel.sum()
+    torch.testing.assert_close(weights[:24].sum(), kernel[[0, 10]].sum())  # each size's share of the kernel
+    torch.testing.assert_close(weights[156:].sum(), kernel[2:9].sum())  # the drawn ones share what is left
+
+
+def test_with_every_size_listed_the_weighted_fit_is_exact_for_any_game():
+    """Lundberg & Lee's theorem: least squares over all coalitions, each weighing the Shapley kernel, gives the
+    Shapley values; with the empty and the full one apart, 1,022 of the 1,024 coalitions of 10 players."""
+    z, weights, listed = shapley.kernel_coalitions(10, 1022)
+    assert listed == 5 and len(z) == 1022
+    v = torch.randn(2 ** 10, dtype=torch.float64, generator=torch.Generator().manual_seed(3))  # any game at all
+    index = (z.long() << torch.arange(10)).sum(1)  # a coalition's row in the exact enumeration
+    estimated = shapley.kernel_values(z, v[index], float(v[0]), float(v[-1]), weights)
+    torch.testing.assert_close(estimated, shapley.exact_values(v, 10), rtol=1e-9, atol=1e-9)
+    unweighted = shapley.kernel_values(z, v[index], float(v[0]), float(v[-1]))
+    assert not torch.allclose(unweighted, shapley.exact_values(v, 10), atol=1e-3)  # the weights are what does it
 
 
 def test_squares_cover_the_image_row_by_row_and_bad_grids_are_named():

@@ -284,10 +284,13 @@ def squares_note(squares: shapley.RegionShapley, ig: attribution.IntegratedGradi
     grid, n, players = squares.grid, squares.grid ** 2, squares.players
     (added, pro, contra), moved = explanations.sums(squares.values[None]), squares.score - squares.baseline_score
     every = f"2^{players}" if players > 20 else f"{2 ** players:,}"
+    listed = (f"every set of up to {squares.listed} and of all but {squares.listed} squares, the others" if squares.listed
+              else "all")
     how = (f"exact, from all {squares.coalitions:,} images with some of the squares kept" if squares.exact else
-           f"estimated by KernelSHAP (Lundberg & Lee 2017) from {squares.draws:,} of the {every} sets of squares, "
-           "drawn by the Shapley kernel in pairs (a set and the rest), each set read once "
-           f"({squares.coalitions:,} images), fitted so that the values add up; other draws give another estimate")
+           f"estimated by KernelSHAP (Lundberg & Lee 2017) from {squares.draws:,} of the {every} sets of squares "
+           f"({squares.coalitions:,} images), picked as the shap package picks them: {listed} drawn by the Shapley "
+           "kernel in pairs (a set and the rest); fitted, each set weighing its share of the kernel, so that the "
+           "values add up; other draws give another estimate")
     left_out, top = n - players, int(squares.values.abs().argmax())
     rows, cols = torch.nonzero(squares.regions == top, as_tuple=True)  # in pixels, as the map's hover counts them
     note = (f"Shapley 1953: your image cut into {grid}x{grid} squares, a square left out replaced by "

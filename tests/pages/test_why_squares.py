@@ -62,6 +62,8 @@ def test_more_squares_than_images_read_are_estimated_by_kernel_shap_from_the_sam
     shown = text(at)
     assert "Shapley values, 8" in titles(at)
     assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 1,024 of the 65,536 sets of squares" in shown
+    assert "picked as the shap package picks them: every set of up to 2 and of all but 2 squares, the others drawn" \
+        in shown
     assert "a square left out replaced by your image blurred" in shown
     added, _, _, moved, off = map(float, re.search(NOTE, shown).groups())
     assert off <= 0.001  # KernelSHAP's fit keeps the sum
