@@ -238,9 +238,9 @@ def framed_tile(image: torch.Tensor, side: int) -> np.ndarray:
     return tile
 
 
-def _frame(tile: np.ndarray) -> None:
-    """A one-pixel grey border, in place: a white patch on the white page keeps its edges."""
-    tile[0], tile[-1], tile[:, 0], tile[:, -1] = GAP, GAP, GAP, GAP
+def _frame(tile: np.ndarray, width: int = 1) -> None:
+    """A grey border ``width`` pixels thick, in place: a white patch on the white page keeps its edges."""
+    tile[:width], tile[-width:], tile[:, :width], tile[:, -width:] = GAP, GAP, GAP, GAP
 
 
 def _cut_to(line: str, room_px: float) -> str:
@@ -283,12 +283,15 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     fig = go.Figure()
     centres = []
     room = drawn * (side + gap) / canvas.shape[1]  # a tile and its gap on the screen, in px
+    # a border at least a screen pixel thick: drawn at a third of its size (168 px for three 96 px tiles), a
+    # one-pixel border around a tall patch's white broke into stray lines
+    border = max(1, math.ceil(wide / drawn))
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         top, left = r * (side + gap + label_px), c * (side + gap)
         tile = canvas[top:top + side, left:left + side]
         tile[..., :3] = _as_rgb_tile(image, side)
-        _frame(tile[..., :3])
+        _frame(tile[..., :3], border)
         tile[..., 3] = 255
         centres.append((left + side / 2, top + side / 2))
         if boxes is not None:

@@ -89,6 +89,15 @@ def test_click_events_are_read_from_dicts_and_objects():
     assert mosaic.cell_from_click(as_dict, (1, 1)) is None  # off a 1 x 1 map
 
 
+def test_a_grid_drawn_smaller_than_its_tiles_gets_a_border_a_screen_pixel_thick():
+    """Three 96 px tiles drawn 168 px wide: a one-pixel border would be a third of a screen pixel, and break."""
+    tall = [torch.ones(3, 115, 73)] * 9  # white patches narrower than their tiles: only the border shows their edge
+    image = _image(mosaic.images_figure(tall, [""] * 9, "framed", cols=3, side=96, width_px=168))
+    assert (image[48, :2, :3] == tiling.GAP).all() and (image[48, 2, :3] == 255).all()  # 292 / 168: 2 px
+    wide = _image(mosaic.images_figure(tall, [""] * 9, "framed", cols=3, side=96, width_px=600))
+    assert (wide[48, 0, :3] == tiling.GAP).all() and (wide[48, 1, :3] == 255).all()  # drawn larger: 1 px
+
+
 def test_image_tiles_are_framed_so_white_patches_keep_their_edges():
     image = _image(mosaic.images_figure([torch.ones(3, 8, 8)], ["white"], "framed", side=32))
     assert (image[0, 0, :3] == tiling.GAP).all() and (image[31, 16, :3] == tiling.GAP).all()
