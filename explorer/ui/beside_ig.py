@@ -56,20 +56,22 @@ def settings() -> list[state.Setting]:
 
 
 def toggles() -> None:
-    """The four toggles, under integrated gradients' controls."""
-    layout.toggle(st, "Compare with DeepLIFT", key="why_deeplift",
+    """The four toggles, two to a row as the maps they ask for, under occlusion and integrated gradients."""
+    st.markdown("**Compare integrated gradients with**")
+    (deeplift_box, shap_box), (squares_box, lrp_box) = st.columns(2), st.columns(2)
+    layout.toggle(deeplift_box, "DeepLIFT", key="why_deeplift", width="content",
                   help="Shrikumar et al. 2017: the same question from the same baseline in one backward pass. Each "
                        "ReLU passes back its output's change over its input's change instead of its slope, so the "
                        "attributions add up to the score's change exactly.")
-    layout.toggle(st, "Compare with GradientSHAP", key="why_shap",
+    layout.toggle(shap_box, "GradientSHAP", key="why_shap", width="content",
                   help="Lundberg & Lee 2017 (as Expected Gradients, Erion et al. 2021): integrated gradients from many "
                        "baselines at once, each path read at one random point. From the data set's images it asks "
                        "what makes this image score unlike a typical one, not unlike a black image.")
-    layout.toggle(st, "Compare with Shapley values", key="why_rshap",
+    layout.toggle(squares_box, "Shapley values", key="why_rshap", width="content",
                   help="Shapley 1953 (SHAP's KernelSHAP, Lundberg & Lee 2017): the image cut into squares, each "
                        "square's share of the score's change from the same baseline, averaged over every order of "
                        "putting the squares back. No gradient: the network reads images with squares left out.")
-    layout.toggle(st, "Compare with LRP", key="why_lrp",
+    layout.toggle(lrp_box, "LRP", key="why_lrp", width="content",
                   help="Bach et al. 2015, layer-wise relevance propagation: the class score handed back down, each "
                        "layer sharing what it received among its inputs by what each contributed. No baseline: "
                        "the relevance is conserved on the way, less what the biases take.")

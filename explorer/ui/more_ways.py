@@ -96,7 +96,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                           "itself; trapezoids take both ends at half weight (m + 1 images); Gauss-Legendre's points, "
                           "Captum's default, are exact for a polynomial of degree 2m - 1. The same integral, summed "
                           "another way: compare the gap above.")
-        beside_ig.toggles()
+    beside_ig.toggles()  # a row of their own: in integrated gradients' column they left a tall blank beside them
     return occ, ig, beside_ig.draw(network, digest, image, target, ig, name, half, half_least, clip)
 
 
