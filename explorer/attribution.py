@@ -28,7 +28,6 @@ its largest values, 2% of its total, at full colour.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -134,18 +133,18 @@ class Scores(nn.Module):
         return self.graph(x)[self.output]
 
 
-_GUIDED: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+_GUIDED = extraction.PerModel()
 
 
 def guided(model: nn.Module) -> nn.Module:
     """``model`` whose ReLUs pass back only gradients above zero (guided backpropagation, Springenberg et al. 2015):
     :func:`saliency` and :func:`smooth_grad` of it are guided backprop's maps, Captum's ``GuidedBackprop``. The
-    forward pass and the weights are the model's; made once per model."""
-    if model not in _GUIDED:
+    forward pass and the weights are the model's; made once per model (and state: moved, it is made again)."""
+    def make() -> nn.Module:
         output = extraction.node_names(model)[-1]
-        graph_module = extraction.extractor(model, [output])
-        _GUIDED[model] = Scores(relus_replaced(graph_module, guided_relu), output).eval()
-    return _GUIDED[model]
+        return Scores(relus_replaced(extraction.extractor(model, [output]), guided_relu), output).eval()
+
+    return _GUIDED.get(model, None, make)
 
 
 def relus_replaced(graph_module: fx.GraphModule, rule: Callable[[torch.Tensor], torch.Tensor]) -> fx.GraphModule:

@@ -22,7 +22,6 @@ first convolution (nothing between it and the pixels) each of the three is that 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 import torch
@@ -52,17 +51,17 @@ def _deconv_relu(x: torch.Tensor) -> torch.Tensor:
 
 _SWAPS: dict[str, Callable[[torch.Tensor], torch.Tensor] | None] = {
     "deconvnet": _deconv_relu, "guided": attribution.guided_relu, "gradient": None}
-_GRAPHS: weakref.WeakKeyDictionary[nn.Module, dict[tuple[str, str], fx.GraphModule]] = weakref.WeakKeyDictionary()
+_GRAPHS = extraction.PerModel()
 
 
 def _graph(model: nn.Module, layer: str, rule: str) -> fx.GraphModule:
-    """The network up to ``layer`` (returning ``{layer: maps}``) with ``rule``'s ReLUs; made once per model."""
-    graphs = _GRAPHS.setdefault(model, {})
-    if (layer, rule) not in graphs:
-        graph_module = extraction.extractor(model, [layer])
-        swap = _SWAPS[rule]
-        graphs[layer, rule] = (attribution.relus_replaced(graph_module, swap) if swap else graph_module).eval()
-    return graphs[layer, rule]
+    """The network up to ``layer`` (returning ``{layer: maps}``) with ``rule``'s ReLUs; made once per model (and
+    state)."""
+    def make() -> fx.GraphModule:
+        graph_module, swap = extraction.extractor(model, [layer]), _SWAPS[rule]
+        return (attribution.relus_replaced(graph_module, swap) if swap else graph_module).eval()
+
+    return _GRAPHS.get(model, (layer, rule), make)
 
 
 def project(model: nn.Module, layer: str, images: torch.Tensor, channel: int, units: torch.Tensor,

@@ -18,7 +18,6 @@ are written into a traced copy of the network, call by call, and the sum holds.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import torch
@@ -117,7 +116,7 @@ class _Ruled(nn.Module):
         return _Rule.apply(x, self.inner)
 
 
-_RULED: weakref.WeakKeyDictionary[nn.Module, tuple[nn.Module, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+_RULED = extraction.PerModel()
 _FUNCTIONAL = {F.relu: nn.ReLU, torch.relu: nn.ReLU, torch.sigmoid: nn.Sigmoid, F.sigmoid: nn.Sigmoid,
                torch.tanh: nn.Tanh, F.tanh: nn.Tanh, F.elu: nn.ELU, F.leaky_relu: nn.LeakyReLU}
 _METHODS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}  # x.relu()...
@@ -146,9 +145,9 @@ def _rule_for(node: fx.Node, module: nn.Module | None) -> nn.Module | None:
 
 def with_rules(model: nn.Module) -> tuple[nn.Module, tuple[str, ...]]:
     """``model`` whose nonlinearities and max pools pass back DeepLIFT's multipliers (the forward pass and weights
-    are the model's), made once per model; and the nonlinearities it has no rule for (passed back by their slope:
-    the attributions then miss part of the score's change)."""
-    if model not in _RULED:
+    are the model's), made once per model (and state); and the nonlinearities it has no rule for (passed back by
+    their slope: the attributions then miss part of the score's change)."""
+    def make() -> tuple[nn.Module, tuple[str, ...]]:
         output = extraction.node_names(model)[-1]
         graph_module = extraction.extractor(model, [output])
         slopes = []
@@ -165,5 +164,6 @@ def with_rules(model: nn.Module) -> tuple[nn.Module, tuple[str, ...]]:
             node.op, node.target, node.args, node.kwargs = "call_module", name, node.args[:1], {}
         graph_module.graph.eliminate_dead_code()
         graph_module.recompile()
-        _RULED[model] = (attribution.Scores(graph_module, output).eval(), tuple(slopes))
-    return _RULED[model]
+        return attribution.Scores(graph_module, output).eval(), tuple(slopes)
+
+    return _RULED.get(model, None, make)

@@ -13,13 +13,16 @@ import contextlib
 import copy
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
+from typing import TypeVar
 
 import torch
 import torchvision  # noqa: F401  (whole, before a part of it: see explorer/__init__.py)
 from torch import fx, nn
 from torchvision.models import feature_extraction
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+
+T = TypeVar("T")
 
 
 def _tracer_kwargs() -> dict:
@@ -80,6 +83,31 @@ def _tracing() -> Iterator[None]:
 
 
 _NAMES: weakref.WeakKeyDictionary[nn.Module, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def state_of(model: nn.Module) -> tuple:
+    """Where ``model``'s parameters and buffers live and how often each was changed in place: moved (``.to``,
+    ``.cuda``), loaded into or trained, the model's state is another."""
+    return tuple((t.data_ptr(), t.dtype, t.device, t._version) for t in (*model.parameters(), *model.buffers()))
+
+
+class PerModel:
+    """What is made from a model (a traced twin with other rules, a copy with batch norms folded), kept while the
+    model lives and made again once its state (:func:`state_of`) changes: a twin shares the tensors it was made
+    with, and after ``.to()`` a model's buffers are new tensors that the twin never sees."""
+
+    def __init__(self) -> None:
+        self._made: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, dict]] = weakref.WeakKeyDictionary()
+
+    def get(self, model: nn.Module, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``'s result for ``model`` and ``key``, made once per state of the model."""
+        state = state_of(model)
+        held = self._made.get(model)
+        if held is None or held[0] != state:
+            held = self._made[model] = (state, {})
+        if key not in held[1]:
+            held[1][key] = make()
+        return held[1][key]
 
 
 def node_names(model: nn.Module) -> list[str]:

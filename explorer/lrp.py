@@ -2,7 +2,7 @@
 handed back down the network, each layer sharing out the relevance its outputs received among its inputs in
 proportion to what each input contributed, until it reaches the pixels.
 
-Each convolution, linear layer or batch norm shares out by a rule:
+Each convolution, linear layer (and batch norm) shares out by a rule:
 
 - LRP-0 (``zero``): input ``i``'s share of output ``j`` is ``a_i w_ij / z_j``, its part of the output. On a ReLU
   network this is the gradient times the input (Ancona et al. 2018).
@@ -14,21 +14,23 @@ Each convolution, linear layer or batch norm shares out by a rule:
 - z-box at the pixels: a pixel's share also counts how far it is from the darkest and lightest it could be.
 
 ``composite`` is Montavon et al.'s recipe as zennit's ``EpsilonGammaBox`` writes it: z-box at the first layer,
-gamma at the other convolutions, LRP-0 above. Batch norms are first folded into the convolutions before them.
+gamma at the other convolutions, LRP-0 above. Batch norms are first folded into the convolutions (or linear layers)
+before them. One that follows something else (a ReLU) shares out as a layer of its own, by LRP-0 (or epsilon), as
+Captum treats a batch norm: zennit's composites pass relevance through it unchanged, which the gradient trick below
+cannot do where its input is 0 and its output is not.
 
 Everything else passes relevance on by the gradient: written as the gradient trick (each layer's output in the
 forward pass, its rule's shares in the backward), the relevance of any tensor ``a`` is ``a`` times its gradient,
 which a max pool sends to its maximum, an average pool and a sum (ResNet's skips) share in proportion, and a
 ReLU passes on. Other elementwise nonlinearities (tanh, GELU...) pass relevance on unchanged, as zennit's
-``Pass``. The values equal Captum's ``LRP`` with the same rules where Captum's hooks can follow the network, and
-zennit's ``EpsilonGammaBox``.
+``Pass``. The values equal zennit's with the same rules (its ``EpsilonGammaBox`` for the composite, its ResNet
+canonizer on ResNet-18): the tests compare them.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -38,12 +40,12 @@ from torch import fx, nn
 from torch.fx.experimental import optimization
 
 from explorer import attribution, extraction, inspect
-from explorer.networks import Normalize
+from explorer.networks import Normalize, Scramble
 
 RULES = ("composite", "epsilon", "zero")
 GAMMA = 0.25  # how much more a positive contribution weighs under the gamma rule: Montavon et al.'s, zennit's
 STABILIZER = 1e-6  # keeps each share's denominator off 0: zennit's default
-_SHARED = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.BatchNorm1d)
+_SHARED = (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d)  # a batch norm left unfolded: a layer of its own
 _PASSED = (nn.Tanh, nn.Sigmoid, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ReLU6, nn.Softplus, nn.Hardswish,
            nn.Hardtanh, nn.Mish, nn.SELU, nn.Hardsigmoid)
 _PASSED_FUNCTIONS = (torch.tanh, F.tanh, torch.sigmoid, F.sigmoid, F.elu, F.leaky_relu, F.gelu, F.silu, F.relu6,
@@ -72,7 +74,7 @@ class _Recorder:
 
     def __init__(self, chain: bool) -> None:
         self.rule, self.epsilon, self.chain = "zero", 0.0, chain
-        self.seen: list[tuple[str, tuple[torch.Tensor, ...]]] = []
+        self.seen: list[tuple[str, tuple[torch.Tensor, ...], Callable | None]] = []
 
 
 def _stabilized(values: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:
@@ -96,7 +98,8 @@ def _with(layer: nn.Module, x: torch.Tensor, weights: Callable[[torch.Tensor], t
 
 
 class _Shared(nn.Module):
-    """A convolution, linear layer or batch norm that shares its outputs' relevance out by the call's rule."""
+    """A convolution, linear layer or unfolded batch norm that shares its outputs' relevance out by the call's
+    rule."""
 
     def __init__(self, layer: nn.Module, name: str, bounds: tuple[torch.Tensor, torch.Tensor] | None,
                  recorder: _Recorder):
@@ -107,11 +110,11 @@ class _Shared(nn.Module):
         rule, z = self.recorder.rule, self.layer(x)
         if rule == "composite" and self.bounds is not None:
             low, high = (b.to(x).expand_as(x).clone().requires_grad_(True) for b in self.bounds)
-            self.recorder.seen.append((self.name, (x, low, high)))
+            self.recorder.seen.append((self.name, (x, low, high), None))
             box = z - _with(self.layer, low, lambda w: w.clamp(min=0)) - _with(self.layer, high,
                                                                              lambda w: w.clamp(max=0))
             return _shared_by(z, box, STABILIZER)
-        self.recorder.seen.append((self.name, (x,)))
+        self.recorder.seen.append((self.name, (x,), None))
         if rule == "composite" and isinstance(self.layer, nn.Conv2d):
             return _shared_by(z, _gamma(self.layer, x, z), STABILIZER)
         eps = STABILIZER + (self.recorder.epsilon * z.detach().std() if rule == "epsilon" else 0.0)
@@ -147,16 +150,26 @@ class _Passed(nn.Module):
 
 
 class _Seen(nn.Module):
-    """The input normalization, its output recorded: the pixels' relevance is read there."""
+    """The input's normalization or scrambling, its output recorded: the pixels' relevance is read there, and
+    ``back`` puts it back in the image's places (a scrambled input's are others)."""
 
-    def __init__(self, layer: nn.Module, recorder: _Recorder):
+    def __init__(self, layer: nn.Module, recorder: _Recorder, back: Callable[[torch.Tensor], torch.Tensor] | None):
         super().__init__()
-        self.layer, self.recorder = layer, recorder
+        self.layer, self.recorder, self.back = layer, recorder, back
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.layer(x)
-        self.recorder.seen.append(("", (y,)))
+        self.recorder.seen.append(("", (y,), self.back))
         return y
+
+
+def _unscrambled(scramble: Scramble, before: Callable[[torch.Tensor], torch.Tensor] | None,
+                 values: torch.Tensor) -> torch.Tensor:
+    """``values`` (N, C, H, W) in a scrambled input's places, put back in the image's (and ``before``'s)."""
+    back = torch.empty_like(values.flatten(-2))
+    back[..., scramble.order] = values.flatten(-2)
+    back = back.view_as(values)
+    return before(back) if before is not None else back
 
 
 def _passed_fn(node: fx.Node, module: nn.Module | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -175,37 +188,45 @@ def _call_with(fn: Callable[..., torch.Tensor], args: tuple, kwargs: dict, x: to
     return fn(x, *args, **kwargs)
 
 
-_RULED: weakref.WeakKeyDictionary[nn.Module, tuple[nn.Module, _Recorder]] = weakref.WeakKeyDictionary()
+_RULED = extraction.PerModel()
 _LOCK = threading.Lock()  # one explanation at a time: the copy's layers record into one recorder
 
 
 def with_rules(model: nn.Module) -> tuple[nn.Module, _Recorder]:
     """``model`` whose layers share relevance out by a rule (its batch norms folded into the convolutions before
-    them, the forward pass the model's), made once per model; and its recorder."""
-    if model not in _RULED:
-        output = extraction.node_names(model)[-1]
-        graph_module = optimization.fuse(extraction.extractor(model, [output]).eval(), inplace=True, no_trace=True)
-        recorder = _Recorder(all(len(node.users) <= 1 for node in graph_module.graph.nodes))
-        pixels = next(node for node in graph_module.graph.nodes if node.op == "placeholder")
-        bounds = torch.zeros(1), torch.ones(1)  # a pixel's lowest and highest value where the first layer reads it
-        for index, node in enumerate(list(graph_module.graph.nodes)):
-            module = graph_module.get_submodule(node.target) if node.op == "call_module" else None
-            name = f"lrp_{index}"
-            if isinstance(module, Normalize) and node.args[0] is pixels:
-                graph_module.add_submodule(name, _Seen(module, recorder))
-                pixels, bounds = node, (-module.mean / module.std, (1 - module.mean) / module.std)
-            elif isinstance(module, _SHARED):
-                graph_module.add_submodule(name, _Shared(module, str(node.target),
-                                                         bounds if node.args[0] is pixels else None, recorder))
-            elif (fn := _passed_fn(node, module)) is not None:
-                graph_module.add_submodule(name, _Passed(fn))
+    them, the forward pass the model's), made once per model and state (moved or changed, the folded weights are
+    made again); and its recorder."""
+    return _RULED.get(model, None, lambda: _ruled(model))
+
+
+def _ruled(model: nn.Module) -> tuple[nn.Module, _Recorder]:
+    output = extraction.node_names(model)[-1]
+    graph_module = optimization.fuse(extraction.extractor(model, [output]).eval(), inplace=True, no_trace=True)
+    recorder = _Recorder(all(len(node.users) <= 1 for node in graph_module.graph.nodes))
+    pixels = next(node for node in graph_module.graph.nodes if node.op == "placeholder")
+    bounds = torch.zeros(1), torch.ones(1)  # a pixel's lowest and highest value where the first layer reads it
+    back = None  # from the places where the first layer reads the pixels to the image's
+    for index, node in enumerate(list(graph_module.graph.nodes)):
+        module = graph_module.get_submodule(node.target) if node.op == "call_module" else None
+        name = f"lrp_{index}"
+        if isinstance(module, (Normalize, Scramble)) and node.args[0] is pixels:  # still the pixels, moved or scaled
+            if isinstance(module, Scramble):
+                back = functools.partial(_unscrambled, module, back)
             else:
-                continue
-            node.op, node.target, node.args, node.kwargs = "call_module", name, node.args[:1], {}
-        graph_module.graph.eliminate_dead_code()
-        graph_module.recompile()
-        _RULED[model] = (attribution.Scores(graph_module, output).eval(), recorder)
-    return _RULED[model]
+                bounds = (-module.mean / module.std, (1 - module.mean) / module.std)
+            graph_module.add_submodule(name, _Seen(module, recorder, back))
+            pixels = node
+        elif isinstance(module, _SHARED):
+            graph_module.add_submodule(name, _Shared(module, str(node.target),
+                                                     bounds if node.args[0] is pixels else None, recorder))
+        elif (fn := _passed_fn(node, module)) is not None:
+            graph_module.add_submodule(name, _Passed(fn))
+        else:
+            continue
+        node.op, node.target, node.args, node.kwargs = "call_module", name, node.args[:1], {}
+    graph_module.graph.eliminate_dead_code()
+    graph_module.recompile()
+    return attribution.Scores(graph_module, output).eval(), recorder
 
 
 def lrp(model: nn.Module, image: torch.Tensor, target: int | None = None, rule: str = "composite",
@@ -224,8 +245,9 @@ def lrp(model: nn.Module, image: torch.Tensor, target: int | None = None, rule: 
         finally:
             recorder.seen = []
     target = attribution.chosen_class(logits.detach(), target)
-    at_pixels = seen[0][1] if seen and seen[0][0] == "" else (x,)
-    layers = [entry for entry in seen if entry[0]]
+    looked = [entry for entry in seen if not entry[0]]  # the last: where the first layer reads the pixels
+    at_pixels, back = looked[-1][1:] if looked else ((x,), None)
+    layers = [entry[:2] for entry in seen if entry[0]]
     tensors = [*at_pixels, *(t for _, inputs in layers for t in inputs)]
     grads = torch.autograd.grad(logits[0, target], tensors, allow_unused=True)
     relevance = [t.detach() * (g if g is not None else torch.zeros_like(t)) for t, g in zip(tensors, grads)]
@@ -235,7 +257,7 @@ def lrp(model: nn.Module, image: torch.Tensor, target: int | None = None, rule: 
         totals.append((name, float(sum(r.sum() for r in mine))))
         if len(inputs) == 3:  # the box rule's bounds: their shares belong to the pixels the layer reads
             pixels = pixels + mine[1] + mine[2]
-    raw = pixels[0].detach()
+    raw = (back(pixels) if back is not None else pixels)[0].detach()
     scores = logits.detach().float()
     return Lrp(attribution.signed_scaled(raw.sum(0)).cpu(), raw.cpu(), target, float(scores[0, target]),
                torch.softmax(scores[0], 0).cpu(), rule=rule, epsilon=epsilon if rule == "epsilon" else 0.0,

@@ -40,7 +40,7 @@ def _seeded(seed: int) -> Iterator[None]:
 
 def cascade_layers(model: nn.Module) -> list[str]:
     """The convolutions and linear layers :func:`cascade` draws afresh, from the top (the output) down."""
-    return [name for name, module in model.named_modules() if isinstance(module, CASCADED)][::-1]
+    return [name for name, _ in _groups(model)]
 
 
 def cascade_stops(count: int, stops: int) -> list[int]:
@@ -52,18 +52,36 @@ def cascade_stops(count: int, stops: int) -> list[int]:
 
 
 def cascade(model: nn.Module, stops: int = 8, seed: int = 0) -> Iterator[tuple[str, nn.Module]]:
-    """Adebayo et al.'s cascading randomization: a copy of ``model`` whose convolutions and linear layers are drawn
-    afresh (each its own ``reset_parameters``, seeded) one at a time from the top down, yielded with the lowest layer
-    drawn so far after each of :func:`cascade_stops`. Batch norms keep what they learned. The copy is one object,
-    changed between yields: use it before asking for the next."""
-    fresh = copy.deepcopy(model).eval()
-    names = cascade_layers(fresh)
-    stopping = set(cascade_stops(len(names), stops))
-    for index, name in enumerate(names):
-        with _seeded(seed + index):
-            fresh.get_submodule(name).reset_parameters()
+    """Adebayo et al.'s cascading randomization: a copy of ``model`` whose convolutions and linear layers (each with
+    the batch norms after it) take :func:`randomized`'s weights one at a time from the top down, yielded with the
+    lowest layer drawn so far after each of :func:`cascade_stops`. The last copy is :func:`randomized`'s network.
+    The copy is one object, changed between yields: use it before asking for the next."""
+    fresh, drawn = copy.deepcopy(model).eval(), randomized(model, seed)
+    groups = _groups(fresh)
+    stopping = set(cascade_stops(len(groups), stops))
+    for index, (name, members) in enumerate(groups):
+        for member in members:
+            fresh.get_submodule(member).load_state_dict(drawn.get_submodule(member).state_dict())
         if index in stopping:
             yield name, fresh
+
+
+def _groups(model: nn.Module) -> list[tuple[str, list[str]]]:
+    """The modules :func:`randomized` draws afresh, in groups from the top down: each convolution or linear layer
+    with the modules after it up to the next (its batch norm); any before the first join the first group."""
+    groups: list[tuple[str, list[str]]] = []
+    early: list[str] = []
+    for name, module in model.named_modules():
+        if not hasattr(module, "reset_parameters"):
+            continue
+        if isinstance(module, CASCADED):
+            groups.append((name, [*early, name]))
+            early = []
+        elif groups:
+            groups[-1][1].append(name)
+        else:
+            early.append(name)
+    return groups[::-1]
 
 
 def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -21,14 +21,15 @@ def cascade_figure(steps: list[tuple[str, dict[str, float]]], names: dict[str, s
                                  name=names.get(method, method), line=dict(color=colour),
                                  hovertemplate="drawn afresh down to %{x}: ρ = %{y:.2f}<extra>%{fullData.name}"
                                                "</extra>"))
-    fig.add_hline(y=HARDLY, line=dict(dash="dot", color="grey", width=1), annotation_text="hardly changed",
-                  annotation_position="bottom right", annotation_font=dict(size=11, color="grey"))
+    fig.add_hline(y=HARDLY, line=dict(dash="dot", color="grey", width=1), annotation_text="hardly changed above",
+                  annotation_position="bottom left", annotation_font=dict(size=11, color="grey"))
     fig.add_hline(y=0.0, line=dict(color="#bbb", width=1))
     fig.update_layout(title=dict(text="Layers drawn afresh from the top down", font=dict(size=14)), width=width_px,
-                      height=400, margin=dict(l=10, r=10, t=40, b=10),
+                      height=440, margin=dict(l=10, r=10, t=40, b=60),
                       yaxis=dict(range=[min(-0.3, lowest - 0.1), 1.05], title="ρ with the trained map",
                                  automargin=True),
                       xaxis=dict(title=dict(text="drawn afresh down to", standoff=4), automargin=True,
                                  type="category"),
-                      legend=dict(orientation="h", yanchor="top", y=-0.3, x=0))
+                      # in the figure's bottom margin, under the axis however long its layer names
+                      legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0))
     return fig

@@ -1,4 +1,5 @@
-"""Feature extraction: an in-place layer refused, and traces that leave the model and other sessions alone."""
+"""Feature extraction: an in-place layer refused, traces that leave the model and other sessions alone, and what is
+made per model made again when the model changes."""
 
 import threading
 import time
@@ -62,3 +63,16 @@ def test_tracing_in_one_session_leaves_the_others_forward_passes_and_traces_alon
     for thread in threads:
         thread.join()
     assert failures == [] and nn.Module.__call__ is own_call, sorted(set(failures))[:3]
+
+
+def test_what_is_made_per_model_is_made_again_once_the_model_moves_or_changes():
+    made = extraction.PerModel()
+    model = models.build("lenet5")
+    first = made.get(model, "twin", object)
+    assert made.get(model, "twin", object) is first and made.get(model, "other", object) is not first
+    with torch.no_grad():
+        model.conv1.weight.mul_(2)  # trained or loaded in place: the same tensors, another version
+    second = made.get(model, "twin", object)
+    assert second is not first and made.get(model, "twin", object) is second
+    model.double()  # moved: new buffers, which an earlier twin would never see
+    assert made.get(model, "twin", object) is not second

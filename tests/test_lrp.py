@@ -86,6 +86,70 @@ def test_the_composite_on_resnet18_equals_zennits_with_its_resnet_canonizer():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
 
 
+def test_a_batch_norm_after_a_relu_is_a_layer_of_its_own():
+    """One after a convolution is folded into it (zennit's canonizer); one after a ReLU shares out by LRP-0, as
+    Captum's default rule for a batch norm (zennit's composites pass relevance through it instead)."""
+    from zennit.canonizers import SequentialMergeBatchNorm
+
+    from explorer.networks import Normalize
+
+    torch.manual_seed(8)
+    model = nn.Sequential(OrderedDict(normalize=Normalize((0.5,), (0.25,)), conv1=nn.Conv2d(1, 4, 3),
+                                      norm1=nn.BatchNorm2d(4), relu1=nn.ReLU(), norm2=nn.BatchNorm2d(4),
+                                      conv2=nn.Conv2d(4, 4, 3), relu2=nn.ReLU(), flatten=nn.Flatten(),
+                                      fc=nn.Linear(4 * 24 * 24, 3)))
+    for norm in (model.norm1, model.norm2):  # statistics of their own, not 0 and 1
+        norm.running_mean.uniform_(-0.5, 0.5)
+        norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.data.uniform_(0.5, 1.5)
+        norm.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    image = torch.rand(1, 28, 28)
+    ours = lrp.lrp(model, image, 1, "composite")
+
+    from zennit.attribution import Gradient
+    from zennit.composites import EpsilonGammaBox
+    from zennit.rules import Epsilon
+    from zennit.types import BatchNorm
+
+    x = model.normalize(image[None]).detach().requires_grad_(True)
+    composite = EpsilonGammaBox(low=torch.full((1, 1, 1, 1), -2.0), high=torch.full((1, 1, 1, 1), 2.0),
+                                canonizers=[SequentialMergeBatchNorm()], layer_map=[(BatchNorm, Epsilon())])
+    with Gradient(model=model[1:], composite=composite) as attributor:
+        _, theirs = attributor(x, lambda out: torch.eye(3)[[1]] * ours.score)
+    torch.testing.assert_close(ours.raw, theirs[0], rtol=1e-4, atol=1e-5 * float(theirs.abs().max()))
+
+
+def test_a_scrambled_input_gets_the_box_rule_and_its_relevance_goes_back_to_the_pixels_own_places():
+    from explorer.networks import Normalize, Scramble
+
+    torch.manual_seed(9)
+    layers = OrderedDict(conv=nn.Conv2d(1, 4, 3), relu=nn.ReLU(), flatten=nn.Flatten(), fc=nn.Linear(4 * 26 * 26, 3))
+    plain = nn.Sequential(OrderedDict(normalize=Normalize((0.5,), (0.25,)), **layers)).eval()
+    scrambled = nn.Sequential(OrderedDict(normalize=plain.normalize, scramble=Scramble(28, 28, seed=1),
+                                          **layers)).eval()
+    image = torch.rand(1, 28, 28)
+    ours = lrp.lrp(scrambled, image, 2, "composite")
+    moved = scrambled.scramble(image[None])[0]  # the plain network on the scrambled image: the same numbers
+    reference = lrp.lrp(plain, moved, 2, "composite").raw
+    torch.testing.assert_close(scrambled.scramble(ours.raw[None])[0], reference, rtol=1e-5, atol=1e-7)
+    assert ours.layers[0] == ("conv", pytest.approx(ours.kept, rel=1e-5))
+
+
+def test_a_model_moved_or_given_other_weights_is_explained_with_them():
+    """The rules' copy folds batch norms into copies of the weights: made again when the model changes."""
+    model = models.build("resnet_small", seed=0)
+    image = torch.rand(3, 32, 32)
+    first = lrp.lrp(model, image, 1, "composite")
+    model.load_state_dict(models.build("resnet_small", seed=1).state_dict())
+    again = lrp.lrp(model, image, 1, "composite")
+    fresh = lrp.lrp(models.build("resnet_small", seed=1), image, 1, "composite")
+    torch.testing.assert_close(again.raw, fresh.raw)
+    assert not torch.allclose(again.raw, first.raw)
+    doubled = lrp.lrp(model.double(), image.double(), 1, "composite")
+    torch.testing.assert_close(doubled.raw.float(), fresh.raw, rtol=1e-3, atol=1e-4 * float(fresh.raw.abs().max()))
+
+
 def test_lrp_zero_on_a_relu_network_is_the_gradient_times_the_input():
     """Ancona et al. 2018: where each layer shares out its exact output, the shares are the gradient's."""
     torch.manual_seed(2)

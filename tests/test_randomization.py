@@ -62,3 +62,25 @@ def test_a_deep_cascade_stops_at_most_eight_times_top_and_bottom_included():
     names = randomization.cascade_layers(model)
     stops = [name for name, _ in randomization.cascade(model)]
     assert len(names) == 21 and stops[0] == "fc" and stops[-1] == "conv1" and len(stops) == 8
+
+
+@pytest.mark.parametrize("name", ["lenet5", "resnet18"])
+def test_the_cascades_last_network_is_the_randomized_one_batch_norms_included(name):
+    """The pairs drawn all at once and the cascade's last step are one network: their correlations agree."""
+    model = models.build(name)
+    for module in model.modules():  # learned-looking batch norms: drawn afresh, they are 1 and 0 again
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.weight.data.fill_(2.0)
+            module.running_var.fill_(3.0)
+    *_, (_, last) = randomization.cascade(model)
+    drawn = randomization.randomized(model)
+    for key, value in drawn.state_dict().items():
+        assert torch.equal(last.state_dict()[key], value), key
+    if name == "resnet18":  # each batch norm goes with the convolution before it
+        steps = randomization.cascade(model, stops=21)
+        next(steps)
+        lowest, second = next(steps)
+        assert lowest == "layer4.1.conv2"
+        for key in ("conv2.weight", "bn2.weight", "bn2.running_var"):
+            assert torch.equal(second.layer4[1].state_dict()[key], drawn.layer4[1].state_dict()[key]), key
+        assert torch.equal(second.layer4[1].bn1.weight, model.layer4[1].bn1.weight)  # not yet drawn

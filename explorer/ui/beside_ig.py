@@ -319,10 +319,10 @@ LRP_RULE_WORDS = {
                  "far it is from black and from white), at the other convolutions the γ rule (contributions for "
                  f"the output weigh {1 + lrp.GAMMA:g} times, so the evidence stands out from the noise), at the "
                  "fully connected layers LRP-0",
-    "epsilon": "by LRP-ε with ε {eps:g} times the spread of each layer's outputs: an output near 0 keeps part of its "
+    "epsilon": "by LRP-ε with ε = {eps:g} std of each layer's outputs: an output near 0 keeps part of its "
                "relevance instead of handing noise down",
     "zero": "by LRP-0, each input's exact part of the output: on a ReLU network, the gradient times the input as "
-            "the first layer sees it, normalized (Ancona et al. 2018), and as noisy"}
+            "the first layer sees it, normalized (Ancona et al. 2018), and just as noisy"}
 
 
 def lrp_note(relevance: lrp.Lrp) -> str:

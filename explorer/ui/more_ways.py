@@ -145,7 +145,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "shapley_squares": {"grid": squares.grid, "baseline": squares.baseline, "images_read":
                                     squares.coalitions, "exact": squares.exact, "seed": 0} if squares is not None
                 else None,
-                "lrp": {"rule": relevance.rule, "epsilon": relevance.epsilon, "gamma": lrp.GAMMA,
+                "lrp": {"rule": relevance.rule, "epsilon": relevance.epsilon,
+                        "gamma": lrp.GAMMA if relevance.rule == "composite" else None,
                         "stabilizer": lrp.STABILIZER} if relevance is not None else None}
     stem = "-".join(labels.file_stem(part) for part in (network.spec.name, name(gradient.target), named))
     st.download_button("Download the maps (NumPy .npz)", export.arrays_npz(maps, settings), f"why-{stem}.npz",

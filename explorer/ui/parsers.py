@@ -138,7 +138,7 @@ def float_between(low: float, high: float) -> Callable[[str], float]:
 
 
 def boolean(text: str) -> bool:
-    """Parser for "1"/"0" (also true/false)."""
+    """Parser for "1"/"0" (also true/false and yes/no)."""
     if text.lower() in ("1", "true", "yes"):
         return True
     if text.lower() in ("0", "false", "no"):

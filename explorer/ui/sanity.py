@@ -4,8 +4,6 @@ cascade)."""
 
 from __future__ import annotations
 
-import copy
-
 import streamlit as st
 import torch
 
@@ -40,17 +38,9 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
             trained["Guided Grad-CAM"] = cams.guided_map(gradient, mapped)
         explained = next(iter(trained.values())).target  # the random network's maps for the same class, not its own
         fresh = randomization.randomized(network.model)
-        total = 3  # with Score-CAM or Ablation-CAM, their passes too: they are most of the wait
-
-        def cam_passes(done: int, maps: int) -> None:
-            nonlocal total
-            total = maps + 2
-            report(1 + done, total)
-
-        report(0, total)
+        report(0, maps)
         randomised = _maps(fresh, image, explained, layer, smooth, steps, baseline, cam, rule, smoothed, beside,
-                           cam_passes)
-        report(total - 1, total)
+                           report)
         trained.update(_beside_maps(beside))
         return [(method, trained[method], randomised[method],
                  randomization.rank_correlation(trained[method].heat, randomised[method].heat))
@@ -58,29 +48,51 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
 
     augment = cam_controls.augment_allowed(image)  # both maps alike: the trained one too, where it is left out
     smoothed = cam_controls.smoothings(cam, augment)
+    maps = 2 + bool(layer) * (1 + smooth.guided) + len(_beside_maps(beside))  # the random network's to make
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule,
                                         *smoothed.values(), *_beside_key(beside)),
                          compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
-                                                          "maps" if total == 3 else "passes"))
+                                                          "maps" if total == maps else "maps and passes"))
 
 
 def _maps(model: torch.nn.Module, image: torch.Tensor, explained: int, layer: str, smooth: Smoothing, steps: int,
           baseline: str, cam: str, rule: str, smoothed: dict, beside: beside_ig.Beside,
-          cam_passes: memo.Report | None = None) -> dict[str, attribution.Attribution]:
-    """The page's maps for class ``explained`` from ``model`` (a network drawn afresh), by method."""
+          report: memo.Report | None = None) -> dict[str, attribution.Attribution]:
+    """The page's maps for class ``explained`` from ``model`` (a network drawn afresh), by method; ``report(done,
+    total)`` after each map, Score-CAM's and Ablation-CAM's passes counted among them."""
+    count = 2 + bool(layer) * (1 + smooth.guided) + (beside.lifted is not None) + (beside.relevance is not None)
+    done, passes = 0, 0
+
+    def made() -> None:
+        nonlocal done
+        done += 1
+        if report is not None:
+            report(done + passes, count + passes)
+
+    def cam_passes(finished: int, total: int) -> None:  # counted as maps: they are most of the wait
+        nonlocal passes
+        passes = total
+        if report is not None:
+            report(done + finished, count + total)
+
     maps = {"Saliency": explanations.gradient_of(model, image, explained, smooth)}
+    made()
     if layer:
         maps["Grad-CAM"] = cams.class_map(model, image, layer, explained, cam, progress=cam_passes, **smoothed)
+        made()
     maps["Integrated gradients"] = attribution.integrated_gradients(model, image, explained, steps,
                                                                     baseline=baseline, rule=rule)
+    made()
     if smooth.guided and layer:
         maps["Guided Grad-CAM"] = cams.guided_map(maps["Saliency"], maps["Grad-CAM"])
+        made()
     if beside.lifted is not None:
         maps["DeepLIFT"] = deeplift.deep_lift(model, image, explained, beside.lifted.baseline)
-    if beside.relevance is not None:  # a copy: LRP keeps its own copy of each network it met, batch norms folded
-        maps["LRP"] = lrp.lrp(copy.deepcopy(model), image, explained, beside.relevance.rule,
-                              beside.relevance.epsilon)
+        made()
+    if beside.relevance is not None:  # its batch norms folded anew for each step of the cascade: the state changed
+        maps["LRP"] = lrp.lrp(model, image, explained, beside.relevance.rule, beside.relevance.epsilon)
+        made()
     return maps
 
 
@@ -229,7 +241,8 @@ def cascade_note(steps: Cascade, names: dict[str, str], layers: int, normed: boo
     said = [f"{name} changes once `{fell}` is drawn afresh" if k == 0 else f"{name}, once `{fell}`"
             for k, (name, fell) in enumerate(changed)]
     if stayed:
-        said.append(f"{labels.listed(stayed)} {'stays' if len(stayed) == 1 else 'stay'} alike (ρ ≥ 0.5) to the end")
+        said.append(f"{labels.listed(stayed)} {'stays' if len(stayed) == 1 else 'stay'} at least partly alike "
+                    "(ρ ≥ 0.5) to the end")
     return (f"Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, {drawn}"
             f"{'; batch norms keep theirs' if normed else ''}. Each point: how alike the map stays to the trained "
             f"network's (Spearman's ρ of the magnitudes, as above). {'; '.join(said)}. A map that changes only when the lowest layers do "

