@@ -8,7 +8,8 @@ Prints one JSON line (and writes bench/results/attributions.json):
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
 moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black (one pass of the image and
 its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of 3x3 squares (all 512
-coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and insertion curves of four maps (``deletion_insertion``; ``road``: the
+coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and insertion curves of four maps
+(``deletion_insertion``; ``road``: the
 pixels taken away filled from their neighbours), and the Top activations page's projections of a channel's top 9
 back onto the pixels (``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in one batch).
 LeNet-5 with its shipped weights on the sample digit; ResNet18 with random weights on a 224x224 random image

@@ -18,7 +18,8 @@ def relevance_figure(relevance: lrp.Lrp, width_px: int) -> go.Figure:
         for index, (name, total) in reversed(list(enumerate(relevance.layers)))]
     names, totals = [name for name, _ in rows], [total for _, total in rows]
     score = relevance.score if abs(relevance.score) > 1e-12 else float("nan")
-    fig = go.Figure(go.Bar(x=totals, y=names, orientation="h", marker_color=[FOR if t >= 0 else AGAINST for t in totals],
+    colours = [FOR if total >= 0 else AGAINST for total in totals]
+    fig = go.Figure(go.Bar(x=totals, y=names, orientation="h", marker_color=colours,
                            customdata=[t / score for t in totals], texttemplate="%{x:.3g} (%{customdata:.0%})",
                            textposition="outside", cliponaxis=False, textfont=dict(size=11),
                            hovertemplate="%{y}: %{x:.4g} (%{customdata:.1%} of the score)<extra></extra>"))

@@ -283,9 +283,7 @@ def images_figure(images: list[torch.Tensor], labels: list[str], title: str, col
     fig = go.Figure()
     centres = []
     room = drawn * (side + gap) / canvas.shape[1]  # a tile and its gap on the screen, in px
-    # a border at least a screen pixel thick: drawn at a third of its size (168 px for three 96 px tiles), a
-    # one-pixel border around a tall patch's white broke into stray lines
-    border = max(1, math.ceil(wide / drawn))
+    border = max(1, math.ceil(wide / drawn))  # a screen pixel at least: at a third of its size, 1 px broke up
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
         top, left = r * (side + gap + label_px), c * (side + gap)

@@ -244,6 +244,7 @@ def cascade_note(steps: Cascade, names: dict[str, str], layers: int, normed: boo
         said.append(f"{labels.listed(stayed)} {'stays' if len(stayed) == 1 else 'stay'} at least partly alike "
                     "(ρ ≥ 0.5) to the end")
     return (f"Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, {drawn}"
-            f"{'; batch norms keep theirs' if normed else ''}. Each point: how alike the map stays to the trained "
-            f"network's (Spearman's ρ of the magnitudes, as above). {'; '.join(said)}. A map that changes only when the lowest layers do "
-            "shows the image's edges more than the class.")
+            f"{', each with its batch norms' if normed else ''}, the last step the random network of the pairs "
+            "above. Each point: how alike the map stays to the trained network's (Spearman's ρ of the magnitudes, as "
+            f"above). {'; '.join(said)}. A map that changes only when the lowest layers do shows the image's edges "
+            "more than the class.")

@@ -43,7 +43,8 @@ def importance(maps: dict[str, attribution.Attribution]) -> dict[str, torch.Tens
     for name, result in maps.items():
         if isinstance(result, attribution.Occlusion):
             ranked[name] = result.raw
-        elif isinstance(result, (attribution.IntegratedGradients, deeplift.DeepLift, gradient_shap.GradientShap, lrp.Lrp)):
+        elif isinstance(result, (attribution.IntegratedGradients, deeplift.DeepLift, gradient_shap.GradientShap,
+                                 lrp.Lrp)):
             ranked[name] = result.raw.sum(0)
         elif isinstance(result, shapley.RegionShapley):  # each pixel its square's value per pixel
             ranked[name] = result.raw

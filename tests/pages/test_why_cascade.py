@@ -38,7 +38,7 @@ def test_each_maps_line_follows_the_layers_drawn_afresh_from_the_top_down():
     shown = text(at)
     assert "Adebayo et al. 2018's cascade: the network's weights drawn afresh from the output down, all 5" in shown
     assert "Grad-CAM, once `" in shown or "Grad-CAM changes once `" in shown  # its weights are the top's gradients
-    assert "Integrated gradients stays at least partly alike (ρ ≥ 0.5) to the end" in shown  # from black: mostly the ink itself
+    assert "Integrated gradients stays at least partly alike (ρ ≥ 0.5) to the end" in shown  # from black: the ink
     assert "batch norm" not in shown  # LeNet-5 has none
     assert at.query_params["cascade"] == "1"
 
