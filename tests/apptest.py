@@ -1,16 +1,26 @@
-"""What every AppTest of a page uses: run a page through the entry point, read its text, errors and figures."""
+"""What every AppTest of a page uses: run a page through the entry point, read its text, errors and figures; the
+model and image the pages open with, to compute what they should show."""
 
 import json
 import threading
 import time
 from collections.abc import Callable
 
+import torch
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
+
+from explorer import images, inputs, models
 
 from tests.conftest import ROOT
 
 TIMEOUT = 60
+
+
+def lenet_and_digit() -> tuple[torch.nn.Module, torch.Tensor]:
+    """What the pages open with: LeNet-5 with its shipped weights, and the sample digit as it reads it."""
+    model = models.build("lenet5", pretrained=True)
+    return model, inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
 
 
 def app(page: str | None = None, **params: str) -> AppTest:

@@ -41,14 +41,15 @@ def test_gradient_shaps_note_names_the_baselines_drawn_and_why_its_sum_is_off():
     assert "the four baselines of this image" in four and "lacks" not in four
 
 
-def _squares(values: list[float], exact: bool = True, baseline: str = "black") -> shapley.RegionShapley:
+def _squares(values: list[float], exact: bool = True, baseline: str = "black",
+             listed: int = 0) -> shapley.RegionShapley:
     grid = int(len(values) ** 0.5)
     cut = shapley.regions((8, 8), grid)
     v = torch.tensor(values, dtype=torch.float64)
     read = 2 ** len(values) if exact else 200
     return shapley.RegionShapley(v.float()[cut], v.float()[cut], 3, 5.0, torch.ones(10) / 10, v, cut, grid,
                                  baseline, 5.0 - float(v.sum()), read, exact, read if exact else 256,
-                                 int((v != 0).sum()))
+                                 int((v != 0).sum()), listed)
 
 
 def test_the_squares_note_says_how_they_were_read_and_ranks_them_beside_integrated_gradients():
@@ -65,7 +66,10 @@ def test_the_squares_note_says_how_they_were_read_and_ranks_them_beside_integrat
     against = torch.tensor(nine[::-1])[cut] / cut.flatten().bincount()[cut]
     note = beside_ig.squares_note(_squares(nine, exact=False), _ig(against[None]))
     assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 256 of the 256 sets of squares" in note
-    assert "each set read once (200 images)" in note and "1 square equal to the baseline gets 0" in note
+    assert "(200 images), picked as the shap package picks them: all drawn by the Shapley kernel" in note
+    assert "1 square equal to the baseline gets 0" in note
     assert "rank the squares differently (Spearman's ρ = -1.00)" in note
+    listed = beside_ig.squares_note(_squares(nine, exact=False, listed=1), _ig(against[None]))
+    assert "every set of 1 square and of all but 1, the others drawn by the Shapley kernel" in listed
     other = beside_ig.squares_note(_squares(values, baseline="blurred"), _ig(alike[None]))
     assert "Spearman" not in other  # integrated gradients from another baseline answer another question

@@ -286,8 +286,9 @@ def squares_note(squares: shapley.RegionShapley, ig: attribution.IntegratedGradi
     grid, n, players = squares.grid, squares.grid ** 2, squares.players
     (added, pro, contra), moved = explanations.sums(squares.values[None]), squares.score - squares.baseline_score
     every = f"2^{players}" if players > 20 else f"{2 ** players:,}"
-    listed = (f"every set of up to {squares.listed} and of all but {squares.listed} squares, the others"
-              if squares.listed else "all")
+    sizes = {1: "1", 2: "1 or 2"}.get(squares.listed, f"1 to {squares.listed}")
+    listed = (f"every set of {sizes} {'square' if squares.listed == 1 else 'squares'} and of all but {sizes}, the "
+              "others" if squares.listed else "all")
     how = (f"exact, from all {squares.coalitions:,} images with some of the squares kept" if squares.exact else
            f"estimated by KernelSHAP (Lundberg & Lee 2017) from {squares.draws:,} of the {every} sets of squares "
            f"({squares.coalitions:,} images), picked as the shap package picks them: {listed} drawn by the Shapley "

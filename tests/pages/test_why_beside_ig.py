@@ -7,8 +7,8 @@ import re
 import pytest
 import torch
 
-from explorer import attribution, data, deeplift, export, gradient_shap, images, inputs, models
-from tests.apptest import app, figures, no_crash, text, titles
+from explorer import attribution, data, deeplift, export, gradient_shap
+from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles
 
 PAGE = "pages/why_prediction.py"
 NOTE = (r"add up to \*\*(-?[\d.]+)\*\* \(([+-][\d.]+) red, ([+-][\d.]+) blue\); the class score moved (-?[\d.]+) "
@@ -22,10 +22,6 @@ def test_deeplift_and_gradient_shap_are_off_until_asked_for():
     assert not any(t.startswith(("DeepLIFT", "GradientSHAP")) for t in titles(at))
     assert not {"deeplift", "shap", "shapn", "shapfrom"} & set(at.query_params)
 
-
-def _digit() -> tuple[torch.nn.Module, torch.Tensor]:
-    model = models.build("lenet5", pretrained=True)
-    return model, inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
 
 
 def test_deeplifts_attributions_add_up_to_the_score_change_where_integrated_gradients_leave_a_gap(monkeypatch):
@@ -42,7 +38,7 @@ def test_deeplifts_attributions_add_up_to_the_score_change_where_integrated_grad
     deletion = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Deletion"))
     assert [t["name"].split(":")[0] for t in deletion["data"]][-3:] == ["Integrated gradients", "DeepLIFT",
                                                                           "Random order"]
-    model, image = _digit()
+    model, image = lenet_and_digit()
     torch.testing.assert_close(torch.as_tensor(saved["deeplift"]), deeplift.deep_lift(model, image).raw)
     assert saved["settings"]["deeplift"] == {"baseline": "black", "rule": "rescale"}
 
@@ -72,7 +68,7 @@ def test_gradient_shap_from_the_four_baselines_is_the_librarys_map_on_the_same_d
     assert "16 draws, each a baseline from the four baselines of this image (black, blurred" in shown
     added, red, blue, moved, off = map(float, re.search(SHAP_NOTE, shown).groups())
     assert off == pytest.approx(abs(added - moved), abs=0.002) and red + blue == pytest.approx(added, abs=0.002)
-    model, image = _digit()
+    model, image = lenet_and_digit()
     four = torch.stack([attribution.baseline_image(image, kind) for kind in attribution.BASELINES])
     expected = gradient_shap.gradient_shap(model, image, four, samples=16)
     torch.testing.assert_close(torch.as_tensor(saved["gradient_shap"]), expected.raw)

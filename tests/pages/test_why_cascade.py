@@ -3,8 +3,8 @@ trained one as the layers are drawn afresh from the top down, the same as the li
 
 import pytest
 
-from explorer import attribution, images, inputs, inspect, lrp, models, randomization
-from tests.apptest import app, figures, no_crash, text, titles
+from explorer import attribution, inspect, lrp, randomization
+from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles
 
 PAGE = "pages/why_prediction.py"
 
@@ -29,8 +29,7 @@ def test_each_maps_line_follows_the_layers_drawn_afresh_from_the_top_down():
     lines = {trace["name"]: trace for trace in _cascade(at)["data"]}
     assert list(lines) == ["Saliency", "Grad-CAM", "Integrated gradients"]
     assert list(lines["Saliency"]["x"]) == ["trained", "fc5", "fc4", "fc3", "conv2", "conv1"]
-    model = models.build("lenet5", pretrained=True)
-    image = inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
+    model, image = lenet_and_digit()
     trained = attribution.integrated_gradients(model, image, 3)
     expected = [randomization.rank_correlation(trained.heat, attribution.integrated_gradients(fresh, image, 3).heat)
                 for _, fresh in randomization.cascade(model)]
@@ -63,8 +62,7 @@ def test_deeplift_and_lrp_join_the_check_and_the_cascade_where_the_page_shows_th
     assert {"DeepLIFT:<br>trained", "DeepLIFT:<br>random", "LRP:<br>trained", "LRP:<br>random"} <= set(names)
     lines = {trace["name"]: list(trace["y"]) for trace in _cascade(at)["data"]}
     assert list(lines) == ["Saliency", "Grad-CAM", "Integrated gradients", "DeepLIFT", "LRP"]
-    model = models.build("lenet5", pretrained=True)
-    image = inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
+    model, image = lenet_and_digit()
     trained = lrp.lrp(model, image, 3, "composite")
     fresh = lrp.lrp(randomization.randomized(model), image, 3, "composite")
     scores = {c.value for c in at.caption if c.value.startswith("**")}

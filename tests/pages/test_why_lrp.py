@@ -7,17 +7,13 @@ import re
 import pytest
 import torch
 
-from explorer import export, images, inputs, lrp, models
-from tests.apptest import app, figures, no_crash, text, titles, warnings
+from explorer import export, lrp
+from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
 NOTE = (r"the class score, (-?[\d.]+), handed back down.*The pixels received \*\*(-?[\d.]+)\*\*, (\d+)% of it "
         r"\(([+-][\d.]+) red, ([+-][\d.]+) blue\)")
 
-
-def _digit() -> tuple[torch.nn.Module, torch.Tensor]:
-    model = models.build("lenet5", pretrained=True)
-    return model, inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
 
 
 def test_lrp_is_off_until_asked_for():
@@ -37,7 +33,7 @@ def test_the_composite_shares_the_score_out_to_the_pixels_and_joins_the_bars_cur
     shown = text(at)
     assert "by Montavon et al.'s composite: at the first layer the z-box rule" in shown
     score, kept, percent, red, blue = re.search(NOTE, shown).groups()
-    model, image = _digit()
+    model, image = lenet_and_digit()
     made = lrp.lrp(model, image, None, "composite")
     assert float(score) == pytest.approx(made.score, abs=0.001)
     assert float(kept) == pytest.approx(made.kept, abs=0.001) and float(red) + float(blue) == pytest.approx(

@@ -6,17 +6,13 @@ import re
 import pytest
 import torch
 
-from explorer import attribution, export, images, inputs, models, shapley
-from tests.apptest import app, figures, no_crash, text, titles, warnings
+from explorer import attribution, export, models, shapley
+from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
 NOTE = (r"add up to \*\*(-?[\d.]+)\*\* \(([+-][\d.]+) red, ([+-][\d.]+) blue\); the class score moved (-?[\d.]+) "
         r"\(off by ([\d.]+)\)")
 
-
-def _digit() -> tuple[torch.nn.Module, torch.Tensor]:
-    model = models.build("lenet5", pretrained=True)
-    return model, inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
 
 
 def test_the_squares_are_off_until_asked_for():
@@ -38,7 +34,7 @@ def test_exact_values_of_nine_squares_add_up_to_the_score_change_and_join_the_cu
     assert "exact, from all 512 images with some of the squares kept" in shown
     added, red, blue, moved, off = map(float, re.search(NOTE, shown).groups())
     assert added == pytest.approx(moved, abs=0.001) and off <= 0.001 and red > 0
-    model, image = _digit()
+    model, image = lenet_and_digit()
     made = shapley.region_shapley(model, image, None, 3, "black", 1024)
     torch.testing.assert_close(torch.as_tensor(saved["shapley_squares"]), made.values.view(3, 3))
     assert saved["settings"]["shapley_squares"] == {"grid": 3, "baseline": "black", "images_read": 512,
@@ -62,8 +58,8 @@ def test_more_squares_than_images_read_are_estimated_by_kernel_shap_from_the_sam
     shown = text(at)
     assert "Shapley values, 8" in titles(at)
     assert "estimated by KernelSHAP (Lundberg & Lee 2017) from 1,024 of the 65,536 sets of squares" in shown
-    assert "picked as the shap package picks them: every set of up to 2 and of all but 2 squares, the others drawn" \
-        in shown
+    assert "picked as the shap package picks them: every set of 1 or 2 squares and of all but 1 or 2, the others " \
+        "drawn" in shown
     assert "a square left out replaced by your image blurred" in shown
     added, _, _, moved, off = map(float, re.search(NOTE, shown).groups())
     assert off <= 0.001  # KernelSHAP's fit keeps the sum
