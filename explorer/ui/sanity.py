@@ -48,7 +48,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
 
     augment = cam_controls.augment_allowed(image)  # both maps alike: the trained one too, where it is left out
     smoothed = cam_controls.smoothings(cam, augment)
-    maps = 2 + bool(layer) * (1 + smooth.guided) + len(_beside_maps(beside))  # the random network's to make
+    maps = _map_count(layer, smooth, beside)
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule,
                                         *smoothed.values(), *_beside_key(beside)),
                          compute,
@@ -61,7 +61,7 @@ def _maps(model: torch.nn.Module, image: torch.Tensor, explained: int, layer: st
           report: memo.Report | None = None) -> dict[str, attribution.Attribution]:
     """The page's maps for class ``explained`` from ``model`` (a network drawn afresh), by method; ``report(done,
     total)`` after each map, Score-CAM's and Ablation-CAM's passes counted among them."""
-    count = 2 + bool(layer) * (1 + smooth.guided) + (beside.lifted is not None) + (beside.relevance is not None)
+    count = _map_count(layer, smooth, beside)
     done, passes = 0, 0
 
     def made() -> None:
@@ -94,6 +94,12 @@ def _maps(model: torch.nn.Module, image: torch.Tensor, explained: int, layer: st
         maps["LRP"] = lrp.lrp(model, image, explained, beside.relevance.rule, beside.relevance.epsilon)
         made()
     return maps
+
+
+def _map_count(layer: str, smooth: Smoothing, beside: beside_ig.Beside) -> int:
+    """How many maps :func:`_maps` makes: saliency and integrated gradients, the class activation map where there
+    is a layer (and Guided Grad-CAM with guided backprop), DeepLIFT and LRP where the page shows them."""
+    return 2 + bool(layer) * (1 + smooth.guided) + len(_beside_maps(beside))
 
 
 def _beside_maps(beside: beside_ig.Beside) -> dict[str, attribution.Attribution]:
