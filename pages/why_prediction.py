@@ -6,7 +6,7 @@ import torch
 
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
 from explorer.ui import charts, explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import beside_ig, cam_controls, channel_shares, map_row, which_map
+from explorer.ui import beside_ig, cam_controls, cam_depth, channel_shares, map_row, which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -41,6 +41,7 @@ SETTINGS = [
     *more_ways.settings(),
     *beside_ig.settings(),
     *channel_shares.settings(),
+    *cam_depth.settings(),
     *sanity.settings(),
     *which_map.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
@@ -64,7 +65,8 @@ def class_name(index: int) -> str:
     return explain_figures.class_name(index, classes)
 
 
-view, network, picked = model_input.controls(SETTINGS, model_bound=("why_layer", "why_class", "why_target"))
+view, network, picked = model_input.controls(
+    SETTINGS, model_bound=("why_layer", "why_class", "why_target", "why_depth_mix"))
 
 with view, layout.guard("explaining the prediction"):
     prepared = inputs.prepare(network.spec, picked[1])
@@ -116,6 +118,9 @@ with view, layout.guard("asking in two more ways"):
 
 with view, layout.guard("sharing the score among the channels"):
     channel_shares.draw(network, digest, prepared.tensor, target, cam_layer, class_name)
+
+with view, layout.guard("mapping the evidence through the layers"):
+    cam_depth.draw(network, digest, prepared.tensor, target, cam_layer, cam, class_name)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam, beside)

@@ -81,13 +81,13 @@ def zero_cam_note(method: str, layer: str, name: str) -> str:
             "and integrated gradients below show evidence against it too.")
 
 
-def repeated_cam(method: str, image: torch.Tensor) -> str:
-    """The method of the attack's before and after maps: Score-CAM's or Ablation-CAM's pass per map again for each
-    eps is minutes on a 224 px network, so there Grad-CAM, said so."""
+def repeated_cam(method: str, image: torch.Tensor, maps: str = "the maps before and after the attack") -> str:
+    """The method of maps made again (the attack's before and after, one at each stage): Score-CAM's or
+    Ablation-CAM's pass per map, again for each, is minutes on a 224 px network, so there Grad-CAM, said so of
+    ``maps``."""
     if method not in cam.PASSES or image.shape[-1] <= 64:
         return method
-    st.caption(f"{cam.METHODS[method]} runs the network once per map: the maps before and after the attack use "
-               "Grad-CAM.")
+    st.caption(f"{cam.METHODS[method]} runs the network once per map: {maps} use Grad-CAM.")
     return "gradcam"
 
 

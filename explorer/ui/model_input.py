@@ -296,12 +296,18 @@ def controls(settings: list[state.Setting], need_image: bool = True, model_bound
 
 def _layer_case(network: Network, keys: Sequence[str]) -> None:
     """A layer named in the link in other capitals ("Conv2", typed by hand from a slide) is the layer: names differ
-    by more than case (else the page said "no layer `Conv2`" and showed another)."""
+    by more than case (else the page said "no layer `Conv2`" and showed another); a list's layers each."""
     names = {layer.name.lower(): layer.name for layer in network.layers}
+
+    def named(value: Any) -> Any:
+        if isinstance(value, str) and value not in names.values() and value.lower() in names:
+            return names[value.lower()]
+        return value
+
     for key in keys:
         value = st.session_state.get(key)
-        if isinstance(value, str) and value not in names.values() and value.lower() in names:
-            st.session_state[key] = names[value.lower()]
+        if (made := [named(v) for v in value] if isinstance(value, list) else named(value)) != value:
+            st.session_state[key] = made
 
 
 def conversion_note(prepared: inputs.Prepared) -> None:

@@ -1,0 +1,85 @@
+"""Why this prediction's "Through the layers": the class activation map at each stage's last layer and the layers
+combined, the same as the library's, from a link as from the picker."""
+
+import base64
+
+import numpy as np
+import pytest
+
+from explorer import cam, cam_layers
+from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
+
+PAGE = "pages/why_prediction.py"
+STAGES = ["relu1", "pool1", "relu2", "pool2"]  # LeNet-5's
+
+
+def _shown(at, title: str) -> np.ndarray:
+    """The share on hover of each pixel of the overlay titled ``title``: a 28 px map, one hover cell a pixel."""
+    z = next(f for f in figures(at) if f["layout"]["title"]["text"] == title)["data"][1]["z"]
+    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape([int(n) for n in z["shape"].split(",")])
+
+
+def test_nothing_is_computed_while_folded():
+    at = app(PAGE)
+    no_crash(at)
+    assert not any(t.startswith("Mean of") for t in titles(at))
+    assert "depth" not in at.query_params and "mix" not in at.query_params
+
+
+def test_each_stage_shows_the_map_at_its_last_layer_and_says_how_widely_it_spreads():
+    at = app(PAGE, depth="1")
+    no_crash(at)
+    shown = titles(at)
+    assert ["relu1<br>28 x 28", "pool1<br>14 x 14", "relu2<br>10 x 10 (above)", "pool2<br>5 x 5",
+            "Mean of 2 layers"] == [t for t in shown if "<br>" in t or t.startswith("Mean of")]
+    model, digit = lenet_and_digit()
+    maps = {layer: cam.class_map(model, digit, layer) for layer in STAGES}
+    for layer, size in zip(STAGES, ("28 x 28", "14 x 14", "10 x 10 (above)", "5 x 5")):
+        np.testing.assert_allclose(_shown(at, f"{layer}<br>{size}"), np.round(100 * maps[layer].heat.numpy()), atol=1)
+    lit = [f"{cam_layers.lit_share(maps[layer].heat):.0%}" for layer in STAGES]
+    assert (f"From `relu1` (28 x 28) to `pool2` (5 x 5), the map lights {lit[0]}, {lit[1]}, {lit[2]} and {lit[3]} "
+            "of the image") in text(at)
+    mixed = cam_layers.combined([maps["relu2"], maps["pool2"]])  # the last two stages unless picked
+    np.testing.assert_allclose(_shown(at, "Mean of 2 layers"), np.round(100 * mixed.heat.numpy()), atol=1)
+    assert "The mean of `relu2` and `pool2`'s maps" in text(at)
+    assert "mix" not in at.query_params  # the page's own pick stays out of the link
+
+
+def test_the_links_layers_are_combined_in_the_networks_order_and_a_foreign_one_is_named():
+    at = app(PAGE, depth="1", mix="pool2,nope,Relu1")
+    no_crash(at)
+    assert "nope" in warnings(at)
+    assert at.multiselect(key="why_depth_mix").value == ["relu1", "pool2"]  # capitals as typed from a slide: the layer
+    model, digit = lenet_and_digit()
+    mixed = cam_layers.combined([cam.class_map(model, digit, "relu1"), cam.class_map(model, digit, "pool2")])
+    np.testing.assert_allclose(_shown(at, "Mean of 2 layers"), np.round(100 * mixed.heat.numpy()), atol=1)
+    assert at.query_params["mix"] == "relu1,pool2"
+
+
+def test_a_layer_picked_joins_the_mean_and_an_emptied_picker_stays_empty():
+    at = app(PAGE, depth="1")
+    at.multiselect(key="why_depth_mix").set_value(["pool1", "relu2", "pool2"]).run()
+    no_crash(at)
+    assert "Mean of 3 layers" in titles(at) and at.query_params["mix"] == "pool1,relu2,pool2"
+    at.multiselect(key="why_depth_mix").set_value([]).run()
+    no_crash(at)
+    assert not any(t.startswith("Mean of") for t in titles(at))
+    assert "Pick layers to combine their maps." in text(at)
+
+
+@pytest.mark.parametrize("method, name", [("scorecam", "Score-CAM"), ("eigencam", "Eigen-CAM")])
+def test_the_method_picked_above_is_the_one_through_the_layers(method, name):
+    at = app(PAGE, depth="1", cam=method)
+    no_crash(at)
+    model, digit = lenet_and_digit()
+    made = cam.class_map(model, digit, "pool1", method=method, eigen_smooth=method in cam.PRINCIPAL)
+    np.testing.assert_allclose(_shown(at, "pool1<br>14 x 14"), np.round(100 * made.heat.numpy()), atol=1)
+    assert f"Through the layers: {name} at every stage" in [e.label for e in at.expander]
+
+
+def test_a_model_switch_forgets_the_layers_combined():
+    at = app(PAGE, depth="1", mix="relu1,pool1")
+    at.selectbox(key="net_model").set_value("tinyvgg").run()
+    no_crash(at)
+    assert "mix" not in at.query_params
+    assert at.multiselect(key="why_depth_mix").value == ["relu2b", "pool2"]  # TinyVGG's last two stages

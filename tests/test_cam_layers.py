@@ -1,0 +1,86 @@
+"""A class activation map through the layers: the stages' last layers of the zoo's networks, and several layers'
+maps combined as pytorch-grad-cam's ``aggregate_multi_layers`` does (written out here in NumPy: the package is not a
+dependency)."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import cam, cam_layers, inspect, models
+from explorer.attribution import Attribution
+from tests.apptest import lenet_and_digit
+
+
+def _layers(name: str) -> list[inspect.Layer]:
+    spec = models.spec(name)
+    return inspect.layers(models.build(name), (spec.channels, spec.input_size, spec.input_size))
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("lenet5", ["relu1", "pool1", "relu2", "pool2"]),
+    ("resnet_small", ["stage1.relu2", "stage2.relu2", "stage3.relu2"]),
+    ("resnet18", ["relu", "layer1.1.relu_1", "layer2.1.relu_1", "layer3.1.relu_1", "layer4.1.relu_1"]),
+])
+def test_each_stage_ends_where_the_maps_change_size_and_a_global_pooling_has_no_place(name, expected):
+    layers = _layers(name)
+    assert cam_layers.stage_ends(layers) == expected
+    sizes = [next(l.out_shape[1:] for l in layers if l.name == n) for n in expected]
+    assert len(set(sizes)) == len(sizes) and (1, 1) not in sizes  # ResNet-18's avgpool (512, 1, 1) left out
+    usable = cam.usable_layers(layers)
+    for end, after in zip(expected, expected[1:] + [None]):  # the next usable layer is of another size
+        following = usable[usable.index(end) + 1:usable.index(after) if after else None]
+        own = next(l.out_shape[1:] for l in layers if l.name == end)
+        assert all(next(l.out_shape[1:] for l in layers if l.name == n) != own for n in following)
+
+
+def test_many_stages_are_spread_evenly_keeping_the_first_and_the_last():
+    layers = _layers("tinyvgg")  # no padding: each convolution makes a stage of its own
+    every = cam_layers.stage_ends(layers, most=100)
+    assert len(every) == 6
+    assert cam_layers.stage_ends(layers, most=3) == [every[0], every[2], every[-1]]  # 2.5 to the even 2
+    assert cam_layers.stage_ends(layers, most=2) == [every[0], every[-1]]
+
+
+def test_names_come_in_the_networks_order_once_each_and_foreign_ones_are_left_out():
+    layers = _layers("lenet5")
+    assert cam_layers.in_order(layers, ["pool2", "relu1", "nope", "pool2"]) == ["relu1", "pool2"]
+
+
+def _scale_cam_image(cam_image: np.ndarray) -> np.ndarray:
+    """pytorch-grad-cam's ``scale_cam_image`` (the resize aside: our maps are at the image's size already)."""
+    cam_image = cam_image - np.min(cam_image)
+    return cam_image / (1e-7 + np.max(cam_image))
+
+
+def test_several_layers_combine_as_pytorch_grad_cams_target_layers():
+    model, digit = lenet_and_digit()
+    maps = [cam.class_map(model, digit, layer) for layer in ("relu1", "relu2", "pool2")]
+    # compute_cam_per_layer: each layer's map, negatives cut, scaled; aggregate_multi_layers: cut, mean, scaled
+    per_layer = np.stack([_scale_cam_image(np.maximum(m.heat.numpy().astype(np.float64), 0)) for m in maps])
+    expected = _scale_cam_image(np.maximum(per_layer, 0).mean(0))
+    made = cam_layers.combined(maps)
+    np.testing.assert_allclose(made.heat.numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(made.raw.numpy(), per_layer.mean(0), atol=1e-6)
+    assert (made.target, made.score, made.method) == (maps[0].target, maps[0].score, "gradcam")
+    alone = cam_layers.combined(maps[1:2])  # one layer: its own map, from 0 to 1
+    np.testing.assert_allclose(alone.heat.numpy(), _scale_cam_image(maps[1].heat.numpy()), atol=1e-6)
+
+
+def test_maps_of_other_classes_or_sizes_are_not_combined():
+    model, digit = lenet_and_digit()
+    three, five = cam.class_map(model, digit, "relu2", 3), cam.class_map(model, digit, "relu2", 5)
+    with pytest.raises(ValueError, match="one class"):
+        cam_layers.combined([three, five])
+    small = Attribution(torch.zeros(14, 14), torch.zeros(5, 5), 3, 1.0, three.probabilities)
+    with pytest.raises(ValueError, match="one size"):
+        cam_layers.combined([three, small])
+    with pytest.raises(ValueError, match="no maps"):
+        cam_layers.combined([])
+
+
+def test_the_share_lit_counts_the_pixels_at_half_the_largest_value_or_more():
+    heat = torch.tensor([[0.0, 0.2, 0.4], [0.5, 0.8, 1.0]])
+    assert cam_layers.lit_share(heat) == pytest.approx(3 / 6)
+    assert cam_layers.lit_share(heat * 4) == pytest.approx(3 / 6)  # relative to the map's own largest value
+    assert cam_layers.lit_share(heat, 0.9) == pytest.approx(1 / 6)
+    assert cam_layers.lit_share(torch.zeros(3, 3)) == 0.0
