@@ -64,3 +64,10 @@ def test_a_pair_with_a_blank_map_compares_nothing():
     said = [c.value for c in at.caption]
     assert said[-1] == "**–**: a map is blank on this image, so there is nothing to compare."
     assert all(s.startswith("**") and "nothing to compare" not in s for s in said[:-1])  # the others are compared
+
+
+def test_the_cascade_reads_the_squares_images_again_only_where_it_takes_seconds():
+    import torch
+
+    assert sanity.squares_cascade(torch.zeros(1, 28, 28)) and sanity.squares_cascade(torch.zeros(3, 64, 64))
+    assert sanity.squares_cascade(torch.zeros(3, 224, 224)) == torch.cuda.is_available()

@@ -203,12 +203,23 @@ def _lifted(network: Network, digest: str, image: torch.Tensor, target: int | No
         lambda done, total: f"DeepLIFT: reading your image and {explanations.BASELINE_WORDS[baseline]} together...")
 
 
+def shap_baselines(network: Network, image: torch.Tensor, source: str) -> torch.Tensor:
+    """GradientSHAP's baselines from ``source`` (the training images or the four baselines) in [0, 1], as the page's
+    map drew them (``source`` "data" only where the data set is here: the map's :attr:`~GradientShap.source`)."""
+    return _starts(_baselines(network, image, source)[1])
+
+
+def _starts(baselines: torch.Tensor) -> torch.Tensor:
+    """Baselines in [0, 1]: the training images are kept as bytes."""
+    return baselines.float() / 255 if baselines.dtype == torch.uint8 else baselines
+
+
 def _shapped(network: Network, digest: str, image: torch.Tensor, target: int | None, baselines: torch.Tensor,
              source: str, samples: int) -> gradient_shap.GradientShap:
     """GradientSHAP from ``baselines`` (uint8 training images or the four in [0, 1]), with progress."""
     def compute(report: memo.Report) -> gradient_shap.GradientShap:
-        starts = baselines.float() / 255 if baselines.dtype == torch.uint8 else baselines
-        made = gradient_shap.gradient_shap(network.model, image, starts, target, samples, progress=report)
+        made = gradient_shap.gradient_shap(network.model, image, _starts(baselines), target, samples,
+                                           progress=report)
         return dataclasses.replace(made, source=source)
 
     return memo.computed(

@@ -7,12 +7,14 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import attribution, cam as cams, deeplift, explain_figures, labels, lrp, randomization, sanity_figures
+from explorer import (attribution, cam as cams, deeplift, explain_figures, gradient_shap, labels, lrp, randomization,
+                      sanity_figures, shapley)
 from explorer.ui import beside_ig, cam_controls, charts, explanations, layout, map_row, memo, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
 
 Checked = tuple[str, attribution.Attribution, attribution.Attribution, float]  # method, trained, random, rho
+KEYS = {"GradientSHAP": "gshap", "Shapley values": "squares"}  # the pictures' keys: else their first three letters
 Cascade = list[tuple[str, dict[str, float]]]  # (the lowest layer drawn afresh so far, {method: rho}), top down
 STOPS = 8  # at most this many steps of the cascade: a deep network's layers are drawn a few at a time
 
@@ -27,8 +29,9 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
             beside: beside_ig.Beside = beside_ig.Beside()) -> list[Checked]:
     """Each method's map from the trained network and from the same network with random weights, and Spearman's
     rank correlation of their magnitudes (computed once per server, with progress). ``cam``: the class activation
-    map's method; with guided backprop, their product (Guided Grad-CAM) too; ``beside``, DeepLIFT's and LRP's maps
-    where the page shows them, made again with their settings."""
+    map's method; with guided backprop, their product (Guided Grad-CAM) too; ``beside``, the maps under integrated
+    gradients that the page shows (DeepLIFT, GradientSHAP, the squares' Shapley values, LRP), made again with their
+    settings."""
     def compute(report: memo.Report) -> list[Checked]:
         gradient, mapped = explanations.explained(network, digest, image, target, layer, smooth, cam, augment)
         trained = {"Saliency": gradient, **({"Grad-CAM": mapped} if mapped is not None else {}),
@@ -40,7 +43,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
         fresh = randomization.randomized(network.model)
         report(0, maps)
         randomised = _maps(fresh, image, explained, layer, smooth, steps, baseline, cam, rule, smoothed, beside,
-                           report)
+                           starts, report)
         trained.update(_beside_maps(beside))
         return [(method, trained[method], randomised[method],
                  randomization.rank_correlation(trained[method].heat, randomised[method].heat))
@@ -49,6 +52,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
     augment = cam_controls.augment_allowed(image)  # both maps alike: the trained one too, where it is left out
     smoothed = cam_controls.smoothings(cam, augment)
     maps = _map_count(layer, smooth, beside)
+    starts = _starts(network, image, beside)
     return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule,
                                         *smoothed.values(), *_beside_key(beside)),
                          compute,
@@ -58,9 +62,10 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
 
 def _maps(model: torch.nn.Module, image: torch.Tensor, explained: int, layer: str, smooth: Smoothing, steps: int,
           baseline: str, cam: str, rule: str, smoothed: dict, beside: beside_ig.Beside,
-          report: memo.Report | None = None) -> dict[str, attribution.Attribution]:
-    """The page's maps for class ``explained`` from ``model`` (a network drawn afresh), by method; ``report(done,
-    total)`` after each map, Score-CAM's and Ablation-CAM's passes counted among them."""
+          starts: torch.Tensor | None = None, report: memo.Report | None = None) -> dict[str, attribution.Attribution]:
+    """The page's maps for class ``explained`` from ``model`` (a network drawn afresh), by method; ``starts``,
+    GradientSHAP's baselines where the page shows it; ``report(done, total)`` after each map, Score-CAM's and
+    Ablation-CAM's passes counted among them."""
     count = _map_count(layer, smooth, beside)
     done, passes = 0, 0
 
@@ -90,6 +95,13 @@ def _maps(model: torch.nn.Module, image: torch.Tensor, explained: int, layer: st
     if beside.lifted is not None:
         maps["DeepLIFT"] = deeplift.deep_lift(model, image, explained, beside.lifted.baseline)
         made()
+    if beside.shap is not None:  # the same draws: baselines and points on the path from the same seed
+        maps["GradientSHAP"] = gradient_shap.gradient_shap(model, image, starts, explained, beside.shap.samples)
+        made()
+    if (squares := beside.squares) is not None:  # its images read again: exact again, or the same draws
+        maps["Shapley values"] = shapley.region_shapley(model, image, explained, squares.grid, squares.baseline,
+                                                        squares.draws)
+        made()
     if beside.relevance is not None:  # its batch norms folded anew for each step of the cascade: the state changed
         maps["LRP"] = lrp.lrp(model, image, explained, beside.relevance.rule, beside.relevance.epsilon)
         made()
@@ -98,36 +110,49 @@ def _maps(model: torch.nn.Module, image: torch.Tensor, explained: int, layer: st
 
 def _map_count(layer: str, smooth: Smoothing, beside: beside_ig.Beside) -> int:
     """How many maps :func:`_maps` makes: saliency and integrated gradients, the class activation map where there
-    is a layer (and Guided Grad-CAM with guided backprop), DeepLIFT and LRP where the page shows them."""
+    is a layer (and Guided Grad-CAM with guided backprop), the maps under integrated gradients the page shows."""
     return 2 + bool(layer) * (1 + smooth.guided) + len(_beside_maps(beside))
 
 
 def _beside_maps(beside: beside_ig.Beside) -> dict[str, attribution.Attribution]:
-    """DeepLIFT's and LRP's maps where the page shows them."""
-    return {method: made for method, made in (("DeepLIFT", beside.lifted), ("LRP", beside.relevance))
-            if made is not None}
+    """The maps under integrated gradients the page shows, in its order."""
+    return {method: made for method, made in zip(BESIDE, beside) if made is not None}
+
+
+BESIDE = ("DeepLIFT", "GradientSHAP", "Shapley values", "LRP")  # beside_ig.Beside's maps, by name
 
 
 def _beside_key(beside: beside_ig.Beside) -> tuple:
-    """What of ``beside`` the check's maps depend on: DeepLIFT's baseline, LRP's rule and epsilon."""
-    return (beside.lifted and beside.lifted.baseline,
+    """What of ``beside`` the check's maps depend on: DeepLIFT's baseline, GradientSHAP's baselines and draws, the
+    squares' grid, baseline and images read, LRP's rule and epsilon."""
+    return (beside.lifted and beside.lifted.baseline, beside.shap and (beside.shap.source, beside.shap.samples),
+            beside.squares and (beside.squares.grid, beside.squares.baseline, beside.squares.draws),
             beside.relevance and (beside.relevance.rule, beside.relevance.epsilon))
+
+
+def _starts(network: Network, image: torch.Tensor, beside: beside_ig.Beside) -> torch.Tensor | None:
+    """GradientSHAP's baselines, as the page drew its map from them (None where it shows none)."""
+    return None if beside.shap is None else beside_ig.shap_baselines(network, image, beside.shap.source)
 
 
 def cascaded(network: Network, digest: str, image: torch.Tensor, layer: str, smooth: Smoothing, steps: int,
              baseline: str, cam: str, rule: str, results: list[Checked],
              beside: beside_ig.Beside = beside_ig.Beside()) -> Cascade:
     """Each method's map at each step of the cascade (:func:`randomization.cascade`), and its rank correlation with
-    the trained network's map in ``results`` (computed once per server, with progress)."""
-    trained = {method: made for method, made, _, _ in results}
+    the trained network's map in ``results`` (computed once per server, with progress). The squares' Shapley values
+    stay out where each step would read their images for minutes (:func:`squares_cascade`)."""
+    if beside.squares is not None and not squares_cascade(image):
+        beside = beside._replace(squares=None)
+    trained = {method: made for method, made, _, _ in results if method != "Shapley values" or beside.squares}
     explained = results[0][1].target
     smoothed = cam_controls.smoothings(cam, cam_controls.augment_allowed(image))
+    starts = _starts(network, image, beside)
 
     def compute(report: memo.Report) -> Cascade:
         total, made = len(randomization.cascade_stops(len(randomization.cascade_layers(network.model)), STOPS)), []
         report(0, total)
         for done, (name, fresh) in enumerate(randomization.cascade(network.model, STOPS), start=1):
-            maps = _maps(fresh, image, explained, layer, smooth, steps, baseline, cam, rule, smoothed, beside)
+            maps = _maps(fresh, image, explained, layer, smooth, steps, baseline, cam, rule, smoothed, beside, starts)
             made.append((name, {method: randomization.rank_correlation(trained[method].heat, maps[method].heat)
                                 for method in trained}))
             report(done, total)
@@ -137,6 +162,12 @@ def cascaded(network: Network, digest: str, image: torch.Tensor, layer: str, smo
                                          *smoothed.values(), *_beside_key(beside)),
                          compute, lambda done, total: memo.counted("Drawing the layers afresh from the top down",
                                                                    done, total, "steps"))
+
+
+def squares_cascade(image: torch.Tensor) -> bool:
+    """Whether the cascade's steps read the squares' images again: not for a 224 px network on a CPU, where each
+    step's 1,024 images take a minute."""
+    return image.shape[-1] <= 64 or torch.cuda.is_available()
 
 
 def guided_name(smooth: Smoothing, cam: str) -> str:
@@ -178,8 +209,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
          ig: attribution.IntegratedGradients, cam: str = "gradcam", beside: beside_ig.Beside = beside_ig.Beside(),
          ) -> None:
     """The fold: computed only when open, for trained weights. ``ig``: the page's integrated gradients, whose steps
-    and baseline the random network's follow; ``cam``: the class activation map's method; ``beside``: DeepLIFT's
-    and LRP's maps where the page shows them."""
+    and baseline the random network's follow; ``cam``: the class activation map's method; ``beside``: the maps
+    under integrated gradients the page shows."""
     with st.expander("Sanity check: the same maps from random weights", icon=":material/fact_check:",
                      key="why_sanity", on_change="rerun"):
         if not network.pretrained:
@@ -204,11 +235,11 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
             name = {"Saliency": smooth.title.replace("Guided SmoothGrad", "Guided SG"),
                     "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integr. gradients",
-                    "Guided Grad-CAM": guided_name(smooth, cam), "DeepLIFT": "DeepLIFT", "LRP": "LRP"}[method]
+                    "Guided Grad-CAM": guided_name(smooth, cam)}.get(method, method)
             for when, result in (("trained", trained), ("random", fresh)):
                 charts.show(cell, explain_figures.picture_figure(
                     attribution.overlay(image, shown(result.heat)), _titled(name, when), 200,
-                    layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{method[:3].lower()}_{when}")
+                    layout.SMALL_PICTURE_PX), key=f"why_fig_sanity_{KEYS.get(method, method[:3].lower())}_{when}")
             if not (trained.heat.any() and fresh.heat.any()):  # integrated gradients from black on a black image
                 cell.caption("**–**: a map is blank on this image, so there is nothing to compare.")
             else:
@@ -227,7 +258,10 @@ def _draw_cascade(network: Network, digest: str, image: torch.Tensor, layer: str
     """The cascade's lines and what they say."""
     steps = cascaded(network, digest, image, layer, smooth, ig.steps, ig.baseline, cam, ig.rule, results, beside)
     names = {"Saliency": smooth.title, "Grad-CAM": cams.METHODS[cam], "Integrated gradients": "Integrated gradients",
-             "Guided Grad-CAM": map_row.fused_title(smooth, cam), "DeepLIFT": "DeepLIFT", "LRP": "LRP"}
+             "Guided Grad-CAM": map_row.fused_title(smooth, cam), **{method: method for method in BESIDE}}
+    if beside.squares is not None and not squares_cascade(image):
+        st.caption("The squares' Shapley values stay out of the lines: each step would read their images again, a "
+                   "minute on this server's CPU.")
     charts.show(st, sanity_figures.cascade_figure(steps, names, min(layout.VIEW_PX, 760)), key="why_fig_cascade")
     normed = any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in network.model.modules())
     st.caption(cascade_note(steps, names, len(randomization.cascade_layers(network.model)), normed))

@@ -2,8 +2,10 @@
 trained one as the layers are drawn afresh from the top down, the same as the library's."""
 
 import pytest
+import torch
 
-from explorer import attribution, inspect, lrp, randomization
+from explorer import attribution, gradient_shap, inspect, lrp, randomization, shapley
+from explorer.ui import sanity
 from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles
 
 PAGE = "pages/why_prediction.py"
@@ -72,3 +74,25 @@ def test_deeplift_and_lrp_join_the_check_and_the_cascade_where_the_page_shows_th
     assert lines["LRP"][-1] == pytest.approx(pair, abs=1e-6)  # the cascade ends at the pair's random network
     assert "Integrated gradients, DeepLIFT and LRP stay at least partly alike (ρ ≥ 0.5) to the end" in text(at)
     assert inspect.hooks_on(model) == 0
+
+
+def test_gradient_shap_and_the_squares_join_the_check_and_the_cascade_with_the_pages_draws():
+    at = app(PAGE, sanity="1", cascade="1", shap="1", shapfrom="four", rshap="1")
+    no_crash(at)
+    names = [t for t in titles(at) if t.endswith(("trained", "random"))]
+    assert {"GradientSHAP:<br>trained", "GradientSHAP:<br>random", "Shapley values:<br>trained",
+            "Shapley values:<br>random"} <= set(names)
+    model, image = lenet_and_digit()
+    fresh = randomization.randomized(model)
+    four = torch.stack([attribution.baseline_image(image, kind) for kind in attribution.BASELINES])
+    pairs = {"GradientSHAP": (gradient_shap.gradient_shap(model, image, four, 3, 32),
+                              gradient_shap.gradient_shap(fresh, image, four, 3, 32)),
+             "Shapley values": (shapley.region_shapley(model, image, 3, 3, "black", 1024),
+                                shapley.region_shapley(fresh, image, 3, 3, "black", 1024))}
+    scores = {c.value for c in at.caption if c.value.startswith("**")}
+    lines = {trace["name"]: list(trace["y"]) for trace in _cascade(at)["data"]}
+    assert list(lines) == ["Saliency", "Grad-CAM", "Integrated gradients", "GradientSHAP", "Shapley values"]
+    for method, (trained, random) in pairs.items():
+        rho = randomization.rank_correlation(trained.heat, random.heat)
+        assert f"**{rho:.2f}**: {sanity.words(rho)}." in scores
+        assert lines[method][-1] == pytest.approx(rho, abs=1e-6)  # the cascade ends at the pair's random network
