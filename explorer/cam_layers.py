@@ -1,9 +1,9 @@
 """A class activation map at several layers: one at the end of each stage of the network, and several layers' maps
 combined into one as pytorch-grad-cam combines its ``target_layers``.
 
-A stage is a run of layers whose maps have one size; its last layer holds what the stage made of the image. Early
-stages have fine maps of small parts (edges, strokes), late ones coarse maps of large parts: Selvaraju et al. found
-Grad-CAM the most class-specific at the last convolution, and the maps of earlier layers finer but less so.
+A stage is a run of layers between two downsamplings (a pooling, a strided convolution); its last layer holds what
+the stage made of the image. Early stages have fine maps of small parts (edges, strokes), late ones coarse maps of
+large parts: Selvaraju et al. took the last convolution as the best compromise between meaning and spatial detail.
 
 pytorch-grad-cam's several target layers: each layer's map, its negatives cut, at the image's size, from its least
 (0) to its largest value (1) (``scale_cam_image``); their mean, scaled again (``aggregate_multi_layers``).
@@ -21,20 +21,26 @@ from explorer.attribution import Attribution
 HALF = 0.5  # a map "lights" the pixels at half its largest value or more
 
 
-def stage_ends(layers: Sequence[inspect.Layer], most: int = 6) -> list[str]:
-    """The last layer with feature maps of each map size, in the network's order (maps of 1 x 1, after a global
-    pooling, have no place to show); at most ``most`` of them, evenly spread, the first and the last always in."""
+def stage_ends(layers: Sequence[inspect.Layer], most: int = 8) -> list[str]:
+    """The last layer of each stage, in the network's order: the layer a downsampling (a pooling or a strided
+    convolution that halves the maps) reads, and last the usual layer (:func:`cam.suggested_layer`, the last
+    convolution's output; what follows it only pools). At most ``most``, evenly spread, the first and the last kept.
+
+    A convolution without padding shrinks its maps a little (LeNet-5's 14 to 10) but starts no stage."""
+    usable = set(cam.usable_layers(list(layers)))
+    last = cam.suggested_layer(list(layers))
+    sizes = {l.name: tuple(l.out_shape[1:]) for l in layers if l.name in usable}
     ends: list[str] = []
-    shown = set(cam.usable_layers(list(layers)))
-    size = None
+    before = ""  # the last usable layer so far
     for layer in layers:
-        if layer.name not in shown or tuple(layer.out_shape[1:]) == (1, 1):
-            continue
-        if tuple(layer.out_shape[1:]) == size:
-            ends[-1] = layer.name
-        else:
-            ends.append(layer.name)
-            size = tuple(layer.out_shape[1:])
+        if layer.name == last:
+            break
+        if len(layer.in_shape) == 3 and len(layer.out_shape) == 3 and before and sizes[before] == layer.in_shape[1:] \
+                and 2 * layer.out_shape[1] <= layer.in_shape[1] + 1 and before not in ends:
+            ends.append(before)
+        if layer.name in usable:
+            before = layer.name
+    ends.append(last)
     if len(ends) <= most:
         return ends
     picks = sorted({round(k * (len(ends) - 1) / (most - 1)) for k in range(most)})

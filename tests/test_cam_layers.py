@@ -17,28 +17,27 @@ def _layers(name: str) -> list[inspect.Layer]:
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("lenet5", ["relu1", "pool1", "relu2", "pool2"]),
+    ("lenet5", ["relu1", "relu2"]),  # conv2's 14 to 10 without padding starts no stage
+    ("tinyvgg", ["relu1b", "relu2b"]),
     ("resnet_small", ["stage1.relu2", "stage2.relu2", "stage3.relu2"]),
     ("resnet18", ["relu", "layer1.1.relu_1", "layer2.1.relu_1", "layer3.1.relu_1", "layer4.1.relu_1"]),
+    ("vgg16", ["relu2", "relu4", "relu7", "relu10", "relu13"]),  # not the pool after it, nor the avgpool (7 to 7)
 ])
-def test_each_stage_ends_where_the_maps_change_size_and_a_global_pooling_has_no_place(name, expected):
+def test_each_stage_ends_where_a_downsampling_reads_and_the_last_at_the_usual_layer(name, expected):
     layers = _layers(name)
     assert cam_layers.stage_ends(layers) == expected
-    sizes = [next(l.out_shape[1:] for l in layers if l.name == n) for n in expected]
-    assert len(set(sizes)) == len(sizes) and (1, 1) not in sizes  # ResNet-18's avgpool (512, 1, 1) left out
-    usable = cam.usable_layers(layers)
-    for end, after in zip(expected, expected[1:] + [None]):  # the next usable layer is of another size
-        following = usable[usable.index(end) + 1:usable.index(after) if after else None]
-        own = next(l.out_shape[1:] for l in layers if l.name == end)
-        assert all(next(l.out_shape[1:] for l in layers if l.name == n) != own for n in following)
+    assert expected[-1] == cam.suggested_layer(layers)
+    by_name = {l.name: l for l in layers}
+    for end in expected[:-1]:  # a layer after it halves the maps it makes
+        halved = [l for l in layers if l.source == end and len(l.out_shape) == 3
+                  and 2 * l.out_shape[1] <= by_name[end].out_shape[1] + 1]
+        assert halved, end
 
 
 def test_many_stages_are_spread_evenly_keeping_the_first_and_the_last():
-    layers = _layers("tinyvgg")  # no padding: each convolution makes a stage of its own
-    every = cam_layers.stage_ends(layers, most=100)
-    assert len(every) == 6
-    assert cam_layers.stage_ends(layers, most=3) == [every[0], every[2], every[-1]]  # 2.5 to the even 2
-    assert cam_layers.stage_ends(layers, most=2) == [every[0], every[-1]]
+    every = cam_layers.stage_ends(_layers("resnet18"))
+    assert cam_layers.stage_ends(_layers("resnet18"), most=3) == [every[0], every[2], every[-1]]
+    assert cam_layers.stage_ends(_layers("resnet18"), most=2) == [every[0], every[-1]]
 
 
 def test_names_come_in_the_networks_order_once_each_and_foreign_ones_are_left_out():

@@ -81,14 +81,17 @@ def zero_cam_note(method: str, layer: str, name: str) -> str:
             "and integrated gradients below show evidence against it too.")
 
 
-def repeated_cam(method: str, image: torch.Tensor, maps: str = "the maps before and after the attack") -> str:
+def quick_cam(method: str, image: torch.Tensor) -> str:
     """The method of maps made again (the attack's before and after, one at each stage): Score-CAM's or
-    Ablation-CAM's pass per map, again for each, is minutes on a 224 px network, so there Grad-CAM, said so of
-    ``maps``."""
-    if method not in cam.PASSES or image.shape[-1] <= 64:
-        return method
-    st.caption(f"{cam.METHODS[method]} runs the network once per map: {maps} use Grad-CAM.")
-    return "gradcam"
+    Ablation-CAM's pass per map, again for each, is minutes on a 224 px network, so there Grad-CAM."""
+    return method if method not in cam.PASSES or image.shape[-1] <= 64 else "gradcam"
+
+
+def repeated_cam(method: str, image: torch.Tensor, maps: str = "the maps before and after the attack") -> str:
+    """:func:`quick_cam`, and where it is not ``method``, a caption that says so of ``maps``."""
+    if (quick := quick_cam(method, image)) != method:
+        st.caption(f"{cam.METHODS[method]} runs the network once per map: {maps} use {cam.METHODS[quick]}.")
+    return quick
 
 
 def cam_settings() -> list[state.Setting]:

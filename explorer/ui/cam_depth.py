@@ -29,7 +29,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
          name: Callable[[int], str]) -> None:
     """The fold, computed only when open: ``method``'s map at each stage's end, smoothed as chosen above, and the
     combination of the layers picked; ``layer`` is the map's above ("" where the model has no feature maps)."""
-    with st.expander(f"Through the layers: {cams.METHODS[method]} at every stage", icon=":material/layers:",
+    used = cam_controls.quick_cam(method, image)
+    with st.expander(f"Through the layers: {cams.METHODS[used]} stage by stage", icon=":material/layers:",
                      key="why_depth", on_change="rerun"):
         if not st.session_state.why_depth:
             return
@@ -37,37 +38,50 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             st.info("This model has no layer with feature maps, so no class activation map at any layer.")
             return
         stages = cam_layers.stage_ends(network.layers)
-        mix = _mix(network, stages)
-        st.markdown(
-            f"The map above, made at the last layer of each stage (a run of layers whose maps keep one size). Early "
-            "stages' maps are fine and respond to small parts, edges and strokes; later ones are coarse and answer for "
-            "the class: Selvaraju et al. found Grad-CAM the most class-specific at the last convolution, the usual "
-            f"layer (the map above is at `{layer}`).")
-        method = cam_controls.repeated_cam(method, image, "the maps at every stage")
-        augment = cam_controls.repeated_augment(image, "The maps at every stage")
-        made = {l: cam_controls.mapped(network, digest, image, target, l, method, augment)
+        mix = _mix(network, stages, layer)
+        st.markdown(intro(used, layer))
+        cam_controls.repeated_cam(method, image, "the maps of the stages")
+        augment = cam_controls.repeated_augment(image, "The maps of the stages")
+        made = {l: cam_controls.mapped(network, digest, image, target, l, used, augment)
                 for l in cam_layers.in_order(network.layers, [*stages, *mix])}
         shapes = {l.name: l.out_shape[1:] for l in network.layers}
+        above = used == method and augment  # the map above, made the same way
         for column, stage in zip(layout.cells(len(stages), layout.SMALL_PICTURE_PX), stages):
-            title = f"{stage}<br>{' x '.join(map(str, shapes[stage]))}" + (" (above)" if stage == layer else "")
+            title = f"{stage}<br>{' x '.join(map(str, shapes[stage]))}" + (" (above)" if above and stage == layer
+                                                                           else "")
             _show(column, image, made[stage], title, f"why_fig_depth_{stage}",
-                  f"{cams.METHODS[method]} at {stage}, {name(made[stage].target)}")
-        st.caption(stage_note(stages, [made[s] for s in stages], shapes, method))
-        _combined(image, [made[l] for l in mix], mix, cams.usable_layers(list(network.layers)), method, name)
+                  f"{cams.METHODS[used]} at {stage}, {name(made[stage].target)}")
+        st.caption(stage_note(stages, [made[s] for s in stages], used))
+        _combined(image, [made[l] for l in mix], mix, cams.usable_layers(list(network.layers)), used, name)
 
 
-def _mix(network: Network, stages: Sequence[str]) -> list[str]:
+def intro(method: str, layer: str) -> str:
+    """What the stages' maps show, for ``method`` (a class-blind one answers for no class)."""
+    said = ("The map at the end of each stage, where a pooling or a strided convolution halves the maps next, and "
+            "at the usual layer last. ")
+    if method in cams.CLASS_BLIND:
+        return said + (f"{cams.METHODS[method]} follows no class: each map is what its layer sees most, small parts "
+                       "(edges, strokes) early, large ones late.")
+    return said + ("Early stages' maps are fine and follow small parts, edges and strokes, whatever the class; later "
+                   "ones are coarse and follow what tells the class apart. Selvaraju et al. took the last "
+                   "convolution as the best compromise between the two (the map above is at "
+                   f"`{layer}`).")
+
+
+def _mix(network: Network, stages: Sequence[str], layer: str) -> list[str]:
     """The layers to combine, as the link or the picker names them, those not of this model's maps dropped (a
-    link's named in a warning); the last two stages where none were picked yet."""
+    link's named in a warning); where none were picked yet, the first stage and the map's above: a fine map and a
+    class-specific one."""
     usable = cams.usable_layers(list(network.layers))
-    default = state.page_default("why_depth_mix", list(stages[-2:]))
+    default = state.page_default("why_depth_mix", cam_layers.in_order(network.layers, [stages[0], layer]))
     asked = st.session_state.why_depth_mix
     if not asked and st.session_state.get("why_depth_mix_of") != network.key:
         asked = default  # a fresh view of this model (an emptied picker then stays empty)
     st.session_state.why_depth_mix_of = network.key
     unknown = [l for l in asked if l not in usable]
     if unknown and state.from_link("why_depth_mix"):
-        state.link_ignored("mix", ",".join(unknown), "not layers of this model with feature maps")
+        state.link_ignored("mix", ",".join(unknown), f"{'not a layer' if len(unknown) == 1 else 'not layers'} of "
+                                                     "this model with feature maps")
     st.session_state.why_depth_mix = cam_layers.in_order(network.layers, asked)
     return st.session_state.why_depth_mix
 
@@ -78,18 +92,15 @@ def _show(column, image: torch.Tensor, result: Attribution, title: str, key: str
     charts.show(column, figure, key=key, name=about)
 
 
-def stage_note(stages: Sequence[str], maps: Sequence[Attribution], shapes: dict, method: str) -> str:
-    """How widely each stage's map spreads: the share of the image it lights, from the first stage to the last,
-    and the stages where it is zero everywhere."""
-    lit = [cam_layers.lit_share(m.heat) for m in maps]
-    first, last = stages[0], stages[-1]
-    size = " x ".join
-    said = (f"From `{first}` ({size(map(str, shapes[first]))}) to `{last}` ({size(map(str, shapes[last]))}), the map "
-            f"lights {labels.listed([f'{v:.0%}' for v in lit])} of the image (half its largest value or more).")
+def stage_note(stages: Sequence[str], maps: Sequence[Attribution], method: str) -> str:
+    """How widely each stage's map spreads (the share of the image at half its largest value or more), and the
+    stages where it is zero everywhere."""
+    covered = [f"`{s}` {cam_layers.lit_share(m.heat):.0%}" for s, m in zip(stages, maps)]
+    said = f"At half its peak or more, the map covers {labels.listed(covered)} of the image."
     zero = [s for s, m in zip(stages, maps) if float(m.heat.max()) <= 0]
     if zero:
-        said += (f" {cams.METHODS[method]} is zero everywhere at {', '.join(f'`{s}`' for s in zero)}: no evidence "
-                 "for the class there that it keeps.")
+        said += (f" {cams.METHODS[method]} is zero everywhere at {labels.listed([f'`{s}`' for s in zero])}: no "
+                 "evidence for the class there that it keeps.")
     return said
 
 
@@ -100,12 +111,20 @@ def _combined(image: torch.Tensor, maps: list[Attribution], mix: list[str], usab
     picture, words = layout.cells(2, [layout.SMALL_PICTURE_PX, 2 * layout.SMALL_PICTURE_PX + 16])
     words.multiselect("Layers combined", usable, key="why_depth_mix",
                       help="Each layer's map, from its least value (0) to its largest (1), at the image's size; "
-                           "their mean, scaled again. A fine early map and a class-specific late one together "
-                           "give a map finer than the late one alone.")
+                           "their mean, scaled again. A fine early map with a class-specific late one can give a "
+                           "map finer than the late one alone, though the early one's evidence follows the class "
+                           "less.")
     if not maps:
         picture.caption("Pick layers to combine their maps.")
         return
     result = cam_layers.combined(maps)
-    _show(picture, image, result, f"Mean of {len(maps)} {labels.plural(len(maps), 'layer')}", "why_fig_depth_mix",
+    title = f"Mean of {len(maps)} layers" if len(maps) > 1 else "One layer alone"
+    _show(picture, image, result, title, "why_fig_depth_mix",
           f"{cams.METHODS[method]}, the mean of {', '.join(mix)}, {name(result.target)}")
-    words.caption(f"The mean of {labels.listed([f'`{l}`' for l in mix])}'s maps, each scaled from 0 to 1 first.")
+    placed = ("Each map is drawn at its units' receptive field centres, where pytorch-grad-cam stretches it over the "
+              "image.")
+    if len(maps) == 1:
+        words.caption(f"`{mix[0]}`'s map alone, scaled from 0 to 1: pick more layers to combine them. {placed}")
+    else:
+        words.caption(f"The mean of {labels.listed([f'`{l}`' for l in mix])}'s maps, each scaled from 0 to 1, the "
+                      f"mean scaled again. {placed}")

@@ -10,7 +10,7 @@ from explorer import cam, cam_layers
 from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
-STAGES = ["relu1", "pool1", "relu2", "pool2"]  # LeNet-5's
+STAGES = ["relu1", "relu2"]  # LeNet-5's
 
 
 def _shown(at, title: str) -> np.ndarray:
@@ -30,18 +30,17 @@ def test_each_stage_shows_the_map_at_its_last_layer_and_says_how_widely_it_sprea
     at = app(PAGE, depth="1")
     no_crash(at)
     shown = titles(at)
-    assert ["relu1<br>28 x 28", "pool1<br>14 x 14", "relu2<br>10 x 10 (above)", "pool2<br>5 x 5",
-            "Mean of 2 layers"] == [t for t in shown if "<br>" in t or t.startswith("Mean of")]
+    assert ["relu1<br>28 x 28", "relu2<br>10 x 10 (above)", "Mean of 2 layers"] == [
+        t for t in shown if "<br>" in t or t.startswith("Mean of")]
     model, digit = lenet_and_digit()
     maps = {layer: cam.class_map(model, digit, layer) for layer in STAGES}
-    for layer, size in zip(STAGES, ("28 x 28", "14 x 14", "10 x 10 (above)", "5 x 5")):
+    for layer, size in zip(STAGES, ("28 x 28", "10 x 10 (above)")):
         np.testing.assert_allclose(_shown(at, f"{layer}<br>{size}"), np.round(100 * maps[layer].heat.numpy()), atol=1)
-    lit = [f"{cam_layers.lit_share(maps[layer].heat):.0%}" for layer in STAGES]
-    assert (f"From `relu1` (28 x 28) to `pool2` (5 x 5), the map lights {lit[0]}, {lit[1]}, {lit[2]} and {lit[3]} "
-            "of the image") in text(at)
-    mixed = cam_layers.combined([maps["relu2"], maps["pool2"]])  # the last two stages unless picked
+    fine, coarse = (f"{cam_layers.lit_share(maps[layer].heat):.0%}" for layer in STAGES)
+    assert f"At half its peak or more, the map covers `relu1` {fine} and `relu2` {coarse} of the image." in text(at)
+    mixed = cam_layers.combined([maps["relu1"], maps["relu2"]])  # the first stage and the map above unless picked
     np.testing.assert_allclose(_shown(at, "Mean of 2 layers"), np.round(100 * mixed.heat.numpy()), atol=1)
-    assert "The mean of `relu2` and `pool2`'s maps" in text(at)
+    assert "The mean of `relu1` and `relu2`'s maps, each scaled from 0 to 1, the mean scaled again." in text(at)
     assert "mix" not in at.query_params  # the page's own pick stays out of the link
 
 
@@ -61,6 +60,8 @@ def test_a_layer_picked_joins_the_mean_and_an_emptied_picker_stays_empty():
     at.multiselect(key="why_depth_mix").set_value(["pool1", "relu2", "pool2"]).run()
     no_crash(at)
     assert "Mean of 3 layers" in titles(at) and at.query_params["mix"] == "pool1,relu2,pool2"
+    at.multiselect(key="why_depth_mix").set_value(["pool1"]).run()
+    assert "One layer alone" in titles(at) and "`pool1`'s map alone, scaled from 0 to 1" in text(at)
     at.multiselect(key="why_depth_mix").set_value([]).run()
     no_crash(at)
     assert not any(t.startswith("Mean of") for t in titles(at))
@@ -72,9 +73,10 @@ def test_the_method_picked_above_is_the_one_through_the_layers(method, name):
     at = app(PAGE, depth="1", cam=method)
     no_crash(at)
     model, digit = lenet_and_digit()
-    made = cam.class_map(model, digit, "pool1", method=method, eigen_smooth=method in cam.PRINCIPAL)
-    np.testing.assert_allclose(_shown(at, "pool1<br>14 x 14"), np.round(100 * made.heat.numpy()), atol=1)
-    assert f"Through the layers: {name} at every stage" in [e.label for e in at.expander]
+    made = cam.class_map(model, digit, "relu1", method=method, eigen_smooth=method in cam.PRINCIPAL)
+    np.testing.assert_allclose(_shown(at, "relu1<br>28 x 28"), np.round(100 * made.heat.numpy()), atol=1)
+    assert f"Through the layers: {name} stage by stage" in [e.label for e in at.expander]
+    assert ("follows no class" in text(at)) == (method in cam.CLASS_BLIND)
 
 
 def test_a_model_switch_forgets_the_layers_combined():
@@ -82,4 +84,4 @@ def test_a_model_switch_forgets_the_layers_combined():
     at.selectbox(key="net_model").set_value("tinyvgg").run()
     no_crash(at)
     assert "mix" not in at.query_params
-    assert at.multiselect(key="why_depth_mix").value == ["relu2b", "pool2"]  # TinyVGG's last two stages
+    assert at.multiselect(key="why_depth_mix").value == ["relu1b", "relu2b"]  # TinyVGG's first stage, its map
