@@ -15,6 +15,7 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
   falls when the network runs on with map m set to zero.
 - Eigen-CAM (Muhammad & Yeasin 2020), no class at all: each position's value along the maps' first principal
   component. EigenGrad-CAM: the same of ``g * A``, so for the class.
+- FullGrad (Srinivas & Fleuret 2019) takes no layer but every one with a bias (:func:`full_gradient`).
 
 pytorch-grad-cam's two smoothings: ``eigen_smooth``, the weighed maps' first principal component in place of their
 sum (less noise; turned to agree with the sum, where pytorch-grad-cam keeps the sign its SVD happens to give), and
@@ -38,6 +39,7 @@ from torch import fx, nn
 
 from explorer import extraction, field_overlay, inspect, receptive_field
 from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
+from explorer.networks import Normalize
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,12 @@ METHODS = {  # pytorch-grad-cam's names
     "ablationcam": "Ablation-CAM",
     "eigencam": "Eigen-CAM",
     "eigengradcam": "EigenGrad-CAM",
+    "fullgrad": "FullGrad",
 }
 PASSES = ("scorecam", "ablationcam")  # a forward pass per map: progress is counted in maps
 CLASS_BLIND = ("eigencam",)  # the same map whichever class is explained
 PRINCIPAL = ("eigencam", "eigengradcam")  # a principal component always (eigen_smooth or not)
+LAYERLESS = ("fullgrad",)  # every layer with a bias, whichever layer is picked
 
 _ELEMENTWISE = {"ReLU", "relu", "BatchNorm2d", "add", "iadd", "cat", "Dropout"}  # keep a conv's map size
 Progress = Callable[[int, int], None]
@@ -74,6 +78,8 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(METHODS)})")
     if aug_smooth:
         return augmented(model, image, layer, target, method, batch, progress, eigen_smooth)
+    if method == "fullgrad":
+        return full_gradient(model, image, target, eigen_smooth)
     names = extraction.node_names(model)
     if layer not in names or layer == names[-1]:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
@@ -107,6 +113,54 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, score,
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
+
+
+def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = None,
+                  eigen_smooth: bool = False) -> Attribution:
+    """FullGrad (Srinivas & Fleuret 2019) as pytorch-grad-cam computes it: ``|input gradient * input|`` for each
+    colour channel, and for each convolution and batch norm with a bias (a batch norm's: what it adds, its running
+    mean's share included), ``|bias * the gradient at its output|``, each channel from 0 to 1 first and summed over
+    the layer's channels; all added up (``eigen_smooth``: their first principal component, at the image's size where
+    pytorch-grad-cam shrinks the maps 8 times first), from 0 to 1. The input is what the first convolution reads, the
+    image normalised (the Normalize layer's output). ``raw``: the sum at the image's size."""
+    layers = inspect.layers(model, tuple(image.shape))
+    biased = [l for l in layers if isinstance(l.module, (nn.Conv2d, nn.BatchNorm2d)) and l.module.bias is not None
+              and len(l.out_shape) == 3]
+    start = next((l.name for l in layers if isinstance(l.module, Normalize)), None)
+    output = extraction.node_names(model)[-1]
+    graph = extraction.extractor(model, [*([start] if start else []), *(l.name for l in biased), output])
+    x = image[None].detach().to(inspect.device_of(model)).requires_grad_(True)
+    with torch.enable_grad():
+        out = graph(x)
+        logits, seen = out[output], out[start] if start else x
+        target = chosen_class(logits, target)
+        grads = torch.autograd.grad(logits[0, target], [seen, *(out[l.name] for l in biased)])
+    size = tuple(image.shape[-2:])
+    fields = _fields(model, size)
+    parts = [_spread_each((grads[0] * seen).detach().abs()[0])]  # (C, H, W)
+    for layer, grad in zip(biased, grads[1:]):
+        part = _spread_each((_bias(layer.module)[:, None, None] * grad[0]).abs()).sum(0)
+        parts.append(_placed(part, fields.get(layer.name), size)[None])
+    stacked = torch.cat(parts)  # (M, H, W): M = the colours and the layers
+    total = _first_component(stacked[None])[0, 0] if eigen_smooth else stacked.sum(0)
+    return Attribution(_spread(total).cpu(), total.cpu(), target, float(logits[0, target].detach()),
+                       torch.softmax(logits[0].detach().float(), 0).cpu(), method="fullgrad")
+
+
+def _bias(module: nn.Module) -> torch.Tensor:
+    """What a convolution or a batch norm adds to each channel, whatever its input: a batch norm's bias less its
+    running mean, scaled as it scales (FullGrad's reference code)."""
+    bias = module.bias.detach()
+    if isinstance(module, nn.BatchNorm2d) and module.running_mean is not None:
+        bias = bias - module.running_mean * module.weight.detach() / torch.sqrt(module.running_var + module.eps)
+    return bias
+
+
+def _spread_each(maps: torch.Tensor) -> torch.Tensor:
+    """Each of ``maps`` (M, h, w) from its least (0) to its largest value (1): pytorch-grad-cam's
+    ``scale_accross_batch_and_channels``."""
+    low = maps.amin((1, 2), keepdim=True)
+    return (maps - low) / (maps.amax((1, 2), keepdim=True) - low + 1e-7)
 
 
 def guided_map(gradient: Attribution, mapped: Attribution) -> Attribution:
@@ -277,11 +331,20 @@ def _first_component(values: torch.Tensor) -> torch.Tensor:
 def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """``cam`` (h, w) of ``layer`` at the input's ``size``: each unit at its receptive field's centre; a plain
     bilinear resize where the field is not known (a graph the tracer cannot follow)."""
+    return _placed(cam, _fields(model, size).get(layer), size)
+
+
+def _fields(model: nn.Module, size: tuple[int, int]) -> dict[str, receptive_field.Field]:
+    """Each layer's receptive field, by name; none where the tracer cannot follow the graph."""
     try:
-        field = next((f for f in receptive_field.fields(model, size) if f.name == layer), None)
-    except Exception:  # noqa: BLE001 - any tracing failure: the usual resize still shows the map
-        log.warning("no receptive fields for %s: its map is resized plainly", layer, exc_info=True)
-        field = None
+        return {f.name: f for f in receptive_field.fields(model, size)}
+    except Exception:  # noqa: BLE001 - any tracing failure: the usual resize still shows the maps
+        log.warning("no receptive fields: maps are resized plainly", exc_info=True)
+        return {}
+
+
+def _placed(cam: torch.Tensor, field: receptive_field.Field | None, size: tuple[int, int]) -> torch.Tensor:
+    """``cam`` (h, w) at the input's ``size``, each value at its unit's ``field`` centre, or resized plainly."""
     if field is None or field.size != tuple(cam.shape) or min(field.j) <= 0:
         return F.interpolate(cam[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
     return field_overlay.to_input(cam.cpu(), field, size).to(cam.device)

@@ -100,7 +100,7 @@ def _cam_reference(model, image, layer, target, method, eigen_smooth=False):
     return torch.from_numpy(np.maximum(summed, 0)[0]).float()
 
 
-@pytest.mark.parametrize("method", list(cam.METHODS))
+@pytest.mark.parametrize("method", [m for m in cam.METHODS if m not in cam.LAYERLESS])
 def test_each_class_activation_map_equals_pytorch_grad_cams_formula(case, method):
     """The variants, against their formulas as pytorch-grad-cam writes them (checked by hand against the package
     itself: agreement to 5e-7 of the map's maximum on these models)."""
@@ -117,7 +117,8 @@ def test_each_class_activation_map_equals_pytorch_grad_cams_formula(case, method
     assert (seen[-1][0] == seen[-1][1]) if method in cam.PASSES else not seen  # only these make passes
 
 
-@pytest.mark.parametrize("method", [m for m in cam.METHODS if m != "scorecam"])  # Score-CAM: a pass per map
+@pytest.mark.parametrize("method", [m for m in cam.METHODS if m not in ("scorecam", *cam.LAYERLESS)])  # Score-CAM: a
+# pass per map; FullGrad's own below
 def test_eigen_smooth_takes_the_weighed_maps_first_principal_component_as_pytorch_grad_cam_does(case, method):
     model, images, layers = case
     layer = layers[0]
@@ -151,6 +152,68 @@ def test_aug_smooth_is_the_mean_of_six_copies_maps_mirrored_back_each_scaled_to_
                                                                                     plain.probabilities)
     assert not torch.allclose(ours.heat, plain.heat)  # the mirrored copies' maps are not the same map
     assert (seen[-1] == (6 * 16, 6 * 16) and len(seen) == 12) if method == "scorecam" else not seen
+
+
+def _scale_each(maps: np.ndarray) -> np.ndarray:
+    """pytorch-grad-cam's ``scale_accross_batch_and_channels`` of (M, h, w) maps, the resize aside."""
+    low = maps.min(axis=(1, 2), keepdims=True)
+    return (maps - low) / (1e-7 + (maps - low).max(axis=(1, 2), keepdims=True))
+
+
+def _fullgrad_reference(model, image, target, eigen_smooth=False):
+    """FullGrad as pytorch-grad-cam 1.5.7 computes it (its formulas in NumPy), from hooks on the network's modules:
+    the Normalize layer's output is the input, each convolution and batch norm with a bias a layer; each layer's
+    map placed at its units' field centres, where pytorch-grad-cam resizes it."""
+    from explorer.networks import Normalize
+
+    kept, handles = {}, []
+    for name, module in model.named_modules():
+        if isinstance(module, Normalize) or isinstance(module, (torch.nn.Conv2d, torch.nn.BatchNorm2d)) and \
+                module.bias is not None:
+            handles.append(module.register_forward_hook(
+                lambda m, i, o, name=name: (o.retain_grad(), kept.__setitem__(name, (m, o)))[1]))
+    x = image[None].clone().requires_grad_(True)
+    model(x)[0, target].backward()
+    for handle in handles:
+        handle.remove()
+    fields = {f.name: f for f in receptive_field.fields(model, tuple(image.shape[-2:]))}
+    parts = []
+    for name, (module, out) in kept.items():
+        grad, value = out.grad[0].numpy(), out.detach()[0].numpy()
+        if isinstance(module, Normalize):  # input_tensor.grad * input_tensor, each colour scaled
+            parts.extend(_scale_each(np.abs(grad * value)))
+            continue
+        bias = module.bias.detach().numpy()
+        if isinstance(module, torch.nn.BatchNorm2d):  # get_bias_data
+            bias = -(module.running_mean * module.weight / torch.sqrt(module.running_var + module.eps)).detach(
+            ).numpy() + bias
+        summed = torch.from_numpy(_scale_each(np.abs(bias[:, None, None] * grad)).sum(0))
+        parts.append(field_overlay.to_input(summed, fields[name], tuple(image.shape[-2:])).numpy())
+    stacked = np.stack(parts)[None]
+    total = _principal(stacked)[0] if eigen_smooth else stacked.sum(1)[0]  # aggregate_multi_layers: the sum
+    return torch.from_numpy(total).float()
+
+
+@pytest.mark.parametrize("name, size", [("lenet5", 28), ("resnet_small", 32), ("resnet18", 64)])
+@pytest.mark.parametrize("eigen_smooth", [False, True])
+def test_fullgrad_equals_pytorch_grad_cams_formula_with_every_biased_layer(name, size, eigen_smooth):
+    torch.manual_seed(0)
+    model, image = models.build(name, pretrained=name == "lenet5"), torch.rand(models.spec(name).channels, size, size)
+    ours = cam.class_map(model, image, "", 1, "fullgrad", eigen_smooth=eigen_smooth)  # no layer: every one
+    theirs = _fullgrad_reference(model, image, 1, eigen_smooth)
+    torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-5 * float(theirs.abs().max()))
+    spread = (theirs - theirs.min()) / (theirs.max() - theirs.min() + 1e-7)  # scale_cam_image
+    torch.testing.assert_close(ours.heat, spread, rtol=1e-4, atol=1e-5)
+    assert (ours.target, ours.method) == (1, "fullgrad") and inspect.hooks_on(model) == 0
+    if not eigen_smooth:
+        assert ours.raw.shape == image.shape[-2:] and float(ours.raw.min()) >= 0
+
+
+def test_fullgrad_follows_the_class_and_ignores_the_layer():
+    model, image = models.build("lenet5", pretrained=True), images_module.load_sample("digit")[:1]
+    three = cam.class_map(model, image, "relu2", 3, "fullgrad")
+    torch.testing.assert_close(three.raw, cam.class_map(model, image, "conv1", 3, "fullgrad").raw)
+    assert not torch.allclose(three.raw, cam.class_map(model, image, "relu2", 8, "fullgrad").raw)
 
 
 def test_eigen_cam_is_the_same_for_every_class_and_the_others_are_not():

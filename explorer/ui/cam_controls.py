@@ -59,6 +59,10 @@ CAM_WORDS = {
                 "class: what the layer sees most, not why this class.",
     "eigengradcam": "the first principal component, as Eigen-CAM, of gradient times map, so it follows the class "
                     "(pytorch-grad-cam's variant).",
+    "fullgrad": "no layer to pick: every convolution and batch norm with a bias at once. Each one's bias times the "
+                "gradient at its output, and the input times its gradient, made positive, each channel scaled from "
+                "0 to 1 and all added up: the gradient alone misses what the biases add to the score (Srinivas & "
+                "Fleuret 2019).",
 }
 PASS_WORDS = {"scorecam": "Score-CAM: the image masked by each map, read",
               "ablationcam": "Ablation-CAM: the network run on with each map set to zero"}

@@ -30,12 +30,17 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     """The fold, computed only when open: ``method``'s map at each stage's end, smoothed as chosen above, and the
     combination of the layers picked; ``layer`` is the map's above ("" where the model has no feature maps)."""
     used = cam_controls.quick_cam(method, image)
-    with st.expander(f"Through the layers: {cams.METHODS[used]} stage by stage", icon=":material/layers:",
-                     key="why_depth", on_change="rerun"):
+    what = "a class activation map" if used in cams.LAYERLESS else cams.METHODS[used]
+    with st.expander(f"Through the layers: {what} stage by stage", icon=":material/layers:", key="why_depth",
+                     on_change="rerun"):
         if not st.session_state.why_depth:
             return
         if not layer:
             st.info("This model has no layer with feature maps, so no class activation map at any layer.")
+            return
+        if used in cams.LAYERLESS:
+            st.info(f"{cams.METHODS[used]} adds up every layer with a bias at once: one map, not one per stage. Pick "
+                    "another class activation map above (Grad-CAM, say) to see it stage by stage.")
             return
         stages = cam_layers.stage_ends(network.layers)
         mix = _mix(network, stages, layer)

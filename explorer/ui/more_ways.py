@@ -9,7 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
-from explorer import attribution, explain_figures, export, labels, lrp
+from explorer import attribution, cam as cams, explain_figures, export, labels, lrp
 from explorer.ui import beside_ig, cam_controls, charts, explanations, layout, map_row, state
 from explorer.ui.explanations import Smoothing
 from explorer.ui.model_input import Network
@@ -135,8 +135,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 "smoothgrad": {"copies": smooth.copies, "noise_sd": smooth.noise, "nt_type": smooth.kind}
                 if smooth.copies else None,
                 "guided": smooth.guided,
-                "cam": {"method": method, "layer": layer, **cam_controls.smoothings(method)} if cam is not None
-                else None,
+                "cam": {"method": method, "layer": "" if method in cams.LAYERLESS else layer,
+                        **cam_controls.smoothings(method)} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule},
                 "deeplift": {"baseline": lifted.baseline, "rule": "rescale"} if lifted is not None else None,

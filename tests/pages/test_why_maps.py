@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from explorer import attribution, cam, export, models
-from tests.apptest import app, figures, no_crash, text, titles, warnings
+from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
 
@@ -174,13 +174,29 @@ def test_the_class_activation_map_follows_the_method_picked_and_the_link():
     no_crash(linked)
     assert "Score-CAM, 3" in titles(linked) and "Score-CAM:<br>random" in titles(linked)
     assert "no gradients: each map" in " ".join(c.value for c in linked.caption)
-    bad = app(PAGE, cam="fullgrad")
+    bad = app(PAGE, cam="finercam")
     no_crash(bad)
-    assert "cam=fullgrad" in warnings(bad) and "Grad-CAM, 3" in titles(bad)
+    assert "cam=finercam" in warnings(bad) and "Grad-CAM, 3" in titles(bad)
     blind = app(PAGE, cam="eigencam", **{"class": "5"})
     no_crash(blind)
     assert "Eigen-CAM" in titles(blind) and "Saliency, 5" in titles(blind)  # the class only where the map has one
     assert "The same map for every class" in " ".join(c.value for c in blind.caption)
+
+
+def test_fullgrad_takes_every_biased_layer_whichever_is_picked_and_says_so(monkeypatch):
+    saved = {}
+    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps, settings=settings) or b"")
+    at = app(PAGE, cam="fullgrad", depth="1")
+    no_crash(at)
+    expected = cam.class_map(*lenet_and_digit(), "", 3, "fullgrad")
+    z = next(f for f in figures(at) if f["layout"]["title"]["text"] == "FullGrad, 3")["data"][1]["z"]
+    shown = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(28, 28)
+    np.testing.assert_allclose(shown, np.round(100 * expected.heat.numpy()), atol=1)
+    assert "FullGrad takes every layer with a bias" in text(at) and "FullGrad at `relu2`" not in text(at)
+    assert "no layer to pick: every convolution and batch norm with a bias" in text(at)
+    assert "FullGrad adds up every layer with a bias at once" in " ".join(i.value for i in at.info)
+    assert "Through the layers: a class activation map stage by stage" in [e.label for e in at.expander]
+    assert saved["settings"]["cam"]["layer"] == "" and saved["settings"]["cam"]["method"] == "fullgrad"
 
 
 def test_pytorch_grad_cams_smoothings_are_toggles_in_the_link_that_every_map_of_the_method_follows(monkeypatch):
