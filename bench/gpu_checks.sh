@@ -14,7 +14,7 @@ python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchv
 status=0
 python3 -m pytest -q -m gpu -p no:cacheprovider tests/test_training.py tests/test_step_graph.py tests/test_worker.py \
   tests/test_backends.py tests/test_visualize.py tests/test_minimal.py tests/test_faithfulness.py \
-  tests/test_deeplift.py tests/test_deconvnet.py tests/test_shapley.py tests/test_lrp.py 2>&1 \
+  tests/test_deeplift.py tests/test_deconvnet.py tests/test_shapley.py tests/test_lrp.py tests/test_cam_layers.py 2>&1 \
   | tee "$out/gpu_tests.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 python3 bench/train_speed.py --data "$EXPLORER_DATA" || status=1

@@ -318,6 +318,8 @@ def test_bad_requests_are_refused_clearly():
     with pytest.raises(ValueError, match="not a layer with feature maps"):
         cam.class_map(model, image, "nope")
     with pytest.raises(ValueError, match="not one of the class activation maps"):
-        cam.class_map(model, image, "relu2", 3, "fullgrad")
+        cam.class_map(model, image, "relu2", 3, "finercam")
     with pytest.raises(ValueError, match="10 classes"):
         cam.class_map(model, image, "relu2", 10)
+    with pytest.raises(ValueError, match="10 classes"):
+        cam.class_map(model, image, "", 10, "fullgrad")

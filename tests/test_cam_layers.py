@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import cam, cam_layers, inspect, models
+from explorer import cam, cam_layers, images, inputs, inspect, models, randomization
 from explorer.attribution import Attribution
-from tests.apptest import lenet_and_digit
+
+
+def lenet_and_digit() -> tuple[torch.nn.Module, torch.Tensor]:
+    """LeNet-5 and the sample digit (not tests.apptest's: this file runs on the GPU machine, without streamlit)."""
+    model = models.build("lenet5", pretrained=True)
+    return model, inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
 
 
 def _layers(name: str) -> list[inspect.Layer]:
@@ -83,3 +88,19 @@ def test_the_share_lit_counts_the_pixels_at_half_the_largest_value_or_more():
     assert cam_layers.lit_share(heat * 4) == pytest.approx(3 / 6)  # relative to the map's own largest value
     assert cam_layers.lit_share(heat, 0.9) == pytest.approx(1 / 6)
     assert cam_layers.lit_share(torch.zeros(3, 3)) == 0.0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", ["gradcam", "ablationcam", "fullgrad"])
+def test_class_activation_maps_on_the_gpu_agree_with_the_cpu(method):
+    """The maps of a model explained on the CPU first and then moved: the traced copies follow it."""
+    torch.manual_seed(6)
+    image = torch.rand(3, 64, 64)
+    model = models.build("resnet18", seed=0)
+    layers = inspect.layers(model, tuple(image.shape))
+    for layer in cam_layers.stage_ends(layers)[-2:]:
+        on_cpu = cam.class_map(model, image, layer, 1, method)
+        on_gpu = cam.class_map(model.cuda(), image, layer, 1, method)
+        model.cpu()
+        assert on_gpu.raw.device.type == "cpu" and on_gpu.raw.shape == on_cpu.raw.shape
+        assert randomization.rank_correlation(on_gpu.heat, on_cpu.heat) > 0.99
