@@ -1,18 +1,18 @@
 """The "Why this prediction" maps: seconds for each attribution method on the CPU (and CUDA).
 
 Prints one JSON line (and writes bench/results/attributions.json):
-``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "occlusion": .., "integrated_gradients": ..,
-"deeplift": .., "gradient_shap": .., "shapley_squares": .., "lrp": .., "deletion_insertion": .., "road": ..,
-"deconvnet_top9": ..},
+``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "fullgrad": .., "occlusion": ..,
+"integrated_gradients": .., "deeplift": .., "gradient_shap": .., "shapley_squares": .., "lrp": ..,
+"deletion_insertion": .., "road": .., "deconvnet_top9": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
-SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, occlusion by a square a quarter of the side
-moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black (one pass of the image and
-its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of 3x3 squares (all 512
-coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and insertion curves of four maps
-(``deletion_insertion``; ``road``: the
-pixels taken away filled from their neighbours), and the Top activations page's projections of a channel's top 9
-back onto the pixels (``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in one batch).
-LeNet-5 with its shipped weights on the sample digit; ResNet18 with random weights on a 224x224 random image
+SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, FullGrad (every layer with a bias), occlusion by
+a square a quarter of the side moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black
+(one pass of the image and its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of
+3x3 squares (all 512 coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and
+insertion curves of four maps (``deletion_insertion``; ``road``: the pixels taken away filled from their
+neighbours), and the Top activations page's projections of a channel's top 9 back onto the pixels
+(``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in one batch). LeNet-5 with its shipped
+weights on the sample digit; ResNet18 with random weights on a 224x224 random image
 (offline). The median of 3 runs after a warm-up. Imports only explorer modules free of streamlit, so it runs
 wherever torch does.
 """
@@ -52,6 +52,7 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         "saliency": lambda: attribution.saliency(model, image),
         "smooth_grad": lambda: attribution.smooth_grad(model, image),
         "grad_cam": lambda: cam.class_map(model, image, layer),
+        "fullgrad": lambda: cam.class_map(model, image, layer, method="fullgrad"),
         "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
         "integrated_gradients": lambda: attribution.integrated_gradients(model, image),
         "deeplift": lambda: deeplift.deep_lift(model, image),
