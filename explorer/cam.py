@@ -120,9 +120,9 @@ def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = No
     """FullGrad (Srinivas & Fleuret 2019) as pytorch-grad-cam computes it: ``|input gradient * input|`` for each
     colour channel, and for each convolution and batch norm with a bias (a batch norm's: what it adds, its running
     mean's share included), ``|bias * the gradient at its output|``, each channel from 0 to 1 first and summed over
-    the layer's channels; all added up (``eigen_smooth``: their first principal component, at the image's size where
-    pytorch-grad-cam shrinks the maps 8 times first), from 0 to 1. The input is what the first convolution reads, the
-    image normalised (the Normalize layer's output). ``raw``: the sum at the image's size."""
+    the layer's channels; all added up (``eigen_smooth``: each map from 0 to 1, their first principal component, at
+    the image's size where pytorch-grad-cam shrinks the maps 8 times first), from 0 to 1. The input is what the first
+    convolution reads, the image normalised (the Normalize layer's output). ``raw``: the sum at the image's size."""
     layers = inspect.layers(model, tuple(image.shape))
     biased = [l for l in layers if isinstance(l.module, (nn.Conv2d, nn.BatchNorm2d)) and l.module.bias is not None
               and len(l.out_shape) == 3]
@@ -134,17 +134,29 @@ def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = No
         out = graph(x)
         logits, seen = out[output], out[start] if start else x
         target = chosen_class(logits, target)
-        grads = torch.autograd.grad(logits[0, target], [seen, *(out[l.name] for l in biased)])
+        grads = torch.autograd.grad(logits[0, target], [seen, *(out[l.name] for l in biased)], allow_unused=True)
     size = tuple(image.shape[-2:])
     fields = _fields(model, size)
     parts = [_spread_each((grads[0] * seen).detach().abs()[0])]  # (C, H, W)
     for layer, grad in zip(biased, grads[1:]):
+        if grad is None:  # a branch the class score does not read
+            continue
         part = _spread_each((_bias(layer.module)[:, None, None] * grad[0]).abs()).sum(0)
         parts.append(_placed(part, fields.get(layer.name), size)[None])
     stacked = torch.cat(parts)  # (M, H, W): M = the colours and the layers
-    total = _first_component(stacked[None])[0, 0] if eigen_smooth else stacked.sum(0)
-    return Attribution(_spread(total).cpu(), total.cpu(), target, float(logits[0, target].detach()),
+    # eigen_smooth: each map from 0 to 1 first, as pytorch-grad-cam's shrinking does (else the widest layer's sum
+    # made the component)
+    total = _first_component(_spread_each(stacked)[None])[0, 0] if eigen_smooth else stacked.sum(0)
+    low = total.min()  # from 0 to 1 as scale_cam_image, without its 1e-7: a random network's map is that small
+    return Attribution(unit_scaled(total - low).cpu(), total.cpu(), target, float(logits[0, target].detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method="fullgrad")
+
+
+def has_biases(model: nn.Module) -> bool:
+    """Whether any of ``model``'s convolutions and batch norms adds something (:func:`_bias`) that FullGrad's bias
+    terms can weigh: a torchvision network's fresh batch norms add 0, and its convolutions have no bias."""
+    return any(bool(_bias(m).any()) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) and m.bias is not None)
 
 
 def _bias(module: nn.Module) -> torch.Tensor:

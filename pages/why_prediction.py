@@ -15,7 +15,7 @@ st.markdown(
     "each pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a "
     "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
     "resolution, the evidence lies (Selvaraju et al. 2017; nine variants weigh the maps otherwise, and FullGrad adds "
-    "up every layer's biases). **Occlusion** "
+    "up every layer's bias times its gradient). **Occlusion** "
     "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
     "the gradients on the way from a black image (or another baseline) to yours (Sundararajan et al. 2017); "
     "**DeepLIFT** asks the same in one backward pass (Shrikumar et al. 2017), **GradientSHAP** from many baselines "
@@ -110,7 +110,7 @@ with view, layout.guard("explaining the prediction"):
     layer_shape = next(l for l in network.layers if l.name == cam_layer).out_shape[1:] if cam_layer else ()
     map_row.draw(prepared.tensor, before, guided, smooth, cam, cam_layer, layer_shape, class_name)
     if cam_layer:
-        cam_controls.pick_cam_method()
+        cam_controls.pick_cam_method(network.model)
 
 with view, layout.guard("asking in two more ways"):
     occ, ig, beside = more_ways.draw(network, digest, prepared.tensor, target, class_name,

@@ -190,7 +190,8 @@ def _fullgrad_reference(model, image, target, eigen_smooth=False):
         summed = torch.from_numpy(_scale_each(np.abs(bias[:, None, None] * grad)).sum(0))
         parts.append(field_overlay.to_input(summed, fields[name], tuple(image.shape[-2:])).numpy())
     stacked = np.stack(parts)[None]
-    total = _principal(stacked)[0] if eigen_smooth else stacked.sum(1)[0]  # aggregate_multi_layers: the sum
+    # eigen_smooth: scale_accross_batch_and_channels (to 1/8 of the size there), get_2d_projection; else the sum
+    total = _principal(_scale_each(stacked[0])[None])[0] if eigen_smooth else stacked.sum(1)[0]
     return torch.from_numpy(total).float()
 
 
@@ -323,3 +324,22 @@ def test_bad_requests_are_refused_clearly():
         cam.class_map(model, image, "relu2", 10)
     with pytest.raises(ValueError, match="10 classes"):
         cam.class_map(model, image, "", 10, "fullgrad")
+
+
+def test_fullgrad_knows_when_no_layer_adds_anything_and_skips_a_branch_the_score_does_not_read():
+    assert cam.has_biases(models.build("lenet5")) and not cam.has_biases(models.build("resnet18"))  # fresh BNs add 0
+    trained = models.build("resnet18")
+    trained.get_submodule("bn1").bias.data.fill_(0.1)
+    assert cam.has_biases(trained)
+
+    class Aside(torch.nn.Module):  # a biased convolution whose output goes nowhere
+        def __init__(self):
+            super().__init__()
+            self.conv, self.aside, self.fc = torch.nn.Conv2d(1, 4, 3), torch.nn.Conv2d(1, 4, 3), torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            self.aside(x)
+            return self.fc(self.conv(x).mean((2, 3)))
+
+    made = cam.class_map(Aside(), torch.rand(1, 12, 12), "", 0, "fullgrad")
+    assert made.heat.shape == (12, 12) and float(made.heat.max()) == pytest.approx(1.0)

@@ -71,3 +71,10 @@ def test_the_cascade_reads_the_squares_images_again_only_where_it_takes_seconds(
 
     assert sanity.squares_cascade(torch.zeros(1, 28, 28)) and sanity.squares_cascade(torch.zeros(3, 64, 64))
     assert sanity.squares_cascade(torch.zeros(3, 224, 224)) == torch.cuda.is_available()
+
+
+def test_the_cascades_note_says_the_squares_line_moves_in_steps_only_where_it_has_one():
+    steps = [("fc5", {"saliency": 0.9, "squares": 0.4}), ("conv1", {"saliency": 0.3, "squares": 0.7})]
+    names = {"saliency": "Saliency", "squares": "Shapley values"}
+    assert "rank only 9 squares" in sanity.cascade_note(steps, names, 2, squares=9)
+    assert "squares" not in sanity.cascade_note(steps, names, 2)

@@ -25,9 +25,11 @@ def pick_cam_layer(layers: list) -> str:
                                                    f"a class activation map needs one; showing `{suggested}`, "
                                                    "the last convolution's output"))
         st.session_state.why_layer = suggested
+    unused = (f" {cam.METHODS[st.session_state.why_cam]} takes every layer at once: the layer picked here is for "
+              "the channels' shares and the stages below." if st.session_state.get("why_cam") in cam.LAYERLESS else "")
     return st.selectbox("CAM layer", cam_layers, key="why_layer",
                         help=f"The layer whose maps the class activation map weighs. Suggested: {suggested}, the last "
-                             "convolution's output.")
+                             f"convolution's output.{unused}")
 
 
 # how each class activation map weighs the layer's maps A_m by the class score's gradients g_m (pytorch-grad-cam's
@@ -123,11 +125,18 @@ def mapped(network: Network, digest: str, image: torch.Tensor, target: int | Non
     Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar."""
     smooth = smoothings(method, augment)
     copies, unit = (" (six copies)", "passes") if smooth["aug_smooth"] else ("", "maps")
+    where = "every layer with a bias" if method in cam.LAYERLESS else layer
     return memo.computed(
-        "why_cam", (network.key, digest, target, layer, method, *smooth.values()),
+        "why_cam", (network.key, digest, target, layer_key(layer, method), method, *smooth.values()),
         lambda report: cam.class_map(network.model, image, layer, target, method, progress=report, **smooth),
         lambda done, total: memo.counted(PASS_WORDS[method] + copies, done, total, unit) if method in cam.PASSES
-        else f"{cam.METHODS[method]} at {layer}{copies}...", keep=32)
+        else f"{cam.METHODS[method]} at {where}{copies}...", keep=32)
+
+
+def layer_key(layer: str, method: str) -> str:
+    """The layer as a cached map's key: the same for every layer where ``method`` takes none (FullGrad), so that
+    picking another layer makes nothing again; "" stays "" (no layer with feature maps, no map)."""
+    return "*" if layer and method in cam.LAYERLESS else layer
 
 
 def repeated_augment(image: torch.Tensor, maps: str = "The maps before and after the attack") -> bool:
@@ -138,8 +147,9 @@ def repeated_augment(image: torch.Tensor, maps: str = "The maps before and after
     return False
 
 
-def pick_cam_method() -> None:
-    """The class activation map's method (pytorch-grad-cam's variants), what it computes, and the smoothings."""
+def pick_cam_method(model: torch.nn.Module) -> None:
+    """The class activation map's method (pytorch-grad-cam's variants), what it computes, and the smoothings; for
+    FullGrad on ``model`` without biases (a fresh torchvision network's), that its map is the input's term alone."""
     st.segmented_control("Class activation map", list(cam.METHODS), key="why_cam", required=True,
                          format_func=cam.METHODS.get)
     eigen, aug = st.columns(2)
@@ -156,7 +166,12 @@ def pick_cam_method() -> None:
                        "at 0.9, 1 and 1.1 times its brightness (a mirror's map mirrored back). The map sits better "
                        "on the object; it takes six times as long.")
     st.caption(f"{cam.METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}"
-               + smoothing_words())
+               + smoothing_words() + (f" {NO_BIASES}" if st.session_state.why_cam in cam.LAYERLESS
+                                      and not cam.has_biases(model) else ""))
+
+
+NO_BIASES = ("This network's convolutions and batch norms add nothing yet (no biases, batch norms fresh from "
+             "initialisation): every bias term is zero, and the map is the input times its gradient alone.")
 
 
 def smoothing_words() -> str:
@@ -165,7 +180,8 @@ def smoothing_words() -> str:
     smooth = smoothings(method)
     done = [words for on, words in (
         (smooth["eigen_smooth"] and method not in cam.PRINCIPAL,
-         "the weighed maps' first principal component in place of their sum"),
+         "the layers' and colours' maps' first principal component in place of their sum" if method in cam.LAYERLESS
+         else "the weighed maps' first principal component in place of their sum"),
         (smooth["aug_smooth"], "the mean of six copies' maps, mirrored or not, at 0.9, 1 and 1.1 times the brightness"))
         if on]
     return f" Smoothed: {' and '.join(done)}." if done else ""

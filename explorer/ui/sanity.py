@@ -53,8 +53,8 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
     smoothed = cam_controls.smoothings(cam, augment)
     maps = _map_count(layer, smooth, beside)
     starts = _starts(network, image, beside)
-    return memo.computed("why_sanity", (network.key, digest, target, layer, smooth, steps, baseline, cam, rule,
-                                        *smoothed.values(), *_beside_key(beside)),
+    return memo.computed("why_sanity", (network.key, digest, target, cam_controls.layer_key(layer, cam), smooth,
+                                        steps, baseline, cam, rule, *smoothed.values(), *_beside_key(beside)),
                          compute,
                          lambda done, total: memo.counted("The same maps from random weights", done, total,
                                                           "maps" if total == maps else "maps and passes"))
@@ -158,7 +158,8 @@ def cascaded(network: Network, digest: str, image: torch.Tensor, layer: str, smo
             report(done, total)
         return made
 
-    return memo.computed("why_cascade", (network.key, digest, explained, layer, smooth, steps, baseline, cam, rule,
+    return memo.computed("why_cascade", (network.key, digest, explained, cam_controls.layer_key(layer, cam), smooth,
+                                         steps, baseline, cam, rule,
                                          *smoothed.values(), *_beside_key(beside)),
                          compute, lambda done, total: memo.counted("Drawing the layers afresh from the top down",
                                                                    done, total, "steps"))
@@ -227,10 +228,14 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                     "number is Spearman's rank correlation of the two (1: the same order of pixels), over the pixels "
                     "either map marks (a background both leave at 0 would agree for any weights)."
                     + (f" {map_row.fused_title(smooth, cam)}, {map_row.gradient_words(smooth)}'s map "
-                       f"times {cams.METHODS[cam]}'s, looks as if it knew the class; Adebayo et al. found that, as "
-                       "guided backprop, it changes little while only the top layers' weights are drawn afresh (here "
-                       "every layer's are: \"Layer by layer\" below draws them from the top down)."
-                       if any(method == "Guided Grad-CAM" for method, *_ in results) else ""))
+                       f"times {cams.METHODS[cam]}'s, looks as if it knew the class; Adebayo et al. found that Guided "
+                       "Grad-CAM, as guided backprop, changes little while only the top layers' weights are drawn "
+                       "afresh (here every layer's are: \"Layer by layer\" below draws them from the top down)."
+                       if any(method == "Guided Grad-CAM" for method, *_ in results) else "")
+                    + (f" {cams.METHODS[cam]}'s bias terms are all zero in the random network (its batch norms "
+                       "start adding nothing, and its convolutions have no bias): its map is the input times its "
+                       "gradient alone." if cam in cams.LAYERLESS and layer
+                       and not cams.has_biases(randomization.randomized(network.model)) else ""))
         for cell, (method, trained, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
             name = {"Saliency": smooth.title.replace("Guided SmoothGrad", "Guided SG"),
@@ -264,11 +269,13 @@ def _draw_cascade(network: Network, digest: str, image: torch.Tensor, layer: str
                    "minute on this server's CPU.")
     charts.show(st, sanity_figures.cascade_figure(steps, names, min(layout.VIEW_PX, 760)), key="why_fig_cascade")
     normed = any(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in network.model.modules())
-    st.caption(cascade_note(steps, names, len(randomization.cascade_layers(network.model)), normed))
+    squares = beside.squares.grid ** 2 if beside.squares is not None and squares_cascade(image) else 0
+    st.caption(cascade_note(steps, names, len(randomization.cascade_layers(network.model)), normed, squares))
 
 
-def cascade_note(steps: Cascade, names: dict[str, str], layers: int, normed: bool = False) -> str:
-    """What the cascade did, and for each map the first layer whose drawing made it change (rho below 0.5)."""
+def cascade_note(steps: Cascade, names: dict[str, str], layers: int, normed: bool = False, squares: int = 0) -> str:
+    """What the cascade did, and for each map the first layer whose drawing made it change (rho below 0.5); with
+    the Shapley values of ``squares`` squares, that their line moves in steps."""
     drawn = (f"all {layers} convolutions and linear layers" if len(steps) == layers else
              f"its {layers} convolutions and linear layers, the lines stopping at {len(steps)} of them")
     changed, stayed = [], []
@@ -287,4 +294,6 @@ def cascade_note(steps: Cascade, names: dict[str, str], layers: int, normed: boo
             f"{', each with its batch norms' if normed else ''}, the last step the random network of the pairs "
             "above. Each point: how alike the map stays to the trained network's (Spearman's ρ of the magnitudes, as "
             f"above). {'; '.join(said)}. A map that changes only when the lowest layers do shows the image's edges "
-            "more than the class.")
+            "more than the class."
+            + (f" The Shapley values rank only {squares} squares: their line moves in large steps, up as well as "
+               "down." if squares else ""))

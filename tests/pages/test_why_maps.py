@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from explorer import attribution, cam, export, models
+from explorer.ui import cam_controls
 from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
@@ -197,6 +198,10 @@ def test_fullgrad_takes_every_biased_layer_whichever_is_picked_and_says_so(monke
     assert "FullGrad adds up every layer with a bias at once" in " ".join(i.value for i in at.info)
     assert "Through the layers: a class activation map stage by stage" in [e.label for e in at.expander]
     assert saved["settings"]["cam"]["layer"] == "" and saved["settings"]["cam"]["method"] == "fullgrad"
+    assert cam_controls.NO_BIASES not in text(at)  # LeNet-5's convolutions have biases
+    fresh = app(PAGE, model="resnet_small", cam="fullgrad")  # no biases, and batch norms that add nothing yet
+    no_crash(fresh)
+    assert cam_controls.NO_BIASES in text(fresh)
 
 
 def test_pytorch_grad_cams_smoothings_are_toggles_in_the_link_that_every_map_of_the_method_follows(monkeypatch):
@@ -244,7 +249,7 @@ def test_guided_backprop_is_a_toggle_in_the_link_with_smoothgrad_too_and_in_the_
     assert "Guided backprop, 3" in titles(at) and "Guided backprop:<br>random" in titles(at)
     assert "Guided Grad-CAM, 3" in titles(at) and "Guided Grad-CAM:<br>random" in titles(at)
     assert "guided backprop's map times Grad-CAM's, pixel by pixel" in " ".join(c.value for c in at.caption)
-    assert "as guided backprop, it changes little while only the top layers' weights" in text(at)
+    assert "found that Guided Grad-CAM, as guided backprop, changes little while only the top layers'" in text(at)
     both = app(PAGE, guided="1", smooth="1", sgn="10")
     no_crash(both)
     assert "Guided SmoothGrad, 3" in titles(both)
@@ -268,7 +273,7 @@ def test_guided_grad_cam_is_the_product_of_the_two_maps_beside_it_in_the_curves_
     torch.testing.assert_close(saved["guided_eigengrad_cam"], saved["guided"] * saved["eigengrad_cam_at_image_size"])
     smooth = app(PAGE, guided="1", smooth="1", sgn="10", sanity="1")
     words = text(smooth)
-    assert "guided SmoothGrad's map times Grad-CAM's" in words and "Guided Grad-CAM" not in words
+    assert "guided SmoothGrad's map times Grad-CAM's" in words and "Guided Grad-CAM:" not in " ".join(titles(smooth))
     assert "G. SG × Grad-CAM:<br>random" in titles(smooth)  # "Guided SG × Grad-CAM:" is cut in 150 px
 
 
