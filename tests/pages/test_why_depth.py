@@ -16,7 +16,8 @@ STAGES = ["relu1", "relu2"]  # LeNet-5's
 def _shown(at, title: str) -> np.ndarray:
     """The share on hover of each pixel of the overlay titled ``title``: a 28 px map, one hover cell a pixel."""
     z = next(f for f in figures(at) if f["layout"]["title"]["text"] == title)["data"][1]["z"]
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape([int(n) for n in z["shape"].split(",")])
+    shape = [int(n) for n in z["shape"].split(",")]
+    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
 
 
 def test_nothing_is_computed_while_folded():
