@@ -208,14 +208,14 @@ def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         report = None if progress is None else lambda done, total, k=k: progress(k * total + done, steps * total)
         made = class_map(model, seen, layer, target, method, batch, report, eigen_smooth)
         own = made if (flip, factor) == (False, 1.0) else own
-        heat, raw = _spread(made.heat), _spread(made.raw)
+        heat, raw = spread(made.heat), spread(made.raw)
         heats.append(heat.flip(-1) if flip else heat)
         raws.append(raw.flip(-1) if flip else raw)
     return Attribution(unit_scaled(torch.stack(heats).mean(0)), torch.stack(raws).mean(0), target, own.score,
                        own.probabilities, method=method)
 
 
-def _spread(values: torch.Tensor) -> torch.Tensor:
+def spread(values: torch.Tensor) -> torch.Tensor:
     """``values`` from their least (0) to their largest (1), as pytorch-grad-cam's ``scale_cam_image``."""
     low = values.min()
     return (values - low) / (values.max() - low + 1e-7)

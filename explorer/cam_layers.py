@@ -53,12 +53,6 @@ def in_order(layers: Sequence[inspect.Layer], names: Sequence[str]) -> list[str]
     return [layer.name for layer in layers if layer.name in asked]
 
 
-def _spread(values: torch.Tensor) -> torch.Tensor:
-    """pytorch-grad-cam's ``scale_cam_image``: from the least value (0) to the largest (1)."""
-    low = values.min()
-    return (values - low) / (values.max() - low + 1e-7)
-
-
 def combined(maps: Sequence[Attribution]) -> Attribution:
     """pytorch-grad-cam's map of several target layers: each map's ``heat`` (its layer's map at the image's size,
     negatives already cut) scaled from 0 to 1, the mean, scaled again. ``raw`` is that mean before the last scaling;
@@ -67,9 +61,9 @@ def combined(maps: Sequence[Attribution]) -> Attribution:
         raise ValueError("no maps to combine")
     if len({m.target for m in maps}) > 1 or len({tuple(m.heat.shape) for m in maps}) > 1:
         raise ValueError("the maps combined must be of one class, at one size")
-    mean = torch.stack([_spread(m.heat.clamp_min(0)) for m in maps]).mean(0)
+    mean = torch.stack([cam.spread(m.heat.clamp_min(0)) for m in maps]).mean(0)
     first = maps[0]
-    return Attribution(_spread(mean), mean, first.target, first.score, first.probabilities, method=first.method)
+    return Attribution(cam.spread(mean), mean, first.target, first.score, first.probabilities, method=first.method)
 
 
 def lit_share(heat: torch.Tensor, level: float = HALF) -> float:

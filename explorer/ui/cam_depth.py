@@ -19,8 +19,8 @@ HEIGHT = 220  # a small overlay with its colour bar, as the attack's
 
 def settings() -> list[state.Setting]:
     return [state.Setting("why_depth", "depth", False, state.boolean, state.dump_bool),  # the fold open
-            # the layers combined: names of the model's layers, checked against it when drawn; blank: the last two
-            # stages (the page's pick)
+            # the layers combined: names of the model's layers, checked against it when drawn; blank: the first
+            # stage and the map's above (the page's pick)
             state.Setting("why_depth_mix", "mix", [], lambda text: list(dict.fromkeys(p for p in text.split(",") if p)),
                           ",".join)]
 
