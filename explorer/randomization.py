@@ -27,6 +27,12 @@ def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
     return fresh
 
 
+def fresh_biases(model: nn.Module) -> bool:
+    """Whether :func:`randomized`'s copy of ``model`` has a bias for FullGrad to weigh: each convolution's bias is
+    drawn again, each batch norm reset to add nothing. Said without copying the network."""
+    return any(isinstance(m, nn.Conv2d) and m.bias is not None for m in model.modules())
+
+
 @contextlib.contextmanager
 def _seeded(seed: int) -> Iterator[None]:
     """Torch's default generator seeded for a block, and put back as it was after it."""

@@ -84,3 +84,11 @@ def test_the_cascades_last_network_is_the_randomized_one_batch_norms_included(na
         for key in ("conv2.weight", "bn2.weight", "bn2.running_var"):
             assert torch.equal(second.layer4[1].state_dict()[key], drawn.layer4[1].state_dict()[key]), key
         assert torch.equal(second.layer4[1].bn1.weight, model.layer4[1].bn1.weight)  # not yet drawn
+
+
+@pytest.mark.parametrize("name", ["lenet5", "tinyvgg", "resnet_small", "resnet18"])
+def test_whether_the_random_network_has_biases_is_told_without_drawing_it(name):
+    from explorer import cam
+
+    model = models.build(name)
+    assert randomization.fresh_biases(model) == cam.has_biases(randomization.randomized(model))

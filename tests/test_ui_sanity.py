@@ -79,10 +79,3 @@ def test_the_cascades_note_says_the_squares_line_moves_in_steps_only_where_it_ha
     assert "rank only 9 squares" in sanity.cascade_note(steps, names, 2, squares=9)
     assert "squares" not in sanity.cascade_note(steps, names, 2)
 
-
-@pytest.mark.parametrize("name", ["lenet5", "tinyvgg", "resnet_small", "resnet18"])
-def test_whether_the_random_network_has_biases_is_told_without_drawing_it(name):
-    from explorer import cam, models, randomization
-
-    model = models.build(name)
-    assert sanity.fresh_biases(model) == cam.has_biases(randomization.randomized(model))

@@ -165,12 +165,6 @@ def cascaded(network: Network, digest: str, image: torch.Tensor, layer: str, smo
                                                                    done, total, "steps"))
 
 
-def fresh_biases(model: torch.nn.Module) -> bool:
-    """Whether the network drawn afresh (:func:`randomization.randomized`) has a bias for FullGrad to weigh: each
-    convolution's bias is drawn again, each batch norm reset to add nothing. Said without copying the network."""
-    return any(isinstance(m, torch.nn.Conv2d) and m.bias is not None for m in model.modules())
-
-
 def squares_cascade(image: torch.Tensor) -> bool:
     """Whether the cascade's steps read the squares' images again: not for a 224 px network on a CPU, where each
     step's 1,024 images take a minute."""
@@ -240,8 +234,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
                        if any(method == "Guided Grad-CAM" for method, *_ in results) else "")
                     + (f" {cams.METHODS[cam]}'s bias terms are all zero in the random network (its batch norms "
                        "add nothing when drawn afresh, and its convolutions have no bias): its map is the input times "
-                       "its gradient alone." if cam in cams.LAYERLESS and layer and not fresh_biases(network.model)
-                       else ""))
+                       "its gradient alone." if cam in cams.LAYERLESS and layer
+                       and not randomization.fresh_biases(network.model) else ""))
         for cell, (method, trained, fresh, rho) in zip(layout.cells(len(results), layout.SMALL_PICTURE_PX), results):
             # "Integrated gradients" and "Guided SmoothGrad" are cut in a 150 px title
             name = {"Saliency": smooth.title.replace("Guided SmoothGrad", "Guided SG"),
