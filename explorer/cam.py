@@ -17,6 +17,9 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
   component. EigenGrad-CAM: the same of ``g * A``, so for the class.
 - FullGrad (Srinivas & Fleuret 2019) takes no layer but every one with a bias (:func:`full_gradient`).
 
+Each method can explain, in place of ``S_k``, Finer-CAM's score: ``S_k`` less the scores of the classes ``versus``
+(:mod:`explorer.contrast`), what tells the class apart from them.
+
 pytorch-grad-cam's two smoothings: ``eigen_smooth``, the weighed maps' first principal component in place of their
 sum (less noise; turned to agree with the sum, where pytorch-grad-cam keeps the sign its SVD happens to give), and
 ``aug_smooth``, the mean map of the image mirrored and brightened (:func:`augmented`).
@@ -31,13 +34,13 @@ by pixel (:func:`guided_map`): the gradient's fine detail, only where the class'
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from explorer import extraction, field_overlay, inspect, receptive_field
+from explorer import contrast, extraction, field_overlay, inspect, receptive_field
 from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
 from explorer.networks import Normalize
 
@@ -67,19 +70,20 @@ Progress = Callable[[int, int], None]
 
 def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None, method: str = "gradcam",
               batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False,
-              aug_smooth: bool = False) -> Attribution:
+              aug_smooth: bool = False, versus: Sequence[int] = (), alpha: float = 1.0) -> Attribution:
     """The class activation map of class ``target`` (default: the predicted class) at ``layer``, which must have
     feature maps, by ``method`` (a key of :data:`METHODS`, Grad-CAM by default). Score-CAM and Ablation-CAM run the
-    network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass.
+    network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass. With classes ``versus``,
+    Finer-CAM's map of the class against them (:func:`contrast.scorer`'s score, ``score`` in the result).
 
     pytorch-grad-cam's two smoothings: ``eigen_smooth`` takes the weighed maps' first principal component where the
     method sums them (the Eigen-CAMs always do); ``aug_smooth`` is :func:`augmented`'s mean over six copies."""
     if method not in METHODS:
         raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(METHODS)})")
     if aug_smooth:
-        return augmented(model, image, layer, target, method, batch, progress, eigen_smooth)
+        return augmented(model, image, layer, target, method, batch, progress, eigen_smooth, versus, alpha)
     if method == "fullgrad":
-        return full_gradient(model, image, target, eigen_smooth)
+        return full_gradient(model, image, target, eigen_smooth, versus, alpha)
     names = extraction.node_names(model)
     if layer not in names or layer == names[-1]:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
@@ -93,13 +97,15 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
             raise ValueError(f"{layer} has no feature maps (its output is {tuple(maps.shape[1:])}): a class "
                              "activation map needs a convolution, ReLU or pooling layer; the last convolution is usual")
         target = chosen_class(logits, target)
-        (grads,) = torch.autograd.grad(logits[0, target], maps)
-    maps, x, score = maps.detach(), x.detach(), float(logits[0, target].detach())
+        scored = contrast.scorer(logits.shape[1], target, versus, alpha)
+        explained = scored(logits)[0]
+        (grads,) = torch.autograd.grad(explained, maps)
+    maps, x, score = maps.detach(), x.detach(), float(explained.detach())
     if method == "scorecam":
-        weighed = _score_weights(model, x, maps, target, batch, progress) * maps
+        weighed = _score_weights(model, x, maps, scored, batch, progress) * maps
     elif method == "ablationcam":
         rest = run_on(model, layer, x, graph)  # the graph just traced, its forward pass done
-        weighed = _ablation_weights(rest, x, maps, target, score, batch, progress) * maps
+        weighed = _ablation_weights(rest, x, maps, scored, score, batch, progress) * maps
     elif method in PRINCIPAL:
         weighed, eigen_smooth = maps if method == "eigencam" else grads * maps, True
     else:
@@ -115,14 +121,15 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
 
 
-def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = None,
-                  eigen_smooth: bool = False) -> Attribution:
+def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = None, eigen_smooth: bool = False,
+                  versus: Sequence[int] = (), alpha: float = 1.0) -> Attribution:
     """FullGrad (Srinivas & Fleuret 2019) as pytorch-grad-cam computes it: ``|input gradient * input|`` for each
     colour channel, and for each convolution and batch norm with a bias (a batch norm's: what it adds, its running
     mean's share included), ``|bias * the gradient at its output|``, each channel from 0 to 1 first and summed over
     the layer's channels; all added up (``eigen_smooth``: each map from 0 to 1, their first principal component, at
     the image's size where pytorch-grad-cam shrinks the maps 8 times first), from 0 to 1. The input is what the first
-    convolution reads, the image normalised (the Normalize layer's output). ``raw``: the sum at the image's size."""
+    convolution reads, the image normalised (the Normalize layer's output). ``raw``: the sum at the image's size.
+    ``versus``, ``alpha``: as :func:`class_map`'s."""
     layers = inspect.layers(model, tuple(image.shape))
     biased = [l for l in layers if isinstance(l.module, (nn.Conv2d, nn.BatchNorm2d)) and l.module.bias is not None
               and len(l.out_shape) == 3]
@@ -134,7 +141,8 @@ def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = No
         out = graph(x)
         logits, seen = out[output], out[start] if start else x
         target = chosen_class(logits, target)
-        grads = torch.autograd.grad(logits[0, target], [seen, *(out[l.name] for l in biased)], allow_unused=True)
+        explained = contrast.scorer(logits.shape[1], target, versus, alpha)(logits)[0]
+        grads = torch.autograd.grad(explained, [seen, *(out[l.name] for l in biased)], allow_unused=True)
     size = tuple(image.shape[-2:])
     fields = _fields(model, size)
     parts = [_spread_each((grads[0] * seen).detach().abs()[0])]  # (C, H, W)
@@ -148,7 +156,7 @@ def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = No
     # made the component)
     total = _first_component(_spread_each(stacked)[None])[0, 0] if eigen_smooth else stacked.sum(0)
     low = total.min()  # from 0 to 1 as scale_cam_image, without its 1e-7: a random network's map is that small
-    return Attribution(unit_scaled(total - low).cpu(), total.cpu(), target, float(logits[0, target].detach()),
+    return Attribution(unit_scaled(total - low).cpu(), total.cpu(), target, float(explained.detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method="fullgrad")
 
 
@@ -192,7 +200,8 @@ AUGMENTATIONS = [(flip, factor) for flip in (False, True) for factor in (0.9, 1.
 
 
 def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | None, method: str,
-              batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False) -> Attribution:
+              batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False,
+              versus: Sequence[int] = (), alpha: float = 1.0) -> Attribution:
     """pytorch-grad-cam's ``aug_smooth``: the mean of the maps of six copies of ``image``, as they are and mirrored
     left to right, each with its pixels times 0.9, 1 and 1.1, a mirrored copy's map mirrored back. Each map is scaled
     to [0, 1] from its least to its largest value first, as pytorch-grad-cam's ``scale_cam_image``. Two differences:
@@ -206,7 +215,7 @@ def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     for k, (flip, factor) in enumerate(AUGMENTATIONS):
         seen = (image * factor).flip(-1) if flip else image * factor
         report = None if progress is None else lambda done, total, k=k: progress(k * total + done, steps * total)
-        made = class_map(model, seen, layer, target, method, batch, report, eigen_smooth)
+        made = class_map(model, seen, layer, target, method, batch, report, eigen_smooth, versus=versus, alpha=alpha)
         own = made if (flip, factor) == (False, 1.0) else own
         heat, raw = spread(made.heat), spread(made.raw)
         heats.append(heat.flip(-1) if flip else heat)
@@ -242,10 +251,10 @@ def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch
     return weights * maps
 
 
-def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target: int, batch: int | None,
-                   progress: Progress | None) -> torch.Tensor:
+def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, scored: contrast.Scorer,
+                   batch: int | None, progress: Progress | None) -> torch.Tensor:
     """Score-CAM's weights (1, M, 1, 1): each map, resized to the image and scaled to [0, 1], masks the image
-    ``x`` (1, C, H, W); the masked images' class scores, softmaxed over the maps."""
+    ``x`` (1, C, H, W); the masked images' class scores (``scored``), softmaxed over the maps."""
     masks = F.interpolate(maps, size=x.shape[-2:], mode="bilinear", align_corners=True)[0]  # (M, H, W)
     low = masks.amin((1, 2), keepdim=True)
     masks = (masks - low) / (masks.amax((1, 2), keepdim=True) - low + 1e-8)
@@ -253,14 +262,15 @@ def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target
     scores = []
     with torch.no_grad():
         for first in range(0, count, batch):
-            scores.append(model(x * masks[first:first + batch, None])[:, target].float())
+            scores.append(scored(model(x * masks[first:first + batch, None])).float())
             if progress is not None:
                 progress(min(first + batch, count), count)
     return torch.softmax(torch.cat(scores), 0).to(maps)[None, :, None, None]
 
 
-def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, maps: torch.Tensor, target: int,
-                      score: float, batch: int | None, progress: Progress | None) -> torch.Tensor:
+def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, maps: torch.Tensor,
+                      scored: contrast.Scorer, score: float, batch: int | None,
+                      progress: Progress | None) -> torch.Tensor:
     """Ablation-CAM's weights (1, M, 1, 1): the class score's fall, over its size, when the network runs on
     (``rest``, :func:`run_on`) with one of the layer's ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts
     1e7 below the layer's least value on a layer that has values below zero; over ``|score|``, where it divides by
@@ -272,7 +282,7 @@ def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
             ablated = torch.arange(first, min(first + batch, count), device=maps.device)
             changed = maps.repeat(len(ablated), 1, 1, 1)
             changed[torch.arange(len(ablated), device=maps.device), ablated] = 0
-            falls.append(score - rest(changed)[:, target].float())
+            falls.append(score - scored(rest(changed)).float())
             if progress is not None:
                 progress(first + len(ablated), count)
     return (torch.cat(falls) / (abs(score) or 1.0)).to(maps)[None, :, None, None]

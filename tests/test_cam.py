@@ -160,10 +160,11 @@ def _scale_each(maps: np.ndarray) -> np.ndarray:
     return (maps - low) / (1e-7 + (maps - low).max(axis=(1, 2), keepdims=True))
 
 
-def _fullgrad_reference(model, image, target, eigen_smooth=False):
+def _fullgrad_reference(model, image, target, eigen_smooth=False, explained=None):
     """FullGrad as pytorch-grad-cam 1.5.7 computes it (its formulas in NumPy), from hooks on the network's modules:
     the Normalize layer's output is the input, each convolution and batch norm with a bias a layer; each layer's
-    map placed at its units' field centres, where pytorch-grad-cam resizes it."""
+    map placed at its units' field centres, where pytorch-grad-cam resizes it. ``explained``: the score of the
+    logits (1, K) whose gradients count, class ``target``'s by default."""
     from explorer.networks import Normalize
 
     kept, handles = {}, []
@@ -173,7 +174,7 @@ def _fullgrad_reference(model, image, target, eigen_smooth=False):
             handles.append(module.register_forward_hook(
                 lambda m, i, o, name=name: (o.retain_grad(), kept.__setitem__(name, (m, o)))[1]))
     x = image[None].clone().requires_grad_(True)
-    model(x)[0, target].backward()
+    (explained or (lambda logits: logits[0, target]))(model(x)).backward()
     for handle in handles:
         handle.remove()
     fields = {f.name: f for f in receptive_field.fields(model, tuple(image.shape[-2:]))}
