@@ -135,5 +135,5 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
                   ": it cannot be finer than that, each value drawn at its unit's receptive field centre "
                   "(pytorch-grad-cam stretches the map over the image)." if layer and cam not in cams.LAYERLESS
                   else f" {cams.METHODS[cam]} takes every layer with a bias, each drawn at its units' receptive "
-                       "field centres." if layer else "")
+                       "field centres, and is scaled from its least value (no colour) to its largest." if layer else "")
                + (" " + fused_words(smooth, cam) if guided is not None else ""))
