@@ -49,11 +49,15 @@ def named_title(what: str, name: str, width_px: int = THIRD_PX, joiner: str = ",
 def second_line(what: str, name: str, width_px: int = THIRD_PX) -> str:
     """"what:" over a smaller ``name`` (ImageNet's names fill a third of the view), cut with "…" where even that is
     wider than the figure ("Greater Swiss Mountain d" lost half a letter: the page's text names the class whole)."""
+    return f"{what}:<br><span style='font-size:14px'>{fitted(name, width_px, 14)}</span>"
+
+
+def fitted(name: str, width_px: int, font_px: int = 16) -> str:
+    """``name`` as a one-line title of a figure ``width_px`` wide shows it: whole, or cut with "…"."""
     shown = name
-    while not title_fits(shown, width_px, 14) and len(shown) > 1:
+    while not title_fits(shown, width_px, font_px) and len(shown) > 1:
         shown = shown[:-1]
-    shown = name if shown == name else shown.rstrip(" ,") + "…"
-    return f"{what}:<br><span style='font-size:14px'>{shown}</span>"
+    return name if shown == name else shown.rstrip(" ,") + "…"
 
 
 def attack_titles(before: str, after: str, eps: float, width_px: int = THIRD_PX) -> tuple[str, str, str]:

@@ -6,7 +6,7 @@ import torch
 
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
 from explorer.ui import charts, explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import beside_ig, cam_controls, cam_depth, channel_shares, map_row, which_map
+from explorer.ui import beside_ig, cam_contrast, cam_controls, cam_depth, channel_shares, map_row, which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -43,6 +43,7 @@ SETTINGS = [
     *beside_ig.settings(),
     *channel_shares.settings(),
     *cam_depth.settings(),
+    *cam_contrast.settings(),
     *sanity.settings(),
     *which_map.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
@@ -122,6 +123,7 @@ with view, layout.guard("sharing the score among the channels"):
 
 with view, layout.guard("mapping the evidence through the layers"):
     cam_depth.draw(network, digest, prepared.tensor, target, cam_layer, cam, class_name)
+    cam_contrast.draw(network, digest, prepared.tensor, target, cam_layer, cam, probabilities, class_name)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam, beside)

@@ -37,6 +37,8 @@ def test_a_long_class_name_goes_under_the_method_with_room_for_two_lines():
     assert "Mountain dog" in explain_figures.named_title("Grad-CAM", "Greater Swiss Mountain dog", 240)
     assert explain_figures.picture_figure(torch.zeros(3, 8, 8), long).layout.margin.t == 62
     assert explain_figures.picture_figure(torch.zeros(3, 8, 8), "Saliency, 3").layout.margin.t == 40
+    assert explain_figures.fitted("Greater Swiss Mountain dog", 150) == "Greater Swiss Moun…"  # in 16 px type
+    assert explain_figures.fitted("water snake", 150) == "water snake"
 
 
 def test_a_title_too_wide_for_its_picture_takes_two_lines():

@@ -3,6 +3,8 @@ variants) and pytorch-grad-cam's two smoothings, what each computes, and the map
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 import torch
 
@@ -120,15 +122,18 @@ def augment_allowed(image: torch.Tensor) -> bool:
 
 
 def mapped(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, method: str,
-           augment: bool = True) -> attribution.Attribution:
+           augment: bool = True, versus: Sequence[int] = (), alpha: float = 1.0) -> attribution.Attribution:
     """The class activation map of ``method`` at ``layer``, smoothed as chosen, once per server; Score-CAM's and
-    Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar."""
+    Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar. ``versus``, ``alpha``:
+    Finer-CAM's classes compared, as :func:`cam.class_map`'s."""
     smooth = smoothings(method, augment)
     copies, unit = (" (six copies)", "passes") if smooth["aug_smooth"] else ("", "maps")
     where = "every layer with a bias" if method in cam.LAYERLESS else layer
     return memo.computed(
-        "why_cam", (network.key, digest, target, layer_key(layer, method), method, *smooth.values()),
-        lambda report: cam.class_map(network.model, image, layer, target, method, progress=report, **smooth),
+        "why_cam", (network.key, digest, target, layer_key(layer, method), method, *smooth.values(), tuple(versus),
+                    alpha if versus else None),
+        lambda report: cam.class_map(network.model, image, layer, target, method, progress=report, versus=versus,
+                                     alpha=alpha, **smooth),
         lambda done, total: memo.counted(PASS_WORDS[method] + copies, done, total, unit) if method in cam.PASSES
         else f"{cam.METHODS[method]} at {where}{copies}...", keep=32)
 
