@@ -17,8 +17,10 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
   component. EigenGrad-CAM: the same of ``g * A``, so for the class.
 - FullGrad (Srinivas & Fleuret 2019) takes no layer but every one with a bias (:func:`full_gradient`).
 
-Each method can explain, in place of ``S_k``, Finer-CAM's score: ``S_k`` less the scores of the classes ``versus``
-(:mod:`explorer.contrast`), what tells the class apart from them.
+- ShapleyCAM (Cai 2025): ``w_m = mean_ij (g - H A / 2)_mij``, the Hessian of the score along the maps too. A ReLU
+  network's logit is piecewise linear in the maps (``H = 0``: Grad-CAM); the softmax bends a probability or ReST.
+
+In place of ``S_k``: the class's probability, ReST or Finer-CAM's contrast (:mod:`explorer.targets`).
 
 pytorch-grad-cam's two smoothings: ``eigen_smooth``, the weighed maps' first principal component in place of their
 sum (less noise; turned to agree with the sum, where pytorch-grad-cam keeps the sign its SVD happens to give), and
@@ -34,13 +36,13 @@ by pixel (:func:`guided_map`): the gradient's fine detail, only where the class'
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from explorer import contrast, extraction, field_overlay, inspect, receptive_field
+from explorer import extraction, field_overlay, inspect, receptive_field, targets
 from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
 from explorer.networks import Normalize
 
@@ -57,6 +59,7 @@ METHODS = {  # pytorch-grad-cam's names
     "ablationcam": "Ablation-CAM",
     "eigencam": "Eigen-CAM",
     "eigengradcam": "EigenGrad-CAM",
+    "shapleycam": "ShapleyCAM",
     "fullgrad": "FullGrad",
 }
 PASSES = ("scorecam", "ablationcam")  # a forward pass per map: progress is counted in maps
@@ -70,20 +73,20 @@ Progress = Callable[[int, int], None]
 
 def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | None = None, method: str = "gradcam",
               batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False,
-              aug_smooth: bool = False, versus: Sequence[int] = (), alpha: float = 1.0) -> Attribution:
+              aug_smooth: bool = False, of: targets.Score = targets.LOGIT) -> Attribution:
     """The class activation map of class ``target`` (default: the predicted class) at ``layer``, which must have
     feature maps, by ``method`` (a key of :data:`METHODS`, Grad-CAM by default). Score-CAM and Ablation-CAM run the
-    network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass. With classes ``versus``,
-    Finer-CAM's map of the class against them (:func:`contrast.scorer`'s score, ``score`` in the result).
+    network once per map, ``batch`` maps a pass, ``progress(done, maps)`` after each pass. ``of``: the class's score
+    explained (:mod:`explorer.targets`; the result's ``score``), its logit by default.
 
     pytorch-grad-cam's two smoothings: ``eigen_smooth`` takes the weighed maps' first principal component where the
     method sums them (the Eigen-CAMs always do); ``aug_smooth`` is :func:`augmented`'s mean over six copies."""
     if method not in METHODS:
         raise ValueError(f"{method!r} is not one of the class activation maps ({', '.join(METHODS)})")
     if aug_smooth:
-        return augmented(model, image, layer, target, method, batch, progress, eigen_smooth, versus, alpha)
+        return augmented(model, image, layer, target, method, batch, progress, eigen_smooth, of)
     if method == "fullgrad":
-        return full_gradient(model, image, target, eigen_smooth, versus, alpha)
+        return full_gradient(model, image, target, eigen_smooth, of)
     names = extraction.node_names(model)
     if layer not in names or layer == names[-1]:
         raise ValueError(f"{layer!r} is not a layer with feature maps of this model")
@@ -97,10 +100,13 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
             raise ValueError(f"{layer} has no feature maps (its output is {tuple(maps.shape[1:])}): a class "
                              "activation map needs a convolution, ReLU or pooling layer; the last convolution is usual")
         target = chosen_class(logits, target)
-        scored = contrast.scorer(logits.shape[1], target, versus, alpha)
+        scored = targets.scorer(logits.shape[1], target, of)
         explained = scored(logits)[0]
-        (grads,) = torch.autograd.grad(explained, maps)
-    maps, x, score = maps.detach(), x.detach(), float(explained.detach())
+        (grads,) = torch.autograd.grad(explained, maps, create_graph=method == "shapleycam")
+        if method == "shapleycam":  # the Hessian along the maps, H A, as pytorch-grad-cam's hvp
+            (bent,) = torch.autograd.grad(grads, maps, grad_outputs=maps.detach(), allow_unused=True)
+            grads = grads - 0.5 * (0 if bent is None else bent)  # None: no path bends (a ReLU network's logit)
+    maps, x, grads, score = maps.detach(), x.detach(), grads.detach(), float(explained.detach())
     if method == "scorecam":
         weighed = _score_weights(model, x, maps, scored, batch, progress) * maps
     elif method == "ablationcam":
@@ -122,14 +128,14 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
 
 
 def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = None, eigen_smooth: bool = False,
-                  versus: Sequence[int] = (), alpha: float = 1.0) -> Attribution:
+                  of: targets.Score = targets.LOGIT) -> Attribution:
     """FullGrad (Srinivas & Fleuret 2019) as pytorch-grad-cam computes it: ``|input gradient * input|`` for each
     colour channel, and for each convolution and batch norm with a bias (a batch norm's: what it adds, its running
     mean's share included), ``|bias * the gradient at its output|``, each channel from 0 to 1 first and summed over
     the layer's channels; all added up (``eigen_smooth``: each map from 0 to 1, their first principal component, at
     the image's size where pytorch-grad-cam shrinks the maps 8 times first), from 0 to 1. The input is what the first
     convolution reads, the image normalised (the Normalize layer's output). ``raw``: the sum at the image's size.
-    ``versus``, ``alpha``: as :func:`class_map`'s."""
+    ``of``: as :func:`class_map`'s."""
     layers = inspect.layers(model, tuple(image.shape))
     biased = [l for l in layers if isinstance(l.module, (nn.Conv2d, nn.BatchNorm2d)) and l.module.bias is not None
               and len(l.out_shape) == 3]
@@ -141,7 +147,7 @@ def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = No
         out = graph(x)
         logits, seen = out[output], out[start] if start else x
         target = chosen_class(logits, target)
-        explained = contrast.scorer(logits.shape[1], target, versus, alpha)(logits)[0]
+        explained = targets.scorer(logits.shape[1], target, of)(logits)[0]
         grads = torch.autograd.grad(explained, [seen, *(out[l.name] for l in biased)], allow_unused=True)
     size = tuple(image.shape[-2:])
     fields = _fields(model, size)
@@ -201,7 +207,7 @@ AUGMENTATIONS = [(flip, factor) for flip in (False, True) for factor in (0.9, 1.
 
 def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | None, method: str,
               batch: int | None = None, progress: Progress | None = None, eigen_smooth: bool = False,
-              versus: Sequence[int] = (), alpha: float = 1.0) -> Attribution:
+              of: targets.Score = targets.LOGIT) -> Attribution:
     """pytorch-grad-cam's ``aug_smooth``: the mean of the maps of six copies of ``image``, as they are and mirrored
     left to right, each with its pixels times 0.9, 1 and 1.1, a mirrored copy's map mirrored back. Each map is scaled
     to [0, 1] from its least to its largest value first, as pytorch-grad-cam's ``scale_cam_image``. Two differences:
@@ -215,7 +221,7 @@ def augmented(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
     for k, (flip, factor) in enumerate(AUGMENTATIONS):
         seen = (image * factor).flip(-1) if flip else image * factor
         report = None if progress is None else lambda done, total, k=k: progress(k * total + done, steps * total)
-        made = class_map(model, seen, layer, target, method, batch, report, eigen_smooth, versus=versus, alpha=alpha)
+        made = class_map(model, seen, layer, target, method, batch, report, eigen_smooth, of=of)
         own = made if (flip, factor) == (False, 1.0) else own
         heat, raw = spread(made.heat), spread(made.raw)
         heats.append(heat.flip(-1) if flip else heat)
@@ -251,7 +257,7 @@ def _weighed_maps(method: str, maps: torch.Tensor, grads: torch.Tensor) -> torch
     return weights * maps
 
 
-def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, scored: contrast.Scorer,
+def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, scored: targets.Scorer,
                    batch: int | None, progress: Progress | None) -> torch.Tensor:
     """Score-CAM's weights (1, M, 1, 1): each map, resized to the image and scaled to [0, 1], masks the image
     ``x`` (1, C, H, W); the masked images' class scores (``scored``), softmaxed over the maps."""
@@ -269,7 +275,7 @@ def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, scored
 
 
 def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, maps: torch.Tensor,
-                      scored: contrast.Scorer, score: float, batch: int | None,
+                      scored: targets.Scorer, score: float, batch: int | None,
                       progress: Progress | None) -> torch.Tensor:
     """Ablation-CAM's weights (1, M, 1, 1): the class score's fall, over its size, when the network runs on
     (``rest``, :func:`run_on`) with one of the layer's ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts

@@ -1,6 +1,6 @@
 """Why this prediction's "This class, not the ones most like it": Finer-CAM (Zhang et al. 2025), the class activation
 map picked above of the class score less the scores of the classes the network finds most alike, beside each
-class's own map (:mod:`explorer.contrast`)."""
+class's own map (:mod:`explorer.targets`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 import torch
 
-from explorer import cam as cams, cam_layers, contrast, explain_figures, labels
+from explorer import cam as cams, cam_layers, explain_figures, labels, targets
 from explorer.attribution import Attribution
 from explorer.ui import cam_controls, charts, layout, map_row, state
 from explorer.ui.model_input import Network
@@ -54,7 +54,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         versus = _versus(network, scores, explained, name)
         st.markdown(INTRO.format(name=name(explained)))
         a, b = st.columns([3, 2], vertical_alignment="bottom")
-        nearest = contrast.nearest_classes(scores, explained, len(scores))
+        nearest = targets.nearest_classes(scores, explained, len(scores))
         a.multiselect("Compared with", nearest, key="why_vs", max_selections=MOST,
                       format_func=lambda k: f"{name(k)} ({labels.share(float(probabilities[k]))})",
                       help="The classes whose scores are nearest first: those the network finds most like this one. "
@@ -68,9 +68,13 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
         cam_controls.repeated_cam(method, image, "the maps compared")
         augment = cam_controls.repeated_augment(image, "The maps compared")
         alpha = float(st.session_state.why_alpha)
-        alone = cam_controls.mapped(network, digest, image, target, layer, used, augment)
-        finer = cam_controls.mapped(network, digest, image, explained, layer, used, augment, versus, alpha)
-        others = [cam_controls.mapped(network, digest, image, c, layer, used, augment) for c in versus]
+        if st.session_state.get("why_cam_score", "logit") != "logit":
+            st.caption("Finer-CAM compares the classes' scores before the softmax: each map here is of a score, not "
+                       "of what is picked above.")
+        of = targets.Score(versus=tuple(versus), alpha=alpha)
+        alone = cam_controls.mapped(network, digest, image, target, layer, used, augment, targets.LOGIT)
+        finer = cam_controls.mapped(network, digest, image, explained, layer, used, augment, of)
+        others = [cam_controls.mapped(network, digest, image, c, layer, used, augment, targets.LOGIT) for c in versus]
         _pictures(image, [alone, finer, *others], name, used, layer)
         st.caption(contrast_note(alone, finer, others, alpha, name))
 
@@ -84,7 +88,7 @@ def _versus(network: Network, scores: torch.Tensor, explained: int, name: Callab
     """The classes compared, as the link or the picker names them, the explained class and classes the model has not
     dropped (a link's named in a warning, the three nearest where none is left); the three nearest when the view is
     fresh or another model or class is explained (an emptied picker then stays empty)."""
-    default = state.page_default("why_vs", contrast.nearest_classes(scores, explained))
+    default = state.page_default("why_vs", targets.nearest_classes(scores, explained))
     asked, seen = st.session_state.why_vs, (network.key, explained)
     before = st.session_state.get("why_vs_of")
     if before != seen and (before is not None or not asked):
@@ -122,7 +126,7 @@ def _pictures(image: torch.Tensor, maps: Sequence[Attribution], name: Callable[[
 def contrast_note(alone: Attribution, finer: Attribution, others: Sequence[Attribution], alpha: float,
                   name: Callable[[int], str]) -> str:
     """The score explained, worked out from the classes' own scores, and how widely each map spreads."""
-    weights = contrast.weights(torch.tensor([r.score for r in others]), range(len(others)))
+    weights = targets.weights(torch.tensor([r.score for r in others]), range(len(others)))
     terms = " + ".join(f"{float(q):.2f} × {float(r.score):.2f} ({name(r.target)})" for q, r in zip(weights, others))
     said = (f"Score explained: {name(alone.target)}'s {alone.score:.2f}, less {alpha:g} × ({terms}) = "
             f"{finer.score:.2f}; the weights are the compared classes' probabilities among themselves.")

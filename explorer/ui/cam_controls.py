@@ -3,12 +3,10 @@ variants) and pytorch-grad-cam's two smoothings, what each computes, and the map
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import streamlit as st
 import torch
 
-from explorer import attribution, cam
+from explorer import attribution, cam, targets
 from explorer.ui import layout, memo, model_input, state
 from explorer.ui.model_input import Network
 
@@ -63,6 +61,9 @@ CAM_WORDS = {
                 "class: what the layer sees most, not why this class.",
     "eigengradcam": "the first principal component, as Eigen-CAM, of gradient times map, so it follows the class "
                     "(pytorch-grad-cam's variant).",
+    "shapleycam": "Grad-CAM's weights less half the score's second derivative along the maps (a Hessian-vector "
+                  "product): the maps' Shapley values to second order (Cai 2025). The logit of a ReLU network is "
+                  "piecewise linear in the maps, so there it is Grad-CAM: map the probability or ReST instead.",
     "fullgrad": "no layer to pick: every convolution and batch norm with a bias at once. Each one's bias times the "
                 "gradient at its output, and the input times its gradient, made positive, each channel scaled from "
                 "0 to 1 and all added up: the gradient alone misses what the biases add to the score (Srinivas & "
@@ -105,14 +106,17 @@ def repeated_cam(method: str, image: torch.Tensor, maps: str = "the maps before 
 def cam_settings() -> list[state.Setting]:
     return [state.Setting("why_cam", "cam", "gradcam", state.choice(tuple(cam.METHODS))),
             state.Setting("why_eigen", "eigen", False, state.boolean, state.dump_bool),
-            state.Setting("why_aug", "aug", False, state.boolean, state.dump_bool)]
+            state.Setting("why_aug", "aug", False, state.boolean, state.dump_bool),
+            state.Setting("why_cam_score", "camscore", "logit", state.choice(tuple(targets.OUTPUTS)))]
 
 
-def smoothings(method: str, augment: bool = True) -> dict[str, bool]:
-    """The smoothings of ``method``'s map, as :func:`cam.class_map`'s keywords: those chosen, ``eigen_smooth`` always
-    for the Eigen-CAMs (their map is a principal component); ``augment`` False leaves ``aug_smooth`` out."""
+def smoothings(method: str, augment: bool = True) -> dict:
+    """The map's settings chosen for ``method``, as :func:`cam.class_map`'s keywords: the smoothings, ``eigen_smooth``
+    always for the Eigen-CAMs (their map is a principal component), ``augment`` False leaving ``aug_smooth`` out;
+    and ``of``, the class's score it explains."""
     return {"eigen_smooth": method in cam.PRINCIPAL or bool(st.session_state.get("why_eigen")),
-            "aug_smooth": augment and bool(st.session_state.get("why_aug"))}
+            "aug_smooth": augment and bool(st.session_state.get("why_aug")),
+            "of": targets.Score(st.session_state.get("why_cam_score", "logit"))}
 
 
 def augment_allowed(image: torch.Tensor) -> bool:
@@ -122,18 +126,16 @@ def augment_allowed(image: torch.Tensor) -> bool:
 
 
 def mapped(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, method: str,
-           augment: bool = True, versus: Sequence[int] = (), alpha: float = 1.0) -> attribution.Attribution:
+           augment: bool = True, of: targets.Score | None = None) -> attribution.Attribution:
     """The class activation map of ``method`` at ``layer``, smoothed as chosen, once per server; Score-CAM's and
-    Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar. ``versus``, ``alpha``:
-    Finer-CAM's classes compared, as :func:`cam.class_map`'s."""
-    smooth = smoothings(method, augment)
+    Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar. ``of``: the class's score
+    explained, where not the one picked on the page (Finer-CAM's)."""
+    smooth = smoothings(method, augment) | ({"of": of} if of is not None else {})
     copies, unit = (" (six copies)", "passes") if smooth["aug_smooth"] else ("", "maps")
     where = "every layer with a bias" if method in cam.LAYERLESS else layer
     return memo.computed(
-        "why_cam", (network.key, digest, target, layer_key(layer, method), method, *smooth.values(), tuple(versus),
-                    alpha if versus else None),
-        lambda report: cam.class_map(network.model, image, layer, target, method, progress=report, versus=versus,
-                                     alpha=alpha, **smooth),
+        "why_cam", (network.key, digest, target, layer_key(layer, method), method, *smooth.values()),
+        lambda report: cam.class_map(network.model, image, layer, target, method, progress=report, **smooth),
         lambda done, total: memo.counted(PASS_WORDS[method] + copies, done, total, unit) if method in cam.PASSES
         else f"{cam.METHODS[method]} at {where}{copies}...", keep=32)
 
@@ -170,9 +172,26 @@ def pick_cam_method(model: torch.nn.Module) -> None:
                   help="pytorch-grad-cam's aug_smooth: the mean map of six copies, the image and its mirror, each "
                        "at 0.9, 1 and 1.1 times its brightness (a mirror's map mirrored back). The map sits better "
                        "on the object; it takes six times as long.")
+    blind = st.session_state.why_cam in cam.CLASS_BLIND
+    st.segmented_control("Map of the class's", list(targets.OUTPUTS), key="why_cam_score", required=True,
+                         format_func=targets.OUTPUTS.get, disabled=blind,
+                         help="What of the class the map explains: its score before the softmax (the logit, as the "
+                              "papers and pytorch-grad-cam by default), its probability after it, or ReST, the two "
+                              "together (pytorch-grad-cam's model targets)." + (
+                                  f" {cam.METHODS[st.session_state.why_cam]} follows no class." if blind else ""))
     st.caption(f"{cam.METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}"
-               + smoothing_words() + (f" {NO_BIASES}" if st.session_state.why_cam in cam.LAYERLESS
-                                      and not cam.has_biases(model) else ""))
+               + smoothing_words() + ("" if blind else SCORE_WORDS[st.session_state.why_cam_score])
+               + (f" {NO_BIASES}" if st.session_state.why_cam in cam.LAYERLESS and not cam.has_biases(model) else ""))
+
+
+SCORE_WORDS = {  # the class's score a map explains, after the method's words ("": the logit, unsaid)
+    "logit": "",
+    "probability": " Explaining the class's probability, not its score: what raises this class and what lowers "
+                   "the others (pytorch-grad-cam's ClassifierOutputSoftmaxTarget). Where the network is sure the "
+                   "softmax is flat, its gradients tiny; each map is scaled to its largest value all the same.",
+    "rest": " Explaining ReST, the score plus its log-probability (Cai 2025, pytorch-grad-cam's "
+            "ClassifierOutputReST): the class's own evidence and its lead over the others.",
+}
 
 
 NO_BIASES = ("This network's convolutions and batch norms add nothing yet (no biases, batch norms fresh from "

@@ -136,7 +136,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 if smooth.copies else None,
                 "guided": smooth.guided,
                 "cam": {"method": method, "layer": "" if method in cams.LAYERLESS else layer,
-                        **cam_controls.smoothings(method)} if cam is not None else None,
+                        **_json_ready(cam_controls.smoothings(method))} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule},
                 "deeplift": {"baseline": lifted.baseline, "rule": "rescale"} if lifted is not None else None,
@@ -158,3 +158,10 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                             "DeepLIFT's, GradientSHAP's and LRP's where shown (C, H, W), the squares' Shapley "
                             "values (rows, columns of squares); and `settings`, a JSON text of "
                             "the model, class and settings that made them. Read them with numpy.load.")
+
+
+def _json_ready(settings: dict) -> dict:
+    """The map's settings as JSON holds them: the class's score explained as ``score`` (logit, probability or
+    rest)."""
+    kept = {key: value for key, value in settings.items() if key != "of"}
+    return kept | {"score": settings["of"].output}

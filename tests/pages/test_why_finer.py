@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import cam, cam_layers, contrast, images, inputs, models
+from explorer import cam, cam_layers, images, inputs, models, targets
 from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
@@ -24,7 +24,7 @@ def _shown(at, title: str) -> np.ndarray:
 def _maps(target=3, versus=NEAREST, alpha=1.0, method="gradcam", layer="relu2"):
     model, digit = lenet_and_digit()
     return (cam.class_map(model, digit, layer, target, method),
-            cam.class_map(model, digit, layer, target, method, versus=versus, alpha=alpha),
+            cam.class_map(model, digit, layer, target, method, of=targets.Score(versus=tuple(versus), alpha=alpha)),
             [cam.class_map(model, digit, layer, c, method) for c in versus])
 
 
@@ -44,7 +44,8 @@ def test_the_digit_against_the_three_nearest_classes_and_the_score_worked_out():
     alone, finer, others = _maps()
     for title, made in zip(shown, [alone, finer, *others]):
         np.testing.assert_allclose(_shown(at, title), np.round(100 * made.heat.numpy()), atol=1)
-    assert f"Score explained: 3's {alone.score:.2f}, less 1 × (0.93 × {others[0].score:.2f} (9) + 0.04 × " in text(at)
+    said = f"Score explained: 3's {alone.score:.2f}, less 1 × (0.93 × {others[0].score:.2f} (9) + 0.04 × "
+    assert said in text(at)
     assert f"= {finer.score:.2f}; the weights" in text(at) and finer.score < alone.score
     assert f"not the others {cam_layers.lit_share(finer.heat):.0%}" in text(at)
     assert "vs" not in at.query_params and "alpha" not in at.query_params  # the page's own pick stays out of the link
@@ -96,5 +97,5 @@ def test_a_model_switch_compares_with_the_new_models_nearest_classes():
     model = models.build("tinyvgg", pretrained=True)
     with torch.no_grad():
         logits = model(inputs.prepare(models.spec("tinyvgg"), images.load_sample("triangle")).tensor[None])[0]
-    assert at.multiselect(key="why_vs").value == contrast.nearest_classes(logits, int(logits.argmax()))
+    assert at.multiselect(key="why_vs").value == targets.nearest_classes(logits, int(logits.argmax()))
     assert "vs" not in at.query_params

@@ -213,7 +213,7 @@ def test_pytorch_grad_cams_smoothings_are_toggles_in_the_link_that_every_map_of_
     assert at.toggle(key="why_eigen").value and at.toggle(key="why_aug").value
     assert "Smoothed: the weighed maps' first principal component in place of their sum and the mean of six" in text(at)
     assert saved["settings"]["cam"] == {"method": "gradcam", "layer": "relu2", "eigen_smooth": True,
-                                        "aug_smooth": True}
+                                        "aug_smooth": True, "score": "logit"}
     expected = cam.class_map(models.build("lenet5", pretrained=True), torch.as_tensor(saved["image"]), "relu2", 3,
                              eigen_smooth=True, aug_smooth=True)
     torch.testing.assert_close(torch.as_tensor(saved["grad_cam"]), expected.raw)
