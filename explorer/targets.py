@@ -13,9 +13,12 @@
 
   so what the classes share cancels and what tells ``t`` apart stays (``alpha`` 0: the class alone). This is
   pytorch-grad-cam's ``FinerWeightedTarget``, ``sum_c p_c (S_t - alpha S_c) / (sum_c p_c + 1e-9)`` with ``p`` the
-  softmax over every class, written without its epsilon: ``p_c / sum_c p_c`` is ``q_c``, and where a network is sure
-  of its class (compared classes below 1e-8 together) the epsilon had made the map. As there, the weights ``q``
-  follow each image read (each masked image of Score-CAM) and the gradient goes through them.
+  softmax over every class, written without its epsilon: ``p_c / sum_c p_c`` is ``q_c``. The epsilon changes the
+  map by about ``1e-9 / sum_c p_c`` of its peak, as a network grows sure of its class: 1.5e-3 on LeNet-5's sample
+  3 (its nearest classes 7.7e-6 together); below 1e-8 together it makes the map. As there, the weights ``q`` follow
+  each image read (each masked image of Score-CAM) and the gradient goes through them. Ablation-CAM's falls are over
+  the score's size (:mod:`explorer.cam`), where pytorch-grad-cam's turn round for a score below zero, as a
+  contrast's often is.
 """
 
 from __future__ import annotations

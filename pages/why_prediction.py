@@ -123,7 +123,7 @@ with view, layout.guard("sharing the score among the channels"):
 
 with view, layout.guard("mapping the evidence through the layers"):
     cam_depth.draw(network, digest, prepared.tensor, target, cam_layer, cam, class_name)
-    cam_contrast.draw(network, digest, prepared.tensor, target, cam_layer, cam, probabilities, class_name)
+    cam_contrast.draw(network, digest, prepared.tensor, target, cam_layer, cam, class_name)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam, beside)

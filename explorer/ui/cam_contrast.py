@@ -11,7 +11,7 @@ import torch
 
 from explorer import cam as cams, cam_layers, explain_figures, labels, targets
 from explorer.attribution import Attribution
-from explorer.ui import cam_controls, charts, layout, map_row, state
+from explorer.ui import cam_controls, charts, explanations, layout, map_row, state
 from explorer.ui.model_input import Network
 
 HEIGHT = 220  # a small overlay with its colour bar, as the stages'
@@ -34,7 +34,7 @@ def _classes(text: str) -> list[int]:
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, target: int | None, layer: str, method: str,
-         probabilities: torch.Tensor, name: Callable[[int], str]) -> None:
+         name: Callable[[int], str]) -> None:
     """The fold, computed only when open: ``method``'s map at ``layer`` (smoothed as chosen above) of class
     ``target`` (None: the predicted one) alone, against the classes picked, and of each of them."""
     used = cam_controls.quick_cam(method, image)
@@ -49,23 +49,23 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
             st.info(f"{cams.METHODS[used]} follows no class, so it cannot tell one class from another: pick another "
                     "class activation map above (Grad-CAM, say).")
             return
-        explained = int(probabilities.argmax()) if target is None else target
-        scores = probabilities.double().log()  # the classes' nearness as their logits' (a constant apart)
+        scores = explanations.logits(network, digest, image)
+        explained = int(scores.argmax()) if target is None else target
         versus = _versus(network, scores, explained, name)
-        st.markdown(INTRO.format(name=name(explained)))
-        a, b = st.columns([3, 2], vertical_alignment="bottom")
-        nearest = targets.nearest_classes(scores, explained, len(scores))
-        a.multiselect("Compared with", nearest, key="why_vs", max_selections=MOST,
-                      format_func=lambda k: f"{name(k)} ({labels.share(float(probabilities[k]))})",
-                      help="The classes whose scores are nearest first: those the network finds most like this one. "
-                           "pytorch-grad-cam's FinerCAM takes the three nearest.")
-        b.slider("alpha: how much of their score is taken away", 0.0, 2.0, key="why_alpha", step=0.1,
-                 help="0: the class's own map. 1: its score less the compared classes' (their mean, the likelier "
-                      "weighing more), pytorch-grad-cam's default.")
+        st.markdown(INTRO.format(name=name(explained), score=f"{float(scores[explained]):.2f}"))
+        st.multiselect("Compared with", targets.nearest_classes(scores, explained, len(scores)), key="why_vs",
+                       max_selections=MOST, format_func=lambda k: f"{name(k)}: {float(scores[k]):.2f}",
+                       help="Each class with its score before the softmax, the nearest to this class's first: those "
+                            f"the network finds most like it. pytorch-grad-cam's FinerCAM takes the three nearest; "
+                            f"{MOST} at most here.")
+        st.slider("alpha: how much of their score is taken away", 0.0, 2.0, key="why_alpha", step=0.1, width=300,
+                  help="0: the class's own map. 1: its score less the compared classes' (their mean, the likelier "
+                       "weighing more), pytorch-grad-cam's default.")
         if not versus:
             st.caption("Pick classes to compare with.")
             return
-        cam_controls.repeated_cam(method, image, "the maps compared")
+        cam_controls.repeated_cam(method, image, "the maps compared")  # its caption: Grad-CAM where it is not
+        # the method picked
         augment = cam_controls.repeated_augment(image, "The maps compared")
         alpha = float(st.session_state.why_alpha)
         if st.session_state.get("why_cam_score", "logit") != "logit":
@@ -80,8 +80,8 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
 
 
 INTRO = ("A class activation map of **{name}** lights everything the network reads as that class, also what the "
-         "classes most like it have too. Finer-CAM (Zhang et al. 2025) explains instead its score less the scores of "
-         "those classes: what they share cancels, and what tells it apart stays.")
+         "classes most like it have too. Finer-CAM (Zhang et al. 2025) explains instead its score ({score}, before "
+         "the softmax) less the scores of those classes: what they share cancels, and what tells it apart stays.")
 
 
 def _versus(network: Network, scores: torch.Tensor, explained: int, name: Callable[[int], str]) -> list[int]:
@@ -98,8 +98,10 @@ def _versus(network: Network, scores: torch.Tensor, explained: int, name: Callab
     if wrong and state.from_link("why_vs"):
         state.link_ignored("vs", ",".join(map(str, wrong)), f"{'not a class' if len(wrong) == 1 else 'not classes'} "
                                                             f"of this model other than {name(explained)}")
-    kept = [c for c in asked if c not in wrong][:MOST]
-    st.session_state.why_vs = kept if kept or not wrong else default  # none of the link's: the page's pick
+    kept = [c for c in asked if c not in wrong]
+    if len(kept) > MOST and state.from_link("why_vs"):
+        state.link_ignored("vs", ",".join(map(str, kept[MOST:])), f"at most {MOST} classes are compared")
+    st.session_state.why_vs = kept[:MOST] if kept or not wrong else default  # none of the link's: the page's pick
     return st.session_state.why_vs
 
 
@@ -130,9 +132,16 @@ def contrast_note(alone: Attribution, finer: Attribution, others: Sequence[Attri
     terms = " + ".join(f"{float(q):.2f} × {float(r.score):.2f} ({name(r.target)})" for q, r in zip(weights, others))
     said = (f"Score explained: {name(alone.target)}'s {alone.score:.2f}, less {alpha:g} × ({terms}) = "
             f"{finer.score:.2f}; the weights are the compared classes' probabilities among themselves.")
-    if finer.score < 0:
-        said += (f" Below zero: the compared classes score higher than {name(alone.target)}, and the map shows where "
-                 f"{name(alone.target)} gains on them all the same.")
+    if alpha == 0:
+        said += " With alpha 0 nothing is taken away: the map is the class's own."
+    elif finer.score < 0:
+        said += (f" Below zero: {name(alone.target)}'s score is less than {alpha:g} × the compared classes' weighed "
+                 "score, and the map shows where it gains on them all the same.")
+    elif finer.score > alone.score:
+        said += " Above the class's own score: the compared classes score below zero, so taking them away adds."
+    if finer.method == "ablationcam" and finer.score < 0:
+        said += (" Ablation-CAM divides each fall by the score's size; pytorch-grad-cam divides by the score itself, "
+                 "which turns every weight round below zero.")
     covered = [f"{name(alone.target)} alone {cam_layers.lit_share(alone.heat):.0%}",
                f"not the others {cam_layers.lit_share(finer.heat):.0%}",
                *(f"{name(r.target)} {cam_layers.lit_share(r.heat):.0%}" for r in others)]

@@ -22,13 +22,20 @@ SMALL_IMAGE = 3 * 64 * 64  # values: LeNet-5, TinyVGG and the trained runs
 
 
 def probabilities(network: Network, digest: str, image: torch.Tensor) -> torch.Tensor:
-    """The model's softmax for the image (K,), once per server: the class lists show each class's share."""
+    """The model's softmax for the image (K,): the class lists show each class's share."""
+    return torch.softmax(logits(network, digest, image), 0)
+
+
+def logits(network: Network, digest: str, image: torch.Tensor) -> torch.Tensor:
+    """The model's scores for the image before the softmax (K,), once per server: unlike the probabilities, never 0
+    (a score 100 below the top one is 0 in a float's softmax)."""
     def read(report: memo.Report) -> torch.Tensor:
         with torch.no_grad():
-            logits = network.model(image[None].to(inspect.device_of(network.model)))
-        return torch.softmax(logits[0].float(), 0).cpu()
+            scores = network.model(image[None].to(inspect.device_of(network.model)))
+        return scores[0].float().cpu()
 
-    return memo.computed("why_probs", (network.key, digest), read, lambda done, total: "Reading the image...", keep=32)
+    return memo.computed("why_logits", (network.key, digest), read, lambda done, total: "Reading the image...",
+                         keep=32)
 
 
 def ranked(probabilities: torch.Tensor, leave_out: int | None = None) -> list[int]:

@@ -99,3 +99,29 @@ def test_a_model_switch_compares_with_the_new_models_nearest_classes():
         logits = model(inputs.prepare(models.spec("tinyvgg"), images.load_sample("triangle")).tensor[None])[0]
     assert at.multiselect(key="why_vs").value == targets.nearest_classes(logits, int(logits.argmax()))
     assert "vs" not in at.query_params
+
+
+def test_the_nearest_classes_come_from_the_scores_where_the_probabilities_are_zero():
+    """TinyVGG on the digit: scores 100 below the top one are 0 in the softmax; the nearest are the scores'."""
+    at = app(PAGE, model="tinyvgg", img="digit", finer="1", cam="gradcam")
+    no_crash(at)
+    model = models.build("tinyvgg", pretrained=True)
+    with torch.no_grad():
+        logits = model(inputs.prepare(models.spec("tinyvgg"), images.load_sample("digit")).tensor[None])[0]
+    explained = int(logits.argmax())
+    compared = at.multiselect(key="why_vs").value
+    assert compared == targets.nearest_classes(logits, explained) and explained not in compared
+    assert "vs" not in at.query_params and not warnings(at)
+
+
+def test_the_captions_say_why_a_contrast_falls_below_zero_or_rises_and_a_link_past_four_classes_is_named():
+    at = app(PAGE, finer="1", **{"class": "7"}, vs="4", alpha="0.5")  # 7's score -4.55, 4's -7.96: still below zero
+    assert "Below zero: 7's score is less than 0.5 × the compared classes' weighed score" in text(at)
+    assert "With alpha 0 nothing is taken away" in text(app(PAGE, finer="1", alpha="0"))
+    ablated = app(PAGE, finer="1", **{"class": "8"}, cam="ablationcam")  # 8 against 3, 9 and 5: below zero
+    assert "pytorch-grad-cam divides by the score itself, which turns every weight round below zero" in text(ablated)
+    assert "Above the class's own score: the compared classes score below zero" in text(app(PAGE, model="tinyvgg",
+                                                                                                finer="1"))
+    at = app(PAGE, finer="1", vs="9,8,5,2,1")
+    assert "vs=1" in warnings(at) and "at most 4 classes are compared" in warnings(at)
+    assert at.multiselect(key="why_vs").value == [9, 8, 5, 2]
