@@ -1,11 +1,14 @@
 """The "Why this prediction" maps: seconds for each attribution method on the CPU (and CUDA).
 
 Prints one JSON line (and writes bench/results/attributions.json):
-``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "fullgrad": .., "occlusion": ..,
+``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "fullgrad": .., "shapley_cam": ..,
+"finer_cam": .., "occlusion": ..,
 "integrated_gradients": .., "deeplift": .., "gradient_shap": .., "shapley_squares": .., "lrp": ..,
 "deletion_insertion": .., "road": .., "deconvnet_top9": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
-SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, FullGrad (every layer with a bias), occlusion by
+SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, FullGrad (every layer with a bias), ShapleyCAM of
+the class's probability (``shapley_cam``: a Hessian-vector product more), Finer-CAM's Grad-CAM of class 0 against
+classes 1, 2 and 3 (``finer_cam``), occlusion by
 a square a quarter of the side moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black
 (one pass of the image and its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of
 3x3 squares (all 512 coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and
@@ -30,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
 from explorer import attribution, cam, deconvnet, deeplift, faithfulness, lrp  # noqa: E402  (after the path is set)
-from explorer import gradient_shap, images, inputs, inspect, models, shapley  # noqa: E402
+from explorer import gradient_shap, images, inputs, inspect, models, shapley, targets  # noqa: E402
 
 
 def _image(name: str) -> torch.Tensor:
@@ -53,6 +56,9 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         "smooth_grad": lambda: attribution.smooth_grad(model, image),
         "grad_cam": lambda: cam.class_map(model, image, layer),
         "fullgrad": lambda: cam.class_map(model, image, layer, method="fullgrad"),
+        "shapley_cam": lambda: cam.class_map(model, image, layer, method="shapleycam",
+                                             of=targets.Score("probability")),
+        "finer_cam": lambda: cam.class_map(model, image, layer, 0, of=targets.Score(versus=(1, 2, 3))),
         "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
         "integrated_gradients": lambda: attribution.integrated_gradients(model, image),
         "deeplift": lambda: deeplift.deep_lift(model, image),

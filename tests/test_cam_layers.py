@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import cam, cam_layers, images, inputs, inspect, models, randomization
+from explorer import cam, cam_layers, images, inputs, inspect, models, randomization, targets
 from explorer.attribution import Attribution
 
 
@@ -91,16 +91,18 @@ def test_the_share_lit_counts_the_pixels_at_half_the_largest_value_or_more():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("method", ["gradcam", "ablationcam", "fullgrad"])
+@pytest.mark.parametrize("method", ["gradcam", "ablationcam", "fullgrad", "shapleycam"])
 def test_class_activation_maps_on_the_gpu_agree_with_the_cpu(method):
-    """The maps of a model explained on the CPU first and then moved: the traced copies follow it."""
+    """The maps of a model explained on the CPU first and then moved: the traced copies follow it. ShapleyCAM's of the
+    class's probability (its Hessian-vector product is zero for the logit)."""
     torch.manual_seed(6)
     image = torch.rand(3, 64, 64)
     model = models.build("resnet18", seed=0)
     layers = inspect.layers(model, tuple(image.shape))
+    of = targets.Score("probability" if method == "shapleycam" else "logit")
     for layer in cam_layers.stage_ends(layers)[-2:]:
-        on_cpu = cam.class_map(model, image, layer, 1, method)
-        on_gpu = cam.class_map(model.cuda(), image, layer, 1, method)
+        on_cpu = cam.class_map(model, image, layer, 1, method, of=of)
+        on_gpu = cam.class_map(model.cuda(), image, layer, 1, method, of=of)
         model.cpu()
         assert on_gpu.raw.device.type == "cpu" and on_gpu.raw.shape == on_cpu.raw.shape
         assert randomization.rank_correlation(on_gpu.heat, on_cpu.heat) > 0.99
