@@ -103,7 +103,8 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         scored = targets.scorer(logits.shape[1], target, of)
         explained = scored(logits)[0]
         (grads,) = torch.autograd.grad(explained, maps, create_graph=method == "shapleycam")
-        if method == "shapleycam":  # the Hessian along the maps, H A, as pytorch-grad-cam's hvp
+        if method == "shapleycam" and grads.requires_grad:  # the Hessian along the maps, H A, as its hvp; no
+            # graph behind the gradient (a frozen ResNet's logit, a pool and a linear layer from the maps): H = 0
             (bent,) = torch.autograd.grad(grads, maps, grad_outputs=maps.detach(), allow_unused=True)
             grads = grads - 0.5 * (0 if bent is None else bent)  # None: no path bends (a ReLU network's logit)
     maps, x, grads, score = maps.detach(), x.detach(), grads.detach(), float(explained.detach())

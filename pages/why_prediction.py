@@ -70,7 +70,7 @@ def class_name(index: int) -> str:
 view, network, picked = model_input.controls(
     SETTINGS, model_bound=("why_layer", "why_class", "why_target", "why_depth_mix"))
 
-with view, layout.guard("explaining the prediction"):
+with view, layout.guard("explaining the prediction", needed=True):  # the parts below read its names
     prepared = inputs.prepare(network.spec, picked[1])
     model_input.conversion_note(prepared)
     digest = model_input.image_key(prepared.tensor)

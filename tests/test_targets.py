@@ -195,6 +195,22 @@ def test_shapley_cam_takes_half_the_hessian_along_the_maps_off_the_gradient(outp
                                cam.class_map(model, image, "relu2", 3, "gradcam").raw)
 
 
+@pytest.mark.parametrize("name", ["resnet_small", "googlenet"])
+def test_shapley_cam_of_a_frozen_network_whose_last_maps_only_a_pool_and_a_linear_layer_read(name):
+    """The page's models are frozen: behind a ResNet's or GoogLeNet's last maps the logit's gradient is a constant
+    with no graph, and the Hessian is zero (it had raised); the probability's still bends."""
+    torch.manual_seed(0)
+    size = 32 if name == "resnet_small" else 64
+    model = models.build(name).requires_grad_(False)
+    image = torch.rand(3, size, size)
+    layer = cam.suggested_layer(inspect.layers(model, tuple(image.shape)))
+    torch.testing.assert_close(cam.class_map(model, image, layer, 1, "shapleycam").raw,
+                               cam.class_map(model, image, layer, 1, "gradcam").raw)
+    of = targets.Score("probability")
+    ours = cam.class_map(model, image, layer, 1, "shapleycam", of=of)
+    assert ours.raw.shape == cam.class_map(model, image, layer, 1, "gradcam", of=of).raw.shape
+
+
 def test_alpha_zero_is_the_class_alone_and_the_contrast_moves_the_digits_map():
     """On the page's digit, a 3 read against the classes nearest it (9, 8 and 5): with alpha 0 the map of the 3;
     with alpha 1 the score falls by the compared classes' and the map moves."""

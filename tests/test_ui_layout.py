@@ -41,6 +41,22 @@ def test_an_error_in_a_guarded_part_is_said_in_words_and_the_page_goes_on(error,
     assert any("No space left" in c.value for c in at.code) == (error == "full")
 
 
+def _needed_script():
+    import streamlit as st
+
+    from explorer.ui import layout
+
+    with layout.guard("explaining the prediction", needed=True):
+        raise ValueError("element 0 of tensors does not require grad")
+    st.write(before)  # noqa: F821 - never reached: the part that sets it failed
+
+
+def test_a_part_the_rest_of_the_page_reads_stops_the_page_after_its_message():
+    at = AppTest.from_function(_needed_script, default_timeout=TIMEOUT).run()
+    assert not at.exception and len(at.error) == 1 and not at.markdown
+    assert "Something went wrong while explaining the prediction: element 0" in at.error[0].value
+
+
 def _page():
     from explorer.ui import layout
 

@@ -63,7 +63,8 @@ CAM_WORDS = {
                     "(pytorch-grad-cam's variant).",
     "shapleycam": "Grad-CAM's weights less half the score's second derivative along the maps (a Hessian-vector "
                   "product): the maps' Shapley values to second order (Cai 2025). The logit of a ReLU network is "
-                  "piecewise linear in the maps, so there it is Grad-CAM: map the probability or ReST instead.",
+                  "piecewise linear in the maps, so there it is Grad-CAM: map ReST (as pytorch-grad-cam's examples do) "
+                  "or the probability instead.",
     "fullgrad": "no layer to pick: every convolution and batch norm with a bias at once. Each one's bias times the "
                 "gradient at its output, and the input times its gradient, made positive, each channel scaled from "
                 "0 to 1 and all added up: the gradient alone misses what the biases add to the score (Srinivas & "
@@ -77,7 +78,7 @@ NEVER_NEGATIVE = ("gradcampp", "layercam", "scorecam")  # their weights: a zero 
 def zero_cam_note(method: str, layer: str, name: str) -> str:
     """Why ``method``'s map at ``layer`` is zero everywhere for class ``name``."""
     title = cam.METHODS[method]
-    if smoothings(method)["eigen_smooth"]:
+    if keywords(method)["eigen_smooth"]:
         values = {"eigencam": "maps have", "eigengradcam": "gradient times map has"}.get(method, "weighed maps have")
         return (f"{title} is zero everywhere at `{layer}`: its {values} the same values at every position (or the "
                 "layer has one position), so there is no direction in which the positions differ.")
@@ -110,13 +111,13 @@ def cam_settings() -> list[state.Setting]:
             state.Setting("why_cam_score", "camscore", "logit", state.choice(tuple(targets.OUTPUTS)))]
 
 
-def smoothings(method: str, augment: bool = True) -> dict:
+def keywords(method: str, augment: bool = True) -> dict:
     """The map's settings chosen for ``method``, as :func:`cam.class_map`'s keywords: the smoothings, ``eigen_smooth``
     always for the Eigen-CAMs (their map is a principal component), ``augment`` False leaving ``aug_smooth`` out;
-    and ``of``, the class's score it explains."""
+    and ``of``, the class's score it explains (the logit for a method that follows no class: nothing to remake)."""
+    output = "logit" if method in cam.CLASS_BLIND else st.session_state.get("why_cam_score", "logit")
     return {"eigen_smooth": method in cam.PRINCIPAL or bool(st.session_state.get("why_eigen")),
-            "aug_smooth": augment and bool(st.session_state.get("why_aug")),
-            "of": targets.Score(st.session_state.get("why_cam_score", "logit"))}
+            "aug_smooth": augment and bool(st.session_state.get("why_aug")), "of": targets.Score(output)}
 
 
 def augment_allowed(image: torch.Tensor) -> bool:
@@ -130,7 +131,7 @@ def mapped(network: Network, digest: str, image: torch.Tensor, target: int | Non
     """The class activation map of ``method`` at ``layer``, smoothed as chosen, once per server; Score-CAM's and
     Ablation-CAM's passes, and the six copies of ``aug_smooth``, counted on a progress bar. ``of``: the class's score
     explained, where not the one picked on the page (Finer-CAM's)."""
-    smooth = smoothings(method, augment) | ({"of": of} if of is not None else {})
+    smooth = keywords(method, augment) | ({"of": of} if of is not None else {})
     copies, unit = (" (six copies)", "passes") if smooth["aug_smooth"] else ("", "maps")
     where = "every layer with a bias" if method in cam.LAYERLESS else layer
     return memo.computed(
@@ -160,7 +161,8 @@ def pick_cam_method(model: torch.nn.Module) -> None:
     st.segmented_control("Class activation map", list(cam.METHODS), key="why_cam", required=True,
                          format_func=cam.METHODS.get)
     eigen, aug = st.columns(2)
-    always = st.session_state.why_cam in cam.PRINCIPAL  # shown on, the choice kept for the other methods
+    method = st.session_state.why_cam
+    always = method in cam.PRINCIPAL  # shown on, the choice kept for the other methods
     layout.toggle(eigen, "Eigen-smooth", key="why_eigen_always" if always else "why_eigen", disabled=always,
                   **({"value": True} if always else {}),
                   help="pytorch-grad-cam's eigen_smooth: instead of adding up the weighed maps, take each position's "
@@ -172,16 +174,17 @@ def pick_cam_method(model: torch.nn.Module) -> None:
                   help="pytorch-grad-cam's aug_smooth: the mean map of six copies, the image and its mirror, each "
                        "at 0.9, 1 and 1.1 times its brightness (a mirror's map mirrored back). The map sits better "
                        "on the object; it takes six times as long.")
-    blind = st.session_state.why_cam in cam.CLASS_BLIND
+    blind = method in cam.CLASS_BLIND
     st.segmented_control("Map of the class's", list(targets.OUTPUTS), key="why_cam_score", required=True,
-                         format_func=targets.OUTPUTS.get, disabled=blind,
+                         format_func=lambda output: "score (logit)" if output == "logit" else targets.OUTPUTS[output],
+                         disabled=blind,
                          help="What of the class the map explains: its score before the softmax (the logit, as the "
                               "papers and pytorch-grad-cam by default), its probability after it, or ReST, the two "
                               "together (pytorch-grad-cam's model targets)." + (
-                                  f" {cam.METHODS[st.session_state.why_cam]} follows no class." if blind else ""))
-    st.caption(f"{cam.METHODS[st.session_state.why_cam]}: {CAM_WORDS[st.session_state.why_cam]}"
-               + smoothing_words() + ("" if blind else SCORE_WORDS[st.session_state.why_cam_score])
-               + (f" {NO_BIASES}" if st.session_state.why_cam in cam.LAYERLESS and not cam.has_biases(model) else ""))
+                                  f" {cam.METHODS[method]} follows no class." if blind else ""))
+    st.caption(f"{cam.METHODS[method]}: {CAM_WORDS[method]}"
+               + smoothing_words() + ("" if blind else score_words(method, st.session_state.why_cam_score))
+               + (f" {NO_BIASES}" if method in cam.LAYERLESS and not cam.has_biases(model) else ""))
 
 
 SCORE_WORDS = {  # the class's score a map explains, after the method's words ("": the logit, unsaid)
@@ -190,8 +193,18 @@ SCORE_WORDS = {  # the class's score a map explains, after the method's words ("
                    "the others (pytorch-grad-cam's ClassifierOutputSoftmaxTarget). Where the network is sure the "
                    "softmax is flat, its gradients tiny; each map is scaled to its largest value all the same.",
     "rest": " Explaining ReST, the score plus its log-probability (Cai 2025, pytorch-grad-cam's "
-            "ClassifierOutputReST): the class's own evidence and its lead over the others.",
+            "ClassifierOutputReST): the class's own evidence and its lead over the others. Where the network is sure "
+            "(a probability near 1) the log-probability is near 0 and ReST is the score.",
 }
+
+
+def score_words(method: str, output: str) -> str:
+    """:data:`SCORE_WORDS` of ``output``, and for Score-CAM of the probability, why its map is near the plain sum."""
+    said = SCORE_WORDS[output]
+    if method == "scorecam" and output == "probability":
+        said += (" Score-CAM softmaxes the masked images' probabilities, all between 0 and 1, over the maps: its "
+                 "weights are nearly equal, and the map near the plain sum of the layer's maps.")
+    return said
 
 
 NO_BIASES = ("This network's convolutions and batch norms add nothing yet (no biases, batch norms fresh from "
@@ -201,7 +214,7 @@ NO_BIASES = ("This network's convolutions and batch norms add nothing yet (no bi
 def smoothing_words() -> str:
     """The smoothings on, in a sentence after the method's ("" with none; an Eigen-CAM's own component unsaid)."""
     method = st.session_state.why_cam
-    smooth = smoothings(method)
+    smooth = keywords(method)
     done = [words for on, words in (
         (smooth["eigen_smooth"] and method not in cam.PRINCIPAL,
          "the layers' and colours' maps' first principal component in place of their sum" if method in cam.LAYERLESS

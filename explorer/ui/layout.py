@@ -339,29 +339,37 @@ _DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPE
 
 
 @contextlib.contextmanager
-def guard(what: str) -> Iterator[None]:
-    """Turn an unexpected error inside ``what`` into a clear message; the rest of the page goes on.
+def guard(what: str, needed: bool = False) -> Iterator[None]:
+    """Turn an unexpected error inside ``what`` into a clear message; the rest of the page goes on, or where it
+    reads what this part makes (``needed``), stops there: each later part had failed on a name never set.
 
     Streamlit's own control flow (``st.stop``, ``st.rerun``) derives from BaseException and passes.
     """
     try:
         yield
-    except torch.OutOfMemoryError:
+    except Exception as exc:  # noqa: BLE001 - the point is that nothing reaches the page raw
+        _said(exc, what)
+        if needed:
+            st.stop()
+
+
+def _said(exc: Exception, what: str) -> None:
+    """:func:`guard`'s words for ``exc``, raised while ``what``."""
+    if isinstance(exc, torch.OutOfMemoryError):
         log.exception("GPU out of memory while %s", what)
         st.error(f"The server's GPU ran out of memory while {what}; training runs may be using it. Try again when "
                  "they end, or pick a smaller network.")
-    except MemoryError:
+    elif isinstance(exc, MemoryError):
         log.exception("out of memory while %s", what)
         st.error(f"The server ran out of memory while {what}. Pick a smaller network or fewer images, or try again "
                  "when fewer visitors are on it.")
-    except Exception as exc:  # noqa: BLE001 - the point is that nothing reaches the page raw
+    elif isinstance(exc, OSError) and (exc.filename or exc.errno in _DISK_ERRORS):
+        log.exception("error while %s", what)  # a read-only or full disk: paths for the server's keeper
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)  # a full disk's write names no file
+        cause = "its disk is full" if full else "it could not read or write a file it needs"
+        st.error(f"The server stopped while {what}: {cause}. Changing a setting will not help; whoever runs it can "
+                 "see the details below.")
+        server_details(f"{type(exc).__name__}: {exc}")
+    else:
         log.exception("error while %s", what)
-        # a read-only or full disk: paths for the server's keeper (a full disk's write names no file)
-        if isinstance(exc, OSError) and (exc.filename or exc.errno in _DISK_ERRORS):
-            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-            cause = "its disk is full" if full else "it could not read or write a file it needs"
-            st.error(f"The server stopped while {what}: {cause}. Changing a setting will not help; whoever runs it can "
-                     "see the details below.")
-            server_details(f"{type(exc).__name__}: {exc}")
-            return
         st.error(f"Something went wrong while {what}: {exc}. Change a setting and try again.")

@@ -136,7 +136,7 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                 if smooth.copies else None,
                 "guided": smooth.guided,
                 "cam": {"method": method, "layer": "" if method in cams.LAYERLESS else layer,
-                        **_json_ready(cam_controls.smoothings(method))} if cam is not None else None,
+                        **_json_ready(cam_controls.keywords(method), method)} if cam is not None else None,
                 "occlusion": {"window": occ.window, "stride": occ.stride, "fill": st.session_state.why_occ_fill},
                 "integrated_gradients": {"steps": ig.steps, "baseline": ig.baseline, "rule": ig.rule},
                 "deeplift": {"baseline": lifted.baseline, "rule": "rescale"} if lifted is not None else None,
@@ -160,8 +160,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
                             "the model, class and settings that made them. Read them with numpy.load.")
 
 
-def _json_ready(settings: dict) -> dict:
+def _json_ready(settings: dict, method: str) -> dict:
     """The map's settings as JSON holds them: the class's score explained as ``score`` (logit, probability or
-    rest)."""
+    rest; None for a ``method`` that follows no class)."""
     kept = {key: value for key, value in settings.items() if key != "of"}
-    return kept | {"score": settings["of"].output}
+    return kept | {"score": None if method in cams.CLASS_BLIND else settings["of"].output}

@@ -50,7 +50,7 @@ def checked(network: Network, digest: str, image: torch.Tensor, target: int | No
                 for method in trained]
 
     augment = cam_controls.augment_allowed(image)  # both maps alike: the trained one too, where it is left out
-    smoothed = cam_controls.smoothings(cam, augment)
+    smoothed = cam_controls.keywords(cam, augment)
     maps = _map_count(layer, smooth, beside)
     starts = _starts(network, image, beside)
     return memo.computed("why_sanity", (network.key, digest, target, cam_controls.layer_key(layer, cam), smooth,
@@ -145,7 +145,7 @@ def cascaded(network: Network, digest: str, image: torch.Tensor, layer: str, smo
         beside = beside._replace(squares=None)
     trained = {method: made for method, made, _, _ in results if method != "Shapley values" or beside.squares}
     explained = results[0][1].target
-    smoothed = cam_controls.smoothings(cam, cam_controls.augment_allowed(image))
+    smoothed = cam_controls.keywords(cam, cam_controls.augment_allowed(image))
     starts = _starts(network, image, beside)
 
     def compute(report: memo.Report) -> Cascade:

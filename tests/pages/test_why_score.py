@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from explorer import cam, export, targets
-from tests.apptest import app, figures, lenet_and_digit, no_crash, text, warnings
+from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
 
@@ -59,8 +59,19 @@ def test_the_stages_follow_the_score_and_finer_cam_keeps_to_the_logits():
     assert "Finer-CAM compares the classes' scores before the softmax" in text(at)
 
 
-def test_a_class_blind_map_takes_no_score_and_a_bad_link_is_named():
+def test_shapley_cam_of_a_resnets_score_where_nothing_bends_the_gradient():
+    at = app(PAGE, model="resnet_small", cam="shapleycam")
+    no_crash(at)
+    assert "ShapleyCAM" in " ".join(t for t in titles(at))
+    assert "Score-CAM softmaxes the masked images' probabilities" in text(app(PAGE, cam="scorecam",
+                                                                              camscore="probability"))
+
+
+def test_a_class_blind_map_takes_no_score_and_a_bad_link_is_named(monkeypatch):
+    saved = {}
+    monkeypatch.setattr(export, "arrays_npz", lambda maps, settings: saved.update(maps, settings=settings) or b"")
     at = app(PAGE, cam="eigencam", camscore="rest")
     no_crash(at)
     assert at.segmented_control(key="why_cam_score").disabled and "Explaining ReST" not in text(at)
+    assert saved["settings"]["cam"]["score"] is None
     assert "camscore=odds" in warnings(app(PAGE, camscore="odds"))
