@@ -15,10 +15,9 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
   falls when the network runs on with map m set to zero.
 - Eigen-CAM (Muhammad & Yeasin 2020), no class at all: each position's value along the maps' first principal
   component. EigenGrad-CAM: the same of ``g * A``, so for the class.
-- FullGrad (Srinivas & Fleuret 2019) takes no layer but every one with a bias (:func:`full_gradient`).
-
 - ShapleyCAM (Cai 2025): ``w_m = mean_ij (g - H A / 2)_mij``, the Hessian of the score along the maps too. A ReLU
   network's logit is piecewise linear in the maps (``H = 0``: Grad-CAM); the softmax bends a probability or ReST.
+- FullGrad (Srinivas & Fleuret 2019) takes no layer but every one with a bias (:func:`full_gradient`).
 
 In place of ``S_k``: the class's probability, ReST or Finer-CAM's contrast (:mod:`explorer.targets`).
 
@@ -276,8 +275,8 @@ def _score_weights(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, scored
 
 
 def _ablation_weights(rest: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, maps: torch.Tensor,
-                      scored: targets.Scorer, score: float, batch: int | None,
-                      progress: Progress | None) -> torch.Tensor:
+                      scored: targets.Scorer, score: float, batch: int | None, progress: Progress | None
+                      ) -> torch.Tensor:
     """Ablation-CAM's weights (1, M, 1, 1): the class score's fall, over its size, when the network runs on
     (``rest``, :func:`run_on`) with one of the layer's ``maps`` (1, M, h, w) set to zero. Zero as in the paper, where pytorch-grad-cam puts
     1e7 below the layer's least value on a layer that has values below zero; over ``|score|``, where it divides by

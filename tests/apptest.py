@@ -1,11 +1,13 @@
 """What every AppTest of a page uses: run a page through the entry point, read its text, errors and figures; the
 model and image the pages open with, to compute what they should show."""
 
+import base64
 import json
 import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
@@ -48,6 +50,14 @@ def warnings(at: AppTest) -> str:
 
 def figures(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def overlay_shares(at: AppTest, title: str) -> np.ndarray:
+    """The share on hover of each pixel of the overlay titled ``title`` (a heat map over a picture): one hover cell a
+    pixel of a 28 px map."""
+    z = next(f for f in figures(at) if f["layout"]["title"]["text"] == title)["data"][1]["z"]
+    shape = [int(n) for n in z["shape"].split(",")]
+    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
 
 
 def titles(at: AppTest) -> list[str]:

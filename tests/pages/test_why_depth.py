@@ -1,23 +1,14 @@
 """Why this prediction's "Through the layers": the class activation map at each stage's last layer and the layers
 combined, the same as the library's, from a link as from the picker."""
 
-import base64
-
 import numpy as np
 import pytest
 
 from explorer import cam, cam_layers
-from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
+from tests.apptest import app, lenet_and_digit, no_crash, overlay_shares, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
 STAGES = ["relu1", "relu2"]  # LeNet-5's
-
-
-def _shown(at, title: str) -> np.ndarray:
-    """The share on hover of each pixel of the overlay titled ``title``: a 28 px map, one hover cell a pixel."""
-    z = next(f for f in figures(at) if f["layout"]["title"]["text"] == title)["data"][1]["z"]
-    shape = [int(n) for n in z["shape"].split(",")]
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
 
 
 def test_nothing_is_computed_while_folded():
@@ -36,11 +27,12 @@ def test_each_stage_shows_the_map_at_its_last_layer_and_says_how_widely_it_sprea
     model, digit = lenet_and_digit()
     maps = {layer: cam.class_map(model, digit, layer) for layer in STAGES}
     for layer, size in zip(STAGES, ("28 x 28", "10 x 10 (above)")):
-        np.testing.assert_allclose(_shown(at, f"{layer}<br>{size}"), np.round(100 * maps[layer].heat.numpy()), atol=1)
+        np.testing.assert_allclose(overlay_shares(at, f"{layer}<br>{size}"), np.round(100 * maps[layer].heat.numpy()),
+                                   atol=1)
     fine, coarse = (f"{cam_layers.lit_share(maps[layer].heat):.0%}" for layer in STAGES)
     assert f"At half its peak or more, the map covers `relu1` {fine} and `relu2` {coarse} of the image." in text(at)
     mixed = cam_layers.combined([maps["relu1"], maps["relu2"]])  # the first stage and the map above unless picked
-    np.testing.assert_allclose(_shown(at, "Mean of 2 layers"), np.round(100 * mixed.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "Mean of 2 layers"), np.round(100 * mixed.heat.numpy()), atol=1)
     assert "The mean of `relu1` and `relu2`'s maps, each scaled from 0 to 1, the mean scaled again." in text(at)
     assert "mix" not in at.query_params  # the page's own pick stays out of the link
 
@@ -52,7 +44,7 @@ def test_the_links_layers_are_combined_in_the_networks_order_and_a_foreign_one_i
     assert at.multiselect(key="why_depth_mix").value == ["relu1", "pool2"]  # capitals as typed from a slide: the layer
     model, digit = lenet_and_digit()
     mixed = cam_layers.combined([cam.class_map(model, digit, "relu1"), cam.class_map(model, digit, "pool2")])
-    np.testing.assert_allclose(_shown(at, "Mean of 2 layers"), np.round(100 * mixed.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "Mean of 2 layers"), np.round(100 * mixed.heat.numpy()), atol=1)
     assert at.query_params["mix"] == "relu1,pool2"
 
 
@@ -75,7 +67,7 @@ def test_the_method_picked_above_is_the_one_through_the_layers(method, name):
     no_crash(at)
     model, digit = lenet_and_digit()
     made = cam.class_map(model, digit, "relu1", method=method, eigen_smooth=method in cam.PRINCIPAL)
-    np.testing.assert_allclose(_shown(at, "relu1<br>28 x 28"), np.round(100 * made.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "relu1<br>28 x 28"), np.round(100 * made.heat.numpy()), atol=1)
     assert f"Through the layers: {name} stage by stage" in [e.label for e in at.expander]
     assert ("follows no class" in text(at)) == (method in cam.CLASS_BLIND)
 

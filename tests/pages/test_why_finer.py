@@ -1,24 +1,15 @@
 """Why this prediction's "This class, not the ones most like it": Finer-CAM's map and each class's own, the same as
 the library's, the classes compared from a link, the picker and the class explained."""
 
-import base64
-
 import numpy as np
 import pytest
 import torch
 
 from explorer import cam, cam_layers, images, inputs, models, targets
-from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
+from tests.apptest import app, lenet_and_digit, no_crash, overlay_shares, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
 NEAREST = [9, 8, 5]  # the classes whose scores are nearest the digit's 3
-
-
-def _shown(at, title: str) -> np.ndarray:
-    """The share on hover of each pixel of the overlay titled ``title``: a 28 px map, one hover cell a pixel."""
-    z = next(f for f in figures(at) if f["layout"]["title"]["text"] == title)["data"][1]["z"]
-    shape = [int(n) for n in z["shape"].split(",")]
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
 
 
 def _maps(target=3, versus=NEAREST, alpha=1.0, method="gradcam", layer="relu2"):
@@ -43,7 +34,7 @@ def test_the_digit_against_the_three_nearest_classes_and_the_score_worked_out():
     assert shown == ["3<br>alone", "3<br>not the others", "9<br>alone", "8<br>alone", "5<br>alone"]
     alone, finer, others = _maps()
     for title, made in zip(shown, [alone, finer, *others]):
-        np.testing.assert_allclose(_shown(at, title), np.round(100 * made.heat.numpy()), atol=1)
+        np.testing.assert_allclose(overlay_shares(at, title), np.round(100 * made.heat.numpy()), atol=1)
     said = f"Score explained: 3's {alone.score:.2f}, less 1 × (0.93 × {others[0].score:.2f} (9) + 0.04 × "
     assert said in text(at)
     assert f"= {finer.score:.2f}; the weights" in text(at) and finer.score < alone.score
@@ -57,11 +48,11 @@ def test_a_links_classes_and_alpha_and_the_classes_it_cannot_compare():
     assert "vs=3,12" in warnings(at)  # the class explained itself, and a class LeNet-5 does not have
     assert at.multiselect(key="why_vs").value == [8]
     _, finer, _ = _maps(versus=[8], alpha=0.5)
-    np.testing.assert_allclose(_shown(at, "3<br>not the others"), np.round(100 * finer.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "3<br>not the others"), np.round(100 * finer.heat.numpy()), atol=1)
     assert "less 0.5 × (1.00 × " in text(at) and at.query_params["vs"] == "8"
     at = app(PAGE, finer="1", vs="3", alpha="0")  # none left: the nearest; alpha 0: the class alone
     assert at.multiselect(key="why_vs").value == NEAREST and "vs=3" in warnings(at)
-    np.testing.assert_array_equal(_shown(at, "3<br>not the others"), _shown(at, "3<br>alone"))
+    np.testing.assert_array_equal(overlay_shares(at, "3<br>not the others"), overlay_shares(at, "3<br>alone"))
     assert "not a list of class numbers" in warnings(app(PAGE, finer="1", vs="eight"))
 
 
@@ -73,7 +64,7 @@ def test_another_class_explained_is_compared_with_its_own_nearest_and_an_emptied
     assert len(compared) == 3 and 8 not in compared and "8<br>not the others" in titles(at)
     at.multiselect(key="why_vs").set_value([2]).run()
     _, finer, _ = _maps(target=8, versus=[2])
-    np.testing.assert_allclose(_shown(at, "8<br>not the others"), np.round(100 * finer.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "8<br>not the others"), np.round(100 * finer.heat.numpy()), atol=1)
     at.multiselect(key="why_vs").set_value([]).run()
     no_crash(at)
     assert "Pick classes to compare with." in text(at) and not any("not the others" in t for t in titles(at))
@@ -87,7 +78,7 @@ def test_the_method_picked_above_is_the_one_compared(method):
         assert "follows no class, so it cannot tell one class from another" in " ".join(i.value for i in at.info)
         return
     _, finer, _ = _maps(method=method)
-    np.testing.assert_allclose(_shown(at, "3<br>not the others"), np.round(100 * finer.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "3<br>not the others"), np.round(100 * finer.heat.numpy()), atol=1)
 
 
 def test_a_model_switch_compares_with_the_new_models_nearest_classes():

@@ -1,22 +1,13 @@
 """Why this prediction's choice of the class's score a class activation map explains (the logit, the probability or
 ReST) and ShapleyCAM, the same as the library's, from a link as from the control, in every map of the method."""
 
-import base64
-
 import numpy as np
 import torch
 
 from explorer import cam, export, targets
-from tests.apptest import app, figures, lenet_and_digit, no_crash, text, titles, warnings
+from tests.apptest import app, lenet_and_digit, no_crash, overlay_shares, text, titles, warnings
 
 PAGE = "pages/why_prediction.py"
-
-
-def _shown(at, title: str) -> np.ndarray:
-    """The share on hover of each pixel of the overlay titled ``title``: a 28 px map, one hover cell a pixel."""
-    z = next(f for f in figures(at) if f["layout"]["title"]["text"] == title)["data"][1]["z"]
-    shape = [int(n) for n in z["shape"].split(",")]
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
 
 
 def test_the_probabilitys_map_from_a_link_is_the_librarys_and_goes_into_the_download(monkeypatch):
@@ -27,24 +18,24 @@ def test_the_probabilitys_map_from_a_link_is_the_librarys_and_goes_into_the_down
     assert at.segmented_control(key="why_cam_score").value == "probability"
     model, digit = lenet_and_digit()
     made = cam.class_map(model, digit, "relu2", 3, of=targets.Score("probability"))
-    np.testing.assert_allclose(_shown(at, "Grad-CAM, 3"), np.round(100 * made.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "Grad-CAM, 3"), np.round(100 * made.heat.numpy()), atol=1)
     torch.testing.assert_close(torch.as_tensor(saved["grad_cam"]), made.raw)
     assert saved["settings"]["cam"]["score"] == "probability"
     assert "Explaining the class's probability, not its score" in text(at)
-    assert not np.array_equal(_shown(at, "Grad-CAM, 3"), _shown(app(PAGE), "Grad-CAM, 3"))
+    assert not np.array_equal(overlay_shares(at, "Grad-CAM, 3"), overlay_shares(app(PAGE), "Grad-CAM, 3"))
 
 
 def test_shapley_cam_is_grad_cam_of_a_relu_networks_score_and_not_of_rest():
     at = app(PAGE, cam="shapleycam")
     no_crash(at)
-    plain = _shown(app(PAGE), "Grad-CAM, 3")
-    np.testing.assert_array_equal(_shown(at, "ShapleyCAM, 3"), plain)
+    plain = overlay_shares(app(PAGE), "Grad-CAM, 3")
+    np.testing.assert_array_equal(overlay_shares(at, "ShapleyCAM, 3"), plain)
     assert "piecewise linear in the maps, so there it is Grad-CAM" in text(at)
     at.segmented_control(key="why_cam_score").set_value("rest").run()
     no_crash(at)
     model, digit = lenet_and_digit()
     made = cam.class_map(model, digit, "relu2", 3, "shapleycam", of=targets.Score("rest"))
-    np.testing.assert_allclose(_shown(at, "ShapleyCAM, 3"), np.round(100 * made.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "ShapleyCAM, 3"), np.round(100 * made.heat.numpy()), atol=1)
     assert at.query_params["camscore"] in ("rest", ["rest"]) and "Explaining ReST" in text(at)
 
 
@@ -53,9 +44,9 @@ def test_the_stages_follow_the_score_and_finer_cam_keeps_to_the_logits():
     no_crash(at)
     model, digit = lenet_and_digit()
     staged = cam.class_map(model, digit, "relu1", None, of=targets.Score("probability"))
-    np.testing.assert_allclose(_shown(at, "relu1<br>28 x 28"), np.round(100 * staged.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "relu1<br>28 x 28"), np.round(100 * staged.heat.numpy()), atol=1)
     alone = cam.class_map(model, digit, "relu2", 3)
-    np.testing.assert_allclose(_shown(at, "3<br>alone"), np.round(100 * alone.heat.numpy()), atol=1)
+    np.testing.assert_allclose(overlay_shares(at, "3<br>alone"), np.round(100 * alone.heat.numpy()), atol=1)
     assert "Finer-CAM compares the classes' scores before the softmax" in text(at)
 
 
