@@ -2,13 +2,14 @@
 
 Prints one JSON line (and writes bench/results/attributions.json):
 ``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "fullgrad": .., "shapley_cam": ..,
-"finer_cam": .., "occlusion": ..,
+"finer_cam": .., "kpca_cam": .., "kpca_cam_first": .., "fem": .., "occlusion": ..,
 "integrated_gradients": .., "deeplift": .., "gradient_shap": .., "shapley_squares": .., "lrp": ..,
 "deletion_insertion": .., "road": .., "deconvnet_top9": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, FullGrad (every layer with a bias), ShapleyCAM of
 the class's probability (``shapley_cam``: a Hessian-vector product more), Finer-CAM's Grad-CAM of class 0 against
-classes 1, 2 and 3 (``finer_cam``), occlusion by
+classes 1, 2 and 3 (``finer_cam``), KPCA-CAM at the suggested layer and at the first layer with feature maps
+(``kpca_cam_first``: ResNet18's 112 x 112 maps averaged over 2 x 2 squares to fit its kernel), FEM, occlusion by
 a square a quarter of the side moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black
 (one pass of the image and its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of
 3x3 squares (all 512 coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and
@@ -48,7 +49,7 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
     image, spec = _image(name), models.spec(name)
     baselines = torch.rand(64, *image.shape, generator=torch.Generator().manual_seed(1))
     layers = list(inspect.layers(model, (spec.channels, *image.shape[-2:])))
-    layer = cam.suggested_layer(layers)
+    layer, first = cam.suggested_layer(layers), cam.usable_layers(layers)[0]
     height, width = next(l for l in layers if l.name == layer).out_shape[-2:]
     nine, centres = image.unsqueeze(0).expand(9, -1, -1, -1), torch.tensor([[height // 2, width // 2]] * 9)
     methods = {
@@ -59,6 +60,9 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         "shapley_cam": lambda: cam.class_map(model, image, layer, method="shapleycam",
                                              of=targets.Score("probability")),
         "finer_cam": lambda: cam.class_map(model, image, layer, 0, of=targets.Score(versus=(1, 2, 3))),
+        "kpca_cam": lambda: cam.class_map(model, image, layer, method="kpcacam"),
+        "kpca_cam_first": lambda: cam.class_map(model, image, first, method="kpcacam"),
+        "fem": lambda: cam.class_map(model, image, layer, method="fem"),
         "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
         "integrated_gradients": lambda: attribution.integrated_gradients(model, image),
         "deeplift": lambda: deeplift.deep_lift(model, image),

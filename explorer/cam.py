@@ -14,7 +14,9 @@ pytorch-grad-cam's formulas, epsilons included (the tests write them out):
 - Ablation-CAM (Desai & Ramaswamy 2020), no gradients: ``w_m = (S_k - S_k(A_m = 0)) / |S_k|``, how far the score
   falls when the network runs on with map m set to zero.
 - Eigen-CAM (Muhammad & Yeasin 2020), no class at all: each position's value along the maps' first principal
-  component. EigenGrad-CAM: the same of ``g * A``, so for the class.
+  component. EigenGrad-CAM: the same of ``g * A``, so for the class. KPCA-CAM (Karmani et al. 2024): the first
+  principal component in a sigmoid kernel's space. FEM (Fuad et al. 2020): each map weighed by its share of
+  positions more than two standard deviations above its mean (:mod:`explorer.map_components`).
 - ShapleyCAM (Cai 2025): ``w_m = mean_ij (g - H A / 2)_mij``, the Hessian of the score along the maps too. A ReLU
   network's logit is piecewise linear in the maps (``H = 0``: Grad-CAM); the softmax bends a probability or ReST.
 - FullGrad (Srinivas & Fleuret 2019) takes no layer but every one with a bias (:func:`full_gradient`).
@@ -41,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from explorer import extraction, field_overlay, inspect, receptive_field, targets
+from explorer import extraction, field_overlay, inspect, map_components, receptive_field, targets
 from explorer.attribution import Attribution, chosen_class, per_pass, unit_scaled
 from explorer.networks import Normalize
 
@@ -58,12 +60,14 @@ METHODS = {  # pytorch-grad-cam's names
     "ablationcam": "Ablation-CAM",
     "eigencam": "Eigen-CAM",
     "eigengradcam": "EigenGrad-CAM",
+    "kpcacam": "KPCA-CAM",
+    "fem": "FEM",
     "shapleycam": "ShapleyCAM",
     "fullgrad": "FullGrad",
 }
 PASSES = ("scorecam", "ablationcam")  # a forward pass per map: progress is counted in maps
-CLASS_BLIND = ("eigencam",)  # the same map whichever class is explained
-PRINCIPAL = ("eigencam", "eigengradcam")  # a principal component always (eigen_smooth or not)
+CLASS_BLIND = ("eigencam", "kpcacam", "fem")  # the same map whichever class is explained
+PRINCIPAL = ("eigencam", "eigengradcam", "kpcacam")  # a principal component always (eigen_smooth or not)
 LAYERLESS = ("fullgrad",)  # every layer with a bias, whichever layer is picked
 
 _ELEMENTWISE = {"ReLU", "relu", "BatchNorm2d", "add", "iadd", "cat", "Dropout"}  # keep a conv's map size
@@ -113,12 +117,15 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         rest = run_on(model, layer, x, graph)  # the graph just traced, its forward pass done
         weighed = _ablation_weights(rest, x, maps, scored, score, batch, progress) * maps
     elif method in PRINCIPAL:
-        weighed, eigen_smooth = maps if method == "eigencam" else grads * maps, True
+        weighed, eigen_smooth = maps if method in CLASS_BLIND else grads * maps, True
+    elif method == "fem":
+        weighed = map_components.fem_weights(maps) * maps
     else:
         weighed = _weighed_maps(method, maps, grads)
     cam = weighed.sum(1, keepdim=True)  # (1, 1, h, w)
     if eigen_smooth:
-        summed, cam = cam, _first_component(weighed)
+        component = map_components.kernel_component if method == "kpcacam" else map_components.first_component
+        summed, cam = cam, component(weighed)
         if method not in PRINCIPAL and (cam * summed).sum() < 0:
             cam = -cam  # the component's side the plain sum takes: else the background had lit up for the class
     cam = cam.relu()
@@ -160,7 +167,7 @@ def full_gradient(model: nn.Module, image: torch.Tensor, target: int | None = No
     stacked = torch.cat(parts)  # (M, H, W): M = the colours and the layers
     # eigen_smooth: each map from 0 to 1 first, as pytorch-grad-cam's shrinking does (else the widest layer's sum
     # made the component)
-    total = _first_component(_spread_each(stacked)[None])[0, 0] if eigen_smooth else stacked.sum(0)
+    total = map_components.first_component(_spread_each(stacked)[None])[0, 0] if eigen_smooth else stacked.sum(0)
     low = total.min()  # from 0 to 1 as scale_cam_image, without its 1e-7: a random network's map is that small
     return Attribution(unit_scaled(total - low).cpu(), total.cpu(), target, float(explained.detach()),
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method="fullgrad")
@@ -342,18 +349,6 @@ def _downstream(node: fx.Node) -> set[fx.Node]:
                 seen.add(user)
                 waiting.append(user)
     return seen
-
-
-def _first_component(values: torch.Tensor) -> torch.Tensor:
-    """Each position of ``values`` (1, M, h, w), centred over the positions, along their first principal component:
-    (1, 1, h, w). The component's sign is free; it is turned so that its loadings add up to more than zero (the
-    positions where the maps are strong come out high)."""
-    flat = values[0].flatten(1).T.double()  # (h * w, M): one row per position
-    flat = flat - flat.mean(0)
-    component = torch.linalg.svd(flat, full_matrices=False).Vh[0]
-    if component.sum() < 0:
-        component = -component
-    return (flat @ component).reshape(values.shape[-2:])[None, None].to(values)
 
 
 def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -42,6 +42,20 @@ def _principal(values: np.ndarray) -> np.ndarray:
     return (flat @ (component if component.sum() >= 0 else -component)).reshape(values.shape[2:])[None]
 
 
+def _kernel_principal(values: np.ndarray) -> np.ndarray:
+    """pytorch-grad-cam's ``get_2d_projection_kernel`` of ``values`` (1, M, h, w): scikit-learn's
+    ``KernelPCA(n_components=1, kernel="sigmoid")`` written out, its whole eigendecomposition (scikit-learn's own
+    for up to 200 positions, where it runs ARPACK beyond) and its sign rule (the largest value in size above zero)."""
+    flat = values[0].reshape(values.shape[1], -1).T.astype(np.float64)
+    flat = flat - flat.mean(axis=0)
+    kernel = np.tanh(flat @ flat.T / flat.shape[1] + 1)  # gamma 1 / features, coef0 1
+    count = len(kernel)
+    centring = np.eye(count) - np.full((count, count), 1 / count)
+    eigenvalues, eigenvectors = np.linalg.eigh(centring @ kernel @ centring)
+    vector = eigenvectors[:, -1] * np.sign(eigenvectors[np.argmax(np.abs(eigenvectors[:, -1])), -1])
+    return (vector * np.sqrt(eigenvalues[-1])).reshape(values.shape[2:])[None]
+
+
 def _ablated_scores(model, image, layer, a, target):
     """The class score with each of ``layer``'s maps set to zero in turn: image m of a batch with map m zeroed (a
     forward hook hands on the changed maps)."""
@@ -67,8 +81,9 @@ def _cam_reference(model, image, layer, target, method, eigen_smooth=False):
     g = LayerGradientXActivation(model, module, multiply_by_inputs=False).attribute(
         image[None], target=target).detach().numpy()
     total = a.sum((2, 3), keepdims=True)
-    if method in ("eigencam", "eigengradcam"):
-        return torch.from_numpy(np.maximum(_principal(a if method == "eigencam" else g * a), 0)[0]).float()
+    if method in ("eigencam", "eigengradcam", "kpcacam"):
+        component = _kernel_principal if method == "kpcacam" else _principal
+        return torch.from_numpy(np.maximum(component(g * a if method == "eigengradcam" else a), 0)[0]).float()
     if method == "scorecam":
         masks = F.interpolate(torch.from_numpy(a), size=image.shape[-2:], mode="bilinear", align_corners=True)[0]
         scores = []
@@ -90,6 +105,8 @@ def _cam_reference(model, image, layer, target, method, eigen_smooth=False):
         weights = g
     elif method == "layercam":
         weights = np.maximum(g, 0)
+    elif method == "fem":  # the k-sigma rule, k = 2
+        weights = (a > a.mean((2, 3), keepdims=True) + 2 * a.std((2, 3), keepdims=True)).mean((2, 3), keepdims=True)
     else:
         weights = g.mean((2, 3), keepdims=True)
     weighed = np.maximum(g * a, 0) if method == "gradcamelementwise" else weights * a
@@ -125,7 +142,7 @@ def test_eigen_smooth_takes_the_weighed_maps_first_principal_component_as_pytorc
     ours = cam.class_map(model, images[0], layer, 1, method, batch=64, eigen_smooth=True)
     theirs = _cam_reference(model, images[0], layer, 1, method, eigen_smooth=True)
     torch.testing.assert_close(ours.raw, theirs, rtol=1e-4, atol=1e-5 * max(float(theirs.max()), 1e-3))
-    if method in ("eigencam", "eigengradcam"):  # always a component: the same either way
+    if method in cam.PRINCIPAL:  # always a component: the same either way
         torch.testing.assert_close(ours.raw, cam.class_map(model, images[0], layer, 1, method).raw)
 
 

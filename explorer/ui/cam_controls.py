@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import attribution, cam, targets
+from explorer import attribution, cam, map_components, targets
 from explorer.ui import layout, memo, model_input, state
 from explorer.ui.model_input import Network
 
@@ -61,6 +61,14 @@ CAM_WORDS = {
                 "class: what the layer sees most, not why this class.",
     "eigengradcam": "the first principal component, as Eigen-CAM, of gradient times map, so it follows the class "
                     "(pytorch-grad-cam's variant).",
+    "kpcacam": "no class and no gradients: Eigen-CAM's first principal component, taken after a sigmoid kernel "
+               "compares each pair of positions, tanh(x·y / maps + 1), so the direction it finds need not be a "
+               "straight line through the maps (Karmani et al. 2024; scikit-learn's KernelPCA). The same map for "
+               "every class. Its kernel holds every pair of positions: beyond "
+               f"{map_components.MOST_POSITIONS} (64 × 64) the maps are averaged over squares until they fit.",
+    "fem": "no class and no gradients: each map weighed by its share of positions more than two standard "
+           "deviations above its own mean, its rare strong responses, summed (Fuad et al. 2020, the k-sigma rule). "
+           "The same map for every class: where the layer responds unusually strongly.",
     "shapleycam": "Grad-CAM's weights less half the score's second derivative along the maps (a Hessian-vector "
                   "product): the maps' Shapley values to second order (Cai 2025). The logit of a ReLU network is "
                   "piecewise linear in the maps, so there it is Grad-CAM: map ReST (as pytorch-grad-cam's examples do) "
@@ -82,6 +90,10 @@ def zero_cam_note(method: str, layer: str, name: str) -> str:
         values = {"eigencam": "maps have", "eigengradcam": "gradient times map has"}.get(method, "weighed maps have")
         return (f"{title} is zero everywhere at `{layer}`: its {values} the same values at every position (or the "
                 "layer has one position), so there is no direction in which the positions differ.")
+    if method == "fem":  # no class to keep evidence for
+        return (f"FEM is zero everywhere at `{layer}`: no map has a position more than two standard deviations above "
+                "its mean (a map with a few strong spots has), or those that have add up to zero or less (a "
+                "convolution's output before its ReLU can be below zero). A later layer's maps usually have them.")
     if method in NEVER_NEGATIVE:
         why = ("its weights are never below zero, so at every position the maps that count are zero or negative "
                "(a convolution's output before its ReLU can be)")
@@ -89,6 +101,17 @@ def zero_cam_note(method: str, layer: str, name: str) -> str:
         why = f"at every position its maps, weighed by how much they raise {name}, add up to less than zero"
     return (f"{title} is zero everywhere at `{layer}`: {why}, and {title} keeps only evidence for the class. Occlusion "
             "and integrated gradients below show evidence against it too.")
+
+
+def pooled_note(method: str, layer: str, shape: tuple[int, ...]) -> str:
+    """Where KPCA-CAM's kernel cannot hold every pair of ``layer``'s positions (maps of ``shape``, h x w), that it
+    averages the maps over squares first: its map is that much coarser."""
+    factor = map_components.kernel_pooling(shape[-2:]) if method == "kpcacam" and len(shape) >= 2 else 1
+    if factor == 1:
+        return ""
+    h, w = (-(-side // factor) for side in shape[-2:])
+    return (f" KPCA-CAM's kernel holds at most {map_components.MOST_POSITIONS} positions, so it averages `{layer}`'s "
+            f"maps over {factor} x {factor} squares first: its map is {h} x {w}, brought back to the layer's size.")
 
 
 def quick_cam(method: str, image: torch.Tensor) -> str:

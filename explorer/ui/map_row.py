@@ -133,7 +133,8 @@ def draw(image: torch.Tensor, before: tuple[attribution.Attribution, attribution
                "hover for a place's share)."
                + (f" {cams.METHODS[cam]} at `{layer}`, whose maps are {' x '.join(map(str, layer_shape))}"
                   ": it cannot be finer than that, each value drawn at its unit's receptive field centre "
-                  "(pytorch-grad-cam stretches the map over the image)." if layer and cam not in cams.LAYERLESS
+                  "(pytorch-grad-cam stretches the map over the image)."
+                  + cam_controls.pooled_note(cam, layer, tuple(layer_shape)) if layer and cam not in cams.LAYERLESS
                   else f" {cams.METHODS[cam]} takes every layer with a bias, each drawn at its units' receptive "
                        "field centres, and is scaled from its least value (no colour) to its largest." if layer else "")
                + (" " + fused_words(smooth, cam) if guided is not None else ""))
