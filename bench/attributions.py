@@ -2,27 +2,28 @@
 
 Prints one JSON line (and writes bench/results/attributions.json):
 ``{"lenet5": {"saliency": .., "smooth_grad": .., "grad_cam": .., "fullgrad": .., "shapley_cam": ..,
-"finer_cam": .., "kpca_cam": .., "kpca_cam_first": .., "fem": .., "occlusion": ..,
+"finer_cam": .., "kpca_cam": .., "kpca_cam_first": .., "concepts": .., "fem": .., "occlusion": ..,
 "integrated_gradients": .., "deeplift": .., "gradient_shap": .., "shapley_squares": .., "lrp": ..,
 "deletion_insertion": .., "road": .., "deconvnet_top9": ..},
 "resnet18": {..}, "cuda": {"lenet5": .., "resnet18": ..} or null, ...}`` in seconds, with the page's defaults:
 SmoothGrad over 25 noisy copies, Grad-CAM at the suggested layer, FullGrad (every layer with a bias), ShapleyCAM of
 the class's probability (``shapley_cam``: a Hessian-vector product more), Finer-CAM's Grad-CAM of class 0 against
 classes 1, 2 and 3 (``finer_cam``), KPCA-CAM at the suggested layer and at the first layer with feature maps
-(``kpca_cam_first``: ResNet18's 112 x 112 maps averaged over 2 x 2 squares to fit its kernel), FEM, occlusion by
-a square a quarter of the side moved half a square at a time, integrated gradients in 32 steps, DeepLIFT from black
-(one pass of the image and its baseline), GradientSHAP in 32 draws from 64 random baselines, the Shapley values of
-3x3 squares (all 512 coalitions, one image each), LRP by Montavon et al.'s composite (``lrp``), deletion and
-insertion curves of four maps (``deletion_insertion``; ``road``: the pixels taken away filled from their
-neighbours), and the Top activations page's projections of a channel's top 9 back onto the pixels
-(``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in one batch). LeNet-5 with its shipped
-weights on the sample digit; ResNet18 with random weights on a 224x224 random image
-(offline). The median of 3 runs after a warm-up. Imports only explorer modules free of streamlit, so it runs
-wherever torch does.
+(``kpca_cam_first``: ResNet18's 112 x 112 maps averaged over 2 x 2 squares to fit its kernel), Deep Feature
+Factorization into 5 concepts at the suggested layer (``concepts``; these three left out where scikit-learn is not
+installed), FEM, occlusion by a square a quarter of the side moved half a square at a time, integrated gradients in
+32 steps, DeepLIFT from black (one pass of the image and its baseline), GradientSHAP in 32 draws from 64 random
+baselines, the Shapley values of 3x3 squares (all 512 coalitions, one image each), LRP by Montavon et al.'s
+composite (``lrp``), deletion and insertion curves of four maps (``deletion_insertion``; ``road``: the pixels taken
+away filled from their neighbours), and the Top activations page's projections of a channel's top 9 back onto the
+pixels (``deconvnet_top9``: 9 images, one unit each, at the suggested layer, in one batch). LeNet-5 with its shipped
+weights on the sample digit; ResNet18 with random weights on a 224x224 random image (offline). The median of 3 runs
+after a warm-up. Imports only explorer modules free of streamlit, so it runs wherever torch does.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import sys
 from pathlib import Path
@@ -33,8 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._common import Clock, report  # noqa: E402
-from explorer import attribution, cam, deconvnet, deeplift, faithfulness, lrp  # noqa: E402  (after the path is set)
+from explorer import attribution, cam, concepts, deconvnet, deeplift, faithfulness, lrp  # noqa: E402 (path set)
 from explorer import gradient_shap, images, inputs, inspect, models, shapley, targets  # noqa: E402
+
+
+LEARN = importlib.util.find_spec("sklearn") is not None  # KPCA-CAM's; the GPU machine's Python lacks it
 
 
 def _image(name: str) -> torch.Tensor:
@@ -60,8 +64,9 @@ def seconds(name: str, device: str, runs: int = 3) -> dict[str, float]:
         "shapley_cam": lambda: cam.class_map(model, image, layer, method="shapleycam",
                                              of=targets.Score("probability")),
         "finer_cam": lambda: cam.class_map(model, image, layer, 0, of=targets.Score(versus=(1, 2, 3))),
-        "kpca_cam": lambda: cam.class_map(model, image, layer, method="kpcacam"),
-        "kpca_cam_first": lambda: cam.class_map(model, image, first, method="kpcacam"),
+        **({"kpca_cam": lambda: cam.class_map(model, image, layer, method="kpcacam"),
+            "kpca_cam_first": lambda: cam.class_map(model, image, first, method="kpcacam"),
+            "concepts": lambda: concepts.factorize(model, image, layer, 5)} if LEARN else {}),
         "fem": lambda: cam.class_map(model, image, layer, method="fem"),
         "occlusion": lambda: attribution.occlusion(model, image, window=image.shape[-1] // 4, fill=spec.mean),
         "integrated_gradients": lambda: attribution.integrated_gradients(model, image),

@@ -129,7 +129,7 @@ def class_map(model: nn.Module, image: torch.Tensor, layer: str, target: int | N
         if method not in PRINCIPAL and (cam * summed).sum() < 0:
             cam = -cam  # the component's side the plain sum takes: else the background had lit up for the class
     cam = cam.relu()
-    heat = _on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
+    heat = on_input(model, layer, cam[0, 0], tuple(image.shape[-2:]))
     return Attribution(unit_scaled(heat).cpu(), cam[0, 0].cpu(), target, score,
                        torch.softmax(logits[0].detach().float(), 0).cpu(), method=method)
 
@@ -351,10 +351,11 @@ def _downstream(node: fx.Node) -> set[fx.Node]:
     return seen
 
 
-def _on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``cam`` (h, w) of ``layer`` at the input's ``size``: each unit at its receptive field's centre; a plain
-    bilinear resize where the field is not known (a graph the tracer cannot follow)."""
-    return _placed(cam, _fields(model, size).get(layer), size)
+def on_input(model: nn.Module, layer: str, cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``cam`` (h, w), or several (k, h, w), of ``layer`` at the input's ``size``: each unit at its receptive field's
+    centre; a plain bilinear resize where the field is not known (a graph the tracer cannot follow)."""
+    field = _fields(model, size).get(layer)
+    return torch.stack([_placed(one, field, size) for one in cam]) if cam.dim() == 3 else _placed(cam, field, size)
 
 
 def _fields(model: nn.Module, size: tuple[int, int]) -> dict[str, receptive_field.Field]:

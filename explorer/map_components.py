@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.sparse.linalg import eigsh
 
 MOST_POSITIONS = 4096  # KPCA-CAM's kernel holds every pair of positions: 4096^2 float64 is 134 MB
-_DENSE = 200  # scikit-learn's KernelPCA solves up to this many positions densely, more with ARPACK
 
 
 def first_component(values: torch.Tensor) -> torch.Tensor:
@@ -30,27 +27,23 @@ def first_component(values: torch.Tensor) -> torch.Tensor:
 
 
 def kernel_component(values: torch.Tensor, gamma: float | None = None, coef0: float = 1.0) -> torch.Tensor:
-    """KPCA-CAM (Karmani et al. 2024): Eigen-CAM's component taken in a kernel's space, as pytorch-grad-cam's
-    ``get_2d_projection_kernel`` asks scikit-learn's ``KernelPCA(n_components=1, kernel="sigmoid")`` for it.
+    """KPCA-CAM (Karmani et al. 2024): Eigen-CAM's component taken in a kernel's space, by scikit-learn's
+    ``KernelPCA(n_components=1, kernel="sigmoid")`` as pytorch-grad-cam's ``get_2d_projection_kernel`` asks it.
 
     The positions, centred, are compared pair by pair, ``K_ij = tanh(gamma * x_i . x_j + coef0)`` (``gamma`` 1 / M
     by default); ``K`` centred in its feature space, its top eigenvector ``v`` (eigenvalue ``l``) gives each
-    position ``v_i * sqrt(l)``, turned so that its largest value in size is above zero (scikit-learn's
-    ``svd_flip``). The kernel holds every pair: beyond :data:`MOST_POSITIONS` positions the maps are averaged over
-    2 x 2 squares until they fit (:func:`kernel_pooling`), and the component brought back to their size."""
+    position ``v_i * sqrt(l)``, turned so that its largest value in size is above zero. The kernel holds every pair:
+    beyond :data:`MOST_POSITIONS` positions the maps are averaged over squares until they fit
+    (:func:`kernel_pooling`), and the component brought back to their size."""
+    from sklearn.decomposition import KernelPCA  # here, not above: the GPU machine's checks run without it
+
     factor = kernel_pooling(values.shape[-2:])
     pooled = F.avg_pool2d(values, factor, ceil_mode=True) if factor > 1 else values
     flat = _positions(pooled).numpy()
-    kernel = np.tanh((1.0 / flat.shape[1] if gamma is None else gamma) * flat @ flat.T + coef0)
-    kernel = kernel - kernel.mean(0) - kernel.mean(1)[:, None] + kernel.mean()  # scikit-learn's KernelCenterer
-    if len(kernel) <= _DENSE:
-        eigenvalues, eigenvectors = np.linalg.eigh(kernel)
-    else:  # the top eigenvector alone, from a fixed start: the same map every time
-        start = np.random.default_rng(0).uniform(-1, 1, len(kernel))
-        eigenvalues, eigenvectors = eigsh(kernel, k=1, which="LA", v0=start, tol=0)
-    top, vector = max(float(eigenvalues[-1]), 0.0), eigenvectors[:, -1]
-    vector = vector * np.sign(vector[np.argmax(np.abs(vector))])
-    component = torch.from_numpy(vector * np.sqrt(top)).reshape(pooled.shape[-2:])[None, None].to(values)
+    if not flat.any():  # every position alike (or only one): no direction in which they differ
+        return torch.zeros_like(values[:, :1])
+    found = KernelPCA(n_components=1, kernel="sigmoid", gamma=gamma, coef0=coef0, random_state=0).fit_transform(flat)
+    component = torch.from_numpy(found[:, 0]).reshape(pooled.shape[-2:])[None, None].to(values)
     if factor > 1:
         component = F.interpolate(component, size=values.shape[-2:], mode="bilinear", align_corners=False)
     return component

@@ -5,8 +5,9 @@ import streamlit as st
 import torch
 
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
-from explorer.ui import charts, explanations, fool_all, layout, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import beside_ig, cam_contrast, cam_controls, cam_depth, channel_shares, map_row, which_map
+from explorer.ui import beside_ig, cam_concepts, cam_contrast, cam_controls, cam_depth, channel_shares, charts
+from explorer.ui import explanations, fool_all, layout, map_row, memo, model_input, more_ways, sanity, smallest, state
+from explorer.ui import which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
@@ -14,8 +15,8 @@ st.markdown(
     "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to "
     "each pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a "
     "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
-    "resolution, the evidence lies (Selvaraju et al. 2017; nine variants weigh the maps otherwise, and FullGrad adds "
-    "up every layer's bias times its gradient). **Occlusion** "
+    f"resolution, the evidence lies (Selvaraju et al. 2017; {len(cams.METHODS) - 2} variants weigh the maps otherwise, "
+    "three of them with no class at all, and FullGrad adds up every layer's bias times its gradient). **Occlusion** "
     "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
     "the gradients on the way from a black image (or another baseline) to yours (Sundararajan et al. 2017); "
     "**DeepLIFT** asks the same in one backward pass (Shrikumar et al. 2017), **GradientSHAP** from many baselines "
@@ -44,6 +45,7 @@ SETTINGS = [
     *channel_shares.settings(),
     *cam_depth.settings(),
     *cam_contrast.settings(),
+    *cam_concepts.settings(),
     *sanity.settings(),
     *which_map.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
@@ -124,6 +126,7 @@ with view, layout.guard("sharing the score among the channels"):
 with view, layout.guard("mapping the evidence through the layers"):
     cam_depth.draw(network, digest, prepared.tensor, target, cam_layer, cam, class_name)
     cam_contrast.draw(network, digest, prepared.tensor, target, cam_layer, cam, class_name)
+    cam_concepts.draw(network, digest, prepared.tensor, cam_layer, class_name)
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam, beside)

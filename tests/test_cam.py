@@ -44,8 +44,8 @@ def _principal(values: np.ndarray) -> np.ndarray:
 
 def _kernel_principal(values: np.ndarray) -> np.ndarray:
     """pytorch-grad-cam's ``get_2d_projection_kernel`` of ``values`` (1, M, h, w): scikit-learn's
-    ``KernelPCA(n_components=1, kernel="sigmoid")`` written out, its whole eigendecomposition (scikit-learn's own
-    for up to 200 positions, where it runs ARPACK beyond) and its sign rule (the largest value in size above zero)."""
+    ``KernelPCA(n_components=1, kernel="sigmoid")`` written out, with the whole eigendecomposition (scikit-learn
+    runs ARPACK beyond 200 positions) and its sign rule (the largest value in size above zero)."""
     flat = values[0].reshape(values.shape[1], -1).T.astype(np.float64)
     flat = flat - flat.mean(axis=0)
     kernel = np.tanh(flat @ flat.T / flat.shape[1] + 1)  # gamma 1 / features, coef0 1

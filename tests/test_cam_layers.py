@@ -91,7 +91,8 @@ def test_the_share_lit_counts_the_pixels_at_half_the_largest_value_or_more():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("method", ["gradcam", "ablationcam", "fullgrad", "shapleycam", "kpcacam", "fem"])
+# KPCA-CAM left out: scikit-learn's, on the CPU wherever the maps are, and not on the GPU machine
+@pytest.mark.parametrize("method", ["gradcam", "ablationcam", "fullgrad", "shapleycam", "fem"])
 def test_class_activation_maps_on_the_gpu_agree_with_the_cpu(method):
     """The maps of a model explained on the CPU first and then moved: the traced copies follow it. ShapleyCAM's of the
     class's probability (its Hessian-vector product is zero for the logit)."""

@@ -14,15 +14,20 @@ def _maps(size: int, channels: int = 8, seed: int = 0) -> torch.Tensor:
     return torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(seed)) ** 3
 
 
-def test_the_kernel_component_is_scikit_learns_kernel_pca_written_out_by_either_solver(monkeypatch):
-    maps = _maps(20)  # 400 positions: ARPACK's top eigenvector, as scikit-learn takes beyond 200
+@pytest.mark.parametrize("size", [12, 20])  # 144 positions: scikit-learn's dense solver; 400: ARPACK's
+def test_the_kernel_component_is_scikit_learns_kernel_pca_as_written_out(size):
+    maps = _maps(size)
     expected = torch.from_numpy(test_cam._kernel_principal(maps.numpy())[0]).float()
-    sparse = map_components.kernel_component(maps)[0, 0]
-    torch.testing.assert_close(sparse, expected, rtol=1e-5, atol=1e-6 * float(expected.abs().max()))
-    monkeypatch.setattr(map_components, "_DENSE", 400)
-    torch.testing.assert_close(map_components.kernel_component(maps)[0, 0], sparse, rtol=1e-5, atol=1e-7)
-    assert float(sparse.flatten()[sparse.abs().argmax()]) > 0  # the sign: its largest value in size above zero
-    assert map_components.kernel_component(maps).shape == (1, 1, 20, 20)
+    made = map_components.kernel_component(maps)
+    assert made.shape == (1, 1, size, size)
+    torch.testing.assert_close(made[0, 0], expected, rtol=1e-5, atol=1e-6 * float(expected.abs().max()))
+    assert float(made.flatten()[made.abs().argmax()]) > 0  # the sign: its largest value in size above zero
+
+
+def test_maps_alike_at_every_position_have_no_component():
+    for maps in (torch.full((1, 4, 5, 5), 3.0), torch.rand(1, 4, 1, 1)):
+        assert torch.equal(map_components.kernel_component(maps), torch.zeros(1, 1, *maps.shape[-2:]))
+        assert torch.equal(map_components.first_component(maps), torch.zeros(1, 1, *maps.shape[-2:]))
 
 
 def test_a_layer_beyond_the_kernels_positions_is_averaged_over_squares_and_brought_back(monkeypatch):

@@ -192,7 +192,7 @@ def pick_cam_method(model: torch.nn.Module) -> None:
                        "value along their first principal component, the direction in which the positions differ "
                        "most, on the side that agrees with the sum. Much of the noise drops out, but that direction "
                        "need not be the class's evidence (on TinyVGG's relu2b it lights the background): compare "
-                       "with it off. The Eigen-CAMs always do this.")
+                       "with it off. The Eigen-CAMs always do this, KPCA-CAM in its kernel's space.")
     layout.toggle(aug, "Augment-smooth", key="why_aug",
                   help="pytorch-grad-cam's aug_smooth: the mean map of six copies, the image and its mirror, each "
                        "at 0.9, 1 and 1.1 times its brightness (a mirror's map mirrored back). The map sits better "

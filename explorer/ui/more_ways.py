@@ -119,7 +119,8 @@ def download(network: Network, image: torch.Tensor, gradient: attribution.Attrib
     """The image and every map's raw values as one NumPy ``.npz``: to study them elsewhere, as Captum's users do,
     with the settings that made them (``settings``: JSON). The class activation map is named by its ``method``:
     grad_cam, grad_cam_pp, xgrad_cam, hires_cam, kpca_cam, fem...; ``guided``, its product with guided backprop:
-    guided_grad_cam...; ``beside``, DeepLIFT's, GradientSHAP's, the squares' Shapley values and LRP's where the page shows them."""
+    guided_grad_cam...; ``beside``, DeepLIFT's, GradientSHAP's, the squares' Shapley values and LRP's where the page
+    shows them."""
     lifted, shap, squares, relevance = beside
     named = method.replace("cam", "_cam", 1).replace("pp", "_pp").replace("elementwise", "_elementwise")
     maps = {"image": image, smooth.method: gradient.raw,
