@@ -25,9 +25,10 @@ def lenet_and_digit() -> tuple[torch.nn.Module, torch.Tensor]:
     return model, inputs.prepare(models.spec("lenet5"), images.load_sample("digit")).tensor
 
 
-def app(page: str | None = None, **params: str) -> AppTest:
-    """Run the entry point with ``params`` in the URL, switched to ``page`` (a file under pages/)."""
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+def app(page: str | None = None, *, timeout: float = TIMEOUT, **params: str) -> AppTest:
+    """Run the entry point with ``params`` in the URL, switched to ``page`` (a file under pages/); each run of it
+    given ``timeout`` seconds."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout)
     for key, value in params.items():
         at.query_params[key] = value
     if page:
