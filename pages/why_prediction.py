@@ -7,26 +7,24 @@ import torch
 from explorer import adversarial, cam as cams, explain_figures, inputs, labels
 from explorer.ui import beside_ig, cam_concepts, cam_contrast, cam_controls, cam_depth, channel_shares, charts
 from explorer.ui import explanations, fool_all, layout, map_row, memo, model_input, more_ways, sanity, smallest, state
-from explorer.ui import which_map
+from explorer.ui import cam_ranking, which_map
 
 layout.page_setup(layout.PAGES[6])
 st.title("Why this prediction")
 st.markdown(
-    "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to "
-    "each pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a "
-    "layer's feature maps by how much the class score gains from each, and shows where, at that layer's "
-    f"resolution, the evidence lies (Selvaraju et al. 2017; {len(cams.METHODS) - 2} variants weigh the maps otherwise, "
-    "three of them with no class at all, and FullGrad adds up every layer's bias times its gradient). **Occlusion** "
-    "hides one square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up "
-    "the gradients on the way from a black image (or another baseline) to yours (Sundararajan et al. 2017); "
-    "**DeepLIFT** asks the same in one backward pass (Shrikumar et al. 2017), **GradientSHAP** from many baselines "
-    "at once (Lundberg & Lee 2017), the **Shapley values** of squares by reading the image with squares left out "
-    "(Shapley 1953); **LRP** hands the class score back down layer by layer (Bach et al. 2015). Then fool the "
-    "network: move "
-    "every pixel by ±eps (within 0..1) in the direction that raises the loss (Goodfellow's fast gradient sign) and watch the "
-    "prediction flip, "
-    "then ask for the smallest change that does it (Szegedy et al. 2014) and for one pattern that fools it on "
-    "many images at once."
+    "Which pixels does the prediction rest on? **Saliency** is the gradient of the class score with respect to each "
+    "pixel: where a small change would move the score most (Simonyan et al. 2014). **Grad-CAM** weighs a layer's "
+    "feature maps by how much the class score gains from each, and shows where, at that layer's resolution, the "
+    f"evidence lies (Selvaraju et al. 2017; {len(cams.METHODS) - 2} variants weigh the maps otherwise, three of them "
+    "with no class at all, and FullGrad adds up every layer's bias times its gradient). **Occlusion** hides one "
+    "square at a time and watches the score fall (Zeiler & Fergus 2014); **integrated gradients** add up the "
+    "gradients on the way from a black image (or another baseline) to yours (Sundararajan et al. 2017); **DeepLIFT** "
+    "asks the same in one backward pass (Shrikumar et al. 2017), **GradientSHAP** from many baselines at once "
+    "(Lundberg & Lee 2017), the **Shapley values** of squares by reading the image with squares left out (Shapley "
+    "1953); **LRP** hands the class score back down layer by layer (Bach et al. 2015). Then fool the network: move "
+    "every pixel by ±eps (within 0..1) in the direction that raises the loss (Goodfellow's fast gradient sign) and "
+    "watch the prediction flip, then ask for the smallest change that does it (Szegedy et al. 2014) and for one "
+    "pattern that fools it on many images at once."
 )
 
 PREDICTED = ANY = -1  # the class to explain, the class to make it read: -1 for the predicted one, any other one
@@ -48,6 +46,7 @@ SETTINGS = [
     *cam_concepts.settings(),
     *sanity.settings(),
     *which_map.settings(),
+    *cam_ranking.settings(),
     state.Setting("why_smallest", "small", False, state.boolean, state.dump_bool),
     state.Setting("why_universal", "uni", False, state.boolean, state.dump_bool),
     state.Setting("why_uni_eps", "ueps", 0.2, state.float_between(0.01, 0.3)),
@@ -130,6 +129,7 @@ with view, layout.guard("mapping the evidence through the layers"):
 
 with view, layout.guard("checking the maps"):
     sanity.draw(network, digest, prepared.tensor, target, cam_layer, smooth, ig, cam, beside)
+    cam_ranking.draw(network, digest, prepared.tensor, target, cam_layer, cam, class_name, before[0].target)
     which_map.draw(network, digest, prepared.tensor, which_map.page_maps(
         *before, cam_name, occ, ig, {map_row.fused_title(smooth, cam): guided} if guided is not None else {}, beside),
         class_name(before[0].target))
