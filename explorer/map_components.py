@@ -61,9 +61,10 @@ def kernel_pooling(size: tuple[int, int]) -> int:
 def fem_weights(values: torch.Tensor, k: float = 2.0) -> torch.Tensor:
     """FEM's weights (1, M, 1, 1) (Fuad et al. 2020, pytorch-grad-cam's ``FEM``): each map's share of positions
     above its mean plus ``k`` standard deviations, its rare strong responses (the k-sigma rule)."""
-    mean = values.mean((2, 3), keepdim=True)
-    spread = values.std((2, 3), correction=0, keepdim=True)  # NumPy's std
-    return (values > mean + k * spread).to(values.dtype).mean((2, 3), keepdim=True)
+    exact = values.double()  # a map the same everywhere: float32's mean can fall below its value, lighting it all
+    mean = exact.mean((2, 3), keepdim=True)
+    spread = exact.std((2, 3), correction=0, keepdim=True)  # NumPy's std
+    return (exact > mean + k * spread).to(values.dtype).mean((2, 3), keepdim=True)
 
 
 def _positions(values: torch.Tensor) -> torch.Tensor:

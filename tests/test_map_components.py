@@ -74,3 +74,8 @@ def test_a_nan_counts_as_zero_and_the_first_component_follows_the_strong_positio
 def test_the_components_keep_the_maps_dtype(dtype):
     maps = _maps(9).to(dtype)
     assert map_components.kernel_component(maps).dtype == map_components.first_component(maps).dtype == dtype
+
+
+def test_fem_lights_nothing_on_maps_the_same_everywhere_as_numpy_finds():
+    maps = torch.full((1, 3, 16, 16), 0.3)  # float32's mean of these falls just below 0.3
+    assert not map_components.fem_weights(maps).any()

@@ -26,3 +26,5 @@ def test_kpca_cams_pooling_of_a_large_layer_and_a_zero_fem_map_are_explained():
     assert cam_controls.pooled_note("eigencam", "conv1", (64, 112, 112)) == ""
     assert cam_controls.zero_cam_note("fem", "conv1", "3").startswith(
         "FEM is zero everywhere at `conv1`: no map has a position more than two standard deviations")
+    assert "KPCA-CAM is zero everywhere at `avgpool`: its maps have the same values at every position" in (
+        cam_controls.zero_cam_note("kpcacam", "avgpool", "3"))

@@ -25,7 +25,7 @@ INTRO = ("Deep Feature Factorization (Collins et al. 2018) splits the maps of `{
 
 def settings() -> list[state.Setting]:
     return [state.Setting("why_dff", "dff", False, state.boolean, state.dump_bool),  # the fold open
-            state.Setting("why_dff_k", "dffk", 4, state.int_between(2, concepts.MOST))]
+            state.Setting("why_dff_k", "dffk", 5, state.int_between(2, concepts.MOST))]
 
 
 def draw(network: Network, digest: str, image: torch.Tensor, layer: str, name: Callable[[int], str]) -> None:
@@ -40,8 +40,15 @@ def draw(network: Network, digest: str, image: torch.Tensor, layer: str, name: C
         st.markdown(INTRO.format(layer=layer))
         st.slider("Concepts", 2, concepts.MOST, key="why_dff_k", width=300,
                   help="How many channel patterns the maps are split into: more hold more of the maps, in smaller "
-                       "parts. pytorch-grad-cam's examples take 5 or so.")
-        count = int(st.session_state.why_dff_k)
+                       "parts. pytorch-grad-cam's default is 5.")
+        count, positions = int(st.session_state.why_dff_k), _positions(network, layer)
+        if positions < 2:
+            st.info(f"`{layer}`'s maps have one position: nothing to split among concepts. Pick a layer with larger "
+                    "maps above (the last convolution's, say).")
+            return
+        if count > positions:
+            st.caption(f"`{layer}`'s maps have {positions} positions: {positions} concepts at most.")
+            count = positions
         found = memo.computed(
             "why_dff", (network.key, digest, layer, count),
             lambda report: concepts.factorize(network.model, image, layer, count),
@@ -57,13 +64,23 @@ def draw(network: Network, digest: str, image: torch.Tensor, layer: str, name: C
             figure = explain_figures.heat_figure(image, found.heat[k], title, HEIGHT, layout.SMALL_PICTURE_PX,
                                                  map_row.outliers())
             charts.show(column, figure, key=f"why_fig_dff_{k}", name=f"Concept {k + 1} at {layer}, {name(top)}")
-        st.caption(legend(found, best, name))
+        st.caption(legend(found, best, name, network.pretrained))
 
 
-def legend(found: concepts.Concepts, best: list[list[tuple[int, float]]], name: Callable[[int], str]) -> str:
-    """Each concept's colour and likeliest classes, and how much of the maps the concepts leave out."""
+def legend(found: concepts.Concepts, best: list[list[tuple[int, float]]], name: Callable[[int], str],
+           trained: bool = True) -> str:
+    """Each concept's colour and likeliest classes, and how nearly the concepts rebuild the maps."""
     each = [f"{k + 1} ({concepts.COLOURS[k][0]}) " + " or ".join(f"{name(c)} {labels.share(p)}" for c, p in classes)
             for k, classes in enumerate(best)]
-    return (f"What the rest of the network reads in each concept alone: {'; '.join(each)}. The {len(best)} concepts "
-            f"leave out {found.left_out:.0%} of the maps (the factorization's error, each channel less its least "
-            "value): more concepts hold more.")
+    said = (f"What the rest of the network reads in each concept alone: {'; '.join(each)}. The names mean most near "
+            "the output: at an early layer a concept is a stroke or an edge, which no class owns.")
+    if not trained:
+        said += " With random weights they mean nothing at all."
+    return said + (f" The {len(best)} concepts rebuild the maps with a relative error of {found.left_out:.0%} "
+                   "(‖A − WH‖ / ‖A‖, each channel less its least value): more concepts, less error.")
+
+
+def _positions(network: Network, layer: str) -> int:
+    """How many positions ``layer``'s maps have (h x w)."""
+    shape = next(l.out_shape for l in network.layers if l.name == layer)
+    return shape[-2] * shape[-1] if len(shape) == 3 else 1

@@ -62,13 +62,14 @@ CAM_WORDS = {
     "eigengradcam": "the first principal component, as Eigen-CAM, of gradient times map, so it follows the class "
                     "(pytorch-grad-cam's variant).",
     "kpcacam": "no class and no gradients: Eigen-CAM's first principal component, taken after a sigmoid kernel "
-               "compares each pair of positions, tanh(x·y / maps + 1), so the direction it finds need not be a "
-               "straight line through the maps (Karmani et al. 2024; scikit-learn's KernelPCA). The same map for "
-               "every class. Its kernel holds every pair of positions: beyond "
-               f"{map_components.MOST_POSITIONS} (64 × 64) the maps are averaged over squares until they fit.",
+               "compares each pair of positions, tanh(x·y / M + 1) with M the number of maps, so the direction it "
+               "finds need not be a straight line through the maps (Karmani et al. 2024; scikit-learn's KernelPCA). "
+               "The same map for every class. Its kernel holds every pair of positions: beyond "
+               f"{map_components.MOST_POSITIONS} (64 x 64) the maps are averaged over squares until they fit.",
     "fem": "no class and no gradients: each map weighed by its share of positions more than two standard "
            "deviations above its own mean, its rare strong responses, summed (Fuad et al. 2020, the k-sigma rule). "
-           "The same map for every class: where the layer responds unusually strongly.",
+           "The same map for every class: where the layer responds unusually strongly. Eigen-smooth takes the "
+           "weighed maps' first principal component here too (pytorch-grad-cam's FEM leaves it out).",
     "shapleycam": "Grad-CAM's weights less half the score's second derivative along the maps (a Hessian-vector "
                   "product): the maps' Shapley values to second order (Cai 2025). The logit of a ReLU network is "
                   "piecewise linear in the maps, so there it is Grad-CAM: map ReST (as pytorch-grad-cam's examples do) "
@@ -87,7 +88,8 @@ def zero_cam_note(method: str, layer: str, name: str) -> str:
     """Why ``method``'s map at ``layer`` is zero everywhere for class ``name``."""
     title = cam.METHODS[method]
     if keywords(method)["eigen_smooth"]:
-        values = {"eigencam": "maps have", "eigengradcam": "gradient times map has"}.get(method, "weighed maps have")
+        values = {"eigencam": "maps have", "kpcacam": "maps have", "eigengradcam": "gradient times map has"}.get(
+            method, "weighed maps have")
         return (f"{title} is zero everywhere at `{layer}`: its {values} the same values at every position (or the "
                 "layer has one position), so there is no direction in which the positions differ.")
     if method == "fem":  # no class to keep evidence for
