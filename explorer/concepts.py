@@ -35,7 +35,7 @@ class Concepts:
     heat: torch.Tensor  # (k, H, W): each at the image's size, from its least (0) to its largest value (1)
     channels: torch.Tensor  # (k, M): each concept in the layer's channels, the least values added back
     probabilities: torch.Tensor  # (k, classes): the rest of the network on each concept alone, softmaxed
-    left_out: float  # ||A - W H|| / ||A|| of the maps less their least values: what k concepts cannot hold
+    error: float  # ||A - W H|| / ||A|| of the maps less their least values: how nearly k concepts rebuild them
 
 
 def factorize(model: nn.Module, image: torch.Tensor, layer: str, count: int = 5) -> Concepts:
@@ -58,13 +58,13 @@ def factorize(model: nn.Module, image: torch.Tensor, layer: str, count: int = 5)
     least = flat.min(axis=1, keepdims=True)
     channels, where = _nmf(flat - least, count)
     kept = np.linalg.norm(flat - least)
-    left_out = float(np.linalg.norm(flat - least - channels @ where) / kept) if kept > 0 else 0.0
-    concepts = torch.from_numpy(channels + least).T.to(maps)  # (k, M)
+    error = float(np.linalg.norm(flat - least - channels @ where) / kept) if kept > 0 else 0.0
+    vectors = torch.from_numpy(channels + least).T.to(maps)  # (k, M)
     with torch.no_grad():
-        logits = cam.run_on(model, layer, x)(concepts[:, :, None, None].expand(-1, -1, *size).contiguous())
+        logits = cam.run_on(model, layer, x)(vectors[:, :, None, None].expand(-1, -1, *size).contiguous())
     where_t = torch.from_numpy(where).reshape(count, *size).float()
     heat = torch.stack([cam.spread(one) for one in cam.on_input(model, layer, where_t, tuple(image.shape[-2:]))])
-    return Concepts(where_t, heat.cpu(), concepts.cpu(), torch.softmax(logits.float(), 1).cpu(), left_out)
+    return Concepts(where_t, heat.cpu(), vectors.cpu(), torch.softmax(logits.float(), 1).cpu(), error)
 
 
 def _nmf(values: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,8 +84,8 @@ def _nmf(values: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def painted(image: torch.Tensor, concepts: Concepts) -> torch.Tensor:
     """``image`` (C, H, W) in [0, 1] with each pixel in the colour of the concept that holds most of it, as bright as
-    it holds it, over the image at :data:`IMAGE_WEIGHT` (pytorch-grad-cam's ``show_factorization_on_image``): (3, H,
-    W)."""
+    it holds it, over the image at :data:`IMAGE_WEIGHT`: (3, H, W), pytorch-grad-cam's
+    ``show_factorization_on_image``."""
     heat = concepts.heat
     winner = heat.argmax(0)
     colours = torch.tensor([rgb for _, rgb in COLOURS[:len(heat)]], dtype=torch.float32) / 255  # (k, 3)

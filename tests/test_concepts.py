@@ -30,7 +30,7 @@ def test_the_digits_concepts_are_pytorch_grad_cams_and_the_rest_of_the_network_n
     np.testing.assert_allclose(found.channels.numpy(), theirs.T, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(found.where.numpy(), where, rtol=1e-5, atol=1e-6)
     error = np.linalg.norm(shifted - w @ where.reshape(count, -1)) / np.linalg.norm(shifted)
-    assert found.left_out == pytest.approx(error, rel=1e-5) and 0 < found.left_out < 1
+    assert found.error == pytest.approx(error, rel=1e-5) and 0 < found.error < 1
     with torch.no_grad():  # each concept at every one of relu2's 10 x 10 positions, pooled and read by fc
         held = found.channels[:, :, None, None].expand(-1, -1, 10, 10)
         rest = model.fc5(model.relu4(model.fc4(model.relu3(model.fc3(model.flatten(model.pool2(held)))))))
@@ -52,7 +52,7 @@ def test_a_resnets_concepts_are_read_by_its_fc_as_pytorch_grad_cams_computation_
 
 def test_more_concepts_leave_less_out_and_the_classes_come_likeliest_first():
     model, digit = lenet_and_digit()
-    left = [concepts.factorize(model, digit, "relu2", k).left_out for k in (2, 4, 8)]
+    left = [concepts.factorize(model, digit, "relu2", k).error for k in (2, 4, 8)]
     assert left[0] > left[1] > left[2]
     found = concepts.factorize(model, digit, "relu2", 3)
     best = concepts.top_classes(found, 3)
@@ -82,7 +82,7 @@ def test_maps_alike_everywhere_have_nothing_to_split_and_bad_requests_are_refuse
     pointwise = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 1), torch.nn.ReLU(), torch.nn.Flatten(),
                                     torch.nn.Linear(3 * 4 * 4, 2))
     blank = concepts.factorize(pointwise, torch.full((1, 4, 4), 0.5), "1", 2)  # each map the same everywhere
-    assert blank.left_out == 0.0 and not blank.where.any() and blank.probabilities.shape == (2, 2)
+    assert blank.error == 0.0 and not blank.where.any() and blank.probabilities.shape == (2, 2)
     model = models.build("lenet5", pretrained=True)
     image = torch.rand(1, 28, 28)
     for count, layer, message in ((0, "relu2", "from 1 to 8"), (9, "relu2", "from 1 to 8"),

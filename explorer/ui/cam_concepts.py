@@ -76,7 +76,7 @@ def legend(found: concepts.Concepts, best: list[list[tuple[int, float]]], name: 
             "the output: at an early layer a concept is a stroke or an edge, which no class owns.")
     if not trained:
         said += " With random weights they mean nothing at all."
-    return said + (f" The {len(best)} concepts rebuild the maps with a relative error of {found.left_out:.0%} "
+    return said + (f" The {len(best)} concepts rebuild the maps with a relative error of {found.error:.0%} "
                    "(‖A − WH‖ / ‖A‖, each channel less its least value): more concepts, less error.")
 
 

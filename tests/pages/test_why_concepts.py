@@ -31,7 +31,7 @@ def test_the_digits_concepts_from_a_link_are_the_librarys_each_named_by_its_like
     assert painted["data"][0]["type"] == "image"
     legend = next(c.value for c in at.caption if c.value.startswith("What the rest of the network reads"))
     assert f"1 (red) {best[0][0][0]} " in legend
-    assert f"rebuild the maps with a relative error of {found.left_out:.0%}" in legend
+    assert f"rebuild the maps with a relative error of {found.error:.0%}" in legend
     assert "splits the maps of `relu2` into a few **concepts**" in text(at)
     at.slider(key="why_dff_k").set_value(6).run()
     no_crash(at)
