@@ -32,10 +32,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, layer: str, name: C
     """The fold, computed only when open: ``layer``'s concepts ("" where the model has no feature maps)."""
     with st.expander(f"What the layer sees: concepts at {layer or 'a layer'}", icon=":material/category:",
                      key="why_dff", on_change="rerun"):
-        if not st.session_state.why_dff:
-            return
-        if not layer:
-            st.info("This model has no layer with feature maps to split into concepts.")
+        if not layout.layer_fold_open("why_dff", layer, " to split into concepts"):
             return
         st.markdown(INTRO.format(layer=layer))
         st.slider("Concepts", 2, concepts.MOST, key="why_dff_k", width=300,

@@ -40,10 +40,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     used = cam_controls.quick_cam(method, image)
     with st.expander("This class, not the ones most like it: Finer-CAM", icon=":material/compare:", key="why_finer",
                      on_change="rerun"):
-        if not st.session_state.why_finer:
-            return
-        if not layer:
-            st.info("This model has no layer with feature maps, so no class activation map to compare.")
+        if not layout.layer_fold_open("why_finer", layer, ", so no class activation map to compare"):
             return
         if used in cams.CLASS_BLIND:
             st.info(f"{cams.METHODS[used]} follows no class, so it cannot tell one class from another: pick another "

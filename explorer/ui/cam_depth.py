@@ -33,10 +33,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     what = "a class activation map" if used in cams.LAYERLESS else cams.METHODS[used]
     with st.expander(f"Through the layers: {what} stage by stage", icon=":material/layers:", key="why_depth",
                      on_change="rerun"):
-        if not st.session_state.why_depth:
-            return
-        if not layer:
-            st.info("This model has no layer with feature maps, so no class activation map at any layer.")
+        if not layout.layer_fold_open("why_depth", layer, ", so no class activation map at any layer"):
             return
         if used in cams.LAYERLESS:
             st.info(f"{cams.METHODS[used]} adds up every layer with a bias at once: one map, not one per stage. Pick "

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import adcc, cam as cams, labels
-from explorer.ui import cam_controls, memo, state
+from explorer.ui import cam_controls, layout, memo, state
 from explorer.ui.model_input import Network
 
 INTRO = ("Each class activation map of **{name}** at `{layer}` is checked three ways that need no right answer "
@@ -43,10 +43,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     ``explained``) at ``layer`` checked, ``picked`` the method chosen above."""
     with st.expander("Which class activation map? Each method checked by ADCC", icon=":material/leaderboard:",
                      key="why_adcc", on_change="rerun"):
-        if not st.session_state.why_adcc:
-            return
-        if not layer:
-            st.info("This model has no layer with feature maps, so no class activation map to check.")
+        if not layout.layer_fold_open("why_adcc", layer, ", so no class activation map to check"):
             return
         methods = [m for m in cams.METHODS if cam_controls.quick_cam(m, image) == m]
         st.markdown(INTRO.format(name=name(explained), layer=layer))

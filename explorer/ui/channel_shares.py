@@ -27,10 +27,7 @@ def draw(network: Network, digest: str, image: torch.Tensor, target: int | None,
     from the baseline, in the steps and by the rule integrated gradients take on the pixels."""
     with st.expander(f"Which channels carry it? Integrated gradients at {layer or 'a layer'}", icon=":material/hub:",
                      key="why_chan", on_change="rerun"):
-        if not st.session_state.why_chan:
-            return
-        if not layer:
-            st.info("This model has no layer with feature maps to share the score among.")
+        if not layout.layer_fold_open("why_chan", layer, " to share the score among"):
             return
         steps, baseline, rule = (int(st.session_state.why_ig_steps), st.session_state.why_ig_base,
                                  st.session_state.why_ig_rule)

@@ -312,6 +312,18 @@ def split(key: str, left_px: int, right_px: int, grow: tuple[int, int] = (4, 9))
     return left, right
 
 
+def layer_fold_open(key: str, layer: str, missing: str) -> bool:
+    """Whether a fold about the page's layer draws: not while closed (``key`` off: nothing is computed), and not where
+    the model has no layer with feature maps (``layer`` ""), said in its place with what is ``missing`` (", so no
+    map to compare")."""
+    if not st.session_state[key]:
+        return False
+    if not layer:
+        st.info(f"This model has no layer with feature maps{missing}.")
+        return False
+    return True
+
+
 def toggle(where: Any, label: str, *, key: str, help: str, width: str = "stretch", **kwargs: Any) -> bool:
     """``where.toggle`` with its help beside it rather than in its label; ``width="content"`` for toggles that share
     a row (stretched, they share it equally and a long label's help wraps under it).
