@@ -95,4 +95,9 @@ def test_on_a_phone_a_row_of_settings_keeps_two_a_row_and_the_title_one_line(app
     assert touch.get_by_role("combobox", name="Explain the class").bounding_box()["y"] == pytest.approx(
         touch.get_by_role("combobox", name="CAM layer").bounding_box()["y"], abs=2)
     open_page(touch, app_url + "/layer_by_layer", "1 of 13")
-    assert touch.locator(".st-key-lbl_layer").bounding_box()["width"] > 300  # beside Previous and Next: 149 px
+    picker = touch.locator(".st-key-lbl_layer")
+    for _ in range(20):  # the row settles after the page's text: measured at once in a busy full run, it was 294 px
+        if picker.bounding_box()["width"] > 300:
+            break
+        touch.wait_for_timeout(500)
+    assert picker.bounding_box()["width"] > 300  # beside Previous and Next: 149 px
